@@ -1,0 +1,27 @@
+"""Collaboration's HTTP door."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+
+from shared.http import call, runtime_of
+from shared.plan_api import plan_router
+
+router = APIRouter(tags=["collaboration"])
+
+
+@router.get("/cases")
+async def cases(request: Request) -> list[dict[str, Any]]:
+    """多機関協働のケース一覧."""
+    return await call(runtime_of(request).app.cases)  # type: ignore[no-any-return]
+
+
+@router.get("/cases/{case_id}")
+async def case(case_id: UUID, request: Request) -> dict[str, Any]:
+    return await call(runtime_of(request).app.case_view, case_id)  # type: ignore[no-any-return]
+
+
+router.include_router(plan_router())

@@ -1,0 +1,28 @@
+"""多機関協働事業: a case escalated from intake, untangled into a plan (D3, D4, D11)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.journey import JourneyAggregate
+
+
+class CollaborationCase(JourneyAggregate):
+    """多機関協働のケース: opened when intake escalates; the primary agency stays in its field (D11)."""
+
+    @event("Opened")
+    def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:
+        self.case_id = case_id
+        self.reason, self.concerns, self.primary_agency = reason, concerns, primary_agency
+        self.status = "open"
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return case_id
+
+    def view(self) -> dict[str, Any]:
+        return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
+                "primary_agency": self.primary_agency, "status": self.status}

@@ -1,0 +1,6 @@
+"""`python -m services.community`: run the community service."""
+
+from services.community.main import api
+from shared.serve import serve
+
+serve("community", api)

@@ -1,0 +1,101 @@
+"""Intake's HTTP door."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from shared.http import call, runtime_of, staff
+from shared.journey import Invalid
+
+Staff = Annotated[dict[str, str], Depends(staff)]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PersonIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="氏名")
+    kana: str = Field(default="", max_length=200, description="ふりがな")
+    birth_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="生年月日 YYYY-MM-DD")
+    address: str | None = Field(default=None, max_length=500, description="住所")
+    phone: str | None = Field(default=None, max_length=50, description="電話")
+
+
+class ConsultationIn(BaseModel):
+    counter: str = Field(min_length=1, max_length=100, description="受付窓口 (D2)")
+    division: str = Field(min_length=1, max_length=100, description="窓口の課")
+    channel: str = Field(min_length=1, max_length=50, description="窓口, 電話, 訪問, メール…")
+    concerns: list[Text] = Field(min_length=1, description="相談内容の分野 (D2)")
+    person: PersonIn | None = Field(default=None, description="相談者 (new person)")
+    person_ref: str | None = Field(default=None, description="既知の相談者 (known person)")
+
+
+class ConsentIn(BaseModel):
+    scope: str = Field(min_length=1, max_length=200, description="同意の範囲")
+    granted: bool = Field(description="true: 同意, false: 撤回")
+    method: str = Field(min_length=1, max_length=100, description="書面, 口頭…")
+
+
+class ConnectIn(BaseModel):
+    to_agency: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalateIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="複雑化・複合化の理由")
+    primary_agency: str = Field(min_length=1, max_length=200, description="主担当機関 (D11)")
+
+
+router = APIRouter(tags=["intake"])
+
+
+@router.post("/consultations", status_code=201)
+async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[str, str]:
+    """相談受付: receive a consultation at any counter (D1, D2)."""
+    if (body.person is None) == (body.person_ref is None):
+        raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / give either person or person_ref")
+    app = runtime_of(request).app
+    case_id = await call(
+        app.receive_consultation, actor, body.counter, body.division, body.channel, body.concerns,
+        body.person.model_dump() if body.person else None, body.person_ref,
+    )
+    return {"case_id": str(case_id)}
+
+
+@router.get("/cases")
+async def cases(request: Request) -> list[dict[str, Any]]:
+    return await call(runtime_of(request).app.cases)  # type: ignore[no-any-return]
+
+
+@router.get("/cases/{case_id}")
+async def case(case_id: UUID, request: Request) -> dict[str, Any]:
+    return await call(runtime_of(request).app.case_view, case_id)  # type: ignore[no-any-return]
+
+
+@router.post("/cases/{case_id}/consent")
+async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff) -> dict[str, str]:
+    """本人同意の記録 (D9)."""
+    await call(runtime_of(request).app.record_consent, actor, case_id, body.scope, body.granted, body.method)
+    return {"case_id": str(case_id), "status": "consent recorded"}
+
+
+@router.post("/cases/{case_id}/connect")
+async def connect(case_id: UUID, body: ConnectIn, request: Request, actor: Staff) -> dict[str, str]:
+    """つなぎ (D3)."""
+    await call(runtime_of(request).app.connect_case, actor, case_id, body.to_agency, body.reason)
+    return {"case_id": str(case_id), "status": "connected"}
+
+
+@router.post("/cases/{case_id}/escalate")
+async def escalate(case_id: UUID, body: EscalateIn, request: Request, actor: Staff) -> dict[str, str]:
+    """多機関協働事業へ (D3)."""
+    await call(runtime_of(request).app.escalate_case, actor, case_id, body.reason, body.primary_agency)
+    return {"case_id": str(case_id), "status": "escalated"}
+
+
+@router.get("/persons/{person_ref}")
+async def person(person_ref: UUID, request: Request) -> dict[str, Any]:
+    """相談者の個人情報 (intake only; the rest of the suite sees person_ref)."""
+    return await call(runtime_of(request).app.person_view, person_ref)  # type: ignore[no-any-return]

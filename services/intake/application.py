@@ -1,0 +1,99 @@
+"""Intake's use cases (包括的相談支援事業)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import ProcessingEvent
+from pydantic import BaseModel
+
+from services.intake.domain import Case, Person
+from shared.app import ServiceApplication
+from shared.contracts import CaseReturnedToIntakeV1, Envelope
+from shared.journey import NotFound, acting
+
+
+class IntakeApplication(ServiceApplication):
+    """Receives every consultation at any counter (D1) and escalates complex ones (D3)."""
+
+    name = "intake"
+    service = "intake"
+    subscriptions = {"meeting": ("CaseReturnedToIntake",)}
+
+    def receive_consultation(
+        self,
+        actor: dict[str, str],
+        counter: str,
+        division: str,
+        channel: str,
+        concerns: list[str],
+        person: dict[str, Any] | None,
+        person_ref: str | None,
+    ) -> UUID:
+        """D1 D2: any counter receives any concern. The person's details stay in this store."""
+        people: list[Person] = []
+        if person_ref is None:
+            registered = Person(
+                name=person["name"] if person else "",
+                kana=(person or {}).get("kana", ""),
+                birth_date=(person or {}).get("birth_date"),
+                address=(person or {}).get("address"),
+                phone=(person or {}).get("phone"),
+            )
+            people.append(registered)
+            person_ref = str(registered.id)
+        else:
+            self.load(UUID(person_ref), Person, "相談者")
+        with acting(actor):
+            case = Case(
+                case_id=uuid4(), counter=counter, division=division, channel=channel,
+                concerns=list(concerns), person_ref=person_ref,
+            )
+        self.save(*people, case)
+        return case.id
+
+    def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str) -> None:
+        """D9: record consent to share personal information (or its withdrawal)."""
+        case = self._case(case_id)
+        with acting(actor):
+            case.record_consent(scope=scope, granted=granted, method=method)
+        self.save(case)
+
+    def connect_case(self, actor: dict[str, str], case_id: UUID, to_agency: str, reason: str) -> None:
+        """D3: つなぎ."""
+        case = self._case(case_id)
+        with acting(actor):
+            case.connect(to_agency=to_agency, reason=reason)
+        self.save(case)
+
+    def escalate_case(self, actor: dict[str, str], case_id: UUID, reason: str, primary_agency: str) -> None:
+        """D3 D11: escalate to collaboration, naming the primary agency."""
+        case = self._case(case_id)
+        with acting(actor):
+            case.escalate(reason=reason, primary_agency=primary_agency)
+        self.save(case)
+
+    def case_view(self, case_id: UUID) -> dict[str, Any]:
+        return self._case(case_id).view()  # type: ignore[no-any-return]
+
+    def person_view(self, person_ref: UUID) -> dict[str, Any]:
+        person: Person = self.load(person_ref, Person, "相談者")
+        return {"person_ref": str(person.id), "name": person.name, "kana": person.kana,
+                "birth_date": person.birth_date, "address": person.address, "phone": person.phone}
+
+    def cases(self) -> list[dict[str, Any]]:
+        return [self._case(i).view() for i in self.ids_of(Case)]
+
+    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        if isinstance(payload, CaseReturnedToIntakeV1):
+            try:
+                case = self._case(envelope.case_id)
+            except NotFound:
+                return  # a case that began at outreach never passed intake: nothing to return to
+            case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
+            processing.collect_events(case)
+
+    def _case(self, case_id: UUID) -> Case:
+        case: Case = self.load(case_id, Case, "ケース")
+        return case

@@ -1,0 +1,91 @@
+"""包括的相談支援事業: a consultation case at one of the six counters (D1, D2, D3, D9, D11)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from shared.journey import DomainError, JourneyAggregate
+
+
+class CaseAlreadyEscalated(DomainError):
+    """D11: a case has one primary agency; it is escalated once until it returns."""
+
+
+class Person(Aggregate):
+    """相談者: personal information, kept only in intake's (encrypted) store."""
+
+    @event("Registered")
+    def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
+        self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone
+
+
+class Case(JourneyAggregate):
+    """相談ケース: one resident's consultation and what intake did with it."""
+
+    @event("Received")
+    def __init__(
+        self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str
+    ) -> None:
+        self.case_id = case_id
+        self.counter, self.division, self.channel = counter, division, channel
+        self.concerns = concerns
+        self.person_ref = person_ref
+        self.primary = f"intake:{counter}"
+        self.status = "open"
+        self.consent: dict[str, Any] | None = None
+        self.connections: list[dict[str, str]] = []
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return case_id
+
+    @event("ConsentRecorded")
+    def record_consent(self, scope: str, granted: bool, method: str) -> None:
+        """D9: 本人同意, given or withdrawn."""
+        self.consent = {"scope": scope, "granted": granted, "method": method}
+
+    @event("Connected")
+    def connect(self, to_agency: str, reason: str) -> None:
+        """D3: つなぎ to another agency."""
+        self.connections.append({"to_agency": to_agency, "reason": reason})
+
+    def escalate(self, reason: str, primary_agency: str) -> None:
+        """D3: a complex or compound case goes to collaboration (多機関協働)."""
+        if self.status == "escalated":
+            raise CaseAlreadyEscalated(
+                "このケースは既に多機関協働事業へつないでいます / the case is already escalated"
+            )
+        self._escalated(reason=reason, concerns=self.concerns, primary_agency=primary_agency)
+
+    @event("Escalated")
+    def _escalated(self, reason: str, concerns: list[str], primary_agency: str) -> None:
+        self.status = "escalated"
+        self.primary = primary_agency
+
+    def return_from_meeting(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
+        """D5 D11: the meeting returned the case; intake is primary again."""
+        if self.status == "returned":
+            return
+        self._returned(meeting_id=meeting_id, primary_agency=primary_agency, reason=reason)
+
+    @event("Returned")
+    def _returned(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
+        self.status = "returned"
+        self.primary = primary_agency
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "case_id": str(self.case_id),
+            "counter": self.counter,
+            "division": self.division,
+            "channel": self.channel,
+            "concerns": self.concerns,
+            "person_ref": self.person_ref,
+            "primary": self.primary,
+            "status": self.status,
+            "consent": self.consent,
+            "connections": self.connections,
+        }

@@ -1,0 +1,22 @@
+"""Intake's public events: which domain events leave the service, and as what."""
+
+from services.intake.domain import Case
+from shared.translate import translator
+
+translate = translator(
+    "intake",
+    {
+        Case.Received: lambda e: (
+            "ConsultationReceived",
+            {"counter": e.counter, "division": e.division, "channel": e.channel,
+             "concerns": e.concerns, "person_ref": e.person_ref},
+        ),
+        Case.ConsentRecorded: lambda e: (
+            "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}
+        ),
+        Case.Connected: lambda e: ("CaseConnected", {"to_agency": e.to_agency, "reason": e.reason}),
+        Case.Escalated: lambda e: (
+            "CaseEscalated", {"reason": e.reason, "concerns": e.concerns, "primary_agency": e.primary_agency}
+        ),
+    },
+)

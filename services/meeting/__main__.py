@@ -1,0 +1,6 @@
+"""`python -m services.meeting`: run the meeting service."""
+
+from services.meeting.main import api
+from shared.serve import serve
+
+serve("meeting", api)

@@ -1,0 +1,102 @@
+"""The meeting's HTTP door."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from shared.http import call, runtime_of, staff
+
+Staff = Annotated[dict[str, str], Depends(staff)]
+router = APIRouter(tags=["meeting"])
+
+
+class MeetingIn(BaseModel):
+    meeting_type: Literal["jusou_shien_kaigi", "shien_kaigi"] = Field(description="重層的支援会議 / 支援会議")
+    held_on: date = Field(description="開催日")
+    attendees: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, description="出席機関")
+
+
+class PositionIn(BaseModel):
+    agency: str = Field(min_length=1, max_length=200)
+    position: Literal["agree", "object"]
+    reason: str = Field(default="", max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    plan_id: UUID
+    decision: Literal["approved", "revision_requested", "returned_to_intake"]
+    reasons: str = Field(min_length=1, max_length=4000, description="理由")
+    positions: list[PositionIn] = Field(default_factory=list, description="各機関の意見 (D5)")
+    connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list)
+    primary_agency: str | None = Field(default=None, max_length=200, description="returned_to_intake: 主担当")
+
+
+class EvaluationIn(BaseModel):
+    plan_id: UUID
+    outcome: Literal["closed", "suspended", "continued"] = Field(description="終結 / 中断 / 継続")
+    course: str = Field(min_length=1, max_length=4000, description="支援の経過")
+    result: str = Field(min_length=1, max_length=4000, description="支援の成果")
+    reason: str = Field(default="", max_length=2000)
+    next_review_on: date | None = None
+
+
+class GapIn(BaseModel):
+    case_id: UUID
+    need: str = Field(min_length=1, max_length=200)
+    area: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=4000)
+
+
+@router.get("/agenda")
+async def agenda(request: Request) -> list[dict[str, Any]]:
+    """議題: plans awaiting a decision or a closure evaluation."""
+    return await call(runtime_of(request).app.agenda)  # type: ignore[no-any-return]
+
+
+@router.get("/agenda/{plan_id}")
+async def agenda_item(plan_id: UUID, request: Request) -> dict[str, Any]:
+    review = await call(runtime_of(request).app.review, plan_id)
+    return review.view()  # type: ignore[no-any-return]
+
+
+@router.post("/meetings", status_code=201)
+async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, str]:
+    meeting_id = await call(runtime_of(request).app.convene, actor, body.meeting_type, body.held_on, body.attendees)
+    return {"meeting_id": str(meeting_id)}
+
+
+@router.get("/meetings/{meeting_id}")
+async def meeting(meeting_id: UUID, request: Request) -> dict[str, Any]:
+    return await call(runtime_of(request).app.meeting_view, meeting_id)  # type: ignore[no-any-return]
+
+
+@router.post("/meetings/{meeting_id}/decisions", status_code=201)
+async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: Staff) -> dict[str, str]:
+    """合議による決定 (D5, D9)."""
+    await call(
+        runtime_of(request).app.decide, actor, meeting_id, body.plan_id, body.decision, body.reasons,
+        [p.model_dump() for p in body.positions], list(body.connect_to), body.primary_agency,
+    )
+    return {"plan_id": str(body.plan_id), "decision": body.decision}
+
+
+@router.post("/meetings/{meeting_id}/evaluations", status_code=201)
+async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor: Staff) -> dict[str, str]:
+    """終結評価 (D7)."""
+    await call(
+        runtime_of(request).app.evaluate, actor, meeting_id, body.plan_id, body.outcome, body.course,
+        body.result, body.reason, body.next_review_on,
+    )
+    return {"plan_id": str(body.plan_id), "outcome": body.outcome}
+
+
+@router.post("/meetings/{meeting_id}/resource-gaps", status_code=201)
+async def gap(meeting_id: UUID, body: GapIn, request: Request, actor: Staff) -> dict[str, str]:
+    """地域の課題 (D8)."""
+    await call(runtime_of(request).app.identify_gap, actor, meeting_id, body.case_id, body.need, body.area, body.description)
+    return {"status": "recorded"}

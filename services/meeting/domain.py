@@ -1,0 +1,167 @@
+"""重層的支援会議 and 支援会議: plans judged by consensus, evaluated at closure (D5, D7, D8, D9, D10)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.journey import DomainError, Invalid, JourneyAggregate
+
+MEETING_TYPES = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
+
+
+class NotOnAgenda(DomainError):
+    """Only a proposed plan (or one whose closure was requested) is judged."""
+
+
+class ConsentMissing(DomainError):
+    """D9: the 重層的支援会議 discusses a case only with the person's consent."""
+
+
+class OpenObjection(DomainError):
+    """D5: a decision is a consensus; an agency's open objection blocks it."""
+
+
+class PlanReview(JourneyAggregate):
+    """議題: a plan as the meeting knows it, from PlanProposed and PlanClosureRequested."""
+
+    @event("Listed")
+    def __init__(self, case_id: UUID, plan_id: UUID, program: str, revision: int, summary: dict[str, Any]) -> None:
+        self.case_id, self.plan_id, self.program = case_id, plan_id, program
+        self.revision, self.summary = revision, summary
+        self.status = "proposed"
+        self.progress = ""
+
+    @staticmethod
+    def create_id(plan_id: UUID, **_: Any) -> UUID:
+        return plan_id
+
+    def relist(self, revision: int, summary: dict[str, Any]) -> None:
+        if revision > self.revision:
+            self._relisted(revision=revision, summary=summary)
+
+    @event("Relisted")
+    def _relisted(self, revision: int, summary: dict[str, Any]) -> None:
+        self.revision, self.summary, self.status = revision, summary, "proposed"
+
+    def list_for_closure(self, progress: str) -> None:
+        if self.status != "closure_requested":
+            self._closure_listed(progress=progress)
+
+    @event("ClosureListed")
+    def _closure_listed(self, progress: str) -> None:
+        self.status, self.progress = "closure_requested", progress
+
+    @event("Settled")
+    def settle(self, status: str) -> None:
+        self.status = status
+
+    def view(self) -> dict[str, Any]:
+        return {"plan_id": str(self.plan_id), "case_id": str(self.case_id), "program": self.program,
+                "revision": self.revision, "status": self.status, "progress": self.progress, **self.summary}
+
+
+class Consent(JourneyAggregate):
+    """本人同意 of a case as the meeting last heard it from intake (D9)."""
+
+    @event("Heard")
+    def __init__(self, case_id: UUID, granted: bool, scope: str) -> None:
+        self.case_id, self.granted, self.scope = case_id, granted, scope
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return case_id
+
+    @event("Changed")
+    def change(self, granted: bool, scope: str) -> None:
+        self.granted, self.scope = granted, scope
+
+
+class Meeting(JourneyAggregate):
+    """会議: one sitting of a meeting type with its attendees; its decisions and evaluations."""
+
+    @event("Convened")
+    def __init__(self, meeting_type: str, held_on: date, attendees: list[str]) -> None:
+        self.meeting_type, self.held_on, self.attendees = meeting_type, held_on, attendees
+        self.minutes: list[dict[str, Any]] = []
+
+    @classmethod
+    def convene(cls, meeting_type: str, held_on: date, attendees: list[str]) -> Meeting:
+        if meeting_type not in MEETING_TYPES:
+            raise Invalid(f"会議の種類は {', '.join(MEETING_TYPES)} のいずれかです / unknown meeting type {meeting_type}")
+        if not attendees:
+            raise Invalid("出席機関を1つ以上入力してください / a meeting needs attendees (D5)")
+        return cls(meeting_type=meeting_type, held_on=held_on, attendees=list(attendees))
+
+    def decide(
+        self, review: PlanReview, decision: str, reasons: str, positions: list[dict[str, str]],
+        connect_to: list[str], consent_granted: bool, primary_agency: str | None,
+    ) -> None:
+        """D5: a consensus decision on a proposed plan; D9: consent at the 重層的支援会議."""
+        if review.status != "proposed":
+            raise NotOnAgenda(f"このプランは審議できる状態ではありません（{review.status}）/ the plan is not awaiting a decision")
+        if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
+            raise ConsentMissing(
+                "本人同意がないため重層的支援会議では扱えません。支援会議で検討してください / "
+                "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)"
+            )
+        for position in positions:
+            if position.get("agency") not in self.attendees:
+                raise Invalid(f"{position.get('agency')} は出席機関ではありません / not an attendee")
+            if position.get("position") == "object":
+                raise OpenObjection(
+                    f"{position['agency']} の異議（{position.get('reason', '')}）が残っています / an objection is open (D5)"
+                )
+        if decision == "returned_to_intake" and not primary_agency:
+            raise Invalid("主担当機関を入力してください / name the primary agency the case returns to (D11)")
+        self._decided(
+            meeting_type=self.meeting_type, attendees=self.attendees, case_id=review.case_id, plan_id=review.plan_id, program=review.program, revision=review.revision,
+            decision=decision, reasons=reasons, positions=positions, connect_to=connect_to,
+        )
+        if decision == "returned_to_intake":
+            self._returned_to_intake(case_id=review.case_id, primary_agency=primary_agency, reason=reasons)
+
+    @event("Decided")
+    def _decided(
+        self, meeting_type: str, attendees: list[str], case_id: UUID, plan_id: UUID, program: str, revision: int, decision: str, reasons: str,
+        positions: list[dict[str, str]], connect_to: list[str],
+    ) -> None:
+        self.minutes.append({"kind": "decision", "plan_id": str(plan_id), "decision": decision, "reasons": reasons})
+
+    @event("ReturnedToIntake")
+    def _returned_to_intake(self, case_id: UUID, primary_agency: str | None, reason: str) -> None:
+        self.minutes.append({"kind": "returned_to_intake", "case_id": str(case_id)})
+
+    def evaluate(
+        self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None
+    ) -> None:
+        """D7: evaluate a plan at closure: closed (終結), suspended (中断) or continued."""
+        if review.status != "closure_requested":
+            raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{review.status}）/ no closure was requested")
+        if outcome == "suspended" and not reason:
+            raise Invalid("中断の理由を入力してください / a suspension needs a reason")
+        if outcome == "continued" and next_review_on is None:
+            raise Invalid("次回の見直し日を入力してください / continuing needs a next review date")
+        self._evaluated(
+            case_id=review.case_id, plan_id=review.plan_id, program=review.program, outcome=outcome,
+            evaluation={"course": course, "outcome": result}, reason=reason, next_review_on=next_review_on,
+        )
+
+    @event("Evaluated")
+    def _evaluated(
+        self, case_id: UUID, plan_id: UUID, program: str, outcome: str, evaluation: dict[str, str], reason: str,
+        next_review_on: date | None,
+    ) -> None:
+        self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome})
+
+    @event("GapIdentified")
+    def identify_gap(self, case_id: UUID, need: str, area: str, description: str) -> None:
+        """D8: a need with no local resource becomes a regional issue (地域の課題)."""
+        self.minutes.append({"kind": "resource_gap", "need": need, "area": area})
+
+    def view(self) -> dict[str, Any]:
+        return {"meeting_id": str(self.id), "meeting_type": self.meeting_type, "held_on": self.held_on.isoformat(),
+                "attendees": self.attendees, "minutes": self.minutes}

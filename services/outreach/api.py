@@ -1,0 +1,66 @@
+"""Outreach's HTTP door."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from services.outreach.domain import STAGES
+from shared.http import call, runtime_of, staff
+from shared.plan_api import plan_router
+
+Staff = Annotated[dict[str, str], Depends(staff)]
+router = APIRouter(tags=["outreach"])
+
+
+class StartIn(BaseModel):
+    case_id: UUID | None = Field(default=None, description="既存のケース (intake); 空なら新しいケース (D12)")
+    referred_by: str = Field(min_length=1, max_length=200, description="紹介元: 民生委員, 家族, intake…")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ContactIn(BaseModel):
+    method: str = Field(min_length=1, max_length=100, description="訪問, 電話, 手紙…")
+    reached: bool
+    note: str = Field(default="", max_length=4000)
+    stage: Literal[STAGES] = Field(description="関係の段階")  # type: ignore[valid-type]
+
+
+class HandOverIn(BaseModel):
+    to_program: Literal["intake", "collaboration", "participation"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/engagements", status_code=201)
+async def start(body: StartIn, request: Request, actor: Staff) -> dict[str, str]:
+    """アウトリーチ開始 (D12)."""
+    case_id = await call(runtime_of(request).app.start, actor, body.case_id, body.referred_by, body.reason)
+    return {"case_id": str(case_id)}
+
+
+@router.get("/engagements")
+async def engagements(request: Request) -> list[dict[str, Any]]:
+    return await call(runtime_of(request).app.engagements)  # type: ignore[no-any-return]
+
+
+@router.get("/engagements/{case_id}")
+async def engagement(case_id: UUID, request: Request) -> dict[str, Any]:
+    return await call(runtime_of(request).app.engagement_view, case_id)  # type: ignore[no-any-return]
+
+
+@router.post("/engagements/{case_id}/contacts", status_code=201)
+async def contact(case_id: UUID, body: ContactIn, request: Request, actor: Staff) -> dict[str, str]:
+    await call(runtime_of(request).app.record_contact, actor, case_id, body.method, body.reached, body.note, body.stage)
+    return {"status": "recorded"}
+
+
+@router.post("/engagements/{case_id}/hand-over")
+async def hand_over(case_id: UUID, body: HandOverIn, request: Request, actor: Staff) -> dict[str, str]:
+    await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason)
+    return {"status": "handed over"}
+
+
+router.include_router(plan_router())

@@ -1,0 +1,46 @@
+"""アウトリーチ等を通じた継続的支援事業: reaching people who cannot come forward (D12)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.journey import DomainError, JourneyAggregate
+
+STAGES = ("未接触", "接触", "関係形成", "信頼関係", "つなぎ準備")
+
+
+class Engagement(JourneyAggregate):
+    """関わり: contact attempts, the growth of the relationship, and the hand-over (D12)."""
+
+    @event("Started")
+    def __init__(self, case_id: UUID, referred_by: str, reason: str) -> None:
+        self.case_id, self.referred_by, self.reason = case_id, referred_by, reason
+        self.contacts: list[dict[str, Any]] = []
+        self.stage = STAGES[0]
+        self.handed_over_to: str | None = None
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return case_id
+
+    @event("ContactRecorded")
+    def record_contact(self, method: str, reached: bool, note: str, stage: str) -> None:
+        self.contacts.append({"method": method, "reached": reached, "note": note})
+        self.stage = stage
+
+    def hand_over(self, to_program: str, reason: str) -> None:
+        """D12: hand the person on to intake, collaboration or participation."""
+        if self.handed_over_to:
+            raise DomainError(f"既に {self.handed_over_to} へ引き継いでいます / already handed over")
+        self._handed_over(to_program=to_program, reason=reason)
+
+    @event("HandedOver")
+    def _handed_over(self, to_program: str, reason: str) -> None:
+        self.handed_over_to = to_program
+
+    def view(self) -> dict[str, Any]:
+        return {"case_id": str(self.case_id), "referred_by": self.referred_by, "reason": self.reason,
+                "stage": self.stage, "contacts": self.contacts, "handed_over_to": self.handed_over_to}

@@ -1,0 +1,14 @@
+"""Outreach's public events."""
+
+from services.outreach.domain import Engagement
+from shared.plan import PLAN_RULES
+from shared.translate import translator
+
+translate = translator(
+    "outreach",
+    {
+        **PLAN_RULES,
+        Engagement.Started: lambda e: ("OutreachStarted", {"referred_by": e.referred_by, "reason": e.reason}),
+        Engagement.HandedOver: lambda e: ("OutreachHandedOver", {"to_program": e.to_program, "reason": e.reason}),
+    },
+)

@@ -1,0 +1,6 @@
+"""`python -m services.participation`: run the participation service."""
+
+from services.participation.main import api
+from shared.serve import serve
+
+serve("participation", api)

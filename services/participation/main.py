@@ -1,0 +1,8 @@
+"""Wiring point of the participation service."""
+
+from services.participation.api import router
+from services.participation.application import ParticipationApplication
+from services.participation.translate import translate
+from shared.http import create_service
+
+api = create_service("participation", ParticipationApplication, translate, router)

@@ -1,0 +1,1 @@
+"""Machinery shared by every Jusou service: contracts, stores, relay, inbox, settings, runner."""

@@ -1,0 +1,131 @@
+"""The base Application of every service: its use cases, its inbox and its commit signal.
+
+One Application per service (STYLE 4). It records with a process recorder so that the effect
+of an integration event and the tracking record of that event commit in one transaction
+(the inbox); a redelivered or duplicated event is recognised by its (source, source_position)
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording, Tracking, Transcoding
+from eventsourcing.projection import EventSourcedProjection
+from pydantic import BaseModel
+
+from shared.contracts import Envelope
+from shared.journey import NotFound, acting
+
+RELAY_TRACKING = "jusou-relay"
+
+
+class DateAsISO(Transcoding):
+    """Stores `datetime.date` values (meeting dates, review dates) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ServiceApplication(EventSourcedProjection[UUID]):
+    """A Jusou service's event store and use cases."""
+
+    service: ClassVar[str]
+    #: upstream source → event types this service reacts to (its durable consumers)
+    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._inbox_lock = threading.Lock()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- commits -------------------------------------------------------------------------
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit (the relay wakes on it)."""
+        self._commit_listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        for listener in self._commit_listeners:
+            listener()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
+        """Get an aggregate of the given kind or raise NotFound naming what was looked for."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError as exc:
+            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+        return aggregate
+
+    def notifications(self, start: int = 1, limit: int = 500) -> Iterator[Notification]:
+        """Every stored event from `start`, in store order."""
+        while True:
+            batch = self.recorder.select_notifications(start=start, limit=limit)
+            yield from batch
+            if len(batch) < limit:
+                return
+            start = batch[-1].id + 1
+
+    def ids_of(self, kind: type[Aggregate]) -> list[UUID]:
+        """Ids of every aggregate of `kind`, oldest first (a scan; read models come later)."""
+        created = f"{kind.__module__}:{kind.__qualname__}."
+        seen: dict[UUID, None] = {}
+        for notification in self.notifications():
+            if notification.topic.startswith(created) and notification.originator_version == 1:
+                seen[notification.originator_id] = None
+        return list(seen)
+
+    # -- relay position --------------------------------------------------------------------
+
+    def relay_position(self) -> int:
+        return self.recorder.max_tracking_id(RELAY_TRACKING) or 0
+
+    def save_relay_position(self, position: int) -> None:
+        if position > self.relay_position():
+            self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
+
+    # -- inbox -----------------------------------------------------------------------------
+
+    def receive(self, envelope: Envelope, payload: BaseModel) -> bool:
+        """Apply an integration event exactly once; False when it was already applied."""
+        with self._inbox_lock:
+            if self.recorder.has_tracking_id(envelope.source, envelope.source_position):
+                return False
+            processing = ProcessingEvent[UUID](
+                tracking=Tracking(application_name=envelope.source, notification_id=envelope.source_position)
+            )
+            with acting({"service": self.service}, caused_by=envelope.event_id):
+                self.react(envelope, payload, processing)
+            try:
+                recordings = self._record(processing)
+            except IntegrityError:
+                # Another replica recorded it first: a duplicate. Anything else is a real conflict.
+                if self.recorder.has_tracking_id(envelope.source, envelope.source_position):
+                    return False
+                raise
+            self._notify(recordings)
+            return True
+
+    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        """Policy: turn an integration event into this service's own events (collect them on `processing`)."""

@@ -1,0 +1,311 @@
+"""The public event contract (CONTRACT.md) as pydantic models.
+
+Integration events are not domain events: these models are what travels on the `JUSOU`
+stream. They tolerate unknown fields (a newer producer may add some) and are never edited
+once published: a change is a new `schema_version` beside the old one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+STREAM = "JUSOU"
+SUBJECT_PREFIX = "jusou"
+DEAD_LETTER_STREAM = "JUSOU_DLQ"
+DEAD_LETTER_PREFIX = "jusou-dlq"
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+Source = Literal["intake", "collaboration", "meeting", "outreach", "participation", "community"]
+MeetingType = Literal["jusou_shien_kaigi", "shien_kaigi"]
+Decision = Literal["approved", "revision_requested", "returned_to_intake"]
+Program = Literal["collaboration", "outreach", "participation"]
+
+
+def subject_for(source: str, event_type: str) -> str:
+    """`jusou.<service>.<EventType>`, the subject an event is published on."""
+    return f"{SUBJECT_PREFIX}.{source}.{event_type}"
+
+
+class _Tolerant(BaseModel):
+    """Tolerant reader: unknown fields are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Actor(_Tolerant):
+    """Who caused an event: a staff member (`staff_id`, `division`) or a policy (`service`)."""
+
+    staff_id: str | None = None
+    division: str | None = None
+    service: str | None = None
+
+
+class Envelope(_Tolerant):
+    """Every message body on the bus (CONTRACT.md, "The envelope")."""
+
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    schema_version: int = Field(ge=1)
+    source: Source
+    source_position: int = Field(ge=1)
+    case_id: UUID
+    occurred_at: AwareDatetime
+    correlation_id: UUID
+    causation_id: UUID | None
+    actor: Actor
+    payload: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return subject_for(self.source, self.event_type)
+
+
+# ---- payloads, version 1 -------------------------------------------------------------
+
+
+class ConsultationReceivedV1(_Tolerant):
+    """D1 D2: a consultation received at one of the six counters (相談受付)."""
+
+    counter: str
+    division: str
+    channel: str
+    concerns: list[str]
+    person_ref: str
+
+
+class ConsentRecordedV1(_Tolerant):
+    """D9: consent (本人同意) given or withdrawn (`granted` = false)."""
+
+    scope: str
+    granted: bool
+    method: str
+
+
+class CaseConnectedV1(_Tolerant):
+    """D3: the case is connected to another agency (つなぎ)."""
+
+    to_agency: str
+    reason: str
+
+
+class CaseEscalatedV1(_Tolerant):
+    """D3 D11: a complex or compound case escalated to collaboration (多機関協働)."""
+
+    reason: str
+    concerns: list[str]
+    primary_agency: str
+
+
+class Role(_Tolerant):
+    """D4: one agency's part in a plan (役割分担)."""
+
+    agency: str
+    responsibility: str
+    contact: str | None = None
+
+
+class PlanProposedV1(_Tolerant):
+    """D4 D6: a plan (プラン) proposed to the meeting by its owning program."""
+
+    plan_id: UUID
+    program: Program
+    revision: int = Field(ge=1)
+    support_direction: str
+    goals: list[str]
+    roles: list[Role]
+
+
+class PlanClosureRequestedV1(_Tolerant):
+    """D7: the plan owner asks the meeting to evaluate and end a plan."""
+
+    plan_id: UUID
+    program: Program | None = None
+    progress: str
+
+
+class OutreachStartedV1(_Tolerant):
+    """D12: outreach (アウトリーチ) begins for a case, possibly before any escalation."""
+
+    referred_by: str
+    reason: str
+
+
+class OutreachHandedOverV1(_Tolerant):
+    """D12: outreach hands the person on to intake, collaboration or participation."""
+
+    to_program: Literal["intake", "collaboration", "participation"]
+    reason: str
+
+
+class ParticipationStartedV1(_Tolerant):
+    """D13: participation support (参加支援) begins, usually from a meeting's connect_to."""
+
+    referred_by: str
+    needs: list[str] = []
+
+
+class ResourceMatchedV1(_Tolerant):
+    """D13: a local resource matched to the person (居場所, 就労, 住居…)."""
+
+    resource_kind: str
+    resource_id: str
+
+
+class ResourceShortageReportedV1(_Tolerant):
+    """D8 D13: participation found no resource for a need."""
+
+    need: str
+    area: str
+    description: str
+
+
+class MeetingDecidedV1(_Tolerant):
+    """D5 D10: a consensus decision (合議) on a plan, by one of the two meeting types."""
+
+    meeting_id: UUID
+    meeting_type: MeetingType
+    plan_id: UUID
+    decision: Decision
+    attendees: list[str]
+    reasons: str
+    connect_to: list[Literal["outreach", "participation"]] = []
+    program: Program | None = None
+    revision: int | None = None
+
+
+class CaseReturnedToIntakeV1(_Tolerant):
+    """D5 D11: the meeting returns the case to intake as its primary agency (主担当)."""
+
+    meeting_id: UUID
+    primary_agency: str
+    reason: str
+
+
+class Evaluation(_Tolerant):
+    """D7: the course and outcome of support (評価)."""
+
+    course: str
+    outcome: str
+
+
+class PlanClosedV1(_Tolerant):
+    """D7: the meeting ends the plan (終結)."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    program: Program | None = None
+
+
+class PlanSuspendedV1(_Tolerant):
+    """D7: the meeting suspends the plan (中断); it can be resumed later."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    reason: str
+    program: Program | None = None
+
+
+class PlanContinuedV1(_Tolerant):
+    """D7: the meeting continues the plan with a new review date."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    next_review_on: date
+    program: Program | None = None
+
+
+class ResourceGapIdentifiedV1(_Tolerant):
+    """D8: a need with no local resource, recorded as a regional issue (地域の課題)."""
+
+    need: str
+    area: str
+    description: str
+
+
+class RegionalIssueOpenedV1(_Tolerant):
+    """D8: community (地域づくり) takes up a resource gap or shortage."""
+
+    issue_id: UUID
+    need: str
+    area: str
+    origin_event_id: UUID
+
+
+REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
+    ("ConsultationReceived", 1): ConsultationReceivedV1,
+    ("ConsentRecorded", 1): ConsentRecordedV1,
+    ("CaseConnected", 1): CaseConnectedV1,
+    ("CaseEscalated", 1): CaseEscalatedV1,
+    ("PlanProposed", 1): PlanProposedV1,
+    ("PlanClosureRequested", 1): PlanClosureRequestedV1,
+    ("OutreachStarted", 1): OutreachStartedV1,
+    ("OutreachHandedOver", 1): OutreachHandedOverV1,
+    ("ParticipationStarted", 1): ParticipationStartedV1,
+    ("ResourceMatched", 1): ResourceMatchedV1,
+    ("ResourceShortageReported", 1): ResourceShortageReportedV1,
+    ("MeetingDecided", 1): MeetingDecidedV1,
+    ("CaseReturnedToIntake", 1): CaseReturnedToIntakeV1,
+    ("PlanClosed", 1): PlanClosedV1,
+    ("PlanSuspended", 1): PlanSuspendedV1,
+    ("PlanContinued", 1): PlanContinuedV1,
+    ("ResourceGapIdentified", 1): ResourceGapIdentifiedV1,
+    ("RegionalIssueOpened", 1): RegionalIssueOpenedV1,
+}
+
+
+class PoisonMessage(ValueError):
+    """A message that can never be processed: it goes to the dead-letter subject with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse(body: bytes) -> tuple[Envelope, BaseModel]:
+    """Decode and validate one message body; raise PoisonMessage saying what is wrong."""
+    try:
+        raw = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"body is not UTF-8 JSON: {exc}") from exc
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
+    model = REGISTRY.get((envelope.event_type, envelope.schema_version))
+    if model is None:
+        raise PoisonMessage(
+            f"unknown event {envelope.event_type} v{envelope.schema_version}"
+        )
+    try:
+        payload = model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            f"invalid payload of {envelope.event_type} v{envelope.schema_version}: {_errors(exc)}"
+        ) from exc
+    return envelope, payload
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def envelope_json(envelope: Envelope) -> bytes:
+    return envelope.model_dump_json().encode("utf-8")
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema, for the envelope and every (event, version) in the registry."""
+    schemas = {"Envelope.json": Envelope.model_json_schema()}
+    for (event_type, version), model in sorted(REGISTRY.items()):
+        schemas[f"{event_type}.v{version}.json"] = model.model_json_schema()
+    return schemas
+

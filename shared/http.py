@@ -1,0 +1,172 @@
+"""The HTTP door of a service (FastAPI), and its life: store, bus, relay and inbox.
+
+HTTP is an adapter (STYLE 5): routes make one application call; one handler maps domain
+errors to 404 / 409 / 422 with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.nats import NatsBroker
+
+from shared.app import ServiceApplication
+from shared.bus import connect, ensure_streams
+from shared.contracts import Envelope
+from shared.inbox import Inbox
+from shared.journey import DomainError
+from shared.logs import configure_logging
+from shared.relay import Relay
+from shared.settings import Settings
+from shared.store import store_env
+
+DIVISION_TITLES = {
+    "intake": "包括的相談支援事業 (Intake)",
+    "collaboration": "多機関協働事業 (Collaboration)",
+    "meeting": "重層的支援会議・支援会議 (Meeting)",
+    "outreach": "アウトリーチ等を通じた継続的支援事業 (Outreach)",
+    "participation": "参加支援事業 (Participation)",
+    "community": "地域づくり事業 (Community)",
+}
+
+
+class Runtime:
+    """What a running service holds; reachable from routes as `request.app.state.runtime`."""
+
+    def __init__(self, app: ServiceApplication, relay: Relay, inbox: Inbox, broker: NatsBroker) -> None:
+        self.app = app
+        self.relay = relay
+        self.inbox = inbox
+        self.broker = broker
+
+
+def create_service(
+    service: str,
+    application_class: type[ServiceApplication],
+    translate: Callable[[Any, int], Envelope | None],
+    router: APIRouter,
+) -> FastAPI:
+    """Assemble one service: its Application, relay, inbox and routes (the wiring point)."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service)
+        settings = Settings.from_env(service)
+        app = await anyio.to_thread.run_sync(lambda: application_class(env=store_env(settings)))
+        nc = await connect(settings.nats_url, f"{service}-relay")
+        await ensure_streams(nc)
+        broker = NatsBroker(settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None)
+        inbox = Inbox(app, broker, settings.max_deliver)
+        relay = Relay(app, translate, nc, settings.relay_poll_seconds)
+        await broker.start()
+        relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
+        api.state.runtime = Runtime(app, relay, inbox, broker)
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            await asyncio.gather(relay_task, return_exceptions=True)
+            await broker.stop()
+            await nc.drain()
+            app.close()
+
+    api = FastAPI(
+        title=f"Jusou {service}",
+        description=DIVISION_TITLES[service],
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @api.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @api.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Alive."""
+        return {"status": "ok", "service": service}
+
+    @api.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Store and bus reachable; with positions for operators and tests."""
+        runtime: Runtime = request.app.state.runtime
+        try:
+            head = await anyio.to_thread.run_sync(runtime.app.recorder.max_notification_id)
+        except Exception as exc:  # any store failure means not ready; say which
+            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
+        bus_ok = runtime.relay.nc.is_connected
+        body = {
+            "status": "ready" if bus_ok else "bus unreachable",
+            "service": service,
+            "store_position": head or 0,
+            "relay_position": runtime.relay.position,
+            "published": runtime.relay.published,
+            "applied": runtime.inbox.applied,
+            "duplicates": runtime.inbox.duplicates,
+            "dead_lettered": runtime.inbox.dead_lettered,
+        }
+        return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+
+    @api.get("/ui/", response_class=HTMLResponse, tags=["ui"])
+    async def ui(request: Request) -> HTMLResponse:
+        """The division's page: its recorded events, newest first."""
+        runtime: Runtime = request.app.state.runtime
+        rows = await anyio.to_thread.run_sync(lambda: _recent(runtime.app))
+        return HTMLResponse(_page(service, rows))
+
+    api.include_router(router)
+    return api
+
+
+def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, str, str]]:
+    head = app.recorder.max_notification_id() or 0
+    notifications = app.recorder.select_notifications(start=max(1, head - limit + 1), limit=limit)
+    rows = []
+    for n in reversed(notifications):
+        event = app.mapper.to_domain_event(n)
+        meta = getattr(event, "meta", {}) or {}
+        actor = meta.get("actor") or {}
+        who = actor.get("staff_id") or actor.get("service") or ""
+        rows.append((n.id, event.timestamp.isoformat(timespec="seconds"), n.topic.split(":")[-1], who))
+    return rows
+
+
+def _page(service: str, rows: list[tuple[int, str, str, str]]) -> str:
+    body = "".join(
+        f"<tr><td>{pos}</td><td>{html.escape(at)}</td><td>{html.escape(kind)}</td><td>{html.escape(who)}</td></tr>"
+        for pos, at, kind, who in rows
+    )
+    title = html.escape(DIVISION_TITLES[service])
+    return (
+        f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1><p><a href=\"/docs\">API</a></p>"
+        "<table><caption>記録された出来事 (recorded events)</caption>"
+        "<thead><tr><th>番号</th><th>日時 (UTC)</th><th>出来事</th><th>担当</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></body></html>"
+    )
+
+
+def staff(request: Request) -> dict[str, str]:
+    """Who is acting, from `X-Jusou-Staff` and `X-Jusou-Division` (bearer tokens replace this later)."""
+    staff_id = request.headers.get("x-jusou-staff", "").strip()
+    division = request.headers.get("x-jusou-division", "").strip()
+    if not staff_id or not division:
+        raise DomainError.unauthenticated()
+    return {"staff_id": staff_id, "division": division}
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))

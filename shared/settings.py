@@ -1,0 +1,117 @@
+"""Settings from the environment, one place (STYLE 10).
+
+Embedded default: a SQLite file per service under `JUSOU_DATA_DIR` and the suite's own
+nats-server. `JUSOU_STORE=postgres` puts every store in PostgreSQL (one schema per service);
+`NATS_URL` points the services at an existing NATS.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PORTS = {
+    "intake": 8101,
+    "collaboration": 8102,
+    "meeting": 8103,
+    "outreach": 8104,
+    "participation": 8105,
+    "community": 8106,
+}
+DEFAULT_NATS_PORT = 4223  # 4222 is often taken by a system nats-server; JUSOU_NATS_PORT changes it
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("JUSOU_DATA_DIR", "./data", "folder for SQLite stores, the suite's NATS data and the cipher key"),
+    Setting("JUSOU_STORE", "sqlite", "`sqlite` (a file per service) or `postgres` (a schema per service)"),
+    Setting("JUSOU_PG_HOST", "127.0.0.1", "PostgreSQL host"),
+    Setting("JUSOU_PG_PORT", "5432", "PostgreSQL port"),
+    Setting("JUSOU_PG_USER", "postgres", "PostgreSQL user"),
+    Setting("JUSOU_PG_PASSWORD", "", "PostgreSQL password"),
+    Setting("JUSOU_PG_DBNAME", "postgres", "PostgreSQL database; each service uses its own schema in it"),
+    Setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema"),
+    Setting("NATS_URL", "nats://127.0.0.1:4223", "NATS server with JetStream; `jusou up` starts its own unless set"),
+    Setting("JUSOU_NATS_PORT", str(DEFAULT_NATS_PORT), "port of the suite's own nats-server (`jusou up`)"),
+    Setting("JUSOU_HOST", "127.0.0.1", "address the services listen on"),
+    Setting("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)"),
+    Setting("JUSOU_CIPHER_KEY", "(generated)", "base64 AES key for stored events; generated into the data folder if unset"),
+    Setting("JUSOU_MAX_DELIVER", "5", "tries before a failing message goes to the dead-letter subject"),
+    Setting("JUSOU_RELAY_POLL_SECONDS", "1.0", "relay's fallback poll interval (it is also woken on every commit)"),
+)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One service's settings."""
+
+    service: str
+    data_dir: Path
+    store: str
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_dbname: str
+    pg_schema_prefix: str
+    nats_url: str
+    host: str
+    port: int
+    cipher_key: str
+    max_deliver: int
+    relay_poll_seconds: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, service: str) -> Settings:
+        data_dir = Path(_env("JUSOU_DATA_DIR", "./data")).resolve()
+        store = _env("JUSOU_STORE", "sqlite").lower()
+        if store not in ("sqlite", "postgres"):
+            raise SystemExit(f"JUSOU_STORE must be 'sqlite' or 'postgres', not {store!r}")
+        return cls(
+            service=service,
+            data_dir=data_dir,
+            store=store,
+            pg_host=_env("JUSOU_PG_HOST", "127.0.0.1"),
+            pg_port=int(_env("JUSOU_PG_PORT", "5432")),
+            pg_user=_env("JUSOU_PG_USER", "postgres"),
+            pg_password=_env("JUSOU_PG_PASSWORD", ""),
+            pg_dbname=_env("JUSOU_PG_DBNAME", "postgres"),
+            pg_schema_prefix=_env("JUSOU_PG_SCHEMA_PREFIX", "jusou_"),
+            nats_url=_env("NATS_URL", f"nats://127.0.0.1:{_env('JUSOU_NATS_PORT', str(DEFAULT_NATS_PORT))}"),
+            host=_env("JUSOU_HOST", "127.0.0.1"),
+            port=int(_env(f"JUSOU_{service.upper()}_PORT", str(PORTS[service]))),
+            cipher_key=_env("JUSOU_CIPHER_KEY", "") or cipher_key_in(data_dir),
+            max_deliver=int(_env("JUSOU_MAX_DELIVER", "5")),
+            relay_poll_seconds=float(_env("JUSOU_RELAY_POLL_SECONDS", "1.0")),
+        )
+
+    @property
+    def pg_schema(self) -> str:
+        return f"{self.pg_schema_prefix}{self.service}"
+
+
+def cipher_key_in(data_dir: Path) -> str:
+    """The suite's AES key, made once and kept (mode 600) in the data folder."""
+    path = data_dir / "cipher.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
