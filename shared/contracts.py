@@ -100,6 +100,13 @@ class CaseEscalatedV1(_Tolerant):
     primary_agency: str
 
 
+class CollaborationStartedV1(_Tolerant):
+    """D3 D11: collaboration (多機関協働) opened its case on an escalation; the primary agency stays."""
+
+    reason: str
+    primary_agency: str
+
+
 class Role(_Tolerant):
     """D4: one agency's part in a plan (役割分担)."""
 
@@ -243,6 +250,7 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsentRecorded", 1): ConsentRecordedV1,
     ("CaseConnected", 1): CaseConnectedV1,
     ("CaseEscalated", 1): CaseEscalatedV1,
+    ("CollaborationStarted", 1): CollaborationStartedV1,
     ("PlanProposed", 1): PlanProposedV1,
     ("PlanClosureRequested", 1): PlanClosureRequestedV1,
     ("OutreachStarted", 1): OutreachStartedV1,

