@@ -21,7 +21,8 @@ from shared.app import ServiceApplication
 from shared.bus import connect, ensure_streams
 from shared.contracts import Envelope
 from shared.inbox import Inbox
-from shared.journey import DomainError
+from shared.journey import DomainError, Invalid
+from shared.reference import DIVISIONS
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
@@ -159,6 +160,11 @@ def staff(request: Request) -> dict[str, str]:
     division = request.headers.get("x-jusou-division", "").strip()
     if not staff_id or not division:
         raise DomainError.unauthenticated()
+    if division not in DIVISIONS:
+        raise Invalid(
+            f"課のコード {division!r} は登録されていません。次のいずれかです / unknown division code; one of: "
+            + ", ".join(DIVISIONS)
+        )
     return {"staff_id": staff_id, "division": division}
 
 

@@ -22,6 +22,10 @@ from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM, SUB
 
 log = structlog.get_logger()
 
+#: A message whose consumer died unacked comes back after this long. Handlers take
+#: milliseconds; a short wait lets a restarted service resume the journey quickly.
+ACK_WAIT_SECONDS = 5
+
 
 def dead_letter_subject(service: str, subject: str) -> str:
     """`jusou-dlq.<consumer>.<source>.<EventType>`."""
@@ -53,7 +57,7 @@ class Inbox:
                 durable_name=f"{service}--{source}",
                 deliver_policy=DeliverPolicy.ALL,
                 max_ack_pending=1,
-                ack_wait=30,
+                ack_wait=ACK_WAIT_SECONDS,
                 max_deliver=-1,
             ),
             ack_policy=AckPolicy.MANUAL,

@@ -13,14 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import structlog
 
@@ -50,7 +50,9 @@ class PortTaken(RuntimeError):
             if what != "nats":
                 hints.append(f"set JUSOU_{what.upper()}_PORT to a free port")
         super().__init__(
-            "Jusou cannot start: ports are taken.\n" + "\n".join(lines) + "\nTo change them:\n"
+            "Jusou cannot start: ports are taken.\n"
+            + "\n".join(lines)
+            + "\nTo change them:\n"
             + "\n".join(f"  {hint}" for hint in hints)
         )
 
@@ -67,7 +69,9 @@ class SuiteFailed(RuntimeError):
 
 def tail(path: Path, lines: int) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 64_000))  # logs are appended to across runs
+            text = file.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return "(no log written)"
     return "\n".join(text.splitlines()[-lines:])
@@ -121,19 +125,8 @@ def is_ready(url: str) -> bool:
 
 def run_async(coro: Coroutine[Any, Any, None]) -> None:
     """Run a coroutine to the end, also when the caller is inside a running event loop."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(coro)
-        except BaseException as error:  # handed back to the caller's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=target, name="jusou-runner-async")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    with ThreadPoolExecutor(1, thread_name_prefix="jusou-runner") as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 async def create_streams(url: str) -> None:
@@ -319,7 +312,7 @@ class Suite:
                 )
             time.sleep(POLL_SECONDS)
 
-    def __enter__(self) -> Suite:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

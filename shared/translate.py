@@ -22,7 +22,7 @@ def translator(service: str, rules: dict[type, Rule]) -> Callable[[Any, int], En
         model = REGISTRY[(event_type, 1)]
         meta = event.meta
         return Envelope(
-            event_id=event_id_of(event.originator_id, event.originator_version),
+            event_id=event_id_of(service, event.originator_id, event.originator_version),
             event_type=event_type,
             schema_version=1,
             source=service,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.http import call, runtime_of, staff
 from shared.journey import Invalid
+from shared.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -24,8 +25,8 @@ class PersonIn(BaseModel):
 
 
 class ConsultationIn(BaseModel):
-    counter: str = Field(min_length=1, max_length=100, description="受付窓口 (D2)")
-    division: str = Field(min_length=1, max_length=100, description="窓口の課")
+    counter: str = Field(min_length=1, max_length=100, description="受付窓口のコード (D2): " + ", ".join(
+        f"{c.code}={c.ja}" for c in COUNTERS.values()))
     channel: str = Field(min_length=1, max_length=50, description="窓口, 電話, 訪問, メール…")
     concerns: list[Text] = Field(min_length=1, description="相談内容の分野 (D2)")
     person: PersonIn | None = Field(default=None, description="相談者 (new person)")
@@ -56,9 +57,12 @@ async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[
     """相談受付: receive a consultation at any counter (D1, D2)."""
     if (body.person is None) == (body.person_ref is None):
         raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / give either person or person_ref")
+    counter = COUNTERS.get(body.counter)
+    if counter is None:
+        raise Invalid(f"窓口 {body.counter!r} はありません。次のいずれかです / unknown counter; one of: " + ", ".join(COUNTERS))
     app = runtime_of(request).app
     case_id = await call(
-        app.receive_consultation, actor, body.counter, body.division, body.channel, body.concerns,
+        app.receive_consultation, actor, counter.code, counter.division, body.channel, body.concerns,
         body.person.model_dump() if body.person else None, body.person_ref,
     )
     return {"case_id": str(case_id)}

@@ -26,7 +26,7 @@ from shared.store import store_env
 from support.poll import eventually
 from support.servers import Nats
 
-STAFF = {"staff_id": "s-001", "division": "高齢者支援室"}
+STAFF = {"staff_id": "s-001", "division": "elderly-support"}
 
 
 def settings(service: str, data_dir: Path, nats_url: str) -> Settings:
@@ -38,7 +38,7 @@ def settings(service: str, data_dir: Path, nats_url: str) -> Settings:
 
 
 def escalated_case(app: IntakeApplication, reason: str = "複合的な課題") -> UUID:
-    case_id = app.receive_consultation(STAFF, "地域包括支援センター", "高齢者支援室", "窓口",
+    case_id = app.receive_consultation(STAFF, "houkatsu", "elderly-support", "窓口",
                                        ["高齢・介護", "ひきこもり"], {"name": "調布 花子"}, None)
     app.escalate_case(STAFF, case_id, reason, "地域包括支援センター")
     return case_id

@@ -56,8 +56,9 @@ def test_taken_nats_port_suggests_another_port_or_an_existing_nats(tmp_path: Pat
 
 
 def test_existing_nats_port_is_not_checked(tmp_path: Path, occupied_port: int) -> None:
-    suite = Suite(tmp_path, nats_url=f"nats://127.0.0.1:{occupied_port}", ports={"intake": free_port()},
-                  services=("intake",))
+    suite = Suite(
+        tmp_path, nats_url=f"nats://127.0.0.1:{occupied_port}", ports={"intake": free_port()}, services=("intake",)
+    )
 
     suite.check_ports()  # reusing a NATS means its port is meant to be busy
 

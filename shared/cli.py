@@ -1,0 +1,222 @@
+"""`jusou`: run the whole suite (`jusou up`) and keep the published JSON Schemas (`jusou schemas`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+
+import shared
+from shared import settings
+from shared.runner import PortTaken, Suite, SuiteFailed
+
+SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "schemas"
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived: stop the suite like Ctrl-C does."""
+
+
+def settings_markdown() -> str:
+    """The README's configuration table, made from `shared.settings.SETTINGS`."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in settings.SETTINGS:
+        default = setting.default
+        shown = "(empty)" if not default else default if default.startswith("(") else f"`{default}`"
+        meaning = setting.meaning.replace("|", "\\|")
+        rows.append(f"| `{setting.name}` | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a port number, not {value!r}") from None
+
+
+def suite_from_env(data_dir: str | None) -> Suite:
+    return Suite(
+        Path(data_dir or os.environ.get("JUSOU_DATA_DIR") or "./data"),
+        nats_url=os.environ.get("NATS_URL") or None,
+        nats_port=_env_int("JUSOU_NATS_PORT", settings.DEFAULT_NATS_PORT),
+        ports={name: _env_int(f"JUSOU_{name.upper()}_PORT", port) for name, port in settings.PORTS.items()},
+    )
+
+
+def store_description(data_dir: Path) -> str:
+    if os.environ.get("JUSOU_STORE", "sqlite").lower() == "postgres":
+        env = os.environ.get
+        return (
+            f"postgres {env('JUSOU_PG_USER', 'postgres')}@{env('JUSOU_PG_HOST', '127.0.0.1')}:"
+            f"{env('JUSOU_PG_PORT', '5432')}/{env('JUSOU_PG_DBNAME', 'postgres')} "
+            f"(schemas {env('JUSOU_PG_SCHEMA_PREFIX', 'jusou_')}<service>)"
+        )
+    return f"sqlite ({data_dir}/<service>.sqlite)"
+
+
+def print_ready(suite: Suite) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Jusou 重層的支援 — ready / 起動しました", title_justify="left")
+    table.add_column("service / サービス")
+    table.add_column("UI")
+    table.add_column("API docs")
+    for name in suite.services:
+        table.add_row(name, f"{suite.url(name)}/ui/", f"{suite.url(name)}/docs")
+    console = Console(highlight=False)
+    console.print(table)
+    own = "own nats-server / 専用" if suite.own_nats else "existing / 既存"
+    console.print(f"NATS:     {suite.nats_url} ({own})", markup=False)
+    console.print(f"store:    {store_description(suite.data_dir)}", markup=False)
+    console.print(f"data:     {suite.data_dir} (logs: {suite.logs_dir})", markup=False)
+    console.print(f"start-up: {suite.ready_seconds or 0:.1f} s", markup=False)
+    console.print("Ctrl-C to stop / Ctrl-C で停止します", markup=False)
+
+
+def port_taken_ja(error: PortTaken) -> str:
+    lines = ["起動できません: 次のポートはすでに使われています。"]
+    for what, port in error.taken.items():
+        lines.append(f"  ポート {port}（{what}）")
+        if what == "nats":
+            lines.append(
+                "    → JUSOU_NATS_PORT で別のポートを指定するか、NATS_URL で既存の NATS（JetStream 有効）を使ってください"
+            )
+        else:
+            lines.append(f"    → JUSOU_{what.upper()}_PORT で別のポートを指定してください")
+    return "\n".join(lines)
+
+
+def up(args: argparse.Namespace) -> int:
+    def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
+    suite = suite_from_env(args.data_dir)
+    warned: set[str] = set()
+    try:
+        suite.start()
+        print_ready(suite)
+        idle = threading.Event()
+        while True:
+            idle.wait(1.0)
+            for name, code in suite.exited().items():
+                if name not in warned:
+                    warned.add(name)
+                    print(
+                        f"{name} が終了しました（終了コード {code}）。ログ: {suite.log_path(name)}\n"
+                        f"{name} exited with code {code}; see {suite.log_path(name)}",
+                        file=sys.stderr,
+                    )
+    except PortTaken as error:
+        print(f"{port_taken_ja(error)}\n\n{error}", file=sys.stderr)
+        return 1
+    except SuiteFailed as error:
+        where = f"ログ: {error.log_path}" if error.log_path else "nats-server が見つかりません"
+        print(f"{error.name} を起動できませんでした（{where}）。\n\n{error}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Stopped):
+        print("\n停止しています… / stopping…", file=sys.stderr)
+        return 0
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        suite.stop()
+
+
+def render_schema(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def expected_schemas() -> dict[str, str]:
+    from shared.contracts import json_schemas
+
+    return {name: render_schema(schema) for name, schema in json_schemas().items()}
+
+
+def schema_differences(folder: Path) -> list[str]:
+    """What `schemas export` would change in the folder, one line each."""
+    expected = expected_schemas()
+    present = {path.name: path for path in folder.glob("*.json")}
+    found = [f"missing: {name}" for name in sorted(expected) if name not in present]
+    found += [f"stale: {name}" for name in sorted(present) if name not in expected]
+    found += [
+        f"differs: {name}"
+        for name in sorted(expected)
+        if name in present and present[name].read_text(encoding="utf-8") != expected[name]
+    ]
+    return found
+
+
+def schemas_export(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    expected = expected_schemas()
+    for path in folder.glob("*.json"):
+        if path.name not in expected:
+            path.unlink()
+    for name, text in expected.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    print(f"wrote {len(expected)} schemas to {folder}")
+    return 0
+
+
+def schemas_check(args: argparse.Namespace) -> int:
+    differences = schema_differences(Path(args.dir))
+    if differences:
+        print("\n".join(differences), file=sys.stderr)
+        print(f"run `jusou schemas export {args.dir}` and review the change", file=sys.stderr)
+        return 1
+    print(f"schemas in {args.dir} are up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jusou", description="Jusou: the multi-layered support services")
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("up", help="start NATS and all six services; Ctrl-C stops them")
+    run.add_argument("--data-dir", help="folder for stores, NATS data and logs (default: JUSOU_DATA_DIR or ./data)")
+    run.set_defaults(handler=up)
+    schemas = commands.add_parser("schemas", help="the integration events' JSON Schemas").add_subparsers(
+        dest="action", required=True
+    )
+    export = schemas.add_parser("export", help="write the schemas and remove stale ones")
+    export.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
+    export.set_defaults(handler=schemas_export)
+    check = schemas.add_parser("check", help="exit 1 if the folder differs from the contracts")
+    check.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
+    check.set_defaults(handler=schemas_check)
+    return top
+
+
+def quiet_logging() -> None:
+    """The runner's own lines only when something is wrong; services log to their files."""
+    from shared.logs import configure_logging
+
+    configure_logging("jusou")
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    quiet_logging()
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""A case's whole journey, driven over HTTP only, as staff would drive it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from support.poll import eventually
+
+COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
+COORDINATOR = {"X-Jusou-Staff": "fukushi-003", "X-Jusou-Division": "welfare-general"}
+SECRETARIAT = {"X-Jusou-Staff": "kaigi-001", "X-Jusou-Division": "welfare-general"}
+PLAN = {
+    "support_direction": "8050世帯の孤立を防ぎ、本人の社会参加を段階的に支える",
+    "goals": ["月1回の訪問で本人と会える関係をつくる"],
+    "roles": [
+        {"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整", "contact": "山田"},
+        {"agency": "調布ライフサポート", "responsibility": "家計相談"},
+    ],
+}
+
+
+class Journey:
+    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient) -> None:
+        self.urls = urls
+        self.http = client
+
+    async def post(self, service: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any]:
+        response = await self.http.post(self.urls[service] + path, json=body, headers=headers)
+        assert response.status_code in (200, 201), f"{service} {path}: {response.status_code} {response.text}"
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def get_when(self, service: str, path: str, predicate: Any, what: str) -> dict[str, Any]:
+        async def probe() -> dict[str, Any] | None:
+            response = await self.http.get(self.urls[service] + path)
+            if response.status_code == 200 and predicate(response.json()):
+                body: dict[str, Any] = response.json()
+                return body
+            return None
+
+        return await eventually(probe, what)
+
+    async def receive_and_escalate(self) -> str:
+        case = await self.post("intake", "/consultations", {
+            "counter": "houkatsu", "channel": "窓口",
+            "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+            "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1975-04-01"},
+        }, COUNTER_STAFF)
+        case_id: str = case["case_id"]
+        await self.post("intake", f"/cases/{case_id}/consent",
+                        {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
+        await self.post("intake", f"/cases/{case_id}/escalate",
+                        {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                        COUNTER_STAFF)
+        return case_id
+
+    async def draft_and_propose(self, case_id: str) -> str:
+        await self.get_when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration to open the case")
+        plan = await self.post("collaboration", f"/cases/{case_id}/plans", PLAN, COORDINATOR)
+        plan_id: str = plan["plan_id"]
+        await self.post("collaboration", f"/plans/{plan_id}/propose", None, COORDINATOR)
+        return plan_id
+
+    async def convene(self) -> str:
+        meeting = await self.post("meeting", "/meetings", {
+            "meeting_type": "jusou_shien_kaigi", "held_on": "2026-11-28",
+            "attendees": ["福祉総務課", "地域包括支援センター", "調布ライフサポート"],
+        }, SECRETARIAT)
+        meeting_id: str = meeting["meeting_id"]
+        return meeting_id
+
+    async def decide(self, meeting_id: str, plan_id: str, revision: int, decision: str, **extra: Any) -> None:
+        await self.get_when("meeting", f"/agenda/{plan_id}",
+                            lambda r: r["status"] == "proposed" and r["revision"] == revision,
+                            f"revision {revision} on the agenda")
+        await self.post("meeting", f"/meetings/{meeting_id}/decisions",
+                        {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果", **extra}, SECRETARIAT)
+
+    async def whole(self) -> tuple[str, str]:
+        """ConsultationReceived → escalation → revision request → approval → closure → PlanClosed."""
+        case_id = await self.receive_and_escalate()
+        plan_id = await self.draft_and_propose(case_id)
+        meeting_id = await self.convene()
+        await self.decide(meeting_id, plan_id, 1, "revision_requested")
+        await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "revision_requested",
+                            "the revision request to reach collaboration")
+        revised = {**PLAN, "goals": [*PLAN["goals"], "本人が居場所に月2回通う"]}
+        response = await self.http.put(self.urls["collaboration"] + f"/plans/{plan_id}", json=revised, headers=COORDINATOR)
+        assert response.status_code == 200, response.text
+        await self.post("collaboration", f"/plans/{plan_id}/propose", None, COORDINATOR)
+        await self.decide(meeting_id, plan_id, 2, "approved", connect_to=["participation"],
+                          positions=[{"agency": "地域包括支援センター", "position": "agree"}])
+        await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
+        await self.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+        await self.post("collaboration", f"/plans/{plan_id}/closure-request",
+                        {"progress": "本人が居場所に定着し、母の介護も安定した"}, COORDINATOR)
+        await self.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "closure_requested", "closure on the agenda")
+        await self.post("meeting", f"/meetings/{meeting_id}/evaluations", {
+            "plan_id": plan_id, "outcome": "closed", "course": "訪問12回、居場所に定着", "result": "目標を達成",
+        }, SECRETARIAT)
+        await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "PlanClosed to reach collaboration")
+        return case_id, plan_id
+
+
+EXPECTED_EVENTS = [
+    ("intake", "ConsultationReceived"),
+    ("intake", "ConsentRecorded"),
+    ("intake", "CaseEscalated"),
+    ("collaboration", "CollaborationStarted"),
+    ("collaboration", "PlanProposed"),
+    ("meeting", "MeetingDecided"),
+    ("collaboration", "PlanProposed"),
+    ("meeting", "MeetingDecided"),
+    ("participation", "ParticipationStarted"),
+    ("collaboration", "PlanClosureRequested"),
+    ("meeting", "PlanClosed"),
+]
