@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.nats import NatsBroker
@@ -88,6 +89,13 @@ def create_service(
     @api.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @api.exception_handler(IntegrityError)
+    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two commands changed the same record at once; nothing was half-written.
+        return JSONResponse(status_code=409, content={
+            "detail": "同時に別の更新がありました。画面を更新してもう一度操作してください / "
+                      "the record changed at the same time; reload and try again"})
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -117,3 +117,7 @@ EXPECTED_EVENTS = [
     ("collaboration", "PlanClosureRequested"),
     ("meeting", "PlanClosed"),
 ]
+
+
+OUTREACH_WORKER = {"X-Jusou-Staff": "outreach-007", "X-Jusou-Division": "welfare-general"}
+PARTICIPATION_STAFF = {"X-Jusou-Staff": "sanka-002", "X-Jusou-Division": "welfare-general"}

@@ -1,0 +1,123 @@
+"""The journey's other branches across the running suite (SQLite): D5 return, D6 plans, D7, D8, D12."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.runner import Suite
+from support.journey import (
+    COORDINATOR,
+    OUTREACH_WORKER,
+    PARTICIPATION_STAFF,
+    PLAN,
+    SECRETARIAT,
+    Journey,
+)
+from support.poll import eventually
+from support.servers import free_port, nats_server
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    root = tmp_path_factory.mktemp("branches")
+    ports = {name: free_port() for name in ("intake", "collaboration", "meeting", "outreach", "participation", "community")}
+    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
+        yield running
+
+
+@pytest.fixture
+async def journey(suite: Suite) -> AsyncIterator[Journey]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield Journey({name: suite.url(name) for name in suite.services}, client)
+
+
+async def test_d5_returned_to_intake_makes_intake_primary_again(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency="地域包括支援センター")
+    case = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned",
+                                  "CaseReturnedToIntake to reach intake")
+    assert case["primary"] == "地域包括支援センター"
+    plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "returned", "the plan to follow")
+    assert plan["history"][0]["decision"] == "returned_to_intake"
+
+
+async def test_d7_suspended_plan_can_be_closed_later(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved")
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
+    await journey.post("collaboration", f"/plans/{plan_id}/closure-request", {"progress": "本人が転居"}, COORDINATOR)
+    await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "closure_requested", "closure request")
+    await journey.post("meeting", f"/meetings/{meeting_id}/evaluations", {
+        "plan_id": plan_id, "outcome": "suspended", "course": "転居により中断", "result": "一部達成", "reason": "市外へ転居",
+    }, SECRETARIAT)
+    plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "suspended", "PlanSuspended")
+    assert plan["history"][-1]["outcome"] == "suspended"
+
+
+async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the_meeting(journey: Journey) -> None:
+    started = await journey.post("outreach", "/engagements", {"referred_by": "民生委員", "reason": "長期ひきこもりの疑い"},
+                                 OUTREACH_WORKER)
+    case_id = started["case_id"]
+    await journey.post("outreach", f"/engagements/{case_id}/contacts",
+                       {"method": "訪問", "reached": True, "note": "玄関越しに会話", "stage": "接触"}, OUTREACH_WORKER)
+    plan = await journey.post("outreach", f"/cases/{case_id}/plans", PLAN, OUTREACH_WORKER)
+    plan_id = plan["plan_id"]
+    await journey.post("outreach", f"/plans/{plan_id}/propose", None, OUTREACH_WORKER)
+    # No consent was ever recorded: the 重層的支援会議 refuses (D9), the 支援会議 may decide (D10).
+    meeting_id = await journey.convene()
+    await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["program"] == "outreach", "the outreach plan on the agenda")
+    refused = await journey.http.post(journey.urls["meeting"] + f"/meetings/{meeting_id}/decisions",
+                                      json={"plan_id": plan_id, "decision": "approved", "reasons": "合議"}, headers=SECRETARIAT)
+    assert refused.status_code == 409 and "本人同意" in refused.json()["detail"]
+    shien = await journey.post("meeting", "/meetings", {"meeting_type": "shien_kaigi", "held_on": "2026-11-28",
+                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+    await journey.decide(shien["meeting_id"], plan_id, 1, "approved", connect_to=["participation"])
+    plan_view = await journey.get_when("outreach", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval at outreach")
+    assert plan_view["history"][0]["meeting_id"] == shien["meeting_id"]
+    await journey.get_when("participation", f"/supports/{case_id}", lambda s: s["referred_by"].startswith("meeting"),
+                           "participation to start from connect_to")
+
+
+async def test_d8_shortage_and_gap_reach_community_as_regional_issues(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])
+    await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+    await journey.post("participation", f"/supports/{case_id}/shortages",
+                       {"need": "夜間の居場所", "area": "調布市東部", "description": "夜間に開いている居場所がない"}, PARTICIPATION_STAFF)
+    await journey.post("meeting", f"/meetings/{meeting_id}/resource-gaps",
+                       {"case_id": case_id, "need": "ひきこもり当事者会", "area": "市内全域", "description": "当事者会がない"}, SECRETARIAT)
+
+    async def issues() -> list[dict[str, str]] | None:
+        response = await journey.http.get(journey.urls["community"] + "/issues")
+        mine = [i for i in response.json() if i["case_id"] == case_id]
+        return mine if len(mine) == 2 else None
+
+    found = await eventually(issues, "both regional issues at community")
+    assert {(i["need"], i["reported_by"]) for i in found} == {("夜間の居場所", "participation"), ("ひきこもり当事者会", "meeting")}
+
+
+async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])
+    await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+    await journey.post("participation", f"/supports/{case_id}/matches", {"resource_kind": "居場所", "resource_id": "ibasho-12"},
+                       PARTICIPATION_STAFF)
+    own = await journey.post("participation", f"/cases/{case_id}/plans", PLAN, PARTICIPATION_STAFF)
+    await journey.post("participation", f"/plans/{own['plan_id']}/propose", None, PARTICIPATION_STAFF)
+    await journey.decide(meeting_id, own["plan_id"], 1, "approved")
+    await journey.get_when("participation", f"/plans/{own['plan_id']}", lambda p: p["status"] == "approved",
+                           "the participation plan's approval")
+    collab = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: True, "collaboration's plan")
+    assert len(collab["history"]) == 1, "a decision on participation's plan must not touch collaboration's"
