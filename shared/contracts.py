@@ -92,6 +92,14 @@ class CaseConnectedV1(_Tolerant):
     reason: str
 
 
+class CaseConnectionAnsweredV1(_Tolerant):
+    """D3 D11: the agency a case was connected to accepts it (and becomes primary) or declines."""
+
+    to_agency: str
+    accepted: bool
+    reason: str
+
+
 class CaseEscalatedV1(_Tolerant):
     """D3 D11: a complex or compound case escalated to collaboration (多機関協働)."""
 
@@ -249,6 +257,7 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
     ("ConsentRecorded", 1): ConsentRecordedV1,
     ("CaseConnected", 1): CaseConnectedV1,
+    ("CaseConnectionAnswered", 1): CaseConnectionAnsweredV1,
     ("CaseEscalated", 1): CaseEscalatedV1,
     ("CollaborationStarted", 1): CollaborationStartedV1,
     ("PlanProposed", 1): PlanProposedV1,

@@ -45,3 +45,75 @@ COUNTERS = {c.code: c for c in (
     Counter("yurikago", "ゆりかご調布事業", "Yurikago Chofu (pregnancy and birth)", "health-promotion"),
     Counter("life-support", "調布ライフサポート", "Chofu Life Support", "livelihood-welfare"),
 )}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program (事業) of the source, under one of the five 重層的支援 programs or beside them."""
+
+    code: str
+    ja: str
+    en: str
+    kind: str  # intake | community | collaboration | participation | outreach | related
+    division: str | None
+
+
+PROGRAMS = {p.code: p for p in (
+    # 包括的相談支援事業: the six counters
+    Program("houkatsu", "地域包括支援センターの運営", "Community General Support Centers", "intake", "elderly-support"),
+    Program("shogai-sodan", "障害者相談支援事業", "Disability Consultation Support", "intake", "disability-welfare"),
+    Program("riyosha-shien", "利用者支援事業【基本型】", "User Support (basic)", "intake", "children-policy"),
+    Program("hoiku-concierge", "保育コンシェルジュ", "Childcare Concierge", "intake", "childcare"),
+    Program("yurikago", "ゆりかご調布事業", "Yurikago Chofu", "intake", "health-promotion"),
+    Program("life-support", "調布ライフサポート", "Chofu Life Support", "intake", "livelihood-welfare"),
+    # 地域づくり事業
+    Program("kaigo-yobo", "介護予防普及啓発事業", "Long-term Care Prevention Awareness", "community", "elderly-support"),
+    Program("chiiki-reha", "地域リハビリテーション活動支援事業", "Community Rehabilitation Support", "community", "elderly-support"),
+    Program("kinryoku-10", "10の筋力トレーニング自主グループ化支援", "Ten Strength Exercises Self-help Groups", "community", "elderly-support"),
+    Program("seikatsu-shien", "生活支援体制整備事業", "Daily Living Support System", "community", "elderly-support"),
+    Program("chiiki-katsudo", "地域活動支援センター事業", "Community Activity Support Centers", "community", "disability-welfare"),
+    Program("sukoyaka", "子ども家庭支援センターすこやか", "Child and Family Support Center Sukoyaka", "community", "children-policy"),
+    Program("play-center", "プレイセンターちょうふ", "Play Center Chofu", "community", "children-policy"),
+    Program("kosodate-hiroba", "子育てひろば事業（連携型）", "Child-rearing Plazas (linked)", "community", "children-youth"),
+    Program("chiiki-zukuri", "地域づくり事業", "Community Building", "community", "welfare-general"),
+    # 多機関協働事業
+    Program("cswc", "地域福祉コーディネーター事業", "Community Social Work Coordinators", "collaboration", "welfare-general"),
+    Program("hokatsuka-kaigi", "相談支援包括化推進会議", "Council for Integrated Consultation Support", "collaboration", "welfare-general"),
+    # 参加支援事業
+    Program("cswc-sanka", "地域福祉コーディネーター事業（参加支援）", "Community Social Work Coordinators (participation)", "participation", "welfare-general"),
+    # アウトリーチ等を通じた継続的支援事業
+    Program("outreach", "アウトリーチ等を通じた継続的支援事業", "Continuous Support through Outreach", "outreach", "welfare-general"),
+    # 重層的支援体制整備事業の外で連携する支援
+    Program("ibasho", "居場所づくり", "Places to Belong", "related", None),
+    Program("shuro", "就労支援", "Employment Support", "related", None),
+    Program("jukyo", "住居支援", "Housing Support", "related", None),
+)}
+
+
+@dataclass(frozen=True)
+class ConcernField:
+    """相談内容の分野 (D2)."""
+
+    code: str
+    ja: str
+    en: str
+
+
+CONCERN_FIELDS = {c.code: c for c in (
+    ConcernField("elderly-care", "高齢・介護", "Older people and long-term care"),
+    ConcernField("disability", "障害", "Disability"),
+    ConcernField("child-rearing", "子育て", "Child-rearing"),
+    ConcernField("childcare", "保育", "Childcare"),
+    ConcernField("pregnancy", "妊娠・出産", "Pregnancy and birth"),
+    ConcernField("poverty", "生活困窮", "Hardship"),
+    ConcernField("housing", "住まい", "Housing"),
+    ConcernField("employment", "就労", "Employment"),
+    ConcernField("hikikomori", "ひきこもり", "Social withdrawal (hikikomori)"),
+    ConcernField("mental-health", "精神保健", "Mental health"),
+    ConcernField("debt", "家計・債務", "Household finances and debt"),
+    ConcernField("abuse", "虐待・DV", "Abuse and domestic violence"),
+    ConcernField("young-carer", "ヤングケアラー", "Young carers"),
+    ConcernField("health", "健康", "Health"),
+    ConcernField("isolation", "孤立・孤独", "Isolation and loneliness"),
+    ConcernField("other", "その他", "Other"),
+)}

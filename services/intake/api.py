@@ -31,6 +31,10 @@ class ConsultationIn(BaseModel):
     concerns: list[Text] = Field(min_length=1, description="相談内容の分野 (D2)")
     person: PersonIn | None = Field(default=None, description="相談者 (new person)")
     person_ref: str | None = Field(default=None, description="既知の相談者 (known person)")
+    confirm_new_person: bool = Field(
+        default=False,
+        description="検索で見つかった候補とは別人として登録する (search before create: a match is refused with 409 and candidates otherwise)",
+    )
 
 
 class ConsentIn(BaseModel):
@@ -63,9 +67,33 @@ async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[
     app = runtime_of(request).app
     case_id = await call(
         app.receive_consultation, actor, counter.code, counter.division, body.channel, body.concerns,
-        body.person.model_dump() if body.person else None, body.person_ref,
+        body.person.model_dump() if body.person else None, body.person_ref, body.confirm_new_person,
     )
     return {"case_id": str(case_id)}
+
+
+class AnswerIn(BaseModel):
+    accepted: bool = Field(description="true: 受け入れ (accepts and becomes primary), false: 辞退")
+    reason: str = Field(default="", max_length=2000, description="理由 (required when declining)")
+
+
+@router.post("/cases/{case_id}/connections/{index}/answer")
+async def answer(case_id: UUID, index: int, body: AnswerIn, request: Request, actor: Staff) -> dict[str, Any]:
+    """つなぎ先の回答 (D3, D11)."""
+    app = runtime_of(request).app
+    await call(app.answer_connection, actor, case_id, index, body.accepted, body.reason)
+    return await call(app.case_view, case_id)  # type: ignore[no-any-return]
+
+
+@router.get("/persons/search")
+async def search(
+    request: Request, name: str | None = None, birth_date: str | None = None, kana: str | None = None,
+    phone: str | None = None,
+) -> list[dict[str, Any]]:
+    """相談者の検索 (search before create): same name and birth date, or same kana and phone."""
+    if not ((name and birth_date) or (kana and phone)):
+        raise Invalid("氏名と生年月日、またはふりがなと電話番号で検索してください / search by name and birth date, or kana and phone")
+    return await call(runtime_of(request).app.find_people, name, birth_date, kana, phone)  # type: ignore[no-any-return]
 
 
 @router.get("/cases")

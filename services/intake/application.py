@@ -8,7 +8,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.intake.domain import Case, Person
+from services.intake.domain import Case, Person, PossibleDuplicate
+from services.intake.people import PersonIndex
 from shared.app import ServiceApplication
 from shared.contracts import CaseReturnedToIntakeV1, Envelope
 from shared.journey import NotFound, acting
@@ -21,6 +22,14 @@ class IntakeApplication(ServiceApplication):
     service = "intake"
     subscriptions = {"meeting": ("CaseReturnedToIntake",)}
 
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.people = PersonIndex(self.recorder, self.mapper)
+
+    def find_people(self, name: str | None, birth_date: str | None, kana: str | None, phone: str | None) -> list[dict[str, Any]]:
+        """Search before create: people already known by name and birth date, or kana and phone."""
+        return self.people.find(name, birth_date, kana, phone)
+
     def receive_consultation(
         self,
         actor: dict[str, str],
@@ -30,9 +39,14 @@ class IntakeApplication(ServiceApplication):
         concerns: list[str],
         person: dict[str, Any] | None,
         person_ref: str | None,
+        confirm_new_person: bool = True,
     ) -> UUID:
         """D1 D2: any counter receives any concern. The person's details stay in this store."""
         people: list[Person] = []
+        if person_ref is None and person and not confirm_new_person:
+            known = self.find_people(person.get("name"), person.get("birth_date"), person.get("kana"), person.get("phone"))
+            if known:
+                raise PossibleDuplicate(known)
         if person_ref is None:
             registered = Person(
                 name=person["name"] if person else "",
@@ -65,6 +79,13 @@ class IntakeApplication(ServiceApplication):
         case = self._case(case_id)
         with acting(actor):
             case.connect(to_agency=to_agency, reason=reason)
+        self.save(case)
+
+    def answer_connection(self, actor: dict[str, str], case_id: UUID, index: int, accepted: bool, reason: str) -> None:
+        """D3 D11: the receiving agency accepts (and becomes primary) or declines."""
+        case = self._case(case_id)
+        with acting(actor):
+            case.answer_connection(index, accepted, reason)
         self.save(case)
 
     def escalate_case(self, actor: dict[str, str], case_id: UUID, reason: str, primary_agency: str) -> None:

@@ -7,11 +7,22 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.journey import DomainError, JourneyAggregate
+from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 
 class CaseAlreadyEscalated(DomainError):
     """D11: a case has one primary agency; it is escalated once until it returns."""
+
+
+class PossibleDuplicate(DomainError):
+    """Search before create: the person may already be known; pick them or confirm a new person."""
+
+    def __init__(self, candidates: list[dict[str, Any]]) -> None:
+        super().__init__(
+            "同じ方が既に登録されている可能性があります。候補から選ぶか、別人として登録してください / "
+            "this person may already be known: choose a candidate (person_ref) or confirm a new person"
+        )
+        self.extra = {"candidates": candidates}
 
 
 class Person(Aggregate):
@@ -49,8 +60,24 @@ class Case(JourneyAggregate):
 
     @event("Connected")
     def connect(self, to_agency: str, reason: str) -> None:
-        """D3: つなぎ to another agency."""
-        self.connections.append({"to_agency": to_agency, "reason": reason})
+        """D3: つなぎ to another agency; it accepts or declines."""
+        self.connections.append({"to_agency": to_agency, "reason": reason, "status": "pending", "answer": ""})
+
+    def answer_connection(self, index: int, accepted: bool, reason: str) -> None:
+        """D3 D11: the receiving agency accepts (it becomes primary) or declines, with a reason."""
+        if not 0 <= index < len(self.connections):
+            raise NotFound(f"つなぎ {index} はありません / no connection {index}")
+        if self.connections[index]["status"] != "pending":
+            raise DomainError(f"つなぎ {index} には既に回答があります / connection {index} was already answered")
+        if not accepted and not reason.strip():
+            raise Invalid("断る理由を入力してください / a declined connection needs a reason")
+        self._connection_answered(index=index, to_agency=self.connections[index]["to_agency"], accepted=accepted, reason=reason)
+
+    @event("ConnectionAnswered")
+    def _connection_answered(self, index: int, to_agency: str, accepted: bool, reason: str) -> None:
+        self.connections[index] = {**self.connections[index], "status": "accepted" if accepted else "declined", "answer": reason}
+        if accepted:
+            self.primary = to_agency
 
     def escalate(self, reason: str, primary_agency: str) -> None:
         """D3: a complex or compound case goes to collaboration (多機関協働)."""
@@ -88,4 +115,6 @@ class Case(JourneyAggregate):
             "status": self.status,
             "consent": self.consent,
             "connections": self.connections,
+            # D3: concerns in two or more fields suggest a complex or compound case (複合化)
+            "escalation_candidate": len(set(self.concerns)) >= 2 and self.status != "escalated",
         }

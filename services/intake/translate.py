@@ -15,6 +15,9 @@ translate = translator(
             "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}
         ),
         Case.Connected: lambda e: ("CaseConnected", {"to_agency": e.to_agency, "reason": e.reason}),
+        Case.ConnectionAnswered: lambda e: (
+            "CaseConnectionAnswered", {"to_agency": e.to_agency, "accepted": e.accepted, "reason": e.reason}
+        ),
         Case.Escalated: lambda e: (
             "CaseEscalated", {"reason": e.reason, "concerns": e.concerns, "primary_agency": e.primary_agency}
         ),

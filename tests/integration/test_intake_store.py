@@ -1,0 +1,105 @@
+"""Intake on a real SQLite store: search before create, つなぎ answers, encryption at rest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import PossibleDuplicate
+from services.intake.translate import translate
+from shared.journey import DomainError, Invalid
+from shared.settings import Settings
+from shared.store import store_env
+
+STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
+PERSON = {"name": "布田 花子", "kana": "フダ ハナコ", "birth_date": "1948-03-09", "address": "調布市布田1-2-3",
+          "phone": "042-481-0000"}
+
+
+@pytest.fixture
+def intake(tmp_path: Path) -> IntakeApplication:
+    os.environ["JUSOU_DATA_DIR"] = str(tmp_path)
+    return IntakeApplication(env=store_env(Settings.from_env("intake")))
+
+
+def receive(app: IntakeApplication, person: dict[str, str] | None = None, person_ref: str | None = None,
+            confirm: bool = False) -> UUID:
+    return app.receive_consultation(STAFF, "life-support", "livelihood-welfare", "電話", ["生活困窮", "住まい"],
+                                    person, person_ref, confirm)
+
+
+def test_d2_personal_information_is_encrypted_at_rest(intake: IntakeApplication, tmp_path: Path) -> None:
+    receive(intake, PERSON)
+    raw = (tmp_path / "intake.sqlite").read_bytes()
+    for value in (PERSON["name"], PERSON["address"], PERSON["phone"], "布田"):
+        assert value.encode("utf-8") not in raw
+    person_ref = UUID(intake.cases()[0]["person_ref"])
+    assert intake.person_view(person_ref)["name"] == PERSON["name"]
+    # Compression alone would also hide the bytes: prove that the key is needed to read them.
+    wrong_key = {**store_env(Settings.from_env("intake")), "CIPHER_KEY": "A" * 43 + "="}
+    with pytest.raises(MapperDeserialisationError):
+        IntakeApplication(env=wrong_key).person_view(person_ref)
+
+
+def test_d2_search_before_create_offers_the_known_person(intake: IntakeApplication) -> None:
+    receive(intake, PERSON)
+    same_name_and_birth = {"name": "布田　花子", "birth_date": "1948-03-09"}  # full-width space
+    with pytest.raises(PossibleDuplicate) as offered:
+        receive(intake, same_name_and_birth)
+    [candidate] = offered.value.extra["candidates"]
+    assert candidate["name"] == PERSON["name"] and "address" not in candidate
+    case_id = receive(intake, person_ref=candidate["person_ref"])
+    assert intake.case_view(case_id)["person_ref"] == candidate["person_ref"]
+
+
+def test_d2_search_before_create_matches_kana_and_phone(intake: IntakeApplication) -> None:
+    receive(intake, PERSON)
+    found = intake.find_people(None, None, "ふだ はなこ", "0424810000")
+    assert [p["name"] for p in found] == [PERSON["name"]]
+    assert intake.find_people("布田 花子", "1950-01-01", None, None) == []
+
+
+def test_d2_a_different_person_with_the_same_name_can_be_confirmed_new(intake: IntakeApplication) -> None:
+    first = receive(intake, PERSON)
+    second = receive(intake, {"name": PERSON["name"], "birth_date": PERSON["birth_date"]}, confirm=True)
+    assert intake.case_view(first)["person_ref"] != intake.case_view(second)["person_ref"]
+    assert len(intake.find_people(PERSON["name"], PERSON["birth_date"], None, None)) == 2
+
+
+def test_d3_connection_accepted_makes_the_agency_primary(intake: IntakeApplication) -> None:
+    case_id = receive(intake, PERSON)
+    intake.connect_case(STAFF, case_id, "調布市社会福祉協議会", "家計相談のため")
+    intake.answer_connection(STAFF, case_id, 0, True, "")
+    case = intake.case_view(case_id)
+    assert case["primary"] == "調布市社会福祉協議会"
+    assert case["connections"][0]["status"] == "accepted"
+    answered = [translate(intake.mapper.to_domain_event(n), n.id) for n in intake.notifications()][-1]
+    assert answered is not None and answered.event_type == "CaseConnectionAnswered"
+    assert answered.payload == {"to_agency": "調布市社会福祉協議会", "accepted": True, "reason": ""}
+
+
+def test_d3_connection_declined_needs_a_reason_and_keeps_the_primary(intake: IntakeApplication) -> None:
+    case_id = receive(intake, PERSON)
+    intake.connect_case(STAFF, case_id, "ハローワーク府中", "就労相談")
+    with pytest.raises(Invalid):
+        intake.answer_connection(STAFF, case_id, 0, False, " ")
+    intake.answer_connection(STAFF, case_id, 0, False, "対象外の年齢のため")
+    with pytest.raises(DomainError):
+        intake.answer_connection(STAFF, case_id, 0, True, "")
+    case = intake.case_view(case_id)
+    assert case["primary"] == "intake:life-support" and case["connections"][0]["status"] == "declined"
+
+
+def test_d3_concerns_in_two_fields_flag_an_escalation_candidate(intake: IntakeApplication) -> None:
+    two = receive(intake, PERSON)
+    one = intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["生活困窮"], None,
+                                      intake.case_view(two)["person_ref"])
+    assert intake.case_view(two)["escalation_candidate"] is True
+    assert intake.case_view(one)["escalation_candidate"] is False
+    intake.escalate_case(STAFF, two, "住まいと生活困窮が重なる", "調布ライフサポート")
+    assert intake.case_view(two)["escalation_candidate"] is False
