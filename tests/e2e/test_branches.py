@@ -121,3 +121,19 @@ async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> No
                            "the participation plan's approval")
     collab = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: True, "collaboration's plan")
     assert len(collab["history"]) == 1, "a decision on participation's plan must not touch collaboration's"
+
+
+async def test_d2_search_before_create_over_http(journey: Journey) -> None:
+    from support.journey import COUNTER_STAFF
+
+    person = {"name": "国領 次郎", "kana": "こくりょう じろう", "birth_date": "1961-07-07", "phone": "090-1111-2222"}
+    body = {"counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育", "高齢・介護"], "person": person}
+    first = await journey.post("intake", "/consultations", body, COUNTER_STAFF)
+    again = await journey.http.post(journey.urls["intake"] + "/consultations", json=body, headers=COUNTER_STAFF)
+    assert again.status_code == 409
+    [candidate] = again.json()["candidates"]
+    known = await journey.http.get(journey.urls["intake"] + f"/cases/{first['case_id']}")
+    assert candidate["person_ref"] == known.json()["person_ref"]
+    reused = await journey.post("intake", "/consultations", {**body, "person": None, "person_ref": candidate["person_ref"]},
+                                COUNTER_STAFF)
+    assert reused["case_id"] != first["case_id"]

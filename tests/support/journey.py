@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import httpx
@@ -43,10 +44,12 @@ class Journey:
         return await eventually(probe, what)
 
     async def receive_and_escalate(self) -> str:
+        birth = f"{random.randint(1940, 2005)}-{random.randint(1, 12):02d}-{random.randint(1, 28):02d}"
         case = await self.post("intake", "/consultations", {
             "counter": "houkatsu", "channel": "窓口",
             "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
-            "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1975-04-01"},
+            "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": birth},
+            "confirm_new_person": True,
         }, COUNTER_STAFF)
         case_id: str = case["case_id"]
         await self.post("intake", f"/cases/{case_id}/consent",
