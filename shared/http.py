@@ -22,8 +22,8 @@ from shared.app import ServiceApplication
 from shared.bus import connect, ensure_streams
 from shared.contracts import Envelope
 from shared.inbox import Inbox
-from shared.journey import DomainError, Invalid
-from shared.reference import DIVISIONS
+from shared.journey import DomainError, Invalid, NotFound
+from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, agencies
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
@@ -122,6 +122,20 @@ def create_service(
             "dead_lettered": runtime.inbox.dead_lettered,
         }
         return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+
+    @api.get("/reference/{kind}", tags=["reference"])
+    async def reference(kind: str) -> Any:
+        """The city's reference data: divisions, counters, programs, concerns, agencies."""
+        tables: dict[str, Any] = {
+            "divisions": [vars(d) for d in DIVISIONS.values()],
+            "counters": [vars(c) for c in COUNTERS.values()],
+            "programs": [vars(p) for p in PROGRAMS.values()],
+            "concerns": [vars(c) for c in CONCERN_FIELDS.values()],
+            "agencies": sorted(agencies()),
+        }
+        if kind not in tables:
+            raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")
+        return tables[kind]
 
     @api.get("/ui/", response_class=HTMLResponse, tags=["ui"])
     async def ui(request: Request) -> HTMLResponse:

@@ -18,10 +18,21 @@ from shared.contracts import (
     PlanSuspendedV1,
 )
 from shared.http import call, runtime_of, staff
-from shared.journey import NotFound, acting
+from shared.journey import Invalid, NotFound, acting
+from shared.reference import unknown_agencies
 from shared.plan import Plan
 
 MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanSuspended", "PlanContinued")
+
+
+def require_known_agencies(roles: list[dict[str, Any]]) -> None:
+    """D4: every role names an agency the city knows (shared/reference.py)."""
+    unknown = unknown_agencies([str(r.get("agency", "")).strip() for r in roles if r.get("agency")])
+    if unknown:
+        raise Invalid(
+            f"登録されていない機関です: {', '.join(unknown)}。機関一覧 (GET /reference/agencies) から選んでください / "
+            "unknown agency: choose one from GET /reference/agencies"
+        )
 
 
 class PlanOwner(ServiceApplication):
@@ -36,6 +47,7 @@ class PlanOwner(ServiceApplication):
     def draft_plan(self, actor: dict[str, str], case_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> UUID:
         """D4: draft a plan for a case this program holds."""
         self.require_case(case_id)
+        require_known_agencies(roles)
         with acting(actor):
             plan = Plan.draft(case_id, self.program, direction, goals, roles)
         self.save(plan)
@@ -43,6 +55,7 @@ class PlanOwner(ServiceApplication):
 
     def revise_plan(self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> None:
         plan: Plan = self.load(plan_id, Plan, "プラン")
+        require_known_agencies(roles)
         with acting(actor):
             plan.revise(direction, goals, roles)
         self.save(plan)

@@ -117,3 +117,31 @@ CONCERN_FIELDS = {c.code: c for c in (
     ConcernField("isolation", "孤立・孤独", "Isolation and loneliness"),
     ConcernField("other", "その他", "Other"),
 )}
+
+
+#: Partners outside the city's divisions that take roles in plans and sit in meetings.
+PARTNERS = (
+    "調布市社会福祉協議会",
+    "民生委員・児童委員",
+    "ハローワーク府中",
+    "調布市地域生活支援センター",
+    "子ども家庭支援センター",
+    "保健所（多摩府中保健所）",
+    "医療機関",
+    "居宅介護支援事業所",
+    "障害福祉サービス事業所",
+    "若者サポートステーション",
+    "NPO法人",
+)
+
+
+def agencies() -> set[str]:
+    """Every agency a plan role or a meeting attendee may name (D4, D5): divisions, counters, programs, partners."""
+    names = {d.ja for d in DIVISIONS.values()} | {c.ja for c in COUNTERS.values()}
+    names |= {p.ja for p in PROGRAMS.values() if p.kind != "related"}
+    return names | set(PARTNERS)
+
+
+def unknown_agencies(names: list[str]) -> list[str]:
+    known = agencies()
+    return [n for n in names if n not in known]

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from services.meeting.domain import Consent, Meeting, PlanReview
 from shared.app import ServiceApplication
 from shared.contracts import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
-from shared.journey import NotFound, acting
+from shared.journey import Invalid, NotFound, acting
+from shared.reference import unknown_agencies
 
 PLAN_EVENTS = ("PlanProposed", "PlanClosureRequested")
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
@@ -32,6 +33,9 @@ class MeetingApplication(ServiceApplication):
 
     def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str]) -> UUID:
         """D5 D10: open a sitting of the 重層的支援会議 or the 支援会議."""
+        unknown = unknown_agencies(attendees)
+        if unknown:
+            raise Invalid(f"登録されていない機関です: {', '.join(unknown)} / unknown attendee (GET /reference/agencies)")
         with acting(actor):
             meeting = Meeting.convene(meeting_type, held_on, attendees)
         self.save(meeting)

@@ -137,3 +137,25 @@ async def test_d2_search_before_create_over_http(journey: Journey) -> None:
     reused = await journey.post("intake", "/consultations", {**body, "person": None, "person_ref": candidate["person_ref"]},
                                 COUNTER_STAFF)
     assert reused["case_id"] != first["case_id"]
+
+
+async def test_d4_plan_refused_without_roles_or_with_an_unknown_agency(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: True, "collaboration to open the case")
+    url = journey.urls["collaboration"] + f"/cases/{case_id}/plans"
+    no_roles = await journey.http.post(url, json={**PLAN, "roles": []}, headers=COORDINATOR)
+    assert no_roles.status_code == 422 and "役割" in no_roles.json()["detail"]
+    unknown = await journey.http.post(url, json={**PLAN, "roles": [{"agency": "架空の会", "responsibility": "見守り"}]},
+                                      headers=COORDINATOR)
+    assert unknown.status_code == 422 and "架空の会" in unknown.json()["detail"]
+    agencies = (await journey.http.get(journey.urls["collaboration"] + "/reference/agencies")).json()
+    assert "地域包括支援センター" in agencies and "架空の会" not in agencies
+
+
+async def test_commands_without_a_staff_identity_are_refused(journey: Journey) -> None:
+    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "匿名"}}
+    anonymous = await journey.http.post(journey.urls["intake"] + "/consultations", json=body)
+    assert anonymous.status_code == 401 and "X-Jusou-Staff" in anonymous.json()["detail"]
+    unknown_division = await journey.http.post(journey.urls["intake"] + "/consultations", json=body,
+                                               headers={"X-Jusou-Staff": "x", "X-Jusou-Division": "nowhere"})
+    assert unknown_division.status_code == 422 and "welfare-general" in unknown_division.json()["detail"]
