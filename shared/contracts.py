@@ -200,11 +200,20 @@ class CaseReturnedToIntakeV1(_Tolerant):
     reason: str
 
 
+class GoalResult(_Tolerant):
+    """D7: how one goal of the plan went."""
+
+    goal: str
+    result: Literal["achieved", "partly_achieved", "not_achieved"]
+    note: str = ""
+
+
 class Evaluation(_Tolerant):
-    """D7: the course and outcome of support (評価)."""
+    """D7: the course and outcome of support (評価), goal by goal."""
 
     course: str
     outcome: str
+    goals: list[GoalResult] = []
 
 
 class PlanClosedV1(_Tolerant):

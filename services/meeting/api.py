@@ -31,9 +31,15 @@ class DecisionIn(BaseModel):
     plan_id: UUID
     decision: Literal["approved", "revision_requested", "returned_to_intake"]
     reasons: str = Field(min_length=1, max_length=4000, description="理由")
-    positions: list[PositionIn] = Field(default_factory=list, description="各機関の意見 (D5)")
+    positions: list[PositionIn] = Field(description="各出席機関の意見 (D5): every attendee, agree or object with a reason")
     connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list)
     primary_agency: str | None = Field(default=None, max_length=200, description="returned_to_intake: 主担当")
+
+
+class GoalResultIn(BaseModel):
+    goal: str = Field(min_length=1, max_length=2000, description="プランの目標")
+    result: Literal["achieved", "partly_achieved", "not_achieved"] = Field(description="達成 / 一部達成 / 未達成")
+    note: str = Field(default="", max_length=4000, description="経過")
 
 
 class EvaluationIn(BaseModel):
@@ -43,6 +49,7 @@ class EvaluationIn(BaseModel):
     result: str = Field(min_length=1, max_length=4000, description="支援の成果")
     reason: str = Field(default="", max_length=2000)
     next_review_on: date | None = None
+    goal_results: list[GoalResultIn] = Field(description="目標ごとの評価 (D7): one per goal of the plan")
 
 
 class GapIn(BaseModel):
@@ -62,6 +69,12 @@ async def agenda(request: Request) -> list[dict[str, Any]]:
 async def agenda_item(plan_id: UUID, request: Request) -> dict[str, Any]:
     review = await call(runtime_of(request).app.review, plan_id)
     return review.view()  # type: ignore[no-any-return]
+
+
+@router.get("/consents/{case_id}")
+async def consent(case_id: UUID, request: Request) -> dict[str, Any]:
+    """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
+    return await call(runtime_of(request).app.consent_view, case_id)  # type: ignore[no-any-return]
 
 
 @router.post("/meetings", status_code=201)
@@ -90,7 +103,7 @@ async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor
     """終結評価 (D7)."""
     await call(
         runtime_of(request).app.evaluate, actor, meeting_id, body.plan_id, body.outcome, body.course,
-        body.result, body.reason, body.next_review_on,
+        body.result, body.reason, body.next_review_on, [g.model_dump() for g in body.goal_results],
     )
     return {"plan_id": str(body.plan_id), "outcome": body.outcome}
 

@@ -56,13 +56,13 @@ class MeetingApplication(ServiceApplication):
 
     def evaluate(
         self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, outcome: str, course: str, result: str,
-        reason: str, next_review_on: date | None,
+        reason: str, next_review_on: date | None, goal_results: list[dict[str, str]],
     ) -> None:
         """D7: closure evaluation: PlanClosed, PlanSuspended or PlanContinued."""
         meeting = self._meeting(meeting_id)
         review = self.review(plan_id)
         with acting(actor):
-            meeting.evaluate(review, outcome, course, result, reason, next_review_on)
+            meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results)
             review.settle(outcome)
         self.save(meeting, review)
 
@@ -72,6 +72,14 @@ class MeetingApplication(ServiceApplication):
         with acting(actor):
             meeting.identify_gap(case_id=case_id, need=need, area=area, description=description)
         self.save(meeting)
+
+    def consent_view(self, case_id: UUID) -> dict[str, Any]:
+        """D9: the consent the meeting last heard of for a case."""
+        try:
+            consent: Consent = self.load(case_id, Consent, "同意")
+        except NotFound:
+            return {"case_id": str(case_id), "granted": False, "scope": None, "heard": False}
+        return {"case_id": str(case_id), "granted": consent.granted, "scope": consent.scope, "heard": True}
 
     def consent_granted(self, case_id: UUID) -> bool:
         try:

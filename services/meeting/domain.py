@@ -108,12 +108,23 @@ class Meeting(JourneyAggregate):
                 "本人同意がないため重層的支援会議では扱えません。支援会議で検討してください / "
                 "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)"
             )
-        for position in positions:
-            if position.get("agency") not in self.attendees:
-                raise Invalid(f"{position.get('agency')} は出席機関ではありません / not an attendee")
+        by_agency = {p.get("agency"): p for p in positions}
+        strangers = [a for a in by_agency if a not in self.attendees]
+        if strangers:
+            raise Invalid(f"出席機関ではありません: {', '.join(map(str, strangers))} / not an attendee")
+        missing = [a for a in self.attendees if a not in by_agency]
+        if missing:
+            raise Invalid(
+                f"合議には全出席機関の意見が必要です。未記録: {', '.join(missing)} / "
+                "a consensus records every attending agency's position (D5)"
+            )
+        for agency, position in by_agency.items():
             if position.get("position") == "object":
+                if not str(position.get("reason", "")).strip():
+                    raise Invalid(f"{agency} の異議には理由が必要です / an objection needs a reason")
                 raise OpenObjection(
-                    f"{position['agency']} の異議（{position.get('reason', '')}）が残っています / an objection is open (D5)"
+                    f"{agency} の異議（{position['reason']}）が残っています。協議を続けてください / "
+                    "an objection is open: no decision until it is resolved (D5)"
                 )
         if decision == "returned_to_intake" and not primary_agency:
             raise Invalid("主担当機関を入力してください / name the primary agency the case returns to (D11)")
@@ -129,33 +140,44 @@ class Meeting(JourneyAggregate):
         self, meeting_type: str, attendees: list[str], case_id: UUID, plan_id: UUID, program: str, revision: int, decision: str, reasons: str,
         positions: list[dict[str, str]], connect_to: list[str],
     ) -> None:
-        self.minutes.append({"kind": "decision", "plan_id": str(plan_id), "decision": decision, "reasons": reasons})
+        self.minutes.append({"kind": "decision", "plan_id": str(plan_id), "revision": revision, "decision": decision,
+                             "reasons": reasons, "positions": positions, "connect_to": connect_to})
 
     @event("ReturnedToIntake")
     def _returned_to_intake(self, case_id: UUID, primary_agency: str | None, reason: str) -> None:
         self.minutes.append({"kind": "returned_to_intake", "case_id": str(case_id)})
 
     def evaluate(
-        self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None
+        self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None,
+        goal_results: list[dict[str, str]],
     ) -> None:
-        """D7: evaluate a plan at closure: closed (終結), suspended (中断) or continued."""
+        """D7: evaluate a plan at closure, goal by goal: closed (終結), suspended (中断) or continued."""
         if review.status != "closure_requested":
             raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{review.status}）/ no closure was requested")
+        goals = list(review.summary.get("goals", []))
+        evaluated = [g.get("goal") for g in goal_results]
+        if sorted(map(str, evaluated)) != sorted(goals):
+            raise Invalid(
+                "目標ごとに経過と成果を評価してください。プランの目標: " + " / ".join(goals)
+                + " / evaluate each of the plan's goals once (D7)"
+            )
         if outcome == "suspended" and not reason:
             raise Invalid("中断の理由を入力してください / a suspension needs a reason")
         if outcome == "continued" and next_review_on is None:
             raise Invalid("次回の見直し日を入力してください / continuing needs a next review date")
         self._evaluated(
             case_id=review.case_id, plan_id=review.plan_id, program=review.program, outcome=outcome,
-            evaluation={"course": course, "outcome": result}, reason=reason, next_review_on=next_review_on,
+            evaluation={"course": course, "outcome": result, "goals": goal_results}, reason=reason,
+            next_review_on=next_review_on,
         )
 
     @event("Evaluated")
     def _evaluated(
-        self, case_id: UUID, plan_id: UUID, program: str, outcome: str, evaluation: dict[str, str], reason: str,
+        self, case_id: UUID, plan_id: UUID, program: str, outcome: str, evaluation: dict[str, Any], reason: str,
         next_review_on: date | None,
     ) -> None:
-        self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome})
+        self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome, "evaluation": evaluation,
+                             "reason": reason, "next_review_on": next_review_on.isoformat() if next_review_on else None})
 
     @event("GapIdentified")
     def identify_gap(self, case_id: UUID, need: str, area: str, description: str) -> None:

@@ -21,20 +21,6 @@ from support.poll import eventually
 from support.servers import free_port, nats_server
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    root = tmp_path_factory.mktemp("branches")
-    ports = {name: free_port() for name in ("intake", "collaboration", "meeting", "outreach", "participation", "community")}
-    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
-        yield running
-
-
-@pytest.fixture
-async def journey(suite: Suite) -> AsyncIterator[Journey]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield Journey({name: suite.url(name) for name in suite.services}, client)
-
-
 async def test_d5_returned_to_intake_makes_intake_primary_again(journey: Journey) -> None:
     case_id = await journey.receive_and_escalate()
     plan_id = await journey.draft_and_propose(case_id)
@@ -54,10 +40,7 @@ async def test_d7_suspended_plan_can_be_closed_later(journey: Journey) -> None:
     await journey.decide(meeting_id, plan_id, 1, "approved")
     await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
     await journey.post("collaboration", f"/plans/{plan_id}/closure-request", {"progress": "本人が転居"}, COORDINATOR)
-    await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "closure_requested", "closure request")
-    await journey.post("meeting", f"/meetings/{meeting_id}/evaluations", {
-        "plan_id": plan_id, "outcome": "suspended", "course": "転居により中断", "result": "一部達成", "reason": "市外へ転居",
-    }, SECRETARIAT)
+    await journey.evaluate(meeting_id, plan_id, "suspended", reason="市外へ転居", result="一部達成")
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "suspended", "PlanSuspended")
     assert plan["history"][-1]["outcome"] == "suspended"
 
@@ -75,7 +58,9 @@ async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the
     meeting_id = await journey.convene()
     await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["program"] == "outreach", "the outreach plan on the agenda")
     refused = await journey.http.post(journey.urls["meeting"] + f"/meetings/{meeting_id}/decisions",
-                                      json={"plan_id": plan_id, "decision": "approved", "reasons": "合議"}, headers=SECRETARIAT)
+                                      json={"plan_id": plan_id, "decision": "approved", "reasons": "合議", "positions": [
+                                          {"agency": a, "position": "agree"} for a in ("福祉総務課", "地域包括支援センター", "調布ライフサポート")]},
+                                      headers=SECRETARIAT)
     assert refused.status_code == 409 and "本人同意" in refused.json()["detail"]
     shien = await journey.post("meeting", "/meetings", {"meeting_type": "shien_kaigi", "held_on": "2026-11-28",
                                                         "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)

@@ -75,11 +75,24 @@ class Journey:
         return meeting_id
 
     async def decide(self, meeting_id: str, plan_id: str, revision: int, decision: str, **extra: Any) -> None:
+        """Decide by consensus: every attendee agrees unless `positions` says otherwise (D5)."""
         await self.get_when("meeting", f"/agenda/{plan_id}",
                             lambda r: r["status"] == "proposed" and r["revision"] == revision,
                             f"revision {revision} on the agenda")
+        meeting = (await self.http.get(self.urls["meeting"] + f"/meetings/{meeting_id}")).json()
+        agree = [{"agency": a, "position": "agree"} for a in meeting["attendees"]]
         await self.post("meeting", f"/meetings/{meeting_id}/decisions",
-                        {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果", **extra}, SECRETARIAT)
+                        {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果", "positions": agree, **extra},
+                        SECRETARIAT)
+
+    async def evaluate(self, meeting_id: str, plan_id: str, outcome: str, **extra: Any) -> None:
+        """D7: evaluate every goal of the plan as the meeting sees it."""
+        review = await self.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "closure_requested",
+                                     "the closure request on the agenda")
+        goal_results = [{"goal": g, "result": "achieved", "note": "月次で確認"} for g in review["goals"]]
+        await self.post("meeting", f"/meetings/{meeting_id}/evaluations", {
+            "plan_id": plan_id, "outcome": outcome, "course": "訪問12回、居場所に定着", "result": "目標を達成",
+            "goal_results": goal_results, **extra}, SECRETARIAT)
 
     async def whole(self) -> tuple[str, str]:
         """ConsultationReceived → escalation → revision request → approval → closure → PlanClosed."""
@@ -93,16 +106,12 @@ class Journey:
         response = await self.http.put(self.urls["collaboration"] + f"/plans/{plan_id}", json=revised, headers=COORDINATOR)
         assert response.status_code == 200, response.text
         await self.post("collaboration", f"/plans/{plan_id}/propose", None, COORDINATOR)
-        await self.decide(meeting_id, plan_id, 2, "approved", connect_to=["participation"],
-                          positions=[{"agency": "地域包括支援センター", "position": "agree"}])
+        await self.decide(meeting_id, plan_id, 2, "approved", connect_to=["participation"])
         await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
         await self.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
         await self.post("collaboration", f"/plans/{plan_id}/closure-request",
                         {"progress": "本人が居場所に定着し、母の介護も安定した"}, COORDINATOR)
-        await self.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "closure_requested", "closure on the agenda")
-        await self.post("meeting", f"/meetings/{meeting_id}/evaluations", {
-            "plan_id": plan_id, "outcome": "closed", "course": "訪問12回、居場所に定着", "result": "目標を達成",
-        }, SECRETARIAT)
+        await self.evaluate(meeting_id, plan_id, "closed")
         await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "PlanClosed to reach collaboration")
         return case_id, plan_id
 
