@@ -154,6 +154,7 @@ class OutreachHandedOverV1(_Tolerant):
 
     to_program: Literal["intake", "collaboration", "participation"]
     reason: str
+    primary_agency: str | None = None
 
 
 class ParticipationStartedV1(_Tolerant):

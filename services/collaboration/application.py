@@ -9,7 +9,7 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
-from shared.contracts import CaseEscalatedV1, Envelope
+from shared.contracts import CaseEscalatedV1, Envelope, OutreachHandedOverV1
 from shared.journey import NotFound
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
 
@@ -20,7 +20,17 @@ class CollaborationApplication(PlanOwner):
     name = "collaboration"
     service = "collaboration"
     program = "collaboration"
-    subscriptions = {"intake": ("CaseEscalated",), "meeting": MEETING_OUTCOMES}
+    subscriptions = {"intake": ("CaseEscalated",), "meeting": MEETING_OUTCOMES, "outreach": ("OutreachHandedOver",)}
+
+    def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
+              processing: ProcessingEvent[UUID]) -> None:
+        try:
+            self.require_case(case_id)
+            return  # escalated again after a return: the case is already open here
+        except NotFound:
+            pass
+        processing.collect_events(CollaborationCase(case_id=case_id, reason=reason, concerns=concerns,
+                                                    primary_agency=primary_agency))
 
     def require_case(self, case_id: UUID) -> None:
         self.load(case_id, CollaborationCase, "多機関協働のケース")
@@ -34,15 +44,9 @@ class CollaborationApplication(PlanOwner):
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
         if isinstance(payload, CaseEscalatedV1):
-            try:
-                self.require_case(envelope.case_id)
-                return  # escalated again after a return: the case is already open here
-            except NotFound:
-                pass
-            case = CollaborationCase(
-                case_id=envelope.case_id, reason=payload.reason, concerns=payload.concerns,
-                primary_agency=payload.primary_agency,
-            )
-            processing.collect_events(case)
+            self._open(envelope.case_id, payload.reason, payload.concerns, payload.primary_agency, processing)
+        elif isinstance(payload, OutreachHandedOverV1) and payload.to_program == "collaboration":
+            # D12: outreach hands a person on before (or instead of) any escalation at intake
+            self._open(envelope.case_id, payload.reason, [], payload.primary_agency or "", processing)
         elif envelope.event_type in MEETING_OUTCOMES:
             self.react_to_meeting(envelope, payload, processing)

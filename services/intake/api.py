@@ -96,6 +96,12 @@ async def search(
     return await call(runtime_of(request).app.find_people, name, birth_date, kana, phone)  # type: ignore[no-any-return]
 
 
+@router.get("/reports/trend")
+async def trend(request: Request) -> list[dict[str, Any]]:
+    """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
+    return await call(runtime_of(request).app.trend)  # type: ignore[no-any-return]
+
+
 @router.get("/cases")
 async def cases(request: Request) -> list[dict[str, Any]]:
     return await call(runtime_of(request).app.cases)  # type: ignore[no-any-return]

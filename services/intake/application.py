@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from services.intake.domain import Case, Person, PossibleDuplicate
 from services.intake.people import PersonIndex
+from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
-from shared.contracts import CaseReturnedToIntakeV1, Envelope
-from shared.journey import NotFound, acting
+from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1
+from shared.journey import Invalid, NotFound, acting
 
 
 class IntakeApplication(ServiceApplication):
@@ -20,7 +21,7 @@ class IntakeApplication(ServiceApplication):
 
     name = "intake"
     service = "intake"
-    subscriptions = {"meeting": ("CaseReturnedToIntake",)}
+    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided")}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -58,7 +59,11 @@ class IntakeApplication(ServiceApplication):
             people.append(registered)
             person_ref = str(registered.id)
         else:
-            self.load(UUID(person_ref), Person, "相談者")
+            try:
+                known = UUID(person_ref)
+            except ValueError as exc:
+                raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
+            self.load(known, Person, "相談者")
         with acting(actor):
             case = Case(
                 case_id=uuid4(), counter=counter, division=division, channel=channel,
@@ -106,7 +111,18 @@ class IntakeApplication(ServiceApplication):
     def cases(self) -> list[dict[str, Any]]:
         return [self._case(i).view() for i in self.ids_of(Case)]
 
+    def trend(self) -> list[dict[str, Any]]:
+        """D14: per counter and fiscal quarter: consultations, connections, escalations, meeting cases."""
+        return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications())
+
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        if isinstance(payload, MeetingDecidedV1):
+            try:
+                case = self._case(envelope.case_id)
+            except NotFound:
+                return  # a case that never passed intake
+            case.note_meeting(payload.meeting_id, payload.meeting_type, payload.decision)
+            processing.collect_events(case)
         if isinstance(payload, CaseReturnedToIntakeV1):
             try:
                 case = self._case(envelope.case_id)

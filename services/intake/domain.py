@@ -103,6 +103,11 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
 
+    @event("MeetingNoted")
+    def note_meeting(self, meeting_id: UUID, meeting_type: str, decision: str) -> None:
+        """D14: the case was decided at a meeting (know-how flows back to the counter)."""
+        self.meetings = [*getattr(self, "meetings", []), {"meeting_id": str(meeting_id), "decision": decision}]
+
     def view(self) -> dict[str, Any]:
         return {
             "case_id": str(self.case_id),
@@ -115,6 +120,7 @@ class Case(JourneyAggregate):
             "status": self.status,
             "consent": self.consent,
             "connections": self.connections,
+            "meetings": getattr(self, "meetings", []),
             # D3: concerns in two or more fields suggest a complex or compound case (複合化)
             "escalation_candidate": len(set(self.concerns)) >= 2 and self.status != "escalated",
         }

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from services.outreach.domain import STAGES
+from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.http import call, runtime_of, staff
 from shared.plan_api import plan_router
 
@@ -23,7 +23,7 @@ class StartIn(BaseModel):
 
 
 class ContactIn(BaseModel):
-    method: str = Field(min_length=1, max_length=100, description="訪問, 電話, 手紙…")
+    method: Literal[CONTACT_METHODS] = Field(description="訪問, 手紙, 電話, メール, その他")  # type: ignore[valid-type]
     reached: bool
     note: str = Field(default="", max_length=4000)
     stage: Literal[STAGES] = Field(description="関係の段階")  # type: ignore[valid-type]
@@ -32,6 +32,7 @@ class ContactIn(BaseModel):
 class HandOverIn(BaseModel):
     to_program: Literal["intake", "collaboration", "participation"]
     reason: str = Field(min_length=1, max_length=2000)
+    primary_agency: str | None = Field(default=None, max_length=200, description="主担当機関 (collaboration: required)")
 
 
 @router.post("/engagements", status_code=201)
@@ -59,7 +60,7 @@ async def contact(case_id: UUID, body: ContactIn, request: Request, actor: Staff
 
 @router.post("/engagements/{case_id}/hand-over")
 async def hand_over(case_id: UUID, body: HandOverIn, request: Request, actor: Staff) -> dict[str, str]:
-    await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason)
+    await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason, body.primary_agency)
     return {"status": "handed over"}
 
 

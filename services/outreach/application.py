@@ -35,10 +35,11 @@ class OutreachApplication(PlanOwner):
             engagement.record_contact(method=method, reached=reached, note=note, stage=stage)
         self.save(engagement)
 
-    def hand_over(self, actor: dict[str, str], case_id: UUID, to_program: str, reason: str) -> None:
+    def hand_over(self, actor: dict[str, str], case_id: UUID, to_program: str, reason: str, primary_agency: str | None) -> None:
+        """D12: hand the person on (OutreachHandedOver); collaboration and participation take it up."""
         engagement = self._engagement(case_id)
         with acting(actor):
-            engagement.hand_over(to_program, reason)
+            engagement.hand_over(to_program, reason, primary_agency)
         self.save(engagement)
 
     def require_case(self, case_id: UUID) -> None:

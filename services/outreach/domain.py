@@ -7,9 +7,10 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import DomainError, JourneyAggregate
+from shared.journey import DomainError, Invalid, JourneyAggregate
 
 STAGES = ("未接触", "接触", "関係形成", "信頼関係", "つなぎ準備")
+CONTACT_METHODS = ("訪問", "手紙", "電話", "メール", "その他")
 
 
 class Engagement(JourneyAggregate):
@@ -31,14 +32,16 @@ class Engagement(JourneyAggregate):
         self.contacts.append({"method": method, "reached": reached, "note": note})
         self.stage = stage
 
-    def hand_over(self, to_program: str, reason: str) -> None:
+    def hand_over(self, to_program: str, reason: str, primary_agency: str | None) -> None:
         """D12: hand the person on to intake, collaboration or participation."""
         if self.handed_over_to:
             raise DomainError(f"既に {self.handed_over_to} へ引き継いでいます / already handed over")
-        self._handed_over(to_program=to_program, reason=reason)
+        if to_program == "collaboration" and not primary_agency:
+            raise Invalid("多機関協働へ引き継ぐときは主担当機関を入力してください / name the primary agency (D11)")
+        self._handed_over(to_program=to_program, reason=reason, primary_agency=primary_agency)
 
     @event("HandedOver")
-    def _handed_over(self, to_program: str, reason: str) -> None:
+    def _handed_over(self, to_program: str, reason: str, primary_agency: str | None) -> None:
         self.handed_over_to = to_program
 
     def view(self) -> dict[str, Any]:

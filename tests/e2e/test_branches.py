@@ -144,3 +144,35 @@ async def test_commands_without_a_staff_identity_are_refused(journey: Journey) -
     unknown_division = await journey.http.post(journey.urls["intake"] + "/consultations", json=body,
                                                headers={"X-Jusou-Staff": "x", "X-Jusou-Division": "nowhere"})
     assert unknown_division.status_code == 422 and "welfare-general" in unknown_division.json()["detail"]
+
+
+async def test_d12_outreach_hands_over_to_collaboration_which_opens_the_case(journey: Journey) -> None:
+    started = await journey.post("outreach", "/engagements", {"referred_by": "家族", "reason": "10年以上外出していない"},
+                                 OUTREACH_WORKER)
+    case_id = started["case_id"]
+    for stage in ("接触", "関係形成", "信頼関係"):
+        await journey.post("outreach", f"/engagements/{case_id}/contacts",
+                           {"method": "訪問", "reached": True, "note": stage, "stage": stage}, OUTREACH_WORKER)
+    refused = await journey.http.post(journey.urls["outreach"] + f"/engagements/{case_id}/hand-over",
+                                      json={"to_program": "collaboration", "reason": "複合課題"}, headers=OUTREACH_WORKER)
+    assert refused.status_code == 422 and "主担当" in refused.json()["detail"]
+    await journey.post("outreach", f"/engagements/{case_id}/hand-over",
+                       {"to_program": "collaboration", "reason": "家族の介護と本人の就労", "primary_agency": "地域包括支援センター"},
+                       OUTREACH_WORKER)
+    case = await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: True, "collaboration to open the case")
+    assert case["primary_agency"] == "地域包括支援センター"
+    engagement = (await journey.http.get(journey.urls["outreach"] + f"/engagements/{case_id}")).json()
+    assert engagement["stage"] == "信頼関係" and len(engagement["contacts"]) == 3
+
+
+async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved")
+    await journey.get_when("intake", f"/cases/{case_id}", lambda c: c.get("meetings"), "the decision to reach intake")
+
+    rows = (await journey.http.get(journey.urls["intake"] + "/reports/trend")).json()
+    houkatsu = [r for r in rows if r["counter"] == "houkatsu"]
+    assert houkatsu and houkatsu[-1]["meeting_cases"] >= 1 and houkatsu[-1]["escalations"] >= 1
+    assert houkatsu[-1]["period_ja"].endswith("四半期")
