@@ -25,12 +25,12 @@ class CollaborationApplication(PlanOwner):
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
               processing: ProcessingEvent[UUID]) -> None:
         try:
-            self.require_case(case_id)
-            return  # escalated again after a return: the case is already open here
+            case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
         except NotFound:
-            pass
-        processing.collect_events(CollaborationCase(case_id=case_id, reason=reason, concerns=concerns,
-                                                    primary_agency=primary_agency))
+            case = CollaborationCase(case_id=case_id, reason=reason, concerns=concerns, primary_agency=primary_agency)
+        else:
+            case.reopen(reason, concerns, primary_agency)  # escalated again after a return to intake
+        processing.collect_events(case)
 
     def require_case(self, case_id: UUID) -> None:
         self.load(case_id, CollaborationCase, "多機関協働のケース")

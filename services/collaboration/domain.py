@@ -23,6 +23,14 @@ class CollaborationCase(JourneyAggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return case_id
 
+    def reopen(self, reason: str, concerns: list[str], primary_agency: str) -> None:
+        """D3 D11: escalated again after a return to intake; the primary named now is the primary."""
+        self._reopened(reason=reason, concerns=concerns or self.concerns, primary_agency=primary_agency or self.primary_agency)
+
+    @event("Reopened")
+    def _reopened(self, reason: str, concerns: list[str], primary_agency: str) -> None:
+        self.reason, self.concerns, self.primary_agency, self.status = reason, concerns, primary_agency, "open"
+
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
                 "primary_agency": self.primary_agency, "status": self.status}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.http import call, runtime_of, staff
@@ -133,7 +133,11 @@ async def escalate(case_id: UUID, body: EscalateIn, request: Request, actor: Sta
     return {"case_id": str(case_id), "status": "escalated"}
 
 
-@router.get("/persons/{person_ref}")
-async def person(person_ref: UUID, request: Request) -> dict[str, Any]:
-    """相談者の個人情報 (intake only; the rest of the suite sees person_ref)."""
-    return await call(runtime_of(request).app.person_view, person_ref)  # type: ignore[no-any-return]
+@router.get("/cases/{case_id}/person")
+async def person(
+    case_id: UUID, request: Request, actor: Staff,
+    basis: Literal["own_counter", "consent", "shien_kaigi"] = Query(description="閲覧の根拠 (D9, D10)"),
+    meeting_id: UUID | None = Query(default=None, description="basis=shien_kaigi: the 支援会議"),
+) -> dict[str, Any]:
+    """相談者の個人情報: shown on a legal basis, and every showing is recorded (D9, D10)."""
+    return await call(runtime_of(request).app.disclose_person, actor, case_id, basis, meeting_id)  # type: ignore[no-any-return]

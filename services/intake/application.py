@@ -14,6 +14,7 @@ from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
 from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1
 from shared.journey import Invalid, NotFound, acting
+from shared.reference import COUNTERS
 
 
 class IntakeApplication(ServiceApplication):
@@ -43,6 +44,9 @@ class IntakeApplication(ServiceApplication):
         confirm_new_person: bool = True,
     ) -> UUID:
         """D1 D2: any counter receives any concern. The person's details stay in this store."""
+        known_counter = COUNTERS.get(counter)
+        if known_counter is None or known_counter.division != division:
+            raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
         people: list[Person] = []
         if person_ref is None and person and not confirm_new_person:
             known = self.find_people(person.get("name"), person.get("birth_date"), person.get("kana"), person.get("phone"))
@@ -102,6 +106,16 @@ class IntakeApplication(ServiceApplication):
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
         return self._case(case_id).view()  # type: ignore[no-any-return]
+
+    def disclose_person(
+        self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None
+    ) -> dict[str, Any]:
+        """D9 D10: show a case's person to a staff member on a legal basis, and record that it was shown."""
+        case = self._case(case_id)
+        with acting(actor):
+            case.disclose_person(basis, actor["division"], meeting_id)
+        self.save(case)
+        return self.person_view(UUID(case.person_ref))
 
     def person_view(self, person_ref: UUID) -> dict[str, Any]:
         person: Person = self.load(person_ref, Person, "相談者")

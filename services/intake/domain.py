@@ -10,6 +10,12 @@ from eventsourcing.domain import Aggregate, event
 from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 
+class Forbidden(DomainError):
+    """No legal basis to show personal information (D9, D10)."""
+
+    status = 403
+
+
 class CaseAlreadyEscalated(DomainError):
     """D11: a case has one primary agency; it is escalated once until it returns."""
 
@@ -103,6 +109,28 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
 
+    def disclose_person(self, basis: str, staff_division: str, meeting_id: UUID | None) -> None:
+        """D9 D10: personal information is shown only on a legal basis, and each showing is recorded.
+
+        `own_counter`: staff of the division whose counter received the consultation;
+        `consent`: the person's consent to share is granted; `shien_kaigi`: a 支援会議 (社会福祉法
+        第106条の6), whose members share a duty of confidentiality.
+        """
+        if basis == "own_counter" and staff_division != self.division:
+            raise Forbidden("受付した窓口の課の職員ではありません。同意か支援会議を根拠にしてください / "
+                            "only the receiving counter's division may read on this basis")
+        if basis == "consent" and not (self.consent and self.consent["granted"]):
+            raise Forbidden("本人同意がありません（または撤回されています）/ no consent to share (D9)")
+        if basis == "shien_kaigi" and meeting_id is None:
+            raise Invalid("支援会議の会議番号 (meeting_id) を入力してください / name the 支援会議 (D10)")
+        if basis not in ("own_counter", "consent", "shien_kaigi"):
+            raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
+        self._person_disclosed(person_ref=self.person_ref, basis=basis, meeting_id=meeting_id)
+
+    @event("PersonDisclosed")
+    def _person_disclosed(self, person_ref: str, basis: str, meeting_id: UUID | None) -> None:
+        self.disclosures = getattr(self, "disclosures", 0) + 1
+
     @event("MeetingNoted")
     def note_meeting(self, meeting_id: UUID, meeting_type: str, decision: str) -> None:
         """D14: the case was decided at a meeting (know-how flows back to the counter)."""
@@ -121,6 +149,7 @@ class Case(JourneyAggregate):
             "consent": self.consent,
             "connections": self.connections,
             "meetings": getattr(self, "meetings", []),
+            "disclosures": getattr(self, "disclosures", 0),
             # D3: concerns in two or more fields suggest a complex or compound case (複合化)
             "escalation_candidate": len(set(self.concerns)) >= 2 and self.status != "escalated",
         }

@@ -84,8 +84,9 @@ async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, 
 
 
 @router.get("/meetings/{meeting_id}")
-async def meeting(meeting_id: UUID, request: Request) -> dict[str, Any]:
-    return await call(runtime_of(request).app.meeting_view, meeting_id)  # type: ignore[no-any-return]
+async def meeting(meeting_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
+    """会議録 (minutes); a 支援会議's only for its members (D10)."""
+    return await call(runtime_of(request).app.meeting_view, actor, meeting_id)  # type: ignore[no-any-return]
 
 
 @router.post("/meetings/{meeting_id}/decisions", status_code=201)

@@ -9,11 +9,11 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.meeting.domain import Consent, Meeting, PlanReview
+from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
 from shared.app import ServiceApplication
 from shared.contracts import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
 from shared.journey import Invalid, NotFound, acting
-from shared.reference import unknown_agencies
+from shared.reference import DIVISIONS, unknown_agencies
 
 PLAN_EVENTS = ("PlanProposed", "PlanClosureRequested")
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
@@ -96,8 +96,17 @@ class MeetingApplication(ServiceApplication):
         reviews = [self.review(i) for i in self.ids_of(PlanReview)]
         return [r.view() for r in reviews if r.status in ("proposed", "closure_requested")]
 
-    def meeting_view(self, meeting_id: UUID) -> dict[str, Any]:
-        return self._meeting(meeting_id).view()  # type: ignore[no-any-return]
+    def meeting_view(self, actor: dict[str, str], meeting_id: UUID) -> dict[str, Any]:
+        """Minutes; a 支援会議's are confidential and shown only to its members (D10)."""
+        meeting = self._meeting(meeting_id)
+        if meeting.meeting_type == "shien_kaigi":
+            division = DIVISIONS.get(actor["division"])
+            if division is None or division.ja not in meeting.attendees:
+                raise ConfidentialMeeting(
+                    "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
+                    "the 支援会議's records are shown only to its members (D10)"
+                )
+        return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}  # type: ignore[no-any-return]
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
         if isinstance(payload, ConsentRecordedV1):

@@ -25,6 +25,12 @@ class OpenObjection(DomainError):
     """D5: a decision is a consensus; an agency's open objection blocks it."""
 
 
+class ConfidentialMeeting(DomainError):
+    """D10: a 支援会議's records are for its members only."""
+
+    status = 403
+
+
 class PlanReview(JourneyAggregate):
     """議題: a plan as the meeting knows it, from PlanProposed and PlanClosureRequested."""
 

@@ -38,7 +38,7 @@ async def test_d5_every_attending_agency_states_a_position(journey: Journey) -> 
 async def test_d5_minutes_keep_each_position(journey: Journey) -> None:
     _, plan_id, meeting_id = await proposed(journey)
     await journey.decide(meeting_id, plan_id, 1, "approved")
-    meeting = (await journey.http.get(journey.urls["meeting"] + f"/meetings/{meeting_id}")).json()
+    meeting = (await journey.http.get(journey.urls["meeting"] + f"/meetings/{meeting_id}", headers=SECRETARIAT)).json()
     [entry] = [m for m in meeting["minutes"] if m.get("plan_id") == plan_id]
     assert {p["agency"] for p in entry["positions"]} == set(ATTENDEES)
 
@@ -66,3 +66,31 @@ async def test_d9_consent_withdrawn_stops_the_jusou_shien_kaigi(journey: Journey
         "plan_id": plan_id, "decision": "approved", "reasons": "合議",
         "positions": [{"agency": a, "position": "agree"} for a in ATTENDEES]}, headers=SECRETARIAT)
     assert response.status_code == 409 and "本人同意" in response.json()["detail"]
+
+
+async def test_d10_shien_kaigi_records_are_shown_only_to_its_members(journey: Journey) -> None:
+    shien = await journey.post("meeting", "/meetings", {"meeting_type": "shien_kaigi", "held_on": "2026-11-28",
+                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+    url = journey.urls["meeting"] + f"/meetings/{shien['meeting_id']}"
+    member = await journey.http.get(url, headers=SECRETARIAT)
+    assert member.status_code == 200 and member.json()["confidential"] is True
+    outsider = await journey.http.get(url, headers={"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"})
+    assert outsider.status_code == 403 and "守秘義務" in outsider.json()["detail"]
+
+
+async def test_d10_personal_information_is_shown_on_a_legal_basis_and_each_showing_recorded(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()  # consent granted in this journey
+    url = journey.urls["intake"] + f"/cases/{case_id}/person"
+    outsider = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
+    refused = await journey.http.get(url, params={"basis": "own_counter"}, headers=outsider)
+    assert refused.status_code == 403
+    shown = await journey.http.get(url, params={"basis": "consent"}, headers=outsider)
+    assert shown.status_code == 200 and shown.json()["name"] == "調布 一郎"
+    no_meeting = await journey.http.get(url, params={"basis": "shien_kaigi"}, headers=outsider)
+    assert no_meeting.status_code == 422
+    await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "情報共有", "granted": False, "method": "口頭"},
+                       COUNTER_STAFF)
+    withdrawn = await journey.http.get(url, params={"basis": "consent"}, headers=outsider)
+    assert withdrawn.status_code == 403 and "同意" in withdrawn.json()["detail"]
+    case = (await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}")).json()
+    assert case["disclosures"] == 1

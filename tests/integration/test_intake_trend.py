@@ -11,6 +11,7 @@ import pytest
 
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
+from shared.reference import COUNTERS
 from shared.settings import Settings
 from shared.store import store_env
 from unit.builders import envelope_for
@@ -32,7 +33,7 @@ def test_d14_trend_counts_consultations_connections_escalations_and_meeting_case
     intake = IntakeApplication(env=store_env(Settings.from_env("intake")))
 
     def consult(counter: str) -> object:
-        return intake.receive_consultation(STAFF, counter, "childcare", "窓口", ["保育", "高齢・介護"],
+        return intake.receive_consultation(STAFF, counter, COUNTERS[counter].division, "窓口", ["保育", "高齢・介護"],
                                            {"name": f"n{uuid4()}"}, None)
 
     double_care = [consult("hoiku-concierge") for _ in range(3)]

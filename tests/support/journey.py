@@ -79,7 +79,7 @@ class Journey:
         await self.get_when("meeting", f"/agenda/{plan_id}",
                             lambda r: r["status"] == "proposed" and r["revision"] == revision,
                             f"revision {revision} on the agenda")
-        meeting = (await self.http.get(self.urls["meeting"] + f"/meetings/{meeting_id}")).json()
+        meeting = (await self.http.get(self.urls["meeting"] + f"/meetings/{meeting_id}", headers=SECRETARIAT)).json()
         agree = [{"agency": a, "position": "agree"} for a in meeting["attendees"]]
         await self.post("meeting", f"/meetings/{meeting_id}/decisions",
                         {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果", "positions": agree, **extra},

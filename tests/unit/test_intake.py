@@ -1,0 +1,182 @@
+"""Intake (包括的相談支援事業): consultations at any counter, consent, escalation, returns (D1–D3, D5, D9, D11)."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from pydantic import BaseModel
+
+from services.intake.application import IntakeApplication
+from services.intake.domain import CaseAlreadyEscalated, Person
+from services.intake.translate import translate
+from shared.contracts import CaseReturnedToIntakeV1, Envelope, envelope_json
+from shared.journey import Invalid, NotFound
+from shared.reference import CONCERN_FIELDS, COUNTERS, Counter
+from unit.builders import COUNTER_STAFF, PERSON, Upstream, in_memory, only, published, stored_count
+
+ALL_CONCERNS = [c.ja for c in CONCERN_FIELDS.values()]
+
+
+@pytest.fixture
+def intake() -> IntakeApplication:
+    return in_memory(IntakeApplication)
+
+
+def consult(app: IntakeApplication, counter: Counter = COUNTERS["houkatsu"], concerns: list[str] | None = None,
+            person_ref: str | None = None) -> UUID:
+    return app.receive_consultation(
+        COUNTER_STAFF, counter.code, counter.division, "電話", concerns or ["高齢・介護", "ひきこもり"],
+        None if person_ref else dict(PERSON), person_ref,
+    )
+
+
+def returned_to_intake(case_id: UUID, primary: str = "地域包括支援センター") -> tuple[Envelope, BaseModel]:
+    """CaseReturnedToIntake as the meeting publishes it (D5 D11)."""
+    payload = CaseReturnedToIntakeV1(meeting_id=uuid4(), primary_agency=primary, reason="単独機関で対応できる")
+    return Upstream("meeting").emit("CaseReturnedToIntake", payload, case_id)
+
+
+def test_d2_consultation_records_counter_division_channel_and_concerns(intake: IntakeApplication) -> None:
+    case_id = consult(intake, COUNTERS["life-support"], ["生活困窮", "住まい"])
+
+    view = intake.case_view(case_id)
+
+    assert (view["counter"], view["division"], view["channel"], view["concerns"]) == (
+        "life-support", "livelihood-welfare", "電話", ["生活困窮", "住まい"])
+
+
+def test_d2_consultation_keeps_the_person_in_intake_under_person_ref(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+
+    person_ref = intake.case_view(case_id)["person_ref"]
+
+    assert intake.person_view(UUID(person_ref))["name"] == PERSON["name"]
+
+
+def test_consultation_for_a_known_person_reuses_their_person_ref(intake: IntakeApplication) -> None:
+    first = intake.case_view(consult(intake))["person_ref"]
+
+    second = intake.case_view(consult(intake, person_ref=first))["person_ref"]
+
+    assert second == first
+    assert len(intake.ids_of(Person)) == 1
+
+
+def test_consultation_for_an_unknown_person_ref_is_not_found(intake: IntakeApplication) -> None:
+    with pytest.raises(NotFound):
+        consult(intake, person_ref=str(uuid4()))
+
+
+def test_consultation_for_a_case_id_as_person_ref_is_not_found(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+
+    with pytest.raises(NotFound):
+        consult(intake, person_ref=str(case_id))
+
+
+def test_consultation_for_a_malformed_person_ref_is_invalid(intake: IntakeApplication) -> None:
+    with pytest.raises(Invalid):
+        consult(intake, person_ref="not-a-uuid")
+
+
+@pytest.mark.parametrize("counter", COUNTERS.values(), ids=list(COUNTERS))
+def test_d1_every_counter_receives_a_consultation_of_any_field(intake: IntakeApplication, counter: Counter) -> None:
+    case_id = consult(intake, counter, ALL_CONCERNS)
+
+    assert intake.case_view(case_id)["concerns"] == ALL_CONCERNS
+
+
+@pytest.mark.parametrize("counter", COUNTERS.values(), ids=list(COUNTERS))
+def test_d2_consultation_received_carries_the_counters_division(intake: IntakeApplication, counter: Counter) -> None:
+    consult(intake, counter)
+
+    envelope = only(published(intake, translate, "ConsultationReceived"))
+
+    assert (envelope.payload["counter"], envelope.payload["division"]) == (counter.code, counter.division)
+
+
+@pytest.mark.parametrize("counter", COUNTERS.values(), ids=list(COUNTERS))
+def test_d2_consultation_received_carries_no_personal_information(intake: IntakeApplication, counter: Counter) -> None:
+    consult(intake, counter, ["高齢・介護"])
+
+    wire = envelope_json(only(published(intake, translate, "ConsultationReceived"))).decode("utf-8")
+
+    assert "高齢・介護" in wire  # Japanese travels unescaped, so a leaked name would show
+    leaked = [field for field, value in PERSON.items() if value in wire]
+    assert leaked == [], f"personal information on the wire: {leaked}"
+
+
+def test_d15_consultation_received_names_the_staff_member_who_took_it(intake: IntakeApplication) -> None:
+    consult(intake)
+
+    envelope = only(published(intake, translate, "ConsultationReceived"))
+
+    assert envelope.actor.model_dump(exclude_none=True) == COUNTER_STAFF
+
+
+def test_d3_escalation_publishes_case_escalated_with_the_cases_concerns(intake: IntakeApplication) -> None:
+    case_id = consult(intake, concerns=["高齢・介護", "ひきこもり", "家計・債務"])
+
+    intake.escalate_case(COUNTER_STAFF, case_id, "母の介護と本人のひきこもりが重なる", "地域包括支援センター")
+
+    envelope = only(published(intake, translate, "CaseEscalated"))
+    assert envelope.payload["concerns"] == ["高齢・介護", "ひきこもり", "家計・債務"]
+    assert envelope.case_id == case_id
+
+
+def test_d11_escalation_names_the_primary_agency(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "調布ライフサポート")
+
+    assert intake.case_view(case_id)["primary"] == "調布ライフサポート"
+
+
+def test_d3_escalating_twice_is_refused(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "地域包括支援センター")
+
+    with pytest.raises(CaseAlreadyEscalated):
+        intake.escalate_case(COUNTER_STAFF, case_id, "もう一度", "地域包括支援センター")
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_d9_consent_is_published_as_consent_recorded(intake: IntakeApplication, granted: bool) -> None:
+    case_id = consult(intake)
+
+    intake.record_consent(COUNTER_STAFF, case_id, "重層的支援会議での情報共有", granted, "書面")
+
+    envelope = only(published(intake, translate, "ConsentRecorded"))
+    assert (envelope.case_id, envelope.payload["granted"]) == (case_id, granted)
+
+
+def test_d5_case_returned_to_intake_makes_it_returned_with_the_new_primary(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "地域包括支援センター")
+
+    applied = intake.receive(*returned_to_intake(case_id, primary="調布ライフサポート"))
+
+    view = intake.case_view(case_id)
+    assert applied is True
+    assert (view["status"], view["primary"]) == ("returned", "調布ライフサポート")
+
+
+def test_d5_case_returned_to_intake_delivered_twice_is_applied_once(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "地域包括支援センター")
+    envelope, payload = returned_to_intake(case_id)
+    intake.receive(envelope, payload)
+    recorded = stored_count(intake)
+
+    again = intake.receive(envelope, payload)
+
+    assert again is False
+    assert stored_count(intake) == recorded
+
+
+def test_d12_case_returned_for_a_case_intake_never_saw_records_nothing(intake: IntakeApplication) -> None:
+    applied = intake.receive(*returned_to_intake(uuid4()))
+
+    assert applied is True
+    assert stored_count(intake) == 0
