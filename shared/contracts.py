@@ -75,6 +75,7 @@ class ConsultationReceivedV1(_Tolerant):
     channel: str
     concerns: list[str]
     person_ref: str
+    primary_agency: str | None = None
 
 
 class ConsentRecordedV1(_Tolerant):

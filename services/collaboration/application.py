@@ -9,7 +9,7 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
-from shared.contracts import CaseEscalatedV1, Envelope, OutreachHandedOverV1
+from shared.contracts import CaseConnectionAnsweredV1, CaseEscalatedV1, Envelope, OutreachHandedOverV1
 from shared.journey import NotFound
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
 
@@ -20,7 +20,7 @@ class CollaborationApplication(PlanOwner):
     name = "collaboration"
     service = "collaboration"
     program = "collaboration"
-    subscriptions = {"intake": ("CaseEscalated",), "meeting": MEETING_OUTCOMES, "outreach": ("OutreachHandedOver",)}
+    subscriptions = {"intake": ("CaseEscalated", "CaseConnectionAnswered"), "meeting": MEETING_OUTCOMES, "outreach": ("OutreachHandedOver",)}
 
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
               processing: ProcessingEvent[UUID]) -> None:
@@ -45,6 +45,13 @@ class CollaborationApplication(PlanOwner):
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
         if isinstance(payload, CaseEscalatedV1):
             self._open(envelope.case_id, payload.reason, payload.concerns, payload.primary_agency, processing)
+        elif isinstance(payload, CaseConnectionAnsweredV1) and payload.accepted:
+            try:
+                case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
+            except NotFound:
+                return  # not escalated: intake alone knows the case
+            case.follow_primary(payload.to_agency)
+            processing.collect_events(case)
         elif isinstance(payload, OutreachHandedOverV1) and payload.to_program == "collaboration":
             # D12: outreach hands a person on before (or instead of) any escalation at intake
             self._open(envelope.case_id, payload.reason, [], payload.primary_agency or "", processing)

@@ -31,6 +31,15 @@ class CollaborationCase(JourneyAggregate):
     def _reopened(self, reason: str, concerns: list[str], primary_agency: str) -> None:
         self.reason, self.concerns, self.primary_agency, self.status = reason, concerns, primary_agency, "open"
 
+    def follow_primary(self, primary_agency: str) -> None:
+        """D11: intake's connection was accepted; the accepting agency is now primary here too."""
+        if primary_agency != self.primary_agency:
+            self._primary_changed(primary_agency=primary_agency)
+
+    @event("PrimaryChanged")
+    def _primary_changed(self, primary_agency: str) -> None:
+        self.primary_agency = primary_agency
+
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
                 "primary_agency": self.primary_agency, "status": self.status}

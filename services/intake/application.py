@@ -71,7 +71,7 @@ class IntakeApplication(ServiceApplication):
         with acting(actor):
             case = Case(
                 case_id=uuid4(), counter=counter, division=division, channel=channel,
-                concerns=list(concerns), person_ref=person_ref,
+                concerns=list(concerns), person_ref=person_ref, primary_agency=known_counter.ja,
             )
         self.save(*people, case)
         return case.id

@@ -44,13 +44,14 @@ class Case(JourneyAggregate):
 
     @event("Received")
     def __init__(
-        self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str
+        self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str,
+        primary_agency: str,
     ) -> None:
         self.case_id = case_id
         self.counter, self.division, self.channel = counter, division, channel
         self.concerns = concerns
         self.person_ref = person_ref
-        self.primary = f"intake:{counter}"
+        self.primary = primary_agency  # D11: the receiving counter is primary until an explicit event
         self.status = "open"
         self.consent: dict[str, Any] | None = None
         self.connections: list[dict[str, str]] = []

@@ -9,7 +9,7 @@ translate = translator(
         Case.Received: lambda e: (
             "ConsultationReceived",
             {"counter": e.counter, "division": e.division, "channel": e.channel,
-             "concerns": e.concerns, "person_ref": e.person_ref},
+             "concerns": e.concerns, "person_ref": e.person_ref, "primary_agency": e.primary_agency},
         ),
         Case.ConsentRecorded: lambda e: (
             "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}

@@ -92,7 +92,7 @@ def test_d3_connection_declined_needs_a_reason_and_keeps_the_primary(intake: Int
     with pytest.raises(DomainError):
         intake.answer_connection(STAFF, case_id, 0, True, "")
     case = intake.case_view(case_id)
-    assert case["primary"] == "intake:life-support" and case["connections"][0]["status"] == "declined"
+    assert case["primary"] == "調布ライフサポート" and case["connections"][0]["status"] == "declined"
 
 
 def test_d3_concerns_in_two_fields_flag_an_escalation_candidate(intake: IntakeApplication) -> None:
