@@ -14,7 +14,7 @@ from eventsourcing.domain import event
 
 from shared.journey import DomainError, Invalid, JourneyAggregate
 
-EDITABLE = ("draft", "revision_requested")
+EDITABLE = ("draft", "revision_requested", "suspended")  # D7: a suspended plan resumes by a new revision
 
 
 class PlanWithoutRoles(Invalid):
