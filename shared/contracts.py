@@ -170,6 +170,7 @@ class ResourceMatchedV1(_Tolerant):
 
     resource_kind: str
     resource_id: str
+    provider: str | None = None
 
 
 class ResourceShortageReportedV1(_Tolerant):
@@ -264,6 +265,44 @@ class RegionalIssueOpenedV1(_Tolerant):
     origin_event_id: UUID
 
 
+class InitiativeStartedV1(_Tolerant):
+    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場)."""
+
+    issue_id: UUID
+    forum: str
+    summary: str
+
+
+class ResourceDevelopedV1(_Tolerant):
+    """D8 D13: community registered a new local resource; participation's catalogue learns of it from this alone.
+
+    `kind` is a code of `shared.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other).
+    """
+
+    resource_id: UUID
+    kind: str
+    name: str
+    provider: str
+    area: str
+    capacity: int | None = None
+    issue_id: UUID | None = None
+
+
+class PlacementStartedV1(_Tolerant):
+    """D13: the person starts at a matched resource (参加の開始)."""
+
+    resource_id: str
+    started_on: date
+
+
+class PlacementReviewedV1(_Tolerant):
+    """D13: how a placement went: settled (定着), ongoing (継続中), interrupted (中断) or ended (終了)."""
+
+    resource_id: str
+    outcome: str
+    note: str = ""
+
+
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
     ("ConsentRecorded", 1): ConsentRecordedV1,
@@ -285,6 +324,10 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("PlanContinued", 1): PlanContinuedV1,
     ("ResourceGapIdentified", 1): ResourceGapIdentifiedV1,
     ("RegionalIssueOpened", 1): RegionalIssueOpenedV1,
+    ("InitiativeStarted", 1): InitiativeStartedV1,
+    ("ResourceDeveloped", 1): ResourceDevelopedV1,
+    ("PlacementStarted", 1): PlacementStartedV1,
+    ("PlacementReviewed", 1): PlacementReviewedV1,
 }
 
 

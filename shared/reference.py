@@ -145,3 +145,26 @@ def agencies() -> set[str]:
 def unknown_agencies(names: list[str]) -> list[str]:
     known = agencies()
     return [n for n in names if n not in known]
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """社会資源の種類 (D8 D13): what community develops and participation matches."""
+
+    code: str
+    ja: str
+    en: str
+
+
+RESOURCE_KINDS = {k.code: k for k in (
+    ResourceKind("ibasho", "居場所", "Place to belong"),
+    ResourceKind("shuro", "就労支援", "Employment support"),
+    ResourceKind("jukyo", "住居支援", "Housing support"),
+    ResourceKind("other", "その他", "Other"),
+)}
+
+
+def resource_kind(value: str) -> ResourceKind | None:
+    """The kind named by its code or its Japanese name (`ibasho` or `居場所`); None when unknown."""
+    value = value.strip()
+    return RESOURCE_KINDS.get(value) or next((k for k in RESOURCE_KINDS.values() if k.ja == value), None)

@@ -1,15 +1,42 @@
-"""参加支援事業: the person's needs matched with local resources (D13)."""
+"""参加支援事業: the person's needs matched with local resources, and how each placement went (D13)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import JourneyAggregate
+from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
-RESOURCE_KINDS = {"ibasho": "居場所", "shuro": "就労支援", "jukyo": "住居支援", "other": "その他"}
+PLACEMENT_OUTCOMES = {"settled": "定着", "ongoing": "継続中", "interrupted": "中断", "ended": "終了"}
+
+
+class PlacementOpen(DomainError):
+    """D13: one placement at a time per resource; the last must have ended (終了) first."""
+
+
+class PlacementEnded(DomainError):
+    """D13: an ended placement (終了) takes no further review."""
+
+
+class CatalogueEntry(JourneyAggregate):
+    """参加支援の資源一覧: a local resource as participation learnt of it from community (D8 D13)."""
+
+    @event("Learnt")
+    def __init__(self, resource_id: UUID, kind: str, name: str, provider: str, area: str,
+                 capacity: int | None, issue_id: UUID | None) -> None:
+        self.kind, self.name, self.provider, self.area = kind, name, provider, area
+        self.capacity, self.issue_id = capacity, issue_id
+
+    @staticmethod
+    def create_id(resource_id: UUID, **_: Any) -> UUID:
+        return resource_id
+
+    def view(self) -> dict[str, Any]:
+        return {"resource_id": str(self.id), "kind": self.kind, "name": self.name, "provider": self.provider,
+                "area": self.area, "capacity": self.capacity, "issue_id": str(self.issue_id) if self.issue_id else None}
 
 
 class Support(JourneyAggregate):
@@ -20,6 +47,7 @@ class Support(JourneyAggregate):
         self.case_id, self.referred_by, self.needs = case_id, referred_by, needs
         self.matches: list[dict[str, Any]] = []
         self.shortages: list[dict[str, str]] = []
+        self.placements: list[dict[str, Any]] = []
 
     @staticmethod
     def create_id(case_id: UUID, **_: Any) -> UUID:
@@ -29,15 +57,56 @@ class Support(JourneyAggregate):
     def record_needs(self, needs: list[str]) -> None:
         self.needs = needs
 
+    def match_resource(self, entry: CatalogueEntry) -> None:
+        """D13: match a resource of the catalogue to the person; matching it again changes nothing."""
+        if not any(m["resource_id"] == str(entry.id) for m in self.matches):
+            self.match(resource_kind=entry.kind, resource_id=str(entry.id), provider=entry.provider)
+
     @event("ResourceMatched")
-    def match(self, resource_kind: str, resource_id: str) -> None:
-        self.matches.append({"resource_kind": resource_kind, "resource_id": resource_id})
+    def match(self, resource_kind: str, resource_id: str, provider: str | None = None) -> None:
+        self.matches.append({"resource_kind": resource_kind, "resource_id": resource_id, "provider": provider})
 
     @event("ShortageReported")
     def report_shortage(self, need: str, area: str, description: str) -> None:
         """D8 D13: no local resource meets this need."""
         self.shortages.append({"need": need, "area": area, "description": description})
 
+    def start_placement(self, resource_id: str, started_on: date) -> int:
+        """D13: the person starts at a matched resource; returns the placement's index."""
+        if not any(m["resource_id"] == resource_id for m in self.matches):
+            raise Invalid(f"マッチングしていない資源には参加を始められません / match resource {resource_id} first")
+        if any(p["resource_id"] == resource_id and p["status"] != "ended" for p in self.placements):
+            raise PlacementOpen(
+                "この資源への参加は続いています。終了の評価をしてから始めてください / "
+                "a placement at this resource is still open: review it as ended first"
+            )
+        self._placement_started(resource_id=resource_id, started_on=started_on)
+        return len(self.placements) - 1
+
+    @event("PlacementStarted")
+    def _placement_started(self, resource_id: str, started_on: date) -> None:
+        self.placements.append({"resource_id": resource_id, "started_on": started_on, "status": "started", "reviews": []})
+
+    def review_placement(self, index: int, outcome: str, note: str) -> None:
+        """D13: how the placement went: settled, ongoing, interrupted or ended."""
+        if not 0 <= index < len(self.placements):
+            raise NotFound(f"参加 {index} はありません / no placement {index}")
+        if outcome not in PLACEMENT_OUTCOMES:
+            raise Invalid(
+                f"参加の状況 {outcome!r} はありません。次のいずれかです / unknown outcome; one of: "
+                + ", ".join(f"{code}={ja}" for code, ja in PLACEMENT_OUTCOMES.items())
+            )
+        if self.placements[index]["status"] == "ended":
+            raise PlacementEnded(f"参加 {index} は終了しています / placement {index} has ended")
+        self._placement_reviewed(index=index, resource_id=self.placements[index]["resource_id"], outcome=outcome, note=note)
+
+    @event("PlacementReviewed")
+    def _placement_reviewed(self, index: int, resource_id: str, outcome: str, note: str) -> None:
+        placement = self.placements[index]
+        placement["status"] = outcome
+        placement["reviews"].append({"outcome": outcome, "note": note})
+
     def view(self) -> dict[str, Any]:
+        placements = [{**p, "started_on": p["started_on"].isoformat(), "index": i} for i, p in enumerate(self.placements)]
         return {"case_id": str(self.case_id), "referred_by": self.referred_by, "needs": self.needs,
-                "matches": self.matches, "shortages": self.shortages}
+                "matches": self.matches, "shortages": self.shortages, "placements": placements}
