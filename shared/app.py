@@ -8,6 +8,7 @@ and changes nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from collections.abc import Callable, Iterator
@@ -95,6 +96,29 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             if notification.topic.startswith(created) and notification.originator_version == 1:
                 seen[notification.originator_id] = None
         return list(seen)
+
+    def history(self, case_id: UUID) -> list[dict[str, Any]]:
+        """D15: every event this service recorded for the case, in store order, with who and why."""
+        wanted = str(case_id)
+        rows = []
+        for notification in self.notifications():
+            event = self.mapper.to_domain_event(notification)
+            meta = getattr(event, "meta", None) or {}
+            if meta.get("case_id") != wanted:
+                continue
+            fields = {k: v for k, v in vars(event).items()
+                      if k not in ("meta", "originator_id", "originator_version", "timestamp", "originator_topic")}
+            rows.append({
+                "service": self.service,
+                "position": notification.id,
+                "occurred_at": event.timestamp.isoformat(),
+                "event": notification.topic.rsplit(":", 1)[-1],
+                "aggregate_id": str(notification.originator_id),
+                "actor": meta.get("actor"),
+                "caused_by": meta.get("caused_by"),
+                "fields": json.loads(json.dumps(fields, default=str, ensure_ascii=False)),
+            })
+        return rows
 
     # -- relay position --------------------------------------------------------------------
 

@@ -200,7 +200,46 @@ def parser() -> argparse.ArgumentParser:
     check = schemas.add_parser("check", help="exit 1 if the folder differs from the contracts")
     check.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
     check.set_defaults(handler=schemas_check)
+    past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
+    past.add_argument("case_id")
+    past.add_argument("--json", action="store_true", help="JSON instead of a table")
+    past.set_defaults(handler=history)
     return top
+
+
+def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
+    """D15: a case's events from every service, merged in time order."""
+    import urllib.error
+    import urllib.request
+
+    rows: list[dict[str, Any]] = []
+    for service, url in urls.items():
+        try:
+            with urllib.request.urlopen(f"{url}/cases/{case_id}/history", timeout=10) as response:
+                rows.extend(json.load(response))
+        except urllib.error.URLError as exc:
+            raise SystemExit(f"{service} ({url}) に接続できません / cannot reach {service}: {exc}") from None
+    return sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"]))
+
+
+def history(args: argparse.Namespace) -> int:
+    urls = {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+    rows = case_history(args.case_id, urls)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ケースの記録 / case history {args.case_id}")
+    for column in ("日時 (UTC)", "service", "event", "actor", "caused by"):
+        table.add_column(column)
+    for row in rows:
+        actor = row["actor"] or {}
+        who = actor.get("staff_id") and f"{actor['staff_id']} ({actor.get('division')})" or actor.get("service", "")
+        table.add_row(row["occurred_at"][:19], row["service"], row["event"], who, (row["caused_by"] or "")[:8])
+    Console().print(table)
+    return 0 if rows else 1
 
 
 def quiet_logging() -> None:

@@ -276,12 +276,13 @@ class InitiativeStartedV1(_Tolerant):
 class ResourceDevelopedV1(_Tolerant):
     """D8 D13: community registered a new local resource; participation's catalogue learns of it from this alone.
 
-    `kind` is a code of `shared.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other).
+    `kind` is a code of `shared.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other). The resource's
+    name travels as `resource_name`: no payload field is called `name` (that is a person's, never on the bus).
     """
 
     resource_id: UUID
     kind: str
-    name: str
+    resource_name: str
     provider: str
     area: str
     capacity: int | None = None

@@ -11,6 +11,7 @@ import html
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import UUID
 
 import anyio
 from eventsourcing.persistence import IntegrityError
@@ -122,6 +123,11 @@ def create_service(
             "dead_lettered": runtime.inbox.dead_lettered,
         }
         return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+
+    @api.get("/cases/{case_id}/history", tags=["audit"])
+    async def history(case_id: UUID, request: Request) -> list[dict[str, Any]]:
+        """D15: what this program recorded for the case, in order (`jusou history` merges all six)."""
+        return await call(runtime_of(request).app.history, case_id)  # type: ignore[no-any-return]
 
     @api.get("/reference/{kind}", tags=["reference"])
     async def reference(kind: str) -> Any:

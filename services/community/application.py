@@ -10,7 +10,11 @@ from pydantic import BaseModel
 
 from services.community.domain import LocalResource, RegionalIssue
 from shared.app import ServiceApplication
-from shared.contracts import Envelope, ResourceGapIdentifiedV1, ResourceShortageReportedV1
+from shared.contracts import (
+    Envelope,
+    ResourceGapIdentifiedV1,
+    ResourceShortageReportedV1,
+)
 from shared.journey import Invalid, acting
 from shared.reference import RESOURCE_KINDS, resource_kind
 

@@ -15,7 +15,7 @@ translate = translator(
         ),
         LocalResource.Developed: lambda e: (
             "ResourceDeveloped",
-            {"resource_id": e.originator_id, "kind": e.kind, "name": e.name, "provider": e.provider, "area": e.area,
+            {"resource_id": e.originator_id, "kind": e.kind, "resource_name": e.name, "provider": e.provider, "area": e.area,
              "capacity": e.capacity, "issue_id": e.issue_id},
         ),
     },

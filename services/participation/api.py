@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,6 +11,9 @@ from pydantic import BaseModel, Field
 
 from shared.http import call, runtime_of, staff
 from shared.plan_api import plan_router
+from shared.reference import RESOURCE_KINDS
+
+KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["participation"])
@@ -20,8 +24,19 @@ class NeedsIn(BaseModel):
 
 
 class MatchIn(BaseModel):
-    resource_kind: str = Field(min_length=1, max_length=50, description="居場所, 就労支援, 住居支援…")
-    resource_id: str = Field(min_length=1, max_length=200)
+    resource_id: str = Field(min_length=1, max_length=200, description="資源一覧 (GET /catalogue) の resource_id")
+    resource_kind: str | None = Field(default=None, max_length=50, description=f"確認用の種類 (optional check): {KINDS}")
+
+
+class PlacementIn(BaseModel):
+    resource_id: str = Field(min_length=1, max_length=200, description="マッチングした資源 (a matched resource)")
+    started_on: date = Field(description="参加開始日")
+
+
+class PlacementReviewIn(BaseModel):
+    outcome: str = Field(min_length=1, max_length=50, description="参加の状況: settled=定着, ongoing=継続中, "
+                         "interrupted=中断, ended=終了")
+    note: str = Field(default="", max_length=4000, description="所見")
 
 
 class ShortageIn(BaseModel):
@@ -46,10 +61,32 @@ async def needs(case_id: UUID, body: NeedsIn, request: Request, actor: Staff) ->
     return {"status": "recorded"}
 
 
+@router.get("/catalogue")
+async def catalogue(request: Request) -> list[dict[str, Any]]:
+    """参加支援の資源一覧: resources community registered (D8 D13)."""
+    return await call(runtime_of(request).app.catalogue)  # type: ignore[no-any-return]
+
+
 @router.post("/supports/{case_id}/matches", status_code=201)
 async def match(case_id: UUID, body: MatchIn, request: Request, actor: Staff) -> dict[str, str]:
-    await call(runtime_of(request).app.match, actor, case_id, body.resource_kind, body.resource_id)
+    """マッチング: a resource of the catalogue matched to the person (D13)."""
+    await call(runtime_of(request).app.match, actor, case_id, body.resource_id, body.resource_kind)
     return {"status": "matched"}
+
+
+@router.post("/supports/{case_id}/placements", status_code=201)
+async def place(case_id: UUID, body: PlacementIn, request: Request, actor: Staff) -> dict[str, Any]:
+    """参加の開始: the person starts at a matched resource (D13)."""
+    index = await call(runtime_of(request).app.start_placement, actor, case_id, body.resource_id, body.started_on)
+    return {"index": index, "status": "started"}
+
+
+@router.post("/supports/{case_id}/placements/{index}/review")
+async def review(case_id: UUID, index: int, body: PlacementReviewIn, request: Request, actor: Staff) -> dict[str, Any]:
+    """参加の評価: how the placement went (D13)."""
+    app = runtime_of(request).app
+    await call(app.review_placement, actor, case_id, index, body.outcome, body.note)
+    return await call(app.support_view, case_id)  # type: ignore[no-any-return]
 
 
 @router.post("/supports/{case_id}/shortages", status_code=201)

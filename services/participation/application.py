@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.participation.domain import Support
-from shared.contracts import Envelope, MeetingDecidedV1
-from shared.journey import NotFound, acting
+from services.participation.domain import CatalogueEntry, Support
+from shared.contracts import Envelope, MeetingDecidedV1, ResourceDevelopedV1
+from shared.journey import Invalid, NotFound, acting
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.reference import resource_kind
 
 
 class ParticipationApplication(PlanOwner):
-    """Starts from a meeting decision's connect_to; matches resources; reports shortages (D13)."""
+    """Starts from a meeting decision's connect_to; matches catalogue resources, places, reports shortages (D13)."""
 
     name = "participation"
     service = "participation"
     program = "participation"
-    subscriptions = {"meeting": MEETING_OUTCOMES}
+    subscriptions = {"meeting": MEETING_OUTCOMES, "community": ("ResourceDeveloped",)}
 
     def record_needs(self, actor: dict[str, str], case_id: UUID, needs: list[str]) -> None:
         support = self._support(case_id)
@@ -28,11 +30,49 @@ class ParticipationApplication(PlanOwner):
             support.record_needs(needs)
         self.save(support)
 
-    def match(self, actor: dict[str, str], case_id: UUID, resource_kind: str, resource_id: str) -> None:
+    def match(self, actor: dict[str, str], case_id: UUID, resource_id: str, kind: str | None = None) -> None:
+        """D13: match a resource of the catalogue to the person (ResourceMatched)."""
+        support = self._support(case_id)
+        entry = self.catalogue_entry(resource_id)
+        named = resource_kind(kind) if kind else None
+        if kind and (named is None or named.code != entry.kind):
+            raise Invalid(f"資源 {resource_id} の種類は {entry.kind} です（{kind} ではありません）/ "
+                          f"resource {resource_id} is of kind {entry.kind}, not {kind}")
+        with acting(actor):
+            support.match(entry)
+        self.save(support)
+
+    def start_placement(self, actor: dict[str, str], case_id: UUID, resource_id: str, started_on: date) -> int:
+        """D13: the person starts at a matched resource (PlacementStarted); returns its index."""
         support = self._support(case_id)
         with acting(actor):
-            support.match(resource_kind=resource_kind, resource_id=resource_id)
+            index = support.start_placement(resource_id, started_on)
         self.save(support)
+        return index
+
+    def review_placement(self, actor: dict[str, str], case_id: UUID, index: int, outcome: str, note: str) -> None:
+        """D13: how the placement went (PlacementReviewed)."""
+        support = self._support(case_id)
+        with acting(actor):
+            support.review_placement(index, outcome, note)
+        self.save(support)
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """D8 D13: the local resources participation can match, learnt from community's ResourceDeveloped."""
+        return [self.load(i, CatalogueEntry, "資源").view() for i in self.ids_of(CatalogueEntry)]
+
+    def catalogue_entry(self, resource_id: str) -> CatalogueEntry:
+        """A resource of the catalogue, or Invalid naming where resources come from."""
+        refused = Invalid(
+            f"資源 {resource_id} は参加支援の資源一覧にありません。地域づくり事業で登録された資源だけを選べます "
+            f"(GET /catalogue) / resource {resource_id} is not in participation's catalogue: "
+            "only resources registered by community can be matched"
+        )
+        try:
+            entry: CatalogueEntry = self.load(UUID(resource_id), CatalogueEntry, "資源")
+        except (ValueError, NotFound):
+            raise refused from None
+        return entry
 
     def report_shortage(self, actor: dict[str, str], case_id: UUID, need: str, area: str, description: str) -> None:
         support = self._support(case_id)
@@ -50,6 +90,9 @@ class ParticipationApplication(PlanOwner):
         return [self.support_view(i) for i in self.ids_of(Support)]
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        if isinstance(payload, ResourceDevelopedV1):
+            self._learn(payload, processing)
+            return
         if isinstance(payload, MeetingDecidedV1) and "participation" in payload.connect_to:
             try:
                 self._support(envelope.case_id)
@@ -57,6 +100,16 @@ class ParticipationApplication(PlanOwner):
                 processing.collect_events(Support(case_id=envelope.case_id, referred_by=f"meeting:{payload.meeting_id}", needs=[]))
         if envelope.event_type in MEETING_OUTCOMES:
             self.react_to_meeting(envelope, payload, processing)
+
+    def _learn(self, payload: ResourceDevelopedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D8 D13: the catalogue learns of a resource from community's event alone."""
+        try:
+            self.load(payload.resource_id, CatalogueEntry, "資源")
+        except NotFound:
+            processing.collect_events(CatalogueEntry(
+                resource_id=payload.resource_id, kind=payload.kind, name=payload.resource_name, provider=payload.provider,
+                area=payload.area, capacity=payload.capacity, issue_id=payload.issue_id,
+            ))
 
     def _support(self, case_id: UUID) -> Support:
         support: Support = self.load(case_id, Support, "参加支援")

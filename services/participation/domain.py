@@ -57,13 +57,13 @@ class Support(JourneyAggregate):
     def record_needs(self, needs: list[str]) -> None:
         self.needs = needs
 
-    def match_resource(self, entry: CatalogueEntry) -> None:
+    def match(self, entry: CatalogueEntry) -> None:
         """D13: match a resource of the catalogue to the person; matching it again changes nothing."""
         if not any(m["resource_id"] == str(entry.id) for m in self.matches):
-            self.match(resource_kind=entry.kind, resource_id=str(entry.id), provider=entry.provider)
+            self._resource_matched(resource_kind=entry.kind, resource_id=str(entry.id), provider=entry.provider)
 
     @event("ResourceMatched")
-    def match(self, resource_kind: str, resource_id: str, provider: str | None = None) -> None:
+    def _resource_matched(self, resource_kind: str, resource_id: str, provider: str | None = None) -> None:
         self.matches.append({"resource_kind": resource_kind, "resource_id": resource_id, "provider": provider})
 
     @event("ShortageReported")

@@ -10,10 +10,18 @@ translate = translator(
         **PLAN_RULES,
         Support.Started: lambda e: ("ParticipationStarted", {"referred_by": e.referred_by, "needs": e.needs}),
         Support.ResourceMatched: lambda e: (
-            "ResourceMatched", {"resource_kind": e.resource_kind, "resource_id": e.resource_id}
+            "ResourceMatched",
+            # Matches recorded before the catalogue existed carry no provider.
+            {"resource_kind": e.resource_kind, "resource_id": e.resource_id, "provider": getattr(e, "provider", None)},
         ),
         Support.ShortageReported: lambda e: (
             "ResourceShortageReported", {"need": e.need, "area": e.area, "description": e.description}
+        ),
+        Support.PlacementStarted: lambda e: (
+            "PlacementStarted", {"resource_id": e.resource_id, "started_on": e.started_on}
+        ),
+        Support.PlacementReviewed: lambda e: (
+            "PlacementReviewed", {"resource_id": e.resource_id, "outcome": e.outcome, "note": e.note}
         ),
     },
 )

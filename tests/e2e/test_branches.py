@@ -97,8 +97,18 @@ async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> No
     meeting_id = await journey.convene()
     await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])
     await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
-    await journey.post("participation", f"/supports/{case_id}/matches", {"resource_kind": "居場所", "resource_id": "ibasho-12"},
-                       PARTICIPATION_STAFF)
+    # D13: only a resource of the catalogue can be matched; community registers it (D8).
+    community_staff = {"X-Jusou-Staff": "chiiki-004", "X-Jusou-Division": "welfare-general"}
+    resource = await journey.post("community", "/resources", {"kind": "ibasho", "name": "こころの居場所 国領",
+                                                              "provider": "NPO法人", "area": "国領町"}, community_staff)
+
+    async def catalogued() -> bool:
+        response = await journey.http.get(journey.urls["participation"] + "/catalogue")
+        return any(r["resource_id"] == resource["resource_id"] for r in response.json())
+
+    await eventually(catalogued, "the resource in participation's catalogue")
+    await journey.post("participation", f"/supports/{case_id}/matches",
+                       {"resource_kind": "居場所", "resource_id": resource["resource_id"]}, PARTICIPATION_STAFF)
     own = await journey.post("participation", f"/cases/{case_id}/plans", PLAN, PARTICIPATION_STAFF)
     await journey.post("participation", f"/plans/{own['plan_id']}/propose", None, PARTICIPATION_STAFF)
     await journey.decide(meeting_id, own["plan_id"], 1, "approved")
@@ -176,3 +186,27 @@ async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journe
     houkatsu = [r for r in rows if r["counter"] == "houkatsu"]
     assert houkatsu and houkatsu[-1]["meeting_cases"] >= 1 and houkatsu[-1]["escalations"] >= 1
     assert houkatsu[-1]["period_ja"].endswith("四半期")
+
+
+async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey) -> None:
+    from shared.cli import case_history
+
+    case_id = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(case_id)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved")
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
+    await journey.get_when("intake", f"/cases/{case_id}", lambda c: c.get("meetings"), "the decision at intake")
+    import asyncio
+
+    rows = await asyncio.to_thread(case_history, case_id, journey.urls)
+    steps = [(r["service"], r["event"]) for r in rows]
+    for expected in [("intake", "Case.Received"), ("intake", "Case.Escalated"), ("collaboration", "CollaborationCase.Opened"),
+                     ("collaboration", "Plan.Proposed"), ("meeting", "PlanReview.Listed"), ("meeting", "Meeting.Decided"),
+                     ("collaboration", "Plan.DecisionRecorded"), ("intake", "Case.MeetingNoted")]:
+        assert expected in steps, f"{expected} missing from the history"
+    assert steps.index(("intake", "Case.Escalated")) < steps.index(("collaboration", "CollaborationCase.Opened"))
+    assert steps.index(("meeting", "Meeting.Decided")) < steps.index(("collaboration", "Plan.DecisionRecorded"))
+    decided = next(r for r in rows if r["event"] == "Meeting.Decided")
+    assert decided["actor"]["division"] == "welfare-general" and decided["fields"]["decision"] == "approved"
+    assert all("調布 一郎" not in str(r) for r in rows), "personal information in the history"
