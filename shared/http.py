@@ -24,7 +24,7 @@ from shared.bus import connect, ensure_streams
 from shared.contracts import Envelope
 from shared.inbox import Inbox
 from shared.journey import DomainError, Invalid, NotFound
-from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, agencies
+from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
@@ -138,6 +138,7 @@ def create_service(
             "programs": [vars(p) for p in PROGRAMS.values()],
             "concerns": [vars(c) for c in CONCERN_FIELDS.values()],
             "agencies": sorted(agencies()),
+            "resource-kinds": [vars(k) for k in RESOURCE_KINDS.values()],
         }
         if kind not in tables:
             raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")

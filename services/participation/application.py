@@ -10,7 +10,7 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.participation.domain import CatalogueEntry, Support
-from shared.contracts import Envelope, MeetingDecidedV1, ResourceDevelopedV1
+from shared.contracts import Envelope, MeetingDecidedV1, OutreachHandedOverV1, ResourceDevelopedV1
 from shared.journey import Invalid, NotFound, acting
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
 from shared.reference import resource_kind
@@ -22,7 +22,7 @@ class ParticipationApplication(PlanOwner):
     name = "participation"
     service = "participation"
     program = "participation"
-    subscriptions = {"meeting": MEETING_OUTCOMES, "community": ("ResourceDeveloped",)}
+    subscriptions = {"meeting": MEETING_OUTCOMES, "community": ("ResourceDeveloped",), "outreach": ("OutreachHandedOver",)}
 
     def record_needs(self, actor: dict[str, str], case_id: UUID, needs: list[str]) -> None:
         support = self._support(case_id)
@@ -94,12 +94,17 @@ class ParticipationApplication(PlanOwner):
             self._learn(payload, processing)
             return
         if isinstance(payload, MeetingDecidedV1) and "participation" in payload.connect_to:
-            try:
-                self._support(envelope.case_id)
-            except NotFound:
-                processing.collect_events(Support(case_id=envelope.case_id, referred_by=f"meeting:{payload.meeting_id}", needs=[]))
+            self._start(envelope.case_id, f"meeting:{payload.meeting_id}", processing)
+        if isinstance(payload, OutreachHandedOverV1) and payload.to_program == "participation":
+            self._start(envelope.case_id, "outreach", processing)  # D12: outreach hands the person on
         if envelope.event_type in MEETING_OUTCOMES:
             self.react_to_meeting(envelope, payload, processing)
+
+    def _start(self, case_id: UUID, referred_by: str, processing: ProcessingEvent[UUID]) -> None:
+        try:
+            self._support(case_id)
+        except NotFound:
+            processing.collect_events(Support(case_id=case_id, referred_by=referred_by, needs=[]))
 
     def _learn(self, payload: ResourceDevelopedV1, processing: ProcessingEvent[UUID]) -> None:
         """D8 D13: the catalogue learns of a resource from community's event alone."""

@@ -95,3 +95,57 @@ async def test_suspended_plan_resumes_with_a_new_revision(journey: Journey) -> N
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}",
                                   lambda p: p["status"] == "approved" and p["revision"] == 2, "resumed approval")
     assert [h.get("outcome") or h.get("decision") for h in plan["history"]] == ["approved", "suspended", "approved"]
+
+
+async def test_8050_household_mother_at_the_houkatsu_son_reached_by_outreach_first(journey: Journey) -> None:
+    """8050: a mother in her 80s at the 地域包括支援センター; her son, long withdrawn, reached by outreach
+    before any escalation (D12), handed on to participation, who finds him a place (D13); the mother's
+    household plan goes through the 重層的支援会議 (D3 D4 D5) and closes (D7)."""
+    from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF
+    from support.poll import eventually
+
+    community_staff = {"X-Jusou-Staff": "chiiki-1", "X-Jusou-Division": "welfare-general"}
+    # The son first: the mother's care manager worries; outreach starts with no case at intake (D12).
+    son = await journey.post("outreach", "/engagements", {"referred_by": "地域包括支援センター",
+                                                          "reason": "50代の息子が20年ひきこもっている"}, OUTREACH_WORKER)
+    son_case = son["case_id"]
+    for method, reached, stage in (("手紙", False, "未接触"), ("訪問", False, "未接触"), ("訪問", True, "接触"),
+                                   ("訪問", True, "関係形成"), ("電話", True, "信頼関係")):
+        await journey.post("outreach", f"/engagements/{son_case}/contacts",
+                           {"method": method, "reached": reached, "note": "", "stage": stage}, OUTREACH_WORKER)
+    # The mother at the counter; her case is escalated as a compound household case (D3).
+    mother_case = await journey.receive_and_escalate()
+    plan_id = await journey.draft_and_propose(mother_case)
+    meeting_id = await journey.convene()
+    await journey.decide(meeting_id, plan_id, 1, "approved")
+    # The son is ready for a place to belong: outreach hands him to participation (D12 → D13).
+    await journey.post("outreach", f"/engagements/{son_case}/hand-over",
+                       {"to_program": "participation", "reason": "居場所への参加を希望"}, OUTREACH_WORKER)
+    support = await journey.get_when("participation", f"/supports/{son_case}", lambda s: True, "participation to start")
+    assert support["referred_by"] == "outreach"
+    await journey.http.put(journey.urls["participation"] + f"/supports/{son_case}/needs",
+                           json={"needs": ["日中の居場所", "同年代との交流"]}, headers=PARTICIPATION_STAFF)
+    resource = await journey.post("community", "/resources", {"kind": "ibasho", "name": "ひきこもり当事者の集い 国領",
+                                                              "provider": "調布市社会福祉協議会", "area": "国領"}, community_staff)
+
+    async def in_catalogue() -> bool:
+        rows = (await journey.http.get(journey.urls["participation"] + "/catalogue")).json()
+        return any(r["resource_id"] == resource["resource_id"] for r in rows)
+
+    await eventually(in_catalogue, "the new place in participation's catalogue")
+    await journey.post("participation", f"/supports/{son_case}/matches", {"resource_id": resource["resource_id"]},
+                       PARTICIPATION_STAFF)
+    placed = await journey.post("participation", f"/supports/{son_case}/placements",
+                                {"resource_id": resource["resource_id"], "started_on": "2026-12-10"}, PARTICIPATION_STAFF)
+    await journey.post("participation", f"/supports/{son_case}/placements/{placed['index']}/review",
+                       {"outcome": "settled", "note": "月2回参加"}, PARTICIPATION_STAFF)
+    # The mother's plan closes once both are settled (D7).
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval")
+    await journey.post("collaboration", f"/plans/{plan_id}/closure-request",
+                       {"progress": "母は介護サービス利用、息子は居場所に定着"}, COORDINATOR)
+    await journey.evaluate(meeting_id, plan_id, "closed")
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "終結")
+    engagement = (await journey.http.get(journey.urls["outreach"] + f"/engagements/{son_case}")).json()
+    assert engagement["handed_over_to"] == "participation" and len(engagement["contacts"]) == 5
+    intake_cases = {c["case_id"] for c in (await journey.http.get(journey.urls["intake"] + "/cases")).json()}
+    assert son_case not in intake_cases and mother_case in intake_cases  # the son never had to come to a counter
