@@ -95,6 +95,9 @@ class Plan(JourneyAggregate):
     ) -> None:
         self.revision = revision
         self.status = "proposed"
+        # D4: each proposed revision is kept as it was proposed
+        self.revisions = [*getattr(self, "revisions", []), {
+            "revision": revision, "support_direction": support_direction, "goals": goals, "roles": roles}]
 
     def record_decision(self, meeting_id: UUID, meeting_type: str, decision: str, reasons: str, revision: int) -> None:
         """D5: the meeting's decision on this plan reached its owner."""
@@ -143,6 +146,7 @@ class Plan(JourneyAggregate):
             "goals": self.goals,
             "roles": self.roles,
             "history": self.history,
+            "revisions": getattr(self, "revisions", []),
         }
 
 

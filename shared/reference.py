@@ -168,3 +168,8 @@ def resource_kind(value: str) -> ResourceKind | None:
     """The kind named by its code or its Japanese name (`ibasho` or `居場所`); None when unknown."""
     value = value.strip()
     return RESOURCE_KINDS.get(value) or next((k for k in RESOURCE_KINDS.values() if k.ja == value), None)
+
+
+def concern_field(value: str) -> ConcernField | None:
+    """A concern field by its code or its Japanese name (D2)."""
+    return CONCERN_FIELDS.get(value) or next((c for c in CONCERN_FIELDS.values() if c.ja == value), None)

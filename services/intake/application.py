@@ -14,7 +14,7 @@ from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
 from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1
 from shared.journey import Invalid, NotFound, acting
-from shared.reference import COUNTERS
+from shared.reference import CONCERN_FIELDS, COUNTERS, concern_field
 
 
 class IntakeApplication(ServiceApplication):
@@ -47,6 +47,14 @@ class IntakeApplication(ServiceApplication):
         known_counter = COUNTERS.get(counter)
         if known_counter is None or known_counter.division != division:
             raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
+        fields = [concern_field(c) for c in concerns]
+        if not concerns or None in fields:
+            unknown = [c for c, f in zip(concerns, fields, strict=True) if f is None]
+            raise Invalid(
+                f"相談内容の分野が登録されていません: {', '.join(unknown) or '(なし)'}。"
+                f"次から選んでください: {', '.join(c.ja for c in CONCERN_FIELDS.values())} / unknown concern field (D2)"
+            )
+        concerns = list(dict.fromkeys(f.ja for f in fields if f))  # the Japanese name, each field once
         people: list[Person] = []
         if person_ref is None and person and not confirm_new_person:
             known = self.find_people(person.get("name"), person.get("birth_date"), person.get("kana"), person.get("phone"))

@@ -95,6 +95,8 @@ async def test_suspended_plan_resumes_with_a_new_revision(journey: Journey) -> N
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}",
                                   lambda p: p["status"] == "approved" and p["revision"] == 2, "resumed approval")
     assert [h.get("outcome") or h.get("decision") for h in plan["history"]] == ["approved", "suspended", "approved"]
+    assert [r["revision"] for r in plan["revisions"]] == [1, 2]  # D4: each revision kept as proposed
+    assert plan["revisions"][0]["support_direction"] != plan["revisions"][1]["support_direction"]
 
 
 async def test_8050_household_mother_at_the_houkatsu_son_reached_by_outreach_first(journey: Journey) -> None:

@@ -103,3 +103,12 @@ def test_d3_concerns_in_two_fields_flag_an_escalation_candidate(intake: IntakeAp
     assert intake.case_view(one)["escalation_candidate"] is False
     intake.escalate_case(STAFF, two, "住まいと生活困窮が重なる", "調布ライフサポート")
     assert intake.case_view(two)["escalation_candidate"] is False
+
+
+def test_d2_concerns_are_fields_of_the_city_list_by_code_or_name(intake: IntakeApplication) -> None:
+    case_id = intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "メール",
+                                          ["poverty", "住まい", "生活困窮"], {"name": "x"}, None, True)
+    assert intake.case_view(case_id)["concerns"] == ["生活困窮", "住まい"]
+    with pytest.raises(Invalid) as refused:
+        intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["占い"], {"name": "y"}, None, True)
+    assert "占い" in str(refused.value) and "ひきこもり" in str(refused.value)
