@@ -156,6 +156,7 @@ class OutreachHandedOverV1(_Tolerant):
     to_program: Literal["intake", "collaboration", "participation"]
     reason: str
     primary_agency: str | None = None
+    counter: str | None = None  # to intake: the counter that will receive the person
 
 
 class ParticipationStartedV1(_Tolerant):

@@ -31,6 +31,7 @@ class ConsultationIn(BaseModel):
     concerns: list[Text] = Field(min_length=1, description="相談内容の分野 (D2)")
     person: PersonIn | None = Field(default=None, description="相談者 (new person)")
     person_ref: str | None = Field(default=None, description="既知の相談者 (known person)")
+    referral: UUID | None = Field(default=None, description="アウトリーチからの紹介 (case_id of GET /referrals): the same case continues")
     confirm_new_person: bool = Field(
         default=False,
         description="検索で見つかった候補とは別人として登録する (search before create: a match is refused with 409 and candidates otherwise)",
@@ -68,6 +69,7 @@ async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[
     case_id = await call(
         app.receive_consultation, actor, counter.code, counter.division, body.channel, body.concerns,
         body.person.model_dump() if body.person else None, body.person_ref, body.confirm_new_person,
+        body.referral,
     )
     return {"case_id": str(case_id)}
 
@@ -100,6 +102,12 @@ async def search(
 async def trend(request: Request) -> list[dict[str, Any]]:
     """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
     return await call(runtime_of(request).app.trend)  # type: ignore[no-any-return]
+
+
+@router.get("/referrals")
+async def referrals(request: Request) -> list[dict[str, Any]]:
+    """アウトリーチからの紹介 (D12): waiting to be received at their counter."""
+    return await call(runtime_of(request).app.referrals)  # type: ignore[no-any-return]
 
 
 @router.get("/cases")

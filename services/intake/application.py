@@ -8,11 +8,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.intake.domain import Case, Person, PossibleDuplicate
+from services.intake.domain import Case, Person, PossibleDuplicate, Referral
 from services.intake.people import PersonIndex
 from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
-from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1
+from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, OutreachHandedOverV1
 from shared.journey import Invalid, NotFound, acting
 from shared.reference import CONCERN_FIELDS, COUNTERS, concern_field
 
@@ -22,7 +22,7 @@ class IntakeApplication(ServiceApplication):
 
     name = "intake"
     service = "intake"
-    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided")}
+    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided"), "outreach": ("OutreachHandedOver",)}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -42,6 +42,7 @@ class IntakeApplication(ServiceApplication):
         person: dict[str, Any] | None,
         person_ref: str | None,
         confirm_new_person: bool = True,
+        referral: UUID | None = None,
     ) -> UUID:
         """D1 D2: any counter receives any concern. The person's details stay in this store."""
         known_counter = COUNTERS.get(counter)
@@ -76,12 +77,18 @@ class IntakeApplication(ServiceApplication):
             except ValueError as exc:
                 raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
             self.load(known, Person, "相談者")
+        referrals: list[Referral] = []
+        if referral is not None:
+            waiting: Referral = self.load(Referral.id_for(referral), Referral, "紹介")
+            with acting(actor):
+                waiting.receive(counter)
+            referrals.append(waiting)
         with acting(actor):
             case = Case(
-                case_id=uuid4(), counter=counter, division=division, channel=channel,
+                case_id=referral or uuid4(), counter=counter, division=division, channel=channel,
                 concerns=list(concerns), person_ref=person_ref, primary_agency=known_counter.ja,
             )
-        self.save(*people, case)
+        self.save(*people, *referrals, case)
         return case.id
 
     def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str) -> None:
@@ -137,7 +144,15 @@ class IntakeApplication(ServiceApplication):
         """D14: per counter and fiscal quarter: consultations, connections, escalations, meeting cases."""
         return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications())
 
+    def referrals(self) -> list[dict[str, Any]]:
+        """D12: people outreach handed to a counter, waiting to be received."""
+        views = [self.load(i, Referral, "紹介").view() for i in self.ids_of(Referral)]
+        return [v for v in views if v["status"] == "waiting"]
+
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        if isinstance(payload, OutreachHandedOverV1) and payload.to_program == "intake" and payload.counter:
+            processing.collect_events(Referral(case_id=envelope.case_id, counter=payload.counter, reason=payload.reason))
+            return
         if isinstance(payload, MeetingDecidedV1):
             try:
                 case = self._case(envelope.case_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -37,6 +37,38 @@ class Person(Aggregate):
     @event("Registered")
     def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
         self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone
+
+
+class Referral(JourneyAggregate):
+    """紹介: outreach hands a person to a counter (D12); the counter receives them on the same case."""
+
+    @event("Referred")
+    def __init__(self, case_id: UUID, counter: str, reason: str) -> None:
+        self.case_id, self.counter, self.reason = case_id, counter, reason
+        self.status = "waiting"
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return Referral.id_for(case_id)
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        """The case itself will have the case id; its referral gets one derived from it."""
+        return uuid5(case_id, "referral")
+
+    def receive(self, counter: str) -> None:
+        if self.status != "waiting":
+            raise DomainError("この紹介は既に受け付けています / this referral was already received")
+        if counter != self.counter:
+            raise Invalid(f"この紹介は {self.counter} 宛てです / this referral is for counter {self.counter}")
+        self._received()
+
+    @event("ReferralReceived")
+    def _received(self) -> None:
+        self.status = "received"
+
+    def view(self) -> dict[str, Any]:
+        return {"case_id": str(self.case_id), "counter": self.counter, "reason": self.reason, "status": self.status}
 
 
 class Case(JourneyAggregate):

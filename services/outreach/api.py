@@ -33,6 +33,7 @@ class HandOverIn(BaseModel):
     to_program: Literal["intake", "collaboration", "participation"]
     reason: str = Field(min_length=1, max_length=2000)
     primary_agency: str | None = Field(default=None, max_length=200, description="主担当機関 (collaboration: required)")
+    counter: str | None = Field(default=None, max_length=50, description="受付窓口のコード (intake: required)")
 
 
 @router.post("/engagements", status_code=201)
@@ -60,7 +61,8 @@ async def contact(case_id: UUID, body: ContactIn, request: Request, actor: Staff
 
 @router.post("/engagements/{case_id}/hand-over")
 async def hand_over(case_id: UUID, body: HandOverIn, request: Request, actor: Staff) -> dict[str, str]:
-    await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason, body.primary_agency)
+    await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason, body.primary_agency,
+               body.counter)
     return {"status": "handed over"}
 
 

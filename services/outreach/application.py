@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 from services.outreach.domain import Engagement
 from shared.contracts import Envelope, MeetingDecidedV1
-from shared.journey import NotFound, acting
+from shared.journey import Invalid, NotFound, acting
+from shared.reference import COUNTERS
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
 
 
@@ -35,11 +36,16 @@ class OutreachApplication(PlanOwner):
             engagement.record_contact(method=method, reached=reached, note=note, stage=stage)
         self.save(engagement)
 
-    def hand_over(self, actor: dict[str, str], case_id: UUID, to_program: str, reason: str, primary_agency: str | None) -> None:
-        """D12: hand the person on (OutreachHandedOver); collaboration and participation take it up."""
+    def hand_over(
+        self, actor: dict[str, str], case_id: UUID, to_program: str, reason: str, primary_agency: str | None,
+        counter: str | None = None,
+    ) -> None:
+        """D12: hand the person on (OutreachHandedOver); intake, collaboration or participation takes it up."""
+        if counter is not None and counter not in COUNTERS:
+            raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter: " + ", ".join(COUNTERS))
         engagement = self._engagement(case_id)
         with acting(actor):
-            engagement.hand_over(to_program, reason, primary_agency)
+            engagement.hand_over(to_program, reason, primary_agency, counter)
         self.save(engagement)
 
     def require_case(self, case_id: UUID) -> None:

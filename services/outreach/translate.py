@@ -10,7 +10,8 @@ translate = translator(
         **PLAN_RULES,
         Engagement.Started: lambda e: ("OutreachStarted", {"referred_by": e.referred_by, "reason": e.reason}),
         Engagement.HandedOver: lambda e: (
-            "OutreachHandedOver", {"to_program": e.to_program, "reason": e.reason, "primary_agency": e.primary_agency}
+            "OutreachHandedOver", {"to_program": e.to_program, "reason": e.reason, "primary_agency": e.primary_agency,
+                                   "counter": e.counter}
         ),
     },
 )

@@ -210,3 +210,34 @@ async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey)
     decided = next(r for r in rows if r["event"] == "Meeting.Decided")
     assert decided["actor"]["division"] == "welfare-general" and decided["fields"]["decision"] == "approved"
     assert all("調布 一郎" not in str(r) for r in rows), "personal information in the history"
+
+
+async def test_d12_outreach_hands_over_to_a_counter_which_receives_the_person_on_the_same_case(journey: Journey) -> None:
+    from support.journey import COUNTER_STAFF
+
+    started = await journey.post("outreach", "/engagements", {"referred_by": "民生委員", "reason": "高齢の独居、受診拒否"},
+                                 OUTREACH_WORKER)
+    case_id = started["case_id"]
+    refused = await journey.http.post(journey.urls["outreach"] + f"/engagements/{case_id}/hand-over",
+                                      json={"to_program": "intake", "reason": "相談につながった"}, headers=OUTREACH_WORKER)
+    assert refused.status_code == 422 and "窓口" in refused.json()["detail"]
+    await journey.post("outreach", f"/engagements/{case_id}/hand-over",
+                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+
+    async def waiting() -> list[dict[str, str]] | None:
+        rows = (await journey.http.get(journey.urls["intake"] + "/referrals")).json()
+        return [r for r in rows if r["case_id"] == case_id] or None
+
+    from support.poll import eventually
+
+    [referral] = await eventually(waiting, "the referral at intake")
+    assert referral["counter"] == "houkatsu"
+    received = await journey.post("intake", "/consultations", {
+        "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "健康"], "referral": case_id,
+        "person": {"name": "飛田給 トメ", "birth_date": "1938-02-11"}, "confirm_new_person": True}, COUNTER_STAFF)
+    assert received["case_id"] == case_id  # one case, one journey, from outreach to the counter
+    again = await journey.http.post(journey.urls["intake"] + "/consultations", json={
+        "counter": "houkatsu", "channel": "訪問", "concerns": ["健康"], "referral": case_id,
+        "person": {"name": "x"}, "confirm_new_person": True}, headers=COUNTER_STAFF)
+    assert again.status_code == 409
+    assert case_id not in [r["case_id"] for r in (await journey.http.get(journey.urls["intake"] + "/referrals")).json()]
