@@ -62,9 +62,13 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         """Call `listener` after every commit (the relay wakes on it)."""
         self._commit_listeners.append(listener)
 
+    def off_commit(self, listener: Callable[[], None]) -> None:
+        if listener in self._commit_listeners:
+            self._commit_listeners.remove(listener)
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
-        for listener in self._commit_listeners:
+        for listener in list(self._commit_listeners):
             listener()
 
     # -- reading -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from shared import settings
 from shared.runner import PortTaken, Suite, SuiteFailed
 
 SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "schemas"
+ASYNCAPI_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 
 class Stopped(Exception):
@@ -185,6 +186,46 @@ def schemas_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def expected_asyncapi() -> dict[str, str]:
+    from shared.asyncapi import documents, render
+
+    return {f"{service}.json": render(document) for service, document in documents().items()}
+
+
+def asyncapi_differences(folder: Path) -> list[str]:
+    """What `asyncapi export` would change in the folder, one line each."""
+    expected = expected_asyncapi()
+    present = {path.name: path for path in folder.glob("*.json")}
+    found = [f"missing: {name}" for name in sorted(expected) if name not in present]
+    found += [f"stale: {name}" for name in sorted(present) if name not in expected]
+    found += [f"differs: {name}" for name in sorted(expected)
+              if name in present and present[name].read_text(encoding="utf-8") != expected[name]]
+    return found
+
+
+def asyncapi_export(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    expected = expected_asyncapi()
+    for path in folder.glob("*.json"):
+        if path.name not in expected:
+            path.unlink()
+    for name, text in expected.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    print(f"wrote {len(expected)} AsyncAPI documents to {folder}")
+    return 0
+
+
+def asyncapi_check(args: argparse.Namespace) -> int:
+    differences = asyncapi_differences(Path(args.dir))
+    if differences:
+        print("\n".join(differences), file=sys.stderr)
+        print(f"run `jusou asyncapi export {args.dir}` and review the change", file=sys.stderr)
+        return 1
+    print(f"AsyncAPI documents in {args.dir} are up to date")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jusou", description="Jusou: the multi-layered support services")
     commands = top.add_subparsers(dest="command", required=True)
@@ -200,6 +241,15 @@ def parser() -> argparse.ArgumentParser:
     check = schemas.add_parser("check", help="exit 1 if the folder differs from the contracts")
     check.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
     check.set_defaults(handler=schemas_check)
+    asyncapi = commands.add_parser("asyncapi", help="each service's AsyncAPI document").add_subparsers(
+        dest="action", required=True
+    )
+    export = asyncapi.add_parser("export", help="write docs/asyncapi/<service>.json and remove stale ones")
+    export.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
+    export.set_defaults(handler=asyncapi_export)
+    check = asyncapi.add_parser("check", help="exit 1 if the folder differs from what the code generates")
+    check.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
+    check.set_defaults(handler=asyncapi_check)
     past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
     past.add_argument("case_id")
     past.add_argument("--json", action="store_true", help="JSON instead of a table")

@@ -8,6 +8,7 @@ once published: a change is a new `schema_version` beside the old one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -105,6 +106,28 @@ class CaseEscalatedV1(_Tolerant):
     """D3 D11: a complex or compound case escalated to collaboration (多機関協働)."""
 
     reason: str
+    concerns: list[str]
+    primary_agency: str
+
+
+#: CaseEscalated v2 `reason_code`: why a case needs 多機関協働, with its Japanese label.
+#: `unclassified` only ever comes from upcasting a v1 event, which had free text alone.
+ESCALATION_REASONS: dict[str, str] = {
+    "compound": "複合化",  # several fields' problems at once (介護 and 困窮 and …)
+    "complex": "複雑化",  # problems entangled, to be untangled together
+    "beyond_single_agency": "単独の支援機関では対応困難",
+    "unclassified": "未分類",
+}
+EscalationReason = Literal["compound", "complex", "beyond_single_agency", "unclassified"]
+
+
+class CaseEscalatedV2(_Tolerant):
+    """D3 D11: v2 of CaseEscalated; v1's free-text `reason` split into a code and the text (upcast from v1)."""
+
+    reason_code: EscalationReason = Field(
+        description="; ".join(f"{code}: {label}" for code, label in ESCALATION_REASONS.items())
+    )
+    reason_text: str
     concerns: list[str]
     primary_agency: str
 
@@ -311,6 +334,7 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("CaseConnected", 1): CaseConnectedV1,
     ("CaseConnectionAnswered", 1): CaseConnectionAnsweredV1,
     ("CaseEscalated", 1): CaseEscalatedV1,
+    ("CaseEscalated", 2): CaseEscalatedV2,
     ("CollaborationStarted", 1): CollaborationStartedV1,
     ("PlanProposed", 1): PlanProposedV1,
     ("PlanClosureRequested", 1): PlanClosureRequestedV1,
@@ -362,6 +386,40 @@ def parse(body: bytes) -> tuple[Envelope, BaseModel]:
         raise PoisonMessage(
             f"invalid payload of {envelope.event_type} v{envelope.schema_version}: {_errors(exc)}"
         ) from exc
+    return envelope, payload
+
+
+def _case_escalated_v1_to_v2(v1: BaseModel) -> BaseModel:
+    if not isinstance(v1, CaseEscalatedV1):
+        raise TypeError(f"CaseEscalated v1 upcaster got {type(v1).__name__}")
+    extra = {k: v for k, v in (v1.model_extra or {}).items() if k not in CaseEscalatedV2.model_fields}
+    return CaseEscalatedV2(reason_code="unclassified", reason_text=v1.reason, concerns=v1.concerns,
+                           primary_agency=v1.primary_agency, **extra)
+
+
+#: (event_type, version) → the step that raises a payload of that version to the next one.
+UPCASTERS: dict[tuple[str, int], Callable[[BaseModel], BaseModel]] = {
+    ("CaseEscalated", 1): _case_escalated_v1_to_v2,
+}
+
+
+def latest_version(event_type: str) -> int:
+    """The newest schema_version of an event type in the registry."""
+    return max(version for (name, version) in REGISTRY if name == event_type)
+
+
+def upcast(envelope: Envelope, payload: BaseModel) -> tuple[Envelope, BaseModel]:
+    """Raise a parsed event to the newest version of its type, one step at a time (v1 → v2 → …).
+
+    For consumers that want to handle only the latest version; `parse` itself returns what was
+    published. The event stays the same event: `event_id`, `source_position` and the rest of the
+    envelope are unchanged, only `schema_version` and `payload` move on.
+    """
+    while (step := UPCASTERS.get((envelope.event_type, envelope.schema_version))) is not None:
+        payload = step(payload)
+        envelope = envelope.model_copy(update={
+            "schema_version": envelope.schema_version + 1, "payload": payload.model_dump(mode="json"),
+        })
     return envelope, payload
 
 

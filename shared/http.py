@@ -7,7 +7,6 @@ errors to 404 / 409 / 422 with a message a person can act on.
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,8 +14,8 @@ from uuid import UUID
 
 import anyio
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from faststream.nats import NatsBroker
 
 from shared.app import ServiceApplication
@@ -28,6 +27,7 @@ from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESO
 from shared.logs import configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
+from shared.ui import PROGRAM_LABELS, UI, mount_common, service_url, staff_from_cookie
 from shared.store import store_env
 
 DIVISION_TITLES = {
@@ -55,6 +55,8 @@ def create_service(
     application_class: type[ServiceApplication],
     translate: Callable[[Any, int], Envelope | None],
     router: APIRouter,
+    ui: UI | None = None,
+    ui_router: APIRouter | None = None,
 ) -> FastAPI:
     """Assemble one service: its Application, relay, inbox and routes (the wiring point)."""
 
@@ -103,6 +105,14 @@ def create_service(
         """Alive."""
         return {"status": "ok", "service": service}
 
+    @api.get("/asyncapi.json", tags=["ops"], response_class=Response)
+    async def asyncapi() -> Response:
+        """The AsyncAPI 3.0 document of the subjects this service publishes and subscribes to (docs/asyncapi/)."""
+        from shared.asyncapi import served
+
+        text = await anyio.to_thread.run_sync(served, service, application_class.subscriptions)
+        return Response(text, media_type="application/json")
+
     @api.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:
         """Store and bus reachable; with positions for operators and tests."""
@@ -144,12 +154,29 @@ def create_service(
             raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")
         return tables[kind]
 
-    @api.get("/ui/", response_class=HTMLResponse, tags=["ui"])
-    async def ui(request: Request) -> HTMLResponse:
-        """The division's page: its recorded events, newest first."""
+    page = ui or UI(service, DIVISION_TITLES[service])
+    mount_common(api, page)
+
+    @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False)
+    async def log_page(request: Request) -> HTMLResponse:
+        """記録: this service's recorded events, newest first."""
         runtime: Runtime = request.app.state.runtime
         rows = await anyio.to_thread.run_sync(lambda: _recent(runtime.app))
-        return HTMLResponse(_page(service, rows))
+        return page.render(request, "log.html", "記録 / recorded events", rows=rows)
+
+    @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False)
+    async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
+        """D15: the case's journey across every program, as a timeline."""
+        rows, missing = await gather_history(str(case_id), {name: service_url(request, name) for name in PROGRAM_LABELS})
+        return page.render(request, "timeline.html", "ケースの経過 / journey", case_id=str(case_id), rows=rows,
+                           missing=missing)
+
+    if ui_router is not None:
+        api.include_router(ui_router)
+    else:
+        @api.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
+        async def home(request: Request) -> HTMLResponse:
+            return RedirectResponse("/ui/log")  # type: ignore[return-value]
 
     api.include_router(router)
     return api
@@ -168,25 +195,14 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     return rows
 
 
-def _page(service: str, rows: list[tuple[int, str, str, str]]) -> str:
-    body = "".join(
-        f"<tr><td>{pos}</td><td>{html.escape(at)}</td><td>{html.escape(kind)}</td><td>{html.escape(who)}</td></tr>"
-        for pos, at, kind, who in rows
-    )
-    title = html.escape(DIVISION_TITLES[service])
-    return (
-        f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{title}</title></head>'
-        f"<body><h1>{title}</h1><p><a href=\"/docs\">API</a></p>"
-        "<table><caption>記録された出来事 (recorded events)</caption>"
-        "<thead><tr><th>番号</th><th>日時 (UTC)</th><th>出来事</th><th>担当</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></body></html>"
-    )
-
-
 def staff(request: Request) -> dict[str, str]:
     """Who is acting, from `X-Jusou-Staff` and `X-Jusou-Division` (bearer tokens replace this later)."""
     staff_id = request.headers.get("x-jusou-staff", "").strip()
     division = request.headers.get("x-jusou-division", "").strip()
+    if not staff_id and not division:
+        signed_in = staff_from_cookie(request)  # the division UIs
+        if signed_in:
+            return {"staff_id": signed_in["staff_id"], "division": signed_in["division"]}
     if not staff_id or not division:
         raise DomainError.unauthenticated()
     if division not in DIVISIONS:
@@ -205,3 +221,22 @@ def runtime_of(request: Request) -> Runtime:
 async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
     return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+async def gather_history(case_id: str, urls: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """D15: every program's record of the case, merged in time order; programs that did not answer."""
+    import httpx
+
+    rows: list[dict[str, Any]] = []
+    missing: list[str] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        responses = await asyncio.gather(
+            *(client.get(f"{url}/cases/{case_id}/history") for url in urls.values()), return_exceptions=True
+        )
+    for name, response in zip(urls, responses, strict=True):
+        if isinstance(response, httpx.Response) and response.status_code == 200:
+            rows.extend(response.json())
+        else:
+            missing.append(name)
+    rows.sort(key=lambda r: (r["occurred_at"], r["service"], r["position"]))
+    return rows, missing

@@ -9,7 +9,9 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
-from shared.contracts import CaseConnectionAnsweredV1, CaseEscalatedV1, Envelope, OutreachHandedOverV1
+from shared.contracts import (
+    ESCALATION_REASONS, CaseConnectionAnsweredV1, CaseEscalatedV2, Envelope, OutreachHandedOverV1, upcast,
+)
 from shared.journey import NotFound
 from shared.plan_api import MEETING_OUTCOMES, PlanOwner
 
@@ -43,8 +45,9 @@ class CollaborationApplication(PlanOwner):
         return [self.case_view(i) for i in self.ids_of(CollaborationCase)]
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, CaseEscalatedV1):
-            self._open(envelope.case_id, payload.reason, payload.concerns, payload.primary_agency, processing)
+        envelope, payload = upcast(envelope, payload)  # CaseEscalated v1 and v2 arrive as v2
+        if isinstance(payload, CaseEscalatedV2):
+            self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency, processing)
         elif isinstance(payload, CaseConnectionAnsweredV1) and payload.accepted:
             try:
                 case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
@@ -57,3 +60,10 @@ class CollaborationApplication(PlanOwner):
             self._open(envelope.case_id, payload.reason, [], payload.primary_agency or "", processing)
         elif envelope.event_type in MEETING_OUTCOMES:
             self.react_to_meeting(envelope, payload, processing)
+
+
+def escalation_reason(escalated: CaseEscalatedV2) -> str:
+    """The case's reason as collaboration shows it: v2's label and text; a v1 event's text unchanged."""
+    if escalated.reason_code == "unclassified":
+        return escalated.reason_text
+    return f"【{ESCALATION_REASONS[escalated.reason_code]}】{escalated.reason_text}"

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""MHLW indicators (重層的支援体制整備事業の実施状況) from the JUSOU stream, with nothing but nats-py.
+
+A new program integrates by subscribing: its own durable consumer on `jusou.>` from the first
+event, its own view, caught up and then kept live. It imports nothing of Jusou.
+
+    python examples/indicators.py [NATS_URL] [--durable NAME] [--state FILE] [--count N]
+
+NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). After each
+batch it prints the view as one JSON line; it stops after N messages (--count) or on Ctrl-C.
+The view and the last stream sequence are saved to FILE before the batch is acked, so a restart
+resumes where it stopped and a redelivered message changes nothing.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+import nats
+from nats.errors import TimeoutError as NoMessages
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
+         "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0}
+
+
+def apply(view: dict, event: dict) -> None:
+    kind, payload, case = event["event_type"], event["payload"], event["case_id"]
+    if kind == "ConsultationReceived":  # 相談受付件数, per counter
+        by_counter = view["consultations_by_counter"]
+        by_counter[payload["counter"]] = by_counter.get(payload["counter"], 0) + 1
+        view["person_of_case"][case] = payload["person_ref"]
+    elif kind == "CaseEscalated":  # 多機関協働へつないだ件数; v1 had free text only, v2 a reason code
+        view["cases_escalated"] += 1
+        code = payload["reason_code"] if event["schema_version"] >= 2 else "unclassified"
+        view["escalations_by_reason"][code] = view["escalations_by_reason"].get(code, 0) + 1
+    elif kind == "ParticipationStarted" and case not in view["participation_cases"]:  # 参加支援の対象者
+        view["participation_cases"].append(case)
+    elif kind == "PlanClosed":  # プランの終結
+        view["plans_closed"] += 1
+
+
+def indicators(view: dict, caught_up: bool) -> dict:
+    people = {view["person_of_case"].get(case, case) for case in view["participation_cases"]}
+    return {"caught_up": caught_up, "stream_seq": view["last_seq"],
+            "consultations_by_counter": dict(sorted(view["consultations_by_counter"].items())),
+            "cases_escalated": view["cases_escalated"], "escalations_by_reason": view["escalations_by_reason"],
+            "people_supported_by_participation": len(people), "plans_closed": view["plans_closed"],
+            "skipped": view["skipped"]}
+
+
+async def run(url: str, durable: str, state: Path, count: int | None) -> None:
+    view = json.loads(state.read_text()) if state.exists() else json.loads(json.dumps(EMPTY))
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    nc = await nats.connect(url, max_reconnect_attempts=-1)
+    sub = await nc.jetstream().pull_subscribe(
+        "jusou.>", durable=durable, stream="JUSOU", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    seen, printed = 0, False
+    while not stop.is_set() and (count is None or seen < count):
+        try:
+            batch = await sub.fetch(min(100, count - seen) if count else 100, timeout=1)
+        except NoMessages:
+            batch = []
+        for msg in batch:
+            if msg.metadata.sequence.stream <= view["last_seq"]:
+                continue  # already in the saved view
+            try:
+                apply(view, json.loads(msg.data))
+            except (ValueError, KeyError, TypeError):
+                view["skipped"] += 1  # not an event this program understands
+            view["last_seq"] = msg.metadata.sequence.stream
+        if batch:
+            state.with_suffix(".tmp").write_text(json.dumps(view))
+            state.with_suffix(".tmp").replace(state)  # saved before acked: a crash redelivers, changes nothing
+            for msg in batch:
+                await msg.ack()
+            seen += len(batch)
+        if batch or not printed:
+            caught_up = not batch or batch[-1].metadata.num_pending == 0
+            print(json.dumps(indicators(view, caught_up), ensure_ascii=False), flush=True)
+            printed = True
+    await nc.drain()
+
+
+if __name__ == "__main__":
+    cli = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_argument("url", nargs="?", default=os.environ.get("NATS_URL", "nats://127.0.0.1:4223"))
+    cli.add_argument("--durable", default="mhlw-indicators", help="this program's own durable consumer")
+    cli.add_argument("--state", default=None, help="where the view is kept (default: ./<durable>.json)")
+    cli.add_argument("--count", type=int, default=None, help="stop after this many messages")
+    args = cli.parse_args()
+    asyncio.run(run(args.url, args.durable, Path(args.state or f"{args.durable}.json"), args.count))

@@ -1,0 +1,166 @@
+"""Intake counter staff's pages (包括的相談支援): their counter's consultations, reception with
+search before create, consent, つなぎ, escalation, cases returned to them, referrals from outreach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.intake.domain import PossibleDuplicate
+from shared.http import DIVISION_TITLES, runtime_of
+from shared.journey import DomainError
+from shared.reference import CONCERN_FIELDS, COUNTERS
+from shared.ui import UI, csv_response, redirect, staff_from_cookie
+
+ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+CHANNELS = ("窓口", "電話", "訪問", "メール", "その他")
+STATUS_JA = {"open": "対応中", "escalated": "多機関協働へ", "returned": "会議から戻り"}
+
+
+def _default_counter(staff: dict[str, str] | None) -> str:
+    if staff:
+        for counter in COUNTERS.values():
+            if counter.division == staff["division"]:
+                return counter.code
+    return next(iter(COUNTERS))
+
+
+async def _cases(request: Request, counter: str) -> list[dict[str, Any]]:
+    app = runtime_of(request).app
+    cases = await anyio.to_thread.run_sync(app.cases)
+    return [c for c in cases if c["counter"] == counter]
+
+
+@router.get("/ui/", response_class=HTMLResponse)
+async def home(request: Request, counter: str | None = None) -> Response:
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/")
+    counter = counter if counter in COUNTERS else _default_counter(staff)
+    referrals = [r for r in await anyio.to_thread.run_sync(runtime_of(request).app.referrals) if r["counter"] == counter]
+    return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
+                     counters=list(COUNTERS.values()), cases=await _cases(request, counter), status_ja=STATUS_JA,
+                     referrals=referrals)
+
+
+@router.get("/ui/cases-table", response_class=HTMLResponse)
+async def cases_table(request: Request, counter: str) -> Response:
+    """The live part of the list: reloaded whenever the store changes."""
+    return ui.render(request, "intake_cases_table.html", "", cases=await _cases(request, counter), status_ja=STATUS_JA)
+
+
+@router.get("/ui/cases.csv")
+async def cases_csv(request: Request, counter: str) -> Response:
+    cases = await _cases(request, counter)
+    return csv_response(f"相談一覧_{COUNTERS[counter].ja}.csv",
+                        ["ケース番号", "窓口", "経路", "相談内容", "状態", "主担当", "同意"],
+                        [[c["case_id"], COUNTERS[c["counter"]].ja, c["channel"], "・".join(c["concerns"]),
+                          STATUS_JA.get(c["status"], c["status"]), c["primary"],
+                          "" if c["consent"] is None else ("あり" if c["consent"]["granted"] else "撤回")] for c in cases])
+
+
+@router.get("/ui/consultations/new", response_class=HTMLResponse)
+async def new_consultation(request: Request, counter: str | None = None, referral: str | None = None) -> Response:
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/consultations/new")
+    return ui.render(request, "intake_new.html", "相談受付 / new consultation", counters=list(COUNTERS.values()),
+                     counter=counter if counter in COUNTERS else _default_counter(staff), channels=CHANNELS,
+                     concerns=list(CONCERN_FIELDS.values()), form={}, candidates=None, referral=referral)
+
+
+@router.post("/ui/consultations", response_class=HTMLResponse)
+async def receive(request: Request) -> Response:
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/consultations/new")
+    form = await request.form()
+    counter = str(form.get("counter", ""))
+    person_ref = str(form.get("person_ref") or "") or None
+    person = None if person_ref else {k: (str(form.get(k) or "").strip() or None) for k in
+                                      ("name", "kana", "birth_date", "address", "phone")}
+    if person:
+        person["kana"] = person["kana"] or ""
+    referral = str(form.get("referral") or "") or None
+    app = runtime_of(request).app
+    actor = {"staff_id": staff["staff_id"], "division": staff["division"]}
+    known = COUNTERS.get(counter)
+    try:
+        case_id = await anyio.to_thread.run_sync(lambda: app.receive_consultation(
+            actor, counter, known.division if known else "", str(form.get("channel", "")),
+            [str(c) for c in form.getlist("concerns")], person, person_ref, form.get("confirm_new_person") == "1",
+            UUID(referral) if referral else None))
+    except PossibleDuplicate as duplicate:
+        return ui.render(request, "intake_new.html", "相談受付 / new consultation", status_code=409,
+                         counters=list(COUNTERS.values()), counter=counter, channels=CHANNELS,
+                         concerns=list(CONCERN_FIELDS.values()), form=form, referral=referral,
+                         candidates=duplicate.extra["candidates"])
+    except DomainError as refused:
+        return ui.render(request, "intake_new.html", "相談受付 / new consultation", status_code=refused.status,
+                         counters=list(COUNTERS.values()), counter=counter, channels=CHANNELS,
+                         concerns=list(CONCERN_FIELDS.values()), form=form, candidates=None, referral=referral,
+                         error=str(refused))
+    return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
+
+
+@router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(request: Request, case_id: UUID) -> Response:
+    app = runtime_of(request).app
+    case = await anyio.to_thread.run_sync(app.case_view, case_id)
+    return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
+                     status_ja=STATUS_JA)
+
+
+@router.post("/ui/cases/{case_id}/{action}")
+async def case_action(request: Request, case_id: UUID, action: str) -> Response:
+    """Consent, つなぎ, an answer to a connection, or escalation, from the case page."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/cases/{case_id}")
+    actor = {"staff_id": staff["staff_id"], "division": staff["division"]}
+    form = await request.form()
+    app = runtime_of(request).app
+    text = {k: str(v).strip() for k, v in form.items()}
+    calls = {
+        "consent": (lambda: app.record_consent(actor, case_id, text.get("scope", ""), text.get("granted") == "1",
+                                               text.get("method", "")), "同意を記録しました / consent recorded"),
+        "connect": (lambda: app.connect_case(actor, case_id, text.get("to_agency", ""), text.get("reason", "")),
+                    "つなぎを記録しました / connected"),
+        "answer": (lambda: app.answer_connection(actor, case_id, int(text.get("index", "0")), text.get("accepted") == "1",
+                                                 text.get("reason", "")), "回答を記録しました / answer recorded"),
+        "escalate": (lambda: app.escalate_case(actor, case_id, text.get("reason", ""), text.get("primary_agency", "")),
+                     "多機関協働事業へつなぎました / escalated"),
+    }
+    if action not in calls:
+        return redirect(f"/ui/cases/{case_id}", ng=f"不明な操作です: {action}")
+    call, done = calls[action]
+    if any(not text.get(k) for k in {"consent": ("scope", "method"), "connect": ("to_agency", "reason"),
+                                      "escalate": ("reason", "primary_agency"), "answer": ()}[action]):
+        return redirect(f"/ui/cases/{case_id}", ng="必須項目を入力してください / fill in the required fields")
+    try:
+        await anyio.to_thread.run_sync(call)
+    except DomainError as refused:
+        return redirect(f"/ui/cases/{case_id}", ng=str(refused))
+    return redirect(f"/ui/cases/{case_id}", ok=done)
+
+
+@router.get("/ui/trend", response_class=HTMLResponse)
+async def trend_page(request: Request) -> Response:
+    """D14: the trend report as a chart (server-drawn SVG) and a table."""
+    rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
+    top = max([max(r["consultations"], r["escalations"], r["meeting_cases"]) for r in rows] or [1]) or 1
+    return ui.render(request, "intake_trend.html", "傾向 / trend (D14)", rows=rows, top=top)
+
+
+@router.get("/ui/trend.csv")
+async def trend_csv(request: Request) -> Response:
+    rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
+    return csv_response("傾向.csv", ["期間", "窓口", "相談", "つなぎ", "多機関協働へ", "会議で扱ったケース"],
+                        [[r["period_ja"], r["counter_ja"], r["consultations"], r["connections"], r["escalations"],
+                          r["meeting_cases"]] for r in rows])

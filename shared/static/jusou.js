@@ -1,0 +1,41 @@
+// Jusou: live updates and form messages in Japanese. No framework beyond htmx.
+(function () {
+  // Live updates: the service says when its store changed; every live part of the page reloads.
+  if (window.EventSource) {
+    const source = new EventSource("/ui/events");
+    source.addEventListener("changed", function (e) {
+      document.body.dispatchEvent(new CustomEvent("jusou-changed", { detail: e.data }));
+      const live = document.getElementById("live-status");
+      if (live) live.textContent = "更新しました / updated " + new Date().toLocaleTimeString("ja-JP");
+    });
+  }
+  // Validation as you type, said in words.
+  function message(field) {
+    const v = field.validity;
+    if (v.valid) return "";
+    if (v.valueMissing) return "入力してください（必須）/ required";
+    if (v.patternMismatch) return field.dataset.patternMessage || "形式が正しくありません / wrong format";
+    if (v.tooLong) return field.maxLength + "文字以内で入力してください / too long";
+    if (v.typeMismatch) return "形式が正しくありません / wrong format";
+    return field.validationMessage;
+  }
+  function check(field) {
+    const text = message(field);
+    field.setAttribute("aria-invalid", text ? "true" : "false");
+    const out = document.getElementById(field.id + "-error");
+    if (out) out.textContent = text;
+  }
+  document.addEventListener("input", function (e) { if (e.target.matches("input, select, textarea")) check(e.target); });
+  document.addEventListener("blur", function (e) { if (e.target.matches && e.target.matches("input, select, textarea")) check(e.target); }, true);
+  // Add a row (goal, role, position…) by cloning the template next to the button.
+  document.addEventListener("click", function (e) {
+    const add = e.target.closest("[data-add-row]");
+    if (!add) return;
+    e.preventDefault();
+    const template = document.getElementById(add.dataset.addRow);
+    const target = document.getElementById(add.dataset.target);
+    target.appendChild(template.content.cloneNode(true));
+    const first = target.lastElementChild && target.lastElementChild.querySelector("input, select, textarea");
+    if (first) first.focus();
+  });
+})();

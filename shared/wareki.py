@@ -1,0 +1,23 @@
+"""和暦: dates as staff read them, with the Gregorian date beside (令和8年11月28日 (2026-11-28))."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"), (date(1926, 12, 25), "昭和"), (date(1912, 7, 30), "大正"))
+
+
+def wareki(value: date | datetime | str | None, *, with_gregorian: bool = True) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    day = value.date() if isinstance(value, datetime) else value
+    for start, era in ERAS:
+        if day >= start:
+            year = day.year - start.year + 1
+            text = f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+            break
+    else:
+        text = f"{day.year}年{day.month}月{day.day}日"
+    return f"{text} ({day.isoformat()})" if with_gregorian else text

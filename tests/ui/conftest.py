@@ -1,0 +1,74 @@
+"""A real browser for the UI tests: Debian's chromium driven by Playwright (never a downloaded build).
+
+`.ci/run` installs the `chromium` package; where it is missing the UI tests fail under CI and are
+skipped elsewhere, saying why. Screenshots of each page go to `test-artifacts/screenshots/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.runner import Suite
+from support.servers import free_port, nats_server
+
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("JUSOU_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    root = tmp_path_factory.mktemp("ui")
+    ports = {name: free_port() for name in SERVICES}
+    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is required for the UI tests in CI (apt-get install chromium)")
+        pytest.skip("no chromium on this machine (apt-get install chromium): UI tests skipped")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: object) -> AsyncIterator[object]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")  # type: ignore[attr-defined]
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+async def shoot(page: object, name: str) -> Path:
+    """Keep a screenshot of the page as a test artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
+
+
+async def sign_in(page: object, base: str, staff_id: str, division: str) -> None:
+    await page.goto(f"{base}/ui/login")  # type: ignore[attr-defined]
+    await page.get_by_label("職員番号").fill(staff_id)  # type: ignore[attr-defined]
+    await page.get_by_label("所属課").select_option(division)  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="ログイン").click()  # type: ignore[attr-defined]

@@ -1,0 +1,67 @@
+"""Intake counter staff in the browser: receive, search before create, consent, escalate; live list."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+
+from shared.runner import Suite
+
+from .conftest import shoot, sign_in
+
+
+async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, "kouki-012", "elderly-support")
+    await expect(page.get_by_role("heading", name=re.compile("地域包括支援センター"))).to_be_visible()
+    await shoot(page, "intake-home")
+    await page.get_by_role("link", name=re.compile("新しい相談")).click()
+    await page.get_by_label("経路").select_option("電話")
+    await page.get_by_label("高齢・介護").check()
+    await page.get_by_label("ひきこもり").check()
+    await page.get_by_label("氏名").fill("調布 花子")
+    await page.get_by_label("生年月日").fill("1944-05-01")
+    await shoot(page, "intake-new-consultation")
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    await expect(page.locator("#primary")).to_have_text("地域包括支援センター")
+    await page.get_by_role("button", name=re.compile("同意を記録")).click()
+    await expect(page.locator("#consent")).to_contain_text("あり")
+    await page.get_by_label(re.compile("理由（複雑化")).fill("8050世帯: 母の介護と息子のひきこもり")
+    await page.get_by_role("button", name="多機関協働事業へつなぐ").click()
+    await expect(page.get_by_role("alert")).to_contain_text("多機関協働事業へつなぎました")
+    await shoot(page, "intake-case")
+    # Search before create: the same person again is offered, not duplicated (D2).
+    await page.goto(f"{intake}/ui/consultations/new")
+    await page.get_by_label("高齢・介護").check()
+    await page.get_by_label("氏名").fill("調布　花子")
+    await page.get_by_label("生年月日").fill("1944-05-01")
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.get_by_text("同じ方が登録されている可能性があります")).to_be_visible()
+    await shoot(page, "intake-possible-duplicate")
+
+
+async def test_the_counter_list_updates_without_reloading(ui_suite: Suite, page: Page) -> None:
+    import httpx
+
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, "hoiku-3", "childcare")
+    await expect(page.get_by_role("heading", name=re.compile("保育コンシェルジュ"))).to_be_visible()
+    rows_before = await page.locator("#cases tbody tr[data-case]").count()
+    async with httpx.AsyncClient() as client:  # another staff member receives a consultation meanwhile
+        response = await client.post(f"{intake}/consultations", json={
+            "counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育"], "person": {"name": "別の方"},
+            "confirm_new_person": True}, headers={"X-Jusou-Staff": "hoiku-4", "X-Jusou-Division": "childcare"})
+        assert response.status_code == 201
+    await expect(page.locator("#cases tbody tr[data-case]")).to_have_count(rows_before + 1, timeout=3000)
+
+
+async def test_csv_export_opens_in_excel(ui_suite: Suite, page: Page) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{ui_suite.url('intake')}/ui/cases.csv", params={"counter": "houkatsu"})
+    assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Japanese correctly
+    assert response.text.lstrip("\ufeff").splitlines()[0].startswith("ケース番号,窓口")
+    assert "\r\n" in response.text
