@@ -32,6 +32,17 @@ async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Su
     await page.get_by_role("button", name="多機関協働事業へつなぐ").click()
     await expect(page.get_by_role("alert")).to_contain_text("多機関協働事業へつなぎました")
     await shoot(page, "intake-case")
+    await page.get_by_role("link", name=re.compile("経過を見る")).click()
+    timeline = page.get_by_role("list", name="経過")
+    await expect(timeline.locator("li[data-event='Case.Escalated']")).to_be_visible()
+    for _ in range(50):  # collaboration records its part a moment after the escalation
+        if await timeline.locator("li[data-service='collaboration']").count():
+            break
+        await page.wait_for_timeout(100)
+        await page.reload()
+    await expect(timeline.locator("li[data-event='CollaborationCase.Opened']")).to_contain_text("多機関協働")
+    await expect(timeline.locator("li").first).to_contain_text("令和")
+    await shoot(page, "intake-timeline")
     # Search before create: the same person again is offered, not duplicated (D2).
     await page.goto(f"{intake}/ui/consultations/new")
     await page.get_by_label("高齢・介護").check()
