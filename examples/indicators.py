@@ -20,7 +20,6 @@ import signal
 from pathlib import Path
 
 import nats
-from nats.errors import TimeoutError as NoMessages
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
@@ -64,7 +63,7 @@ async def run(url: str, durable: str, state: Path, count: int | None) -> None:
     while not stop.is_set() and (count is None or seen < count):
         try:
             batch = await sub.fetch(min(100, count - seen) if count else 100, timeout=1)
-        except NoMessages:
+        except TimeoutError:  # nothing new within a second (nats-py raises asyncio's or its own subclass)
             batch = []
         for msg in batch:
             if msg.metadata.sequence.stream <= view["last_seq"]:
@@ -84,7 +83,8 @@ async def run(url: str, durable: str, state: Path, count: int | None) -> None:
             caught_up = not batch or batch[-1].metadata.num_pending == 0
             print(json.dumps(indicators(view, caught_up), ensure_ascii=False), flush=True)
             printed = True
-    await nc.drain()
+    await nc.flush()  # the last acks
+    await nc.close()
 
 
 if __name__ == "__main__":

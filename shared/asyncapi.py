@@ -29,7 +29,14 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
 from shared.contracts import (
-    DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REGISTRY, SERVICES, STREAM, SUBJECT_PREFIX, Envelope, latest_version,
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REGISTRY,
+    SERVICES,
+    STREAM,
+    SUBJECT_PREFIX,
+    Envelope,
+    latest_version,
     subject_for,
 )
 
@@ -83,8 +90,8 @@ def message_model(event_type: str, version: int) -> type[BaseModel]:
         f"{event_type}V{version}Message",
         __base__=Envelope,
         __doc__=f"`{event_type}` v{version} in the envelope (CONTRACT.md). {payload.__doc__}",
-        event_type=(Literal[event_type], Field(description="the last subject token")),  # type: ignore[valid-type]
-        schema_version=(Literal[version], Field(description="version of the payload schema")),  # type: ignore[valid-type]
+        event_type=(Literal[event_type], Field(description="the last subject token")),  # type: ignore[arg-type,valid-type]
+        schema_version=(Literal[version], Field(description="version of the payload schema")),  # type: ignore[arg-type,valid-type]
         payload=(payload, ...),
     )
     return model

@@ -24,7 +24,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
-from shared.wareki import wareki
+from shared.wareki import jst, wareki
 
 SHARED = Path(__file__).resolve().parent
 COOKIE = "jusou_staff"
@@ -60,6 +60,7 @@ class UI:
         loaders.append(FileSystemLoader(str(SHARED / "templates")))
         env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
         env.filters["wareki"] = wareki
+        env.filters["jst"] = jst
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
         self.templates = Jinja2Templates(env=env)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
+JST = timezone(timedelta(hours=9), "JST")
 ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"), (date(1926, 12, 25), "昭和"), (date(1912, 7, 30), "大正"))
 
 
@@ -21,3 +22,13 @@ def wareki(value: date | datetime | str | None, *, with_gregorian: bool = True) 
     else:
         text = f"{day.year}年{day.month}月{day.day}日"
     return f"{text} ({day.isoformat()})" if with_gregorian else text
+
+
+def jst(value: datetime | str | None) -> str:
+    """A recorded moment (stored in UTC) as Japan time, ISO text: `{{ at | jst | wareki }} {{ (at | jst)[11:16] }}`."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(JST).isoformat(timespec="seconds")

@@ -3,6 +3,8 @@
 from services.meeting.api import router
 from services.meeting.application import MeetingApplication
 from services.meeting.translate import translate
+from services.meeting.ui import router as ui_router
+from services.meeting.ui import ui
 from shared.http import create_service
 
-api = create_service("meeting", MeetingApplication, translate, router)
+api = create_service("meeting", MeetingApplication, translate, router, ui, ui_router)

@@ -3,6 +3,10 @@
   // Live updates: the service says when its store changed; every live part of the page reloads.
   if (window.EventSource) {
     const source = new EventSource("/ui/events");
+    // A change between the page's render and the stream's (re)opening would be missed: refresh once on open.
+    source.addEventListener("open", function () {
+      document.body.dispatchEvent(new CustomEvent("jusou-changed", { detail: "open" }));
+    });
     source.addEventListener("changed", function (e) {
       document.body.dispatchEvent(new CustomEvent("jusou-changed", { detail: e.data }));
       const live = document.getElementById("live-status");
@@ -28,14 +32,32 @@
   document.addEventListener("input", function (e) { if (e.target.matches("input, select, textarea")) check(e.target); });
   document.addEventListener("blur", function (e) { if (e.target.matches && e.target.matches("input, select, textarea")) check(e.target); }, true);
   // Add a row (goal, role, position…) by cloning the template next to the button.
+  let rowSeq = 0;
   document.addEventListener("click", function (e) {
     const add = e.target.closest("[data-add-row]");
     if (!add) return;
     e.preventDefault();
     const template = document.getElementById(add.dataset.addRow);
     const target = document.getElementById(add.dataset.target);
-    target.appendChild(template.content.cloneNode(true));
+    const row = template.content.cloneNode(true);
+    // Each added row gets its own ids, so that `label for=` keeps naming its field: "__n__" → new1, new2…
+    rowSeq += 1;
+    row.querySelectorAll("[id*='__n__'], [for*='__n__']").forEach(function (el) {
+      ["id", "for"].forEach(function (a) { if (el.hasAttribute(a)) el.setAttribute(a, el.getAttribute(a).replace("__n__", "new" + rowSeq)); });
+    });
+    target.appendChild(row);
     const first = target.lastElementChild && target.lastElementChild.querySelector("input, select, textarea");
     if (first) first.focus();
+  });
+  // Remove a row: a `data-remove-row` button inside an element marked `data-row`.
+  document.addEventListener("click", function (e) {
+    const remove = e.target.closest("[data-remove-row]");
+    if (!remove) return;
+    e.preventDefault();
+    const row = remove.closest("[data-row]");
+    const next = row && (row.nextElementSibling || row.previousElementSibling);
+    if (row) row.remove();
+    const focus = next && next.querySelector("input, select, textarea");
+    if (focus) focus.focus();
   });
 })();

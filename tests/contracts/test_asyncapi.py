@@ -37,14 +37,20 @@ def _event_types_in_rules(path: Path) -> set[str]:
     known = {event_type for event_type, _ in REGISTRY}
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and node.value in known}
-    if any(isinstance(node, ast.Name) and node.id == "PLAN_RULES" for node in ast.walk(tree)):
+    return found
+
+
+def _published_by(service: str) -> set[str]:
+    translate = ROOT / "services" / service / "translate.py"
+    found = _event_types_in_rules(translate)
+    if "PLAN_RULES" in translate.read_text(encoding="utf-8"):
         found |= _event_types_in_rules(ROOT / "shared" / "plan.py")
     return found
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_documented_publications_are_the_translate_rules(service: str) -> None:
-    assert set(PUBLISHES[service]) == _event_types_in_rules(ROOT / "services" / service / "translate.py")
+    assert set(PUBLISHES[service]) == _published_by(service)
 
 
 def test_every_registered_event_is_published_by_someone() -> None:

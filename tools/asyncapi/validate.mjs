@@ -24,7 +24,7 @@ let failed = 0;
 for (const file of files) {
   const { document, diagnostics } = await fromFile(parser, file).parse();
   const errors = diagnostics.filter((d) => d.severity === 0);
-  for (const d of diagnostics) {
+  for (const d of diagnostics.filter((d) => d.severity <= 1)) { // errors and warnings; not info or hints
     const where = d.path && d.path.length ? d.path.join('/') : '(root)';
     console.error(`${file}: ${SEVERITY[d.severity] ?? d.severity} ${d.code} at ${where}: ${d.message}`);
   }

@@ -1,0 +1,196 @@
+"""Collaboration coordinators (福祉総務課) in the browser: escalated cases arrive live; the plan editor with
+goal and role rows refuses in words and keeps what was typed; propose; revise after the meeting's request;
+the history keeps every revision; a printable plan; CSV for Excel."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+from playwright.async_api import Page, expect
+
+from shared.runner import Suite
+
+from .conftest import shoot, sign_in
+
+COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
+SECRETARIAT = {"X-Jusou-Staff": "kaigi-001", "X-Jusou-Division": "welfare-general"}
+
+
+async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.post(url, json=body, headers=headers)
+    assert response.status_code in (200, 201), f"{url}: {response.status_code} {response.text}"
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def escalate_a_case(intake: str, name: str, consent: bool = True) -> str:
+    """Upstream, not the point here: a counter receives a consultation and escalates it (intake's API)."""
+    async with httpx.AsyncClient() as client:
+        case = await post(client, f"{intake}/consultations", {
+            "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+            "person": {"name": name}, "confirm_new_person": True}, COUNTER_STAFF)
+        case_id: str = case["case_id"]
+        if consent:
+            await post(client, f"{intake}/cases/{case_id}/consent",
+                       {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
+        await post(client, f"{intake}/cases/{case_id}/escalate",
+                   {"reason": "8050世帯: 母の介護、息子のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                   COUNTER_STAFF)
+    return case_id
+
+
+async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, page: Page) -> None:
+    collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
+    await sign_in(page, collaboration, "fukushi-003", "welfare-general")
+    await expect(page.get_by_role("heading", name=re.compile("多機関協働のケース"))).to_be_visible()
+
+    # A counter escalates a case while the list is open: it appears without reloading.
+    case_id = await escalate_a_case(ui_suite.url("intake"), "調布 太郎")
+    row = page.locator(f"#cases tr[data-case='{case_id}']")
+    await expect(row).to_be_visible(timeout=10_000)
+    await expect(row).to_contain_text("プランを作成")
+    await shoot(page, "collaboration-home")
+
+    await row.get_by_role("link", name=case_id[:8]).click()
+    await expect(page.locator("#primary")).to_have_text("地域包括支援センター")
+    await shoot(page, "collaboration-case")
+    await page.get_by_role("link", name=re.compile("プランを作成")).click()
+
+    # The editor: direction, goals as rows, roles as rows. First a role with an agency the city does not know.
+    await page.get_by_label("支援の方向性").fill("母の介護負担を軽くし、息子の社会参加を段階的に支える")
+    await page.get_by_role("textbox", name="目標1").fill("月1回の訪問で息子と会える関係をつくる")
+    # By keyboard: Enter on "add a goal" opens a row and puts the cursor in it.
+    await page.get_by_role("button", name=re.compile("目標を追加")).press("Enter")
+    await expect(page.locator("#goal-rows input").nth(1)).to_be_focused()
+    await page.keyboard.type("母の介護サービスを見直す")
+    await expect(page.get_by_label("追加の目標")).to_have_value("母の介護サービスを見直す")  # the new row is labelled
+    await page.get_by_role("button", name=re.compile("目標を追加")).click()
+    await page.locator("#goal-rows input").nth(2).fill("消す目標")
+    await page.locator("#goal-rows [data-row]").nth(2).get_by_role("button", name=re.compile("削除")).click()
+    await expect(page.locator("#goal-rows input")).to_have_count(2)
+    first_role = page.get_by_role("group", name="役割1")
+    await expect(first_role.get_by_label("機関")).to_have_value("地域包括支援センター")  # D11: the primary agency first
+    await first_role.get_by_role("textbox", name="役割").fill("母の介護サービスの調整")
+    await first_role.get_by_label("担当者").fill("山田")
+    await page.get_by_role("button", name=re.compile("役割を追加")).click()
+    second_role = page.locator("#role-rows [data-row]").nth(1)
+    await expect(second_role.get_by_label("機関")).to_be_focused()  # keyboard: the new row is where you type next
+    await second_role.get_by_label("機関").fill("どこかの相談所")
+    await second_role.get_by_role("textbox", name="役割").fill("家計の相談")
+    await page.get_by_role("button", name=re.compile("下書き保存")).click()
+    await expect(page.locator("#plan-error")).to_contain_text("登録されていない機関です: どこかの相談所")
+    await expect(page.get_by_label("支援の方向性")).to_have_value("母の介護負担を軽くし、息子の社会参加を段階的に支える")
+    await expect(page.locator("#goal-rows input").nth(1)).to_have_value("母の介護サービスを見直す")
+    await expect(page.locator("#role-rows [data-row]").nth(1).get_by_role("textbox", name="役割")).to_have_value("家計の相談")
+    await shoot(page, "collaboration-plan-refused")
+
+    # Remove every role: a plan without roles is refused in words too (D4).
+    for _ in range(2):
+        await page.locator("#role-rows [data-row]").first.get_by_role("button", name=re.compile("削除")).click()
+    await page.get_by_role("button", name=re.compile("下書き保存")).click()
+    await expect(page.locator("#plan-error")).to_contain_text("役割分担が空です")
+    await expect(page.locator("#goal-rows input").first).to_have_value("月1回の訪問で息子と会える関係をつくる")
+
+    # Two roles from the city's agencies: saved as a draft.
+    role = page.locator("#role-rows [data-row]").first
+    await role.get_by_label("機関").fill("地域包括支援センター")
+    await role.get_by_role("textbox", name="役割").fill("母の介護サービスの調整")
+    await role.get_by_label("担当者").fill("山田")
+    await page.get_by_role("button", name=re.compile("役割を追加")).click()
+    role = page.locator("#role-rows [data-row]").nth(1)
+    await role.get_by_label("機関").fill("調布ライフサポート")
+    await role.get_by_role("textbox", name="役割").fill("家計の相談と就労の準備")
+    await page.get_by_role("button", name=re.compile("下書き保存")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("下書き保存しました")
+    await expect(page.locator("#plan-status")).to_have_text("下書き")
+    plan_id = re.search(r"/ui/plans/([0-9a-f-]{36})", page.url).group(1)  # type: ignore[union-attr]
+    await shoot(page, "collaboration-plan-draft")
+
+    # Propose to the meeting.
+    await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
+    await expect(page.locator("#plan-status")).to_have_text("会議に提出中")
+    await expect(page.locator("#content")).to_contain_text("調布ライフサポート")
+
+    # The meeting asks for a revision (its own pages are tested elsewhere): the open page shows it live.
+    async with httpx.AsyncClient() as client:
+        async def on_agenda() -> None:
+            for _ in range(100):
+                response = await client.get(f"{meeting}/agenda/{plan_id}")
+                if response.status_code == 200 and response.json()["status"] == "proposed":
+                    return
+                await page.wait_for_timeout(100)
+            raise AssertionError(f"the plan never reached the meeting agenda: {plan_id} {response.status_code} {response.text}")
+
+        await on_agenda()
+        sitting = await post(client, f"{meeting}/meetings", {
+            "meeting_type": "jusou_shien_kaigi", "held_on": "2026-11-28",
+            "attendees": ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]}, SECRETARIAT)
+        await post(client, f"{meeting}/meetings/{sitting['meeting_id']}/decisions", {
+            "plan_id": plan_id, "decision": "revision_requested", "reasons": "居場所づくりの役割を加えてください",
+            "positions": [{"agency": a, "position": "agree"} for a in ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]],
+        }, SECRETARIAT)
+    await expect(page.locator("#plan-status")).to_have_text("修正依頼", timeout=10_000)
+    await expect(page.locator("#revision-request")).to_contain_text("居場所づくりの役割を加えてください")
+    await expect(page.get_by_role("link", name=re.compile("画面を更新して操作する"))).to_be_visible()
+    await page.get_by_role("link", name=re.compile("画面を更新して操作する")).click()
+
+    # Revise: a third role, then propose the second revision.
+    await expect(page.get_by_role("heading", name=re.compile("修正依頼を受けて修正する"))).to_be_visible()
+    await page.get_by_role("button", name=re.compile("役割を追加")).click()
+    role = page.locator("#role-rows [data-row]").nth(2)
+    await role.get_by_label("機関").fill("調布市社会福祉協議会")
+    await role.get_by_role("textbox", name="役割").fill("居場所の紹介と同行")
+    await shoot(page, "collaboration-plan-revise")
+    await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("第2版を会議へ提出しました")
+    history = page.locator("#plan-live table.history")
+    await expect(history.locator("tr[data-event='Proposed']")).to_have_count(2)
+    await expect(history.locator("tr[data-event='DecisionRecorded']")).to_contain_text("修正依頼")
+    await expect(history.locator("tr[data-event='DecisionRecorded']")).to_contain_text("居場所づくり")
+    revisions = page.locator("#revisions details")
+    await expect(revisions).to_have_count(2)  # each proposed revision kept (D4)
+    await expect(revisions.first).to_contain_text("調布市社会福祉協議会")
+    await revisions.nth(1).locator("summary").click()
+    await expect(revisions.nth(1)).not_to_contain_text("調布市社会福祉協議会")
+    await expect(history.first).to_contain_text("令和")
+    await shoot(page, "collaboration-plan")
+
+    # The printable plan: a clean document; on paper the site's header and buttons are gone.
+    await page.get_by_role("link", name=re.compile("印刷用")).click()
+    document = page.get_by_role("article", name="支援プラン")
+    await expect(document).to_contain_text("支援プラン（多機関協働事業）")
+    await expect(document).to_contain_text("調布市社会福祉協議会")
+    await expect(document).to_contain_text("修正依頼")
+    await shoot(page, "collaboration-plan-print")
+    await page.emulate_media(media="print")
+    await expect(page.locator("header.top")).to_be_hidden()
+    await expect(page.get_by_role("button", name=re.compile("印刷する"))).to_be_hidden()
+    await shoot(page, "collaboration-plan-print-media")
+    await page.emulate_media(media="screen")
+
+    # On a tablet: the editor's rows stack and stay readable.
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await page.goto(f"{collaboration}/ui/cases/{case_id}/plans/new")
+    await expect(page.get_by_role("group", name="役割1").get_by_label("機関")).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 768, f"the editor scrolls sideways on a tablet ({width}px)"
+    await shoot(page, "collaboration-plan-new-tablet")
+
+
+async def test_the_case_list_exports_csv_for_excel(ui_suite: Suite) -> None:
+    await escalate_a_case(ui_suite.url("intake"), "調布 次郎")
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):  # collaboration opens the case a moment after the escalation
+            response = await client.get(f"{ui_suite.url('collaboration')}/ui/cases.csv")
+            if response.text.count("\r\n") >= 2:
+                break
+            await asyncio.sleep(0.1)
+    assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Japanese correctly
+    lines = response.text.lstrip("\ufeff").split("\r\n")
+    assert lines[0].startswith("ケース番号,理由,相談内容,主担当")
+    assert len([line for line in lines if line]) >= 2
+    assert "個人" not in lines[0]  # the list carries no personal information (names stay at the counter)

@@ -1,0 +1,119 @@
+"""Participation staff in the browser (D13): a support arrives live, needs as rows, the resource
+catalogue community grows (D8), matching, placements and their reviews, and a shortage report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from playwright.async_api import Page, expect
+from support.poll import eventually
+
+from shared.runner import Suite
+
+from .conftest import shoot, sign_in
+from .upstream import gap_answered_by_resources, hand_over_from_outreach
+
+
+async def test_participation_staff_match_place_and_review(ui_suite: Suite, page: Page) -> None:
+    participation = ui_suite.url("participation")
+    await sign_in(page, participation, "sanka-002", "welfare-general")
+    await expect(page.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
+    async with httpx.AsyncClient() as client:
+        case_id = await hand_over_from_outreach(ui_suite, client)
+        # The new support appears without reloading the page.
+        row = page.locator(f"#supports tr[data-case='{case_id}']")
+        await expect(row).to_be_visible(timeout=10_000)
+        await expect(row).to_contain_text("未記録")
+        await shoot(page, "participation-home")
+
+        # Needs, edited as rows: add two, remove one, save.
+        await row.get_by_role("link").click()
+        await page.get_by_label("ニーズ 1", exact=True).fill("日中に通える居場所")
+        await page.get_by_role("button", name="ニーズを追加").click()
+        await page.get_by_label("ニーズ（追加）").fill("短時間の就労体験")
+        await page.get_by_role("button", name="ニーズを追加").click()
+        await page.get_by_label("ニーズ（追加）").nth(1).fill("消す行")
+        await page.get_by_role("button", name="追加したニーズを削除").nth(1).click()
+        await page.get_by_role("button", name="ニーズを記録").click()
+        await expect(page.get_by_role("alert")).to_contain_text("ニーズを記録しました")
+        await expect(page.get_by_label("ニーズ 2", exact=True)).to_have_value("短時間の就労体験")
+        await expect(page.get_by_label("ニーズ 3", exact=True)).to_have_count(0)
+
+        # The catalogue grows from community's registrations (D8 D13).
+        await gap_answered_by_resources(ui_suite, client, case_id)
+    await page.goto(f"{participation}/ui/catalogue")
+    await expect(page.get_by_role("cell", name="若者のたまり場「ひだまり」")).to_be_visible(timeout=10_000)
+    await expect(page.get_by_role("cell", name="就労体験「まちの本屋」")).to_be_visible(timeout=10_000)
+    await page.get_by_label("種類 / kind").select_option(label="就労支援")
+    await page.get_by_role("button", name="絞り込む").click()
+    await expect(page.get_by_role("cell", name="就労体験「まちの本屋」")).to_be_visible()
+    await expect(page.get_by_role("cell", name="若者のたまり場「ひだまり」")).to_have_count(0)
+    await page.get_by_label("種類 / kind").select_option("")
+    await page.get_by_label("地域 / area").fill("東部")
+    await page.get_by_role("button", name="絞り込む").click()
+    await expect(page.locator("#catalogue-table tbody tr")).to_have_count(1)
+    await expect(page.locator("#catalogue-table")).to_contain_text("NPO法人ひだまり")
+    await shoot(page, "participation-catalogue")
+
+    # Match from the support's page, start a placement, review it.
+    await page.goto(f"{participation}/ui/supports/{case_id}")
+    catalogue = page.locator("#catalogue")
+    await catalogue.get_by_label("種類 / kind").select_option(label="居場所")
+    await catalogue.get_by_role("button", name="絞り込む").click()
+    await page.get_by_role("button", name="若者のたまり場「ひだまり」 をマッチングする").click()
+    await expect(page.get_by_role("alert")).to_contain_text("資源をマッチングしました")
+    await expect(page.locator("#matches")).to_contain_text("若者のたまり場「ひだまり」")
+    await expect(catalogue.get_by_text("マッチング済み")).to_be_visible()
+    await page.get_by_label("参加開始日").fill("2026-12-01")
+    await page.get_by_role("button", name="参加を始める").click()
+    placement = page.locator("article[data-placement='0']")
+    await expect(placement).to_contain_text("参加中")
+    await expect(placement).to_contain_text("令和8年12月1日")
+    # Starting a second placement at the same resource is refused in words; the date stays.
+    await page.get_by_label("参加開始日").fill("2026-12-08")
+    await page.get_by_role("button", name="参加を始める").click()
+    await expect(page.get_by_role("alert")).to_contain_text("この資源への参加は続いています")
+    await expect(page.get_by_label("参加開始日")).to_have_value("2026-12-08")
+    await page.get_by_label("参加の状況").select_option(label="定着")
+    await page.get_by_label("所見").fill("週2回通えている。スタッフとも話せるようになった")
+    await page.get_by_role("button", name="評価を記録").click()
+    await expect(page.get_by_role("alert")).to_contain_text("参加の評価を記録しました（定着）")
+    await expect(placement.locator("[data-status]")).to_have_text("定着")
+    await expect(placement).to_contain_text("週2回通えている")
+
+    # A need no resource meets goes to community as a regional issue (D8).
+    shortages = page.locator("#shortages")
+    await shortages.get_by_label("不足しているもの").fill("夜間に通える居場所")
+    await shortages.get_by_label("地域").fill("調布市西部")
+    await shortages.get_by_label("内容").fill("昼夜逆転の若者が夜に立ち寄れる場がない")
+    await shortages.get_by_role("button", name="不足を報告").click()
+    await expect(page.get_by_role("alert")).to_contain_text("不足を報告しました")
+    await expect(shortages).to_contain_text("夜間に通える居場所")
+    await shoot(page, "participation-support")
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await shoot(page, "participation-support-tablet")
+
+    async with httpx.AsyncClient() as client:
+        async def reported() -> dict[str, Any] | None:
+            issues = (await client.get(f"{ui_suite.url('community')}/issues")).json()
+            return next((i for i in issues if i["need"] == "夜間に通える居場所"), None)
+
+        issue = await eventually(reported, "the shortage to reach community as a regional issue")
+        assert issue["reported_by"] == "participation" and issue["case_id"] == case_id
+
+
+async def test_supports_csv_opens_in_excel(ui_suite: Suite) -> None:
+    async with httpx.AsyncClient() as client:
+        case_id = await hand_over_from_outreach(ui_suite, client)
+        await eventually(lambda: _support(client, ui_suite, case_id), "participation to start")
+        response = await client.get(f"{ui_suite.url('participation')}/ui/supports.csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    lines = response.text.lstrip("\ufeff").split("\r\n")
+    assert lines[0].startswith("ケース番号,紹介元,開始日,ニーズ")
+    assert any(line.startswith(case_id) and "アウトリーチから" in line for line in lines[1:])
+
+
+async def _support(client: httpx.AsyncClient, suite: Suite, case_id: str) -> bool:
+    return (await client.get(f"{suite.url('participation')}/supports/{case_id}")).status_code == 200
+
