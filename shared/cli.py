@@ -149,41 +149,48 @@ def expected_schemas() -> dict[str, str]:
     return {name: render_schema(schema) for name, schema in json_schemas().items()}
 
 
-def schema_differences(folder: Path) -> list[str]:
-    """What `schemas export` would change in the folder, one line each."""
-    expected = expected_schemas()
+def differences(folder: Path, expected: dict[str, str]) -> list[str]:
+    """What an export of `expected` would change in the folder, one line each."""
     present = {path.name: path for path in folder.glob("*.json")}
     found = [f"missing: {name}" for name in sorted(expected) if name not in present]
     found += [f"stale: {name}" for name in sorted(present) if name not in expected]
-    found += [
-        f"differs: {name}"
-        for name in sorted(expected)
-        if name in present and present[name].read_text(encoding="utf-8") != expected[name]
-    ]
+    found += [f"differs: {name}" for name in sorted(expected)
+              if name in present and present[name].read_text(encoding="utf-8") != expected[name]]
     return found
 
 
-def schemas_export(args: argparse.Namespace) -> int:
-    folder = Path(args.dir)
+def export(folder: Path, expected: dict[str, str], what: str) -> int:
+    """Write the generated files and remove stale ones."""
     folder.mkdir(parents=True, exist_ok=True)
-    expected = expected_schemas()
     for path in folder.glob("*.json"):
         if path.name not in expected:
             path.unlink()
     for name, text in expected.items():
         (folder / name).write_text(text, encoding="utf-8")
-    print(f"wrote {len(expected)} schemas to {folder}")
+    print(f"wrote {len(expected)} {what} to {folder}")
     return 0
+
+
+def check(folder: Path, expected: dict[str, str], what: str, command: str) -> int:
+    found = differences(folder, expected)
+    if found:
+        print("\n".join(found), file=sys.stderr)
+        print(f"run `jusou {command} export {folder}` and review the change", file=sys.stderr)
+        return 1
+    print(f"{what} in {folder} are up to date")
+    return 0
+
+
+def schema_differences(folder: Path) -> list[str]:
+    return differences(folder, expected_schemas())
+
+
+def schemas_export(args: argparse.Namespace) -> int:
+    return export(Path(args.dir), expected_schemas(), "schemas")
 
 
 def schemas_check(args: argparse.Namespace) -> int:
-    differences = schema_differences(Path(args.dir))
-    if differences:
-        print("\n".join(differences), file=sys.stderr)
-        print(f"run `jusou schemas export {args.dir}` and review the change", file=sys.stderr)
-        return 1
-    print(f"schemas in {args.dir} are up to date")
-    return 0
+    return check(Path(args.dir), expected_schemas(), "schemas", "schemas")
 
 
 def expected_asyncapi() -> dict[str, str]:
@@ -193,37 +200,15 @@ def expected_asyncapi() -> dict[str, str]:
 
 
 def asyncapi_differences(folder: Path) -> list[str]:
-    """What `asyncapi export` would change in the folder, one line each."""
-    expected = expected_asyncapi()
-    present = {path.name: path for path in folder.glob("*.json")}
-    found = [f"missing: {name}" for name in sorted(expected) if name not in present]
-    found += [f"stale: {name}" for name in sorted(present) if name not in expected]
-    found += [f"differs: {name}" for name in sorted(expected)
-              if name in present and present[name].read_text(encoding="utf-8") != expected[name]]
-    return found
+    return differences(folder, expected_asyncapi())
 
 
 def asyncapi_export(args: argparse.Namespace) -> int:
-    folder = Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    expected = expected_asyncapi()
-    for path in folder.glob("*.json"):
-        if path.name not in expected:
-            path.unlink()
-    for name, text in expected.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    print(f"wrote {len(expected)} AsyncAPI documents to {folder}")
-    return 0
+    return export(Path(args.dir), expected_asyncapi(), "AsyncAPI documents")
 
 
 def asyncapi_check(args: argparse.Namespace) -> int:
-    differences = asyncapi_differences(Path(args.dir))
-    if differences:
-        print("\n".join(differences), file=sys.stderr)
-        print(f"run `jusou asyncapi export {args.dir}` and review the change", file=sys.stderr)
-        return 1
-    print(f"AsyncAPI documents in {args.dir} are up to date")
-    return 0
+    return check(Path(args.dir), expected_asyncapi(), "AsyncAPI documents", "asyncapi")
 
 
 def parser() -> argparse.ArgumentParser:
