@@ -22,7 +22,7 @@ from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel
 
 from shared.contracts import Envelope
-from shared.journey import NotFound, acting
+from shared.journey import NotFound, acting, event_id_of
 
 RELAY_TRACKING = "jusou-relay"
 
@@ -118,6 +118,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 "occurred_at": event.timestamp.isoformat(),
                 "event": notification.topic.rsplit(":", 1)[-1],
                 "aggregate_id": str(notification.originator_id),
+                "event_id": str(event_id_of(self.service, notification.originator_id, notification.originator_version)),
                 "actor": meta.get("actor"),
                 "caused_by": meta.get("caused_by"),
                 "fields": json.loads(json.dumps(fields, default=str, ensure_ascii=False)),

@@ -239,6 +239,12 @@ def parser() -> argparse.ArgumentParser:
     past.add_argument("case_id")
     past.add_argument("--json", action="store_true", help="JSON instead of a table")
     past.set_defaults(handler=history)
+    audit = commands.add_parser("audit", help="audits of the record (D15)").add_subparsers(dest="action", required=True)
+    journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
+    journey.add_argument("case_id")
+    journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    journey.add_argument("--as-of", help="only what was recorded by this time (RFC 3339 with a zone)")
+    journey.set_defaults(handler=audit_journey)
     return top
 
 
@@ -274,6 +280,26 @@ def history(args: argparse.Namespace) -> int:
         who = actor.get("staff_id") and f"{actor['staff_id']} ({actor.get('division')})" or actor.get("service", "")
         table.add_row(row["occurred_at"][:19], row["service"], row["event"], who, (row["caused_by"] or "")[:8])
     Console().print(table)
+    return 0 if rows else 1
+
+
+def audit_journey(args: argparse.Namespace) -> int:
+    """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program."""
+    from datetime import datetime
+
+    from shared.audit import as_of, causation_tree, render_csv, render_text
+
+    urls = {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+    moment = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if moment is not None and moment.tzinfo is None:
+        raise SystemExit("--as-of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
+    rows = as_of(case_history(args.case_id, urls), moment)
+    if args.format == "json":
+        print(json.dumps([{"depth": d, **r} for d, r in causation_tree(rows)], ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(rows))
+    else:
+        print(render_text(rows))
     return 0 if rows else 1
 
 

@@ -210,6 +210,13 @@ async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey)
     decided = next(r for r in rows if r["event"] == "Meeting.Decided")
     assert decided["actor"]["division"] == "welfare-general" and decided["fields"]["decision"] == "approved"
     assert all("調布 一郎" not in str(r) for r in rows), "personal information in the history"
+    from shared.audit import causation_tree
+
+    tree = [(depth, r["service"], r["event"]) for depth, r in causation_tree(rows)]
+    escalated = tree.index((0, "intake", "Case.Escalated"))
+    assert tree[escalated + 1] == (1, "collaboration", "CollaborationCase.Opened")  # the policy under its cause
+    decided = next(i for i, t in enumerate(tree) if t[1:] == ("meeting", "Meeting.Decided"))
+    assert (tree[decided][0] + 1, "collaboration", "Plan.DecisionRecorded") in tree[decided + 1:]
 
 
 async def test_d12_outreach_hands_over_to_a_counter_which_receives_the_person_on_the_same_case(journey: Journey) -> None:
