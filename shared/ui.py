@@ -17,7 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
@@ -40,6 +45,11 @@ def staff_from_cookie(request: Request) -> dict[str, str] | None:
     if not staff_id or division not in DIVISIONS:
         return None
     return {"staff_id": staff_id, "division": division, "division_ja": DIVISIONS[division].ja}
+
+
+def actor_of(staff: dict[str, str]) -> dict[str, str]:
+    """The actor recorded on events, from a signed-in staff member (without display-only fields)."""
+    return {"staff_id": staff["staff_id"], "division": staff["division"]}
 
 
 def service_url(request: Request, service: str) -> str:

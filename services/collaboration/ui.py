@@ -19,7 +19,7 @@ from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.plan import EDITABLE, Plan
 from shared.reference import agencies
-from shared.ui import UI, csv_response, redirect, staff_from_cookie
+from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -46,10 +46,6 @@ LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATU
 def _local(moment: datetime) -> str:
     """An event's moment as staff read it: Japan time, ISO text (for the `wareki` filter and hh:mm)."""
     return moment.astimezone(JST).isoformat(timespec="minutes")
-
-
-def _actor(staff: dict[str, str]) -> dict[str, str]:
-    return {"staff_id": staff["staff_id"], "division": staff["division"]}
 
 
 def _who(event: Any) -> str:
@@ -236,7 +232,7 @@ async def draft(request: Request, case_id: UUID) -> Response:
         return _editor(request, case, form, 422, problem)
     try:
         plan_id = await anyio.to_thread.run_sync(lambda: app.draft_plan(
-            _actor(staff), case_id, form["support_direction"], form["goals"], form["roles"]))
+            actor_of(staff), case_id, form["support_direction"], form["goals"], form["roles"]))
     except DomainError as refused:
         return _editor(request, case, form, refused.status, str(refused))
     if form["then"] == "propose":
@@ -246,7 +242,7 @@ async def draft(request: Request, case_id: UUID) -> Response:
 
 async def _propose(request: Request, app: CollaborationApplication, staff: dict[str, str], plan_id: UUID) -> Response:
     try:
-        revision = await anyio.to_thread.run_sync(lambda: app.propose_plan(_actor(staff), plan_id))
+        revision = await anyio.to_thread.run_sync(lambda: app.propose_plan(actor_of(staff), plan_id))
     except DomainError as refused:
         return redirect(f"/ui/plans/{plan_id}", ng=str(refused))
     return redirect(f"/ui/plans/{plan_id}", ok=f"第{revision}版を会議へ提出しました / proposed to the meeting")
@@ -294,7 +290,7 @@ async def revise(request: Request, plan_id: UUID) -> Response:
         return await _plan_page(request, plan_id, 422, form, problem)
     try:
         await anyio.to_thread.run_sync(lambda: app.revise_plan(
-            _actor(staff), plan_id, form["support_direction"], form["goals"], form["roles"]))
+            actor_of(staff), plan_id, form["support_direction"], form["goals"], form["roles"]))
     except DomainError as refused:
         return await _plan_page(request, plan_id, refused.status, form, str(refused))
     if form["then"] == "propose":
@@ -311,7 +307,7 @@ async def closure(request: Request, plan_id: UUID) -> Response:
     app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
     progress = str((await request.form()).get("progress") or "").strip()
     try:
-        await anyio.to_thread.run_sync(lambda: app.request_plan_closure(_actor(staff), plan_id, progress))
+        await anyio.to_thread.run_sync(lambda: app.request_plan_closure(actor_of(staff), plan_id, progress))
     except DomainError as refused:
         return await _plan_page(request, plan_id, refused.status, closure={"progress": progress, "error": str(refused)})
     return redirect(f"/ui/plans/{plan_id}", ok="終結の評価を会議に依頼しました / closure requested")

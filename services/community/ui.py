@@ -18,7 +18,7 @@ from services.community.domain import LocalResource, RegionalIssue
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import RESOURCE_KINDS
-from shared.ui import UI, csv_response, redirect, staff_from_cookie
+from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -80,10 +80,6 @@ async def _issues(request: Request) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: order.index(r["status"]) if r["status"] in order else 0)
 
 
-def _actor(staff: dict[str, str]) -> dict[str, str]:
-    return {"staff_id": staff["staff_id"], "division": staff["division"]}
-
-
 @router.get("/ui/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
@@ -140,10 +136,10 @@ async def issue_action(request: Request, issue_id: UUID, action: str) -> Respons
     text = {k: str(form.get(k) or "").strip() for k in ("forum", "summary", "note")}
     app: CommunityApplication = runtime_of(request).app
     if action == "initiatives":
-        call, done = (lambda: app.take_up(_actor(staff), issue_id, text["forum"], text["summary"])), \
+        call, done = (lambda: app.take_up(actor_of(staff), issue_id, text["forum"], text["summary"])), \
             "取り組みを記録しました / initiative recorded"
     elif action == "resolution":
-        call, done = (lambda: app.resolve(_actor(staff), issue_id, text["note"])), "解決を記録しました / resolved"
+        call, done = (lambda: app.resolve(actor_of(staff), issue_id, text["note"])), "解決を記録しました / resolved"
     else:
         return redirect(f"/ui/issues/{issue_id}", ng=f"不明な操作です: {action}")
     try:
@@ -220,7 +216,7 @@ async def register_resource(request: Request) -> Response:
     app: CommunityApplication = runtime_of(request).app
     try:
         await anyio.to_thread.run_sync(lambda: app.develop_resource(
-            _actor(staff), text["kind"], text["name"], text["provider"], text["area"], capacity, issue_id))
+            actor_of(staff), text["kind"], text["name"], text["provider"], text["area"], capacity, issue_id))
     except DomainError as refused:
         return await refuse(str(refused), refused.status)
     return redirect("/ui/resources", ok=f"社会資源「{text['name']}」を登録しました。参加支援の資源一覧に加わります / resource registered")

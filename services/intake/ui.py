@@ -15,7 +15,7 @@ from services.intake.domain import PossibleDuplicate
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError
 from shared.reference import CONCERN_FIELDS, COUNTERS
-from shared.ui import UI, csv_response, redirect, staff_from_cookie
+from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -89,7 +89,7 @@ async def receive(request: Request) -> Response:
         person["kana"] = person["kana"] or ""
     referral = str(form.get("referral") or "") or None
     app = runtime_of(request).app
-    actor = {"staff_id": staff["staff_id"], "division": staff["division"]}
+    actor = actor_of(staff)
     known = COUNTERS.get(counter)
     try:
         case_id = await anyio.to_thread.run_sync(lambda: app.receive_consultation(
@@ -123,7 +123,7 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}")
-    actor = {"staff_id": staff["staff_id"], "division": staff["division"]}
+    actor = actor_of(staff)
     form = await request.form()
     app = runtime_of(request).app
     text = {k: str(v).strip() for k, v in form.items()}

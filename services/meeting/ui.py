@@ -18,8 +18,22 @@ from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting, Meeting
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
-from shared.reference import COUNTERS, DIVISIONS, PARTNERS, PROGRAMS, RESOURCE_KINDS, agencies
-from shared.ui import PROGRAM_LABELS, UI, csv_response, redirect, staff_from_cookie
+from shared.reference import (
+    COUNTERS,
+    DIVISIONS,
+    PARTNERS,
+    PROGRAMS,
+    RESOURCE_KINDS,
+    agencies,
+)
+from shared.ui import (
+    PROGRAM_LABELS,
+    UI,
+    actor_of,
+    csv_response,
+    redirect,
+    staff_from_cookie,
+)
 
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -41,10 +55,6 @@ LABELS: dict[str, Any] = {"meeting_types": MEETING_TYPES, "agenda_status_ja": AG
 
 def _local(moment: datetime) -> str:
     return moment.astimezone(JST).isoformat(timespec="minutes")
-
-
-def _actor(staff: dict[str, str]) -> dict[str, str]:
-    return {"staff_id": staff["staff_id"], "division": staff["division"]}
 
 
 def _who(event: Any) -> str:
@@ -201,7 +211,7 @@ async def convene(request: Request) -> Response:
         return await refuse("出席機関を1つ以上選んでください / choose the attending agencies (D5)", 422)
     try:
         meeting_id = await anyio.to_thread.run_sync(
-            lambda: app.convene(_actor(staff), form["meeting_type"], held_on, attendees))
+            lambda: app.convene(actor_of(staff), form["meeting_type"], held_on, attendees))
     except DomainError as refused:
         return await refuse(str(refused), refused.status)
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"{MEETING_TYPES[form['meeting_type']]}を開催しました / convened")
@@ -217,7 +227,7 @@ async def _meeting_or_refusal(request: Request, meeting_id: UUID) -> dict[str, A
         return redirect(f"/ui/login?next=/ui/meetings/{meeting_id}")
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
-        meeting: dict[str, Any] = await anyio.to_thread.run_sync(app.meeting_view, _actor(staff), meeting_id)
+        meeting: dict[str, Any] = await anyio.to_thread.run_sync(app.meeting_view, actor_of(staff), meeting_id)
     except ConfidentialMeeting as refused:
         return ui.render(request, "meeting_message.html", "閲覧できません / members only", status_code=403,
                          heading="支援会議の記録は構成員のみ / members only (D10)", message=str(refused),
@@ -314,7 +324,7 @@ async def decide(request: Request, meeting_id: UUID) -> Response:
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
         await anyio.to_thread.run_sync(lambda: app.decide(
-            _actor(staff), meeting_id, UUID(plan_id), form["decision"], form["reasons"], positions,
+            actor_of(staff), meeting_id, UUID(plan_id), form["decision"], form["reasons"], positions,
             form["connect_to"], form["primary_agency"] or None))
     except ValueError:
         return await refuse("議題のプランが指定されていません / no plan given", 422)
@@ -360,7 +370,7 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
         await anyio.to_thread.run_sync(lambda: app.evaluate(
-            _actor(staff), meeting_id, UUID(plan_id), form["outcome"], form["course"], form["result"], form["reason"],
+            actor_of(staff), meeting_id, UUID(plan_id), form["outcome"], form["course"], form["result"], form["reason"],
             next_review_on, goal_results))
     except ValueError:
         return await refuse("議題のプランが指定されていません / no plan given", 422)
@@ -388,7 +398,7 @@ async def record_gap(request: Request, meeting_id: UUID) -> Response:
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
         await anyio.to_thread.run_sync(lambda: app.identify_gap(
-            _actor(staff), meeting_id, UUID(form["case_id"]), form["need"], form["area"], form["description"]))
+            actor_of(staff), meeting_id, UUID(form["case_id"]), form["need"], form["area"], form["description"]))
     except ValueError:
         return await refuse("ケースを選んでください / choose the case", 422)
     except DomainError as refused:

@@ -19,7 +19,7 @@ from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import COUNTERS, agencies
-from shared.ui import UI, csv_response, redirect, staff_from_cookie
+from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -65,10 +65,6 @@ async def _engagements(request: Request) -> list[dict[str, Any]]:
     # Those still with the worker first, latest contact first; then those handed over.
     rows.sort(key=lambda r: r["last"]["at"] if r["last"] else r["started_at"], reverse=True)
     return [r for r in rows if r["handed"] is None] + [r for r in rows if r["handed"] is not None]
-
-
-def _actor(staff: dict[str, str]) -> dict[str, str]:
-    return {"staff_id": staff["staff_id"], "division": staff["division"]}
 
 
 def _home(request: Request, rows: list[dict[str, Any]], status_code: int = 200, **extra: Any) -> Response:
@@ -135,7 +131,7 @@ async def start(request: Request) -> Response:
                                     existing=case_id)
             except NotFound:
                 pass
-        started = await anyio.to_thread.run_sync(lambda: app.start(_actor(staff), case_id, text["referred_by"],
+        started = await anyio.to_thread.run_sync(lambda: app.start(actor_of(staff), case_id, text["referred_by"],
                                                                    text["reason"]))
     except DomainError as refused:
         return await refuse(str(refused), refused.status)
@@ -183,7 +179,7 @@ async def record_contact(request: Request, case_id: UUID) -> Response:
                            error="方法・会えたか・関係の段階を選んでください / choose the method, whether you met, and the stage")
     app: OutreachApplication = runtime_of(request).app
     try:
-        await anyio.to_thread.run_sync(lambda: app.record_contact(_actor(staff), case_id, text["method"],
+        await anyio.to_thread.run_sync(lambda: app.record_contact(actor_of(staff), case_id, text["method"],
                                                                   text["reached"] == "1", text["note"], text["stage"]))
     except DomainError as refused:
         return await _page(request, case_id, refused.status, form=text, error_at="contact", error=str(refused))
@@ -204,7 +200,7 @@ async def hand_over(request: Request, case_id: UUID) -> Response:
     app: OutreachApplication = runtime_of(request).app
     try:
         await anyio.to_thread.run_sync(lambda: app.hand_over(
-            _actor(staff), case_id, text["to_program"], text["reason"], text["primary_agency"] or None,
+            actor_of(staff), case_id, text["to_program"], text["reason"], text["primary_agency"] or None,
             text["counter"] or None))
     except DomainError as refused:
         return await _page(request, case_id, refused.status, form=text, error_at="hand_over", error=str(refused))

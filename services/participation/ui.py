@@ -18,7 +18,7 @@ from services.participation.domain import PLACEMENT_OUTCOMES, Support
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import RESOURCE_KINDS
-from shared.ui import UI, csv_response, redirect, staff_from_cookie
+from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -108,10 +108,6 @@ def _back(path: str, anchor: str, ok: str) -> Response:
     response = redirect(path, ok=ok)
     response.headers["location"] += f"#{anchor}"
     return response
-
-
-def _actor(staff: dict[str, str]) -> dict[str, str]:
-    return {"staff_id": staff["staff_id"], "division": staff["division"]}
 
 
 @router.get("/ui/", response_class=HTMLResponse)
@@ -210,7 +206,7 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
     text = {k: str(v).strip() for k, v in form.items() if k != "needs"}
     needs = [str(n).strip() for n in form.getlist("needs")]
     app: ParticipationApplication = runtime_of(request).app
-    actor = _actor(staff)
+    actor = actor_of(staff)
 
     async def refuse(message: str, status: int) -> Response:
         return await _page(request, case_id, status, form={**text, "needs": needs}, error_at=action, error=message)
@@ -255,7 +251,7 @@ async def review(request: Request, case_id: UUID, index: int) -> Response:
     text = {k: str(form.get(k) or "").strip() for k in ("outcome", "note")}
     app: ParticipationApplication = runtime_of(request).app
     try:
-        await anyio.to_thread.run_sync(lambda: app.review_placement(_actor(staff), case_id, index, text["outcome"],
+        await anyio.to_thread.run_sync(lambda: app.review_placement(actor_of(staff), case_id, index, text["outcome"],
                                                                     text["note"]))
     except DomainError as refused:
         return await _page(request, case_id, refused.status, form={**text, "index": index}, error_at="review",
