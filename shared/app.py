@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from shared.contracts import Envelope
 from shared.journey import NotFound, acting, event_id_of
+from shared.readmodel import ReadModels, open_view
 
 RELAY_TRACKING = "jusou-relay"
 
@@ -51,6 +52,19 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
         self._inbox_lock = threading.Lock()
+        self.readmodels = ReadModels(open_view(self.env), self)
+        self.on_commit(self.readmodels.wake)
+        if self.env.get("PERSISTENCE_MODULE", "eventsourcing.popo") != "eventsourcing.popo" and self.env.get(
+            "JUSOU_READMODELS_FOLLOW", "1"
+        ) == "1":
+            self.readmodels.start()
+
+    def close(self) -> None:
+        self.readmodels.stop()
+        view_store = getattr(self.readmodels.view, "datastore", None)
+        if view_store is not None:
+            view_store.close()
+        super().close()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -93,23 +107,34 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             start = batch[-1].id + 1
 
     def ids_of(self, kind: type[Aggregate]) -> list[UUID]:
-        """Ids of every aggregate of `kind`, oldest first (a scan; read models come later)."""
-        created = f"{kind.__module__}:{kind.__qualname__}."
-        seen: dict[UUID, None] = {}
-        for notification in self.notifications():
-            if notification.topic.startswith(created) and notification.originator_version == 1:
-                seen[notification.originator_id] = None
-        return list(seen)
+        """Ids of every aggregate of `kind`, oldest first (from the aggregate catalogue read model)."""
+        self.readmodels.catch_up()
+        return [UUID(i) for i in self.readmodels.view.ids_of_kind(f"{kind.__module__}:{kind.__qualname__}")]
+
+    def notifications_at(self, positions: list[int]) -> Iterator[Notification]:
+        """The stored events at these positions (ascending), reading runs of consecutive positions at once."""
+        i = 0
+        while i < len(positions):
+            j = i
+            while j + 1 < len(positions) and positions[j + 1] == positions[j] + 1:
+                j += 1
+            yield from self.recorder.select_notifications(start=positions[i], limit=j - i + 1, stop=positions[j])
+            i = j + 1
+
+    def case_positions(self, case_id: UUID) -> list[int]:
+        """Store positions of the case's events (from the case index read model)."""
+        self.readmodels.catch_up()
+        return self.readmodels.view.positions_of_case(str(case_id))
 
     def history(self, case_id: UUID) -> list[dict[str, Any]]:
         """D15: every event this service recorded for the case, in store order, with who and why."""
-        wanted = str(case_id)
+        return self.rows_at(self.case_positions(case_id))
+
+    def rows_at(self, positions: list[int]) -> list[dict[str, Any]]:
         rows = []
-        for notification in self.notifications():
+        for notification in self.notifications_at(positions):
             event = self.mapper.to_domain_event(notification)
             meta = getattr(event, "meta", None) or {}
-            if meta.get("case_id") != wanted:
-                continue
             fields = {k: v for k, v in vars(event).items()
                       if k not in ("meta", "originator_id", "originator_version", "timestamp", "originator_topic")}
             rows.append({
@@ -117,6 +142,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 "position": notification.id,
                 "occurred_at": event.timestamp.isoformat(),
                 "event": notification.topic.rsplit(":", 1)[-1],
+                "case_id": meta.get("case_id"),
                 "aggregate_id": str(notification.originator_id),
                 "event_id": str(event_id_of(self.service, notification.originator_id, notification.originator_version)),
                 "actor": meta.get("actor"),
