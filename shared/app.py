@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import date, datetime
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 from uuid import UUID
@@ -129,6 +129,44 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def history(self, case_id: UUID) -> list[dict[str, Any]]:
         """D15: every event this service recorded for the case, in store order, with who and why."""
         return self.rows_at(self.case_positions(case_id))
+
+    def person_rows(self, person_ref: UUID) -> list[dict[str, Any]]:
+        """Every event naming the person (from the person index read model): intake's disclosures."""
+        self.readmodels.catch_up()
+        return self.rows_at(self.readmodels.view.positions_of_person(str(person_ref)))
+
+    def state_as_of(self, case_id: UUID, moment: datetime | None = None) -> list[dict[str, Any]]:
+        """D15 audit: this program's view of the case as it stood at `moment` (now when None).
+
+        Each aggregate that recorded something for the case is rebuilt from its own events up to
+        the last version recorded by then (`repository.get(id, version=…)`). A person's record
+        (personal information) is never part of it: disclosures are audited separately.
+        """
+        self.readmodels.catch_up()
+        states = []
+        for aggregate_id in self.readmodels.view.case_aggregates(str(case_id)):
+            uid = UUID(aggregate_id)
+            version: int | None = None
+            if moment is not None:
+                recorded = [e.originator_version for e in self.recorder.select_events(uid)
+                            if self.mapper.to_domain_event(e).timestamp <= moment]
+                if not recorded:
+                    continue
+                version = max(recorded)
+            aggregate = self.repository.get(uid, version=version)
+            if getattr(aggregate, "personal", False):
+                continue
+            shown = aggregate.view() if callable(getattr(aggregate, "view", None)) else {
+                k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+            states.append({
+                "service": self.service,
+                "aggregate_id": aggregate_id,
+                "kind": type(aggregate).__qualname__,
+                "version": aggregate.version,
+                "recorded_at": aggregate.modified_on.isoformat(),
+                "state": json.loads(json.dumps(shown, default=str, ensure_ascii=False)),
+            })
+        return states
 
     def rows_at(self, positions: list[int]) -> list[dict[str, Any]]:
         rows = []

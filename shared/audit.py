@@ -8,6 +8,7 @@ of personal information appears with its legal basis.
 from __future__ import annotations
 
 import csv
+import json
 import io
 from collections import defaultdict
 from datetime import datetime
@@ -69,4 +70,55 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
         writer.writerow([row["occurred_at"], row["service"], row["event"], row["event_id"], row.get("caused_by") or "",
                          actor.get("staff_id", ""), actor.get("division", ""), actor.get("service", ""),
                          fields.get("decision", ""), fields.get("meeting_type", ""), fields.get("basis", "")])
+    return "\ufeff" + buffer.getvalue()
+
+
+def render_states(states: list[dict[str, Any]], moment: datetime | None) -> str:
+    """Each program's view of the case (as it stood at `moment`), one block per aggregate."""
+    when = moment.isoformat() if moment else "now / 現在"
+    lines = [f"== each program's view as of {when} / 各事業から見たケース（{when} 時点）"]
+    if not states:
+        lines.append("  (nothing recorded by then / 記録なし)")
+    for state in states:
+        lines.append(f"[{state['service']}] {state['kind']} {state['aggregate_id'][:8]} v{state['version']} "
+                     f"(last change {state['recorded_at'][:19]})")
+        for key, value in sorted(state["state"].items()):
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            lines.append(f"    {key}: {shown[:160]}")
+    return "\n".join(lines)
+
+
+DISCLOSURE_COLUMNS = ["occurred_at", "case_id", "staff_id", "division", "basis", "basis_ja", "meeting_id", "event_id"]
+
+
+def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who was shown a person's information, when, on what legal basis (個人情報の開示の記録)."""
+    found = []
+    for row in rows:
+        if not row["event"].endswith(".PersonDisclosed"):
+            continue
+        actor, fields = row.get("actor") or {}, row.get("fields") or {}
+        found.append({
+            "occurred_at": row["occurred_at"], "case_id": row.get("case_id") or "",
+            "staff_id": actor.get("staff_id", ""), "division": actor.get("division", ""),
+            "basis": fields.get("basis", ""), "basis_ja": BASIS_JA.get(fields.get("basis", ""), ""),
+            "meeting_id": fields.get("meeting_id") or "", "event_id": row["event_id"],
+        })
+    return found
+
+
+def render_disclosures_text(person_ref: str, rows: list[dict[str, Any]]) -> str:
+    lines = [f"個人情報の開示記録 / disclosures of person {person_ref}: {len(rows)}"]
+    for r in rows:
+        meeting = f" meeting={r['meeting_id'][:8]}" if r["meeting_id"] else ""
+        lines.append(f"{r['occurred_at'][:19]} {r['staff_id']} ({r['division']}) case={r['case_id'][:8]} "
+                     f"basis={r['basis_ja'] or r['basis']}{meeting}")
+    return "\n".join(lines)
+
+
+def render_disclosures_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=DISCLOSURE_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
     return "\ufeff" + buffer.getvalue()

@@ -243,8 +243,13 @@ def parser() -> argparse.ArgumentParser:
     journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
     journey.add_argument("case_id")
     journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    journey.add_argument("--as-of", help="only what was recorded by this time (RFC 3339 with a zone)")
+    journey.add_argument("--as-of", help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
+    journey.add_argument("--state", action="store_true", help="also print each program's current view of the case")
     journey.set_defaults(handler=audit_journey)
+    shown = audit.add_parser("disclosures", help="who was shown a person's information, when, on what basis")
+    shown.add_argument("person_ref")
+    shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    shown.set_defaults(handler=audit_disclosures)
     return top
 
 
@@ -264,8 +269,7 @@ def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def history(args: argparse.Namespace) -> int:
-    urls = {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
-    rows = case_history(args.case_id, urls)
+    rows = case_history(args.case_id, service_urls())
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -283,24 +287,70 @@ def history(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
+def service_urls() -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+
+
+def get_json(url: str, what: str) -> Any:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        raise SystemExit(f"{what}: {exc.code} {detail}") from None
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"{what} に接続できません / cannot reach {what}: {exc}") from None
+
+
 def audit_journey(args: argparse.Namespace) -> int:
-    """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program."""
+    """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program, and
+    (with --as-of or --state) every program's view of the case as it stood then."""
     from datetime import datetime
+    from urllib.parse import quote
 
-    from shared.audit import as_of, causation_tree, render_csv, render_text
+    from shared.audit import as_of, causation_tree, render_csv, render_states, render_text
 
-    urls = {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+    urls = service_urls()
     moment = datetime.fromisoformat(args.as_of) if args.as_of else None
     if moment is not None and moment.tzinfo is None:
         raise SystemExit("--as-of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
     rows = as_of(case_history(args.case_id, urls), moment)
+    states: list[dict[str, Any]] = []
+    if moment is not None or args.state:
+        query = f"?as_of={quote(moment.isoformat())}" if moment else ""
+        for name, url in urls.items():
+            states.extend(get_json(f"{url}/cases/{args.case_id}/state{query}", name))
     if args.format == "json":
-        print(json.dumps([{"depth": d, **r} for d, r in causation_tree(rows)], ensure_ascii=False, indent=2))
+        document = {"case_id": args.case_id, "as_of": moment.isoformat() if moment else None,
+                    "events": [{"depth": d, **r} for d, r in causation_tree(rows)]}
+        if states or moment is not None or args.state:
+            document["states"] = states
+        print(json.dumps(document, ensure_ascii=False, indent=2))
     elif args.format == "csv":
         sys.stdout.write(render_csv(rows))
     else:
         print(render_text(rows))
+        if moment is not None or args.state:
+            print()
+            print(render_states(states, moment))
     return 0 if rows else 1
+
+
+def audit_disclosures(args: argparse.Namespace) -> int:
+    """`jusou audit disclosures PERSON_REF`: who was shown the person's information, when, on what basis."""
+    from shared.audit import render_disclosures_csv, render_disclosures_text
+
+    rows = get_json(f"{service_urls()['intake']}/audit/people/{args.person_ref}/disclosures", "intake")
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(render_disclosures_csv(rows))
+    else:
+        print(render_disclosures_text(args.person_ref, rows))
+    return 0
 
 
 def quiet_logging() -> None:

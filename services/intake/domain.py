@@ -34,6 +34,9 @@ class PossibleDuplicate(DomainError):
 class Person(Aggregate):
     """相談者: personal information, kept only in intake's (encrypted) store."""
 
+    #: never part of an audit's state view; reading it is a disclosure (PersonDisclosed)
+    personal = True
+
     @event("Registered")
     def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
         self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone

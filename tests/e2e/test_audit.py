@@ -1,0 +1,137 @@
+"""D15 audit over a running suite: the causation tree, state as of a moment, disclosures by person."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.runner import Suite
+from support.journey import COUNTER_STAFF, Journey
+
+OUTSIDER = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
+
+
+def cli_env(suite: Suite) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in suite.services:
+        env[f"JUSOU_{name.upper()}_PORT"] = str(urlsplit(suite.url(name)).port)
+    return env
+
+
+async def jusou(suite: Suite, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "jusou"), *args, env=cli_env(suite),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def audit(journey: Journey, case_id: str, service: str = "meeting", **params: str) -> Any:
+    response = await journey.http.get(journey.urls[service] + f"/audit/cases/{case_id}", params=params)
+    assert response.status_code == 200, response.text
+    return response.json() if params.get("format", "json") == "json" else response.text
+
+
+async def test_d15_audit_shows_every_program_as_a_causation_tree(journey: Journey) -> None:
+    case_id, plan_id = await journey.whole()
+    document = await audit(journey, case_id)
+    events = document["events"]
+    assert document["missing"] == []
+    assert {e["service"] for e in events} >= {"intake", "collaboration", "meeting", "participation"}
+    by_id = {e["event_id"]: e for e in events}
+    escalated = next(e for e in events if e["event"] == "Case.Escalated")
+    opened = next(e for e in events if e["event"] == "CollaborationCase.Opened")
+    assert escalated["depth"] == 0 and escalated["actor"]["staff_id"] == COUNTER_STAFF["X-Jusou-Staff"]
+    assert opened["caused_by"] == escalated["event_id"] and opened["depth"] == 1
+    # every effect sits right under the event that caused it, in a depth-first order
+    for i, event in enumerate(events):
+        if event["depth"]:
+            parent = by_id[event["caused_by"]]
+            assert events.index(parent) < i and parent["depth"] == event["depth"] - 1
+    plans = [s for s in document["states"] if s["service"] == "collaboration" and s["kind"] == "Plan"]
+    assert [p["state"]["status"] for p in plans] == ["closed"]
+
+
+async def test_d15_audit_as_of_rebuilds_each_programs_view_as_it_stood_then(journey: Journey) -> None:
+    case_id, plan_id = await journey.whole()
+    events = (await audit(journey, case_id))["events"]
+    approved = next(e for e in events if e["service"] == "collaboration" and e["event"] == "Plan.DecisionRecorded"
+                    and e["fields"].get("decision") == "approved")
+    then = await audit(journey, case_id, service="intake", as_of=approved["occurred_at"])
+    assert then["as_of"] == approved["occurred_at"]
+    assert all(datetime.fromisoformat(e["occurred_at"]) <= datetime.fromisoformat(approved["occurred_at"])
+               for e in then["events"])
+    assert not any(e["event"] == "Plan.Closed" for e in then["events"])
+    plan = next(s for s in then["states"] if s["service"] == "collaboration" and s["kind"] == "Plan")
+    assert plan["state"]["status"] == "approved" and plan["state"]["revision"] == 2
+    now = next(s for s in (await audit(journey, case_id))["states"] if s["aggregate_id"] == plan["aggregate_id"])
+    assert now["state"]["status"] == "closed" and now["version"] > plan["version"]
+    before_anything = await audit(journey, case_id, as_of="2020-01-01T00:00:00+09:00")
+    assert before_anything["events"] == [] and before_anything["states"] == []
+
+
+async def test_d15_audit_as_of_needs_a_time_zone(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    response = await journey.http.get(journey.urls["intake"] + f"/audit/cases/{case_id}",
+                                      params={"as_of": "2026-11-29T12:00:00"})
+    assert response.status_code == 422 and "タイムゾーン" in response.json()["detail"]
+
+
+async def test_d15_audit_as_csv_and_text(journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration")
+    text = await audit(journey, case_id, format="csv")
+    assert text.startswith("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [r["event"] for r in rows][:2] == ["Case.Received", "Case.ConsentRecorded"]
+    assert any(r["service"] == "collaboration" and r["caused_by"] for r in rows)
+    plain = await audit(journey, case_id, format="text")
+    assert "└" in plain and "[collaboration] CollaborationCase.Opened by policy:collaboration" in plain
+
+
+async def test_d10_audit_disclosures_lists_who_saw_a_person_on_what_basis(journey: Journey, running_suite: Suite) -> None:
+    case_id = await journey.receive_and_escalate()
+    intake = journey.urls["intake"]
+    case = (await journey.http.get(intake + f"/cases/{case_id}")).json()
+    person_ref = case["person_ref"]
+    refused = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "own_counter"},
+                                     headers=OUTSIDER)
+    assert refused.status_code == 403
+    shown = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "consent"}, headers=OUTSIDER)
+    assert shown.status_code == 200
+    own = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "own_counter"},
+                                 headers=COUNTER_STAFF)
+    assert own.status_code == 200
+    found = (await journey.http.get(intake + f"/audit/people/{person_ref}/disclosures")).json()
+    assert [(r["staff_id"], r["division"], r["basis"], r["case_id"]) for r in found] == [
+        ("hoiku-1", "childcare", "consent", case_id),
+        (COUNTER_STAFF["X-Jusou-Staff"], COUNTER_STAFF["X-Jusou-Division"], "own_counter", case_id),
+    ]
+    code, out, err = await jusou(running_suite, "audit", "disclosures", person_ref, "--format", "json")
+    assert code == 0, err
+    assert [r["basis"] for r in json.loads(out)] == ["consent", "own_counter"]
+    code, out, _ = await jusou(running_suite, "audit", "disclosures", person_ref)
+    assert "本人同意" in out and "hoiku-1" in out
+    # the disclosure is also part of the case's audit, with its legal basis
+    plain = await audit(journey, case_id, format="text")
+    assert "personal information shown, basis=本人同意" in plain
+
+
+async def test_d15_audit_journey_cli_prints_each_programs_view_as_of_a_moment(
+    journey: Journey, running_suite: Suite
+) -> None:
+    case_id, _ = await journey.whole()
+    code, out, err = await jusou(running_suite, "audit", "journey", case_id, "--state")
+    assert code == 0, err
+    assert "CollaborationCase.Opened" in out and "each program's view as of now" in out and "status: closed" in out
+    code, out, err = await jusou(running_suite, "audit", "journey", case_id, "--as-of", "2020-01-01T00:00:00+00:00",
+                                 "--format", "json")
+    assert code == 1 and json.loads(out)["events"] == [] and json.loads(out)["states"] == []
