@@ -235,6 +235,9 @@ def parser() -> argparse.ArgumentParser:
     check = asyncapi.add_parser("check", help="exit 1 if the folder differs from what the code generates")
     check.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
     check.set_defaults(handler=asyncapi_check)
+    from shared.configdoc import add_config_commands
+
+    add_config_commands(commands)  # jusou config export|check: docs/configuration.md from SETTINGS
     past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
     past.add_argument("case_id")
     past.add_argument("--json", action="store_true", help="JSON instead of a table")
@@ -250,6 +253,17 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("person_ref")
     shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
     shown.set_defaults(handler=audit_disclosures)
+    check = audit.add_parser("verify", help="prove each store and the JUSOU stream agree; seals unbroken")
+    check.add_argument("--repair", action="store_true", help="republish what the stream lost (stores are the truth)")
+    check.add_argument("--service", action="append", choices=tuple(settings.PORTS), help="only these services")
+    check.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    check.add_argument("--json", action="store_true", help="JSON instead of a table")
+    check.set_defaults(handler=audit_verify)
+    rebuild = commands.add_parser("replay", help="rebuild a service's read models from its store")
+    rebuild.add_argument("service", choices=(*settings.PORTS, "all"))
+    rebuild.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    rebuild.add_argument("--json", action="store_true", help="JSON figures instead of a progress bar")
+    rebuild.set_defaults(handler=replay)
     return top
 
 
@@ -311,7 +325,13 @@ def audit_journey(args: argparse.Namespace) -> int:
     from datetime import datetime
     from urllib.parse import quote
 
-    from shared.audit import as_of, causation_tree, render_csv, render_states, render_text
+    from shared.audit import (
+        as_of,
+        causation_tree,
+        render_csv,
+        render_states,
+        render_text,
+    )
 
     urls = service_urls()
     moment = datetime.fromisoformat(args.as_of) if args.as_of else None
@@ -351,6 +371,86 @@ def audit_disclosures(args: argparse.Namespace) -> int:
     else:
         print(render_disclosures_text(args.person_ref, rows))
     return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """`jusou audit verify [--repair]`: exit 0 only when every store and the stream agree."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.verify import default_nats_url, report_dict, run_verify
+
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    services = tuple(args.service or settings.PORTS)
+    console = Console(stderr=True, highlight=False)
+    before, after = run_verify(services, default_nats_url(), args.repair,
+                               progress=None if args.json else lambda m: console.print(f"… {m}", markup=False))
+    final = after or before
+    if args.json:
+        print(json.dumps({"reports": [report_dict(r) for r in before],
+                          "after_repair": [report_dict(r) for r in after] if after else None,
+                          "ok": not any(r.problems for r in final)}, ensure_ascii=False, indent=2))
+        return 1 if any(r.problems for r in final) else 0
+    for title, reports in (("検証 / verify", before), ("修復後 / after repair", after)):
+        if not reports:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in ("service", "store", "integration", "on stream", "pending", "missing", "duplicates", "altered",
+                       "unknown", "consumers", "seal breaks", "republished"):
+            table.add_column(column, justify="left" if column == "service" else "right")
+        for r in reports:
+            table.add_row(r.service, str(r.store_events), str(r.integration_events), str(r.on_stream), str(r.pending),
+                          str(len(r.missing)), str(len(r.duplicates)), str(len(r.altered)), str(len(r.unknown)),
+                          str(len(r.consumer_problems)), str(len(r.seal_breaks)), str(r.republished))
+        Console(highlight=False).print(table)
+    out = Console(highlight=False)
+    for r in final:
+        for what, items in (("missing", r.missing), ("duplicate", r.duplicates), ("altered", r.altered),
+                            ("unknown", r.unknown), ("consumer", r.consumer_problems),
+                            ("seal broken at position", r.seal_breaks)):
+            for item in items[:20]:
+                out.print(f"{r.service}: {what} {item}", markup=False)
+    if any(r.problems for r in final):
+        out.print("不整合があります / the record does not agree (see above)", markup=False)
+        return 1
+    out.print("すべての記録が一致しています / every store and the stream agree", markup=False)
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    """`jusou replay SERVICE`: rebuild its read models from the store, with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from shared.verify import replay as rebuild
+
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    services = tuple(settings.PORTS) if args.service == "all" else (args.service,)
+    results = []
+    if args.json:
+        results = [rebuild(service) for service in services]
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns) as progress:
+            for service in services:
+                task = progress.add_task(f"{service} 再構築 / rebuilding", total=None)
+                results.append(rebuild(service, lambda done, total, t=task: progress.update(t, completed=done,
+                                                                                           total=total)))
+        for r in results:
+            seals = "seals intact / 封印は正常" if not r["seal_breaks"] else f"SEAL BROKEN at {r['seal_breaks'][:5]}"
+            same = "equal to the live read models / 稼働中と一致" if r["equal_to_live"] else (
+                f"differed from the live read models in {', '.join(r['changed_tables'])} (now rebuilt)")
+            print(f"{r['service']}: {r['events']} events in {r['seconds']} s "
+                  f"({r['events_per_second'] or '-'} events/s); {same}; {seals}")
+    return 1 if any(r["seal_breaks"] for r in results) else 0
 
 
 def quiet_logging() -> None:

@@ -173,15 +173,15 @@ class _SQLMixin:
     def _view_statements(self) -> list[str]:
         t = self._table
         return [
-            f"CREATE TABLE IF NOT EXISTS {t('case_events')} (case_id TEXT NOT NULL, position BIGINT NOT NULL, "
-            "aggregate_id TEXT NOT NULL, version BIGINT NOT NULL, occurred_at TEXT NOT NULL, "
-            "PRIMARY KEY (case_id, position))",
-            f"CREATE TABLE IF NOT EXISTS {t('person_events')} (person_ref TEXT NOT NULL, position BIGINT NOT NULL, "
-            "PRIMARY KEY (person_ref, position))",
-            f"CREATE TABLE IF NOT EXISTS {t('aggregates')} (kind TEXT NOT NULL, aggregate_id TEXT NOT NULL, "
-            "position BIGINT NOT NULL, PRIMARY KEY (kind, aggregate_id))",
-            f"CREATE INDEX IF NOT EXISTS {self._index_name('aggregates_by_position')} "
-            f"ON {t('aggregates')} (kind, position)",
+            (f"CREATE TABLE IF NOT EXISTS {t('case_events')} (case_id TEXT NOT NULL, position BIGINT NOT NULL, "
+             "aggregate_id TEXT NOT NULL, version BIGINT NOT NULL, occurred_at TEXT NOT NULL, "
+             "PRIMARY KEY (case_id, position))"),
+            (f"CREATE TABLE IF NOT EXISTS {t('person_events')} (person_ref TEXT NOT NULL, position BIGINT NOT NULL, "
+             "PRIMARY KEY (person_ref, position))"),
+            (f"CREATE TABLE IF NOT EXISTS {t('aggregates')} (kind TEXT NOT NULL, aggregate_id TEXT NOT NULL, "
+             "position BIGINT NOT NULL, PRIMARY KEY (kind, aggregate_id))"),
+            (f"CREATE INDEX IF NOT EXISTS {self._index_name('aggregates_by_position')} "
+             f"ON {t('aggregates')} (kind, position)"),
             f"CREATE TABLE IF NOT EXISTS {t('seals')} (position BIGINT PRIMARY KEY, chain TEXT NOT NULL)",
         ]
 
@@ -307,8 +307,8 @@ def _postgres_view_class() -> type[ReadModelView]:
                 for name in ("case_events", "person_events", "aggregates"):
                     c.execute(SQL(f"DELETE FROM {self._table(name)}"))  # type: ignore[arg-type]
                 c.execute(
-                    SQL('DELETE FROM "{}"."{}" WHERE application_name = %s'.format(  # type: ignore[arg-type]
-                        self.datastore.schema, self.tracking_table_name)),
+                    SQL(f'DELETE FROM "{self.datastore.schema}"."{self.tracking_table_name}" '  # type: ignore[arg-type]
+                        "WHERE application_name = %s"),
                     [application_name],
                 )
 
@@ -428,7 +428,7 @@ class ReadModels(Projection[ReadModelView]):
                 return
             try:
                 self.catch_up()
-            except Exception as exc:  # a store hiccup: the next wake or poll tries again
+            except Exception as exc:  # noqa: BLE001 - a store hiccup: the next wake or poll tries again
                 log.warning("readmodels.catch_up_failed", error=f"{type(exc).__name__}: {exc}")
                 self._stopping.wait(1.0)
 
