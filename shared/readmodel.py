@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 BATCH = 500
+REBUILD_BATCH = 5000  # fewer, larger transactions when rebuilding
 
 
 @dataclass
@@ -67,6 +69,15 @@ def seal(previous: str, notification: Notification) -> str:
     )
     digest.update(notification.state)
     return digest.hexdigest()
+
+
+def plain(value: Any) -> Any:
+    """A transcoded value as the string the domain event would give (`uuid_hex`, `datetime_iso`)."""
+    if isinstance(value, dict) and "_type_" in value:
+        if value["_type_"] == "uuid_hex":
+            return str(UUID(value["_data_"]))
+        return value["_data_"]
+    return value
 
 
 def kind_of(topic: str) -> str:
@@ -357,6 +368,19 @@ class ReadModels(Projection[ReadModelView]):
         projection follows the notification log itself in batches (`catch_up`)."""
         self.catch_up()
 
+    def peek(self, notification: Notification) -> dict[str, Any]:
+        """The stored event's fields as plain JSON: decrypted and decompressed, but not rebuilt into a
+        domain event (the index needs three fields; rebuilding costs a third of the replay rate).
+        The layout is eventsourcing's JSONTranscoder's: `{"_type_": …, "_data_": …}` for typed values."""
+        data = notification.state
+        mapper = self.app.mapper
+        if mapper.cipher is not None:
+            data = mapper.cipher.decrypt(data)
+        if mapper.compressor is not None:
+            data = mapper.compressor.decompress(data)
+        state: dict[str, Any] = orjson.loads(data)
+        return state
+
     # -- following the store -----------------------------------------------------------------
 
     def position(self) -> int:
@@ -386,13 +410,13 @@ class ReadModels(Projection[ReadModelView]):
         chain = self.view.seal_before(notifications[0].id)
         known = {pos: link for pos, link in self.view.seals(notifications[0].id, len(notifications))}
         for notification in notifications:
-            event = self.app.mapper.to_domain_event(notification)
-            meta = getattr(event, "meta", None) or {}
+            state = self.peek(notification)
+            meta = state.get("meta") or {}
             case_id = meta.get("case_id")
             if case_id:
                 batch.case_rows.append((str(case_id), notification.id, str(notification.originator_id),
-                                        notification.originator_version, event.timestamp.isoformat()))
-            person_ref = getattr(event, "person_ref", None)
+                                        notification.originator_version, plain(state["timestamp"])))
+            person_ref = plain(state.get("person_ref"))
             if person_ref:
                 batch.person_rows.append((str(person_ref), notification.id))
             if notification.originator_version == 1:
@@ -443,7 +467,7 @@ class ReadModels(Projection[ReadModelView]):
         with self._lock:
             self.seal_mismatches = []
             self.view.clear(self.app.name)
-            return self.catch_up(progress=progress)
+            return self.catch_up(progress=progress, limit=REBUILD_BATCH)
 
 
 def ids(rows: Iterable[str]) -> list[UUID]:
