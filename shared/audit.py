@@ -8,13 +8,14 @@ of personal information appears with its legal basis.
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-BASIS_JA = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口"}
+BASIS_JA = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口",
+            "search_before_create": "受付時の重複確認（検索候補）"}
 
 
 def as_of(rows: list[dict[str, Any]], moment: datetime | None) -> list[dict[str, Any]]:
@@ -95,9 +96,14 @@ def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Who was shown a person's information, when, on what legal basis (個人情報の開示の記録)."""
     found = []
     for row in rows:
-        if not row["event"].endswith(".PersonDisclosed"):
+        fields = row.get("fields") or {}
+        if row["event"] == "Person.Shown":  # a candidate of a search: who is in the event itself
+            actor = {"staff_id": fields.get("staff_id", ""), "division": fields.get("division", "")}
+            fields = {**fields, "basis": fields.get("purpose", "")}
+        elif row["event"].endswith(".PersonDisclosed"):
+            actor = row.get("actor") or {}
+        else:
             continue
-        actor, fields = row.get("actor") or {}, row.get("fields") or {}
         found.append({
             "occurred_at": row["occurred_at"], "case_id": row.get("case_id") or "",
             "staff_id": actor.get("staff_id", ""), "division": actor.get("division", ""),

@@ -89,13 +89,15 @@ async def answer(case_id: UUID, index: int, body: AnswerIn, request: Request, ac
 
 @router.get("/persons/search")
 async def search(
-    request: Request, name: str | None = None, birth_date: str | None = None, kana: str | None = None,
+    request: Request, actor: Staff, name: str | None = None, birth_date: str | None = None, kana: str | None = None,
     phone: str | None = None,
 ) -> list[dict[str, Any]]:
-    """相談者の検索 (search before create): same name and birth date, or same kana and phone."""
+    """相談者の検索 (search before create): same name and birth date, or same kana and phone.
+
+    Staff only; every candidate shown is recorded as a reading of personal information (audit disclosures)."""
     if not ((name and birth_date) or (kana and phone)):
         raise Invalid("氏名と生年月日、またはふりがなと電話番号で検索してください / search by name and birth date, or kana and phone")
-    return await call(runtime_of(request).app.find_people, name, birth_date, kana, phone)  # type: ignore[no-any-return]
+    return await call(runtime_of(request).app.find_people, actor, name, birth_date, kana, phone)  # type: ignore[no-any-return]
 
 
 @router.get("/reports/trend")

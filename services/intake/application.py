@@ -28,9 +28,19 @@ class IntakeApplication(ServiceApplication):
         super().__init__(env)
         self.people = PersonIndex(self.recorder, self.mapper)
 
-    def find_people(self, name: str | None, birth_date: str | None, kana: str | None, phone: str | None) -> list[dict[str, Any]]:
-        """Search before create: people already known by name and birth date, or kana and phone."""
-        return self.people.find(name, birth_date, kana, phone)
+    def find_people(
+        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None
+    ) -> list[dict[str, Any]]:
+        """Search before create: people already known by name and birth date, or kana and phone.
+
+        Each candidate shown is a reading of personal information and is recorded (Person.Shown)."""
+        found = self.people.find(name, birth_date, kana, phone)
+        if found:
+            shown = [self.load(UUID(p["person_ref"]), Person, "相談者") for p in found]
+            for person in shown:
+                person.show(actor["staff_id"], actor["division"], "search_before_create")
+            self.save(*shown)
+        return found
 
     def receive_consultation(
         self,
@@ -58,7 +68,8 @@ class IntakeApplication(ServiceApplication):
         concerns = list(dict.fromkeys(f.ja for f in fields if f))  # the Japanese name, each field once
         people: list[Person] = []
         if person_ref is None and person and not confirm_new_person:
-            known = self.find_people(person.get("name"), person.get("birth_date"), person.get("kana"), person.get("phone"))
+            known = self.find_people(actor, person.get("name"), person.get("birth_date"), person.get("kana"),
+                                     person.get("phone"))
             if known:
                 raise PossibleDuplicate(known)
         if person_ref is None:

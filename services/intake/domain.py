@@ -41,6 +41,15 @@ class Person(Aggregate):
     def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
         self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone
 
+    def show(self, staff_id: str, division: str, purpose: str) -> None:
+        """Reading personal information is itself recorded: this person was shown to a staff member as
+        a candidate of a search before create (受付時の重複確認)."""
+        self._shown(person_ref=str(self.id), staff_id=staff_id, division=division, purpose=purpose)
+
+    @event("Shown")
+    def _shown(self, person_ref: str, staff_id: str, division: str, purpose: str) -> None:
+        self.times_shown = getattr(self, "times_shown", 0) + 1
+
 
 class Referral(JourneyAggregate):
     """紹介: outreach hands a person to a counter (D12); the counter receives them on the same case."""

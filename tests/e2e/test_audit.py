@@ -135,3 +135,18 @@ async def test_d15_audit_journey_cli_prints_each_programs_view_as_of_a_moment(
     code, out, err = await jusou(running_suite, "audit", "journey", case_id, "--as-of", "2020-01-01T00:00:00+00:00",
                                  "--format", "json")
     assert code == 1 and json.loads(out)["events"] == [] and json.loads(out)["states"] == []
+
+
+async def test_d10_searching_people_needs_staff_and_is_recorded(journey: Journey) -> None:
+    intake = journey.urls["intake"]
+    query = {"name": "調布 一郎", "birth_date": "1999-09-09"}
+    anonymous = await journey.http.get(intake + "/persons/search", params=query)
+    assert anonymous.status_code == 401 and anonymous.json()["detail"]
+    await journey.post("intake", "/consultations", {
+        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+        "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1999-09-09"},
+        "confirm_new_person": True}, COUNTER_STAFF)
+    found = (await journey.http.get(intake + "/persons/search", params=query, headers=OUTSIDER)).json()
+    assert len(found) >= 1
+    shown = (await journey.http.get(intake + f"/audit/people/{found[0]['person_ref']}/disclosures")).json()
+    assert ("hoiku-1", "search_before_create") in [(r["staff_id"], r["basis"]) for r in shown]

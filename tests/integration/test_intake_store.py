@@ -59,16 +59,16 @@ def test_d2_search_before_create_offers_the_known_person(intake: IntakeApplicati
 
 def test_d2_search_before_create_matches_kana_and_phone(intake: IntakeApplication) -> None:
     receive(intake, PERSON)
-    found = intake.find_people(None, None, "ふだ はなこ", "0424810000")
+    found = intake.find_people(STAFF, None, None, "ふだ はなこ", "0424810000")
     assert [p["name"] for p in found] == [PERSON["name"]]
-    assert intake.find_people("布田 花子", "1950-01-01", None, None) == []
+    assert intake.find_people(STAFF, "布田 花子", "1950-01-01", None, None) == []
 
 
 def test_d2_a_different_person_with_the_same_name_can_be_confirmed_new(intake: IntakeApplication) -> None:
     first = receive(intake, PERSON)
     second = receive(intake, {"name": PERSON["name"], "birth_date": PERSON["birth_date"]}, confirm=True)
     assert intake.case_view(first)["person_ref"] != intake.case_view(second)["person_ref"]
-    assert len(intake.find_people(PERSON["name"], PERSON["birth_date"], None, None)) == 2
+    assert len(intake.find_people(STAFF, PERSON["name"], PERSON["birth_date"], None, None)) == 2
 
 
 def test_d3_connection_accepted_makes_the_agency_primary(intake: IntakeApplication) -> None:
@@ -112,3 +112,15 @@ def test_d2_concerns_are_fields_of_the_city_list_by_code_or_name(intake: IntakeA
     with pytest.raises(Invalid) as refused:
         intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["占い"], {"name": "y"}, None, True)
     assert "占い" in str(refused.value) and "ひきこもり" in str(refused.value)
+
+
+def test_d10_each_search_candidate_shown_is_recorded_as_a_disclosure(intake: IntakeApplication) -> None:
+    from shared.audit import disclosure_rows
+
+    case_id = receive(intake, PERSON)
+    person_ref = intake.case_view(case_id)["person_ref"]
+    searcher = {"staff_id": "s-099", "division": "childcare"}
+    assert [p["person_ref"] for p in intake.find_people(searcher, None, None, "ふだ はなこ", "0424810000")] == [person_ref]
+    assert intake.find_people(searcher, "誰 でもない", "1900-01-01", None, None) == []
+    rows = disclosure_rows(intake.person_rows(UUID(person_ref)))
+    assert [(r["staff_id"], r["division"], r["basis"]) for r in rows] == [("s-099", "childcare", "search_before_create")]
