@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -87,7 +88,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
 
     @router.get("/audit/cases/{case_id}", response_model=None)
     async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
-                         format: str = FORMAT) -> Any:  # noqa: A002
+                         format: str = FORMAT) -> Any:
         """D15: the case's whole history across every program as a causation tree, and each program's state."""
         document = await journey_document(case_id, moment_of(as_of), _urls(request))
         rows = [{k: v for k, v in e.items() if k != "depth"} for e in document["events"]]
@@ -100,7 +101,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         return document
 
     @router.get("/audit/people/{person_ref}/disclosures", response_model=None)
-    async def disclosures(person_ref: UUID, request: Request, format: str = FORMAT) -> Any:  # noqa: A002
+    async def disclosures(person_ref: UUID, request: Request, format: str = FORMAT) -> Any:
         """Who was shown this person's information, when, on what legal basis (intake records every showing)."""
         app = request.app.state.runtime.app
         found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
@@ -126,6 +127,9 @@ def mount_audit(api: FastAPI, page: UI) -> None:
             except ValueError:
                 error = f"日時の形式が正しくありません / not a time: {as_of}"
         document = await journey_document(case_id, moment, _urls(request))
+        for state in document["states"]:  # lists and records as readable JSON, Japanese kept as it is
+            state["state"] = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                              for k, v in state["state"].items()}
         return page.render(request, "audit_case.html", "監査 / audit", document=document, as_of=as_of,
                            error=error, PROGRAM_LABELS=PROGRAM_LABELS)
 

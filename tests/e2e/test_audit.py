@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.runner import Suite
 from support.journey import COUNTER_STAFF, Journey
+
+from shared.runner import Suite
 
 OUTSIDER = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
 
@@ -41,7 +42,7 @@ async def audit(journey: Journey, case_id: str, service: str = "meeting", **para
 
 
 async def test_d15_audit_shows_every_program_as_a_causation_tree(journey: Journey) -> None:
-    case_id, plan_id = await journey.whole()
+    case_id, _ = await journey.whole()
     document = await audit(journey, case_id)
     events = document["events"]
     assert document["missing"] == []
@@ -61,7 +62,7 @@ async def test_d15_audit_shows_every_program_as_a_causation_tree(journey: Journe
 
 
 async def test_d15_audit_as_of_rebuilds_each_programs_view_as_it_stood_then(journey: Journey) -> None:
-    case_id, plan_id = await journey.whole()
+    case_id, _ = await journey.whole()
     events = (await audit(journey, case_id))["events"]
     approved = next(e for e in events if e["service"] == "collaboration" and e["event"] == "Plan.DecisionRecorded"
                     and e["fields"].get("decision") == "approved")

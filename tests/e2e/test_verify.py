@@ -13,7 +13,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 import nats
 import pytest
+from support.journey import Journey
+from support.poll import eventually
+from support.servers import Nats, free_port, nats_server
 
 from shared.bus import STREAMS
 from shared.contracts import STREAM
 from shared.runner import Suite
-from support.journey import Journey
-from support.poll import eventually
-from support.servers import Nats, free_port, nats_server
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 WINDOW = 1.0
@@ -55,7 +54,7 @@ def jusou(suite: Suite, server: Nats, *args: str) -> tuple[int, Any, str]:
     env = dict(os.environ, JUSOU_DATA_DIR=str(suite.data_dir), NATS_URL=server.url, JUSOU_STORE="sqlite")
     env |= {f"JUSOU_{n.upper()}_PORT": str(urlsplit(suite.url(n)).port) for n in suite.services}
     done = subprocess.run([str(Path(sys.executable).parent / "jusou"), *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     out: Any = done.stdout
     if "--json" in args:
         out = json.loads(done.stdout)
@@ -113,7 +112,7 @@ async def test_d15_verify_finds_an_event_the_stream_lost_and_repair_republishes_
     code, result, _ = jusou(suite, server, "audit", "verify", "--json", "--service", "intake")
     assert code == 1 and result["ok"] is False
     assert result["reports"][0]["missing"] == [lost.headers["Nats-Msg-Id"]]
-    time.sleep(WINDOW + 0.5)  # JetStream remembers a removed message's id for its duplicate window
+    await asyncio.sleep(WINDOW + 0.5)  # JetStream remembers a removed message's id for its duplicate window
     code, result, err = jusou(suite, server, "audit", "verify", "--repair", "--json", "--service", "intake")
     assert code == 0, (result, err)
     assert result["reports"][0]["republished"] == 1 and result["after_repair"][0]["problems"] == 0

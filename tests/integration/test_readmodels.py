@@ -9,14 +9,14 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from support.servers import Postgres
+from unit.builders import COUNTER_STAFF, PERSON
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
 from shared.readmodel import plain
 from shared.settings import Settings
 from shared.store import store_env
-from support.servers import Postgres
-from unit.builders import COUNTER_STAFF, PERSON
 
 
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: str = "0") -> IntakeApplication:
