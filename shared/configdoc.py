@@ -1,0 +1,114 @@
+"""The configuration reference, generated from `shared.settings.SETTINGS` so it cannot drift.
+
+`jusou config export` writes docs/configuration.md and the README's settings table (between its
+`<!-- settings-table -->` markers); `jusou config check` exits 1 when either differs from what
+SETTINGS gives (tests/contracts/test_configuration.py runs the check). Add a setting to SETTINGS,
+then export: never edit the table by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DOC = ROOT / "docs" / "configuration.md"
+README = ROOT / "README.md"
+TABLE = re.compile(r"(<!-- settings-table -->\n)(.*?)(<!-- /settings-table -->)", re.DOTALL)
+
+INTRO = """\
+# 設定 / Configuration reference
+
+<!-- Generated from shared/settings.py (SETTINGS) by `jusou config export`; do not edit by hand. -->
+
+すべての設定は環境変数で与えます（`shared/settings.py` の `SETTINGS`）。この表はそこから生成され、
+`jusou config check`（とテスト）が食い違いを検出します。
+
+Every setting comes from the environment and is declared once, in `SETTINGS` in
+`shared/settings.py`. This page is generated from it (`jusou config export`); `jusou config check`
+and a test fail when it drifts. A variable not in this table is not read by Jusou.
+
+"""
+
+OUTRO = """
+`<SERVICE>` is the service's name in capitals: `INTAKE`, `COLLABORATION`, `MEETING`, `OUTREACH`,
+`PARTICIPATION`, `COMMUNITY` (ports in CONTRACT.md).
+
+## Where they are set / 設定の置き場所
+
+| where | how |
+|---|---|
+| development (`jusou up`, `python3 dev.py up`) | the shell's environment; the defaults above run everything locally (SQLite, the suite's own NATS) |
+| Docker Compose (`docker-compose.yml`) | each service's `environment:`; the secrets `JUSOU_CIPHER_KEY` and `JUSOU_PG_PASSWORD` come from a `.env` file beside the compose file, kept out of git (template: `deploy/env.example`) |
+| Kubernetes (`deploy/k8s/`) | the ConfigMap `jusou-settings` (`settings.yaml`) for plain settings; the Secret `jusou-secrets` (`secret.yaml`, a template with placeholders) for `JUSOU_CIPHER_KEY` and `JUSOU_PG_PASSWORD` |
+
+Every service of one suite must use the same `JUSOU_CIPHER_KEY`: the stored events are encrypted
+with it, and without it they cannot be read. Keep it with the database backups.
+"""
+
+
+def configuration_markdown() -> str:
+    """docs/configuration.md: the table of every setting (name, default, meaning) and where to set them."""
+    from shared.cli import settings_markdown
+
+    return INTRO + settings_markdown() + OUTRO
+
+
+def readme_with_table(text: str) -> str:
+    """The README with its settings table replaced by the generated one."""
+    from shared.cli import settings_markdown
+
+    if not TABLE.search(text):
+        raise SystemExit("README.md lacks the <!-- settings-table --> … <!-- /settings-table --> markers")
+    return TABLE.sub(lambda m: m.group(1) + settings_markdown() + m.group(3), text, count=1)
+
+
+def expected(doc: Path = CONFIG_DOC, readme: Path = README) -> dict[Path, str]:
+    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    return {doc: configuration_markdown(), readme: readme_with_table(current)}
+
+
+def differences(doc: Path = CONFIG_DOC, readme: Path = README) -> list[str]:
+    """What `jusou config export` would change, one line per file."""
+    found = []
+    for path, text in expected(doc, readme).items():
+        if not path.exists():
+            found.append(f"missing: {path}")
+        elif path.read_text(encoding="utf-8") != text:
+            found.append(f"differs: {path}")
+    return found
+
+
+def export(args: argparse.Namespace) -> int:
+    for path, text in expected(Path(args.doc), Path(args.readme)).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    found = differences(Path(args.doc), Path(args.readme))
+    if found:
+        print("\n".join(found), file=sys.stderr)
+        print("設定の表が古くなっています。`jusou config export` を実行してください / "
+              "the configuration reference is stale: run `jusou config export` and review the change", file=sys.stderr)
+        return 1
+    print("configuration reference is up to date / 設定の表は最新です")
+    return 0
+
+
+def add_config_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`jusou config export|check`."""
+    config = commands.add_parser("config", help="the configuration reference generated from SETTINGS")
+    actions = config.add_subparsers(dest="action", required=True)
+    for name, handler, text in (
+        ("export", export, "write docs/configuration.md and the README's settings table"),
+        ("check", check, "exit 1 if docs/configuration.md or the README's table differs from SETTINGS"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--doc", default=str(CONFIG_DOC), help="the configuration reference (docs/configuration.md)")
+        action.add_argument("--readme", default=str(README), help="the README with the settings table")
+        action.set_defaults(handler=handler)
