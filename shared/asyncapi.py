@@ -32,6 +32,8 @@ from shared.contracts import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
     REGISTRY,
+    REPLAY_PREFIX,
+    REPLAY_STREAM,
     SERVICES,
     STREAM,
     SUBJECT_PREFIX,
@@ -78,6 +80,17 @@ DEAD_LETTER_HEADERS = {
         "Jusou-Original-Subject": {"type": "string", "description": "the subject it was consumed from"},
         "Jusou-Consumer": {"type": "string", "description": "the service that gave up on it"},
         "Nats-Msg-Id": {"type": "string", "description": "<service>:<stream sequence of the original>"},
+        "Jusou-Replay-Of": {"type": "string", "description": "when a replay failed too: the dead letter it replayed"},
+    },
+}
+REPLAY_HEADERS = {
+    "type": "object",
+    "required": ["Jusou-Replay-Of", "Jusou-Original-Subject", "Jusou-Consumer", "Nats-Msg-Id"],
+    "properties": {
+        "Jusou-Replay-Of": {"type": "string", "description": f"the {DEAD_LETTER_STREAM} sequence of the dead letter"},
+        "Jusou-Original-Subject": {"type": "string", "description": "the subject it was first consumed from"},
+        "Jusou-Consumer": {"type": "string", "description": "the service it is replayed to"},
+        "Nats-Msg-Id": {"type": "string", "description": "replay:<consumer>:<dead-letter sequence>: one replay each"},
     },
 }
 
@@ -167,7 +180,33 @@ def documentation_broker(service: str, subscriptions: Mapping[str, Sequence[str]
         )
         for event_type in sorted(event_types):
             _document_handler(subscriber, source, event_type)
+    if subscriptions:
+        _document_replays(broker, service)
     return broker
+
+
+def _document_replays(broker: NatsBroker, service: str) -> None:
+    durable = f"{service}--replay"
+    subscriber = broker.subscriber(
+        f"{REPLAY_PREFIX}.{service}.>",
+        stream=JStream(REPLAY_STREAM, declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=1),
+        title=durable,
+        description=(
+            f"{service}'s durable pull consumer `{durable}` on the stream `{REPLAY_STREAM}`: the dead letters an "
+            f"operator sends back after a fix (`jusou deadletters replay`), on "
+            f"`{REPLAY_PREFIX}.{service}.<source>.<EventType>`, each one the original message unchanged. It applies "
+            "them as the inbox does, with a tracking record of their own, so a replay applies its event once and a "
+            f"second replay changes nothing; a replay that fails again is parked again with `Jusou-Replay-Of`. "
+            f"Replays never go on `{STREAM}`."
+        ),
+    )
+
+    def replayed(body: bytes) -> None:
+        """Documentation only: shared/deadletters.py does the work."""
+
+    subscriber(replayed)
 
 
 def _document_handler(subscriber: Any, source: str, event_type: str) -> None:
@@ -211,6 +250,11 @@ def _complete(document: dict[str, Any], service: str) -> dict[str, Any]:
     dead_letters = f"{DEAD_LETTER_PREFIX}.{service}."
     for key, message in document["components"]["messages"].items():
         channel = key.split(":", 1)[0]
+        if channel == f"{service}--replay":
+            message.update(name="ReplayedDeadLetter", summary=f"a dead letter sent back to {service}",
+                           headers=REPLAY_HEADERS, contentType="application/octet-stream")
+            message.pop("correlationId", None)
+            continue
         if channel.startswith(dead_letters):
             message.update(name="DeadLetter", summary=f"a message {service} gave up on", headers=DEAD_LETTER_HEADERS,
                            contentType="application/octet-stream")

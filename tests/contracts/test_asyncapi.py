@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker
 from shared.asyncapi import PUBLISHED_VERSION, PUBLISHES, documents, subscriptions_of, versions
 from shared.cli import ASYNCAPI_DIR, asyncapi_differences
 from shared.contracts import REGISTRY, SERVICES
+from shared.deadletters import subscribe_replays
 from shared.inbox import Inbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,8 @@ def test_every_registered_event_is_published_by_someone() -> None:
 def test_documented_consumers_are_the_inbox_consumers(service: str, generated: dict[str, dict[str, Any]]) -> None:
     subscriptions = subscriptions_of(service)
     broker = NatsBroker(logger=None)
-    Inbox(SimpleNamespace(service=service, subscriptions=subscriptions), broker, max_deliver=3)  # type: ignore[arg-type]
+    inbox = Inbox(SimpleNamespace(service=service, subscriptions=subscriptions), broker, max_deliver=3)  # type: ignore[arg-type]
+    subscribe_replays(inbox)  # `<service>--replay` on JUSOU_REPLAY (shared/deadletters.py)
     live = {sub.specification.config.title_: sub.specification.subject.template for sub in broker.subscribers}
     document = generated[service]
     received = [op["channel"]["$ref"].rsplit("/", 1)[-1] for op in document["operations"].values()

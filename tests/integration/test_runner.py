@@ -11,7 +11,7 @@ import pytest
 
 from shared.bus import connect
 from shared.cli import settings_markdown
-from shared.contracts import DEAD_LETTER_STREAM, STREAM
+from shared.contracts import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.runner import PortTaken, Suite, accepts_connections, run_async
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -69,7 +69,7 @@ def test_own_nats_has_the_streams_and_is_gone_after_stop(tmp_path: Path) -> None
     streams: list[str] = []
 
     async def list_streams() -> None:
-        nc = await connect(suite.nats_url, "test-runner")
+        nc = await connect(suite.nats_url, "test-runner", *suite.nats_operator())
         try:
             streams.extend(info.config.name or "" for info in await nc.jetstream().streams_info())
         finally:
@@ -82,7 +82,7 @@ def test_own_nats_has_the_streams_and_is_gone_after_stop(tmp_path: Path) -> None
         suite.stop()
         suite.stop()  # idempotent
 
-    assert sorted(streams) == sorted([STREAM, DEAD_LETTER_STREAM])
+    assert sorted(streams) == sorted([STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM])
     assert not accepts_connections(port)
     assert (tmp_path / "nats" / "jetstream").is_dir()
 
