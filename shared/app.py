@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, datetime
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Recording, Tracking, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Recording,
+    Tracking,
+    Transcoding,
+)
 from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel
 
@@ -196,17 +203,25 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def save_relay_position(self, position: int) -> None:
         if position > self.relay_position():
-            self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
+            try:
+                self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
+            except IntegrityError:
+                pass  # another replica's relay saved this very position first: it is saved
 
     # -- inbox -----------------------------------------------------------------------------
 
-    def receive(self, envelope: Envelope, payload: BaseModel) -> bool:
-        """Apply an integration event exactly once; False when it was already applied."""
+    def receive(self, envelope: Envelope, payload: BaseModel, tracking: str | None = None) -> bool:
+        """Apply an integration event exactly once; False when it was already applied.
+
+        `tracking` names the tracking record instead of the source: a replayed dead letter has its
+        own (shared/deadletters.py), as the source's record may already be past its position.
+        """
+        name = tracking or envelope.source
         with self._inbox_lock:
-            if self.recorder.has_tracking_id(envelope.source, envelope.source_position):
+            if self.recorder.has_tracking_id(name, envelope.source_position):
                 return False
             processing = ProcessingEvent[UUID](
-                tracking=Tracking(application_name=envelope.source, notification_id=envelope.source_position)
+                tracking=Tracking(application_name=name, notification_id=envelope.source_position)
             )
             with acting({"service": self.service}, caused_by=envelope.event_id):
                 self.react(envelope, payload, processing)
@@ -214,7 +229,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 recordings = self._record(processing)
             except IntegrityError:
                 # Another replica recorded it first: a duplicate. Anything else is a real conflict.
-                if self.recorder.has_tracking_id(envelope.source, envelope.source_position):
+                if self.recorder.has_tracking_id(name, envelope.source_position):
                     return False
                 raise
             self._notify(recordings)

@@ -14,6 +14,17 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+def inert(cell: Any) -> Any:
+    """A text cell Excel would run as a formula (=, +, -, @, tab, CR first) is kept as text (CSV injection)."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def inert_row(row: list[Any]) -> list[Any]:
+    return [inert(cell) for cell in row]
+
+
 BASIS_JA = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口",
             "search_before_create": "受付時の重複確認（検索候補）"}
 
@@ -68,9 +79,9 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
                      "decision", "meeting_type", "disclosure_basis"])
     for _, row in causation_tree(rows):
         actor, fields = row.get("actor") or {}, row.get("fields") or {}
-        writer.writerow([row["occurred_at"], row["service"], row["event"], row["event_id"], row.get("caused_by") or "",
+        writer.writerow(inert_row([row["occurred_at"], row["service"], row["event"], row["event_id"], row.get("caused_by") or "",
                          actor.get("staff_id", ""), actor.get("division", ""), actor.get("service", ""),
-                         fields.get("decision", ""), fields.get("meeting_type", ""), fields.get("basis", "")])
+                         fields.get("decision", ""), fields.get("meeting_type", ""), fields.get("basis", "")]))
     return "\ufeff" + buffer.getvalue()
 
 
@@ -126,5 +137,5 @@ def render_disclosures_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=DISCLOSURE_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: inert(v) for k, v in row.items()} for row in rows)
     return "\ufeff" + buffer.getvalue()

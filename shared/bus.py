@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import nats
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX
+from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
+from shared.natsauth import client_credentials
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 
@@ -31,26 +35,55 @@ STREAMS = (
         max_age=0,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     ),
+    StreamConfig(
+        name=REPLAY_STREAM,
+        description="Dead letters replayed to the consumer that parked them (`jusou deadletters replay`), kept as a record",
+        subjects=[f"{REPLAY_PREFIX}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    ),
 )
 
 
-async def connect(url: str, name: str) -> Client:
-    """A connection that reconnects for ever, without spinning (2 s between tries)."""
+async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
+    """A connection that reconnects for ever, without spinning (2 s between tries).
+
+    It connects as `user`, else as shared.natsauth.client_credentials says (NATS_USER, or the
+    operator of `jusou up`'s own NATS); a NATS without authorization ignores credentials.
+    """
+    credentials = client_credentials(user, password)
     return await nats.connect(
-        url,
+        servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=2,
         connect_timeout=5,
         allow_reconnect=True,
+        **({"user": credentials[0], "password": credentials[1]} if credentials else {}),
     )
 
 
-async def ensure_streams(nc: Client) -> None:
-    """Create the streams if missing; never rewrite an existing stream's settings."""
+def servers(url: str) -> list[str]:
+    """`NATS_URL` as a list of servers: one URL, or several separated by commas (a NATS cluster).
+
+    nats-py and FastStream take a list; a comma-separated string would be read as one bad URL."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def stream_replicas() -> int:
+    """`JUSOU_STREAM_REPLICAS`: 1 on one nats-server, 3 on a three-node cluster (`jusou cluster up`)."""
+    return int(os.environ.get("JUSOU_STREAM_REPLICAS", "1"))
+
+
+async def ensure_streams(nc: Client, replicas: int | None = None) -> None:
+    """Create the streams if missing (with `replicas` copies, default JUSOU_STREAM_REPLICAS);
+    never rewrite an existing stream's settings."""
     js = nc.jetstream()
+    copies = stream_replicas() if replicas is None else replicas
     for config in STREAMS:
         try:
             await js.stream_info(config.name)
         except NotFoundError:
-            await js.add_stream(config)
+            await js.add_stream(dataclasses.replace(config, num_replicas=copies))

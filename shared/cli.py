@@ -18,6 +18,8 @@ import structlog
 import shared
 from shared import settings
 from shared.runner import PortTaken, Suite, SuiteFailed
+from shared.ops import register as register_ops
+from shared.cluster import register as register_cluster
 
 SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "schemas"
 ASYNCAPI_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "asyncapi"
@@ -264,6 +266,8 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     rebuild.add_argument("--json", action="store_true", help="JSON figures instead of a progress bar")
     rebuild.set_defaults(handler=replay)
+    register_ops(commands)  # jusou status, jusou deadletters list|show|replay (shared/ops.py)
+    register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (shared/cluster.py)
     return top
 
 

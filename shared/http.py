@@ -14,21 +14,27 @@ from uuid import UUID
 
 import anyio
 from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from faststream.nats import NatsBroker
 
 from shared.app import ServiceApplication
-from shared.bus import connect, ensure_streams
+from shared.audit_api import mount_audit
+from shared.bus import connect, ensure_streams, servers
+from shared.natsauth import broker_credentials
+from shared.limits import install as install_limits
 from shared.contracts import Envelope
 from shared.inbox import Inbox
+from shared.deadletters import subscribe_replays
+from shared.metrics import install_metrics
 from shared.journey import DomainError, Invalid, NotFound
 from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies
-from shared.logs import configure_logging
+from shared.logs import RequestContext, bind_path_ids, configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
-from shared.ui import PROGRAM_LABELS, UI, mount_common, service_url, staff_from_cookie
-from shared.store import store_env
+from shared.ui import PROGRAM_LABELS, UI, internal_url, mount_common, staff_from_cookie
+from shared.store import creating, store_env
+from shared.tracing import install as install_tracing
 
 DIVISION_TITLES = {
     "intake": "包括的相談支援事業 (Intake)",
@@ -64,11 +70,18 @@ def create_service(
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         configure_logging(service)
         settings = Settings.from_env(service)
-        app = await anyio.to_thread.run_sync(lambda: application_class(env=store_env(settings)))
-        nc = await connect(settings.nats_url, f"{service}-relay")
-        await ensure_streams(nc)
-        broker = NatsBroker(settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None)
+        def open_store() -> ServiceApplication:
+            with creating(settings):  # replicas starting together: one creates the schema's tables
+                return application_class(env=store_env(settings))
+
+        app = await anyio.to_thread.run_sync(open_store)
+        nc = await connect(settings.nats_url, f"{service}-relay", settings.nats_user, settings.nats_password)
+        await ensure_streams(nc, settings.stream_replicas)
+        broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
+                            **broker_credentials(settings.nats_user, settings.nats_password))
         inbox = Inbox(app, broker, settings.max_deliver)
+        inbox.observe = api.state.metrics.observe  # consumed events and handler latency on /metrics
+        subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
         relay = Relay(app, translate, nc, settings.relay_poll_seconds)
         await broker.start()
         relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
@@ -87,7 +100,13 @@ def create_service(
         description=DIVISION_TITLES[service],
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(bind_path_ids)],  # a case's ids on every line of a command on it
     )
+
+    install_limits(api)
+    api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
+    install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
+    install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
 
     @api.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -156,6 +175,7 @@ def create_service(
 
     page = ui or UI(service, DIVISION_TITLES[service])
     mount_common(api, page)
+    mount_audit(api, page)
 
     @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False)
     async def log_page(request: Request) -> HTMLResponse:
@@ -167,7 +187,7 @@ def create_service(
     @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False)
     async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
         """D15: the case's journey across every program, as a timeline."""
-        rows, missing = await gather_history(str(case_id), {name: service_url(request, name) for name in PROGRAM_LABELS})
+        rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS})
         return page.render(request, "timeline.html", "ケースの経過 / journey", case_id=str(case_id), rows=rows,
                            missing=missing)
 
@@ -205,6 +225,8 @@ def staff(request: Request) -> dict[str, str]:
             return {"staff_id": signed_in["staff_id"], "division": signed_in["division"]}
     if not staff_id or not division:
         raise DomainError.unauthenticated()
+    if len(staff_id) > 100 or not staff_id.isprintable():
+        raise Invalid("職員番号は100文字以内で入力してください / the staff id is at most 100 printable characters")
     if division not in DIVISIONS:
         raise Invalid(
             f"課のコード {division!r} は登録されていません。次のいずれかです / unknown division code; one of: "

@@ -11,6 +11,9 @@ dead-letter stream at once. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import anyio
 import structlog
 from faststream import AckPolicy
@@ -19,6 +22,8 @@ from nats.js.api import DeliverPolicy
 
 from shared.app import ServiceApplication
 from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX, PoisonMessage, parse
+from shared.logs import bind_event, unbind_event
+from shared.tracing import consuming
 
 log = structlog.get_logger()
 
@@ -42,6 +47,8 @@ class Inbox:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        #: after each try of an event: (envelope, outcome, seconds, tries[, via]); /metrics sets it (shared/metrics.py)
+        self.observe: Callable[..., None] = lambda *args: None
         for source, event_types in app.subscriptions.items():
             self._subscribe(source, frozenset(event_types))
 
@@ -68,6 +75,7 @@ class Inbox:
             await self.handle(msg, event_types)
 
     async def handle(self, msg: NatsMessage, event_types: frozenset[str]) -> None:
+        unbind_event()  # this consumer's task handles one message after another
         raw = msg.raw_message
         subject = raw.subject
         if subject.rsplit(".", 1)[-1] not in event_types:
@@ -78,10 +86,14 @@ class Inbox:
         except PoisonMessage as exc:
             await self.dead_letter(msg, exc.reason)
             return
+        bind_event(envelope)  # every line until the next message: case_id, event_id, correlation_id
+        began = time.perf_counter()
         try:
-            applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+            with consuming(self.app.service, envelope, raw.headers):  # its effects carry this span on
+                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
         except Exception as exc:  # the dead-letter boundary: every failure is retried, then parked
             tries = raw.metadata.num_delivered
+            self.observe(envelope, "failed", time.perf_counter() - began, tries)
             reason = f"{type(exc).__name__}: {exc}"
             if tries >= self.max_deliver:
                 await self.dead_letter(msg, f"failed {tries} times; last error {reason}")
@@ -89,10 +101,12 @@ class Inbox:
                 log.warning("inbox.retry", service=self.app.service, subject=subject, tries=tries, error=reason)
                 await msg.nack(delay=min(0.2 * 2**tries, 10.0))
             return
+        self.observe(envelope, "applied" if applied else "duplicate", time.perf_counter() - began, raw.metadata.num_delivered)
         if applied:
             self.applied += 1
         else:
             self.duplicates += 1
+        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position)
         await msg.ack()
 
     async def dead_letter(self, msg: NatsMessage, reason: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import structlog
 
-from shared import settings
+from shared import natsauth, settings
 
 log = structlog.get_logger("jusou.runner")
 
@@ -129,10 +129,10 @@ def run_async(coro: Coroutine[Any, Any, None]) -> None:
         pool.submit(asyncio.run, coro).result()
 
 
-async def create_streams(url: str) -> None:
+async def create_streams(url: str, user: str | None = None, password: str | None = None) -> None:
     from shared.bus import connect, ensure_streams  # imports nats only when needed
 
-    nc = await connect(url, "jusou-runner")
+    nc = await connect(url, "jusou-runner", user, password)
     try:
         await ensure_streams(nc)
     finally:
@@ -212,6 +212,7 @@ class Suite:
         store_dir = self.data_dir / "nats"
         store_dir.mkdir(parents=True, exist_ok=True)
         command = [binary, "-a", HOST, "-p", str(self.nats_port), "-js", "-sd", str(store_dir)]
+        command += ["-c", str(natsauth.server_config(self.data_dir, self.services))]  # a NATS user per service
         self.nats = self._popen("nats", command, os.environ.copy())
         deadline = time.monotonic() + NATS_DEADLINE_SECONDS
         while not accepts_connections(self.nats_port):
@@ -222,7 +223,7 @@ class Suite:
                     "nats", f"port {self.nats_port} not open after {NATS_DEADLINE_SECONDS:.0f} s", self.log_path("nats")
                 )
             time.sleep(POLL_SECONDS)
-        run_async(create_streams(self.nats_url))
+        run_async(create_streams(self.nats_url, *self.nats_operator()))
         log.info("nats.ready", url=self.nats_url, pid=self.nats.pid)
 
     def start_service(self, name: str) -> None:
@@ -256,6 +257,12 @@ class Suite:
             ended["nats"] = self.nats.returncode
         return ended
 
+    def nats_operator(self) -> tuple[str, str] | tuple[None, None]:
+        """User and password that may do anything on the suite's own NATS (none for an existing NATS)."""
+        if not self.own_nats:
+            return (None, None)
+        return (natsauth.OPERATOR, natsauth.credentials(self.data_dir, self.services)[natsauth.OPERATOR])
+
     def service_env(self) -> dict[str, str]:
         env = {**os.environ, **self.extra_env}
         env.update(
@@ -272,7 +279,10 @@ class Suite:
         if running is not None and running.poll() is None:
             raise RuntimeError(f"{name} is already running (pid {running.pid})")
         command = [sys.executable, "-m", f"services.{name}"]
-        self.processes[name] = self._popen(name, command, self.service_env())
+        env = self.service_env()
+        if self.own_nats:  # its own NATS user: it may publish only its own subjects
+            env |= {"NATS_USER": name, "NATS_PASSWORD": natsauth.credentials(self.data_dir, self.services)[name]}
+        self.processes[name] = self._popen(name, command, env)
 
     def _popen(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.logs_dir.mkdir(parents=True, exist_ok=True)

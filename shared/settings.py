@@ -40,13 +40,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JUSOU_PG_PASSWORD", "", "PostgreSQL password"),
     Setting("JUSOU_PG_DBNAME", "postgres", "PostgreSQL database; each service uses its own schema in it"),
     Setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema"),
+    Setting("JUSOU_PG_POOL_SIZE", "5",
+            "PostgreSQL connections each service process keeps open for its store (its read models keep 2 more)"),
     Setting("NATS_URL", "nats://127.0.0.1:4223", "NATS server with JetStream; `jusou up` starts its own unless set"),
     Setting("JUSOU_NATS_PORT", str(DEFAULT_NATS_PORT), "port of the suite's own nats-server (`jusou up`)"),
+    Setting("JUSOU_STREAM_REPLICAS", "1",
+            "copies of each stream the services create when it is missing: `3` on a three-node NATS cluster (`jusou cluster up`)"),
+    Setting("NATS_USER", "", "NATS user to connect as; `jusou up`'s own NATS gives each service a user that may publish only `jusou.<service>.>`"),
+    Setting("NATS_PASSWORD", "", "that user's password; `jusou up` generates them per data folder (`nats-auth.json`, mode 600)"),
     Setting("JUSOU_HOST", "127.0.0.1", "address the services listen on"),
     Setting("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)"),
+    Setting("JUSOU_<SERVICE>_URL", "(this host, the service's port)",
+            "address of a service's pages for links in the browser (a public address behind a proxy)"),
+    Setting("JUSOU_<SERVICE>_INTERNAL_URL", "(http://127.0.0.1:<port>)",
+            "address at which the services reach each other (`http://intake:8101` in compose / Kubernetes)"),
+    Setting("JUSOU_READMODELS_FOLLOW", "1",
+            "`1`: each service keeps its read models (case index, seals) current in a thread; `0` only on read"),
     Setting("JUSOU_CIPHER_KEY", "(generated)", "base64 AES key for stored events; generated into the data folder if unset"),
     Setting("JUSOU_MAX_DELIVER", "5", "tries before a failing message goes to the dead-letter subject"),
     Setting("JUSOU_RELAY_POLL_SECONDS", "1.0", "relay's fallback poll interval (it is also woken on every commit)"),
+    Setting("JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines"),
+    Setting("OTEL_EXPORTER_OTLP_ENDPOINT", "(none: no tracing)",
+            "OpenTelemetry collector (OTLP over HTTP/protobuf, e.g. `http://collector:4318`) that receives each service's "
+            "spans; unset, nothing is traced (shared/tracing.py; the other standard `OTEL_*` variables apply)"),
 )
 
 
@@ -74,6 +90,10 @@ class Settings:
     max_deliver: int
     relay_poll_seconds: float
     extra: dict[str, str] = field(default_factory=dict)
+    nats_user: str = ""  # empty: shared.natsauth.client_credentials decides
+    nats_password: str = ""
+    stream_replicas: int = 1  # JetStream replicas of the streams a service creates (a NATS cluster: 3)
+    pg_pool_size: int = 5
 
     @classmethod
     def from_env(cls, service: str) -> Settings:
@@ -97,6 +117,10 @@ class Settings:
             cipher_key=_env("JUSOU_CIPHER_KEY", "") or cipher_key_in(data_dir),
             max_deliver=int(_env("JUSOU_MAX_DELIVER", "5")),
             relay_poll_seconds=float(_env("JUSOU_RELAY_POLL_SECONDS", "1.0")),
+            nats_user=_env("NATS_USER", ""),
+            nats_password=_env("NATS_PASSWORD", ""),
+            stream_replicas=int(_env("JUSOU_STREAM_REPLICAS", "1")),
+            pg_pool_size=int(_env("JUSOU_PG_POOL_SIZE", "5")),
         )
 
     @property

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from shared.audit import inert_row
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
 from shared.wareki import jst, wareki
@@ -107,19 +108,12 @@ def redirect(url: str, ok: str | None = None, ng: str | None = None) -> Redirect
     return RedirectResponse(f"{url}{sep}{message}" if message else url, status_code=303)
 
 
-def _inert(cell: Any) -> Any:
-    """A text cell Excel would run as a formula (=, +, -, @, tab, CR first) is kept as text (CSV injection)."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
-
-
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     """CSV that opens correctly in Excel: UTF-8 with a BOM, CRLF line ends."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows([_inert(cell) for cell in row] for row in rows)
+    writer.writerows(inert_row(list(row)) for row in rows)
     return Response(
         content="\ufeff" + buffer.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -136,6 +136,8 @@ class Case(JourneyAggregate):
             raise CaseAlreadyEscalated(
                 "このケースは既に多機関協働事業へつないでいます / the case is already escalated"
             )
+        if not primary_agency.strip():
+            raise Invalid("主担当機関を入力してください / name the primary agency (D11)")
         self._escalated(reason=reason, concerns=self.concerns, primary_agency=primary_agency)
 
     @event("Escalated")

@@ -36,9 +36,9 @@ class Engagement(JourneyAggregate):
         """D12: hand the person on to intake, collaboration or participation."""
         if self.handed_over_to:
             raise DomainError(f"既に {self.handed_over_to} へ引き継いでいます / already handed over")
-        if to_program == "collaboration" and not primary_agency:
+        if to_program == "collaboration" and not (primary_agency or "").strip():
             raise Invalid("多機関協働へ引き継ぐときは主担当機関を入力してください / name the primary agency (D11)")
-        if to_program == "intake" and not counter:
+        if to_program == "intake" and not (counter or "").strip():
             raise Invalid("包括的相談支援へ引き継ぐときは受付窓口を選んでください / name the counter that receives the person")
         self._handed_over(to_program=to_program, reason=reason, primary_agency=primary_agency, counter=counter)
 

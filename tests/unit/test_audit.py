@@ -44,3 +44,13 @@ def test_d15_csv_opens_in_excel_with_the_disclosure_basis() -> None:
     text = render_csv(ROWS)
     assert text.startswith("\ufeffoccurred_at,service,event")
     assert text.splitlines()[-1].endswith(",consent")
+
+
+def test_audit_csv_keeps_formula_like_text_inert() -> None:
+    from shared.audit import disclosure_rows, render_csv, render_disclosures_csv
+
+    row = {"occurred_at": "2026-11-29T00:00:00+00:00", "service": "intake", "event": "Case.PersonDisclosed",
+           "event_id": "e1", "caused_by": None, "position": 1, "case_id": "c1",
+           "actor": {"staff_id": "=HYPERLINK(\"http://x\")", "division": "childcare"}, "fields": {"basis": "consent"}}
+    assert "'=HYPERLINK" in render_csv([row])
+    assert "'=HYPERLINK" in render_disclosures_csv(disclosure_rows([row]))

@@ -1,0 +1,46 @@
+"""A whole suite with its own nats-server (NATS authorization on), for the security tests.
+
+One suite for the package: schemathesis, hostile input, encryption at rest and NATS
+authorization all run against it, so it starts once (~6 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.servers import free_port
+
+from security.seed import seed
+from shared.runner import Suite
+
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+STAFF = {"X-Jusou-Staff": "security-test-01", "X-Jusou-Division": "welfare-general"}
+COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different free ports (two calls of free_port may return the same one)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+@pytest.fixture(scope="package")
+def own_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """The suite as `jusou up` runs it: its own nats-server with a NATS user per service, SQLite stores."""
+    root = tmp_path_factory.mktemp("security")
+    *service_ports, nats_port = distinct_free_ports(len(SERVICES) + 1)
+    with Suite(root / "data", nats_port=nats_port, ports=dict(zip(SERVICES, service_ports, strict=True)),
+               extra_env={"JUSOU_STORE": "sqlite"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def seeded(own_suite: Suite) -> dict[str, Any]:
+    """A case recorded in every program (ids by path-parameter name), so that requests reach real aggregates."""
+    return seed({name: own_suite.url(name) for name in SERVICES})

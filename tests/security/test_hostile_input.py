@@ -1,0 +1,324 @@
+"""Hostile input is refused clearly, breaks nothing, and loses nothing already recorded (issue 6).
+
+Oversize bodies (413), wrong content types (415), invalid UTF-8 (400), and injection strings
+(SQL, HTML/script, CRLF, NUL, formulas, very long text) in every text field of every command of
+every service, sent to the running suite. Afterwards: no 5xx was answered, every refusal said why,
+what was recorded before is still there, the consumers parked nothing, the division UIs show the
+script as text (escaped), and the CSV exports keep formulas as text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from security.conftest import SERVICES, STAFF
+from security.seed import wait_for
+from security.test_schemathesis import why_refusal_fails
+from shared.limits import MAX_BODY_BYTES
+from shared.runner import Suite
+
+SCRIPT = '<script>alert("jusou")</script><img src=x onerror=alert(1)>'
+FORMULA = '=HYPERLINK("http://example.invalid/","開く")'
+INJECTIONS = {
+    "sql and templates": "'); DROP TABLE stored_events; -- \" OR 1=1 -- {{7*7}} ${7*7} %s%n {0}",
+    "html": SCRIPT,
+    "crlf and nul": "一行目\r\nX-Injected: yes\r\n\r\n<b>二行目</b>\x00後 \u202e\ufeff 𠮷",
+    "formula": FORMULA,
+    "long": "長" * 5000,
+}
+#: Fields whose value must name something the city knows, so that the free text beside them is recorded.
+KNOWN = {
+    "counter": "houkatsu", "concerns": ["高齢・介護"], "kind": "ibasho", "agency": "地域包括支援センター",
+    "attendees": ["福祉総務課", "地域包括支援センター"], "primary_agency": "地域包括支援センター",
+    "to_agency": "調布ライフサポート", "outcome": "ongoing", "person_ref": None, "referral": None,
+    "birth_date": "1970-04-01", "capacity": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def urls(own_suite: Suite) -> dict[str, str]:
+    return {name: own_suite.url(name) for name in SERVICES}
+
+
+@pytest.fixture(scope="module")
+def ids(seeded: dict[str, Any]) -> dict[str, Any]:
+    return seeded
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+def refusal(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return why_refusal_fails(response.status_code, response.headers.get("content-type", ""), body)
+
+
+def has_japanese_and_english(detail: str) -> bool:
+    return why_refusal_fails(400, "application/json", {"detail": detail}) is None
+
+
+# -- size, type, encoding ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(
+        service: str, urls: dict[str, str], http: httpx.Client) -> None:
+    path = {"intake": "/consultations", "collaboration": "/cases/x/plans", "meeting": "/meetings",
+            "outreach": "/engagements", "participation": "/supports/x/needs", "community": "/resources"}[service]
+    body = b'{"text": "' + b"a" * MAX_BODY_BYTES + b'"}'
+
+    declared = http.post(urls[service] + path, content=body, headers={**STAFF, "content-type": "application/json"})
+
+    assert declared.status_code == 413, declared.text
+    assert has_japanese_and_english(declared.json()["detail"]), declared.text
+    assert http.get(urls[service] + "/readyz").status_code == 200
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(urls: dict[str, str], http: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"counter": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"a" * 65536
+        yield b'"}'
+
+    response = http.post(urls["intake"] + "/consultations", content=chunks(),
+                         headers={**STAFF, "content-type": "application/json"})
+
+    assert response.status_code == 413, response.text
+    assert has_japanese_and_english(response.json()["detail"])
+
+
+def test_a_body_just_under_the_limit_is_read_and_judged_on_its_content(urls: dict[str, str], http: httpx.Client) -> None:
+    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+            "person": {"name": "a" * (MAX_BODY_BYTES - 200)}}
+
+    response = http.post(urls["intake"] + "/consultations", json=body, headers=STAFF)
+
+    assert response.status_code == 422, response.text  # name longer than 200 characters, not too large a body
+    assert response.json()["detail"][0]["loc"] == ["body", "person", "name"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None])
+def test_a_command_that_is_not_json_is_refused_with_415(content_type: str | None, urls: dict[str, str],
+                                                         http: httpx.Client) -> None:
+    body = json.dumps({"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]})
+    headers = {**STAFF, **({"content-type": content_type} if content_type else {})}
+
+    response = http.post(urls["meeting"] + "/meetings", content=body.encode(), headers=headers)
+
+    assert response.status_code == 415, response.text
+    assert has_japanese_and_english(response.json()["detail"])
+
+
+def test_the_sign_in_form_still_posts_a_form(urls: dict[str, str], http: httpx.Client) -> None:
+    response = httpx.post(urls["meeting"] + "/ui/login", trust_env=False, data={"staff_id": "kaigi-001", "division": "welfare-general"})
+
+    assert response.status_code == 303, response.text
+    assert response.cookies.get("jusou_staff") == "kaigi-001:welfare-general"
+
+
+@pytest.mark.parametrize("body", [b'{"counter": "\xff\xfe"}', b'\xc3\x28'], ids=["latin-1 bytes", "broken sequence"])
+def test_a_body_that_is_not_utf8_is_refused_with_400_saying_so(body: bytes, urls: dict[str, str],
+                                                                http: httpx.Client) -> None:
+    response = http.post(urls["intake"] + "/consultations", content=body,
+                         headers={**STAFF, "content-type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert "UTF-8" in response.json()["detail"] and has_japanese_and_english(response.json()["detail"])
+
+
+def test_a_surrogate_encoded_in_utf8_is_refused_with_422_naming_the_field(urls: dict[str, str],
+                                                                          http: httpx.Client) -> None:
+    body = b'{"counter": "houkatsu", "channel": "\xed\xa0\x80", "concerns": ["x"]}'  # Python's json lets it pass
+
+    response = http.post(urls["intake"] + "/consultations", content=body,
+                         headers={**STAFF, "content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert ["body", "channel"] in [e["loc"] for e in response.json()["detail"]]
+
+
+def test_a_lone_surrogate_in_json_is_refused_with_422_not_500(urls: dict[str, str], http: httpx.Client) -> None:
+    body = b'{"counter": "houkatsu", "channel": "\\ud800", "concerns": ["x"], "person": {"name": "\\udfff"}}'
+
+    response = http.post(urls["intake"] + "/consultations", content=body,
+                         headers={**STAFF, "content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert {tuple(e["loc"]) for e in response.json()["detail"]} >= {("body", "channel"), ("body", "person", "name")}
+
+
+@pytest.mark.parametrize("path", ["/reference/%ff%fe", "/persons/search?name=%ff&birth_date=%00", "/cases/%00",
+                                  "/ui/cases/%ff", "/no/such/place"])
+def test_invalid_bytes_in_a_path_or_query_are_refused_or_ignored_never_500(
+        path: str, urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.get(urls["intake"] + path, headers=STAFF)
+
+    assert response.status_code < 500, response.text
+    if not path.startswith("/ui/"):
+        assert refusal(response) is None, response.text
+
+
+@pytest.mark.parametrize("staff_id", ["x" * 5000, "a\x7fb", "<script>alert(1)</script>"])
+def test_a_staff_header_is_judged_like_any_other_input(staff_id: str, urls: dict[str, str], http: httpx.Client) -> None:
+    body = {"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]}
+
+    response = http.post(urls["meeting"] + "/meetings", json=body,
+                         headers={"X-Jusou-Staff": staff_id, "X-Jusou-Division": "welfare-general"})
+
+    if len(staff_id) > 100 or not staff_id.isprintable():
+        assert response.status_code == 422 and has_japanese_and_english(response.json()["detail"]), response.text
+    else:
+        assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("form", [
+    {"staff_id": "a\r\nSet-Cookie: taken=1", "division": "welfare-general"},
+    {"staff_id": "田中 一郎", "division": "welfare-general", "next": "/ui/\r\nLocation: http://example.invalid/"},
+    {"staff_id": "tanaka", "division": "welfare-general", "next": "http://example.invalid/"},
+    {"staff_id": "x" * 10_000, "division": "welfare-general"},
+], ids=["crlf in id", "crlf in next", "another site", "long id"])
+def test_sign_in_never_lets_input_into_a_header(form: dict[str, str], urls: dict[str, str], http: httpx.Client) -> None:
+    response = httpx.post(urls["intake"] + "/ui/login", data=form, trust_env=False)  # no cookie kept
+
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith("/ui/") and "\r" not in location and "\n" not in location
+    assert "taken" not in response.cookies and "x-injected" not in response.headers
+
+
+# -- injection strings in every text field of every command -----------------------------------
+
+def resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def value_for(name: str, schema: dict[str, Any], text: str, components: dict[str, Any], ids: dict[str, Any]) -> Any:
+    """A value for a field: its known value, a valid choice, or the hostile `text` where free text goes."""
+    schema = resolve(schema, components)
+    if name in KNOWN:
+        return KNOWN[name]
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return value_for(name, options[0], text, components, ids) if options else None
+    if "enum" in schema or "const" in schema:
+        return schema.get("enum", [schema.get("const")])[0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: value_for(k, v, text, components, ids) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [value_for(name, schema.get("items", {}), text, components, ids)]
+    if kind == "boolean":
+        return name != "accepted"  # a declined connection carries a reason (free text)
+    if kind in ("integer", "number"):
+        return 1
+    if schema.get("format") == "uuid":
+        return ids.get(name) or ids["case_id"]
+    if schema.get("format") == "date":
+        return "2026-12-01"
+    if schema.get("format") == "date-time":
+        return "2026-12-01T10:00:00+09:00"
+    return text
+
+
+def commands(openapi: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every operation that takes a JSON body: (method, path, body schema)."""
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                yield method.upper(), path, content["application/json"]["schema"]
+
+
+def snapshot(http: httpx.Client, urls: dict[str, str], case_id: str) -> dict[str, Any]:
+    """What each service has recorded of the seeded case, and how much each store holds."""
+    return {name: {"history": [r["event_id"] for r in http.get(f"{url}/cases/{case_id}/history").json()],
+                   "position": http.get(f"{url}/readyz").json()["store_position"]} for name, url in urls.items()}
+
+
+def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
+        urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
+    before = snapshot(http, urls, ids["case_id"])
+    problems: list[str] = []
+    sent = accepted = 0
+    engagements: dict[str, str] = {}
+    for service, url in urls.items():
+        openapi = http.get(url + "/openapi.json").json()
+        components = openapi.get("components", {}).get("schemas", {})
+        for method, template, schema in commands(openapi):
+            path = template
+            for name in ("case_id", "plan_id", "meeting_id", "issue_id", "index"):
+                path = path.replace("{" + name + "}", str(ids[name]))
+            for label, text in INJECTIONS.items():
+                body = value_for("body", schema, text, components, ids)
+                if template == "/engagements":
+                    body["case_id"] = None  # a new case each time, to read back below
+                response = http.request(method, url + path, json=body, headers=STAFF)
+                sent += 1
+                accepted += response.status_code < 300
+                why = refusal(response)
+                if why:
+                    problems.append(f"{service} {method} {template} [{label}]: {why}: {response.status_code} "
+                                    f"{response.text[:200]}")
+                elif template == "/engagements" and response.status_code == 201:
+                    engagements[label] = response.json()["case_id"]
+
+    assert not problems, f"{len(problems)} of {sent} hostile commands were answered badly:\n" + "\n".join(problems)
+    assert accepted > len(INJECTIONS), "too few hostile commands were recorded to test storing and showing them"
+    # the text is kept exactly as given, whatever it holds (NUL, CRLF, quotes)
+    for label, case_id in engagements.items():
+        assert http.get(f"{urls['outreach']}/engagements/{case_id}").json()["reason"] == INJECTIONS[label]
+    assert set(engagements) == set(INJECTIONS) - {"long"}
+    # nothing recorded before is lost, and every consumer went on
+    after = snapshot(http, urls, ids["case_id"])
+    for name in urls:
+        assert after[name]["history"][: len(before[name]["history"])] == before[name]["history"], name
+        assert after[name]["position"] >= before[name]["position"], name
+
+    def consumers_caught_up() -> bool:
+        states = [http.get(f"{url}/readyz").json() for url in urls.values()]
+        return all(s["status"] == "ready" and s["relay_position"] == s["store_position"] for s in states)
+
+    wait_for(consumers_caught_up, "every relay to publish what was recorded")
+    parked = {name: http.get(f"{url}/readyz").json()["dead_lettered"] for name, url in urls.items()}
+    assert sum(parked.values()) == 0, f"consumers parked hostile events: {parked}"
+
+
+def test_the_division_uis_show_a_script_as_text(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
+    signed_in = {"cookie": "jusou_staff=ui-test:welfare-general"}
+    made = http.post(urls["outreach"] + "/engagements", json={"referred_by": SCRIPT, "reason": SCRIPT},
+                     headers={"X-Jusou-Staff": SCRIPT[:100], "X-Jusou-Division": "welfare-general"})
+    assert made.status_code == 201, made.text
+    case_id = made.json()["case_id"]
+
+    pages = [urls["outreach"] + f"/ui/engagements/{case_id}", urls["outreach"] + "/ui/", urls["outreach"] + "/ui/log"]
+    for page in pages:
+        html = http.get(page, headers=signed_in).text
+        assert "&lt;script&gt;alert(" in html, f"{page} does not show the script as text"
+        assert '<script>alert("jusou")' not in html and "<img src=x" not in html, f"{page} runs the injected script"
+
+
+def test_csv_exports_keep_a_formula_as_text(urls: dict[str, str], http: httpx.Client) -> None:
+    made = http.post(urls["outreach"] + "/engagements", json={"referred_by": FORMULA, "reason": "+1+1"}, headers=STAFF)
+    assert made.status_code == 201, made.text
+
+    exported = http.get(urls["outreach"] + "/ui/engagements.csv", headers={"cookie": "jusou_staff=ui-test:welfare-general"})
+
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    row = next(r for r in rows if r[0] == made.json()["case_id"])
+    assert row[1] == "'" + FORMULA and row[2] == "'+1+1"
+    assert not [cell for r in rows for cell in r if cell[:1] in ("=", "+", "@")]

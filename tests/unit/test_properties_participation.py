@@ -1,0 +1,87 @@
+"""Any sequence of commands leaves a participation support (参加支援) valid (D8, D13).
+
+Invariants, from DOMAIN.md (D13: needs, the resources matched and how each placement went):
+- a resource is matched once; a placement is only at a matched resource;
+- at a resource, at most one placement is open (not ended) at a time;
+- a placement's state is started or a known outcome; an ended placement takes no more reviews;
+- every shortage reported (D8) is kept.
+Refused commands change nothing, and the support is rebuilt equal from its stored events (dates
+included).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.participation.application import ParticipationApplication
+from services.participation.domain import PLACEMENT_OUTCOMES, CatalogueEntry, Support
+from shared.journey import acting
+from unit.aggregate_laws import PROPERTIES, Subject
+from unit.builders import in_memory
+
+APP = in_memory(ParticipationApplication)
+with acting({"service": "participation"}):
+    ENTRIES = [CatalogueEntry(resource_id=uuid4(), kind=kind, name=name, provider="社協", area="深大寺",
+                              capacity=None, issue_id=None) for kind, name in (("ibasho", "居場所"), ("shuro", "就労体験"))]
+
+COMMANDS = st.one_of(
+    st.tuples(st.just("needs"), st.lists(st.sampled_from(["居場所", "就労", "住まい"]), max_size=3)),
+    st.tuples(st.just("match"), st.integers(0, 1)),
+    st.tuples(st.just("shortage"), st.sampled_from(["居場所", "就労"])),
+    st.tuples(st.just("place"), st.integers(0, 2), st.dates(date(2026, 1, 1), date(2027, 12, 31))),
+    st.tuples(st.just("review"), st.integers(-1, 3), st.sampled_from([*PLACEMENT_OUTCOMES, "unknown"]),
+              st.text(max_size=6)),
+)
+
+
+def check(support: Support, shortages: int, ended_reviews: dict[int, int]) -> None:
+    matched = [m["resource_id"] for m in support.matches]
+    assert len(matched) == len(set(matched)), "D13: a resource is matched once"
+    for placement in support.placements:
+        assert placement["resource_id"] in matched, "D13: a placement only at a matched resource"
+        assert placement["status"] in ("started", *PLACEMENT_OUTCOMES)
+    for resource_id in matched:
+        open_ones = [p for p in support.placements if p["resource_id"] == resource_id and p["status"] != "ended"]
+        assert len(open_ones) <= 1, "D13: one open placement per resource"
+    for index, reviews in ended_reviews.items():
+        assert len(support.placements[index]["reviews"]) == reviews, "D13: an ended placement takes no review"
+    assert len(support.shortages) == shortages, "D8: every shortage is kept"
+
+
+@PROPERTIES
+@given(ops=st.lists(COMMANDS, max_size=14))
+def test_d8_d13_any_commands_leave_a_support_valid(ops: list[tuple[Any, ...]]) -> None:
+    subject = Subject(APP, lambda: Support(case_id=uuid4(), referred_by="meeting", needs=["居場所"]))
+    support = subject.aggregate
+    shortages = 0
+    ended_reviews: dict[int, int] = {}
+    for op in ops:
+        kind = op[0]
+        if kind == "needs":
+            assert subject.apply(lambda s: s.record_needs(op[1]))  # noqa: B023 - applied at once
+        elif kind == "match":
+            assert subject.apply(lambda s: s.match(ENTRIES[op[1]]))  # noqa: B023
+        elif kind == "shortage":
+            assert subject.apply(lambda s: s.report_shortage(op[1], "深大寺", "足りない"))  # noqa: B023
+            shortages += 1
+        elif kind == "place":
+            resource_id = str(ENTRIES[op[1]].id) if op[1] < len(ENTRIES) else str(uuid4())
+            matched = any(m["resource_id"] == resource_id for m in support.matches)
+            busy = any(p["resource_id"] == resource_id and p["status"] != "ended" for p in support.placements)
+            placed = subject.apply(lambda s: s.start_placement(resource_id, op[2]))  # noqa: B023
+            assert placed == (matched and not busy), (matched, busy)
+        else:
+            _, index, outcome, note = op
+            known = 0 <= index < len(support.placements)
+            lawful = known and outcome in PLACEMENT_OUTCOMES and support.placements[index]["status"] != "ended"
+            reviewed = subject.apply(lambda s: s.review_placement(index, outcome, note))  # noqa: B023
+            assert reviewed == lawful
+            if reviewed and outcome == "ended":
+                ended_reviews[index] = len(support.placements[index]["reviews"])
+        check(support, shortages, ended_reviews)
+    check(subject.rebuilt(), shortages, ended_reviews)
