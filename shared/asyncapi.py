@@ -70,6 +70,12 @@ EVENT_HEADERS = {
             "type": "string", "format": "uuid",
             "description": "equal to the body's event_id: a republish of the same event is a no-op on the stream",
         },
+        "traceparent": {
+            "type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+            "description": "W3C Trace Context of the publish span, when the publisher traces (shared/tracing.py); "
+                           "the trace id of a case's journey is its correlation_id without dashes",
+        },
+        "tracestate": {"type": "string", "description": "W3C Trace Context vendor state, with traceparent"},
     },
 }
 DEAD_LETTER_HEADERS = {

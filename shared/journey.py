@@ -9,7 +9,7 @@ when, under which decision" (D15), without every domain method repeating those a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -18,6 +18,9 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 _acting: ContextVar[dict[str, Any]] = ContextVar("jusou_acting", default={})
+#: (case_id, correlation_id) → the W3C `traceparent` of the span acting now, kept in `meta` so that
+#: the relay's publish continues the command's trace; shared/tracing.py sets it when tracing is on.
+traceparent_now: Callable[[Any, Any], str | None] = lambda case_id, correlation_id: None
 
 
 class DomainError(Exception):
@@ -91,8 +94,12 @@ def _meta(case_id: Any, correlation_id: Any) -> dict[str, Any]:
     current = _acting.get()
     if "actor" not in current:
         raise RuntimeError("domain command called outside acting(...): who is acting is unknown")
-    return {
+    meta = {
         "case_id": str(case_id) if case_id else None,
         "correlation_id": str(correlation_id) if correlation_id else None,
         **current,
     }
+    traceparent = traceparent_now(meta["case_id"], meta["correlation_id"])
+    if traceparent:
+        meta["traceparent"] = traceparent
+    return meta
