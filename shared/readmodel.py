@@ -336,7 +336,7 @@ def open_view(env: Environment) -> ReadModelView:
         return factory.tracking_recorder(_sqlite_view_class())  # type: ignore[arg-type, return-value]
     if module == "eventsourcing.postgres":
         # a small pool: one follower thread and the occasional read
-        view_env = Environment("ReadModels", {**env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"})
+        view_env = Environment("ReadModels", {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"})
         factory = InfrastructureFactory.construct(view_env)
         return factory.tracking_recorder(_postgres_view_class())  # type: ignore[arg-type, return-value]
     factory = POPOFactory(Environment("ReadModels", dict(env)))
