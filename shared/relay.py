@@ -11,21 +11,34 @@ by another process (a second replica on PostgreSQL).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import structlog
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js.api import RawStreamMsg
+from nats.js.client import JetStreamContext
+from nats.js.errors import APIError, NotFoundError
 
 from shared.app import ServiceApplication
-from shared.contracts import STREAM, Envelope, envelope_json
+from shared.contracts import STREAM, SUBJECT_PREFIX, Envelope, envelope_json
+from shared.journey import event_id_of
+from shared.logs import bind_event, unbind_event
+from shared.tracing import PublishSpan
 
 log = structlog.get_logger()
 
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: the expected last subject sequence did not match
+
 Translate = Callable[[Any, int], Envelope | None]
 BATCH = 256
+#: While events flow, the position is saved at most this often (bench/: each save is a commit on
+#: the store, which the service's commands queue behind).
+SAVE_EVERY_SECONDS = 0.5
 
 
 class Relay:
@@ -37,8 +50,12 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.position = 0
         self.published = 0
+        self._rewound_until = 0  # after a rewind, republish up to here before following the saved position
+        self._saved, self._saved_at = 0, time.monotonic()  # what this relay last saved, and when
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked = -1  # the connection's reconnect count when the stream was last looked at
+        self._chain: int | None = None  # stream sequence of the last message on our subjects (None: look)
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -53,6 +70,10 @@ class Relay:
         while True:
             self._wake.clear()
             try:
+                if self._chain is None or self._checked != self.nc.stats["reconnects"]:
+                    reconnects = self.nc.stats["reconnects"]
+                    await self.follow_stream()
+                    self._checked = reconnects
                 moved = await self.publish_pending()
                 backoff = 0.1
             except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
@@ -66,23 +87,117 @@ class Relay:
                 except TimeoutError:
                     pass
 
+    async def follow_stream(self) -> None:
+        """Go on from the newest of our events the stream holds (at start, after a reconnect, and
+        when the stream refused a publish). nats-server acknowledges before it writes to disk, so
+        its crash can drop the stream's tail after this relay saved its position past it: the store
+        is the source of truth, and what the stream lost is published again, in store order.
+
+        Each publish is appended only if the last message on `jusou.<service>.>` is still the one
+        this relay chained onto (`Nats-Expected-Last-Subject-Sequence`): a publish that reaches a
+        restarted server after its tail was lost is refused instead of landing out of order, and
+        the consumers, which need each source's events in rising order, never see a gap filled late.
+        """
+        found = await newest_on_stream(self.js, self.app.service, self._event_id_at)
+        if found is None:
+            raise ConnectionError("this relay's newest event is not within reach on the stream")
+        self._chain, held = found
+        if held < self.position:
+            log.warning("relay.stream_lost_tail", service=self.app.service, saved=self.position, on_stream=held)
+            self._rewound_until = self.position
+            self.position = held
+        elif held > self.position:  # published before a crash, not yet saved: already there
+            self.position = held
+
+    def _expect(self) -> dict[str, str]:
+        return {"Nats-Expected-Last-Subject-Sequence": str(self._chain or 0),
+                "Nats-Expected-Last-Subject-Sequence-Subject": f"{SUBJECT_PREFIX}.{self.app.service}.>"}
+
+    async def _event_id_at(self, position: int) -> str | None:
+        """The `event_id` of the event stored at `position` (a message claiming it may be forged)."""
+        found = await anyio.to_thread.run_sync(
+            lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position))
+        return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
+
     async def publish_pending(self) -> int:
         """Publish what the store holds beyond the saved position; return how many were read."""
-        notifications = await anyio.to_thread.run_sync(
-            lambda: self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
-        )
+        unbind_event()
+
+        def pending() -> list[Any]:
+            # Replicas of a service share its store, and each runs a relay: start past what any of
+            # them saved, so this one does not publish again what another published long ago (the
+            # stream's duplicate window is 2 minutes). Both may still publish the same recent
+            # events; `Nats-Msg-Id` keeps one. Each relay publishes in store order and goes on only
+            # once the stream acknowledged the previous event, so the stream keeps the store's order.
+            if self.position >= self._rewound_until:
+                self.position = max(self.position, self.app.relay_position())
+            return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
+
+        notifications = await anyio.to_thread.run_sync(pending)
         for notification in notifications:
-            envelope = self.translate(self.app.mapper.to_domain_event(notification), notification.id)
+            event = self.app.mapper.to_domain_event(notification)
+            envelope = self.translate(event, notification.id)
             if envelope is not None:
-                await self.js.publish(
-                    envelope.subject,
-                    envelope_json(envelope),
-                    stream=STREAM,
-                    headers={"Nats-Msg-Id": str(envelope.event_id)},
-                    timeout=5,
-                )
+                bind_event(envelope)  # also on relay.publish_failed, should this publish fail
+                span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
+                try:
+                    ack = await self.js.publish(
+                        envelope.subject,
+                        envelope_json(envelope),
+                        stream=STREAM,
+                        headers={"Nats-Msg-Id": str(envelope.event_id), **span.headers, **self._expect()},
+                        timeout=5,
+                    )
+                except APIError as exc:
+                    if exc.err_code == WRONG_LAST_SEQUENCE:  # the stream is not where this relay left it
+                        self._chain = None
+                    raise
+                span.end()
+                if not ack.duplicate:
+                    self._chain = ack.seq
                 self.published += 1
+                log.info("relay.published", position=notification.id)
         if notifications:
             self.position = notifications[-1].id
+        # Saved once the stream acknowledged, but not after every batch while events keep coming:
+        # when a call finds nothing new (caught up), else at most every SAVE_EVERY_SECONDS. A crash
+        # republishes what was acknowledged since: the same messages (`Nats-Msg-Id`), which the
+        # stream drops, and which the consumers' tracking would skip.
+        if self.position > self._saved and (
+            not notifications or time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS
+        ):
             await anyio.to_thread.run_sync(self.app.save_relay_position, self.position)
+            self._saved, self._saved_at = self.position, time.monotonic()
         return len(notifications)
+
+
+async def newest_on_stream(
+    js: JetStreamContext, service: str, event_id_at: Callable[[int], Awaitable[str | None]] | None = None,
+    look_back: int = 1000,
+) -> tuple[int, int] | None:
+    """(stream sequence of the last message on `jusou.<service>.>`, `source_position` of the newest of
+    the relay's own events there): (0, 0) on an empty stream, None if not found within `look_back`
+    messages. Only the relay publishes there; a message that is not its envelope (a poison message)
+    or whose `event_id` the store does not have at that position is stepped over."""
+    try:
+        msg = await js.get_last_msg(STREAM, f"{SUBJECT_PREFIX}.{service}.>")
+    except NotFoundError:
+        return 0, 0
+    last = seq = msg.seq or 0
+    for _ in range(look_back):
+        if (msg.subject or "").startswith(f"{SUBJECT_PREFIX}.{service}."):
+            try:
+                body = json.loads(msg.data or b"")
+                position = body["source_position"] if body["source"] == service else None
+            except (ValueError, TypeError, KeyError):
+                position = None
+            if isinstance(position, int) and (event_id_at is None or await event_id_at(position) == body.get("event_id")):
+                return last, position
+        seq -= 1
+        if seq < 1:
+            return last, 0
+        try:
+            msg = await js.get_msg(STREAM, seq)
+        except NotFoundError:
+            msg = RawStreamMsg()
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shared.settings import Settings
@@ -36,9 +38,24 @@ def store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_SCHEMA": settings.pg_schema,
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
-            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
         }
     return env
+
+
+@contextmanager
+def creating(settings: Settings) -> Iterator[None]:
+    """Hold while opening the store: replicas of a service starting together on a new PostgreSQL
+    schema would race to create it and its tables (`CREATE … IF NOT EXISTS` is not safe when run
+    concurrently: a duplicate key in pg_type), so they do it one at a time, under an advisory lock."""
+    if settings.store != "postgres":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(**pg_conninfo(settings), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"jusou-create:{settings.pg_schema}",))
+        yield  # closing the connection releases the lock
 
 
 def ensure_pg_schema(settings: Settings) -> None:
