@@ -31,11 +31,11 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from services.intake.application import IntakeApplication  # noqa: E402
-from services.intake.domain import Case, Person  # noqa: E402
-from shared.journey import acting  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.store import store_env  # noqa: E402
+from services.intake.application import IntakeApplication
+from services.intake.domain import Case, Person
+from shared.journey import acting
+from shared.settings import Settings
+from shared.store import store_env
 
 STAFF = {"staff_id": "kouki-012", "division": "elderly-support"}
 EVENTS_PER_CASE = 10  # Person.Registered, Case.Received, consent, 6 disclosures, escalation

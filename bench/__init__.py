@@ -1,0 +1,1 @@
+"""Jusou's benchmark suite: `python -m bench` (see README, "Benchmarks")."""

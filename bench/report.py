@@ -1,0 +1,182 @@
+"""The figures as rows (figure, value, baseline, ratio, target), a rich table and a PNG chart."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.stats import ratio
+
+Row = dict[str, Any]
+
+
+def row(section: str, figure: str, value: float | None, unit: str, baseline: float | None = None,
+        baseline_name: str = "", target: str = "", met: bool | None = None) -> Row:
+    return {"section": section, "figure": figure, "value": value, "unit": unit, "baseline": baseline,
+            "baseline_name": baseline_name, "ratio": ratio(value, baseline), "target": target, "met": met}
+
+
+def at_most(value: float | None, limit: float) -> bool | None:
+    return None if value is None or math.isnan(value) else value <= limit
+
+
+def at_least(value: float | None, limit: float) -> bool | None:
+    return None if value is None or math.isnan(value) else value >= limit
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    """Every figure of a run beside its baseline of the same run."""
+    raw, suite = results["raw"], results["suite"]
+    nats, floor = raw["nats"], raw["import_floor"]
+    backend = suite["store"]
+    recorder = raw["recorder"].get(backend) or {}
+    insert = recorder.get("insert_one_event_per_s")
+    out: list[Row] = [
+        row("raw", "NATS publish + ack, one at a time (the relay)", nats["publish_ack_msgs_per_s"], "msg/s"),
+        row("raw", "NATS publish_async, pipelined", nats["publish_async_msgs_per_s"], "msg/s",
+            nats["publish_ack_msgs_per_s"], "publish + ack"),
+        row("raw", "NATS pull consume + ack, one in flight (the inbox)", nats["consume_ack_one_msgs_per_s"], "msg/s"),
+        row("raw", "NATS pull consume + ack, batches of 100", nats["consume_ack_batch_msgs_per_s"], "msg/s",
+            nats["consume_ack_one_msgs_per_s"], "one in flight"),
+        row("raw", f"NATS publish → pull receive p50 at {nats['latency_rate_msgs_per_s']:.0f}/s",
+            nats["latency_ms_p50"], "ms"),
+        row("raw", "NATS publish → pull receive p99", nats["latency_ms_p99"], "ms"),
+    ]
+    for name, figures in raw["recorder"].items():
+        if name == "disk":
+            out += [row("raw", "disk: write 4 KiB + fsync p50 (temporary folder)", figures["fsync_ms_p50"], "ms"),
+                    row("raw", "disk: fsync p99", figures["fsync_ms_p99"], "ms")]
+            continue
+        if "skipped" in figures:
+            out.append(row("raw", f"recorder ({name}): skipped — {figures['skipped']}", None, ""))
+            continue
+        out += [
+            row("raw", f"recorder ({name}): one event per transaction", figures["insert_one_event_per_s"], "ev/s"),
+            row("raw", f"recorder ({name}): Application.save of one aggregate (AES + zlib)",
+                figures["save_one_aggregate_per_s"], "ev/s", figures["insert_one_event_per_s"], "raw insert"),
+            row("raw", f"recorder ({name}): notification-log scan", figures["scan_events_per_s"], "ev/s"),
+        ]
+    out += [
+        row("raw", f"import floor: {floor['processes']} bare Pythons importing a service's libraries",
+            floor["seconds_all_imported"], "s"),
+        row("raw", "import floor: RSS of one", floor["rss_mb_each"], "MB"),
+    ]
+
+    hop = suite["steady"]
+    out += [
+        row("hop", f"hop p50 Escalated → Opened at {hop['bus_events_per_s']:.0f} bus ev/s",
+            hop["hop_ms_p50"], "ms", nats["latency_ms_p50"], "raw NATS p50", "≤ 5 ms", at_most(hop["hop_ms_p50"], 5)),
+        row("hop", "hop p99", hop["hop_ms_p99"], "ms", nats["latency_ms_p99"], "raw NATS p99", "≤ 25 ms",
+            at_most(hop["hop_ms_p99"], 25)),
+        row("hop", "bus events/s held (steady phase)", hop["bus_events_per_s"], "ev/s", hop["target_events_per_s"],
+            "offered"),
+    ]
+    steps = suite["saturation"]
+    if steps:
+        best = max(steps, key=lambda s: s["bus_events_per_s"])
+        per_journey = best["bus_events_per_s"] / best["journeys_per_s"] if best["journeys_per_s"] else None
+        out += [
+            row("saturation", f"bus events/s, best step ({best['workers']} journeys at once)",
+                best["bus_events_per_s"], "ev/s", insert, f"recorder {backend} one-event insert", "≥ 50% of raw",
+                at_least(ratio(best["bus_events_per_s"], insert), 0.5)),
+            row("saturation", "bus events/s vs NATS", best["bus_events_per_s"], "ev/s",
+                nats["publish_ack_msgs_per_s"], "NATS publish + ack"),
+            row("saturation", "complete journeys/s", best["journeys_per_s"], "j/s",
+                insert / per_journey if insert and per_journey else None, "raw insert ÷ events per journey"),
+            row("saturation", "hop p50 at the best step", best["hop_ms_p50"], "ms", hop["hop_ms_p50"], "steady phase"),
+        ]
+    idle, load = suite["memory"]["idle_mb"], suite["memory"]["load_peak_mb"]
+    floor_suite = floor["rss_mb_each"] * (len(idle) - 1) + raw.get("nats_server_rss_mb", 0)
+    out.append(row("memory", "suite RSS, idle (six services + nats-server)", idle["suite"], "MB", floor_suite,
+                   "import floor × 6 + bare nats", "≤ 600 MB", at_most(idle["suite"], 600)))
+    out.append(row("memory", "suite RSS, peak under load", load.get("suite"), "MB", idle["suite"], "idle"))
+    for name in sorted(k for k in idle if k not in ("suite", "nats")):
+        out.append(row("memory", f"{name} RSS idle / peak", idle[name], "MB", floor["rss_mb_each"], "import floor"))
+    out.append(row("memory", "nats-server RSS idle", idle.get("nats"), "MB"))
+    out.append(row("start-up", "start-up to all ready", suite["ready_seconds"], "s", floor["seconds_all_imported"],
+                   "import floor", "≤ 10 s", at_most(suite["ready_seconds"], 10)))
+    audit = results.get("audit_replay")
+    if audit and "error" not in audit:
+        events = audit.get("events", 0)
+        out += [
+            row("replay", f"replay (read models) on {events:,} events", audit["replay_events_per_s"], "ev/s",
+                audit["raw_scan_events_per_s"], "raw notification-log scan", "≥ 50% of raw",
+                at_least(audit.get("replay_vs_raw_scan"), 0.5)),
+            row("replay", "audit journey: one case's history p50", audit["audit_history_ms_p50"], "ms",
+                audit["full_scan_history_ms"], "full-log scan", "≤ 100 ms", at_most(audit["audit_history_ms_p50"], 100)),
+        ]
+    elif audit:
+        out.append(row("replay", f"bench/audit_replay.py failed: {audit['error'][:80]}", None, ""))
+    return out
+
+
+def fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def print_table(results: dict[str, Any], figures: list[Row]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    meta = results["meta"]
+    table = Table(title=f"Jusou bench ({meta['mode']}, store {results['suite']['store']}, {meta['cpus']} cores, "
+                        f"load {meta['load_before']}) / ベンチマーク", title_justify="left")
+    for name, justify in (("section", "left"), ("figure / 指標", "left"), ("value", "right"), ("baseline (same run)", "right"),
+                          ("ratio", "right"), ("target", "left"), ("met", "center")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    last = None
+    for r in figures:
+        section = r["section"] if r["section"] != last else ""
+        last = r["section"]
+        baseline = f"{fmt(r['baseline'])} ({r['baseline_name']})" if r["baseline"] is not None else ""
+        met = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}[r["met"]]
+        ratio_text = f"{r['ratio']:.2f}×" if r["ratio"] is not None else ""
+        table.add_row(section, r["figure"], f"{fmt(r['value'])} {r['unit']}".strip(), baseline, ratio_text,
+                      r["target"], met)
+    Console(width=180).print(table)
+
+
+def chart(results: dict[str, Any], path: Path) -> Path | None:
+    """Hop latency (p50, p99) against bus events/s: the steady phase and each saturation step."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    points = [results["suite"]["steady"], *results["suite"]["saturation"]]
+    points = [p for p in points if p.get("hop_ms_p50") is not None]
+    points.sort(key=lambda p: p["bus_events_per_s"])
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    x = [p["bus_events_per_s"] for p in points]
+    ax.plot(x, [p["hop_ms_p50"] for p in points], "o-", label="hop p50 (Escalated → Opened)")
+    ax.plot(x, [p["hop_ms_p99"] for p in points], "s--", label="hop p99")
+    nats = results["raw"]["nats"]
+    ax.axhline(nats["latency_ms_p50"], color="grey", linestyle=":", label="raw NATS publish → receive p50")
+    ax.axhline(5, color="green", linewidth=0.8, label="target p50 5 ms")
+    ax.axhline(25, color="orange", linewidth=0.8, label="target p99 25 ms")
+    recorder = results["raw"]["recorder"].get(results["suite"]["store"]) or {}
+    if recorder.get("insert_one_event_per_s"):
+        ax.axvline(recorder["insert_one_event_per_s"] * 0.5, color="red", linewidth=0.8,
+                   label="50% of raw one-event insert")
+    for p in points:
+        label = f"{p['workers']} journeys" if "workers" in p else "steady"
+        ax.annotate(label, (p["bus_events_per_s"], p["hop_ms_p50"]), fontsize=8, textcoords="offset points",
+                    xytext=(4, 4))
+    ax.set_yscale("log")
+    ax.set_xlabel("events/s on the bus")
+    ax.set_ylabel("hop latency (ms)")
+    meta = results["meta"]
+    ax.set_title(f"Jusou: hop latency against load ({meta['mode']}, {meta['cpus']} cores, {results['suite']['store']})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

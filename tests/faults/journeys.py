@@ -1,0 +1,427 @@
+"""Case journeys driven over HTTP as careful staff would drive them while the system fails under them.
+
+A command either gets an answer (2xx: acknowledged, recorded in `Driver.acked` to be found again at
+the end; 4xx: a refusal, the journey fails) or its outcome is unknown: the connection was cut
+mid-request or the service answered 5xx. Then the driver waits for the service to come back and
+asks it whether the command took effect (a probe over the case's history) before sending it again,
+so a retry never doubles a command. A refused connection (the service is down) is simply retried.
+Every request waits on `gate` (the harness closes it to measure an idle suite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from support.journey import (
+    COORDINATOR,
+    COUNTER_STAFF,
+    OUTREACH_WORKER,
+    PARTICIPATION_STAFF,
+    PLAN,
+    SECRETARIAT,
+)
+
+COMMUNITY_STAFF = {"X-Jusou-Staff": "chiiki-004", "X-Jusou-Division": "welfare-general"}
+ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
+CONCURRENT_UPDATE = "同時に別の更新"
+
+
+class JourneyFailed(Exception):
+    """The journey could not go on: a refusal, or a state it waited for never came."""
+
+
+class Unreachable(Exception):
+    """The service did not answer (down or restarting)."""
+
+
+@dataclass(frozen=True)
+class Acked:
+    """An acknowledged command and the event it must have left in the service's store."""
+
+    service: str
+    case_id: str
+    event: str
+    aggregate_id: str | None
+    at_least: int
+
+
+@dataclass
+class Record:
+    kind: str
+    index: int
+    case_id: str | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    failure: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    refused: int = 0  # connection refused: the service was down; retried
+    unknown: int = 0  # cut mid-request or 5xx: outcome unknown, probed
+    took_effect: int = 0  # of the unknown, the probe found the command had taken effect
+    conflicts_retried: int = 0
+
+
+class Driver:
+    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, gate: asyncio.Event, deadline_s: float,
+                 poll_s: float = 0.75) -> None:
+        self.urls = urls
+        self.http = client
+        self.gate = gate
+        self.deadline_s = deadline_s
+        self.poll_s = poll_s
+        self.acked: list[Acked] = []
+        self.meetings: list[str] = []  # convened (acknowledged) meetings: found again at the end
+        self.tally = Tally()
+        self.in_flight: Counter[str] = Counter()  # commands sent and not yet answered, per service
+        self.unknown: list[str] = []  # each command whose outcome was unknown, and what was found
+        self._ack_waiters: list[tuple[frozenset[str], asyncio.Future[str]]] = []
+
+    def next_ack(self, services: frozenset[str]) -> asyncio.Future[str]:
+        """Resolved (with the service's name) when one of `services` next acknowledges a command."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._ack_waiters.append((services, future))
+        return future
+
+    def _acknowledged(self, service: str) -> None:
+        waiting, self._ack_waiters = self._ack_waiters, []
+        for services, future in waiting:
+            if service in services and not future.done():
+                future.set_result(service)
+            elif not future.done():
+                self._ack_waiters.append((services, future))
+
+    async def _send(self, method: str, service: str, path: str, body: Any = None,
+                    headers: dict[str, str] | None = None, timeout: float | None = None) -> httpx.Response:
+        await self.gate.wait()
+        self.tally.requests += 1
+        return await self.http.request(method, self.urls[service] + path, json=body, headers=headers,
+                                       timeout=timeout or self.http.timeout)
+
+    async def get(self, service: str, path: str, headers: dict[str, str] | None = None,
+                  timeout: float | None = None) -> httpx.Response:
+        try:
+            return await self._send("GET", service, path, headers=headers, timeout=timeout)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"{service}: {type(exc).__name__}") from exc
+
+    async def _pause(self) -> None:
+        await asyncio.sleep(self.poll_s * random.uniform(0.5, 1.5))
+
+    async def until_answered(self, ask: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """Ask again while the service is unreachable (a probe after a crash)."""
+        deadline = time.monotonic() + self.deadline_s
+        while True:
+            try:
+                return await ask()
+            except Unreachable:
+                if time.monotonic() > deadline:
+                    raise JourneyFailed(f"no answer to {what} within {self.deadline_s} s") from None
+                await self._pause()
+
+    async def when(self, service: str, path: str, predicate: Callable[[Any], bool], what: str,
+                   headers: dict[str, str] | None = None) -> Any:
+        """Poll a read until it satisfies `predicate` (a deadline, never sleep and hope)."""
+        deadline = time.monotonic() + self.deadline_s
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                response = await self.get(service, path, headers or COORDINATOR)
+            except Unreachable:
+                response = None
+            if response is not None and response.status_code in (400, 401, 403, 405, 422):
+                raise JourneyFailed(f"{service}{path} refused a read: {response.status_code} {response.text[:300]}")
+            if response is not None and response.status_code == 200:
+                last = response.json()
+                if predicate(last):
+                    return last
+            await self._pause()
+        raise JourneyFailed(f"timed out after {self.deadline_s} s waiting for {what}; last seen {str(last)[:300]}")
+
+    async def history(self, service: str, case_id: str) -> list[dict[str, Any]]:
+        response = await self.get(service, f"/cases/{case_id}/history", COORDINATOR)
+        answered(response, f"{service}'s history")
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+    async def count(self, service: str, case_id: str, event: str, aggregate_id: str | None = None) -> int:
+        rows = await self.history(service, case_id)
+        return sum(1 for r in rows if r["event"] == event and aggregate_id in (None, r["aggregate_id"]))
+
+    def counted(self, service: str, case_id: str, event: str, at_least: int,
+                aggregate_id: str | None = None) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        """A probe: the command took effect if the case's history holds the event `at_least` times."""
+
+        async def probe() -> dict[str, Any] | None:
+            found = await self.count(service, case_id, event, aggregate_id)
+            return {"probed": True} if found >= at_least else None
+
+        return probe
+
+    async def command(
+        self, method: str, service: str, path: str, body: Any, headers: dict[str, str], *,
+        probe: Callable[[], Awaitable[dict[str, Any] | None]] | None,
+        acked: Callable[[dict[str, Any]], list[Acked]],
+        retry_conflict: str | None = None,
+    ) -> dict[str, Any]:
+        """Send a command until it is acknowledged, or found to have taken effect; raise on a refusal."""
+        deadline = time.monotonic() + self.deadline_s
+        cut = ""
+        while True:
+            if time.monotonic() > deadline:
+                raise JourneyFailed(f"{method} {service}{path}: not acknowledged within {self.deadline_s} s")
+            await self.gate.wait()
+            self.in_flight[service] += 1
+            try:
+                response = await self._send(method, service, path, body, headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+                self.tally.refused += 1  # never reached the service: nothing happened
+                await self._pause()
+                continue
+            except httpx.TransportError as exc:
+                response = None
+                cut = f"{type(exc).__name__}"
+            finally:
+                self.in_flight[service] -= 1
+            if response is not None and 200 <= response.status_code < 300:
+                result: dict[str, Any] = response.json() if response.content else {}
+                self.acked.extend(acked(result))
+                self._acknowledged(service)
+                return result
+            if response is not None and response.status_code < 500 and CONCURRENT_UPDATE not in response.text:
+                # (A "changed at the same time" 409 is an unknown outcome: on PostgreSQL, a commit whose
+                # connection died before it answered is retried by eventsourcing and then conflicts
+                # with itself, so the command may have taken effect.)
+                detail = response.text
+                if response.status_code == 409 and retry_conflict is not None and retry_conflict in detail:
+                    self.tally.conflicts_retried += 1
+                    await self._pause()
+                    continue
+                raise JourneyFailed(f"{method} {service}{path}: {response.status_code} {detail[:400]}")
+            # The outcome is unknown: ask the service, once it is back, whether it happened.
+            self.tally.unknown += 1
+            what = cut if response is None else f"{response.status_code} {response.text[:160]}"
+            if probe is not None:
+                found = await self.until_answered(probe, f"a probe of {service}{path}")
+                if found is not None:
+                    self.tally.took_effect += 1
+                    self.unknown.append(f"{method} {service}{path}: {what} — it had taken effect")
+                    return found
+            self.unknown.append(f"{method} {service}{path}: {what} — sent again")
+            await self._pause()
+
+
+# -- the journeys ---------------------------------------------------------------------------------
+
+
+def answered(response: httpx.Response, what: str) -> None:
+    """A probe's read: 5xx is the service not (yet) able to answer; 4xx is the harness's mistake."""
+    if response.status_code >= 500:
+        raise Unreachable(f"{what}: {response.status_code}")
+    if response.status_code != 200:
+        raise JourneyFailed(f"{what}: {response.status_code} {response.text[:300]}")
+
+
+async def consult(d: Driver, r: Record) -> str:
+    """D1: a consultation; unknown outcome → search for the person (their kana and phone are unique)."""
+    kana, phone = f"ふぉると {r.kind} {r.index}", f"090-{r.index:05d}-{len(r.kind):04d}"
+    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+            "person": {"name": "調布 一郎", "kana": kana, "birth_date": "1970-01-01", "phone": phone},
+            "confirm_new_person": True}
+
+    async def probe() -> dict[str, Any] | None:
+        found = await d.get("intake", f"/persons/search?kana={kana}&phone={phone}", COUNTER_STAFF)
+        answered(found, "person search")
+        if not found.json():
+            return None
+        person_ref = found.json()[0]["person_ref"]
+        cases = await d.get("intake", "/cases", COUNTER_STAFF, timeout=d.deadline_s / 2)  # every case: slow under load
+        answered(cases, "the list of cases")
+        mine = [c for c in cases.json() if c["person_ref"] == person_ref]
+        return {"case_id": mine[0]["case_id"]} if mine else None
+
+    result = await d.command("POST", "intake", "/consultations", body, COUNTER_STAFF, probe=probe,
+                             acked=lambda b: [Acked("intake", b["case_id"], "Case.Received", None, 1)])
+    case_id: str = result["case_id"]
+    r.case_id = case_id
+    return case_id
+
+
+async def consent_and_escalate(d: Driver, case_id: str, escalations: int = 1) -> None:
+    if escalations == 1:
+        await d.command("POST", "intake", f"/cases/{case_id}/consent",
+                        {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF,
+                        probe=d.counted("intake", case_id, "Case.ConsentRecorded", 1),
+                        acked=lambda _: [Acked("intake", case_id, "Case.ConsentRecorded", None, 1)])
+    await d.command("POST", "intake", f"/cases/{case_id}/escalate",
+                    {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                    COUNTER_STAFF, probe=d.counted("intake", case_id, "Case.Escalated", escalations),
+                    acked=lambda _: [Acked("intake", case_id, "Case.Escalated", None, escalations)])
+
+
+async def draft(d: Driver, service: str, case_id: str, headers: dict[str, str]) -> str:
+    async def probe() -> dict[str, Any] | None:
+        drafted = [row for row in await d.history(service, case_id) if row["event"] == "Plan.Drafted"]
+        return {"plan_id": drafted[0]["aggregate_id"]} if drafted else None
+
+    plan = await d.command("POST", service, f"/cases/{case_id}/plans", PLAN, headers, probe=probe,
+                           acked=lambda b: [Acked(service, case_id, "Plan.Drafted", b["plan_id"], 1)])
+    plan_id: str = plan["plan_id"]
+    return plan_id
+
+
+async def propose(d: Driver, service: str, case_id: str, plan_id: str, revision: int, headers: dict[str, str]) -> None:
+    await d.command("POST", service, f"/plans/{plan_id}/propose", None, headers,
+                    probe=d.counted(service, case_id, "Plan.Proposed", revision, plan_id),
+                    acked=lambda _: [Acked(service, case_id, "Plan.Proposed", plan_id, revision)])
+
+
+async def convene(d: Driver, meeting_type: str, attendees: list[str]) -> str:
+    """A meeting belongs to no case: an unknown outcome convenes another (an unused sitting harms no journey)."""
+    meeting = await d.command("POST", "meeting", "/meetings",
+                              {"meeting_type": meeting_type, "held_on": "2026-11-28", "attendees": attendees},
+                              SECRETARIAT, probe=None, acked=lambda _: [])
+    meeting_id: str = meeting["meeting_id"]
+    d.meetings.append(meeting_id)
+    return meeting_id
+
+
+async def decide(d: Driver, case_id: str, meeting_id: str, plan_id: str, revision: int, decision: str,
+                 attendees: list[str], nth: int, **extra: Any) -> None:
+    await d.when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed" and r["revision"] == revision,
+                 f"revision {revision} on the agenda")
+    body = {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果",
+            "positions": [{"agency": a, "position": "agree"} for a in attendees], **extra}
+    await d.command("POST", "meeting", f"/meetings/{meeting_id}/decisions", body, SECRETARIAT,
+                    probe=d.counted("meeting", case_id, "Meeting.Decided", nth),
+                    acked=lambda _: [Acked("meeting", case_id, "Meeting.Decided", None, nth)],
+                    retry_conflict="本人同意")  # D9: the consent may still be on its way to the meeting
+
+
+async def plan_status(d: Driver, service: str, plan_id: str, status: str) -> None:
+    await d.when(service, f"/plans/{plan_id}", lambda p: p["status"] == status, f"{service}'s plan to be {status}")
+
+
+async def closure_journey(d: Driver, r: Record) -> None:
+    """Counter → escalation → revision asked → approved with participation → closure (PlanClosed)."""
+    case_id = await consult(d, r)
+    await consent_and_escalate(d, case_id)
+    await d.when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration to open the case")
+    plan_id = r.ids["plan"] = await draft(d, "collaboration", case_id, COORDINATOR)
+    await propose(d, "collaboration", case_id, plan_id, 1, COORDINATOR)
+    meeting_id = await convene(d, "jusou_shien_kaigi", ATTENDEES)
+    await decide(d, case_id, meeting_id, plan_id, 1, "revision_requested", ATTENDEES, 1)
+    await plan_status(d, "collaboration", plan_id, "revision_requested")
+    revised = {**PLAN, "goals": [*PLAN["goals"], "本人が居場所に月2回通う"]}
+    await d.command("PUT", "collaboration", f"/plans/{plan_id}", revised, COORDINATOR,
+                    probe=d.counted("collaboration", case_id, "Plan.Revised", 1, plan_id),
+                    acked=lambda _: [Acked("collaboration", case_id, "Plan.Revised", plan_id, 1)])
+    await propose(d, "collaboration", case_id, plan_id, 2, COORDINATOR)
+    await decide(d, case_id, meeting_id, plan_id, 2, "approved", ATTENDEES, 2, connect_to=["participation"])
+    await plan_status(d, "collaboration", plan_id, "approved")
+    await d.when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+    await d.command("POST", "collaboration", f"/plans/{plan_id}/closure-request",
+                    {"progress": "本人が居場所に定着し、母の介護も安定した"}, COORDINATOR,
+                    probe=d.counted("collaboration", case_id, "Plan.ClosureRequested", 1, plan_id),
+                    acked=lambda _: [Acked("collaboration", case_id, "Plan.ClosureRequested", plan_id, 1)])
+    review = await d.when("meeting", f"/agenda/{plan_id}", lambda x: x["status"] == "closure_requested",
+                          "the closure request on the agenda")
+    goals = [{"goal": g, "result": "achieved", "note": "月次で確認"} for g in review["goals"]]
+    await d.command("POST", "meeting", f"/meetings/{meeting_id}/evaluations",
+                    {"plan_id": plan_id, "outcome": "closed", "course": "訪問12回、居場所に定着", "result": "目標を達成",
+                     "goal_results": goals}, SECRETARIAT,
+                    probe=d.counted("meeting", case_id, "Meeting.Evaluated", 1),
+                    acked=lambda _: [Acked("meeting", case_id, "Meeting.Evaluated", None, 1)])
+    await plan_status(d, "collaboration", plan_id, "closed")
+
+
+async def returned_journey(d: Driver, r: Record) -> None:
+    """D5 D11: the meeting returns the case to intake, which escalates it again (collaboration reopens)."""
+    case_id = await consult(d, r)
+    await consent_and_escalate(d, case_id)
+    await d.when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration to open the case")
+    plan_id = r.ids["plan"] = await draft(d, "collaboration", case_id, COORDINATOR)
+    await propose(d, "collaboration", case_id, plan_id, 1, COORDINATOR)
+    meeting_id = await convene(d, "jusou_shien_kaigi", ATTENDEES)
+    await decide(d, case_id, meeting_id, plan_id, 1, "returned_to_intake", ATTENDEES, 1,
+                 primary_agency="地域包括支援センター")
+    await d.when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned", "the return to reach intake")
+    await plan_status(d, "collaboration", plan_id, "returned")
+    await consent_and_escalate(d, case_id, escalations=2)
+
+    async def reopened() -> bool:
+        return await d.count("collaboration", case_id, "CollaborationCase.Reopened") >= 1
+
+    deadline = time.monotonic() + d.deadline_s
+    while not await d.until_answered(reopened, "collaboration's history"):
+        if time.monotonic() > deadline:
+            raise JourneyFailed("collaboration never reopened the case")
+        await d._pause()
+
+
+async def outreach_journey(d: Driver, r: Record) -> None:
+    """D12 D6 D10 D13 D8: outreach's own plan at a 支援会議, participation, a shortage taken up by community."""
+    case_id = r.case_id = str(uuid.uuid4())  # chosen by the worker: a retried start is recognised
+    await d.command("POST", "outreach", "/engagements",
+                    {"case_id": case_id, "referred_by": "民生委員", "reason": "長期ひきこもりの疑い"}, OUTREACH_WORKER,
+                    probe=d.counted("outreach", case_id, "Engagement.Started", 1),
+                    acked=lambda _: [Acked("outreach", case_id, "Engagement.Started", None, 1)])
+    await d.command("POST", "outreach", f"/engagements/{case_id}/contacts",
+                    {"method": "訪問", "reached": True, "note": "玄関越しに会話", "stage": "接触"}, OUTREACH_WORKER,
+                    probe=d.counted("outreach", case_id, "Engagement.ContactRecorded", 1),
+                    acked=lambda _: [Acked("outreach", case_id, "Engagement.ContactRecorded", None, 1)])
+    plan_id = r.ids["plan"] = await draft(d, "outreach", case_id, OUTREACH_WORKER)
+    await propose(d, "outreach", case_id, plan_id, 1, OUTREACH_WORKER)
+    members = ["福祉総務課", "地域包括支援センター"]
+    meeting_id = await convene(d, "shien_kaigi", members)
+    await decide(d, case_id, meeting_id, plan_id, 1, "approved", members, 1, connect_to=["participation"])
+    await plan_status(d, "outreach", plan_id, "approved")
+    await d.when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+    await d.command("POST", "participation", f"/supports/{case_id}/shortages",
+                    {"need": "夜間の居場所", "area": "調布市東部", "description": "夜間に開いている居場所がない"},
+                    PARTICIPATION_STAFF, probe=d.counted("participation", case_id, "Support.ShortageReported", 1),
+                    acked=lambda _: [Acked("participation", case_id, "Support.ShortageReported", None, 1)])
+
+    async def issue() -> str | None:
+        opened = [row for row in await d.history("community", case_id) if row["event"] == "RegionalIssue.Opened"]
+        return opened[0]["aggregate_id"] if opened else None
+
+    deadline = time.monotonic() + d.deadline_s
+    while (issue_id := await d.until_answered(issue, "community's history")) is None:
+        if time.monotonic() > deadline:
+            raise JourneyFailed("the shortage never reached community")
+        await d._pause()
+    r.ids["issue"] = issue_id
+    await d.command("POST", "community", f"/issues/{issue_id}/initiatives",
+                    {"forum": "生活支援体制整備事業の協議体", "summary": "夜間の居場所づくり"}, COMMUNITY_STAFF,
+                    probe=d.counted("community", case_id, "RegionalIssue.InitiativeStarted", 1, issue_id),
+                    acked=lambda _: [Acked("community", case_id, "RegionalIssue.InitiativeStarted", issue_id, 1)])
+
+
+KINDS: dict[str, Callable[[Driver, Record], Awaitable[None]]] = {
+    "closure": closure_journey,
+    "returned": returned_journey,
+    "outreach": outreach_journey,
+}
+
+
+async def run(d: Driver, record: Record) -> Record:
+    began = time.monotonic()
+    try:
+        await KINDS[record.kind](d, record)
+    except JourneyFailed as exc:
+        record.failure = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the harness reports every broken journey, whatever broke it
+        record.failure = f"{type(exc).__name__}: {exc}"
+    record.seconds = time.monotonic() - began
+    return record

@@ -1,0 +1,68 @@
+"""Faults survived with nothing lost (issue #6): concurrent journeys while the suite is made to fail.
+
+A short load runs in CI; `JUSOU_FAULTS_LONG=1` runs the long one (300 journeys, nats-server down
+for longer than nats-py's default reconnect budget). Each run prints its table of invariants, the
+faults it injected and the services' CPU while NATS was down, and saves it in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from support.servers import Postgres
+
+from faults.harness import NATS_DEFAULT_RECONNECT_BUDGET_S, Plan, Report, run
+from faults.world import Store, World
+
+LONG = os.environ.get("JUSOU_FAULTS_LONG") == "1"
+SPINNING = 0.25  # a service using a quarter of a core while it only waits for NATS is spinning
+
+pytestmark = pytest.mark.faults
+
+SQLITE = Plan(journeys=300, ramp_s=30, repeat=True, service_kills=3, nats_kills=3, tail_losses=2, duplicate_rounds=2,
+              delay_windows=3, poison_rounds=2, outage_s=NATS_DEFAULT_RECONNECT_BUDGET_S + 15, pg_kill_every_s=0,
+              gap_s=(1.0, 4.0)) if LONG else \
+    Plan(journeys=40, ramp_s=16, repeat=False, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
+         delay_windows=1, poison_rounds=1, outage_s=3, pg_kill_every_s=0)
+POSTGRES = Plan(journeys=150, ramp_s=20, repeat=True, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
+                delay_windows=1, poison_rounds=1, outage_s=0, pg_kill_every_s=1.0, gap_s=(1.0, 3.0)) if LONG else \
+    Plan(journeys=10, ramp_s=3, repeat=False, service_kills=0, nats_kills=0, tail_losses=0, duplicate_rounds=1,
+         delay_windows=0, poison_rounds=1, outage_s=0, pg_kill_every_s=0.7)
+
+
+def check(report: Report, plan: Plan, artifacts: Path) -> None:
+    name = f"faults-{report.store}{'-long' if LONG else ''}"
+    text = report.table()
+    print("\n" + text)
+    (artifacts / f"{name}.txt").write_text(text)
+    report.save(artifacts / f"{name}.json")
+    expected = {f"SIGKILL {s}" for s in ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+                if plan.service_kills}
+    assert expected <= set(report.faults), f"faults not injected: {expected - set(report.faults)}"
+    if plan.poison_rounds:
+        assert any(k.startswith("rounds of: poison") for k in report.faults)
+    if plan.pg_kill_every_s:
+        assert report.faults.get("PostgreSQL connections terminated", 0) > 0, "no PostgreSQL connection was killed"
+    broken = {k: v for k, v in report.invariants.items() if v}
+    assert not broken, f"invariants broken: {broken}\n{text}"
+    spinning = {s: v["nats_down"] for s, v in report.cpu.items() if not s.startswith("_") and v["nats_down"] > SPINNING}
+    assert not spinning, f"services spin while NATS is down (fraction of a core): {spinning}"
+
+
+async def test_sqlite_suite_survives_faults_with_nothing_lost(tmp_path: Path, artifacts: Path) -> None:
+    world = World(tmp_path, Store("sqlite", tmp_path / "data"))
+    check(await run(world, SQLITE, artifacts), SQLITE, artifacts)
+
+
+@pytest.mark.postgres
+async def test_postgres_suite_survives_killed_connections_with_nothing_lost(
+    tmp_path: Path, artifacts: Path, postgres: Postgres
+) -> None:
+    store = Store("postgres", tmp_path / "data", postgres, f"f{uuid.uuid4().hex[:8]}_")
+    try:
+        check(await run(World(tmp_path, store), POSTGRES, artifacts), POSTGRES, artifacts)
+    finally:
+        store.drop()
