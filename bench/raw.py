@@ -151,9 +151,12 @@ def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, A
                               concerns=["高齢・介護"], person_ref=str(uuid4()), primary_agency="地域包括支援センター"))
                 saves += 1
         save = rate(saves, time.perf_counter() - started)
-        if inserted + saves < n:  # the scan reads at least n events
+        missing = n - inserted - saves
+        while missing > 0:  # the scan reads at least n events; in chunks (one huge psycopg pipeline can stall)
+            chunk = min(missing, 500)
             recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1, topic=stored.topic,
-                                                state=stored.state) for _ in range(n - inserted - saves)])
+                                                state=stored.state) for _ in range(chunk)])
+            missing -= chunk
 
         scanned = 0
         started = time.perf_counter()
