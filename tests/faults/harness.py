@@ -127,7 +127,8 @@ async def quiesce(nc: Any, driver: Driver, deadline_s: float) -> float:
 
 
 async def watch_lag(nc: Any, driver: Driver, since: float) -> dict[str, float]:
-    """After the last fault: when each consumer and relay was first seen with nothing pending."""
+    """After the last fault, with the journeys paused: when each consumer and relay was first seen
+    with nothing pending (the backlog the faults left is worked off)."""
     reached: dict[str, float] = {}
     names: set[str] = set()
     while time.monotonic() - since < LAG_DEADLINE_S:
@@ -164,6 +165,13 @@ def schedule(plan: Plan, faults: Faults, rng: random.Random) -> list[tuple[str, 
 
 
 async def run(world: World, plan: Plan, artifacts: Path) -> Report:
+    try:
+        return await _run(world, plan, artifacts)
+    finally:
+        await asyncio.to_thread(world.stop)  # nats-server and the proxy too, however the run ended
+
+
+async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
     report = Report(store=world.store.kind, journeys=plan.journeys)
     began = time.monotonic()
     rng = random.Random(plan.seed)
@@ -221,8 +229,12 @@ async def run(world: World, plan: Plan, artifacts: Path) -> Report:
                 await asyncio.gather(*workers)
                 pg_task.cancel()
                 await asyncio.gather(pg_task, return_exceptions=True)
-            progress(began, "faults over; watching the lag")
-            lag = await watch_lag(nc, driver, faults.last_fault_at)
+            progress(began, "faults over; watching the lag with no new commands")
+            gate.clear()  # what is measured is the recovery from the faults, not a saturating load
+            try:
+                lag = await watch_lag(nc, driver, faults.last_fault_at)
+            finally:
+                gate.set()
             await asyncio.gather(*workers)
             report.figures["load: journeys under faults (s)"] = round(time.monotonic() - load_began, 1)
             progress(began, "journeys over; settling")
@@ -262,10 +274,7 @@ async def run(world: World, plan: Plan, artifacts: Path) -> Report:
             await asyncio.to_thread(world.suite.stop)
     progress(began, "suite stopped; reading the stores")
     report.figures["relay rewinds to the stream's last event (relay.stream_lost_tail)"] = keep_logs(world, artifacts)
-    try:
-        scan = await asyncio.to_thread(inv.scan_stores, world.store)
-    finally:
-        await asyncio.to_thread(world.stop)
+    scan = await asyncio.to_thread(inv.scan_stores, world.store)
     stream_check = inv.check_stream(stream, scan, faults.poison)
     dead_check = inv.check_dead_letters(dead, faults.poison)
     order, unknown_causes = inv.order_violations(scan)

@@ -27,7 +27,7 @@ SQLITE = Plan(journeys=300, ramp_s=30, repeat=True, service_kills=3, nats_kills=
               gap_s=(1.0, 4.0)) if LONG else \
     Plan(journeys=40, ramp_s=16, repeat=False, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
          delay_windows=1, poison_rounds=1, outage_s=3, pg_kill_every_s=0)
-POSTGRES = Plan(journeys=150, ramp_s=20, repeat=True, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
+POSTGRES = Plan(journeys=100, ramp_s=15, repeat=True, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
                 delay_windows=1, poison_rounds=1, outage_s=0, pg_kill_every_s=1.0, gap_s=(1.0, 3.0)) if LONG else \
     Plan(journeys=10, ramp_s=3, repeat=False, service_kills=0, nats_kills=0, tail_losses=0, duplicate_rounds=1,
          delay_windows=0, poison_rounds=1, outage_s=0, pg_kill_every_s=0.7)

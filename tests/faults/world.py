@@ -133,6 +133,7 @@ class World:
         self.suite.start()
 
     def stop(self) -> None:
+        """Idempotent: the services, the proxy, nats-server."""
         try:
             self.suite.stop()
         finally:
