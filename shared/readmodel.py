@@ -219,6 +219,12 @@ class _SQLMixin:
         if batch.seal_rows:
             c.executemany(p(f"INSERT INTO {t('seals')} VALUES (?, ?) ON CONFLICT DO NOTHING"), batch.seal_rows)
 
+    def index(self, batch: IndexBatch, tracking: Tracking) -> None:
+        """The batch's rows and the projection's position, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
+            self._write(c, batch)
+            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
             c.execute(self._p(sql), list(params))
@@ -275,11 +281,6 @@ def _sqlite_view_class() -> type[ReadModelView]:
         def _table(self, name: str) -> str:
             return name
 
-        def index(self, batch: IndexBatch, tracking: Tracking) -> None:
-            with self.datastore.transaction(commit=True) as c:
-                self._write(c, batch)
-                self._insert_tracking(c, tracking)
-
         def clear(self, application_name: str) -> None:
             with self.datastore.transaction(commit=True) as c:
                 for name in ("case_events", "person_events", "aggregates"):
@@ -307,11 +308,6 @@ def _postgres_view_class() -> type[ReadModelView]:
 
         def _p(self, sql: str) -> str:
             return sql.replace("?", "%s")
-
-        def index(self, batch: IndexBatch, tracking: Tracking) -> None:
-            with self.datastore.transaction(commit=True) as c:
-                self._write(c, batch)
-                self._insert_tracking(c, tracking)
 
         def clear(self, application_name: str) -> None:
             with self.datastore.transaction(commit=True) as c:
