@@ -41,6 +41,7 @@ from shared.contracts import (
 )
 from shared.inbox import ACK_WAIT_SECONDS, Inbox
 from shared.logs import bind_event, unbind_event
+from shared.tracing import TRACE_HEADERS, consuming, trace_headers
 
 log = structlog.get_logger()
 
@@ -118,7 +119,8 @@ async def handle_replay(inbox: Inbox, msg: NatsMessage) -> None:
     tracking = replay_tracking(envelope.source, envelope.source_position)
     began = time.perf_counter()
     try:
-        applied = await anyio.to_thread.run_sync(inbox.app.receive, envelope, payload, tracking)
+        with consuming(inbox.app.service, envelope, headers):
+            applied = await anyio.to_thread.run_sync(inbox.app.receive, envelope, payload, tracking)
     except Exception as exc:  # noqa: BLE001 — the dead-letter boundary, as in the inbox
         inbox.observe(envelope, "failed", time.perf_counter() - began, tries, "replay")
         reason = f"{type(exc).__name__}: {exc}"
@@ -151,6 +153,7 @@ async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: s
             CONSUMER: service,
             REPLAY_OF: replay_of,
             "Nats-Msg-Id": f"{service}:replay:{raw.metadata.sequence.stream}",
+            **trace_headers(raw.headers),
         },
         stream=DEAD_LETTER_STREAM,
     )
@@ -218,7 +221,8 @@ def _int(value: str | None) -> int | None:
 
 def dead_letter_of(msg: Any) -> DeadLetter:
     """A `JUSOU_DLQ` message (nats-py RawStreamMsg) as a DeadLetter."""
-    headers = {k: v for k, v in (msg.headers or {}).items() if k.startswith("Jusou-") or k == "Nats-Msg-Id"}
+    headers = {k: v for k, v in (msg.headers or {}).items()
+               if k.startswith("Jusou-") or k in ("Nats-Msg-Id", *TRACE_HEADERS)}
     subject = msg.subject or ""
     consumer = headers.get(CONSUMER) or (subject.split(".")[1] if subject.count(".") >= 1 else "")
     original = headers.get(ORIGINAL_SUBJECT) or f"{SUBJECT_PREFIX}.{subject.split('.', 2)[-1]}"
@@ -320,6 +324,7 @@ async def replay(js: Any, seq: int) -> tuple[DeadLetter, int, bool]:
             REPLAY_OF: str(seq),
             ORIGINAL_SUBJECT: letter.subject,
             CONSUMER: letter.consumer,
+            **trace_headers(letter.headers),  # the replay's effects join the case's trace
         },
         timeout=5,
     )

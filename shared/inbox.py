@@ -23,7 +23,7 @@ from nats.js.api import DeliverPolicy
 from shared.app import ServiceApplication
 from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX, PoisonMessage, parse
 from shared.logs import bind_event, unbind_event
-from shared.tracing import consuming
+from shared.tracing import consuming, trace_headers
 
 log = structlog.get_logger()
 
@@ -116,6 +116,7 @@ class Inbox:
             "Jusou-Original-Subject": raw.subject,
             "Jusou-Consumer": f"{self.app.service}",
             "Nats-Msg-Id": f"{self.app.service}:{raw.metadata.sequence.stream}",
+            **trace_headers(raw.headers),  # a replay later continues the case's trace
         }
         await self.broker.publish(
             raw.data,

@@ -212,6 +212,14 @@ class PublishSpan:
             self.span.end()
 
 
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+def trace_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The W3C trace context among a message's headers, to pass on with a copy (dead letter, replay)."""
+    return {k: v for k, v in (headers or {}).items() if k in TRACE_HEADERS}
+
+
 @contextmanager
 def consuming(service: str, envelope: Any, headers: Mapping[str, str] | None) -> Iterator[None]:
     """A consumer span, child of the publish span in the message's headers, current while the effect is recorded."""
