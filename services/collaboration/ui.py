@@ -112,7 +112,7 @@ async def _read(request: Request, fn: Any, *args: Any) -> Any:
 
 
 def _missing(request: Request, message: str) -> Response:
-    return ui.render(request, "collaboration_missing.html", "見つかりません / not found", status_code=404, message=message)
+    return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=message)
 
 
 # -- the list of escalated cases ------------------------------------------------------------

@@ -112,7 +112,7 @@ async def _issue_page(request: Request, issue_id: UUID, status_code: int = 200, 
     try:
         issue = await anyio.to_thread.run_sync(lambda: _issue(app, app.issue_view(issue_id), _resources(app)))
     except NotFound as missing:
-        return ui.render(request, "community_missing.html", "見つかりません / not found", status_code=404,
+        return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "community_issue.html", "地域の課題 / regional issue", status_code=status_code, i=issue,
                      status_ja=STATUS_JA, kind_ja=KIND_JA, forums=FORUMS,

@@ -145,7 +145,7 @@ async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra
     try:
         record = await anyio.to_thread.run_sync(_record, app, case_id)
     except NotFound as missing:
-        return ui.render(request, "outreach_missing.html", "見つかりません / not found", status_code=404,
+        return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "outreach_engagement.html", "アウトリーチ / engagement", status_code=status_code,
                      e=record, stages=STAGES, methods=CONTACT_METHODS, counters=list(COUNTERS.values()),

@@ -180,7 +180,7 @@ async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra
     try:
         support, catalogue = await anyio.to_thread.run_sync(read)
     except NotFound as missing:
-        return ui.render(request, "participation_missing.html", "見つかりません / not found", status_code=404,
+        return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "participation_support.html", "参加支援 / support", status_code=status_code,
                      s=support, case_id=support["case_id"], matched={m["resource_id"] for m in support["matches"]},
