@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from faststream.nats import NatsBroker
@@ -118,6 +118,15 @@ def create_service(
         return JSONResponse(status_code=409, content={
             "detail": "同時に別の更新がありました。画面を更新してもう一度操作してください / "
                       "the record changed at the same time; reload and try again"})
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    async def store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database went away (restarted, connection lost): say so and when to try again.
+        return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
+            "detail": "記録先のデータベースに一時的に接続できません。画面を更新して記録されたか確かめてから、"
+                      "もう一度操作してください / the store is unreachable for now; reload to see whether it was "
+                      "recorded, then try again"})
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -45,6 +45,7 @@ class Plan:
     poison_rounds: int
     outage_s: float  # one nats-server outage with no load, CPU measured; 0 = none
     pg_kill_every_s: float  # 0 = never (SQLite)
+    pg_restarts: int = 0  # PostgreSQL crashed (`pg_ctl stop -m immediate`) and started again: a private server only
     gap_s: tuple[float, float] = (0.3, 1.0)
     seed: int = 6
 
@@ -158,6 +159,7 @@ def schedule(plan: Plan, faults: Faults, rng: random.Random) -> list[tuple[str, 
     actions += [("every message twice", lambda: faults.duplicate_everything()) for _ in range(plan.duplicate_rounds)]
     actions += [("delay window", lambda: faults.delay(0.15, 3.0)) for _ in range(plan.delay_windows)]
     actions += [("poison", lambda: faults.send_poison()) for _ in range(plan.poison_rounds)]
+    actions += [("PostgreSQL crashed and restarted", lambda: faults.restart_postgres(3.0)) for _ in range(plan.pg_restarts)]
     rng.shuffle(actions)
     if plan.outage_s:
         actions.insert(len(actions) // 2, ("nats-server down, no load", lambda: faults.quiet_outage(plan.outage_s)))

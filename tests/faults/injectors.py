@@ -272,3 +272,8 @@ class Faults:
         self.injected["PostgreSQL connections terminated"] += killed
         self.injected["… of them mid-transaction or mid-query"] += busy
         self._done("rounds of: pg_terminate_backend")
+
+    async def restart_postgres(self, down_s: float) -> None:
+        """Crash the PostgreSQL server under load (immediate stop: WAL recovery on start), down for `down_s`."""
+        await asyncio.to_thread(self.world.store.crash_and_restart, down_s)
+        self._done("PostgreSQL crashed (immediate stop) and restarted")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.servers import Postgres
+from support.servers import PrivatePostgres, private_postgres
 
 from faults.harness import NATS_DEFAULT_RECONNECT_BUDGET_S, Plan, Report, run
 from faults.world import Store, World
@@ -27,10 +28,11 @@ SQLITE = Plan(journeys=300, ramp_s=30, repeat=True, service_kills=3, nats_kills=
               gap_s=(1.0, 4.0)) if LONG else \
     Plan(journeys=40, ramp_s=16, repeat=False, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
          delay_windows=1, poison_rounds=1, outage_s=3, pg_kill_every_s=0)
-POSTGRES = Plan(journeys=100, ramp_s=15, repeat=True, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
-                delay_windows=1, poison_rounds=1, outage_s=0, pg_kill_every_s=1.0, gap_s=(1.0, 3.0)) if LONG else \
+POSTGRES = Plan(journeys=300, ramp_s=30, repeat=True, service_kills=1, nats_kills=1, tail_losses=1, duplicate_rounds=1,
+                delay_windows=1, poison_rounds=1, outage_s=0, pg_kill_every_s=1.0, pg_restarts=3,
+                gap_s=(1.0, 3.0)) if LONG else \
     Plan(journeys=10, ramp_s=3, repeat=False, service_kills=0, nats_kills=0, tail_losses=0, duplicate_rounds=1,
-         delay_windows=0, poison_rounds=1, outage_s=0, pg_kill_every_s=0.7)
+         delay_windows=0, poison_rounds=1, outage_s=0, pg_kill_every_s=0.7, pg_restarts=1)
 
 
 def check(report: Report, plan: Plan, artifacts: Path) -> None:
@@ -46,6 +48,8 @@ def check(report: Report, plan: Plan, artifacts: Path) -> None:
         assert any(k.startswith("rounds of: poison") for k in report.faults)
     if plan.pg_kill_every_s:
         assert report.faults.get("PostgreSQL connections terminated", 0) > 0, "no PostgreSQL connection was killed"
+    if plan.pg_restarts:
+        assert report.faults.get("PostgreSQL crashed (immediate stop) and restarted") == plan.pg_restarts
     broken = {k: v for k, v in report.invariants.items() if v}
     assert not broken, f"invariants broken: {broken}\n{text}"
     spinning = {s: v["nats_down"] for s, v in report.cpu.items() if not s.startswith("_") and v["nats_down"] > SPINNING}
@@ -57,12 +61,20 @@ async def test_sqlite_suite_survives_faults_with_nothing_lost(tmp_path: Path, ar
     check(await run(world, SQLITE, artifacts), SQLITE, artifacts)
 
 
+@pytest.fixture
+def own_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own: the run crashes and restarts it, which the shared one must never be."""
+    with private_postgres() as server:
+        if isinstance(server, str):
+            if os.environ.get("JUSOU_REQUIRE_POSTGRES") == "1":
+                pytest.fail(f"PostgreSQL is required here (JUSOU_REQUIRE_POSTGRES=1): {server}")
+            pytest.skip(server)
+        yield server
+
+
 @pytest.mark.postgres
-async def test_postgres_suite_survives_killed_connections_with_nothing_lost(
-    tmp_path: Path, artifacts: Path, postgres: Postgres
+async def test_postgres_suite_survives_a_crashed_server_and_killed_connections_with_nothing_lost(
+    tmp_path: Path, artifacts: Path, own_postgres: PrivatePostgres
 ) -> None:
-    store = Store("postgres", tmp_path / "data", postgres, f"f{uuid.uuid4().hex[:8]}_")
-    try:
-        check(await run(World(tmp_path, store), POSTGRES, artifacts), POSTGRES, artifacts)
-    finally:
-        store.drop()
+    store = Store("postgres", tmp_path / "data", own_postgres, f"f{uuid.uuid4().hex[:8]}_")
+    check(await run(World(tmp_path, store), POSTGRES, artifacts), POSTGRES, artifacts)

@@ -22,7 +22,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from support.servers import Postgres, free_port, wait_for_port
+from support.servers import Postgres, PrivatePostgres, free_port, wait_for_port
 
 from faults.proxy import DelayProxy
 from shared.app import RELAY_TRACKING
@@ -78,19 +78,28 @@ class Store:
         """pg_terminate_backend on every connection of these services; (killed, of which mid-transaction).
 
         Only this run's connections are touched: their last query names this run's schema prefix.
-        The server itself is never restarted (other tests share it).
         """
-        with self._pg() as conn:
-            rows = conn.execute(
-                "SELECT pid, state FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = %s "
-                "AND query LIKE %s", (self.pg.dbname if self.pg else "", f'%"{self.prefix}%'),
-            ).fetchall()
-            killed = busy = 0
-            for pid, state in rows:
-                if conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]:
-                    killed += 1
-                    busy += state in ("active", "idle in transaction", "idle in transaction (aborted)")
+        import psycopg
+
+        killed = busy = 0
+        try:
+            with self._pg() as conn:
+                rows = conn.execute(
+                    "SELECT pid, state FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = %s "
+                    "AND query LIKE %s", (self.pg.dbname if self.pg else "", f'%"{self.prefix}%'),
+                ).fetchall()
+                for pid, state in rows:
+                    if conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]:
+                        killed += 1
+                        busy += state in ("active", "idle in transaction", "idle in transaction (aborted)")
+        except psycopg.OperationalError:
+            pass  # the server is down (a crash and restart is under way): nothing to kill this round
         return killed, busy
+
+    def crash_and_restart(self, down_s: float) -> None:
+        if not isinstance(self.pg, PrivatePostgres):
+            raise AssertionError("only a private PostgreSQL server may be crashed (others share the machine's)")
+        self.pg.crash_and_restart(down_s)
 
     def drop(self) -> None:
         if self.kind != "postgres":

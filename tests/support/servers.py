@@ -156,3 +156,81 @@ def postgres_server() -> Iterator[Postgres | str]:
                            user=container.username, password=container.password, dbname=container.dbname)
         return
     yield f"no PostgreSQL at {local.host}:{local.port} ({problem}) and no Docker engine for testcontainers"
+
+
+def _pg_bindir() -> Path | None:
+    """The PostgreSQL server programs (initdb, pg_ctl): `pg_config --bindir`, else Debian's layout."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        found = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip())
+        if (found / "initdb").exists():
+            return found
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return debian[-1].parent if debian else None
+
+
+@dataclass(frozen=True)
+class PrivatePostgres(Postgres):
+    """A PostgreSQL cluster of its own, in a temporary folder, that a test may crash and restart."""
+
+    folder: Path = Path()
+    bindir: Path = Path()
+
+    def _ctl(self, *args: str) -> None:
+        data = str(self.folder / "data")
+        command = [str(self.bindir / "pg_ctl"), "-D", data, "-l", str(self.folder / "postgres.log"), *args]
+        subprocess.run(_as_postgres(command), check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c max_connections=300"
+        self._ctl("-w", "-o", options, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._ctl("-w", "-m", mode, "stop")
+
+    def crash_and_restart(self, down_s: float) -> None:
+        """`pg_ctl stop -m immediate` (no shutdown checkpoint: recovery from the WAL on start), then start."""
+        self.stop("immediate")
+        time.sleep(down_s)
+        self.start()
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run its programs as the `postgres` user."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres | str]:
+    """A fresh PostgreSQL cluster on a free port (trust auth on loopback), or the reason there is none.
+
+    Its folder is made directly under the temporary directory: as root, the `postgres` user must
+    reach it, and pytest's own folders are private to root.
+    """
+    bindir = _pg_bindir()
+    if bindir is None:
+        yield "no PostgreSQL server programs (initdb, pg_ctl) on this machine"
+        return
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="jusou-pg-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        server = PrivatePostgres(host="127.0.0.1", port=free_port(), user="postgres", password="", dbname="postgres",
+                                 folder=folder, bindir=bindir)
+        subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(folder / "data"), "-U", "postgres",
+                                     "--auth=trust", "-E", "UTF8", "--locale=C"]),
+                       check=True, capture_output=True, timeout=120)
+        server.start()
+        try:
+            yield server
+        finally:
+            try:
+                server.stop("fast")
+            except subprocess.CalledProcessError:
+                pass  # already down: a crash test may end there
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
