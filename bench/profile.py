@@ -9,6 +9,7 @@ doing (waiting, a SQLite commit, logging, …) and by the busiest frames.
 from __future__ import annotations
 
 import collections
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,12 @@ CATEGORIES: list[tuple[str, Any]] = [
     ("eventsourcing", lambda stack, leaf: "eventsourcing" in stack),
     ("asyncio loop", lambda stack, leaf: "asyncio" in stack),
 ]
+
+
+#: ASGI middleware of ours (`RequestContext` in shared/logs.py, `RequestMetrics` in shared/metrics.py, …):
+#: every request's stack passes through them, so they are left out before categorising, or all HTTP
+#: work would count as logging.
+MIDDLEWARE = re.compile(r"(\.__call__|send_watching) \(shared/")
 
 
 def py_spy() -> str | None:
@@ -85,6 +92,7 @@ def summarise(path: Path, top: int = 12) -> dict[str, Any]:
             continue
         n = int(count)
         total += n
+        stack = ";".join(frame for frame in stack.split(";") if not MIDDLEWARE.search(frame))
         leaf = stack.rsplit(";", 1)[-1]
         name = next((c for c, test in CATEGORIES if test(stack, leaf)), "other")
         categories[name] += n

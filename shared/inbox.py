@@ -71,8 +71,11 @@ class Inbox:
             title=f"{service}--{source}",
             description=f"{service} reacts to {', '.join(sorted(event_types))} from {source}",
         )
-        async def handle(msg: NatsMessage) -> None:
-            await self.handle(msg, event_types)
+        async def handle() -> None:
+            # The message from FastStream's context rather than a `NatsMessage` parameter:
+            # fast_depends resolves such a parameter in a worker thread, one more thread hop on
+            # every event's path (bench/ --profile: `run_in_threadpool` under `CallModel.asolve`).
+            await self.handle(self.broker.context.get_local("message"), event_types)
 
     async def handle(self, msg: NatsMessage, event_types: frozenset[str]) -> None:
         unbind_event()  # this consumer's task handles one message after another

@@ -64,7 +64,7 @@ def configure_logging(service: str) -> None:
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ]
         if json_lines()
-        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
+        else [ReadableLines()]
     )
     structlog.configure(
         processors=[*common, *rendering],
@@ -73,6 +73,43 @@ def configure_logging(service: str) -> None:
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(common, rendering)
+
+
+class ReadableLines:
+    """structlog's ConsoleRenderer without colours, character for character, at a fraction of its
+    cost: `timestamp [level    ] event                          key=value …`, keys sorted. A line
+    with a traceback, a stack or a standard-library logger's name goes to ConsoleRenderer itself.
+    (bench/: ConsoleRenderer took most of a line's ~120 µs, and the services write a few lines per
+    event.)"""
+
+    HANDED_ON = ("stack", "exception", "exc_info", "logger", "logger_name")
+    QUOTED = frozenset(" \t=\r\n\"'")  # a string with one of these is shown as its repr, as there
+    EVENT_WIDTH = 30
+
+    def __init__(self) -> None:
+        self.full = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback,
+                                                  pad_event_to=self.EVENT_WIDTH)
+        self.levels = {level: self.full(None, level, {"level": level, "event": "-"})[:-2]
+                       for level in ("debug", "info", "warning", "error", "critical", "exception")}
+
+    def _value(self, value: Any) -> str:
+        if isinstance(value, str):
+            return repr(value) if self.QUOTED.intersection(value) else value
+        return repr(value)
+
+    def __call__(self, logger: Any, name: str, event_dict: structlog.types.EventDict) -> str:
+        level = event_dict.get("level")
+        if any(key in event_dict for key in self.HANDED_ON) or (level is not None and level not in self.levels):
+            return self.full(logger, name, event_dict)
+        parts = []
+        if (timestamp := event_dict.pop("timestamp", None)) is not None:
+            parts.append(str(timestamp))
+        if event_dict.pop("level", None) is not None:
+            parts.append(self.levels[level])
+        if (event := event_dict.pop("event", None)) is not None:
+            parts.append(str(event).ljust(self.EVENT_WIDTH))
+        parts.extend(f"{key}={self._value(event_dict[key])}" for key in sorted(event_dict))
+        return " ".join(part for part in parts if part).rstrip(" ")
 
 
 def _route_standard_logging(common: list[structlog.types.Processor], rendering: list[structlog.types.Processor]) -> None:

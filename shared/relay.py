@@ -36,9 +36,11 @@ WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: the expected last subject
 
 Translate = Callable[[Any, int], Envelope | None]
 BATCH = 256
-#: While events flow, the position is saved at most this often (bench/: each save is a commit on
-#: the store, which the service's commands queue behind).
+#: The position is saved at most this often, caught up or not (bench/: each save is a commit on the
+#: store, an fsync the service's commands queue behind; saved whenever caught up, it was one more
+#: fsync per command under a steady load). Saved too when the relay stops.
 SAVE_EVERY_SECONDS = 0.5
+STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the service's stop
 
 
 class Relay:
@@ -66,6 +68,12 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         self.app.on_commit(self.wake)
         self.position = await anyio.to_thread.run_sync(self.app.relay_position)
+        try:
+            await self._follow()
+        finally:
+            await self._save_on_stop()
+
+    async def _follow(self) -> None:
         backoff = 0.1
         while True:
             self._wake.clear()
@@ -83,9 +91,25 @@ class Relay:
                 continue
             if not moved:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
                 except TimeoutError:
                     pass
+
+    def _idle_seconds(self) -> float:
+        """How long to wait for a commit: until the next poll, or until an unsaved position is due."""
+        if self.position <= self._saved:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.0, self._saved_at + SAVE_EVERY_SECONDS - time.monotonic()))
+
+    async def _save_on_stop(self) -> None:
+        """Save what was published since the last save, within a few seconds: the service is stopping."""
+        if self.position <= self._saved:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SAVE_SECONDS):
+            try:
+                await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, abandon_on_cancel=True)
+            except Exception as exc:  # noqa: BLE001 - unsaved is safe: the next start republishes, the stream drops it
+                log.warning("relay.save_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
 
     async def follow_stream(self) -> None:
         """Go on from the newest of our events the stream holds (at start, after a reconnect, and
@@ -159,13 +183,10 @@ class Relay:
                 log.info("relay.published", position=notification.id)
         if notifications:
             self.position = notifications[-1].id
-        # Saved once the stream acknowledged, but not after every batch while events keep coming:
-        # when a call finds nothing new (caught up), else at most every SAVE_EVERY_SECONDS. A crash
-        # republishes what was acknowledged since: the same messages (`Nats-Msg-Id`), which the
-        # stream drops, and which the consumers' tracking would skip.
-        if self.position > self._saved and (
-            not notifications or time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS
-        ):
+        # Saved once the stream acknowledged, at most every SAVE_EVERY_SECONDS (`run` comes back
+        # when a save is due). A crash republishes what was acknowledged since: the same messages
+        # (`Nats-Msg-Id`), which the stream drops, and which the consumers' tracking would skip.
+        if self.position > self._saved and time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
             await anyio.to_thread.run_sync(self.app.save_relay_position, self.position)
             self._saved, self._saved_at = self.position, time.monotonic()
         return len(notifications)
