@@ -27,6 +27,7 @@ from typing import Any, Self
 from uuid import UUID
 
 import httpx
+from support.auth import reader
 from support.journey import Journey
 
 from bench.stats import cpu_seconds_of, pct, rate, rss_of
@@ -411,7 +412,7 @@ def suite_pids(suite: Any) -> dict[str, int]:
 
 
 def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=30, trust_env=False,
+    return httpx.AsyncClient(timeout=30, trust_env=False, headers=reader(),  # polls read as an auditor
                              limits=httpx.Limits(max_connections=400, max_keepalive_connections=100))
 
 

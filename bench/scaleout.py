@@ -38,6 +38,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 from scaleout.balancer import Balancer
+from support.auth import reader
 from support.journey import EXPECTED_EVENTS
 from support.servers import free_port
 
@@ -84,7 +85,7 @@ async def measure(replicas: dict[str, list[str]], nats_url: str, operator: tuple
                   seconds: float) -> dict[str, Any]:
     balancer = Balancer(replicas)
     nc = await connect(nats_url, "bench-scaleout", *operator)
-    async with httpx.AsyncClient(transport=balancer, timeout=30, trust_env=False) as client:
+    async with httpx.AsyncClient(transport=balancer, timeout=30, trust_env=False, headers=reader()) as client:
         journey = SaturationJourney(balancer.urls(), client)
         before_store, before_bus = await heads(client, replicas), (await nc.jetstream().stream_info(STREAM)).state.messages
         case = await journey.whole_for_bench()  # alone: events per case

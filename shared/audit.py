@@ -27,6 +27,8 @@ def inert_row(row: list[Any]) -> list[Any]:
 
 BASIS_JA = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口",
             "search_before_create": "受付時の重複確認（検索候補）"}
+#: legal bases of an erasure (crypto-shredding of the person's key)
+ERASURE_JA = {"person_request": "本人の請求", "retention_expired": "保存期間満了"}
 
 
 def as_of(rows: list[dict[str, Any]], moment: datetime | None) -> list[dict[str, Any]]:
@@ -63,7 +65,9 @@ def describe(row: dict[str, Any]) -> str:
         extra.append(f"decision={fields['decision']}")
     if "meeting_type" in fields:
         extra.append(f"meeting={fields['meeting_type']}")
-    if "basis" in fields:
+    if row["event"] == "Person.Erased":
+        extra.append(f"personal information erased / 個人情報を消去, basis={ERASURE_JA.get(fields['basis'], fields['basis'])}")
+    elif "basis" in fields:
         extra.append(f"personal information shown, basis={BASIS_JA.get(fields['basis'], fields['basis'])}")
     return f"{row['occurred_at'][:19]} [{row['service']}] {row['event']} by {who}" + (f" ({', '.join(extra)})" if extra else "")
 
@@ -100,17 +104,25 @@ def render_states(states: list[dict[str, Any]], moment: datetime | None) -> str:
     return "\n".join(lines)
 
 
-DISCLOSURE_COLUMNS = ["occurred_at", "case_id", "staff_id", "division", "basis", "basis_ja", "meeting_id", "event_id"]
+DISCLOSURE_COLUMNS = ["occurred_at", "case_id", "staff_id", "division", "basis", "basis_ja", "meeting_id", "event_id",
+                      "action"]
 
 
 def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Who was shown a person's information, when, on what legal basis (個人情報の開示の記録)."""
+    """Who was shown a person's information, when, on what legal basis (個人情報の開示の記録); and
+    the erasure of that information (`action` "erased", with its legal basis and reason)."""
     found = []
     for row in rows:
         fields = row.get("fields") or {}
+        action, basis_ja = "shown", BASIS_JA.get(fields.get("basis", ""), "")
         if row["event"] == "Person.Shown":  # a candidate of a search: who is in the event itself
             actor = {"staff_id": fields.get("staff_id", ""), "division": fields.get("division", "")}
             fields = {**fields, "basis": fields.get("purpose", "")}
+            basis_ja = BASIS_JA.get(fields["basis"], "")
+        elif row["event"] == "Person.Erased":
+            actor = {"staff_id": fields.get("staff_id", ""), "division": fields.get("division", "")}
+            action = "erased"
+            basis_ja = f"消去: {ERASURE_JA.get(fields.get('basis', ''), fields.get('basis', ''))}（{fields.get('reason', '')}）"
         elif row["event"].endswith(".PersonDisclosed"):
             actor = row.get("actor") or {}
         else:
@@ -118,16 +130,21 @@ def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found.append({
             "occurred_at": row["occurred_at"], "case_id": row.get("case_id") or "",
             "staff_id": actor.get("staff_id", ""), "division": actor.get("division", ""),
-            "basis": fields.get("basis", ""), "basis_ja": BASIS_JA.get(fields.get("basis", ""), ""),
-            "meeting_id": fields.get("meeting_id") or "", "event_id": row["event_id"],
+            "basis": fields.get("basis", ""), "basis_ja": basis_ja,
+            "meeting_id": fields.get("meeting_id") or "", "event_id": row["event_id"], "action": action,
         })
     return found
 
 
 def render_disclosures_text(person_ref: str, rows: list[dict[str, Any]]) -> str:
-    lines = [f"個人情報の開示記録 / disclosures of person {person_ref}: {len(rows)}"]
+    shown = [r for r in rows if r["action"] == "shown"]
+    lines = [f"個人情報の開示記録 / disclosures of person {person_ref}: {len(shown)}"]
     for r in rows:
         meeting = f" meeting={r['meeting_id'][:8]}" if r["meeting_id"] else ""
+        if r["action"] == "erased":
+            lines.append(f"{r['occurred_at'][:19]} {r['staff_id']} ({r['division']}) ERASED 個人情報を消去 / "
+                         f"information erased, basis={r['basis_ja']}")
+            continue
         lines.append(f"{r['occurred_at'][:19]} {r['staff_id']} ({r['division']}) case={r['case_id'][:8]} "
                      f"basis={r['basis_ja'] or r['basis']}{meeting}")
     return "\n".join(lines)

@@ -44,13 +44,13 @@ def moment_of(value: datetime | None) -> datetime | None:
     return value
 
 
-async def gather(path: str, urls: dict[str, str]) -> tuple[list[Any], list[str]]:
-    """GET `path` from every service; (all rows, services that did not answer)."""
+async def gather(path: str, urls: dict[str, str], token: str) -> tuple[list[Any], list[str]]:
+    """GET `path` from every service with the caller's token; (all rows, services that did not answer)."""
     import httpx
 
     rows: list[Any] = []
     missing: list[str] = []
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
         responses = await asyncio.gather(*(client.get(f"{url}{path}") for url in urls.values()),
                                          return_exceptions=True)
     for name, response in zip(urls, responses, strict=True):
@@ -61,11 +61,11 @@ async def gather(path: str, urls: dict[str, str]) -> tuple[list[Any], list[str]]
     return rows, missing
 
 
-async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[str, str]) -> dict[str, Any]:
+async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[str, str], token: str) -> dict[str, Any]:
     """The audit of one case: events as a causation tree, each program's state as of `moment`."""
     query = f"?as_of={moment.isoformat().replace('+', '%2B')}" if moment else ""
     (rows, missing), (states, _) = await asyncio.gather(
-        gather(f"/cases/{case_id}/history", urls), gather(f"/cases/{case_id}/state{query}", urls))
+        gather(f"/cases/{case_id}/history", urls, token), gather(f"/cases/{case_id}/state{query}", urls, token))
     rows = as_of(sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"])), moment)
     return {
         "case_id": str(case_id),
@@ -90,7 +90,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
     async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
                          format: str = FORMAT) -> Any:
         """D15: the case's whole history across every program as a causation tree, and each program's state."""
-        document = await journey_document(case_id, moment_of(as_of), _urls(request))
+        document = await journey_document(case_id, moment_of(as_of), _urls(request), _token(request))
         rows = [{k: v for k, v in e.items() if k != "depth"} for e in document["events"]]
         if format == "csv":
             return Response(render_csv(rows), media_type="text/csv; charset=utf-8", headers={
@@ -126,7 +126,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
                     moment = moment.replace(tzinfo=JST)  # the form's datetime-local is Japan time
             except ValueError:
                 error = f"日時の形式が正しくありません / not a time: {as_of}"
-        document = await journey_document(case_id, moment, _urls(request))
+        document = await journey_document(case_id, moment, _urls(request), _token(request))
         for state in document["states"]:  # lists and records as readable JSON, Japanese kept as it is
             state["state"] = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
                               for k, v in state["state"].items()}
@@ -147,3 +147,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
 def _urls(request: Request) -> dict[str, str]:
     return {name: internal_url(name) for name in PROGRAM_LABELS}
 
+
+def _token(request: Request) -> str:
+    """The caller's token, forwarded to the other services (shared/policy.py let the caller in)."""
+    return str(request.state.principal.token)

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from functools import cache
 from types import FrameType
 from typing import Any
 
@@ -17,6 +18,9 @@ import structlog
 
 import shared
 from shared import settings
+from shared.auth import Accounts, AuthSettings, DevIssuer, operator_token
+from shared.policy import ROLES
+from shared.reference import DIVISIONS
 from shared.runner import PortTaken, Suite, SuiteFailed
 from shared.ops import register as register_ops
 from shared.cluster import register as register_cluster
@@ -110,6 +114,8 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
     suite = suite_from_env(args.data_dir)
+    if args.demo_staff:
+        demo_staff(Path(os.environ.get("JUSOU_AUTH_DIR") or suite.data_dir / "auth"))
     warned: set[str] = set()
     try:
         suite.start()
@@ -139,6 +145,89 @@ def up(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         suite.stop()
+
+
+DEMO_STAFF = {  # role → (staff id, division): one demo account per role (`jusou up --demo-staff`)
+    "counselor": ("demo-counselor", "elderly-support"),
+    "coordinator": ("demo-coordinator", "welfare-general"),
+    "secretariat": ("demo-secretariat", "welfare-general"),
+    "outreach_worker": ("demo-outreach", "welfare-general"),
+    "participation_worker": ("demo-participation", "welfare-general"),
+    "community_worker": ("demo-community", "welfare-general"),
+    "supervisor": ("demo-supervisor", "welfare-general"),
+    "auditor": ("demo-auditor", "welfare-general"),
+    "operator": ("demo-operator", "welfare-general"),
+}
+
+
+def demo_staff(folder: Path) -> None:
+    """One account per role with a new random password, printed once."""
+    import secrets
+
+    accounts = Accounts(folder)
+    print("デモ用アカウント（パスワードはこの一度だけ表示します）/ demo accounts (passwords shown only now):")
+    for role, (staff_id, division) in DEMO_STAFF.items():
+        password = secrets.token_urlsafe(12)
+        accounts.add(staff_id, division, [role], password)
+        print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
+
+
+def _auth_folder() -> Path:
+    settings_ = AuthSettings.from_env()
+    if not settings_.development:
+        raise SystemExit("JUSOU_OIDC_ISSUER is set: accounts and tokens come from the city's IdP / "
+                         "市の認証基盤を使う設定です。アカウントとトークンは認証基盤で管理します")
+    return settings_.folder
+
+
+def staff_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("パスワード / password: ")
+        if getpass.getpass("もう一度 / again: ") != password:
+            raise SystemExit("パスワードが一致しません / the passwords differ")
+    if len(password) < 8:
+        raise SystemExit("パスワードは8文字以上にしてください / the password needs at least 8 characters")
+    Accounts(_auth_folder()).add(args.staff_id, args.division, args.role, password)
+    print(f"{args.staff_id}: {DIVISIONS[args.division].ja}, {', '.join(ROLES[r].ja for r in args.role)}")
+    return 0
+
+
+def staff_list(args: argparse.Namespace) -> int:
+    for staff_id, account in sorted(Accounts(_auth_folder()).all().items()):
+        print(f"{staff_id}\t{account['division']}\t{' '.join(account['roles'])}")
+    return 0
+
+
+def staff_remove(args: argparse.Namespace) -> int:
+    if not Accounts(_auth_folder()).remove(args.staff_id):
+        print(f"{args.staff_id} というアカウントはありません / no such account", file=sys.stderr)
+        return 1
+    return 0
+
+
+def ttl_seconds(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+    except (ValueError, KeyError):
+        raise SystemExit(f"--ttl {text!r}: e.g. 30m, 8h, 1d") from None
+    if not 0 < seconds <= 7 * 86400:
+        raise SystemExit("--ttl は1週間以内です / --ttl is at most 7d")
+    return seconds
+
+
+def token(args: argparse.Namespace) -> int:
+    folder = _auth_folder()
+    account = Accounts(folder).all().get(args.staff_id)
+    if account is None:
+        raise SystemExit(f"{args.staff_id} というアカウントはありません（jusou staff add）/ no such account")
+    print(DevIssuer(folder).mint(args.staff_id, account["division"], account["roles"],
+                                 AuthSettings.from_env().audience, ttl_seconds(args.ttl)))
+    return 0
 
 
 def render_schema(schema: dict[str, Any]) -> str:
@@ -218,7 +307,26 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("up", help="start NATS and all six services; Ctrl-C stops them")
     run.add_argument("--data-dir", help="folder for stores, NATS data and logs (default: JUSOU_DATA_DIR or ./data)")
+    run.add_argument("--demo-staff", action="store_true",
+                     help="make one demo account per role (development issuer) and print their new passwords once")
     run.set_defaults(handler=up)
+    people = commands.add_parser("staff", help="the development issuer's staff accounts (<data>/auth/staff.json)")
+    actions = people.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
+    add.add_argument("staff_id")
+    add.add_argument("--division", required=True, choices=tuple(DIVISIONS))
+    add.add_argument("--role", action="append", required=True, choices=tuple(ROLES), help="repeat for several roles")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=staff_add)
+    listed = actions.add_parser("list", help="the accounts: id, division, roles")
+    listed.set_defaults(handler=staff_list)
+    removed = actions.add_parser("remove", help="remove an account (its tokens stay valid until they expire)")
+    removed.add_argument("staff_id")
+    removed.set_defaults(handler=staff_remove)
+    mint = commands.add_parser("token", help="a bearer token for an existing account (development issuer)")
+    mint.add_argument("staff_id")
+    mint.add_argument("--ttl", default="8h", help="how long it is valid: 30m, 8h, 1d (default 8h)")
+    mint.set_defaults(handler=token)
     schemas = commands.add_parser("schemas", help="the integration events' JSON Schemas").add_subparsers(
         dest="action", required=True
     )
@@ -255,6 +363,12 @@ def parser() -> argparse.ArgumentParser:
     shown.add_argument("person_ref")
     shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
     shown.set_defaults(handler=audit_disclosures)
+    erasure = commands.add_parser("erase", help="erase a person's information (crypto-shredding; a supervisor's JUSOU_TOKEN)")
+    erasure.add_argument("person_ref")
+    erasure.add_argument("--basis", required=True, choices=("person_request", "retention_expired"),
+                         help="person_request: 本人の請求, retention_expired: 保存期間満了")
+    erasure.add_argument("--reason", required=True, help="why (no personal information)")
+    erasure.set_defaults(handler=erase)
     check = audit.add_parser("verify", help="prove each store and the JUSOU stream agree; seals unbroken")
     check.add_argument("--repair", action="store_true", help="republish what the stream lost (stores are the truth)")
     check.add_argument("--service", action="append", choices=tuple(settings.PORTS), help="only these services")
@@ -279,8 +393,10 @@ def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for service, url in urls.items():
         try:
-            with urllib.request.urlopen(f"{url}/cases/{case_id}/history", timeout=10) as response:
+            with urllib.request.urlopen(authorized(f"{url}/cases/{case_id}/history"), timeout=10) as response:
                 rows.extend(json.load(response))
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"{service}: {exc.code} {exc.read().decode('utf-8', 'replace')}") from None
         except urllib.error.URLError as exc:
             raise SystemExit(f"{service} ({url}) に接続できません / cannot reach {service}: {exc}") from None
     return sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"]))
@@ -305,6 +421,18 @@ def history(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
+@cache
+def _bearer() -> str:
+    return f"Bearer {operator_token()}"
+
+
+def authorized(url: str) -> Any:
+    """A GET of `url` with the operator's token (`JUSOU_TOKEN`, else minted by the development issuer)."""
+    import urllib.request
+
+    return urllib.request.Request(url, headers={"Authorization": _bearer()})
+
+
 def service_urls() -> dict[str, str]:
     return {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
 
@@ -314,7 +442,7 @@ def get_json(url: str, what: str) -> Any:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(authorized(url), timeout=30) as response:
             return json.load(response)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
@@ -374,6 +502,27 @@ def audit_disclosures(args: argparse.Namespace) -> int:
         sys.stdout.write(render_disclosures_csv(rows))
     else:
         print(render_disclosures_text(args.person_ref, rows))
+    return 0
+
+
+def erase(args: argparse.Namespace) -> int:
+    """`jusou erase PERSON_REF --basis … --reason …`: intake records Person.Erased and deletes the person's key."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"basis": args.basis, "reason": args.reason}).encode()
+    request = urllib.request.Request(f"{service_urls()['intake']}/persons/{args.person_ref}/erasure", data=body,
+                                     method="POST", headers={"Authorization": _bearer(),
+                                                             "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            erased = json.load(response)["erased"]
+    except urllib.error.HTTPError as exc:
+        print(f"intake: {exc.code} {json.loads(exc.read() or b'{}').get('detail', '')}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"intake に接続できません / cannot reach intake: {exc}") from None
+    print(f"消去しました / erased {args.person_ref} at {erased['at'][:19]} by {erased['staff_id']} ({erased['basis']})")
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import Any, Self
 
 import structlog
 
-from shared import natsauth, settings
+from shared import auth, natsauth, settings
 from shared.runner import (
     HOST,
     POLL_SECONDS,
@@ -362,8 +362,11 @@ class ScaleOut:
         self.check_ports()
         try:
             self.cluster.start()
-            if not self.service_env().get("JUSOU_CIPHER_KEY"):
+            env = self.service_env()
+            if not env.get("JUSOU_CIPHER_KEY"):
                 settings.cipher_key_in(self.data_dir)  # one key for every replica
+            if not env.get("JUSOU_OIDC_ISSUER"):  # one development issuer for every replica
+                auth.DevIssuer(Path(env.get("JUSOU_AUTH_DIR") or self.data_dir / "auth")).private_key()
             for r in range(1, self.replicas + 1):
                 # Replica 1 of every service first: they create the durable consumers (a Raft
                 # proposal each on the cluster); the later replicas then only bind to them.

@@ -46,6 +46,21 @@ OUTRO = """
 
 Every service of one suite must use the same `JUSOU_CIPHER_KEY`: the stored events are encrypted
 with it, and without it they cannot be read. Keep it with the database backups.
+
+## Staff sign-in / 職員の認証
+
+Every request but `/healthz`, `/readyz`, `/metrics`, `/asyncapi.json`, the API docs and the sign-in
+page carries a staff member's OIDC-style JWT (`Authorization: Bearer …`, or the UI's `jusou_session`
+cookie); what each role may do is `shared/policy.py`. Two ways to issue the tokens:
+
+- **the city's identity provider**: set `JUSOU_OIDC_ISSUER` and `JUSOU_OIDC_JWKS_URL` on every
+  service; its access tokens must carry `aud` = `JUSOU_OIDC_AUDIENCE`, the staff id, the division
+  code and the roles (claim names above), signed with RS256 or ES256;
+- **the development issuer** (unset): every service must see the same auth folder. `jusou up` makes
+  its key pair under `<JUSOU_DATA_DIR>/auth/`; accounts come from `jusou staff add` or
+  `jusou up --demo-staff`. In Docker Compose the six services share the volume `jusou-data` (their
+  `/data`); `docker compose exec intake jusou staff add …` adds an account. On Kubernetes each pod
+  has its own data folder: set the city's identity provider there.
 """
 
 

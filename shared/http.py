@@ -20,6 +20,7 @@ from faststream.nats import NatsBroker
 
 from shared.app import ServiceApplication
 from shared.audit_api import mount_audit
+from shared.auth import Principal, Unauthenticated
 from shared.bus import connect, ensure_streams, servers
 from shared.natsauth import broker_credentials
 from shared.limits import install as install_limits
@@ -27,12 +28,13 @@ from shared.contracts import Envelope
 from shared.inbox import Inbox
 from shared.deadletters import subscribe_replays
 from shared.metrics import install_metrics
-from shared.journey import DomainError, Invalid, NotFound
+from shared.policy import SignInRequired, gate
+from shared.journey import DomainError, NotFound
 from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies
 from shared.logs import RequestContext, bind_path_ids, configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
-from shared.ui import PROGRAM_LABELS, UI, internal_url, mount_common, staff_from_cookie
+from shared.ui import PROGRAM_LABELS, UI, internal_url, login_url, mount_common
 from shared.store import creating, store_env
 from shared.tracing import install as install_tracing
 
@@ -54,6 +56,15 @@ class Runtime:
         self.relay = relay
         self.inbox = inbox
         self.broker = broker
+        self._store_probe: asyncio.Future[Any] | None = None
+
+    async def store_head(self, within: float = 2.0) -> int:
+        """The store's head, or TimeoutError after `within` s. While the database is away the library
+        retries for a long time: probes share one call in flight rather than pile up threads."""
+        if self._store_probe is None or self._store_probe.done():
+            self._store_probe = asyncio.ensure_future(anyio.to_thread.run_sync(self.app.recorder.max_notification_id))
+        head = await asyncio.wait_for(asyncio.shield(self._store_probe), within)
+        return int(head or 0)
 
 
 def create_service(
@@ -100,7 +111,8 @@ def create_service(
         description=DIVISION_TITLES[service],
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(bind_path_ids)],  # a case's ids on every line of a command on it
+        # who is acting and whether the policy lets them (shared/policy.py); a case's ids on every log line
+        dependencies=[Depends(gate(service)), Depends(bind_path_ids)],
     )
 
     install_limits(api)
@@ -108,9 +120,21 @@ def create_service(
     install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
     install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
 
+    page = ui or UI(service, DIVISION_TITLES[service])
+
     @api.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})})
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if exc.status == 403 and request.url.path.startswith("/ui/"):
+            refused = page.render(request, "missing.html", "権限がありません / not allowed", status_code=403,
+                                  message=str(exc))
+            refused.headers.update(getattr(exc, "headers", None) or {})
+            return refused
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})},
+                            headers=getattr(exc, "headers", None))
+
+    @api.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(login_url(request, exc.reason), status_code=303)
 
     @api.exception_handler(IntegrityError)
     async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -146,7 +170,9 @@ def create_service(
         """Store and bus reachable; with positions for operators and tests."""
         runtime: Runtime = request.app.state.runtime
         try:
-            head = await anyio.to_thread.run_sync(runtime.app.recorder.max_notification_id)
+            head = await runtime.store_head()
+        except TimeoutError:
+            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
         except Exception as exc:  # any store failure means not ready; say which
             return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
         bus_ok = runtime.relay.nc.is_connected
@@ -182,7 +208,6 @@ def create_service(
             raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")
         return tables[kind]
 
-    page = ui or UI(service, DIVISION_TITLES[service])
     mount_common(api, page)
     mount_audit(api, page)
 
@@ -196,7 +221,8 @@ def create_service(
     @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False)
     async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
         """D15: the case's journey across every program, as a timeline."""
-        rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS})
+        rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS},
+                                             principal(request).token)
         return page.render(request, "timeline.html", "ケースの経過 / journey", case_id=str(case_id), rows=rows,
                            missing=missing)
 
@@ -224,24 +250,17 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     return rows
 
 
+def principal(request: Request) -> Principal:
+    """The signed-in staff member the policy let through (shared/policy.py gate)."""
+    found: Principal | None = getattr(request.state, "principal", None)
+    if found is None:
+        raise Unauthenticated.missing()
+    return found
+
+
 def staff(request: Request) -> dict[str, str]:
-    """Who is acting, from `X-Jusou-Staff` and `X-Jusou-Division` (bearer tokens replace this later)."""
-    staff_id = request.headers.get("x-jusou-staff", "").strip()
-    division = request.headers.get("x-jusou-division", "").strip()
-    if not staff_id and not division:
-        signed_in = staff_from_cookie(request)  # the division UIs
-        if signed_in:
-            return {"staff_id": signed_in["staff_id"], "division": signed_in["division"]}
-    if not staff_id or not division:
-        raise DomainError.unauthenticated()
-    if len(staff_id) > 100 or not staff_id.isprintable():
-        raise Invalid("職員番号は100文字以内で入力してください / the staff id is at most 100 printable characters")
-    if division not in DIVISIONS:
-        raise Invalid(
-            f"課のコード {division!r} は登録されていません。次のいずれかです / unknown division code; one of: "
-            + ", ".join(DIVISIONS)
-        )
-    return {"staff_id": staff_id, "division": division}
+    """Who is acting, as events record it: the bearer token's (or the UI cookie's) staff member."""
+    return principal(request).actor
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -254,13 +273,14 @@ async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
 
-async def gather_history(case_id: str, urls: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
-    """D15: every program's record of the case, merged in time order; programs that did not answer."""
+async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """D15: every program's record of the case, merged in time order; programs that did not answer
+    (or did not let the caller, whose token is forwarded, read it)."""
     import httpx
 
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
         responses = await asyncio.gather(
             *(client.get(f"{url}/cases/{case_id}/history") for url in urls.values()), return_exceptions=True
         )

@@ -28,13 +28,6 @@ class DomainError(Exception):
 
     status = 409
 
-    @classmethod
-    def unauthenticated(cls) -> DomainError:
-        error = cls("担当者が不明です。X-Jusou-Staff と X-Jusou-Division を付けてください / "
-                    "say who is acting with the X-Jusou-Staff and X-Jusou-Division headers")
-        error.status = 401
-        return error
-
 
 class NotFound(DomainError):
     status = 404

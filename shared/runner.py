@@ -24,7 +24,7 @@ from typing import Any, Self
 
 import structlog
 
-from shared import natsauth, settings
+from shared import auth, natsauth, settings
 
 log = structlog.get_logger("jusou.runner")
 
@@ -193,6 +193,9 @@ class Suite:
             self.start_nats()
             if not self.service_env().get("JUSOU_CIPHER_KEY"):
                 settings.cipher_key_in(self.data_dir)  # made once here, not raced by six services
+            env = self.service_env()
+            if not env.get("JUSOU_OIDC_ISSUER"):  # the development issuer's key, likewise
+                auth.DevIssuer(Path(env.get("JUSOU_AUTH_DIR") or self.data_dir / "auth")).private_key()
             for name in self.services:
                 self._spawn(name)
             self._wait_ready(self.services)

@@ -57,6 +57,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JUSOU_READMODELS_FOLLOW", "1",
             "`1`: each service keeps its read models (case index, seals) current in a thread; `0` only on read"),
     Setting("JUSOU_CIPHER_KEY", "(generated)", "base64 AES key for stored events; generated into the data folder if unset"),
+    Setting("JUSOU_OIDC_ISSUER", "(none: the development issuer `jusou-dev`)",
+            "the city's identity provider (OIDC issuer URL): staff tokens must carry it as `iss`; unset, the built-in "
+            "development issuer signs tokens with a key pair in the auth folder"),
+    Setting("JUSOU_OIDC_JWKS_URL", "(none)", "where the identity provider publishes its signing keys (JWKS); needed with `JUSOU_OIDC_ISSUER`"),
+    Setting("JUSOU_OIDC_CLIENT_ID", "(none: the sign-in page only explains)",
+            "the UI's client at the identity provider: its sign-in page runs the authorization-code flow with PKCE "
+            "(register `<service address>/ui/login/callback` of each service there)"),
+    Setting("JUSOU_OIDC_CLIENT_SECRET", "(none: a public client)", "that client's secret, if the identity provider gave it one"),
+    Setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry"),
+    Setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id"),
+    Setting("JUSOU_OIDC_DIVISION_CLAIM", "division", "claim holding the staff member's division code (shared/reference.py)"),
+    Setting("JUSOU_OIDC_ROLES_CLAIM", "roles", "claim holding the staff member's roles, a list (shared/policy.py)"),
+    Setting("JUSOU_AUTH_DIR", "(<JUSOU_DATA_DIR>/auth)",
+            "the development issuer's folder: its signing key and staff accounts (`staff.json`), mode 600; "
+            "every service must see the same one (compose: a shared volume)"),
+    Setting("JUSOU_TOKEN", "(minted for the local operator)",
+            "bearer token the `jusou` commands send to the services; unset, a 5-minute auditor token of the development issuer"),
     Setting("JUSOU_MAX_DELIVER", "5", "tries before a failing message goes to the dead-letter subject"),
     Setting("JUSOU_RELAY_POLL_SECONDS", "1.0", "relay's fallback poll interval (it is also woken on every commit)"),
     Setting("JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines"),
@@ -126,6 +143,40 @@ class Settings:
     @property
     def pg_schema(self) -> str:
         return f"{self.pg_schema_prefix}{self.service}"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """How staff tokens are issued and checked (shared/auth.py): the city's IdP, or the development issuer."""
+
+    issuer: str  # "": the development issuer
+    jwks_url: str
+    audience: str
+    staff_claim: str
+    division_claim: str
+    roles_claim: str
+    folder: Path
+    client_id: str = ""  # the UI's sign-in at the IdP (authorization code with PKCE)
+    client_secret: str = ""
+
+    @classmethod
+    def from_env(cls) -> AuthSettings:
+        data_dir = Path(_env("JUSOU_DATA_DIR", "./data")).resolve()
+        return cls(
+            issuer=_env("JUSOU_OIDC_ISSUER", "").rstrip("/"),
+            jwks_url=_env("JUSOU_OIDC_JWKS_URL", ""),
+            audience=_env("JUSOU_OIDC_AUDIENCE", "jusou"),
+            staff_claim=_env("JUSOU_OIDC_STAFF_CLAIM", "sub"),
+            division_claim=_env("JUSOU_OIDC_DIVISION_CLAIM", "division"),
+            roles_claim=_env("JUSOU_OIDC_ROLES_CLAIM", "roles"),
+            folder=Path(_env("JUSOU_AUTH_DIR", "") or data_dir / "auth").resolve(),
+            client_id=_env("JUSOU_OIDC_CLIENT_ID", ""),
+            client_secret=_env("JUSOU_OIDC_CLIENT_SECRET", ""),
+        )
+
+    @property
+    def development(self) -> bool:
+        return not self.issuer
 
 
 def cipher_key_in(data_dir: Path) -> str:

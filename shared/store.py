@@ -37,6 +37,7 @@ def store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_PASSWORD": settings.pg_password,
             "POSTGRES_SCHEMA": settings.pg_schema,
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "5",  # the library's default, 30 s per try, holds a command for minutes
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
         }

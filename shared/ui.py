@@ -8,14 +8,19 @@ Server-rendered pages (Jinja2) with htmx; every asset is served by the service i
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import hmac
 import io
+import json
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, urlencode
 
+import anyio
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import (
     HTMLResponse,
@@ -28,12 +33,24 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from shared.audit import inert_row
+from shared.auth import (
+    COOKIE,
+    DEFAULT_TTL_SECONDS,
+    Accounts,
+    AuthSettings,
+    DevIssuer,
+    Unauthenticated,
+    discovery,
+    exchange_code,
+    pkce_pair,
+    verifier,
+)
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
 from shared.wareki import jst, wareki
 
 SHARED = Path(__file__).resolve().parent
-COOKIE = "jusou_staff"
+OIDC_COOKIE = "jusou_oidc"  # the sign-in at the IdP in progress: state, PKCE verifier, where to go after
 PROGRAM_LABELS = {
     "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
     "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
@@ -41,12 +58,23 @@ PROGRAM_LABELS = {
 
 
 def staff_from_cookie(request: Request) -> dict[str, str] | None:
-    raw = request.cookies.get(COOKIE, "")
-    quoted, _, division = raw.partition(":")
-    staff_id = unquote(quoted)  # set quoted: a header carries Latin-1 only
-    if not staff_id or division not in DIVISIONS:
+    """The signed-in staff member (the policy gate checked the cookie's token), or None."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
         return None
-    return {"staff_id": staff_id, "division": division, "division_ja": DIVISIONS[division].ja}
+    return {"staff_id": principal.staff_id, "division": principal.division,
+            "division_ja": DIVISIONS[principal.division].ja, "roles": " ".join(sorted(principal.roles))}
+
+
+def _callback(request: Request) -> str:
+    """Where the IdP sends the browser back (registered at the IdP for each service's address)."""
+    return str(request.url_for("login_callback"))
+
+
+def login_url(request: Request, reason: str = "") -> str:
+    """The sign-in page, coming back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/ui/login?next={quote(here, safe='')}" + (f"&ng={quote(reason)}" if reason else "")
 
 
 def _printable(text: str, limit: int) -> bool:
@@ -128,16 +156,77 @@ def mount_common(api: FastAPI, ui: UI) -> None:
 
     @router.get("/ui/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:  # noqa: A002
-        return ui.render(request, "login.html", "ログイン", divisions=list(DIVISIONS.values()), next=next)
+        settings = AuthSettings.from_env()
+        return ui.render(request, "login.html", "ログイン", next=next, idp=settings.issuer,
+                         idp_sign_in=bool(settings.issuer and settings.client_id))
+
+    @router.get("/ui/login/oidc")
+    async def login_at_idp(request: Request, next: str = "/ui/") -> Response:  # noqa: A002
+        """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
+        settings = AuthSettings.from_env()
+        if not (settings.issuer and settings.client_id):
+            return redirect("/ui/login", ng="市の認証基盤が設定されていません / no identity provider is configured")
+        try:
+            endpoint = (await discovery(settings.issuer))["authorization_endpoint"]
+        except Unauthenticated as exc:
+            return redirect("/ui/login", ng=str(exc))
+        state, (code_verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
+        query = urlencode({"response_type": "code", "client_id": settings.client_id, "scope": "openid",
+                           "redirect_uri": _callback(request), "state": state, "code_challenge": challenge,
+                           "code_challenge_method": "S256"})
+        response = RedirectResponse(f"{endpoint}?{query}", status_code=303)
+        pending = base64.urlsafe_b64encode(json.dumps([state, code_verifier, next]).encode()).decode()
+        response.set_cookie(OIDC_COOKIE, pending, max_age=600, path="/ui/login", httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.get("/ui/login/callback")
+    async def login_callback(request: Request, code: str = "", state: str = "") -> Response:
+        """Back from the IdP: the code and the PKCE verifier buy the access token, kept in the session cookie."""
+        settings = AuthSettings.from_env()
+        try:
+            expected, code_verifier, next_ = json.loads(base64.urlsafe_b64decode(request.cookies.get(OIDC_COOKIE, "")))
+        except ValueError:
+            expected = code_verifier = next_ = ""
+        if not code or not state or not hmac.compare_digest(str(expected), state):
+            return redirect("/ui/login", ng="ログインをやり直してください / the sign-in expired or did not match; start again")
+        try:
+            token = await exchange_code(settings, code, str(code_verifier), _callback(request))
+            principal = verifier().verify(token)
+        except Unauthenticated as exc:
+            return redirect("/ui/login", ng=str(exc))
+        target = str(next_) if str(next_).startswith("/ui/") and _printable(str(next_), 2000) else "/ui/"
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{principal.staff_id} としてログインしました")
+        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        response.delete_cookie(OIDC_COOKIE, path="/ui/login")
+        return response
 
     @router.post("/ui/login")
-    async def login(staff_id: str = Form(...), division: str = Form(...), next: str = Form("/ui/")) -> Response:  # noqa: A002
-        if division not in DIVISIONS or not _printable(staff_id.strip(), 100) or ":" in staff_id:
-            return redirect("/ui/login", ng="職員番号と所属課を選んでください / choose your id and division")
+    async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
+                    next: str = Form("/ui/")) -> Response:  # noqa: A002
+        settings = AuthSettings.from_env()
+        again = f"/ui/login?next={quote(next, safe='')}"
+        if not settings.development:
+            return redirect(again, ng="市の認証基盤からログインしてください / sign in through the city's identity provider")
+        account = None
+        if _printable(staff_id.strip(), 100) and len(password) <= 1000:
+            account = await anyio.to_thread.run_sync(Accounts(settings.folder).check, staff_id.strip(), password)
+        if account is None:
+            return redirect(again, ng="職員番号またはパスワードが違います / wrong staff id or password")
+        token = DevIssuer(settings.folder).mint(staff_id.strip(), account["division"], account["roles"],
+                                                settings.audience)
         # back to a page of this UI only; a header never carries a line break (CRLF injection)
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
-        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{staff_id} としてログインしました")
-        response.set_cookie(COOKIE, f"{quote(staff_id.strip(), safe='')}:{division}", httponly=True, samesite="lax")
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{staff_id.strip()} としてログインしました")
+        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.get("/ui/logout")
+    async def logout() -> Response:
+        response = redirect("/ui/login", ok="ログアウトしました / signed out")
+        response.delete_cookie(COOKIE)
         return response
 
     @router.get("/ui/events")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import support.auth  # noqa: F401  (first: every suite of this run shares its JUSOU_AUTH_DIR)
 from support.servers import Nats, Postgres, nats_server, postgres_server
 
 

@@ -8,8 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from shared.http import call, runtime_of, staff
+from shared.http import call, principal, runtime_of, staff
 from shared.journey import Invalid
+from shared.policy import may_read_case
 from shared.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
@@ -42,6 +43,12 @@ class ConsentIn(BaseModel):
     scope: str = Field(min_length=1, max_length=200, description="同意の範囲")
     granted: bool = Field(description="true: 同意, false: 撤回")
     method: str = Field(min_length=1, max_length=100, description="書面, 口頭…")
+
+
+class ErasureIn(BaseModel):
+    basis: Literal["person_request", "retention_expired"] = Field(
+        description="消去の根拠: person_request=本人の請求, retention_expired=保存期間満了")
+    reason: str = Field(min_length=1, max_length=2000, description="理由（個人情報は書かないでください / no personal information）")
 
 
 class ConnectIn(BaseModel):
@@ -100,6 +107,15 @@ async def search(
     return await call(runtime_of(request).app.find_people, actor, name, birth_date, kana, phone)  # type: ignore[no-any-return]
 
 
+@router.post("/persons/{person_ref}/erasure")
+async def erase(person_ref: UUID, body: ErasureIn, request: Request, actor: Staff) -> dict[str, Any]:
+    """個人情報の消去 (crypto-shredding): the person's key is deleted; the events stay and read as erased.
+
+    Recorded as `Person.Erased` (who, when, basis, reason) in the disclosures audit and every case journey
+    of the person. A second erasure is refused with 409."""
+    return await call(runtime_of(request).app.erase_person, actor, person_ref, body.basis, body.reason)  # type: ignore[no-any-return]
+
+
 @router.get("/reports/trend")
 async def trend(request: Request) -> list[dict[str, Any]]:
     """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
@@ -114,7 +130,9 @@ async def referrals(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/cases")
 async def cases(request: Request) -> list[dict[str, Any]]:
-    return await call(runtime_of(request).app.cases)  # type: ignore[no-any-return]
+    """The cases the caller's division may read (shared/policy.py case_readers)."""
+    who = principal(request)
+    return [c for c in await call(runtime_of(request).app.cases) if may_read_case(who, c)]
 
 
 @router.get("/cases/{case_id}")

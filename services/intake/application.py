@@ -8,8 +8,9 @@ from uuid import UUID, uuid4
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.intake.domain import Case, Person, PossibleDuplicate, Referral
-from services.intake.people import PersonIndex
+from services.intake.domain import Case, Person, PersonErased, PossibleDuplicate, Referral
+from services.intake.keys import PersonalMapper, open_keys
+from services.intake.people import PERSON_TOPIC, PersonIndex
 from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
 from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, OutreachHandedOverV1
@@ -26,7 +27,13 @@ class IntakeApplication(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        self.keys = open_keys(self.env, self.recorder)
+        self.mapper.keys = self.keys
         self.people = PersonIndex(self.recorder, self.mapper)
+
+    def construct_mapper(self) -> PersonalMapper:
+        """Personal fields sealed with each person's own key (crypto-shredding, services/intake/keys.py)."""
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalMapper)  # type: ignore[return-value]
 
     def find_people(
         self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None
@@ -87,7 +94,9 @@ class IntakeApplication(ServiceApplication):
                 known = UUID(person_ref)
             except ValueError as exc:
                 raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
-            self.load(known, Person, "相談者")
+            if self.load(known, Person, "相談者").erased:
+                raise PersonErased("この相談者の個人情報は消去されています。新しい相談者として登録してください / "
+                                   "this person's information was erased: register them as a new person")
         referrals: list[Referral] = []
         if referral is not None:
             waiting: Referral = self.load(Referral.id_for(referral), Referral, "紹介")
@@ -146,14 +155,48 @@ class IntakeApplication(ServiceApplication):
     def person_view(self, person_ref: UUID) -> dict[str, Any]:
         person: Person = self.load(person_ref, Person, "相談者")
         return {"person_ref": str(person.id), "name": person.name, "kana": person.kana,
-                "birth_date": person.birth_date, "address": person.address, "phone": person.phone}
+                "birth_date": person.birth_date, "address": person.address, "phone": person.phone,
+                "erased": self._erasure(person)}
+
+    def erase_person(self, actor: dict[str, str], person_ref: UUID, basis: str, reason: str) -> dict[str, Any]:
+        """消去 (crypto-shredding): record who erased the person, when and why, then delete their key.
+
+        The events stay; their personal fields can no longer be read anywhere (services/intake/keys.py).
+        A retried erasure whose key deletion did not happen deletes it before it is refused."""
+        person: Person = self.load(person_ref, Person, "相談者")
+        if person.erased:
+            self.keys.delete(person_ref)
+        person.erase(actor["staff_id"], actor["division"], basis, reason)
+        self.save(person)
+        self.keys.delete(person_ref)
+        return self.person_view(person_ref)
+
+    def person_erasure(self, person_ref: UUID) -> dict[str, Any] | None:
+        """Who erased the person, when and on what basis; None while their information is kept."""
+        return self._erasure(self.load(person_ref, Person, "相談者"))
+
+    @staticmethod
+    def _erasure(person: Person) -> dict[str, Any] | None:
+        return None if not person.erased else {**person.erased, "at": person.modified_on.isoformat()}
+
+    def history(self, case_id: UUID) -> list[dict[str, Any]]:
+        """D15, with the erasure of the case's person (a `Person` event, recorded for every case of theirs)."""
+        rows = super().history(case_id)
+        try:
+            person_ref = UUID(self._case(case_id).person_ref)
+        except (NotFound, ValueError):
+            return rows
+        erased = [{**row, "case_id": str(case_id), "actor": {k: row["fields"][k] for k in ("staff_id", "division")}}
+                  for row in self.person_rows(person_ref) if row["event"] == "Person.Erased"]
+        return sorted(rows + erased, key=lambda r: r["position"])
 
     def cases(self) -> list[dict[str, Any]]:
         return [self._case(i).view() for i in self.ids_of(Case)]
 
     def trend(self) -> list[dict[str, Any]]:
         """D14: per counter and fiscal quarter: consultations, connections, escalations, meeting cases."""
-        return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications())
+        return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications()
+                          if not n.topic.startswith(PERSON_TOPIC))  # no person's key is needed to count
 
     def referrals(self) -> list[dict[str, Any]]:
         """D12: people outreach handed to a counter, waiting to be received."""

@@ -31,19 +31,49 @@ class PossibleDuplicate(DomainError):
         self.extra = {"candidates": candidates}
 
 
+class PersonErased(DomainError):
+    """The person's information was erased (crypto-shredded): nothing more can be done with it."""
+
+
+#: legal bases of an erasure (消去の根拠)
+ERASURE_BASES = {"person_request": "本人の請求", "retention_expired": "保存期間満了"}
+
+
 class Person(Aggregate):
     """相談者: personal information, kept only in intake's (encrypted) store."""
 
     #: never part of an audit's state view; reading it is a disclosure (PersonDisclosed)
     personal = True
+    #: fields of its events stored sealed with the person's own key: erasure deletes the key
+    personal_fields = ("name", "kana", "birth_date", "address", "phone")
+    ERASED = "消去済み / erased"
 
     @event("Registered")
     def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
         self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone
+        self.erased: dict[str, str] | None = None
+
+    def erase(self, staff_id: str, division: str, basis: str, reason: str) -> None:
+        """消去: the person's information becomes unreadable for good; the record of the erasure stays."""
+        if self.erased:
+            raise PersonErased("この相談者の個人情報は既に消去されています / this person's information was already erased")
+        if basis not in ERASURE_BASES:
+            raise Invalid("消去の根拠は " + ", ".join(f"{k} ({v})" for k, v in ERASURE_BASES.items())
+                          + " のいずれかです / unknown legal basis for an erasure")
+        if not reason.strip():
+            raise Invalid("消去の理由を入力してください / give the reason for the erasure")
+        self._erased(person_ref=str(self.id), staff_id=staff_id, division=division, basis=basis, reason=reason)
+
+    @event("Erased")
+    def _erased(self, person_ref: str, staff_id: str, division: str, basis: str, reason: str) -> None:
+        self.name, self.kana, self.birth_date, self.address, self.phone = self.ERASED, "", None, None, None
+        self.erased = {"staff_id": staff_id, "division": division, "basis": basis, "reason": reason}
 
     def show(self, staff_id: str, division: str, purpose: str) -> None:
         """Reading personal information is itself recorded: this person was shown to a staff member as
         a candidate of a search before create (受付時の重複確認)."""
+        if self.erased:
+            raise PersonErased("この相談者の個人情報は消去されています / this person's information was erased")
         self._shown(person_ref=str(self.id), staff_id=staff_id, division=division, purpose=purpose)
 
     @event("Shown")

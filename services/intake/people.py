@@ -3,6 +3,7 @@
 The index follows intake's own notification log (only `Person` records), so it is rebuilt from
 the store at start-up and catches up before every search, also with several replicas on one
 PostgreSQL. Matching ignores spaces, full/half width and katakana/hiragana, and phone punctuation.
+An erased person is dropped from it (`Person.Erased`) and, their key being gone, never added again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from services.intake.domain import Person
 
-PERSON_TOPICS = [f"{Person.__module__}:{Person.__qualname__}.Registered"]
+PERSON_TOPIC = f"{Person.__module__}:{Person.__qualname__}."
+PERSON_TOPICS = [PERSON_TOPIC + "Registered", PERSON_TOPIC + "Erased"]
 
 
 def _text(value: str | None) -> str:
@@ -44,7 +46,11 @@ class PersonIndex:
                     start=self.position + 1, limit=500, topics=PERSON_TOPICS
                 )
                 for notification in batch:
-                    self._add(self.mapper.to_domain_event(notification))
+                    event = self.mapper.to_domain_event(notification)
+                    if isinstance(event, Person.Erased):
+                        self._drop(str(event.originator_id))
+                    elif event.name is not None:  # None: erased, the key is gone
+                        self._add(event)
                     self.position = notification.id
                 if len(batch) < 500:
                     return
@@ -57,6 +63,14 @@ class PersonIndex:
             self.by_name_birth.setdefault((_text(registered.name), registered.birth_date), set()).add(ref)
         if registered.kana and registered.phone:
             self.by_kana_phone.setdefault((_text(registered.kana), _digits(registered.phone)), set()).add(ref)
+
+    def _drop(self, ref: str) -> None:
+        self.people.pop(ref, None)
+        for index in (self.by_name_birth, self.by_kana_phone):
+            for key in [k for k, refs in index.items() if ref in refs]:
+                index[key].discard(ref)
+                if not index[key]:
+                    del index[key]
 
     def find(self, name: str | None, birth_date: str | None, kana: str | None, phone: str | None) -> list[dict[str, Any]]:
         """People with the same name and birth date, or the same kana and phone."""

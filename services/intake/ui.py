@@ -11,9 +11,10 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.intake.domain import PossibleDuplicate
-from shared.http import DIVISION_TITLES, runtime_of
+from services.intake.domain import ERASURE_BASES, PossibleDuplicate
+from shared.http import DIVISION_TITLES, principal, runtime_of
 from shared.journey import DomainError
+from shared.policy import allowed, may_read_case
 from shared.reference import CONCERN_FIELDS, COUNTERS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
@@ -34,7 +35,8 @@ def _default_counter(staff: dict[str, str] | None) -> str:
 async def _cases(request: Request, counter: str) -> list[dict[str, Any]]:
     app = runtime_of(request).app
     cases = await anyio.to_thread.run_sync(app.cases)
-    return [c for c in cases if c["counter"] == counter]
+    who = principal(request)
+    return [c for c in cases if c["counter"] == counter and may_read_case(who, c)]  # division scope
 
 
 @router.get("/ui/", response_class=HTMLResponse)
@@ -113,8 +115,29 @@ async def receive(request: Request) -> Response:
 async def case_page(request: Request, case_id: UUID) -> Response:
     app = runtime_of(request).app
     case = await anyio.to_thread.run_sync(app.case_view, case_id)
+    erased = await anyio.to_thread.run_sync(app.person_erasure, UUID(case["person_ref"]))
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
-                     status_ja=STATUS_JA)
+                     status_ja=STATUS_JA, erased=erased, erasure_bases=ERASURE_BASES,
+                     may_erase=allowed(principal(request), "person.erase"))
+
+
+@router.post("/ui/persons/{person_ref}/erasure")
+async def erase_person(request: Request, person_ref: UUID) -> Response:
+    """消去 from a case page of the person (a supervisor's action, shared/policy.py)."""
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    try:
+        back = f"/ui/cases/{UUID(form.get('case_id', ''))}"  # the page it was sent from
+    except ValueError:
+        back = "/ui/"
+    if not form.get("basis") or not form.get("reason"):
+        return redirect(back, ng="根拠と理由を入力してください / give the legal basis and the reason")
+    actor = principal(request).actor
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: runtime_of(request).app.erase_person(actor, person_ref, form["basis"], form["reason"]))
+    except DomainError as refused:
+        return redirect(back, ng=str(refused))
+    return redirect(back, ok="相談者の個人情報を消去しました / the person's information was erased")
 
 
 @router.post("/ui/cases/{case_id}/{action}")

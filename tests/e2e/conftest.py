@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from shared.runner import Suite
+from support.auth import reader
 from support.journey import Journey
 from support.servers import free_port, nats_server
 
@@ -24,7 +25,7 @@ def running_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 
 @pytest.fixture
 async def journey(running_suite: Suite) -> AsyncIterator[Journey]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:  # reads not the test's point
         yield Journey({name: running_suite.url(name) for name in running_suite.services}, client)
 
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from support.auth import ANONYMOUS, actor, staff_headers
 from support.journey import COUNTER_STAFF, Journey
 
 from shared.runner import Suite
 
-OUTSIDER = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
+OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
 
 
 def cli_env(suite: Suite) -> dict[str, str]:
@@ -50,7 +51,7 @@ async def test_d15_audit_shows_every_program_as_a_causation_tree(journey: Journe
     by_id = {e["event_id"]: e for e in events}
     escalated = next(e for e in events if e["event"] == "Case.Escalated")
     opened = next(e for e in events if e["event"] == "CollaborationCase.Opened")
-    assert escalated["depth"] == 0 and escalated["actor"]["staff_id"] == COUNTER_STAFF["X-Jusou-Staff"]
+    assert escalated["depth"] == 0 and escalated["actor"]["staff_id"] == actor(COUNTER_STAFF)["staff_id"]
     assert opened["caused_by"] == escalated["event_id"] and opened["depth"] == 1
     # every effect sits right under the event that caused it, in a depth-first order
     for i, event in enumerate(events):
@@ -114,7 +115,7 @@ async def test_d10_audit_disclosures_lists_who_saw_a_person_on_what_basis(journe
     found = (await journey.http.get(intake + f"/audit/people/{person_ref}/disclosures")).json()
     assert [(r["staff_id"], r["division"], r["basis"], r["case_id"]) for r in found] == [
         ("hoiku-1", "childcare", "consent", case_id),
-        (COUNTER_STAFF["X-Jusou-Staff"], COUNTER_STAFF["X-Jusou-Division"], "own_counter", case_id),
+        (actor(COUNTER_STAFF)["staff_id"], actor(COUNTER_STAFF)["division"], "own_counter", case_id),
     ]
     code, out, err = await jusou(running_suite, "audit", "disclosures", person_ref, "--format", "json")
     assert code == 0, err
@@ -141,7 +142,7 @@ async def test_d15_audit_journey_cli_prints_each_programs_view_as_of_a_moment(
 async def test_d10_searching_people_needs_staff_and_is_recorded(journey: Journey) -> None:
     intake = journey.urls["intake"]
     query = {"name": "調布 一郎", "birth_date": "1999-09-09"}
-    anonymous = await journey.http.get(intake + "/persons/search", params=query)
+    anonymous = await journey.http.get(intake + "/persons/search", params=query, headers=ANONYMOUS)
     assert anonymous.status_code == 401 and anonymous.json()["detail"]
     await journey.post("intake", "/consultations", {
         "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shared.runner import Suite
+from support.auth import ANONYMOUS, staff_headers
 from support.journey import (
     COORDINATOR,
     OUTREACH_WORKER,
@@ -98,7 +99,7 @@ async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> No
     await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])
     await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
     # D13: only a resource of the catalogue can be matched; community registers it (D8).
-    community_staff = {"X-Jusou-Staff": "chiiki-004", "X-Jusou-Division": "welfare-general"}
+    community_staff = staff_headers("chiiki-004", "welfare-general", "community_worker")
     resource = await journey.post("community", "/resources", {"kind": "ibasho", "name": "こころの居場所 国領",
                                                               "provider": "NPO法人", "area": "国領町"}, community_staff)
 
@@ -147,13 +148,14 @@ async def test_d4_plan_refused_without_roles_or_with_an_unknown_agency(journey: 
     assert "地域包括支援センター" in agencies and "架空の会" not in agencies
 
 
-async def test_commands_without_a_staff_identity_are_refused(journey: Journey) -> None:
+async def test_auth_commands_without_a_credential_are_refused(journey: Journey) -> None:
     body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "匿名"}}
-    anonymous = await journey.http.post(journey.urls["intake"] + "/consultations", json=body)
-    assert anonymous.status_code == 401 and "X-Jusou-Staff" in anonymous.json()["detail"]
+    anonymous = await journey.http.post(journey.urls["intake"] + "/consultations", json=body, headers=ANONYMOUS)
+    assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["detail"]
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
     unknown_division = await journey.http.post(journey.urls["intake"] + "/consultations", json=body,
-                                               headers={"X-Jusou-Staff": "x", "X-Jusou-Division": "nowhere"})
-    assert unknown_division.status_code == 422 and "welfare-general" in unknown_division.json()["detail"]
+                                               headers=staff_headers("x", "nowhere", "counselor"))
+    assert unknown_division.status_code == 401 and "welfare-general" in unknown_division.json()["detail"]
 
 
 async def test_d12_outreach_hands_over_to_collaboration_which_opens_the_case(journey: Journey) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from support.auth import staff_headers
 from support.journey import PARTICIPATION_STAFF, SECRETARIAT, Journey
 from support.poll import eventually
 
-COMMUNITY_STAFF = {"X-Jusou-Staff": "chiiki-004", "X-Jusou-Division": "welfare-general"}
+COMMUNITY_STAFF = staff_headers("chiiki-004", "welfare-general", "community_worker")
 
 
 async def supported_case(journey: Journey) -> tuple[str, str]:

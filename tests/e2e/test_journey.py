@@ -14,6 +14,7 @@ import pytest
 
 from shared.contracts import parse
 from shared.runner import Suite
+from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
 from support.servers import Nats, Postgres, free_port
@@ -91,7 +92,7 @@ def check_envelopes(journey: list[tuple[Any, Any]], case_id: str) -> None:
 async def test_whole_journey_over_http_watched_on_the_bus(suite: Suite, bus: BusWatcher) -> None:
     urls = {name: suite.url(name) for name in suite.services}
     began = time.monotonic()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         case_id, _ = await Journey(urls, client).whole()
     seconds = time.monotonic() - began
     correlation = str(next(e.correlation_id for _, e in (await _settled(bus, case_id))))
@@ -117,7 +118,7 @@ async def test_restart_after_sigkill_mid_journey_loses_nothing_and_applies_nothi
     suite: Suite, bus: BusWatcher
 ) -> None:
     urls = {name: suite.url(name) for name in suite.services}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey(urls, client)
         suite.kill("collaboration")  # down while intake escalates
         case_id = await journey.receive_and_escalate()

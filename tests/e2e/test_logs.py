@@ -15,6 +15,7 @@ from urllib.parse import unquote_plus
 
 import httpx
 import pytest
+from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import free_port, nats_server
@@ -70,7 +71,7 @@ def parsed(suite: Suite) -> dict[str, list[dict[str, Any]]]:
 
 async def walk_the_journey(suite: Suite) -> str:
     urls = {name: suite.url(name) for name in suite.services}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey(urls, client)
         intake = urls["intake"]
         search = await client.get(f"{intake}/persons/search", headers=COUNTER_STAFF,

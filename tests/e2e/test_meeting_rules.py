@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from support.auth import staff_headers
 from support.journey import COORDINATOR, COUNTER_STAFF, SECRETARIAT, Journey
 
 ATTENDEES = ("福祉総務課", "地域包括支援センター", "調布ライフサポート")
@@ -74,14 +75,14 @@ async def test_d10_shien_kaigi_records_are_shown_only_to_its_members(journey: Jo
     url = journey.urls["meeting"] + f"/meetings/{shien['meeting_id']}"
     member = await journey.http.get(url, headers=SECRETARIAT)
     assert member.status_code == 200 and member.json()["confidential"] is True
-    outsider = await journey.http.get(url, headers={"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"})
+    outsider = await journey.http.get(url, headers=staff_headers("hoiku-1", "childcare", "counselor"))
     assert outsider.status_code == 403 and "守秘義務" in outsider.json()["detail"]
 
 
 async def test_d10_personal_information_is_shown_on_a_legal_basis_and_each_showing_recorded(journey: Journey) -> None:
     case_id = await journey.receive_and_escalate()  # consent granted in this journey
     url = journey.urls["intake"] + f"/cases/{case_id}/person"
-    outsider = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
+    outsider = staff_headers("hoiku-1", "childcare", "counselor")
     refused = await journey.http.get(url, params={"basis": "own_counter"}, headers=outsider)
     assert refused.status_code == 403
     shown = await journey.http.get(url, params={"basis": "consent"}, headers=outsider)

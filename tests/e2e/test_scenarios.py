@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from support.auth import staff_headers
 from support.journey import COORDINATOR, SECRETARIAT, Journey
 
-HOIKU_STAFF = {"X-Jusou-Staff": "hoiku-021", "X-Jusou-Division": "childcare"}
+HOIKU_STAFF = staff_headers("hoiku-021", "childcare", "counselor")
 ATTENDEES = ["福祉総務課", "保育コンシェルジュ", "地域包括支援センター"]
 
 
@@ -48,11 +49,11 @@ async def test_case_without_consent_goes_to_the_shien_kaigi_first_then_to_the_ju
     received = await journey.post("intake", "/consultations", {
         "counter": "life-support", "channel": "電話", "concerns": ["生活困窮", "精神保健", "住まい"],
         "person": {"name": "柴崎 健", "kana": "しばさき けん", "birth_date": "1979-09-19"},
-    }, {"X-Jusou-Staff": "life-009", "X-Jusou-Division": "livelihood-welfare"})
+    }, staff_headers("life-009", "livelihood-welfare", "counselor"))
     case_id = received["case_id"]
     await journey.post("intake", f"/cases/{case_id}/escalate",
                        {"reason": "家賃滞納と精神的不調、本人は同意に迷っている", "primary_agency": "調布ライフサポート"},
-                       {"X-Jusou-Staff": "life-009", "X-Jusou-Division": "livelihood-welfare"})
+                       staff_headers("life-009", "livelihood-welfare", "counselor"))
     plan_id = await journey.draft_and_propose(case_id)
     jusou = await journey.convene()
     await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed", "the plan on the agenda")
@@ -68,7 +69,7 @@ async def test_case_without_consent_goes_to_the_shien_kaigi_first_then_to_the_ju
     await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "revision_requested", "支援会議の決定")
     await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "重層的支援会議での情報共有", "granted": True,
                                                                "method": "書面"},
-                       {"X-Jusou-Staff": "life-009", "X-Jusou-Division": "livelihood-welfare"})
+                       staff_headers("life-009", "livelihood-welfare", "counselor"))
     await journey.get_when("meeting", f"/consents/{case_id}", lambda c: c["granted"], "consent at the meeting")
     await journey.post("collaboration", f"/plans/{plan_id}/propose", None, COORDINATOR)
     await journey.decide(jusou, plan_id, 2, "approved")
@@ -106,7 +107,7 @@ async def test_8050_household_mother_at_the_houkatsu_son_reached_by_outreach_fir
     from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF
     from support.poll import eventually
 
-    community_staff = {"X-Jusou-Staff": "chiiki-1", "X-Jusou-Division": "welfare-general"}
+    community_staff = staff_headers("chiiki-1", "welfare-general", "community_worker")
     # The son first: the mother's care manager worries; outreach starts with no case at intake (D12).
     son = await journey.post("outreach", "/engagements", {"referred_by": "地域包括支援センター",
                                                           "reason": "50代の息子が20年ひきこもっている"}, OUTREACH_WORKER)

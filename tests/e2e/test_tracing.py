@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import free_port, nats_server
@@ -149,7 +150,7 @@ def traced_suite(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -
 async def walk(suite: Suite) -> str:
     """Counter → consent → escalation → collaboration opens → plan → meeting approves → participation."""
     urls = {name: suite.url(name) for name in suite.services}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey(urls, client)
         search = await client.get(f"{urls['intake']}/persons/search", headers=COUNTER_STAFF,
                                   params={"name": PERSON["name"], "birth_date": PERSON["birth_date"]})

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import nats
 import pytest
+from support.auth import reader
 from support.journey import Journey
 from support.poll import eventually
 from support.servers import Nats, free_port, nats_server
@@ -76,7 +77,7 @@ async def settled(journey: Journey) -> None:
 @pytest.fixture
 async def journey(verified_suite: tuple[Suite, Nats]) -> Any:
     suite, _ = verified_suite
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         yield Journey({name: suite.url(name) for name in suite.services}, client)
 
 

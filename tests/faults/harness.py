@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from support.auth import staff_headers
 from faults import invariants as inv
 from faults.injectors import Faults
 from faults.journeys import KINDS, Driver, Record
@@ -253,7 +254,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             found = {case: inv.fingerprint(h) for case, h in rows.items()}
             comparison = inv.compare(records, found, baseline)
             lost = inv.acknowledged_lost(driver.acked, rows)
-            secretariat = {"X-Jusou-Staff": "kaigi-001", "X-Jusou-Division": "welfare-general"}
+            secretariat = staff_headers("kaigi-001", "welfare-general", "secretariat")
 
             async def meeting(meeting_id: str) -> str | None:
                 async with limit:

@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from support.auth import staff_headers
 from support.journey import (
     COORDINATOR,
     COUNTER_STAFF,
     OUTREACH_WORKER,
     PARTICIPATION_STAFF,
     PLAN,
+    READER,
     SECRETARIAT,
 )
 
-COMMUNITY_STAFF = {"X-Jusou-Staff": "chiiki-004", "X-Jusou-Division": "welfare-general"}
+COMMUNITY_STAFF = staff_headers("chiiki-004", "welfare-general", "community_worker")
 ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
 CONCURRENT_UPDATE = "同時に別の更新"
 
@@ -139,7 +141,7 @@ class Driver:
         last: Any = None
         while time.monotonic() < deadline:
             try:
-                response = await self.get(service, path, headers or COORDINATOR)
+                response = await self.get(service, path, headers or READER)
             except Unreachable:
                 response = None
             if response is not None and response.status_code in (400, 401, 403, 405, 422):
@@ -152,7 +154,7 @@ class Driver:
         raise JourneyFailed(f"timed out after {self.deadline_s} s waiting for {what}; last seen {str(last)[:300]}")
 
     async def history(self, service: str, case_id: str) -> list[dict[str, Any]]:
-        response = await self.get(service, f"/cases/{case_id}/history", COORDINATOR)
+        response = await self.get(service, f"/cases/{case_id}/history", READER)
         answered(response, f"{service}'s history")
         rows: list[dict[str, Any]] = response.json()
         return rows

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from nats.aio.client import Client
+from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
 
@@ -74,7 +75,7 @@ async def balancer(scale: ScaleOut) -> AsyncIterator[Balancer]:
 
 @pytest.fixture(scope="module")
 async def client(balancer: Balancer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=balancer, timeout=30) as http:
+    async with httpx.AsyncClient(transport=balancer, timeout=30, headers=reader()) as http:  # polls read as an auditor
         yield http
 
 

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.auth import staff_headers
 from support.servers import free_port
 
 from security.seed import seed
 from shared.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-STAFF = {"X-Jusou-Staff": "security-test-01", "X-Jusou-Division": "welfare-general"}
-COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
+COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
 
 
 def distinct_free_ports(count: int) -> list[int]:

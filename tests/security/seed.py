@@ -12,9 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from support.auth import reader, staff_headers
 
-COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
-STAFF = {"X-Jusou-Staff": "fukushi-003", "X-Jusou-Division": "welfare-general"}
+COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
+STAFF = staff_headers("fukushi-003", "welfare-general", "coordinator")
+SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
+OUTREACH_WORKER = staff_headers("outreach-007", "welfare-general", "outreach_worker")
+PARTICIPATION_STAFF = staff_headers("sanka-002", "welfare-general", "participation_worker")
+COMMUNITY_STAFF = staff_headers("chiiki-001", "welfare-general", "community_worker")
 ATTENDEES = ["福祉総務課", "地域包括支援センター"]
 PLAN = {
     "support_direction": "世帯の孤立を防ぐ",
@@ -45,7 +50,7 @@ class Client:
         return response.json()
 
     def get(self, service: str, path: str, headers: dict[str, str] | None = None) -> Any:
-        response = self.http.get(self.urls[service] + path, headers=headers)
+        response = self.http.get(self.urls[service] + path, headers=headers or reader())
         return response.json() if response.status_code == 200 else None
 
 
@@ -65,24 +70,26 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     plan_id = c.post("collaboration", f"/cases/{case_id}/plans", PLAN)["plan_id"]
     c.post("collaboration", f"/plans/{plan_id}/propose", None)
     meeting_id = c.post("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": "2026-12-03",
-                                                "attendees": ATTENDEES})["meeting_id"]
+                                                "attendees": ATTENDEES}, SECRETARIAT)["meeting_id"]
     wait_for(lambda: (c.get("meeting", f"/consents/{case_id}") or {}).get("granted"), "consent to reach the meeting")
     wait_for(lambda: c.get("meeting", f"/agenda/{plan_id}"), "the plan on the agenda")
     c.post("meeting", f"/meetings/{meeting_id}/decisions", {
         "plan_id": plan_id, "decision": "approved", "reasons": "合意", "connect_to": ["participation"],
-        "positions": [{"agency": a, "position": "agree"} for a in ATTENDEES]})
+        "positions": [{"agency": a, "position": "agree"} for a in ATTENDEES]}, SECRETARIAT)
     c.post("meeting", f"/meetings/{meeting_id}/resource-gaps",
-           {"case_id": case_id, "need": "居場所", "area": "深大寺", "description": "若者の居場所がない"})
-    c.post("outreach", "/engagements", {"case_id": case_id, "referred_by": "民生委員", "reason": "訪問を拒む"})
+           {"case_id": case_id, "need": "居場所", "area": "深大寺", "description": "若者の居場所がない"}, SECRETARIAT)
+    c.post("outreach", "/engagements", {"case_id": case_id, "referred_by": "民生委員", "reason": "訪問を拒む"},
+           OUTREACH_WORKER)
     issue_id = wait_for(lambda: next((i for i in c.get("community", "/issues") or [] if i["case_id"] == case_id), None),
                         "the regional issue")["issue_id"]
     resource_id = c.post("community", "/resources", {"kind": "ibasho", "name": "深大寺の居場所", "provider": "社協",
-                                                     "area": "深大寺", "issue_id": issue_id})["resource_id"]
+                                                     "area": "深大寺", "issue_id": issue_id}, COMMUNITY_STAFF)["resource_id"]
     wait_for(lambda: c.get("participation", f"/supports/{case_id}"), "participation to start")
     wait_for(lambda: any(r["resource_id"] == resource_id for r in c.get("participation", "/catalogue") or []),
              "the resource in participation's catalogue")
-    c.post("participation", f"/supports/{case_id}/matches", {"resource_id": resource_id})
-    c.post("participation", f"/supports/{case_id}/placements", {"resource_id": resource_id, "started_on": "2026-12-10"})
+    c.post("participation", f"/supports/{case_id}/matches", {"resource_id": resource_id}, PARTICIPATION_STAFF)
+    c.post("participation", f"/supports/{case_id}/placements", {"resource_id": resource_id, "started_on": "2026-12-10"},
+           PARTICIPATION_STAFF)
     person_ref = c.get("intake", f"/cases/{case_id}")["person_ref"]
     c.http.close()
     return {"case_id": case_id, "plan_id": plan_id, "meeting_id": meeting_id, "issue_id": issue_id,

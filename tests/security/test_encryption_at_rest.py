@@ -30,6 +30,7 @@ from security.seed import wait_for
 from shared.bus import connect
 from shared.contracts import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.runner import Suite
+from support.auth import reader
 
 ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "cp932", "euc_jp", "iso2022_jp")
 
@@ -82,7 +83,7 @@ def record_person(urls: dict[str, str], person: dict[str, str]) -> str:
         found = http.get(urls["intake"] + "/persons/search", params={"kana": person["kana"], "phone": person["phone"]},
                          headers=COUNTER_STAFF)
         assert found.status_code == 200 and found.json(), found.text
-        wait_for(lambda: http.get(urls["collaboration"] + f"/cases/{case_id}").status_code == 200,
+        wait_for(lambda: http.get(urls["collaboration"] + f"/cases/{case_id}", headers=reader()).status_code == 200,
                  "collaboration to open the case from the bus")
 
         def relays_done() -> bool:

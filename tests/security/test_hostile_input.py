@@ -18,11 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from security.conftest import SERVICES, STAFF
+from security.conftest import SERVICES
 from security.seed import wait_for
 from security.test_schemathesis import why_refusal_fails
 from shared.limits import MAX_BODY_BYTES
+from shared.auth import COOKIE
 from shared.runner import Suite
+from support.auth import PASSWORD, account, headers_for, reader, staff_headers, token, worker
 
 SCRIPT = '<script>alert("jusou")</script><img src=x onerror=alert(1)>'
 FORMULA = '=HYPERLINK("http://example.invalid/","開く")'
@@ -54,7 +56,7 @@ def ids(seeded: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    with httpx.Client(timeout=30, trust_env=False, headers=reader()) as client:  # reads not the test's point
         yield client
 
 
@@ -79,7 +81,7 @@ def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(
             "outreach": "/engagements", "participation": "/supports/x/needs", "community": "/resources"}[service]
     body = b'{"text": "' + b"a" * MAX_BODY_BYTES + b'"}'
 
-    declared = http.post(urls[service] + path, content=body, headers={**STAFF, "content-type": "application/json"})
+    declared = http.post(urls[service] + path, content=body, headers={**worker(service), "content-type": "application/json"})
 
     assert declared.status_code == 413, declared.text
     assert has_japanese_and_english(declared.json()["detail"]), declared.text
@@ -94,7 +96,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(urls: dict[st
         yield b'"}'
 
     response = http.post(urls["intake"] + "/consultations", content=chunks(),
-                         headers={**STAFF, "content-type": "application/json"})
+                         headers={**worker("intake"), "content-type": "application/json"})
 
     assert response.status_code == 413, response.text
     assert has_japanese_and_english(response.json()["detail"])
@@ -104,7 +106,7 @@ def test_a_body_just_under_the_limit_is_read_and_judged_on_its_content(urls: dic
     body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
             "person": {"name": "a" * (MAX_BODY_BYTES - 200)}}
 
-    response = http.post(urls["intake"] + "/consultations", json=body, headers=STAFF)
+    response = http.post(urls["intake"] + "/consultations", json=body, headers=worker("intake"))
 
     assert response.status_code == 422, response.text  # name longer than 200 characters, not too large a body
     assert response.json()["detail"][0]["loc"] == ["body", "person", "name"]
@@ -114,7 +116,7 @@ def test_a_body_just_under_the_limit_is_read_and_judged_on_its_content(urls: dic
 def test_a_command_that_is_not_json_is_refused_with_415(content_type: str | None, urls: dict[str, str],
                                                          http: httpx.Client) -> None:
     body = json.dumps({"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]})
-    headers = {**STAFF, **({"content-type": content_type} if content_type else {})}
+    headers = {**worker("meeting"), **({"content-type": content_type} if content_type else {})}
 
     response = http.post(urls["meeting"] + "/meetings", content=body.encode(), headers=headers)
 
@@ -122,18 +124,24 @@ def test_a_command_that_is_not_json_is_refused_with_415(content_type: str | None
     assert has_japanese_and_english(response.json()["detail"])
 
 
-def test_the_sign_in_form_still_posts_a_form(urls: dict[str, str], http: httpx.Client) -> None:
-    response = httpx.post(urls["meeting"] + "/ui/login", trust_env=False, data={"staff_id": "kaigi-001", "division": "welfare-general"})
+def test_auth_the_sign_in_form_still_posts_a_form_and_sets_a_signed_token(urls: dict[str, str]) -> None:
+    account("kaigi-001", "welfare-general", "secretariat")
+    response = httpx.post(urls["meeting"] + "/ui/login", trust_env=False,
+                          data={"staff_id": "kaigi-001", "password": PASSWORD})
 
     assert response.status_code == 303, response.text
-    assert response.cookies.get("jusou_staff") == "kaigi-001:welfare-general"
+    cookie = response.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    signed = response.cookies[COOKIE]
+    page = httpx.get(urls["outreach"] + "/ui/log", cookies={COOKIE: signed}, trust_env=False)  # one login, every UI
+    assert page.status_code == 200 and "kaigi-001" in page.text
 
 
 @pytest.mark.parametrize("body", [b'{"counter": "\xff\xfe"}', b'\xc3\x28'], ids=["latin-1 bytes", "broken sequence"])
 def test_a_body_that_is_not_utf8_is_refused_with_400_saying_so(body: bytes, urls: dict[str, str],
                                                                 http: httpx.Client) -> None:
     response = http.post(urls["intake"] + "/consultations", content=body,
-                         headers={**STAFF, "content-type": "application/json"})
+                         headers={**worker("intake"), "content-type": "application/json"})
 
     assert response.status_code == 400, response.text
     assert "UTF-8" in response.json()["detail"] and has_japanese_and_english(response.json()["detail"])
@@ -144,7 +152,7 @@ def test_a_surrogate_encoded_in_utf8_is_refused_with_422_naming_the_field(urls: 
     body = b'{"counter": "houkatsu", "channel": "\xed\xa0\x80", "concerns": ["x"]}'  # Python's json lets it pass
 
     response = http.post(urls["intake"] + "/consultations", content=body,
-                         headers={**STAFF, "content-type": "application/json"})
+                         headers={**worker("intake"), "content-type": "application/json"})
 
     assert response.status_code == 422, response.text
     assert ["body", "channel"] in [e["loc"] for e in response.json()["detail"]]
@@ -154,7 +162,7 @@ def test_a_lone_surrogate_in_json_is_refused_with_422_not_500(urls: dict[str, st
     body = b'{"counter": "houkatsu", "channel": "\\ud800", "concerns": ["x"], "person": {"name": "\\udfff"}}'
 
     response = http.post(urls["intake"] + "/consultations", content=body,
-                         headers={**STAFF, "content-type": "application/json"})
+                         headers={**worker("intake"), "content-type": "application/json"})
 
     assert response.status_code == 422, response.text
     assert {tuple(e["loc"]) for e in response.json()["detail"]} >= {("body", "channel"), ("body", "person", "name")}
@@ -164,7 +172,7 @@ def test_a_lone_surrogate_in_json_is_refused_with_422_not_500(urls: dict[str, st
                                   "/ui/cases/%ff", "/no/such/place"])
 def test_invalid_bytes_in_a_path_or_query_are_refused_or_ignored_never_500(
         path: str, urls: dict[str, str], http: httpx.Client) -> None:
-    response = http.get(urls["intake"] + path, headers=STAFF)
+    response = http.get(urls["intake"] + path, headers=worker("intake"))
 
     assert response.status_code < 500, response.text
     if not path.startswith("/ui/"):
@@ -172,25 +180,28 @@ def test_invalid_bytes_in_a_path_or_query_are_refused_or_ignored_never_500(
 
 
 @pytest.mark.parametrize("staff_id", ["x" * 5000, "a\x7fb", "<script>alert(1)</script>"])
-def test_a_staff_header_is_judged_like_any_other_input(staff_id: str, urls: dict[str, str], http: httpx.Client) -> None:
+def test_auth_a_tokens_staff_id_is_judged_like_any_other_input(staff_id: str, urls: dict[str, str],
+                                                               http: httpx.Client) -> None:
     body = {"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]}
 
     response = http.post(urls["meeting"] + "/meetings", json=body,
-                         headers={"X-Jusou-Staff": staff_id, "X-Jusou-Division": "welfare-general"})
+                         headers=staff_headers(staff_id, "welfare-general", "secretariat"))
 
     if len(staff_id) > 100 or not staff_id.isprintable():
-        assert response.status_code == 422 and has_japanese_and_english(response.json()["detail"]), response.text
+        assert response.status_code == 401 and has_japanese_and_english(response.json()["detail"]), response.text
     else:
         assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize("form", [
-    {"staff_id": "a\r\nSet-Cookie: taken=1", "division": "welfare-general"},
-    {"staff_id": "田中 一郎", "division": "welfare-general", "next": "/ui/\r\nLocation: http://example.invalid/"},
-    {"staff_id": "tanaka", "division": "welfare-general", "next": "http://example.invalid/"},
-    {"staff_id": "x" * 10_000, "division": "welfare-general"},
-], ids=["crlf in id", "crlf in next", "another site", "long id"])
+    {"staff_id": "a\r\nSet-Cookie: taken=1", "password": PASSWORD},
+    {"staff_id": "tanaka", "password": PASSWORD, "next": "/ui/\r\nLocation: http://example.invalid/"},
+    {"staff_id": "tanaka", "password": "wrong", "next": "/ui/\r\nLocation: http://example.invalid/"},
+    {"staff_id": "tanaka", "password": PASSWORD, "next": "http://example.invalid/"},
+    {"staff_id": "x" * 10_000, "password": PASSWORD},
+], ids=["crlf in id", "crlf in next", "crlf in next, wrong password", "another site", "long id"])
 def test_sign_in_never_lets_input_into_a_header(form: dict[str, str], urls: dict[str, str], http: httpx.Client) -> None:
+    account("tanaka", "elderly-support", "counselor")
     response = httpx.post(urls["intake"] + "/ui/login", data=form, trust_env=False)  # no cookie kept
 
     assert response.status_code == 303, response.text
@@ -267,7 +278,7 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
                 body = value_for("body", schema, text, components, ids)
                 if template == "/engagements":
                     body["case_id"] = None  # a new case each time, to read back below
-                response = http.request(method, url + path, json=body, headers=STAFF)
+                response = http.request(method, url + path, json=body, headers=headers_for(service, method, template))
                 sent += 1
                 accepted += response.status_code < 300
                 why = refusal(response)
@@ -299,9 +310,9 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
 
 
 def test_the_division_uis_show_a_script_as_text(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
-    signed_in = {"cookie": "jusou_staff=ui-test:welfare-general"}
+    signed_in = {"cookie": f"{COOKIE}={token('ui-test', 'welfare-general', 'outreach_worker')}"}
     made = http.post(urls["outreach"] + "/engagements", json={"referred_by": SCRIPT, "reason": SCRIPT},
-                     headers={"X-Jusou-Staff": SCRIPT[:100], "X-Jusou-Division": "welfare-general"})
+                     headers=staff_headers(SCRIPT[:100], "welfare-general", "outreach_worker"))
     assert made.status_code == 201, made.text
     case_id = made.json()["case_id"]
 
@@ -313,10 +324,12 @@ def test_the_division_uis_show_a_script_as_text(urls: dict[str, str], ids: dict[
 
 
 def test_csv_exports_keep_a_formula_as_text(urls: dict[str, str], http: httpx.Client) -> None:
-    made = http.post(urls["outreach"] + "/engagements", json={"referred_by": FORMULA, "reason": "+1+1"}, headers=STAFF)
+    made = http.post(urls["outreach"] + "/engagements", json={"referred_by": FORMULA, "reason": "+1+1"},
+                     headers=worker("outreach"))
     assert made.status_code == 201, made.text
 
-    exported = http.get(urls["outreach"] + "/ui/engagements.csv", headers={"cookie": "jusou_staff=ui-test:welfare-general"})
+    exported = http.get(urls["outreach"] + "/ui/engagements.csv",
+                        headers={"cookie": f"{COOKIE}={token('ui-test', 'welfare-general', 'outreach_worker')}"})
 
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     row = next(r for r in rows if r[0] == made.json()["case_id"])

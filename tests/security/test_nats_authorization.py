@@ -19,6 +19,7 @@ import nats as nats_py
 import pytest
 from nats.errors import NoRespondersError
 from nats.js.errors import NoStreamResponseError
+from support.auth import reader
 from support.journey import Journey
 from support.poll import eventually
 from support.servers import Nats
@@ -126,7 +127,7 @@ async def _streams(nc: nats_py.NATS) -> Any:
 
 
 async def test_the_whole_journey_runs_with_authorization_on(own_suite: Suite) -> None:
-    async with httpx.AsyncClient(timeout=15, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=15, trust_env=False, headers=reader()) as client:
         journey = Journey({name: own_suite.url(name) for name in SERVICES}, client)
 
         case_id, plan_id = await journey.whole()

@@ -2,7 +2,8 @@
 
 Each operation is called with schema-valid input (path parameters naming a real case, plan,
 meeting… recorded by `seed`, so requests reach the aggregates) and, where it takes a body or a
-query, with schema-invalid input (negative mode), as a staff member (X-Jusou-Staff / X-Jusou-Division). The routes every service
+query, with schema-invalid input (negative mode), as a staff member whose role may call it (a bearer
+token; shared/policy.py). The routes every service
 gets from one handler in `create_service` that answer the same whichever service is asked
 (`/healthz`, `/readyz`, `/asyncapi.json`, `/reference/{kind}`, `/audit/cases/{case_id}`, which
 gathers from all six) are fuzzed once, on intake. Hypothesis is derandomized,
@@ -22,8 +23,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from security.conftest import SERVICES, STAFF
+from security.conftest import SERVICES
 from shared.runner import Suite
+from support.auth import headers_for
 
 MAX_EXAMPLES = int(os.environ.get("JUSOU_FUZZ_EXAMPLES", "5"))
 SAME_IN_EVERY_SERVICE = {"/healthz", "/readyz", "/asyncapi.json", "/reference/{kind}", "/audit/cases/{case_id}"}
@@ -73,10 +75,11 @@ def runs(operation: Any, ids: dict[str, Any]) -> list[tuple[GenerationMode, dict
     return plans
 
 
-def fuzz(operation: Any, mode: GenerationMode, path_parameters: dict[str, Any] | None, session: requests.Session,
+def fuzz(service: str, operation: Any, mode: GenerationMode, path_parameters: dict[str, Any] | None, session: requests.Session,
          problems: list[str]) -> int:
     """Call the operation with up to MAX_EXAMPLES generated requests; add what went wrong to `problems`."""
     calls = 0
+    staff = headers_for(service, operation.method.upper(), operation.path)  # a staff member the policy lets in
 
     @settings(max_examples=min(MAX_EXAMPLES, FEWER_EXAMPLES.get(operation.path, MAX_EXAMPLES)), deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -85,7 +88,7 @@ def fuzz(operation: Any, mode: GenerationMode, path_parameters: dict[str, Any] |
         nonlocal calls
         calls += 1
         try:
-            response = case.call(session=session, headers=STAFF, timeout=15)
+            response = case.call(session=session, headers=staff, timeout=15)
         except requests.RequestException as exc:  # a reset connection: the server broke
             problems.append(f"{operation.method.upper()} {operation.path} ({mode}): {exc!r}\n  {case.as_curl_command()}")
             return
@@ -118,7 +121,7 @@ def test_no_endpoint_answers_5xx_and_every_4xx_says_why(service: str, own_suite:
             if service != "intake" and operation.path in SAME_IN_EVERY_SERVICE:
                 continue
             for mode, path_parameters in runs(operation, seeded):
-                calls += fuzz(operation, mode, path_parameters, session, problems)
+                calls += fuzz(service, operation, mode, path_parameters, session, problems)
 
     assert calls > 0, "schemathesis made no request"
     assert not problems, f"{len(problems)} of {calls} requests to {service} were answered badly:\n" + "\n".join(problems[:20])

@@ -7,11 +7,13 @@ from typing import Any
 
 import httpx
 
+from support.auth import reader, staff_headers
 from support.poll import eventually
 
-COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
-COORDINATOR = {"X-Jusou-Staff": "fukushi-003", "X-Jusou-Division": "welfare-general"}
-SECRETARIAT = {"X-Jusou-Staff": "kaigi-001", "X-Jusou-Division": "welfare-general"}
+COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
+COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
+SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
+READER = reader()
 PLAN = {
     "support_direction": "8050世帯の孤立を防ぎ、本人の社会参加を段階的に支える",
     "goals": ["月1回の訪問で本人と会える関係をつくる"],
@@ -35,7 +37,7 @@ class Journey:
 
     async def get_when(self, service: str, path: str, predicate: Any, what: str) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:
-            response = await self.http.get(self.urls[service] + path)
+            response = await self.http.get(self.urls[service] + path, headers=READER)
             if response.status_code == 200 and predicate(response.json()):
                 body: dict[str, Any] = response.json()
                 return body
@@ -131,5 +133,5 @@ EXPECTED_EVENTS = [
 ]
 
 
-OUTREACH_WORKER = {"X-Jusou-Staff": "outreach-007", "X-Jusou-Division": "welfare-general"}
-PARTICIPATION_STAFF = {"X-Jusou-Staff": "sanka-002", "X-Jusou-Division": "welfare-general"}
+OUTREACH_WORKER = staff_headers("outreach-007", "welfare-general", "outreach_worker")
+PARTICIPATION_STAFF = staff_headers("sanka-002", "welfare-general", "participation_worker")

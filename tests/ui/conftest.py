@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.runner import Suite
+from support import auth
 from support.servers import free_port, nats_server
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
@@ -67,8 +68,4 @@ async def shoot(page: object, name: str) -> Path:
     return path
 
 
-async def sign_in(page: object, base: str, staff_id: str, division: str) -> None:
-    await page.goto(f"{base}/ui/login")  # type: ignore[attr-defined]
-    await page.get_by_label("職員番号").fill(staff_id)  # type: ignore[attr-defined]
-    await page.get_by_label("所属課").select_option(division)  # type: ignore[attr-defined]
-    await page.get_by_role("button", name="ログイン").click()  # type: ignore[attr-defined]
+sign_in = auth.sign_in  # the account is made, then the sign-in page filled in as a person would

@@ -6,18 +6,19 @@ import re
 
 import httpx
 from playwright.async_api import Page, expect
+from support.auth import reader, staff_headers
 from support.journey import Journey
 
 from shared.runner import Suite
 
 from .conftest import shoot, sign_in
 
-AUDITOR = ("kansa-001", "welfare-general")
-OUTSIDER = {"X-Jusou-Staff": "hoiku-1", "X-Jusou-Division": "childcare"}
+AUDITOR = ("kansa-001", "welfare-general", "auditor")
+OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
 
 
 async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_suite: Suite, page: Page) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
         case_id, _ = await journey.whole()
         document = (await client.get(f"{ui_suite.url('meeting')}/audit/cases/{case_id}")).json()

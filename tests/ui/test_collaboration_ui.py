@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 
+from support.auth import reader, staff_headers
 from shared.runner import Suite
 
 from .conftest import shoot, sign_in
 
-COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
-SECRETARIAT = {"X-Jusou-Staff": "kaigi-001", "X-Jusou-Division": "welfare-general"}
+COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
+SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any]:
@@ -28,7 +29,7 @@ async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None,
 
 async def escalate_a_case(intake: str, name: str, consent: bool = True) -> str:
     """Upstream, not the point here: a counter receives a consultation and escalates it (intake's API)."""
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         case = await post(client, f"{intake}/consultations", {
             "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
             "person": {"name": name}, "confirm_new_person": True}, COUNTER_STAFF)
@@ -44,7 +45,7 @@ async def escalate_a_case(intake: str, name: str, consent: bool = True) -> str:
 
 async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, page: Page) -> None:
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general")
+    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
     await expect(page.get_by_role("heading", name=re.compile("多機関協働のケース"))).to_be_visible()
 
     # A counter escalates a case while the list is open: it appears without reloading.
@@ -116,7 +117,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(page.locator("#content")).to_contain_text("調布ライフサポート")
 
     # The meeting asks for a revision (its own pages are tested elsewhere): the open page shows it live.
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         async def on_agenda() -> None:
             for _ in range(100):
                 response = await client.get(f"{meeting}/agenda/{plan_id}")
@@ -183,7 +184,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
 
 async def test_the_case_list_exports_csv_for_excel(ui_suite: Suite) -> None:
     await escalate_a_case(ui_suite.url("intake"), "調布 次郎")
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         for _ in range(100):  # collaboration opens the case a moment after the escalation
             response = await client.get(f"{ui_suite.url('collaboration')}/ui/cases.csv")
             if response.text.count("\r\n") >= 2:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, expect
 
+from support.auth import reader
 from shared.runner import Suite
 
 from .conftest import shoot, sign_in
@@ -18,10 +19,10 @@ RESOURCE = "放課後の居場所「こもれび食堂」"
 
 async def test_community_takes_up_an_issue_and_grows_a_resource_participation_matches(ui_suite: Suite, page: Page) -> None:
     community, participation = ui_suite.url("community"), ui_suite.url("participation")
-    await sign_in(page, community, "chiiki-001", "welfare-general")
+    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
     await expect(page.get_by_role("heading", name="地域の課題 / regional issues")).to_be_visible()
 
-    async with httpx.AsyncClient() as client:  # upstream: a person with participation, and the meeting finds a gap
+    async with httpx.AsyncClient(headers=reader()) as client:  # upstream: a person with participation, and the meeting finds a gap
         case_id = await hand_over_from_outreach(ui_suite, client)
         await resource_gap(ui_suite, client, case_id, NEED, "調布市西部（深大寺・佐須）",
                            "夕方から夜まで子どもがひとりで過ごしている。近くに通える場がない")
@@ -67,7 +68,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await page.set_viewport_size({"width": 1280, "height": 800})
 
     # Participation's catalogue learns of it from community's event; participation matches and places.
-    await sign_in(page, participation, "sanka-002", "welfare-general")
+    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
     await page.goto(f"{participation}/ui/catalogue")
     await expect(page.get_by_role("cell", name=RESOURCE)).to_be_visible(timeout=10_000)
     await page.goto(f"{participation}/ui/supports/{case_id}")
@@ -82,7 +83,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await expect(page.locator("article[data-placement='0'] [data-status]")).to_have_text("継続中")
 
     # Back in community: the issue is resolved.
-    await sign_in(page, community, "chiiki-001", "welfare-general")
+    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
     await page.locator("#issues").get_by_role("link", name=NEED).click()
     await expect(page.locator("#resources")).to_contain_text(RESOURCE)
     await page.get_by_label("解決の内容").fill(f"{RESOURCE}が開設され、参加支援でつながった")
@@ -99,7 +100,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
 
 
 async def test_issues_csv_opens_in_excel(ui_suite: Suite) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         response = await client.get(f"{ui_suite.url('community')}/ui/issues.csv")
         resources = await client.get(f"{ui_suite.url('community')}/ui/resources.csv")
     for r in (response, resources):

@@ -6,6 +6,7 @@ import re
 
 from playwright.async_api import Page, expect
 
+from support.auth import reader, staff_headers
 from shared.runner import Suite
 
 from .conftest import shoot, sign_in
@@ -13,7 +14,7 @@ from .conftest import shoot, sign_in
 
 async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Suite, page: Page) -> None:
     intake = ui_suite.url("intake")
-    await sign_in(page, intake, "kouki-012", "elderly-support")
+    await sign_in(page, intake, "kouki-012", "elderly-support", "counselor")
     await expect(page.get_by_role("heading", name=re.compile("地域包括支援センター"))).to_be_visible()
     await shoot(page, "intake-home")
     await page.get_by_role("link", name=re.compile("新しい相談")).click()
@@ -57,13 +58,13 @@ async def test_the_counter_list_updates_without_reloading(ui_suite: Suite, page:
     import httpx
 
     intake = ui_suite.url("intake")
-    await sign_in(page, intake, "hoiku-3", "childcare")
+    await sign_in(page, intake, "hoiku-3", "childcare", "counselor")
     await expect(page.get_by_role("heading", name=re.compile("保育コンシェルジュ"))).to_be_visible()
     rows_before = await page.locator("#cases tbody tr[data-case]").count()
-    async with httpx.AsyncClient() as client:  # another staff member receives a consultation meanwhile
+    async with httpx.AsyncClient(headers=reader()) as client:  # another staff member receives a consultation meanwhile
         response = await client.post(f"{intake}/consultations", json={
             "counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育"], "person": {"name": "別の方"},
-            "confirm_new_person": True}, headers={"X-Jusou-Staff": "hoiku-4", "X-Jusou-Division": "childcare"})
+            "confirm_new_person": True}, headers=staff_headers("hoiku-4", "childcare", "counselor"))
         assert response.status_code == 201
     await expect(page.locator("#cases tbody tr[data-case]")).to_have_count(rows_before + 1, timeout=3000)
 
@@ -71,7 +72,7 @@ async def test_the_counter_list_updates_without_reloading(ui_suite: Suite, page:
 async def test_csv_export_opens_in_excel(ui_suite: Suite, page: Page) -> None:
     import httpx
 
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         response = await client.get(f"{ui_suite.url('intake')}/ui/cases.csv", params={"counter": "houkatsu"})
     assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Japanese correctly
     assert response.text.lstrip("\ufeff").splitlines()[0].startswith("ケース番号,窓口")

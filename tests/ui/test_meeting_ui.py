@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 from playwright.async_api import Locator, Page, expect
 
+from support.auth import reader, staff_headers
 from shared.runner import Suite
 
 from .conftest import shoot, sign_in
 
-COUNTER_STAFF = {"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"}
-COORDINATOR = {"X-Jusou-Staff": "fukushi-003", "X-Jusou-Division": "welfare-general"}
+COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
+COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
 ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
 
 
@@ -32,7 +33,7 @@ async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None,
 
 async def escalate_a_case(intake: str, name: str, consent: bool) -> str:
     """Upstream, not the point here: a counter receives a consultation and escalates it (intake's API)."""
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         case = await post(client, f"{intake}/consultations", {
             "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり"],
             "person": {"name": name}, "confirm_new_person": True}, COUNTER_STAFF)
@@ -78,7 +79,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
 
     # The coordinator drafts a plan with two goals and two roles and proposes it.
-    await sign_in(coordinator, collaboration, "fukushi-003", "welfare-general")
+    await sign_in(coordinator, collaboration, "fukushi-003", "welfare-general", "coordinator")
     row = coordinator.locator(f"#cases tr[data-case='{case_id}']")
     await expect(row).to_be_visible(timeout=10_000)
     await row.get_by_role("link", name="プランを作成").click()
@@ -99,7 +100,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     plan_id = plan_url.rsplit("/", 1)[-1]
 
     # The secretariat sees it on the live agenda (already open), awaiting a decision, consent beside it (D9).
-    await sign_in(page, meeting, "kaigi-001", "welfare-general")
+    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
     item = page.locator(f"#agenda [data-status='proposed'] tr[data-plan='{plan_id}']")
     await expect(item).to_be_visible(timeout=10_000)
     await expect(item).to_contain_text("本人同意あり")
@@ -214,7 +215,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
     # Upstream: a case escalated without consent, its plan proposed (collaboration's API).
     case_id = await escalate_a_case(ui_suite.url("intake"), "調布 三郎", consent=False)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         for _ in range(100):
             if (await client.get(f"{collaboration}/cases/{case_id}")).status_code == 200:
                 break
@@ -225,7 +226,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
                       {"agency": "福祉総務課", "responsibility": "関係機関の調整"}]}, COORDINATOR)
         await post(client, f"{collaboration}/plans/{plan['plan_id']}/propose", None, COORDINATOR)
 
-    await sign_in(page, meeting, "kaigi-001", "welfare-general")
+    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
     item = page.locator(f"#agenda tr[data-plan='{plan['plan_id']}']")
     await expect(item).to_be_visible(timeout=10_000)
     await expect(item).to_contain_text("本人同意なし")
@@ -292,7 +293,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await shoot(page, "meeting-home-meetings")
 
     # D10: a 支援会議's records are for its members only; anyone else gets the refusal as a page.
-    await sign_in(page, meeting, "hoiku-3", "childcare")
+    await sign_in(page, meeting, "hoiku-3", "childcare", "counselor")
     response = await page.goto(support_meeting)
     assert response is not None and response.status == 403
     await expect(page.get_by_role("heading", name=re.compile("構成員のみ"))).to_be_visible()
@@ -301,7 +302,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     assert response is not None and response.status == 403
     await shoot(page, "meeting-confidential-refused")
 
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         response = await client.get(f"{meeting}/ui/agenda.csv")
     assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Japanese correctly
     assert response.text.lstrip("\ufeff").splitlines()[0].startswith("状態,ケース番号,プラン番号,事業")

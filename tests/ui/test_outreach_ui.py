@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
+from support.auth import reader
 from support.journey import COUNTER_STAFF, OUTREACH_WORKER
 
 from shared.runner import Suite
@@ -37,10 +38,10 @@ async def test_outreach_worker_reaches_a_person_and_hands_over_to_participation(
     # A participation colleague has the list of supports open in their own browser meanwhile.
     colleague = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
     supports = await colleague.new_page()
-    await sign_in(supports, participation, "sanka-002", "welfare-general")
+    await sign_in(supports, participation, "sanka-002", "welfare-general", "participation_worker")
     await expect(supports.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
 
-    await sign_in(page, outreach, "outreach-007", "welfare-general")
+    await sign_in(page, outreach, "outreach-007", "welfare-general", "outreach_worker")
     await expect(page.get_by_role("heading", name=re.compile("関わっている方"))).to_be_visible()
     # A person no counter has met yet (D12: before any escalation).
     await page.get_by_label("新しい方").check()
@@ -107,13 +108,13 @@ async def test_outreach_worker_reaches_a_person_and_hands_over_to_participation(
 
 async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: Suite, page: Page) -> None:
     outreach, intake = ui_suite.url("outreach"), ui_suite.url("intake")
-    async with httpx.AsyncClient() as client:  # the counter already knows the person
+    async with httpx.AsyncClient(headers=reader()) as client:  # the counter already knows the person
         response = await client.post(f"{intake}/consultations", json={
             "counter": "houkatsu", "channel": "電話", "concerns": ["ひきこもり"], "person": {"name": "布田 次郎"},
             "confirm_new_person": True}, headers=COUNTER_STAFF)
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]
-    await sign_in(page, outreach, "outreach-008", "welfare-general")
+    await sign_in(page, outreach, "outreach-008", "welfare-general", "outreach_worker")
     await page.get_by_role("radio", name="既存のケース").check()
     await page.get_by_label("ケース番号").fill("12345")  # checked as it is typed, said in words
     await expect(page.locator("#case_id-error")).to_contain_text("8-4-4-4-12")
@@ -146,7 +147,7 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
 
 
 async def test_engagements_csv_opens_in_excel(ui_suite: Suite) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         started = await client.post(f"{ui_suite.url('outreach')}/engagements", json={
             "referred_by": "家族", "reason": "CSV の確認"}, headers=OUTREACH_WORKER)
         assert started.status_code == 201, started.text

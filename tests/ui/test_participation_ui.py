@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
+from support.auth import reader
 from support.poll import eventually
 
 from shared.runner import Suite
@@ -17,9 +18,9 @@ from .upstream import gap_answered_by_resources, hand_over_from_outreach
 
 async def test_participation_staff_match_place_and_review(ui_suite: Suite, page: Page) -> None:
     participation = ui_suite.url("participation")
-    await sign_in(page, participation, "sanka-002", "welfare-general")
+    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
     await expect(page.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         case_id = await hand_over_from_outreach(ui_suite, client)
         # The new support appears without reloading the page.
         row = page.locator(f"#supports tr[data-case='{case_id}']")
@@ -94,7 +95,7 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
     await page.set_viewport_size({"width": 768, "height": 1024})
     await shoot(page, "participation-support-tablet")
 
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         async def reported() -> dict[str, Any] | None:
             issues = (await client.get(f"{ui_suite.url('community')}/issues")).json()
             return next((i for i in issues if i["need"] == "夜間に通える居場所"), None)
@@ -104,7 +105,7 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
 
 
 async def test_supports_csv_opens_in_excel(ui_suite: Suite) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=reader()) as client:
         case_id = await hand_over_from_outreach(ui_suite, client)
         await eventually(lambda: _support(client, ui_suite, case_id), "participation to start")
         response = await client.get(f"{ui_suite.url('participation')}/ui/supports.csv")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from support.auth import staff_headers
 from support.journey import OUTREACH_WORKER, SECRETARIAT
 from support.poll import eventually
 
 from shared.runner import Suite
 
-COMMUNITY_STAFF = {"X-Jusou-Staff": "chiiki-001", "X-Jusou-Division": "welfare-general"}
+COMMUNITY_STAFF = staff_headers("chiiki-001", "welfare-general", "community_worker")
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Invariants of a case (相談ケース), from DOMAIN.md:
 - D3 D11: it is escalated at most once until the meeting returns it;
 - D9 D10: the person is shown only on a legal basis (own counter's division, a granted consent,
   a named 支援会議), and every showing is recorded.
+A person (相談者) is erased at most once, on a known legal basis with a reason; once erased, their
+personal fields read as erased, also when rebuilt without their key, and they are shown no more.
 A referral (D12) is received once, at its own counter. Refused commands change nothing, and
 every aggregate is rebuilt equal from its stored events.
 """
@@ -21,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.intake.application import IntakeApplication
-from services.intake.domain import Case, Person, Referral
+from services.intake.domain import ERASURE_BASES, Case, Person, PersonErased, Referral
 from shared.reference import COUNTERS, DIVISIONS
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
@@ -144,3 +146,39 @@ def test_every_showing_of_a_person_is_recorded_and_rebuilt(shown: list[tuple[str
     person: Person = subject.rebuilt()
     assert getattr(person, "times_shown", 0) == len(shown)
     assert isinstance(person.id, UUID)
+
+
+PERSON_COMMANDS = st.one_of(
+    st.tuples(st.just("show"), st.sampled_from(list(DIVISIONS))),
+    st.tuples(st.just("erase"), st.sampled_from([*ERASURE_BASES, "gossip"]), st.sampled_from(["本人の申出", " ", ""])),
+)
+
+
+@PROPERTIES
+@given(ops=st.lists(PERSON_COMMANDS, max_size=8))
+def test_erasure_a_person_is_erased_once_and_reads_as_erased_without_their_key(ops: list[tuple[str, ...]]) -> None:
+    subject = Subject(APP, lambda: Person(name="調布 花子", kana="ちょうふ はなこ", birth_date="1944-05-01",
+                                          address="調布市小島町", phone="042-000-0000"))
+    person: Person = subject.aggregate
+    erased, shown, after = False, 0, 0
+    for op in ops:
+        after += erased  # once erased, every command is refused as such
+        if op[0] == "show":
+            assert subject.apply(lambda p: p.show("s1", op[1], "search_before_create")) == (not erased)  # noqa: B023
+            shown += not erased
+        else:
+            _, basis, reason = op
+            accepted = subject.apply(lambda p: p.erase("k1", "welfare-general", basis, reason))  # noqa: B023
+            assert accepted == (not erased and basis in ERASURE_BASES and bool(reason.strip()))
+            if accepted:
+                APP.keys.delete(person.id)  # what the application does right after saving the erasure
+                erased = True
+        assert getattr(person, "times_shown", 0) == shown
+        assert (person.erased is not None) == erased
+    assert subject.refused.count(PersonErased.__name__) == after
+    if erased:
+        assert (person.name, person.kana, person.birth_date, person.address, person.phone) == (
+            Person.ERASED, "", None, None, None)
+    else:
+        assert person.name == "調布 花子" and APP.keys.get(person.id) is not None
+    subject.rebuilt()  # without the key once erased: the same aggregate, nothing personal in it

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+from support.auth import reader
 from support.journey import Journey
 from support.ops import envelopes, jusou, jusou_in_process, stream_messages
 from support.poll import eventually
@@ -42,7 +43,7 @@ async def test_a_parked_event_is_listed_shown_and_replayed_once_after_the_fix(
     later_case = await journey.receive_and_escalate()
     await journey.get_when("collaboration", f"/cases/{later_case}", lambda c: c["status"] == "open",
                            "collaboration to open the later case after the fix")
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         assert (await client.get(f"{running_suite.url('collaboration')}/cases/{parked_case}")).status_code == 404
 
     code, out, _ = await here("deadletters", "list", "--consumer", "collaboration", "--json")
@@ -64,7 +65,7 @@ async def test_a_parked_event_is_listed_shown_and_replayed_once_after_the_fix(
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "再処理済み" in replayed.stdout
     collaboration = running_suite.url("collaboration")
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         case = await client.get(f"{collaboration}/cases/{parked_case}")
         assert case.status_code == 200 and case.json()["status"] == "open", case.text  # applied, though past
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from support.auth import reader
 from support.journey import Journey
 from support.ops import Samples, scrape, value
 from support.poll import eventually
@@ -14,7 +15,7 @@ async def test_metrics_follow_a_journey_across_intake_collaboration_and_meeting(
     running_suite: Suite, journey: Journey
 ) -> None:
     urls = {name: running_suite.url(name) for name in ("intake", "collaboration", "meeting")}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         before = {name: await scrape(client, url) for name, url in urls.items()}
 
         case_id = await journey.receive_and_escalate()  # consultation, consent, escalation at intake

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import nats
 from rich.console import Console
+from support.auth import reader
 from support.journey import Journey
 from support.ops import jusou_json
 from support.poll import eventually
@@ -18,7 +19,7 @@ from shared.runner import Suite
 
 
 async def _readyz(suite: Suite, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         return {name: (await client.get(f"{suite.url(name)}/readyz")).json() for name in names}
 
 

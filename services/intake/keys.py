@@ -1,0 +1,208 @@
+"""Crypto-shredding: a data key per person (消去 / erasure).
+
+Every `Person` event's personal fields (`Person.personal_fields`) are stored sealed with that
+person's own AES-GCM key, inside the event the suite's cipher encrypts as a whole. The keys live
+in intake's key table, each wrapped with a key derived from the suite's master key
+(`JUSOU_CIPHER_KEY`). Erasure deletes the key: the events stay, and their personal fields can no
+longer be read by anyone, from the store, a replay or a backup of the store alone.
+
+- SQLite: `intake.keys.sqlite` beside the store, with `secure_delete` (a deleted key's bytes are
+  overwritten with zeros) and a rollback journal that is deleted at each commit, so once an erasure
+  returns, the key's bytes are in no file (the event store's WAL never holds a key).
+- PostgreSQL: `jusou_person_keys` in intake's schema. A deleted row stays in the table's pages
+  until VACUUM and in every backup taken before: those are the operator's duty (docs/security.md).
+- In memory (unit tests): a dictionary.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import Environment
+
+from services.intake.domain import Person
+
+NONCE = 12
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _open(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return AESGCM(key).decrypt(sealed[:NONCE], sealed[NONCE:], aad)
+
+
+class PersonKeys:
+    """The key table: person_ref → that person's data key, wrapped with the master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._kek = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                         info=b"jusou intake person keys").derive(master_key)
+
+    def create(self, person_ref: UUID) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        self._put(str(person_ref), _seal(self._kek, key, str(person_ref).encode()))
+        return key
+
+    def get(self, person_ref: UUID) -> bytes | None:
+        """The person's data key; None once they are erased."""
+        wrapped = self._get(str(person_ref))
+        return None if wrapped is None else _open(self._kek, wrapped, str(person_ref).encode())
+
+    def delete(self, person_ref: UUID) -> None:
+        """Erasure: the key is gone for good (idempotent)."""
+        self._delete(str(person_ref))
+
+    def _put(self, person_ref: str, wrapped: bytes) -> None:
+        raise NotImplementedError
+
+    def _get(self, person_ref: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _delete(self, person_ref: str) -> None:
+        raise NotImplementedError
+
+
+class MemoryKeys(PersonKeys):
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self._keys: dict[str, bytes] = {}
+
+    def _put(self, person_ref: str, wrapped: bytes) -> None:
+        self._keys[person_ref] = wrapped
+
+    def _get(self, person_ref: str) -> bytes | None:
+        return self._keys.get(person_ref)
+
+    def _delete(self, person_ref: str) -> None:
+        self._keys.pop(person_ref, None)
+
+
+class SQLiteKeys(PersonKeys):
+    """Its own file, so that no other writer (the event store's WAL) ever holds a key's page."""
+
+    def __init__(self, master_key: bytes, path: Path) -> None:
+        super().__init__(master_key)
+        self.path = path
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS person_keys (person_ref TEXT PRIMARY KEY, wrapped BLOB NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.execute("PRAGMA secure_delete = ON")  # freed cells and pages are overwritten with zeros
+        db.execute("PRAGMA journal_mode = DELETE")  # the journal (old pages) is deleted at each commit
+        return db
+
+    def _put(self, person_ref: str, wrapped: bytes) -> None:
+        with self._lock, closing(self._connect()) as db:
+            db.execute("INSERT INTO person_keys VALUES (?, ?)", (person_ref, wrapped))
+
+    def _get(self, person_ref: str) -> bytes | None:
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT wrapped FROM person_keys WHERE person_ref = ?", (person_ref,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _delete(self, person_ref: str) -> None:
+        with self._lock, closing(self._connect()) as db:
+            db.execute("DELETE FROM person_keys WHERE person_ref = ?", (person_ref,))
+
+
+class PostgresKeys(PersonKeys):
+    """A table in intake's schema, on the store's own connection pool."""
+
+    def __init__(self, master_key: bytes, datastore: Any) -> None:
+        super().__init__(master_key)
+        self.datastore = datastore
+        self.table = f'"{datastore.schema}"."jusou_person_keys"'
+        self._run(f"CREATE TABLE IF NOT EXISTS {self.table} (person_ref TEXT PRIMARY KEY, wrapped BYTEA NOT NULL)")
+
+    def _run(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        from psycopg.sql import SQL
+
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(SQL(statement), params)  # type: ignore[arg-type]
+            return list(c.fetchall()) if c.description else []
+
+    def _put(self, person_ref: str, wrapped: bytes) -> None:
+        self._run(f"INSERT INTO {self.table} VALUES (%s, %s)", (person_ref, wrapped))
+
+    def _get(self, person_ref: str) -> bytes | None:
+        rows = self._run(f"SELECT wrapped FROM {self.table} WHERE person_ref = %s", (person_ref,))
+        return bytes(rows[0]["wrapped"]) if rows else None
+
+    def _delete(self, person_ref: str) -> None:
+        self._run(f"DELETE FROM {self.table} WHERE person_ref = %s", (person_ref,))
+
+
+def open_keys(env: Environment, recorder: Any) -> PersonKeys:
+    """The key table for the application's store (the same kind: SQLite, PostgreSQL or memory)."""
+    master = base64.b64decode(env.get("CIPHER_KEY") or "") or os.urandom(32)  # in memory: a key per process
+    module = (env.get("PERSISTENCE_MODULE") or "eventsourcing.popo").strip()
+    db = env.get("SQLITE_DBNAME") or ""
+    if module == "eventsourcing.sqlite" and ":memory:" not in db and not db.startswith("file:"):
+        return SQLiteKeys(master, Path(db).with_name(Path(db).stem + ".keys.sqlite"))
+    if module == "eventsourcing.postgres":
+        return PostgresKeys(master, recorder.datastore)
+    return MemoryKeys(master)
+
+
+class PersonalMapper(Mapper[UUID]):
+    """Seals a `Person` event's personal fields with the person's key; reads them as None once erased.
+
+    Stored: `sealed = {"fields": [...], "data": base64(nonce + AES-GCM(fields as JSON))}`, bound to
+    the event's aggregate and version. `keys` is set by the application once its store is open.
+    """
+
+    keys: PersonKeys
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = vars(domain_event)
+        personal = [f for f in Person.personal_fields if f in state] if isinstance(domain_event, Person.Event) else []
+        if not personal:
+            return super().to_stored_event(domain_event)
+        ref = domain_event.originator_id
+        key = self.keys.get(ref)
+        if key is None:
+            if domain_event.originator_version != 1:
+                raise ValueError(f"person {ref} is erased: no personal information can be stored for them")
+            key = self.keys.create(ref)
+        data = json.dumps({f: state[f] for f in personal}, ensure_ascii=False).encode()
+        sealed = {"fields": personal,
+                  "data": base64.b64encode(_seal(key, data, _aad(ref, domain_event.originator_version))).decode()}
+        stored = object.__new__(type(domain_event))
+        object.__setattr__(stored, "__dict__", {**{k: v for k, v in state.items() if k not in personal},
+                                                "sealed": sealed})
+        return super().to_stored_event(stored)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        state = vars(domain_event)
+        sealed = state.pop("sealed", None)
+        if sealed is None:
+            return domain_event
+        key = self.keys.get(domain_event.originator_id)
+        if key is None:  # erased: the fields exist, and say nothing
+            state.update(dict.fromkeys(sealed["fields"]))
+        else:
+            aad = _aad(domain_event.originator_id, domain_event.originator_version)
+            state.update(json.loads(_open(key, base64.b64decode(sealed["data"]), aad)))
+        return domain_event
+
+
+def _aad(person_ref: UUID, version: int) -> bytes:
+    return f"{person_ref}:{version}".encode()

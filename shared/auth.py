@@ -1,0 +1,313 @@
+"""Who is acting: OIDC-style JWT bearer tokens, from the city's identity provider or the built-in
+development issuer.
+
+- `JUSOU_OIDC_ISSUER` + `JUSOU_OIDC_JWKS_URL` set: tokens of the city's IdP, keys from its JWKS
+  (fetched once, cached);
+- unset (the embedded default): the development issuer `jusou-dev`, an ES256 key pair made once in
+  `<JUSOU_DATA_DIR>/auth/` (or `JUSOU_AUTH_DIR`), and its staff accounts in `staff.json` there
+  (`jusou staff add`, `jusou token`).
+
+Every token is checked for its signature (RS256 or ES256 only: never `none`, never an HMAC keyed
+with a public key), `iss`, `aud`, `exp` / `nbf` (with a small leeway), the staff id (`sub`), a known
+division and a list of roles. A failure is a 401 saying what is wrong, in Japanese and English.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from shared.journey import DomainError
+from shared.reference import DIVISIONS
+from shared.settings import AuthSettings
+
+ALGORITHMS = ("RS256", "ES256")  # asymmetric only
+LEEWAY_SECONDS = 30  # clocks of the IdP and the services may differ a little
+DEV_ISSUER = "jusou-dev"
+COOKIE = "jusou_session"  # the UI's signed token; one cookie for the six services on one host
+DEFAULT_TTL_SECONDS = 8 * 3600  # a working day
+CLI_TTL_SECONDS = 300  # a token the CLI mints for one command
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class Unauthenticated(DomainError):
+    """No valid credential: 401 with `WWW-Authenticate: Bearer`."""
+
+    status = 401
+
+    def __init__(self, ja: str, en: str, error: str = "invalid_token") -> None:
+        super().__init__(f"{ja} / {en}")
+        self.headers = {"WWW-Authenticate": f'Bearer realm="jusou", error="{error}"'}
+
+    @classmethod
+    def missing(cls) -> Unauthenticated:
+        error = cls("ログインが必要です。Authorization: Bearer <トークン> を付けてください",
+                    "sign in first: send Authorization: Bearer <token>")
+        error.headers = {"WWW-Authenticate": 'Bearer realm="jusou"'}
+        return error
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in staff member (or an operator's command: `cli:<user>`)."""
+
+    staff_id: str
+    division: str
+    roles: frozenset[str]
+    token: str = field(default="", repr=False, compare=False)  # forwarded to the other services
+
+    @property
+    def actor(self) -> dict[str, str]:
+        """What events record as who acted."""
+        return {"staff_id": self.staff_id, "division": self.division}
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Create `path` (mode 600) with `data` unless it exists: of processes racing, exactly one wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Rewrite `path` (mode 600) atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class DevIssuer:
+    """The development issuer: an ES256 key pair made once in the auth folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.key_path = folder / "signing-key.pem"
+
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        if not self.key_path.exists():
+            key = ec.generate_private_key(ec.SECP256R1())
+            _write_once(self.key_path, key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        loaded = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        return loaded
+
+    def mint(self, staff_id: str, division: str, roles: list[str], audience: str = "jusou",
+             ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+        now = int(time.time())
+        claims = {"iss": DEV_ISSUER, "aud": audience, "sub": staff_id, "division": division,
+                  "roles": sorted(roles), "iat": now, "nbf": now, "exp": now + ttl_seconds}
+        return jwt.encode(claims, self.private_key(), algorithm="ES256")
+
+
+class Verifier:
+    """Checks a token and says who it names."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self.dev = DevIssuer(settings.folder) if settings.development else None
+        self.jwks = None if settings.development else jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=600)
+        self._dev_public: Any = None
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer or DEV_ISSUER
+
+    def _key(self, token: str) -> Any:
+        if self.dev is not None:
+            if self._dev_public is None:
+                self._dev_public = self.dev.private_key().public_key()
+            return self._dev_public
+        assert self.jwks is not None
+        try:
+            return self.jwks.get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientError as exc:
+            raise Unauthenticated("トークンの署名鍵が市の認証基盤にありません",
+                                  f"the token's signing key is not at the IdP ({exc})") from exc
+
+    def verify(self, token: str) -> Principal:
+        s = self.settings
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.DecodeError as exc:
+            raise Unauthenticated("トークンの形式が正しくありません", "the token is not a JWT") from exc
+        if algorithm not in ALGORITHMS:
+            raise Unauthenticated(f"署名方式 {algorithm!r} のトークンは使えません（{' または '.join(ALGORITHMS)}）",
+                                  f"algorithm {algorithm!r} is not accepted; {' or '.join(ALGORITHMS)} only")
+        try:
+            claims = jwt.decode(token, self._key(token), algorithms=[algorithm], audience=s.audience,
+                                issuer=self.issuer, leeway=LEEWAY_SECONDS,
+                                options={"require": ["exp", "iss", "aud", s.staff_claim]})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("トークンの有効期限が切れています。もう一度ログインしてください",
+                                  "the token has expired; sign in again") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthenticated("トークンはまだ有効になっていません (nbf)", "the token is not valid yet (nbf)") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthenticated(f"トークンの対象 (aud) が {s.audience!r} ではありません",
+                                  f"wrong audience: the token is not for {s.audience!r}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthenticated(f"トークンの発行者 (iss) が {self.issuer!r} ではありません",
+                                  f"wrong issuer: expected {self.issuer!r}") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Unauthenticated("トークンの署名が正しくありません", "bad signature") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthenticated(f"トークンに {exc.claim!r} がありません", f"the token has no {exc.claim!r} claim") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("トークンが正しくありません", f"invalid token ({exc})") from exc
+        return self.principal(claims, token)
+
+    def principal(self, claims: dict[str, Any], token: str) -> Principal:
+        s = self.settings
+        staff_id, division, roles = claims.get(s.staff_claim), claims.get(s.division_claim), claims.get(s.roles_claim)
+        if not isinstance(staff_id, str) or not 0 < len(staff_id) <= 100 or not staff_id.isprintable():
+            raise Unauthenticated(f"トークンの職員番号 ({s.staff_claim}) が正しくありません",
+                                  f"the staff id claim {s.staff_claim!r} is not 1-100 printable characters")
+        if division not in DIVISIONS:
+            raise Unauthenticated(f"トークンの所属課 ({s.division_claim}) {division!r} は登録されていません",
+                                  f"unknown division {division!r} in claim {s.division_claim!r}; one of: " + ", ".join(DIVISIONS))
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise Unauthenticated(f"トークンの役割 ({s.roles_claim}) は文字列のリストです",
+                                  f"the roles claim {s.roles_claim!r} must be a list of strings")
+        return Principal(staff_id, division, frozenset(roles), token)
+
+
+@cache
+def verifier() -> Verifier:
+    """This process's verifier (settings are read once)."""
+    return Verifier(AuthSettings.from_env())
+
+
+def bearer(authorization: str) -> str | None:
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+# --- the UI's sign-in at the city's IdP: the authorization-code flow with PKCE (RFC 7636) ---------
+
+
+def pkce_pair() -> tuple[str, str]:
+    """(code_verifier, its S256 code_challenge)."""
+    verifier_ = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier_.encode()).digest()).rstrip(b"=").decode()
+    return verifier_, challenge
+
+
+async def discovery(issuer: str) -> dict[str, Any]:
+    """The IdP's `/.well-known/openid-configuration` (fetched once per process)."""
+    import httpx
+
+    if issuer not in _discovered:
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                response = await client.get(f"{issuer}/.well-known/openid-configuration")
+                response.raise_for_status()
+                _discovered[issuer] = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise Unauthenticated("市の認証基盤に接続できません。しばらくしてからログインしてください",
+                                  f"cannot reach the identity provider ({type(exc).__name__})") from exc
+    return _discovered[issuer]
+
+
+_discovered: dict[str, dict[str, Any]] = {}
+
+
+async def exchange_code(settings: AuthSettings, code: str, code_verifier: str, redirect_uri: str) -> str:
+    """The access token the IdP gives for an authorization code (with the PKCE verifier)."""
+    import httpx
+
+    endpoint = (await discovery(settings.issuer))["token_endpoint"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "client_id": settings.client_id, "code_verifier": code_verifier}
+    auth = (settings.client_id, settings.client_secret) if settings.client_secret else None
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(endpoint, data=form, auth=auth)
+    if response.status_code != 200 or "access_token" not in response.json():
+        raise Unauthenticated("認証基盤がログインを認めませんでした。もう一度ログインしてください",
+                              f"the identity provider refused the sign-in ({response.status_code})")
+    return str(response.json()["access_token"])
+
+
+# --- the development issuer's staff accounts (`<auth folder>/staff.json`, mode 600) ---------------
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
+    return f"scrypt${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    expected = hash_password(password, base64.b64decode(salt)).split("$")[2]
+    return hmac.compare_digest(expected, digest)
+
+
+class Accounts:
+    """The development issuer's staff: id → division, roles, scrypt password hash."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "staff.json"
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        if not self.path.exists():
+            return {}
+        data: dict[str, dict[str, Any]] = json.loads(self.path.read_text(encoding="utf-8"))
+        return data
+
+    def add(self, staff_id: str, division: str, roles: list[str], password: str) -> None:
+        accounts = self.all()
+        accounts[staff_id] = {"division": division, "roles": sorted(set(roles)), "password": hash_password(password)}
+        _replace(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
+
+    def remove(self, staff_id: str) -> bool:
+        accounts = self.all()
+        if accounts.pop(staff_id, None) is None:
+            return False
+        _replace(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
+        return True
+
+    def check(self, staff_id: str, password: str) -> dict[str, Any] | None:
+        """The account if the password is right, else None (the same time either way)."""
+        account = self.all().get(staff_id)
+        stored = account["password"] if account else hash_password("")
+        return account if password_matches(password, stored) and account else None
+
+
+def operator_token() -> str:
+    """The token a CLI command sends: `JUSOU_TOKEN`, else one minted for the local operator
+    (`cli:<os user>`, auditor) by the development issuer, valid for a few minutes."""
+    given = os.environ.get("JUSOU_TOKEN", "").strip()
+    if given:
+        return given
+    settings = AuthSettings.from_env()
+    if not settings.development:
+        raise SystemExit("JUSOU_OIDC_ISSUER is set: give a token of the city's IdP in JUSOU_TOKEN / "
+                         "市の認証基盤のトークンを JUSOU_TOKEN に設定してください")
+    return DevIssuer(settings.folder).mint(f"cli:{getpass.getuser()}", "welfare-general", ["auditor"],
+                                           settings.audience, CLI_TTL_SECONDS)

@@ -1,0 +1,395 @@
+"""Who may do what: the authorization policy of the whole suite, in one place.
+
+- `ROLES`: the staff roles (with their Japanese names) and the actions each may take;
+- `ROUTES`: every HTTP route of every service (service, method, path template) → its action;
+  `PUBLIC` routes need no token; a route in neither is refused (fail closed);
+- `PROGRAM_DIVISIONS`: which divisions run which program (DOMAIN.md): changing a program's record
+  (any action but a read) needs a division that runs it;
+- `case_readers`: who may read an intake case's content (division scope).
+
+`gate(service)` is the dependency every app runs before its routes (shared/http.py). The domain's
+own rules (D9 consent, D10 支援会議 membership) stay a second gate behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+
+from shared.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
+from shared.journey import DomainError, NotFound
+from shared.reference import COUNTERS, DIVISIONS, PROGRAMS
+
+
+class Forbidden(DomainError):
+    """Refused by the policy (not by a domain rule): 403, marked so in a header."""
+
+    status = 403
+    headers = {"X-Jusou-Refused-By": "policy"}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A staff role: its names and the actions (the values of ROUTES) it may take."""
+
+    code: str
+    ja: str
+    en: str
+    actions: frozenset[str]
+
+
+READS = frozenset({
+    "intake.case.read", "referral.read", "trend.read", "case.history",
+    "collaboration.case.read", "plan.read", "meeting.agenda.read", "meeting.consents.read", "meeting.read",
+    "engagement.read", "support.read", "catalogue.read", "issue.read", "resource.read",
+})
+EVERYONE = frozenset({"ui.open", "log.read", "reference.read"})
+AUDIT = frozenset({"audit.read", "audit.disclosures"})
+
+ROLES = {r.code: r for r in (
+    Role("counselor", "相談員（包括的相談支援の窓口）", "counter counselor (intake)", EVERYONE | {
+        "consultation.receive", "intake.case.read", "intake.case.write", "connection.answer", "person.search",
+        "person.read", "referral.read", "trend.read", "case.history", "meeting.read", "catalogue.read"}),
+    Role("coordinator", "多機関協働・相談支援包括化推進員", "collaboration coordinator", EVERYONE | {
+        "collaboration.case.read", "collaboration.plan.write", "plan.read", "intake.case.read", "connection.answer",
+        "person.read", "trend.read", "case.history", "meeting.agenda.read", "meeting.read", "engagement.read",
+        "support.read", "catalogue.read", "issue.read", "resource.read"}),
+    Role("secretariat", "会議事務局", "meeting secretariat", EVERYONE | {
+        "meeting.agenda.read", "meeting.consents.read", "meeting.read", "meeting.convene", "meeting.decide",
+        "meeting.evaluate", "meeting.gap", "plan.read", "collaboration.case.read", "person.read", "case.history",
+        "issue.read"}),
+    Role("outreach_worker", "アウトリーチ支援員", "outreach worker", EVERYONE | {
+        "engagement.read", "engagement.write", "outreach.plan.write", "plan.read", "referral.read", "case.history",
+        "meeting.read", "catalogue.read"}),
+    Role("participation_worker", "参加支援員", "participation worker", EVERYONE | {
+        "support.read", "support.write", "participation.plan.write", "plan.read", "catalogue.read", "resource.read",
+        "case.history", "meeting.read"}),
+    Role("community_worker", "地域づくり担当", "community worker", EVERYONE | {
+        "issue.read", "issue.write", "resource.read", "resource.write", "catalogue.read"}),
+    Role("supervisor", "管理職", "supervisor", EVERYONE | READS | AUDIT | {"person.read", "person.erase"}),
+    Role("auditor", "監査", "auditor (read-only, every division)", EVERYONE | READS | AUDIT),
+    Role("operator", "運用", "operator", EVERYONE),
+)}
+ALL_DIVISIONS_ROLES = frozenset({"auditor"})  # case reads in every division
+
+# Which divisions run which program (DOMAIN.md, shared/reference.py PROGRAMS); the meeting is the
+# city's (相談支援包括化推進会議, 福祉総務課).
+PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
+    kind: frozenset(p.division for p in PROGRAMS.values() if p.kind == kind and p.division)
+    for kind in ("intake", "collaboration", "outreach", "participation", "community")
+} | {"meeting": frozenset({"welfare-general"})}
+
+PUBLIC = frozenset({
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/asyncapi.json"),
+    ("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/logout"), ("GET", "/ui/login/oidc"),
+    ("GET", "/ui/login/callback"),
+})
+ALL = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+PLAN_OWNERS = ("collaboration", "outreach", "participation")
+
+
+def _routes() -> dict[tuple[str, str, str], str]:
+    table: dict[tuple[str, str, str], str] = {}
+
+    def add(services: tuple[str, ...] | str, method: str, path: str, action: str) -> None:
+        for service in (services,) if isinstance(services, str) else services:
+            table[(service, method, path)] = action
+
+    add(ALL, "GET", "/reference/{kind}", "reference.read")
+    add(ALL, "GET", "/cases/{case_id}/history", "case.history")
+    add(ALL, "GET", "/cases/{case_id}/state", "case.history")
+    add(ALL, "GET", "/ui/cases/{case_id}/timeline", "case.history")
+    add(ALL, "GET", "/audit/cases/{case_id}", "audit.read")
+    add(ALL, "GET", "/ui/audit/cases/{case_id}", "audit.read")
+    add(ALL, "GET", "/audit/people/{person_ref}/disclosures", "audit.disclosures")
+    add(ALL, "GET", "/ui/audit/people/{person_ref}", "audit.disclosures")
+    add(ALL, "GET", "/ui/events", "ui.open")
+    add(ALL, "GET", "/ui/log", "log.read")
+    # intake (包括的相談支援)
+    for method, path, action in (
+        ("POST", "/consultations", "consultation.receive"),
+        ("GET", "/ui/consultations/new", "consultation.receive"),
+        ("POST", "/ui/consultations", "consultation.receive"),
+        ("GET", "/cases", "intake.case.read"),
+        ("GET", "/cases/{case_id}", "intake.case.read"),
+        ("GET", "/ui/", "intake.case.read"),
+        ("GET", "/ui/cases-table", "intake.case.read"),
+        ("GET", "/ui/cases.csv", "intake.case.read"),
+        ("GET", "/ui/cases/{case_id}", "intake.case.read"),
+        ("POST", "/cases/{case_id}/consent", "intake.case.write"),
+        ("POST", "/cases/{case_id}/connect", "intake.case.write"),
+        ("POST", "/cases/{case_id}/escalate", "intake.case.write"),
+        ("POST", "/ui/cases/{case_id}/{action}", "intake.case.write"),
+        ("POST", "/cases/{case_id}/connections/{index}/answer", "connection.answer"),
+        ("GET", "/persons/search", "person.search"),
+        ("GET", "/cases/{case_id}/person", "person.read"),
+        ("POST", "/persons/{person_ref}/erasure", "person.erase"),
+        ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
+        ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
+        ("GET", "/referrals", "referral.read"),
+        ("GET", "/reports/trend", "trend.read"),
+        ("GET", "/ui/trend", "trend.read"),
+        ("GET", "/ui/trend.csv", "trend.read"),
+    ):
+        add("intake", method, path, action)
+    # the programs that write plans (D4, D6)
+    for service in PLAN_OWNERS:
+        add(service, "POST", "/cases/{case_id}/plans", f"{service}.plan.write")
+        add(service, "PUT", "/plans/{plan_id}", f"{service}.plan.write")
+        add(service, "POST", "/plans/{plan_id}/propose", f"{service}.plan.write")
+        add(service, "POST", "/plans/{plan_id}/closure-request", f"{service}.plan.write")
+        add(service, "GET", "/plans/{plan_id}", "plan.read")
+    # collaboration (多機関協働)
+    for method, path, action in (
+        ("GET", "/cases", "collaboration.case.read"),
+        ("GET", "/cases/{case_id}", "collaboration.case.read"),
+        ("GET", "/ui/", "collaboration.case.read"),
+        ("GET", "/ui/cases-table", "collaboration.case.read"),
+        ("GET", "/ui/cases.csv", "collaboration.case.read"),
+        ("GET", "/ui/cases/{case_id}", "collaboration.case.read"),
+        ("GET", "/ui/cases/{case_id}/plans-table", "plan.read"),
+        ("GET", "/ui/cases/{case_id}/plans/new", "collaboration.plan.write"),
+        ("POST", "/ui/cases/{case_id}/plans", "collaboration.plan.write"),
+        ("GET", "/ui/plans/{plan_id}", "plan.read"),
+        ("GET", "/ui/plans/{plan_id}/status", "plan.read"),
+        ("GET", "/ui/plans/{plan_id}/print", "plan.read"),
+        ("POST", "/ui/plans/{plan_id}", "collaboration.plan.write"),
+        ("POST", "/ui/plans/{plan_id}/closure", "collaboration.plan.write"),
+    ):
+        add("collaboration", method, path, action)
+    # meeting (重層的支援会議・支援会議)
+    for method, path, action in (
+        ("GET", "/agenda", "meeting.agenda.read"),
+        ("GET", "/agenda/{plan_id}", "meeting.agenda.read"),
+        ("GET", "/ui/", "meeting.agenda.read"),
+        ("GET", "/ui/agenda-table", "meeting.agenda.read"),
+        ("GET", "/ui/agenda.csv", "meeting.agenda.read"),
+        ("GET", "/consents/{case_id}", "meeting.consents.read"),
+        ("POST", "/meetings", "meeting.convene"),
+        ("POST", "/ui/meetings", "meeting.convene"),
+        ("GET", "/meetings/{meeting_id}", "meeting.read"),
+        ("GET", "/ui/meetings-table", "meeting.read"),
+        ("GET", "/ui/meetings.csv", "meeting.read"),
+        ("GET", "/ui/meetings/{meeting_id}", "meeting.read"),
+        ("GET", "/ui/meetings/{meeting_id}/minutes", "meeting.read"),
+        ("GET", "/ui/meetings/{meeting_id}/agenda-note", "meeting.read"),
+        ("GET", "/ui/meetings/{meeting_id}/print", "meeting.read"),
+        ("POST", "/meetings/{meeting_id}/decisions", "meeting.decide"),
+        ("POST", "/ui/meetings/{meeting_id}/decisions", "meeting.decide"),
+        ("POST", "/meetings/{meeting_id}/evaluations", "meeting.evaluate"),
+        ("POST", "/ui/meetings/{meeting_id}/evaluations", "meeting.evaluate"),
+        ("POST", "/meetings/{meeting_id}/resource-gaps", "meeting.gap"),
+        ("POST", "/ui/meetings/{meeting_id}/resource-gaps", "meeting.gap"),
+    ):
+        add("meeting", method, path, action)
+    # outreach (アウトリーチ)
+    for method, path, action in (
+        ("GET", "/engagements", "engagement.read"),
+        ("GET", "/engagements/{case_id}", "engagement.read"),
+        ("GET", "/ui/", "engagement.read"),
+        ("GET", "/ui/engagements-table", "engagement.read"),
+        ("GET", "/ui/engagements.csv", "engagement.read"),
+        ("GET", "/ui/engagements/{case_id}", "engagement.read"),
+        ("GET", "/ui/engagements/{case_id}/log", "engagement.read"),
+        ("POST", "/engagements", "engagement.write"),
+        ("POST", "/ui/engagements", "engagement.write"),
+        ("POST", "/engagements/{case_id}/contacts", "engagement.write"),
+        ("POST", "/ui/engagements/{case_id}/contacts", "engagement.write"),
+        ("POST", "/engagements/{case_id}/hand-over", "engagement.write"),
+        ("POST", "/ui/engagements/{case_id}/hand-over", "engagement.write"),
+    ):
+        add("outreach", method, path, action)
+    # participation (参加支援)
+    for method, path, action in (
+        ("GET", "/supports", "support.read"),
+        ("GET", "/supports/{case_id}", "support.read"),
+        ("GET", "/ui/", "support.read"),
+        ("GET", "/ui/supports-table", "support.read"),
+        ("GET", "/ui/supports.csv", "support.read"),
+        ("GET", "/ui/supports/{case_id}", "support.read"),
+        ("PUT", "/supports/{case_id}/needs", "support.write"),
+        ("POST", "/supports/{case_id}/matches", "support.write"),
+        ("POST", "/supports/{case_id}/placements", "support.write"),
+        ("POST", "/supports/{case_id}/placements/{index}/review", "support.write"),
+        ("POST", "/supports/{case_id}/shortages", "support.write"),
+        ("POST", "/ui/supports/{case_id}/{action}", "support.write"),
+        ("POST", "/ui/supports/{case_id}/placements/{index}/review", "support.write"),
+        ("GET", "/catalogue", "catalogue.read"),
+        ("GET", "/ui/catalogue", "catalogue.read"),
+        ("GET", "/ui/catalogue-table", "catalogue.read"),
+        ("GET", "/ui/catalogue.csv", "catalogue.read"),
+    ):
+        add("participation", method, path, action)
+    # community (地域づくり)
+    for method, path, action in (
+        ("GET", "/issues", "issue.read"),
+        ("GET", "/issues/{issue_id}", "issue.read"),
+        ("GET", "/ui/", "issue.read"),
+        ("GET", "/ui/issues-table", "issue.read"),
+        ("GET", "/ui/issues.csv", "issue.read"),
+        ("GET", "/ui/issues/{issue_id}", "issue.read"),
+        ("POST", "/issues/{issue_id}/initiatives", "issue.write"),
+        ("POST", "/issues/{issue_id}/resolution", "issue.write"),
+        ("POST", "/ui/issues/{issue_id}/{action}", "issue.write"),
+        ("GET", "/resources", "resource.read"),
+        ("GET", "/ui/resources", "resource.read"),
+        ("GET", "/ui/resources-table", "resource.read"),
+        ("GET", "/ui/resources.csv", "resource.read"),
+        ("POST", "/resources", "resource.write"),
+        ("POST", "/ui/resources", "resource.write"),
+    ):
+        add("community", method, path, action)
+    return table
+
+
+ROUTES = _routes()
+
+
+def program_of(action: str, service: str) -> str | None:
+    """The program whose record an action changes (None for reads): its divisions must run it."""
+    if action.endswith(".read") or action in EVERYONE | AUDIT | {"case.history", "person.search"}:
+        return None
+    if action in ("person.read", "person.erase", "connection.answer"):
+        return None  # D9 D10 decide disclosure; an answer comes from the agency connected to
+    return service
+
+
+def allowed(principal: Principal, action: str) -> bool:
+    return any(action in ROLES[r].actions for r in principal.roles if r in ROLES)
+
+
+def division_of_agency(name: str) -> str | None:
+    """The division behind an agency name (a division, a counter or a program), if any (D4, D11)."""
+    for d in DIVISIONS.values():
+        if d.ja == name:
+            return d.code
+    for c in COUNTERS.values():
+        if c.ja == name:
+            return c.division
+    for p in PROGRAMS.values():
+        if p.ja == name:
+            return p.division
+    return None
+
+
+def case_readers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may read an intake case: its counter's division, the divisions it was connected
+    or handed to (D3, D11) and, once escalated or at a meeting, 福祉総務課 (its programs' staff)."""
+    agencies = [c["to_agency"] for c in view.get("connections", [])] + [view.get("primary", "")]
+    readers = {view["division"]} | {d for d in map(division_of_agency, agencies) if d}
+    if view.get("status") in ("escalated", "returned") or view.get("meetings"):
+        readers.add("welfare-general")
+    return frozenset(readers)
+
+
+def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
+    if principal.roles & ALL_DIVISIONS_ROLES:
+        return True
+    return principal.division in case_readers(view)
+
+
+def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
+    if not may_read_case(principal, view):
+        division = DIVISIONS[view["division"]].ja
+        raise Forbidden(
+            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
+            "閲覧できません / this case was received by another division and was not connected or escalated to yours")
+
+
+# Intake routes that show a case's content: the division scope applies (the person's information
+# has its own legal bases, D9 D10, checked by the domain).
+CASE_CONTENT = frozenset({"/cases/{case_id}", "/cases/{case_id}/history", "/cases/{case_id}/state",
+                          "/ui/cases/{case_id}", "/ui/cases/{case_id}/timeline"})
+
+
+class SignInRequired(Exception):
+    """A /ui page without a signed-in staff member: back to the sign-in page (then here again)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The signed-in principal: the bearer token, else the UI's cookie; None when neither is sent."""
+    token = bearer(request.headers.get("authorization", "")) or request.cookies.get(COOKIE)
+    if not token:
+        return None
+    return verifier().verify(token)
+
+
+def gate(service: str) -> Callable[[Request], Awaitable[None]]:
+    """The dependency that checks every request against the policy."""
+
+    async def authorize(request: Request) -> None:
+        route = request.scope.get("route")
+        path = getattr(route, "path", request.url.path)
+        method = request.method if request.method != "HEAD" else "GET"
+        if (method, path) in PUBLIC:
+            try:
+                request.state.principal = principal_of(request)  # who is signed in, for the page
+            except Unauthenticated:
+                request.state.principal = None
+            return
+        try:
+            principal = principal_of(request)
+        except Unauthenticated as exc:
+            if path.startswith("/ui/"):
+                raise SignInRequired(str(exc)) from exc
+            raise
+        if principal is None:
+            if path.startswith("/ui/"):
+                raise SignInRequired("")
+            raise Unauthenticated.missing()
+        request.state.principal = principal
+        action = ROUTES.get((service, method, path))
+        if action is None:
+            raise Forbidden(f"この操作 ({method} {path}) は権限表にありません / not in the policy table: refused")
+        if not allowed(principal, action):
+            roles = "、".join(ROLES[r].ja for r in sorted(principal.roles) if r in ROLES) or "なし"
+            raise Forbidden(f"あなたの役割（{roles}）では「{action}」はできません / "
+                            f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) do not allow {action}")
+        program = program_of(action, service)
+        if program and principal.division not in PROGRAM_DIVISIONS[program]:
+            raise Forbidden(f"{DIVISIONS[principal.division].ja}はこの事業 ({program}) を実施していません / "
+                            f"your division does not run the {program} program")
+        if service == "intake" and path in CASE_CONTENT:
+            await _require_intake_reader(request, principal)
+
+    return authorize
+
+
+async def _require_intake_reader(request: Request, principal: Principal) -> None:
+    if principal.roles & ALL_DIVISIONS_ROLES:
+        return
+    try:
+        case_id = UUID(str(request.path_params.get("case_id")))
+    except ValueError:
+        return  # the route answers 422
+    app = request.app.state.runtime.app
+    try:
+        view = await anyio.to_thread.run_sync(app.case_view, case_id)
+    except NotFound:
+        return  # the route answers 404
+    require_case_reader(principal, view)
+
+
+def endpoints(api: FastAPI) -> Iterator[tuple[str, str]]:
+    """Every (method, path template) an app serves through its routes (included routers too)."""
+
+    def walk(routes: list[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.16x)
+                yield from walk(route.original_router.routes)
+
+    for route in walk(api.routes):
+        for method in sorted(route.methods):
+            yield method, route.path

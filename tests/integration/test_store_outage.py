@@ -1,0 +1,71 @@
+"""A PostgreSQL outage (issue #6): commands are refused with 503 saying what to do, nothing recorded
+before is lost, and the service records again once the server is back, without a restart of its own."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support.auth import reader
+from support.journey import COUNTER_STAFF, Journey
+from support.poll import eventually
+from support.servers import PrivatePostgres, free_port, nats_server, private_postgres
+
+from shared.runner import Suite
+
+SERVICES = ("intake", "collaboration")
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PrivatePostgres]:
+    with private_postgres() as server:
+        if isinstance(server, str):
+            if os.environ.get("JUSOU_REQUIRE_POSTGRES") == "1":
+                pytest.fail(f"PostgreSQL is required here (JUSOU_REQUIRE_POSTGRES=1): {server}")
+            pytest.skip(server)
+        yield server
+
+
+def consultation() -> dict[str, object]:
+    return {"counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護"],
+            "person": {"name": "停電 次郎", "kana": "ていでん じろう"}, "confirm_new_person": True}
+
+
+@pytest.mark.postgres
+async def test_a_database_outage_answers_503_and_loses_nothing(tmp_path: Path, own_postgres: PrivatePostgres) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    env = own_postgres.env(f"o{uuid.uuid4().hex[:6]}_")
+    with nats_server(tmp_path / "nats") as nats, \
+            Suite(tmp_path / "data", nats_url=nats.url, ports=ports, services=SERVICES, extra_env=env) as suite:
+        async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+            journey = Journey({name: suite.url(name) for name in SERVICES}, client)
+            before = await journey.receive_and_escalate()
+            intake = suite.url("intake")
+
+            own_postgres.stop("immediate")  # a crash: no shutdown checkpoint
+            began = time.monotonic()
+            refused = await client.post(intake + "/consultations", json=consultation(), headers=COUNTER_STAFF)
+            print(f"refused after {time.monotonic() - began:.1f} s")
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "2"
+            assert "データベース" in refused.json()["detail"] and "try again" in refused.json()["detail"]
+            assert (await client.get(intake + "/readyz")).status_code == 503
+
+            own_postgres.start()  # WAL recovery
+
+            async def recorded() -> str | None:
+                answer = await client.post(intake + "/consultations", json=consultation(), headers=COUNTER_STAFF)
+                assert answer.status_code in (201, 503), answer.text  # a pooled connection may still be the dead one
+                return str(answer.json()["case_id"]) if answer.status_code == 201 else None
+
+            after = await eventually(recorded, "intake to record again once PostgreSQL is back")
+            history = (await client.get(f"{intake}/cases/{before}/history")).json()
+            assert [row["event"] for row in history][:1] == ["Case.Received"] and len(history) >= 3
+            await journey.get_when("collaboration", f"/cases/{before}", lambda c: c["status"] == "open",
+                                   "collaboration to hold the case escalated before the outage")
+            assert (await client.get(f"{intake}/cases/{after}")).status_code == 200

@@ -1,0 +1,162 @@
+"""The authorization policy (shared/policy.py) against the running suite: every role × every
+endpoint of every service, the endpoints taken from the FastAPI apps themselves.
+
+A request counts as allowed when the answer is neither 401 nor a 403 of the policy (a 404 or 422
+after the gate is allowed; a 403 of a domain rule, D9 D10, is the second gate); refused is the
+policy's 403. Without a token every endpoint answers 401, or the sign-in page for /ui.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from support.auth import ROLE_STAFF, staff_headers
+
+from security.conftest import SERVICES
+from shared.auth import Principal
+from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, ROUTES, allowed, endpoints, program_of
+from shared.runner import Suite
+
+
+@cache
+def served() -> list[tuple[str, str, str]]:
+    """(service, method, path template) of every route of every service's app."""
+    return [(service, method, path) for service in SERVICES
+            for method, path in endpoints(importlib.import_module(f"services.{service}.main").api)]
+
+
+def test_policy_every_route_of_every_service_is_in_the_table() -> None:
+    """Fail closed: a route missing from the table is refused to everyone; this lists any such route."""
+    missing = [f"{s} {m} {p}" for s, m, p in served() if (m, p) not in PUBLIC and (s, m, p) not in ROUTES]
+    stale = [f"{s} {m} {p}" for s, m, p in ROUTES if (s, m, p) not in served()]
+
+    assert not missing, "routes not in shared/policy.py ROUTES (refused to everyone):\n" + "\n".join(missing)
+    assert not stale, "ROUTES names routes no service serves:\n" + "\n".join(stale)
+
+
+def test_policy_every_role_has_a_japanese_name_and_only_known_actions() -> None:
+    actions = set(ROUTES.values())
+    for role in ROLES.values():
+        assert role.ja and role.en
+        assert role.actions <= actions | {"ui.open"}, (role.code, role.actions - actions)
+    assert not actions - set().union(*(r.actions for r in ROLES.values())), "an action no role may take"
+
+
+def expected(role: str, service: str, method: str, path: str) -> bool:
+    staff_id, division = ROLE_STAFF[role]
+    action = ROUTES[(service, method, path)]
+    program = program_of(action, service)
+    principal = Principal(staff_id, division, frozenset({role}))
+    return allowed(principal, action) and (program is None or division in PROGRAM_DIVISIONS[program])
+
+
+def url_of(base: str, path: str, ids: dict[str, Any]) -> str:
+    filled = {**ids, "action": "no-such-action"}
+    for name, value in filled.items():
+        path = path.replace("{" + name + "}", str(value))
+    return base + path
+
+
+def call(http: httpx.Client, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+    """One request; a command gets a body the route refuses (422) after the gate, so nothing changes."""
+    if method in ("POST", "PUT") and "/ui/" not in url:
+        headers = {**headers, "content-type": "application/json"}
+        content = b"[]"
+    else:
+        content = b""
+    with http.stream(method, url, headers=headers, content=content) as response:  # /ui/events never ends
+        response.read() if "/ui/events" not in url else None
+        return response
+
+
+def refused_by_policy(response: httpx.Response) -> bool:
+    return response.status_code == 403 and response.headers.get("x-jusou-refused-by") == "policy"
+
+
+def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, seeded: dict[str, Any]) -> None:
+    tokens = {role: staff_headers(*ROLE_STAFF[role], role) for role in ROLES}
+    wrong: list[str] = []
+    checked = 0
+    outcomes = {True: 0, False: 0}
+    with httpx.Client(timeout=30, trust_env=False, follow_redirects=False) as http:
+        for service, method, path in served():
+            if (method, path) in PUBLIC:
+                continue
+            url = url_of(own_suite.url(service), path, seeded)
+            anonymous = call(http, method, url, {})
+            if path.startswith("/ui/"):
+                ok = anonymous.status_code == 303 and anonymous.headers["location"].startswith("/ui/login?next=")
+            else:
+                ok = anonymous.status_code == 401 and anonymous.headers.get("www-authenticate", "").startswith("Bearer")
+            if not ok:
+                wrong.append(f"{service} {method} {path} without a token: {anonymous.status_code}")
+            for role in ROLES:
+                response = call(http, method, url, tokens[role])
+                checked += 1
+                want = expected(role, service, method, path)
+                got = response.status_code != 401 and not refused_by_policy(response)
+                outcomes[got] += 1
+                if want != got:
+                    wrong.append(f"{service} {method} {path} as {role}: {response.status_code}, "
+                                 f"policy says {'allowed' if want else 'refused'}")
+
+    assert checked > 9 * 100 and min(outcomes.values()) > 100, (checked, outcomes)  # both answers were seen
+    assert not wrong, f"{len(wrong)} of {checked} answers differ from shared/policy.py:\n" + "\n".join(wrong)
+
+
+@pytest.fixture(scope="module")
+def disability_case(own_suite: Suite) -> str:
+    """A consultation received at the 障害者相談支援事業 counter (障害福祉課)."""
+    response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
+        "counter": "shogai-sodan", "channel": "窓口", "concerns": ["障害"],
+        "person": {"name": "調布 三郎"}, "confirm_new_person": True},
+        headers=staff_headers("shogai-004", "disability-welfare", "counselor"))
+    assert response.status_code == 201, response.text
+    case_id: str = response.json()["case_id"]
+    return case_id
+
+
+def test_policy_a_childcare_counselor_cannot_read_a_disability_counters_case(own_suite: Suite,
+                                                                              disability_case: str) -> None:
+    intake = own_suite.url("intake")
+    hoiku = staff_headers("hoiku-021", "childcare", "counselor")
+    shogai = staff_headers("shogai-004", "disability-welfare", "counselor")
+
+    refused = httpx.get(f"{intake}/cases/{disability_case}", headers=hoiku, trust_env=False)
+    page = httpx.get(f"{intake}/ui/cases/{disability_case}", headers=hoiku, trust_env=False)
+    history = httpx.get(f"{intake}/cases/{disability_case}/history", headers=hoiku, trust_env=False)
+    listed = httpx.get(f"{intake}/cases", headers=hoiku, trust_env=False).json()
+    own = httpx.get(f"{intake}/cases/{disability_case}", headers=shogai, trust_env=False)
+
+    assert refused.status_code == 403 and "障害福祉課" in refused.json()["detail"], refused.text
+    assert page.status_code == 403 and history.status_code == 403
+    assert disability_case not in [c["case_id"] for c in listed]
+    assert own.status_code == 200 and own.json()["counter"] == "shogai-sodan"
+    auditor = httpx.get(f"{intake}/cases/{disability_case}", headers=staff_headers("kansa-001", "welfare-general", "auditor"),
+                        trust_env=False)
+    assert auditor.status_code == 200  # auditors read every division
+
+
+def test_policy_a_case_connected_to_childcare_becomes_readable_there(own_suite: Suite, disability_case: str) -> None:
+    """D3: つなぎ to 保育課 is the rule that lets that division read the case."""
+    intake = own_suite.url("intake")
+    hoiku = staff_headers("hoiku-021", "childcare", "counselor")
+    connected = httpx.post(f"{intake}/cases/{disability_case}/connect", trust_env=False,
+                           json={"to_agency": "保育課", "reason": "保育所の利用"},
+                           headers=staff_headers("shogai-004", "disability-welfare", "counselor"))
+    assert connected.status_code == 200, connected.text
+
+    assert httpx.get(f"{intake}/cases/{disability_case}", headers=hoiku, trust_env=False).status_code == 200
+
+
+def test_policy_writing_needs_a_division_that_runs_the_program(own_suite: Suite) -> None:
+    """福祉総務課 has no intake counter: its counselor-role staff cannot receive a consultation."""
+    response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
+        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "調布 四郎"}},
+        headers=staff_headers("fukushi-009", "welfare-general", "counselor"))
+
+    assert refused_by_policy(response) and "福祉総務課" in response.json()["detail"], response.text

@@ -1,0 +1,279 @@
+"""Staff authentication (shared/auth.py): the development issuer, a city IdP's JWKS, the checks of
+every token, the development accounts and the `jusou staff` / `jusou token` commands."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from shared.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
+from shared.cli import parser
+
+
+def settings(folder: Path, **changes: Any) -> AuthSettings:
+    base = {"issuer": "", "jwks_url": "", "audience": "jusou", "staff_claim": "sub", "division_claim": "division",
+            "roles_claim": "roles", "folder": folder}
+    return AuthSettings(**{**base, **changes})
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": "elderly-support",
+            "roles": ["counselor"], "iat": now, "nbf": now, "exp": now + 600, **changes}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def refusal(verifier: Verifier, token: str) -> str:
+    with pytest.raises(Unauthenticated) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401 and refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+    return str(refused.value)
+
+
+def test_auth_the_development_issuer_makes_one_key_pair_kept_private(tmp_path: Path) -> None:
+    first, second = DevIssuer(tmp_path / "auth"), DevIssuer(tmp_path / "auth")
+    token = first.mint("kouki-012", "elderly-support", ["counselor"])
+
+    principal = Verifier(settings(tmp_path / "auth")).verify(token)
+
+    assert principal.staff_id == "kouki-012" and principal.division == "elderly-support"
+    assert principal.roles == frozenset({"counselor"}) and principal.token == token
+    assert second.private_key().private_numbers() == first.private_key().private_numbers()
+    assert stat.S_IMODE((tmp_path / "auth" / "signing-key.pem").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"exp": int(time.time()) - 120}, "expired"),
+    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"aud": "another-app"}, "wrong audience"),
+    ({"iss": "https://elsewhere.example"}, "wrong issuer"),
+    ({"sub": None}, "'sub'"),
+    ({"exp": None}, "'exp'"),
+    ({"division": "nowhere"}, "unknown division"),
+    ({"roles": "counselor"}, "list of strings"),
+    ({"sub": "x" * 101}, "staff id"),
+], ids=["expired", "not yet valid", "wrong audience", "wrong issuer", "no staff id", "no expiry", "unknown division",
+        "roles not a list", "staff id too long"])
+def test_auth_a_token_that_breaks_a_rule_is_refused_saying_which(tmp_path: Path, changes: dict[str, Any],
+                                                                  says: str) -> None:
+    issuer = DevIssuer(tmp_path)
+    token = jwt.encode(claims(**changes), issuer.private_key(), algorithm="ES256")
+
+    message = refusal(Verifier(settings(tmp_path)), token)
+
+    assert says in message and " / " in message  # Japanese, then English
+
+
+def test_auth_a_clock_a_little_behind_is_forgiven(tmp_path: Path) -> None:
+    token = jwt.encode(claims(exp=int(time.time()) - 10), DevIssuer(tmp_path).private_key(), algorithm="ES256")
+    assert Verifier(settings(tmp_path)).verify(token).staff_id == "kouki-012"
+
+
+def test_auth_a_bad_signature_alg_none_and_hmac_keyed_with_the_public_key_are_refused(tmp_path: Path) -> None:
+    verifier = Verifier(settings(tmp_path))
+    public_pem = DevIssuer(tmp_path).private_key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    stranger = jwt.encode(claims(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
+    unsigned = jwt.encode(claims(), None, algorithm="none")
+    header, body, _ = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"]).split(".")
+    forged_body = jwt.utils.base64url_encode(json.dumps(claims(roles=["supervisor"])).encode()).decode()
+    hmac_header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
+    signing_input = f"{hmac_header}.{forged_body}".encode()
+    hmac_signature = jwt.utils.base64url_encode(hmac.new(public_pem, signing_input, hashlib.sha256).digest()).decode()
+
+    assert "bad signature" in refusal(verifier, stranger)
+    assert "bad signature" in refusal(verifier, f"{header}.{forged_body}.{_}")  # tampered claims
+    assert "'none'" in refusal(verifier, unsigned)
+    assert "'HS256'" in refusal(verifier, f"{hmac_header}.{forged_body}.{hmac_signature}")
+    assert "not a JWT" in refusal(verifier, "not-a-token")
+
+
+@pytest.fixture
+def idp() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A city identity provider's JWKS endpoint on loopback, with one RS256 key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    document = json.dumps({"keys": [{**jwk, "kid": "city-1", "alg": "RS256", "use": "sig"}]}).encode()
+
+    class JWKS(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), JWKS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/jwks", key
+    finally:
+        server.shutdown()
+
+
+def test_auth_tokens_of_the_citys_identity_provider_are_checked_with_its_jwks(
+        tmp_path: Path, idp: tuple[str, rsa.RSAPrivateKey]) -> None:
+    url, key = idp
+    verifier = Verifier(settings(tmp_path, issuer="https://idp.city.example", jwks_url=url, division_claim="jusou_division",
+                                 roles_claim="jusou_roles"))
+    body = claims(iss="https://idp.city.example", division=None, roles=None, jusou_division="childcare",
+                  jusou_roles=["counselor"])
+
+    principal = verifier.verify(jwt.encode(body, key, algorithm="RS256", headers={"kid": "city-1"}))
+
+    assert principal.division == "childcare" and principal.roles == frozenset({"counselor"})
+    dev_token = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"])
+    assert "signing key" in refusal(verifier, dev_token)  # the development issuer's tokens are not the city's
+
+
+def test_auth_accounts_keep_only_a_salted_hash_in_a_private_file(tmp_path: Path) -> None:
+    accounts = Accounts(tmp_path)
+    accounts.add("kouki-012", "elderly-support", ["counselor"], "correct horse")
+
+    assert accounts.check("kouki-012", "correct horse")["division"] == "elderly-support"  # type: ignore[index]
+    assert accounts.check("kouki-012", "wrong") is None and accounts.check("nobody", "correct horse") is None
+    assert "correct horse" not in (tmp_path / "staff.json").read_text()
+    assert stat.S_IMODE((tmp_path / "staff.json").stat().st_mode) == 0o600
+
+
+def main(argv: list[str]) -> int:
+    """A `jusou` command, without the logging set-up of shared.cli.main (it would keep pytest's stdout)."""
+    args = parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+def test_auth_cli_adds_lists_mints_for_and_removes_an_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("JUSOU_AUTH_DIR", str(tmp_path))
+    monkeypatch.delenv("JUSOU_OIDC_ISSUER", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
+
+    assert main(["staff", "add", "hoiku-3", "--division", "childcare", "--role", "counselor", "--password-stdin"]) == 0
+    assert main(["staff", "list"]) == 0
+    assert "hoiku-3\tchildcare\tcounselor" in capsys.readouterr().out
+    assert main(["token", "hoiku-3", "--ttl", "30m"]) == 0
+    token = capsys.readouterr().out.strip()
+    principal = Verifier(settings(tmp_path)).verify(token)
+    assert principal.staff_id == "hoiku-3" and principal.division == "childcare"
+    assert jwt.decode(token, options={"verify_signature": False})["exp"] - int(time.time()) <= 1800
+    assert main(["staff", "remove", "hoiku-3"]) == 0
+    with pytest.raises(SystemExit, match="no such account"):
+        main(["token", "hoiku-3"])
+
+
+def test_auth_demo_staff_are_one_account_per_role_with_a_password_printed_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.cli import DEMO_STAFF, demo_staff
+    from shared.policy import ROLES
+
+    demo_staff(tmp_path)
+
+    printed = capsys.readouterr().out
+    accounts = Accounts(tmp_path)
+    assert set(DEMO_STAFF) == set(ROLES)
+    for role, (staff_id, division) in DEMO_STAFF.items():
+        password = next(line.split()[1] for line in printed.splitlines() if line.split()[:1] == [staff_id])
+        assert accounts.check(staff_id, password) == {**accounts.all()[staff_id]}
+        assert accounts.all()[staff_id]["roles"] == [role] and accounts.all()[staff_id]["division"] == division
+
+
+@pytest.fixture
+def city_idp(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A minimal OIDC provider on loopback: discovery, JWKS and a token endpoint that checks PKCE."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": "city-1", "alg": "RS256"}
+    state: dict[str, Any] = {"codes": {}, "key": key}
+
+    class IdP(BaseHTTPRequestHandler):
+        def reply(self, status: int, body: dict[str, Any]) -> None:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def do_GET(self) -> None:  # noqa: N802
+            base = state["issuer"]
+            if self.path == "/.well-known/openid-configuration":
+                self.reply(200, {"issuer": base, "authorization_endpoint": f"{base}/authorize",
+                                 "token_endpoint": f"{base}/token", "jwks_uri": f"{base}/jwks"})
+            else:
+                self.reply(200, {"keys": [jwk]})
+
+        def do_POST(self) -> None:  # noqa: N802
+            from urllib.parse import parse_qs
+
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["content-length"])).decode()).items()}
+            challenge = state["codes"].pop(form.get("code"), None)
+            made = base64.urlsafe_b64encode(hashlib.sha256(form.get("code_verifier", "").encode()).digest())
+            if challenge is None or made.rstrip(b"=").decode() != challenge:
+                self.reply(400, {"error": "invalid_grant"})
+                return
+            access = jwt.encode(claims(iss=state["issuer"], sub="hoiku-7", division="childcare"), key,
+                                algorithm="RS256", headers={"kid": "city-1"})
+            self.reply(200, {"access_token": access, "token_type": "Bearer"})
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), IdP)
+    state["issuer"] = f"http://127.0.0.1:{server.server_port}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+
+
+def test_auth_the_ui_signs_in_at_the_citys_idp_with_the_code_flow_and_pkce(
+        city_idp: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared import auth
+    from shared.ui import UI, mount_common
+
+    monkeypatch.setenv("JUSOU_OIDC_ISSUER", city_idp["issuer"])
+    monkeypatch.setenv("JUSOU_OIDC_JWKS_URL", city_idp["issuer"] + "/jwks")
+    monkeypatch.setenv("JUSOU_OIDC_CLIENT_ID", "jusou-ui")
+    auth.verifier.cache_clear()
+    api = FastAPI()
+    mount_common(api, UI("intake", "包括的相談支援事業"))
+    try:
+        with TestClient(api, follow_redirects=False) as browser:
+            assert "/ui/login/oidc" in browser.get("/ui/login").text
+            away = browser.get("/ui/login/oidc", params={"next": "/ui/cases-table"})
+            assert away.status_code == 303 and away.headers["location"].startswith(city_idp["issuer"] + "/authorize?")
+            asked = {k: v[0] for k, v in parse_qs(urlsplit(away.headers["location"]).query).items()}
+            assert asked["code_challenge_method"] == "S256" and asked["client_id"] == "jusou-ui"
+            assert asked["redirect_uri"].endswith("/ui/login/callback")
+            city_idp["codes"]["code-1"] = asked["code_challenge"]  # the staff member signed in at the IdP
+
+            forged = browser.get("/ui/login/callback", params={"code": "code-1", "state": "another"})
+            back = browser.get("/ui/login/callback", params={"code": "code-1", "state": asked["state"]})
+
+            assert forged.status_code == 303 and forged.headers["location"].startswith("/ui/login?ng=")
+            assert back.status_code == 303 and back.headers["location"].startswith("/ui/cases-table")
+            principal = auth.verifier().verify(back.cookies[auth.COOKIE])
+            assert principal.staff_id == "hoiku-7" and principal.division == "childcare"
+    finally:
+        auth.verifier.cache_clear()
