@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -35,8 +36,10 @@ from shared.logs import RequestContext, bind_path_ids, configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
 from shared.ui import PROGRAM_LABELS, UI, internal_url, login_url, mount_common
-from shared.store import creating, store_env
+from shared.store import STORE_UNREACHABLE, creating, store_env
 from shared.tracing import install as install_tracing
+
+log = structlog.get_logger()
 
 DIVISION_TITLES = {
     "intake": "包括的相談支援事業 (Intake)",
@@ -85,7 +88,7 @@ def create_service(
             with creating(settings):  # replicas starting together: one creates the schema's tables
                 return application_class(env=store_env(settings))
 
-        app = await anyio.to_thread.run_sync(open_store)
+        app = await opened(open_store, service)
         nc = await connect(settings.nats_url, f"{service}-relay", settings.nats_user, settings.nats_password)
         await ensure_streams(nc, settings.stream_replicas)
         broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
@@ -256,6 +259,20 @@ def principal(request: Request) -> Principal:
     if found is None:
         raise Unauthenticated.missing()
     return found
+
+
+async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
+    """Open the store, waiting for a database that is not there yet (restarted, or starting with the
+    service): a service restarted while PostgreSQL is down comes up when it is back, as it does for NATS."""
+    delay = 0.5
+    while True:
+        try:
+            return await anyio.to_thread.run_sync(open_store)
+        except STORE_UNREACHABLE as exc:
+            log.warning("store.unreachable_at_start", service=service, error=f"{type(exc).__name__}: {exc}",
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def staff(request: Request) -> dict[str, str]:

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from shared.settings import Settings
 
 
@@ -42,6 +45,10 @@ def store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
         }
     return env
+
+
+#: What a store that cannot be reached raises: the library's errors, and psycopg's from our own connections.
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ before is lost, and the service records again once the server is back, without a
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,3 +70,28 @@ async def test_a_database_outage_answers_503_and_loses_nothing(tmp_path: Path, o
             await journey.get_when("collaboration", f"/cases/{before}", lambda c: c["status"] == "open",
                                    "collaboration to hold the case escalated before the outage")
             assert (await client.get(f"{intake}/cases/{after}")).status_code == 200
+
+
+@pytest.mark.postgres
+async def test_a_service_started_while_the_database_is_down_comes_up_once_it_is_back(
+    tmp_path: Path, own_postgres: PrivatePostgres
+) -> None:
+    """A service restarted during a database outage (a crash, a node reboot) waits for it, as it waits
+    for NATS, instead of exiting."""
+    env = own_postgres.env(f"w{uuid.uuid4().hex[:6]}_")
+    own_postgres.stop("immediate")
+    back = threading.Timer(4.0, own_postgres.start)
+    back.start()
+    try:
+        with nats_server(tmp_path / "nats") as nats, Suite(tmp_path / "data", nats_url=nats.url,
+                                                           ports={"intake": free_port()}, services=("intake",),
+                                                           extra_env=env) as suite:
+            assert suite.ready_seconds is not None and suite.ready_seconds >= 3.5
+            log = (suite.logs_dir / "intake.log").read_text()
+            assert "store.unreachable_at_start" in log
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.post(suite.url("intake") + "/consultations", json=consultation(),
+                                           headers=COUNTER_STAFF)
+            assert answer.status_code == 201, answer.text
+    finally:
+        back.join()
