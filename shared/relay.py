@@ -67,7 +67,7 @@ class Relay:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.app.on_commit(self.wake)
-        self.position = await anyio.to_thread.run_sync(self.app.relay_position)
+        self.position = await self._from_store(self.app.relay_position)
         try:
             await self._follow()
         finally:
@@ -89,11 +89,29 @@ class Relay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            except Exception as exc:  # noqa: BLE001 - the store away (a database restart) or worse: never die
+                log.error("relay.failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             if not moved:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
                 except TimeoutError:
                     pass
+
+    async def _from_store(self, read: Callable[[], int]) -> int:
+        """A value from the store, waiting for it to answer (the relay starts with the service)."""
+        delay = 0.5
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(read)
+            except Exception as exc:  # noqa: BLE001 - as in _follow: wait for the store, do not die
+                log.error("relay.failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _idle_seconds(self) -> float:
         """How long to wait for a commit: until the next poll, or until an unsaved position is due."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import support.auth  # noqa: F401  (first: every suite of this run shares its JUSOU_AUTH_DIR)
-from support.servers import Nats, Postgres, nats_server, postgres_server
+from support.servers import Nats, Postgres, PrivatePostgres, nats_server, postgres_server, private_postgres
 
 
 @pytest.fixture
@@ -19,14 +19,26 @@ def nats(tmp_path: Path) -> Iterator[Nats]:
         yield server
 
 
+def there_or_skip(server: Postgres | str) -> Postgres:
+    """A PostgreSQL, or a skip saying why there is none — a failure where one is required (CI)."""
+    if isinstance(server, str):
+        if os.environ.get("JUSOU_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here (JUSOU_REQUIRE_POSTGRES=1): {server}")
+        pytest.skip(server)
+    return server
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     with postgres_server() as server:
-        if isinstance(server, str):
-            if os.environ.get("JUSOU_REQUIRE_POSTGRES") == "1":
-                pytest.fail(f"PostgreSQL is required here (JUSOU_REQUIRE_POSTGRES=1): {server}")
-            pytest.skip(server)
-        yield server
+        yield there_or_skip(server)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own, which it may crash and restart (the shared one never is)."""
+    with private_postgres() as server:
+        yield there_or_skip(server)  # type: ignore[misc]
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.servers import PrivatePostgres, private_postgres
+from support.servers import PrivatePostgres
 
 from faults.harness import NATS_DEFAULT_RECONNECT_BUDGET_S, Plan, Report, run
 from faults.world import Store, World
@@ -59,17 +58,6 @@ def check(report: Report, plan: Plan, artifacts: Path) -> None:
 async def test_sqlite_suite_survives_faults_with_nothing_lost(tmp_path: Path, artifacts: Path) -> None:
     world = World(tmp_path, Store("sqlite", tmp_path / "data"))
     check(await run(world, SQLITE, artifacts), SQLITE, artifacts)
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PrivatePostgres]:
-    """A PostgreSQL server of this test's own: the run crashes and restarts it, which the shared one must never be."""
-    with private_postgres() as server:
-        if isinstance(server, str):
-            if os.environ.get("JUSOU_REQUIRE_POSTGRES") == "1":
-                pytest.fail(f"PostgreSQL is required here (JUSOU_REQUIRE_POSTGRES=1): {server}")
-            pytest.skip(server)
-        yield server
 
 
 @pytest.mark.postgres

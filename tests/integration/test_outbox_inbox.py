@@ -203,3 +203,28 @@ async def test_inbox_retries_a_failing_handler_then_dead_letters_it_and_goes_on(
     [dead] = await stream_messages(nats.url, DEAD_LETTER_STREAM)
     assert "failed 3 times" in dead.headers["Jusou-Dead-Letter-Reason"]
     assert "handler bug" in dead.headers["Jusou-Dead-Letter-Reason"]
+
+
+async def test_outbox_relay_outlives_a_store_that_fails_for_a_while(nats: Nats, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database restart surfaces in the relay as the store's OperationalError (found by the long PostgreSQL
+    fault run: the relay task ended there and the service published nothing more until restarted)."""
+    from eventsourcing.persistence import OperationalError
+
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    escalated_case(intake)
+    real = intake.recorder.select_notifications
+    failures = {"left": 3}
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("terminating connection due to administrator command")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(intake.recorder, "select_notifications", failing)
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.published == 2), "the relay to publish once the store answers")
+        await asyncio.to_thread(escalated_case, intake)
+        await eventually(lambda: asyncio.sleep(0, relay.published == 4), "the relay to go on publishing")
+    assert failures["left"] == 0
