@@ -317,14 +317,21 @@ async def plan_status(d: Driver, service: str, plan_id: str, status: str) -> Non
     await d.when(service, f"/plans/{plan_id}", lambda p: p["status"] == status, f"{service}'s plan to be {status}")
 
 
-async def closure_journey(d: Driver, r: Record) -> None:
-    """Counter → escalation → revision asked → approved with participation → closure (PlanClosed)."""
+async def escalated_plan_before_the_meeting(d: Driver, r: Record) -> tuple[str, str, str]:
+    """Counter → consent → escalation → collaboration's plan proposed → a 重層的支援会議 convened:
+    (case, plan, meeting)."""
     case_id = await consult(d, r)
     await consent_and_escalate(d, case_id)
     await d.when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration to open the case")
     plan_id = r.ids["plan"] = await draft(d, "collaboration", case_id, COORDINATOR)
     await propose(d, "collaboration", case_id, plan_id, 1, COORDINATOR)
     meeting_id = await convene(d, "jusou_shien_kaigi", ATTENDEES)
+    return case_id, plan_id, meeting_id
+
+
+async def closure_journey(d: Driver, r: Record) -> None:
+    """Counter → escalation → revision asked → approved with participation → closure (PlanClosed)."""
+    case_id, plan_id, meeting_id = await escalated_plan_before_the_meeting(d, r)
     await decide(d, case_id, meeting_id, plan_id, 1, "revision_requested", ATTENDEES, 1)
     await plan_status(d, "collaboration", plan_id, "revision_requested")
     revised = {**PLAN, "goals": [*PLAN["goals"], "本人が居場所に月2回通う"]}
@@ -352,12 +359,7 @@ async def closure_journey(d: Driver, r: Record) -> None:
 
 async def returned_journey(d: Driver, r: Record) -> None:
     """D5 D11: the meeting returns the case to intake, which escalates it again (collaboration reopens)."""
-    case_id = await consult(d, r)
-    await consent_and_escalate(d, case_id)
-    await d.when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open", "collaboration to open the case")
-    plan_id = r.ids["plan"] = await draft(d, "collaboration", case_id, COORDINATOR)
-    await propose(d, "collaboration", case_id, plan_id, 1, COORDINATOR)
-    meeting_id = await convene(d, "jusou_shien_kaigi", ATTENDEES)
+    case_id, plan_id, meeting_id = await escalated_plan_before_the_meeting(d, r)
     await decide(d, case_id, meeting_id, plan_id, 1, "returned_to_intake", ATTENDEES, 1,
                  primary_agency="地域包括支援センター")
     await d.when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned", "the return to reach intake")
