@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.journey import DomainError
 from shared.reference import DIVISIONS
-from shared.settings import AuthSettings
+from shared.settings import AuthSettings, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
 LEEWAY_SECONDS = 30  # clocks of the IdP and the services may differ a little
@@ -76,31 +76,6 @@ class Principal:
         return {"staff_id": self.staff_id, "division": self.division}
 
 
-def _write_once(path: Path, data: bytes) -> None:
-    """Create `path` (mode 600) with `data` unless it exists: of processes racing, exactly one wins."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Rewrite `path` (mode 600) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class DevIssuer:
     """The development issuer: an ES256 key pair made once in the auth folder."""
 
@@ -111,8 +86,9 @@ class DevIssuer:
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         if not self.key_path.exists():
             key = ec.generate_private_key(ec.SECP256R1())
-            _write_once(self.key_path, key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+            write_private(self.key_path, pem, only_if_absent=True)  # six services starting together agree
         loaded = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         assert isinstance(loaded, ec.EllipticCurvePrivateKey)
         return loaded
@@ -283,13 +259,13 @@ class Accounts:
     def add(self, staff_id: str, division: str, roles: list[str], password: str) -> None:
         accounts = self.all()
         accounts[staff_id] = {"division": division, "roles": sorted(set(roles)), "password": hash_password(password)}
-        _replace(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
+        write_private(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
 
     def remove(self, staff_id: str) -> bool:
         accounts = self.all()
         if accounts.pop(staff_id, None) is None:
             return False
-        _replace(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
+        write_private(self.path, json.dumps(accounts, ensure_ascii=False, indent=2).encode())
         return True
 
     def check(self, staff_id: str, password: str) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contracts import DEAD_LETTER_PREFIX, REPLAY_PREFIX, SUBJECT_PREFIX
-from shared.settings import PORTS
+from shared.settings import PORTS, write_private
 
 OPERATOR = "jusou-operator"
 CREDENTIALS_FILE = "nats-auth.json"
@@ -41,16 +41,6 @@ def permissions(service: str) -> dict[str, Any]:
     }
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by its owner only (mode 600), replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dict[str, str]:
     """User → password for the operator and each service, made once and kept in the data folder."""
     path = Path(data_dir) / CREDENTIALS_FILE
@@ -58,7 +48,7 @@ def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dic
     wanted = (OPERATOR, *services)
     if any(user not in known for user in wanted):
         known |= {user: secrets.token_urlsafe(24) for user in wanted if user not in known}
-        _write_private(path, json.dumps(known, indent=2) + "\n")
+        write_private(path, (json.dumps(known, indent=2) + "\n").encode())
     return known
 
 
@@ -70,7 +60,7 @@ def server_config(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> P
     # nats-server reads JSON; quoted strings keep `$JS…` from being taken as a variable.
     text = json.dumps({"authorization": {"users": users}}, indent=2, ensure_ascii=False)
     path = Path(data_dir) / SERVER_CONFIG_FILE
-    _write_private(path, text + "\n")
+    write_private(path, (text + "\n").encode())
     return path
 
 

@@ -179,21 +179,28 @@ class AuthSettings:
         return not self.issuer
 
 
-def cipher_key_in(data_dir: Path) -> str:
-    """The suite's AES key, made once and kept (mode 600) in the data folder."""
-    path = data_dir / "cipher.key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    tmp = data_dir / f".cipher.key.{os.getpid()}"
+def write_private(path: Path, data: bytes, *, only_if_absent: bool = False) -> None:
+    """Write `path` readable by its owner only (mode 600), atomically. `only_if_absent`: of processes
+    racing to create it (services starting together), exactly one wins and the others keep its bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    if not only_if_absent:
+        os.replace(tmp, path)
+        return
     try:
-        os.link(tmp, path)  # atomic: of services starting together, exactly one key wins
+        os.link(tmp, path)
     except FileExistsError:
         pass
     finally:
         tmp.unlink()
+
+
+def cipher_key_in(data_dir: Path) -> str:
+    """The suite's AES key, made once and kept (mode 600) in the data folder."""
+    path = data_dir / "cipher.key"
+    if not path.exists():
+        write_private(path, base64.b64encode(secrets.token_bytes(32)), only_if_absent=True)
     return path.read_text().strip()
