@@ -31,6 +31,10 @@ class IntakeApplication(ServiceApplication):
         self.mapper.keys = self.keys
         self.people = PersonIndex(self.recorder, self.mapper)
 
+    def close(self) -> None:
+        self.keys.close()
+        super().close()
+
     def construct_mapper(self) -> PersonalMapper:
         """Personal fields sealed with each person's own key (crypto-shredding, services/intake/keys.py)."""
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalMapper)  # type: ignore[return-value]
