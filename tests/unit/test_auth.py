@@ -84,6 +84,28 @@ def test_auth_a_clock_a_little_behind_is_forgiven(tmp_path: Path) -> None:
     assert Verifier(settings(tmp_path)).verify(token).staff_id == "kouki-012"
 
 
+def test_auth_a_verified_token_is_remembered_but_never_past_its_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issuer = DevIssuer(tmp_path / "auth")
+    verifier = Verifier(settings(tmp_path / "auth"))
+    checked: list[str] = []
+    real = verifier._verify
+    monkeypatch.setattr(verifier, "_verify", lambda token: checked.append(token) or real(token))
+    token = issuer.mint("kouki-012", "elderly-support", ["counselor"], ttl_seconds=120)
+
+    assert verifier.verify(token) == verifier.verify(token)
+    assert checked == [token]  # the signature was checked once
+
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 90)  # past what is remembered, within the token's life
+    assert verifier.verify(token).staff_id == "kouki-012" and checked == [token, token]
+    verifier.verify(token)
+    monkeypatch.setattr(time, "time", lambda: now + 121)  # past its exp: the signature and exp are checked again
+    verifier.verify(token)  # (PyJWT reads its own clock: still within its leeway here)
+    assert checked == [token, token, token]
+
+
 def test_auth_a_bad_signature_alg_none_and_hmac_keyed_with_the_public_key_are_refused(tmp_path: Path) -> None:
     verifier = Verifier(settings(tmp_path))
     public_pem = DevIssuer(tmp_path).private_key().public_key().public_bytes(
