@@ -203,13 +203,10 @@ async def bind_path_ids(request: Request) -> None:
     structlog.contextvars.bind_contextvars(**path_ids(request.path_params))
 
 
-class RequestContext:
-    """ASGI middleware: one `http.command` line per command, with the ids its path names.
-
-    A command (a request that is not a read) gets one line with its method, route template,
-    status, duration and the route's ids (`case_id` …); a read only when it fails with 5xx. The
-    raw path and the query string are never logged: `GET /persons/search?name=…` carries a name.
-    """
+class AfterEachRequest:
+    """ASGI middleware that calls `done(scope, status, seconds)` once each HTTP request is answered
+    (or failed: status 500). The router has matched by then and left its route and parameters in
+    the scope."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -230,15 +227,29 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_watching)
         finally:
-            method = scope.get("method", "")
-            if method not in READS or status >= 500:
-                # The router has matched by now and left its route and parameters in the scope.
-                route = getattr(scope.get("route"), "path", None) or "(no route)"
-                (log.error if status >= 500 else log.info)(
-                    "http.command",
-                    method=method,
-                    route=route,
-                    status=status,
-                    ms=round((time.perf_counter() - began) * 1000, 1),
-                    **path_ids(scope.get("path_params") or {}),
-                )
+            self.done(scope, status, time.perf_counter() - began)
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        raise NotImplementedError
+
+
+class RequestContext(AfterEachRequest):
+    """ASGI middleware: one `http.command` line per command, with the ids its path names.
+
+    A command (a request that is not a read) gets one line with its method, route template,
+    status, duration and the route's ids (`case_id` …); a read only when it fails with 5xx. The
+    raw path and the query string are never logged: `GET /persons/search?name=…` carries a name.
+    """
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope.get("method", "")
+        if method not in READS or status >= 500:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            (log.error if status >= 500 else log.info)(
+                "http.command",
+                method=method,
+                route=route,
+                status=status,
+                ms=round(seconds * 1000, 1),
+                **path_ids(scope.get("path_params") or {}),
+            )

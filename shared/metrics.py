@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from prometheus_client import (
 from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from shared.contracts import (
     DEAD_LETTER_PREFIX,
@@ -47,6 +46,7 @@ from shared.contracts import (
     REPLAY_STREAM,
     STREAM,
 )
+from shared.logs import AfterEachRequest
 
 #: JetStream answers in about a millisecond; a scrape must not hang on a bus that does not.
 CONSUMER_INFO_TIMEOUT_SECONDS = 1.0
@@ -253,33 +253,18 @@ def sqlite_bytes(app: Any) -> int | None:
     return sum(os.path.getsize(path) for path in (name, f"{name}-wal") if os.path.exists(path))
 
 
-class RequestMetrics:
+class RequestMetrics(AfterEachRequest):
     """ASGI middleware: count each HTTP request by its route template (never the raw path)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_watching(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        began = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_watching)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "(unmatched)"
-            method, service = scope.get("method", ""), self.metrics.service
-            self.metrics.requests.labels(service, route, method, str(status)).inc()
-            self.metrics.request_seconds.labels(service, route, method).observe(time.perf_counter() - began)
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+        method, service = scope.get("method", ""), self.metrics.service
+        self.metrics.requests.labels(service, route, method, str(status)).inc()
+        self.metrics.request_seconds.labels(service, route, method).observe(seconds)
 
 
 def install_metrics(api: FastAPI, service: str) -> Metrics:
