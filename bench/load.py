@@ -170,6 +170,7 @@ class CpuMeter:
 
     def start(self) -> None:
         self.began = {name: cpu_seconds_of(pid) for name, pid in self.pids.items()}
+        self.driver_began = time.process_time()
 
     def stop(self, bus_events: int, seconds: float) -> dict[str, Any]:
         used = {name: cpu_seconds_of(pid) - self.began.get(name, 0.0) for name, pid in self.pids.items()}
@@ -178,6 +179,9 @@ class CpuMeter:
         return {
             "cpu_ms_per_bus_event": per_event | {"suite": round(1000 * total / bus_events, 2) if bus_events else None},
             "cpu_cores_busy": round(total / seconds, 2) if seconds else None,
+            # the load itself (this process: HTTP client, polls, the bus watcher), in one Python thread
+            # at most one core: near 1.0, the figures measure the load generator, not the suite
+            "driver_cores_busy": round((time.process_time() - self.driver_began) / seconds, 2) if seconds else None,
         }
 
 

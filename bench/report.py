@@ -85,6 +85,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
             row("saturation", "complete journeys/s", best["journeys_per_s"], "j/s",
                 insert / per_journey if insert and per_journey else None, "raw insert ÷ events per journey"),
             row("saturation", "hop p50 at the best step", best["hop_ms_p50"], "ms", hop["hop_ms_p50"], "steady phase"),
+            row("saturation", "CPU per bus event, whole suite", best["cpu_ms_per_bus_event"]["suite"], "ms"),
+            row("saturation", "cores busy: the suite / the load generator", best["cpu_cores_busy"], "cores",
+                best.get("driver_cores_busy"), "load generator"),
         ]
     idle, load = suite["memory"]["idle_mb"], suite["memory"]["load_peak_mb"]
     floor_suite = floor["rss_mb_each"] * (len(idle) - 1) + raw.get("nats_server_rss_mb", 0)
