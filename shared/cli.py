@@ -24,6 +24,7 @@ from shared.reference import DIVISIONS
 from shared.runner import PortTaken, Suite, SuiteFailed
 from shared.ops import register as register_ops
 from shared.cluster import register as register_cluster
+from shared.natsauth import register as register_nats
 
 SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "schemas"
 ASYNCAPI_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "asyncapi"
@@ -382,6 +383,7 @@ def parser() -> argparse.ArgumentParser:
     rebuild.set_defaults(handler=replay)
     register_ops(commands)  # jusou status, jusou deadletters list|show|replay (shared/ops.py)
     register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (shared/cluster.py)
+    register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
     return top
 
 

@@ -41,8 +41,8 @@ OUTRO = """
 | where | how |
 |---|---|
 | development (`jusou up`, `python3 dev.py up`) | the shell's environment; the defaults above run everything locally (SQLite, the suite's own NATS) |
-| Docker Compose (`docker-compose.yml`) | each service's `environment:`; the secrets `JUSOU_CIPHER_KEY` and `JUSOU_PG_PASSWORD` come from a `.env` file beside the compose file, kept out of git (template: `deploy/env.example`) |
-| Kubernetes (`deploy/k8s/`) | the ConfigMap `jusou-settings` (`settings.yaml`) for plain settings; the Secret `jusou-secrets` (`secret.yaml`, a template with placeholders) for `JUSOU_CIPHER_KEY` and `JUSOU_PG_PASSWORD` |
+| Docker Compose (`docker-compose.yml`) | each service's `environment:`; the secrets `JUSOU_CIPHER_KEY`, `JUSOU_PG_PASSWORD` and the NATS passwords `JUSOU_NATS_<SERVICE>_PASSWORD`, `JUSOU_NATS_OPERATOR_PASSWORD` come from a `.env` file beside the compose file, kept out of git (template: `deploy/env.example`); each service gets only its own NATS password |
+| Kubernetes (`deploy/k8s/`) | the ConfigMap `jusou-settings` (`settings.yaml`) for plain settings; the Secret `jusou-secrets` (`secret.yaml`, a template with placeholders) for `JUSOU_CIPHER_KEY`, `JUSOU_PG_PASSWORD` and the NATS passwords, each pod getting only the keys it needs |
 
 Every service of one suite must use the same `JUSOU_CIPHER_KEY`: the stored events are encrypted
 with it, and without it they cannot be read. Keep it with the database backups.

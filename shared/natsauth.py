@@ -7,13 +7,20 @@ dead-letter replays `jusou-replay.<service>.>`), and its `_INBOX.>` replies; and
 for the runner and the `jusou` commands. Passwords are generated once per data folder and kept
 there (`nats-auth.json`, mode 600). A NATS the suite did not start (`NATS_URL`) is used with the
 credentials given in `NATS_USER` / `NATS_PASSWORD`, or none.
+
+Docker Compose and Kubernetes run nats-server with deploy/nats/auth.conf (`deploy_config`, written by
+`jusou nats config`): the same users and permissions, each password a reference to an environment
+variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it starts.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,11 @@ CREDENTIALS_FILE = "nats-auth.json"
 SERVER_CONFIG_FILE = "nats-auth.conf"
 
 Credentials = tuple[str, str]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY_CONFIG = ROOT / "deploy" / "nats" / "auth.conf"  # docker-compose.yml, deploy/cluster/compose.yaml
+K8S_CONFIG_MAP = ROOT / "deploy" / "k8s" / "nats-auth.yaml"  # the same text for the nats pods (deploy/k8s/)
+CONFIG_MAP_NAME, CONFIG_MAP_KEY = "nats-auth", "auth.conf"
 
 
 def permissions(service: str) -> dict[str, Any]:
@@ -52,16 +64,71 @@ def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dic
     return known
 
 
+def users(passwords: Mapping[str, str], services: tuple[str, ...] = tuple(PORTS)) -> list[dict[str, Any]]:
+    """The `authorization.users` of nats-server: the operator (may do anything) and each service's user."""
+    found: list[dict[str, Any]] = [{"user": OPERATOR, "password": passwords[OPERATOR]}]
+    found += [{"user": s, "password": passwords[s], "permissions": permissions(s)} for s in services]
+    return found
+
+
 def server_config(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> Path:
     """Write the nats-server config (users and their permissions) into the data folder; return its path."""
     passwords = credentials(data_dir, services)
-    users = [{"user": OPERATOR, "password": passwords[OPERATOR]}]
-    users += [{"user": s, "password": passwords[s], "permissions": permissions(s)} for s in services]
     # nats-server reads JSON; quoted strings keep `$JS…` from being taken as a variable.
-    text = json.dumps({"authorization": {"users": users}}, indent=2, ensure_ascii=False)
+    text = json.dumps({"authorization": {"users": users(passwords, services)}}, indent=2, ensure_ascii=False)
     path = Path(data_dir) / SERVER_CONFIG_FILE
     write_private(path, (text + "\n").encode())
     return path
+
+
+def password_variable(user: str) -> str:
+    """The environment variable with `user`'s password where compose and Kubernetes run nats-server."""
+    return f"JUSOU_NATS_{'OPERATOR' if user == OPERATOR else user.upper()}_PASSWORD"
+
+
+DEPLOY_HEADER = """\
+# Jusou: the NATS users of docker-compose.yml, deploy/cluster/compose.yaml and deploy/k8s/ (issue 6).
+# Rendered by shared/natsauth.py (`jusou nats config`) from the users and permissions `jusou up`
+# gives its own nats-server; do not edit. Each service may publish only its own subjects;
+# jusou-operator (the `jusou` commands) may do anything. nats-server takes each password from the
+# environment variable named after `$` (compose: `.env`; Kubernetes: the Secret jusou-secrets).
+# It reads the variable's value as a config value: make the passwords hex (secrets.token_hex),
+# since a value such as `-abc` or `123` is refused or read as a number.
+"""
+
+
+def deploy_config(services: tuple[str, ...] = tuple(PORTS)) -> str:
+    """deploy/nats/auth.conf: `server_config`'s users, each password a `$JUSOU_NATS_<USER>_PASSWORD` reference."""
+    references = {user: f"${password_variable(user)}" for user in (OPERATOR, *services)}
+    text = json.dumps({"authorization": {"users": users(references, services)}}, indent=2, ensure_ascii=False)
+    # Unquoted, `$NAME` is a variable (nats-server looks it up in the environment); quoted, a literal.
+    for reference in references.values():
+        text = text.replace(json.dumps(reference), reference)
+    return DEPLOY_HEADER + text + "\n"
+
+
+def config_map(services: tuple[str, ...] = tuple(PORTS)) -> str:
+    """deploy/k8s/nats-auth.yaml: `deploy_config` as the ConfigMap the nats pods mount at /etc/nats."""
+    body = "".join(f"    {line}\n" if line else "\n" for line in deploy_config(services).splitlines())
+    return f"""\
+# The NATS users (issue 6): deploy/nats/auth.conf as a ConfigMap, mounted by the nats pods at
+# /etc/nats (nats.yaml). Rendered by shared/natsauth.py (`jusou nats config`); do not edit.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {CONFIG_MAP_NAME}
+  namespace: jusou
+  labels:
+    app.kubernetes.io/name: nats
+    app.kubernetes.io/part-of: jusou
+data:
+  {CONFIG_MAP_KEY}: |
+{body}"""
+
+
+def deploy_files() -> dict[Path, str]:
+    """The checked-in files `jusou nats config` writes: path → text."""
+    return {DEPLOY_CONFIG: deploy_config(), K8S_CONFIG_MAP: config_map()}
 
 
 def operator_credentials(data_dir: Path) -> Credentials | None:
@@ -91,3 +158,30 @@ def broker_credentials(user: str | None = None, password: str | None = None) -> 
     from faststream.security import SASLPlaintext
 
     return {"security": SASLPlaintext(username=found[0], password=found[1])}
+
+
+# --- `jusou nats config` ------------------------------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    """Add `jusou nats config [--check]` to the `jusou` command (shared/cli.py parser())."""
+    nats = commands.add_parser("nats", help="the NATS users of the deployment files")
+    actions = nats.add_subparsers(dest="action", required=True)
+    config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
+                                               "--check: exit 1 if they differ")
+    config.add_argument("--check", action="store_true")
+    config.set_defaults(handler=nats_config)
+
+
+def nats_config(args: argparse.Namespace) -> int:
+    differs = []
+    for path, text in deploy_files().items():
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                differs.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for path in differs:
+        print(f"{path} は生成結果と異なります / differs from `jusou nats config`", file=sys.stderr)
+    return 1 if differs else 0

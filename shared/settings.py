@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
             "copies of each stream the services create when it is missing: `3` on a three-node NATS cluster (`jusou cluster up`)"),
     Setting("NATS_USER", "", "NATS user to connect as; `jusou up`'s own NATS gives each service a user that may publish only `jusou.<service>.>`"),
     Setting("NATS_PASSWORD", "", "that user's password; `jusou up` generates them per data folder (`nats-auth.json`, mode 600)"),
+    Setting("JUSOU_NATS_<SERVICE>_PASSWORD", "(none: required by compose and Kubernetes)",
+            "Docker Compose / Kubernetes: the password of the service's NATS user, read by nats-server "
+            "(deploy/nats/auth.conf) and given to that service alone as `NATS_PASSWORD`; hex (`secrets.token_hex(24)`)"),
+    Setting("JUSOU_NATS_OPERATOR_PASSWORD", "(none: required by compose and Kubernetes)",
+            "Docker Compose / Kubernetes: the password of `jusou-operator`, the NATS user of the `jusou` commands "
+            "(`NATS_USER=jusou-operator`); no service gets it; hex"),
     Setting("JUSOU_HOST", "127.0.0.1", "address the services listen on"),
     Setting("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)"),
     Setting("JUSOU_<SERVICE>_URL", "(this host, the service's port)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import importlib
 import importlib.resources
 import json
@@ -24,7 +25,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from shared import cluster
+from shared import cluster, natsauth
 from shared.bus import servers
 from shared.settings import PORTS, SETTINGS, Settings
 
@@ -35,7 +36,9 @@ OVERLAY = DEPLOY / "k8s"
 SERVICES = sorted(PORTS)
 NATS_CLIENT_PORT = 4222  # nats-server's default client port (the images run it unchanged)
 READY, ALIVE = "/readyz", "/healthz"
+NATS_PASSWORDS = {user: natsauth.password_variable(user) for user in (natsauth.OPERATOR, *SERVICES)}
 HOST_ENV = {"JUSOU_CIPHER_KEY": base64.b64encode(bytes(range(32))).decode(), "JUSOU_PG_PASSWORD": "pw"}
+HOST_ENV |= {name: hashlib.sha256(name.encode()).hexdigest()[:48] for name in NATS_PASSWORDS.values()}
 EVENTSOURCING_MAX_OVERFLOW = 10  # eventsourcing's POSTGRES_MAX_OVERFLOW default: connections beyond the pool
 READ_MODEL_POOL = 2  # shared/readmodel.py opens its view with POSTGRES_POOL_SIZE 2
 
@@ -224,6 +227,33 @@ def test_postgres_accepts_the_connections_of_every_replica(monkeypatch: pytest.M
     assert needed <= max_connections, (needed, max_connections)
 
 
+def test_every_nats_node_runs_with_the_users_mounted_read_only_and_every_nats_password() -> None:
+    raw = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+    for name, spec in nats_services().items():
+        words = [str(w) for w in spec["command"]]
+        config = flag(words, "-c", "--config")
+        mounts = {volume.split(":")[1]: volume.split(":") for volume in spec["volumes"]}
+        source, _, *options = mounts[config]
+        assert (COMPOSE.parent / source).resolve() == natsauth.DEPLOY_CONFIG and options == ["ro"], name
+        assert raw[name]["environment"] == {
+            v: f"${{{v}:?set {v} in .env to a hex password (template deploy/env.example)}}"
+            for v in NATS_PASSWORDS.values()
+        }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_replica_connects_as_its_services_nats_user_with_only_its_password(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = next(iter(nats_services().values()))["environment"]
+    others = {HOST_ENV[v] for user, v in NATS_PASSWORDS.items() if user != service}
+    for spec in replicas_of(service).values():
+        settings = settings_with(spec["environment"], service, monkeypatch)
+        assert settings.nats_user == service
+        assert settings.nats_password == server[NATS_PASSWORDS[service]] == HOST_ENV[NATS_PASSWORDS[service]]
+        assert not others & set(spec["environment"].values()), "a replica got another user's NATS password"
+
+
 # --- Kubernetes: the overlay, rendered ----------------------------------------------------------
 
 MERGE_KEYS = {"containers": "name", "env": "name", "volumes": "name", "volumeMounts": "mountPath"}
@@ -293,13 +323,26 @@ def port_number(spec: dict[str, Any], port: int | str) -> int:
     return int({p.get("name"): p["containerPort"] for p in spec["ports"]}[port])
 
 
+def secret_keys(spec: dict[str, Any]) -> dict[str, str]:
+    """The container's variables taken one by one from the Secret: variable → the Secret's key."""
+    found = {}
+    for entry in spec.get("env", []):
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            assert ref["name"] == "jusou-secrets" and ref["key"] in HOST_ENV, ref
+            found[entry["name"]] = ref["key"]
+    return found
+
+
 def pod_env(name: str) -> dict[str, str]:
+    spec = container(objects("Deployment")[name])
     env: dict[str, str] = {}
-    for source in container(objects("Deployment")[name]).get("envFrom", []):
+    for source in spec.get("envFrom", []):
         if "configMapRef" in source:
             env |= {k: str(v) for k, v in objects("ConfigMap")[source["configMapRef"]["name"]]["data"].items()}
-        if "secretRef" in source:
-            env |= HOST_ENV  # the real Secret is made by hand; its keys are the two secrets
+        assert "secretRef" not in source, "envFrom the Secret would hand every pod every NATS password"
+    env |= {entry["name"]: str(entry["value"]) for entry in spec.get("env", []) if "value" in entry}
+    env |= {variable: HOST_ENV[key] for variable, key in secret_keys(spec).items()}  # the real Secret: by hand
     return env
 
 
@@ -338,7 +381,9 @@ def test_nats_is_a_statefulset_of_three_routing_to_each_pod_by_its_stable_name()
     expected = {f"{nats['metadata']['name']}-{i}.{headless['metadata']['name']}" for i in range(replicas)}
     assert {r.hostname for r in routes} == expected and {r.port for r in routes} == {cluster_port}
     assert flag(args, "--server_name") == "$(POD_NAME)"
-    assert {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in spec["env"]} == {"POD_NAME": "metadata.name"}
+    fields = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"]
+              for e in spec["env"] if "fieldRef" in e.get("valueFrom", {})}
+    assert fields == {"POD_NAME": "metadata.name"}
     assert "-js" in args and flag(args, "--cluster_name") == cluster.CLUSTER_NAME
 
 
@@ -374,3 +419,25 @@ def test_disruption_budgets_keep_a_nats_quorum_and_a_replica_of_each_service() -
         selector = budgets[service]["spec"]["selector"]["matchLabels"]
         assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
         assert 0 < budgets[service]["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+
+
+def test_the_nats_pods_run_with_the_users_of_the_config_map_and_every_nats_password() -> None:
+    nats = objects("StatefulSet")["nats"]
+    spec = container(nats)
+    config = Path(flag([str(a) for a in spec["args"]], "-c", "--config"))
+    [mount] = [m for m in spec["volumeMounts"] if m["mountPath"] == str(config.parent)]
+    [volume] = [v for v in nats["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert mount.get("readOnly") is True and volume["configMap"]["name"] == natsauth.CONFIG_MAP_NAME
+    assert objects("ConfigMap")[natsauth.CONFIG_MAP_NAME]["data"] == {
+        config.name: natsauth.DEPLOY_CONFIG.read_text(encoding="utf-8")}
+    assert secret_keys(spec) == {v: v for v in NATS_PASSWORDS.values()}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_pod_connects_as_its_own_nats_user_with_only_its_password(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = container(objects("Deployment")[service])
+    assert set(secret_keys(spec).values()) & set(NATS_PASSWORDS.values()) == {NATS_PASSWORDS[service]}
+    settings = settings_with(pod_env(service), service, monkeypatch)
+    assert settings.nats_user == service and settings.nats_password == HOST_ENV[NATS_PASSWORDS[service]]

@@ -11,6 +11,7 @@ once below.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import importlib.resources
 import importlib.util
@@ -36,6 +37,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
+from shared import natsauth
 from shared.settings import PORTS, SETTINGS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +50,14 @@ POSTGRES_DEFAULT_USER = "postgres"  # the image's POSTGRES_USER when unset; POST
 POSTGRES_DATA = "/var/lib/postgresql/data"  # the image's data folder (PGDATA's parent)
 
 # The secrets: in no file of the repository, given by the operator (compose: a git-ignored `.env`).
-SECRETS = ("JUSOU_CIPHER_KEY", "JUSOU_PG_PASSWORD")
-# What an operator would put in `.env` (compose interpolates it): a valid cipher key, a password.
+# Besides the cipher key and PostgreSQL's password, the password of each NATS user (issue 6).
+NATS_USERS = (natsauth.OPERATOR, *sorted(PORTS))
+NATS_PASSWORDS = {user: natsauth.password_variable(user) for user in NATS_USERS}
+SECRETS = ("JUSOU_CIPHER_KEY", "JUSOU_PG_PASSWORD", *NATS_PASSWORDS.values())
+# What an operator would put in `.env` (compose interpolates it): a valid cipher key, passwords
+# (the NATS ones hex and each different, as deploy/env.example's command makes them).
 HOST_ENV = {"JUSOU_CIPHER_KEY": base64.b64encode(bytes(range(32))).decode(), "JUSOU_PG_PASSWORD": "pw-from-env"}
+HOST_ENV |= {name: hashlib.sha256(name.encode()).hexdigest()[:48] for name in NATS_PASSWORDS.values()}
 ENV_TEMPLATE = ROOT / "deploy" / "env.example"
 PLACEHOLDER = re.compile(r"^REPLACE_[A-Z0-9_]+$")
 
@@ -522,6 +529,79 @@ def test_nats_healthcheck_uses_its_monitoring_port() -> None:
     assert url.port == int(monitor[-1]) and url.path == "/healthz"
 
 
+# --- NATS: a user per service (issue 6) -------------------------------------------------------
+
+# Unquoted `$NAME` in a nats-server config is a variable (looked up in the environment when the
+# file does not define it); quoted, as `"$JS.API.>"`, it is a literal subject.
+NATS_VARIABLE = re.compile(r'(?<!["\w])\$([A-Za-z_][A-Za-z0-9_]*)')
+
+
+def nats_config_flag(words: list[str]) -> str:
+    found = [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("-c", "--config")]
+    assert len(found) == 1, f"nats-server should run with one config file (-c): {words}"
+    return found[0]
+
+
+def interpolated(node: Any) -> set[str]:
+    """The host variables a part of the compose file takes."""
+    return {m.group("braced") or m.group("bare") for s in _strings(node) for m in _INTERPOLATION.finditer(s)} - {None}
+
+
+def test_the_checked_in_nats_users_are_what_jusou_nats_config_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.cli import main
+
+    for path, text in natsauth.deploy_files().items():
+        assert path.read_text(encoding="utf-8") == text, f"run `jusou nats config` ({path.relative_to(ROOT)})"
+    assert main(["nats", "config", "--check"]) == 0
+    stale = tmp_path / "auth.conf"
+    stale.write_text(natsauth.deploy_config().replace('"jusou.intake.>"', '"jusou.>"'), encoding="utf-8")
+    monkeypatch.setattr(natsauth, "deploy_files", lambda: {stale: natsauth.deploy_config()})
+    assert main(["nats", "config", "--check"]) == 1  # the check sees a widened permission
+
+
+def test_the_deployed_nats_users_are_jusou_ups_with_each_password_from_its_variable(tmp_path: Path) -> None:
+    """One source of truth: deploy/nats/auth.conf has the users and permissions `jusou up` serves."""
+    served = json.loads(natsauth.server_config(tmp_path).read_text(encoding="utf-8"))["authorization"]["users"]
+    body = "\n".join(line for line in natsauth.DEPLOY_CONFIG.read_text(encoding="utf-8").splitlines()
+                     if not line.lstrip().startswith("#"))
+    assert sorted(NATS_VARIABLE.findall(body)) == sorted(NATS_PASSWORDS.values())
+    deployed = json.loads(NATS_VARIABLE.sub(r'"$\1"', body))["authorization"]["users"]
+    assert deployed == [{**user, "password": "$" + NATS_PASSWORDS[user["user"]]} for user in served]
+    assert sorted(user["user"] for user in deployed) == sorted(NATS_USERS)
+
+
+def test_compose_nats_runs_with_the_users_mounted_read_only_and_gets_every_nats_password() -> None:
+    name = service_named_by_image(NATS_IMAGE)
+    spec = compose_services()[name]
+    config = nats_config_flag(command_words(spec.get("command")))
+    mounts = {volume.split(":")[1]: volume.split(":") for volume in spec.get("volumes", [])}
+    source, _, *options = mounts[config]
+    assert (COMPOSE_FILE.parent / source).resolve() == natsauth.DEPLOY_CONFIG and options == ["ro"]
+    raw = raw_compose()["services"][name]["environment"]
+    assert set(raw) == set(NATS_PASSWORDS.values())
+    for variable, value in raw.items():
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", value), f"{variable} must come from .env, required"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_connects_to_nats_as_its_own_user_with_its_own_password(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_in_container(name, monkeypatch)
+    server = environment(compose_services()[service_named_by_image(NATS_IMAGE)])
+    assert settings.nats_user == name
+    assert settings.nats_password == server[NATS_PASSWORDS[name]] == HOST_ENV[NATS_PASSWORDS[name]]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_no_service_gets_another_nats_users_password(name: str) -> None:
+    assert interpolated(raw_compose()["services"][name]) & set(NATS_PASSWORDS.values()) == {NATS_PASSWORDS[name]}
+    others = {HOST_ENV[variable] for user, variable in NATS_PASSWORDS.items() if user != name}
+    assert not others & set(environment(compose_services()[name]).values())
+
+
 def test_compose_file_is_valid_against_the_compose_specification() -> None:
     """The official compose-spec JSON schema, as vendored by check-jsonschema (offline)."""
     import jsonschema  # test extra, with check-jsonschema: a missing one fails here, never skips
@@ -762,10 +842,13 @@ def kustomization() -> dict[str, Any]:
     return loaded
 
 
+SETTINGS_MAP = "jusou-settings"  # the plain settings; the other ConfigMap is NATS's users (nats-auth)
+
+
 def config_map() -> dict[str, str]:
     maps = k8s_objects("ConfigMap")
-    assert len(maps) == 1, f"one ConfigMap of settings, not {sorted(maps)}"
-    return {key: str(value) for key, value in next(iter(maps.values()))["data"].items()}
+    assert set(maps) == {SETTINGS_MAP, natsauth.CONFIG_MAP_NAME}, sorted(maps)
+    return {key: str(value) for key, value in maps[SETTINGS_MAP]["data"].items()}
 
 
 def secret() -> dict[str, Any]:
@@ -800,7 +883,7 @@ def env_names(container: dict[str, Any]) -> set[str]:
     names = {entry["name"] for entry in container.get("env", [])}
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
-            assert source["configMapRef"]["name"] in k8s_objects("ConfigMap"), source
+            assert source["configMapRef"]["name"] == SETTINGS_MAP, source
             names |= set(config_map())
         if "secretRef" in source:
             assert source["secretRef"]["name"] == secret()["metadata"]["name"], source
@@ -820,9 +903,21 @@ def settings_in_pod(name: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
         if "secretRef" in source:
             env.update({key: HOST_ENV[key] for key in secret()["stringData"]})  # what the operator creates
     env.update({entry["name"]: str(entry["value"]) for entry in container.get("env", []) if "value" in entry})
+    env.update({variable: HOST_ENV[key] for variable, key in secret_keys(container).items()})
     for variable, value in env.items():
         monkeypatch.setenv(variable, value)
     return Settings.from_env(name)
+
+
+def secret_keys(container: dict[str, Any]) -> dict[str, str]:
+    """The container's variables taken one by one from the Secret: variable → the Secret's key."""
+    found = {}
+    for entry in container.get("env", []):
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            assert ref["name"] == secret()["metadata"]["name"] and ref["key"] in secret()["stringData"], ref
+            found[entry["name"]] = ref["key"]
+    return found
 
 
 def quantity(value: str | float) -> float:
@@ -1055,10 +1150,56 @@ def test_postgres_takes_its_password_from_the_secret_and_its_user_from_the_setti
     assert container["image"] == compose_services()[service_named_by_image(POSTGRES_IMAGE)]["image"]
     env = {entry["name"]: entry.get("valueFrom", entry.get("value")) for entry in container["env"]}
     assert env["POSTGRES_PASSWORD"] == {"secretKeyRef": {"name": secret()["metadata"]["name"], "key": "JUSOU_PG_PASSWORD"}}
-    settings_map = next(iter(k8s_objects("ConfigMap")))
+    settings_map = SETTINGS_MAP
     assert env["POSTGRES_USER"] == {"configMapKeyRef": {"name": settings_map, "key": "JUSOU_PG_USER"}}
     assert env["POSTGRES_DB"] == {"configMapKeyRef": {"name": settings_map, "key": "JUSOU_PG_DBNAME"}}
     claims = {claim["metadata"]["name"] for claim in postgres["spec"]["volumeClaimTemplates"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts.get(POSTGRES_DATA) in claims
     assert str(env["PGDATA"]).startswith(POSTGRES_DATA + "/"), "PGDATA below the volume's root (lost+found)"
+
+
+def test_the_nats_config_map_is_the_checked_in_auth_config() -> None:
+    data = k8s_objects("ConfigMap")[natsauth.CONFIG_MAP_NAME]["data"]
+    assert data == {natsauth.CONFIG_MAP_KEY: natsauth.DEPLOY_CONFIG.read_text(encoding="utf-8")}
+
+
+def test_nats_pod_runs_with_the_users_of_the_config_map_mounted_read_only() -> None:
+    nats = k8s_objects("StatefulSet")["nats"]
+    container = only_container(nats)
+    config = Path(nats_config_flag([str(word) for word in container["args"]]))
+    [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == str(config.parent)]
+    assert mount.get("readOnly") is True
+    [volume] = [v for v in pod_spec(nats)["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == natsauth.CONFIG_MAP_NAME and "items" not in volume["configMap"]
+    assert config.name == natsauth.CONFIG_MAP_KEY
+
+
+@pytest.mark.parametrize(("kind", "name"), WORKLOAD_NAMES)
+def test_no_pod_takes_the_whole_secret_and_each_gets_only_its_own_nats_password(kind: str, name: str) -> None:
+    container = only_container(k8s_objects(kind)[name])
+    whole = [source for source in container.get("envFrom", []) if "secretRef" in source]
+    assert not whole, "envFrom the Secret would hand the pod every password"
+    nats_keys = set(secret_keys(container).values()) & set(NATS_PASSWORDS.values())
+    if name == "nats":
+        assert secret_keys(container) == {variable: variable for variable in NATS_PASSWORDS.values()}
+    elif name in PORTS:  # the cipher key, PostgreSQL's password and its own NATS password
+        own = {key: key for key in ("JUSOU_CIPHER_KEY", "JUSOU_PG_PASSWORD")}
+        assert secret_keys(container) == {**own, "NATS_PASSWORD": NATS_PASSWORDS[name]}
+    else:
+        assert not nats_keys, f"{name} gets NATS passwords: {sorted(nats_keys)}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_pod_connects_to_nats_as_its_own_user(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_in_pod(name, monkeypatch)
+    assert settings.nats_user == name
+    assert settings.nats_password == HOST_ENV[NATS_PASSWORDS[name]]
+
+
+def test_the_secret_templates_command_creates_every_key_of_the_secret() -> None:
+    text = (K8S_DIR / SECRET_TEMPLATE).read_text(encoding="utf-8")
+    created = re.findall(r"--from-literal=([A-Z0-9_]+)=", text)
+    assert sorted(created) == sorted(secret()["stringData"]) == sorted(SECRETS)
+    nats = [line for line in text.splitlines() if re.search(r"--from-literal=JUSOU_NATS_", line)]
+    assert all("token_hex" in line for line in nats), "NATS passwords must be hex (nats-server parses them)"
