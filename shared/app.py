@@ -29,6 +29,7 @@ from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel
 
 from shared.contracts import Envelope
+from shared.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.journey import NotFound, acting, event_id_of
 from shared.readmodel import ReadModels, open_view
 
@@ -78,6 +79,48 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         transcoder.register(DateAsISO())
 
     # -- commits -------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save; a command sent with an `Idempotency-Key` saves its record in the same transaction
+        (shared/idempotency.py): a duplicate sent at the same time fails here and records nothing."""
+        request = marked()
+        if request is None or request.request_id is None:
+            return super().save(*objs, **kwargs)
+        recorded = [str(o.id) for o in objs if isinstance(o, Aggregate)]
+        record = IdempotentRequest(request_id=request.request_id, route=request.route,
+                                   fingerprint=request.fingerprint, recorded=recorded)
+        try:
+            recordings = super().save(*objs, record, **kwargs)
+        except IntegrityError:
+            if self.idempotent_record(request.request_id) is not None:
+                raise AlreadyRecorded(request.request_id, request.fingerprint) from None
+            raise
+        request.saved = True
+        return recordings
+
+    def idempotent_record(self, request_id: UUID) -> IdempotentRequest | None:
+        """The command received with this (hashed, scoped) key, if one was recorded."""
+        try:
+            record: Aggregate = self.repository.get(request_id)
+        except AggregateNotFoundError:
+            return None
+        return record if isinstance(record, IdempotentRequest) else None
+
+    def finish_recorded(self, recorded: list[UUID]) -> None:
+        """A command recorded these aggregates and then lost its answer (it may have stopped before its
+        work outside the store): a retry with its key finishes that work here. Nothing by default."""
+
+    def answer_request(self, request_id: UUID, status: int, content_type: str, location: str, body: str) -> None:
+        """Keep the answer of a command received with a key, for its retries."""
+        record = self.idempotent_record(request_id)
+        if record is None or record.answer is not None:
+            return
+        record.give_answer(status, content_type, location, body)
+        try:
+            self.save(record)
+        except IntegrityError:
+            pass  # answered at the same moment by another replica: one answer is kept
+
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every commit (the relay wakes on it)."""

@@ -26,6 +26,7 @@ from shared.bus import connect, ensure_streams, servers
 from shared.natsauth import broker_credentials
 from shared.limits import install as install_limits
 from shared.contracts import Envelope
+from shared.idempotency import AlreadyRecorded, Idempotency, IdempotentRequest, Replayed, answer_of, idempotent
 from shared.inbox import Inbox
 from shared.deadletters import subscribe_replays
 from shared.metrics import install_metrics
@@ -115,9 +116,10 @@ def create_service(
         version="0.1.0",
         lifespan=lifespan,
         # who is acting and whether the policy lets them (shared/policy.py); a case's ids on every log line
-        dependencies=[Depends(gate(service)), Depends(bind_path_ids)],
+        dependencies=[Depends(gate(service)), Depends(bind_path_ids), Depends(idempotent(service))],
     )
 
+    api.add_middleware(Idempotency)  # innermost: a command's answer kept with its Idempotency-Key record
     install_limits(api)
     api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
     install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
@@ -134,6 +136,16 @@ def create_service(
             return refused
         return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})},
                             headers=getattr(exc, "headers", None))
+
+    @api.exception_handler(Replayed)
+    async def replayed(_: Request, exc: Replayed) -> Response:
+        return exc.response  # the same Idempotency-Key again: the first request's answer
+
+    @api.exception_handler(AlreadyRecorded)
+    async def already_recorded(request: Request, exc: AlreadyRecorded) -> Response:
+        # The same Idempotency-Key sent twice at once: the other one recorded it; give its answer.
+        log.info("idempotency.duplicate_at_once", route=getattr(request.scope.get("route"), "path", None))
+        return await answer_of(runtime_of(request).app, exc.request_id, exc.fingerprint)
 
     @api.exception_handler(SignInRequired)
     async def sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -152,8 +164,9 @@ def create_service(
         # The database went away (restarted, connection lost): say so and when to try again.
         return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
             "detail": "記録先のデータベースに一時的に接続できません。画面を更新して記録されたか確かめてから、"
-                      "もう一度操作してください / the store is unreachable for now; reload to see whether it was "
-                      "recorded, then try again"})
+                      "もう一度操作してください（Idempotency-Key を付けた要求はそのまま再送できます） / "
+                      "the store is unreachable for now; reload to see whether it was recorded, then try again "
+                      "(a request sent with an Idempotency-Key can simply be sent again)"})
 
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -245,6 +258,8 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     notifications = app.recorder.select_notifications(start=max(1, head - limit + 1), limit=limit)
     rows = []
     for n in reversed(notifications):
+        if n.topic.startswith(IdempotentRequest.__module__ + ":"):
+            continue  # a retry key's bookkeeping, not something that happened to a case
         event = app.mapper.to_domain_event(n)
         meta = getattr(event, "meta", {}) or {}
         actor = meta.get("actor") or {}

@@ -45,6 +45,7 @@ from shared.auth import (
     pkce_pair,
     verifier,
 )
+from shared.idempotency import new_key_field
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
 from shared.wareki import jst, wareki
@@ -117,6 +118,7 @@ class UI:
         env.filters["wareki"] = wareki
         env.filters["jst"] = jst
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
+        env.globals["idempotency_field"] = new_key_field  # a fresh key per form: a double submit records once
         self.templates = Jinja2Templates(env=env)
 
     def render(self, request: Request, template: str, title: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -175,6 +175,16 @@ class IntakeApplication(ServiceApplication):
         self.keys.delete(person_ref)
         return self.person_view(person_ref)
 
+    def finish_recorded(self, recorded: list[UUID]) -> None:
+        """An erasure retried with its Idempotency-Key after it was recorded: delete the key if it was not."""
+        for aggregate_id in recorded:
+            try:
+                person = self.load(aggregate_id, Person, "相談者")
+            except NotFound:
+                continue
+            if person.erased:
+                self.keys.delete(aggregate_id)
+
     def person_erasure(self, person_ref: UUID) -> dict[str, Any] | None:
         """Who erased the person, when and on what basis; None while their information is kept."""
         return self._erasure(self.load(person_ref, Person, "相談者"))
