@@ -26,7 +26,16 @@ from shared.bus import connect, ensure_streams, servers
 from shared.natsauth import broker_credentials
 from shared.limits import install as install_limits
 from shared.contracts import Envelope
-from shared.idempotency import AlreadyRecorded, Idempotency, IdempotentRequest, Replayed, answer_of, idempotent
+from shared.idempotency import (
+    COMMANDS,
+    IDEMPOTENCY_PARAMETER,
+    AlreadyRecorded,
+    Idempotency,
+    IdempotentRequest,
+    Replayed,
+    answer_of,
+    idempotent,
+)
 from shared.inbox import Inbox
 from shared.deadletters import subscribe_replays
 from shared.metrics import install_metrics
@@ -250,7 +259,25 @@ def create_service(
             return RedirectResponse("/ui/log")  # type: ignore[return-value]
 
     api.include_router(router)
+    document_idempotency_key(api)
     return api
+
+
+def document_idempotency_key(api: FastAPI) -> None:
+    """Every command in the OpenAPI document names the optional `Idempotency-Key` header
+    (shared/idempotency.py), so that clients generated from it can send it."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            for operations in schema.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() in COMMANDS and isinstance(operation, dict):
+                        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+        return api.openapi_schema or made()
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, str, str]]:

@@ -56,6 +56,17 @@ COMMANDS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ANSWER_WAIT_SECONDS = 5.0
 KEEP_BODY_BYTES = 64 * 1024
 REPLAYED = {"Idempotent-Replayed": "true"}
+#: The header as the OpenAPI document of every command names it (shared/http.py).
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "description": "再送しても一度だけ記録するためのキー（操作ごとに新しい UUID など）。同じキーと同じ内容の再送には"
+                   "最初の応答が `Idempotent-Replayed: true` 付きで返ります / a new value (a UUID) per operation: "
+                   "resent with the same key and body, the command is recorded once and the first answer is "
+                   "given back with `Idempotent-Replayed: true`; the same key with another body is refused (422)",
+}
 REFUSED_BEFORE = (
     "この操作は既に送られ、断られています。画面を更新して内容を確かめ、新しい操作としてやり直してください / "
     "this request was already sent and refused: reload, check, and send it again as a new request"

@@ -223,6 +223,22 @@ async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: 
     assert "IdempotentRequest" not in log.text
 
 
+async def test_every_services_openapi_names_the_key_on_every_command_and_on_no_read(journey: Journey) -> None:
+    for service, url in journey.urls.items():
+        document = (await journey.http.get(url + "/openapi.json")).json()
+        commands = reads = 0
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                names = [p["name"] for p in operation.get("parameters", [])]
+                if method in ("post", "put", "patch", "delete"):
+                    commands += 1
+                    assert names.count("Idempotency-Key") == 1, (service, method, path, names)
+                else:
+                    reads += 1
+                    assert "Idempotency-Key" not in names, (service, method, path)
+        assert commands and reads, service
+
+
 async def test_commands_of_the_other_services_and_the_shared_plan_routes_are_safe_to_retry(journey: Journey) -> None:
     case_id = await journey.receive_and_escalate()
     await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open",
