@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for extra in (str(ROOT / "tests"), str(ROOT)):
-    if extra not in sys.path:
-        sys.path.insert(0, extra)
+for extra in (str(ROOT / "tests"), str(ROOT)):  # first, even when PYTHONPATH names them: `scaleout` is
+    if extra in sys.path:                          # tests/scaleout, not this script's own folder's scaleout.py
+        sys.path.remove(extra)
+    sys.path.insert(0, extra)
 
 import httpx
 from rich.console import Console
