@@ -2,10 +2,18 @@
 
 A command either gets an answer (2xx: acknowledged, recorded in `Driver.acked` to be found again at
 the end; 4xx: a refusal, the journey fails) or its outcome is unknown: the connection was cut
-mid-request or the service answered 5xx. Then the driver waits for the service to come back and
-asks it whether the command took effect (a probe over the case's history) before sending it again,
-so a retry never doubles a command. A refused connection (the service is down) is simply retried.
-Every request waits on `gate` (the harness closes it to measure an idle suite).
+mid-request or the service answered 5xx. Then one of two careful staff members acts:
+
+- half the commands (at random) carry an `Idempotency-Key`: the driver simply sends the command
+  again with the same key until it is answered; the service records it once and gives the first
+  answer back (`Idempotent-Replayed`). If the first answer itself was lost, the service says the
+  command was recorded, and the driver looks for what it recorded (the probe) as staff would;
+- the other half carry none: the driver waits for the service to come back and asks it whether the
+  command took effect (a probe over the case's history) before sending it again.
+
+Either way a retry must never double a command: the invariants check it. A refused connection (the
+service is down) is simply retried. Every request waits on `gate` (the harness closes it to measure
+an idle suite).
 """
 
 from __future__ import annotations
@@ -69,15 +77,20 @@ class Record:
 class Tally:
     requests: int = 0
     refused: int = 0  # connection refused: the service was down; retried
-    unknown: int = 0  # cut mid-request or 5xx: outcome unknown, probed
+    unknown: int = 0  # cut mid-request or 5xx: outcome unknown, probed (or sent again with its key)
     took_effect: int = 0  # of the unknown, the probe found the command had taken effect
     conflicts_retried: int = 0
+    keyed: int = 0  # commands sent with an Idempotency-Key
+    keyed_resent: int = 0  # of the unknown, sent again with the same key (no probe)
+    replayed: int = 0  # answers given back for a key already recorded (Idempotent-Replayed)
+    recorded_unanswered: int = 0  # of those, "recorded, but its answer was lost": then probed
 
 
 class Driver:
     def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, gate: asyncio.Event, deadline_s: float,
-                 poll_s: float = 0.75) -> None:
+                 poll_s: float = 0.75, keyed_share: float = 0.5) -> None:
         self.urls = urls
+        self.keyed_share = keyed_share  # the share of commands sent with an Idempotency-Key
         self.http = client
         self.gate = gate
         self.deadline_s = deadline_s
@@ -182,6 +195,11 @@ class Driver:
         """Send a command until it is acknowledged, or found to have taken effect; raise on a refusal."""
         deadline = time.monotonic() + self.deadline_s
         cut = ""
+        # Keyed only where a probe could find the outcome: a lost answer ("recorded") is then looked up.
+        key = str(uuid.uuid4()) if probe is not None and random.random() < self.keyed_share else None
+        if key is not None:
+            self.tally.keyed += 1
+            headers = {**headers, "Idempotency-Key": key}
         while True:
             if time.monotonic() > deadline:
                 raise JourneyFailed(f"{method} {service}{path}: not acknowledged within {self.deadline_s} s")
@@ -200,6 +218,14 @@ class Driver:
                 self.in_flight[service] -= 1
             if response is not None and 200 <= response.status_code < 300:
                 result: dict[str, Any] = response.json() if response.content else {}
+                if response.headers.get("Idempotent-Replayed") == "true":
+                    self.tally.replayed += 1
+                    if "recorded" in result and probe is not None:  # recorded, its answer lost: look it up
+                        self.tally.recorded_unanswered += 1
+                        found = await self.until_answered(probe, f"a probe of {service}{path}")
+                        if found is None:
+                            raise JourneyFailed(f"{method} {service}{path}: said recorded, but the probe finds nothing")
+                        result = found
                 self.acked.extend(acked(result))
                 self._acknowledged(service)
                 return result
@@ -216,6 +242,11 @@ class Driver:
             # The outcome is unknown: ask the service, once it is back, whether it happened.
             self.tally.unknown += 1
             what = cut if response is None else f"{response.status_code} {response.text[:160]}"
+            if key is not None:  # the same key again: recorded once, whatever happened to the first
+                self.tally.keyed_resent += 1
+                self.unknown.append(f"{method} {service}{path}: {what} — sent again with its Idempotency-Key")
+                await self._pause()
+                continue
             if probe is not None:
                 found = await self.until_answered(probe, f"a probe of {service}{path}")
                 if found is not None:

@@ -49,6 +49,8 @@ def check(report: Report, plan: Plan, artifacts: Path) -> None:
         assert report.faults.get("PostgreSQL connections terminated", 0) > 0, "no PostgreSQL connection was killed"
     if plan.pg_restarts:
         assert report.faults.get("PostgreSQL crashed (immediate stop) and restarted") == plan.pg_restarts
+    # Half the commands carried an Idempotency-Key and were simply sent again when their outcome was unknown.
+    assert report.figures["commands sent with an Idempotency-Key (at random, half)"] > 0
     broken = {k: v for k, v in report.invariants.items() if v}
     assert not broken, f"invariants broken: {broken}\n{text}"
     spinning = {s: v["nats_down"] for s, v in report.cpu.items() if not s.startswith("_") and v["nats_down"] > SPINNING}
