@@ -125,12 +125,14 @@ def _routes() -> dict[tuple[str, str, str], str]:
         ("POST", "/cases/{case_id}/consent", "intake.case.write"),
         ("POST", "/cases/{case_id}/connect", "intake.case.write"),
         ("POST", "/cases/{case_id}/escalate", "intake.case.write"),
-        ("POST", "/ui/cases/{case_id}/{action}", "intake.case.write"),
+        ("POST", "/ui/cases/{case_id}/consent", "intake.case.write"),
+        ("POST", "/ui/cases/{case_id}/connect", "intake.case.write"),
+        ("POST", "/ui/cases/{case_id}/escalate", "intake.case.write"),
+        ("POST", "/ui/cases/{case_id}/answer", "connection.answer"),  # as the API: the agency connected to answers
         ("POST", "/cases/{case_id}/connections/{index}/answer", "connection.answer"),
         ("GET", "/persons/search", "person.search"),
         ("GET", "/cases/{case_id}/person", "person.read"),
         ("POST", "/persons/{person_ref}/erasure", "person.erase"),
-        ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
         ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
         ("GET", "/referrals", "referral.read"),
         ("GET", "/reports/trend", "trend.read"),
@@ -262,6 +264,14 @@ def program_of(action: str, service: str) -> str | None:
 
 def allowed(principal: Principal, action: str) -> bool:
     return any(action in ROLES[r].actions for r in principal.roles if r in ROLES)
+
+
+def permits(principal: Principal | None, action: str, service: str) -> bool:
+    """What the gate would let `principal` do at `service` (the UI shows only the forms it may use)."""
+    if principal is None or not allowed(principal, action):
+        return False
+    program = program_of(action, service)
+    return program is None or principal.division in PROGRAM_DIVISIONS[program]
 
 
 def division_of_agency(name: str) -> str | None:

@@ -46,6 +46,7 @@ from shared.auth import (
     verifier,
 )
 from shared.idempotency import new_key_field
+from shared.policy import permits
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
 from shared.wareki import jst, wareki
@@ -127,7 +128,10 @@ class UI:
             "service": self.service, "division_title": self.title, "title": title, "programs": programs,
             "staff": staff_from_cookie(request), "flash": request.query_params.get("ok") or request.query_params.get("ng"),
             "flash_kind": "ng" if request.query_params.get("ng") else "ok",
-            "url_of": lambda name: service_url(request, name), **context,
+            "url_of": lambda name: service_url(request, name),
+            # the forms a page shows: only what the policy lets this staff member do here
+            "may": lambda action: permits(getattr(request.state, "principal", None), action, self.service),
+            **context,
         }, status_code=status_code)
 
 

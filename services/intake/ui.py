@@ -140,7 +140,27 @@ async def erase_person(request: Request, person_ref: UUID) -> Response:
     return redirect(back, ok="相談者の個人情報を消去しました / the person's information was erased")
 
 
-@router.post("/ui/cases/{case_id}/{action}")
+@router.post("/ui/cases/{case_id}/consent")
+async def consent_form(request: Request, case_id: UUID) -> Response:
+    return await case_action(request, case_id, "consent")
+
+
+@router.post("/ui/cases/{case_id}/connect")
+async def connect_form(request: Request, case_id: UUID) -> Response:
+    return await case_action(request, case_id, "connect")
+
+
+@router.post("/ui/cases/{case_id}/escalate")
+async def escalate_form(request: Request, case_id: UUID) -> Response:
+    return await case_action(request, case_id, "escalate")
+
+
+@router.post("/ui/cases/{case_id}/answer")
+async def answer_form(request: Request, case_id: UUID) -> Response:
+    """A connection's answer: its own route, as the policy lets the agency connected to answer (D11)."""
+    return await case_action(request, case_id, "answer")
+
+
 async def case_action(request: Request, case_id: UUID, action: str) -> Response:
     """Consent, つなぎ, an answer to a connection, or escalation, from the case page."""
     staff = staff_from_cookie(request)
@@ -160,8 +180,6 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
         "escalate": (lambda: app.escalate_case(actor, case_id, text.get("reason", ""), text.get("primary_agency", "")),
                      "多機関協働事業へつなぎました / escalated"),
     }
-    if action not in calls:
-        return redirect(f"/ui/cases/{case_id}", ng=f"不明な操作です: {action}")
     call, done = calls[action]
     if any(not text.get(k) for k in {"consent": ("scope", "method"), "connect": ("to_agency", "reason"),
                                       "escalate": ("reason", "primary_agency"), "answer": ()}[action]):

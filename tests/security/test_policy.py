@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from support.auth import ROLE_STAFF, staff_headers
+from support.auth import ROLE_STAFF, staff_headers, token
 
 from security.conftest import SERVICES
-from shared.auth import Principal
+from shared.auth import COOKIE, Principal
 from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, ROUTES, allowed, endpoints, program_of
 from shared.runner import Suite
 
@@ -160,3 +160,38 @@ def test_policy_writing_needs_a_division_that_runs_the_program(own_suite: Suite)
         headers=staff_headers("fukushi-009", "welfare-general", "counselor"))
 
     assert refused_by_policy(response) and "福祉総務課" in response.json()["detail"], response.text
+
+
+def test_policy_d11_the_agency_connected_to_answers_on_the_case_page_which_shows_only_its_forms(
+    own_suite: Suite,
+) -> None:
+    """A coordinator of 福祉総務課 may answer a connection to it (connection.answer) but not record consent,
+    escalate or connect (intake.case.write): the case page offers exactly that, and the policy agrees."""
+    intake = own_suite.url("intake")
+    counselor = staff_headers("kouki-012", "elderly-support", "counselor")
+    received = httpx.post(intake + "/consultations", trust_env=False, headers=counselor, json={
+        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "調布 五郎"},
+        "confirm_new_person": True})
+    assert received.status_code == 201, received.text
+    case_id = received.json()["case_id"]
+    connected = httpx.post(f"{intake}/cases/{case_id}/connect", trust_env=False, headers=counselor,
+                           json={"to_agency": "福祉総務課", "reason": "家計の相談を福祉総務課へ"})
+    assert connected.status_code == 200, connected.text
+
+    with httpx.Client(base_url=intake, trust_env=False, cookies={COOKIE: token("kyodo-007", "welfare-general",
+                                                                               "coordinator")}) as browser:
+        page = browser.get(f"/ui/cases/{case_id}")
+        assert page.status_code == 200, page.text[:300]
+        assert f'action="/ui/cases/{case_id}/answer"' in page.text
+        for form in ("consent", "escalate", "connect"):
+            assert f'action="/ui/cases/{case_id}/{form}"' not in page.text, form
+        refused = browser.post(f"/ui/cases/{case_id}/consent", data={"scope": "会議", "method": "書面", "granted": "1"})
+        assert refused.status_code == 403, refused.text[:300]
+        answered = browser.post(f"/ui/cases/{case_id}/answer", data={"index": "0", "accepted": "1", "reason": "受けます"})
+        assert answered.status_code == 303 and "ok=" in answered.headers["location"], answered.headers
+
+    case = httpx.get(f"{intake}/cases/{case_id}", trust_env=False, headers=counselor).json()
+    assert case["connections"][0]["status"] == "accepted"
+    page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
+        COOKIE: token("kouki-012", "elderly-support", "counselor")})
+    assert f'action="/ui/cases/{case_id}/consent"' in page_for_counselor.text  # the counter still records consent
