@@ -95,7 +95,15 @@ class DevIssuer:
             key = ec.generate_private_key(ec.SECP256R1())
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-            write_private(self.key_path, pem, only_if_absent=True)  # six services starting together agree
+            try:
+                write_private(self.key_path, pem, only_if_absent=True)  # six services starting together agree
+            except OSError as exc:  # a read-only folder: on Kubernetes, the Secret jusou-dev-auth was not made
+                raise Unauthenticated(
+                    "開発用の発行者の鍵 (signing-key.pem) がなく、ここでは作れません。市の認証基盤 (JUSOU_OIDC_*) を"
+                    "設定するか、鍵と職員を Secret jusou-dev-auth で渡してください（README）",
+                    f"the development issuer has no signing key in {self.folder} and cannot make one there ({exc}): "
+                    "configure the city's IdP (JUSOU_OIDC_*) or give every pod the key and accounts as the Secret "
+                    "jusou-dev-auth (README)") from exc
         loaded = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         assert isinstance(loaded, ec.EllipticCurvePrivateKey)
         return loaded

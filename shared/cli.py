@@ -193,6 +193,7 @@ def staff_add(args: argparse.Namespace) -> int:
     if len(password) < 8:
         raise SystemExit("パスワードは8文字以上にしてください / the password needs at least 8 characters")
     Accounts(_auth_folder()).add(args.staff_id, args.division, args.role, password)
+    DevIssuer(_auth_folder()).private_key()  # the folder then holds all a pod needs (Secret jusou-dev-auth)
     print(f"{args.staff_id}: {DIVISIONS[args.division].ja}, {', '.join(ROLES[r].ja for r in args.role)}")
     return 0
 

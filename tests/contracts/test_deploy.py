@@ -38,7 +38,7 @@ import yaml
 from fastapi import FastAPI
 
 from shared import natsauth
-from shared.settings import PORTS, SETTINGS, Settings
+from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -1203,3 +1203,22 @@ def test_the_secret_templates_command_creates_every_key_of_the_secret() -> None:
     assert sorted(created) == sorted(secret()["stringData"]) == sorted(SECRETS)
     nats = [line for line in text.splitlines() if re.search(r"--from-literal=JUSOU_NATS_", line)]
     assert all("token_hex" in line for line in nats), "NATS passwords must be hex (nats-server parses them)"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_pod_reads_the_one_development_issuer_from_the_secret_where_the_service_looks_for_it(
+    name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each pod's /data is its own emptyDir: without one shared key and account list, a token signed
+    by one pod's development issuer would be refused by the next service the UI links to."""
+    deployment = k8s_objects("Deployment")[name]
+    container, spec = only_container(deployment), pod_spec(deployment)
+    settings_in_pod(name, monkeypatch)  # the pod's environment, where the auth folder is read from
+    auth_dir = AuthSettings.from_env().folder
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = [m for m in container["volumeMounts"] if "secret" in volumes[m["name"]]]
+    assert len(mounts) == 1, mounts
+    mount, volume = mounts[0], volumes[mounts[0]["name"]]["secret"]
+    assert mount["mountPath"] == str(auth_dir) and mount.get("readOnly") is True
+    assert volume["secretName"] == "jusou-dev-auth" and volume.get("optional") is True  # absent with a city IdP
+    assert volume["defaultMode"] == 0o440  # the pod's group (fsGroup) reads it; nobody writes it

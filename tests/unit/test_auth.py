@@ -165,6 +165,20 @@ def test_auth_tokens_of_the_citys_identity_provider_are_checked_with_its_jwks(
     assert "signing key" in refusal(verifier, dev_token)  # the development issuer's tokens are not the city's
 
 
+def test_auth_a_development_issuer_that_cannot_make_its_key_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Kubernetes without the Secret jusou-dev-auth the auth folder is an empty read-only mount."""
+    def read_only(*_: Any, **__: Any) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("shared.auth.write_private", read_only)
+    with pytest.raises(Unauthenticated) as refused:
+        DevIssuer(tmp_path / "auth").mint("kouki-012", "elderly-support", ["counselor"])
+    assert refused.value.status == 401
+    assert "jusou-dev-auth" in str(refused.value) and "JUSOU_OIDC" in str(refused.value)
+
+
 def test_auth_accounts_keep_only_a_salted_hash_in_a_private_file(tmp_path: Path) -> None:
     accounts = Accounts(tmp_path)
     accounts.add("kouki-012", "elderly-support", ["counselor"], "correct horse")
@@ -189,6 +203,7 @@ def test_auth_cli_adds_lists_mints_for_and_removes_an_account(tmp_path: Path, mo
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
 
     assert main(["staff", "add", "hoiku-3", "--division", "childcare", "--role", "counselor", "--password-stdin"]) == 0
+    assert {p.name for p in tmp_path.iterdir()} >= {"staff.json", "signing-key.pem"}  # all a pod needs (k8s Secret)
     assert main(["staff", "list"]) == 0
     assert "hoiku-3\tchildcare\tcounselor" in capsys.readouterr().out
     assert main(["token", "hoiku-3", "--ttl", "30m"]) == 0
