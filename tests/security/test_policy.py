@@ -9,7 +9,10 @@ policy's 403. Without a token every endpoint answers 401, or the sign-in page fo
 from __future__ import annotations
 
 import importlib
+import re
 from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +21,7 @@ from support.auth import ROLE_STAFF, staff_headers, token
 
 from security.conftest import SERVICES
 from shared.auth import COOKIE, Principal
-from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, ROUTES, allowed, endpoints, program_of
+from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, ROUTES, allowed, endpoints, permits, program_of
 from shared.runner import Suite
 
 
@@ -195,3 +198,128 @@ def test_policy_d11_the_agency_connected_to_answers_on_the_case_page_which_shows
     page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
         COOKIE: token("kouki-012", "elderly-support", "counselor")})
     assert f'action="/ui/cases/{case_id}/consent"' in page_for_counselor.text  # the counter still records consent
+
+
+class Page(HTMLParser):
+    """What a page offers: its post forms (action), htmx posts, links and element ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[str] = []
+        self.hx: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "get").lower() == "post":
+            self.posts.append(a.get("action", ""))
+        self.hx += [f"{k}={v}" for k, v in a.items() if k in ("hx-post", "hx-put", "hx-patch", "hx-delete")]
+        if tag == "a" and "href" in a:
+            self.links.append(a["href"])
+        if "id" in a:
+            self.ids.add(a["id"])
+
+
+def parsed(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
+
+
+def action_of(service: str, method: str, url: str) -> str | None:
+    """The policy's action for a path of `service` (None when no route of the table matches)."""
+    path = url.split("#")[0].split("?")[0]
+    for (s, m, template), action in ROUTES.items():
+        if s == service and m == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
+            return action
+    return None
+
+
+#: The pages that offer forms (or links to a form page), with the role whose work they are and what it must see
+#: (on the seeded case: an approved plan, a decided meeting, an engagement, a placement, an open issue).
+WRITERS_SEE = {
+    ("intake", "/ui/"): ("counselor", 'href="/ui/consultations/new'),
+    ("intake", "/ui/consultations/new"): ("counselor", 'method="post"'),
+    ("intake", "/ui/cases/{case_id}"): ("counselor", 'method="post"'),
+    ("collaboration", "/ui/cases/{case_id}"): ("coordinator", '/plans/new"'),
+    ("collaboration", "/ui/cases/{case_id}/plans/new"): ("coordinator", 'method="post"'),
+    ("collaboration", "/ui/plans/{plan_id}"): ("coordinator", 'method="post"'),
+    ("meeting", "/ui/"): ("secretariat", 'method="post"'),
+    ("meeting", "/ui/meetings/{meeting_id}"): ("secretariat", 'method="post"'),
+    ("outreach", "/ui/"): ("outreach_worker", 'method="post"'),
+    ("outreach", "/ui/engagements/{case_id}"): ("outreach_worker", 'method="post"'),
+    ("participation", "/ui/supports/{case_id}"): ("participation_worker", 'method="post"'),
+    ("community", "/ui/"): ("community_worker", 'href="/ui/resources#register"'),
+    ("community", "/ui/issues/{issue_id}"): ("community_worker", 'method="post"'),
+    ("community", "/ui/resources"): ("community_worker", 'method="post"'),
+}
+
+
+#: Pages that need a query (a partial refreshed for one counter; the catalogue as a support's page shows it).
+QUERIES = {("intake", "/ui/cases-table"): "?counter=houkatsu",
+           ("participation", "/ui/catalogue-table"): "?case_id={case_id}"}
+
+
+def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Suite, seeded: dict[str, Any]) -> None:
+    """Every /ui page as every role: each form posts to a route the policy lets that role use, each link to a
+    form page opens one it may use, an in-page link finds its section; the auditor sees no form at all
+    (only sign-in / sign-out); the staff whose work a page is still find its forms there."""
+    pages = [(s, p) for s, m, p in served() if m == "GET" and p.startswith("/ui/") and (m, p) not in PUBLIC
+             and p != "/ui/events" and not p.endswith(".csv")]
+    wrong: list[str] = []
+    offered: set[tuple[str, str]] = set()
+    auditor_read = 0
+    for role in ROLES:
+        staff_id, division = ROLE_STAFF[role]
+        principal = Principal(staff_id, division, frozenset({role}))
+        cookies = {COOKIE: token(staff_id, division, role)}
+        with httpx.Client(trust_env=False, timeout=30, cookies=cookies) as browser:
+            for service, path in pages:
+                query = QUERIES.get((service, path), "").format(**seeded)
+                response = browser.get(url_of(own_suite.url(service), path, seeded) + query)
+                where = f"{service} {path} as {role}"
+                if role == "auditor" and allowed(principal, ROUTES[(service, "GET", path)]):
+                    auditor_read += 1
+                    if response.status_code != 200:
+                        wrong.append(f"{where}: {response.status_code} {response.text[:200]}")
+                if response.status_code != 200:
+                    continue
+                page = parsed(response.text)
+                posts = [a for a in page.posts if a != "/ui/login"]
+                if posts:
+                    offered.add((service, path))
+                if role == "auditor" and (posts or page.hx):
+                    wrong.append(f"{where}: shows forms to a read-only auditor: {posts + page.hx}")
+                for target in posts:
+                    action = action_of(service, "POST", target)
+                    if action is None:
+                        wrong.append(f"{where}: a form posts to {target}, a route not in ROUTES")
+                    elif not permits(principal, action, service):
+                        wrong.append(f"{where}: shows a form for {action} ({target}), which the policy refuses")
+                for href in page.links:
+                    action = action_of(service, "GET", href) if href.startswith("/ui/") else None
+                    if action and program_of(action, service) and not permits(principal, action, service):
+                        wrong.append(f"{where}: links to the form page {href} ({action}), which the policy refuses")
+                    if href.startswith("#") and len(href) > 1 and href[1:] not in page.ids:
+                        wrong.append(f"{where}: links to #{href[1:]}, a section the page does not show")
+                if (service, path) in WRITERS_SEE:
+                    writer, marker = WRITERS_SEE[(service, path)]
+                    if role == writer and marker not in response.text:
+                        wrong.append(f"{where}: the staff whose work it is no longer see {marker}")
+
+    assert auditor_read > 20, auditor_read  # the auditor read the pages: the check was not vacuous
+    assert not wrong, f"{len(wrong)} answers differ from what the policy lets their reader do:\n" + "\n".join(wrong)
+    unlisted = offered - set(WRITERS_SEE)
+    assert not unlisted, f"pages offering forms, not in WRITERS_SEE (whose work are they?): {sorted(unlisted)}"
+
+
+def test_policy_every_may_in_a_template_names_an_action_of_the_table() -> None:
+    """A misspelt action in `may("…")` hides a form from everyone: every one must be an action of ROUTES."""
+    root = Path(__file__).resolve().parents[2]
+    templates = [*root.glob("services/*/templates/*.html"), *root.glob("shared/templates/*.html")]
+    named = {(t.name, a) for t in templates for a in re.findall(r"""may\(["']([^"']+)["']\)""", t.read_text())}
+    actions = set(ROUTES.values())
+
+    assert len(named) > 10
+    assert not [f"{t}: {a}" for t, a in named if a not in actions]
