@@ -14,8 +14,21 @@ from services.intake.people import PERSON_TOPIC, PersonIndex
 from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
 from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, OutreachHandedOverV1
-from shared.journey import Invalid, NotFound, acting
-from shared.reference import CONCERN_FIELDS, COUNTERS, concern_field
+from shared.journey import DomainError, Invalid, NotFound, acting
+from shared.policy import division_of_agency
+from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
+
+
+def answering_division(case: dict[str, Any], index: int) -> str:
+    """D11: the division whose staff record the answer to connection `index` of a case (its view): the
+    agency's own when it is one of the city's, else the division of the counter that received the case."""
+    return division_of_agency(case["connections"][index]["to_agency"]) or str(case["division"])
+
+
+class NotTheirsToAnswer(DomainError):
+    """D11: only the agency connected to answers a connection (a domain rule, not the role policy)."""
+
+    status = 403
 
 
 class IntakeApplication(ServiceApplication):
@@ -130,8 +143,19 @@ class IntakeApplication(ServiceApplication):
         self.save(case)
 
     def answer_connection(self, actor: dict[str, str], case_id: UUID, index: int, accepted: bool, reason: str) -> None:
-        """D3 D11: the receiving agency accepts (and becomes primary) or declines."""
+        """D3 D11: the receiving agency accepts (and becomes primary) or declines.
+
+        The agency connected to answers: staff of its division when it is one of the city's (a division,
+        a counter or a program it runs); for an outside agency, which has no account here, the division
+        of the counter that received the case records its answer."""
         case = self._case(case_id)
+        if 0 <= index < len(case.connections) and actor.get("division"):
+            agency = case.connections[index]["to_agency"]
+            answering = answering_division(case.view(), index)
+            if actor["division"] != answering:
+                raise NotTheirsToAnswer(
+                    f"つなぎ先「{agency}」の回答は{DIVISIONS[answering].ja}の職員が記録します / the answer of "
+                    f"{agency} is recorded by staff of {DIVISIONS[answering].en} (D11: the agency connected to answers)")
         with acting(actor):
             case.answer_connection(index, accepted, reason)
         self.save(case)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
+from services.intake.application import answering_division
 from shared.http import DIVISION_TITLES, principal, runtime_of
 from shared.journey import DomainError
 from shared.policy import allowed, may_read_case
@@ -118,7 +119,9 @@ async def case_page(request: Request, case_id: UUID) -> Response:
     erased = await anyio.to_thread.run_sync(app.person_erasure, UUID(case["person_ref"]))
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
                      status_ja=STATUS_JA, erased=erased, erasure_bases=ERASURE_BASES,
-                     may_erase=allowed(principal(request), "person.erase"))
+                     may_erase=allowed(principal(request), "person.erase"),
+                     answers=[answering_division(case, i) == principal(request).division  # D11: theirs to answer
+                              for i in range(len(case["connections"]))])
 
 
 @router.post("/ui/persons/{person_ref}/erasure")

@@ -165,7 +165,7 @@ def test_policy_writing_needs_a_division_that_runs_the_program(own_suite: Suite)
     assert refused_by_policy(response) and "福祉総務課" in response.json()["detail"], response.text
 
 
-def test_policy_d11_the_agency_connected_to_answers_on_the_case_page_which_shows_only_its_forms(
+def test_policy_d11_only_the_agency_connected_to_answers_and_the_case_page_shows_it_only_its_forms(
     own_suite: Suite,
 ) -> None:
     """A coordinator of 福祉総務課 may answer a connection to it (connection.answer) but not record consent,
@@ -180,6 +180,10 @@ def test_policy_d11_the_agency_connected_to_answers_on_the_case_page_which_shows
     connected = httpx.post(f"{intake}/cases/{case_id}/connect", trust_env=False, headers=counselor,
                            json={"to_agency": "福祉総務課", "reason": "家計の相談を福祉総務課へ"})
     assert connected.status_code == 200, connected.text
+
+    not_theirs = httpx.post(f"{intake}/cases/{case_id}/connections/0/answer", trust_env=False, headers=counselor,
+                            json={"accepted": True, "reason": ""})
+    assert not_theirs.status_code == 403 and "福祉総務課の職員" in not_theirs.json()["detail"], not_theirs.text  # D11
 
     with httpx.Client(base_url=intake, trust_env=False, cookies={COOKIE: token("kyodo-007", "welfare-general",
                                                                                "coordinator")}) as browser:
@@ -198,6 +202,12 @@ def test_policy_d11_the_agency_connected_to_answers_on_the_case_page_which_shows
     page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
         COOKIE: token("kouki-012", "elderly-support", "counselor")})
     assert f'action="/ui/cases/{case_id}/consent"' in page_for_counselor.text  # the counter still records consent
+    connected = httpx.post(f"{intake}/cases/{case_id}/connect", trust_env=False, headers=counselor,
+                           json={"to_agency": "障害福祉課", "reason": "障害の相談を障害福祉課へ"})
+    assert connected.status_code == 200, connected.text
+    page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
+        COOKIE: token("kouki-012", "elderly-support", "counselor")})
+    assert f'action="/ui/cases/{case_id}/answer"' not in page_for_counselor.text  # 障害福祉課 answers, not the counter
 
 
 class Page(HTMLParser):

@@ -17,6 +17,7 @@ from services.meeting.application import MeetingApplication
 from services.meeting.translate import translate as meeting_out
 from shared.contracts import Envelope
 from shared.journey import DomainError
+from shared.policy import division_of_agency
 from shared.primary import primary_after
 from unit.builders import ATTENDEES, COORDINATOR, COUNTER_STAFF, PERSON, ROLES, SECRETARIAT, deliver, in_memory, published
 
@@ -62,7 +63,9 @@ def step(suite: Suite, case_id: UUID, op: tuple[str, Any]) -> None:
     elif kind == "answer":
         pending = [i for i, c in enumerate(intake.case_view(case_id)["connections"]) if c["status"] == "pending"]
         if pending:
-            intake.answer_connection(COUNTER_STAFF, case_id, pending[0], arg % 2 == 0, "理由")
+            agency = intake.case_view(case_id)["connections"][pending[0]]["to_agency"]
+            answering = {"staff_id": "s2", "division": division_of_agency(agency) or COUNTER_STAFF["division"]}
+            intake.answer_connection(answering, case_id, pending[0], arg % 2 == 0, "理由")  # the agency answers
     elif kind == "escalate":
         intake.escalate_case(COUNTER_STAFF, case_id, "複合", AGENCIES[arg % 3])
     elif kind == "propose":
