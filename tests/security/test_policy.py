@@ -9,6 +9,7 @@ policy's 403. Without a token every endpoint answers 401, or the sign-in page fo
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 import re
 from functools import cache
 from html.parser import HTMLParser
@@ -262,6 +263,7 @@ WRITERS_SEE = {
     ("outreach", "/ui/"): ("outreach_worker", 'method="post"'),
     ("outreach", "/ui/engagements/{case_id}"): ("outreach_worker", 'method="post"'),
     ("participation", "/ui/supports/{case_id}"): ("participation_worker", 'method="post"'),
+    ("participation", "/ui/catalogue-table"): ("participation_worker", 'method="post"'),
     ("community", "/ui/"): ("community_worker", 'href="/ui/resources#register"'),
     ("community", "/ui/issues/{issue_id}"): ("community_worker", 'method="post"'),
     ("community", "/ui/resources"): ("community_worker", 'method="post"'),
@@ -270,21 +272,29 @@ WRITERS_SEE = {
 
 #: Pages whose forms depend on the record's state, which the tests before this one may have moved on (a plan
 #: proposed or closed, an issue resolved): the read that says whether its staff should still see a form.
-STATEFUL = {
-    ("collaboration", "/ui/plans/{plan_id}"): (
-        "/plans/{plan_id}", lambda plan: plan["status"] in (*EDITABLE, *CLOSABLE)),
-    ("community", "/ui/issues/{issue_id}"): ("/issues/{issue_id}", lambda issue: issue["status"] != "resolved"),
+STATEFUL: dict[tuple[str, str], Callable[[Callable[[str, str], Any]], bool]] = {
+    ("collaboration", "/ui/plans/{plan_id}"):
+        lambda read: read("collaboration", "/plans/{plan_id}")["status"] in (*EDITABLE, *CLOSABLE),
+    ("community", "/ui/issues/{issue_id}"):
+        lambda read: read("community", "/issues/{issue_id}")["status"] != "resolved",
+    # a match button for each resource of the catalogue the support has not matched yet
+    ("participation", "/ui/catalogue-table"): lambda read: bool(
+        {r["resource_id"] for r in read("participation", "/catalogue")}
+        - {m["resource_id"] for m in read("participation", "/supports/{case_id}")["matches"]}),
 }
 
 
 def still_writable(own_suite: Suite, service: str, path: str, seeded: dict[str, Any]) -> bool:
     if (service, path) not in STATEFUL:
         return True
-    read, writable = STATEFUL[(service, path)]
-    response = httpx.get(url_of(own_suite.url(service), read, seeded), headers=staff_headers(*ROLE_STAFF["auditor"],
-                         "auditor"), trust_env=False, timeout=30)
-    assert response.status_code == 200, response.text
-    return bool(writable(response.json()))
+
+    def read(of: str, template: str) -> Any:
+        response = httpx.get(url_of(own_suite.url(of), template, seeded), trust_env=False, timeout=30,
+                             headers=staff_headers(*ROLE_STAFF["auditor"], "auditor"))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return STATEFUL[(service, path)](read)
 
 
 #: Pages that need a query (a partial refreshed for one counter; the catalogue as a support's page shows it).
