@@ -78,10 +78,15 @@ class Journey:
 
     async def decide(self, meeting_id: str, plan_id: str, revision: int, decision: str, **extra: Any) -> None:
         """Decide by consensus: every attendee agrees unless `positions` says otherwise (D5)."""
-        await self.get_when("meeting", f"/agenda/{plan_id}",
-                            lambda r: r["status"] == "proposed" and r["revision"] == revision,
-                            f"revision {revision} on the agenda")
+        item = await self.get_when("meeting", f"/agenda/{plan_id}",
+                                   lambda r: r["status"] == "proposed" and r["revision"] == revision,
+                                   f"revision {revision} on the agenda")
         meeting = (await self.http.get(self.urls["meeting"] + f"/meetings/{meeting_id}", headers=SECRETARIAT)).json()
+        if meeting["meeting_type"] == "jusou_shien_kaigi":
+            # D9: the consent comes from intake, the plan from collaboration: no order between the two
+            # sources, so the secretariat checks the consent has reached the meeting, as its page shows.
+            await self.get_when("meeting", f"/consents/{item['case_id']}", lambda c: c["granted"],
+                                "the person's consent to reach the meeting (D9)")
         agree = [{"agency": a, "position": "agree"} for a in meeting["attendees"]]
         await self.post("meeting", f"/meetings/{meeting_id}/decisions",
                         {"plan_id": plan_id, "decision": decision, "reasons": "合議の結果", "positions": agree, **extra},
