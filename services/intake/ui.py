@@ -143,25 +143,18 @@ async def erase_person(request: Request, person_ref: UUID) -> Response:
     return redirect(back, ok="相談者の個人情報を消去しました / the person's information was erased")
 
 
-@router.post("/ui/cases/{case_id}/consent")
-async def consent_form(request: Request, case_id: UUID) -> Response:
-    return await case_action(request, case_id, "consent")
+def _case_form(action: str) -> None:
+    """A form of the case page: its own route, so the policy names its action (the answer to a
+    connection is `connection.answer`, the agency connected to's; the others `intake.case.write`)."""
+
+    async def post(request: Request, case_id: UUID) -> Response:
+        return await case_action(request, case_id, action)
+
+    router.post(f"/ui/cases/{{case_id}}/{action}", name=f"case_{action}")(post)
 
 
-@router.post("/ui/cases/{case_id}/connect")
-async def connect_form(request: Request, case_id: UUID) -> Response:
-    return await case_action(request, case_id, "connect")
-
-
-@router.post("/ui/cases/{case_id}/escalate")
-async def escalate_form(request: Request, case_id: UUID) -> Response:
-    return await case_action(request, case_id, "escalate")
-
-
-@router.post("/ui/cases/{case_id}/answer")
-async def answer_form(request: Request, case_id: UUID) -> Response:
-    """A connection's answer: its own route, as the policy lets the agency connected to answer (D11)."""
-    return await case_action(request, case_id, "answer")
+for _action in ("consent", "connect", "escalate", "answer"):
+    _case_form(_action)
 
 
 async def case_action(request: Request, case_id: UUID, action: str) -> Response:

@@ -334,10 +334,4 @@ async def test_on_postgres_the_same_key_sent_at_once_or_after_a_lost_answer_reco
                 assert retry.status_code == 200 and case_id in retry.json()["recorded"], retry.text
                 assert await case_count(http) == 2
     finally:
-        import psycopg
-
-        with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
-                             dbname=postgres.dbname, autocommit=True) as conn:
-            for (schema,) in conn.execute("select nspname from pg_namespace where nspname like %s",
-                                          (prefix + "%",)).fetchall():
-                conn.execute(f'drop schema "{schema}" cascade')
+        postgres.drop_schemas(prefix)

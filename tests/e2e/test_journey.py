@@ -28,12 +28,7 @@ def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     postgres: Postgres = request.getfixturevalue("postgres")
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     yield postgres.env(prefix)
-    import psycopg
-
-    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
-                         dbname=postgres.dbname, autocommit=True) as conn:
-        for (schema,) in conn.execute("select nspname from pg_namespace where nspname like %s", (prefix + "%",)).fetchall():
-            conn.execute(f'drop schema "{schema}" cascade')
+    postgres.drop_schemas(prefix)
 
 
 @pytest.fixture

@@ -173,13 +173,7 @@ def postgres_suite(postgres: Postgres, tmp_path: Path) -> Iterator[tuple[Suite, 
                    extra_env=postgres.env(prefix)) as running:
             yield running, postgres, prefix
     finally:
-        import psycopg
-
-        with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
-                             dbname=postgres.dbname, autocommit=True) as conn:
-            for (schema,) in conn.execute("select nspname from pg_namespace where nspname like %s",
-                                          (prefix + "%",)).fetchall():
-                conn.execute(f'drop schema "{schema}" cascade')
+        postgres.drop_schemas(prefix)
 
 
 def table_rows(postgres: Postgres, prefix: str) -> dict[str, list[bytes]]:

@@ -53,20 +53,25 @@ async def connect_as(suite: Suite, user: str, password: str | None = None, **opt
                                  allow_reconnect=False, connect_timeout=5, **options)
 
 
+async def forged_decision_refused(nc: nats_py.NATS, violations: Violations) -> None:
+    """Intake's user publishing the meeting's decision: the server refuses it, nothing reaches the stream,
+    and the connection stays up for what it may do."""
+    js = nc.jetstream()
+    before = (await js.stream_info(STREAM)).state.last_seq  # the JetStream API is allowed
+    await nc.publish("jusou.meeting.MeetingDecided", b'{"forged": true}')
+    await nc.flush()
+    with pytest.raises((NoStreamResponseError, NoRespondersError, asyncio.TimeoutError, nats_py.errors.Error)):
+        await js.publish("jusou.meeting.MeetingDecided", b'{"forged": true}', timeout=1)
+    assert await violations.of("jusou.meeting.MeetingDecided")
+    assert (await js.stream_info(STREAM)).state.last_seq == before, "a forged event reached the stream"
+    assert nc.is_connected  # refused, not disconnected
+
+
 async def test_intake_may_not_publish_the_meetings_decision(own_suite: Suite) -> None:
     violations = Violations()
     nc = await connect_as(own_suite, "intake", error_cb=violations.record)
-    js = nc.jetstream()
-    before = (await js.stream_info(STREAM)).state.last_seq  # the JetStream API is allowed
     try:
-        await nc.publish("jusou.meeting.MeetingDecided", b'{"forged": true}')
-        await nc.flush()
-        with pytest.raises((NoStreamResponseError, NoRespondersError, asyncio.TimeoutError, nats_py.errors.Error)):
-            await js.publish("jusou.meeting.MeetingDecided", b'{"forged": true}', timeout=1)
-
-        assert await violations.of("jusou.meeting.MeetingDecided")
-        assert (await js.stream_info(STREAM)).state.last_seq == before, "a forged event reached the stream"
-        assert nc.is_connected  # refused, not disconnected: it goes on with what it may do
+        await forged_decision_refused(nc, violations)
     finally:
         await nc.close()
 

@@ -121,6 +121,16 @@ class Postgres:
             "JUSOU_PG_SCHEMA_PREFIX": schema_prefix,
         }
 
+    def drop_schemas(self, prefix: str) -> None:
+        """Drop every schema a suite made with `prefix` (a test leaves the shared server as it found it)."""
+        import psycopg
+
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                             dbname=self.dbname, autocommit=True) as conn:
+            for (schema,) in conn.execute("select nspname from pg_namespace where nspname like %s",
+                                          (prefix + "%",)).fetchall():
+                conn.execute(f'drop schema "{schema}" cascade')
+
 
 def _pg_answers(pg: Postgres) -> str | None:
     import psycopg
