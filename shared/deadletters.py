@@ -14,6 +14,11 @@ consumer went on with the source's later events after parking this one, so the s
 is already past its position and would take the replay for a duplicate. A second replay of
 the same event finds that record and changes nothing; a message can only be parked after the
 normal road failed to apply it, so the two roads never both apply it.
+
+The original subject counts, as on the stream (shared/inbox.py, `refusal`): it is the replay's
+own subject without `jusou-replay.<consumer>.` (only the operator publishes replays). A replay
+whose envelope disagrees with it, or whose `Jusou-Original-Subject` header names another, is
+parked again with the reason and never applied.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from shared.contracts import (
     PoisonMessage,
     parse,
 )
-from shared.inbox import ACK_WAIT_SECONDS, Inbox
+from shared.inbox import ACK_WAIT_SECONDS, Inbox, refusal
 from shared.logs import bind_event, unbind_event
 from shared.tracing import TRACE_HEADERS, consuming, trace_headers
 
@@ -107,12 +112,19 @@ async def handle_replay(inbox: Inbox, msg: NatsMessage) -> None:
     unbind_event()  # this consumer's task handles one replay after another
     raw = msg.raw_message
     headers = raw.headers or {}
-    original = headers.get(ORIGINAL_SUBJECT) or f"{SUBJECT_PREFIX}.{raw.subject.split('.', 2)[-1]}"
+    original = f"{SUBJECT_PREFIX}.{raw.subject.split('.', 2)[-1]}"  # the subject is the authority
     replay_of = headers.get(REPLAY_OF, "")
     try:
         envelope, payload = parse(raw.data)
     except PoisonMessage as exc:
         await park_again(inbox, msg, original, replay_of, exc.reason)
+        return
+    refused = refusal(original, envelope)
+    if refused is None and headers.get(ORIGINAL_SUBJECT, original) != original:
+        refused = (f"replayed on {raw.subject}, but its {ORIGINAL_SUBJECT} header says {headers[ORIGINAL_SUBJECT]}: "
+                   f"not applied")
+    if refused is not None:
+        await park_again(inbox, msg, original, replay_of, refused)
         return
     bind_event(envelope)  # case_id, event_id, correlation_id on every line until the next replay
     tries = raw.metadata.num_delivered

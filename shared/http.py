@@ -38,7 +38,7 @@ from shared.idempotency import (
 )
 from shared.inbox import Inbox
 from shared.deadletters import subscribe_replays
-from shared.metrics import install_metrics
+from shared.metrics import install_metrics, tracking_positions
 from shared.policy import SignInRequired, gate
 from shared.journey import DomainError, NotFound
 from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies
@@ -192,17 +192,21 @@ def create_service(
 
     @api.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:
-        """Store and bus reachable; with positions for operators and tests."""
+        """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
+        works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
+        source, messages on this service's subjects its store never recorded (shared/inbox.py, relay.py)."""
         runtime: Runtime = request.app.state.runtime
         try:
             head = await runtime.store_head()
+            tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
         except TimeoutError:
             return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
         except Exception as exc:  # any store failure means not ready; say which
             return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
         bus_ok = runtime.relay.nc.is_connected
+        problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
         body = {
-            "status": "ready" if bus_ok else "bus unreachable",
+            "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
             "service": service,
             "store_position": head or 0,
             "relay_position": runtime.relay.position,
@@ -210,6 +214,8 @@ def create_service(
             "applied": runtime.inbox.applied,
             "duplicates": runtime.inbox.duplicates,
             "dead_lettered": runtime.inbox.dead_lettered,
+            "tracking": tracking,
+            "problems": problems,
         }
         return JSONResponse(status_code=200 if bus_ok else 503, content=body)
 

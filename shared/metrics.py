@@ -11,7 +11,12 @@ Two kinds of figures:
   head and size, the relay's position and count, the inbox's counts, the events recorded by
   type (following the store's notification log from where the last scrape stopped), and, with a
   short timeout, each durable consumer's info from JetStream (`num_pending`,
-  `num_redelivered`, …) and the dead letters parked for this service.
+  `num_redelivered`, …) and the dead letters parked for this service;
+- what makes readyz say `degraded` about the bus (issue 13): each consumer's tracking position
+  per source (`jusou_consumer_tracking_position`, to set beside the source's
+  `jusou_store_position`: never above it), the real events skipped behind a tracking some
+  message moved past them (`jusou_consumer_skipped_behind_tracking_total`) and the messages on
+  the service's own subjects that its store never recorded (`jusou_relay_foreign_messages_total`).
 
 Every series carries a `service` label. Counters restart with the process, except
 `jusou_events_recorded_total`, which is counted from the store itself.
@@ -74,6 +79,7 @@ class Snapshot:
     store_position: int = 0
     store_bytes: int | None = None
     recorded: dict[str, int] = field(default_factory=dict)
+    tracking: dict[str, int] = field(default_factory=dict)
     consumers: list[ConsumerState] = field(default_factory=list)
     parked: int | None = None
     bus_connected: bool = False
@@ -141,6 +147,23 @@ class JusouCollector(Collector):
         yield from gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)",
                          s.parked)
         yield from gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
+        yield from counter("jusou_relay_foreign_messages",
+                           "messages on this service's own subjects that its store never recorded, seen since start",
+                           getattr(runtime.relay, "foreign_count", 0))
+        tracking = GaugeMetricFamily("jusou_consumer_tracking_position",
+                                     "the source position this service's consumer of a source has reached (its "
+                                     "tracking record); never above that source's jusou_store_position",
+                                     labels=["service", "source"])
+        for source, position in sorted(s.tracking.items()):
+            tracking.add_metric([service, source], position)
+        yield tracking
+        skipped = CounterMetricFamily("jusou_consumer_skipped_behind_tracking",
+                                      "events of a source skipped as duplicates behind a tracking position that some "
+                                      "message moved past them, since start (shared/inbox.py)",
+                                      labels=["service", "source"])
+        for source, behind in sorted(getattr(runtime.inbox, "behind", {}).items()):
+            skipped.add_metric([service, source], behind.skipped)
+        yield skipped
         recorded = CounterMetricFamily("jusou_events_recorded", "events in the store, by type (from the store)",
                                        labels=["service", "type"])
         for event_type, count in sorted(s.recorded.items()):
@@ -201,15 +224,16 @@ class Metrics:
 
     async def scrape(self, runtime: Any) -> bytes:
         snapshot = Snapshot(bus_connected=bool(runtime.relay.nc.is_connected))
-        snapshot.store_position, snapshot.recorded = await anyio.to_thread.run_sync(self._read_store, runtime.app)
+        snapshot.store_position, snapshot.recorded, snapshot.tracking = await anyio.to_thread.run_sync(
+            self._read_store, runtime.app)
         snapshot.store_bytes = sqlite_bytes(runtime.app)
         snapshot.consumers, snapshot.parked = await self._read_bus(runtime)
         self.collector.snapshot = snapshot
         return generate_latest(self.registry)  # no await between: this scrape's snapshot
 
-    def _read_store(self, app: Any) -> tuple[int, dict[str, int]]:
+    def _read_store(self, app: Any) -> tuple[int, dict[str, int], dict[str, int]]:
         head = app.recorder.max_notification_id() or 0
-        return head, self.recorded.catch_up(app)
+        return head, self.recorded.catch_up(app), tracking_positions(app)
 
     async def _read_bus(self, runtime: Any) -> tuple[list[ConsumerState], int | None]:
         js = runtime.relay.nc.jetstream()
@@ -243,6 +267,11 @@ class Metrics:
             return [ConsumerState(name, stream) for name, stream in names], None
         *consumers, count = await asyncio.gather(*(info(n, s) for n, s in names), parked())
         return list(consumers), count
+
+
+def tracking_positions(app: Any) -> dict[str, int]:
+    """Each upstream source → the position this service's tracking record of it has reached (0: none yet)."""
+    return {source: app.recorder.max_tracking_id(source) or 0 for source in sorted(app.subscriptions)}
 
 
 def sqlite_bytes(app: Any) -> int | None:

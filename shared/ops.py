@@ -26,7 +26,8 @@ from shared.contracts import (
 
 HTTP_TIMEOUT_SECONDS = 2.0
 NATS_TIMEOUT_SECONDS = 2.0
-HEALTH_LABELS = {"ready": "稼働中 ready", "not ready": "異常 not ready", "down": "停止 down"}
+HEALTH_LABELS = {"ready": "稼働中 ready", "degraded": "要確認 degraded", "not ready": "異常 not ready",
+                 "down": "停止 down"}
 
 
 # --- where the suite is ------------------------------------------------------------------------
@@ -83,8 +84,12 @@ async def _readyz(client: Any, name: str, url: str) -> dict[str, Any]:
     row["health"] = "ready" if response.status_code == 200 else "not ready"
     if response.status_code != 200:
         row["error"] = str(body.get("status") or body)
-    for key in ("store_position", "relay_position", "published", "applied", "duplicates", "dead_lettered"):
+    for key in ("store_position", "relay_position", "published", "applied", "duplicates", "dead_lettered", "tracking"):
         row[key] = body.get(key)
+    row["problems"] = list(body.get("problems") or [])
+    if row["health"] == "ready" and body.get("status") == "degraded":
+        row["health"] = "degraded"
+        row["error"] = "; ".join(row["problems"]) or "degraded"
     if isinstance(row.get("store_position"), int) and isinstance(row.get("relay_position"), int):
         row["relay_lag"] = max(0, row["store_position"] - row["relay_position"])
     return row
@@ -160,15 +165,49 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
         rows, bus = await asyncio.gather(
             asyncio.gather(*(_readyz(client, name, u) for name, u in urls.items())), nats_state(url))
     services = dict(zip(urls, rows, strict=True))
+    await _judge_tracking(services, urls)
     for consumer in bus["consumers"]:
         consumer["dead_letters"] = bus["dead_letters"].get(consumer["name"], 0) if consumer["stream"] == STREAM else None
     for name, row in services.items():
         row["consumers"] = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] == name]
         row["dead_letters"] = bus["dead_letters"].get(name, 0) if bus["up"] else None
     others = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] not in services]
-    down = [name for name, row in services.items() if row["health"] != "ready"] + ([] if bus["up"] else ["nats"])
+    down = [name for name, row in services.items() if row["health"] not in ("ready", "degraded")] + (
+        [] if bus["up"] else ["nats"])
+    degraded = [name for name, row in services.items() if row["health"] == "degraded"]
     nats = {k: v for k, v in bus.items() if k not in ("consumers", "dead_letters")}
-    return {"ok": not down, "down": down, "services": services, "nats": nats, "other_consumers": others}
+    return {"ok": not down and not degraded, "down": down, "degraded": degraded, "services": services, "nats": nats,
+            "other_consumers": others}
+
+
+async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, str]) -> None:
+    """A consumer whose tracking of a source is beyond that source's store head is degraded (as `jusou audit
+    verify` judges it, shared/verify.py): some message moved it past every real event still to come. The readyz
+    were read at once: a source's head read a moment before its consumer's tracking may be behind an event
+    just applied, so a source under suspicion is asked again before judging."""
+    import httpx
+
+    from shared.verify import tracking_beyond
+
+    def judged() -> list[tuple[str, str]]:
+        tracked = [(name, source, position) for name, row in services.items()
+                   for source, position in (row.get("tracking") or {}).items() if isinstance(position, int)]
+        return tracking_beyond(tracked, {name: row.get("store_position") for name, row in services.items()})
+
+    suspects = sorted({problem.split("--", 1)[1].split(":", 1)[0] for _, problem in judged()})
+    if not suspects:
+        return
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
+        again = await asyncio.gather(*(_readyz(client, source, urls[source]) for source in suspects))
+    for source, row in zip(suspects, again, strict=True):
+        if isinstance(row.get("store_position"), int):
+            services[source]["store_position"] = row["store_position"]
+    for name, problem in judged():
+        row = services[name]
+        row["problems"] = [*row.get("problems", []), problem]
+        if row["health"] in ("ready", "degraded"):
+            row["health"] = "degraded"
+            row["error"] = "; ".join(row["problems"])
 
 
 def _n(value: Any) -> str:
@@ -182,7 +221,7 @@ def render_status(status: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    colour = {"ready": "green", "not ready": "yellow", "down": "red"}
+    colour = {"ready": "green", "degraded": "magenta", "not ready": "yellow", "down": "red"}
     overview = Table(title="Jusou 状態 / status", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     overview.add_column("service", no_wrap=True)
     overview.add_column("状態 health", no_wrap=True)

@@ -6,6 +6,15 @@ record) and saved after the stream acknowledged, so a restart resumes where it s
 event published again after a crash is the same message (deterministic `event_id`) and the
 stream drops it. The relay is woken on every commit, and polls as a fallback for commits made
 by another process (a second replica on PostgreSQL).
+
+Only this service may publish on `jusou.<service>.>` (a NATS user per service), and only its
+relay does. A message there that its store never recorded (another `event_id` at the position it
+claims, or no envelope at all) was put there by someone holding the service's NATS password: the
+relay reports it (`foreign`: readyz `degraded`, /metrics `jusou_relay_foreign_messages_total`).
+It looks whenever the stream holds more on these subjects than it chained its publishes onto: when
+a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while idle, once per poll
+(one `get_last_msg`). A consumer's tracking moved by such a message is reported by the consumer
+and by `jusou status` (shared/inbox.py).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -26,6 +36,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from shared.app import ServiceApplication
 from shared.contracts import STREAM, SUBJECT_PREFIX, Envelope, envelope_json
+from shared.inbox import MAX_SOURCE_POSITION
 from shared.journey import event_id_of
 from shared.logs import bind_event, unbind_event
 from shared.tracing import PublishSpan
@@ -43,6 +54,19 @@ SAVE_EVERY_SECONDS = 0.5
 STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the service's stop
 
 
+FOREIGN_KEPT = 20  # the last foreign messages shown on readyz (all are counted)
+LOOK_BATCH = 256  # messages on our subjects checked per look
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A message on this service's subjects that its store never recorded."""
+
+    seq: int
+    subject: str
+    why: str
+
+
 class Relay:
     def __init__(self, app: ServiceApplication, translate: Translate, nc: Client, poll_seconds: float) -> None:
         self.app = app
@@ -58,6 +82,10 @@ class Relay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checked = -1  # the connection's reconnect count when the stream was last looked at
         self._chain: int | None = None  # stream sequence of the last message on our subjects (None: look)
+        self._looked: int | None = None  # stream sequence on our subjects checked up to (None: not started)
+        self._looked_at = 0.0
+        self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
+        self.foreign_count = 0
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -96,6 +124,10 @@ class Relay:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if not moved:
+                try:
+                    await self.look_for_foreign()
+                except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                    log.warning("relay.look_failed", service=self.app.service, error=str(exc))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
                 except TimeoutError:
@@ -140,16 +172,78 @@ class Relay:
         restarted server after its tail was lost is refused instead of landing out of order, and
         the consumers, which need each source's events in rising order, never see a gap filled late.
         """
+        if self._looked is not None:  # not the start: what is on our subjects that we did not chain onto?
+            await self.look_for_foreign(at_once=True)
         found = await newest_on_stream(self.js, self.app.service, self._event_id_at)
         if found is None:
             raise ConnectionError("this relay's newest event is not within reach on the stream")
         self._chain, held = found
+        if self._looked is None or self._looked > self._chain:  # the start, or the stream lost its tail
+            self._looked = self._chain  # what came before this start is `jusou audit verify`'s to check
         if held < self.position:
             log.warning("relay.stream_lost_tail", service=self.app.service, saved=self.position, on_stream=held)
             self._rewound_until = self.position
             self.position = held
         elif held > self.position:  # published before a crash, not yet saved: already there
             self.position = held
+
+    async def look_for_foreign(self, at_once: bool = False) -> None:
+        """Report the messages on our subjects, past what this relay has seen, that our store never recorded.
+
+        Idle, at most once per poll: the last sequence on our subjects against what this relay
+        chained onto (another replica's publishes are ours too: the store has them).
+        """
+        if self._looked is None or (not at_once and time.monotonic() - self._looked_at < self.poll_seconds):
+            return
+        self._looked_at = time.monotonic()
+        subjects = f"{SUBJECT_PREFIX}.{self.app.service}.>"
+        try:
+            last = (await self.js.get_last_msg(STREAM, subjects)).seq or 0
+        except NotFoundError:
+            return
+        for _ in range(LOOK_BATCH):  # the rest at the next look (another replica may publish many)
+            if self._looked >= last:
+                return
+            try:
+                msg = await self.js.get_msg(STREAM, self._looked + 1, subject=subjects, next=True)
+            except NotFoundError:
+                self._looked = last
+                return
+            if not msg.seq or msg.seq > last:
+                self._looked = last
+                return
+            why = await self._not_ours(msg)
+            if why is not None:
+                self._report_foreign(Foreign(msg.seq, msg.subject or "", why))
+            self._looked = msg.seq
+
+    async def _not_ours(self, msg: RawStreamMsg) -> str | None:
+        """Why a message on our subjects is not one our store recorded (None: it is ours)."""
+        try:
+            body = json.loads(msg.data or b"")
+            position, event_id = body["source_position"], body["event_id"]
+        except (ValueError, TypeError, KeyError):
+            return "not an envelope"
+        if not isinstance(position, int) or position < 1 or position > MAX_SOURCE_POSITION:
+            return f"claims source_position {position!r}, which no store has"
+        if body.get("source") == self.app.service and await self._event_id_at(position) == event_id:
+            return None
+        return (f"claims source {body.get('source')!r}, event_type {body.get('event_type')!r}, position {position}, "
+                f"event_id {event_id}: not what {self.app.service} recorded there")
+
+    def _report_foreign(self, found: Foreign) -> None:
+        self.foreign_count += 1
+        self.foreign = [*self.foreign[-(FOREIGN_KEPT - 1):], found]
+        log.error("relay.foreign_message", service=self.app.service, seq=found.seq, subject=found.subject,
+                  problem=found.why)
+
+    def problems(self) -> list[str]:
+        """What readyz reports as `degraded` for the relay (empty when all is well)."""
+        if not self.foreign:
+            return []
+        shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)
+        return [f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
+                f"recorded (someone holds its NATS password; README, Operating): {shown}"]
 
     def _expect(self) -> dict[str, str]:
         return {"Nats-Expected-Last-Subject-Sequence": str(self._chain or 0),
@@ -196,6 +290,8 @@ class Relay:
                     raise
                 span.end()
                 if not ack.duplicate:
+                    if self._looked is not None and self._looked >= (self._chain or 0):
+                        self._looked = ack.seq  # appended right after what we chained onto: nothing between
                     self._chain = ack.seq
                 self.published += 1
                 log.info("relay.published", position=notification.id)

@@ -23,7 +23,7 @@ import importlib
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -146,6 +146,23 @@ def check_seals(app: ServiceApplication, report: ServiceReport) -> None:
         current = next(recorded, None)
 
 
+def tracking_beyond(tracked: Iterable[tuple[str, str, int]], heads: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(consumer, problem) for each tracking position beyond its source's store head.
+
+    `tracked` is (consumer service, source, tracking position); `heads` each source's store head
+    (sources not in it, or not a number, are not judged). A source's events carry their store
+    position, so no real event is beyond its head: a tracking record there was moved by a message
+    the source never recorded, and the consumer takes the source's real events still to come for
+    duplicates. `jusou audit verify` and `jusou status` (shared/ops.py) both judge with this.
+    """
+    found = []
+    for service, source, position in tracked:
+        head = heads.get(source)
+        if isinstance(head, int) and not isinstance(head, bool) and position > head:
+            found.append((service, f"{service}--{source}: tracking {position} beyond {source}'s store head {head}"))
+    return found
+
+
 class Verification:
     """One run of `jusou audit verify` over some services."""
 
@@ -192,10 +209,8 @@ class Verification:
                         else:
                             report.republished += 1
                 reports.append(report)
-            for service, source, tracked in self.tracked:
-                if source in heads and tracked > heads[source]:
-                    next(r for r in reports if r.service == service).consumer_problems.append(
-                        f"{service}--{source}: tracking {tracked} beyond {source}'s store head {heads[source]}")
+            for service, problem in tracking_beyond(self.tracked, heads):
+                next(r for r in reports if r.service == service).consumer_problems.append(problem)
             return reports
         finally:
             await nc.drain()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import nats as nats_py
 import pytest
@@ -148,6 +148,7 @@ async def test_inbox_applies_each_event_once_even_when_delivered_twice(nats: Nat
     async with inbox_running(collab, nats.url) as inbox:
         await eventually(lambda: asyncio.sleep(0, inbox.applied + inbox.duplicates == 2), "both deliveries")
         assert (inbox.applied, inbox.duplicates) == (1, 1)
+        assert inbox.problems() == []  # a copy of an applied event is a true duplicate, nothing to report
     assert collab.case_view(case_id)["status"] == "open"
     opened = [n for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
     assert len(opened) == 1
@@ -228,3 +229,73 @@ async def test_outbox_relay_outlives_a_store_that_fails_for_a_while(nats: Nats, 
         await asyncio.to_thread(escalated_case, intake)
         await eventually(lambda: asyncio.sleep(0, relay.published == 4), "the relay to go on publishing")
     assert failures["left"] == 0
+
+
+def forged(source: str, event_type: str, position: int, payload: dict[str, Any]) -> bytes:
+    return json.dumps({
+        "event_id": str(uuid4()), "event_type": event_type, "schema_version": 1, "source": source,
+        "source_position": position, "case_id": str(uuid4()), "occurred_at": "2026-12-01T09:00:00+00:00",
+        "correlation_id": str(uuid4()), "causation_id": None, "actor": {"service": source}, "payload": payload,
+    }).encode()
+
+
+ESCALATION = {"reason": "forged", "concerns": ["ひきこもり"], "primary_agency": "地域包括支援センター"}
+
+
+async def test_trust_inbox_dead_letters_an_envelope_that_disagrees_with_its_subject(nats: Nats, tmp_path: Path) -> None:
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CollaborationApplication(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    body = forged("meeting", "MeetingDecided", 1_000_000, {
+        "meeting_id": str(uuid4()), "meeting_type": "jusou_shien_kaigi", "plan_id": str(uuid4()),
+        "decision": "approved", "attendees": ["福祉総務課"], "reasons": "forged"})
+    nc = await connect(nats.url, "forger")
+    await ensure_streams(nc)
+    await nc.jetstream().publish("jusou.intake.CaseEscalated", body)
+    await nc.close()
+    case_id = escalated_case(intake)
+    async with relay_running(intake, intake_translate, nats.url), inbox_running(collab, nats.url) as inbox:
+        await eventually(lambda: asyncio.sleep(0, inbox.applied == 1), "the real escalation after the forged one")
+        assert inbox.dead_lettered == 1
+    assert collab.case_view(case_id)["status"] == "open"
+    assert collab.recorder.max_tracking_id("meeting") is None
+    [dead] = await stream_messages(nats.url, DEAD_LETTER_STREAM)
+    assert dead.data == body
+    assert "the subject is the authority" in dead.headers["Jusou-Dead-Letter-Reason"]
+
+
+async def test_trust_relay_reports_a_message_on_its_subjects_its_store_never_recorded(nats: Nats, tmp_path: Path) -> None:
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    escalated_case(intake)
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        relay.poll_seconds = 0.1
+        await eventually(lambda: asyncio.sleep(0, relay.published == 2), "the real events published")
+        nc = await connect(nats.url, "forger")
+        ack = await nc.jetstream().publish("jusou.intake.CaseEscalated", forged("intake", "CaseEscalated", 1_000_000,
+                                                                                ESCALATION))
+        await nc.close()
+        [problem] = await eventually(lambda: asyncio.sleep(0, relay.problems()), "the relay to notice it")
+        assert f"seq {ack.seq}" in problem and "1000000" in problem
+        await asyncio.to_thread(escalated_case, intake)  # and it goes on publishing after it
+        await eventually(lambda: asyncio.sleep(0, relay.published == 4), "the next events published")
+    assert relay.foreign_count == 1
+
+
+async def test_trust_inbox_reports_real_events_skipped_behind_a_forged_tracking(nats: Nats, tmp_path: Path) -> None:
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CollaborationApplication(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    escalated_case(intake)
+    async with relay_running(intake, intake_translate, nats.url) as relay, inbox_running(collab, nats.url) as inbox:
+        await eventually(lambda: asyncio.sleep(0, inbox.applied == 1), "the first real escalation")
+        assert inbox.problems() == []
+        nc = await connect(nats.url, "forger")
+        await nc.jetstream().publish("jusou.intake.CaseEscalated", forged("intake", "CaseEscalated", 1_000_000,
+                                                                          ESCALATION))
+        await nc.close()
+        await eventually(lambda: asyncio.sleep(0, inbox.applied == 2), "the forged escalation")
+        hidden = await asyncio.to_thread(escalated_case, intake)
+        await eventually(lambda: asyncio.sleep(0, inbox.duplicates == 1), "the real escalation taken for a duplicate")
+        [problem] = inbox.problems()
+        assert problem.startswith("collaboration--intake: tracking 1000000")
+        assert relay.published == 4
+    with pytest.raises(Exception, match="not found"):
+        collab.case_view(hidden)
