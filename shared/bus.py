@@ -11,7 +11,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
-from shared.natsauth import client_credentials
+from shared.natsauth import client_credentials, inbox_prefix
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 
@@ -51,7 +51,9 @@ async def connect(url: str, name: str, user: str | None = None, password: str | 
     """A connection that reconnects for ever, without spinning (2 s between tries).
 
     It connects as `user`, else as shared.natsauth.client_credentials says (NATS_USER, or the
-    operator of `jusou up`'s own NATS); a NATS without authorization ignores credentials.
+    operator of `jusou up`'s own NATS); a NATS without authorization ignores credentials. Its
+    replies come on the user's own prefix, `_INBOX_<user>.…` (shared/natsauth.py: the only inbox
+    a service's user may subscribe to).
     """
     credentials = client_credentials(user, password)
     return await nats.connect(
@@ -61,7 +63,8 @@ async def connect(url: str, name: str, user: str | None = None, password: str | 
         reconnect_time_wait=2,
         connect_timeout=5,
         allow_reconnect=True,
-        **({"user": credentials[0], "password": credentials[1]} if credentials else {}),
+        **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
+           if credentials else {}),
     )
 
 

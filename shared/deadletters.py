@@ -46,6 +46,7 @@ from shared.contracts import (
 )
 from shared.inbox import ACK_WAIT_SECONDS, Inbox, refusal
 from shared.logs import bind_event, unbind_event
+from shared.natsauth import pull_inbox_prefix
 from shared.tracing import TRACE_HEADERS, consuming, trace_headers
 
 log = structlog.get_logger()
@@ -92,6 +93,7 @@ def subscribe_replays(inbox: Inbox) -> None:
         stream=JStream(REPLAY_STREAM, declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=1, timeout=2.0),
+        inbox_prefix=pull_inbox_prefix(service),  # its NATS user may read no other inbox
         config=ConsumerConfig(
             durable_name=durable,
             deliver_policy=DeliverPolicy.ALL,

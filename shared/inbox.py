@@ -53,6 +53,7 @@ from shared.contracts import (
     parse,
 )
 from shared.logs import bind_event, unbind_event
+from shared.natsauth import pull_inbox_prefix
 from shared.tracing import consuming, trace_headers
 
 log = structlog.get_logger()
@@ -143,6 +144,7 @@ class Inbox:
             stream=JStream(STREAM, declare=False),
             durable=f"{service}--{source}",
             pull_sub=PullSub(batch_size=1, timeout=2.0),
+            inbox_prefix=pull_inbox_prefix(service),  # its NATS user may read no other inbox
             config=ConsumerConfig(
                 durable_name=f"{service}--{source}",
                 deliver_policy=DeliverPolicy.ALL,

@@ -176,8 +176,21 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
         [] if bus["up"] else ["nats"])
     degraded = [name for name, row in services.items() if row["health"] == "degraded"]
     nats = {k: v for k, v in bus.items() if k not in ("consumers", "dead_letters")}
-    return {"ok": not down and not degraded, "down": down, "degraded": degraded, "services": services, "nats": nats,
-            "other_consumers": others}
+    missing = _missing_consumers(tuple(services), bus)
+    return {"ok": not down and not degraded and not missing, "down": down, "degraded": degraded, "services": services,
+            "nats": nats, "other_consumers": others, "missing_consumers": missing}
+
+
+def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict[str, str]]:
+    """The durable consumers the services need (shared/natsauth.py) that JetStream does not have (issue 13):
+    a service whose consumer is gone still answers ready while its source's events wait for nobody."""
+    if not bus["up"]:
+        return []
+    from shared.natsauth import durable_consumers
+
+    there = {(c["stream"], c["name"]) for c in bus["consumers"]}
+    return [{"name": durable, "stream": stream, "service": name} for name in names
+            for durable, (stream, _) in durable_consumers(name).items() if (stream, durable) not in there]
 
 
 async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, str]) -> None:
@@ -250,6 +263,10 @@ def render_status(status: dict[str, Any]) -> Any:
         tables.append(Text("\n".join(lines)))
     else:
         tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})", style="red"))
+    for consumer in status.get("missing_consumers", []):
+        tables.append(Text(f"{consumer['service']}: 購読 {consumer['name']} ({consumer['stream']}) がありません。"
+                           f"{consumer['service']} を再起動すると作り直されます / durable consumer missing: "
+                           f"restart {consumer['service']} to create it again", style="red"))
     for name, row in status["services"].items():
         if row["health"] != "ready":
             tables.append(Text(f"{name} ({row['url']}): {HEALTH_LABELS[row['health']]} — {row.get('error', '')}",

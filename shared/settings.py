@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JUSOU_NATS_OPERATOR_PASSWORD", "(none: required by compose and Kubernetes)",
             "Docker Compose / Kubernetes: the password of `jusou-operator`, the NATS user of the `jusou` commands "
             "(`NATS_USER=jusou-operator`); no service gets it; hex"),
+    Setting("JUSOU_NATS_INTEGRATOR_PASSWORD", "(none: required by compose and Kubernetes)",
+            "Docker Compose / Kubernetes: the password of `integrator`, the read-only NATS user of new programs "
+            "reading `JUSOU` (docs/integrating.md); no service gets it; hex"),
     Setting("JUSOU_HOST", "127.0.0.1", "address the services listen on"),
     Setting("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)"),
     Setting("JUSOU_<SERVICE>_URL", "(this host, the service's port)",

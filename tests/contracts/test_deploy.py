@@ -51,7 +51,7 @@ POSTGRES_DATA = "/var/lib/postgresql/data"  # the image's data folder (PGDATA's 
 
 # The secrets: in no file of the repository, given by the operator (compose: a git-ignored `.env`).
 # Besides the cipher key and PostgreSQL's password, the password of each NATS user (issue 6).
-NATS_USERS = (natsauth.OPERATOR, *sorted(PORTS))
+NATS_USERS = (natsauth.OPERATOR, natsauth.INTEGRATOR, *sorted(PORTS))
 NATS_PASSWORDS = {user: natsauth.password_variable(user) for user in NATS_USERS}
 SECRETS = ("JUSOU_CIPHER_KEY", "JUSOU_PG_PASSWORD", *NATS_PASSWORDS.values())
 # What an operator would put in `.env` (compose interpolates it): a valid cipher key, passwords

@@ -86,13 +86,14 @@ def deployed_nats(tmp_path: Path) -> Iterator[DeployedNats]:
 async def connect_as(server: DeployedNats, user: str, password: str | None = None,
                      **options: object) -> nats_py.NATS:
     return await nats_py.connect(server.url, user=user, password=password or server.password(user),
-                                 allow_reconnect=False, connect_timeout=5, **options)  # type: ignore[arg-type]
+                                 allow_reconnect=False, connect_timeout=5, inbox_prefix=f"_INBOX_{user}",
+                                 **options)  # type: ignore[arg-type]
 
 
 def test_the_env_template_command_makes_a_different_hex_password_for_every_nats_user(tmp_path: Path) -> None:
     passwords = passwords_from_the_env_template(tmp_path)
 
-    assert set(passwords) == {natsauth.password_variable(u) for u in (natsauth.OPERATOR, *natsauth.PORTS)}
+    assert set(passwords) == {natsauth.password_variable(u) for u in (natsauth.OPERATOR, natsauth.INTEGRATOR, *natsauth.PORTS)}
     assert all(re.fullmatch(r"[0-9a-f]{48}", value) for value in passwords.values()), passwords
     assert len(set(passwords.values())) == len(passwords)
 
