@@ -49,6 +49,14 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+def divisions_upstream(envelope: Envelope, payload: BaseModel) -> set[str]:
+    """The divisions an integration event names: its actor's and those in its payload (division scope)."""
+    from shared.policy import divisions_named
+
+    fields = payload.model_dump(mode="json")
+    return divisions_named({"actor": envelope.actor.model_dump(), "fields": fields})
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A Jusou service's event store and use cases."""
 
@@ -180,12 +188,35 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         """D15: every event this service recorded for the case, in store order, with who and why."""
         return self.rows_at(self.case_positions(case_id))
 
+    def case_divisions(self, case_id: UUID) -> frozenset[str]:
+        """The divisions that may read this program's record of the case (division scope, issue 13):
+        the divisions that run the program, and every division the case's events here name: who acted
+        (and whose act upstream caused a policy's event), its primary agency, the agencies it was
+        connected to or given a role in a plan, and the members of the meetings that took it up.
+        Agencies are compared by their division's code (shared/reference.py division_of)."""
+        from shared.policy import PROGRAM_DIVISIONS, divisions_named
+
+        found = set(PROGRAM_DIVISIONS.get(self.service, frozenset()))
+        for row in self.history(case_id):
+            found |= divisions_named(row)
+        return frozenset(found)
+
+    def scoped(self, rows: list[dict[str, Any]], reader: Any) -> list[dict[str, Any]]:
+        """A list's rows (each with a `case_id`) that `reader` (a Principal) may see: division scope."""
+        from shared.policy import visible
+
+        return visible(reader, rows, self.case_divisions, self.service)
+
+    def redact(self, rows: list[dict[str, Any]], division: str | None) -> list[dict[str, Any]]:
+        """History rows as `division` may see them (the meeting withholds a 支援会議's content, D10)."""
+        return rows
+
     def person_rows(self, person_ref: UUID) -> list[dict[str, Any]]:
         """Every event naming the person (from the person index read model): intake's disclosures."""
         self.readmodels.catch_up()
         return self.rows_at(self.readmodels.view.positions_of_person(str(person_ref)))
 
-    def state_as_of(self, case_id: UUID, moment: datetime | None = None) -> list[dict[str, Any]]:
+    def state_as_of(self, case_id: UUID, moment: datetime | None = None, division: str | None = None) -> list[dict[str, Any]]:
         """D15 audit: this program's view of the case as it stood at `moment` (now when None).
 
         Each aggregate that recorded something for the case is rebuilt from its own events up to
@@ -235,6 +266,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 "event_id": str(event_id_of(self.service, notification.originator_id, notification.originator_version)),
                 "actor": meta.get("actor"),
                 "caused_by": meta.get("caused_by"),
+                **({"upstream_divisions": meta["upstream_divisions"]} if meta.get("upstream_divisions") else {}),
                 "fields": json.loads(json.dumps(fields, default=str, ensure_ascii=False)),
             })
         return rows
@@ -266,7 +298,8 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             processing = ProcessingEvent[UUID](
                 tracking=Tracking(application_name=name, notification_id=envelope.source_position)
             )
-            with acting({"service": self.service}, caused_by=envelope.event_id):
+            with acting({"service": self.service}, caused_by=envelope.event_id,
+                        upstream_divisions=sorted(divisions_upstream(envelope, payload))):
                 self.react(envelope, payload, processing)
             try:
                 recordings = self._record(processing)

@@ -51,7 +51,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": ("ConsultationReceived", "ConsentRecorded", "CaseConnected", "CaseConnectionAnswered", "CaseEscalated"),
     "collaboration": ("CollaborationStarted", "PlanProposed", "PlanClosureRequested"),
     "meeting": ("MeetingDecided", "CaseReturnedToIntake", "PlanClosed", "PlanSuspended", "PlanContinued",
-                "ResourceGapIdentified"),
+                "ResourceGapIdentified", "MeetingCaseTakenUp"),
     "outreach": ("OutreachStarted", "OutreachHandedOver", "PlanProposed", "PlanClosureRequested"),
     "participation": ("ParticipationStarted", "ResourceMatched", "ResourceShortageReported", "PlacementStarted",
                       "PlacementReviewed", "PlanProposed", "PlanClosureRequested"),

@@ -105,7 +105,7 @@ def render_states(states: list[dict[str, Any]], moment: datetime | None) -> str:
 
 
 DISCLOSURE_COLUMNS = ["occurred_at", "case_id", "staff_id", "division", "basis", "basis_ja", "meeting_id", "event_id",
-                      "action"]
+                      "action", "recent_basis"]
 
 
 def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,6 +132,8 @@ def disclosure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "staff_id": actor.get("staff_id", ""), "division": actor.get("division", ""),
             "basis": fields.get("basis", ""), "basis_ja": basis_ja,
             "meeting_id": fields.get("meeting_id") or "", "event_id": row["event_id"], "action": action,
+            # issue 13: an own-counter basis the reader created shortly before (search → new case → read)
+            "recent_basis": bool(fields.get("recent_basis")),
         })
     return found
 
@@ -145,8 +147,9 @@ def render_disclosures_text(person_ref: str, rows: list[dict[str, Any]]) -> str:
             lines.append(f"{r['occurred_at'][:19]} {r['staff_id']} ({r['division']}) ERASED 個人情報を消去 / "
                          f"information erased, basis={r['basis_ja']}")
             continue
+        recent = " 要確認: 直前に本人が作成した根拠 / basis created just before by the reader" if r.get("recent_basis") else ""
         lines.append(f"{r['occurred_at'][:19]} {r['staff_id']} ({r['division']}) case={r['case_id'][:8]} "
-                     f"basis={r['basis_ja'] or r['basis']}{meeting}")
+                     f"basis={r['basis_ja'] or r['basis']}{meeting}{recent}")
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ from shared.audit import (
     render_text,
 )
 from shared.journey import Invalid
+from shared.limits import check_moment
 from shared.ui import PROGRAM_LABELS, UI, internal_url
 
 AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
@@ -41,6 +42,11 @@ def moment_of(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise Invalid("as_of にはタイムゾーンが必要です（例: 2026-11-29T12:00:00+09:00）/ "
                       "as_of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
+    if value is not None:
+        try:
+            check_moment(value)
+        except ValueError as exc:
+            raise Invalid(f"as_of: {exc}") from None
     return value
 
 
@@ -84,7 +90,8 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
         app = request.app.state.runtime.app
         moment = moment_of(as_of)
-        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment)  # type: ignore[no-any-return]
+        division = getattr(getattr(request.state, "principal", None), "division", None)
+        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)  # type: ignore[no-any-return]
 
     @router.get("/audit/cases/{case_id}", response_model=None)
     async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
@@ -124,8 +131,10 @@ def mount_audit(api: FastAPI, page: UI) -> None:
                     from shared.wareki import JST
 
                     moment = moment.replace(tzinfo=JST)  # the form's datetime-local is Japan time
-            except ValueError:
-                error = f"日時の形式が正しくありません / not a time: {as_of}"
+                check_moment(moment)
+            except ValueError as exc:
+                moment = None
+                error = str(exc) if "/" in str(exc) else f"日時の形式が正しくありません / not a time: {as_of[:40]}"
         document = await journey_document(case_id, moment, _urls(request), _token(request))
         for state in document["states"]:  # lists and records as readable JSON, Japanese kept as it is
             state["state"] = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)

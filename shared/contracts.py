@@ -81,12 +81,31 @@ class ConsultationReceivedV1(_Tolerant):
     primary_agency: str | None = None
 
 
+ConsentCover = Literal["jusou_shien_kaigi", "related_agencies"]
+#: What a consent covers (D9), read by the programs: sharing at the 重層的支援会議, or with the agencies
+#: the case is connected or escalated to. A consent to one is not a consent to the other.
+CONSENT_COVERS: dict[str, str] = {
+    "jusou_shien_kaigi": "重層的支援会議での情報共有",
+    "related_agencies": "関係機関（つなぎ先・プランの役割機関）との情報共有",
+}
+
+
 class ConsentRecordedV1(_Tolerant):
-    """D9: consent (本人同意) given or withdrawn (`granted` = false)."""
+    """D9: consent (本人同意) given or withdrawn (`granted` = false).
+
+    `scope` is the consent's wording; `covers` (added in place, optional for old events) says what it
+    covers as codes (CONSENT_COVERS). An event without `covers` is read from its wording: it covers the
+    重層的支援会議 only when the wording names it."""
 
     scope: str
     granted: bool
     method: str
+    covers: list[ConsentCover] | None = None
+
+    def covered(self) -> frozenset[str]:
+        if self.covers is not None:
+            return frozenset(self.covers)
+        return frozenset({"jusou_shien_kaigi"}) if "重層的支援会議" in self.scope else frozenset()
 
 
 class CaseConnectedV1(_Tolerant):
@@ -208,7 +227,10 @@ class ResourceShortageReportedV1(_Tolerant):
 
 
 class MeetingDecidedV1(_Tolerant):
-    """D5 D10: a consensus decision (合議) on a plan, by one of the two meeting types."""
+    """D5 D10: a consensus decision (合議) on a plan, by one of the two meeting types.
+
+    A 支援会議's reasons never travel (CONTRACT "Confidential content never travels"): its
+    `reasons` is empty on the bus; the minutes stay with the meeting service and its members."""
 
     meeting_id: UUID
     meeting_type: MeetingType
@@ -219,6 +241,17 @@ class MeetingDecidedV1(_Tolerant):
     connect_to: list[Literal["outreach", "participation"]] = []
     program: Program | None = None
     revision: int | None = None
+
+
+class MeetingCaseTakenUpV1(_Tolerant):
+    """D10 D9: a sitting took up the case (議題にした). It names which divisions of the city sat as its
+    members (codes), never what was said: intake reads a 支援会議 basis of disclosure from it.
+    """
+
+    meeting_id: UUID
+    meeting_type: MeetingType
+    held_on: date
+    member_divisions: list[str]
 
 
 class CaseReturnedToIntakeV1(_Tolerant):
@@ -252,6 +285,7 @@ class PlanClosedV1(_Tolerant):
     meeting_id: UUID
     evaluation: Evaluation
     program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
 
 
 class PlanSuspendedV1(_Tolerant):
@@ -262,6 +296,7 @@ class PlanSuspendedV1(_Tolerant):
     evaluation: Evaluation
     reason: str
     program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
 
 
 class PlanContinuedV1(_Tolerant):
@@ -272,6 +307,7 @@ class PlanContinuedV1(_Tolerant):
     evaluation: Evaluation
     next_review_on: date
     program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
 
 
 class ResourceGapIdentifiedV1(_Tolerant):
@@ -330,6 +366,11 @@ class PlacementReviewedV1(_Tolerant):
     note: str = ""
 
 
+#: Optional fields added to a published version in place (tolerant readers ignore them): when a
+#: translation leaves one out, it is left out of the payload too, so an event recorded before the field
+#: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
+ADDED_IN_PLACE = frozenset({"covers", "meeting_type"})
+
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
     ("ConsentRecorded", 1): ConsentRecordedV1,
@@ -347,6 +388,7 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ResourceShortageReported", 1): ResourceShortageReportedV1,
     ("MeetingDecided", 1): MeetingDecidedV1,
     ("CaseReturnedToIntake", 1): CaseReturnedToIntakeV1,
+    ("MeetingCaseTakenUp", 1): MeetingCaseTakenUpV1,
     ("PlanClosed", 1): PlanClosedV1,
     ("PlanSuspended", 1): PlanSuspendedV1,
     ("PlanContinued", 1): PlanContinuedV1,

@@ -38,9 +38,17 @@ class Invalid(DomainError):
 
 
 @contextmanager
-def acting(actor: dict[str, Any], caused_by: UUID | str | None = None) -> Iterator[None]:
-    """Record events inside this block as done by `actor`, caused by event `caused_by`."""
-    token = _acting.set({"actor": dict(actor), "caused_by": str(caused_by) if caused_by else None})
+def acting(actor: dict[str, Any], caused_by: UUID | str | None = None, upstream_divisions: list[str] | None = None) -> Iterator[None]:
+    """Record events inside this block as done by `actor`, caused by event `caused_by`.
+
+    `upstream_divisions`: for a policy's events, the divisions the integration event that caused them
+    named (its actor's, the primary agency's, a meeting's members…): kept in this store's meta only,
+    never published, so the division scope of the case here follows its journey (shared/app.py
+    case_divisions)."""
+    current: dict[str, Any] = {"actor": dict(actor), "caused_by": str(caused_by) if caused_by else None}
+    if upstream_divisions:
+        current["upstream_divisions"] = list(upstream_divisions)
+    token = _acting.set(current)
     try:
         yield
     finally:

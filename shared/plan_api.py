@@ -19,6 +19,7 @@ from shared.contracts import (
 )
 from shared.http import call, runtime_of, staff
 from shared.journey import Invalid, NotFound, acting
+from shared.limits import MAX_ITEMS, LongText, Name, Text
 from shared.reference import unknown_agencies
 from shared.plan import Plan
 
@@ -43,6 +44,14 @@ class PlanOwner(ServiceApplication):
     def require_case(self, case_id: UUID) -> None:
         """Raise NotFound unless this program holds the case."""
         raise NotImplementedError
+
+    def case_of_plan(self, plan_id: UUID) -> UUID | None:
+        """The case a plan is for (its division scope is its case's); None when there is no such plan."""
+        try:
+            plan: Plan = self.load(plan_id, Plan, "プラン")
+        except NotFound:
+            return None
+        return UUID(str(plan.case_id))
 
     def draft_plan(self, actor: dict[str, str], case_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> UUID:
         """D4: draft a plan for a case this program holds."""
@@ -100,19 +109,19 @@ class PlanOwner(ServiceApplication):
 
 
 class RoleIn(BaseModel):
-    agency: str = Field(min_length=1, max_length=200, description="機関 agency")
-    responsibility: str = Field(min_length=1, max_length=2000, description="役割 responsibility")
-    contact: str | None = Field(default=None, max_length=200, description="担当者 contact person")
+    agency: Name = Field(min_length=1, max_length=200, description="機関 agency")
+    responsibility: Text = Field(min_length=1, max_length=2000, description="役割 responsibility")
+    contact: Name | None = Field(default=None, max_length=200, description="担当者 contact person")
 
 
 class PlanIn(BaseModel):
-    support_direction: str = Field(min_length=1, max_length=4000, description="支援の方向性")
-    goals: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(min_length=1, description="目標")
-    roles: list[RoleIn] = Field(description="役割分担 (D4: at least one)")
+    support_direction: Text = Field(min_length=1, max_length=4000, description="支援の方向性")
+    goals: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, description="目標")
+    roles: list[RoleIn] = Field(max_length=MAX_ITEMS, description="役割分担 (D4: at least one)")
 
 
 class ClosureIn(BaseModel):
-    progress: str = Field(min_length=1, max_length=4000, description="経過 progress so far")
+    progress: Text = Field(min_length=1, max_length=4000, description="経過 progress so far")
 
 
 Staff = Annotated[dict[str, str], Depends(staff)]

@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 
 from shared.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
 from shared.journey import DomainError, NotFound
-from shared.reference import COUNTERS, DIVISIONS, PROGRAMS
+from shared.reference import DIVISIONS, PROGRAMS, division_of
 
 
 class Forbidden(DomainError):
@@ -32,6 +32,12 @@ class Forbidden(DomainError):
 
     status = 403
     headers = {"X-Jusou-Refused-By": "policy"}
+
+
+class OutOfScope(Forbidden):
+    """The role may take the action, but the record is not its division's (division scope): 403."""
+
+    headers = {"X-Jusou-Refused-By": "scope"}
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,8 @@ def _routes() -> dict[tuple[str, str, str], str]:
         ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
         ("GET", "/referrals", "referral.read"),
         ("GET", "/reports/trend", "trend.read"),
+        ("GET", "/audit/disclosures/recent-basis", "audit.disclosures"),
+        ("GET", "/ui/audit/recent-basis", "audit.disclosures"),
         ("GET", "/ui/trend", "trend.read"),
         ("GET", "/ui/trend.csv", "trend.read"),
     ):
@@ -174,6 +182,8 @@ def _routes() -> dict[tuple[str, str, str], str]:
         ("GET", "/ui/agenda.csv", "meeting.agenda.read"),
         ("GET", "/consents/{case_id}", "meeting.consents.read"),
         ("POST", "/meetings", "meeting.convene"),
+        ("POST", "/meetings/{meeting_id}/cases", "meeting.convene"),
+        ("POST", "/ui/meetings/{meeting_id}/cases", "meeting.convene"),
         ("POST", "/ui/meetings", "meeting.convene"),
         ("GET", "/meetings/{meeting_id}", "meeting.read"),
         ("GET", "/ui/meetings-table", "meeting.read"),
@@ -276,26 +286,38 @@ def permits(principal: Principal | None, action: str, service: str) -> bool:
 
 def division_of_agency(name: str) -> str | None:
     """The division behind an agency name (a division, a counter or a program), if any (D4, D11)."""
-    for d in DIVISIONS.values():
-        if d.ja == name:
-            return d.code
-    for c in COUNTERS.values():
-        if c.ja == name:
-            return c.division
-    for p in PROGRAMS.values():
-        if p.ja == name:
-            return p.division
-    return None
+    return division_of(name)
 
 
 def case_readers(view: dict[str, Any]) -> frozenset[str]:
-    """Divisions that may read an intake case: its counter's division, the divisions it was connected
-    or handed to (D3, D11) and, once escalated or at a meeting, 福祉総務課 (its programs' staff)."""
-    agencies = [c["to_agency"] for c in view.get("connections", [])] + [view.get("primary", "")]
-    readers = {view["division"]} | {d for d in map(division_of_agency, agencies) if d}
+    """Divisions that may read an intake case: its counter's division, its primary agency's, the
+    divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
+    declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
+    once escalated or at a meeting, 福祉総務課 (its programs' staff). Agencies count by division code."""
+    agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
+    readers = {view["division"]} | {d for d in map(division_of_agency, [*agencies, view.get("primary", "")]) if d}
+    for sitting in view.get("sittings", []):
+        readers |= set(sitting.get("member_divisions", []))
     if view.get("status") in ("escalated", "returned") or view.get("meetings"):
         readers.add("welfare-general")
     return frozenset(readers)
+
+
+def case_writers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may change an intake case (consent, つなぎ, escalation): the division whose counter
+    received it and the division of its primary agency (D11). A reader is not a writer: the agency a
+    case was connected to answers the connection (its own rule), and the meeting's members read."""
+    primary = division_of_agency(view.get("primary", ""))
+    return frozenset({view["division"], *([primary] if primary else [])})
+
+
+def require_case_writer(division: str, view: dict[str, Any]) -> None:
+    if division not in case_writers(view):
+        names = "、".join(DIVISIONS[d].ja for d in sorted(case_writers(view)))
+        raise OutOfScope(
+            f"このケースを記録できるのは{names}です（受付窓口の課・主担当機関の課）。"
+            f"{DIVISIONS.get(division, DIVISIONS['welfare-general']).ja if division in DIVISIONS else division}は記録できません / "
+            "only the receiving counter's division and the primary agency's division change this case")
 
 
 def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
@@ -307,15 +329,41 @@ def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
 def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
     if not may_read_case(principal, view):
         division = DIVISIONS[view["division"]].ja
-        raise Forbidden(
+        raise OutOfScope(
             f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
             "閲覧できません / this case was received by another division and was not connected or escalated to yours")
 
 
-# Intake routes that show a case's content: the division scope applies (the person's information
-# has its own legal bases, D9 D10, checked by the domain).
-CASE_CONTENT = frozenset({"/cases/{case_id}", "/cases/{case_id}/history", "/cases/{case_id}/state",
-                          "/ui/cases/{case_id}", "/ui/cases/{case_id}/timeline"})
+def divisions_named(row: dict[str, Any]) -> set[str]:
+    """The divisions a history row names (shared/app.py case_divisions): who acted, whose act upstream
+    caused it, and the agencies in its fields (primary, つなぎ先, plan roles, meeting members)."""
+    found: set[str] = set()
+    actor = row.get("actor") or {}
+    for division in (actor.get("division"), *(row.get("upstream_divisions") or [])):
+        if division in DIVISIONS:
+            found.add(division)
+    fields = row.get("fields") or {}
+    if fields.get("division") in DIVISIONS:  # ConsultationReceived: the counter's division
+        found.add(fields["division"])
+    agencies = [fields.get("primary_agency"), fields.get("to_agency"), *(fields.get("attendees") or [])]
+    agencies += [r.get("agency") for r in fields.get("roles") or [] if isinstance(r, dict)]
+    found |= {d for d in map(division_of_agency, [a for a in agencies if isinstance(a, str)]) if d}
+    found |= {d for d in fields.get("member_divisions") or [] if d in DIVISIONS}
+    return found
+
+
+def reads_every_division(principal: Principal) -> bool:
+    return bool(principal.roles & ALL_DIVISIONS_ROLES)
+
+
+def require_scope(principal: Principal, divisions: frozenset[str], what: str = "このケース") -> None:
+    """Division scope of a program's record (every service but intake, whose cases have their own view)."""
+    if reads_every_division(principal) or principal.division in divisions:
+        return
+    raise OutOfScope(
+        f"{what}は{DIVISIONS[principal.division].ja if principal.division in DIVISIONS else principal.division}"
+        "にはつながっていません。閲覧・記録できません / this case is not connected to your division "
+        "(division scope: who received it, its primary agency, connections, plan roles, meeting members)")
 
 
 class SignInRequired(Exception):
@@ -369,25 +417,59 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
         if program and principal.division not in PROGRAM_DIVISIONS[program]:
             raise Forbidden(f"{DIVISIONS[principal.division].ja}はこの事業 ({program}) を実施していません / "
                             f"your division does not run the {program} program")
-        if service == "intake" and path in CASE_CONTENT:
-            await _require_intake_reader(request, principal)
+        await _require_scope(request, principal, service, method)
 
     return authorize
 
 
-async def _require_intake_reader(request: Request, principal: Principal) -> None:
-    if principal.roles & ALL_DIVISIONS_ROLES:
-        return
+def _uuid(value: Any) -> UUID | None:
     try:
-        case_id = UUID(str(request.path_params.get("case_id")))
+        return UUID(str(value))
     except ValueError:
-        return  # the route answers 422
+        return None  # the route answers 422
+
+
+async def _require_scope(request: Request, principal: Principal, service: str, method: str) -> None:
+    """Division scope on every route that names a case, a plan or a meeting, reads and writes (issue 13).
+
+    Intake: a case's readers (`case_readers`; its writers are checked by the application). Every other
+    program: the divisions its own record of the case names (`ServiceApplication.case_divisions`); a
+    plan counts as its case; a meeting's record as its members' (and, for a 重層的支援会議, the city's
+    secretariat's). Auditors read every division by design."""
+    if reads_every_division(principal):
+        return
+    params = request.path_params
     app = request.app.state.runtime.app
-    try:
-        view = await anyio.to_thread.run_sync(app.case_view, case_id)
-    except NotFound:
-        return  # the route answers 404
-    require_case_reader(principal, view)
+    case_id = _uuid(params["case_id"]) if "case_id" in params else None
+    if case_id is None and "plan_id" in params and hasattr(app, "case_of_plan"):
+        plan_id = _uuid(params["plan_id"])
+        case_id = await anyio.to_thread.run_sync(app.case_of_plan, plan_id) if plan_id else None
+    if case_id is not None:
+        if service == "intake":
+            try:
+                view = await anyio.to_thread.run_sync(app.case_view, case_id)
+            except NotFound:
+                return  # the route answers 404
+            require_case_reader(principal, view)
+        else:
+            require_scope(principal, await anyio.to_thread.run_sync(app.case_divisions, case_id))
+        return
+    if "meeting_id" in params and method == "GET" and hasattr(app, "meeting_readers"):
+        meeting_id = _uuid(params["meeting_id"])
+        readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None
+        if readers is not None:
+            require_scope(principal, readers, "この会議の記録")
+
+
+def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_of: Callable[[UUID], frozenset[str]],
+            program: str) -> list[dict[str, Any]]:
+    """A list's rows the reader's division may see (each row's `case_id`): everything for the
+    divisions that run the program and for auditors; otherwise only the cases that name theirs."""
+    if principal is None:
+        return []
+    if reads_every_division(principal) or principal.division in PROGRAM_DIVISIONS.get(program, frozenset()):
+        return rows
+    return [r for r in rows if principal.division in divisions_of(UUID(str(r["case_id"])))]
 
 
 def endpoints(api: FastAPI) -> Iterator[tuple[str, str]]:

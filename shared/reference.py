@@ -142,6 +142,26 @@ def agencies() -> set[str]:
     return names | set(PARTNERS)
 
 
+def division_of(agency: str) -> str | None:
+    """The city division behind an agency name (a division, a counter or a program it runs); None for a
+    partner outside the city (D4, D10, D11: membership and scope compare these codes, never names)."""
+    for d in DIVISIONS.values():
+        if d.ja == agency or d.code == agency:
+            return d.code
+    for c in COUNTERS.values():
+        if c.ja == agency or c.code == agency:
+            return c.division
+    for p in PROGRAMS.values():
+        if p.ja == agency or p.code == agency:
+            return p.division
+    return None
+
+
+def member_divisions(agencies: list[str]) -> frozenset[str]:
+    """The city's divisions among a sitting's attendees (or a plan's role agencies), as codes."""
+    return frozenset(d for d in map(division_of, agencies) if d)
+
+
 def unknown_agencies(names: list[str]) -> list[str]:
     known = agencies()
     return [n for n in names if n not in known]

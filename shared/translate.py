@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.contracts import REGISTRY, Envelope
+from shared.contracts import ADDED_IN_PLACE, REGISTRY, Envelope
 from shared.journey import event_id_of
 
 Rule = Callable[[Any], tuple[str, dict[str, Any]]]
@@ -32,7 +32,8 @@ def translator(service: str, rules: dict[type, Rule]) -> Callable[[Any, int], En
             correlation_id=meta["correlation_id"],
             causation_id=meta["caused_by"],
             actor=meta["actor"],
-            payload=model.model_validate(payload).model_dump(mode="json"),
+            payload={k: v for k, v in model.model_validate(payload).model_dump(mode="json").items()
+                     if k in payload or k not in ADDED_IN_PLACE},
         )
 
     return translate

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
-from shared.http import call, runtime_of
+from shared.http import call, principal, runtime_of
 from shared.plan_api import plan_router
 
 router = APIRouter(tags=["collaboration"])
@@ -16,7 +16,8 @@ router = APIRouter(tags=["collaboration"])
 @router.get("/cases")
 async def cases(request: Request) -> list[dict[str, Any]]:
     """多機関協働のケース一覧."""
-    return await call(runtime_of(request).app.cases)  # type: ignore[no-any-return]
+    app, who = runtime_of(request).app, principal(request)
+    return await call(lambda: app.scoped(app.cases(), who))  # type: ignore[no-any-return]
 
 
 @router.get("/cases/{case_id}")

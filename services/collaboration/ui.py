@@ -14,6 +14,8 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from shared.limits import check_form
+from shared.plan_api import ClosureIn, PlanIn
 from services.collaboration.application import CollaborationApplication
 from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
@@ -111,6 +113,12 @@ async def _read(request: Request, fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, runtime_of(request).app, *args)
 
 
+async def _scoped(request: Request, fn: Any) -> Any:
+    """A list's rows the signed-in reader's division may see (shared/policy.py visible)."""
+    app, who = runtime_of(request).app, getattr(request.state, "principal", None)
+    return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
+
+
 def _missing(request: Request, message: str) -> Response:
     return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=message)
 
@@ -123,18 +131,18 @@ async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return ui.render(request, "collaboration_home.html", "多機関協働のケース / escalated cases",
-                     cases=await _read(request, _cases), **LABELS)
+                     cases=await _scoped(request, _cases), **LABELS)
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse)
 async def cases_table(request: Request) -> Response:
     """The live part of the list: reloaded whenever the store changes (a case escalated, a decision)."""
-    return ui.render(request, "collaboration_cases_table.html", "", cases=await _read(request, _cases), **LABELS)
+    return ui.render(request, "collaboration_cases_table.html", "", cases=await _scoped(request, _cases), **LABELS)
 
 
 @router.get("/ui/cases.csv")
 async def cases_csv(request: Request) -> Response:
-    rows = await _read(request, _cases)
+    rows = await _scoped(request, _cases)
     return csv_response("多機関協働のケース一覧.csv",
                         ["ケース番号", "理由", "相談内容", "主担当", "状態", "プラン数", "最新プラン番号", "最新プランの状態", "最新プランの版"],
                         [[r["case_id"], r["reason"], "・".join(r["concerns"]), r["primary_agency"],
@@ -185,11 +193,16 @@ def _plan_form(form: Any) -> dict[str, Any]:
 
 
 def _check(plan: dict[str, Any]) -> str | None:
-    """What the HTTP API checks before the domain does (PlanIn): a direction and at least one goal."""
+    """What the HTTP API checks before the domain does (PlanIn): a direction and at least one goal,
+    each field within the API's bounds (shared/limits.py)."""
     if not plan["support_direction"]:
         return "支援の方向性を入力してください / enter the support direction (D4)"
     if not plan["goals"]:
         return "目標を1つ以上入力してください / enter at least one goal (D4)"
+    try:
+        check_form(PlanIn, {k: plan[k] for k in ("support_direction", "goals", "roles")})
+    except DomainError as refused:
+        return str(refused)
     return None
 
 
@@ -307,6 +320,7 @@ async def closure(request: Request, plan_id: UUID) -> Response:
     app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
     progress = str((await request.form()).get("progress") or "").strip()
     try:
+        check_form(ClosureIn, {"progress": progress})
         await anyio.to_thread.run_sync(lambda: app.request_plan_closure(actor_of(staff), plan_id, progress))
     except DomainError as refused:
         return await _plan_page(request, plan_id, refused.status, closure={"progress": progress, "error": str(refused)})

@@ -5,33 +5,35 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from shared.contracts import CONSENT_COVERS, ConsentCover
 from shared.http import call, principal, runtime_of, staff
 from shared.journey import Invalid
-from shared.policy import may_read_case
+from shared.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
+from shared.policy import may_read_case, reads_every_division
 from shared.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの番号 (index of the case's connections)")]
 
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="氏名")
-    kana: str = Field(default="", max_length=200, description="ふりがな")
-    birth_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="生年月日 YYYY-MM-DD")
-    address: str | None = Field(default=None, max_length=500, description="住所")
-    phone: str | None = Field(default=None, max_length=50, description="電話")
+    name: Name = Field(min_length=1, max_length=200, description="氏名")
+    kana: Name = Field(default="", max_length=200, description="ふりがな")
+    birth_date: BirthDate | None = Field(default=None, description="生年月日 YYYY-MM-DD, from 1900-01-01 to today")
+    address: Name | None = Field(default=None, max_length=500, description="住所")
+    phone: Name | None = Field(default=None, max_length=50, description="電話")
 
 
 class ConsultationIn(BaseModel):
-    counter: str = Field(min_length=1, max_length=100, description="受付窓口のコード (D2): " + ", ".join(
+    counter: Name = Field(min_length=1, max_length=100, description="受付窓口のコード (D2): " + ", ".join(
         f"{c.code}={c.ja}" for c in COUNTERS.values()))
-    channel: str = Field(min_length=1, max_length=50, description="窓口, 電話, 訪問, メール…")
-    concerns: list[Text] = Field(min_length=1, description="相談内容の分野 (D2)")
+    channel: Name = Field(min_length=1, max_length=50, description="窓口, 電話, 訪問, メール…")
+    concerns: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, description="相談内容の分野 (D2)")
     person: PersonIn | None = Field(default=None, description="相談者 (new person)")
-    person_ref: str | None = Field(default=None, description="既知の相談者 (known person)")
+    person_ref: Name | None = Field(default=None, max_length=100, description="既知の相談者 (known person)")
     referral: UUID | None = Field(default=None, description="アウトリーチからの紹介 (case_id of GET /referrals): the same case continues")
     confirm_new_person: bool = Field(
         default=False,
@@ -40,25 +42,31 @@ class ConsultationIn(BaseModel):
 
 
 class ConsentIn(BaseModel):
-    scope: str = Field(min_length=1, max_length=200, description="同意の範囲")
+    scope: Name = Field(min_length=1, max_length=200, description="同意の範囲（本人に説明した文言）")
     granted: bool = Field(description="true: 同意, false: 撤回")
-    method: str = Field(min_length=1, max_length=100, description="書面, 口頭…")
+    method: Name = Field(min_length=1, max_length=100, description="書面, 口頭…")
+    covers: list[ConsentCover] | None = Field(
+        default=None,
+        description="同意が及ぶ範囲 (D9): " + ", ".join(f"{k}={v}" for k, v in CONSENT_COVERS.items())
+        + ". Omitted: read from the wording of `scope` (「重層的支援会議」, 「関係機関」); a granted consent that covers "
+        "neither is refused with 422. A consent to the 重層的支援会議 is not a consent to share with every agency.",
+    )
 
 
 class ErasureIn(BaseModel):
     basis: Literal["person_request", "retention_expired"] = Field(
         description="消去の根拠: person_request=本人の請求, retention_expired=保存期間満了")
-    reason: str = Field(min_length=1, max_length=2000, description="理由（個人情報は書かないでください / no personal information）")
+    reason: Text = Field(min_length=1, max_length=2000, description="理由（個人情報は書かないでください / no personal information）")
 
 
 class ConnectIn(BaseModel):
-    to_agency: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=1, max_length=2000)
+    to_agency: Name = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class EscalateIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="複雑化・複合化の理由")
-    primary_agency: str = Field(min_length=1, max_length=200, description="主担当機関 (D11)")
+    reason: Text = Field(min_length=1, max_length=2000, description="複雑化・複合化の理由")
+    primary_agency: Name = Field(min_length=1, max_length=200, description="主担当機関 (D11)")
 
 
 router = APIRouter(tags=["intake"])
@@ -83,11 +91,11 @@ async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[
 
 class AnswerIn(BaseModel):
     accepted: bool = Field(description="true: 受け入れ (accepts and becomes primary), false: 辞退")
-    reason: str = Field(default="", max_length=2000, description="理由 (required when declining)")
+    reason: Text = Field(default="", max_length=2000, description="理由 (required when declining)")
 
 
 @router.post("/cases/{case_id}/connections/{index}/answer")
-async def answer(case_id: UUID, index: int, body: AnswerIn, request: Request, actor: Staff) -> dict[str, Any]:
+async def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, request: Request, actor: Staff) -> dict[str, Any]:
     """つなぎ先の回答 (D3, D11)."""
     app = runtime_of(request).app
     await call(app.answer_connection, actor, case_id, index, body.accepted, body.reason)
@@ -96,8 +104,9 @@ async def answer(case_id: UUID, index: int, body: AnswerIn, request: Request, ac
 
 @router.get("/persons/search")
 async def search(
-    request: Request, actor: Staff, name: str | None = None, birth_date: str | None = None, kana: str | None = None,
-    phone: str | None = None,
+    request: Request, actor: Staff, name: Annotated[Name | None, Query(max_length=200)] = None,
+    birth_date: Annotated[BirthDate | None, Query(description="YYYY-MM-DD")] = None,
+    kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
 ) -> list[dict[str, Any]]:
     """相談者の検索 (search before create): same name and birth date, or same kana and phone.
 
@@ -143,7 +152,8 @@ async def case(case_id: UUID, request: Request) -> dict[str, Any]:
 @router.post("/cases/{case_id}/consent")
 async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff) -> dict[str, str]:
     """本人同意の記録 (D9)."""
-    await call(runtime_of(request).app.record_consent, actor, case_id, body.scope, body.granted, body.method)
+    await call(runtime_of(request).app.record_consent, actor, case_id, body.scope, body.granted, body.method,
+               body.covers)
     return {"case_id": str(case_id), "status": "consent recorded"}
 
 
@@ -169,3 +179,14 @@ async def person(
 ) -> dict[str, Any]:
     """相談者の個人情報: shown on a legal basis, and every showing is recorded (D9, D10)."""
     return await call(runtime_of(request).app.disclose_person, actor, case_id, basis, meeting_id)  # type: ignore[no-any-return]
+
+
+@router.get("/audit/disclosures/recent-basis")
+async def recent_basis(request: Request) -> list[dict[str, Any]]:
+    """要確認の開示 (issue 13): personal information shown on an own-counter basis that the reader had
+    created shortly before (within 24 h: a search, a new case at their counter for a person already known,
+    then the person's record). Legitimate for a real second consultation; listed for supervisors to check.
+    A supervisor sees their division's staff; an auditor every division."""
+    who = principal(request)
+    division = None if reads_every_division(who) else who.division
+    return await call(runtime_of(request).app.recent_basis_disclosures, division)  # type: ignore[no-any-return]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,9 +14,11 @@ from services.intake.keys import PersonalMapper, open_keys
 from services.intake.people import PERSON_TOPIC, PersonIndex
 from services.intake.trend import trend_rows
 from shared.app import ServiceApplication
-from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, OutreachHandedOverV1
+from shared.contracts import (
+    CaseReturnedToIntakeV1, Envelope, MeetingCaseTakenUpV1, MeetingDecidedV1, OutreachHandedOverV1,
+)
 from shared.journey import DomainError, Invalid, NotFound, acting
-from shared.policy import division_of_agency
+from shared.policy import case_readers, division_of_agency, require_case_writer
 from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
 
 
@@ -23,6 +26,12 @@ def answering_division(case: dict[str, Any], index: int) -> str:
     """D11: the division whose staff record the answer to connection `index` of a case (its view): the
     agency's own when it is one of the city's, else the division of the counter that received the case."""
     return division_of_agency(case["connections"][index]["to_agency"]) or str(case["division"])
+
+
+class CounterOfAnotherDivision(DomainError):
+    """D2 (issue 13): a counselor receives consultations at their own division's counters."""
+
+    status = 403
 
 
 class NotTheirsToAnswer(DomainError):
@@ -36,7 +45,10 @@ class IntakeApplication(ServiceApplication):
 
     name = "intake"
     service = "intake"
-    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided"), "outreach": ("OutreachHandedOver",)}
+    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided", "MeetingCaseTakenUp"),
+                     "outreach": ("OutreachHandedOver",)}
+    #: D13 (issue 13): an own-counter basis the reader created this shortly before reading is marked
+    RECENT_BASIS_SECONDS = 24 * 3600
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -82,6 +94,11 @@ class IntakeApplication(ServiceApplication):
         known_counter = COUNTERS.get(counter)
         if known_counter is None or known_counter.division != division:
             raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
+        if actor.get("division") and actor["division"] != division:
+            own = [c.code for c in COUNTERS.values() if c.division == actor["division"]]
+            raise CounterOfAnotherDivision(
+                f"{known_counter.ja}は{DIVISIONS[division].ja}の窓口です。あなたの課の窓口で受け付けてください"
+                f"（{', '.join(own) or 'なし'}）/ receive consultations at your own division's counters: {', '.join(own) or 'none'}")
         fields = [concern_field(c) for c in concerns]
         if not concerns or None in fields:
             unknown = [c for c, f in zip(concerns, fields, strict=True) if f is None]
@@ -128,16 +145,21 @@ class IntakeApplication(ServiceApplication):
         self.save(*people, *referrals, case)
         return case.id
 
-    def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str) -> None:
-        """D9: record consent to share personal information (or its withdrawal)."""
-        case = self._case(case_id)
+    def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str,
+                       covers: list[str] | None = None) -> None:
+        """D9: record consent to share personal information (or its withdrawal), by a division that may
+        write the case; `covers`: what it covers (shared/contracts.py CONSENT_COVERS)."""
+        case = self._writable(actor, case_id)
+        if covers is None:  # read from the wording the staff member recorded
+            covers = [code for code, word in (("jusou_shien_kaigi", "重層的支援会議"), ("related_agencies", "関係機関"))
+                      if word in scope]
         with acting(actor):
-            case.record_consent(scope=scope, granted=granted, method=method)
+            case.record_consent(scope=scope, granted=granted, method=method, covers=covers)
         self.save(case)
 
     def connect_case(self, actor: dict[str, str], case_id: UUID, to_agency: str, reason: str) -> None:
-        """D3: つなぎ."""
-        case = self._case(case_id)
+        """D3: つなぎ, by a division that may write the case."""
+        case = self._writable(actor, case_id)
         with acting(actor):
             case.connect(to_agency=to_agency, reason=reason)
         self.save(case)
@@ -161,8 +183,8 @@ class IntakeApplication(ServiceApplication):
         self.save(case)
 
     def escalate_case(self, actor: dict[str, str], case_id: UUID, reason: str, primary_agency: str) -> None:
-        """D3 D11: escalate to collaboration, naming the primary agency."""
-        case = self._case(case_id)
+        """D3 D11: escalate to collaboration, naming the primary agency (a division that may write the case)."""
+        case = self._writable(actor, case_id)
         with acting(actor):
             case.escalate(reason=reason, primary_agency=primary_agency)
         self.save(case)
@@ -176,9 +198,44 @@ class IntakeApplication(ServiceApplication):
         """D9 D10: show a case's person to a staff member on a legal basis, and record that it was shown."""
         case = self._case(case_id)
         with acting(actor):
-            case.disclose_person(basis, actor["division"], meeting_id)
+            case.disclose_person(basis, actor["division"], meeting_id, readers=case_readers(case.view()),
+                                 recent_basis=basis == "own_counter" and self._recent_basis(actor, case))
         self.save(case)
         return self.person_view(UUID(case.person_ref))
+
+    def _recent_basis(self, actor: dict[str, str], case: Case) -> bool:
+        """Issue 13: the reader opened this case themself, shortly before, for a person already known
+        (search → new case at one's own counter → own_counter access). Legitimate for a real second
+        consultation; marked in the disclosure report and listed for supervisors."""
+        first = self.rows_at(self.case_positions(case.id)[:1])
+        if not actor.get("staff_id") or not first or (first[0]["actor"] or {}).get("staff_id") != actor["staff_id"]:
+            return False
+        earlier = [i for i in self.cases_of_person(case.person_ref) if i != case.id]
+        age = (datetime.now(timezone.utc) - case.created_on).total_seconds()
+        return bool(earlier) and age < self.RECENT_BASIS_SECONDS
+
+    def recent_basis_disclosures(self, division: str | None) -> list[dict[str, Any]]:
+        """Issue 13: showings on an own-counter basis the reader had created shortly before (a search,
+        then a new case at their own counter, then the person's whole record): for a supervisor to
+        check. `division`: only that division's staff (None: every division, for auditors)."""
+        rows = []
+        for notification in self.notifications():
+            if not notification.topic.endswith("Case.PersonDisclosed"):
+                continue
+            event = self.mapper.to_domain_event(notification)
+            actor = (getattr(event, "meta", None) or {}).get("actor") or {}
+            if not getattr(event, "recent_basis", False) or (division and actor.get("division") != division):
+                continue
+            rows.append({"occurred_at": event.timestamp.isoformat(), "case_id": str(event.originator_id),
+                         "person_ref": event.person_ref, "staff_id": actor.get("staff_id", ""),
+                         "division": actor.get("division", ""), "basis": event.basis})
+        return rows
+
+    def cases_of_person(self, person_ref: str) -> list[UUID]:
+        """Every case of the person (from the person index read model)."""
+        self.readmodels.catch_up()
+        positions = self.readmodels.view.positions_of_person(person_ref)
+        return sorted({n.originator_id for n in self.notifications_at(positions) if n.topic.endswith("Case.Received")})
 
     def person_view(self, person_ref: UUID) -> dict[str, Any]:
         person: Person = self.load(person_ref, Person, "相談者")
@@ -245,6 +302,15 @@ class IntakeApplication(ServiceApplication):
         if isinstance(payload, OutreachHandedOverV1) and payload.to_program == "intake" and payload.counter:
             processing.collect_events(Referral(case_id=envelope.case_id, counter=payload.counter, reason=payload.reason))
             return
+        if isinstance(payload, MeetingCaseTakenUpV1):
+            try:
+                case = self._case(envelope.case_id)
+            except NotFound:
+                return  # a case that never passed intake: no person here to disclose
+            case.note_sitting(payload.meeting_id, payload.meeting_type, payload.held_on.isoformat(),
+                              payload.member_divisions)
+            processing.collect_events(case)
+            return
         if isinstance(payload, MeetingDecidedV1):
             try:
                 case = self._case(envelope.case_id)
@@ -259,6 +325,13 @@ class IntakeApplication(ServiceApplication):
                 return  # a case that began at outreach never passed intake: nothing to return to
             case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
             processing.collect_events(case)
+
+    def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:
+        """The case, if the actor's division may write it (shared/policy.py case_writers)."""
+        case = self._case(case_id)
+        if actor.get("division"):
+            require_case_writer(actor["division"], case.view())
+        return case
 
     def _case(self, case_id: UUID) -> Case:
         case: Case = self.load(case_id, Case, "ケース")

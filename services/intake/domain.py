@@ -10,6 +10,11 @@ from eventsourcing.domain import Aggregate, event
 from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 
+def _covers_of_wording(scope: str) -> list[str]:
+    """A consent recorded before `covers` existed: it covers the 重層的支援会議 when its wording says so."""
+    return ["jusou_shien_kaigi"] if "重層的支援会議" in scope else []
+
+
 class Forbidden(DomainError):
     """No legal basis to show personal information (D9, D10)."""
 
@@ -134,10 +139,17 @@ class Case(JourneyAggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return case_id
 
+    def record_consent(self, scope: str, granted: bool, method: str, covers: list[str] | None = None) -> None:
+        """D9: 本人同意, given or withdrawn; `covers` says what it covers (CONSENT_COVERS codes)."""
+        if granted and not covers:
+            raise Invalid("同意の範囲（重層的支援会議での共有、関係機関との共有）を1つ以上選んでください / "
+                          "say what the consent covers: jusou_shien_kaigi and/or related_agencies (D9)")
+        self._consent_recorded(scope=scope, granted=granted, method=method, covers=sorted(covers or []))
+
     @event("ConsentRecorded")
-    def record_consent(self, scope: str, granted: bool, method: str) -> None:
-        """D9: 本人同意, given or withdrawn."""
-        self.consent = {"scope": scope, "granted": granted, "method": method}
+    def _consent_recorded(self, scope: str, granted: bool, method: str, covers: list[str] | None = None) -> None:
+        self.consent = {"scope": scope, "granted": granted, "method": method,
+                        "covers": covers if covers is not None else _covers_of_wording(scope)}
 
     @event("Connected")
     def connect(self, to_agency: str, reason: str) -> None:
@@ -186,27 +198,66 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
 
-    def disclose_person(self, basis: str, staff_division: str, meeting_id: UUID | None) -> None:
-        """D9 D10: personal information is shown only on a legal basis, and each showing is recorded.
+    def disclose_person(self, basis: str, staff_division: str, meeting_id: UUID | None,
+                        readers: frozenset[str] = frozenset(), recent_basis: bool = False) -> None:
+        """D9 D10: personal information is shown only on a verified legal basis; each showing is recorded.
 
         `own_counter`: staff of the division whose counter received the consultation;
-        `consent`: the person's consent to share is granted; `shien_kaigi`: a 支援会議 (社会福祉法
-        第106条の6), whose members share a duty of confidentiality.
+        `consent`: the person's consent is granted and covers this reader: sharing with the related
+        agencies (the case's readers, `readers`), or at the 重層的支援会議 for the divisions that sat in
+        one that took the case up; `shien_kaigi`: a 支援会議 (社会福祉法第106条の6) that took this case up
+        (MeetingCaseTakenUp) and in which the reader's division sat; its members share a duty of
+        confidentiality. The basis is checked against what intake recorded, never taken on trust.
+        `recent_basis`: the reader's own counter basis was created shortly before by the reader (marked).
         """
+        if basis not in ("own_counter", "consent", "shien_kaigi"):
+            raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
         if basis == "own_counter" and staff_division != self.division:
             raise Forbidden("受付した窓口の課の職員ではありません。同意か支援会議を根拠にしてください / "
                             "only the receiving counter's division may read on this basis")
-        if basis == "consent" and not (self.consent and self.consent["granted"]):
-            raise Forbidden("本人同意がありません（または撤回されています）/ no consent to share (D9)")
-        if basis == "shien_kaigi" and meeting_id is None:
-            raise Invalid("支援会議の会議番号 (meeting_id) を入力してください / name the 支援会議 (D10)")
-        if basis not in ("own_counter", "consent", "shien_kaigi"):
-            raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
-        self._person_disclosed(person_ref=self.person_ref, basis=basis, meeting_id=meeting_id)
+        if basis == "consent":
+            covers = set((self.consent or {}).get("covers") or []) if (self.consent or {}).get("granted") else set()
+            if not covers:
+                raise Forbidden("本人同意がありません（または撤回されています）/ no consent to share (D9)")
+            by_agencies = "related_agencies" in covers and staff_division in readers
+            at_meeting = "jusou_shien_kaigi" in covers and any(
+                s["meeting_type"] == "jusou_shien_kaigi" and staff_division in s["member_divisions"]
+                for s in self.sittings)
+            if not (by_agencies or at_meeting):
+                raise Forbidden("本人同意の範囲にあなたの課は含まれていません（同意の範囲: "
+                                + "・".join(sorted(covers)) + "）/ the consent does not cover your division (D9)")
+        if basis == "shien_kaigi":
+            if meeting_id is None:
+                raise Invalid("支援会議の会議番号 (meeting_id) を入力してください / name the 支援会議 (D10)")
+            sitting = next((s for s in self.sittings if s["meeting_id"] == str(meeting_id)), None)
+            if sitting is None or sitting["meeting_type"] != "shien_kaigi":
+                raise Forbidden("この会議はこのケースを取り上げた支援会議ではありません / "
+                                "that meeting is not a 支援会議 that took up this case (D10)")
+            if staff_division not in sitting["member_divisions"]:
+                raise Forbidden("あなたの課はこの支援会議の構成員ではありません / "
+                                "your division was not a member of that 支援会議 (D10)")
+        self._person_disclosed(person_ref=self.person_ref, basis=basis, meeting_id=meeting_id,
+                               recent_basis=recent_basis)
 
     @event("PersonDisclosed")
-    def _person_disclosed(self, person_ref: str, basis: str, meeting_id: UUID | None) -> None:
+    def _person_disclosed(self, person_ref: str, basis: str, meeting_id: UUID | None, recent_basis: bool = False) -> None:
         self.disclosures = getattr(self, "disclosures", 0) + 1
+
+    @property
+    def sittings(self) -> list[dict[str, Any]]:
+        """The sittings that took the case up (MeetingCaseTakenUp): meeting, type, member division codes."""
+        return list(getattr(self, "_sittings", []))
+
+    def note_sitting(self, meeting_id: UUID, meeting_type: str, held_on: str, member_divisions: list[str]) -> None:
+        """D10: a meeting took the case up, with these divisions as members (once per meeting)."""
+        if all(s["meeting_id"] != str(meeting_id) for s in self.sittings):
+            self._sitting_noted(meeting_id=str(meeting_id), meeting_type=meeting_type, held_on=held_on,
+                                member_divisions=sorted(member_divisions))
+
+    @event("SittingNoted")
+    def _sitting_noted(self, meeting_id: str, meeting_type: str, held_on: str, member_divisions: list[str]) -> None:
+        self._sittings = [*self.sittings, {"meeting_id": meeting_id, "meeting_type": meeting_type,
+                                           "held_on": held_on, "member_divisions": member_divisions}]
 
     @event("MeetingNoted")
     def note_meeting(self, meeting_id: UUID, meeting_type: str, decision: str) -> None:
@@ -226,6 +277,7 @@ class Case(JourneyAggregate):
             "consent": self.consent,
             "connections": self.connections,
             "meetings": getattr(self, "meetings", []),
+            "sittings": self.sittings,
             "disclosures": getattr(self, "disclosures", 0),
             # D3: concerns in two or more fields suggest a complex or compound case (複合化)
             "escalation_candidate": len(set(self.concerns)) >= 2 and self.status != "escalated",

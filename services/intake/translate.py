@@ -13,6 +13,7 @@ translate = translator(
         ),
         Case.ConsentRecorded: lambda e: (
             "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}
+            | ({"covers": e.covers} if getattr(e, "covers", None) is not None else {})
         ),
         Case.Connected: lambda e: ("CaseConnected", {"to_agency": e.to_agency, "reason": e.reason}),
         Case.ConnectionAnswered: lambda e: (

@@ -11,11 +11,14 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.intake.api import AnswerIn, ConnectIn, ConsentIn, ConsultationIn, ErasureIn, EscalateIn, PersonIn
+from shared.limits import check_form
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from services.intake.application import answering_division
 from shared.http import DIVISION_TITLES, principal, runtime_of
-from shared.journey import DomainError
-from shared.policy import allowed, may_read_case
+from shared.contracts import CONSENT_COVERS
+from shared.journey import DomainError, Invalid
+from shared.policy import allowed, may_read_case, reads_every_division
 from shared.reference import CONCERN_FIELDS, COUNTERS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
@@ -68,12 +71,17 @@ async def cases_csv(request: Request, counter: str) -> Response:
                           "" if c["consent"] is None else ("あり" if c["consent"]["granted"] else "撤回")] for c in cases])
 
 
+def _own_counters(staff: dict[str, Any]) -> list[Any]:
+    """D2 (issue 13): a counselor receives consultations at their own division's counters only."""
+    return [c for c in COUNTERS.values() if c.division == staff.get("division")]
+
+
 @router.get("/ui/consultations/new", response_class=HTMLResponse)
 async def new_consultation(request: Request, counter: str | None = None, referral: str | None = None) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect("/ui/login?next=/ui/consultations/new")
-    return ui.render(request, "intake_new.html", "相談受付 / new consultation", counters=list(COUNTERS.values()),
+    return ui.render(request, "intake_new.html", "相談受付 / new consultation", counters=_own_counters(staff),
                      counter=counter if counter in COUNTERS else _default_counter(staff), channels=CHANNELS,
                      concerns=list(CONCERN_FIELDS.values()), form={}, candidates=None, referral=referral)
 
@@ -95,18 +103,21 @@ async def receive(request: Request) -> Response:
     actor = actor_of(staff)
     known = COUNTERS.get(counter)
     try:
+        if person:  # the API's bounds: lengths, no control characters, a birth date from 1900 to today
+            person.update({k: v for k, v in check_form(PersonIn, person).items() if v is not None})
+        check_form(ConsultationIn, {"channel": str(form.get("channel", ""))})
         case_id = await anyio.to_thread.run_sync(lambda: app.receive_consultation(
             actor, counter, known.division if known else "", str(form.get("channel", "")),
             [str(c) for c in form.getlist("concerns")], person, person_ref, form.get("confirm_new_person") == "1",
             UUID(referral) if referral else None))
     except PossibleDuplicate as duplicate:
         return ui.render(request, "intake_new.html", "相談受付 / new consultation", status_code=409,
-                         counters=list(COUNTERS.values()), counter=counter, channels=CHANNELS,
+                         counters=_own_counters(staff), counter=counter, channels=CHANNELS,
                          concerns=list(CONCERN_FIELDS.values()), form=form, referral=referral,
                          candidates=duplicate.extra["candidates"])
     except DomainError as refused:
         return ui.render(request, "intake_new.html", "相談受付 / new consultation", status_code=refused.status,
-                         counters=list(COUNTERS.values()), counter=counter, channels=CHANNELS,
+                         counters=_own_counters(staff), counter=counter, channels=CHANNELS,
                          concerns=list(CONCERN_FIELDS.values()), form=form, candidates=None, referral=referral,
                          error=str(refused))
     return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
@@ -136,6 +147,7 @@ async def erase_person(request: Request, person_ref: UUID) -> Response:
         return redirect(back, ng="根拠と理由を入力してください / give the legal basis and the reason")
     actor = principal(request).actor
     try:
+        check_form(ErasureIn, {"reason": form["reason"]})
         await anyio.to_thread.run_sync(
             lambda: runtime_of(request).app.erase_person(actor, person_ref, form["basis"], form["reason"]))
     except DomainError as refused:
@@ -157,6 +169,12 @@ for _action in ("consent", "connect", "escalate", "answer"):
     _case_form(_action)
 
 
+def _covers(form: Any) -> list[str] | None:
+    """The consent form's 範囲 checkboxes (D9): only the known codes; none ticked reads the wording."""
+    ticked = [str(v) for v in form.getlist("covers") if str(v) in CONSENT_COVERS]
+    return ticked or None
+
+
 async def case_action(request: Request, case_id: UUID, action: str) -> Response:
     """Consent, つなぎ, an answer to a connection, or escalation, from the case page."""
     staff = staff_from_cookie(request)
@@ -166,12 +184,17 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
     form = await request.form()
     app = runtime_of(request).app
     text = {k: str(v).strip() for k, v in form.items()}
+    index = text.get("index", "0")
+    if action == "answer" and not (index.isascii() and index.isdigit() and len(index) <= 5):
+        raise Invalid("つなぎの番号 (index) は 0 以上の整数です。ケースの画面から回答してください / "
+                      "index must be a whole number: answer from the case page")
     calls = {
         "consent": (lambda: app.record_consent(actor, case_id, text.get("scope", ""), text.get("granted") == "1",
-                                               text.get("method", "")), "同意を記録しました / consent recorded"),
+                                               text.get("method", ""), _covers(form)),
+                    "同意を記録しました / consent recorded"),
         "connect": (lambda: app.connect_case(actor, case_id, text.get("to_agency", ""), text.get("reason", "")),
                     "つなぎを記録しました / connected"),
-        "answer": (lambda: app.answer_connection(actor, case_id, int(text.get("index", "0")), text.get("accepted") == "1",
+        "answer": (lambda: app.answer_connection(actor, case_id, int(index), text.get("accepted") == "1",
                                                  text.get("reason", "")), "回答を記録しました / answer recorded"),
         "escalate": (lambda: app.escalate_case(actor, case_id, text.get("reason", ""), text.get("primary_agency", "")),
                      "多機関協働事業へつなぎました / escalated"),
@@ -181,10 +204,21 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
                                       "escalate": ("reason", "primary_agency"), "answer": ()}[action]):
         return redirect(f"/ui/cases/{case_id}", ng="必須項目を入力してください / fill in the required fields")
     try:
+        check_form({"consent": ConsentIn, "connect": ConnectIn, "escalate": EscalateIn, "answer": AnswerIn}[action],
+                   {k: text.get(k, "") for k in ("scope", "method", "to_agency", "reason", "primary_agency")})
         await anyio.to_thread.run_sync(call)
     except DomainError as refused:
         return redirect(f"/ui/cases/{case_id}", ng=str(refused))
     return redirect(f"/ui/cases/{case_id}", ok=done)
+
+
+@router.get("/ui/audit/recent-basis", response_class=HTMLResponse)
+async def recent_basis_page(request: Request) -> Response:
+    """要確認の開示 (issue 13): showings on an own-counter basis the reader had just created."""
+    who = principal(request)
+    division = None if reads_every_division(who) else who.division
+    rows = await anyio.to_thread.run_sync(runtime_of(request).app.recent_basis_disclosures, division)
+    return ui.render(request, "intake_recent_basis.html", "要確認の開示 / disclosures to check", rows=rows)
 
 
 @router.get("/ui/trend", response_class=HTMLResponse)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.http import call, runtime_of, staff
+from shared.http import call, principal, runtime_of, staff
+from shared.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["meeting"])
@@ -17,52 +17,54 @@ router = APIRouter(tags=["meeting"])
 
 class MeetingIn(BaseModel):
     meeting_type: Literal["jusou_shien_kaigi", "shien_kaigi"] = Field(description="重層的支援会議 / 支援会議")
-    held_on: date = Field(description="開催日")
-    attendees: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, description="出席機関")
+    held_on: NearDate = Field(description="開催日 (within 5 years of today)")
+    attendees: list[ShortName] = Field(min_length=1, max_length=MAX_ITEMS, description="出席機関")
 
 
 class PositionIn(BaseModel):
-    agency: str = Field(min_length=1, max_length=200)
+    agency: Name = Field(min_length=1, max_length=200)
     position: Literal["agree", "object"]
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class DecisionIn(BaseModel):
     plan_id: UUID
     decision: Literal["approved", "revision_requested", "returned_to_intake"]
-    reasons: str = Field(min_length=1, max_length=4000, description="理由")
-    positions: list[PositionIn] = Field(description="各出席機関の意見 (D5): every attendee, agree or object with a reason")
-    connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list)
-    primary_agency: str | None = Field(default=None, max_length=200, description="returned_to_intake: 主担当")
+    reasons: Text = Field(min_length=1, max_length=4000, description="理由")
+    positions: list[PositionIn] = Field(max_length=MAX_ITEMS,
+                                        description="各出席機関の意見 (D5): every attendee, agree or object with a reason")
+    connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list, max_length=2)
+    primary_agency: Name | None = Field(default=None, max_length=200, description="returned_to_intake: 主担当")
 
 
 class GoalResultIn(BaseModel):
-    goal: str = Field(min_length=1, max_length=2000, description="プランの目標")
+    goal: Text = Field(min_length=1, max_length=2000, description="プランの目標")
     result: Literal["achieved", "partly_achieved", "not_achieved"] = Field(description="達成 / 一部達成 / 未達成")
-    note: str = Field(default="", max_length=4000, description="経過")
+    note: Text = Field(default="", max_length=4000, description="経過")
 
 
 class EvaluationIn(BaseModel):
     plan_id: UUID
     outcome: Literal["closed", "suspended", "continued"] = Field(description="終結 / 中断 / 継続")
-    course: str = Field(min_length=1, max_length=4000, description="支援の経過")
-    result: str = Field(min_length=1, max_length=4000, description="支援の成果")
-    reason: str = Field(default="", max_length=2000)
-    next_review_on: date | None = None
-    goal_results: list[GoalResultIn] = Field(description="目標ごとの評価 (D7): one per goal of the plan")
+    course: Text = Field(min_length=1, max_length=4000, description="支援の経過")
+    result: Text = Field(min_length=1, max_length=4000, description="支援の成果")
+    reason: Text = Field(default="", max_length=2000)
+    next_review_on: NearDate | None = Field(default=None, description="次回の見直し日 (within 5 years of today)")
+    goal_results: list[GoalResultIn] = Field(max_length=MAX_ITEMS, description="目標ごとの評価 (D7): one per goal of the plan")
 
 
 class GapIn(BaseModel):
     case_id: UUID
-    need: str = Field(min_length=1, max_length=200)
-    area: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=4000)
+    need: Name = Field(min_length=1, max_length=200)
+    area: Name = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=4000)
 
 
 @router.get("/agenda")
 async def agenda(request: Request) -> list[dict[str, Any]]:
     """議題: plans awaiting a decision or a closure evaluation."""
-    return await call(runtime_of(request).app.agenda)  # type: ignore[no-any-return]
+    app, who = runtime_of(request).app, principal(request)
+    return await call(lambda: app.scoped(app.agenda(), who))  # type: ignore[no-any-return]
 
 
 @router.get("/agenda/{plan_id}")
@@ -81,6 +83,19 @@ async def consent(case_id: UUID, request: Request) -> dict[str, Any]:
 async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, str]:
     meeting_id = await call(runtime_of(request).app.convene, actor, body.meeting_type, body.held_on, body.attendees)
     return {"meeting_id": str(meeting_id)}
+
+
+class TakeUpIn(BaseModel):
+    case_id: UUID = Field(description="議題にするケース (the case's id, the same in every program)")
+
+
+@router.post("/meetings/{meeting_id}/cases", status_code=201)
+async def take_up(meeting_id: UUID, body: TakeUpIn, request: Request, actor: Staff) -> dict[str, Any]:
+    """議題にする (D10): the sitting takes up a case, with or without a plan. At a 支援会議 this lets the
+    member divisions read the person's information at intake (basis `shien_kaigi` with this meeting_id);
+    deciding or evaluating a plan at a sitting takes its case up too. Published as MeetingCaseTakenUp
+    (the member divisions' codes, never the minutes)."""
+    return await call(runtime_of(request).app.take_up, actor, meeting_id, body.case_id)  # type: ignore[no-any-return]
 
 
 @router.get("/meetings/{meeting_id}")

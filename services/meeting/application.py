@@ -13,7 +13,10 @@ from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanR
 from shared.app import ServiceApplication
 from shared.contracts import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
 from shared.journey import Invalid, NotFound, acting
-from shared.reference import DIVISIONS, unknown_agencies
+from shared.reference import member_divisions, unknown_agencies
+
+#: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
+WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
 PLAN_EVENTS = ("PlanProposed", "PlanClosureRequested")
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
@@ -49,6 +52,7 @@ class MeetingApplication(ServiceApplication):
         meeting = self._meeting(meeting_id)
         review = self.review(plan_id)
         with acting(actor):
+            meeting.take_up(review.case_id, list(self.members(meeting)))
             meeting.decide(review, decision, reasons, positions, connect_to,
                            self.consent_granted(review.case_id), primary_agency)
             review.settle(SETTLED[decision])
@@ -62,9 +66,83 @@ class MeetingApplication(ServiceApplication):
         meeting = self._meeting(meeting_id)
         review = self.review(plan_id)
         with acting(actor):
-            meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results)
+            meeting.take_up(review.case_id, list(self.members(meeting)))
+            meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
+                             self.consent_granted(review.case_id))
             review.settle(outcome)
         self.save(meeting, review)
+
+    def take_up(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID) -> dict[str, Any]:
+        """議題にする (D10): the sitting takes up a case, with or without a plan. For a 支援会議 this is
+        what lets its members read the person's information at intake (MeetingCaseTakenUp)."""
+        meeting = self._meeting(meeting_id)
+        with acting(actor):
+            meeting.take_up(case_id, list(self.members(meeting)))
+        self.save(meeting)
+        return {"meeting_id": str(meeting_id), "case_id": str(case_id), "cases": list(meeting.cases)}
+
+    @staticmethod
+    def members(meeting: Meeting) -> frozenset[str]:
+        """The city's divisions that sat in the meeting, as codes (an agency counts for its division)."""
+        return member_divisions(meeting.attendees)
+
+    def is_member(self, meeting: Meeting, division: str | None) -> bool:
+        return division is not None and division in self.members(meeting)
+
+    def meeting_readers(self, meeting_id: UUID) -> frozenset[str] | None:
+        """Division scope of a sitting's record: its members; for a 重層的支援会議 also the city's
+        secretariat (福祉総務課 convenes it). None when there is no such meeting (the route answers 404)."""
+        try:
+            meeting = self._meeting(meeting_id)
+        except NotFound:
+            return None
+        if meeting.meeting_type == "shien_kaigi":
+            return None  # D10: meeting_view refuses a non-member, saying why (守秘義務)
+        return self.members(meeting) | {"welfare-general"}
+
+    def case_of_plan(self, plan_id: UUID) -> UUID | None:
+        try:
+            return UUID(str(self.review(plan_id).case_id))
+        except NotFound:
+            return None
+
+    def redact(self, rows: list[dict[str, Any]], division: str | None) -> list[dict[str, Any]]:
+        """D10: a 支援会議's events show their kind, time and case to a non-member, never their content
+        (reasons, positions, evaluations); the members see them whole."""
+        shown = []
+        for row in rows:
+            if row.get("event", "").startswith("Meeting.") and self._confidential_to(UUID(row["aggregate_id"]), division):
+                keep = {k: row["fields"][k] for k in ("meeting_type", "plan_id", "case_id", "decision", "outcome")
+                        if k in row["fields"]}
+                row = {**row, "fields": {**keep, "withheld": WITHHELD}}
+            shown.append(row)
+        return shown
+
+    def _confidential_to(self, meeting_id: UUID, division: str | None) -> bool:
+        try:
+            meeting = self._meeting(meeting_id)
+        except NotFound:
+            return False
+        return meeting.meeting_type == "shien_kaigi" and not self.is_member(meeting, division)
+
+    def state_as_of(self, case_id: UUID, moment: Any = None, division: str | None = None) -> list[dict[str, Any]]:
+        """The meeting's state of a case: each sitting shows only this case's minutes, and a 支援会議's
+        only to its members (D10)."""
+        states = super().state_as_of(case_id, moment)
+        for state in states:
+            if state["kind"] != "Meeting":
+                continue
+            view = state["state"]
+            mine = [m for m in view.get("minutes", []) if m.get("case_id") in (None, str(case_id))
+                    and (m.get("plan_id") is None or m.get("plan_id") in self._plans_of(case_id))]
+            view["minutes"] = mine
+            view["cases"] = [c for c in view.get("cases", []) if c == str(case_id)]
+            if self._confidential_to(UUID(state["aggregate_id"]), division):
+                view["minutes"] = [{"kind": m.get("kind"), "withheld": WITHHELD} for m in mine]
+        return states
+
+    def _plans_of(self, case_id: UUID) -> set[str]:
+        return {str(i) for i in self.ids_of(PlanReview) if str(self.review(i).case_id) == str(case_id)}
 
     def identify_gap(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID, need: str, area: str, description: str) -> None:
         """D8: record a missing local resource (ResourceGapIdentified)."""
@@ -78,15 +156,17 @@ class MeetingApplication(ServiceApplication):
         try:
             consent: Consent = self.load(case_id, Consent, "同意")
         except NotFound:
-            return {"case_id": str(case_id), "granted": False, "scope": None, "heard": False}
-        return {"case_id": str(case_id), "granted": consent.granted, "scope": consent.scope, "heard": True}
+            return {"case_id": str(case_id), "granted": False, "scope": None, "covers": [], "heard": False}
+        return {"case_id": str(case_id), "granted": consent.covers_meeting(), "given": bool(consent.granted),
+                "scope": consent.scope, "covers": list(getattr(consent, "covers", None) or []), "heard": True}
 
     def consent_granted(self, case_id: UUID) -> bool:
+        """D9: a consent that covers the 重層的支援会議 (a consent to something else does not)."""
         try:
             consent: Consent = self.load(case_id, Consent, "同意")
         except NotFound:
             return False
-        return bool(consent.granted)
+        return consent.covers_meeting()
 
     def review(self, plan_id: UUID) -> PlanReview:
         review: PlanReview = self.load(plan_id, PlanReview, "議題のプラン")
@@ -100,8 +180,7 @@ class MeetingApplication(ServiceApplication):
         """Minutes; a 支援会議's are confidential and shown only to its members (D10)."""
         meeting = self._meeting(meeting_id)
         if meeting.meeting_type == "shien_kaigi":
-            division = DIVISIONS.get(actor["division"])
-            if division is None or division.ja not in meeting.attendees:
+            if not self.is_member(meeting, actor.get("division")):
                 raise ConfidentialMeeting(
                     "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
                     "the 支援会議's records are shown only to its members (D10)"
@@ -110,11 +189,12 @@ class MeetingApplication(ServiceApplication):
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
         if isinstance(payload, ConsentRecordedV1):
+            covers = sorted(payload.covered())
             try:
                 consent: Consent = self.load(envelope.case_id, Consent, "同意")
-                consent.change(granted=payload.granted, scope=payload.scope)
+                consent.change(granted=payload.granted, scope=payload.scope, covers=covers)
             except NotFound:
-                consent = Consent(case_id=envelope.case_id, granted=payload.granted, scope=payload.scope)
+                consent = Consent(case_id=envelope.case_id, granted=payload.granted, scope=payload.scope, covers=covers)
             processing.collect_events(consent)
         elif isinstance(payload, PlanProposedV1):
             summary = {"support_direction": payload.support_direction, "goals": payload.goals,

@@ -25,6 +25,10 @@ class OpenObjection(DomainError):
     """D5: a decision is a consensus; an agency's open objection blocks it."""
 
 
+class NotForShienKaigi(DomainError):
+    """D10: only the 重層的支援会議 judges a plan's 適切性; the 支援会議 shares information."""
+
+
 class ConfidentialMeeting(DomainError):
     """D10: a 支援会議's records are for its members only."""
 
@@ -74,16 +78,23 @@ class Consent(JourneyAggregate):
     """本人同意 of a case as the meeting last heard it from intake (D9)."""
 
     @event("Heard")
-    def __init__(self, case_id: UUID, granted: bool, scope: str) -> None:
-        self.case_id, self.granted, self.scope = case_id, granted, scope
+    def __init__(self, case_id: UUID, granted: bool, scope: str, covers: list[str] | None = None) -> None:
+        self.case_id, self.granted, self.scope, self.covers = case_id, granted, scope, covers
 
     @staticmethod
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return case_id
 
     @event("Changed")
-    def change(self, granted: bool, scope: str) -> None:
-        self.granted, self.scope = granted, scope
+    def change(self, granted: bool, scope: str, covers: list[str] | None = None) -> None:
+        self.granted, self.scope, self.covers = granted, scope, covers
+
+    def covers_meeting(self) -> bool:
+        """D9: granted, and its scope covers sharing at the 重層的支援会議 (not any consent will do)."""
+        covers = getattr(self, "covers", None)
+        if covers is None:  # recorded before `covers` existed: read from its wording
+            return bool(self.granted) and "重層的支援会議" in (self.scope or "")
+        return bool(self.granted) and "jusou_shien_kaigi" in covers
 
 
 class Meeting(JourneyAggregate):
@@ -93,6 +104,17 @@ class Meeting(JourneyAggregate):
     def __init__(self, meeting_type: str, held_on: date, attendees: list[str]) -> None:
         self.meeting_type, self.held_on, self.attendees = meeting_type, held_on, attendees
         self.minutes: list[dict[str, Any]] = []
+        self.cases: list[str] = []
+
+    def take_up(self, case_id: UUID, member_divisions: list[str]) -> None:
+        """議題にする: the sitting takes up a case (D10: the basis of a 支援会議 disclosure); once per case."""
+        if str(case_id) not in getattr(self, "cases", []):
+            self._taken_up(case_id=case_id, meeting_type=self.meeting_type, held_on=self.held_on,
+                           member_divisions=sorted(member_divisions))
+
+    @event("CaseTakenUp")
+    def _taken_up(self, case_id: UUID, meeting_type: str, held_on: date, member_divisions: list[str]) -> None:
+        self.cases = [*getattr(self, "cases", []), str(case_id)]
 
     @classmethod
     def convene(cls, meeting_type: str, held_on: date, attendees: list[str]) -> Meeting:
@@ -109,6 +131,13 @@ class Meeting(JourneyAggregate):
         """D5: a consensus decision on a proposed plan; D9: consent at the 重層的支援会議."""
         if review.status != "proposed":
             raise NotOnAgenda(f"このプランは審議できる状態ではありません（{review.status}）/ the plan is not awaiting a decision")
+        if self.meeting_type == "shien_kaigi" and decision == "approved":
+            raise NotForShienKaigi(
+                "支援会議はプランの適切性を判断しません（承認は重層的支援会議で、本人同意を得て行います）。"
+                "支援会議では修正依頼または包括的相談支援への差戻しを記録できます / the 支援会議 does not approve "
+                "plans: only the 重層的支援会議 (with consent) judges a plan; here a revision request or a return "
+                "to intake may be recorded (D10)"
+            )
         if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
             raise ConsentMissing(
                 "本人同意がないため重層的支援会議では扱えません。支援会議で検討してください / "
@@ -139,7 +168,8 @@ class Meeting(JourneyAggregate):
             decision=decision, reasons=reasons, positions=positions, connect_to=connect_to,
         )
         if decision == "returned_to_intake":
-            self._returned_to_intake(case_id=review.case_id, primary_agency=primary_agency, reason=reasons)
+            self._returned_to_intake(case_id=review.case_id, primary_agency=primary_agency, reason=reasons,
+                                     meeting_type=self.meeting_type)
 
     @event("Decided")
     def _decided(
@@ -150,16 +180,24 @@ class Meeting(JourneyAggregate):
                              "reasons": reasons, "positions": positions, "connect_to": connect_to})
 
     @event("ReturnedToIntake")
-    def _returned_to_intake(self, case_id: UUID, primary_agency: str | None, reason: str) -> None:
+    def _returned_to_intake(self, case_id: UUID, primary_agency: str | None, reason: str,
+                            meeting_type: str | None = None) -> None:
         self.minutes.append({"kind": "returned_to_intake", "case_id": str(case_id)})
 
     def evaluate(
         self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None,
-        goal_results: list[dict[str, str]],
+        goal_results: list[dict[str, str]], consent_granted: bool = False,
     ) -> None:
-        """D7: evaluate a plan at closure, goal by goal: closed (終結), suspended (中断) or continued."""
+        """D7: evaluate a plan at closure, goal by goal: closed (終結), suspended (中断) or continued.
+
+        D9: at the 重層的支援会議 the person's consent is needed for the evaluation too."""
         if review.status != "closure_requested":
             raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{review.status}）/ no closure was requested")
+        if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
+            raise ConsentMissing(
+                "本人同意がない（撤回された）ため重層的支援会議では評価できません。支援会議で評価してください / "
+                "no consent (or it was withdrawn): the 重層的支援会議 cannot evaluate this case; use the 支援会議 (D9, D10)"
+            )
         goals = list(review.summary.get("goals", []))
         evaluated = [g.get("goal") for g in goal_results]
         if sorted(map(str, evaluated)) != sorted(goals):
@@ -174,13 +212,13 @@ class Meeting(JourneyAggregate):
         self._evaluated(
             case_id=review.case_id, plan_id=review.plan_id, program=review.program, outcome=outcome,
             evaluation={"course": course, "outcome": result, "goals": goal_results}, reason=reason,
-            next_review_on=next_review_on,
+            next_review_on=next_review_on, meeting_type=self.meeting_type,
         )
 
     @event("Evaluated")
     def _evaluated(
         self, case_id: UUID, plan_id: UUID, program: str, outcome: str, evaluation: dict[str, Any], reason: str,
-        next_review_on: date | None,
+        next_review_on: date | None, meeting_type: str | None = None,
     ) -> None:
         self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome, "evaluation": evaluation,
                              "reason": reason, "next_review_on": next_review_on.isoformat() if next_review_on else None})
@@ -192,4 +230,4 @@ class Meeting(JourneyAggregate):
 
     def view(self) -> dict[str, Any]:
         return {"meeting_id": str(self.id), "meeting_type": self.meeting_type, "held_on": self.held_on.isoformat(),
-                "attendees": self.attendees, "minutes": self.minutes}
+                "attendees": self.attendees, "minutes": self.minutes, "cases": list(getattr(self, "cases", []))}

@@ -14,6 +14,8 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn
+from shared.limits import check_form
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting, Meeting
 from shared.http import DIVISION_TITLES, runtime_of
@@ -146,19 +148,25 @@ async def _read(request: Request, fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, runtime_of(request).app, *args)
 
 
+async def _scoped(request: Request, fn: Any) -> Any:
+    """A list's rows the signed-in reader's division may see (shared/policy.py visible)."""
+    app, who = runtime_of(request).app, getattr(request.state, "principal", None)
+    return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
+
+
 @router.get("/ui/", response_class=HTMLResponse)
 async def home(request: Request, type: str = "jusou_shien_kaigi") -> Response:  # noqa: A002
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     today = datetime.now(JST).date().isoformat()
     form = {"meeting_type": type if type in MEETING_TYPES else "jusou_shien_kaigi", "held_on": today, "attendees": []}
-    return _home(request, await _read(request, _agenda), await _read(request, _meetings), form=form)
+    return _home(request, await _scoped(request, _agenda), await _read(request, _meetings), form=form)
 
 
 @router.get("/ui/agenda-table", response_class=HTMLResponse)
 async def agenda_table(request: Request) -> Response:
     """The live part of the home page: the agenda, by status."""
-    return ui.render(request, "meeting_agenda_table.html", "", agenda=await _read(request, _agenda), **LABELS)
+    return ui.render(request, "meeting_agenda_table.html", "", agenda=await _scoped(request, _agenda), **LABELS)
 
 
 @router.get("/ui/meetings-table", response_class=HTMLResponse)
@@ -168,7 +176,7 @@ async def meetings_table(request: Request) -> Response:
 
 @router.get("/ui/agenda.csv")
 async def agenda_csv(request: Request) -> Response:
-    rows = await _read(request, _agenda)
+    rows = await _scoped(request, _agenda)
     return csv_response("会議の議題.csv",
                         ["状態", "ケース番号", "プラン番号", "事業", "版", "支援の方向性", "目標", "役割分担", "本人同意", "経過"],
                         [[AGENDA_STATUS_JA[r["status"]].split(" / ")[0], r["case_id"], r["plan_id"],
@@ -199,7 +207,7 @@ async def convene(request: Request) -> Response:
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
 
     async def refuse(message: str, status: int) -> Response:
-        return _home(request, await _read(request, _agenda), await _read(request, _meetings), status, form, message)
+        return _home(request, await _scoped(request, _agenda), await _read(request, _meetings), status, form, message)
 
     if form["meeting_type"] not in MEETING_TYPES:
         return await refuse("会議の種類を選んでください / choose the meeting type", 422)
@@ -210,6 +218,7 @@ async def convene(request: Request) -> Response:
     if not attendees:
         return await refuse("出席機関を1つ以上選んでください / choose the attending agencies (D5)", 422)
     try:
+        check_form(MeetingIn, {"held_on": held_on, "attendees": attendees})
         meeting_id = await anyio.to_thread.run_sync(
             lambda: app.convene(actor_of(staff), form["meeting_type"], held_on, attendees))
     except DomainError as refused:
@@ -243,7 +252,7 @@ async def _meeting_page(request: Request, meeting_id: UUID, status_code: int = 2
     meeting = await _meeting_or_refusal(request, meeting_id)
     if isinstance(meeting, Response):
         return meeting
-    agenda = await _read(request, _agenda)
+    agenda = await _scoped(request, _agenda)
     minutes = await _read(request, _minutes, meeting_id)
     # D8: a gap is recorded against a case before this meeting: on its agenda or in its minutes.
     cases = list(dict.fromkeys([i["case_id"] for i in agenda] + [m["case_id"] for m in minutes if m.get("case_id")]))
@@ -271,7 +280,7 @@ async def minutes_part(request: Request, meeting_id: UUID) -> Response:
 @router.get("/ui/meetings/{meeting_id}/agenda-note", response_class=HTMLResponse)
 async def agenda_note(request: Request, meeting_id: UUID, known: str = "") -> Response:
     """Live: tells an open meeting page that the agenda changed (a plan proposed or re-proposed)."""
-    agenda = await _read(request, _agenda)
+    agenda = await _scoped(request, _agenda)
     return ui.render(request, "meeting_agenda_note.html", "", meeting_id=str(meeting_id), changed=_signature(agenda) != known,
                      count=len(agenda))
 
@@ -323,6 +332,8 @@ async def decide(request: Request, meeting_id: UUID) -> Response:
         return await refuse("決定の理由を入力してください / give the reasons for the decision", 422)
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
+        check_form(DecisionIn, {"reasons": form["reasons"], "positions": positions,
+                                "primary_agency": form["primary_agency"]})
         await anyio.to_thread.run_sync(lambda: app.decide(
             actor_of(staff), meeting_id, UUID(plan_id), form["decision"], form["reasons"], positions,
             form["connect_to"], form["primary_agency"] or None))
@@ -369,6 +380,8 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
                     for i, g in enumerate(goals)]
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
+        check_form(EvaluationIn, {**{k: form[k] for k in ("course", "result", "reason")},
+                                  "next_review_on": next_review_on, "goal_results": goal_results})
         await anyio.to_thread.run_sync(lambda: app.evaluate(
             actor_of(staff), meeting_id, UUID(plan_id), form["outcome"], form["course"], form["result"], form["reason"],
             next_review_on, goal_results))
@@ -377,6 +390,29 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
     except DomainError as refused:
         return await refuse(str(refused), refused.status)
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"終結評価を記録しました: {OUTCOME_JA[form['outcome']]} / evaluation recorded")
+
+
+@router.post("/ui/meetings/{meeting_id}/cases", response_class=HTMLResponse)
+async def take_up(request: Request, meeting_id: UUID) -> Response:
+    """D10: the sitting takes up a case (its members may then read the person on the 支援会議 basis)."""
+    meeting = await _meeting_or_refusal(request, meeting_id)
+    if isinstance(meeting, Response):
+        return meeting
+    staff = staff_from_cookie(request)
+    assert staff is not None
+    raw = await request.form()
+    form = {"case_id": str(raw.get("case_id") or "").strip()}
+    try:
+        case_id = UUID(form["case_id"])
+    except ValueError:
+        return await _meeting_page(request, meeting_id, 422, {"take_up": form},
+                                   {"take_up": "ケース番号（36文字のID）を入力してください / give the case id (a UUID)"})
+    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    try:
+        await anyio.to_thread.run_sync(lambda: app.take_up(actor_of(staff), meeting_id, case_id))
+    except DomainError as refused:
+        return await _meeting_page(request, meeting_id, refused.status, {"take_up": form}, {"take_up": str(refused)})
+    return redirect(f"/ui/meetings/{meeting_id}", ok="ケースを議題にしました / case taken up")
 
 
 @router.post("/ui/meetings/{meeting_id}/resource-gaps", response_class=HTMLResponse)
@@ -397,6 +433,7 @@ async def record_gap(request: Request, meeting_id: UUID) -> Response:
         return await refuse("ケース・不足している資源・地域・内容をすべて入力してください / fill in every field", 422)
     app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
     try:
+        check_form(GapIn, {k: form[k] for k in ("need", "area", "description")})
         await anyio.to_thread.run_sync(lambda: app.identify_gap(
             actor_of(staff), meeting_id, UUID(form["case_id"]), form["need"], form["area"], form["description"]))
     except ValueError:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.outreach.domain import CONTACT_METHODS, STAGES
-from shared.http import call, runtime_of, staff
+from shared.http import call, principal, runtime_of, staff
+from shared.limits import Name, Text
 from shared.plan_api import plan_router
 
 Staff = Annotated[dict[str, str], Depends(staff)]
@@ -18,22 +19,22 @@ router = APIRouter(tags=["outreach"])
 
 class StartIn(BaseModel):
     case_id: UUID | None = Field(default=None, description="既存のケース (intake); 空なら新しいケース (D12)")
-    referred_by: str = Field(min_length=1, max_length=200, description="紹介元: 民生委員, 家族, intake…")
-    reason: str = Field(min_length=1, max_length=2000)
+    referred_by: Name = Field(min_length=1, max_length=200, description="紹介元: 民生委員, 家族, intake…")
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class ContactIn(BaseModel):
     method: Literal[CONTACT_METHODS] = Field(description="訪問, 手紙, 電話, メール, その他")  # type: ignore[valid-type]
     reached: bool
-    note: str = Field(default="", max_length=4000)
+    note: Text = Field(default="", max_length=4000)
     stage: Literal[STAGES] = Field(description="関係の段階")  # type: ignore[valid-type]
 
 
 class HandOverIn(BaseModel):
     to_program: Literal["intake", "collaboration", "participation"]
-    reason: str = Field(min_length=1, max_length=2000)
-    primary_agency: str | None = Field(default=None, max_length=200, description="主担当機関 (collaboration: required)")
-    counter: str | None = Field(default=None, max_length=50, description="受付窓口のコード (intake: required)")
+    reason: Text = Field(min_length=1, max_length=2000)
+    primary_agency: Name | None = Field(default=None, max_length=200, description="主担当機関 (collaboration: required)")
+    counter: Name | None = Field(default=None, max_length=50, description="受付窓口のコード (intake: required)")
 
 
 @router.post("/engagements", status_code=201)
@@ -45,7 +46,8 @@ async def start(body: StartIn, request: Request, actor: Staff) -> dict[str, str]
 
 @router.get("/engagements")
 async def engagements(request: Request) -> list[dict[str, Any]]:
-    return await call(runtime_of(request).app.engagements)  # type: ignore[no-any-return]
+    app, who = runtime_of(request).app, principal(request)
+    return await call(lambda: app.scoped(app.engagements(), who))  # type: ignore[no-any-return]
 
 
 @router.get("/engagements/{case_id}")

@@ -14,6 +14,8 @@ from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.outreach.api import ContactIn, HandOverIn, StartIn
+from shared.limits import check_form
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
 from shared.http import DIVISION_TITLES, runtime_of
@@ -59,7 +61,8 @@ async def _engagements(request: Request) -> list[dict[str, Any]]:
     app: OutreachApplication = runtime_of(request).app
 
     def read() -> list[dict[str, Any]]:
-        return [_record(app, UUID(e["case_id"])) for e in app.engagements()]
+        who = getattr(request.state, "principal", None)  # division scope
+        return [_record(app, UUID(e["case_id"])) for e in app.scoped(app.engagements(), who)]
 
     rows = await anyio.to_thread.run_sync(read)
     # Those still with the worker first, latest contact first; then those handed over.
@@ -124,6 +127,7 @@ async def start(request: Request) -> Response:
     if not text["referred_by"] or not text["reason"]:
         return await refuse("紹介元と理由を入力してください / fill in who referred the person and why", 422)
     try:
+        check_form(StartIn, {"referred_by": text["referred_by"], "reason": text["reason"]})
         if case_id is not None:
             try:
                 await anyio.to_thread.run_sync(app.engagement_view, case_id)
@@ -179,6 +183,7 @@ async def record_contact(request: Request, case_id: UUID) -> Response:
                            error="方法・会えたか・関係の段階を選んでください / choose the method, whether you met, and the stage")
     app: OutreachApplication = runtime_of(request).app
     try:
+        check_form(ContactIn, {"note": text["note"]})
         await anyio.to_thread.run_sync(lambda: app.record_contact(actor_of(staff), case_id, text["method"],
                                                                   text["reached"] == "1", text["note"], text["stage"]))
     except DomainError as refused:
@@ -199,6 +204,7 @@ async def hand_over(request: Request, case_id: UUID) -> Response:
                            error="引き継ぎ先と理由を入力してください / choose where to hand over and say why")
     app: OutreachApplication = runtime_of(request).app
     try:
+        check_form(HandOverIn, {k: text[k] for k in ("reason", "primary_agency", "counter")})
         await anyio.to_thread.run_sync(lambda: app.hand_over(
             actor_of(staff), case_id, text["to_program"], text["reason"], text["primary_agency"] or None,
             text["counter"] or None))

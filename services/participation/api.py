@@ -2,52 +2,54 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
-from shared.http import call, runtime_of, staff
+from shared.http import call, principal, runtime_of, staff
+from shared.limits import MAX_ITEMS, Name, NearDate, Need, Text
 from shared.plan_api import plan_router
 from shared.reference import RESOURCE_KINDS
 
 KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())
 
 Staff = Annotated[dict[str, str], Depends(staff)]
+PlacementIndex = Annotated[int, Path(ge=0, le=10_000, description="参加の番号 (index of GET /supports/{case_id} placements)")]
 router = APIRouter(tags=["participation"])
 
 
 class NeedsIn(BaseModel):
-    needs: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(min_length=1)
+    needs: list[Need] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class MatchIn(BaseModel):
-    resource_id: str = Field(min_length=1, max_length=200, description="資源一覧 (GET /catalogue) の resource_id")
-    resource_kind: str | None = Field(default=None, max_length=50, description=f"確認用の種類 (optional check): {KINDS}")
+    resource_id: Name = Field(min_length=1, max_length=200, description="資源一覧 (GET /catalogue) の resource_id")
+    resource_kind: Name | None = Field(default=None, max_length=50, description=f"確認用の種類 (optional check): {KINDS}")
 
 
 class PlacementIn(BaseModel):
-    resource_id: str = Field(min_length=1, max_length=200, description="マッチングした資源 (a matched resource)")
-    started_on: date = Field(description="参加開始日")
+    resource_id: Name = Field(min_length=1, max_length=200, description="マッチングした資源 (a matched resource)")
+    started_on: NearDate = Field(description="参加開始日 (within 5 years of today)")
 
 
 class PlacementReviewIn(BaseModel):
-    outcome: str = Field(min_length=1, max_length=50, description="参加の状況: settled=定着, ongoing=継続中, "
+    outcome: Name = Field(min_length=1, max_length=50, description="参加の状況: settled=定着, ongoing=継続中, "
                          "interrupted=中断, ended=終了")
-    note: str = Field(default="", max_length=4000, description="所見")
+    note: Text = Field(default="", max_length=4000, description="所見")
 
 
 class ShortageIn(BaseModel):
-    need: str = Field(min_length=1, max_length=200)
-    area: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=4000)
+    need: Name = Field(min_length=1, max_length=200)
+    area: Name = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=4000)
 
 
 @router.get("/supports")
 async def supports(request: Request) -> list[dict[str, Any]]:
-    return await call(runtime_of(request).app.supports)  # type: ignore[no-any-return]
+    app, who = runtime_of(request).app, principal(request)
+    return await call(lambda: app.scoped(app.supports(), who))  # type: ignore[no-any-return]
 
 
 @router.get("/supports/{case_id}")
@@ -82,7 +84,7 @@ async def place(case_id: UUID, body: PlacementIn, request: Request, actor: Staff
 
 
 @router.post("/supports/{case_id}/placements/{index}/review")
-async def review(case_id: UUID, index: int, body: PlacementReviewIn, request: Request, actor: Staff) -> dict[str, Any]:
+async def review(case_id: UUID, index: PlacementIndex, body: PlacementReviewIn, request: Request, actor: Staff) -> dict[str, Any]:
     """参加の評価: how the placement went (D13)."""
     app = runtime_of(request).app
     await call(app.review_placement, actor, case_id, index, body.outcome, body.note)

@@ -13,6 +13,8 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.participation.api import MatchIn, NeedsIn, PlacementIn, PlacementIndex, PlacementReviewIn, ShortageIn
+from shared.limits import check_form
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES, Support
 from shared.http import DIVISION_TITLES, runtime_of
@@ -74,7 +76,8 @@ async def _supports(request: Request) -> list[dict[str, Any]]:
 
     def read() -> list[dict[str, Any]]:
         names = _catalogue_by_id(app)
-        return [_record(app, UUID(s["case_id"]), names) for s in app.supports()]
+        who = getattr(request.state, "principal", None)  # division scope
+        return [_record(app, UUID(s["case_id"]), names) for s in app.scoped(app.supports(), who)]
 
     rows = await anyio.to_thread.run_sync(read)
     rows.sort(key=lambda r: r["started_at"], reverse=True)
@@ -211,6 +214,16 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
     async def refuse(message: str, status: int) -> Response:
         return await _page(request, case_id, status, form={**text, "needs": needs}, error_at=action, error=message)
 
+    bounds = {"needs": (NeedsIn, {"needs": [n for n in needs if n]}),
+              "matches": (MatchIn, {"resource_id": text.get("resource_id", "")}),
+              "placements": (PlacementIn, {"resource_id": text.get("resource_id", ""),
+                                           "started_on": text.get("started_on", "")}),
+              "shortages": (ShortageIn, {k: text.get(k, "") for k in ("need", "area", "description")})}
+    if action in bounds:
+        try:
+            check_form(*bounds[action])  # the API's bounds: lengths, the start date within a few years
+        except DomainError as refused:
+            return await refuse(str(refused), refused.status)
     if action == "needs":
         if not [n for n in needs if n]:
             return await refuse("ニーズを1つ以上入力してください / enter at least one need", 422)
@@ -242,7 +255,7 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
 
 
 @router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse)
-async def review(request: Request, case_id: UUID, index: int) -> Response:
+async def review(request: Request, case_id: UUID, index: PlacementIndex) -> Response:
     """D13: how a placement went: 定着, 継続中, 中断 or 終了, with a note."""
     staff = staff_from_cookie(request)
     if staff is None:
@@ -251,6 +264,7 @@ async def review(request: Request, case_id: UUID, index: int) -> Response:
     text = {k: str(form.get(k) or "").strip() for k in ("outcome", "note")}
     app: ParticipationApplication = runtime_of(request).app
     try:
+        check_form(PlacementReviewIn, text)
         await anyio.to_thread.run_sync(lambda: app.review_placement(actor_of(staff), case_id, index, text["outcome"],
                                                                     text["note"]))
     except DomainError as refused:

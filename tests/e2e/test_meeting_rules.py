@@ -80,18 +80,24 @@ async def test_d10_shien_kaigi_records_are_shown_only_to_its_members(journey: Jo
 
 
 async def test_d10_personal_information_is_shown_on_a_legal_basis_and_each_showing_recorded(journey: Journey) -> None:
-    case_id = await journey.receive_and_escalate()  # consent granted in this journey
+    case_id = await journey.receive_and_escalate()  # consent to the 重層的支援会議 granted in this journey
     url = journey.urls["intake"] + f"/cases/{case_id}/person"
     outsider = staff_headers("hoiku-1", "childcare", "counselor")
-    refused = await journey.http.get(url, params={"basis": "own_counter"}, headers=outsider)
-    assert refused.status_code == 403
-    shown = await journey.http.get(url, params={"basis": "consent"}, headers=outsider)
+    for basis in ("own_counter", "consent", "shien_kaigi"):  # another division: not the case's, on any basis
+        refused = await journey.http.get(url, params={"basis": basis}, headers=outsider)
+        assert refused.status_code == 403 and refused.headers["x-jusou-refused-by"] == "scope", refused.text
+    coordinator = staff_headers("fukushi-9", "welfare-general", "coordinator")  # reads the escalated case
+    narrow = await journey.http.get(url, params={"basis": "consent"}, headers=coordinator)
+    assert narrow.status_code == 403 and "範囲" in narrow.json()["detail"], "D9: consent to the meeting only"
+    await journey.post("intake", f"/cases/{case_id}/consent", {
+        "scope": "関係機関との情報共有", "granted": True, "method": "書面", "covers": ["related_agencies"]}, COUNTER_STAFF)
+    shown = await journey.http.get(url, params={"basis": "consent"}, headers=coordinator)
     assert shown.status_code == 200 and shown.json()["name"] == "調布 一郎"
-    no_meeting = await journey.http.get(url, params={"basis": "shien_kaigi"}, headers=outsider)
+    no_meeting = await journey.http.get(url, params={"basis": "shien_kaigi"}, headers=coordinator)
     assert no_meeting.status_code == 422
-    await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "情報共有", "granted": False, "method": "口頭"},
-                       COUNTER_STAFF)
-    withdrawn = await journey.http.get(url, params={"basis": "consent"}, headers=outsider)
+    await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "関係機関との情報共有", "granted": False,
+                                                               "method": "口頭"}, COUNTER_STAFF)
+    withdrawn = await journey.http.get(url, params={"basis": "consent"}, headers=coordinator)
     assert withdrawn.status_code == 403 and "同意" in withdrawn.json()["detail"]
     case = (await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}")).json()
     assert case["disclosures"] == 1

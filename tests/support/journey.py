@@ -129,6 +129,7 @@ EXPECTED_EVENTS = [
     ("intake", "CaseEscalated"),
     ("collaboration", "CollaborationStarted"),
     ("collaboration", "PlanProposed"),
+    ("meeting", "MeetingCaseTakenUp"),
     ("meeting", "MeetingDecided"),
     ("collaboration", "PlanProposed"),
     ("meeting", "MeetingDecided"),

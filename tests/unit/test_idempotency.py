@@ -59,7 +59,7 @@ def test_only_the_first_save_of_a_command_carries_the_record(intake: IntakeAppli
     request_id = request_id_of("intake", "kouki-012", "POST", "/consultations", "k3")
     with marking(request_id, "POST /consultations", "f"):
         case_id = consult(intake)
-        intake.record_consent(COUNTER_STAFF, UUID(case_id), "情報共有", True, "書面")  # no AlreadyRecorded
+        intake.record_consent(COUNTER_STAFF, UUID(case_id), "関係機関との情報共有", True, "書面")  # no AlreadyRecorded
     assert intake.idempotent_record(request_id) is not None
 
 

@@ -26,7 +26,7 @@ def intake() -> IntakeApplication:
 def consult(app: IntakeApplication, counter: Counter = COUNTERS["houkatsu"], concerns: list[str] | None = None,
             person_ref: str | None = None) -> UUID:
     return app.receive_consultation(
-        COUNTER_STAFF, counter.code, counter.division, "電話", concerns or ["高齢・介護", "ひきこもり"],
+        {**COUNTER_STAFF, "division": counter.division}, counter.code, counter.division, "電話", concerns or ["高齢・介護", "ひきこもり"],
         None if person_ref else dict(PERSON), person_ref,
     )
 

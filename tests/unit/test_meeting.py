@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import ConsentMissing, NotOnAgenda, OpenObjection
+from services.meeting.domain import ConsentMissing, NotForShienKaigi, NotOnAgenda, OpenObjection
 from services.meeting.translate import translate
 from shared.contracts import Envelope
 from shared.journey import Invalid, NotFound
@@ -139,12 +139,23 @@ def test_d9_withdrawn_consent_refuses_again(meeting: MeetingApplication, feeds: 
         decide(meeting, convene(meeting, "jusou_shien_kaigi"), plan_id)
 
 
-def test_d10_shien_kaigi_decides_without_consent(meeting: MeetingApplication, feeds: Feeds) -> None:
+def test_d10_shien_kaigi_requests_revision_without_consent_and_its_reasons_stay_off_the_bus(
+        meeting: MeetingApplication, feeds: Feeds) -> None:
     plan_id = feeds.propose(uuid4())
 
-    decide(meeting, convene(meeting, "shien_kaigi"), plan_id)
+    decide(meeting, convene(meeting, "shien_kaigi"), plan_id, decision="revision_requested")
 
-    assert only(outputs(meeting, "MeetingDecided")).payload["meeting_type"] == "shien_kaigi"
+    decided = only(outputs(meeting, "MeetingDecided"))
+    assert decided.payload["meeting_type"] == "shien_kaigi" and decided.payload["decision"] == "revision_requested"
+    assert decided.payload["reasons"] == "", "D10: a 支援会議's reasons never travel on the bus"
+
+
+def test_d10_shien_kaigi_does_not_approve_a_plan(meeting: MeetingApplication, feeds: Feeds) -> None:
+    plan_id = feeds.propose(uuid4())
+
+    with pytest.raises(NotForShienKaigi):
+        decide(meeting, convene(meeting, "shien_kaigi"), plan_id)
+    assert outputs(meeting, "MeetingDecided") == []
 
 
 def test_d10_unknown_meeting_type_is_refused(meeting: MeetingApplication) -> None:

@@ -47,12 +47,14 @@ def escalated(intake: IntakeApplication) -> Envelope:
 
 def decided(case_id: UUID, plan_id: UUID, program: str, connect_to: list[str],
             decision: str = "approved", primary_agency: str | None = None) -> Envelope:
-    """A real meeting decides a plan on the 支援会議 (no consent needed); returns its MeetingDecided."""
+    """A real meeting decides a plan at the 重層的支援会議, the person's consent heard; returns its MeetingDecided."""
     meeting = in_memory(MeetingApplication)
     proposal = {"plan_id": str(plan_id), "program": program, "revision": 1, "support_direction": "方向性",
                 "goals": ["目標"], "roles": ROLES}
     meeting.receive(*Upstream(program).emit("PlanProposed", proposal, case_id))
-    sitting = meeting.convene(SECRETARIAT, "shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    meeting.receive(*Upstream("intake").emit("ConsentRecorded", {
+        "scope": "重層的支援会議での情報共有", "granted": True, "method": "書面", "covers": ["jusou_shien_kaigi"]}, case_id))
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
     meeting.decide(SECRETARIAT, sitting, plan_id, decision, "合議の結果", AGREE, connect_to, primary_agency)
     return only(published(meeting, meeting_translate, "MeetingDecided"))
 

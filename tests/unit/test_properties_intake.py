@@ -33,14 +33,23 @@ AGENCIES = ["地域包括支援センター", "調布ライフサポート", "�
 TEXT = st.text(max_size=12)
 AGENCY = st.sampled_from(AGENCIES)
 
+#: what a consent may cover (D9): nothing (refused when granted), either, or both
+COVERS = [[], ["jusou_shien_kaigi"], ["related_agencies"], ["jusou_shien_kaigi", "related_agencies"]]
+#: the meetings of a run: a made-up id is among them until a sitting notes it (D10: verified, never trusted)
+SITTINGS = [UUID(int=1), UUID(int=2), UUID(int=3)]
+
 CASE_COMMANDS = st.one_of(
-    st.tuples(st.just("consent"), TEXT, st.booleans(), TEXT),
+    st.tuples(st.just("consent"), TEXT, st.booleans(), TEXT, st.sampled_from(COVERS)),
     st.tuples(st.just("connect"), AGENCY, TEXT),
     st.tuples(st.just("answer"), st.integers(-1, 3), st.booleans(), st.sampled_from(["", "  ", "受け入れ困難"])),
     st.tuples(st.just("escalate"), TEXT, st.sampled_from([*AGENCIES, "", " "])),
     st.tuples(st.just("return"), AGENCY, TEXT),
     st.tuples(st.just("disclose"), st.sampled_from(["own_counter", "consent", "shien_kaigi", "gossip"]),
-              st.sampled_from(list(DIVISIONS)), st.booleans()),
+              st.sampled_from(list(DIVISIONS)), st.sampled_from([None, *SITTINGS]),
+              st.frozensets(st.sampled_from(list(DIVISIONS)), max_size=3)),
+    # D10: a sitting took the case up (MeetingCaseTakenUp), with these member divisions
+    st.tuples(st.just("sitting"), st.sampled_from(SITTINGS), st.sampled_from(["jusou_shien_kaigi", "shien_kaigi"]),
+              st.lists(st.sampled_from(list(DIVISIONS)), max_size=3)),
     st.tuples(st.just("note_meeting"), st.sampled_from(["jusou_shien_kaigi", "shien_kaigi"]),
               st.sampled_from(["approved", "revision_requested"])),
 )
@@ -53,6 +62,8 @@ class CaseModel:
         self.primary, self.status, self.consent, self.disclosures = case.primary, "open", None, 0
         self.fixed = (case.counter, case.division, case.channel, case.person_ref, case.case_id)
         self.answered: set[int] = set()
+        self.covers: set[str] = set()  # what the standing consent covers (none when withdrawn)
+        self.sittings: dict[UUID, tuple[str, set[str]]] = {}  # the first noting of each meeting counts
 
     def check(self, case: Case) -> None:
         assert isinstance(case.primary, str) and case.primary.strip(), "D11: a case without a primary agency"
@@ -71,9 +82,11 @@ class CaseModel:
 def run_case_command(case: Case, model: CaseModel, subject: Subject[Case], op: tuple[Any, ...]) -> None:
     kind = op[0]
     if kind == "consent":
-        _, scope, granted, method = op
-        subject.apply(lambda c: c.record_consent(scope=scope, granted=granted, method=method))
-        model.consent = granted
+        _, scope, granted, method, covers = op
+        recorded = subject.apply(lambda c: c.record_consent(scope=scope, granted=granted, method=method, covers=covers))
+        assert recorded == (not granted or bool(covers)), "D9: a granted consent says what it covers"
+        if recorded:
+            model.consent, model.covers = granted, set(covers) if granted else set()
     elif kind == "connect":
         subject.apply(lambda c: c.connect(to_agency=op[1], reason=op[2]))
     elif kind == "answer":
@@ -97,12 +110,20 @@ def run_case_command(case: Case, model: CaseModel, subject: Subject[Case], op: t
         if subject.apply(lambda c: c.return_from_meeting(uuid4(), op[1], op[2])) and model.status != "returned":
             model.status, model.primary = "returned", op[1]
     elif kind == "disclose":
-        _, basis, division, names_meeting = op
-        shown = subject.apply(lambda c: c.disclose_person(basis, division, uuid4() if names_meeting else None))
-        lawful = (basis == "own_counter" and division == case.division) or (basis == "consent" and model.consent) or (
-            basis == "shien_kaigi" and names_meeting)
+        _, basis, division, meeting_id, readers = op
+        shown = subject.apply(lambda c: c.disclose_person(basis, division, meeting_id, readers=readers))
+        sitting = model.sittings.get(meeting_id) if meeting_id else None
+        at_jusou = any(kind == "jusou_shien_kaigi" and division in members for kind, members in model.sittings.values())
+        lawful = (basis == "own_counter" and division == case.division) or (
+            basis == "consent" and (("related_agencies" in model.covers and division in readers)
+                                    or ("jusou_shien_kaigi" in model.covers and at_jusou))) or (
+            basis == "shien_kaigi" and sitting is not None and sitting[0] == "shien_kaigi" and division in sitting[1])
         assert shown == lawful, f"D9 D10: shown={shown} on basis {basis} (consent {model.consent})"
         model.disclosures += shown
+    elif kind == "sitting":
+        _, meeting_id, meeting_type, members = op
+        subject.apply(lambda c: c.note_sitting(meeting_id, meeting_type, "2026-12-01", members))
+        model.sittings.setdefault(meeting_id, (meeting_type, set(members)))
     elif kind == "note_meeting":
         subject.apply(lambda c: c.note_meeting(uuid4(), op[1], op[2]))
 

@@ -3,7 +3,8 @@
 Invariants of a meeting, from DOMAIN.md:
 - D10: its type (重層的支援会議 or 支援会議) and its attendees never change; it has attendees (D5);
 - D5: a decision judges a proposed plan; it records every attendee's position and none objects;
-- D9: the 重層的支援会議 decides only on a case whose person consented; the 支援会議 needs no consent;
+- D9: the 重層的支援会議 decides and evaluates only on a case whose person consented; the 支援会議 needs
+  no consent but never approves a plan (D10: only the 重層的支援会議 judges its 適切性);
 - D5 D11: a return to intake names the primary agency and is recorded beside the decision;
 - D7: an evaluation follows a closure request and evaluates each goal of the plan once; a
   suspension says why, a continuation names its next review date;
@@ -42,7 +43,7 @@ COMMANDS = st.one_of(
                         st.lists(POSITION, max_size=4)), st.booleans()),
     st.tuples(st.just("evaluate"), st.sampled_from(["closed", "suspended", "continued"]),
               st.one_of(st.just(GOALS), st.lists(st.sampled_from([*GOALS, "ほかの目標"]), max_size=3)), st.booleans(),
-              st.booleans()),
+              st.booleans(), st.booleans()),
     st.tuples(st.just("gap"), st.sampled_from(["居場所", "就労"])),
     st.tuples(st.just("relist"), st.integers(0, 3)),
     st.tuples(st.just("closure"),),
@@ -89,7 +90,8 @@ def test_d5_d7_d8_d9_d10_any_commands_leave_a_meeting_valid(meeting_type: str, o
         if kind == "decide":
             _, decision, consented, names_primary, positions, with_reasons = op
             reasons = "合議" if with_reasons else ""
-            lawful = (status == "proposed" and (meeting_type == "shien_kaigi" or consented)
+            # D9: the 重層的支援会議 only with consent; D10: the 支援会議 never approves (適切性 is not its to judge)
+            lawful = (status == "proposed" and (consented if meeting_type == "jusou_shien_kaigi" else decision != "approved")
                       and consensus(meeting, positions) and (decision != "returned_to_intake" or names_primary))
             decided = meeting_subject.apply(lambda m: m.decide(
                 review, decision, reasons, positions, [], consented,  # noqa: B023 - applied at once
@@ -99,13 +101,14 @@ def test_d5_d7_d8_d9_d10_any_commands_leave_a_meeting_valid(meeting_type: str, o
                 consents.append(consented)
                 assert review_subject.apply(lambda r: r.settle(SETTLED[decision]))  # noqa: B023
         elif kind == "evaluate":
-            _, outcome, goals, with_reason, with_date = op
+            _, outcome, goals, with_reason, with_date, consented = op
             results = [{"goal": g, "result": "achieved"} for g in goals]
             lawful = (status == "closure_requested" and sorted(goals) == sorted(GOALS)
+                      and (meeting_type == "shien_kaigi" or consented)  # D9: evaluating needs the consent too
                       and (outcome != "suspended" or with_reason) and (outcome != "continued" or with_date))
             evaluated = meeting_subject.apply(lambda m: m.evaluate(
                 review, outcome, "訪問12回", "目標達成", "転居" if with_reason else "",  # noqa: B023
-                date(2027, 4, 1) if with_date else None, results))  # noqa: B023
+                date(2027, 4, 1) if with_date else None, results, consented))  # noqa: B023
             assert evaluated == lawful, (evaluated, status, goals)
             if evaluated:
                 assert review_subject.apply(lambda r: r.settle(outcome))  # noqa: B023

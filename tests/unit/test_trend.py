@@ -19,7 +19,7 @@ def intake() -> IntakeApplication:
 
 
 def consult(intake: IntakeApplication, counter: str = "houkatsu", division: str = "elderly-support") -> UUID:
-    return intake.receive_consultation(COUNTER_STAFF, counter, division, "窓口", ["高齢・介護", "ひきこもり"],
+    return intake.receive_consultation({**COUNTER_STAFF, "division": division}, counter, division, "窓口", ["高齢・介護", "ひきこもり"],
                                        dict(PERSON), None)
 
 
