@@ -408,7 +408,8 @@ async def returned_journey(d: Driver, r: Record) -> None:
 
 
 async def outreach_journey(d: Driver, r: Record) -> None:
-    """D12 D6 D10 D13 D8: outreach's own plan at a 支援会議, participation, a shortage taken up by community."""
+    """D12 D6 D10 D13 D8: outreach's own plan at a 支援会議 (which asks for a revision and connects participation: only
+    the 重層的支援会議 approves), participation, a shortage taken up by community."""
     case_id = r.case_id = str(uuid.uuid4())  # chosen by the worker: a retried start is recognised
     await d.command("POST", "outreach", "/engagements",
                     {"case_id": case_id, "referred_by": "民生委員", "reason": "長期ひきこもりの疑い"}, OUTREACH_WORKER,
@@ -422,8 +423,8 @@ async def outreach_journey(d: Driver, r: Record) -> None:
     await propose(d, "outreach", case_id, plan_id, 1, OUTREACH_WORKER)
     members = ["福祉総務課", "地域包括支援センター"]
     meeting_id = await convene(d, "shien_kaigi", members)
-    await decide(d, case_id, meeting_id, plan_id, 1, "approved", members, 1, connect_to=["participation"])
-    await plan_status(d, "outreach", plan_id, "approved")
+    await decide(d, case_id, meeting_id, plan_id, 1, "revision_requested", members, 1, connect_to=["participation"])
+    await plan_status(d, "outreach", plan_id, "revision_requested")
     await d.when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
     await d.command("POST", "participation", f"/supports/{case_id}/shortages",
                     {"need": "夜間の居場所", "area": "調布市東部", "description": "夜間に開いている居場所がない"},
