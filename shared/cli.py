@@ -564,7 +564,8 @@ def audit_verify(args: argparse.Namespace) -> int:
     for r in final:
         for what, items in (("missing", r.missing), ("duplicate", r.duplicates), ("altered", r.altered),
                             ("unknown", r.unknown), ("consumer", r.consumer_problems),
-                            ("seal broken at position", r.seal_breaks)):
+                            ("seal broken at position", r.seal_breaks),
+                            ("unreadable, quarantined by the read models at position", r.quarantined)):
             for item in items[:20]:
                 out.print(f"{r.service}: {what} {item}", markup=False)
     if any(r.problems for r in final):

@@ -83,6 +83,7 @@ class Snapshot:
     consumers: list[ConsumerState] = field(default_factory=list)
     parked: int | None = None
     bus_connected: bool = False
+    quarantined: int = 0  # records the read models could not read (shared/readmodel.py)
 
 
 class RecordedEvents:
@@ -147,6 +148,8 @@ class JusouCollector(Collector):
         yield from gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)",
                          s.parked)
         yield from gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
+        yield from counter("jusou_readmodel_quarantined", "stored records the read models could not read and skipped "
+                           "(position and reason: GET /readyz)", s.quarantined)
         yield from counter("jusou_relay_foreign_messages",
                            "messages on this service's own subjects that its store never recorded, seen since start",
                            getattr(runtime.relay, "foreign_count", 0))
@@ -226,6 +229,7 @@ class Metrics:
         snapshot = Snapshot(bus_connected=bool(runtime.relay.nc.is_connected))
         snapshot.store_position, snapshot.recorded, snapshot.tracking = await anyio.to_thread.run_sync(
             self._read_store, runtime.app)
+        snapshot.quarantined = len(await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined))
         snapshot.store_bytes = sqlite_bytes(runtime.app)
         snapshot.consumers, snapshot.parked = await self._read_bus(runtime)
         self.collector.snapshot = snapshot

@@ -10,10 +10,16 @@ transaction:
 - `aggregates`: aggregate kind → ids in creation order (the lists in the division UIs);
 - `seals`: a hash chain over every stored event (position, aggregate, version, topic and the
   stored — encrypted — bytes). `jusou audit verify` recomputes the chain from the store: an event
-  changed or removed after it was sealed breaks the chain at that position.
+  changed or removed after it was sealed breaks the chain at that position;
+- `quarantine`: stored events the projection could not read (position, aggregate, topic, why).
+  One unreadable record (e.g. a number orjson refuses, written before the API bounded numbers)
+  must not stop the read models for good: it is skipped, remembered here, sealed like any other,
+  and the projection goes on. Its aggregate is left out of the lists (`ids_of_kind`,
+  `case_aggregates`); `/readyz` says `degraded` with the reason, `jusou status` and `/metrics`
+  (`jusou_readmodel_quarantined_total`) report it, `jusou audit verify` lists it.
 
-`jusou replay SERVICE` clears the first three and rebuilds them from the store; seals are never
-rebuilt, only re-checked (a rebuild must not bless a tampered store).
+`jusou replay SERVICE` clears the first three and the quarantine and rebuilds them from the
+store; seals are never rebuilt, only re-checked (a rebuild must not bless a tampered store).
 
 SQLite keeps the view in its own file beside the store (`<service>.views.sqlite`), so indexing
 never waits for the store's writer lock; PostgreSQL keeps it in the service's schema.
@@ -62,6 +68,7 @@ class IndexBatch:
     person_rows: list[tuple[str, int]] = field(default_factory=list)
     aggregate_rows: list[tuple[str, str, int]] = field(default_factory=list)  # kind, agg, pos
     seal_rows: list[tuple[int, str]] = field(default_factory=list)
+    quarantine_rows: list[tuple[int, str, str, str]] = field(default_factory=list)  # pos, agg, topic, reason
 
 
 def seal(previous: str, notification: Notification) -> str:
@@ -114,6 +121,10 @@ class ReadModelView(TrackingRecorder):
     def seals(self, start: int, limit: int) -> list[tuple[int, str]]:
         raise NotImplementedError
 
+    def quarantined(self) -> list[tuple[int, str, str, str]]:
+        """The stored events the projection could not read: (position, aggregate, topic, reason)."""
+        raise NotImplementedError
+
     def clear(self, application_name: str) -> None:
         """Forget the rebuildable tables and the tracking position (seals stay)."""
         raise NotImplementedError
@@ -130,6 +141,7 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
         self._people: dict[str, set[int]] = {}
         self._kinds: dict[str, dict[str, int]] = {}
         self._seals: dict[int, str] = {}
+        self._quarantine: dict[int, tuple[str, str, str]] = {}
 
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
         with self._database_lock:
@@ -142,6 +154,8 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
                 self._kinds.setdefault(kind, {}).setdefault(agg, pos)
             for pos, chain in batch.seal_rows:
                 self._seals.setdefault(pos, chain)
+            for pos, agg, topic, reason in batch.quarantine_rows:
+                self._quarantine.setdefault(pos, (agg, topic, reason))
             self._insert_tracking(tracking)
 
     def positions_of_case(self, case_id: str) -> list[int]:
@@ -152,10 +166,12 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
 
     def case_aggregates(self, case_id: str) -> list[str]:
         rows = self._cases.get(case_id, {})
-        return list(dict.fromkeys(rows[p][0] for p in sorted(rows)))
+        unreadable = {agg for agg, _, _ in self._quarantine.values()}
+        return [a for a in dict.fromkeys(rows[p][0] for p in sorted(rows)) if a not in unreadable]
 
     def ids_of_kind(self, kind: str) -> list[str]:
-        return [a for a, _ in sorted(self._kinds.get(kind, {}).items(), key=lambda item: item[1])]
+        unreadable = {agg for agg, _, _ in self._quarantine.values()}
+        return [a for a, _ in sorted(self._kinds.get(kind, {}).items(), key=lambda item: item[1]) if a not in unreadable]
 
     def seal_before(self, position: int) -> str:
         before = [p for p in self._seals if p < position]
@@ -164,11 +180,15 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
     def seals(self, start: int, limit: int) -> list[tuple[int, str]]:
         return [(p, self._seals[p]) for p in sorted(self._seals) if p >= start][:limit]
 
+    def quarantined(self) -> list[tuple[int, str, str, str]]:
+        return [(p, *self._quarantine[p]) for p in sorted(self._quarantine)]
+
     def clear(self, application_name: str) -> None:
         with self._database_lock:
             self._cases.clear()
             self._people.clear()
             self._kinds.clear()
+            self._quarantine.clear()
             self._tracking_table.pop(application_name, None)
             self._max_tracking_ids.pop(application_name, None)
 
@@ -177,13 +197,15 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
             "case_events": sorted((c, p, *row) for c, rows in self._cases.items() for p, row in rows.items()),
             "person_events": sorted((person, p) for person, ps in self._people.items() for p in ps),
             "aggregates": sorted((k, a, p) for k, rows in self._kinds.items() for a, p in rows.items()),
+            "quarantine": self.quarantined(),
         }
 
 
 class _SQLMixin:
     """The SQL shared by the SQLite and PostgreSQL views; `_q` adapts placeholders and table names."""
 
-    TABLES = ("case_events", "person_events", "aggregates", "seals")
+    TABLES = ("case_events", "person_events", "aggregates", "seals", "quarantine")
+    REBUILT = ("case_events", "person_events", "aggregates", "quarantine")
 
     def _view_statements(self) -> list[str]:
         t = self._table
@@ -198,6 +220,8 @@ class _SQLMixin:
             (f"CREATE INDEX IF NOT EXISTS {self._index_name('aggregates_by_position')} "
              f"ON {t('aggregates')} (kind, position)"),
             f"CREATE TABLE IF NOT EXISTS {t('seals')} (position BIGINT PRIMARY KEY, chain TEXT NOT NULL)",
+            (f"CREATE TABLE IF NOT EXISTS {t('quarantine')} (position BIGINT PRIMARY KEY, aggregate_id TEXT NOT NULL, "
+             "topic TEXT NOT NULL, reason TEXT NOT NULL)"),
         ]
 
     def _table(self, name: str) -> str:
@@ -222,6 +246,9 @@ class _SQLMixin:
                           batch.aggregate_rows)
         if batch.seal_rows:
             c.executemany(p(f"INSERT INTO {t('seals')} VALUES (?, ?) ON CONFLICT DO NOTHING"), batch.seal_rows)
+        if batch.quarantine_rows:
+            c.executemany(p(f"INSERT INTO {t('quarantine')} VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                          batch.quarantine_rows)
 
     def _derived(self, c: Any) -> None:
         """Let this transaction's commit skip waiting for the disk (see `derived_commits`)."""
@@ -251,12 +278,14 @@ class _SQLMixin:
     def case_aggregates(self, case_id: str) -> list[str]:
         rows = self._select(
             f"SELECT aggregate_id, MIN(position) AS first FROM {self._table('case_events')} WHERE case_id = ? "
+            f"AND aggregate_id NOT IN (SELECT aggregate_id FROM {self._table('quarantine')}) "
             "GROUP BY aggregate_id ORDER BY first", [case_id])
         return [str(r[0]) for r in rows]
 
     def ids_of_kind(self, kind: str) -> list[str]:
         rows = self._select(
-            f"SELECT aggregate_id FROM {self._table('aggregates')} WHERE kind = ? ORDER BY position", [kind])
+            f"SELECT aggregate_id FROM {self._table('aggregates')} WHERE kind = ? "
+            f"AND aggregate_id NOT IN (SELECT aggregate_id FROM {self._table('quarantine')}) ORDER BY position", [kind])
         return [str(r[0]) for r in rows]
 
     def seal_before(self, position: int) -> str:
@@ -270,12 +299,18 @@ class _SQLMixin:
             [start, limit])
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def quarantined(self) -> list[tuple[int, str, str, str]]:
+        rows = self._select(f"SELECT position, aggregate_id, topic, reason FROM {self._table('quarantine')} "
+                            "ORDER BY position")
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         return {
             "case_events": self._select(f"SELECT * FROM {self._table('case_events')} ORDER BY case_id, position"),
             "person_events": self._select(
                 f"SELECT * FROM {self._table('person_events')} ORDER BY person_ref, position"),
             "aggregates": self._select(f"SELECT * FROM {self._table('aggregates')} ORDER BY kind, aggregate_id"),
+            "quarantine": [tuple(r) for r in self.quarantined()],
         }
 
 
@@ -291,7 +326,7 @@ def _sqlite_view_class() -> type[ReadModelView]:
 
         def clear(self, application_name: str) -> None:
             with self.datastore.transaction(commit=True) as c:
-                for name in ("case_events", "person_events", "aggregates"):
+                for name in self.REBUILT:
                     c.execute(f"DELETE FROM {name}")
                 c.execute("DELETE FROM tracking WHERE application_name = ?", [application_name])
 
@@ -322,7 +357,7 @@ def _postgres_view_class() -> type[ReadModelView]:
 
         def clear(self, application_name: str) -> None:
             with self.datastore.transaction(commit=True) as c:
-                for name in ("case_events", "person_events", "aggregates"):
+                for name in self.REBUILT:
                     c.execute(SQL(f"DELETE FROM {self._table(name)}"))  # type: ignore[arg-type]
                 c.execute(
                     SQL(f'DELETE FROM "{self.datastore.schema}"."{self.tracking_table_name}" '  # type: ignore[arg-type]
@@ -440,15 +475,19 @@ class ReadModels(Projection[ReadModelView]):
         chain = self.view.seal_before(notifications[0].id)
         known = {pos: link for pos, link in self.view.seals(notifications[0].id, len(notifications))}
         for notification in notifications:
-            state = self.peek(notification)
-            meta = state.get("meta") or {}
-            case_id = meta.get("case_id")
-            if case_id:
-                batch.case_rows.append((str(case_id), notification.id, str(notification.originator_id),
-                                        notification.originator_version, plain(state["timestamp"])))
-            person_ref = plain(state.get("person_ref"))
-            if person_ref:
-                batch.person_rows.append((str(person_ref), notification.id))
+            try:
+                case_row, person_row = self._rows_of(notification)
+            except Exception as exc:  # noqa: BLE001 - whatever makes a record unreadable, it must not stop the rest
+                reason = f"{type(exc).__name__}: {exc}"[:500]
+                batch.quarantine_rows.append((notification.id, str(notification.originator_id), notification.topic,
+                                              reason))
+                _log().warning("readmodels.quarantined", position=notification.id, topic=notification.topic,
+                               reason=reason)
+            else:
+                if case_row is not None:
+                    batch.case_rows.append(case_row)
+                if person_row is not None:
+                    batch.person_rows.append(person_row)
             if notification.originator_version == 1:
                 batch.aggregate_rows.append((kind_of(notification.topic), str(notification.originator_id),
                                              notification.id))
@@ -461,6 +500,24 @@ class ReadModels(Projection[ReadModelView]):
                 chain = seal(chain, notification)
                 batch.seal_rows.append((notification.id, chain))
         self.view.index(batch, Tracking(application_name=self.app.name, notification_id=notifications[-1].id))
+
+    def _rows_of(self, notification: Notification) -> tuple[tuple[str, int, str, int, str] | None,
+                                                             tuple[str, int] | None]:
+        """The case index row and the person index row of one stored event (None where it has none)."""
+        state = self.peek(notification)
+        meta = state.get("meta") or {}
+        case_id = meta.get("case_id")
+        case_row = None
+        if case_id:
+            case_row = (str(case_id), notification.id, str(notification.originator_id),
+                        notification.originator_version, str(plain(state["timestamp"])))
+        person_ref = plain(state.get("person_ref"))
+        return case_row, ((str(person_ref), notification.id) if person_ref else None)
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """The records the read models skipped because they could not read them (position, why)."""
+        return [{"position": position, "aggregate_id": aggregate_id, "topic": topic, "reason": reason}
+                for position, aggregate_id, topic, reason in self.view.quarantined()]
 
     # -- the follower thread -----------------------------------------------------------------
 
@@ -499,6 +556,12 @@ class ReadModels(Projection[ReadModelView]):
             self.seal_mismatches = []
             self.view.clear(self.app.name)
             return self.catch_up(progress=progress, limit=REBUILD_BATCH)
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger("jusou.readmodels")
 
 
 def ids(rows: Iterable[str]) -> list[UUID]:

@@ -9,7 +9,8 @@ verify, for every service:
   source recorded, and every message JetStream counts as acknowledged was applied (its position is
   within the tracking record) or parked in the dead-letter stream;
 - the seal chain (shared/readmodel.py) recomputed from the store equals the recorded seals:
-  a stored event changed or removed after it was sealed breaks the chain at that position.
+  a stored event changed or removed after it was sealed breaks the chain at that position;
+- no record is quarantined by the read models (one they could not read: *quarantined*, with why).
 `--repair` republishes what the stream lost, in store order, with the same `Nats-Msg-Id`.
 
 replay rebuilds a service's read models from its store, with a progress bar, and re-checks the seals.
@@ -76,6 +77,7 @@ class ServiceReport:
     consumer_problems: list[str] = field(default_factory=list)
     seal_breaks: list[int] = field(default_factory=list)
     unreadable: list[int] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)  # "position (topic): reason" (shared/readmodel.py)
     unsealed: int = 0
     republished: int = 0
     held_by_window: list[str] = field(default_factory=list)
@@ -83,7 +85,7 @@ class ServiceReport:
     @property
     def problems(self) -> int:
         return (len(self.missing) + len(self.duplicates) + len(self.altered) + len(self.unknown)
-                + len(self.consumer_problems) + len(self.seal_breaks) + len(self.unreadable))
+                + len(self.consumer_problems) + len(self.seal_breaks) + len(self.unreadable) + len(self.quarantined))
 
 
 @dataclass
@@ -196,6 +198,8 @@ class Verification:
                     heads[service] = app.recorder.max_notification_id() or 0
                     to_publish = self.compare(app, report, by_service.get(service, []))
                     check_seals(app, report)
+                    report.quarantined = [f"{q['position']} ({q['topic']}): {q['reason']}"
+                                          for q in app.readmodels.quarantined()]
                     self.check_consumers(app, report, stream, parked)
                 if repair and to_publish:
                     js = nc.jetstream()

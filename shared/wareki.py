@@ -1,4 +1,7 @@
-"""和暦: dates as staff read them, with the Gregorian date beside (令和8年11月28日 (2026-11-28))."""
+"""和暦: dates as staff read them, with the Gregorian date beside (令和8年11月28日 (2026-11-28)).
+
+A page shows what is stored: a value that is not a date (recorded before the API bounded dates,
+e.g. a five-digit year) is shown as it is, never a 500 (issue 13, item 6)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,12 @@ def wareki(value: date | datetime | str | None, *, with_gregorian: bool = True) 
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, date):
+        return str(value)
     day = value.date() if isinstance(value, datetime) else value
     for start, era in ERAS:
         if day >= start:
@@ -28,7 +36,10 @@ def jst(value: datetime | str | None) -> str:
     """A recorded moment (stored in UTC) as Japan time, ISO text: `{{ at | jst | wareki }} {{ (at | jst)[11:16] }}`."""
     if value is None or value == "":
         return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(JST).isoformat(timespec="seconds")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(JST).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, AttributeError, TypeError):
+        return str(value)

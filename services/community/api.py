@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from shared.http import call, runtime_of, staff
+from shared.limits import Capacity, Name, Text
 from shared.reference import RESOURCE_KINDS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
@@ -16,21 +17,21 @@ router = APIRouter(tags=["community"])
 
 
 class InitiativeIn(BaseModel):
-    forum: str = Field(min_length=1, max_length=200, description="協議の場 (e.g. 生活支援体制整備事業の協議体)")
-    summary: str = Field(min_length=1, max_length=4000, description="取り組みの概要")
+    forum: Name = Field(min_length=1, max_length=200, description="協議の場 (e.g. 生活支援体制整備事業の協議体)")
+    summary: Text = Field(min_length=1, max_length=4000, description="取り組みの概要")
 
 
 class ResolutionIn(BaseModel):
-    note: str = Field(min_length=1, max_length=4000, description="解決の内容")
+    note: Text = Field(min_length=1, max_length=4000, description="解決の内容")
 
 
 class ResourceIn(BaseModel):
-    kind: str = Field(min_length=1, max_length=50, description="資源の種類 (code or 日本語): " + ", ".join(
+    kind: Name = Field(min_length=1, max_length=50, description="資源の種類 (code or 日本語): " + ", ".join(
         f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values()))
-    name: str = Field(min_length=1, max_length=200, description="名称")
-    provider: str = Field(min_length=1, max_length=200, description="運営主体")
-    area: str = Field(min_length=1, max_length=200, description="地域")
-    capacity: int | None = Field(default=None, ge=1, description="定員")
+    name: Name = Field(min_length=1, max_length=200, description="名称")
+    provider: Name = Field(min_length=1, max_length=200, description="運営主体")
+    area: Name = Field(min_length=1, max_length=200, description="地域")
+    capacity: Capacity | None = Field(default=None, description="定員 (1–100000, a JSON integer)")
     issue_id: UUID | None = Field(default=None, description="この資源が応える地域の課題 (D8)")
 
 

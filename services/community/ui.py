@@ -13,6 +13,8 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.community.api import InitiativeIn, ResolutionIn, ResourceIn
+from shared.limits import check_form
 from services.community.application import CommunityApplication
 from services.community.domain import LocalResource, RegionalIssue
 from shared.http import DIVISION_TITLES, runtime_of
@@ -143,6 +145,7 @@ async def issue_action(request: Request, issue_id: UUID, action: str) -> Respons
     else:
         return redirect(f"/ui/issues/{issue_id}", ng=f"不明な操作です: {action}")
     try:
+        check_form(InitiativeIn if action == "initiatives" else ResolutionIn, text)
         await anyio.to_thread.run_sync(call)
     except DomainError as refused:
         return await _issue_page(request, issue_id, refused.status, form=text, error_at=action, error=str(refused))
@@ -215,6 +218,7 @@ async def register_resource(request: Request) -> Response:
             return await refuse("応える地域の課題を一覧から選んでください / choose the issue from the list", 422)
     app: CommunityApplication = runtime_of(request).app
     try:
+        check_form(ResourceIn, {**{k: text[k] for k in ("kind", "name", "provider", "area")}, "capacity": capacity})
         await anyio.to_thread.run_sync(lambda: app.develop_resource(
             actor_of(staff), text["kind"], text["name"], text["provider"], text["area"], capacity, issue_id))
     except DomainError as refused:

@@ -14,6 +14,7 @@ from unit.builders import COUNTER_STAFF, PERSON
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
+from shared.app import ServiceApplication
 from shared.readmodel import plain
 from shared.settings import Settings
 from shared.store import store_env
@@ -27,7 +28,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: str = "0") ->
 def consult(app: IntakeApplication, person_ref: str | None = None) -> UUID:
     case_id = app.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "電話", ["高齢・介護"],
                                        None if person_ref else dict(PERSON), person_ref)
-    app.record_consent(COUNTER_STAFF, case_id, "情報共有", True, "書面")
+    app.record_consent(COUNTER_STAFF, case_id, "重層的支援会議での情報共有", True, "書面")
     app.disclose_person(COUNTER_STAFF, case_id, "own_counter", None)
     return case_id
 
@@ -110,7 +111,9 @@ def test_d15_read_models_on_postgresql(postgres: Postgres, tmp_path: Path, monke
     app = store(tmp_path, monkeypatch)
     try:
         cases = [consult(app) for _ in range(3)]
-        assert [len(app.history(c)) for c in cases] == [3, 3, 3]
+        bad = write_unreadable(app)  # issue 13 item 6: quarantined on PostgreSQL too
+        assert [len(app.history(c)) for c in cases] == [3, 3, 3] and app.ids_of(Case) == cases
+        assert [q["position"] for q in app.readmodels.quarantined()] == [bad]
         followed = app.readmodels.view.dump()
         app.readmodels.rebuild()
         assert app.readmodels.view.dump() == followed and app.readmodels.seal_mismatches == []
@@ -121,3 +124,67 @@ def test_d15_read_models_on_postgresql(postgres: Postgres, tmp_path: Path, monke
 
         with psycopg.connect(**pg_conninfo(settings), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{settings.pg_schema}" CASCADE')
+
+
+# -- issue 13 item 6: a record the read models cannot read is quarantined, never a stop ----------
+
+HUGE = int("9" * 401)  # what POST /resources once accepted as a capacity; orjson refuses it
+
+
+def write_unreadable(app: ServiceApplication, *, originator_id: UUID | None = None, version: int = 1,
+                     like: str = "Case.Received", field: str = "capacity") -> int:
+    """Write straight into the store a record the read models cannot read: a copy of the first event of
+    type `like` with a 401-digit number as `field`, encrypted as the service would. Its store position."""
+    import json
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+
+    first = next(n for n in app.notifications() if n.topic.endswith(like))
+    fields = app.readmodels.peek(first) | {field: HUGE}
+    data = json.dumps(fields).encode()
+    if app.mapper.compressor is not None:
+        data = app.mapper.compressor.compress(data)
+    if app.mapper.cipher is not None:
+        data = app.mapper.cipher.encrypt(data)
+    app.recorder.insert_events([StoredEvent(originator_id=originator_id or uuid4(), originator_version=version,
+                                            topic=first.topic, state=data)])
+    return int(app.recorder.max_notification_id() or 0)
+
+
+def test_issue6_an_unreadable_record_is_quarantined_and_the_read_models_go_on(intake: IntakeApplication) -> None:
+    before = consult(intake)
+    bad = write_unreadable(intake)
+    after = consult(intake)
+
+    assert intake.readmodels.catch_up() > 0  # no exception: the records after it are indexed too
+    assert intake.ids_of(Case) == [before, after]  # the lists leave the unreadable aggregate out
+    assert [len(intake.history(c)) for c in (before, after)] == [3, 3]
+    [quarantined] = intake.readmodels.quarantined()
+    assert quarantined["position"] == bad and quarantined["topic"].endswith("Case.Received")
+    assert quarantined["reason"].startswith("JSONDecodeError: number"), quarantined  # why, as orjson said it
+    assert intake.readmodels.position() == intake.recorder.max_notification_id()
+
+
+def test_issue6_an_aggregate_with_an_unreadable_later_record_is_left_out_of_the_lists(
+        intake: IntakeApplication) -> None:
+    kept, spoiled = consult(intake), consult(intake)
+    bad = write_unreadable(intake, originator_id=spoiled, version=4)
+
+    assert intake.ids_of(Case) == [kept]
+    assert intake.state_as_of(kept) and not intake.state_as_of(spoiled)
+    assert [q["position"] for q in intake.readmodels.quarantined()] == [bad]
+
+
+def test_issue6_a_rebuild_quarantines_the_same_records_and_seals_them(intake: IntakeApplication) -> None:
+    consult(intake)
+    write_unreadable(intake)
+    consult(intake)
+    intake.readmodels.catch_up()
+    followed = intake.readmodels.view.dump()
+
+    intake.readmodels.rebuild()
+
+    assert intake.readmodels.view.dump() == followed and len(followed["quarantine"]) == 1
+    assert intake.readmodels.seal_mismatches == []
+    assert [p for p, _ in intake.readmodels.view.seals(1, 100)] == list(range(1, intake.recorder.max_notification_id() + 1))

@@ -1,10 +1,15 @@
 """Hostile input is refused clearly, breaks nothing, and loses nothing already recorded (issue 6).
 
 Oversize bodies (413), wrong content types (415), invalid UTF-8 (400), and injection strings
-(SQL, HTML/script, CRLF, NUL, formulas, very long text) in every text field of every command of
-every service, sent to the running suite. Afterwards: no 5xx was answered, every refusal said why,
-what was recorded before is still there, the consumers parked nothing, the division UIs show the
-script as text (escaped), and the CSV exports keep formulas as text.
+(SQL, HTML/script, CRLF, NUL and bidi controls, formulas, very long text) in every text field of
+every command of every service, sent to the running suite. Afterwards: no 5xx was answered, every
+refusal said why, what was recorded before is still there, the consumers parked nothing, the
+division UIs show the script as text (escaped), and the CSV exports keep formulas as text.
+
+Issue 13 item 6 (bad input never stops a service): numbers, dates and names out of bounds are
+refused with 422 at the API and in the division UIs' forms (a 401-digit capacity once broke two
+services' read models for good); a non-numeric index is a 4xx; request headers over 64 KiB are
+refused with 431 at once, and the service goes on answering.
 """
 
 from __future__ import annotations
@@ -12,8 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -24,14 +34,15 @@ from security.test_schemathesis import why_refusal_fails
 from shared.limits import MAX_BODY_BYTES
 from shared.auth import COOKIE
 from shared.runner import Suite
-from support.auth import PASSWORD, account, headers_for, reader, staff_headers, token, worker
+from support.auth import ANONYMOUS, PASSWORD, account, headers_for, reader, staff_headers, token, worker
 
 SCRIPT = '<script>alert("jusou")</script><img src=x onerror=alert(1)>'
 FORMULA = '=HYPERLINK("http://example.invalid/","開く")'
 INJECTIONS = {
     "sql and templates": "'); DROP TABLE stored_events; -- \" OR 1=1 -- {{7*7}} ${7*7} %s%n {0}",
     "html": SCRIPT,
-    "crlf and nul": "一行目\r\nX-Injected: yes\r\n\r\n<b>二行目</b>\x00後 \u202e\ufeff 𠮷",
+    "crlf": "一行目\r\nX-Injected: yes\r\n\r\n<b>二行目</b>\t後 \ufeff 𠮷",
+    "nul and bidi": "一行目\x00後 \u202e逆向き\u2066",  # refused (422) in every field, issue 13 item 6
     "formula": FORMULA,
     "long": "長" * 5000,
 }
@@ -278,6 +289,7 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
                 body = value_for("body", schema, text, components, ids)
                 if template == "/engagements":
                     body["case_id"] = None  # a new case each time, to read back below
+                    body["referred_by"] = "民生委員"  # a name is one line: the free text (reason) carries the string
                 response = http.request(method, url + path, json=body, headers=headers_for(service, method, template))
                 sent += 1
                 accepted += response.status_code < 300
@@ -293,7 +305,7 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
     # the text is kept exactly as given, whatever it holds (NUL, CRLF, quotes)
     for label, case_id in engagements.items():
         assert http.get(f"{urls['outreach']}/engagements/{case_id}").json()["reason"] == INJECTIONS[label]
-    assert set(engagements) == set(INJECTIONS) - {"long"}
+    assert set(engagements) == set(INJECTIONS) - {"long", "nul and bidi"}
     # nothing recorded before is lost, and every consumer went on
     after = snapshot(http, urls, ids["case_id"])
     for name in urls:
@@ -335,3 +347,205 @@ def test_csv_exports_keep_a_formula_as_text(urls: dict[str, str], http: httpx.Cl
     row = next(r for r in rows if r[0] == made.json()["case_id"])
     assert row[1] == "'" + FORMULA and row[2] == "'+1+1"
     assert not [cell for r in rows for cell in r if cell[:1] in ("=", "+", "@")]
+
+
+# -- issue 13 item 6: bad input never stops a service ---------------------------------------------
+
+RESOURCE = {"kind": "ibasho", "name": "こども食堂", "provider": "NPO法人", "area": "深大寺"}
+HUGE = int("9" * 401)
+
+
+def signed_in(staff_id: str, division: str, role: str) -> dict[str, str]:
+    """A division UI's sign-in cookie, and no bearer token (the client's reader token would win)."""
+    return {**ANONYMOUS, "cookie": f"{COOKIE}={token(staff_id, division, role)}"}
+
+
+def community_ui() -> dict[str, str]:
+    return signed_in("chiiki-001", "welfare-general", "community_worker")
+
+
+def lists_answer(http: httpx.Client, urls: dict[str, str]) -> None:
+    for service, path in (("community", "/resources"), ("participation", "/catalogue")):
+        response = http.get(urls[service] + path)
+        assert response.status_code == 200, f"{service} {path}: {response.status_code} {response.text[:300]}"
+        assert http.get(urls[service] + "/readyz").json()["status"] == "ready"
+
+
+@pytest.mark.parametrize("capacity", [HUGE, -HUGE, 100_001, 0, 5.5, 1e308, "5", True],
+                         ids=["401 digits", "minus 401 digits", "over 100000", "zero", "fraction", "1e308", "text",
+                              "boolean"])
+def test_issue6_a_capacity_out_of_bounds_is_refused_and_the_lists_still_answer(
+        capacity: Any, urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.post(urls["community"] + "/resources", json={**RESOURCE, "capacity": capacity},
+                         headers=worker("community"))
+
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "capacity"]]
+    assert refusal(response) is None
+    time.sleep(0.3)  # long enough for a recorded event to reach participation's catalogue
+    lists_answer(http, urls)
+
+
+def test_issue6_the_resource_form_refuses_a_huge_capacity_too(urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.post(urls["community"] + "/ui/resources", data={**RESOURCE, "capacity": "9" * 401},
+                         headers=community_ui())
+
+    assert response.status_code == 422, response.text[:300]
+    assert "100000" in response.text
+    lists_answer(http, urls)
+
+
+def test_issue6_a_capacity_within_bounds_is_recorded(urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.post(urls["community"] + "/resources", json={**RESOURCE, "capacity": 100_000},
+                         headers=worker("community"))
+
+    assert response.status_code == 201, response.text
+    lists_answer(http, urls)
+
+
+def consultation(**person: Any) -> dict[str, Any]:
+    return {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
+            "person": {"name": "調布 三郎", "kana": "ちょうふ さぶろう", **person}}
+
+
+def tomorrow() -> str:
+    return (date.today() + timedelta(days=2)).isoformat()
+
+
+@pytest.mark.parametrize("birth_date", ["10000-01-01", "+10000-01-01", "tomorrow", "1899-12-31", "1960-02-30",
+                                        "0001-01-01"])
+def test_issue6_an_implausible_birth_date_is_refused(birth_date: str, urls: dict[str, str], http: httpx.Client) -> None:
+    birth_date = tomorrow() if birth_date == "tomorrow" else birth_date
+    response = http.post(urls["intake"] + "/consultations", json=consultation(birth_date=birth_date),
+                         headers=worker("intake"))
+
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "person", "birth_date"]]
+    assert has_japanese_and_english(response.json()["detail"][0]["msg"]), response.text
+
+
+@pytest.mark.parametrize("birth_date", ["10000-01-01", "tomorrow"])
+def test_issue6_the_reception_form_refuses_an_implausible_birth_date(
+        birth_date: str, urls: dict[str, str], http: httpx.Client) -> None:
+    form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 四郎",
+            "birth_date": tomorrow() if birth_date == "tomorrow" else birth_date, "confirm_new_person": "1"}
+
+    response = http.post(urls["intake"] + "/ui/consultations", data=form,
+                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+
+    assert response.status_code == 422, response.text[:300]
+    assert "生年月日" in response.text
+
+
+def test_issue6_a_birth_date_from_1900_to_today_is_recorded(urls: dict[str, str], http: httpx.Client) -> None:
+    for birth_date in ("1900-01-01", date.today().isoformat()):
+        response = http.post(urls["intake"] + "/consultations", json=consultation(birth_date=birth_date),
+                             headers=worker("intake"))
+        assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("name", ["山田\x00太郎", "山田\u202e郎太", "山田\u2066太郎", "山田\u200f太郎", "山田\x1b[31m太郎",
+                                  "山田\n太郎"], ids=["NUL", "RLO", "LRI", "RLM", "ESC", "line break"])
+def test_issue6_control_and_bidi_characters_in_a_name_are_refused(name: str, urls: dict[str, str],
+                                                                   http: httpx.Client) -> None:
+    response = http.post(urls["intake"] + "/consultations", json=consultation(name=name), headers=worker("intake"))
+
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "person", "name"]]
+    assert "U+" in response.json()["detail"][0]["msg"] and has_japanese_and_english(response.json()["detail"][0]["msg"])
+
+
+def test_issue6_control_characters_in_a_form_are_refused(urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.post(urls["community"] + "/ui/resources", data={**RESOURCE, "name": "食堂\u202e"},
+                         headers=community_ui())
+
+    assert response.status_code == 422, response.text[:300]
+    assert "U+202E" in response.text
+
+
+@pytest.mark.parametrize("held_on", ["2100-01-01", "1900-01-01", "9999-12-31"])
+def test_issue6_a_meeting_date_far_from_today_is_refused(held_on: str, urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.post(urls["meeting"] + "/meetings", json={"meeting_type": "shien_kaigi", "held_on": held_on,
+                                                              "attendees": ["福祉総務課"]}, headers=worker("meeting"))
+
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "held_on"]]
+
+
+def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
+    counselor = signed_in("kouki-012", "elderly-support", "counselor")
+    participation = signed_in("sanka-002", "welfare-general", "participation_worker")
+    case = ids["case_id"]
+    answers = [
+        http.post(f"{urls['intake']}/ui/cases/{case}/answer", data={"index": index, "accepted": "1"}, headers=counselor)
+        for index in ("abc", "-1", "9" * 30, "１")
+    ] + [
+        http.post(f"{urls['participation']}/ui/supports/{case}/placements/{index}/review",
+                  data={"outcome": "settled"}, headers=participation)
+        for index in ("abc", "9" * 30, "-1")
+    ] + [
+        http.post(f"{urls['intake']}/cases/{case}/connections/{'9' * 30}/answer", json={"accepted": True},
+                  headers=worker("intake")),
+        http.post(f"{urls['participation']}/supports/{case}/placements/{'9' * 30}/review", json={"outcome": "settled"},
+                  headers=worker("participation")),
+    ]
+
+    assert [r.status_code for r in answers] == [422] * len(answers), [(r.status_code, r.text[:200]) for r in answers]
+    assert all(refusal(r) is None for r in answers)
+
+
+def send_header(url: str, size: int) -> tuple[float, bytes]:
+    """Send a request with one header of `size` bytes on a raw socket while reading the answer;
+    (seconds until the first byte of the answer, the answer)."""
+    where = urlsplit(url)
+    answer = b""
+    first: list[float] = []
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        began = time.monotonic()
+
+        def read() -> None:
+            nonlocal answer
+            try:
+                while chunk := sock.recv(65536):
+                    if not first:
+                        first.append(time.monotonic() - began)
+                    answer += chunk
+            except OSError:
+                pass
+
+        reader_thread = threading.Thread(target=read)
+        reader_thread.start()
+        try:
+            sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: jusou\r\nX-Large: " + b"a" * size + b"\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server closed after answering: what it answered is read below
+        reader_thread.join(timeout=30)
+    return (first[0] if first else float("inf")), answer
+
+
+@pytest.mark.parametrize("size", [1_048_576, 48 * 1_048_576], ids=["1 MB", "48 MB"])
+def test_issue6_request_headers_over_64_kib_are_refused_with_431_at_once(
+        size: int, urls: dict[str, str], http: httpx.Client) -> None:
+    seconds, answer = send_header(urls["outreach"], size)
+
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    detail = json.loads(answer.split(b"\r\n\r\n", 1)[1])["detail"]
+    assert has_japanese_and_english(detail), detail
+    assert seconds < 1.0, f"answered after {seconds:.2f} s"
+    began = time.monotonic()
+    assert http.get(urls["outreach"] + "/readyz").status_code == 200
+    assert time.monotonic() - began < 1.0
+
+
+def test_issue6_headers_under_64_kib_are_served(urls: dict[str, str], http: httpx.Client) -> None:
+    response = http.get(urls["outreach"] + "/engagements", headers={"x-large": "a" * 60_000})
+
+    assert response.status_code == 200, response.text[:200]
+
+
+def test_issue6_a_stored_date_that_is_no_date_is_shown_as_it_is() -> None:
+    from shared.wareki import jst, wareki
+
+    assert wareki("10000-01-01") == "10000-01-01" and wareki("1960-02-03") == "昭和35年2月3日 (1960-02-03)"
+    assert jst("9999-12-31T23:00:00-05:00") == "9999-12-31T23:00:00-05:00"
