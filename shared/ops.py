@@ -181,18 +181,6 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
             "nats": nats, "other_consumers": others, "missing_consumers": missing}
 
 
-def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict[str, str]]:
-    """The durable consumers the services need (shared/natsauth.py) that JetStream does not have (issue 13):
-    a service whose consumer is gone still answers ready while its source's events wait for nobody."""
-    if not bus["up"]:
-        return []
-    from shared.natsauth import durable_consumers
-
-    there = {(c["stream"], c["name"]) for c in bus["consumers"]}
-    return [{"name": durable, "stream": stream, "service": name} for name in names
-            for durable, (stream, _) in durable_consumers(name).items() if (stream, durable) not in there]
-
-
 async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, str]) -> None:
     """A consumer whose tracking of a source is beyond that source's store head is degraded (as `jusou audit
     verify` judges it, shared/verify.py): some message moved it past every real event still to come. The readyz
@@ -221,6 +209,18 @@ async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, s
         if row["health"] in ("ready", "degraded"):
             row["health"] = "degraded"
             row["error"] = "; ".join(row["problems"])
+
+
+def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict[str, str]]:
+    """The durable consumers the services need (shared/natsauth.py) that JetStream does not have (issue 13):
+    a service whose consumer is gone still answers ready while its source's events wait for nobody."""
+    if not bus["up"]:
+        return []
+    from shared.natsauth import durable_consumers
+
+    there = {(c["stream"], c["name"]) for c in bus["consumers"]}
+    return [{"name": durable, "stream": stream, "service": name} for name in names
+            for durable, (stream, _) in durable_consumers(name).items() if (stream, durable) not in there]
 
 
 def _n(value: Any) -> str:
@@ -439,6 +439,51 @@ def deadletters_replay(args: argparse.Namespace) -> int:
     return 2
 
 
+# --- jusou tracking rewind ------------------------------------------------------------------------
+
+
+def tracking_rewind(args: argparse.Namespace) -> int:
+    """A consumer whose tracking a forged far position moved (`jusou status`: tracking beyond its source's
+    store head): take the forged messages off JUSOU, set the tracking back, let the service apply what it
+    skipped (shared/verify.py `rewind_tracking`; README, Operating)."""
+    import httpx
+
+    from shared.verify import rewind_tracking
+
+    url = service_urls().get(args.service)
+    if url is None:
+        raise SystemExit(f"サービス {args.service!r} はありません / unknown service")
+    if not args.dry_run:
+        try:
+            answered = httpx.get(f"{url}/readyz", timeout=HTTP_TIMEOUT_SECONDS, trust_env=False).status_code < 500
+        except httpx.HTTPError:
+            answered = False
+        if answered:
+            print(f"{args.service} が動いています。止めてから実行してください / {args.service} is running at {url}: "
+                  f"stop it first", file=sys.stderr)
+            return 1
+    done = asyncio.run(rewind_tracking(args.service, args.source, nats_url(), args.dry_run))
+    if args.json:
+        print(json.dumps(vars(done), ensure_ascii=False, indent=2))
+        return 0
+    name = f"{done.consumer}--{done.source}"
+    if done.rewound_to is None:
+        print(f"{name}: 追跡位置 {done.tracking} は {done.source} の記録 {done.source_head} 以内です。戻すものはありません / "
+              f"tracking {done.tracking} is within {done.source}'s store head {done.source_head}: nothing to rewind")
+        return 0
+    for removed in done.removed:
+        print(f"{'削除予定' if args.dry_run else '削除'} / {'would remove' if args.dry_run else 'removed'} "
+              f"JUSOU seq {removed['seq']} {removed['subject']} (source_position {removed['source_position']})")
+    if args.dry_run:
+        print(f"{name}: 追跡位置を {done.tracking} から {done.rewound_to} に戻します / would rewind tracking "
+              f"{done.tracking} to {done.rewound_to}")
+        return 0
+    print(f"{name}: 追跡位置を {done.tracking} から {done.rewound_to} に戻し、購読を作り直します。{done.consumer} を起動すると"
+          f"飛ばした出来事を反映します / tracking rewound from {done.tracking} to {done.rewound_to}, durable consumer "
+          f"deleted: start {done.consumer} and it applies the events it skipped")
+    return 0
+
+
 # --- the commands --------------------------------------------------------------------------------
 
 
@@ -465,3 +510,12 @@ def register(commands: Any) -> None:
     again.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
                        help="wait this long for the consumer to process it (10); exit 0 done, 1 failed again, 2 not yet")
     again.set_defaults(handler=deadletters_replay)
+    tracking = commands.add_parser("tracking", help="a consumer's tracking of a source (after a forged position)")
+    tracking_actions = tracking.add_subparsers(dest="action", required=True)
+    rewind = tracking_actions.add_parser(
+        "rewind", help="the service stopped: remove the messages its source never recorded, set its tracking back")
+    rewind.add_argument("service", help="the consumer (a service name)")
+    rewind.add_argument("source", help="the source whose tracking `jusou status` reports beyond its store head")
+    rewind.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    rewind.add_argument("--json", action="store_true")
+    rewind.set_defaults(handler=tracking_rewind)

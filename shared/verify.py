@@ -336,3 +336,109 @@ def replay(service: str, progress: Callable[[int, int], None] | None = None) -> 
 
 def default_nats_url() -> str:
     return os.environ.get("NATS_URL") or f"nats://127.0.0.1:{os.environ.get('JUSOU_NATS_PORT', '4223')}"
+
+
+# --- recovering a consumer whose tracking a forged message moved (`jusou tracking rewind`) ----------------
+
+
+@dataclass
+class Rewind:
+    """What `jusou tracking rewind` found and did (README, Operating)."""
+
+    consumer: str
+    source: str
+    source_head: int
+    tracking: int
+    rewound_to: int | None = None
+    removed: list[dict[str, Any]] = field(default_factory=list)  # foreign messages taken off JUSOU
+    consumer_deleted: bool = False
+
+
+def _envelope_fields(data: bytes) -> tuple[int | None, str | None]:
+    import json
+
+    try:
+        body = json.loads(data)
+        position, event_id = body.get("source_position"), body.get("event_id")
+    except (ValueError, AttributeError):
+        return None, None
+    return (position if isinstance(position, int) and not isinstance(position, bool) else None), event_id
+
+
+def foreign_messages(app: ServiceApplication, messages: list[Any]) -> tuple[list[Any], list[Any]]:
+    """(real, foreign): the messages on the source's subjects its store recorded (the `event_id` stored at
+    the position they claim), and the others, put there by someone holding its NATS password."""
+    from shared.journey import event_id_of
+
+    real, foreign = [], []
+    for m in messages:
+        position, event_id = _envelope_fields(m.data)
+        found = app.recorder.select_notifications(start=position, limit=1, stop=position) if position and \
+            0 < position <= (app.recorder.max_notification_id() or 0) else []
+        ours = bool(found) and str(event_id_of(app.service, found[0].originator_id, found[0].originator_version)) == event_id
+        (real if ours else foreign).append(m)
+    return real, foreign
+
+
+async def rewind_tracking(consumer: str, source: str, nats_url: str, dry_run: bool = False) -> Rewind:
+    """Undo what a forged far position did to `consumer`'s tracking of `source` (the service stopped).
+
+    A tracking beyond the source's store head was moved there by a message on the source's subjects that
+    the source never recorded. Every real event of the source before the first such message was handled
+    in order, every one after it with a lower position was skipped: the tracking goes back to the highest
+    real position before it. The foreign messages are taken off `JUSOU` (so that they are not delivered
+    again), and the durable consumer `<consumer>--<source>` is deleted: the service, started again,
+    creates it from the first event, takes what it applied for duplicates and applies what it skipped.
+    """
+    from shared.bus import connect
+
+    app_class, _ = service_parts(consumer)
+    if source not in app_class.subscriptions:
+        raise SystemExit(f"{consumer} は {source} を購読していません / {consumer} consumes nothing from {source}")
+    nc = await connect(nats_url, "jusou-tracking-rewind")
+    try:
+        messages = await read_stream(nc, STREAM, f"{SUBJECT_PREFIX}.{source}.>")
+        with open_store(source) as upstream:
+            head = upstream.recorder.max_notification_id() or 0
+            real, foreign = foreign_messages(upstream, messages)
+        with open_store(consumer) as app:
+            tracking = app.recorder.max_tracking_id(source) or 0
+            done = Rewind(consumer, source, head, tracking)
+            if tracking <= head:
+                return done  # nothing moved it past its source
+            first = min((m.metadata.sequence.stream for m in foreign
+                         if (_envelope_fields(m.data)[0] or 0) > head), default=None)
+            before = [_envelope_fields(m.data)[0] or 0 for m in real
+                      if first is None or m.metadata.sequence.stream < first]
+            done.rewound_to = max(before, default=0)
+            done.removed = [{"seq": m.metadata.sequence.stream, "subject": m.subject,
+                             "source_position": _envelope_fields(m.data)[0], "body": m.data.decode("utf-8", "replace")}
+                            for m in foreign]
+            if dry_run:
+                return done
+            js = nc.jetstream()
+            for m in foreign:
+                await js.delete_msg(STREAM, m.metadata.sequence.stream)
+            _set_tracking(app, source, done.rewound_to)
+        from nats.js.errors import NotFoundError
+
+        try:
+            done.consumer_deleted = await nc.jetstream().delete_consumer(STREAM, f"{consumer}--{source}")
+        except NotFoundError:
+            done.consumer_deleted = True
+        return done
+    finally:
+        await nc.drain()
+
+
+def _set_tracking(app: ServiceApplication, source: str, position: int) -> None:
+    """Set the single tracking row of `source` (eventsourcing raises it only; a rewind lowers it)."""
+    recorder: Any = app.recorder
+    with recorder.datastore.transaction(commit=True) as cursor:
+        if app.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            from psycopg.sql import SQL, Identifier
+
+            cursor.execute(SQL("UPDATE {0}.{1} SET notification_id = %s WHERE application_name = %s").format(
+                Identifier(recorder.datastore.schema), Identifier(recorder.tracking_table_name)), (position, source))
+        else:
+            cursor.execute("UPDATE tracking SET notification_id = ? WHERE application_name = ?", (position, source))

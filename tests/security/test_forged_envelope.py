@@ -186,7 +186,7 @@ async def test_bus_a_position_no_store_can_have_is_refused(suite: Suite, journey
 
 async def test_bus_a_far_position_on_the_sources_own_subject_is_reported_everywhere(
         suite: Suite, journey: Journey) -> None:
-    """Last in the module: it leaves collaboration's tracking of intake at 1000000 on purpose."""
+    """Last in the module: it moves collaboration's tracking of intake to 1000000 on purpose, then recovers."""
     forged_case = str(uuid.uuid4())
     forged_seq = await publish_as_intake(suite, "jusou.intake.CaseEscalated", escalation(FAR, forged_case))
     await journey.get_when("collaboration", f"/cases/{forged_case}", lambda c: True, "the forged escalation applied")
@@ -219,3 +219,15 @@ async def test_bus_a_far_position_on_the_sources_own_subject_is_reported_everywh
     row = status["services"]["collaboration"]
     assert row["health"] == "degraded"
     assert any(f"tracking {FAR} beyond intake's store head" in p for p in row["problems"]), row["problems"]
+
+    # the operator recovers (README, Operating): collaboration stopped, the forged message off the stream,
+    # the tracking back where the real events were; started again, it applies the escalation it skipped
+    suite.kill("collaboration")
+    done = jusou_json(suite, "tracking", "rewind", "collaboration", "intake")
+    assert forged_seq in [r["seq"] for r in done["removed"]] and done["tracking"] == FAR  # with this module's others
+    assert done["rewound_to"] < done["source_head"] and done["consumer_deleted"]
+    suite.start_service("collaboration")
+    await journey.get_when("collaboration", f"/cases/{real_case}", lambda c: c["status"] == "open",
+                           "the skipped escalation applied after the rewind")
+    ready = (await journey.http.get(suite.url("collaboration") + "/readyz")).json()
+    assert ready["status"] == "ready" and ready["tracking"]["intake"] <= done["source_head"], ready
