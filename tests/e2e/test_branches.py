@@ -12,6 +12,7 @@ from shared.runner import Suite
 from support.auth import ANONYMOUS, staff_headers
 from support.journey import (
     COORDINATOR,
+    COUNTER_STAFF,
     OUTREACH_WORKER,
     PARTICIPATION_STAFF,
     PLAN,
@@ -21,17 +22,37 @@ from support.journey import (
 from support.poll import eventually
 from support.servers import free_port, nats_server
 
+CONSENT = {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}
+
+
+async def receive_and_escalate_at(journey: Journey, counter: str, staff: dict[str, str], primary: str) -> str:
+    """A consultation at `counter` by its division's staff, with consent (D9), escalated naming `primary` (D3 D11)."""
+    case = await journey.post("intake", "/consultations", {
+        "counter": counter, "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+        "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1968-10-10"},
+        "confirm_new_person": True}, staff)
+    case_id: str = case["case_id"]
+    await journey.post("intake", f"/cases/{case_id}/consent", CONSENT, staff)
+    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合的な課題", "primary_agency": primary}, staff)
+    return case_id
+
 
 async def test_d5_returned_to_intake_makes_intake_primary_again(journey: Journey) -> None:
-    case_id = await journey.receive_and_escalate()
+    # The case leaves the counter's hands: escalated with another agency (社協) named primary (D3 D11).
+    case_id = await receive_and_escalate_at(journey, "houkatsu", COUNTER_STAFF, "調布市社会福祉協議会")
+    escalated = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "escalated", "escalation")
+    assert escalated["primary"] == "調布市社会福祉協議会"
     plan_id = await journey.draft_and_propose(case_id)
     meeting_id = await journey.convene()
     await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency="地域包括支援センター")
     case = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned",
                                   "CaseReturnedToIntake to reach intake")
-    assert case["primary"] == "地域包括支援センター"
+    assert case["primary"] == "地域包括支援センター", "D5 D11: the counter's agency is primary again"
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "returned", "the plan to follow")
     assert plan["history"][0]["decision"] == "returned_to_intake"
+    # Intake holds the case again: it may escalate it anew (refused while it was escalated, D3).
+    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "再度の複合化", "primary_agency": "地域包括支援センター"},
+                       COUNTER_STAFF)
 
 
 async def test_d7_suspended_plan_can_be_closed_later(journey: Journey) -> None:
@@ -44,6 +65,11 @@ async def test_d7_suspended_plan_can_be_closed_later(journey: Journey) -> None:
     await journey.evaluate(meeting_id, plan_id, "suspended", reason="市外へ転居", result="一部達成")
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "suspended", "PlanSuspended")
     assert plan["history"][-1]["outcome"] == "suspended"
+    # Later (D7): the owner asks again for closure of the suspended plan, and the meeting closes it.
+    await journey.post("collaboration", f"/plans/{plan_id}/closure-request", {"progress": "転居先の機関へ引継ぎ済み"}, COORDINATOR)
+    await journey.evaluate(meeting_id, plan_id, "closed")
+    plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "PlanClosed")
+    assert [h.get("outcome") or h.get("decision") for h in plan["history"]] == ["approved", "suspended", "closed"]
 
 
 async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the_meeting(journey: Journey) -> None:
@@ -55,21 +81,38 @@ async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the
     plan = await journey.post("outreach", f"/cases/{case_id}/plans", PLAN, OUTREACH_WORKER)
     plan_id = plan["plan_id"]
     await journey.post("outreach", f"/plans/{plan_id}/propose", None, OUTREACH_WORKER)
-    # No consent was ever recorded: the 重層的支援会議 refuses (D9), the 支援会議 may decide (D10).
+    # D6: outreach's own plan is on the meeting's agenda as proposed, as outreach wrote it ...
+    item = await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["program"] == "outreach",
+                                  "the outreach plan on the agenda")
+    assert (item["case_id"], item["status"], item["revision"], item["goals"]) == (case_id, "proposed", 1, PLAN["goals"])
+    # ... D12: while neither intake nor collaboration has ever known the case: outreach began first.
+    for service in ("intake", "collaboration"):
+        unknown = await journey.http.get(journey.urls[service] + f"/cases/{case_id}")
+        assert unknown.status_code == 404, f"{service} knows the case before any consultation or escalation"
+    # No consent was ever recorded: the 重層的支援会議 refuses to discuss it (D9).
     meeting_id = await journey.convene()
-    await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["program"] == "outreach", "the outreach plan on the agenda")
     refused = await journey.http.post(journey.urls["meeting"] + f"/meetings/{meeting_id}/decisions",
                                       json={"plan_id": plan_id, "decision": "approved", "reasons": "合議", "positions": [
                                           {"agency": a, "position": "agree"} for a in ("福祉総務課", "地域包括支援センター", "調布ライフサポート")]},
                                       headers=SECRETARIAT)
     assert refused.status_code == 409 and "本人同意" in refused.json()["detail"]
-    shien = await journey.post("meeting", "/meetings", {"meeting_type": "shien_kaigi", "held_on": "2026-11-28",
-                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
-    await journey.decide(shien["meeting_id"], plan_id, 1, "approved", connect_to=["participation"])
+    # Outreach hands the person to a counter, which records their consent on the same case (D12 D9) ...
+    await journey.post("outreach", f"/engagements/{case_id}/hand-over",
+                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+
+    async def referred() -> bool:
+        rows = (await journey.http.get(journey.urls["intake"] + "/referrals")).json()
+        return any(r["case_id"] == case_id for r in rows)
+
+    await eventually(referred, "the referral at intake")
+    await journey.post("intake", "/consultations", {
+        "counter": "houkatsu", "channel": "訪問", "concerns": ["ひきこもり"], "referral": case_id,
+        "person": {"name": "深大寺 三郎", "birth_date": "1990-06-01"}, "confirm_new_person": True}, COUNTER_STAFF)
+    await journey.post("intake", f"/cases/{case_id}/consent", CONSENT, COUNTER_STAFF)
+    # ... and the 重層的支援会議 decides outreach's plan; the decision comes back to outreach (D6).
+    await journey.decide(meeting_id, plan_id, 1, "approved")
     plan_view = await journey.get_when("outreach", f"/plans/{plan_id}", lambda p: p["status"] == "approved", "approval at outreach")
-    assert plan_view["history"][0]["meeting_id"] == shien["meeting_id"]
-    await journey.get_when("participation", f"/supports/{case_id}", lambda s: s["referred_by"].startswith("meeting"),
-                           "participation to start from connect_to")
+    assert [(h["meeting_id"], h["decision"]) for h in plan_view["history"]] == [(meeting_id, "approved")]
 
 
 async def test_d8_shortage_and_gap_reach_community_as_regional_issues(journey: Journey) -> None:
@@ -92,7 +135,7 @@ async def test_d8_shortage_and_gap_reach_community_as_regional_issues(journey: J
     assert {(i["need"], i["reported_by"]) for i in found} == {("夜間の居場所", "participation"), ("ひきこもり当事者会", "meeting")}
 
 
-async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> None:
+async def test_d6_participation_plan_goes_to_the_meeting_and_its_decision_comes_back(journey: Journey) -> None:
     case_id = await journey.receive_and_escalate()
     plan_id = await journey.draft_and_propose(case_id)
     meeting_id = await journey.convene()
@@ -112,15 +155,22 @@ async def test_participation_plan_goes_to_the_meeting_d6(journey: Journey) -> No
                        {"resource_kind": "居場所", "resource_id": resource["resource_id"]}, PARTICIPATION_STAFF)
     own = await journey.post("participation", f"/cases/{case_id}/plans", PLAN, PARTICIPATION_STAFF)
     await journey.post("participation", f"/plans/{own['plan_id']}/propose", None, PARTICIPATION_STAFF)
-    await journey.decide(meeting_id, own["plan_id"], 1, "approved")
-    await journey.get_when("participation", f"/plans/{own['plan_id']}", lambda p: p["status"] == "approved",
-                           "the participation plan's approval")
-    collab = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: True, "collaboration's plan")
-    assert len(collab["history"]) == 1, "a decision on participation's plan must not touch collaboration's"
+    item = await journey.get_when("meeting", f"/agenda/{own['plan_id']}", lambda r: r["status"] == "proposed",
+                                  "participation's plan on the agenda")
+    assert (item["program"], item["case_id"], item["revision"]) == ("participation", case_id, 1)
+    await journey.decide(meeting_id, own["plan_id"], 1, "revision_requested")
+    await journey.get_when("participation", f"/plans/{own['plan_id']}", lambda p: p["status"] == "revision_requested",
+                           "the revision request at participation")
+    await journey.post("participation", f"/plans/{own['plan_id']}/propose", None, PARTICIPATION_STAFF)
+    await journey.decide(meeting_id, own["plan_id"], 2, "approved")
+    decided = await journey.get_when("participation", f"/plans/{own['plan_id']}", lambda p: p["status"] == "approved",
+                                     "the participation plan's approval")
+    assert [(h["meeting_id"], h["decision"]) for h in decided["history"]] == [
+        (meeting_id, "revision_requested"), (meeting_id, "approved")]
 
 
 async def test_d2_search_before_create_over_http(journey: Journey) -> None:
-    from support.journey import COUNTER_STAFF
+    COUNTER_STAFF = staff_headers("hoiku-003", "childcare", "counselor")  # noqa: N806 - 保育コンシェルジュ is 保育課's
 
     person = {"name": "国領 次郎", "kana": "こくりょう じろう", "birth_date": "1961-07-07", "phone": "090-1111-2222"}
     body = {"counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育", "高齢・介護"], "person": person}
@@ -133,6 +183,8 @@ async def test_d2_search_before_create_over_http(journey: Journey) -> None:
     reused = await journey.post("intake", "/consultations", {**body, "person": None, "person_ref": candidate["person_ref"]},
                                 COUNTER_STAFF)
     assert reused["case_id"] != first["case_id"]
+    second = (await journey.http.get(journey.urls["intake"] + f"/cases/{reused['case_id']}")).json()
+    assert second["person_ref"] == candidate["person_ref"], "the new case is the known person's, not a new person"
 
 
 async def test_d4_plan_refused_without_roles_or_with_an_unknown_agency(journey: Journey) -> None:
@@ -178,16 +230,23 @@ async def test_d12_outreach_hands_over_to_collaboration_which_opens_the_case(jou
 
 
 async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journey) -> None:
-    case_id = await journey.receive_and_escalate()
+    # A counter no other test of this module uses, so its row counts this case alone.
+    life_support = staff_headers("life-014", "livelihood-welfare", "counselor")
+    case_id = await receive_and_escalate_at(journey, "life-support", life_support, "調布ライフサポート")
     plan_id = await journey.draft_and_propose(case_id)
     meeting_id = await journey.convene()
-    await journey.decide(meeting_id, plan_id, 1, "approved")
-    await journey.get_when("intake", f"/cases/{case_id}", lambda c: c.get("meetings"), "the decision to reach intake")
+    await journey.decide(meeting_id, plan_id, 1, "revision_requested")
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "revision_requested", "revision")
+    await journey.post("collaboration", f"/plans/{plan_id}/propose", None, COORDINATOR)
+    await journey.decide(meeting_id, plan_id, 2, "approved")
+    await journey.get_when("intake", f"/cases/{case_id}", lambda c: len(c.get("meetings", [])) == 2,
+                           "both decisions to reach intake")
 
     rows = (await journey.http.get(journey.urls["intake"] + "/reports/trend")).json()
-    houkatsu = [r for r in rows if r["counter"] == "houkatsu"]
-    assert houkatsu and houkatsu[-1]["meeting_cases"] >= 1 and houkatsu[-1]["escalations"] >= 1
-    assert houkatsu[-1]["period_ja"].endswith("四半期")
+    [row] = [r for r in rows if r["counter"] == "life-support"]
+    # One consultation, escalated once, discussed at a meeting twice: one meeting case (a case counts once).
+    assert (row["consultations"], row["escalations"], row["meeting_cases"]) == (1, 1, 1), row
+    assert row["period_ja"] == f"{row['fiscal_year']}年度 第{row['quarter']}四半期"
 
 
 async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey) -> None:
