@@ -4,12 +4,15 @@
 A new program integrates by subscribing: its own durable consumer on `jusou.>` from the first
 event, its own view, caught up and then kept live. It imports nothing of Jusou.
 
-    python examples/indicators.py [NATS_URL] [--durable NAME] [--state FILE] [--count N]
+    python examples/indicators.py [NATS_URL] [--user U --password P] [--durable NAME] [--state FILE] [--count N]
 
-NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). After each
-batch it prints the view as one JSON line; it stops after N messages (--count) or on Ctrl-C.
-The view and the last stream sequence are saved to FILE before the batch is acked, so a restart
-resumes where it stopped and a redelivered message changes nothing.
+NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). It connects as
+--user/--password, else $NATS_USER/$NATS_PASSWORD: on Jusou's NATS, the read-only user `integrator`
+(`jusou nats credentials integrator`), whose replies come on its own inbox prefix `_INBOX_<user>`.
+After each batch it prints the view as one JSON line; it stops after N messages (--count), on
+Ctrl-C or on SIGTERM (also while it waits for NATS). The view and the last stream sequence are
+saved to FILE before the batch is acked, so a restart resumes where it stopped and a redelivered
+message changes nothing.
 """
 
 import argparse
@@ -17,6 +20,7 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import nats
@@ -51,20 +55,50 @@ def indicators(view: dict, caught_up: bool) -> dict:
             "skipped": view["skipped"]}
 
 
-async def run(url: str, durable: str, state: Path, count: int | None) -> None:
+async def connect(url: str, user: str | None, password: str | None, stop: asyncio.Event) -> "nats.NATS | None":
+    """Connect (retrying while NATS is away), or None once stopped; a refusal is said on stderr."""
+
+    async def say(error: Exception) -> None:
+        print(f"NATS: {error}", file=sys.stderr, flush=True)
+
+    credentials = {"user": user, "password": password or "", "inbox_prefix": f"_INBOX_{user}"} if user else {}
+    connecting = asyncio.ensure_future(nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=2,
+                                                    error_cb=say, **credentials))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        await asyncio.gather(connecting, return_exceptions=True)
+        return None
+    return connecting.result()
+
+
+async def run(url: str, durable: str, state: Path, count: int | None, user: str | None = None,
+              password: str | None = None) -> int:
     view = json.loads(state.read_text()) if state.exists() else json.loads(json.dumps(EMPTY))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    nc = await nats.connect(url, max_reconnect_attempts=-1)
-    sub = await nc.jetstream().pull_subscribe(
-        "jusou.>", durable=durable, stream="JUSOU", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    nc = await connect(url, user, password, stop)
+    if nc is None:
+        return 0  # stopped before NATS answered
+    try:
+        sub = await nc.jetstream().pull_subscribe(
+            "jusou.>", durable=durable, stream="JUSOU", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    except Exception as exc:  # refused (not this user's consumer) or NATS away
+        print(f"cannot subscribe with the durable consumer {durable!r}: {type(exc).__name__} {exc}", file=sys.stderr)
+        await nc.close()
+        return 1
     seen, printed = 0, False
     while not stop.is_set() and (count is None or seen < count):
         try:
             batch = await sub.fetch(min(100, count - seen) if count else 100, timeout=1)
         except TimeoutError:  # nothing new within a second (nats-py raises asyncio's or its own subclass)
             batch = []
+        except nats.errors.Error:  # NATS away: the connection reconnects by itself
+            await asyncio.sleep(1)
+            continue
         for msg in batch:
             if msg.metadata.sequence.stream <= view["last_seq"]:
                 continue  # already in the saved view
@@ -83,8 +117,12 @@ async def run(url: str, durable: str, state: Path, count: int | None) -> None:
             caught_up = not batch or batch[-1].metadata.num_pending == 0
             print(json.dumps(indicators(view, caught_up), ensure_ascii=False), flush=True)
             printed = True
-    await nc.flush()  # the last acks
+    try:
+        await nc.flush(timeout=2)  # the last acks
+    except (nats.errors.Error, TimeoutError):
+        pass  # unacked: redelivered next time, and skipped (already in the saved view)
     await nc.close()
+    return 0
 
 
 if __name__ == "__main__":
@@ -93,5 +131,8 @@ if __name__ == "__main__":
     cli.add_argument("--durable", default="mhlw-indicators", help="this program's own durable consumer")
     cli.add_argument("--state", default=None, help="where the view is kept (default: ./<durable>.json)")
     cli.add_argument("--count", type=int, default=None, help="stop after this many messages")
+    cli.add_argument("--user", default=os.environ.get("NATS_USER"), help="NATS user (default $NATS_USER)")
+    cli.add_argument("--password", default=os.environ.get("NATS_PASSWORD"), help="its password (default $NATS_PASSWORD)")
     args = cli.parse_args()
-    asyncio.run(run(args.url, args.durable, Path(args.state or f"{args.durable}.json"), args.count))
+    sys.exit(asyncio.run(run(args.url, args.durable, Path(args.state or f"{args.durable}.json"), args.count,
+                             args.user, args.password)))

@@ -280,13 +280,32 @@ def broker_credentials(user: str | None = None, password: str | None = None) -> 
 
 
 def register(commands: Any) -> None:
-    """Add `jusou nats config [--check]` to the `jusou` command (shared/cli.py parser())."""
-    nats = commands.add_parser("nats", help="the NATS users of the deployment files")
+    """Add `jusou nats config [--check]` and `jusou nats credentials [USER]` to the `jusou` command
+    (shared/cli.py parser())."""
+    nats = commands.add_parser("nats", help="the NATS users: the deployment files, a user's credentials")
     actions = nats.add_subparsers(dest="action", required=True)
     config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
                                                "--check: exit 1 if they differ")
     config.add_argument("--check", action="store_true")
     config.set_defaults(handler=nats_config)
+    creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
+                                                   "`jusou up`'s NATS (default: the read-only integrator)")
+    creds.add_argument("user", nargs="?", default=INTEGRATOR)
+    creds.set_defaults(handler=nats_credentials)
+
+
+def nats_credentials(args: argparse.Namespace) -> int:
+    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
+    import shlex
+
+    path = Path(os.environ.get("JUSOU_DATA_DIR", "./data")).resolve() / CREDENTIALS_FILE
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if args.user not in known:
+        print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
+              f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
+        return 1
+    print(f"export NATS_USER={shlex.quote(args.user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
+    return 0
 
 
 def nats_config(args: argparse.Namespace) -> int:
