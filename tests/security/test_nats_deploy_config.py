@@ -113,6 +113,56 @@ async def test_a_deployed_service_publishes_its_own_events_to_the_stream_but_not
         await nc.close()
 
 
+async def test_least_privilege_a_deployed_service_may_neither_delete_the_stream_nor_read_dead_letters(
+    deployed_nats: DeployedNats,
+) -> None:
+    """The deployed users have `jusou up`'s least privilege (issue 13): community, the first service up,
+    creates the streams, but may not delete one, nor read another's consumer or a dead letter."""
+    violations = Violations()
+    nc = await connect_as(deployed_nats, "community", error_cb=violations.record)
+    js = nc.jetstream(timeout=1)
+    try:
+        await ensure_streams(nc, 1)
+        refused = []
+        for what, call in {
+            "$JS.API.STREAM.DELETE.JUSOU": lambda: js.delete_stream(STREAM),
+            "$JS.API.CONSUMER.INFO.JUSOU.collaboration--intake": lambda: js.consumer_info(STREAM, "collaboration--intake"),
+            "$JS.API.STREAM.MSG.GET.JUSOU_DLQ": lambda: js.get_msg(DEAD_LETTER_STREAM, 1),
+        }.items():
+            with pytest.raises(Exception):  # no answer: the server dropped the request
+                await call()
+            refused += await violations.of(what)
+        info = await js.stream_info(STREAM)  # allowed, and the stream is still there
+    finally:
+        await nc.close()
+
+    assert len(refused) >= 3 and info.config.name == STREAM
+
+
+async def test_least_privilege_the_deployed_integrator_reads_jusou_through_its_own_consumer(
+    deployed_nats: DeployedNats,
+) -> None:
+    intake = await connect_as(deployed_nats, "intake")
+    try:
+        await ensure_streams(intake, 1)
+        await intake.jetstream().publish("jusou.intake.ConsultationReceived", b'{"test": true}', timeout=5)
+    finally:
+        await intake.close()
+    violations = Violations()
+    reader = await connect_as(deployed_nats, natsauth.INTEGRATOR, error_cb=violations.record)
+    try:
+        sub = await reader.jetstream().pull_subscribe("jusou.>", durable="mhlw-indicators", stream=STREAM)
+        [msg] = await sub.fetch(1, timeout=5)
+        await msg.ack()
+        await reader.publish("jusou.intake.ConsultationReceived", b"{}")  # read-only
+        await reader.flush()
+        assert await violations.of("jusou.intake.ConsultationReceived")
+    finally:
+        await reader.close()
+
+    assert msg.subject == "jusou.intake.ConsultationReceived"
+
+
 @pytest.mark.parametrize("credentials", ["wrong password", "another service's password", "anonymous"])
 async def test_the_deployed_nats_refuses_a_wrong_password(deployed_nats: DeployedNats, credentials: str) -> None:
     user, password = {
