@@ -120,8 +120,11 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         return found
 
     @router.get("/ui/audit/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def audit_page(case_id: UUID, request: Request, as_of: str = "") -> HTMLResponse:
-        """監査: the causation tree and each program's view of the case as of a moment."""
+    async def audit_page(case_id: UUID, request: Request, as_of: str = "", format: str = "") -> Response:
+        """監査: the causation tree and each program's view of the case as of a moment (`format`: its
+        CSV / JSON download for the signed-in browser, whose cookie the JSON API does not take)."""
+        if format in ("json", "csv", "text"):
+            return _answer(await audit_case(case_id, request, _moment(as_of), format))
         moment = None
         error = None
         if as_of:
@@ -143,14 +146,30 @@ def mount_audit(api: FastAPI, page: UI) -> None:
                            error=error, PROGRAM_LABELS=PROGRAM_LABELS)
 
     @router.get("/ui/audit/people/{person_ref}", response_class=HTMLResponse, include_in_schema=False)
-    async def disclosures_page(person_ref: UUID, request: Request) -> HTMLResponse:
-        """個人情報の開示記録: every showing of a person's information."""
+    async def disclosures_page(person_ref: UUID, request: Request, format: str = "") -> Response:
+        """個人情報の開示記録: every showing of a person's information (`format`: CSV / JSON, as the API)."""
+        if format in ("json", "csv", "text"):
+            return _answer(await disclosures(person_ref, request, format))
         app = request.app.state.runtime.app
         found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
         return page.render(request, "audit_person.html", "開示記録 / disclosures", person_ref=str(person_ref),
                            rows=found)
 
     api.include_router(router)
+
+
+def _answer(answer: Any) -> Response:
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    return answer if isinstance(answer, Response) else JSONResponse(jsonable_encoder(answer))
+
+
+def _moment(as_of: str) -> datetime | None:
+    try:
+        return moment_of(datetime.fromisoformat(as_of)) if as_of else None
+    except ValueError:
+        return None
 
 
 def _urls(request: Request) -> dict[str, str]:

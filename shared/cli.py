@@ -322,7 +322,7 @@ def parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=staff_add)
     listed = actions.add_parser("list", help="the accounts: id, division, roles")
     listed.set_defaults(handler=staff_list)
-    removed = actions.add_parser("remove", help="remove an account (its tokens stay valid until they expire)")
+    removed = actions.add_parser("remove", help="remove an account and end its sessions at once (revoked.json)")
     removed.add_argument("staff_id")
     removed.set_defaults(handler=staff_remove)
     mint = commands.add_parser("token", help="a bearer token for an existing account (development issuer)")

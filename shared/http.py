@@ -45,7 +45,7 @@ from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESO
 from shared.logs import RequestContext, bind_path_ids, configure_logging
 from shared.relay import Relay
 from shared.settings import Settings
-from shared.ui import PROGRAM_LABELS, UI, internal_url, login_url, mount_common
+from shared.ui import PROGRAM_LABELS, UI, SecurityHeaders, csrf_guard, internal_url, login_url, mount_common
 from shared.store import STORE_UNREACHABLE, creating, store_env
 from shared.tracing import install as install_tracing
 
@@ -124,8 +124,11 @@ def create_service(
         description=DIVISION_TITLES[service],
         version="0.1.0",
         lifespan=lifespan,
-        # who is acting and whether the policy lets them (shared/policy.py); a case's ids on every log line
-        dependencies=[Depends(gate(service)), Depends(bind_path_ids), Depends(idempotent(service))],
+        # who is acting and whether the policy lets them (shared/policy.py); a page's change comes from
+        # its own page (CSRF, shared/ui.py); a case's ids on every log line
+        dependencies=[Depends(gate(service)), Depends(csrf_guard(service)), Depends(bind_path_ids),
+                      Depends(idempotent(service))],
+        docs_url=None, redoc_url=None,  # /docs is served below from the service itself (no CDN)
     )
 
     api.add_middleware(Idempotency)  # innermost: a command's answer kept with its Idempotency-Key record
@@ -133,6 +136,8 @@ def create_service(
     api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
     install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
     install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
+    api.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy on every answer
+    mount_docs(api)
 
     page = ui or UI(service, DIVISION_TITLES[service])
 
@@ -280,6 +285,35 @@ def create_service(
     api.include_router(router)
     document_idempotency_key(api)
     return api
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>{title} — API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/ui/static/docs.js"></script>
+</body></html>
+"""
+
+
+def mount_docs(api: FastAPI) -> None:
+    """`/docs`: Swagger UI from the service itself (the files of the `swagger-ui-py` package), started
+    by a static script: no CDN, and nothing the CSP would block (FastAPI's default page loads
+    swagger-ui from jsdelivr and starts it with an inline script)."""
+    from pathlib import Path
+
+    import swagger_ui
+    from fastapi.staticfiles import StaticFiles
+
+    api.mount("/docs/static", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger-ui")
+
+    async def docs(_: Request) -> HTMLResponse:
+        from html import escape
+
+        return HTMLResponse(DOCS_PAGE.format(title=escape(api.title)))
+
+    api.add_route("/docs", docs, include_in_schema=False)  # as FastAPI adds its own: public, like /openapi.json
 
 
 def document_idempotency_key(api: FastAPI) -> None:

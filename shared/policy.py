@@ -94,7 +94,7 @@ PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
 PUBLIC = frozenset({
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/asyncapi.json"),
     ("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/logout"), ("GET", "/ui/login/oidc"),
-    ("GET", "/ui/login/callback"),
+    ("GET", "/ui/login/callback"), ("POST", "/ui/logout"),
 })
 ALL = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 PLAN_OWNERS = ("collaboration", "outreach", "participation")
@@ -375,8 +375,10 @@ class SignInRequired(Exception):
 
 
 def principal_of(request: Request) -> Principal | None:
-    """The signed-in principal: the bearer token, else the UI's cookie; None when neither is sent."""
-    token = bearer(request.headers.get("authorization", "")) or request.cookies.get(COOKIE)
+    """The signed-in principal: the bearer token, else (on a /ui/ page only: the JSON API never takes
+    it, so a page of another site cannot use a browser's cookie there) the UI's cookie; None when neither."""
+    token = bearer(request.headers.get("authorization", "")) or (
+        request.cookies.get(COOKIE) if request.url.path.startswith("/ui/") else None)
     if not token:
         return None
     return verifier().verify(token)

@@ -189,6 +189,8 @@ class Suite:
         """Start NATS and every service at once; return when all answer /readyz with 200."""
         began = time.monotonic()
         self.check_ports()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # keys, passwords, stores: its owner's only (processes start with umask 077)
         try:
             self.start_nats()
             if not self.service_env().get("JUSOU_CIPHER_KEY"):
@@ -213,7 +215,7 @@ class Suite:
             return
         binary = nats_server_binary()
         store_dir = self.data_dir / "nats"
-        store_dir.mkdir(parents=True, exist_ok=True)
+        store_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         command = [binary, "-a", HOST, "-p", str(self.nats_port), "-js", "-sd", str(store_dir)]
         command += ["-c", str(natsauth.server_config(self.data_dir, self.services))]  # a NATS user per service
         self.nats = self._popen("nats", command, os.environ.copy())
@@ -288,8 +290,8 @@ class Suite:
         self.processes[name] = self._popen(name, command, env)
 
     def _popen(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path(name).open("ab") as log_file:
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(os.open(self.log_path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log_file:
             process = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -298,6 +300,7 @@ class Suite:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                umask=0o077,  # what a service or nats-server writes in the data folder is private (600 / 700)
             )
         log.debug("process.started", name=name, pid=process.pid, command=command)
         return process

@@ -190,8 +190,9 @@ class AuthSettings:
 
 def write_private(path: Path, data: bytes, *, only_if_absent: bool = False) -> None:
     """Write `path` readable by its owner only (mode 600), atomically. `only_if_absent`: of processes
-    racing to create it (services starting together), exactly one wins and the others keep its bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    racing to create it (services starting together), exactly one wins and the others keep its bytes.
+    A folder it makes is its owner's only (mode 700)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:

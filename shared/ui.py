@@ -3,6 +3,12 @@
 Server-rendered pages (Jinja2) with htmx; every asset is served by the service itself under
 `/ui/static/`. Each service adds its own pages with `ui_router(...)` and templates in
 `services/<name>/templates/`.
+
+Browser safety (README "Staff, roles and tokens"): every response carries a CSP without inline
+script or style and the other security headers (`SecurityHeaders`); a cookie-authenticated POST
+under /ui/ needs its form's CSRF token and a same-origin request (`csrf_guard`); sign-in is
+throttled; sign-out is a POST that ends the session at every service; a page shows a message only
+from the fixed set `MESSAGES` or signed for the session that caused it, never free text from a link.
 """
 
 from __future__ import annotations
@@ -10,17 +16,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import hashlib
 import hmac
 import io
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import anyio
+import structlog
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import (
     HTMLResponse,
@@ -30,7 +39,9 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.audit import inert_row
 from shared.auth import (
@@ -39,13 +50,17 @@ from shared.auth import (
     Accounts,
     AuthSettings,
     DevIssuer,
+    SignInThrottle,
     Unauthenticated,
+    bearer,
+    csrf_token,
     discovery,
     exchange_code,
     pkce_pair,
     verifier,
 )
 from shared.idempotency import new_key_field
+from shared.journey import DomainError
 from shared.policy import permits
 from shared.reference import DIVISIONS
 from shared.settings import PORTS
@@ -57,6 +72,44 @@ PROGRAM_LABELS = {
     "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
     "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
 }
+CSRF_FIELD = "csrf_token"  # the hidden field beside each form's idempotency key
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Every response's security headers. No inline script or style anywhere (behaviour in
+#: /ui/static/jusou.js, looks in jusou.css), no framing, nothing loaded from another host.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+#: The messages a page shows after a redirect, by key (`?ok=signed_out`). Any other text in the query
+#: string is shown only when signed for the session that caused it (`sig`): a link cannot put words
+#: on the suite's page.
+MESSAGES = {
+    "signed_in": "ログインしました / signed in",
+    "signed_out": "ログアウトしました / signed out",
+    "wrong_password": "職員番号またはパスワードが違います / wrong staff id or password",
+    "use_idp": "市の認証基盤からログインしてください / sign in through the city's identity provider",
+    "no_idp": "市の認証基盤が設定されていません / no identity provider is configured",
+    "idp_unreachable": "市の認証基盤に接続できません。しばらくしてからログインしてください / "
+                       "cannot reach the identity provider; try again later",
+    "sign_in_again": "ログインをやり直してください / the sign-in expired or did not match; start again",
+    "idp_refused": "認証基盤がログインを認めませんでした。もう一度ログインしてください / "
+                   "the identity provider refused the sign-in; sign in again",
+}
+_MESSAGE_KEYS = {text: key for key, text in MESSAGES.items()}
+#: The session token of the request being answered (set by `csrf_guard`), which signs its messages.
+_SESSION: ContextVar[str] = ContextVar("jusou_ui_session", default="")
+THROTTLE = SignInThrottle()
+
+
+class CrossSiteRefused(DomainError):
+    """A state change the signed-in browser did not make from this service's own page: 403."""
+
+    status = 403
 
 
 def staff_from_cookie(request: Request) -> dict[str, str] | None:
@@ -68,15 +121,17 @@ def staff_from_cookie(request: Request) -> dict[str, str] | None:
             "division_ja": DIVISIONS[principal.division].ja, "roles": " ".join(sorted(principal.roles))}
 
 
-def _callback(request: Request) -> str:
-    """Where the IdP sends the browser back (registered at the IdP for each service's address)."""
-    return str(request.url_for("login_callback"))
+def _callback(request: Request, service: str) -> str:
+    """Where the IdP sends the browser back (registered at the IdP for each service's address): built
+    from the configured address (`service_url`), not from the request's Host header."""
+    return service_url(request, service) + "/ui/login/callback"
 
 
 def login_url(request: Request, reason: str = "") -> str:
     """The sign-in page, coming back here afterwards."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"/ui/login?next={quote(here, safe='')}" + (f"&ng={quote(reason)}" if reason else "")
+    message = message_query("ng", reason, request.cookies.get(COOKIE, "")) if reason else ""
+    return f"/ui/login?next={quote(here, safe='')}" + (f"&{message}" if message else "")
 
 
 def _printable(text: str, limit: int) -> bool:
@@ -99,13 +154,135 @@ def internal_url(service: str) -> str:
     return f"http://127.0.0.1:{os.environ.get(f'JUSOU_{service.upper()}_PORT', str(PORTS[service]))}"
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def service_url(request: Request, service: str) -> str:
-    """Where another service's UI is: `JUSOU_<SERVICE>_URL`, else this host on its port."""
+    """Where another service's UI is: `JUSOU_<SERVICE>_URL`, else the service's port on this host, as
+    the browser named it only when that is a loopback name or `JUSOU_HOST` (the Host header is the
+    client's to choose: a link built from it could point anywhere), else 127.0.0.1."""
     configured = os.environ.get(f"JUSOU_{service.upper()}_URL")
     if configured:
         return configured.rstrip("/")
     port = os.environ.get(f"JUSOU_{service.upper()}_PORT", str(PORTS[service]))
-    return f"{request.url.scheme}://{request.url.hostname}:{port}"
+    host = request.url.hostname or ""
+    if host not in LOOPBACK and host != os.environ.get("JUSOU_HOST", "127.0.0.1"):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if request.url.scheme == 'https' else 'http'}://{shown}:{port}"
+
+
+def _sign(session: str, kind: str, text: str) -> str:
+    mac = hmac.new(session.encode(), f"jusou-message|{kind}|{text}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def message_query(kind: str, text: str, session: str | None = None) -> str:
+    """`ok=<key>` for a message of the fixed set, else the text signed for the session (dropped without one)."""
+    key = text if text in MESSAGES else _MESSAGE_KEYS.get(text)
+    if key:
+        return f"{kind}={key}"
+    session = _SESSION.get() if session is None else session
+    if not session:
+        return ""
+    return f"{kind}={quote(text)}&sig={_sign(session, kind, text)}"
+
+
+def flash_of(request: Request) -> tuple[str | None, str]:
+    """The message a page shows, and its kind (ok / ng): a key of MESSAGES, or text signed for this session."""
+    for kind in ("ng", "ok"):
+        given = request.query_params.get(kind)
+        if not given:
+            continue
+        if given in MESSAGES:
+            return MESSAGES[given], kind
+        session = request.cookies.get(COOKIE, "")
+        sig = request.query_params.get("sig", "")
+        if session and sig and hmac.compare_digest(sig, _sign(session, kind, given)):
+            return given, kind
+    return None, "ok"
+
+
+@pass_context
+def csrf_field(context: Any) -> Markup:
+    """The CSRF token of the signed-in browser as a hidden field (a page of another origin cannot know it)."""
+    request = context.get("request")
+    session = request.cookies.get(COOKIE) if request is not None else None
+    if not session:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(session))
+
+
+@pass_context
+def form_fields(context: Any) -> Markup:
+    """The hidden fields of every form that records something: a fresh idempotency key (a double submit
+    records once) and the CSRF token."""
+    return new_key_field() + csrf_field(context)
+
+
+def _origin_of(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}".lower()
+
+
+def csrf_guard(service: str) -> Callable[[Request], Awaitable[None]]:
+    """The app-wide dependency (after the policy gate): a state change under /ui/ comes from this
+    service's own page. A browser says where a request comes from (`Sec-Fetch-Site`, `Origin`): another
+    origin, even another port of the same host (same-site: SameSite=Lax lets the cookie go), is refused;
+    and a cookie-authenticated change carries the CSRF token of its session (the form's hidden field)."""
+
+    async def check(request: Request) -> None:
+        session = request.cookies.get(COOKIE, "")
+        _SESSION.set(session)
+        if request.method in SAFE_METHODS or not request.url.path.startswith("/ui/"):
+            return
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin")
+        allowed = {_origin_of(request)}
+        configured = os.environ.get(f"JUSOU_{service.upper()}_URL")
+        if configured:
+            allowed.add(configured.rstrip("/").lower())
+        if (site is not None and site not in ("same-origin", "none")) or (
+                origin is not None and origin.lower() not in allowed):
+            raise CrossSiteRefused(
+                "別のサイト（同じホストの別のポートを含む）のページからの操作は受け付けません。このサービスの画面から"
+                "操作してください / refused: the request came from another site's page (another port of this host "
+                "counts), not from this service's own page (cross-site request, CSRF)")
+        if bearer(request.headers.get("authorization", "")) or not session or request.url.path == "/ui/login":
+            return  # not cookie-authenticated (a bearer token is never sent by a browser on its own)
+        given = ""
+        if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                                "multipart/form-data")):
+            given = str((await request.form()).get(CSRF_FIELD) or "")
+        given = given or request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(given.encode(), csrf_token(session).encode()):
+            raise CrossSiteRefused(
+                "画面の有効な確認用トークン（CSRF）がない操作は受け付けません。画面を開き直してからもう一度操作してください / "
+                "refused: the form's CSRF token is missing or not this session's; reload the page and try again")
+
+    return check
+
+
+class SecurityHeaders:
+    """Every response's security headers (pure ASGI: also on errors, static files and the docs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(
+                    (name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+                    if name.encode() not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class UI:
@@ -119,15 +296,15 @@ class UI:
         env.filters["wareki"] = wareki
         env.filters["jst"] = jst
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
-        env.globals["idempotency_field"] = new_key_field  # a fresh key per form: a double submit records once
+        env.globals["idempotency_field"] = form_fields  # a fresh key per form, and the CSRF token (form_fields)
+        env.globals["csrf_field"] = csrf_field
         self.templates = Jinja2Templates(env=env)
 
     def render(self, request: Request, template: str, title: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         programs = [(name, label, service_url(request, name) + "/ui/") for name, label in PROGRAM_LABELS.items()]
         return self.templates.TemplateResponse(request, template, {
             "service": self.service, "division_title": self.title, "title": title, "programs": programs,
-            "staff": staff_from_cookie(request), "flash": request.query_params.get("ok") or request.query_params.get("ng"),
-            "flash_kind": "ng" if request.query_params.get("ng") else "ok",
+            "staff": staff_from_cookie(request), "flash": flash_of(request)[0], "flash_kind": flash_of(request)[1],
             "url_of": lambda name: service_url(request, name),
             # the forms a page shows: only what the policy lets this staff member do here
             "may": lambda action: permits(getattr(request.state, "principal", None), action, self.service),
@@ -136,8 +313,9 @@ class UI:
 
 
 def redirect(url: str, ok: str | None = None, ng: str | None = None) -> RedirectResponse:
-    """After a form post: back to a page, with a message (PRG, so a reload never posts twice)."""
-    message = f"ok={quote(ok)}" if ok else f"ng={quote(ng)}" if ng else ""
+    """After a form post: back to a page, with a message (PRG, so a reload never posts twice): a key
+    of MESSAGES, or the text signed for the session that caused it (`flash_of` shows nothing else)."""
+    message = message_query("ok", ok) if ok else message_query("ng", ng) if ng else ""
     sep = "&" if "?" in url else "?"
     return RedirectResponse(f"{url}{sep}{message}" if message else url, status_code=303)
 
@@ -171,14 +349,14 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
         settings = AuthSettings.from_env()
         if not (settings.issuer and settings.client_id):
-            return redirect("/ui/login", ng="市の認証基盤が設定されていません / no identity provider is configured")
+            return redirect("/ui/login", ng="no_idp")
         try:
             endpoint = (await discovery(settings.issuer))["authorization_endpoint"]
-        except Unauthenticated as exc:
-            return redirect("/ui/login", ng=str(exc))
+        except Unauthenticated:
+            return redirect("/ui/login", ng="idp_unreachable")
         state, (code_verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
         query = urlencode({"response_type": "code", "client_id": settings.client_id, "scope": "openid",
-                           "redirect_uri": _callback(request), "state": state, "code_challenge": challenge,
+                           "redirect_uri": _callback(request, ui.service), "state": state, "code_challenge": challenge,
                            "code_challenge_method": "S256"})
         response = RedirectResponse(f"{endpoint}?{query}", status_code=303)
         pending = base64.urlsafe_b64encode(json.dumps([state, code_verifier, next]).encode()).decode()
@@ -195,14 +373,15 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         except ValueError:
             expected = code_verifier = next_ = ""
         if not code or not state or not hmac.compare_digest(str(expected), state):
-            return redirect("/ui/login", ng="ログインをやり直してください / the sign-in expired or did not match; start again")
+            return redirect("/ui/login", ng="sign_in_again")
         try:
-            token = await exchange_code(settings, code, str(code_verifier), _callback(request))
-            principal = verifier().verify(token)
+            token = await exchange_code(settings, code, str(code_verifier), _callback(request, ui.service))
+            verifier().verify(token)
         except Unauthenticated as exc:
-            return redirect("/ui/login", ng=str(exc))
+            structlog.get_logger().info("ui.sign_in_refused", reason=str(exc))
+            return redirect("/ui/login", ng="idp_refused")
         target = str(next_) if str(next_).startswith("/ui/") and _printable(str(next_), 2000) else "/ui/"
-        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{principal.staff_id} としてログインしました")
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
         response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
         response.delete_cookie(OIDC_COOKIE, path="/ui/login")
@@ -214,24 +393,41 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         settings = AuthSettings.from_env()
         again = f"/ui/login?next={quote(next, safe='')}"
         if not settings.development:
-            return redirect(again, ng="市の認証基盤からログインしてください / sign in through the city's identity provider")
+            return redirect(again, ng="use_idp")
+        who, address = staff_id.strip(), request.client.host if request.client else ""
+        wait = THROTTLE.begin(who, address)  # before the password is hashed: a guess costs the guesser time
+        if wait is not None:
+            refused = ui.render(request, "login.html", "ログイン", status_code=429, next=next, idp=settings.issuer,
+                                idp_sign_in=False, throttled=wait)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         account = None
-        if _printable(staff_id.strip(), 100) and len(password) <= 1000:
-            account = await anyio.to_thread.run_sync(Accounts(settings.folder).check, staff_id.strip(), password)
+        if _printable(who, 100) and len(password) <= 1000:
+            account = await anyio.to_thread.run_sync(Accounts(settings.folder).check, who, password)
         if account is None:
-            return redirect(again, ng="職員番号またはパスワードが違います / wrong staff id or password")
-        token = DevIssuer(settings.folder).mint(staff_id.strip(), account["division"], account["roles"],
-                                                settings.audience)
+            return redirect(again, ng="wrong_password")
+        THROTTLE.succeeded(who, address)
+        token = DevIssuer(settings.folder).mint(who, account["division"], account["roles"], settings.audience)
         # back to a page of this UI only; a header never carries a line break (CRLF injection)
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
-        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok=f"{staff_id.strip()} としてログインしました")
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
         response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
         return response
 
-    @router.get("/ui/logout")
-    async def logout() -> Response:
-        response = redirect("/ui/login", ok="ログアウトしました / signed out")
+    @router.get("/ui/logout", response_class=HTMLResponse)
+    async def logout_page(request: Request) -> Response:
+        """A link signs no one out (a page of another site could show it as an image): the button posts."""
+        return ui.render(request, "logout.html", "ログアウト / sign out")
+
+    @router.post("/ui/logout")
+    async def logout(request: Request) -> Response:
+        """Sign out (the form in the top bar, with its CSRF token): the session ends at every service of
+        the host at once (shared/auth.py Revocations), and the cookie is deleted."""
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:
+            await anyio.to_thread.run_sync(verifier().end, principal)
+        response = redirect("/ui/login", ok="signed_out")
         response.delete_cookie(COOKIE)
         return response
 

@@ -13,6 +13,22 @@
       if (live) live.textContent = "更新しました / updated " + new Date().toLocaleTimeString("ja-JP");
     });
   }
+  // What the templates once did inline (the CSP runs no inline script or style):
+  // a print button, a select that submits its form, the audit tree's indentation by depth.
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-submit-on-change]") && e.target.form) e.target.form.submit();
+  });
+  function indent(root) {
+    root.querySelectorAll("li[data-depth]").forEach(function (li) {
+      li.style.marginLeft = (parseInt(li.dataset.depth, 10) || 0) * 1.5 + "em";
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { indent(document); });
+  else indent(document);
+  document.addEventListener("htmx:afterSwap", function (e) { indent(e.target); });
   // Validation as you type, said in words.
   function message(field) {
     const v = field.validity;

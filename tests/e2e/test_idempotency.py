@@ -209,7 +209,8 @@ async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: 
     keys = re.findall(r'name="idempotency_key" value="([^"]+)"', page.text)
     assert len(keys) == 1
     form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 三郎",
-            "birth_date": "1961-07-07", "confirm_new_person": "1", "idempotency_key": keys[0]}
+            "birth_date": "1961-07-07", "confirm_new_person": "1", "idempotency_key": keys[0],
+            "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0]}
     cases = await case_count(http)
     first, second = await asyncio.gather(*(http.post("/ui/consultations", data=form)
                                            for _ in range(2)))

@@ -7,6 +7,7 @@ sign-in page instead, and comes back after it.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -49,7 +50,7 @@ CASES = {
     "alg none": ({"Authorization": "Bearer " + jwt.encode({"iss": "jusou-dev", "aud": "jusou", "sub": "x",
                                                             "division": "childcare", "roles": ["supervisor"],
                                                             "exp": NOW + 600}, None, algorithm="none")}, "'none'"),
-    "tampered cookie": ({"cookie": f"{COOKIE}={tampered()}"}, "bad signature"),
+    "tampered cookie": ({"cookie": f"{COOKIE}={tampered()}"}, "Bearer"),  # the API never reads the UI's cookie
     "old unsigned cookie": ({"cookie": "jusou_staff=kouki-012:elderly-support"}, "Bearer"),
 }
 
@@ -95,8 +96,18 @@ def test_auth_a_ui_page_sends_a_stranger_to_sign_in_and_back_again(own_suite: Su
         assert browser.get(outreach + "/ui/engagements-table").status_code == 200
         # the same cookie signs in at every service of the host (one login, six UIs)
         assert browser.get(own_suite.url("community") + "/ui/log").status_code == 200
-        out = browser.get(outreach + "/ui/logout")
+        assert browser.get(outreach + "/ui/logout").status_code == 200  # a confirmation page: a link signs no one out
+        assert browser.get(outreach + "/ui/").status_code == 200
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(outreach + "/ui/log").text)
+        assert csrf is not None
+        out = browser.post(outreach + "/ui/logout", data={"csrf_token": csrf.group(1)})
         assert out.status_code == 303 and browser.get(outreach + "/ui/").status_code == 303
+
+
+def test_auth_a_ui_page_with_a_tampered_cookie_asks_to_sign_in_again_saying_why(own_suite: Suite) -> None:
+    response = httpx.get(own_suite.url("intake") + "/ui/", cookies={COOKIE: tampered()}, trust_env=False)
+
+    assert response.status_code == 303 and "bad signature" in httpx.URL(response.headers["location"]).params["ng"]
 
 
 def test_auth_a_ui_page_with_an_expired_cookie_asks_to_sign_in_again_saying_why(own_suite: Suite) -> None:

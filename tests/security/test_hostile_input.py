@@ -32,7 +32,7 @@ from security.conftest import SERVICES
 from security.seed import wait_for
 from security.test_schemathesis import why_refusal_fails
 from shared.limits import MAX_BODY_BYTES
-from shared.auth import COOKIE
+from shared.auth import COOKIE, csrf_token
 from shared.runner import Suite
 from support.auth import ANONYMOUS, PASSWORD, account, headers_for, reader, staff_headers, token, worker
 
@@ -356,8 +356,10 @@ HUGE = int("9" * 401)
 
 
 def signed_in(staff_id: str, division: str, role: str) -> dict[str, str]:
-    """A division UI's sign-in cookie, and no bearer token (the client's reader token would win)."""
-    return {**ANONYMOUS, "cookie": f"{COOKIE}={token(staff_id, division, role)}"}
+    """A division UI's sign-in cookie, and no bearer token (the client's reader token would win); with
+    the session's CSRF token, as the page's form carries it."""
+    signed = token(staff_id, division, role)
+    return {**ANONYMOUS, "cookie": f"{COOKIE}={signed}", "X-CSRF-Token": csrf_token(signed)}
 
 
 def community_ui() -> dict[str, str]:

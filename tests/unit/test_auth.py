@@ -125,6 +125,54 @@ def test_auth_a_bad_signature_alg_none_and_hmac_keyed_with_the_public_key_are_re
     assert "not a JWT" in refusal(verifier, "not-a-token")
 
 
+def test_auth_a_token_of_another_algorithm_than_the_issuers_key_is_a_401_not_a_crash(tmp_path: Path) -> None:
+    """RS256 against the development issuer's EC key (PyJWT raised TypeError: a 500), a header PyJWT
+    refuses before the algorithm is known (crit, a numeric kid)."""
+    verifier = Verifier(settings(tmp_path))
+    DevIssuer(tmp_path).private_key()
+    rs256 = jwt.encode(claims(), rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256")
+    head = jwt.utils.base64url_encode(b'{"alg":"ES256","crit":["x"],"x":1}').decode()
+    body = jwt.utils.base64url_encode(json.dumps(claims()).encode()).decode()
+
+    assert "'RS256'" in refusal(verifier, rs256)
+    assert "not a JWT" in refusal(verifier, f"{head}.{body}.AAAA")
+
+
+def test_auth_an_ended_session_is_refused_even_while_remembered_as_verified(tmp_path: Path) -> None:
+    """Sign-out and `jusou staff remove` end tokens at once, in every verifier sharing the auth folder."""
+    issuer = DevIssuer(tmp_path)
+    here, elsewhere = Verifier(settings(tmp_path)), Verifier(settings(tmp_path))  # two services of one host
+    signed_out, other_session = (issuer.mint("kouki-012", "elderly-support", ["counselor"]) for _ in range(2))
+    removed = issuer.mint("hoiku-1", "childcare", ["counselor"])
+    for token in (signed_out, other_session, removed):
+        assert elsewhere.verify(token)  # now remembered as verified there
+
+    assert here.end(here.verify(signed_out)) is True
+    Accounts(tmp_path).add("hoiku-1", "childcare", ["counselor"], "pw")
+    assert Accounts(tmp_path).remove("hoiku-1")
+
+    for verifier in (here, elsewhere):
+        assert "ended" in refusal(verifier, signed_out) and "ended" in refusal(verifier, removed)
+        assert verifier.verify(other_session).staff_id == "kouki-012"  # the same member's other session goes on
+    assert elsewhere.verify(issuer.mint("hoiku-1", "childcare", ["counselor"]))  # added again: signs in afresh
+    assert stat.S_IMODE((tmp_path / "revoked.json").stat().st_mode) == 0o600
+
+
+def test_auth_sign_in_is_throttled_per_account_and_per_address() -> None:
+    from shared.auth import SignInThrottle
+
+    throttle = SignInThrottle()
+    tries = [throttle.begin("kouki-012", "10.0.0.1") for _ in range(SignInThrottle.PER_ACCOUNT + 1)]
+    assert tries[:-1] == [None] * SignInThrottle.PER_ACCOUNT and 0 < tries[-1] <= SignInThrottle.WINDOW_SECONDS + 1
+    assert throttle.begin("kouki-012", "10.0.0.2") is not None  # the account, from anywhere
+    assert throttle.begin("hoiku-1", "10.0.0.1") is None  # another account from that address: not yet
+    many = [throttle.begin(f"guess-{n}", "10.0.0.3") for n in range(SignInThrottle.PER_ADDRESS + 1)]
+    assert many[-1] is not None and None not in many[-1:]
+    throttle.begin("hoiku-2", "10.0.0.4")
+    throttle.succeeded("hoiku-2", "10.0.0.4")  # a right password clears its account
+    assert all(throttle.begin("hoiku-2", "10.0.0.4") is None for _ in range(SignInThrottle.PER_ACCOUNT))
+
+
 @pytest.fixture
 def idp() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
     """A city identity provider's JWKS endpoint on loopback, with one RS256 key."""
