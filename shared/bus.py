@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 import nats
+import structlog
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -13,7 +14,14 @@ from nats.js.errors import NotFoundError
 from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
 from shared.natsauth import client_credentials, inbox_prefix
 
+log = structlog.get_logger()
+
 DUPLICATE_WINDOW_SECONDS = 120.0
+#: The settings an existing stream is checked for (the replicas are the deployment's choice), with
+#: the server's value for one that STREAMS leaves unset.
+CHECKED_SETTINGS = {"subjects": None, "retention": None, "storage": None, "discard": DiscardPolicy.OLD,
+                    "max_age": 0, "max_msgs": -1, "max_bytes": -1, "max_msgs_per_subject": -1,
+                    "max_msg_size": -1, "duplicate_window": None}
 
 STREAMS = (
     StreamConfig(
@@ -80,13 +88,29 @@ def stream_replicas() -> int:
     return int(os.environ.get("JUSOU_STREAM_REPLICAS", "1"))
 
 
-async def ensure_streams(nc: Client, replicas: int | None = None) -> None:
+async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     """Create the streams if missing (with `replicas` copies, default JUSOU_STREAM_REPLICAS);
-    never rewrite an existing stream's settings."""
+    never rewrite an existing stream's settings, but say when they are not Jusou's.
+
+    A service's NATS user may create exactly these three streams and never update one
+    (shared/natsauth.py): `jusou up` and `jusou cluster up` create them as the operator before any
+    service starts; on Compose and Kubernetes the first service does. Whoever created a stream
+    first decided its settings, so each start compares them with these and logs
+    `bus.stream_settings_differ` (returned too: "<stream>.<setting>") for an operator to look at."""
     js = nc.jetstream()
     copies = stream_replicas() if replicas is None else replicas
+    differs: list[str] = []
     for config in STREAMS:
         try:
-            await js.stream_info(config.name)
+            info = await js.stream_info(config.name)
         except NotFoundError:
             await js.add_stream(dataclasses.replace(config, num_replicas=copies))
+            continue
+        wanted = {name: default if getattr(config, name) is None else getattr(config, name)
+                  for name, default in CHECKED_SETTINGS.items()}
+        found = [f"{config.name}.{name}" for name, value in wanted.items()
+                 if value is not None and getattr(info.config, name) != value]
+        if found:
+            log.warning("bus.stream_settings_differ", stream=config.name, settings=found)
+        differs += found
+    return differs

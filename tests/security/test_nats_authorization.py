@@ -519,3 +519,34 @@ async def populate_one(bus: Bus, name: str) -> None:
         await nc.jetstream().add_consumer(stream, inbox_config(name, subject))
     finally:
         await nc.close()
+
+
+async def test_least_privilege_a_stream_someone_made_first_with_other_settings_is_reported_not_changed(
+    bus: Bus,
+) -> None:
+    """A service may create the streams but never update one: `ensure_streams` finds `jusou up`'s streams
+    as Jusou makes them, and one created first with other settings is reported, as it is."""
+    nc = await bus.operator()
+    try:
+        js = nc.jetstream(timeout=5)
+        await js.delete_stream(REPLAY_STREAM)
+        await js.add_stream(dataclasses.replace(_jusou_config(5), name=REPLAY_STREAM, subjects=["jusou-replay.>"]))
+    finally:
+        await nc.close()
+    client = await Client.open(bus, "intake")
+    try:
+        differs = await ensure_streams(client.nc, 1)
+        kept = await client.js.stream_info(REPLAY_STREAM)
+    finally:
+        await client.nc.close()
+
+    assert differs == [f"{REPLAY_STREAM}.max_msgs"]
+    assert kept.config.max_msgs == 5
+
+
+async def test_least_privilege_the_streams_jusou_up_made_are_jusous(bus: Bus) -> None:
+    client = await Client.open(bus, "meeting")
+    try:
+        assert await ensure_streams(client.nc, 1) == []
+    finally:
+        await client.nc.close()
