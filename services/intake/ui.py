@@ -105,7 +105,7 @@ async def receive(request: Request) -> Response:
     try:
         if person:  # the API's bounds: lengths, no control characters, a birth date from 1900 to today
             person.update({k: v for k, v in check_form(PersonIn, person).items() if v is not None})
-        check_form(ConsultationIn, {"channel": str(form.get("channel", ""))})
+        check_form(ConsultationIn, {"channel": str(form.get("channel", "")), "referral": referral})
         case_id = await anyio.to_thread.run_sync(lambda: app.receive_consultation(
             actor, counter, known.division if known else "", str(form.get("channel", "")),
             [str(c) for c in form.getlist("concerns")], person, person_ref, form.get("confirm_new_person") == "1",

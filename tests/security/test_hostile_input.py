@@ -496,6 +496,17 @@ def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dic
     assert all(refusal(r) is None for r in answers)
 
 
+def test_issue6_a_malformed_referral_in_the_reception_form_is_a_4xx(urls: dict[str, str], http: httpx.Client) -> None:
+    form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 五郎",
+            "referral": "not-a-case-number", "confirm_new_person": "1"}
+
+    response = http.post(urls["intake"] + "/ui/consultations", data=form,
+                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+
+    assert response.status_code == 422, response.text[:300]
+    assert "referral" in response.text
+
+
 def send_header(url: str, size: int) -> tuple[float, bytes]:
     """Send a request with one header of `size` bytes on a raw socket while reading the answer;
     (seconds until the first byte of the answer, the answer)."""
