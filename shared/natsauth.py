@@ -202,9 +202,11 @@ def password_variable(user: str) -> str:
 
 
 DEPLOY_HEADER = """\
-# Jusou: the NATS users of docker-compose.yml, deploy/cluster/compose.yaml and deploy/k8s/ (issue 6).
+# Jusou: the NATS users of docker-compose.yml, deploy/cluster/compose.yaml and deploy/k8s/ (issues 6, 13).
 # Rendered by shared/natsauth.py (`jusou nats config`) from the users and permissions `jusou up`
-# gives its own nats-server; do not edit. Each service may publish only its own subjects;
+# gives its own nats-server; do not edit. Each service may publish only its own subjects and use
+# only its own durable consumers, never delete, purge or update a stream (shared/natsauth.py says
+# subject by subject why); integrator (new programs) only reads JUSOU through consumers of its own;
 # jusou-operator (the `jusou` commands) may do anything. nats-server takes each password from the
 # environment variable named after `$` (compose: `.env`; Kubernetes: the Secret jusou-secrets).
 # It reads the variable's value as a config value: make the passwords hex (secrets.token_hex),
@@ -226,7 +228,7 @@ def config_map(services: tuple[str, ...] = tuple(PORTS)) -> str:
     """deploy/k8s/nats-auth.yaml: `deploy_config` as the ConfigMap the nats pods mount at /etc/nats."""
     body = "".join(f"    {line}\n" if line else "\n" for line in deploy_config(services).splitlines())
     return f"""\
-# The NATS users (issue 6): deploy/nats/auth.conf as a ConfigMap, mounted by the nats pods at
+# The NATS users (issues 6, 13): deploy/nats/auth.conf as a ConfigMap, mounted by the nats pods at
 # /etc/nats (nats.yaml). Rendered by shared/natsauth.py (`jusou nats config`); do not edit.
 apiVersion: v1
 kind: ConfigMap
