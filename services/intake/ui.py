@@ -37,6 +37,9 @@ def _default_counter(staff: dict[str, str] | None) -> str:
 
 
 async def _cases(request: Request, counter: str) -> list[dict[str, Any]]:
+    if counter not in COUNTERS:  # a hand-made address: a 4xx, not a KeyError
+        raise Invalid("その窓口はありません。窓口一覧 (/reference/counters) から選んでください / "
+                      "unknown counter: choose one of /reference/counters")
     app = runtime_of(request).app
     cases = await anyio.to_thread.run_sync(app.cases)
     who = principal(request)

@@ -496,6 +496,15 @@ def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dic
     assert all(refusal(r) is None for r in answers)
 
 
+@pytest.mark.parametrize("path", ["/ui/cases.csv?counter=nowhere"])
+def test_issue6_an_unknown_counter_in_a_list_address_is_a_4xx(path: str, urls: dict[str, str],
+                                                                http: httpx.Client) -> None:
+    response = http.get(urls["intake"] + path, headers=signed_in("kouki-012", "elderly-support", "counselor"))
+
+    assert response.status_code == 422, response.text[:300]
+    assert refusal(response) is None
+
+
 def test_issue6_a_malformed_referral_in_the_reception_form_is_a_4xx(urls: dict[str, str], http: httpx.Client) -> None:
     form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 五郎",
             "referral": "not-a-case-number", "confirm_new_person": "1"}
