@@ -14,7 +14,8 @@ from shared.runner import Suite
 from .conftest import shoot, sign_in
 
 AUDITOR = ("kansa-001", "welfare-general", "auditor")
-OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
+# a division that sat in the 重層的支援会議 that took the case up: the person's consent covers it (D9)
+OUTSIDER = staff_headers("seikatsu-1", "livelihood-welfare", "counselor")
 
 
 async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_suite: Suite, page: Page) -> None:
@@ -60,5 +61,5 @@ async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_
     rows = page.get_by_role("table", name="開示記録").locator("tbody tr[data-basis]")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("本人同意")
-    await expect(rows.first).to_contain_text("hoiku-1")
+    await expect(rows.first).to_contain_text("seikatsu-1")
     await shoot(page, "audit-disclosures")
