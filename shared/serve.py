@@ -55,12 +55,13 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._in_head = False
+            self._began_now = False
             self._head_bytes = 0
             self._refused = False
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._in_head, self._head_bytes = True, 0
+            self._in_head, self._began_now, self._head_bytes = True, True, 0
 
         def on_headers_complete(self) -> None:
             self._in_head = False
@@ -90,10 +91,11 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
                 else:
                     self._unsupported_upgrade_warning()
                 return
-            if self._in_head:
+            if self._in_head and not self._began_now:  # a read that began the request may hold the one before
                 self._head_bytes += len(data)
                 if self._head_bytes > MAX_HEADER_BYTES:
                     self._refuse()
+            self._began_now = False
 
         def _invalid(self) -> None:
             msg = "Invalid HTTP request received."

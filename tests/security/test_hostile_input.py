@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import socket
 import threading
 import time
@@ -558,6 +559,22 @@ def test_issue6_request_headers_over_64_kib_are_refused_with_431_at_once(
     began = time.monotonic()
     assert http.get(urls["outreach"] + "/readyz").status_code == 200
     assert time.monotonic() - began < 1.0
+
+
+def test_issue6_a_large_body_then_a_pipelined_request_is_not_taken_for_large_headers(urls: dict[str, str]) -> None:
+    body = json.dumps({"referred_by": "民生委員", "reason": "長" * 100_000}).encode()
+    first = (b"POST /engagements HTTP/1.1\r\nHost: jusou\r\nContent-Type: application/json\r\n"
+             + f"Authorization: {worker('outreach')['Authorization']}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+             + body)
+    second = b"GET /healthz HTTP/1.1\r\nHost: jusou\r\nConnection: close\r\n\r\n"
+    where = urlsplit(urls["outreach"])
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(first + second)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"422", b"200"], answer[:300] + b"..." + answer[-300:]
 
 
 def test_issue6_headers_under_64_kib_are_served(urls: dict[str, str], http: httpx.Client) -> None:
