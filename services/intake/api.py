@@ -46,7 +46,7 @@ class ConsentIn(BaseModel):
     granted: bool = Field(description="true: 同意, false: 撤回")
     method: Name = Field(min_length=1, max_length=100, description="書面, 口頭…")
     covers: list[ConsentCover] | None = Field(
-        default=None,
+        default=None, max_length=MAX_ITEMS,
         description="同意が及ぶ範囲 (D9): " + ", ".join(f"{k}={v}" for k, v in CONSENT_COVERS.items())
         + ". Omitted: read from the wording of `scope` (「重層的支援会議」, 「関係機関」); a granted consent that covers "
         "neither is refused with 422. A consent to the 重層的支援会議 is not a consent to share with every agency.",
