@@ -169,8 +169,9 @@ def test_throttle_an_unknown_staff_id_takes_as_long_as_a_known_one(own_suite: Su
     unknown: list[float] = []
     with httpx.Client(trust_env=False, timeout=30) as client:
         client.post(participation + "/ui/login", data={"staff_id": "warm-up", "password": "x"})
-        for n in range(7):
-            for staff_id, times in (("sanka-timing", known), (f"nobody-timing-{n}", unknown)):
+        for n in range(9):  # fewer than the account's throttle (10)
+            pairs = [("sanka-timing", known), (f"nobody-timing-{n}", unknown)]
+            for staff_id, times in pairs if n % 2 else reversed(pairs):
                 began = time.perf_counter()
                 answer = client.post(participation + "/ui/login", data={"staff_id": staff_id, "password": "wrong"})
                 times.append(time.perf_counter() - began)
@@ -179,7 +180,9 @@ def test_throttle_an_unknown_staff_id_takes_as_long_as_a_known_one(own_suite: Su
     print(f"sign-in with a wrong password: known id {min(known) * 1000:.0f} ms (median "
           f"{statistics.median(known) * 1000:.0f}), unknown id {min(unknown) * 1000:.0f} ms (median "
           f"{statistics.median(unknown) * 1000:.0f}); ratio {ratio:.2f}")
-    assert 0.7 < ratio < 1.4, f"unknown/known = {ratio:.2f}: the answer's time tells whether a staff id exists"
+    # before the dummy hash an unknown id cost two scrypt runs to a known id's one: a ratio of about 2
+    # (the machine is shared: the band is wide; tests/unit/test_auth.py compares CPU time more tightly)
+    assert 0.5 < ratio < 1.5, f"unknown/known = {ratio:.2f}: the answer's time tells whether a staff id exists"
 
 
 # --- sessions end at once everywhere ----------------------------------------------------------------
