@@ -28,6 +28,7 @@ import httpx
 import nats as nats_py
 import pytest
 from nats.errors import NoRespondersError
+from rich.console import Console
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NoStreamResponseError
 from support.auth import reader
@@ -509,6 +510,10 @@ def test_least_privilege_jusou_status_fails_naming_a_missing_durable_consumer(
     assert (complete, before["ok"]) == (0, True), before
     assert (code, after["ok"]) == (1, False)
     assert after["missing_consumers"] == [{"name": gone, "stream": STREAM, "service": "intake"}]
+    console = Console(record=True, width=200)  # the table `jusou status` prints
+    console.print(ops.render_status(after))
+    table = console.export_text()
+    assert f"購読 {gone} (JUSOU) がありません" in table and "durable consumer missing" in table
 
 
 async def populate_one(bus: Bus, name: str) -> None:
@@ -550,3 +555,19 @@ async def test_least_privilege_the_streams_jusou_up_made_are_jusous(bus: Bus) ->
         assert await ensure_streams(client.nc, 1) == []
     finally:
         await client.nc.close()
+
+
+async def test_least_privilege_a_push_consumer_aimed_at_the_replays_stores_nothing(bus: Bus) -> None:
+    """A consumer's `deliver_subject` is in the request body, where permissions cannot look: one aimed at
+    another program's replay subject delivers nothing while nobody subscribes there (natsauth's docstring)."""
+    before = (await snapshot(bus))[REPLAY_STREAM]
+    client = await Client.open(bus, INTEGRATOR)
+    try:
+        await client.js.add_consumer(STREAM, ConsumerConfig(
+            name="mhlw-push", durable_name="mhlw-push", filter_subject="jusou.>",
+            deliver_subject="jusou-replay.collaboration.meeting.MeetingDecided"))
+        await asyncio.sleep(1.5)
+    finally:
+        await client.nc.close()
+
+    assert (await snapshot(bus))[REPLAY_STREAM] == before
