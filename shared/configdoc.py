@@ -50,8 +50,9 @@ with it, and without it they cannot be read. Keep it with the database backups.
 ## Staff sign-in / 職員の認証
 
 Every request but `/healthz`, `/readyz`, `/metrics`, `/asyncapi.json`, the API docs and the sign-in
-page carries a staff member's OIDC-style JWT (`Authorization: Bearer …`, or the UI's `jusou_session`
-cookie); what each role may do is `shared/policy.py`. Two ways to issue the tokens:
+page carries a staff member's OIDC-style JWT (`Authorization: Bearer …`, or on the `/ui/` pages only
+the UI's `jusou_session` cookie); what each role may do is `shared/policy.py`. Sessions, CSRF and
+sign-in throttling: README "Staff, roles and tokens". Two ways to issue the tokens:
 
 - **the city's identity provider**: set `JUSOU_OIDC_ISSUER` and `JUSOU_OIDC_JWKS_URL` on every
   service; its access tokens must carry `aud` = `JUSOU_OIDC_AUDIENCE`, the staff id, the division
