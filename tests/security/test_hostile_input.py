@@ -475,6 +475,16 @@ def test_issue6_a_meeting_date_far_from_today_is_refused(held_on: str, urls: dic
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "held_on"]]
 
 
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+@pytest.mark.parametrize("path", ["/cases/{case_id}/state", "/audit/cases/{case_id}"])
+def test_issue6_an_audit_moment_out_of_range_is_a_4xx(as_of: str, path: str, urls: dict[str, str],
+                                                      ids: dict[str, Any], http: httpx.Client) -> None:
+    response = http.get(urls["intake"] + path.format(case_id=ids["case_id"]), params={"as_of": as_of})
+
+    assert response.status_code == 422, response.text[:300]
+    assert refusal(response) is None, response.text[:300]
+
+
 def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
     counselor = signed_in("kouki-012", "elderly-support", "counselor")
     participation = signed_in("sanka-002", "welfare-general", "participation_worker")
