@@ -140,7 +140,10 @@ class Case(JourneyAggregate):
         return case_id
 
     def record_consent(self, scope: str, granted: bool, method: str, covers: list[str] | None = None) -> None:
-        """D9: 本人同意, given or withdrawn; `covers` says what it covers (CONSENT_COVERS codes)."""
+        """D9: 本人同意, given or withdrawn; `covers` says what it covers (CONSENT_COVERS codes); None reads
+        it from the wording (the 重層的支援会議 when `scope` names it)."""
+        if covers is None:
+            covers = _covers_of_wording(scope)
         if granted and not covers:
             raise Invalid("同意の範囲（重層的支援会議での共有、関係機関との共有）を1つ以上選んでください / "
                           "say what the consent covers: jusou_shien_kaigi and/or related_agencies (D9)")
@@ -188,8 +191,11 @@ class Case(JourneyAggregate):
         self.primary = primary_agency
 
     def return_from_meeting(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
-        """D5 D11: the meeting returned the case; intake is primary again."""
-        if self.status == "returned":
+        """D5 D11: the meeting returned the case; intake is primary again, with the primary it names.
+
+        A second return (another plan of the case returned too) names the primary from then on, as the
+        bus does (shared/primary.py); one that changes nothing records nothing."""
+        if self.status == "returned" and self.primary == primary_agency:
             return
         self._returned(meeting_id=meeting_id, primary_agency=primary_agency, reason=reason)
 

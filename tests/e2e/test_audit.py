@@ -19,6 +19,7 @@ from support.journey import COUNTER_STAFF, Journey
 from shared.runner import Suite
 
 OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
+RELATED = staff_headers("fukushi-7", "welfare-general", "coordinator")  # reads the escalated case
 
 
 def cli_env(suite: Suite) -> dict[str, str]:
@@ -107,21 +108,23 @@ async def test_d10_audit_disclosures_lists_who_saw_a_person_on_what_basis(journe
     refused = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "own_counter"},
                                      headers=OUTSIDER)
     assert refused.status_code == 403
-    shown = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "consent"}, headers=OUTSIDER)
+    await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "関係機関との情報共有", "granted": True,
+                                                               "method": "書面", "covers": ["related_agencies"]}, COUNTER_STAFF)
+    shown = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "consent"}, headers=RELATED)
     assert shown.status_code == 200
     own = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "own_counter"},
                                  headers=COUNTER_STAFF)
     assert own.status_code == 200
     found = (await journey.http.get(intake + f"/audit/people/{person_ref}/disclosures")).json()
     assert [(r["staff_id"], r["division"], r["basis"], r["case_id"]) for r in found] == [
-        ("hoiku-1", "childcare", "consent", case_id),
+        ("fukushi-7", "welfare-general", "consent", case_id),
         (actor(COUNTER_STAFF)["staff_id"], actor(COUNTER_STAFF)["division"], "own_counter", case_id),
     ]
     code, out, err = await jusou(running_suite, "audit", "disclosures", person_ref, "--format", "json")
     assert code == 0, err
     assert [r["basis"] for r in json.loads(out)] == ["consent", "own_counter"]
     code, out, _ = await jusou(running_suite, "audit", "disclosures", person_ref)
-    assert "本人同意" in out and "hoiku-1" in out
+    assert "本人同意" in out and "fukushi-7" in out
     # the disclosure is also part of the case's audit, with its legal basis
     plain = await audit(journey, case_id, format="text")
     assert "personal information shown, basis=本人同意" in plain

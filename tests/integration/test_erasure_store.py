@@ -50,7 +50,7 @@ def record(app: IntakeApplication, person: dict[str, str]) -> tuple[UUID, UUID]:
     """Receive, record consent, show the person on a legal basis and as a search candidate, escalate."""
     case_id = app.receive_consultation(STAFF, "life-support", "livelihood-welfare", "電話", ["生活困窮", "住まい"],
                                        person, None, True)
-    app.record_consent(STAFF, case_id, "情報共有", True, "書面")
+    app.record_consent(STAFF, case_id, "関係機関との情報共有", True, "書面")
     assert app.disclose_person(STAFF, case_id, "own_counter", None)["name"] == person["name"]
     assert [p["name"] for p in app.find_people(STAFF, None, None, person["kana"], person["phone"])] == [person["name"]]
     app.escalate_case(STAFF, case_id, "複合", "調布ライフサポート")

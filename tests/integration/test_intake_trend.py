@@ -33,7 +33,8 @@ def test_d14_trend_counts_consultations_connections_escalations_and_meeting_case
     intake = IntakeApplication(env=store_env(Settings.from_env("intake")))
 
     def consult(counter: str) -> object:
-        return intake.receive_consultation(STAFF, counter, COUNTERS[counter].division, "窓口", ["保育", "高齢・介護"],
+        staff = {**STAFF, "division": COUNTERS[counter].division}  # each counter's own staff
+        return intake.receive_consultation(staff, counter, COUNTERS[counter].division, "窓口", ["保育", "高齢・介護"],
                                            {"name": f"n{uuid4()}"}, None)
 
     double_care = [consult("hoiku-concierge") for _ in range(3)]

@@ -74,7 +74,7 @@ def record_person(urls: dict[str, str], person: dict[str, str]) -> str:
             "person": person, "confirm_new_person": True})
         assert made.status_code == 201, made.text
         case_id: str = made.json()["case_id"]
-        for path, body in ((f"/cases/{case_id}/consent", {"scope": "情報共有", "granted": True, "method": "書面"}),
+        for path, body in ((f"/cases/{case_id}/consent", {"scope": "関係機関との情報共有", "granted": True, "method": "書面"}),
                            (f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": "地域包括支援センター"})):
             assert http.post(urls["intake"] + path, json=body, headers=COUNTER_STAFF).status_code == 200
         shown = http.get(urls["intake"] + f"/cases/{case_id}/person", params={"basis": "own_counter"},

@@ -118,15 +118,9 @@ JOURNEYS = st.builds(lambda opening, ops: [*opening, *ops], OPENINGS, st.lists(O
 
 
 def decision_for(model: Model, n: int) -> str:
-    """The decision a `decide` command asks for.
-
-    Known defect, left out here and shown by the strict xfail below: a second return of a case that is
-    already back at intake is ignored by intake (Case.return_from_meeting) while the bus takes the primary
-    it names. Until that is fixed such a return asks for a revision instead; remove this when it is."""
-    decision = DECISIONS[n % 3]
-    if decision == "returned_to_intake" and model.status == "returned":
-        return "revision_requested"
-    return decision
+    """The decision a `decide` command asks for (a second return of a case already back at intake included:
+    intake and the bus then both take the primary it names)."""
+    return DECISIONS[n % 3]
 
 
 def expected_refusals(suite: Suite, model: Model, case_id: UUID, op: tuple[str, int]) -> tuple[Any, set[type[DomainError]]]:
@@ -263,10 +257,6 @@ def test_d11_every_case_has_exactly_one_primary_agency_at_any_time() -> None:
         assert seen[outcome] > 0, f"no example reached '{outcome}': {dict(seen)}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known D11 defect: Case.return_from_meeting (services/intake/domain.py) ignores a return when the case is "
-    "already returned, while the bus (shared/primary.py) takes the primary it names; when fixed, remove this "
-    "mark and the steering in decision_for"))
 def test_d11_a_second_return_to_intake_leaves_one_primary_in_intake_and_on_the_bus() -> None:
     suite = Suite()
     case_id = suite.intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",

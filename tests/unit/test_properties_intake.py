@@ -107,8 +107,8 @@ def run_case_command(case: Case, model: CaseModel, subject: Subject[Case], op: t
         else:
             assert was == "escalated" or not primary.strip()
     elif kind == "return":
-        if subject.apply(lambda c: c.return_from_meeting(uuid4(), op[1], op[2])) and model.status != "returned":
-            model.status, model.primary = "returned", op[1]
+        if subject.apply(lambda c: c.return_from_meeting(uuid4(), op[1], op[2])):
+            model.status, model.primary = "returned", op[1]  # D11: every return names the primary
     elif kind == "disclose":
         _, basis, division, meeting_id, readers = op
         shown = subject.apply(lambda c: c.disclose_person(basis, division, meeting_id, readers=readers))
