@@ -18,7 +18,7 @@ from services.intake.application import answering_division
 from shared.http import DIVISION_TITLES, principal, runtime_of
 from shared.contracts import CONSENT_COVERS
 from shared.journey import DomainError, Invalid
-from shared.policy import allowed, may_read_case, reads_every_division
+from shared.policy import allowed, case_writers, may_read_case, reads_every_division
 from shared.reference import CONCERN_FIELDS, COUNTERS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
@@ -52,7 +52,9 @@ async def home(request: Request, counter: str | None = None) -> Response:
     if staff is None:
         return redirect("/ui/login?next=/ui/")
     counter = counter if counter in COUNTERS else _default_counter(staff)
-    referrals = [r for r in await anyio.to_thread.run_sync(runtime_of(request).app.referrals) if r["counter"] == counter]
+    who = principal(request)  # division scope: a referral is for its counter's division
+    referrals = [r for r in await anyio.to_thread.run_sync(runtime_of(request).app.referrals) if r["counter"] == counter
+                 and (reads_every_division(who) or COUNTERS[counter].division == who.division)]
     return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
                      counters=list(COUNTERS.values()), cases=await _cases(request, counter), status_ja=STATUS_JA,
                      referrals=referrals)
@@ -134,6 +136,7 @@ async def case_page(request: Request, case_id: UUID) -> Response:
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
                      status_ja=STATUS_JA, erased=erased, erasure_bases=ERASURE_BASES,
                      may_erase=allowed(principal(request), "person.erase"),
+                     writable=principal(request).division in case_writers(case),  # division scope of writes
                      answers=[answering_division(case, i) == principal(request).division  # D11: theirs to answer
                               for i in range(len(case["connections"]))])
 

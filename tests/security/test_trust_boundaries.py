@@ -253,6 +253,11 @@ async def test_trust_scope_cross_division_writes_are_refused_and_record_nothing(
     for action in ("consent", "escalate"):
         refused = await journey.http.post(f"{base}/{action}", json=writes[action], headers=HOIKU)
         assert refused.status_code == 403 and "障害福祉課" in refused.json()["detail"], (action, refused.text)
+    page = await journey.http.get(journey.urls["intake"] + f"/ui/cases/{case_id}", headers={"Authorization": ""},
+                                  cookies={COOKIE: token("hoiku-001", "childcare", "counselor")})
+    assert page.status_code == 200 and f"/ui/cases/{case_id}/answer" in page.text
+    assert f"/ui/cases/{case_id}/consent" not in page.text and f"/ui/cases/{case_id}/escalate" not in page.text, \
+        "the case page offers 保育課 only the answer, not the writes it would be refused"
     answered = await journey.http.post(f"{base}/connections/0/answer", json={"accepted": False, "reason": "対象外"},
                                        headers=HOIKU)
     assert answered.status_code == 200, answered.text
