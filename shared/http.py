@@ -7,6 +7,7 @@ errors to 404 / 409 / 422 with a message a person can act on.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -93,6 +94,7 @@ def create_service(
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         configure_logging(service)
+        os.umask(0o077)  # what the service writes (its SQLite store, keys) is its owner's only, however started
         settings = Settings.from_env(service)
         def open_store() -> ServiceApplication:
             with creating(settings):  # replicas starting together: one creates the schema's tables
