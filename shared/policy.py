@@ -456,6 +456,12 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
         else:
             require_scope(principal, await anyio.to_thread.run_sync(app.case_divisions, case_id))
         return
+    if "person_ref" in params and hasattr(app, "person_readers"):
+        person_ref = _uuid(params["person_ref"])
+        readers = await anyio.to_thread.run_sync(app.person_readers, person_ref) if person_ref else None
+        if readers is not None:
+            require_scope(principal, readers, "この相談者の記録")
+        return
     if "meeting_id" in params and method == "GET" and hasattr(app, "meeting_readers"):
         meeting_id = _uuid(params["meeting_id"])
         readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None

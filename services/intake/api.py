@@ -133,8 +133,10 @@ async def trend(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/referrals")
 async def referrals(request: Request) -> list[dict[str, Any]]:
-    """アウトリーチからの紹介 (D12): waiting to be received at their counter."""
-    return await call(runtime_of(request).app.referrals)  # type: ignore[no-any-return]
+    """アウトリーチからの紹介 (D12): waiting to be received at their counter (those of the caller's division)."""
+    who = principal(request)
+    return [r for r in await call(runtime_of(request).app.referrals)
+            if reads_every_division(who) or COUNTERS[r["counter"]].division == who.division]
 
 
 @router.get("/cases")

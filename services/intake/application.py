@@ -231,6 +231,18 @@ class IntakeApplication(ServiceApplication):
                          "division": actor.get("division", ""), "basis": event.basis})
         return rows
 
+    def person_readers(self, person_ref: UUID) -> frozenset[str] | None:
+        """Division scope of a person's records (disclosure report, erasure): the divisions that read any
+        of the person's cases; None when intake knows no such person (the route answers 404)."""
+        try:
+            self.load(person_ref, Person, "相談者")
+        except NotFound:
+            return None
+        readers: set[str] = set()
+        for case_id in self.cases_of_person(str(person_ref)):
+            readers |= case_readers(self._case(case_id).view())
+        return frozenset(readers)
+
     def cases_of_person(self, person_ref: str) -> list[UUID]:
         """Every case of the person (from the person index read model)."""
         self.readmodels.catch_up()

@@ -348,3 +348,19 @@ async def test_trust_a_basis_created_just_before_by_its_reader_is_marked_and_lis
     page = await journey.http.get(journey.urls["intake"] + "/ui/audit/recent-basis", headers={"Authorization": ""},
                                   cookies={COOKIE: token("hoiku-kanri", "childcare", "supervisor")})
     assert page.status_code == 200 and second["case_id"][:8] in page.text
+
+
+async def test_trust_scope_a_persons_records_are_their_cases_divisions(journey: Journey) -> None:
+    """The disclosure report and the erasure of a person: the divisions that read one of their cases."""
+    case_id = await receive(journey, name="調布 六郎")
+    person_ref = (await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}")).json()["person_ref"]
+    report = journey.urls["intake"] + f"/audit/people/{person_ref}/disclosures"
+
+    outsider = await journey.http.get(report, headers=_bearer(HOIKU_SUPERVISOR))
+    assert outsider.status_code == 403 and outsider.headers["x-jusou-refused-by"] == "scope", outsider.text
+    erase = await journey.http.post(journey.urls["intake"] + f"/persons/{person_ref}/erasure", headers=_bearer(
+        HOIKU_SUPERVISOR), json={"basis": "person_request", "reason": "本人の請求"})
+    assert erase.status_code == 403 and erase.headers["x-jusou-refused-by"] == "scope", erase.text
+    assert (await journey.http.get(report, headers=_bearer(KOUKI_SUPERVISOR))).status_code == 200
+    assert (await journey.http.get(person_url(journey, case_id), params={"basis": "own_counter"},
+                                   headers=KOUKI)).json()["erased"] is None, "the refused erasure erased nothing"
