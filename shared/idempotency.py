@@ -203,7 +203,9 @@ def idempotent(service: str) -> Callable[[Request], Any]:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             fields = await request.form()
-            form = [(k, str(v)) for k, v in fields.multi_items() if k != FORM_FIELD]
+            # the CSRF token belongs to the session, not to what was asked: the same form sent again after
+            # signing in again is the same command
+            form = [(k, str(v)) for k, v in fields.multi_items() if k not in (FORM_FIELD, "csrf_token")]
             if key is None:
                 key = str(fields.get(FORM_FIELD) or "") or None
         if key is None:

@@ -217,7 +217,13 @@ async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: 
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     assert await case_count(http) == cases + 1
+    # signed in again (a new session, so a new CSRF token), the same form sent again is the same command
+    http.cookies.set(COOKIE, token("kouki-012", "elderly-support", "counselor"))
     again = await http.get("/ui/consultations/new")
+    resent = await http.post("/ui/consultations", data={
+        **form, "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', again.text)[0]})
+    assert resent.status_code == 303 and resent.headers["location"] == first.headers["location"], resent.text[:300]
+    assert await case_count(http) == cases + 1
     assert re.findall(r'name="idempotency_key" value="([^"]+)"', again.text) != keys  # a new key per render
     log = await http.get("/ui/log")  # 記録: what happened, not the keys' bookkeeping
     assert log.status_code == 200 and "<td>Case." in log.text, log.text[:500]
