@@ -247,6 +247,17 @@ async def _meeting_or_refusal(request: Request, meeting_id: UUID) -> dict[str, A
     return meeting
 
 
+async def _posted(request: Request, meeting_id: UUID) -> tuple[dict[str, Any], dict[str, Any], Any] | Response:
+    """A form posted on a meeting's page: (the meeting as the staff member may see it, who, the form), or
+    the page that refuses it (a 支援会議 only for its members, D10)."""
+    meeting = await _meeting_or_refusal(request, meeting_id)
+    if isinstance(meeting, Response):
+        return meeting
+    staff = staff_from_cookie(request)
+    assert staff is not None
+    return meeting, staff, await request.form()
+
+
 async def _meeting_page(request: Request, meeting_id: UUID, status_code: int = 200,
                         forms: dict[str, dict[str, Any]] | None = None, errors: dict[str, str] | None = None) -> Response:
     meeting = await _meeting_or_refusal(request, meeting_id)
@@ -311,12 +322,10 @@ def _positions(form: Any, attendees: list[str]) -> tuple[list[dict[str, str]], d
 @router.post("/ui/meetings/{meeting_id}/decisions", response_class=HTMLResponse)
 async def decide(request: Request, meeting_id: UUID) -> Response:
     """D5: a consensus decision on a plan, every attendee's position recorded; D9: consent."""
-    meeting = await _meeting_or_refusal(request, meeting_id)
-    if isinstance(meeting, Response):
-        return meeting
-    staff = staff_from_cookie(request)
-    assert staff is not None
-    raw = await request.form()
+    posted = await _posted(request, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    meeting, staff, raw = posted
     plan_id = str(raw.get("plan_id") or "")
     positions, typed = _positions(raw, meeting["attendees"])
     form: dict[str, Any] = {"decision": str(raw.get("decision") or ""), "reasons": str(raw.get("reasons") or "").strip(),
@@ -347,12 +356,10 @@ async def decide(request: Request, meeting_id: UUID) -> Response:
 @router.post("/ui/meetings/{meeting_id}/evaluations", response_class=HTMLResponse)
 async def evaluate(request: Request, meeting_id: UUID) -> Response:
     """D7: the closure evaluation, goal by goal; closed, suspended (with a reason) or continued (next review)."""
-    meeting = await _meeting_or_refusal(request, meeting_id)
-    if isinstance(meeting, Response):
-        return meeting
-    staff = staff_from_cookie(request)
-    assert staff is not None
-    raw = await request.form()
+    posted = await _posted(request, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    meeting, staff, raw = posted
     plan_id = str(raw.get("plan_id") or "")
     goals = [str(g) for g in raw.getlist("goal")]
     goal_rows = {str(i): {"result": str(raw.get(f"result-{i}") or ""), "note": str(raw.get(f"note-{i}") or "").strip()}
@@ -395,12 +402,10 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
 @router.post("/ui/meetings/{meeting_id}/cases", response_class=HTMLResponse)
 async def take_up(request: Request, meeting_id: UUID) -> Response:
     """D10: the sitting takes up a case (its members may then read the person on the 支援会議 basis)."""
-    meeting = await _meeting_or_refusal(request, meeting_id)
-    if isinstance(meeting, Response):
-        return meeting
-    staff = staff_from_cookie(request)
-    assert staff is not None
-    raw = await request.form()
+    posted = await _posted(request, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    meeting, staff, raw = posted
     form = {"case_id": str(raw.get("case_id") or "").strip()}
     try:
         case_id = UUID(form["case_id"])
@@ -418,12 +423,10 @@ async def take_up(request: Request, meeting_id: UUID) -> Response:
 @router.post("/ui/meetings/{meeting_id}/resource-gaps", response_class=HTMLResponse)
 async def record_gap(request: Request, meeting_id: UUID) -> Response:
     """D8: a need with no local resource, recorded as a regional issue for 地域づくり."""
-    meeting = await _meeting_or_refusal(request, meeting_id)
-    if isinstance(meeting, Response):
-        return meeting
-    staff = staff_from_cookie(request)
-    assert staff is not None
-    raw = await request.form()
+    posted = await _posted(request, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    meeting, staff, raw = posted
     form = {k: str(raw.get(k) or "").strip() for k in ("case_id", "need", "area", "description")}
 
     async def refuse(message: str, status: int) -> Response:

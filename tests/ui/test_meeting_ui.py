@@ -287,6 +287,19 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await expect(page.locator("#minutes li[data-kind='resource_gap']")).to_contain_text("居場所（調布市東部）")
     await shoot(page, "meeting-support-meeting")
 
+    # D10: the 支援会議 takes up a case without a plan (its members may then read the person at intake).
+    await expect(page.locator("#taken-up")).to_contain_text(case_id[:8])  # deciding on its plan took it up
+    other_case = await escalate_a_case(ui_suite.url("intake"), "調布 七郎", consent=False)
+    take_up = page.locator("#take-up")
+    await take_up.get_by_label("ケース番号").fill("not-a-case")
+    await take_up.get_by_role("button", name=re.compile("議題にする")).click()
+    await expect(page.locator("#error-take-up")).to_contain_text("ケース番号")
+    take_up = page.locator("#take-up")
+    await take_up.get_by_label("ケース番号").fill(other_case)
+    await take_up.get_by_role("button", name=re.compile("議題にする")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("ケースを議題にしました")
+    await expect(page.locator("#taken-up")).to_contain_text(other_case[:8])
+
     # The meetings list, by type, dates in 和暦.
     await page.goto(f"{meeting}/ui/")
     await expect(page.locator("#meetings [data-type='shien_kaigi']")).to_contain_text("令和8年11月28日 (2026-11-28)")
