@@ -173,7 +173,7 @@ class PlanProposedV1(_Tolerant):
 
     plan_id: UUID
     program: Program
-    revision: int = Field(ge=1, le=100_000)
+    revision: int = Field(ge=1)
     support_direction: str
     goals: list[str]
     roles: list[Role]
@@ -240,7 +240,7 @@ class MeetingDecidedV1(_Tolerant):
     reasons: str
     connect_to: list[Literal["outreach", "participation"]] = []
     program: Program | None = None
-    revision: int | None = Field(default=None, ge=1, le=100_000)
+    revision: int | None = None
 
 
 class MeetingCaseTakenUpV1(_Tolerant):
@@ -347,7 +347,7 @@ class ResourceDevelopedV1(_Tolerant):
     resource_name: str
     provider: str
     area: str
-    capacity: int | None = Field(default=None, ge=0, le=100_000)  # bounded as at the API (shared/limits.py)
+    capacity: int | None = None
     issue_id: UUID | None = None
 
 

@@ -217,6 +217,7 @@ def create_service(
             "service": service,
             "store_position": head or 0,
             "relay_position": runtime.relay.position,
+            "relay_saved_position": runtime.relay.saved_position,  # what `jusou audit verify` reads (saved ≤ 0.5 s late)
             "published": runtime.relay.published,
             "applied": runtime.inbox.applied,
             "duplicates": runtime.inbox.duplicates,

@@ -145,6 +145,12 @@ class Relay:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    @property
+    def saved_position(self) -> int:
+        """The position this relay last saved in the store (the published position is saved at most
+        every SAVE_EVERY_SECONDS)."""
+        return self._saved
+
     def _idle_seconds(self) -> float:
         """How long to wait for a commit: until the next poll, or until an unsaved position is due."""
         if self.position <= self._saved:

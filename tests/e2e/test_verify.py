@@ -63,11 +63,11 @@ def jusou(suite: Suite, server: Nats, *args: str) -> tuple[int, Any, str]:
 
 
 async def settled(journey: Journey) -> None:
-    """Every relay has published everything its store holds."""
+    """Every relay has published everything its store holds, and saved its position (what verify reads)."""
     async def probe() -> bool | None:
         for url in journey.urls.values():
             ready = (await journey.http.get(url + "/readyz")).json()
-            if ready["relay_position"] != ready["store_position"]:
+            if not ready["relay_saved_position"] == ready["relay_position"] == ready["store_position"]:
                 return None
         return True
 
