@@ -26,7 +26,6 @@ import getpass
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
@@ -43,7 +42,7 @@ import structlog
 
 from shared.journey import DomainError
 from shared.reference import DIVISIONS
-from shared.settings import AuthSettings, write_private
+from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
 LEEWAY_SECONDS = 30  # clocks of the IdP and the services may differ a little
@@ -481,7 +480,7 @@ def _dummy_hash() -> str:
 def operator_token() -> str:
     """The token a CLI command sends: `JUSOU_TOKEN`, else one minted for the local operator
     (`cli:<os user>`, auditor) by the development issuer, valid for a few minutes."""
-    given = os.environ.get("JUSOU_TOKEN", "").strip()
+    given = current().token.strip()
     if given:
         return given
     settings = AuthSettings.from_env()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import nats
 import structlog
@@ -13,6 +12,7 @@ from nats.js.errors import NotFoundError
 
 from shared.contracts import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
 from shared.natsauth import client_credentials, inbox_prefix
+from shared.settings import current
 
 log = structlog.get_logger()
 
@@ -85,7 +85,7 @@ def servers(url: str) -> list[str]:
 
 def stream_replicas() -> int:
     """`JUSOU_STREAM_REPLICAS`: 1 on one nats-server, 3 on a three-node cluster (`jusou cluster up`)."""
-    return int(os.environ.get("JUSOU_STREAM_REPLICAS", "1"))
+    return current().stream_replicas
 
 
 async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:

@@ -45,32 +45,22 @@ def settings_markdown() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise SystemExit(f"{name} must be a port number, not {value!r}") from None
-
-
 def suite_from_env(data_dir: str | None) -> Suite:
+    env = settings.current()
     return Suite(
-        Path(data_dir or os.environ.get("JUSOU_DATA_DIR") or "./data"),
-        nats_url=os.environ.get("NATS_URL") or None,
-        nats_port=_env_int("JUSOU_NATS_PORT", settings.DEFAULT_NATS_PORT),
-        ports={name: _env_int(f"JUSOU_{name.upper()}_PORT", port) for name, port in settings.PORTS.items()},
+        Path(data_dir or env.data_dir),
+        nats_url=env.nats_url or None,
+        nats_port=env.nats_port,
+        ports={name: env.port_of(name) for name in settings.PORTS},
     )
 
 
 def store_description(data_dir: Path) -> str:
-    if os.environ.get("JUSOU_STORE", "sqlite").lower() == "postgres":
-        env = os.environ.get
+    env = settings.current()
+    if env.store == "postgres":
         return (
-            f"postgres {env('JUSOU_PG_USER', 'postgres')}@{env('JUSOU_PG_HOST', '127.0.0.1')}:"
-            f"{env('JUSOU_PG_PORT', '5432')}/{env('JUSOU_PG_DBNAME', 'postgres')} "
-            f"(schemas {env('JUSOU_PG_SCHEMA_PREFIX', 'jusou_')}<service>)"
+            f"postgres {env.pg_user}@{env.pg_host}:{env.pg_port}/{env.pg_dbname} "
+            f"(schemas {env.pg_schema_prefix}<service>)"
         )
     return f"sqlite ({data_dir}/<service>.sqlite)"
 
@@ -116,7 +106,7 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, stop_on_signal)
     suite = suite_from_env(args.data_dir)
     if args.demo_staff:
-        demo_staff(Path(os.environ.get("JUSOU_AUTH_DIR") or suite.data_dir / "auth"))
+        demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
     warned: set[str] = set()
     try:
         suite.start()
@@ -437,7 +427,7 @@ def authorized(url: str) -> Any:
 
 
 def service_urls() -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{_env_int(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+    return {name: f"http://127.0.0.1:{settings.current().port_of(name)}" for name in settings.PORTS}
 
 
 def get_json(url: str, what: str) -> Any:
@@ -620,6 +610,7 @@ def quiet_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    settings.exit_if_invalid()  # a bad setting: status 2 and what is allowed, before any command runs
     quiet_logging()
     result: int = args.handler(args)
     return result

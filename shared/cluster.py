@@ -521,7 +521,8 @@ def cluster_up(args: Any) -> int:
     def stop_on_signal(signum: int, frame: Any) -> None:
         raise Stopped(signal.Signals(signum).name)
 
-    if os.environ.get("JUSOU_STORE", "postgres").lower() != "postgres":
+    env = settings.current()
+    if "store" in env.model_fields_set and env.store != "postgres":  # unset: postgres here
         print("レプリカは一つのストアを共有します: JUSOU_STORE=postgres にしてください。\n"
               "Replicas share one store: set JUSOU_STORE=postgres (JUSOU_PG_* say where).", file=sys.stderr)
         return 1
@@ -530,10 +531,8 @@ def cluster_up(args: Any) -> int:
         return 1
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
-    from shared.cli import _env_int
-
-    first = {s: _env_int(f"JUSOU_{s.upper()}_PORT", port) for s, port in settings.PORTS.items()}
-    scale = ScaleOut(Path(args.data_dir or os.environ.get("JUSOU_DATA_DIR") or "./data"), replicas=args.replicas,
+    first = {s: env.port_of(s) for s in settings.PORTS}
+    scale = ScaleOut(Path(args.data_dir or env.data_dir), replicas=args.replicas,
                      nodes=node_ports(args.nats_base_port), extra_env={"JUSOU_STORE": "postgres"},
                      ports={s: [port + REPLICA_PORT_STEP * r for r in range(args.replicas)] for s, port in first.items()})
     warned: set[str] = set()

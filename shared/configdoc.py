@@ -1,9 +1,9 @@
-"""The configuration reference, generated from `shared.settings.SETTINGS` so it cannot drift.
+"""The configuration reference, generated from the settings model so it cannot drift.
 
 `jusou config export` writes docs/configuration.md and the README's settings table (between its
 `<!-- settings-table -->` markers); `jusou config check` exits 1 when either differs from what
-SETTINGS gives (tests/contracts/test_configuration.py runs the check). Add a setting to SETTINGS,
-then export: never edit the table by hand.
+SETTINGS gives (tests/contracts/test_configuration.py runs the check). SETTINGS is derived from the
+fields of `shared.settings.Environment`: add a field there, then export; never edit the table by hand.
 """
 
 from __future__ import annotations
@@ -21,14 +21,19 @@ TABLE = re.compile(r"(<!-- settings-table -->\n)(.*?)(<!-- /settings-table -->)"
 INTRO = """\
 # 設定 / Configuration reference
 
-<!-- Generated from shared/settings.py (SETTINGS) by `jusou config export`; do not edit by hand. -->
+<!-- Generated from shared/settings.py (the Environment model) by `jusou config export`; do not edit by hand. -->
 
-すべての設定は環境変数で与えます（`shared/settings.py` の `SETTINGS`）。この表はそこから生成され、
-`jusou config check`（とテスト）が食い違いを検出します。
+すべての設定は環境変数で与えます（`shared/settings.py` の型付きモデル `Environment`）。この表はそこから生成され、
+`jusou config check`（とテスト）が食い違いを検出します。値が正しくないと、各サービス・`jusou up`・`jusou`
+コマンドは起動時に、変数名・値・使える値を示して終了コード 2 で止まります。
 
-Every setting comes from the environment and is declared once, in `SETTINGS` in
-`shared/settings.py`. This page is generated from it (`jusou config export`); `jusou config check`
-and a test fail when it drifts. A variable not in this table is not read by Jusou.
+Every setting comes from the environment and is declared once, as a typed field of the model
+`Environment` in `shared/settings.py` (pydantic-settings). This page is generated from it
+(`jusou config export`); `jusou config check` and a test fail when it drifts. A variable not in this
+table is not read by Jusou. A blank variable counts as unset. A bad value (`JUSOU_PG_PORT=abc`,
+`JUSOU_LOG_FORMAT=jsno`, `JUSOU_STORE=mysql`, a port outside 1–65535) stops a service, `jusou up` and
+the `jusou` commands at start with status 2 and a message naming the variable, the value and what is
+allowed, in Japanese and English.
 
 """
 

@@ -14,7 +14,6 @@ a request body, a query string, a raw path or a domain field (tests/e2e/test_log
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -25,6 +24,8 @@ from uuid import UUID
 import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.settings import current
 
 HANDLER_NAME = "jusou-structlog"
 #: The ids an integration event's lines carry (`bind_event`); none of them is personal.
@@ -37,7 +38,7 @@ log = structlog.get_logger("jusou")
 
 
 def json_lines() -> bool:
-    return os.environ.get("JUSOU_LOG_FORMAT", "console").strip().lower() == "json"
+    return current().log_format == "json"
 
 
 def _service_adder(service: str) -> structlog.types.Processor:

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from collections.abc import Mapping
@@ -78,7 +77,7 @@ from shared.contracts import (
     STREAM,
     SUBJECT_PREFIX,
 )
-from shared.settings import PORTS, write_private
+from shared.settings import PORTS, current, write_private
 
 OPERATOR = "jusou-operator"
 INTEGRATOR = "integrator"  # read-only: new programs consuming JUSOU (docs/integrating.md §5)
@@ -262,9 +261,10 @@ def client_credentials(user: str | None = None, password: str | None = None) -> 
     of the data folder (`JUSOU_DATA_DIR`) when `jusou up` made one, else nobody (a NATS without auth)."""
     if user:
         return (user, password or "")
-    if os.environ.get("NATS_USER"):
-        return (os.environ["NATS_USER"], os.environ.get("NATS_PASSWORD", ""))
-    return operator_credentials(Path(os.environ.get("JUSOU_DATA_DIR", "./data")).resolve())
+    env = current()
+    if env.nats_user:
+        return (env.nats_user, env.nats_password)
+    return operator_credentials(env.data_path)
 
 
 def broker_credentials(user: str | None = None, password: str | None = None) -> dict[str, Any]:
@@ -300,7 +300,7 @@ def nats_credentials(args: argparse.Namespace) -> int:
     """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
     import shlex
 
-    path = Path(os.environ.get("JUSOU_DATA_DIR", "./data")).resolve() / CREDENTIALS_FILE
+    path = current().data_path / CREDENTIALS_FILE
     known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if args.user not in known:
         print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "

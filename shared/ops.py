@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -33,20 +32,12 @@ HEALTH_LABELS = {"ready": "稼働中 ready", "degraded": "要確認 degraded", "
 # --- where the suite is ------------------------------------------------------------------------
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    try:
-        return int(value) if value else default
-    except ValueError:
-        raise SystemExit(f"{name} must be a port number, not {value!r}") from None
-
-
 def service_urls() -> dict[str, str]:
-    return {name: f"http://127.0.0.1:{_port(f'JUSOU_{name.upper()}_PORT', port)}" for name, port in settings.PORTS.items()}
+    return {name: f"http://127.0.0.1:{settings.current().port_of(name)}" for name in settings.PORTS}
 
 
 def nats_url() -> str:
-    return os.environ.get("NATS_URL") or f"nats://127.0.0.1:{_port('JUSOU_NATS_PORT', settings.DEFAULT_NATS_PORT)}"
+    return settings.current().nats_address
 
 
 async def connect_once(url: str) -> Any:

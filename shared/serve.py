@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from shared.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
 from shared.logs import configure_logging
-from shared.settings import Settings
+from shared.settings import Settings, exit_if_invalid
 
 #: How long a refused connection is drained before it is closed.
 LINGER_SECONDS = 5.0
@@ -114,6 +114,7 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
 
 
 def serve(service: str, api: FastAPI) -> None:
+    exit_if_invalid()  # a bad setting: status 2 and what is allowed, before anything starts
     configure_logging(service)  # before uvicorn: its lines too are JSON with JUSOU_LOG_FORMAT=json
     settings = Settings.from_env(service)
     protocol = bounded_protocol()

@@ -1,8 +1,16 @@
-"""Settings from the environment, one place (STYLE 10).
+"""Settings from the environment, one place (STYLE 10): the typed model `Environment`.
 
 Embedded default: a SQLite file per service under `JUSOU_DATA_DIR` and the suite's own
 nats-server. `JUSOU_STORE=postgres` puts every store in PostgreSQL (one schema per service);
 `NATS_URL` points the services at an existing NATS.
+
+Every variable is a field of `Environment` (pydantic-settings): its name, type, bounds, default and
+meaning. `current()` reads the environment as it is now (a test's monkeypatch is seen at once);
+a bad value raises `SettingsError`, naming each variable, its value and what is allowed, in
+Japanese and English. `exit_if_invalid()` is what a service, `jusou up` and the `jusou` commands
+call first: such a value stops them with status 2 and that message, no traceback. `SETTINGS`, the
+table docs/configuration.md and the README are generated from (shared/configdoc.py), is derived
+from the model's fields. A blank variable counts as unset.
 """
 
 from __future__ import annotations
@@ -10,8 +18,14 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PORTS = {
     "intake": 8101,
@@ -22,78 +36,264 @@ PORTS = {
     "community": 8106,
 }
 DEFAULT_NATS_PORT = 4223  # 4222 is often taken by a system nats-server; JUSOU_NATS_PORT changes it
+COMPOSE_ONLY = "(none: required by compose and Kubernetes)"
 
 
 @dataclass(frozen=True)
 class Setting:
+    """One row of the configuration reference."""
+
     name: str
     default: str
     meaning: str
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("JUSOU_DATA_DIR", "./data", "folder for SQLite stores, the suite's NATS data and the cipher key"),
-    Setting("JUSOU_STORE", "sqlite", "`sqlite` (a file per service) or `postgres` (a schema per service)"),
-    Setting("JUSOU_PG_HOST", "127.0.0.1", "PostgreSQL host"),
-    Setting("JUSOU_PG_PORT", "5432", "PostgreSQL port"),
-    Setting("JUSOU_PG_USER", "postgres", "PostgreSQL user"),
-    Setting("JUSOU_PG_PASSWORD", "", "PostgreSQL password"),
-    Setting("JUSOU_PG_DBNAME", "postgres", "PostgreSQL database; each service uses its own schema in it"),
-    Setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema"),
-    Setting("JUSOU_PG_POOL_SIZE", "5",
-            "PostgreSQL connections each service process keeps open for its store (its read models keep 2 more)"),
-    Setting("NATS_URL", "nats://127.0.0.1:4223", "NATS server with JetStream; `jusou up` starts its own unless set"),
-    Setting("JUSOU_NATS_PORT", str(DEFAULT_NATS_PORT), "port of the suite's own nats-server (`jusou up`)"),
-    Setting("JUSOU_STREAM_REPLICAS", "1",
-            "copies of each stream the services create when it is missing: `3` on a three-node NATS cluster (`jusou cluster up`)"),
-    Setting("NATS_USER", "", "NATS user to connect as; `jusou up`'s own NATS gives each service a user that may publish only `jusou.<service>.>`"),
-    Setting("NATS_PASSWORD", "", "that user's password; `jusou up` generates them per data folder (`nats-auth.json`, mode 600)"),
-    Setting("JUSOU_NATS_<SERVICE>_PASSWORD", "(none: required by compose and Kubernetes)",
-            "Docker Compose / Kubernetes: the password of the service's NATS user, read by nats-server "
-            "(deploy/nats/auth.conf) and given to that service alone as `NATS_PASSWORD`; hex (`secrets.token_hex(24)`)"),
-    Setting("JUSOU_NATS_OPERATOR_PASSWORD", "(none: required by compose and Kubernetes)",
-            "Docker Compose / Kubernetes: the password of `jusou-operator`, the NATS user of the `jusou` commands "
-            "(`NATS_USER=jusou-operator`); no service gets it; hex"),
-    Setting("JUSOU_NATS_INTEGRATOR_PASSWORD", "(none: required by compose and Kubernetes)",
-            "Docker Compose / Kubernetes: the password of `integrator`, the read-only NATS user of new programs "
-            "reading `JUSOU` (docs/integrating.md); no service gets it; hex"),
-    Setting("JUSOU_HOST", "127.0.0.1", "address the services listen on"),
-    Setting("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)"),
-    Setting("JUSOU_<SERVICE>_URL", "(this host, the service's port)",
-            "address of a service's pages for links in the browser (a public address behind a proxy)"),
-    Setting("JUSOU_<SERVICE>_INTERNAL_URL", "(http://127.0.0.1:<port>)",
-            "address at which the services reach each other (`http://intake:8101` in compose / Kubernetes)"),
-    Setting("JUSOU_READMODELS_FOLLOW", "1",
-            "`1`: each service keeps its read models (case index, seals) current in a thread; `0` only on read"),
-    Setting("JUSOU_CIPHER_KEY", "(generated)", "base64 AES key for stored events; generated into the data folder if unset"),
-    Setting("JUSOU_OIDC_ISSUER", "(none: the development issuer `jusou-dev`)",
-            "the city's identity provider (OIDC issuer URL): staff tokens must carry it as `iss`; unset, the built-in "
-            "development issuer signs tokens with a key pair in the auth folder"),
-    Setting("JUSOU_OIDC_JWKS_URL", "(none)", "where the identity provider publishes its signing keys (JWKS); needed with `JUSOU_OIDC_ISSUER`"),
-    Setting("JUSOU_OIDC_CLIENT_ID", "(none: the sign-in page only explains)",
-            "the UI's client at the identity provider: its sign-in page runs the authorization-code flow with PKCE "
-            "(register `<service address>/ui/login/callback` of each service there)"),
-    Setting("JUSOU_OIDC_CLIENT_SECRET", "(none: a public client)", "that client's secret, if the identity provider gave it one"),
-    Setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry"),
-    Setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id"),
-    Setting("JUSOU_OIDC_DIVISION_CLAIM", "division", "claim holding the staff member's division code (shared/reference.py)"),
-    Setting("JUSOU_OIDC_ROLES_CLAIM", "roles", "claim holding the staff member's roles, a list (shared/policy.py)"),
-    Setting("JUSOU_AUTH_DIR", "(<JUSOU_DATA_DIR>/auth)",
-            "the development issuer's folder: its signing key and staff accounts (`staff.json`), mode 600; "
-            "every service must see the same one (compose: a shared volume)"),
-    Setting("JUSOU_TOKEN", "(minted for the local operator)",
-            "bearer token the `jusou` commands send to the services; unset, a 5-minute auditor token of the development issuer"),
-    Setting("JUSOU_MAX_DELIVER", "5", "tries before a failing message goes to the dead-letter subject"),
-    Setting("JUSOU_RELAY_POLL_SECONDS", "1.0", "relay's fallback poll interval (it is also woken on every commit)"),
-    Setting("JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines"),
-    Setting("OTEL_EXPORTER_OTLP_ENDPOINT", "(none: no tracing)",
-            "OpenTelemetry collector (OTLP over HTTP/protobuf, e.g. `http://collector:4318`) that receives each service's "
-            "spans; unset, nothing is traced (shared/tracing.py; the other standard `OTEL_*` variables apply)"),
-)
+def setting(name: str, default: Any, meaning: str, *, shown: str | None = None, row: str | None = None,
+            **bounds: Any) -> Any:
+    """A field read from the variable `name`. `shown`: the default as the reference states it;
+    `row`: the reference's one row for a per-service variable (`JUSOU_<SERVICE>_PORT`)."""
+    extra = {key: value for key, value in (("shown", shown), ("row", row)) if value is not None}
+    return Field(default, validation_alias=name, description=meaning, json_schema_extra=extra or None, **bounds)
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+Port = Annotated[int, Field(ge=1, le=65535)]
+PORT_ROW = ("JUSOU_<SERVICE>_PORT", "8101…8106", "a service's HTTP port (CONTRACT.md)")
+URL_ROW = ("JUSOU_<SERVICE>_URL", "(this host, the service's port)",
+           "address of a service's pages for links in the browser (a public address behind a proxy)")
+INTERNAL_ROW = ("JUSOU_<SERVICE>_INTERNAL_URL", "(http://127.0.0.1:<port>)",
+                "address at which the services reach each other (`http://intake:8101` in compose / Kubernetes)")
+NATS_PASSWORD_ROW = (
+    "JUSOU_NATS_<SERVICE>_PASSWORD", COMPOSE_ONLY,
+    ("Docker Compose / Kubernetes: the password of the service's NATS user, read by nats-server "
+     "(deploy/nats/auth.conf) and given to that service alone as `NATS_PASSWORD`; hex (`secrets.token_hex(24)`)"))
+
+
+def per_service(template: tuple[str, str, str], service: str, default: Any, **bounds: Any) -> Any:
+    row, shown, meaning = template
+    return setting(row.replace("<SERVICE>", service.upper()), default, meaning, shown=shown, row=row, **bounds)
+
+
+class Environment(BaseSettings):
+    """Every variable Jusou reads, typed; the reference (docs/configuration.md) lists them in this order."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True)
+
+    data_dir: str = setting("JUSOU_DATA_DIR", "./data",
+                            "folder for SQLite stores, the suite's NATS data and the cipher key")
+    store: Literal["sqlite", "postgres"] = setting(
+        "JUSOU_STORE", "sqlite", "`sqlite` (a file per service) or `postgres` (a schema per service)")
+    pg_host: str = setting("JUSOU_PG_HOST", "127.0.0.1", "PostgreSQL host")
+    pg_port: Port = setting("JUSOU_PG_PORT", 5432, "PostgreSQL port")
+    pg_user: str = setting("JUSOU_PG_USER", "postgres", "PostgreSQL user")
+    pg_password: str = setting("JUSOU_PG_PASSWORD", "", "PostgreSQL password")
+    pg_dbname: str = setting("JUSOU_PG_DBNAME", "postgres", "PostgreSQL database; each service uses its own schema in it")
+    pg_schema_prefix: str = setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema")
+    pg_pool_size: int = setting(
+        "JUSOU_PG_POOL_SIZE", 5,
+        "PostgreSQL connections each service process keeps open for its store (its read models keep 2 more)", ge=1)
+    nats_url: str = setting("NATS_URL", "", "NATS server with JetStream; `jusou up` starts its own unless set",
+                            shown="nats://127.0.0.1:4223")
+    nats_port: Port = setting("JUSOU_NATS_PORT", DEFAULT_NATS_PORT, "port of the suite's own nats-server (`jusou up`)")
+    stream_replicas: int = setting(
+        "JUSOU_STREAM_REPLICAS", 1,
+        "copies of each stream the services create when it is missing: `3` on a three-node NATS cluster (`jusou cluster up`)",
+        ge=1, le=5)
+    nats_user: str = setting("NATS_USER", "", "NATS user to connect as; `jusou up`'s own NATS gives each service a user "
+                             "that may publish only `jusou.<service>.>`")
+    nats_password: str = setting("NATS_PASSWORD", "", "that user's password; `jusou up` generates them per data folder "
+                                 "(`nats-auth.json`, mode 600)")
+    nats_intake_password: str = per_service(NATS_PASSWORD_ROW, "intake", "")
+    nats_collaboration_password: str = per_service(NATS_PASSWORD_ROW, "collaboration", "")
+    nats_meeting_password: str = per_service(NATS_PASSWORD_ROW, "meeting", "")
+    nats_outreach_password: str = per_service(NATS_PASSWORD_ROW, "outreach", "")
+    nats_participation_password: str = per_service(NATS_PASSWORD_ROW, "participation", "")
+    nats_community_password: str = per_service(NATS_PASSWORD_ROW, "community", "")
+    nats_operator_password: str = setting(
+        "JUSOU_NATS_OPERATOR_PASSWORD", "",
+        "Docker Compose / Kubernetes: the password of `jusou-operator`, the NATS user of the `jusou` commands "
+        "(`NATS_USER=jusou-operator`); no service gets it; hex", shown=COMPOSE_ONLY)
+    nats_integrator_password: str = setting(
+        "JUSOU_NATS_INTEGRATOR_PASSWORD", "",
+        "Docker Compose / Kubernetes: the password of `integrator`, the read-only NATS user of new programs "
+        "reading `JUSOU` (docs/integrating.md); no service gets it; hex", shown=COMPOSE_ONLY)
+    host: str = setting("JUSOU_HOST", "127.0.0.1", "address the services listen on")
+    intake_port: Port = per_service(PORT_ROW, "intake", PORTS["intake"])
+    collaboration_port: Port = per_service(PORT_ROW, "collaboration", PORTS["collaboration"])
+    meeting_port: Port = per_service(PORT_ROW, "meeting", PORTS["meeting"])
+    outreach_port: Port = per_service(PORT_ROW, "outreach", PORTS["outreach"])
+    participation_port: Port = per_service(PORT_ROW, "participation", PORTS["participation"])
+    community_port: Port = per_service(PORT_ROW, "community", PORTS["community"])
+    intake_url: str = per_service(URL_ROW, "intake", "")
+    collaboration_url: str = per_service(URL_ROW, "collaboration", "")
+    meeting_url: str = per_service(URL_ROW, "meeting", "")
+    outreach_url: str = per_service(URL_ROW, "outreach", "")
+    participation_url: str = per_service(URL_ROW, "participation", "")
+    community_url: str = per_service(URL_ROW, "community", "")
+    intake_internal_url: str = per_service(INTERNAL_ROW, "intake", "")
+    collaboration_internal_url: str = per_service(INTERNAL_ROW, "collaboration", "")
+    meeting_internal_url: str = per_service(INTERNAL_ROW, "meeting", "")
+    outreach_internal_url: str = per_service(INTERNAL_ROW, "outreach", "")
+    participation_internal_url: str = per_service(INTERNAL_ROW, "participation", "")
+    community_internal_url: str = per_service(INTERNAL_ROW, "community", "")
+    readmodels_follow: Literal["0", "1"] = setting(
+        "JUSOU_READMODELS_FOLLOW", "1",
+        "`1`: each service keeps its read models (case index, seals) current in a thread; `0` only on read")
+    cipher_key: str = setting("JUSOU_CIPHER_KEY", "",
+                              "base64 AES key for stored events; generated into the data folder if unset",
+                              shown="(generated)")
+    oidc_issuer: str = setting(
+        "JUSOU_OIDC_ISSUER", "",
+        "the city's identity provider (OIDC issuer URL): staff tokens must carry it as `iss`; unset, the built-in "
+        "development issuer signs tokens with a key pair in the auth folder", shown="(none: the development issuer `jusou-dev`)")
+    oidc_jwks_url: str = setting(
+        "JUSOU_OIDC_JWKS_URL", "",
+        "where the identity provider publishes its signing keys (JWKS); needed with `JUSOU_OIDC_ISSUER`", shown="(none)")
+    oidc_client_id: str = setting(
+        "JUSOU_OIDC_CLIENT_ID", "",
+        "the UI's client at the identity provider: its sign-in page runs the authorization-code flow with PKCE "
+        "(register `<service address>/ui/login/callback` of each service there)",
+        shown="(none: the sign-in page only explains)")
+    oidc_client_secret: str = setting("JUSOU_OIDC_CLIENT_SECRET", "",
+                                      "that client's secret, if the identity provider gave it one",
+                                      shown="(none: a public client)")
+    oidc_audience: str = setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry")
+    oidc_staff_claim: str = setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id")
+    oidc_division_claim: str = setting("JUSOU_OIDC_DIVISION_CLAIM", "division",
+                                       "claim holding the staff member's division code (shared/reference.py)")
+    oidc_roles_claim: str = setting("JUSOU_OIDC_ROLES_CLAIM", "roles",
+                                    "claim holding the staff member's roles, a list (shared/policy.py)")
+    auth_dir: str = setting(
+        "JUSOU_AUTH_DIR", "",
+        "the development issuer's folder: its signing key and staff accounts (`staff.json`), mode 600; "
+        "every service must see the same one (compose: a shared volume)", shown="(<JUSOU_DATA_DIR>/auth)")
+    token: str = setting(
+        "JUSOU_TOKEN", "",
+        "bearer token the `jusou` commands send to the services; unset, a 5-minute auditor token of the development issuer",
+        shown="(minted for the local operator)")
+    max_deliver: int = setting("JUSOU_MAX_DELIVER", 5, "tries before a failing message goes to the dead-letter subject",
+                               ge=1)
+    relay_poll_seconds: float = setting("JUSOU_RELAY_POLL_SECONDS", 1.0,
+                                        "relay's fallback poll interval (it is also woken on every commit)", gt=0)
+    log_format: Literal["console", "json"] = setting(
+        "JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines")
+    otel_endpoint: str = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "",
+        "OpenTelemetry collector (OTLP over HTTP/protobuf, e.g. `http://collector:4318`) that receives each service's "
+        "spans; unset, nothing is traced (shared/tracing.py; the other standard `OTEL_*` variables apply)",
+        shown="(none: no tracing)")
+
+    @field_validator("store", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def nats_address(self) -> str:
+        """`NATS_URL`, else the suite's own nats-server on `JUSOU_NATS_PORT`."""
+        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def auth_folder(self) -> Path:
+        return Path(self.auth_dir).resolve() if self.auth_dir else self.data_path / "auth"
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def url_of(self, service: str) -> str:
+        """`JUSOU_<SERVICE>_URL`, "" when unset."""
+        return str(getattr(self, f"{service}_url"))
+
+    def internal_url_of(self, service: str) -> str:
+        """`JUSOU_<SERVICE>_INTERNAL_URL`, "" when unset."""
+        return str(getattr(self, f"{service}_internal_url"))
+
+
+_NAMES = tuple(str(info.validation_alias) for info in Environment.model_fields.values())
+
+
+def variable_names() -> tuple[str, ...]:
+    """Every variable the model reads, per-service ones spelled out."""
+    return _NAMES
+
+
+def settings_table() -> tuple[Setting, ...]:
+    """The reference's rows from the model's fields, a per-service variable once (`JUSOU_<SERVICE>_PORT`)."""
+    rows: dict[str, Setting] = {}
+    for info in Environment.model_fields.values():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        name = str(extra.get("row") or info.validation_alias)
+        if name not in rows:
+            rows[name] = Setting(name, str(extra.get("shown", info.default)), info.description or "")
+    return tuple(rows.values())
+
+
+SETTINGS: tuple[Setting, ...] = settings_table()
+
+
+class SettingsError(ValueError):
+    """Bad values in the environment: the message names each variable, its value and what is allowed."""
+
+
+def _allowed(name: str) -> tuple[str, str]:
+    """What the variable `name` may be, (Japanese, English)."""
+    info = next(i for i in Environment.model_fields.values() if i.validation_alias == name)
+    kind = info.annotation
+    if typing.get_origin(kind) is Literal:
+        choices = ", ".join(f"`{choice}`" for choice in typing.get_args(kind))
+        return f"{choices} のいずれか", f"one of {choices}"
+    bounds: dict[str, Any] = {}
+    for rule in info.metadata:
+        for key in ("ge", "le", "gt"):
+            if getattr(rule, key, None) is not None:
+                bounds[key] = getattr(rule, key)
+    if kind is float:
+        return f"{bounds.get('gt', 0)} より大きい数", f"a number above {bounds.get('gt', 0)}"
+    if "ge" in bounds and "le" in bounds:
+        return f"{bounds['ge']}〜{bounds['le']} の整数", f"a whole number from {bounds['ge']} to {bounds['le']}"
+    if "ge" in bounds:
+        return f"{bounds['ge']} 以上の整数", f"a whole number of at least {bounds['ge']}"
+    return "文字列", "text"
+
+
+def describe(error: ValidationError) -> str:
+    lines = ["設定（環境変数）の値が正しくありません / a setting (environment variable) has a bad value:"]
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        ja, en = _allowed(name)
+        lines.append(f"  {name}={problem['input']!r}: 使える値は {ja} です / allowed: {en}")
+    lines.append("docs/configuration.md に一覧があります / every setting is listed in docs/configuration.md")
+    return "\n".join(lines)
+
+
+_last: tuple[tuple[str | None, ...], Environment] | None = None
+
+
+def current() -> Environment:
+    """The settings as the environment is now (read again whenever a variable changed)."""
+    global _last
+    key = tuple(os.environ.get(name) for name in _NAMES)
+    last = _last
+    if last is not None and last[0] == key:
+        return last[1]
+    try:
+        env = Environment()
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+    _last = (key, env)
+    return env
+
+
+def exit_if_invalid() -> Environment:
+    """A program's first step: bad settings stop it with status 2 and the message, no traceback."""
+    try:
+        return current()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 @dataclass(frozen=True)
@@ -123,30 +323,28 @@ class Settings:
 
     @classmethod
     def from_env(cls, service: str) -> Settings:
-        data_dir = Path(_env("JUSOU_DATA_DIR", "./data")).resolve()
-        store = _env("JUSOU_STORE", "sqlite").lower()
-        if store not in ("sqlite", "postgres"):
-            raise SystemExit(f"JUSOU_STORE must be 'sqlite' or 'postgres', not {store!r}")
+        env = current()
+        data_dir = env.data_path
         return cls(
             service=service,
             data_dir=data_dir,
-            store=store,
-            pg_host=_env("JUSOU_PG_HOST", "127.0.0.1"),
-            pg_port=int(_env("JUSOU_PG_PORT", "5432")),
-            pg_user=_env("JUSOU_PG_USER", "postgres"),
-            pg_password=_env("JUSOU_PG_PASSWORD", ""),
-            pg_dbname=_env("JUSOU_PG_DBNAME", "postgres"),
-            pg_schema_prefix=_env("JUSOU_PG_SCHEMA_PREFIX", "jusou_"),
-            nats_url=_env("NATS_URL", f"nats://127.0.0.1:{_env('JUSOU_NATS_PORT', str(DEFAULT_NATS_PORT))}"),
-            host=_env("JUSOU_HOST", "127.0.0.1"),
-            port=int(_env(f"JUSOU_{service.upper()}_PORT", str(PORTS[service]))),
-            cipher_key=_env("JUSOU_CIPHER_KEY", "") or cipher_key_in(data_dir),
-            max_deliver=int(_env("JUSOU_MAX_DELIVER", "5")),
-            relay_poll_seconds=float(_env("JUSOU_RELAY_POLL_SECONDS", "1.0")),
-            nats_user=_env("NATS_USER", ""),
-            nats_password=_env("NATS_PASSWORD", ""),
-            stream_replicas=int(_env("JUSOU_STREAM_REPLICAS", "1")),
-            pg_pool_size=int(_env("JUSOU_PG_POOL_SIZE", "5")),
+            store=env.store,
+            pg_host=env.pg_host,
+            pg_port=env.pg_port,
+            pg_user=env.pg_user,
+            pg_password=env.pg_password,
+            pg_dbname=env.pg_dbname,
+            pg_schema_prefix=env.pg_schema_prefix,
+            nats_url=env.nats_address,
+            host=env.host,
+            port=env.port_of(service),
+            cipher_key=env.cipher_key or cipher_key_in(data_dir),
+            max_deliver=env.max_deliver,
+            relay_poll_seconds=env.relay_poll_seconds,
+            nats_user=env.nats_user,
+            nats_password=env.nats_password,
+            stream_replicas=env.stream_replicas,
+            pg_pool_size=env.pg_pool_size,
         )
 
     @property
@@ -170,17 +368,17 @@ class AuthSettings:
 
     @classmethod
     def from_env(cls) -> AuthSettings:
-        data_dir = Path(_env("JUSOU_DATA_DIR", "./data")).resolve()
+        env = current()
         return cls(
-            issuer=_env("JUSOU_OIDC_ISSUER", "").rstrip("/"),
-            jwks_url=_env("JUSOU_OIDC_JWKS_URL", ""),
-            audience=_env("JUSOU_OIDC_AUDIENCE", "jusou"),
-            staff_claim=_env("JUSOU_OIDC_STAFF_CLAIM", "sub"),
-            division_claim=_env("JUSOU_OIDC_DIVISION_CLAIM", "division"),
-            roles_claim=_env("JUSOU_OIDC_ROLES_CLAIM", "roles"),
-            folder=Path(_env("JUSOU_AUTH_DIR", "") or data_dir / "auth").resolve(),
-            client_id=_env("JUSOU_OIDC_CLIENT_ID", ""),
-            client_secret=_env("JUSOU_OIDC_CLIENT_SECRET", ""),
+            issuer=env.oidc_issuer.rstrip("/"),
+            jwks_url=env.oidc_jwks_url,
+            audience=env.oidc_audience,
+            staff_claim=env.oidc_staff_claim,
+            division_claim=env.oidc_division_claim,
+            roles_claim=env.oidc_roles_claim,
+            folder=env.auth_folder,
+            client_id=env.oidc_client_id,
+            client_secret=env.oidc_client_secret,
         )
 
     @property

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
@@ -63,7 +62,7 @@ from shared.idempotency import new_key_field
 from shared.journey import DomainError
 from shared.policy import permits
 from shared.reference import DIVISIONS
-from shared.settings import PORTS
+from shared.settings import current
 from shared.wareki import jst, wareki
 
 SHARED = Path(__file__).resolve().parent
@@ -148,10 +147,11 @@ def internal_url(service: str) -> str:
     """Where this service reaches another over HTTP (server to server): `JUSOU_<SERVICE>_INTERNAL_URL`
     (e.g. `http://intake:8101` in compose), else 127.0.0.1 on the service's port. Browser links use
     `service_url`, which may be a public address the server itself cannot reach."""
-    configured = os.environ.get(f"JUSOU_{service.upper()}_INTERNAL_URL")
+    env = current()
+    configured = env.internal_url_of(service)
     if configured:
         return configured.rstrip("/")
-    return f"http://127.0.0.1:{os.environ.get(f'JUSOU_{service.upper()}_PORT', str(PORTS[service]))}"
+    return f"http://127.0.0.1:{env.port_of(service)}"
 
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -161,12 +161,13 @@ def service_url(request: Request, service: str) -> str:
     """Where another service's UI is: `JUSOU_<SERVICE>_URL`, else the service's port on this host, as
     the browser named it only when that is a loopback name or `JUSOU_HOST` (the Host header is the
     client's to choose: a link built from it could point anywhere), else 127.0.0.1."""
-    configured = os.environ.get(f"JUSOU_{service.upper()}_URL")
+    env = current()
+    configured = env.url_of(service)
     if configured:
         return configured.rstrip("/")
-    port = os.environ.get(f"JUSOU_{service.upper()}_PORT", str(PORTS[service]))
+    port = env.port_of(service)
     host = request.url.hostname or ""
-    if host not in LOOPBACK and host != os.environ.get("JUSOU_HOST", "127.0.0.1"):
+    if host not in LOOPBACK and host != env.host:
         host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     return f"{'https' if request.url.scheme == 'https' else 'http'}://{shown}:{port}"
@@ -239,7 +240,7 @@ def csrf_guard(service: str) -> Callable[[Request], Awaitable[None]]:
         site = request.headers.get("sec-fetch-site")
         origin = request.headers.get("origin")
         allowed = {_origin_of(request)}
-        configured = os.environ.get(f"JUSOU_{service.upper()}_URL")
+        configured = current().url_of(service)
         if configured:
             allowed.add(configured.rstrip("/").lower())
         if (site is not None and site not in ("same-origin", "none")) or (

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,7 +33,7 @@ from nats.js.api import DeliverPolicy
 from shared.app import ServiceApplication
 from shared.contracts import DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX, envelope_json
 from shared.readmodel import GENESIS, seal
-from shared.settings import PORTS, Settings
+from shared.settings import PORTS, Settings, current
 from shared.store import store_env
 
 Translate = Callable[[Any, int], Any]
@@ -335,7 +334,7 @@ def replay(service: str, progress: Callable[[int, int], None] | None = None) -> 
 
 
 def default_nats_url() -> str:
-    return os.environ.get("NATS_URL") or f"nats://127.0.0.1:{os.environ.get('JUSOU_NATS_PORT', '4223')}"
+    return current().nats_address
 
 
 # --- recovering a consumer whose tracking a forged message moved (`jusou tracking rewind`) ----------------
