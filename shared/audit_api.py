@@ -33,6 +33,7 @@ from shared.audit import (
 from shared.journey import Invalid
 from shared.limits import check_moment
 from shared.ui import PROGRAM_LABELS, UI, internal_url
+from shared.policy import requires
 
 AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
 FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")
@@ -85,7 +86,7 @@ async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[st
 def mount_audit(api: FastAPI, page: UI) -> None:
     router = APIRouter(tags=["audit"])
 
-    @router.get("/cases/{case_id}/state")
+    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")])
     async def state(case_id: UUID, request: Request, as_of: datetime | None = AS_OF) -> list[dict[str, Any]]:
         """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
         app = request.app.state.runtime.app
@@ -93,7 +94,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         division = getattr(getattr(request.state, "principal", None), "division", None)
         return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)  # type: ignore[no-any-return]
 
-    @router.get("/audit/cases/{case_id}", response_model=None)
+    @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")])
     async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
                          format: str = FORMAT) -> Any:
         """D15: the case's whole history across every program as a causation tree, and each program's state."""
@@ -107,7 +108,8 @@ def mount_audit(api: FastAPI, page: UI) -> None:
             return PlainTextResponse(render_text(rows) + "\n\n" + render_states(document["states"], moment) + "\n")
         return document
 
-    @router.get("/audit/people/{person_ref}/disclosures", response_model=None)
+    @router.get("/audit/people/{person_ref}/disclosures", response_model=None,
+                dependencies=[requires("audit.disclosures")])
     async def disclosures(person_ref: UUID, request: Request, format: str = FORMAT) -> Any:
         """Who was shown this person's information, when, on what legal basis (intake records every showing)."""
         app = request.app.state.runtime.app
@@ -119,7 +121,8 @@ def mount_audit(api: FastAPI, page: UI) -> None:
             return PlainTextResponse(render_disclosures_text(str(person_ref), found) + "\n")
         return found
 
-    @router.get("/ui/audit/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
+    @router.get("/ui/audit/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False,
+                dependencies=[requires("audit.read")])
     async def audit_page(case_id: UUID, request: Request, as_of: str = "", format: str = "") -> Response:
         """監査: the causation tree and each program's view of the case as of a moment (`format`: its
         CSV / JSON download for the signed-in browser, whose cookie the JSON API does not take)."""
@@ -145,7 +148,8 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         return page.render(request, "audit_case.html", "監査 / audit", document=document, as_of=as_of,
                            error=error, PROGRAM_LABELS=PROGRAM_LABELS)
 
-    @router.get("/ui/audit/people/{person_ref}", response_class=HTMLResponse, include_in_schema=False)
+    @router.get("/ui/audit/people/{person_ref}", response_class=HTMLResponse, include_in_schema=False,
+                dependencies=[requires("audit.disclosures")])
     async def disclosures_page(person_ref: UUID, request: Request, format: str = "") -> Response:
         """個人情報の開示記録: every showing of a person's information (`format`: CSV / JSON, as the API)."""
         if format in ("json", "csv", "text"):

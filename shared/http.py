@@ -40,7 +40,7 @@ from shared.idempotency import (
 from shared.inbox import Inbox
 from shared.deadletters import subscribe_replays
 from shared.metrics import install_metrics, tracking_positions
-from shared.policy import SignInRequired, gate
+from shared.policy import SignInRequired, document_actions, gate, public, requires
 from shared.journey import DomainError, NotFound
 from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies
 from shared.logs import RequestContext, bind_path_ids, configure_logging
@@ -184,12 +184,12 @@ def create_service(
                       "the store is unreachable for now; reload to see whether it was recorded, then try again "
                       "(a request sent with an Idempotency-Key can simply be sent again)"})
 
-    @api.get("/healthz", tags=["ops"])
+    @api.get("/healthz", tags=["ops"], dependencies=[public()])
     async def healthz() -> dict[str, str]:
         """Alive."""
         return {"status": "ok", "service": service}
 
-    @api.get("/asyncapi.json", tags=["ops"], response_class=Response)
+    @api.get("/asyncapi.json", tags=["ops"], response_class=Response, dependencies=[public()])
     async def asyncapi() -> Response:
         """The AsyncAPI 3.0 document of the subjects this service publishes and subscribes to (docs/asyncapi/)."""
         from shared.asyncapi import served
@@ -197,7 +197,7 @@ def create_service(
         text = await anyio.to_thread.run_sync(served, service, application_class.subscriptions)
         return Response(text, media_type="application/json")
 
-    @api.get("/readyz", tags=["ops"])
+    @api.get("/readyz", tags=["ops"], dependencies=[public()])
     async def readyz(request: Request) -> JSONResponse:
         """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
         works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
@@ -236,7 +236,7 @@ def create_service(
                 f"{quarantined[0]['reason']}")
         return JSONResponse(status_code=200 if bus_ok else 503, content=body)
 
-    @api.get("/cases/{case_id}/history", tags=["audit"])
+    @api.get("/cases/{case_id}/history", tags=["audit"], dependencies=[requires("case.history")])
     async def history(case_id: UUID, request: Request) -> list[dict[str, Any]]:
         """D15: what this program recorded for the case, in order (`jusou history` merges all six).
 
@@ -245,7 +245,7 @@ def create_service(
         division = principal(request).division
         return await call(lambda: app.redact(app.history(case_id), division))  # type: ignore[no-any-return]
 
-    @api.get("/reference/{kind}", tags=["reference"])
+    @api.get("/reference/{kind}", tags=["reference"], dependencies=[requires("reference.read")])
     async def reference(kind: str) -> Any:
         """The city's reference data: divisions, counters, programs, concerns, agencies."""
         tables: dict[str, Any] = {
@@ -263,14 +263,15 @@ def create_service(
     mount_common(api, page)
     mount_audit(api, page)
 
-    @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False)
+    @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
     async def log_page(request: Request) -> HTMLResponse:
         """記録: this service's recorded events, newest first."""
         runtime: Runtime = request.app.state.runtime
         rows = await anyio.to_thread.run_sync(lambda: _recent(runtime.app))
         return page.render(request, "log.html", "記録 / recorded events", rows=rows)
 
-    @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False)
+    @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[requires("case.history")])
     async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
         """D15: the case's journey across every program, as a timeline."""
         rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS},
@@ -281,12 +282,13 @@ def create_service(
     if ui_router is not None:
         api.include_router(ui_router, dependencies=[Depends(form_guard)])  # shared/limits.py
     else:
-        @api.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
+        @api.get("/ui/", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
         async def home(request: Request) -> HTMLResponse:
             return RedirectResponse("/ui/log")  # type: ignore[return-value]
 
     api.include_router(router)
     document_idempotency_key(api)
+    document_actions(api)  # x-jusou-action on every operation (shared/policy.py)
     return api
 
 

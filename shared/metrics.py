@@ -52,6 +52,7 @@ from shared.contracts import (
     STREAM,
 )
 from shared.logs import AfterEachRequest
+from shared.policy import public
 
 #: JetStream answers in about a millisecond; a scrape must not hang on a bus that does not.
 CONSUMER_INFO_TIMEOUT_SECONDS = 1.0
@@ -306,7 +307,7 @@ def install_metrics(api: FastAPI, service: str) -> Metrics:
     api.state.metrics = metrics
     api.add_middleware(RequestMetrics, metrics=metrics)
 
-    @api.get("/metrics", tags=["ops"], response_class=Response)
+    @api.get("/metrics", tags=["ops"], response_class=Response, dependencies=[public()])
     async def prometheus(request: Request) -> Response:
         """Prometheus text format: commands, events, relay and consumer lag, dead letters, latency, store size."""
         body = await metrics.scrape(request.app.state.runtime)

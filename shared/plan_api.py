@@ -22,6 +22,7 @@ from shared.journey import Invalid, NotFound, acting
 from shared.limits import MAX_ITEMS, LongText, Name, Text
 from shared.reference import unknown_agencies
 from shared.plan import Plan
+from shared.policy import requires
 
 MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanSuspended", "PlanContinued")
 
@@ -127,34 +128,35 @@ class ClosureIn(BaseModel):
 Staff = Annotated[dict[str, str], Depends(staff)]
 
 
-def plan_router() -> APIRouter:
+def plan_router(service: str) -> APIRouter:
+    """The plan routes of a program that writes plans (D4, D6): writing needs `<service>.plan.write`."""
     router = APIRouter(tags=["plans"])
 
-    @router.post("/cases/{case_id}/plans", status_code=201)
+    @router.post("/cases/{case_id}/plans", status_code=201, dependencies=[requires(f"{service}.plan.write")])
     async def draft(case_id: UUID, body: PlanIn, request: Request, actor: Staff) -> dict[str, Any]:
         """プラン作成: draft a plan for a case (D4)."""
         app = runtime_of(request).app
         plan_id = await call(app.draft_plan, actor, case_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles])
         return {"plan_id": str(plan_id)}
 
-    @router.get("/plans/{plan_id}")
+    @router.get("/plans/{plan_id}", dependencies=[requires("plan.read")])
     async def get_plan(plan_id: UUID, request: Request) -> dict[str, Any]:
         return await call(runtime_of(request).app.plan_view, plan_id)  # type: ignore[no-any-return]
 
-    @router.put("/plans/{plan_id}")
+    @router.put("/plans/{plan_id}", dependencies=[requires(f"{service}.plan.write")])
     async def revise(plan_id: UUID, body: PlanIn, request: Request, actor: Staff) -> dict[str, Any]:
         """プラン修正: rewrite a draft, or after the meeting asked for a revision."""
         app = runtime_of(request).app
         await call(app.revise_plan, actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles])
         return await call(app.plan_view, plan_id)  # type: ignore[no-any-return]
 
-    @router.post("/plans/{plan_id}/propose")
+    @router.post("/plans/{plan_id}/propose", dependencies=[requires(f"{service}.plan.write")])
     async def propose(plan_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
         """会議へ提出: propose the plan to the meeting (PlanProposed)."""
         revision = await call(runtime_of(request).app.propose_plan, actor, plan_id)
         return {"plan_id": str(plan_id), "revision": revision}
 
-    @router.post("/plans/{plan_id}/closure-request")
+    @router.post("/plans/{plan_id}/closure-request", dependencies=[requires(f"{service}.plan.write")])
     async def closure(plan_id: UUID, body: ClosureIn, request: Request, actor: Staff) -> dict[str, Any]:
         """終結の依頼: ask the meeting to evaluate and end the plan (D7)."""
         await call(runtime_of(request).app.request_plan_closure, actor, plan_id, body.progress)

@@ -1,8 +1,10 @@
 """Who may do what: the authorization policy of the whole suite, in one place.
 
 - `ROLES`: the staff roles (with their Japanese names) and the actions each may take;
-- `ROUTES`: every HTTP route of every service (service, method, path template) → its action;
-  `PUBLIC` routes need no token; a route in neither is refused (fail closed);
+- each route declares the action it needs where it is defined: `dependencies=[requires("plan.read")]`,
+  or `public()` for a route that needs no token; a route that declares neither is refused (fail
+  closed). `actions(api)` reads an app's table back from its routes; the OpenAPI document shows
+  each operation's action as `x-jusou-action`;
 - `PROGRAM_DIVISIONS`: which divisions run which program (DOMAIN.md): changing a program's record
   (any action but a read) needs a division that runs it;
 - `case_readers`: who may read an intake case's content (division scope).
@@ -19,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
 from shared.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
@@ -42,7 +44,7 @@ class OutOfScope(Forbidden):
 
 @dataclass(frozen=True)
 class Role:
-    """A staff role: its names and the actions (the values of ROUTES) it may take."""
+    """A staff role: its names and the actions (what routes declare with `requires`) it may take."""
 
     code: str
     ja: str
@@ -91,176 +93,38 @@ PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
     for kind in ("intake", "collaboration", "outreach", "participation", "community")
 } | {"meeting": frozenset({"welfare-general"})}
 
-PUBLIC = frozenset({
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/asyncapi.json"),
-    ("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/logout"), ("GET", "/ui/login/oidc"),
-    ("GET", "/ui/login/callback"), ("POST", "/ui/logout"),
-})
-ALL = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-PLAN_OWNERS = ("collaboration", "outreach", "participation")
+PUBLIC = "public"  # what a route that needs no token declares (`public()`)
 
 
-def _routes() -> dict[tuple[str, str, str], str]:
-    table: dict[tuple[str, str, str], str] = {}
+@dataclass(frozen=True)
+class Requires:
+    """What a route declares it needs, where it is defined: an action of ROLES, or PUBLIC.
 
-    def add(services: tuple[str, ...] | str, method: str, path: str, action: str) -> None:
-        for service in (services,) if isinstance(services, str) else services:
-            table[(service, method, path)] = action
+    The gate (an app-wide dependency, run before the route's own) reads it from the matched route;
+    as the route's dependency it checks that the gate let this request through for this very action,
+    so a router mounted on an app without the gate is refused rather than open."""
 
-    add(ALL, "GET", "/reference/{kind}", "reference.read")
-    add(ALL, "GET", "/cases/{case_id}/history", "case.history")
-    add(ALL, "GET", "/cases/{case_id}/state", "case.history")
-    add(ALL, "GET", "/ui/cases/{case_id}/timeline", "case.history")
-    add(ALL, "GET", "/audit/cases/{case_id}", "audit.read")
-    add(ALL, "GET", "/ui/audit/cases/{case_id}", "audit.read")
-    add(ALL, "GET", "/audit/people/{person_ref}/disclosures", "audit.disclosures")
-    add(ALL, "GET", "/ui/audit/people/{person_ref}", "audit.disclosures")
-    add(ALL, "GET", "/ui/events", "ui.open")
-    add(ALL, "GET", "/ui/log", "log.read")
-    # intake (包括的相談支援)
-    for method, path, action in (
-        ("POST", "/consultations", "consultation.receive"),
-        ("GET", "/ui/consultations/new", "consultation.receive"),
-        ("POST", "/ui/consultations", "consultation.receive"),
-        ("GET", "/cases", "intake.case.read"),
-        ("GET", "/cases/{case_id}", "intake.case.read"),
-        ("GET", "/ui/", "intake.case.read"),
-        ("GET", "/ui/cases-table", "intake.case.read"),
-        ("GET", "/ui/cases.csv", "intake.case.read"),
-        ("GET", "/ui/cases/{case_id}", "intake.case.read"),
-        ("POST", "/cases/{case_id}/consent", "intake.case.write"),
-        ("POST", "/cases/{case_id}/connect", "intake.case.write"),
-        ("POST", "/cases/{case_id}/escalate", "intake.case.write"),
-        ("POST", "/ui/cases/{case_id}/consent", "intake.case.write"),
-        ("POST", "/ui/cases/{case_id}/connect", "intake.case.write"),
-        ("POST", "/ui/cases/{case_id}/escalate", "intake.case.write"),
-        ("POST", "/ui/cases/{case_id}/answer", "connection.answer"),  # as the API: the agency connected to answers
-        ("POST", "/cases/{case_id}/connections/{index}/answer", "connection.answer"),
-        ("GET", "/persons/search", "person.search"),
-        ("GET", "/cases/{case_id}/person", "person.read"),
-        ("POST", "/persons/{person_ref}/erasure", "person.erase"),
-        ("POST", "/ui/persons/{person_ref}/erasure", "person.erase"),
-        ("GET", "/referrals", "referral.read"),
-        ("GET", "/reports/trend", "trend.read"),
-        ("GET", "/audit/disclosures/recent-basis", "audit.disclosures"),
-        ("GET", "/ui/audit/recent-basis", "audit.disclosures"),
-        ("GET", "/ui/trend", "trend.read"),
-        ("GET", "/ui/trend.csv", "trend.read"),
-    ):
-        add("intake", method, path, action)
-    # the programs that write plans (D4, D6)
-    for service in PLAN_OWNERS:
-        add(service, "POST", "/cases/{case_id}/plans", f"{service}.plan.write")
-        add(service, "PUT", "/plans/{plan_id}", f"{service}.plan.write")
-        add(service, "POST", "/plans/{plan_id}/propose", f"{service}.plan.write")
-        add(service, "POST", "/plans/{plan_id}/closure-request", f"{service}.plan.write")
-        add(service, "GET", "/plans/{plan_id}", "plan.read")
-    # collaboration (多機関協働)
-    for method, path, action in (
-        ("GET", "/cases", "collaboration.case.read"),
-        ("GET", "/cases/{case_id}", "collaboration.case.read"),
-        ("GET", "/ui/", "collaboration.case.read"),
-        ("GET", "/ui/cases-table", "collaboration.case.read"),
-        ("GET", "/ui/cases.csv", "collaboration.case.read"),
-        ("GET", "/ui/cases/{case_id}", "collaboration.case.read"),
-        ("GET", "/ui/cases/{case_id}/plans-table", "plan.read"),
-        ("GET", "/ui/cases/{case_id}/plans/new", "collaboration.plan.write"),
-        ("POST", "/ui/cases/{case_id}/plans", "collaboration.plan.write"),
-        ("GET", "/ui/plans/{plan_id}", "plan.read"),
-        ("GET", "/ui/plans/{plan_id}/status", "plan.read"),
-        ("GET", "/ui/plans/{plan_id}/print", "plan.read"),
-        ("POST", "/ui/plans/{plan_id}", "collaboration.plan.write"),
-        ("POST", "/ui/plans/{plan_id}/closure", "collaboration.plan.write"),
-    ):
-        add("collaboration", method, path, action)
-    # meeting (重層的支援会議・支援会議)
-    for method, path, action in (
-        ("GET", "/agenda", "meeting.agenda.read"),
-        ("GET", "/agenda/{plan_id}", "meeting.agenda.read"),
-        ("GET", "/ui/", "meeting.agenda.read"),
-        ("GET", "/ui/agenda-table", "meeting.agenda.read"),
-        ("GET", "/ui/agenda.csv", "meeting.agenda.read"),
-        ("GET", "/consents/{case_id}", "meeting.consents.read"),
-        ("POST", "/meetings", "meeting.convene"),
-        ("POST", "/meetings/{meeting_id}/cases", "meeting.convene"),
-        ("POST", "/ui/meetings/{meeting_id}/cases", "meeting.convene"),
-        ("POST", "/ui/meetings", "meeting.convene"),
-        ("GET", "/meetings/{meeting_id}", "meeting.read"),
-        ("GET", "/ui/meetings-table", "meeting.read"),
-        ("GET", "/ui/meetings.csv", "meeting.read"),
-        ("GET", "/ui/meetings/{meeting_id}", "meeting.read"),
-        ("GET", "/ui/meetings/{meeting_id}/minutes", "meeting.read"),
-        ("GET", "/ui/meetings/{meeting_id}/agenda-note", "meeting.read"),
-        ("GET", "/ui/meetings/{meeting_id}/print", "meeting.read"),
-        ("POST", "/meetings/{meeting_id}/decisions", "meeting.decide"),
-        ("POST", "/ui/meetings/{meeting_id}/decisions", "meeting.decide"),
-        ("POST", "/meetings/{meeting_id}/evaluations", "meeting.evaluate"),
-        ("POST", "/ui/meetings/{meeting_id}/evaluations", "meeting.evaluate"),
-        ("POST", "/meetings/{meeting_id}/resource-gaps", "meeting.gap"),
-        ("POST", "/ui/meetings/{meeting_id}/resource-gaps", "meeting.gap"),
-    ):
-        add("meeting", method, path, action)
-    # outreach (アウトリーチ)
-    for method, path, action in (
-        ("GET", "/engagements", "engagement.read"),
-        ("GET", "/engagements/{case_id}", "engagement.read"),
-        ("GET", "/ui/", "engagement.read"),
-        ("GET", "/ui/engagements-table", "engagement.read"),
-        ("GET", "/ui/engagements.csv", "engagement.read"),
-        ("GET", "/ui/engagements/{case_id}", "engagement.read"),
-        ("GET", "/ui/engagements/{case_id}/log", "engagement.read"),
-        ("POST", "/engagements", "engagement.write"),
-        ("POST", "/ui/engagements", "engagement.write"),
-        ("POST", "/engagements/{case_id}/contacts", "engagement.write"),
-        ("POST", "/ui/engagements/{case_id}/contacts", "engagement.write"),
-        ("POST", "/engagements/{case_id}/hand-over", "engagement.write"),
-        ("POST", "/ui/engagements/{case_id}/hand-over", "engagement.write"),
-    ):
-        add("outreach", method, path, action)
-    # participation (参加支援)
-    for method, path, action in (
-        ("GET", "/supports", "support.read"),
-        ("GET", "/supports/{case_id}", "support.read"),
-        ("GET", "/ui/", "support.read"),
-        ("GET", "/ui/supports-table", "support.read"),
-        ("GET", "/ui/supports.csv", "support.read"),
-        ("GET", "/ui/supports/{case_id}", "support.read"),
-        ("PUT", "/supports/{case_id}/needs", "support.write"),
-        ("POST", "/supports/{case_id}/matches", "support.write"),
-        ("POST", "/supports/{case_id}/placements", "support.write"),
-        ("POST", "/supports/{case_id}/placements/{index}/review", "support.write"),
-        ("POST", "/supports/{case_id}/shortages", "support.write"),
-        ("POST", "/ui/supports/{case_id}/{action}", "support.write"),
-        ("POST", "/ui/supports/{case_id}/placements/{index}/review", "support.write"),
-        ("GET", "/catalogue", "catalogue.read"),
-        ("GET", "/ui/catalogue", "catalogue.read"),
-        ("GET", "/ui/catalogue-table", "catalogue.read"),
-        ("GET", "/ui/catalogue.csv", "catalogue.read"),
-    ):
-        add("participation", method, path, action)
-    # community (地域づくり)
-    for method, path, action in (
-        ("GET", "/issues", "issue.read"),
-        ("GET", "/issues/{issue_id}", "issue.read"),
-        ("GET", "/ui/", "issue.read"),
-        ("GET", "/ui/issues-table", "issue.read"),
-        ("GET", "/ui/issues.csv", "issue.read"),
-        ("GET", "/ui/issues/{issue_id}", "issue.read"),
-        ("POST", "/issues/{issue_id}/initiatives", "issue.write"),
-        ("POST", "/issues/{issue_id}/resolution", "issue.write"),
-        ("POST", "/ui/issues/{issue_id}/{action}", "issue.write"),
-        ("GET", "/resources", "resource.read"),
-        ("GET", "/ui/resources", "resource.read"),
-        ("GET", "/ui/resources-table", "resource.read"),
-        ("GET", "/ui/resources.csv", "resource.read"),
-        ("POST", "/resources", "resource.write"),
-        ("POST", "/ui/resources", "resource.write"),
-    ):
-        add("community", method, path, action)
-    return table
+    action: str
+
+    async def __call__(self, request: Request) -> None:
+        if self.action != PUBLIC and getattr(request.state, "authorized", None) != self.action:
+            raise Forbidden(f"この操作 ({self.action}) は権限の確認を経ていません / the policy's gate did not run: refused")
 
 
-ROUTES = _routes()
+def requires(action: str) -> Any:
+    """`dependencies=[requires("plan.read")]`: the action a route needs (the OpenAPI shows it as x-jusou-action)."""
+    return Depends(Requires(action))
+
+
+def public() -> Any:
+    """`dependencies=[public()]`: a route anyone may call (sign-in, health, metrics)."""
+    return Depends(Requires(PUBLIC))
+
+
+def declared(route: Any) -> str | None:
+    """The action a route declares (`requires`/`public`), None when it declares none (refused)."""
+    found = [d.dependency.action for d in getattr(route, "dependencies", ()) if isinstance(d.dependency, Requires)]
+    return found[-1] if found else None
 
 
 def program_of(action: str, service: str) -> str | None:
@@ -391,7 +255,8 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
         route = request.scope.get("route")
         path = getattr(route, "path", request.url.path)
         method = request.method if request.method != "HEAD" else "GET"
-        if (method, path) in PUBLIC:
+        action = declared(route)
+        if action == PUBLIC:
             try:
                 request.state.principal = principal_of(request)  # who is signed in, for the page
             except Unauthenticated:
@@ -408,9 +273,9 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
                 raise SignInRequired("")
             raise Unauthenticated.missing()
         request.state.principal = principal
-        action = ROUTES.get((service, method, path))
         if action is None:
-            raise Forbidden(f"この操作 ({method} {path}) は権限表にありません / not in the policy table: refused")
+            raise Forbidden(f"この操作 ({method} {path}) は必要な権限を宣言していません / "
+                            "the route declares no action (requires/public): refused")
         if not allowed(principal, action):
             roles = "、".join(ROLES[r].ja for r in sorted(principal.roles) if r in ROLES) or "なし"
             raise Forbidden(f"あなたの役割（{roles}）では「{action}」はできません / "
@@ -420,6 +285,7 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
             raise Forbidden(f"{DIVISIONS[principal.division].ja}はこの事業 ({program}) を実施していません / "
                             f"your division does not run the {program} program")
         await _require_scope(request, principal, service, method)
+        request.state.authorized = action  # what the route's own `requires` checks
 
     return authorize
 
@@ -480,16 +346,38 @@ def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_o
     return [r for r in rows if principal.division in divisions_of(UUID(str(r["case_id"])))]
 
 
+def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.16x)
+            yield from _walk(route.original_router.routes)
+
+
 def endpoints(api: FastAPI) -> Iterator[tuple[str, str]]:
     """Every (method, path template) an app serves through its routes (included routers too)."""
-
-    def walk(routes: list[Any]) -> Iterator[APIRoute]:
-        for route in routes:
-            if isinstance(route, APIRoute):
-                yield route
-            elif hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.16x)
-                yield from walk(route.original_router.routes)
-
-    for route in walk(api.routes):
+    for route in _walk(api.routes):
         for method in sorted(route.methods):
             yield method, route.path
+
+
+def actions(api: FastAPI) -> dict[tuple[str, str], str | None]:
+    """The policy table of an app, read from its routes: (method, path template) → the action each
+    declares (PUBLIC for a public route, None for a route that declares nothing and is refused)."""
+    return {(method, route.path): declared(route) for route in _walk(api.routes) for method in sorted(route.methods)}
+
+
+def document_actions(api: FastAPI) -> None:
+    """Every operation of the OpenAPI document names the action it needs (`x-jusou-action`), for integrators."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            for (method, path), action in actions(api).items():
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+                if isinstance(operation, dict) and action:
+                    operation["x-jusou-action"] = action
+        return api.openapi_schema or made()
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -60,7 +60,7 @@ from shared.auth import (
 )
 from shared.idempotency import new_key_field
 from shared.journey import DomainError
-from shared.policy import permits
+from shared.policy import permits, public, requires
 from shared.reference import DIVISIONS
 from shared.settings import current
 from shared.wareki import jst, wareki
@@ -339,13 +339,13 @@ def mount_common(api: FastAPI, ui: UI) -> None:
     api.mount("/ui/static", StaticFiles(directory=str(SHARED / "static")), name="static")
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/ui/login", response_class=HTMLResponse)
+    @router.get("/ui/login", response_class=HTMLResponse, dependencies=[public()])
     async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:  # noqa: A002
         settings = AuthSettings.from_env()
         return ui.render(request, "login.html", "ログイン", next=next, idp=settings.issuer,
                          idp_sign_in=bool(settings.issuer and settings.client_id))
 
-    @router.get("/ui/login/oidc")
+    @router.get("/ui/login/oidc", dependencies=[public()])
     async def login_at_idp(request: Request, next: str = "/ui/") -> Response:  # noqa: A002
         """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
         settings = AuthSettings.from_env()
@@ -365,7 +365,7 @@ def mount_common(api: FastAPI, ui: UI) -> None:
                             secure=request.url.scheme == "https")
         return response
 
-    @router.get("/ui/login/callback")
+    @router.get("/ui/login/callback", dependencies=[public()])
     async def login_callback(request: Request, code: str = "", state: str = "") -> Response:
         """Back from the IdP: the code and the PKCE verifier buy the access token, kept in the session cookie."""
         settings = AuthSettings.from_env()
@@ -388,7 +388,7 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         response.delete_cookie(OIDC_COOKIE, path="/ui/login")
         return response
 
-    @router.post("/ui/login")
+    @router.post("/ui/login", dependencies=[public()])
     async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
                     next: str = Form("/ui/")) -> Response:  # noqa: A002
         settings = AuthSettings.from_env()
@@ -416,12 +416,12 @@ def mount_common(api: FastAPI, ui: UI) -> None:
                             secure=request.url.scheme == "https")
         return response
 
-    @router.get("/ui/logout", response_class=HTMLResponse)
+    @router.get("/ui/logout", response_class=HTMLResponse, dependencies=[public()])
     async def logout_page(request: Request) -> Response:
         """A link signs no one out (a page of another site could show it as an image): the button posts."""
         return ui.render(request, "logout.html", "ログアウト / sign out")
 
-    @router.post("/ui/logout")
+    @router.post("/ui/logout", dependencies=[public()])
     async def logout(request: Request) -> Response:
         """Sign out (the form in the top bar, with its CSRF token): the session ends at every service of
         the host at once (shared/auth.py Revocations), and the cookie is deleted."""
@@ -432,7 +432,7 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         response.delete_cookie(COOKIE)
         return response
 
-    @router.get("/ui/events")
+    @router.get("/ui/events", dependencies=[requires("ui.open")])
     async def events(request: Request) -> StreamingResponse:
         """Server-sent events: `changed` whenever this service's store commits (a command or an arriving event)."""
         runtime = request.app.state.runtime

@@ -22,6 +22,7 @@ from shared.journey import DomainError, NotFound
 from shared.plan import EDITABLE, Plan
 from shared.reference import agencies
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.policy import requires
 
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -126,7 +127,7 @@ def _missing(request: Request, message: str) -> Response:
 # -- the list of escalated cases ------------------------------------------------------------
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
 async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
@@ -134,13 +135,13 @@ async def home(request: Request) -> Response:
                      cases=await _scoped(request, _cases), **LABELS)
 
 
-@router.get("/ui/cases-table", response_class=HTMLResponse)
+@router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
 async def cases_table(request: Request) -> Response:
     """The live part of the list: reloaded whenever the store changes (a case escalated, a decision)."""
     return ui.render(request, "collaboration_cases_table.html", "", cases=await _scoped(request, _cases), **LABELS)
 
 
-@router.get("/ui/cases.csv")
+@router.get("/ui/cases.csv", dependencies=[requires("collaboration.case.read")])
 async def cases_csv(request: Request) -> Response:
     rows = await _scoped(request, _cases)
     return csv_response("多機関協働のケース一覧.csv",
@@ -155,7 +156,7 @@ async def cases_csv(request: Request) -> Response:
 # -- a case and its plans ---------------------------------------------------------------------
 
 
-@router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
+@router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
 async def case_page(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}")
@@ -168,7 +169,7 @@ async def case_page(request: Request, case_id: UUID) -> Response:
     return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", case=case, plans=plans, **LABELS)
 
 
-@router.get("/ui/cases/{case_id}/plans-table", response_class=HTMLResponse)
+@router.get("/ui/cases/{case_id}/plans-table", response_class=HTMLResponse, dependencies=[requires("plan.read")])
 async def plans_table(request: Request, case_id: UUID) -> Response:
     """The live part of the case page: its plans and their status."""
     plans = await _read(request, _all_plans, case_id)
@@ -213,7 +214,8 @@ def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status
                      form=form, error=error, agencies=sorted(agencies()), **LABELS)
 
 
-@router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse)
+@router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse,
+            dependencies=[requires("collaboration.plan.write")])
 async def new_plan(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
@@ -228,7 +230,8 @@ async def new_plan(request: Request, case_id: UUID) -> Response:
     return _editor(request, case, form)
 
 
-@router.post("/ui/cases/{case_id}/plans", response_class=HTMLResponse)
+@router.post("/ui/cases/{case_id}/plans", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.plan.write")])
 async def draft(request: Request, case_id: UUID) -> Response:
     """D4: save a new plan as a draft, and take it to the meeting when asked to."""
     staff = staff_from_cookie(request)
@@ -276,21 +279,21 @@ async def _plan_page(request: Request, plan_id: UUID, status_code: int = 200, fo
                      editable=EDITABLE, closable=CLOSABLE, **LABELS)
 
 
-@router.get("/ui/plans/{plan_id}", response_class=HTMLResponse)
+@router.get("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("plan.read")])
 async def plan_page(request: Request, plan_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
     return await _plan_page(request, plan_id)
 
 
-@router.get("/ui/plans/{plan_id}/status", response_class=HTMLResponse)
+@router.get("/ui/plans/{plan_id}/status", response_class=HTMLResponse, dependencies=[requires("plan.read")])
 async def plan_status(request: Request, plan_id: UUID, shown: str = "") -> Response:
     """The live part of the plan page: status, the meeting's word, the history."""
     plan = await _read(request, _plan_record, plan_id)
     return ui.render(request, "collaboration_plan_status.html", "", plan=plan, shown=shown, **LABELS)
 
 
-@router.post("/ui/plans/{plan_id}", response_class=HTMLResponse)
+@router.post("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("collaboration.plan.write")])
 async def revise(request: Request, plan_id: UUID) -> Response:
     """Save the plan (a draft, or after a revision request), and take it to the meeting when asked to."""
     staff = staff_from_cookie(request)
@@ -311,7 +314,8 @@ async def revise(request: Request, plan_id: UUID) -> Response:
     return redirect(f"/ui/plans/{plan_id}", ok="プランを保存しました / plan saved")
 
 
-@router.post("/ui/plans/{plan_id}/closure", response_class=HTMLResponse)
+@router.post("/ui/plans/{plan_id}/closure", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.plan.write")])
 async def closure(request: Request, plan_id: UUID) -> Response:
     """D7: ask the meeting to evaluate the plan and end it."""
     staff = staff_from_cookie(request)
@@ -327,7 +331,7 @@ async def closure(request: Request, plan_id: UUID) -> Response:
     return redirect(f"/ui/plans/{plan_id}", ok="終結の評価を会議に依頼しました / closure requested")
 
 
-@router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse)
+@router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse, dependencies=[requires("plan.read")])
 async def print_plan(request: Request, plan_id: UUID) -> Response:
     """The plan as a paper document (A4, @media print)."""
     app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]

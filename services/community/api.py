@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from shared.http import call, runtime_of, staff
 from shared.limits import Capacity, Name, Text
 from shared.reference import RESOURCE_KINDS
+from shared.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["community"])
@@ -35,19 +36,19 @@ class ResourceIn(BaseModel):
     issue_id: UUID | None = Field(default=None, description="この資源が応える地域の課題 (D8)")
 
 
-@router.get("/issues")
+@router.get("/issues", dependencies=[requires("issue.read")])
 async def issues(request: Request) -> list[dict[str, Any]]:
     """地域の課題一覧 (D8)."""
     return await call(runtime_of(request).app.issues)  # type: ignore[no-any-return]
 
 
-@router.get("/issues/{issue_id}")
+@router.get("/issues/{issue_id}", dependencies=[requires("issue.read")])
 async def issue(issue_id: UUID, request: Request) -> dict[str, Any]:
     """地域の課題 (D8): its initiatives and the resources that answer it."""
     return await call(runtime_of(request).app.issue_view, issue_id)  # type: ignore[no-any-return]
 
 
-@router.post("/issues/{issue_id}/initiatives", status_code=201)
+@router.post("/issues/{issue_id}/initiatives", status_code=201, dependencies=[requires("issue.write")])
 async def take_up(issue_id: UUID, body: InitiativeIn, request: Request, actor: Staff) -> dict[str, Any]:
     """取り組みの開始: take the issue up in its own forum (D8, InitiativeStarted)."""
     app = runtime_of(request).app
@@ -55,7 +56,7 @@ async def take_up(issue_id: UUID, body: InitiativeIn, request: Request, actor: S
     return await call(app.issue_view, issue_id)  # type: ignore[no-any-return]
 
 
-@router.post("/issues/{issue_id}/resolution")
+@router.post("/issues/{issue_id}/resolution", dependencies=[requires("issue.write")])
 async def resolve(issue_id: UUID, body: ResolutionIn, request: Request, actor: Staff) -> dict[str, Any]:
     """地域の課題の解決 (D8)."""
     app = runtime_of(request).app
@@ -63,13 +64,13 @@ async def resolve(issue_id: UUID, body: ResolutionIn, request: Request, actor: S
     return await call(app.issue_view, issue_id)  # type: ignore[no-any-return]
 
 
-@router.get("/resources")
+@router.get("/resources", dependencies=[requires("resource.read")])
 async def resources(request: Request) -> list[dict[str, Any]]:
     """地域の社会資源一覧 (D8)."""
     return await call(runtime_of(request).app.resources)  # type: ignore[no-any-return]
 
 
-@router.post("/resources", status_code=201)
+@router.post("/resources", status_code=201, dependencies=[requires("resource.write")])
 async def develop(body: ResourceIn, request: Request, actor: Staff) -> dict[str, str]:
     """社会資源の登録: a new local resource for participation's catalogue (D8 D13, ResourceDeveloped)."""
     resource_id = await call(

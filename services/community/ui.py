@@ -21,6 +21,7 @@ from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import RESOURCE_KINDS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.policy import requires
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -82,7 +83,7 @@ async def _issues(request: Request) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: order.index(r["status"]) if r["status"] in order else 0)
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("issue.read")])
 async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
@@ -90,14 +91,14 @@ async def home(request: Request) -> Response:
                      status_ja=STATUS_JA, kind_ja=KIND_JA)
 
 
-@router.get("/ui/issues-table", response_class=HTMLResponse)
+@router.get("/ui/issues-table", response_class=HTMLResponse, dependencies=[requires("issue.read")])
 async def issues_table(request: Request) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
     return ui.render(request, "community_issues_table.html", "", issues=await _issues(request), status_ja=STATUS_JA,
                      kind_ja=KIND_JA)
 
 
-@router.get("/ui/issues.csv")
+@router.get("/ui/issues.csv", dependencies=[requires("issue.read")])
 async def issues_csv(request: Request) -> Response:
     rows = await _issues(request)
     return csv_response("地域の課題.csv",
@@ -121,14 +122,14 @@ async def _issue_page(request: Request, issue_id: UUID, status_code: int = 200, 
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
-@router.get("/ui/issues/{issue_id}", response_class=HTMLResponse)
+@router.get("/ui/issues/{issue_id}", response_class=HTMLResponse, dependencies=[requires("issue.read")])
 async def issue_page(request: Request, issue_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/issues/{issue_id}")
     return await _issue_page(request, issue_id)
 
 
-@router.post("/ui/issues/{issue_id}/{action}", response_class=HTMLResponse)
+@router.post("/ui/issues/{issue_id}/{action}", response_class=HTMLResponse, dependencies=[requires("issue.write")])
 async def issue_action(request: Request, issue_id: UUID, action: str) -> Response:
     """D8: take the issue up in a forum (an initiative), or record that it is resolved."""
     staff = staff_from_cookie(request)
@@ -166,14 +167,14 @@ async def _resources_page(request: Request, status_code: int = 200, **extra: Any
                      kind_ja=KIND_JA, form=form, **{"error": None, **extra})
 
 
-@router.get("/ui/resources", response_class=HTMLResponse)
+@router.get("/ui/resources", response_class=HTMLResponse, dependencies=[requires("resource.read")])
 async def resources_page(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/resources")
     return await _resources_page(request)
 
 
-@router.get("/ui/resources-table", response_class=HTMLResponse)
+@router.get("/ui/resources-table", response_class=HTMLResponse, dependencies=[requires("resource.read")])
 async def resources_table(request: Request) -> Response:
     app: CommunityApplication = runtime_of(request).app
     resources = await anyio.to_thread.run_sync(_resources, app)
@@ -181,7 +182,7 @@ async def resources_table(request: Request) -> Response:
     return ui.render(request, "community_resources_table.html", "", resources=resources, issues=issues, kind_ja=KIND_JA)
 
 
-@router.get("/ui/resources.csv")
+@router.get("/ui/resources.csv", dependencies=[requires("resource.read")])
 async def resources_csv(request: Request) -> Response:
     app: CommunityApplication = runtime_of(request).app
     resources = await anyio.to_thread.run_sync(_resources, app)
@@ -192,7 +193,7 @@ async def resources_csv(request: Request) -> Response:
                           r["at"][:10]] for r in resources])
 
 
-@router.post("/ui/resources", response_class=HTMLResponse)
+@router.post("/ui/resources", response_class=HTMLResponse, dependencies=[requires("resource.write")])
 async def register_resource(request: Request) -> Response:
     """D8 D13: register a new local resource; participation's catalogue learns of it (ResourceDeveloped)."""
     staff = staff_from_cookie(request)

@@ -12,7 +12,7 @@ from shared.contracts import CONSENT_COVERS, ConsentCover
 from shared.http import call, principal, runtime_of, staff
 from shared.journey import Invalid
 from shared.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
-from shared.policy import may_read_case, reads_every_division
+from shared.policy import may_read_case, reads_every_division, requires
 from shared.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
@@ -72,7 +72,7 @@ class EscalateIn(BaseModel):
 router = APIRouter(tags=["intake"])
 
 
-@router.post("/consultations", status_code=201)
+@router.post("/consultations", status_code=201, dependencies=[requires("consultation.receive")])
 async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[str, str]:
     """相談受付: receive a consultation at any counter (D1, D2)."""
     if (body.person is None) == (body.person_ref is None):
@@ -94,7 +94,7 @@ class AnswerIn(BaseModel):
     reason: Text = Field(default="", max_length=2000, description="理由 (required when declining)")
 
 
-@router.post("/cases/{case_id}/connections/{index}/answer")
+@router.post("/cases/{case_id}/connections/{index}/answer", dependencies=[requires("connection.answer")])
 async def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, request: Request, actor: Staff) -> dict[str, Any]:
     """つなぎ先の回答 (D3, D11)."""
     app = runtime_of(request).app
@@ -102,7 +102,7 @@ async def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, request:
     return await call(app.case_view, case_id)  # type: ignore[no-any-return]
 
 
-@router.get("/persons/search")
+@router.get("/persons/search", dependencies=[requires("person.search")])
 async def search(
     request: Request, actor: Staff, name: Annotated[Name | None, Query(max_length=200)] = None,
     birth_date: Annotated[BirthDate | None, Query(description="YYYY-MM-DD")] = None,
@@ -116,7 +116,7 @@ async def search(
     return await call(runtime_of(request).app.find_people, actor, name, birth_date, kana, phone)  # type: ignore[no-any-return]
 
 
-@router.post("/persons/{person_ref}/erasure")
+@router.post("/persons/{person_ref}/erasure", dependencies=[requires("person.erase")])
 async def erase(person_ref: UUID, body: ErasureIn, request: Request, actor: Staff) -> dict[str, Any]:
     """個人情報の消去 (crypto-shredding): the person's key is deleted; the events stay and read as erased.
 
@@ -125,13 +125,13 @@ async def erase(person_ref: UUID, body: ErasureIn, request: Request, actor: Staf
     return await call(runtime_of(request).app.erase_person, actor, person_ref, body.basis, body.reason)  # type: ignore[no-any-return]
 
 
-@router.get("/reports/trend")
+@router.get("/reports/trend", dependencies=[requires("trend.read")])
 async def trend(request: Request) -> list[dict[str, Any]]:
     """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
     return await call(runtime_of(request).app.trend)  # type: ignore[no-any-return]
 
 
-@router.get("/referrals")
+@router.get("/referrals", dependencies=[requires("referral.read")])
 async def referrals(request: Request) -> list[dict[str, Any]]:
     """アウトリーチからの紹介 (D12): waiting to be received at their counter (those of the caller's division)."""
     who = principal(request)
@@ -139,19 +139,19 @@ async def referrals(request: Request) -> list[dict[str, Any]]:
             if reads_every_division(who) or COUNTERS[r["counter"]].division == who.division]
 
 
-@router.get("/cases")
+@router.get("/cases", dependencies=[requires("intake.case.read")])
 async def cases(request: Request) -> list[dict[str, Any]]:
     """The cases the caller's division may read (shared/policy.py case_readers)."""
     who = principal(request)
     return [c for c in await call(runtime_of(request).app.cases) if may_read_case(who, c)]
 
 
-@router.get("/cases/{case_id}")
+@router.get("/cases/{case_id}", dependencies=[requires("intake.case.read")])
 async def case(case_id: UUID, request: Request) -> dict[str, Any]:
     return await call(runtime_of(request).app.case_view, case_id)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/consent")
+@router.post("/cases/{case_id}/consent", dependencies=[requires("intake.case.write")])
 async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff) -> dict[str, str]:
     """本人同意の記録 (D9)."""
     await call(runtime_of(request).app.record_consent, actor, case_id, body.scope, body.granted, body.method,
@@ -159,21 +159,21 @@ async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff
     return {"case_id": str(case_id), "status": "consent recorded"}
 
 
-@router.post("/cases/{case_id}/connect")
+@router.post("/cases/{case_id}/connect", dependencies=[requires("intake.case.write")])
 async def connect(case_id: UUID, body: ConnectIn, request: Request, actor: Staff) -> dict[str, str]:
     """つなぎ (D3)."""
     await call(runtime_of(request).app.connect_case, actor, case_id, body.to_agency, body.reason)
     return {"case_id": str(case_id), "status": "connected"}
 
 
-@router.post("/cases/{case_id}/escalate")
+@router.post("/cases/{case_id}/escalate", dependencies=[requires("intake.case.write")])
 async def escalate(case_id: UUID, body: EscalateIn, request: Request, actor: Staff) -> dict[str, str]:
     """多機関協働事業へ (D3)."""
     await call(runtime_of(request).app.escalate_case, actor, case_id, body.reason, body.primary_agency)
     return {"case_id": str(case_id), "status": "escalated"}
 
 
-@router.get("/cases/{case_id}/person")
+@router.get("/cases/{case_id}/person", dependencies=[requires("person.read")])
 async def person(
     case_id: UUID, request: Request, actor: Staff,
     basis: Literal["own_counter", "consent", "shien_kaigi"] = Query(description="閲覧の根拠 (D9, D10)"),
@@ -183,7 +183,7 @@ async def person(
     return await call(runtime_of(request).app.disclose_person, actor, case_id, basis, meeting_id)  # type: ignore[no-any-return]
 
 
-@router.get("/audit/disclosures/recent-basis")
+@router.get("/audit/disclosures/recent-basis", dependencies=[requires("audit.disclosures")])
 async def recent_basis(request: Request) -> list[dict[str, Any]]:
     """要確認の開示 (issue 13): personal information shown on an own-counter basis that the reader had
     created shortly before (within 24 h: a search, a new case at their counter for a person already known,

@@ -18,7 +18,7 @@ from services.intake.application import answering_division
 from shared.http import DIVISION_TITLES, principal, runtime_of
 from shared.contracts import CONSENT_COVERS
 from shared.journey import DomainError, Invalid
-from shared.policy import allowed, case_writers, may_read_case, reads_every_division
+from shared.policy import allowed, case_writers, may_read_case, reads_every_division, requires
 from shared.reference import CONCERN_FIELDS, COUNTERS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
@@ -46,7 +46,7 @@ async def _cases(request: Request, counter: str) -> list[dict[str, Any]]:
     return [c for c in cases if c["counter"] == counter and may_read_case(who, c)]  # division scope
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 async def home(request: Request, counter: str | None = None) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
@@ -60,13 +60,13 @@ async def home(request: Request, counter: str | None = None) -> Response:
                      referrals=referrals)
 
 
-@router.get("/ui/cases-table", response_class=HTMLResponse)
+@router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 async def cases_table(request: Request, counter: str) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
     return ui.render(request, "intake_cases_table.html", "", cases=await _cases(request, counter), status_ja=STATUS_JA)
 
 
-@router.get("/ui/cases.csv")
+@router.get("/ui/cases.csv", dependencies=[requires("intake.case.read")])
 async def cases_csv(request: Request, counter: str) -> Response:
     cases = await _cases(request, counter)
     return csv_response(f"相談一覧_{COUNTERS[counter].ja}.csv",
@@ -81,7 +81,7 @@ def _own_counters(staff: dict[str, Any]) -> list[Any]:
     return [c for c in COUNTERS.values() if c.division == staff.get("division")]
 
 
-@router.get("/ui/consultations/new", response_class=HTMLResponse)
+@router.get("/ui/consultations/new", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
 async def new_consultation(request: Request, counter: str | None = None, referral: str | None = None) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
@@ -91,7 +91,7 @@ async def new_consultation(request: Request, counter: str | None = None, referra
                      concerns=list(CONCERN_FIELDS.values()), form={}, candidates=None, referral=referral)
 
 
-@router.post("/ui/consultations", response_class=HTMLResponse)
+@router.post("/ui/consultations", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
 async def receive(request: Request) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
@@ -128,7 +128,7 @@ async def receive(request: Request) -> Response:
     return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
 
 
-@router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
+@router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 async def case_page(request: Request, case_id: UUID) -> Response:
     app = runtime_of(request).app
     case = await anyio.to_thread.run_sync(app.case_view, case_id)
@@ -141,7 +141,7 @@ async def case_page(request: Request, case_id: UUID) -> Response:
                               for i in range(len(case["connections"]))])
 
 
-@router.post("/ui/persons/{person_ref}/erasure")
+@router.post("/ui/persons/{person_ref}/erasure", dependencies=[requires("person.erase")])
 async def erase_person(request: Request, person_ref: UUID) -> Response:
     """消去 from a case page of the person (a supervisor's action, shared/policy.py)."""
     form = {k: str(v).strip() for k, v in (await request.form()).items()}
@@ -168,7 +168,8 @@ def _case_form(action: str) -> None:
     async def post(request: Request, case_id: UUID) -> Response:
         return await case_action(request, case_id, action)
 
-    router.post(f"/ui/cases/{{case_id}}/{action}", name=f"case_{action}")(post)
+    needs = "connection.answer" if action == "answer" else "intake.case.write"
+    router.post(f"/ui/cases/{{case_id}}/{action}", name=f"case_{action}", dependencies=[requires(needs)])(post)
 
 
 for _action in ("consent", "connect", "escalate", "answer"):
@@ -218,7 +219,7 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
     return redirect(f"/ui/cases/{case_id}", ok=done)
 
 
-@router.get("/ui/audit/recent-basis", response_class=HTMLResponse)
+@router.get("/ui/audit/recent-basis", response_class=HTMLResponse, dependencies=[requires("audit.disclosures")])
 async def recent_basis_page(request: Request) -> Response:
     """要確認の開示 (issue 13): showings on an own-counter basis the reader had just created."""
     who = principal(request)
@@ -227,7 +228,7 @@ async def recent_basis_page(request: Request) -> Response:
     return ui.render(request, "intake_recent_basis.html", "要確認の開示 / disclosures to check", rows=rows)
 
 
-@router.get("/ui/trend", response_class=HTMLResponse)
+@router.get("/ui/trend", response_class=HTMLResponse, dependencies=[requires("trend.read")])
 async def trend_page(request: Request) -> Response:
     """D14: the trend report as a chart (server-drawn SVG) and a table."""
     rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
@@ -235,7 +236,7 @@ async def trend_page(request: Request) -> Response:
     return ui.render(request, "intake_trend.html", "傾向 / trend (D14)", rows=rows, top=top)
 
 
-@router.get("/ui/trend.csv")
+@router.get("/ui/trend.csv", dependencies=[requires("trend.read")])
 async def trend_csv(request: Request) -> Response:
     rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
     return csv_response("傾向.csv", ["期間", "窓口", "相談", "つなぎ", "多機関協働へ", "会議で扱ったケース"],

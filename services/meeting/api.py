@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.http import call, principal, runtime_of, staff
 from shared.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
+from shared.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["meeting"])
@@ -60,26 +61,26 @@ class GapIn(BaseModel):
     description: Text = Field(min_length=1, max_length=4000)
 
 
-@router.get("/agenda")
+@router.get("/agenda", dependencies=[requires("meeting.agenda.read")])
 async def agenda(request: Request) -> list[dict[str, Any]]:
     """議題: plans awaiting a decision or a closure evaluation."""
     app, who = runtime_of(request).app, principal(request)
     return await call(lambda: app.scoped(app.agenda(), who))  # type: ignore[no-any-return]
 
 
-@router.get("/agenda/{plan_id}")
+@router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
 async def agenda_item(plan_id: UUID, request: Request) -> dict[str, Any]:
     review = await call(runtime_of(request).app.review, plan_id)
     return review.view()  # type: ignore[no-any-return]
 
 
-@router.get("/consents/{case_id}")
+@router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")])
 async def consent(case_id: UUID, request: Request) -> dict[str, Any]:
     """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
     return await call(runtime_of(request).app.consent_view, case_id)  # type: ignore[no-any-return]
 
 
-@router.post("/meetings", status_code=201)
+@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
 async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, str]:
     meeting_id = await call(runtime_of(request).app.convene, actor, body.meeting_type, body.held_on, body.attendees)
     return {"meeting_id": str(meeting_id)}
@@ -89,7 +90,7 @@ class TakeUpIn(BaseModel):
     case_id: UUID = Field(description="議題にするケース (the case's id, the same in every program)")
 
 
-@router.post("/meetings/{meeting_id}/cases", status_code=201)
+@router.post("/meetings/{meeting_id}/cases", status_code=201, dependencies=[requires("meeting.convene")])
 async def take_up(meeting_id: UUID, body: TakeUpIn, request: Request, actor: Staff) -> dict[str, Any]:
     """議題にする (D10): the sitting takes up a case, with or without a plan. At a 支援会議 this lets the
     member divisions read the person's information at intake (basis `shien_kaigi` with this meeting_id);
@@ -98,13 +99,13 @@ async def take_up(meeting_id: UUID, body: TakeUpIn, request: Request, actor: Sta
     return await call(runtime_of(request).app.take_up, actor, meeting_id, body.case_id)  # type: ignore[no-any-return]
 
 
-@router.get("/meetings/{meeting_id}")
+@router.get("/meetings/{meeting_id}", dependencies=[requires("meeting.read")])
 async def meeting(meeting_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
     """会議録 (minutes); a 支援会議's only for its members (D10)."""
     return await call(runtime_of(request).app.meeting_view, actor, meeting_id)  # type: ignore[no-any-return]
 
 
-@router.post("/meetings/{meeting_id}/decisions", status_code=201)
+@router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])
 async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: Staff) -> dict[str, str]:
     """合議による決定 (D5, D9)."""
     await call(
@@ -114,7 +115,7 @@ async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: St
     return {"plan_id": str(body.plan_id), "decision": body.decision}
 
 
-@router.post("/meetings/{meeting_id}/evaluations", status_code=201)
+@router.post("/meetings/{meeting_id}/evaluations", status_code=201, dependencies=[requires("meeting.evaluate")])
 async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor: Staff) -> dict[str, str]:
     """終結評価 (D7)."""
     await call(
@@ -124,7 +125,7 @@ async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor
     return {"plan_id": str(body.plan_id), "outcome": body.outcome}
 
 
-@router.post("/meetings/{meeting_id}/resource-gaps", status_code=201)
+@router.post("/meetings/{meeting_id}/resource-gaps", status_code=201, dependencies=[requires("meeting.gap")])
 async def gap(meeting_id: UUID, body: GapIn, request: Request, actor: Staff) -> dict[str, str]:
     """地域の課題 (D8)."""
     await call(runtime_of(request).app.identify_gap, actor, meeting_id, body.case_id, body.need, body.area, body.description)

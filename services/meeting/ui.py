@@ -36,6 +36,7 @@ from shared.ui import (
     redirect,
     staff_from_cookie,
 )
+from shared.policy import requires
 
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -154,7 +155,7 @@ async def _scoped(request: Request, fn: Any) -> Any:
     return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("meeting.agenda.read")])
 async def home(request: Request, type: str = "jusou_shien_kaigi") -> Response:  # noqa: A002
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
@@ -163,18 +164,18 @@ async def home(request: Request, type: str = "jusou_shien_kaigi") -> Response:  
     return _home(request, await _scoped(request, _agenda), await _read(request, _meetings), form=form)
 
 
-@router.get("/ui/agenda-table", response_class=HTMLResponse)
+@router.get("/ui/agenda-table", response_class=HTMLResponse, dependencies=[requires("meeting.agenda.read")])
 async def agenda_table(request: Request) -> Response:
     """The live part of the home page: the agenda, by status."""
     return ui.render(request, "meeting_agenda_table.html", "", agenda=await _scoped(request, _agenda), **LABELS)
 
 
-@router.get("/ui/meetings-table", response_class=HTMLResponse)
+@router.get("/ui/meetings-table", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
 async def meetings_table(request: Request) -> Response:
     return ui.render(request, "meeting_meetings_table.html", "", meetings=await _read(request, _meetings), **LABELS)
 
 
-@router.get("/ui/agenda.csv")
+@router.get("/ui/agenda.csv", dependencies=[requires("meeting.agenda.read")])
 async def agenda_csv(request: Request) -> Response:
     rows = await _scoped(request, _agenda)
     return csv_response("会議の議題.csv",
@@ -186,7 +187,7 @@ async def agenda_csv(request: Request) -> Response:
                           "あり" if r["consent"]["granted"] else "なし", r["progress"]] for r in rows])
 
 
-@router.get("/ui/meetings.csv")
+@router.get("/ui/meetings.csv", dependencies=[requires("meeting.read")])
 async def meetings_csv(request: Request) -> Response:
     rows = await _read(request, _meetings)
     return csv_response("会議一覧.csv", ["会議番号", "種類", "開催日", "出席機関", "決定", "終結評価"],
@@ -194,7 +195,7 @@ async def meetings_csv(request: Request) -> Response:
                           r["decisions"], r["evaluations"]] for r in rows])
 
 
-@router.post("/ui/meetings", response_class=HTMLResponse)
+@router.post("/ui/meetings", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])
 async def convene(request: Request) -> Response:
     """D5 D10: convene a sitting of the 重層的支援会議 or the 支援会議 with its attendees."""
     staff = staff_from_cookie(request)
@@ -273,12 +274,12 @@ async def _meeting_page(request: Request, meeting_id: UUID, status_code: int = 2
                      resource_kinds=list(RESOURCE_KINDS.values()), **LABELS)
 
 
-@router.get("/ui/meetings/{meeting_id}", response_class=HTMLResponse)
+@router.get("/ui/meetings/{meeting_id}", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
 async def meeting_page(request: Request, meeting_id: UUID) -> Response:
     return await _meeting_page(request, meeting_id)
 
 
-@router.get("/ui/meetings/{meeting_id}/minutes", response_class=HTMLResponse)
+@router.get("/ui/meetings/{meeting_id}/minutes", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
 async def minutes_part(request: Request, meeting_id: UUID) -> Response:
     """The live part of the meeting page: its minutes."""
     meeting = await _meeting_or_refusal(request, meeting_id)
@@ -288,7 +289,8 @@ async def minutes_part(request: Request, meeting_id: UUID) -> Response:
                      minutes=await _read(request, _minutes, meeting_id), **LABELS)
 
 
-@router.get("/ui/meetings/{meeting_id}/agenda-note", response_class=HTMLResponse)
+@router.get("/ui/meetings/{meeting_id}/agenda-note", response_class=HTMLResponse,
+            dependencies=[requires("meeting.read")])
 async def agenda_note(request: Request, meeting_id: UUID, known: str = "") -> Response:
     """Live: tells an open meeting page that the agenda changed (a plan proposed or re-proposed)."""
     agenda = await _scoped(request, _agenda)
@@ -296,7 +298,7 @@ async def agenda_note(request: Request, meeting_id: UUID, known: str = "") -> Re
                      count=len(agenda))
 
 
-@router.get("/ui/meetings/{meeting_id}/print", response_class=HTMLResponse)
+@router.get("/ui/meetings/{meeting_id}/print", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
 async def print_minutes(request: Request, meeting_id: UUID) -> Response:
     """会議録: the minutes as a paper document."""
     meeting = await _meeting_or_refusal(request, meeting_id)
@@ -319,7 +321,8 @@ def _positions(form: Any, attendees: list[str]) -> tuple[list[dict[str, str]], d
     return positions, typed
 
 
-@router.post("/ui/meetings/{meeting_id}/decisions", response_class=HTMLResponse)
+@router.post("/ui/meetings/{meeting_id}/decisions", response_class=HTMLResponse,
+             dependencies=[requires("meeting.decide")])
 async def decide(request: Request, meeting_id: UUID) -> Response:
     """D5: a consensus decision on a plan, every attendee's position recorded; D9: consent."""
     posted = await _posted(request, meeting_id)
@@ -353,7 +356,8 @@ async def decide(request: Request, meeting_id: UUID) -> Response:
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"決定を記録しました: {DECISION_JA[form['decision']]} / decision recorded")
 
 
-@router.post("/ui/meetings/{meeting_id}/evaluations", response_class=HTMLResponse)
+@router.post("/ui/meetings/{meeting_id}/evaluations", response_class=HTMLResponse,
+             dependencies=[requires("meeting.evaluate")])
 async def evaluate(request: Request, meeting_id: UUID) -> Response:
     """D7: the closure evaluation, goal by goal; closed, suspended (with a reason) or continued (next review)."""
     posted = await _posted(request, meeting_id)
@@ -399,7 +403,7 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"終結評価を記録しました: {OUTCOME_JA[form['outcome']]} / evaluation recorded")
 
 
-@router.post("/ui/meetings/{meeting_id}/cases", response_class=HTMLResponse)
+@router.post("/ui/meetings/{meeting_id}/cases", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])
 async def take_up(request: Request, meeting_id: UUID) -> Response:
     """D10: the sitting takes up a case (its members may then read the person on the 支援会議 basis)."""
     posted = await _posted(request, meeting_id)
@@ -420,7 +424,8 @@ async def take_up(request: Request, meeting_id: UUID) -> Response:
     return redirect(f"/ui/meetings/{meeting_id}", ok="ケースを議題にしました / case taken up")
 
 
-@router.post("/ui/meetings/{meeting_id}/resource-gaps", response_class=HTMLResponse)
+@router.post("/ui/meetings/{meeting_id}/resource-gaps", response_class=HTMLResponse,
+             dependencies=[requires("meeting.gap")])
 async def record_gap(request: Request, meeting_id: UUID) -> Response:
     """D8: a need with no local resource, recorded as a regional issue for 地域づくり."""
     posted = await _posted(request, meeting_id)

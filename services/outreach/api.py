@@ -12,6 +12,7 @@ from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.http import call, principal, runtime_of, staff
 from shared.limits import Name, Text
 from shared.plan_api import plan_router
+from shared.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["outreach"])
@@ -37,35 +38,35 @@ class HandOverIn(BaseModel):
     counter: Name | None = Field(default=None, max_length=50, description="受付窓口のコード (intake: required)")
 
 
-@router.post("/engagements", status_code=201)
+@router.post("/engagements", status_code=201, dependencies=[requires("engagement.write")])
 async def start(body: StartIn, request: Request, actor: Staff) -> dict[str, str]:
     """アウトリーチ開始 (D12)."""
     case_id = await call(runtime_of(request).app.start, actor, body.case_id, body.referred_by, body.reason)
     return {"case_id": str(case_id)}
 
 
-@router.get("/engagements")
+@router.get("/engagements", dependencies=[requires("engagement.read")])
 async def engagements(request: Request) -> list[dict[str, Any]]:
     app, who = runtime_of(request).app, principal(request)
     return await call(lambda: app.scoped(app.engagements(), who))  # type: ignore[no-any-return]
 
 
-@router.get("/engagements/{case_id}")
+@router.get("/engagements/{case_id}", dependencies=[requires("engagement.read")])
 async def engagement(case_id: UUID, request: Request) -> dict[str, Any]:
     return await call(runtime_of(request).app.engagement_view, case_id)  # type: ignore[no-any-return]
 
 
-@router.post("/engagements/{case_id}/contacts", status_code=201)
+@router.post("/engagements/{case_id}/contacts", status_code=201, dependencies=[requires("engagement.write")])
 async def contact(case_id: UUID, body: ContactIn, request: Request, actor: Staff) -> dict[str, str]:
     await call(runtime_of(request).app.record_contact, actor, case_id, body.method, body.reached, body.note, body.stage)
     return {"status": "recorded"}
 
 
-@router.post("/engagements/{case_id}/hand-over")
+@router.post("/engagements/{case_id}/hand-over", dependencies=[requires("engagement.write")])
 async def hand_over(case_id: UUID, body: HandOverIn, request: Request, actor: Staff) -> dict[str, str]:
     await call(runtime_of(request).app.hand_over, actor, case_id, body.to_program, body.reason, body.primary_agency,
                body.counter)
     return {"status": "handed over"}
 
 
-router.include_router(plan_router())
+router.include_router(plan_router("outreach"))

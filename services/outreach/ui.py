@@ -22,6 +22,7 @@ from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import COUNTERS, agencies
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.policy import requires
 
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -76,21 +77,21 @@ def _home(request: Request, rows: list[dict[str, Any]], status_code: int = 200, 
                      **{"form": {}, "error": None, "existing": None, **extra})
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return _home(request, await _engagements(request))
 
 
-@router.get("/ui/engagements-table", response_class=HTMLResponse)
+@router.get("/ui/engagements-table", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 async def engagements_table(request: Request) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
     return ui.render(request, "outreach_engagements_table.html", "", engagements=await _engagements(request),
                      stages=STAGES, hand_over_to=HAND_OVER_TO)
 
 
-@router.get("/ui/engagements.csv")
+@router.get("/ui/engagements.csv", dependencies=[requires("engagement.read")])
 async def engagements_csv(request: Request) -> Response:
     rows = await _engagements(request)
     return csv_response("アウトリーチ一覧.csv",
@@ -103,7 +104,7 @@ async def engagements_csv(request: Request) -> Response:
                           r["started_by"]] for r in rows])
 
 
-@router.post("/ui/engagements", response_class=HTMLResponse)
+@router.post("/ui/engagements", response_class=HTMLResponse, dependencies=[requires("engagement.write")])
 async def start(request: Request) -> Response:
     """D12: begin outreach: a new person (a new case) or a case already known by its number."""
     staff = staff_from_cookie(request)
@@ -157,21 +158,22 @@ async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
-@router.get("/ui/engagements/{case_id}", response_class=HTMLResponse)
+@router.get("/ui/engagements/{case_id}", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 async def engagement_page(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/engagements/{case_id}")
     return await _page(request, case_id)
 
 
-@router.get("/ui/engagements/{case_id}/log", response_class=HTMLResponse)
+@router.get("/ui/engagements/{case_id}/log", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 async def engagement_log(request: Request, case_id: UUID) -> Response:
     """The live part of the engagement page: stage and contact log."""
     record = await anyio.to_thread.run_sync(_record, runtime_of(request).app, case_id)
     return ui.render(request, "outreach_log.html", "", e=record, stages=STAGES)
 
 
-@router.post("/ui/engagements/{case_id}/contacts", response_class=HTMLResponse)
+@router.post("/ui/engagements/{case_id}/contacts", response_class=HTMLResponse,
+             dependencies=[requires("engagement.write")])
 async def record_contact(request: Request, case_id: UUID) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
@@ -191,7 +193,8 @@ async def record_contact(request: Request, case_id: UUID) -> Response:
     return redirect(f"/ui/engagements/{case_id}", ok="接触を記録しました / contact recorded")
 
 
-@router.post("/ui/engagements/{case_id}/hand-over", response_class=HTMLResponse)
+@router.post("/ui/engagements/{case_id}/hand-over", response_class=HTMLResponse,
+             dependencies=[requires("engagement.write")])
 async def hand_over(request: Request, case_id: UUID) -> Response:
     """D12: hand the person on to intake (a counter), collaboration (a primary agency) or participation."""
     staff = staff_from_cookie(request)

@@ -21,6 +21,7 @@ from shared.http import DIVISION_TITLES, runtime_of
 from shared.journey import DomainError, NotFound
 from shared.reference import RESOURCE_KINDS
 from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.policy import requires
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -113,7 +114,7 @@ def _back(path: str, anchor: str, ok: str) -> Response:
     return response
 
 
-@router.get("/ui/", response_class=HTMLResponse)
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("support.read")])
 async def home(request: Request) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
@@ -121,14 +122,14 @@ async def home(request: Request) -> Response:
                      kind_ja=KIND_JA, status_ja=STATUS_JA)
 
 
-@router.get("/ui/supports-table", response_class=HTMLResponse)
+@router.get("/ui/supports-table", response_class=HTMLResponse, dependencies=[requires("support.read")])
 async def supports_table(request: Request) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
     return ui.render(request, "participation_supports_table.html", "", supports=await _supports(request),
                      kind_ja=KIND_JA, status_ja=STATUS_JA)
 
 
-@router.get("/ui/supports.csv")
+@router.get("/ui/supports.csv", dependencies=[requires("support.read")])
 async def supports_csv(request: Request) -> Response:
     rows = await _supports(request)
 
@@ -143,7 +144,7 @@ async def supports_csv(request: Request) -> Response:
                           len(r["shortages"])] for r in rows])
 
 
-@router.get("/ui/catalogue", response_class=HTMLResponse)
+@router.get("/ui/catalogue", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
 async def catalogue_page(request: Request) -> Response:
     """参加支援の資源一覧: what community registered (D8 D13), filtered by kind, provider, area."""
     if staff_from_cookie(request) is None:
@@ -153,7 +154,7 @@ async def catalogue_page(request: Request) -> Response:
                      case_id=None, matched=set(), **_catalogue_context(catalogue, _filters(request)))
 
 
-@router.get("/ui/catalogue-table", response_class=HTMLResponse)
+@router.get("/ui/catalogue-table", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
 async def catalogue_table(request: Request, case_id: UUID | None = None) -> Response:
     """The live catalogue (with match buttons when shown on a support's page)."""
     app: ParticipationApplication = runtime_of(request).app
@@ -165,7 +166,7 @@ async def catalogue_table(request: Request, case_id: UUID | None = None) -> Resp
                      matched=matched, **_catalogue_context(catalogue, _filters(request)))
 
 
-@router.get("/ui/catalogue.csv")
+@router.get("/ui/catalogue.csv", dependencies=[requires("catalogue.read")])
 async def catalogue_csv(request: Request) -> Response:
     catalogue = await anyio.to_thread.run_sync(runtime_of(request).app.catalogue)
     return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題"],
@@ -192,14 +193,14 @@ async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
-@router.get("/ui/supports/{case_id}", response_class=HTMLResponse)
+@router.get("/ui/supports/{case_id}", response_class=HTMLResponse, dependencies=[requires("support.read")])
 async def support_page(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
     return await _page(request, case_id)
 
 
-@router.post("/ui/supports/{case_id}/{action}", response_class=HTMLResponse)
+@router.post("/ui/supports/{case_id}/{action}", response_class=HTMLResponse, dependencies=[requires("support.write")])
 async def support_action(request: Request, case_id: UUID, action: str) -> Response:
     """Needs, a match, a placement's start, or a shortage report, from the support page."""
     staff = staff_from_cookie(request)
@@ -254,7 +255,8 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
     return _back(f"/ui/supports/{case_id}", anchor, done)
 
 
-@router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse)
+@router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse,
+             dependencies=[requires("support.write")])
 async def review(request: Request, case_id: UUID, index: PlacementIndex) -> Response:
     """D13: how a placement went: 定着, 継続中, 中断 or 終了, with a note."""
     staff = staff_from_cookie(request)

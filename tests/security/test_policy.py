@@ -1,5 +1,6 @@
 """The authorization policy (shared/policy.py) against the running suite: every role × every
-endpoint of every service, the endpoints taken from the FastAPI apps themselves.
+endpoint of every service, the endpoints and the action each needs taken from the FastAPI apps
+themselves (each route declares it where it is defined: `requires(...)` or `public()`).
 
 A request counts as allowed when the answer is neither 401 nor a 403 of the policy (a 404 or 422
 after the gate is allowed; a 403 of a domain rule, D9 D10, is the second gate); refused is the
@@ -14,47 +15,101 @@ import re
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
 from support.auth import ROLE_STAFF, staff_headers, token
 
 from security.conftest import SERVICES
 from services.collaboration.ui import CLOSABLE
 from shared.auth import COOKIE, Principal
 from shared.plan import EDITABLE
-from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, ROUTES, allowed, endpoints, permits, program_of
+from shared.journey import DomainError
+from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, actions, allowed, gate, permits, program_of, requires
 from shared.runner import Suite
 
 
+def apis() -> dict[str, Any]:
+    return {service: importlib.import_module(f"services.{service}.main").api for service in SERVICES}
+
+
 @cache
+def table() -> dict[tuple[str, str, str], str | None]:
+    """The policy table of the suite, read from the routes: (service, method, path template) → the
+    action the route declares (PUBLIC for a public route, None for one that declares nothing)."""
+    return {(service, method, path): action for service, api in apis().items()
+            for (method, path), action in actions(api).items()}
+
+
 def served() -> list[tuple[str, str, str]]:
     """(service, method, path template) of every route of every service's app."""
-    return [(service, method, path) for service in SERVICES
-            for method, path in endpoints(importlib.import_module(f"services.{service}.main").api)]
+    return list(table())
 
 
-def test_policy_every_route_of_every_service_is_in_the_table() -> None:
-    """Fail closed: a route missing from the table is refused to everyone; this lists any such route."""
-    missing = [f"{s} {m} {p}" for s, m, p in served() if (m, p) not in PUBLIC and (s, m, p) not in ROUTES]
-    stale = [f"{s} {m} {p}" for s, m, p in ROUTES if (s, m, p) not in served()]
+def route_actions() -> set[str]:
+    return {a for a in table().values() if a and a != PUBLIC}
 
-    assert not missing, "routes not in shared/policy.py ROUTES (refused to everyone):\n" + "\n".join(missing)
-    assert not stale, "ROUTES names routes no service serves:\n" + "\n".join(stale)
+
+def test_policy_every_route_of_every_service_declares_its_action() -> None:
+    """Fail closed: a route that declares neither `requires(...)` nor `public()` is refused to everyone;
+    this lists any such route."""
+    missing = [f"{s} {m} {p}" for (s, m, p), action in table().items() if action is None]
+
+    assert len(table()) > 150
+    assert not missing, "routes that declare no action (refused to everyone):\n" + "\n".join(missing)
+
+
+def test_policy_every_operation_of_the_openapi_document_names_its_action() -> None:
+    """Integrators read what each operation needs from the OpenAPI document (`x-jusou-action`)."""
+    wrong = []
+    for service, api in apis().items():
+        for path, operations in api.openapi()["paths"].items():
+            for method, operation in operations.items():
+                want = table().get((service, method.upper(), path))
+                if operation.get("x-jusou-action") != want:
+                    wrong.append(f"{service} {method.upper()} {path}: {operation.get('x-jusou-action')}, declared {want}")
+
+    assert not wrong, "\n".join(wrong)
+
+
+def test_policy_fail_closed_an_undeclared_route_and_a_route_without_the_gate_are_refused() -> None:
+    """The gate refuses a route that declares no action, whoever asks; a route's `requires` refuses when
+    its router is mounted on an app that does not run the gate, rather than being open."""
+    def app(*dependencies: Any) -> FastAPI:
+        api = FastAPI(dependencies=list(dependencies))
+        api.state.runtime = SimpleNamespace(app=None)
+        api.add_exception_handler(DomainError, lambda _, exc: JSONResponse(  # type: ignore[arg-type, attr-defined]
+            {"detail": str(exc)}, status_code=exc.status, headers=exc.headers))  # type: ignore[attr-defined]
+        api.get("/declared", dependencies=[requires("reference.read")])(lambda: {"ok": True})
+        api.get("/undeclared")(lambda: {"ok": True})
+        return api
+
+    supervisor = staff_headers("kanri-001", "welfare-general", "supervisor")
+    with TestClient(app(Depends(gate("intake")))) as gated, TestClient(app()) as bare:
+        assert gated.get("/declared", headers=supervisor).status_code == 200
+        undeclared = gated.get("/undeclared", headers=supervisor)
+        assert refused_by_policy(undeclared) and "宣言" in undeclared.json()["detail"], undeclared.text  # type: ignore[arg-type]
+        ungated = bare.get("/declared", headers=supervisor)
+        assert refused_by_policy(ungated), ungated.text  # type: ignore[arg-type]
 
 
 def test_policy_every_role_has_a_japanese_name_and_only_known_actions() -> None:
-    actions = set(ROUTES.values())
+    known = route_actions()
     for role in ROLES.values():
         assert role.ja and role.en
-        assert role.actions <= actions | {"ui.open"}, (role.code, role.actions - actions)
-    assert not actions - set().union(*(r.actions for r in ROLES.values())), "an action no role may take"
+        assert role.actions <= known | {"ui.open"}, (role.code, role.actions - known)
+    assert not known - set().union(*(r.actions for r in ROLES.values())), "an action no role may take"
 
 
 def expected(role: str, service: str, method: str, path: str) -> bool:
     staff_id, division = ROLE_STAFF[role]
-    action = ROUTES[(service, method, path)]
+    action = table()[(service, method, path)]
+    assert action, (service, method, path)
     program = program_of(action, service)
     principal = Principal(staff_id, division, frozenset({role}))
     return allowed(principal, action) and (program is None or division in PROGRAM_DIVISIONS[program])
@@ -90,7 +145,7 @@ def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, 
     outcomes = {True: 0, False: 0}
     with httpx.Client(timeout=30, trust_env=False, follow_redirects=False) as http:
         for service, method, path in served():
-            if (method, path) in PUBLIC:
+            if table()[(service, method, path)] == PUBLIC:
                 continue
             url = url_of(own_suite.url(service), path, seeded)
             anonymous = call(http, method, url, {})
@@ -245,7 +300,7 @@ def parsed(html: str) -> Page:
 def action_of(service: str, method: str, url: str) -> str | None:
     """The policy's action for a path of `service` (None when no route of the table matches)."""
     path = url.split("#")[0].split("?")[0]
-    for (s, m, template), action in ROUTES.items():
+    for (s, m, template), action in table().items():
         if s == service and m == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
             return action
     return None
@@ -308,7 +363,7 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
     """Every /ui page as every role: each form posts to a route the policy lets that role use, each link to a
     form page opens one it may use, an in-page link finds its section; the auditor sees no form at all
     (only sign-in / sign-out); the staff whose work a page is still find its forms there."""
-    pages = [(s, p) for s, m, p in served() if m == "GET" and p.startswith("/ui/") and (m, p) not in PUBLIC
+    pages = [(s, p) for s, m, p in served() if m == "GET" and p.startswith("/ui/") and table()[(s, m, p)] != PUBLIC
              and p != "/ui/events" and not p.endswith(".csv")]
     wrong: list[str] = []
     offered: set[tuple[str, str]] = set()
@@ -326,7 +381,7 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
                 response = browser.get(url_of(own_suite.url(service), path, seeded) + query)
                 expect_form = expect_form and still_writable(own_suite, service, path, seeded)
                 where = f"{service} {path} as {role}"
-                if role == "auditor" and allowed(principal, ROUTES[(service, "GET", path)]):
+                if role == "auditor" and allowed(principal, table()[(service, "GET", path)] or ""):
                     auditor_read += 1
                     if response.status_code != 200:
                         wrong.append(f"{where}: {response.status_code} {response.text[:200]}")
@@ -341,7 +396,7 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
                 for target in posts:
                     action = action_of(service, "POST", target)
                     if action is None:
-                        wrong.append(f"{where}: a form posts to {target}, a route not in ROUTES")
+                        wrong.append(f"{where}: a form posts to {target}, a route that declares no action")
                     elif not permits(principal, action, service):
                         wrong.append(f"{where}: shows a form for {action} ({target}), which the policy refuses")
                 for href in page.links:
@@ -360,11 +415,11 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
 
 
 def test_policy_every_may_in_a_template_names_an_action_of_the_table() -> None:
-    """A misspelt action in `may("…")` hides a form from everyone: every one must be an action of ROUTES."""
+    """A misspelt action in `may("…")` hides a form from everyone: every one must be an action a route declares."""
     root = Path(__file__).resolve().parents[2]
     templates = [*root.glob("services/*/templates/*.html"), *root.glob("shared/templates/*.html")]
     named = {(t.name, a) for t in templates for a in re.findall(r"""may\(["']([^"']+)["']\)""", t.read_text())}
-    actions = set(ROUTES.values())
+    known = route_actions()
 
     assert len(named) > 10
-    assert not [f"{t}: {a}" for t, a in named if a not in actions]
+    assert not [f"{t}: {a}" for t, a in named if a not in known]
