@@ -347,6 +347,7 @@ def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_o
 
 
 def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every route of an app, those of included routers too."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
@@ -354,17 +355,11 @@ def _walk(routes: list[Any]) -> Iterator[APIRoute]:
             yield from _walk(route.original_router.routes)
 
 
-def endpoints(api: FastAPI) -> Iterator[tuple[str, str]]:
-    """Every (method, path template) an app serves through its routes (included routers too)."""
-    for route in _walk(api.routes):
-        for method in sorted(route.methods):
-            yield method, route.path
-
-
 def actions(api: FastAPI) -> dict[tuple[str, str], str | None]:
     """The policy table of an app, read from its routes: (method, path template) → the action each
     declares (PUBLIC for a public route, None for a route that declares nothing and is refused)."""
-    return {(method, route.path): declared(route) for route in _walk(api.routes) for method in sorted(route.methods)}
+    return {(method, route.path): declared(route) for route in _walk(api.routes)
+            for method in sorted(route.methods or ())}
 
 
 def document_actions(api: FastAPI) -> None:

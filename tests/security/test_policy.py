@@ -28,8 +28,8 @@ from support.auth import ROLE_STAFF, staff_headers, token
 from security.conftest import SERVICES
 from services.collaboration.ui import CLOSABLE
 from shared.auth import COOKIE, Principal
-from shared.plan import EDITABLE
 from shared.journey import DomainError
+from shared.plan import EDITABLE
 from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, actions, allowed, gate, permits, program_of, requires
 from shared.runner import Suite
 
