@@ -33,9 +33,9 @@ sys.path[:0] = [str(ROOT)]
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Person
-from shared.journey import acting
+from shared.kernel.journey import acting
 from shared.settings import Settings
-from shared.store import store_env
+from shared.kernel.store import store_env
 
 STAFF = {"staff_id": "kouki-012", "division": "elderly-support"}
 EVENTS_PER_CASE = 10  # Person.Registered, Case.Received, consent, 6 disclosures, escalation
@@ -153,7 +153,7 @@ def main() -> None:
             if args.pg:
                 import psycopg
 
-                from shared.store import pg_conninfo
+                from shared.kernel.store import pg_conninfo
 
                 with psycopg.connect(**pg_conninfo(settings), autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA "{settings.pg_schema}" CASCADE')

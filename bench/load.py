@@ -1,6 +1,6 @@
 """The whole suite under load: start-up, memory, hop latency at a steady rate, and saturation.
 
-The suite runs as `jusou up` runs it (`shared.runner.Suite`: its own nats-server with a NATS user
+The suite runs as `jusou up` runs it (`jusou.runner.Suite`: its own nats-server with a NATS user
 per service, six service processes, free ports, a temporary data folder). The load is driven over
 HTTP only, as staff would drive it (`tests/support/journey.py`), and the figures come from where
 they are true:
@@ -61,9 +61,9 @@ class StoreReader:
     def __init__(self, service: str) -> None:
         from eventsourcing.application import Application
 
-        from shared.app import DateAsISO
+        from shared.kernel.app import DateAsISO
         from shared.settings import Settings
-        from shared.store import store_env
+        from shared.kernel.store import store_env
 
         class Reader(Application):
             name = service
@@ -209,13 +209,13 @@ class Bus:
                                 deliver_policy="new")
 
     async def count(self) -> int:
-        from shared.contracts import STREAM
+        from shared.contract.events import STREAM
 
         info = await self.js.stream_info(STREAM)
         return int(info.state.messages)
 
     async def backlog(self) -> int:
-        from shared.contracts import STREAM
+        from shared.contract.events import STREAM
 
         consumers = await self.js.consumers_info(STREAM)
         return sum((c.num_pending or 0) + (c.num_ack_pending or 0) for c in consumers)

@@ -24,7 +24,7 @@ CATEGORIES: list[tuple[str, Any]] = [
     ("SQLite commit (fsync)", lambda stack, leaf: "SQLiteConnection.commit" in stack),
     ("PostgreSQL", lambda stack, leaf: "psycopg" in stack),
     ("SQLite query", lambda stack, leaf: "sqlite.py" in leaf or "SQLiteCursor.execute" in leaf),
-    ("logging (structlog)", lambda stack, leaf: "structlog" in stack or "shared/logs.py" in stack),
+    ("logging (structlog)", lambda stack, leaf: "structlog" in stack or "shared/observe/logs.py" in stack),
     ("AES + zlib", lambda stack, leaf: "cryptography" in stack or "compressor" in leaf),
     ("metrics", lambda stack, leaf: "metrics.py" in stack or "prometheus" in stack),
     ("read models", lambda stack, leaf: "readmodel.py" in stack),
@@ -32,13 +32,13 @@ CATEGORIES: list[tuple[str, Any]] = [
     ("inbox / FastStream", lambda stack, leaf: "inbox.py" in stack or "faststream" in stack),
     ("nats client", lambda stack, leaf: "/nats/" in stack),
     ("HTTP (h11, Starlette, FastAPI, pydantic)", lambda stack, leaf: any(  # not "uvicorn": the loop runs in it
-        s in stack for s in ("h11_impl", "starlette", "fastapi", "pydantic", "shared/http.py"))),
+        s in stack for s in ("h11_impl", "starlette", "fastapi", "pydantic", "shared/web/http.py"))),
     ("eventsourcing", lambda stack, leaf: "eventsourcing" in stack),
     ("asyncio loop", lambda stack, leaf: "asyncio" in stack),
 ]
 
 
-#: ASGI middleware of ours (`RequestContext` in shared/logs.py, `RequestMetrics` in shared/metrics.py, …):
+#: ASGI middleware of ours (`RequestContext` in shared/observe/logs.py, `RequestMetrics` in shared/web/metrics.py, …):
 #: every request's stack passes through them, so they are left out before categorising, or all HTTP
 #: work would count as logging.
 MIDDLEWARE = re.compile(r"(\.__call__|send_watching) \(shared/")

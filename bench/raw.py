@@ -123,7 +123,7 @@ def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, A
     from eventsourcing.persistence import StoredEvent
 
     from services.intake.domain import Case
-    from shared.journey import acting
+    from shared.kernel.journey import acting
 
     class Raw(Application):
         name = "rawbench"

@@ -24,10 +24,10 @@ import nats  # noqa: E402
 
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.intake.translate import translate  # noqa: E402
-from shared.bus import connect, ensure_streams  # noqa: E402
-from shared.relay import Relay  # noqa: E402
+from shared.messaging.bus import connect, ensure_streams  # noqa: E402
+from shared.messaging.relay import Relay  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from shared.store import store_env  # noqa: E402
+from shared.kernel.store import store_env  # noqa: E402
 from support.servers import nats_server  # noqa: E402
 
 STAFF = {"staff_id": "bench", "division": "elderly-support"}

@@ -127,7 +127,7 @@ def raw_phase(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
 def suite_phase(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
     from support.servers import free_port
 
-    from shared.runner import Suite
+    from jusou.runner import Suite
 
     with tempfile.TemporaryDirectory(prefix="jusou-bench-suite-") as folder:
         data = Path(folder) / "data"

@@ -9,12 +9,12 @@ dropped afterwards):
   write every event needs at least once — the baseline the figures below are divided by;
 - events per case: one journey (tests/support/journey.py) alone, counted in every store and on the
   stream;
-- the scale-out shape (`shared.cluster.ScaleOut`: three nats-servers, two replicas per service)
+- the scale-out shape (`jusou.cluster.ScaleOut`: three nats-servers, two replicas per service)
   under a closed loop of `--workers` concurrent journeys for `--seconds`, spread over the replicas
   by the tests' balancer: journeys/s, events/s stored (every store's head) and on the bus, journey
   time p50/p99;
 - unless --no-single: the same load on one nats-server and one process per service
-  (`shared.runner.Suite`), so the cost or gain of the cluster on this machine is a ratio.
+  (`jusou.runner.Suite`), so the cost or gain of the cluster on this machine is a ratio.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from support.servers import free_port
 from bench import raw
 from bench.load import SaturationJourney, closed_loop
 from bench.stats import pct, rate
-from shared.bus import connect
-from shared.contracts import STREAM
+from shared.messaging.bus import connect
+from shared.contract.events import STREAM
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 console = Console(stderr=True)
@@ -116,7 +116,7 @@ async def measure(replicas: dict[str, list[str]], nats_url: str, operator: tuple
 
 
 def scaleout_phase(folder: Path, workers: int, seconds: float) -> dict[str, Any]:
-    from shared.cluster import NodePorts, ScaleOut
+    from jusou.cluster import NodePorts, ScaleOut
 
     prefix = f"bso{uuid.uuid4().hex[:6]}_"
     scale = ScaleOut(folder / "scaleout", nodes=tuple(NodePorts(free_port(), free_port(), free_port()) for _ in range(3)),
@@ -132,7 +132,7 @@ def scaleout_phase(folder: Path, workers: int, seconds: float) -> dict[str, Any]
 
 
 def single_phase(folder: Path, workers: int, seconds: float) -> dict[str, Any]:
-    from shared.runner import Suite
+    from jusou.runner import Suite
 
     prefix = f"bsi{uuid.uuid4().hex[:6]}_"
     suite = Suite(folder / "single", nats_port=free_port(), ports={s: free_port() for s in SERVICES},

@@ -1,1 +1,1 @@
-"""Machinery shared by every Jusou service: contracts, stores, relay, inbox, settings, runner."""
+"""Machinery shared by every Jusou service, in layers (README "Layout"): web → messaging → observe → domain → kernel → contract → settings."""

@@ -9,7 +9,7 @@ meaning. `current()` reads the environment as it is now (a test's monkeypatch is
 a bad value raises `SettingsError`, naming each variable, its value and what is allowed, in
 Japanese and English. `exit_if_invalid()` is what a service, `jusou up` and the `jusou` commands
 call first: such a value stops them with status 2 and that message, no traceback. `SETTINGS`, the
-table docs/configuration.md and the README are generated from (shared/configdoc.py), is derived
+table docs/configuration.md and the README are generated from (jusou/configdoc.py), is derived
 from the model's fields. A blank variable counts as unset.
 """
 
@@ -159,9 +159,9 @@ class Environment(BaseSettings):
     oidc_audience: str = setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry")
     oidc_staff_claim: str = setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id")
     oidc_division_claim: str = setting("JUSOU_OIDC_DIVISION_CLAIM", "division",
-                                       "claim holding the staff member's division code (shared/reference.py)")
+                                       "claim holding the staff member's division code (shared/domain/reference.py)")
     oidc_roles_claim: str = setting("JUSOU_OIDC_ROLES_CLAIM", "roles",
-                                    "claim holding the staff member's roles, a list (shared/policy.py)")
+                                    "claim holding the staff member's roles, a list (shared/web/policy.py)")
     auth_dir: str = setting(
         "JUSOU_AUTH_DIR", "",
         "the development issuer's folder: its signing key and staff accounts (`staff.json`), mode 600; "
@@ -179,7 +179,7 @@ class Environment(BaseSettings):
     otel_endpoint: str = setting(
         "OTEL_EXPORTER_OTLP_ENDPOINT", "",
         "OpenTelemetry collector (OTLP over HTTP/protobuf, e.g. `http://collector:4318`) that receives each service's "
-        "spans; unset, nothing is traced (shared/tracing.py; the other standard `OTEL_*` variables apply)",
+        "spans; unset, nothing is traced (shared/observe/tracing.py; the other standard `OTEL_*` variables apply)",
         shown="(none: no tracing)")
 
     @field_validator("store", "log_format", mode="before")
@@ -316,7 +316,7 @@ class Settings:
     max_deliver: int
     relay_poll_seconds: float
     extra: dict[str, str] = field(default_factory=dict)
-    nats_user: str = ""  # empty: shared.natsauth.client_credentials decides
+    nats_user: str = ""  # empty: shared.messaging.natsauth.client_credentials decides
     nats_password: str = ""
     stream_replicas: int = 1  # JetStream replicas of the streams a service creates (a NATS cluster: 3)
     pg_pool_size: int = 5
@@ -354,7 +354,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class AuthSettings:
-    """How staff tokens are issued and checked (shared/auth.py): the city's IdP, or the development issuer."""
+    """How staff tokens are issued and checked (shared/web/auth.py): the city's IdP, or the development issuer."""
 
     issuer: str  # "": the development issuer
     jwks_url: str

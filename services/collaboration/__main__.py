@@ -1,6 +1,6 @@
 """`python -m services.collaboration`: run the collaboration service."""
 
 from services.collaboration.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("collaboration", api)

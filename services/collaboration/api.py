@@ -7,9 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
-from shared.http import call, principal, runtime_of
-from shared.plan_api import plan_router
-from shared.policy import requires
+from shared.web.http import call, principal, runtime_of
+from shared.web.plan_api import plan_router
+from shared.web.policy import requires
 
 router = APIRouter(tags=["collaboration"])
 

@@ -9,11 +9,11 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
-from shared.contracts import (
+from shared.contract.events import (
     ESCALATION_REASONS, CaseConnectionAnsweredV1, CaseEscalatedV2, Envelope, OutreachHandedOverV1, upcast,
 )
-from shared.journey import NotFound
-from shared.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.kernel.journey import NotFound
+from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
 
 
 class CollaborationApplication(PlanOwner):

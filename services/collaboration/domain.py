@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import JourneyAggregate
+from shared.kernel.journey import JourneyAggregate
 
 
 class CollaborationCase(JourneyAggregate):

@@ -1,8 +1,8 @@
 """Collaboration's public events."""
 
 from services.collaboration.domain import CollaborationCase
-from shared.plan import PLAN_RULES
-from shared.translate import translator
+from shared.domain.plan import PLAN_RULES
+from shared.kernel.translate import translator
 
 translate = translator(
     "collaboration",

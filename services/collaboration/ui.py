@@ -14,15 +14,15 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from shared.limits import check_form
-from shared.plan_api import ClosureIn, PlanIn
+from shared.web.limits import check_form
+from shared.web.plan_api import ClosureIn, PlanIn
 from services.collaboration.application import CollaborationApplication
-from shared.http import DIVISION_TITLES, runtime_of
-from shared.journey import DomainError, NotFound
-from shared.plan import EDITABLE, Plan
-from shared.reference import agencies
-from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
-from shared.policy import requires
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.kernel.journey import DomainError, NotFound
+from shared.domain.plan import EDITABLE, Plan
+from shared.domain.reference import agencies
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.policy import requires
 
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -115,7 +115,7 @@ async def _read(request: Request, fn: Any, *args: Any) -> Any:
 
 
 async def _scoped(request: Request, fn: Any) -> Any:
-    """A list's rows the signed-in reader's division may see (shared/policy.py visible)."""
+    """A list's rows the signed-in reader's division may see (shared/web/policy.py visible)."""
     app, who = runtime_of(request).app, getattr(request.state, "principal", None)
     return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 
@@ -195,7 +195,7 @@ def _plan_form(form: Any) -> dict[str, Any]:
 
 def _check(plan: dict[str, Any]) -> str | None:
     """What the HTTP API checks before the domain does (PlanIn): a direction and at least one goal,
-    each field within the API's bounds (shared/limits.py)."""
+    each field within the API's bounds (shared/web/limits.py)."""
     if not plan["support_direction"]:
         return "支援の方向性を入力してください / enter the support direction (D4)"
     if not plan["goals"]:

@@ -1,6 +1,6 @@
 """`python -m services.community`: run the community service."""
 
 from services.community.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("community", api)

@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.http import call, runtime_of, staff
-from shared.limits import Capacity, Name, Text
-from shared.reference import RESOURCE_KINDS
-from shared.policy import requires
+from shared.web.http import call, runtime_of, staff
+from shared.web.limits import Capacity, Name, Text
+from shared.domain.reference import RESOURCE_KINDS
+from shared.web.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["community"])

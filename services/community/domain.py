@@ -7,7 +7,7 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import event
 
-from shared.journey import DomainError, Invalid, JourneyAggregate
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 #: The envelope needs a case: a resource answering no issue gets one derived from its own id.
 RESOURCE_CASE_NAMESPACE = UUID("46c6218e-d5d3-4f1e-88bc-6d3213a9a397")

@@ -5,6 +5,6 @@ from services.community.application import CommunityApplication
 from services.community.translate import translate
 from services.community.ui import router as ui_router
 from services.community.ui import ui
-from shared.http import create_service
+from shared.web.http import create_service
 
 api = create_service("community", CommunityApplication, translate, router, ui, ui_router)

@@ -1,7 +1,7 @@
 """Community's public events."""
 
 from services.community.domain import LocalResource, RegionalIssue
-from shared.translate import translator
+from shared.kernel.translate import translator
 
 translate = translator(
     "community",

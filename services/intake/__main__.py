@@ -1,6 +1,6 @@
 """`python -m services.intake`: run the intake service."""
 
 from services.intake.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("intake", api)

@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from shared.contracts import CONSENT_COVERS, ConsentCover
-from shared.http import call, principal, runtime_of, staff
-from shared.journey import Invalid
-from shared.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
-from shared.policy import may_read_case, reads_every_division, requires
-from shared.reference import COUNTERS
+from shared.contract.events import CONSENT_COVERS, ConsentCover
+from shared.web.http import call, principal, runtime_of, staff
+from shared.kernel.journey import Invalid
+from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
+from shared.web.policy import may_read_case, reads_every_division, requires
+from shared.domain.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの番号 (index of the case's connections)")]
@@ -141,7 +141,7 @@ async def referrals(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/cases", dependencies=[requires("intake.case.read")])
 async def cases(request: Request) -> list[dict[str, Any]]:
-    """The cases the caller's division may read (shared/policy.py case_readers)."""
+    """The cases the caller's division may read (shared/web/policy.py case_readers)."""
     who = principal(request)
     return [c for c in await call(runtime_of(request).app.cases) if may_read_case(who, c)]
 

@@ -13,13 +13,13 @@ from services.intake.domain import Case, Person, PersonErased, PossibleDuplicate
 from services.intake.keys import PersonalMapper, open_keys
 from services.intake.people import PERSON_TOPIC, PersonIndex
 from services.intake.trend import trend_rows
-from shared.app import ServiceApplication
-from shared.contracts import (
+from shared.kernel.app import ServiceApplication
+from shared.contract.events import (
     CaseReturnedToIntakeV1, Envelope, MeetingCaseTakenUpV1, MeetingDecidedV1, OutreachHandedOverV1,
 )
-from shared.journey import DomainError, Invalid, NotFound, acting
-from shared.policy import case_readers, division_of_agency, require_case_writer
-from shared.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
+from shared.kernel.journey import DomainError, Invalid, NotFound, acting
+from shared.web.policy import case_readers, division_of_agency, require_case_writer
+from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
 
 
 def answering_division(case: dict[str, Any], index: int) -> str:
@@ -148,7 +148,7 @@ class IntakeApplication(ServiceApplication):
     def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str,
                        covers: list[str] | None = None) -> None:
         """D9: record consent to share personal information (or its withdrawal), by a division that may
-        write the case; `covers`: what it covers (shared/contracts.py CONSENT_COVERS)."""
+        write the case; `covers`: what it covers (shared/contract/events.py CONSENT_COVERS)."""
         case = self._writable(actor, case_id)
         if covers is None:  # read from the wording the staff member recorded
             covers = [code for code, word in (("jusou_shien_kaigi", "重層的支援会議"), ("related_agencies", "関係機関"))
@@ -339,7 +339,7 @@ class IntakeApplication(ServiceApplication):
             processing.collect_events(case)
 
     def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:
-        """The case, if the actor's division may write it (shared/policy.py case_writers)."""
+        """The case, if the actor's division may write it (shared/web/policy.py case_writers)."""
         case = self._case(case_id)
         if actor.get("division"):
             require_case_writer(actor["division"], case.view())

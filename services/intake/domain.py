@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 
 def _covers_of_wording(scope: str) -> list[str]:
@@ -194,7 +194,7 @@ class Case(JourneyAggregate):
         """D5 D11: the meeting returned the case; intake is primary again, with the primary it names.
 
         A second return (another plan of the case returned too) names the primary from then on, as the
-        bus does (shared/primary.py); one that changes nothing records nothing."""
+        bus does (shared/domain/primary.py); one that changes nothing records nothing."""
         if self.status == "returned" and self.primary == primary_agency:
             return
         self._returned(meeting_id=meeting_id, primary_agency=primary_agency, reason=reason)

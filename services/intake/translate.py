@@ -1,7 +1,7 @@
 """Intake's public events: which domain events leave the service, and as what."""
 
 from services.intake.domain import Case
-from shared.translate import translator
+from shared.kernel.translate import translator
 
 translate = translator(
     "intake",

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from services.intake.domain import Case
-from shared.reference import COUNTERS
+from shared.domain.reference import COUNTERS
 
 MEASURES = ("consultations", "connections", "escalations", "meeting_cases")
 

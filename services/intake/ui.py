@@ -12,15 +12,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.intake.api import AnswerIn, ConnectIn, ConsentIn, ConsultationIn, ErasureIn, EscalateIn, PersonIn
-from shared.limits import check_form
+from shared.web.limits import check_form
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from services.intake.application import answering_division
-from shared.http import DIVISION_TITLES, principal, runtime_of
-from shared.contracts import CONSENT_COVERS
-from shared.journey import DomainError, Invalid
-from shared.policy import allowed, case_writers, may_read_case, reads_every_division, requires
-from shared.reference import CONCERN_FIELDS, COUNTERS
-from shared.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.http import DIVISION_TITLES, principal, runtime_of
+from shared.contract.events import CONSENT_COVERS
+from shared.kernel.journey import DomainError, Invalid
+from shared.web.policy import allowed, case_writers, may_read_case, reads_every_division, requires
+from shared.domain.reference import CONCERN_FIELDS, COUNTERS
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -143,7 +143,7 @@ async def case_page(request: Request, case_id: UUID) -> Response:
 
 @router.post("/ui/persons/{person_ref}/erasure", dependencies=[requires("person.erase")])
 async def erase_person(request: Request, person_ref: UUID) -> Response:
-    """消去 from a case page of the person (a supervisor's action, shared/policy.py)."""
+    """消去 from a case page of the person (a supervisor's action, shared/web/policy.py)."""
     form = {k: str(v).strip() for k, v in (await request.form()).items()}
     try:
         back = f"/ui/cases/{UUID(form.get('case_id', ''))}"  # the page it was sent from

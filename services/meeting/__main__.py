@@ -1,6 +1,6 @@
 """`python -m services.meeting`: run the meeting service."""
 
 from services.meeting.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("meeting", api)

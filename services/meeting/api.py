@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.http import call, principal, runtime_of, staff
-from shared.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
-from shared.policy import requires
+from shared.web.http import call, principal, runtime_of, staff
+from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
+from shared.web.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["meeting"])

@@ -10,10 +10,10 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
-from shared.app import ServiceApplication
-from shared.contracts import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
-from shared.journey import Invalid, NotFound, acting
-from shared.reference import member_divisions, unknown_agencies
+from shared.kernel.app import ServiceApplication
+from shared.contract.events import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
+from shared.kernel.journey import Invalid, NotFound, acting
+from shared.domain.reference import member_divisions, unknown_agencies
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import DomainError, Invalid, JourneyAggregate
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 MEETING_TYPES = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
 

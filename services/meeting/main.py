@@ -5,6 +5,6 @@ from services.meeting.application import MeetingApplication
 from services.meeting.translate import translate
 from services.meeting.ui import router as ui_router
 from services.meeting.ui import ui
-from shared.http import create_service
+from shared.web.http import create_service
 
 api = create_service("meeting", MeetingApplication, translate, router, ui, ui_router)

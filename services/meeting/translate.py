@@ -6,7 +6,7 @@ reason of a suspension are sent empty.
 """
 
 from services.meeting.domain import Meeting
-from shared.translate import translator
+from shared.kernel.translate import translator
 
 CONFIDENTIAL = "shien_kaigi"
 

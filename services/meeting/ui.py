@@ -15,12 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn
-from shared.limits import check_form
+from shared.web.limits import check_form
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting, Meeting
-from shared.http import DIVISION_TITLES, runtime_of
-from shared.journey import DomainError, NotFound
-from shared.reference import (
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.kernel.journey import DomainError, NotFound
+from shared.domain.reference import (
     COUNTERS,
     DIVISIONS,
     PARTNERS,
@@ -28,7 +28,7 @@ from shared.reference import (
     RESOURCE_KINDS,
     agencies,
 )
-from shared.ui import (
+from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
     actor_of,
@@ -36,7 +36,7 @@ from shared.ui import (
     redirect,
     staff_from_cookie,
 )
-from shared.policy import requires
+from shared.web.policy import requires
 
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -66,7 +66,7 @@ def _who(event: Any) -> str:
 
 
 def agency_groups() -> list[tuple[str, list[str]]]:
-    """The agencies a meeting may seat (shared.reference.agencies()), grouped as staff think of them."""
+    """The agencies a meeting may seat (shared.domain.reference.agencies()), grouped as staff think of them."""
     known = agencies()
     divisions = [d.ja for d in DIVISIONS.values()]
     counters = [c.ja for c in COUNTERS.values()]
@@ -150,7 +150,7 @@ async def _read(request: Request, fn: Any, *args: Any) -> Any:
 
 
 async def _scoped(request: Request, fn: Any) -> Any:
-    """A list's rows the signed-in reader's division may see (shared/policy.py visible)."""
+    """A list's rows the signed-in reader's division may see (shared/web/policy.py visible)."""
     app, who = runtime_of(request).app, getattr(request.state, "principal", None)
     return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 

@@ -1,6 +1,6 @@
 """`python -m services.outreach`: run the outreach service."""
 
 from services.outreach.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("outreach", api)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from services.outreach.domain import CONTACT_METHODS, STAGES
-from shared.http import call, principal, runtime_of, staff
-from shared.limits import Name, Text
-from shared.plan_api import plan_router
-from shared.policy import requires
+from shared.web.http import call, principal, runtime_of, staff
+from shared.web.limits import Name, Text
+from shared.web.plan_api import plan_router
+from shared.web.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["outreach"])

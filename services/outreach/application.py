@@ -9,10 +9,10 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.outreach.domain import Engagement
-from shared.contracts import Envelope, MeetingDecidedV1
-from shared.journey import Invalid, NotFound, acting
-from shared.reference import COUNTERS
-from shared.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.contract.events import Envelope, MeetingDecidedV1
+from shared.kernel.journey import Invalid, NotFound, acting
+from shared.domain.reference import COUNTERS
+from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
 
 
 class OutreachApplication(PlanOwner):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import DomainError, Invalid, JourneyAggregate
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 STAGES = ("未接触", "接触", "関係形成", "信頼関係", "つなぎ準備")
 CONTACT_METHODS = ("訪問", "手紙", "電話", "メール", "その他")

@@ -1,8 +1,8 @@
 """Outreach's public events."""
 
 from services.outreach.domain import Engagement
-from shared.plan import PLAN_RULES
-from shared.translate import translator
+from shared.domain.plan import PLAN_RULES
+from shared.kernel.translate import translator
 
 translate = translator(
     "outreach",

@@ -1,6 +1,6 @@
 """`python -m services.participation`: run the participation service."""
 
 from services.participation.main import api
-from shared.serve import serve
+from shared.web.serve import serve
 
 serve("participation", api)

@@ -10,10 +10,10 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.participation.domain import CatalogueEntry, Support
-from shared.contracts import Envelope, MeetingDecidedV1, OutreachHandedOverV1, ResourceDevelopedV1
-from shared.journey import Invalid, NotFound, acting
-from shared.plan_api import MEETING_OUTCOMES, PlanOwner
-from shared.reference import resource_kind
+from shared.contract.events import Envelope, MeetingDecidedV1, OutreachHandedOverV1, ResourceDevelopedV1
+from shared.kernel.journey import Invalid, NotFound, acting
+from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.domain.reference import resource_kind
 
 
 class ParticipationApplication(PlanOwner):

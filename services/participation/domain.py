@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.journey import DomainError, Invalid, JourneyAggregate, NotFound
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 PLACEMENT_OUTCOMES = {"settled": "定着", "ongoing": "継続中", "interrupted": "中断", "ended": "終了"}
 

@@ -5,6 +5,6 @@ from services.participation.application import ParticipationApplication
 from services.participation.translate import translate
 from services.participation.ui import router as ui_router
 from services.participation.ui import ui
-from shared.http import create_service
+from shared.web.http import create_service
 
 api = create_service("participation", ParticipationApplication, translate, router, ui, ui_router)

@@ -1,8 +1,8 @@
 """Participation's public events."""
 
 from services.participation.domain import Support
-from shared.plan import PLAN_RULES
-from shared.translate import translator
+from shared.domain.plan import PLAN_RULES
+from shared.kernel.translate import translator
 
 translate = translator(
     "participation",

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from faststream.nats import NatsBroker
 
-from shared.asyncapi import PUBLISHED_VERSION, PUBLISHES, documents, subscriptions_of, versions
-from shared.cli import ASYNCAPI_DIR, asyncapi_differences
-from shared.contracts import REGISTRY, SERVICES
-from shared.deadletters import subscribe_replays
-from shared.inbox import Inbox
+from shared.web.asyncapi import PUBLISHED_VERSION, PUBLISHES, documents, subscriptions_of, versions
+from jusou.cli import ASYNCAPI_DIR, asyncapi_differences
+from shared.contract.events import REGISTRY, SERVICES
+from shared.messaging.deadletters import subscribe_replays
+from shared.messaging.inbox import Inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATOR = ROOT / "tools" / "asyncapi"
@@ -45,7 +45,7 @@ def _published_by(service: str) -> set[str]:
     translate = ROOT / "services" / service / "translate.py"
     found = _event_types_in_rules(translate)
     if "PLAN_RULES" in translate.read_text(encoding="utf-8"):
-        found |= _event_types_in_rules(ROOT / "shared" / "plan.py")
+        found |= _event_types_in_rules(ROOT / "shared" / "domain" / "plan.py")
     return found
 
 
@@ -63,7 +63,7 @@ def test_documented_consumers_are_the_inbox_consumers(service: str, generated: d
     subscriptions = subscriptions_of(service)
     broker = NatsBroker(logger=None)
     inbox = Inbox(SimpleNamespace(service=service, subscriptions=subscriptions), broker, max_deliver=3)  # type: ignore[arg-type]
-    subscribe_replays(inbox)  # `<service>--replay` on JUSOU_REPLAY (shared/deadletters.py)
+    subscribe_replays(inbox)  # `<service>--replay` on JUSOU_REPLAY (shared/messaging/deadletters.py)
     live = {sub.specification.config.title_: sub.specification.subject.template for sub in broker.subscribers}
     document = generated[service]
     received = [op["channel"]["$ref"].rsplit("/", 1)[-1] for op in document["operations"].values()

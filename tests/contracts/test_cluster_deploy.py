@@ -4,7 +4,7 @@ The NATS configs are what `jusou cluster config` renders; the compose file runs 
 in one cluster, PostgreSQL and two replicas of every service; the Kubernetes overlay (rendered
 here as kustomize renders it: the base deploy/k8s/, `replicas`, strategic-merge patches) runs a
 NATS StatefulSet of three with routes between its pods and two replicas per Deployment. Every
-port, variable and probe path is checked against shared/settings.py, shared/cluster.py and the
+port, variable and probe path is checked against shared/settings.py, jusou/cluster.py and the
 services' FastAPI routes; the files are only read (no Docker engine, no cluster needed).
 """
 
@@ -25,8 +25,9 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from shared import cluster, natsauth
-from shared.bus import servers
+from jusou import cluster
+from shared.messaging import natsauth
+from shared.messaging.bus import servers
 from shared.settings import PORTS, SETTINGS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ NATS_PASSWORDS = {user: natsauth.password_variable(user) for user in (natsauth.O
 HOST_ENV = {"JUSOU_CIPHER_KEY": base64.b64encode(bytes(range(32))).decode(), "JUSOU_PG_PASSWORD": "pw"}
 HOST_ENV |= {name: hashlib.sha256(name.encode()).hexdigest()[:48] for name in NATS_PASSWORDS.values()}
 EVENTSOURCING_MAX_OVERFLOW = 10  # eventsourcing's POSTGRES_MAX_OVERFLOW default: connections beyond the pool
-READ_MODEL_POOL = 2  # shared/readmodel.py opens its view with POSTGRES_POOL_SIZE 2
+READ_MODEL_POOL = 2  # shared/kernel/readmodel.py opens its view with POSTGRES_POOL_SIZE 2
 
 
 @cache

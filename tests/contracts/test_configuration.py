@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import configdoc, settings
-from shared.cli import main
+from jusou import configdoc
+from shared import settings
+from jusou.cli import main
 from shared.settings import Setting
 
 

@@ -37,7 +37,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from shared import natsauth
+from shared.messaging import natsauth
 from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -550,7 +550,7 @@ def interpolated(node: Any) -> set[str]:
 def test_the_checked_in_nats_users_are_what_jusou_nats_config_renders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.cli import main
+    from jusou.cli import main
 
     for path, text in natsauth.deploy_files().items():
         assert path.read_text(encoding="utf-8") == text, f"run `jusou nats config` ({path.relative_to(ROOT)})"

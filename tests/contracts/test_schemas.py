@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contracts import REGISTRY, Envelope, PoisonMessage, json_schemas, parse
+from shared.contract.events import REGISTRY, Envelope, PoisonMessage, json_schemas, parse
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "contract" / "schemas"
 
 # CONTRACT.md, "The events (minimum)": each with the payload fields it fixes.
 CONTRACT_EVENTS = {
@@ -33,7 +33,7 @@ CONTRACT_EVENTS = {
 def test_checked_in_schemas_equal_the_models() -> None:
     generated = json_schemas()
     on_disk = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in SCHEMAS.glob("*.json")}
-    assert sorted(on_disk) == sorted(generated), "run `jusou schemas export` and commit shared/schemas"
+    assert sorted(on_disk) == sorted(generated), "run `jusou schemas export` and commit shared/contract/schemas"
     for name, schema in generated.items():
         assert on_disk[name] == schema, f"{name} differs from its model: run `jusou schemas export`"
 

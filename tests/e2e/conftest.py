@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from shared.runner import Suite
+from jusou.runner import Suite
 from support.auth import reader
 from support.journey import Journey
 from support.servers import free_port, nats_server

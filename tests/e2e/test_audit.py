@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from support.auth import ANONYMOUS, actor, staff_headers
 from support.journey import COUNTER_STAFF, Journey
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
 RELATED = staff_headers("fukushi-7", "welfare-general", "coordinator")  # reads the escalated case

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.runner import Suite
+from jusou.runner import Suite
 from support.auth import ANONYMOUS, staff_headers
 from support.journey import (
     COORDINATOR,
@@ -250,7 +250,7 @@ async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journe
 
 
 async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey) -> None:
-    from shared.cli import case_history
+    from jusou.cli import case_history
 
     case_id = await journey.receive_and_escalate()
     plan_id = await journey.draft_and_propose(case_id)
@@ -271,7 +271,7 @@ async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey)
     decided = next(r for r in rows if r["event"] == "Meeting.Decided")
     assert decided["actor"]["division"] == "welfare-general" and decided["fields"]["decision"] == "approved"
     assert all("調布 一郎" not in str(r) for r in rows), "personal information in the history"
-    from shared.audit import causation_tree
+    from shared.domain.audit import causation_tree
 
     tree = [(depth, r["service"], r["event"]) for depth, r in causation_tree(rows)]
     escalated = tree.index((0, "intake", "Case.Escalated"))

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from support.auth import reader, staff_headers, token
 from support.journey import COUNTER_STAFF, Journey
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 SUPERVISOR = staff_headers("kanri-001", "elderly-support", "supervisor")
 READER = reader()

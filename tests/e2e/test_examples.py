@@ -34,9 +34,9 @@ from support.poll import eventually
 from support.servers import free_port
 from support.v1_consumer import escalation_reasons
 
-from shared.bus import connect
-from shared.contracts import CaseEscalatedV2, parse, upcast
-from shared.runner import Suite
+from shared.messaging.bus import connect
+from shared.contract.events import CaseEscalatedV2, parse, upcast
+from jusou.runner import Suite
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "indicators.py"
@@ -61,7 +61,7 @@ def running_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 
 def integrator_env(suite: Suite) -> dict[str, str]:
     """The environment docs/integrating.md §5 makes: `eval "$(jusou nats credentials integrator)"`."""
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "nats", "credentials", "integrator"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "jusou.cli", "nats", "credentials", "integrator"], cwd=ROOT,
                           env={"PATH": "/usr/bin:/bin", "JUSOU_DATA_DIR": str(suite.data_dir)},
                           capture_output=True, text=True, timeout=60, check=True)
     exported = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in done.stdout.splitlines())

@@ -1,4 +1,4 @@
-"""Commands safe to retry with `Idempotency-Key` (shared/idempotency.py), on a real intake service:
+"""Commands safe to retry with `Idempotency-Key` (shared/kernel/idempotency.py), on a real intake service:
 its own nats-server, a SQLite store (and one test on PostgreSQL)."""
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from support.journey import PLAN, Journey
 from support.poll import eventually
 from support.servers import Nats, Postgres, free_port, nats_server
 
-from shared.auth import COOKIE
-from shared.contracts import STREAM
-from shared.idempotency import fingerprint_of, marking, request_id_of
-from shared.runner import Suite
-from shared.verify import open_store
+from shared.web.auth import COOKIE
+from shared.contract.events import STREAM
+from shared.kernel.idempotency import fingerprint_of, marking, request_id_of
+from jusou.runner import Suite
+from jusou.verify import open_store
 
 COUNSELOR = staff_headers("kouki-012", "elderly-support", "counselor")
 OTHER_COUNSELOR = staff_headers("kouki-031", "elderly-support", "counselor")

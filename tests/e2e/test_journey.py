@@ -12,8 +12,8 @@ import httpx
 import nats as nats_py
 import pytest
 
-from shared.contracts import parse
-from shared.runner import Suite
+from shared.contract.events import parse
+from jusou.runner import Suite
 from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
@@ -58,7 +58,7 @@ async def bus(nats: Nats) -> AsyncIterator[BusWatcher]:
     watcher = BusWatcher()
     nc = await nats_py.connect(nats.url)
     js = nc.jetstream()
-    from shared.bus import ensure_streams
+    from shared.messaging.bus import ensure_streams
 
     await ensure_streams(nc)
     await js.subscribe("jusou.>", cb=watcher.handler, ordered_consumer=False, manual_ack=True)

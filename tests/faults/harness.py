@@ -26,7 +26,7 @@ from faults.injectors import Faults
 from faults.journeys import KINDS, Driver, Record
 from faults.journeys import run as run_journey
 from faults.world import SERVICES, World
-from shared.contracts import DEAD_LETTER_STREAM
+from shared.contract.events import DEAD_LETTER_STREAM
 
 LAG_DEADLINE_S = 30.0  # the invariant: consumer lag back to 0 within this long after the last fault
 NATS_DEFAULT_RECONNECT_BUDGET_S = 60 * 2.0  # nats-py: max_reconnect_attempts=60 × reconnect_time_wait=2 s

@@ -20,7 +20,7 @@ from nats.js.errors import NotFoundError
 
 from faults.journeys import Driver
 from faults.world import API_TIMEOUT_S, RELAY, SERVICES, World, cpu_seconds, read_stream
-from shared.contracts import STREAM, PoisonMessage, parse
+from shared.contract.events import STREAM, PoisonMessage, parse
 
 #: upstream sources each service consumes (its durable consumers are `<service>--<source>`)
 SOURCES = {

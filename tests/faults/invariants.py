@@ -18,9 +18,9 @@ from nats.js.errors import NotFoundError
 from faults.injectors import Poison
 from faults.journeys import Acked, Driver, Record, Unreachable
 from faults.world import API_TIMEOUT_S, SERVICES, Store, StreamMsg, read_stream
-from shared.contracts import STREAM, PoisonMessage, parse
+from shared.contract.events import STREAM, PoisonMessage, parse
 from shared.settings import Settings, cipher_key_in
-from shared.store import store_env
+from shared.kernel.store import store_env
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Row = tuple[str, str, str, bool]  # event, its fields and actor with ids blanked, caused by an event
@@ -112,7 +112,7 @@ def settings_for(service: str, store: Store) -> Settings:
 
 
 def scan_stores(store: Store) -> StoreScan:
-    from shared.app import ServiceApplication
+    from shared.kernel.app import ServiceApplication
 
     scan = StoreScan()
     for service in SERVICES:

@@ -16,9 +16,9 @@ from faults.invariants import settings_for
 from faults.world import Store, World
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate
-from shared.contracts import STREAM, parse
-from shared.relay import Relay, newest_on_stream
-from shared.store import store_env
+from shared.contract.events import STREAM, parse
+from shared.messaging.relay import Relay, newest_on_stream
+from shared.kernel.store import store_env
 
 pytestmark = pytest.mark.faults
 

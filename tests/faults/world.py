@@ -2,7 +2,7 @@
 
 The services reach NATS through `DelayProxy`; the harness talks to nats-server directly. nats-server
 is killed and started again on the same port and store directory; a service is killed with SIGKILL
-and started again by `shared.runner.Suite`. The stores are read straight from SQLite or PostgreSQL
+and started again by `jusou.runner.Suite`. The stores are read straight from SQLite or PostgreSQL
 (positions and tracking records only: events are encrypted, the in-process applications decode them).
 """
 
@@ -25,8 +25,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from support.servers import Postgres, PrivatePostgres, free_port, wait_for_port
 
 from faults.proxy import DelayProxy
-from shared.app import RELAY_TRACKING
-from shared.runner import Suite, create_streams, nats_server_binary, run_async
+from shared.kernel.app import RELAY_TRACKING
+from jusou.runner import Suite, create_streams, nats_server_binary, run_async
 
 #: The harness's JetStream API calls wait this long: nats-server answers them slowly under the load.
 API_TIMEOUT_S = 30.0

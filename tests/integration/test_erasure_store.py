@@ -22,10 +22,10 @@ from support.servers import Postgres
 from services.intake.application import IntakeApplication
 from services.intake.domain import Person, PersonErased
 from services.intake.keys import SQLiteKeys
-from shared.audit import disclosure_rows
-from shared.journey import Invalid, NotFound
+from shared.domain.audit import disclosure_rows
+from shared.kernel.journey import Invalid, NotFound
 from shared.settings import Settings
-from shared.store import pg_conninfo, store_env
+from shared.kernel.store import pg_conninfo, store_env
 
 STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
 SUPERVISOR = {"staff_id": "kanri-001", "division": "livelihood-welfare"}

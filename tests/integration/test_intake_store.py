@@ -12,9 +12,9 @@ from eventsourcing.persistence import MapperDeserialisationError
 from services.intake.application import IntakeApplication
 from services.intake.domain import PossibleDuplicate
 from services.intake.translate import translate
-from shared.journey import DomainError, Invalid
+from shared.kernel.journey import DomainError, Invalid
 from shared.settings import Settings
-from shared.store import store_env
+from shared.kernel.store import store_env
 
 STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
 PERSON = {"name": "布田 花子", "kana": "フダ ハナコ", "birth_date": "1948-03-09", "address": "調布市布田1-2-3",
@@ -115,7 +115,7 @@ def test_d2_concerns_are_fields_of_the_city_list_by_code_or_name(intake: IntakeA
 
 
 def test_d10_each_search_candidate_shown_is_recorded_as_a_disclosure(intake: IntakeApplication) -> None:
-    from shared.audit import disclosure_rows
+    from shared.domain.audit import disclosure_rows
 
     case_id = receive(intake, PERSON)
     person_ref = intake.case_view(case_id)["person_ref"]

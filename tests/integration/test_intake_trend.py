@@ -11,9 +11,9 @@ import pytest
 
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
-from shared.reference import COUNTERS
+from shared.domain.reference import COUNTERS
 from shared.settings import Settings
-from shared.store import store_env
+from shared.kernel.store import store_env
 from unit.builders import envelope_for
 
 STAFF = {"staff_id": "s-1", "division": "childcare"}

@@ -17,12 +17,12 @@ from faststream.nats import NatsBroker
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.bus import connect, ensure_streams
-from shared.contracts import DEAD_LETTER_STREAM, STREAM, parse
-from shared.inbox import Inbox
-from shared.relay import Relay
+from shared.messaging.bus import connect, ensure_streams
+from shared.contract.events import DEAD_LETTER_STREAM, STREAM, parse
+from shared.messaging.inbox import Inbox
+from shared.messaging.relay import Relay
 from shared.settings import Settings
-from shared.store import store_env
+from shared.kernel.store import store_env
 from support.poll import eventually
 from support.servers import Nats
 

@@ -14,10 +14,10 @@ from unit.builders import COUNTER_STAFF, PERSON
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
-from shared.app import ServiceApplication
-from shared.readmodel import plain
+from shared.kernel.app import ServiceApplication
+from shared.kernel.readmodel import plain
 from shared.settings import Settings
-from shared.store import store_env
+from shared.kernel.store import store_env
 
 
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: str = "0") -> IntakeApplication:
@@ -120,7 +120,7 @@ def test_d15_read_models_on_postgresql(postgres: Postgres, tmp_path: Path, monke
     finally:
         app.close()
         settings = Settings.from_env("intake")
-        from shared.store import pg_conninfo
+        from shared.kernel.store import pg_conninfo
 
         with psycopg.connect(**pg_conninfo(settings), autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{settings.pg_schema}" CASCADE')

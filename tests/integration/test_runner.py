@@ -1,4 +1,4 @@
-"""The process runner (`shared/runner.py`) and what `jusou` documents about it."""
+"""The process runner (`jusou/runner.py`) and what `jusou` documents about it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.bus import connect
-from shared.cli import settings_markdown
-from shared.contracts import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from shared.runner import PortTaken, Suite, accepts_connections, run_async
+from shared.messaging.bus import connect
+from jusou.cli import settings_markdown
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from jusou.runner import PortTaken, Suite, accepts_connections, run_async
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -15,10 +15,10 @@ from support.v1_consumer import escalation_reasons
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.bus import connect, ensure_streams
-from shared.contracts import CaseEscalatedV2, Envelope, envelope_json, parse
-from shared.journey import journey_id
-from shared.store import store_env
+from shared.messaging.bus import connect, ensure_streams
+from shared.contract.events import CaseEscalatedV2, Envelope, envelope_json, parse
+from shared.kernel.journey import journey_id
+from shared.kernel.store import store_env
 
 
 def store_env_for(service: str, data_dir: Path, url: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import PrivatePostgres, free_port, nats_server
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration")
 

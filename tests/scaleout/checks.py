@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 from support.journey import EXPECTED_EVENTS
 
-from shared.contracts import DEAD_LETTER_STREAM, STREAM, parse
+from shared.contract.events import DEAD_LETTER_STREAM, STREAM, parse
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from support.servers import Postgres, free_port
 
-from shared.cluster import NodePorts, ScaleOut
+from jusou.cluster import NodePorts, ScaleOut
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 

@@ -40,9 +40,9 @@ from scaleout.checks import (
     scan_stream,
     settle,
 )
-from shared.bus import connect
-from shared.cluster import ScaleOut
-from shared.contracts import STREAM
+from shared.messaging.bus import connect
+from jusou.cluster import ScaleOut
+from shared.contract.events import STREAM
 
 pytestmark = pytest.mark.postgres
 

@@ -22,12 +22,12 @@ from scaleout.conftest import drop_schemas
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.app import ServiceApplication
-from shared.bus import connect, ensure_streams
-from shared.contracts import STREAM, envelope_json, parse
-from shared.relay import Relay
+from shared.kernel.app import ServiceApplication
+from shared.messaging.bus import connect, ensure_streams
+from shared.contract.events import STREAM, envelope_json, parse
+from shared.messaging.relay import Relay
 from shared.settings import Settings
-from shared.store import creating, store_env
+from shared.kernel.store import creating, store_env
 
 pytestmark = pytest.mark.postgres
 

@@ -14,7 +14,7 @@ from support.auth import staff_headers
 from support.servers import free_port
 
 from security.seed import seed
-from shared.runner import Suite
+from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")

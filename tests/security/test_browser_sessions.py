@@ -36,8 +36,8 @@ from support.servers import free_port
 
 from security.conftest import COUNTER_STAFF, SERVICES
 from security.seed import wait_for
-from shared.auth import COOKIE
-from shared.runner import Suite
+from shared.web.auth import COOKIE
+from jusou.runner import Suite
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = ("kanri-012", "elderly-support", "supervisor")  # the counter's division: it reads the case
@@ -226,12 +226,12 @@ def test_sessions_signing_out_is_a_post_that_ends_the_session_at_every_service(o
 def test_sessions_jusou_staff_remove_ends_the_members_sessions_at_every_service(own_suite: Suite) -> None:
     browser = signed_in(own_suite, "meeting", "kaigi-removed", "welfare-general", "secretariat")
     signed = browser.cookies[COOKIE]
-    minted = subprocess.run([sys.executable, "-m", "shared.cli", "token", "kaigi-removed"], cwd=ROOT, check=True,
+    minted = subprocess.run([sys.executable, "-m", "jusou.cli", "token", "kaigi-removed"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.strip()
     assert set(works_everywhere(own_suite, signed).values()) == {(200, 200)}
     assert set(works_everywhere(own_suite, minted).values()) == {(200, 200)}
 
-    subprocess.run([sys.executable, "-m", "shared.cli", "staff", "remove", "kaigi-removed"], cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "jusou.cli", "staff", "remove", "kaigi-removed"], cwd=ROOT, check=True,
                    capture_output=True)
 
     for signed_token in (signed, minted):
@@ -285,7 +285,7 @@ class Tags(HTMLParser):
 
 def test_headers_templates_hold_no_inline_script_handler_or_style() -> None:
     """What the CSP would block in a page: an inline <script>, an on… handler, a style attribute or element."""
-    templates = [*(ROOT / "shared" / "templates").glob("*.html"), *(ROOT / "services").glob("*/templates/*.html")]
+    templates = [*(ROOT / "shared" / "web" / "templates").glob("*.html"), *(ROOT / "services").glob("*/templates/*.html")]
     assert len(templates) > 30
     found: list[str] = []
     for path in templates:

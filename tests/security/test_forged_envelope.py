@@ -35,10 +35,10 @@ from support.ops import jusou_json, scrape, value
 from support.poll import eventually
 
 from security.conftest import SERVICES, distinct_free_ports
-from shared import natsauth
-from shared.contracts import DEAD_LETTER_STREAM, STREAM
-from shared.deadletters import dead_letters, replay
-from shared.runner import Suite
+from shared.messaging import natsauth
+from shared.contract.events import DEAD_LETTER_STREAM, STREAM
+from shared.messaging.deadletters import dead_letters, replay
+from jusou.runner import Suite
 
 FAR = 1_000_000
 

@@ -32,9 +32,9 @@ import pytest
 from security.conftest import SERVICES
 from security.seed import wait_for
 from security.test_schemathesis import why_refusal_fails
-from shared.limits import MAX_BODY_BYTES
-from shared.auth import COOKIE, csrf_token
-from shared.runner import Suite
+from shared.web.limits import MAX_BODY_BYTES
+from shared.web.auth import COOKIE, csrf_token
+from jusou.runner import Suite
 from support.auth import ANONYMOUS, PASSWORD, account, headers_for, reader, staff_headers, token, worker
 
 SCRIPT = '<script>alert("jusou")</script><img src=x onerror=alert(1)>'
@@ -594,7 +594,7 @@ def test_issue6_headers_under_64_kib_are_served(urls: dict[str, str], http: http
 
 
 def test_issue6_a_stored_date_that_is_no_date_is_shown_as_it_is() -> None:
-    from shared.wareki import jst, wareki
+    from shared.domain.wareki import jst, wareki
 
     assert wareki("10000-01-01") == "10000-01-01" and wareki("1960-02-03") == "昭和35年2月3日 (1960-02-03)"
     assert jst("9999-12-31T23:00:00-05:00") == "9999-12-31T23:00:00-05:00"

@@ -37,12 +37,13 @@ from support.poll import eventually
 from support.servers import Nats, free_port
 
 from security.conftest import SERVICES
-from shared import natsauth, ops
-from shared.asyncapi import subscriptions_of
-from shared.bus import connect, ensure_streams
-from shared.contracts import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from shared.relay import newest_on_stream
-from shared.runner import Suite, run_async
+from shared.messaging import natsauth
+from jusou import ops
+from shared.web.asyncapi import subscriptions_of
+from shared.messaging.bus import connect, ensure_streams
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from shared.messaging.relay import newest_on_stream
+from jusou.runner import Suite, run_async
 
 
 class Violations:
@@ -200,7 +201,7 @@ REFUSALS = {10058: "stream name already in use with a different configuration",
 
 
 def consumers_of(service: str) -> dict[str, tuple[str, str]]:
-    """A service's durable consumers as shared/inbox.py and shared/deadletters.py name them:
+    """A service's durable consumers as shared/messaging/inbox.py and shared/messaging/deadletters.py name them:
     name → (stream, filter), from its Application's subscriptions."""
     sources = sorted(subscriptions_of(service))
     found = {f"{service}--{source}": (STREAM, f"jusou.{source}.*") for source in sources}
@@ -224,7 +225,7 @@ def anothers_consumer(user: str) -> tuple[str, str, str]:
 
 
 def inbox_config(name: str, subject: str) -> ConsumerConfig:
-    """The config shared/inbox.py gives a durable consumer (FastStream sends it so)."""
+    """The config shared/messaging/inbox.py gives a durable consumer (FastStream sends it so)."""
     return ConsumerConfig(name=name, durable_name=name, filter_subject=subject, deliver_policy=DeliverPolicy.ALL,
                           ack_policy=AckPolicy.EXPLICIT, max_ack_pending=1, ack_wait=5, max_deliver=-1)
 
@@ -348,7 +349,7 @@ async def _raw(client: Client, subject: str, body: dict[str, Any]) -> Any:
 
 
 def _jusou_config(max_msgs: int) -> Any:
-    from shared.bus import STREAMS
+    from shared.messaging.bus import STREAMS
 
     return dataclasses.replace(STREAMS[0], max_msgs=max_msgs, num_replicas=1)
 

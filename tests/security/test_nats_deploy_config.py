@@ -23,11 +23,11 @@ import pytest
 from support.servers import free_port, nats_binary, wait_for_port
 
 from security.test_nats_authorization import Violations, forged_decision_refused
-from shared import natsauth
-from shared.bus import ensure_streams
-from shared.contracts import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from shared.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON, dead_letters, replay
-from shared.ops import nats_state
+from shared.messaging import natsauth
+from shared.messaging.bus import ensure_streams
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from shared.messaging.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON, dead_letters, replay
+from jusou.ops import nats_state
 
 ENV_TEMPLATE = Path(natsauth.ROOT) / "deploy" / "env.example"
 NATS_PLACEHOLDER = "REPLACE_WITH_A_NATS_PASSWORD_IN_HEX"

@@ -1,4 +1,4 @@
-"""The authorization policy (shared/policy.py) against the running suite: every role × every
+"""The authorization policy (shared/web/policy.py) against the running suite: every role × every
 endpoint of every service, the endpoints and the action each needs taken from the FastAPI apps
 themselves (each route declares it where it is defined: `requires(...)` or `public()`).
 
@@ -27,11 +27,11 @@ from support.auth import ROLE_STAFF, staff_headers, token
 
 from security.conftest import SERVICES
 from services.collaboration.ui import CLOSABLE
-from shared.auth import COOKIE, Principal
-from shared.journey import DomainError
-from shared.plan import EDITABLE
-from shared.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, actions, allowed, gate, permits, program_of, requires
-from shared.runner import Suite
+from shared.web.auth import COOKIE, Principal
+from shared.kernel.journey import DomainError
+from shared.domain.plan import EDITABLE
+from shared.web.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, actions, allowed, gate, permits, program_of, requires
+from jusou.runner import Suite
 
 
 def apis() -> dict[str, Any]:
@@ -166,7 +166,7 @@ def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, 
                                  f"policy says {'allowed' if want else 'refused'}")
 
     assert checked > 9 * 100 and min(outcomes.values()) > 100, (checked, outcomes)  # both answers were seen
-    assert not wrong, f"{len(wrong)} of {checked} answers differ from shared/policy.py:\n" + "\n".join(wrong)
+    assert not wrong, f"{len(wrong)} of {checked} answers differ from shared/web/policy.py:\n" + "\n".join(wrong)
 
 
 @pytest.fixture(scope="module")
@@ -417,7 +417,7 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
 def test_policy_every_may_in_a_template_names_an_action_of_the_table() -> None:
     """A misspelt action in `may("…")` hides a form from everyone: every one must be an action a route declares."""
     root = Path(__file__).resolve().parents[2]
-    templates = [*root.glob("services/*/templates/*.html"), *root.glob("shared/templates/*.html")]
+    templates = [*root.glob("services/*/templates/*.html"), *root.glob("shared/web/templates/*.html")]
     named = {(t.name, a) for t in templates for a in re.findall(r"""may\(["']([^"']+)["']\)""", t.read_text())}
     known = route_actions()
 

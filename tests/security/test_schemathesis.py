@@ -3,7 +3,7 @@
 Each operation is called with schema-valid input (path parameters naming a real case, plan,
 meeting… recorded by `seed`, so requests reach the aggregates) and, where it takes a body or a
 query, with schema-invalid input (negative mode), as a staff member whose role may call it (a bearer
-token; shared/policy.py). The routes every service
+token; shared/web/policy.py). The routes every service
 gets from one handler in `create_service` that answer the same whichever service is asked
 (`/healthz`, `/readyz`, `/asyncapi.json`, `/reference/{kind}`, `/audit/cases/{case_id}`, which
 gathers from all six) are fuzzed once, on intake. Hypothesis is derandomized,
@@ -24,7 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from security.conftest import SERVICES
-from shared.runner import Suite
+from jusou.runner import Suite
 from support.auth import headers_for
 
 MAX_EXAMPLES = int(os.environ.get("JUSOU_FUZZ_EXAMPLES", "5"))

@@ -22,8 +22,8 @@ from support.poll import eventually
 
 from security.conftest import SERVICES
 from security.test_policy import served
-from shared.auth import COOKIE
-from shared.runner import Suite
+from shared.web.auth import COOKIE
+from jusou.runner import Suite
 
 KOUKI = COUNTER_STAFF  # 高齢者支援室, the 地域包括支援センター's counter
 KOUKI_COLLEAGUE = staff_headers("kouki-044", "elderly-support", "counselor")

@@ -24,8 +24,8 @@ from support.ops import jusou_json
 
 from security.conftest import distinct_free_ports
 from security.seed import wait_for
-from shared.runner import Suite
-from shared.verify import open_store
+from jusou.runner import Suite
+from jusou.verify import open_store
 
 SERVICES = ("community", "participation")
 RESOURCE = {"kind": "ibasho", "name": "こども食堂", "provider": "NPO法人", "area": "深大寺", "capacity": 20}

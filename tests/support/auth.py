@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from shared.auth import Accounts, DevIssuer
+from shared.web.auth import Accounts, DevIssuer
 
 AUTH_DIR = Path(os.environ.get("JUSOU_AUTH_DIR") or tempfile.mkdtemp(prefix="jusou-test-auth-"))
 os.environ["JUSOU_AUTH_DIR"] = str(AUTH_DIR)
@@ -34,7 +34,7 @@ def token(staff_id: str, division: str, *roles: str, **claims: Any) -> str:
 
 
 def staff_headers(staff_id: str, division: str, *roles: str) -> dict[str, str]:
-    """`Authorization: Bearer …` for a staff member of `division` with `roles` (shared/policy.py ROLES)."""
+    """`Authorization: Bearer …` for a staff member of `division` with `roles` (shared/web/policy.py ROLES)."""
     return {"Authorization": f"Bearer {token(staff_id, division, *roles)}"}
 
 
@@ -59,7 +59,7 @@ WORKERS = {
     "participation": ("sanka-002", "welfare-general", "participation_worker"),
     "community": ("chiiki-001", "welfare-general", "community_worker"),
 }
-ROLE_STAFF = {  # one staff member per role (shared/policy.py ROLES); the counselor at an intake counter
+ROLE_STAFF = {  # one staff member per role (shared/web/policy.py ROLES); the counselor at an intake counter
     "counselor": ("kouki-012", "elderly-support"), "coordinator": ("fukushi-003", "welfare-general"),
     "secretariat": ("kaigi-001", "welfare-general"), "outreach_worker": ("outreach-007", "welfare-general"),
     "participation_worker": ("sanka-002", "welfare-general"), "community_worker": ("chiiki-001", "welfare-general"),
@@ -77,7 +77,7 @@ def headers_for(service: str, method: str, template: str) -> dict[str, str]:
     """Headers of a staff member the policy lets call this route (the first role that may)."""
     import importlib
 
-    from shared.policy import PUBLIC, ROLES, actions
+    from shared.web.policy import PUBLIC, ROLES, actions
 
     action = actions(importlib.import_module(f"services.{service}.main").api)[(method, template)]
     if action == PUBLIC:

@@ -11,7 +11,7 @@ import httpx
 import nats
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.runner import ROOT, Suite
+from jusou.runner import ROOT, Suite
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -20,7 +20,7 @@ def jusou(suite: Suite, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the `jusou` command against the suite, as an operator would (a new process)."""
     env = {k: v for k, v in suite.service_env().items() if k not in ("PYTHONPATH", "JUSOU_TEST_FAIL_FILE")}
     env["COLUMNS"] = "120"
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "jusou.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
 
@@ -71,7 +71,7 @@ async def jusou_in_process(suite: Suite, monkeypatch: Any, capsys: Any, *args: s
     """
     import asyncio
 
-    from shared.cli import parser
+    from jusou.cli import parser
 
     for key, val in suite.service_env().items():
         if key.startswith(("JUSOU_", "NATS_")) and key != "JUSOU_TEST_FAIL_FILE":

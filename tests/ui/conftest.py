@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.runner import Suite
+from jusou.runner import Suite
 from support import auth
 from support.servers import free_port, nats_server
 

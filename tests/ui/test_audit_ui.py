@@ -9,7 +9,7 @@ from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.journey import Journey
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 
@@ -45,7 +45,7 @@ async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_
     # As the case stood just after the escalation (Japan time in the form): no plan yet, the case escalated.
     from datetime import datetime, timedelta
 
-    from shared.wareki import JST
+    from shared.domain.wareki import JST
 
     at = datetime.fromisoformat(escalated["occurred_at"]).astimezone(JST)
     at = at.replace(microsecond=at.microsecond // 1000 * 1000) + timedelta(milliseconds=1)  # just after it

@@ -8,7 +8,7 @@ import re
 
 from playwright.async_api import ConsoleMessage, Page, expect
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 

@@ -8,7 +8,7 @@ import httpx
 from playwright.async_api import Page, expect
 
 from support.auth import reader
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 from .upstream import hand_over_from_outreach, resource_gap

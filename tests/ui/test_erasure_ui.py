@@ -7,7 +7,7 @@ import re
 import httpx
 from playwright.async_api import Page, expect
 
-from shared.runner import Suite
+from jusou.runner import Suite
 from support.auth import sign_in, staff_headers
 
 from .conftest import shoot

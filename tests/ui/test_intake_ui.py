@@ -7,7 +7,7 @@ import re
 from playwright.async_api import Page, expect
 
 from support.auth import reader, staff_headers
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 

@@ -15,7 +15,7 @@ import httpx
 from playwright.async_api import Locator, Page, expect
 
 from support.auth import reader, staff_headers
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 

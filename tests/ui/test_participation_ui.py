@@ -10,7 +10,7 @@ from playwright.async_api import Page, expect
 from support.auth import reader
 from support.poll import eventually
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 from .upstream import gap_answered_by_resources, hand_over_from_outreach

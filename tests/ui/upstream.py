@@ -9,7 +9,7 @@ from support.auth import staff_headers
 from support.journey import OUTREACH_WORKER, SECRETARIAT
 from support.poll import eventually
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 COMMUNITY_STAFF = staff_headers("chiiki-001", "welfare-general", "community_worker")
 

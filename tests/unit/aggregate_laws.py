@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 from eventsourcing.domain import Aggregate
 from hypothesis import HealthCheck, settings
 
-from shared.app import ServiceApplication
-from shared.journey import DomainError, acting
+from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import DomainError, acting
 from unit.builders import COORDINATOR
 
 A = TypeVar("A", bound=Aggregate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.audit import as_of, causation_tree, render_csv, render_text
+from shared.domain.audit import as_of, causation_tree, render_csv, render_text
 
 
 def row(event_id: str, at: str, service: str, event: str, caused_by: str | None = None, **fields: str) -> dict[str, object]:
@@ -47,7 +47,7 @@ def test_d15_csv_opens_in_excel_with_the_disclosure_basis() -> None:
 
 
 def test_audit_csv_keeps_formula_like_text_inert() -> None:
-    from shared.audit import disclosure_rows, render_csv, render_disclosures_csv
+    from shared.domain.audit import disclosure_rows, render_csv, render_disclosures_csv
 
     row = {"occurred_at": "2026-11-29T00:00:00+00:00", "service": "intake", "event": "Case.PersonDisclosed",
            "event_id": "e1", "caused_by": None, "position": 1, "case_id": "c1",

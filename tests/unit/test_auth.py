@@ -1,4 +1,4 @@
-"""Staff authentication (shared/auth.py): the development issuer, a city IdP's JWKS, the checks of
+"""Staff authentication (shared/web/auth.py): the development issuer, a city IdP's JWKS, the checks of
 every token, the development accounts and the `jusou staff` / `jusou token` commands."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
-from shared.cli import parser
+from shared.web.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
+from jusou.cli import parser
 
 
 def settings(folder: Path, **changes: Any) -> AuthSettings:
@@ -159,7 +159,7 @@ def test_auth_an_ended_session_is_refused_even_while_remembered_as_verified(tmp_
 
 
 def test_auth_sign_in_is_throttled_per_account_and_per_address() -> None:
-    from shared.auth import SignInThrottle
+    from shared.web.auth import SignInThrottle
 
     throttle = SignInThrottle()
     tries = [throttle.begin("kouki-012", "10.0.0.1") for _ in range(SignInThrottle.PER_ACCOUNT + 1)]
@@ -220,7 +220,7 @@ def test_auth_a_development_issuer_that_cannot_make_its_key_says_what_to_do(
     def read_only(*_: Any, **__: Any) -> None:
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr("shared.auth.write_private", read_only)
+    monkeypatch.setattr("shared.web.auth.write_private", read_only)
     with pytest.raises(Unauthenticated) as refused:
         DevIssuer(tmp_path / "auth").mint("kouki-012", "elderly-support", ["counselor"])
     assert refused.value.status == 401
@@ -254,7 +254,7 @@ def test_auth_an_unknown_staff_id_costs_the_cpu_a_known_one_does(tmp_path: Path)
 
 
 def main(argv: list[str]) -> int:
-    """A `jusou` command, without the logging set-up of shared.cli.main (it would keep pytest's stdout)."""
+    """A `jusou` command, without the logging set-up of jusou.cli.main (it would keep pytest's stdout)."""
     args = parser().parse_args(argv)
     result: int = args.handler(args)
     return result
@@ -282,8 +282,8 @@ def test_auth_cli_adds_lists_mints_for_and_removes_an_account(tmp_path: Path, mo
 
 def test_auth_demo_staff_are_one_account_per_role_with_a_password_printed_once(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from shared.cli import DEMO_STAFF, demo_staff
-    from shared.policy import ROLES
+    from jusou.cli import DEMO_STAFF, demo_staff
+    from shared.web.policy import ROLES
 
     demo_staff(tmp_path)
 
@@ -350,8 +350,8 @@ def test_auth_the_ui_signs_in_at_the_citys_idp_with_the_code_flow_and_pkce(
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from shared import auth
-    from shared.ui import UI, mount_common
+    from shared.web import auth
+    from shared.web.ui import UI, mount_common
 
     monkeypatch.setenv("JUSOU_OIDC_ISSUER", city_idp["issuer"])
     monkeypatch.setenv("JUSOU_OIDC_JWKS_URL", city_idp["issuer"] + "/jwks")

@@ -17,8 +17,8 @@ from services.community.translate import translate as community_translate
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PlacementEnded, PlacementOpen, Support
 from services.participation.translate import translate as participation_translate
-from shared.contracts import ResourceGapIdentifiedV1
-from shared.journey import Invalid, NotFound, journey_id
+from shared.contract.events import ResourceGapIdentifiedV1
+from shared.kernel.journey import Invalid, NotFound, journey_id
 from unit.builders import (
     COORDINATOR,
     Upstream,

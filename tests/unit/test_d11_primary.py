@@ -9,7 +9,7 @@ Beside the suite a model, written from DOMAIN.md and not from the code, says wha
 must do: succeed, or be refused with which domain error(s). A command is caught only for the
 errors the model expects, and only when it expects one; any other outcome fails the test. After
 every command the primary agency is the same in the model, in intake, on the bus (folded with
-`shared.primary.primary_after`) and, while the case is escalated, in collaboration.
+`shared.domain.primary.primary_after`) and, while the case is escalated, in collaboration.
 
 The search must really reach decisions and returns: the test counts them over all examples
 and fails if approvals, revision requests, returns to intake or consent refusals never happened.
@@ -36,10 +36,10 @@ from services.intake.translate import translate as intake_out
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import ConsentMissing, NotOnAgenda
 from services.meeting.translate import translate as meeting_out
-from shared.contracts import Envelope
-from shared.journey import DomainError, NotFound
-from shared.plan import PlanNotEditable
-from shared.primary import primary_after
+from shared.contract.events import Envelope
+from shared.kernel.journey import DomainError, NotFound
+from shared.domain.plan import PlanNotEditable
+from shared.domain.primary import primary_after
 from unit.builders import ATTENDEES, COORDINATOR, COUNTER_STAFF, PERSON, ROLES, SECRETARIAT, deliver, in_memory, published
 
 #: The receiving counter (houkatsu) is the 地域包括支援センター of 高齢者支援室 (DOMAIN.md's table).

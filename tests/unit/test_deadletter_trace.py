@@ -1,5 +1,5 @@
 """A dead letter and its replay keep the case's W3C trace context, so a replay's effects stay in the
-case's trace (shared/tracing.py) instead of starting a new one."""
+case's trace (shared/observe/tracing.py) instead of starting a new one."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import structlog.testing
 
-from shared import deadletters
-from shared.inbox import Inbox
+from shared.messaging import deadletters
+from shared.messaging.inbox import Inbox
 
 TRACE = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "jusou=1"}
 

@@ -1,5 +1,5 @@
 """A command's Idempotency-Key record is saved with its effect, in one transaction, and stays private
-(shared/idempotency.py; the HTTP side is tests/e2e/test_idempotency.py)."""
+(shared/kernel/idempotency.py; the HTTP side is tests/e2e/test_idempotency.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.intake.application import IntakeApplication
-from shared.idempotency import (
+from shared.kernel.idempotency import (
     AlreadyRecorded,
     IdempotentRequest,
     fingerprint_of,

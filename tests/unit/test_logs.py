@@ -1,4 +1,4 @@
-"""shared.logs: JSON lines with JUSOU_LOG_FORMAT=json, readable lines otherwise, ids only when they are ids."""
+"""shared.observe.logs: JSON lines with JUSOU_LOG_FORMAT=json, readable lines otherwise, ids only when they are ids."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from uuid import uuid4
 
-from shared.journey import journey_id
-from shared.logs import path_ids
+from shared.kernel.journey import journey_id
+from shared.observe.logs import path_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import logging, warnings
 import structlog
-from shared.logs import configure_logging
+from shared.observe.logs import configure_logging
 configure_logging("intake")
 structlog.get_logger().info("relay.published", event_id="e-1")
 logging.getLogger("uvicorn.error").error("Exception in ASGI application")
@@ -80,7 +80,7 @@ async def test_a_command_on_a_case_carries_its_ids_into_the_use_case_and_logs_th
     from fastapi import Depends, FastAPI
     from structlog.testing import capture_logs
 
-    from shared.logs import RequestContext, bind_path_ids
+    from shared.observe.logs import RequestContext, bind_path_ids
 
     api = FastAPI(dependencies=[Depends(bind_path_ids)])
     api.add_middleware(RequestContext)

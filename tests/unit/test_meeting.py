@@ -14,8 +14,8 @@ import pytest
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import ConsentMissing, NotForShienKaigi, NotOnAgenda, OpenObjection
 from services.meeting.translate import translate
-from shared.contracts import Envelope
-from shared.journey import Invalid, NotFound
+from shared.contract.events import Envelope
+from shared.kernel.journey import Invalid, NotFound
 from unit.builders import (
     ATTENDEES, SECRETARIAT, Upstream, consent_recorded, in_memory, only, plan_proposed, published, stored_count,
 )

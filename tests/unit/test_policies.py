@@ -27,8 +27,8 @@ from services.outreach.translate import translate as outreach_translate
 from services.participation.application import ParticipationApplication
 from services.participation.domain import Support
 from services.participation.translate import translate as participation_translate
-from shared.contracts import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, ResourceShortageReportedV1
-from shared.journey import journey_id
+from shared.contract.events import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, ResourceShortageReportedV1
+from shared.kernel.journey import journey_id
 from unit.builders import (
     ATTENDEES, COORDINATOR, COUNTER_STAFF, PERSON, ROLES, SECRETARIAT, Upstream, deliver, in_memory, only,
     published, stored_count,

@@ -1,4 +1,4 @@
-"""What the policy table must say, written down apart from it (shared/policy.py; the actions the routes
+"""What the policy table must say, written down apart from it (shared/web/policy.py; the actions the routes
 declare): the table test in tests/security checks that the running services enforce the table; these
 check that the table says what the city means — separation of duties, read-only audit, personal
 information to few."""
@@ -9,7 +9,7 @@ import importlib
 
 import pytest
 
-from shared.policy import PUBLIC, ROLES, actions
+from shared.web.policy import PUBLIC, ROLES, actions
 
 DECLARED = {a for s in ("intake", "collaboration", "meeting", "outreach", "participation", "community")
             for a in actions(importlib.import_module(f"services.{s}.main").api).values()}  # what the routes need

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from services.community.application import CommunityApplication
 from services.community.domain import LocalResource, RegionalIssue, resource_case_id
-from shared.journey import Invalid, acting
+from shared.kernel.journey import Invalid, acting
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import COORDINATOR, in_memory
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from services.meeting.application import SETTLED, MeetingApplication
 from services.meeting.domain import MEETING_TYPES, Consent, Meeting, PlanReview
-from shared.journey import Invalid, acting
+from shared.kernel.journey import Invalid, acting
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import ATTENDEES, SECRETARIAT, in_memory
 

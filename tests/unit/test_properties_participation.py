@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES, CatalogueEntry, Support
-from shared.journey import acting
+from shared.kernel.journey import acting
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 

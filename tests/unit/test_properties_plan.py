@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase
-from shared.journey import acting
-from shared.plan import Plan, PlanWithoutRoles
+from shared.kernel.journey import acting
+from shared.domain.plan import Plan, PlanWithoutRoles
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import COORDINATOR, in_memory
 
@@ -35,7 +35,7 @@ ROLES = st.lists(ROLE, max_size=3)
 STATUSES = {"draft", "proposed", "approved", "revision_requested", "returned", "closure_requested", "closed",
             "suspended", "continued"}
 DECIDED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
-#: The oracle, from DOMAIN.md and not from shared/plan.py: the owner writes (and proposes) a plan while it is
+#: The oracle, from DOMAIN.md and not from shared/domain/plan.py: the owner writes (and proposes) a plan while it is
 #: a draft; after the meeting asks for a revision (D5: "back to the plan's owner"); and after a suspension
 #: (D7: 中断 "can be resumed by its own act once the reason is gone"). Proposed, approved, returned, closing,
 #: closed or continued plans are the meeting's to move.

@@ -10,8 +10,8 @@ from support.v1_consumer import escalation_reasons
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.asyncapi import PUBLISHED_VERSION
-from shared.contracts import (
+from shared.web.asyncapi import PUBLISHED_VERSION
+from shared.contract.events import (
     REGISTRY,
     UPCASTERS,
     CaseEscalatedV1,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared import settings
-from shared.cli import main
+from jusou.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def test_settings_jusou_command_given_a_bad_value_exits_2_with_the_message(
     assert "JUSOU_STORE='mysql'" in err and "`sqlite`, `postgres`" in err
 
 
-@pytest.mark.parametrize("command", [["-m", "services.intake"], ["-m", "shared.cli", "up"]])
+@pytest.mark.parametrize("command", [["-m", "services.intake"], ["-m", "jusou.cli", "up"]])
 def test_settings_process_given_a_bad_port_exits_2_without_traceback(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
     env |= {"JUSOU_PG_PORT": "abc", "JUSOU_DATA_DIR": str(tmp_path),

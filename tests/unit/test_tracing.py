@@ -1,4 +1,4 @@
-"""shared/tracing.py in one process: a command's span is in its case's trace, and the context goes on
+"""shared/observe/tracing.py in one process: a command's span is in its case's trace, and the context goes on
 through the stored event, the publish and the consumer (the whole suite: tests/e2e/test_tracing.py)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared import tracing
-from shared.journey import JourneyAggregate, acting, journey_id
+from shared.observe import tracing
+from shared.kernel.journey import JourneyAggregate, acting, journey_id
 
 CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from shared.wareki import jst, wareki
+from shared.domain.wareki import jst, wareki
 
 
 def test_wareki_with_the_gregorian_date_beside() -> None:

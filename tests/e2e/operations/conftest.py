@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.servers import free_port, nats_server
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 FAILING_HOOK = Path(__file__).resolve().parents[2] / "support" / "failing"

@@ -8,7 +8,7 @@ from support.journey import Journey
 from support.ops import Samples, scrape, value
 from support.poll import eventually
 
-from shared.runner import Suite
+from jusou.runner import Suite
 
 
 async def test_metrics_follow_a_journey_across_intake_collaboration_and_meeting(

@@ -12,10 +12,10 @@ if os.environ.get("JUSOU_TEST_FAIL_FILE"):
     from pathlib import Path
     from typing import Any
 
-    import shared.app
+    import shared.kernel.app
 
     _fail_file = Path(os.environ["JUSOU_TEST_FAIL_FILE"])
-    _receive = shared.app.ServiceApplication.receive
+    _receive = shared.kernel.app.ServiceApplication.receive
 
     def _failing_receive(self: Any, envelope: Any, payload: Any, tracking: str | None = None) -> bool:
         failing = _fail_file.read_text().splitlines() if _fail_file.exists() else []
@@ -23,4 +23,4 @@ if os.environ.get("JUSOU_TEST_FAIL_FILE"):
             raise RuntimeError(f"injected failure (test): {self.service} cannot handle {envelope.event_type} now")
         return _receive(self, envelope, payload, tracking)
 
-    shared.app.ServiceApplication.receive = _failing_receive  # type: ignore[method-assign]
+    shared.kernel.app.ServiceApplication.receive = _failing_receive  # type: ignore[method-assign]

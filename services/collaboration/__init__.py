@@ -1,0 +1,1 @@
+"""The collaboration service (`python -m services.collaboration`)."""

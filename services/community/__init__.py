@@ -1,0 +1,1 @@
+"""The community service (`python -m services.community`)."""

@@ -1,0 +1,1 @@
+"""The intake service (`python -m services.intake`)."""

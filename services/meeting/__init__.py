@@ -1,0 +1,1 @@
+"""The meeting service (`python -m services.meeting`)."""

@@ -1,0 +1,1 @@
+"""The outreach service (`python -m services.outreach`)."""

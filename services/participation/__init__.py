@@ -1,0 +1,1 @@
+"""The participation service (`python -m services.participation`)."""

@@ -1,0 +1,486 @@
+"""The public event contract (CONTRACT.md) as pydantic models.
+
+Integration events are not domain events: these models are what travels on the `JUSOU`
+stream. They tolerate unknown fields (a newer producer may add some) and are never edited
+once published: a change is a new `schema_version` beside the old one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+STREAM = "JUSOU"
+SUBJECT_PREFIX = "jusou"
+DEAD_LETTER_STREAM = "JUSOU_DLQ"
+DEAD_LETTER_PREFIX = "jusou-dlq"
+REPLAY_STREAM = "JUSOU_REPLAY"  # dead letters sent back to the consumer that parked them (`jusou deadletters replay`)
+REPLAY_PREFIX = "jusou-replay"
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+Source = Literal["intake", "collaboration", "meeting", "outreach", "participation", "community"]
+MeetingType = Literal["jusou_shien_kaigi", "shien_kaigi"]
+Decision = Literal["approved", "revision_requested", "returned_to_intake"]
+Program = Literal["collaboration", "outreach", "participation"]
+
+
+def subject_for(source: str, event_type: str) -> str:
+    """`jusou.<service>.<EventType>`, the subject an event is published on."""
+    return f"{SUBJECT_PREFIX}.{source}.{event_type}"
+
+
+class _Tolerant(BaseModel):
+    """Tolerant reader: unknown fields are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Actor(_Tolerant):
+    """Who caused an event: a staff member (`staff_id`, `division`) or a policy (`service`)."""
+
+    staff_id: str | None = None
+    division: str | None = None
+    service: str | None = None
+
+
+class Envelope(_Tolerant):
+    """Every message body on the bus (CONTRACT.md, "The envelope")."""
+
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    schema_version: int = Field(ge=1)
+    source: Source
+    source_position: int = Field(ge=1)
+    case_id: UUID
+    occurred_at: AwareDatetime
+    correlation_id: UUID
+    causation_id: UUID | None
+    actor: Actor
+    payload: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return subject_for(self.source, self.event_type)
+
+
+# ---- payloads, version 1 -------------------------------------------------------------
+
+
+class ConsultationReceivedV1(_Tolerant):
+    """D1 D2: a consultation received at one of the six counters (相談受付)."""
+
+    counter: str
+    division: str
+    channel: str
+    concerns: list[str]
+    person_ref: str
+    primary_agency: str | None = None
+
+
+ConsentCover = Literal["jusou_shien_kaigi", "related_agencies"]
+#: What a consent covers (D9), read by the programs: sharing at the 重層的支援会議, or with the agencies
+#: the case is connected or escalated to. A consent to one is not a consent to the other.
+CONSENT_COVERS: dict[str, str] = {
+    "jusou_shien_kaigi": "重層的支援会議での情報共有",
+    "related_agencies": "関係機関（つなぎ先・プランの役割機関）との情報共有",
+}
+
+
+class ConsentRecordedV1(_Tolerant):
+    """D9: consent (本人同意) given or withdrawn (`granted` = false).
+
+    `scope` is the consent's wording; `covers` (added in place, optional for old events) says what it
+    covers as codes (CONSENT_COVERS). An event without `covers` is read from its wording: it covers the
+    重層的支援会議 only when the wording names it."""
+
+    scope: str
+    granted: bool
+    method: str
+    covers: list[ConsentCover] | None = None
+
+    def covered(self) -> frozenset[str]:
+        if self.covers is not None:
+            return frozenset(self.covers)
+        return frozenset({"jusou_shien_kaigi"}) if "重層的支援会議" in self.scope else frozenset()
+
+
+class CaseConnectedV1(_Tolerant):
+    """D3: the case is connected to another agency (つなぎ)."""
+
+    to_agency: str
+    reason: str
+
+
+class CaseConnectionAnsweredV1(_Tolerant):
+    """D3 D11: the agency a case was connected to accepts it (and becomes primary) or declines."""
+
+    to_agency: str
+    accepted: bool
+    reason: str
+
+
+class CaseEscalatedV1(_Tolerant):
+    """D3 D11: a complex or compound case escalated to collaboration (多機関協働)."""
+
+    reason: str
+    concerns: list[str]
+    primary_agency: str
+
+
+#: CaseEscalated v2 `reason_code`: why a case needs 多機関協働, with its Japanese label.
+#: `unclassified` only ever comes from upcasting a v1 event, which had free text alone.
+ESCALATION_REASONS: dict[str, str] = {
+    "compound": "複合化",  # several fields' problems at once (介護 and 困窮 and …)
+    "complex": "複雑化",  # problems entangled, to be untangled together
+    "beyond_single_agency": "単独の支援機関では対応困難",
+    "unclassified": "未分類",
+}
+EscalationReason = Literal["compound", "complex", "beyond_single_agency", "unclassified"]
+
+
+class CaseEscalatedV2(_Tolerant):
+    """D3 D11: v2 of CaseEscalated; v1's free-text `reason` split into a code and the text (upcast from v1)."""
+
+    reason_code: EscalationReason = Field(
+        description="; ".join(f"{code}: {label}" for code, label in ESCALATION_REASONS.items())
+    )
+    reason_text: str
+    concerns: list[str]
+    primary_agency: str
+
+
+class CollaborationStartedV1(_Tolerant):
+    """D3 D11: collaboration (多機関協働) opened its case on an escalation; the primary agency stays."""
+
+    reason: str
+    primary_agency: str
+
+
+class Role(_Tolerant):
+    """D4: one agency's part in a plan (役割分担)."""
+
+    agency: str
+    responsibility: str
+    contact: str | None = None
+
+
+class PlanProposedV1(_Tolerant):
+    """D4 D6: a plan (プラン) proposed to the meeting by its owning program."""
+
+    plan_id: UUID
+    program: Program
+    revision: int = Field(ge=1)
+    support_direction: str
+    goals: list[str]
+    roles: list[Role]
+
+
+class PlanClosureRequestedV1(_Tolerant):
+    """D7: the plan owner asks the meeting to evaluate and end a plan."""
+
+    plan_id: UUID
+    program: Program | None = None
+    progress: str
+
+
+class OutreachStartedV1(_Tolerant):
+    """D12: outreach (アウトリーチ) begins for a case, possibly before any escalation."""
+
+    referred_by: str
+    reason: str
+
+
+class OutreachHandedOverV1(_Tolerant):
+    """D12: outreach hands the person on to intake, collaboration or participation."""
+
+    to_program: Literal["intake", "collaboration", "participation"]
+    reason: str
+    primary_agency: str | None = None
+    counter: str | None = None  # to intake: the counter that will receive the person
+
+
+class ParticipationStartedV1(_Tolerant):
+    """D13: participation support (参加支援) begins, usually from a meeting's connect_to."""
+
+    referred_by: str
+    needs: list[str] = []
+
+
+class ResourceMatchedV1(_Tolerant):
+    """D13: a local resource matched to the person (居場所, 就労, 住居…)."""
+
+    resource_kind: str
+    resource_id: str
+    provider: str | None = None
+
+
+class ResourceShortageReportedV1(_Tolerant):
+    """D8 D13: participation found no resource for a need."""
+
+    need: str
+    area: str
+    description: str
+
+
+class MeetingDecidedV1(_Tolerant):
+    """D5 D10: a consensus decision (合議) on a plan, by one of the two meeting types.
+
+    A 支援会議's reasons never travel (CONTRACT "Confidential content never travels"): its
+    `reasons` is empty on the bus; the minutes stay with the meeting service and its members."""
+
+    meeting_id: UUID
+    meeting_type: MeetingType
+    plan_id: UUID
+    decision: Decision
+    attendees: list[str]
+    reasons: str
+    connect_to: list[Literal["outreach", "participation"]] = []
+    program: Program | None = None
+    revision: int | None = None
+
+
+class MeetingCaseTakenUpV1(_Tolerant):
+    """D10 D9: a sitting took up the case (議題にした). It names which divisions of the city sat as its
+    members (codes), never what was said: intake reads a 支援会議 basis of disclosure from it.
+    """
+
+    meeting_id: UUID
+    meeting_type: MeetingType
+    held_on: date
+    member_divisions: list[str]
+
+
+class CaseReturnedToIntakeV1(_Tolerant):
+    """D5 D11: the meeting returns the case to intake as its primary agency (主担当)."""
+
+    meeting_id: UUID
+    primary_agency: str
+    reason: str
+
+
+class GoalResult(_Tolerant):
+    """D7: how one goal of the plan went."""
+
+    goal: str
+    result: Literal["achieved", "partly_achieved", "not_achieved"]
+    note: str = ""
+
+
+class Evaluation(_Tolerant):
+    """D7: the course and outcome of support (評価), goal by goal."""
+
+    course: str
+    outcome: str
+    goals: list[GoalResult] = []
+
+
+class PlanClosedV1(_Tolerant):
+    """D7: the meeting ends the plan (終結)."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
+
+
+class PlanSuspendedV1(_Tolerant):
+    """D7: the meeting suspends the plan (中断); it can be resumed later."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    reason: str
+    program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
+
+
+class PlanContinuedV1(_Tolerant):
+    """D7: the meeting continues the plan with a new review date."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    evaluation: Evaluation
+    next_review_on: date
+    program: Program | None = None
+    meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
+
+
+class ResourceGapIdentifiedV1(_Tolerant):
+    """D8: a need with no local resource, recorded as a regional issue (地域の課題)."""
+
+    need: str
+    area: str
+    description: str
+
+
+class RegionalIssueOpenedV1(_Tolerant):
+    """D8: community (地域づくり) takes up a resource gap or shortage."""
+
+    issue_id: UUID
+    need: str
+    area: str
+    origin_event_id: UUID
+
+
+class InitiativeStartedV1(_Tolerant):
+    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場)."""
+
+    issue_id: UUID
+    forum: str
+    summary: str
+
+
+class ResourceDevelopedV1(_Tolerant):
+    """D8 D13: community registered a new local resource; participation's catalogue learns of it from this alone.
+
+    `kind` is a code of `shared.domain.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other). The resource's
+    name travels as `resource_name`: no payload field is called `name` (that is a person's, never on the bus).
+    """
+
+    resource_id: UUID
+    kind: str
+    resource_name: str
+    provider: str
+    area: str
+    capacity: int | None = None
+    issue_id: UUID | None = None
+
+
+class PlacementStartedV1(_Tolerant):
+    """D13: the person starts at a matched resource (参加の開始)."""
+
+    resource_id: str
+    started_on: date
+
+
+class PlacementReviewedV1(_Tolerant):
+    """D13: how a placement went: settled (定着), ongoing (継続中), interrupted (中断) or ended (終了)."""
+
+    resource_id: str
+    outcome: str
+    note: str = ""
+
+
+#: Optional fields added to a published version in place (tolerant readers ignore them): when a
+#: translation leaves one out, it is left out of the payload too, so an event recorded before the field
+#: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
+ADDED_IN_PLACE = frozenset({"covers", "meeting_type"})
+
+REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
+    ("ConsultationReceived", 1): ConsultationReceivedV1,
+    ("ConsentRecorded", 1): ConsentRecordedV1,
+    ("CaseConnected", 1): CaseConnectedV1,
+    ("CaseConnectionAnswered", 1): CaseConnectionAnsweredV1,
+    ("CaseEscalated", 1): CaseEscalatedV1,
+    ("CaseEscalated", 2): CaseEscalatedV2,
+    ("CollaborationStarted", 1): CollaborationStartedV1,
+    ("PlanProposed", 1): PlanProposedV1,
+    ("PlanClosureRequested", 1): PlanClosureRequestedV1,
+    ("OutreachStarted", 1): OutreachStartedV1,
+    ("OutreachHandedOver", 1): OutreachHandedOverV1,
+    ("ParticipationStarted", 1): ParticipationStartedV1,
+    ("ResourceMatched", 1): ResourceMatchedV1,
+    ("ResourceShortageReported", 1): ResourceShortageReportedV1,
+    ("MeetingDecided", 1): MeetingDecidedV1,
+    ("CaseReturnedToIntake", 1): CaseReturnedToIntakeV1,
+    ("MeetingCaseTakenUp", 1): MeetingCaseTakenUpV1,
+    ("PlanClosed", 1): PlanClosedV1,
+    ("PlanSuspended", 1): PlanSuspendedV1,
+    ("PlanContinued", 1): PlanContinuedV1,
+    ("ResourceGapIdentified", 1): ResourceGapIdentifiedV1,
+    ("RegionalIssueOpened", 1): RegionalIssueOpenedV1,
+    ("InitiativeStarted", 1): InitiativeStartedV1,
+    ("ResourceDeveloped", 1): ResourceDevelopedV1,
+    ("PlacementStarted", 1): PlacementStartedV1,
+    ("PlacementReviewed", 1): PlacementReviewedV1,
+}
+
+
+class PoisonMessage(ValueError):
+    """A message that can never be processed: it goes to the dead-letter subject with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse(body: bytes) -> tuple[Envelope, BaseModel]:
+    """Decode and validate one message body; raise PoisonMessage saying what is wrong."""
+    try:
+        raw = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"body is not UTF-8 JSON: {exc}") from exc
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
+    model = REGISTRY.get((envelope.event_type, envelope.schema_version))
+    if model is None:
+        raise PoisonMessage(
+            f"unknown event {envelope.event_type} v{envelope.schema_version}"
+        )
+    try:
+        payload = model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise PoisonMessage(
+            f"invalid payload of {envelope.event_type} v{envelope.schema_version}: {_errors(exc)}"
+        ) from exc
+    return envelope, payload
+
+
+def _case_escalated_v1_to_v2(v1: BaseModel) -> BaseModel:
+    if not isinstance(v1, CaseEscalatedV1):
+        raise TypeError(f"CaseEscalated v1 upcaster got {type(v1).__name__}")
+    extra = {k: v for k, v in (v1.model_extra or {}).items() if k not in CaseEscalatedV2.model_fields}
+    return CaseEscalatedV2(reason_code="unclassified", reason_text=v1.reason, concerns=v1.concerns,
+                           primary_agency=v1.primary_agency, **extra)
+
+
+#: (event_type, version) → the step that raises a payload of that version to the next one.
+UPCASTERS: dict[tuple[str, int], Callable[[BaseModel], BaseModel]] = {
+    ("CaseEscalated", 1): _case_escalated_v1_to_v2,
+}
+
+
+def latest_version(event_type: str) -> int:
+    """The newest schema_version of an event type in the registry."""
+    return max(version for (name, version) in REGISTRY if name == event_type)
+
+
+def upcast(envelope: Envelope, payload: BaseModel) -> tuple[Envelope, BaseModel]:
+    """Raise a parsed event to the newest version of its type, one step at a time (v1 → v2 → …).
+
+    For consumers that want to handle only the latest version; `parse` itself returns what was
+    published. The event stays the same event: `event_id`, `source_position` and the rest of the
+    envelope are unchanged, only `schema_version` and `payload` move on.
+    """
+    while (step := UPCASTERS.get((envelope.event_type, envelope.schema_version))) is not None:
+        payload = step(payload)
+        envelope = envelope.model_copy(update={
+            "schema_version": envelope.schema_version + 1, "payload": payload.model_dump(mode="json"),
+        })
+    return envelope, payload
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def envelope_json(envelope: Envelope) -> bytes:
+    return envelope.model_dump_json().encode("utf-8")
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema, for the envelope and every (event, version) in the registry."""
+    schemas = {"Envelope.json": Envelope.model_json_schema()}
+    for (event_type, version), model in sorted(REGISTRY.items()):
+        schemas[f"{event_type}.v{version}.json"] = model.model_json_schema()
+    return schemas
+

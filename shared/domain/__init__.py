@@ -1,0 +1,1 @@
+"""Domain parts several programs share: the Plan aggregate, primary agencies, reference data, 和暦, audit views."""

@@ -1,0 +1,315 @@
+"""The base Application of every service: its use cases, its inbox and its commit signal.
+
+One Application per service (STYLE 4). It records with a process recorder so that the effect
+of an integration event and the tracking record of that event commit in one transaction
+(the inbox); a redelivered or duplicated event is recognised by its (source, source_position)
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Recording,
+    Tracking,
+    Transcoding,
+)
+from eventsourcing.projection import EventSourcedProjection
+from pydantic import BaseModel
+
+from shared.contract.events import Envelope
+from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
+from shared.kernel.journey import NotFound, acting, event_id_of
+from shared.kernel.readmodel import ReadModels, open_view
+
+RELAY_TRACKING = "jusou-relay"
+
+
+class DateAsISO(Transcoding):
+    """Stores `datetime.date` values (meeting dates, review dates) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def divisions_upstream(envelope: Envelope, payload: BaseModel) -> set[str]:
+    """The divisions an integration event names: its actor's and those in its payload (division scope)."""
+    from shared.web.policy import divisions_named
+
+    fields = payload.model_dump(mode="json")
+    return divisions_named({"actor": envelope.actor.model_dump(), "fields": fields})
+
+
+class ServiceApplication(EventSourcedProjection[UUID]):
+    """A Jusou service's event store and use cases."""
+
+    service: ClassVar[str]
+    #: upstream source → event types this service reacts to (its durable consumers)
+    subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._commit_listeners: list[Callable[[], None]] = []
+        self._inbox_lock = threading.Lock()
+        self.readmodels = ReadModels(open_view(self.env), self)
+        self.on_commit(self.readmodels.wake)
+        if self.env.get("PERSISTENCE_MODULE", "eventsourcing.popo") != "eventsourcing.popo" and self.env.get(
+            "JUSOU_READMODELS_FOLLOW", "1"
+        ) == "1":
+            self.readmodels.start()
+
+    def close(self) -> None:
+        self.readmodels.stop()
+        view_store = getattr(self.readmodels.view, "datastore", None)
+        if view_store is not None:
+            view_store.close()
+        super().close()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- commits -------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save; a command sent with an `Idempotency-Key` saves its record in the same transaction
+        (shared/kernel/idempotency.py): a duplicate sent at the same time fails here and records nothing."""
+        request = marked()
+        if request is None or request.request_id is None:
+            return super().save(*objs, **kwargs)
+        recorded = [str(o.id) for o in objs if isinstance(o, Aggregate)]
+        record = IdempotentRequest(request_id=request.request_id, route=request.route,
+                                   fingerprint=request.fingerprint, recorded=recorded)
+        try:
+            recordings = super().save(*objs, record, **kwargs)
+        except IntegrityError:
+            if self.idempotent_record(request.request_id) is not None:
+                raise AlreadyRecorded(request.request_id, request.fingerprint) from None
+            raise
+        request.saved = True
+        return recordings
+
+    def idempotent_record(self, request_id: UUID) -> IdempotentRequest | None:
+        """The command received with this (hashed, scoped) key, if one was recorded."""
+        try:
+            record: Aggregate = self.repository.get(request_id)
+        except AggregateNotFoundError:
+            return None
+        return record if isinstance(record, IdempotentRequest) else None
+
+    def finish_recorded(self, recorded: list[UUID]) -> None:
+        """A command recorded these aggregates and then lost its answer (it may have stopped before its
+        work outside the store): a retry with its key finishes that work here. Nothing by default."""
+
+    def answer_request(self, request_id: UUID, status: int, content_type: str, location: str, body: str) -> None:
+        """Keep the answer of a command received with a key, for its retries."""
+        record = self.idempotent_record(request_id)
+        if record is None or record.answer is not None:
+            return
+        record.give_answer(status, content_type, location, body)
+        try:
+            self.save(record)
+        except IntegrityError:
+            pass  # answered at the same moment by another replica: one answer is kept
+
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit (the relay wakes on it)."""
+        self._commit_listeners.append(listener)
+
+    def off_commit(self, listener: Callable[[], None]) -> None:
+        if listener in self._commit_listeners:
+            self._commit_listeners.remove(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        for listener in list(self._commit_listeners):
+            listener()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
+        """Get an aggregate of the given kind or raise NotFound naming what was looked for."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError as exc:
+            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+        return aggregate
+
+    def notifications(self, start: int = 1, limit: int = 500) -> Iterator[Notification]:
+        """Every stored event from `start`, in store order."""
+        while True:
+            batch = self.recorder.select_notifications(start=start, limit=limit)
+            yield from batch
+            if len(batch) < limit:
+                return
+            start = batch[-1].id + 1
+
+    def ids_of(self, kind: type[Aggregate]) -> list[UUID]:
+        """Ids of every aggregate of `kind`, oldest first (from the aggregate catalogue read model)."""
+        self.readmodels.catch_up()
+        return [UUID(i) for i in self.readmodels.view.ids_of_kind(f"{kind.__module__}:{kind.__qualname__}")]
+
+    def notifications_at(self, positions: list[int]) -> Iterator[Notification]:
+        """The stored events at these positions (ascending), reading runs of consecutive positions at once."""
+        i = 0
+        while i < len(positions):
+            j = i
+            while j + 1 < len(positions) and positions[j + 1] == positions[j] + 1:
+                j += 1
+            yield from self.recorder.select_notifications(start=positions[i], limit=j - i + 1, stop=positions[j])
+            i = j + 1
+
+    def case_positions(self, case_id: UUID) -> list[int]:
+        """Store positions of the case's events (from the case index read model)."""
+        self.readmodels.catch_up()
+        return self.readmodels.view.positions_of_case(str(case_id))
+
+    def history(self, case_id: UUID) -> list[dict[str, Any]]:
+        """D15: every event this service recorded for the case, in store order, with who and why."""
+        return self.rows_at(self.case_positions(case_id))
+
+    def case_divisions(self, case_id: UUID) -> frozenset[str]:
+        """The divisions that may read this program's record of the case (division scope, issue 13):
+        the divisions that run the program, and every division the case's events here name: who acted
+        (and whose act upstream caused a policy's event), its primary agency, the agencies it was
+        connected to or given a role in a plan, and the members of the meetings that took it up.
+        Agencies are compared by their division's code (shared/domain/reference.py division_of)."""
+        from shared.web.policy import PROGRAM_DIVISIONS, divisions_named
+
+        found = set(PROGRAM_DIVISIONS.get(self.service, frozenset()))
+        for row in self.history(case_id):
+            found |= divisions_named(row)
+        return frozenset(found)
+
+    def scoped(self, rows: list[dict[str, Any]], reader: Any) -> list[dict[str, Any]]:
+        """A list's rows (each with a `case_id`) that `reader` (a Principal) may see: division scope."""
+        from shared.web.policy import visible
+
+        return visible(reader, rows, self.case_divisions, self.service)
+
+    def redact(self, rows: list[dict[str, Any]], division: str | None) -> list[dict[str, Any]]:
+        """History rows as `division` may see them (the meeting withholds a 支援会議's content, D10)."""
+        return rows
+
+    def person_rows(self, person_ref: UUID) -> list[dict[str, Any]]:
+        """Every event naming the person (from the person index read model): intake's disclosures."""
+        self.readmodels.catch_up()
+        return self.rows_at(self.readmodels.view.positions_of_person(str(person_ref)))
+
+    def state_as_of(self, case_id: UUID, moment: datetime | None = None, division: str | None = None) -> list[dict[str, Any]]:
+        """D15 audit: this program's view of the case as it stood at `moment` (now when None).
+
+        Each aggregate that recorded something for the case is rebuilt from its own events up to
+        the last version recorded by then (`repository.get(id, version=…)`). A person's record
+        (personal information) is never part of it: disclosures are audited separately.
+        """
+        self.readmodels.catch_up()
+        states = []
+        for aggregate_id in self.readmodels.view.case_aggregates(str(case_id)):
+            uid = UUID(aggregate_id)
+            version: int | None = None
+            if moment is not None:
+                recorded = [e.originator_version for e in self.recorder.select_events(uid)
+                            if self.mapper.to_domain_event(e).timestamp <= moment]
+                if not recorded:
+                    continue
+                version = max(recorded)
+            aggregate = self.repository.get(uid, version=version)
+            if getattr(aggregate, "personal", False):
+                continue
+            shown = aggregate.view() if callable(getattr(aggregate, "view", None)) else {
+                k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+            states.append({
+                "service": self.service,
+                "aggregate_id": aggregate_id,
+                "kind": type(aggregate).__qualname__,
+                "version": aggregate.version,
+                "recorded_at": aggregate.modified_on.isoformat(),
+                "state": json.loads(json.dumps(shown, default=str, ensure_ascii=False)),
+            })
+        return states
+
+    def rows_at(self, positions: list[int]) -> list[dict[str, Any]]:
+        rows = []
+        for notification in self.notifications_at(positions):
+            event = self.mapper.to_domain_event(notification)
+            meta = getattr(event, "meta", None) or {}
+            fields = {k: v for k, v in vars(event).items()
+                      if k not in ("meta", "originator_id", "originator_version", "timestamp", "originator_topic")}
+            rows.append({
+                "service": self.service,
+                "position": notification.id,
+                "occurred_at": event.timestamp.isoformat(),
+                "event": notification.topic.rsplit(":", 1)[-1],
+                "case_id": meta.get("case_id"),
+                "aggregate_id": str(notification.originator_id),
+                "event_id": str(event_id_of(self.service, notification.originator_id, notification.originator_version)),
+                "actor": meta.get("actor"),
+                "caused_by": meta.get("caused_by"),
+                **({"upstream_divisions": meta["upstream_divisions"]} if meta.get("upstream_divisions") else {}),
+                "fields": json.loads(json.dumps(fields, default=str, ensure_ascii=False)),
+            })
+        return rows
+
+    # -- relay position --------------------------------------------------------------------
+
+    def relay_position(self) -> int:
+        return self.recorder.max_tracking_id(RELAY_TRACKING) or 0
+
+    def save_relay_position(self, position: int) -> None:
+        if position > self.relay_position():
+            try:
+                self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
+            except IntegrityError:
+                pass  # another replica's relay saved this very position first: it is saved
+
+    # -- inbox -----------------------------------------------------------------------------
+
+    def receive(self, envelope: Envelope, payload: BaseModel, tracking: str | None = None) -> bool:
+        """Apply an integration event exactly once; False when it was already applied.
+
+        `tracking` names the tracking record instead of the source: a replayed dead letter has its
+        own (shared/messaging/deadletters.py), as the source's record may already be past its position.
+        """
+        name = tracking or envelope.source
+        with self._inbox_lock:
+            if self.recorder.has_tracking_id(name, envelope.source_position):
+                return False
+            processing = ProcessingEvent[UUID](
+                tracking=Tracking(application_name=name, notification_id=envelope.source_position)
+            )
+            with acting({"service": self.service}, caused_by=envelope.event_id,
+                        upstream_divisions=sorted(divisions_upstream(envelope, payload))):
+                self.react(envelope, payload, processing)
+            try:
+                recordings = self._record(processing)
+            except IntegrityError:
+                # Another replica recorded it first: a duplicate. Anything else is a real conflict.
+                if self.recorder.has_tracking_id(name, envelope.source_position):
+                    return False
+                raise
+            self._notify(recordings)
+            return True
+
+    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
+        """Policy: turn an integration event into this service's own events (collect them on `processing`)."""

@@ -1,0 +1,116 @@
+"""NATS connection and streams: explicit, safe settings (STYLE 8)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
+from shared.messaging.natsauth import client_credentials, inbox_prefix
+from shared.settings import current
+
+log = structlog.get_logger()
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+#: The settings an existing stream is checked for (the replicas are the deployment's choice), with
+#: the server's value for one that STREAMS leaves unset.
+CHECKED_SETTINGS = {"subjects": None, "retention": None, "storage": None, "discard": DiscardPolicy.OLD,
+                    "max_age": 0, "max_msgs": -1, "max_bytes": -1, "max_msgs_per_subject": -1,
+                    "max_msg_size": -1, "duplicate_window": None}
+
+STREAMS = (
+    StreamConfig(
+        name=STREAM,
+        description="Jusou integration events: the history of every case across programs",
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=0,  # history is never trimmed by time
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    ),
+    StreamConfig(
+        name=DEAD_LETTER_STREAM,
+        description="Messages a Jusou consumer could not process, with the reason in headers",
+        subjects=[f"{DEAD_LETTER_PREFIX}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    ),
+    StreamConfig(
+        name=REPLAY_STREAM,
+        description="Dead letters replayed to the consumer that parked them (`jusou deadletters replay`), kept as a record",
+        subjects=[f"{REPLAY_PREFIX}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        max_age=0,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    ),
+)
+
+
+async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
+    """A connection that reconnects for ever, without spinning (2 s between tries).
+
+    It connects as `user`, else as shared.messaging.natsauth.client_credentials says (NATS_USER, or the
+    operator of `jusou up`'s own NATS); a NATS without authorization ignores credentials. Its
+    replies come on the user's own prefix, `_INBOX_<user>.…` (shared/messaging/natsauth.py: the only inbox
+    a service's user may subscribe to).
+    """
+    credentials = client_credentials(user, password)
+    return await nats.connect(
+        servers(url),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=2,
+        connect_timeout=5,
+        allow_reconnect=True,
+        **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
+           if credentials else {}),
+    )
+
+
+def servers(url: str) -> list[str]:
+    """`NATS_URL` as a list of servers: one URL, or several separated by commas (a NATS cluster).
+
+    nats-py and FastStream take a list; a comma-separated string would be read as one bad URL."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def stream_replicas() -> int:
+    """`JUSOU_STREAM_REPLICAS`: 1 on one nats-server, 3 on a three-node cluster (`jusou cluster up`)."""
+    return current().stream_replicas
+
+
+async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
+    """Create the streams if missing (with `replicas` copies, default JUSOU_STREAM_REPLICAS);
+    never rewrite an existing stream's settings, but say when they are not Jusou's.
+
+    A service's NATS user may create exactly these three streams and never update one
+    (shared/messaging/natsauth.py): `jusou up` and `jusou cluster up` create them as the operator before any
+    service starts; on Compose and Kubernetes the first service does. Whoever created a stream
+    first decided its settings, so each start compares them with these and logs
+    `bus.stream_settings_differ` (returned too: "<stream>.<setting>") for an operator to look at."""
+    js = nc.jetstream()
+    copies = stream_replicas() if replicas is None else replicas
+    differs: list[str] = []
+    for config in STREAMS:
+        try:
+            info = await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(dataclasses.replace(config, num_replicas=copies))
+            continue
+        wanted = {name: default if getattr(config, name) is None else getattr(config, name)
+                  for name, default in CHECKED_SETTINGS.items()}
+        found = [f"{config.name}.{name}" for name, value in wanted.items()
+                 if value is not None and getattr(info.config, name) != value]
+        if found:
+            log.warning("bus.stream_settings_differ", stream=config.name, settings=found)
+        differs += found
+    return differs

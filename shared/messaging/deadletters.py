@@ -1,0 +1,345 @@
+"""Dead letters: read them from `JUSOU_DLQ`, and replay one to the consumer that parked it.
+
+A replay is published on the stream `JUSOU_REPLAY`, subject
+`jusou-replay.<consumer>.<source>.<EventType>`, with the original body and the header
+`Jusou-Replay-Of: <dead-letter sequence>`; it never goes back on `JUSOU`, where every event is
+exactly once. Each service with consumers has one more durable pull consumer,
+`<service>--replay`, on its own replay subjects only, so a replay reaches that consumer and no
+other. It is handled as the inbox handles an event: parsed, applied through `app.receive` with
+its tracking record in the same transaction, acked after the commit, retried with back-off and
+parked again (with `Jusou-Replay-Of`) after `max_deliver` tries.
+
+Its tracking record is its own, `replay:<source>:<source_position>`, not the source's: the
+consumer went on with the source's later events after parking this one, so the source's record
+is already past its position and would take the replay for a duplicate. A second replay of
+the same event finds that record and changes nothing; a message can only be parked after the
+normal road failed to apply it, so the two roads never both apply it.
+
+The original subject counts, as on the stream (shared/messaging/inbox.py, `refusal`): it is the replay's
+own subject without `jusou-replay.<consumer>.` (only the operator publishes replays). A replay
+whose envelope disagrees with it, or whose `Jusou-Original-Subject` header names another, is
+parked again with the reason and never applied.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import anyio
+import structlog
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
+from nats.js.api import DeliverPolicy
+
+from shared.contract.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REPLAY_PREFIX,
+    REPLAY_STREAM,
+    SUBJECT_PREFIX,
+    PoisonMessage,
+    parse,
+)
+from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, refusal
+from shared.observe.logs import bind_event, unbind_event
+from shared.messaging.natsauth import pull_inbox_prefix
+from shared.observe.tracing import TRACE_HEADERS, consuming, trace_headers
+
+log = structlog.get_logger()
+
+REASON = "Jusou-Dead-Letter-Reason"
+ORIGINAL_SUBJECT = "Jusou-Original-Subject"
+CONSUMER = "Jusou-Consumer"
+REPLAY_OF = "Jusou-Replay-Of"
+
+STATUS_LABELS = {
+    "parked": "未処理 / parked",
+    "replay_pending": "再処理待ち / replay pending",
+    "replayed": "再処理済み / replayed",
+    "failed_again": "再処理失敗 / failed again",
+}
+
+
+def replay_consumer(service: str) -> str:
+    return f"{service}--replay"
+
+
+def replay_subject(consumer: str, original_subject: str) -> str:
+    """`jusou-replay.<consumer>.<source>.<EventType>`."""
+    return f"{REPLAY_PREFIX}.{consumer}.{original_subject.removeprefix(SUBJECT_PREFIX + '.')}"
+
+
+def replay_tracking(source: str, position: int) -> str:
+    """The tracking record of a replayed event (see the module's docstring)."""
+    return f"replay:{source}:{position}"
+
+
+# --- the service's side: its replay consumer ------------------------------------------------
+
+
+def subscribe_replays(inbox: Inbox) -> None:
+    """Add the durable pull consumer `<service>--replay` to the inbox's broker (before it starts)."""
+    service = inbox.app.service
+    if not inbox.app.subscriptions:
+        return  # consumes nothing, so parks nothing
+    durable = replay_consumer(service)
+
+    @inbox.broker.subscriber(
+        f"{REPLAY_PREFIX}.{service}.>",
+        stream=JStream(REPLAY_STREAM, declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=1, timeout=2.0),
+        inbox_prefix=pull_inbox_prefix(service),  # its NATS user may read no other inbox
+        config=ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=1,
+            ack_wait=ACK_WAIT_SECONDS,
+            max_deliver=-1,
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        title=durable,
+        description=f"{service} applies the dead letters replayed to it (`jusou deadletters replay`)",
+    )
+    async def handle(msg: NatsMessage) -> None:
+        await handle_replay(inbox, msg)
+
+
+async def handle_replay(inbox: Inbox, msg: NatsMessage) -> None:
+    """Apply one replayed dead letter exactly once, as the inbox applies an event."""
+    unbind_event()  # this consumer's task handles one replay after another
+    raw = msg.raw_message
+    headers = raw.headers or {}
+    original = f"{SUBJECT_PREFIX}.{raw.subject.split('.', 2)[-1]}"  # the subject is the authority
+    replay_of = headers.get(REPLAY_OF, "")
+    try:
+        envelope, payload = parse(raw.data)
+    except PoisonMessage as exc:
+        await park_again(inbox, msg, original, replay_of, exc.reason)
+        return
+    refused = refusal(original, envelope)
+    if refused is None and headers.get(ORIGINAL_SUBJECT, original) != original:
+        refused = (f"replayed on {raw.subject}, but its {ORIGINAL_SUBJECT} header says {headers[ORIGINAL_SUBJECT]}: "
+                   f"not applied")
+    if refused is not None:
+        await park_again(inbox, msg, original, replay_of, refused)
+        return
+    bind_event(envelope)  # case_id, event_id, correlation_id on every line until the next replay
+    tries = raw.metadata.num_delivered
+    tracking = replay_tracking(envelope.source, envelope.source_position)
+    began = time.perf_counter()
+    try:
+        with consuming(inbox.app.service, envelope, headers):
+            applied = await anyio.to_thread.run_sync(inbox.app.receive, envelope, payload, tracking)
+    except Exception as exc:  # noqa: BLE001 — the dead-letter boundary, as in the inbox
+        inbox.observe(envelope, "failed", time.perf_counter() - began, tries, "replay")
+        reason = f"{type(exc).__name__}: {exc}"
+        if tries >= inbox.max_deliver:
+            await park_again(inbox, msg, original, replay_of, f"replay failed {tries} times; last error {reason}")
+        else:
+            log.warning("inbox.replay_retry", service=inbox.app.service, subject=original, tries=tries, error=reason)
+            await msg.nack(delay=min(0.2 * 2**tries, 10.0))
+        return
+    inbox.observe(envelope, "applied" if applied else "duplicate", time.perf_counter() - began, tries, "replay")
+    if applied:
+        inbox.applied += 1
+    else:
+        inbox.duplicates += 1
+    log.info("inbox.replayed" if applied else "inbox.replay_duplicate", subject=original, replay_of=replay_of,
+             position=envelope.source_position)
+    await msg.ack()
+
+
+async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: str, reason: str) -> None:
+    """The replay failed too: park it again, saying which dead letter it replayed."""
+    raw = msg.raw_message
+    service = inbox.app.service
+    await inbox.broker.publish(
+        raw.data,
+        f"{DEAD_LETTER_PREFIX}.{service}.{original.removeprefix(SUBJECT_PREFIX + '.')}",
+        headers={
+            REASON: reason.replace("\n", " ")[:2000],
+            ORIGINAL_SUBJECT: original,
+            CONSUMER: service,
+            REPLAY_OF: replay_of,
+            "Nats-Msg-Id": f"{service}:replay:{raw.metadata.sequence.stream}",
+            **trace_headers(raw.headers),
+        },
+        stream=DEAD_LETTER_STREAM,
+    )
+    inbox.dead_lettered += 1
+    log.error("inbox.replay_dead_lettered", service=service, subject=original, replay_of=replay_of, reason=reason)
+    await msg.reject()
+
+
+# --- the operator's side: reading and replaying (`jusou deadletters`) ------------------------
+
+
+@dataclass
+class Replay:
+    seq: int
+    time: datetime | None
+    consumer: str
+    replay_of: int
+
+
+@dataclass
+class DeadLetter:
+    seq: int
+    time: datetime | None
+    consumer: str
+    subject: str
+    reason: str
+    headers: dict[str, str]
+    data: bytes
+    replay_of: int | None = None  # this one is a replay that failed again
+    status: str = "parked"
+    replay: Replay | None = None
+    parked_again_as: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What `list --json` prints: no body (`show` has it)."""
+        return {
+            "seq": self.seq,
+            "time": self.time.isoformat() if self.time else None,
+            "consumer": self.consumer,
+            "subject": self.subject,
+            "reason": self.reason,
+            "replay_of": self.replay_of,
+            "status": self.status,
+            "replay_seq": self.replay.seq if self.replay else None,
+            "parked_again_as": self.parked_again_as,
+        }
+
+    def body(self) -> Any:
+        """The original message: its JSON if it is JSON, else its text, else its bytes in hex."""
+        try:
+            return json.loads(self.data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            try:
+                return self.data.decode("utf-8")
+            except UnicodeDecodeError:
+                return self.data.hex()
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def dead_letter_of(msg: Any) -> DeadLetter:
+    """A `JUSOU_DLQ` message (nats-py RawStreamMsg) as a DeadLetter."""
+    headers = {k: v for k, v in (msg.headers or {}).items()
+               if k.startswith("Jusou-") or k in ("Nats-Msg-Id", *TRACE_HEADERS)}
+    subject = msg.subject or ""
+    consumer = headers.get(CONSUMER) or (subject.split(".")[1] if subject.count(".") >= 1 else "")
+    original = headers.get(ORIGINAL_SUBJECT) or f"{SUBJECT_PREFIX}.{subject.split('.', 2)[-1]}"
+    return DeadLetter(seq=msg.seq, time=msg.time, consumer=consumer, subject=original,
+                      reason=headers.get(REASON, ""), headers=headers, data=msg.data or b"",
+                      replay_of=_int(headers.get(REPLAY_OF)))
+
+
+async def stream_messages(js: Any, stream: str, limit: int | None = None) -> list[Any]:
+    """The stream's messages in order (the last `limit` of them), skipping deleted ones."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        return []
+    if not info.state.messages:
+        return []
+    first = info.state.first_seq
+    if limit is not None:
+        first = max(first, info.state.last_seq - limit + 1)
+    found = []
+    for seq in range(first, info.state.last_seq + 1):
+        try:
+            found.append(await js.get_msg(stream, seq))
+        except NotFoundError:
+            continue
+    return found
+
+
+async def replays(js: Any) -> list[Replay]:
+    return [
+        Replay(seq=m.seq, time=m.time, consumer=(m.headers or {}).get(CONSUMER, ""),
+               replay_of=_int((m.headers or {}).get(REPLAY_OF)) or 0)
+        for m in await stream_messages(js, REPLAY_STREAM)
+    ]
+
+
+async def replay_floor(js: Any, consumer: str) -> int:
+    """The last `JUSOU_REPLAY` sequence the consumer's replay consumer has finished with (0: none)."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        info = await js.consumer_info(REPLAY_STREAM, replay_consumer(consumer), timeout=2)
+    except NotFoundError:
+        return 0
+    return int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+
+
+async def dead_letters(js: Any, limit: int | None = None) -> list[DeadLetter]:
+    """The dead letters (the last `limit`), each with what became of its replay."""
+    letters = [dead_letter_of(m) for m in await stream_messages(js, DEAD_LETTER_STREAM, limit)]
+    by_origin: dict[int, Replay] = {}
+    for sent in await replays(js):
+        by_origin.setdefault(sent.replay_of, sent)  # the first replay of each; a later copy changes nothing
+    parked_again = {d.replay_of: d.seq for d in letters if d.replay_of is not None}
+    floors = {c: await replay_floor(js, c) for c in {d.consumer for d in letters if d.seq in by_origin}}
+    for letter in letters:
+        letter.replay = by_origin.get(letter.seq)
+        if letter.replay is None:
+            continue
+        if letter.seq in parked_again:
+            letter.status, letter.parked_again_as = "failed_again", parked_again[letter.seq]
+        elif floors.get(letter.consumer, 0) >= letter.replay.seq:
+            letter.status = "replayed"
+        else:
+            letter.status = "replay_pending"
+    return letters
+
+
+async def dead_letter(js: Any, seq: int) -> DeadLetter:
+    """One dead letter by its `JUSOU_DLQ` sequence, with its replay's status; LookupError if none."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        await js.get_msg(DEAD_LETTER_STREAM, seq)
+    except NotFoundError:
+        raise LookupError(seq) from None
+    for letter in await dead_letters(js):
+        if letter.seq == seq:
+            return letter
+    raise LookupError(seq)
+
+
+async def replay(js: Any, seq: int) -> tuple[DeadLetter, int, bool]:
+    """Send dead letter `seq` back to its consumer; (letter, replay sequence, whether it was new).
+
+    A dead letter is replayed once: asked again, it answers with the first replay's sequence.
+    """
+    letter = await dead_letter(js, seq)
+    if letter.replay is not None:
+        return letter, letter.replay.seq, False
+    ack = await js.publish(
+        replay_subject(letter.consumer, letter.subject),
+        letter.data,
+        stream=REPLAY_STREAM,
+        headers={
+            "Nats-Msg-Id": f"replay:{letter.consumer}:{seq}",
+            REPLAY_OF: str(seq),
+            ORIGINAL_SUBJECT: letter.subject,
+            CONSUMER: letter.consumer,
+            **trace_headers(letter.headers),  # the replay's effects join the case's trace
+        },
+        timeout=5,
+    )
+    return letter, int(ack.seq), not ack.duplicate

@@ -1,0 +1,335 @@
+"""NATS authorization: one NATS user per service, each with least privilege (issues 6 and 13).
+
+When the suite starts its own nats-server (`jusou up`, `Suite` without `nats_url`), the server
+runs with a generated config: a user per service, a read-only `integrator` for new programs, and
+an operator (`jusou-operator`) for the runner and the `jusou` commands. Passwords are generated
+once per data folder and kept there (`nats-auth.json`, mode 600). A NATS the suite did not start
+(`NATS_URL`) is used with the credentials given in `NATS_USER` / `NATS_PASSWORD`, or none.
+
+What a service's user may do (`permissions`), subject by subject (the JetStream API is requests
+on `$JS.API.…`; the list is what nats-py and FastStream were seen to send, logged against a real
+nats-server):
+
+- publish its own events `jusou.<service>.>` and its dead letters `jusou-dlq.<service>.>`;
+- for each of its durable pull consumers (`durable_consumers`: `<service>--<source>` on `JUSOU`,
+  filter `jusou.<source>.*`, shared/messaging/inbox.py; `<service>--replay` on `JUSOU_REPLAY`, filter
+  `jusou-replay.<service>.>`, shared/messaging/deadletters.py) and no other: create it with exactly that
+  filter (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: the server refuses a request whose
+  config names another filter than the subject), read its info (`CONSUMER.INFO.<stream>.<durable>`),
+  pull (`CONSUMER.MSG.NEXT.<stream>.<durable>`) and ack / nak / term what it pulled
+  (`$JS.ACK.<stream>.<durable>.>`). The legacy `CONSUMER.DURABLE.CREATE`, which carries no filter
+  in its subject, and `CONSUMER.DELETE` are not granted;
+- read the three streams' info (`STREAM.INFO`, also what /metrics counts of its dead letters), and
+  get a message of `JUSOU` (`STREAM.MSG.GET.JUSOU`): the relay looks up its newest event on the
+  stream to find a tail a crash lost (shared/messaging/relay.py). That request names a sequence or a subject
+  in its body, which permissions cannot see: a service may read any `JUSOU` message by sequence,
+  the public contract without personal information that an integrator reads too. Never a message
+  of `JUSOU_DLQ` or `JUSOU_REPLAY`;
+- create the three streams if missing (`STREAM.CREATE.<stream>`, shared/messaging/bus.py), never update,
+  delete or purge a stream, nor delete a message (`STREAM.UPDATE/DELETE/PURGE/MSG.DELETE`: not
+  granted);
+- receive replies only on its own inbox prefix `_INBOX_<service>.>` (`inbox_prefix`): with the
+  shared `_INBOX.>` any user could subscribe to every other client's replies, the messages pulled
+  by another program's consumers and what the operator reads of the dead letters among them.
+
+Stream creation: the operator creates the streams before any service starts where the suite
+starts NATS itself (`jusou up`, `jusou cluster up`); on Docker Compose and Kubernetes the first
+service to start creates them. Services keep `STREAM.CREATE` of exactly their three streams
+because that needs no extra start-up step there, and it cannot change anything: nats-server answers
+a create of an existing stream with other settings with an error (10058, "stream name already in
+use with a different configuration") and leaves the stream as it is; `STREAM.UPDATE` is denied.
+What remains: on an empty server whoever holds a service's password could create a stream first,
+with settings of their choosing; `jusou up` and the cluster close that by creating them first.
+
+The integrator (`integrator_permissions`) reads `JUSOU` through durable consumers of its own: it
+may create, inspect, pull from and ack consumers of `JUSOU` with a filter within `jusou.>`, whatever
+their name, except every consumer of Jusou's services (denied by name: NATS matches whole tokens,
+so a name prefix such as `integrator-` cannot be required). It cannot publish, delete, read
+`JUSOU_DLQ` or `JUSOU_REPLAY`, nor get a message by sequence; its replies come on
+`_INBOX_integrator.>`. Integrators share the one user, so they could touch each other's
+consumers; a program that needs more separation gets a user of its own.
+
+One thing permissions cannot see either: a consumer's config may name a push `deliver_subject`,
+to which nats-server then delivers the stream's messages itself. It refuses one that loops into
+the consumer's own stream; one aimed at `jusou-dlq.…` would be stored there (under the original
+`jusou.…` subject, so never where a replay consumer looks) only while something subscribes to it.
+
+Docker Compose and Kubernetes run nats-server with deploy/nats/auth.conf (`deploy_config`, written by
+`jusou nats config`): the same users and permissions, each password a reference to an environment
+variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import importlib
+import secrets
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from shared.contract.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REPLAY_PREFIX,
+    REPLAY_STREAM,
+    STREAM,
+    SUBJECT_PREFIX,
+)
+from shared.kernel.app import ServiceApplication
+from shared.settings import PORTS, current, write_private
+
+OPERATOR = "jusou-operator"
+INTEGRATOR = "integrator"  # read-only: new programs consuming JUSOU (docs/integrating.md §5)
+CREDENTIALS_FILE = "nats-auth.json"
+SERVER_CONFIG_FILE = "nats-auth.conf"
+
+Credentials = tuple[str, str]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_CONFIG = ROOT / "deploy" / "nats" / "auth.conf"  # docker-compose.yml, deploy/cluster/compose.yaml
+K8S_CONFIG_MAP = ROOT / "deploy" / "k8s" / "nats-auth.yaml"  # the same text for the nats pods (deploy/k8s/)
+CONFIG_MAP_NAME, CONFIG_MAP_KEY = "nats-auth", "auth.conf"
+
+API = "$JS.API"
+STREAMS = (STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM)
+
+
+def inbox_prefix(user: str) -> str:
+    """Where `user`'s replies come (nats-py `inbox_prefix`): `_INBOX_<user>`, subscribable by it alone."""
+    return f"_INBOX_{user}"
+
+
+def pull_inbox_prefix(user: str) -> bytes:
+    """FastStream's `subscriber(inbox_prefix=…)` for a pull consumer of `user` (it wants the dot;
+    its default, `_INBOX.`, is not the connection's)."""
+    return f"{inbox_prefix(user)}.".encode()
+
+
+def subscriptions_of(service: str) -> dict[str, tuple[str, ...]]:
+    """The service's consumers, read from its Application class (`subscriptions`)."""
+    module = importlib.import_module(f"services.{service}.application")
+
+    for value in vars(module).values():
+        if (isinstance(value, type) and issubclass(value, ServiceApplication)
+                and value.__module__ == module.__name__ and getattr(value, "service", None) == service):
+            return dict(value.subscriptions)
+    raise LookupError(f"no ServiceApplication for {service} in {module.__name__}")
+
+
+def durable_consumers(service: str) -> dict[str, tuple[str, str]]:
+    """The service's durable consumers: name → (stream, filter subject), as shared/messaging/inbox.py and
+    shared/messaging/deadletters.py create them from its Application's `subscriptions`."""
+    sources = sorted(subscriptions_of(service))
+    found = {f"{service}--{source}": (STREAM, f"{SUBJECT_PREFIX}.{source}.*") for source in sources}
+    if sources:  # a service that consumes nothing parks nothing, so has no replay consumer
+        found[f"{service}--replay"] = (REPLAY_STREAM, f"{REPLAY_PREFIX}.{service}.>")
+    return found
+
+
+def consumer_subjects(stream: str, durable: str, filter_subject: str) -> list[str]:
+    """The subjects a client publishes to create, inspect, pull from and ack one durable pull consumer."""
+    return [
+        f"{API}.CONSUMER.CREATE.{stream}.{durable}.{filter_subject}",
+        f"{API}.CONSUMER.INFO.{stream}.{durable}",
+        f"{API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def permissions(service: str) -> dict[str, Any]:
+    """What `service`'s NATS user may publish and subscribe to (the module's docstring says why)."""
+    consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service).items()
+                 for subject in consumer_subjects(stream, durable, filter_subject)]
+    return {
+        "publish": {"allow": [
+            f"{SUBJECT_PREFIX}.{service}.>",  # its own integration events (the relay)
+            f"{DEAD_LETTER_PREFIX}.{service}.>",  # what its consumers could not process
+            *(f"{API}.STREAM.INFO.{stream}" for stream in STREAMS),
+            *(f"{API}.STREAM.CREATE.{stream}" for stream in STREAMS),  # if missing; an existing one stays
+            f"{API}.STREAM.MSG.GET.{STREAM}",  # the relay: its newest event on the stream
+            *consumers,  # its own durable pull consumers, nobody else's
+        ]},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+    }
+
+
+def integrator_permissions(services: tuple[str, ...] = tuple(PORTS)) -> dict[str, Any]:
+    """The read-only integrator: consumers of its own on `JUSOU`, never one of the services'."""
+    ours = [(durable, stream) for service in services
+            for durable, (stream, _) in durable_consumers(service).items() if stream == STREAM]
+    return {
+        "publish": {
+            "allow": [
+                f"{API}.STREAM.INFO.{STREAM}",
+                f"{API}.CONSUMER.CREATE.{STREAM}.*.{SUBJECT_PREFIX}.>",
+                f"{API}.CONSUMER.INFO.{STREAM}.*",
+                f"{API}.CONSUMER.MSG.NEXT.{STREAM}.*",
+                f"$JS.ACK.{STREAM}.*.>",
+            ],
+            "deny": [subject for durable, stream in ours
+                     for subject in consumer_subjects(stream, durable, ">")],
+        },
+        "subscribe": {"allow": [f"{inbox_prefix(INTEGRATOR)}.>"]},
+    }
+
+
+def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dict[str, str]:
+    """User → password for the operator, the integrator and each service, made once and kept in the data folder."""
+    path = Path(data_dir) / CREDENTIALS_FILE
+    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    wanted = (OPERATOR, INTEGRATOR, *services)
+    if any(user not in known for user in wanted):
+        known |= {user: secrets.token_urlsafe(24) for user in wanted if user not in known}
+        write_private(path, (json.dumps(known, indent=2) + "\n").encode())
+    return known
+
+
+def users(passwords: Mapping[str, str], services: tuple[str, ...] = tuple(PORTS)) -> list[dict[str, Any]]:
+    """The `authorization.users` of nats-server: the operator (may do anything), the integrator and
+    each service's user."""
+    found: list[dict[str, Any]] = [{"user": OPERATOR, "password": passwords[OPERATOR]}]
+    found += [{"user": INTEGRATOR, "password": passwords[INTEGRATOR], "permissions": integrator_permissions(services)}]
+    found += [{"user": s, "password": passwords[s], "permissions": permissions(s)} for s in services]
+    return found
+
+
+def server_config(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> Path:
+    """Write the nats-server config (users and their permissions) into the data folder; return its path."""
+    passwords = credentials(data_dir, services)
+    # nats-server reads JSON; quoted strings keep `$JS…` from being taken as a variable.
+    text = json.dumps({"authorization": {"users": users(passwords, services)}}, indent=2, ensure_ascii=False)
+    path = Path(data_dir) / SERVER_CONFIG_FILE
+    write_private(path, (text + "\n").encode())
+    return path
+
+
+def password_variable(user: str) -> str:
+    """The environment variable with `user`'s password where compose and Kubernetes run nats-server."""
+    return f"JUSOU_NATS_{'OPERATOR' if user == OPERATOR else user.upper()}_PASSWORD"
+
+
+DEPLOY_HEADER = """\
+# Jusou: the NATS users of docker-compose.yml, deploy/cluster/compose.yaml and deploy/k8s/ (issues 6, 13).
+# Rendered by shared/messaging/natsauth.py (`jusou nats config`) from the users and permissions `jusou up`
+# gives its own nats-server; do not edit. Each service may publish only its own subjects and use
+# only its own durable consumers, never delete, purge or update a stream (shared/messaging/natsauth.py says
+# subject by subject why); integrator (new programs) only reads JUSOU through consumers of its own;
+# jusou-operator (the `jusou` commands) may do anything. nats-server takes each password from the
+# environment variable named after `$` (compose: `.env`; Kubernetes: the Secret jusou-secrets).
+# It reads the variable's value as a config value: make the passwords hex (secrets.token_hex),
+# since a value such as `-abc` or `123` is refused or read as a number.
+"""
+
+
+def deploy_config(services: tuple[str, ...] = tuple(PORTS)) -> str:
+    """deploy/nats/auth.conf: `server_config`'s users, each password a `$JUSOU_NATS_<USER>_PASSWORD` reference."""
+    references = {user: f"${password_variable(user)}" for user in (OPERATOR, INTEGRATOR, *services)}
+    text = json.dumps({"authorization": {"users": users(references, services)}}, indent=2, ensure_ascii=False)
+    # Unquoted, `$NAME` is a variable (nats-server looks it up in the environment); quoted, a literal.
+    for reference in references.values():
+        text = text.replace(json.dumps(reference), reference)
+    return DEPLOY_HEADER + text + "\n"
+
+
+def config_map(services: tuple[str, ...] = tuple(PORTS)) -> str:
+    """deploy/k8s/nats-auth.yaml: `deploy_config` as the ConfigMap the nats pods mount at /etc/nats."""
+    body = "".join(f"    {line}\n" if line else "\n" for line in deploy_config(services).splitlines())
+    return f"""\
+# The NATS users (issues 6, 13): deploy/nats/auth.conf as a ConfigMap, mounted by the nats pods at
+# /etc/nats (nats.yaml). Rendered by shared/messaging/natsauth.py (`jusou nats config`); do not edit.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {CONFIG_MAP_NAME}
+  namespace: jusou
+  labels:
+    app.kubernetes.io/name: nats
+    app.kubernetes.io/part-of: jusou
+data:
+  {CONFIG_MAP_KEY}: |
+{body}"""
+
+
+def deploy_files() -> dict[Path, str]:
+    """The checked-in files `jusou nats config` writes: path → text."""
+    return {DEPLOY_CONFIG: deploy_config(), K8S_CONFIG_MAP: config_map()}
+
+
+def operator_credentials(data_dir: Path) -> Credentials | None:
+    """The operator's user and password if the suite started its own NATS from this data folder."""
+    path = Path(data_dir) / CREDENTIALS_FILE
+    if not path.exists():
+        return None
+    known = json.loads(path.read_text(encoding="utf-8"))
+    return (OPERATOR, known[OPERATOR]) if OPERATOR in known else None
+
+
+def client_credentials(user: str | None = None, password: str | None = None) -> Credentials | None:
+    """Who a client connects as: given credentials, else `NATS_USER`/`NATS_PASSWORD`, else the operator
+    of the data folder (`JUSOU_DATA_DIR`) when `jusou up` made one, else nobody (a NATS without auth)."""
+    if user:
+        return (user, password or "")
+    env = current()
+    if env.nats_user:
+        return (env.nats_user, env.nats_password)
+    return operator_credentials(env.data_path)
+
+
+def broker_credentials(user: str | None = None, password: str | None = None) -> dict[str, Any]:
+    """`NatsBroker(...)` keyword arguments for `client_credentials` (none for a NATS without auth): the
+    user and its private reply prefix."""
+    found = client_credentials(user, password)
+    if found is None:
+        return {}
+    from faststream.security import SASLPlaintext
+
+    return {"security": SASLPlaintext(username=found[0], password=found[1]), "inbox_prefix": inbox_prefix(found[0])}
+
+
+# --- `jusou nats config` ------------------------------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    """Add `jusou nats config [--check]` and `jusou nats credentials [USER]` to the `jusou` command
+    (jusou/cli.py parser())."""
+    nats = commands.add_parser("nats", help="the NATS users: the deployment files, a user's credentials")
+    actions = nats.add_subparsers(dest="action", required=True)
+    config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
+                                               "--check: exit 1 if they differ")
+    config.add_argument("--check", action="store_true")
+    config.set_defaults(handler=nats_config)
+    creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
+                                                   "`jusou up`'s NATS (default: the read-only integrator)")
+    creds.add_argument("user", nargs="?", default=INTEGRATOR)
+    creds.set_defaults(handler=nats_credentials)
+
+
+def nats_credentials(args: argparse.Namespace) -> int:
+    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
+    import shlex
+
+    path = current().data_path / CREDENTIALS_FILE
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if args.user not in known:
+        print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
+              f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
+        return 1
+    print(f"export NATS_USER={shlex.quote(args.user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
+    return 0
+
+
+def nats_config(args: argparse.Namespace) -> int:
+    differs = []
+    for path, text in deploy_files().items():
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                differs.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for path in differs:
+        print(f"{path} は生成結果と異なります / differs from `jusou nats config`", file=sys.stderr)
+    return 1 if differs else 0

@@ -1,0 +1,344 @@
+"""Outbox relay: the one road out (STYLE 7).
+
+Publishes a service's recorded events to the `JUSOU` stream from its event store, in store
+order, with `Nats-Msg-Id` = `event_id`. Its position is kept in the store itself (a tracking
+record) and saved after the stream acknowledged, so a restart resumes where it stopped; an
+event published again after a crash is the same message (deterministic `event_id`) and the
+stream drops it. The relay is woken on every commit, and polls as a fallback for commits made
+by another process (a second replica on PostgreSQL).
+
+Only this service may publish on `jusou.<service>.>` (a NATS user per service), and only its
+relay does. A message there that its store never recorded (another `event_id` at the position it
+claims, or no envelope at all) was put there by someone holding the service's NATS password: the
+relay reports it (`foreign`: readyz `degraded`, /metrics `jusou_relay_foreign_messages_total`).
+It looks whenever the stream holds more on these subjects than it chained its publishes onto: when
+a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while idle, once per poll
+(one `get_last_msg`). A consumer's tracking moved by such a message is reported by the consumer
+and by `jusou status` (shared/messaging/inbox.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js.api import RawStreamMsg
+from nats.js.client import JetStreamContext
+from nats.js.errors import APIError, NotFoundError
+
+from shared.kernel.app import ServiceApplication
+from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, envelope_json
+from shared.messaging.inbox import MAX_SOURCE_POSITION
+from shared.kernel.journey import event_id_of
+from shared.observe.logs import bind_event, unbind_event
+from shared.observe.tracing import PublishSpan
+
+log = structlog.get_logger()
+
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: the expected last subject sequence did not match
+
+Translate = Callable[[Any, int], Envelope | None]
+BATCH = 256
+#: The position is saved at most this often, caught up or not (bench/: each save is a commit on the
+#: store, an fsync the service's commands queue behind; saved whenever caught up, it was one more
+#: fsync per command under a steady load). Saved too when the relay stops.
+SAVE_EVERY_SECONDS = 0.5
+STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the service's stop
+
+
+FOREIGN_KEPT = 20  # the last foreign messages shown on readyz (all are counted)
+LOOK_BATCH = 256  # messages on our subjects checked per look
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A message on this service's subjects that its store never recorded."""
+
+    seq: int
+    subject: str
+    why: str
+
+
+class Relay:
+    def __init__(self, app: ServiceApplication, translate: Translate, nc: Client, poll_seconds: float) -> None:
+        self.app = app
+        self.translate = translate
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.poll_seconds = poll_seconds
+        self.position = 0
+        self.published = 0
+        self._rewound_until = 0  # after a rewind, republish up to here before following the saved position
+        self._saved, self._saved_at = 0, time.monotonic()  # what this relay last saved, and when
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked = -1  # the connection's reconnect count when the stream was last looked at
+        self._chain: int | None = None  # stream sequence of the last message on our subjects (None: look)
+        self._looked: int | None = None  # stream sequence on our subjects checked up to (None: not started)
+        self._looked_at = 0.0
+        self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
+        self.foreign_count = 0
+
+    def wake(self) -> None:
+        """Thread-safe: called by the application after each commit."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.app.on_commit(self.wake)
+        self.position = await self._from_store(self.app.relay_position)
+        try:
+            await self._follow()
+        finally:
+            await self._save_on_stop()
+
+    async def _follow(self) -> None:
+        backoff = 0.1
+        while True:
+            self._wake.clear()
+            try:
+                if self._chain is None or self._checked != self.nc.stats["reconnects"]:
+                    reconnects = self.nc.stats["reconnects"]
+                    await self.follow_stream()
+                    self._checked = reconnects
+                moved = await self.publish_pending()
+                backoff = 0.1
+            except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                log.warning("relay.publish_failed", service=self.app.service, error=str(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the store away (a database restart) or worse: never die
+                log.error("relay.failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if not moved:
+                try:
+                    await self.look_for_foreign()
+                except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                    log.warning("relay.look_failed", service=self.app.service, error=str(exc))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
+                except TimeoutError:
+                    pass
+
+    async def _from_store(self, read: Callable[[], int]) -> int:
+        """A value from the store, waiting for it to answer (the relay starts with the service)."""
+        delay = 0.5
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(read)
+            except Exception as exc:  # noqa: BLE001 - as in _follow: wait for the store, do not die
+                log.error("relay.failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                          retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    @property
+    def saved_position(self) -> int:
+        """The position this relay last saved in the store (the published position is saved at most
+        every SAVE_EVERY_SECONDS)."""
+        return self._saved
+
+    def _idle_seconds(self) -> float:
+        """How long to wait for a commit: until the next poll, or until an unsaved position is due."""
+        if self.position <= self._saved:
+            return self.poll_seconds
+        return min(self.poll_seconds, max(0.0, self._saved_at + SAVE_EVERY_SECONDS - time.monotonic()))
+
+    async def _save_on_stop(self) -> None:
+        """Save what was published since the last save, within a few seconds: the service is stopping."""
+        if self.position <= self._saved:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SAVE_SECONDS):
+            try:
+                await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, abandon_on_cancel=True)
+            except Exception as exc:  # noqa: BLE001 - unsaved is safe: the next start republishes, the stream drops it
+                log.warning("relay.save_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+
+    async def follow_stream(self) -> None:
+        """Go on from the newest of our events the stream holds (at start, after a reconnect, and
+        when the stream refused a publish). nats-server acknowledges before it writes to disk, so
+        its crash can drop the stream's tail after this relay saved its position past it: the store
+        is the source of truth, and what the stream lost is published again, in store order.
+
+        Each publish is appended only if the last message on `jusou.<service>.>` is still the one
+        this relay chained onto (`Nats-Expected-Last-Subject-Sequence`): a publish that reaches a
+        restarted server after its tail was lost is refused instead of landing out of order, and
+        the consumers, which need each source's events in rising order, never see a gap filled late.
+        """
+        if self._looked is not None:  # not the start: what is on our subjects that we did not chain onto?
+            await self.look_for_foreign(at_once=True)
+        found = await newest_on_stream(self.js, self.app.service, self._event_id_at)
+        if found is None:
+            raise ConnectionError("this relay's newest event is not within reach on the stream")
+        self._chain, held = found
+        if self._looked is None or self._looked > self._chain:  # the start, or the stream lost its tail
+            self._looked = self._chain  # what came before this start is `jusou audit verify`'s to check
+        if held < self.position:
+            log.warning("relay.stream_lost_tail", service=self.app.service, saved=self.position, on_stream=held)
+            self._rewound_until = self.position
+            self.position = held
+        elif held > self.position:  # published before a crash, not yet saved: already there
+            self.position = held
+
+    async def look_for_foreign(self, at_once: bool = False) -> None:
+        """Report the messages on our subjects, past what this relay has seen, that our store never recorded.
+
+        Idle, at most once per poll: the last sequence on our subjects against what this relay
+        chained onto (another replica's publishes are ours too: the store has them).
+        """
+        if self._looked is None or (not at_once and time.monotonic() - self._looked_at < self.poll_seconds):
+            return
+        self._looked_at = time.monotonic()
+        subjects = f"{SUBJECT_PREFIX}.{self.app.service}.>"
+        try:
+            last = (await self.js.get_last_msg(STREAM, subjects)).seq or 0
+        except NotFoundError:
+            return
+        for _ in range(LOOK_BATCH):  # the rest at the next look (another replica may publish many)
+            if self._looked >= last:
+                return
+            try:
+                msg = await self.js.get_msg(STREAM, self._looked + 1, subject=subjects, next=True)
+            except NotFoundError:
+                self._looked = last
+                return
+            if not msg.seq or msg.seq > last:
+                self._looked = last
+                return
+            why = await self._not_ours(msg)
+            if why is not None:
+                self._report_foreign(Foreign(msg.seq, msg.subject or "", why))
+            self._looked = msg.seq
+
+    async def _not_ours(self, msg: RawStreamMsg) -> str | None:
+        """Why a message on our subjects is not one our store recorded (None: it is ours)."""
+        try:
+            body = json.loads(msg.data or b"")
+            position, event_id = body["source_position"], body["event_id"]
+        except (ValueError, TypeError, KeyError):
+            return "not an envelope"
+        if not isinstance(position, int) or position < 1 or position > MAX_SOURCE_POSITION:
+            return f"claims source_position {position!r}, which no store has"
+        if body.get("source") == self.app.service and await self._event_id_at(position) == event_id:
+            return None
+        return (f"claims source {body.get('source')!r}, event_type {body.get('event_type')!r}, position {position}, "
+                f"event_id {event_id}: not what {self.app.service} recorded there")
+
+    def _report_foreign(self, found: Foreign) -> None:
+        self.foreign_count += 1
+        self.foreign = [*self.foreign[-(FOREIGN_KEPT - 1):], found]
+        log.error("relay.foreign_message", service=self.app.service, seq=found.seq, subject=found.subject,
+                  problem=found.why)
+
+    def problems(self) -> list[str]:
+        """What readyz reports as `degraded` for the relay (empty when all is well)."""
+        if not self.foreign:
+            return []
+        shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)
+        return [f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
+                f"recorded (someone holds its NATS password; README, Operating): {shown}"]
+
+    def _expect(self) -> dict[str, str]:
+        return {"Nats-Expected-Last-Subject-Sequence": str(self._chain or 0),
+                "Nats-Expected-Last-Subject-Sequence-Subject": f"{SUBJECT_PREFIX}.{self.app.service}.>"}
+
+    async def _event_id_at(self, position: int) -> str | None:
+        """The `event_id` of the event stored at `position` (a message claiming it may be forged)."""
+        found = await anyio.to_thread.run_sync(
+            lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position))
+        return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
+
+    async def publish_pending(self) -> int:
+        """Publish what the store holds beyond the saved position; return how many were read."""
+        unbind_event()
+
+        def pending() -> list[Any]:
+            # Replicas of a service share its store, and each runs a relay: start past what any of
+            # them saved, so this one does not publish again what another published long ago (the
+            # stream's duplicate window is 2 minutes). Both may still publish the same recent
+            # events; `Nats-Msg-Id` keeps one. Each relay publishes in store order and goes on only
+            # once the stream acknowledged the previous event, so the stream keeps the store's order.
+            if self.position >= self._rewound_until:
+                self.position = max(self.position, self.app.relay_position())
+            return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
+
+        notifications = await anyio.to_thread.run_sync(pending)
+        for notification in notifications:
+            event = self.app.mapper.to_domain_event(notification)
+            envelope = self.translate(event, notification.id)
+            if envelope is not None:
+                bind_event(envelope)  # also on relay.publish_failed, should this publish fail
+                span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
+                try:
+                    ack = await self.js.publish(
+                        envelope.subject,
+                        envelope_json(envelope),
+                        stream=STREAM,
+                        headers={"Nats-Msg-Id": str(envelope.event_id), **span.headers, **self._expect()},
+                        timeout=5,
+                    )
+                except APIError as exc:
+                    if exc.err_code == WRONG_LAST_SEQUENCE:  # the stream is not where this relay left it
+                        self._chain = None
+                    raise
+                span.end()
+                if not ack.duplicate:
+                    if self._looked is not None and self._looked >= (self._chain or 0):
+                        self._looked = ack.seq  # appended right after what we chained onto: nothing between
+                    self._chain = ack.seq
+                self.published += 1
+                log.info("relay.published", position=notification.id)
+        if notifications:
+            self.position = notifications[-1].id
+        # Saved once the stream acknowledged, at most every SAVE_EVERY_SECONDS (`run` comes back
+        # when a save is due). A crash republishes what was acknowledged since: the same messages
+        # (`Nats-Msg-Id`), which the stream drops, and which the consumers' tracking would skip.
+        if self.position > self._saved and time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
+            await anyio.to_thread.run_sync(self.app.save_relay_position, self.position)
+            self._saved, self._saved_at = self.position, time.monotonic()
+        return len(notifications)
+
+
+async def newest_on_stream(
+    js: JetStreamContext, service: str, event_id_at: Callable[[int], Awaitable[str | None]] | None = None,
+    look_back: int = 1000,
+) -> tuple[int, int] | None:
+    """(stream sequence of the last message on `jusou.<service>.>`, `source_position` of the newest of
+    the relay's own events there): (0, 0) on an empty stream, None if not found within `look_back`
+    messages. Only the relay publishes there; a message that is not its envelope (a poison message)
+    or whose `event_id` the store does not have at that position is stepped over."""
+    try:
+        msg = await js.get_last_msg(STREAM, f"{SUBJECT_PREFIX}.{service}.>")
+    except NotFoundError:
+        return 0, 0
+    last = seq = msg.seq or 0
+    for _ in range(look_back):
+        if (msg.subject or "").startswith(f"{SUBJECT_PREFIX}.{service}."):
+            try:
+                body = json.loads(msg.data or b"")
+                position = body["source_position"] if body["source"] == service else None
+            except (ValueError, TypeError, KeyError):
+                position = None
+            if isinstance(position, int) and (event_id_at is None or await event_id_at(position) == body.get("event_id")):
+                return last, position
+        seq -= 1
+        if seq < 1:
+            return last, 0
+        try:
+            msg = await js.get_msg(STREAM, seq)
+        except NotFoundError:
+            msg = RawStreamMsg()
+    return None

@@ -1,0 +1,1 @@
+"""Observability: structured logs and OpenTelemetry traces (used by messaging and the web edge)."""

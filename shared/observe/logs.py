@@ -1,0 +1,255 @@
+"""structlog set-up: JSON lines in production (`JUSOU_LOG_FORMAT=json`), readable lines otherwise.
+
+Every line names its service. Lines written while the inbox handles an integration event, while
+the relay publishes one, or while an HTTP command on a case runs also carry `case_id`,
+`event_id` and `correlation_id` (bound with structlog's contextvars: `bind_event`,
+`RequestContext`). The standard library's loggers (uvicorn, asyncio, nats, warnings, uncaught
+exceptions) go through the same renderer, so in JSON mode every line a service writes is one
+JSON object.
+
+No personal information in a log line: log ids, event types, route templates and counts; never
+a request body, a query string, a raw path or a domain field (tests/e2e/test_logs.py checks it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+import structlog
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.kernel.journey import journey_id
+from shared.settings import current
+
+HANDLER_NAME = "jusou-structlog"
+#: The ids an integration event's lines carry (`bind_event`); none of them is personal.
+EVENT_KEYS = ("case_id", "event_id", "correlation_id", "event_type", "source")
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Third-party loggers that install their own handlers; their lines go through ours instead.
+ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+log = structlog.get_logger("jusou")
+
+
+def json_lines() -> bool:
+    return current().log_format == "json"
+
+
+def _service_adder(service: str) -> structlog.types.Processor:
+    def add_service(_: Any, __: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
+        # Static, not a contextvar: threads (read models) and uvicorn's request tasks see it too.
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add_service
+
+
+def configure_logging(service: str) -> None:
+    """Configure structlog and, in a service's own process, the standard library's logging."""
+    common: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        _service_adder(service),
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    # Tracebacks without the frames' local variables: a local can hold a person's name.
+    rendering: list[structlog.types.Processor] = (
+        [
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
+            structlog.processors.JSONRenderer(ensure_ascii=False),
+        ]
+        if json_lines()
+        else [ReadableLines()]
+    )
+    structlog.configure(
+        processors=[*common, *rendering],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _route_standard_logging(common, rendering)
+
+
+class ReadableLines:
+    """structlog's ConsoleRenderer without colours, character for character, at a fraction of its
+    cost: `timestamp [level    ] event                          key=value …`, keys sorted. A line
+    with a traceback, a stack or a standard-library logger's name goes to ConsoleRenderer itself.
+    (bench/: ConsoleRenderer took most of a line's ~120 µs, and the services write a few lines per
+    event.)"""
+
+    HANDED_ON = ("stack", "exception", "exc_info", "logger", "logger_name")
+    QUOTED = frozenset(" \t=\r\n\"'")  # a string with one of these is shown as its repr, as there
+    EVENT_WIDTH = 30
+
+    def __init__(self) -> None:
+        self.full = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback,
+                                                  pad_event_to=self.EVENT_WIDTH)
+        self.levels = {level: self.full(None, level, {"level": level, "event": "-"})[:-2]
+                       for level in ("debug", "info", "warning", "error", "critical", "exception")}
+
+    def _value(self, value: Any) -> str:
+        if isinstance(value, str):
+            return repr(value) if self.QUOTED.intersection(value) else value
+        return repr(value)
+
+    def __call__(self, logger: Any, name: str, event_dict: structlog.types.EventDict) -> str:
+        level = event_dict.get("level")
+        if any(key in event_dict for key in self.HANDED_ON) or (level is not None and level not in self.levels):
+            return self.full(logger, name, event_dict)
+        parts = []
+        if (timestamp := event_dict.pop("timestamp", None)) is not None:
+            parts.append(str(timestamp))
+        if event_dict.pop("level", None) is not None:
+            parts.append(self.levels[level])
+        if (event := event_dict.pop("event", None)) is not None:
+            parts.append(str(event).ljust(self.EVENT_WIDTH))
+        parts.extend(f"{key}={self._value(event_dict[key])}" for key in sorted(event_dict))
+        return " ".join(part for part in parts if part).rstrip(" ")
+
+
+def _route_standard_logging(common: list[structlog.types.Processor], rendering: list[structlog.types.Processor]) -> None:
+    """Render stdlib records like structlog's, unless someone else (pytest, an embedding app) owns logging."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+    if root.handlers:
+        return
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*common, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in ADOPTED_LOGGERS:
+        adopted = logging.getLogger(name)
+        adopted.handlers.clear()
+        adopted.propagate = True
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    logging.getLogger("jusou").critical("uncaught_exception", exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(hook: threading.ExceptHookArgs) -> None:
+    if hook.exc_value is not None:
+        _log_uncaught(hook.exc_type, hook.exc_value, hook.exc_traceback)
+
+
+# --- ids on every line ----------------------------------------------------------------------
+
+
+def event_fields(envelope: Any) -> dict[str, str]:
+    """The log ids of an integration event's envelope (`shared.contract.events.Envelope`)."""
+    return {
+        "case_id": str(envelope.case_id),
+        "event_id": str(envelope.event_id),
+        "correlation_id": str(envelope.correlation_id),
+        "event_type": str(envelope.event_type),
+        "source": str(envelope.source),
+    }
+
+
+def bind_event(envelope: Any) -> None:
+    """From here on in this context (a consumer's or the relay's task), lines carry the event's ids."""
+    structlog.contextvars.bind_contextvars(**event_fields(envelope))
+
+
+def unbind_event() -> None:
+    structlog.contextvars.unbind_contextvars(*EVENT_KEYS)
+
+
+def _case_fields(case_id: str) -> dict[str, str]:
+    return {"case_id": case_id, "correlation_id": str(journey_id(case_id))}
+
+
+def _uuid(value: Any) -> str | None:
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def path_ids(path_params: dict[str, Any]) -> dict[str, str]:
+    """The ids a route's path names (`case_id`, `plan_id`, …), only when they are UUIDs.
+
+    A path segment that is not a UUID could be anything a person typed, a name included.
+    """
+    ids = {key: _uuid(value) for key, value in path_params.items() if key.endswith("_id")}
+    found = {key: value for key, value in ids.items() if value is not None}
+    if "case_id" in found:
+        found.update(_case_fields(found["case_id"]))
+    return found
+
+
+async def bind_path_ids(request: Request) -> None:
+    """An app-wide FastAPI dependency: the route is matched, so its ids go on every line from here.
+
+    It runs in the request's own task (and the use case's thread copies its context), so the ids
+    stay with this request.
+    """
+    structlog.contextvars.bind_contextvars(**path_ids(request.path_params))
+
+
+class AfterEachRequest:
+    """ASGI middleware that calls `done(scope, status, seconds)` once each HTTP request is answered
+    (or failed: status 500). The router has matched by then and left its route and parameters in
+    the scope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        began = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_watching)
+        finally:
+            self.done(scope, status, time.perf_counter() - began)
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        raise NotImplementedError
+
+
+class RequestContext(AfterEachRequest):
+    """ASGI middleware: one `http.command` line per command, with the ids its path names.
+
+    A command (a request that is not a read) gets one line with its method, route template,
+    status, duration and the route's ids (`case_id` …); a read only when it fails with 5xx. The
+    raw path and the query string are never logged: `GET /persons/search?name=…` carries a name.
+    """
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope.get("method", "")
+        if method not in READS or status >= 500:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            (log.error if status >= 500 else log.info)(
+                "http.command",
+                method=method,
+                route=route,
+                status=status,
+                ms=round(seconds * 1000, 1),
+                **path_ids(scope.get("path_params") or {}),
+            )

@@ -1,0 +1,184 @@
+"""The audit door of every service (D15): the journey across programs, state as of a moment, disclosures.
+
+- `GET /cases/{id}/state?as_of=T`: this program's view of the case as it stood at T;
+- `GET /audit/cases/{id}?as_of=T&format=json|csv|text`: every program's events as a causation tree,
+  and every program's state as of T (gathered from the six services; any service answers);
+- `GET /audit/people/{person_ref}/disclosures?format=json|csv|text`: who was shown the person's
+  information, when, on what basis (intake keeps personal information; others answer with none);
+- `/ui/audit/cases/{id}` and `/ui/audit/people/{person_ref}`: the same for auditors in the browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import anyio
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from shared.domain.audit import (
+    as_of,
+    causation_tree,
+    disclosure_rows,
+    render_csv,
+    render_disclosures_csv,
+    render_disclosures_text,
+    render_states,
+    render_text,
+)
+from shared.domain.wareki import JST
+from shared.kernel.journey import Invalid
+from shared.web.limits import check_moment
+from shared.web.ui import PROGRAM_LABELS, UI, internal_url
+from shared.web.policy import requires
+
+AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
+FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")
+
+
+def moment_of(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Invalid("as_of にはタイムゾーンが必要です（例: 2026-11-29T12:00:00+09:00）/ "
+                      "as_of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
+    if value is not None:
+        try:
+            check_moment(value)
+        except ValueError as exc:
+            raise Invalid(f"as_of: {exc}") from None
+    return value
+
+
+async def gather(path: str, urls: dict[str, str], token: str) -> tuple[list[Any], list[str]]:
+    """GET `path` from every service with the caller's token; (all rows, services that did not answer)."""
+    import httpx
+
+    rows: list[Any] = []
+    missing: list[str] = []
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        responses = await asyncio.gather(*(client.get(f"{url}{path}") for url in urls.values()),
+                                         return_exceptions=True)
+    for name, response in zip(urls, responses, strict=True):
+        if isinstance(response, httpx.Response) and response.status_code == 200:
+            rows.extend(response.json())
+        else:
+            missing.append(name)
+    return rows, missing
+
+
+async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[str, str], token: str) -> dict[str, Any]:
+    """The audit of one case: events as a causation tree, each program's state as of `moment`."""
+    query = f"?as_of={moment.isoformat().replace('+', '%2B')}" if moment else ""
+    (rows, missing), (states, _) = await asyncio.gather(
+        gather(f"/cases/{case_id}/history", urls, token), gather(f"/cases/{case_id}/state{query}", urls, token))
+    rows = as_of(sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"])), moment)
+    return {
+        "case_id": str(case_id),
+        "as_of": moment.isoformat() if moment else None,
+        "missing": missing,
+        "events": [{"depth": depth, **row} for depth, row in causation_tree(rows)],
+        "states": states,
+    }
+
+
+def mount_audit(api: FastAPI, page: UI) -> None:
+    router = APIRouter(tags=["audit"])
+
+    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")])
+    async def state(case_id: UUID, request: Request, as_of: datetime | None = AS_OF) -> list[dict[str, Any]]:
+        """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
+        app = request.app.state.runtime.app
+        moment = moment_of(as_of)
+        division = getattr(getattr(request.state, "principal", None), "division", None)
+        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)  # type: ignore[no-any-return]
+
+    @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")])
+    async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
+                         format: str = FORMAT) -> Any:
+        """D15: the case's whole history across every program as a causation tree, and each program's state."""
+        document = await journey_document(case_id, moment_of(as_of), _urls(request), _token(request))
+        rows = [{k: v for k, v in e.items() if k != "depth"} for e in document["events"]]
+        if format == "csv":
+            return Response(render_csv(rows), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="audit-{case_id}.csv"'})
+        if format == "text":
+            moment = moment_of(as_of)
+            return PlainTextResponse(render_text(rows) + "\n\n" + render_states(document["states"], moment) + "\n")
+        return document
+
+    @router.get("/audit/people/{person_ref}/disclosures", response_model=None,
+                dependencies=[requires("audit.disclosures")])
+    async def disclosures(person_ref: UUID, request: Request, format: str = FORMAT) -> Any:
+        """Who was shown this person's information, when, on what legal basis (intake records every showing)."""
+        app = request.app.state.runtime.app
+        found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
+        if format == "csv":
+            return Response(render_disclosures_csv(found), media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="disclosures-{person_ref}.csv"'})
+        if format == "text":
+            return PlainTextResponse(render_disclosures_text(str(person_ref), found) + "\n")
+        return found
+
+    @router.get("/ui/audit/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False,
+                dependencies=[requires("audit.read")])
+    async def audit_page(case_id: UUID, request: Request, as_of: str = "", format: str = "") -> Response:
+        """監査: the causation tree and each program's view of the case as of a moment (`format`: its
+        CSV / JSON download for the signed-in browser, whose cookie the JSON API does not take)."""
+        if format in ("json", "csv", "text"):
+            return _answer(await audit_case(case_id, request, _moment(as_of), format))
+        moment = None
+        error = None
+        if as_of:
+            try:
+                moment = datetime.fromisoformat(as_of)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=JST)  # the form's datetime-local is Japan time
+                check_moment(moment)
+            except ValueError as exc:
+                moment = None
+                error = str(exc) if "/" in str(exc) else f"日時の形式が正しくありません / not a time: {as_of[:40]}"
+        document = await journey_document(case_id, moment, _urls(request), _token(request))
+        for state in document["states"]:  # lists and records as readable JSON, Japanese kept as it is
+            state["state"] = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                              for k, v in state["state"].items()}
+        return page.render(request, "audit_case.html", "監査 / audit", document=document, as_of=as_of,
+                           error=error, PROGRAM_LABELS=PROGRAM_LABELS)
+
+    @router.get("/ui/audit/people/{person_ref}", response_class=HTMLResponse, include_in_schema=False,
+                dependencies=[requires("audit.disclosures")])
+    async def disclosures_page(person_ref: UUID, request: Request, format: str = "") -> Response:
+        """個人情報の開示記録: every showing of a person's information (`format`: CSV / JSON, as the API)."""
+        if format in ("json", "csv", "text"):
+            return _answer(await disclosures(person_ref, request, format))
+        app = request.app.state.runtime.app
+        found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
+        return page.render(request, "audit_person.html", "開示記録 / disclosures", person_ref=str(person_ref),
+                           rows=found)
+
+    api.include_router(router)
+
+
+def _answer(answer: Any) -> Response:
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    return answer if isinstance(answer, Response) else JSONResponse(jsonable_encoder(answer))
+
+
+def _moment(as_of: str) -> datetime | None:
+    try:
+        return moment_of(datetime.fromisoformat(as_of)) if as_of else None
+    except ValueError:
+        return None
+
+
+def _urls(request: Request) -> dict[str, str]:
+    return {name: internal_url(name) for name in PROGRAM_LABELS}
+
+
+def _token(request: Request) -> str:
+    """The caller's token, forwarded to the other services (shared/web/policy.py let the caller in)."""
+    return str(request.state.principal.token)

@@ -1,0 +1,402 @@
+"""The HTTP door of a service (FastAPI), and its life: store, bus, relay and inbox.
+
+HTTP is an adapter (STYLE 5): routes make one application call; one handler maps domain
+errors to 404 / 409 / 422 with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import anyio
+import structlog
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from faststream.nats import NatsBroker
+
+from shared.kernel.app import ServiceApplication
+from shared.web.asyncapi import served
+from shared.web.audit_api import mount_audit
+from shared.web.auth import Principal, Unauthenticated
+from shared.messaging.bus import connect, ensure_streams, servers
+from shared.messaging.natsauth import broker_credentials
+from shared.web.limits import form_guard, install as install_limits
+from shared.contract.events import Envelope
+from shared.kernel.idempotency import (
+    COMMANDS,
+    IDEMPOTENCY_PARAMETER,
+    AlreadyRecorded,
+    Idempotency,
+    IdempotentRequest,
+    Replayed,
+    answer_of,
+    idempotent,
+)
+from shared.messaging.inbox import Inbox
+from shared.messaging.deadletters import subscribe_replays
+from shared.web.metrics import install_metrics, tracking_positions
+from shared.web.policy import SignInRequired, document_actions, gate, public, requires
+from shared.kernel.journey import DomainError, NotFound
+from shared.domain.reference import (
+    CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies,
+)
+from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
+from shared.messaging.relay import Relay
+from shared.settings import Settings
+from shared.web.ui import PROGRAM_LABELS, UI, SecurityHeaders, csrf_guard, internal_url, login_url, mount_common
+from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
+from shared.observe.tracing import install as install_tracing
+
+log = structlog.get_logger()
+
+class Runtime:
+    """What a running service holds; reachable from routes as `request.app.state.runtime`."""
+
+    def __init__(self, app: ServiceApplication, relay: Relay, inbox: Inbox, broker: NatsBroker) -> None:
+        self.app = app
+        self.relay = relay
+        self.inbox = inbox
+        self.broker = broker
+        self._store_probe: asyncio.Future[Any] | None = None
+
+    async def store_head(self, within: float = 2.0) -> int:
+        """The store's head, or TimeoutError after `within` s. While the database is away the library
+        retries for a long time: probes share one call in flight rather than pile up threads."""
+        if self._store_probe is None or self._store_probe.done():
+            self._store_probe = asyncio.ensure_future(anyio.to_thread.run_sync(self.app.recorder.max_notification_id))
+        head = await asyncio.wait_for(asyncio.shield(self._store_probe), within)
+        return int(head or 0)
+
+
+def create_service(
+    service: str,
+    application_class: type[ServiceApplication],
+    translate: Callable[[Any, int], Envelope | None],
+    router: APIRouter,
+    ui: UI | None = None,
+    ui_router: APIRouter | None = None,
+) -> FastAPI:
+    """Assemble one service: its Application, relay, inbox and routes (the wiring point)."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service)
+        os.umask(0o077)  # what the service writes (its SQLite store, keys) is its owner's only, however started
+        settings = Settings.from_env(service)
+        def open_store() -> ServiceApplication:
+            with creating(settings):  # replicas starting together: one creates the schema's tables
+                return application_class(env=store_env(settings))
+
+        app = await opened(open_store, service)
+        nc = await connect(settings.nats_url, f"{service}-relay", settings.nats_user, settings.nats_password)
+        await ensure_streams(nc, settings.stream_replicas)
+        broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
+                            **broker_credentials(settings.nats_user, settings.nats_password))
+        inbox = Inbox(app, broker, settings.max_deliver)
+        inbox.observe = api.state.metrics.observe  # consumed events and handler latency on /metrics
+        subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
+        relay = Relay(app, translate, nc, settings.relay_poll_seconds)
+        await broker.start()
+        relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
+        api.state.runtime = Runtime(app, relay, inbox, broker)
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            await asyncio.gather(relay_task, return_exceptions=True)
+            await broker.stop()
+            await nc.drain()
+            app.close()
+
+    api = FastAPI(
+        title=f"Jusou {service}",
+        description=DIVISION_TITLES[service],
+        version="0.1.0",
+        lifespan=lifespan,
+        # who is acting and whether the policy lets them (shared/web/policy.py); a page's change comes from
+        # its own page (CSRF, shared/web/ui.py); a case's ids on every log line
+        dependencies=[Depends(gate(service)), Depends(csrf_guard(service)), Depends(bind_path_ids),
+                      Depends(idempotent(service))],
+        docs_url=None, redoc_url=None,  # /docs is served below from the service itself (no CDN)
+    )
+
+    api.add_middleware(Idempotency)  # innermost: a command's answer kept with its Idempotency-Key record
+    install_limits(api)
+    api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
+    install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
+    install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
+    api.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy on every answer
+    mount_docs(api)
+
+    page = ui or UI(service, DIVISION_TITLES[service])
+
+    @api.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if exc.status == 403 and request.url.path.startswith("/ui/"):
+            refused = page.render(request, "missing.html", "権限がありません / not allowed", status_code=403,
+                                  message=str(exc))
+            refused.headers.update(getattr(exc, "headers", None) or {})
+            return refused
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})},
+                            headers=getattr(exc, "headers", None))
+
+    @api.exception_handler(Replayed)
+    async def replayed(_: Request, exc: Replayed) -> Response:
+        return exc.response  # the same Idempotency-Key again: the first request's answer
+
+    @api.exception_handler(AlreadyRecorded)
+    async def already_recorded(request: Request, exc: AlreadyRecorded) -> Response:
+        # The same Idempotency-Key sent twice at once: the other one recorded it; give its answer.
+        log.info("idempotency.duplicate_at_once", route=getattr(request.scope.get("route"), "path", None))
+        return await answer_of(runtime_of(request).app, exc.request_id, exc.fingerprint)
+
+    @api.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(login_url(request, exc.reason), status_code=303)
+
+    @api.exception_handler(IntegrityError)
+    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        # Two commands changed the same record at once; nothing was half-written.
+        return JSONResponse(status_code=409, content={
+            "detail": "同時に別の更新がありました。画面を更新してもう一度操作してください / "
+                      "the record changed at the same time; reload and try again"})
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    async def store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # The database went away (restarted, connection lost): say so and when to try again.
+        return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
+            "detail": "記録先のデータベースに一時的に接続できません。画面を更新して記録されたか確かめてから、"
+                      "もう一度操作してください（Idempotency-Key を付けた要求はそのまま再送できます） / "
+                      "the store is unreachable for now; reload to see whether it was recorded, then try again "
+                      "(a request sent with an Idempotency-Key can simply be sent again)"})
+
+    @api.get("/healthz", tags=["ops"], dependencies=[public()])
+    async def healthz() -> dict[str, str]:
+        """Alive."""
+        return {"status": "ok", "service": service}
+
+    @api.get("/asyncapi.json", tags=["ops"], response_class=Response, dependencies=[public()])
+    async def asyncapi() -> Response:
+        """The AsyncAPI 3.0 document of the subjects this service publishes and subscribes to (docs/asyncapi/)."""
+
+        text = await anyio.to_thread.run_sync(served, service, application_class.subscriptions)
+        return Response(text, media_type="application/json")
+
+    @api.get("/readyz", tags=["ops"], dependencies=[public()])
+    async def readyz(request: Request) -> JSONResponse:
+        """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
+        works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
+        source, messages on this service's subjects its store never recorded (shared/messaging/inbox.py, relay.py)."""
+        runtime: Runtime = request.app.state.runtime
+        try:
+            head = await runtime.store_head()
+            tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
+        except TimeoutError:
+            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
+        except Exception as exc:  # any store failure means not ready; say which
+            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
+        bus_ok = runtime.relay.nc.is_connected
+        problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
+        body = {
+            "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
+            "service": service,
+            "store_position": head or 0,
+            "relay_position": runtime.relay.position,
+            "relay_saved_position": runtime.relay.saved_position,  # what `jusou audit verify` reads (saved ≤ 0.5 s late)
+            "published": runtime.relay.published,
+            "applied": runtime.inbox.applied,
+            "duplicates": runtime.inbox.duplicates,
+            "dead_lettered": runtime.inbox.dead_lettered,
+            "tracking": tracking,
+            "problems": problems,
+        }
+        quarantined = await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined)
+        if quarantined:  # serving, but records are missing from the lists: an operator must look (readmodel.py)
+            body["status"] = "degraded" if body["status"] == "ready" else body["status"]
+            body["quarantined"] = quarantined[:20]
+            body.setdefault("problems", []).append(  # type: ignore[attr-defined]
+                f"読めない記録 {len(quarantined)} 件を一覧から外しました（位置 "
+                f"{', '.join(str(q['position']) for q in quarantined[:5])}）/ the read models quarantined "
+                f"{len(quarantined)} unreadable record(s), first at position {quarantined[0]['position']}: "
+                f"{quarantined[0]['reason']}")
+        return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+
+    @api.get("/cases/{case_id}/history", tags=["audit"], dependencies=[requires("case.history")])
+    async def history(case_id: UUID, request: Request) -> list[dict[str, Any]]:
+        """D15: what this program recorded for the case, in order (`jusou history` merges all six).
+
+        A 支援会議's content is withheld from those who did not sit in it (D10)."""
+        app = runtime_of(request).app
+        division = principal(request).division
+        return await call(lambda: app.redact(app.history(case_id), division))  # type: ignore[no-any-return]
+
+    @api.get("/reference/{kind}", tags=["reference"], dependencies=[requires("reference.read")])
+    async def reference(kind: str) -> Any:
+        """The city's reference data: divisions, counters, programs, concerns, agencies."""
+        tables: dict[str, Any] = {
+            "divisions": [vars(d) for d in DIVISIONS.values()],
+            "counters": [vars(c) for c in COUNTERS.values()],
+            "programs": [vars(p) for p in PROGRAMS.values()],
+            "concerns": [vars(c) for c in CONCERN_FIELDS.values()],
+            "agencies": sorted(agencies()),
+            "resource-kinds": [vars(k) for k in RESOURCE_KINDS.values()],
+        }
+        if kind not in tables:
+            raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")
+        return tables[kind]
+
+    mount_common(api, page)
+    mount_audit(api, page)
+
+    @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
+    async def log_page(request: Request) -> HTMLResponse:
+        """記録: this service's recorded events, newest first."""
+        runtime: Runtime = request.app.state.runtime
+        rows = await anyio.to_thread.run_sync(lambda: _recent(runtime.app))
+        return page.render(request, "log.html", "記録 / recorded events", rows=rows)
+
+    @api.get("/ui/cases/{case_id}/timeline", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[requires("case.history")])
+    async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
+        """D15: the case's journey across every program, as a timeline."""
+        rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS},
+                                             principal(request).token)
+        return page.render(request, "timeline.html", "ケースの経過 / journey", case_id=str(case_id), rows=rows,
+                           missing=missing)
+
+    if ui_router is not None:
+        api.include_router(ui_router, dependencies=[Depends(form_guard)])  # shared/web/limits.py
+    else:
+        @api.get("/ui/", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
+        async def home(request: Request) -> HTMLResponse:
+            return RedirectResponse("/ui/log")  # type: ignore[return-value]
+
+    api.include_router(router)
+    document_idempotency_key(api)
+    document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
+    return api
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>{title} — API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/ui/static/docs.js"></script>
+</body></html>
+"""
+
+
+def mount_docs(api: FastAPI) -> None:
+    """`/docs`: Swagger UI from the service itself (the files of the `swagger-ui-py` package), started
+    by a static script: no CDN, and nothing the CSP would block (FastAPI's default page loads
+    swagger-ui from jsdelivr and starts it with an inline script)."""
+    from pathlib import Path
+
+    import swagger_ui
+    from fastapi.staticfiles import StaticFiles
+
+    api.mount("/docs/static", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger-ui")
+
+    async def docs(_: Request) -> HTMLResponse:
+        from html import escape
+
+        return HTMLResponse(DOCS_PAGE.format(title=escape(api.title)))
+
+    api.add_route("/docs", docs, include_in_schema=False)  # as FastAPI adds its own: public, like /openapi.json
+
+
+def document_idempotency_key(api: FastAPI) -> None:
+    """Every command in the OpenAPI document names the optional `Idempotency-Key` header
+    (shared/kernel/idempotency.py), so that clients generated from it can send it."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            for operations in schema.get("paths", {}).values():
+                for method, operation in operations.items():
+                    if method.upper() in COMMANDS and isinstance(operation, dict):
+                        operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_PARAMETER))
+        return api.openapi_schema or made()
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, str, str]]:
+    head = app.recorder.max_notification_id() or 0
+    notifications = app.recorder.select_notifications(start=max(1, head - limit + 1), limit=limit)
+    rows = []
+    for n in reversed(notifications):
+        if n.topic.startswith(IdempotentRequest.__module__ + ":"):
+            continue  # a retry key's bookkeeping, not something that happened to a case
+        event = app.mapper.to_domain_event(n)
+        meta = getattr(event, "meta", {}) or {}
+        actor = meta.get("actor") or {}
+        who = actor.get("staff_id") or actor.get("service") or ""
+        rows.append((n.id, event.timestamp.isoformat(timespec="seconds"), n.topic.split(":")[-1], who))
+    return rows
+
+
+def principal(request: Request) -> Principal:
+    """The signed-in staff member the policy let through (shared/web/policy.py gate)."""
+    found: Principal | None = getattr(request.state, "principal", None)
+    if found is None:
+        raise Unauthenticated.missing()
+    return found
+
+
+async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
+    """Open the store, waiting for a database that is not there yet (restarted, or starting with the
+    service): a service restarted while PostgreSQL is down comes up when it is back, as it does for NATS."""
+    delay = 0.5
+    while True:
+        try:
+            return await anyio.to_thread.run_sync(open_store)
+        except STORE_UNREACHABLE as exc:
+            log.warning("store.unreachable_at_start", service=service, error=f"{type(exc).__name__}: {exc}",
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def staff(request: Request) -> dict[str, str]:
+    """Who is acting, as events record it: the bearer token's (or the UI cookie's) staff member."""
+    return principal(request).actor
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """D15: every program's record of the case, merged in time order; programs that did not answer
+    (or did not let the caller, whose token is forwarded, read it)."""
+    import httpx
+
+    rows: list[dict[str, Any]] = []
+    missing: list[str] = []
+    async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
+        responses = await asyncio.gather(
+            *(client.get(f"{url}/cases/{case_id}/history") for url in urls.values()), return_exceptions=True
+        )
+    for name, response in zip(urls, responses, strict=True):
+        if isinstance(response, httpx.Response) and response.status_code == 200:
+            rows.extend(response.json())
+        else:
+            missing.append(name)
+    rows.sort(key=lambda r: (r["occurred_at"], r["service"], r["position"]))
+    return rows, missing

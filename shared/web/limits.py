@@ -1,0 +1,399 @@
+"""Limits on what a request may carry, in one place (issue 6: bad input is refused clearly).
+
+`BodyLimit` refuses a request body over `MAX_BODY_BYTES` with 413, before the route reads it
+when `Content-Length` says so, and while it is read otherwise (chunked); an API body that is
+not declared JSON with 415 (the division UIs under `/ui/` post forms); request headers over
+`MAX_HEADER_BYTES` with 431 (shared/web/serve.py refuses them already while they arrive). A body
+that is not UTF-8 or not JSON is refused with 400 saying so, in Japanese and English; a
+validation error that echoes a lone surrogate back is escaped rather than becoming a 500, and
+each one's `msg` says in Japanese what to do, with pydantic's English beside it.
+
+The bounds of every field a command carries (issue 13, item 6), used by every request model
+(services/*/api.py, shared/web/plan_api.py) and by the division UIs' form parsers (`form_model`):
+
+- `Name` (a single line: names, codes, agencies, areas) and `Text` (free text, which may have
+  line breaks and tabs) refuse the C0 control characters, DEL and the C1 controls, and the
+  bidirectional controls (U+200E/F, U+202A–U+202E, U+2066–U+2069) that make text read otherwise
+  than it is stored; each field gives its own `max_length`;
+- `BirthDate`: a real date from 1900-01-01 to today; `NearDate`: a real date within
+  `YEARS_AROUND` years of today (meetings, placements, reviews);
+- `Capacity`: a JSON integer from 1 to `MAX_CAPACITY` (a 401-digit number once stopped the read
+  models of two services); list lengths are bounded where they are declared.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any, TypeVar
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.kernel.journey import Invalid
+
+#: The largest legitimate command (a plan with many long goals) is a few tens of kB.
+MAX_BODY_BYTES = 1_048_576
+#: Request line and headers together; a browser's with every cookie is a few kB.
+MAX_HEADER_BYTES = 65_536
+#: The most people one local resource takes (定員).
+MAX_CAPACITY = 100_000
+#: How far from today a meeting, a placement or a review may be dated.
+YEARS_AROUND = 5
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+#: List lengths: attendees, positions, goals, roles, needs, concerns.
+MAX_ITEMS = 50
+JST = timezone(timedelta(hours=9), "JST")
+
+TOO_LARGE = (
+    f"送信された内容が大きすぎます（上限 {MAX_BODY_BYTES // 1024} KiB）。内容を分けるか短くしてください / "
+    f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB: shorten it or send it in parts"
+)
+NOT_JSON_TYPE = (
+    "API への送信は JSON です。Content-Type: application/json を付けてください / "
+    "the API takes JSON: send the body with Content-Type: application/json"
+)
+HEADERS_TOO_LARGE = (
+    f"リクエストヘッダーが大きすぎます（上限 {MAX_HEADER_BYTES // 1024} KiB）。Cookie を削除するなどして小さくしてください / "
+    f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KiB: send fewer or shorter headers (cookies)"
+)
+BAD_LENGTH = "Content-Length が正しくありません / the Content-Length header is not a number"
+NOT_JSON = (
+    "送信された内容を JSON (UTF-8) として読めません。Content-Type: application/json で UTF-8 の JSON を送ってください / "
+    "the body is not JSON in UTF-8: send UTF-8 JSON with Content-Type: application/json"
+)
+
+
+#: Starlette's bare answers, said so that a person knows what to do
+FRAMEWORK_WORDS = {
+    (404, "Not Found"): "このアドレスはありません。API の一覧は /docs にあります / no such address: see /docs for the API",
+    (405, "Method Not Allowed"): "このアドレスはこのメソッドを受け付けません。/docs を確認してください / "
+                                 "this address does not take this method: see /docs",
+}
+
+
+# -- the bounds of a field --------------------------------------------------------------------
+
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+#: what no field may hold; a `Name` neither tab nor line break
+_NOT_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+#: the same as JSON Schema patterns, so that API clients (and schemathesis) know them
+NAME_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+
+
+def _what(char: str) -> tuple[str, str]:
+    code = f"U+{ord(char):04X}"
+    if char in "\t\r\n":
+        return f"改行またはタブ（{code}）", f"a line break or tab ({code})"
+    if ord(char) >= 0x200E:
+        return f"文字の向きを変える制御文字（{code}）", f"a bidirectional control character ({code})"
+    return f"制御文字（{code}）", f"a control character ({code})"
+
+
+def _refuse(pattern: re.Pattern[str], where: str) -> Any:
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found:
+            ja, en = _what(found.group())
+            raise ValueError(f"{where}使えない文字 {ja} が含まれています。取り除いてください / "
+                             f"contains {en}, which cannot be stored: remove it")
+        return value
+
+    return check
+
+
+single_line = _refuse(_NOT_IN_NAME, "一行の項目に")
+free_text = _refuse(_NOT_IN_TEXT, "")
+
+#: A name, code or other single line; give `Field(min_length=…, max_length=…)` beside it.
+Name = Annotated[str, AfterValidator(single_line), Field(json_schema_extra={"pattern": NAME_PATTERN})]
+#: Free text (line breaks and tabs allowed); give `Field(min_length=…, max_length=…)` beside it.
+Text = Annotated[str, AfterValidator(free_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+#: List items, whose bounds cannot be given beside them
+ShortName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(single_line),
+                      Field(json_schema_extra={"pattern": NAME_PATTERN})]
+Need = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(free_text),
+                 Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+LongText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(free_text),
+                     Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+
+
+def today() -> date:
+    """Today in Japan (the city's day, whatever the server's zone)."""
+    return datetime.now(JST).date()
+
+
+def _years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def check_birth_date(value: str) -> str:
+    """A birth date as YYYY-MM-DD, a real day from 1900-01-01 to today; the ISO text back."""
+    try:
+        day = date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"生年月日は実在する日付を YYYY-MM-DD で入力してください（例: 1960-02-03）/ "
+                         f"the birth date is not a date: give YYYY-MM-DD, e.g. 1960-02-03")
+    if not EARLIEST_BIRTH_DATE <= day <= today():
+        raise ValueError(f"生年月日は {EARLIEST_BIRTH_DATE.isoformat()} から今日までの日付にしてください / "
+                         f"the birth date must be between {EARLIEST_BIRTH_DATE.isoformat()} and today")
+    return day.isoformat()
+
+
+def check_near_date(day: date) -> date:
+    """A day within `YEARS_AROUND` years of today."""
+    now = today()
+    earliest, latest = _years_from(now, -YEARS_AROUND), _years_from(now, YEARS_AROUND)
+    if not earliest <= day <= latest:
+        raise ValueError(f"日付は今日の前後 {YEARS_AROUND} 年以内（{earliest.isoformat()}〜{latest.isoformat()}）に"
+                         f"してください / the date must be within {YEARS_AROUND} years of today "
+                         f"({earliest.isoformat()} to {latest.isoformat()})")
+    return day
+
+
+def check_moment(moment: datetime) -> datetime:
+    """A moment of the audit (`as_of`): from 1900 to `YEARS_AROUND` years ahead, so that no zone
+    conversion overflows."""
+    latest = _years_from(today(), YEARS_AROUND)
+    if not EARLIEST_BIRTH_DATE <= moment.date() <= latest:
+        raise ValueError(f"日時は {EARLIEST_BIRTH_DATE.year} 年から {latest.isoformat()} までにしてください / "
+                         f"the moment must be between {EARLIEST_BIRTH_DATE.year} and {latest.isoformat()}")
+    return moment
+
+
+BirthDate = Annotated[str, AfterValidator(check_birth_date), Field(json_schema_extra={"format": "date"})]
+NearDate = Annotated[date, AfterValidator(check_near_date)]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def form_model(model: type[Model], data: dict[str, Any]) -> Model:
+    """A division UI's form read into the API's own request model (the same bounds); a field out of
+    bounds raises `Invalid` (422) naming the field and what to do, which the pages show."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid("入力内容を確認してください / check the form: " + "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'form'}: {readable(error)}"
+            for error in exc.errors(include_url=False)[:5])) from None
+
+
+def check_form(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """The filled-in fields of a division UI's form checked against the API model's own bounds
+    (an empty field is left to the use case, which says what is missing, as before); the values
+    as the model reads them. Out of bounds raises `Invalid` (422) naming the field."""
+    checked: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in data.items():
+        if value in (None, "", []) or name not in model.model_fields or model.model_fields[name].annotation is bool:
+            checked[name] = value
+            continue
+        try:
+            checked[name] = _adapter(model, name).validate_python(value)
+        except ValidationError as exc:
+            problems += [f"{'.'.join(str(p) for p in (name, *e['loc']))}: {readable(e)}"
+                         for e in exc.errors(include_url=False)[:3]]
+    if problems:
+        raise Invalid("入力内容を確認してください / check the form: " + "; ".join(problems[:5]))
+    return checked
+
+
+_adapters: dict[tuple[type[BaseModel], str], TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    key = (model, name)
+    if key not in _adapters:
+        field = model.model_fields[name]
+        _adapters[key] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[name-defined]
+    return _adapters[key]
+
+
+#: the longest free text a command takes (API models); a form field past it is refused
+MAX_FORM_FIELD = 4000
+
+
+async def form_guard(request: Request) -> None:
+    """A division UI's form (a router dependency): no field longer than any command takes, and no
+    control or bidirectional control characters in any (the forms' own checks give each field's
+    exact bounds). Refused with 422 before the page's handler runs."""
+    if request.method != "POST":
+        return
+    form = await request.form()  # kept on the request: the handler's own `request.form()` reads it again
+    for name, value in form.multi_items():
+        if not isinstance(value, str):
+            raise Invalid("ファイルは送れません / files are not accepted")
+        if len(value) > MAX_FORM_FIELD:
+            raise Invalid(f"{name}: {MAX_FORM_FIELD} 文字以内にしてください / at most {MAX_FORM_FIELD} characters")
+        try:
+            free_text(value)
+        except ValueError as exc:
+            raise Invalid(f"{name}: {exc}") from None
+
+
+#: pydantic's error types as a person at a counter reads them (the English message stays beside)
+_JAPANESE = {
+    "string_too_long": "{max_length} 文字以内にしてください",
+    "string_too_short": "入力してください（{min_length} 文字以上）",
+    "too_long": "{max_length} 件以内にしてください",
+    "too_short": "{min_length} 件以上入力してください",
+    "less_than_equal": "{le} 以下の数にしてください",
+    "less_than": "{lt} より小さい数にしてください",
+    "greater_than_equal": "{ge} 以上の数にしてください",
+    "greater_than": "{gt} より大きい数にしてください",
+    "int_type": "整数を入力してください",
+    "int_parsing": "整数を入力してください",
+    "int_from_float": "小数ではなく整数を入力してください",
+    "missing": "必須の項目です",
+    "string_type": "文字列を入力してください",
+    "bool_type": "true か false を指定してください",
+    "bool_parsing": "true か false を指定してください",
+    "literal_error": "選べる値のいずれかにしてください",
+    "enum": "選べる値のいずれかにしてください",
+    "uuid_parsing": "番号（UUID）の形式が正しくありません",
+    "uuid_type": "番号（UUID）の形式が正しくありません",
+    "date_parsing": "日付を YYYY-MM-DD で入力してください",
+    "date_from_datetime_parsing": "日付を YYYY-MM-DD で入力してください",
+    "date_type": "日付を YYYY-MM-DD で入力してください",
+    "datetime_parsing": "日時を 2026-11-29T12:00:00+09:00 の形で入力してください",
+    "datetime_from_date_parsing": "日時を 2026-11-29T12:00:00+09:00 の形で入力してください",
+    "list_type": "一覧（配列）で指定してください",
+    "dict_type": "オブジェクトで指定してください",
+    "model_attributes_type": "オブジェクトで指定してください",
+    "string_pattern_mismatch": "形式が正しくありません",
+    "string_unicode": "文字列を UTF-8 で送ってください",
+    "json_invalid": "JSON として読めません",
+}
+
+
+def readable(error: dict[str, Any]) -> str:
+    """One validation error's message: Japanese, then English (a validator's own text is both)."""
+    message = str(error.get("msg", ""))
+    if error.get("type") == "value_error":
+        return message.removeprefix("Value error, ")
+    japanese = _JAPANESE.get(str(error.get("type")))
+    if japanese is None:
+        return message
+    try:
+        japanese = japanese.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        pass
+    return f"{japanese} / {message}"
+
+
+class SafeJSONResponse(JSONResponse):
+    """A JSON answer that survives echoing the input: a lone surrogate (`"\\ud800"`) is escaped, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while reading a body past the limit; FastAPI answers it as 413 with `detail`."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=TOO_LARGE)
+
+
+class BodyLimit:
+    """ASGI middleware: no request body over `max_bytes` reaches a route."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(len(name) + len(value) + 4 for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+            await _refuse(send, 431, HEADERS_TOO_LARGE)  # a server other than shared/web/serve.py's let them in
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await _refuse(send, 400, BAD_LENGTH)
+                return
+            if len(declared.strip()) > 18 or int(declared) > self.max_bytes:  # never int() of 5000 digits
+                await _refuse(send, 413, TOO_LARGE)
+                return
+        has_body = (declared is not None and int(declared) > 0) or b"transfer-encoding" in headers
+        if has_body and scope["method"] in ("POST", "PUT", "PATCH") and not _is_json(headers.get(b"content-type")) \
+                and not scope["path"].startswith("/ui/"):  # the division UIs post forms; the API takes JSON
+            await _refuse(send, 415, NOT_JSON_TYPE)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _refuse(send, 413, TOO_LARGE)
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    media = (content_type or b"").split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install(api: FastAPI) -> None:
+    """Put the limits on a service: the body limit, and a readable 400 for a body that is not JSON."""
+    api.add_middleware(BodyLimit)
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{**error, "msg": readable(error)} for error in exc.errors()]
+        return SafeJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's words for a body it could not decode (not UTF-8, not JSON)
+            return JSONResponse({"detail": NOT_JSON}, status_code=400)
+        if (exc.status_code, exc.detail) in FRAMEWORK_WORDS:
+            return JSONResponse({"detail": FRAMEWORK_WORDS[exc.status_code, exc.detail]}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        return await http_exception_handler(request, exc)

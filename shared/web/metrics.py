@@ -1,0 +1,316 @@
+"""`GET /metrics`: what a service is doing, in the Prometheus text format (prometheus_client).
+
+Each app has its own CollectorRegistry (several services can run in one process, as in tests).
+Two kinds of figures:
+
+- counted as things happen: HTTP requests by route template, method and status (an ASGI
+  middleware; the route template, never the raw path, which can carry a name), and each
+  integration event a consumer handled, by source, type and outcome, with the handler's
+  latency (`Inbox.observe`, set by `create_service`);
+- read at scrape time by `JusouCollector` from what the service already keeps: the store's
+  head and size, the relay's position and count, the inbox's counts, the events recorded by
+  type (following the store's notification log from where the last scrape stopped), and, with a
+  short timeout, each durable consumer's info from JetStream (`num_pending`,
+  `num_redelivered`, …) and the dead letters parked for this service;
+- what makes readyz say `degraded` about the bus (issue 13): each consumer's tracking position
+  per source (`jusou_consumer_tracking_position`, to set beside the source's
+  `jusou_store_position`: never above it), the real events skipped behind a tracking some
+  message moved past them (`jusou_consumer_skipped_behind_tracking_total`) and the messages on
+  the service's own subjects that its store never recorded (`jusou_relay_foreign_messages_total`).
+
+Every series carries a `service` label. Counters restart with the process, except
+`jusou_events_recorded_total`, which is counted from the store itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import Counter as PromCounter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Scope
+
+from shared.contract.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REPLAY_STREAM,
+    STREAM,
+)
+from shared.observe.logs import AfterEachRequest
+from shared.web.policy import public
+
+#: JetStream answers in about a millisecond; a scrape must not hang on a bus that does not.
+CONSUMER_INFO_TIMEOUT_SECONDS = 1.0
+NOTIFICATIONS_PER_READ = 1000
+HANDLER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class ConsumerState:
+    """One durable consumer as JetStream reports it (None: it did not answer)."""
+
+    name: str
+    stream: str
+    delivered: int | None = None
+    ack_floor: int | None = None
+    pending: int | None = None
+    redelivered: int | None = None
+    ack_pending: int | None = None
+
+
+@dataclass
+class Snapshot:
+    """What a scrape read, handed to the collector."""
+
+    store_position: int = 0
+    store_bytes: int | None = None
+    recorded: dict[str, int] = field(default_factory=dict)
+    tracking: dict[str, int] = field(default_factory=dict)
+    consumers: list[ConsumerState] = field(default_factory=list)
+    parked: int | None = None
+    bus_connected: bool = False
+    quarantined: int = 0  # records the read models could not read (shared/kernel/readmodel.py)
+
+
+class RecordedEvents:
+    """Events in the store by type, counted by following its notification log (one pass overall)."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.by_type: Counter[str] = Counter()
+        self._lock = threading.Lock()  # two scrapes at once must not count a notification twice
+
+    def catch_up(self, app: Any) -> dict[str, int]:
+        with self._lock:
+            return self._catch_up(app)
+
+    def _catch_up(self, app: Any) -> dict[str, int]:
+        while True:
+            batch = app.recorder.select_notifications(start=self.position + 1, limit=NOTIFICATIONS_PER_READ)
+            for notification in batch:
+                self.by_type[notification.topic.rsplit(":", 1)[-1]] += 1
+            if batch:
+                self.position = batch[-1].id
+            if len(batch) < NOTIFICATIONS_PER_READ:
+                return dict(self.by_type)
+
+
+class JusouCollector(Collector):
+    """The figures read at scrape time (`Snapshot`) and the runtime's own counters."""
+
+    def __init__(self, service: str, api: FastAPI) -> None:
+        self.service = service
+        self.api = api
+        self.snapshot = Snapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        runtime = getattr(self.api.state, "runtime", None)
+        if runtime is None:
+            return
+        s, service = self.snapshot, self.service
+
+        def gauge(name: str, doc: str, value: float | None) -> Iterator[Metric]:
+            if value is not None:
+                family = GaugeMetricFamily(name, doc, labels=["service"])
+                family.add_metric([service], value)
+                yield family
+
+        def counter(name: str, doc: str, value: float) -> Iterator[Metric]:
+            family = CounterMetricFamily(name, doc, labels=["service"])
+            family.add_metric([service], value)
+            yield family
+
+        yield from gauge("jusou_store_position", "notification id of the newest event in the store (store size)",
+                         s.store_position)
+        yield from gauge("jusou_store_bytes", "bytes of the SQLite store file and its write-ahead log", s.store_bytes)
+        yield from gauge("jusou_relay_position", "the last store position the relay has dealt with",
+                         runtime.relay.position)
+        yield from gauge("jusou_relay_lag", "events recorded but not yet dealt with by the relay (store − relay)",
+                         max(0, s.store_position - runtime.relay.position))
+        yield from counter("jusou_events_published", "events the relay published to JUSOU since start",
+                           runtime.relay.published)
+        yield from counter("jusou_dead_lettered", "messages this service's consumers parked on JUSOU_DLQ since start",
+                           runtime.inbox.dead_lettered)
+        yield from gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)",
+                         s.parked)
+        yield from gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
+        yield from counter("jusou_readmodel_quarantined", "stored records the read models could not read and skipped "
+                           "(position and reason: GET /readyz)", s.quarantined)
+        yield from counter("jusou_relay_foreign_messages",
+                           "messages on this service's own subjects that its store never recorded, seen since start",
+                           getattr(runtime.relay, "foreign_count", 0))
+        tracking = GaugeMetricFamily("jusou_consumer_tracking_position",
+                                     "the source position this service's consumer of a source has reached (its "
+                                     "tracking record); never above that source's jusou_store_position",
+                                     labels=["service", "source"])
+        for source, position in sorted(s.tracking.items()):
+            tracking.add_metric([service, source], position)
+        yield tracking
+        skipped = CounterMetricFamily("jusou_consumer_skipped_behind_tracking",
+                                      "events of a source skipped as duplicates behind a tracking position that some "
+                                      "message moved past them, since start (shared/messaging/inbox.py)",
+                                      labels=["service", "source"])
+        for source, behind in sorted(getattr(runtime.inbox, "behind", {}).items()):
+            skipped.add_metric([service, source], behind.skipped)
+        yield skipped
+        recorded = CounterMetricFamily("jusou_events_recorded", "events in the store, by type (from the store)",
+                                       labels=["service", "type"])
+        for event_type, count in sorted(s.recorded.items()):
+            recorded.add_metric([service, event_type], count)
+        yield recorded
+        fields = {
+            "jusou_consumer_delivered_sequence": ("delivered", "stream sequence of the last message delivered"),
+            "jusou_consumer_ack_floor_sequence": ("ack_floor", "stream sequence up to which every message was acked"),
+            "jusou_consumer_pending": ("pending", "messages on the stream the consumer has not been given yet (lag)"),
+            "jusou_consumer_redelivered": ("redelivered", "messages delivered more than once and not yet acked"),
+            "jusou_consumer_ack_pending": ("ack_pending", "messages delivered and not yet acked"),
+        }
+        for name, (attribute, doc) in fields.items():
+            family = GaugeMetricFamily(name, f"durable consumer (JetStream consumer info): {doc}",
+                                       labels=["service", "consumer", "stream"])
+            for consumer in s.consumers:
+                value = getattr(consumer, attribute)
+                if value is not None:
+                    family.add_metric([service, consumer.name, consumer.stream], value)
+            yield family
+        up = GaugeMetricFamily("jusou_consumer_info_up", "1 when JetStream answered for the consumer at this scrape",
+                               labels=["service", "consumer", "stream"])
+        for consumer in s.consumers:
+            up.add_metric([service, consumer.name, consumer.stream], int(consumer.pending is not None))
+        yield up
+
+
+class Metrics:
+    """A service's metrics: its registry, the live counters and the scrape-time collector."""
+
+    def __init__(self, service: str, api: FastAPI) -> None:
+        self.service = service
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = PromCounter("jusou_http_requests", "HTTP requests by route template, method and status",
+                                    ["service", "route", "method", "status"], registry=self.registry)
+        self.request_seconds = Histogram("jusou_http_request_seconds", "HTTP request duration by route template",
+                                         ["service", "route", "method"], registry=self.registry)
+        self.consumed = PromCounter(
+            "jusou_events_consumed",
+            "integration events a consumer handled, by source, type and outcome (applied, duplicate, failed); "
+            "`via` is `stream` (JUSOU) or `replay` (JUSOU_REPLAY)",
+            ["service", "source", "type", "outcome", "via"], registry=self.registry)
+        self.redeliveries = PromCounter("jusou_redeliveries", "events handled again after an earlier try, by source",
+                                        ["service", "source"], registry=self.registry)
+        self.handler_seconds = Histogram("jusou_handler_seconds", "time to apply an integration event (app.receive)",
+                                         ["service", "source", "type"], buckets=HANDLER_BUCKETS, registry=self.registry)
+        self.collector = JusouCollector(service, api)
+        self.registry.register(self.collector)
+        self.recorded = RecordedEvents()
+
+    def observe(self, envelope: Any, outcome: str, seconds: float, tries: int, via: str = "stream") -> None:
+        """Called by the inbox after each try of an integration event (shared/messaging/inbox.py)."""
+        source, event_type = str(envelope.source), str(envelope.event_type)
+        self.consumed.labels(self.service, source, event_type, outcome, via).inc()
+        self.handler_seconds.labels(self.service, source, event_type).observe(seconds)
+        if tries > 1:
+            self.redeliveries.labels(self.service, source).inc()
+
+    async def scrape(self, runtime: Any) -> bytes:
+        snapshot = Snapshot(bus_connected=bool(runtime.relay.nc.is_connected))
+        snapshot.store_position, snapshot.recorded, snapshot.tracking = await anyio.to_thread.run_sync(
+            self._read_store, runtime.app)
+        snapshot.quarantined = len(await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined))
+        snapshot.store_bytes = sqlite_bytes(runtime.app)
+        snapshot.consumers, snapshot.parked = await self._read_bus(runtime)
+        self.collector.snapshot = snapshot
+        return generate_latest(self.registry)  # no await between: this scrape's snapshot
+
+    def _read_store(self, app: Any) -> tuple[int, dict[str, int], dict[str, int]]:
+        head = app.recorder.max_notification_id() or 0
+        return head, self.recorded.catch_up(app), tracking_positions(app)
+
+    async def _read_bus(self, runtime: Any) -> tuple[list[ConsumerState], int | None]:
+        js = runtime.relay.nc.jetstream()
+        names = [(f"{self.service}--{source}", STREAM) for source in sorted(runtime.app.subscriptions)]
+        if runtime.app.subscriptions:
+            names.append((f"{self.service}--replay", REPLAY_STREAM))
+
+        async def info(name: str, stream: str) -> ConsumerState:
+            state = ConsumerState(name, stream)
+            try:
+                found = await asyncio.wait_for(js.consumer_info(stream, name, timeout=CONSUMER_INFO_TIMEOUT_SECONDS),
+                                               CONSUMER_INFO_TIMEOUT_SECONDS)
+            except Exception:  # noqa: BLE001 — a consumer that did not answer is shown as such (info_up 0)
+                return state
+            state.delivered = found.delivered.stream_seq if found.delivered else None
+            state.ack_floor = found.ack_floor.stream_seq if found.ack_floor else None
+            state.pending, state.redelivered = found.num_pending, found.num_redelivered
+            state.ack_pending = found.num_ack_pending
+            return state
+
+        async def parked() -> int | None:
+            try:
+                stream = await asyncio.wait_for(
+                    js.stream_info(DEAD_LETTER_STREAM, subjects_filter=f"{DEAD_LETTER_PREFIX}.{self.service}.>"),
+                    CONSUMER_INFO_TIMEOUT_SECONDS)
+            except Exception:  # noqa: BLE001 — unknown this time; the gauge is left out
+                return None
+            return sum((stream.state.subjects or {}).values())
+
+        if not runtime.relay.nc.is_connected:
+            return [ConsumerState(name, stream) for name, stream in names], None
+        *consumers, count = await asyncio.gather(*(info(n, s) for n, s in names), parked())
+        return list(consumers), count
+
+
+def tracking_positions(app: Any) -> dict[str, int]:
+    """Each upstream source → the position this service's tracking record of it has reached (0: none yet)."""
+    return {source: app.recorder.max_tracking_id(source) or 0 for source in sorted(app.subscriptions)}
+
+
+def sqlite_bytes(app: Any) -> int | None:
+    """Size of the SQLite store (file + WAL); None for PostgreSQL."""
+    name = app.env.get("SQLITE_DBNAME") if app.env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" else None
+    if not name or name == ":memory:":
+        return None
+    return sum(os.path.getsize(path) for path in (name, f"{name}-wal") if os.path.exists(path))
+
+
+class RequestMetrics(AfterEachRequest):
+    """ASGI middleware: count each HTTP request by its route template (never the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        super().__init__(app)
+        self.metrics = metrics
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+        method, service = scope.get("method", ""), self.metrics.service
+        self.metrics.requests.labels(service, route, method, str(status)).inc()
+        self.metrics.request_seconds.labels(service, route, method).observe(seconds)
+
+
+def install_metrics(api: FastAPI, service: str) -> Metrics:
+    """`GET /metrics` and the request counting middleware; the inbox is hooked in the lifespan."""
+    metrics = Metrics(service, api)
+    api.state.metrics = metrics
+    api.add_middleware(RequestMetrics, metrics=metrics)
+
+    @api.get("/metrics", tags=["ops"], response_class=Response, dependencies=[public()])
+    async def prometheus(request: Request) -> Response:
+        """Prometheus text format: commands, events, relay and consumer lag, dead letters, latency, store size."""
+        body = await metrics.scrape(request.app.state.runtime)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

@@ -1,0 +1,378 @@
+"""Who may do what: the authorization policy of the whole suite, in one place.
+
+- `ROLES`: the staff roles (with their Japanese names) and the actions each may take;
+- each route declares the action it needs where it is defined: `dependencies=[requires("plan.read")]`,
+  or `public()` for a route that needs no token; a route that declares neither is refused (fail
+  closed). `actions(api)` reads an app's table back from its routes; the OpenAPI document shows
+  each operation's action as `x-jusou-action`;
+- `PROGRAM_DIVISIONS`: which divisions run which program (DOMAIN.md): changing a program's record
+  (any action but a read) needs a division that runs it;
+- `case_readers`: who may read an intake case's content (division scope).
+
+`gate(service)` is the dependency every app runs before its routes (shared/web/http.py). The domain's
+own rules (D9 consent, D10 支援会議 membership) stay a second gate behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+
+from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
+from shared.kernel.journey import DomainError, NotFound
+from shared.domain.reference import DIVISIONS, PROGRAMS, division_of
+
+
+class Forbidden(DomainError):
+    """Refused by the policy (not by a domain rule): 403, marked so in a header."""
+
+    status = 403
+    headers = {"X-Jusou-Refused-By": "policy"}
+
+
+class OutOfScope(Forbidden):
+    """The role may take the action, but the record is not its division's (division scope): 403."""
+
+    headers = {"X-Jusou-Refused-By": "scope"}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A staff role: its names and the actions (what routes declare with `requires`) it may take."""
+
+    code: str
+    ja: str
+    en: str
+    actions: frozenset[str]
+
+
+READS = frozenset({
+    "intake.case.read", "referral.read", "trend.read", "case.history",
+    "collaboration.case.read", "plan.read", "meeting.agenda.read", "meeting.consents.read", "meeting.read",
+    "engagement.read", "support.read", "catalogue.read", "issue.read", "resource.read",
+})
+EVERYONE = frozenset({"ui.open", "log.read", "reference.read"})
+AUDIT = frozenset({"audit.read", "audit.disclosures"})
+
+ROLES = {r.code: r for r in (
+    Role("counselor", "相談員（包括的相談支援の窓口）", "counter counselor (intake)", EVERYONE | {
+        "consultation.receive", "intake.case.read", "intake.case.write", "connection.answer", "person.search",
+        "person.read", "referral.read", "trend.read", "case.history", "meeting.read", "catalogue.read"}),
+    Role("coordinator", "多機関協働・相談支援包括化推進員", "collaboration coordinator", EVERYONE | {
+        "collaboration.case.read", "collaboration.plan.write", "plan.read", "intake.case.read", "connection.answer",
+        "person.read", "trend.read", "case.history", "meeting.agenda.read", "meeting.read", "engagement.read",
+        "support.read", "catalogue.read", "issue.read", "resource.read"}),
+    Role("secretariat", "会議事務局", "meeting secretariat", EVERYONE | {
+        "meeting.agenda.read", "meeting.consents.read", "meeting.read", "meeting.convene", "meeting.decide",
+        "meeting.evaluate", "meeting.gap", "plan.read", "collaboration.case.read", "person.read", "case.history",
+        "issue.read"}),
+    Role("outreach_worker", "アウトリーチ支援員", "outreach worker", EVERYONE | {
+        "engagement.read", "engagement.write", "outreach.plan.write", "plan.read", "referral.read", "case.history",
+        "meeting.read", "catalogue.read"}),
+    Role("participation_worker", "参加支援員", "participation worker", EVERYONE | {
+        "support.read", "support.write", "participation.plan.write", "plan.read", "catalogue.read", "resource.read",
+        "case.history", "meeting.read"}),
+    Role("community_worker", "地域づくり担当", "community worker", EVERYONE | {
+        "issue.read", "issue.write", "resource.read", "resource.write", "catalogue.read"}),
+    Role("supervisor", "管理職", "supervisor", EVERYONE | READS | AUDIT | {"person.read", "person.erase"}),
+    Role("auditor", "監査", "auditor (read-only, every division)", EVERYONE | READS | AUDIT),
+    Role("operator", "運用", "operator", EVERYONE),
+)}
+ALL_DIVISIONS_ROLES = frozenset({"auditor"})  # case reads in every division
+
+# Which divisions run which program (DOMAIN.md, shared/domain/reference.py PROGRAMS); the meeting is the
+# city's (相談支援包括化推進会議, 福祉総務課).
+PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
+    kind: frozenset(p.division for p in PROGRAMS.values() if p.kind == kind and p.division)
+    for kind in ("intake", "collaboration", "outreach", "participation", "community")
+} | {"meeting": frozenset({"welfare-general"})}
+
+PUBLIC = "public"  # what a route that needs no token declares (`public()`)
+
+
+@dataclass(frozen=True)
+class Requires:
+    """What a route declares it needs, where it is defined: an action of ROLES, or PUBLIC.
+
+    The gate (an app-wide dependency, run before the route's own) reads it from the matched route;
+    as the route's dependency it checks that the gate let this request through for this very action,
+    so a router mounted on an app without the gate is refused rather than open."""
+
+    action: str
+
+    async def __call__(self, request: Request) -> None:
+        if self.action != PUBLIC and getattr(request.state, "authorized", None) != self.action:
+            raise Forbidden(f"この操作 ({self.action}) は権限の確認を経ていません / the policy's gate did not run: refused")
+
+
+def requires(action: str) -> Any:
+    """`dependencies=[requires("plan.read")]`: the action a route needs (the OpenAPI shows it as x-jusou-action)."""
+    return Depends(Requires(action))
+
+
+def public() -> Any:
+    """`dependencies=[public()]`: a route anyone may call (sign-in, health, metrics)."""
+    return Depends(Requires(PUBLIC))
+
+
+def declared(route: Any) -> str | None:
+    """The action a route declares (`requires`/`public`), None when it declares none (refused)."""
+    found = [d.dependency.action for d in getattr(route, "dependencies", ()) if isinstance(d.dependency, Requires)]
+    return found[-1] if found else None
+
+
+def program_of(action: str, service: str) -> str | None:
+    """The program whose record an action changes (None for reads): its divisions must run it."""
+    if action.endswith(".read") or action in EVERYONE | AUDIT | {"case.history", "person.search"}:
+        return None
+    if action in ("person.read", "person.erase", "connection.answer"):
+        return None  # D9 D10 decide disclosure; an answer comes from the agency connected to
+    return service
+
+
+def allowed(principal: Principal, action: str) -> bool:
+    return any(action in ROLES[r].actions for r in principal.roles if r in ROLES)
+
+
+def permits(principal: Principal | None, action: str, service: str) -> bool:
+    """What the gate would let `principal` do at `service` (the UI shows only the forms it may use)."""
+    if principal is None or not allowed(principal, action):
+        return False
+    program = program_of(action, service)
+    return program is None or principal.division in PROGRAM_DIVISIONS[program]
+
+
+def division_of_agency(name: str) -> str | None:
+    """The division behind an agency name (a division, a counter or a program), if any (D4, D11)."""
+    return division_of(name)
+
+
+def case_readers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may read an intake case: its counter's division, its primary agency's, the
+    divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
+    declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
+    once escalated or at a meeting, 福祉総務課 (its programs' staff). Agencies count by division code."""
+    agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
+    readers = {view["division"]} | {d for d in map(division_of_agency, [*agencies, view.get("primary", "")]) if d}
+    for sitting in view.get("sittings", []):
+        readers |= set(sitting.get("member_divisions", []))
+    if view.get("status") in ("escalated", "returned") or view.get("meetings"):
+        readers.add("welfare-general")
+    return frozenset(readers)
+
+
+def case_writers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may change an intake case (consent, つなぎ, escalation): the division whose counter
+    received it and the division of its primary agency (D11). A reader is not a writer: the agency a
+    case was connected to answers the connection (its own rule), and the meeting's members read."""
+    primary = division_of_agency(view.get("primary", ""))
+    return frozenset({view["division"], *([primary] if primary else [])})
+
+
+def require_case_writer(division: str, view: dict[str, Any]) -> None:
+    if division not in case_writers(view):
+        names = "、".join(DIVISIONS[d].ja for d in sorted(case_writers(view)))
+        raise OutOfScope(
+            f"このケースを記録できるのは{names}です（受付窓口の課・主担当機関の課）。"
+            f"{DIVISIONS.get(division, DIVISIONS['welfare-general']).ja if division in DIVISIONS else division}は記録できません / "
+            "only the receiving counter's division and the primary agency's division change this case")
+
+
+def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
+    if principal.roles & ALL_DIVISIONS_ROLES:
+        return True
+    return principal.division in case_readers(view)
+
+
+def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
+    if not may_read_case(principal, view):
+        division = DIVISIONS[view["division"]].ja
+        raise OutOfScope(
+            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
+            "閲覧できません / this case was received by another division and was not connected or escalated to yours")
+
+
+def divisions_named(row: dict[str, Any]) -> set[str]:
+    """The divisions a history row names (shared/kernel/app.py case_divisions): who acted, whose act upstream
+    caused it, and the agencies in its fields (primary, つなぎ先, plan roles, meeting members)."""
+    found: set[str] = set()
+    actor = row.get("actor") or {}
+    for division in (actor.get("division"), *(row.get("upstream_divisions") or [])):
+        if division in DIVISIONS:
+            found.add(division)
+    fields = row.get("fields") or {}
+    if fields.get("division") in DIVISIONS:  # ConsultationReceived: the counter's division
+        found.add(fields["division"])
+    agencies = [fields.get("primary_agency"), fields.get("to_agency"), *(fields.get("attendees") or [])]
+    agencies += [r.get("agency") for r in fields.get("roles") or [] if isinstance(r, dict)]
+    found |= {d for d in map(division_of_agency, [a for a in agencies if isinstance(a, str)]) if d}
+    found |= {d for d in fields.get("member_divisions") or [] if d in DIVISIONS}
+    return found
+
+
+def reads_every_division(principal: Principal) -> bool:
+    return bool(principal.roles & ALL_DIVISIONS_ROLES)
+
+
+def require_scope(principal: Principal, divisions: frozenset[str], what: str = "このケース") -> None:
+    """Division scope of a program's record (every service but intake, whose cases have their own view)."""
+    if reads_every_division(principal) or principal.division in divisions:
+        return
+    raise OutOfScope(
+        f"{what}は{DIVISIONS[principal.division].ja if principal.division in DIVISIONS else principal.division}"
+        "にはつながっていません。閲覧・記録できません / this case is not connected to your division "
+        "(division scope: who received it, its primary agency, connections, plan roles, meeting members)")
+
+
+class SignInRequired(Exception):
+    """A /ui page without a signed-in staff member: back to the sign-in page (then here again)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The signed-in principal: the bearer token, else (on a /ui/ page only: the JSON API never takes
+    it, so a page of another site cannot use a browser's cookie there) the UI's cookie; None when neither."""
+    token = bearer(request.headers.get("authorization", "")) or (
+        request.cookies.get(COOKIE) if request.url.path.startswith("/ui/") else None)
+    if not token:
+        return None
+    return verifier().verify(token)
+
+
+def gate(service: str) -> Callable[[Request], Awaitable[None]]:
+    """The dependency that checks every request against the policy."""
+
+    async def authorize(request: Request) -> None:
+        route = request.scope.get("route")
+        path = getattr(route, "path", request.url.path)
+        method = request.method if request.method != "HEAD" else "GET"
+        action = declared(route)
+        if action == PUBLIC:
+            try:
+                request.state.principal = principal_of(request)  # who is signed in, for the page
+            except Unauthenticated:
+                request.state.principal = None
+            return
+        try:
+            principal = principal_of(request)
+        except Unauthenticated as exc:
+            if path.startswith("/ui/"):
+                raise SignInRequired(str(exc)) from exc
+            raise
+        if principal is None:
+            if path.startswith("/ui/"):
+                raise SignInRequired("")
+            raise Unauthenticated.missing()
+        request.state.principal = principal
+        if action is None:
+            raise Forbidden(f"この操作 ({method} {path}) は必要な権限を宣言していません / "
+                            "the route declares no action (requires/public): refused")
+        if not allowed(principal, action):
+            roles = "、".join(ROLES[r].ja for r in sorted(principal.roles) if r in ROLES) or "なし"
+            raise Forbidden(f"あなたの役割（{roles}）では「{action}」はできません / "
+                            f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) do not allow {action}")
+        program = program_of(action, service)
+        if program and principal.division not in PROGRAM_DIVISIONS[program]:
+            raise Forbidden(f"{DIVISIONS[principal.division].ja}はこの事業 ({program}) を実施していません / "
+                            f"your division does not run the {program} program")
+        await _require_scope(request, principal, service, method)
+        request.state.authorized = action  # what the route's own `requires` checks
+
+    return authorize
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None  # the route answers 422
+
+
+async def _require_scope(request: Request, principal: Principal, service: str, method: str) -> None:
+    """Division scope on every route that names a case, a plan or a meeting, reads and writes (issue 13).
+
+    Intake: a case's readers (`case_readers`; its writers are checked by the application). Every other
+    program: the divisions its own record of the case names (`ServiceApplication.case_divisions`); a
+    plan counts as its case; a meeting's record as its members' (and, for a 重層的支援会議, the city's
+    secretariat's). Auditors read every division by design."""
+    if reads_every_division(principal):
+        return
+    params = request.path_params
+    app = request.app.state.runtime.app
+    case_id = _uuid(params["case_id"]) if "case_id" in params else None
+    if case_id is None and "plan_id" in params and hasattr(app, "case_of_plan"):
+        plan_id = _uuid(params["plan_id"])
+        case_id = await anyio.to_thread.run_sync(app.case_of_plan, plan_id) if plan_id else None
+    if case_id is not None:
+        if service == "intake":
+            try:
+                view = await anyio.to_thread.run_sync(app.case_view, case_id)
+            except NotFound:
+                return  # the route answers 404
+            require_case_reader(principal, view)
+        else:
+            require_scope(principal, await anyio.to_thread.run_sync(app.case_divisions, case_id))
+        return
+    if "person_ref" in params and hasattr(app, "person_readers"):
+        person_ref = _uuid(params["person_ref"])
+        readers = await anyio.to_thread.run_sync(app.person_readers, person_ref) if person_ref else None
+        if readers is not None:
+            require_scope(principal, readers, "この相談者の記録")
+        return
+    if "meeting_id" in params and method == "GET" and hasattr(app, "meeting_readers"):
+        meeting_id = _uuid(params["meeting_id"])
+        readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None
+        if readers is not None:
+            require_scope(principal, readers, "この会議の記録")
+
+
+def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_of: Callable[[UUID], frozenset[str]],
+            program: str) -> list[dict[str, Any]]:
+    """A list's rows the reader's division may see (each row's `case_id`): everything for the
+    divisions that run the program and for auditors; otherwise only the cases that name theirs."""
+    if principal is None:
+        return []
+    if reads_every_division(principal) or principal.division in PROGRAM_DIVISIONS.get(program, frozenset()):
+        return rows
+    return [r for r in rows if principal.division in divisions_of(UUID(str(r["case_id"])))]
+
+
+def _walk(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every route of an app, those of included routers too."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router (FastAPI ≥ 0.16x)
+            yield from _walk(route.original_router.routes)
+
+
+def actions(api: FastAPI) -> dict[tuple[str, str], str | None]:
+    """The policy table of an app, read from its routes: (method, path template) → the action each
+    declares (PUBLIC for a public route, None for a route that declares nothing and is refused)."""
+    return {(method, route.path): declared(route) for route in _walk(api.routes)
+            for method in sorted(route.methods or ())}
+
+
+def document_actions(api: FastAPI) -> None:
+    """Every operation of the OpenAPI document names the action it needs (`x-jusou-action`), for integrators."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            for (method, path), action in actions(api).items():
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+                if isinstance(operation, dict) and action:
+                    operation["x-jusou-action"] = action
+        return api.openapi_schema or made()
+
+    api.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,122 @@
+"""Run one service's HTTP door with uvicorn (`python -m services.<name>`).
+
+Request headers over `MAX_HEADER_BYTES` (64 KiB, request line included) are refused with 431 while
+they arrive (issue 13, item 6): uvicorn's httptools protocol would otherwise gather a header of any
+size (a 48 MB one held the event loop for about a second, every other request waiting) before the
+app saw it, and its `h11_max_incomplete_event_size` applies to h11 only. `BoundedHttpToolsProtocol`
+counts what arrives before the end of the headers, answers 431 with a reason, half-closes, and
+reads and drops what the client still sends for at most `LINGER_SECONDS` (so that the client, still
+writing, reads the answer instead of a reset). shared/web/limits.py checks the same limit again behind
+any other server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
+from shared.observe.logs import configure_logging
+from shared.settings import Settings, exit_if_invalid
+
+#: How long a refused connection is drained before it is closed.
+LINGER_SECONDS = 5.0
+
+
+def _refusal() -> bytes:
+    body = json.dumps({"detail": HEADERS_TOO_LARGE}, ensure_ascii=False).encode()
+    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+
+
+REFUSAL = _refusal()
+
+
+class _HeadersTooLarge(Exception):
+    pass
+
+
+def bounded_protocol() -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol with the header limit; None when httptools is not installed (h11 then,
+    with `h11_max_incomplete_event_size`)."""
+    try:
+        import httptools
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a dependency (uvicorn[standard])
+        return None
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        """HttpToolsProtocol that refuses request headers over MAX_HEADER_BYTES with 431."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._in_head = False
+            self._began_now = False
+            self._head_bytes = 0
+            self._refused = False
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head, self._began_now, self._head_bytes = True, True, 0
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if size > MAX_HEADER_BYTES:  # they came in one read: counted here, before the app sees them
+                raise _HeadersTooLarge
+            super().on_headers_complete()
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return  # drained while lingering
+            self._unset_keepalive_if_required()
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserCallbackError as exc:
+                if isinstance(exc.__context__, _HeadersTooLarge):
+                    self._refuse()
+                    return
+                self._invalid()
+                return
+            except httptools.HttpParserError:
+                self._invalid()
+                return
+            except httptools.HttpParserUpgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                else:
+                    self._unsupported_upgrade_warning()
+                return
+            if self._in_head and not self._began_now:  # a read that began the request may hold the one before
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEADER_BYTES:
+                    self._refuse()
+            self._began_now = False
+
+        def _invalid(self) -> None:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+
+        def _refuse(self) -> None:
+            self._refused = True
+            self.logger.warning("request headers over %d bytes refused with 431", MAX_HEADER_BYTES)
+            self.transport.write(REFUSAL)
+            if self.transport.can_write_eof():
+                self.transport.write_eof()  # the answer, then EOF; what still arrives is read and dropped
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    return BoundedHttpToolsProtocol
+
+
+def serve(service: str, api: FastAPI) -> None:
+    exit_if_invalid()  # a bad setting: status 2 and what is allowed, before anything starts
+    configure_logging(service)  # before uvicorn: its lines too are JSON with JUSOU_LOG_FORMAT=json
+    settings = Settings.from_env(service)
+    protocol = bounded_protocol()
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
+                http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES)

@@ -1,0 +1,464 @@
+"""The division UIs' common parts: templates, the shared look, sign-in, live updates, CSV.
+
+Server-rendered pages (Jinja2) with htmx; every asset is served by the service itself under
+`/ui/static/`. Each service adds its own pages with `ui_router(...)` and templates in
+`services/<name>/templates/`.
+
+Browser safety (README "Staff, roles and tokens"): every response carries a CSP without inline
+script or style and the other security headers (`SecurityHeaders`); a cookie-authenticated POST
+under /ui/ needs its form's CSRF token and a same-origin request (`csrf_guard`); sign-in is
+throttled; sign-out is a POST that ends the session at every service; a page shows a message only
+from the fixed set `MESSAGES` or signed for the session that caused it, never free text from a link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import anyio
+import structlog
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import (
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.domain.audit import inert_row
+from shared.web.auth import (
+    COOKIE,
+    DEFAULT_TTL_SECONDS,
+    Accounts,
+    AuthSettings,
+    DevIssuer,
+    SignInThrottle,
+    Unauthenticated,
+    bearer,
+    csrf_token,
+    discovery,
+    exchange_code,
+    pkce_pair,
+    verifier,
+)
+from shared.kernel.idempotency import new_key_field
+from shared.kernel.journey import DomainError
+from shared.web.policy import permits, public, requires
+from shared.domain.reference import DIVISIONS
+from shared.settings import current
+from shared.domain.wareki import jst, wareki
+
+SHARED = Path(__file__).resolve().parent
+OIDC_COOKIE = "jusou_oidc"  # the sign-in at the IdP in progress: state, PKCE verifier, where to go after
+PROGRAM_LABELS = {
+    "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
+    "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
+}
+CSRF_FIELD = "csrf_token"  # the hidden field beside each form's idempotency key
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Every response's security headers. No inline script or style anywhere (behaviour in
+#: /ui/static/jusou.js, looks in jusou.css), no framing, nothing loaded from another host.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+#: The messages a page shows after a redirect, by key (`?ok=signed_out`). Any other text in the query
+#: string is shown only when signed for the session that caused it (`sig`): a link cannot put words
+#: on the suite's page.
+MESSAGES = {
+    "signed_in": "ログインしました / signed in",
+    "signed_out": "ログアウトしました / signed out",
+    "wrong_password": "職員番号またはパスワードが違います / wrong staff id or password",
+    "use_idp": "市の認証基盤からログインしてください / sign in through the city's identity provider",
+    "no_idp": "市の認証基盤が設定されていません / no identity provider is configured",
+    "idp_unreachable": "市の認証基盤に接続できません。しばらくしてからログインしてください / "
+                       "cannot reach the identity provider; try again later",
+    "sign_in_again": "ログインをやり直してください / the sign-in expired or did not match; start again",
+    "idp_refused": "認証基盤がログインを認めませんでした。もう一度ログインしてください / "
+                   "the identity provider refused the sign-in; sign in again",
+}
+_MESSAGE_KEYS = {text: key for key, text in MESSAGES.items()}
+#: The session token of the request being answered (set by `csrf_guard`), which signs its messages.
+_SESSION: ContextVar[str] = ContextVar("jusou_ui_session", default="")
+THROTTLE = SignInThrottle()
+
+
+class CrossSiteRefused(DomainError):
+    """A state change the signed-in browser did not make from this service's own page: 403."""
+
+    status = 403
+
+
+def staff_from_cookie(request: Request) -> dict[str, str] | None:
+    """The signed-in staff member (the policy gate checked the cookie's token), or None."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return None
+    return {"staff_id": principal.staff_id, "division": principal.division,
+            "division_ja": DIVISIONS[principal.division].ja, "roles": " ".join(sorted(principal.roles))}
+
+
+def _callback(request: Request, service: str) -> str:
+    """Where the IdP sends the browser back (registered at the IdP for each service's address): built
+    from the configured address (`service_url`), not from the request's Host header."""
+    return service_url(request, service) + "/ui/login/callback"
+
+
+def login_url(request: Request, reason: str = "") -> str:
+    """The sign-in page, coming back here afterwards."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    message = message_query("ng", reason, request.cookies.get(COOKIE, "")) if reason else ""
+    return f"/ui/login?next={quote(here, safe='')}" + (f"&{message}" if message else "")
+
+
+def _printable(text: str, limit: int) -> bool:
+    """Non-empty, at most `limit` characters, no control characters (they would break a header)."""
+    return 0 < len(text) <= limit and text.isprintable()
+
+
+def actor_of(staff: dict[str, str]) -> dict[str, str]:
+    """The actor recorded on events, from a signed-in staff member (without display-only fields)."""
+    return {"staff_id": staff["staff_id"], "division": staff["division"]}
+
+
+def internal_url(service: str) -> str:
+    """Where this service reaches another over HTTP (server to server): `JUSOU_<SERVICE>_INTERNAL_URL`
+    (e.g. `http://intake:8101` in compose), else 127.0.0.1 on the service's port. Browser links use
+    `service_url`, which may be a public address the server itself cannot reach."""
+    env = current()
+    configured = env.internal_url_of(service)
+    if configured:
+        return configured.rstrip("/")
+    return f"http://127.0.0.1:{env.port_of(service)}"
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def service_url(request: Request, service: str) -> str:
+    """Where another service's UI is: `JUSOU_<SERVICE>_URL`, else the service's port on this host, as
+    the browser named it only when that is a loopback name or `JUSOU_HOST` (the Host header is the
+    client's to choose: a link built from it could point anywhere), else 127.0.0.1."""
+    env = current()
+    configured = env.url_of(service)
+    if configured:
+        return configured.rstrip("/")
+    port = env.port_of(service)
+    host = request.url.hostname or ""
+    if host not in LOOPBACK and host != env.host:
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if request.url.scheme == 'https' else 'http'}://{shown}:{port}"
+
+
+def _sign(session: str, kind: str, text: str) -> str:
+    mac = hmac.new(session.encode(), f"jusou-message|{kind}|{text}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def message_query(kind: str, text: str, session: str | None = None) -> str:
+    """`ok=<key>` for a message of the fixed set, else the text signed for the session (dropped without one)."""
+    key = text if text in MESSAGES else _MESSAGE_KEYS.get(text)
+    if key:
+        return f"{kind}={key}"
+    session = _SESSION.get() if session is None else session
+    if not session:
+        return ""
+    return f"{kind}={quote(text)}&sig={_sign(session, kind, text)}"
+
+
+def flash_of(request: Request) -> tuple[str | None, str]:
+    """The message a page shows, and its kind (ok / ng): a key of MESSAGES, or text signed for this session."""
+    for kind in ("ng", "ok"):
+        given = request.query_params.get(kind)
+        if not given:
+            continue
+        if given in MESSAGES:
+            return MESSAGES[given], kind
+        session = request.cookies.get(COOKIE, "")
+        sig = request.query_params.get("sig", "")
+        if session and sig and hmac.compare_digest(sig, _sign(session, kind, given)):
+            return given, kind
+    return None, "ok"
+
+
+@pass_context
+def csrf_field(context: Any) -> Markup:
+    """The CSRF token of the signed-in browser as a hidden field (a page of another origin cannot know it)."""
+    request = context.get("request")
+    session = request.cookies.get(COOKIE) if request is not None else None
+    if not session:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(session))
+
+
+@pass_context
+def form_fields(context: Any) -> Markup:
+    """The hidden fields of every form that records something: a fresh idempotency key (a double submit
+    records once) and the CSRF token."""
+    return new_key_field() + csrf_field(context)
+
+
+def _origin_of(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return f"{request.url.scheme}://{host}".lower()
+
+
+def csrf_guard(service: str) -> Callable[[Request], Awaitable[None]]:
+    """The app-wide dependency (after the policy gate): a state change under /ui/ comes from this
+    service's own page. A browser says where a request comes from (`Sec-Fetch-Site`, `Origin`): another
+    origin, even another port of the same host (same-site: SameSite=Lax lets the cookie go), is refused;
+    and a cookie-authenticated change carries the CSRF token of its session (the form's hidden field)."""
+
+    async def check(request: Request) -> None:
+        session = request.cookies.get(COOKIE, "")
+        _SESSION.set(session)
+        if request.method in SAFE_METHODS or not request.url.path.startswith("/ui/"):
+            return
+        site = request.headers.get("sec-fetch-site")
+        origin = request.headers.get("origin")
+        allowed = {_origin_of(request)}
+        configured = current().url_of(service)
+        if configured:
+            allowed.add(configured.rstrip("/").lower())
+        if (site is not None and site not in ("same-origin", "none")) or (
+                origin is not None and origin.lower() not in allowed):
+            raise CrossSiteRefused(
+                "別のサイト（同じホストの別のポートを含む）のページからの操作は受け付けません。このサービスの画面から"
+                "操作してください / refused: the request came from another site's page (another port of this host "
+                "counts), not from this service's own page (cross-site request, CSRF)")
+        if bearer(request.headers.get("authorization", "")) or not session or request.url.path == "/ui/login":
+            return  # not cookie-authenticated (a bearer token is never sent by a browser on its own)
+        given = ""
+        if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                                "multipart/form-data")):
+            given = str((await request.form()).get(CSRF_FIELD) or "")
+        given = given or request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(given.encode(), csrf_token(session).encode()):
+            raise CrossSiteRefused(
+                "画面の有効な確認用トークン（CSRF）がない操作は受け付けません。画面を開き直してからもう一度操作してください / "
+                "refused: the form's CSRF token is missing or not this session's; reload the page and try again")
+
+    return check
+
+
+class SecurityHeaders:
+    """Every response's security headers (pure ASGI: also on errors, static files and the docs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(
+                    (name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+                    if name.encode() not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class UI:
+    """One service's pages: render with the shared layout."""
+
+    def __init__(self, service: str, title: str, templates_dir: Path | None = None) -> None:
+        self.service, self.title = service, title
+        loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
+        loaders.append(FileSystemLoader(str(SHARED / "templates")))
+        env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
+        env.filters["wareki"] = wareki
+        env.filters["jst"] = jst
+        env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
+        env.globals["idempotency_field"] = form_fields  # a fresh key per form, and the CSRF token (form_fields)
+        env.globals["csrf_field"] = csrf_field
+        self.templates = Jinja2Templates(env=env)
+
+    def render(self, request: Request, template: str, title: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        programs = [(name, label, service_url(request, name) + "/ui/") for name, label in PROGRAM_LABELS.items()]
+        return self.templates.TemplateResponse(request, template, {
+            "service": self.service, "division_title": self.title, "title": title, "programs": programs,
+            "staff": staff_from_cookie(request), "flash": flash_of(request)[0], "flash_kind": flash_of(request)[1],
+            "url_of": lambda name: service_url(request, name),
+            # the forms a page shows: only what the policy lets this staff member do here
+            "may": lambda action: permits(getattr(request.state, "principal", None), action, self.service),
+            **context,
+        }, status_code=status_code)
+
+
+def redirect(url: str, ok: str | None = None, ng: str | None = None) -> RedirectResponse:
+    """After a form post: back to a page, with a message (PRG, so a reload never posts twice): a key
+    of MESSAGES, or the text signed for the session that caused it (`flash_of` shows nothing else)."""
+    message = message_query("ok", ok) if ok else message_query("ng", ng) if ng else ""
+    sep = "&" if "?" in url else "?"
+    return RedirectResponse(f"{url}{sep}{message}" if message else url, status_code=303)
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """CSV that opens correctly in Excel: UTF-8 with a BOM, CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(inert_row(list(row)) for row in rows)
+    return Response(
+        content="\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+def mount_common(api: FastAPI, ui: UI) -> None:
+    """Static assets, sign-in and the live-update stream, on every service."""
+    api.mount("/ui/static", StaticFiles(directory=str(SHARED / "static")), name="static")
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/ui/login", response_class=HTMLResponse, dependencies=[public()])
+    async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:  # noqa: A002
+        settings = AuthSettings.from_env()
+        return ui.render(request, "login.html", "ログイン", next=next, idp=settings.issuer,
+                         idp_sign_in=bool(settings.issuer and settings.client_id))
+
+    @router.get("/ui/login/oidc", dependencies=[public()])
+    async def login_at_idp(request: Request, next: str = "/ui/") -> Response:  # noqa: A002
+        """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
+        settings = AuthSettings.from_env()
+        if not (settings.issuer and settings.client_id):
+            return redirect("/ui/login", ng="no_idp")
+        try:
+            endpoint = (await discovery(settings.issuer))["authorization_endpoint"]
+        except Unauthenticated:
+            return redirect("/ui/login", ng="idp_unreachable")
+        state, (code_verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
+        query = urlencode({"response_type": "code", "client_id": settings.client_id, "scope": "openid",
+                           "redirect_uri": _callback(request, ui.service), "state": state, "code_challenge": challenge,
+                           "code_challenge_method": "S256"})
+        response = RedirectResponse(f"{endpoint}?{query}", status_code=303)
+        pending = base64.urlsafe_b64encode(json.dumps([state, code_verifier, next]).encode()).decode()
+        response.set_cookie(OIDC_COOKIE, pending, max_age=600, path="/ui/login", httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.get("/ui/login/callback", dependencies=[public()])
+    async def login_callback(request: Request, code: str = "", state: str = "") -> Response:
+        """Back from the IdP: the code and the PKCE verifier buy the access token, kept in the session cookie."""
+        settings = AuthSettings.from_env()
+        try:
+            expected, code_verifier, next_ = json.loads(base64.urlsafe_b64decode(request.cookies.get(OIDC_COOKIE, "")))
+        except ValueError:
+            expected = code_verifier = next_ = ""
+        if not code or not state or not hmac.compare_digest(str(expected), state):
+            return redirect("/ui/login", ng="sign_in_again")
+        try:
+            token = await exchange_code(settings, code, str(code_verifier), _callback(request, ui.service))
+            verifier().verify(token)
+        except Unauthenticated as exc:
+            structlog.get_logger().info("ui.sign_in_refused", reason=str(exc))
+            return redirect("/ui/login", ng="idp_refused")
+        target = str(next_) if str(next_).startswith("/ui/") and _printable(str(next_), 2000) else "/ui/"
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
+        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        response.delete_cookie(OIDC_COOKIE, path="/ui/login")
+        return response
+
+    @router.post("/ui/login", dependencies=[public()])
+    async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
+                    next: str = Form("/ui/")) -> Response:  # noqa: A002
+        settings = AuthSettings.from_env()
+        again = f"/ui/login?next={quote(next, safe='')}"
+        if not settings.development:
+            return redirect(again, ng="use_idp")
+        who, address = staff_id.strip(), request.client.host if request.client else ""
+        wait = THROTTLE.begin(who, address)  # before the password is hashed: a guess costs the guesser time
+        if wait is not None:
+            refused = ui.render(request, "login.html", "ログイン", status_code=429, next=next, idp=settings.issuer,
+                                idp_sign_in=False, throttled=wait)
+            refused.headers["Retry-After"] = str(wait)
+            return refused
+        account = None
+        if _printable(who, 100) and len(password) <= 1000:
+            account = await anyio.to_thread.run_sync(Accounts(settings.folder).check, who, password)
+        if account is None:
+            return redirect(again, ng="wrong_password")
+        THROTTLE.succeeded(who, address)
+        token = DevIssuer(settings.folder).mint(who, account["division"], account["roles"], settings.audience)
+        # back to a page of this UI only; a header never carries a line break (CRLF injection)
+        target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
+        response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
+        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @router.get("/ui/logout", response_class=HTMLResponse, dependencies=[public()])
+    async def logout_page(request: Request) -> Response:
+        """A link signs no one out (a page of another site could show it as an image): the button posts."""
+        return ui.render(request, "logout.html", "ログアウト / sign out")
+
+    @router.post("/ui/logout", dependencies=[public()])
+    async def logout(request: Request) -> Response:
+        """Sign out (the form in the top bar, with its CSRF token): the session ends at every service of
+        the host at once (shared/web/auth.py Revocations), and the cookie is deleted."""
+        principal = getattr(request.state, "principal", None)
+        if principal is not None:
+            await anyio.to_thread.run_sync(verifier().end, principal)
+        response = redirect("/ui/login", ok="signed_out")
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/ui/events", dependencies=[requires("ui.open")])
+    async def events(request: Request) -> StreamingResponse:
+        """Server-sent events: `changed` whenever this service's store commits (a command or an arriving event)."""
+        runtime = request.app.state.runtime
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(changed.set)
+
+        runtime.app.on_commit(wake)
+
+        async def stream() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        await asyncio.wait_for(changed.wait(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    changed.clear()
+                    await asyncio.sleep(0.05)  # coalesce a burst of commits into one refresh
+                    yield f"event: changed\ndata: {runtime.app.service}\n\n"
+            finally:
+                runtime.app.off_commit(wake)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    api.include_router(router)
