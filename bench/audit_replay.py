@@ -34,8 +34,8 @@ sys.path[:0] = [str(ROOT)]
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Person
 from shared.kernel.journey import acting
-from shared.settings import Settings
 from shared.kernel.store import store_env
+from shared.settings import Settings
 
 STAFF = {"staff_id": "kouki-012", "division": "elderly-support"}
 EVENTS_PER_CASE = 10  # Person.Registered, Case.Received, consent, 6 disclosures, escalation

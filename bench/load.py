@@ -62,8 +62,8 @@ class StoreReader:
         from eventsourcing.application import Application
 
         from shared.kernel.app import DateAsISO
-        from shared.settings import Settings
         from shared.kernel.store import store_env
+        from shared.settings import Settings
 
         class Reader(Application):
             name = service

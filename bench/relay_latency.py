@@ -20,15 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import nats  # noqa: E402
+import nats
+from support.servers import nats_server
 
-from services.intake.application import IntakeApplication  # noqa: E402
-from services.intake.translate import translate  # noqa: E402
-from shared.messaging.bus import connect, ensure_streams  # noqa: E402
-from shared.messaging.relay import Relay  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.kernel.store import store_env  # noqa: E402
-from support.servers import nats_server  # noqa: E402
+from services.intake.application import IntakeApplication
+from services.intake.translate import translate
+from shared.kernel.store import store_env
+from shared.messaging.bus import connect, ensure_streams
+from shared.messaging.relay import Relay
+from shared.settings import Settings
 
 STAFF = {"staff_id": "bench", "division": "elderly-support"}
 

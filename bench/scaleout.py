@@ -46,8 +46,8 @@ from support.servers import free_port
 from bench import raw
 from bench.load import SaturationJourney, closed_loop
 from bench.stats import pct, rate
-from shared.messaging.bus import connect
 from shared.contract.events import STREAM
+from shared.messaging.bus import connect
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 console = Console(stderr=True)

@@ -86,7 +86,7 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
     try:
         sub = await nc.jetstream().pull_subscribe(
             "jusou.>", durable=durable, stream="JUSOU", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
-    except Exception as exc:  # refused (not this user's consumer) or NATS away
+    except Exception as exc:  # noqa: BLE001 - refused (not this user's consumer) or NATS away
         print(f"cannot subscribe with the durable consumer {durable!r}: {type(exc).__name__} {exc}", file=sys.stderr)
         await nc.close()
         return 1

@@ -9,23 +9,29 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import structlog
 
 import shared
+from jusou.cluster import register as register_cluster
+from jusou.ops import register as register_ops
+from jusou.runner import (
+    PortTaken,
+    Stopped,
+    Suite,
+    SuiteFailed,
+    port_taken_ja,
+    store_description,
+)
 from shared import settings
+from shared.domain.reference import DIVISIONS
+from shared.messaging.natsauth import register as register_nats
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
 from shared.web.policy import ROLES
-from shared.domain.reference import DIVISIONS
-from jusou.configdoc import settings_markdown
-from jusou.runner import PortTaken, Stopped, Suite, SuiteFailed, port_taken_ja, store_description
-from jusou.ops import register as register_ops
-from jusou.cluster import register as register_cluster
-from shared.messaging.natsauth import register as register_nats
 
 SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "contract" / "schemas"
 ASYNCAPI_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "asyncapi"

@@ -33,9 +33,6 @@ from typing import Any, Self
 
 import structlog
 
-from shared.web import auth
-from shared.messaging import natsauth
-from shared import settings
 from jusou.runner import (
     HOST,
     POLL_SECONDS,
@@ -54,6 +51,9 @@ from jusou.runner import (
     run_async,
     store_description,
 )
+from shared import settings
+from shared.messaging import natsauth
+from shared.web import auth
 
 log = structlog.get_logger("jusou.cluster")
 

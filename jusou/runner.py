@@ -24,9 +24,9 @@ from typing import Any, Self
 
 import structlog
 
-from shared.web import auth
-from shared.messaging import natsauth
 from shared import settings
+from shared.messaging import natsauth
+from shared.web import auth
 
 log = structlog.get_logger("jusou.runner")
 
@@ -132,7 +132,10 @@ def run_async(coro: Coroutine[Any, Any, None]) -> None:
 
 
 async def create_streams(url: str, user: str | None = None, password: str | None = None) -> None:
-    from shared.messaging.bus import connect, ensure_streams  # imports nats only when needed
+    from shared.messaging.bus import (  # imports nats only when needed
+        connect,
+        ensure_streams,
+    )
 
     nc = await connect(url, "jusou-runner", user, password)
     try:

@@ -30,11 +30,16 @@ from typing import Any
 
 from nats.js.api import DeliverPolicy
 
+from shared.contract.events import (
+    DEAD_LETTER_STREAM,
+    STREAM,
+    SUBJECT_PREFIX,
+    envelope_json,
+)
 from shared.kernel.app import ServiceApplication
-from shared.contract.events import DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX, envelope_json
 from shared.kernel.readmodel import GENESIS, seal
-from shared.settings import PORTS, Settings, current
 from shared.kernel.store import store_env
+from shared.settings import PORTS, Settings, current
 
 Translate = Callable[[Any, int], Any]
 

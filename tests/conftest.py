@@ -7,9 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import support.auth  # noqa: F401  (first: every suite of this run shares its JUSOU_AUTH_DIR)
-from support.servers import Nats, Postgres, PrivatePostgres, nats_server, postgres_server, private_postgres
+from support.servers import (
+    Nats,
+    Postgres,
+    PrivatePostgres,
+    nats_server,
+    postgres_server,
+    private_postgres,
+)
 
 
 @pytest.fixture

@@ -10,7 +10,12 @@ from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
 from shared.contract.events import (
-    ESCALATION_REASONS, CaseConnectionAnsweredV1, CaseEscalatedV2, Envelope, OutreachHandedOverV1, upcast,
+    ESCALATION_REASONS,
+    CaseConnectionAnsweredV1,
+    CaseEscalatedV2,
+    Envelope,
+    OutreachHandedOverV1,
+    upcast,
 )
 from shared.kernel.journey import NotFound
 from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner

@@ -14,15 +14,15 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from shared.web.limits import check_form
-from shared.web.plan_api import ClosureIn, PlanIn
 from services.collaboration.application import CollaborationApplication
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.plan import EDITABLE, Plan
 from shared.domain.reference import agencies
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.web.limits import check_form
+from shared.web.plan_api import ClosureIn, PlanIn
 from shared.web.policy import requires
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)

@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from shared.domain.reference import RESOURCE_KINDS
 from shared.web.http import call, runtime_of, staff
 from shared.web.limits import Capacity, Name, Text
-from shared.domain.reference import RESOURCE_KINDS
 from shared.web.policy import requires
 
 Staff = Annotated[dict[str, str], Depends(staff)]

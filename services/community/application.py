@@ -9,14 +9,14 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.community.domain import LocalResource, RegionalIssue
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import (
     Envelope,
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
-from shared.kernel.journey import Invalid, acting
 from shared.domain.reference import RESOURCE_KINDS, resource_kind
+from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import Invalid, acting
 
 
 class CommunityApplication(ServiceApplication):

@@ -14,14 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.community.api import InitiativeIn, ResolutionIn, ResourceIn
-from shared.web.limits import check_form
 from services.community.application import CommunityApplication
 from services.community.domain import LocalResource, RegionalIssue
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.reference import RESOURCE_KINDS
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.web.limits import check_form
 from shared.web.policy import requires
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from shared.contract.events import CONSENT_COVERS, ConsentCover
-from shared.web.http import call, principal, runtime_of, staff
+from shared.domain.reference import COUNTERS
 from shared.kernel.journey import Invalid
+from shared.web.http import call, principal, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
 from shared.web.policy import may_read_case, reads_every_division, requires
-from shared.domain.reference import COUNTERS
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの番号 (index of the case's connections)")]

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
-from services.intake.domain import Case, Person, PersonErased, PossibleDuplicate, Referral
+from services.intake.domain import (
+    Case,
+    Person,
+    PersonErased,
+    PossibleDuplicate,
+    Referral,
+)
 from services.intake.keys import PersonalMapper, open_keys
 from services.intake.people import PERSON_TOPIC, PersonIndex
 from services.intake.trend import trend_rows
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import (
-    CaseReturnedToIntakeV1, Envelope, MeetingCaseTakenUpV1, MeetingDecidedV1, OutreachHandedOverV1,
+    CaseReturnedToIntakeV1,
+    Envelope,
+    MeetingCaseTakenUpV1,
+    MeetingDecidedV1,
+    OutreachHandedOverV1,
 )
+from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
+from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.web.policy import case_readers, division_of_agency, require_case_writer
-from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
 
 
 def answering_division(case: dict[str, Any], index: int) -> str:
@@ -211,7 +221,7 @@ class IntakeApplication(ServiceApplication):
         if not actor.get("staff_id") or not first or (first[0]["actor"] or {}).get("staff_id") != actor["staff_id"]:
             return False
         earlier = [i for i in self.cases_of_person(case.person_ref) if i != case.id]
-        age = (datetime.now(timezone.utc) - case.created_on).total_seconds()
+        age = (datetime.now(UTC) - case.created_on).total_seconds()
         return bool(earlier) and age < self.RECENT_BASIS_SECONDS
 
     def recent_basis_disclosures(self, division: str | None) -> list[dict[str, Any]]:

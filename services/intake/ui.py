@@ -11,15 +11,29 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.intake.api import AnswerIn, ConnectIn, ConsentIn, ConsultationIn, ErasureIn, EscalateIn, PersonIn
-from shared.web.limits import check_form
-from services.intake.domain import ERASURE_BASES, PossibleDuplicate
+from services.intake.api import (
+    AnswerIn,
+    ConnectIn,
+    ConsentIn,
+    ConsultationIn,
+    ErasureIn,
+    EscalateIn,
+    PersonIn,
+)
 from services.intake.application import answering_division
-from shared.web.http import DIVISION_TITLES, principal, runtime_of
+from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from shared.contract.events import CONSENT_COVERS
-from shared.kernel.journey import DomainError, Invalid
-from shared.web.policy import allowed, case_writers, may_read_case, reads_every_division, requires
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS
+from shared.kernel.journey import DomainError, Invalid
+from shared.web.http import DIVISION_TITLES, principal, runtime_of
+from shared.web.limits import check_form
+from shared.web.policy import (
+    allowed,
+    case_writers,
+    may_read_case,
+    reads_every_division,
+    requires,
+)
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")

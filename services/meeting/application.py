@@ -10,10 +10,15 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
-from shared.kernel.app import ServiceApplication
-from shared.contract.events import ConsentRecordedV1, Envelope, PlanClosureRequestedV1, PlanProposedV1
-from shared.kernel.journey import Invalid, NotFound, acting
+from shared.contract.events import (
+    ConsentRecordedV1,
+    Envelope,
+    PlanClosureRequestedV1,
+    PlanProposedV1,
+)
 from shared.domain.reference import member_divisions, unknown_agencies
+from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import Invalid, NotFound, acting
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
@@ -179,12 +184,11 @@ class MeetingApplication(ServiceApplication):
     def meeting_view(self, actor: dict[str, str], meeting_id: UUID) -> dict[str, Any]:
         """Minutes; a 支援会議's are confidential and shown only to its members (D10)."""
         meeting = self._meeting(meeting_id)
-        if meeting.meeting_type == "shien_kaigi":
-            if not self.is_member(meeting, actor.get("division")):
-                raise ConfidentialMeeting(
-                    "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
-                    "the 支援会議's records are shown only to its members (D10)"
-                )
+        if meeting.meeting_type == "shien_kaigi" and not self.is_member(meeting, actor.get("division")):
+            raise ConfidentialMeeting(
+                "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
+                "the 支援会議's records are shown only to its members (D10)"
+            )
         return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}  # type: ignore[no-any-return]
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:

@@ -15,11 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn
-from shared.web.limits import check_form
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting, Meeting
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.reference import (
     COUNTERS,
     DIVISIONS,
@@ -28,6 +25,10 @@ from shared.domain.reference import (
     RESOURCE_KINDS,
     agencies,
 )
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.web.limits import check_form
+from shared.web.policy import requires
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
@@ -36,7 +37,6 @@ from shared.web.ui import (
     redirect,
     staff_from_cookie,
 )
-from shared.web.policy import requires
 
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -156,7 +156,7 @@ async def _scoped(request: Request, fn: Any) -> Any:
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("meeting.agenda.read")])
-async def home(request: Request, type: str = "jusou_shien_kaigi") -> Response:  # noqa: A002
+async def home(request: Request, type: str = "jusou_shien_kaigi") -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     today = datetime.now(JST).date().isoformat()
@@ -363,7 +363,7 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
     posted = await _posted(request, meeting_id)
     if isinstance(posted, Response):
         return posted
-    meeting, staff, raw = posted
+    _meeting, staff, raw = posted
     plan_id = str(raw.get("plan_id") or "")
     goals = [str(g) for g in raw.getlist("goal")]
     goal_rows = {str(i): {"result": str(raw.get(f"result-{i}") or ""), "note": str(raw.get(f"note-{i}") or "").strip()}
@@ -409,7 +409,7 @@ async def take_up(request: Request, meeting_id: UUID) -> Response:
     posted = await _posted(request, meeting_id)
     if isinstance(posted, Response):
         return posted
-    meeting, staff, raw = posted
+    _meeting, staff, raw = posted
     form = {"case_id": str(raw.get("case_id") or "").strip()}
     try:
         case_id = UUID(form["case_id"])
@@ -431,7 +431,7 @@ async def record_gap(request: Request, meeting_id: UUID) -> Response:
     posted = await _posted(request, meeting_id)
     if isinstance(posted, Response):
         return posted
-    meeting, staff, raw = posted
+    _meeting, staff, raw = posted
     form = {k: str(raw.get(k) or "").strip() for k in ("case_id", "need", "area", "description")}
 
     async def refuse(message: str, status: int) -> Response:

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from services.outreach.domain import Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
-from shared.kernel.journey import Invalid, NotFound, acting
 from shared.domain.reference import COUNTERS
+from shared.kernel.journey import Invalid, NotFound, acting
 from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
 
 

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.outreach.api import ContactIn, HandOverIn, StartIn
-from shared.web.limits import check_form
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.reference import COUNTERS, agencies
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.web.limits import check_form
 from shared.web.policy import requires
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)

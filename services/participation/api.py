@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
+from shared.domain.reference import RESOURCE_KINDS
 from shared.web.http import call, principal, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text
 from shared.web.plan_api import plan_router
-from shared.domain.reference import RESOURCE_KINDS
 from shared.web.policy import requires
 
 KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())

@@ -10,10 +10,15 @@ from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
 from services.participation.domain import CatalogueEntry, Support
-from shared.contract.events import Envelope, MeetingDecidedV1, OutreachHandedOverV1, ResourceDevelopedV1
+from shared.contract.events import (
+    Envelope,
+    MeetingDecidedV1,
+    OutreachHandedOverV1,
+    ResourceDevelopedV1,
+)
+from shared.domain.reference import resource_kind
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
-from shared.domain.reference import resource_kind
 
 
 class ParticipationApplication(PlanOwner):

@@ -13,15 +13,22 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.participation.api import MatchIn, NeedsIn, PlacementIn, PlacementIndex, PlacementReviewIn, ShortageIn
-from shared.web.limits import check_form
+from services.participation.api import (
+    MatchIn,
+    NeedsIn,
+    PlacementIn,
+    PlacementIndex,
+    PlacementReviewIn,
+    ShortageIn,
+)
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES, Support
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.reference import RESOURCE_KINDS
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.http import DIVISION_TITLES, runtime_of
+from shared.web.limits import check_form
 from shared.web.policy import requires
+from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)

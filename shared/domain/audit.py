@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+
 def inert(cell: Any) -> Any:
     """A text cell Excel would run as a formula (=, +, -, @, tab, CR first) is kept as text (CSV injection)."""
     if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):

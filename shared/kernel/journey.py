@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-_acting: ContextVar[dict[str, Any]] = ContextVar("jusou_acting", default={})
+_acting: ContextVar[dict[str, Any]] = ContextVar("jusou_acting", default={})  # noqa: B039 - read only: acting() sets a new dict
 #: (case_id, correlation_id) → the W3C `traceparent` of the span acting now, kept in `meta` so that
 #: the relay's publish continues the command's trace; shared/observe/tracing.py sets it when tracing is on.
 traceparent_now: Callable[[Any, Any], str | None] = lambda case_id, correlation_id: None
@@ -79,7 +79,7 @@ class JourneyAggregate(Aggregate):
         meta: dict[str, Any]
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
         case_id = kwargs.get("case_id")
         kwargs.setdefault("meta", _meta(case_id, journey_id(case_id) if case_id else None))
         return super()._create(event_class, id=id, **kwargs)

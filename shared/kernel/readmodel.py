@@ -49,7 +49,6 @@ from eventsourcing.popo import POPOFactory, POPOTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 
-
 GENESIS = "0" * 64
 BATCH = 500
 REBUILD_BATCH = 5000  # fewer, larger transactions when rebuilding

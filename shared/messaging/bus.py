@@ -10,7 +10,14 @@ from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_PREFIX, REPLAY_STREAM, STREAM, SUBJECT_PREFIX
+from shared.contract.events import (
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    REPLAY_PREFIX,
+    REPLAY_STREAM,
+    STREAM,
+    SUBJECT_PREFIX,
+)
 from shared.messaging.natsauth import client_credentials, inbox_prefix
 from shared.settings import current
 

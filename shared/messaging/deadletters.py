@@ -45,8 +45,8 @@ from shared.contract.events import (
     parse,
 )
 from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, refusal
-from shared.observe.logs import bind_event, unbind_event
 from shared.messaging.natsauth import pull_inbox_prefix
+from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import TRACE_HEADERS, consuming, trace_headers
 
 log = structlog.get_logger()

@@ -42,7 +42,6 @@ from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import DeliverPolicy
 
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
@@ -52,8 +51,9 @@ from shared.contract.events import (
     PoisonMessage,
     parse,
 )
-from shared.observe.logs import bind_event, unbind_event
+from shared.kernel.app import ServiceApplication
 from shared.messaging.natsauth import pull_inbox_prefix
+from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming, trace_headers
 
 log = structlog.get_logger()
@@ -184,7 +184,7 @@ class Inbox:
         try:
             with consuming(self.app.service, envelope, raw.headers):  # its effects carry this span on
                 applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
-        except Exception as exc:  # the dead-letter boundary: every failure is retried, then parked
+        except Exception as exc:  # noqa: BLE001 - the dead-letter boundary: every failure is retried, then parked
             tries = raw.metadata.num_delivered
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
             reason = f"{type(exc).__name__}: {exc}"

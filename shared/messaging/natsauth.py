@@ -62,8 +62,8 @@ variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it 
 from __future__ import annotations
 
 import argparse
-import json
 import importlib
+import json
 import secrets
 import sys
 from collections.abc import Mapping

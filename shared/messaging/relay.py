@@ -34,10 +34,10 @@ from nats.js.api import RawStreamMsg
 from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, envelope_json
-from shared.messaging.inbox import MAX_SOURCE_POSITION
+from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import event_id_of
+from shared.messaging.inbox import MAX_SOURCE_POSITION
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import PublishSpan
 
@@ -112,7 +112,7 @@ class Relay:
                     self._checked = reconnects
                 moved = await self.publish_pending()
                 backoff = 0.1
-            except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+            except (TimeoutError, NatsError, ConnectionError, OSError) as exc:
                 log.warning("relay.publish_failed", service=self.app.service, error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -126,7 +126,7 @@ class Relay:
             if not moved:
                 try:
                     await self.look_for_foreign()
-                except (NatsError, asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                except (TimeoutError, NatsError, ConnectionError, OSError) as exc:
                     log.warning("relay.look_failed", service=self.app.service, error=str(exc))
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
@@ -248,8 +248,8 @@ class Relay:
         if not self.foreign:
             return []
         shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)
-        return [f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
-                f"recorded (someone holds its NATS password; README, Operating): {shown}"]
+        return [(f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
+                 f"recorded (someone holds its NATS password; README, Operating): {shown}")]
 
     def _expect(self) -> dict[str, str]:
         return {"Nats-Expected-Last-Subject-Sequence": str(self._chain or 0),

@@ -27,8 +27,6 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.domain.reference import DIVISION_TITLES
-from shared.messaging.natsauth import subscriptions_of
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
@@ -42,6 +40,8 @@ from shared.contract.events import (
     latest_version,
     subject_for,
 )
+from shared.domain.reference import DIVISION_TITLES
+from shared.messaging.natsauth import subscriptions_of
 
 ASYNCAPI_VERSION = "3.0.0"
 #: The suite's own nats-server (`jusou up`); `NATS_URL` points a deployment elsewhere.

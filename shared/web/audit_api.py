@@ -33,8 +33,8 @@ from shared.domain.audit import (
 from shared.domain.wareki import JST
 from shared.kernel.journey import Invalid
 from shared.web.limits import check_moment
-from shared.web.ui import PROGRAM_LABELS, UI, internal_url
 from shared.web.policy import requires
+from shared.web.ui import PROGRAM_LABELS, UI, internal_url
 
 AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
 FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")

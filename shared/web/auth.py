@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-import structlog
-
-from shared.kernel.journey import DomainError
 from shared.domain.reference import DIVISIONS
+from shared.kernel.journey import DomainError
 from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only

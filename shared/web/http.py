@@ -20,14 +20,17 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from faststream.nats import NatsBroker
 
-from shared.kernel.app import ServiceApplication
-from shared.web.asyncapi import served
-from shared.web.audit_api import mount_audit
-from shared.web.auth import Principal, Unauthenticated
-from shared.messaging.bus import connect, ensure_streams, servers
-from shared.messaging.natsauth import broker_credentials
-from shared.web.limits import form_guard, install as install_limits
 from shared.contract.events import Envelope
+from shared.domain.reference import (
+    CONCERN_FIELDS,
+    COUNTERS,
+    DIVISION_TITLES,
+    DIVISIONS,
+    PROGRAMS,
+    RESOURCE_KINDS,
+    agencies,
+)
+from shared.kernel.app import ServiceApplication
 from shared.kernel.idempotency import (
     COMMANDS,
     IDEMPOTENCY_PARAMETER,
@@ -38,20 +41,32 @@ from shared.kernel.idempotency import (
     answer_of,
     idempotent,
 )
-from shared.messaging.inbox import Inbox
+from shared.kernel.journey import DomainError, NotFound
+from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
+from shared.messaging.bus import connect, ensure_streams, servers
 from shared.messaging.deadletters import subscribe_replays
+from shared.messaging.inbox import Inbox
+from shared.messaging.natsauth import broker_credentials
+from shared.messaging.relay import Relay
+from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
+from shared.observe.tracing import install as install_tracing
+from shared.settings import Settings
+from shared.web.asyncapi import served
+from shared.web.audit_api import mount_audit
+from shared.web.auth import Principal, Unauthenticated
+from shared.web.limits import form_guard
+from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
 from shared.web.policy import SignInRequired, document_actions, gate, public, requires
-from shared.kernel.journey import DomainError, NotFound
-from shared.domain.reference import (
-    CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, DIVISIONS, PROGRAMS, RESOURCE_KINDS, agencies,
+from shared.web.ui import (
+    PROGRAM_LABELS,
+    UI,
+    SecurityHeaders,
+    csrf_guard,
+    internal_url,
+    login_url,
+    mount_common,
 )
-from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
-from shared.messaging.relay import Relay
-from shared.settings import Settings
-from shared.web.ui import PROGRAM_LABELS, UI, SecurityHeaders, csrf_guard, internal_url, login_url, mount_common
-from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
-from shared.observe.tracing import install as install_tracing
 
 log = structlog.get_logger()
 
@@ -200,7 +215,7 @@ def create_service(
             tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
         except TimeoutError:
             return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
-        except Exception as exc:  # any store failure means not ready; say which
+        except Exception as exc:  # noqa: BLE001 - any store failure means not ready; say which
             return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
         bus_ok = runtime.relay.nc.is_connected
         problems = [*runtime.inbox.problems(), *runtime.relay.problems()]

@@ -146,8 +146,8 @@ def check_birth_date(value: str) -> str:
     except ValueError:
         day = None
     if day is None:
-        raise ValueError(f"生年月日は実在する日付を YYYY-MM-DD で入力してください（例: 1960-02-03）/ "
-                         f"the birth date is not a date: give YYYY-MM-DD, e.g. 1960-02-03")
+        raise ValueError("生年月日は実在する日付を YYYY-MM-DD で入力してください（例: 1960-02-03）/ "
+                         "the birth date is not a date: give YYYY-MM-DD, e.g. 1960-02-03")
     if not EARLIEST_BIRTH_DATE <= day <= today():
         raise ValueError(f"生年月日は {EARLIEST_BIRTH_DATE.isoformat()} から今日までの日付にしてください / "
                          f"the birth date must be between {EARLIEST_BIRTH_DATE.isoformat()} and today")

@@ -9,7 +9,6 @@ from eventsourcing.application import ProcessingEvent
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import (
     Envelope,
     MeetingDecidedV1,
@@ -17,11 +16,12 @@ from shared.contract.events import (
     PlanContinuedV1,
     PlanSuspendedV1,
 )
-from shared.web.http import call, runtime_of, staff
-from shared.kernel.journey import Invalid, NotFound, acting
-from shared.web.limits import MAX_ITEMS, LongText, Name, Text
-from shared.domain.reference import unknown_agencies
 from shared.domain.plan import Plan
+from shared.domain.reference import unknown_agencies
+from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import Invalid, NotFound, acting
+from shared.web.http import call, runtime_of, staff
+from shared.web.limits import MAX_ITEMS, LongText, Name, Text
 from shared.web.policy import requires
 
 MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanSuspended", "PlanContinued")

@@ -24,9 +24,9 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.reference import DIVISIONS, PROGRAMS, division_of
+from shared.kernel.journey import DomainError, NotFound
+from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
 
 
 class Forbidden(DomainError):

@@ -19,9 +19,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
 from shared.observe.logs import configure_logging
 from shared.settings import Settings, exit_if_invalid
+from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
 
 #: How long a refused connection is drained before it is closed.
 LINGER_SECONDS = 5.0

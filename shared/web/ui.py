@@ -38,11 +38,22 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    pass_context,
+    select_autoescape,
+)
 from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.domain.audit import inert_row
+from shared.domain.reference import DIVISIONS
+from shared.domain.wareki import jst, wareki
+from shared.kernel.idempotency import new_key_field
+from shared.kernel.journey import DomainError
+from shared.settings import current
 from shared.web.auth import (
     COOKIE,
     DEFAULT_TTL_SECONDS,
@@ -58,12 +69,7 @@ from shared.web.auth import (
     pkce_pair,
     verifier,
 )
-from shared.kernel.idempotency import new_key_field
-from shared.kernel.journey import DomainError
 from shared.web.policy import permits, public, requires
-from shared.domain.reference import DIVISIONS
-from shared.settings import current
-from shared.domain.wareki import jst, wareki
 
 SHARED = Path(__file__).resolve().parent
 OIDC_COOKIE = "jusou_oidc"  # the sign-in at the IdP in progress: state, PKCE verifier, where to go after
@@ -340,13 +346,13 @@ def mount_common(api: FastAPI, ui: UI) -> None:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/ui/login", response_class=HTMLResponse, dependencies=[public()])
-    async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:  # noqa: A002
+    async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:
         settings = AuthSettings.from_env()
         return ui.render(request, "login.html", "ログイン", next=next, idp=settings.issuer,
                          idp_sign_in=bool(settings.issuer and settings.client_id))
 
     @router.get("/ui/login/oidc", dependencies=[public()])
-    async def login_at_idp(request: Request, next: str = "/ui/") -> Response:  # noqa: A002
+    async def login_at_idp(request: Request, next: str = "/ui/") -> Response:
         """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
         settings = AuthSettings.from_env()
         if not (settings.issuer and settings.client_id):
@@ -390,7 +396,7 @@ def mount_common(api: FastAPI, ui: UI) -> None:
 
     @router.post("/ui/login", dependencies=[public()])
     async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
-                    next: str = Form("/ui/")) -> Response:  # noqa: A002
+                    next: str = Form("/ui/")) -> Response:
         settings = AuthSettings.from_env()
         again = f"/ui/login?next={quote(next, safe='')}"
         if not settings.development:

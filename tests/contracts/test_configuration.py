@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jusou import configdoc
-from shared import settings
 from jusou.cli import main
+from shared import settings
 from shared.settings import Setting
 
 

@@ -18,7 +18,8 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def test_layers_import_contracts_are_kept() -> None:
-    done = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout and "4 kept" in done.stdout, done.stdout
 

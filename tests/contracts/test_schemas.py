@@ -8,7 +8,13 @@ from uuid import uuid4
 
 import pytest
 
-from shared.contract.events import REGISTRY, Envelope, PoisonMessage, json_schemas, parse
+from shared.contract.events import (
+    REGISTRY,
+    Envelope,
+    PoisonMessage,
+    json_schemas,
+    parse,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "contract" / "schemas"
 

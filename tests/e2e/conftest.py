@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-
-from jusou.runner import Suite
 from support.auth import reader
 from support.journey import Journey
 from support.servers import free_port, nats_server
+
+from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import httpx
-import pytest
-
-from jusou.runner import Suite
 from support.auth import ANONYMOUS, staff_headers
 from support.journey import (
     COORDINATOR,
@@ -20,7 +13,6 @@ from support.journey import (
     Journey,
 )
 from support.poll import eventually
-from support.servers import free_port, nats_server
 
 CONSENT = {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}
 
@@ -170,7 +162,7 @@ async def test_d6_participation_plan_goes_to_the_meeting_and_its_decision_comes_
 
 
 async def test_d2_search_before_create_over_http(journey: Journey) -> None:
-    COUNTER_STAFF = staff_headers("hoiku-003", "childcare", "counselor")  # noqa: N806 - 保育コンシェルジュ is 保育課's
+    COUNTER_STAFF = staff_headers("hoiku-003", "childcare", "counselor")
 
     person = {"name": "国領 次郎", "kana": "こくりょう じろう", "birth_date": "1961-07-07", "phone": "090-1111-2222"}
     body = {"counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育", "高齢・介護"], "person": person}

@@ -34,9 +34,9 @@ from support.poll import eventually
 from support.servers import free_port
 from support.v1_consumer import escalation_reasons
 
-from shared.messaging.bus import connect
-from shared.contract.events import CaseEscalatedV2, parse, upcast
 from jusou.runner import Suite
+from shared.contract.events import CaseEscalatedV2, parse, upcast
+from shared.messaging.bus import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "indicators.py"

@@ -23,11 +23,11 @@ from support.journey import PLAN, Journey
 from support.poll import eventually
 from support.servers import Nats, Postgres, free_port, nats_server
 
-from shared.web.auth import COOKIE
-from shared.contract.events import STREAM
-from shared.kernel.idempotency import fingerprint_of, marking, request_id_of
 from jusou.runner import Suite
 from jusou.verify import open_store
+from shared.contract.events import STREAM
+from shared.kernel.idempotency import fingerprint_of, marking, request_id_of
+from shared.web.auth import COOKIE
 
 COUNSELOR = staff_headers("kouki-012", "elderly-support", "counselor")
 OTHER_COUNSELOR = staff_headers("kouki-031", "elderly-support", "counselor")

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import nats as nats_py
 import pytest
-
-from shared.contract.events import parse
-from jusou.runner import Suite
 from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
 from support.servers import Nats, Postgres, free_port
+
+from jusou.runner import Suite
+from shared.contract.events import parse
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -20,8 +20,8 @@ from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import free_port, nats_server
 
-from shared.kernel.journey import journey_id
 from jusou.runner import Suite
+from shared.kernel.journey import journey_id
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 PERSON = {

@@ -29,8 +29,8 @@ from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import free_port, nats_server
 
-from shared.kernel.journey import journey_id
 from jusou.runner import Suite
+from shared.kernel.journey import journey_id
 
 #: The programs this journey passes through (outreach and community are not started: CI has 2 cores).
 SERVICES = ("intake", "collaboration", "meeting", "participation")

@@ -26,9 +26,9 @@ from support.journey import Journey
 from support.poll import eventually
 from support.servers import Nats, free_port, nats_server
 
-from shared.messaging.bus import STREAMS
-from shared.contract.events import STREAM
 from jusou.runner import Suite
+from shared.contract.events import STREAM
+from shared.messaging.bus import STREAMS
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 WINDOW = 1.0

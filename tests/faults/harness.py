@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from support.auth import staff_headers
+
 from faults import invariants as inv
 from faults.injectors import Faults
 from faults.journeys import KINDS, Driver, Record

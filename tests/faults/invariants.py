@@ -19,8 +19,8 @@ from faults.injectors import Poison
 from faults.journeys import Acked, Driver, Record, Unreachable
 from faults.world import API_TIMEOUT_S, SERVICES, Store, StreamMsg, read_stream
 from shared.contract.events import STREAM, PoisonMessage, parse
-from shared.settings import Settings, cipher_key_in
 from shared.kernel.store import store_env
+from shared.settings import Settings, cipher_key_in
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Row = tuple[str, str, str, bool]  # event, its fields and actor with ids blanked, caused by an event

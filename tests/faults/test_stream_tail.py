@@ -17,8 +17,8 @@ from faults.world import Store, World
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate
 from shared.contract.events import STREAM, parse
-from shared.messaging.relay import Relay, newest_on_stream
 from shared.kernel.store import store_env
+from shared.messaging.relay import Relay, newest_on_stream
 
 pytestmark = pytest.mark.faults
 

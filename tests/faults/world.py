@@ -25,8 +25,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from support.servers import Postgres, PrivatePostgres, free_port, wait_for_port
 
 from faults.proxy import DelayProxy
-from shared.kernel.app import RELAY_TRACKING
 from jusou.runner import Suite, create_streams, nats_server_binary, run_async
+from shared.kernel.app import RELAY_TRACKING
 
 #: The harness's JetStream API calls wait this long: nats-server answers them slowly under the load.
 API_TIMEOUT_S = 30.0
@@ -98,7 +98,7 @@ class Store:
 
     def crash_and_restart(self, down_s: float) -> None:
         if not isinstance(self.pg, PrivatePostgres):
-            raise AssertionError("only a private PostgreSQL server may be crashed (others share the machine's)")
+            raise AssertionError("only a private PostgreSQL server may be crashed (others share the machine's)")  # noqa: TRY004 - a test's guard
         self.pg.crash_and_restart(down_s)
 
     def drop(self) -> None:

@@ -24,8 +24,8 @@ from services.intake.domain import Person, PersonErased
 from services.intake.keys import SQLiteKeys
 from shared.domain.audit import disclosure_rows
 from shared.kernel.journey import Invalid, NotFound
-from shared.settings import Settings
 from shared.kernel.store import pg_conninfo, store_env
+from shared.settings import Settings
 
 STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
 SUPERVISOR = {"staff_id": "kanri-001", "division": "livelihood-welfare"}

@@ -13,8 +13,8 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import PossibleDuplicate
 from services.intake.translate import translate
 from shared.kernel.journey import DomainError, Invalid
-from shared.settings import Settings
 from shared.kernel.store import store_env
+from shared.settings import Settings
 
 STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
 PERSON = {"name": "布田 花子", "kana": "フダ ハナコ", "birth_date": "1948-03-09", "address": "調布市布田1-2-3",

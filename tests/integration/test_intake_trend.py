@@ -8,13 +8,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from unit.builders import envelope_for
 
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
 from shared.domain.reference import COUNTERS
-from shared.settings import Settings
 from shared.kernel.store import store_env
-from unit.builders import envelope_for
+from shared.settings import Settings
 
 STAFF = {"staff_id": "s-1", "division": "childcare"}
 

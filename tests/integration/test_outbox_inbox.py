@@ -13,18 +13,18 @@ from uuid import UUID, uuid4
 import nats as nats_py
 import pytest
 from faststream.nats import NatsBroker
+from support.poll import eventually
+from support.servers import Nats
 
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.messaging.bus import connect, ensure_streams
 from shared.contract.events import DEAD_LETTER_STREAM, STREAM, parse
+from shared.kernel.store import store_env
+from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
 from shared.messaging.relay import Relay
 from shared.settings import Settings
-from shared.kernel.store import store_env
-from support.poll import eventually
-from support.servers import Nats
 
 STAFF = {"staff_id": "s-001", "division": "elderly-support"}
 

@@ -16,8 +16,8 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import Case
 from shared.kernel.app import ServiceApplication
 from shared.kernel.readmodel import plain
-from shared.settings import Settings
 from shared.kernel.store import store_env
+from shared.settings import Settings
 
 
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: str = "0") -> IntakeApplication:

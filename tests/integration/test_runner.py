@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.messaging.bus import connect
-from jusou.cli import settings_markdown
-from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from jusou.configdoc import settings_markdown
 from jusou.runner import PortTaken, Suite, accepts_connections, run_async
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from shared.messaging.bus import connect
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

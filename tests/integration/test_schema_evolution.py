@@ -7,7 +7,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import nats as nats_py
-from integration.test_outbox_inbox import escalated_case, inbox_running, relay_running, settings, stream_messages
+from integration.test_outbox_inbox import (
+    escalated_case,
+    inbox_running,
+    relay_running,
+    settings,
+    stream_messages,
+)
 from support.poll import eventually
 from support.servers import Nats
 from support.v1_consumer import escalation_reasons
@@ -15,10 +21,10 @@ from support.v1_consumer import escalation_reasons
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.messaging.bus import connect, ensure_streams
 from shared.contract.events import CaseEscalatedV2, Envelope, envelope_json, parse
 from shared.kernel.journey import journey_id
 from shared.kernel.store import store_env
+from shared.messaging.bus import connect, ensure_streams
 
 
 def store_env_for(service: str, data_dir: Path, url: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
 
+from jusou.cluster import ScaleOut
 from scaleout.balancer import Balancer
 from scaleout.checks import (
     SERVICES,
@@ -40,9 +41,8 @@ from scaleout.checks import (
     scan_stream,
     settle,
 )
-from shared.messaging.bus import connect
-from jusou.cluster import ScaleOut
 from shared.contract.events import STREAM
+from shared.messaging.bus import connect
 
 pytestmark = pytest.mark.postgres
 

@@ -22,12 +22,12 @@ from scaleout.conftest import drop_schemas
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.kernel.app import ServiceApplication
-from shared.messaging.bus import connect, ensure_streams
 from shared.contract.events import STREAM, envelope_json, parse
+from shared.kernel.app import ServiceApplication
+from shared.kernel.store import creating, store_env
+from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.relay import Relay
 from shared.settings import Settings
-from shared.kernel.store import creating, store_env
 
 pytestmark = pytest.mark.postgres
 

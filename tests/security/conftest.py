@@ -13,8 +13,8 @@ import pytest
 from support.auth import staff_headers
 from support.servers import free_port
 
-from security.seed import seed
 from jusou.runner import Suite
+from security.seed import seed
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")

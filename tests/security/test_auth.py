@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.auth import PASSWORD, account, staff_headers, token
 
-from shared.web.auth import COOKIE
 from jusou.runner import Suite
+from shared.web.auth import COOKIE
 
 NOW = int(time.time())
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import stat
 import statistics
@@ -31,13 +30,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from support.auth import PASSWORD, account, reader, staff_headers, token
+from support.auth import PASSWORD, account, reader, token
 from support.servers import free_port
 
-from security.conftest import COUNTER_STAFF, SERVICES
-from security.seed import wait_for
-from shared.web.auth import COOKIE
 from jusou.runner import Suite
+from security.conftest import COUNTER_STAFF, SERVICES
+from shared.web.auth import COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = ("kanri-012", "elderly-support", "supervisor")  # the counter's division: it reads the case

@@ -23,14 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
+from support.auth import reader
 from support.servers import Postgres
 
+from jusou.runner import Suite
 from security.conftest import COUNTER_STAFF, SERVICES, distinct_free_ports
 from security.seed import wait_for
-from shared.messaging.bus import connect
 from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from jusou.runner import Suite
-from support.auth import reader
+from shared.messaging.bus import connect
 
 ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "cp932", "euc_jp", "iso2022_jp")
 

@@ -34,11 +34,11 @@ from support.journey import Journey
 from support.ops import jusou_json, scrape, value
 from support.poll import eventually
 
-from security.conftest import SERVICES, distinct_free_ports
-from shared.messaging import natsauth
-from shared.contract.events import DEAD_LETTER_STREAM, STREAM
-from shared.messaging.deadletters import dead_letters, replay
 from jusou.runner import Suite
+from security.conftest import SERVICES, distinct_free_ports
+from shared.contract.events import DEAD_LETTER_STREAM, STREAM
+from shared.messaging import natsauth
+from shared.messaging.deadletters import dead_letters, replay
 
 FAR = 1_000_000
 

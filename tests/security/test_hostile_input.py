@@ -28,14 +28,23 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from support.auth import (
+    ANONYMOUS,
+    PASSWORD,
+    account,
+    headers_for,
+    reader,
+    staff_headers,
+    token,
+    worker,
+)
 
+from jusou.runner import Suite
 from security.conftest import SERVICES
 from security.seed import wait_for
 from security.test_schemathesis import why_refusal_fails
-from shared.web.limits import MAX_BODY_BYTES
 from shared.web.auth import COOKIE, csrf_token
-from jusou.runner import Suite
-from support.auth import ANONYMOUS, PASSWORD, account, headers_for, reader, staff_headers, token, worker
+from shared.web.limits import MAX_BODY_BYTES
 
 SCRIPT = '<script>alert("jusou")</script><img src=x onerror=alert(1)>'
 FORMULA = '=HYPERLINK("http://example.invalid/","開く")'

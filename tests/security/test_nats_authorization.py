@@ -28,22 +28,22 @@ import httpx
 import nats as nats_py
 import pytest
 from nats.errors import NoRespondersError
-from rich.console import Console
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NoStreamResponseError
+from rich.console import Console
 from support.auth import reader
 from support.journey import Journey
 from support.poll import eventually
 from support.servers import Nats, free_port
 
-from security.conftest import SERVICES
-from shared.messaging import natsauth
 from jusou import ops
-from shared.web.asyncapi import subscriptions_of
-from shared.messaging.bus import connect, ensure_streams
-from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from shared.messaging.relay import newest_on_stream
 from jusou.runner import Suite, run_async
+from security.conftest import SERVICES
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
+from shared.messaging import natsauth
+from shared.messaging.bus import connect, ensure_streams
+from shared.messaging.relay import newest_on_stream
+from shared.web.asyncapi import subscriptions_of
 
 
 class Violations:

@@ -22,12 +22,18 @@ import nats as nats_py
 import pytest
 from support.servers import free_port, nats_binary, wait_for_port
 
+from jusou.ops import nats_state
 from security.test_nats_authorization import Violations, forged_decision_refused
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import natsauth
 from shared.messaging.bus import ensure_streams
-from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
-from shared.messaging.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON, dead_letters, replay
-from jusou.ops import nats_state
+from shared.messaging.deadletters import (
+    CONSUMER,
+    ORIGINAL_SUBJECT,
+    REASON,
+    dead_letters,
+    replay,
+)
 
 ENV_TEMPLATE = Path(natsauth.ROOT) / "deploy" / "env.example"
 NATS_PLACEHOLDER = "REPLACE_WITH_A_NATS_PASSWORD_IN_HEX"
@@ -129,7 +135,7 @@ async def test_least_privilege_a_deployed_service_may_neither_delete_the_stream_
             "$JS.API.CONSUMER.INFO.JUSOU.collaboration--intake": lambda: js.consumer_info(STREAM, "collaboration--intake"),
             "$JS.API.STREAM.MSG.GET.JUSOU_DLQ": lambda: js.get_msg(DEAD_LETTER_STREAM, 1),
         }.items():
-            with pytest.raises(Exception):  # no answer: the server dropped the request
+            with pytest.raises(Exception):  # noqa: B017 - no answer: the server dropped the request
                 await call()
             refused += await violations.of(what)
         info = await js.stream_info(STREAM)  # allowed, and the stream is still there

@@ -10,8 +10,8 @@ policy's 403. Without a token every endpoint answers 401, or the sign-in page fo
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 import re
+from collections.abc import Callable
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,13 +25,23 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from support.auth import ROLE_STAFF, staff_headers, token
 
+from jusou.runner import Suite
 from security.conftest import SERVICES
 from services.collaboration.ui import CLOSABLE
-from shared.web.auth import COOKIE, Principal
-from shared.kernel.journey import DomainError
 from shared.domain.plan import EDITABLE
-from shared.web.policy import PROGRAM_DIVISIONS, PUBLIC, ROLES, actions, allowed, gate, permits, program_of, requires
-from jusou.runner import Suite
+from shared.kernel.journey import DomainError
+from shared.web.auth import COOKIE, Principal
+from shared.web.policy import (
+    PROGRAM_DIVISIONS,
+    PUBLIC,
+    ROLES,
+    actions,
+    allowed,
+    gate,
+    permits,
+    program_of,
+    requires,
+)
 
 
 def apis() -> dict[str, Any]:

@@ -22,10 +22,10 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-
-from security.conftest import SERVICES
-from jusou.runner import Suite
 from support.auth import headers_for
+
+from jusou.runner import Suite
+from security.conftest import SERVICES
 
 MAX_EXAMPLES = int(os.environ.get("JUSOU_FUZZ_EXAMPLES", "5"))
 SAME_IN_EVERY_SERVICE = {"/healthz", "/readyz", "/asyncapi.json", "/reference/{kind}", "/audit/cases/{case_id}"}

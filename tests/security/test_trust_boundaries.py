@@ -18,12 +18,11 @@ import nats as nats_py
 import pytest
 from support.auth import reader, staff_headers, token
 from support.journey import COORDINATOR, COUNTER_STAFF, SECRETARIAT, Journey
-from support.poll import eventually
 
+from jusou.runner import Suite
 from security.conftest import SERVICES
 from security.test_policy import served
 from shared.web.auth import COOKIE
-from jusou.runner import Suite
 
 KOUKI = COUNTER_STAFF  # 高齢者支援室, the 地域包括支援センター's counter
 KOUKI_COLLEAGUE = staff_headers("kouki-044", "elderly-support", "counselor")

@@ -22,10 +22,10 @@ from integration.test_readmodels import write_unreadable
 from support.auth import reader, worker
 from support.ops import jusou_json
 
-from security.conftest import distinct_free_ports
-from security.seed import wait_for
 from jusou.runner import Suite
 from jusou.verify import open_store
+from security.conftest import distinct_free_ports
+from security.seed import wait_for
 
 SERVICES = ("community", "participation")
 RESOURCE = {"kind": "ibasho", "name": "こども食堂", "provider": "NPO法人", "area": "深大寺", "capacity": 20}

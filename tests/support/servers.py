@@ -34,7 +34,7 @@ def docker_answers() -> bool:
         import docker
 
         docker.from_env(timeout=2).ping()
-    except Exception:  # no engine, no socket, no permission: all mean "use local processes"
+    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "use local processes"
         return False
     return True
 
@@ -172,7 +172,7 @@ def _pg_bindir() -> Path | None:
     """The PostgreSQL server programs (initdb, pg_ctl): `pg_config --bindir`, else Debian's layout."""
     pg_config = shutil.which("pg_config")
     if pg_config:
-        found = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip())
+        found = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip())
         if (found / "initdb").exists():
             return found
     debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))

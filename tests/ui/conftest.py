@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
-from jusou.runner import Suite
 from support import auth
 from support.servers import free_port, nats_server
+
+from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
-
 from support.auth import reader, staff_headers
+
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 from playwright.async_api import Page, expect
-
 from support.auth import reader
+
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in

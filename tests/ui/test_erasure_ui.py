@@ -6,9 +6,9 @@ import re
 
 import httpx
 from playwright.async_api import Page, expect
+from support.auth import sign_in, staff_headers
 
 from jusou.runner import Suite
-from support.auth import sign_in, staff_headers
 
 from .conftest import shoot
 

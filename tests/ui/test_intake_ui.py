@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from playwright.async_api import Page, expect
-
 from support.auth import reader, staff_headers
+
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Locator, Page, expect
-
 from support.auth import reader, staff_headers
+
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in

@@ -13,8 +13,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
-from shared.kernel.app import ServiceApplication
 from shared.contract.events import REGISTRY, Envelope, envelope_json, parse
+from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import journey_id
 
 App = TypeVar("App", bound=ServiceApplication)

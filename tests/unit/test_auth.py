@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared.web.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
 from jusou.cli import parser
+from shared.web.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
 
 
 def settings(folder: Path, **changes: Any) -> AuthSettings:
@@ -112,7 +112,7 @@ def test_auth_a_bad_signature_alg_none_and_hmac_keyed_with_the_public_key_are_re
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     stranger = jwt.encode(claims(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
     unsigned = jwt.encode(claims(), None, algorithm="none")
-    header, body, _ = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"]).split(".")
+    header, _body, _ = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"]).split(".")
     forged_body = jwt.utils.base64url_encode(json.dumps(claims(roles=["supervisor"])).encode()).decode()
     hmac_header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
     signing_input = f"{hmac_header}.{forged_body}".encode()
@@ -181,7 +181,7 @@ def idp() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
     document = json.dumps({"keys": [{**jwk, "kid": "city-1", "alg": "RS256", "use": "sig"}]}).encode()
 
     class JWKS(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -310,7 +310,7 @@ def city_idp(tmp_path: Path) -> Iterator[dict[str, Any]]:
             self.end_headers()
             self.wfile.write(json.dumps(body).encode())
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             base = state["issuer"]
             if self.path == "/.well-known/openid-configuration":
                 self.reply(200, {"issuer": base, "authorization_endpoint": f"{base}/authorize",
@@ -318,7 +318,7 @@ def city_idp(tmp_path: Path) -> Iterator[dict[str, Any]]:
             else:
                 self.reply(200, {"keys": [jwk]})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             from urllib.parse import parse_qs
 
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["content-length"])).decode()).items()}

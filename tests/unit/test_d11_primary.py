@@ -24,7 +24,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
 from hypothesis import HealthCheck, event, example, given, note, settings, target
 from hypothesis import strategies as st
 
@@ -37,10 +36,20 @@ from services.meeting.application import MeetingApplication
 from services.meeting.domain import ConsentMissing, NotOnAgenda
 from services.meeting.translate import translate as meeting_out
 from shared.contract.events import Envelope
-from shared.kernel.journey import DomainError, NotFound
 from shared.domain.plan import PlanNotEditable
 from shared.domain.primary import primary_after
-from unit.builders import ATTENDEES, COORDINATOR, COUNTER_STAFF, PERSON, ROLES, SECRETARIAT, deliver, in_memory, published
+from shared.kernel.journey import DomainError, NotFound
+from unit.builders import (
+    ATTENDEES,
+    COORDINATOR,
+    COUNTER_STAFF,
+    PERSON,
+    ROLES,
+    SECRETARIAT,
+    deliver,
+    in_memory,
+    published,
+)
 
 #: The receiving counter (houkatsu) is the 地域包括支援センター of 高齢者支援室 (DOMAIN.md's table).
 COUNTER_AGENCY = "地域包括支援センター"

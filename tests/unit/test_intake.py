@@ -11,9 +11,17 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import CaseAlreadyEscalated, Person
 from services.intake.translate import translate
 from shared.contract.events import CaseReturnedToIntakeV1, Envelope, envelope_json
-from shared.kernel.journey import Invalid, NotFound
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter
-from unit.builders import COUNTER_STAFF, PERSON, Upstream, in_memory, only, published, stored_count
+from shared.kernel.journey import Invalid, NotFound
+from unit.builders import (
+    COUNTER_STAFF,
+    PERSON,
+    Upstream,
+    in_memory,
+    only,
+    published,
+    stored_count,
+)
 
 ALL_CONCERNS = [c.ja for c in CONCERN_FIELDS.values()]
 #: The oracle, written from the source (包括的相談支援事業) and DOMAIN.md's table, not read from shared/domain/reference.py:

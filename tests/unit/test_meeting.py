@@ -12,12 +12,25 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import ConsentMissing, NotForShienKaigi, NotOnAgenda, OpenObjection
+from services.meeting.domain import (
+    ConsentMissing,
+    NotForShienKaigi,
+    NotOnAgenda,
+    OpenObjection,
+)
 from services.meeting.translate import translate
 from shared.contract.events import Envelope
 from shared.kernel.journey import Invalid, NotFound
 from unit.builders import (
-    ATTENDEES, SECRETARIAT, Upstream, consent_recorded, in_memory, only, plan_proposed, published, stored_count,
+    ATTENDEES,
+    SECRETARIAT,
+    Upstream,
+    consent_recorded,
+    in_memory,
+    only,
+    plan_proposed,
+    published,
+    stored_count,
 )
 
 AGREE = [{"agency": a, "position": "agree"} for a in ATTENDEES]

@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.collaboration.application import CollaborationApplication
-from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.domain.plan import Plan, PlanNotEditable, PlanWithoutRoles
+from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from unit.builders import COORDINATOR, ROLES, Upstream, in_memory
 
 MEETING = uuid4()

@@ -27,11 +27,26 @@ from services.outreach.translate import translate as outreach_translate
 from services.participation.application import ParticipationApplication
 from services.participation.domain import Support
 from services.participation.translate import translate as participation_translate
-from shared.contract.events import CaseReturnedToIntakeV1, Envelope, MeetingDecidedV1, ResourceShortageReportedV1
+from shared.contract.events import (
+    CaseReturnedToIntakeV1,
+    Envelope,
+    MeetingDecidedV1,
+    ResourceShortageReportedV1,
+)
 from shared.kernel.journey import journey_id
 from unit.builders import (
-    ATTENDEES, COORDINATOR, COUNTER_STAFF, PERSON, ROLES, SECRETARIAT, Upstream, deliver, in_memory, only,
-    published, stored_count,
+    ATTENDEES,
+    COORDINATOR,
+    COUNTER_STAFF,
+    PERSON,
+    ROLES,
+    SECRETARIAT,
+    Upstream,
+    deliver,
+    in_memory,
+    only,
+    published,
+    stored_count,
 )
 
 AGREE = [{"agency": a, "position": "agree"} for a in ATTENDEES]

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase
-from shared.kernel.journey import acting
 from shared.domain.plan import Plan, PlanWithoutRoles
+from shared.kernel.journey import acting
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import COORDINATOR, in_memory
 

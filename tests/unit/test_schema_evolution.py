@@ -10,7 +10,6 @@ from support.v1_consumer import escalation_reasons
 from services.collaboration.application import CollaborationApplication
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
-from shared.web.asyncapi import PUBLISHED_VERSION
 from shared.contract.events import (
     REGISTRY,
     UPCASTERS,
@@ -22,6 +21,7 @@ from shared.contract.events import (
     parse,
     upcast,
 )
+from shared.web.asyncapi import PUBLISHED_VERSION
 from unit.builders import COUNTER_STAFF, PERSON, Upstream, in_memory, only, published
 
 REASON = "母の介護と本人のひきこもりが重なる"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import settings
 from jusou.cli import main
+from shared import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,14 @@ import pytest
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
 from shared.contract.events import MeetingDecidedV1
-from unit.builders import ATTENDEES, COUNTER_STAFF, PERSON, Upstream, in_memory, stored_count
+from unit.builders import (
+    ATTENDEES,
+    COUNTER_STAFF,
+    PERSON,
+    Upstream,
+    in_memory,
+    stored_count,
+)
 
 
 @pytest.fixture

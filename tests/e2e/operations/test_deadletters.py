@@ -19,8 +19,8 @@ from support.journey import Journey
 from support.ops import envelopes, jusou, jusou_in_process, stream_messages
 from support.poll import eventually
 
-from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from jusou.runner import Suite
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 
 
 async def test_a_parked_event_is_listed_shown_and_replayed_once_after_the_fix(

@@ -13,9 +13,9 @@ from support.journey import Journey
 from support.ops import jusou_json
 from support.poll import eventually
 
-from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM
 from jusou.ops import render_status
 from jusou.runner import Suite
+from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM
 
 
 async def _readyz(suite: Suite, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
