@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
@@ -98,6 +98,40 @@ def create_service(
     ui_router: APIRouter | None = None,
 ) -> FastAPI:
     """Assemble one service: its Application, relay, inbox and routes (the wiring point)."""
+    api = FastAPI(
+        title=f"Jusou {service}",
+        description=DIVISION_TITLES[service],
+        version="0.1.0",
+        lifespan=_lifespan(service, application_class, translate),
+        # who is acting and whether the policy lets them (shared/web/policy.py); a page's change comes from
+        # its own page (CSRF, shared/web/ui.py); a case's ids on every log line
+        dependencies=[Depends(gate(service)), Depends(csrf_guard(service)), Depends(bind_path_ids),
+                      Depends(idempotent(service))],
+        docs_url=None, redoc_url=None,  # /docs is served below from the service itself (no CDN)
+    )
+    _install_middleware(api, service)
+    mount_docs(api)
+
+    page = ui or UI(service, DIVISION_TITLES[service])
+    _install_error_handlers(api, page)
+    _mount_ops_routes(api, service, application_class)
+    _mount_case_routes(api)
+    mount_common(api, page)
+    mount_audit(api, page)
+    _mount_pages(api, page, ui_router)
+
+    api.include_router(router)
+    document_idempotency_key(api)
+    document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
+    return api
+
+
+def _lifespan(
+    service: str,
+    application_class: type[ServiceApplication],
+    translate: Callable[[Any, int], Envelope | None],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The service's life: open the store, bus, relay and inbox at start; close them in order at the end."""
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -129,27 +163,21 @@ def create_service(
             await nc.drain()
             app.close()
 
-    api = FastAPI(
-        title=f"Jusou {service}",
-        description=DIVISION_TITLES[service],
-        version="0.1.0",
-        lifespan=lifespan,
-        # who is acting and whether the policy lets them (shared/web/policy.py); a page's change comes from
-        # its own page (CSRF, shared/web/ui.py); a case's ids on every log line
-        dependencies=[Depends(gate(service)), Depends(csrf_guard(service)), Depends(bind_path_ids),
-                      Depends(idempotent(service))],
-        docs_url=None, redoc_url=None,  # /docs is served below from the service itself (no CDN)
-    )
+    return lifespan
 
+
+def _install_middleware(api: FastAPI, service: str) -> None:
+    """The middleware stack, innermost first (the order matters: each added one wraps those before it)."""
     api.add_middleware(Idempotency)  # innermost: a command's answer kept with its Idempotency-Key record
     install_limits(api)
     api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
     install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
     install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
     api.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy on every answer
-    mount_docs(api)
 
-    page = ui or UI(service, DIVISION_TITLES[service])
+
+def _install_error_handlers(api: FastAPI, page: UI) -> None:
+    """Domain errors, repeated Idempotency-Keys, sign-in, conflicts and a lost store, as answers a person can act on."""
 
     @api.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -192,6 +220,10 @@ def create_service(
                       "the store is unreachable for now; reload to see whether it was recorded, then try again "
                       "(a request sent with an Idempotency-Key can simply be sent again)"})
 
+
+def _mount_ops_routes(api: FastAPI, service: str, application_class: type[ServiceApplication]) -> None:
+    """The operators' routes, open to all: /healthz, /asyncapi.json and /readyz."""
+
     @api.get("/healthz", tags=["ops"], dependencies=[public()])
     async def healthz() -> dict[str, str]:
         """Alive."""
@@ -209,39 +241,47 @@ def create_service(
         """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
         works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
         source, messages on this service's subjects its store never recorded (shared/messaging/inbox.py, relay.py)."""
-        runtime: Runtime = request.app.state.runtime
-        try:
-            head = await runtime.store_head()
-            tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
-        except TimeoutError:
-            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
-        except Exception as exc:  # noqa: BLE001 - any store failure means not ready; say which
-            return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
-        bus_ok = runtime.relay.nc.is_connected
-        problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
-        body = {
-            "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
-            "service": service,
-            "store_position": head or 0,
-            "relay_position": runtime.relay.position,
-            "relay_saved_position": runtime.relay.saved_position,  # what `jusou audit verify` reads (saved ≤ 0.5 s late)
-            "published": runtime.relay.published,
-            "applied": runtime.inbox.applied,
-            "duplicates": runtime.inbox.duplicates,
-            "dead_lettered": runtime.inbox.dead_lettered,
-            "tracking": tracking,
-            "problems": problems,
-        }
-        quarantined = await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined)
-        if quarantined:  # serving, but records are missing from the lists: an operator must look (readmodel.py)
-            body["status"] = "degraded" if body["status"] == "ready" else body["status"]
-            body["quarantined"] = quarantined[:20]
-            body.setdefault("problems", []).append(  # type: ignore[attr-defined]
-                f"読めない記録 {len(quarantined)} 件を一覧から外しました（位置 "
-                f"{', '.join(str(q['position']) for q in quarantined[:5])}）/ the read models quarantined "
-                f"{len(quarantined)} unreadable record(s), first at position {quarantined[0]['position']}: "
-                f"{quarantined[0]['reason']}")
-        return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+        return await _readiness(request.app.state.runtime, service)
+
+
+async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
+    """The /readyz answer: 200 ready or degraded (with its problems), 503 when the store or bus is unreachable."""
+    try:
+        head = await runtime.store_head()
+        tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
+    except TimeoutError:
+        return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
+    except Exception as exc:  # noqa: BLE001 - any store failure means not ready; say which
+        return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
+    bus_ok = runtime.relay.nc.is_connected
+    problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
+    body = {
+        "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
+        "service": service,
+        "store_position": head or 0,
+        "relay_position": runtime.relay.position,
+        "relay_saved_position": runtime.relay.saved_position,  # what `jusou audit verify` reads (saved ≤ 0.5 s late)
+        "published": runtime.relay.published,
+        "applied": runtime.inbox.applied,
+        "duplicates": runtime.inbox.duplicates,
+        "dead_lettered": runtime.inbox.dead_lettered,
+        "tracking": tracking,
+        "problems": problems,
+    }
+    quarantined = await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined)
+    if quarantined:  # serving, but records are missing from the lists: an operator must look (readmodel.py)
+        body["status"] = "degraded" if body["status"] == "ready" else body["status"]
+        body["quarantined"] = quarantined[:20]
+        body.setdefault("problems", []).append(  # type: ignore[attr-defined]
+            f"読めない記録 {len(quarantined)} 件を一覧から外しました（位置 "
+            f"{', '.join(str(q['position']) for q in quarantined[:5])}）/ the read models quarantined "
+            f"{len(quarantined)} unreadable record(s), first at position {quarantined[0]['position']}: "
+            f"{quarantined[0]['reason']}")
+    return JSONResponse(status_code=200 if bus_ok else 503, content=body)
+
+
+def _mount_case_routes(api: FastAPI) -> None:
+    """Every service's shared API routes: a case's history (D15) and the city's reference data."""
 
     @api.get("/cases/{case_id}/history", tags=["audit"], dependencies=[requires("case.history")])
     async def history(case_id: UUID, request: Request) -> list[dict[str, Any]]:
@@ -267,8 +307,9 @@ def create_service(
             raise NotFound(f"参照データ {kind!r} はありません。{', '.join(tables)} のいずれかです / unknown reference table")
         return tables[kind]
 
-    mount_common(api, page)
-    mount_audit(api, page)
+
+def _mount_pages(api: FastAPI, page: UI, ui_router: APIRouter | None) -> None:
+    """Every service's own pages (記録, a case's timeline) and then the service's UI router, if it has one."""
 
     @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
     async def log_page(request: Request) -> HTMLResponse:
@@ -292,11 +333,6 @@ def create_service(
         @api.get("/ui/", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
         async def home(request: Request) -> HTMLResponse:
             return RedirectResponse("/ui/log")  # type: ignore[return-value]
-
-    api.include_router(router)
-    document_idempotency_key(api)
-    document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
-    return api
 
 
 DOCS_PAGE = """<!doctype html>

@@ -344,6 +344,15 @@ def mount_common(api: FastAPI, ui: UI) -> None:
     """Static assets, sign-in and the live-update stream, on every service."""
     api.mount("/ui/static", StaticFiles(directory=str(SHARED / "static")), name="static")
     router = APIRouter(include_in_schema=False)
+    _mount_sign_in(router, ui)
+    _mount_password_sign_in(router, ui)
+    _mount_sign_out(router, ui)
+    _mount_events(router)
+    api.include_router(router)
+
+
+def _mount_sign_in(router: APIRouter, ui: UI) -> None:
+    """The sign-in page and the way through the city's IdP (authorization code with PKCE) and back."""
 
     @router.get("/ui/login", response_class=HTMLResponse, dependencies=[public()])
     async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:
@@ -394,6 +403,10 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         response.delete_cookie(OIDC_COOKIE, path="/ui/login")
         return response
 
+
+def _mount_password_sign_in(router: APIRouter, ui: UI) -> None:
+    """Sign-in with a staff id and password, in development only (throttled per person and address)."""
+
     @router.post("/ui/login", dependencies=[public()])
     async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
                     next: str = Form("/ui/")) -> Response:
@@ -422,6 +435,10 @@ def mount_common(api: FastAPI, ui: UI) -> None:
                             secure=request.url.scheme == "https")
         return response
 
+
+def _mount_sign_out(router: APIRouter, ui: UI) -> None:
+    """Sign-out: a page with the button, and the form's POST that ends the session everywhere."""
+
     @router.get("/ui/logout", response_class=HTMLResponse, dependencies=[public()])
     async def logout_page(request: Request) -> Response:
         """A link signs no one out (a page of another site could show it as an image): the button posts."""
@@ -437,6 +454,10 @@ def mount_common(api: FastAPI, ui: UI) -> None:
         response = redirect("/ui/login", ok="signed_out")
         response.delete_cookie(COOKIE)
         return response
+
+
+def _mount_events(router: APIRouter) -> None:
+    """The live-update stream (server-sent events) the pages listen to."""
 
     @router.get("/ui/events", dependencies=[requires("ui.open")])
     async def events(request: Request) -> StreamingResponse:
@@ -466,5 +487,3 @@ def mount_common(api: FastAPI, ui: UI) -> None:
                 runtime.app.off_commit(wake)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-    api.include_router(router)
