@@ -540,6 +540,7 @@ def replay(args: argparse.Namespace) -> int:
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeRemainingColumn,
     )
@@ -558,8 +559,10 @@ def replay(args: argparse.Namespace) -> int:
         with Progress(*columns) as progress:
             for service in services:
                 task = progress.add_task(f"{service} 再構築 / rebuilding", total=None)
-                results.append(rebuild(service, lambda done, total, t=task: progress.update(t, completed=done,
-                                                                                           total=total)))
+                def progressed(done: int, total: int, t: TaskID = task) -> None:
+                    progress.update(t, completed=done, total=total)
+
+                results.append(rebuild(service, progressed))
         for r in results:
             seals = "seals intact / 封印は正常" if not r["seal_breaks"] else f"SEAL BROKEN at {r['seal_breaks'][:5]}"
             same = "equal to the live read models / 稼働中と一致" if r["equal_to_live"] else (

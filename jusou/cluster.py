@@ -175,7 +175,7 @@ class NatsCluster:
         return (natsauth.OPERATOR, natsauth.credentials(self.data_dir, self.services)[natsauth.OPERATOR])
 
     def ports(self) -> dict[str, int]:
-        found = {}
+        found: dict[str, int] = {}
         for n, node in enumerate(self.nodes, 1):
             found |= {f"nats-{n}": node.client, f"nats-{n} route": node.route, f"nats-{n} monitor": node.monitor}
         return found
@@ -488,8 +488,8 @@ def cluster_config(args: Any) -> int:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-    for path in differs:
-        print(f"{path} は生成結果と異なります / differs from `jusou cluster config`", file=sys.stderr)
+    for differing in differs:
+        print(f"{differing} は生成結果と異なります / differs from `jusou cluster config`", file=sys.stderr)
     return 1 if differs else 0
 
 

@@ -130,7 +130,7 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_config_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_config_commands(commands: argparse._SubParsersAction) -> None:
     """`jusou config export|check`."""
     config = commands.add_parser("config", help="the configuration reference generated from SETTINGS")
     actions = config.add_subparsers(dest="action", required=True)

@@ -128,7 +128,8 @@ async def nats_state(url: str) -> dict[str, Any]:
         try:
             parked = await js.stream_info(DEAD_LETTER_STREAM, subjects_filter=f"{DEAD_LETTER_PREFIX}.>")
             for subject, count in (parked.state.subjects or {}).items():
-                _, service, source, *_ = [*subject.split("."), "", ""]
+                parts: list[str] = [*str(subject).split("."), "", ""]
+                service, source = parts[1], parts[2]
                 for key in (service, f"{service}--{source}"):  # per service and per durable consumer
                     state["dead_letters"][key] = state["dead_letters"].get(key, 0) + count
         except Exception:  # noqa: BLE001, S110 — already reported on the stream's row

@@ -374,7 +374,8 @@ def foreign_messages(app: ServiceApplication, messages: list[Any]) -> tuple[list
     the position they claim), and the others, put there by someone holding its NATS password."""
     from shared.kernel.journey import event_id_of
 
-    real, foreign = [], []
+    real: list[Any] = []
+    foreign: list[Any] = []
     for m in messages:
         position, event_id = _envelope_fields(m.data)
         found = app.recorder.select_notifications(start=position, limit=1, stop=position) if position and \

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -12,6 +12,11 @@ from shared.kernel.journey import JourneyAggregate
 
 class CollaborationCase(JourneyAggregate):
     """多機関協働のケース: opened when intake escalates; the primary agency stays in its field (D11)."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Opened: ClassVar[type[Any]]
+        Reopened: ClassVar[type[Any]]
+        PrimaryChanged: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
@@ -23,6 +23,12 @@ from shared.web.limits import check_form
 from shared.web.plan_api import ClosureIn, PlanIn
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+
+
+def _app(request: Request) -> CollaborationApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(CollaborationApplication, runtime_of(request).app)
+
 
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -60,7 +66,7 @@ def _plan_record(app: CollaborationApplication, plan_id: UUID) -> dict[str, Any]
     """The plan with its story read from its own events: who drafted, revised, proposed; what the meeting said."""
     plan = app.plan_view(plan_id)
     story: list[dict[str, Any]] = []
-    for event in app.repository.event_store.get(plan_id):
+    for event in app.events_of(plan_id):
         row: dict[str, Any] = {"at": _local(event.timestamp), "who": _who(event), "kind": type(event).__name__}
         if isinstance(event, Plan.Drafted):
             row.update(what="下書き作成 / drafted", detail="")
@@ -111,12 +117,12 @@ def _cases(app: CollaborationApplication) -> list[dict[str, Any]]:
 
 
 async def _read(request: Request, fn: Any, *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(fn, runtime_of(request).app, *args)
+    return await anyio.to_thread.run_sync(fn, _app(request), *args)
 
 
 async def _scoped(request: Request, fn: Any) -> Any:
     """A list's rows the signed-in reader's division may see (shared/web/policy.py visible)."""
-    app, who = runtime_of(request).app, getattr(request.state, "principal", None)
+    app, who = _app(request), getattr(request.state, "principal", None)
     return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 
 
@@ -160,7 +166,7 @@ async def cases_csv(request: Request) -> Response:
 async def case_page(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}")
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     try:
         case = await anyio.to_thread.run_sync(app.case_view, case_id)
     except NotFound as missing:
@@ -219,7 +225,7 @@ def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status
 async def new_plan(request: Request, case_id: UUID) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     try:
         case = await anyio.to_thread.run_sync(app.case_view, case_id)
     except NotFound as missing:
@@ -237,7 +243,7 @@ async def draft(request: Request, case_id: UUID) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     try:
         case = await anyio.to_thread.run_sync(app.case_view, case_id)
     except NotFound as missing:
@@ -266,7 +272,7 @@ async def _propose(request: Request, app: CollaborationApplication, staff: dict[
 
 async def _plan_page(request: Request, plan_id: UUID, status_code: int = 200, form: dict[str, Any] | None = None,
                      error: str | None = None, closure: dict[str, str] | None = None) -> Response:
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     try:
         plan = await anyio.to_thread.run_sync(_plan_record, app, plan_id)
         case = await anyio.to_thread.run_sync(app.case_view, UUID(plan["case_id"]))
@@ -299,7 +305,7 @@ async def revise(request: Request, plan_id: UUID) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     form = _plan_form(await request.form())
     problem = _check(form)
     if problem:
@@ -321,7 +327,7 @@ async def closure(request: Request, plan_id: UUID) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     progress = str((await request.form()).get("progress") or "").strip()
     try:
         check_form(ClosureIn, {"progress": progress})
@@ -334,7 +340,7 @@ async def closure(request: Request, plan_id: UUID) -> Response:
 @router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse, dependencies=[requires("plan.read")])
 async def print_plan(request: Request, plan_id: UUID) -> Response:
     """The plan as a paper document (A4, @media print)."""
-    app: CollaborationApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: CollaborationApplication = _app(request)
     try:
         plan = await anyio.to_thread.run_sync(_plan_record, app, plan_id)
         case = await anyio.to_thread.run_sync(app.case_view, UUID(plan["case_id"]))

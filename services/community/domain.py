@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import event
@@ -30,6 +30,11 @@ def _required(value: str, what: str) -> str:
 
 class RegionalIssue(JourneyAggregate):
     """地域の課題: a need with no local resource, as reported by the meeting or participation."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Opened: ClassVar[type[Any]]
+        InitiativeStarted: ClassVar[type[Any]]
+        Resolved: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, need: str, area: str, description: str, origin_event_id: UUID, reported_by: str) -> None:
@@ -68,6 +73,9 @@ class RegionalIssue(JourneyAggregate):
 
 class LocalResource(JourneyAggregate):
     """地域の社会資源: a local resource community developed or found, for participation to match (D8 D13)."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Developed: ClassVar[type[Any]]
 
     @event("Developed")
     def __init__(self, resource_id: UUID, case_id: UUID, kind: str, name: str, provider: str, area: str,

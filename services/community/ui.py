@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
@@ -22,6 +22,12 @@ from shared.web.http import DIVISION_TITLES, runtime_of
 from shared.web.limits import check_form
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+
+
+def _app(request: Request) -> CommunityApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(CommunityApplication, runtime_of(request).app)
+
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -46,7 +52,7 @@ def _who(event: Any) -> str:
 def _issue(app: CommunityApplication, view: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
     """A regional issue with when it opened, who started each initiative, and the resources answering it."""
     opened_at, resolved_at, dated = "", "", []
-    for event in app.repository.event_store.get(UUID(view["issue_id"])):
+    for event in app.events_of(UUID(view["issue_id"])):
         if isinstance(event, RegionalIssue.Opened):
             opened_at = _local(event.timestamp)
         elif isinstance(event, RegionalIssue.InitiativeStarted):
@@ -63,7 +69,7 @@ def _issue(app: CommunityApplication, view: dict[str, Any], resources: list[dict
 def _resources(app: CommunityApplication) -> list[dict[str, Any]]:
     rows = []
     for view in app.resources():
-        events = app.repository.event_store.get(UUID(view["resource_id"]))
+        events = app.events_of(UUID(view["resource_id"]))
         first = next(iter(events), None)
         developed = first if isinstance(first, LocalResource.Developed) else None
         rows.append({**view, "at": _local(developed.timestamp) if developed else "", "who": _who(developed) if developed else ""})
@@ -71,7 +77,7 @@ def _resources(app: CommunityApplication) -> list[dict[str, Any]]:
 
 
 async def _issues(request: Request) -> list[dict[str, Any]]:
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
 
     def read() -> list[dict[str, Any]]:
         resources = _resources(app)
@@ -111,7 +117,7 @@ async def issues_csv(request: Request) -> Response:
 
 
 async def _issue_page(request: Request, issue_id: UUID, status_code: int = 200, **extra: Any) -> Response:
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     try:
         issue = await anyio.to_thread.run_sync(lambda: _issue(app, app.issue_view(issue_id), _resources(app)))
     except NotFound as missing:
@@ -137,7 +143,7 @@ async def issue_action(request: Request, issue_id: UUID, action: str) -> Respons
         return redirect(f"/ui/login?next=/ui/issues/{issue_id}")
     form = await request.form()
     text = {k: str(form.get(k) or "").strip() for k in ("forum", "summary", "note")}
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     if action == "initiatives":
         call, done = (lambda: app.take_up(actor_of(staff), issue_id, text["forum"], text["summary"])), \
             "取り組みを記録しました / initiative recorded"
@@ -158,7 +164,7 @@ async def _open_issues(app: CommunityApplication) -> list[dict[str, Any]]:
 
 
 async def _resources_page(request: Request, status_code: int = 200, **extra: Any) -> Response:
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     resources = await anyio.to_thread.run_sync(_resources, app)
     issues = {i["issue_id"]: i for i in await anyio.to_thread.run_sync(app.issues)}
     form = extra.pop("form", None) or {"issue_id": request.query_params.get("issue_id", "")}
@@ -176,7 +182,7 @@ async def resources_page(request: Request) -> Response:
 
 @router.get("/ui/resources-table", response_class=HTMLResponse, dependencies=[requires("resource.read")])
 async def resources_table(request: Request) -> Response:
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     resources = await anyio.to_thread.run_sync(_resources, app)
     issues = {i["issue_id"]: i for i in await anyio.to_thread.run_sync(app.issues)}
     return ui.render(request, "community_resources_table.html", "", resources=resources, issues=issues, kind_ja=KIND_JA)
@@ -184,7 +190,7 @@ async def resources_table(request: Request) -> Response:
 
 @router.get("/ui/resources.csv", dependencies=[requires("resource.read")])
 async def resources_csv(request: Request) -> Response:
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     resources = await anyio.to_thread.run_sync(_resources, app)
     issues = {i["issue_id"]: i for i in await anyio.to_thread.run_sync(app.issues)}
     return csv_response("地域の社会資源.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題", "登録日"],
@@ -217,7 +223,7 @@ async def register_resource(request: Request) -> Response:
             issue_id = UUID(text["issue_id"])
         except ValueError:
             return await refuse("応える地域の課題を一覧から選んでください / choose the issue from the list", 422)
-    app: CommunityApplication = runtime_of(request).app
+    app: CommunityApplication = _app(request)
     try:
         check_form(ResourceIn, {**{k: text[k] for k in ("kind", "name", "provider", "area")}, "capacity": capacity})
         await anyio.to_thread.run_sync(lambda: app.develop_resource(

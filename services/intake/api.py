@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from services.intake.application import IntakeApplication
 from shared.contract.events import CONSENT_COVERS, ConsentCover
 from shared.domain.reference import COUNTERS
 from shared.kernel.journey import Invalid
 from shared.web.http import call, principal, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
 from shared.web.policy import may_read_case, reads_every_division, requires
+
+
+def _app(request: Request) -> IntakeApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(IntakeApplication, runtime_of(request).app)
+
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの番号 (index of the case's connections)")]
@@ -80,7 +87,7 @@ async def receive(body: ConsultationIn, request: Request, actor: Staff) -> dict[
     counter = COUNTERS.get(body.counter)
     if counter is None:
         raise Invalid(f"窓口 {body.counter!r} はありません。次のいずれかです / unknown counter; one of: " + ", ".join(COUNTERS))
-    app = runtime_of(request).app
+    app = _app(request)
     case_id = await call(
         app.receive_consultation, actor, counter.code, counter.division, body.channel, body.concerns,
         body.person.model_dump() if body.person else None, body.person_ref, body.confirm_new_person,
@@ -97,9 +104,9 @@ class AnswerIn(BaseModel):
 @router.post("/cases/{case_id}/connections/{index}/answer", dependencies=[requires("connection.answer")])
 async def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, request: Request, actor: Staff) -> dict[str, Any]:
     """つなぎ先の回答 (D3, D11)."""
-    app = runtime_of(request).app
+    app = _app(request)
     await call(app.answer_connection, actor, case_id, index, body.accepted, body.reason)
-    return await call(app.case_view, case_id)  # type: ignore[no-any-return]
+    return await call(app.case_view, case_id)
 
 
 @router.get("/persons/search", dependencies=[requires("person.search")])
@@ -113,7 +120,7 @@ async def search(
     Staff only; every candidate shown is recorded as a reading of personal information (audit disclosures)."""
     if not ((name and birth_date) or (kana and phone)):
         raise Invalid("氏名と生年月日、またはふりがなと電話番号で検索してください / search by name and birth date, or kana and phone")
-    return await call(runtime_of(request).app.find_people, actor, name, birth_date, kana, phone)  # type: ignore[no-any-return]
+    return await call(_app(request).find_people, actor, name, birth_date, kana, phone)
 
 
 @router.post("/persons/{person_ref}/erasure", dependencies=[requires("person.erase")])
@@ -122,20 +129,20 @@ async def erase(person_ref: UUID, body: ErasureIn, request: Request, actor: Staf
 
     Recorded as `Person.Erased` (who, when, basis, reason) in the disclosures audit and every case journey
     of the person. A second erasure is refused with 409."""
-    return await call(runtime_of(request).app.erase_person, actor, person_ref, body.basis, body.reason)  # type: ignore[no-any-return]
+    return await call(_app(request).erase_person, actor, person_ref, body.basis, body.reason)
 
 
 @router.get("/reports/trend", dependencies=[requires("trend.read")])
 async def trend(request: Request) -> list[dict[str, Any]]:
     """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
-    return await call(runtime_of(request).app.trend)  # type: ignore[no-any-return]
+    return await call(_app(request).trend)
 
 
 @router.get("/referrals", dependencies=[requires("referral.read")])
 async def referrals(request: Request) -> list[dict[str, Any]]:
     """アウトリーチからの紹介 (D12): waiting to be received at their counter (those of the caller's division)."""
     who = principal(request)
-    return [r for r in await call(runtime_of(request).app.referrals)
+    return [r for r in await call(_app(request).referrals)
             if reads_every_division(who) or COUNTERS[r["counter"]].division == who.division]
 
 
@@ -143,18 +150,18 @@ async def referrals(request: Request) -> list[dict[str, Any]]:
 async def cases(request: Request) -> list[dict[str, Any]]:
     """The cases the caller's division may read (shared/web/policy.py case_readers)."""
     who = principal(request)
-    return [c for c in await call(runtime_of(request).app.cases) if may_read_case(who, c)]
+    return [c for c in await call(_app(request).cases) if may_read_case(who, c)]
 
 
 @router.get("/cases/{case_id}", dependencies=[requires("intake.case.read")])
 async def case(case_id: UUID, request: Request) -> dict[str, Any]:
-    return await call(runtime_of(request).app.case_view, case_id)  # type: ignore[no-any-return]
+    return await call(_app(request).case_view, case_id)
 
 
 @router.post("/cases/{case_id}/consent", dependencies=[requires("intake.case.write")])
 async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff) -> dict[str, str]:
     """本人同意の記録 (D9)."""
-    await call(runtime_of(request).app.record_consent, actor, case_id, body.scope, body.granted, body.method,
+    await call(_app(request).record_consent, actor, case_id, body.scope, body.granted, body.method,
                body.covers)
     return {"case_id": str(case_id), "status": "consent recorded"}
 
@@ -162,14 +169,14 @@ async def consent(case_id: UUID, body: ConsentIn, request: Request, actor: Staff
 @router.post("/cases/{case_id}/connect", dependencies=[requires("intake.case.write")])
 async def connect(case_id: UUID, body: ConnectIn, request: Request, actor: Staff) -> dict[str, str]:
     """つなぎ (D3)."""
-    await call(runtime_of(request).app.connect_case, actor, case_id, body.to_agency, body.reason)
+    await call(_app(request).connect_case, actor, case_id, body.to_agency, body.reason)
     return {"case_id": str(case_id), "status": "connected"}
 
 
 @router.post("/cases/{case_id}/escalate", dependencies=[requires("intake.case.write")])
 async def escalate(case_id: UUID, body: EscalateIn, request: Request, actor: Staff) -> dict[str, str]:
     """多機関協働事業へ (D3)."""
-    await call(runtime_of(request).app.escalate_case, actor, case_id, body.reason, body.primary_agency)
+    await call(_app(request).escalate_case, actor, case_id, body.reason, body.primary_agency)
     return {"case_id": str(case_id), "status": "escalated"}
 
 
@@ -180,7 +187,7 @@ async def person(
     meeting_id: UUID | None = Query(default=None, description="basis=shien_kaigi: the 支援会議"),
 ) -> dict[str, Any]:
     """相談者の個人情報: shown on a legal basis, and every showing is recorded (D9, D10)."""
-    return await call(runtime_of(request).app.disclose_person, actor, case_id, basis, meeting_id)  # type: ignore[no-any-return]
+    return await call(_app(request).disclose_person, actor, case_id, basis, meeting_id)
 
 
 @router.get("/audit/disclosures/recent-basis", dependencies=[requires("audit.disclosures")])
@@ -191,4 +198,4 @@ async def recent_basis(request: Request) -> list[dict[str, Any]]:
     A supervisor sees their division's staff; an auditor every division."""
     who = principal(request)
     division = None if reads_every_division(who) else who.division
-    return await call(runtime_of(request).app.recent_basis_disclosures, division)  # type: ignore[no-any-return]
+    return await call(_app(request).recent_basis_disclosures, division)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
@@ -63,7 +64,7 @@ class IntakeApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self.keys = open_keys(self.env, self.recorder)
-        self.mapper.keys = self.keys
+        cast(PersonalMapper, self.mapper).keys = self.keys  # the mapper this application's factory makes
         self.people = PersonIndex(self.recorder, self.mapper)
 
     def close(self) -> None:
@@ -135,10 +136,10 @@ class IntakeApplication(ServiceApplication):
             person_ref = str(registered.id)
         else:
             try:
-                known = UUID(person_ref)
+                ref = UUID(person_ref)
             except ValueError as exc:
                 raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
-            if self.load(known, Person, "相談者").erased:
+            if self.load(ref, Person, "相談者").erased:
                 raise PersonErased("この相談者の個人情報は消去されています。新しい相談者として登録してください / "
                                    "this person's information was erased: register them as a new person")
         referrals: list[Referral] = []
@@ -156,7 +157,7 @@ class IntakeApplication(ServiceApplication):
         return case.id
 
     def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str,
-                       covers: list[str] | None = None) -> None:
+                       covers: Sequence[str] | None = None) -> None:
         """D9: record consent to share personal information (or its withdrawal), by a division that may
         write the case; `covers`: what it covers (shared/contract/events.py CONSENT_COVERS)."""
         case = self._writable(actor, case_id)
@@ -200,7 +201,7 @@ class IntakeApplication(ServiceApplication):
         self.save(case)
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
-        return self._case(case_id).view()  # type: ignore[no-any-return]
+        return self._case(case_id).view()
 
     def disclose_person(
         self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None
@@ -232,7 +233,7 @@ class IntakeApplication(ServiceApplication):
         for notification in self.notifications():
             if not notification.topic.endswith("Case.PersonDisclosed"):
                 continue
-            event = self.mapper.to_domain_event(notification)
+            event: Any = self.mapper.to_domain_event(notification)  # a Case.PersonDisclosed
             actor = (getattr(event, "meta", None) or {}).get("actor") or {}
             if not getattr(event, "recent_basis", False) or (division and actor.get("division") != division):
                 continue
@@ -257,7 +258,7 @@ class IntakeApplication(ServiceApplication):
         """Every case of the person (from the person index read model)."""
         self.readmodels.catch_up()
         positions = self.readmodels.view.positions_of_person(person_ref)
-        return sorted({n.originator_id for n in self.notifications_at(positions) if n.topic.endswith("Case.Received")})
+        return sorted({cast(UUID, n.originator_id) for n in self.notifications_at(positions) if n.topic.endswith("Case.Received")})
 
     def person_view(self, person_ref: UUID) -> dict[str, Any]:
         person: Person = self.load(person_ref, Person, "相談者")

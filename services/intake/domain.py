@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -53,6 +54,11 @@ class Person(Aggregate):
     personal_fields = ("name", "kana", "birth_date", "address", "phone")
     ERASED = "消去済み / erased"
 
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Registered: ClassVar[type[Any]]
+        Erased: ClassVar[type[Any]]
+        Shown: ClassVar[type[Any]]
+
     @event("Registered")
     def __init__(self, name: str, kana: str, birth_date: str | None, address: str | None, phone: str | None) -> None:
         self.name, self.kana, self.birth_date, self.address, self.phone = name, kana, birth_date, address, phone
@@ -89,6 +95,10 @@ class Person(Aggregate):
 class Referral(JourneyAggregate):
     """紹介: outreach hands a person to a counter (D12); the counter receives them on the same case."""
 
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Referred: ClassVar[type[Any]]
+        ReferralReceived: ClassVar[type[Any]]
+
     @event("Referred")
     def __init__(self, case_id: UUID, counter: str, reason: str) -> None:
         self.case_id, self.counter, self.reason = case_id, counter, reason
@@ -121,6 +131,17 @@ class Referral(JourneyAggregate):
 class Case(JourneyAggregate):
     """相談ケース: one resident's consultation and what intake did with it."""
 
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Received: ClassVar[type[Any]]
+        ConsentRecorded: ClassVar[type[Any]]
+        Connected: ClassVar[type[Any]]
+        ConnectionAnswered: ClassVar[type[Any]]
+        Escalated: ClassVar[type[Any]]
+        Returned: ClassVar[type[Any]]
+        PersonDisclosed: ClassVar[type[Any]]
+        SittingNoted: ClassVar[type[Any]]
+        MeetingNoted: ClassVar[type[Any]]
+
     @event("Received")
     def __init__(
         self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str,
@@ -139,7 +160,7 @@ class Case(JourneyAggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return case_id
 
-    def record_consent(self, scope: str, granted: bool, method: str, covers: list[str] | None = None) -> None:
+    def record_consent(self, scope: str, granted: bool, method: str, covers: Sequence[str] | None = None) -> None:
         """D9: 本人同意, given or withdrawn; `covers` says what it covers (CONSENT_COVERS codes); None reads
         it from the wording (the 重層的支援会議 when `scope` names it)."""
         if covers is None:

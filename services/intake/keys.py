@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import Environment
 
 from services.intake.domain import Person
 
@@ -139,7 +139,7 @@ class PostgresKeys(PersonKeys):
         from psycopg.sql import SQL
 
         with self.datastore.transaction(commit=True) as c:
-            c.execute(SQL(statement), params)  # type: ignore[arg-type]
+            c.execute(SQL(statement), params)
             return list(c.fetchall()) if c.description else []
 
     def _put(self, person_ref: str, wrapped: bytes) -> None:
@@ -153,7 +153,7 @@ class PostgresKeys(PersonKeys):
         self._run(f"DELETE FROM {self.table} WHERE person_ref = %s", (person_ref,))
 
 
-def open_keys(env: Environment, recorder: Any) -> PersonKeys:
+def open_keys(env: Mapping[str, str], recorder: Any) -> PersonKeys:
     """The key table for the application's store (the same kind: SQLite, PostgreSQL or memory)."""
     master = base64.b64decode(env.get("CIPHER_KEY") or "") or os.urandom(32)  # in memory: a key per process
     module = (env.get("PERSISTENCE_MODULE") or "eventsourcing.popo").strip()

@@ -46,7 +46,7 @@ class PersonIndex:
                     start=self.position + 1, limit=500, topics=PERSON_TOPICS
                 )
                 for notification in batch:
-                    event = self.mapper.to_domain_event(notification)
+                    event: Any = self.mapper.to_domain_event(notification)  # a Person event: its fields
                     if isinstance(event, Person.Erased):
                         self._drop(str(event.originator_id))
                     elif event.name is not None:  # None: erased, the key is gone

@@ -4,12 +4,13 @@ search before create, consent, つなぎ, escalation, cases returned to them, re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from services.intake.api import (
     AnswerIn,
@@ -20,7 +21,7 @@ from services.intake.api import (
     EscalateIn,
     PersonIn,
 )
-from services.intake.application import answering_division
+from services.intake.application import IntakeApplication, answering_division
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from shared.contract.events import CONSENT_COVERS
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS
@@ -35,6 +36,12 @@ from shared.web.policy import (
     requires,
 )
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+
+
+def _app(request: Request) -> IntakeApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(IntakeApplication, runtime_of(request).app)
+
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -54,7 +61,7 @@ async def _cases(request: Request, counter: str) -> list[dict[str, Any]]:
     if counter not in COUNTERS:  # a hand-made address: a 4xx, not a KeyError
         raise Invalid("その窓口はありません。窓口一覧 (/reference/counters) から選んでください / "
                       "unknown counter: choose one of /reference/counters")
-    app = runtime_of(request).app
+    app = _app(request)
     cases = await anyio.to_thread.run_sync(app.cases)
     who = principal(request)
     return [c for c in cases if c["counter"] == counter and may_read_case(who, c)]  # division scope
@@ -67,7 +74,7 @@ async def home(request: Request, counter: str | None = None) -> Response:
         return redirect("/ui/login?next=/ui/")
     counter = counter if counter in COUNTERS else _default_counter(staff)
     who = principal(request)  # division scope: a referral is for its counter's division
-    referrals = [r for r in await anyio.to_thread.run_sync(runtime_of(request).app.referrals) if r["counter"] == counter
+    referrals = [r for r in await anyio.to_thread.run_sync(_app(request).referrals) if r["counter"] == counter
                  and (reads_every_division(who) or COUNTERS[counter].division == who.division)]
     return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
                      counters=list(COUNTERS.values()), cases=await _cases(request, counter), status_ja=STATUS_JA,
@@ -118,7 +125,7 @@ async def receive(request: Request) -> Response:
     if person:
         person["kana"] = person["kana"] or ""
     referral = str(form.get("referral") or "") or None
-    app = runtime_of(request).app
+    app = _app(request)
     actor = actor_of(staff)
     known = COUNTERS.get(counter)
     try:
@@ -144,7 +151,7 @@ async def receive(request: Request) -> Response:
 
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 async def case_page(request: Request, case_id: UUID) -> Response:
-    app = runtime_of(request).app
+    app = _app(request)
     case = await anyio.to_thread.run_sync(app.case_view, case_id)
     erased = await anyio.to_thread.run_sync(app.person_erasure, UUID(case["person_ref"]))
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
@@ -169,7 +176,7 @@ async def erase_person(request: Request, person_ref: UUID) -> Response:
     try:
         check_form(ErasureIn, {"reason": form["reason"]})
         await anyio.to_thread.run_sync(
-            lambda: runtime_of(request).app.erase_person(actor, person_ref, form["basis"], form["reason"]))
+            lambda: _app(request).erase_person(actor, person_ref, form["basis"], form["reason"]))
     except DomainError as refused:
         return redirect(back, ng=str(refused))
     return redirect(back, ok="相談者の個人情報を消去しました / the person's information was erased")
@@ -203,7 +210,7 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}")
     actor = actor_of(staff)
     form = await request.form()
-    app = runtime_of(request).app
+    app = _app(request)
     text = {k: str(v).strip() for k, v in form.items()}
     index = text.get("index", "0")
     if action == "answer" and not (index.isascii() and index.isdigit() and len(index) <= 5):
@@ -225,7 +232,9 @@ async def case_action(request: Request, case_id: UUID, action: str) -> Response:
                                       "escalate": ("reason", "primary_agency"), "answer": ()}[action]):
         return redirect(f"/ui/cases/{case_id}", ng="必須項目を入力してください / fill in the required fields")
     try:
-        check_form({"consent": ConsentIn, "connect": ConnectIn, "escalate": EscalateIn, "answer": AnswerIn}[action],
+        forms: dict[str, type[BaseModel]] = {"consent": ConsentIn, "connect": ConnectIn, "escalate": EscalateIn,
+                                             "answer": AnswerIn}
+        check_form(forms[action],
                    {k: text.get(k, "") for k in ("scope", "method", "to_agency", "reason", "primary_agency")})
         await anyio.to_thread.run_sync(call)
     except DomainError as refused:
@@ -238,21 +247,21 @@ async def recent_basis_page(request: Request) -> Response:
     """要確認の開示 (issue 13): showings on an own-counter basis the reader had just created."""
     who = principal(request)
     division = None if reads_every_division(who) else who.division
-    rows = await anyio.to_thread.run_sync(runtime_of(request).app.recent_basis_disclosures, division)
+    rows = await anyio.to_thread.run_sync(_app(request).recent_basis_disclosures, division)
     return ui.render(request, "intake_recent_basis.html", "要確認の開示 / disclosures to check", rows=rows)
 
 
 @router.get("/ui/trend", response_class=HTMLResponse, dependencies=[requires("trend.read")])
 async def trend_page(request: Request) -> Response:
     """D14: the trend report as a chart (server-drawn SVG) and a table."""
-    rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
+    rows = await anyio.to_thread.run_sync(_app(request).trend)
     top = max([max(r["consultations"], r["escalations"], r["meeting_cases"]) for r in rows] or [1]) or 1
     return ui.render(request, "intake_trend.html", "傾向 / trend (D14)", rows=rows, top=top)
 
 
 @router.get("/ui/trend.csv", dependencies=[requires("trend.read")])
 async def trend_csv(request: Request) -> Response:
-    rows = await anyio.to_thread.run_sync(runtime_of(request).app.trend)
+    rows = await anyio.to_thread.run_sync(_app(request).trend)
     return csv_response("傾向.csv", ["期間", "窓口", "相談", "つなぎ", "多機関協働へ", "会議で扱ったケース"],
                         [[r["period_ja"], r["counter_ja"], r["consultations"], r["connections"], r["escalations"],
                           r["meeting_cases"]] for r in rows])

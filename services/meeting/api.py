@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from services.meeting.application import MeetingApplication
 from shared.web.http import call, principal, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.policy import requires
+
+
+def _app(request: Request) -> MeetingApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(MeetingApplication, runtime_of(request).app)
+
 
 Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["meeting"])
@@ -64,25 +71,25 @@ class GapIn(BaseModel):
 @router.get("/agenda", dependencies=[requires("meeting.agenda.read")])
 async def agenda(request: Request) -> list[dict[str, Any]]:
     """議題: plans awaiting a decision or a closure evaluation."""
-    app, who = runtime_of(request).app, principal(request)
-    return await call(lambda: app.scoped(app.agenda(), who))  # type: ignore[no-any-return]
+    app, who = _app(request), principal(request)
+    return await call(lambda: app.scoped(app.agenda(), who))
 
 
 @router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
 async def agenda_item(plan_id: UUID, request: Request) -> dict[str, Any]:
-    review = await call(runtime_of(request).app.review, plan_id)
-    return review.view()  # type: ignore[no-any-return]
+    review = await call(_app(request).review, plan_id)
+    return review.view()
 
 
 @router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")])
 async def consent(case_id: UUID, request: Request) -> dict[str, Any]:
     """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
-    return await call(runtime_of(request).app.consent_view, case_id)  # type: ignore[no-any-return]
+    return await call(_app(request).consent_view, case_id)
 
 
 @router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
 async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, str]:
-    meeting_id = await call(runtime_of(request).app.convene, actor, body.meeting_type, body.held_on, body.attendees)
+    meeting_id = await call(_app(request).convene, actor, body.meeting_type, body.held_on, body.attendees)
     return {"meeting_id": str(meeting_id)}
 
 
@@ -96,20 +103,20 @@ async def take_up(meeting_id: UUID, body: TakeUpIn, request: Request, actor: Sta
     member divisions read the person's information at intake (basis `shien_kaigi` with this meeting_id);
     deciding or evaluating a plan at a sitting takes its case up too. Published as MeetingCaseTakenUp
     (the member divisions' codes, never the minutes)."""
-    return await call(runtime_of(request).app.take_up, actor, meeting_id, body.case_id)  # type: ignore[no-any-return]
+    return await call(_app(request).take_up, actor, meeting_id, body.case_id)
 
 
 @router.get("/meetings/{meeting_id}", dependencies=[requires("meeting.read")])
 async def meeting(meeting_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
     """会議録 (minutes); a 支援会議's only for its members (D10)."""
-    return await call(runtime_of(request).app.meeting_view, actor, meeting_id)  # type: ignore[no-any-return]
+    return await call(_app(request).meeting_view, actor, meeting_id)
 
 
 @router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])
 async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: Staff) -> dict[str, str]:
     """合議による決定 (D5, D9)."""
     await call(
-        runtime_of(request).app.decide, actor, meeting_id, body.plan_id, body.decision, body.reasons,
+        _app(request).decide, actor, meeting_id, body.plan_id, body.decision, body.reasons,
         [p.model_dump() for p in body.positions], list(body.connect_to), body.primary_agency,
     )
     return {"plan_id": str(body.plan_id), "decision": body.decision}
@@ -119,7 +126,7 @@ async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: St
 async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor: Staff) -> dict[str, str]:
     """終結評価 (D7)."""
     await call(
-        runtime_of(request).app.evaluate, actor, meeting_id, body.plan_id, body.outcome, body.course,
+        _app(request).evaluate, actor, meeting_id, body.plan_id, body.outcome, body.course,
         body.result, body.reason, body.next_review_on, [g.model_dump() for g in body.goal_results],
     )
     return {"plan_id": str(body.plan_id), "outcome": body.outcome}
@@ -128,5 +135,5 @@ async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor
 @router.post("/meetings/{meeting_id}/resource-gaps", status_code=201, dependencies=[requires("meeting.gap")])
 async def gap(meeting_id: UUID, body: GapIn, request: Request, actor: Staff) -> dict[str, str]:
     """地域の課題 (D8)."""
-    await call(runtime_of(request).app.identify_gap, actor, meeting_id, body.case_id, body.need, body.area, body.description)
+    await call(_app(request).identify_gap, actor, meeting_id, body.case_id, body.need, body.area, body.description)
     return {"status": "recorded"}

@@ -189,7 +189,7 @@ class MeetingApplication(ServiceApplication):
                 "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
                 "the 支援会議's records are shown only to its members (D10)"
             )
-        return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}  # type: ignore[no-any-return]
+        return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}
 
     def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
         if isinstance(payload, ConsentRecordedV1):

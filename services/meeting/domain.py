@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -37,6 +37,12 @@ class ConfidentialMeeting(DomainError):
 
 class PlanReview(JourneyAggregate):
     """議題: a plan as the meeting knows it, from PlanProposed and PlanClosureRequested."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Listed: ClassVar[type[Any]]
+        Relisted: ClassVar[type[Any]]
+        ClosureListed: ClassVar[type[Any]]
+        Settled: ClassVar[type[Any]]
 
     @event("Listed")
     def __init__(self, case_id: UUID, plan_id: UUID, program: str, revision: int, summary: dict[str, Any]) -> None:
@@ -77,6 +83,10 @@ class PlanReview(JourneyAggregate):
 class Consent(JourneyAggregate):
     """本人同意 of a case as the meeting last heard it from intake (D9)."""
 
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Heard: ClassVar[type[Any]]
+        Changed: ClassVar[type[Any]]
+
     @event("Heard")
     def __init__(self, case_id: UUID, granted: bool, scope: str, covers: list[str] | None = None) -> None:
         self.case_id, self.granted, self.scope, self.covers = case_id, granted, scope, covers
@@ -99,6 +109,14 @@ class Consent(JourneyAggregate):
 
 class Meeting(JourneyAggregate):
     """会議: one sitting of a meeting type with its attendees; its decisions and evaluations."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Convened: ClassVar[type[Any]]
+        CaseTakenUp: ClassVar[type[Any]]
+        Decided: ClassVar[type[Any]]
+        ReturnedToIntake: ClassVar[type[Any]]
+        Evaluated: ClassVar[type[Any]]
+        GapIdentified: ClassVar[type[Any]]
 
     @event("Convened")
     def __init__(self, meeting_type: str, held_on: date, attendees: list[str]) -> None:

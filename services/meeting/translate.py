@@ -5,13 +5,15 @@ Its events on the bus name the outcome and the kind of meeting; reasons, evaluat
 reason of a suspension are sent empty.
 """
 
+from typing import Any
+
 from services.meeting.domain import Meeting
 from shared.kernel.translate import translator
 
 CONFIDENTIAL = "shien_kaigi"
 
 
-def _evaluated(e: Meeting.Evaluated) -> tuple[str, dict]:
+def _evaluated(e: Any) -> tuple[str, dict]:  # e: a Meeting.Evaluated (its fields: the method's parameters)
     meeting_type = getattr(e, "meeting_type", None)
     evaluation = e.evaluation
     reason = e.reason
@@ -27,7 +29,7 @@ def _evaluated(e: Meeting.Evaluated) -> tuple[str, dict]:
     return "PlanContinued", {**common, "next_review_on": e.next_review_on}
 
 
-def _decided(e: Meeting.Decided) -> tuple[str, dict]:
+def _decided(e: Any) -> tuple[str, dict]:  # e: a Meeting.Decided (its fields: the method's parameters)
     return "MeetingDecided", {
         "meeting_id": e.originator_id, "meeting_type": e.meeting_type, "plan_id": e.plan_id,
         "decision": e.decision, "attendees": e.attendees,
@@ -36,7 +38,7 @@ def _decided(e: Meeting.Decided) -> tuple[str, dict]:
     }
 
 
-def _returned(e: Meeting.ReturnedToIntake) -> tuple[str, dict]:
+def _returned(e: Any) -> tuple[str, dict]:  # e: a Meeting.ReturnedToIntake (its fields: the method's parameters)
     # the return names no meeting type; a 支援会議's reason stays with it too
     return "CaseReturnedToIntake", {"meeting_id": e.originator_id, "primary_agency": e.primary_agency,
                                     "reason": "" if getattr(e, "meeting_type", None) == CONFIDENTIAL else e.reason}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
@@ -37,6 +37,12 @@ from shared.web.ui import (
     redirect,
     staff_from_cookie,
 )
+
+
+def _app(request: Request) -> MeetingApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(MeetingApplication, runtime_of(request).app)
+
 
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -87,7 +93,7 @@ def _agenda(app: MeetingApplication) -> list[dict[str, Any]]:
 
 def _meetings(app: MeetingApplication) -> list[dict[str, Any]]:
     """Every sitting, newest date first; what anyone may know of it (type, date, size), not its minutes."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for meeting_id in app.ids_of(Meeting):
         meeting: Meeting = app.load(meeting_id, Meeting, "会議")
         rows.append({"meeting_id": str(meeting_id), "meeting_type": meeting.meeting_type,
@@ -101,7 +107,7 @@ def _meetings(app: MeetingApplication) -> list[dict[str, Any]]:
 def _minutes(app: MeetingApplication, meeting_id: UUID) -> list[dict[str, Any]]:
     """The minutes read from the meeting's own events: when, who recorded, what was decided and why."""
     rows: list[dict[str, Any]] = []
-    for event in app.repository.event_store.get(meeting_id):
+    for event in app.events_of(meeting_id):
         row: dict[str, Any] = {"at": _local(event.timestamp), "who": _who(event)}
         if isinstance(event, Meeting.Decided):
             row.update(kind="decision", case_id=str(event.case_id), plan_id=str(event.plan_id), program=event.program,
@@ -146,12 +152,12 @@ def _home(request: Request, agenda: list[dict[str, Any]], meetings: list[dict[st
 
 
 async def _read(request: Request, fn: Any, *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(fn, runtime_of(request).app, *args)
+    return await anyio.to_thread.run_sync(fn, _app(request), *args)
 
 
 async def _scoped(request: Request, fn: Any) -> Any:
     """A list's rows the signed-in reader's division may see (shared/web/policy.py visible)."""
-    app, who = runtime_of(request).app, getattr(request.state, "principal", None)
+    app, who = _app(request), getattr(request.state, "principal", None)
     return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 
 
@@ -205,7 +211,7 @@ async def convene(request: Request) -> Response:
     attendees = [str(a).strip() for a in raw.getlist("attendees") if str(a).strip()]
     form: dict[str, Any] = {"meeting_type": str(raw.get("meeting_type") or ""), "held_on": str(raw.get("held_on") or ""),
             "attendees": attendees}
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
 
     async def refuse(message: str, status: int) -> Response:
         return _home(request, await _scoped(request, _agenda), await _read(request, _meetings), status, form, message)
@@ -235,7 +241,7 @@ async def _meeting_or_refusal(request: Request, meeting_id: UUID) -> dict[str, A
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/meetings/{meeting_id}")
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
     try:
         meeting: dict[str, Any] = await anyio.to_thread.run_sync(app.meeting_view, actor_of(staff), meeting_id)
     except ConfidentialMeeting as refused:
@@ -342,7 +348,7 @@ async def decide(request: Request, meeting_id: UUID) -> Response:
         return await refuse("決定を選んでください / choose the decision", 422)
     if not form["reasons"]:
         return await refuse("決定の理由を入力してください / give the reasons for the decision", 422)
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
     try:
         check_form(DecisionIn, {"reasons": form["reasons"], "positions": positions,
                                 "primary_agency": form["primary_agency"]})
@@ -389,7 +395,7 @@ async def evaluate(request: Request, meeting_id: UUID) -> Response:
             return await refuse("次回の見直し日を YYYY-MM-DD で入力してください / enter the next review date", 422)
     goal_results = [{"goal": g, "result": goal_rows[str(i)]["result"], "note": goal_rows[str(i)]["note"]}
                     for i, g in enumerate(goals)]
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
     try:
         check_form(EvaluationIn, {**{k: form[k] for k in ("course", "result", "reason")},
                                   "next_review_on": next_review_on, "goal_results": goal_results})
@@ -416,7 +422,7 @@ async def take_up(request: Request, meeting_id: UUID) -> Response:
     except ValueError:
         return await _meeting_page(request, meeting_id, 422, {"take_up": form},
                                    {"take_up": "ケース番号（36文字のID）を入力してください / give the case id (a UUID)"})
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
     try:
         await anyio.to_thread.run_sync(lambda: app.take_up(actor_of(staff), meeting_id, case_id))
     except DomainError as refused:
@@ -439,7 +445,7 @@ async def record_gap(request: Request, meeting_id: UUID) -> Response:
 
     if not all(form.values()):
         return await refuse("ケース・不足している資源・地域・内容をすべて入力してください / fill in every field", 422)
-    app: MeetingApplication = runtime_of(request).app  # type: ignore[assignment]
+    app: MeetingApplication = _app(request)
     try:
         check_form(GapIn, {k: form[k] for k in ("need", "area", "description")})
         await anyio.to_thread.run_sync(lambda: app.identify_gap(

@@ -52,7 +52,7 @@ class OutreachApplication(PlanOwner):
         self._engagement(case_id)
 
     def engagement_view(self, case_id: UUID) -> dict[str, Any]:
-        return self._engagement(case_id).view()  # type: ignore[no-any-return]
+        return self._engagement(case_id).view()
 
     def engagements(self) -> list[dict[str, Any]]:
         return [self.engagement_view(i) for i in self.ids_of(Engagement)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -15,6 +15,11 @@ CONTACT_METHODS = ("訪問", "手紙", "電話", "メール", "その他")
 
 class Engagement(JourneyAggregate):
     """関わり: contact attempts, the growth of the relationship, and the hand-over (D12)."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Started: ClassVar[type[Any]]
+        ContactRecorded: ClassVar[type[Any]]
+        HandedOver: ClassVar[type[Any]]
 
     @event("Started")
     def __init__(self, case_id: UUID, referred_by: str, reason: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
@@ -23,6 +23,12 @@ from shared.web.http import DIVISION_TITLES, runtime_of
 from shared.web.limits import check_form
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+
+
+def _app(request: Request) -> OutreachApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(OutreachApplication, runtime_of(request).app)
+
 
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -42,7 +48,7 @@ def _record(app: OutreachApplication, case_id: UUID) -> dict[str, Any]:
     contacts: list[dict[str, Any]] = []
     started_at, started_by = "", ""
     handed: dict[str, Any] | None = None
-    for event in app.repository.event_store.get(case_id):
+    for event in app.events_of(case_id):
         actor = (getattr(event, "meta", None) or {}).get("actor") or {}
         who = actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
         at = _local(event.timestamp)
@@ -59,7 +65,7 @@ def _record(app: OutreachApplication, case_id: UUID) -> dict[str, Any]:
 
 
 async def _engagements(request: Request) -> list[dict[str, Any]]:
-    app: OutreachApplication = runtime_of(request).app
+    app: OutreachApplication = _app(request)
 
     def read() -> list[dict[str, Any]]:
         who = getattr(request.state, "principal", None)  # division scope
@@ -112,7 +118,7 @@ async def start(request: Request) -> Response:
         return redirect("/ui/login?next=/ui/")
     form = await request.form()
     text = {k: str(form.get(k) or "").strip() for k in ("case_id", "referred_by", "reason", "whom")}
-    app: OutreachApplication = runtime_of(request).app
+    app: OutreachApplication = _app(request)
 
     async def refuse(message: str, status: int, existing: UUID | None = None) -> Response:
         return _home(request, await _engagements(request), status_code=status, form=text, error=message,
@@ -146,7 +152,7 @@ async def start(request: Request) -> Response:
 
 
 async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra: Any) -> Response:
-    app: OutreachApplication = runtime_of(request).app
+    app: OutreachApplication = _app(request)
     try:
         record = await anyio.to_thread.run_sync(_record, app, case_id)
     except NotFound as missing:
@@ -168,7 +174,7 @@ async def engagement_page(request: Request, case_id: UUID) -> Response:
 @router.get("/ui/engagements/{case_id}/log", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 async def engagement_log(request: Request, case_id: UUID) -> Response:
     """The live part of the engagement page: stage and contact log."""
-    record = await anyio.to_thread.run_sync(_record, runtime_of(request).app, case_id)
+    record = await anyio.to_thread.run_sync(_record, _app(request), case_id)
     return ui.render(request, "outreach_log.html", "", e=record, stages=STAGES)
 
 
@@ -183,7 +189,7 @@ async def record_contact(request: Request, case_id: UUID) -> Response:
     if text["method"] not in CONTACT_METHODS or text["stage"] not in STAGES or text["reached"] not in ("1", "0"):
         return await _page(request, case_id, 422, form=text, error_at="contact",
                            error="方法・会えたか・関係の段階を選んでください / choose the method, whether you met, and the stage")
-    app: OutreachApplication = runtime_of(request).app
+    app: OutreachApplication = _app(request)
     try:
         check_form(ContactIn, {"note": text["note"]})
         await anyio.to_thread.run_sync(lambda: app.record_contact(actor_of(staff), case_id, text["method"],
@@ -205,7 +211,7 @@ async def hand_over(request: Request, case_id: UUID) -> Response:
     if text["to_program"] not in HAND_OVER_TO or not text["reason"]:
         return await _page(request, case_id, 422, form=text, error_at="hand_over",
                            error="引き継ぎ先と理由を入力してください / choose where to hand over and say why")
-    app: OutreachApplication = runtime_of(request).app
+    app: OutreachApplication = _app(request)
     try:
         check_form(HandOverIn, {k: text[k] for k in ("reason", "primary_agency", "counter")})
         await anyio.to_thread.run_sync(lambda: app.hand_over(

@@ -89,7 +89,7 @@ class ParticipationApplication(PlanOwner):
         self._support(case_id)
 
     def support_view(self, case_id: UUID) -> dict[str, Any]:
-        return self._support(case_id).view()  # type: ignore[no-any-return]
+        return self._support(case_id).view()
 
     def supports(self) -> list[dict[str, Any]]:
         return [self.support_view(i) for i in self.ids_of(Support)]

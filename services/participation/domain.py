@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -24,6 +24,9 @@ class PlacementEnded(DomainError):
 class CatalogueEntry(JourneyAggregate):
     """参加支援の資源一覧: a local resource as participation learnt of it from community (D8 D13)."""
 
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Learnt: ClassVar[type[Any]]
+
     @event("Learnt")
     def __init__(self, resource_id: UUID, kind: str, name: str, provider: str, area: str,
                  capacity: int | None, issue_id: UUID | None) -> None:
@@ -41,6 +44,14 @@ class CatalogueEntry(JourneyAggregate):
 
 class Support(JourneyAggregate):
     """参加支援: needs, matched resources and how each placement went."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Started: ClassVar[type[Any]]
+        NeedsRecorded: ClassVar[type[Any]]
+        ResourceMatched: ClassVar[type[Any]]
+        ShortageReported: ClassVar[type[Any]]
+        PlacementStarted: ClassVar[type[Any]]
+        PlacementReviewed: ClassVar[type[Any]]
 
     @event("Started")
     def __init__(self, case_id: UUID, referred_by: str, needs: list[str]) -> None:

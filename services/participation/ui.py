@@ -4,14 +4,16 @@ report of a missing resource (D8)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from services.participation.api import (
     MatchIn,
@@ -29,6 +31,12 @@ from shared.web.http import DIVISION_TITLES, runtime_of
 from shared.web.limits import check_form
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+
+
+def _app(request: Request) -> ParticipationApplication:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(ParticipationApplication, runtime_of(request).app)
+
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -54,7 +62,7 @@ def _record(app: ParticipationApplication, case_id: UUID, names: dict[str, dict[
     """The support, with resource names from the catalogue and who did what when (from its own events)."""
     support = app.support_view(case_id)
     started_at, reviews, starts = "", [], []
-    for event in app.repository.event_store.get(case_id):
+    for event in app.events_of(case_id):
         actor = (getattr(event, "meta", None) or {}).get("actor") or {}
         who = actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
         if isinstance(event, Support.Started):
@@ -80,7 +88,7 @@ def _catalogue_by_id(app: ParticipationApplication) -> dict[str, dict[str, Any]]
 
 
 async def _supports(request: Request) -> list[dict[str, Any]]:
-    app: ParticipationApplication = runtime_of(request).app
+    app: ParticipationApplication = _app(request)
 
     def read() -> list[dict[str, Any]]:
         names = _catalogue_by_id(app)
@@ -141,7 +149,8 @@ async def supports_csv(request: Request) -> Response:
     rows = await _supports(request)
 
     def name(x: dict[str, Any]) -> str:
-        return x["resource"]["name"] if x.get("resource") else x["resource_id"]
+        named: str = x["resource"]["name"] if x.get("resource") else x["resource_id"]
+        return named
 
     return csv_response("参加支援一覧.csv",
                         ["ケース番号", "紹介元", "開始日", "ニーズ", "マッチングした資源", "参加", "不足の報告"],
@@ -156,7 +165,7 @@ async def catalogue_page(request: Request) -> Response:
     """参加支援の資源一覧: what community registered (D8 D13), filtered by kind, provider, area."""
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/catalogue")
-    catalogue = await anyio.to_thread.run_sync(runtime_of(request).app.catalogue)
+    catalogue = await anyio.to_thread.run_sync(_app(request).catalogue)
     return ui.render(request, "participation_catalogue.html", "資源一覧 / resource catalogue",
                      case_id=None, matched=set(), **_catalogue_context(catalogue, _filters(request)))
 
@@ -164,7 +173,7 @@ async def catalogue_page(request: Request) -> Response:
 @router.get("/ui/catalogue-table", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
 async def catalogue_table(request: Request, case_id: UUID | None = None) -> Response:
     """The live catalogue (with match buttons when shown on a support's page)."""
-    app: ParticipationApplication = runtime_of(request).app
+    app: ParticipationApplication = _app(request)
     catalogue = await anyio.to_thread.run_sync(app.catalogue)
     matched: set[str] = set()
     if case_id is not None:
@@ -175,14 +184,14 @@ async def catalogue_table(request: Request, case_id: UUID | None = None) -> Resp
 
 @router.get("/ui/catalogue.csv", dependencies=[requires("catalogue.read")])
 async def catalogue_csv(request: Request) -> Response:
-    catalogue = await anyio.to_thread.run_sync(runtime_of(request).app.catalogue)
+    catalogue = await anyio.to_thread.run_sync(_app(request).catalogue)
     return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題"],
                         [[r["resource_id"], KIND_JA.get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
                           r["capacity"] or "", r["issue_id"] or ""] for r in _filtered(catalogue, _filters(request))])
 
 
 async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra: Any) -> Response:
-    app: ParticipationApplication = runtime_of(request).app
+    app: ParticipationApplication = _app(request)
 
     def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         catalogue = app.catalogue()
@@ -216,13 +225,13 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
     form = await request.form()
     text = {k: str(v).strip() for k, v in form.items() if k != "needs"}
     needs = [str(n).strip() for n in form.getlist("needs")]
-    app: ParticipationApplication = runtime_of(request).app
+    app: ParticipationApplication = _app(request)
     actor = actor_of(staff)
 
     async def refuse(message: str, status: int) -> Response:
         return await _page(request, case_id, status, form={**text, "needs": needs}, error_at=action, error=message)
 
-    bounds = {"needs": (NeedsIn, {"needs": [n for n in needs if n]}),
+    bounds: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {"needs": (NeedsIn, {"needs": [n for n in needs if n]}),
               "matches": (MatchIn, {"resource_id": text.get("resource_id", "")}),
               "placements": (PlacementIn, {"resource_id": text.get("resource_id", ""),
                                            "started_on": text.get("started_on", "")}),
@@ -232,6 +241,7 @@ async def support_action(request: Request, case_id: UUID, action: str) -> Respon
             check_form(*bounds[action])  # the API's bounds: lengths, the start date within a few years
         except DomainError as refused:
             return await refuse(str(refused), refused.status)
+    call: Callable[[], object]  # the use case the action runs
     if action == "needs":
         if not [n for n in needs if n]:
             return await refuse("ニーズを1つ以上入力してください / enter at least one need", 422)
@@ -271,7 +281,7 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex) -> Resp
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
     form = await request.form()
     text = {k: str(form.get(k) or "").strip() for k in ("outcome", "note")}
-    app: ParticipationApplication = runtime_of(request).app
+    app: ParticipationApplication = _app(request)
     try:
         check_form(PlacementReviewIn, text)
         await anyio.to_thread.run_sync(lambda: app.review_placement(actor_of(staff), case_id, index, text["outcome"],

@@ -7,7 +7,7 @@ judges them the same way whoever wrote them (D6).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -42,6 +42,14 @@ def _roles(roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 class Plan(JourneyAggregate):
     """プラン: support direction (支援の方向性), goals and the agencies' roles (役割分担)."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Drafted: ClassVar[type[Any]]
+        Revised: ClassVar[type[Any]]
+        Proposed: ClassVar[type[Any]]
+        DecisionRecorded: ClassVar[type[Any]]
+        ClosureRequested: ClassVar[type[Any]]
+        Evaluated: ClassVar[type[Any]]
 
     @event("Drafted")
     def __init__(

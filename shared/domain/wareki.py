@@ -16,9 +16,10 @@ def wareki(value: date | datetime | str | None, *, with_gregorian: bool = True) 
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+            parsed = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
         except ValueError:
             return value
+        value = parsed
     if not isinstance(value, date):
         return str(value)
     day = value.date() if isinstance(value, datetime) else value

@@ -12,16 +12,17 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Notification,
     Recording,
+    StoredEvent,
     Tracking,
     Transcoding,
 )
@@ -145,10 +146,18 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     # -- reading -------------------------------------------------------------------------
 
+    def events_of(self, aggregate_id: UUID) -> Iterator[DomainEvent]:
+        """An aggregate's stored events, oldest first (the library types them as a protocol without `timestamp`)."""
+        return cast("Iterator[DomainEvent]", self.repository.event_store.get(aggregate_id))
+
+    def domain_event(self, record: StoredEvent) -> DomainEvent:
+        """A stored event (or notification) as its domain event, typed as the library's DomainEvent."""
+        return cast(DomainEvent, self.mapper.to_domain_event(record))
+
     def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
         """Get an aggregate of the given kind or raise NotFound naming what was looked for."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError as exc:
             raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
         if not isinstance(aggregate, kind):
@@ -230,11 +239,11 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             version: int | None = None
             if moment is not None:
                 recorded = [e.originator_version for e in self.recorder.select_events(uid)
-                            if self.mapper.to_domain_event(e).timestamp <= moment]
+                            if self.domain_event(e).timestamp <= moment]
                 if not recorded:
                     continue
                 version = max(recorded)
-            aggregate = self.repository.get(uid, version=version)
+            aggregate: Any = self.repository.get(uid, version=version)
             if getattr(aggregate, "personal", False):
                 continue
             shown = aggregate.view() if callable(getattr(aggregate, "view", None)) else {
@@ -252,7 +261,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def rows_at(self, positions: list[int]) -> list[dict[str, Any]]:
         rows = []
         for notification in self.notifications_at(positions):
-            event = self.mapper.to_domain_event(notification)
+            event = self.domain_event(notification)
             meta = getattr(event, "meta", None) or {}
             fields = {k: v for k, v in vars(event).items()
                       if k not in ("meta", "originator_id", "originator_version", "timestamp", "originator_topic")}

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from uuid import UUID, uuid4, uuid5
 
 import anyio
@@ -89,6 +89,10 @@ RECORDED_BUT_UNANSWERED = (
 
 class IdempotentRequest(Aggregate):
     """A command received with an `Idempotency-Key`: what was asked (hashed) and what was answered."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Requested: ClassVar[type[Any]]
+        Answered: ClassVar[type[Any]]
 
     @event("Requested")
     def __init__(self, request_id: UUID, route: str, fingerprint: str, recorded: list[str]) -> None:

@@ -64,7 +64,7 @@ def journey_id(case_id: UUID | str) -> UUID:
     return uuid5(JOURNEY_NAMESPACE, str(case_id))
 
 
-def event_id_of(service: str, originator_id: UUID, originator_version: int) -> UUID:
+def event_id_of(service: str, originator_id: UUID | str, originator_version: int) -> UUID:
     """Deterministic `event_id`: a republish of the same stored event is the same message.
 
     The service is part of it: programs share aggregate ids (a case's id) across their stores.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 import nats
 import structlog
@@ -109,7 +110,7 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     differs: list[str] = []
     for config in STREAMS:
         try:
-            info = await js.stream_info(config.name)
+            info = await js.stream_info(cast(str, config.name))  # every stream in STREAMS is named
         except NotFoundError:
             await js.add_stream(dataclasses.replace(config, num_replicas=copies))
             continue

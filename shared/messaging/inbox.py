@@ -241,7 +241,8 @@ class Inbox:
         """Read the source's tracking once per process, before its first event here (see `note`)."""
         if source not in self.floor:
             try:
-                self.floor[source] = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0
+                tracked: int | None = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source)
+                self.floor[source] = tracked or 0
             except Exception as exc:  # noqa: BLE001 - the store away: `receive` meets it too; read it next time
                 log.warning("inbox.floor_unread", service=self.app.service, source=source, error=str(exc))
 

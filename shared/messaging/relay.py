@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,7 +265,7 @@ class Relay:
         """Publish what the store holds beyond the saved position; return how many were read."""
         unbind_event()
 
-        def pending() -> list[Any]:
+        def pending() -> Sequence[Any]:
             # Replicas of a service share its store, and each runs a relay: start past what any of
             # them saved, so this one does not publish again what another published long ago (the
             # stream's duplicate window is 2 minutes). Both may still publish the same recent

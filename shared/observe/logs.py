@@ -107,7 +107,7 @@ class ReadableLines:
         if (timestamp := event_dict.pop("timestamp", None)) is not None:
             parts.append(str(timestamp))
         if event_dict.pop("level", None) is not None:
-            parts.append(self.levels[level])
+            parts.append(self.levels[str(level)])  # a level in self.levels (checked above)
         if (event := event_dict.pop("event", None)) is not None:
             parts.append(str(event).ljust(self.EVENT_WIDTH))
         parts.extend(f"{key}={self._value(event_dict[key])}" for key in sorted(event_dict))

@@ -110,8 +110,8 @@ def message_model(event_type: str, version: int) -> type[BaseModel]:
         f"{event_type}V{version}Message",
         __base__=Envelope,
         __doc__=f"`{event_type}` v{version} in the envelope (CONTRACT.md). {payload.__doc__}",
-        event_type=(Literal[event_type], Field(description="the last subject token")),  # type: ignore[arg-type,valid-type]
-        schema_version=(Literal[version], Field(description="version of the payload schema")),  # type: ignore[arg-type,valid-type]
+        event_type=(Literal[event_type], Field(description="the last subject token")),  # type: ignore[arg-type]
+        schema_version=(Literal[version], Field(description="version of the payload schema")),  # type: ignore[arg-type]
         payload=(payload, ...),
     )
     return model

@@ -93,7 +93,7 @@ def mount_audit(api: FastAPI, page: UI) -> None:
         app = request.app.state.runtime.app
         moment = moment_of(as_of)
         division = getattr(getattr(request.state, "principal", None), "division", None)
-        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)  # type: ignore[no-any-return]
+        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)
 
     @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")])
     async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,

@@ -415,7 +415,7 @@ async def exchange_code(settings: AuthSettings, code: str, code_verifier: str, r
             "client_id": settings.client_id, "code_verifier": code_verifier}
     auth = (settings.client_id, settings.client_secret) if settings.client_secret else None
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(endpoint, data=form, auth=auth)
+        response = await client.post(endpoint, data=form, auth=auth)  # type: ignore[arg-type]  # None (no auth) works; httpx's hint omits it
     if response.status_code != 200 or "access_token" not in response.json():
         raise Unauthenticated("認証基盤がログインを認めませんでした。もう一度ログインしてください",
                               f"the identity provider refused the sign-in ({response.status_code})")

@@ -10,7 +10,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 import anyio
@@ -69,6 +69,9 @@ from shared.web.ui import (
 )
 
 log = structlog.get_logger()
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class Runtime:
     """What a running service holds; reachable from routes as `request.app.state.runtime`."""
@@ -255,7 +258,7 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
         return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
     bus_ok = runtime.relay.nc.is_connected
     problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
-    body = {
+    body: dict[str, Any] = {
         "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
         "service": service,
         "store_position": head or 0,
@@ -272,7 +275,7 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
     if quarantined:  # serving, but records are missing from the lists: an operator must look (readmodel.py)
         body["status"] = "degraded" if body["status"] == "ready" else body["status"]
         body["quarantined"] = quarantined[:20]
-        body.setdefault("problems", []).append(  # type: ignore[attr-defined]
+        body.setdefault("problems", []).append(
             f"読めない記録 {len(quarantined)} 件を一覧から外しました（位置 "
             f"{', '.join(str(q['position']) for q in quarantined[:5])}）/ the read models quarantined "
             f"{len(quarantined)} unreadable record(s), first at position {quarantined[0]['position']}: "
@@ -290,7 +293,7 @@ def _mount_case_routes(api: FastAPI) -> None:
         A 支援会議's content is withheld from those who did not sit in it (D10)."""
         app = runtime_of(request).app
         division = principal(request).division
-        return await call(lambda: app.redact(app.history(case_id), division))  # type: ignore[no-any-return]
+        return await call(lambda: app.redact(app.history(case_id), division))
 
     @api.get("/reference/{kind}", tags=["reference"], dependencies=[requires("reference.read")])
     async def reference(kind: str) -> Any:
@@ -388,7 +391,7 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     for n in reversed(notifications):
         if n.topic.startswith(IdempotentRequest.__module__ + ":"):
             continue  # a retry key's bookkeeping, not something that happened to a case
-        event = app.mapper.to_domain_event(n)
+        event = app.domain_event(n)
         meta = getattr(event, "meta", {}) or {}
         actor = meta.get("actor") or {}
         who = actor.get("staff_id") or actor.get("service") or ""
@@ -428,7 +431,7 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
     return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 

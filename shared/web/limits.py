@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar
 
@@ -99,7 +100,7 @@ def _what(char: str) -> tuple[str, str]:
     return f"制御文字（{code}）", f"a control character ({code})"
 
 
-def _refuse(pattern: re.Pattern[str], where: str) -> Any:
+def _refusing(pattern: re.Pattern[str], where: str) -> Any:
     def check(value: str) -> str:
         found = pattern.search(value)
         if found:
@@ -111,8 +112,8 @@ def _refuse(pattern: re.Pattern[str], where: str) -> Any:
     return check
 
 
-single_line = _refuse(_NOT_IN_NAME, "一行の項目に")
-free_text = _refuse(_NOT_IN_TEXT, "")
+single_line = _refusing(_NOT_IN_NAME, "一行の項目に")
+free_text = _refusing(_NOT_IN_TEXT, "")
 
 #: A name, code or other single line; give `Field(min_length=…, max_length=…)` beside it.
 Name = Annotated[str, AfterValidator(single_line), Field(json_schema_extra={"pattern": NAME_PATTERN})]
@@ -220,7 +221,7 @@ def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     key = (model, name)
     if key not in _adapters:
         field = model.model_fields[name]
-        _adapters[key] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[name-defined]
+        _adapters[key] = TypeAdapter(Annotated[field.annotation, field])  # type: ignore[arg-type]  # a type built at run time from the field
     return _adapters[key]
 
 
@@ -281,7 +282,7 @@ _JAPANESE = {
 }
 
 
-def readable(error: dict[str, Any]) -> str:
+def readable(error: Mapping[str, Any]) -> str:
     """One validation error's message: Japanese, then English (a validator's own text is both)."""
     message = str(error.get("msg", ""))
     if error.get("type") == "value_error":

@@ -30,7 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from fastapi import FastAPI, Request, Response
@@ -266,12 +266,13 @@ class Metrics:
                     CONSUMER_INFO_TIMEOUT_SECONDS)
             except Exception:  # noqa: BLE001 — unknown this time; the gauge is left out
                 return None
-            return sum((stream.state.subjects or {}).values())
+            waiting: int = sum((stream.state.subjects or {}).values())
+            return waiting
 
         if not runtime.relay.nc.is_connected:
             return [ConsumerState(name, stream) for name, stream in names], None
         *consumers, count = await asyncio.gather(*(info(n, s) for n, s in names), parked())
-        return list(consumers), count
+        return cast("list[ConsumerState]", consumers), cast("int | None", count)  # gather's results, in order
 
 
 def tracking_positions(app: Any) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -23,6 +23,12 @@ from shared.kernel.journey import Invalid, NotFound, acting
 from shared.web.http import call, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
 from shared.web.policy import requires
+
+
+def _app(request: Request) -> PlanOwner:
+    """This service's application, typed (the runtime holds it as the base class)."""
+    return cast(PlanOwner, runtime_of(request).app)
+
 
 MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanSuspended", "PlanContinued")
 
@@ -135,31 +141,31 @@ def plan_router(service: str) -> APIRouter:
     @router.post("/cases/{case_id}/plans", status_code=201, dependencies=[requires(f"{service}.plan.write")])
     async def draft(case_id: UUID, body: PlanIn, request: Request, actor: Staff) -> dict[str, Any]:
         """プラン作成: draft a plan for a case (D4)."""
-        app = runtime_of(request).app
+        app = _app(request)
         plan_id = await call(app.draft_plan, actor, case_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles])
         return {"plan_id": str(plan_id)}
 
     @router.get("/plans/{plan_id}", dependencies=[requires("plan.read")])
     async def get_plan(plan_id: UUID, request: Request) -> dict[str, Any]:
-        return await call(runtime_of(request).app.plan_view, plan_id)  # type: ignore[no-any-return]
+        return await call(_app(request).plan_view, plan_id)
 
     @router.put("/plans/{plan_id}", dependencies=[requires(f"{service}.plan.write")])
     async def revise(plan_id: UUID, body: PlanIn, request: Request, actor: Staff) -> dict[str, Any]:
         """プラン修正: rewrite a draft, or after the meeting asked for a revision."""
-        app = runtime_of(request).app
+        app = _app(request)
         await call(app.revise_plan, actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles])
-        return await call(app.plan_view, plan_id)  # type: ignore[no-any-return]
+        return await call(app.plan_view, plan_id)
 
     @router.post("/plans/{plan_id}/propose", dependencies=[requires(f"{service}.plan.write")])
     async def propose(plan_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
         """会議へ提出: propose the plan to the meeting (PlanProposed)."""
-        revision = await call(runtime_of(request).app.propose_plan, actor, plan_id)
+        revision = await call(_app(request).propose_plan, actor, plan_id)
         return {"plan_id": str(plan_id), "revision": revision}
 
     @router.post("/plans/{plan_id}/closure-request", dependencies=[requires(f"{service}.plan.write")])
     async def closure(plan_id: UUID, body: ClosureIn, request: Request, actor: Staff) -> dict[str, Any]:
         """終結の依頼: ask the meeting to evaluate and end the plan (D7)."""
-        await call(runtime_of(request).app.request_plan_closure, actor, plan_id, body.progress)
+        await call(_app(request).request_plan_closure, actor, plan_id, body.progress)
         return {"plan_id": str(plan_id), "status": "closure_requested"}
 
     return router
