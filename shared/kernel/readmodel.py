@@ -187,8 +187,7 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
             self._people.clear()
             self._kinds.clear()
             self._quarantine.clear()
-            self._tracking_table.pop(application_name, None)  # type: ignore[attr-defined]  # absent in eventsourcing 9.5 (AttributeError): reported, not changed here
-            self._max_tracking_ids.pop(application_name, None)
+            self._max_tracking_ids.pop(application_name, None)  # eventsourcing 9.5 keeps only the highest id
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         return {
