@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -429,6 +429,30 @@ def staff(request: Request) -> dict[str, str]:
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+AppT = TypeVar("AppT", bound=ServiceApplication)
+
+
+def application(kind: type[AppT]) -> Callable[[Request], Awaitable[AppT]]:
+    """The running service's application as a typed FastAPI dependency::
+
+        App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
+
+        @router.get("/engagements/{case_id}")
+        def engagement(case_id: UUID, app: App) -> EngagementOut: ...
+
+    A route that works on the store is a plain `def` (FastAPI runs it in its thread pool); the
+    dependency itself is `async` so that fetching the application costs no thread hop."""
+
+    async def dependency(request: Request) -> AppT:
+        app = runtime_of(request).app
+        if not isinstance(app, kind):  # a service mounted with another service's routes: a wiring mistake
+            raise TypeError(f"this service runs {type(app).__name__}, not {kind.__name__}")
+        return app
+
+    dependency.__name__ = f"application_{kind.__name__}"
+    return dependency
 
 
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

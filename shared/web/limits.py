@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_origin
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
@@ -183,15 +183,49 @@ Capacity = Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)]
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def form_model(model: type[Model], data: dict[str, Any]) -> Model:
-    """A division UI's form read into the API's own request model (the same bounds); a field out of
-    bounds raises `Invalid` (422) naming the field and what to do, which the pages show."""
+def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
+    """A division UI's form read into the API's own command model (one model per command, the same
+    bounds as the JSON body). An empty field counts as not filled in (its default applies, or it is
+    reported missing); one value for a list field is a list of one. A field out of bounds raises
+    `Invalid` (422) naming the field by its `title` (Japanese) and saying what to do; the pages show it."""
+    fields = model.model_fields
+    cleaned: dict[str, Any] = {}
+    for name, field in fields.items():
+        key = field.alias or name
+        value = data.get(key, data.get(name))
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "" or value == []:
+            continue
+        if isinstance(value, str) and get_origin(field.annotation) in (list, tuple, set, frozenset):
+            value = [value]
+        cleaned[key] = value
     try:
-        return model.model_validate(data)
+        return model.model_validate(cleaned)
     except ValidationError as exc:
         raise Invalid("入力内容を確認してください / check the form: " + "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'form'}: {readable(error)}"
+            f"{_field_label(model, error['loc'])}: {readable(error)}"
             for error in exc.errors(include_url=False)[:5])) from None
+
+
+def _field_label(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """The field as staff know it: its `title` where the model gives one, else its name."""
+    if not loc:
+        return "form"
+    field = model.model_fields.get(str(loc[0]))
+    head = field.title if field is not None and field.title else str(loc[0])
+    return ".".join([head, *(str(part) for part in loc[1:])])
+
+
+async def form_text(request: Request) -> dict[str, Any]:
+    """A division UI's form as sent, for the command model and for showing the form again: each
+    value stripped; a field sent more than once (checkboxes, multi-selects) as a list."""
+    form = await request.form()
+    sent: dict[str, Any] = {}
+    for key in form:
+        values = [value.strip() if isinstance(value, str) else value for value in form.getlist(key)]
+        sent[key] = values if len(values) > 1 else values[0]
+    return sent
 
 
 def check_form(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
