@@ -8,13 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from services.intake.access import may_read_case
 from services.intake.application import IntakeApplication
 from shared.contract.events import CONSENT_COVERS, ConsentCover
 from shared.domain.reference import COUNTERS
 from shared.kernel.journey import Invalid
 from shared.web.http import call, principal, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
-from shared.web.policy import may_read_case, reads_every_division, requires
+from shared.web.policy import reads_every_division, requires
 
 
 def _app(request: Request) -> IntakeApplication:
@@ -148,7 +149,7 @@ async def referrals(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/cases", dependencies=[requires("intake.case.read")])
 async def cases(request: Request) -> list[dict[str, Any]]:
-    """The cases the caller's division may read (shared/web/policy.py case_readers)."""
+    """The cases the caller's division may read (services/intake/access.py case_readers)."""
     who = principal(request)
     return [c for c in await call(_app(request).cases) if may_read_case(who, c)]
 

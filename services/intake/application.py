@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import ProcessingEvent
 from pydantic import BaseModel
 
+from services.intake.access import answering_division, case_readers, require_case_writer
 from services.intake.domain import (
     Case,
     Person,
@@ -30,13 +31,6 @@ from shared.contract.events import (
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
-from shared.web.policy import case_readers, division_of_agency, require_case_writer
-
-
-def answering_division(case: dict[str, Any], index: int) -> str:
-    """D11: the division whose staff record the answer to connection `index` of a case (its view): the
-    agency's own when it is one of the city's, else the division of the counter that received the case."""
-    return division_of_agency(case["connections"][index]["to_agency"]) or str(case["division"])
 
 
 class CounterOfAnotherDivision(DomainError):
@@ -203,6 +197,11 @@ class IntakeApplication(ServiceApplication):
     def case_view(self, case_id: UUID) -> dict[str, Any]:
         return self._case(case_id).view()
 
+    def case_divisions(self, case_id: UUID) -> frozenset[str]:
+        """Division scope of an intake case: its readers (services/intake/access.py case_readers), not the
+        divisions its history names; NotFound for an unknown case (the route answers 404)."""
+        return case_readers(self.case_view(case_id))
+
     def disclose_person(
         self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None
     ) -> dict[str, Any]:
@@ -350,7 +349,7 @@ class IntakeApplication(ServiceApplication):
             processing.collect_events(case)
 
     def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:
-        """The case, if the actor's division may write it (shared/web/policy.py case_writers)."""
+        """The case, if the actor's division may write it (services/intake/access.py case_writers)."""
         case = self._case(case_id)
         if actor.get("division"):
             require_case_writer(actor["division"], case.view())

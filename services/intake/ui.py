@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from services.intake.access import answering_division, case_writers, may_read_case
 from services.intake.api import (
     AnswerIn,
     ConnectIn,
@@ -21,7 +22,7 @@ from services.intake.api import (
     EscalateIn,
     PersonIn,
 )
-from services.intake.application import IntakeApplication, answering_division
+from services.intake.application import IntakeApplication
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from shared.contract.events import CONSENT_COVERS
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS
@@ -30,8 +31,6 @@ from shared.web.http import DIVISION_TITLES, principal, runtime_of
 from shared.web.limits import check_form
 from shared.web.policy import (
     allowed,
-    case_writers,
-    may_read_case,
     reads_every_division,
     requires,
 )

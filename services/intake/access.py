@@ -1,0 +1,68 @@
+"""Division scope of an intake case (issue 13, D11): who may read it and who may write it.
+
+Intake's own rules, kept in the service (issue 14): the shared policy (shared/web/policy.py) checks a
+case route's scope through `IntakeApplication.case_divisions` (its readers), like every other service's;
+the application checks writers (`require_case_writer`), the pages and lists readers (`may_read_case`).
+Agencies count by their division's code (shared/domain/reference.py division_of)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.domain.reference import DIVISIONS, division_of
+from shared.web.auth import Principal
+from shared.web.policy import ALL_DIVISIONS_ROLES, OutOfScope
+
+
+def answering_division(case: dict[str, Any], index: int) -> str:
+    """D11: the division whose staff record the answer to connection `index` of a case (its view): the
+    agency's own when it is one of the city's, else the division of the counter that received the case."""
+    return division_of(case["connections"][index]["to_agency"]) or str(case["division"])
+
+
+def case_readers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may read an intake case: its counter's division, its primary agency's, the
+    divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
+    declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
+    once escalated or at a meeting, 福祉総務課 (its programs' staff). Agencies count by division code."""
+    agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
+    readers = {view["division"]} | {d for d in map(division_of, [*agencies, view.get("primary", "")]) if d}
+    for sitting in view.get("sittings", []):
+        readers |= set(sitting.get("member_divisions", []))
+    if view.get("status") in ("escalated", "returned") or view.get("meetings"):
+        readers.add("welfare-general")
+    return frozenset(readers)
+
+
+def case_writers(view: dict[str, Any]) -> frozenset[str]:
+    """Divisions that may change an intake case (consent, つなぎ, escalation): the division whose counter
+    received it and the division of its primary agency (D11). A reader is not a writer: the agency a
+    case was connected to answers the connection (its own rule), and the meeting's members read."""
+    primary = division_of(view.get("primary", ""))
+    return frozenset({view["division"], *([primary] if primary else [])})
+
+
+def require_case_writer(division: str, view: dict[str, Any]) -> None:
+    """Refuses (OutOfScope, 403) a division that may not write the case (case_writers)."""
+    if division not in case_writers(view):
+        names = "、".join(DIVISIONS[d].ja for d in sorted(case_writers(view)))
+        raise OutOfScope(
+            f"このケースを記録できるのは{names}です（受付窓口の課・主担当機関の課）。"
+            f"{DIVISIONS.get(division, DIVISIONS['welfare-general']).ja if division in DIVISIONS else division}は記録できません / "
+            "only the receiving counter's division and the primary agency's division change this case")
+
+
+def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
+    """Whether the principal may read the case: auditors every case, others their divisions' (case_readers)."""
+    if principal.roles & ALL_DIVISIONS_ROLES:
+        return True
+    return principal.division in case_readers(view)
+
+
+def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
+    """Refuses (OutOfScope, 403) a principal who may not read the case (may_read_case)."""
+    if not may_read_case(principal, view):
+        division = DIVISIONS[view["division"]].ja
+        raise OutOfScope(
+            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
+            "閲覧できません / this case was received by another division and was not connected or escalated to yours")
