@@ -6,7 +6,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
 from services.collaboration.domain import CollaborationCase
 from shared.contract.events import (
@@ -15,10 +14,10 @@ from shared.contract.events import (
     CaseEscalatedV2,
     Envelope,
     OutreachHandedOverV1,
-    upcast,
 )
+from shared.kernel.app import handles
 from shared.kernel.journey import NotFound
-from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.web.plan_api import PlanOwner
 
 
 class CollaborationApplication(PlanOwner):
@@ -27,7 +26,6 @@ class CollaborationApplication(PlanOwner):
     name = "collaboration"
     service = "collaboration"
     program = "collaboration"
-    subscriptions = {"intake": ("CaseEscalated", "CaseConnectionAnswered"), "meeting": MEETING_OUTCOMES, "outreach": ("OutreachHandedOver",)}
 
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
               processing: ProcessingEvent[UUID]) -> None:
@@ -49,22 +47,29 @@ class CollaborationApplication(PlanOwner):
     def cases(self) -> list[dict[str, Any]]:
         return [self.case_view(i) for i in self.ids_of(CollaborationCase)]
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        envelope, payload = upcast(envelope, payload)  # CaseEscalated v1 and v2 arrive as v2
-        if isinstance(payload, CaseEscalatedV2):
-            self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency, processing)
-        elif isinstance(payload, CaseConnectionAnsweredV1) and payload.accepted:
-            try:
-                case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
-            except NotFound:
-                return  # not escalated: intake alone knows the case
-            case.follow_primary(payload.to_agency)
-            processing.collect_events(case)
-        elif isinstance(payload, OutreachHandedOverV1) and payload.to_program == "collaboration":
-            # D12: outreach hands a person on before (or instead of) any escalation at intake
+    @handles(CaseEscalatedV2)
+    def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
+        """D4: an escalated case opens here (v1 events arrive raised to v2)."""
+        self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency, processing)
+
+    @handles(CaseConnectionAnsweredV1)
+    def _connection_answered(self, envelope: Envelope, payload: CaseConnectionAnsweredV1,
+                             processing: ProcessingEvent[UUID]) -> None:
+        """D11: an accepted つなぎ makes its agency the primary one here too."""
+        if not payload.accepted:
+            return
+        try:
+            case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
+        except NotFound:
+            return  # not escalated: intake alone knows the case
+        case.follow_primary(payload.to_agency)
+        processing.collect_events(case)
+
+    @handles(OutreachHandedOverV1)
+    def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
+        """D12: outreach hands a person on before (or instead of) any escalation at intake."""
+        if payload.to_program == "collaboration":
             self._open(envelope.case_id, payload.reason, [], payload.primary_agency or "", processing)
-        elif envelope.event_type in MEETING_OUTCOMES:
-            self.react_to_meeting(envelope, payload, processing)
 
 
 def escalation_reason(escalated: CaseEscalatedV2) -> str:

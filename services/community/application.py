@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
 from services.community.domain import LocalResource, RegionalIssue
 from shared.contract.events import (
@@ -15,7 +15,7 @@ from shared.contract.events import (
     ResourceShortageReportedV1,
 )
 from shared.domain.reference import RESOURCE_KINDS, resource_kind
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, acting
 
 
@@ -24,7 +24,6 @@ class CommunityApplication(ServiceApplication):
 
     name = "community"
     service = "community"
-    subscriptions = {"meeting": ("ResourceGapIdentified",), "participation": ("ResourceShortageReported",)}
 
     def take_up(self, actor: dict[str, str], issue_id: UUID, forum: str, summary: str) -> None:
         """D8: record an initiative that takes the issue up in its own forum (InitiativeStarted)."""
@@ -73,13 +72,59 @@ class CommunityApplication(ServiceApplication):
         """地域の社会資源一覧."""
         return [self.load(i, LocalResource, "社会資源").view() for i in self.ids_of(LocalResource)]
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, ResourceGapIdentifiedV1 | ResourceShortageReportedV1):
-            processing.collect_events(RegionalIssue(
-                case_id=envelope.case_id, need=payload.need, area=payload.area, description=payload.description,
-                origin_event_id=envelope.event_id, reported_by=envelope.source,
-            ))
+    # -- the pages' queries: the views with when and by whom (from the events' metadata) -------------
+
+    def issue_record(self, issue_id: UUID) -> dict[str, Any]:
+        """地域の課題 as its page shows it: when it opened and was resolved, when and by whom each
+        initiative started (`at`, `actor`), and the resources answering it (`answering`)."""
+        return self._with_when_and_who(self._issue(issue_id), self.resources())
+
+    def issue_records(self) -> list[dict[str, Any]]:
+        """Every regional issue as `issue_record` gives it, oldest first."""
+        resources = self.resources()
+        return [self._with_when_and_who(self._issue(i), resources) for i in self.ids_of(RegionalIssue)]
+
+    def resource_records(self) -> list[dict[str, Any]]:
+        """地域の社会資源一覧 with when and by whom each resource was registered (`at`, `actor`)."""
+        rows = []
+        for view in self.resources():
+            first = next(iter(self.events_of(UUID(view["resource_id"]))), None)
+            developed = first if isinstance(first, LocalResource.Developed) else None
+            rows.append({**view, "at": developed.timestamp if developed else None, "actor": _actor(developed)})
+        return rows
+
+    def _with_when_and_who(self, issue: RegionalIssue, resources: list[dict[str, Any]]) -> dict[str, Any]:
+        opened_at: datetime | None = None
+        resolved_at: datetime | None = None
+        started: list[dict[str, Any]] = []
+        for event in self.events_of(issue.id):
+            if isinstance(event, RegionalIssue.Opened):
+                opened_at = event.timestamp
+            elif isinstance(event, RegionalIssue.InitiativeStarted):
+                started.append({"at": event.timestamp, "actor": _actor(event)})
+            elif isinstance(event, RegionalIssue.Resolved):
+                resolved_at = event.timestamp
+        view = issue.view()
+        answering = [r for r in resources if r["issue_id"] == view["issue_id"]]
+        initiatives = [{**i, **(started[n] if n < len(started) else {})} for n, i in enumerate(view["initiatives"])]
+        return {**view, "resources": [r["resource_id"] for r in answering], "initiatives": initiatives,
+                "opened_at": opened_at, "resolved_at": resolved_at, "answering": answering}
+
+    @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
+    def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,
+                      processing: ProcessingEvent[UUID]) -> None:
+        """D8 D13: a gap named by a meeting or a shortage met by participation opens a regional issue."""
+        processing.collect_events(RegionalIssue(
+            case_id=envelope.case_id, need=payload.need, area=payload.area, description=payload.description,
+            origin_event_id=envelope.event_id, reported_by=envelope.source,
+        ))
 
     def _issue(self, issue_id: UUID) -> RegionalIssue:
         issue: RegionalIssue = self.load(issue_id, RegionalIssue, "地域の課題")
         return issue
+
+
+def _actor(event: object) -> dict[str, Any]:
+    """Who recorded an event (its metadata's actor: a staff member, or a service acting on a message)."""
+    actor: dict[str, Any] = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return actor

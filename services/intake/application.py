@@ -8,7 +8,6 @@ from typing import Any, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
 from services.intake.access import answering_division, case_readers, require_case_writer
 from services.intake.domain import (
@@ -29,7 +28,7 @@ from shared.contract.events import (
     OutreachHandedOverV1,
 )
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 
 
@@ -50,8 +49,6 @@ class IntakeApplication(ServiceApplication):
 
     name = "intake"
     service = "intake"
-    subscriptions = {"meeting": ("CaseReturnedToIntake", "MeetingDecided", "MeetingCaseTakenUp"),
-                     "outreach": ("OutreachHandedOver",)}
     #: D13 (issue 13): an own-counter basis the reader created this shortly before reading is marked
     RECENT_BASIS_SECONDS = 24 * 3600
 
@@ -320,33 +317,42 @@ class IntakeApplication(ServiceApplication):
         views = [self.load(i, Referral, "紹介").view() for i in self.ids_of(Referral)]
         return [v for v in views if v["status"] == "waiting"]
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, OutreachHandedOverV1) and payload.to_program == "intake" and payload.counter:
+    @handles(OutreachHandedOverV1)
+    def _referred_by_outreach(self, envelope: Envelope, payload: OutreachHandedOverV1,
+                              processing: ProcessingEvent[UUID]) -> None:
+        """D12: outreach hands a person to a counter: a referral waits there for reception."""
+        if payload.to_program == "intake" and payload.counter:
             processing.collect_events(Referral(case_id=envelope.case_id, counter=payload.counter, reason=payload.reason))
-            return
-        if isinstance(payload, MeetingCaseTakenUpV1):
-            try:
-                case = self._case(envelope.case_id)
-            except NotFound:
-                return  # a case that never passed intake: no person here to disclose
-            case.note_sitting(payload.meeting_id, payload.meeting_type, payload.held_on.isoformat(),
-                              payload.member_divisions)
-            processing.collect_events(case)
-            return
-        if isinstance(payload, MeetingDecidedV1):
-            try:
-                case = self._case(envelope.case_id)
-            except NotFound:
-                return  # a case that never passed intake
-            case.note_meeting(payload.meeting_id, payload.meeting_type, payload.decision)
-            processing.collect_events(case)
-        if isinstance(payload, CaseReturnedToIntakeV1):
-            try:
-                case = self._case(envelope.case_id)
-            except NotFound:
-                return  # a case that began at outreach never passed intake: nothing to return to
-            case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
-            processing.collect_events(case)
+
+    @handles(MeetingCaseTakenUpV1)
+    def _taken_up(self, envelope: Envelope, payload: MeetingCaseTakenUpV1, processing: ProcessingEvent[UUID]) -> None:
+        """D9 D10: a sitting took the case up; its members (codes) are a basis to read the person."""
+        try:
+            case = self._case(envelope.case_id)
+        except NotFound:
+            return  # a case that never passed intake: no person here to disclose
+        case.note_sitting(payload.meeting_id, payload.meeting_type, payload.held_on.isoformat(),
+                          payload.member_divisions)
+        processing.collect_events(case)
+
+    @handles(MeetingDecidedV1)
+    def _decided(self, envelope: Envelope, payload: MeetingDecidedV1, processing: ProcessingEvent[UUID]) -> None:
+        try:
+            case = self._case(envelope.case_id)
+        except NotFound:
+            return  # a case that never passed intake
+        case.note_meeting(payload.meeting_id, payload.meeting_type, payload.decision)
+        processing.collect_events(case)
+
+    @handles(CaseReturnedToIntakeV1)
+    def _returned(self, envelope: Envelope, payload: CaseReturnedToIntakeV1, processing: ProcessingEvent[UUID]) -> None:
+        """D11: the meeting returns the case to intake with its primary agency."""
+        try:
+            case = self._case(envelope.case_id)
+        except NotFound:
+            return  # a case that began at outreach never passed intake: nothing to return to
+        case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
+        processing.collect_events(case)
 
     def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:
         """The case, if the actor's division may write it (services/intake/access.py case_writers)."""

@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
 from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
 from shared.contract.events import (
@@ -17,13 +16,12 @@ from shared.contract.events import (
     PlanProposedV1,
 )
 from shared.domain.reference import member_divisions, unknown_agencies
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
-PLAN_EVENTS = ("PlanProposed", "PlanClosureRequested")
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 
 
@@ -32,12 +30,6 @@ class MeetingApplication(ServiceApplication):
 
     name = "meeting"
     service = "meeting"
-    subscriptions = {
-        "intake": ("ConsentRecorded",),
-        "collaboration": PLAN_EVENTS,
-        "outreach": PLAN_EVENTS,
-        "participation": PLAN_EVENTS,
-    }
 
     def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str]) -> UUID:
         """D5 D10: open a sitting of the 重層的支援会議 or the 支援会議."""
@@ -191,29 +183,37 @@ class MeetingApplication(ServiceApplication):
             )
         return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, ConsentRecordedV1):
-            covers = sorted(payload.covered())
-            try:
-                consent: Consent = self.load(envelope.case_id, Consent, "同意")
-                consent.change(granted=payload.granted, scope=payload.scope, covers=covers)
-            except NotFound:
-                consent = Consent(case_id=envelope.case_id, granted=payload.granted, scope=payload.scope, covers=covers)
-            processing.collect_events(consent)
-        elif isinstance(payload, PlanProposedV1):
-            summary = {"support_direction": payload.support_direction, "goals": payload.goals,
-                       "roles": [r.model_dump() for r in payload.roles]}
-            try:
-                review = self.review(payload.plan_id)
-                review.relist(payload.revision, summary)
-            except NotFound:
-                review = PlanReview(case_id=envelope.case_id, plan_id=payload.plan_id, program=payload.program,
-                                    revision=payload.revision, summary=summary)
-            processing.collect_events(review)
-        elif isinstance(payload, PlanClosureRequestedV1):
+    @handles(ConsentRecordedV1)
+    def _consent(self, envelope: Envelope, payload: ConsentRecordedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D9: the meeting keeps the case's consent as intake recorded it (what it covers, codes)."""
+        covers = sorted(payload.covered())
+        try:
+            consent: Consent = self.load(envelope.case_id, Consent, "同意")
+            consent.change(granted=payload.granted, scope=payload.scope, covers=covers)
+        except NotFound:
+            consent = Consent(case_id=envelope.case_id, granted=payload.granted, scope=payload.scope, covers=covers)
+        processing.collect_events(consent)
+
+    @handles(PlanProposedV1)
+    def _proposed(self, envelope: Envelope, payload: PlanProposedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D5: a proposed plan (or its next revision) is listed for the meeting."""
+        summary = {"support_direction": payload.support_direction, "goals": payload.goals,
+                   "roles": [r.model_dump() for r in payload.roles]}
+        try:
             review = self.review(payload.plan_id)
-            review.list_for_closure(payload.progress)
-            processing.collect_events(review)
+            review.relist(payload.revision, summary)
+        except NotFound:
+            review = PlanReview(case_id=envelope.case_id, plan_id=payload.plan_id, program=payload.program,
+                                revision=payload.revision, summary=summary)
+        processing.collect_events(review)
+
+    @handles(PlanClosureRequestedV1)
+    def _closure_requested(self, envelope: Envelope, payload: PlanClosureRequestedV1,
+                           processing: ProcessingEvent[UUID]) -> None:
+        """D7: a plan's owner asks for its evaluation: it is listed for closure."""
+        review = self.review(payload.plan_id)
+        review.list_for_closure(payload.progress)
+        processing.collect_events(review)
 
     def _meeting(self, meeting_id: UUID) -> Meeting:
         meeting: Meeting = self.load(meeting_id, Meeting, "会議")

@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
-from services.outreach.domain import Engagement
+from services.outreach.domain import STAGES, Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
 from shared.domain.reference import COUNTERS
+from shared.domain.wareki import JST
+from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.web.plan_api import PlanOwner
+
+
+class ContactRow(TypedDict):
+    """One contact in the log as the page shows it: when (Japan time, ISO text), how, and who recorded it."""
+
+    at: str
+    method: str
+    reached: bool
+    note: str
+    stage: str
+    who: str
+
+
+class HandOverRow(TypedDict):
+    """The hand-over as the page shows it (D12)."""
+
+    at: str
+    to_program: str
+    reason: str
+    primary_agency: str | None
+    counter: str | None
+    who: str
+
+
+class EngagementRecord(TypedDict):
+    """An engagement with its story read from its own events: the contact log, who started it and when,
+    the hand-over (the worker's pages)."""
+
+    case_id: str
+    referred_by: str
+    reason: str
+    stage: str
+    contacts: list[dict[str, Any]]
+    handed_over_to: str | None
+    log: list[ContactRow]
+    last: ContactRow | None
+    started_at: str
+    started_by: str
+    handed: HandOverRow | None
+    stage_index: int
 
 
 class OutreachApplication(PlanOwner):
@@ -21,7 +63,6 @@ class OutreachApplication(PlanOwner):
     name = "outreach"
     service = "outreach"
     program = "outreach"
-    subscriptions = {"meeting": MEETING_OUTCOMES}
 
     def start(self, actor: dict[str, str], case_id: UUID | None, referred_by: str, reason: str) -> UUID:
         """D12: begin outreach; a new case when no one has met the person yet."""
@@ -57,18 +98,66 @@ class OutreachApplication(PlanOwner):
     def engagements(self) -> list[dict[str, Any]]:
         return [self.engagement_view(i) for i in self.ids_of(Engagement)]
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, MeetingDecidedV1) and "outreach" in payload.connect_to:
-            try:
-                self._engagement(envelope.case_id)
-            except NotFound:
-                processing.collect_events(Engagement(
-                    case_id=envelope.case_id, referred_by="meeting",
-                    reason=f"会議の決定によるつなぎ / connected by meeting {payload.meeting_id}",
-                ))
-        if envelope.event_type in MEETING_OUTCOMES:
-            self.react_to_meeting(envelope, payload, processing)
+    def has_engagement(self, case_id: UUID) -> bool:
+        """Whether outreach has already started for the case (the start form says so before trying)."""
+        try:
+            self._engagement(case_id)
+        except NotFound:
+            return False
+        return True
+
+    def engagement_record(self, case_id: UUID) -> EngagementRecord:
+        """The engagement as the worker's pages show it: the contact log and the hand-over, who and when
+        from its own events' metadata (D12)."""
+        view = self.engagement_view(case_id)
+        log: list[ContactRow] = []
+        started_at, started_by = "", ""
+        handed: HandOverRow | None = None
+        for event in self.events_of(case_id):
+            at, who = local_time(event.timestamp), actor_name(event)
+            if isinstance(event, Engagement.Started):
+                started_at, started_by = at, who
+            elif isinstance(event, Engagement.ContactRecorded):
+                log.append(ContactRow(at=at, method=event.method, reached=event.reached, note=event.note,
+                                      stage=event.stage, who=who))
+            elif isinstance(event, Engagement.HandedOver):
+                handed = HandOverRow(at=at, to_program=event.to_program, reason=event.reason,
+                                     primary_agency=event.primary_agency, counter=event.counter, who=who)
+        return EngagementRecord(
+            case_id=view["case_id"], referred_by=view["referred_by"], reason=view["reason"], stage=view["stage"],
+            contacts=view["contacts"], handed_over_to=view["handed_over_to"], log=log, last=log[-1] if log else None,
+            started_at=started_at, started_by=started_by, handed=handed, stage_index=STAGES.index(view["stage"]),
+        )
+
+    def engagement_records(self, reader: Any) -> list[EngagementRecord]:
+        """The engagements the reader's division may see (division scope), each as its page shows it."""
+        return [self.engagement_record(UUID(e["case_id"])) for e in self.scoped(self.engagements(), reader)]
+
+    @handles(MeetingDecidedV1)
+    def _connected_by_meeting(self, envelope: Envelope, payload: MeetingDecidedV1,
+                              processing: ProcessingEvent[UUID]) -> None:
+        """A meeting connects the person to outreach: an engagement begins (then the plan follows the decision)."""
+        if "outreach" not in payload.connect_to:
+            return
+        try:
+            self._engagement(envelope.case_id)
+        except NotFound:
+            processing.collect_events(Engagement(
+                case_id=envelope.case_id, referred_by="meeting",
+                reason=f"会議の決定によるつなぎ / connected by meeting {payload.meeting_id}",
+            ))
 
     def _engagement(self, case_id: UUID) -> Engagement:
         engagement: Engagement = self.load(case_id, Engagement, "アウトリーチの関わり")
         return engagement
+
+
+def local_time(moment: datetime) -> str:
+    """An event's moment as staff read it: Japan time, ISO text (for the `wareki` filter and hh:mm)."""
+    return moment.astimezone(JST).isoformat(timespec="minutes")
+
+
+def actor_name(event: Any) -> str:
+    """Who recorded an event (its metadata): the staff member, or the service that acted on its own."""
+    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))

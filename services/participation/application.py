@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from pydantic import BaseModel
 
 from services.participation.domain import CatalogueEntry, Support
 from shared.contract.events import (
@@ -17,8 +16,9 @@ from shared.contract.events import (
     ResourceDevelopedV1,
 )
 from shared.domain.reference import resource_kind
+from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.web.plan_api import MEETING_OUTCOMES, PlanOwner
+from shared.web.plan_api import PlanOwner
 
 
 class ParticipationApplication(PlanOwner):
@@ -27,7 +27,6 @@ class ParticipationApplication(PlanOwner):
     name = "participation"
     service = "participation"
     program = "participation"
-    subscriptions = {"meeting": MEETING_OUTCOMES, "community": ("ResourceDeveloped",), "outreach": ("OutreachHandedOver",)}
 
     def record_needs(self, actor: dict[str, str], case_id: UUID, needs: list[str]) -> None:
         support = self._support(case_id)
@@ -94,16 +93,23 @@ class ParticipationApplication(PlanOwner):
     def supports(self) -> list[dict[str, Any]]:
         return [self.support_view(i) for i in self.ids_of(Support)]
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        if isinstance(payload, ResourceDevelopedV1):
-            self._learn(payload, processing)
-            return
-        if isinstance(payload, MeetingDecidedV1) and "participation" in payload.connect_to:
+    @handles(ResourceDevelopedV1)
+    def _resource_developed(self, envelope: Envelope, payload: ResourceDevelopedV1,
+                            processing: ProcessingEvent[UUID]) -> None:
+        self._learn(payload, processing)
+
+    @handles(MeetingDecidedV1)
+    def _connected_by_meeting(self, envelope: Envelope, payload: MeetingDecidedV1,
+                              processing: ProcessingEvent[UUID]) -> None:
+        """A meeting connects the person to participation (then the plan follows the decision)."""
+        if "participation" in payload.connect_to:
             self._start(envelope.case_id, f"meeting:{payload.meeting_id}", processing)
-        if isinstance(payload, OutreachHandedOverV1) and payload.to_program == "participation":
-            self._start(envelope.case_id, "outreach", processing)  # D12: outreach hands the person on
-        if envelope.event_type in MEETING_OUTCOMES:
-            self.react_to_meeting(envelope, payload, processing)
+
+    @handles(OutreachHandedOverV1)
+    def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
+        """D12: outreach hands the person on."""
+        if payload.to_program == "participation":
+            self._start(envelope.case_id, "outreach", processing)
 
     def _start(self, case_id: UUID, referred_by: str, processing: ProcessingEvent[UUID]) -> None:
         try:

@@ -401,6 +401,45 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
 }
 
 
+#: Which services publish each event type on `jusou.<source>.<EventType>` (CONTRACT.md; each service's
+#: relay, its `translate.py`, holds to it). A consumer subscribes to an event type from these sources.
+PRODUCERS: dict[str, tuple[str, ...]] = {
+    "ConsultationReceived": ("intake",),
+    "ConsentRecorded": ("intake",),
+    "CaseConnected": ("intake",),
+    "CaseConnectionAnswered": ("intake",),
+    "CaseEscalated": ("intake",),
+    "CollaborationStarted": ("collaboration",),
+    "PlanProposed": ("collaboration", "outreach", "participation"),
+    "PlanClosureRequested": ("collaboration", "outreach", "participation"),
+    "OutreachStarted": ("outreach",),
+    "OutreachHandedOver": ("outreach",),
+    "ParticipationStarted": ("participation",),
+    "ResourceMatched": ("participation",),
+    "ResourceShortageReported": ("participation",),
+    "PlacementStarted": ("participation",),
+    "PlacementReviewed": ("participation",),
+    "MeetingDecided": ("meeting",),
+    "CaseReturnedToIntake": ("meeting",),
+    "MeetingCaseTakenUp": ("meeting",),
+    "PlanClosed": ("meeting",),
+    "PlanSuspended": ("meeting",),
+    "PlanContinued": ("meeting",),
+    "ResourceGapIdentified": ("meeting",),
+    "RegionalIssueOpened": ("community",),
+    "InitiativeStarted": ("community",),
+    "ResourceDeveloped": ("community",),
+}
+
+
+def event_type_of(model: type[BaseModel]) -> tuple[str, int]:
+    """The (event_type, schema_version) a payload model is registered as."""
+    for key, registered in REGISTRY.items():
+        if registered is model:
+            return key
+    raise LookupError(f"{model.__name__} is not an event of the contract")
+
+
 class PoisonMessage(ValueError):
     """A message that can never be processed: it goes to the dead-letter subject with `reason`."""
 

@@ -9,10 +9,10 @@ and changes nothing.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
 from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel
 
-from shared.contract.events import Envelope
+from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_version, upcast
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
 from shared.kernel.readmodel import ReadModels, open_view
@@ -58,17 +58,112 @@ def divisions_upstream(envelope: Envelope, payload: BaseModel) -> set[str]:
     return divisions_named({"actor": envelope.actor.model_dump(), "fields": fields})
 
 
+@dataclass(frozen=True)
+class Received:
+    """An integration event as the inbox hands it to the library's `process_event` (its `domain_event`)."""
+
+    envelope: Envelope
+    payload: BaseModel
+
+    @property
+    def originator_id(self) -> UUID:
+        """The library's domain-event protocol: the case the upstream event is about."""
+        return self.envelope.case_id
+
+    @property
+    def originator_version(self) -> int:
+        """The library's domain-event protocol: the upstream event's position in its source's store."""
+        return self.envelope.source_position
+
+
+HandlerMethod = Callable[[Any, Envelope, Any, ProcessingEvent[UUID]], None]
+F = TypeVar("F", bound=Callable[..., None])
+_HANDLES = "__jusou_handles__"
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One policy handler: the method, and the sources it takes the event from."""
+
+    method: HandlerMethod
+    sources: frozenset[str]
+
+
+def handles(*models: type[BaseModel], sources: tuple[str, ...] | None = None) -> Callable[[F], F]:
+    """Declare a policy handler (STYLE: the inbox's policy, dispatched by event type)::
+
+        @handles(MeetingDecidedV1)
+        def _connected_by_meeting(self, envelope, payload: MeetingDecidedV1, processing) -> None: ...
+
+    The method collects its new events on `processing`. The service subscribes to each event type
+    from the services that publish it (`shared.contract.events.PRODUCERS`), or only from `sources`.
+    A model must be its type's newest version: older versions arrive raised to it (`upcast`)."""
+    for model in models:
+        event_type, version = event_type_of(model)
+        if version != latest_version(event_type):
+            raise TypeError(f"handle {event_type} v{latest_version(event_type)}: v{version} arrives upcast")
+        unknown = set(sources or ()) - set(PRODUCERS[event_type])
+        if unknown:
+            raise TypeError(f"{event_type} is not published by {sorted(unknown)} (PRODUCERS)")
+
+    def mark(method: F) -> F:
+        setattr(method, _HANDLES, (models, sources))
+        return method
+
+    return mark
+
+
+def handlers_of(cls: type) -> dict[type[BaseModel], tuple[Handler, ...]]:
+    """The `@handles` methods of a class and its bases, most derived first; an overriding method
+    replaces its base's (and handles only what it declares itself)."""
+    table: dict[type[BaseModel], list[Handler]] = {}
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        for name, attribute in vars(klass).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            declared = getattr(attribute, _HANDLES, None)
+            if declared is None:
+                continue
+            models, sources = declared
+            for model in models:
+                event_type, _ = event_type_of(model)
+                table.setdefault(model, []).append(
+                    Handler(attribute, frozenset(sources or PRODUCERS[event_type])))
+    return {model: tuple(found) for model, found in table.items()}
+
+
+def subscriptions_of_handlers(handlers: dict[type[BaseModel], tuple[Handler, ...]]) -> dict[str, tuple[str, ...]]:
+    """source → the event types this service takes from it: its durable consumers (shared/messaging/inbox.py)."""
+    found: dict[str, set[str]] = {}
+    for model, declared in handlers.items():
+        event_type, _ = event_type_of(model)
+        for handler in declared:
+            for source in handler.sources:
+                found.setdefault(source, set()).add(event_type)
+    return {source: tuple(sorted(types)) for source, types in sorted(found.items())}
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A Jusou service's event store and use cases."""
 
     service: ClassVar[str]
-    #: upstream source → event types this service reacts to (its durable consumers)
+    #: event payload type → the handlers declared for it with `@handles` (most derived class first)
+    handlers: ClassVar[dict[type[BaseModel], tuple[Handler, ...]]] = {}
+    #: upstream source → event types this service reacts to (its durable consumers), derived from `handlers`
     subscriptions: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "subscriptions" in vars(cls):
+            raise TypeError(f"{cls.__name__}: subscriptions are derived from the @handles handlers; do not list them")
+        cls.handlers = handlers_of(cls)
+        cls.subscriptions = subscriptions_of_handlers(cls.handlers)
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
-        self._inbox_lock = threading.Lock()
         self.readmodels = ReadModels(open_view(self.env), self)
         self.on_commit(self.readmodels.wake)
         if self.env.get("PERSISTENCE_MODULE", "eventsourcing.popo") != "eventsourcing.popo" and self.env.get(
@@ -297,28 +392,33 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def receive(self, envelope: Envelope, payload: BaseModel, tracking: str | None = None) -> bool:
         """Apply an integration event exactly once; False when it was already applied.
 
+        The library's own processing path: `process_event` calls `policy` (the handlers declared with
+        `@handles`), records the new events and the tracking record in one transaction, and notifies.
         `tracking` names the tracking record instead of the source: a replayed dead letter has its
         own (shared/messaging/deadletters.py), as the source's record may already be past its position.
         """
         name = tracking or envelope.source
-        with self._inbox_lock:
+        with self.processing_lock:
             if self.recorder.has_tracking_id(name, envelope.source_position):
                 return False
-            processing = ProcessingEvent[UUID](
-                tracking=Tracking(application_name=name, notification_id=envelope.source_position)
-            )
             with acting({"service": self.service}, caused_by=envelope.event_id,
                         upstream_divisions=sorted(divisions_upstream(envelope, payload))):
-                self.react(envelope, payload, processing)
-            try:
-                recordings = self._record(processing)
-            except IntegrityError:
-                # Another replica recorded it first: a duplicate. Anything else is a real conflict.
-                if self.recorder.has_tracking_id(name, envelope.source_position):
-                    return False
-                raise
-            self._notify(recordings)
+                try:
+                    self.process_event(Received(envelope, payload),
+                                       Tracking(application_name=name, notification_id=envelope.source_position))
+                except IntegrityError:
+                    # Another replica recorded it first: a duplicate. Anything else is a real conflict.
+                    if self.recorder.has_tracking_id(name, envelope.source_position):
+                        return False
+                    raise
             return True
 
-    def react(self, envelope: Envelope, payload: BaseModel, processing: ProcessingEvent[UUID]) -> None:
-        """Policy: turn an integration event into this service's own events (collect them on `processing`)."""
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's policy hook, dispatched by event type: the event raised to its newest version
+        (`upcast`), then each handler declared for that type and its source, most derived class first."""
+        if not isinstance(domain_event, Received):
+            raise TypeError(f"the inbox hands the policy a Received, not {type(domain_event).__name__}")
+        envelope, payload = upcast(domain_event.envelope, domain_event.payload)
+        for handler in self.handlers.get(type(payload), ()):
+            if envelope.source in handler.sources:
+                handler.method(self, envelope, payload, processing_event)

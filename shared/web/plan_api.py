@@ -18,7 +18,7 @@ from shared.contract.events import (
 )
 from shared.domain.plan import Plan
 from shared.domain.reference import unknown_agencies
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.web.http import call, runtime_of, staff
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
@@ -95,6 +95,7 @@ class PlanOwner(ServiceApplication):
         plan: Plan = self.load(plan_id, Plan, "プラン")
         return plan.view()
 
+    @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1)
     def react_to_meeting(self, envelope: Envelope, payload: Any, processing: ProcessingEvent[UUID]) -> None:
         """The owner's plan follows the meeting's decision and evaluation."""
         plan_id = payload.plan_id

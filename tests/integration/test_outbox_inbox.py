@@ -186,10 +186,10 @@ class FailingCollaboration(CollaborationApplication):
 
     name = "collaboration"
 
-    def react(self, envelope: Any, payload: Any, processing: Any) -> None:
-        if getattr(payload, "reason", "") == "boom":
+    def policy(self, domain_event: Any, processing_event: Any) -> None:
+        if getattr(domain_event.payload, "reason", "") == "boom":
             raise RuntimeError("handler bug")
-        super().react(envelope, payload, processing)
+        super().policy(domain_event, processing_event)
 
 
 async def test_inbox_retries_a_failing_handler_then_dead_letters_it_and_goes_on(nats: Nats, tmp_path: Path) -> None:
