@@ -1,7 +1,8 @@
-"""The city's reference data (DOMAIN.md): divisions and the six intake counters, as data.
+"""The city's reference data (DOMAIN.md): divisions, the six intake counters, programs and agencies, as data.
 
 Codes are ASCII (they travel in HTTP headers and on the bus); names are Japanese with English
-beside. The fuller catalogue (programs, concern fields) grows with the domain issue.
+beside. The fuller catalogue (programs, concern fields) grows with the domain issue (#18: the
+organisation's data). The old import path, shared.domain.reference, re-exports it.
 """
 
 from __future__ import annotations

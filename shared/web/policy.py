@@ -7,7 +7,9 @@
   each operation's action as `x-jusou-action`;
 - `PROGRAM_DIVISIONS`: which divisions run which program (DOMAIN.md): changing a program's record
   (any action but a read) needs a division that runs it;
-- `case_readers`: who may read an intake case's content (division scope).
+- the division scope of every route that names a case, a plan, a person or a meeting: the rules, on plain
+  values, are below the kernel (shared/organisation/scope.py), the refusals in shared/domain/access.py;
+  here they are applied to the signed-in principal.
 
 `gate(service)` is the dependency every app runs before its routes (shared/web/http.py). The domain's
 own rules (D9 consent, D10 支援会議 membership) stay a second gate behind it.
@@ -24,22 +26,16 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from shared.domain.reference import DIVISIONS, PROGRAMS, division_of
-from shared.kernel.journey import DomainError, NotFound
+from shared.domain.access import Forbidden, OutOfScope, require_in_scope
+from shared.kernel.journey import NotFound
+from shared.organisation import scope
+from shared.organisation.reference import DIVISIONS, division_of
+from shared.organisation.scope import (
+    ALL_DIVISIONS_ROLES,
+    PROGRAM_DIVISIONS,
+    divisions_named,  # noqa: F401  (its old import path: shared/kernel/app.py)
+)
 from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
-
-
-class Forbidden(DomainError):
-    """Refused by the policy (not by a domain rule): 403, marked so in a header."""
-
-    status = 403
-    headers = {"X-Jusou-Refused-By": "policy"}
-
-
-class OutOfScope(Forbidden):
-    """The role may take the action, but the record is not its division's (division scope): 403."""
-
-    headers = {"X-Jusou-Refused-By": "scope"}
 
 
 @dataclass(frozen=True)
@@ -84,15 +80,6 @@ ROLES = {r.code: r for r in (
     Role("auditor", "監査", "auditor (read-only, every division)", EVERYONE | READS | AUDIT),
     Role("operator", "運用", "operator", EVERYONE),
 )}
-ALL_DIVISIONS_ROLES = frozenset({"auditor"})  # case reads in every division
-
-# Which divisions run which program (DOMAIN.md, shared/domain/reference.py PROGRAMS); the meeting is the
-# city's (相談支援包括化推進会議, 福祉総務課).
-PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
-    kind: frozenset(p.division for p in PROGRAMS.values() if p.kind == kind and p.division)
-    for kind in ("intake", "collaboration", "outreach", "participation", "community")
-} | {"meeting": frozenset({"welfare-general"})}
-
 PUBLIC = "public"  # what a route that needs no token declares (`public()`)
 
 
@@ -198,36 +185,14 @@ def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
             "閲覧できません / this case was received by another division and was not connected or escalated to yours")
 
 
-def divisions_named(row: dict[str, Any]) -> set[str]:
-    """The divisions a history row names (shared/kernel/app.py case_divisions): who acted, whose act upstream
-    caused it, and the agencies in its fields (primary, つなぎ先, plan roles, meeting members)."""
-    found: set[str] = set()
-    actor = row.get("actor") or {}
-    for division in (actor.get("division"), *(row.get("upstream_divisions") or [])):
-        if division in DIVISIONS:
-            found.add(division)
-    fields = row.get("fields") or {}
-    if fields.get("division") in DIVISIONS:  # ConsultationReceived: the counter's division
-        found.add(fields["division"])
-    agencies = [fields.get("primary_agency"), fields.get("to_agency"), *(fields.get("attendees") or [])]
-    agencies += [r.get("agency") for r in fields.get("roles") or [] if isinstance(r, dict)]
-    found |= {d for d in map(division_of_agency, [a for a in agencies if isinstance(a, str)]) if d}
-    found |= {d for d in fields.get("member_divisions") or [] if d in DIVISIONS}
-    return found
-
-
 def reads_every_division(principal: Principal) -> bool:
-    return bool(principal.roles & ALL_DIVISIONS_ROLES)
+    """Whether the principal reads cases in every division (auditors)."""
+    return scope.sees_every_division(principal.roles)
 
 
 def require_scope(principal: Principal, divisions: frozenset[str], what: str = "このケース") -> None:
-    """Division scope of a program's record (every service but intake, whose cases have their own view)."""
-    if reads_every_division(principal) or principal.division in divisions:
-        return
-    raise OutOfScope(
-        f"{what}は{DIVISIONS[principal.division].ja if principal.division in DIVISIONS else principal.division}"
-        "にはつながっていません。閲覧・記録できません / this case is not connected to your division "
-        "(division scope: who received it, its primary agency, connections, plan roles, meeting members)")
+    """Division scope of a program's record: refuses (OutOfScope) a principal whose division it does not name."""
+    require_in_scope(principal.division, principal.roles, divisions, what)
 
 
 class SignInRequired(Exception):
@@ -337,13 +302,10 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
 
 def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_of: Callable[[UUID], frozenset[str]],
             program: str) -> list[dict[str, Any]]:
-    """A list's rows the reader's division may see (each row's `case_id`): everything for the
-    divisions that run the program and for auditors; otherwise only the cases that name theirs."""
+    """A list's rows the principal may see (shared/organisation/scope.py visible); nothing for nobody."""
     if principal is None:
         return []
-    if reads_every_division(principal) or principal.division in PROGRAM_DIVISIONS.get(program, frozenset()):
-        return rows
-    return [r for r in rows if principal.division in divisions_of(UUID(str(r["case_id"])))]
+    return scope.visible(principal.division, principal.roles, rows, divisions_of, program)
 
 
 def _walk(routes: list[Any]) -> Iterator[APIRoute]:

@@ -1,7 +1,7 @@
 """The layers of shared/ and the operator tooling (issue 14, README "Layout"), checked on every run.
 
 `lint-imports` checks the contracts in pyproject.toml ([tool.importlinter]): shared/'s layers point
-one way (web → messaging → observe → domain → kernel → contract → settings), no service imports
+one way (web → messaging → observe → domain → kernel → organisation → contract → settings), no service imports
 another, shared/ never imports a service, and neither imports the operator tooling (jusou/). The
 import graph of shared/, jusou/ and services/ has no cycle, typing-only imports included."""
 
