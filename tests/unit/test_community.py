@@ -162,6 +162,37 @@ def test_d8_a_resource_for_an_unknown_issue_is_not_found(community: CommunityApp
         develop(community, uuid4())
 
 
+# -- the pages' queries: when and by whom, from the events' metadata ------------------------------------
+
+
+def test_d8_issue_record_says_when_it_opened_who_took_it_up_and_what_answers_it(community: CommunityApplication) -> None:
+    issue_id = open_issue(community)
+    community.take_up(COMMUNITY_STAFF, issue_id, FORUM, "夜間に開く居場所を社協と検討する")
+    resource_id = develop(community, issue_id)
+    develop(community)  # answers no issue
+
+    record = community.issue_record(issue_id)
+
+    assert record["opened_at"] is not None and record["resolved_at"] is None
+    [initiative] = record["initiatives"]
+    assert (initiative["forum"], initiative["actor"]) == (FORUM, COMMUNITY_STAFF)
+    assert initiative["at"] >= record["opened_at"]
+    assert [r["resource_id"] for r in record["answering"]] == record["resources"] == [str(resource_id)]
+    community.resolve(COMMUNITY_STAFF, issue_id, "夜間の居場所が開設された")
+    resolved = community.issue_records()
+    assert [r["issue_id"] for r in resolved] == [str(issue_id)]
+    assert resolved[0]["resolved_at"] >= initiative["at"]
+
+
+def test_d8_resource_records_say_when_and_by_whom_each_was_registered(community: CommunityApplication) -> None:
+    resource_id = develop(community)
+
+    [record] = community.resource_records()
+
+    assert record["resource_id"] == str(resource_id) and record["actor"] == COMMUNITY_STAFF
+    assert record["at"] is not None
+
+
 # -- D13: participation's catalogue learns from ResourceDeveloped alone --------------------------------
 
 
