@@ -18,6 +18,7 @@ import structlog
 
 import shared
 from jusou.cluster import register as register_cluster
+from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.runner import (
     PortTaken,
@@ -26,10 +27,10 @@ from jusou.runner import (
     SuiteFailed,
     port_taken_ja,
     store_description,
+    subscriptions,
 )
 from shared import settings
-from shared.domain.reference import DIVISIONS
-from shared.messaging.natsauth import register as register_nats
+from shared.organisation.reference import DIVISIONS
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
 from shared.web.policy import ROLES
 
@@ -246,9 +247,9 @@ def schemas_check(args: argparse.Namespace) -> int:
 
 
 def expected_asyncapi() -> dict[str, str]:
-    from shared.web.asyncapi import documents, render
+    from shared.web.asyncapi import documents, render  # FastStream's specification: only for this command
 
-    return {f"{service}.json": render(document) for service, document in documents().items()}
+    return {f"{service}.json": render(document) for service, document in documents(subscriptions()).items()}
 
 
 def asyncapi_differences(folder: Path) -> list[str]:

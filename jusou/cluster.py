@@ -50,6 +50,7 @@ from jusou.runner import (
     port_taken_ja,
     run_async,
     store_description,
+    subscriptions,
 )
 from shared import settings
 from shared.messaging import natsauth
@@ -184,7 +185,7 @@ class NatsCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         include = None
         if self.auth:
-            natsauth.server_config(self.data_dir, self.services)  # data_dir/nats-auth.conf, mode 600
+            natsauth.server_config(self.data_dir, subscriptions(self.services))  # data_dir/nats-auth.conf, mode 600
             include = f"../{natsauth.SERVER_CONFIG_FILE}"  # nats-server resolves it beside the config
         paths = []
         for n in range(1, len(self.nodes) + 1):

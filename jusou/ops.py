@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from jusou.runner import subscriptions_of
 from shared import settings
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
@@ -22,6 +23,7 @@ from shared.contract.events import (
     REPLAY_STREAM,
     STREAM,
 )
+from shared.messaging.natsauth import durable_consumers
 
 HTTP_TIMEOUT_SECONDS = 2.0
 NATS_TIMEOUT_SECONDS = 2.0
@@ -208,11 +210,10 @@ def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict
     a service whose consumer is gone still answers ready while its source's events wait for nobody."""
     if not bus["up"]:
         return []
-    from shared.messaging.natsauth import durable_consumers
-
     there = {(c["stream"], c["name"]) for c in bus["consumers"]}
     return [{"name": durable, "stream": stream, "service": name} for name in names
-            for durable, (stream, _) in durable_consumers(name).items() if (stream, durable) not in there]
+            for durable, (stream, _) in durable_consumers(name, subscriptions_of(name)).items()
+            if (stream, durable) not in there]
 
 
 def _n(value: Any) -> str:

@@ -2,6 +2,10 @@
 
 Used by `jusou up` and by the test fixtures, so it prints nothing: it logs with structlog and
 raises `PortTaken` or `SuiteFailed` with a message a person can act on.
+
+It is also the one place that maps a service's name to its modules (`service_module`,
+`application_class`, `translator`, `subscriptions`): `shared/` never loads a service by name, it is
+given what it needs (the NATS users, the AsyncAPI documents); the `jusou` commands ask here.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from types import ModuleType, TracebackType
+from typing import Any, Self, cast
 
 import structlog
 
 from shared import settings
+from shared.kernel.app import ServiceApplication
 from shared.messaging import natsauth
 from shared.web import auth
 
@@ -37,6 +43,47 @@ READY_DEADLINE_SECONDS = 60.0
 STOP_DEADLINE_SECONDS = 10.0
 POLL_SECONDS = 0.1
 LOG_TAIL_LINES = 30
+
+
+#: A service's translator: a stored domain event and its position → its integration event, or None.
+Translate = Callable[[Any, int], Any]
+#: Service → its subscriptions (upstream source → the event types it reacts to).
+Subscriptions = dict[str, dict[str, tuple[str, ...]]]
+
+
+def service_package(service: str) -> str:
+    """`services.<service>`: what `python -m` runs (each service's main.py)."""
+    return f"services.{service}"
+
+
+def service_module(service: str, part: str) -> ModuleType:
+    """A module of a service (`services/<service>/<part>.py`), loaded by the service's name: only here."""
+    return import_module(f"{service_package(service)}.{part}")
+
+
+def application_class(service: str) -> type[ServiceApplication]:
+    """The service's Application class (the one in its application.py whose `service` is its name)."""
+    module = service_module(service, "application")
+    for value in vars(module).values():
+        if (isinstance(value, type) and issubclass(value, ServiceApplication)
+                and value.__module__ == module.__name__ and getattr(value, "service", None) == service):
+            return value
+    raise LookupError(f"no ServiceApplication for {service} in {module.__name__}")
+
+
+def translator(service: str) -> Translate:
+    """The service's translator (services/<service>/translate.py `translate`): what becomes public."""
+    return cast(Translate, service_module(service, "translate").translate)
+
+
+def subscriptions_of(service: str) -> dict[str, tuple[str, ...]]:
+    """The service's consumers, read from its Application class (`subscriptions`): source → event types."""
+    return dict(application_class(service).subscriptions)
+
+
+def subscriptions(services: Iterable[str] = tuple(settings.PORTS)) -> Subscriptions:
+    """Each service's subscriptions (what shared/messaging/natsauth.py and shared/web/asyncapi.py are given)."""
+    return {service: subscriptions_of(service) for service in services}
 
 
 class PortTaken(RuntimeError):
@@ -222,7 +269,7 @@ class Suite:
         store_dir = self.data_dir / "nats"
         store_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         command = [binary, "-a", HOST, "-p", str(self.nats_port), "-js", "-sd", str(store_dir)]
-        command += ["-c", str(natsauth.server_config(self.data_dir, self.services))]  # a NATS user per service
+        command += ["-c", str(natsauth.server_config(self.data_dir, subscriptions(self.services)))]  # a NATS user per service
         self.nats = self._popen("nats", command, os.environ.copy())
         deadline = time.monotonic() + NATS_DEADLINE_SECONDS
         while not accepts_connections(self.nats_port):
@@ -288,7 +335,7 @@ class Suite:
         running = self.processes.get(name)
         if running is not None and running.poll() is None:
             raise RuntimeError(f"{name} is already running (pid {running.pid})")
-        command = [sys.executable, "-m", f"services.{name}"]
+        command = [sys.executable, "-m", service_package(name)]
         env = self.service_env()
         if self.own_nats:  # its own NATS user: it may publish only its own subjects
             env |= {"NATS_USER": name, "NATS_PASSWORD": natsauth.credentials(self.data_dir, self.services)[name]}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,6 +29,7 @@ from typing import Any
 
 from nats.js.api import DeliverPolicy
 
+from jusou.runner import Translate, application_class, translator
 from shared.contract.events import (
     DEAD_LETTER_STREAM,
     STREAM,
@@ -41,17 +41,12 @@ from shared.kernel.readmodel import GENESIS, seal
 from shared.kernel.store import store_env
 from shared.settings import PORTS, Settings, current
 
-Translate = Callable[[Any, int], Any]
-
 
 def service_parts(service: str) -> tuple[type[ServiceApplication], Translate]:
     """The Application class and the translator of a service (`services/<service>/`)."""
     if service not in PORTS:
         raise SystemExit(f"サービス {service!r} はありません。{', '.join(PORTS)} のいずれかです / unknown service")
-    application = importlib.import_module(f"services.{service}.application")
-    translate = importlib.import_module(f"services.{service}.translate")
-    app_class = getattr(application, f"{service.capitalize()}Application")
-    return app_class, translate.translate
+    return application_class(service), translator(service)
 
 
 @contextmanager

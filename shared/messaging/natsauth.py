@@ -57,16 +57,16 @@ the consumer's own stream; one aimed at `jusou-dlq.…` would be stored there (u
 Docker Compose and Kubernetes run nats-server with deploy/nats/auth.conf (`deploy_config`, written by
 `jusou nats config`): the same users and permissions, each password a reference to an environment
 variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it starts.
+
+What each service consumes is given (`subscriptions`: service → its Application's `subscriptions`,
+source → event types); only the operator tooling loads a service by name (jusou/runner.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
 import secrets
-import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,6 @@ from shared.contract.events import (
     STREAM,
     SUBJECT_PREFIX,
 )
-from shared.kernel.app import ServiceApplication
 from shared.settings import PORTS, current, write_private
 
 OPERATOR = "jusou-operator"
@@ -87,6 +86,8 @@ CREDENTIALS_FILE = "nats-auth.json"
 SERVER_CONFIG_FILE = "nats-auth.conf"
 
 Credentials = tuple[str, str]
+#: Service → what it consumes: upstream source → the event types it reacts to (its Application's `subscriptions`).
+Subscriptions = Mapping[str, Mapping[str, Sequence[str]]]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_CONFIG = ROOT / "deploy" / "nats" / "auth.conf"  # docker-compose.yml, deploy/cluster/compose.yaml
@@ -108,21 +109,10 @@ def pull_inbox_prefix(user: str) -> bytes:
     return f"{inbox_prefix(user)}.".encode()
 
 
-def subscriptions_of(service: str) -> dict[str, tuple[str, ...]]:
-    """The service's consumers, read from its Application class (`subscriptions`)."""
-    module = importlib.import_module(f"services.{service}.application")
-
-    for value in vars(module).values():
-        if (isinstance(value, type) and issubclass(value, ServiceApplication)
-                and value.__module__ == module.__name__ and getattr(value, "service", None) == service):
-            return dict(value.subscriptions)
-    raise LookupError(f"no ServiceApplication for {service} in {module.__name__}")
-
-
-def durable_consumers(service: str) -> dict[str, tuple[str, str]]:
+def durable_consumers(service: str, sources: Iterable[str]) -> dict[str, tuple[str, str]]:
     """The service's durable consumers: name → (stream, filter subject), as shared/messaging/inbox.py and
-    shared/messaging/deadletters.py create them from its Application's `subscriptions`."""
-    sources = sorted(subscriptions_of(service))
+    shared/messaging/deadletters.py create them from the `sources` of its Application's `subscriptions`."""
+    sources = sorted(sources)
     found = {f"{service}--{source}": (STREAM, f"{SUBJECT_PREFIX}.{source}.*") for source in sources}
     if sources:  # a service that consumes nothing parks nothing, so has no replay consumer
         found[f"{service}--replay"] = (REPLAY_STREAM, f"{REPLAY_PREFIX}.{service}.>")
@@ -139,9 +129,10 @@ def consumer_subjects(stream: str, durable: str, filter_subject: str) -> list[st
     ]
 
 
-def permissions(service: str) -> dict[str, Any]:
-    """What `service`'s NATS user may publish and subscribe to (the module's docstring says why)."""
-    consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service).items()
+def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
+    """What `service`'s NATS user, consuming from `sources`, may publish and subscribe to (the module's
+    docstring says why)."""
+    consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
     return {
         "publish": {"allow": [
@@ -156,10 +147,10 @@ def permissions(service: str) -> dict[str, Any]:
     }
 
 
-def integrator_permissions(services: tuple[str, ...] = tuple(PORTS)) -> dict[str, Any]:
+def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
     """The read-only integrator: consumers of its own on `JUSOU`, never one of the services'."""
-    ours = [(durable, stream) for service in services
-            for durable, (stream, _) in durable_consumers(service).items() if stream == STREAM]
+    ours = [(durable, stream) for service, sources in subscriptions.items()
+            for durable, (stream, _) in durable_consumers(service, sources).items() if stream == STREAM]
     return {
         "publish": {
             "allow": [
@@ -176,7 +167,7 @@ def integrator_permissions(services: tuple[str, ...] = tuple(PORTS)) -> dict[str
     }
 
 
-def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dict[str, str]:
+def credentials(data_dir: Path, services: Iterable[str] = tuple(PORTS)) -> dict[str, str]:
     """User → password for the operator, the integrator and each service, made once and kept in the data folder."""
     path = Path(data_dir) / CREDENTIALS_FILE
     known: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -187,20 +178,22 @@ def credentials(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> dic
     return known
 
 
-def users(passwords: Mapping[str, str], services: tuple[str, ...] = tuple(PORTS)) -> list[dict[str, Any]]:
+def users(passwords: Mapping[str, str], subscriptions: Subscriptions) -> list[dict[str, Any]]:
     """The `authorization.users` of nats-server: the operator (may do anything), the integrator and
     each service's user."""
     found: list[dict[str, Any]] = [{"user": OPERATOR, "password": passwords[OPERATOR]}]
-    found += [{"user": INTEGRATOR, "password": passwords[INTEGRATOR], "permissions": integrator_permissions(services)}]
-    found += [{"user": s, "password": passwords[s], "permissions": permissions(s)} for s in services]
+    found += [{"user": INTEGRATOR, "password": passwords[INTEGRATOR],
+               "permissions": integrator_permissions(subscriptions)}]
+    found += [{"user": s, "password": passwords[s], "permissions": permissions(s, sources)}
+              for s, sources in subscriptions.items()]
     return found
 
 
-def server_config(data_dir: Path, services: tuple[str, ...] = tuple(PORTS)) -> Path:
+def server_config(data_dir: Path, subscriptions: Subscriptions) -> Path:
     """Write the nats-server config (users and their permissions) into the data folder; return its path."""
-    passwords = credentials(data_dir, services)
+    passwords = credentials(data_dir, subscriptions)
     # nats-server reads JSON; quoted strings keep `$JS…` from being taken as a variable.
-    text = json.dumps({"authorization": {"users": users(passwords, services)}}, indent=2, ensure_ascii=False)
+    text = json.dumps({"authorization": {"users": users(passwords, subscriptions)}}, indent=2, ensure_ascii=False)
     path = Path(data_dir) / SERVER_CONFIG_FILE
     write_private(path, (text + "\n").encode())
     return path
@@ -224,19 +217,19 @@ DEPLOY_HEADER = """\
 """
 
 
-def deploy_config(services: tuple[str, ...] = tuple(PORTS)) -> str:
+def deploy_config(subscriptions: Subscriptions) -> str:
     """deploy/nats/auth.conf: `server_config`'s users, each password a `$JUSOU_NATS_<USER>_PASSWORD` reference."""
-    references = {user: f"${password_variable(user)}" for user in (OPERATOR, INTEGRATOR, *services)}
-    text = json.dumps({"authorization": {"users": users(references, services)}}, indent=2, ensure_ascii=False)
+    references = {user: f"${password_variable(user)}" for user in (OPERATOR, INTEGRATOR, *subscriptions)}
+    text = json.dumps({"authorization": {"users": users(references, subscriptions)}}, indent=2, ensure_ascii=False)
     # Unquoted, `$NAME` is a variable (nats-server looks it up in the environment); quoted, a literal.
     for reference in references.values():
         text = text.replace(json.dumps(reference), reference)
     return DEPLOY_HEADER + text + "\n"
 
 
-def config_map(services: tuple[str, ...] = tuple(PORTS)) -> str:
+def config_map(subscriptions: Subscriptions) -> str:
     """deploy/k8s/nats-auth.yaml: `deploy_config` as the ConfigMap the nats pods mount at /etc/nats."""
-    body = "".join(f"    {line}\n" if line else "\n" for line in deploy_config(services).splitlines())
+    body = "".join(f"    {line}\n" if line else "\n" for line in deploy_config(subscriptions).splitlines())
     return f"""\
 # The NATS users (issues 6, 13): deploy/nats/auth.conf as a ConfigMap, mounted by the nats pods at
 # /etc/nats (nats.yaml). Rendered by shared/messaging/natsauth.py (`jusou nats config`); do not edit.
@@ -253,9 +246,9 @@ data:
 {body}"""
 
 
-def deploy_files() -> dict[Path, str]:
-    """The checked-in files `jusou nats config` writes: path → text."""
-    return {DEPLOY_CONFIG: deploy_config(), K8S_CONFIG_MAP: config_map()}
+def deploy_files(subscriptions: Subscriptions) -> dict[Path, str]:
+    """The checked-in files `jusou nats config` writes (jusou/natsconfig.py): path → text."""
+    return {DEPLOY_CONFIG: deploy_config(subscriptions), K8S_CONFIG_MAP: config_map(subscriptions)}
 
 
 def operator_credentials(data_dir: Path) -> Credentials | None:
@@ -287,49 +280,3 @@ def broker_credentials(user: str | None = None, password: str | None = None) -> 
     from faststream.security import SASLPlaintext
 
     return {"security": SASLPlaintext(username=found[0], password=found[1]), "inbox_prefix": inbox_prefix(found[0])}
-
-
-# --- `jusou nats config` ------------------------------------------------------------------------
-
-
-def register(commands: Any) -> None:
-    """Add `jusou nats config [--check]` and `jusou nats credentials [USER]` to the `jusou` command
-    (jusou/cli.py parser())."""
-    nats = commands.add_parser("nats", help="the NATS users: the deployment files, a user's credentials")
-    actions = nats.add_subparsers(dest="action", required=True)
-    config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
-                                               "--check: exit 1 if they differ")
-    config.add_argument("--check", action="store_true")
-    config.set_defaults(handler=nats_config)
-    creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
-                                                   "`jusou up`'s NATS (default: the read-only integrator)")
-    creds.add_argument("user", nargs="?", default=INTEGRATOR)
-    creds.set_defaults(handler=nats_credentials)
-
-
-def nats_credentials(args: argparse.Namespace) -> int:
-    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
-    import shlex
-
-    path = current().data_path / CREDENTIALS_FILE
-    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    if args.user not in known:
-        print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
-              f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
-        return 1
-    print(f"export NATS_USER={shlex.quote(args.user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
-    return 0
-
-
-def nats_config(args: argparse.Namespace) -> int:
-    differs = []
-    for path, text in deploy_files().items():
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                differs.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    for path in differs:
-        print(f"{path} は生成結果と異なります / differs from `jusou nats config`", file=sys.stderr)
-    return 1 if differs else 0

@@ -40,8 +40,7 @@ from shared.contract.events import (
     latest_version,
     subject_for,
 )
-from shared.domain.reference import DIVISION_TITLES
-from shared.messaging.natsauth import subscriptions_of
+from shared.organisation.reference import DIVISION_TITLES
 
 ASYNCAPI_VERSION = "3.0.0"
 #: The suite's own nats-server (`jusou up`); `NATS_URL` points a deployment elsewhere.
@@ -282,9 +281,10 @@ def _complete(document: dict[str, Any], service: str) -> dict[str, Any]:
     return document
 
 
-def documents() -> dict[str, dict[str, Any]]:
-    """Service → its AsyncAPI document, for every service."""
-    return {service: generate(service, subscriptions_of(service)) for service in SERVICES}
+def documents(subscriptions: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, dict[str, Any]]:
+    """Service → its AsyncAPI document, for every service, given what each consumes (its Application's
+    `subscriptions`; `jusou asyncapi export` reads them through jusou/runner.py)."""
+    return {service: generate(service, subscriptions[service]) for service in SERVICES}
 
 
 def render(document: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import pytest
 from faststream.nats import NatsBroker
 
 from jusou.cli import ASYNCAPI_DIR, asyncapi_differences
+from jusou.runner import subscriptions, subscriptions_of
 from shared.contract.events import REGISTRY, SERVICES
 from shared.messaging.deadletters import subscribe_replays
 from shared.messaging.inbox import Inbox
@@ -22,7 +23,6 @@ from shared.web.asyncapi import (
     PUBLISHED_VERSION,
     PUBLISHES,
     documents,
-    subscriptions_of,
     versions,
 )
 
@@ -32,7 +32,7 @@ VALIDATOR = ROOT / "tools" / "asyncapi"
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, dict[str, Any]]:
-    return documents()
+    return documents(subscriptions())
 
 
 def test_checked_in_asyncapi_documents_equal_what_the_code_generates() -> None:

@@ -37,6 +37,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
+from jusou.runner import subscriptions
 from shared.messaging import natsauth
 from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
 
@@ -550,20 +551,22 @@ def interpolated(node: Any) -> set[str]:
 def test_the_checked_in_nats_users_are_what_jusou_nats_config_renders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from jusou import natsconfig
     from jusou.cli import main
 
-    for path, text in natsauth.deploy_files().items():
+    for path, text in natsconfig.deploy_files().items():
         assert path.read_text(encoding="utf-8") == text, f"run `jusou nats config` ({path.relative_to(ROOT)})"
     assert main(["nats", "config", "--check"]) == 0
     stale = tmp_path / "auth.conf"
-    stale.write_text(natsauth.deploy_config().replace('"jusou.intake.>"', '"jusou.>"'), encoding="utf-8")
-    monkeypatch.setattr(natsauth, "deploy_files", lambda: {stale: natsauth.deploy_config()})
+    deployed = natsauth.deploy_config(subscriptions())
+    stale.write_text(deployed.replace('"jusou.intake.>"', '"jusou.>"'), encoding="utf-8")
+    monkeypatch.setattr(natsconfig, "deploy_files", lambda: {stale: deployed})
     assert main(["nats", "config", "--check"]) == 1  # the check sees a widened permission
 
 
 def test_the_deployed_nats_users_are_jusou_ups_with_each_password_from_its_variable(tmp_path: Path) -> None:
     """One source of truth: deploy/nats/auth.conf has the users and permissions `jusou up` serves."""
-    served = json.loads(natsauth.server_config(tmp_path).read_text(encoding="utf-8"))["authorization"]["users"]
+    served = json.loads(natsauth.server_config(tmp_path, subscriptions()).read_text(encoding="utf-8"))["authorization"]["users"]
     body = "\n".join(line for line in natsauth.DEPLOY_CONFIG.read_text(encoding="utf-8").splitlines()
                      if not line.lstrip().startswith("#"))
     assert sorted(NATS_VARIABLE.findall(body)) == sorted(NATS_PASSWORDS.values())

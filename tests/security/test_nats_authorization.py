@@ -37,13 +37,12 @@ from support.poll import eventually
 from support.servers import Nats, free_port
 
 from jusou import ops
-from jusou.runner import Suite, run_async
+from jusou.runner import Suite, run_async, subscriptions_of
 from security.conftest import SERVICES
 from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import natsauth
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.relay import newest_on_stream
-from shared.web.asyncapi import subscriptions_of
 
 
 class Violations:

@@ -1,0 +1,66 @@
+"""`jusou nats config [--check]` and `jusou nats credentials [USER]`: the NATS users of a deployment.
+
+The users and their permissions are shared/messaging/natsauth.py's; what each service consumes comes from
+its Application (jusou/runner.py `subscriptions`), which only the operator tooling loads by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from jusou.runner import subscriptions
+from shared.messaging.natsauth import CREDENTIALS_FILE, INTEGRATOR
+from shared.messaging.natsauth import deploy_files as render_deploy_files
+from shared.settings import current
+
+
+def deploy_files() -> dict[Path, str]:
+    """The checked-in files `jusou nats config` writes (deploy/nats/auth.conf, deploy/k8s/nats-auth.yaml): path → text."""
+    return render_deploy_files(subscriptions())
+
+
+def register(commands: Any) -> None:
+    """Add `jusou nats config [--check]` and `jusou nats credentials [USER]` to the `jusou` command
+    (jusou/cli.py parser())."""
+    nats = commands.add_parser("nats", help="the NATS users: the deployment files, a user's credentials")
+    actions = nats.add_subparsers(dest="action", required=True)
+    config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
+                                               "--check: exit 1 if they differ")
+    config.add_argument("--check", action="store_true")
+    config.set_defaults(handler=nats_config)
+    creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
+                                                   "`jusou up`'s NATS (default: the read-only integrator)")
+    creds.add_argument("user", nargs="?", default=INTEGRATOR)
+    creds.set_defaults(handler=nats_credentials)
+
+
+def nats_credentials(args: argparse.Namespace) -> int:
+    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
+    path = current().data_path / CREDENTIALS_FILE
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if args.user not in known:
+        print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
+              f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
+        return 1
+    print(f"export NATS_USER={shlex.quote(args.user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
+    return 0
+
+
+def nats_config(args: argparse.Namespace) -> int:
+    """Write the deployment's NATS users, or (--check) exit 1 when the checked-in files differ."""
+    differs = []
+    for path, text in deploy_files().items():
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                differs.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    for path in differs:
+        print(f"{path} は生成結果と異なります / differs from `jusou nats config`", file=sys.stderr)
+    return 1 if differs else 0
