@@ -2,138 +2,257 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from datetime import date
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.meeting.application import MeetingApplication
-from shared.web.http import call, principal, runtime_of, staff
+from services.meeting.domain import NO_ATTENDEES
+from shared.web.auth import Principal
+from shared.web.http import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.policy import requires
 
-
-def _app(request: Request) -> MeetingApplication:
-    """This service's application, typed (the runtime holds it as the base class)."""
-    return cast(MeetingApplication, runtime_of(request).app)
-
-
+App = Annotated[MeetingApplication, Depends(application(MeetingApplication))]
 Staff = Annotated[dict[str, str], Depends(staff)]
+Reader = Annotated[Principal, Depends(principal)]
 router = APIRouter(tags=["meeting"])
+
+#: said when a gap's form is sent with a field left empty (the page's words, the API's too)
+GAP_FIELDS = {"case_id": "ケース", "need": "不足している資源", "area": "地域", "description": "内容"}
+
+
+# -- commands (the JSON body and the division UI's form alike) -------------------------------------
 
 
 class MeetingIn(BaseModel):
-    meeting_type: Literal["jusou_shien_kaigi", "shien_kaigi"] = Field(description="重層的支援会議 / 支援会議")
-    held_on: NearDate = Field(description="開催日 (within 5 years of today)")
-    attendees: list[ShortName] = Field(min_length=1, max_length=MAX_ITEMS, description="出席機関")
+    """開催 (D5, D10): a sitting of the 重層的支援会議 or the 支援会議 with its attendees."""
+
+    meeting_type: Literal["jusou_shien_kaigi", "shien_kaigi"] = Field(title="会議の種類",
+                                                                      description="重層的支援会議 / 支援会議")
+    held_on: NearDate = Field(title="開催日", description="開催日 (within 5 years of today)")
+    attendees: list[ShortName] = Field(min_length=1, max_length=MAX_ITEMS, title="出席機関", description="出席機関")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attended(cls, data: Any) -> Any:
+        """D5: a sitting has attendees; a form with none ticked says so in the page's words."""
+        if isinstance(data, dict) and not data.get("attendees"):
+            raise ValueError(NO_ATTENDEES)
+        return data
 
 
 class PositionIn(BaseModel):
-    agency: Name = Field(min_length=1, max_length=200)
-    position: Literal["agree", "object"]
-    reason: Text = Field(default="", max_length=2000)
+    agency: Name = Field(min_length=1, max_length=200, title="機関")
+    position: Literal["agree", "object"] = Field(title="意見", description="賛成 / 異議")
+    reason: Text = Field(default="", max_length=2000, title="異議の理由")
 
 
 class DecisionIn(BaseModel):
-    plan_id: UUID
-    decision: Literal["approved", "revision_requested", "returned_to_intake"]
-    reasons: Text = Field(min_length=1, max_length=4000, description="理由")
-    positions: list[PositionIn] = Field(max_length=MAX_ITEMS,
+    """合議による決定 (D5, D9): the JSON body and the decision form alike (the form sends one position per
+    attendee as position-N / reason-N, read into `positions`)."""
+
+    plan_id: UUID = Field(title="議題のプラン")
+    decision: Literal["approved", "revision_requested", "returned_to_intake"] = Field(title="決定")
+    reasons: Text = Field(min_length=1, max_length=4000, title="決定の理由", description="理由")
+    positions: list[PositionIn] = Field(max_length=MAX_ITEMS, title="各出席機関の意見",
                                         description="各出席機関の意見 (D5): every attendee, agree or object with a reason")
-    connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list, max_length=2)
-    primary_agency: Name | None = Field(default=None, max_length=200, description="returned_to_intake: 主担当")
+    connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list, max_length=2,
+                                                                   title="あわせてつなぐ")
+    primary_agency: Name | None = Field(default=None, max_length=200, title="主担当機関",
+                                        description="returned_to_intake: 主担当")
 
 
 class GoalResultIn(BaseModel):
-    goal: Text = Field(min_length=1, max_length=2000, description="プランの目標")
-    result: Literal["achieved", "partly_achieved", "not_achieved"] = Field(description="達成 / 一部達成 / 未達成")
-    note: Text = Field(default="", max_length=4000, description="経過")
+    goal: Text = Field(min_length=1, max_length=2000, title="目標", description="プランの目標")
+    result: Literal["achieved", "partly_achieved", "not_achieved"] = Field(title="達成度",
+                                                                           description="達成 / 一部達成 / 未達成")
+    note: Text = Field(default="", max_length=4000, title="経過・所見", description="経過")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rated(cls, data: Any) -> Any:
+        """D7: each goal is rated; an unrated one is named (the form sends its row without a result)."""
+        if isinstance(data, dict) and not data.get("result"):
+            raise ValueError(f"目標ごとに達成度を選んでください: {data.get('goal', '')} / rate every goal (D7)")
+        return data
 
 
 class EvaluationIn(BaseModel):
-    plan_id: UUID
-    outcome: Literal["closed", "suspended", "continued"] = Field(description="終結 / 中断 / 継続")
-    course: Text = Field(min_length=1, max_length=4000, description="支援の経過")
-    result: Text = Field(min_length=1, max_length=4000, description="支援の成果")
-    reason: Text = Field(default="", max_length=2000)
-    next_review_on: NearDate | None = Field(default=None, description="次回の見直し日 (within 5 years of today)")
-    goal_results: list[GoalResultIn] = Field(max_length=MAX_ITEMS, description="目標ごとの評価 (D7): one per goal of the plan")
+    """終結評価 (D7): the JSON body and the evaluation form alike (the form sends goal, result-N, note-N
+    per goal, read into `goal_results`)."""
+
+    plan_id: UUID = Field(title="議題のプラン")
+    outcome: Literal["closed", "suspended", "continued"] = Field(title="評価の結果", description="終結 / 中断 / 継続")
+    course: Text = Field(min_length=1, max_length=4000, title="支援の経過", description="支援の経過")
+    result: Text = Field(min_length=1, max_length=4000, title="支援の成果", description="支援の成果")
+    reason: Text = Field(default="", max_length=2000, title="中断の理由")
+    next_review_on: NearDate | None = Field(default=None, title="次回の見直し日",
+                                            description="次回の見直し日 (within 5 years of today)")
+    goal_results: list[GoalResultIn] = Field(max_length=MAX_ITEMS, title="目標ごとの評価",
+                                             description="目標ごとの評価 (D7): one per goal of the plan")
 
 
 class GapIn(BaseModel):
-    case_id: UUID
-    need: Name = Field(min_length=1, max_length=200)
-    area: Name = Field(min_length=1, max_length=200)
-    description: Text = Field(min_length=1, max_length=4000)
+    """地域の課題 (D8): the JSON body and the gap form alike."""
 
+    case_id: UUID = Field(title="ケース")
+    need: Name = Field(min_length=1, max_length=200, title="不足している資源")
+    area: Name = Field(min_length=1, max_length=200, title="地域")
+    description: Text = Field(min_length=1, max_length=4000, title="内容")
 
-@router.get("/agenda", dependencies=[requires("meeting.agenda.read")])
-async def agenda(request: Request) -> list[dict[str, Any]]:
-    """議題: plans awaiting a decision or a closure evaluation."""
-    app, who = _app(request), principal(request)
-    return await call(lambda: app.scoped(app.agenda(), who))
-
-
-@router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
-async def agenda_item(plan_id: UUID, request: Request) -> dict[str, Any]:
-    review = await call(_app(request).review, plan_id)
-    return review.view()
-
-
-@router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")])
-async def consent(case_id: UUID, request: Request) -> dict[str, Any]:
-    """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
-    return await call(_app(request).consent_view, case_id)
-
-
-@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
-async def convene(body: MeetingIn, request: Request, actor: Staff) -> dict[str, str]:
-    meeting_id = await call(_app(request).convene, actor, body.meeting_type, body.held_on, body.attendees)
-    return {"meeting_id": str(meeting_id)}
+    @model_validator(mode="before")
+    @classmethod
+    def _complete(cls, data: Any) -> Any:
+        """Every field is needed; a form sent with some left empty names them."""
+        if isinstance(data, dict):
+            empty = [title for name, title in GAP_FIELDS.items() if not data.get(name)]
+            if empty:
+                raise ValueError(f"ケース・不足している資源・地域・内容をすべて入力してください（未入力: {'、'.join(empty)}）"
+                                 " / fill in every field")
+        return data
 
 
 class TakeUpIn(BaseModel):
-    case_id: UUID = Field(description="議題にするケース (the case's id, the same in every program)")
+    """議題にする (D10)."""
+
+    case_id: UUID = Field(title="ケース番号", description="議題にするケース (the case's id, the same in every program)")
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+class AgendaItemOut(BaseModel):
+    """議題: a plan as the meeting knows it, with the plan's summary as proposed (support_direction, goals, roles)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    plan_id: UUID
+    case_id: UUID
+    program: str
+    revision: int
+    status: str = Field(description="proposed / closure_requested (on the agenda); approved, revision_requested, "
+                                    "returned, closed, suspended, continued (settled)")
+    progress: str = Field(description="経過 (with a closure request)")
+
+
+class ConsentOut(BaseModel):
+    """本人同意 as the meeting last heard it (D9); `given` only once one was heard."""
+
+    case_id: UUID
+    granted: bool = Field(description="the consent covers the 重層的支援会議")
+    given: bool | None = Field(default=None, description="consent was given (whatever it covers)")
+    scope: str | None
+    covers: list[str]
+    heard: bool
+
+
+class ConvenedOut(BaseModel):
+    meeting_id: UUID
+
+
+class TakenUpOut(BaseModel):
+    meeting_id: UUID
+    case_id: UUID
+    cases: list[str] = Field(description="every case the sitting took up")
+
+
+class MinuteOut(BaseModel):
+    """One entry of the minutes: its kind and what the kind records."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["decision", "returned_to_intake", "evaluation", "resource_gap"]
+
+
+class MeetingOut(BaseModel):
+    """会議録: the sitting and its minutes (a 支援会議's only for its members, D10)."""
+
+    meeting_id: UUID
+    meeting_type: str
+    held_on: date
+    attendees: list[str]
+    minutes: list[MinuteOut]
+    cases: list[str]
+    confidential: bool
+
+
+class DecidedOut(BaseModel):
+    plan_id: UUID
+    decision: str
+
+
+class EvaluatedOut(BaseModel):
+    plan_id: UUID
+    outcome: str
+
+
+class RecordedOut(BaseModel):
+    status: Literal["recorded"]
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+
+@router.get("/agenda", dependencies=[requires("meeting.agenda.read")])
+def agenda(app: App, who: Reader) -> list[AgendaItemOut]:
+    """議題: plans awaiting a decision or a closure evaluation."""
+    return [AgendaItemOut.model_validate(item) for item in app.scoped(app.agenda(), who)]
+
+
+@router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
+def agenda_item(plan_id: UUID, app: App) -> AgendaItemOut:
+    return AgendaItemOut.model_validate(app.review(plan_id).view())
+
+
+@router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")],
+            response_model_exclude_unset=True)
+def consent(case_id: UUID, app: App) -> ConsentOut:
+    """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
+    return ConsentOut.model_validate(app.consent_view(case_id))
+
+
+@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
+def convene(body: MeetingIn, app: App, actor: Staff) -> ConvenedOut:
+    return ConvenedOut(meeting_id=app.convene(actor, body.meeting_type, body.held_on, body.attendees))
 
 
 @router.post("/meetings/{meeting_id}/cases", status_code=201, dependencies=[requires("meeting.convene")])
-async def take_up(meeting_id: UUID, body: TakeUpIn, request: Request, actor: Staff) -> dict[str, Any]:
+def take_up(meeting_id: UUID, body: TakeUpIn, app: App, actor: Staff) -> TakenUpOut:
     """議題にする (D10): the sitting takes up a case, with or without a plan. At a 支援会議 this lets the
     member divisions read the person's information at intake (basis `shien_kaigi` with this meeting_id);
     deciding or evaluating a plan at a sitting takes its case up too. Published as MeetingCaseTakenUp
     (the member divisions' codes, never the minutes)."""
-    return await call(_app(request).take_up, actor, meeting_id, body.case_id)
+    return TakenUpOut.model_validate(app.take_up(actor, meeting_id, body.case_id))
 
 
 @router.get("/meetings/{meeting_id}", dependencies=[requires("meeting.read")])
-async def meeting(meeting_id: UUID, request: Request, actor: Staff) -> dict[str, Any]:
+def meeting(meeting_id: UUID, app: App, actor: Staff) -> MeetingOut:
     """会議録 (minutes); a 支援会議's only for its members (D10)."""
-    return await call(_app(request).meeting_view, actor, meeting_id)
+    return MeetingOut.model_validate(app.meeting_view(actor, meeting_id))
 
 
 @router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])
-async def decide(meeting_id: UUID, body: DecisionIn, request: Request, actor: Staff) -> dict[str, str]:
+def decide(meeting_id: UUID, body: DecisionIn, app: App, actor: Staff) -> DecidedOut:
     """合議による決定 (D5, D9)."""
-    await call(
-        _app(request).decide, actor, meeting_id, body.plan_id, body.decision, body.reasons,
-        [p.model_dump() for p in body.positions], list(body.connect_to), body.primary_agency,
-    )
-    return {"plan_id": str(body.plan_id), "decision": body.decision}
+    app.decide(actor, meeting_id, body.plan_id, body.decision, body.reasons, [p.model_dump() for p in body.positions],
+               list(body.connect_to), body.primary_agency)
+    return DecidedOut(plan_id=body.plan_id, decision=body.decision)
 
 
 @router.post("/meetings/{meeting_id}/evaluations", status_code=201, dependencies=[requires("meeting.evaluate")])
-async def evaluate(meeting_id: UUID, body: EvaluationIn, request: Request, actor: Staff) -> dict[str, str]:
+def evaluate(meeting_id: UUID, body: EvaluationIn, app: App, actor: Staff) -> EvaluatedOut:
     """終結評価 (D7)."""
-    await call(
-        _app(request).evaluate, actor, meeting_id, body.plan_id, body.outcome, body.course,
-        body.result, body.reason, body.next_review_on, [g.model_dump() for g in body.goal_results],
-    )
-    return {"plan_id": str(body.plan_id), "outcome": body.outcome}
+    app.evaluate(actor, meeting_id, body.plan_id, body.outcome, body.course, body.result, body.reason,
+                 body.next_review_on, [g.model_dump() for g in body.goal_results])
+    return EvaluatedOut(plan_id=body.plan_id, outcome=body.outcome)
 
 
 @router.post("/meetings/{meeting_id}/resource-gaps", status_code=201, dependencies=[requires("meeting.gap")])
-async def gap(meeting_id: UUID, body: GapIn, request: Request, actor: Staff) -> dict[str, str]:
+def gap(meeting_id: UUID, body: GapIn, app: App, actor: Staff) -> RecordedOut:
     """地域の課題 (D8)."""
-    await call(_app(request).identify_gap, actor, meeting_id, body.case_id, body.need, body.area, body.description)
-    return {"status": "recorded"}
+    app.identify_gap(actor, meeting_id, body.case_id, body.need, body.area, body.description)
+    return RecordedOut(status="recorded")

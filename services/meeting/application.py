@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 
 from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
+from services.meeting.listing import Rows
 from shared.contract.events import (
     ConsentRecordedV1,
     Envelope,
@@ -23,6 +25,20 @@ from shared.kernel.journey import Invalid, NotFound, acting
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
+ON_THE_AGENDA = ("proposed", "closure_requested")
+
+
+@dataclass(frozen=True)
+class MeetingRow:
+    """One sitting in the list of meetings: what anyone may know of it (type, date, attendees, how many
+    decisions and evaluations), never its minutes (D10)."""
+
+    meeting_id: str
+    meeting_type: str
+    held_on: str
+    attendees: tuple[str, ...]
+    decisions: int
+    evaluations: int
 
 
 class MeetingApplication(ServiceApplication):
@@ -30,6 +46,11 @@ class MeetingApplication(ServiceApplication):
 
     name = "meeting"
     service = "meeting"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        #: the lists' rows, made again only when their aggregate changes (services/meeting/listing.py)
+        self.rows = Rows(self.recorder)
 
     def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str]) -> UUID:
         """D5 D10: open a sitting of the 重層的支援会議 or the 支援会議."""
@@ -139,7 +160,7 @@ class MeetingApplication(ServiceApplication):
         return states
 
     def _plans_of(self, case_id: UUID) -> set[str]:
-        return {str(i) for i in self.ids_of(PlanReview) if str(self.review(i).case_id) == str(case_id)}
+        return {item["plan_id"] for item in self._reviews() if item["case_id"] == str(case_id)}
 
     def identify_gap(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID, need: str, area: str, description: str) -> None:
         """D8: record a missing local resource (ResourceGapIdentified)."""
@@ -170,8 +191,41 @@ class MeetingApplication(ServiceApplication):
         return review
 
     def agenda(self) -> list[dict[str, Any]]:
-        reviews = [self.review(i) for i in self.ids_of(PlanReview)]
-        return [r.view() for r in reviews if r.status in ("proposed", "closure_requested")]
+        """議題: the plans awaiting a decision or a closure evaluation, oldest listing first."""
+        return [dict(item) for item in self._reviews() if item["status"] in ON_THE_AGENDA]
+
+    def agenda_with_consent(self) -> list[dict[str, Any]]:
+        """The agenda with each case's consent as the meeting last heard it (D9: the pages show it)."""
+        agenda = self.agenda()
+        consents = self.rows.of("consent", [UUID(item["case_id"]) for item in agenda], self.consent_view)
+        return [{**item, "consent": dict(consent)} for item, consent in zip(agenda, consents, strict=True)]
+
+    def _reviews(self) -> list[dict[str, Any]]:
+        """Every plan the meeting was sent, as its agenda row (kept: services/meeting/listing.py)."""
+        return self.rows.of("review", self.ids_of(PlanReview), lambda plan_id: self.review(plan_id).view())
+
+    def meetings(self) -> list[MeetingRow]:
+        """Every sitting, newest date first (kept: each is rebuilt only when it records something new)."""
+        rows = self.rows.of("meeting", self.ids_of(Meeting), self._meeting_row)
+        return sorted(rows, key=lambda row: row.held_on, reverse=True)
+
+    def _meeting_row(self, meeting_id: UUID) -> MeetingRow:
+        meeting = self._meeting(meeting_id)
+        return MeetingRow(meeting_id=str(meeting_id), meeting_type=meeting.meeting_type,
+                          held_on=meeting.held_on.isoformat(), attendees=tuple(meeting.attendees),
+                          decisions=sum(1 for m in meeting.minutes if m["kind"] == "decision"),
+                          evaluations=sum(1 for m in meeting.minutes if m["kind"] == "evaluation"))
+
+    def minutes(self, meeting_id: UUID) -> list[dict[str, Any]]:
+        """会議録 as the meeting page shows it, from the meeting's own events: when (`at`, the event's
+        time), who recorded it (its actor), what was decided or evaluated and why. The caller checks
+        that the reader may see the meeting (meeting_view, D10)."""
+        rows: list[dict[str, Any]] = []
+        for event in self.events_of(meeting_id):
+            entry = _minute(event)
+            if entry is not None:
+                rows.append({"at": event.timestamp, "who": _who(event), **entry})
+        return rows
 
     def meeting_view(self, actor: dict[str, str], meeting_id: UUID) -> dict[str, Any]:
         """Minutes; a 支援会議's are confidential and shown only to its members (D10)."""
@@ -218,3 +272,28 @@ class MeetingApplication(ServiceApplication):
     def _meeting(self, meeting_id: UUID) -> Meeting:
         meeting: Meeting = self.load(meeting_id, Meeting, "会議")
         return meeting
+
+
+def _who(event: Any) -> str:
+    """Who recorded an event: the staff member, or the service whose policy did."""
+    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
+
+
+def _minute(event: Any) -> dict[str, Any] | None:
+    """One entry of the minutes from a meeting's event (None for the events the minutes leave out)."""
+    if isinstance(event, Meeting.Decided):
+        return {"kind": "decision", "case_id": str(event.case_id), "plan_id": str(event.plan_id),
+                "program": event.program, "revision": event.revision, "decision": event.decision,
+                "reasons": event.reasons, "positions": event.positions, "connect_to": event.connect_to}
+    if isinstance(event, Meeting.ReturnedToIntake):
+        return {"kind": "returned_to_intake", "case_id": str(event.case_id), "primary_agency": event.primary_agency}
+    if isinstance(event, Meeting.Evaluated):
+        return {"kind": "evaluation", "case_id": str(event.case_id), "plan_id": str(event.plan_id),
+                "program": event.program, "outcome": event.outcome, "evaluation": event.evaluation,
+                "reason": event.reason,
+                "next_review_on": event.next_review_on.isoformat() if event.next_review_on else None}
+    if isinstance(event, Meeting.GapIdentified):
+        return {"kind": "resource_gap", "case_id": str(event.case_id), "need": event.need, "area": event.area,
+                "description": event.description}
+    return None

@@ -11,6 +11,8 @@ from eventsourcing.domain import event
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 MEETING_TYPES = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
+#: D5: a sitting without attendees is refused in these words (the API and the page say the same)
+NO_ATTENDEES = "出席機関を1つ以上選んでください / choose the attending agencies: a meeting needs attendees (D5)"
 
 
 class NotOnAgenda(DomainError):
@@ -139,7 +141,7 @@ class Meeting(JourneyAggregate):
         if meeting_type not in MEETING_TYPES:
             raise Invalid(f"会議の種類は {', '.join(MEETING_TYPES)} のいずれかです / unknown meeting type {meeting_type}")
         if not attendees:
-            raise Invalid("出席機関を1つ以上入力してください / a meeting needs attendees (D5)")
+            raise Invalid(NO_ATTENDEES)
         return cls(meeting_type=meeting_type, held_on=held_on, attendees=list(attendees))
 
     def decide(
