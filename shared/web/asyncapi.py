@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, create_model
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
+    PRODUCERS,
     REGISTRY,
     REPLAY_PREFIX,
     REPLAY_STREAM,
@@ -46,16 +47,11 @@ ASYNCAPI_VERSION = "3.0.0"
 #: The suite's own nats-server (`jusou up`); `NATS_URL` points a deployment elsewhere.
 DOCUMENTED_SERVER = "nats://127.0.0.1:4223"
 
-#: What each service's relay publishes (its `translate.py` rules); a test holds the two equal.
+#: What each service's relay publishes (its `translate.py` rules; a test holds the two equal): the contract's
+#: PRODUCERS (event type → publishing services) read the other way round.
 PUBLISHES: dict[str, tuple[str, ...]] = {
-    "intake": ("ConsultationReceived", "ConsentRecorded", "CaseConnected", "CaseConnectionAnswered", "CaseEscalated"),
-    "collaboration": ("CollaborationStarted", "PlanProposed", "PlanClosureRequested"),
-    "meeting": ("MeetingDecided", "CaseReturnedToIntake", "PlanClosed", "PlanSuspended", "PlanContinued",
-                "ResourceGapIdentified", "MeetingCaseTakenUp"),
-    "outreach": ("OutreachStarted", "OutreachHandedOver", "PlanProposed", "PlanClosureRequested"),
-    "participation": ("ParticipationStarted", "ResourceMatched", "ResourceShortageReported", "PlacementStarted",
-                      "PlacementReviewed", "PlanProposed", "PlanClosureRequested"),
-    "community": ("RegionalIssueOpened", "InitiativeStarted", "ResourceDeveloped"),
+    service: tuple(event_type for event_type, producers in PRODUCERS.items() if service in producers)
+    for service in SERVICES
 }
 
 #: The schema version each producer publishes today, where it is not the newest one.
