@@ -189,7 +189,9 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         (shared/kernel/idempotency.py): a duplicate sent at the same time fails here and records nothing."""
         request = marked()
         if request is None or request.request_id is None:
-            return super().save(*objs, **kwargs)
+            recordings = super().save(*objs, **kwargs)
+            self._committed()
+            return recordings
         recorded = [str(o.id) for o in objs if isinstance(o, Aggregate)]
         record = IdempotentRequest(request_id=request.request_id, route=request.route,
                                    fingerprint=request.fingerprint, recorded=recorded)
@@ -200,6 +202,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 raise AlreadyRecorded(request.request_id, request.fingerprint) from None
             raise
         request.saved = True
+        self._committed()
         return recordings
 
     def idempotent_record(self, request_id: UUID) -> IdempotentRequest | None:
@@ -234,8 +237,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         if listener in self._commit_listeners:
             self._commit_listeners.remove(listener)
 
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        super()._notify(recordings)
+    def _committed(self) -> None:
         for listener in list(self._commit_listeners):
             listener()
 
@@ -406,6 +408,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 try:
                     self.process_event(Received(envelope, payload),
                                        Tracking(application_name=name, notification_id=envelope.source_position))
+                    self._committed()
                 except IntegrityError:
                     # Another replica recorded it first: a duplicate. Anything else is a real conflict.
                     if self.recorder.has_tracking_id(name, envelope.source_position):

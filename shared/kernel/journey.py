@@ -17,6 +17,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from shared.kernel.library import CreationHook
+
 _acting: ContextVar[dict[str, Any]] = ContextVar("jusou_acting", default={})  # noqa: B039 - read only: acting() sets a new dict
 #: (case_id, correlation_id) → the W3C `traceparent` of the span acting now, kept in `meta` so that
 #: the relay's publish continues the command's trace; shared/observe/tracing.py sets it when tracing is on.
@@ -72,17 +74,17 @@ def event_id_of(service: str, originator_id: UUID | str, originator_version: int
     return uuid5(EVENT_NAMESPACE, f"{service}:{originator_id}:{originator_version}")
 
 
-class JourneyAggregate(Aggregate):
+class JourneyAggregate(CreationHook):
     """An aggregate whose events belong to a case journey (`meta.case_id`, `meta.correlation_id`)."""
 
     class Event(Aggregate.Event):
         meta: dict[str, Any]
 
     @classmethod
-    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
+    def creation_arguments(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
         case_id = kwargs.get("case_id")
         kwargs.setdefault("meta", _meta(case_id, journey_id(case_id) if case_id else None))
-        return super()._create(event_class, id=id, **kwargs)
+        return kwargs
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         # An aggregate that spans cases (a meeting) names the case in the event itself.

@@ -49,6 +49,15 @@ from eventsourcing.popo import POPOFactory, POPOTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 
+from shared.kernel.library import (
+    derived_commits,
+    forget_in_memory,
+    memory_lock,
+    track_in_memory,
+    track_in_transaction,
+    transaction,
+)
+
 GENESIS = "0" * 64
 BATCH = 500
 REBUILD_BATCH = 5000  # fewer, larger transactions when rebuilding
@@ -142,8 +151,8 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
         self._quarantine: dict[int, tuple[str, str, str]] = {}
 
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
-        with self._database_lock:
-            self._assert_tracking_uniqueness(tracking)
+        with memory_lock(self):
+            track_in_memory(self, tracking)  # refuses a duplicate before any row changes
             for case, pos, agg, version, at in batch.case_rows:
                 self._cases.setdefault(case, {})[pos] = (agg, version, at)
             for person, pos in batch.person_rows:
@@ -154,7 +163,6 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
                 self._seals.setdefault(pos, chain)
             for pos, agg, topic, reason in batch.quarantine_rows:
                 self._quarantine.setdefault(pos, (agg, topic, reason))
-            self._insert_tracking(tracking)
 
     def positions_of_case(self, case_id: str) -> list[int]:
         return sorted(self._cases.get(case_id, {}))
@@ -182,12 +190,12 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
         return [(p, *self._quarantine[p]) for p in sorted(self._quarantine)]
 
     def clear(self, application_name: str) -> None:
-        with self._database_lock:
+        with memory_lock(self):
             self._cases.clear()
             self._people.clear()
             self._kinds.clear()
             self._quarantine.clear()
-            self._max_tracking_ids.pop(application_name, None)  # eventsourcing 9.5 keeps only the highest id
+            forget_in_memory(self, application_name)
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         return {
@@ -252,13 +260,13 @@ class _SQLMixin:
 
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
         """The batch's rows and the projection's position, in one transaction."""
-        with self.datastore.transaction(commit=True) as c:  # type: ignore[attr-defined]
+        with transaction(self, commit=True) as c:
             self._derived(c)
             self._write(c, batch)
-            self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
+            track_in_transaction(self, c, tracking)
 
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.datastore.transaction(commit=False) as c:  # type: ignore[attr-defined]
+        with transaction(self, commit=False) as c:
             c.execute(self._p(sql), list(params))
             return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in c.fetchall()]
 
@@ -372,7 +380,7 @@ def open_view(env: Mapping[str, str]) -> ReadModelView:
         db = env.get("SQLITE_DBNAME") or ""
         view_env = Environment("ReadModels", {**env, "SQLITE_DBNAME": _views_db(db)})
         factory = InfrastructureFactory.construct(view_env)
-        derived_commits(factory.datastore.pool)  # type: ignore[attr-defined]
+        derived_commits(factory.datastore.pool)  # type: ignore[attr-defined]  # the factory is typed as the base
         return factory.tracking_recorder(_sqlite_view_class())  # type: ignore[return-value]
     if module == "eventsourcing.postgres":
         # a small pool: one follower thread and the occasional read
@@ -381,27 +389,6 @@ def open_view(env: Mapping[str, str]) -> ReadModelView:
         return factory.tracking_recorder(_postgres_view_class())  # type: ignore[return-value]
     popo = POPOFactory(Environment("ReadModels", dict(env)))
     return popo.tracking_recorder(POPOReadModelView)  # type: ignore[return-value]
-
-
-def derived_commits(pool: Any) -> None:
-    """The views' SQLite connections commit without waiting for the disk (`synchronous=NORMAL`).
-
-    Safe because the view is derived data whose position commits with its rows: in WAL mode a
-    NORMAL commit is atomic and survives a crash of the service; only a crash of the machine may
-    lose the last few commits, rows and position together, and the follower then indexes those
-    events again from the store, whose own commits stay synchronous (FULL). Seals are re-made the
-    same way, from the stored bytes. So a command costs one fsync (the store's), not two: under the
-    bench's load the views' commits took as long as the commands' own (`python -m bench --profile`).
-    PostgreSQL views do the same per transaction (`synchronous_commit` off, `_derived`).
-    """
-    create = pool._create_connection
-
-    def create_connection() -> Any:
-        connection = create()
-        connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
-        return connection
-
-    pool._create_connection = create_connection
 
 
 def _views_db(db: str) -> str:
