@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Required, TypedDict
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -15,9 +16,41 @@ from shared.contract.events import (
     Envelope,
     OutreachHandedOverV1,
 )
+from shared.domain.plan import Plan
+from shared.domain.wareki import JST
 from shared.kernel.app import handles
 from shared.kernel.journey import NotFound
 from shared.web.plan_api import PlanOwner
+
+
+class PlanStep(TypedDict, total=False):
+    """One step of a plan's story, read from its own events: when (Japan time, ISO text), who, which event
+    (`kind`), and what the event says (D4, D5, D7)."""
+
+    at: Required[str]
+    who: Required[str]
+    kind: Required[str]
+    revision: int  # Proposed
+    meeting_id: str  # DecisionRecorded, Evaluated
+    meeting_type: str
+    decision: str
+    reasons: str
+    progress: str  # ClosureRequested
+    outcome: str  # Evaluated
+    evaluation: dict[str, Any]
+    next_review_on: str | None
+
+
+class CaseRow(TypedDict):
+    """An escalated case with its plans, oldest first (the coordinator's list)."""
+
+    case_id: str
+    reason: str
+    concerns: list[str]
+    primary_agency: str
+    status: str
+    plans: list[dict[str, Any]]
+    latest: dict[str, Any] | None
 
 
 class CollaborationApplication(PlanOwner):
@@ -46,6 +79,48 @@ class CollaborationApplication(PlanOwner):
 
     def cases(self) -> list[dict[str, Any]]:
         return [self.case_view(i) for i in self.ids_of(CollaborationCase)]
+
+    def plans(self, case_id: UUID | None = None) -> list[dict[str, Any]]:
+        """This program's plans (of one case, when given), oldest first."""
+        views = [self.plan_view(plan_id) for plan_id in self.ids_of(Plan)]
+        return [v for v in views if case_id is None or v["case_id"] == str(case_id)]
+
+    def case_rows(self, reader: Any) -> list[CaseRow]:
+        """The escalated cases the reader's division may see (division scope), each with its plans."""
+        plans: dict[str, list[dict[str, Any]]] = {}
+        for plan in self.plans():
+            plans.setdefault(plan["case_id"], []).append(plan)
+        rows: list[CaseRow] = []
+        for case in self.scoped(self.cases(), reader):
+            own = plans.get(case["case_id"], [])
+            rows.append(CaseRow(case_id=case["case_id"], reason=case["reason"], concerns=case["concerns"],
+                                primary_agency=case["primary_agency"], status=case["status"], plans=own,
+                                latest=own[-1] if own else None))
+        return rows
+
+    def plan_steps(self, plan_id: UUID) -> list[PlanStep]:
+        """The plan's story from its own events' metadata: who drafted, revised, proposed it and when; what
+        the meeting decided and how it evaluated the plan (D4, D5, D7)."""
+        steps: list[PlanStep] = []
+        for event in self.events_of(plan_id):
+            step = PlanStep(at=local_time(event.timestamp), who=actor_name(event), kind=type(event).__name__)
+            if isinstance(event, Plan.Proposed):
+                step["revision"] = event.revision
+            elif isinstance(event, Plan.DecisionRecorded):
+                step["meeting_id"], step["meeting_type"] = str(event.meeting_id), event.meeting_type
+                step["decision"], step["reasons"] = event.decision, event.reasons
+            elif isinstance(event, Plan.ClosureRequested):
+                step["progress"] = event.progress
+            elif isinstance(event, Plan.Evaluated):
+                step["meeting_id"], step["outcome"] = str(event.meeting_id), event.outcome
+                step["evaluation"] = event.evaluation or {}
+                step["next_review_on"] = event.next_review_on.isoformat() if event.next_review_on else None
+            elif not isinstance(event, (Plan.Drafted, Plan.Revised)):
+                continue
+            steps.append(step)
+        if not steps:  # every plan begins Drafted: these are no plan's events
+            raise NotFound(f"プランが見つかりません / プラン not found: {plan_id}")
+        return steps
 
     @handles(CaseEscalatedV2)
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
@@ -77,3 +152,14 @@ def escalation_reason(escalated: CaseEscalatedV2) -> str:
     if escalated.reason_code == "unclassified":
         return escalated.reason_text
     return f"【{ESCALATION_REASONS[escalated.reason_code]}】{escalated.reason_text}"
+
+
+def local_time(moment: datetime) -> str:
+    """An event's moment as staff read it: Japan time, ISO text (for the `wareki` filter and hh:mm)."""
+    return moment.astimezone(JST).isoformat(timespec="minutes")
+
+
+def actor_name(event: Any) -> str:
+    """Who recorded an event (its metadata): the staff member, or the service that acted on its own."""
+    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))

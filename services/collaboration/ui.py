@@ -4,35 +4,30 @@ closure, each plan's status and decision history, and a printable plan (D4, D5, 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any
 from uuid import UUID
 
-import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import Field
 
-from services.collaboration.application import CollaborationApplication
-from shared.domain.plan import EDITABLE, Plan
+from services.collaboration.application import CaseRow, CollaborationApplication, PlanStep
+from shared.domain.plan import EDITABLE
 from shared.domain.reference import agencies
+from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.web.limits import check_form
-from shared.web.plan_api import ClosureIn, PlanIn
+from shared.web.http import DIVISION_TITLES, application, call
+from shared.web.limits import MAX_ITEMS, form_model, form_text
+from shared.web.plan_api import ClosureIn, PlanIn, RoleIn
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
-
-def _app(request: Request) -> CollaborationApplication:
-    """This service's application, typed (the runtime holds it as the base class)."""
-    return cast(CollaborationApplication, runtime_of(request).app)
-
-
+App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-JST = timezone(timedelta(hours=9))
 
 CASE_STATUS_JA = {"open": "対応中"}
 PLAN_STATUS_JA = {
@@ -52,78 +47,52 @@ LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATU
           "case_status_ja": CASE_STATUS_JA}
 
 
-def _local(moment: datetime) -> str:
-    """An event's moment as staff read it: Japan time, ISO text (for the `wareki` filter and hh:mm)."""
-    return moment.astimezone(JST).isoformat(timespec="minutes")
-
-
-def _who(event: Any) -> str:
-    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
+def _story(step: PlanStep) -> dict[str, Any]:
+    """A step of the plan's story as the history table words it."""
+    row: dict[str, Any] = {"at": step["at"], "who": step["who"], "kind": step["kind"]}
+    kind = step["kind"]
+    if kind == "Drafted":
+        row.update(what="下書き作成 / drafted", detail="")
+    elif kind == "Revised":
+        row.update(what="修正 / revised", detail="")
+    elif kind == "Proposed":
+        row.update(what=f"会議へ提出（第{step['revision']}版）/ proposed", detail="")
+    elif kind == "DecisionRecorded":
+        meeting_type, decision = step["meeting_type"], step["decision"]
+        row.update(what=f"{MEETING_TYPE_JA.get(meeting_type, meeting_type)}の決定: {DECISION_JA.get(decision, decision)}",
+                   detail=step["reasons"], decision=decision, meeting_id=step["meeting_id"])
+    elif kind == "ClosureRequested":
+        row.update(what="終結の依頼 / closure requested", detail=step["progress"])
+    elif kind == "Evaluated":
+        outcome = step["outcome"]
+        row.update(what=f"終結評価: {OUTCOME_JA.get(outcome, outcome)}", outcome=outcome, detail="",
+                   evaluation=step["evaluation"], meeting_id=step["meeting_id"], next_review_on=step["next_review_on"])
+    return row
 
 
 def _plan_record(app: CollaborationApplication, plan_id: UUID) -> dict[str, Any]:
-    """The plan with its story read from its own events: who drafted, revised, proposed; what the meeting said."""
+    """The plan with its story: who drafted, revised, proposed; what the meeting said (blocking)."""
     plan = app.plan_view(plan_id)
-    story: list[dict[str, Any]] = []
-    for event in app.events_of(plan_id):
-        row: dict[str, Any] = {"at": _local(event.timestamp), "who": _who(event), "kind": type(event).__name__}
-        if isinstance(event, Plan.Drafted):
-            row.update(what="下書き作成 / drafted", detail="")
-        elif isinstance(event, Plan.Revised):
-            row.update(what="修正 / revised", detail="")
-        elif isinstance(event, Plan.Proposed):
-            row.update(what=f"会議へ提出（第{event.revision}版）/ proposed", detail="")
-        elif isinstance(event, Plan.DecisionRecorded):
-            row.update(what=f"{MEETING_TYPE_JA.get(event.meeting_type, event.meeting_type)}の決定: "
-                            f"{DECISION_JA.get(event.decision, event.decision)}",
-                       detail=event.reasons, decision=event.decision, meeting_id=str(event.meeting_id))
-        elif isinstance(event, Plan.ClosureRequested):
-            row.update(what="終結の依頼 / closure requested", detail=event.progress)
-        elif isinstance(event, Plan.Evaluated):
-            evaluation = event.evaluation or {}
-            row.update(what=f"終結評価: {OUTCOME_JA.get(event.outcome, event.outcome)}", outcome=event.outcome,
-                       detail="", evaluation=evaluation, meeting_id=str(event.meeting_id),
-                       next_review_on=event.next_review_on.isoformat() if event.next_review_on else None)
-        else:
-            continue
-        story.append(row)
+    story = [_story(step) for step in app.plan_steps(plan_id)]
     requests = [r for r in story if r.get("decision") == "revision_requested"]
     return {**plan, "story": story, "created_at": story[0]["at"] if story else "",
             "updated_at": story[-1]["at"] if story else "",
             "revision_request": requests[-1] if requests and plan["status"] == "revision_requested" else None}
 
 
-def _all_plans(app: CollaborationApplication, case_id: UUID | None = None) -> list[dict[str, Any]]:
-    plans = []
-    for plan_id in app.ids_of(Plan):
-        view = app.plan_view(plan_id)
-        if case_id is None or view["case_id"] == str(case_id):
-            plans.append(view)
-    return plans
+def _plan_and_case(app: CollaborationApplication, plan_id: UUID) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A plan's page data and its case (blocking)."""
+    plan = _plan_record(app, plan_id)
+    return plan, app.case_view(UUID(plan["case_id"]))
 
 
-def _cases(app: CollaborationApplication) -> list[dict[str, Any]]:
-    """Escalated cases, each with its plans; those whose plan waits for the coordinator first."""
-    plans: dict[str, list[dict[str, Any]]] = {}
-    for plan in _all_plans(app):
-        plans.setdefault(plan["case_id"], []).append(plan)
-    rows = [{**case, "plans": plans.get(case["case_id"], [])} for case in app.cases()]
-    for row in rows:
-        row["latest"] = row["plans"][-1] if row["plans"] else None
+def _cases(app: CollaborationApplication, request: Request) -> list[CaseRow]:
+    """Escalated cases the reader's division may see, each with its plans; those whose plan waits for the
+    coordinator first (blocking)."""
+    rows = app.case_rows(getattr(request.state, "principal", None))
     waiting = ("revision_requested", "draft", None)
     rows.sort(key=lambda r: 0 if (r["latest"] or {}).get("status") in waiting else 1)
     return rows
-
-
-async def _read(request: Request, fn: Any, *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(fn, _app(request), *args)
-
-
-async def _scoped(request: Request, fn: Any) -> Any:
-    """A list's rows the signed-in reader's division may see (shared/web/policy.py visible)."""
-    app, who = _app(request), getattr(request.state, "principal", None)
-    return await anyio.to_thread.run_sync(lambda: app.scoped(fn(app), who))
 
 
 def _missing(request: Request, message: str) -> Response:
@@ -134,22 +103,22 @@ def _missing(request: Request, message: str) -> Response:
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
-async def home(request: Request) -> Response:
+def home(request: Request, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return ui.render(request, "collaboration_home.html", "多機関協働のケース / escalated cases",
-                     cases=await _scoped(request, _cases), **LABELS)
+                     cases=_cases(app, request), **LABELS)
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
-async def cases_table(request: Request) -> Response:
+def cases_table(request: Request, app: App) -> Response:
     """The live part of the list: reloaded whenever the store changes (a case escalated, a decision)."""
-    return ui.render(request, "collaboration_cases_table.html", "", cases=await _scoped(request, _cases), **LABELS)
+    return ui.render(request, "collaboration_cases_table.html", "", cases=_cases(app, request), **LABELS)
 
 
 @router.get("/ui/cases.csv", dependencies=[requires("collaboration.case.read")])
-async def cases_csv(request: Request) -> Response:
-    rows = await _scoped(request, _cases)
+def cases_csv(request: Request, app: App) -> Response:
+    rows = _cases(app, request)
     return csv_response("多機関協働のケース一覧.csv",
                         ["ケース番号", "理由", "相談内容", "主担当", "状態", "プラン数", "最新プラン番号", "最新プランの状態", "最新プランの版"],
                         [[r["case_id"], r["reason"], "・".join(r["concerns"]), r["primary_agency"],
@@ -163,54 +132,47 @@ async def cases_csv(request: Request) -> Response:
 
 
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
-async def case_page(request: Request, case_id: UUID) -> Response:
+def case_page(request: Request, case_id: UUID, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}")
-    app: CollaborationApplication = _app(request)
     try:
-        case = await anyio.to_thread.run_sync(app.case_view, case_id)
+        case = app.case_view(case_id)
     except NotFound as missing:
         return _missing(request, str(missing))
-    plans = await anyio.to_thread.run_sync(_all_plans, app, case_id)
-    return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", case=case, plans=plans, **LABELS)
+    return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", case=case,
+                     plans=app.plans(case_id), **LABELS)
 
 
 @router.get("/ui/cases/{case_id}/plans-table", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-async def plans_table(request: Request, case_id: UUID) -> Response:
+def plans_table(request: Request, case_id: UUID, app: App) -> Response:
     """The live part of the case page: its plans and their status."""
-    plans = await _read(request, _all_plans, case_id)
-    return ui.render(request, "collaboration_plans_table.html", "", plans=plans, **LABELS)
+    return ui.render(request, "collaboration_plans_table.html", "", plans=app.plans(case_id), **LABELS)
 
 
 # -- the plan editor ----------------------------------------------------------------------------
 
 
-def _plan_form(form: Any) -> dict[str, Any]:
-    """The editor's fields as typed: direction, goal rows and role rows (blank rows dropped)."""
-    goals = [str(g).strip() for g in form.getlist("goal")]
+class PlanForm(PlanIn):
+    """The plan editor's reading of PlanIn (the same bounds): a table with no role rows is `roles: []`, as a
+    JSON body may send it, so the domain says what is missing (D4, PlanWithoutRoles), not the form."""
+
+    roles: list[RoleIn] = Field(default_factory=list, max_length=MAX_ITEMS, description="役割分担 (D4: at least one)")
+
+
+def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
+    """The editor's rows in the command's shape: direction, goal rows and role rows (blank rows dropped)."""
+
+    def rows(name: str) -> list[str]:
+        sent = text.get(name, [])
+        return [sent] if isinstance(sent, str) else list(sent)
+
     roles = []
-    for agency, responsibility, contact in zip_longest(form.getlist("role_agency"), form.getlist("role_responsibility"),
-                                                       form.getlist("role_contact"), fillvalue=""):
-        role = {"agency": str(agency).strip(), "responsibility": str(responsibility).strip(),
-                "contact": str(contact).strip() or None}
-        if role["agency"] or role["responsibility"] or role["contact"]:
-            roles.append(role)
-    return {"support_direction": str(form.get("support_direction") or "").strip(),
-            "goals": [g for g in goals if g], "roles": roles, "then": str(form.get("then") or "save")}
-
-
-def _check(plan: dict[str, Any]) -> str | None:
-    """What the HTTP API checks before the domain does (PlanIn): a direction and at least one goal,
-    each field within the API's bounds (shared/web/limits.py)."""
-    if not plan["support_direction"]:
-        return "支援の方向性を入力してください / enter the support direction (D4)"
-    if not plan["goals"]:
-        return "目標を1つ以上入力してください / enter at least one goal (D4)"
-    try:
-        check_form(PlanIn, {k: plan[k] for k in ("support_direction", "goals", "roles")})
-    except DomainError as refused:
-        return str(refused)
-    return None
+    for agency, responsibility, contact in zip_longest(rows("role_agency"), rows("role_responsibility"),
+                                                       rows("role_contact"), fillvalue=""):
+        if agency or responsibility or contact:
+            roles.append({"agency": agency, "responsibility": responsibility, "contact": contact or None})
+    return {"support_direction": text.get("support_direction", ""), "goals": [g for g in rows("goal") if g],
+            "roles": roles}
 
 
 def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
@@ -222,12 +184,11 @@ def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status
 
 @router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse,
             dependencies=[requires("collaboration.plan.write")])
-async def new_plan(request: Request, case_id: UUID) -> Response:
+def new_plan(request: Request, case_id: UUID, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    app: CollaborationApplication = _app(request)
     try:
-        case = await anyio.to_thread.run_sync(app.case_view, case_id)
+        case = app.case_view(case_id)
     except NotFound as missing:
         return _missing(request, str(missing))
     # D11: the primary agency keeps its field; it is the natural first role.
@@ -238,44 +199,42 @@ async def new_plan(request: Request, case_id: UUID) -> Response:
 
 @router.post("/ui/cases/{case_id}/plans", response_class=HTMLResponse,
              dependencies=[requires("collaboration.plan.write")])
-async def draft(request: Request, case_id: UUID) -> Response:
+async def draft(request: Request, case_id: UUID, app: App) -> Response:
     """D4: save a new plan as a draft, and take it to the meeting when asked to."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    app: CollaborationApplication = _app(request)
     try:
-        case = await anyio.to_thread.run_sync(app.case_view, case_id)
+        case = await call(app.case_view, case_id)
     except NotFound as missing:
         return _missing(request, str(missing))
-    form = _plan_form(await request.form())
-    problem = _check(form)
-    if problem:
-        return _editor(request, case, form, 422, problem)
+    text = await form_text(request)
+    form = _plan_form(text)
     try:
-        plan_id = await anyio.to_thread.run_sync(lambda: app.draft_plan(
-            actor_of(staff), case_id, form["support_direction"], form["goals"], form["roles"]))
+        command = form_model(PlanForm, form)
+        plan_id = await call(app.draft_plan, actor_of(staff), case_id, command.support_direction, command.goals,
+                             [r.model_dump() for r in command.roles])
     except DomainError as refused:
         return _editor(request, case, form, refused.status, str(refused))
-    if form["then"] == "propose":
-        return await _propose(request, app, staff, plan_id)
+    if text.get("then") == "propose":
+        return await _propose(app, staff, plan_id)
     return redirect(f"/ui/plans/{plan_id}", ok="プランを下書き保存しました / draft saved")
 
 
-async def _propose(request: Request, app: CollaborationApplication, staff: dict[str, str], plan_id: UUID) -> Response:
+async def _propose(app: CollaborationApplication, staff: dict[str, str], plan_id: UUID) -> Response:
     try:
-        revision = await anyio.to_thread.run_sync(lambda: app.propose_plan(actor_of(staff), plan_id))
+        revision = await call(app.propose_plan, actor_of(staff), plan_id)
     except DomainError as refused:
         return redirect(f"/ui/plans/{plan_id}", ng=str(refused))
     return redirect(f"/ui/plans/{plan_id}", ok=f"第{revision}版を会議へ提出しました / proposed to the meeting")
 
 
-async def _plan_page(request: Request, plan_id: UUID, status_code: int = 200, form: dict[str, Any] | None = None,
-                     error: str | None = None, closure: dict[str, str] | None = None) -> Response:
-    app: CollaborationApplication = _app(request)
+def _plan_page(request: Request, app: CollaborationApplication, plan_id: UUID, status_code: int = 200,
+               form: dict[str, Any] | None = None, error: str | None = None,
+               closure: dict[str, str] | None = None) -> Response:
+    """The plan page (blocking: run it in the thread pool), with a refused form as typed."""
     try:
-        plan = await anyio.to_thread.run_sync(_plan_record, app, plan_id)
-        case = await anyio.to_thread.run_sync(app.case_view, UUID(plan["case_id"]))
+        plan, case = _plan_and_case(app, plan_id)
     except NotFound as missing:
         return _missing(request, str(missing))
     if form is None:
@@ -286,64 +245,60 @@ async def _plan_page(request: Request, plan_id: UUID, status_code: int = 200, fo
 
 
 @router.get("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-async def plan_page(request: Request, plan_id: UUID) -> Response:
+def plan_page(request: Request, plan_id: UUID, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    return await _plan_page(request, plan_id)
+    return _plan_page(request, app, plan_id)
 
 
 @router.get("/ui/plans/{plan_id}/status", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-async def plan_status(request: Request, plan_id: UUID, shown: str = "") -> Response:
+def plan_status(request: Request, plan_id: UUID, app: App, shown: str = "") -> Response:
     """The live part of the plan page: status, the meeting's word, the history."""
-    plan = await _read(request, _plan_record, plan_id)
+    plan = _plan_record(app, plan_id)
     return ui.render(request, "collaboration_plan_status.html", "", plan=plan, shown=shown, **LABELS)
 
 
 @router.post("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("collaboration.plan.write")])
-async def revise(request: Request, plan_id: UUID) -> Response:
+async def revise(request: Request, plan_id: UUID, app: App) -> Response:
     """Save the plan (a draft, or after a revision request), and take it to the meeting when asked to."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    app: CollaborationApplication = _app(request)
-    form = _plan_form(await request.form())
-    problem = _check(form)
-    if problem:
-        return await _plan_page(request, plan_id, 422, form, problem)
+    text = await form_text(request)
+    form = _plan_form(text)
     try:
-        await anyio.to_thread.run_sync(lambda: app.revise_plan(
-            actor_of(staff), plan_id, form["support_direction"], form["goals"], form["roles"]))
+        command = form_model(PlanForm, form)
+        await call(app.revise_plan, actor_of(staff), plan_id, command.support_direction, command.goals,
+                   [r.model_dump() for r in command.roles])
     except DomainError as refused:
-        return await _plan_page(request, plan_id, refused.status, form, str(refused))
-    if form["then"] == "propose":
-        return await _propose(request, app, staff, plan_id)
+        return await call(_plan_page, request, app, plan_id, refused.status, form, str(refused))
+    if text.get("then") == "propose":
+        return await _propose(app, staff, plan_id)
     return redirect(f"/ui/plans/{plan_id}", ok="プランを保存しました / plan saved")
 
 
 @router.post("/ui/plans/{plan_id}/closure", response_class=HTMLResponse,
              dependencies=[requires("collaboration.plan.write")])
-async def closure(request: Request, plan_id: UUID) -> Response:
+async def closure(request: Request, plan_id: UUID, app: App) -> Response:
     """D7: ask the meeting to evaluate the plan and end it."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    app: CollaborationApplication = _app(request)
-    progress = str((await request.form()).get("progress") or "").strip()
+    text = await form_text(request)
     try:
-        check_form(ClosureIn, {"progress": progress})
-        await anyio.to_thread.run_sync(lambda: app.request_plan_closure(actor_of(staff), plan_id, progress))
+        command = form_model(ClosureIn, text)
+        await call(app.request_plan_closure, actor_of(staff), plan_id, command.progress)
     except DomainError as refused:
-        return await _plan_page(request, plan_id, refused.status, closure={"progress": progress, "error": str(refused)})
+        return await call(_plan_page, request, app, plan_id, refused.status,
+                          closure={"progress": str(text.get("progress", "")), "error": str(refused)})
     return redirect(f"/ui/plans/{plan_id}", ok="終結の評価を会議に依頼しました / closure requested")
 
 
 @router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-async def print_plan(request: Request, plan_id: UUID) -> Response:
+def print_plan(request: Request, plan_id: UUID, app: App) -> Response:
     """The plan as a paper document (A4, @media print)."""
-    app: CollaborationApplication = _app(request)
     try:
-        plan = await anyio.to_thread.run_sync(_plan_record, app, plan_id)
-        case = await anyio.to_thread.run_sync(app.case_view, UUID(plan["case_id"]))
+        plan, case = _plan_and_case(app, plan_id)
     except NotFound as missing:
         return _missing(request, str(missing))
     today = datetime.now(JST).date().isoformat()
