@@ -33,6 +33,7 @@ from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_ve
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
 from shared.kernel.readmodel import ReadModels, open_view
+from shared.organisation.scope import PROGRAM_DIVISIONS, divisions_named, visible
 
 RELAY_TRACKING = "jusou-relay"
 
@@ -52,8 +53,6 @@ class DateAsISO(Transcoding):
 
 def divisions_upstream(envelope: Envelope, payload: BaseModel) -> set[str]:
     """The divisions an integration event names: its actor's and those in its payload (division scope)."""
-    from shared.web.policy import divisions_named
-
     fields = payload.model_dump(mode="json")
     return divisions_named({"actor": envelope.actor.model_dump(), "fields": fields})
 
@@ -299,19 +298,30 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         the divisions that run the program, and every division the case's events here name: who acted
         (and whose act upstream caused a policy's event), its primary agency, the agencies it was
         connected to or given a role in a plan, and the members of the meetings that took it up.
-        Agencies are compared by their division's code (shared/domain/reference.py division_of)."""
-        from shared.web.policy import PROGRAM_DIVISIONS, divisions_named
-
+        Agencies are compared by their division's code (shared/organisation/reference.py division_of)."""
         found = set(PROGRAM_DIVISIONS.get(self.service, frozenset()))
         for row in self.history(case_id):
             found |= divisions_named(row)
         return frozenset(found)
 
+    def case_of_plan(self, plan_id: UUID) -> UUID | None:
+        """The case a plan is for (a plan's division scope is its case's); None when this service
+        has no such plan (the plan owners and the meeting answer it)."""
+        return None
+
+    def person_readers(self, person_ref: UUID) -> frozenset[str] | None:
+        """Division scope of a person's records; None when this service keeps none (intake answers it)."""
+        return None
+
+    def meeting_readers(self, meeting_id: UUID) -> frozenset[str] | None:
+        """Division scope of a meeting's record; None when this service keeps none (the meeting answers it)."""
+        return None
+
     def scoped(self, rows: list[dict[str, Any]], reader: Any) -> list[dict[str, Any]]:
         """A list's rows (each with a `case_id`) that `reader` (a Principal) may see: division scope."""
-        from shared.web.policy import visible
-
-        return visible(reader, rows, self.case_divisions, self.service)
+        if reader is None:
+            return []
+        return visible(reader.division, reader.roles, rows, self.case_divisions, self.service)
 
     def redact(self, rows: list[dict[str, Any]], division: str | None) -> list[dict[str, Any]]:
         """History rows as `division` may see them (the meeting withholds a 支援会議's content, D10)."""
