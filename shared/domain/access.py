@@ -26,11 +26,14 @@ class OutOfScope(Forbidden):
     headers = {"X-Jusou-Refused-By": "scope"}
 
 
-def require_in_scope(division: str, roles: Collection[str], divisions: Collection[str], what: str = "このケース") -> None:
-    """Refuses (OutOfScope) a member of `division` with `roles` a record that `divisions` may read."""
+def require_in_scope(division: str, roles: Collection[str], divisions: Collection[str], what: str = "このケース",
+                     holders: Collection[str] = ()) -> None:
+    """Refuses (OutOfScope) a member of `division` with `roles` a record that `divisions` may read;
+    the message names `holders`, the divisions that hold the record (whom to ask), when given."""
     if in_scope(division, roles, divisions):
         return
+    held = f"{'、'.join(division_name(d) for d in sorted(holders))}の記録で、" if holders else ""
     raise OutOfScope(
-        f"{what}は{division_name(division)}"
+        f"{what}は{held}{division_name(division)}"
         "にはつながっていません。閲覧・記録できません / this case is not connected to your division "
         "(division scope: who received it, its primary agency, connections, plan roles, meeting members)")

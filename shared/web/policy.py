@@ -26,14 +26,18 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from shared.domain.access import Forbidden, OutOfScope, require_in_scope
+from shared.domain.access import (
+    Forbidden,
+    OutOfScope,  # noqa: F401  (its old import path: services/intake/access.py)
+    require_in_scope,
+)
 from shared.kernel.journey import NotFound
 from shared.organisation import scope
-from shared.organisation.reference import DIVISIONS, division_of
-from shared.organisation.scope import (
+from shared.organisation.reference import DIVISIONS
+from shared.organisation.scope import (  # noqa: F401  (ALL_DIVISIONS_ROLES, divisions_named: their old import path)
     ALL_DIVISIONS_ROLES,
     PROGRAM_DIVISIONS,
-    divisions_named,  # noqa: F401  (its old import path: shared/kernel/app.py)
+    divisions_named,
 )
 from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
 
@@ -135,64 +139,16 @@ def permits(principal: Principal | None, action: str, service: str) -> bool:
     return program is None or principal.division in PROGRAM_DIVISIONS[program]
 
 
-def division_of_agency(name: str) -> str | None:
-    """The division behind an agency name (a division, a counter or a program), if any (D4, D11)."""
-    return division_of(name)
-
-
-def case_readers(view: dict[str, Any]) -> frozenset[str]:
-    """Divisions that may read an intake case: its counter's division, its primary agency's, the
-    divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
-    declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
-    once escalated or at a meeting, 福祉総務課 (its programs' staff). Agencies count by division code."""
-    agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
-    readers = {view["division"]} | {d for d in map(division_of_agency, [*agencies, view.get("primary", "")]) if d}
-    for sitting in view.get("sittings", []):
-        readers |= set(sitting.get("member_divisions", []))
-    if view.get("status") in ("escalated", "returned") or view.get("meetings"):
-        readers.add("welfare-general")
-    return frozenset(readers)
-
-
-def case_writers(view: dict[str, Any]) -> frozenset[str]:
-    """Divisions that may change an intake case (consent, つなぎ, escalation): the division whose counter
-    received it and the division of its primary agency (D11). A reader is not a writer: the agency a
-    case was connected to answers the connection (its own rule), and the meeting's members read."""
-    primary = division_of_agency(view.get("primary", ""))
-    return frozenset({view["division"], *([primary] if primary else [])})
-
-
-def require_case_writer(division: str, view: dict[str, Any]) -> None:
-    if division not in case_writers(view):
-        names = "、".join(DIVISIONS[d].ja for d in sorted(case_writers(view)))
-        raise OutOfScope(
-            f"このケースを記録できるのは{names}です（受付窓口の課・主担当機関の課）。"
-            f"{DIVISIONS.get(division, DIVISIONS['welfare-general']).ja if division in DIVISIONS else division}は記録できません / "
-            "only the receiving counter's division and the primary agency's division change this case")
-
-
-def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
-    if principal.roles & ALL_DIVISIONS_ROLES:
-        return True
-    return principal.division in case_readers(view)
-
-
-def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
-    if not may_read_case(principal, view):
-        division = DIVISIONS[view["division"]].ja
-        raise OutOfScope(
-            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
-            "閲覧できません / this case was received by another division and was not connected or escalated to yours")
-
-
 def reads_every_division(principal: Principal) -> bool:
     """Whether the principal reads cases in every division (auditors)."""
     return scope.sees_every_division(principal.roles)
 
 
-def require_scope(principal: Principal, divisions: frozenset[str], what: str = "このケース") -> None:
-    """Division scope of a program's record: refuses (OutOfScope) a principal whose division it does not name."""
-    require_in_scope(principal.division, principal.roles, divisions, what)
+def require_scope(principal: Principal, divisions: frozenset[str], what: str = "このケース",
+                  holders: frozenset[str] = frozenset()) -> None:
+    """Division scope of a program's record: refuses (OutOfScope) a principal whose division it does not
+    name; the refusal names `holders` (whom to ask) when given."""
+    require_in_scope(principal.division, principal.roles, divisions, what, holders)
 
 
 class SignInRequired(Exception):
@@ -263,12 +219,14 @@ def _uuid(value: Any) -> UUID | None:
 
 
 async def _require_scope(request: Request, principal: Principal, service: str, method: str) -> None:
-    """Division scope on every route that names a case, a plan or a meeting, reads and writes (issue 13).
+    """Division scope on every route that names a case, a plan, a person or a meeting, reads and writes (issue 13).
 
-    Intake: a case's readers (`case_readers`; its writers are checked by the application). Every other
-    program: the divisions its own record of the case names (`ServiceApplication.case_divisions`); a
-    plan counts as its case; a meeting's record as its members' (and, for a 重層的支援会議, the city's
-    secretariat's). Auditors read every division by design."""
+    The same for every service: the divisions its own record of the case names (`ServiceApplication.case_divisions`;
+    intake's are the case's readers, services/intake/access.py); a plan counts as its case; a person's
+    records as the divisions that read the person's cases; a meeting's record as its members' (and, for a
+    重層的支援会議, the city's secretariat's). A record the service does not have is the route's 404.
+    A refused case names the divisions that hold it among those that run the program (whom to ask: for
+    intake, the counter's division that received it). Auditors read every division by design."""
     if reads_every_division(principal):
         return
     params = request.path_params
@@ -278,14 +236,11 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
         plan_id = _uuid(params["plan_id"])
         case_id = await anyio.to_thread.run_sync(app.case_of_plan, plan_id) if plan_id else None
     if case_id is not None:
-        if service == "intake":
-            try:
-                view = await anyio.to_thread.run_sync(app.case_view, case_id)
-            except NotFound:
-                return  # the route answers 404
-            require_case_reader(principal, view)
-        else:
-            require_scope(principal, await anyio.to_thread.run_sync(app.case_divisions, case_id))
+        try:
+            divisions = await anyio.to_thread.run_sync(app.case_divisions, case_id)
+        except NotFound:
+            return  # the route answers 404
+        require_scope(principal, divisions, holders=divisions & PROGRAM_DIVISIONS.get(service, frozenset()))
         return
     if "person_ref" in params and hasattr(app, "person_readers"):
         person_ref = _uuid(params["person_ref"])
