@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.reference import DIVISIONS, division_of
+from shared.domain.reference import COUNTERS, DIVISIONS, division_of
 from shared.web.auth import Principal
 from shared.web.policy import ALL_DIVISIONS_ROLES, OutOfScope
 
@@ -66,3 +66,11 @@ def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
         raise OutOfScope(
             f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
             "閲覧できません / this case was received by another division and was not connected or escalated to yours")
+
+
+def may_see_referral(principal: Principal, referral: dict[str, Any]) -> bool:
+    """D12 (division scope): a referral waiting at a counter is for that counter's division (auditors: every one)."""
+    if principal.roles & ALL_DIVISIONS_ROLES:
+        return True
+    counter = COUNTERS.get(referral["counter"])
+    return counter is not None and counter.division == principal.division

@@ -80,6 +80,15 @@ class IntakeApplication(ServiceApplication):
             self.save(*shown)
         return found
 
+    def search_people(
+        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None
+    ) -> list[dict[str, Any]]:
+        """相談者の検索 (search before create): by name and birth date, or by kana and phone (find_people)."""
+        if not ((name and birth_date) or (kana and phone)):
+            raise Invalid("氏名と生年月日、またはふりがなと電話番号で検索してください / "
+                          "search by name and birth date, or kana and phone")
+        return self.find_people(actor, name, birth_date, kana, phone)
+
     def receive_consultation(
         self,
         actor: dict[str, str],
@@ -92,9 +101,15 @@ class IntakeApplication(ServiceApplication):
         confirm_new_person: bool = True,
         referral: UUID | None = None,
     ) -> UUID:
-        """D1 D2: any counter receives any concern. The person's details stay in this store."""
+        """D1 D2: any counter receives any concern, for a new person or a known one (`person_ref`),
+        never both. The person's details stay in this store."""
+        if (person is None) == (person_ref is None):
+            raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / "
+                          "give either person or person_ref")
         known_counter = COUNTERS.get(counter)
-        if known_counter is None or known_counter.division != division:
+        if known_counter is None:
+            raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter; one of: " + ", ".join(COUNTERS))
+        if known_counter.division != division:
             raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
         if actor.get("division") and actor["division"] != division:
             own = [c.code for c in COUNTERS.values() if c.division == actor["division"]]
