@@ -171,7 +171,10 @@ def _number(text: Any) -> Any:
     """A number typed in the form (full-width digits too) as the integer the command takes; anything
     else as typed, for the command model to refuse in words."""
     if isinstance(text, str) and text.translate(FULL_WIDTH_DIGITS).isdecimal():
-        return int(text.translate(FULL_WIDTH_DIGITS))
+        try:
+            return int(text.translate(FULL_WIDTH_DIGITS))
+        except ValueError:  # more digits than Python reads (4300): as typed, refused as not a number
+            return text
     return text
 
 

@@ -2,108 +2,175 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
 from shared.domain.reference import RESOURCE_KINDS
-from shared.web.http import call, principal, runtime_of, staff
+from shared.web.auth import Principal
+from shared.web.http import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
 
-
-def _app(request: Request) -> ParticipationApplication:
-    """This service's application, typed (the runtime holds it as the base class)."""
-    return cast(ParticipationApplication, runtime_of(request).app)
-
-
 KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())
 
+App = Annotated[ParticipationApplication, Depends(application(ParticipationApplication))]
 Staff = Annotated[dict[str, str], Depends(staff)]
+Reader = Annotated[Principal, Depends(principal)]
 PlacementIndex = Annotated[int, Path(ge=0, le=10_000, description="参加の番号 (index of GET /supports/{case_id} placements)")]
 router = APIRouter(tags=["participation"])
 
 
+# -- commands (the JSON body and the division UI's form alike) -------------------------------------
+
+
 class NeedsIn(BaseModel):
-    needs: list[Need] = Field(min_length=1, max_length=MAX_ITEMS)
+    needs: list[Need] = Field(min_length=1, max_length=MAX_ITEMS, title="ニーズ")
 
 
 class MatchIn(BaseModel):
-    resource_id: Name = Field(min_length=1, max_length=200, description="資源一覧 (GET /catalogue) の resource_id")
-    resource_kind: Name | None = Field(default=None, max_length=50, description=f"確認用の種類 (optional check): {KINDS}")
+    resource_id: Name = Field(min_length=1, max_length=200, title="資源",
+                              description="資源一覧 (GET /catalogue) の resource_id")
+    resource_kind: Name | None = Field(default=None, max_length=50, title="資源の種類",
+                                       description=f"確認用の種類 (optional check): {KINDS}")
 
 
 class PlacementIn(BaseModel):
-    resource_id: Name = Field(min_length=1, max_length=200, description="マッチングした資源 (a matched resource)")
-    started_on: NearDate = Field(description="参加開始日 (within 5 years of today)")
+    resource_id: Name = Field(min_length=1, max_length=200, title="参加する資源",
+                              description="マッチングした資源 (a matched resource)")
+    started_on: NearDate = Field(title="参加開始日", description="参加開始日 (within 5 years of today)")
 
 
 class PlacementReviewIn(BaseModel):
-    outcome: Name = Field(min_length=1, max_length=50, description="参加の状況: settled=定着, ongoing=継続中, "
-                         "interrupted=中断, ended=終了")
-    note: Text = Field(default="", max_length=4000, description="所見")
+    outcome: Name = Field(min_length=1, max_length=50, title="参加の状況",
+                          description="参加の状況: settled=定着, ongoing=継続中, interrupted=中断, ended=終了")
+    note: Text = Field(default="", max_length=4000, title="所見", description="所見")
 
 
 class ShortageIn(BaseModel):
-    need: Name = Field(min_length=1, max_length=200)
-    area: Name = Field(min_length=1, max_length=200)
-    description: Text = Field(min_length=1, max_length=4000)
+    need: Name = Field(min_length=1, max_length=200, title="不足しているもの")
+    area: Name = Field(min_length=1, max_length=200, title="地域")
+    description: Text = Field(min_length=1, max_length=4000, title="内容")
 
 
-@router.get("/supports", dependencies=[requires("support.read")])
-async def supports(request: Request) -> list[dict[str, Any]]:
-    app, who = _app(request), principal(request)
-    return await call(lambda: app.scoped(app.supports(), who))
+# -- answers --------------------------------------------------------------------------------------
 
 
-@router.get("/supports/{case_id}", dependencies=[requires("support.read")])
-async def support(case_id: UUID, request: Request) -> dict[str, Any]:
-    return await call(_app(request).support_view, case_id)
+class MatchOut(BaseModel):
+    resource_kind: str = Field(description="資源の種類 (code)")
+    resource_id: str = Field(description="資源一覧の resource_id")
+    provider: str | None = Field(description="運営主体 (null on matches recorded before it was kept)")
+
+
+class ShortageOut(BaseModel):
+    need: str
+    area: str
+    description: str
+
+
+class ReviewOut(BaseModel):
+    outcome: str = Field(description="settled=定着, ongoing=継続中, interrupted=中断, ended=終了")
+    note: str = Field(description="所見")
+
+
+class PlacementOut(BaseModel):
+    resource_id: str
+    started_on: date = Field(description="参加開始日")
+    status: str = Field(description="started=参加中, or the last review's outcome")
+    reviews: list[ReviewOut]
+    index: int = Field(description="参加の番号 (for .../placements/{index}/review)")
+
+
+class SupportOut(BaseModel):
+    """参加支援 (D13): the person's needs, matched resources, placements and shortage reports."""
+
+    case_id: UUID
+    referred_by: str = Field(description="紹介元: outreach, or meeting:<meeting_id>")
+    needs: list[str]
+    matches: list[MatchOut]
+    shortages: list[ShortageOut]
+    placements: list[PlacementOut]
+
+
+class CatalogueEntryOut(BaseModel):
+    """参加支援の資源一覧: a local resource community registered (D8 D13)."""
+
+    resource_id: UUID
+    kind: str = Field(description="資源の種類 (code)")
+    name: str
+    provider: str
+    area: str
+    capacity: int | None
+    issue_id: UUID | None = Field(description="この資源が応える地域の課題")
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class PlacementStartedOut(BaseModel):
+    index: int = Field(description="参加の番号")
+    status: str
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+
+@router.get("/supports", response_model=list[SupportOut], dependencies=[requires("support.read")])
+def supports(app: App, reader: Reader) -> list[dict[str, Any]]:
+    """参加支援一覧: the supports of the cases the reader's division may see."""
+    return app.visible_supports(reader)
+
+
+@router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")])
+def support(case_id: UUID, app: App) -> dict[str, Any]:
+    return app.support_view(case_id)
 
 
 @router.put("/supports/{case_id}/needs", dependencies=[requires("support.write")])
-async def needs(case_id: UUID, body: NeedsIn, request: Request, actor: Staff) -> dict[str, str]:
-    await call(_app(request).record_needs, actor, case_id, body.needs)
-    return {"status": "recorded"}
+def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff) -> StatusOut:
+    app.record_needs(actor, case_id, body.needs)
+    return StatusOut(status="recorded")
 
 
-@router.get("/catalogue", dependencies=[requires("catalogue.read")])
-async def catalogue(request: Request) -> list[dict[str, Any]]:
+@router.get("/catalogue", response_model=list[CatalogueEntryOut], dependencies=[requires("catalogue.read")])
+def catalogue(app: App) -> list[dict[str, Any]]:
     """参加支援の資源一覧: resources community registered (D8 D13)."""
-    return await call(_app(request).catalogue)
+    return app.catalogue()
 
 
 @router.post("/supports/{case_id}/matches", status_code=201, dependencies=[requires("support.write")])
-async def match(case_id: UUID, body: MatchIn, request: Request, actor: Staff) -> dict[str, str]:
+def match(case_id: UUID, body: MatchIn, app: App, actor: Staff) -> StatusOut:
     """マッチング: a resource of the catalogue matched to the person (D13)."""
-    await call(_app(request).match, actor, case_id, body.resource_id, body.resource_kind)
-    return {"status": "matched"}
+    app.match(actor, case_id, body.resource_id, body.resource_kind)
+    return StatusOut(status="matched")
 
 
 @router.post("/supports/{case_id}/placements", status_code=201, dependencies=[requires("support.write")])
-async def place(case_id: UUID, body: PlacementIn, request: Request, actor: Staff) -> dict[str, Any]:
+def place(case_id: UUID, body: PlacementIn, app: App, actor: Staff) -> PlacementStartedOut:
     """参加の開始: the person starts at a matched resource (D13)."""
-    index = await call(_app(request).start_placement, actor, case_id, body.resource_id, body.started_on)
-    return {"index": index, "status": "started"}
+    index = app.start_placement(actor, case_id, body.resource_id, body.started_on)
+    return PlacementStartedOut(index=index, status="started")
 
 
-@router.post("/supports/{case_id}/placements/{index}/review", dependencies=[requires("support.write")])
-async def review(case_id: UUID, index: PlacementIndex, body: PlacementReviewIn, request: Request, actor: Staff) -> dict[str, Any]:
+@router.post("/supports/{case_id}/placements/{index}/review", response_model=SupportOut,
+             dependencies=[requires("support.write")])
+def review(case_id: UUID, index: PlacementIndex, body: PlacementReviewIn, app: App, actor: Staff) -> dict[str, Any]:
     """参加の評価: how the placement went (D13)."""
-    app = _app(request)
-    await call(app.review_placement, actor, case_id, index, body.outcome, body.note)
-    return await call(app.support_view, case_id)
+    app.review_placement(actor, case_id, index, body.outcome, body.note)
+    return app.support_view(case_id)
 
 
 @router.post("/supports/{case_id}/shortages", status_code=201, dependencies=[requires("support.write")])
-async def shortage(case_id: UUID, body: ShortageIn, request: Request, actor: Staff) -> dict[str, str]:
+def shortage(case_id: UUID, body: ShortageIn, app: App, actor: Staff) -> StatusOut:
     """社会資源の不足 (D8)."""
-    await call(_app(request).report_shortage, actor, case_id, body.need, body.area, body.description)
-    return {"status": "reported"}
+    app.report_shortage(actor, case_id, body.need, body.area, body.description)
+    return StatusOut(status="reported")
 
 
 router.include_router(plan_router("participation"))

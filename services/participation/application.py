@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -93,6 +93,49 @@ class ParticipationApplication(PlanOwner):
     def supports(self) -> list[dict[str, Any]]:
         return [self.support_view(i) for i in self.ids_of(Support)]
 
+    def visible_supports(self, reader: Any) -> list[dict[str, Any]]:
+        """The supports the reader (a Principal) may see: the division scope of lists of cases."""
+        return self.scoped(self.supports(), reader)
+
+    # -- the pages' queries: the views with when and by whom (from the events' metadata) -------------
+
+    def support_record(self, case_id: UUID, catalogue: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """参加支援 as its page shows it: the catalogue entry of each match and placement (`resource`),
+        when the support started (`started_at`), who started each placement (`started_by`, an actor),
+        and when and by whom each review was recorded (`at`, `actor`). `catalogue`: as the caller
+        already read it (`catalogue()`), else read here."""
+        names = {r["resource_id"]: r for r in (self.catalogue() if catalogue is None else catalogue)}
+        return self._with_when_and_who(self.support_view(case_id), names)
+
+    def support_records(self, reader: Any) -> list[dict[str, Any]]:
+        """The supports the reader may see (`visible_supports`), each as `support_record` gives it."""
+        names = {r["resource_id"]: r for r in self.catalogue()}
+        return [self._with_when_and_who(view, names) for view in self.visible_supports(reader)]
+
+    def _with_when_and_who(self, view: dict[str, Any], names: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        started_at: datetime | None = None
+        starts: list[dict[str, Any]] = []
+        reviews: list[dict[str, Any]] = []
+        for event in self.events_of(UUID(view["case_id"])):
+            if isinstance(event, Support.Started):
+                started_at = event.timestamp
+            elif isinstance(event, Support.PlacementStarted):
+                starts.append(_actor(event))
+            elif isinstance(event, Support.PlacementReviewed):
+                reviews.append({"index": event.index, "at": event.timestamp, "actor": _actor(event)})
+        placements = []
+        for placement in view["placements"]:
+            dated = [r for r in reviews if r["index"] == placement["index"]]
+            placements.append({
+                **placement,
+                "reviews": [{**review, **dated[i]} if i < len(dated) else review
+                            for i, review in enumerate(placement["reviews"])],
+                "resource": names.get(placement["resource_id"]),
+                "started_by": starts[placement["index"]] if placement["index"] < len(starts) else {},
+            })
+        matches = [{**m, "resource": names.get(m["resource_id"])} for m in view["matches"]]
+        return {**view, "matches": matches, "placements": placements, "started_at": started_at}
+
     @handles(ResourceDevelopedV1)
     def _resource_developed(self, envelope: Envelope, payload: ResourceDevelopedV1,
                             processing: ProcessingEvent[UUID]) -> None:
@@ -130,3 +173,9 @@ class ParticipationApplication(PlanOwner):
     def _support(self, case_id: UUID) -> Support:
         support: Support = self.load(case_id, Support, "参加支援")
         return support
+
+
+def _actor(event: object) -> dict[str, Any]:
+    """Who recorded an event (its metadata's actor: a staff member, or a service acting on a message)."""
+    actor: dict[str, Any] = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return actor

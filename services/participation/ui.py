@@ -4,18 +4,16 @@ report of a missing resource (D8)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 
 from services.participation.api import (
+    App,
     MatchIn,
     NeedsIn,
     PlacementIn,
@@ -24,29 +22,28 @@ from services.participation.api import (
     ShortageIn,
 )
 from services.participation.application import ParticipationApplication
-from services.participation.domain import PLACEMENT_OUTCOMES, Support
+from services.participation.domain import PLACEMENT_OUTCOMES
 from shared.domain.reference import RESOURCE_KINDS
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.http import DIVISION_TITLES, runtime_of
-from shared.web.limits import check_form
+from shared.web.http import DIVISION_TITLES, call
+from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
-
-
-def _app(request: Request) -> ParticipationApplication:
-    """This service's application, typed (the runtime holds it as the base class)."""
-    return cast(ParticipationApplication, runtime_of(request).app)
-
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 KIND_JA = {k.code: k.ja for k in RESOURCE_KINDS.values()}
 STATUS_JA = {"started": "参加中", **PLACEMENT_OUTCOMES}
+ACTIONS = ("needs", "matches", "placements", "shortages")
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone(JST).isoformat(timespec="minutes")
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(JST).isoformat(timespec="minutes") if moment else ""
+
+
+def _who(actor: dict[str, Any]) -> str:
+    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
 
 
 def referred_ja(referred_by: str) -> str:
@@ -58,44 +55,20 @@ def referred_ja(referred_by: str) -> str:
     return referred_by
 
 
-def _record(app: ParticipationApplication, case_id: UUID, names: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The support, with resource names from the catalogue and who did what when (from its own events)."""
-    support = app.support_view(case_id)
-    started_at, reviews, starts = "", [], []
-    for event in app.events_of(case_id):
-        actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-        who = actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
-        if isinstance(event, Support.Started):
-            started_at = _local(event.timestamp)
-        elif isinstance(event, Support.PlacementStarted):
-            starts.append(who)
-        elif isinstance(event, Support.PlacementReviewed):
-            reviews.append({"index": event.index, "at": _local(event.timestamp), "who": who})
-    for placement in support["placements"]:
-        dated = [r for r in reviews if r["index"] == placement["index"]]
-        placement["reviews"] = [{**review, **dated[i]} if i < len(dated) else review
-                                for i, review in enumerate(placement["reviews"])]
-        placement["resource"] = names.get(placement["resource_id"])
-        placement["started_by"] = starts[placement["index"]] if placement["index"] < len(starts) else ""
-    support["matches"] = [{**m, "resource": names.get(m["resource_id"])} for m in support["matches"]]
-    open_placements = [p for p in support["placements"] if p["status"] != "ended"]
-    return {**support, "started_at": started_at, "referred_ja": referred_ja(support["referred_by"]),
-            "open_placements": open_placements}
+def _support(record: dict[str, Any]) -> dict[str, Any]:
+    """A support's record (application.support_record) in the page's words and times."""
+    placements = [{
+        **p, "started_by": _who(p["started_by"]),
+        "reviews": [{**r, "at": _local(r["at"]), "who": _who(r["actor"])} if "at" in r else r for r in p["reviews"]],
+    } for p in record["placements"]]
+    return {**record, "placements": placements, "started_at": _local(record["started_at"]),
+            "referred_ja": referred_ja(record["referred_by"]),
+            "open_placements": [p for p in placements if p["status"] != "ended"]}
 
 
-def _catalogue_by_id(app: ParticipationApplication) -> dict[str, dict[str, Any]]:
-    return {r["resource_id"]: r for r in app.catalogue()}
-
-
-async def _supports(request: Request) -> list[dict[str, Any]]:
-    app: ParticipationApplication = _app(request)
-
-    def read() -> list[dict[str, Any]]:
-        names = _catalogue_by_id(app)
-        who = getattr(request.state, "principal", None)  # division scope
-        return [_record(app, UUID(s["case_id"]), names) for s in app.scoped(app.supports(), who)]
-
-    rows = await anyio.to_thread.run_sync(read)
+def _supports(request: Request, app: ParticipationApplication) -> list[dict[str, Any]]:
+    reader = getattr(request.state, "principal", None)  # division scope
+    rows = [_support(record) for record in app.support_records(reader)]
     rows.sort(key=lambda r: r["started_at"], reverse=True)
     return rows
 
@@ -130,23 +103,23 @@ def _back(path: str, anchor: str, ok: str) -> Response:
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("support.read")])
-async def home(request: Request) -> Response:
+def home(request: Request, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
-    return ui.render(request, "participation_home.html", "参加支援 / supports", supports=await _supports(request),
+    return ui.render(request, "participation_home.html", "参加支援 / supports", supports=_supports(request, app),
                      kind_ja=KIND_JA, status_ja=STATUS_JA)
 
 
 @router.get("/ui/supports-table", response_class=HTMLResponse, dependencies=[requires("support.read")])
-async def supports_table(request: Request) -> Response:
+def supports_table(request: Request, app: App) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "participation_supports_table.html", "", supports=await _supports(request),
+    return ui.render(request, "participation_supports_table.html", "", supports=_supports(request, app),
                      kind_ja=KIND_JA, status_ja=STATUS_JA)
 
 
 @router.get("/ui/supports.csv", dependencies=[requires("support.read")])
-async def supports_csv(request: Request) -> Response:
-    rows = await _supports(request)
+def supports_csv(request: Request, app: App) -> Response:
+    rows = _supports(request, app)
 
     def name(x: dict[str, Any]) -> str:
         named: str = x["resource"]["name"] if x.get("resource") else x["resource_id"]
@@ -161,44 +134,38 @@ async def supports_csv(request: Request) -> Response:
 
 
 @router.get("/ui/catalogue", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
-async def catalogue_page(request: Request) -> Response:
+def catalogue_page(request: Request, app: App) -> Response:
     """参加支援の資源一覧: what community registered (D8 D13), filtered by kind, provider, area."""
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/catalogue")
-    catalogue = await anyio.to_thread.run_sync(_app(request).catalogue)
     return ui.render(request, "participation_catalogue.html", "資源一覧 / resource catalogue",
-                     case_id=None, matched=set(), **_catalogue_context(catalogue, _filters(request)))
+                     case_id=None, matched=set(), **_catalogue_context(app.catalogue(), _filters(request)))
 
 
 @router.get("/ui/catalogue-table", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
-async def catalogue_table(request: Request, case_id: UUID | None = None) -> Response:
+def catalogue_table(request: Request, app: App, case_id: UUID | None = None) -> Response:
     """The live catalogue (with match buttons when shown on a support's page)."""
-    app: ParticipationApplication = _app(request)
-    catalogue = await anyio.to_thread.run_sync(app.catalogue)
+    catalogue = app.catalogue()
     matched: set[str] = set()
     if case_id is not None:
-        matched = {m["resource_id"] for m in (await anyio.to_thread.run_sync(app.support_view, case_id))["matches"]}
+        matched = {m["resource_id"] for m in app.support_view(case_id)["matches"]}
     return ui.render(request, "participation_catalogue_table.html", "", case_id=str(case_id) if case_id else None,
                      matched=matched, **_catalogue_context(catalogue, _filters(request)))
 
 
 @router.get("/ui/catalogue.csv", dependencies=[requires("catalogue.read")])
-async def catalogue_csv(request: Request) -> Response:
-    catalogue = await anyio.to_thread.run_sync(_app(request).catalogue)
+def catalogue_csv(request: Request, app: App) -> Response:
     return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題"],
                         [[r["resource_id"], KIND_JA.get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
-                          r["capacity"] or "", r["issue_id"] or ""] for r in _filtered(catalogue, _filters(request))])
+                          r["capacity"] or "", r["issue_id"] or ""] for r in _filtered(app.catalogue(), _filters(request))])
 
 
-async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra: Any) -> Response:
-    app: ParticipationApplication = _app(request)
-
-    def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        catalogue = app.catalogue()
-        return _record(app, case_id, {r["resource_id"]: r for r in catalogue}), catalogue
-
+def _page(request: Request, app: ParticipationApplication, case_id: UUID, status_code: int = 200,
+          **extra: Any) -> Response:
+    """The support's page (blocking: reads the application), or 404 in words."""
+    catalogue = app.catalogue()
     try:
-        support, catalogue = await anyio.to_thread.run_sync(read)
+        support = _support(app.support_record(case_id, catalogue))
     except NotFound as missing:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
@@ -210,84 +177,67 @@ async def _page(request: Request, case_id: UUID, status_code: int = 200, **extra
 
 
 @router.get("/ui/supports/{case_id}", response_class=HTMLResponse, dependencies=[requires("support.read")])
-async def support_page(request: Request, case_id: UUID) -> Response:
+def support_page(request: Request, case_id: UUID, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
-    return await _page(request, case_id)
+    return _page(request, app, case_id)
+
+
+def _rows(value: Any) -> list[str]:
+    """A field the form repeats (one input per row), as a list however many rows were sent."""
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+async def _act(app: ParticipationApplication, actor: dict[str, str], case_id: UUID, action: str,
+               text: dict[str, Any]) -> tuple[str, str]:
+    """Run the action's use case with its command read from the form; the message and the page's part to return to."""
+    if action == "needs":  # a row left blank is no need
+        recorded = form_model(NeedsIn, {"needs": [n for n in _rows(text.get("needs")) if n]})
+        await call(app.record_needs, actor, case_id, recorded.needs)
+        return "ニーズを記録しました / needs recorded", "needs"
+    if action == "matches":
+        chosen = form_model(MatchIn, text)
+        await call(app.match, actor, case_id, chosen.resource_id, chosen.resource_kind)
+        return "資源をマッチングしました / resource matched", "matches"
+    if action == "placements":
+        placement = form_model(PlacementIn, text)
+        await call(app.start_placement, actor, case_id, placement.resource_id, placement.started_on)
+        return "参加を始めました / placement started", "placements"
+    shortage = form_model(ShortageIn, text)
+    await call(app.report_shortage, actor, case_id, shortage.need, shortage.area, shortage.description)
+    return "地域づくり事業へ不足を報告しました / shortage reported (D8)", "shortages"
 
 
 @router.post("/ui/supports/{case_id}/{action}", response_class=HTMLResponse, dependencies=[requires("support.write")])
-async def support_action(request: Request, case_id: UUID, action: str) -> Response:
+async def support_action(request: Request, case_id: UUID, action: str, app: App) -> Response:
     """Needs, a match, a placement's start, or a shortage report, from the support page."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
-    form = await request.form()
-    text = {k: str(v).strip() for k, v in form.items() if k != "needs"}
-    needs = [str(n).strip() for n in form.getlist("needs")]
-    app: ParticipationApplication = _app(request)
-    actor = actor_of(staff)
-
-    async def refuse(message: str, status: int) -> Response:
-        return await _page(request, case_id, status, form={**text, "needs": needs}, error_at=action, error=message)
-
-    bounds: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {"needs": (NeedsIn, {"needs": [n for n in needs if n]}),
-              "matches": (MatchIn, {"resource_id": text.get("resource_id", "")}),
-              "placements": (PlacementIn, {"resource_id": text.get("resource_id", ""),
-                                           "started_on": text.get("started_on", "")}),
-              "shortages": (ShortageIn, {k: text.get(k, "") for k in ("need", "area", "description")})}
-    if action in bounds:
-        try:
-            check_form(*bounds[action])  # the API's bounds: lengths, the start date within a few years
-        except DomainError as refused:
-            return await refuse(str(refused), refused.status)
-    call: Callable[[], object]  # the use case the action runs
-    if action == "needs":
-        if not [n for n in needs if n]:
-            return await refuse("ニーズを1つ以上入力してください / enter at least one need", 422)
-        call, done, anchor = (lambda: app.record_needs(actor, case_id, [n for n in needs if n])), "ニーズを記録しました / needs recorded", "needs"
-    elif action == "matches":
-        call, done, anchor = ((lambda: app.match(actor, case_id, text.get("resource_id", ""))),
-                              "資源をマッチングしました / resource matched", "matches")
-    elif action == "placements":
-        try:
-            started_on = date.fromisoformat(text.get("started_on", ""))
-        except ValueError:
-            return await refuse("参加開始日を 年-月-日 で入力してください / enter the start date", 422)
-        if not text.get("resource_id"):
-            return await refuse("参加する資源を選んでください / choose the resource", 422)
-        call, done, anchor = ((lambda: app.start_placement(actor, case_id, text["resource_id"], started_on)),
-                              "参加を始めました / placement started", "placements")
-    elif action == "shortages":
-        if not all(text.get(k) for k in ("need", "area", "description")):
-            return await refuse("不足しているニーズ・地域・内容を入力してください / fill in the need, area and description", 422)
-        call, done, anchor = ((lambda: app.report_shortage(actor, case_id, text["need"], text["area"], text["description"])),
-                              "地域づくり事業へ不足を報告しました / shortage reported (D8)", "shortages")
-    else:
+    if action not in ACTIONS:
         return redirect(f"/ui/supports/{case_id}", ng=f"不明な操作です: {action}")
+    text = await form_text(request)
     try:
-        await anyio.to_thread.run_sync(call)
+        done, anchor = await _act(app, actor_of(staff), case_id, action, text)
     except DomainError as refused:
-        return await refuse(str(refused), refused.status)
+        return await call(_page, request, app, case_id, refused.status, form={**text, "needs": _rows(text.get("needs"))},
+                          error_at=action, error=str(refused))
     return _back(f"/ui/supports/{case_id}", anchor, done)
 
 
 @router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse,
              dependencies=[requires("support.write")])
-async def review(request: Request, case_id: UUID, index: PlacementIndex) -> Response:
+async def review(request: Request, case_id: UUID, index: PlacementIndex, app: App) -> Response:
     """D13: how a placement went: 定着, 継続中, 中断 or 終了, with a note."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
-    form = await request.form()
-    text = {k: str(form.get(k) or "").strip() for k in ("outcome", "note")}
-    app: ParticipationApplication = _app(request)
+    text = await form_text(request)
     try:
-        check_form(PlacementReviewIn, text)
-        await anyio.to_thread.run_sync(lambda: app.review_placement(actor_of(staff), case_id, index, text["outcome"],
-                                                                    text["note"]))
+        reviewed = form_model(PlacementReviewIn, text)
+        await call(app.review_placement, actor_of(staff), case_id, index, reviewed.outcome, reviewed.note)
     except DomainError as refused:
-        return await _page(request, case_id, refused.status, form={**text, "index": index}, error_at="review",
-                           error=str(refused))
+        return await call(_page, request, app, case_id, refused.status, form={**text, "index": index},
+                          error_at="review", error=str(refused))
     return _back(f"/ui/supports/{case_id}", f"placement-{index}",
-                 f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[text['outcome']]}）/ review recorded")
+                 f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[reviewed.outcome]}）/ review recorded")
