@@ -27,7 +27,7 @@ from shared.contract.events import (
     MeetingDecidedV1,
     OutreachHandedOverV1,
 )
-from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, concern_field
+from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 
@@ -106,48 +106,15 @@ class IntakeApplication(ServiceApplication):
         if (person is None) == (person_ref is None):
             raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / "
                           "give either person or person_ref")
-        known_counter = COUNTERS.get(counter)
-        if known_counter is None:
-            raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter; one of: " + ", ".join(COUNTERS))
-        if known_counter.division != division:
-            raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
-        if actor.get("division") and actor["division"] != division:
-            own = [c.code for c in COUNTERS.values() if c.division == actor["division"]]
-            raise CounterOfAnotherDivision(
-                f"{known_counter.ja}は{DIVISIONS[division].ja}の窓口です。あなたの課の窓口で受け付けてください"
-                f"（{', '.join(own) or 'なし'}）/ receive consultations at your own division's counters: {', '.join(own) or 'none'}")
-        fields = [concern_field(c) for c in concerns]
-        if not concerns or None in fields:
-            unknown = [c for c, f in zip(concerns, fields, strict=True) if f is None]
-            raise Invalid(
-                f"相談内容の分野が登録されていません: {', '.join(unknown) or '(なし)'}。"
-                f"次から選んでください: {', '.join(c.ja for c in CONCERN_FIELDS.values())} / unknown concern field (D2)"
-            )
-        concerns = list(dict.fromkeys(f.ja for f in fields if f))  # the Japanese name, each field once
+        known_counter = self._receiving_counter(actor, counter, division)
+        concerns = self._concern_names(concerns)
         people: list[Person] = []
-        if person_ref is None and person and not confirm_new_person:
-            known = self.find_people(actor, person.get("name"), person.get("birth_date"), person.get("kana"),
-                                     person.get("phone"))
-            if known:
-                raise PossibleDuplicate(known)
         if person_ref is None:
-            registered = Person(
-                name=person["name"] if person else "",
-                kana=(person or {}).get("kana", ""),
-                birth_date=(person or {}).get("birth_date"),
-                address=(person or {}).get("address"),
-                phone=(person or {}).get("phone"),
-            )
+            registered = self._new_person(actor, person or {}, confirm_new_person)
             people.append(registered)
             person_ref = str(registered.id)
         else:
-            try:
-                ref = UUID(person_ref)
-            except ValueError as exc:
-                raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
-            if self.load(ref, Person, "相談者").erased:
-                raise PersonErased("この相談者の個人情報は消去されています。新しい相談者として登録してください / "
-                                   "this person's information was erased: register them as a new person")
+            self._known_person(person_ref)
         referrals: list[Referral] = []
         if referral is not None:
             waiting: Referral = self.load(Referral.id_for(referral), Referral, "紹介")
@@ -161,6 +128,54 @@ class IntakeApplication(ServiceApplication):
             )
         self.save(*people, *referrals, case)
         return case.id
+
+    @staticmethod
+    def _receiving_counter(actor: dict[str, str], counter: str, division: str) -> Counter:
+        """D2: a known counter of `division`, which is the acting counselor's own (issue 13)."""
+        known_counter = COUNTERS.get(counter)
+        if known_counter is None:
+            raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter; one of: " + ", ".join(COUNTERS))
+        if known_counter.division != division:
+            raise Invalid(f"窓口 {counter!r} と課 {division!r} が一致しません / counter and division do not match (D2)")
+        if actor.get("division") and actor["division"] != division:
+            own = [c.code for c in COUNTERS.values() if c.division == actor["division"]]
+            raise CounterOfAnotherDivision(
+                f"{known_counter.ja}は{DIVISIONS[division].ja}の窓口です。あなたの課の窓口で受け付けてください"
+                f"（{', '.join(own) or 'なし'}）/ receive consultations at your own division's counters: {', '.join(own) or 'none'}")
+        return known_counter
+
+    @staticmethod
+    def _concern_names(concerns: list[str]) -> list[str]:
+        """D2: at least one concern, each a known field (code or name): their Japanese names, each once."""
+        fields = [concern_field(c) for c in concerns]
+        if not concerns or None in fields:
+            unknown = [c for c, f in zip(concerns, fields, strict=True) if f is None]
+            raise Invalid(
+                f"相談内容の分野が登録されていません: {', '.join(unknown) or '(なし)'}。"
+                f"次から選んでください: {', '.join(c.ja for c in CONCERN_FIELDS.values())} / unknown concern field (D2)"
+            )
+        return list(dict.fromkeys(f.ja for f in fields if f))
+
+    def _new_person(self, actor: dict[str, str], person: dict[str, Any], confirmed: bool) -> Person:
+        """Search before create (D2): a person already known is offered (409) unless the staff member
+        confirmed that this is someone else."""
+        if person and not confirmed:
+            known = self.find_people(actor, person.get("name"), person.get("birth_date"), person.get("kana"),
+                                     person.get("phone"))
+            if known:
+                raise PossibleDuplicate(known)
+        return Person(name=person["name"] if person else "", kana=person.get("kana", ""),
+                      birth_date=person.get("birth_date"), address=person.get("address"), phone=person.get("phone"))
+
+    def _known_person(self, person_ref: str) -> None:
+        """A known person's reference, whose information was not erased."""
+        try:
+            ref = UUID(person_ref)
+        except ValueError as exc:
+            raise Invalid(f"person_ref {person_ref!r} は相談者の番号ではありません / not a person reference") from exc
+        if self.load(ref, Person, "相談者").erased:
+            raise PersonErased("この相談者の個人情報は消去されています。新しい相談者として登録してください / "
+                               "this person's information was erased: register them as a new person")
 
     def record_consent(self, actor: dict[str, str], case_id: UUID, scope: str, granted: bool, method: str,
                        covers: Sequence[str] | None = None) -> None:

@@ -95,13 +95,13 @@ def cases_csv(app: App, who: Who, counter: str) -> Response:
                           "" if c["consent"] is None else ("あり" if c["consent"]["granted"] else "撤回")] for c in cases])
 
 
-def _reception(request: Request, who: Principal, counter: str, form: dict[str, Any], referral: str | None,
+def _reception(request: Request, who: Principal, counter: str, sent: dict[str, Any], referral: str | None,
                status_code: int = 200, candidates: list[dict[str, Any]] | None = None, error: str | None = None,
                ) -> Response:
     """The reception form (相談受付票), empty or as sent (with the candidates or the refusal)."""
     return ui.render(request, "intake_new.html", NEW, status_code=status_code, counters=_own_counters(who),
-                     counter=counter, channels=CHANNELS, concerns=list(CONCERN_FIELDS.values()), form=form,
-                     ticked=_listed(form.get("concerns")), candidates=candidates,
+                     counter=counter, channels=CHANNELS, concerns=list(CONCERN_FIELDS.values()), form=sent,
+                     ticked=_listed(sent.get("concerns")), candidates=candidates,
                      referral=referral, error=error)
 
 
