@@ -108,28 +108,41 @@ def issue_page(request: Request, issue_id: UUID, app: App) -> Response:
     return _issue_page(request, app, issue_id)
 
 
-@router.post("/ui/issues/{issue_id}/{action}", response_class=HTMLResponse, dependencies=[requires("issue.write")])
-async def issue_action(request: Request, issue_id: UUID, action: str, app: App) -> Response:
-    """D8: take the issue up in a forum (an initiative), or record that it is resolved."""
+async def _refused(request: Request, app: CommunityApplication, issue_id: UUID, action: str, text: dict[str, Any],
+                   refused: DomainError) -> Response:
+    """The issue's page again, with the form as sent and why it was refused, by the form (`action`)."""
+    return await call(_issue_page, request, app, issue_id, refused.status, form=text, error_at=action,
+                      error=str(refused))
+
+
+@router.post("/ui/issues/{issue_id}/initiatives", response_class=HTMLResponse, dependencies=[requires("issue.write")])
+async def take_up(request: Request, issue_id: UUID, app: App) -> Response:
+    """D8: take the issue up in a forum of its own (an initiative)."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/issues/{issue_id}")
-    if action not in ("initiatives", "resolution"):
-        return redirect(f"/ui/issues/{issue_id}", ng=f"不明な操作です: {action}")
     text = await form_text(request)
     try:
-        if action == "initiatives":
-            started = form_model(InitiativeIn, text)
-            await call(app.take_up, actor_of(staff), issue_id, started.forum, started.summary)
-            done = "取り組みを記録しました / initiative recorded"
-        else:
-            resolution = form_model(ResolutionIn, text)
-            await call(app.resolve, actor_of(staff), issue_id, resolution.note)
-            done = "解決を記録しました / resolved"
+        started = form_model(InitiativeIn, text)
+        await call(app.take_up, actor_of(staff), issue_id, started.forum, started.summary)
     except DomainError as refused:
-        return await call(_issue_page, request, app, issue_id, refused.status, form=text, error_at=action,
-                          error=str(refused))
-    return redirect(f"/ui/issues/{issue_id}", ok=done)
+        return await _refused(request, app, issue_id, "initiatives", text, refused)
+    return redirect(f"/ui/issues/{issue_id}", ok="取り組みを記録しました / initiative recorded")
+
+
+@router.post("/ui/issues/{issue_id}/resolution", response_class=HTMLResponse, dependencies=[requires("issue.write")])
+async def resolve(request: Request, issue_id: UUID, app: App) -> Response:
+    """D8: record that the issue is resolved."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/issues/{issue_id}")
+    text = await form_text(request)
+    try:
+        resolution = form_model(ResolutionIn, text)
+        await call(app.resolve, actor_of(staff), issue_id, resolution.note)
+    except DomainError as refused:
+        return await _refused(request, app, issue_id, "resolution", text, refused)
+    return redirect(f"/ui/issues/{issue_id}", ok="解決を記録しました / resolved")
 
 
 def _resources_page(request: Request, app: CommunityApplication, status_code: int = 200, **extra: Any) -> Response:

@@ -35,7 +35,6 @@ router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 KIND_JA = {k.code: k.ja for k in RESOURCE_KINDS.values()}
 STATUS_JA = {"started": "参加中", **PLACEMENT_OUTCOMES}
-ACTIONS = ("needs", "matches", "placements", "shortages")
 
 
 def _local(moment: datetime | None) -> str:
@@ -188,41 +187,75 @@ def _rows(value: Any) -> list[str]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-async def _act(app: ParticipationApplication, actor: dict[str, str], case_id: UUID, action: str,
-               text: dict[str, Any]) -> tuple[str, str]:
-    """Run the action's use case with its command read from the form; the message and the page's part to return to."""
-    if action == "needs":  # a row left blank is no need
-        recorded = form_model(NeedsIn, {"needs": [n for n in _rows(text.get("needs")) if n]})
-        await call(app.record_needs, actor, case_id, recorded.needs)
-        return "ニーズを記録しました / needs recorded", "needs"
-    if action == "matches":
-        chosen = form_model(MatchIn, text)
-        await call(app.match, actor, case_id, chosen.resource_id, chosen.resource_kind)
-        return "資源をマッチングしました / resource matched", "matches"
-    if action == "placements":
-        placement = form_model(PlacementIn, text)
-        await call(app.start_placement, actor, case_id, placement.resource_id, placement.started_on)
-        return "参加を始めました / placement started", "placements"
-    shortage = form_model(ShortageIn, text)
-    await call(app.report_shortage, actor, case_id, shortage.need, shortage.area, shortage.description)
-    return "地域づくり事業へ不足を報告しました / shortage reported (D8)", "shortages"
+async def _refused(request: Request, app: ParticipationApplication, case_id: UUID, action: str,
+                   form: dict[str, Any], refused: DomainError) -> Response:
+    """The support's page again, with the form as sent and why it was refused, by the form (`action`)."""
+    return await call(_page, request, app, case_id, refused.status, form=form, error_at=action, error=str(refused))
 
 
-@router.post("/ui/supports/{case_id}/{action}", response_class=HTMLResponse, dependencies=[requires("support.write")])
-async def support_action(request: Request, case_id: UUID, action: str, app: App) -> Response:
-    """Needs, a match, a placement's start, or a shortage report, from the support page."""
+def _sent(text: dict[str, Any]) -> dict[str, Any]:
+    """The form as sent, for showing it again (the need rows always a list)."""
+    return {**text, "needs": _rows(text.get("needs"))}
+
+
+@router.post("/ui/supports/{case_id}/needs", response_class=HTMLResponse, dependencies=[requires("support.write")])
+async def record_needs(request: Request, case_id: UUID, app: App) -> Response:
+    """The person's needs, one a row (a row left blank is no need)."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
-    if action not in ACTIONS:
-        return redirect(f"/ui/supports/{case_id}", ng=f"不明な操作です: {action}")
     text = await form_text(request)
     try:
-        done, anchor = await _act(app, actor_of(staff), case_id, action, text)
+        recorded = form_model(NeedsIn, {"needs": [n for n in _rows(text.get("needs")) if n]})
+        await call(app.record_needs, actor_of(staff), case_id, recorded.needs)
     except DomainError as refused:
-        return await call(_page, request, app, case_id, refused.status, form={**text, "needs": _rows(text.get("needs"))},
-                          error_at=action, error=str(refused))
-    return _back(f"/ui/supports/{case_id}", anchor, done)
+        return await _refused(request, app, case_id, "needs", _sent(text), refused)
+    return _back(f"/ui/supports/{case_id}", "needs", "ニーズを記録しました / needs recorded")
+
+
+@router.post("/ui/supports/{case_id}/matches", response_class=HTMLResponse, dependencies=[requires("support.write")])
+async def match(request: Request, case_id: UUID, app: App) -> Response:
+    """D13: a resource of the catalogue matched to the person."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/supports/{case_id}")
+    text = await form_text(request)
+    try:
+        chosen = form_model(MatchIn, text)
+        await call(app.match, actor_of(staff), case_id, chosen.resource_id, chosen.resource_kind)
+    except DomainError as refused:
+        return await _refused(request, app, case_id, "matches", _sent(text), refused)
+    return _back(f"/ui/supports/{case_id}", "matches", "資源をマッチングしました / resource matched")
+
+
+@router.post("/ui/supports/{case_id}/placements", response_class=HTMLResponse, dependencies=[requires("support.write")])
+async def start_placement(request: Request, case_id: UUID, app: App) -> Response:
+    """D13: the person starts at a matched resource."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/supports/{case_id}")
+    text = await form_text(request)
+    try:
+        placement = form_model(PlacementIn, text)
+        await call(app.start_placement, actor_of(staff), case_id, placement.resource_id, placement.started_on)
+    except DomainError as refused:
+        return await _refused(request, app, case_id, "placements", _sent(text), refused)
+    return _back(f"/ui/supports/{case_id}", "placements", "参加を始めました / placement started")
+
+
+@router.post("/ui/supports/{case_id}/shortages", response_class=HTMLResponse, dependencies=[requires("support.write")])
+async def report_shortage(request: Request, case_id: UUID, app: App) -> Response:
+    """D8: no local resource meets a need: community learns of it as a regional issue."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/supports/{case_id}")
+    text = await form_text(request)
+    try:
+        shortage = form_model(ShortageIn, text)
+        await call(app.report_shortage, actor_of(staff), case_id, shortage.need, shortage.area, shortage.description)
+    except DomainError as refused:
+        return await _refused(request, app, case_id, "shortages", _sent(text), refused)
+    return _back(f"/ui/supports/{case_id}", "shortages", "地域づくり事業へ不足を報告しました / shortage reported (D8)")
 
 
 @router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse,
@@ -237,7 +270,6 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex, app: Ap
         reviewed = form_model(PlacementReviewIn, text)
         await call(app.review_placement, actor_of(staff), case_id, index, reviewed.outcome, reviewed.note)
     except DomainError as refused:
-        return await call(_page, request, app, case_id, refused.status, form={**text, "index": index},
-                          error_at="review", error=str(refused))
+        return await _refused(request, app, case_id, "review", {**text, "index": index}, refused)
     return _back(f"/ui/supports/{case_id}", f"placement-{index}",
                  f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[reviewed.outcome]}）/ review recorded")
