@@ -100,18 +100,18 @@ class MeetingApplication(ServiceApplication):
         return {"meeting_id": str(meeting_id), "case_id": str(case_id), "cases": list(meeting.cases)}
 
     @staticmethod
-    def members(meeting: Meeting) -> frozenset[str]:
+    def members(meeting: Meeting | MeetingRow) -> frozenset[str]:
         """The city's divisions that sat in the meeting, as codes (an agency counts for its division)."""
-        return member_divisions(meeting.attendees)
+        return member_divisions(list(meeting.attendees))
 
-    def is_member(self, meeting: Meeting, division: str | None) -> bool:
+    def is_member(self, meeting: Meeting | MeetingRow, division: str | None) -> bool:
         return division is not None and division in self.members(meeting)
 
     def meeting_readers(self, meeting_id: UUID) -> frozenset[str] | None:
         """Division scope of a sitting's record: its members; for a 重層的支援会議 also the city's
         secretariat (福祉総務課 convenes it). None when there is no such meeting (the route answers 404)."""
         try:
-            meeting = self._meeting(meeting_id)
+            meeting = self._sitting(meeting_id)
         except NotFound:
             return None
         if meeting.meeting_type == "shien_kaigi":
@@ -138,7 +138,7 @@ class MeetingApplication(ServiceApplication):
 
     def _confidential_to(self, meeting_id: UUID, division: str | None) -> bool:
         try:
-            meeting = self._meeting(meeting_id)
+            meeting = self._sitting(meeting_id)
         except NotFound:
             return False
         return meeting.meeting_type == "shien_kaigi" and not self.is_member(meeting, division)
@@ -208,6 +208,11 @@ class MeetingApplication(ServiceApplication):
         """Every sitting, newest date first (kept: each is rebuilt only when it records something new)."""
         rows = self.rows.of("meeting", self.ids_of(Meeting), self._meeting_row)
         return sorted(rows, key=lambda row: row.held_on, reverse=True)
+
+    def _sitting(self, meeting_id: UUID) -> MeetingRow:
+        """One sitting's row (kept): its type and attendees, for the division scope of its record (D10)."""
+        [row] = self.rows.of("meeting", [meeting_id], self._meeting_row)
+        return row
 
     def _meeting_row(self, meeting_id: UUID) -> MeetingRow:
         meeting = self._meeting(meeting_id)
