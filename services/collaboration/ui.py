@@ -156,7 +156,8 @@ class PlanForm(PlanIn):
     """The plan editor's reading of PlanIn (the same bounds): a table with no role rows is `roles: []`, as a
     JSON body may send it, so the domain says what is missing (D4, PlanWithoutRoles), not the form."""
 
-    roles: list[RoleIn] = Field(default_factory=list, max_length=MAX_ITEMS, description="役割分担 (D4: at least one)")
+    roles: list[RoleIn] = Field(default_factory=list, max_length=MAX_ITEMS, title="役割分担",
+                                description="役割分担 (D4: at least one)")
 
 
 def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
