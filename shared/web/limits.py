@@ -204,8 +204,15 @@ def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
         return model.model_validate(cleaned)
     except ValidationError as exc:
         raise Invalid("入力内容を確認してください / check the form: " + "; ".join(
-            f"{_field_label(model, error['loc'])}: {readable(error)}"
-            for error in exc.errors(include_url=False)[:5])) from None
+            _form_problem(model, error) for error in exc.errors(include_url=False)[:5])) from None
+
+
+def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> str:
+    """One problem of a form as staff read it: a field left empty is asked for by its name."""
+    label = _field_label(model, error["loc"])
+    if error.get("type") == "missing":
+        return f"{label}を入力してください / {label} is required"
+    return f"{label}: {readable(error)}"
 
 
 def _field_label(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:

@@ -38,7 +38,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await page.get_by_label("協議の場").fill("   ")
     await page.get_by_label("取り組みの概要").fill("子ども食堂の運営団体と、空き店舗の活用を話し合う")
     await page.get_by_role("button", name="取り組みを始める").click()
-    await expect(page.get_by_role("alert")).to_contain_text("協議の場: 必須の項目です")
+    await expect(page.get_by_role("alert")).to_contain_text("協議の場を入力してください")
     await expect(page.get_by_label("取り組みの概要")).to_have_value("子ども食堂の運営団体と、空き店舗の活用を話し合う")
     await page.get_by_label("協議の場").fill("生活支援体制整備事業の協議体")
     await page.get_by_role("button", name="取り組みを始める").click()
