@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import anyio
-from fastapi import APIRouter, FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.audit import (
     as_of,
@@ -31,6 +33,7 @@ from shared.domain.audit import (
     render_text,
 )
 from shared.domain.wareki import JST
+from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import Invalid
 from shared.web.limits import check_moment
 from shared.web.policy import requires
@@ -38,6 +41,83 @@ from shared.web.ui import PROGRAM_LABELS, UI, internal_url
 
 AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
 FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")
+
+
+
+async def _application(request: Request) -> ServiceApplication:
+    """The running service's application. (shared.web.http.application(ServiceApplication) once that helper
+    lives in a module http.py re-exports: http.py mounts these routes, so this module cannot import it.)"""
+    app: ServiceApplication = request.app.state.runtime.app
+    return app
+
+
+App = Annotated[ServiceApplication, Depends(_application)]
+
+
+class AggregateStateOut(BaseModel):
+    """One aggregate of this program's record of the case, rebuilt to its version at `as_of` (D15)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str
+    aggregate_id: str
+    kind: str = Field(description="the aggregate's class, e.g. Plan")
+    version: int
+    recorded_at: str = Field(description="when its last event up to `as_of` was recorded (ISO 8601)")
+    state: dict[str, Any] = Field(description="its view as of then (a person's record is never part of it)")
+
+
+class AuditEventOut(BaseModel):
+    """One event of the case's journey, at its depth in the causation tree."""
+
+    model_config = ConfigDict(extra="allow")
+
+    depth: int = Field(description="0 for an event no other event caused; +1 per cause")
+    service: str
+    position: int
+    occurred_at: str
+    event: str
+    case_id: str | None
+    aggregate_id: str
+    event_id: str
+    actor: dict[str, Any] | None
+    caused_by: str | None = Field(description="the event_id of the integration event that caused it")
+    fields: dict[str, Any]
+
+
+class AuditDocumentOut(BaseModel):
+    """D15: the case across every program (format=json; csv and text are the same as text)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    case_id: UUID
+    as_of: str | None
+    missing: list[str] = Field(description="the programs that did not answer (or did not let the caller read)")
+    events: list[AuditEventOut]
+    states: list[AggregateStateOut]
+
+
+class DisclosureOut(BaseModel):
+    """One showing (or the erasure) of a person's information (個人情報の開示の記録)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    occurred_at: str
+    case_id: str
+    staff_id: str
+    division: str
+    basis: str
+    basis_ja: str
+    meeting_id: str
+    event_id: str
+    action: Literal["shown", "erased"]
+    recent_basis: bool = Field(description="an own-counter basis its reader created shortly before (issue 13)")
+
+
+def _json_csv_or_text(model: Any, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of an answer that is `model` as JSON, or CSV or text by `format`."""
+    return {200: {"model": model, "description": f"{what}: JSON, or CSV / text by `format`",
+                  "content": {"text/csv": {}, "text/plain": {}}}}
 
 
 def moment_of(value: datetime | None) -> datetime | None:
@@ -54,8 +134,6 @@ def moment_of(value: datetime | None) -> datetime | None:
 
 async def gather(path: str, urls: dict[str, str], token: str) -> tuple[list[Any], list[str]]:
     """GET `path` from every service with the caller's token; (all rows, services that did not answer)."""
-    import httpx
-
     rows: list[Any] = []
     missing: list[str] = []
     async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
@@ -85,61 +163,69 @@ async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[st
 
 
 def mount_audit(api: FastAPI, page: UI) -> None:
+    """The audit routes of a service: the JSON (CSV, text) API and the auditors' pages."""
     router = APIRouter(tags=["audit"])
+    _mount_api(router)
+    _mount_pages(router, page)
+    api.include_router(router)
 
-    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")])
-    async def state(case_id: UUID, request: Request, as_of: datetime | None = AS_OF) -> list[dict[str, Any]]:
-        """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
-        app = request.app.state.runtime.app
+
+def _disclosures(app: ServiceApplication, person_ref: UUID, format: str) -> Any:
+    """A person's disclosures as JSON rows, or as a CSV or text answer."""
+    found = disclosure_rows(app.person_rows(person_ref))
+    if format == "csv":
+        return Response(render_disclosures_csv(found), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="disclosures-{person_ref}.csv"'})
+    if format == "text":
+        return PlainTextResponse(render_disclosures_text(str(person_ref), found) + "\n")
+    return found
+
+
+async def _audit_case(case_id: UUID, request: Request, as_of: datetime | None, format: str) -> Any:
+    """The case's audit document as JSON, or as a CSV or text answer."""
+    document = await journey_document(case_id, moment_of(as_of), _urls(request), _token(request))
+    rows = [{k: v for k, v in e.items() if k != "depth"} for e in document["events"]]
+    if format == "csv":
+        return Response(render_csv(rows), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="audit-{case_id}.csv"'})
+    if format == "text":
         moment = moment_of(as_of)
-        division = getattr(getattr(request.state, "principal", None), "division", None)
-        return await anyio.to_thread.run_sync(app.state_as_of, case_id, moment, division)
+        return PlainTextResponse(render_text(rows) + "\n\n" + render_states(document["states"], moment) + "\n")
+    return document
 
-    @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")])
-    async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF,
-                         format: str = FORMAT) -> Any:
-        """D15: the case's whole history across every program as a causation tree, and each program's state."""
-        document = await journey_document(case_id, moment_of(as_of), _urls(request), _token(request))
-        rows = [{k: v for k, v in e.items() if k != "depth"} for e in document["events"]]
-        if format == "csv":
-            return Response(render_csv(rows), media_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f'attachment; filename="audit-{case_id}.csv"'})
-        if format == "text":
-            moment = moment_of(as_of)
-            return PlainTextResponse(render_text(rows) + "\n\n" + render_states(document["states"], moment) + "\n")
-        return document
+
+def _mount_api(router: APIRouter) -> None:
+    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")])
+    def state(case_id: UUID, request: Request, app: App, as_of: datetime | None = AS_OF) -> list[AggregateStateOut]:
+        """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
+        division = getattr(getattr(request.state, "principal", None), "division", None)
+        states = app.state_as_of(case_id, moment_of(as_of), division)
+        return [AggregateStateOut.model_validate(s) for s in states]
+
+    @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")],
+                responses=_json_csv_or_text(AuditDocumentOut, "the case's audit"))
+    async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF, format: str = FORMAT) -> Any:
+        """D15: the case's whole history across every program as a causation tree, and each program's state
+        (it asks every service over HTTP, so it stays `async`)."""
+        return await _audit_case(case_id, request, as_of, format)
 
     @router.get("/audit/people/{person_ref}/disclosures", response_model=None,
-                dependencies=[requires("audit.disclosures")])
-    async def disclosures(person_ref: UUID, request: Request, format: str = FORMAT) -> Any:
+                dependencies=[requires("audit.disclosures")],
+                responses=_json_csv_or_text(list[DisclosureOut], "the person's disclosures"))
+    def disclosures(person_ref: UUID, app: App, format: str = FORMAT) -> Any:
         """Who was shown this person's information, when, on what legal basis (intake records every showing)."""
-        app = request.app.state.runtime.app
-        found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
-        if format == "csv":
-            return Response(render_disclosures_csv(found), media_type="text/csv; charset=utf-8", headers={
-                "Content-Disposition": f'attachment; filename="disclosures-{person_ref}.csv"'})
-        if format == "text":
-            return PlainTextResponse(render_disclosures_text(str(person_ref), found) + "\n")
-        return found
+        return _disclosures(app, person_ref, format)
 
+
+def _mount_pages(router: APIRouter, page: UI) -> None:
     @router.get("/ui/audit/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False,
                 dependencies=[requires("audit.read")])
     async def audit_page(case_id: UUID, request: Request, as_of: str = "", format: str = "") -> Response:
         """監査: the causation tree and each program's view of the case as of a moment (`format`: its
         CSV / JSON download for the signed-in browser, whose cookie the JSON API does not take)."""
         if format in ("json", "csv", "text"):
-            return _answer(await audit_case(case_id, request, _moment(as_of), format))
-        moment = None
-        error = None
-        if as_of:
-            try:
-                moment = datetime.fromisoformat(as_of)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=JST)  # the form's datetime-local is Japan time
-                check_moment(moment)
-            except ValueError as exc:
-                moment = None
-                error = str(exc) if "/" in str(exc) else f"日時の形式が正しくありません / not a time: {as_of[:40]}"
+            return _answer(await _audit_case(case_id, request, _moment(as_of), format))
+        moment, error = _page_moment(as_of)
         document = await journey_document(case_id, moment, _urls(request), _token(request))
         for state in document["states"]:  # lists and records as readable JSON, Japanese kept as it is
             state["state"] = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
@@ -149,22 +235,30 @@ def mount_audit(api: FastAPI, page: UI) -> None:
 
     @router.get("/ui/audit/people/{person_ref}", response_class=HTMLResponse, include_in_schema=False,
                 dependencies=[requires("audit.disclosures")])
-    async def disclosures_page(person_ref: UUID, request: Request, format: str = "") -> Response:
+    def disclosures_page(person_ref: UUID, request: Request, app: App, format: str = "") -> Response:
         """個人情報の開示記録: every showing of a person's information (`format`: CSV / JSON, as the API)."""
         if format in ("json", "csv", "text"):
-            return _answer(await disclosures(person_ref, request, format))
-        app = request.app.state.runtime.app
-        found = disclosure_rows(await anyio.to_thread.run_sync(app.person_rows, person_ref))
+            return _answer(_disclosures(app, person_ref, format))
+        found = disclosure_rows(app.person_rows(person_ref))
         return page.render(request, "audit_person.html", "開示記録 / disclosures", person_ref=str(person_ref),
                            rows=found)
 
-    api.include_router(router)
+
+def _page_moment(as_of: str) -> tuple[datetime | None, str | None]:
+    """The page form's moment (its datetime-local is Japan time) and, when it is not one, why."""
+    if not as_of:
+        return None, None
+    try:
+        moment = datetime.fromisoformat(as_of)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=JST)  # the form's datetime-local is Japan time
+        check_moment(moment)
+    except ValueError as exc:
+        return None, str(exc) if "/" in str(exc) else f"日時の形式が正しくありません / not a time: {as_of[:40]}"
+    return moment, None
 
 
 def _answer(answer: Any) -> Response:
-    from fastapi.encoders import jsonable_encoder
-    from fastapi.responses import JSONResponse
-
     return answer if isinstance(answer, Response) else JSONResponse(jsonable_encoder(answer))
 
 

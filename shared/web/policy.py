@@ -31,6 +31,7 @@ from shared.domain.access import (
     OutOfScope,  # noqa: F401  (its old import path: services/intake/access.py)
     require_in_scope,
 )
+from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import NotFound
 from shared.organisation import scope
 from shared.organisation.reference import DIVISIONS
@@ -230,9 +231,9 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
     if reads_every_division(principal):
         return
     params = request.path_params
-    app = request.app.state.runtime.app
+    app: ServiceApplication = request.app.state.runtime.app  # the hooks: declared, None by default
     case_id = _uuid(params["case_id"]) if "case_id" in params else None
-    if case_id is None and "plan_id" in params and hasattr(app, "case_of_plan"):
+    if case_id is None and "plan_id" in params:
         plan_id = _uuid(params["plan_id"])
         case_id = await anyio.to_thread.run_sync(app.case_of_plan, plan_id) if plan_id else None
     if case_id is not None:
@@ -242,13 +243,13 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
             return  # the route answers 404
         require_scope(principal, divisions, holders=divisions & PROGRAM_DIVISIONS.get(service, frozenset()))
         return
-    if "person_ref" in params and hasattr(app, "person_readers"):
+    if "person_ref" in params:
         person_ref = _uuid(params["person_ref"])
         readers = await anyio.to_thread.run_sync(app.person_readers, person_ref) if person_ref else None
         if readers is not None:
             require_scope(principal, readers, "この相談者の記録")
         return
-    if "meeting_id" in params and method == "GET" and hasattr(app, "meeting_readers"):
+    if "meeting_id" in params and method == "GET":
         meeting_id = _uuid(params["meeting_id"])
         readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None
         if readers is not None:

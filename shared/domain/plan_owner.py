@@ -1,0 +1,105 @@
+"""The application side of a program that writes plans (D4, D6, D7): its plan use cases and how its plans
+follow the meeting. Collaboration, outreach and participation's applications are PlanOwners; their plan
+routes are shared/web/plan_api.py's `plan_router`."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+
+from shared.contract.events import (
+    Envelope,
+    MeetingDecidedV1,
+    PlanClosedV1,
+    PlanContinuedV1,
+    PlanSuspendedV1,
+)
+from shared.domain.plan import Plan
+from shared.kernel.app import ServiceApplication, handles
+from shared.kernel.journey import Invalid, NotFound, acting
+from shared.organisation.reference import unknown_agencies
+
+
+def require_known_agencies(roles: list[dict[str, Any]]) -> None:
+    """D4: every role names an agency the city knows (shared/organisation/reference.py)."""
+    unknown = unknown_agencies([str(r.get("agency", "")).strip() for r in roles if r.get("agency")])
+    if unknown:
+        raise Invalid(
+            f"登録されていない機関です: {', '.join(unknown)}。機関一覧 (GET /reference/agencies) から選んでください / "
+            "unknown agency: choose one from GET /reference/agencies"
+        )
+
+
+class PlanOwner(ServiceApplication):
+    """A program that writes plans and takes them to the meeting."""
+
+    program: str
+
+    def require_case(self, case_id: UUID) -> None:
+        """Raise NotFound unless this program holds the case."""
+        raise NotImplementedError
+
+    def case_of_plan(self, plan_id: UUID) -> UUID | None:
+        """The case a plan is for (its division scope is its case's); None when there is no such plan."""
+        try:
+            plan: Plan = self.load(plan_id, Plan, "プラン")
+        except NotFound:
+            return None
+        return UUID(str(plan.case_id))
+
+    def draft_plan(self, actor: dict[str, str], case_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> UUID:
+        """D4: draft a plan for a case this program holds."""
+        self.require_case(case_id)
+        require_known_agencies(roles)
+        with acting(actor):
+            plan = Plan.draft(case_id, self.program, direction, goals, roles)
+        self.save(plan)
+        return plan.id
+
+    def revise_plan(self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> None:
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        require_known_agencies(roles)
+        with acting(actor):
+            plan.revise(direction, goals, roles)
+        self.save(plan)
+
+    def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
+        """D4 D6: propose the plan to the meeting (PlanProposed)."""
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        with acting(actor):
+            plan.propose()
+        self.save(plan)
+        return plan.revision
+
+    def request_plan_closure(self, actor: dict[str, str], plan_id: UUID, progress: str) -> None:
+        """D7: ask the meeting to evaluate and end the plan (PlanClosureRequested)."""
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        with acting(actor):
+            plan.request_closure(progress)
+        self.save(plan)
+
+    def plan_view(self, plan_id: UUID) -> dict[str, Any]:
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        return plan.view()
+
+    @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1)
+    def react_to_meeting(self, envelope: Envelope, payload: Any, processing: ProcessingEvent[UUID]) -> None:
+        """The owner's plan follows the meeting's decision and evaluation."""
+        plan_id = payload.plan_id
+        if getattr(payload, "program", None) not in (None, self.program):
+            return
+        try:
+            plan: Plan = self.load(plan_id, Plan, "プラン")
+        except NotFound:  # another program's plan: nothing to follow
+            return
+        if isinstance(payload, MeetingDecidedV1):
+            plan.record_decision(payload.meeting_id, payload.meeting_type, payload.decision, payload.reasons, payload.revision or plan.revision)
+        elif isinstance(payload, PlanClosedV1):
+            plan.record_evaluation("closed", payload.meeting_id, payload.evaluation.model_dump(), None)
+        elif isinstance(payload, PlanSuspendedV1):
+            plan.record_evaluation("suspended", payload.meeting_id, payload.evaluation.model_dump(), None)
+        elif isinstance(payload, PlanContinuedV1):
+            plan.record_evaluation("continued", payload.meeting_id, payload.evaluation.model_dump(), payload.next_review_on)
+        processing.collect_events(plan)
