@@ -7,11 +7,22 @@ Agencies count by their division's code (shared/domain/reference.py division_of)
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, Protocol
 
+from shared.domain.access import OutOfScope
 from shared.domain.reference import COUNTERS, DIVISIONS, division_of
-from shared.web.auth import Principal
-from shared.web.policy import ALL_DIVISIONS_ROLES, OutOfScope
+from shared.organisation.scope import in_scope, sees_every_division
+
+
+class Reader(Protocol):
+    """Who reads: a signed-in staff member (shared/web/auth.py Principal), by division and roles."""
+
+    @property
+    def division(self) -> str: ...
+
+    @property
+    def roles(self) -> Collection[str]: ...
 
 
 def answering_division(case: dict[str, Any], index: int) -> str:
@@ -52,25 +63,23 @@ def require_case_writer(division: str, view: dict[str, Any]) -> None:
             "only the receiving counter's division and the primary agency's division change this case")
 
 
-def may_read_case(principal: Principal, view: dict[str, Any]) -> bool:
-    """Whether the principal may read the case: auditors every case, others their divisions' (case_readers)."""
-    if principal.roles & ALL_DIVISIONS_ROLES:
-        return True
-    return principal.division in case_readers(view)
+def may_read_case(reader: Reader, view: dict[str, Any]) -> bool:
+    """Whether the reader may read the case: auditors every case, others their divisions' (case_readers)."""
+    return in_scope(reader.division, reader.roles, case_readers(view))
 
 
-def require_case_reader(principal: Principal, view: dict[str, Any]) -> None:
-    """Refuses (OutOfScope, 403) a principal who may not read the case (may_read_case)."""
-    if not may_read_case(principal, view):
+def require_case_reader(reader: Reader, view: dict[str, Any]) -> None:
+    """Refuses (OutOfScope, 403) a reader who may not read the case (may_read_case)."""
+    if not may_read_case(reader, view):
         division = DIVISIONS[view["division"]].ja
         raise OutOfScope(
-            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[principal.division].ja}にはつながっていません。"
+            f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[reader.division].ja}にはつながっていません。"
             "閲覧できません / this case was received by another division and was not connected or escalated to yours")
 
 
-def may_see_referral(principal: Principal, referral: dict[str, Any]) -> bool:
+def may_see_referral(reader: Reader, referral: dict[str, Any]) -> bool:
     """D12 (division scope): a referral waiting at a counter is for that counter's division (auditors: every one)."""
-    if principal.roles & ALL_DIVISIONS_ROLES:
+    if sees_every_division(reader.roles):
         return True
     counter = COUNTERS.get(referral["counter"])
-    return counter is not None and counter.division == principal.division
+    return counter is not None and counter.division == reader.division
