@@ -6,7 +6,8 @@ publish carrying `Nats-Expected-Last-Subject-Sequence` scoped by
 from 2.11 on; 2.10 ignores it and compares the expected sequence with the last message of the one
 subject published, so every event after a service's first was refused ("wrong last sequence").
 A service that connects to an older server therefore refuses to start (shared/messaging/bus.py), and
-every image and binary the suite runs is in this range (tests/contracts/test_nats_version.py).
+every image and binary the suite runs is in this range (tests/contracts/test_nats_version.py;
+tests/integration/test_older_nats_refused.py refuses a real 2.10).
 Below 3: the next major is untried; a service on it starts and logs `bus.nats_untried_major`.
 """
 

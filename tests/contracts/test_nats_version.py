@@ -1,7 +1,7 @@
 """One NATS range everywhere (issue 17): shared/messaging/natsversion.py states it, and every nats-server
 the suite runs is in it: the deployments' image (compose, Kubernetes, the cluster files), the tests'
 container path (testcontainers, read without a Docker engine), the local nats-server of development
-and CI, and pyproject.toml's floor for it. tests/integration/test_nats_version.py refuses a real 2.10.
+and CI, and pyproject.toml's floor for it. tests/integration/test_older_nats_refused.py refuses a real 2.10.
 """
 
 from __future__ import annotations
