@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
+import urllib.error
+import urllib.request
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
@@ -30,6 +36,17 @@ from jusou.runner import (
     subscriptions,
 )
 from shared import settings
+from shared.contract.events import json_schemas
+from shared.domain.audit import (
+    as_of,
+    causation_tree,
+    render_csv,
+    render_disclosures_csv,
+    render_disclosures_text,
+    render_states,
+    render_text,
+)
+from shared.observe.logs import configure_logging
 from shared.organisation.reference import DIVISIONS
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
 from shared.web.policy import ROLES
@@ -123,8 +140,6 @@ DEMO_STAFF = {  # role → (staff id, division): one demo account per role (`jus
 
 def demo_staff(folder: Path) -> None:
     """One account per role with a new random password, printed once."""
-    import secrets
-
     accounts = Accounts(folder)
     print("デモ用アカウント（パスワードはこの一度だけ表示します）/ demo accounts (passwords shown only now):")
     for role, (staff_id, division) in DEMO_STAFF.items():
@@ -142,8 +157,6 @@ def _auth_folder() -> Path:
 
 
 def staff_add(args: argparse.Namespace) -> int:
-    import getpass
-
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -197,8 +210,6 @@ def render_schema(schema: dict[str, Any]) -> str:
 
 
 def expected_schemas() -> dict[str, str]:
-    from shared.contract.events import json_schemas
-
     return {name: render_schema(schema) for name, schema in json_schemas().items()}
 
 
@@ -350,9 +361,6 @@ def parser() -> argparse.ArgumentParser:
 
 def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
     """D15: a case's events from every service, merged in time order."""
-    import urllib.error
-    import urllib.request
-
     rows: list[dict[str, Any]] = []
     for service, url in urls.items():
         try:
@@ -391,8 +399,6 @@ def _bearer() -> str:
 
 def authorized(url: str) -> Any:
     """A GET of `url` with the operator's token (`JUSOU_TOKEN`, else minted by the development issuer)."""
-    import urllib.request
-
     return urllib.request.Request(url, headers={"Authorization": _bearer()})
 
 
@@ -401,9 +407,6 @@ def service_urls() -> dict[str, str]:
 
 
 def get_json(url: str, what: str) -> Any:
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(authorized(url), timeout=30) as response:
             return json.load(response)
@@ -417,17 +420,6 @@ def get_json(url: str, what: str) -> Any:
 def audit_journey(args: argparse.Namespace) -> int:
     """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program, and
     (with --as-of or --state) every program's view of the case as it stood then."""
-    from datetime import datetime
-    from urllib.parse import quote
-
-    from shared.domain.audit import (
-        as_of,
-        causation_tree,
-        render_csv,
-        render_states,
-        render_text,
-    )
-
     urls = service_urls()
     moment = datetime.fromisoformat(args.as_of) if args.as_of else None
     if moment is not None and moment.tzinfo is None:
@@ -456,8 +448,6 @@ def audit_journey(args: argparse.Namespace) -> int:
 
 def audit_disclosures(args: argparse.Namespace) -> int:
     """`jusou audit disclosures PERSON_REF`: who was shown the person's information, when, on what basis."""
-    from shared.domain.audit import render_disclosures_csv, render_disclosures_text
-
     rows = get_json(f"{service_urls()['intake']}/audit/people/{args.person_ref}/disclosures", "intake")
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -470,9 +460,6 @@ def audit_disclosures(args: argparse.Namespace) -> int:
 
 def erase(args: argparse.Namespace) -> int:
     """`jusou erase PERSON_REF --basis … --reason …`: intake records Person.Erased and deletes the person's key."""
-    import urllib.error
-    import urllib.request
-
     body = json.dumps({"basis": args.basis, "reason": args.reason}).encode()
     request = urllib.request.Request(f"{service_urls()['intake']}/persons/{args.person_ref}/erasure", data=body,
                                      method="POST", headers={"Authorization": _bearer(),
@@ -575,8 +562,6 @@ def replay(args: argparse.Namespace) -> int:
 
 def quiet_logging() -> None:
     """The runner's own lines only when something is wrong; services log to their files."""
-    from shared.observe.logs import configure_logging
-
     configure_logging("jusou")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -37,6 +38,7 @@ from shared.contract.events import (
     envelope_json,
 )
 from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import event_id_of
 from shared.kernel.readmodel import GENESIS, seal
 from shared.kernel.store import store_env
 from shared.settings import PORTS, Settings, current
@@ -115,8 +117,6 @@ async def read_stream(nc: Any, stream: str, subjects: str) -> list[Any]:
 
 
 def _source_position(data: bytes) -> int:
-    import json
-
     try:
         return int(json.loads(data).get("source_position", 0))
     except (ValueError, AttributeError):
@@ -354,8 +354,6 @@ class Rewind:
 
 
 def _envelope_fields(data: bytes) -> tuple[int | None, str | None]:
-    import json
-
     try:
         body = json.loads(data)
         position, event_id = body.get("source_position"), body.get("event_id")
@@ -367,8 +365,6 @@ def _envelope_fields(data: bytes) -> tuple[int | None, str | None]:
 def foreign_messages(app: ServiceApplication, messages: list[Any]) -> tuple[list[Any], list[Any]]:
     """(real, foreign): the messages on the source's subjects its store recorded (the `event_id` stored at
     the position they claim), and the others, put there by someone holding its NATS password."""
-    from shared.kernel.journey import event_id_of
-
     real: list[Any] = []
     foreign: list[Any] = []
     for m in messages:
