@@ -24,6 +24,7 @@ import structlog
 
 import shared
 from jusou.cluster import register as register_cluster
+from jusou.configdoc import add_config_commands
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.runner import (
@@ -283,6 +284,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--demo-staff", action="store_true",
                      help="make one demo account per role (development issuer) and print their new passwords once")
     run.set_defaults(handler=up)
+    _add_staff_commands(commands)
+    _add_document_commands(commands)
+    _add_record_commands(commands)
+    register_ops(commands)  # jusou status, jusou deadletters list|show|replay (jusou/ops.py)
+    register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (jusou/cluster.py)
+    register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
+    return top
+
+
+def _add_staff_commands(commands: Any) -> None:
+    """`jusou staff add|list|remove` and `jusou token`: the development issuer's accounts."""
     people = commands.add_parser("staff", help="the development issuer's staff accounts (<data>/auth/staff.json)")
     actions = people.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
@@ -300,6 +312,10 @@ def parser() -> argparse.ArgumentParser:
     mint.add_argument("staff_id")
     mint.add_argument("--ttl", default="8h", help="how long it is valid: 30m, 8h, 1d (default 8h)")
     mint.set_defaults(handler=token)
+
+
+def _add_document_commands(commands: Any) -> None:
+    """`jusou schemas|asyncapi|config export|check`: the checked-in documents generated from the code."""
     schemas = commands.add_parser("schemas", help="the integration events' JSON Schemas").add_subparsers(
         dest="action", required=True
     )
@@ -318,9 +334,11 @@ def parser() -> argparse.ArgumentParser:
     check = asyncapi.add_parser("check", help="exit 1 if the folder differs from what the code generates")
     check.add_argument("dir", nargs="?", default=str(ASYNCAPI_DIR))
     check.set_defaults(handler=asyncapi_check)
-    from jusou.configdoc import add_config_commands
-
     add_config_commands(commands)  # jusou config export|check: docs/configuration.md from SETTINGS
+
+
+def _add_record_commands(commands: Any) -> None:
+    """`jusou history|audit|erase|replay`: the record of the cases (D15) and its stores."""
     past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
     past.add_argument("case_id")
     past.add_argument("--json", action="store_true", help="JSON instead of a table")
@@ -353,10 +371,6 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     rebuild.add_argument("--json", action="store_true", help="JSON figures instead of a progress bar")
     rebuild.set_defaults(handler=replay)
-    register_ops(commands)  # jusou status, jusou deadletters list|show|replay (jusou/ops.py)
-    register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (jusou/cluster.py)
-    register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
-    return top
 
 
 def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
