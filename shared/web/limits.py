@@ -216,12 +216,32 @@ def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> str:
 
 
 def _field_label(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
-    """The field as staff know it: its `title` where the model gives one, else its name."""
+    """The field as staff know it: each step's `title` where the model gives one, else its name; an
+    item of a list by its number from 1 (「役割分担 2件目 役割」 for roles.1.responsibility)."""
     if not loc:
-        return "form"
-    field = model.model_fields.get(str(loc[0]))
-    head = field.title if field is not None and field.title else str(loc[0])
-    return ".".join([head, *(str(part) for part in loc[1:])])
+        return "フォーム / form"
+    parts: list[str] = []
+    current: Any = model
+    for step in loc:
+        if isinstance(step, int):
+            parts.append(f"{step + 1}件目")
+            continue
+        fields = getattr(current, "model_fields", {}) if isinstance(current, type) else {}
+        field = fields.get(str(step))
+        parts.append(field.title if field is not None and field.title else str(step))
+        current = _item_model(field.annotation) if field is not None else None
+    return " ".join(parts)
+
+
+def _item_model(annotation: Any) -> Any:
+    """The model a field holds, itself or as the items of a list (None when it holds no model)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _item_model(argument)
+        if found is not None:
+            return found
+    return None
 
 
 async def form_text(request: Request) -> dict[str, Any]:
