@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from shared.messaging.bus import exit_if_unsupported_nats
 from shared.observe.logs import configure_logging
 from shared.settings import Settings, exit_if_invalid
 from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
@@ -117,6 +118,8 @@ def serve(service: str, api: FastAPI) -> None:
     exit_if_invalid()  # a bad setting: status 2 and what is allowed, before anything starts
     configure_logging(service)  # before uvicorn: its lines too are JSON with JUSOU_LOG_FORMAT=json
     settings = Settings.from_env(service)
+    # a NATS older than the relay needs: status 2 and why, before anything starts (docs/nats.md)
+    exit_if_unsupported_nats(settings.nats_url, f"{service}-version-check", settings.nats_user, settings.nats_password)
     protocol = bounded_protocol()
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
                 http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES)
