@@ -3,10 +3,12 @@
 `lint-imports` checks the contracts in pyproject.toml ([tool.importlinter]): shared/'s layers point
 one way (web → messaging → observe → domain → kernel → organisation → contract → settings), no service imports
 another, shared/ never imports a service, and neither imports the operator tooling (jusou/). The
-import graph of shared/, jusou/ and services/ has no cycle, typing-only imports included."""
+import graph of shared/, jusou/ and services/ has no cycle, typing-only imports included; and only the
+runner loads a service's modules by the service's name."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +71,30 @@ def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
 def test_layers_no_import_cycle() -> None:
     graph = grimp.build_graph("shared", "jusou", "services", cache_dir=None)
     assert cycles(graph) == []
+
+
+#: The modules that may import a module by a name computed at run time: the runner (the one place that maps
+#: a service's name to its modules) and the table of moved stored topics (shared modules, named in the table).
+DYNAMIC_IMPORTS_ALLOWED = {"jusou/runner.py", "shared/kernel/moved.py"}
+
+
+def dynamic_imports(path: Path) -> list[int]:
+    """The lines of `path` that import a module by a computed name (importlib.import_module, __import__)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in ("import_module", "__import__"):
+                found.append(node.lineno)
+    return found
+
+
+def test_layers_nothing_loads_a_service_by_name_but_the_runner() -> None:
+    """shared/ is given what it needs of the services (natsauth, asyncapi); verify, status and the CLI ask
+    jusou/runner.py, which is the one place that loads services/<name>/ modules by the service's name."""
+    found = {str(path.relative_to(ROOT)): lines for package in ("shared", "jusou", "services")
+             for path in sorted((ROOT / package).rglob("*.py")) if (lines := dynamic_imports(path))}
+    assert set(found) <= DYNAMIC_IMPORTS_ALLOWED, {p: n for p, n in found.items() if p not in DYNAMIC_IMPORTS_ALLOWED}
+    assert "jusou/runner.py" in found  # the check sees the runner's own import_module
