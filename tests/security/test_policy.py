@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -28,8 +29,10 @@ from support.auth import ROLE_STAFF, staff_headers, token
 from jusou.runner import Suite
 from security.conftest import SERVICES
 from services.collaboration.ui import CLOSABLE
+from shared.domain.access import OutOfScope, require_in_scope
 from shared.domain.plan import EDITABLE
 from shared.kernel.journey import DomainError
+from shared.organisation.scope import divisions_named, visible
 from shared.web.auth import COOKIE, Principal
 from shared.web.policy import (
     PROGRAM_DIVISIONS,
@@ -433,3 +436,36 @@ def test_policy_every_may_in_a_template_names_an_action_of_the_table() -> None:
 
     assert len(named) > 10
     assert not [f"{t}: {a}" for t, a in named if a not in known]
+
+
+# --- the division scope on plain values (shared/organisation/scope.py, below the kernel) ----------------
+
+
+def test_policy_scope_a_list_shows_a_reader_only_the_cases_that_name_their_division() -> None:
+    childcare_case, disability_case = uuid4(), uuid4()
+    rows = [{"case_id": str(childcare_case)}, {"case_id": str(disability_case)}]
+    named = {childcare_case: frozenset({"childcare"}), disability_case: frozenset({"disability-welfare"})}.__getitem__
+
+    assert visible("childcare", {"counselor"}, rows, named, "collaboration") == [rows[0]]
+    assert visible("welfare-general", {"coordinator"}, rows, named, "collaboration") == rows  # it runs the program
+    assert visible("childcare", {"auditor"}, rows, named, "collaboration") == rows  # auditors: every division
+    assert visible(None, (), rows, named, "collaboration") == []  # nobody signed in
+
+
+def test_policy_scope_a_refusal_names_the_divisions_that_hold_the_record_and_is_marked_as_the_scopes() -> None:
+    with pytest.raises(OutOfScope) as refused:
+        require_in_scope("childcare", {"counselor"}, {"disability-welfare"}, holders={"disability-welfare"})
+
+    assert "障害福祉課" in str(refused.value) and "保育課" in str(refused.value)
+    assert refused.value.status == 403 and refused.value.headers == {"X-Jusou-Refused-By": "scope"}
+    require_in_scope("childcare", {"auditor"}, {"disability-welfare"})  # auditors read every division
+    require_in_scope("childcare", {"counselor"}, {"childcare", "disability-welfare"})  # named: in scope
+
+
+def test_policy_scope_a_history_row_names_its_actor_upstream_and_agencies_by_division_code() -> None:
+    row = {"actor": {"division": "childcare"}, "upstream_divisions": ["health-promotion", "not-a-division"],
+           "fields": {"primary_agency": "障害福祉課", "to_agency": "地域包括支援センター",
+                      "roles": [{"agency": "調布市社会福祉協議会"}], "member_divisions": ["livelihood-welfare", "nowhere"]}}
+
+    assert divisions_named(row) == {"childcare", "health-promotion", "disability-welfare", "elderly-support",
+                                    "livelihood-welfare"}  # a partner outside the city names no division
