@@ -39,8 +39,8 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.domain.reference import DIVISIONS
 from shared.kernel.journey import DomainError
+from shared.organisation.reference import DIVISIONS
 from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
