@@ -172,7 +172,7 @@ async def consent(request: Request, case_id: UUID, app: App, actor: Staff) -> Re
 
     async def record() -> None:
         # 範囲 checkboxes: a list even when one is ticked (form_model lists one value only for a plain list field)
-        command = form_model(ConsentIn, {**text, "covers": _listed(text.get("covers"))})
+        command = form_model(ConsentIn, text)
         await call(app.record_consent, actor, case_id, command.scope, command.granted, command.method, command.covers)
 
     return await _from_case_page(case_id, "同意を記録しました / consent recorded", record)

@@ -197,7 +197,7 @@ def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
             value = value.strip()
         if value is None or value == "" or value == []:
             continue
-        if isinstance(value, str) and get_origin(field.annotation) in (list, tuple, set, frozenset):
+        if isinstance(value, str) and _holds_many(field.annotation):
             value = [value]
         cleaned[key] = value
     try:
@@ -205,6 +205,13 @@ def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
     except ValidationError as exc:
         raise Invalid("入力内容を確認してください / check the form: " + "; ".join(
             _form_problem(model, error) for error in exc.errors(include_url=False)[:5])) from None
+
+
+def _holds_many(annotation: Any) -> bool:
+    """Whether a field holds several values: a list (or tuple, set), also when it may be None."""
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    return any(_holds_many(argument) for argument in getattr(annotation, "__args__", ()) if argument is not type(None))
 
 
 def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> str:
