@@ -171,7 +171,6 @@ async def consent(request: Request, case_id: UUID, app: App, actor: Staff) -> Re
     text = await form_text(request)
 
     async def record() -> None:
-        # 範囲 checkboxes: a list even when one is ticked (form_model lists one value only for a plain list field)
         command = form_model(ConsentIn, text)
         await call(app.record_consent, actor, case_id, command.scope, command.granted, command.method, command.covers)
 
