@@ -101,13 +101,16 @@ REPLAY_HEADERS = {
 def message_model(event_type: str, version: int) -> type[BaseModel]:
     """The envelope of one (event type, schema version), its payload typed (a documentation model)."""
     payload = REGISTRY[(event_type, version)]
+    fields: dict[str, Any] = {  # (type, field) pairs; a Literal of a value known only at run time
+        "event_type": (Literal[event_type], Field(description="the last subject token")),
+        "schema_version": (Literal[version], Field(description="version of the payload schema")),
+        "payload": (payload, ...),
+    }
     model: type[BaseModel] = create_model(
         f"{event_type}V{version}Message",
         __base__=Envelope,
         __doc__=f"`{event_type}` v{version} in the envelope (CONTRACT.md). {payload.__doc__}",
-        event_type=(Literal[event_type], Field(description="the last subject token")),  # type: ignore[arg-type]
-        schema_version=(Literal[version], Field(description="version of the payload schema")),  # type: ignore[arg-type]
-        payload=(payload, ...),
+        **fields,
     )
     return model
 
