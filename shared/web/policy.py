@@ -26,20 +26,12 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
-from shared.domain.access import (
-    Forbidden,
-    OutOfScope,  # noqa: F401  (its old import path: services/intake/access.py)
-    require_in_scope,
-)
+from shared.domain.access import Forbidden, require_in_scope
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import NotFound
 from shared.organisation import scope
 from shared.organisation.reference import DIVISIONS
-from shared.organisation.scope import (  # noqa: F401  (ALL_DIVISIONS_ROLES, divisions_named: their old import path)
-    ALL_DIVISIONS_ROLES,
-    PROGRAM_DIVISIONS,
-    divisions_named,
-)
+from shared.organisation.scope import PROGRAM_DIVISIONS
 from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
 
 
@@ -254,14 +246,6 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
         readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None
         if readers is not None:
             require_scope(principal, readers, "この会議の記録")
-
-
-def visible(principal: Principal | None, rows: list[dict[str, Any]], divisions_of: Callable[[UUID], frozenset[str]],
-            program: str) -> list[dict[str, Any]]:
-    """A list's rows the principal may see (shared/organisation/scope.py visible); nothing for nobody."""
-    if principal is None:
-        return []
-    return scope.visible(principal.division, principal.roles, rows, divisions_of, program)
 
 
 def _walk(routes: list[Any]) -> Iterator[APIRoute]:
