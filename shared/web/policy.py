@@ -5,7 +5,7 @@
   or `public()` for a route that needs no token; a route that declares neither is refused (fail
   closed). `actions(api)` reads an app's table back from its routes; the OpenAPI document shows
   each operation's action as `x-jusou-action`;
-- `PROGRAM_DIVISIONS`: which divisions run which program (DOMAIN.md): changing a program's record
+- `PROGRAM_DIVISIONS` (shared/organisation/scope.py): which divisions run which program (DOMAIN.md): changing a program's record
   (any action but a read) needs a division that runs it;
 - the division scope of every route that names a case, a plan, a person or a meeting: the rules, on plain
   values, are below the kernel (shared/organisation/scope.py), the refusals in shared/domain/access.py;
