@@ -414,8 +414,8 @@ async def exchange_code(settings: AuthSettings, code: str, code_verifier: str, r
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "client_id": settings.client_id, "code_verifier": code_verifier}
     auth = (settings.client_id, settings.client_secret) if settings.client_secret else None
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(endpoint, data=form, auth=auth)  # type: ignore[arg-type]  # None (no auth) works; httpx's hint omits it
+    async with httpx.AsyncClient(timeout=10, auth=auth) as client:  # the client's auth may be None (none)
+        response = await client.post(endpoint, data=form)
     if response.status_code != 200 or "access_token" not in response.json():
         raise Unauthenticated("認証基盤がログインを認めませんでした。もう一度ログインしてください",
                               f"the identity provider refused the sign-in ({response.status_code})")
