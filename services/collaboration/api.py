@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.collaboration.application import CollaborationApplication
 from shared.web.auth import Principal
-from shared.web.http import application, principal
+from shared.web.deps import application, principal
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
 

@@ -19,7 +19,8 @@ from shared.domain.plan import EDITABLE
 from shared.domain.reference import agencies
 from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.http import DIVISION_TITLES, application, call
+from shared.organisation.reference import DIVISION_TITLES
+from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
 from shared.web.plan_api import ClosureIn, PlanIn, RoleIn
 from shared.web.policy import requires

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.community.application import CommunityApplication
 from shared.domain.reference import RESOURCE_KINDS
-from shared.web.http import application, staff
+from shared.web.deps import application, staff
 from shared.web.limits import Capacity, Name, Text
 from shared.web.policy import requires
 

@@ -16,7 +16,8 @@ from services.community.api import App, InitiativeIn, ResolutionIn, ResourceIn
 from services.community.application import CommunityApplication
 from shared.domain.reference import RESOURCE_KINDS
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.http import DIVISION_TITLES, call
+from shared.organisation.reference import DIVISION_TITLES
+from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie

@@ -14,7 +14,7 @@ from services.intake.application import IntakeApplication
 from shared.contract.events import CONSENT_COVERS, ConsentCover
 from shared.domain.reference import COUNTERS
 from shared.web.auth import Principal
-from shared.web.http import application, principal, staff
+from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
 from shared.web.policy import reads_every_division, requires
 

@@ -32,8 +32,9 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
 from shared.domain.reference import CONCERN_FIELDS, COUNTERS
 from shared.kernel.journey import DomainError, Invalid
+from shared.organisation.reference import DIVISION_TITLES
 from shared.web.auth import Principal
-from shared.web.http import DIVISION_TITLES, call
+from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import allowed, reads_every_division, requires
 from shared.web.ui import UI, csv_response, redirect

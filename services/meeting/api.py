@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import NO_ATTENDEES
 from shared.web.auth import Principal
-from shared.web.http import application, principal, staff
+from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.policy import requires
 

@@ -25,7 +25,8 @@ from shared.domain.reference import (
     agencies,
 )
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.http import DIVISION_TITLES, application, call
+from shared.organisation.reference import DIVISION_TITLES
+from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import (

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.web.auth import Principal
-from shared.web.http import application, principal, staff
+from shared.web.deps import application, principal, staff
 from shared.web.limits import Name, Text
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires

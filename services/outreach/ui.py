@@ -17,7 +17,8 @@ from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.domain.reference import COUNTERS, agencies
 from shared.kernel.journey import DomainError, Invalid, NotFound
-from shared.web.http import DIVISION_TITLES, application, call
+from shared.organisation.reference import DIVISION_TITLES
+from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie

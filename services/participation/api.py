@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from services.participation.application import ParticipationApplication
 from shared.domain.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
-from shared.web.http import application, principal, staff
+from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires

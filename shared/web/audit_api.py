@@ -35,6 +35,7 @@ from shared.domain.audit import (
 from shared.domain.wareki import JST
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import Invalid
+from shared.web.deps import application
 from shared.web.limits import check_moment
 from shared.web.policy import requires
 from shared.web.ui import PROGRAM_LABELS, UI, internal_url
@@ -44,14 +45,7 @@ FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-
 
 
 
-async def _application(request: Request) -> ServiceApplication:
-    """The running service's application. (shared.web.http.application(ServiceApplication) once that helper
-    lives in a module http.py re-exports: http.py mounts these routes, so this module cannot import it.)"""
-    app: ServiceApplication = request.app.state.runtime.app
-    return app
-
-
-App = Annotated[ServiceApplication, Depends(_application)]
+App = Annotated[ServiceApplication, Depends(application(ServiceApplication))]
 
 
 class AggregateStateOut(BaseModel):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID
 
 import anyio
@@ -53,7 +53,7 @@ from shared.observe.tracing import install as install_tracing
 from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit
-from shared.web.auth import Principal, Unauthenticated
+from shared.web.deps import Runtime, call, principal, runtime_of
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
@@ -69,27 +69,6 @@ from shared.web.ui import (
 )
 
 log = structlog.get_logger()
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-class Runtime:
-    """What a running service holds; reachable from routes as `request.app.state.runtime`."""
-
-    def __init__(self, app: ServiceApplication, relay: Relay, inbox: Inbox, broker: NatsBroker) -> None:
-        self.app = app
-        self.relay = relay
-        self.inbox = inbox
-        self.broker = broker
-        self._store_probe: asyncio.Future[Any] | None = None
-
-    async def store_head(self, within: float = 2.0) -> int:
-        """The store's head, or TimeoutError after `within` s. While the database is away the library
-        retries for a long time: probes share one call in flight rather than pile up threads."""
-        if self._store_probe is None or self._store_probe.done():
-            self._store_probe = asyncio.ensure_future(anyio.to_thread.run_sync(self.app.recorder.max_notification_id))
-        head = await asyncio.wait_for(asyncio.shield(self._store_probe), within)
-        return int(head or 0)
 
 
 def create_service(
@@ -399,14 +378,6 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     return rows
 
 
-def principal(request: Request) -> Principal:
-    """The signed-in staff member the policy let through (shared/web/policy.py gate)."""
-    found: Principal | None = getattr(request.state, "principal", None)
-    if found is None:
-        raise Unauthenticated.missing()
-    return found
-
-
 async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
     """Open the store, waiting for a database that is not there yet (restarted, or starting with the
     service): a service restarted while PostgreSQL is down comes up when it is back, as it does for NATS."""
@@ -419,45 +390,6 @@ async def opened(open_store: Callable[[], ServiceApplication], service: str) -> 
                         retry_in_seconds=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-
-
-def staff(request: Request) -> dict[str, str]:
-    """Who is acting, as events record it: the bearer token's (or the UI cookie's) staff member."""
-    return principal(request).actor
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-AppT = TypeVar("AppT", bound=ServiceApplication)
-
-
-def application(kind: type[AppT]) -> Callable[[Request], Awaitable[AppT]]:
-    """The running service's application as a typed FastAPI dependency::
-
-        App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
-
-        @router.get("/engagements/{case_id}")
-        def engagement(case_id: UUID, app: App) -> EngagementOut: ...
-
-    A route that works on the store is a plain `def` (FastAPI runs it in its thread pool); the
-    dependency itself is `async` so that fetching the application costs no thread hop."""
-
-    async def dependency(request: Request) -> AppT:
-        app = runtime_of(request).app
-        if not isinstance(app, kind):  # a service mounted with another service's routes: a wiring mistake
-            raise TypeError(f"this service runs {type(app).__name__}, not {kind.__name__}")
-        return app
-
-    dependency.__name__ = f"application_{kind.__name__}"
-    return dependency
-
-
-async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
 
 async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tuple[list[dict[str, Any]], list[str]]:

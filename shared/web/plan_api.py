@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.plan_owner import PlanOwner, require_known_agencies
-from shared.web.http import application, staff
+from shared.web.deps import application, staff
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
 from shared.web.policy import requires
 
