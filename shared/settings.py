@@ -159,7 +159,7 @@ class Environment(BaseSettings):
     oidc_audience: str = setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry")
     oidc_staff_claim: str = setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id")
     oidc_division_claim: str = setting("JUSOU_OIDC_DIVISION_CLAIM", "division",
-                                       "claim holding the staff member's division code (shared/domain/reference.py)")
+                                       "claim holding the staff member's division code (shared/organisation/reference.py)")
     oidc_roles_claim: str = setting("JUSOU_OIDC_ROLES_CLAIM", "roles",
                                     "claim holding the staff member's roles, a list (shared/web/policy.py)")
     auth_dir: str = setting(

@@ -17,10 +17,10 @@ from shared.contract.events import (
     OutreachHandedOverV1,
 )
 from shared.domain.plan import Plan
+from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
 from shared.kernel.journey import NotFound
-from shared.web.plan_api import PlanOwner
 
 
 class PlanStep(TypedDict, total=False):

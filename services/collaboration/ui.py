@@ -16,10 +16,9 @@ from pydantic import Field
 
 from services.collaboration.application import CaseRow, CollaborationApplication, PlanStep
 from shared.domain.plan import EDITABLE
-from shared.domain.reference import agencies
 from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import DIVISION_TITLES
+from shared.organisation.reference import DIVISION_TITLES, agencies
 from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
 from shared.web.plan_api import ClosureIn, PlanIn, RoleIn

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from services.community.application import CommunityApplication
-from shared.domain.reference import RESOURCE_KINDS
+from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.deps import application, staff
 from shared.web.limits import Capacity, Name, Text
 from shared.web.policy import requires

@@ -14,9 +14,9 @@ from shared.contract.events import (
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
-from shared.domain.reference import RESOURCE_KINDS, resource_kind
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, acting
+from shared.organisation.reference import RESOURCE_KINDS, resource_kind
 
 
 class CommunityApplication(ServiceApplication):

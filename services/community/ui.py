@@ -14,9 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.community.api import App, InitiativeIn, ResolutionIn, ResourceIn
 from services.community.application import CommunityApplication
-from shared.domain.reference import RESOURCE_KINDS
 from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import DIVISION_TITLES
+from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires

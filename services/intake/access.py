@@ -3,7 +3,7 @@
 Intake's own rules, kept in the service (issue 14): the shared policy (shared/web/policy.py) checks a
 case route's scope through `IntakeApplication.case_divisions` (its readers), like every other service's;
 the application checks writers (`require_case_writer`), the pages and lists readers (`may_read_case`).
-Agencies count by their division's code (shared/domain/reference.py division_of)."""
+Agencies count by their division's code (shared/organisation/reference.py division_of)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Any, Protocol
 
 from shared.domain.access import OutOfScope
-from shared.domain.reference import COUNTERS, DIVISIONS, division_of
+from shared.organisation.reference import COUNTERS, DIVISIONS, division_of
 from shared.organisation.scope import in_scope, sees_every_division
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake.access import may_read_case, may_see_referral
 from services.intake.application import IntakeApplication
 from shared.contract.events import CONSENT_COVERS, ConsentCover
-from shared.domain.reference import COUNTERS
+from shared.organisation.reference import COUNTERS
 from shared.web.auth import Principal
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text

@@ -27,9 +27,9 @@ from shared.contract.events import (
     MeetingDecidedV1,
     OutreachHandedOverV1,
 )
-from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
+from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
 
 
 class CounterOfAnotherDivision(DomainError):

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from services.intake.domain import Case
-from shared.domain.reference import COUNTERS
+from shared.organisation.reference import COUNTERS
 
 MEASURES = ("consultations", "connections", "escalations", "meeting_cases")
 

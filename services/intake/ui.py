@@ -30,9 +30,8 @@ from services.intake.api import (
 )
 from services.intake.application import IntakeApplication
 from services.intake.domain import ERASURE_BASES, PossibleDuplicate
-from shared.domain.reference import CONCERN_FIELDS, COUNTERS
 from shared.kernel.journey import DomainError, Invalid
-from shared.organisation.reference import DIVISION_TITLES
+from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES
 from shared.web.auth import Principal
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text

@@ -17,9 +17,9 @@ from shared.contract.events import (
     PlanClosureRequestedV1,
     PlanProposedV1,
 )
-from shared.domain.reference import member_divisions, unknown_agencies
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
+from shared.organisation.reference import member_divisions, unknown_agencies
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"

@@ -16,16 +16,16 @@ from fastapi.responses import HTMLResponse, Response
 from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn, TakeUpIn
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting
-from shared.domain.reference import (
+from shared.kernel.journey import DomainError, NotFound
+from shared.organisation.reference import (
     COUNTERS,
+    DIVISION_TITLES,
     DIVISIONS,
     PARTNERS,
     PROGRAMS,
     RESOURCE_KINDS,
     agencies,
 )
-from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import DIVISION_TITLES
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -69,7 +69,7 @@ def _listed(value: Any) -> list[str]:
 
 
 def agency_groups() -> list[tuple[str, list[str]]]:
-    """The agencies a meeting may seat (shared.domain.reference.agencies()), grouped as staff think of them."""
+    """The agencies a meeting may seat (shared.organisation.reference.agencies()), grouped as staff think of them."""
     known = agencies()
     divisions = [d.ja for d in DIVISIONS.values()]
     counters = [c.ja for c in COUNTERS.values()]

@@ -10,11 +10,11 @@ from eventsourcing.application import ProcessingEvent
 
 from services.outreach.domain import STAGES, Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
-from shared.domain.reference import COUNTERS
+from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.web.plan_api import PlanOwner
+from shared.organisation.reference import COUNTERS
 
 
 class ContactRow(TypedDict):

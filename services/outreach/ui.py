@@ -15,9 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from services.outreach.api import ContactIn, HandOverIn, StartIn
 from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
-from shared.domain.reference import COUNTERS, agencies
 from shared.kernel.journey import DomainError, Invalid, NotFound
-from shared.organisation.reference import DIVISION_TITLES
+from shared.organisation.reference import COUNTERS, DIVISION_TITLES, agencies
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires

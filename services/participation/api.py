@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
-from shared.domain.reference import RESOURCE_KINDS
+from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text

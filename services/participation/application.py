@@ -15,10 +15,10 @@ from shared.contract.events import (
     OutreachHandedOverV1,
     ResourceDevelopedV1,
 )
-from shared.domain.reference import resource_kind
+from shared.domain.plan_owner import PlanOwner
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.web.plan_api import PlanOwner
+from shared.organisation.reference import resource_kind
 
 
 class ParticipationApplication(PlanOwner):

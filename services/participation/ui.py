@@ -23,9 +23,8 @@ from services.participation.api import (
 )
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES
-from shared.domain.reference import RESOURCE_KINDS
 from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import DIVISION_TITLES
+from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires

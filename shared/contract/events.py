@@ -338,7 +338,7 @@ class InitiativeStartedV1(_Tolerant):
 class ResourceDevelopedV1(_Tolerant):
     """D8 D13: community registered a new local resource; participation's catalogue learns of it from this alone.
 
-    `kind` is a code of `shared.domain.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other). The resource's
+    `kind` is a code of `shared.organisation.reference.RESOURCE_KINDS` (ibasho, shuro, jukyo, other). The resource's
     name travels as `resource_name`: no payload field is called `name` (that is a person's, never on the bus).
     """
 

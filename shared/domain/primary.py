@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from shared.domain.reference import COUNTERS, PROGRAMS
+from shared.organisation.reference import COUNTERS, PROGRAMS
 
 CHANGES_PRIMARY = (
     "ConsultationReceived", "CaseConnectionAnswered", "CaseEscalated", "CaseReturnedToIntake",

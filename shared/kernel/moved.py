@@ -25,7 +25,7 @@ MOVED: dict[str, str] = {  # old module → new module
     "shared.translate": "shared.kernel.translate",
     "shared.plan": "shared.domain.plan",
     "shared.primary": "shared.domain.primary",
-    "shared.reference": "shared.domain.reference",
+    "shared.reference": "shared.organisation.reference",
     "shared.wareki": "shared.domain.wareki",
     "shared.audit": "shared.domain.audit",
 }

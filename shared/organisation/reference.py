@@ -2,7 +2,7 @@
 
 Codes are ASCII (they travel in HTTP headers and on the bus); names are Japanese with English
 beside. The fuller catalogue (programs, concern fields) grows with the domain issue (#18: the
-organisation's data). The old import path, shared.domain.reference, re-exports it.
+organisation's data). The old import path, shared.organisation.reference, re-exports it.
 """
 
 from __future__ import annotations

@@ -21,15 +21,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from faststream.nats import NatsBroker
 
 from shared.contract.events import Envelope
-from shared.domain.reference import (
-    CONCERN_FIELDS,
-    COUNTERS,
-    DIVISION_TITLES,
-    DIVISIONS,
-    PROGRAMS,
-    RESOURCE_KINDS,
-    agencies,
-)
 from shared.kernel.app import ServiceApplication
 from shared.kernel.idempotency import (
     COMMANDS,
@@ -50,6 +41,15 @@ from shared.messaging.natsauth import broker_credentials
 from shared.messaging.relay import Relay
 from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
 from shared.observe.tracing import install as install_tracing
+from shared.organisation.reference import (
+    CONCERN_FIELDS,
+    COUNTERS,
+    DIVISION_TITLES,
+    DIVISIONS,
+    PROGRAMS,
+    RESOURCE_KINDS,
+    agencies,
+)
 from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit

@@ -49,10 +49,10 @@ from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.domain.audit import inert_row
-from shared.domain.reference import DIVISIONS
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import new_key_field
 from shared.kernel.journey import DomainError
+from shared.organisation.reference import DIVISIONS
 from shared.settings import current
 from shared.web.auth import (
     COOKIE,

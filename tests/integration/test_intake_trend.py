@@ -12,8 +12,8 @@ from unit.builders import envelope_for
 
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
-from shared.domain.reference import COUNTERS
 from shared.kernel.store import store_env
+from shared.organisation.reference import COUNTERS
 from shared.settings import Settings
 
 STAFF = {"staff_id": "s-1", "division": "childcare"}

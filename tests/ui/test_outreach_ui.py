@@ -138,7 +138,7 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
     await expect(page.get_by_role("link", name="その関わりを開く")).to_have_attribute("href", f"/ui/engagements/{case_id}")
     await shoot(page, "outreach-start-refused")
     await page.goto(f"{outreach}/ui/engagements/{case_id}")
-    # Handing over to a counter names it (shared.domain.reference.COUNTERS).
+    # Handing over to a counter names it (shared.organisation.reference.COUNTERS).
     await page.get_by_label("包括的相談支援（相談窓口）").check()
     await page.get_by_label(re.compile("受付窓口")).select_option(label="地域包括支援センター")
     await page.get_by_label("理由 / reason").fill("本人が窓口での相談を希望")

@@ -29,7 +29,7 @@ SECRETARIAT = {"staff_id": "k1", "division": "welfare-general"}
 PERSON = {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1961-04-01",
           "address": "調布市小島町2-35-1", "phone": "042-481-7111"}
 
-#: Agencies the city knows (shared/domain/reference.py), for plan roles and meeting attendees.
+#: Agencies the city knows (shared/organisation/reference.py), for plan roles and meeting attendees.
 ROLES = [
     {"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整", "contact": "山田"},
     {"agency": "調布ライフサポート", "responsibility": "家計相談"},

@@ -11,8 +11,8 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import CaseAlreadyEscalated, Person
 from services.intake.translate import translate
 from shared.contract.events import CaseReturnedToIntakeV1, Envelope, envelope_json
-from shared.domain.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter
 from shared.kernel.journey import Invalid, NotFound
+from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter
 from unit.builders import (
     COUNTER_STAFF,
     PERSON,
@@ -24,7 +24,7 @@ from unit.builders import (
 )
 
 ALL_CONCERNS = [c.ja for c in CONCERN_FIELDS.values()]
-#: The oracle, written from the source (包括的相談支援事業) and DOMAIN.md's table, not read from shared/domain/reference.py:
+#: The oracle, written from the source (包括的相談支援事業) and DOMAIN.md's table, not read from shared/organisation/reference.py:
 #: the six counters that receive consultations, each with the division that runs it (D2).
 SOURCE_COUNTERS = {
     "地域包括支援センター": "高齢者支援室", "障害者相談支援事業": "障害福祉課", "利用者支援事業【基本型】": "子ども政策課",

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import ERASURE_BASES, Case, Person, PersonErased, Referral
-from shared.domain.reference import COUNTERS, DIVISIONS
+from shared.organisation.reference import COUNTERS, DIVISIONS
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 
