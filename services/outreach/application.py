@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
@@ -10,6 +10,7 @@ from eventsourcing.application import ProcessingEvent
 
 from services.outreach.domain import STAGES, Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
+from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
@@ -57,7 +58,7 @@ class EngagementRecord(TypedDict):
     stage_index: int
 
 
-class OutreachApplication(PlanOwner):
+class OutreachApplication(PlanOwner, CaseworkOwner):
     """Starts from intake, from a meeting's connect_to, or before any escalation (D12)."""
 
     name = "outreach"
@@ -132,6 +133,28 @@ class OutreachApplication(PlanOwner):
     def engagement_records(self, reader: Any) -> list[EngagementRecord]:
         """The engagements the reader's division may see (division scope), each as its page shows it."""
         return [self.engagement_record(UUID(e["case_id"])) for e in self.scoped(self.engagements(), reader)]
+
+    # -- casework (issue 15): the contact log is shown in the 経過記録 as it is (merged, not copied into notes)
+
+    def casework_cases(self) -> list[UUID]:
+        return self.ids_of(Engagement)
+
+    def casework_activities(self, case_id: UUID) -> list[RecordEntry]:
+        """Each contact of the log, on the day it was recorded (the log keeps no other date)."""
+        return [RecordEntry(at=e.timestamp, kind="contact", kind_ja="アウトリーチ接触", method=e.method,
+                            counterpart="本人" if e.reached else "（会えず）", content=e.note,
+                            agreed="", written_at=e.timestamp, written_by=actor_name(e))
+                for e in self.events_of(case_id) if isinstance(e, Engagement.ContactRecorded)]
+
+    def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
+        """経過記録の未記入: a contact logged after the latest note was written (or with no note at all)."""
+        contacts = [e.timestamp for e in self.events_of(case_id) if isinstance(e, Engagement.ContactRecorded)]
+        written = max((n.written_at for n in notes if n.written_at), default=None)
+        if not contacts or (written is not None and written >= max(contacts)):
+            return []
+        contacted = max(contacts).astimezone(JST).date()
+        return [DueItem(str(case_id), "接触後の経過記録が未記入 / no note since the last contact", contacted,
+                        contacted < on)]
 
     @handles(MeetingDecidedV1)
     def _connected_by_meeting(self, envelope: Envelope, payload: MeetingDecidedV1,

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 
-from services.participation.domain import CatalogueEntry, Support
+from services.participation.domain import PLACEMENT_OUTCOMES, CatalogueEntry, Support
 from shared.contract.events import (
     Envelope,
     MeetingDecidedV1,
     OutreachHandedOverV1,
     ResourceDevelopedV1,
 )
+from shared.domain.casework import JST
+from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.organisation.reference import resource_kind
 
+#: A placement still open is due for review this long after it started or was last reviewed (issue 15).
+REVIEW_EVERY = timedelta(days=90)
 
-class ParticipationApplication(PlanOwner):
+
+class ParticipationApplication(PlanOwner, CaseworkOwner):
     """Starts from a meeting decision's connect_to; matches catalogue resources, places, reports shortages (D13)."""
 
     name = "participation"
@@ -135,6 +140,45 @@ class ParticipationApplication(PlanOwner):
             })
         matches = [{**m, "resource": names.get(m["resource_id"])} for m in view["matches"]]
         return {**view, "matches": matches, "placements": placements, "started_at": started_at}
+
+    # -- casework (issue 15): placements and reviews are shown in the 経過記録 as they are (merged, not copied)
+
+    def casework_cases(self) -> list[UUID]:
+        return self.ids_of(Support)
+
+    def casework_activities(self, case_id: UUID) -> list[RecordEntry]:
+        """Each placement on the day it started (its own date), each review on the day it was recorded."""
+        names = {r["resource_id"]: r["name"] for r in self.catalogue()}
+        rows: list[RecordEntry] = []
+        for e in self.events_of(case_id):
+            if isinstance(e, Support.PlacementStarted):
+                at = datetime.combine(e.started_on, datetime.min.time(), JST)
+                rows.append(RecordEntry(at=at, kind="placement", kind_ja="参加開始", method="—",
+                                        counterpart=names.get(e.resource_id, e.resource_id),
+                                        content=f"{names.get(e.resource_id, e.resource_id)}への参加を開始",
+                                        written_at=e.timestamp, written_by=str(_actor(e).get("staff_id", ""))))
+            elif isinstance(e, Support.PlacementReviewed):
+                rows.append(RecordEntry(at=e.timestamp, kind="review", kind_ja="参加の評価", method="—",
+                                        counterpart=names.get(e.resource_id, e.resource_id),
+                                        content=f"{PLACEMENT_OUTCOMES.get(e.outcome, e.outcome)}: {e.note}".rstrip(": "),
+                                        written_at=e.timestamp, written_by=str(_actor(e).get("staff_id", ""))))
+        return rows
+
+    def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
+        """参加の見直し: an open placement REVIEW_EVERY after it started or was last reviewed."""
+        last: dict[int, date] = {}
+        for e in self.events_of(case_id):
+            if isinstance(e, Support.PlacementStarted):
+                last[len(last)] = e.started_on
+            elif isinstance(e, Support.PlacementReviewed):
+                last[e.index] = e.timestamp.astimezone(JST).date()
+        items = []
+        for placement in self.support_view(case_id)["placements"]:
+            due = last[placement["index"]] + REVIEW_EVERY
+            if placement["status"] != "ended" and due <= on + timedelta(days=7):
+                items.append(DueItem(str(case_id), f"参加の見直し時期（参加 {placement['index'] + 1}）/ placement review due",
+                                     due, due < on))
+        return items
 
     @handles(ResourceDevelopedV1)
     def _resource_developed(self, envelope: Envelope, payload: ResourceDevelopedV1,
