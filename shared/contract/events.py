@@ -70,8 +70,21 @@ class Envelope(_Tolerant):
 # ---- payloads, version 1 -------------------------------------------------------------
 
 
+ConsultationRoute = Literal["visit", "phone", "home_visit", "from_agency", "from_others"]
+#: 相談経路 (issue 15): how a consultation came in, as codes (the city's figures, #16)
+CONSULTATION_ROUTES: dict[str, str] = {"visit": "来所", "phone": "電話", "home_visit": "訪問",
+                                       "from_agency": "関係機関から", "from_others": "本人以外から"}
+ConsultedBy = Literal["self", "family", "neighbour", "agency"]
+#: 相談者 (issue 15): who consulted, as codes
+CONSULTED_BY: dict[str, str] = {"self": "本人", "family": "家族", "neighbour": "近隣", "agency": "関係機関"}
+
+
 class ConsultationReceivedV1(_Tolerant):
-    """D1 D2: a consultation received at one of the six counters (相談受付)."""
+    """D1 D2: a consultation received at one of the six counters (相談受付).
+
+    `route` and `consulted_by` (added in place, issue 15; absent from events recorded before) are the
+    相談経路 and who consulted as codes (CONSULTATION_ROUTES, CONSULTED_BY); the reception's texts (主訴,
+    相談概要) and the 相談日 never travel."""
 
     counter: str
     division: str
@@ -79,6 +92,8 @@ class ConsultationReceivedV1(_Tolerant):
     concerns: list[str]
     person_ref: str
     primary_agency: str | None = None
+    route: ConsultationRoute | None = None
+    consulted_by: ConsultedBy | None = None
 
 
 ConsentCover = Literal["jusou_shien_kaigi", "related_agencies"]
@@ -177,6 +192,8 @@ class PlanProposedV1(_Tolerant):
     support_direction: str
     goals: list[str]
     roles: list[Role]
+    starts_on: date | None = None  # plan period (added in place): 開始日
+    review_on: date | None = None  # plan period (added in place): 見直し予定日
 
 
 class PlanClosureRequestedV1(_Tolerant):
@@ -262,6 +279,20 @@ class CaseReturnedToIntakeV1(_Tolerant):
     reason: str
 
 
+ClosingOutcome = Literal["resolved", "handed_over", "person_ended", "moved", "died", "unreachable"]
+#: 対応終了の結果 (issue 15)
+CLOSING_OUTCOMES: dict[str, str] = {"resolved": "解決", "handed_over": "他機関へ引継ぎ", "person_ended": "本人の意思で終了",
+                                    "moved": "転居", "died": "死亡", "unreachable": "連絡不能"}
+
+
+class IntakeCaseClosedV1(_Tolerant):
+    """対応終了 (issue 15): intake closed a case it handled itself (never escalated, returned from the
+    meeting, or received from an outreach referral), with an outcome as a code (CLOSING_OUTCOMES). The
+    staff member's note stays in intake."""
+
+    outcome: ClosingOutcome = Field(description="; ".join(f"{code}: {label}" for code, label in CLOSING_OUTCOMES.items()))
+
+
 class GoalResult(_Tolerant):
     """D7: how one goal of the plan went."""
 
@@ -308,6 +339,17 @@ class PlanContinuedV1(_Tolerant):
     next_review_on: date
     program: Program | None = None
     meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
+
+
+class PlanResumedV1(_Tolerant):
+    """D7 D9: the 重層的支援会議 resumes a suspended plan (中断 → 再開) once the person's consent to share
+    at the 重層的支援会議 is given again; the plan is active again for everyone who follows it."""
+
+    plan_id: UUID
+    meeting_id: UUID
+    meeting_type: MeetingType
+    reason: str
+    program: Program | None = None
 
 
 class ResourceGapIdentifiedV1(_Tolerant):
@@ -369,7 +411,7 @@ class PlacementReviewedV1(_Tolerant):
 #: Optional fields added to a published version in place (tolerant readers ignore them): when a
 #: translation leaves one out, it is left out of the payload too, so an event recorded before the field
 #: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
-ADDED_IN_PLACE = frozenset({"covers", "meeting_type"})
+ADDED_IN_PLACE = frozenset({"covers", "meeting_type", "starts_on", "review_on", "route", "consulted_by"})
 
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
@@ -388,10 +430,12 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ResourceShortageReported", 1): ResourceShortageReportedV1,
     ("MeetingDecided", 1): MeetingDecidedV1,
     ("CaseReturnedToIntake", 1): CaseReturnedToIntakeV1,
+    ("IntakeCaseClosed", 1): IntakeCaseClosedV1,
     ("MeetingCaseTakenUp", 1): MeetingCaseTakenUpV1,
     ("PlanClosed", 1): PlanClosedV1,
     ("PlanSuspended", 1): PlanSuspendedV1,
     ("PlanContinued", 1): PlanContinuedV1,
+    ("PlanResumed", 1): PlanResumedV1,
     ("ResourceGapIdentified", 1): ResourceGapIdentifiedV1,
     ("RegionalIssueOpened", 1): RegionalIssueOpenedV1,
     ("InitiativeStarted", 1): InitiativeStartedV1,
@@ -409,6 +453,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "CaseConnected": ("intake",),
     "CaseConnectionAnswered": ("intake",),
     "CaseEscalated": ("intake",),
+    "IntakeCaseClosed": ("intake",),
     "CollaborationStarted": ("collaboration",),
     "PlanProposed": ("collaboration", "outreach", "participation"),
     "PlanClosureRequested": ("collaboration", "outreach", "participation"),
@@ -425,6 +470,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "PlanClosed": ("meeting",),
     "PlanSuspended": ("meeting",),
     "PlanContinued": ("meeting",),
+    "PlanResumed": ("meeting",),
     "ResourceGapIdentified": ("meeting",),
     "RegionalIssueOpened": ("community",),
     "InitiativeStarted": ("community",),
