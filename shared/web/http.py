@@ -54,6 +54,7 @@ from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit
 from shared.web.deps import Runtime, call, principal, runtime_of
+from shared.web.errors import error_page, install_error_pages, is_page
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
@@ -161,13 +162,12 @@ def _install_middleware(api: FastAPI, service: str) -> None:
 def _install_error_handlers(api: FastAPI, page: UI) -> None:
     """Domain errors, repeated Idempotency-Keys, sign-in, conflicts and a lost store, as answers a person can act on."""
 
+    install_error_pages(api, page)  # the framework's refusals and an unexpected failure as pages on /ui/
+
     @api.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if exc.status == 403 and request.url.path.startswith("/ui/"):
-            refused = page.render(request, "missing.html", "権限がありません / not allowed", status_code=403,
-                                  message=str(exc))
-            refused.headers.update(getattr(exc, "headers", None) or {})
-            return refused
+        if is_page(request):  # a page's error is a page with the next step (shared/web/errors.py)
+            return error_page(page, request, exc.status, str(exc), getattr(exc, "headers", None))
         return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})},
                             headers=getattr(exc, "headers", None))
 
@@ -186,16 +186,25 @@ def _install_error_handlers(api: FastAPI, page: UI) -> None:
         return RedirectResponse(login_url(request, exc.reason), status_code=303)
 
     @api.exception_handler(IntegrityError)
-    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def conflict(request: Request, exc: IntegrityError) -> Response:
         # Two commands changed the same record at once; nothing was half-written.
+        if is_page(request):
+            return error_page(page, request, 409, "同時に別の更新がありました。画面を開き直して、記録を確かめてから"
+                                                  "もう一度操作してください / the record changed at the same time; "
+                                                  "reload and try again")
         return JSONResponse(status_code=409, content={
             "detail": "同時に別の更新がありました。画面を更新してもう一度操作してください / "
                       "the record changed at the same time; reload and try again"})
 
     @api.exception_handler(OperationalError)
     @api.exception_handler(InterfaceError)
-    async def store_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
         # The database went away (restarted, connection lost): say so and when to try again.
+        if is_page(request):
+            return error_page(page, request, 503, "記録先のデータベースに一時的に接続できません。少し待ってから画面を"
+                                                  "開き直し、記録されたか確かめてからもう一度操作してください / the "
+                                                  "store is unreachable for now; reload in a moment to see whether "
+                                                  "it was recorded, then try again", {"Retry-After": "2"})
         return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
             "detail": "記録先のデータベースに一時的に接続できません。画面を更新して記録されたか確かめてから、"
                       "もう一度操作してください（Idempotency-Key を付けた要求はそのまま再送できます） / "

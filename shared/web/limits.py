@@ -300,19 +300,21 @@ MAX_FORM_FIELD = 4000
 async def form_guard(request: Request) -> None:
     """A division UI's form (a router dependency): no field longer than any command takes, and no
     control or bidirectional control characters in any (the forms' own checks give each field's
-    exact bounds). Refused with 422 before the page's handler runs."""
+    exact bounds). Refused with 422 before the page's handler runs, as a page with the next step
+    (shared/web/errors.py): the message names no form field by its code (the page's labels name them)."""
     if request.method != "POST":
         return
     form = await request.form()  # kept on the request: the handler's own `request.form()` reads it again
-    for name, value in form.multi_items():
+    for _name, value in form.multi_items():
         if not isinstance(value, str):
-            raise Invalid("ファイルは送れません / files are not accepted")
+            raise Invalid("ファイルは送れません。前の画面に戻り、文字で入力してください / files are not accepted")
         if len(value) > MAX_FORM_FIELD:
-            raise Invalid(f"{name}: {MAX_FORM_FIELD} 文字以内にしてください / at most {MAX_FORM_FIELD} characters")
+            raise Invalid(f"{MAX_FORM_FIELD} 文字を超える入力欄があります。前の画面に戻り、{MAX_FORM_FIELD} 文字以内に"
+                          f"してください / a field is longer than {MAX_FORM_FIELD} characters: go back and shorten it")
         try:
             free_text(value)
         except ValueError as exc:
-            raise Invalid(f"{name}: {exc}") from None
+            raise Invalid(f"入力欄に{exc}（前の画面に戻って直してください）") from None
 
 
 #: pydantic's error types as a person at a counter reads them (the English message stays beside)

@@ -23,8 +23,10 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import anyio
@@ -68,6 +70,14 @@ from shared.web.auth import (
     exchange_code,
     pkce_pair,
     verifier,
+)
+from shared.web.labels import (
+    BASIS_LABELS,
+    DECISION_LABELS,
+    MEETING_TYPE_LABELS,
+    division_label,
+    event_label,
+    kind_label,
 )
 from shared.web.policy import permits, public, requires
 
@@ -302,7 +312,13 @@ class UI:
         env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
         env.filters["wareki"] = wareki
         env.filters["jst"] = jst
+        env.filters["event_ja"] = event_label  # the office's words (shared/web/labels.py): no English event name
+        env.filters["kind_ja"] = kind_label
+        env.filters["division_ja"] = division_label
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
+        env.globals["DECISION_LABELS"] = DECISION_LABELS
+        env.globals["MEETING_TYPE_LABELS"] = MEETING_TYPE_LABELS
+        env.globals["BASIS_LABELS"] = BASIS_LABELS
         env.globals["idempotency_field"] = form_fields  # a fresh key per form, and the CSRF token (form_fields)
         env.globals["csrf_field"] = csrf_field
         self.templates = Jinja2Templates(env=env)
@@ -315,6 +331,8 @@ class UI:
             "url_of": lambda name: service_url(request, name),
             # the forms a page shows: only what the policy lets this staff member do here
             "may": lambda action: permits(getattr(request.state, "principal", None), action, self.service),
+            # a link to another service's page only where the reader may go
+            "may_at": lambda action, service: permits(getattr(request.state, "principal", None), action, service),
             **context,
         }, status_code=status_code)
 
@@ -325,6 +343,132 @@ def redirect(url: str, ok: str | None = None, ng: str | None = None) -> Redirect
     message = message_query("ok", ok) if ok else message_query("ng", ng) if ng else ""
     sep = "&" if "?" in url else "?"
     return RedirectResponse(f"{url}{sep}{message}" if message else url, status_code=303)
+
+
+PER_PAGE = 50  #: rows on a list's page unless `per_page` says otherwise
+MAX_PER_PAGE = 200  #: the most a list shows on one page, whatever `per_page` asks
+
+
+def _bounded(text: str | None, default: int, low: int, high: int) -> int:
+    """A whole number from a query parameter within [low, high]; the default when it is not one."""
+    if not text or not text.strip().isdigit() or len(text.strip()) > 6:
+        return default
+    return min(max(int(text), low), high)
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where a list's page is: `page` (from 1) of `per_page` rows, out of `total`; the template macro
+    `pager(paging)` (shared/web/templates/_lists.html) shows 「N件中 a–b件」 and 前へ / 次へ."""
+
+    page: int
+    per_page: int
+    total: int
+    query: tuple[tuple[str, str], ...] = ()  # the list's other query parameters (filters), kept by the links
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.per_page, self.total)
+
+    def url(self, page: int) -> str:
+        """The same list at another page (with its filters)."""
+        params = [*self.query, ("page", str(page))]
+        if self.per_page != PER_PAGE:
+            params.append(("per_page", str(self.per_page)))
+        return "?" + urlencode(params)
+
+    @property
+    def previous_url(self) -> str | None:
+        return self.url(self.page - 1) if self.page > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self.url(self.page + 1) if self.page < self.pages else None
+
+
+Row = TypeVar("Row")
+
+
+def paged(request: Request, rows: Sequence[Row], per_page: int = PER_PAGE) -> tuple[list[Row], Paging]:
+    """One page of a list's rows, from the query's `page` and `per_page` (bounded: 1 to MAX_PER_PAGE;
+    a page past the end shows the last). See `Filters` for the three lines a list adds."""
+    size = _bounded(request.query_params.get("per_page"), per_page, 1, MAX_PER_PAGE)
+    pages = max(1, -(-len(rows) // size))
+    page = _bounded(request.query_params.get("page"), 1, 1, pages)
+    kept = tuple((k, v) for k, v in request.query_params.multi_items() if k not in ("page", "per_page", "ok", "ng", "sig"))
+    return list(rows[(page - 1) * size: page * size]), Paging(page, size, len(rows), kept)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()) if text and len(text.strip()) == 10 else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A list's filter bar, read from the query: status, counter (窓口), 担当者 (assignee) and a date range
+    (`from`, `to`, YYYY-MM-DD; a date that is not one is ignored). A list adds three lines:
+
+        filters = filters_of(request)                                    # in the route
+        rows, paging = paged(request, filters.apply(rows, day="received_at"))
+        return ui.render(request, "cases.html", "…", rows=rows, paging=paging, filters=filters)
+
+    and in its template `{% from "_lists.html" import filter_bar, pager %}`, `{{ filter_bar(filters,
+    statuses=STATUS_JA, counters=COUNTER_JA, assignees=STAFF) }}` above the table and `{{ pager(paging) }}`
+    below it (each choice a mapping of value → Japanese label; a choice left out is not shown)."""
+
+    status: str = ""
+    counter: str = ""
+    assignee: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.counter or self.assignee or self.since or self.until)
+
+    def apply(self, rows: Iterable[Row], status: str = "status", counter: str = "counter",
+              assignee: str = "assignee", day: str = "received_at") -> list[Row]:
+        """The rows that pass every filter given; `status`… name each row's field (a mapping's key or an
+        attribute); `day` is a date or an ISO date-time (its first 10 characters, the day in Japan)."""
+        def field(row: Any, name: str) -> Any:
+            return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+        kept = []
+        for row in rows:
+            if self.status and str(field(row, status) or "") != self.status:
+                continue
+            if self.counter and str(field(row, counter) or "") != self.counter:
+                continue
+            if self.assignee and str(field(row, assignee) or "") != self.assignee:
+                continue
+            when = _day(str(jst(str(field(row, day))) if field(row, day) else "")[:10])
+            if (self.since or self.until) and when is None:
+                continue
+            if when is not None and ((self.since and when < self.since) or (self.until and when > self.until)):
+                continue
+            kept.append(row)
+        return kept
+
+
+def filters_of(request: Request) -> Filters:
+    """The filter bar's values as sent (each a short single line; anything else is ignored)."""
+    def text(name: str) -> str:
+        value = (request.query_params.get(name) or "").strip()
+        return value if _printable(value, 100) else ""
+
+    return Filters(text("status"), text("counter"), text("assignee"), _day(request.query_params.get("from")),
+                   _day(request.query_params.get("to")))
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:

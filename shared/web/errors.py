@@ -1,0 +1,170 @@
+"""Every error on a page (`/ui/…`) is a Japanese HTML page with the next step (issue 15); the JSON API
+keeps its JSON errors.
+
+`error_page` renders `error.html`: what happened in the office's words (a rule code the message names
+goes to the tooltip, shared/web/labels.py), who may use the page when the policy refused it, links to
+go on, and for an unexpected failure (500) a number to quote to the help desk, never a traceback (the
+number is on the log line that has it). `install_error_pages` answers the framework's own refusals
+(404, 405, 413, 422) and an unexpected failure on pages, and leaves the API's answers as they were.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Awaitable
+from urllib.parse import urlsplit
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.organisation.scope import PROGRAM_DIVISIONS
+from shared.web.labels import division_label, split_rule_codes
+from shared.web.limits import TOO_LARGE, readable
+from shared.web.policy import ROLES, declared, permits, principal_of, program_of
+from shared.web.ui import SECURITY_HEADERS, UI
+
+log = structlog.get_logger()
+
+#: Each status's heading, and what a person does next when nothing more precise is known.
+TITLES = {
+    400: "送信内容を読めませんでした / the request could not be read",
+    403: "権限がありません / not allowed",
+    404: "ページまたは記録が見つかりません / not found",
+    405: "この画面ではその操作はできません / not possible here",
+    409: "記録できませんでした / not recorded",
+    413: "送信内容が大きすぎます / too large",
+    422: "入力内容を確認してください / check what was entered",
+    429: "操作が多すぎます / too many requests",
+    500: "システムで問題が起きました / something went wrong",
+    503: "一時的に利用できません / unavailable for now",
+}
+MESSAGES = {
+    400: "送信された内容を読めませんでした。画面を開き直して、もう一度入力してください / "
+         "the request could not be read: reload the page and try again",
+    404: "お探しのページまたは記録はありません。アドレスを確かめるか、一覧から開き直してください / "
+         "no such page or record: check the address or open it again from the list",
+    405: "この画面では、その操作は受け付けていません。画面のボタンから操作してください / "
+         "this page does not take that request: use the page's own buttons",
+    413: TOO_LARGE,
+    500: "処理の途中で予期しない問題が起きました。記録されなかった可能性があります。一覧で確かめてから、もう一度操作してください / "
+         "an unexpected error stopped the request: check the list for what was recorded, then try again",
+}
+
+
+def is_page(request: Request) -> bool:
+    """A request for a division UI's page (its errors are pages), not the JSON API."""
+    return request.url.path.startswith("/ui/") and not request.url.path.startswith("/ui/static/")
+
+
+def _back(request: Request) -> str | None:
+    """The page the reader came from, when it is one of this service's pages (never another site's)."""
+    referer = request.headers.get("referer", "")
+    parts = urlsplit(referer)
+    if not referer or parts.netloc != request.headers.get("host", "") or not parts.path.startswith("/ui/"):
+        return None
+    if parts.path == request.url.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _next_steps(request: Request, status: int) -> list[tuple[str, str]]:
+    steps: list[tuple[str, str]] = []
+    back = _back(request)
+    if back:
+        steps.append(("前の画面に戻る / back to the previous page", back))
+    if status in (500, 503, 409) and request.method == "GET":
+        steps.append(("もう一度開く / try again", request.url.path + (f"?{request.url.query}" if request.url.query else "")))
+    steps.append(("この事業のトップへ / to this program's start page", "/ui/"))
+    if status == 403:
+        steps.append(("別の職員でログインし直す / sign in as someone else", "/ui/logout"))
+    return steps
+
+
+def who_may(request: Request, service: str) -> list[str] | None:
+    """The roles (and divisions) that may use the refused page, when the policy refused this reader its
+    action; None when the refusal was something else (a record of another division, a domain rule)."""
+    action = declared(request.scope.get("route"))
+    principal = getattr(request.state, "principal", None)
+    if not action or action == "public" or permits(principal, action, service):
+        return None
+    roles = [role.ja for role in ROLES.values() if action in role.actions]
+    program = program_of(action, service)
+    if program:
+        divisions = "、".join(sorted(division_label(d) for d in PROGRAM_DIVISIONS.get(program, frozenset())))
+        roles = [f"{role}（{divisions}）" for role in roles]
+    return roles or ["（この画面を使える役割はありません）"]
+
+
+def error_page(page: UI, request: Request, status: int, message: str | None = None,
+               headers: dict[str, str] | None = None, incident: str | None = None) -> HTMLResponse:
+    """The page of an error: heading, what happened (a rule code only in the tooltip), who may, what next."""
+    if not hasattr(request.state, "principal"):  # no route matched: who is signed in, for the page's header
+        try:
+            request.state.principal = principal_of(request)
+        except Exception:  # noqa: BLE001 - an unreadable cookie only means the header shows no one
+            request.state.principal = None
+    allowed_roles = who_may(request, page.service) if status == 403 else None
+    if allowed_roles is not None:
+        message = ("あなたの役割・所属課では、この画面・操作は使えません。必要な場合は、使える職員に依頼してください / "
+                   "your role or division may not use this page: ask someone who may")
+    text, rule = split_rule_codes(message or MESSAGES.get(status, TITLES.get(status, "")))
+    response = page.render(request, "error.html", TITLES.get(status, f"エラー（{status}）/ error"),
+                           status_code=status, message=text, rule=rule, who_may=allowed_roles,
+                           next_steps=_next_steps(request, status), incident=incident)
+    response.headers.update(headers or {})
+    return response
+
+
+async def _answer(answer: Response | Awaitable[Response]) -> Response:
+    """What another exception handler (sync or async) answered."""
+    return await answer if inspect.isawaitable(answer) else answer
+
+
+def install_error_pages(api: FastAPI, page: UI) -> None:
+    """The framework's refusals (404, 405, 413, 400) and its validation errors (422) as pages on /ui/,
+    through the API's own handlers elsewhere (shared/web/limits.py); an unexpected failure (500) as a
+    page with a number to quote on /ui/, as JSON with that number on the API."""
+    framework = api.exception_handlers[StarletteHTTPException]
+    validation = api.exception_handlers[RequestValidationError]
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_page(request):
+            detail = exc.detail if exc.status_code == 413 else None
+            return error_page(page, request, exc.status_code, detail, getattr(exc, "headers", None))
+        return await _answer(framework(request, exc))
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_page(request):
+            found = dict.fromkeys(readable(error) for error in exc.errors()[:5])
+            return error_page(page, request, 422, "アドレスまたは入力の形式が正しくありません / the address or form "
+                              "is not in the expected form: " + "; ".join(found))
+        return await _answer(validation(request, exc))
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        incident = uuid.uuid4().hex[:12]
+        log.error("request.unexpected_error", incident=incident, path=request.url.path, method=request.method,
+                  exc_info=exc)
+        if not is_page(request):
+            return JSONResponse(status_code=500, content={
+                "detail": f"予期しない問題が起きました。問い合わせ番号 {incident} / unexpected error, incident {incident}",
+                "incident": incident})
+        try:
+            response: Response = error_page(page, request, 500, incident=incident)
+        except Exception:  # noqa: BLE001 - the error page itself failed: a plain page, still no traceback
+            response = HTMLResponse(_PLAIN.format(incident=incident), status_code=500)
+        response.headers.update(SECURITY_HEADERS)  # answered outside the middleware that adds them
+        return response
+
+
+_PLAIN = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>システムで問題が起きました</title></head>
+<body><main><h1>システムで問題が起きました / something went wrong</h1>
+<p>ヘルプデスクに次の番号をお伝えください / quote this number to the help desk: <strong>{incident}</strong></p>
+<p><a href="/ui/">この事業のトップへ / to the start page</a></p></main></body></html>"""
+
