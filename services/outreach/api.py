@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.web.auth import Principal
+from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import Name, Text
 from shared.web.plan_api import plan_router
@@ -110,3 +111,4 @@ def hand_over(case_id: UUID, body: HandOverIn, app: App, actor: Staff) -> Handed
 
 
 router.include_router(plan_router("outreach"))
+router.include_router(casework_router())

@@ -17,6 +17,7 @@ from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.kernel.journey import DomainError, Invalid, NotFound
 from shared.organisation.reference import COUNTERS, DIVISION_TITLES, agencies
+from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -30,32 +31,38 @@ REFERRERS = ("民生委員・児童委員", "家族", "近隣住民", "地域包
 ALREADY_STARTED = "このケースのアウトリーチは既に始まっています / outreach has already started for this case"
 
 
-def _engagements(app: OutreachApplication, request: Request) -> list[EngagementRecord]:
+def _engagements(app: OutreachApplication, request: Request, in_charge: str = "") -> list[EngagementRecord]:
     """The worker's list (division scope): those still with the worker first, latest contact first; then
-    those handed over."""
+    those handed over. `in_charge`: only the cases where that staff member is 担当者 or 副担当."""
     rows = app.engagement_records(getattr(request.state, "principal", None))
+    if in_charge:
+        assigned = app.assignments()
+        rows = [r for r in rows if in_charge in assigned.get(r["case_id"], ())]
     rows.sort(key=lambda r: r["last"]["at"] if r["last"] else r["started_at"], reverse=True)
     return [r for r in rows if r["handed"] is None] + [r for r in rows if r["handed"] is not None]
 
 
-def _home(request: Request, rows: list[EngagementRecord], status_code: int = 200, **extra: Any) -> Response:
+def _home(request: Request, rows: list[EngagementRecord], assigned: dict[str, tuple[str | None, str | None]],
+          status_code: int = 200, **extra: Any) -> Response:
     return ui.render(request, "outreach_home.html", "アウトリーチの関わり / engagements", status_code=status_code,
-                     engagements=rows, stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=REFERRERS,
-                     **{"form": {}, "error": None, "existing": None, **extra})
+                     engagements=rows, stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=REFERRERS, assigned=assigned,
+                     **{"form": {}, "error": None, "existing": None, "in_charge": "", **extra})
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
-def home(request: Request, app: App) -> Response:
+def home(request: Request, app: App, in_charge: str = "") -> Response:
+    """The list, filtered by 担当者 (`in_charge`, a staff id) when asked."""
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
-    return _home(request, _engagements(app, request))
+    return _home(request, _engagements(app, request, in_charge.strip()), app.assignments(), in_charge=in_charge.strip())
 
 
 @router.get("/ui/engagements-table", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
-def engagements_table(request: Request, app: App) -> Response:
+def engagements_table(request: Request, app: App, in_charge: str = "") -> Response:
     """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "outreach_engagements_table.html", "", engagements=_engagements(app, request),
-                     stages=STAGES, hand_over_to=HAND_OVER_TO)
+    return ui.render(request, "outreach_engagements_table.html", "",
+                     engagements=_engagements(app, request, in_charge.strip()), stages=STAGES,
+                     hand_over_to=HAND_OVER_TO, assigned=app.assignments())
 
 
 @router.get("/ui/engagements.csv", dependencies=[requires("engagement.read")])
@@ -97,7 +104,7 @@ async def _refused_start(request: Request, app: OutreachApplication, text: dict[
                          existing: UUID | None = None) -> Response:
     """The list again with the start form as typed, why it was refused, and the engagement it clashed with."""
     rows = await call(_engagements, app, request)
-    return _home(request, rows, status_code=status, form=text, error=message,
+    return _home(request, rows, await call(app.assignments), status_code=status, form=text, error=message,
                  existing=str(existing) if existing else None)
 
 
@@ -105,12 +112,13 @@ def _page(request: Request, app: OutreachApplication, case_id: UUID, status_code
     """The engagement page (blocking: run it in the thread pool), with a refused form as typed."""
     try:
         record = app.engagement_record(case_id)
+        casework = app.case_file(case_id)
     except NotFound as missing:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "outreach_engagement.html", "アウトリーチ / engagement", status_code=status_code,
                      e=record, stages=STAGES, methods=CONTACT_METHODS, counters=list(COUNTERS.values()),
-                     hand_over_to=HAND_OVER_TO, agencies=sorted(agencies()),
+                     hand_over_to=HAND_OVER_TO, agencies=sorted(agencies()), casework=casework,
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
@@ -160,3 +168,6 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
         return await call(_page, request, app, case_id, refused.status, form=text, error_at="hand_over",
                           error=str(refused))
     return redirect(f"/ui/engagements/{case_id}", ok=f"{HAND_OVER_TO[command.to_program]}へ引き継ぎました / handed over")
+
+
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/engagements/{case_id}"))
