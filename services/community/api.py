@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.community.application import CommunityApplication
 from shared.organisation.reference import RESOURCE_KINDS
+from shared.web.casework_api import casework_router
 from shared.web.deps import application, staff
 from shared.web.limits import Capacity, Name, Text
 from shared.web.policy import requires
@@ -123,3 +124,6 @@ def develop(body: ResourceIn, app: App, actor: Staff) -> DevelopedOut:
     resource_id = app.develop_resource(
         actor, body.kind, body.name, body.provider, body.area, body.capacity, body.issue_id)
     return DevelopedOut(resource_id=resource_id)
+
+
+router.include_router(casework_router())

@@ -14,12 +14,13 @@ from shared.contract.events import (
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
-from shared.kernel.app import ServiceApplication, handles
-from shared.kernel.journey import Invalid, acting
+from shared.domain.casework_owner import CaseworkOwner
+from shared.kernel.app import handles
+from shared.kernel.journey import Invalid, NotFound, acting
 from shared.organisation.reference import RESOURCE_KINDS, resource_kind
 
 
-class CommunityApplication(ServiceApplication):
+class CommunityApplication(CaseworkOwner):
     """Keeps resource gaps and shortages as regional issues, takes them up and grows local resources (D8)."""
 
     name = "community"
@@ -71,6 +72,15 @@ class CommunityApplication(ServiceApplication):
     def resources(self) -> list[dict[str, Any]]:
         """地域の社会資源一覧."""
         return [self.load(i, LocalResource, "社会資源").view() for i in self.ids_of(LocalResource)]
+
+    # -- casework (issue 15): a community worker's 担当 and notes are kept on the case its regional issues name
+
+    def casework_cases(self) -> list[UUID]:
+        return list(dict.fromkeys(self._issue(i).case_id for i in self.ids_of(RegionalIssue)))
+
+    def casework_require_case(self, case_id: UUID) -> None:
+        if case_id not in self.casework_cases():
+            raise NotFound(f"この事例の地域の課題が見つかりません / no regional issue of case {case_id}")
 
     # -- the pages' queries: the views with when and by whom (from the events' metadata) -------------
 

@@ -16,6 +16,7 @@ from services.community.api import App, InitiativeIn, ResolutionIn, ResourceIn
 from services.community.application import CommunityApplication
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
+from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -93,11 +94,12 @@ def _issue_page(request: Request, app: CommunityApplication, issue_id: UUID, sta
     """The issue's page (blocking: reads the application), or 404 in words."""
     try:
         issue = _issue(app.issue_record(issue_id))
+        casework = app.case_file(UUID(str(issue["case_id"])))
     except NotFound as missing:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "community_issue.html", "地域の課題 / regional issue", status_code=status_code, i=issue,
-                     status_ja=STATUS_JA, kind_ja=KIND_JA, forums=FORUMS,
+                     status_ja=STATUS_JA, kind_ja=KIND_JA, forums=FORUMS, casework=casework,
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
@@ -205,3 +207,6 @@ async def register_resource(request: Request, app: App) -> Response:
     except DomainError as refused:
         return await call(_resources_page, request, app, refused.status, form=text, error=str(refused))
     return redirect("/ui/resources", ok=f"社会資源「{resource.name}」を登録しました。参加支援の資源一覧に加わります / resource registered")
+
+
+router.include_router(casework_pages(ui))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.participation.application import ParticipationApplication
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
+from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text
 from shared.web.plan_api import plan_router
@@ -174,3 +175,4 @@ def shortage(case_id: UUID, body: ShortageIn, app: App, actor: Staff) -> StatusO
 
 
 router.include_router(plan_router("participation"))
+router.include_router(casework_router())

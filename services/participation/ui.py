@@ -25,6 +25,7 @@ from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
+from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -66,8 +67,15 @@ def _support(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _supports(request: Request, app: ParticipationApplication) -> list[dict[str, Any]]:
-    reader = getattr(request.state, "principal", None)  # division scope
-    rows = [_support(record) for record in app.support_records(reader)]
+    """The supports the reader may see (division scope), each with its 担当者 and 副担当 (`in_charge`); only
+    those where the staff member `?in_charge=` is one of them when asked (issue 15)."""
+    reader = getattr(request.state, "principal", None)
+    assigned = app.assignments()
+    rows = [{**_support(record), "in_charge": assigned.get(record["case_id"], (None, None))}
+            for record in app.support_records(reader)]
+    wanted = request.query_params.get("in_charge", "").strip()
+    if wanted:
+        rows = [r for r in rows if wanted in r["in_charge"]]
     rows.sort(key=lambda r: r["started_at"], reverse=True)
     return rows
 
@@ -106,7 +114,7 @@ def home(request: Request, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return ui.render(request, "participation_home.html", "参加支援 / supports", supports=_supports(request, app),
-                     kind_ja=KIND_JA, status_ja=STATUS_JA)
+                     kind_ja=KIND_JA, status_ja=STATUS_JA, in_charge=request.query_params.get("in_charge", "").strip())
 
 
 @router.get("/ui/supports-table", response_class=HTMLResponse, dependencies=[requires("support.read")])
@@ -165,12 +173,13 @@ def _page(request: Request, app: ParticipationApplication, case_id: UUID, status
     catalogue = app.catalogue()
     try:
         support = _support(app.support_record(case_id, catalogue))
+        casework = app.case_file(case_id)
     except NotFound as missing:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "participation_support.html", "参加支援 / support", status_code=status_code,
                      s=support, case_id=support["case_id"], matched={m["resource_id"] for m in support["matches"]},
-                     outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=date.today().isoformat(),
+                     outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=date.today().isoformat(), casework=casework,
                      **_catalogue_context(catalogue, _filters(request)),
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
@@ -273,3 +282,6 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex, app: Ap
         return await _refused(request, app, case_id, "review", {**text, "index": index}, refused)
     return _back(f"/ui/supports/{case_id}", f"placement-{index}",
                  f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[reviewed.outcome]}）/ review recorded")
+
+
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/supports/{case_id}"))
