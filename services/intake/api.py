@@ -11,11 +11,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.access import may_read_case, may_see_referral
 from services.intake.application import IntakeApplication
-from shared.contract.events import CONSENT_COVERS, ConsentCover
+from shared.contract.events import (
+    CLOSING_OUTCOMES,
+    CONSENT_COVERS,
+    CONSULTATION_ROUTES,
+    CONSULTED_BY,
+    ClosingOutcome,
+    ConsentCover,
+    ConsultationRoute,
+    ConsultedBy,
+)
+from shared.domain.wareki import today_in_japan
 from shared.organisation.reference import COUNTERS
 from shared.web.auth import Principal
+from shared.web.dates import ConsultationDate, WarekiBirthDate
 from shared.web.deps import application, principal, staff
-from shared.web.limits import MAX_ITEMS, BirthDate, LongText, Name, Text
+from shared.web.limits import MAX_ITEMS, LongText, Name, Text
 from shared.web.policy import reads_every_division, requires
 
 App = Annotated[IntakeApplication, Depends(application(IntakeApplication))]
@@ -29,8 +40,10 @@ ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの
 class PersonIn(BaseModel):
     name: Name = Field(min_length=1, max_length=200, title="氏名", description="氏名")
     kana: Name = Field(default="", max_length=200, title="ふりがな", description="ふりがな")
-    birth_date: BirthDate | None = Field(default=None, title="生年月日",
-                                         description="生年月日 YYYY-MM-DD, from 1900-01-01 to today")
+    birth_date: WarekiBirthDate | None = Field(
+        default=None, title="生年月日",
+        description="生年月日: 和暦 (昭和35年2月3日, S35.2.3, 平成元年) or YYYY-MM-DD / YYYY/M/D, from 1900-01-01 to "
+                    "today; recorded as YYYY-MM-DD")
     address: Name | None = Field(default=None, max_length=500, title="住所", description="住所")
     phone: Name | None = Field(default=None, max_length=50, title="電話", description="電話")
 
@@ -50,6 +63,20 @@ class ConsultationIn(BaseModel):
         default=False, title="別人として新しく登録する",
         description="検索で見つかった候補とは別人として登録する (search before create: a match is refused with 409 and candidates otherwise)",
     )
+    check_similar: bool = Field(
+        default=False, title="似ている方も確認する",
+        description="部分一致の候補も確認する (issue 15): same kana and birth year, same phone, same address or a similar "
+                    "name is refused with 409 and candidates too (the reception form always asks for it)")
+    consulted_on: ConsultationDate | None = Field(default=None, title="相談日",
+                                                  description="相談日 (default: today): 和暦 or YYYY-MM-DD")
+    route: ConsultationRoute | None = Field(default=None, title="相談経路", description="相談経路: " + ", ".join(
+        f"{k}={v}" for k, v in CONSULTATION_ROUTES.items()))
+    consulted_by: ConsultedBy | None = Field(default=None, title="相談者（どなたから）", description="相談者: " + ", ".join(
+        f"{k}={v}" for k, v in CONSULTED_BY.items()))
+    main_complaint: Text | None = Field(default=None, max_length=500, title="主訴",
+                                        description="主訴 (personal: kept sealed in intake, never on the bus)")
+    summary: Text | None = Field(default=None, max_length=4000, title="相談概要",
+                                 description="相談概要 (personal: kept sealed in intake, never on the bus)")
 
 
 class ConsentIn(BaseModel):
@@ -81,6 +108,14 @@ class EscalateIn(BaseModel):
     primary_agency: Name = Field(min_length=1, max_length=200, title="主担当機関", description="主担当機関 (D11)")
 
 
+class CloseIn(BaseModel):
+    """対応終了 (issue 15)."""
+
+    outcome: ClosingOutcome = Field(title="対応終了の結果", description="結果: " + ", ".join(
+        f"{k}={v}" for k, v in CLOSING_OUTCOMES.items()))
+    note: Text = Field(default="", max_length=2000, title="経過のまとめ", description="経過のまとめ (stays in intake)")
+
+
 class AnswerIn(BaseModel):
     accepted: bool = Field(title="受け入れ", description="true: 受け入れ (accepts and becomes primary), false: 辞退")
     reason: Text = Field(default="", max_length=2000, title="理由", description="理由 (required when declining)")
@@ -89,10 +124,13 @@ class AnswerIn(BaseModel):
 def receive_consultation(app: IntakeApplication, actor: dict[str, str], command: ConsultationIn) -> UUID:
     """相談受付 as the API and the reception form send it: the counter names its division (D2)."""
     counter = COUNTERS.get(command.counter)
+    reception = {"consulted_on": command.consulted_on or today_in_japan().isoformat(), "route": command.route,
+                 "consulted_by": command.consulted_by, "main_complaint": command.main_complaint,
+                 "summary": command.summary}
     return app.receive_consultation(
         actor, command.counter, counter.division if counter else "", command.channel, command.concerns,
         command.person.model_dump() if command.person else None, command.person_ref, command.confirm_new_person,
-        command.referral)
+        command.referral, reception=reception, check_similar=command.check_similar)
 
 
 # -- answers (free-form views: their known keys, and whatever else they hold) ---------------------
@@ -146,7 +184,11 @@ class CaseOut(View):
     concerns: list[str] = Field(description="相談内容の分野")
     person_ref: str = Field(description="相談者の番号 (GET /cases/{case_id}/person shows the person on a legal basis)")
     primary: str = Field(description="主担当機関 (D11)")
-    status: str = Field(description="open, escalated or returned")
+    status: str = Field(description="open, escalated, returned, plan_closed (its plan's 終結) or closed (対応終了)")
+    consulted_on: str | None = Field(default=None, description="相談日 (YYYY-MM-DD; null before issue 15)")
+    route: str | None = Field(default=None, description="相談経路 (code)")
+    consulted_by: str | None = Field(default=None, description="相談者 (code)")
+    closure: dict[str, str] | None = Field(default=None, description="対応終了: outcome, note, status_before")
     consent: ConsentOut | None
     connections: list[ConnectionOut]
     meetings: list[MeetingOutcomeOut]
@@ -162,6 +204,32 @@ class CandidateOut(View):
     name: str | None
     kana: str | None
     birth_date: str | None
+
+
+class SearchIn(BaseModel):
+    """相談者の検索 (issue 15): any of the four, as typed (width, kana and spaces do not matter)."""
+
+    name: Name | None = Field(default=None, max_length=200, title="氏名")
+    kana: Name | None = Field(default=None, max_length=200, title="ふりがな")
+    phone: Name | None = Field(default=None, max_length=50, title="電話")
+    birth_date: WarekiBirthDate | None = Field(default=None, title="生年月日")
+
+
+class FoundPersonOut(View):
+    """A person found by the search (issue 15), with the cases of theirs the reader may read."""
+
+    person_ref: str
+    name: str | None
+    kana: str | None
+    birth_date: str | None
+    cases: list[dict[str, str]]
+
+
+class FoundOut(BaseModel):
+    """相談者の検索 (issue 15): the people the reader's division may read; how many others match elsewhere."""
+
+    people: list[FoundPersonOut]
+    elsewhere: int = Field(description="他の窓口に該当する方の人数 (no name: another counter holds them)")
 
 
 class PersonOut(View):
@@ -230,13 +298,26 @@ def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, app: App, acto
 @router.get("/persons/search", response_model=list[CandidateOut], dependencies=[requires("person.search")])
 def search(
     app: App, actor: Staff, name: Annotated[Name | None, Query(max_length=200)] = None,
-    birth_date: Annotated[BirthDate | None, Query(description="YYYY-MM-DD")] = None,
+    birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
     kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
 ) -> list[dict[str, Any]]:
     """相談者の検索 (search before create): same name and birth date, or same kana and phone.
 
     Staff only; every candidate shown is recorded as a reading of personal information (audit disclosures)."""
     return app.search_people(actor, name, birth_date, kana, phone)
+
+
+@router.get("/persons/find", response_model=FoundOut, dependencies=[requires("person.search")])
+def find(
+    app: App, who: Who, name: Annotated[Name | None, Query(max_length=200)] = None,
+    kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
+    birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
+) -> dict[str, Any]:
+    """相談者の検索 (issue 15): any of name, kana, phone, birth date; width-, kana- and space-insensitive.
+
+    Only the people whose cases the caller's division may read are named (each showing recorded as a
+    disclosure: Person.Shown, purpose search); the others are counted (`elsewhere`), never named."""
+    return app.find_anyone(who, name, kana, phone, birth_date)
 
 
 @router.post("/persons/{person_ref}/erasure", response_model=PersonOut, dependencies=[requires("person.erase")])
@@ -290,6 +371,13 @@ def escalate(case_id: UUID, body: EscalateIn, app: App, actor: Staff) -> dict[st
     """多機関協働事業へ (D3)."""
     app.escalate_case(actor, case_id, body.reason, body.primary_agency)
     return {"case_id": str(case_id), "status": "escalated"}
+
+
+@router.post("/cases/{case_id}/closure", response_model=CaseChanged, dependencies=[requires("intake.case.write")])
+def close(case_id: UUID, body: CloseIn, app: App, actor: Staff) -> dict[str, str]:
+    """対応終了 (issue 15): close a case intake handled itself, with an outcome; 409 while its plan is active."""
+    app.close_case(actor, case_id, body.outcome, body.note)
+    return {"case_id": str(case_id), "status": "closed"}
 
 
 @router.get("/cases/{case_id}/person", response_model=PersonOut, dependencies=[requires("person.read")])

@@ -9,13 +9,15 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 
-from services.intake.access import answering_division, case_readers, require_case_writer
+from services.intake.access import Reader, answering_division, case_readers, may_read_case, require_case_writer
 from services.intake.domain import (
     Case,
     Person,
     PersonErased,
     PossibleDuplicate,
+    Reception,
     Referral,
+    check_reception,
 )
 from services.intake.keys import PersonalMapper, open_keys
 from services.intake.people import PERSON_TOPIC, PersonIndex
@@ -26,6 +28,7 @@ from shared.contract.events import (
     MeetingCaseTakenUpV1,
     MeetingDecidedV1,
     OutreachHandedOverV1,
+    PlanClosedV1,
 )
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
@@ -42,6 +45,13 @@ class NotTheirsToAnswer(DomainError):
     """D11: only the agency connected to answers a connection (a domain rule, not the role policy)."""
 
     status = 403
+
+
+class _Actor:
+    """An acting staff member as a Reader (services/intake/access.py): division, roles, staff id."""
+
+    def __init__(self, division: str, roles: Sequence[str], staff_id: str = "") -> None:
+        self.division, self.roles, self.staff_id = division, frozenset(roles), staff_id
 
 
 class IntakeApplication(ServiceApplication):
@@ -89,6 +99,39 @@ class IntakeApplication(ServiceApplication):
                           "search by name and birth date, or kana and phone")
         return self.find_people(actor, name, birth_date, kana, phone)
 
+    def find_anyone(self, reader: Reader, name: str | None = None, kana: str | None = None,
+                    phone: str | None = None, birth_date: str | None = None) -> dict[str, Any]:
+        """相談者の検索 (issue 15, before reception and at any time): by any of name, kana, phone, birth date,
+        ignoring width, kana and spaces. Only the people whose cases the reader's division may read are
+        shown (each showing recorded: Person.Shown, purpose `search`); of the others, only how many there
+        are (「他の窓口に該当する方がいます」, no name: nothing personal is shown, so nothing is recorded)."""
+        if not any((name, kana, phone, birth_date)):
+            raise Invalid("氏名・ふりがな・電話番号・生年月日のいずれかを入力してください / "
+                          "give a name, kana, phone or birth date to search")
+        found = self.people.search(name, kana, phone, birth_date)
+        shown = [p for p in found if self._may_read_person(reader, p["person_ref"])]
+        self._record_shown(reader, shown, "search")
+        return {"people": [{**p, "cases": self._readable_cases(reader, p["person_ref"])} for p in shown],
+                "elsewhere": len(found) - len(shown)}
+
+    def _may_read_person(self, reader: Reader, person_ref: str) -> bool:
+        """Whether the reader's division may read any case of the person (division scope of its cases)."""
+        return any(may_read_case(reader, self._case(c).view()) for c in self.cases_of_person(person_ref))
+
+    def _readable_cases(self, reader: Reader, person_ref: str) -> list[dict[str, Any]]:
+        views = [self._case(c).view() for c in self.cases_of_person(person_ref)]
+        return [{"case_id": v["case_id"], "counter": v["counter"], "status": v["status"]}
+                for v in views if may_read_case(reader, v)]
+
+    def _record_shown(self, reader: Reader, people: list[dict[str, Any]], purpose: str) -> None:
+        """Each person shown with their information is a disclosure (Person.Shown), in one save."""
+        staff_id = getattr(reader, "staff_id", "") or ""
+        loaded = [self.load(UUID(p["person_ref"]), Person, "相談者") for p in people]
+        for person in loaded:
+            person.show(staff_id, reader.division, purpose)
+        if loaded:
+            self.save(*loaded)
+
     def receive_consultation(
         self,
         actor: dict[str, str],
@@ -100,17 +143,25 @@ class IntakeApplication(ServiceApplication):
         person_ref: str | None,
         confirm_new_person: bool = True,
         referral: UUID | None = None,
+        reception: dict[str, Any] | None = None,
+        check_similar: bool = False,
     ) -> UUID:
         """D1 D2: any counter receives any concern, for a new person or a known one (`person_ref`),
-        never both. The person's details stay in this store."""
+        never both. The person's details stay in this store.
+
+        `reception` (相談受付票, issue 15): consulted_on, route, consulted_by (codes, on the case) and
+        main_complaint, summary (texts, kept sealed with the person's key: a Reception). `check_similar`:
+        offer candidates on partial matches too (the reception form asks for it)."""
         if (person is None) == (person_ref is None):
             raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / "
                           "give either person or person_ref")
         known_counter = self._receiving_counter(actor, counter, division)
         concerns = self._concern_names(concerns)
+        reception = reception or {}
+        check_reception(reception.get("route"), reception.get("consulted_by"))
         people: list[Person] = []
         if person_ref is None:
-            registered = self._new_person(actor, person or {}, confirm_new_person)
+            registered = self._new_person(actor, person or {}, confirm_new_person, check_similar)
             people.append(registered)
             person_ref = str(registered.id)
         else:
@@ -125,8 +176,13 @@ class IntakeApplication(ServiceApplication):
             case = Case(
                 case_id=referral or uuid4(), counter=counter, division=division, channel=channel,
                 concerns=list(concerns), person_ref=person_ref, primary_agency=known_counter.ja,
+                consulted_on=reception.get("consulted_on"), route=reception.get("route"),
+                consulted_by=reception.get("consulted_by"),
             )
-        self.save(*people, *referrals, case)
+        texts = [Reception(case_id=case.id, person_ref=person_ref, main_complaint=reception.get("main_complaint") or "",
+                           summary=reception.get("summary") or "")
+                 ] if reception.get("main_complaint") or reception.get("summary") else []
+        self.save(*people, *referrals, case, *texts)
         return case.id
 
     @staticmethod
@@ -156,14 +212,27 @@ class IntakeApplication(ServiceApplication):
             )
         return list(dict.fromkeys(f.ja for f in fields if f))
 
-    def _new_person(self, actor: dict[str, str], person: dict[str, Any], confirmed: bool) -> Person:
+    def _new_person(self, actor: dict[str, str], person: dict[str, Any], confirmed: bool,
+                    check_similar: bool = False) -> Person:
         """Search before create (D2): a person already known is offered (409) unless the staff member
-        confirmed that this is someone else."""
+        confirmed that this is someone else. With `check_similar` (issue 15), partial matches too (same
+        kana and birth year, same phone, same address, similar name), shown by name only when the actor's
+        division may read the person's cases; the others are counted, not named."""
         if person and not confirmed:
             known = self.find_people(actor, person.get("name"), person.get("birth_date"), person.get("kana"),
                                      person.get("phone"))
-            if known:
-                raise PossibleDuplicate(known)
+            elsewhere = 0
+            if check_similar:
+                exact = {p["person_ref"] for p in known}
+                reader = _Actor(actor.get("division", ""), ())
+                similar = [(p, why) for p, why in self.people.similar(person) if p["person_ref"] not in exact]
+                visible = [(p, why) for p, why in similar if self._may_read_person(reader, p["person_ref"])]
+                elsewhere = len(similar) - len(visible)
+                self._record_shown(_Actor(actor.get("division", ""), (), actor.get("staff_id", "")),
+                                   [p for p, _ in visible], "search_before_create")
+                known = [*known, *({**p, "why": why} for p, why in visible)]
+            if known or elsewhere:
+                raise PossibleDuplicate(known, elsewhere)
         return Person(name=person["name"] if person else "", kana=person.get("kana", ""),
                       birth_date=person.get("birth_date"), address=person.get("address"), phone=person.get("phone"))
 
@@ -220,6 +289,52 @@ class IntakeApplication(ServiceApplication):
         with acting(actor):
             case.escalate(reason=reason, primary_agency=primary_agency)
         self.save(case)
+
+    def close_case(self, actor: dict[str, str], case_id: UUID, outcome: str, note: str) -> None:
+        """対応終了 (issue 15): intake closes a case it handled itself, with an outcome and a note; refused
+        while the case is escalated with its plan active (a division that may write the case)."""
+        case = self._writable(actor, case_id)
+        with acting(actor):
+            case.close(outcome=outcome, note=note)
+        self.save(case)
+
+    def persons_in_view(self, reader: Reader, case_ids: Sequence[UUID], page: str,
+                        recorded: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
+        """The person of each case the reader has a legal basis for (D9 D10: own counter, consent that covers
+        them, a 支援会議 they sat in), by case id, with 和暦 birth date and age, and the reception texts;
+        every showing recorded (Case.PersonDisclosed with `shown_in` = page), all in one save per page view.
+        Cases without a basis, or whose person was erased, are left out (the page shows their number).
+        `recorded`: cases whose showing this page view recorded already (a live reload of the same list)."""
+        cases = [self._case(c) for c in case_ids]
+        shown: dict[str, dict[str, Any]] = {}
+        disclosed: list[Case] = []
+        for case in cases:
+            basis = case.lawful_basis(reader.division, case_readers(case.view()))
+            if basis is None:
+                continue
+            person = self.person_view(UUID(case.person_ref))
+            if person["erased"]:
+                continue
+            if str(case.id) not in recorded:
+                actor = {"staff_id": getattr(reader, "staff_id", "") or "", "division": reader.division}
+                with acting(actor):
+                    case.disclose_person(basis[0], reader.division, basis[1], readers=case_readers(case.view()),
+                                         shown_in=page)
+                disclosed.append(case)
+            shown[str(case.id)] = {**person, "basis": basis[0], "reception": self._reception_texts(case.id)}
+        if disclosed:
+            self.save(*disclosed)
+        return shown
+
+    def _reception_texts(self, case_id: UUID) -> dict[str, str] | None:
+        """主訴 and 相談概要 of a case (None: none recorded, or the person erased)."""
+        try:
+            texts: Reception = self.load(Reception.id_for(case_id), Reception, "相談受付票")
+        except NotFound:
+            return None
+        if texts.main_complaint is None:
+            return None
+        return {"main_complaint": texts.main_complaint, "summary": texts.summary}
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
         return self._case(case_id).view()
@@ -382,6 +497,16 @@ class IntakeApplication(ServiceApplication):
         except NotFound:
             return  # a case that began at outreach never passed intake: nothing to return to
         case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
+        processing.collect_events(case)
+
+    @handles(PlanClosedV1)
+    def _plan_closed(self, envelope: Envelope, payload: PlanClosedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D7 (issue 15): the plan of an escalated case ended (終結): the case shows 終結, not escalated."""
+        try:
+            case = self._case(envelope.case_id)
+        except NotFound:
+            return  # a case that never passed intake
+        case.note_plan_closed(payload.plan_id, payload.meeting_id)
         processing.collect_events(case)
 
     def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:

@@ -29,12 +29,14 @@ class CaseAlreadyEscalated(DomainError):
 class PossibleDuplicate(DomainError):
     """Search before create: the person may already be known; pick them or confirm a new person."""
 
-    def __init__(self, candidates: list[dict[str, Any]]) -> None:
+    def __init__(self, candidates: list[dict[str, Any]], elsewhere: int = 0) -> None:
         super().__init__(
             "同じ方が既に登録されている可能性があります。候補から選ぶか、別人として登録してください / "
             "this person may already be known: choose a candidate (person_ref) or confirm a new person"
+            + ("（他の窓口にも該当する可能性のある方がいます。氏名は表示しません / another counter holds a "
+               "possibly matching person）" if elsewhere else "")
         )
-        self.extra = {"candidates": candidates}
+        self.extra: dict[str, Any] = {"candidates": candidates, "elsewhere": elsewhere}
 
 
 class PersonErased(DomainError):
@@ -43,6 +45,32 @@ class PersonErased(DomainError):
 
 #: legal bases of an erasure (消去の根拠)
 ERASURE_BASES = {"person_request": "本人の請求", "retention_expired": "保存期間満了"}
+
+#: 相談経路 (how the consultation came in), as codes (the bus may carry the code, #16's figures)
+ROUTES = {"visit": "来所", "phone": "電話", "home_visit": "訪問", "from_agency": "関係機関から",
+          "from_others": "本人以外から"}
+#: 相談者 (who consulted)
+CONSULTED_BY = {"self": "本人", "family": "家族", "neighbour": "近隣", "agency": "関係機関"}
+#: 対応終了の結果 (how intake closed a case it handled)
+CLOSING_OUTCOMES = {"resolved": "解決", "handed_over": "他機関へ引継ぎ", "person_ended": "本人の意思で終了",
+                    "moved": "転居", "died": "死亡", "unreachable": "連絡不能"}
+
+
+def check_reception(route: str | None, consulted_by: str | None) -> None:
+    """相談受付票: 相談経路 and 相談者 are known codes when given."""
+    if route is not None and route not in ROUTES:
+        raise Invalid("相談経路は " + "・".join(f"{k}={v}" for k, v in ROUTES.items()) + " のいずれかです / unknown route")
+    if consulted_by is not None and consulted_by not in CONSULTED_BY:
+        raise Invalid("相談者は " + "・".join(f"{k}={v}" for k, v in CONSULTED_BY.items())
+                      + " のいずれかです / unknown consulted_by")
+
+
+class CaseStillUnderPlan(DomainError):
+    """対応終了 is refused while the case is escalated and its plan is active: the plan ends it (終結)."""
+
+
+class CaseAlreadyClosed(DomainError):
+    """対応終了 was recorded already: the case is closed."""
 
 
 class Person(Aggregate):
@@ -92,6 +120,30 @@ class Person(Aggregate):
         self.times_shown = getattr(self, "times_shown", 0) + 1
 
 
+class Reception(Aggregate):
+    """相談受付票の記述: 主訴 and 相談概要 of one case. Personal: kept in intake's store only, sealed with the
+    person's key (erased with them), never on the bus nor in an audit's state view."""
+
+    personal = True
+    personal_fields = ("main_complaint", "summary")
+
+    if TYPE_CHECKING:
+        Recorded: ClassVar[type[Any]]
+
+    @event("Recorded")
+    def __init__(self, case_id: UUID, person_ref: str, main_complaint: str, summary: str) -> None:
+        self.case_id, self.person_ref = case_id, person_ref
+        self.main_complaint, self.summary = main_complaint, summary
+
+    @staticmethod
+    def create_id(case_id: UUID, **_: Any) -> UUID:
+        return Reception.id_for(case_id)
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        return uuid5(case_id, "reception")
+
+
 class Referral(JourneyAggregate):
     """紹介: outreach hands a person to a counter (D12); the counter receives them on the same case."""
 
@@ -138,6 +190,8 @@ class Case(JourneyAggregate):
         ConnectionAnswered: ClassVar[type[Any]]
         Escalated: ClassVar[type[Any]]
         Returned: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
+        PlanEnded: ClassVar[type[Any]]
         PersonDisclosed: ClassVar[type[Any]]
         SittingNoted: ClassVar[type[Any]]
         MeetingNoted: ClassVar[type[Any]]
@@ -145,9 +199,13 @@ class Case(JourneyAggregate):
     @event("Received")
     def __init__(
         self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str,
-        primary_agency: str,
+        primary_agency: str, consulted_on: str | None = None, route: str | None = None,
+        consulted_by: str | None = None,
     ) -> None:
         self.case_id = case_id
+        # 相談受付票 (issue 15): 相談日 (ISO), 相談経路 and 相談者 as codes; None for a case received before
+        self.consulted_on, self.route, self.consulted_by = consulted_on, route, consulted_by
+        self.closure: dict[str, str] | None = None
         self.counter, self.division, self.channel = counter, division, channel
         self.concerns = concerns
         self.person_ref = person_ref
@@ -198,6 +256,8 @@ class Case(JourneyAggregate):
 
     def escalate(self, reason: str, primary_agency: str) -> None:
         """D3: a complex or compound case goes to collaboration (多機関協働)."""
+        if self.status == "closed":
+            raise CaseAlreadyClosed("このケースは対応終了しています / the case is closed")
         if self.status == "escalated":
             raise CaseAlreadyEscalated(
                 "このケースは既に多機関協働事業へつないでいます / the case is already escalated"
@@ -225,8 +285,55 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
 
+    def close(self, outcome: str, note: str) -> None:
+        """対応終了: intake closes a case it handled itself (never escalated, returned from the meeting, or
+        taken up from an outreach referral) with an outcome (CLOSING_OUTCOMES) and a note. Refused while the
+        case is escalated and its plan active (the meeting ends it: 終結), and once closed."""
+        if self.status == "closed":
+            raise CaseAlreadyClosed("このケースは既に対応終了しています / the case is already closed")
+        if self.status == "escalated":
+            raise CaseStillUnderPlan(
+                "このケースは多機関協働事業のプランで支援中です。対応終了はできません（プランの終結は支援会議で決めます。"
+                "会議から戻るか、プランが終結してから対応終了してください）/ the case is escalated and its plan is active: "
+                "it cannot be closed here until the meeting returns it or closes its plan")
+        if outcome not in CLOSING_OUTCOMES:
+            raise Invalid("対応終了の結果は " + "・".join(f"{k}={v}" for k, v in CLOSING_OUTCOMES.items())
+                          + " のいずれかです / unknown outcome")
+        self._closed(outcome=outcome, note=note, status_before=self.status)
+
+    @event("Closed")
+    def _closed(self, outcome: str, note: str, status_before: str) -> None:
+        self.status = "closed"
+        self.closure = {"outcome": outcome, "note": note, "status_before": status_before}
+
+    def note_plan_closed(self, plan_id: UUID, meeting_id: UUID) -> None:
+        """D7: the plan of an escalated case ended (終結, PlanClosed): the case shows 終結, not escalated.
+        A case not escalated (returned, or closed here) records nothing."""
+        if self.status == "escalated":
+            self._plan_ended(plan_id=str(plan_id), meeting_id=str(meeting_id))
+
+    @event("PlanEnded")
+    def _plan_ended(self, plan_id: str, meeting_id: str) -> None:
+        self.status = "plan_closed"
+
+    def lawful_basis(self, staff_division: str, readers: frozenset[str]) -> tuple[str, UUID | None] | None:
+        """D9 D10: the first legal basis on which this division may be shown the person, checked as
+        `disclose_person` checks it (own counter, consent that covers them, a 支援会議 they sat in); None."""
+        if staff_division == self.division:
+            return "own_counter", None
+        consent = self.consent or {}
+        covers = set(consent.get("covers") or []) if consent.get("granted") else set()
+        if ("related_agencies" in covers and staff_division in readers) or ("jusou_shien_kaigi" in covers and any(
+                s["meeting_type"] == "jusou_shien_kaigi" and staff_division in s["member_divisions"]
+                for s in self.sittings)):
+            return "consent", None
+        for sitting in self.sittings:
+            if sitting["meeting_type"] == "shien_kaigi" and staff_division in sitting["member_divisions"]:
+                return "shien_kaigi", UUID(sitting["meeting_id"])
+        return None
+
     def disclose_person(self, basis: str, staff_division: str, meeting_id: UUID | None,
-                        readers: frozenset[str] = frozenset(), recent_basis: bool = False) -> None:
+                        readers: frozenset[str] = frozenset(), recent_basis: bool = False, shown_in: str = "") -> None:
         """D9 D10: personal information is shown only on a verified legal basis; each showing is recorded.
 
         `own_counter`: staff of the division whose counter received the consultation;
@@ -236,6 +343,7 @@ class Case(JourneyAggregate):
         (MeetingCaseTakenUp) and in which the reader's division sat; its members share a duty of
         confidentiality. The basis is checked against what intake recorded, never taken on trust.
         `recent_basis`: the reader's own counter basis was created shortly before by the reader (marked).
+        `shown_in`: the page it was shown on (issue 15: "case", "list"); "" when asked for through the API.
         """
         if basis not in ("own_counter", "consent", "shien_kaigi"):
             raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
@@ -264,10 +372,11 @@ class Case(JourneyAggregate):
                 raise Forbidden("あなたの課はこの支援会議の構成員ではありません / "
                                 "your division was not a member of that 支援会議 (D10)")
         self._person_disclosed(person_ref=self.person_ref, basis=basis, meeting_id=meeting_id,
-                               recent_basis=recent_basis)
+                               recent_basis=recent_basis, shown_in=shown_in)
 
     @event("PersonDisclosed")
-    def _person_disclosed(self, person_ref: str, basis: str, meeting_id: UUID | None, recent_basis: bool = False) -> None:
+    def _person_disclosed(self, person_ref: str, basis: str, meeting_id: UUID | None, recent_basis: bool = False,
+                          shown_in: str = "") -> None:
         self.disclosures = getattr(self, "disclosures", 0) + 1
 
     @property
@@ -307,5 +416,9 @@ class Case(JourneyAggregate):
             "sittings": self.sittings,
             "disclosures": getattr(self, "disclosures", 0),
             # D3: concerns in two or more fields suggest a complex or compound case (複合化)
-            "escalation_candidate": len(set(self.concerns)) >= 2 and self.status != "escalated",
+            "escalation_candidate": len(set(self.concerns)) >= 2 and self.status not in ("escalated", "closed"),
+            "consulted_on": getattr(self, "consulted_on", None),
+            "route": getattr(self, "route", None),
+            "consulted_by": getattr(self, "consulted_by", None),
+            "closure": getattr(self, "closure", None),
         }

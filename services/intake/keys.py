@@ -1,7 +1,7 @@
 """Crypto-shredding: a data key per person (消去 / erasure).
 
-Every `Person` event's personal fields (`Person.personal_fields`) are stored sealed with that
-person's own AES-GCM key, inside the event the suite's cipher encrypts as a whole. The keys live
+Every `Person` event's personal fields (`Person.personal_fields`), and a `Reception`'s texts (主訴, 相談概要,
+issue 15), are stored sealed with that person's own AES-GCM key, inside the event the suite's cipher encrypts as a whole. The keys live
 in intake's key table, each wrapped with a key derived from the suite's master key
 (`JUSOU_CIPHER_KEY`). Erasure deletes the key: the events stay, and their personal fields can no
 longer be read by anyone, from the store, a replay or a backup of the store alone.
@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from services.intake.domain import Person
+from services.intake.domain import Person, Reception
 
 NONCE = 12
 
@@ -176,18 +176,20 @@ class PersonalMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = vars(domain_event)
-        personal = [f for f in Person.personal_fields if f in state] if isinstance(domain_event, Person.Event) else []
+        fields = (Person.personal_fields if isinstance(domain_event, Person.Event)
+                  else Reception.personal_fields if isinstance(domain_event, Reception.Event) else ())
+        personal = [f for f in fields if f in state]
         if not personal:
             return super().to_stored_event(domain_event)
-        ref = domain_event.originator_id
+        ref = _person_of(domain_event)
         key = self.keys.get(ref)
         if key is None:
-            if domain_event.originator_version != 1:
+            if domain_event.originator_version != 1 or not isinstance(domain_event, Person.Event):
                 raise ValueError(f"person {ref} is erased: no personal information can be stored for them")
             key = self.keys.create(ref)
         data = json.dumps({f: state[f] for f in personal}, ensure_ascii=False).encode()
         sealed = {"fields": personal,
-                  "data": base64.b64encode(_seal(key, data, _aad(ref, domain_event.originator_version))).decode()}
+                  "data": base64.b64encode(_seal(key, data, _aad(domain_event.originator_id, domain_event.originator_version))).decode()}
         stored = object.__new__(type(domain_event))
         object.__setattr__(stored, "__dict__", {**{k: v for k, v in state.items() if k not in personal},
                                                 "sealed": sealed})
@@ -199,13 +201,19 @@ class PersonalMapper(Mapper[UUID]):
         sealed = state.pop("sealed", None)
         if sealed is None:
             return domain_event
-        key = self.keys.get(domain_event.originator_id)
+        key = self.keys.get(_person_of(domain_event))
         if key is None:  # erased: the fields exist, and say nothing
             state.update(dict.fromkeys(sealed["fields"]))
         else:
             aad = _aad(domain_event.originator_id, domain_event.originator_version)
             state.update(json.loads(_open(key, base64.b64decode(sealed["data"]), aad)))
         return domain_event
+
+
+def _person_of(domain_event: Any) -> UUID:
+    """Whose key seals the event: a Person's own; a Reception's (主訴, 相談概要) its person's (issue 15)."""
+    ref = vars(domain_event).get("person_ref")
+    return UUID(str(ref)) if isinstance(domain_event, Reception.Event) and ref else domain_event.originator_id
 
 
 def _aad(person_ref: UUID, version: int) -> bytes:

@@ -4,12 +4,18 @@ The index follows intake's own notification log (only `Person` records), so it i
 the store at start-up and catches up before every search, also with several replicas on one
 PostgreSQL. Matching ignores spaces, full/half width and katakana/hiragana, and phone punctuation.
 An erased person is dropped from it (`Person.Erased`) and, their key being gone, never added again.
+
+Issue 15: besides the two exact keys of search before create (`find`), `search` finds people by any of
+name, kana, phone and birth date (a part of the name or kana, the phone's digits), and `similar` offers
+candidates on partial matches at reception: the same kana and birth year, the same phone, the same
+address, or a similar name (「調布花子」 without a birth date is no longer silently a second person).
 """
 
 from __future__ import annotations
 
 import threading
 import unicodedata
+from difflib import SequenceMatcher
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
@@ -26,6 +32,15 @@ def _text(value: str | None) -> str:
     return "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in text)  # katakana → hiragana
 
 
+def folded(value: str | None) -> str:
+    """Text as searched: NFKC (full/half width), no spaces, katakana as hiragana."""
+    return _text(value)
+
+
+#: how alike two names must be (difflib ratio of their folded text) to be offered as a candidate
+SIMILAR_NAME = 0.75
+
+
 def _digits(value: str | None) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKC", value or "") if ch.isdigit())
 
@@ -37,6 +52,7 @@ class PersonIndex:
         self.people: dict[str, dict[str, Any]] = {}
         self.by_name_birth: dict[tuple[str, str], set[str]] = {}
         self.by_kana_phone: dict[tuple[str, str], set[str]] = {}
+        self.folded: dict[str, dict[str, str]] = {}  # person_ref → the fields as searched (folded)
         self.lock = threading.Lock()
 
     def catch_up(self) -> None:
@@ -59,6 +75,9 @@ class PersonIndex:
         ref = str(registered.originator_id)
         self.people[ref] = {"person_ref": ref, "name": registered.name, "kana": registered.kana,
                             "birth_date": registered.birth_date}
+        self.folded[ref] = {"name": _text(registered.name), "kana": _text(registered.kana),
+                            "birth_date": registered.birth_date or "", "phone": _digits(registered.phone),
+                            "address": _text(registered.address)}
         if registered.name and registered.birth_date:
             self.by_name_birth.setdefault((_text(registered.name), registered.birth_date), set()).add(ref)
         if registered.kana and registered.phone:
@@ -66,6 +85,7 @@ class PersonIndex:
 
     def _drop(self, ref: str) -> None:
         self.people.pop(ref, None)
+        self.folded.pop(ref, None)
         for index in (self.by_name_birth, self.by_kana_phone):
             for key in [k for k, refs in index.items() if ref in refs]:
                 index[key].discard(ref)
@@ -81,3 +101,45 @@ class PersonIndex:
         if kana and phone:
             refs |= self.by_kana_phone.get((_text(kana), _digits(phone)), set())
         return [self.people[r] for r in sorted(refs)]
+
+    def search(self, name: str | None, kana: str | None, phone: str | None, birth_date: str | None) -> list[dict[str, Any]]:
+        """Everyone matching every field given: a part of the name or kana (folded), the phone's digits
+        (at least 4, the number's end), the birth date."""
+        self.catch_up()
+        want = {"name": _text(name), "kana": _text(kana), "phone": _digits(phone), "birth_date": birth_date or ""}
+        found = []
+        for ref, person in self.folded.items():
+            if want["name"] and want["name"] not in person["name"]:
+                continue
+            if want["kana"] and want["kana"] not in person["kana"]:
+                continue
+            if want["phone"] and not (len(want["phone"]) >= 4 and person["phone"].endswith(want["phone"])):
+                continue
+            if want["birth_date"] and want["birth_date"] != person["birth_date"]:
+                continue
+            found.append(self.people[ref])
+        return sorted(found, key=lambda p: (p["kana"] or "", p["person_ref"]))
+
+    def similar(self, person: dict[str, Any]) -> list[tuple[dict[str, Any], list[str]]]:
+        """Candidates on partial matches, each with why (Japanese): same kana and birth year, same phone,
+        same address, similar name (issue 15)."""
+        self.catch_up()
+        name, kana = _text(person.get("name")), _text(person.get("kana"))
+        phone, address = _digits(person.get("phone")), _text(person.get("address"))
+        year = (person.get("birth_date") or "")[:4]
+        found = []
+        for ref, known in self.folded.items():
+            why = []
+            if kana and year and kana == known["kana"] and known["birth_date"][:4] == year:
+                why.append("ふりがなと生まれ年が同じ")
+            if phone and len(phone) >= 6 and phone == known["phone"]:
+                why.append("電話番号が同じ")
+            if address and address == known["address"]:
+                why.append("住所が同じ")
+            if name and known["name"] and (name == known["name"] or (
+                    min(len(name), len(known["name"])) >= 2
+                    and SequenceMatcher(None, name, known["name"]).ratio() >= SIMILAR_NAME)):
+                why.append("氏名が同じ" if name == known["name"] else "氏名が似ている")
+            if why:
+                found.append((self.people[ref], why))
+        return sorted(found, key=lambda c: c[0]["person_ref"])

@@ -9,7 +9,9 @@ translate = translator(
         Case.Received: lambda e: (
             "ConsultationReceived",
             {"counter": e.counter, "division": e.division, "channel": e.channel,
-             "concerns": e.concerns, "person_ref": e.person_ref, "primary_agency": e.primary_agency},
+             "concerns": e.concerns, "person_ref": e.person_ref, "primary_agency": e.primary_agency}
+            # issue 15: the codes only (never the 相談日 nor the texts); absent from cases received before
+            | {k: v for k in ("route", "consulted_by") if (v := getattr(e, k, None)) is not None},
         ),
         Case.ConsentRecorded: lambda e: (
             "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}
@@ -19,6 +21,7 @@ translate = translator(
         Case.ConnectionAnswered: lambda e: (
             "CaseConnectionAnswered", {"to_agency": e.to_agency, "accepted": e.accepted, "reason": e.reason}
         ),
+        Case.Closed: lambda e: ("IntakeCaseClosed", {"outcome": e.outcome}),  # 対応終了: the note stays here
         Case.Escalated: lambda e: (
             "CaseEscalated", {"reason": e.reason, "concerns": e.concerns, "primary_agency": e.primary_agency}
         ),

@@ -6,10 +6,12 @@ the pages read the application's queries, never the store."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -18,18 +20,21 @@ from services.intake.access import answering_division, case_writers, may_read_ca
 from services.intake.api import (
     AnswerIn,
     App,
+    CloseIn,
     ConnectIn,
     ConsentIn,
     ConsultationIn,
     ErasureIn,
     EscalateIn,
     PersonIn,
+    SearchIn,
     Staff,
     Who,
     receive_consultation,
 )
 from services.intake.application import IntakeApplication
-from services.intake.domain import ERASURE_BASES, PossibleDuplicate
+from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, ROUTES, PossibleDuplicate
+from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
 from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES
 from shared.web.auth import Principal
@@ -40,8 +45,14 @@ from shared.web.ui import UI, csv_response, redirect
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-CHANNELS = ("窓口", "電話", "訪問", "メール", "その他")
-STATUS_JA = {"open": "対応中", "escalated": "多機関協働へ", "returned": "会議から戻り"}
+STATUS_JA = {"open": "対応中", "escalated": "多機関協働へ", "returned": "会議から戻り", "plan_closed": "終結",
+             "closed": "対応終了"}
+#: issue 15: a list page's view, by (staff id, view token): the cases whose person was shown (and recorded)
+#: in it, so that its live reloads show them again without recording the same showing once more (and
+#: without a reload recording a disclosure that changes the store that triggers the next reload)
+_VIEWS: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+MAX_VIEWS = 2000
 NEW = "相談受付 / new consultation"
 
 
@@ -70,19 +81,44 @@ def _cases(app: IntakeApplication, who: Principal, counter: str) -> list[dict[st
     return [c for c in app.cases() if c["counter"] == counter and may_read_case(who, c)]
 
 
+def _with_persons(app: IntakeApplication, who: Principal, cases: list[dict[str, Any]], view: str) -> dict[str, Any]:
+    """The persons of the listed cases the reader has a basis for (issue 15), recorded once per page view:
+    a live reload of the same view records only the cases it had not shown yet."""
+    key = (who.staff_id, view)
+    with _VIEWS_LOCK:
+        recorded = frozenset(_VIEWS.get(key, set()))
+    persons = app.persons_in_view(who, [UUID(c["case_id"]) for c in cases], "list", recorded=recorded)
+    with _VIEWS_LOCK:
+        _VIEWS[key] = set(recorded) | set(persons)
+        _VIEWS.move_to_end(key)
+        while len(_VIEWS) > MAX_VIEWS:
+            _VIEWS.popitem(last=False)
+    return {ref: _person_shown(p) for ref, p in persons.items()}
+
+
+def _person_shown(person: dict[str, Any]) -> dict[str, Any]:
+    """A person as the pages show them: 生年月日 in 和暦 with the age (満年齢)."""
+    age = age_on(person.get("birth_date"))
+    return {**person, "birth_wareki": wareki(person.get("birth_date"), with_gregorian=False),
+            "age": age}
+
+
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def home(request: Request, app: App, who: Who, counter: str | None = None) -> Response:
     counter = counter if counter in COUNTERS else _default_counter(who)
     referrals = [r for r in app.referrals() if r["counter"] == counter and may_see_referral(who, r)]
+    cases, view = _cases(app, who, counter), uuid4().hex
     return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
-                     counters=list(COUNTERS.values()), cases=_cases(app, who, counter), status_ja=STATUS_JA,
-                     referrals=referrals)
+                     counters=list(COUNTERS.values()), cases=cases, status_ja=STATUS_JA,
+                     referrals=referrals, persons=_with_persons(app, who, cases, view), view=view)
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
-def cases_table(request: Request, app: App, who: Who, counter: str) -> Response:
-    """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "intake_cases_table.html", "", cases=_cases(app, who, counter), status_ja=STATUS_JA)
+def cases_table(request: Request, app: App, who: Who, counter: str, view: str = "") -> Response:
+    """The live part of the list: reloaded whenever the store changes (the same page view: `view`)."""
+    cases, view = _cases(app, who, counter), view[:64] or uuid4().hex
+    return ui.render(request, "intake_cases_table.html", "", cases=cases, status_ja=STATUS_JA,
+                     persons=_with_persons(app, who, cases, view))
 
 
 @router.get("/ui/cases.csv", dependencies=[requires("intake.case.read")])
@@ -97,22 +133,40 @@ def cases_csv(app: App, who: Who, counter: str) -> Response:
 
 def _reception(request: Request, who: Principal, counter: str, sent: dict[str, Any], referral: str | None,
                status_code: int = 200, candidates: list[dict[str, Any]] | None = None, error: str | None = None,
-               ) -> Response:
+               elsewhere: int = 0) -> Response:
     """The reception form (相談受付票), empty or as sent (with the candidates or the refusal)."""
     return ui.render(request, "intake_new.html", NEW, status_code=status_code, counters=_own_counters(who),
-                     counter=counter, channels=CHANNELS, concerns=list(CONCERN_FIELDS.values()), form=sent,
-                     ticked=_listed(sent.get("concerns")), candidates=candidates,
-                     referral=referral, error=error)
+                     counter=counter, routes=ROUTES, consulted_by=CONSULTED_BY, concerns=list(CONCERN_FIELDS.values()),
+                     form=sent, ticked=_listed(sent.get("concerns")), candidates=candidates, elsewhere=elsewhere,
+                     referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False))
 
 
 @router.get("/ui/consultations/new", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
-def new_consultation(request: Request, who: Who, counter: str | None = None, referral: str | None = None) -> Response:
-    return _reception(request, who, counter if counter in COUNTERS else _default_counter(who), {}, referral)
+def new_consultation(request: Request, who: Who, counter: str | None = None, referral: str | None = None,
+                     person_ref: str | None = None) -> Response:
+    """The reception form; `person_ref`: a person chosen in the search (受付前の検索)."""
+    sent = {"person_ref": person_ref[:100]} if person_ref else {}
+    return _reception(request, who, counter if counter in COUNTERS else _default_counter(who), sent, referral)
+
+
+def _chosen(text: dict[str, Any]) -> dict[str, Any]:
+    """The form's one exclusive choice among the candidates (`choice`: a person's number, or `new`) as the
+    API's fields (person_ref, confirm_new_person); the 相談経路 as the channel's words; partial matches checked."""
+    choice, sent = str(text.get("choice") or ""), dict(text)
+    if choice == "new":
+        sent["confirm_new_person"] = "1"
+    elif choice:
+        sent["person_ref"] = choice
+    route = str(sent.get("route") or "")
+    if route in ROUTES and not sent.get("channel"):
+        sent["channel"] = ROUTES[route]
+    sent.setdefault("check_similar", "1")
+    return sent
 
 
 @router.post("/ui/consultations", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
 async def receive(request: Request, app: App, who: Who) -> Response:
-    text = await form_text(request)
+    text = _chosen(await form_text(request))
     counter, referral = str(text.get("counter", "")), text.get("referral") or None
     try:
         # the form's one choice between the API's two shapes: a known person (candidates) or the person's fields
@@ -120,16 +174,38 @@ async def receive(request: Request, app: App, who: Who) -> Response:
         command = form_model(ConsultationIn, {**text, "person": person})
         case_id = await call(receive_consultation, app, who.actor, command)
     except PossibleDuplicate as duplicate:
-        return _reception(request, who, counter, text, referral, 409, candidates=duplicate.extra["candidates"])
+        return _reception(request, who, counter, text, referral, 409, candidates=list(duplicate.extra["candidates"]),
+                          elsewhere=int(duplicate.extra["elsewhere"]))
     except DomainError as refused:
         return _reception(request, who, counter, text, referral, refused.status, error=str(refused))
     return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
 
 
+@router.get("/ui/persons", response_class=HTMLResponse, dependencies=[requires("person.search")])
+def search_page(request: Request, app: App, who: Who, name: str = "", kana: str = "", phone: str = "",
+                birth_date: str = "") -> Response:
+    """相談者の検索 (issue 15): before reception and at any time; a search that finds is recorded."""
+    sent = {"name": name[:200], "kana": kana[:200], "phone": phone[:50], "birth_date": birth_date[:40]}
+    found, error = None, None
+    if any(sent.values()):
+        try:
+            query = form_model(SearchIn, sent)
+            found = app.find_anyone(who, query.name, query.kana, query.phone, query.birth_date)
+            found["people"] = [_person_shown(p) for p in found["people"]]
+        except DomainError as refused:
+            error = str(refused)
+    return ui.render(request, "intake_search.html", "相談者の検索 / search", form=sent, found=found, error=error,
+                     counter=_default_counter(who), status_ja=STATUS_JA, counters=COUNTERS)
+
+
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     case = app.case_view(case_id)
+    shown = app.persons_in_view(who, [case_id], "case").get(str(case_id))
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
+                     person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
+                     outcomes=CLOSING_OUTCOMES, consulted_on=wareki(case["consulted_on"], with_gregorian=False),
+                     closable=case["status"] not in ("escalated", "closed"),
                      status_ja=STATUS_JA, erased=app.person_erasure(UUID(case["person_ref"])),
                      erasure_bases=ERASURE_BASES, may_erase=allowed(who, "person.erase"),
                      writable=who.division in case_writers(case),  # division scope of writes
@@ -199,6 +275,18 @@ async def escalate(request: Request, case_id: UUID, app: App, actor: Staff) -> R
         await call(app.escalate_case, actor, case_id, command.reason, command.primary_agency)
 
     return await _from_case_page(case_id, "多機関協働事業へつなぎました / escalated", record)
+
+
+@router.post("/ui/cases/{case_id}/closure", name="case_closure", dependencies=[requires("intake.case.write")])
+async def close(request: Request, case_id: UUID, app: App, actor: Staff) -> Response:
+    """対応終了 (issue 15)."""
+    text = await form_text(request)
+
+    async def record() -> None:
+        command = form_model(CloseIn, text)
+        await call(app.close_case, actor, case_id, command.outcome, command.note)
+
+    return await _from_case_page(case_id, "対応終了を記録しました / case closed", record)
 
 
 @router.post("/ui/cases/{case_id}/answer", name="case_answer", dependencies=[requires("connection.answer")])

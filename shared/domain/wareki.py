@@ -5,6 +5,8 @@ e.g. a five-digit year) is shown as it is, never a 500 (issue 13, item 6)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -44,3 +46,90 @@ def jst(value: datetime | str | None) -> str:
         return moment.astimezone(JST).isoformat(timespec="seconds")
     except (ValueError, OverflowError, AttributeError, TypeError):
         return str(value)
+
+
+# -- 和暦の入力 / reading a date as staff type it (issue 15) ------------------------------------------
+
+#: the eras a date may be typed in, by name and by initial (R/H/S, also full width and lower case)
+ERA_NAMES = {"令和": "令和", "R": "令和", "平成": "平成", "H": "平成", "昭和": "昭和", "S": "昭和", "大正": "大正", "T": "大正"}
+_ERA_START = {era: start for start, era in ERAS}
+_ERA_END = {"平成": date(2019, 4, 30), "昭和": date(1989, 1, 7), "大正": date(1926, 12, 24), "令和": date(9999, 12, 31)}
+_WAREKI = re.compile(r"^(令和|平成|昭和|大正|[RHST])\.?(元|\d{1,2})年?(?:[.\-/]?(\d{1,2})月?(?:[.\-/]?(\d{1,2})日?)?)?$")
+_WESTERN = re.compile(r"^(\d{4})(?:[\-/.年](\d{1,2})月?(?:[\-/.](\d{1,2})日?|(\d{1,2})日)?)?$")
+
+
+class NotADate(ValueError):
+    """A typed date that is not one, or out of its plausible range: the message is Japanese, then English."""
+
+
+def _compact(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+
+
+def parse_date(text: str, *, earliest: date, latest: date, what: str = "日付") -> date:
+    """A date typed as staff write it: 令和8年12月5日, R8.12.5, 平成元年1月8日, S35-2-3, 2026-12-05,
+    2026/12/5, 2026年12月5日. A year alone (令和8年, 1960) or a year and month mean their first day.
+
+    Refused (NotADate) when it is not a real day of its era (平成32年, 令和元年4月) or lies outside
+    `earliest`..`latest`."""
+    raw = _compact(text)
+    era_match, western = _WAREKI.match(raw), _WESTERN.match(raw)
+    try:
+        if era_match:
+            era = ERA_NAMES[era_match.group(1)]
+            year = 1 if era_match.group(2) == "元" else int(era_match.group(2))
+            month, day_ = int(era_match.group(3) or 1), int(era_match.group(4) or 1)
+            day = date(_ERA_START[era].year + year - 1, month, day_)
+            before_era = day < _ERA_START[era] and era_match.group(3) is not None  # 令和元年4月: still 平成
+            if year < 1 or before_era or day > _ERA_END[era]:
+                raise NotADate(f"{what}「{text}」は{era}の日付ではありません / {text!r} is not a date of the {era} era")
+            day = max(day, _ERA_START[era])  # 平成元年 alone: its first day, 1989-01-08
+        elif western:
+            day = date(int(western.group(1)), int(western.group(2) or 1),
+                       int(western.group(3) or western.group(4) or 1))
+        else:
+            raise NotADate(f"{what}は 令和8年12月5日・R8.12.5・2026-12-05 のように入力してください / "
+                           f"type the {'birth date' if what == '生年月日' else 'date'} as 令和8年12月5日, R8.12.5 or 2026-12-05")
+    except ValueError as error:
+        if isinstance(error, NotADate):
+            raise
+        raise NotADate(f"{what}「{text}」は実在しない日付です / {text!r} is not a real date") from error
+    if not earliest <= day <= latest:
+        raise NotADate(f"{what}は {wareki(earliest, with_gregorian=False)}（{earliest.isoformat()}）から"
+                       f"{wareki(latest, with_gregorian=False)}（{latest.isoformat()}）までの日付にしてください / "
+                       f"the date must be between {earliest.isoformat()} and {latest.isoformat()}")
+    return day
+
+
+def today_in_japan() -> date:
+    """Today in Japan (the city's day, whatever the server's zone)."""
+    return datetime.now(JST).date()
+
+
+EARLIEST_BIRTH = date(1900, 1, 1)
+#: how far back a 相談日 may be recorded (a consultation entered late), and never in the future
+CONSULTATION_DAYS_BACK = 366
+
+
+def parse_birth_date(text: str) -> date:
+    """生年月日: 1900-01-01 to today."""
+    return parse_date(text, earliest=EARLIEST_BIRTH, latest=today_in_japan(), what="生年月日")
+
+
+def parse_consultation_date(text: str) -> date:
+    """相談日: within a year before today, not after today."""
+    now = today_in_japan()
+    return parse_date(text, earliest=now - timedelta(days=CONSULTATION_DAYS_BACK), latest=now, what="相談日")
+
+
+def age_on(birth: date | str | None, on: date | None = None) -> int | None:
+    """満年齢 on a day (today in Japan by default); None for no or an unreadable birth date."""
+    if isinstance(birth, str):
+        try:
+            birth = date.fromisoformat(birth)
+        except ValueError:
+            return None
+    if birth is None:
+        return None
+    on = on or today_in_japan()
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))

@@ -31,14 +31,15 @@ from shared.contract.events import (
 )
 from shared.kernel.app import Received, ServiceApplication, handles
 
-MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanContinued", "PlanSuspended")
+MEETING_OUTCOMES = ("MeetingDecided", "PlanClosed", "PlanContinued", "PlanResumed", "PlanSuspended")
 PLAN_EVENTS = ("PlanClosureRequested", "PlanProposed")
 
 #: CONTRACT.md's consumers, service by service: source → event types (sorted)
 EXPECTED = {
-    IntakeApplication: {"meeting": ("CaseReturnedToIntake", "MeetingCaseTakenUp", "MeetingDecided"),
+    IntakeApplication: {"meeting": ("CaseReturnedToIntake", "MeetingCaseTakenUp", "MeetingDecided", "PlanClosed"),
                         "outreach": ("OutreachHandedOver",)},
-    CollaborationApplication: {"intake": ("CaseConnectionAnswered", "CaseEscalated"), "meeting": MEETING_OUTCOMES,
+    CollaborationApplication: {"intake": ("CaseConnectionAnswered", "CaseEscalated"),
+                               "meeting": ("CaseReturnedToIntake", *MEETING_OUTCOMES),
                                "outreach": ("OutreachHandedOver",)},
     MeetingApplication: {"collaboration": PLAN_EVENTS, "intake": ("ConsentRecorded",), "outreach": PLAN_EVENTS,
                          "participation": PLAN_EVENTS},
