@@ -13,6 +13,7 @@ from shared.contract.events import (
     ESCALATION_REASONS,
     CaseConnectionAnsweredV1,
     CaseEscalatedV2,
+    CaseReturnedToIntakeV1,
     Envelope,
     OutreachHandedOverV1,
 )
@@ -138,6 +139,17 @@ class CollaborationApplication(PlanOwner):
         except NotFound:
             return  # not escalated: intake alone knows the case
         case.follow_primary(payload.to_agency)
+        processing.collect_events(case)
+
+    @handles(CaseReturnedToIntakeV1)
+    def _returned(self, envelope: Envelope, payload: CaseReturnedToIntakeV1, processing: ProcessingEvent[UUID]) -> None:
+        """D11 across programs: a case the meeting returned to intake is shown returned here, with the primary
+        agency named now (one primary agency, everywhere the same)."""
+        try:
+            case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
+        except NotFound:
+            return  # outreach's or participation's case: collaboration never held it
+        case.return_to_intake(payload.primary_agency, payload.meeting_id)
         processing.collect_events(case)
 
     @handles(OutreachHandedOverV1)

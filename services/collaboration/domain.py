@@ -17,6 +17,7 @@ class CollaborationCase(JourneyAggregate):
         Opened: ClassVar[type[Any]]
         Reopened: ClassVar[type[Any]]
         PrimaryChanged: ClassVar[type[Any]]
+        ReturnedToIntake: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:
@@ -44,6 +45,16 @@ class CollaborationCase(JourneyAggregate):
     @event("PrimaryChanged")
     def _primary_changed(self, primary_agency: str) -> None:
         self.primary_agency = primary_agency
+
+    def return_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
+        """D5 D11 across programs: the meeting returned the case to intake; collaboration no longer holds it
+        open, and the agency named is its one primary agency here too (窓口へ戻した)."""
+        if self.status != "returned" or primary_agency != self.primary_agency:
+            self._returned_to_intake(primary_agency=primary_agency or self.primary_agency, meeting_id=meeting_id)
+
+    @event("ReturnedToIntake")
+    def _returned_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
+        self.primary_agency, self.status = primary_agency, "returned"
 
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,

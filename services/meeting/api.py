@@ -96,6 +96,15 @@ class EvaluationIn(BaseModel):
                                              description="目標ごとの評価 (D7): one per goal of the plan")
 
 
+class ResumeIn(BaseModel):
+    """再開 (D7 D9): the 重層的支援会議 resumes a suspended plan once consent was given again; the JSON body
+    and the resumption form alike."""
+
+    plan_id: UUID = Field(title="中断中のプラン")
+    reason: Text = Field(min_length=1, max_length=2000, title="再開の理由",
+                         description="再開の理由 (the reason of the suspension is gone)")
+
+
 class GapIn(BaseModel):
     """地域の課題 (D8): the JSON body and the gap form alike."""
 
@@ -135,7 +144,7 @@ class AgendaItemOut(BaseModel):
     program: str
     revision: int
     status: str = Field(description="proposed / closure_requested (on the agenda); approved, revision_requested, "
-                                    "returned, closed, suspended, continued (settled)")
+                                    "returned, closed, suspended, continued, resumed (settled)")
     progress: str = Field(description="経過 (with a closure request)")
 
 
@@ -165,7 +174,7 @@ class MinuteOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kind: Literal["decision", "returned_to_intake", "evaluation", "resource_gap"]
+    kind: Literal["decision", "returned_to_intake", "evaluation", "resumption", "resource_gap"]
 
 
 class MeetingOut(BaseModel):
@@ -188,6 +197,11 @@ class DecidedOut(BaseModel):
 class EvaluatedOut(BaseModel):
     plan_id: UUID
     outcome: str
+
+
+class ResumedOut(BaseModel):
+    plan_id: UUID
+    status: Literal["resumed"]
 
 
 class RecordedOut(BaseModel):
@@ -249,6 +263,14 @@ def evaluate(meeting_id: UUID, body: EvaluationIn, app: App, actor: Staff) -> Ev
     app.evaluate(actor, meeting_id, body.plan_id, body.outcome, body.course, body.result, body.reason,
                  body.next_review_on, [g.model_dump() for g in body.goal_results])
     return EvaluatedOut(plan_id=body.plan_id, outcome=body.outcome)
+
+
+@router.post("/meetings/{meeting_id}/resumptions", status_code=201, dependencies=[requires("meeting.decide")])
+def resume(meeting_id: UUID, body: ResumeIn, app: App, actor: Staff) -> ResumedOut:
+    """再開 (D7 D9): resume a suspended plan at the 重層的支援会議; refused (409) without consent given
+    again after the suspension (PlanResumed)."""
+    app.resume(actor, meeting_id, body.plan_id, body.reason)
+    return ResumedOut(plan_id=body.plan_id, status="resumed")
 
 
 @router.post("/meetings/{meeting_id}/resource-gaps", status_code=201, dependencies=[requires("meeting.gap")])

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 
-from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview
+from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview, consent_given_again
 from services.meeting.listing import Rows
 from shared.contract.events import (
     ConsentRecordedV1,
@@ -89,6 +89,23 @@ class MeetingApplication(ServiceApplication):
                              self.consent_granted(review.case_id))
             review.settle(outcome)
         self.save(meeting, review)
+
+    def resume(self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, reason: str) -> None:
+        """D7 D9: resume a suspended plan at the 重層的支援会議 once consent was given again (PlanResumed)."""
+        meeting = self._meeting(meeting_id)
+        review = self.review(plan_id)
+        with acting(actor):
+            meeting.take_up(review.case_id, list(self.members(meeting)))
+            meeting.resume(review, reason, self.consent_of(review.case_id))
+            review.settle("resumed")
+        self.save(meeting, review)
+
+    def consent_of(self, case_id: UUID) -> Consent | None:
+        try:
+            consent: Consent = self.load(case_id, Consent, "同意")
+        except NotFound:
+            return None
+        return consent
 
     def take_up(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID) -> dict[str, Any]:
         """議題にする (D10): the sitting takes up a case, with or without a plan. For a 支援会議 this is
@@ -200,6 +217,18 @@ class MeetingApplication(ServiceApplication):
         consents = self.rows.of("consent", [UUID(item["case_id"]) for item in agenda], self.consent_view)
         return [{**item, "consent": dict(consent)} for item, consent in zip(agenda, consents, strict=True)]
 
+    def suspended(self) -> list[dict[str, Any]]:
+        """中断中のプラン (D7): each with its case's consent and whether it was given again after the
+        suspension (D9: only then may the 重層的支援会議 resume it)."""
+        rows = []
+        for item in self._reviews():
+            if item["status"] != "suspended":
+                continue
+            review, consent = self.review(UUID(item["plan_id"])), self.consent_of(UUID(item["case_id"]))
+            rows.append({**item, "consent": self.consent_view(UUID(item["case_id"])),
+                         "consent_again": consent_given_again(review, consent)})
+        return rows
+
     def _reviews(self) -> list[dict[str, Any]]:
         """Every plan the meeting was sent, as its agenda row (kept: services/meeting/listing.py)."""
         return self.rows.of("review", self.ids_of(PlanReview), lambda plan_id: self.review(plan_id).view())
@@ -298,6 +327,9 @@ def _minute(event: Any) -> dict[str, Any] | None:
                 "program": event.program, "outcome": event.outcome, "evaluation": event.evaluation,
                 "reason": event.reason,
                 "next_review_on": event.next_review_on.isoformat() if event.next_review_on else None}
+    if isinstance(event, Meeting.Resumed):
+        return {"kind": "resumption", "case_id": str(event.case_id), "plan_id": str(event.plan_id),
+                "program": event.program, "reason": event.reason}
     if isinstance(event, Meeting.GapIdentified):
         return {"kind": "resource_gap", "case_id": str(event.case_id), "need": event.need, "area": event.area,
                 "description": event.description}

@@ -109,6 +109,13 @@ class Consent(JourneyAggregate):
         return bool(self.granted) and "jusou_shien_kaigi" in covers
 
 
+def consent_given_again(review: PlanReview, consent: Consent | None) -> bool:
+    """D7 D9: a suspended plan's case has a consent covering the 重層的支援会議 recorded after the suspension
+    (while a review is suspended its last change is the suspension)."""
+    return (review.status == "suspended" and consent is not None and consent.covers_meeting()
+            and consent.modified_on > review.modified_on)
+
+
 class Meeting(JourneyAggregate):
     """会議: one sitting of a meeting type with its attendees; its decisions and evaluations."""
 
@@ -118,6 +125,7 @@ class Meeting(JourneyAggregate):
         Decided: ClassVar[type[Any]]
         ReturnedToIntake: ClassVar[type[Any]]
         Evaluated: ClassVar[type[Any]]
+        Resumed: ClassVar[type[Any]]
         GapIdentified: ClassVar[type[Any]]
 
     @event("Convened")
@@ -242,6 +250,37 @@ class Meeting(JourneyAggregate):
     ) -> None:
         self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome, "evaluation": evaluation,
                              "reason": reason, "next_review_on": next_review_on.isoformat() if next_review_on else None})
+
+    def resume(self, review: PlanReview, reason: str, consent: Consent | None) -> None:
+        """D7 D9 D10: resume a suspended plan (中断 → 再開) by its own act. A plan in force is the
+        重層的支援会議's to judge, so it resumes there, and only once the person's consent to share there
+        was given again: intake recorded it after the suspension (the consent the meeting holds is newer
+        than the suspension, the review's last change) and it covers the 重層的支援会議."""
+        if review.status != "suspended":
+            raise NotOnAgenda(f"中断中のプランではないため再開できません（{review.status}）/ only a suspended plan resumes")
+        if self.meeting_type != "jusou_shien_kaigi":
+            raise NotForShienKaigi(
+                "プランの再開は重層的支援会議で、本人同意を得て行います。支援会議では再開できません / "
+                "a plan resumes at the 重層的支援会議 with consent, not at the 支援会議 (D10)"
+            )
+        if consent is None or not consent.covers_meeting():
+            raise ConsentMissing(
+                "本人同意（重層的支援会議での情報共有）がないため再開できません。窓口で同意を記録してから再開してください / "
+                "no consent covering the 重層的支援会議: record it at intake, then resume (D9)"
+            )
+        if not consent_given_again(review, consent):
+            raise ConsentMissing(
+                "中断の後に本人同意があらためて記録されていません。窓口で本人の同意を確かめて記録してから再開してください / "
+                "consent was not given again after the suspension: record it at intake, then resume (D7 D9)"
+            )
+        if not reason.strip():
+            raise Invalid("再開の理由（中断の理由が解消したこと）を入力してください / say why the plan resumes")
+        self._resumed(case_id=review.case_id, plan_id=review.plan_id, program=review.program, reason=reason.strip(),
+                      meeting_type=self.meeting_type)
+
+    @event("Resumed")
+    def _resumed(self, case_id: UUID, plan_id: UUID, program: str, reason: str, meeting_type: str) -> None:
+        self.minutes.append({"kind": "resumption", "plan_id": str(plan_id), "reason": reason})
 
     @event("GapIdentified")
     def identify_gap(self, case_id: UUID, need: str, area: str, description: str) -> None:

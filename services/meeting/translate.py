@@ -50,6 +50,10 @@ translate = translator(
         Meeting.Decided: _decided,
         Meeting.ReturnedToIntake: _returned,
         Meeting.Evaluated: _evaluated,
+        Meeting.Resumed: lambda e: (
+            "PlanResumed", {"plan_id": e.plan_id, "meeting_id": e.originator_id, "meeting_type": e.meeting_type,
+                            "reason": e.reason, "program": e.program}
+        ),
         Meeting.GapIdentified: lambda e: (
             "ResourceGapIdentified", {"need": e.need, "area": e.area, "description": e.description}
         ),

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn, TakeUpIn
+from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn, ResumeIn, TakeUpIn
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting
 from shared.kernel.journey import DomainError, NotFound
@@ -49,7 +49,7 @@ DECISIONS = {"approved": "承認 / approve", "revision_requested": "修正依頼
 DECISION_JA = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}
 CONNECT_TO = {"outreach": "アウトリーチ等を通じた継続的支援事業", "participation": "参加支援事業"}
 OUTCOMES = {"closed": "終結 / close", "suspended": "中断 / suspend", "continued": "継続 / continue"}
-OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続"}
+OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続", "resumed": "再開"}
 RESULTS = {"achieved": "達成", "partly_achieved": "一部達成", "not_achieved": "未達成"}
 POSITION_JA = {"agree": "賛成", "object": "異議"}
 LABELS: dict[str, Any] = {"meeting_types": MEETING_TYPES, "agenda_status_ja": AGENDA_STATUS_JA, "decisions": DECISIONS,
@@ -218,6 +218,7 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
     return ui.render(request, "meeting_meeting.html", f"{MEETING_TYPES[meeting['meeting_type']]} / meeting",
                      status_code=status_code, meeting=meeting, agenda=agenda, minutes=minutes, cases=cases,
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
+                     suspended=app.scoped(app.suspended(), getattr(request.state, "principal", None)),
                      resource_kinds=list(RESOURCE_KINDS.values()), **LABELS)
 
 
@@ -313,6 +314,23 @@ async def evaluate(request: Request, meeting_id: UUID, app: App) -> Response:
     except DomainError as refused:
         return await _refused(request, app, meeting_id, str(text.get("plan_id", "")), form, refused)
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"終結評価を記録しました: {OUTCOME_JA[command.outcome]} / evaluation recorded")
+
+
+@router.post("/ui/meetings/{meeting_id}/resumptions", response_class=HTMLResponse,
+             dependencies=[requires("meeting.decide")])
+async def resume(request: Request, meeting_id: UUID, app: App) -> Response:
+    """D7 D9: the 重層的支援会議 resumes a suspended plan once consent was given again (PlanResumed)."""
+    posted = await _posted(request, app, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    _meeting, staff, text = posted
+    try:
+        command = form_model(ResumeIn, text)
+        await call(app.resume, actor_of(staff), meeting_id, command.plan_id, command.reason)
+    except DomainError as refused:
+        where = f"resume-{text.get('plan_id', '')}"
+        return await _refused(request, app, meeting_id, where, {"reason": text.get("reason", "")}, refused)
+    return redirect(f"/ui/meetings/{meeting_id}", ok="プランを再開しました / the plan resumes")
 
 
 @router.post("/ui/meetings/{meeting_id}/cases", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])

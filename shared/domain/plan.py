@@ -14,7 +14,14 @@ from eventsourcing.domain import event
 
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
-EDITABLE = ("draft", "revision_requested", "suspended")  # D7: a suspended plan resumes by a new revision
+#: D7: the owner rewrites a draft, a plan the meeting asked to revise, a suspended one (a new revision), and
+#: one in 伴走支援 (leaving it for a new plan)
+EDITABLE = ("draft", "revision_requested", "suspended", "accompanying")
+#: a plan in force: approved, continued with a new review date, or resumed after a suspension (D7)
+IN_FORCE = ("approved", "continued", "resumed")
+#: D7: the owner asks for closure of a plan in force, a suspended one, or one in 伴走支援 (to end it in 終結)
+CLOSABLE = (*IN_FORCE, "suspended", "accompanying")
+SELF = "本人"  # the person the case is about: every plan covers them first
 
 
 class PlanWithoutRoles(Invalid):
@@ -23,6 +30,38 @@ class PlanWithoutRoles(Invalid):
 
 class PlanNotEditable(DomainError):
     """A proposed or decided plan is not edited; the meeting asks for a revision first."""
+
+
+class PlanPeriodInvalid(Invalid):
+    """A plan's period: its review date (見直し予定日) comes after its start (開始日)."""
+
+
+class NotAccompanying(DomainError):
+    """伴走支援: a check-in is recorded only while the case is accompanied, never before it began."""
+
+
+def _period(starts_on: date | None, review_on: date | None) -> None:
+    if starts_on is not None and review_on is not None and review_on <= starts_on:
+        raise PlanPeriodInvalid(
+            f"見直し予定日（{review_on.isoformat()}）は開始日（{starts_on.isoformat()}）より後の日にしてください / "
+            "the review date comes after the plan's start"
+        )
+
+
+def _members(members: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The household members a plan covers besides 本人 (labels for now), each with their own goals (D16)."""
+    clean: list[dict[str, Any]] = []
+    for i, member in enumerate(members or [], 1):
+        label = str(member.get("label") or "").strip()
+        goals = [str(g).strip() for g in member.get("goals") or [] if str(g).strip()]
+        if not label or label == SELF:
+            raise Invalid(f"世帯員{i}: 本人以外の呼び方（例: 母）を入力してください / member {i} needs a label other than 本人")
+        if label in [m["label"] for m in clean]:
+            raise Invalid(f"世帯員「{label}」が重複しています / member {label} is listed twice")
+        if not goals:
+            raise Invalid(f"世帯員「{label}」の目標を1つ以上入力してください / each person the plan covers has a goal")
+        clean.append({"label": label, "goals": goals})
+    return clean
 
 
 def _roles(roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,10 +89,15 @@ class Plan(JourneyAggregate):
         DecisionRecorded: ClassVar[type[Any]]
         ClosureRequested: ClassVar[type[Any]]
         Evaluated: ClassVar[type[Any]]
+        Resumed: ClassVar[type[Any]]
+        Accompanied: ClassVar[type[Any]]
+        CheckedIn: ClassVar[type[Any]]
 
     @event("Drafted")
     def __init__(
-        self, case_id: UUID, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]]
+        self, case_id: UUID, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]],
+        intention: str = "", starts_on: date | None = None, review_on: date | None = None,
+        members: list[dict[str, Any]] | None = None,
     ) -> None:
         self.case_id = case_id
         self.program = program
@@ -63,24 +107,55 @@ class Plan(JourneyAggregate):
         self.revision = 0
         self.status = "draft"
         self.history: list[dict[str, Any]] = []
+        self._form(intention, starts_on, review_on, members)
+
+    def _form(self, intention: str, starts_on: date | None, review_on: date | None,
+              members: list[dict[str, Any]] | None) -> None:
+        self.intention, self.starts_on, self.review_on, self.members = intention, starts_on, review_on, members or []
 
     @classmethod
     def draft(
-        cls, case_id: UUID, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]]
+        cls, case_id: UUID, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]],
+        intention: str = "", starts_on: date | None = None, review_on: date | None = None,
+        members: list[dict[str, Any]] | None = None,
     ) -> Plan:
-        return cls(case_id=case_id, program=program, support_direction=support_direction, goals=list(goals), roles=_roles(roles))
+        """D4 D16: the plan form as staff fill it in: 本人の意向, the period, 本人's goals and each household
+        member's, the roles."""
+        _period(starts_on, review_on)
+        return cls(case_id=case_id, program=program, support_direction=support_direction, goals=list(goals),
+                   roles=_roles(roles), intention=intention.strip(), starts_on=starts_on, review_on=review_on,
+                   members=_members(members))
 
-    def revise(self, support_direction: str, goals: list[str], roles: list[dict[str, Any]]) -> None:
-        """Rewrite the plan while it is a draft or after the meeting asked for a revision."""
+    def revise(
+        self, support_direction: str, goals: list[str], roles: list[dict[str, Any]], intention: str | None = None,
+        starts_on: date | None = None, review_on: date | None = None, members: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Rewrite the plan while it is a draft, after the meeting asked for a revision, after a suspension, or
+        to leave 伴走支援 for a new plan. `intention` None keeps the form's other fields as they were."""
         if self.status not in EDITABLE:
             raise PlanNotEditable(
                 f"状態「{self.status}」のプランは修正できません / a plan that is {self.status} cannot be revised"
             )
-        self._revised(support_direction=support_direction, goals=list(goals), roles=_roles(roles))
+        if intention is None:
+            self._revised(support_direction=support_direction, goals=list(goals), roles=_roles(roles))
+            return
+        _period(starts_on, review_on)
+        self._revised(support_direction=support_direction, goals=list(goals), roles=_roles(roles),
+                      intention=intention.strip(), starts_on=starts_on, review_on=review_on,
+                      members=_members(members))
 
     @event("Revised")
-    def _revised(self, support_direction: str, goals: list[str], roles: list[dict[str, Any]]) -> None:
+    def _revised(
+        self, support_direction: str, goals: list[str], roles: list[dict[str, Any]], intention: str | None = None,
+        starts_on: date | None = None, review_on: date | None = None, members: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.support_direction, self.goals, self.roles = support_direction, goals, roles
+        if intention is not None:  # a revision recorded before the plan form had these keeps them as they were
+            self._form(intention, starts_on, review_on, members)
+
+    def all_goals(self) -> list[str]:
+        """Every goal of the plan: 本人's, then each member's (the meeting evaluates them one by one, D7)."""
+        return [*self.goals, *(g for m in getattr(self, "members", []) for g in m["goals"])]
 
     def propose(self) -> None:
         """D4 D6: take the plan to the meeting."""
@@ -89,17 +164,21 @@ class Plan(JourneyAggregate):
                 f"状態「{self.status}」のプランは提出できません / a plan that is {self.status} cannot be proposed"
             )
         _roles(self.roles)
+        period = {k: v for k, v in (("starts_on", getattr(self, "starts_on", None)),
+                                    ("review_on", getattr(self, "review_on", None))) if v is not None}
         self._proposed(
             revision=self.revision + 1,
             program=self.program,
             support_direction=self.support_direction,
-            goals=self.goals,
+            goals=self.all_goals(),
             roles=self.roles,
+            **period,
         )
 
     @event("Proposed")
     def _proposed(
-        self, revision: int, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]]
+        self, revision: int, program: str, support_direction: str, goals: list[str], roles: list[dict[str, Any]],
+        starts_on: date | None = None, review_on: date | None = None,
     ) -> None:
         self.revision = revision
         self.status = "proposed"
@@ -120,7 +199,7 @@ class Plan(JourneyAggregate):
 
     def request_closure(self, progress: str) -> None:
         """D7: the owner asks the meeting to evaluate and end the plan."""
-        if self.status not in ("approved", "continued", "suspended"):
+        if self.status not in CLOSABLE:
             raise DomainError(
                 f"承認されていないプラン（{self.status}）は終結を依頼できません / only an approved plan can be closed"
             )
@@ -143,7 +222,60 @@ class Plan(JourneyAggregate):
         self.status = outcome
         self.history.append({"meeting_id": str(meeting_id), "evaluation": evaluation, "outcome": outcome})
 
+    def record_resumption(self, meeting_id: UUID, meeting_type: str, reason: str) -> None:
+        """D7 D9: the 重層的支援会議 resumed the suspended plan (再開): it is in force again."""
+        if self.status != "suspended":
+            return  # a resumption of a plan that is not suspended (or already resumed) changes nothing
+        self._resumed(meeting_id=meeting_id, meeting_type=meeting_type, reason=reason)
+
+    @event("Resumed")
+    def _resumed(self, meeting_id: UUID, meeting_type: str, reason: str) -> None:
+        self.status = "resumed"
+        self.history.append({"meeting_id": str(meeting_id), "resumed": True, "meeting_type": meeting_type,
+                             "reasons": reason})
+
+    def accompany(self, since: date, goals_met: list[str]) -> None:
+        """伴走支援 (D11 「本人に寄り添い、伴走する」): once every goal of a plan in force is met, the case stays
+        accompanied with periodic check-ins and no active plan, distinct from 終結."""
+        if self.status not in IN_FORCE:
+            raise PlanNotEditable(
+                f"実施中のプランだけが伴走支援に移れます（現在: {self.status}）/ only a plan in force moves to 伴走支援"
+            )
+        unmet = [g for g in self.all_goals() if g not in goals_met]
+        if unmet:
+            raise Invalid(
+                "目標をすべて達成してから伴走支援に移ります。未達成: " + " / ".join(unmet)
+                + " / every goal of the plan is met before 伴走支援"
+            )
+        self._accompanied(since=since)
+
+    @event("Accompanied")
+    def _accompanied(self, since: date) -> None:
+        self.status, self.accompanying_since = "accompanying", since
+        self.check_ins: list[dict[str, str]] = []
+
+    def check_in(self, on: date, how: str, note: str) -> None:
+        """伴走支援: one periodic check-in, with its date (never before 伴走支援 began)."""
+        if self.status != "accompanying":
+            raise NotAccompanying(
+                f"伴走支援中のケースだけ見守りの記録ができます（現在: {self.status}）/ check-ins are recorded during 伴走支援"
+            )
+        if on < self.accompanying_since:
+            raise NotAccompanying(
+                f"伴走支援の開始日（{self.accompanying_since.isoformat()}）より前の日付は記録できません / "
+                "a check-in is not dated before 伴走支援 began"
+            )
+        if not how.strip():
+            raise Invalid("方法を入力してください / how the check-in was made")
+        self._checked_in(on=on, how=how.strip(), note=note.strip())
+
+    @event("CheckedIn")
+    def _checked_in(self, on: date, how: str, note: str) -> None:
+        self.check_ins = sorted([*self.check_ins, {"on": on.isoformat(), "how": how, "note": note}],
+                                key=lambda c: c["on"])
+
     def view(self) -> dict[str, Any]:
+        since = getattr(self, "accompanying_since", None)
         return {
             "plan_id": str(self.id),
             "case_id": str(self.case_id),
@@ -155,21 +287,30 @@ class Plan(JourneyAggregate):
             "roles": self.roles,
             "history": self.history,
             "revisions": getattr(self, "revisions", []),
+            "intention": getattr(self, "intention", ""),
+            "starts_on": _iso(getattr(self, "starts_on", None)),
+            "review_on": _iso(getattr(self, "review_on", None)),
+            "persons": [{"label": SELF, "goals": self.goals}, *getattr(self, "members", [])],
+            "accompanying_since": _iso(since),
+            "check_ins": list(getattr(self, "check_ins", [])),
         }
 
 
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _proposed(e: Any) -> tuple[str, dict[str, Any]]:  # e: a Plan.Proposed
+    payload = {"plan_id": e.originator_id, "program": e.program, "revision": e.revision,
+               "support_direction": e.support_direction, "goals": e.goals, "roles": e.roles}
+    for name in ("starts_on", "review_on"):  # the plan period, added in place: absent from older events
+        if getattr(e, name, None) is not None:
+            payload[name] = getattr(e, name)
+    return "PlanProposed", payload
+
+
 PLAN_RULES = {
-    Plan.Proposed: lambda e: (
-        "PlanProposed",
-        {
-            "plan_id": e.originator_id,
-            "program": e.program,
-            "revision": e.revision,
-            "support_direction": e.support_direction,
-            "goals": e.goals,
-            "roles": e.roles,
-        },
-    ),
+    Plan.Proposed: _proposed,
     Plan.ClosureRequested: lambda e: (
         "PlanClosureRequested",
         {"plan_id": e.originator_id, "program": e.program, "progress": e.progress},

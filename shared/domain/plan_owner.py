@@ -4,6 +4,7 @@ routes are shared/web/plan_api.py's `plan_router`."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from shared.contract.events import (
     MeetingDecidedV1,
     PlanClosedV1,
     PlanContinuedV1,
+    PlanResumedV1,
     PlanSuspendedV1,
 )
 from shared.domain.plan import Plan
@@ -49,20 +51,43 @@ class PlanOwner(ServiceApplication):
             return None
         return UUID(str(plan.case_id))
 
-    def draft_plan(self, actor: dict[str, str], case_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> UUID:
-        """D4: draft a plan for a case this program holds."""
+    def draft_plan(
+        self, actor: dict[str, str], case_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]],
+        intention: str = "", starts_on: date | None = None, review_on: date | None = None,
+        members: list[dict[str, Any]] | None = None,
+    ) -> UUID:
+        """D4 D16: draft a plan for a case this program holds (本人の意向, period, goals per person, roles)."""
         self.require_case(case_id)
         require_known_agencies(roles)
         with acting(actor):
-            plan = Plan.draft(case_id, self.program, direction, goals, roles)
+            plan = Plan.draft(case_id, self.program, direction, goals, roles, intention, starts_on, review_on, members)
         self.save(plan)
         return plan.id
 
-    def revise_plan(self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]]) -> None:
+    def revise_plan(
+        self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]],
+        intention: str | None = None, starts_on: date | None = None, review_on: date | None = None,
+        members: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """D4 D5 D7: rewrite a draft, a plan sent back for revision, a suspended one, or one in 伴走支援."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
         require_known_agencies(roles)
         with acting(actor):
-            plan.revise(direction, goals, roles)
+            plan.revise(direction, goals, roles, intention, starts_on, review_on, members)
+        self.save(plan)
+
+    def accompany(self, actor: dict[str, str], plan_id: UUID, since: date, goals_met: list[str]) -> None:
+        """伴走支援 (D11): every goal met, the case stays accompanied with check-ins and no active plan."""
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        with acting(actor):
+            plan.accompany(since, goals_met)
+        self.save(plan)
+
+    def check_in(self, actor: dict[str, str], plan_id: UUID, on: date, how: str, note: str) -> None:
+        """伴走支援: record one periodic check-in with its date."""
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        with acting(actor):
+            plan.check_in(on, how, note)
         self.save(plan)
 
     def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
@@ -84,7 +109,7 @@ class PlanOwner(ServiceApplication):
         plan: Plan = self.load(plan_id, Plan, "プラン")
         return plan.view()
 
-    @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1)
+    @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1, PlanResumedV1)
     def react_to_meeting(self, envelope: Envelope, payload: Any, processing: ProcessingEvent[UUID]) -> None:
         """The owner's plan follows the meeting's decision and evaluation."""
         plan_id = payload.plan_id
@@ -102,4 +127,6 @@ class PlanOwner(ServiceApplication):
             plan.record_evaluation("suspended", payload.meeting_id, payload.evaluation.model_dump(), None)
         elif isinstance(payload, PlanContinuedV1):
             plan.record_evaluation("continued", payload.meeting_id, payload.evaluation.model_dump(), payload.next_review_on)
+        elif isinstance(payload, PlanResumedV1):
+            plan.record_resumption(payload.meeting_id, payload.meeting_type, payload.reason)
         processing.collect_events(plan)

@@ -1,0 +1,49 @@
+"""D11 across programs: once the meeting returns a case to intake (CaseReturnedToIntake), collaboration no longer
+shows it open with the old primary agency: it shows it returned (窓口へ戻した) with the primary named now."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from services.collaboration.application import CollaborationApplication
+from shared.web.auth import Principal
+from unit.builders import Upstream, in_memory, stored_count
+
+ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": "調布ライフサポート"}
+
+
+def test_d11_collaboration_shows_a_returned_case_returned_with_the_primary_named_now() -> None:
+    app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
+    case_id = uuid4()
+    assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
+    returned = {"meeting_id": str(uuid4()), "primary_agency": "地域包括支援センター", "reason": "包括で対応"}
+
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", returned, case_id))
+
+    shown = app.case_view(case_id)
+    assert (shown["status"], shown["primary_agency"]) == ("returned", "地域包括支援センター")
+    coordinator = Principal(staff_id="c1", division="welfare-general", roles=frozenset({"collaboration_coordinator"}))
+    [row] = app.case_rows(coordinator)
+    assert (row["status"], row["primary_agency"]) == ("returned", "地域包括支援センター")
+
+
+def test_d11_escalated_again_after_a_return_the_case_is_open_here_again() -> None:
+    app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
+    case_id = uuid4()
+    assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
+                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+
+    assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "primary_agency": "地域包括支援センター"}, case_id))
+
+    assert app.case_view(case_id)["status"] == "open"
+
+
+def test_d11_a_return_of_a_case_collaboration_never_held_records_nothing() -> None:
+    app, meeting = in_memory(CollaborationApplication), Upstream("meeting")
+    before = stored_count(app)
+
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
+                                                              "primary_agency": "地域包括支援センター", "reason": ""}, uuid4()))
+
+    assert stored_count(app) == before
