@@ -6,18 +6,33 @@ command, for the JSON body and the division UI's form alike."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.plan_owner import PlanOwner, require_known_agencies
+from shared.domain.wareki import parse_date
 from shared.web.deps import application, staff
-from shared.web.limits import MAX_ITEMS, LongText, Name, Text
+from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date
 from shared.web.policy import requires
 
-__all__ = ["ClosureIn", "PlanIn", "PlanOwner", "PlanView", "RoleIn", "plan_router", "require_known_agencies"]
+__all__ = ["AccompanyIn", "CheckInIn", "ClosureIn", "MemberIn", "PlanIn", "PlanOwner", "PlanView", "RoleIn",
+           "plan_router", "require_known_agencies"]
+
+
+def _typed_date(value: Any) -> Any:
+    """和暦 (令和8年4月1日, R8.4.1) or Western (2026-04-01, 2026/4/1) text as a date; a date stays one."""
+    if isinstance(value, str):  # the range is NearDate's (check_near_date), which says it in its own words
+        return parse_date(value, earliest=date(1900, 1, 1), latest=date(2999, 12, 31))
+    return value
+
+
+#: a date of a plan as staff type it: 和暦 or Western, within 5 years of today
+PlanDate = Annotated[date, BeforeValidator(_typed_date), AfterValidator(check_near_date),
+                     Field(description="和暦（令和8年4月1日, R8.4.1）または西暦（2026-04-01）; 今日の前後5年以内")]
 
 
 class RoleIn(BaseModel):
@@ -28,12 +43,43 @@ class RoleIn(BaseModel):
     contact: Name | None = Field(default=None, max_length=200, title="担当者", description="担当者 contact person")
 
 
+class MemberIn(BaseModel):
+    """A household member the plan covers besides 本人 (D16; a label for now, households come later), with
+    their own goals."""
+
+    label: Name = Field(min_length=1, max_length=100, title="世帯員", description="世帯員（例: 母, 長男）")
+    goals: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, title="世帯員の目標", description="その人の目標")
+
+
 class PlanIn(BaseModel):
-    """プラン作成・修正 (D4): the JSON body and the plan form alike."""
+    """プラン作成・修正 (D4 D16): the JSON body and the plan form alike, as staff fill it in: 本人の意向, the plan
+    period (開始日, 見直し予定日), 本人's goals and each household member's, the roles. The intention and the
+    persons stay in the program's store; only the period travels with PlanProposed."""
 
     support_direction: Text = Field(min_length=1, max_length=4000, title="支援の方向性", description="支援の方向性")
-    goals: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, title="目標", description="目標")
+    intention: Text = Field(default="", max_length=4000, title="本人の意向", description="本人の意向（本人の言葉で）")
+    starts_on: PlanDate | None = Field(default=None, title="開始日")
+    review_on: PlanDate | None = Field(default=None, title="見直し予定日")
+    goals: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, title="本人の目標", description="本人の目標")
+    members: list[MemberIn] = Field(default_factory=list, max_length=MAX_ITEMS, title="世帯員",
+                                    description="本人のほかにプランの対象とする世帯員と、その目標")
     roles: list[RoleIn] = Field(max_length=MAX_ITEMS, title="役割分担", description="役割分担 (D4: at least one)")
+
+
+class AccompanyIn(BaseModel):
+    """伴走支援へ移る (D11): every goal of the plan met, the case stays accompanied without an active plan."""
+
+    since: PlanDate = Field(title="伴走支援の開始日")
+    goals_met: list[LongText] = Field(min_length=1, max_length=MAX_ITEMS, title="達成した目標",
+                                      description="達成した目標（プランの目標すべて）")
+
+
+class CheckInIn(BaseModel):
+    """伴走支援の見守り: one periodic check-in with its date."""
+
+    on: PlanDate = Field(title="見守りの日")
+    how: Literal["来所", "電話", "訪問", "同行", "オンライン", "文書"] = Field(title="方法")
+    note: Text = Field(default="", max_length=4000, title="様子", description="本人の様子・話したこと")
 
 
 class ClosureIn(BaseModel):
@@ -66,13 +112,20 @@ class PlanView(BaseModel):
     case_id: UUID
     program: str
     status: str = Field(description="draft, proposed, approved, revision_requested, returned, closure_requested, "
-                        "closed, suspended or continued")
+                        "closed, suspended, continued, resumed or accompanying (伴走支援)")
     revision: int
     support_direction: str
     goals: list[str]
     roles: list[dict[str, Any]]
     history: list[dict[str, Any]] = Field(description="the meeting's decisions and evaluations, oldest first")
     revisions: list[Any] = Field(description="earlier revisions")
+    intention: str = Field(default="", description="本人の意向")
+    starts_on: date | None = Field(default=None, description="開始日")
+    review_on: date | None = Field(default=None, description="見直し予定日")
+    persons: list[dict[str, Any]] = Field(default_factory=list,
+                                          description="the persons the plan covers (本人 first), each with their goals")
+    accompanying_since: date | None = Field(default=None, description="伴走支援の開始日 (status accompanying)")
+    check_ins: list[dict[str, Any]] = Field(default_factory=list, description="伴走支援の見守り, by date")
 
 
 
@@ -90,7 +143,9 @@ def plan_router(service: str) -> APIRouter:
     def draft(case_id: UUID, body: PlanIn, app: App, actor: Staff) -> PlanDraftedOut:
         """プラン作成: draft a plan for a case (D4)."""
         roles = [r.model_dump() for r in body.roles]
-        return PlanDraftedOut(plan_id=app.draft_plan(actor, case_id, body.support_direction, body.goals, roles))
+        return PlanDraftedOut(plan_id=app.draft_plan(actor, case_id, body.support_direction, body.goals, roles,
+                                                     body.intention, body.starts_on, body.review_on,
+                                                     [m.model_dump() for m in body.members]))
 
     @router.get("/plans/{plan_id}", dependencies=[requires("plan.read")])
     def get_plan(plan_id: UUID, app: App) -> PlanView:
@@ -100,7 +155,8 @@ def plan_router(service: str) -> APIRouter:
     @router.put("/plans/{plan_id}", dependencies=[write])
     def revise(plan_id: UUID, body: PlanIn, app: App, actor: Staff) -> PlanView:
         """プラン修正: rewrite a draft, or after the meeting asked for a revision."""
-        app.revise_plan(actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles])
+        app.revise_plan(actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles],
+                        body.intention, body.starts_on, body.review_on, [m.model_dump() for m in body.members])
         return PlanView.model_validate(app.plan_view(plan_id))
 
     @router.post("/plans/{plan_id}/propose", dependencies=[write])
@@ -113,5 +169,17 @@ def plan_router(service: str) -> APIRouter:
         """終結の依頼: ask the meeting to evaluate and end the plan (D7)."""
         app.request_plan_closure(actor, plan_id, body.progress)
         return ClosureRequestedOut(plan_id=plan_id, status="closure_requested")
+
+    @router.post("/plans/{plan_id}/accompaniment", dependencies=[write])
+    def accompany(plan_id: UUID, body: AccompanyIn, app: App, actor: Staff) -> PlanView:
+        """伴走支援へ移る: every goal met, the case stays accompanied with check-ins, no active plan (not 終結)."""
+        app.accompany(actor, plan_id, body.since, list(body.goals_met))
+        return PlanView.model_validate(app.plan_view(plan_id))
+
+    @router.post("/plans/{plan_id}/check-ins", status_code=201, dependencies=[write])
+    def check_in(plan_id: UUID, body: CheckInIn, app: App, actor: Staff) -> PlanView:
+        """伴走支援の見守り: record a check-in with its date (leaving 伴走支援: a closure request or a new revision)."""
+        app.check_in(actor, plan_id, body.on, body.how, body.note)
+        return PlanView.model_validate(app.plan_view(plan_id))
 
     return router

@@ -33,15 +33,19 @@ ROLE = st.fixed_dictionaries({"agency": st.sampled_from(["地域包括支援セ�
                               "responsibility": st.sampled_from(["家計相談", "", "  "])})
 ROLES = st.lists(ROLE, max_size=3)
 STATUSES = {"draft", "proposed", "approved", "revision_requested", "returned", "closure_requested", "closed",
-            "suspended", "continued"}
+            "suspended", "continued", "resumed", "accompanying"}
 DECIDED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 #: The oracle, from DOMAIN.md and not from shared/domain/plan.py: the owner writes (and proposes) a plan while it is
 #: a draft; after the meeting asks for a revision (D5: "back to the plan's owner"); and after a suspension
 #: (D7: 中断 "can be resumed by its own act once the reason is gone"). Proposed, approved, returned, closing,
 #: closed or continued plans are the meeting's to move.
-EDITABLE = frozenset({"draft", "revision_requested", "suspended"})
-#: D7: the owner asks for closure of a plan in force: approved, continued with a new review date, or suspended.
-CLOSABLE = frozenset({"approved", "continued", "suspended"})
+#: 伴走支援 (D11) is left for a new plan by a new revision.
+EDITABLE = frozenset({"draft", "revision_requested", "suspended", "accompanying"})
+#: D7: the owner asks for closure of a plan in force: approved, continued with a new review date, resumed after a
+#: suspension; or of a suspended one; or of one in 伴走支援 (to end it in 終結).
+CLOSABLE = frozenset({"approved", "continued", "resumed", "suspended", "accompanying"})
+#: 伴走支援 begins from a plan in force (every goal met)
+IN_FORCE = frozenset({"approved", "continued", "resumed"})
 
 PLAN_COMMANDS = st.one_of(
     st.tuples(st.just("revise"), TEXT, st.lists(TEXT, max_size=2), ROLES),
@@ -49,6 +53,8 @@ PLAN_COMMANDS = st.one_of(
     st.tuples(st.just("decide"), st.sampled_from(list(DECIDED)), st.sampled_from([0, 0, 0, -1, 1])),
     st.tuples(st.just("close"), st.sampled_from(["", " ", "訪問が定着"])),
     st.tuples(st.just("evaluate"), st.sampled_from(["closed", "suspended", "continued"])),
+    st.tuples(st.just("resume")),
+    st.tuples(st.just("accompany")),
 )
 
 
@@ -98,7 +104,16 @@ def run_plan_command(subject: Subject[Plan], op: tuple[Any, ...], model: dict[st
         if status == "closure_requested":  # D7: an evaluation reaches only a plan whose closure was asked for
             model["status"] = outcome
             model["decisions"] += 1
-
+    elif kind == "resume":
+        subject.apply(lambda p: p.record_resumption(uuid4(), "jusou_shien_kaigi", "同意を得た"))
+        if status == "suspended":  # D7: only a suspended plan resumes
+            model["status"] = "resumed"
+            model["decisions"] += 1
+    elif kind == "accompany":
+        ok = subject.apply(lambda p: p.accompany(date(2027, 1, 1), p.all_goals()))
+        assert ok == (status in IN_FORCE), status
+        if ok:
+            model["status"] = "accompanying"
 
 @PROPERTIES
 @given(program=st.sampled_from(["collaboration", "outreach", "participation"]), ops=st.lists(PLAN_COMMANDS, max_size=14))
@@ -122,6 +137,8 @@ PATHS: dict[str, list[tuple[Any, ...]]] = {
     "closure_requested": [("propose",), ("decide", "approved", 0), ("close", "訪問が定着")],
     **{outcome: [("propose",), ("decide", "approved", 0), ("close", "訪問が定着"), ("evaluate", outcome)]
        for outcome in ("closed", "suspended", "continued")},
+    "resumed": [("propose",), ("decide", "approved", 0), ("close", "訪問が定着"), ("evaluate", "suspended"), ("resume",)],
+    "accompanying": [("propose",), ("decide", "approved", 0), ("accompany",)],
 }
 
 
