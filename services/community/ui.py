@@ -209,4 +209,4 @@ async def register_resource(request: Request, app: App) -> Response:
     return redirect("/ui/resources", ok=f"社会資源「{resource.name}」を登録しました。参加支援の資源一覧に加わります / resource registered")
 
 
-router.include_router(casework_pages(ui))
+router.include_router(casework_pages(ui, lambda case_id: "/ui/", "issue.read"))

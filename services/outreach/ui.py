@@ -170,4 +170,4 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
     return redirect(f"/ui/engagements/{case_id}", ok=f"{HAND_OVER_TO[command.to_program]}へ引き継ぎました / handed over")
 
 
-router.include_router(casework_pages(ui, lambda case_id: f"/ui/engagements/{case_id}"))
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/engagements/{case_id}", "engagement.read"))

@@ -284,4 +284,4 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex, app: Ap
                  f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[reviewed.outcome]}）/ review recorded")
 
 
-router.include_router(casework_pages(ui, lambda case_id: f"/ui/supports/{case_id}"))
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/supports/{case_id}", "support.read"))

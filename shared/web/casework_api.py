@@ -179,9 +179,10 @@ def _write(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: No
                           command.agreed, command.next_step, command.next_due)
 
 
-def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None) -> APIRouter:
+def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_action: str = "casework.read") -> APIRouter:
     """The pages: a case's 経過記録 (with the 担当 and note forms) and its print view, 自分の担当, the caseload.
-    `case_page(case_id)`: the program's own page of a case, linked from each."""
+    `case_page(case_id)`: the program's own page of a case, linked from each for those who may open it
+    (`case_action`, the action that page declares)."""
     router = APIRouter(include_in_schema=False)
     link = case_page or (lambda case_id: f"/ui/cases/{case_id}/casework")
 
@@ -192,7 +193,7 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None) -> API
             return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=str(missing))
         staff_ids = sorted({s for s in (record.main, record.sub, *(c.previous for c in record.changes)) if s})
         return ui.render(request, "casework_case.html", "支援経過記録 / case notes", status_code=status_code, c=record,
-                         methods=CONTACT_METHODS, roles=ASSIGNMENT_ROLES, case_link=link(str(case_id)),
+                         methods=CONTACT_METHODS, roles=ASSIGNMENT_ROLES, case_link=link(str(case_id)), case_action=case_action,
                          staff_ids=staff_ids, now=datetime.now(JST).strftime("%Y-%m-%dT%H:%M"),
                          **{"form": {}, "error": None, "error_at": None, **extra})
 
@@ -240,11 +241,12 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None) -> API
         """自分の担当: my cases and the items due or overdue, each linked to its case."""
         work = app.my_work(who.staff_id, who)
         return ui.render(request, "casework_mine.html", "自分の担当 / my work", work=work, link=link,
+                         case_action=case_action,
                          today=datetime.now(JST).date())
 
     @router.get("/ui/caseload", response_class=HTMLResponse, dependencies=[CASELOAD])
     def caseload(request: Request, app: App, who: Reader) -> Response:
         """管理職: caseload per staff member and the overdue counts."""
-        return ui.render(request, "casework_caseload.html", "担当件数 / caseload", load=app.caseload(who), link=link)
+        return ui.render(request, "casework_caseload.html", "担当件数 / caseload", load=app.caseload(who))
 
     return router
