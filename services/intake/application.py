@@ -102,9 +102,9 @@ class IntakeApplication(ServiceApplication):
     def find_anyone(self, reader: Reader, name: str | None = None, kana: str | None = None,
                     phone: str | None = None, birth_date: str | None = None) -> dict[str, Any]:
         """相談者の検索 (issue 15, before reception and at any time): by any of name, kana, phone, birth date,
-        ignoring width, kana and spaces. Only the people whose cases the reader's division may read are
-        shown (each showing recorded: Person.Shown, purpose `search`); of the others, only how many there
-        are (「他の窓口に該当する方がいます」, no name: nothing personal is shown, so nothing is recorded)."""
+        ignoring width, kana and spaces. Only the people the reader's division has a legal basis for on a
+        case it may read are shown (each showing recorded: Person.Shown, purpose `search`); of the others,
+        only how many there are (「他の窓口に該当する方がいます」, no name: nothing personal is shown, so nothing is recorded)."""
         if not any((name, kana, phone, birth_date)):
             raise Invalid("氏名・ふりがな・電話番号・生年月日のいずれかを入力してください / "
                           "give a name, kana, phone or birth date to search")
@@ -115,8 +115,15 @@ class IntakeApplication(ServiceApplication):
                 "elsewhere": len(found) - len(shown)}
 
     def _may_read_person(self, reader: Reader, person_ref: str) -> bool:
-        """Whether the reader's division may read any case of the person (division scope of its cases)."""
-        return any(may_read_case(reader, self._case(c).view()) for c in self.cases_of_person(person_ref))
+        """Whether the reader's division may be shown the person: a legal basis (D9 D10) on one of their cases
+        that it may read (own counter, a consent that covers it, a 支援会議 it sat in). Reading a case is
+        not enough: a division a case was connected to reads the case, not the person, without consent."""
+        for case_id in self.cases_of_person(person_ref):
+            case = self._case(case_id)
+            readers = case_readers(case.view())
+            if may_read_case(reader, case.view()) and case.lawful_basis(reader.division, readers) is not None:
+                return True
+        return False
 
     def _readable_cases(self, reader: Reader, person_ref: str) -> list[dict[str, Any]]:
         views = [self._case(c).view() for c in self.cases_of_person(person_ref)]

@@ -285,3 +285,16 @@ def test_d7_after_its_plan_is_closed_the_intake_case_shows_its_end_not_escalated
     assert intake.case_view(case_id)["status"] == "plan_closed"
     intake.close_case(COUNTER_STAFF, case_id, "resolved", "")  # no longer under an active plan
     assert intake.case_view(case_id)["status"] == "closed"
+
+
+def test_d9_a_division_that_reads_a_connected_case_without_consent_is_not_shown_the_person_by_a_search(
+        intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+    intake.connect_case(COUNTER_STAFF, case_id, "保育コンシェルジュ", "保育園の相談")
+
+    before = intake.find_anyone(Reader("childcare"), kana="ちょうふ")
+    intake.record_consent(COUNTER_STAFF, case_id, "関係機関との情報共有", True, "書面", ["related_agencies"])
+    after = intake.find_anyone(Reader("childcare"), kana="ちょうふ")
+
+    assert before == {"people": [], "elsewhere": 1}
+    assert [p["name"] for p in after["people"]] == [PERSON["name"]]
