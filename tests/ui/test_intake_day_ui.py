@@ -46,8 +46,15 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
     await expect(found).to_contain_text("調布花子")
     await expect(found).to_contain_text("昭和25年3月3日")
     await shoot(page, "intake-search")
+    await found.get_by_role("link", name=re.compile("この方の相談を受け付ける")).click()
+    await expect(page.locator("#known-person")).to_be_visible()
+    await page.get_by_label("高齢・介護").check()
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    await expect(page.locator("#person")).to_contain_text("調布花子")
 
     # 「調布 花子」 without a birth date: offered as a candidate (same name), chosen: no second person.
+    await page.goto(f"{intake}/ui/persons")
     await page.get_by_role("link", name=re.compile("新しい相談者として受け付ける")).click()
     await page.get_by_label(re.compile("経路")).select_option("電話")
     await page.get_by_label("高齢・介護").check()
@@ -61,6 +68,9 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
     await page.get_by_role("button", name=re.compile("受け付ける")).click()
     await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
     await expect(page.locator("#person")).to_contain_text("調布花子")
+    await page.goto(f"{intake}/ui/persons?kana=ちょうふはなこ")
+    await expect(found).to_have_count(1)  # still one person, now with three cases
+    await expect(found.get_by_role("link", name=re.compile("地域包括支援センター"))).to_have_count(3)
 
     # A new person with a 和暦 birth date and the reception form as staff fill it in.
     await page.goto(f"{intake}/ui/consultations/new")
