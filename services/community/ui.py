@@ -55,26 +55,33 @@ def _resources(app: CommunityApplication) -> list[dict[str, Any]]:
     return [{**r, "at": _local(r["at"]), "who": _who(r["actor"])} for r in app.resource_records()]
 
 
-def _issues(app: CommunityApplication) -> list[dict[str, Any]]:
-    rows = [_issue(record) for record in app.issue_records()]
+def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, Any]]:
+    """The regional issues, open first, each with the 担当者 and 副担当 of its case (`in_charge`); only those
+    where the staff member `in_charge` is one of them when asked (issue 15)."""
+    assigned = app.assignments()
+    rows = [{**_issue(record), "in_charge": assigned.get(str(record["case_id"]), (None, None))}
+            for record in app.issue_records()]
+    if in_charge:
+        rows = [r for r in rows if in_charge in r["in_charge"]]
     rows.sort(key=lambda r: r["opened_at"], reverse=True)
     order = list(STATUS_JA)
     return sorted(rows, key=lambda r: order.index(r["status"]) if r["status"] in order else 0)
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("issue.read")])
-def home(request: Request, app: App) -> Response:
+def home(request: Request, app: App, in_charge: str = "") -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
-    return ui.render(request, "community_home.html", "地域の課題 / regional issues", issues=_issues(app),
-                     status_ja=STATUS_JA, kind_ja=KIND_JA)
+    return ui.render(request, "community_home.html", "地域の課題 / regional issues",
+                     issues=_issues(app, in_charge.strip()), status_ja=STATUS_JA, kind_ja=KIND_JA,
+                     in_charge=in_charge.strip())
 
 
 @router.get("/ui/issues-table", response_class=HTMLResponse, dependencies=[requires("issue.read")])
-def issues_table(request: Request, app: App) -> Response:
+def issues_table(request: Request, app: App, in_charge: str = "") -> Response:
     """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "community_issues_table.html", "", issues=_issues(app), status_ja=STATUS_JA,
-                     kind_ja=KIND_JA)
+    return ui.render(request, "community_issues_table.html", "", issues=_issues(app, in_charge.strip()),
+                     status_ja=STATUS_JA, kind_ja=KIND_JA)
 
 
 @router.get("/ui/issues.csv", dependencies=[requires("issue.read")])
