@@ -40,6 +40,10 @@ class PlanStep(TypedDict, total=False):
     outcome: str  # Evaluated
     evaluation: dict[str, Any]
     next_review_on: str | None
+    since: str  # Accompanied (伴走支援)
+    on: str  # CheckedIn
+    how: str
+    note: str
 
 
 class CaseRow(TypedDict):
@@ -116,6 +120,13 @@ class CollaborationApplication(PlanOwner):
                 step["meeting_id"], step["outcome"] = str(event.meeting_id), event.outcome
                 step["evaluation"] = event.evaluation or {}
                 step["next_review_on"] = event.next_review_on.isoformat() if event.next_review_on else None
+            elif isinstance(event, Plan.Resumed):
+                step["meeting_id"], step["meeting_type"] = str(event.meeting_id), event.meeting_type
+                step["reasons"] = event.reason
+            elif isinstance(event, Plan.Accompanied):
+                step["since"] = event.since.isoformat()
+            elif isinstance(event, Plan.CheckedIn):
+                step["on"], step["how"], step["note"] = event.on.isoformat(), event.how, event.note
             elif not isinstance(event, (Plan.Drafted, Plan.Revised)):
                 continue
             steps.append(step)

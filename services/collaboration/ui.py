@@ -15,13 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
 from services.collaboration.application import CaseRow, CollaborationApplication, PlanStep
-from shared.domain.plan import EDITABLE
+from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE
 from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import DIVISION_TITLES, agencies
 from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
-from shared.web.plan_api import ClosureIn, PlanIn, RoleIn
+from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleIn
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
 
@@ -29,19 +29,20 @@ App = Annotated[CollaborationApplication, Depends(application(CollaborationAppli
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
-CASE_STATUS_JA = {"open": "対応中"}
+CASE_STATUS_JA = {"open": "対応中", "returned": "窓口へ戻した"}
 PLAN_STATUS_JA = {
     "draft": "下書き", "proposed": "会議に提出中", "approved": "承認", "revision_requested": "修正依頼",
     "returned": "相談窓口へ戻し", "closure_requested": "終結評価待ち", "closed": "終結", "suspended": "中断",
-    "continued": "継続",
+    "continued": "継続", "resumed": "再開（実施中）", "accompanying": "伴走支援中",
 }
 #: How each status reads as a badge: work waiting for the coordinator is `warn`, a good end `ok`.
-PLAN_STATUS_KIND = {"revision_requested": "warn", "suspended": "warn", "approved": "ok", "closed": "ok", "continued": "ok"}
+PLAN_STATUS_KIND = {"revision_requested": "warn", "suspended": "warn", "approved": "ok", "closed": "ok", "continued": "ok",
+                    "resumed": "ok", "accompanying": "ok"}
+CHECK_IN_WAYS = ("来所", "電話", "訪問", "同行", "オンライン", "文書")
 DECISION_JA = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}
 OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続"}
 RESULT_JA = {"achieved": "達成", "partly_achieved": "一部達成", "not_achieved": "未達成"}
 MEETING_TYPE_JA = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
-CLOSABLE = ("approved", "continued", "suspended")
 LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATUS_KIND, "decision_ja": DECISION_JA,
           "outcome_ja": OUTCOME_JA, "result_ja": RESULT_JA, "meeting_type_ja": MEETING_TYPE_JA,
           "case_status_ja": CASE_STATUS_JA}
@@ -63,6 +64,13 @@ def _story(step: PlanStep) -> dict[str, Any]:
                    detail=step["reasons"], decision=decision, meeting_id=step["meeting_id"])
     elif kind == "ClosureRequested":
         row.update(what="終結の依頼 / closure requested", detail=step["progress"])
+    elif kind == "Resumed":
+        row.update(what="重層的支援会議で再開 / resumed", detail=step.get("reasons", ""))
+    elif kind == "Accompanied":
+        row.update(what="伴走支援へ移行 / accompanying", detail="", since=step.get("since"))
+    elif kind == "CheckedIn":
+        row.update(what=f"伴走支援の見守り（{step.get('how', '')}）/ check-in", detail=step.get("note", ""),
+                   on=step.get("on"))
     elif kind == "Evaluated":
         outcome = step["outcome"]
         row.update(what=f"終結評価: {OUTCOME_JA.get(outcome, outcome)}", outcome=outcome, detail="",
@@ -152,6 +160,11 @@ def plans_table(request: Request, case_id: UUID, app: App) -> Response:
 # -- the plan editor ----------------------------------------------------------------------------
 
 
+def _title(plan: dict[str, Any]) -> str:
+    """A plan's name on its page: 下書き until it is first proposed (no 「第0版」), then its revision."""
+    return f"第{plan['revision']}版" if plan["revision"] else "下書き"
+
+
 class PlanForm(PlanIn):
     """The plan editor's reading of PlanIn (the same bounds): a table with no role rows is `roles: []`, as a
     JSON body may send it, so the domain says what is missing (D4, PlanWithoutRoles), not the form."""
@@ -172,8 +185,27 @@ def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
                                                        rows("role_contact"), fillvalue=""):
         if agency or responsibility or contact:
             roles.append({"agency": agency, "responsibility": responsibility, "contact": contact or None})
+    members = []
+    for label, goals in zip_longest(rows("member_label"), rows("member_goals"), fillvalue=""):
+        if label or goals:  # one goal a line
+            members.append({"label": label, "goals": [g.strip() for g in goals.splitlines() if g.strip()]})
     return {"support_direction": text.get("support_direction", ""), "goals": [g for g in rows("goal") if g],
-            "roles": roles}
+            "roles": roles, "intention": text.get("intention", ""), "starts_on": text.get("starts_on", ""),
+            "review_on": text.get("review_on", ""), "members": members}
+
+
+def _form_of(plan: dict[str, Any]) -> dict[str, Any]:
+    """The editor filled in with the plan as it stands."""
+    return {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"],
+            "intention": plan.get("intention", ""), "starts_on": plan.get("starts_on") or "",
+            "review_on": plan.get("review_on") or "", "members": plan.get("persons", [])[1:]}
+
+
+def _command_args(command: PlanIn) -> tuple[Any, ...]:
+    """The plan form's command as the use case takes it, after the direction and 本人's goals: the roles, the
+    intention, the period and the household members."""
+    return ([r.model_dump() for r in command.roles], command.intention, command.starts_on, command.review_on,
+            [m.model_dump() for m in command.members])
 
 
 def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
@@ -193,7 +225,7 @@ def new_plan(request: Request, case_id: UUID, app: App) -> Response:
     except NotFound as missing:
         return _missing(request, str(missing))
     # D11: the primary agency keeps its field; it is the natural first role.
-    form = {"support_direction": "", "goals": [""],
+    form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "", "members": [],
             "roles": [{"agency": case["primary_agency"], "responsibility": "", "contact": None}]}
     return _editor(request, case, form)
 
@@ -214,7 +246,7 @@ async def draft(request: Request, case_id: UUID, app: App) -> Response:
     try:
         command = form_model(PlanForm, form)
         plan_id = await call(app.draft_plan, actor_of(staff), case_id, command.support_direction, command.goals,
-                             [r.model_dump() for r in command.roles])
+                             *_command_args(command))
     except DomainError as refused:
         return _editor(request, case, form, refused.status, str(refused))
     if text.get("then") == "propose":
@@ -232,17 +264,19 @@ async def _propose(app: CollaborationApplication, staff: dict[str, str], plan_id
 
 def _plan_page(request: Request, app: CollaborationApplication, plan_id: UUID, status_code: int = 200,
                form: dict[str, Any] | None = None, error: str | None = None,
-               closure: dict[str, str] | None = None) -> Response:
+               closure: dict[str, str] | None = None, accompany: dict[str, Any] | None = None) -> Response:
     """The plan page (blocking: run it in the thread pool), with a refused form as typed."""
     try:
         plan, case = _plan_and_case(app, plan_id)
     except NotFound as missing:
         return _missing(request, str(missing))
     if form is None:
-        form = {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"]}
-    return ui.render(request, "collaboration_plan.html", f"プラン 第{plan['revision']}版 / plan", status_code=status_code,
+        form = _form_of(plan)
+    goals = [g for person in plan["persons"] for g in person["goals"]]
+    return ui.render(request, "collaboration_plan.html", f"プラン {_title(plan)} / plan", status_code=status_code,
                      case=case, plan=plan, form=form, error=error, closure=closure or {}, agencies=sorted(agencies()),
-                     editable=EDITABLE, closable=CLOSABLE, **LABELS)
+                     editable=EDITABLE, closable=CLOSABLE, in_force=IN_FORCE, accompany=accompany or {},
+                     all_goals=goals, check_in_ways=CHECK_IN_WAYS, plan_title=_title(plan), **LABELS)
 
 
 @router.get("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("plan.read")])
@@ -270,7 +304,7 @@ async def revise(request: Request, plan_id: UUID, app: App) -> Response:
     try:
         command = form_model(PlanForm, form)
         await call(app.revise_plan, actor_of(staff), plan_id, command.support_direction, command.goals,
-                   [r.model_dump() for r in command.roles])
+                   *_command_args(command))
     except DomainError as refused:
         return await call(_plan_page, request, app, plan_id, refused.status, form, str(refused))
     if text.get("then") == "propose":
@@ -293,6 +327,42 @@ async def closure(request: Request, plan_id: UUID, app: App) -> Response:
         return await call(_plan_page, request, app, plan_id, refused.status,
                           closure={"progress": str(text.get("progress", "")), "error": str(refused)})
     return redirect(f"/ui/plans/{plan_id}", ok="終結の評価を会議に依頼しました / closure requested")
+
+
+@router.post("/ui/plans/{plan_id}/accompaniment", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.plan.write")])
+async def accompany(request: Request, plan_id: UUID, app: App) -> Response:
+    """伴走支援へ移る: every goal of the plan met, the case stays accompanied with check-ins (not 終結)."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
+    text = await form_text(request)
+    met = text.get("goal_met", [])
+    try:
+        command = form_model(AccompanyIn, {**text, "goals_met": [met] if isinstance(met, str) else met})
+        await call(app.accompany, actor_of(staff), plan_id, command.since, list(command.goals_met))
+    except DomainError as refused:
+        return await call(_plan_page, request, app, plan_id, refused.status,
+                          accompany={"since": str(text.get("since", "")), "error": str(refused), "where": "accompany"})
+    return redirect(f"/ui/plans/{plan_id}", ok="伴走支援に移りました / now accompanying the person")
+
+
+@router.post("/ui/plans/{plan_id}/check-ins", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.plan.write")])
+async def check_in(request: Request, plan_id: UUID, app: App) -> Response:
+    """伴走支援の見守り: one check-in with its date."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
+    text = await form_text(request)
+    try:
+        command = form_model(CheckInIn, text)
+        await call(app.check_in, actor_of(staff), plan_id, command.on, command.how, command.note)
+    except DomainError as refused:
+        typed = {k: str(text.get(k, "")) for k in ("on", "how", "note")}
+        return await call(_plan_page, request, app, plan_id, refused.status,
+                          accompany={**typed, "error": str(refused), "where": "check_in"})
+    return redirect(f"/ui/plans/{plan_id}", ok="見守りを記録しました / check-in recorded")
 
 
 @router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse, dependencies=[requires("plan.read")])
