@@ -43,7 +43,8 @@ async def listed(client: httpx.AsyncClient, suite: Suite, plan_id: str, status: 
 
 async def owner_status(client: httpx.AsyncClient, suite: Suite, plan_id: str, status: str) -> None:
     async def there() -> bool:
-        return (await client.get(f"{suite.url('collaboration')}/plans/{plan_id}")).json()["status"] == status
+        shown: str = (await client.get(f"{suite.url('collaboration')}/plans/{plan_id}")).json()["status"]
+        return shown == status
 
     await eventually(there, f"the owner's plan to be {status}")
 
