@@ -233,9 +233,15 @@ class Case(JourneyAggregate):
         self.consent = {"scope": scope, "granted": granted, "method": method,
                         "covers": covers if covers is not None else _covers_of_wording(scope)}
 
-    @event("Connected")
     def connect(self, to_agency: str, reason: str) -> None:
-        """D3: つなぎ to another agency; it accepts or declines."""
+        """D3: つなぎ to another agency; it accepts or declines. Not once the case is closed (対応終了)."""
+        if self.status == "closed":
+            raise CaseAlreadyClosed("このケースは対応終了しています。つなぐには新しい相談として受け付けてください / "
+                                    "the case is closed: receive a new consultation to connect the person")
+        self._connected(to_agency=to_agency, reason=reason)
+
+    @event("Connected")
+    def _connected(self, to_agency: str, reason: str) -> None:
         self.connections.append({"to_agency": to_agency, "reason": reason, "status": "pending", "answer": ""})
 
     def answer_connection(self, index: int, accepted: bool, reason: str) -> None:

@@ -136,6 +136,8 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
     await expect(page.get_by_role("alert")).to_contain_text("対応終了を記録しました")
     await expect(page.locator("#closure")).to_contain_text("解決")
     await expect(page.get_by_role("heading", name=re.compile("相談ケース"))).to_contain_text("対応終了")
+    await expect(page.get_by_role("button", name="多機関協働事業へつなぐ")).to_have_count(0)  # only the forms that apply
+    await expect(page.get_by_role("button", name="つなぐ / connect")).to_have_count(0)
     await shoot(page, "intake-case-closed")
     async with httpx.AsyncClient(headers=reader()) as client:
         hoiku = await client.get(f"{intake}/persons/find", params={"kana": "こくりょう"},

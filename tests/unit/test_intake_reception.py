@@ -298,3 +298,13 @@ def test_d9_a_division_that_reads_a_connected_case_without_consent_is_not_shown_
 
     assert before == {"people": [], "elsewhere": 1}
     assert [p["name"] for p in after["people"]] == [PERSON["name"]]
+
+
+def test_a_closed_case_is_connected_nowhere(intake: IntakeApplication) -> None:
+    case_id = consult(intake)
+    intake.connect_case(COUNTER_STAFF, case_id, "保育コンシェルジュ", "保育園の相談")
+    intake.close_case(COUNTER_STAFF, case_id, "handed_over", "")
+
+    with pytest.raises(CaseAlreadyClosed):
+        intake.connect_case(COUNTER_STAFF, case_id, "調布ライフサポート", "家計相談")
+    assert len(intake.case_view(case_id)["connections"]) == 1
