@@ -25,7 +25,7 @@ from shared.organisation.scope import PROGRAM_DIVISIONS
 from shared.web.labels import division_label, split_rule_codes
 from shared.web.limits import TOO_LARGE, readable
 from shared.web.policy import ROLES, declared, permits, principal_of, program_of
-from shared.web.ui import SECURITY_HEADERS, UI
+from shared.web.ui import HOME_ACTIONS, PROGRAM_LABELS, SECURITY_HEADERS, UI, service_url
 
 log = structlog.get_logger()
 
@@ -71,14 +71,21 @@ def _back(request: Request) -> str | None:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _next_steps(request: Request, status: int) -> list[tuple[str, str]]:
+def _next_steps(request: Request, status: int, service: str) -> list[tuple[str, str]]:
+    """Where the reader can go from here: only pages they may open."""
     steps: list[tuple[str, str]] = []
     back = _back(request)
     if back:
         steps.append(("前の画面に戻る / back to the previous page", back))
     if status in (500, 503, 409) and request.method == "GET":
         steps.append(("もう一度開く / try again", request.url.path + (f"?{request.url.query}" if request.url.query else "")))
-    steps.append(("この事業のトップへ / to this program's start page", "/ui/"))
+    reader = getattr(request.state, "principal", None)
+    if permits(reader, HOME_ACTIONS[service], service) or reader is None:
+        steps.append(("この事業のトップへ / to this program's start page", "/ui/"))
+    else:
+        steps += [(f"{label}へ / to {name}", service_url(request, name) + "/ui/") for name, label in PROGRAM_LABELS.items()
+                  if permits(reader, HOME_ACTIONS[name], name)]
+        steps.append(("この事業の記録へ / this program's record", "/ui/log"))
     if status == 403:
         steps.append(("別の職員でログインし直す / sign in as someone else", "/ui/logout"))
     return steps
@@ -114,7 +121,7 @@ def error_page(page: UI, request: Request, status: int, message: str | None = No
     text, rule = split_rule_codes(message or MESSAGES.get(status, TITLES.get(status, "")))
     response = page.render(request, "error.html", TITLES.get(status, f"エラー（{status}）/ error"),
                            status_code=status, message=text, rule=rule, who_may=allowed_roles,
-                           next_steps=_next_steps(request, status), incident=incident)
+                           next_steps=_next_steps(request, status, page.service), incident=incident)
     response.headers.update(headers or {})
     return response
 

@@ -87,6 +87,12 @@ PROGRAM_LABELS = {
     "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
     "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
 }
+#: What each program's start page (`/ui/`) needs: the top bar links only to the programs the reader may
+#: open (tests/ui/test_office_language.py checks this against each service's own route).
+HOME_ACTIONS = {
+    "intake": "intake.case.read", "collaboration": "collaboration.case.read", "meeting": "meeting.agenda.read",
+    "outreach": "engagement.read", "participation": "support.read", "community": "issue.read",
+}
 CSRF_FIELD = "csrf_token"  # the hidden field beside each form's idempotency key
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Every response's security headers. No inline script or style anywhere (behaviour in
@@ -316,6 +322,7 @@ class UI:
         env.filters["kind_ja"] = kind_label
         env.filters["division_ja"] = division_label
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
+        env.globals["paged"] = paged  # a list whose route passes every row pages it in its template
         env.globals["DECISION_LABELS"] = DECISION_LABELS
         env.globals["MEETING_TYPE_LABELS"] = MEETING_TYPE_LABELS
         env.globals["BASIS_LABELS"] = BASIS_LABELS
@@ -324,7 +331,9 @@ class UI:
         self.templates = Jinja2Templates(env=env)
 
     def render(self, request: Request, template: str, title: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        programs = [(name, label, service_url(request, name) + "/ui/") for name, label in PROGRAM_LABELS.items()]
+        reader = getattr(request.state, "principal", None)
+        programs = [(name, label, service_url(request, name) + "/ui/") for name, label in PROGRAM_LABELS.items()
+                    if permits(reader, HOME_ACTIONS[name], name)]
         return self.templates.TemplateResponse(request, template, {
             "service": self.service, "division_title": self.title, "title": title, "programs": programs,
             "staff": staff_from_cookie(request), "flash": flash_of(request)[0], "flash_kind": flash_of(request)[1],

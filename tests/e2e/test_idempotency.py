@@ -226,7 +226,7 @@ async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: 
     assert await case_count(http) == cases + 1
     assert re.findall(r'name="idempotency_key" value="([^"]+)"', again.text) != keys  # a new key per render
     log = await http.get("/ui/log")  # 記録: what happened, not the keys' bookkeeping
-    assert log.status_code == 200 and "<td>Case." in log.text, log.text[:500]
+    assert log.status_code == 200 and 'data-event="Case.' in log.text, log.text[:500]
     assert "IdempotentRequest" not in log.text
 
 

@@ -1,0 +1,154 @@
+"""Every page of every division's UI, for the tests that look at all of them (issue 15).
+
+The pages are the GET routes under /ui/ of each service's app (shared/web/policy.py `actions`, so a
+page added tomorrow is visited too), with the path's ids taken from one seeded journey
+(tests/security/seed.py); a page whose path needs an id the journey does not give fails the listing,
+naming it. Fragments (`-table`, htmx) are visited for their words; the accessibility test looks at
+whole pages. Each role of shared/web/policy.py ROLES signs in with the UI's cookie.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from functools import cache
+from html.parser import HTMLParser
+
+from support.auth import ROLE_STAFF, token
+
+from shared.contract.events import REGISTRY
+from shared.web.auth import COOKIE, Principal
+from shared.web.labels import EVENT_NAME, ROUTE, RULE_CODE
+from shared.web.policy import ROLES, actions, permits
+
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+#: routes that are no page: the live-update stream, the way to and from the city's IdP
+NOT_PAGES = {"/ui/events", "/ui/login/oidc", "/ui/login/callback"}
+#: error pages every service answers: an address that is not there, an id that is not one
+ERROR_PAGES = ("/ui/no-such-page", "/ui/cases/not-a-case/timeline")
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+@cache
+def templates(service: str) -> tuple[str, ...]:
+    """The service's page routes (GET, under /ui/), as declared."""
+    api = importlib.import_module(f"services.{service}.main").api
+    return tuple(sorted(path for (method, path) in actions(api) if method == "GET" and path.startswith("/ui/")
+                        and path not in NOT_PAGES and not path.startswith("/ui/static")))
+
+
+def pages(service: str) -> list[str]:
+    """Every page route of the service (CSV exports aside), then its error pages."""
+    return [p for p in templates(service) if not p.endswith(".csv")] + list(ERROR_PAGES)
+
+
+def exports(service: str) -> list[str]:
+    """Every CSV export of the service: its `.csv` routes and the audit's `?format=csv`."""
+    found = [p for p in templates(service) if p.endswith(".csv")]
+    found += [f"{p}?format=csv" for p in templates(service) if p.startswith("/ui/audit/") and "{" in p]
+    return found
+
+
+#: The query a page needs to show its list (a page without it answers 422, checked as an error page too)
+QUERIES = {"/ui/cases-table": {"intake": "counter=houkatsu"}, "/ui/cases.csv": {"intake": "counter=houkatsu"}}
+
+
+def filled(path: str, ids: dict[str, str], service: str = "") -> str:
+    """The route with the journey's ids in it (and the query its list needs); fails naming an id the
+    journey does not give."""
+    unknown = [name for name in _PARAM.findall(path) if name not in ids]
+    assert not unknown, f"{path}: no id for {unknown} in the seeded journey (tests/ui/every_page.py)"
+    query = QUERIES.get(path, {}).get(service)
+    filled_in = _PARAM.sub(lambda m: str(ids[m.group(1)]), path)
+    return f"{filled_in}{'&' if '?' in filled_in else '?'}{query}" if query else filled_in
+
+
+def role_cookie(role: str, url: str) -> dict[str, str]:
+    """The UI's session cookie of the role's staff member (as after signing in), for Playwright."""
+    staff_id, division = ROLE_STAFF[role]
+    return {"name": COOKIE, "value": token(staff_id, division, role), "url": url}
+
+
+ALL_ROLES = tuple(ROLES)
+_ACTIONS = sorted({action for role in ROLES.values() for action in role.actions}, key=len, reverse=True)
+ACTION_NAME = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in _ACTIONS) + r")(?![\w.])")
+INTEGRATION_EVENT = re.compile(r"\b(?:" + "|".join(sorted({name for name, _ in REGISTRY}, key=len, reverse=True))
+                               + r")\b")
+CODES = {"a rule code (D2, D12…)": RULE_CODE, "an action name (audit.read…)": ACTION_NAME,
+         "a route (GET /…)": ROUTE, "an English event name (Case.Received…)": EVENT_NAME,
+         "an integration event's name (ConsultationReceived…)": INTEGRATION_EVENT}
+
+
+def codes_in(text: str) -> list[str]:
+    """What a reader should not see in `text`: each kind found, with the words around it."""
+    found = []
+    for kind, pattern in CODES.items():
+        for match in pattern.finditer(text):
+            start, end = max(0, match.start() - 30), match.end() + 30
+            found.append(f"{kind}: {match.group()!r} in …{text[start:end]!r}…")
+    return found
+
+
+class _Reading(HTMLParser):
+    """What a reader meets on a page, from its HTML: the text (the title's too, every option's), the
+    labels read aloud (aria-label, alt), placeholders and buttons' values; not a tooltip (title=), not
+    a script; and the links to this service's own pages."""
+
+    SKIPPED = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        given = {name: value or "" for name, value in attrs}
+        if tag in self.SKIPPED:
+            self._skipping += 1
+        self.parts += [given[name] for name in ("aria-label", "alt", "placeholder") if given.get(name)]
+        if tag == "input" and given.get("type") in ("submit", "button", "reset") and given.get("value"):
+            self.parts.append(given["value"])
+        if tag == "a" and given.get("href", "").startswith("/ui/"):
+            self.links.append(given["href"])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def reading(html: str) -> tuple[str, list[str]]:
+    """A page's text as a reader meets it, and its links to this service's pages."""
+    parser = _Reading()
+    parser.feed(html)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split()), parser.links
+
+
+@cache
+def _actions(service: str) -> dict[str, tuple[re.Pattern[str], str | None]]:
+    api = importlib.import_module(f"services.{service}.main").api
+    return {path: (re.compile("^" + _PARAM.sub(r"[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
+                              + "$"), action)
+            for (method, path), action in actions(api).items() if method == "GET" and path.startswith("/ui/")}
+
+
+def refused_links(service: str, role: str, hrefs: list[str]) -> list[str]:
+    """The links of a page (this service's own, `/ui/…`) that lead the role to 「権限がありません」."""
+    staff_id, division = ROLE_STAFF[role]
+    reader = Principal(staff_id, division, frozenset({role}))
+    refused = []
+    for href in hrefs:
+        path = href.split("#", 1)[0].split("?", 1)[0]
+        if not path.startswith("/ui/") or path.startswith("/ui/static/"):
+            continue
+        for pattern, action in _actions(service).values():
+            if pattern.match(path) and action not in (None, "public") and not permits(reader, action, service):
+                refused.append(f"{href} ({action})")
+    return refused
+
+
