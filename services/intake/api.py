@@ -188,7 +188,8 @@ class CaseOut(View):
     consulted_on: str | None = Field(default=None, description="相談日 (YYYY-MM-DD; null before issue 15)")
     route: str | None = Field(default=None, description="相談経路 (code)")
     consulted_by: str | None = Field(default=None, description="相談者 (code)")
-    closure: dict[str, str] | None = Field(default=None, description="対応終了: outcome, note, status_before")
+    closure: dict[str, str] | None = Field(default=None, description="対応終了: outcome and status_before (the note "
+                                           "stays with the person's information)")
     consent: ConsentOut | None
     connections: list[ConnectionOut]
     meetings: list[MeetingOutcomeOut]

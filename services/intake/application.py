@@ -328,7 +328,8 @@ class IntakeApplication(ServiceApplication):
                     case.disclose_person(basis[0], reader.division, basis[1], readers=case_readers(case.view()),
                                          shown_in=page)
                 disclosed.append(case)
-            shown[str(case.id)] = {**person, "basis": basis[0], "reception": self._reception_texts(case.id)}
+            shown[str(case.id)] = {**person, "basis": basis[0], "reception": self._reception_texts(case.id),
+                                   "closing_note": case.closing_note}
         if disclosed:
             self.save(*disclosed)
         return shown

@@ -322,6 +322,11 @@ class Case(JourneyAggregate):
     def _plan_ended(self, plan_id: str, meeting_id: str) -> None:
         self.status = "plan_closed"
 
+    @property
+    def closing_note(self) -> str:
+        """対応終了's note (staff's words, maybe personal): shown with the person, never in the case's view."""
+        return str((getattr(self, "closure", None) or {}).get("note") or "")
+
     def lawful_basis(self, staff_division: str, readers: frozenset[str]) -> tuple[str, UUID | None] | None:
         """D9 D10: the first legal basis on which this division may be shown the person, checked as
         `disclose_person` checks it (own counter, consent that covers them, a 支援会議 they sat in); None."""
@@ -426,5 +431,7 @@ class Case(JourneyAggregate):
             "consulted_on": getattr(self, "consulted_on", None),
             "route": getattr(self, "route", None),
             "consulted_by": getattr(self, "consulted_by", None),
-            "closure": getattr(self, "closure", None),
+            # 対応終了: the outcome; its note is shown only with a basis to see the person (closing_note)
+            "closure": {k: v for k, v in closure.items() if k != "note"} if (closure := getattr(self, "closure", None))
+            else None,
         }

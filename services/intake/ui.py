@@ -83,7 +83,10 @@ def _cases(app: IntakeApplication, who: Principal, counter: str) -> list[dict[st
 
 def _with_persons(app: IntakeApplication, who: Principal, cases: list[dict[str, Any]], view: str) -> dict[str, Any]:
     """The persons of the listed cases the reader has a basis for (issue 15), recorded once per page view:
-    a live reload of the same view records only the cases it had not shown yet."""
+    a live reload of the same view records only the cases it had not shown yet. Roles without `person.read`
+    (an auditor) see no person (shared/web/policy.py)."""
+    if not allowed(who, "person.read"):
+        return {}
     key = (who.staff_id, view)
     with _VIEWS_LOCK:
         recorded = frozenset(_VIEWS.get(key, set()))
@@ -201,7 +204,7 @@ def search_page(request: Request, app: App, who: Who, name: str = "", kana: str 
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     case = app.case_view(case_id)
-    shown = app.persons_in_view(who, [case_id], "case").get(str(case_id))
+    shown = app.persons_in_view(who, [case_id], "case").get(str(case_id)) if allowed(who, "person.read") else None
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
                      person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
                      outcomes=CLOSING_OUTCOMES, consulted_on=wareki(case["consulted_on"], with_gregorian=False),

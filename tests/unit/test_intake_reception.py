@@ -233,6 +233,9 @@ def test_intake_closes_a_case_it_handled_without_escalation_with_an_outcome(inta
 
     view = intake.case_view(case_id)
     assert view["status"] == "closed" and view["closure"]["outcome"] == "resolved"
+    assert "note" not in view["closure"], "the note shows with the person only"
+    assert intake.persons_in_view(Reader("elderly-support"), [case_id], "case")[str(case_id)]["closing_note"] == (
+        "家族で介護サービスを利用開始")
     envelope = only(published(intake, translate, "IntakeCaseClosed"))
     assert envelope.payload == {"outcome": "resolved"}, "the note stays in intake"
 
