@@ -128,10 +128,13 @@ class CaseworkOwner(ServiceApplication):
         return [self._file_case(i) for i in self.ids_of(CaseFile)]
 
     def casework_require_case(self, case_id: UUID) -> None:
-        """NotFound unless the program has the case (its own `require_case` when it has one)."""
+        """NotFound unless the program has the case: its own `require_case` when it has one, else one of
+        `casework_cases` (a program that declares neither has no case to keep notes on: fail closed)."""
         require = getattr(self, "require_case", None)
         if callable(require):
             require(case_id)
+        elif case_id not in self.casework_cases():
+            raise NotFound(f"このケースはこの事業にありません / no such case here: {case_id}")
 
     def casework_activities(self, case_id: UUID) -> list[RecordEntry]:
         """The program's own activities shown in the 経過記録 with their dates (none by default)."""

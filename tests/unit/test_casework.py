@@ -21,6 +21,7 @@ from shared.domain.casework import (
     SubWithoutMain,
     case_file_id,
 )
+from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.journey import Invalid, NotFound
 from shared.web.auth import Principal
 from unit.builders import in_memory
@@ -81,6 +82,14 @@ def test_casework_only_the_programs_own_cases_have_a_case_file() -> None:
         app.assign(LEAD, uuid4(), "main", "outreach-007")
     with pytest.raises(NotFound):
         app.write_note(LEAD, uuid4(), NOW, "電話", "本人", "話した")
+
+
+def test_casework_a_program_that_names_no_cases_keeps_no_case_file() -> None:
+    class Unwired(CaseworkOwner):
+        name = service = "outreach"
+
+    with pytest.raises(NotFound):
+        in_memory(Unwired).assign(LEAD, uuid4(), "main", "outreach-007")
 
 
 def test_casework_a_note_keeps_when_the_contact_happened_not_when_it_was_typed() -> None:
