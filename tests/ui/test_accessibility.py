@@ -63,6 +63,7 @@ async def test_axe_finds_no_serious_or_critical_violation_on_the_page(
                 continue  # a fragment htmx swaps into its page: checked there
             checked += 1
             results = await AXE.run(page)
+            assert results.response["url"] == page.url, "axe ran on another document"
             problems += [f"{role}: {_described(v)}" for v in results.response["violations"]
                          if v.get("impact") in BLOCKING]
         finally:

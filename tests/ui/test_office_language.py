@@ -11,6 +11,7 @@ naming the finding (/tmp/h/pages_findings.md); a shared template's failure is ne
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from shared.web.auth import COOKIE
 from shared.web.http import _install_error_handlers
 from shared.web.limits import install as install_limits
 from shared.web.policy import ROLES
-from shared.web.ui import HOME_ACTIONS, UI, paged
+from shared.web.ui import HOME_ACTIONS, UI, Filters, filters_of, paged
 
 from .conftest import shoot
 from .every_page import (
@@ -292,3 +293,23 @@ def test_a_list_pages_its_rows_within_bounds_and_keeps_its_filters() -> None:
     assert paging.per_page == 200 and paging.page == 1 and len(shown) == 120 and paging.next_url is None
     shown, paging = paged(request("page=-1&per_page=x"), rows)
     assert paging.page == 1 and paging.per_page == 50
+
+
+def test_a_list_s_filter_bar_keeps_the_rows_asked_for_and_shows_what_was_chosen() -> None:
+    rows = [{"status": "open", "counter": "houkatsu", "assignee": "kouki-012", "received_at": "2026-11-30T20:00:00+00:00"},
+            {"status": "open", "counter": "kodomo", "assignee": "", "received_at": "2026-12-02T01:00:00+00:00"},
+            {"status": "closed", "counter": "houkatsu", "assignee": "kouki-012", "received_at": "2026-12-03T01:00:00+00:00"}]
+    request = Request({"type": "http", "method": "GET", "path": "/ui/", "headers": [],
+                       "query_string": b"status=open&assignee=kouki-012&from=2026-12-01&to=not-a-date"})
+    chosen = filters_of(request)
+    assert (chosen.status, chosen.assignee, chosen.since, chosen.until) == ("open", "kouki-012", date(2026, 12, 1), None)
+    assert chosen.apply(rows) == [rows[0]], "20:00 UTC on 30 November is 1 December in Japan"
+    assert Filters(counter="houkatsu").apply(rows) == [rows[0], rows[2]]
+    assert Filters(until=date(2026, 12, 1)).apply(rows) == [rows[0]]
+    bar = UI("intake", "包括的相談支援").templates.env.from_string(
+        '{% from "_lists.html" import filter_bar %}{{ filter_bar(f, statuses={"open": "対応中", "closed": "終了"}, '
+        'assignees={"kouki-012": "高木"}) }}').render(f=chosen)
+    assert '<option value="open" selected>対応中</option>' in bar and '<option value="closed">終了</option>' in bar
+    assert '<option value="kouki-012" selected>高木</option>' in bar and 'value="2026-12-01"' in bar
+    assert 'name="counter"' not in bar, "a choice the list does not give is not shown"
+    assert 'href="?">解除' in bar
