@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from playwright.async_api import expect
 from security.seed import seed
@@ -27,6 +27,7 @@ from shared.domain.access import Forbidden, OutOfScope
 from shared.kernel.journey import Invalid
 from shared.web.auth import COOKIE
 from shared.web.http import _install_error_handlers
+from shared.web.limits import MAX_FORM_FIELD, form_guard
 from shared.web.limits import install as install_limits
 from shared.web.policy import ROLES
 from shared.web.ui import HOME_ACTIONS, UI, Filters, filters_of, paged
@@ -169,6 +170,10 @@ def errors() -> Iterator[TestClient]:
     def case(case_id: int) -> None:
         raise Forbidden("never reached")
 
+    @api.post("/ui/forms", dependencies=[Depends(form_guard)])
+    def form() -> None:
+        raise AssertionError("form_guard lets no such form through")
+
     with TestClient(api, raise_server_exceptions=False) as client:
         yield client
 
@@ -193,6 +198,14 @@ def test_a_page_refuses_a_method_as_a_page_and_a_malformed_id_as_a_page(errors: 
     assert malformed.status_code == 422 and "形式が正しくありません" in _japanese_page(malformed)
     assert "case_id" not in malformed.text
     assert errors.get("/cases/not-a-number").json()["detail"][0]["loc"] == ["path", "case_id"]
+
+
+def test_a_form_the_guard_refuses_is_a_page_that_names_no_field_code(errors: TestClient) -> None:
+    too_long = errors.post("/ui/forms", data={"support_direction": "長" * (MAX_FORM_FIELD + 1)})
+    assert too_long.status_code == 422 and "文字以内" in _japanese_page(too_long)
+    assert "support_direction" not in too_long.text
+    control = errors.post("/ui/forms", data={"reason": "a\x07b"})
+    assert control.status_code == 422 and "使えない文字" in _japanese_page(control) and "reason" not in control.text
 
 
 def test_a_failure_on_a_page_gives_a_number_to_quote_and_no_traceback(errors: TestClient) -> None:
