@@ -59,6 +59,7 @@ from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
 from shared.web.policy import SignInRequired, document_actions, gate, public, requires
+from shared.web.retry import retry_conflicts
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
@@ -105,6 +106,7 @@ def create_service(
 
     api.include_router(router)
     document_idempotency_key(api)
+    retry_conflicts(api)  # a command that lost an optimistic race runs again on the fresh record
     document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
     return api
 
