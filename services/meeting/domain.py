@@ -261,17 +261,17 @@ class Meeting(JourneyAggregate):
         if self.meeting_type != "jusou_shien_kaigi":
             raise NotForShienKaigi(
                 "プランの再開は重層的支援会議で、本人同意を得て行います。支援会議では再開できません / "
-                "a plan resumes at the 重層的支援会議 with consent, not at the 支援会議 (D10)"
+                "a plan resumes at the 重層的支援会議 with consent, not at the 支援会議"
             )
         if consent is None or not consent.covers_meeting():
             raise ConsentMissing(
                 "本人同意（重層的支援会議での情報共有）がないため再開できません。窓口で同意を記録してから再開してください / "
-                "no consent covering the 重層的支援会議: record it at intake, then resume (D9)"
+                "no consent covering the 重層的支援会議: record it at intake, then resume"
             )
         if not consent_given_again(review, consent):
             raise ConsentMissing(
                 "中断の後に本人同意があらためて記録されていません。窓口で本人の同意を確かめて記録してから再開してください / "
-                "consent was not given again after the suspension: record it at intake, then resume (D7 D9)"
+                "consent was not given again after the suspension: record it at intake, then resume"
             )
         if not reason.strip():
             raise Invalid("再開の理由（中断の理由が解消したこと）を入力してください / say why the plan resumes")

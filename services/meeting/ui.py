@@ -186,7 +186,7 @@ def _meeting_or_refusal(request: Request, app: MeetingApplication, meeting_id: U
         return app.meeting_view(actor_of(staff), meeting_id)
     except ConfidentialMeeting as refused:
         return ui.render(request, "meeting_message.html", "閲覧できません / members only", status_code=403,
-                         heading="支援会議の記録は構成員のみ / members only (D10)", message=str(refused),
+                         heading="支援会議の記録は構成員のみ / members only", message=str(refused),
                          hint=f"あなたの所属（{staff['division_ja']}）はこの支援会議の出席機関ではありません。"
                               "構成員の課の職員としてログインするか、事務局にお尋ねください。")
     except NotFound as missing:

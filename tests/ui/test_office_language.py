@@ -53,19 +53,6 @@ _CODES = "rule codes (D3, D9, D11…) in the service's template"
 FINDINGS: dict[tuple[str, str], str] = {
     ("intake", "/ui/cases/{case_id}"): "intake_case.html: (D3) (D9) (D11); 監査・開示記録 links for roles without audit.read",
     ("intake", "/ui/trend"): "intake_trend.html:4 and the page title in services/intake/ui.py: (D14)",
-    ("collaboration", "/ui/"): f"collaboration_home.html:5, collaboration_cases_table.html:3: {_CODES}",
-    ("collaboration", "/ui/cases-table"): f"collaboration_cases_table.html:3: {_CODES}",
-    ("collaboration", "/ui/cases/{case_id}"): f"collaboration_case.html:7,9: {_CODES}",
-    ("collaboration", "/ui/cases/{case_id}/plans/new"): f"collaboration_plan_new.html:6,8,12: {_CODES}",
-    ("collaboration", "/ui/plans/{plan_id}"): "collaboration_plan.html:7,35 rule codes; :6,13 links to the case for "
-                                              "roles without collaboration.case.read",
-    ("meeting", "/ui/"): f"meeting_home.html:5, meeting_agenda_table.html:8, meeting_meetings_table.html:4: {_CODES}",
-    ("meeting", "/ui/agenda-table"): f"meeting_agenda_table.html:8: {_CODES}",
-    ("meeting", "/ui/meetings-table"): f"meeting_meetings_table.html:4: {_CODES}",
-    ("meeting", "/ui/meetings/{meeting_id}"): "meeting_meeting.html:7,9,30,81,95, meeting_minutes.html:18 rule codes; "
-                                              "meeting_meeting.html:16 a link to /ui/ for roles without meeting.agenda.read",
-    ("meeting", "/ui/meetings/{meeting_id}/minutes"): f"meeting_minutes.html:18: {_CODES}",
-    ("meeting", "/ui/meetings/{meeting_id}/print"): f"meeting_minutes.html:18 (in the print view): {_CODES}",
     ("outreach", "/ui/"): f"outreach_home.html:26: {_CODES}",
     ("outreach", "/ui/engagements/{case_id}"): f"outreach_engagement.html:12,52,66: {_CODES}",
     ("participation", "/ui/"): f"participation_home.html (heading «supports (D13)»): {_CODES}",
