@@ -58,8 +58,8 @@ def test_auth_the_development_issuer_makes_one_key_pair_kept_private(tmp_path: P
 
 
 @pytest.mark.parametrize(("changes", "says"), [
-    ({"exp": int(time.time()) - 120}, "expired"),
-    ({"nbf": int(time.time()) + 600}, "not valid yet"),
+    ({"exp": -120}, "expired"),  # seconds from now, taken when the test runs (not when it is collected)
+    ({"nbf": +600}, "not valid yet"),
     ({"aud": "another-app"}, "wrong audience"),
     ({"iss": "https://elsewhere.example"}, "wrong issuer"),
     ({"sub": None}, "'sub'"),
@@ -72,6 +72,7 @@ def test_auth_the_development_issuer_makes_one_key_pair_kept_private(tmp_path: P
 def test_auth_a_token_that_breaks_a_rule_is_refused_saying_which(tmp_path: Path, changes: dict[str, Any],
                                                                   says: str) -> None:
     issuer = DevIssuer(tmp_path)
+    changes = {k: int(time.time()) + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in changes.items()}
     token = jwt.encode(claims(**changes), issuer.private_key(), algorithm="ES256")
 
     message = refusal(Verifier(settings(tmp_path)), token)
