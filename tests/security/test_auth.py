@@ -20,13 +20,13 @@ from support.auth import PASSWORD, account, staff_headers, token
 from jusou.runner import Suite
 from shared.web.auth import COOKIE
 
-NOW = int(time.time())
+NOW = int(time.time())  # taken at collection: valid tokens last 6 h from it, so a long run keeps them valid
 
 
 def forged(**changes: Any) -> str:
     """A counselor's token signed by a key that is not the issuer's."""
     body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": "elderly-support",
-            "roles": ["counselor"], "exp": NOW + 600, **changes}
+            "roles": ["counselor"], "exp": NOW + 6 * 3600, **changes}
     return jwt.encode(body, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
 
 
@@ -35,7 +35,7 @@ def tampered() -> str:
     header, _, signature = token("kouki-012", "elderly-support", "counselor").split(".")
     body = jwt.utils.base64url_encode(
         b'{"iss":"jusou-dev","aud":"jusou","sub":"kouki-012","division":"elderly-support","roles":["supervisor"],'
-        + f'"exp":{NOW + 600}}}'.encode()).decode()
+        + f'"exp":{NOW + 6 * 3600}}}'.encode()).decode()
     return f"{header}.{body}.{signature}"
 
 
@@ -49,7 +49,7 @@ CASES = {
                        "wrong audience"),
     "alg none": ({"Authorization": "Bearer " + jwt.encode({"iss": "jusou-dev", "aud": "jusou", "sub": "x",
                                                             "division": "childcare", "roles": ["supervisor"],
-                                                            "exp": NOW + 600}, None, algorithm="none")}, "'none'"),
+                                                            "exp": NOW + 6 * 3600}, None, algorithm="none")}, "'none'"),
     "tampered cookie": ({"cookie": f"{COOKIE}={tampered()}"}, "Bearer"),  # the API never reads the UI's cookie
     "old unsigned cookie": ({"cookie": "jusou_staff=kouki-012:elderly-support"}, "Bearer"),
 }

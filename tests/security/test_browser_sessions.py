@@ -373,7 +373,7 @@ def _b64(value: Any) -> str:
 
 NOW = int(time.time())
 CLAIMS = {"iss": "jusou-dev", "aud": "jusou", "sub": "kanri-001", "division": "welfare-general",
-          "roles": ["supervisor"], "exp": NOW + 600}
+          "roles": ["supervisor"], "exp": NOW + 6 * 3600}
 ODD_TOKENS = {
     "RS256 from another key": jwt.encode(CLAIMS, rsa.generate_private_key(public_exponent=65537, key_size=2048),
                                          algorithm="RS256"),
