@@ -27,7 +27,8 @@ def inert_row(row: list[Any]) -> list[Any]:
 
 
 BASIS_JA = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口",
-            "search_before_create": "受付時の重複確認（検索候補）"}
+            "search_before_create": "受付時の重複確認（検索候補）",
+            "search": "相談者の検索"}
 #: legal bases of an erasure (crypto-shredding of the person's key)
 ERASURE_JA = {"person_request": "本人の請求", "retention_expired": "保存期間満了"}
 
