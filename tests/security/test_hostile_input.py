@@ -82,11 +82,28 @@ def http() -> Iterator[httpx.Client]:
 
 
 def refusal(response: httpx.Response) -> str | None:
+    if response.request.url.path.startswith("/ui/") and response.status_code >= 400:
+        return page_refusal(response)
     try:
         body = response.json()
     except ValueError:
         body = None
     return why_refusal_fails(response.status_code, response.headers.get("content-type", ""), body)
+
+
+def page_refusal(response: httpx.Response) -> str | None:
+    """None if a page's refusal is acceptable (issue 15, shared/web/errors.py): not a 5xx, a Japanese HTML
+    page whose message is in Japanese with English beside it, and the next step."""
+    if response.status_code >= 500:
+        return "server error"
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return "a page's refusal that is not a page"
+    if '<html lang="ja">' not in response.text or "次にできること" not in response.text:
+        return "a page's refusal without the next step"
+    message = re.search(r'role="alert"[^>]*>(.*?)</p>', response.text, re.DOTALL)
+    if message is None or not has_japanese_and_english(message.group(1)):
+        return "a page's refusal whose message is not in Japanese with English beside it"
+    return None
 
 
 def has_japanese_and_english(detail: str) -> bool:
