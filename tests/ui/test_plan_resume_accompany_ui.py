@@ -131,6 +131,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
     await item.get_by_label("再開の理由").fill("退院し、本人が再び支援を希望")
     await item.get_by_role("button", name=re.compile("プランを再開")).click()
     await expect(page.locator(f"#error-resume-{plan_id[:8]}")).to_contain_text("中断の後に本人同意があらためて記録されていません")
+    await expect(item.get_by_label("再開の理由")).to_have_value("退院し、本人が再び支援を希望")  # kept as typed
     await shoot(page, "meeting-resume-refused")
 
     # Consent given again at the counter; then the 重層的支援会議 resumes the plan.
