@@ -24,6 +24,7 @@ from shared.contract.events import (
 from shared.domain.wareki import today_in_japan
 from shared.organisation.reference import COUNTERS
 from shared.web.auth import Principal
+from shared.web.casework_api import casework_router
 from shared.web.dates import ConsultationDate, WarekiBirthDate
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
@@ -399,3 +400,6 @@ def recent_basis(app: App, who: Who) -> list[dict[str, Any]]:
     then the person's record). Legitimate for a real second consultation; listed for supervisors to check.
     A supervisor sees their division's staff; an auditor every division."""
     return app.recent_basis_disclosures(None if reads_every_division(who) else who.division)
+
+
+router.include_router(casework_router())  # 担当者・支援経過記録・自分の担当 (shared/web/casework_api.py)

@@ -30,7 +30,8 @@ from shared.contract.events import (
     OutreachHandedOverV1,
     PlanClosedV1,
 )
-from shared.kernel.app import ServiceApplication, handles
+from shared.domain.casework_owner import CaseworkOwner
+from shared.kernel.app import handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
 
@@ -54,7 +55,7 @@ class _Actor:
         self.division, self.roles, self.staff_id = division, frozenset(roles), staff_id
 
 
-class IntakeApplication(ServiceApplication):
+class IntakeApplication(CaseworkOwner):
     """Receives every consultation at any counter (D1) and escalates complex ones (D3)."""
 
     name = "intake"
@@ -523,6 +524,13 @@ class IntakeApplication(ServiceApplication):
         if actor.get("division"):
             require_case_writer(actor["division"], case.view())
         return case
+
+    def casework_cases(self) -> list[UUID]:
+        """担当者・支援経過記録 (issue 15): every case this counter received."""
+        return self.ids_of(Case)
+
+    def casework_require_case(self, case_id: UUID) -> None:
+        self._case(case_id)  # NotFound: not a case of intake
 
     def _case(self, case_id: UUID) -> Case:
         case: Case = self.load(case_id, Case, "ケース")

@@ -38,6 +38,7 @@ from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
 from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES
 from shared.web.auth import Principal
+from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import allowed, reads_every_division, requires
@@ -206,6 +207,7 @@ def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     case = app.case_view(case_id)
     shown = app.persons_in_view(who, [case_id], "case").get(str(case_id)) if allowed(who, "person.read") else None
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
+                     casework=app.case_file(case_id),
                      person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
                      outcomes=CLOSING_OUTCOMES, consulted_on=wareki(case["consulted_on"], with_gregorian=False),
                      closable=case["status"] not in ("escalated", "closed"),
@@ -329,3 +331,6 @@ def trend_csv(app: App) -> Response:
     return csv_response("傾向.csv", ["期間", "窓口", "相談", "つなぎ", "多機関協働へ", "会議で扱ったケース"],
                         [[r["period_ja"], r["counter_ja"], r["consultations"], r["connections"], r["escalations"],
                           r["meeting_cases"]] for r in rows])
+
+
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read"))

@@ -336,6 +336,7 @@ WRITERS_SEE = {
     ("participation", "/ui/catalogue-table"): ("participation_worker", 'method="post"'),
     ("community", "/ui/"): ("community_worker", 'href="/ui/resources#register"'),
     ("community", "/ui/issues/{issue_id}"): ("community_worker", 'method="post"'),
+    ("intake", "/ui/cases/{case_id}/casework"): ("counselor", 'method="post"'),
     ("outreach", "/ui/cases/{case_id}/casework"): ("outreach_worker", 'method="post"'),
     ("participation", "/ui/cases/{case_id}/casework"): ("participation_worker", 'method="post"'),
     ("community", "/ui/cases/{case_id}/casework"): ("community_worker", 'method="post"'),
