@@ -16,7 +16,7 @@ from shared.contract.events import (
 )
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.app import handles
-from shared.kernel.journey import Invalid, NotFound, acting
+from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
 from shared.organisation.reference import RESOURCE_KINDS, resource_kind
 
 
@@ -100,7 +100,7 @@ class CommunityApplication(CaseworkOwner):
         for view in self.resources():
             first = next(iter(self.events_of(UUID(view["resource_id"]))), None)
             developed = first if isinstance(first, LocalResource.Developed) else None
-            rows.append({**view, "at": developed.timestamp if developed else None, "actor": _actor(developed)})
+            rows.append({**view, "at": developed.timestamp if developed else None, "actor": recorded_by(developed)})
         return rows
 
     def _with_when_and_who(self, issue: RegionalIssue, resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -111,7 +111,7 @@ class CommunityApplication(CaseworkOwner):
             if isinstance(event, RegionalIssue.Opened):
                 opened_at = event.timestamp
             elif isinstance(event, RegionalIssue.InitiativeStarted):
-                started.append({"at": event.timestamp, "actor": _actor(event)})
+                started.append({"at": event.timestamp, "actor": recorded_by(event)})
             elif isinstance(event, RegionalIssue.Resolved):
                 resolved_at = event.timestamp
         view = issue.view()
@@ -132,9 +132,3 @@ class CommunityApplication(CaseworkOwner):
     def _issue(self, issue_id: UUID) -> RegionalIssue:
         issue: RegionalIssue = self.load(issue_id, RegionalIssue, "地域の課題")
         return issue
-
-
-def _actor(event: object) -> dict[str, Any]:
-    """Who recorded an event (its metadata's actor: a staff member, or a service acting on a message)."""
-    actor: dict[str, Any] = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return actor

@@ -4,7 +4,7 @@ and the local resources registered for participation's catalogue."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.community.api import App, InitiativeIn, ResolutionIn, ResourceIn
 from services.community.application import CommunityApplication
-from shared.kernel.journey import DomainError, NotFound
+from shared.domain.wareki import local_time
+from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
@@ -34,25 +35,17 @@ FORUMS = ("生活支援体制整備事業の協議体", "相談支援包括化�
 FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone(JST).isoformat(timespec="minutes") if moment else ""
-
-
-def _who(actor: dict[str, Any]) -> str:
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
-
-
 def _issue(record: dict[str, Any]) -> dict[str, Any]:
     """A regional issue's record (application.issue_record) in the page's words and times."""
-    initiatives = [{**i, "at": _local(i["at"]), "who": _who(i["actor"])} if "at" in i else i for i in record["initiatives"]]
-    return {**record, "initiatives": initiatives, "opened_at": _local(record["opened_at"]),
-            "resolved_at": _local(record["resolved_at"]),
+    initiatives = [{**i, "at": local_time(i["at"]), "who": actor_label(i["actor"])} if "at" in i else i for i in record["initiatives"]]
+    return {**record, "initiatives": initiatives, "opened_at": local_time(record["opened_at"]),
+            "resolved_at": local_time(record["resolved_at"]),
             "origin_ja": ORIGIN_JA.get(record["reported_by"], record["reported_by"]),
             "origin_short": ORIGIN_SHORT.get(record["reported_by"], record["reported_by"])}
 
 
 def _resources(app: CommunityApplication) -> list[dict[str, Any]]:
-    return [{**r, "at": _local(r["at"]), "who": _who(r["actor"])} for r in app.resource_records()]
+    return [{**r, "at": local_time(r["at"]), "who": actor_label(r["actor"])} for r in app.resource_records()]
 
 
 def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, Any]]:

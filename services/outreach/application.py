@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypedDict
 from uuid import UUID, uuid4
 
@@ -12,9 +12,9 @@ from services.outreach.domain import STAGES, Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
-from shared.domain.wareki import JST
+from shared.domain.wareki import JST, local_time
 from shared.kernel.app import handles
-from shared.kernel.journey import Invalid, NotFound, acting
+from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import COUNTERS
 
 
@@ -115,7 +115,7 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
         started_at, started_by = "", ""
         handed: HandOverRow | None = None
         for event in self.events_of(case_id):
-            at, who = local_time(event.timestamp), actor_name(event)
+            at, who = local_time(event.timestamp), actor_label(recorded_by(event))
             if isinstance(event, Engagement.Started):
                 started_at, started_by = at, who
             elif isinstance(event, Engagement.ContactRecorded):
@@ -143,7 +143,7 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
         """Each contact of the log, on the day it was recorded (the log keeps no other date)."""
         return [RecordEntry(at=e.timestamp, kind="contact", kind_ja="アウトリーチ接触", method=e.method,
                             counterpart="本人" if e.reached else "（会えず）", content=e.note,
-                            agreed="", written_at=e.timestamp, written_by=actor_name(e))
+                            agreed="", written_at=e.timestamp, written_by=actor_label(recorded_by(e)))
                 for e in self.events_of(case_id) if isinstance(e, Engagement.ContactRecorded)]
 
     def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
@@ -175,12 +175,3 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
         return engagement
 
 
-def local_time(moment: datetime) -> str:
-    """An event's moment as staff read it: Japan time, ISO text (for the `wareki` filter and hh:mm)."""
-    return moment.astimezone(JST).isoformat(timespec="minutes")
-
-
-def actor_name(event: Any) -> str:
-    """Who recorded an event (its metadata): the staff member, or the service that acted on its own."""
-    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))

@@ -19,7 +19,7 @@ from shared.domain.casework import JST
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
 from shared.kernel.app import handles
-from shared.kernel.journey import Invalid, NotFound, acting
+from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
 from shared.organisation.reference import resource_kind
 
 #: A placement still open is due for review this long after it started or was last reviewed (issue 15).
@@ -125,9 +125,9 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
             if isinstance(event, Support.Started):
                 started_at = event.timestamp
             elif isinstance(event, Support.PlacementStarted):
-                starts.append(_actor(event))
+                starts.append(recorded_by(event))
             elif isinstance(event, Support.PlacementReviewed):
-                reviews.append({"index": event.index, "at": event.timestamp, "actor": _actor(event)})
+                reviews.append({"index": event.index, "at": event.timestamp, "actor": recorded_by(event)})
         placements = []
         for placement in view["placements"]:
             dated = [r for r in reviews if r["index"] == placement["index"]]
@@ -156,12 +156,12 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
                 rows.append(RecordEntry(at=at, kind="placement", kind_ja="参加開始", method="—",
                                         counterpart=names.get(e.resource_id, e.resource_id),
                                         content=f"{names.get(e.resource_id, e.resource_id)}への参加を開始",
-                                        written_at=e.timestamp, written_by=str(_actor(e).get("staff_id", ""))))
+                                        written_at=e.timestamp, written_by=str(recorded_by(e).get("staff_id", ""))))
             elif isinstance(e, Support.PlacementReviewed):
                 rows.append(RecordEntry(at=e.timestamp, kind="review", kind_ja="参加の評価", method="—",
                                         counterpart=names.get(e.resource_id, e.resource_id),
                                         content=f"{PLACEMENT_OUTCOMES.get(e.outcome, e.outcome)}: {e.note}".rstrip(": "),
-                                        written_at=e.timestamp, written_by=str(_actor(e).get("staff_id", ""))))
+                                        written_at=e.timestamp, written_by=str(recorded_by(e).get("staff_id", ""))))
         return rows
 
     def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
@@ -217,9 +217,3 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
     def _support(self, case_id: UUID) -> Support:
         support: Support = self.load(case_id, Support, "参加支援")
         return support
-
-
-def _actor(event: object) -> dict[str, Any]:
-    """Who recorded an event (its metadata's actor: a staff member, or a service acting on a message)."""
-    actor: dict[str, Any] = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return actor

@@ -4,7 +4,7 @@ report of a missing resource (D8)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,7 +23,8 @@ from services.participation.api import (
 )
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES
-from shared.kernel.journey import DomainError, NotFound
+from shared.domain.wareki import local_time
+from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
@@ -38,14 +39,6 @@ KIND_JA = {k.code: k.ja for k in RESOURCE_KINDS.values()}
 STATUS_JA = {"started": "参加中", **PLACEMENT_OUTCOMES}
 
 
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone(JST).isoformat(timespec="minutes") if moment else ""
-
-
-def _who(actor: dict[str, Any]) -> str:
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
-
-
 def referred_ja(referred_by: str) -> str:
     """Where the support came from, as staff say it."""
     if referred_by == "outreach":
@@ -58,10 +51,10 @@ def referred_ja(referred_by: str) -> str:
 def _support(record: dict[str, Any]) -> dict[str, Any]:
     """A support's record (application.support_record) in the page's words and times."""
     placements = [{
-        **p, "started_by": _who(p["started_by"]),
-        "reviews": [{**r, "at": _local(r["at"]), "who": _who(r["actor"])} if "at" in r else r for r in p["reviews"]],
+        **p, "started_by": actor_label(p["started_by"]),
+        "reviews": [{**r, "at": local_time(r["at"]), "who": actor_label(r["actor"])} if "at" in r else r for r in p["reviews"]],
     } for p in record["placements"]]
-    return {**record, "placements": placements, "started_at": _local(record["started_at"]),
+    return {**record, "placements": placements, "started_at": local_time(record["started_at"]),
             "referred_ja": referred_ja(record["referred_by"]),
             "open_placements": [p for p in placements if p["status"] != "ended"]}
 

@@ -133,3 +133,9 @@ def age_on(birth: date | str | None, on: date | None = None) -> int | None:
         return None
     on = on or today_in_japan()
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def local_time(moment: datetime | None) -> str:
+    """A moment as staff read it: Japan time, ISO text to the minute (for the `wareki` filter and hh:mm);
+    empty for none."""
+    return moment.astimezone(JST).isoformat(timespec="minutes") if moment else ""

@@ -9,7 +9,7 @@ when, under which decision" (D15), without every domain method repeating those a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -106,3 +106,15 @@ def _meta(case_id: Any, correlation_id: Any) -> dict[str, Any]:
     if traceparent:
         meta["traceparent"] = traceparent
     return meta
+
+
+def recorded_by(event: object) -> dict[str, Any]:
+    """Who recorded a stored event (its metadata's actor): a staff member (`staff_id`, `division`), or a
+    service that acted on another program's event (`service`); empty when the event names no one."""
+    actor: dict[str, Any] = (getattr(event, "meta", None) or {}).get("actor") or {}
+    return actor
+
+
+def actor_label(actor: Mapping[str, Any]) -> str:
+    """An actor as the pages name it: the staff member's id, or 自動（service） for a service's own act."""
+    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
