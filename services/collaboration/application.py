@@ -76,7 +76,9 @@ class CollaborationApplication(PlanOwner):
         processing.collect_events(case)
 
     def require_case(self, case_id: UUID) -> None:
-        self.load(case_id, CollaborationCase, "多機関協働のケース")
+        """D4 D11: collaboration holds the case (escalated here, not returned to intake since)."""
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case.require_held()
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
         case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")

@@ -7,7 +7,11 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.kernel.journey import JourneyAggregate
+from shared.kernel.journey import DomainError, JourneyAggregate
+
+
+class CaseNotHeld(DomainError):
+    """D11: a case the meeting returned to intake is not collaboration's to plan for until it is escalated again."""
 
 
 class CollaborationCase(JourneyAggregate):
@@ -55,6 +59,15 @@ class CollaborationCase(JourneyAggregate):
     @event("ReturnedToIntake")
     def _returned_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
         self.primary_agency, self.status = primary_agency, "returned"
+
+    def require_held(self) -> None:
+        """D11: collaboration plans only for a case it holds (not one returned to intake)."""
+        if self.status == "returned":
+            raise CaseNotHeld(
+                f"このケースは相談窓口へ戻されています（主担当: {self.primary_agency}）。多機関協働ではプランを作成・提出できません。"
+                "再び複雑化・複合化したときは窓口からつないでもらいます / the case was returned to intake: collaboration "
+                "plans for it again only once it is escalated again"
+            )
 
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,

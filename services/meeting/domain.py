@@ -172,6 +172,10 @@ class Meeting(JourneyAggregate):
                 "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)"
             )
         by_agency = {p.get("agency"): p for p in positions}
+        if len(by_agency) != len(positions):  # a second position of an agency must not hide its objection
+            twice = sorted({str(p.get("agency")) for p in positions if [q.get("agency") for q in positions].count(p.get("agency")) > 1})
+            raise Invalid(f"同じ機関の意見が2つあります: {', '.join(twice)}。1機関に1つの意見を記録してください / "
+                          "one position per attending agency")
         strangers = [a for a in by_agency if a not in self.attendees]
         if strangers:
             raise Invalid(f"出席機関ではありません: {', '.join(map(str, strangers))} / not an attendee")

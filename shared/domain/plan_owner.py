@@ -91,8 +91,9 @@ class PlanOwner(ServiceApplication):
         self.save(plan)
 
     def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
-        """D4 D6: propose the plan to the meeting (PlanProposed)."""
+        """D4 D6: propose the plan to the meeting (PlanProposed), for a case this program still holds (D11)."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
+        self.require_case(UUID(str(plan.case_id)))
         with acting(actor):
             plan.propose()
         self.save(plan)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
+
 from services.collaboration.application import CollaborationApplication
+from services.collaboration.domain import CaseNotHeld
 from shared.web.auth import Principal
-from unit.builders import Upstream, in_memory, stored_count
+from unit.builders import COORDINATOR, ROLES, Upstream, in_memory, stored_count
 
 ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": "調布ライフサポート"}
 
@@ -46,4 +49,22 @@ def test_d11_a_return_of_a_case_collaboration_never_held_records_nothing() -> No
     assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
                                                               "primary_agency": "地域包括支援センター", "reason": ""}, uuid4()))
 
+    assert stored_count(app) == before
+
+
+def test_d11_collaboration_plans_no_more_for_a_case_returned_to_intake() -> None:
+    app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
+    case_id = uuid4()
+    assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
+    drafted = app.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
+                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+    before = stored_count(app)
+
+    with pytest.raises(CaseNotHeld) as refused:
+        app.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+    with pytest.raises(CaseNotHeld):
+        app.propose_plan(COORDINATOR, drafted)
+
+    assert refused.value.status == 409 and "相談窓口へ戻されています" in str(refused.value)
     assert stored_count(app) == before

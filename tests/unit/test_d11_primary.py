@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, event, example, given, note, settings, targe
 from hypothesis import strategies as st
 
 from services.collaboration.application import CollaborationApplication
+from services.collaboration.domain import CaseNotHeld
 from services.collaboration.translate import translate as collaboration_out
 from services.intake.application import IntakeApplication
 from services.intake.domain import CaseAlreadyEscalated
@@ -158,13 +159,17 @@ def expected_refusals(suite: Suite, model: Model, case_id: UUID, op: tuple[str, 
             plan_id = collaboration.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
             collaboration.propose_plan(COORDINATOR, plan_id)
             return plan_id
-        return propose, (set() if model.with_collaboration else {NotFound})  # D4: a plan for a case collaboration holds
+        if not model.with_collaboration:
+            return propose, {NotFound}  # D4: a plan for a case collaboration holds
+        return propose, ({CaseNotHeld} if model.status == "returned" else set())  # D11: not one returned to intake
     plans = list(model.plans)
     plan_id = plans[n % len(plans)] if plans else uuid4()
     if kind == "repropose":
         run = (lambda: collaboration.propose_plan(COORDINATOR, plan_id))
         if plan_id not in model.plans:
             return run, {NotFound}
+        if model.status == "returned":
+            return run, {CaseNotHeld}  # D11: collaboration no longer holds a case returned to intake
         return run, (set() if model.plans[plan_id] in PROPOSABLE else {PlanNotEditable})
     decision = decision_for(model, n)
     run = (lambda: meeting.decide(SECRETARIAT, suite.meeting_id, plan_id, decision, "合議",
