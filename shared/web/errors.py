@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.organisation.scope import PROGRAM_DIVISIONS
+from shared.web.auth import Unauthenticated
 from shared.web.labels import division_label, split_rule_codes
 from shared.web.limits import TOO_LARGE, readable
 from shared.web.policy import ROLES, declared, permits, principal_of, program_of
@@ -112,7 +113,7 @@ def error_page(page: UI, request: Request, status: int, message: str | None = No
     if not hasattr(request.state, "principal"):  # no route matched: who is signed in, for the page's header
         try:
             request.state.principal = principal_of(request)
-        except Exception:  # noqa: BLE001 - an unreadable cookie only means the header shows no one
+        except Unauthenticated:  # an expired or unreadable cookie: the header shows no one
             request.state.principal = None
     allowed_roles = who_may(request, page.service) if status == 403 else None
     if allowed_roles is not None:
