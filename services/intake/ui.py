@@ -322,7 +322,7 @@ def trend_page(request: Request, app: App) -> Response:
     """D14: the trend report as a chart (server-drawn SVG) and a table."""
     rows = app.trend()
     top = max([max(r["consultations"], r["escalations"], r["meeting_cases"]) for r in rows] or [1]) or 1
-    return ui.render(request, "intake_trend.html", "傾向 / trend (D14)", rows=rows, top=top)
+    return ui.render(request, "intake_trend.html", "傾向 / trend", rows=rows, top=top)
 
 
 @router.get("/ui/trend.csv", dependencies=[requires("trend.read")])

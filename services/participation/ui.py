@@ -42,7 +42,7 @@ STATUS_JA = {"started": "参加中", **PLACEMENT_OUTCOMES}
 def referred_ja(referred_by: str) -> str:
     """Where the support came from, as staff say it."""
     if referred_by == "outreach":
-        return "アウトリーチから (D12)"
+        return "アウトリーチから"
     if referred_by.startswith("meeting:"):
         return f"会議の決定から（{referred_by[8:16]}）"
     return referred_by
@@ -257,7 +257,7 @@ async def report_shortage(request: Request, case_id: UUID, app: App) -> Response
         await call(app.report_shortage, actor_of(staff), case_id, shortage.need, shortage.area, shortage.description)
     except DomainError as refused:
         return await _refused(request, app, case_id, "shortages", _sent(text), refused)
-    return _back(f"/ui/supports/{case_id}", "shortages", "地域づくり事業へ不足を報告しました / shortage reported (D8)")
+    return _back(f"/ui/supports/{case_id}", "shortages", "地域づくり事業へ不足を報告しました / shortage reported")
 
 
 @router.post("/ui/supports/{case_id}/placements/{index}/review", response_class=HTMLResponse,
