@@ -14,6 +14,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from shared.domain.labels import DECISION_LABELS, MEETING_TYPE_LABELS, division_label, event_label, program_label
+
 
 def inert(cell: Any) -> Any:
     """A text cell Excel would run as a formula (=, +, -, @, tab, CR first) is kept as text (CSV injection)."""
@@ -78,16 +80,29 @@ def render_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  " * depth + ("└ " if depth else "") + describe(row) for depth, row in causation_tree(rows))
 
 
+#: The audit CSV's columns: what staff read (Japanese, the office's words: no English event name), then the
+#: codes an integrator joins on (event ids; program, division, decision, meeting type and basis codes).
+#: The event's code (`Case.Received`) is in the JSON answer (`event`) and `jusou audit --format json`.
+CSV_COLUMNS = ["日時", "事業", "記録", "職員", "所属課", "自動処理をした事業", "会議の決定", "会議の種類", "個人情報の開示の根拠",
+               "event_id", "caused_by", "service", "staff_id", "division", "policy", "decision", "meeting_type", "basis"]
+
+
 def render_csv(rows: list[dict[str, Any]]) -> str:
+    """The journey as a CSV for Excel (BOM, CRLF): Japanese columns first, then the codes (CSV_COLUMNS)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["occurred_at", "service", "event", "event_id", "caused_by", "staff_id", "division", "policy",
-                     "decision", "meeting_type", "disclosure_basis"])
+    writer.writerow(CSV_COLUMNS)
     for _, row in causation_tree(rows):
         actor, fields = row.get("actor") or {}, row.get("fields") or {}
-        writer.writerow(inert_row([row["occurred_at"], row["service"], row["event"], row["event_id"], row.get("caused_by") or "",
-                         actor.get("staff_id", ""), actor.get("division", ""), actor.get("service", ""),
-                         fields.get("decision", ""), fields.get("meeting_type", ""), fields.get("basis", "")]))
+        decision, meeting, basis = fields.get("decision", ""), fields.get("meeting_type", ""), fields.get("basis", "")
+        basis_ja = (ERASURE_JA if row["event"] == "Person.Erased" else BASIS_JA).get(basis, basis)
+        writer.writerow(inert_row([
+            row["occurred_at"], program_label(row["service"]), event_label(row["event"]),
+            actor.get("staff_id", ""), division_label(actor["division"]) if actor.get("division") else "",
+            program_label(actor.get("service", "")), DECISION_LABELS.get(decision, decision),
+            MEETING_TYPE_LABELS.get(meeting, meeting), basis_ja,
+            row["event_id"], row.get("caused_by") or "", row["service"], actor.get("staff_id", ""),
+            actor.get("division", ""), actor.get("service", ""), decision, meeting, basis]))
     return "\ufeff" + buffer.getvalue()
 
 

@@ -10,75 +10,37 @@ from __future__ import annotations
 
 import re
 
-from shared.organisation.reference import DIVISIONS
+from shared.domain.labels import (
+    BASIS_LABELS,
+    DECISION_LABELS,
+    EVENT_LABELS,
+    KIND_LABELS,
+    MEETING_TYPE_LABELS,
+    PROGRAM_LABELS,
+    UNKNOWN_EVENT,
+    division_label,
+    event_label,
+    kind_label,
+    program_label,
+)
 
-#: Every domain event as staff say it (the store's topic's last part, `Aggregate.Event`).
-EVENT_LABELS = {
-    "Person.Registered": "相談者の登録",
-    "Person.Erased": "個人情報の消去",
-    "Person.Shown": "個人情報の表示",
-    "Referral.Referred": "関係機関からの紹介",
-    "Referral.ReferralReceived": "紹介の受付",
-    "Case.Received": "相談の受付",
-    "Case.ConsentRecorded": "本人同意の記録",
-    "Case.Connected": "関係機関へのつなぎ",
-    "Case.ConnectionAnswered": "つなぎ先からの回答",
-    "Case.Escalated": "多機関協働事業へ",
-    "Case.Returned": "相談窓口へ戻る",
-    "Case.PersonDisclosed": "個人情報の開示",
-    "Case.SittingNoted": "会議での検討",
-    "Case.MeetingNoted": "会議の結果",
-    "CollaborationCase.Opened": "多機関協働の開始",
-    "CollaborationCase.Reopened": "多機関協働の再開",
-    "CollaborationCase.PrimaryChanged": "主担当機関の変更",
-    "PlanReview.Listed": "会議の議題に登載",
-    "PlanReview.Relisted": "会議の議題に再登載",
-    "PlanReview.ClosureListed": "終結の検討を議題に登載",
-    "PlanReview.Settled": "議題の決着",
-    "Consent.Heard": "本人同意の受領",
-    "Consent.Changed": "本人同意の変更",
-    "Meeting.Convened": "会議の開催",
-    "Meeting.CaseTakenUp": "会議でケースを検討",
-    "Meeting.Decided": "会議の決定",
-    "Meeting.ReturnedToIntake": "相談窓口へ戻す決定",
-    "Meeting.Evaluated": "支援の評価",
-    "Meeting.GapIdentified": "社会資源の不足を把握",
-    "Engagement.Started": "アウトリーチの開始",
-    "Engagement.ContactRecorded": "接触の記録",
-    "Engagement.HandedOver": "アウトリーチからの引継ぎ",
-    "CatalogueEntry.Learnt": "社会資源の登録",
-    "Support.Started": "参加支援の開始",
-    "Support.NeedsRecorded": "ニーズの記録",
-    "Support.ResourceMatched": "社会資源とのマッチング",
-    "Support.ShortageReported": "社会資源の不足の報告",
-    "Support.PlacementStarted": "参加の開始",
-    "Support.PlacementReviewed": "参加の振り返り",
-    "RegionalIssue.Opened": "地域課題の登録",
-    "RegionalIssue.InitiativeStarted": "取組の開始",
-    "RegionalIssue.Resolved": "地域課題の解決",
-    "LocalResource.Developed": "社会資源の開発",
-    "Plan.Drafted": "支援プランの作成",
-    "Plan.Revised": "支援プランの改訂",
-    "Plan.Proposed": "支援プランを会議へ提出",
-    "Plan.DecisionRecorded": "会議の決定を記録",
-    "Plan.ClosureRequested": "終結の申出",
-    "Plan.Evaluated": "支援プランの評価",
-    "Plan.Closed": "支援プランの終結",
-    "Plan.Suspended": "支援プランの中断",
-    "Plan.Resumed": "支援プランの再開",
-}
-#: The records each program keeps (the aggregate's class), as staff name them.
-KIND_LABELS = {
-    "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
-    "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
-    "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
-    "LocalResource": "社会資源", "Plan": "支援プラン",
-}
-DECISION_LABELS = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}
-MEETING_TYPE_LABELS = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
-BASIS_LABELS = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_counter": "受付窓口",
-                "person_request": "本人の請求", "retention_expired": "保存期間満了"}
-UNKNOWN_EVENT = "その他の記録"
+__all__ = [
+    "BASIS_LABELS",
+    "DECISION_LABELS",
+    "EVENT_LABELS",
+    "EVENT_NAME",
+    "KIND_LABELS",
+    "MEETING_TYPE_LABELS",
+    "PROGRAM_LABELS",
+    "ROUTE",
+    "RULE_CODE",
+    "UNKNOWN_EVENT",
+    "division_label",
+    "event_label",
+    "kind_label",
+    "program_label",
+    "split_rule_codes",
+]
 
 #: What a page must not show (tests/ui/test_office_language.py): rule codes, routes, English event names.
 RULE_CODE = re.compile(r"\bD\d{1,2}\b")
@@ -87,22 +49,6 @@ EVENT_NAME = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\.[A-Z][a-z]+(?:[A-Z][a-z
 #: a rule named in a message, with what surrounds it: 「（D9）」, 「(D4, D12)」, 「D9: 」
 _CODES_IN_TEXT = re.compile(r"\s*[（(]\s*D\d{1,2}(?:\s*[、,・/]\s*D\d{1,2})*\s*[）)]|\bD\d{1,2}(?:\s*[、,・/]\s*D\d{1,2})*\s*[:：]\s*"
                             r"|\s*\bD\d{1,2}\b")
-
-
-def event_label(name: str) -> str:
-    """An event as staff say it (`Case.Received` → 相談の受付); an event of no known kind as 「その他の記録」."""
-    return EVENT_LABELS.get(name, UNKNOWN_EVENT)
-
-
-def kind_label(kind: str) -> str:
-    """A record's kind as staff name it (`CollaborationCase` → 多機関協働のケース)."""
-    return KIND_LABELS.get(kind, "記録")
-
-
-def division_label(code: str | None) -> str:
-    """A division by its Japanese name (`welfare-general` → 福祉総務課); an unknown code as 「他の課」."""
-    division = DIVISIONS.get(code or "")
-    return division.ja if division is not None else "他の課"
 
 
 def split_rule_codes(text: str) -> tuple[str, str]:

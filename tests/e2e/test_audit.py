@@ -94,7 +94,7 @@ async def test_d15_audit_as_csv_and_text(journey: Journey) -> None:
     text = await audit(journey, case_id, format="csv")
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
-    assert [r["event"] for r in rows][:2] == ["Case.Received", "Case.ConsentRecorded"]
+    assert [r["記録"] for r in rows][:2] == ["相談の受付", "本人同意の記録"]  # the office's words, no English event name
     assert any(r["service"] == "collaboration" and r["caused_by"] for r in rows)
     plain = await audit(journey, case_id, format="text")
     assert "└" in plain and "[collaboration] CollaborationCase.Opened by policy:collaboration" in plain

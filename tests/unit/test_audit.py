@@ -42,8 +42,10 @@ def test_d15_as_of_shows_only_what_was_recorded_by_then() -> None:
 
 def test_d15_csv_opens_in_excel_with_the_disclosure_basis() -> None:
     text = render_csv(ROWS)
-    assert text.startswith("\ufeffoccurred_at,service,event")
-    assert text.splitlines()[-1].endswith(",consent")
+    assert text.startswith("\ufeff日時,事業,記録,")
+    assert text.splitlines()[-1].endswith(",本人同意,e,,intake,s1,elderly-support,,,,consent")
+    assert "多機関協働,多機関協働の開始," in text and "承認,重層的支援会議," in text
+    assert "CollaborationCase.Opened" not in text, "no English event name: staff read the office's words"
 
 
 def test_audit_csv_keeps_formula_like_text_inert() -> None:
