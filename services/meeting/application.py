@@ -287,6 +287,9 @@ class MeetingApplication(ServiceApplication):
         """D5: a proposed plan (or its next revision) is listed for the meeting."""
         summary = {"support_direction": payload.support_direction, "goals": payload.goals,
                    "roles": [r.model_dump() for r in payload.roles]}
+        for name in ("starts_on", "review_on"):  # the plan period, when its owner sent one
+            if getattr(payload, name, None) is not None:
+                summary[name] = getattr(payload, name).isoformat()
         try:
             review = self.review(payload.plan_id)
             review.relist(payload.revision, summary)

@@ -9,9 +9,10 @@ import pytest
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.translate import translate
+from services.meeting.application import MeetingApplication
 from shared.domain.plan import NotAccompanying, Plan, PlanNotEditable, PlanPeriodInvalid
 from shared.kernel.journey import DomainError, Invalid, acting
-from unit.builders import COORDINATOR, in_memory, only, published
+from unit.builders import COORDINATOR, deliver, in_memory, only, published
 
 ROLES = [{"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整"}]
 MOTHER = {"label": "母", "goals": ["介護サービスを週2回使う"]}
@@ -131,3 +132,17 @@ def test_a_plan_in_force_is_not_edited_until_it_leaves_force() -> None:
     p = in_force()
     with pytest.raises(DomainError), acting(COORDINATOR):
         p.revise("方向性", ["目標"], ROLES)
+
+
+def test_d4_the_meeting_lists_a_proposed_plan_with_its_period() -> None:
+    owner, meeting = in_memory(CollaborationApplication), in_memory(MeetingApplication)
+    p = plan(intention="家で母と暮らし続けたい", starts_on=date(2026, 4, 1), review_on=date(2026, 10, 1))
+    with acting(COORDINATOR):
+        p.propose()
+    owner.save(p)
+
+    assert deliver(only(published(owner, translate, "PlanProposed")), meeting)
+
+    listed = meeting.review(p.id).view()
+    assert (listed["starts_on"], listed["review_on"]) == ("2026-04-01", "2026-10-01")
+    assert "intention" not in listed
