@@ -17,7 +17,7 @@ from .test_meeting_ui import journey
 async def receive_and_escalate_at_the_counter(page: Page, intake: str) -> str:
     await sign_in(page, intake, "kouki-031", "elderly-support", "counselor")
     await page.get_by_role("link", name=re.compile("新しい相談")).click()
-    await page.get_by_label("経路").select_option("窓口")
+    await page.get_by_label("経路").select_option("来所")
     for concern in ("高齢・介護", "ひきこもり", "家計・債務"):
         await page.get_by_label(concern).check()
     await page.get_by_label("氏名").fill("調布 花子")
