@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.collaboration.application import CollaborationApplication
 from shared.web.auth import Principal
+from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
@@ -41,3 +42,6 @@ def case(case_id: UUID, app: App) -> dict[str, Any]:
 
 
 router.include_router(plan_router("collaboration"))
+
+
+router.include_router(casework_router())  # 担当者・支援経過記録・自分の担当 (shared/web/casework_api.py)

@@ -17,6 +17,7 @@ from shared.contract.events import (
     Envelope,
     OutreachHandedOverV1,
 )
+from shared.domain.casework_owner import CaseworkOwner
 from shared.domain.plan import Plan
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
@@ -58,12 +59,16 @@ class CaseRow(TypedDict):
     latest: dict[str, Any] | None
 
 
-class CollaborationApplication(PlanOwner):
+class CollaborationApplication(PlanOwner, CaseworkOwner):
     """Opens a case on CaseEscalated, writes its plan, follows the meeting (D4)."""
 
     name = "collaboration"
     service = "collaboration"
     program = "collaboration"
+
+    def casework_cases(self) -> list[UUID]:
+        """担当者・支援経過記録 (issue 15): every case escalated or handed over to collaboration."""
+        return self.ids_of(CollaborationCase)
 
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
               processing: ProcessingEvent[UUID]) -> None:

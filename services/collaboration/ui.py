@@ -19,6 +19,7 @@ from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE
 from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import DIVISION_TITLES, agencies
+from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
 from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleIn
@@ -148,6 +149,7 @@ def case_page(request: Request, case_id: UUID, app: App) -> Response:
     except NotFound as missing:
         return _missing(request, str(missing))
     return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", case=case,
+                     casework=app.case_file(case_id),
                      plans=app.plans(case_id), **LABELS)
 
 
@@ -375,3 +377,6 @@ def print_plan(request: Request, plan_id: UUID, app: App) -> Response:
     today = datetime.now(JST).date().isoformat()
     return ui.render(request, "collaboration_plan_print.html", "支援プラン（印刷）/ printable plan", case=case, plan=plan,
                      today=today, **LABELS)
+
+
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "collaboration.case.read"))

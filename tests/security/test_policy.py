@@ -337,6 +337,7 @@ WRITERS_SEE = {
     ("community", "/ui/"): ("community_worker", 'href="/ui/resources#register"'),
     ("community", "/ui/issues/{issue_id}"): ("community_worker", 'method="post"'),
     ("intake", "/ui/cases/{case_id}/casework"): ("counselor", 'method="post"'),
+    ("collaboration", "/ui/cases/{case_id}/casework"): ("coordinator", 'method="post"'),
     ("outreach", "/ui/cases/{case_id}/casework"): ("outreach_worker", 'method="post"'),
     ("participation", "/ui/cases/{case_id}/casework"): ("participation_worker", 'method="post"'),
     ("community", "/ui/cases/{case_id}/casework"): ("community_worker", 'method="post"'),
