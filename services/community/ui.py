@@ -21,7 +21,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -61,20 +61,25 @@ def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, An
     return sorted(rows, key=lambda r: order.index(r["status"]) if r["status"] in order else 0)
 
 
+def _listed(request: Request, app: CommunityApplication, in_charge: str) -> dict[str, Any]:
+    """One page of the issues the filter bar keeps (状態, the day it was found), with its pager."""
+    filters = filters_of(request)
+    issues, paging = paged(request, filters.apply(_issues(app, in_charge), day="opened_at"))
+    return {"issues": issues, "paging": paging, "filters": filters, "status_ja": STATUS_JA, "kind_ja": KIND_JA}
+
+
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("issue.read")])
 def home(request: Request, app: App, in_charge: str = "") -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return ui.render(request, "community_home.html", "地域の課題 / regional issues",
-                     issues=_issues(app, in_charge.strip()), status_ja=STATUS_JA, kind_ja=KIND_JA,
-                     in_charge=in_charge.strip())
+                     in_charge=in_charge.strip(), **_listed(request, app, in_charge.strip()))
 
 
 @router.get("/ui/issues-table", response_class=HTMLResponse, dependencies=[requires("issue.read")])
 def issues_table(request: Request, app: App, in_charge: str = "") -> Response:
-    """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "community_issues_table.html", "", issues=_issues(app, in_charge.strip()),
-                     status_ja=STATUS_JA, kind_ja=KIND_JA)
+    """The live part of the list: reloaded whenever the store changes (the same page, the same filters)."""
+    return ui.render(request, "community_issues_table.html", "", **_listed(request, app, in_charge.strip()))
 
 
 @router.get("/ui/issues.csv", dependencies=[requires("issue.read")])

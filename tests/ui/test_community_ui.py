@@ -4,14 +4,17 @@ it; participation matches it and reviews the placement; community resolves the i
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader
+from support.poll import eventually
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
-from .upstream import hand_over_from_outreach, resource_gap
+from .upstream import COMMUNITY_STAFF, hand_over_from_outreach, post, resource_gap
 
 NEED = "ひとり親家庭の子が放課後に過ごせる居場所"
 RESOURCE = "放課後の居場所「こもれび食堂」"
@@ -108,3 +111,40 @@ async def test_issues_csv_opens_in_excel(ui_suite: Suite) -> None:
         assert "\r\n" in r.text
     assert response.text.lstrip("\ufeff").startswith("課題番号,把握した日,きっかけ")
     assert resources.text.lstrip("\ufeff").startswith("資源番号,種類,名称")
+
+
+async def test_the_issues_list_pages_and_its_filter_bar_narrows_it(ui_suite: Suite, page: Page) -> None:
+    """The shared pager and filter bar on community's list (issue 15): a second page, and 状態 narrows it."""
+    community = ui_suite.url("community")
+    async with httpx.AsyncClient(headers=reader()) as client:
+        case_id = await hand_over_from_outreach(ui_suite, client)
+        for need in ("平日夜に通える学習の場（頁送り）", "高齢者の買い物の足（頁送り）"):
+            await resource_gap(ui_suite, client, case_id, need, "調布市北部", "近くに通える場がない")
+
+        async def ours() -> list[dict[str, Any]] | None:
+            issues = [i for i in (await client.get(f"{community}/issues")).json() if i["case_id"] == case_id]
+            return issues if len(issues) == 2 else None
+
+        taken = (await eventually(ours, "both regional issues to reach community"))[0]
+        await post(client, f"{community}/issues/{taken['issue_id']}/initiatives",
+                   {"forum": "地域ケア会議", "summary": "送迎の担い手を探す"}, COMMUNITY_STAFF)
+        everything = len((await client.get(f"{community}/issues")).json())
+        under_way = sum(1 for i in (await client.get(f"{community}/issues")).json() if i["status"] == "taken_up")
+
+    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
+    await page.goto(f"{community}/ui/?per_page=1")
+    pager = page.get_by_role("navigation", name="地域の課題のページ / pages")
+    await expect(pager).to_contain_text(f"{everything}件中 1–1件")
+    await expect(page.locator("#issues tr[data-issue]")).to_have_count(1)
+    await pager.get_by_role("link", name="次へ / next").click()
+    await expect(pager).to_contain_text(f"{everything}件中 2–2件")
+    await expect(page.locator("#issues tr[data-issue]")).to_have_count(1)
+
+    await page.goto(f"{community}/ui/")
+    filters = page.get_by_role("search", name="絞り込み / filters")
+    await filters.get_by_label("状態 / status").select_option(label="取り組み中")
+    await filters.get_by_role("button", name="絞り込む / filter").click()
+    await expect(page.locator("#issues tr[data-issue]")).to_have_count(under_way)
+    await expect(page.locator("#issues")).to_contain_text(taken["need"])
+    assert under_way < everything, "the filter narrows the list"
+    await expect(pager).to_contain_text(f"{under_way}件中")
