@@ -30,7 +30,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -73,6 +73,13 @@ def _supports(request: Request, app: ParticipationApplication) -> list[dict[str,
     return rows
 
 
+def _listed(request: Request, app: ParticipationApplication) -> dict[str, Any]:
+    """One page of the supports the filter bar keeps (the day each started), with its pager."""
+    filters = filters_of(request)
+    supports, paging = paged(request, filters.apply(_supports(request, app), day="started_at"))
+    return {"supports": supports, "paging": paging, "filters": filters, "kind_ja": KIND_JA, "status_ja": STATUS_JA}
+
+
 def _filters(request: Request) -> dict[str, str]:
     q = request.query_params
     kind = q.get("kind", "")
@@ -106,15 +113,14 @@ def _back(path: str, anchor: str, ok: str) -> Response:
 def home(request: Request, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
-    return ui.render(request, "participation_home.html", "参加支援 / supports", supports=_supports(request, app),
-                     kind_ja=KIND_JA, status_ja=STATUS_JA, in_charge=request.query_params.get("in_charge", "").strip())
+    return ui.render(request, "participation_home.html", "参加支援 / supports", **_listed(request, app),
+                     in_charge=request.query_params.get("in_charge", "").strip())
 
 
 @router.get("/ui/supports-table", response_class=HTMLResponse, dependencies=[requires("support.read")])
 def supports_table(request: Request, app: App) -> Response:
     """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "participation_supports_table.html", "", supports=_supports(request, app),
-                     kind_ja=KIND_JA, status_ja=STATUS_JA)
+    return ui.render(request, "participation_supports_table.html", "", **_listed(request, app))
 
 
 @router.get("/ui/supports.csv", dependencies=[requires("support.read")])

@@ -3,6 +3,7 @@ catalogue community grows (D8), matching, placements and their reviews, and a sh
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -118,3 +119,32 @@ async def test_supports_csv_opens_in_excel(ui_suite: Suite) -> None:
 async def _support(client: httpx.AsyncClient, suite: Suite, case_id: str) -> bool:
     return (await client.get(f"{suite.url('participation')}/supports/{case_id}")).status_code == 200
 
+
+
+async def test_the_supports_list_pages_and_its_filter_bar_narrows_it(ui_suite: Suite, page: Page) -> None:
+    """The shared pager and filter bar on participation's list (issue 15): a second page, and the days narrow it."""
+    participation = ui_suite.url("participation")
+    today = datetime.now(timezone(timedelta(hours=9))).date()  # taken first: every support here starts on it or later
+    async with httpx.AsyncClient(headers=reader()) as client:
+        for _ in range(2):
+            case_id = await hand_over_from_outreach(ui_suite, client)
+            await eventually(lambda case_id=case_id: _support(client, ui_suite, case_id), "participation to start")
+
+    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
+    await page.goto(f"{participation}/ui/?per_page=1")
+    pager = page.get_by_role("navigation", name="参加支援のページ / pages")
+    everything = int((await pager.locator(".count").inner_text()).split("件中")[0])
+    assert everything >= 2
+    await expect(pager).to_contain_text(f"{everything}件中 1–1件")
+    await expect(page.locator("#supports tbody tr")).to_have_count(1)
+    await pager.get_by_role("link", name="次へ / next").click()
+    await expect(pager).to_contain_text(f"{everything}件中 2–2件")
+
+    await page.goto(f"{participation}/ui/")
+    filters = page.get_by_role("search", name="絞り込み / filters")
+    await filters.get_by_label("期間（まで）/ to").fill((today - timedelta(days=1)).isoformat())
+    await filters.get_by_role("button", name="絞り込む / filter").click()
+    await expect(pager).to_contain_text("0件中")  # every support here started today or later: none by yesterday
+    await expect(page.locator("#supports")).to_contain_text("まだ参加支援はありません")
+    await filters.get_by_role("link", name="解除 / clear").click()
+    await expect(pager).to_contain_text(f"{everything}件中")
