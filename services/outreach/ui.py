@@ -21,7 +21,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
@@ -42,11 +42,18 @@ def _engagements(app: OutreachApplication, request: Request, in_charge: str = ""
     return [r for r in rows if r["handed"] is None] + [r for r in rows if r["handed"] is not None]
 
 
+def _listed(request: Request, rows: list[EngagementRecord]) -> dict[str, Any]:
+    """One page of the engagements the filter bar keeps (関係の段階, the day each started), with its pager."""
+    filters = filters_of(request)
+    shown, paging = paged(request, filters.apply(rows, status="stage", day="started_at"))
+    return {"engagements": shown, "paging": paging, "filters": filters, "stage_choices": {s: s for s in STAGES}}
+
+
 def _home(request: Request, rows: list[EngagementRecord], assigned: dict[str, tuple[str | None, str | None]],
           status_code: int = 200, **extra: Any) -> Response:
     return ui.render(request, "outreach_home.html", "アウトリーチの関わり / engagements", status_code=status_code,
-                     engagements=rows, stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=REFERRERS, assigned=assigned,
-                     **{"form": {}, "error": None, "existing": None, "in_charge": "", **extra})
+                     stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=REFERRERS, assigned=assigned,
+                     **{"form": {}, "error": None, "existing": None, "in_charge": "", **_listed(request, rows), **extra})
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
@@ -60,9 +67,8 @@ def home(request: Request, app: App, in_charge: str = "") -> Response:
 @router.get("/ui/engagements-table", response_class=HTMLResponse, dependencies=[requires("engagement.read")])
 def engagements_table(request: Request, app: App, in_charge: str = "") -> Response:
     """The live part of the list: reloaded whenever the store changes."""
-    return ui.render(request, "outreach_engagements_table.html", "",
-                     engagements=_engagements(app, request, in_charge.strip()), stages=STAGES,
-                     hand_over_to=HAND_OVER_TO, assigned=app.assignments())
+    return ui.render(request, "outreach_engagements_table.html", "", stages=STAGES, hand_over_to=HAND_OVER_TO,
+                     assigned=app.assignments(), **_listed(request, _engagements(app, request, in_charge.strip())))
 
 
 @router.get("/ui/engagements.csv", dependencies=[requires("engagement.read")])

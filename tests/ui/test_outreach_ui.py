@@ -156,3 +156,40 @@ async def test_engagements_csv_opens_in_excel(ui_suite: Suite) -> None:
     lines = response.text.lstrip("\ufeff").split("\r\n")
     assert lines[0].startswith("ケース番号,紹介元,理由,関係の段階")
     assert any(started.json()["case_id"] in line and "未接触" in line for line in lines[1:])
+
+
+async def test_the_engagements_list_pages_and_its_filter_bar_narrows_it(ui_suite: Suite, page: Page) -> None:
+    """The shared pager and filter bar on outreach's list (issue 15): a second page, and 関係の段階 narrows it."""
+    outreach = ui_suite.url("outreach")
+    async with httpx.AsyncClient(headers=reader()) as client:
+        started = []
+        for reason in ("頁送りの確認（一）", "頁送りの確認（二）"):
+            answer = await client.post(f"{outreach}/engagements", json={"referred_by": "近隣住民", "reason": reason},
+                                       headers=OUTREACH_WORKER)
+            assert answer.status_code == 201, answer.text
+            started.append(answer.json()["case_id"])
+        contact = await client.post(f"{outreach}/engagements/{started[0]}/contacts", json={
+            "method": "訪問", "reached": True, "note": "玄関先で話せた", "stage": "つなぎ準備"}, headers=OUTREACH_WORKER)
+        assert contact.status_code == 201, contact.text
+
+    await sign_in(page, outreach, "outreach-001", "welfare-general", "outreach_worker")
+    await page.goto(f"{outreach}/ui/?per_page=1")
+    pager = page.get_by_role("navigation", name="アウトリーチのページ / pages")
+    everything = int((await pager.locator(".count").inner_text()).split("件中")[0])
+    assert everything >= 2
+    await expect(pager).to_contain_text(f"{everything}件中 1–1件")
+    await expect(page.locator("#engagements tbody tr")).to_have_count(1)
+    await pager.get_by_role("link", name="次へ / next").click()
+    await expect(pager).to_contain_text(f"{everything}件中 2–2件")
+
+    await page.goto(f"{outreach}/ui/")
+    filters = page.get_by_role("search", name="絞り込み / filters")
+    await filters.get_by_label("状態 / status").select_option(label="つなぎ準備")
+    await filters.get_by_role("button", name="絞り込む / filter").click()
+    rows = page.locator("#engagements tbody tr")
+    await expect(rows.first).to_contain_text("つなぎ準備")
+    shown = await rows.count()
+    assert 1 <= shown < everything, "the filter narrows the list"
+    for i in range(shown):
+        await expect(rows.nth(i)).to_contain_text("つなぎ準備")
+    await expect(pager).to_contain_text(f"{shown}件中")
