@@ -47,6 +47,7 @@ from shared.domain.audit import (
     render_states,
     render_text,
 )
+from shared.messaging.natsversion import UnsupportedNats
 from shared.observe.logs import configure_logging
 from shared.organisation.reference import DIVISIONS
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
@@ -584,7 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings.exit_if_invalid()  # a bad setting: status 2 and what is allowed, before any command runs
     quiet_logging()
-    result: int = args.handler(args)
+    try:
+        result: int = args.handler(args)
+    except UnsupportedNats as refused:  # a NATS older than the relay needs: why, status 2, no traceback
+        print(refused, file=sys.stderr)
+        return 2
     return result
 
 

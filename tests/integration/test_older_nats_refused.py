@@ -135,3 +135,13 @@ def test_service_pointed_at_nats_2_10_refuses_to_start_and_says_why(old_nats: Na
     assert done.returncode == 2, output
     assert f"the NATS server is {OLD_NATS}, older than Jusou supports" in output, output[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+def test_a_jusou_command_pointed_at_nats_2_10_says_why_with_status_2(old_nats: Nats, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
+    env |= {"JUSOU_DATA_DIR": str(tmp_path / "data"), "NATS_URL": old_nats.url}
+    done = subprocess.run([sys.executable, "-m", "jusou.cli", "audit", "verify"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"NATS サーバー {OLD_NATS} には接続できません" in done.stderr and NEEDED_HEADER in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
