@@ -23,6 +23,7 @@ The bounds of every field a command carries (issue 13, item 6), used by every re
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -395,17 +396,18 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        page = str(scope.get("path", "")).startswith("/ui/")
         if sum(len(name) + len(value) + 4 for name, value in scope["headers"]) > MAX_HEADER_BYTES:
-            await _refuse(send, 431, HEADERS_TOO_LARGE)  # a server other than shared/web/serve.py's let them in
+            await _refuse(send, 431, HEADERS_TOO_LARGE, page)  # a server other than shared/web/serve.py's let them in
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                await _refuse(send, 400, BAD_LENGTH)
+                await _refuse(send, 400, BAD_LENGTH, page)
                 return
             if len(declared.strip()) > 18 or int(declared) > self.max_bytes:  # never int() of 5000 digits
-                await _refuse(send, 413, TOO_LARGE)
+                await _refuse(send, 413, TOO_LARGE, page)
                 return
         has_body = (declared is not None and int(declared) > 0) or b"transfer-encoding" in headers
         if has_body and scope["method"] in ("POST", "PUT", "PATCH") and not _is_json(headers.get(b"content-type")) \
@@ -434,7 +436,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(send, 413, TOO_LARGE)
+            await _refuse(send, 413, TOO_LARGE, page)
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -442,10 +444,26 @@ def _is_json(content_type: bytes | None) -> bool:
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+#: what a page route (`/ui/...`) answers when the request is refused before any route runs: a page in
+#: Japanese with the next step, never JSON (the error pages of shared/web/errors.py need a route)
+REFUSED_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>送信できませんでした / not sent</title></head>
+<body><main><h1>送信できませんでした（{status}）</h1><p role="alert">{detail}</p>
+<h2>次にできること / what to do next</h2>
+<ul><li>前の画面に戻り、入力した内容を短くするか、分けてからもう一度送ってください。</li>
+<li><a href="/ui/">はじめの画面へ / start page</a></li></ul></main></body></html>
+"""
+
+
+async def _refuse(send: Send, status: int, detail: str, page: bool = False) -> None:
+    if page:
+        body = REFUSED_PAGE.format(status=status, detail=html.escape(detail)).encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+        content_type = b"application/json"
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 

@@ -126,6 +126,19 @@ def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(
     assert http.get(urls[service] + "/readyz").status_code == 200
 
 
+def test_a_form_over_the_limit_on_a_page_gets_a_page_not_json(urls: dict[str, str], http: httpx.Client) -> None:
+    """Issue 15: a page's refusal is a Japanese page with the next step, also when the body limit answers
+    before any route runs (the Content-Length is over the limit)."""
+    form = {"counter": "houkatsu", "summary": "a" * (MAX_BODY_BYTES + 10)}
+
+    response = http.post(urls["intake"] + "/ui/consultations", data=form,
+                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+
+    assert response.status_code == 413, response.text[:300]
+    assert page_refusal(response) is None, (page_refusal(response), response.text[:500])
+    assert http.get(urls["intake"] + "/readyz").status_code == 200
+
+
 def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(urls: dict[str, str], http: httpx.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"counter": "'
