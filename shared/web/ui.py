@@ -75,6 +75,7 @@ from shared.web.labels import (
     BASIS_LABELS,
     DECISION_LABELS,
     MEETING_TYPE_LABELS,
+    PROGRAM_LABELS,
     division_label,
     event_label,
     kind_label,
@@ -83,10 +84,6 @@ from shared.web.policy import permits, public, requires
 
 SHARED = Path(__file__).resolve().parent
 OIDC_COOKIE = "jusou_oidc"  # the sign-in at the IdP in progress: state, PKCE verifier, where to go after
-PROGRAM_LABELS = {
-    "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
-    "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
-}
 #: What each program's start page (`/ui/`) needs: the top bar links only to the programs the reader may
 #: open (tests/ui/test_office_language.py checks this against each service's own route).
 HOME_ACTIONS = {
