@@ -70,6 +70,11 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         """担当者・支援経過記録 (issue 15): every case escalated or handed over to collaboration."""
         return self.ids_of(CollaborationCase)
 
+    def casework_require_case(self, case_id: UUID) -> None:
+        """The case exists here (NotFound otherwise). Not `require_case`: a case returned to intake keeps
+        its 担当 and 経過記録 readable (and a closing note writable) though no plan is made for it."""
+        self.load(case_id, CollaborationCase, "多機関協働のケース")
+
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
               processing: ProcessingEvent[UUID]) -> None:
         try:
