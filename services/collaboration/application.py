@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Required, TypedDict
-from uuid import UUID
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import ProcessingEvent
 
-from services.collaboration.domain import CollaborationCase
+from services.collaboration.domain import (
+    GAP_NAMESPACE,
+    CollaborationCase,
+    CouncilSitting,
+    ResourceGap,
+    StrandInvalid,
+    gap_id_of,
+    hold_sitting,
+)
 from shared.contract.events import (
     ESCALATION_REASONS,
     CaseConnectionAnsweredV1,
@@ -16,13 +24,16 @@ from shared.contract.events import (
     CaseReturnedToIntakeV1,
     Envelope,
     OutreachHandedOverV1,
+    ResourceGapIdentifiedV1,
+    ResourceShortageReportedV1,
 )
 from shared.domain.casework_owner import CaseworkOwner
 from shared.domain.plan import Plan
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
-from shared.kernel.journey import NotFound
+from shared.kernel.journey import NotFound, acting
+from shared.organisation.reference import DIVISIONS, agencies, concern_field
 
 
 class PlanStep(TypedDict, total=False):
@@ -145,6 +156,138 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         if not steps:  # every plan begins Drafted: these are no plan's events
             raise NotFound(f"プランが見つかりません / プラン not found: {plan_id}")
         return steps
+
+    # -- 課題の解きほぐし (D4) ------------------------------------------------------------------------------
+
+    def _checked_strand(self, concern: str, agency: str) -> str:
+        """The concern field's Japanese name (D2's list); the agency one of the city's (or not named yet)."""
+        field = concern_field(concern.strip())
+        if field is None:
+            raise StrandInvalid(f"課題の分野「{concern}」は一覧にありません。一覧から選んでください / unknown concern field")
+        if agency and agency not in agencies():
+            raise StrandInvalid(f"担当機関「{agency}」は一覧にありません。一覧から選んでください / unknown agency")
+        return field.ja
+
+    def add_strand(self, actor: dict[str, str], case_id: UUID, concern: str, description: str, agency: str,
+                   status: str = "todo") -> UUID:
+        """D4: record one of the household's issues (課題) as a strand of its own, before the plan."""
+        concern = self._checked_strand(concern, agency)
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        strand_id = uuid4()
+        with acting(actor):
+            case.add_strand(strand_id, concern, description.strip(), agency, status)
+        self.save(case)
+        return strand_id
+
+    def change_strand(self, actor: dict[str, str], case_id: UUID, strand_id: UUID, concern: str, description: str,
+                      agency: str, status: str) -> None:
+        """D4: name a strand's agency, move its status on, reword it."""
+        concern = self._checked_strand(concern, agency)
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        with acting(actor):
+            case.change_strand(strand_id, concern, description.strip(), agency, status)
+        self.save(case)
+
+    def strand_view(self, case_id: UUID, strand_id: UUID) -> dict[str, Any]:
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        return case.strand(strand_id)
+
+    def roles_from_strands(self, case_id: UUID) -> list[dict[str, Any]]:
+        """D4: the plan's roles as the strands propose them: one role per agency (in the order first named),
+        its responsibility the strands it works (分野: 内容), resolved strands left out."""
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        roles: dict[str, list[str]] = {}
+        for strand in case.view()["strands"]:
+            if strand["agency"] and strand["status"] != "resolved":
+                what = f"{strand['concern']}: {strand['description']}" if strand["description"] else strand["concern"]
+                roles.setdefault(strand["agency"], []).append(what)
+        return [{"agency": agency, "responsibility": "／".join(works)[:500], "contact": None}
+                for agency, works in roles.items()]
+
+    def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
+        """D4: a plan goes to the meeting once every open strand of its case names its agency."""
+        plan: Plan = self.load(plan_id, Plan, "プラン")
+        case: CollaborationCase = self.load(UUID(str(plan.case_id)), CollaborationCase, "多機関協働のケース")
+        case.require_strands_assigned()
+        return super().propose_plan(actor, plan_id)
+
+    # -- 相談支援包括化推進会議 (D8) ------------------------------------------------------------------------
+
+    def gaps(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The resource gaps brought to the council, oldest first (of one status when given)."""
+        views = [self.gap_view(i) for i in self.ids_of(ResourceGap)]
+        return [v for v in views if status is None or v["status"] == status]
+
+    def gap_view(self, gap_id: UUID) -> dict[str, Any]:
+        gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
+        return gap.view()
+
+    def refer_gap(self, actor: dict[str, str], need: str, area: str, description: str) -> UUID:
+        """D8: a gap a 地域福祉コーディネーター found in the community, brought to the council by hand."""
+        if not need.strip():
+            raise StrandInvalid("不足している資源（ニーズ）を入力してください / the need")
+        gap_id = uuid4()
+        with acting(actor):
+            gap = ResourceGap(gap_id=gap_id, case_id=uuid5(GAP_NAMESPACE, f"case:{gap_id}"), need=need.strip(),
+                              area=area.strip(), description=description.strip(), source="coordinator",
+                              origin_event_id=None)
+        self.save(gap)
+        return gap_id
+
+    def sittings(self) -> list[dict[str, Any]]:
+        """The council's sittings, newest first."""
+        views = [self.sitting_view(i) for i in self.ids_of(CouncilSitting)]
+        return sorted(views, key=lambda v: v["held_on"], reverse=True)
+
+    def sitting_view(self, sitting_id: UUID) -> dict[str, Any]:
+        sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
+        return sitting.view()
+
+    def hold_sitting(self, actor: dict[str, str], held_on: date | None, attendees: list[str], note: str = "") -> UUID:
+        """D8: a sitting of the 相談支援包括化推進会議 (its date and the agencies attending)."""
+        unknown = [a for a in attendees if a and a not in agencies()]
+        if unknown:
+            raise StrandInvalid(f"出席機関「{'、'.join(unknown)}」は一覧にありません / unknown agency")
+        sitting_id = uuid4()
+        with acting(actor):
+            sitting = hold_sitting(sitting_id, held_on, attendees, note.strip())
+        self.save(sitting)
+        return sitting_id
+
+    def take_up_gap(self, actor: dict[str, str], sitting_id: UUID, gap_id: UUID) -> None:
+        """D8: put a gap on a sitting's agenda."""
+        sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
+        gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
+        with acting(actor):
+            gap.take_up(sitting_id)
+            sitting.take_up(gap_id)
+        self.save(gap, sitting)
+
+    def decide_gap(self, actor: dict[str, str], sitting_id: UUID, gap_id: UUID, decision: str, division: str = "",
+                   summary: str = "") -> None:
+        """D8: what the council decides on a gap on its agenda: an initiative, a request to a division
+        (依頼先 + 内容), or 継続審議 (the gap awaits the next sitting)."""
+        if division and division not in DIVISIONS:
+            raise StrandInvalid(f"依頼先の課「{division}」は一覧にありません / unknown division")
+        sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
+        gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
+        division = division if decision == "request" else ""
+        with acting(actor):
+            gap.decide(sitting_id, decision, division, summary.strip())
+            sitting.decide(gap_id, decision, division, summary.strip())
+        self.save(gap, sitting)
+
+    @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
+    def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,
+                      processing: ProcessingEvent[UUID]) -> None:
+        """D8: a gap the 重層的支援会議 named, or a shortage participation met, awaits the 推進会議."""
+        gap_id = gap_id_of(envelope.event_id)
+        try:
+            self.load(gap_id, ResourceGap, "資源の不足")
+        except NotFound:
+            processing.collect_events(ResourceGap(
+                gap_id=gap_id, case_id=envelope.case_id, need=payload.need, area=payload.area,
+                description=payload.description, source=envelope.source, origin_event_id=envelope.event_id))
 
     @handles(CaseEscalatedV2)
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:

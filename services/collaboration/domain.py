@@ -1,17 +1,31 @@
-"""多機関協働事業: a case escalated from intake, untangled into a plan (D3, D4, D11)."""
+"""多機関協働事業: a case escalated from intake, untangled into strands (課題の解きほぐし) and a plan (D3, D4,
+D11); the 相談支援包括化推進会議, the forum where the resource gaps the 重層的支援会議 only names are taken up (D8)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.kernel.journey import DomainError, JourneyAggregate
+from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
 
 class CaseNotHeld(DomainError):
     """D11: a case the meeting returned to intake is not collaboration's to plan for until it is escalated again."""
+
+
+class StrandWithoutAgency(DomainError):
+    """D4 (課題の解きほぐし): every strand still open names the agency working it before the plan goes to the meeting."""
+
+
+class StrandInvalid(Invalid):
+    """D4: a strand names its concern field and one of the statuses 未着手・対応中・解消."""
+
+
+#: 課題の状態 (D4): not started, being worked, resolved
+STRAND_STATUSES = ("todo", "working", "resolved")
 
 
 class CollaborationCase(JourneyAggregate):
@@ -22,12 +36,15 @@ class CollaborationCase(JourneyAggregate):
         Reopened: ClassVar[type[Any]]
         PrimaryChanged: ClassVar[type[Any]]
         ReturnedToIntake: ClassVar[type[Any]]
+        StrandAdded: ClassVar[type[Any]]
+        StrandChanged: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:
         self.case_id = case_id
         self.reason, self.concerns, self.primary_agency = reason, concerns, primary_agency
         self.status = "open"
+        self.strands: list[dict[str, Any]] = []
 
     @staticmethod
     def create_id(case_id: UUID, **_: Any) -> UUID:
@@ -69,6 +86,213 @@ class CollaborationCase(JourneyAggregate):
                 "plans for it again only once it is escalated again"
             )
 
+    # -- 課題の解きほぐし (D4): the household's issues as separate strands, before the plan --------------------
+
+    def add_strand(self, strand_id: UUID, concern: str, description: str, agency: str, status: str) -> None:
+        """D4: one issue of the household (課題): its concern field, what it is, the agency working it (may be
+        named later) and its status."""
+        self.require_held()
+        _strand(concern, status)
+        self._strand_added(strand_id=strand_id, concern=concern, description=description, agency=agency, status=status)
+
+    @event("StrandAdded")
+    def _strand_added(self, strand_id: UUID, concern: str, description: str, agency: str, status: str) -> None:
+        self.strands = [*getattr(self, "strands", []),
+                        {"strand_id": str(strand_id), "concern": concern, "description": description,
+                         "agency": agency, "status": status}]
+
+    def change_strand(self, strand_id: UUID, concern: str, description: str, agency: str, status: str) -> None:
+        """D4: a strand rewritten (its agency named, its status moved on); unchanged, nothing is recorded."""
+        self.require_held()
+        _strand(concern, status)
+        found = self.strand(strand_id)
+        if (found["concern"], found["description"], found["agency"], found["status"]) != (concern, description, agency, status):
+            self._strand_changed(strand_id=strand_id, concern=concern, description=description, agency=agency,
+                                 status=status)
+
+    @event("StrandChanged")
+    def _strand_changed(self, strand_id: UUID, concern: str, description: str, agency: str, status: str) -> None:
+        self.strands = [{**s, "concern": concern, "description": description, "agency": agency, "status": status}
+                        if s["strand_id"] == str(strand_id) else s for s in self.strands]
+
+    def strand(self, strand_id: UUID) -> dict[str, Any]:
+        for found in getattr(self, "strands", []):
+            if found["strand_id"] == str(strand_id):
+                return dict(found)
+        raise NotFound(f"課題が見つかりません / strand not found: {strand_id}")
+
+    def require_strands_assigned(self) -> None:
+        """D4: a plan goes to the meeting only once every open strand (not 解消) names the agency working it:
+        the plan's roles come from the strands."""
+        unassigned = [s for s in getattr(self, "strands", []) if not s["agency"] and s["status"] != "resolved"]
+        if unassigned:
+            names = "、".join(f"「{s['concern']}: {s['description'][:20]}」" if s["description"] else f"「{s['concern']}」"
+                             for s in unassigned)
+            raise StrandWithoutAgency(
+                f"担当機関が決まっていない課題があります（{names}）。課題ごとに担当機関を入力してから会議へ提出してください"
+                f" / {len(unassigned)} strand(s) name no agency yet: name the agency working each before proposing the plan"
+            )
+
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
-                "primary_agency": self.primary_agency, "status": self.status}
+                "primary_agency": self.primary_agency, "status": self.status,
+                "strands": [dict(s) for s in getattr(self, "strands", [])]}
+
+
+def _strand(concern: str, status: str) -> None:
+    if not concern.strip():
+        raise StrandInvalid("課題の分野を選んでください / choose the strand's concern field")
+    if status not in STRAND_STATUSES:
+        raise StrandInvalid("状態は 未着手・対応中・解消 のいずれかです / status is one of todo, working, resolved")
+
+
+# -- 相談支援包括化推進会議 (D8): the forum where resource gaps are taken up --------------------------------------
+
+#: What the council decides per gap: start an initiative, ask a division (依頼先 + 内容), keep it under discussion
+COUNCIL_DECISIONS = ("initiative", "request", "deferred")
+#: A gap's way through the council: awaiting it (also after 継続審議), on a sitting's agenda, decided
+GAP_STATUSES = ("awaiting", "on_agenda", "initiative", "request")
+GAP_NAMESPACE = UUID("6f1d4c1e-3d0a-4b8e-9a57-0c6a2f3e9b10")
+
+
+class GapClosed(DomainError):
+    """D8: a gap the council decided on (an initiative, a request) is not taken up again."""
+
+
+class NotOnAgenda(DomainError):
+    """D8: the council decides only on the gaps on its sitting's agenda."""
+
+
+class DecisionInvalid(Invalid):
+    """D8: an initiative says what it is; a request names the division asked (依頼先) and what is asked (内容)."""
+
+
+class SittingInvalid(Invalid):
+    """D8: a sitting has its date and at least one attending agency."""
+
+
+def gap_id_of(origin_event_id: UUID) -> UUID:
+    """The gap an event reported (ResourceGapIdentified, ResourceShortageReported): one gap per event."""
+    return uuid5(GAP_NAMESPACE, str(origin_event_id))
+
+
+class ResourceGap(JourneyAggregate):
+    """A need with no local resource awaiting the 相談支援包括化推進会議: named by the 重層的支援会議
+    (ResourceGapIdentified), reported by participation (ResourceShortageReported) or brought by a 地域福祉
+    コーディネーター from the community. `case_id` is the case it came from (uuid5 of the gap's own id for one
+    brought by hand): it carries the gap's events on their journey."""
+
+    if TYPE_CHECKING:
+        Reported: ClassVar[type[Any]]
+        TakenUp: ClassVar[type[Any]]
+        Decided: ClassVar[type[Any]]
+
+    @event("Reported")
+    def __init__(self, gap_id: UUID, case_id: UUID, need: str, area: str, description: str, source: str,
+                 origin_event_id: UUID | None) -> None:
+        self.gap_id, self.case_id, self.need, self.area, self.description = gap_id, case_id, need, area, description
+        self.source, self.origin_event_id = source, origin_event_id
+        self.status = "awaiting"
+        self.sitting_id: UUID | None = None
+        self.decisions: list[dict[str, Any]] = []
+
+    @staticmethod
+    def create_id(gap_id: UUID, **_: Any) -> UUID:
+        return gap_id
+
+    def take_up(self, sitting_id: UUID) -> None:
+        """D8: put on a sitting's agenda (again after 継続審議); once decided, never again."""
+        if self.status in ("initiative", "request"):
+            raise GapClosed("この課題は推進会議で決定済みです（取組・依頼）。新たな不足は新しい課題として挙げてください"
+                            " / the council has decided on this gap already")
+        if self.status == "on_agenda" and self.sitting_id == sitting_id:
+            return
+        self._taken_up(sitting_id=sitting_id)
+
+    @event("TakenUp")
+    def _taken_up(self, sitting_id: UUID) -> None:
+        self.status, self.sitting_id = "on_agenda", sitting_id
+
+    def decide(self, sitting_id: UUID, decision: str, division: str, summary: str) -> None:
+        if self.status != "on_agenda" or self.sitting_id != sitting_id:
+            raise NotOnAgenda("この課題はこの会議の議題ではありません。先に議題にしてください"
+                              " / the gap is not on this sitting's agenda: take it up first")
+        _decision(decision, division, summary)
+        self._decided(sitting_id=sitting_id, decision=decision, division=division, summary=summary)
+
+    @event("Decided")
+    def _decided(self, sitting_id: UUID, decision: str, division: str, summary: str) -> None:
+        self.decisions = [*self.decisions, {"sitting_id": str(sitting_id), "decision": decision, "division": division,
+                                            "summary": summary}]
+        self.status = "awaiting" if decision == "deferred" else decision
+        self.sitting_id = None if decision == "deferred" else sitting_id
+
+    def view(self) -> dict[str, Any]:
+        return {"gap_id": str(self.gap_id), "case_id": str(self.case_id), "need": self.need, "area": self.area,
+                "description": self.description, "source": self.source,
+                "origin_event_id": str(self.origin_event_id) if self.origin_event_id else None,
+                "status": self.status, "sitting_id": str(self.sitting_id) if self.sitting_id else None,
+                "decisions": [dict(d) for d in self.decisions]}
+
+
+def _decision(decision: str, division: str, summary: str) -> None:
+    if decision not in COUNCIL_DECISIONS:
+        raise DecisionInvalid("決定は 取組の開始・課への依頼・継続審議 のいずれかです / decision is initiative, request or deferred")
+    if decision == "initiative" and not summary.strip():
+        raise DecisionInvalid("取組の内容を入力してください / say what the initiative is")
+    if decision == "request" and (not division or not summary.strip()):
+        raise DecisionInvalid("依頼先の課と依頼の内容を入力してください / name the division asked and what is asked")
+
+
+def hold_sitting(sitting_id: UUID, held_on: date | None, attendees: list[str], note: str) -> CouncilSitting:
+    """D8: a sitting of the 推進会議 is held on a date with the agencies attending."""
+    if held_on is None:
+        raise SittingInvalid("開催日を入力してください / the sitting's date")
+    if not [a for a in attendees if a.strip()]:
+        raise SittingInvalid("出席した機関を一つ以上選んでください / at least one attending agency")
+    return CouncilSitting(sitting_id=sitting_id, case_id=sitting_id, held_on=held_on,
+                          attendees=[a for a in attendees if a.strip()], note=note)
+
+
+class CouncilSitting(JourneyAggregate):
+    """相談支援包括化推進会議の開催: its date, the agencies attending, the gaps on its agenda (in order) and what
+    it decided on each (D8). Its events belong to no case (`case_id` is the sitting's own id)."""
+
+    if TYPE_CHECKING:
+        Held: ClassVar[type[Any]]
+        GapTakenUp: ClassVar[type[Any]]
+        GapDecided: ClassVar[type[Any]]
+
+    @event("Held")
+    def __init__(self, sitting_id: UUID, case_id: UUID, held_on: date, attendees: list[str], note: str) -> None:
+        self.sitting_id, self.case_id, self.held_on, self.attendees, self.note = sitting_id, case_id, held_on, attendees, note
+        self.agenda: list[str] = []
+        self.decisions: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def create_id(sitting_id: UUID, **_: Any) -> UUID:
+        return sitting_id
+
+    def take_up(self, gap_id: UUID) -> None:
+        if str(gap_id) not in self.agenda:
+            self._gap_taken_up(gap_id=gap_id)
+
+    @event("GapTakenUp")
+    def _gap_taken_up(self, gap_id: UUID) -> None:
+        self.agenda = [*self.agenda, str(gap_id)]
+
+    def decide(self, gap_id: UUID, decision: str, division: str, summary: str) -> None:
+        if str(gap_id) not in self.agenda:
+            raise NotOnAgenda("この課題はこの会議の議題ではありません。先に議題にしてください"
+                              " / the gap is not on this sitting's agenda: take it up first")
+        _decision(decision, division, summary)
+        self._gap_decided(gap_id=gap_id, decision=decision, division=division, summary=summary)
+
+    @event("GapDecided")
+    def _gap_decided(self, gap_id: UUID, decision: str, division: str, summary: str) -> None:
+        self.decisions = {**self.decisions, str(gap_id): {"decision": decision, "division": division, "summary": summary}}
+
+    def view(self) -> dict[str, Any]:
+        return {"sitting_id": str(self.sitting_id), "held_on": self.held_on.isoformat(), "attendees": list(self.attendees),
+                "note": self.note, "agenda": list(self.agenda),
+                "decisions": {k: dict(v) for k, v in self.decisions.items()}}
