@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, BaseModel, Field
 
-from services.community.application import CommunityApplication
+from services.community.application import CommunityApplication, community_programs, fiscal_year_of
+from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, staff
-from shared.web.limits import Capacity, Name, Text
+from shared.web.limits import MAX_CAPACITY, Capacity, Name, Text
 from shared.web.policy import requires
 
 App = Annotated[CommunityApplication, Depends(application(CommunityApplication))]
@@ -82,6 +84,165 @@ class DevelopedOut(BaseModel):
     resource_id: UUID
 
 
+# -- 地域づくり as places and activities (D21, issue 16) --------------------------------------------------
+
+PROGRAM_CHOICES = ", ".join(f"{p.code}={p.ja}" for p in community_programs())
+_HOW = "和暦（令和8年12月5日, R8.12.5）または西暦（2026-12-05, 2026/12/5）"
+#: how far back an activity may be recorded (a past fiscal year entered late); never in the future
+ACTIVITY_YEARS_BACK = 5
+
+
+def _past_day(what: str, years_back: int) -> Any:
+    def check(text: str) -> str:
+        now = today_in_japan()
+        try:
+            return parse_date(text, earliest=now - timedelta(days=366 * years_back), latest=now, what=what).isoformat()
+        except NotADate as refused:
+            raise ValueError(str(refused)) from None
+    return AfterValidator(check)
+
+
+HeldOn = Annotated[str, Field(max_length=40, description="開催日: " + _HOW + "; 5年前から今日まで"), _past_day("開催日", 5)]
+FormedOn = Annotated[str, Field(max_length=40, description="結成日: " + _HOW + "; 5年前から今日まで"), _past_day("結成日", 5)]
+OpenedOn = Annotated[str, Field(max_length=40, description="開設日: " + _HOW + "; 50年前から今日まで"), _past_day("開設日", 50)]
+ClosedOn = Annotated[str, Field(max_length=40, description="閉所日: " + _HOW + "; 5年前から今日まで"), _past_day("閉所日", 5)]
+HeadCount = Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)]
+
+
+class PlaceIn(BaseModel):
+    program: Name = Field(min_length=1, max_length=100, title="事業", description="事業 (code or 日本語): " + PROGRAM_CHOICES)
+    name: Name = Field(min_length=1, max_length=200, title="拠点の名称", description="拠点・居場所の名称")
+    area: Name = Field(min_length=1, max_length=200, title="地域", description="地域")
+    ibasho: bool = Field(default=False, title="居場所",
+                         description="居場所として参加支援に提供する (ResourceDeveloped, kind ibasho)")
+    capacity: Capacity | None = Field(default=None, title="定員", description="定員 (1–100000, a JSON integer)")
+    provider: Name = Field(default="", max_length=200, title="運営主体", description="運営主体 (空なら事業名)")
+    opened_on: OpenedOn = Field(title="開設日")
+    in_charge: Name = Field(default="", max_length=100, title="担当職員",
+                            description="担当職員の職員番号 (空なら登録した職員)")
+
+
+class PlaceClosureIn(BaseModel):
+    closed_on: ClosedOn = Field(title="閉所日")
+
+
+class SessionIn(BaseModel):
+    place_id: UUID = Field(title="拠点", description="開催した拠点の place_id")
+    held_on: HeldOn = Field(title="開催日")
+    participants: HeadCount = Field(title="参加者数", description="参加者数（人数。氏名は記録しません）")
+    new_participants: HeadCount = Field(default=0, title="新規参加者数", description="うち初めて参加した人数")
+    volunteers: HeadCount = Field(default=0, title="ボランティア数", description="協力したボランティアの人数")
+    organisations: list[Annotated[Name, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=30, title="参加団体", description="参加・協力した団体の名称（30まで）")
+    summary: Text = Field(default="", max_length=2000, title="内容", description="開催の内容（個人を特定する記載はしない）")
+    program: Name = Field(default="", max_length=100, title="事業", description="事業 (空なら拠点の事業): " + PROGRAM_CHOICES)
+
+
+class GroupIn(BaseModel):
+    name: Name = Field(min_length=1, max_length=200, title="グループの名称", description="自主グループの名称")
+    program: Name = Field(default="", max_length=100, title="事業",
+                          description="事業 (空なら拠点の事業): " + PROGRAM_CHOICES)
+    area: Name = Field(default="", max_length=200, title="地域", description="地域 (空なら拠点の地域)")
+    formed_on: FormedOn = Field(title="結成日")
+    place_id: UUID | None = Field(default=None, title="拠点", description="活動する拠点 (任意)")
+    members: Capacity | None = Field(default=None, title="メンバー数", description="メンバー数 (任意)")
+
+
+class PlaceOut(BaseModel):
+    """拠点・居場所 (D21)."""
+
+    place_id: UUID
+    program: str = Field(description="事業 (code)")
+    name: str
+    area: str
+    ibasho: bool = Field(description="居場所として参加支援に提供している")
+    capacity: int | None
+    provider: str
+    opened_on: date
+    closed_on: date | None
+    in_charge: str = Field(description="担当職員の職員番号")
+    sessions: int = Field(description="これまでの開催回数")
+
+
+class SessionOut(BaseModel):
+    """開催の記録 (D21): counts only, never names."""
+
+    session_id: UUID
+    held_on: date
+    program: str
+    place_id: UUID
+    place_name: str
+    area: str
+    participants: int
+    new_participants: int
+    volunteers: int
+    organisations: list[str]
+    summary: str
+
+
+class GroupOut(BaseModel):
+    """自主グループ (D21)."""
+
+    group_id: UUID
+    name: str
+    program: str
+    area: str
+    formed_on: date
+    place_id: UUID | None
+    members: int | None
+
+
+class FigureCounts(BaseModel):
+    sessions: int = Field(description="開催回数")
+    participants: int = Field(description="参加者数（延べ）")
+    new_participants: int = Field(description="新規参加者数")
+    volunteers: int = Field(description="ボランティア数（延べ）")
+    organisations: int = Field(description="参加団体数（重複なし）")
+    new_groups: int = Field(description="自主グループ化の数")
+    places: int = Field(description="期間中に開いていた拠点数")
+    ibasho: int = Field(description="うち居場所")
+    new_places: int = Field(description="期間中に開設した拠点数")
+
+
+class QuarterFigures(FigureCounts):
+    quarter: int = Field(description="四半期 (1=4〜6月 … 4=1〜3月)")
+    starts_on: date
+    ends_on: date
+
+
+class PeriodFigures(FigureCounts):
+    quarters: list[QuarterFigures]
+
+
+class ProgramFigures(PeriodFigures):
+    program: str = Field(description="事業 (code)")
+    program_ja: str
+    division: str = Field(description="事業を運営する課 (code)")
+
+
+class CommunityFiguresOut(BaseModel):
+    """地域づくり事業の年度の実績 (D21): per program and quarter, computed from the stored events."""
+
+    fiscal_year: int = Field(description="年度 (4月〜翌3月)")
+    starts_on: date
+    ends_on: date
+    programs: list[ProgramFigures]
+    total: PeriodFigures
+
+
+class RefusedOut(BaseModel):
+    detail: str = Field(description="断った理由と次にすること（日本語 / English）")
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The refusals a route declares (OpenAPI): each a JSON `detail` saying what to do."""
+    said = {403: "この事業を運営する課（または福祉総務課）ではありません / not a division that runs the program",
+            404: "拠点が見つかりません / no such place",
+            409: "拠点が閉所している、または開設前です / the place is closed or not yet open that day",
+            422: "入力内容を確認してください（事業・日付・人数）/ check the fields"}
+    return {code: {"model": RefusedOut, "description": said[code]} for code in codes}
+
+
 # -- routes ---------------------------------------------------------------------------------------
 
 
@@ -124,6 +285,72 @@ def develop(body: ResourceIn, app: App, actor: Staff) -> DevelopedOut:
     resource_id = app.develop_resource(
         actor, body.kind, body.name, body.provider, body.area, body.capacity, body.issue_id)
     return DevelopedOut(resource_id=resource_id)
+
+
+@router.get("/places", response_model=list[PlaceOut], dependencies=[requires("resource.read")])
+def places(app: App) -> list[dict[str, Any]]:
+    """拠点・居場所の一覧 (D21)."""
+    return app.places()
+
+
+@router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")],
+             responses=refusals(403, 422))
+def register_place(body: PlaceIn, app: App, actor: Staff) -> dict[str, Any]:
+    """拠点の登録 (D21): a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped, kind ibasho)."""
+    place_id = app.register_place(actor, body.program, body.name, body.area, body.ibasho, body.capacity, body.provider,
+                                  date.fromisoformat(body.opened_on), body.in_charge)
+    return _place(app, place_id)
+
+
+@router.post("/places/{place_id}/closure", response_model=PlaceOut, dependencies=[requires("resource.write")],
+             responses=refusals(403, 404, 409, 422))
+def close_place(place_id: UUID, body: PlaceClosureIn, app: App, actor: Staff) -> dict[str, Any]:
+    """拠点の閉所 (D21): no session after that day."""
+    app.close_place(actor, place_id, date.fromisoformat(body.closed_on))
+    return _place(app, place_id)
+
+
+@router.get("/sessions", response_model=list[SessionOut], dependencies=[requires("resource.read")])
+def sessions(app: App) -> list[dict[str, Any]]:
+    """開催の記録 (D21), newest first."""
+    return app.sessions()
+
+
+@router.post("/sessions", status_code=201, response_model=SessionOut, dependencies=[requires("resource.write")],
+             responses=refusals(403, 404, 409, 422))
+def record_session(body: SessionIn, app: App, actor: Staff) -> dict[str, Any]:
+    """開催の記録 (D21): the day, the place, how many took part (counts only), volunteers and organisations."""
+    session_id = app.record_session(actor, body.place_id, date.fromisoformat(body.held_on), body.participants,
+                                    body.new_participants, body.volunteers, body.organisations, body.summary,
+                                    body.program)
+    return next(s for s in app.sessions() if s["session_id"] == str(session_id))
+
+
+@router.get("/groups", response_model=list[GroupOut], dependencies=[requires("resource.read")])
+def groups(app: App) -> list[dict[str, Any]]:
+    """自主グループの一覧 (D21), newest first."""
+    return app.groups()
+
+
+@router.post("/groups", status_code=201, response_model=GroupOut, dependencies=[requires("resource.write")],
+             responses=refusals(403, 404, 409, 422))
+def form_group(body: GroupIn, app: App, actor: Staff) -> dict[str, Any]:
+    """自主グループ化 (D21): a group the residents now run themselves."""
+    group_id = app.form_group(actor, body.name, body.program, body.area, date.fromisoformat(body.formed_on),
+                              body.place_id, body.members)
+    return next(g for g in app.groups() if g["group_id"] == str(group_id))
+
+
+@router.get("/figures/community", response_model=CommunityFiguresOut, dependencies=[requires("resource.read")],
+            responses=refusals(422))
+def figures(app: App, fy: Annotated[int | None, Query(ge=2000, le=2100, description=(
+        "年度 (2026 = 2026-04-01〜2027-03-31); 省略すると今年度"))] = None) -> dict[str, Any]:
+    """地域づくり事業の年度の実績 (D21): per program and quarter, from the stored events (any past year alike)."""
+    return app.figures(fy or fiscal_year_of(today_in_japan()))
+
+
+def _place(app: CommunityApplication, place_id: UUID) -> dict[str, Any]:
+    return next(p for p in app.places() if p["place_id"] == str(place_id))
 
 
 router.include_router(casework_router())

@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 
-from services.community.domain import LocalResource, RegionalIssue
+from services.community.domain import ActivitySession, LocalResource, Place, RegionalIssue, SelfHelpGroup
 from shared.contract.events import (
     Envelope,
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
+from shared.domain.access import OutOfScope
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
-from shared.organisation.reference import RESOURCE_KINDS, resource_kind
+from shared.organisation.reference import DIVISIONS, PROGRAMS, RESOURCE_KINDS, Program, resource_kind
+
+#: the division that may record any community program's activities besides the program's own (事業の総括)
+OVERSEEING_DIVISION = "welfare-general"
+#: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
+FIGURES = ("sessions", "participants", "new_participants", "volunteers", "organisations", "new_groups", "places",
+           "ibasho", "new_places")
+
+
+def community_programs() -> list[Program]:
+    """The programs under 地域づくり事業 (reference data, kind "community"), in the source's order."""
+    return [p for p in PROGRAMS.values() if p.kind == "community"]
+
+
+def community_program(value: str) -> Program:
+    """A community program by its code or its Japanese name; Invalid naming the choices otherwise."""
+    value = value.strip()
+    for p in community_programs():
+        if value in (p.code, p.ja):
+            return p
+    raise Invalid(f"事業 {value!r} は地域づくり事業の事業ではありません。次のいずれかです / not a community program; one of: "
+                  + ", ".join(f"{p.code}={p.ja}" for p in community_programs()))
+
+
+def fiscal_year_of(day: date) -> int:
+    """The fiscal year (年度, April to March) a day falls in: 2027-03-31 is in 2026."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def fiscal_quarters(fiscal_year: int) -> list[tuple[date, date]]:
+    """The four quarters of a fiscal year: Apr–Jun, Jul–Sep, Oct–Dec, Jan–Mar."""
+    y = fiscal_year
+    return [(date(y, 4, 1), date(y, 6, 30)), (date(y, 7, 1), date(y, 9, 30)), (date(y, 10, 1), date(y, 12, 31)),
+            (date(y + 1, 1, 1), date(y + 1, 3, 31))]
 
 
 class CommunityApplication(CaseworkOwner):
@@ -56,6 +90,130 @@ class CommunityApplication(CaseworkOwner):
             resource = LocalResource.develop(known.code, name, provider, area, capacity, answers)
         self.save(resource)
         return resource.id
+
+    # -- 地域づくり as places and activities (D21, issue 16) ------------------------------------------------
+
+    def register_place(self, actor: dict[str, str], program: str, name: str, area: str, ibasho: bool,
+                       capacity: int | None, provider: str, opened_on: date, in_charge: str = "") -> UUID:
+        """D21: a program's place (拠点); a 居場所 is offered to participation too (ResourceDeveloped, kind ibasho)."""
+        known = self._program_of(actor, program)
+        with acting(actor):
+            place = Place.register(known.code, name, area, ibasho, capacity, provider or known.ja, opened_on,
+                                   in_charge or actor.get("staff_id", ""))
+        self.save(place)
+        return place.id
+
+    def close_place(self, actor: dict[str, str], place_id: UUID, closed_on: date) -> None:
+        """D21: the place closes on a day."""
+        place = self.place(place_id)
+        self._program_of(actor, place.program)
+        with acting(actor):
+            place.close(closed_on)
+        self.save(place)
+
+    def record_session(self, actor: dict[str, str], place_id: UUID, held_on: date, participants: int,
+                       new_participants: int, volunteers: int, organisations: list[str], summary: str = "",
+                       program: str = "") -> UUID:
+        """D21: a session held at a place (開催): counts, never names; the place's program unless another is named."""
+        place = self.place(place_id)
+        known = self._program_of(actor, program or place.program)
+        with acting(actor):
+            session = ActivitySession.record(place, known.code, held_on, participants, new_participants, volunteers,
+                                             organisations, summary)
+        self.save(session)
+        return session.id
+
+    def form_group(self, actor: dict[str, str], name: str, program: str, area: str, formed_on: date,
+                   place_id: UUID | None = None, members: int | None = None) -> UUID:
+        """D21: a self-help group formed out of a program's activities (自主グループ化)."""
+        place = self.place(place_id) if place_id else None
+        known = self._program_of(actor, program or (place.program if place else ""))
+        with acting(actor):
+            group = SelfHelpGroup.form(name, known.code, area or (place.area if place else ""), formed_on, place, members)
+        self.save(group)
+        return group.id
+
+    def place(self, place_id: UUID) -> Place:
+        place: Place = self.load(place_id, Place, "拠点")
+        return place
+
+    def places(self) -> list[dict[str, Any]]:
+        """拠点・居場所, oldest first, each with its sessions' count and when it was registered and by whom."""
+        held: dict[str, int] = {}
+        for s in self._sessions():
+            held[str(s.place_id)] = held.get(str(s.place_id), 0) + 1
+        rows = []
+        for place_id in self.ids_of(Place):
+            first = next(iter(self.events_of(place_id)), None)
+            place = self.place(place_id)
+            rows.append({**place.view(), "sessions": held.get(str(place_id), 0),
+                         "at": first.timestamp if first else None, "actor": recorded_by(first)})
+        return rows
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """開催の記録, newest first, each with its place's name and area and who recorded it."""
+        names = {str(i): self.place(i) for i in self.ids_of(Place)}
+        rows = []
+        for s in self._sessions():
+            first = next(iter(self.events_of(s.id)), None)
+            place = names.get(str(s.place_id))
+            rows.append({**s.view(), "place_name": place.name if place else "", "area": place.area if place else "",
+                         "in_charge": place.in_charge if place else "", "at": first.timestamp if first else None,
+                         "actor": recorded_by(first)})
+        return sorted(rows, key=lambda r: r["held_on"], reverse=True)
+
+    def groups(self) -> list[dict[str, Any]]:
+        """自主グループ, newest first."""
+        rows = [self.load(i, SelfHelpGroup, "自主グループ").view() for i in self.ids_of(SelfHelpGroup)]
+        return sorted(rows, key=lambda r: r["formed_on"], reverse=True)
+
+    def figures(self, fiscal_year: int) -> dict[str, Any]:
+        """D21: a fiscal year's figures per program and quarter, computed from the stored events (the days
+        staff recorded), so any past year is recomputed alike. Counts are raw (suppression is the reader's)."""
+        places = [self.place(i) for i in self.ids_of(Place)]
+        sessions = self._sessions()
+        groups = [self.load(i, SelfHelpGroup, "自主グループ") for i in self.ids_of(SelfHelpGroup)]
+        quarters = fiscal_quarters(fiscal_year)
+        starts_on, ends_on = quarters[0][0], quarters[-1][1]
+
+        def counted(program: str | None, start: date, end: date) -> dict[str, int]:
+            def mine(p: str) -> bool:
+                return program is None or p == program
+            held = [s for s in sessions if mine(s.program) and start <= s.held_on <= end]
+            open_ = [p for p in places if mine(p.program) and p.opened_on <= end
+                     and (p.closed_on is None or p.closed_on >= start)]
+            return {
+                "sessions": len(held), "participants": sum(s.participants for s in held),
+                "new_participants": sum(s.new_participants for s in held),
+                "volunteers": sum(s.volunteers for s in held),
+                "organisations": len({o for s in held for o in s.organisations}),
+                "new_groups": sum(1 for g in groups if mine(g.program) and start <= g.formed_on <= end),
+                "places": len(open_), "ibasho": sum(1 for p in open_ if p.ibasho),
+                "new_places": sum(1 for p in open_ if start <= p.opened_on),
+            }
+
+        def row(program: str | None) -> dict[str, Any]:
+            return {**counted(program, starts_on, ends_on), "quarters": [
+                {"quarter": n, "starts_on": a.isoformat(), "ends_on": b.isoformat(), **counted(program, a, b)}
+                for n, (a, b) in enumerate(quarters, start=1)]}
+
+        return {"fiscal_year": fiscal_year, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
+                "programs": [{"program": p.code, "program_ja": p.ja, "division": p.division or "", **row(p.code)}
+                             for p in community_programs()],
+                "total": row(None)}
+
+    def _sessions(self) -> list[ActivitySession]:
+        return [self.load(i, ActivitySession, "開催の記録") for i in self.ids_of(ActivitySession)]
+
+    def _program_of(self, actor: dict[str, str], program: str) -> Program:
+        """D21: the community program named, which the actor's division runs (or 福祉総務課 oversees)."""
+        known = community_program(program)
+        division = actor.get("division", "")
+        if division not in (known.division, OVERSEEING_DIVISION):
+            runs = DIVISIONS[known.division].ja if known.division in DIVISIONS else known.division
+            raise OutOfScope(f"「{known.ja}」の記録は{runs}（または福祉総務課）が行います。担当課に依頼してください / "
+                             f"{known.en} is recorded by the division that runs it ({known.division}) or welfare-general")
+        return known
 
     def issue_view(self, issue_id: UUID) -> dict[str, Any]:
         """地域の課題, with the resources registered as answering it."""

@@ -1,7 +1,9 @@
-"""地域づくり事業: regional issues (地域の課題) taken up from resource gaps, and the local resources grown (D8)."""
+"""地域づくり事業: regional issues (地域の課題) taken up from resource gaps, and the local resources grown (D8);
+the programs' places (拠点・居場所), the sessions they hold and the self-help groups formed (D21, issue 16)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
@@ -103,3 +105,142 @@ class LocalResource(JourneyAggregate):
     def view(self) -> dict[str, Any]:
         return {"resource_id": str(self.id), "kind": self.kind, "name": self.name, "provider": self.provider,
                 "area": self.area, "capacity": self.capacity, "issue_id": str(self.issue_id) if self.issue_id else None}
+
+
+# -- 地域づくり as places and activities (issue 16): 拠点・居場所, 開催, 自主グループ化 ----------------------------
+
+
+class PlaceClosed(DomainError):
+    """D21: a closed place holds no session after it closed and cannot be closed again."""
+
+
+def _count(value: int | None, what: str) -> int:
+    """A head count (人数, never names): a whole number from 0."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Invalid(f"{what}は0以上の整数で入力してください / {what} must be a whole number from 0")
+    return value
+
+
+class Place(JourneyAggregate):
+    """拠点・居場所 (D21): where a community program meets people: its program, area and capacity; a 居場所 is
+    also offered to participation as a resource (ResourceDeveloped, kind ibasho) under the same id."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Registered: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
+
+    @event("Registered")
+    def __init__(self, place_id: UUID, case_id: UUID, program: str, name: str, area: str, ibasho: bool,
+                 capacity: int | None, provider: str, opened_on: date, in_charge: str) -> None:
+        self.case_id, self.program, self.name, self.area, self.ibasho = case_id, program, name, area, ibasho
+        self.capacity, self.provider, self.opened_on, self.in_charge = capacity, provider, opened_on, in_charge
+        self.closed_on: date | None = None
+
+    @staticmethod
+    def create_id(place_id: UUID, **_: Any) -> UUID:
+        return place_id
+
+    @classmethod
+    def register(cls, program: str, name: str, area: str, ibasho: bool, capacity: int | None, provider: str,
+                 opened_on: date, in_charge: str) -> Place:
+        """D21: a new place of a community program (its provider: the program itself when not given)."""
+        if capacity is not None and capacity < 1:
+            raise Invalid("定員は1以上で入力してください / capacity must be at least 1")
+        place_id = uuid4()
+        return cls(place_id=place_id, case_id=resource_case_id(place_id), program=_required(program, "事業 (program)"),
+                   name=_required(name, "拠点の名称 (name)"), area=_required(area, "地域 (area)"), ibasho=bool(ibasho),
+                   capacity=capacity, provider=provider.strip() or program, opened_on=opened_on,
+                   in_charge=in_charge.strip())
+
+    def open_on(self, day: date) -> bool:
+        """Whether the place was open on that day (opened, and not yet closed)."""
+        return self.opened_on <= day and (self.closed_on is None or day <= self.closed_on)
+
+    def close(self, closed_on: date) -> None:
+        """D21: the place closes (閉所) on a day; its sessions until then stay counted."""
+        if self.closed_on is not None:
+            raise PlaceClosed(f"この拠点は {self.closed_on.isoformat()} に閉所しています / this place is already closed")
+        if closed_on < self.opened_on:
+            raise Invalid(f"閉所日は開設日（{self.opened_on.isoformat()}）以降にしてください / "
+                          "a place cannot close before it opened")
+        self._closed(closed_on=closed_on)
+
+    @event("Closed")
+    def _closed(self, closed_on: date) -> None:
+        self.closed_on = closed_on
+
+    def view(self) -> dict[str, Any]:
+        return {"place_id": str(self.id), "program": self.program, "name": self.name, "area": self.area,
+                "ibasho": self.ibasho, "capacity": self.capacity, "provider": self.provider,
+                "opened_on": self.opened_on.isoformat(), "closed_on": self.closed_on.isoformat() if self.closed_on else None,
+                "in_charge": self.in_charge}
+
+
+class ActivitySession(JourneyAggregate):
+    """開催 (D21): one session a program held at a place: the day, how many took part (人数, never names),
+    how many came for the first time, the volunteers and the organisations that took part."""
+
+    if TYPE_CHECKING:
+        Recorded: ClassVar[type[Any]]
+
+    @event("Recorded")
+    def __init__(self, held_on: date, program: str, place_id: UUID, participants: int, new_participants: int,
+                 volunteers: int, organisations: list[str], summary: str) -> None:
+        self.held_on, self.program, self.place_id = held_on, program, place_id
+        self.participants, self.new_participants, self.volunteers = participants, new_participants, volunteers
+        self.organisations, self.summary = organisations, summary
+
+    @classmethod
+    def record(cls, place: Place, program: str, held_on: date, participants: int, new_participants: int,
+               volunteers: int, organisations: list[str], summary: str) -> ActivitySession:
+        """D21: a session held at an open place; counts only, new participants among the participants."""
+        if not place.open_on(held_on):
+            if held_on < place.opened_on:
+                raise PlaceClosed(f"「{place.name}」の開設日（{place.opened_on.isoformat()}）より前の開催は記録できません。"
+                                  "開催日を確かめてください / the place had not opened on that day")
+            raise PlaceClosed(f"「{place.name}」は {place.closed_on.isoformat() if place.closed_on else ''} に閉所しています。"
+                              "開催日を確かめてください / the place was closed on that day")
+        participants = _count(participants, "参加者数")
+        if _count(new_participants, "新規参加者数") > participants:
+            raise Invalid("新規参加者数は参加者数以下にしてください / new participants are among the participants")
+        names = list(dict.fromkeys(o.strip() for o in organisations if o.strip()))
+        return cls(held_on=held_on, program=_required(program, "事業 (program)"), place_id=place.id,
+                   participants=participants, new_participants=new_participants,
+                   volunteers=_count(volunteers, "ボランティア数"), organisations=names, summary=summary.strip())
+
+    def view(self) -> dict[str, Any]:
+        return {"session_id": str(self.id), "held_on": self.held_on.isoformat(), "program": self.program,
+                "place_id": str(self.place_id), "participants": self.participants,
+                "new_participants": self.new_participants, "volunteers": self.volunteers,
+                "organisations": list(self.organisations), "summary": self.summary}
+
+
+class SelfHelpGroup(JourneyAggregate):
+    """自主グループ化 (D21): a group the residents now run themselves, formed out of a program's activities."""
+
+    if TYPE_CHECKING:
+        Formed: ClassVar[type[Any]]
+
+    @event("Formed")
+    def __init__(self, name: str, program: str, area: str, formed_on: date, place_id: UUID | None,
+                 members: int | None) -> None:
+        self.name, self.program, self.area, self.formed_on = name, program, area, formed_on
+        self.place_id, self.members = place_id, members
+
+    @classmethod
+    def form(cls, name: str, program: str, area: str, formed_on: date, place: Place | None,
+             members: int | None) -> SelfHelpGroup:
+        """D21: a new self-help group; at a place, the place was open when it formed."""
+        if place is not None and not place.open_on(formed_on):
+            raise PlaceClosed(f"「{place.name}」は {formed_on.isoformat()} に開いていません。拠点か結成日を確かめてください / "
+                              "the place was not open on that day")
+        if members is not None and _count(members, "メンバー数") < 1:
+            raise Invalid("メンバー数は1以上で入力してください / a group has at least one member")
+        return cls(name=_required(name, "グループの名称 (name)"), program=_required(program, "事業 (program)"),
+                   area=_required(area, "地域 (area)"), formed_on=formed_on, place_id=place.id if place else None,
+                   members=members)
+
+    def view(self) -> dict[str, Any]:
+        return {"group_id": str(self.id), "name": self.name, "program": self.program, "area": self.area,
+                "formed_on": self.formed_on.isoformat(), "place_id": str(self.place_id) if self.place_id else None,
+                "members": self.members}
