@@ -28,13 +28,35 @@ GAP_FIELDS = {"case_id": "ケース", "need": "不足している資源", "area"
 # -- commands (the JSON body and the division UI's form alike) -------------------------------------
 
 
+class PersonIn(BaseModel):
+    """出席者: a person present, by name and agency (staff's personal information: kept in the meeting's store)."""
+
+    name: ShortName = Field(title="氏名", description="出席者の氏名")
+    agency: ShortName = Field(title="所属機関", description="出席機関のいずれか")
+
+
+class SittingIn(BaseModel):
+    """開催の記録: time, place, the people present, the chair (議長) and the recorder (記録者)."""
+
+    starts_at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="開始時刻", description="HH:MM")
+    ends_at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="終了時刻", description="HH:MM")
+    place: ShortName = Field(title="開催場所")
+    present: list[PersonIn] = Field(min_length=1, max_length=MAX_ITEMS, title="出席者", description="氏名と所属機関")
+    chair: ShortName = Field(title="議長", description="出席者の氏名")
+    recorder: ShortName = Field(title="記録者", description="出席者の氏名")
+
+
 class MeetingIn(BaseModel):
-    """開催 (D5, D10): a sitting of the 重層的支援会議 or the 支援会議 with its attendees."""
+    """開催 (D5, D10): a sitting of the 重層的支援会議 or the 支援会議 with its attendees; with its time, place,
+    people present, chair and recorder (`sitting`) and the plans on its agenda in order (`agenda`) when known."""
 
     meeting_type: Literal["jusou_shien_kaigi", "shien_kaigi"] = Field(title="会議の種類",
                                                                       description="重層的支援会議 / 支援会議")
     held_on: NearDate = Field(title="開催日", description="開催日 (within 5 years of today)")
     attendees: list[ShortName] = Field(min_length=1, max_length=MAX_ITEMS, title="出席機関", description="出席機関")
+    sitting: SittingIn | None = Field(default=None, title="開催の記録", description="時刻・場所・出席者・議長・記録者")
+    agenda: list[UUID] = Field(default_factory=list, max_length=MAX_ITEMS, title="議事次第",
+                               description="議題にするプラン (plan ids, in order)")
 
     @model_validator(mode="before")
     @classmethod
@@ -46,9 +68,12 @@ class MeetingIn(BaseModel):
 
 
 class PositionIn(BaseModel):
+    """One attending agency's position as given: 賛成, 異議 (with its reason), 保留, 意見 (with its text)."""
+
     agency: Name = Field(min_length=1, max_length=200, title="機関")
-    position: Literal["agree", "object"] = Field(title="意見", description="賛成 / 異議")
-    reason: Text = Field(default="", max_length=2000, title="異議の理由")
+    position: Literal["agree", "object", "reserve", "comment"] = Field(
+        title="意見", description="賛成 agree / 異議 object (blocks approval only) / 保留 reserve / 意見 comment")
+    reason: Text = Field(default="", max_length=2000, title="異議の理由・意見の内容")
 
 
 class DecisionIn(BaseModel):
@@ -58,8 +83,11 @@ class DecisionIn(BaseModel):
     plan_id: UUID = Field(title="議題のプラン")
     decision: Literal["approved", "revision_requested", "returned_to_intake"] = Field(title="決定")
     reasons: Text = Field(min_length=1, max_length=4000, title="決定の理由", description="理由")
-    positions: list[PositionIn] = Field(max_length=MAX_ITEMS, title="各出席機関の意見",
-                                        description="各出席機関の意見 (D5): every attendee, agree or object with a reason")
+    positions: list[PositionIn] = Field(default_factory=list, max_length=MAX_ITEMS, title="各出席機関の意見",
+                                        description="各出席機関の意見 (D5): every attendee's position as given; "
+                                                    "an objection blocks approval only")
+    all_agree: bool = Field(default=False, title="全員賛成",
+                            description="全員賛成: records 賛成 for every attendee in one step (send no positions)")
     connect_to: list[Literal["outreach", "participation"]] = Field(default_factory=list, max_length=2,
                                                                    title="あわせてつなぐ")
     primary_agency: Name | None = Field(default=None, max_length=200, title="主担当機関",
@@ -125,6 +153,26 @@ class GapIn(BaseModel):
         return data
 
 
+class AgendaIn(BaseModel):
+    """議事次第: a plan (one the meeting was sent) or a case put on the sitting's agenda, after the others."""
+
+    plan_id: UUID | None = Field(default=None, title="プラン")
+    case_id: UUID | None = Field(default=None, title="ケース番号")
+
+
+class LearningIn(BaseModel):
+    """事例の学び (ノウハウの持ち帰り): in general terms, no personal information (no name, phone, address)."""
+
+    plan_id: UUID = Field(title="プラン", description="この会議で決定または終結評価をしたプラン")
+    situation: Text = Field(min_length=1, max_length=2000, title="状況（一般化して）",
+                            description="the situation in general terms: no name, phone, address")
+    worked: Text = Field(min_length=1, max_length=2000, title="有効だった支援", description="what worked")
+    agencies: list[ShortName] = Field(default_factory=list, max_length=MAX_ITEMS, title="関わった機関")
+    resources: list[ShortName] = Field(default_factory=list, max_length=MAX_ITEMS, title="活用した資源")
+    concerns: list[ShortName] = Field(min_length=1, max_length=MAX_ITEMS, title="相談の分野",
+                                      description="concern field codes (GET /reference/concerns)")
+
+
 class TakeUpIn(BaseModel):
     """議題にする (D10)."""
 
@@ -177,6 +225,28 @@ class MinuteOut(BaseModel):
     kind: Literal["decision", "returned_to_intake", "evaluation", "resumption", "resource_gap"]
 
 
+class PersonOut(BaseModel):
+    name: str
+    agency: str
+
+
+class SittingOut(BaseModel):
+    """開催の記録 (shown to those who may read the sitting's record; never on the bus)."""
+
+    starts_at: str
+    ends_at: str
+    place: str
+    present: list[PersonOut]
+    chair: str
+    recorder: str
+
+
+class AgendaEntryOut(BaseModel):
+    kind: Literal["plan", "case"]
+    ref: UUID = Field(description="the plan's or the case's id")
+    case_id: UUID
+
+
 class MeetingOut(BaseModel):
     """会議録: the sitting and its minutes (a 支援会議's only for its members, D10)."""
 
@@ -187,6 +257,28 @@ class MeetingOut(BaseModel):
     minutes: list[MinuteOut]
     cases: list[str]
     confidential: bool
+    sitting: SittingOut | None = None
+    agenda: list[AgendaEntryOut] = []
+
+
+class LearningOut(BaseModel):
+    """事例の学び as the 事例集 shows it to every counter (no personal information, no case)."""
+
+    learning_id: UUID
+    meeting_id: UUID
+    meeting_type: str
+    held_on: date
+    situation: str
+    worked: str
+    agencies: list[str]
+    resources: list[str]
+    concerns: list[str]
+    shared_with: list[str] = Field(description="持ち帰り: the attending agencies that received it")
+    recorded_at: str
+
+
+class LearningRecordedOut(BaseModel):
+    learning_id: UUID
 
 
 class DecidedOut(BaseModel):
@@ -229,9 +321,55 @@ def consent(case_id: UUID, app: App) -> ConsentOut:
     return ConsentOut.model_validate(app.consent_view(case_id))
 
 
-@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
+REFUSED = {404: {"description": "見つかりません / not found"},
+           409: {"description": "規則により記録できません（理由は detail）/ refused by a rule"},
+           422: {"description": "入力が足りないか誤っています（detail が項目を示します）/ invalid input"}}
+
+
+@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")], responses=REFUSED)
 def convene(body: MeetingIn, app: App, actor: Staff) -> ConvenedOut:
-    return ConvenedOut(meeting_id=app.convene(actor, body.meeting_type, body.held_on, body.attendees))
+    """開催: convene a sitting; with `sitting` (time, place, people present, chair, recorder) and `agenda`."""
+    sitting = body.sitting.model_dump() if body.sitting else None
+    return ConvenedOut(meeting_id=app.convene(actor, body.meeting_type, body.held_on, body.attendees, sitting,
+                                              list(body.agenda)))
+
+
+@router.put("/meetings/{meeting_id}/sitting", dependencies=[requires("meeting.convene")], responses=REFUSED)
+def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff) -> SittingOut:
+    """開催の記録: time, place, the people present (name and agency), chair and recorder. Each person's agency
+    is an attending agency; chair and recorder are people present. Kept in the meeting's store, never on the bus."""
+    return SittingOut.model_validate(app.record_sitting(actor, meeting_id, body.model_dump()))
+
+
+@router.post("/meetings/{meeting_id}/agenda", status_code=201, dependencies=[requires("meeting.convene")],
+             responses=REFUSED)
+def put_on_agenda(meeting_id: UUID, body: AgendaIn, app: App, actor: Staff) -> list[AgendaEntryOut]:
+    """議事次第: put a plan or a case on the sitting's agenda (in order; a case is taken up, D10)."""
+    return [AgendaEntryOut.model_validate(item)
+            for item in app.put_on_agenda(actor, meeting_id, body.plan_id, body.case_id)]
+
+
+@router.post("/meetings/{meeting_id}/learnings", status_code=201, dependencies=[requires("meeting.decide")],
+             responses=REFUSED)
+def record_learning(meeting_id: UUID, body: LearningIn, app: App, actor: Staff) -> LearningRecordedOut:
+    """事例の学び: after this sitting decided or evaluated the plan; refused (422) with a phone number, an e-mail
+    address or a postal code in it. Each attending agency receives it (GET /learnings/takeaways)."""
+    return LearningRecordedOut(learning_id=app.record_learning(
+        actor, meeting_id, body.plan_id, body.situation, body.worked, list(body.agencies), list(body.resources),
+        list(body.concerns)))
+
+
+@router.get("/learnings", dependencies=[requires("meeting.read")])
+def learnings(app: App, concern: str | None = None, q: str = "") -> list[LearningOut]:
+    """事例集: every counter's staff search the learnings by concern field (code) and words."""
+    return [LearningOut.model_validate(r) for r in app.learnings(concern, q)]
+
+
+@router.get("/learnings/takeaways", dependencies=[requires("meeting.read")])
+def takeaways(app: App, who: Reader, agency: str | None = None) -> list[LearningOut]:
+    """持ち帰り: the learnings an attending agency received (`agency`), or, without it, those of every agency
+    of the reader's division."""
+    return [LearningOut.model_validate(r) for r in app.takeaways(who.division, agency)]
 
 
 @router.post("/meetings/{meeting_id}/cases", status_code=201, dependencies=[requires("meeting.convene")])
@@ -249,11 +387,14 @@ def meeting(meeting_id: UUID, app: App, actor: Staff) -> MeetingOut:
     return MeetingOut.model_validate(app.meeting_view(actor, meeting_id))
 
 
-@router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])
+@router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")],
+             responses=REFUSED)
 def decide(meeting_id: UUID, body: DecisionIn, app: App, actor: Staff) -> DecidedOut:
-    """合議による決定 (D5, D9)."""
+    """合議による決定 (D5, D9): every attendee's position as given; an objection blocks approval only (409), a
+    revision request or a return to intake may be recorded while an agency objects; at a 重層的支援会議 the city
+    (福祉総務課) must attend (409). `all_agree` records 全員賛成 in one step."""
     app.decide(actor, meeting_id, body.plan_id, body.decision, body.reasons, [p.model_dump() for p in body.positions],
-               list(body.connect_to), body.primary_agency)
+               list(body.connect_to), body.primary_agency, body.all_agree)
     return DecidedOut(plan_id=body.plan_id, decision=body.decision)
 
 

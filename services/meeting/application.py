@@ -9,7 +9,14 @@ from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 
-from services.meeting.domain import ConfidentialMeeting, Consent, Meeting, PlanReview, consent_given_again
+from services.meeting.domain import (
+    CaseLearning,
+    ConfidentialMeeting,
+    Consent,
+    Meeting,
+    PlanReview,
+    consent_given_again,
+)
 from services.meeting.listing import Rows
 from shared.contract.events import (
     ConsentRecordedV1,
@@ -19,11 +26,13 @@ from shared.contract.events import (
 )
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.organisation.reference import member_divisions, unknown_agencies
+from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS, member_divisions, unknown_agencies
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
+#: the city's division that is a party to every 重層的支援会議 decision on a plan (its name as an attendee)
+CITY_DIVISION = "welfare-general"
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 ON_THE_AGENDA = ("proposed", "closure_requested")
 
@@ -52,27 +61,102 @@ class MeetingApplication(ServiceApplication):
         #: the lists' rows, made again only when their aggregate changes (services/meeting/listing.py)
         self.rows = Rows(self.recorder)
 
-    def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str]) -> UUID:
-        """D5 D10: open a sitting of the 重層的支援会議 or the 支援会議."""
+    def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str],
+                sitting: dict[str, Any] | None = None, agenda: list[UUID] | None = None) -> UUID:
+        """D5 D10: open a sitting of the 重層的支援会議 or the 支援会議; with its time, place and people (開催)
+        and the plans put on its agenda, in order, when given."""
         unknown = unknown_agencies(attendees)
         if unknown:
             raise Invalid(f"登録されていない機関です: {', '.join(unknown)} / unknown attendee (GET /reference/agencies)")
         with acting(actor):
             meeting = Meeting.convene(meeting_type, held_on, attendees)
+            if sitting is not None:
+                meeting.record_sitting(**sitting)
+            for plan_id in agenda or []:
+                meeting.put_on_agenda("plan", plan_id, self.review(plan_id).case_id)
         self.save(meeting)
         return meeting.id
 
+    @staticmethod
+    def city() -> str:
+        """The city's division as it attends (福祉総務課)."""
+        return DIVISIONS[CITY_DIVISION].ja
+
+    def record_sitting(self, actor: dict[str, str], meeting_id: UUID, sitting: dict[str, Any]) -> dict[str, Any]:
+        """開催: the sitting's date and time, place, the people present, chair and recorder (kept here only)."""
+        meeting = self._meeting(meeting_id)
+        with acting(actor):
+            meeting.record_sitting(**sitting)
+        self.save(meeting)
+        return dict(meeting.sitting)
+
+    def put_on_agenda(self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID | None = None,
+                      case_id: UUID | None = None) -> list[dict[str, str]]:
+        """議事次第: put a plan (one the meeting was sent) or a case on the sitting's agenda, after the others.
+        A case put on it is taken up too (D10: the basis of a 支援会議 disclosure)."""
+        if (plan_id is None) == (case_id is None):
+            raise Invalid("議題にするプランかケースのどちらか1つを指定してください / give a plan or a case")
+        meeting = self._meeting(meeting_id)
+        with acting(actor):
+            if plan_id is not None:
+                meeting.put_on_agenda("plan", plan_id, self.review(plan_id).case_id)
+            else:
+                assert case_id is not None
+                meeting.take_up(case_id, list(self.members(meeting)))
+                meeting.put_on_agenda("case", case_id, case_id)
+        self.save(meeting)
+        return list(meeting.agenda)
+
+    def record_learning(
+        self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, situation: str, worked: str,
+        agencies: list[str], resources: list[str], concerns: list[str],
+    ) -> UUID:
+        """事例の学び (ノウハウの持ち帰り): after this sitting decided or evaluated the plan; no personal information."""
+        unknown = [c for c in concerns if c not in CONCERN_FIELDS]
+        if unknown:
+            raise Invalid(f"相談の分野が不明です: {', '.join(unknown)} / unknown concern field (GET /reference/concerns)")
+        strangers = unknown_agencies(agencies)
+        if strangers:
+            raise Invalid(f"登録されていない機関です: {', '.join(strangers)} / unknown agency")
+        meeting, review = self._meeting(meeting_id), self.review(plan_id)
+        with acting(actor):
+            learning = CaseLearning.record(meeting, review, situation, worked, agencies, resources, concerns)
+        self.save(learning)
+        return learning.id
+
+    def learnings(self, concern: str | None = None, words: str = "") -> list[dict[str, Any]]:
+        """事例集: every 事例の学び, newest first; by concern field and words in it when given (no personal info)."""
+        rows = self.rows.of("learning", self.ids_of(CaseLearning), self._learning)
+        found = [dict(r) for r in rows if (not concern or concern in r["concerns"])
+                 and all(w in " ".join([r["situation"], r["worked"], *r["resources"], *r["agencies"]])
+                         for w in words.split())]
+        return sorted(found, key=lambda r: r["recorded_at"], reverse=True)
+
+    def takeaways(self, division: str | None = None, agency: str | None = None) -> list[dict[str, Any]]:
+        """持ち帰り: the learnings each attending agency received (by agency, or all its division's agencies)."""
+        return [r for r in self.learnings() if (agency is not None and agency in r["shared_with"])
+                or (agency is None and division is not None and division in member_divisions(r["shared_with"]))]
+
+    def _learning(self, learning_id: UUID) -> dict[str, Any]:
+        learning: CaseLearning = self.load(learning_id, CaseLearning, "事例の学び")
+        return learning.view()
+
     def decide(
         self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, decision: str, reasons: str,
-        positions: list[dict[str, str]], connect_to: list[str], primary_agency: str | None,
+        positions: list[dict[str, str]], connect_to: list[str], primary_agency: str | None, all_agree: bool = False,
     ) -> None:
-        """D5: decide a proposed plan by consensus (MeetingDecided, CaseReturnedToIntake)."""
+        """D5: decide a proposed plan, every attendee's position as given (MeetingDecided, CaseReturnedToIntake);
+        「全員賛成」 (`all_agree`) records every attendee's 賛成 in one step."""
         meeting = self._meeting(meeting_id)
         review = self.review(plan_id)
+        if all_agree:
+            if positions:
+                raise Invalid("「全員賛成」のときは各機関の意見を送らないでください / all_agree records every position itself")
+            positions = [{"agency": a, "position": "agree", "reason": ""} for a in meeting.attendees]
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
             meeting.decide(review, decision, reasons, positions, connect_to,
-                           self.consent_granted(review.case_id), primary_agency)
+                           self.consent_granted(review.case_id), primary_agency, city=self.city())
             review.settle(SETTLED[decision])
         self.save(meeting, review)
 
@@ -86,7 +170,7 @@ class MeetingApplication(ServiceApplication):
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
             meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
-                             self.consent_granted(review.case_id))
+                             self.consent_granted(review.case_id), city=self.city())
             review.settle(outcome)
         self.save(meeting, review)
 
@@ -96,7 +180,7 @@ class MeetingApplication(ServiceApplication):
         review = self.review(plan_id)
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
-            meeting.resume(review, reason, self.consent_of(review.case_id))
+            meeting.resume(review, reason, self.consent_of(review.case_id), city=self.city())
             review.settle("resumed")
         self.save(meeting, review)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
@@ -11,6 +12,11 @@ from eventsourcing.domain import event
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 MEETING_TYPES = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
+#: 各出席機関の意見 as given: the minutes print each exactly so (an objection never under 賛成)
+POSITIONS = {"agree": "賛成", "object": "異議", "reserve": "保留", "comment": "意見"}
+#: a telephone number, an e-mail address or a postal code: personal information a 事例の学び must not hold
+PERSONAL = re.compile(r"\d{2,4}[-‐ー－(（]\d{2,4}[-‐ー－)）]\d{3,4}|\d{10,11}|[\w.+-]+@[\w-]+\.[\w.]+|〒?\d{3}-\d{4}")
+TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 #: D5: a sitting without attendees is refused in these words (the API and the page say the same)
 NO_ATTENDEES = "出席機関を1つ以上選んでください / choose the attending agencies: a meeting needs attendees (D5)"
 
@@ -25,6 +31,15 @@ class ConsentMissing(DomainError):
 
 class OpenObjection(DomainError):
     """D5: a decision is a consensus; an agency's open objection blocks it."""
+
+
+class CityAbsent(DomainError):
+    """「市町村・支援関係機関が参加して、合議のもとで適切性を判断する」: the city (福祉総務課) is a party to
+    every 重層的支援会議 decision on a plan."""
+
+
+class NotSettledHere(DomainError):
+    """事例の学び: recorded after this sitting decided or evaluated the plan."""
 
 
 class NotForShienKaigi(DomainError):
@@ -154,11 +169,13 @@ class Meeting(JourneyAggregate):
 
     def decide(
         self, review: PlanReview, decision: str, reasons: str, positions: list[dict[str, str]],
-        connect_to: list[str], consent_granted: bool, primary_agency: str | None,
+        connect_to: list[str], consent_granted: bool, primary_agency: str | None, city: str | None = None,
     ) -> None:
-        """D5: a consensus decision on a proposed plan; D9: consent at the 重層的支援会議."""
+        """D5: a decision on a proposed plan, every attendee's position as given (an objection blocks approval
+        only); D9: consent at the 重層的支援会議; the city (`city`, 福祉総務課) a party to it."""
         if review.status != "proposed":
             raise NotOnAgenda(f"このプランは審議できる状態ではありません（{review.status}）/ the plan is not awaiting a decision")
+        self._city_attends(city)
         if self.meeting_type == "shien_kaigi" and decision == "approved":
             raise NotForShienKaigi(
                 "支援会議はプランの適切性を判断しません（承認は重層的支援会議で、本人同意を得て行います）。"
@@ -186,13 +203,21 @@ class Meeting(JourneyAggregate):
                 "a consensus records every attending agency's position (D5)"
             )
         for agency, position in by_agency.items():
-            if position.get("position") == "object":
-                if not str(position.get("reason", "")).strip():
-                    raise Invalid(f"{agency} の異議には理由が必要です / an objection needs a reason")
-                raise OpenObjection(
-                    f"{agency} の異議（{position['reason']}）が残っています。協議を続けてください / "
-                    "an objection is open: no decision until it is resolved (D5)"
-                )
+            given, text = position.get("position"), str(position.get("reason", "")).strip()
+            if given not in POSITIONS:
+                raise Invalid(f"{agency} の意見は 賛成・異議・保留・意見 のいずれかです / a position is agree, object, "
+                              "reserve or comment")
+            if given == "object" and not text:
+                raise Invalid(f"{agency} の異議には理由が必要です / an objection needs a reason")
+            if given == "comment" and not text:
+                raise Invalid(f"{agency} の意見の内容を入力してください / a comment needs its text")
+        objections = [f"{agency}（{p.get('reason')}）" for agency, p in by_agency.items() if p.get("position") == "object"]
+        if decision == "approved" and objections:
+            raise OpenObjection(
+                f"異議が残っているため承認できません: {'、'.join(objections)}。協議を続けるか、修正依頼・相談窓口へ戻すを"
+                "記録してください / an objection is open: the plan cannot be approved until it is resolved; a revision "
+                "request or a return to intake may be recorded (D5)"
+            )
         if decision == "returned_to_intake" and not primary_agency:
             raise Invalid("主担当機関を入力してください / name the primary agency the case returns to (D11)")
         self._decided(
@@ -218,13 +243,14 @@ class Meeting(JourneyAggregate):
 
     def evaluate(
         self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None,
-        goal_results: list[dict[str, str]], consent_granted: bool = False,
+        goal_results: list[dict[str, str]], consent_granted: bool = False, city: str | None = None,
     ) -> None:
         """D7: evaluate a plan at closure, goal by goal: closed (終結), suspended (中断) or continued.
 
         D9: at the 重層的支援会議 the person's consent is needed for the evaluation too."""
         if review.status != "closure_requested":
             raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{review.status}）/ no closure was requested")
+        self._city_attends(city)
         if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
             raise ConsentMissing(
                 "本人同意がない（撤回された）ため重層的支援会議では評価できません。支援会議で評価してください / "
@@ -255,7 +281,7 @@ class Meeting(JourneyAggregate):
         self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome, "evaluation": evaluation,
                              "reason": reason, "next_review_on": next_review_on.isoformat() if next_review_on else None})
 
-    def resume(self, review: PlanReview, reason: str, consent: Consent | None) -> None:
+    def resume(self, review: PlanReview, reason: str, consent: Consent | None, city: str | None = None) -> None:
         """D7 D9 D10: resume a suspended plan (中断 → 再開) by its own act. A plan in force is the
         重層的支援会議's to judge, so it resumes there, and only once the person's consent to share there
         was given again: intake recorded it after the suspension (the consent the meeting holds is newer
@@ -267,6 +293,7 @@ class Meeting(JourneyAggregate):
                 "プランの再開は重層的支援会議で、本人同意を得て行います。支援会議では再開できません / "
                 "a plan resumes at the 重層的支援会議 with consent, not at the 支援会議"
             )
+        self._city_attends(city)
         if consent is None or not consent.covers_meeting():
             raise ConsentMissing(
                 "本人同意（重層的支援会議での情報共有）がないため再開できません。窓口で同意を記録してから再開してください / "
@@ -291,6 +318,114 @@ class Meeting(JourneyAggregate):
         """D8: a need with no local resource becomes a regional issue (地域の課題)."""
         self.minutes.append({"kind": "resource_gap", "need": need, "area": area})
 
+    def _city_attends(self, city: str | None) -> None:
+        """「市町村・支援関係機関が参加して、合議のもとで適切性を判断する」: a 重層的支援会議 decides on a plan only
+        with the city (福祉総務課) among its attendees; the 支援会議 is not bound by it."""
+        if self.meeting_type == "jusou_shien_kaigi" and city and city not in self.attendees:
+            raise CityAbsent(
+                f"{city}（市）が出席していないため、重層的支援会議としてプランの決定・評価はできません。"
+                f"{city}が出席する重層的支援会議を開催して決定してください / the city ({city}) must attend: a "
+                "重層的支援会議 decides on a plan only with the city present"
+            )
+
+    def record_sitting(self, starts_at: str, ends_at: str, place: str, present: list[dict[str, str]], chair: str,
+                       recorder: str) -> None:
+        """開催: the sitting's time, place, the people present (name and agency), its chair (議長) and recorder
+        (記録者). The names are staff's personal information: kept in this store, never on the bus."""
+        if not (TIME.match(starts_at) and TIME.match(ends_at)):
+            raise Invalid("開始・終了の時刻を HH:MM で入力してください / start and end as HH:MM")
+        if ends_at <= starts_at:
+            raise Invalid(f"終了時刻（{ends_at}）は開始時刻（{starts_at}）より後にしてください / the end comes after the start")
+        if not place.strip():
+            raise Invalid("開催場所を入力してください / name the place")
+        people = [{"name": str(p.get("name", "")).strip(), "agency": str(p.get("agency", "")).strip()} for p in present]
+        if not people or any(not p["name"] or not p["agency"] for p in people):
+            raise Invalid("出席者を氏名と所属機関で1人以上入力してください / name the people present, each with their agency")
+        strangers = sorted({p["agency"] for p in people if p["agency"] not in self.attendees})
+        if strangers:
+            raise Invalid(f"出席機関ではない所属です: {'、'.join(strangers)}（出席機関: {'、'.join(self.attendees)}）/ "
+                          "each person present belongs to an attending agency")
+        names = [p["name"] for p in people]
+        for role, name in (("議長", chair.strip()), ("記録者", recorder.strip())):
+            if name not in names:
+                raise Invalid(f"{role}は出席者から選んでください（{name or '未入力'}）/ the {'chair' if role == '議長' else 'recorder'} "
+                              "is one of the people present")
+        sitting = {"starts_at": starts_at, "ends_at": ends_at, "place": place.strip(), "present": people,
+                   "chair": chair.strip(), "recorder": recorder.strip()}
+        if sitting != getattr(self, "sitting", None):
+            self._sitting_recorded(**sitting)
+
+    @event("SittingRecorded")
+    def _sitting_recorded(self, starts_at: str, ends_at: str, place: str, present: list[dict[str, str]], chair: str,
+                          recorder: str) -> None:
+        self.sitting = {"starts_at": starts_at, "ends_at": ends_at, "place": place, "present": present,
+                        "chair": chair, "recorder": recorder}
+
+    def put_on_agenda(self, kind: str, ref: UUID, case_id: UUID) -> None:
+        """議事次第: a plan or a case put on this sitting's agenda, in the order given; once each."""
+        if kind not in ("plan", "case"):
+            raise Invalid("議題はプランかケースです / the agenda holds plans and cases")
+        if str(ref) not in [item["ref"] for item in getattr(self, "agenda", [])]:
+            self._put_on_agenda(kind=kind, ref=str(ref), case_id=case_id)
+
+    @event("PutOnAgenda")
+    def _put_on_agenda(self, kind: str, ref: str, case_id: UUID) -> None:
+        self.agenda = [*getattr(self, "agenda", []), {"kind": kind, "ref": ref, "case_id": str(case_id)}]
+
+    def settled(self, plan_id: UUID) -> bool:
+        """This sitting decided on or evaluated the plan (a 事例の学び may follow)."""
+        return any(m.get("plan_id") == str(plan_id) and m["kind"] in ("decision", "evaluation") for m in self.minutes)
+
     def view(self) -> dict[str, Any]:
         return {"meeting_id": str(self.id), "meeting_type": self.meeting_type, "held_on": self.held_on.isoformat(),
-                "attendees": self.attendees, "minutes": self.minutes, "cases": list(getattr(self, "cases", []))}
+                "attendees": self.attendees, "minutes": self.minutes, "cases": list(getattr(self, "cases", [])),
+                "sitting": getattr(self, "sitting", None), "agenda": list(getattr(self, "agenda", []))}
+
+
+def personal_in(text: str) -> list[str]:
+    """What in a text looks like a person's contact (a phone number, an e-mail address, a postal code)."""
+    return PERSONAL.findall(text)
+
+
+class CaseLearning(JourneyAggregate):
+    """事例の学び (ノウハウの持ち帰り): what a sitting learned from a plan it decided or closed, in general terms and
+    without personal information; each attending agency takes it home, every counter finds it by concern."""
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Recorded: ClassVar[type[Any]]
+
+    @event("Recorded")
+    def __init__(self, meeting_id: UUID, meeting_type: str, held_on: date, plan_id: UUID, case_id: UUID,
+                 situation: str, worked: str, agencies: list[str], resources: list[str], concerns: list[str],
+                 shared_with: list[str]) -> None:
+        self.meeting_id, self.meeting_type, self.held_on = meeting_id, meeting_type, held_on
+        self.plan_id, self.case_id = plan_id, case_id
+        self.situation, self.worked, self.agencies, self.resources = situation, worked, agencies, resources
+        self.concerns, self.shared_with = concerns, shared_with
+
+    @classmethod
+    def record(cls, meeting: Meeting, review: PlanReview, situation: str, worked: str, agencies: list[str],
+               resources: list[str], concerns: list[str]) -> CaseLearning:
+        """After a decision or a closure evaluation at this sitting; general terms, no contact details."""
+        if not meeting.settled(review.plan_id):
+            raise NotSettledHere("事例の学びは、この会議で決定または終結評価をしたプランについて記録します / record what "
+                                 "was learned from a plan this sitting decided on or evaluated")
+        if not situation.strip() or not worked.strip():
+            raise Invalid("状況（一般化した内容）と有効だった支援を入力してください / describe the situation and what worked")
+        if not concerns:
+            raise Invalid("相談の分野を1つ以上選んでください（事例集の検索に使います）/ choose at least one concern field")
+        found = [hit for text in (situation, worked, *agencies, *resources) for hit in personal_in(text)]
+        if found:
+            raise Invalid(f"個人を特定できる情報（{'、'.join(found)}）は事例の学びに書けません。一般化して書き直してください / "
+                          "no personal information (phone numbers, e-mail addresses, postal codes) in a learning")
+        return cls(meeting_id=meeting.id, meeting_type=meeting.meeting_type, held_on=meeting.held_on,
+                   plan_id=review.plan_id, case_id=review.case_id, situation=situation.strip(), worked=worked.strip(),
+                   agencies=list(dict.fromkeys(agencies)), resources=[r.strip() for r in resources if r.strip()],
+                   concerns=list(dict.fromkeys(concerns)), shared_with=list(meeting.attendees))
+
+    def view(self) -> dict[str, Any]:
+        return {"learning_id": str(self.id), "meeting_id": str(self.meeting_id), "meeting_type": self.meeting_type,
+                "held_on": self.held_on.isoformat(), "plan_id": str(self.plan_id), "situation": self.situation,
+                "worked": self.worked, "agencies": list(self.agencies), "resources": list(self.resources),
+                "concerns": list(self.concerns), "shared_with": list(self.shared_with),
+                "recorded_at": self.created_on.isoformat()}

@@ -2,7 +2,8 @@
 
 Invariants of a meeting, from DOMAIN.md:
 - D10: its type (重層的支援会議 or 支援会議) and its attendees never change; it has attendees (D5);
-- D5: a decision judges a proposed plan; it records every attendee's position and none objects;
+- D5: a decision judges a proposed plan; it records every attendee's position as given (賛成, 異議 with its
+  reason, 保留, 意見 with its text), and an objection blocks approval only (issue 16);
 - D9: the 重層的支援会議 decides and evaluates only on a case whose person consented; the 支援会議 needs
   no consent but never approves a plan (D10: only the 重層的支援会議 judges its 適切性);
 - D5 D11: a return to intake names the primary agency and is recorded beside the decision;
@@ -37,7 +38,7 @@ DECISIONS = {"approved": "approved", "revision_requested": "revision_requested",
 GOALS = ["月1回の訪問", "居場所に通う"]
 POSITION = st.fixed_dictionaries({
     "agency": st.sampled_from([*ATTENDEES, "出席していない機関"]),
-    "position": st.sampled_from(["agree", "agree", "object"]),
+    "position": st.sampled_from(["agree", "agree", "object", "reserve", "comment"]),
     "reason": st.sampled_from(["", "資源が足りない"]),
 })
 
@@ -54,10 +55,13 @@ COMMANDS = st.one_of(
 )
 
 
-def consensus(meeting: Meeting, positions: list[dict[str, str]]) -> bool:
-    """D5: every attendee has a position, nobody else does, and nobody objects."""
+def consensus(meeting: Meeting, positions: list[dict[str, str]], decision: str) -> bool:
+    """D5: every attendee has one position, nobody else does, an objection or a comment says what, and nobody
+    objects to an approval (an objection blocks approval only)."""
     agencies = [p["agency"] for p in positions]
-    return set(agencies) == set(meeting.attendees) and all(p["position"] == "agree" for p in positions)
+    said = all(p.get("reason", "").strip() for p in positions if p["position"] in ("object", "comment"))
+    return (sorted(agencies) == sorted(meeting.attendees) and said
+            and (decision != "approved" or all(p["position"] != "object" for p in positions)))
 
 
 def check(meeting: Meeting, fixed: tuple[Any, ...], consents: list[bool], review: PlanReview, revision: int) -> None:
@@ -65,7 +69,7 @@ def check(meeting: Meeting, fixed: tuple[Any, ...], consents: list[bool], review
     assert meeting.meeting_type in MEETINGS and meeting.attendees, "D5 D10"
     decisions = [m for m in meeting.minutes if m["kind"] == "decision"]
     for minute in decisions:
-        assert consensus(meeting, minute["positions"]), "D5: a decision without consensus"
+        assert consensus(meeting, minute["positions"], minute["decision"]), "D5: a decision without consensus"
     if meeting.meeting_type == "jusou_shien_kaigi":
         assert all(consents), "D9: the 重層的支援会議 decided without consent"
     for i, minute in enumerate(meeting.minutes):
@@ -96,7 +100,7 @@ def test_d5_d7_d8_d9_d10_any_commands_leave_a_meeting_valid(meeting_type: str, o
             reasons = "合議" if with_reasons else ""
             # D9: the 重層的支援会議 only with consent; D10: the 支援会議 never approves (適切性 is not its to judge)
             lawful = (status == "proposed" and (consented if meeting_type == "jusou_shien_kaigi" else decision != "approved")
-                      and consensus(meeting, positions) and (decision != "returned_to_intake" or names_primary))
+                      and consensus(meeting, positions, decision) and (decision != "returned_to_intake" or names_primary))
             decided = meeting_subject.apply(lambda m: m.decide(
                 review, decision, reasons, positions, [], consented,  # noqa: B023 - applied at once
                 "地域包括支援センター" if names_primary else None))  # noqa: B023

@@ -1,0 +1,173 @@
+"""The meeting as practised (issue 16): positions as given, the sitting and its agenda, 全員賛成, the city at
+every 重層的支援会議 decision, 事例の学び and its 事例集 / 持ち帰り.
+
+Fed the way production feeds it: PlanProposed and ConsentRecorded envelopes through `receive`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.meeting.application import MeetingApplication
+from services.meeting.domain import CityAbsent, NotSettledHere, OpenObjection
+from services.meeting.translate import translate
+from shared.kernel.journey import Invalid
+from unit.builders import ATTENDEES, SECRETARIAT, Upstream, consent_recorded, in_memory, plan_proposed, published
+
+SITTING = {"starts_at": "14:00", "ends_at": "15:30", "place": "市役所 8階 特別会議室",
+           "present": [{"name": "調布 花子", "agency": "福祉総務課"}, {"name": "深大寺 太郎", "agency": "地域包括支援センター"},
+                       {"name": "国領 次郎", "agency": "調布ライフサポート"}],
+           "chair": "調布 花子", "recorder": "深大寺 太郎"}
+OBJECTING = [{"agency": "地域包括支援センター", "position": "object", "reason": "訪問の頻度が多すぎる"},
+             {"agency": "調布ライフサポート", "position": "reserve", "reason": ""},
+             {"agency": "福祉総務課", "position": "comment", "reason": "家計の見直しも加えてほしい"}]
+
+
+class Sitting:
+    """A meeting app with its upstreams: a case with consent, its plan proposed."""
+
+    def __init__(self) -> None:
+        self.app = in_memory(MeetingApplication)
+        self.intake, self.collaboration = Upstream("intake"), Upstream("collaboration")
+
+    def plan(self, consent: bool = True) -> UUID:
+        case_id, plan_id = uuid4(), uuid4()
+        assert self.app.receive(*self.intake.emit("ConsentRecorded", consent_recorded(consent), case_id))
+        assert self.app.receive(*self.collaboration.emit("PlanProposed", plan_proposed(plan_id), case_id))
+        return plan_id
+
+    def convene(self, meeting_type: str = "jusou_shien_kaigi", attendees: list[str] | None = None,
+                **extra: Any) -> UUID:
+        return self.app.convene(SECRETARIAT, meeting_type, date(2026, 12, 3), attendees or ATTENDEES, **extra)
+
+
+@pytest.fixture
+def s() -> Sitting:
+    return Sitting()
+
+
+def test_objection_blocks_only_approval(s: Sitting) -> None:
+    plan_id = s.plan()
+    sitting = s.convene()
+    with pytest.raises(OpenObjection, match="訪問の頻度が多すぎる"):
+        s.app.decide(SECRETARIAT, sitting, plan_id, "approved", "合議", OBJECTING, [], None)
+
+    s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "頻度を見直す", OBJECTING, [], None)
+
+    [minute] = [m for m in s.app.minutes(sitting) if m["kind"] == "decision"]
+    assert [(p["agency"], p["position"], p["reason"]) for p in minute["positions"]] == [
+        (p["agency"], p["position"], p["reason"]) for p in OBJECTING], "every position exactly as given"
+
+
+def test_objection_does_not_block_a_return_to_intake(s: Sitting) -> None:
+    plan_id = s.plan()
+    s.app.decide(SECRETARIAT, s.convene(), plan_id, "returned_to_intake", "窓口で継続", OBJECTING, [], "地域包括支援センター")
+    assert s.app.review(plan_id).status == "returned"
+
+
+def test_a_comment_needs_its_text_and_a_position_is_one_of_four(s: Sitting) -> None:
+    plan_id, sitting = s.plan(), s.convene()
+    silent = [*OBJECTING[:2], {"agency": "福祉総務課", "position": "comment", "reason": " "}]
+    with pytest.raises(Invalid, match="意見の内容"):
+        s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", silent, [], None)
+    odd = [*OBJECTING[:2], {"agency": "福祉総務課", "position": "abstain", "reason": ""}]
+    with pytest.raises(Invalid, match="賛成・異議・保留・意見"):
+        s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", odd, [], None)
+
+
+def test_all_agree_records_every_attendees_agreement_in_one_step(s: Sitting) -> None:
+    plan_id = s.plan()
+    sitting = s.convene()
+    s.app.decide(SECRETARIAT, sitting, plan_id, "approved", "全員賛成", [], [], None, all_agree=True)
+
+    [minute] = [m for m in s.app.minutes(sitting) if m["kind"] == "decision"]
+    assert [(p["agency"], p["position"]) for p in minute["positions"]] == [(a, "agree") for a in ATTENDEES]
+
+
+def test_city_must_attend_a_jusou_shien_kaigi_decision_on_a_plan(s: Sitting) -> None:
+    plan_id = s.plan()
+    without_city = s.convene(attendees=["地域包括支援センター", "調布ライフサポート"])
+    agree = [{"agency": a, "position": "agree"} for a in ["地域包括支援センター", "調布ライフサポート"]]
+    with pytest.raises(CityAbsent, match="福祉総務課") as refused:
+        s.app.decide(SECRETARIAT, without_city, plan_id, "approved", "合議", agree, [], None)
+    assert refused.value.status == 409
+    with pytest.raises(CityAbsent):
+        s.app.decide(SECRETARIAT, without_city, plan_id, "revision_requested", "r", agree, [], None)
+    # the 支援会議 is not bound by it
+    shien = s.convene("shien_kaigi", attendees=["地域包括支援センター", "調布ライフサポート"])
+    s.app.decide(SECRETARIAT, shien, plan_id, "revision_requested", "r", agree, [], None)
+    assert s.app.review(plan_id).status == "revision_requested"
+
+
+def test_sitting_records_time_place_people_chair_and_recorder_never_on_the_bus(s: Sitting) -> None:
+    plan_id = s.plan()
+    sitting = s.convene(sitting=SITTING, agenda=[plan_id])
+    s.app.decide(SECRETARIAT, sitting, plan_id, "approved", "全員賛成", [], [], None, all_agree=True)
+
+    view = s.app.meeting_view(SECRETARIAT, sitting)
+    assert view["sitting"] == SITTING
+    assert [item["ref"] for item in view["agenda"]] == [str(plan_id)]
+    on_the_bus = json.dumps([e.model_dump(mode="json") for e in published(s.app, translate)], ensure_ascii=False)
+    assert "MeetingDecided" in on_the_bus
+    assert all(p["name"] not in on_the_bus for p in SITTING["present"]), "names of people present stay here"
+
+
+def test_sitting_refuses_a_chair_not_present_and_a_person_of_no_attending_agency(s: Sitting) -> None:
+    sitting = s.convene()
+    with pytest.raises(Invalid, match="議長は出席者から"):
+        s.app.record_sitting(SECRETARIAT, sitting, {**SITTING, "chair": "いない 人"})
+    stranger = {**SITTING, "present": [*SITTING["present"], {"name": "府中 三郎", "agency": "ハローワーク府中"}]}
+    with pytest.raises(Invalid, match="出席機関ではない所属"):
+        s.app.record_sitting(SECRETARIAT, sitting, stranger)
+    with pytest.raises(Invalid, match="終了時刻"):
+        s.app.record_sitting(SECRETARIAT, sitting, {**SITTING, "ends_at": "13:00"})
+
+
+def test_agenda_keeps_plans_and_cases_in_order(s: Sitting) -> None:
+    first, second, case_id = s.plan(), s.plan(), uuid4()
+    sitting = s.convene(agenda=[second])
+    s.app.put_on_agenda(SECRETARIAT, sitting, case_id=case_id)
+    agenda = s.app.put_on_agenda(SECRETARIAT, sitting, plan_id=first)
+    assert [(i["kind"], i["ref"]) for i in agenda] == [("plan", str(second)), ("case", str(case_id)),
+                                                      ("plan", str(first))]
+    assert str(case_id) in s.app.meeting_view(SECRETARIAT, sitting)["cases"], "D10: a case on the agenda is taken up"
+
+
+LEARNING = {"situation": "80代の親と50代の子の世帯。子が長くひきこもり、親の介護が始まった",
+            "worked": "包括の訪問に生活困窮の窓口が同行し、家計の相談から子と話せた",
+            "agencies": ["地域包括支援センター", "調布ライフサポート"], "resources": ["家計改善支援"],
+            "concerns": ["hikikomori", "elderly-care"]}
+
+
+def test_learning_follows_a_decision_and_reaches_every_attending_agency(s: Sitting) -> None:
+    plan_id = s.plan()
+    sitting = s.convene()
+    with pytest.raises(NotSettledHere):
+        s.app.record_learning(SECRETARIAT, sitting, plan_id, **LEARNING)
+    s.app.decide(SECRETARIAT, sitting, plan_id, "approved", "全員賛成", [], [], None, all_agree=True)
+    s.app.record_learning(SECRETARIAT, sitting, plan_id, **LEARNING)
+
+    [found] = s.app.learnings("hikikomori")
+    assert found["worked"] == LEARNING["worked"] and found["shared_with"] == ATTENDEES
+    assert s.app.learnings("debt") == [] and s.app.learnings(None, "家計 同行") == [found]
+    assert s.app.takeaways(agency="調布ライフサポート") == [found]
+    assert s.app.takeaways(division="elderly-support") == [found], "the 包括's division takes it home"
+    assert s.app.takeaways(agency="保育コンシェルジュ") == []
+    assert published(s.app, translate, "MeetingDecided"), "the decision went out"
+    assert "ひきこもり" not in json.dumps([e.model_dump(mode="json") for e in published(s.app, translate)],
+                                      ensure_ascii=False), "the learning stays in the meeting's store"
+
+
+@pytest.mark.parametrize("text", ["本人の電話 090-1234-5678 に連絡", "連絡先 taro@example.jp", "〒182-0022 の住まい"])
+def test_learning_refuses_personal_information(s: Sitting, text: str) -> None:
+    plan_id = s.plan()
+    sitting = s.convene()
+    s.app.decide(SECRETARIAT, sitting, plan_id, "approved", "全員賛成", [], [], None, all_agree=True)
+    with pytest.raises(Invalid, match="個人を特定できる情報"):
+        s.app.record_learning(SECRETARIAT, sitting, plan_id, **{**LEARNING, "situation": text})
+    assert s.app.learnings() == []
