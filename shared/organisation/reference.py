@@ -1,13 +1,36 @@
-"""The city's reference data (DOMAIN.md): divisions, the six intake counters, programs and agencies, as data.
+"""The municipality's reference data (DOMAIN.md): divisions, intake counters, programs, partners, concern fields,
+resource kinds and meeting kinds, read from the municipality file (issue 18; shared/organisation/municipality.py).
 
-Codes are ASCII (they travel in HTTP headers and on the bus); names are Japanese with English
-beside. The fuller catalogue (programs, concern fields) grows with the domain issue (#18: the
-organisation's data). The old import path, shared.organisation.reference, re-exports it.
+The file is `JUSOU_MUNICIPALITY_FILE` (`jusou up --municipality FILE`), else Chofu's (data/chofu.toml). It is
+loaded on first use. Codes are ASCII (they travel in HTTP headers and on the bus); names are Japanese with
+English beside. Events and records carry codes, never names.
+
+Over time: every lookup takes `on` (a date; default today in Japan). The tables `DIVISIONS`, `COUNTERS`,
+`PROGRAMS`, `CONCERN_FIELDS`, `RESOURCE_KINDS` hold every code the file has ever known, each as it is today (or,
+when its entry has ended, as it last was), so a record made under an older organisation still reads as a name;
+`divisions(on)`, `counters(on)`… hold only what is valid on a day (what a form offers). A division that ended has
+a successor (`successor`), which reads and works its cases (shared/organisation/scope.py).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from shared import settings
+from shared.organisation.municipality import DEFAULT_FILE, About, Organisation, load
+
+JST = timezone(timedelta(hours=9))
+VARIABLE = "JUSOU_MUNICIPALITY_FILE"
+
+
+def today() -> date:
+    """Today in Japan: the day lookups default to."""
+    return datetime.now(JST).date()
 
 
 @dataclass(frozen=True)
@@ -15,37 +38,21 @@ class Division:
     code: str
     ja: str
     en: str
+    valid_from: date = date.min
+    valid_to: date | None = None
+    successor: str | None = None
 
 
 @dataclass(frozen=True)
 class Counter:
-    """One of the six intake counters (相談窓口) and the division it belongs to (D2)."""
+    """One of the intake counters (相談窓口) and the division it belongs to (D2)."""
 
     code: str
     ja: str
     en: str
     division: str
-
-
-DIVISIONS = {d.code: d for d in (
-    Division("welfare-general", "福祉総務課", "Welfare General Affairs"),
-    Division("elderly-support", "高齢者支援室", "Elderly Support Office"),
-    Division("disability-welfare", "障害福祉課", "Disability Welfare"),
-    Division("children-policy", "子ども政策課", "Children Policy"),
-    Division("childcare", "保育課", "Childcare"),
-    Division("health-promotion", "健康推進課", "Health Promotion"),
-    Division("livelihood-welfare", "生活福祉課", "Livelihood Welfare"),
-    Division("children-youth", "児童青少年課", "Children and Youth"),
-)}
-
-COUNTERS = {c.code: c for c in (
-    Counter("houkatsu", "地域包括支援センター", "Community General Support Center", "elderly-support"),
-    Counter("shogai-sodan", "障害者相談支援事業", "Disability Consultation Support", "disability-welfare"),
-    Counter("riyosha-shien", "利用者支援事業【基本型】", "User Support (basic)", "children-policy"),
-    Counter("hoiku-concierge", "保育コンシェルジュ", "Childcare Concierge", "childcare"),
-    Counter("yurikago", "ゆりかご調布事業", "Yurikago Chofu (pregnancy and birth)", "health-promotion"),
-    Counter("life-support", "調布ライフサポート", "Chofu Life Support", "livelihood-welfare"),
-)}
+    valid_from: date = date.min
+    valid_to: date | None = None
 
 
 @dataclass(frozen=True)
@@ -57,38 +64,8 @@ class Program:
     en: str
     kind: str  # intake | community | collaboration | participation | outreach | related
     division: str | None
-
-
-PROGRAMS = {p.code: p for p in (
-    # 包括的相談支援事業: the six counters
-    Program("houkatsu", "地域包括支援センターの運営", "Community General Support Centers", "intake", "elderly-support"),
-    Program("shogai-sodan", "障害者相談支援事業", "Disability Consultation Support", "intake", "disability-welfare"),
-    Program("riyosha-shien", "利用者支援事業【基本型】", "User Support (basic)", "intake", "children-policy"),
-    Program("hoiku-concierge", "保育コンシェルジュ", "Childcare Concierge", "intake", "childcare"),
-    Program("yurikago", "ゆりかご調布事業", "Yurikago Chofu", "intake", "health-promotion"),
-    Program("life-support", "調布ライフサポート", "Chofu Life Support", "intake", "livelihood-welfare"),
-    # 地域づくり事業
-    Program("kaigo-yobo", "介護予防普及啓発事業", "Long-term Care Prevention Awareness", "community", "elderly-support"),
-    Program("chiiki-reha", "地域リハビリテーション活動支援事業", "Community Rehabilitation Support", "community", "elderly-support"),
-    Program("kinryoku-10", "10の筋力トレーニング自主グループ化支援", "Ten Strength Exercises Self-help Groups", "community", "elderly-support"),
-    Program("seikatsu-shien", "生活支援体制整備事業", "Daily Living Support System", "community", "elderly-support"),
-    Program("chiiki-katsudo", "地域活動支援センター事業", "Community Activity Support Centers", "community", "disability-welfare"),
-    Program("sukoyaka", "子ども家庭支援センターすこやか", "Child and Family Support Center Sukoyaka", "community", "children-policy"),
-    Program("play-center", "プレイセンターちょうふ", "Play Center Chofu", "community", "children-policy"),
-    Program("kosodate-hiroba", "子育てひろば事業（連携型）", "Child-rearing Plazas (linked)", "community", "children-youth"),
-    Program("chiiki-zukuri", "地域づくり事業", "Community Building", "community", "welfare-general"),
-    # 多機関協働事業
-    Program("cswc", "地域福祉コーディネーター事業", "Community Social Work Coordinators", "collaboration", "welfare-general"),
-    Program("hokatsuka-kaigi", "相談支援包括化推進会議", "Council for Integrated Consultation Support", "collaboration", "welfare-general"),
-    # 参加支援事業
-    Program("cswc-sanka", "地域福祉コーディネーター事業（参加支援）", "Community Social Work Coordinators (participation)", "participation", "welfare-general"),
-    # アウトリーチ等を通じた継続的支援事業
-    Program("outreach", "アウトリーチ等を通じた継続的支援事業", "Continuous Support through Outreach", "outreach", "welfare-general"),
-    # 重層的支援体制整備事業の外で連携する支援
-    Program("ibasho", "居場所づくり", "Places to Belong", "related", None),
-    Program("shuro", "就労支援", "Employment Support", "related", None),
-    Program("jukyo", "住居支援", "Housing Support", "related", None),
-)}
+    valid_from: date = date.min
+    valid_to: date | None = None
 
 
 @dataclass(frozen=True)
@@ -100,74 +77,6 @@ class ConcernField:
     en: str
 
 
-CONCERN_FIELDS = {c.code: c for c in (
-    ConcernField("elderly-care", "高齢・介護", "Older people and long-term care"),
-    ConcernField("disability", "障害", "Disability"),
-    ConcernField("child-rearing", "子育て", "Child-rearing"),
-    ConcernField("childcare", "保育", "Childcare"),
-    ConcernField("pregnancy", "妊娠・出産", "Pregnancy and birth"),
-    ConcernField("poverty", "生活困窮", "Hardship"),
-    ConcernField("housing", "住まい", "Housing"),
-    ConcernField("employment", "就労", "Employment"),
-    ConcernField("hikikomori", "ひきこもり", "Social withdrawal (hikikomori)"),
-    ConcernField("mental-health", "精神保健", "Mental health"),
-    ConcernField("debt", "家計・債務", "Household finances and debt"),
-    ConcernField("abuse", "虐待・DV", "Abuse and domestic violence"),
-    ConcernField("young-carer", "ヤングケアラー", "Young carers"),
-    ConcernField("health", "健康", "Health"),
-    ConcernField("isolation", "孤立・孤独", "Isolation and loneliness"),
-    ConcernField("other", "その他", "Other"),
-)}
-
-
-#: Partners outside the city's divisions that take roles in plans and sit in meetings.
-PARTNERS = (
-    "調布市社会福祉協議会",
-    "民生委員・児童委員",
-    "ハローワーク府中",
-    "調布市地域生活支援センター",
-    "子ども家庭支援センター",
-    "保健所（多摩府中保健所）",
-    "医療機関",
-    "居宅介護支援事業所",
-    "障害福祉サービス事業所",
-    "若者サポートステーション",
-    "NPO法人",
-)
-
-
-def agencies() -> set[str]:
-    """Every agency a plan role or a meeting attendee may name (D4, D5): divisions, counters, programs, partners."""
-    names = {d.ja for d in DIVISIONS.values()} | {c.ja for c in COUNTERS.values()}
-    names |= {p.ja for p in PROGRAMS.values() if p.kind != "related"}
-    return names | set(PARTNERS)
-
-
-def division_of(agency: str) -> str | None:
-    """The city division behind an agency name (a division, a counter or a program it runs); None for a
-    partner outside the city (D4, D10, D11: membership and scope compare these codes, never names)."""
-    for d in DIVISIONS.values():
-        if d.ja == agency or d.code == agency:
-            return d.code
-    for c in COUNTERS.values():
-        if c.ja == agency or c.code == agency:
-            return c.division
-    for p in PROGRAMS.values():
-        if p.ja == agency or p.code == agency:
-            return p.division
-    return None
-
-
-def member_divisions(agencies: list[str]) -> frozenset[str]:
-    """The city's divisions among a sitting's attendees (or a plan's role agencies), as codes."""
-    return frozenset(d for d in map(division_of, agencies) if d)
-
-
-def unknown_agencies(names: list[str]) -> list[str]:
-    known = agencies()
-    return [n for n in names if n not in known]
-
-
 @dataclass(frozen=True)
 class ResourceKind:
     """社会資源の種類 (D8 D13): what community develops and participation matches."""
@@ -177,12 +86,245 @@ class ResourceKind:
     en: str
 
 
-RESOURCE_KINDS = {k.code: k for k in (
-    ResourceKind("ibasho", "居場所", "Place to belong"),
-    ResourceKind("shuro", "就労支援", "Employment support"),
-    ResourceKind("jukyo", "住居支援", "Housing support"),
-    ResourceKind("other", "その他", "Other"),
-)}
+@dataclass(frozen=True)
+class MeetingKind:
+    """会議の種類: the two the law defines (重層的支援会議, 支援会議), named as the municipality names them."""
+
+    code: str
+    ja: str
+    en: str
+
+
+# --- which file, loaded once per path ------------------------------------------------------------------------
+
+_loaded: dict[Path, Organisation] = {}
+_current: tuple[str | None, Organisation] | None = None
+
+
+def municipality_file() -> Path:
+    """The configured municipality file (`JUSOU_MUNICIPALITY_FILE`), else Chofu's."""
+    configured = str(getattr(settings.current(), "municipality_file", "") or os.environ.get(VARIABLE) or "")
+    return Path(configured).resolve() if configured else DEFAULT_FILE
+
+
+def organisation() -> Organisation:
+    """The configured municipality's organisation, loaded (and validated) on first use; a changed
+    `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at once. A bad file raises MunicipalityFileError."""
+    global _current
+    raw = os.environ.get(VARIABLE)
+    last = _current
+    if last is not None and last[0] == raw:
+        return last[1]
+    path = municipality_file()
+    if path not in _loaded:
+        _loaded[path] = load(path)
+    _current = (raw, _loaded[path])
+    return _loaded[path]
+
+
+def municipality() -> About:
+    """The municipality itself: `code` (全国地方公共団体コード), `ja` (調布市…), `en`, `lead_division`."""
+    return organisation().about
+
+
+# --- the tables, as dataclasses, per day ------------------------------------------------------------------------
+
+_MAKERS: dict[str, Callable[[Any], Any]] = {
+    "divisions": lambda e: Division(e.code, e.ja, e.en, e.valid_from, e.valid_to, e.successor),
+    "counters": lambda e: Counter(e.code, e.ja, e.en, e.division, e.valid_from, e.valid_to),
+    "programs": lambda e: Program(e.code, e.ja, e.en, e.kind, e.division, e.valid_from, e.valid_to),
+    "concern_fields": lambda e: ConcernField(e.code, e.ja, e.en),
+    "resource_kinds": lambda e: ResourceKind(e.code, e.ja, e.en),
+    "meeting_kinds": lambda e: MeetingKind(e.code, e.ja, e.en),
+}
+_made: dict[tuple[int, str, date, bool], dict[str, Any]] = {}
+
+
+def _table(table: str, on: date | None, *, ever: bool) -> dict[str, Any]:
+    org, day = organisation(), on or today()
+    key = (id(org), table, day, ever)
+    made = _made.get(key)
+    if made is None:
+        if len(_made) > 4096:
+            _made.clear()
+        entries = org.latest(table, day) if ever else org.on(table, day)
+        made = _made[key] = {code: _MAKERS[table](entry) for code, entry in entries.items()}
+    return made
+
+
+T = TypeVar("T")
+
+
+class _Table(Mapping[str, T]):
+    """A table of the configured file, read when used: every code ever known, each as it is today (or last was)."""
+
+    def __init__(self, table: str) -> None:
+        self._name = table
+
+    def _rows(self) -> dict[str, T]:
+        return _table(self._name, None, ever=True)
+
+    def __getitem__(self, code: str) -> T:
+        return self._rows()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+    def keys(self) -> KeysView[str]:
+        return self._rows().keys()
+
+    def values(self) -> ValuesView[T]:
+        return self._rows().values()
+
+    def items(self) -> ItemsView[str, T]:
+        return self._rows().items()
+
+    def __repr__(self) -> str:
+        return f"<{self._name} of {municipality_file().name}: {', '.join(self._rows())}>"
+
+
+class _Partners(Sequence[str]):
+    """Partners outside the city's divisions (社会福祉協議会, ハローワーク…) valid today, by name."""
+
+    def _names(self) -> tuple[str, ...]:
+        return organisation().partners(today())
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+DIVISIONS: Mapping[str, Division] = _Table("divisions")
+COUNTERS: Mapping[str, Counter] = _Table("counters")
+PROGRAMS: Mapping[str, Program] = _Table("programs")
+CONCERN_FIELDS: Mapping[str, ConcernField] = _Table("concern_fields")
+RESOURCE_KINDS: Mapping[str, ResourceKind] = _Table("resource_kinds")
+MEETING_KINDS: Mapping[str, MeetingKind] = _Table("meeting_kinds")
+#: Partners outside the city's divisions that take roles in plans and sit in meetings.
+PARTNERS: Sequence[str] = _Partners()
+
+
+def divisions(on: date | None = None) -> dict[str, Division]:
+    """The divisions valid on `on` (default today): what a form or a staff account may name."""
+    return _table("divisions", on, ever=False)
+
+
+def counters(on: date | None = None) -> dict[str, Counter]:
+    """The intake counters valid on `on`, each with its division that day."""
+    return _table("counters", on, ever=False)
+
+
+def programs(on: date | None = None) -> dict[str, Program]:
+    return _table("programs", on, ever=False)
+
+
+def concern_fields(on: date | None = None) -> dict[str, ConcernField]:
+    return _table("concern_fields", on, ever=False)
+
+
+def resource_kinds(on: date | None = None) -> dict[str, ResourceKind]:
+    return _table("resource_kinds", on, ever=False)
+
+
+def partners(on: date | None = None) -> tuple[str, ...]:
+    return organisation().partners(on or today())
+
+
+def division(code: str, on: date | None = None) -> Division | None:
+    """The division `code` as it was on `on` (default today); None when it did not exist that day."""
+    return divisions(on).get(code)
+
+
+def counter(code: str, on: date | None = None) -> Counter | None:
+    """The counter `code` as it was on `on` (its division that day); None when it did not exist that day."""
+    return counters(on).get(code)
+
+
+def successor(code: str, on: date | None = None) -> str | None:
+    """The division that works division `code`'s cases on `on` (default today): itself while it exists, else
+    the successor the file names (followed through later reorganisations); None for a code that is not a division."""
+    return organisation().successor(code, on or today())
+
+
+def division_display(code: str | None, on: date | None = None) -> str:
+    """A division's name for a record made on `on`: its name that day and, when today's differs (renamed, or
+    ended and worked by a successor), today's beside it: 「高齢福祉課（現: 高齢者支援室）」. An unknown code as itself."""
+    if not code:
+        return ""
+    now = DIVISIONS.get(code)
+    if now is None:
+        return code
+    then = (division(code, on) if on else None) or now
+    current = successor(code)
+    today_name = DIVISIONS[current].ja if current else now.ja
+    return then.ja if today_name == then.ja else f"{then.ja}（現: {today_name}）"
+
+
+def lead_division() -> str:
+    """The division that runs the 重層的支援体制整備事業's secretariat and its meetings (Chofu: 福祉総務課)."""
+    return successor(municipality().lead_division) or municipality().lead_division
+
+
+def counter_division() -> str:
+    """The division of the first counter valid today (a demo counselor's division)."""
+    return next(iter(counters().values())).division
+
+
+# --- agencies: the names plans and meetings use ------------------------------------------------------------------
+
+
+def agencies(on: date | None = None) -> set[str]:
+    """Every agency a plan role or a meeting attendee may name on `on` (D4, D5): divisions, counters, programs,
+    partners valid that day."""
+    names = {d.ja for d in divisions(on).values()} | {c.ja for c in counters(on).values()}
+    names |= {p.ja for p in programs(on).values() if p.kind != "related"}
+    return names | set(partners(on))
+
+
+def division_of(agency: str, on: date | None = None) -> str | None:
+    """The city division behind an agency name or code (a division, a counter or a program it runs) on `on`; an
+    older name (a division since renamed) still counts. None for a partner outside the city (D4, D10, D11:
+    membership and scope compare these codes, never names)."""
+    for tables in ((divisions(on), counters(on), programs(on)), (DIVISIONS, COUNTERS, PROGRAMS)):
+        for d in tables[0].values():
+            if d.ja == agency or d.code == agency:
+                return str(d.code)
+        for c in tables[1].values():
+            if c.ja == agency or c.code == agency:
+                return str(c.division)
+        for p in tables[2].values():
+            if p.ja == agency or p.code == agency:
+                return p.division
+    org = organisation()
+    for entry in org.model.divisions:  # a name the division had before a rename
+        if entry.ja == agency:
+            return entry.code
+    return None
+
+
+def member_divisions(agencies: list[str]) -> frozenset[str]:
+    """The city's divisions among a sitting's attendees (or a plan's role agencies), as codes."""
+    return frozenset(d for d in map(division_of, agencies) if d)
+
+
+def unknown_agencies(names: list[str], on: date | None = None) -> list[str]:
+    known = agencies(on)
+    return [n for n in names if n not in known]
 
 
 def resource_kind(value: str) -> ResourceKind | None:

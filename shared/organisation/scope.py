@@ -11,21 +11,61 @@ applies it to a signed-in principal, and shared/domain/access.py refuses what it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import date
 from typing import Any
 from uuid import UUID
 
-from shared.organisation.reference import DIVISIONS, PROGRAMS, division_of
+from shared.organisation.reference import (
+    DIVISIONS,
+    division_display,
+    division_of,
+    lead_division,
+    organisation,
+    programs,
+    successor,
+    today,
+)
 
 #: Roles that read cases in every division (read-only).
 ALL_DIVISIONS_ROLES = frozenset({"auditor"})
 
-#: Which divisions run which program (DOMAIN.md, reference.py PROGRAMS); the meeting is the city's
-#: (相談支援包括化推進会議, 福祉総務課).
-PROGRAM_DIVISIONS: dict[str, frozenset[str]] = {
-    kind: frozenset(p.division for p in PROGRAMS.values() if p.kind == kind and p.division)
-    for kind in ("intake", "collaboration", "outreach", "participation", "community")
-} | {"meeting": frozenset({"welfare-general"})}
+PROGRAM_KINDS = ("intake", "collaboration", "outreach", "participation", "community")
+
+
+class _ProgramDivisions(Mapping[str, frozenset[str]]):
+    """Which divisions run which program today (the municipality file's programs, reference.py PROGRAMS); the
+    meeting is the municipality's lead division's (Chofu: 相談支援包括化推進会議, 福祉総務課). Read when used, so a
+    reorganisation takes effect on its date."""
+
+    _cached: tuple[tuple[int, date], dict[str, frozenset[str]]] | None = None
+
+    def _table(self) -> dict[str, frozenset[str]]:
+        key = (id(organisation()), today())
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        runs = {
+            kind: frozenset(
+                successor(p.division) or p.division for p in programs().values() if p.kind == kind and p.division
+            )
+            for kind in PROGRAM_KINDS
+        }
+        table = runs | {"meeting": frozenset({lead_division()})}
+        self._cached = (key, table)
+        return table
+
+    def __getitem__(self, program: str) -> frozenset[str]:
+        return self._table()[program]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+PROGRAM_DIVISIONS: Mapping[str, frozenset[str]] = _ProgramDivisions()
 
 
 def sees_every_division(roles: Collection[str]) -> bool:
@@ -53,11 +93,22 @@ def divisions_named(row: dict[str, Any]) -> set[str]:
     agencies += [r.get("agency") for r in fields.get("roles") or [] if isinstance(r, dict)]
     found |= {d for d in map(division_of, [a for a in agencies if isinstance(a, str)]) if d}
     found |= {d for d in fields.get("member_divisions") or [] if d in DIVISIONS}
-    return found
+    return found | successors(found)
 
 
-def visible(division: str | None, roles: Collection[str], rows: list[dict[str, Any]],
-            divisions_of: Callable[[UUID], frozenset[str]], program: str) -> list[dict[str, Any]]:
+def successors(codes: Collection[str]) -> set[str]:
+    """The divisions that work today the cases of these (a division that ended hands its cases to its successor:
+    issue 18's reorganisation), those still existing included."""
+    return {s for s in map(successor, codes) if s}
+
+
+def visible(
+    division: str | None,
+    roles: Collection[str],
+    rows: list[dict[str, Any]],
+    divisions_of: Callable[[UUID], frozenset[str]],
+    program: str,
+) -> list[dict[str, Any]]:
     """A list's rows (each with a `case_id`) a reader of `division` with `roles` may see: everything for
     the divisions that run the program and for auditors; otherwise only the cases that name theirs.
     No division (nobody signed in): nothing."""
@@ -69,5 +120,6 @@ def visible(division: str | None, roles: Collection[str], rows: list[dict[str, A
 
 
 def division_name(code: str) -> str:
-    """A division's Japanese name, its code when it is not one of the city's."""
-    return DIVISIONS[code].ja if code in DIVISIONS else code
+    """A division's Japanese name (and, when it has since been renamed or merged, today's beside it:
+    reference.py division_display), its code when it is not one of the municipality's."""
+    return division_display(code)

@@ -1,0 +1,367 @@
+"""A municipality's organisation as a file (issue 18): the TOML model, its loading, and the organisation over time.
+
+The file (shipped: data/chofu.toml, the default; data/kakushi.toml, a fictional second city) lists the
+divisions, counters, programs, partners, concern fields, resource kinds and meeting kinds, each entry with the
+dates it is valid (`valid_from`, `valid_to`: both days included; absent: always). One code may have several
+entries over time (a division renamed, a counter moved to another division), never two valid on the same day.
+A division that ends names its `successor`: the division that reads and works the cases it received.
+
+`load(path)` validates the file (pydantic, then the cross references) and raises `MunicipalityFileError`
+naming the file, the line and entry, and what is wrong, in Japanese and English. Records and events carry
+codes, never names: a code stays readable after its entry ends (`latest`), and a successor is found for it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DATA = Path(__file__).resolve().parent / "data"
+DEFAULT_FILE = DATA / "chofu.toml"
+
+Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", title="コード (ASCII: a-z 0-9 - _)")]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+ProgramKind = Literal["intake", "community", "collaboration", "participation", "outreach", "related"]
+#: The meeting kinds the law defines (社会福祉法 第106条の6: 支援会議; 重層的支援会議 by the 実施要綱): the
+#: domain's rules (D9, D10) depend on them, so a file names them but cannot add or drop one.
+MEETING_KIND_CODES = ("jusou_shien_kaigi", "shien_kaigi")
+
+
+class Entry(BaseModel):
+    """One version of a coded entry: its names and the days it is valid (both included)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Code
+    ja: Name
+    en: str = ""
+    valid_from: date = date.min
+    valid_to: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Entry:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(
+                f"valid_to ({self.valid_to}) が valid_from ({self.valid_from}) より前です / valid_to is before valid_from"
+            )
+        return self
+
+    def valid_on(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+class DivisionEntry(Entry):
+    successor: Code | None = None  # the division that takes its cases over when it ends
+
+
+class CounterEntry(Entry):
+    division: Code
+
+
+class ProgramEntry(Entry):
+    kind: ProgramKind
+    division: Code | None = None  # None: outside the 重層的支援体制整備事業 (a related support)
+
+
+class PartnerEntry(BaseModel):
+    """A partner outside the city's divisions (社会福祉協議会, ハローワーク…), by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ja: Name
+    en: str = ""
+    valid_from: date = date.min
+    valid_to: date | None = None
+
+    def valid_on(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+class About(BaseModel):
+    """The municipality itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$", title="全国地方公共団体コード (6 digits)")]
+    ja: Name
+    en: str = ""
+    lead_division: Code  # the division that runs the 重層的支援体制整備事業's secretariat and its meetings
+
+
+class MunicipalityFile(BaseModel):
+    """The whole file, as TOML tables: `[municipality]`, `[[divisions]]`, `[[counters]]`…"""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    municipality: About
+    divisions: list[DivisionEntry] = Field(min_length=1)
+    counters: list[CounterEntry] = Field(min_length=1)
+    programs: list[ProgramEntry] = Field(default_factory=list)
+    partners: list[PartnerEntry] = Field(default_factory=list)
+    concern_fields: list[Entry] = Field(min_length=1)
+    resource_kinds: list[Entry] = Field(min_length=1)
+    meeting_kinds: list[Entry] = Field(min_length=1)
+
+
+class MunicipalityFileError(ValueError):
+    """A municipality file that cannot be used: the message names the file, the line and entry, and the problem."""
+
+
+def _line_of(text: str, table: str, index: int, key: str | None) -> int | None:
+    """The line (1-based) of the `index`-th `[[table]]` entry, or of its `key = ` line when found."""
+    lines = text.splitlines()
+    header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+    starts = [n for n, line in enumerate(lines) if header.match(line)]
+    if index >= len(starts):
+        single = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        starts = [n for n, line in enumerate(lines) if single.match(line)][:1]
+        if not starts:
+            return None
+        index = 0
+    start = starts[index]
+    if key:
+        for n in range(start + 1, len(lines)):
+            if lines[n].lstrip().startswith("["):
+                break
+            if re.match(rf"^\s*{re.escape(key)}\s*=", lines[n]):
+                return n + 1
+    return start + 1
+
+
+def _where(text: str, data: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    table = str(loc[0]) if loc else ""
+    index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    key = next(
+        (str(part) for part in loc[2 if len(loc) > 1 and isinstance(loc[1], int) else 1 :] if isinstance(part, str)), None
+    )
+    line = _line_of(text, table, index, key) if table else None
+    entry = ""
+    rows = data.get(table)
+    if isinstance(rows, list) and index < len(rows) and isinstance(rows[index], dict):
+        code = rows[index].get("code") or rows[index].get("ja")
+        entry = f" [[{table}]] #{index + 1}" + (f" ({code})" if code else "")
+    elif table:
+        entry = f" [{table}]"
+    return (f"{line}行目" if line else "") + entry + (f" {key}" if key else "")
+
+
+def _problem(path: Path, where: str, ja: str, en: str) -> str:
+    return f"{path}: {where}: {ja} / {en}"
+
+
+def load(path: Path | str) -> Organisation:
+    """The organisation in the file at `path`, validated; `MunicipalityFileError` names what is wrong and where."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise MunicipalityFileError(
+            f"{path}: 自治体ファイルを読めません / cannot read the municipality file: {error.strerror or error}"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MunicipalityFileError(f"{path}: TOML の書き方が正しくありません / not valid TOML: {error}") from None
+    try:
+        model = MunicipalityFile.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            _problem(path, _where(text, data, tuple(p["loc"])), p["msg"], f"{p['type']} (input {p.get('input')!r})"[:200])
+            for p in error.errors()
+        ]
+        raise MunicipalityFileError(
+            "自治体ファイルの内容が正しくありません / the municipality file is not valid:\n  " + "\n  ".join(problems)
+        ) from None
+    problems = [_problem(path, _where(text, data, loc), ja, en) for loc, ja, en in _cross_check(model)]
+    if problems:
+        raise MunicipalityFileError(
+            "自治体ファイルの内容が正しくありません / the municipality file is not valid:\n  " + "\n  ".join(problems)
+        )
+    return Organisation(model, path)
+
+
+def _overlaps(a: Entry, b: Entry) -> bool:
+    a_to, b_to = a.valid_to or date.max, b.valid_to or date.max
+    return a.valid_from <= b_to and b.valid_from <= a_to
+
+
+def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str, str]]:
+    """What pydantic cannot see: versions of one code overlapping, references to codes that are not there (or not
+    on that day), a successor missing or ending too."""
+    tables: dict[str, list[Any]] = {
+        "divisions": model.divisions,
+        "counters": model.counters,
+        "programs": model.programs,
+        "concern_fields": model.concern_fields,
+        "resource_kinds": model.resource_kinds,
+        "meeting_kinds": model.meeting_kinds,
+    }
+    for table, rows in tables.items():
+        for i, row in enumerate(rows):
+            for j in range(i):
+                if rows[j].code == row.code and _overlaps(rows[j], row):
+                    yield (
+                        (table, i, "valid_from"),
+                        f"コード {row.code} の項目が #{j + 1} と有効期間が重なっています",
+                        f"code {row.code} is valid on the same days as entry #{j + 1}",
+                    )
+    divisions = model.divisions
+
+    def division_on(code: str, on: date) -> bool:
+        return any(d.code == code and d.valid_on(on) for d in divisions)
+
+    placed: list[tuple[str, Sequence[CounterEntry | ProgramEntry]]] = [
+        ("counters", model.counters),
+        ("programs", model.programs),
+    ]
+    for table, placed_rows in placed:
+        for i, item in enumerate(placed_rows):
+            if item.division is None:
+                continue
+            if not any(d.code == item.division for d in divisions):
+                yield (
+                    (table, i, "division"),
+                    f"課 {item.division} が divisions にありません",
+                    f"division {item.division} is not in [[divisions]]",
+                )
+            elif (gap := _uncovered(item, [d for d in divisions if d.code == item.division])) is not None:
+                yield (
+                    (table, i, "division"),
+                    f"課 {item.division} は {gap} に有効ではありません（この項目は有効です）",
+                    f"division {item.division} is not valid on {gap}, a day this entry is valid",
+                )
+    for i, d in enumerate(divisions):
+        if d.successor is None:
+            continue
+        if d.valid_to is None:
+            yield (
+                ("divisions", i, "successor"),
+                "successor は終わる課（valid_to のある課）にだけ書けます",
+                "only a division that ends (has valid_to) has a successor",
+            )
+        elif d.valid_to == date.max or not division_on(d.successor, _next_day(d.valid_to)):
+            yield (
+                ("divisions", i, "successor"),
+                f"後継の課 {d.successor} が {d.valid_to} の翌日に有効ではありません",
+                f"successor {d.successor} is not valid on the day after {d.valid_to}",
+            )
+    codes = {d.code for d in divisions}
+    if model.municipality.lead_division not in codes:
+        yield (
+            ("municipality", 0, "lead_division"),
+            f"課 {model.municipality.lead_division} が divisions にありません",
+            "lead_division is not in [[divisions]]",
+        )
+    kinds = {k.code for k in model.meeting_kinds}
+    if kinds != set(MEETING_KIND_CODES):
+        yield (
+            ("meeting_kinds", 0, "code"),
+            f"会議の種類のコードは {', '.join(MEETING_KIND_CODES)} の二つです",
+            f"meeting kinds are exactly {', '.join(MEETING_KIND_CODES)} (the law's)",
+        )
+
+
+def _uncovered(row: Entry, versions: list[DivisionEntry]) -> date | None:
+    """A day `row` is valid and none of its division's `versions` is (None: none such): its first day, and each
+    day after one of the division's entries ends within the row's days."""
+    first = max(row.valid_from, min(v.valid_from for v in versions))
+    days = [row.valid_from if row.valid_from != date.min else first]
+    days += [
+        _next_day(v.valid_to)
+        for v in versions
+        if v.valid_to is not None
+        and v.valid_to != date.max
+        and row.valid_on(v.valid_to)
+        and row.valid_on(_next_day(v.valid_to))
+    ]
+    return next((day for day in days if not any(v.valid_on(day) for v in versions)), None)
+
+
+def _next_day(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
+
+
+class Organisation:
+    """A validated municipality file, read on a day: which entry of each code is valid on `on`, and the latest
+    entry of every code (for records made under an entry that has since ended)."""
+
+    def __init__(self, model: MunicipalityFile, source: Path) -> None:
+        self.model = model
+        self.source = source
+        self._on: dict[tuple[str, date], dict[str, Any]] = {}
+        self._latest: dict[tuple[str, date], dict[str, Any]] = {}
+
+    @property
+    def about(self) -> About:
+        return self.model.municipality
+
+    def _rows(self, table: str) -> list[Any]:
+        rows: list[Any] = getattr(self.model, table)
+        return rows
+
+    def on(self, table: str, day: date) -> dict[str, Any]:
+        """Code → the entry valid on `day`, in the file's order; a code with no entry valid that day is absent."""
+        key = (table, day)
+        if key not in self._on:
+            self._on[key] = {row.code: row for row in self._rows(table) if row.valid_on(day)}
+        return self._on[key]
+
+    def latest(self, table: str, day: date) -> dict[str, Any]:
+        """Every code the file has ever known → its entry valid on `day`, else its entry nearest before `day`, else
+        its first one: records keep codes whose entries have ended (they still read as a name)."""
+        key = (table, day)
+        if key not in self._latest:
+            found: dict[str, Any] = {}
+            for row in self._rows(table):
+                best = found.get(row.code)
+                if best is None or _nearer(row, best, day):
+                    found[row.code] = row
+            self._latest[key] = found
+        return self._latest[key]
+
+    def entry(self, table: str, code: str, day: date) -> Any | None:
+        """The entry of `code` valid on `day`; None when it has none that day."""
+        return self.on(table, day).get(code)
+
+    def partners(self, day: date) -> tuple[str, ...]:
+        return tuple(p.ja for p in self.model.partners if p.valid_on(day))
+
+    def successor(self, code: str, day: date) -> str | None:
+        """The division valid on `day` that works the cases of division `code`: itself when it is valid that day,
+        else its successor's (followed while each ended); None when the chain ends nowhere valid."""
+        seen: set[str] = set()
+        current: str | None = code
+        while current is not None and current not in seen:
+            if self.entry("divisions", current, day) is not None:
+                return current
+            seen.add(current)
+            ended = [d for d in self.model.divisions if d.code == current and d.valid_to is not None and d.valid_to < day]
+            current = max(ended, key=lambda d: d.valid_from).successor if ended else None
+        return None
+
+    def predecessors(self, code: str, day: date) -> frozenset[str]:
+        """The ended divisions whose cases `code` works on `day` (their successor chain reaches `code`)."""
+        return frozenset(d.code for d in self.model.divisions if d.code != code and self.successor(d.code, day) == code)
+
+    @cached_property
+    def division_codes(self) -> frozenset[str]:
+        return frozenset(d.code for d in self.model.divisions)
+
+
+def _nearer(row: Entry, best: Entry, day: date) -> bool:
+    """Whether `row` describes its code on `day` better than `best`: valid that day, else ended latest before it."""
+    if best.valid_on(day):
+        return False
+    if row.valid_on(day):
+        return True
+    row_before, best_before = row.valid_from <= day, best.valid_from <= day
+    if row_before != best_before:
+        return row_before
+    return row.valid_from > best.valid_from if row_before else row.valid_from < best.valid_from
