@@ -1,6 +1,6 @@
 """A municipality's organisation as a file (issue 18): the TOML model, its loading, and the organisation over time.
 
-The file (shipped: data/chofu.toml, the default; data/kakushi.toml, a fictional second city) lists the
+The file (shipped: municipalities/chofu.toml, the default; municipalities/kakushi.toml, a fictional second city) lists the
 divisions, counters, programs, partners, concern fields, resource kinds and meeting kinds, each entry with the
 dates it is valid (`valid_from`, `valid_to`: both days included; absent: always). One code may have several
 entries over time (a division renamed, a counter moved to another division), never two valid on the same day.
@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "municipalities"
 DEFAULT_FILE = DATA / "chofu.toml"
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", title="コード (ASCII: a-z 0-9 - _)")]

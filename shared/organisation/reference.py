@@ -1,7 +1,7 @@
 """The municipality's reference data (DOMAIN.md): divisions, intake counters, programs, partners, concern fields,
 resource kinds and meeting kinds, read from the municipality file (issue 18; shared/organisation/municipality.py).
 
-The file is `JUSOU_MUNICIPALITY_FILE` (`jusou up --municipality FILE`), else Chofu's (data/chofu.toml). It is
+The file is `JUSOU_MUNICIPALITY_FILE` (`jusou up --municipality FILE`), else Chofu's (municipalities/chofu.toml). It is
 loaded on first use. Codes are ASCII (they travel in HTTP headers and on the bus); names are Japanese with
 English beside. Events and records carry codes, never names.
 
