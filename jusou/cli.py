@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 from functools import cache
+from importlib.metadata import version as package_version
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -279,6 +280,8 @@ def asyncapi_check(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jusou", description="Jusou: the multi-layered support services")
+    top.add_argument("--version", action="version", version=f"jusou {package_version('jusou')}",
+                     help="the installed release (package metadata) / 版")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("up", help="start NATS and all six services; Ctrl-C stops them")
     run.add_argument("--data-dir", help="folder for stores, NATS data and logs (default: JUSOU_DATA_DIR or ./data)")
