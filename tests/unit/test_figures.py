@@ -174,3 +174,12 @@ def test_csv_is_excel_ready_with_small_cells_suppressed() -> None:
     total = next(r for r in rows if len(r) > 2 and r[1] == "相談受付件数" and r[2] == "合計")
     assert total[4:11] == [SMALL, "0", "0", "0", SMALL, "10", ""]  # no rate from a suppressed count
     assert "1" not in total[4:9]
+
+
+def test_the_shipped_example_targets_file_is_valid() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "targets.example.toml"
+    targets = read_targets(example.read_text(encoding="utf-8"))
+    assert targets[2026]["meetings_held"] == {"": 36, "jusou_shien_kaigi": 12, "shien_kaigi": 24}
+    assert targets[2026]["consultations"][""] == 1200

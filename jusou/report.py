@@ -1,0 +1,76 @@
+"""`jusou report --fy 2026 [--format text|csv|xlsx|json] [--out FILE]`: the city's figures (issue 16).
+
+The same door as the page (`GET /figures?fy=…` on any service, which gathers the six), with the
+operator's token (`JUSOU_TOKEN`, else a 5-minute auditor token of the development issuer). Small
+cells are 「3未満」 in every format; a service that does not answer is named, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from shared import settings
+from shared.domain.figures import fiscal_year_of, render_text
+from shared.domain.wareki import today_in_japan
+from shared.web.auth import operator_token
+
+
+def register(commands: Any) -> None:
+    """Add `jusou report` to the command line."""
+    report = commands.add_parser("report", help="the city's figures for a fiscal year (事業目標・評価指標)")
+    report.add_argument("--fy", type=int, default=None, help="fiscal year, e.g. 2026 (2026-04-01..2027-03-31); "
+                        "default: this one")
+    report.add_argument("--format", choices=("text", "csv", "xlsx", "json"), default="text")
+    report.add_argument("--out", help="write to this file (needed for xlsx on a terminal)")
+    report.add_argument("--service", choices=tuple(settings.PORTS), default=None,
+                        help="the service to ask (default: the first that answers)")
+    report.set_defaults(handler=run)
+
+
+def fetch(path: str, service: str | None) -> bytes:
+    """GET `path` from the service (or the first of the six that answers) with the operator's token."""
+    names = [service] if service else list(settings.PORTS)
+    problems = []
+    for name in names:
+        url = f"http://127.0.0.1:{settings.current().port_of(name)}{path}"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {operator_token()}"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            raise SystemExit(f"{name}: {exc.code} {detail}") from None
+        except urllib.error.URLError as exc:
+            problems.append(f"{name}: {exc.reason}")
+    raise SystemExit("どのサービスにも接続できません / no service answers: " + "; ".join(problems))
+
+
+def run(args: argparse.Namespace) -> int:
+    fy = args.fy or fiscal_year_of(today_in_japan())
+    if not 2000 <= fy <= 2100:
+        raise SystemExit("--fy は 2000〜2100 の年度です / --fy is a fiscal year such as 2026")
+    if args.format == "xlsx" and not args.out and sys.stdout.isatty():
+        raise SystemExit("xlsx は --out FILE に書きます / give --out FILE for xlsx")
+    wire = "json" if args.format == "text" else args.format
+    body = fetch(f"/figures?fy={fy}&format={wire}", args.service)
+    missing: list[str] = []
+    if args.format in ("text", "json"):
+        document: dict[str, Any] = json.loads(body)
+        missing = document.get("missing") or []
+        if args.format == "text":
+            body = (render_text(document) + "\n").encode("utf-8")
+    if args.out:
+        Path(args.out).write_bytes(body)
+        print(f"{args.out} に書きました / wrote {args.out} ({len(body)} bytes)", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    if missing:
+        print(f"応答のないサービス / not answering: {', '.join(missing)}", file=sys.stderr)
+    return 1 if missing else 0
