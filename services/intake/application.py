@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 
-from services.intake.access import Reader, answering_division, case_readers, may_read_case, require_case_writer
+from services.intake.access import (
+    Reader,
+    answering_division,
+    case_readers,
+    case_writers,
+    may_read_case,
+    require_case_writer,
+)
 from services.intake.domain import (
+    RELATIONS,
     Case,
+    Household,
+    NotAMember,
     Person,
     PersonErased,
     PossibleDuplicate,
     Reception,
     Referral,
     check_reception,
+    due_at_intake,
 )
 from services.intake.keys import PersonalMapper, open_keys
 from services.intake.people import PERSON_TOPIC, PersonIndex
@@ -29,11 +40,19 @@ from shared.contract.events import (
     MeetingDecidedV1,
     OutreachHandedOverV1,
     PlanClosedV1,
+    PlanContinuedV1,
+    PlanProposedV1,
+    PlanResumedV1,
+    PlanSuspendedV1,
 )
-from shared.domain.casework_owner import CaseworkOwner
+from shared.domain.access import OutOfScope
+from shared.domain.casework import JST, case_file_id
+from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
+from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
+from shared.organisation.scope import sees_every_division
 
 
 class CounterOfAnotherDivision(DomainError):
@@ -67,6 +86,8 @@ class IntakeApplication(CaseworkOwner):
         super().__init__(env)
         self.keys = open_keys(self.env, self.recorder)
         cast(PersonalMapper, self.mapper).keys = self.keys  # the mapper this application's factory makes
+        cast(PersonalMapper, self.mapper).note_person = self._note_person  # D17: notes sealed with the person's key
+        self._file_people: dict[UUID, UUID] = {}  # case file id → the case's person (the notes' key)
         self.people = PersonIndex(self.recorder, self.mapper)
 
     def close(self) -> None:
@@ -505,18 +526,212 @@ class IntakeApplication(CaseworkOwner):
             case = self._case(envelope.case_id)
         except NotFound:
             return  # a case that began at outreach never passed intake: nothing to return to
-        case.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
-        processing.collect_events(case)
+        for held in self._plan_cases(case):
+            held.return_from_meeting(payload.meeting_id, payload.primary_agency, payload.reason)
+            processing.collect_events(held)
+
+    def _plan_cases(self, case: Case) -> list[Case]:
+        """The case and, when it was escalated for its household (D16), the household's cases held with it."""
+        held = [case]
+        plan = case.view()["household_plan"] or {}
+        if plan.get("lead") == str(case.id):
+            for related in plan.get("related", []):
+                try:
+                    other = self._case(UUID(related))
+                except NotFound:
+                    continue
+                if (other.view()["household_plan"] or {}).get("lead") == str(case.id):
+                    held.append(other)
+        return held
+
+    def _each_plan_case(self, case_id: UUID) -> list[Case]:
+        try:
+            return self._plan_cases(self._case(case_id))
+        except NotFound:
+            return []  # a case that never passed intake
 
     @handles(PlanClosedV1)
     def _plan_closed(self, envelope: Envelope, payload: PlanClosedV1, processing: ProcessingEvent[UUID]) -> None:
-        """D7 (issue 15): the plan of an escalated case ended (終結): the case shows 終結, not escalated."""
-        try:
-            case = self._case(envelope.case_id)
-        except NotFound:
-            return  # a case that never passed intake
-        case.note_plan_closed(payload.plan_id, payload.meeting_id)
-        processing.collect_events(case)
+        """D7 (issue 15): the plan of an escalated case ended (終結): the case shows 終結, not escalated (D16:
+        and the household's cases held with it)."""
+        for case in self._each_plan_case(envelope.case_id):
+            case.note_plan_closed(payload.plan_id, payload.meeting_id)
+            processing.collect_events(case)
+
+    @handles(PlanSuspendedV1)
+    def _plan_suspended(self, envelope: Envelope, payload: PlanSuspendedV1,
+                        processing: ProcessingEvent[UUID]) -> None:
+        """D7 (issue 15): the plan was suspended (中断): the case (and its household's held with it) shows 中断."""
+        for case in self._each_plan_case(envelope.case_id):
+            case.note_plan_suspended(payload.plan_id, payload.meeting_id)
+            processing.collect_events(case)
+
+    @handles(PlanResumedV1)
+    def _plan_resumed(self, envelope: Envelope, payload: PlanResumedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D7 (issue 15): the plan was resumed (再開): the case shows 支援中 again, not 中断 or 終結."""
+        for case in self._each_plan_case(envelope.case_id):
+            case.note_plan_resumed(payload.plan_id, payload.meeting_id)
+            processing.collect_events(case)
+
+    @handles(PlanProposedV1)
+    def _plan_proposed(self, envelope: Envelope, payload: PlanProposedV1,
+                       processing: ProcessingEvent[UUID]) -> None:
+        """D18: the 見直し予定日 of a plan proposed for the case (due on 自分の担当 once near)."""
+        if payload.review_on is not None:
+            self._note_review(envelope.case_id, payload.plan_id, payload.review_on, processing)
+
+    @handles(PlanContinuedV1)
+    def _plan_continued(self, envelope: Envelope, payload: PlanContinuedV1,
+                        processing: ProcessingEvent[UUID]) -> None:
+        """D18: the meeting continued the plan with a new review date."""
+        self._note_review(envelope.case_id, payload.plan_id, payload.next_review_on, processing)
+
+    def _note_review(self, case_id: UUID, plan_id: UUID, review_on: date, processing: ProcessingEvent[UUID]) -> None:
+        for case in self._each_plan_case(case_id):
+            case.note_plan_review(plan_id, review_on.isoformat())
+            processing.collect_events(case)
+
+    # -- 世帯 (D16, issue 15) ---------------------------------------------------------------------------
+
+    def household_of(self, person_ref: str) -> UUID | None:
+        """The household the person belongs to now (None: none)."""
+        for household_id in self.ids_of(Household):
+            if self._household(household_id).is_member(person_ref):
+                return household_id
+        return None
+
+    def household_of_case(self, case_id: UUID) -> UUID | None:
+        """The household the case's person belongs to now."""
+        return self.household_of(self._case(case_id).person_ref)
+
+    def form_household(self, actor: dict[str, str], case_id: UUID) -> UUID:
+        """D16: a household formed around the person of a case the actor's division may write (its head)."""
+        case = self._writable(actor, case_id)
+        self._known_person(case.person_ref)
+        with acting(actor):
+            household = Household.form(case.person_ref, today_in_japan().isoformat(), actor.get("division", ""),
+                                       self.household_of(case.person_ref))
+        self.save(household)
+        return household.id
+
+    def add_member(self, actor: dict[str, str], household_id: UUID, relation: str, person_ref: str | None = None,
+                   person: dict[str, Any] | None = None, confirm_new_person: bool = False) -> str:
+        """D16: an existing person the actor's division may be shown (found by the search), or a new person
+        (search before create: a known one is offered, 409), joins with their 続柄. Returns their person_ref."""
+        household = self._household_in_scope(_Actor(actor.get("division", ""), (), actor.get("staff_id", "")),
+                                             household_id)
+        if (person is None) == (person_ref is None):
+            raise Invalid("既知の相談者 (person_ref) か新しい方 (person) のどちらか一方を指定してください / "
+                          "give either person_ref or person")
+        if relation not in RELATIONS:  # before a new person is registered for nothing (the domain says why)
+            with acting(actor):
+                household.add_member("", relation, "", "", None)
+        people: list[Person] = []
+        if person_ref is None:
+            registered = self._new_person(actor, person or {}, confirm_new_person)
+            people.append(registered)
+            person_ref = str(registered.id)
+        else:
+            self._known_person(person_ref)
+            if not self._may_read_person(_Actor(actor.get("division", ""), ()), person_ref):
+                raise OutOfScope("この方の相談を閲覧する根拠があなたの課にありません。検索で見つかった方から選んでください / "
+                                 "your division has no basis for this person: choose someone the search shows you")
+        with acting(actor):
+            household.add_member(person_ref, relation, today_in_japan().isoformat(), actor.get("division", ""),
+                                 None if people else self.household_of(person_ref))
+        self.save(*people, household)
+        return person_ref
+
+    def remove_member(self, actor: dict[str, str], household_id: UUID, person_ref: str) -> None:
+        """D16: a member leaves the household (kept as a former member)."""
+        household = self._household_in_scope(_Actor(actor.get("division", ""), ()), household_id)
+        with acting(actor):
+            household.remove_member(person_ref, today_in_japan().isoformat())
+        self.save(household)
+
+    def escalate_household(self, actor: dict[str, str], household_id: UUID, case_ids: Sequence[UUID], reason: str,
+                           primary_agency: str) -> dict[str, Any]:
+        """D16 D3: a household's cases to one plan. The first case is escalated (CaseEscalated with the
+        household's pseudonymous ref and the others' ids); the others are held with it (「世帯で連携中」).
+        Each is a current member's case that the actor's division may write; all or none are recorded."""
+        household = self._household_in_scope(_Actor(actor.get("division", ""), ()), household_id)
+        ids = list(dict.fromkeys(case_ids))
+        if len(ids) < 2:
+            raise Invalid("世帯で一緒につなぐケースを2件以上選んでください（1件なら、そのケースの画面から多機関協働へつなぎます）/ "
+                          "choose two or more of the household's cases (one case is escalated from its own page)")
+        cases = [self._writable(actor, case_id) for case_id in ids]
+        for case in cases:
+            if not household.is_member(case.person_ref):
+                raise NotAMember(f"ケース {str(case.id)[:8]} はこの世帯の方の相談ではありません / "
+                                 "that case is not a current member's")
+        lead, others = cases[0], cases[1:]
+        with acting(actor):
+            lead.escalate(reason, primary_agency, household_ref=str(household.id),
+                          related_case_ids=[c.id for c in others])
+            for other in others:
+                other.join_household_plan(lead.id, str(household.id), primary_agency)
+        self.save(*cases)
+        return {"case_id": str(lead.id), "related_case_ids": [str(c.id) for c in others],
+                "household_ref": str(household.id), "status": "escalated"}
+
+    def household_view(self, reader: Reader, household_id: UUID) -> dict[str, Any]:
+        """D16: every member with their cases at intake (状態, 窓口, 担当) for a reader with a basis for that
+        member (D9 D10 on one of their cases; for a member without a case, the division that added them);
+        the others as 「世帯員（閲覧権限なし）」 with how many cases, nothing else. Every member shown is a
+        recorded disclosure (on their case's basis: Case.PersonDisclosed, else Person.Shown), in one save."""
+        household = self._household_in_scope(reader, household_id)
+        assigned = self.assignments()
+        actor = {"staff_id": getattr(reader, "staff_id", "") or "", "division": reader.division}
+        members: list[dict[str, Any]] = []
+        disclosed: list[Case | Person] = []
+        for member in household.members:
+            ref = member["person_ref"]
+            cases = [self._case(c) for c in self.cases_of_person(ref)]
+            basis = next(((c, b) for c in cases if may_read_case(reader, c.view())
+                          and (b := c.lawful_basis(reader.division, case_readers(c.view()))) is not None), None)
+            person: Person = self.load(UUID(ref), Person, "相談者")
+            shown = not person.erased and (basis is not None or (not cases and member["division"] == reader.division))
+            row: dict[str, Any] = {"person_ref": ref, "head": ref == household.head_ref, "shown": shown,
+                                   "since": member["since"], "case_count": len(cases)}
+            if shown:
+                with acting(actor):
+                    if basis is not None:
+                        basis[0].disclose_person(basis[1][0], reader.division, basis[1][1],
+                                                 readers=case_readers(basis[0].view()), shown_in="household")
+                        disclosed.append(basis[0])
+                    else:
+                        person.show(actor["staff_id"], reader.division, "household")
+                        disclosed.append(person)
+                row |= {"relation": member["relation"], "name": person.name, "kana": person.kana,
+                        "birth_date": person.birth_date, "basis": basis[1][0] if basis else "added_here",
+                        "cases": [{**{k: v[k] for k in ("case_id", "counter", "status", "primary", "household_plan")},
+                                   "assignee": assigned.get(v["case_id"], (None, None))[0],
+                                   "writable": reader.division in case_writers(v)}
+                                  for c in cases if may_read_case(reader, v := c.view())]}
+            members.append(row)
+        if disclosed:
+            self.save(*disclosed)
+        return {"household_ref": str(household.id), "head_ref": household.head_ref, "members": members,
+                "former": [{"person_ref": m["person_ref"], "since": m["since"], "until": m["until"]}
+                           for m in household.former]}
+
+    def _household_in_scope(self, reader: Reader, household_id: UUID) -> Household:
+        """The household, if the reader's division has a basis for one of its members (D9 D10); 403 otherwise."""
+        household = self._household(household_id)
+        for member in household.members:
+            cases = self.cases_of_person(member["person_ref"])
+            if (not cases and member["division"] == reader.division) or any(
+                    may_read_case(reader, (c := self._case(i)).view())
+                    and c.lawful_basis(reader.division, case_readers(c.view())) is not None for i in cases):
+                return household
+        if sees_every_division(reader.roles):
+            return household
+        raise OutOfScope("この世帯の方の相談を閲覧する根拠があなたの課にありません / "
+                         "your division has no basis for any member of this household")
+
+    def _household(self, household_id: UUID) -> Household:
+        household: Household = self.load(household_id, Household, "世帯")
+        return household
 
     def _writable(self, actor: dict[str, str], case_id: UUID) -> Case:
         """The case, if the actor's division may write it (services/intake/access.py case_writers)."""
@@ -530,7 +745,38 @@ class IntakeApplication(CaseworkOwner):
         return self.ids_of(Case)
 
     def casework_require_case(self, case_id: UUID) -> None:
-        self._case(case_id)  # NotFound: not a case of intake
+        case = self._case(case_id)  # NotFound: not a case of intake
+        self._file_people[case_file_id(case_id)] = UUID(case.person_ref)
+
+    def _note_person(self, file_id: UUID) -> UUID | None:
+        """D17: whose key seals a case note (the case's person); None for a file of no known case."""
+        if file_id not in self._file_people:
+            for case_id in self.ids_of(Case):
+                if case_file_id(case_id) == file_id:
+                    self._file_people[file_id] = UUID(self._case(case_id).person_ref)
+        return self._file_people.get(file_id)
+
+    def write_note(self, actor: dict[str, str], case_id: UUID, contacted_at: datetime, method: str,
+                   counterpart: str, content: str, agreed: str = "", next_step: str = "",
+                   next_due: date | None = None) -> UUID:
+        """支援経過記録 (D17), sealed with the key of the case's person: none once they are erased."""
+        if self.load(UUID(self._case(case_id).person_ref), Person, "相談者").erased:
+            raise PersonErased("この相談者の個人情報は消去されています。経過記録は書けません / "
+                               "this person's information was erased: no note can be written for them")
+        return super().write_note(actor, case_id, contacted_at, method, counterpart, content, agreed, next_step,
+                                  next_due)
+
+    def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
+        """D18 (issue 15): つなぎ unanswered, consent awaited, the 見直し予定日 of the plan the case follows."""
+        connected_on: list[date] = []
+        escalated_on: date | None = None
+        for e in self.events_of(case_id):
+            if isinstance(e, Case.Connected):
+                connected_on.append(e.timestamp.astimezone(JST).date())
+            elif isinstance(e, Case.Escalated | Case.JoinedHouseholdPlan):
+                escalated_on = e.timestamp.astimezone(JST).date()
+        return [DueItem(str(case_id), what, due, overdue, f"/ui/cases/{case_id}")
+                for what, due, overdue in due_at_intake(self.case_view(case_id), connected_on, escalated_on, on)]
 
     def _case(self, case_id: UUID) -> Case:
         case: Case = self.load(case_id, Case, "ケース")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -63,6 +64,39 @@ def check_reception(route: str | None, consulted_by: str | None) -> None:
     if consulted_by is not None and consulted_by not in CONSULTED_BY:
         raise Invalid("相談者は " + "・".join(f"{k}={v}" for k, v in CONSULTED_BY.items())
                       + " のいずれかです / unknown consulted_by")
+
+
+#: D18: a つなぎ unanswered this many days is due on 自分の担当 (its 担当者's), overdue the day after
+CONNECTION_ANSWER_DAYS = 7
+#: D18 D9: a case escalated without a granted consent: due this many days after the escalation (the
+#: 重層的支援会議 shares nothing personal without it)
+CONSENT_DAYS = 7
+#: D18: how far ahead an item counts as due (as a note's 次の対応, shared/domain/casework.py DUE_SOON)
+DUE_AHEAD = timedelta(days=7)
+UNDER_PLAN = ("escalated", "linked", "plan_suspended")
+
+
+def due_at_intake(view: dict[str, Any], connected_on: Sequence[date], escalated_on: date | None,
+                  on: date) -> list[tuple[str, date, bool]]:
+    """D18 (issue 15): what is due on an intake case, as (what, due date, overdue): a つなぎ unanswered for
+    CONNECTION_ANSWER_DAYS days; a consent awaited (escalated, none granted) CONSENT_DAYS days after the
+    escalation; the 見直し予定日 of a plan the case follows (escalated, or held in its household's plan).
+    `connected_on`: the day of each connection, in order. A consent or a review is listed DUE_AHEAD before
+    its day (as a note's 次の対応), a つなぎ once it is due; overdue the day after."""
+    items: list[tuple[str, date, timedelta]] = []  # what, when due, how far ahead it is listed
+    if view["status"] == "closed":
+        return []
+    for connection, day in zip(view["connections"], connected_on, strict=False):
+        if connection["status"] == "pending":  # listed once it is N days unanswered, not before
+            items.append((f"つなぎの回答待ち: {connection['to_agency']}",
+                          day + timedelta(days=CONNECTION_ANSWER_DAYS), timedelta(0)))
+    consent = view.get("consent") or {}
+    if view["status"] in ("escalated", "linked") and escalated_on is not None and not consent.get("granted"):
+        items.append(("本人同意の確認待ち（重層的支援会議の前に）", escalated_on + timedelta(days=CONSENT_DAYS), DUE_AHEAD))
+    review = view.get("review_on")
+    if review and view["status"] in ("escalated", "linked"):
+        items.append(("プランの見直し予定日", date.fromisoformat(review), DUE_AHEAD))
+    return [(what, due, due < on) for what, due, ahead in items if due <= on + ahead]
 
 
 class CaseStillUnderPlan(DomainError):
@@ -144,6 +178,91 @@ class Reception(Aggregate):
         return uuid5(case_id, "reception")
 
 
+#: 続柄 (D16): a member's relation to the household's head (本人 is the head alone)
+RELATIONS = {"self": "本人", "spouse": "配偶者", "child": "子", "parent": "親", "other": "その他"}
+
+
+class AlreadyInAHousehold(DomainError):
+    """D16: a person belongs to one household at a time (leave the other first)."""
+
+
+class NotAMember(DomainError):
+    """D16: the person is not a member of this household now."""
+
+    status = 404
+
+
+class HeadStays(DomainError):
+    """D16: the head (本人) does not leave the household; form another from a member's case instead."""
+
+
+class Household(JourneyAggregate):
+    """世帯 (D16): persons of intake's records living together, each with their 続柄 to the head (本人).
+
+    Its id is the household's pseudonymous ref (a random UUID: no person's id or name), the only thing of it
+    that may travel on the bus (CaseEscalated's `household_ref`). Membership changes over time: a member who
+    left stays as a former member with the dates. Personal: a member's 続柄 is stored sealed with that
+    member's key (erased with them); the household is never part of an audit's state view."""
+
+    personal = True
+    personal_fields = ("relation",)
+
+    if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
+        Formed: ClassVar[type[Any]]
+        MemberAdded: ClassVar[type[Any]]
+        MemberRemoved: ClassVar[type[Any]]
+
+    @classmethod
+    def form(cls, head_ref: str, on: str, division: str, current_household: UUID | None) -> Household:
+        """D16: a household formed around a case's person (its head, 本人), who belongs to no other now."""
+        if current_household is not None:
+            raise AlreadyInAHousehold("この方は既に別の世帯に属しています。その世帯を開くか、先にその世帯から外してください / "
+                                      "this person already belongs to a household: open it, or remove them from it first")
+        return cls(head_ref=head_ref, on=on, division=division)
+
+    @event("Formed")
+    def __init__(self, head_ref: str, on: str, division: str) -> None:
+        self.head_ref = head_ref
+        self.members: list[dict[str, Any]] = [{"person_ref": head_ref, "relation": "self", "since": on,
+                                               "division": division}]
+        self.former: list[dict[str, Any]] = []
+
+    def add_member(self, person_ref: str, relation: str, on: str, division: str,
+                   current_household: UUID | None) -> None:
+        """D16: a person joins with their 続柄 to the head; one household at a time; 本人 is the head alone.
+        `division`: the adding staff member's (their basis for a member who has no case of their own)."""
+        if relation not in RELATIONS or relation == "self":
+            raise Invalid("続柄は " + "・".join(f"{k}={v}" for k, v in RELATIONS.items() if k != "self")
+                          + " のいずれかです（本人は世帯主のみ）/ relation to the head: spouse, child, parent or other")
+        if any(m["person_ref"] == person_ref for m in self.members):
+            raise AlreadyInAHousehold("この方は既にこの世帯の世帯員です / this person is already a member")
+        if current_household is not None and current_household != self.id:
+            raise AlreadyInAHousehold("この方は別の世帯に属しています。先にその世帯から外してください / "
+                                      "this person belongs to another household: remove them from it first")
+        self._member_added(person_ref=person_ref, relation=relation, on=on, division=division)
+
+    @event("MemberAdded")
+    def _member_added(self, person_ref: str, relation: str | None, on: str, division: str) -> None:
+        self.members.append({"person_ref": person_ref, "relation": relation, "since": on, "division": division})
+
+    def remove_member(self, person_ref: str, on: str) -> None:
+        """D16: a member leaves (転出・別世帯へ); kept as a former member. The head does not leave."""
+        if person_ref == self.head_ref:
+            raise HeadStays("世帯主（本人）は世帯から外せません / the head does not leave the household")
+        if all(m["person_ref"] != person_ref for m in self.members):
+            raise NotAMember("この方はこの世帯の世帯員ではありません / not a member of this household")
+        self._member_removed(person_ref=person_ref, on=on)
+
+    @event("MemberRemoved")
+    def _member_removed(self, person_ref: str, on: str) -> None:
+        gone = next(m for m in self.members if m["person_ref"] == person_ref)
+        self.members = [m for m in self.members if m["person_ref"] != person_ref]
+        self.former.append({**gone, "until": on})
+
+    def is_member(self, person_ref: str) -> bool:
+        return any(m["person_ref"] == person_ref for m in self.members)
+
+
 class Referral(JourneyAggregate):
     """紹介: outreach hands a person to a counter (D12); the counter receives them on the same case."""
 
@@ -195,6 +314,10 @@ class Case(JourneyAggregate):
         PersonDisclosed: ClassVar[type[Any]]
         SittingNoted: ClassVar[type[Any]]
         MeetingNoted: ClassVar[type[Any]]
+        JoinedHouseholdPlan: ClassVar[type[Any]]
+        PlanSuspended: ClassVar[type[Any]]
+        PlanResumed: ClassVar[type[Any]]
+        ReviewNoted: ClassVar[type[Any]]
 
     @event("Received")
     def __init__(
@@ -260,22 +383,82 @@ class Case(JourneyAggregate):
         if accepted:
             self.primary = to_agency
 
-    def escalate(self, reason: str, primary_agency: str) -> None:
-        """D3: a complex or compound case goes to collaboration (多機関協働)."""
+    def escalate(self, reason: str, primary_agency: str, household_ref: str | None = None,
+                 related_case_ids: Sequence[UUID] = ()) -> None:
+        """D3: a complex or compound case goes to collaboration (多機関協働). D16: with `household_ref` and
+        `related_case_ids`, it carries the household's other cases escalated with it to one plan."""
+        self._check_escalable()
+        if not primary_agency.strip():
+            raise Invalid("主担当機関を入力してください / name the primary agency (D11)")
+        related = [str(c) for c in related_case_ids]
+        self._escalated(reason=reason, concerns=self.concerns, primary_agency=primary_agency,
+                        household_ref=household_ref, related_case_ids=related or None)
+
+    def _check_escalable(self) -> None:
         if self.status == "closed":
             raise CaseAlreadyClosed("このケースは対応終了しています / the case is closed")
-        if self.status == "escalated":
+        if self.status in ("escalated", "plan_suspended"):
             raise CaseAlreadyEscalated(
                 "このケースは既に多機関協働事業へつないでいます / the case is already escalated"
             )
-        if not primary_agency.strip():
-            raise Invalid("主担当機関を入力してください / name the primary agency (D11)")
-        self._escalated(reason=reason, concerns=self.concerns, primary_agency=primary_agency)
+        if self.status == "linked":
+            raise CaseAlreadyEscalated("このケースは世帯の他のケースと一緒に多機関協働事業へつないでいます（世帯で連携中）/ "
+                                       "the case is already held in its household's plan")
 
     @event("Escalated")
-    def _escalated(self, reason: str, concerns: list[str], primary_agency: str) -> None:
+    def _escalated(self, reason: str, concerns: list[str], primary_agency: str, household_ref: str | None = None,
+                   related_case_ids: list[str] | None = None) -> None:
         self.status = "escalated"
         self.primary = primary_agency
+        self.household_plan = {"household_ref": household_ref, "lead": str(self.id),
+                               "related": list(related_case_ids or [])} if household_ref else None
+
+    def join_household_plan(self, lead_case_id: UUID, household_ref: str, primary_agency: str) -> None:
+        """D16: the household's case `lead_case_id` is escalated carrying this one (one plan for the household):
+        this case is held with it (「世帯で連携中」) and follows that plan, with the lead's primary agency."""
+        if lead_case_id == self.id:
+            raise Invalid("一緒につなぐケースは代表のケースとは別のケースです / the lead case is not joined to itself")
+        self._check_escalable()
+        self._joined_household_plan(lead_case_id=str(lead_case_id), household_ref=household_ref,
+                                    primary_agency=primary_agency)
+
+    @event("JoinedHouseholdPlan")
+    def _joined_household_plan(self, lead_case_id: str, household_ref: str, primary_agency: str) -> None:
+        self.status = "linked"
+        self.primary = primary_agency
+        self.household_plan = {"household_ref": household_ref, "lead": lead_case_id, "related": []}
+
+    def note_plan_review(self, plan_id: UUID, review_on: str | None) -> None:
+        """D18: the 見直し予定日 of the plan the case follows (PlanProposed's review_on, PlanContinued's next
+        review); recorded when it changes."""
+        if review_on and review_on != getattr(self, "review_on", None):
+            self._review_noted(plan_id=str(plan_id), review_on=review_on)
+
+    @event("ReviewNoted")
+    def _review_noted(self, plan_id: str, review_on: str) -> None:
+        self.review_on = review_on
+
+    def note_plan_suspended(self, plan_id: UUID, meeting_id: UUID) -> None:
+        """D7: the plan the case is under was suspended (中断): the case shows 中断 (a case not under a plan:
+        nothing)."""
+        if self.status in ("escalated", "linked"):
+            self._plan_suspended(plan_id=str(plan_id), meeting_id=str(meeting_id), status_before=self.status)
+
+    @event("PlanSuspended")
+    def _plan_suspended(self, plan_id: str, meeting_id: str, status_before: str = "escalated") -> None:
+        self.status = "plan_suspended"
+        self.suspended_from = status_before
+
+    def note_plan_resumed(self, plan_id: UUID, meeting_id: UUID) -> None:
+        """D7 (issue 15): the plan was resumed (PlanResumed): a case that showed 中断 or 終結 is under its plan
+        again (支援中); a case returned or closed here records nothing."""
+        if self.status in ("plan_suspended", "plan_closed"):
+            self._plan_resumed(plan_id=str(plan_id), meeting_id=str(meeting_id))
+
+    @event("PlanResumed")
+    def _plan_resumed(self, plan_id: str, meeting_id: str) -> None:
+        before = getattr(self, "suspended_from", None) or getattr(self, "ended_from", None)
+        self.status = before if before in ("escalated", "linked") else "escalated"
 
     def return_from_meeting(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
         """D5 D11: the meeting returned the case; intake is primary again, with the primary it names.
@@ -297,7 +480,7 @@ class Case(JourneyAggregate):
         case is escalated and its plan active (the meeting ends it: 終結), and once closed."""
         if self.status == "closed":
             raise CaseAlreadyClosed("このケースは既に対応終了しています / the case is already closed")
-        if self.status == "escalated":
+        if self.status in ("escalated", "linked"):
             raise CaseStillUnderPlan(
                 "このケースは多機関協働事業のプランで支援中です。対応終了はできません（プランの終結は支援会議で決めます。"
                 "会議から戻るか、プランが終結してから対応終了してください）/ the case is escalated and its plan is active: "
@@ -313,13 +496,15 @@ class Case(JourneyAggregate):
         self.closure = {"outcome": outcome, "note": note, "status_before": status_before}
 
     def note_plan_closed(self, plan_id: UUID, meeting_id: UUID) -> None:
-        """D7: the plan of an escalated case ended (終結, PlanClosed): the case shows 終結, not escalated.
-        A case not escalated (returned, or closed here) records nothing."""
-        if self.status == "escalated":
+        """D7: the plan of an escalated case ended (終結, PlanClosed): the case shows 終結, not escalated
+        (D16: a case held in its household's plan, or one whose plan was suspended, too). A case not under a
+        plan (returned, or closed here) records nothing."""
+        if self.status in UNDER_PLAN:
             self._plan_ended(plan_id=str(plan_id), meeting_id=str(meeting_id))
 
     @event("PlanEnded")
     def _plan_ended(self, plan_id: str, meeting_id: str) -> None:
+        self.ended_from = self.status if self.status != "plan_suspended" else getattr(self, "suspended_from", None)
         self.status = "plan_closed"
 
     @property
@@ -427,11 +612,15 @@ class Case(JourneyAggregate):
             "sittings": self.sittings,
             "disclosures": getattr(self, "disclosures", 0),
             # D3: concerns in two or more fields suggest a complex or compound case (複合化)
-            "escalation_candidate": len(set(self.concerns)) >= 2 and self.status not in ("escalated", "closed"),
+            "escalation_candidate": len(set(self.concerns)) >= 2
+            and self.status not in ("escalated", "closed", "linked", "plan_suspended"),
             "consulted_on": getattr(self, "consulted_on", None),
             "route": getattr(self, "route", None),
             "consulted_by": getattr(self, "consulted_by", None),
             # 対応終了: the outcome; its note is shown only with a basis to see the person (closing_note)
             "closure": {k: v for k, v in closure.items() if k != "note"} if (closure := getattr(self, "closure", None))
             else None,
+            # D16: the household plan this case is in (its household's pseudonymous ref, the lead case, the others)
+            "household_plan": getattr(self, "household_plan", None),
+            "review_on": getattr(self, "review_on", None),  # D18: the 見直し予定日 of the plan it follows
         }

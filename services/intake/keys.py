@@ -21,7 +21,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from services.intake.domain import Person, Reception
+from services.intake.domain import Household, Person, Reception
+from shared.domain.casework import CaseFile
 
 NONCE = 12
 
@@ -165,23 +166,40 @@ def open_keys(env: Mapping[str, str], recorder: Any) -> PersonKeys:
     return MemoryKeys(master)
 
 
+#: 支援経過記録 (D17): a case note's texts, sealed with the key of the case's person (erasure reaches them)
+NOTE_FIELDS = ("counterpart", "content", "agreed", "next_step")
+NOTE_ERASED = "（相談者の個人情報の消去により読めません / erased with the person）"
+
+
 class PersonalMapper(Mapper[UUID]):
     """Seals a `Person` event's personal fields with the person's key; reads them as None once erased.
 
-    Stored: `sealed = {"fields": [...], "data": base64(nonce + AES-GCM(fields as JSON))}`, bound to
-    the event's aggregate and version. `keys` is set by the application once its store is open.
+    Also a `Reception`'s texts and a household member's 続柄 (`Household.MemberAdded`) with their person's key,
+    and (D17, issue 15) a case note's texts (`CaseFile.NoteWritten`) with the key of the case's person,
+    found through `note_person` (case file id → person_ref; the application sets it): an erased person's
+    notes read as NOTE_ERASED. Notes written before this sealing stay as they were (the store's cipher).
+
+    Stored: `sealed = {"fields": [...], "data": base64(nonce + AES-GCM(fields as JSON))}` (and `person_ref`
+    for a note), bound to the event's aggregate and version. `keys` is set by the application once its
+    store is open.
     """
 
     keys: PersonKeys
+    note_person: Callable[[UUID], UUID | None] = staticmethod(lambda _file_id: None)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = vars(domain_event)
         fields = (Person.personal_fields if isinstance(domain_event, Person.Event)
-                  else Reception.personal_fields if isinstance(domain_event, Reception.Event) else ())
+                  else Reception.personal_fields if isinstance(domain_event, Reception.Event)
+                  else Household.personal_fields if isinstance(domain_event, Household.MemberAdded)
+                  else NOTE_FIELDS if isinstance(domain_event, CaseFile.NoteWritten) else ())
         personal = [f for f in fields if f in state]
         if not personal:
             return super().to_stored_event(domain_event)
-        ref = _person_of(domain_event)
+        note = isinstance(domain_event, CaseFile.NoteWritten)
+        ref = self.note_person(domain_event.originator_id) if note else _person_of(domain_event)
+        if ref is None:  # a note on no case of a known person: the store's cipher alone, as before
+            return super().to_stored_event(domain_event)
         key = self.keys.get(ref)
         if key is None:
             if domain_event.originator_version != 1 or not isinstance(domain_event, Person.Event):
@@ -190,6 +208,8 @@ class PersonalMapper(Mapper[UUID]):
         data = json.dumps({f: state[f] for f in personal}, ensure_ascii=False).encode()
         sealed = {"fields": personal,
                   "data": base64.b64encode(_seal(key, data, _aad(domain_event.originator_id, domain_event.originator_version))).decode()}
+        if note:
+            sealed["person_ref"] = str(ref)
         stored = object.__new__(type(domain_event))
         object.__setattr__(stored, "__dict__", {**{k: v for k, v in state.items() if k not in personal},
                                                 "sealed": sealed})
@@ -201,8 +221,10 @@ class PersonalMapper(Mapper[UUID]):
         sealed = state.pop("sealed", None)
         if sealed is None:
             return domain_event
-        key = self.keys.get(_person_of(domain_event))
-        if key is None:  # erased: the fields exist, and say nothing
+        key = self.keys.get(UUID(sealed["person_ref"]) if "person_ref" in sealed else _person_of(domain_event))
+        if key is None and "person_ref" in sealed:  # a note of an erased person: text fields that say so
+            state.update({f: NOTE_ERASED if f == "content" else "" for f in sealed["fields"]})
+        elif key is None:  # erased: the fields exist, and say nothing
             state.update(dict.fromkeys(sealed["fields"]))
         else:
             aad = _aad(domain_event.originator_id, domain_event.originator_version)
@@ -211,9 +233,11 @@ class PersonalMapper(Mapper[UUID]):
 
 
 def _person_of(domain_event: Any) -> UUID:
-    """Whose key seals the event: a Person's own; a Reception's (主訴, 相談概要) its person's (issue 15)."""
+    """Whose key seals the event: a Person's own; a Reception's (主訴, 相談概要) its person's (issue 15); a
+    household member's 続柄 the member's (D16)."""
     ref = vars(domain_event).get("person_ref")
-    return UUID(str(ref)) if isinstance(domain_event, Reception.Event) and ref else domain_event.originator_id
+    kinds = (Reception.Event, Household.MemberAdded)
+    return UUID(str(ref)) if isinstance(domain_event, kinds) and ref else domain_event.originator_id
 
 
 def _aad(person_ref: UUID, version: int) -> bytes:

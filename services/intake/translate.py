@@ -24,6 +24,9 @@ translate = translator(
         Case.Closed: lambda e: ("IntakeCaseClosed", {"outcome": e.outcome}),  # 対応終了: the note stays here
         Case.Escalated: lambda e: (
             "CaseEscalated", {"reason": e.reason, "concerns": e.concerns, "primary_agency": e.primary_agency}
+            # D16 (issue 15, added in place): the household's pseudonymous ref and its other cases' ids, no more
+            | ({"household_ref": ref, "related_case_ids": list(getattr(e, "related_case_ids", None) or [])}
+               if (ref := getattr(e, "household_ref", None)) else {})
         ),
     },
 )
