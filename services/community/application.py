@@ -18,7 +18,8 @@ from shared.domain.access import OutOfScope
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
-from shared.organisation.reference import DIVISIONS, PROGRAMS, RESOURCE_KINDS, Program, resource_kind
+from shared.organisation.reference import PROGRAMS, RESOURCE_KINDS, Program, resource_kind
+from shared.organisation.scope import division_name
 
 #: the division that may record any community program's activities besides the program's own (事業の総括)
 OVERSEEING_DIVISION = "welfare-general"
@@ -210,7 +211,7 @@ class CommunityApplication(CaseworkOwner):
         known = community_program(program)
         division = actor.get("division", "")
         if division not in (known.division, OVERSEEING_DIVISION):
-            runs = DIVISIONS[known.division].ja if known.division in DIVISIONS else known.division
+            runs = division_name(known.division or OVERSEEING_DIVISION)
             raise OutOfScope(f"「{known.ja}」の記録は{runs}（または福祉総務課）が行います。担当課に依頼してください / "
                              f"{known.en} is recorded by the division that runs it ({known.division}) or welfare-general")
         return known

@@ -4,7 +4,7 @@ and the local resources registered for participation's catalogue."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -12,9 +12,15 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.community.api import App, InitiativeIn, ResolutionIn, ResourceIn
-from services.community.application import CommunityApplication
-from shared.domain.wareki import local_time
+from services.community.api import App, GroupIn, InitiativeIn, PlaceIn, ResolutionIn, ResourceIn, SessionIn
+from services.community.application import (
+    FIGURES,
+    OVERSEEING_DIVISION,
+    CommunityApplication,
+    community_programs,
+    fiscal_year_of,
+)
+from shared.domain.wareki import local_time, today_in_japan
 from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.casework_api import casework_pages
@@ -212,6 +218,160 @@ async def register_resource(request: Request, app: App) -> Response:
     except DomainError as refused:
         return await call(_resources_page, request, app, refused.status, form=text, error=str(refused))
     return redirect("/ui/resources", ok=f"社会資源「{resource.name}」を登録しました。参加支援の資源一覧に加わります / resource registered")
+
+
+# -- 地域づくり as places and activities (D21, issue 16): 拠点・居場所, 開催, 自主グループ化, the year's figures -------
+
+PROGRAM_JA = {p.code: p.ja for p in community_programs()}
+FIGURE_JA = {"sessions": "開催回数", "participants": "参加者数（延べ）", "new_participants": "新規参加者",
+             "volunteers": "ボランティア（延べ）", "organisations": "参加団体", "new_groups": "自主グループ化",
+             "places": "拠点数", "ibasho": "うち居場所", "new_places": "新規開設の拠点"}
+
+
+def _programs_for(staff: dict[str, Any] | None) -> dict[str, str]:
+    """The programs a member of staff may record (D21): those their division runs; every one for 福祉総務課."""
+    division = (staff or {}).get("division", "")
+    return {p.code: p.ja for p in community_programs() if division in (p.division, OVERSEEING_DIVISION)}
+
+
+def _fiscal_year(request: Request) -> int:
+    """The fiscal year asked for (`fy`, 2000–2100), else this one."""
+    text = request.query_params.get("fy", "")
+    return int(text) if text.isdecimal() and 2000 <= int(text) <= 2100 else fiscal_year_of(today_in_japan())
+
+
+def _by_program_and_assignee(request: Request, rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:
+    """The filter bar's choices: 事業 (`program`), 担当者 (the place's, `assignee`) and the days (from/to)."""
+    program = request.query_params.get("program", "")
+    rows = [r for r in rows if r["program"] == program] if program in PROGRAM_JA else rows
+    return filters_of(request).apply(rows, assignee="in_charge", day=day)
+
+
+def _activities(request: Request, app: CommunityApplication, **extra: Any) -> dict[str, Any]:
+    """What the activities page shows (blocking: reads the application)."""
+    fiscal_year = _fiscal_year(request)
+    places = app.places()
+    all_sessions = [{**s, "at": local_time(s["at"]), "who": actor_label(s["actor"])} for s in app.sessions()]
+    sessions, paging = paged(request, _by_program_and_assignee(request, all_sessions, "held_on"))
+    this_year = fiscal_year_of(today_in_japan())
+    return {"figures": app.figures(fiscal_year), "fiscal_year": fiscal_year,
+            "years": list(range(this_year, this_year - 6, -1)), "figure_ja": FIGURE_JA, "figure_keys": FIGURES,
+            "sessions": sessions, "paging": paging, "filters": filters_of(request),
+            "program": request.query_params.get("program", ""), "program_ja": PROGRAM_JA,
+            "assignees": sorted({p["in_charge"] for p in places if p["in_charge"]}),
+            "open_places": [p for p in places if not p["closed_on"]], "places_by_id": {p["place_id"]: p for p in places},
+            "groups": app.groups(), "my_programs": _programs_for(staff_from_cookie(request)),
+            "today": today_in_japan().isoformat(), "form": {}, "form_at": "", "error": None, **extra}
+
+
+@router.get("/ui/activities", response_class=HTMLResponse, dependencies=[requires("resource.read")])
+def activities_page(request: Request, app: App) -> Response:
+    """地域づくりの活動: the year's figures per program, the sessions held and the groups formed."""
+    if staff_from_cookie(request) is None:
+        return redirect("/ui/login?next=/ui/activities")
+    return ui.render(request, "community_activities.html", "地域づくりの活動と実績 / activities and figures",
+                     **_activities(request, app))
+
+
+@router.get("/ui/sessions-table", response_class=HTMLResponse, dependencies=[requires("resource.read")])
+def sessions_table(request: Request, app: App) -> Response:
+    """The live part of the sessions' list (the same page, the same filters)."""
+    return ui.render(request, "community_sessions_table.html", "", **_activities(request, app))
+
+
+@router.get("/ui/sessions.csv", dependencies=[requires("resource.read")])
+def sessions_csv(app: App) -> Response:
+    return csv_response("地域づくりの開催記録.csv",
+                        ["開催日", "年度", "事業", "拠点", "地域", "参加者数", "新規参加者数", "ボランティア数", "参加団体", "内容",
+                         "開催番号"],
+                        [[s["held_on"], fiscal_year_of(date.fromisoformat(s["held_on"])),
+                          PROGRAM_JA.get(s["program"], s["program"]), s["place_name"], s["area"], s["participants"],
+                          s["new_participants"], s["volunteers"], "・".join(s["organisations"]), s["summary"],
+                          s["session_id"]] for s in app.sessions()])
+
+
+def _lines(text: Any) -> list[str]:
+    """A textarea of names, one per line (or separated by 、 or ,), as the list the command takes."""
+    if isinstance(text, list):
+        text = "\n".join(str(t) for t in text)
+    return [n.strip() for n in str(text or "").replace("、", "\n").replace(",", "\n").splitlines() if n.strip()]
+
+
+@router.post("/ui/sessions", response_class=HTMLResponse, dependencies=[requires("resource.write")])
+async def record_session(request: Request, app: App) -> Response:
+    """D21: a session held at a place (counts, never names)."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/activities")
+    text = await form_text(request)
+    try:
+        held = form_model(SessionIn, {**text, **{k: _number(text.get(k)) for k in ("participants", "new_participants",
+                                                                                 "volunteers")},
+                                      "organisations": _lines(text.get("organisations"))})
+        await call(app.record_session, actor_of(staff), held.place_id, date.fromisoformat(held.held_on),
+                   held.participants, held.new_participants, held.volunteers, held.organisations, held.summary,
+                   held.program)
+    except DomainError as refused:
+        context = await call(_activities, request, app, form=text, form_at="session", error=str(refused))
+        return ui.render(request, "community_activities.html", "地域づくりの活動と実績 / activities and figures",
+                         status_code=refused.status, **context)
+    return redirect("/ui/activities", ok=f"開催を記録しました（{held.held_on}・{held.participants}人）/ session recorded")
+
+
+@router.post("/ui/groups", response_class=HTMLResponse, dependencies=[requires("resource.write")])
+async def form_group(request: Request, app: App) -> Response:
+    """D21: a self-help group formed (自主グループ化)."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/activities")
+    text = await form_text(request)
+    try:
+        group = form_model(GroupIn, {**text, "members": _number(text.get("members"))})
+        await call(app.form_group, actor_of(staff), group.name, group.program, group.area,
+                   date.fromisoformat(group.formed_on), group.place_id, group.members)
+    except DomainError as refused:
+        context = await call(_activities, request, app, form=text, form_at="group", error=str(refused))
+        return ui.render(request, "community_activities.html", "地域づくりの活動と実績 / activities and figures",
+                         status_code=refused.status, **context)
+    return redirect("/ui/activities", ok=f"自主グループ「{group.name}」を記録しました / group recorded")
+
+
+def _places(request: Request, app: CommunityApplication, **extra: Any) -> dict[str, Any]:
+    """What the places' page shows (blocking)."""
+    all_places = [{**p, "at": local_time(p["at"]), "who": actor_label(p["actor"])} for p in app.places()]
+    places, paging = paged(request, _by_program_and_assignee(request, all_places, "opened_on"))
+    return {"places": places, "paging": paging, "filters": filters_of(request), "program_ja": PROGRAM_JA,
+            "program": request.query_params.get("program", ""),
+            "assignees": sorted({p["in_charge"] for p in all_places if p["in_charge"]}),
+            "my_programs": _programs_for(staff_from_cookie(request)),
+            "form": {}, "form_at": "", "error": None, **extra}
+
+
+@router.get("/ui/places", response_class=HTMLResponse, dependencies=[requires("resource.read")])
+def places_page(request: Request, app: App) -> Response:
+    """拠点・居場所: each program's places, filtered by 事業, 担当者 and the day each opened."""
+    if staff_from_cookie(request) is None:
+        return redirect("/ui/login?next=/ui/places")
+    return ui.render(request, "community_places.html", "拠点・居場所 / places", **_places(request, app))
+
+
+@router.post("/ui/places", response_class=HTMLResponse, dependencies=[requires("resource.write")])
+async def register_place(request: Request, app: App) -> Response:
+    """D21: a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped)."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/places")
+    text = await form_text(request)
+    try:
+        place = form_model(PlaceIn, {**text, "capacity": _number(text.get("capacity")),
+                                     "ibasho": bool(text.get("ibasho"))})
+        await call(app.register_place, actor_of(staff), place.program, place.name, place.area, place.ibasho,
+                   place.capacity, place.provider, date.fromisoformat(place.opened_on), place.in_charge)
+    except DomainError as refused:
+        context = await call(_places, request, app, form=text, form_at="place", error=str(refused))
+        return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
+    offered = "。居場所として参加支援の資源一覧に加わります" if place.ibasho else ""
+    return redirect("/ui/places", ok=f"拠点「{place.name}」を登録しました{offered} / place registered")
 
 
 router.include_router(casework_pages(ui, lambda case_id: "/ui/", "issue.read"))
