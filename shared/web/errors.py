@@ -6,26 +6,37 @@ goes to the tooltip, shared/web/labels.py), who may use the page when the policy
 go on, and for an unexpected failure (500) a number to quote to the help desk, never a traceback (the
 number is on the log line that has it). `install_error_pages` answers the framework's own refusals
 (404, 405, 413, 422) and an unexpected failure on pages, and leaves the API's answers as they were.
+
+For programs (issue 17): every JSON refusal carries a machine-readable `code` beside its `detail`
+(`ErrorCodes`: the refused rule's name, e.g. `not_for_shien_kaigi`, else one per status, `CODES`), and
+the OpenAPI document declares each operation's refusals (401, 403, 404, 409, 422, 503) with that body
+and the bearer scheme (`document_refusals`).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import re
 import uuid
 from collections.abc import Awaitable
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.kernel.journey import DomainError
 from shared.organisation.scope import PROGRAM_DIVISIONS
 from shared.web.auth import Unauthenticated
 from shared.web.labels import division_label, split_rule_codes
 from shared.web.limits import TOO_LARGE, readable
-from shared.web.policy import ROLES, declared, permits, principal_of, program_of
+from shared.web.policy import PUBLIC, ROLES, actions, declared, permits, principal_of, program_of
 from shared.web.ui import HOME_ACTIONS, PROGRAM_LABELS, SECURITY_HEADERS, UI, service_url
 
 log = structlog.get_logger()
@@ -135,7 +146,10 @@ async def _answer(answer: Response | Awaitable[Response]) -> Response:
 def install_error_pages(api: FastAPI, page: UI) -> None:
     """The framework's refusals (404, 405, 413, 400) and its validation errors (422) as pages on /ui/,
     through the API's own handlers elsewhere (shared/web/limits.py); an unexpected failure (500) as a
-    page with a number to quote on /ui/, as JSON with that number on the API."""
+    page with a number to quote on /ui/, as JSON with that number on the API. Every JSON refusal gets
+    its `code` (ErrorCodes), and the OpenAPI document its refusals (document_refusals)."""
+    api.add_middleware(ErrorCodes)
+    document_refusals(api)
     framework = api.exception_handlers[StarletteHTTPException]
     validation = api.exception_handlers[RequestValidationError]
 
@@ -162,13 +176,164 @@ def install_error_pages(api: FastAPI, page: UI) -> None:
         if not is_page(request):
             return JSONResponse(status_code=500, content={
                 "detail": f"予期しない問題が起きました。問い合わせ番号 {incident} / unexpected error, incident {incident}",
-                "incident": incident})
+                "code": CODES[500], "incident": incident})
         try:
             response: Response = error_page(page, request, 500, incident=incident)
         except Exception:  # noqa: BLE001 - the error page itself failed: a plain page, still no traceback
             response = HTMLResponse(_PLAIN.format(incident=incident), status_code=500)
         response.headers.update(SECURITY_HEADERS)  # answered outside the middleware that adds them
         return response
+
+
+# ---- machine-readable refusals (issue 17) ---------------------------------------------------------------
+
+#: The `code` of a JSON refusal that no rule named: one per status.
+CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
+    431: "headers_too_large", 500: "internal_error", 503: "unavailable",
+}
+#: The refusals the OpenAPI document declares (issue 17), and what each means to a program.
+REFUSALS = {
+    401: "トークンがない、または無効です / no valid bearer token (code `unauthenticated`)",
+    403: "役割または所属課の範囲外です / the role or the division scope refuses it (code `forbidden`, `out_of_scope`, "
+         "or the rule's)",
+    404: "記録がありません / no such record (code `not_found` or the rule's)",
+    409: "規則により記録できません、または同時に更新されました / a rule refuses it now, or the record changed at the same "
+         "time (code: the rule's, e.g. `case_already_escalated`, or `conflict`)",
+    422: "入力内容が正しくありません / the input is not valid (code `invalid` with the fields in `detail`, or the rule's)",
+    503: "記録先に一時的に接続できません。Retry-After の後に再送できます / the store is unreachable for now: retry after "
+         "Retry-After, with the same Idempotency-Key (code `unavailable`)",
+}
+COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REFUSAL_SCHEMA: dict[str, Any] = {
+    "title": "Refusal",
+    "type": "object",
+    "required": ["detail", "code"],
+    "properties": {
+        "detail": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+            "description": "何が拒否されたか、次にすること（日本語と英語）。入力の誤り (422) は項目ごとの一覧 / what was refused "
+                           "and what to do, in Japanese and English; for invalid input (422) a list naming each field",
+        },
+        "code": {
+            "type": "string", "pattern": "^[a-z][a-z0-9_]*$",
+            "description": "機械で判別するための拒否の種類 / the kind of refusal, for programs: the refused rule "
+                           "(e.g. `not_for_shien_kaigi`, `out_of_scope`) or one per status (" +
+                           ", ".join(f"{status} `{code}`" for status, code in CODES.items()) + ")",
+        },
+    },
+    "additionalProperties": True,
+}
+BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+          "description": "職員のトークン（市の認証基盤の OIDC、または開発用の発行者 `jusou token`）/ a staff member's token: "
+                         "the city IdP's OIDC JWT, or the development issuer's (`jusou token`)"}
+
+
+def code_of(exc: Exception) -> str:
+    """The machine-readable code of a refusal: its rule (the DomainError's class) in snake_case,
+    `NotForShienKaigi` → `not_for_shien_kaigi`; a plain DomainError by its status."""
+    if type(exc) is DomainError or not isinstance(exc, DomainError):
+        return CODES.get(getattr(exc, "status", 500), "refused")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", type(exc).__name__).lower()
+
+
+def _with_code(body: bytes, status: int) -> bytes:
+    """A JSON refusal's body with its `code` beside `detail` (as it was when it has one, or is not such a body)."""
+    try:
+        content = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(content, dict) or "detail" not in content or "code" in content:
+        return body
+    content["code"] = CODES.get(status, "refused")
+    try:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the input (limits.SafeJSONResponse)
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+class ErrorCodes:
+    """ASGI middleware: every JSON refusal of the API (not the pages) carries a `code` beside its `detail`.
+
+    Only answers of status 400 and above with a JSON body are read; the rest pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/ui/"):
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def coded(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+                if message["status"] >= 400 and content_type.startswith("application/json"):
+                    held = message
+                    return
+            elif message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = _with_code(b"".join(chunks), held["status"])
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                await send({**held, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, coded)
+
+
+def refusals_of(method: str, path: str, action: str | None, operation: dict[str, Any]) -> list[int]:
+    """The refusals an operation can give: 401 and 403 unless public, 404 when its path names a record,
+    409 for a command, 422 when it takes input, 503 when it reaches the store (all but the public ones)."""
+    found = []
+    if action != PUBLIC:
+        found += [401, 403]
+    if "{" in path:
+        found.append(404)
+    if method.upper() in COMMAND_METHODS:
+        found.append(409)
+    if operation.get("parameters") or operation.get("requestBody") or "422" in operation.get("responses", {}):
+        found.append(422)
+    if action != PUBLIC:
+        found.append(503)
+    return found
+
+
+def document_refusals(api: FastAPI) -> None:
+    """Every operation of the OpenAPI document declares its refusals (`refusals_of`) with the `Refusal`
+    body, and the bearer scheme it needs (`security`; a public operation none)."""
+    made = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = made()
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {})["Refusal"] = REFUSAL_SCHEMA
+            components.setdefault("securitySchemes", {})["bearer"] = BEARER
+            body = {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}
+            for (method, path), action in actions(api).items():
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+                if not isinstance(operation, dict):
+                    continue
+                operation["security"] = [] if action == PUBLIC else [{"bearer": []}]
+                responses = operation.setdefault("responses", {})
+                for status in refusals_of(method, path, action, operation):
+                    responses[str(status)] = {"description": REFUSALS[status], "content": body}
+            schemas = components["schemas"]
+            if not any("HTTPValidationError" in json.dumps(op) for ops in schema.get("paths", {}).values()
+                       for op in ops.values()):
+                schemas.pop("HTTPValidationError", None)
+                schemas.pop("ValidationError", None)
+        return api.openapi_schema or made()
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 _PLAIN = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>システムで問題が起きました</title></head>
