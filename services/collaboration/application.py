@@ -66,6 +66,7 @@ class CaseRow(TypedDict):
     concerns: list[str]
     primary_agency: str
     status: str
+    opened_at: str
     plans: list[dict[str, Any]]
     latest: dict[str, Any] | None
 
@@ -122,7 +123,8 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         for case in self.scoped(self.cases(), reader):
             own = plans.get(case["case_id"], [])
             rows.append(CaseRow(case_id=case["case_id"], reason=case["reason"], concerns=case["concerns"],
-                                primary_agency=case["primary_agency"], status=case["status"], plans=own,
+                                primary_agency=case["primary_agency"], status=case["status"],
+                                opened_at=case["opened_at"], plans=own,
                                 latest=own[-1] if own else None))
         return rows
 

@@ -136,7 +136,7 @@ class CollaborationCase(JourneyAggregate):
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
                 "primary_agency": self.primary_agency, "status": self.status,
-                "strands": [dict(s) for s in getattr(self, "strands", [])]}
+                "opened_at": self.created_on.isoformat(), "strands": [dict(s) for s in getattr(self, "strands", [])]}
 
 
 def _strand(concern: str, status: str) -> None:

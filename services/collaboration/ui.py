@@ -4,7 +4,7 @@ closure, each plan's status and decision history, and a printable plan (D4, D5, 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,17 +14,28 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
-from services.collaboration.application import CaseRow, CollaborationApplication, PlanStep
+from services.collaboration.api import (
+    COUNCIL_DECISION_JA,
+    GAP_SOURCE_JA,
+    GAP_STATUS_JA,
+    STRAND_STATUS_JA,
+    AgendaIn,
+    CouncilDecisionIn,
+    GapIn,
+    SittingIn,
+    StrandIn,
+)
+from services.collaboration.application import CollaborationApplication, PlanStep
 from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE
 from shared.domain.wareki import JST
 from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import DIVISION_TITLES, agencies
+from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
 from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleIn
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, redirect, staff_from_cookie
+from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
@@ -44,9 +55,13 @@ DECISION_JA = {"approved": "承認", "revision_requested": "修正依頼", "retu
 OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続"}
 RESULT_JA = {"achieved": "達成", "partly_achieved": "一部達成", "not_achieved": "未達成"}
 MEETING_TYPE_JA = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
+#: the case list's filter on its latest plan (「プランなし」 for a case without one)
+PLAN_FILTER_JA = {"none": "プランなし", **PLAN_STATUS_JA}
 LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATUS_KIND, "decision_ja": DECISION_JA,
           "outcome_ja": OUTCOME_JA, "result_ja": RESULT_JA, "meeting_type_ja": MEETING_TYPE_JA,
-          "case_status_ja": CASE_STATUS_JA}
+          "case_status_ja": CASE_STATUS_JA, "strand_status_ja": STRAND_STATUS_JA,
+          "council_decision_ja": COUNCIL_DECISION_JA, "gap_status_ja": GAP_STATUS_JA, "gap_source_ja": GAP_SOURCE_JA,
+          "division_ja": {code: d.ja for code, d in DIVISIONS.items()}}
 
 
 def _story(step: PlanStep) -> dict[str, Any]:
@@ -95,13 +110,22 @@ def _plan_and_case(app: CollaborationApplication, plan_id: UUID) -> tuple[dict[s
     return plan, app.case_view(UUID(plan["case_id"]))
 
 
-def _cases(app: CollaborationApplication, request: Request) -> list[CaseRow]:
+def _cases(app: CollaborationApplication, request: Request) -> list[dict[str, Any]]:
     """Escalated cases the reader's division may see, each with its plans; those whose plan waits for the
-    coordinator first (blocking)."""
-    rows = app.case_rows(getattr(request.state, "principal", None))
+    coordinator first (blocking). `plan_status`: the latest plan's status, 「none」 without one (the filter)."""
+    rows: list[dict[str, Any]] = [{**r, "plan_status": (r["latest"] or {}).get("status") or "none"}
+                                  for r in app.case_rows(getattr(request.state, "principal", None))]
     waiting = ("revision_requested", "draft", None)
     rows.sort(key=lambda r: 0 if (r["latest"] or {}).get("status") in waiting else 1)
     return rows
+
+
+def _listed(app: CollaborationApplication, request: Request) -> dict[str, Any]:
+    """One page of the cases the filter bar keeps (the latest plan's status, the day each was escalated here),
+    with its pager (blocking)."""
+    filters = filters_of(request)
+    shown, paging = paged(request, filters.apply(_cases(app, request), status="plan_status", day="opened_at"))
+    return {"cases": shown, "paging": paging, "filters": filters, "plan_filter": PLAN_FILTER_JA}
 
 
 def _missing(request: Request, message: str) -> Response:
@@ -116,13 +140,14 @@ def home(request: Request, app: App) -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
     return ui.render(request, "collaboration_home.html", "多機関協働のケース / escalated cases",
-                     cases=_cases(app, request), **LABELS)
+                     **_listed(app, request), **LABELS)
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("collaboration.case.read")])
 def cases_table(request: Request, app: App) -> Response:
-    """The live part of the list: reloaded whenever the store changes (a case escalated, a decision)."""
-    return ui.render(request, "collaboration_cases_table.html", "", cases=_cases(app, request), **LABELS)
+    """The live part of the list: reloaded whenever the store changes (a case escalated, a decision); it keeps
+    the page and the filters."""
+    return ui.render(request, "collaboration_cases_table.html", "", **_listed(app, request), **LABELS)
 
 
 @router.get("/ui/cases.csv", dependencies=[requires("collaboration.case.read")])
@@ -148,9 +173,82 @@ def case_page(request: Request, case_id: UUID, app: App) -> Response:
         case = app.case_view(case_id)
     except NotFound as missing:
         return _missing(request, str(missing))
-    return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", case=case,
-                     casework=app.case_file(case_id),
-                     plans=app.plans(case_id), **LABELS)
+    return _case_page(request, app, case)
+
+
+def _case_page(request: Request, app: CollaborationApplication, case: dict[str, Any], status_code: int = 200,
+               strand_form: dict[str, Any] | None = None, error: str | None = None) -> Response:
+    """The case page (blocking): its facts, its strands (課題の解きほぐし) with the form to add one, 担当 and
+    経過記録, its plans."""
+    case_id = UUID(case["case_id"])
+    return ui.render(request, "collaboration_case.html", "多機関協働のケース / case", status_code=status_code, case=case,
+                     casework=app.case_file(case_id), plans=app.plans(case_id), strand_form=strand_form or {},
+                     strand_error=error, concerns=[c.ja for c in CONCERN_FIELDS.values()], agencies=sorted(agencies()),
+                     **LABELS)
+
+
+# -- 課題の解きほぐし (D4): strands ------------------------------------------------------------------------
+
+
+def _strand_fields(text: dict[str, Any]) -> dict[str, str]:
+    return {k: str(text.get(k, "")) for k in ("concern", "description", "agency", "status")}
+
+
+@router.post("/ui/cases/{case_id}/strands", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.strand.write")])
+async def add_strand(request: Request, case_id: UUID, app: App) -> Response:
+    """D4: record one of the household's issues as a strand of its own."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/cases/{case_id}")
+    try:
+        case = await call(app.case_view, case_id)
+    except NotFound as missing:
+        return _missing(request, str(missing))
+    typed = _strand_fields(await form_text(request))
+    try:
+        command = form_model(StrandIn, {k: v for k, v in typed.items() if v})
+        await call(app.add_strand, actor_of(staff), case_id, command.concern, command.description, command.agency,
+                   command.status)
+    except DomainError as refused:
+        return await call(_case_page, request, app, case, refused.status, typed, str(refused))
+    return redirect(f"/ui/cases/{case_id}#strands", ok="課題を記録しました / strand recorded")
+
+
+def _strand_page(request: Request, app: CollaborationApplication, case_id: UUID, strand_id: UUID,
+                 status_code: int = 200, form: dict[str, Any] | None = None, error: str | None = None) -> Response:
+    try:
+        case, strand = app.case_view(case_id), app.strand_view(case_id, strand_id)
+    except NotFound as missing:
+        return _missing(request, str(missing))
+    return ui.render(request, "collaboration_strand.html", "課題の編集 / strand", status_code=status_code, case=case,
+                     strand=strand, form=form or strand, error=error, concerns=[c.ja for c in CONCERN_FIELDS.values()],
+                     agencies=sorted(agencies()), **LABELS)
+
+
+@router.get("/ui/cases/{case_id}/strands/{strand_id}", response_class=HTMLResponse,
+            dependencies=[requires("collaboration.strand.write")])
+def strand_page(request: Request, case_id: UUID, strand_id: UUID, app: App) -> Response:
+    if staff_from_cookie(request) is None:
+        return redirect(f"/ui/login?next=/ui/cases/{case_id}/strands/{strand_id}")
+    return _strand_page(request, app, case_id, strand_id)
+
+
+@router.post("/ui/cases/{case_id}/strands/{strand_id}", response_class=HTMLResponse,
+             dependencies=[requires("collaboration.strand.write")])
+async def change_strand(request: Request, case_id: UUID, strand_id: UUID, app: App) -> Response:
+    """D4: name the strand's agency, move its status on, reword it."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/cases/{case_id}/strands/{strand_id}")
+    typed = _strand_fields(await form_text(request))
+    try:
+        command = form_model(StrandIn, {k: v for k, v in typed.items() if v})
+        await call(app.change_strand, actor_of(staff), case_id, strand_id, command.concern, command.description,
+                   command.agency, command.status)
+    except DomainError as refused:
+        return await call(_strand_page, request, app, case_id, strand_id, refused.status, typed, str(refused))
+    return redirect(f"/ui/cases/{case_id}#strands", ok="課題を更新しました / strand updated")
 
 
 @router.get("/ui/cases/{case_id}/plans-table", response_class=HTMLResponse, dependencies=[requires("plan.read")])
@@ -214,7 +312,8 @@ def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status
             error: str | None = None) -> Response:
     """The new-plan page, empty or with what was typed and why it was refused."""
     return ui.render(request, "collaboration_plan_new.html", "プランの作成 / new plan", status_code=status_code, case=case,
-                     form=form, error=error, agencies=sorted(agencies()), **LABELS)
+                     form=form, error=error, agencies=sorted(agencies()), **LABELS,
+                     unassigned=[st for st in case.get("strands", []) if not st["agency"] and st["status"] != "resolved"])
 
 
 @router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse,
@@ -226,9 +325,11 @@ def new_plan(request: Request, case_id: UUID, app: App) -> Response:
         case = app.case_view(case_id)
     except NotFound as missing:
         return _missing(request, str(missing))
-    # D11: the primary agency keeps its field; it is the natural first role.
+    # D4: the roles come from the strands (one per agency working them); without any, the primary agency (D11)
+    # keeps its field: the natural first role.
+    roles = app.roles_from_strands(case_id) or [{"agency": case["primary_agency"], "responsibility": "", "contact": None}]
     form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "", "members": [],
-            "roles": [{"agency": case["primary_agency"], "responsibility": "", "contact": None}]}
+            "roles": roles}
     return _editor(request, case, form)
 
 
@@ -377,6 +478,114 @@ def print_plan(request: Request, plan_id: UUID, app: App) -> Response:
     today = datetime.now(JST).date().isoformat()
     return ui.render(request, "collaboration_plan_print.html", "支援プラン（印刷）/ printable plan", case=case, plan=plan,
                      today=today, **LABELS)
+
+
+# -- 相談支援包括化推進会議 (D8) --------------------------------------------------------------------------
+
+
+def _council(request: Request, app: CollaborationApplication, status_code: int = 200, **extra: Any) -> Response:
+    """The council's page (blocking): the gaps awaiting it, the sittings, the forms to hold one and bring a gap."""
+    gaps = app.gaps()
+    return ui.render(request, "collaboration_council.html", "相談支援包括化推進会議 / council", status_code=status_code,
+                     awaiting=[g for g in gaps if g["status"] in ("awaiting", "on_agenda")],
+                     decided=[g for g in gaps if g["status"] not in ("awaiting", "on_agenda")],
+                     sittings=app.sittings(), agencies=sorted(agencies()),
+                     **{"sitting_form": {}, "gap_form": {}, "sitting_error": None, "gap_error": None, **extra}, **LABELS)
+
+
+@router.get("/ui/council", response_class=HTMLResponse, dependencies=[requires("council.read")])
+def council(request: Request, app: App) -> Response:
+    if staff_from_cookie(request) is None:
+        return redirect("/ui/login?next=/ui/council")
+    return _council(request, app)
+
+
+@router.post("/ui/council/sittings", response_class=HTMLResponse, dependencies=[requires("council.convene")])
+async def hold_sitting(request: Request, app: App) -> Response:
+    """D8: a sitting of the 推進会議: its date and the agencies attending (one a line, or chosen)."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/council")
+    text = await form_text(request)
+    chosen = text.get("attendee", [])
+    attendees = [a.strip() for a in ([chosen] if isinstance(chosen, str) else chosen) if a.strip()]
+    typed = {"held_on": str(text.get("held_on", "")), "attendees": attendees, "note": str(text.get("note", ""))}
+    try:
+        command = form_model(SittingIn, typed)
+        sitting_id = await call(app.hold_sitting, actor_of(staff), date.fromisoformat(command.held_on),
+                                list(command.attendees), command.note)
+    except DomainError as refused:
+        return await call(_council, request, app, refused.status, sitting_form=typed, sitting_error=str(refused))
+    return redirect(f"/ui/council/sittings/{sitting_id}", ok="推進会議の開催を記録しました / sitting recorded")
+
+
+@router.post("/ui/council/gaps", response_class=HTMLResponse, dependencies=[requires("council.gap.refer")])
+async def refer_gap(request: Request, app: App) -> Response:
+    """D8: a gap a 地域福祉コーディネーター found in the community, brought to the council."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/council")
+    typed = {k: str(v) for k, v in (await form_text(request)).items() if k in ("need", "area", "description")}
+    try:
+        command = form_model(GapIn, {k: v for k, v in typed.items() if v})
+        await call(app.refer_gap, actor_of(staff), command.need, command.area, command.description)
+    except DomainError as refused:
+        return await call(_council, request, app, refused.status, gap_form=typed, gap_error=str(refused))
+    return redirect("/ui/council#awaiting", ok="推進会議の課題に挙げました / brought to the council")
+
+
+def _sitting_page(request: Request, app: CollaborationApplication, sitting_id: UUID, status_code: int = 200,
+                  error: str | None = None, failed_gap: str = "", typed: dict[str, str] | None = None) -> Response:
+    """A sitting (blocking): its date and attendees, its agenda with each gap's decision (or the form to decide),
+    and the gaps awaiting the council it may take up."""
+    try:
+        sitting = app.sitting_view(sitting_id)
+    except NotFound as missing:
+        return _missing(request, str(missing))
+    agenda = [app.gap_view(UUID(g)) for g in sitting["agenda"]]
+    return ui.render(request, "collaboration_sitting.html", f"推進会議 {sitting['held_on']} / sitting",
+                     status_code=status_code, sitting=sitting, agenda=agenda, awaiting=app.gaps("awaiting"),
+                     error=error, failed_gap=failed_gap, typed=typed or {}, divisions=DIVISIONS, **LABELS)
+
+
+@router.get("/ui/council/sittings/{sitting_id}", response_class=HTMLResponse, dependencies=[requires("council.read")])
+def sitting_page(request: Request, sitting_id: UUID, app: App) -> Response:
+    if staff_from_cookie(request) is None:
+        return redirect(f"/ui/login?next=/ui/council/sittings/{sitting_id}")
+    return _sitting_page(request, app, sitting_id)
+
+
+@router.post("/ui/council/sittings/{sitting_id}/agenda", response_class=HTMLResponse,
+             dependencies=[requires("council.convene")])
+async def take_up_gap(request: Request, sitting_id: UUID, app: App) -> Response:
+    """D8: put a gap awaiting the council on this sitting's agenda."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/council/sittings/{sitting_id}")
+    text = await form_text(request)
+    try:
+        command = form_model(AgendaIn, text)
+        await call(app.take_up_gap, actor_of(staff), sitting_id, command.gap_id)
+    except DomainError as refused:
+        return await call(_sitting_page, request, app, sitting_id, refused.status, str(refused))
+    return redirect(f"/ui/council/sittings/{sitting_id}", ok="議題にしました / taken up")
+
+
+@router.post("/ui/council/sittings/{sitting_id}/gaps/{gap_id}/decision", response_class=HTMLResponse,
+             dependencies=[requires("council.convene")])
+async def decide_gap(request: Request, sitting_id: UUID, gap_id: UUID, app: App) -> Response:
+    """D8: the council's decision on a gap on the agenda: 取組の開始, 課への依頼 (依頼先 + 内容) or 継続審議."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect(f"/ui/login?next=/ui/council/sittings/{sitting_id}")
+    typed = {k: str(v) for k, v in (await form_text(request)).items() if k in ("decision", "division", "summary")}
+    try:
+        command = form_model(CouncilDecisionIn, {k: v for k, v in typed.items() if v})
+        await call(app.decide_gap, actor_of(staff), sitting_id, gap_id, command.decision, command.division,
+                   command.summary)
+    except DomainError as refused:
+        return await call(_sitting_page, request, app, sitting_id, refused.status, str(refused), str(gap_id), typed)
+    return redirect(f"/ui/council/sittings/{sitting_id}", ok="推進会議の決定を記録しました / decision recorded")
 
 
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "collaboration.case.read"))

@@ -1,0 +1,114 @@
+"""Issue 16 in the browser, one walk: 課題の解きほぐし (strands recorded on the case page, the plan form's roles
+come from them, a plan refused at the meeting's door while a strand has no agency, then proposed) and the
+相談支援包括化推進会議 (a gap the 重層的支援会議 named awaits it; a sitting with its attendees takes it up and
+decides a request to a division; the refusal of an incomplete decision keeps what was typed). The case list
+pages and filters with the shared pager and filter bar."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.async_api import Page, expect
+from support.auth import reader
+
+from jusou.runner import Suite
+
+from .conftest import shoot, sign_in
+from .test_collaboration_ui import escalate_a_case
+from .upstream import resource_gap
+
+GAP_NEED = "ひきこもりの若者が日中に通える居場所"
+
+
+async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suite: Suite, page: Page) -> None:
+    collaboration = ui_suite.url("collaboration")
+    case_id = await escalate_a_case(ui_suite.url("intake"), "布田 花子")
+    async with httpx.AsyncClient(headers=reader()) as client:
+        await resource_gap(ui_suite, client, case_id, GAP_NEED, "調布市東部", "東部に日中の居場所がない")
+    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+
+    # The list: the shared filter bar and pager; narrowed to cases without a plan, the new case is there.
+    await expect(page.locator("#cases .pager .count")).to_contain_text("件中")
+    await page.get_by_label("状態 / status").select_option(label="プランなし")
+    await page.get_by_role("button", name=re.compile("絞り込む")).click()
+    row = page.locator(f"#cases tr[data-case='{case_id}']")
+    await expect(row).to_be_visible(timeout=10_000)
+    await row.get_by_role("link", name=case_id[:8]).click()
+
+    # 課題の解きほぐし: two strands, the second with no agency yet.
+    strands = page.locator("#strands")
+    await strands.get_by_label("分野").select_option("高齢・介護")
+    await strands.get_by_label("課題の内容").fill("母の介護サービスの見直し")
+    await strands.get_by_label("担当機関").fill("地域包括支援センター")
+    await strands.get_by_label("状態").select_option(label="対応中")
+    await strands.get_by_role("button", name=re.compile("課題を追加")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("課題を記録しました")
+    await strands.get_by_label("分野").select_option("ひきこもり")
+    await strands.get_by_label("課題の内容").fill("息子の外出のきっかけづくり")
+    await strands.get_by_role("button", name=re.compile("課題を追加")).click()
+    table = page.locator("#strand-table tbody tr")
+    await expect(table).to_have_count(2)
+    await expect(table.nth(0)).to_contain_text("地域包括支援センター")
+    await expect(table.nth(0)).to_contain_text("対応中")
+    await expect(table.nth(1)).to_contain_text("未定")
+    await shoot(page, "collaboration-strands")
+
+    # The plan form proposes its roles from the strands; proposing is refused while a strand has no agency.
+    await page.get_by_role("link", name=re.compile("プランを作成")).click()
+    first_role = page.get_by_role("group", name="役割1")
+    await expect(first_role.get_by_label("機関")).to_have_value("地域包括支援センター")
+    await expect(first_role.get_by_role("textbox", name="役割")).to_have_value("高齢・介護: 母の介護サービスの見直し")
+    await expect(page.locator("#unassigned-strands")).to_contain_text("1 件")
+    await page.get_by_label("支援の方向性").fill("母の介護負担を軽くし、息子の外出を段階的に支える")
+    await page.get_by_role("textbox", name="目標1").fill("月1回、息子と会える関係をつくる")
+    await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("担当機関が決まっていない課題があります")
+    await expect(page.locator("#plan-status")).to_have_text("下書き")
+    plan_url = page.url.split("?")[0]
+
+    # The strand gets its agency; the same plan now goes to the meeting.
+    await page.goto(f"{collaboration}/ui/cases/{case_id}")
+    await page.locator("#strand-table tbody tr").nth(1).get_by_role("link", name=re.compile("編集")).click()
+    await page.get_by_label("担当機関").fill("アウトリーチ等を通じた継続的支援事業")
+    await page.get_by_role("button", name=re.compile("保存")).click()
+    await expect(page.locator("#strand-table tbody tr").nth(1)).to_contain_text("アウトリーチ等を通じた継続的支援事業")
+    await page.goto(plan_url)
+    await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
+
+    # 相談支援包括化推進会議: the gap the meeting named awaits it.
+    await page.goto(f"{collaboration}/ui/council")
+    gap_row = page.locator("#gap-table tbody tr", has_text=GAP_NEED)
+    await expect(gap_row).to_contain_text("重層的支援会議")
+    await expect(gap_row).to_contain_text("推進会議待ち")
+    await page.get_by_label(re.compile("開催日")).fill("R8.12.10")
+    for agency in ("福祉総務課", "調布市社会福祉協議会", "高齢者支援室"):
+        await page.get_by_role("checkbox", name=agency, exact=True).check()
+    await page.get_by_label(re.compile("備考")).fill("令和8年度第3回")
+    await page.get_by_role("button", name=re.compile("開催を記録")).click()
+    await expect(page.locator("#held-on")).to_contain_text("令和8年12月10日")
+    await expect(page.locator("#attendees")).to_have_text("福祉総務課・調布市社会福祉協議会・高齢者支援室")
+
+    await page.get_by_label(re.compile("推進会議を待つ課題")).select_option(label=f"{GAP_NEED}（調布市東部）")
+    await page.get_by_role("button", name=re.compile("議題にする")).click()
+    item = page.get_by_role("article", name="議題1")
+    await expect(item).to_contain_text(GAP_NEED)
+    # A request with no division is refused in words, keeping what was typed.
+    await item.get_by_role("radio", name="課への依頼").check()
+    await item.get_by_label(re.compile("内容")).fill("生活支援体制整備事業の協議体で居場所づくりを検討してほしい")
+    await item.get_by_role("button", name=re.compile("決定を記録")).click()
+    await expect(page.locator("#council-error")).to_contain_text("依頼先の課")
+    item = page.get_by_role("article", name="議題1")
+    await expect(item.get_by_label(re.compile("内容"))).to_have_value("生活支援体制整備事業の協議体で居場所づくりを検討してほしい")
+    await expect(item.get_by_role("radio", name="課への依頼")).to_be_checked()
+    await item.get_by_label(re.compile("依頼先の課")).select_option(label="高齢者支援室")
+    await item.get_by_role("button", name=re.compile("決定を記録")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("推進会議の決定を記録しました")
+    await expect(page.locator("#agenda .decision")).to_contain_text("課への依頼")
+    await expect(page.locator("#agenda .decision")).to_contain_text("高齢者支援室")
+    await shoot(page, "collaboration-council-sitting")
+
+    await page.get_by_role("link", name=re.compile("推進会議へ")).click()
+    await expect(page.locator("#gap-table tbody tr", has_text=GAP_NEED)).to_have_count(0)
+    await expect(page.locator("#decided-table tbody tr", has_text=GAP_NEED)).to_contain_text("課への依頼")
