@@ -19,7 +19,7 @@ import io
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -215,7 +215,7 @@ def mount_figures(api: FastAPI, page: UI) -> None:
     router = APIRouter(tags=["figures"])
 
     @router.get("/figures/program", dependencies=[READ])
-    def program(request: Request, fy: Annotated[int | None, FY] = None) -> list[IndicatorOut]:
+    def program(request: Request, fy: int | None = FY) -> list[IndicatorOut]:
         """This program's indicators for the fiscal year, per quarter and key, counted from its own store's
         events; a count of 1 or 2 is null (shown 「3未満」)."""
         year = fy or fiscal_year_of(today_in_japan())
@@ -224,7 +224,7 @@ def mount_figures(api: FastAPI, page: UI) -> None:
     @router.get("/figures", response_model=None, dependencies=[READ],
                 responses={200: {"model": CityFiguresOut, "description": "the city's figures: JSON, or CSV / xlsx "
                                  "by `format`", "content": {"text/csv": {}, XLSX: {}}}})
-    async def city(request: Request, fy: Annotated[int | None, FY] = None, format: str = FORMAT) -> Response:
+    async def city(request: Request, fy: int | None = FY, format: str = FORMAT) -> Response:
         """事業目標・評価指標: every program's figures for the fiscal year (it asks the six services over HTTP
         with the caller's token), the year's targets beside them; CSV for Excel (UTF-8 with BOM) or xlsx."""
         year = fy or fiscal_year_of(today_in_japan())
