@@ -15,6 +15,10 @@ It looks whenever the stream holds more on these subjects than it chained its pu
 a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while idle, once per poll
 (one `get_last_msg`). A consumer's tracking moved by such a message is reported by the consumer
 and by `jusou status` (shared/messaging/inbox.py).
+
+Each message is also a CloudEvent in binary content mode (issue 17; docs/integrating.md §2): the
+`ce-*` headers of `cloudevents_headers` beside the body, which stays the envelope, so CloudEvents
+tooling reads the stream as it is and nothing changes for the envelope's readers.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ log = structlog.get_logger()
 WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: the expected last subject sequence did not match
 
 Translate = Callable[[Any, int], Envelope | None]
+
+#: CloudEvents (binary content mode, the NATS protocol binding): the envelope's JSON Schema, which the
+#: message body (the CloudEvent's `data`) follows: `$id` of shared/contract/schemas/Envelope.json.
+ENVELOPE_SCHEMA_ID = "urn:jusou:schema:Envelope"
 BATCH = 256
 #: The position is saved at most this often, caught up or not (bench/: each save is a commit on the
 #: store, an fsync the service's commands queue behind; saved whenever caught up, it was one more
@@ -287,7 +295,8 @@ class Relay:
                         envelope.subject,
                         envelope_json(envelope),
                         stream=STREAM,
-                        headers={"Nats-Msg-Id": str(envelope.event_id), **span.headers, **self._expect()},
+                        headers={"Nats-Msg-Id": str(envelope.event_id), **cloudevents_headers(envelope), **span.headers,
+                                 **self._expect()},
                         timeout=5,
                     )
                 except APIError as exc:
@@ -310,6 +319,36 @@ class Relay:
             await anyio.to_thread.run_sync(self.app.save_relay_position, self.position)
             self._saved, self._saved_at = self.position, time.monotonic()
         return len(notifications)
+
+
+def _header_value(text: str) -> str:
+    """A CloudEvents attribute as a NATS header value: space, `"`, `%` and all but printable ASCII
+    percent-encoded as UTF-8 (the NATS protocol binding, 3.1.3.2)."""
+    return "".join(c if "!" <= c <= "~" and c not in '"%' else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def cloudevents_headers(envelope: Envelope) -> dict[str, str]:
+    """The envelope as a CloudEvent's attributes, one to one, as `ce-*` headers (binary content mode).
+
+    id = event_id; source = /jusou/<source>; type = jusou.<event_type>.v<schema_version>; time =
+    occurred_at; subject = case_id; data = the body (the envelope, JSON, following `dataschema`);
+    the extensions sourceposition, correlationid and causationid (absent for a first cause). `actor` and
+    `payload` are in the data only."""
+    attributes = {
+        "specversion": "1.0",
+        "id": str(envelope.event_id),
+        "source": f"/jusou/{envelope.source}",
+        "type": f"jusou.{envelope.event_type}.v{envelope.schema_version}",
+        "time": envelope.occurred_at.isoformat().replace("+00:00", "Z"),
+        "subject": str(envelope.case_id),
+        "datacontenttype": "application/json",
+        "dataschema": ENVELOPE_SCHEMA_ID,
+        "sourceposition": str(envelope.source_position),
+        "correlationid": str(envelope.correlation_id),
+    }
+    if envelope.causation_id is not None:
+        attributes["causationid"] = str(envelope.causation_id)
+    return {"content-type": "application/json", **{f"ce-{name}": _header_value(value) for name, value in attributes.items()}}
 
 
 async def newest_on_stream(
