@@ -32,6 +32,10 @@ ProgramKind = Literal["intake", "community", "collaboration", "participation", "
 #: The meeting kinds the law defines (社会福祉法 第106条の6: 支援会議; 重層的支援会議 by the 実施要綱): the
 #: domain's rules (D9, D10) depend on them, so a file names them but cannot add or drop one.
 MEETING_KIND_CODES = ("jusou_shien_kaigi", "shien_kaigi")
+#: Codes other parts fix: the contract's resource kinds (shared/contract/events.py ResourceDevelopedV1's `kind`) and
+#: the program the domain names a case's primary agency after when outreach found it (shared/domain/primary.py).
+RESOURCE_KIND_CODES = ("ibasho", "shuro", "jukyo", "other")
+REQUIRED_PROGRAMS = ("outreach",)
 
 
 class Entry(BaseModel):
@@ -152,6 +156,25 @@ def _where(text: str, data: dict[str, Any], loc: tuple[Any, ...]) -> str:
     return (f"{line}行目" if line else "") + entry + (f" {key}" if key else "")
 
 
+#: pydantic's error types, said in Japanese (the English message follows).
+_JAPANESE = {
+    "missing": "必要な項目がありません",
+    "extra_forbidden": "この項目は使えません（綴りを確認してください）",
+    "string_pattern_mismatch": "コードは英小文字・数字・- _ で書きます",
+    "string_too_short": "空にはできません",
+    "string_too_long": "長すぎます",
+    "literal_error": "使える値のいずれかではありません",
+    "date_type": "日付（YYYY-MM-DD、引用符なし）ではありません",
+    "date_from_datetime_parsing": "日付（YYYY-MM-DD、引用符なし）ではありません",
+    "too_short": "一つ以上必要です",
+}
+
+
+def _japanese(problem: Any) -> str:
+    said = _JAPANESE.get(str(problem["type"]), "値が正しくありません")
+    return f"{said}（{problem['msg'].removeprefix('Value error, ')}）" if problem["type"] == "value_error" else said
+
+
 def _problem(path: Path, where: str, ja: str, en: str) -> str:
     return f"{path}: {where}: {ja} / {en}"
 
@@ -173,7 +196,7 @@ def load(path: Path | str) -> Organisation:
         model = MunicipalityFile.model_validate(data)
     except ValidationError as error:
         problems = [
-            _problem(path, _where(text, data, tuple(p["loc"])), p["msg"], f"{p['type']} (input {p.get('input')!r})"[:200])
+            _problem(path, _where(text, data, tuple(p["loc"])), _japanese(p), f"{p['msg']} (input {p.get('input')!r})"[:200])
             for p in error.errors()
         ]
         raise MunicipalityFileError(
@@ -259,6 +282,16 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
             f"課 {model.municipality.lead_division} が divisions にありません",
             "lead_division is not in [[divisions]]",
         )
+    missing = sorted(set(RESOURCE_KIND_CODES) - {k.code for k in model.resource_kinds})
+    if missing:
+        yield (
+            ("resource_kinds", 0, "code"),
+            f"社会資源の種類 {', '.join(missing)} がありません（契約のコードです）",
+            f"resource kinds {', '.join(missing)} are missing (the contract's codes)",
+        )
+    for code in REQUIRED_PROGRAMS:
+        if not any(p.code == code for p in model.programs):
+            yield (("programs", 0, "code"), f"事業 {code} がありません", f"program {code} is missing (the domain names it)")
     kinds = {k.code for k in model.meeting_kinds}
     if kinds != set(MEETING_KIND_CODES):
         yield (

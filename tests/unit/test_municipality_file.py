@@ -1,0 +1,114 @@
+"""The municipality file (issue 18): both shipped files load; a bad one is refused with the file, the line, the
+entry and what is wrong (shared/organisation/municipality.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.organisation.municipality import DATA, DEFAULT_FILE, MunicipalityFileError, load
+
+KAKUSHI = DATA / "kakushi.toml"
+
+
+def refusal(tmp_path: Path, text: str) -> str:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(MunicipalityFileError) as refused:
+        load(bad)
+    message = str(refused.value)
+    assert str(bad) in message  # every refusal names the file
+    return message
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def test_both_shipped_files_load_and_differ() -> None:
+    chofu, kakushi = load(DEFAULT_FILE), load(KAKUSHI)
+
+    assert chofu.about.ja == "調布市" and kakushi.about.ja == "架空市"
+    assert chofu.division_codes.isdisjoint(kakushi.division_codes)
+    assert {c.code for c in chofu.model.counters}.isdisjoint({c.code for c in kakushi.model.counters})
+
+
+def test_a_missing_field_names_the_line_and_the_entry(tmp_path: Path) -> None:
+    text = KAKUSHI.read_text(encoding="utf-8").replace('division = "shogaisha-shien"\n', "", 1)
+
+    message = refusal(tmp_path, text)
+
+    header = line_of(text, 'code = "kikan-sodan"') - 1  # the entry lost its `division`: its [[counters]] line
+    assert f"{header}行目 [[counters]] #3 (kikan-sodan) division" in message and "Field required" in message
+
+
+def test_a_bad_code_and_dates_in_the_wrong_order_are_each_named(tmp_path: Path) -> None:
+    text = (
+        KAKUSHI.read_text(encoding="utf-8")
+        .replace('code = "seikatsu-shien"\nja = "生活支援課"', 'code = "生活支援"\nja = "生活支援課"')
+        .replace(
+            'ja = "地域共生推進課"\nen = "Inclusive Community Promotion"\nvalid_from = 2027-04-01',
+            'ja = "地域共生推進課"\nen = "Inclusive Community Promotion"\nvalid_from = 2027-04-01\nvalid_to = 2027-01-01',
+        )
+    )
+
+    message = refusal(tmp_path, text)
+
+    bad_code = line_of(text, 'code = "生活支援"')
+    assert f"{bad_code}行目 [[divisions]] #9 (生活支援) code" in message
+    assert (
+        "[[divisions]] #2 (fukushi-seisaku)" in message
+        and "valid_to (2027-01-01) が valid_from (2027-04-01) より前" in message
+    )
+
+
+def test_cross_references_overlaps_and_successors_are_checked(tmp_path: Path) -> None:
+    text = (
+        KAKUSHI.read_text(encoding="utf-8")
+        # the counter's second entry starts before its first ends: two valid on the same days
+        .replace(
+            'division = "korei-kaigo"\nvalid_from = 2027-04-01\n\n[[counters]]\ncode = "kikan-sodan"',
+            'division = "korei-kaigo"\nvalid_from = 2027-03-01\n\n[[counters]]\ncode = "kikan-sodan"',
+        )
+        # a counter under a division that does not exist
+        .replace('division = "seikatsu-shien"\n\n[[counters]]', 'division = "no-such-division"\n\n[[counters]]')
+        # a successor that does not exist yet the day after
+        .replace('valid_to = 2027-03-31\nsuccessor = "korei-kaigo"', 'valid_to = 2027-02-28\nsuccessor = "korei-kaigo"', 1)
+    )
+
+    message = refusal(tmp_path, text)
+
+    assert (
+        "[[counters]] #2 (houkatsu-center) valid_from: コード houkatsu-center の項目が #1 と有効期間が重なっています"
+        in message
+    )
+    assert "[[counters]] #6 (kurashi-support) division: 課 no-such-division が divisions にありません" in message
+    assert (
+        "[[divisions]] #3 (korei-fukushi) successor: 後継の課 korei-kaigo が 2027-02-28 の翌日に有効ではありません"
+        in message
+    )
+    # the counter's division ended before the counter did: a day it would belong nowhere
+    assert "課 korei-fukushi は 2027-03-01 に有効ではありません" in message
+
+
+def test_codes_the_contract_and_the_law_fix_must_be_there(tmp_path: Path) -> None:
+    text = (
+        KAKUSHI.read_text(encoding="utf-8")
+        .replace('code = "jukyo"', 'code = "sumai"')
+        .replace('code = "shien_kaigi"', 'code = "kobetsu_kaigi"')
+    )
+
+    message = refusal(tmp_path, text)
+
+    assert (
+        "社会資源の種類 jukyo がありません" in message
+        and "会議の種類のコードは jusou_shien_kaigi, shien_kaigi の二つです" in message
+    )
+
+
+def test_not_toml_and_no_file_are_refused_plainly(tmp_path: Path) -> None:
+    assert "TOML の書き方が正しくありません" in refusal(tmp_path, "[municipality\ncode = 1\n")
+    assert "line 1" in refusal(tmp_path, "[municipality\ncode = 1\n")
+    with pytest.raises(MunicipalityFileError, match="自治体ファイルを読めません"):
+        load(tmp_path / "absent.toml")
