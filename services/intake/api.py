@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.access import may_read_case, may_see_referral
 from services.intake.application import IntakeApplication
+from services.intake.domain import RELATIONS
 from shared.contract.events import (
     CLOSING_OUTCOMES,
     CONSENT_COVERS,
@@ -22,6 +23,7 @@ from shared.contract.events import (
     ConsultedBy,
 )
 from shared.domain.wareki import today_in_japan
+from shared.kernel.journey import NotFound
 from shared.organisation.reference import COUNTERS
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
@@ -120,6 +122,34 @@ class CloseIn(BaseModel):
 class AnswerIn(BaseModel):
     accepted: bool = Field(title="受け入れ", description="true: 受け入れ (accepts and becomes primary), false: 辞退")
     reason: Text = Field(default="", max_length=2000, title="理由", description="理由 (required when declining)")
+
+
+class MemberIn(BaseModel):
+    """世帯員を加える (D16): an existing person found by the search (person_ref), or a new person."""
+
+    relation: Literal["spouse", "child", "parent", "other"] = Field(
+        title="続柄", description="世帯主（本人）との続柄: " + ", ".join(f"{k}={v}" for k, v in RELATIONS.items() if k != "self"))
+    person_ref: Name | None = Field(default=None, max_length=100, title="既知の相談者",
+                                    description="既知の相談者 (person_ref from GET /persons/find)")
+    person: PersonIn | None = Field(default=None, title="新しい方", description="新しい方 (a new person)")
+    confirm_new_person: bool = Field(default=False, title="別人として新しく登録する",
+                                     description="a known match is refused with 409 and candidates otherwise")
+
+
+class RemovalIn(BaseModel):
+    """世帯員を外す (D16)."""
+
+    member: Name = Field(min_length=1, max_length=100, title="外す世帯員", description="外す世帯員の person_ref")
+
+
+class HouseholdEscalateIn(BaseModel):
+    """世帯のケースを一つのプランへ (D16 D3): the first case is escalated carrying the others."""
+
+    case_ids: list[UUID] = Field(min_length=2, max_length=MAX_ITEMS, title="一緒につなぐケース",
+                                 description="the household's cases (2 or more); the first is escalated (CaseEscalated), "
+                                             "the others are held with it (世帯で連携中)")
+    reason: Text = Field(min_length=1, max_length=2000, title="理由（複雑化・複合化）", description="複雑化・複合化の理由")
+    primary_agency: Name = Field(min_length=1, max_length=200, title="主担当機関", description="主担当機関 (D11)")
 
 
 def receive_consultation(app: IntakeApplication, actor: dict[str, str], command: ConsultationIn) -> UUID:
@@ -280,6 +310,64 @@ class RecentBasisOut(View):
     basis: str
 
 
+class HouseholdRef(BaseModel):
+    """世帯 (D16): its pseudonymous ref."""
+
+    household_ref: UUID
+
+
+class MemberRef(BaseModel):
+    household_ref: UUID
+    person_ref: str
+
+
+class MemberCaseOut(View):
+    case_id: str
+    counter: str
+    status: str = Field(description="open, escalated, linked (世帯で連携中), plan_suspended, plan_closed, returned, closed")
+    primary: str
+    assignee: str | None = Field(description="担当者 (staff id)")
+    writable: bool = Field(description="the caller's division may change the case (and escalate it with the household)")
+
+
+class MemberOut(View):
+    """A member: named with their cases for a caller with a basis (each showing recorded), else 世帯員（閲覧権限なし）."""
+
+    person_ref: str
+    head: bool
+    shown: bool = Field(description="false: 世帯員（閲覧権限なし）: no name, relation nor case, only how many cases")
+    since: str
+    case_count: int
+    relation: str | None = Field(default=None, description="続柄 (spouse, child, parent, other; self: the head)")
+    name: str | None = None
+    kana: str | None = None
+    birth_date: str | None = None
+    basis: str | None = Field(default=None, description="own_counter, consent, shien_kaigi or added_here")
+    cases: list[MemberCaseOut] = []
+
+
+class FormerMemberOut(View):
+    person_ref: str
+    since: str
+    until: str
+
+
+class HouseholdOut(View):
+    """世帯 (D16): its members now and before."""
+
+    household_ref: str
+    head_ref: str
+    members: list[MemberOut]
+    former: list[FormerMemberOut]
+
+
+class HouseholdEscalated(BaseModel):
+    case_id: UUID = Field(description="the case escalated (CaseEscalated with household_ref and related_case_ids)")
+    related_case_ids: list[UUID] = Field(description="the household's cases held with it (世帯で連携中)")
+    household_ref: UUID
+    status: str
+
+
 router = APIRouter(tags=["intake"])
 
 
@@ -400,6 +488,59 @@ def recent_basis(app: App, who: Who) -> list[dict[str, Any]]:
     then the person's record). Legitimate for a real second consultation; listed for supervisors to check.
     A supervisor sees their division's staff; an auditor every division."""
     return app.recent_basis_disclosures(None if reads_every_division(who) else who.division)
+
+
+@router.post("/cases/{case_id}/household", status_code=201, response_model=HouseholdRef,
+             dependencies=[requires("intake.case.write")])
+def form_household(case_id: UUID, app: App, actor: Staff) -> dict[str, str]:
+    """世帯をつくる (D16): around the person of this case (世帯主・本人); 409 when they belong to one already."""
+    return {"household_ref": str(app.form_household(actor, case_id))}
+
+
+@router.get("/cases/{case_id}/household", response_model=HouseholdRef, dependencies=[requires("intake.case.read")])
+def household_of_case(case_id: UUID, app: App) -> dict[str, str]:
+    """The household this case's person belongs to now (404: none)."""
+    found = app.household_of_case(case_id)
+    if found is None:
+        raise NotFound("この方はまだ世帯に登録されていません / this person belongs to no household yet")
+    return {"household_ref": str(found)}
+
+
+@router.get("/persons/{person_ref}/household", response_model=HouseholdOut, dependencies=[requires("person.read")])
+def household(person_ref: UUID, app: App, who: Who) -> dict[str, Any]:
+    """世帯 (D16) of this person: each member with their cases at intake, for a caller with a basis for that member
+    (each showing recorded as a disclosure); the others as 世帯員（閲覧権限なし）. 404: no household."""
+    return app.household_view(who, app.household_id_of(str(person_ref)))
+
+
+@router.post("/persons/{person_ref}/household/members", status_code=201, response_model=MemberRef,
+             dependencies=[requires("intake.case.write")])
+def add_member(person_ref: UUID, body: MemberIn, app: App, actor: Staff) -> dict[str, str]:
+    """世帯員を加える (D16) to this person's household: a person the caller's division may be shown, or a new
+    person (409 with candidates when they may be known already); one household at a time (409)."""
+    household_id = app.household_id_of(str(person_ref))
+    ref = app.add_member(actor, household_id, body.relation, body.person_ref,
+                         body.person.model_dump() if body.person else None, body.confirm_new_person)
+    return {"household_ref": str(household_id), "person_ref": ref}
+
+
+@router.post("/persons/{person_ref}/household/removal", response_model=HouseholdRef,
+             dependencies=[requires("intake.case.write")])
+def remove_member(person_ref: UUID, body: RemovalIn, app: App, actor: Staff) -> dict[str, str]:
+    """世帯員を外す (D16) from this person's household: kept as a former member; the head (本人) stays (409)."""
+    household_id = app.household_id_of(str(person_ref))
+    app.remove_member(actor, household_id, body.member)
+    return {"household_ref": str(household_id)}
+
+
+@router.post("/persons/{person_ref}/household/escalation", response_model=HouseholdEscalated,
+             dependencies=[requires("intake.case.write")])
+def escalate_household(person_ref: UUID, body: HouseholdEscalateIn, app: App, actor: Staff) -> dict[str, Any]:
+    """世帯のケースを一つのプランへ (D16 D3): the first case is escalated with the household's ref and the others'
+    ids (no personal data on the bus); the others show 世帯で連携中. Each must be a current member's case the
+    caller's division may change; all or none."""
+    return app.escalate_household(actor, app.household_id_of(str(person_ref)), body.case_ids, body.reason,
+                                  body.primary_agency)
 
 
 router.include_router(casework_router())  # 担当者・支援経過記録・自分の担当 (shared/web/casework_api.py)

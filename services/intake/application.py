@@ -423,6 +423,10 @@ class IntakeApplication(CaseworkOwner):
         readers: set[str] = set()
         for case_id in self.cases_of_person(str(person_ref)):
             readers |= case_readers(self._case(case_id).view())
+        if not readers and (household := self.household_of(str(person_ref))) is not None:
+            # D16: a member without a case of their own belongs to the division that added them
+            readers |= {m["division"] for m in self._household(household).members
+                        if m["person_ref"] == str(person_ref)}
         return frozenset(readers)
 
     def cases_of_person(self, person_ref: str) -> list[UUID]:
@@ -599,6 +603,14 @@ class IntakeApplication(CaseworkOwner):
             if self._household(household_id).is_member(person_ref):
                 return household_id
         return None
+
+    def household_id_of(self, person_ref: str) -> UUID:
+        """The household the person belongs to now; NotFound (404) when none."""
+        found = self.household_of(person_ref)
+        if found is None:
+            raise NotFound("この方はまだ世帯に登録されていません。ケースの画面から世帯をつくってください / "
+                           "this person belongs to no household yet: form one from their case's page")
+        return found
 
     def household_of_case(self, case_id: UUID) -> UUID | None:
         """The household the case's person belongs to now."""

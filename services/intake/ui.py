@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
@@ -26,14 +27,17 @@ from services.intake.api import (
     ConsultationIn,
     ErasureIn,
     EscalateIn,
+    HouseholdEscalateIn,
+    MemberIn,
     PersonIn,
+    RemovalIn,
     SearchIn,
     Staff,
     Who,
     receive_consultation,
 )
 from services.intake.application import IntakeApplication
-from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, ROUTES, PossibleDuplicate
+from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
 from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES
@@ -42,12 +46,12 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import allowed, reads_every_division, requires
-from shared.web.ui import UI, csv_response, redirect
+from shared.web.ui import UI, csv_response, filters_of, paged, redirect
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-STATUS_JA = {"open": "対応中", "escalated": "多機関協働へ", "returned": "会議から戻り", "plan_closed": "終結",
-             "closed": "対応終了"}
+STATUS_JA = {"open": "対応中", "escalated": "多機関協働で支援中", "linked": "世帯で連携中", "plan_suspended": "中断",
+             "returned": "会議から戻り", "plan_closed": "終結", "closed": "対応終了"}
 #: issue 15: a list page's view, by (staff id, view token): the cases whose person was shown (and recorded)
 #: in it, so that its live reloads show them again without recording the same showing once more (and
 #: without a reload recording a disclosure that changes the store that triggers the next reload)
@@ -57,7 +61,7 @@ MAX_VIEWS = 2000
 NEW = "相談受付 / new consultation"
 
 
-def _listed(value: Any) -> list[Any]:
+def _listed_values(value: Any) -> list[Any]:
     """A form field sent once or more (form_text gives one value as itself) as a list; none: []."""
     return value if isinstance(value, list) else [] if value in (None, "") else [value]
 
@@ -107,27 +111,48 @@ def _person_shown(person: dict[str, Any]) -> dict[str, Any]:
             "age": age}
 
 
+def _listed(request: Request, app: IntakeApplication, who: Principal, counter: str, view: str) -> dict[str, Any]:
+    """One page of the counter's cases the filter bar keeps (状態, 担当者, 相談日 from/to), newest first, with
+    its pager; only the page's persons are shown (and recorded, issue 15)."""
+    assigned = app.assignments()
+    rows = [{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
+            for c in reversed(_cases(app, who, counter))]
+    filters = filters_of(request)
+    cases, paging = paged(request, filters.apply(rows, day="consulted_on"))
+    return {"cases": cases, "paging": paging, "filters": filters, "status_ja": STATUS_JA,
+            "assignees": {a: a for a in sorted({r["assignee"] for r in rows if r["assignee"]})},
+            "persons": _with_persons(app, who, cases, view)}
+
+
+def _table_query(request: Request, counter: str, view: str) -> str:
+    """The live table's address: the page's filters and page, its counter and its view."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("counter", "view", "ok", "ng", "sig")]
+    return urlencode([("counter", counter), ("view", view), *kept])
+
+
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def home(request: Request, app: App, who: Who, counter: str | None = None) -> Response:
     counter = counter if counter in COUNTERS else _default_counter(who)
     referrals = [r for r in app.referrals() if r["counter"] == counter and may_see_referral(who, r)]
-    cases, view = _cases(app, who, counter), uuid4().hex
+    view = uuid4().hex
     return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
-                     counters=list(COUNTERS.values()), cases=cases, status_ja=STATUS_JA,
-                     referrals=referrals, persons=_with_persons(app, who, cases, view), view=view)
+                     counters=list(COUNTERS.values()), referrals=referrals, view=view,
+                     table_query=_table_query(request, counter, view), **_listed(request, app, who, counter, view))
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def cases_table(request: Request, app: App, who: Who, counter: str, view: str = "") -> Response:
     """The live part of the list: reloaded whenever the store changes (the same page view: `view`)."""
-    cases, view = _cases(app, who, counter), view[:64] or uuid4().hex
-    return ui.render(request, "intake_cases_table.html", "", cases=cases, status_ja=STATUS_JA,
-                     persons=_with_persons(app, who, cases, view))
+    view = view[:64] or uuid4().hex
+    return ui.render(request, "intake_cases_table.html", "", **_listed(request, app, who, counter, view))
 
 
 @router.get("/ui/cases.csv", dependencies=[requires("intake.case.read")])
-def cases_csv(app: App, who: Who, counter: str) -> Response:
-    cases = _cases(app, who, counter)
+def cases_csv(request: Request, app: App, who: Who, counter: str) -> Response:
+    """The counter's cases as the filter bar keeps them (every page)."""
+    assigned = app.assignments()
+    cases = filters_of(request).apply([{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
+                                       for c in _cases(app, who, counter)], day="consulted_on")
     return csv_response(f"相談一覧_{COUNTERS[counter].ja}.csv",
                         ["ケース番号", "窓口", "経路", "相談内容", "状態", "主担当", "同意"],
                         [[c["case_id"], COUNTERS[c["counter"]].ja, c["channel"], "・".join(c["concerns"]),
@@ -141,7 +166,7 @@ def _reception(request: Request, who: Principal, counter: str, sent: dict[str, A
     """The reception form (相談受付票), empty or as sent (with the candidates or the refusal)."""
     return ui.render(request, "intake_new.html", NEW, status_code=status_code, counters=_own_counters(who),
                      counter=counter, routes=ROUTES, consulted_by=CONSULTED_BY, concerns=list(CONCERN_FIELDS.values()),
-                     form=sent, ticked=_listed(sent.get("concerns")), candidates=candidates, elsewhere=elsewhere,
+                     form=sent, ticked=_listed_values(sent.get("concerns")), candidates=candidates, elsewhere=elsewhere,
                      referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False))
 
 
@@ -207,10 +232,10 @@ def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     case = app.case_view(case_id)
     shown = app.persons_in_view(who, [case_id], "case").get(str(case_id)) if allowed(who, "person.read") else None
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
-                     casework=app.case_file(case_id),
+                     casework=app.case_file(case_id), household=app.household_of_case(case_id),
                      person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
                      outcomes=CLOSING_OUTCOMES, consulted_on=wareki(case["consulted_on"], with_gregorian=False),
-                     closable=case["status"] not in ("escalated", "closed"),
+                     closable=case["status"] not in ("escalated", "linked", "closed"),
                      status_ja=STATUS_JA, erased=app.person_erasure(UUID(case["person_ref"])),
                      erasure_bases=ERASURE_BASES, may_erase=allowed(who, "person.erase"),
                      writable=who.division in case_writers(case),  # division scope of writes
@@ -331,6 +356,104 @@ def trend_csv(app: App) -> Response:
     return csv_response("傾向.csv", ["期間", "窓口", "相談", "つなぎ", "多機関協働へ", "会議で扱ったケース"],
                         [[r["period_ja"], r["counter_ja"], r["consultations"], r["connections"], r["escalations"],
                           r["meeting_cases"]] for r in rows])
+
+
+# -- 世帯 (D16, issue 15): the household page of a person, its forms --------------------------------------
+
+@router.get("/ui/persons/{person_ref}/household", response_class=HTMLResponse, dependencies=[requires("person.read")])
+def household_page(request: Request, person_ref: UUID, app: App, who: Who, name: str = "", kana: str = "",
+                   phone: str = "") -> Response:
+    """世帯 of this person: every member with their cases for those with a basis (each showing recorded), the
+    others as 世帯員（閲覧権限なし）; a search to add a known person, a new person, escalation together."""
+    sent = {"name": name[:200], "kana": kana[:200], "phone": phone[:50]}
+    return _household(request, app, who, person_ref, sent)
+
+
+def _household(request: Request, app: IntakeApplication, who: Principal, person_ref: UUID, sent: dict[str, Any],
+               error: str | None = None, status_code: int = 200) -> Response:
+    found_id = app.household_of(str(person_ref))
+    household = app.household_view(who, found_id) if found_id is not None else None
+    found = None
+    if household is not None and any(sent.values()):
+        try:
+            query = form_model(SearchIn, sent)
+            found = app.find_anyone(who, query.name, query.kana, query.phone, None)
+            found["people"] = [_person_shown(p) for p in found["people"]]
+        except DomainError as refused:
+            error = str(refused)
+    if household is not None:
+        household["members"] = [_person_shown(m) if m["shown"] else m for m in household["members"]]
+    escalable = sum(1 for m in (household or {}).get("members", []) if m["shown"] for c in m["cases"]
+                    if c["writable"] and c["status"] in ("open", "returned"))
+    return ui.render(request, "intake_household.html", "世帯 / household", status_code=status_code,
+                     household=household, entry=person_ref, found=found, form=sent, error=error,
+                     relations=RELATIONS, member_relations={k: v for k, v in RELATIONS.items() if k != "self"},
+                     status_ja=STATUS_JA, counters=COUNTERS, escalable=escalable,
+                     primary_default=COUNTERS[_default_counter(who)].ja)
+
+
+@router.post("/ui/cases/{case_id}/household", name="case_household", dependencies=[requires("intake.case.write")])
+async def form_household(request: Request, case_id: UUID, app: App, actor: Staff) -> Response:
+    """この方の世帯をつくる (D16): the case's person heads a new household."""
+    await form_text(request)  # the form's idempotency key and CSRF token only
+    try:
+        await call(app.form_household, actor, case_id)
+    except DomainError as refused:
+        return redirect(f"/ui/cases/{case_id}", ng=str(refused))
+    person_ref = app.case_view(case_id)["person_ref"]
+    return redirect(f"/ui/persons/{person_ref}/household", ok="世帯をつくりました / household formed")
+
+
+@router.post("/ui/persons/{person_ref}/household/members", dependencies=[requires("intake.case.write")])
+async def add_member(request: Request, person_ref: UUID, app: App, who: Who, actor: Staff) -> Response:
+    """世帯員を加える: a person found by the search (person_ref) or a new person's fields."""
+    text = await form_text(request)
+    back = f"/ui/persons/{person_ref}/household"
+    try:
+        person = None if text.get("person_ref") else form_model(PersonIn, text)
+        command = form_model(MemberIn, {**text, "person": person})
+        household_id = await call(app.household_id_of, str(person_ref))
+        await call(app.add_member, actor, household_id, command.relation, command.person_ref,
+                   command.person.model_dump() if command.person else None, command.confirm_new_person)
+    except PossibleDuplicate as duplicate:
+        names = "、".join(str(c.get("name")) for c in duplicate.extra["candidates"])
+        message = f"{duplicate}（候補: {names or '他の窓口の方'}。検索して選ぶか、別人として登録にチェックしてください）"
+        return _household(request, app, who, person_ref, {"name": "", "kana": "", "phone": ""}, message, 409)
+    except DomainError as refused:
+        return redirect(back, ng=str(refused))
+    return redirect(back, ok="世帯員を加えました / member added")
+
+
+@router.post("/ui/persons/{person_ref}/household/removal", dependencies=[requires("intake.case.write")])
+async def remove_member(request: Request, person_ref: UUID, app: App, actor: Staff) -> Response:
+    """世帯員を外す (kept as a former member)."""
+    text = await form_text(request)
+    back = f"/ui/persons/{person_ref}/household"
+
+    async def record() -> None:
+        command = form_model(RemovalIn, text)
+        await call(app.remove_member, actor, await call(app.household_id_of, str(person_ref)), command.member)
+
+    try:
+        await record()
+    except DomainError as refused:
+        return redirect(back, ng=str(refused))
+    return redirect(back, ok="世帯員を外しました / member removed")
+
+
+@router.post("/ui/persons/{person_ref}/household/escalation", dependencies=[requires("intake.case.write")])
+async def escalate_household(request: Request, person_ref: UUID, app: App, actor: Staff) -> Response:
+    """選んだケースを一緒に多機関協働へ (D16 D3)."""
+    text = await form_text(request)
+    back = f"/ui/persons/{person_ref}/household"
+    try:
+        command = form_model(HouseholdEscalateIn, {**text, "case_ids": _listed_values(text.get("case_ids"))})
+        household_id = await call(app.household_id_of, str(person_ref))
+        await call(app.escalate_household, actor, household_id, command.case_ids, command.reason,
+                   command.primary_agency)
+    except DomainError as refused:
+        return redirect(back, ng=str(refused))
+    return redirect(back, ok="世帯のケースを一緒に多機関協働事業へつなぎました / escalated together")
 
 
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read"))
