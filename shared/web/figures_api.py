@@ -260,8 +260,9 @@ def chart(indicator: dict[str, Any], quarter: int) -> dict[str, Any]:
                r["quarters_shown"][quarter - 1] if quarter else r["year_shown"], None if quarter else r.get("target"))
               for r in rows]
     top = max([v or 0 for _, v, _, _ in values] + [t or 0 for *_, t in values] + [1])
-    width = 360
+    width = 300
     bars = [{"label": label, "shown": text, "y": i * 24, "width": round((value or 0) * width / top),
-             "target": None if target is None else round(target * width / top)}
+             "target": None if target is None else round(target * width / top), "target_value": target}
             for i, (label, value, text, target) in enumerate(values)]
-    return {"bars": bars, "height": len(bars) * 24, "width": width}
+    shown_any = any(text != "0" for _, _, text, _ in values)
+    return {"bars": bars, "height": len(bars) * 24, "width": width, "any": shown_any}

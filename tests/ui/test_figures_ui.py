@@ -1,0 +1,75 @@
+"""The city's figures in the browser (issue 16): the year and quarter chosen, the tables per counter and
+program with their bars, 「3未満」 for small cells, the CSV downloaded, the printable page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Page, expect
+from support.auth import reader, staff_headers
+from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
+
+from jusou.runner import Suite
+
+from .conftest import shoot, sign_in
+
+SUPERVISOR = ("kanri-010", "welfare-general", "supervisor")
+LIFE_SUPPORT = staff_headers("seikatsu-1", "livelihood-welfare", "counselor")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite, page: Page) -> None:
+    async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+        journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
+        for day, counter in ((2, "houkatsu"), (3, "houkatsu"), (4, "houkatsu"), (5, "life-support")):
+            await journey.post("intake", "/consultations", {
+                "counter": counter, "channel": "窓口", "concerns": ["高齢・介護"],
+                "person": {"name": "調布 次郎", "kana": "ちょうふ じろう", "birth_date": f"1948-02-0{day}"},
+                "confirm_new_person": True}, COUNTER_STAFF if counter == "houkatsu" else LIFE_SUPPORT)
+        for held_on in ("2026-10-05", "2026-11-05", "2026-12-01"):
+            await journey.post("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": held_on,
+                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+
+    base = ui_suite.url("meeting")
+    await sign_in(page, base, *SUPERVISOR)
+    await page.goto(f"{base}/ui/figures?fy=2026")
+    await expect(page.get_by_role("heading", name=re.compile("実績"))).to_contain_text("令和8年度")
+    consultations = page.locator("tbody[data-indicator='consultations']")
+    await expect(consultations.locator("tr[data-key='houkatsu'] td[data-year]")).to_have_text("3")
+    await expect(consultations.locator("tr[data-key='life-support'] td[data-year]")).to_have_text("3未満")
+    await expect(consultations.locator("tr[data-key='total'] td[data-year]")).to_have_text("4")
+    meetings = page.locator("tbody[data-indicator='meetings_held']")
+    await expect(meetings.locator("tr[data-key='jusou_shien_kaigi']")).to_contain_text("重層的支援会議")
+    await expect(page.get_by_role("img", name=re.compile("相談受付件数の年度計"))).to_be_visible()
+    await expect(page.get_by_role("table", name="包括的相談支援事業")).to_contain_text("相談実人数")
+    await expect(page.locator("figure[data-chart='escalations']")).to_have_count(0)  # nothing to draw
+
+    # the third quarter (10〜12月) chosen: its column marked, the bars of that quarter
+    await page.get_by_label(re.compile("期間")).select_option("3")
+    await page.get_by_role("button", name=re.compile("表示")).click()
+    await expect(meetings.locator("tr[data-key='jusou_shien_kaigi'] td.current")).to_have_text("3")
+    await expect(page.get_by_role("img", name=re.compile("会議開催回数の第3四半期"))).to_be_visible()
+    await shoot(page, "figures")
+    DOCS.mkdir(parents=True, exist_ok=True)
+    await page.set_viewport_size({"width": 1280, "height": 1500})
+    await page.screenshot(path=str(DOCS / "figures.png"), full_page=False)
+
+    # the CSV, as Excel opens it: UTF-8 with a BOM, Japanese headers, small cells as 「3未満」
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name=re.compile("CSV")).click()
+    download = await download_info.value
+    saved = Path(await download.path())
+    data = saved.read_bytes()
+    assert data.startswith("\ufeff".encode()) and download.suggested_filename == "figures-2026.csv"
+    text = data.decode("utf-8-sig")
+    assert "事業,指標,内訳,単位" in text and "地域包括支援センター" in text
+    assert re.search(r"相談受付件数,調布ライフサポート,件,0,0,3未満,0,3未満", text), text[:800]
+    shutil.rmtree(saved.parent, ignore_errors=True)
+
+    # printed: the year selector and links go, the tables stay
+    await page.emulate_media(media="print")
+    await expect(page.get_by_role("button", name=re.compile("表示"))).to_be_hidden()
+    await expect(consultations).to_be_visible()
