@@ -212,7 +212,7 @@ async def add_strand(request: Request, case_id: UUID, app: App) -> Response:
                    command.status)
     except DomainError as refused:
         return await call(_case_page, request, app, case, refused.status, typed, str(refused))
-    return redirect(f"/ui/cases/{case_id}#strands", ok="課題を記録しました / strand recorded")
+    return redirect(f"/ui/cases/{case_id}", ok="課題を記録しました / strand recorded")
 
 
 def _strand_page(request: Request, app: CollaborationApplication, case_id: UUID, strand_id: UUID,
@@ -248,7 +248,7 @@ async def change_strand(request: Request, case_id: UUID, strand_id: UUID, app: A
                    command.agency, command.status)
     except DomainError as refused:
         return await call(_strand_page, request, app, case_id, strand_id, refused.status, typed, str(refused))
-    return redirect(f"/ui/cases/{case_id}#strands", ok="課題を更新しました / strand updated")
+    return redirect(f"/ui/cases/{case_id}", ok="課題を更新しました / strand updated")
 
 
 @router.get("/ui/cases/{case_id}/plans-table", response_class=HTMLResponse, dependencies=[requires("plan.read")])
@@ -531,7 +531,7 @@ async def refer_gap(request: Request, app: App) -> Response:
         await call(app.refer_gap, actor_of(staff), command.need, command.area, command.description)
     except DomainError as refused:
         return await call(_council, request, app, refused.status, gap_form=typed, gap_error=str(refused))
-    return redirect("/ui/council#awaiting", ok="推進会議の課題に挙げました / brought to the council")
+    return redirect("/ui/council", ok="推進会議の課題に挙げました / brought to the council")
 
 
 def _sitting_page(request: Request, app: CollaborationApplication, sitting_id: UUID, status_code: int = 200,
