@@ -321,12 +321,7 @@ def consent(case_id: UUID, app: App) -> ConsentOut:
     return ConsentOut.model_validate(app.consent_view(case_id))
 
 
-REFUSED = {404: {"description": "見つかりません / not found"},
-           409: {"description": "規則により記録できません（理由は detail）/ refused by a rule"},
-           422: {"description": "入力が足りないか誤っています（detail が項目を示します）/ invalid input"}}
-
-
-@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")], responses=REFUSED)
+@router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])
 def convene(body: MeetingIn, app: App, actor: Staff) -> ConvenedOut:
     """開催: convene a sitting; with `sitting` (time, place, people present, chair, recorder) and `agenda`."""
     sitting = body.sitting.model_dump() if body.sitting else None
@@ -334,23 +329,21 @@ def convene(body: MeetingIn, app: App, actor: Staff) -> ConvenedOut:
                                               list(body.agenda)))
 
 
-@router.put("/meetings/{meeting_id}/sitting", dependencies=[requires("meeting.convene")], responses=REFUSED)
+@router.put("/meetings/{meeting_id}/sitting", dependencies=[requires("meeting.convene")])
 def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff) -> SittingOut:
     """開催の記録: time, place, the people present (name and agency), chair and recorder. Each person's agency
     is an attending agency; chair and recorder are people present. Kept in the meeting's store, never on the bus."""
     return SittingOut.model_validate(app.record_sitting(actor, meeting_id, body.model_dump()))
 
 
-@router.post("/meetings/{meeting_id}/agenda", status_code=201, dependencies=[requires("meeting.convene")],
-             responses=REFUSED)
+@router.post("/meetings/{meeting_id}/agenda", status_code=201, dependencies=[requires("meeting.convene")])
 def put_on_agenda(meeting_id: UUID, body: AgendaIn, app: App, actor: Staff) -> list[AgendaEntryOut]:
     """議事次第: put a plan or a case on the sitting's agenda (in order; a case is taken up, D10)."""
     return [AgendaEntryOut.model_validate(item)
             for item in app.put_on_agenda(actor, meeting_id, body.plan_id, body.case_id)]
 
 
-@router.post("/meetings/{meeting_id}/learnings", status_code=201, dependencies=[requires("meeting.decide")],
-             responses=REFUSED)
+@router.post("/meetings/{meeting_id}/learnings", status_code=201, dependencies=[requires("meeting.decide")])
 def record_learning(meeting_id: UUID, body: LearningIn, app: App, actor: Staff) -> LearningRecordedOut:
     """事例の学び: after this sitting decided or evaluated the plan; refused (422) with a phone number, an e-mail
     address or a postal code in it. Each attending agency receives it (GET /learnings/takeaways)."""
@@ -387,8 +380,7 @@ def meeting(meeting_id: UUID, app: App, actor: Staff) -> MeetingOut:
     return MeetingOut.model_validate(app.meeting_view(actor, meeting_id))
 
 
-@router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")],
-             responses=REFUSED)
+@router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])
 def decide(meeting_id: UUID, body: DecisionIn, app: App, actor: Staff) -> DecidedOut:
     """合議による決定 (D5, D9): every attendee's position as given; an objection blocks approval only (409), a
     revision request or a return to intake may be recorded while an agency objects; at a 重層的支援会議 the city

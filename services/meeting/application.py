@@ -26,13 +26,17 @@ from shared.contract.events import (
 )
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS, member_divisions, unknown_agencies
+from shared.organisation.reference import (
+    CONCERN_FIELDS,
+    DIVISIONS,
+    lead_division,
+    member_divisions,
+    unknown_agencies,
+)
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
-#: the city's division that is a party to every 重層的支援会議 decision on a plan (its name as an attendee)
-CITY_DIVISION = "welfare-general"
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 ON_THE_AGENDA = ("proposed", "closure_requested")
 
@@ -79,8 +83,9 @@ class MeetingApplication(ServiceApplication):
 
     @staticmethod
     def city() -> str:
-        """The city's division as it attends (福祉総務課)."""
-        return DIVISIONS[CITY_DIVISION].ja
+        """The city's division as it attends: the one that runs the 重層 secretariat (Chofu: 福祉総務課), a party
+        to every 重層的支援会議 decision on a plan."""
+        return DIVISIONS[lead_division()].ja
 
     def record_sitting(self, actor: dict[str, str], meeting_id: UUID, sitting: dict[str, Any]) -> dict[str, Any]:
         """開催: the sitting's date and time, place, the people present, chair and recorder (kept here only)."""

@@ -13,11 +13,22 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.meeting.api import DecisionIn, EvaluationIn, GapIn, MeetingIn, ResumeIn, TakeUpIn
+from services.meeting.api import (
+    AgendaIn,
+    DecisionIn,
+    EvaluationIn,
+    GapIn,
+    LearningIn,
+    MeetingIn,
+    ResumeIn,
+    SittingIn,
+    TakeUpIn,
+)
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import MEETING_TYPES, ConfidentialMeeting
+from services.meeting.domain import MEETING_TYPES, POSITIONS, ConfidentialMeeting
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import (
+    CONCERN_FIELDS,
     COUNTERS,
     DIVISION_TITLES,
     DIVISIONS,
@@ -51,10 +62,13 @@ CONNECT_TO = {"outreach": "アウトリーチ等を通じた継続的支援事�
 OUTCOMES = {"closed": "終結 / close", "suspended": "中断 / suspend", "continued": "継続 / continue"}
 OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続", "resumed": "再開"}
 RESULTS = {"achieved": "達成", "partly_achieved": "一部達成", "not_achieved": "未達成"}
-POSITION_JA = {"agree": "賛成", "object": "異議"}
+POSITION_JA = dict(POSITIONS)
+#: the people-present rows the sitting form offers (an empty row is not a person)
+PRESENT_ROWS = 8
 LABELS: dict[str, Any] = {"meeting_types": MEETING_TYPES, "agenda_status_ja": AGENDA_STATUS_JA, "decisions": DECISIONS,
           "decision_ja": DECISION_JA, "connect_to_ja": CONNECT_TO, "outcomes": OUTCOMES, "outcome_ja": OUTCOME_JA,
-          "results": RESULTS, "position_ja": POSITION_JA, "program_labels": PROGRAM_LABELS}
+          "results": RESULTS, "position_ja": POSITION_JA, "program_labels": PROGRAM_LABELS,
+          "concern_fields": {c.code: c.ja for c in CONCERN_FIELDS.values()}}
 
 
 def _local(moment: datetime) -> str:
@@ -215,8 +229,11 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
     minutes = _minutes(app, meeting_id)
     # D8: a gap is recorded against a case before this meeting: on its agenda or in its minutes.
     cases = list(dict.fromkeys([i["case_id"] for i in agenda] + [m["case_id"] for m in minutes if m.get("case_id")]))
+    settled = list(dict.fromkeys(m["plan_id"] for m in minutes if m["kind"] in ("decision", "evaluation")))
     return ui.render(request, "meeting_meeting.html", f"{MEETING_TYPES[meeting['meeting_type']]} / meeting",
                      status_code=status_code, meeting=meeting, agenda=agenda, minutes=minutes, cases=cases,
+                     settled=settled, present_rows=PRESENT_ROWS, city=app.city(),
+                     learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
                      suspended=app.scoped(app.suspended(), getattr(request.state, "principal", None)),
                      resource_kinds=list(RESOURCE_KINDS.values()), **LABELS)
@@ -252,7 +269,8 @@ def print_minutes(request: Request, meeting_id: UUID, app: App) -> Response:
     if isinstance(meeting, Response):
         return meeting
     return ui.render(request, "meeting_print.html", "会議録（印刷）/ minutes", meeting=meeting,
-                     minutes=_minutes(app, meeting_id), today=datetime.now(JST).date().isoformat(), **LABELS)
+                     minutes=_minutes(app, meeting_id), today=datetime.now(JST).date().isoformat(),
+                     learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)], **LABELS)
 
 
 async def _refused(request: Request, app: MeetingApplication, meeting_id: UUID, where: str, form: dict[str, Any],
@@ -282,13 +300,18 @@ async def decide(request: Request, meeting_id: UUID, app: App) -> Response:
         return posted
     meeting, staff, text = posted
     positions, typed = _positions(text, meeting["attendees"])
+    all_agree = text.get("all_agree") == "true"  # the 「全員賛成で承認」 button: every attendee's 賛成 in one step
     form = {"decision": text.get("decision", ""), "reasons": text.get("reasons", ""),
             "primary_agency": text.get("primary_agency", ""), "connect_to": _listed(text.get("connect_to")),
             "positions": typed}
     try:
-        command = form_model(DecisionIn, {**text, "positions": positions})
+        if all_agree:
+            text = {**text, "decision": text.get("decision") or "approved",
+                    "reasons": text.get("reasons") or "全員賛成 / all agreed"}
+        command = form_model(DecisionIn, {**text, "positions": [] if all_agree else positions, "all_agree": all_agree})
         await call(app.decide, actor_of(staff), meeting_id, command.plan_id, command.decision, command.reasons,
-                   [p.model_dump() for p in command.positions], list(command.connect_to), command.primary_agency)
+                   [p.model_dump() for p in command.positions], list(command.connect_to), command.primary_agency,
+                   command.all_agree)
     except DomainError as refused:
         return await _refused(request, app, meeting_id, str(text.get("plan_id", "")), form, refused)
     return redirect(f"/ui/meetings/{meeting_id}", ok=f"決定を記録しました: {DECISION_JA[command.decision]} / decision recorded")
@@ -364,3 +387,74 @@ async def record_gap(request: Request, meeting_id: UUID, app: App) -> Response:
         form = {k: text.get(k, "") for k in ("case_id", "need", "area", "description")}
         return await _refused(request, app, meeting_id, "gap", form, refused)
     return redirect(f"/ui/meetings/{meeting_id}", ok="地域の課題として記録しました（地域づくり事業へ）/ resource gap recorded")
+
+
+# -- the sitting, its agenda, 事例の学び -------------------------------------------------------------
+
+
+@router.post("/ui/meetings/{meeting_id}/sitting", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])
+async def record_sitting(request: Request, meeting_id: UUID, app: App) -> Response:
+    """開催の記録: time, place, the people present (name and agency), chair and recorder."""
+    posted = await _posted(request, app, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    _meeting, staff, text = posted
+    present = [{"name": str(text.get(f"name-{i}", "")).strip(), "agency": str(text.get(f"agency-{i}", "")).strip()}
+               for i in range(PRESENT_ROWS)]
+    people = [p for p in present if p["name"] or p["agency"]]
+    form = {**{k: text.get(k, "") for k in ("starts_at", "ends_at", "place", "chair", "recorder")}, "present": present}
+    try:
+        command = form_model(SittingIn, {**text, "present": people})
+        await call(app.record_sitting, actor_of(staff), meeting_id, command.model_dump())
+    except DomainError as refused:
+        return await _refused(request, app, meeting_id, "sitting", form, refused)
+    return redirect(f"/ui/meetings/{meeting_id}", ok="開催の記録を保存しました / sitting recorded")
+
+
+@router.post("/ui/meetings/{meeting_id}/agenda", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])
+async def put_on_agenda(request: Request, meeting_id: UUID, app: App) -> Response:
+    """議事次第: a plan or a case put on the sitting's agenda, after the others."""
+    posted = await _posted(request, app, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    _meeting, staff, text = posted
+    try:
+        command = form_model(AgendaIn, text)
+        await call(app.put_on_agenda, actor_of(staff), meeting_id, command.plan_id, command.case_id)
+    except DomainError as refused:
+        form = {k: text.get(k, "") for k in ("plan_id", "case_id")}
+        return await _refused(request, app, meeting_id, "agenda", form, refused)
+    return redirect(f"/ui/meetings/{meeting_id}", ok="議事次第に加えました / put on the agenda")
+
+
+@router.post("/ui/meetings/{meeting_id}/learnings", response_class=HTMLResponse, dependencies=[requires("meeting.decide")])
+async def record_learning(request: Request, meeting_id: UUID, app: App) -> Response:
+    """事例の学び (ノウハウの持ち帰り): general terms, no personal information; each attending agency receives it."""
+    posted = await _posted(request, app, meeting_id)
+    if isinstance(posted, Response):
+        return posted
+    _meeting, staff, text = posted
+    resources = [r.strip() for r in str(text.get("resources", "")).replace("、", ",").split(",") if r.strip()]
+    form = {**{k: text.get(k, "") for k in ("plan_id", "situation", "worked", "resources")},
+            "agencies": _listed(text.get("agencies")), "concerns": _listed(text.get("concerns"))}
+    try:
+        command = form_model(LearningIn, {**text, "resources": resources})
+        await call(app.record_learning, actor_of(staff), meeting_id, command.plan_id, command.situation, command.worked,
+                   list(command.agencies), list(command.resources), list(command.concerns))
+    except DomainError as refused:
+        return await _refused(request, app, meeting_id, "learning", form, refused)
+    return redirect(f"/ui/meetings/{meeting_id}",
+                    ok="事例の学びを記録しました。出席機関の「持ち帰り」に届きます / learning recorded and shared")
+
+
+@router.get("/ui/learnings", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
+def learnings_page(request: Request, app: App, concern: str = "", q: str = "") -> Response:
+    """事例集: every counter's staff find what meetings learned, by concern field and words; 持ち帰り: what
+    the reader's division's agencies received; beside it, the D14 trend of meetings needed per counter."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/learnings")
+    found = app.learnings(concern or None, q)
+    mine = app.takeaways(division=staff.get("division"))
+    return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", found=found, mine=mine,
+                     concern=concern, q=q, division_ja=staff.get("division_ja", ""), **LABELS)

@@ -110,25 +110,28 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await expect(page.locator("#attendees")).to_have_text("、".join(ATTENDEES))
     meeting_url = page.url.split("?")[0]
 
-    # A decision with one position per attendee; an open objection is refused, and what was typed stays.
+    # A decision with one position per attendee; an open objection blocks approval (what was typed stays) but not a
+    # revision request, and the minutes keep the objection as given (issue 16).
     form = page.get_by_role("form", name=re.compile(f"決定.*{case_id[:8]}"))
     await positions(form, {"福祉総務課": "agree", "地域包括支援センター": "agree", "調布ライフサポート": "object"},
                     {"調布ライフサポート": "家計の役割が曖昧です"})
-    await form.get_by_role("radio", name="修正依頼").check()
+    await form.get_by_role("radio", name="承認").check()
     await form.get_by_label("決定の理由").fill("家計支援の担当と頻度を明確にしてください")
     await shoot(page, "meeting-decision")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
     error = page.locator(f"#error-{plan_id[:8]}")
-    await expect(error).to_contain_text("調布ライフサポート の異議（家計の役割が曖昧です）が残っています")
+    await expect(error).to_contain_text("異議が残っているため承認できません: 調布ライフサポート（家計の役割が曖昧です）")
     form = page.get_by_role("form", name=re.compile(f"決定.*{case_id[:8]}"))
     await expect(form.get_by_label("決定の理由")).to_have_value("家計支援の担当と頻度を明確にしてください")
     await expect(form.get_by_role("group", name="調布ライフサポート").get_by_role("radio", name="異議")).to_be_checked()
     await shoot(page, "meeting-objection-refused")
-    # The objection is resolved in discussion: every attendee agrees to ask for a revision.
-    await positions(form, {"調布ライフサポート": "agree"})
+    # The objection stands; the meeting asks for a revision.
+    await form.get_by_role("radio", name="修正依頼").check()
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
     await expect(page.get_by_role("alert")).to_contain_text("決定を記録しました: 修正依頼")
-    await expect(page.locator("#minutes li[data-kind='decision']")).to_contain_text("修正依頼")
+    decided = page.locator("#minutes li[data-kind='decision']")
+    await expect(decided).to_contain_text("修正依頼")
+    await expect(decided.locator("tr[data-position='object']")).to_contain_text("調布ライフサポート異議家計の役割が曖昧です")
 
     # The coordinator's plan page, still open, shows the request live; they revise and propose again.
     await expect(coordinator.locator("#plan-status")).to_have_text("修正依頼", timeout=10_000)
