@@ -173,8 +173,8 @@ async def city_document(fy: int, token: str) -> dict[str, Any]:
 
 def render_xlsx(document: dict[str, Any]) -> bytes:
     """The figures as an Excel workbook (openpyxl): one sheet, a title row, the header, the rows."""
-    from openpyxl import Workbook  # imported here: only the xlsx answer needs it
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]  # only the xlsx answer needs it
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     book = Workbook()
     sheet = book.active
