@@ -132,12 +132,12 @@ def _table_query(request: Request, counter: str, view: str) -> str:
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def home(request: Request, app: App, who: Who, counter: str | None = None) -> Response:
-    counter = counter if counter in COUNTERS else _default_counter(who)
-    referrals = [r for r in app.referrals() if r["counter"] == counter and may_see_referral(who, r)]
+    chosen = counter if counter is not None and counter in COUNTERS else _default_counter(who)
+    referrals = [r for r in app.referrals() if r["counter"] == chosen and may_see_referral(who, r)]
     view = uuid4().hex
-    return ui.render(request, "intake_home.html", f"{COUNTERS[counter].ja}の相談", counter=COUNTERS[counter],
+    return ui.render(request, "intake_home.html", f"{COUNTERS[chosen].ja}の相談", counter=COUNTERS[chosen],
                      counters=list(COUNTERS.values()), referrals=referrals, view=view,
-                     table_query=_table_query(request, counter, view), **_listed(request, app, who, counter, view))
+                     table_query=_table_query(request, chosen, view), **_listed(request, app, who, chosen, view))
 
 
 @router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
@@ -175,7 +175,8 @@ def new_consultation(request: Request, who: Who, counter: str | None = None, ref
                      person_ref: str | None = None) -> Response:
     """The reception form; `person_ref`: a person chosen in the search (受付前の検索)."""
     sent = {"person_ref": person_ref[:100]} if person_ref else {}
-    return _reception(request, who, counter if counter in COUNTERS else _default_counter(who), sent, referral)
+    return _reception(request, who, counter if counter is not None and counter in COUNTERS else _default_counter(who),
+                      sent, referral)
 
 
 def _chosen(text: dict[str, Any]) -> dict[str, Any]:
