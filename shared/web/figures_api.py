@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.figures import (
     PRIVATE_FIELDS,
     QUARTER_LABELS,
+    SECTIONS,
     SMALL,
     Fact,
     fiscal_year_label,
@@ -240,12 +241,12 @@ def mount_figures(api: FastAPI, page: UI) -> None:
         document = await city_document(year, principal(request).token)
         if format in ("csv", "xlsx", "json"):
             return _answer(document, format)
-        sections: dict[str, list[dict[str, Any]]] = {}
+        sections: dict[str, list[dict[str, Any]]] = {name: [] for name in SECTIONS}
         for indicator in document["indicators"]:
             indicator["chart"] = chart(indicator, quarter)
             sections.setdefault(indicator["section"], []).append(indicator)
         return page.render(request, "figures.html", "実績 / the city's figures", document=document,
-                           sections=sections, fy=year, quarter=quarter, quarter_labels=QUARTER_LABELS,
+                           sections={name: found for name, found in sections.items() if found}, fy=year, quarter=quarter, quarter_labels=QUARTER_LABELS,
                            years=list(range(this_year, this_year - 6, -1)), fy_label=fiscal_year_label,
                            PROGRAM_LABELS=PROGRAM_LABELS)
 

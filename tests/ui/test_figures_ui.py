@@ -3,22 +3,42 @@ program with their bars, 「3未満」 for small cells, the CSV downloaded, the 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
+from support.servers import free_port, nats_server
 
 from jusou.runner import Suite
 
-from .conftest import shoot, sign_in
+from .conftest import SERVICES, shoot, sign_in
 
 SUPERVISOR = ("kanri-010", "welfare-general", "supervisor")
 LIFE_SUPPORT = staff_headers("seikatsu-1", "livelihood-welfare", "counselor")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """The suite with the city's targets for 2026 (JUSOU_TARGETS_FILE, read by the services when asked)."""
+    root = tmp_path_factory.mktemp("ui-figures")
+    targets = root / "targets.toml"
+    targets.write_text("[fy2026.consultations]\ntotal = 10\nhoukatsu = 5\n[fy2026.meetings_held]\n"
+                       "jusou_shien_kaigi = 4\n", encoding="utf-8")
+    os.environ["JUSOU_TARGETS_FILE"] = str(targets)
+    try:
+        ports = {name: free_port() for name in SERVICES}
+        with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
+            yield running
+    finally:
+        os.environ.pop("JUSOU_TARGETS_FILE", None)
 
 
 async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite, page: Page) -> None:
@@ -41,6 +61,8 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
     await expect(consultations.locator("tr[data-key='houkatsu'] td[data-year]")).to_have_text("3")
     await expect(consultations.locator("tr[data-key='life-support'] td[data-year]")).to_have_text("3未満")
     await expect(consultations.locator("tr[data-key='total'] td[data-year]")).to_have_text("4")
+    await expect(consultations.locator("tr[data-key='houkatsu'] td[data-target]")).to_have_text("5（60.0%）")
+    await expect(consultations.locator("tr[data-key='total'] td[data-target]")).to_have_text("10（40.0%）")
     meetings = page.locator("tbody[data-indicator='meetings_held']")
     await expect(meetings.locator("tr[data-key='jusou_shien_kaigi']")).to_contain_text("重層的支援会議")
     await expect(page.get_by_role("img", name=re.compile("相談受付件数の年度計"))).to_be_visible()
