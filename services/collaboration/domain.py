@@ -218,10 +218,13 @@ class ResourceGap(JourneyAggregate):
             raise NotOnAgenda("この課題はこの会議の議題ではありません。先に議題にしてください"
                               " / the gap is not on this sitting's agenda: take it up first")
         _decision(decision, division, summary)
-        self._decided(sitting_id=sitting_id, decision=decision, division=division, summary=summary)
+        self._decided(sitting_id=sitting_id, decision=decision, division=division, summary=summary, need=self.need,
+                      area=self.area, origin_event_id=self.origin_event_id)
 
     @event("Decided")
-    def _decided(self, sitting_id: UUID, decision: str, division: str, summary: str) -> None:
+    def _decided(self, sitting_id: UUID, decision: str, division: str, summary: str, need: str, area: str,
+                 origin_event_id: UUID | None) -> None:
+        """The decision carries the gap's need, area and origin: what PromotionCouncilDecided publishes."""
         self.decisions = [*self.decisions, {"sitting_id": str(sitting_id), "decision": decision, "division": division,
                                             "summary": summary}]
         self.status = "awaiting" if decision == "deferred" else decision

@@ -1,6 +1,6 @@
 """Collaboration's public events."""
 
-from services.collaboration.domain import CollaborationCase
+from services.collaboration.domain import CollaborationCase, ResourceGap
 from shared.domain.plan import PLAN_RULES
 from shared.kernel.translate import translator
 
@@ -10,6 +10,13 @@ translate = translator(
         **PLAN_RULES,
         CollaborationCase.Opened: lambda e: (
             "CollaborationStarted", {"reason": e.reason, "primary_agency": e.primary_agency}
+        ),
+        # D8: what the 相談支援包括化推進会議 decided on a gap (the case it came from is the envelope's case_id)
+        ResourceGap.Decided: lambda e: (
+            "PromotionCouncilDecided",
+            {"sitting_id": e.sitting_id, "gap_id": e.originator_id, "origin_event_id": e.origin_event_id,
+             "need": e.need, "area": e.area, "decision": e.decision, "division": e.division or None,
+             "summary": e.summary},
         ),
     },
 )

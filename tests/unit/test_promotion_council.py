@@ -12,7 +12,8 @@ import pytest
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import DecisionInvalid, GapClosed, NotOnAgenda, SittingInvalid, gap_id_of
-from unit.builders import COORDINATOR, Upstream, in_memory, stored_count
+from services.collaboration.translate import translate
+from unit.builders import COORDINATOR, Upstream, in_memory, published, stored_count
 
 GAP = {"need": "ひきこもりの若者の居場所", "area": "調布市東部", "description": "日中に通える場がない"}
 ATTENDEES = ["福祉総務課", "調布市社会福祉協議会", "地域包括支援センター"]
@@ -86,3 +87,26 @@ def test_d8_council_refuses_a_decision_off_its_agenda_an_incomplete_one_and_a_de
         app.hold_sitting(COORDINATOR, date(2027, 2, 1), [])
     with pytest.raises(SittingInvalid):
         app.hold_sitting(COORDINATOR, None, ATTENDEES)
+
+
+def test_d8_council_decisions_travel_as_promotion_council_decided_with_codes_and_the_gaps_origin() -> None:
+    app = in_memory(CollaborationApplication)
+    case_id = uuid4()
+    named = Upstream("meeting").emit("ResourceGapIdentified", GAP, case_id)
+    app.receive(*named)
+    gap_id = gap_id_of(named[0].event_id)
+    sitting = app.hold_sitting(COORDINATOR, date(2026, 12, 10), ATTENDEES)
+    app.take_up_gap(COORDINATOR, sitting, gap_id)
+    app.decide_gap(COORDINATOR, sitting, gap_id, "deferred", summary="次回までに件数を調べる")
+    app.take_up_gap(COORDINATOR, sitting, gap_id)
+    app.decide_gap(COORDINATOR, sitting, gap_id, "request", "elderly-support", "生活支援体制整備事業で検討")
+
+    deferred, request = published(app, translate, "PromotionCouncilDecided")
+
+    assert request.case_id == case_id and request.source == "collaboration"
+    assert request.payload == {
+        "sitting_id": str(sitting), "gap_id": str(gap_id), "origin_event_id": str(named[0].event_id),
+        "need": GAP["need"], "area": GAP["area"], "decision": "request", "division": "elderly-support",
+        "summary": "生活支援体制整備事業で検討"}
+    assert (deferred.payload["decision"], deferred.payload["division"]) == ("deferred", None)
+    assert published(app, translate, "CollaborationStarted") == []  # the gap and the sitting open no case
