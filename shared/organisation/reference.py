@@ -15,6 +15,7 @@ a successor (`successor`), which reads and works its cases (shared/organisation/
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from shared import settings
-from shared.organisation.municipality import DEFAULT_FILE, About, Organisation, load
+from shared.organisation.municipality import DEFAULT_FILE, About, MunicipalityFileError, Organisation, load
 
 JST = timezone(timedelta(hours=9))
 VARIABLE = "JUSOU_MUNICIPALITY_FILE"
@@ -120,6 +121,16 @@ def organisation() -> Organisation:
         _loaded[path] = load(path)
     _current = (raw, _loaded[path])
     return _loaded[path]
+
+
+def exit_if_invalid() -> Organisation:
+    """A program's first steps, after the settings': a municipality file that cannot be used stops it with status 2
+    and what is wrong where (the file, the line, the entry), no traceback."""
+    try:
+        return organisation()
+    except MunicipalityFileError as error:
+        print(error, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def municipality() -> About:

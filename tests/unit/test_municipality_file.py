@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.organisation import reference
 from shared.organisation.municipality import DATA, DEFAULT_FILE, MunicipalityFileError, load
 
 KAKUSHI = DATA / "kakushi.toml"
@@ -112,3 +113,21 @@ def test_not_toml_and_no_file_are_refused_plainly(tmp_path: Path) -> None:
     assert "line 1" in refusal(tmp_path, "[municipality\ncode = 1\n")
     with pytest.raises(MunicipalityFileError, match="自治体ファイルを読めません"):
         load(tmp_path / "absent.toml")
+
+
+def test_a_service_with_a_bad_file_stops_with_status_2_and_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        KAKUSHI.read_text(encoding="utf-8").replace('lead_division = "fukushi-seisaku"', 'lead_division = "x"'),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("JUSOU_MUNICIPALITY_FILE", str(bad))
+
+    with pytest.raises(SystemExit) as stopped:
+        reference.exit_if_invalid()
+
+    said = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert f"{bad}: " in said and "[municipality] lead_division: 課 x が divisions にありません" in said, said
