@@ -35,15 +35,16 @@ def case_readers(view: dict[str, Any]) -> frozenset[str]:
     """Divisions that may read an intake case: its counter's division, its primary agency's, the
     divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
     declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
-    once escalated or at a meeting, 福祉総務課 (its programs' staff), also after its plan's 終結 and after
-    対応終了 of a case returned to intake. Agencies count by division code."""
+    once escalated or at a meeting, 福祉総務課 (its programs' staff), also while held in its household's plan
+    (世帯で連携中, D16) or its plan is suspended, after its plan's 終結 and after 対応終了 of a case returned to intake. Agencies count by division code."""
     agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
     readers = {view["division"]} | {d for d in map(division_of, [*agencies, view.get("primary", "")]) if d}
     for sitting in view.get("sittings", []):
         readers |= set(sitting.get("member_divisions", []))
     closed_after = (view.get("closure") or {}).get("status_before")  # 対応終了 (issue 15): who read it before
-    if view.get("status") in ("escalated", "returned", "plan_closed") or closed_after in (
-            "returned", "plan_closed") or view.get("meetings"):
+    under_plan = ("escalated", "linked", "plan_suspended", "returned", "plan_closed")  # linked: D16, its household's
+    if view.get("status") in under_plan or closed_after in ("returned", "plan_closed", "plan_suspended") or view.get(
+            "meetings"):
         readers.add("welfare-general")
     return frozenset(readers)
 

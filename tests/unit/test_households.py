@@ -174,6 +174,7 @@ def test_d16_escalating_a_households_cases_publishes_one_escalation_with_its_ref
         assert personal not in body, "no personal identifiers on the bus"
     assert intake.case_view(son_case)["status"] == "linked"
     assert intake.case_view(son_case)["household_plan"]["lead"] == str(mother_case)
+    assert "welfare-general" in intake.case_divisions(son_case), "多機関協働 reads the case its plan holds"
     with pytest.raises(CaseStillUnderPlan):
         intake.close_case(ELDERLY, son_case, "resolved", "")
     with pytest.raises(CaseAlreadyEscalated):
