@@ -1,6 +1,6 @@
 """The meeting secretariat in the browser, with the coordinator beside it: a plan drafted and proposed in
 collaboration's pages reaches the live agenda; the meeting is convened; a decision with every attendee's
-position (an open objection refused first); revision requested → revised → approved; closure requested →
+position (an objection blocks approval, not the revision request; the minutes keep it as given); revision requested → revised → approved; closure requested →
 evaluated goal by goal → collaboration's open page shows 終結 without reloading. Then the rules around
 consent (D9) and the 支援会議's confidentiality (D10), a resource gap (D8), minutes and CSV."""
 
@@ -210,7 +210,10 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     document = page.get_by_role("article", name="会議録")
     await expect(document).to_contain_text("重層的支援会議 会議録")
     await expect(document).to_contain_text("令和8年11月28日")
-    await expect(document).to_contain_text("調布ライフサポート 賛成")
+    # each position as given: the objection under 異議 in the revision request, 賛成 in the approval
+    await expect(document.locator("li[data-kind='decision']").first.locator("tr[data-position='object']")).to_contain_text(
+        "調布ライフサポート")
+    await expect(document.locator("li[data-kind='decision']").last.locator("tr[data-position='agree']")).to_have_count(3)
     await shoot(page, "meeting-minutes-print")
 
 
