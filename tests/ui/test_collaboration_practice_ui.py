@@ -1,4 +1,4 @@
-"""Issue 16 in the browser, one walk: 課題の解きほぐし (strands recorded on the case page, the plan form's roles
+"""Issue 16 in the browser, one walk: a 地域福祉コーディネーター brings a gap to the council; 課題の解きほぐし (strands recorded on the case page, the plan form's roles
 come from them, a plan refused at the meeting's door while a strand has no agency, then proposed) and the
 相談支援包括化推進会議 (a gap the 重層的支援会議 named awaits it; a sitting with its attendees takes it up and
 decides a request to a division; the refusal of an incomplete decision keeps what was typed). The case list
@@ -19,6 +19,7 @@ from .test_collaboration_ui import escalate_a_case
 from .upstream import resource_gap
 
 GAP_NEED = "ひきこもりの若者が日中に通える居場所"
+CSW_NEED = "坂の多い地区の買い物支援"
 
 
 async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suite: Suite, page: Page) -> None:
@@ -26,6 +27,16 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     case_id = await escalate_a_case(ui_suite.url("intake"), "布田 花子")
     async with httpx.AsyncClient(headers=reader()) as client:
         await resource_gap(ui_suite, client, case_id, GAP_NEED, "調布市東部", "東部に日中の居場所がない")
+    # A 地域福祉コーディネーター brings a gap found in the community to the council; holding a sitting is not theirs.
+    await sign_in(page, collaboration, "csw-001", "welfare-general", "welfare_coordinator")
+    await page.goto(f"{collaboration}/ui/council")
+    await page.get_by_label(re.compile("不足している資源")).fill(CSW_NEED)
+    await page.get_by_label(re.compile("地域 / area")).fill("深大寺地区")
+    await page.get_by_role("button", name=re.compile("推進会議に挙げる")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("推進会議の課題に挙げました")
+    await expect(page.locator("#gap-table tbody tr", has_text=CSW_NEED)).to_contain_text("地域福祉コーディネーター")
+    await expect(page.get_by_role("button", name=re.compile("開催を記録"))).to_have_count(0)
+
     await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
 
     # The list: the shared filter bar and pager; narrowed to cases without a plan, the new case is there.
@@ -112,3 +123,4 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await page.get_by_role("link", name=re.compile("推進会議へ")).click()
     await expect(page.locator("#gap-table tbody tr", has_text=GAP_NEED)).to_have_count(0)
     await expect(page.locator("#decided-table tbody tr", has_text=GAP_NEED)).to_contain_text("課への依頼")
+    await expect(page.locator("#gap-table tbody tr", has_text=CSW_NEED)).to_contain_text("推進会議待ち")
