@@ -24,6 +24,7 @@ from urllib.parse import quote
 import structlog
 
 import shared
+from jusou.backup import register as register_backup
 from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
 from jusou.natsconfig import register as register_nats
@@ -294,6 +295,7 @@ def parser() -> argparse.ArgumentParser:
     register_ops(commands)  # jusou status, jusou deadletters list|show|replay (jusou/ops.py)
     register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (jusou/cluster.py)
     register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
+    register_backup(commands)  # jusou backup DEST, jusou restore SRC (jusou/backup.py, docs/operations.md)
     return top
 
 

@@ -1,0 +1,301 @@
+"""`jusou backup DEST` and `jusou restore SRC`: the suite's record, taken while it runs, put back on an empty folder.
+
+What a backup holds (docs/operations.md "Backup and restore"):
+
+- the stores: on SQLite each `<data>/*.sqlite` through SQLite's online backup API (a consistent copy of
+  each file while the services write to it); on PostgreSQL one `pg_dump` (custom format) of every
+  schema named `JUSOU_PG_SCHEMA_PREFIX*`;
+- the keys: `cipher.key` (the suite's master key, unless it comes from `JUSOU_CIPHER_KEY`: then the
+  manifest says so and the key is the operator's to keep), intake's person keys (`intake.keys.sqlite`,
+  or the `jusou_person_keys` table inside the dump);
+- the auth folder (the development issuer's signing key, `staff.json`, `revoked.json`) and the NATS
+  users' passwords (`nats-auth.json`);
+- `manifest.json`: what was taken, when, by which release, and the SHA-256 of every file.
+
+Not held: NATS's own data (the `JUSOU` stream is rebuilt from the stores: every relay finds its
+subjects empty and publishes its store again in store order, shared/messaging/relay.py
+`follow_stream`), the logs.
+
+On SQLite the read models (`<service>.views.sqlite`) are copied first, then the event stores, then
+intake's keys: a restored read model is never ahead of its store (it catches up at start), and
+every person the restored store names has a key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from shared import settings
+from shared.messaging.natsauth import CREDENTIALS_FILE
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+PG_DUMP = "postgres.dump"
+CIPHER_FILE = "cipher.key"
+AUTH = "auth"
+
+
+class Refused(Exception):
+    """A backup or restore that cannot be done as asked: the command prints why and what to do, exits 2."""
+
+    def __init__(self, ja: str, en: str) -> None:
+        super().__init__(f"{ja}\n{en}")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _empty_folder(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
+
+
+# --- backup --------------------------------------------------------------------------------------
+
+
+def sqlite_in_order(data_dir: Path) -> list[Path]:
+    """Read models first, then the event stores, then the key tables (see the module's docstring)."""
+    files = sorted(p for p in data_dir.glob("*.sqlite") if p.is_file())
+    views = [p for p in files if p.name.endswith(".views.sqlite")]
+    keys = [p for p in files if p.name.endswith(".keys.sqlite")]
+    stores = [p for p in files if p not in views and p not in keys]
+    return [*views, *stores, *keys]
+
+
+def sqlite_backup(source: Path, target: Path) -> None:
+    """SQLite's online backup API: one consistent snapshot of the file, while others write to it."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    src = sqlite3.connect(source, timeout=30)
+    dst = sqlite3.connect(target)
+    try:
+        with dst:
+            src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+    finally:
+        dst.close()
+        src.close()
+
+
+def store_positions(folder: Path) -> dict[str, int]:
+    """service → the newest notification id of its SQLite event store in `folder` (0 when empty)."""
+    positions = {}
+    for service in settings.PORTS:
+        path = folder / f"{service}.sqlite"
+        if path.exists():
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                positions[service] = int(db.execute("SELECT coalesce(max(rowid), 0) FROM stored_events").fetchone()[0])
+            finally:
+                db.close()
+    return positions
+
+
+def pg_environment(env: settings.Environment) -> dict[str, str]:
+    return {**os.environ, "PGHOST": env.pg_host, "PGPORT": str(env.pg_port), "PGUSER": env.pg_user,
+            "PGPASSWORD": env.pg_password, "PGDATABASE": env.pg_dbname}
+
+
+def pg_schemas(env: settings.Environment) -> list[str]:
+    """The suite's schemas present in the database (those named JUSOU_PG_SCHEMA_PREFIX*)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(host=env.pg_host, port=env.pg_port, user=env.pg_user, password=env.pg_password,
+                             dbname=env.pg_dbname, connect_timeout=10) as db:
+            rows = db.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY 1",
+                              (env.pg_schema_prefix,)).fetchall()
+    except psycopg.Error as exc:
+        raise Refused(f"PostgreSQL に接続できません: {exc}",
+                      f"cannot reach PostgreSQL ({env.pg_host}:{env.pg_port}/{env.pg_dbname})") from None
+    return [str(row[0]) for row in rows]
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise Refused(f"{name} が見つかりません。PostgreSQL のクライアント（Debian: postgresql-client）を入れてください。",
+                      f"{name} not found: install PostgreSQL's client tools (Debian: postgresql-client)")
+    return found
+
+
+def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
+    data_dir = env.data_path
+    if not _empty_folder(dest):
+        raise Refused(f"{dest} は空ではありません。新しいフォルダを指定してください。",
+                      f"{dest} is not empty: name a new folder")
+    if env.store == "sqlite" and not any(data_dir.glob("*.sqlite")):
+        raise Refused(f"{data_dir} にストアがありません（JUSOU_DATA_DIR または --data-dir を確かめてください）。",
+                      f"no store in {data_dir}: check JUSOU_DATA_DIR or --data-dir")
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest.chmod(0o700)
+    manifest: dict[str, Any] = {
+        "format": FORMAT, "jusou": package_version("jusou"), "created_at": datetime.now(UTC).isoformat(),
+        "store": env.store, "data_dir": str(data_dir),
+    }
+    if env.store == "sqlite":
+        for source in sqlite_in_order(data_dir):
+            sqlite_backup(source, dest / source.name)
+        manifest["positions"] = store_positions(dest)
+    else:
+        schemas = pg_schemas(env)
+        if not schemas:
+            raise Refused(f"{env.pg_dbname} に {env.pg_schema_prefix}* のスキーマがありません。",
+                          f"no schema named {env.pg_schema_prefix}* in {env.pg_dbname}")
+        target = dest / PG_DUMP
+        done = subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+                               *[f"--schema={schema}" for schema in schemas], f"--file={target}"],
+                              env=pg_environment(env), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise Refused(f"pg_dump が失敗しました: {done.stderr.strip()}", "pg_dump failed (see above)")
+        target.chmod(0o600)
+        manifest["schemas"] = schemas
+    if env.cipher_key:
+        manifest["cipher_key"] = "JUSOU_CIPHER_KEY (not in this backup: keep it with the backup's owner)"
+    elif (data_dir / CIPHER_FILE).exists():
+        _private_copy(data_dir / CIPHER_FILE, dest / CIPHER_FILE)
+        manifest["cipher_key"] = CIPHER_FILE
+    if (data_dir / CREDENTIALS_FILE).exists():
+        _private_copy(data_dir / CREDENTIALS_FILE, dest / CREDENTIALS_FILE)
+    auth = env.auth_folder
+    if auth.is_dir():
+        for path in sorted(auth.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                _private_copy(path, dest / AUTH / path.relative_to(auth))
+    manifest["files"] = {str(p.relative_to(dest)): sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()}
+    (dest / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (dest / MANIFEST).chmod(0o600)
+    return manifest
+
+
+# --- restore -------------------------------------------------------------------------------------
+
+
+def read_manifest(src: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{src} は Jusou のバックアップではありません（{MANIFEST} が読めません）。",
+                      f"{src} is not a Jusou backup: {type(exc).__name__}: {exc}") from None
+    if manifest.get("format") != FORMAT:
+        raise Refused(f"このバックアップの形式（{manifest.get('format')}）はこの版では戻せません。",
+                      f"backup format {manifest.get('format')!r} is not {FORMAT}")
+    damaged = [name for name, digest in manifest.get("files", {}).items()
+               if not (src / name).is_file() or sha256(src / name) != digest]
+    if damaged:
+        raise Refused(f"バックアップが壊れているか書き換えられています: {', '.join(damaged)}。別のバックアップを使ってください。",
+                      f"the backup is damaged or altered: {', '.join(damaged)} (SHA-256 differs from the manifest)")
+    return manifest
+
+
+def restore(src: Path, env: settings.Environment) -> dict[str, Any]:
+    manifest = read_manifest(src)
+    data_dir = env.data_path
+    if manifest["store"] != env.store:
+        raise Refused(f"バックアップは {manifest['store']} のもの、戻し先は JUSOU_STORE={env.store} です。",
+                      f"the backup is of a {manifest['store']} store; JUSOU_STORE is {env.store}")
+    if not _empty_folder(data_dir):
+        raise Refused(f"{data_dir} は空ではありません。空のデータフォルダに戻してください（上書きはしません）。",
+                      f"{data_dir} is not empty: restore onto an empty data folder (nothing is overwritten)")
+    auth = env.auth_folder
+    if not auth.is_relative_to(data_dir) and not _empty_folder(auth):
+        raise Refused(f"認証フォルダ {auth} が空ではありません。", f"the auth folder {auth} is not empty")
+    if env.store == "postgres":
+        present = pg_schemas(env)
+        if present:
+            raise Refused(f"{env.pg_dbname} にはすでに {', '.join(present)} があります。空のデータベースに戻してください。",
+                          f"{env.pg_dbname} already holds {', '.join(present)}: restore into an empty database")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for name in manifest["files"]:
+        source = src / name
+        if name.startswith(f"{AUTH}/"):
+            _private_copy(source, auth / Path(name).relative_to(AUTH))
+        elif name != PG_DUMP:
+            _private_copy(source, data_dir / name)
+    if env.store == "postgres":
+        done = subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                               f"--dbname={env.pg_dbname}", str(src / PG_DUMP)],
+                              env=pg_environment(env), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise Refused(f"pg_restore が失敗しました: {done.stderr.strip()}", "pg_restore failed (see above)")
+    return manifest
+
+
+# --- the commands --------------------------------------------------------------------------------
+
+
+def _environment(args: argparse.Namespace) -> settings.Environment:
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    return settings.current()
+
+
+def backup_command(args: argparse.Namespace) -> int:
+    try:
+        manifest = backup(Path(args.dest).resolve(), _environment(args))
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(manifest, ensure_ascii=False, indent=2))
+        return 0
+    print(f"バックアップしました / backed up to {Path(args.dest).resolve()}: {len(manifest['files'])} files, "
+          f"store {manifest['store']}")
+    for service, position in manifest.get("positions", {}).items():
+        print(f"  {service}: {position} events")
+    if manifest.get("cipher_key", "").startswith("JUSOU_CIPHER_KEY"):
+        print("暗号鍵は JUSOU_CIPHER_KEY にあり、バックアップには含みません。別に保管してください。\n"
+              "the cipher key is in JUSOU_CIPHER_KEY, not in the backup: keep it apart, safely", file=sys.stderr)
+    return 0
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    env = _environment(args)
+    try:
+        manifest = restore(Path(args.src).resolve(), env)
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"restored_to": str(env.data_path), **manifest}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"戻しました / restored {manifest['created_at'][:19]} ({manifest['store']}) to {env.data_path}")
+    print("次に / next: `jusou up` (the relays publish every store again, in store order, to an empty JUSOU stream),\n"
+          "then `jusou audit verify`. docs/operations.md \"Backup and restore\"")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add `backup` and `restore` to the `jusou` command's subparsers."""
+    taken = commands.add_parser("backup", help="back up the stores, keys and auth folder of the suite, running or not")
+    taken.add_argument("dest", help="a new (or empty) folder for the backup")
+    taken.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    taken.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    taken.set_defaults(handler=backup_command)
+    put = commands.add_parser("restore", help="restore a backup onto an empty data folder (and empty database)")
+    put.add_argument("src", help="the backup's folder (made by `jusou backup`)")
+    put.add_argument("--data-dir", help="the empty data folder to restore to (default: JUSOU_DATA_DIR or ./data)")
+    put.add_argument("--json", action="store_true", help="print what was restored as JSON")
+    put.set_defaults(handler=restore_command)

@@ -1,0 +1,150 @@
+"""Backup and restore (issue 17), as docs/operations.md tells an operator to do it.
+
+A suite runs and records; `jusou backup` copies it while it runs; the suite, its NATS and the whole
+`JUSOU` stream are thrown away; `jusou restore` puts the backup on an empty data folder; the suite
+starts on it with a new, empty NATS; every relay publishes its store again in store order; and
+`jusou audit verify` finds every store and the stream in agreement. A backup refuses a folder that
+is not empty, and a restore refuses a non-empty data folder and a backup whose bytes were changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from support.auth import AUTH_DIR, reader
+from support.journey import Journey
+from support.poll import eventually
+from support.servers import free_port, nats_server
+
+from jusou.backup import Refused, backup, restore, store_positions
+from jusou.runner import Suite
+from shared import settings
+from shared.contract.events import STREAM
+
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+
+
+def jusou(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The `jusou` command as a new process, as an operator runs it."""
+    return subprocess.run([str(Path(sys.executable).parent / "jusou"), *args], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def suite_env(suite: Suite, **changes: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUSOU_")}
+    env |= {"JUSOU_DATA_DIR": str(suite.data_dir), "NATS_URL": suite.nats_url, "JUSOU_STORE": "sqlite",
+            "JUSOU_AUTH_DIR": str(AUTH_DIR), "COLUMNS": "160"}
+    env |= {f"JUSOU_{n.upper()}_PORT": str(urlsplit(suite.url(n)).port) for n in suite.services}
+    return env | changes
+
+
+async def settled(client: httpx.AsyncClient, suite: Suite) -> dict[str, dict[str, Any]]:
+    """Every relay has published all its store holds and saved that position (what verify reads)."""
+    async def probe() -> dict[str, dict[str, Any]] | None:
+        ready = {name: (await client.get(suite.url(name) + "/readyz")).json() for name in suite.services}
+        if all(r["relay_saved_position"] == r["relay_position"] == r["store_position"] for r in ready.values()):
+            return ready
+        return None
+
+    return await eventually(probe, "every relay to publish its whole store", deadline_s=60)
+
+
+async def stream_subjects(url: str) -> list[tuple[str, int]]:
+    """(source, source_position) of every message on JUSOU, in stream order."""
+    import nats
+
+    nc = await nats.connect(url)  # the tests' NATS has no users
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(STREAM)
+        found = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            body = json.loads((await js.get_msg(STREAM, seq)).data)
+            found.append((body["source"], body["source_position"]))
+        return found
+    finally:
+        await nc.close()
+
+
+def refusal(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, work: Any) -> str:
+    """A refused backup or restore, in this process (the commands' own functions: no process start)."""
+    with monkeypatch.context() as patched:
+        for name in [n for n in os.environ if n.startswith("JUSOU_")]:
+            patched.delenv(name)
+        for name, value in env.items():
+            patched.setenv(name, value)
+        with pytest.raises(Refused) as refused:
+            work(settings.current())
+    return str(refused.value)
+
+
+async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup_dir = tmp_path / "backup"
+    with nats_server(tmp_path / "nats-before") as first, \
+            Suite(tmp_path / "data", nats_url=first.url, ports={n: free_port() for n in SERVICES}) as suite:
+        async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+            journey = Journey({name: suite.url(name) for name in SERVICES}, client)
+            case_id, plan_id = await journey.whole()
+            before = await settled(client, suite)
+            env = suite_env(suite)
+            assert "空ではありません" in refusal(env, monkeypatch, lambda e: backup(tmp_path / "data", e))
+            done = jusou(env, "backup", str(backup_dir), "--json")  # the suite runs on
+            assert done.returncode == 0, done.stderr
+            manifest = json.loads(done.stdout)
+            later = await journey.receive_and_escalate()  # recorded after the backup: not in it
+            assert "空ではありません" in refusal(env, monkeypatch, lambda e: backup(backup_dir, e))
+    assert manifest["positions"] == {name: before[name]["store_position"] for name in SERVICES}
+    assert {"cipher.key", "intake.keys.sqlite", "auth/signing-key.pem"} <= set(manifest["files"])
+    assert oct((backup_dir / "intake.sqlite").stat().st_mode & 0o777) == "0o600"
+
+    # The stream and NATS's data are gone with the first server; the data folder is left as it was.
+    restored = tmp_path / "restored"
+    restore_env = suite_env(suite, JUSOU_DATA_DIR=str(restored))
+    del restore_env["JUSOU_AUTH_DIR"]  # the auth folder comes back inside the data folder
+    in_use = restore_env | {"JUSOU_DATA_DIR": str(tmp_path / "data")}
+    assert "空のデータフォルダ" in refusal(in_use, monkeypatch, lambda e: restore(backup_dir, e))
+    damaged = tmp_path / "damaged"
+    shutil.copytree(backup_dir, damaged)
+    with (damaged / "meeting.sqlite").open("r+b") as file:
+        file.seek(200)
+        file.write(b"\x00\x01")
+    assert "meeting.sqlite" in refusal(restore_env, monkeypatch, lambda e: restore(damaged, e))
+    assert not restored.exists()
+    done = jusou(restore_env, "restore", str(backup_dir))
+    assert done.returncode == 0, done.stderr
+    assert store_positions(restored) == manifest["positions"]
+    assert (restored / "cipher.key").read_bytes() == (tmp_path / "data" / "cipher.key").read_bytes()
+
+    with nats_server(tmp_path / "nats-after") as second, \
+            Suite(restored, nats_url=second.url, ports={n: free_port() for n in SERVICES},
+                  extra_env={"JUSOU_AUTH_DIR": str(restored / "auth")}) as suite:
+        async with httpx.AsyncClient(timeout=10, headers=reader()) as client:  # tokens of the restored signing key
+            after = await settled(client, suite)
+            assert {name: after[name]["store_position"] for name in SERVICES} == manifest["positions"]
+            on_stream = await stream_subjects(second.url)
+            for name in SERVICES:  # each relay republished its own events in store order
+                own = [position for source, position in on_stream if source == name]
+                assert own == sorted(own) and len(own) == len(set(own)), (name, own)
+            assert {source for source, _ in on_stream} >= {"intake", "collaboration", "meeting"}
+            plan = (await client.get(suite.url("collaboration") + f"/plans/{plan_id}")).json()
+            assert plan["status"] == "closed" and plan["case_id"] == case_id
+            missing = await client.get(suite.url("intake") + f"/cases/{later}")
+            assert missing.status_code == 404, missing.text
+        verified = jusou(suite_env(suite, JUSOU_AUTH_DIR=str(restored / "auth")), "audit", "verify", "--json")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        result = json.loads(verified.stdout)
+        assert result["ok"] is True
+        for report in result["reports"]:
+            assert report["integration_events"] == report["on_stream"] and report["problems"] == 0, report
+        assert sum(r["on_stream"] for r in result["reports"]) == len(on_stream)
