@@ -350,10 +350,11 @@ class Meeting(JourneyAggregate):
             if name not in names:
                 raise Invalid(f"{role}は出席者から選んでください（{name or '未入力'}）/ the {'chair' if role == '議長' else 'recorder'} "
                               "is one of the people present")
-        sitting = {"starts_at": starts_at, "ends_at": ends_at, "place": place.strip(), "present": people,
-                   "chair": chair.strip(), "recorder": recorder.strip()}
+        sitting: dict[str, Any] = {"starts_at": starts_at, "ends_at": ends_at, "place": place.strip(), "present": people,
+                                   "chair": chair.strip(), "recorder": recorder.strip()}
         if sitting != getattr(self, "sitting", None):
-            self._sitting_recorded(**sitting)
+            self._sitting_recorded(starts_at=starts_at, ends_at=ends_at, place=place.strip(), present=people,
+                                   chair=chair.strip(), recorder=recorder.strip())
 
     @event("SittingRecorded")
     def _sitting_recorded(self, starts_at: str, ends_at: str, place: str, present: list[dict[str, str]], chair: str,
