@@ -122,6 +122,12 @@ class PlaceIn(BaseModel):
                             description="担当職員の職員番号 (空なら登録した職員)")
 
 
+class PlaceChoice(BaseModel):
+    """The place a page's form names (its closure form sends the place in the body)."""
+
+    place_id: UUID = Field(title="拠点")
+
+
 class PlaceClosureIn(BaseModel):
     closed_on: ClosedOn = Field(title="閉所日")
 

@@ -12,7 +12,17 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.community.api import App, GroupIn, InitiativeIn, PlaceIn, ResolutionIn, ResourceIn, SessionIn
+from services.community.api import (
+    App,
+    GroupIn,
+    InitiativeIn,
+    PlaceChoice,
+    PlaceClosureIn,
+    PlaceIn,
+    ResolutionIn,
+    ResourceIn,
+    SessionIn,
+)
 from services.community.application import (
     FIGURES,
     OVERSEEING_DIVISION,
@@ -344,6 +354,7 @@ def _places(request: Request, app: CommunityApplication, **extra: Any) -> dict[s
             "program": request.query_params.get("program", ""),
             "assignees": sorted({p["in_charge"] for p in all_places if p["in_charge"]}),
             "my_programs": _programs_for(staff_from_cookie(request)),
+            "open_places": [p for p in all_places if not p["closed_on"]], "today": today_in_japan().isoformat(),
             "form": {}, "form_at": "", "error": None, **extra}
 
 
@@ -372,6 +383,23 @@ async def register_place(request: Request, app: App) -> Response:
         return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
     offered = "。居場所として参加支援の資源一覧に加わります" if place.ibasho else ""
     return redirect("/ui/places", ok=f"拠点「{place.name}」を登録しました{offered} / place registered")
+
+
+@router.post("/ui/places/closure", response_class=HTMLResponse, dependencies=[requires("resource.write")])
+async def close_place(request: Request, app: App) -> Response:
+    """D21: a place closes on a day (閉所); its sessions until then stay counted."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/places")
+    text = await form_text(request)
+    try:
+        closure = form_model(PlaceClosureIn, text)
+        place_id = form_model(PlaceChoice, text).place_id
+        await call(app.close_place, actor_of(staff), place_id, date.fromisoformat(closure.closed_on))
+    except DomainError as refused:
+        context = await call(_places, request, app, form=text, form_at="closure", error=str(refused))
+        return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
+    return redirect("/ui/places", ok=f"閉所を記録しました（{closure.closed_on}）/ place closed")
 
 
 router.include_router(casework_pages(ui, lambda case_id: "/ui/", "issue.read"))

@@ -92,6 +92,19 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await page.locator("#sessions-card").get_by_role("button", name="絞り込む").click()
     await expect(page.locator("#sessions tr[data-session]")).to_have_count(1)
 
+    # The place closes: a day before it opened is refused in words; then today, and the list says so.
+    await page.goto(f"{community}/ui/places")
+    closure = page.locator("#closure")
+    await closure.get_by_label("拠点 / place").select_option(label=f"{PLACE}（介護予防普及啓発事業）")
+    await closure.get_by_label("閉所日").fill(f"{year}-03-31")
+    await closure.get_by_role("button", name="閉所を記録する").click()
+    await expect(page.get_by_role("alert")).to_contain_text("閉所日は開設日")
+    await page.locator("#closure").get_by_label("閉所日").fill(today.isoformat())
+    await page.locator("#closure").get_by_role("button", name="閉所を記録する").click()
+    await expect(page.get_by_role("alert")).to_contain_text("閉所を記録しました")
+    await expect(page.locator("#places tr[data-place]", has_text=PLACE)).to_contain_text("閉所")
+    await expect(page.locator("#closure")).to_have_count(0)  # no open place of the division is left
+
     async with httpx.AsyncClient(headers=reader()) as client:
         # The same figures as JSON, for the city-wide report; a year outside the range is refused.
         figures = (await client.get(f"{community}/figures/community", params={"fy": year})).json()
