@@ -9,8 +9,9 @@ city-wide door merges the six services' answers with `merge` and sets the year's
 - A fact's day is the day the thing happened (a consultation's 相談日, a sitting's 開催日), else the day
   it was recorded, in Japan time: any past year can be counted again from the store.
 - Small cells (D9, no person recognisable from a count): a count of 1 or 2 is shown as 「3未満」 (0
-  stays 0), in every answer, page and export. Cells are suppressed where they are counted, so a
-  suppressed count never leaves the service that counted it.
+  stays 0), in every answer, page and export; where a row or column adds up to a total, the cells that
+  would let one work a small count out by subtraction are shown as 「秘匿」 (`hidden_cells`). Cells are
+  suppressed where they are counted, so a suppressed count never leaves the service that counted it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from shared.domain.wareki import JST
 from shared.organisation.reference import COUNTERS, PROGRAMS, RESOURCE_KINDS
 
 SMALL = "3未満"
+SECRET = "秘匿"  # a count hidden so that a small one beside it cannot be worked out from the total
 THRESHOLD = 3
 QUARTERS = (1, 2, 3, 4)
 QUARTER_LABELS = {1: "第1四半期（4〜6月）", 2: "第2四半期（7〜9月）", 3: "第3四半期（10〜12月）",
@@ -278,12 +280,46 @@ def _measure(indicator: Indicator, facts: list[Fact]) -> int:
     return len(facts)
 
 
-def _row(indicator: Indicator, key: str, by_quarter: dict[int, list[Fact]]) -> dict[str, Any]:
+def _row(indicator: Indicator, by_quarter: dict[int, list[Fact]]) -> list[int]:
+    """Q1..Q4 and the year, as counted."""
     values = [_measure(indicator, by_quarter.get(q, [])) for q in QUARTERS]
-    year = _measure(indicator, [f for q in QUARTERS for f in by_quarter.get(q, [])])
-    return {"key": key, "key_label": key_label(indicator, key),
-            "quarters": [suppressed(v) for v in values], "year": suppressed(year),
-            "quarters_shown": [shown(v) for v in values], "year_shown": shown(year)}
+    return [*values, _measure(indicator, [f for q in QUARTERS for f in by_quarter.get(q, [])])]
+
+
+def hidden_cells(grid: list[list[int]]) -> set[tuple[int, int]]:
+    """The cells not to show: each 1 or 2 (「3未満」), and, where a count is the sum of others (the last row
+    is the total of the rows above it, the last column the sum of the quarters), as many more as keep
+    any of them from being worked out by subtraction (secondary suppression): in every such sum whose
+    one cell is hidden, the smallest other non-zero cell is hidden too (「秘匿」)."""
+    hidden = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if 0 < v < THRESHOLD}
+    rows, columns = len(grid), len(grid[0]) if grid else 0
+    sums = [[(r, c) for r in range(rows)] for c in range(columns)] if rows > 2 else []  # keys + total, per column
+    sums += [[(r, c) for c in range(columns)] for r in range(rows)]  # quarters + year, per row
+    changed = True
+    while changed:
+        changed = False
+        for cells in sums:
+            if sum(cell in hidden for cell in cells) != 1:
+                continue
+            others = [cell for cell in cells if cell not in hidden and grid[cell[0]][cell[1]] > 0]
+            if others:
+                hidden.add(min(others, key=lambda cell: (grid[cell[0]][cell[1]], cell)))
+                changed = True
+    return hidden
+
+
+def _rows_out(indicator: Indicator, keyed: list[tuple[str, list[int]]]) -> list[dict[str, Any]]:
+    """The rows as they may be shown: small cells, and those that would give them away, hidden."""
+    grid = [values for _, values in keyed]
+    hidden = hidden_cells(grid) if indicator.how in ("events", "sum") else {
+        (r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if 0 < v < THRESHOLD}
+    rows = []
+    for r, (key, values) in enumerate(keyed):
+        out = [None if (r, c) in hidden else v for c, v in enumerate(values)]
+        text = [(SMALL if 0 < v < THRESHOLD else SECRET) if (r, c) in hidden else str(v) for c, v in enumerate(values)]
+        rows.append({"key": key, "key_label": key_label(indicator, key), "quarters": out[:4], "year": out[4],
+                     "quarters_shown": text[:4], "year_shown": text[4]})
+    return rows
 
 
 def program_figures(facts: Iterable[Fact], fy: int, service: str) -> list[dict[str, Any]]:
@@ -308,8 +344,9 @@ def program_figures(facts: Iterable[Fact], fy: int, service: str) -> list[dict[s
             quarter = quarter_of(fact.day())
             grouped.setdefault(_key_of(indicator, fact, counters), {}).setdefault(quarter, []).append(fact)
             total.setdefault(quarter, []).append(fact)
-        rows = [_row(indicator, key, grouped[key]) for key in sorted(grouped)] if indicator.key else []
-        rows.append(_row(indicator, TOTAL, total))
+        keyed = [(key, _row(indicator, grouped[key])) for key in sorted(grouped)] if indicator.key else []
+        keyed.append((TOTAL, _row(indicator, total)))
+        rows = _rows_out(indicator, keyed)
         answer.append({"code": indicator.code, "label": indicator.ja, "section": indicator.section,
                        "service": service, "unit": indicator.unit, "rows": rows})
     return answer
@@ -326,14 +363,9 @@ def _open_places(indicator: Indicator, facts: list[Fact], fy: int, service: str)
         return [len({a for start, end, k, a in opened if (key is None or k == key) and start <= last
                      and (end is None or end >= first)}) for first, last in periods]
 
-    def row(key: str, values: list[int]) -> dict[str, Any]:
-        return {"key": key, "key_label": key_label(indicator, key),
-                "quarters": [suppressed(v) for v in values[:4]], "year": suppressed(values[4]),
-                "quarters_shown": [shown(v) for v in values[:4]], "year_shown": shown(values[4])}
-
     keys = sorted({k for *_, k, _ in opened})
-    rows = [row(k, v) for k in keys if any(v := count(k))]
-    rows.append(row(TOTAL, count(None)))
+    keyed = [(k, v) for k in keys if any(v := count(k))]
+    rows = _rows_out(indicator, [*keyed, (TOTAL, count(None))])
     return {"code": indicator.code, "label": indicator.ja, "section": indicator.section, "service": service,
             "unit": indicator.unit, "rows": rows}
 
@@ -387,6 +419,9 @@ def merge(fy: int, answers: Iterable[dict[str, Any]], targets: dict[str, dict[st
             "indicators": indicators}
 
 
+NOTE = (f"※ 個人が特定されないよう、1〜2件は「{SMALL}」、合計との差から「{SMALL}」の件数が分かってしまう欄は"
+        f"「{SECRET}」と表示しています / counts of 1 or 2 are shown as {SMALL}; cells that would give one away by "
+        f"subtraction as {SECRET}")
 CSV_HEADER = ("事業", "指標", "内訳", "単位", "第1四半期（4〜6月）", "第2四半期（7〜9月）", "第3四半期（10〜12月）",
               "第4四半期（1〜3月）", "年度計", "目標", "達成率（%）")
 
@@ -415,7 +450,7 @@ def render_csv(document: dict[str, Any]) -> str:
         writer.writerow(row)
     if document.get("missing"):
         writer.writerow([f"未集計（応答なし）: {', '.join(document['missing'])}"])
-    writer.writerow([f"※ 1〜2件は「{SMALL}」と表示しています（個人が特定されないため）"])
+    writer.writerow([NOTE])
     return out.getvalue()
 
 
@@ -432,5 +467,5 @@ def render_text(document: dict[str, Any]) -> str:
                      f"{target}")
     if document.get("missing"):
         lines.append(f"\n未集計（応答なし）/ not answering: {', '.join(document['missing'])}")
-    lines.append(f"※ 1〜2件は「{SMALL}」/ counts of 1 or 2 are shown as {SMALL}")
+    lines.append(NOTE)
     return "\n".join(lines)

@@ -28,10 +28,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.figures import (
+    NOTE,
     PRIVATE_FIELDS,
     QUARTER_LABELS,
     SECTIONS,
-    SMALL,
     Fact,
     fiscal_year_label,
     fiscal_year_of,
@@ -63,9 +63,10 @@ class FigureRowOut(BaseModel):
 
     key: str = Field(description="the code the row counts (a counter, a program, a meeting type); '' for 合計")
     key_label: str
-    quarters: list[int | None] = Field(description="Q1..Q4 (4–6, 7–9, 10–12, 1–3月); null is a small cell (1 or 2)")
-    year: int | None = Field(description="the fiscal year; null is a small cell (1 or 2)")
-    quarters_shown: list[str] = Field(description="the same as shown: 「3未満」 for 1 or 2")
+    quarters: list[int | None] = Field(description="Q1..Q4 (4–6, 7–9, 10–12, 1–3月); null is a hidden cell")
+    year: int | None = Field(description="the fiscal year; null is a hidden cell")
+    quarters_shown: list[str] = Field(description="the same as shown: 「3未満」 for 1 or 2, 「秘匿」 for a cell "
+                                      "that would give a small one away by subtraction")
     year_shown: str
     target: int | None = Field(None, description="the city's target for the year (city-wide door only)")
 
@@ -188,7 +189,7 @@ def render_xlsx(document: dict[str, Any]) -> bytes:
         cell.font = Font(bold=True)
     for row in rows[1:]:
         sheet.append([int(v) if v.isdigit() and i >= 4 else v for i, v in enumerate(row)])
-    sheet.append([f"※ 1〜2件は「{SMALL}」と表示しています（個人が特定されないため）"])
+    sheet.append([NOTE])
     for column, width in zip("ABCDEFGHIJK", (22, 30, 24, 6, 12, 12, 12, 12, 10, 8, 10), strict=True):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A3"

@@ -10,11 +10,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from shared.domain.figures import (
+    SECRET,
     SMALL,
     Fact,
     fiscal_year_bounds,
     fiscal_year_label,
     fiscal_year_of,
+    hidden_cells,
     merge,
     program_figures,
     quarter_bounds,
@@ -83,17 +85,17 @@ def test_small_cells_are_shown_under_three() -> None:
 
 def test_consultations_per_counter_and_quarter_with_persons_and_suppression() -> None:
     facts = [received(f"2026-05-0{i}T10:00:00+09:00", i, person=f"p{i % 3}") for i in range(1, 6)]
-    facts += [received("2026-08-01T10:00:00+09:00", 6, counter="yurikago"),
+    facts += [*(received(f"2026-08-0{i}T10:00:00+09:00", 5 + i, counter="yurikago") for i in (1, 2, 3)),
               received("2025-05-01T10:00:00+09:00", 7),  # another year
               fact("Case.Connected", "2026-05-10T10:00:00+09:00", 1, "CaseConnected", to_agency="a"),
               fact("Case.Escalated", "2026-11-10T10:00:00+09:00", 6, "CaseEscalated")]
+    facts.append(received("2026-05-09T10:00:00+09:00", 9, counter="yurikago", consulted_on="2026-03-31"))  # FY2025
     answer = program_figures(facts, 2026, "intake")
     consultations = rows_of(answer, "consultations")
     assert consultations["houkatsu"]["quarters"] == [5, 0, 0, 0]
     assert consultations["houkatsu"]["year_shown"] == "5"
-    assert consultations["yurikago"]["quarters"] == [0, None, 0, 0]  # one consultation: 「3未満」
-    assert consultations["yurikago"]["quarters_shown"] == ["0", SMALL, "0", "0"]
-    assert consultations[""]["year"] == 6
+    assert consultations["yurikago"]["quarters"] == [0, 3, 0, 0]
+    assert consultations[""]["year"] == 8
     assert rows_of(answer, "consultation_persons")["houkatsu"]["year"] == 3  # p0, p1, p2
     # つなぎ and escalations are counted at the case's receiving counter
     assert rows_of(answer, "connections")["houkatsu"]["year_shown"] == SMALL
@@ -110,11 +112,11 @@ def test_plans_made_count_first_revisions_and_meetings_by_type() -> None:
     assert made["collaboration"]["year"] == 3
     meetings = [fact("Meeting.Convened", "2026-12-01T10:00:00+09:00", i, meeting_type="jusou_shien_kaigi",
                      held_on="2027-01-15") for i in range(3)]
-    meetings.append(fact("Meeting.Convened", "2026-12-01T10:00:00+09:00", 9, meeting_type="shien_kaigi",
-                         held_on="2026-12-01"))
+    meetings += [fact("Meeting.Convened", "2026-12-01T10:00:00+09:00", 9, meeting_type="shien_kaigi",
+                      held_on=f"2026-12-0{i}") for i in (1, 2, 3)]
     held = rows_of(program_figures(meetings, 2026, "meeting"), "meetings_held")
     assert held["jusou_shien_kaigi"]["quarters"] == [0, 0, 0, 3]  # counted on the day it sat
-    assert held["shien_kaigi"]["quarters_shown"] == ["0", "0", SMALL, "0"]
+    assert held["shien_kaigi"]["quarters_shown"] == ["0", "0", "3", "0"]
     assert held["jusou_shien_kaigi"]["key_label"] == "重層的支援会議"
 
 
@@ -140,6 +142,36 @@ def test_community_places_sessions_and_organisations() -> None:
     assert rows_of(answer, "community_organisations")["kaigo-yobo"]["year_shown"] == SMALL  # A会, B会
     new = rows_of(answer, "community_new_places")[""]  # the one opened in 2025 is not new, though recorded in 2026
     assert new["year_shown"] == SMALL and new["quarters_shown"] == [SMALL, "0", SMALL, "0"]
+
+
+def test_a_small_cell_cannot_be_worked_out_from_the_totals() -> None:
+    # houkatsu 5 in Q1; yurikago 1 in Q2: the year's total (6) less houkatsu's (5) would give yurikago's 1,
+    # so houkatsu's year is hidden too, and then what would give it away in turn (秘匿)
+    facts = [received(f"2026-05-0{i}T10:00:00+09:00", i) for i in range(1, 6)]
+    facts.append(received("2026-08-01T10:00:00+09:00", 6, counter="yurikago"))
+    consultations = rows_of(program_figures(facts, 2026, "intake"), "consultations")
+    assert consultations["yurikago"]["quarters_shown"] == ["0", SMALL, "0", "0"]
+    assert consultations["yurikago"]["year_shown"] == SMALL
+    assert consultations["houkatsu"]["quarters_shown"] == [SECRET, "0", "0", "0"]
+    assert consultations["houkatsu"]["year_shown"] == SECRET and consultations["houkatsu"]["year"] is None
+    assert consultations[""]["quarters_shown"] == [SECRET, SMALL, "0", "0"] and consultations[""]["year"] == 6
+    # every sum now hides none or at least two of its cells
+    for c in range(5):
+        column = [r["quarters_shown"][c] if c < 4 else r["year_shown"] for r in consultations.values()]
+        assert sum(v in (SMALL, SECRET) for v in column) != 1
+    for r in consultations.values():
+        assert sum(v in (SMALL, SECRET) for v in [*r["quarters_shown"], r["year_shown"]]) != 1
+
+
+def test_hidden_cells_leave_no_single_unknown_in_a_sum() -> None:
+    grid = [[4, 0, 7, 0, 11], [0, 1, 5, 0, 6], [4, 1, 12, 0, 17]]  # two keys and the total; Q1..Q4 and year
+    hidden = hidden_cells(grid)
+    assert {(1, 1), (2, 1)} <= hidden  # the 1 and the total of its quarter (also 1)
+    assert (1, 2) in hidden  # its row: another cell (the year alone would give it away)
+    assert not {(0, 1), (0, 3), (1, 0)} & hidden  # zeros are never hidden: they give nothing away
+    sums = [[(r, c) for r in range(3)] for c in range(5)] + [[(r, c) for c in range(5)] for r in range(3)]
+    assert all(sum(cell in hidden for cell in cells) != 1 for cells in sums)
+    assert hidden_cells([[0, 0, 5, 0, 5]]) == set()  # nothing small: nothing hidden
 
 
 def test_targets_file_and_merge_put_targets_beside_the_figures() -> None:
