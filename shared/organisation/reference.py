@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -272,15 +272,34 @@ def successor(code: str, on: date | None = None) -> str | None:
     return organisation().successor(code, on or today())
 
 
-def division_display(code: str | None, on: date | None = None) -> str:
-    """A division's name for a record made on `on`: its name that day and, when today's differs (renamed, or
-    ended and worked by a successor), today's beside it: 「高齢福祉課（現: 高齢者支援室）」. An unknown code as itself."""
+def day_of(moment: date | str | None) -> date | None:
+    """The day in Japan of a record's moment: a date, a datetime (naive: UTC, as stored), or ISO text of either;
+    None when there is none or it cannot be read."""
+    if moment is None or moment == "":
+        return None
+    if isinstance(moment, str):
+        try:
+            moment = date.fromisoformat(moment) if len(moment) == 10 else datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    if isinstance(moment, datetime):
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return aware.astimezone(JST).date()
+    return moment
+
+
+def division_display(code: str | None, on: date | str | None = None) -> str:
+    """A division's name for a record made on `on` (a date, or the record's moment: `day_of`): its name that day
+    and, when today's differs (renamed, or ended and worked by a successor), today's beside it:
+    「高齢福祉課（現: 高齢介護課）」. Without `on`, its latest name (and its successor's when it ended). An unknown code
+    as itself."""
     if not code:
         return ""
     now = DIVISIONS.get(code)
     if now is None:
         return code
-    then = (division(code, on) if on else None) or now
+    day = day_of(on)
+    then = (division(code, day) if day else None) or now
     current = successor(code)
     today_name = DIVISIONS[current].ja if current else now.ja
     return then.ja if today_name == then.ja else f"{then.ja}（現: {today_name}）"

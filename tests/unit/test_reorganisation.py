@@ -79,6 +79,10 @@ def test_lookups_on_a_date_see_the_organisation_of_that_day(municipality: Callab
         division_display("korei-kaigo", TODAY) == "高齢介護課"
         and division_display("kenko-zukuri", YESTERDAY) == "健康づくり課"
     )
+    # a page passes the record's moment as stored (UTC): its day in Japan decides
+    early_yesterday = f"{(YESTERDAY - timedelta(days=1)).isoformat()}T16:00:00+00:00"  # 01:00 JST, YESTERDAY
+    assert division_display("fukushi-seisaku", early_yesterday) == "福祉政策課（現: 地域共生推進課）"
+    assert division_display("fukushi-seisaku", f"{YESTERDAY.isoformat()}T16:00:00") == "地域共生推進課"  # 01:00 JST today
     # agencies a new plan role or attendee may name: today's; an old name still resolves to its code
     assert "高齢福祉課" in agencies(YESTERDAY) and "高齢福祉課" not in agencies() and "高齢介護課" in agencies()
     assert division_of("高齢福祉課") == "korei-fukushi" and division_of("福祉政策課") == "fukushi-seisaku"
