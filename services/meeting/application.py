@@ -235,7 +235,9 @@ class MeetingApplication(ServiceApplication):
         (reasons, positions, evaluations); the members see them whole."""
         shown = []
         for row in rows:
-            if row.get("event", "").startswith("Meeting.") and self._confidential_to(UUID(row["aggregate_id"]), division):
+            sitting = row["aggregate_id"] if row.get("event", "").startswith("Meeting.") else (
+                row["fields"].get("meeting_id") if row.get("event", "").startswith("CaseLearning.") else None)
+            if sitting is not None and self._confidential_to(UUID(str(sitting)), division):
                 keep = {k: row["fields"][k] for k in ("meeting_type", "plan_id", "case_id", "decision", "outcome")
                         if k in row["fields"]}
                 row = {**row, "fields": {**keep, "withheld": WITHHELD}}
@@ -254,6 +256,8 @@ class MeetingApplication(ServiceApplication):
         only to its members (D10)."""
         states = super().state_as_of(case_id, moment)
         for state in states:
+            if state["kind"] == "CaseLearning" and self._confidential_to(UUID(state["state"]["meeting_id"]), division):
+                state["state"] = {"meeting_type": "shien_kaigi", "withheld": WITHHELD}  # D10: tied to this case
             if state["kind"] != "Meeting":
                 continue
             view = state["state"]
@@ -261,6 +265,8 @@ class MeetingApplication(ServiceApplication):
                     and (m.get("plan_id") is None or m.get("plan_id") in self._plans_of(case_id))]
             view["minutes"] = mine
             view["cases"] = [c for c in view.get("cases", []) if c == str(case_id)]
+            view["agenda"] = [i for i in view.get("agenda", []) if i.get("case_id") == str(case_id)]
+            view.pop("sitting", None)  # the names of the people present are the sitting's, not the case's
             if self._confidential_to(UUID(state["aggregate_id"]), division):
                 view["minutes"] = [{"kind": m.get("kind"), "withheld": WITHHELD} for m in mine]
         return states

@@ -171,3 +171,19 @@ def test_learning_refuses_personal_information(s: Sitting, text: str) -> None:
     with pytest.raises(Invalid, match="個人を特定できる情報"):
         s.app.record_learning(SECRETARIAT, sitting, plan_id, **{**LEARNING, "situation": text})
     assert s.app.learnings() == []
+
+
+def test_d10_a_shien_kaigi_learning_is_withheld_from_a_non_members_case_history(s: Sitting) -> None:
+    plan_id = s.plan(consent=False)
+    members = ["福祉総務課", "地域包括支援センター"]
+    shien = s.convene("shien_kaigi", attendees=members, sitting={**SITTING, "present": SITTING["present"][:2]})
+    s.app.decide(SECRETARIAT, shien, plan_id, "revision_requested", "情報共有", [], [], None, all_agree=True)
+    s.app.record_learning(SECRETARIAT, shien, plan_id, **{**LEARNING, "agencies": members})
+    case_id = s.app.review(plan_id).case_id
+
+    outsider = json.dumps(s.app.redact(s.app.history(case_id), "childcare")
+                          + s.app.state_as_of(case_id, division="childcare"), ensure_ascii=False)
+    member = json.dumps(s.app.redact(s.app.history(case_id), "elderly-support")
+                        + s.app.state_as_of(case_id, division="elderly-support"), ensure_ascii=False)
+    assert LEARNING["worked"] in member and LEARNING["worked"] not in outsider
+    assert all(p["name"] not in member + outsider for p in SITTING["present"]), "the sitting's names stay with it"
