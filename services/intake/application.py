@@ -31,7 +31,7 @@ from services.intake.domain import (
     due_at_intake,
 )
 from services.intake.keys import PersonalMapper, open_keys
-from services.intake.people import PERSON_TOPIC, PersonIndex
+from services.intake.people import PERSON_TOPIC, HouseholdIndex, PersonIndex
 from services.intake.trend import trend_rows
 from shared.contract.events import (
     CaseReturnedToIntakeV1,
@@ -89,6 +89,7 @@ class IntakeApplication(CaseworkOwner):
         cast(PersonalMapper, self.mapper).note_person = self._note_person  # D17: notes sealed with the person's key
         self._file_people: dict[UUID, UUID] = {}  # case file id → the case's person (the notes' key)
         self.people = PersonIndex(self.recorder, self.mapper)
+        self.households = HouseholdIndex(self.recorder, self.mapper)
 
     def close(self) -> None:
         self.keys.close()
@@ -598,11 +599,9 @@ class IntakeApplication(CaseworkOwner):
     # -- 世帯 (D16, issue 15) ---------------------------------------------------------------------------
 
     def household_of(self, person_ref: str) -> UUID | None:
-        """The household the person belongs to now (None: none)."""
-        for household_id in self.ids_of(Household):
-            if self._household(household_id).is_member(person_ref):
-                return household_id
-        return None
+        """The household the person belongs to now (None: none), from the household index (people.py)."""
+        found = self.households.household_of(person_ref)
+        return UUID(found) if found else None
 
     def household_id_of(self, person_ref: str) -> UUID:
         """The household the person belongs to now; NotFound (404) when none."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
-from services.intake.domain import Person
+from services.intake.domain import Household, Person
 
 PERSON_TOPIC = f"{Person.__module__}:{Person.__qualname__}."
 PERSON_TOPICS = [PERSON_TOPIC + "Registered", PERSON_TOPIC + "Erased"]
@@ -143,3 +143,38 @@ class PersonIndex:
             if why:
                 found.append((self.people[ref], why))
         return sorted(found, key=lambda c: c[0]["person_ref"])
+
+
+HOUSEHOLD_TOPIC = f"{Household.__module__}:{Household.__qualname__}."
+HOUSEHOLD_TOPICS = [HOUSEHOLD_TOPIC + "Formed", HOUSEHOLD_TOPIC + "MemberAdded", HOUSEHOLD_TOPIC + "MemberRemoved"]
+
+
+class HouseholdIndex:
+    """D16: which household each person belongs to now (person_ref → household id), following intake's own
+    notification log (only `Household` records), so that a case page finds its person's household without
+    loading every household; rebuilt from the store at start-up, caught up before every look-up."""
+
+    def __init__(self, recorder: ApplicationRecorder, mapper: Mapper[Any]) -> None:
+        self.recorder, self.mapper = recorder, mapper
+        self.position = 0
+        self.member_of: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def household_of(self, person_ref: str) -> str | None:
+        with self.lock:
+            while True:
+                batch = self.recorder.select_notifications(start=self.position + 1, limit=500,
+                                                           topics=HOUSEHOLD_TOPICS)
+                for notification in batch:
+                    event: Any = self.mapper.to_domain_event(notification)  # a Household event
+                    household = str(event.originator_id)
+                    if isinstance(event, Household.MemberRemoved):
+                        if self.member_of.get(event.person_ref) == household:
+                            del self.member_of[event.person_ref]
+                    else:
+                        self.member_of[event.head_ref if isinstance(event, Household.Formed) else event.person_ref] = (
+                            household)
+                    self.position = notification.id
+                if len(batch) < 500:
+                    break
+            return self.member_of.get(person_ref)
