@@ -10,7 +10,8 @@ import re
 
 import httpx
 from playwright.async_api import Page, expect
-from support.auth import reader
+from support.auth import reader, staff_headers
+from support.poll import eventually
 
 from jusou.runner import Suite
 
@@ -124,3 +125,51 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await expect(page.locator("#gap-table tbody tr", has_text=GAP_NEED)).to_have_count(0)
     await expect(page.locator("#decided-table tbody tr", has_text=GAP_NEED)).to_contain_text("課への依頼")
     await expect(page.locator("#gap-table tbody tr", has_text=CSW_NEED)).to_contain_text("推進会議待ち")
+
+
+async def test_the_same_through_the_api_with_its_refusals(ui_suite: Suite) -> None:
+    """The JSON API does what the pages do (strands, roles from them, the council), refusing in words."""
+    collaboration = ui_suite.url("collaboration")
+    coordinator = staff_headers("fukushi-003", "welfare-general", "coordinator")
+    csw = staff_headers("csw-001", "welfare-general", "welfare_coordinator")
+    case_id = await escalate_a_case(ui_suite.url("intake"), "国領 一郎")
+    async with httpx.AsyncClient(base_url=collaboration, timeout=30) as http:
+        async def case_open() -> bool:
+            return (await http.get(f"/cases/{case_id}", headers=coordinator)).status_code == 200
+
+        await eventually(case_open, "collaboration to open the case")
+        strand = await http.post(f"/cases/{case_id}/strands", headers=csw,
+                                 json={"concern": "就労", "description": "息子の就労体験", "agency": ""})
+        assert strand.status_code == 201, strand.text
+        assert strand.json()["status"] == "todo"
+        unknown = await http.post(f"/cases/{case_id}/strands", headers=csw, json={"concern": "宇宙"})
+        assert unknown.status_code == 422 and "一覧" in unknown.json()["detail"]
+        plan = await http.post(f"/cases/{case_id}/plans", headers=coordinator, json={
+            "support_direction": "方向性", "goals": ["目標"],
+            "roles": [{"agency": "地域包括支援センター", "responsibility": "介護"}]})
+        refused = await http.post(f"/plans/{plan.json()['plan_id']}/propose", headers=coordinator)
+        assert refused.status_code == 409 and "担当機関が決まっていない課題" in refused.json()["detail"]
+        changed = await http.put(f"/cases/{case_id}/strands/{strand.json()['strand_id']}", headers=csw,
+                                 json={"concern": "就労", "description": "息子の就労体験", "agency": "若者サポートステーション",
+                                       "status": "working"})
+        assert changed.status_code == 200 and changed.json()["agency"] == "若者サポートステーション"
+        roles = (await http.get(f"/cases/{case_id}/roles-from-strands", headers=coordinator)).json()
+        assert roles == [{"agency": "若者サポートステーション", "responsibility": "就労: 息子の就労体験", "contact": None}]
+        assert (await http.post(f"/plans/{plan.json()['plan_id']}/propose", headers=coordinator)).status_code == 200
+
+        gap = await http.post("/council/gaps", headers=csw, json={"need": "夜間の相談先", "area": "市内全域"})
+        assert gap.status_code == 201 and gap.json()["source"] == "coordinator"
+        not_csw = await http.post("/council/sittings", headers=csw, json={"held_on": "R8.12.10", "attendees": ["福祉総務課"]})
+        assert not_csw.status_code == 403  # holding a sitting is the coordinator's
+        sitting = await http.post("/council/sittings", headers=coordinator,
+                                  json={"held_on": "R8.12.10", "attendees": ["福祉総務課"]})
+        assert sitting.status_code == 201 and sitting.json()["held_on"] == "2026-12-10"
+        decide = f"/council/sittings/{sitting.json()['sitting_id']}/gaps/{gap.json()['gap_id']}/decision"
+        off_agenda = await http.post(decide, headers=coordinator, json={"decision": "initiative", "summary": "検討会"})
+        assert off_agenda.status_code == 409 and "議題" in off_agenda.json()["detail"]
+        await http.post(f"/council/sittings/{sitting.json()['sitting_id']}/agenda", headers=coordinator,
+                        json={"gap_id": gap.json()["gap_id"]})
+        decided = await http.post(decide, headers=coordinator, json={"decision": "initiative", "summary": "検討会を始める"})
+        assert decided.status_code == 200 and decided.json()["status"] == "initiative"
+        awaiting = (await http.get("/council/gaps", params={"status": "awaiting"}, headers=reader())).json()
+        assert gap.json()["gap_id"] not in [g["gap_id"] for g in awaiting]
