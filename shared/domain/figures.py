@@ -463,7 +463,8 @@ def render_text(document: dict[str, Any]) -> str:
             section = row[0]
             lines.append(f"\n■ {section}")
         target = f"  目標 {row[9]}" + (f"（{row[10]}%）" if row[10] else "") if row[9] else ""
-        lines.append(f"  {row[1]} / {row[2]}: Q1 {row[4]}  Q2 {row[5]}  Q3 {row[6]}  Q4 {row[7]}  年度計 {row[8]}{row[3]}"
+        unit = row[3] if row[8].isdigit() else ""
+        lines.append(f"  {row[1]} / {row[2]}: Q1 {row[4]}  Q2 {row[5]}  Q3 {row[6]}  Q4 {row[7]}  年度計 {row[8]}{unit}"
                      f"{target}")
     if document.get("missing"):
         lines.append(f"\n未集計（応答なし）/ not answering: {', '.join(document['missing'])}")

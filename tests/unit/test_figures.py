@@ -23,6 +23,7 @@ from shared.domain.figures import (
     quarter_of,
     read_targets,
     render_csv,
+    render_text,
     shown,
     suppressed,
 )
@@ -215,3 +216,12 @@ def test_the_shipped_example_targets_file_is_valid() -> None:
     targets = read_targets(example.read_text(encoding="utf-8"))
     assert targets[2026]["meetings_held"] == {"": 36, "jusou_shien_kaigi": 12, "shien_kaigi": 24}
     assert targets[2026]["consultations"][""] == 1200
+
+
+def test_text_report_names_the_hidden_cells_and_the_missing() -> None:
+    facts = [received(f"2026-05-0{i}T10:00:00+09:00", i) for i in range(1, 6)]
+    facts.append(received("2026-08-01T10:00:00+09:00", 6, counter="yurikago"))
+    text = render_text(merge(2026, program_figures(facts, 2026, "intake"), {"consultations": {"": 10}}, ["community"]))
+    assert "相談受付件数 / 地域包括支援センター: Q1 秘匿  Q2 0  Q3 0  Q4 0  年度計 秘匿\n" in text
+    assert "相談受付件数 / 合計: Q1 秘匿  Q2 3未満  Q3 0  Q4 0  年度計 6件  目標 10（60.0%）" in text
+    assert "not answering: community" in text and "秘匿" in text.splitlines()[-1]
