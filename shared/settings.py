@@ -80,6 +80,12 @@ class Environment(BaseSettings):
 
     data_dir: str = setting("JUSOU_DATA_DIR", "./data",
                             "folder for SQLite stores, the suite's NATS data and the cipher key")
+    municipality_file: str = setting(
+        "JUSOU_MUNICIPALITY_FILE", "",
+        "the municipality's organisation: a TOML file of its divisions, counters, programs, partners and meeting kinds, "
+        "each with the dates it is valid (format: shared/organisation/municipalities/chofu.toml; example: "
+        "shared/organisation/municipalities/kakushi.toml); every service and `jusou` command must read the same file",
+        shown="(Chofu: shared/organisation/municipalities/chofu.toml)")
     store: Literal["sqlite", "postgres"] = setting(
         "JUSOU_STORE", "sqlite", "`sqlite` (a file per service) or `postgres` (a schema per service)")
     pg_host: str = setting("JUSOU_PG_HOST", "127.0.0.1", "PostgreSQL host")
@@ -181,6 +187,10 @@ class Environment(BaseSettings):
         "OpenTelemetry collector (OTLP over HTTP/protobuf, e.g. `http://collector:4318`) that receives each service's "
         "spans; unset, nothing is traced (shared/observe/tracing.py; the other standard `OTEL_*` variables apply)",
         shown="(none: no tracing)")
+    targets_file: str = setting(
+        "JUSOU_TARGETS_FILE", "",
+        "TOML file of the city's targets (事業目標) per fiscal year, shown beside the figures (`/ui/figures`, "
+        "`jusou report`); see deploy/targets.example.toml", shown="(none: no targets shown)")
 
     @field_validator("store", "log_format", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 HAND_OVER_TO = {"intake": "包括的相談支援（相談窓口）", "collaboration": "多機関協働", "participation": "参加支援"}
-REFERRERS = ("民生委員・児童委員", "家族", "近隣住民", "地域包括支援センター", "調布市社会福祉協議会", "学校", "医療機関", "その他")
+REFERRERS = ("民生委員・児童委員", "家族", "近隣住民", "地域包括支援センター", "社会福祉協議会", "学校", "医療機関", "その他")
 ALREADY_STARTED = "このケースのアウトリーチは既に始まっています / outreach has already started for this case"
 
 

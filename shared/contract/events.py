@@ -144,6 +144,8 @@ class CaseEscalatedV1(_Tolerant):
     reason: str
     concerns: list[str]
     primary_agency: str
+    household_ref: UUID | None = None  # D16 (added in place, issue 15): the household's pseudonymous ref
+    related_case_ids: list[UUID] | None = None  # D16 (added in place): the household's other cases, one plan
 
 
 #: CaseEscalated v2 `reason_code`: why a case needs 多機関協働, with its Japanese label.
@@ -166,6 +168,11 @@ class CaseEscalatedV2(_Tolerant):
     reason_text: str
     concerns: list[str]
     primary_agency: str
+    # Household escalation (added in place, issue 15; absent from events recorded before): the
+    # household's pseudonymous ref (a random UUID intake gives the 世帯, never a person's id or name)
+    # and the ids of the household's other cases escalated together, so collaboration holds them as one plan.
+    household_ref: UUID | None = None
+    related_case_ids: list[UUID] | None = None
 
 
 class CollaborationStartedV1(_Tolerant):
@@ -408,10 +415,25 @@ class PlacementReviewedV1(_Tolerant):
     note: str = ""
 
 
+class PromotionCouncilDecidedV1(_Tolerant):
+    """D8: the 相談支援包括化推進会議 decided on a resource gap it took up (「社会資源の開発は別に協議の場を設ける」):
+    start an initiative, ask a division (依頼先), or keep it under discussion (継続審議). Codes and general text only."""
+
+    sitting_id: UUID
+    gap_id: UUID
+    origin_event_id: UUID | None = None  # the ResourceGapIdentified / ResourceShortageReported event it answers
+    need: str
+    area: str
+    decision: Literal["initiative", "request", "deferred"]
+    division: str | None = None  # 依頼先: a division code, for a request
+    summary: str = ""  # the initiative or the request's content (no personal information)
+
+
 #: Optional fields added to a published version in place (tolerant readers ignore them): when a
 #: translation leaves one out, it is left out of the payload too, so an event recorded before the field
 #: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
-ADDED_IN_PLACE = frozenset({"covers", "meeting_type", "starts_on", "review_on", "route", "consulted_by"})
+ADDED_IN_PLACE = frozenset({"covers", "meeting_type", "starts_on", "review_on", "route", "consulted_by",
+                            "household_ref", "related_case_ids"})
 
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
@@ -442,6 +464,7 @@ REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ResourceDeveloped", 1): ResourceDevelopedV1,
     ("PlacementStarted", 1): PlacementStartedV1,
     ("PlacementReviewed", 1): PlacementReviewedV1,
+    ("PromotionCouncilDecided", 1): PromotionCouncilDecidedV1,
 }
 
 
@@ -475,6 +498,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "RegionalIssueOpened": ("community",),
     "InitiativeStarted": ("community",),
     "ResourceDeveloped": ("community",),
+    "PromotionCouncilDecided": ("collaboration",),
 }
 
 
@@ -523,7 +547,8 @@ def _case_escalated_v1_to_v2(v1: BaseModel) -> BaseModel:
         raise TypeError(f"CaseEscalated v1 upcaster got {type(v1).__name__}")
     extra = {k: v for k, v in (v1.model_extra or {}).items() if k not in CaseEscalatedV2.model_fields}
     return CaseEscalatedV2(reason_code="unclassified", reason_text=v1.reason, concerns=v1.concerns,
-                           primary_agency=v1.primary_agency, **extra)
+                           primary_agency=v1.primary_agency, household_ref=v1.household_ref,
+                           related_case_ids=v1.related_case_ids, **extra)
 
 
 #: (event_type, version) → the step that raises a payload of that version to the next one.
@@ -562,10 +587,21 @@ def envelope_json(envelope: Envelope) -> bytes:
     return envelope.model_dump_json().encode("utf-8")
 
 
+#: The JSON Schema dialect pydantic writes, and the `$id` of each published schema (file name without `.json`).
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def schema_id(name: str) -> str:
+    """`urn:jusou:schema:Envelope`, `urn:jusou:schema:CaseEscalated.v2`: the `$id` of a published JSON Schema
+    (also the CloudEvents `dataschema` the relay sends: the Envelope's)."""
+    return f"urn:jusou:schema:{name}"
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema, for the envelope and every (event, version) in the registry."""
-    schemas = {"Envelope.json": Envelope.model_json_schema()}
+    """File name → JSON Schema, for the envelope and every (event, version) in the registry, each with `$schema` and `$id`."""
+    schemas = {"Envelope.json": {"$schema": SCHEMA_DIALECT, "$id": schema_id("Envelope"), **Envelope.model_json_schema()}}
     for (event_type, version), model in sorted(REGISTRY.items()):
-        schemas[f"{event_type}.v{version}.json"] = model.model_json_schema()
+        name = f"{event_type}.v{version}"
+        schemas[f"{name}.json"] = {"$schema": SCHEMA_DIALECT, "$id": schema_id(name), **model.model_json_schema()}
     return schemas
 

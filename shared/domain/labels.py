@@ -6,7 +6,9 @@ happened by these labels, never by an English event name (`Case.Received`) or a 
 
 from __future__ import annotations
 
-from shared.organisation.reference import DIVISIONS
+from datetime import date
+
+from shared.organisation.reference import DIVISIONS, division_display
 
 #: Every domain event as staff say it (the store's topic's last part, `Aggregate.Event`).
 EVENT_LABELS = {
@@ -93,10 +95,10 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, "記録")
 
 
-def division_label(code: str | None) -> str:
-    """A division by its Japanese name (`welfare-general` → 福祉総務課); an unknown code as 「他の課」."""
-    division = DIVISIONS.get(code or "")
-    return division.ja if division is not None else "他の課"
+def division_label(code: str | None, on: date | None = None) -> str:
+    """A division by its Japanese name (福祉総務課) as of `on` (a record's date), today's name beside it when it has
+    since been renamed or merged (「高齢福祉課（現: 高齢介護課）」); an unknown code as 「他の課」."""
+    return division_display(code, on) if code and code in DIVISIONS else "他の課"
 
 
 def program_label(code: str | None) -> str:

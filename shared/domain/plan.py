@@ -220,7 +220,9 @@ class Plan(JourneyAggregate):
     @event("Evaluated")
     def _evaluated(self, outcome: str, meeting_id: UUID, evaluation: dict[str, str], next_review_on: date | None) -> None:
         self.status = outcome
-        self.history.append({"meeting_id": str(meeting_id), "evaluation": evaluation, "outcome": outcome})
+        self.next_review_on = next_review_on if outcome == "continued" else None
+        self.history.append({"meeting_id": str(meeting_id), "evaluation": evaluation, "outcome": outcome,
+                             "next_review_on": _iso(next_review_on)})
 
     def record_resumption(self, meeting_id: UUID, meeting_type: str, reason: str) -> None:
         """D7 D9: the 重層的支援会議 resumed the suspended plan (再開): it is in force again."""
@@ -290,6 +292,7 @@ class Plan(JourneyAggregate):
             "intention": getattr(self, "intention", ""),
             "starts_on": _iso(getattr(self, "starts_on", None)),
             "review_on": _iso(getattr(self, "review_on", None)),
+            "next_review_on": _iso(getattr(self, "next_review_on", None)),
             "persons": [{"label": SELF, "goals": self.goals}, *getattr(self, "members", [])],
             "accompanying_since": _iso(since),
             "check_ins": list(getattr(self, "check_ins", [])),

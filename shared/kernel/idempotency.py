@@ -272,15 +272,18 @@ async def answer_of(app: RecordKeeper, request_id: UUID, fingerprint: str,
 
 
 def kept(status: int, content_type: str, body: bytes) -> str:
-    """What is kept of an answer's body: all of a success; a refusal's `detail` message only."""
+    """What is kept of an answer's body: all of a success; a refusal's `detail` message and its `code` only."""
     if status < 400:
         return body.decode("utf-8", errors="replace")
     if content_type.startswith("application/json") and len(body) <= KEEP_BODY_BYTES:
         try:
-            detail = json.loads(body).get("detail")
+            content = json.loads(body)
+            detail, code = content.get("detail"), content.get("code")
         except (ValueError, AttributeError):
             return ""
-        return json.dumps({"detail": detail}, ensure_ascii=False) if isinstance(detail, str) else ""
+        if not isinstance(detail, str):
+            return ""
+        return json.dumps({"detail": detail, **({"code": code} if isinstance(code, str) else {})}, ensure_ascii=False)
     return ""
 
 

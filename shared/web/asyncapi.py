@@ -72,6 +72,20 @@ EVENT_HEADERS = {
                            "the trace id of a case's journey is its correlation_id without dashes",
         },
         "tracestate": {"type": "string", "description": "W3C Trace Context vendor state, with traceparent"},
+        # CloudEvents binary content mode (docs/integrating.md): not required, events published before have none.
+        "ce-specversion": {"const": "1.0", "description": "CloudEvents binary content mode (docs/integrating.md)"},
+        "ce-id": {"type": "string", "format": "uuid", "description": "CloudEvents id = the body's event_id"},
+        "ce-source": {"type": "string", "pattern": "^/jusou/[a-z]+$", "description": "/jusou/<source>"},
+        "ce-type": {"type": "string", "pattern": "^jusou\\.[A-Za-z]+\\.v[0-9]+$",
+                    "description": "jusou.<event_type>.v<schema_version>"},
+        "ce-time": {"type": "string", "description": "occurred_at, RFC 3339"},
+        "ce-subject": {"type": "string", "format": "uuid", "description": "case_id"},
+        "ce-datacontenttype": {"const": "application/json"},
+        "ce-dataschema": {"const": "urn:jusou:schema:Envelope", "description": "the body follows Envelope.json"},
+        "ce-sourceposition": {"type": "string", "pattern": "^[0-9]+$", "description": "source_position"},
+        "ce-correlationid": {"type": "string", "format": "uuid", "description": "correlation_id"},
+        "ce-causationid": {"type": "string", "format": "uuid", "description": "causation_id (absent for a first cause)"},
+        "content-type": {"const": "application/json", "description": "not application/cloudevents: binary mode"},
     },
 }
 DEAD_LETTER_HEADERS = {

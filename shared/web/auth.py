@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.kernel.journey import DomainError
-from shared.organisation.reference import DIVISIONS
+from shared.organisation.reference import DIVISIONS, lead_division
 from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
@@ -224,7 +224,7 @@ class Verifier:
         if not isinstance(staff_id, str) or not 0 < len(staff_id) <= 100 or not staff_id.isprintable():
             raise Unauthenticated(f"トークンの職員番号 ({s.staff_claim}) が正しくありません",
                                   f"the staff id claim {s.staff_claim!r} is not 1-100 printable characters")
-        if division not in DIVISIONS:
+        if not isinstance(division, str) or division not in DIVISIONS:
             raise Unauthenticated(f"トークンの所属課 ({s.division_claim}) {division!r} は登録されていません",
                                   f"unknown division {division!r} in claim {s.division_claim!r}; one of: " + ", ".join(DIVISIONS))
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
@@ -486,5 +486,5 @@ def operator_token() -> str:
     if not settings.development:
         raise SystemExit("JUSOU_OIDC_ISSUER is set: give a token of the city's IdP in JUSOU_TOKEN / "
                          "市の認証基盤のトークンを JUSOU_TOKEN に設定してください")
-    return DevIssuer(settings.folder).mint(f"cli:{getpass.getuser()}", "welfare-general", ["auditor"],
+    return DevIssuer(settings.folder).mint(f"cli:{getpass.getuser()}", lead_division(), ["auditor"],
                                            settings.audience, CLI_TTL_SECONDS)

@@ -54,7 +54,8 @@ from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit
 from shared.web.deps import Runtime, call, principal, runtime_of
-from shared.web.errors import error_page, install_error_pages, is_page
+from shared.web.errors import code_of, error_page, install_error_pages, is_page
+from shared.web.figures_api import mount_figures
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
@@ -102,6 +103,7 @@ def create_service(
     _mount_case_routes(api)
     mount_common(api, page)
     mount_audit(api, page)
+    mount_figures(api, page)
     _mount_pages(api, page, ui_router)
 
     api.include_router(router)
@@ -170,7 +172,8 @@ def _install_error_handlers(api: FastAPI, page: UI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if is_page(request):  # a page's error is a page with the next step (shared/web/errors.py)
             return error_page(page, request, exc.status, str(exc), getattr(exc, "headers", None))
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc), **getattr(exc, "extra", {})},
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc), "code": code_of(exc),
+                                                                **getattr(exc, "extra", {})},
                             headers=getattr(exc, "headers", None))
 
     @api.exception_handler(Replayed)

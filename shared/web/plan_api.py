@@ -122,6 +122,7 @@ class PlanView(BaseModel):
     intention: str = Field(default="", description="本人の意向")
     starts_on: date | None = Field(default=None, description="開始日")
     review_on: date | None = Field(default=None, description="見直し予定日")
+    next_review_on: date | None = Field(default=None, description="次回の見直し日 (継続: PlanContinued)")
     persons: list[dict[str, Any]] = Field(default_factory=list,
                                           description="the persons the plan covers (本人 first), each with their goals")
     accompanying_since: date | None = Field(default=None, description="伴走支援の開始日 (status accompanying)")

@@ -49,25 +49,29 @@ READS = frozenset({
     "intake.case.read", "referral.read", "trend.read", "case.history",
     "collaboration.case.read", "plan.read", "meeting.agenda.read", "meeting.consents.read", "meeting.read",
     "engagement.read", "support.read", "catalogue.read", "issue.read", "resource.read", "casework.read",
+    "council.read",
 })
 #: 担当者 and 支援経過記録 (issue 15, shared/web/casework_api.py): each program's staff keep their cases' records;
 #: 管理職 see the caseload per staff member.
 CASEWORK = frozenset({"casework.read", "casework.write"})
 EVERYONE = frozenset({"ui.open", "log.read", "reference.read"})
 AUDIT = frozenset({"audit.read", "audit.disclosures"})
+#: The city's figures (事業目標・評価指標, shared/web/figures_api.py): counts only, small cells suppressed.
+FIGURES = frozenset({"figures.read"})
 
 ROLES = {r.code: r for r in (
     Role("counselor", "相談員（包括的相談支援の窓口）", "counter counselor (intake)", EVERYONE | CASEWORK | {
         "consultation.receive", "intake.case.read", "intake.case.write", "connection.answer", "person.search",
         "person.read", "referral.read", "trend.read", "case.history", "meeting.read", "catalogue.read"}),
-    Role("coordinator", "多機関協働・相談支援包括化推進員", "collaboration coordinator", EVERYONE | CASEWORK | {
+    Role("coordinator", "多機関協働・相談支援包括化推進員", "collaboration coordinator", EVERYONE | CASEWORK | FIGURES | {
+        "collaboration.strand.write", "council.read", "council.gap.refer", "council.convene",
         "collaboration.case.read", "collaboration.plan.write", "plan.read", "intake.case.read", "connection.answer",
         "person.read", "trend.read", "case.history", "meeting.agenda.read", "meeting.read", "engagement.read",
         "support.read", "catalogue.read", "issue.read", "resource.read"}),
     Role("secretariat", "会議事務局", "meeting secretariat", EVERYONE | CASEWORK | {
         "meeting.agenda.read", "meeting.consents.read", "meeting.read", "meeting.convene", "meeting.decide",
         "meeting.evaluate", "meeting.gap", "plan.read", "collaboration.case.read", "person.read", "case.history",
-        "issue.read"}),
+        "issue.read", "council.read"}),
     Role("outreach_worker", "アウトリーチ支援員", "outreach worker", EVERYONE | CASEWORK | {
         "engagement.read", "engagement.write", "outreach.plan.write", "plan.read", "referral.read", "case.history",
         "meeting.read", "catalogue.read"}),
@@ -76,9 +80,13 @@ ROLES = {r.code: r for r in (
         "case.history", "meeting.read"}),
     Role("community_worker", "地域づくり担当", "community worker", EVERYONE | CASEWORK | {
         "issue.read", "issue.write", "resource.read", "resource.write", "catalogue.read"}),
-    Role("supervisor", "管理職", "supervisor", EVERYONE | READS | AUDIT | {"person.read", "person.erase",
+    Role("welfare_coordinator", "地域福祉コーディネーター", "community social work coordinator (CSW)", EVERYONE | CASEWORK | {
+        "collaboration.case.read", "collaboration.strand.write", "plan.read", "council.read", "council.gap.refer",
+        "support.read", "support.write", "catalogue.read", "resource.read", "issue.read", "issue.write",
+        "engagement.read", "meeting.read", "case.history", "trend.read"}),
+    Role("supervisor", "管理職", "supervisor", EVERYONE | READS | AUDIT | FIGURES | {"person.read", "person.erase",
                                                                      "casework.caseload.read"}),
-    Role("auditor", "監査", "auditor (read-only, every division)", EVERYONE | READS | AUDIT),
+    Role("auditor", "監査", "auditor (read-only, every division)", EVERYONE | READS | AUDIT | FIGURES),
     Role("operator", "運用", "operator", EVERYONE),
 )}
 PUBLIC = "public"  # what a route that needs no token declares (`public()`)

@@ -54,7 +54,7 @@ from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import new_key_field
 from shared.kernel.journey import DomainError
-from shared.organisation.reference import DIVISIONS
+from shared.organisation.reference import DIVISIONS, municipality
 from shared.settings import current
 from shared.web.auth import (
     COOKIE,
@@ -319,6 +319,7 @@ class UI:
         env.filters["kind_ja"] = kind_label
         env.filters["division_ja"] = division_label
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
+        env.globals["municipality"] = municipality  # the municipality file's name (print headers): 調布市 for Chofu
         env.globals["paged"] = paged  # a list whose route passes every row pages it in its template
         env.globals["DECISION_LABELS"] = DECISION_LABELS
         env.globals["MEETING_TYPE_LABELS"] = MEETING_TYPE_LABELS

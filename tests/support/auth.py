@@ -63,6 +63,7 @@ ROLE_STAFF = {  # one staff member per role (shared/web/policy.py ROLES); the co
     "counselor": ("kouki-012", "elderly-support"), "coordinator": ("fukushi-003", "welfare-general"),
     "secretariat": ("kaigi-001", "welfare-general"), "outreach_worker": ("outreach-007", "welfare-general"),
     "participation_worker": ("sanka-002", "welfare-general"), "community_worker": ("chiiki-001", "welfare-general"),
+    "welfare_coordinator": ("csw-001", "welfare-general"),
     "supervisor": ("kanri-001", "welfare-general"), "auditor": (READER_ID, "welfare-general"),
     "operator": ("unyo-001", "welfare-general"),
 }
