@@ -500,6 +500,22 @@ def council(request: Request, app: App) -> Response:
     return _council(request, app)
 
 
+@router.get("/ui/council/gaps.csv", dependencies=[requires("council.read")])
+def council_gaps_csv(request: Request, app: App) -> Response:
+    """推進会議の課題 for Excel: each gap with where it came from, its state and the council's latest word."""
+    sittings = {s["sitting_id"]: s["held_on"] for s in app.sittings()}
+    rows = []
+    for g in app.gaps():
+        last = g["decisions"][-1] if g["decisions"] else None
+        rows.append([g["gap_id"], g["need"], g["area"], g["description"], GAP_SOURCE_JA.get(g["source"], g["source"]),
+                     GAP_STATUS_JA.get(g["status"], g["status"]),
+                     COUNCIL_DECISION_JA.get(last["decision"], last["decision"]) if last else "",
+                     DIVISIONS[last["division"]].ja if last and last["division"] in DIVISIONS else "",
+                     last["summary"] if last else "", sittings.get(last["sitting_id"], "") if last else ""])
+    return csv_response("推進会議の課題.csv", ["番号", "不足している資源", "地域", "内容", "きっかけ", "状態", "決定", "依頼先",
+                                          "決定の内容", "決定した開催日"], rows)
+
+
 @router.post("/ui/council/sittings", response_class=HTMLResponse, dependencies=[requires("council.convene")])
 async def hold_sitting(request: Request, app: App) -> Response:
     """D8: a sitting of the 推進会議: its date and the agencies attending (one a line, or chosen)."""

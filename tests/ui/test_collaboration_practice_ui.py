@@ -173,3 +173,7 @@ async def test_the_same_through_the_api_with_its_refusals(ui_suite: Suite) -> No
         assert decided.status_code == 200 and decided.json()["status"] == "initiative"
         awaiting = (await http.get("/council/gaps", params={"status": "awaiting"}, headers=reader())).json()
         assert gap.json()["gap_id"] not in [g["gap_id"] for g in awaiting]
+        csv = await http.get("/ui/council/gaps.csv", headers=coordinator)
+        assert csv.status_code == 200 and csv.content.startswith("\ufeff".encode())
+        line = next(row for row in csv.text.splitlines() if gap.json()["gap_id"] in row)
+        assert "夜間の相談先" in line and "取組の開始" in line and "2026-12-10" in line
