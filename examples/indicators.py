@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""MHLW indicators (重層的支援体制整備事業の実施状況) from the JUSOU stream, with nothing but nats-py.
+"""MHLW indicators (重層的支援体制整備事業の実施状況) from the JUSOU stream, with nats-py and the contract package.
 
 A new program integrates by subscribing: its own durable consumer on `jusou.>` from the first
-event, its own view, caught up and then kept live. It imports nothing of Jusou.
+event, its own view, caught up and then kept live. Of Jusou it needs only `jusou-contract`
+(packages/jusou-contract: the envelope, the event models and their upcasters), nothing else.
 
-    python examples/indicators.py [NATS_URL] [--user U --password P] [--durable NAME] [--state FILE] [--count N]
+    python examples/indicators.py [NATS_URL] [--user U --password P] [--durable NAME] [--state FILE]
+                                  [--count N | --once]
 
 NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). It connects as
 --user/--password, else $NATS_USER/$NATS_PASSWORD: on Jusou's NATS, the read-only user `integrator`
 (`jusou nats credentials integrator`), whose replies come on its own inbox prefix `_INBOX_<user>`.
-After each batch it prints the view as one JSON line; it stops after N messages (--count), on
-Ctrl-C or on SIGTERM (also while it waits for NATS). The view and the last stream sequence are
-saved to FILE before the batch is acked, so a restart resumes where it stopped and a redelivered
-message changes nothing.
+A refused user or password stops it at once with status 2 and why. After each batch it prints the
+view as one JSON line; it stops after N messages (--count), once caught up (--once), on Ctrl-C or
+on SIGTERM (also while it waits for NATS). The view and the last stream sequence are saved to FILE
+before the batch is acked, so a restart resumes where it stopped and a redelivered message changes
+nothing.
 """
 
 import argparse
@@ -24,22 +27,24 @@ import sys
 from pathlib import Path
 
 import nats
+from jusou_contract import STREAM, PoisonMessage, parse, upcast
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
          "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0}
 
 
-def apply(view: dict, event: dict) -> None:
-    kind, payload, case = event["event_type"], event["payload"], event["case_id"]
+def apply(view: dict, body: bytes) -> None:
+    """Fold one message into the view; PoisonMessage for an event this contract does not know."""
+    envelope, payload = upcast(*parse(body))  # validated; CaseEscalated v1 arrives as v2 (reason_code)
+    kind, case = envelope.event_type, str(envelope.case_id)
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]
-        by_counter[payload["counter"]] = by_counter.get(payload["counter"], 0) + 1
-        view["person_of_case"][case] = payload["person_ref"]
-    elif kind == "CaseEscalated":  # 多機関協働へつないだ件数; v1 had free text only, v2 a reason code
+        by_counter[payload.counter] = by_counter.get(payload.counter, 0) + 1
+        view["person_of_case"][case] = payload.person_ref
+    elif kind == "CaseEscalated":  # 多機関協働へつないだ件数, by reason (未分類 for a v1 event: free text only)
         view["cases_escalated"] += 1
-        code = payload["reason_code"] if event["schema_version"] >= 2 else "unclassified"
-        view["escalations_by_reason"][code] = view["escalations_by_reason"].get(code, 0) + 1
+        view["escalations_by_reason"][payload.reason_code] = view["escalations_by_reason"].get(payload.reason_code, 0) + 1
     elif kind == "ParticipationStarted" and case not in view["participation_cases"]:  # 参加支援の対象者
         view["participation_cases"].append(case)
     elif kind == "PlanClosed":  # プランの終結
@@ -55,10 +60,22 @@ def indicators(view: dict, caught_up: bool) -> dict:
             "skipped": view["skipped"]}
 
 
-async def connect(url: str, user: str | None, password: str | None, stop: asyncio.Event) -> "nats.NATS | None":
-    """Connect (retrying while NATS is away), or None once stopped; a refusal is said on stderr."""
+REFUSED = 2  # exit status: NATS refused the user or password
+
+
+async def connect(url: str, user: str | None, password: str | None, stop: asyncio.Event,
+                  refused: list[str]) -> "nats.NATS | None":
+    """Connect (retrying while NATS is away), or None once stopped or refused (said on stderr, in `refused`)."""
 
     async def say(error: Exception) -> None:
+        if "authorization violation" in str(error).lower() or "authentication" in str(error).lower():
+            if not refused:  # wrong user or password: trying again will not help
+                refused.append(str(error))
+                print(f"NATS refused the user {user or '(none)'!r}: {error}. Check NATS_USER and NATS_PASSWORD "
+                      f"(`jusou nats credentials` prints them) / NATS がユーザーまたはパスワードを拒否しました",
+                      file=sys.stderr, flush=True)
+            stop.set()
+            return
         print(f"NATS: {error}", file=sys.stderr, flush=True)
 
     credentials = {"user": user, "password": password or "", "inbox_prefix": f"_INBOX_{user}"} if user else {}
@@ -75,17 +92,18 @@ async def connect(url: str, user: str | None, password: str | None, stop: asynci
 
 
 async def run(url: str, durable: str, state: Path, count: int | None, user: str | None = None,
-              password: str | None = None) -> int:
+              password: str | None = None, once: bool = False) -> int:
     view = json.loads(state.read_text()) if state.exists() else json.loads(json.dumps(EMPTY))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    nc = await connect(url, user, password, stop)
+    refused: list[str] = []
+    nc = await connect(url, user, password, stop, refused)
     if nc is None:
-        return 0  # stopped before NATS answered
+        return REFUSED if refused else 0  # refused, or stopped before NATS answered
     try:
         sub = await nc.jetstream().pull_subscribe(
-            "jusou.>", durable=durable, stream="JUSOU", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+            "jusou.>", durable=durable, stream=STREAM, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
     except Exception as exc:  # noqa: BLE001 - refused (not this user's consumer) or NATS away
         print(f"cannot subscribe with the durable consumer {durable!r}: {type(exc).__name__} {exc}", file=sys.stderr)
         await nc.close()
@@ -103,9 +121,9 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
             if msg.metadata.sequence.stream <= view["last_seq"]:
                 continue  # already in the saved view
             try:
-                apply(view, json.loads(msg.data))
-            except (ValueError, KeyError, TypeError):
-                view["skipped"] += 1  # not an event this program understands
+                apply(view, msg.data)
+            except PoisonMessage:
+                view["skipped"] += 1  # not an event this contract knows (a newer version): passed over
             view["last_seq"] = msg.metadata.sequence.stream
         if batch:
             state.with_suffix(".tmp").write_text(json.dumps(view))
@@ -113,10 +131,12 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
             for msg in batch:
                 await msg.ack()
             seen += len(batch)
+        caught_up = not batch or batch[-1].metadata.num_pending == 0
         if batch or not printed:
-            caught_up = not batch or batch[-1].metadata.num_pending == 0
             print(json.dumps(indicators(view, caught_up), ensure_ascii=False), flush=True)
             printed = True
+        if once and caught_up:
+            break
     try:
         await nc.flush(timeout=2)  # the last acks
     except (nats.errors.Error, TimeoutError):
@@ -131,8 +151,9 @@ if __name__ == "__main__":
     cli.add_argument("--durable", default="mhlw-indicators", help="this program's own durable consumer")
     cli.add_argument("--state", default=None, help="where the view is kept (default: ./<durable>.json)")
     cli.add_argument("--count", type=int, default=None, help="stop after this many messages")
+    cli.add_argument("--once", action="store_true", help="stop once caught up (a report run from cron)")
     cli.add_argument("--user", default=os.environ.get("NATS_USER"), help="NATS user (default $NATS_USER)")
     cli.add_argument("--password", default=os.environ.get("NATS_PASSWORD"), help="its password (default $NATS_PASSWORD)")
     args = cli.parse_args()
     sys.exit(asyncio.run(run(args.url, args.durable, Path(args.state or f"{args.durable}.json"), args.count,
-                             args.user, args.password)))
+                             args.user, args.password, args.once)))
