@@ -17,11 +17,16 @@ from support.auth import staff_headers
 from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
 
 from jusou.runner import Suite
-from shared.domain.figures import SMALL
+from shared.domain.figures import SMALL, fiscal_year_of
+from shared.domain.wareki import today_in_japan
 
 PLANNER = staff_headers("fukushi-010", "welfare-general", "coordinator")
 COUNSELOR = COUNTER_STAFF
-TARGETS = "[fy2026]\nconsultations = 10\n[fy2026.meetings_held]\njusou_shien_kaigi = 12\n"
+COMMUNITY = staff_headers("chiiki-001", "welfare-general", "community_worker")
+#: what is recorded today (consultations, plans…) counts in this fiscal year; the sittings and sessions
+#: below have their own days, in FY2026 (2026-04-01 .. 2027-03-31)
+NOW = fiscal_year_of(today_in_japan())
+TARGETS = f"[fy{NOW}]\nconsultations = 10\n[fy2026.meetings_held]\njusou_shien_kaigi = 12\n"
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +78,39 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
         await journey.post("meeting", "/meetings", {"meeting_type": kind, "held_on": held_on,
                                                     "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
 
-    response = await journey.http.get(journey.urls["community"] + "/figures", params={"fy": 2026}, headers=PLANNER)
+    # 地域づくり: a 居場所 opened on 2026-04-01, three sessions in October with their participants and groups
+    place = await journey.post("community", "/places", {"program": "chiiki-zukuri", "name": "ふれあいの家",
+                                                        "area": "国領町", "ibasho": True, "opened_on": "2026-04-01"},
+                               COMMUNITY)
+    for day, people, groups in ((10, 12, ["A会", "B会"]), (11, 8, ["A会"]), (12, 10, ["C会"])):
+        await journey.post("community", "/sessions", {"place_id": place["place_id"], "held_on": f"2026-10-{day}",
+                                                      "participants": people, "organisations": groups}, COMMUNITY)
+
+    response = await journey.http.get(journey.urls["community"] + "/figures", params={"fy": NOW}, headers=PLANNER)
     assert response.status_code == 200, response.text
     document = response.json()
-    assert document["missing"] == [] and document["label"] == "令和8年度（2026年度）"
+    assert document["missing"] == [] and document["fy"] == NOW
+    fy2026 = (await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": 2026}, headers=PLANNER)).json()
+    assert fy2026["label"] == "令和8年度（2026年度）"
     consultations = row(document, "consultations", "houkatsu")
-    # the 相談日 defaults to today: the suite runs in the third quarter of FY2026 or later
+    # the 相談日 defaults to today
     assert consultations["year"] == 4 and sum(consultations["quarters"]) == 4
     assert row(document, "consultations")["target"] == 10
     assert row(document, "consultation_persons", "houkatsu")["year_shown"] == "4"  # four people
     assert row(document, "escalations", "houkatsu")["year_shown"] == SMALL
     assert row(document, "plans_made_collaboration")["year_shown"] == SMALL  # revision 2 is not a new plan
-    held = row(document, "meetings_held", "jusou_shien_kaigi")
-    assert held["quarters_shown"] == ["0", "0", "3", "0"] and held["target"] == 12
-    assert row(document, "meetings_held", "shien_kaigi")["quarters_shown"] == ["3", "0", "0", "0"]
-    assert row(document, "meetings_held")["year"] == 6
     assert row(document, "plans_closed")["year_shown"] == SMALL
     assert row(document, "participation_persons")["year_shown"] == SMALL
+    assert row(document, "resources_developed", "ibasho")["year_shown"] == SMALL  # the 居場所, offered to participation
+    held = row(fy2026, "meetings_held", "jusou_shien_kaigi")  # on the days they sat
+    assert held["quarters_shown"] == ["0", "0", "3", "0"] and held["target"] == 12
+    assert row(fy2026, "meetings_held", "shien_kaigi")["quarters_shown"] == ["3", "0", "0", "0"]
+    assert row(fy2026, "meetings_held")["year"] == 6
+    assert row(fy2026, "community_sessions", "chiiki-zukuri")["quarters_shown"] == ["0", "0", "3", "0"]
+    assert row(fy2026, "community_participants")["year"] == 30
+    assert row(fy2026, "community_organisations", "chiiki-zukuri")["year"] == 3  # A会, B会, C会
+    assert row(fy2026, "community_places")["quarters_shown"] == [SMALL] * 4  # open all year
+    assert row(fy2026, "community_ibasho")["year_shown"] == SMALL
     # any past year is counted again from the events: the sitting of 2026-03-31 is FY2025's
     earlier = (await journey.http.get(journey.urls["intake"] + "/figures/program", params={"fy": 2025},
                                       headers=PLANNER)).json()
@@ -99,7 +120,7 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     assert row(last_year, "meetings_held", "shien_kaigi")["quarters_shown"] == ["0", "0", "0", SMALL]
 
     # the CSV for Excel: BOM, Japanese headers, no small count as a number
-    csv_answer = await journey.http.get(journey.urls["outreach"] + "/figures", params={"fy": 2026, "format": "csv"},
+    csv_answer = await journey.http.get(journey.urls["outreach"] + "/figures", params={"fy": NOW, "format": "csv"},
                                         headers=PLANNER)
     assert csv_answer.headers["content-type"].startswith("text/csv")
     assert csv_answer.content.startswith("\ufeff".encode())
@@ -109,7 +130,7 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     assert escalated[8] == SMALL and "1" not in escalated[4:9]
 
     # xlsx through openpyxl
-    xlsx = await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": 2026, "format": "xlsx"},
+    xlsx = await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": NOW, "format": "xlsx"},
                                   headers=PLANNER)
     from openpyxl import load_workbook
 
@@ -118,11 +139,11 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     assert values[1][0] == "事業" and any(r[1] == "相談受付件数" and r[8] == 4 for r in values if len(r) > 8)
 
     # who may not: a counselor reads no figures (403, the policy)
-    refused = await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": 2026}, headers=COUNSELOR)
+    refused = await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": NOW}, headers=COUNSELOR)
     assert refused.status_code == 403
 
     # `jusou report`: the same door, as text and as a file
-    code, out, err = await jusou(running_suite, "report", "--fy", "2026")
+    code, out, err = await jusou(running_suite, "report", "--fy", str(NOW))
     assert code == 0, err
     text = out.decode()
-    assert "令和8年度" in text and "相談受付件数 / 地域包括支援センター" in text and "年度計 4件" in text
+    assert "年度（" in text and "相談受付件数 / 地域包括支援センター" in text and "年度計 4件" in text
