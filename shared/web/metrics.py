@@ -16,7 +16,10 @@ Two kinds of figures:
   per source (`jusou_consumer_tracking_position`, to set beside the source's
   `jusou_store_position`: never above it), the real events skipped behind a tracking some
   message moved past them (`jusou_consumer_skipped_behind_tracking_total`) and the messages on
-  the service's own subjects that its store never recorded (`jusou_relay_foreign_messages_total`).
+  the service's own subjects that its store never recorded (`jusou_relay_foreign_messages_total`);
+- what an operator must act on (issue 17): the read models' own position and lag behind the store
+  (`jusou_readmodel_position`, `jusou_readmodel_lag`) and the dead letters no replay has been sent for
+  (`jusou_dead_letters_unreplayed`).
 
 Every series carries a `service` label. Counters restart with the process, except
 `jusou_events_recorded_total`, which is counted from the store itself.
@@ -48,6 +51,7 @@ from starlette.types import ASGIApp, Scope
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
+    REPLAY_PREFIX,
     REPLAY_STREAM,
     STREAM,
 )
@@ -83,6 +87,8 @@ class Snapshot:
     tracking: dict[str, int] = field(default_factory=dict)
     consumers: list[ConsumerState] = field(default_factory=list)
     parked: int | None = None
+    replays_sent: int | None = None  # messages on JUSOU_REPLAY sent back to this service's consumers
+    readmodel_position: int | None = None
     bus_connected: bool = False
     quarantined: int = 0  # records the read models could not read (shared/kernel/readmodel.py)
 
@@ -148,6 +154,15 @@ class JusouCollector(Collector):
                            runtime.inbox.dead_lettered)
         yield from gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)",
                          s.parked)
+        yield from gauge("jusou_dead_letters_unreplayed",
+                         "dead letters parked by this service that no `jusou deadletters replay` has sent back yet "
+                         "(parked − replays sent; a replay that fails again parks a new one)",
+                         None if s.parked is None or s.replays_sent is None else max(0, s.parked - s.replays_sent))
+        yield from gauge("jusou_readmodel_position", "the store position the read models have indexed (their tracking)",
+                         s.readmodel_position)
+        yield from gauge("jusou_readmodel_lag", "events in the store the read models have not indexed yet "
+                         "(store − read model)",
+                         None if s.readmodel_position is None else max(0, s.store_position - s.readmodel_position))
         yield from gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
         yield from counter("jusou_readmodel_quarantined", "stored records the read models could not read and skipped "
                            "(position and reason: GET /readyz)", s.quarantined)
@@ -230,9 +245,10 @@ class Metrics:
         snapshot = Snapshot(bus_connected=bool(runtime.relay.nc.is_connected))
         snapshot.store_position, snapshot.recorded, snapshot.tracking = await anyio.to_thread.run_sync(
             self._read_store, runtime.app)
+        snapshot.readmodel_position = await anyio.to_thread.run_sync(runtime.app.readmodels.position)
         snapshot.quarantined = len(await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined))
         snapshot.store_bytes = sqlite_bytes(runtime.app)
-        snapshot.consumers, snapshot.parked = await self._read_bus(runtime)
+        snapshot.consumers, snapshot.parked, snapshot.replays_sent = await self._read_bus(runtime)
         self.collector.snapshot = snapshot
         return generate_latest(self.registry)  # no await between: this scrape's snapshot
 
@@ -240,7 +256,7 @@ class Metrics:
         head = app.recorder.max_notification_id() or 0
         return head, self.recorded.catch_up(app), tracking_positions(app)
 
-    async def _read_bus(self, runtime: Any) -> tuple[list[ConsumerState], int | None]:
+    async def _read_bus(self, runtime: Any) -> tuple[list[ConsumerState], int | None, int | None]:
         js = runtime.relay.nc.jetstream()
         names = [(f"{self.service}--{source}", STREAM) for source in sorted(runtime.app.subscriptions)]
         if runtime.app.subscriptions:
@@ -259,10 +275,10 @@ class Metrics:
             state.ack_pending = found.num_ack_pending
             return state
 
-        async def parked() -> int | None:
+        async def on_subjects(stream_name: str, prefix: str) -> int | None:
             try:
                 stream = await asyncio.wait_for(
-                    js.stream_info(DEAD_LETTER_STREAM, subjects_filter=f"{DEAD_LETTER_PREFIX}.{self.service}.>"),
+                    js.stream_info(stream_name, subjects_filter=f"{prefix}.{self.service}.>"),
                     CONSUMER_INFO_TIMEOUT_SECONDS)
             except Exception:  # noqa: BLE001 — unknown this time; the gauge is left out
                 return None
@@ -270,9 +286,12 @@ class Metrics:
             return waiting
 
         if not runtime.relay.nc.is_connected:
-            return [ConsumerState(name, stream) for name, stream in names], None
-        *consumers, count = await asyncio.gather(*(info(n, s) for n, s in names), parked())
-        return cast("list[ConsumerState]", consumers), cast("int | None", count)  # gather's results, in order
+            return [ConsumerState(name, stream) for name, stream in names], None, None
+        *consumers, parked, sent = await asyncio.gather(
+            *(info(n, s) for n, s in names), on_subjects(DEAD_LETTER_STREAM, DEAD_LETTER_PREFIX),
+            on_subjects(REPLAY_STREAM, REPLAY_PREFIX))
+        # gather's results, in order
+        return cast("list[ConsumerState]", consumers), cast("int | None", parked), cast("int | None", sent)
 
 
 def tracking_positions(app: Any) -> dict[str, int]:

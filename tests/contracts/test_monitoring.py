@@ -164,7 +164,8 @@ def test_the_issue_s_alerts_are_there() -> None:
     """Issue 17: consumer lag, dead letters, relay lag, a read model degraded, a missing consumer, a service down."""
     reads = {rule["alert"]: metric_names(rule["expr"]) for rule in rules()}
     for metric in ("jusou_consumer_pending", "jusou_dead_letters_parked", "jusou_relay_lag",
-                   "jusou_readmodel_quarantined_total", "jusou_consumer_info_up", "up"):
+                   "jusou_readmodel_quarantined_total", "jusou_consumer_info_up", "up",
+                   "jusou_dead_letters_unreplayed", "jusou_readmodel_lag"):
         assert any(metric in names for names in reads.values()), metric
     absent = next(rule["expr"] for rule in rules() if rule["alert"] == "JusouServiceAbsent")
     assert set(re.findall(r'service="(\w+)"', absent)) == set(PORTS)
@@ -253,7 +254,8 @@ def test_every_panel_reads_only_series_a_service_exports(exported: set[str]) -> 
         assert not unknown, f"panel {title!r} reads {sorted(unknown)}, which no service exports"
     read = set().union(*(metric_names(expr) for _, expr in expressions()))
     for metric in ("jusou_http_requests_total", "jusou_consumer_pending", "jusou_dead_letters_parked",
-                   "jusou_relay_lag", "jusou_readmodel_quarantined_total"):
+                   "jusou_relay_lag", "jusou_readmodel_quarantined_total", "jusou_dead_letters_unreplayed",
+                   "jusou_readmodel_position", "jusou_readmodel_lag"):
         assert metric in read, f"no panel shows {metric}"
 
 
