@@ -225,7 +225,9 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
     meeting = _meeting_or_refusal(request, app, meeting_id)
     if isinstance(meeting, Response):
         return meeting
-    agenda = _agenda(request, app)
+    order = [item["ref"] for item in meeting.get("agenda", [])]
+    # the plans on this sitting's 議事次第 first, in its order; the rest of the agenda after them
+    agenda = sorted(_agenda(request, app), key=lambda i: order.index(i["plan_id"]) if i["plan_id"] in order else len(order))
     minutes = _minutes(app, meeting_id)
     # D8: a gap is recorded against a case before this meeting: on its agenda or in its minutes.
     cases = list(dict.fromkeys([i["case_id"] for i in agenda] + [m["case_id"] for m in minutes if m.get("case_id")]))

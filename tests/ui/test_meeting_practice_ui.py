@@ -63,12 +63,14 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await expect(page.locator("#sitting-time")).to_have_text("14:00〜15:30")
     await expect(page.locator("#sitting-present")).to_have_text(
         "調布 花子（福祉総務課）、深大寺 太郎（地域包括支援センター）、国領 次郎（調布ライフサポート）")
-    for plan_id in (revised, agreed):
+    for plan_id in (agreed, revised):
         await page.locator("#agenda-add").get_by_label("プラン").select_option(plan_id)
         await page.locator("#agenda-add").get_by_role("button", name=re.compile("議事次第に加える")).click()
         await expect(page.get_by_role("alert")).to_contain_text("議事次第に加えました")
     await expect(page.locator("#agenda-order li")).to_have_count(2)
-    assert await page.locator("#agenda-order li").evaluate_all("els => els.map(e => e.dataset.ref)") == [revised, agreed]
+    assert await page.locator("#agenda-order li").evaluate_all("els => els.map(e => e.dataset.ref)") == [agreed, revised]
+    sections = await page.locator("section.agenda-item").evaluate_all("els => els.map(e => e.dataset.plan)")
+    assert sections[:2] == [agreed, revised], "the page takes the plans in the sitting's order"
 
     # An objection blocks approval, not a revision request; each position stays as given.
     form = page.locator(f"section[data-plan='{revised}']").get_by_role("form")
