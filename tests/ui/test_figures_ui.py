@@ -17,6 +17,8 @@ from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
 from support.servers import free_port, nats_server
 
 from jusou.runner import Suite
+from shared.domain.figures import fiscal_year_of, quarter_bounds, quarter_of
+from shared.domain.wareki import today_in_japan
 
 from .conftest import SERVICES, shoot, sign_in
 
@@ -27,10 +29,11 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    """The suite with the city's targets for 2026 (JUSOU_TARGETS_FILE, read by the services when asked)."""
+    """The suite with the city's targets for this fiscal year (JUSOU_TARGETS_FILE, read by the services when asked)."""
     root = tmp_path_factory.mktemp("ui-figures")
     targets = root / "targets.toml"
-    targets.write_text("[fy2026.consultations]\ntotal = 10\nhoukatsu = 5\n[fy2026.meetings_held]\n"
+    fy = fiscal_year_of(today_in_japan())
+    targets.write_text(f"[fy{fy}.consultations]\ntotal = 10\nhoukatsu = 5\n[fy{fy}.meetings_held]\n"
                        "jusou_shien_kaigi = 4\n", encoding="utf-8")
     os.environ["JUSOU_TARGETS_FILE"] = str(targets)
     try:
@@ -42,6 +45,9 @@ def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 
 
 async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite, page: Page) -> None:
+    today = today_in_japan()  # what is recorded today counts in this fiscal year and quarter
+    fy, quarter = fiscal_year_of(today), quarter_of(today)
+    first_day, _ = quarter_bounds(fy, quarter)
     async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
         for day, counter in ((2, "houkatsu"), (3, "houkatsu"), (4, "houkatsu"), (5, "life-support")):
@@ -49,14 +55,14 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
                 "counter": counter, "channel": "窓口", "concerns": ["高齢・介護"],
                 "person": {"name": "調布 次郎", "kana": "ちょうふ じろう", "birth_date": f"1948-02-0{day}"},
                 "confirm_new_person": True}, COUNTER_STAFF if counter == "houkatsu" else LIFE_SUPPORT)
-        for held_on in ("2026-10-05", "2026-11-05", "2026-12-01"):
+        for held_on in (first_day.isoformat(),) * 3:  # three sittings this quarter
             await journey.post("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": held_on,
                                                         "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
 
     base = ui_suite.url("meeting")
     await sign_in(page, base, *SUPERVISOR)
-    await page.goto(f"{base}/ui/figures?fy=2026")
-    await expect(page.get_by_role("heading", name=re.compile("実績"))).to_contain_text("令和8年度")
+    await page.goto(f"{base}/ui/figures")  # this fiscal year
+    await expect(page.get_by_role("heading", name=re.compile("実績"))).to_contain_text(f"（{fy}年度）")
     consultations = page.locator("tbody[data-indicator='consultations']")
     # 3 at 地域包括支援センター and 1 at ライフサポート: the 1 is 「3未満」, and the 3 is 「秘匿」 (4 − 3 would give the 1)
     await expect(consultations.locator("tr[data-key='life-support'] td[data-year]")).to_have_text("3未満")
@@ -72,11 +78,11 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
     await expect(page.get_by_role("table", name="包括的相談支援事業")).to_contain_text("相談実人数")
     await expect(page.locator("figure[data-chart='escalations']")).to_have_count(0)  # nothing to draw
 
-    # the third quarter (10〜12月) chosen: its column marked, the bars of that quarter
-    await page.get_by_label(re.compile("期間")).select_option("3")
+    # this quarter chosen: its column marked, the bars of that quarter
+    await page.get_by_label(re.compile("期間")).select_option(str(quarter))
     await page.get_by_role("button", name=re.compile("表示")).click()
     await expect(meetings.locator("tr[data-key='jusou_shien_kaigi'] td.current")).to_have_text("3")
-    await expect(page.get_by_role("img", name=re.compile("会議開催回数の第3四半期"))).to_be_visible()
+    await expect(page.get_by_role("img", name=re.compile(f"会議開催回数の第{quarter}四半期"))).to_be_visible()
     await shoot(page, "figures")
     DOCS.mkdir(parents=True, exist_ok=True)
     await page.set_viewport_size({"width": 1280, "height": 1500})
@@ -88,10 +94,12 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
     download = await download_info.value
     saved = Path(await download.path())
     data = saved.read_bytes()
-    assert data.startswith("\ufeff".encode()) and download.suggested_filename == "figures-2026.csv"
+    assert data.startswith("\ufeff".encode()) and download.suggested_filename == f"figures-{fy}.csv"
     text = data.decode("utf-8-sig")
     assert "事業,指標,内訳,単位" in text and "地域包括支援センター" in text
-    assert re.search(r"相談受付件数,調布ライフサポート,件,0,0,3未満,0,3未満", text), text[:800]
+    cells = ["0", "0", "0", "0"]
+    cells[quarter - 1] = "3未満"
+    assert f"相談受付件数,調布ライフサポート,件,{','.join(cells)},3未満" in text, text[:800]
     shutil.rmtree(saved.parent, ignore_errors=True)
 
     # printed: the year selector and links go, the tables stay
