@@ -153,7 +153,7 @@ def program_answer(request: Request, service: str, fy: int) -> list[dict[str, An
 
 def targets_for(fy: int) -> tuple[dict[str, dict[str, int]], str | None]:
     """The year's targets from the targets file (none when unset), and why it could not be read, if so."""
-    path = str(getattr(current(), "targets_file", "") or "")
+    path = current().targets_file
     if not path:
         return {}, None
     try:
