@@ -11,8 +11,8 @@ from collections.abc import Collection
 from typing import Any, Protocol
 
 from shared.domain.access import OutOfScope
-from shared.organisation.reference import COUNTERS, DIVISIONS, division_of
-from shared.organisation.scope import in_scope, sees_every_division
+from shared.organisation.reference import COUNTERS, DIVISIONS, division_of, lead_division
+from shared.organisation.scope import in_scope, sees_every_division, successors
 
 
 class Reader(Protocol):
@@ -45,8 +45,8 @@ def case_readers(view: dict[str, Any]) -> frozenset[str]:
     under_plan = ("escalated", "linked", "plan_suspended", "returned", "plan_closed")  # linked: D16, its household's
     if view.get("status") in under_plan or closed_after in ("returned", "plan_closed", "plan_suspended") or view.get(
             "meetings"):
-        readers.add("welfare-general")
-    return frozenset(readers)
+        readers.add(lead_division())
+    return frozenset(readers | successors(readers))  # a division that ended: its successor (issue 18)
 
 
 def case_writers(view: dict[str, Any]) -> frozenset[str]:
@@ -54,7 +54,8 @@ def case_writers(view: dict[str, Any]) -> frozenset[str]:
     received it and the division of its primary agency (D11). A reader is not a writer: the agency a
     case was connected to answers the connection (its own rule), and the meeting's members read."""
     primary = division_of(view.get("primary", ""))
-    return frozenset({view["division"], *([primary] if primary else [])})
+    writers = {view["division"], *([primary] if primary else [])}
+    return frozenset(writers | successors(writers))  # a division that ended: its successor (issue 18)
 
 
 def require_case_writer(division: str, view: dict[str, Any]) -> None:
@@ -63,7 +64,7 @@ def require_case_writer(division: str, view: dict[str, Any]) -> None:
         names = "、".join(DIVISIONS[d].ja for d in sorted(case_writers(view)))
         raise OutOfScope(
             f"このケースを記録できるのは{names}です（受付窓口の課・主担当機関の課）。"
-            f"{DIVISIONS.get(division, DIVISIONS['welfare-general']).ja if division in DIVISIONS else division}は記録できません / "
+            f"{DIVISIONS[division].ja if division in DIVISIONS else division}は記録できません / "
             "only the receiving counter's division and the primary agency's division change this case")
 
 

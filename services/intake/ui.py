@@ -40,7 +40,7 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
-from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES
+from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, counters
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
@@ -136,7 +136,7 @@ def home(request: Request, app: App, who: Who, counter: str | None = None) -> Re
     referrals = [r for r in app.referrals() if r["counter"] == chosen and may_see_referral(who, r)]
     view = uuid4().hex
     return ui.render(request, "intake_home.html", f"{COUNTERS[chosen].ja}の相談", counter=COUNTERS[chosen],
-                     counters=list(COUNTERS.values()), referrals=referrals, view=view,
+                     counters=list(counters().values()), referrals=referrals, view=view,
                      table_query=_table_query(request, chosen, view), **_listed(request, app, who, chosen, view))
 
 
