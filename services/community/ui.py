@@ -61,7 +61,13 @@ def _issue(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resources(app: CommunityApplication) -> list[dict[str, Any]]:
-    return [{**r, "at": local_time(r["at"]), "who": actor_label(r["actor"])} for r in app.resource_records()]
+    return [{**r, "at": local_time(r["at"]), "who": actor_label(r["actor"]),
+             "registered_by": (r["actor"] or {}).get("staff_id", "")} for r in app.resource_records()]
+
+
+def _filtered_resources(request: Request, app: CommunityApplication) -> tuple[list[dict[str, Any]], Any]:
+    """One page of the resources the filter bar keeps: 種類 (`status`), 担当者 (who registered it), 登録日."""
+    return paged(request, filters_of(request).apply(_resources(app), status="kind", assignee="registered_by", day="at"))
 
 
 def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, Any]]:
@@ -170,14 +176,16 @@ async def resolve(request: Request, issue_id: UUID, app: App) -> Response:
 
 def _resources_page(request: Request, app: CommunityApplication, status_code: int = 200, **extra: Any) -> Response:
     """The resources' page with the form to register one (blocking: reads the application)."""
-    resources = _resources(app)
+    resources, paging = _filtered_resources(request, app)
     all_issues = app.issues()
     issues = {i["issue_id"]: i for i in all_issues}
     open_issues = [i for i in all_issues if i["status"] != "resolved"]
     form = extra.pop("form", None) or {"issue_id": request.query_params.get("issue_id", "")}
     return ui.render(request, "community_resources.html", "地域の社会資源 / local resources", status_code=status_code,
                      resources=resources, issues=issues, open_issues=open_issues, kinds=list(RESOURCE_KINDS.values()),
-                     kind_ja=KIND_JA, form=form, **{"error": None, **extra})
+                     kind_ja=KIND_JA, form=form, paging=paging, filters=filters_of(request),
+                     registrants=sorted({r["registered_by"] for r in _resources(app) if r["registered_by"]}),
+                     **{"error": None, **extra})
 
 
 @router.get("/ui/resources", response_class=HTMLResponse, dependencies=[requires("resource.read")])
@@ -190,8 +198,9 @@ def resources_page(request: Request, app: App) -> Response:
 @router.get("/ui/resources-table", response_class=HTMLResponse, dependencies=[requires("resource.read")])
 def resources_table(request: Request, app: App) -> Response:
     issues = {i["issue_id"]: i for i in app.issues()}
-    return ui.render(request, "community_resources_table.html", "", resources=_resources(app), issues=issues,
-                     kind_ja=KIND_JA)
+    resources, paging = _filtered_resources(request, app)
+    return ui.render(request, "community_resources_table.html", "", resources=resources, issues=issues,
+                     kind_ja=KIND_JA, paging=paging)
 
 
 @router.get("/ui/resources.csv", dependencies=[requires("resource.read")])

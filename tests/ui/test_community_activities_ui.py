@@ -16,6 +16,7 @@ from services.community.application import fiscal_year_of
 from shared.domain.wareki import today_in_japan
 
 from .conftest import shoot, sign_in
+from .upstream import COMMUNITY_STAFF, post
 
 PLACE = "いきいきサロン「ひだまり」"
 GROUP = "ひだまり10の筋トレの会"
@@ -91,6 +92,19 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await page.locator("#sessions-card").get_by_label("担当者 / in charge").select_option("kouki-021")
     await page.locator("#sessions-card").get_by_role("button", name="絞り込む").click()
     await expect(page.locator("#sessions tr[data-session]")).to_have_count(1)
+
+    # The resources' list filters by 種類 and 担当者 (who registered it) too.
+    async with httpx.AsyncClient() as client:
+        for kind, name in (("shuro", "就労体験の場（絞り込み）"), ("jukyo", "住まいの相談（絞り込み）")):
+            await post(client, f"{community}/resources", {"kind": kind, "name": name, "provider": "NPO法人",
+                                                          "area": "東部地区"}, COMMUNITY_STAFF)
+    await page.goto(f"{community}/ui/resources")
+    search = page.get_by_role("search")
+    await search.get_by_label("種類").select_option(label="就労支援")
+    await search.get_by_label("担当者（登録した職員）").select_option("chiiki-001")
+    await search.get_by_role("button", name="絞り込む").click()
+    await expect(page.locator("#resources tr[data-resource]")).to_have_count(1)
+    await expect(page.locator("#resources tr[data-resource]")).to_contain_text("就労体験の場（絞り込み）")
 
     # The place closes: a day before it opened is refused in words; then today, and the list says so.
     await page.goto(f"{community}/ui/places")
