@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,7 @@ import pytest
 from support.auth import AUTH_DIR, reader
 from support.journey import Journey
 from support.poll import eventually
-from support.servers import free_port, nats_server
+from support.servers import Postgres, free_port, nats_server
 
 from jusou.backup import Refused, backup, restore, store_positions
 from jusou.runner import Suite
@@ -75,15 +76,19 @@ async def stream_subjects(url: str) -> list[tuple[str, int]]:
         await nc.close()
 
 
-def refusal(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, work: Any) -> str:
-    """A refused backup or restore, in this process (the commands' own functions: no process start)."""
+def in_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, work: Any) -> Any:
+    """A backup or restore in this process (the commands' own functions: no process start) under `env`."""
     with monkeypatch.context() as patched:
         for name in [n for n in os.environ if n.startswith("JUSOU_")]:
             patched.delenv(name)
         for name, value in env.items():
             patched.setenv(name, value)
-        with pytest.raises(Refused) as refused:
-            work(settings.current())
+        return work(settings.current())
+
+
+def refusal(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, work: Any) -> str:
+    with pytest.raises(Refused) as refused:
+        in_env(env, monkeypatch, work)
     return str(refused.value)
 
 
@@ -148,3 +153,45 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
         for report in result["reports"]:
             assert report["integration_events"] == report["on_stream"] and report["problems"] == 0, report
         assert sum(r["on_stream"] for r in result["reports"]) == len(on_stream)
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_suite_is_dumped_and_restored_into_an_empty_database(
+    tmp_path: Path, postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on PostgreSQL, for intake alone: pg_dump of its schema while it runs, pg_restore into a
+    database without it, and the relay rebuilding intake's part of the stream."""
+    prefix = f"bk{uuid.uuid4().hex[:6]}_"
+    pg = postgres.env(prefix)
+    backup_dir, restored = tmp_path / "backup", tmp_path / "restored"
+    try:
+        with nats_server(tmp_path / "nats-before") as first, \
+                Suite(tmp_path / "data", nats_url=first.url, ports={"intake": free_port()}, services=("intake",),
+                      extra_env=pg) as suite:
+            async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+                case_id = await Journey({"intake": suite.url("intake")}, client).receive_and_escalate()
+                before = await settled(client, suite)
+                env = suite_env(suite, **pg)
+                manifest = in_env(env, monkeypatch, lambda e: backup(backup_dir, e))
+        assert manifest["store"] == "postgres" and manifest["schemas"] == [f"{prefix}intake"]
+        assert {"postgres.dump", "cipher.key", "auth/signing-key.pem"} <= set(manifest["files"])
+        restore_env = env | {"JUSOU_DATA_DIR": str(restored), "JUSOU_AUTH_DIR": str(restored / "auth")}
+        assert "空のデータベース" in refusal(restore_env, monkeypatch, lambda e: restore(backup_dir, e))
+        postgres.drop_schemas(prefix)  # the database lost
+        in_env(restore_env, monkeypatch, lambda e: restore(backup_dir, e))
+
+        with nats_server(tmp_path / "nats-after") as second, \
+                Suite(restored, nats_url=second.url, ports={"intake": free_port()}, services=("intake",),
+                      extra_env={**pg, "JUSOU_AUTH_DIR": str(restored / "auth")}) as suite:
+            async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+                after = await settled(client, suite)
+                assert after["intake"]["store_position"] == before["intake"]["store_position"] > 0
+                case = await client.get(suite.url("intake") + f"/cases/{case_id}")
+                assert case.status_code == 200, case.text
+            verified = jusou(suite_env(suite, **pg, JUSOU_AUTH_DIR=str(restored / "auth")),
+                             "audit", "verify", "--json", "--service", "intake")
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            [report] = json.loads(verified.stdout)["reports"]
+            assert report["integration_events"] == report["on_stream"] >= 3 and report["problems"] == 0, report
+    finally:
+        postgres.drop_schemas(prefix)
