@@ -3,6 +3,8 @@ entry and what is wrong (shared/organisation/municipality.py)."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from shared.organisation import reference
 from shared.organisation.municipality import DATA, DEFAULT_FILE, MunicipalityFileError, load
 
 KAKUSHI = DATA / "kakushi.toml"
+CHOFU = re.compile(r"調布|ちょうふ|chofu", re.IGNORECASE)
 
 
 def refusal(tmp_path: Path, text: str) -> str:
@@ -131,3 +134,45 @@ def test_a_service_with_a_bad_file_stops_with_status_2_and_the_problem(
     said = capsys.readouterr().err
     assert stopped.value.code == 2
     assert f"{bad}: " in said and "[municipality] lead_division: 課 x が divisions にありません" in said, said
+
+
+def _texts_shown(path: Path) -> list[str]:
+    """What a file can show or send: a template's whole text, a module's string constants (not its docstrings)."""
+    if path.suffix != ".py":
+        return [path.read_text(encoding="utf-8")]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    documented = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in documented
+    ]
+
+
+def test_nothing_but_the_default_file_names_chofu() -> None:
+    """Issue 18: the domain, pages and reports name no municipality; the default file (and mentions of its name,
+    chofu.toml) may."""
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        p
+        for folder in ("services", "shared", "jusou")
+        for pattern in ("*.py", "*.html")
+        for p in (root / folder).rglob(pattern)
+        if CHOFU.search(p.read_text(encoding="utf-8"))  # parse only these
+    ]
+    naming = sorted(
+        f"{p.relative_to(root)}: {line.strip()[:100]!r}"
+        for p in files
+        for text in _texts_shown(p)
+        for line in text.splitlines()
+        if CHOFU.search(line) and "chofu.toml" not in line
+    )
+
+    assert not naming, "調布 named outside shared/organisation/municipalities/chofu.toml:\n" + "\n".join(naming)
