@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import COUNTER_STAFF
@@ -14,6 +15,7 @@ from support.journey import COUNTER_STAFF
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
+from .every_page import codes_in, reading
 
 KOUKI = ("kouki-012", "elderly-support", "counselor")
 
@@ -76,6 +78,11 @@ async def test_a_household_is_formed_a_member_added_and_two_of_its_cases_escalat
     await expect(son_row.locator(f"[data-case='{son}']")).to_contain_text("世帯で連携中")
     await expect(page.locator(f"#members [data-case='{mother}']")).to_contain_text("多機関協働で支援中")
     await shoot(page, "intake-household-escalated")
+    # The household page with its members speaks the office's language and has no serious axe finding.
+    words, _ = reading(await page.content())
+    assert codes_in(words) == []
+    violations = (await Axe().run(page)).response["violations"]
+    assert [v["id"] for v in violations if v.get("impact") in ("serious", "critical")] == []
 
     # The son's case page says which case's plan holds it; the counter's list filters to those cases.
     await page.goto(f"{intake}/ui/cases/{son}")
