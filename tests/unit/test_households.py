@@ -123,9 +123,11 @@ def test_d16_a_new_member_is_registered_as_a_person_and_shown_to_the_division_th
     members = intake.household_view(Reader("elderly-support"), household)["members"]
     assert [m["name"] for m in members if m["person_ref"] == grandchild] == ["調布 小春"]
     assert members[-1]["basis"] == "added_here" and members[-1]["cases"] == []
+    assert [r["fields"]["purpose"] for r in intake.person_rows(UUID(grandchild)) if r["event"] == "Person.Shown"] == [
+        "household"], "a member without a case: the showing is recorded on the person"
 
 
-def test_d16_a_member_without_a_basis_is_shown_as_a_member_only_and_not_recorded(intake: IntakeApplication) -> None:
+def test_d16_a_division_adds_and_sees_only_the_people_it_has_a_basis_for(intake: IntakeApplication) -> None:
     mother_case = consult(intake, MOTHER)
     daughter_case = consult(intake, {**SON, "name": "調布 真理", "phone": "042-481-0003"}, counter="life-support",
                             division="livelihood-welfare", concerns=("生活困窮",))
