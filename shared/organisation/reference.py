@@ -103,8 +103,12 @@ _current: tuple[str | None, Organisation] | None = None
 
 
 def municipality_file() -> Path:
-    """The configured municipality file (`JUSOU_MUNICIPALITY_FILE`), else Chofu's."""
-    configured = str(getattr(settings.current(), "municipality_file", "") or os.environ.get(VARIABLE) or "")
+    """The configured municipality file (`JUSOU_MUNICIPALITY_FILE`), else Chofu's. Read also while other settings
+    are bad (a module's import may read the organisation before the program's `exit_if_invalid` reports them)."""
+    try:
+        configured = settings.current().municipality_file
+    except settings.SettingsError:
+        configured = os.environ.get(VARIABLE, "").strip()
     return Path(configured).resolve() if configured else DEFAULT_FILE
 
 
