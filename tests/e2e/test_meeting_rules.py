@@ -101,3 +101,42 @@ async def test_d10_personal_information_is_shown_on_a_legal_basis_and_each_showi
     assert withdrawn.status_code == 403 and "同意" in withdrawn.json()["detail"]
     case = (await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}")).json()
     assert case["disclosures"] == 1
+
+
+async def test_city_must_attend_and_a_learning_reaches_the_casebook_over_http(journey: Journey) -> None:
+    """Issue 16 over HTTP: a 重層的支援会議 without 福祉総務課 decides nothing (409, saying who must attend); a
+    sitting convened with its people and agenda decides 全員賛成; a learning with a phone number is refused (422),
+    without it recorded, and another counter's staff find it in the 事例集."""
+    case_id, plan_id, _ = await proposed(journey)
+    await journey.get_when("meeting", f"/consents/{case_id}", lambda c: c["granted"], "the consent at the meeting")
+    meetings = journey.urls["meeting"] + "/meetings"
+    without = await journey.post("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": "2026-12-03",
+                                                          "attendees": list(ATTENDEES[1:])}, SECRETARIAT)
+    refused = await journey.http.post(f"{meetings}/{without['meeting_id']}/decisions", json={
+        "plan_id": plan_id, "decision": "approved", "reasons": "合議", "all_agree": True}, headers=SECRETARIAT)
+    assert refused.status_code == 409 and "福祉総務課（市）が出席していない" in refused.json()["detail"]
+
+    people = [{"name": "調布 花子", "agency": "福祉総務課"}, {"name": "深大寺 太郎", "agency": "地域包括支援センター"}]
+    sitting = {"starts_at": "14:00", "ends_at": "15:00", "place": "市役所", "present": people,
+               "chair": "調布 花子", "recorder": "深大寺 太郎"}
+    meeting_id = (await journey.post("meeting", "/meetings", {
+        "meeting_type": "jusou_shien_kaigi", "held_on": "2026-12-03", "attendees": list(ATTENDEES), "sitting": sitting,
+        "agenda": [plan_id]}, SECRETARIAT))["meeting_id"]
+    await journey.post("meeting", f"/meetings/{meeting_id}/decisions",
+                       {"plan_id": plan_id, "decision": "approved", "reasons": "全員賛成", "all_agree": True}, SECRETARIAT)
+    shown = (await journey.http.get(f"{meetings}/{meeting_id}", headers=SECRETARIAT)).json()
+    assert shown["sitting"]["chair"] == "調布 花子" and [a["ref"] for a in shown["agenda"]] == [plan_id]
+    [decision] = [m for m in shown["minutes"] if m["kind"] == "decision"]
+    assert [(p["agency"], p["position"]) for p in decision["positions"]] == [(a, "agree") for a in ATTENDEES]
+
+    learning = {"plan_id": plan_id, "situation": "介護と家計の課題が重なる世帯", "worked": "訪問に家計相談が同行した",
+                "concerns": ["elderly-care", "debt"], "resources": ["家計改善支援"]}
+    phone = await journey.http.post(f"{meetings}/{meeting_id}/learnings",
+                                    json={**learning, "worked": "042-481-7111 に連絡して同行"}, headers=SECRETARIAT)
+    assert phone.status_code == 422 and "個人を特定できる情報" in phone.json()["detail"]
+    await journey.post("meeting", f"/meetings/{meeting_id}/learnings", learning, SECRETARIAT)
+    another_counter = staff_headers("hoiku-1", "childcare", "counselor")
+    found = (await journey.http.get(journey.urls["meeting"] + "/learnings", params={"concern": "debt"},
+                                    headers=another_counter)).json()
+    mine = [f for f in found if f["meeting_id"] == meeting_id]
+    assert [f["worked"] for f in mine] == ["訪問に家計相談が同行した"] and "case_id" not in mine[0]
