@@ -222,7 +222,7 @@ class MeetingApplication(ServiceApplication):
             return None
         if meeting.meeting_type == "shien_kaigi":
             return None  # D10: meeting_view refuses a non-member, saying why (守秘義務)
-        return self.members(meeting) | {"welfare-general"}
+        return self.members(meeting) | {lead_division()}
 
     def case_of_plan(self, plan_id: UUID) -> UUID | None:
         try:
