@@ -279,10 +279,13 @@ class ErrorCodes:
                 chunks.append(message.get("body", b""))
                 if message.get("more_body"):
                     return
-                body = _with_code(b"".join(chunks), held["status"])
-                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
-                await send({**held, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                body = b"".join(chunks)
+                coded_body = _with_code(body, held["status"])
+                if coded_body is not body:  # a length that no longer holds (HEAD's empty body keeps its own)
+                    headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                    held = {**held, "headers": [*headers, (b"content-length", str(len(coded_body)).encode())]}
+                await send(held)
+                await send({"type": "http.response.body", "body": coded_body})
                 return
             await send(message)
 
