@@ -59,20 +59,8 @@ def lock(options: list[str]) -> None:
     if not (BIN / "uv").exists():
         uv_requirement = next(r for r in _test_extras() if r.split(">")[0].split("=")[0].strip() == "uv")
         subprocess.run([str(BIN / "python"), "-m", "pip", "install", uv_requirement], cwd=ROOT, check=True)
-    compile_ = [
-        str(BIN / "uv"),
-        "pip",
-        "compile",
-        "pyproject.toml",
-        "--universal",
-        "--python-version",
-        "3.11",
-        "--generate-hashes",
-        "--quiet",
-        "--custom-compile-command",
-        "python3 dev.py lock",
-        *options,
-    ]
+    compile_ = [str(BIN / "uv"), "pip", "compile", "pyproject.toml", "--universal", "--python-version", "3.11",
+                "--generate-hashes", "--quiet", "--custom-compile-command", "python3 dev.py lock", *options]
     subprocess.run([*compile_, "-o", LOCK.name], cwd=ROOT, check=True)
     subprocess.run([*compile_, "--extra", "test", "-c", LOCK.name, "-o", TEST_LOCK.name], cwd=ROOT, check=True)
     print(f"wrote {LOCK.name} and {TEST_LOCK.name}; commit them with pyproject.toml")

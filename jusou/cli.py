@@ -29,6 +29,7 @@ from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
+from jusou.report import register as register_report
 from jusou.runner import (
     PortTaken,
     Stopped,
@@ -51,7 +52,7 @@ from shared.domain.audit import (
 )
 from shared.messaging.natsversion import UnsupportedNats
 from shared.observe.logs import configure_logging
-from shared.organisation.reference import DIVISIONS
+from shared.organisation.reference import DIVISIONS, counter_division, lead_division
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
 from shared.web.policy import ROLES
 
@@ -95,6 +96,16 @@ def up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
+    if args.municipality:
+        from shared.organisation.municipality import MunicipalityFileError, load
+
+        path = Path(args.municipality).resolve()
+        try:
+            load(path)
+        except MunicipalityFileError as error:
+            print(error, file=sys.stderr)
+            return 2
+        os.environ["JUSOU_MUNICIPALITY_FILE"] = str(path)  # the services inherit it (runner.py copies os.environ)
     suite = suite_from_env(args.data_dir)
     if args.demo_staff:
         demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
@@ -129,24 +140,36 @@ def up(args: argparse.Namespace) -> int:
         suite.stop()
 
 
-DEMO_STAFF = {  # role → (staff id, division): one demo account per role (`jusou up --demo-staff`)
-    "counselor": ("demo-counselor", "elderly-support"),
-    "coordinator": ("demo-coordinator", "welfare-general"),
-    "secretariat": ("demo-secretariat", "welfare-general"),
-    "outreach_worker": ("demo-outreach", "welfare-general"),
-    "participation_worker": ("demo-participation", "welfare-general"),
-    "community_worker": ("demo-community", "welfare-general"),
-    "supervisor": ("demo-supervisor", "welfare-general"),
-    "auditor": ("demo-auditor", "welfare-general"),
-    "operator": ("demo-operator", "welfare-general"),
-}
+def demo_staff_table() -> dict[str, tuple[str, str]]:
+    """role → (staff id, division): one demo account per role (`jusou up --demo-staff`), in the divisions of the
+    municipality's file: the counselor at the first counter's division, the others in the lead division."""
+    lead, counter = lead_division(), counter_division()
+    return {
+        "counselor": ("demo-counselor", counter),
+        "coordinator": ("demo-coordinator", lead),
+        "secretariat": ("demo-secretariat", lead),
+        "outreach_worker": ("demo-outreach", lead),
+        "participation_worker": ("demo-participation", lead),
+        "community_worker": ("demo-community", lead),
+        "welfare_coordinator": ("demo-welfare-coordinator", lead),
+        "supervisor": ("demo-supervisor", lead),
+        "auditor": ("demo-auditor", lead),
+        "operator": ("demo-operator", lead),
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """`DEMO_STAFF`, as before: the table of the municipality's file read now."""
+    if name == "DEMO_STAFF":
+        return demo_staff_table()
+    raise AttributeError(name)
 
 
 def demo_staff(folder: Path) -> None:
     """One account per role with a new random password, printed once."""
     accounts = Accounts(folder)
     print("デモ用アカウント（パスワードはこの一度だけ表示します）/ demo accounts (passwords shown only now):")
-    for role, (staff_id, division) in DEMO_STAFF.items():
+    for role, (staff_id, division) in demo_staff_table().items():
         password = secrets.token_urlsafe(12)
         accounts.add(staff_id, division, [role], password)
         print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
@@ -288,6 +311,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="folder for stores, NATS data and logs (default: JUSOU_DATA_DIR or ./data)")
     run.add_argument("--demo-staff", action="store_true",
                      help="make one demo account per role (development issuer) and print their new passwords once")
+    run.add_argument("--municipality", metavar="FILE",
+                     help="the municipality's organisation file (TOML; default: JUSOU_MUNICIPALITY_FILE or Chofu's)")
     run.set_defaults(handler=up)
     _add_staff_commands(commands)
     _add_document_commands(commands)
@@ -296,6 +321,7 @@ def parser() -> argparse.ArgumentParser:
     register_cluster(commands)  # jusou cluster up|config: 3 NATS nodes, every service twice (jusou/cluster.py)
     register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
     register_backup(commands)  # jusou backup DEST, jusou restore SRC (jusou/backup.py, docs/operations.md)
+    register_report(commands)  # jusou report --fy 2026: the city's figures (jusou/report.py)
     return top
 
 
