@@ -16,31 +16,32 @@ from shared.contract.events import (
 )
 from shared.domain.access import OutOfScope
 from shared.domain.casework_owner import CaseworkOwner
+from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
-from shared.organisation.reference import PROGRAMS, RESOURCE_KINDS, Program, resource_kind
+from shared.organisation.reference import PROGRAMS, RESOURCE_KINDS, Program, lead_division, programs, resource_kind
 from shared.organisation.scope import division_name
 
-#: the division that may record any community program's activities besides the program's own (事業の総括)
-OVERSEEING_DIVISION = "welfare-general"
 #: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
 FIGURES = ("sessions", "participants", "new_participants", "volunteers", "organisations", "new_groups", "places",
            "ibasho", "new_places")
 
 
-def community_programs() -> list[Program]:
-    """The programs under 地域づくり事業 (reference data, kind "community"), in the source's order."""
-    return [p for p in PROGRAMS.values() if p.kind == "community"]
+def community_programs(on: date | None = None) -> list[Program]:
+    """The programs under 地域づくり事業 (reference data, kind "community"), in the source's order: those valid on
+    `on`, or every one the organisation has known (D19: a record keeps the program it was made under)."""
+    return [p for p in (programs(on) if on else PROGRAMS).values() if p.kind == "community"]
 
 
-def community_program(value: str) -> Program:
-    """A community program by its code or its Japanese name; Invalid naming the choices otherwise."""
+def community_program(value: str, on: date | None = None) -> Program:
+    """A community program valid on `on` (default today) by its code or its Japanese name; Invalid naming the
+    choices otherwise."""
     value = value.strip()
-    for p in community_programs():
+    for p in community_programs(on or today_in_japan()):
         if value in (p.code, p.ja):
             return p
     raise Invalid(f"事業 {value!r} は地域づくり事業の事業ではありません。次のいずれかです / not a community program; one of: "
-                  + ", ".join(f"{p.code}={p.ja}" for p in community_programs()))
+                  + ", ".join(f"{p.code}={p.ja}" for p in community_programs(on or today_in_japan())))
 
 
 def fiscal_year_of(day: date) -> int:
@@ -117,7 +118,7 @@ class CommunityApplication(CaseworkOwner):
                        program: str = "") -> UUID:
         """D21: a session held at a place (開催): counts, never names; the place's program unless another is named."""
         place = self.place(place_id)
-        known = self._program_of(actor, program or place.program)
+        known = self._program_of(actor, program or place.program, held_on)
         with acting(actor):
             session = ActivitySession.record(place, known.code, held_on, participants, new_participants, volunteers,
                                              organisations, summary)
@@ -128,7 +129,7 @@ class CommunityApplication(CaseworkOwner):
                    place_id: UUID | None = None, members: int | None = None) -> UUID:
         """D21: a self-help group formed out of a program's activities (自主グループ化)."""
         place = self.place(place_id) if place_id else None
-        known = self._program_of(actor, program or (place.program if place else ""))
+        known = self._program_of(actor, program or (place.program if place else ""), formed_on)
         with acting(actor):
             group = SelfHelpGroup.form(name, known.code, area or (place.area if place else ""), formed_on, place, members)
         self.save(group)
@@ -200,20 +201,33 @@ class CommunityApplication(CaseworkOwner):
 
         return {"fiscal_year": fiscal_year, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
                 "programs": [{"program": p.code, "program_ja": p.ja, "division": p.division or "", **row(p.code)}
-                             for p in community_programs()],
+                             for p in self._programs_of_year(starts_on, ends_on, sessions, groups, places)],
                 "total": row(None)}
+
+    @staticmethod
+    def _programs_of_year(starts_on: date, ends_on: date, sessions: list[ActivitySession], groups: list[SelfHelpGroup],
+                          places: list[Place]) -> list[Program]:
+        """The programs of a year's figures: those valid at some time in it, and any a record of it names."""
+        known = [p for p in community_programs()
+                 if p.valid_from <= ends_on and (p.valid_to is None or p.valid_to >= starts_on)]
+        named = ({s.program for s in sessions if starts_on <= s.held_on <= ends_on}
+                 | {g.program for g in groups if starts_on <= g.formed_on <= ends_on}
+                 | {p.program for p in places if p.opened_on <= ends_on and (p.closed_on is None or p.closed_on >= starts_on)})
+        named -= {p.code for p in known}
+        return known + [Program(code, code, code, "community", None) for code in sorted(named)]
 
     def _sessions(self) -> list[ActivitySession]:
         return [self.load(i, ActivitySession, "開催の記録") for i in self.ids_of(ActivitySession)]
 
-    def _program_of(self, actor: dict[str, str], program: str) -> Program:
-        """D21: the community program named, which the actor's division runs (or 福祉総務課 oversees)."""
-        known = community_program(program)
-        division = actor.get("division", "")
-        if division not in (known.division, OVERSEEING_DIVISION):
-            runs = division_name(known.division or OVERSEEING_DIVISION)
-            raise OutOfScope(f"「{known.ja}」の記録は{runs}（または福祉総務課）が行います。担当課に依頼してください / "
-                             f"{known.en} is recorded by the division that runs it ({known.division}) or welfare-general")
+    def _program_of(self, actor: dict[str, str], program: str, on: date | None = None) -> Program:
+        """D21: the community program named (valid on the record's day), which the actor's division runs (or the
+        lead division, 福祉総務課, oversees)."""
+        known = community_program(program, on)
+        division, lead = actor.get("division", ""), lead_division()
+        if division not in (known.division, lead):
+            runs = division_name(known.division or lead)
+            raise OutOfScope(f"「{known.ja}」の記録は{runs}（または{division_name(lead)}）が行います。担当課に依頼してください / "
+                             f"{known.en} is recorded by the division that runs it ({known.division}) or {lead}")
         return known
 
     def issue_view(self, issue_id: UUID) -> dict[str, Any]:

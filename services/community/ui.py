@@ -25,14 +25,13 @@ from services.community.api import (
 )
 from services.community.application import (
     FIGURES,
-    OVERSEEING_DIVISION,
     CommunityApplication,
     community_programs,
     fiscal_year_of,
 )
 from shared.domain.wareki import local_time, today_in_japan
 from shared.kernel.journey import DomainError, NotFound, actor_label
-from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
+from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, lead_division
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
@@ -241,16 +240,21 @@ async def register_resource(request: Request, app: App) -> Response:
 
 # -- 地域づくり as places and activities (D21, issue 16): 拠点・居場所, 開催, 自主グループ化, the year's figures -------
 
-PROGRAM_JA = {p.code: p.ja for p in community_programs()}
+def program_ja() -> dict[str, str]:
+    """Every community program the organisation has known, code → Japanese name (read when used: D19)."""
+    return {p.code: p.ja for p in community_programs()}
+
+
 FIGURE_JA = {"sessions": "開催回数", "participants": "参加者数（延べ）", "new_participants": "新規参加者",
              "volunteers": "ボランティア（延べ）", "organisations": "参加団体", "new_groups": "自主グループ化",
              "places": "拠点数", "ibasho": "うち居場所", "new_places": "新規開設の拠点"}
 
 
 def _programs_for(staff: dict[str, Any] | None) -> dict[str, str]:
-    """The programs a member of staff may record (D21): those their division runs; every one for 福祉総務課."""
+    """The programs a member of staff may record (D21): those their division runs; every one for the lead division
+    (福祉総務課)."""
     division = (staff or {}).get("division", "")
-    return {p.code: p.ja for p in community_programs() if division in (p.division, OVERSEEING_DIVISION)}
+    return {p.code: p.ja for p in community_programs() if division in (p.division, lead_division())}
 
 
 def _fiscal_year(request: Request) -> int:
@@ -262,7 +266,7 @@ def _fiscal_year(request: Request) -> int:
 def _by_program_and_assignee(request: Request, rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:
     """The filter bar's choices: 事業 (`program`), 担当者 (the place's, `assignee`) and the days (from/to)."""
     program = request.query_params.get("program", "")
-    rows = [r for r in rows if r["program"] == program] if program in PROGRAM_JA else rows
+    rows = [r for r in rows if r["program"] == program] if program in program_ja() else rows
     return filters_of(request).apply(rows, assignee="in_charge", day=day)
 
 
@@ -276,7 +280,7 @@ def _activities(request: Request, app: CommunityApplication, **extra: Any) -> di
     return {"figures": app.figures(fiscal_year), "fiscal_year": fiscal_year,
             "years": list(range(this_year, this_year - 6, -1)), "figure_ja": FIGURE_JA, "figure_keys": FIGURES,
             "sessions": sessions, "paging": paging, "filters": filters_of(request),
-            "program": request.query_params.get("program", ""), "program_ja": PROGRAM_JA,
+            "program": request.query_params.get("program", ""), "program_ja": program_ja(),
             "assignees": sorted({p["in_charge"] for p in places if p["in_charge"]}),
             "open_places": [p for p in places if not p["closed_on"]], "places_by_id": {p["place_id"]: p for p in places},
             "groups": app.groups(), "my_programs": _programs_for(staff_from_cookie(request)),
@@ -300,11 +304,12 @@ def sessions_table(request: Request, app: App) -> Response:
 
 @router.get("/ui/sessions.csv", dependencies=[requires("resource.read")])
 def sessions_csv(app: App) -> Response:
+    names = program_ja()
     return csv_response("地域づくりの開催記録.csv",
                         ["開催日", "年度", "事業", "拠点", "地域", "参加者数", "新規参加者数", "ボランティア数", "参加団体", "内容",
                          "開催番号"],
                         [[s["held_on"], fiscal_year_of(date.fromisoformat(s["held_on"])),
-                          PROGRAM_JA.get(s["program"], s["program"]), s["place_name"], s["area"], s["participants"],
+                          names.get(s["program"], s["program"]), s["place_name"], s["area"], s["participants"],
                           s["new_participants"], s["volunteers"], "・".join(s["organisations"]), s["summary"],
                           s["session_id"]] for s in app.sessions()])
 
@@ -359,7 +364,7 @@ def _places(request: Request, app: CommunityApplication, **extra: Any) -> dict[s
     """What the places' page shows (blocking)."""
     all_places = [{**p, "at": local_time(p["at"]), "who": actor_label(p["actor"])} for p in app.places()]
     places, paging = paged(request, _by_program_and_assignee(request, all_places, "opened_on"))
-    return {"places": places, "paging": paging, "filters": filters_of(request), "program_ja": PROGRAM_JA,
+    return {"places": places, "paging": paging, "filters": filters_of(request), "program_ja": program_ja(),
             "program": request.query_params.get("program", ""),
             "assignees": sorted({p["in_charge"] for p in all_places if p["in_charge"]}),
             "my_programs": _programs_for(staff_from_cookie(request)),

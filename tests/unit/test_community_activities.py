@@ -18,7 +18,7 @@ from services.community.domain import ActivitySession, Place, PlaceClosed, SelfH
 from services.community.translate import translate as community_translate
 from services.participation.application import ParticipationApplication
 from shared.domain.access import OutOfScope
-from shared.kernel.journey import Invalid, NotFound
+from shared.kernel.journey import Invalid, NotFound, acting
 from unit.builders import deliver, in_memory, only, published, stored_count
 
 ELDERLY = {"staff_id": "kouki-7", "division": "elderly-support"}  # runs 介護予防普及啓発事業 and three others
@@ -182,3 +182,16 @@ def test_d21_figures_per_program_and_quarter_come_from_the_recorded_days(communi
     assert [q["places"] for q in total["quarters"]] == [1, 1, 2, 2]
     assert community.figures(2025)["total"]["sessions"] == 1  # the past year recomputed alike
     assert community.figures(2025)["total"]["places"] == 2
+
+
+def test_d19_a_session_of_a_program_the_organisation_no_longer_lists_stays_in_its_years_figures(
+        community: CommunityApplication) -> None:
+    place_id = salon(community)
+    with acting(ELDERLY):  # recorded under a program since dropped from the reference data (a reorganisation)
+        old = ActivitySession.record(community.place(place_id), "old-salon-program", date(2026, 6, 1), 7, 0, 0, [], "")
+    community.save(old)
+
+    rows = {p["program"]: p for p in community.figures(2026)["programs"]}
+
+    assert rows["old-salon-program"]["sessions"] == 1 and rows["old-salon-program"]["participants"] == 7
+    assert "old-salon-program" not in {p["program"] for p in community.figures(2024)["programs"]}
