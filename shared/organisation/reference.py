@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -29,9 +30,19 @@ JST = timezone(timedelta(hours=9))
 VARIABLE = "JUSOU_MUNICIPALITY_FILE"
 
 
+_EPOCH = date(1970, 1, 1)
+_day: tuple[int, date] = (0, _EPOCH)
+
+
 def today() -> date:
-    """Today in Japan: the day lookups default to."""
-    return datetime.now(JST).date()
+    """Today in Japan: the day lookups default to (cheap: every lookup asks)."""
+    global _day
+    number = int((time.time() + 9 * 3600) // 86400)
+    last = _day
+    if last[0] == number:
+        return last[1]
+    _day = (number, _EPOCH + timedelta(days=number))
+    return _day[1]
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ class MeetingKind:
 # --- which file, loaded once per path ------------------------------------------------------------------------
 
 _loaded: dict[Path, Organisation] = {}
-_current: tuple[str | None, Organisation] | None = None
+_current: tuple[object, Organisation] | None = None
 
 
 def municipality_file() -> Path:
@@ -112,11 +123,23 @@ def municipality_file() -> Path:
     return Path(configured).resolve() if configured else DEFAULT_FILE
 
 
+_KEY = os.fsencode(VARIABLE)
+
+
+def _raw_variable() -> object:
+    """`JUSOU_MUNICIPALITY_FILE` as the process has it now, only to notice a change: every lookup asks, and
+    `os.environ.get` of an unset variable raises and catches a KeyError inside (≈10 µs); its dict is ≈0.1 µs."""
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict) and os.name == "posix":
+        return data.get(_KEY)
+    return os.environ.get(VARIABLE)
+
+
 def organisation() -> Organisation:
     """The configured municipality's organisation, loaded (and validated) on first use; a changed
     `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at once. A bad file raises MunicipalityFileError."""
     global _current
-    raw = os.environ.get(VARIABLE)
+    raw = _raw_variable()
     last = _current
     if last is not None and last[0] == raw:
         return last[1]
@@ -273,7 +296,7 @@ def counter(code: str, on: date | None = None) -> Counter | None:
 def successor(code: str, on: date | None = None) -> str | None:
     """The division that works division `code`'s cases on `on` (default today): itself while it exists, else
     the successor the file names (followed through later reorganisations); None for a code that is not a division."""
-    return organisation().successor(code, on or today())
+    return _remembered("successor", on, code, lambda: organisation().successor(code, on or today()))
 
 
 def day_of(moment: date | str | None) -> date | None:
@@ -322,18 +345,41 @@ def counter_division() -> str:
 # --- agencies: the names plans and meetings use ------------------------------------------------------------------
 
 
+_memo: dict[tuple[str, int, date, str], Any] = {}
+
+
+def _remembered(kind: str, on: date | None, arg: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per organisation, day and argument (lookups in loops: scope, membership)."""
+    key = (kind, id(organisation()), on or today(), arg)
+    if key in _memo:
+        found: T = _memo[key]
+        return found
+    if len(_memo) > 20000:
+        _memo.clear()
+    value = _memo[key] = compute()
+    return value
+
+
 def agencies(on: date | None = None) -> set[str]:
     """Every agency a plan role or a meeting attendee may name on `on` (D4, D5): divisions, counters, programs,
     partners valid that day."""
-    names = {d.ja for d in divisions(on).values()} | {c.ja for c in counters(on).values()}
-    names |= {p.ja for p in programs(on).values() if p.kind != "related"}
-    return names | set(partners(on))
+
+    def compute() -> frozenset[str]:
+        names = {d.ja for d in divisions(on).values()} | {c.ja for c in counters(on).values()}
+        names |= {p.ja for p in programs(on).values() if p.kind != "related"}
+        return frozenset(names | set(partners(on)))
+
+    return set(_remembered("agencies", on, "", compute))
 
 
 def division_of(agency: str, on: date | None = None) -> str | None:
     """The city division behind an agency name or code (a division, a counter or a program it runs) on `on`; an
     older name (a division since renamed) still counts. None for a partner outside the city (D4, D10, D11:
     membership and scope compare these codes, never names)."""
+    return _remembered("division_of", on, agency, lambda: _division_of(agency, on))
+
+
+def _division_of(agency: str, on: date | None) -> str | None:
     for tables in ((divisions(on), counters(on), programs(on)), (DIVISIONS, COUNTERS, PROGRAMS)):
         for d in tables[0].values():
             if d.ja == agency or d.code == agency:
