@@ -22,7 +22,15 @@ from services.intake.domain import (
 )
 from services.intake.keys import NOTE_ERASED
 from services.intake.translate import translate
-from shared.contract.events import Evaluation, PlanResumedV1, PlanSuspendedV1
+from shared.contract.events import (
+    CaseEscalatedV2,
+    Evaluation,
+    PlanResumedV1,
+    PlanSuspendedV1,
+    envelope_json,
+    parse,
+    upcast,
+)
 from shared.domain.access import OutOfScope
 from shared.domain.casework import JST
 from shared.kernel.journey import Invalid
@@ -171,6 +179,9 @@ def test_d16_escalating_a_households_cases_publishes_one_escalation_with_its_ref
     assert escalated.case_id == mother_case and done["related_case_ids"] == [str(son_case)]
     assert escalated.payload["household_ref"] == str(household)
     assert escalated.payload["related_case_ids"] == [str(son_case)]
+    _, v2 = upcast(*parse(envelope_json(escalated)))
+    assert isinstance(v2, CaseEscalatedV2) and v2.household_ref == household and v2.related_case_ids == [son_case], (
+        "collaboration reads them on v2")
     body = escalated.model_dump_json()
     for personal in (MOTHER["name"], SON["name"], MOTHER["phone"], intake.case_view(son_case)["person_ref"]):
         assert personal not in body, "no personal identifiers on the bus"
