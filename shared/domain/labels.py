@@ -29,6 +29,14 @@ EVENT_LABELS = {
     "CollaborationCase.Opened": "多機関協働の開始",
     "CollaborationCase.Reopened": "多機関協働の再開",
     "CollaborationCase.PrimaryChanged": "主担当機関の変更",
+    "CollaborationCase.StrandAdded": "課題の記録（課題の解きほぐし）",
+    "CollaborationCase.StrandChanged": "課題の更新",
+    "ResourceGap.Reported": "推進会議の課題（資源の不足）",
+    "ResourceGap.TakenUp": "推進会議の議題にする",
+    "ResourceGap.Decided": "推進会議の決定",
+    "CouncilSitting.Held": "相談支援包括化推進会議の開催",
+    "CouncilSitting.GapTakenUp": "推進会議の議題",
+    "CouncilSitting.GapDecided": "推進会議の決定",
     "PlanReview.Listed": "会議の議題に登載",
     "PlanReview.Relisted": "会議の議題に再登載",
     "PlanReview.ClosureListed": "終結の検討を議題に登載",
@@ -67,6 +75,7 @@ EVENT_LABELS = {
 }
 #: The records each program keeps (the aggregate's class), as staff name them.
 KIND_LABELS = {
+    "ResourceGap": "推進会議の課題", "CouncilSitting": "相談支援包括化推進会議",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
     "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
     "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
@@ -95,7 +104,7 @@ def kind_label(kind: str) -> str:
     return KIND_LABELS.get(kind, "記録")
 
 
-def division_label(code: str | None, on: date | None = None) -> str:
+def division_label(code: str | None, on: date | str | None = None) -> str:
     """A division by its Japanese name (福祉総務課) as of `on` (a record's date), today's name beside it when it has
     since been renamed or merged (「高齢福祉課（現: 高齢介護課）」); an unknown code as 「他の課」."""
     return division_display(code, on) if code and code in DIVISIONS else "他の課"

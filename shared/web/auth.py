@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.kernel.journey import DomainError
-from shared.organisation.reference import DIVISIONS, lead_division
+from shared.organisation.reference import divisions, lead_division
 from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
@@ -224,9 +224,9 @@ class Verifier:
         if not isinstance(staff_id, str) or not 0 < len(staff_id) <= 100 or not staff_id.isprintable():
             raise Unauthenticated(f"トークンの職員番号 ({s.staff_claim}) が正しくありません",
                                   f"the staff id claim {s.staff_claim!r} is not 1-100 printable characters")
-        if not isinstance(division, str) or division not in DIVISIONS:
+        if not isinstance(division, str) or division not in divisions():
             raise Unauthenticated(f"トークンの所属課 ({s.division_claim}) {division!r} は登録されていません",
-                                  f"unknown division {division!r} in claim {s.division_claim!r}; one of: " + ", ".join(DIVISIONS))
+                                  f"unknown division {division!r} in claim {s.division_claim!r}; one of: " + ", ".join(divisions()))
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthenticated(f"トークンの役割 ({s.roles_claim}) は文字列のリストです",
                                   f"the roles claim {s.roles_claim!r} must be a list of strings")

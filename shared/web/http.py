@@ -59,6 +59,7 @@ from shared.web.figures_api import mount_figures
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, page
 from shared.web.policy import SignInRequired, document_actions, gate, public, requires
 from shared.web.retry import retry_conflicts
 from shared.web.ui import (
@@ -279,14 +280,17 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
 def _mount_case_routes(api: FastAPI) -> None:
     """Every service's shared API routes: a case's history (D15) and the city's reference data."""
 
-    @api.get("/cases/{case_id}/history", tags=["audit"], dependencies=[requires("case.history")])
-    async def history(case_id: UUID, request: Request) -> list[dict[str, Any]]:
+    @api.get("/cases/{case_id}/history", tags=["audit"], dependencies=[requires("case.history")],
+             responses={200: {"description": "the case's events here, in order", "headers": PAGING_HEADERS}})
+    async def history(case_id: UUID, request: Request, response: Response, limit: Limit = None,
+                      cursor: Cursor = None) -> list[dict[str, Any]]:
         """D15: what this program recorded for the case, in order (`jusou history` merges all six).
 
         A 支援会議's content is withheld from those who did not sit in it (D10)."""
         app = runtime_of(request).app
         division = principal(request).division
-        return await call(lambda: app.redact(app.history(case_id), division))
+        found = await call(lambda: app.redact(app.history(case_id), division))
+        return page(found, limit, cursor, request, response)
 
     @api.get("/reference/{kind}", tags=["reference"], dependencies=[requires("reference.read")])
     async def reference(kind: str) -> Any:

@@ -78,6 +78,13 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
         "positions": [{"agency": a, "position": "agree"} for a in ATTENDEES]}, SECRETARIAT)
     c.post("meeting", f"/meetings/{meeting_id}/resource-gaps",
            {"case_id": case_id, "need": "居場所", "area": "深大寺", "description": "若者の居場所がない"}, SECRETARIAT)
+    strand_id = c.post("collaboration", f"/cases/{case_id}/strands",
+                       {"concern": "高齢・介護", "description": "母の介護", "agency": "地域包括支援センター"})["strand_id"]
+    gap_id = wait_for(lambda: next((g for g in c.get("collaboration", "/council/gaps") or []
+                                    if g["case_id"] == case_id), None), "the gap awaiting the council")["gap_id"]
+    sitting_id = c.post("collaboration", "/council/sittings",
+                        {"held_on": "2026-12-10", "attendees": ["福祉総務課", "調布市社会福祉協議会"]})["sitting_id"]
+    c.post("collaboration", f"/council/sittings/{sitting_id}/agenda", {"gap_id": gap_id})
     c.post("outreach", "/engagements", {"case_id": case_id, "referred_by": "民生委員", "reason": "訪問を拒む"},
            OUTREACH_WORKER)
     issue_id = wait_for(lambda: next((i for i in c.get("community", "/issues") or [] if i["case_id"] == case_id), None),
@@ -93,4 +100,5 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     person_ref = c.get("intake", f"/cases/{case_id}")["person_ref"]
     c.http.close()
     return {"case_id": case_id, "plan_id": plan_id, "meeting_id": meeting_id, "issue_id": issue_id,
-            "resource_id": resource_id, "person_ref": person_ref, "index": 0, "kind": "agencies"}
+            "resource_id": resource_id, "person_ref": person_ref, "index": 0, "kind": "agencies",
+            "strand_id": strand_id, "gap_id": gap_id, "sitting_id": sitting_id}

@@ -342,6 +342,11 @@ WRITERS_SEE = {
     ("participation", "/ui/cases/{case_id}/casework"): ("participation_worker", 'method="post"'),
     ("community", "/ui/cases/{case_id}/casework"): ("community_worker", 'method="post"'),
     ("community", "/ui/resources"): ("community_worker", 'method="post"'),
+    ("community", "/ui/places"): ("community_worker", 'method="post"'),
+    ("community", "/ui/activities"): ("community_worker", 'method="post"'),
+    ("collaboration", "/ui/cases/{case_id}/strands/{strand_id}"): ("coordinator", 'method="post"'),
+    ("collaboration", "/ui/council"): ("coordinator", 'action="/ui/council/sittings"'),
+    ("collaboration", "/ui/council/sittings/{sitting_id}"): ("coordinator", 'method="post"'),
 }
 
 

@@ -36,11 +36,13 @@ PLAN_EVENTS = ("PlanClosureRequested", "PlanProposed")
 
 #: CONTRACT.md's consumers, service by service: source → event types (sorted)
 EXPECTED = {
-    IntakeApplication: {"meeting": ("CaseReturnedToIntake", "MeetingCaseTakenUp", "MeetingDecided", "PlanClosed"),
-                        "outreach": ("OutreachHandedOver",)},
+    IntakeApplication: {"collaboration": ("PlanProposed",),
+                        "meeting": ("CaseReturnedToIntake", "MeetingCaseTakenUp", "MeetingDecided", "PlanClosed",
+                                    "PlanContinued", "PlanResumed", "PlanSuspended"),
+                        "outreach": ("OutreachHandedOver", "PlanProposed"), "participation": ("PlanProposed",)},
     CollaborationApplication: {"intake": ("CaseConnectionAnswered", "CaseEscalated"),
-                               "meeting": ("CaseReturnedToIntake", *MEETING_OUTCOMES),
-                               "outreach": ("OutreachHandedOver",)},
+                               "meeting": ("CaseReturnedToIntake", *MEETING_OUTCOMES, "ResourceGapIdentified"),
+                               "outreach": ("OutreachHandedOver",), "participation": ("ResourceShortageReported",)},
     MeetingApplication: {"collaboration": PLAN_EVENTS, "intake": ("ConsentRecorded",), "outreach": PLAN_EVENTS,
                          "participation": PLAN_EVENTS},
     OutreachApplication: {"meeting": MEETING_OUTCOMES},
