@@ -236,17 +236,11 @@ class CommunityFiguresOut(BaseModel):
     total: PeriodFigures
 
 
-class RefusedOut(BaseModel):
-    detail: str = Field(description="断った理由と次にすること（日本語 / English）")
-
-
-def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The refusals a route declares (OpenAPI): each a JSON `detail` saying what to do."""
-    said = {403: "この事業を運営する課（または福祉総務課）ではありません / not a division that runs the program",
-            404: "拠点が見つかりません / no such place",
-            409: "拠点が閉所している、または開設前です / the place is closed or not yet open that day",
-            422: "入力内容を確認してください（事業・日付・人数）/ check the fields"}
-    return {code: {"model": RefusedOut, "description": said[code]} for code in codes}
+#: A refusal the shared document (shared/web/errors.py `refusals_of`) cannot infer from the path: the place named
+#: in the body is not found (404), declared with the shared `Refusal` body.
+PLACE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {
+    "description": "拠点が見つかりません。place_id を確かめてください / no such place: check place_id",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}}
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -299,8 +293,7 @@ def places(app: App) -> list[dict[str, Any]]:
     return app.places()
 
 
-@router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")],
-             responses=refusals(403, 422))
+@router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")])
 def register_place(body: PlaceIn, app: App, actor: Staff) -> dict[str, Any]:
     """拠点の登録 (D21): a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped, kind ibasho)."""
     place_id = app.register_place(actor, body.program, body.name, body.area, body.ibasho, body.capacity, body.provider,
@@ -308,8 +301,7 @@ def register_place(body: PlaceIn, app: App, actor: Staff) -> dict[str, Any]:
     return _place(app, place_id)
 
 
-@router.post("/places/{place_id}/closure", response_model=PlaceOut, dependencies=[requires("resource.write")],
-             responses=refusals(403, 404, 409, 422))
+@router.post("/places/{place_id}/closure", response_model=PlaceOut, dependencies=[requires("resource.write")])
 def close_place(place_id: UUID, body: PlaceClosureIn, app: App, actor: Staff) -> dict[str, Any]:
     """拠点の閉所 (D21): no session after that day."""
     app.close_place(actor, place_id, date.fromisoformat(body.closed_on))
@@ -323,7 +315,7 @@ def sessions(app: App) -> list[dict[str, Any]]:
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, dependencies=[requires("resource.write")],
-             responses=refusals(403, 404, 409, 422))
+             responses=PLACE_NOT_FOUND)
 def record_session(body: SessionIn, app: App, actor: Staff) -> dict[str, Any]:
     """開催の記録 (D21): the day, the place, how many took part (counts only), volunteers and organisations."""
     session_id = app.record_session(actor, body.place_id, date.fromisoformat(body.held_on), body.participants,
@@ -339,7 +331,7 @@ def groups(app: App) -> list[dict[str, Any]]:
 
 
 @router.post("/groups", status_code=201, response_model=GroupOut, dependencies=[requires("resource.write")],
-             responses=refusals(403, 404, 409, 422))
+             responses=PLACE_NOT_FOUND)
 def form_group(body: GroupIn, app: App, actor: Staff) -> dict[str, Any]:
     """自主グループ化 (D21): a group the residents now run themselves."""
     group_id = app.form_group(actor, body.name, body.program, body.area, date.fromisoformat(body.formed_on),
@@ -347,8 +339,7 @@ def form_group(body: GroupIn, app: App, actor: Staff) -> dict[str, Any]:
     return next(g for g in app.groups() if g["group_id"] == str(group_id))
 
 
-@router.get("/figures/community", response_model=CommunityFiguresOut, dependencies=[requires("resource.read")],
-            responses=refusals(422))
+@router.get("/figures/community", response_model=CommunityFiguresOut, dependencies=[requires("resource.read")])
 def figures(app: App, fy: Annotated[int | None, Query(ge=2000, le=2100, description=(
         "年度 (2026 = 2026-04-01〜2027-03-31); 省略すると今年度"))] = None) -> dict[str, Any]:
     """地域づくり事業の年度の実績 (D21): per program and quarter, from the stored events (any past year alike)."""

@@ -1,5 +1,14 @@
 """地域づくり事業: regional issues (地域の課題) taken up from resource gaps, and the local resources grown (D8);
-the programs' places (拠点・居場所), the sessions they hold and the self-help groups formed (D21, issue 16)."""
+the programs' places (拠点・居場所), the sessions they hold and the self-help groups formed (D21, issue 16).
+
+D21 (the rule these follow; DOMAIN.md lives outside the repository): 地域づくり (the nine programs of the source
+under 地域づくり事業) works through places and activities: each program's places (拠点; a 居場所 among them is
+offered to participation as a resource, D13), the sessions it holds (開催: the day, the place, how many took part
+and how many came for the first time, volunteers and participating organisations: counts and organisation names,
+never a person's), and the self-help groups formed (自主グループ化). A session is held at a place that is open
+that day; a program's records are made by the division that runs it (or the lead division, 福祉総務課). The
+figures per program and fiscal year (sessions, participants, new groups, places, organisations) are computed
+from these events."""
 
 from __future__ import annotations
 
