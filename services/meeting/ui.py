@@ -450,13 +450,15 @@ async def record_learning(request: Request, meeting_id: UUID, app: App) -> Respo
 
 
 @router.get("/ui/learnings", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
-def learnings_page(request: Request, app: App, concern: str = "", q: str = "") -> Response:
+def learnings_page(request: Request, app: App, concern: str = "", q: str = "", agency: str = "") -> Response:
     """事例集: every counter's staff find what meetings learned, by concern field and words; 持ち帰り: what
-    the reader's division's agencies received; beside it, the D14 trend of meetings needed per counter."""
+    one agency received (`agency`), or every agency of the reader's division; beside it, the D14 trend of
+    meetings needed per counter."""
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect("/ui/login?next=/ui/learnings")
     found = app.learnings(concern or None, q)
-    mine = app.takeaways(division=staff.get("division"))
+    mine = app.takeaways(agency=agency) if agency else app.takeaways(division=staff.get("division"))
     return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", found=found, mine=mine,
-                     concern=concern, q=q, division_ja=staff.get("division_ja", ""), **LABELS)
+                     concern=concern, q=q, agency=agency, agencies=sorted(agencies()),
+                     division_ja=staff.get("division_ja", ""), **LABELS)

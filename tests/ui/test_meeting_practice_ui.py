@@ -134,6 +134,9 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await expect(page.locator("#found-count")).to_have_text("1件 / found")
     await expect(page.locator(".card").first.locator(".learning")).to_contain_text("包括の訪問に生活困窮の窓口が同行し")
     await expect(page.locator("#takeaways .learning")).to_have_count(0)  # not theirs to take home
+    await page.locator("#takeaways").get_by_label("機関ごと").select_option("調布ライフサポート")  # an attendee's 持ち帰り
+    await page.get_by_role("button", name=re.compile("持ち帰りを見る")).click()
+    await expect(page.locator("#takeaways .learning")).to_contain_text("包括の訪問に生活困窮の窓口が同行し")
     await expect(page.locator("#trend-link")).to_have_attribute("href", re.compile("/ui/trend$"))
     await page.get_by_label("相談の分野").select_option("debt")
     await page.get_by_role("button", name="探す / search").click()
