@@ -37,7 +37,7 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from support.auth import reader
-from support.journey import Journey
+from support.journey import COUNTER_STAFF, Journey
 from support.poll import eventually
 from support.servers import free_port
 from support.v1_consumer import escalation_reasons
@@ -364,3 +364,17 @@ async def test_the_example_may_not_take_a_services_consumer(guide: Guide, tmp_pa
 
     assert (code, out) == (1, ""), (code, out, err)
     assert "collaboration--intake" in err, err
+
+
+async def test_a_refusal_of_the_running_suite_names_its_rule_in_code_beside_the_message(
+    guide: Guide, journey: Journey
+) -> None:
+    case_id = await journey.receive_and_escalate()
+
+    again = await journey.http.post(journey.urls["intake"] + f"/cases/{case_id}/escalate", headers=COUNTER_STAFF,
+                                    json={"reason": "もう一度", "primary_agency": "地域包括支援センター"})
+    unsigned = await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}", headers={"Authorization": ""})
+
+    assert again.status_code == 409 and again.json()["code"] == "case_already_escalated", again.text
+    assert "/" in again.json()["detail"]  # the message stays, in Japanese with English beside it
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated"), unsigned.text
