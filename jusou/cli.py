@@ -30,6 +30,7 @@ from jusou.configdoc import add_config_commands
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.report import register as register_report
+from jusou.retention import register as register_retention
 from jusou.runner import (
     PortTaken,
     Stopped,
@@ -322,6 +323,7 @@ def parser() -> argparse.ArgumentParser:
     register_nats(commands)  # jusou nats config: deploy/nats/auth.conf, the NATS users of compose and k8s
     register_backup(commands)  # jusou backup DEST, jusou restore SRC (jusou/backup.py, docs/operations.md)
     register_report(commands)  # jusou report --fy 2026: the city's figures (jusou/report.py)
+    register_retention(commands)  # jusou retention [--erase]: records past 保存年限 (jusou/retention.py)
     return top
 
 

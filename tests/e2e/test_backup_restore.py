@@ -3,12 +3,14 @@
 A suite runs and records; `jusou backup` copies it while it runs; the suite, its NATS and the whole
 `JUSOU` stream are thrown away; `jusou restore` puts the backup on an empty data folder; the suite
 starts on it with a new, empty NATS; every relay publishes its store again in store order; and
-`jusou audit verify` finds every store and the stream in agreement. A backup refuses a folder that
+`jusou audit verify` finds every store and the stream in agreement. `jusou retention` then reads the
+restored record (保存年限) and erases a person past the period. A backup refuses a folder that
 is not empty, and a restore refuses a non-empty data folder and a backup whose bytes were changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -21,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from support.auth import AUTH_DIR, reader
+from support.auth import AUTH_DIR, reader, token
 from support.journey import Journey
 from support.poll import eventually
 from support.servers import Postgres, free_port, nats_server
@@ -92,8 +94,29 @@ def refusal(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, work: Any) -> 
     return str(refused.value)
 
 
+async def journey_case(client: httpx.AsyncClient, suite: Suite, case_id: str) -> dict[str, Any]:
+    async def closed() -> dict[str, Any] | None:
+        found: dict[str, Any] = (await client.get(suite.url("intake") + f"/cases/{case_id}")).json()
+        return found if found.get("status") == "plan_closed" else None
+
+    return await eventually(closed, "intake to hold the case as closed by its plan")
+
+
+async def retention(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                    *args: str) -> Any:
+    """`jusou retention` in this process (its parser and handler, in a thread), its JSON output."""
+    from jusou.cli import parser
+
+    parsed = parser().parse_args(["retention", *args])
+    capsys.readouterr()
+    code = await asyncio.to_thread(in_env, env, monkeypatch, lambda _: parsed.handler(parsed))
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    return json.loads(out)
+
+
 async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backup_dir = tmp_path / "backup"
     with nats_server(tmp_path / "nats-before") as first, \
@@ -144,6 +167,7 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
             assert {source for source, _ in on_stream} >= {"intake", "collaboration", "meeting"}
             plan = (await client.get(suite.url("collaboration") + f"/plans/{plan_id}")).json()
             assert plan["status"] == "closed" and plan["case_id"] == case_id
+            person_ref = (await journey_case(client, suite, case_id))["person_ref"]
             missing = await client.get(suite.url("intake") + f"/cases/{later}")
             assert missing.status_code == 404, missing.text
         verified = jusou(suite_env(suite, JUSOU_AUTH_DIR=str(restored / "auth")), "audit", "verify", "--json")
@@ -153,6 +177,19 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
         for report in result["reports"]:
             assert report["integration_events"] == report["on_stream"] and report["problems"] == 0, report
         assert sum(r["on_stream"] for r in result["reports"]) == len(on_stream)
+
+        # 保存年限 on the restored record: nothing is past 5 years today; with periods of 0 years the case
+        # closed by its plan's 終結 and its person are, and --erase erases the person (crypto-shredding).
+        env = suite_env(suite, JUSOU_AUTH_DIR=str(restored / "auth"))
+        listed = await retention(env, monkeypatch, capsys, "--json")
+        assert listed["past"] == [] and listed["years"] == {"case": 5, "person": 5}
+        (restored / "retention.toml").write_text("[retention]\ncase = 0\nperson = 0\n")
+        listed = await retention(env, monkeypatch, capsys, "--json")
+        assert [(r["kind"], r["ref"]) for r in listed["past"]] == [("case", case_id), ("person", person_ref)]
+        erased = await retention(env | {"JUSOU_TOKEN": token("kanri-001", "elderly-support", "supervisor")},
+                                 monkeypatch, capsys, "--erase", "--json")
+        assert erased["past"][1]["erasure"].startswith("消去しました"), erased
+        assert [r["kind"] for r in (await retention(env, monkeypatch, capsys, "--json"))["past"]] == ["case"]
 
 
 @pytest.mark.postgres
