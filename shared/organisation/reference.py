@@ -332,6 +332,19 @@ def division_display(code: str | None, on: date | str | None = None) -> str:
     return then.ja if today_name == then.ja else f"{then.ja}（現: {today_name}）"
 
 
+def counter_display(code: str | None, on: date | str | None = None) -> str:
+    """A counter's name for a record made on `on` (as `division_display`): its name that day, today's beside it
+    when it was renamed since. An unknown code as itself."""
+    if not code:
+        return ""
+    now = COUNTERS.get(code)
+    if now is None:
+        return code
+    day = day_of(on)
+    then = (counter(code, day) if day else None) or now
+    return then.ja if now.ja == then.ja else f"{then.ja}（現: {now.ja}）"
+
+
 def lead_division() -> str:
     """The division that runs the 重層的支援体制整備事業's secretariat and its meetings (Chofu: 福祉総務課)."""
     return successor(municipality().lead_division) or municipality().lead_division
@@ -394,6 +407,12 @@ def _division_of(agency: str, on: date | None) -> str | None:
     for entry in org.model.divisions:  # a name the division had before a rename
         if entry.ja == agency:
             return entry.code
+    for old in org.model.counters:  # a counter's or a program's former name: its division as the code is now
+        if old.ja == agency:
+            return COUNTERS[old.code].division
+    for program in org.model.programs:
+        if program.ja == agency:
+            return PROGRAMS[program.code].division
     return None
 
 

@@ -83,6 +83,8 @@ def test_lookups_on_a_date_see_the_organisation_of_that_day(municipality: Callab
     early_yesterday = f"{(YESTERDAY - timedelta(days=1)).isoformat()}T16:00:00+00:00"  # 01:00 JST, YESTERDAY
     assert division_display("fukushi-seisaku", early_yesterday) == "福祉政策課（現: 地域共生推進課）"
     assert division_display("fukushi-seisaku", f"{YESTERDAY.isoformat()}T16:00:00") == "地域共生推進課"  # 01:00 JST today
+    # a counter keeps its name across the move (same name in both entries): shown once
+    assert reference.counter_display("kosodate-center", YESTERDAY) == "子育て世代包括支援センター"
     # agencies a new plan role or attendee may name: today's; an old name still resolves to its code
     assert "高齢福祉課" in agencies(YESTERDAY) and "高齢福祉課" not in agencies() and "高齢介護課" in agencies()
     assert division_of("高齢福祉課") == "korei-fukushi" and division_of("福祉政策課") == "fukushi-seisaku"
@@ -142,3 +144,15 @@ def test_cases_before_and_after_keep_their_codes_and_the_successor_reads_the_old
     on_the_bus = json.dumps([e.model_dump(mode="json") for e in published(intake, translate)], ensure_ascii=False)
     for name in {d.ja for d in DIVISIONS.values()} | {"福祉政策課", "高齢福祉課"}:
         assert name not in on_the_bus, name
+
+
+def test_a_counter_renamed_shows_its_name_then_and_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = 'code = "houkatsu-center"\nja = "地域包括支援センター"'  # the counter's two entries (before, after)
+    before, after = reorganised_on(tmp_path, TODAY).read_text(encoding="utf-8").rsplit(entry, 1)
+    renamed = tmp_path / "renamed.toml"
+    renamed.write_text(before + 'code = "houkatsu-center"\nja = "高齢者総合相談センター"' + after, encoding="utf-8")
+    monkeypatch.setenv("JUSOU_MUNICIPALITY_FILE", str(renamed))
+
+    assert reference.counter_display("houkatsu-center", YESTERDAY) == "地域包括支援センター（現: 高齢者総合相談センター）"
+    assert reference.counter_display("houkatsu-center") == "高齢者総合相談センター"
+    assert division_of("地域包括支援センター") == "korei-kaigo"  # the old name still finds the counter's division
