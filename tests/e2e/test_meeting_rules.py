@@ -56,6 +56,7 @@ async def test_d7_evaluation_covers_every_goal(journey: Journey) -> None:
     await journey.evaluate(meeting_id, plan_id, "continued", next_review_on="2027-03-31")
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "continued", "PlanContinued")
     assert plan["history"][-1]["evaluation"]["goals"][0]["result"] == "achieved"
+    assert plan["next_review_on"] == "2027-03-31", "the next review date where the plan's owner works (issue 16)"
 
 
 async def test_d9_consent_withdrawn_stops_the_jusou_shien_kaigi(journey: Journey) -> None:
