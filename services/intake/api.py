@@ -124,6 +124,13 @@ class AnswerIn(BaseModel):
     reason: Text = Field(default="", max_length=2000, title="理由", description="理由 (required when declining)")
 
 
+class HouseholdIn(BaseModel):
+    """世帯をつくる (D16) around a case's person."""
+
+    since: ConsultationDate | None = Field(default=None, title="世帯として把握した日",
+                                           description="世帯として把握した日 (default: today): 和暦 or YYYY-MM-DD")
+
+
 class MemberIn(BaseModel):
     """世帯員を加える (D16): an existing person found by the search (person_ref), or a new person."""
 
@@ -492,9 +499,9 @@ def recent_basis(app: App, who: Who) -> list[dict[str, Any]]:
 
 @router.post("/cases/{case_id}/household", status_code=201, response_model=HouseholdRef,
              dependencies=[requires("intake.case.write")])
-def form_household(case_id: UUID, app: App, actor: Staff) -> dict[str, str]:
+def form_household(case_id: UUID, body: HouseholdIn, app: App, actor: Staff) -> dict[str, str]:
     """世帯をつくる (D16): around the person of this case (世帯主・本人); 409 when they belong to one already."""
-    return {"household_ref": str(app.form_household(actor, case_id))}
+    return {"household_ref": str(app.form_household(actor, case_id, body.since))}
 
 
 @router.get("/cases/{case_id}/household", response_model=HouseholdRef, dependencies=[requires("intake.case.read")])

@@ -615,13 +615,14 @@ class IntakeApplication(CaseworkOwner):
         """The household the case's person belongs to now."""
         return self.household_of(self._case(case_id).person_ref)
 
-    def form_household(self, actor: dict[str, str], case_id: UUID) -> UUID:
-        """D16: a household formed around the person of a case the actor's division may write (its head)."""
+    def form_household(self, actor: dict[str, str], case_id: UUID, since: str | None = None) -> UUID:
+        """D16: a household formed around the person of a case the actor's division may write (its head), known
+        as a household `since` (ISO date; today by default)."""
         case = self._writable(actor, case_id)
         self._known_person(case.person_ref)
         with acting(actor):
-            household = Household.form(case.person_ref, today_in_japan().isoformat(), actor.get("division", ""),
-                                       self.household_of(case.person_ref))
+            household = Household.form(case.person_ref, since or today_in_japan().isoformat(),
+                                       actor.get("division", ""), self.household_of(case.person_ref))
         self.save(household)
         return household.id
 

@@ -28,6 +28,7 @@ from services.intake.api import (
     ErasureIn,
     EscalateIn,
     HouseholdEscalateIn,
+    HouseholdIn,
     MemberIn,
     PersonIn,
     RemovalIn,
@@ -396,9 +397,10 @@ def _household(request: Request, app: IntakeApplication, who: Principal, person_
 @router.post("/ui/cases/{case_id}/household", name="case_household", dependencies=[requires("intake.case.write")])
 async def form_household(request: Request, case_id: UUID, app: App, actor: Staff) -> Response:
     """この方の世帯をつくる (D16): the case's person heads a new household."""
-    await form_text(request)  # the form's idempotency key and CSRF token only
+    text = await form_text(request)
     try:
-        await call(app.form_household, actor, case_id)
+        command = form_model(HouseholdIn, text)
+        await call(app.form_household, actor, case_id, command.since)
     except DomainError as refused:
         return redirect(f"/ui/cases/{case_id}", ng=str(refused))
     person_ref = app.case_view(case_id)["person_ref"]
