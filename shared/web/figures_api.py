@@ -187,8 +187,9 @@ def render_xlsx(document: dict[str, Any]) -> bytes:
     sheet.append(rows[0])
     for cell in sheet[2]:
         cell.font = Font(bold=True)
-    for row in rows[1:]:
-        sheet.append([int(v) if v.isdigit() and i >= 4 else v for i, v in enumerate(row)])
+    for row in rows[1:]:  # counts and targets as numbers, the 達成率 as a number; 「3未満」「秘匿」 as text
+        sheet.append([int(v) if v.isdigit() and i >= 4 else float(v) if i == 10 and v else v
+                      for i, v in enumerate(row)])
     sheet.append([NOTE])
     for column, width in zip("ABCDEFGHIJK", (22, 30, 24, 6, 12, 12, 12, 12, 10, 8, 10), strict=True):
         sheet.column_dimensions[column].width = width
