@@ -187,3 +187,20 @@ def test_d10_a_shien_kaigi_learning_is_withheld_from_a_non_members_case_history(
                         + s.app.state_as_of(case_id, division="elderly-support"), ensure_ascii=False)
     assert LEARNING["worked"] in member and LEARNING["worked"] not in outsider
     assert all(p["name"] not in member + outsider for p in SITTING["present"]), "the sitting's names stay with it"
+
+
+def test_city_must_attend_a_closure_evaluation_and_a_learning_may_follow_the_closure(s: Sitting) -> None:
+    plan_id = s.plan()
+    s.app.decide(SECRETARIAT, s.convene(), plan_id, "approved", "全員賛成", [], [], None, all_agree=True)
+    case_id = s.app.review(plan_id).case_id
+    closure = {"plan_id": str(plan_id), "program": "collaboration", "progress": "半年で安定"}
+    assert s.app.receive(*s.collaboration.emit("PlanClosureRequested", closure, case_id))
+    goals = [{"goal": g, "result": "achieved", "note": ""} for g in s.app.review(plan_id).summary["goals"]]
+    without_city = s.convene(attendees=["地域包括支援センター", "調布ライフサポート"])
+    with pytest.raises(CityAbsent):
+        s.app.evaluate(SECRETARIAT, without_city, plan_id, "closed", "訪問12回", "安定", "", None, goals)
+
+    closing = s.convene()
+    s.app.evaluate(SECRETARIAT, closing, plan_id, "closed", "訪問12回", "安定", "", None, goals)
+    s.app.record_learning(SECRETARIAT, closing, plan_id, **LEARNING)
+    assert [r["meeting_id"] for r in s.app.learnings("elderly-care")] == [str(closing)]
