@@ -33,8 +33,9 @@ def register(commands: Any) -> None:
     report.set_defaults(handler=run)
 
 
-def fetch(path: str, service: str | None) -> bytes:
-    """GET `path` from the service (or the first of the six that answers) with the operator's token."""
+def fetch(path: str, service: str | None) -> tuple[bytes, list[str]]:
+    """GET `path` from the service (or the first of the six that answers) with the operator's token: the
+    body, and the services the door could not gather from (`X-Jusou-Missing`)."""
     names = [service] if service else list(settings.PORTS)
     problems = []
     for name in names:
@@ -42,7 +43,8 @@ def fetch(path: str, service: str | None) -> bytes:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {operator_token()}"})
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return bytes(response.read())
+                missing = response.headers.get("X-Jusou-Missing") or ""
+                return bytes(response.read()), [m for m in missing.split(",") if m]
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")
             raise SystemExit(f"{name}: {exc.code} {detail}") from None
@@ -58,13 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and not args.out and sys.stdout.isatty():
         raise SystemExit("xlsx は --out FILE に書きます / give --out FILE for xlsx")
     wire = "json" if args.format == "text" else args.format
-    body = fetch(f"/figures?fy={fy}&format={wire}", args.service)
-    missing: list[str] = []
-    if args.format in ("text", "json"):
+    body, missing = fetch(f"/figures?fy={fy}&format={wire}", args.service)
+    if args.format == "text":
         document: dict[str, Any] = json.loads(body)
-        missing = document.get("missing") or []
-        if args.format == "text":
-            body = (render_text(document) + "\n").encode("utf-8")
+        body = (render_text(document) + "\n").encode("utf-8")
     if args.out:
         Path(args.out).write_bytes(body)
         print(f"{args.out} に書きました / wrote {args.out} ({len(body)} bytes)", file=sys.stderr)

@@ -200,14 +200,16 @@ def render_xlsx(document: dict[str, Any]) -> bytes:
 
 
 def _answer(document: dict[str, Any], format: str) -> Response:
+    """The document as JSON, CSV or xlsx; `X-Jusou-Missing` names the services that did not answer."""
     name = f"figures-{document['fy']}"
+    missing = {"X-Jusou-Missing": ",".join(document["missing"])} if document["missing"] else {}
     if format == "csv":
         return Response(render_csv(document), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', **missing})
     if format == "xlsx":
         return Response(render_xlsx(document), media_type=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-    return JSONResponse(jsonable_encoder(document))
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"', **missing})
+    return JSONResponse(jsonable_encoder(document), headers=missing)
 
 
 # -- routes ----------------------------------------------------------------------------------------------
