@@ -136,12 +136,13 @@ def intake_cases() -> tuple[list[dict[str, Any]], set[str]]:
 
 def erase(person_ref: str, years: int) -> tuple[bool, str]:
     """Erase one person through intake's API (crypto-shredding; recorded as Person.Erased)."""
-    from jusou.cli import _bearer, service_urls
+    from jusou.ops import service_urls
+    from shared.web.auth import operator_token
 
     body = json.dumps({"basis": "retention_expired",
                        "reason": f"保存年限（{years} 年）経過 / retention period of {years} years passed"}).encode()
     request = urllib.request.Request(f"{service_urls()['intake']}/persons/{person_ref}/erasure", data=body,
-                                     method="POST", headers={"Authorization": _bearer(),
+                                     method="POST", headers={"Authorization": f"Bearer {operator_token()}",
                                                              "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
