@@ -5,10 +5,11 @@ formed, and the fiscal year's figures show them; participation's catalogue offer
 from __future__ import annotations
 
 from datetime import date
+from uuid import uuid4
 
 import httpx
 from playwright.async_api import Page, expect
-from support.auth import reader
+from support.auth import reader, staff_headers
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -124,6 +125,16 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
         figures = (await client.get(f"{community}/figures/community", params={"fy": year})).json()
         assert figures["total"]["sessions"] == 1 and figures["total"]["new_groups"] == 1
         assert (await client.get(f"{community}/figures/community", params={"fy": 1999})).status_code == 422
+
+        # Another division's community worker may not record this program's session; an unknown place is 404.
+        place_id = next(p["place_id"] for p in (await client.get(f"{community}/places")).json() if p["name"] == PLACE)
+        kodomo = staff_headers("kodomo-001", "children-policy", "community_worker")
+        refused = await client.post(f"{community}/sessions", headers=kodomo, json={
+            "place_id": place_id, "held_on": today.isoformat(), "participants": 3})
+        assert refused.status_code == 403 and "高齢者支援室" in refused.json()["detail"], refused.text
+        missing = await client.post(f"{community}/sessions", headers=kodomo, json={
+            "place_id": str(uuid4()), "held_on": today.isoformat(), "participants": 3})
+        assert missing.status_code == 404 and "拠点" in missing.json()["detail"], missing.text
 
         # Participation's catalogue offers the 居場所, learnt from community's ResourceDeveloped.
         async def offered() -> list[dict[str, object]] | None:
