@@ -145,3 +145,12 @@ def test_a_store_refusal_and_a_conflict_get_their_codes_and_a_code_given_stays()
     assert client.get("/conflict").json()["code"] == "conflict"
     assert client.get("/rule").json()["code"] == "case_already_escalated"
     assert client.get("/status").json() == {"status": "store unreachable"}  # not a refusal body: left as it is
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_shared_list_of_a_cases_history_declares_its_paging(service: str) -> None:
+    """`limit` and `cursor` on `/cases/{case_id}/history` (shared/web/paging.py), the next cursor in the headers."""
+    operation = api_of(service).openapi()["paths"]["/cases/{case_id}/history"]["get"]
+    query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert set(query) >= {"limit", "cursor"}, query
+    assert {"X-Next-Cursor", "Link"} <= set(operation["responses"]["200"].get("headers", {})), operation["responses"]["200"]

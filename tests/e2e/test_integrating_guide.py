@@ -378,3 +378,24 @@ async def test_a_refusal_of_the_running_suite_names_its_rule_in_code_beside_the_
     assert again.status_code == 409 and again.json()["code"] == "case_already_escalated", again.text
     assert "/" in again.json()["detail"]  # the message stays, in Japanese with English beside it
     assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated"), unsigned.text
+
+
+async def test_a_cases_history_pages_by_limit_and_cursor_to_the_same_list(guide: Guide, journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()  # three events at intake
+    url = journey.urls["intake"] + f"/cases/{case_id}/history"
+    whole = (await journey.http.get(url)).json()
+
+    pages, link, cursor = [], None, ""
+    while True:
+        answer = await journey.http.get(url, params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        cursor, link = answer.headers.get("X-Next-Cursor", ""), answer.headers.get("Link") or link
+        if not cursor:
+            break
+    refused = await journey.http.get(url, params={"limit": 0})
+
+    assert len(whole) >= 3 and [len(p) for p in pages][:-1] == [2] * (len(pages) - 1)
+    assert [event for p in pages for event in p] == whole
+    assert link and link.endswith('>; rel="next"') and "cursor=2" in link and "limit=2" in link
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid")
