@@ -14,6 +14,7 @@ codes, never names: a code stays readable after its entry ends (`latest`), and a
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -398,3 +399,38 @@ def _nearer(row: Entry, best: Entry, day: date) -> bool:
     if row_before != best_before:
         return row_before
     return row.valid_from > best.valid_from if row_before else row.valid_from < best.valid_from
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m shared.organisation.municipality FILE…`: check municipality files before using them; each good
+    one is summed up (its divisions, counters and the days its organisation changes), a bad one says what is wrong
+    and where, and the status is 2."""
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("使い方 / usage: python -m shared.organisation.municipality FILE…", file=sys.stderr)
+        return 2
+    status = 0
+    for path in paths:
+        try:
+            org = load(path)
+        except MunicipalityFileError as error:
+            print(error, file=sys.stderr)
+            status = 2
+            continue
+        model = org.model
+        changes = sorted({d for e in (*model.divisions, *model.counters, *model.programs) for d in _change_days(e)})
+        print(
+            f"{path}: {org.about.ja} ({org.about.code}) 課 {len(org.division_codes)}、窓口 "
+            f"{len({c.code for c in model.counters})}、事業 {len({p.code for p in model.programs})}、"
+            f"組織の変わる日 / reorganisations: {', '.join(map(str, changes)) or 'なし / none'}"
+        )
+    return status
+
+
+def _change_days(entry: Entry) -> list[date]:
+    days = [entry.valid_from] if entry.valid_from != date.min else []
+    return days + ([_next_day(entry.valid_to)] if entry.valid_to is not None and entry.valid_to != date.max else [])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

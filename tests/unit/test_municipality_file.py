@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.organisation import reference
+from shared.organisation import municipality, reference
 from shared.organisation.municipality import DATA, DEFAULT_FILE, MunicipalityFileError, load
 
 KAKUSHI = DATA / "kakushi.toml"
@@ -176,3 +176,16 @@ def test_nothing_but_the_default_file_names_chofu() -> None:
     )
 
     assert not naming, "調布 named outside shared/organisation/municipalities/chofu.toml:\n" + "\n".join(naming)
+
+
+def test_the_file_check_sums_up_a_good_file_and_refuses_a_bad_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[municipality]\ncode = 'x'\n", encoding="utf-8")
+
+    assert municipality.main([str(KAKUSHI)]) == 0
+    assert "架空市 (999997) 課 8、窓口 5、事業 15、組織の変わる日 / reorganisations: 2027-04-01" in capsys.readouterr().out
+    assert municipality.main([str(DEFAULT_FILE), str(bad)]) == 2
+    said = capsys.readouterr()
+    assert "調布市 (132080)" in said.out and f"{bad}: 2行目 [municipality] code" in said.err, said
