@@ -53,7 +53,8 @@ from shared.domain.audit import (
 )
 from shared.messaging.natsversion import UnsupportedNats
 from shared.observe.logs import configure_logging
-from shared.organisation.reference import DIVISIONS, counter_division, lead_division
+from shared.organisation.reference import DIVISIONS, counter_division, divisions, lead_division
+from shared.organisation.reference import exit_if_invalid as municipality_or_exit
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
 from shared.web.policy import ROLES
 
@@ -333,7 +334,7 @@ def _add_staff_commands(commands: Any) -> None:
     actions = people.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
     add.add_argument("staff_id")
-    add.add_argument("--division", required=True, choices=tuple(DIVISIONS))
+    add.add_argument("--division", required=True, choices=tuple(divisions()))
     add.add_argument("--role", action="append", required=True, choices=tuple(ROLES), help="repeat for several roles")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=staff_add)
@@ -615,8 +616,9 @@ def quiet_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     settings.exit_if_invalid()  # a bad setting: status 2 and what is allowed, before any command runs
+    municipality_or_exit()  # a bad municipality file: status 2, the file, line and entry (shared/organisation)
+    args = parser().parse_args(argv)  # (the parser offers today's divisions of that file)
     quiet_logging()
     try:
         result: int = args.handler(args)
