@@ -88,6 +88,12 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await page.goto(plan_url)
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
+    # The list's filter follows the latest plan: no longer among プランなし, now among 会議に提出中.
+    await page.goto(f"{collaboration}/ui/?status=none")
+    await expect(page.locator("#cases .pager .count")).to_contain_text("0件中")
+    await expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_count(0)
+    await page.goto(f"{collaboration}/ui/?status=proposed")
+    await expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_contain_text("会議に提出中")
 
     # 相談支援包括化推進会議: the gap the meeting named awaits it.
     await page.goto(f"{collaboration}/ui/council")
