@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import threading
+import weakref
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ class CityFiguresOut(BaseModel):
 
 # -- the store's events as facts ------------------------------------------------------------------------
 
-_FACTS: dict[int, tuple[int, list[Fact]]] = {}
+#: per open store: the position read up to and the facts so far (weak: a closed application is forgotten)
+_FACTS: weakref.WeakKeyDictionary[ServiceApplication, tuple[int, list[Fact]]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
@@ -118,7 +120,7 @@ def facts_of(app: ServiceApplication, translate: Any, service: str) -> list[Fact
     """Every stored event of the service that the figures may count, as `Fact`s; read once, then only
     what was recorded since (the store only grows)."""
     with _LOCK:
-        position, known = _FACTS.get(id(app), (0, []))
+        position, known = _FACTS.get(app, (0, []))
         facts = list(known)
         for notification in app.notifications(start=position + 1):
             position = notification.id
@@ -138,7 +140,7 @@ def facts_of(app: ServiceApplication, translate: Any, service: str) -> list[Fact
                               public=envelope.event_type if envelope is not None else None,
                               case_id=str(case_id) if case_id else None, aggregate_id=str(event.originator_id),
                               fields=fields))
-        _FACTS[id(app)] = (position, facts)
+        _FACTS[app] = (position, facts)
         return facts
 
 

@@ -225,3 +225,24 @@ def test_text_report_names_the_hidden_cells_and_the_missing() -> None:
     assert "相談受付件数 / 地域包括支援センター: Q1 秘匿  Q2 0  Q3 0  Q4 0  年度計 秘匿\n" in text
     assert "相談受付件数 / 合計: Q1 秘匿  Q2 3未満  Q3 0  Q4 0  年度計 6件  目標 10（60.0%）" in text
     assert "not answering: community" in text and "秘匿" in text.splitlines()[-1]
+
+
+def test_a_services_store_read_as_facts_once_then_only_what_is_new() -> None:
+    """The door's adapter: the stored events through the relay's translate (public) and PRIVATE_FIELDS
+    (a sitting's type and day), read again only from where it stopped."""
+    from services.meeting.application import MeetingApplication
+    from services.meeting.translate import translate
+    from shared.web.figures_api import facts_of
+    from unit.builders import SECRETARIAT, in_memory
+
+    app = in_memory(MeetingApplication)
+    for day in (1, 2, 3):
+        app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, day), ["福祉総務課", "地域包括支援センター"])
+    facts = facts_of(app, translate, "meeting")
+    assert [f.name for f in facts] == ["Meeting.Convened"] * 3
+    assert facts[0].fields == {"meeting_type": "jusou_shien_kaigi", "held_on": "2026-10-01"}  # codes, no attendees
+    app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, 4), ["地域包括支援センター"])
+    again = facts_of(app, translate, "meeting")
+    assert len(again) == 4 and again[:3] == facts
+    held = rows_of(program_figures(again, 2026, "meeting"), "meetings_held")
+    assert held["jusou_shien_kaigi"]["quarters_shown"] == ["0", "0", "4", "0"]
