@@ -93,8 +93,10 @@ def _listed(request: Request, app: CommunityApplication, in_charge: str) -> dict
 def home(request: Request, app: App, in_charge: str = "") -> Response:
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/")
-    return ui.render(request, "community_home.html", "地域の課題 / regional issues",
-                     in_charge=in_charge.strip(), **_listed(request, app, in_charge.strip()))
+    year = fiscal_year_of(today_in_japan())
+    return ui.render(request, "community_home.html", "地域の課題 / regional issues", fiscal_year=year,
+                     year_total=app.figures(year)["total"], in_charge=in_charge.strip(),
+                     **_listed(request, app, in_charge.strip()))
 
 
 @router.get("/ui/issues-table", response_class=HTMLResponse, dependencies=[requires("issue.read")])

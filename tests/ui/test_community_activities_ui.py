@@ -84,6 +84,10 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await expect(page.locator("#figures-table tr[data-program='kinryoku-10'] td[data-figure='new_groups']")).to_have_text("1")
     await expect(page.locator("#quarters-table tr[data-quarter='1'] td").first).to_have_text("1")
     await shoot(page, "community-activities")
+    await page.goto(f"{community}/ui/")  # the community page's summary of the year
+    await expect(page.locator("#year-summary [data-figure='sessions']")).to_have_text("1")
+    await expect(page.locator("#year-summary [data-figure='new_groups']")).to_have_text("1")
+    await page.get_by_role("link", name="事業別・四半期別の実績").click()
 
     # The filter bar narrows the sessions by 事業 and 担当者.
     await page.locator("#sessions-card").get_by_label("事業 / program").select_option(label="子育てひろば事業（連携型）")
