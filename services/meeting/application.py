@@ -27,8 +27,8 @@ from shared.contract.events import (
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.organisation.reference import (
-    CONCERN_FIELDS,
     DIVISIONS,
+    concern_fields,
     lead_division,
     member_divisions,
     unknown_agencies,
@@ -117,7 +117,7 @@ class MeetingApplication(ServiceApplication):
         agencies: list[str], resources: list[str], concerns: list[str],
     ) -> UUID:
         """事例の学び (ノウハウの持ち帰り): after this sitting decided or evaluated the plan; no personal information."""
-        unknown = [c for c in concerns if c not in CONCERN_FIELDS]
+        unknown = [c for c in concerns if c not in concern_fields()]  # the fields that exist today
         if unknown:
             raise Invalid(f"相談の分野が不明です: {', '.join(unknown)} / unknown concern field (GET /reference/concerns)")
         strangers = unknown_agencies(agencies)

@@ -29,14 +29,15 @@ from services.meeting.domain import MEETING_TYPES, POSITIONS, ConfidentialMeetin
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import (
     CONCERN_FIELDS,
-    COUNTERS,
     DIVISION_TITLES,
-    DIVISIONS,
-    PARTNERS,
-    PROGRAMS,
     RESOURCE_KINDS,
     agencies,
+    concern_fields,
 )
+from shared.organisation.reference import counters as today_counters
+from shared.organisation.reference import divisions as today_divisions
+from shared.organisation.reference import partners as today_partners
+from shared.organisation.reference import programs as today_programs
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -67,8 +68,17 @@ POSITION_JA = dict(POSITIONS)
 PRESENT_ROWS = 8
 LABELS: dict[str, Any] = {"meeting_types": MEETING_TYPES, "agenda_status_ja": AGENDA_STATUS_JA, "decisions": DECISIONS,
           "decision_ja": DECISION_JA, "connect_to_ja": CONNECT_TO, "outcomes": OUTCOMES, "outcome_ja": OUTCOME_JA,
-          "results": RESULTS, "position_ja": POSITION_JA, "program_labels": PROGRAM_LABELS,
-          "concern_fields": {c.code: c.ja for c in CONCERN_FIELDS.values()}}
+          "results": RESULTS, "position_ja": POSITION_JA, "program_labels": PROGRAM_LABELS}
+
+
+def _concern_choices() -> dict[str, str]:
+    """The concern fields a form offers: those that exist today (a record's older ones are still named)."""
+    return {c.code: c.ja for c in concern_fields().values()}
+
+
+def _concern_names() -> dict[str, str]:
+    """Every concern field's name, ended ones too (a learning recorded under one still reads)."""
+    return {c.code: c.ja for c in CONCERN_FIELDS.values()}
 
 
 def _local(moment: datetime) -> str:
@@ -85,10 +95,10 @@ def _listed(value: Any) -> list[str]:
 def agency_groups() -> list[tuple[str, list[str]]]:
     """The agencies a meeting may seat (shared.organisation.reference.agencies()), grouped as staff think of them."""
     known = agencies()
-    divisions = [d.ja for d in DIVISIONS.values()]
-    counters = [c.ja for c in COUNTERS.values()]
-    programs = [p.ja for p in PROGRAMS.values() if p.kind != "related" and p.ja not in counters and p.ja in known]
-    partners = list(PARTNERS)
+    divisions = [d.ja for d in today_divisions().values()]  # what exists today (ended codes stay readable)
+    counters = [c.ja for c in today_counters().values()]
+    programs = [p.ja for p in today_programs().values() if p.kind != "related" and p.ja not in counters and p.ja in known]
+    partners = list(today_partners())
     rest = sorted(known - set(divisions) - set(counters) - set(programs) - set(partners))
     groups = [("市の課 / divisions", divisions), ("相談窓口 / counters", counters), ("関係機関 / partners", partners),
               ("事業 / programs", programs)]
@@ -234,7 +244,8 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
     settled = list(dict.fromkeys(m["plan_id"] for m in minutes if m["kind"] in ("decision", "evaluation")))
     return ui.render(request, "meeting_meeting.html", f"{MEETING_TYPES[meeting['meeting_type']]} / meeting",
                      status_code=status_code, meeting=meeting, agenda=agenda, minutes=minutes, cases=cases,
-                     settled=settled, present_rows=PRESENT_ROWS, city=app.city(),
+                     settled=settled, present_rows=PRESENT_ROWS, city=app.city(), concern_choices=_concern_choices(),
+                     concern_fields=_concern_names(),
                      learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
                      suspended=app.scoped(app.suspended(), getattr(request.state, "principal", None)),
@@ -272,7 +283,8 @@ def print_minutes(request: Request, meeting_id: UUID, app: App) -> Response:
         return meeting
     return ui.render(request, "meeting_print.html", "会議録（印刷）/ minutes", meeting=meeting,
                      minutes=_minutes(app, meeting_id), today=datetime.now(JST).date().isoformat(),
-                     learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)], **LABELS)
+                     learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
+                     concern_fields=_concern_names(), **LABELS)
 
 
 async def _refused(request: Request, app: MeetingApplication, meeting_id: UUID, where: str, form: dict[str, Any],
@@ -460,5 +472,6 @@ def learnings_page(request: Request, app: App, concern: str = "", q: str = "", a
     found = app.learnings(concern or None, q)
     mine = app.takeaways(agency=agency) if agency else app.takeaways(division=staff.get("division"))
     return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", found=found, mine=mine,
-                     concern=concern, q=q, agency=agency, agencies=sorted(agencies()),
+                     concern=concern, q=q, agency=agency, agencies=sorted(agencies()), concern_choices=_concern_choices(),
+                     concern_fields=_concern_names(),
                      division_ja=staff.get("division_ja", ""), **LABELS)
