@@ -77,6 +77,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("担当機関が決まっていない課題があります")
     await expect(page.locator("#plan-status")).to_have_text("下書き")
+    await expect(page.locator("#unassigned-strands")).to_contain_text("1 件")  # the plan page says what to do
     plan_url = page.url.split("?")[0]
 
     # The strand gets its agency; the same plan now goes to the meeting.
