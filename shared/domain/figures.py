@@ -207,6 +207,12 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("initiatives", "地域課題への取組開始件数", SECTIONS[5], "community", ("InitiativeStarted",)),
 )
 BY_CODE = {i.code: i for i in INDICATORS}
+#: the fields of an event the counting reads (a service keeps no other: no text, no goal, no reason)
+FIELDS_USED = frozenset(
+    {i.key for i in INDICATORS if i.key} | {i.distinct_field for i in INDICATORS if i.distinct_field}
+    | {k for i in INDICATORS for k, _ in i.only} | set(DAY_FIELDS)
+    | {"counter", "person_ref", "provider", "resource_id"}
+)
 
 #: intake's closing outcomes (services/intake/domain.py CLOSING_OUTCOMES; shared/ reads no service).
 OUTCOME_LABELS = {"resolved": "解決", "handed_over": "他機関へ引継ぎ", "person_ended": "本人の意思で終了",

@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.figures import (
+    FIELDS_USED,
     NOTE,
     PRIVATE_FIELDS,
     QUARTER_LABELS,
@@ -133,7 +134,7 @@ def facts_of(app: ServiceApplication, translate: Any, service: str) -> list[Fact
             if envelope is None and not private:
                 continue
             meta = getattr(event, "meta", {}) or {}
-            fields = dict(envelope.payload) if envelope is not None else {}
+            fields = {k: v for k, v in envelope.payload.items() if k in FIELDS_USED} if envelope is not None else {}
             fields.update({k: _plain(getattr(event, k, None)) for k in private})
             case_id = meta.get("case_id")
             facts.append(Fact(service=service, name=name, recorded_at=event.timestamp,
