@@ -156,17 +156,15 @@ class CommunityApplication(CaseworkOwner):
         """開催の記録, newest first, each with its place's name and area and who recorded it."""
         names = {str(i): self.place(i) for i in self.ids_of(Place)}
         rows = []
-        for s in self._sessions():
-            first = next(iter(self.events_of(s.id)), None)
+        for s, at, actor in self._once(ActivitySession, "開催の記録"):
             place = names.get(str(s.place_id))
             rows.append({**s.view(), "place_name": place.name if place else "", "area": place.area if place else "",
-                         "in_charge": place.in_charge if place else "", "at": first.timestamp if first else None,
-                         "actor": recorded_by(first)})
+                         "in_charge": place.in_charge if place else "", "at": at, "actor": actor})
         return sorted(rows, key=lambda r: r["held_on"], reverse=True)
 
     def groups(self) -> list[dict[str, Any]]:
         """自主グループ, newest first."""
-        rows = [self.load(i, SelfHelpGroup, "自主グループ").view() for i in self.ids_of(SelfHelpGroup)]
+        rows = [g.view() for g in self._groups()]
         return sorted(rows, key=lambda r: r["formed_on"], reverse=True)
 
     def figures(self, fiscal_year: int) -> dict[str, Any]:
@@ -174,7 +172,7 @@ class CommunityApplication(CaseworkOwner):
         staff recorded), so any past year is recomputed alike. Counts are raw (suppression is the reader's)."""
         places = [self.place(i) for i in self.ids_of(Place)]
         sessions = self._sessions()
-        groups = [self.load(i, SelfHelpGroup, "自主グループ") for i in self.ids_of(SelfHelpGroup)]
+        groups = self._groups()
         quarters = fiscal_quarters(fiscal_year)
         starts_on, ends_on = quarters[0][0], quarters[-1][1]
 
@@ -217,7 +215,26 @@ class CommunityApplication(CaseworkOwner):
         return known + [Program(code, code, code, "community", None) for code in sorted(named)]
 
     def _sessions(self) -> list[ActivitySession]:
-        return [self.load(i, ActivitySession, "開催の記録") for i in self.ids_of(ActivitySession)]
+        return [s for s, _, _ in self._once(ActivitySession, "開催の記録")]
+
+    def _groups(self) -> list[SelfHelpGroup]:
+        return [g for g, _, _ in self._once(SelfHelpGroup, "自主グループ")]
+
+    def _once(self, kind: type[Any], what: str) -> list[tuple[Any, datetime | None, dict[str, Any]]]:
+        """Every aggregate of a kind that never changes once recorded (a session, a group: one event each), with
+        when and by whom it was recorded; each is read from the store once per process, so the lists and the
+        figures cost one read of the catalogue, not one per record. (A kind that gains a second event must
+        leave this cache.)"""
+        cache: dict[UUID, tuple[Any, datetime | None, dict[str, Any]]] = self.__dict__.setdefault("_recorded_once", {})
+        rows = []
+        for aggregate_id in self.ids_of(kind):
+            found = cache.get(aggregate_id)
+            if found is None:
+                first = next(iter(self.events_of(aggregate_id)), None)
+                found = (self.load(aggregate_id, kind, what), first.timestamp if first else None, recorded_by(first))
+                cache[aggregate_id] = found
+            rows.append(found)
+        return rows
 
     def _program_of(self, actor: dict[str, str], program: str, on: date | None = None) -> Program:
         """D21: the community program named (valid on the record's day), which the actor's division runs (or the
