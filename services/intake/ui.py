@@ -341,7 +341,10 @@ async def answer(request: Request, case_id: UUID, app: App, actor: Staff) -> Res
 def recent_basis_page(request: Request, app: App, who: Who) -> Response:
     """要確認の開示 (issue 13): showings on an own-counter basis the reader had just created."""
     rows = app.recent_basis_disclosures(None if reads_every_division(who) else who.division)
-    return ui.render(request, "intake_recent_basis.html", "要確認の開示 / disclosures to check", rows=rows)
+    filters = filters_of(request)
+    shown, paging = paged(request, filters.apply(list(reversed(rows)), day="occurred_at"))  # newest first
+    return ui.render(request, "intake_recent_basis.html", "要確認の開示 / disclosures to check", rows=shown,
+                     paging=paging, filters=filters)
 
 
 @router.get("/ui/trend", response_class=HTMLResponse, dependencies=[requires("trend.read")])

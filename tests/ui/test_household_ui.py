@@ -1,6 +1,7 @@
 """A household at the counter in the browser (issue 15, D16): formed from a case's person, a known member found
 by the search and added with their 続柄, a new member, the household view, two of its cases escalated together
-(one CaseEscalated carrying the other; the other 「世帯で連携中」), and the counter's list filtered to it."""
+(one CaseEscalated carrying the other; the other 「世帯で連携中」), the counter's list filtered to it, and the
+consent awaited on the 担当者's 自分の担当."""
 
 from __future__ import annotations
 
@@ -92,3 +93,11 @@ async def test_a_household_is_formed_a_member_added_and_two_of_its_cases_escalat
     await expect(page.locator("#cases tbody tr[data-case]")).to_have_count(1)
     await expect(page.locator(f"#cases tr[data-case='{son}']")).to_contain_text("世帯で連携中")
     await expect(page.locator("#cases nav.pager")).to_contain_text("1件中")
+
+    # What is due at intake: the mother's case, escalated without a consent, on her 担当者's 自分の担当.
+    async with httpx.AsyncClient(headers=reader()) as client:
+        assigned = await client.post(f"{intake}/cases/{mother}/casework/assignment",
+                                     json={"role": "main", "staff_id": KOUKI[0]}, headers=COUNTER_STAFF)
+        assert assigned.status_code == 200, assigned.text
+    await page.goto(f"{intake}/ui/my-work")
+    await expect(page.locator(f"#due tr[data-case='{mother}']")).to_contain_text("本人同意の確認待ち")
