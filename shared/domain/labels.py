@@ -49,6 +49,10 @@ EVENT_LABELS = {
     "Meeting.ReturnedToIntake": "相談窓口へ戻す決定",
     "Meeting.Evaluated": "支援の評価",
     "Meeting.GapIdentified": "社会資源の不足を把握",
+    "Meeting.SittingRecorded": "開催の記録（時刻・場所・出席者）",
+    "Meeting.PutOnAgenda": "議事次第に追加",
+    "Meeting.Resumed": "プランの再開",
+    "CaseLearning.Recorded": "事例の学び（ノウハウの持ち帰り）",
     "Engagement.Started": "アウトリーチの開始",
     "Engagement.ContactRecorded": "接触の記録",
     "Engagement.HandedOver": "アウトリーチからの引継ぎ",
@@ -75,6 +79,7 @@ EVENT_LABELS = {
 }
 #: The records each program keeps (the aggregate's class), as staff name them.
 KIND_LABELS = {
+    "CaseLearning": "事例の学び",
     "ResourceGap": "推進会議の課題", "CouncilSitting": "相談支援包括化推進会議",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
     "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
