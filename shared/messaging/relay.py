@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -321,10 +322,13 @@ class Relay:
         return len(notifications)
 
 
+_TO_ENCODE = re.compile(r'[^!#$&-~]')  # all but printable ASCII, and `"` and `%`
+
+
 def _header_value(text: str) -> str:
     """A CloudEvents attribute as a NATS header value: space, `"`, `%` and all but printable ASCII
     percent-encoded as UTF-8 (the NATS protocol binding, 3.1.3.2)."""
-    return "".join(c if "!" <= c <= "~" and c not in '"%' else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+    return _TO_ENCODE.sub(lambda found: "".join(f"%{b:02X}" for b in found.group().encode()), text)
 
 
 def cloudevents_headers(envelope: Envelope) -> dict[str, str]:
