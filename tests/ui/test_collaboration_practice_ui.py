@@ -89,6 +89,9 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await page.goto(plan_url)
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
+    await page.goto(f"{plan_url}/print")  # the printed plan lists the strands it was made from
+    await expect(page.locator("#print-strands tbody tr")).to_have_count(2)
+    await expect(page.locator("#print-strands")).to_contain_text("アウトリーチ等を通じた継続的支援事業")
     # The list's filter follows the latest plan: no longer among プランなし, now among 会議に提出中.
     await page.goto(f"{collaboration}/ui/?status=none")
     await expect(page.locator("#cases .pager .count")).to_contain_text("0件中")
