@@ -287,10 +287,20 @@ def develop(body: ResourceIn, app: App, actor: Staff) -> DevelopedOut:
     return DevelopedOut(resource_id=resource_id)
 
 
+ProgramQuery = Annotated[str, Query(max_length=100, description="事業 (code) で絞り込む; 空ならすべて")]
+YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="年度で絞り込む (2026 = 2026-04-01〜2027-03-31)")]
+
+
+def _of(rows: list[dict[str, Any]], program: str, fy: int | None = None, day: str = "") -> list[dict[str, Any]]:
+    """The rows of one program (when named) and of one fiscal year by their day (when asked)."""
+    return [r for r in rows if (not program or r["program"] == program)
+            and (fy is None or fiscal_year_of(date.fromisoformat(r[day])) == fy)]
+
+
 @router.get("/places", response_model=list[PlaceOut], dependencies=[requires("resource.read")])
-def places(app: App) -> list[dict[str, Any]]:
-    """拠点・居場所の一覧 (D21)."""
-    return app.places()
+def places(app: App, program: ProgramQuery = "") -> list[dict[str, Any]]:
+    """拠点・居場所の一覧 (D21), oldest first."""
+    return _of(app.places(), program)
 
 
 @router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")])
@@ -309,9 +319,9 @@ def close_place(place_id: UUID, body: PlaceClosureIn, app: App, actor: Staff) ->
 
 
 @router.get("/sessions", response_model=list[SessionOut], dependencies=[requires("resource.read")])
-def sessions(app: App) -> list[dict[str, Any]]:
-    """開催の記録 (D21), newest first."""
-    return app.sessions()
+def sessions(app: App, program: ProgramQuery = "", fy: YearQuery = None) -> list[dict[str, Any]]:
+    """開催の記録 (D21), newest first; of one program, of one fiscal year (by the day held) when asked."""
+    return _of(app.sessions(), program, fy, "held_on")
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, dependencies=[requires("resource.write")],
@@ -325,9 +335,9 @@ def record_session(body: SessionIn, app: App, actor: Staff) -> dict[str, Any]:
 
 
 @router.get("/groups", response_model=list[GroupOut], dependencies=[requires("resource.read")])
-def groups(app: App) -> list[dict[str, Any]]:
-    """自主グループの一覧 (D21), newest first."""
-    return app.groups()
+def groups(app: App, program: ProgramQuery = "", fy: YearQuery = None) -> list[dict[str, Any]]:
+    """自主グループの一覧 (D21), newest first; of one program, of one fiscal year (by the day formed) when asked."""
+    return _of(app.groups(), program, fy, "formed_on")
 
 
 @router.post("/groups", status_code=201, response_model=GroupOut, dependencies=[requires("resource.write")],

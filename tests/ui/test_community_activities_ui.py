@@ -50,7 +50,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await page.get_by_role("link", name="活動と実績").click()
     record = page.locator("#record")
     await record.get_by_label("拠点 / place").select_option(label=f"{PLACE}（介護予防普及啓発事業・東部地区）")
-    await record.get_by_label("開催日 / held on").fill(f"{year}/4/15")
+    await record.get_by_label("開催日 / held on").fill(f"{year}/4/1")
     await record.get_by_label("参加者数 / participants").fill("12")
     await record.get_by_label("うち新規参加者数").fill("13")
     await record.get_by_label("ボランティア数").fill("2")
@@ -70,7 +70,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await groups.get_by_label("グループの名称").fill(GROUP)
     await groups.get_by_label("事業 / program").select_option(label="10の筋力トレーニング自主グループ化支援")
     await groups.get_by_label("拠点（任意）").select_option(label=PLACE)
-    await groups.get_by_label("結成日").fill(f"{year}-05-01")
+    await groups.get_by_label("結成日").fill(f"{year}-04-01")
     await groups.get_by_label("メンバー数（任意）").fill("8")
     await page.get_by_role("button", name="グループを記録する").click()
     await expect(page.get_by_role("alert")).to_contain_text(f"自主グループ「{GROUP}」を記録しました")
@@ -129,6 +129,10 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
         figures = (await client.get(f"{community}/figures/community", params={"fy": year})).json()
         assert figures["total"]["sessions"] == 1 and figures["total"]["new_groups"] == 1
         assert (await client.get(f"{community}/figures/community", params={"fy": 1999})).status_code == 422
+        listed = (await client.get(f"{community}/sessions", params={"program": "kaigo-yobo", "fy": year})).json()
+        assert [s["participants"] for s in listed] == [12]
+        assert (await client.get(f"{community}/sessions", params={"fy": year - 1})).json() == []
+        assert [g["name"] for g in (await client.get(f"{community}/groups", params={"program": "kinryoku-10"})).json()] == [GROUP]
 
         # Another division's community worker may not record this program's session; an unknown place is 404.
         place_id = next(p["place_id"] for p in (await client.get(f"{community}/places")).json() if p["name"] == PLACE)
