@@ -115,10 +115,6 @@ def fiscal_year_label(fy: int) -> str:
     return f"{era}年度（{fy}年度）"
 
 
-def fiscal_year_today(today: date) -> int:
-    return fiscal_year_of(today)
-
-
 # -- what is counted ------------------------------------------------------------------------------------
 
 
