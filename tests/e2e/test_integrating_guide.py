@@ -103,14 +103,16 @@ def suite_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     nats_url = f"nats://127.0.0.1:{ports['nats']}"
     up, *_ = guide_block()
     assert up.split("#")[0].split() == ["python3", "dev.py", "up"], up
-    terminal = subprocess.Popen(["bash", "-c", up], cwd=folder, env=base, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    screen = folder / "terminal-1.log"  # what the person would see in that terminal (never a pipe nobody reads)
+    with screen.open("wb") as out:
+        terminal = subprocess.Popen(["bash", "-c", up], cwd=folder, env=base, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + READY_S
         while not ready(urls):
             if terminal.poll() is not None or time.monotonic() > deadline:
-                out = terminal.stdout.read().decode() if terminal.stdout and terminal.poll() is not None else ""
-                raise AssertionError(f"`{up}` did not come up (code {terminal.poll()}): {out[-3000:]}")
+                shown = screen.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"`{up}` did not come up (code {terminal.poll()}): {shown}")
             time.sleep(0.2)
         yield folder, base | {"NATS_URL": nats_url}, urls, nats_url
     finally:
