@@ -142,13 +142,8 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     refused = await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": NOW}, headers=COUNSELOR)
     assert refused.status_code == 403
 
-    # `jusou report`: the same door, as text and as a file
+    # `jusou report`: the same door, as text
     code, out, err = await jusou(running_suite, "report", "--fy", str(NOW))
     assert code == 0, err
     text = out.decode()
     assert "年度（" in text and "相談受付件数 / 地域包括支援センター" in text and "年度計 4件" in text
-    out_file = running_suite.data_dir.parent / "figures.csv"
-    code, _, err = await jusou(running_suite, "report", "--fy", str(NOW), "--format", "csv", "--out", str(out_file))
-    assert code == 0 and "figures" in err, err
-    assert out_file.read_bytes().startswith("\ufeff".encode()) and "相談受付件数" in out_file.read_text("utf-8-sig")
-    out_file.unlink()
