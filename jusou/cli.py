@@ -314,7 +314,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--demo-staff", action="store_true",
                      help="make one demo account per role (development issuer) and print their new passwords once")
     run.add_argument("--municipality", metavar="FILE",
-                     help="the municipality's organisation file (TOML; default: JUSOU_MUNICIPALITY_FILE or Chofu's)")
+                     help="the municipality's organisation file (TOML; default: JUSOU_MUNICIPALITY_FILE, else the shipped "
+                          "shared/organisation/municipalities/chofu.toml)")
     run.set_defaults(handler=up)
     _add_staff_commands(commands)
     _add_document_commands(commands)

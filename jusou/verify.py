@@ -36,11 +36,13 @@ from shared.contract.events import (
     STREAM,
     SUBJECT_PREFIX,
     envelope_json,
+    parse,
 )
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import event_id_of
 from shared.kernel.readmodel import GENESIS, seal
 from shared.kernel.store import store_env
+from shared.messaging.relay import cloudevents_headers
 from shared.settings import PORTS, Settings, current
 
 
@@ -203,8 +205,9 @@ class Verification:
                 if repair and to_publish:
                     js = nc.jetstream()
                     for _, subject, event_id, data in sorted(to_publish):
-                        ack = await js.publish(subject, data, stream=STREAM, headers={"Nats-Msg-Id": event_id},
-                                               timeout=5)
+                        envelope, _ = parse(data)  # the same ce-* headers as the relay's publish (a CloudEvent)
+                        ack = await js.publish(subject, data, stream=STREAM, timeout=5,
+                                               headers={"Nats-Msg-Id": event_id, **cloudevents_headers(envelope)})
                         if ack.duplicate:
                             # removed from the stream less than its duplicate window ago: JetStream still
                             # remembers the id and drops the copy; run --repair again after the window
