@@ -235,6 +235,7 @@ def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     shown = app.persons_in_view(who, [case_id], "case").get(str(case_id)) if allowed(who, "person.read") else None
     return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
                      casework=app.case_file(case_id), household=app.household_of_case(case_id),
+                     today=wareki(today_in_japan(), with_gregorian=False),
                      person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
                      outcomes=CLOSING_OUTCOMES, consulted_on=wareki(case["consulted_on"], with_gregorian=False),
                      closable=case["status"] not in ("escalated", "linked", "closed"),
@@ -402,6 +403,8 @@ async def form_household(request: Request, case_id: UUID, app: App, actor: Staff
     """この方の世帯をつくる (D16): the case's person heads a new household."""
     text = await form_text(request)
     try:
+        if not str(text.get("since") or "").strip():  # the form offers today: an empty one was not sent from it
+            raise Invalid("世帯として把握した日を入力してください（和暦・西暦）/ give the day the household was known")
         command = form_model(HouseholdIn, text)
         await call(app.form_household, actor, case_id, command.since)
     except DomainError as refused:
