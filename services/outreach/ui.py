@@ -1,6 +1,7 @@
 """Outreach workers' pages (アウトリーチ等を通じた継続的支援事業, D12): their engagements with the stage and
 the last contact, starting an engagement (a new person before any escalation, or an existing case),
-the contact log, the relationship stage as a progression, and the hand-over."""
+the contact log, the relationship stage as a progression, the hand-over, and the engagement's plans
+(shared/web/plan_pages.py: the editor, 会議へ提出, the meeting's word, 伴走支援, the printable plan)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from shared.organisation.reference import COUNTERS, DIVISION_TITLES, agencies
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
+from shared.web.plan_pages import LABELS as PLAN_LABELS
+from shared.web.plan_pages import plan_pages, plans_of
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
@@ -125,6 +128,8 @@ def _page(request: Request, app: OutreachApplication, case_id: UUID, status_code
     return ui.render(request, "outreach_engagement.html", "アウトリーチ / engagement", status_code=status_code,
                      e=record, stages=STAGES, methods=CONTACT_METHODS, counters=list(COUNTERS.values()),
                      hand_over_to=HAND_OVER_TO, agencies=sorted(agencies()), casework=casework,
+                     plans=plans_of(app, case_id), case_id=str(case_id), plan_write="outreach.plan.write",
+                     plan_status_ja=PLAN_LABELS["status_ja"], plan_status_kind=PLAN_LABELS["status_kind"],
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
@@ -176,4 +181,12 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
     return redirect(f"/ui/engagements/{case_id}", ok=f"{HAND_OVER_TO[command.to_program]}へ引き継ぎました / handed over")
 
 
+def _plan_facts(app: OutreachApplication, case_id: UUID) -> list[tuple[str, str]]:
+    """What heads an outreach plan: who referred the person, why, and the relationship stage (blocking)."""
+    e = app.engagement_view(case_id)
+    return [("紹介元", e["referred_by"]), ("理由・状況", e["reason"]), ("関係の段階", e["stage"])]
+
+
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/engagements/{case_id}", "engagement.read"))
+router.include_router(plan_pages(ui, "outreach", lambda case_id: f"/ui/engagements/{case_id}", "engagement.read",
+                                 _plan_facts))

@@ -14,8 +14,8 @@ from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
-from shared.web.limits import MAX_ITEMS, Name, NearDate, Need, Text
-from shared.web.plan_api import plan_router
+from shared.web.limits import MAX_ITEMS, Name, Need, Text
+from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
 KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())
@@ -44,7 +44,8 @@ class MatchIn(BaseModel):
 class PlacementIn(BaseModel):
     resource_id: Name = Field(min_length=1, max_length=200, title="参加する資源",
                               description="マッチングした資源 (a matched resource)")
-    started_on: NearDate = Field(title="参加開始日", description="参加開始日 (within 5 years of today)")
+    started_on: PlanDate = Field(title="参加開始日", description="参加開始日: 和暦（令和8年4月1日, R8.4.1）または西暦"
+                                 "（2026-04-01）; 今日の前後5年以内")
 
 
 class PlacementReviewIn(BaseModel):

@@ -1,6 +1,7 @@
 """Participation staff's pages (参加支援事業, D13): the supports, a support's needs, the resource
 catalogue (filtered by kind, provider and area), matching, placements and their reviews, and the
-report of a missing resource (D8)."""
+report of a missing resource (D8), and the support's plans (shared/web/plan_pages.py: the editor, 会議へ提出,
+the meeting's word, 伴走支援 with its check-ins, the printable plan)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
+from shared.web.plan_pages import LABELS as PLAN_LABELS
+from shared.web.plan_pages import plan_pages, plans_of
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
@@ -179,6 +182,8 @@ def _page(request: Request, app: ParticipationApplication, case_id: UUID, status
     return ui.render(request, "participation_support.html", "参加支援 / support", status_code=status_code,
                      s=support, case_id=support["case_id"], matched={m["resource_id"] for m in support["matches"]},
                      outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=date.today().isoformat(), casework=casework,
+                     plans=plans_of(app, case_id), plan_write="participation.plan.write",
+                     plan_status_ja=PLAN_LABELS["status_ja"], plan_status_kind=PLAN_LABELS["status_kind"],
                      **_catalogue_context(catalogue, _filters(request)),
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
@@ -283,4 +288,12 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex, app: Ap
                  f"参加の評価を記録しました（{PLACEMENT_OUTCOMES[reviewed.outcome]}）/ review recorded")
 
 
+def _plan_facts(app: ParticipationApplication, case_id: UUID) -> list[tuple[str, str]]:
+    """What heads a participation plan: where the support came from and the person's needs (blocking)."""
+    s = app.support_view(case_id)
+    return [("紹介元", referred_ja(s["referred_by"])), ("ニーズ", "・".join(s["needs"]) or "（未記録）")]
+
+
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/supports/{case_id}", "support.read"))
+router.include_router(plan_pages(ui, "participation", lambda case_id: f"/ui/supports/{case_id}", "support.read",
+                                 _plan_facts))
