@@ -67,6 +67,10 @@ EVENT_LABELS = {
     "RegionalIssue.InitiativeStarted": "取組の開始",
     "RegionalIssue.Resolved": "地域課題の解決",
     "LocalResource.Developed": "社会資源の開発",
+    "Place.Registered": "拠点の登録",
+    "Place.Closed": "拠点の閉所",
+    "ActivitySession.Recorded": "開催の記録",
+    "SelfHelpGroup.Formed": "自主グループの結成",
     "Plan.Drafted": "支援プランの作成",
     "Plan.Revised": "支援プランの改訂",
     "Plan.Proposed": "支援プランを会議へ提出",
@@ -85,6 +89,7 @@ KIND_LABELS = {
     "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
     "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
     "LocalResource": "社会資源", "Plan": "支援プラン",
+    "Place": "拠点・居場所", "ActivitySession": "地域づくりの開催", "SelfHelpGroup": "自主グループ",
 }
 DECISION_LABELS = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}
 MEETING_TYPE_LABELS = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}

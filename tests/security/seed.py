@@ -87,6 +87,7 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     c.post("collaboration", f"/council/sittings/{sitting_id}/agenda", {"gap_id": gap_id})
     c.post("outreach", "/engagements", {"case_id": case_id, "referred_by": "民生委員", "reason": "訪問を拒む"},
            OUTREACH_WORKER)
+    outreach_plan_id = c.post("outreach", f"/cases/{case_id}/plans", PLAN, OUTREACH_WORKER)["plan_id"]
     issue_id = wait_for(lambda: next((i for i in c.get("community", "/issues") or [] if i["case_id"] == case_id), None),
                         "the regional issue")["issue_id"]
     resource_id = c.post("community", "/resources", {"kind": "ibasho", "name": "深大寺の居場所", "provider": "社協",
@@ -97,8 +98,11 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     c.post("participation", f"/supports/{case_id}/matches", {"resource_id": resource_id}, PARTICIPATION_STAFF)
     c.post("participation", f"/supports/{case_id}/placements", {"resource_id": resource_id, "started_on": "2026-12-10"},
            PARTICIPATION_STAFF)
+    participation_plan_id = c.post("participation", f"/cases/{case_id}/plans", PLAN, PARTICIPATION_STAFF)["plan_id"]
     person_ref = c.get("intake", f"/cases/{case_id}")["person_ref"]
     c.http.close()
     return {"case_id": case_id, "plan_id": plan_id, "meeting_id": meeting_id, "issue_id": issue_id,
             "resource_id": resource_id, "person_ref": person_ref, "index": 0, "kind": "agencies",
-            "strand_id": strand_id, "gap_id": gap_id, "sitting_id": sitting_id}
+            "strand_id": strand_id, "gap_id": gap_id, "sitting_id": sitting_id,
+            # a plan each of outreach and participation holds: `{plan_id}` on their routes (tests/ui/every_page.py `filled`)
+            "plan_id@outreach": outreach_plan_id, "plan_id@participation": participation_plan_id}
