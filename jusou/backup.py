@@ -282,9 +282,40 @@ def restore_command(args: argparse.Namespace) -> int:
         print(json.dumps({"restored_to": str(env.data_path), **manifest}, ensure_ascii=False, indent=2))
         return 0
     print(f"戻しました / restored {manifest['created_at'][:19]} ({manifest['store']}) to {env.data_path}")
+    left = stream_left(env.nats_address)
+    if left:
+        print(f"注意: {env.nats_address} の JUSOU ストリームにはまだ {left} 件あります。バックアップより新しい記録が"
+              "含まれるかもしれません。起動する前に削除してください（nats stream rm JUSOU。サービスが作り直し、"
+              "リレーがストアから送り直します）。docs/operations.md §4\n"
+              f"warning: the JUSOU stream on {env.nats_address} still holds {left} message(s), perhaps newer than the "
+              "backup: delete it before starting the suite (`nats stream rm JUSOU`); the relays rebuild it from the stores",
+              file=sys.stderr)
     print("次に / next: `jusou up` (the relays publish every store again, in store order, to an empty JUSOU stream),\n"
           "then `jusou audit verify`. docs/operations.md \"Backup and restore\"")
     return 0
+
+
+def stream_left(url: str) -> int | None:
+    """Messages the `JUSOU` stream still holds on the NATS the settings name (None: no answer, or no stream)."""
+    import asyncio
+
+    from jusou.ops import NATS_TIMEOUT_SECONDS, connect_once
+    from shared.contract.events import STREAM
+
+    async def count() -> int | None:
+        try:
+            nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
+        except Exception:  # noqa: BLE001 — no NATS answering: nothing to warn about
+            return None
+        try:
+            info = await nc.jetstream(timeout=NATS_TIMEOUT_SECONDS).stream_info(STREAM)
+            return int(info.state.messages)
+        except Exception:  # noqa: BLE001 — no stream (or not allowed to look): nothing to warn about
+            return None
+        finally:
+            await nc.close()
+
+    return asyncio.run(count())
 
 
 def register(commands: Any) -> None:

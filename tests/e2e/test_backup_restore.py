@@ -194,28 +194,35 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
 
 @pytest.mark.postgres
 async def test_a_postgresql_suite_is_dumped_and_restored_into_an_empty_database(
-    tmp_path: Path, postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, postgres: Postgres, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The same on PostgreSQL, for intake alone: pg_dump of its schema while it runs, pg_restore into a
-    database without it, and the relay rebuilding intake's part of the stream."""
+    database without it (warning that the old NATS still holds a JUSOU stream), and the relay rebuilding
+    intake's part of the stream on a new one."""
     prefix = f"bk{uuid.uuid4().hex[:6]}_"
     pg = postgres.env(prefix)
     backup_dir, restored = tmp_path / "backup", tmp_path / "restored"
     try:
-        with nats_server(tmp_path / "nats-before") as first, \
-                Suite(tmp_path / "data", nats_url=first.url, ports={"intake": free_port()}, services=("intake",),
-                      extra_env=pg) as suite:
-            async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
-                case_id = await Journey({"intake": suite.url("intake")}, client).receive_and_escalate()
-                before = await settled(client, suite)
-                env = suite_env(suite, **pg)
-                manifest = in_env(env, monkeypatch, lambda e: backup(backup_dir, e))
-        assert manifest["store"] == "postgres" and manifest["schemas"] == [f"{prefix}intake"]
-        assert {"postgres.dump", "cipher.key", "auth/signing-key.pem"} <= set(manifest["files"])
-        restore_env = env | {"JUSOU_DATA_DIR": str(restored), "JUSOU_AUTH_DIR": str(restored / "auth")}
-        assert "空のデータベース" in refusal(restore_env, monkeypatch, lambda e: restore(backup_dir, e))
-        postgres.drop_schemas(prefix)  # the database lost
-        in_env(restore_env, monkeypatch, lambda e: restore(backup_dir, e))
+        with nats_server(tmp_path / "nats-before") as first:
+            with Suite(tmp_path / "data", nats_url=first.url, ports={"intake": free_port()}, services=("intake",),
+                       extra_env=pg) as suite:
+                async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
+                    case_id = await Journey({"intake": suite.url("intake")}, client).receive_and_escalate()
+                    before = await settled(client, suite)
+                    env = suite_env(suite, **pg)
+                    manifest = in_env(env, monkeypatch, lambda e: backup(backup_dir, e))
+            assert manifest["store"] == "postgres" and manifest["schemas"] == [f"{prefix}intake"]
+            assert {"postgres.dump", "cipher.key", "auth/signing-key.pem"} <= set(manifest["files"])
+            restore_env = env | {"JUSOU_DATA_DIR": str(restored), "JUSOU_AUTH_DIR": str(restored / "auth")}
+            assert "空のデータベース" in refusal(restore_env, monkeypatch, lambda e: restore(backup_dir, e))
+            postgres.drop_schemas(prefix)  # the database lost
+            from jusou.cli import parser
+
+            parsed = parser().parse_args(["restore", str(backup_dir)])
+            capsys.readouterr()
+            assert await asyncio.to_thread(in_env, restore_env, monkeypatch, lambda _: parsed.handler(parsed)) == 0
+            said = capsys.readouterr().err
+            assert "JUSOU ストリームにはまだ" in said and "nats stream rm JUSOU" in said, said  # the old NATS is up
 
         with nats_server(tmp_path / "nats-after") as second, \
                 Suite(restored, nats_url=second.url, ports={"intake": free_port()}, services=("intake",),
