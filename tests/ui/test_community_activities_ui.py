@@ -123,6 +123,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await expect(page.get_by_role("alert")).to_contain_text("閉所を記録しました")
     await expect(page.locator("#places tr[data-place]", has_text=PLACE)).to_contain_text("閉所")
     await expect(page.locator("#closure")).to_have_count(0)  # no open place of the division is left
+    await shoot(page, "community-places")
 
     async with httpx.AsyncClient(headers=reader()) as client:
         # The same figures as JSON, for the city-wide report; a year outside the range is refused.
