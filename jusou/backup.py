@@ -201,6 +201,11 @@ def read_manifest(src: Path) -> dict[str, Any]:
     if manifest.get("format") != FORMAT:
         raise Refused(f"このバックアップの形式（{manifest.get('format')}）はこの版では戻せません。",
                       f"backup format {manifest.get('format')!r} is not {FORMAT}")
+    outside = [name for name in manifest.get("files", {})
+               if Path(name).is_absolute() or ".." in Path(name).parts or not Path(name).parts]
+    if outside:
+        raise Refused(f"バックアップの目録に、戻し先の外を指すファイル名があります: {', '.join(outside)}",
+                      f"the manifest names files outside the folder: {', '.join(outside)}")
     damaged = [name for name, digest in manifest.get("files", {}).items()
                if not (src / name).is_file() or sha256(src / name) != digest]
     if damaged:
