@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import Name, Text
-from shared.web.plan_api import plan_router
+from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
 App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
@@ -39,6 +40,8 @@ class ContactIn(BaseModel):
     reached: bool = Field(title="会えたか")
     note: Text = Field(default="", max_length=4000, title="記録")
     stage: Literal[STAGES] = Field(title="関係の段階", description="関係の段階")  # type: ignore[valid-type]
+    on: PlanDate | None = Field(default=None, title="接触日",
+                                description="接触した日: 和暦（令和8年4月1日, R8.4.1）または西暦; 今日まで; 省略時は記録した日")
 
 
 class HandOverIn(BaseModel):
@@ -60,6 +63,7 @@ class ContactOut(BaseModel):
     method: str
     reached: bool
     note: str
+    on: date | None = Field(default=None, description="接触日 (null: recorded before the date was kept)")
 
 
 class EngagementOut(BaseModel):
@@ -100,7 +104,7 @@ def engagement(case_id: UUID, app: App) -> dict[str, object]:
 
 @router.post("/engagements/{case_id}/contacts", status_code=201, dependencies=[requires("engagement.write")])
 def contact(case_id: UUID, body: ContactIn, app: App, actor: Staff) -> ContactRecordedOut:
-    app.record_contact(actor, case_id, body.method, body.reached, body.note, body.stage)
+    app.record_contact(actor, case_id, body.method, body.reached, body.note, body.stage, body.on)
     return ContactRecordedOut(status="recorded")
 
 

@@ -12,7 +12,7 @@ from services.outreach.domain import STAGES, Engagement
 from shared.contract.events import Envelope, MeetingDecidedV1
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
-from shared.domain.wareki import JST, local_time
+from shared.domain.wareki import JST, local_time, today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import COUNTERS
@@ -27,6 +27,7 @@ class ContactRow(TypedDict):
     note: str
     stage: str
     who: str
+    on: str  # 接触日 (ISO date): the day the contact took place, else the day it was recorded
 
 
 class HandOverRow(TypedDict):
@@ -72,10 +73,12 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
         self.save(engagement)
         return engagement.id
 
-    def record_contact(self, actor: dict[str, str], case_id: UUID, method: str, reached: bool, note: str, stage: str) -> None:
+    def record_contact(self, actor: dict[str, str], case_id: UUID, method: str, reached: bool, note: str, stage: str,
+                       on: date | None = None) -> None:
+        """A contact on the day it took place (接触日 `on`, not after today in Japan; none: the day it is recorded)."""
         engagement = self._engagement(case_id)
         with acting(actor):
-            engagement.record_contact(method=method, reached=reached, note=note, stage=stage)
+            engagement.record_contact(method=method, reached=reached, note=note, stage=stage, on=on, today=today_in_japan())
         self.save(engagement)
 
     def hand_over(
@@ -119,8 +122,9 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
             if isinstance(event, Engagement.Started):
                 started_at, started_by = at, who
             elif isinstance(event, Engagement.ContactRecorded):
+                on = getattr(event, "on", None)  # contacts recorded before 接触日 was kept: their day
                 log.append(ContactRow(at=at, method=event.method, reached=event.reached, note=event.note,
-                                      stage=event.stage, who=who))
+                                      stage=event.stage, who=who, on=on.isoformat() if on else at[:10]))
             elif isinstance(event, Engagement.HandedOver):
                 handed = HandOverRow(at=at, to_program=event.to_program, reason=event.reason,
                                      primary_agency=event.primary_agency, counter=event.counter, who=who)

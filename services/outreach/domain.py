@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -32,9 +33,16 @@ class Engagement(JourneyAggregate):
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return case_id
 
+    def record_contact(self, method: str, reached: bool, note: str, stage: str, on: date | None = None,
+                       today: date | None = None) -> None:
+        """A contact (or an attempt) on the day it took place (接触日, `on`; not after `today`)."""
+        if on is not None and today is not None and on > today:
+            raise Invalid(f"接触日 {on.isoformat()} は今日より後です。接触した日を入力してください / the contact date is in the future")
+        self._contact_recorded(method=method, reached=reached, note=note, stage=stage, on=on)
+
     @event("ContactRecorded")
-    def record_contact(self, method: str, reached: bool, note: str, stage: str) -> None:
-        self.contacts.append({"method": method, "reached": reached, "note": note})
+    def _contact_recorded(self, method: str, reached: bool, note: str, stage: str, on: date | None = None) -> None:
+        self.contacts.append({"method": method, "reached": reached, "note": note, "on": on.isoformat() if on else None})
         self.stage = stage
 
     def hand_over(self, to_program: str, reason: str, primary_agency: str | None, counter: str | None = None) -> None:

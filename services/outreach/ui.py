@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.outreach.api import ContactIn, HandOverIn, StartIn
 from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
+from shared.domain.wareki import today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid, NotFound
 from shared.organisation.reference import COUNTERS, DIVISION_TITLES, agencies
 from shared.web.casework_api import casework_pages
@@ -128,6 +129,7 @@ def _page(request: Request, app: OutreachApplication, case_id: UUID, status_code
     return ui.render(request, "outreach_engagement.html", "アウトリーチ / engagement", status_code=status_code,
                      e=record, stages=STAGES, methods=CONTACT_METHODS, counters=list(COUNTERS.values()),
                      hand_over_to=HAND_OVER_TO, agencies=sorted(agencies()), casework=casework,
+                     today=wareki(today_in_japan(), with_gregorian=False),
                      plans=plans_of(app, case_id), case_id=str(case_id), plan_write="outreach.plan.write",
                      plan_status_ja=PLAN_LABELS["status_ja"], plan_status_kind=PLAN_LABELS["status_kind"],
                      **{"form": {}, "error": None, "error_at": None, **extra})
@@ -156,7 +158,7 @@ async def record_contact(request: Request, case_id: UUID, app: App) -> Response:
     try:
         command = form_model(ContactIn, text)
         await call(app.record_contact, actor_of(staff), case_id, command.method, command.reached, command.note,
-                   command.stage)
+                   command.stage, command.on)
     except DomainError as refused:
         return await call(_page, request, app, case_id, refused.status, form=text, error_at="contact",
                           error=str(refused))

@@ -4,7 +4,7 @@ and proposes it; the 重層的支援会議 approves it (and connects the person 
 shows it approved, the worker asks for closure, the meeting continues it and the page shows the next review date;
 the printed plan carries the municipality's header. A participation worker drafts and proposes a plan from the
 support's page, sees the meeting's revision request, revises and proposes again; once approved, moves it to
-伴走支援 and records a dated 見守り check-in (和暦). The placement's start date is typed in 和暦 too."""
+伴走支援 and records a dated 見守り check-in (和暦). A contact's date (接触日) is typed in 和暦 too."""
 
 from __future__ import annotations
 
@@ -76,6 +76,14 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
     await sign_in(page, outreach, "outreach-007", "welfare-general", "outreach_worker")
     await page.goto(f"{outreach}/ui/engagements/{case_id}")
     await expect(page.locator("#plans")).to_contain_text("まだプランはありません")
+    # 接触日 typed in 和暦 (the form offers today): the log keeps the day the contact took place.
+    await page.get_by_label("接触日").fill("令和8年11月30日")
+    await page.get_by_label("方法 / method").select_option("訪問")
+    await page.get_by_label("会えた・話せた").check()
+    await page.get_by_label("関係の段階（記録後）").select_option("接触")
+    await page.get_by_role("button", name=re.compile("接触を記録")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("接触を記録しました")
+    await expect(page.locator("#contact-log tbody tr").first).to_contain_text("令和8年11月30日")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
     await expect(page.get_by_role("heading", name=re.compile("プランの作成"))).to_be_visible()
     await fill_plan(page, "手紙と訪問で関係をつくり、外出のきっかけを探す", "月2回の訪問で話ができる", "調布市社会福祉協議会",

@@ -9,14 +9,19 @@ Refused commands change nothing, and the engagement is rebuilt equal from its st
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.outreach.api import ContactIn
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
+from shared.domain.wareki import today_in_japan
+from shared.kernel.journey import Invalid
+from shared.web.limits import form_model
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 
@@ -58,3 +63,23 @@ def test_d11_d12_any_commands_leave_an_engagement_valid(ops: list[tuple[Any, ...
         assert [(c["method"], c["reached"], c["note"]) for c in engagement.contacts] == contacts, "D12: every contact"
         assert engagement.handed_over_to == handed, "D12: handed on once"
     assert subject.rebuilt().handed_over_to == handed
+
+
+def test_d12_a_contact_is_kept_on_the_day_it_took_place_typed_in_wareki_never_a_future_day() -> None:
+    """接触日 (issue 15): typed as staff write it (和暦 or Western), kept with the contact, refused after today."""
+    typed = form_model(ContactIn, {"method": "訪問", "reached": "1", "stage": "接触", "on": "R8.11.3"})
+    assert typed.on == date(2026, 11, 3)
+    assert form_model(ContactIn, {"method": "訪問", "reached": "0", "stage": "接触", "on": ""}).on is None
+    actor = {"staff_id": "outreach-007", "division": "welfare-general"}
+    case_id = APP.start(actor, None, "民生委員", "訪問を拒む")
+    APP.record_contact(actor, case_id, "訪問", True, "玄関で話せた", "接触", typed.on)
+    APP.record_contact(actor, case_id, "手紙", False, "", "接触")
+    log = APP.engagement_record(case_id)["log"]
+    assert [c["on"] for c in log] == ["2026-11-03", log[1]["at"][:10]]
+    try:
+        APP.record_contact(actor, case_id, "電話", True, "", "接触", today_in_japan() + timedelta(days=1))
+    except Invalid as refused:
+        assert "今日より後" in str(refused)
+    else:
+        raise AssertionError("a contact dated after today was accepted")
+    assert len(APP.engagement_record(case_id)["log"]) == 2
