@@ -31,7 +31,7 @@ from services.intake.domain import (
     due_at_intake,
 )
 from services.intake.keys import PersonalMapper, open_keys
-from services.intake.people import PERSON_TOPIC, HouseholdIndex, PersonIndex
+from services.intake.people import HOUSEHOLD_TOPIC, PERSON_TOPIC, HouseholdIndex, PersonIndex
 from services.intake.trend import trend_rows
 from shared.contract.events import (
     CaseReturnedToIntakeV1,
@@ -46,7 +46,7 @@ from shared.contract.events import (
     PlanSuspendedV1,
 )
 from shared.domain.access import OutOfScope
-from shared.domain.casework import JST, case_file_id
+from shared.domain.casework import JST, CaseFile, case_file_id
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
@@ -489,8 +489,9 @@ class IntakeApplication(CaseworkOwner):
 
     def trend(self) -> list[dict[str, Any]]:
         """D14: per counter and fiscal quarter: consultations, connections, escalations, meeting cases."""
+        sealed = (PERSON_TOPIC, HOUSEHOLD_TOPIC, f"{CaseFile.__module__}:{CaseFile.__qualname__}.")
         return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications()
-                          if not n.topic.startswith(PERSON_TOPIC))  # no person's key is needed to count
+                          if not n.topic.startswith(sealed))  # no person's key is needed to count
 
     def referrals(self) -> list[dict[str, Any]]:
         """D12: people outreach handed to a counter, waiting to be received."""
