@@ -77,7 +77,8 @@ async def _readyz(client: Any, name: str, url: str) -> dict[str, Any]:
     row["health"] = "ready" if response.status_code == 200 else "not ready"
     if response.status_code != 200:
         row["error"] = str(body.get("status") or body)
-    for key in ("store_position", "relay_position", "published", "applied", "duplicates", "dead_lettered", "tracking"):
+    for key in ("store_position", "relay_position", "readmodel_position", "published", "applied", "duplicates",
+                "dead_lettered", "tracking"):
         row[key] = body.get(key)
     row["problems"] = list(body.get("problems") or [])
     if row["health"] == "ready" and body.get("status") == "degraded":
@@ -85,6 +86,8 @@ async def _readyz(client: Any, name: str, url: str) -> dict[str, Any]:
         row["error"] = "; ".join(row["problems"]) or "degraded"
     if isinstance(row.get("store_position"), int) and isinstance(row.get("relay_position"), int):
         row["relay_lag"] = max(0, row["store_position"] - row["relay_position"])
+    if isinstance(row.get("store_position"), int) and isinstance(row.get("readmodel_position"), int):
+        row["readmodel_lag"] = max(0, row["store_position"] - row["readmodel_position"])  # not yet in the lists
     return row
 
 
@@ -231,13 +234,15 @@ def render_status(status: dict[str, Any]) -> Any:
     overview = Table(title="Jusou 状態 / status", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     overview.add_column("service", no_wrap=True)
     overview.add_column("状態 health", no_wrap=True)
-    for column in ("記録\nstore", "送出\nrelay", "未送出\nlag", "公開\npublished", "反映\napplied", "退避\nDLQ"):
+    for column in ("記録\nstore", "送出\nrelay", "未送出\nlag", "未索引\nindex", "公開\npublished", "反映\napplied",
+                   "退避\nDLQ"):
         overview.add_column(column, justify="right", min_width=max(cell_len(line) for line in column.split("\n")))
     tables: list[Any] = [overview]
     for name, row in status["services"].items():
         health = row["health"]
         overview.add_row(name, Text(HEALTH_LABELS[health], style=colour[health]), _n(row.get("store_position")),
-                         _n(row.get("relay_position")), _n(row.get("relay_lag")), _n(row.get("published")),
+                         _n(row.get("relay_position")), _n(row.get("relay_lag")), _n(row.get("readmodel_lag")),
+                         _n(row.get("published")),
                          _n(row.get("applied")), _n(row.get("dead_letters")))
         if row["consumers"]:
             tables.append(_consumers_table(f"{name}: 購読 consumers", row["consumers"]))
