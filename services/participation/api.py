@@ -52,6 +52,8 @@ class PlacementReviewIn(BaseModel):
     outcome: Name = Field(min_length=1, max_length=50, title="参加の状況",
                           description="参加の状況: settled=定着, ongoing=継続中, interrupted=中断, ended=終了")
     note: Text = Field(default="", max_length=4000, title="所見", description="所見")
+    next_review_on: PlanDate | None = Field(default=None, title="次回の見直し予定日",
+                                            description="次回の見直し予定日: 和暦または西暦; 省略時は評価の90日後")
 
 
 class ShortageIn(BaseModel):
@@ -78,6 +80,7 @@ class ShortageOut(BaseModel):
 class ReviewOut(BaseModel):
     outcome: str = Field(description="settled=定着, ongoing=継続中, interrupted=中断, ended=終了")
     note: str = Field(description="所見")
+    next_review_on: date | None = Field(default=None, description="次回の見直し予定日")
 
 
 class PlacementOut(BaseModel):
@@ -164,7 +167,7 @@ def place(case_id: UUID, body: PlacementIn, app: App, actor: Staff) -> Placement
              dependencies=[requires("support.write")])
 def review(case_id: UUID, index: PlacementIndex, body: PlacementReviewIn, app: App, actor: Staff) -> dict[str, Any]:
     """参加の評価: how the placement went (D13)."""
-    app.review_placement(actor, case_id, index, body.outcome, body.note)
+    app.review_placement(actor, case_id, index, body.outcome, body.note, body.next_review_on)
     return app.support_view(case_id)
 
 

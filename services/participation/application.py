@@ -59,11 +59,12 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
         self.save(support)
         return index
 
-    def review_placement(self, actor: dict[str, str], case_id: UUID, index: int, outcome: str, note: str) -> None:
-        """D13: how the placement went (PlacementReviewed)."""
+    def review_placement(self, actor: dict[str, str], case_id: UUID, index: int, outcome: str, note: str,
+                         next_review_on: date | None = None) -> None:
+        """D13: how the placement went (PlacementReviewed), and when to look at it again (次回の見直し予定日)."""
         support = self._support(case_id)
         with acting(actor):
-            support.review_placement(index, outcome, note)
+            support.review_placement(index, outcome, note, next_review_on)
         self.save(support)
 
     def catalogue(self) -> list[dict[str, Any]]:
@@ -165,16 +166,17 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
         return rows
 
     def casework_due(self, case_id: UUID, notes: list[RecordEntry], on: date) -> list[DueItem]:
-        """参加の見直し: an open placement REVIEW_EVERY after it started or was last reviewed."""
-        last: dict[int, date] = {}
+        """参加の見直し: an open placement on the 次回の見直し予定日 its last review set, else REVIEW_EVERY after it
+        started or was last reviewed."""
+        dues: dict[int, date] = {}
         for e in self.events_of(case_id):
             if isinstance(e, Support.PlacementStarted):
-                last[len(last)] = e.started_on
+                dues[len(dues)] = e.started_on + REVIEW_EVERY
             elif isinstance(e, Support.PlacementReviewed):
-                last[e.index] = e.timestamp.astimezone(JST).date()
+                dues[e.index] = getattr(e, "next_review_on", None) or e.timestamp.astimezone(JST).date() + REVIEW_EVERY
         items = []
         for placement in self.support_view(case_id)["placements"]:
-            due = last[placement["index"]] + REVIEW_EVERY
+            due = dues[placement["index"]]
             if placement["status"] != "ended" and due <= on + timedelta(days=7):
                 items.append(DueItem(str(case_id), f"参加の見直し時期（参加 {placement['index'] + 1}）/ placement review due",
                                      due, due < on))

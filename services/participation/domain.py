@@ -98,8 +98,9 @@ class Support(JourneyAggregate):
     def _placement_started(self, resource_id: str, started_on: date) -> None:
         self.placements.append({"resource_id": resource_id, "started_on": started_on, "status": "started", "reviews": []})
 
-    def review_placement(self, index: int, outcome: str, note: str) -> None:
-        """D13: how the placement went: settled, ongoing, interrupted or ended."""
+    def review_placement(self, index: int, outcome: str, note: str, next_review_on: date | None = None) -> None:
+        """D13: how the placement went: settled, ongoing, interrupted or ended; when to look at it again
+        (次回の見直し予定日, `next_review_on`: none for an ended placement)."""
         if not 0 <= index < len(self.placements):
             raise NotFound(f"参加 {index} はありません / no placement {index}")
         if outcome not in PLACEMENT_OUTCOMES:
@@ -109,13 +110,18 @@ class Support(JourneyAggregate):
             )
         if self.placements[index]["status"] == "ended":
             raise PlacementEnded(f"参加 {index} は終了しています / placement {index} has ended")
-        self._placement_reviewed(index=index, resource_id=self.placements[index]["resource_id"], outcome=outcome, note=note)
+        if next_review_on is not None and outcome == "ended":
+            raise Invalid("終了した参加には次回の見直し予定日を入れません / an ended placement has no next review")
+        self._placement_reviewed(index=index, resource_id=self.placements[index]["resource_id"], outcome=outcome, note=note,
+                                 next_review_on=next_review_on)
 
     @event("PlacementReviewed")
-    def _placement_reviewed(self, index: int, resource_id: str, outcome: str, note: str) -> None:
+    def _placement_reviewed(self, index: int, resource_id: str, outcome: str, note: str,
+                            next_review_on: date | None = None) -> None:
         placement = self.placements[index]
         placement["status"] = outcome
-        placement["reviews"].append({"outcome": outcome, "note": note})
+        placement["reviews"].append({"outcome": outcome, "note": note,
+                                     "next_review_on": next_review_on.isoformat() if next_review_on else None})
 
     def view(self) -> dict[str, Any]:
         placements = [{**p, "started_on": p["started_on"].isoformat(), "index": i} for i, p in enumerate(self.placements)]

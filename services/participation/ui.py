@@ -281,7 +281,8 @@ async def review(request: Request, case_id: UUID, index: PlacementIndex, app: Ap
     text = await form_text(request)
     try:
         reviewed = form_model(PlacementReviewIn, text)
-        await call(app.review_placement, actor_of(staff), case_id, index, reviewed.outcome, reviewed.note)
+        await call(app.review_placement, actor_of(staff), case_id, index, reviewed.outcome, reviewed.note,
+                   reviewed.next_review_on)
     except DomainError as refused:
         return await _refused(request, app, case_id, "review", {**text, "index": index}, refused)
     return _back(f"/ui/supports/{case_id}", f"placement-{index}",

@@ -11,16 +11,19 @@ included).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.participation.api import PlacementIn, PlacementReviewIn
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES, CatalogueEntry, Support
-from shared.kernel.journey import acting
+from shared.domain.wareki import today_in_japan
+from shared.kernel.journey import Invalid, acting
+from shared.web.limits import form_model
 from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 
@@ -85,3 +88,33 @@ def test_d8_d13_any_commands_leave_a_support_valid(ops: list[tuple[Any, ...]]) -
                 ended_reviews[index] = len(support.placements[index]["reviews"])
         check(support, shortages, ended_reviews)
     check(subject.rebuilt(), shortages, ended_reviews)
+
+
+def test_d13_a_review_sets_the_next_review_date_typed_in_wareki_and_my_work_follows_it() -> None:
+    """次回の見直し予定日 (issue 15): typed as staff write it, kept with the review, and the placement is due on it
+    (not 90 days after the review); an ended placement takes none."""
+    actor = {"staff_id": "sanka-002", "division": "welfare-general"}
+    today = today_in_japan()
+    started = form_model(PlacementIn, {"resource_id": str(ENTRIES[0].id), "started_on": "R8.11.1"}).started_on
+    assert started == date(2026, 11, 1)
+    with acting(actor):
+        support = Support(case_id=uuid4(), referred_by="outreach", needs=[])
+        support.match(ENTRIES[0])
+        support.start_placement(str(ENTRIES[0].id), started)
+    soon = today + timedelta(days=3)
+    typed = form_model(PlacementReviewIn, {"outcome": "ongoing", "note": "通えている",
+                                           "next_review_on": f"令和{soon.year - 2018}年{soon.month}月{soon.day}日"})
+    assert typed.next_review_on == soon
+    with acting(actor):
+        support.review_placement(0, typed.outcome, typed.note, typed.next_review_on)
+    APP.save(support)
+    assert support.view()["placements"][0]["reviews"][-1]["next_review_on"] == soon.isoformat()
+    due = APP.casework_due(support.case_id, [], today)
+    assert [(d.due, d.overdue) for d in due] == [(soon, False)]  # on the date set, not 90 days after the review
+    try:
+        with acting(actor):
+            support.review_placement(0, "ended", "", soon)
+    except Invalid as refused:
+        assert "次回の見直し予定日" in str(refused)
+    else:
+        raise AssertionError("an ended placement took a next review date")
