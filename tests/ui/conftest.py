@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from security.seed import seed
 from support import auth
 from support.servers import free_port, nats_server
 
@@ -31,6 +32,22 @@ def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     ports = {name: free_port() for name in SERVICES}
     with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def walk_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """One suite for the walks over every page (test_office_language.py, test_accessibility.py), started once for
+    both; their tests only read from it."""
+    root = tmp_path_factory.mktemp("walk")
+    ports = {name: free_port() for name in SERVICES}
+    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def walk_ids(walk_suite: Suite) -> dict[str, str]:
+    """The ids of the journey seeded once into `walk_suite` (tests/security/seed.py), by path-parameter name."""
+    return {k: str(v) for k, v in seed({name: walk_suite.url(name) for name in SERVICES}).items()}
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,10 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from playwright.async_api import expect
-from security.seed import seed
-from support.auth import ROLE_STAFF, token
 
 from jusou.runner import Suite
 from shared.domain.access import Forbidden, OutOfScope
 from shared.kernel.journey import Invalid
-from shared.web.auth import COOKIE
 from shared.web.http import _install_error_handlers
 from shared.web.limits import MAX_FORM_FIELD, form_guard
 from shared.web.limits import install as install_limits
@@ -36,8 +33,10 @@ from .conftest import shoot
 from .every_page import (
     ALL_ROLES,
     SERVICES,
+    Answer,
     codes_in,
     exports,
+    fetch_all,
     filled,
     pages,
     reading,
@@ -60,43 +59,49 @@ def _params(listing: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def journey(ui_suite: Suite) -> dict[str, str]:
-    return {k: str(v) for k, v in seed({name: ui_suite.url(name) for name in SERVICES}).items()}
+def journey(walk_ids: dict[str, str]) -> dict[str, str]:
+    return walk_ids
+
+
+@pytest.fixture(scope="module")
+async def answers(walk_suite: Suite, journey: dict[str, str]) -> dict[tuple[str, str], Answer]:
+    """Every page and every export as every role got it: asked for at once (every_page.fetch_all), read by the
+    tests below one page each."""
+    urls = [walk_suite.url(service) + filled(path, journey, service)
+            for service in SERVICES for path in [*pages(service), *exports(service)]]
+    return await fetch_all((url, role) for url in urls for role in ALL_ROLES)
 
 
 @pytest.mark.parametrize(("service", "path"), _params(pages))
-async def test_no_page_shows_a_rule_code_an_action_a_route_or_an_english_event_name(
-        service: str, path: str, ui_suite: Suite, journey: dict[str, str]) -> None:
-    url = ui_suite.url(service) + filled(path, journey, service)
+def test_no_page_shows_a_rule_code_an_action_a_route_or_an_english_event_name(
+        service: str, path: str, walk_suite: Suite, journey: dict[str, str], answers: dict[tuple[str, str], Answer]) -> None:
+    url = walk_suite.url(service) + filled(path, journey, service)
     problems: dict[str, list[str]] = {}  # what was found → the roles (and the page's status) it was found for
-    async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
-        for role in ALL_ROLES:
-            staff_id, division = ROLE_STAFF[role]
-            answer = await http.get(url, cookies={COOKIE: token(staff_id, division, role)})
-            assert answer.status_code < 500 and answer.headers["content-type"].startswith("text/html"), (
-                role, url, answer.status_code, answer.text[:300])
-            text, links = reading(answer.text)
-            found = codes_in(text) + [f"a link to a page this role may not open: {link}"
-                                      for link in refused_links(service, role, links)]
-            for problem in found:
-                problems.setdefault(problem, []).append(f"{role} {answer.status_code}")
+    for role in ALL_ROLES:
+        answer = answers[url, role]
+        assert answer.status < 500 and answer.content_type.startswith("text/html"), (
+            role, url, answer.status, answer.text[:300])
+        text, links = reading(answer.text)
+        found = codes_in(text) + [f"a link to a page this role may not open: {link}"
+                                  for link in refused_links(service, role, links)]
+        for problem in found:
+            problems.setdefault(problem, []).append(f"{role} {answer.status}")
     assert not problems, f"{service} {path}:\n" + "\n".join(
         f"{problem} [{', '.join(roles)}]" for problem, roles in list(problems.items())[:30])
 
 
 @pytest.mark.parametrize(("service", "path"), _params(exports))
 def test_no_csv_export_shows_a_rule_code_an_action_a_route_or_an_english_event_name(
-        service: str, path: str, ui_suite: Suite, journey: dict[str, str]) -> None:
-    url = ui_suite.url(service) + filled(path, journey, service)
+        service: str, path: str, walk_suite: Suite, journey: dict[str, str], answers: dict[tuple[str, str], Answer]) -> None:
+    url = walk_suite.url(service) + filled(path, journey, service)
     problems: list[str] = []
     read = 0
     for role in ALL_ROLES:
-        staff_id, division = ROLE_STAFF[role]
-        answer = httpx.get(url, cookies={COOKIE: token(staff_id, division, role)}, trust_env=False, timeout=15)
-        if answer.status_code != 200:
+        answer = answers[url, role]
+        if answer.status != 200:
             continue
         read += 1
-        assert answer.headers["content-type"].startswith("text/csv"), (role, answer.headers["content-type"])
+        assert answer.content_type.startswith("text/csv"), (role, answer.content_type)
         problems += [f"{role}: {found}" for found in codes_in(answer.text)]
     assert read, f"no role could read {url}"
     assert not problems, f"{service} {path}:\n" + "\n".join(problems[:20])
@@ -203,9 +208,9 @@ def test_a_record_of_another_division_is_refused_as_a_page_that_says_whose_it_is
     assert page.headers["x-jusou-refused-by"] == "scope"
 
 
-async def test_a_role_the_policy_refuses_is_told_who_may_use_the_page(ui_suite: Suite, journey: dict[str, str],
+async def test_a_role_the_policy_refuses_is_told_who_may_use_the_page(walk_suite: Suite, journey: dict[str, str],
                                                                      browser: Any) -> None:
-    base = ui_suite.url("intake")
+    base = walk_suite.url("intake")
     context = await browser.new_context(locale="ja-JP")
     await context.add_cookies([role_cookie("community_worker", base)])
     page = await context.new_page()
@@ -220,13 +225,13 @@ async def test_a_role_the_policy_refuses_is_told_who_may_use_the_page(ui_suite: 
     await expect(page.get_by_role("navigation", name="事業 / programs").get_by_role("link")).to_have_count(1)
     await page.get_by_role("link", name="地域づくりへ / to community").click()
     await expect(page.get_by_role("heading", level=2).first).to_be_visible()
-    assert page.url.startswith(ui_suite.url("community") + "/ui/")
+    assert page.url.startswith(walk_suite.url("community") + "/ui/")
     await context.close()
 
 
-async def test_an_unknown_page_in_the_browser_is_the_suite_s_page_with_the_way_back(ui_suite: Suite,
+async def test_an_unknown_page_in_the_browser_is_the_suite_s_page_with_the_way_back(walk_suite: Suite,
                                                                                   browser: Any) -> None:
-    base = ui_suite.url("meeting")
+    base = walk_suite.url("meeting")
     context = await browser.new_context(locale="ja-JP")
     await context.add_cookies([role_cookie("secretariat", base)])
     page = await context.new_page()
@@ -243,9 +248,9 @@ async def test_an_unknown_page_in_the_browser_is_the_suite_s_page_with_the_way_b
     await context.close()
 
 
-async def test_the_skip_link_leads_to_the_page_s_content_and_a_list_pages(ui_suite: Suite, journey: dict[str, str],
+async def test_the_skip_link_leads_to_the_page_s_content_and_a_list_pages(walk_suite: Suite, journey: dict[str, str],
                                                                           browser: Any) -> None:
-    base = ui_suite.url("intake")
+    base = walk_suite.url("intake")
     context = await browser.new_context(locale="ja-JP")
     await context.add_cookies([role_cookie("counselor", base)])
     page = await context.new_page()
