@@ -34,8 +34,28 @@ CATEGORIES: list[tuple[str, Any]] = [
     ("HTTP (h11, Starlette, FastAPI, pydantic)", lambda stack, leaf: any(  # not "uvicorn": the loop runs in it
         s in stack for s in ("h11_impl", "starlette", "fastapi", "pydantic", "shared/web/http.py"))),
     ("eventsourcing", lambda stack, leaf: "eventsourcing" in stack),
+    # uvloop runs the loop in C: py-spy's innermost Python frame is then `Runner.run` (socket reads and
+    # writes, timers; on a loaded machine also a runnable loop thread waiting for a core)
+    ("event loop in C (uvloop)", lambda stack, leaf: leaf.startswith("Runner.run")),
     ("asyncio loop", lambda stack, leaf: "asyncio" in stack),
 ]
+
+#: Whose transaction a commit sample belongs to (first match wins; "other" otherwise): the inbox commits
+#: one transaction per bus event, the commands one per command (issue 19: commits per bus event are the lever).
+COMMITTERS: list[tuple[str, str]] = [
+    ("inbox (ServiceApplication.receive)", "ServiceApplication.receive"),
+    ("relay (its position)", "relay.py"),
+    ("read models", "readmodel.py"),
+    ("a service's own key store (services/intake/keys.py)", "keys.py"),
+    ("commands (Application.save)", "Application.save"),
+]
+
+
+def is_commit(stack: str) -> bool:
+    """A sample inside a commit: the store's (SQLite's, or psycopg's), or intake's key store's insert
+    (autocommit, its journal written, synced and deleted: `SQLiteKeys._put`)."""
+    return ("SQLiteConnection.commit" in stack or ("psycopg" in stack and ".commit (" in stack)
+            or "SQLiteKeys._put (" in stack)
 
 
 #: ASGI middleware of ours (`RequestContext` in shared/observe/logs.py, `RequestMetrics` in shared/web/metrics.py, …):
@@ -85,6 +105,7 @@ class Spies:
 def summarise(path: Path, top: int = 12) -> dict[str, Any]:
     categories: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
+    commits: collections.Counter[str] = collections.Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -98,12 +119,15 @@ def summarise(path: Path, top: int = 12) -> dict[str, Any]:
         categories[name] += n
         if not name.startswith("waiting"):
             leaves[leaf] += n
+        if is_commit(stack):
+            commits[next((who for who, mark in COMMITTERS if mark in stack), "other")] += n
     share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)
     return {
         "file": str(path),
         "samples": total,
         "categories_pct": {name: share(n) for name, n in categories.most_common()},
         "busiest_frames_pct": [[frame, share(n)] for frame, n in leaves.most_common(top)],
+        "commits_pct": {who: share(n) for who, n in commits.most_common()},
     }
 
 
@@ -120,3 +144,10 @@ def print_profiles(profiles: dict[str, Any]) -> None:
         for category, share in found["categories_pct"].items():
             table.add_row(category, f"{share:.1f}")
         Console(width=180).print(table)
+        if found.get("commits_pct"):
+            commits = Table(title=f"profile: {name}, whose commits (% of all samples)", title_justify="left")
+            commits.add_column("transaction")
+            commits.add_column("% of samples", justify="right")
+            for who, share in found["commits_pct"].items():
+                commits.add_row(who, f"{share:.1f}")
+            Console(width=180).print(commits)
