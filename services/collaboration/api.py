@@ -6,16 +6,18 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from services.collaboration.application import CollaborationApplication
+from services.collaboration.domain import CollaborationCase, CouncilSitting, ResourceGap
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
 
@@ -181,10 +183,13 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": RefusedOut, "description": said[code]} for code in codes}
 
 
-@router.get("/cases", dependencies=[requires("collaboration.case.read")], response_model=list[CaseOut])
-def cases(app: App, who: Reader) -> list[dict[str, Any]]:
-    """多機関協働のケース一覧 (the caller's division scope)."""
-    return app.scoped(app.cases(), who)
+@router.get("/cases", dependencies=[requires("collaboration.case.read")], response_model=list[CaseOut],
+            responses={200: {"headers": PAGING_HEADERS}})
+def cases(app: App, who: Reader, request: Request, response: Response, limit: Limit = None,
+          cursor: Cursor = None) -> list[dict[str, Any]]:
+    """多機関協働のケース一覧 (the caller's division scope), oldest escalation first; paged by `limit` and `cursor`."""
+    return page(app.scoped(app.cases(), who), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(CollaborationCase), "case_id"))
 
 
 @router.get("/cases/{case_id}", dependencies=[requires("collaboration.case.read")], response_model=CaseOut)
@@ -196,10 +201,12 @@ def case(case_id: UUID, app: App) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}/strands", dependencies=[requires("collaboration.case.read")],
-            response_model=list[StrandOut], responses=refusals(403, 404))
-def strands(case_id: UUID, app: App) -> list[dict[str, Any]]:
-    """課題の一覧 (D4): the household's issues, each with its agency and status."""
-    return list(app.case_view(case_id)["strands"])
+            response_model=list[StrandOut], responses={**refusals(403, 404), 200: {"headers": PAGING_HEADERS}})
+def strands(case_id: UUID, app: App, request: Request, response: Response, limit: Limit = None,
+            cursor: Cursor = None) -> list[dict[str, Any]]:
+    """課題の一覧 (D4): the household's issues, each with its agency and status, in the order recorded (a strand is
+    never removed: the cursor is a position)."""
+    return page(list(app.case_view(case_id)["strands"]), limit, cursor, request, response)
 
 
 @router.post("/cases/{case_id}/strands", status_code=201, dependencies=[requires("collaboration.strand.write")],
@@ -219,21 +226,28 @@ def change_strand(case_id: UUID, strand_id: UUID, body: StrandIn, app: App, acto
 
 
 @router.get("/cases/{case_id}/roles-from-strands", dependencies=[requires("collaboration.case.read")],
-            response_model=list[RoleOut], responses=refusals(403, 404))
-def roles_from_strands(case_id: UUID, app: App) -> list[dict[str, Any]]:
-    """役割分担の案 (D4): one role per agency named by the open strands (what the plan form proposes)."""
-    return app.roles_from_strands(case_id)
+            response_model=list[RoleOut], responses={**refusals(403, 404), 200: {"headers": PAGING_HEADERS}})
+def roles_from_strands(case_id: UUID, app: App, request: Request, response: Response, limit: Limit = None,
+                       cursor: Cursor = None) -> list[dict[str, Any]]:
+    """役割分担の案 (D4): one role per agency named by the open strands (what the plan form proposes), in the
+    strands' order; paged by `limit` and `cursor` like every list (a proposal: short, read whole as a rule)."""
+    return page(app.roles_from_strands(case_id), limit, cursor, request, response)
 
 
 # -- 相談支援包括化推進会議 (D8) -----------------------------------------------------------------------
 
 
-@router.get("/council/gaps", dependencies=[requires("council.read")], response_model=list[GapOut])
-def gaps(app: App, status: Annotated[Literal["awaiting", "on_agenda", "initiative", "request"] | None,
-                                     Query(description="状態で絞り込む")] = None) -> list[dict[str, Any]]:
+@router.get("/council/gaps", dependencies=[requires("council.read")], response_model=list[GapOut],
+            responses={200: {"headers": PAGING_HEADERS}})
+def gaps(app: App, request: Request, response: Response,
+         status: Annotated[Literal["awaiting", "on_agenda", "initiative", "request"] | None,
+                           Query(description="状態で絞り込む")] = None, limit: Limit = None,
+         cursor: Cursor = None) -> list[dict[str, Any]]:
     """推進会議の課題 (D8): resource gaps named by the 重層的支援会議, reported by participation or brought by a
-    地域福祉コーディネーター; `status=awaiting` lists those awaiting the council."""
-    return app.gaps(status)
+    地域福祉コーディネーター, oldest first; `status=awaiting` lists those awaiting the council. Paged by `limit` and
+    `cursor` (a keyset: a gap that leaves the status asked makes no other gap skipped)."""
+    return page(app.gaps(status), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(ResourceGap), "gap_id"))
 
 
 @router.get("/council/gaps/{gap_id}", dependencies=[requires("council.read")], response_model=GapOut,
@@ -249,10 +263,14 @@ def refer_gap(body: GapIn, app: App, actor: Staff) -> dict[str, Any]:
     return app.gap_view(app.refer_gap(actor, body.need, body.area, body.description))
 
 
-@router.get("/council/sittings", dependencies=[requires("council.read")], response_model=list[SittingOut])
-def sittings(app: App) -> list[dict[str, Any]]:
-    """推進会議の開催一覧 (D8), newest first."""
-    return app.sittings()
+@router.get("/council/sittings", dependencies=[requires("council.read")], response_model=list[SittingOut],
+            responses={200: {"headers": PAGING_HEADERS}})
+def sittings(app: App, request: Request, response: Response, limit: Limit = None,
+             cursor: Cursor = None) -> list[dict[str, Any]]:
+    """推進会議の開催一覧 (D8), newest first; paged by `limit` and `cursor` (a keyset: a sitting recorded since
+    the first page comes before it, and shifts nothing)."""
+    return page(app.sittings(), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(CouncilSitting), "sitting_id", newest_first_by="held_on"))
 
 
 @router.post("/council/sittings", status_code=201, dependencies=[requires("council.convene")],

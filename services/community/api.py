@@ -6,15 +6,17 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, Field
 
 from services.community.application import CommunityApplication, community_programs, fiscal_year_of
+from services.community.domain import ActivitySession, LocalResource, Place, RegionalIssue, SelfHelpGroup
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, staff
 from shared.web.limits import MAX_CAPACITY, Capacity, Name, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
 
 App = Annotated[CommunityApplication, Depends(application(CommunityApplication))]
@@ -245,11 +247,16 @@ PLACE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {
 
 # -- routes ---------------------------------------------------------------------------------------
 
+#: a paged list's 200 answer (shared/web/paging.py)
+PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
 
-@router.get("/issues", response_model=list[IssueOut], dependencies=[requires("issue.read")])
-def issues(app: App) -> list[dict[str, Any]]:
-    """地域の課題一覧 (D8)."""
-    return app.issues()
+
+@router.get("/issues", response_model=list[IssueOut], dependencies=[requires("issue.read")], responses=PAGED)
+def issues(app: App, request: Request, response: Response, limit: Limit = None,
+           cursor: Cursor = None) -> list[dict[str, Any]]:
+    """地域の課題一覧 (D8), oldest first; paged by `limit` and `cursor`."""
+    return page(app.issues(), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(RegionalIssue), "issue_id"))
 
 
 @router.get("/issues/{issue_id}", response_model=IssueOut, dependencies=[requires("issue.read")])
@@ -273,10 +280,13 @@ def resolve(issue_id: UUID, body: ResolutionIn, app: App, actor: Staff) -> dict[
     return app.issue_view(issue_id)
 
 
-@router.get("/resources", response_model=list[ResourceOut], dependencies=[requires("resource.read")])
-def resources(app: App) -> list[dict[str, Any]]:
-    """地域の社会資源一覧 (D8)."""
-    return app.resources()
+@router.get("/resources", response_model=list[ResourceOut], dependencies=[requires("resource.read")],
+            responses=PAGED)
+def resources(app: App, request: Request, response: Response, limit: Limit = None,
+              cursor: Cursor = None) -> list[dict[str, Any]]:
+    """地域の社会資源一覧 (D8), oldest first; paged by `limit` and `cursor`."""
+    return page(app.resources(), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(LocalResource), "resource_id"))
 
 
 @router.post("/resources", status_code=201, dependencies=[requires("resource.write")])
@@ -297,10 +307,12 @@ def _of(rows: list[dict[str, Any]], program: str, fy: int | None = None, day: st
             and (fy is None or fiscal_year_of(date.fromisoformat(r[day])) == fy)]
 
 
-@router.get("/places", response_model=list[PlaceOut], dependencies=[requires("resource.read")])
-def places(app: App, program: ProgramQuery = "") -> list[dict[str, Any]]:
-    """拠点・居場所の一覧 (D21), oldest first."""
-    return _of(app.places(), program)
+@router.get("/places", response_model=list[PlaceOut], dependencies=[requires("resource.read")], responses=PAGED)
+def places(app: App, request: Request, response: Response, program: ProgramQuery = "", limit: Limit = None,
+           cursor: Cursor = None) -> list[dict[str, Any]]:
+    """拠点・居場所の一覧 (D21), oldest first; paged by `limit` and `cursor`."""
+    return page(_of(app.places(), program), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(Place), "place_id"))
 
 
 @router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")])
@@ -318,10 +330,13 @@ def close_place(place_id: UUID, body: PlaceClosureIn, app: App, actor: Staff) ->
     return _place(app, place_id)
 
 
-@router.get("/sessions", response_model=list[SessionOut], dependencies=[requires("resource.read")])
-def sessions(app: App, program: ProgramQuery = "", fy: YearQuery = None) -> list[dict[str, Any]]:
-    """開催の記録 (D21), newest first; of one program, of one fiscal year (by the day held) when asked."""
-    return _of(app.sessions(), program, fy, "held_on")
+@router.get("/sessions", response_model=list[SessionOut], dependencies=[requires("resource.read")], responses=PAGED)
+def sessions(app: App, request: Request, response: Response, program: ProgramQuery = "", fy: YearQuery = None,
+             limit: Limit = None, cursor: Cursor = None) -> list[dict[str, Any]]:
+    """開催の記録 (D21), newest first; of one program, of one fiscal year (by the day held) when asked. Paged by
+    `limit` and `cursor` (a keyset: a session recorded since the first page shifts nothing)."""
+    return page(_of(app.sessions(), program, fy, "held_on"), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(ActivitySession), "session_id", newest_first_by="held_on"))
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, dependencies=[requires("resource.write")],
@@ -334,10 +349,13 @@ def record_session(body: SessionIn, app: App, actor: Staff) -> dict[str, Any]:
     return next(s for s in app.sessions() if s["session_id"] == str(session_id))
 
 
-@router.get("/groups", response_model=list[GroupOut], dependencies=[requires("resource.read")])
-def groups(app: App, program: ProgramQuery = "", fy: YearQuery = None) -> list[dict[str, Any]]:
-    """自主グループの一覧 (D21), newest first; of one program, of one fiscal year (by the day formed) when asked."""
-    return _of(app.groups(), program, fy, "formed_on")
+@router.get("/groups", response_model=list[GroupOut], dependencies=[requires("resource.read")], responses=PAGED)
+def groups(app: App, request: Request, response: Response, program: ProgramQuery = "", fy: YearQuery = None,
+           limit: Limit = None, cursor: Cursor = None) -> list[dict[str, Any]]:
+    """自主グループの一覧 (D21), newest first; of one program, of one fiscal year (by the day formed) when asked.
+    Paged by `limit` and `cursor` (a keyset, as `/sessions`)."""
+    return page(_of(app.groups(), program, fy, "formed_on"), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(SelfHelpGroup), "group_id", newest_first_by="formed_on"))
 
 
 @router.post("/groups", status_code=201, response_model=GroupOut, dependencies=[requires("resource.write")],

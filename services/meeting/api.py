@@ -6,14 +6,15 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import NO_ATTENDEES
+from services.meeting.domain import NO_ATTENDEES, CaseLearning, PlanReview
 from shared.web.auth import Principal
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
 
 App = Annotated[MeetingApplication, Depends(application(MeetingApplication))]
@@ -303,10 +304,14 @@ class RecordedOut(BaseModel):
 # -- routes ---------------------------------------------------------------------------------------
 
 
-@router.get("/agenda", dependencies=[requires("meeting.agenda.read")])
-def agenda(app: App, who: Reader) -> list[AgendaItemOut]:
-    """議題: plans awaiting a decision or a closure evaluation."""
-    return [AgendaItemOut.model_validate(item) for item in app.scoped(app.agenda(), who)]
+@router.get("/agenda", dependencies=[requires("meeting.agenda.read")], responses={200: {"headers": PAGING_HEADERS}})
+def agenda(app: App, who: Reader, request: Request, response: Response, limit: Limit = None,
+           cursor: Cursor = None) -> list[AgendaItemOut]:
+    """議題: plans awaiting a decision or a closure evaluation, oldest first; paged by `limit` and `cursor` (a keyset:
+    a plan decided meanwhile leaves the agenda and makes no other plan skipped)."""
+    rows = page(app.scoped(app.agenda(), who), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(PlanReview), "plan_id"))
+    return [AgendaItemOut.model_validate(item) for item in rows]
 
 
 @router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
@@ -352,17 +357,28 @@ def record_learning(meeting_id: UUID, body: LearningIn, app: App, actor: Staff) 
         list(body.concerns)))
 
 
-@router.get("/learnings", dependencies=[requires("meeting.read")])
-def learnings(app: App, concern: str | None = None, q: str = "") -> list[LearningOut]:
-    """事例集: every counter's staff search the learnings by concern field (code) and words."""
-    return [LearningOut.model_validate(r) for r in app.learnings(concern, q)]
+@router.get("/learnings", dependencies=[requires("meeting.read")], responses={200: {"headers": PAGING_HEADERS}})
+def learnings(app: App, request: Request, response: Response, concern: str | None = None, q: str = "",
+              limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
+    """事例集: every counter's staff search the learnings by concern field (code) and words, newest first; paged by
+    `limit` and `cursor` (a keyset: a learning recorded since the first page comes before it, and shifts nothing)."""
+    rows = page(app.learnings(concern, q), limit, cursor, request, response, _newest_learnings(app))
+    return [LearningOut.model_validate(r) for r in rows]
 
 
-@router.get("/learnings/takeaways", dependencies=[requires("meeting.read")])
-def takeaways(app: App, who: Reader, agency: str | None = None) -> list[LearningOut]:
+@router.get("/learnings/takeaways", dependencies=[requires("meeting.read")],
+            responses={200: {"headers": PAGING_HEADERS}})
+def takeaways(app: App, who: Reader, request: Request, response: Response, agency: str | None = None,
+              limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
     """持ち帰り: the learnings an attending agency received (`agency`), or, without it, those of every agency
-    of the reader's division."""
-    return [LearningOut.model_validate(r) for r in app.takeaways(who.division, agency)]
+    of the reader's division; newest first, paged by `limit` and `cursor` as `/learnings`."""
+    rows = page(app.takeaways(who.division, agency), limit, cursor, request, response, _newest_learnings(app))
+    return [LearningOut.model_validate(r) for r in rows]
+
+
+def _newest_learnings(app: MeetingApplication) -> Any:
+    """The 事例集's order as a keyset: newest recorded first, then the store's order."""
+    return catalogue_order(lambda: app.ids_of(CaseLearning), "learning_id", newest_first_by="recorded_at")
 
 
 @router.post("/meetings/{meeting_id}/cases", status_code=201, dependencies=[requires("meeting.convene")])

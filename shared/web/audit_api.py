@@ -37,6 +37,8 @@ from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import Invalid
 from shared.web.deps import application
 from shared.web.limits import check_moment
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit
+from shared.web.paging import page as one_page
 from shared.web.policy import requires
 from shared.web.ui import PROGRAM_LABELS, UI, internal_url
 
@@ -108,10 +110,10 @@ class DisclosureOut(BaseModel):
     recent_basis: bool = Field(description="an own-counter basis its reader created shortly before (issue 13)")
 
 
-def _json_csv_or_text(model: Any, what: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI of an answer that is `model` as JSON, or CSV or text by `format`."""
+def _json_csv_or_text(model: Any, what: str, headers: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of an answer that is `model` as JSON, or CSV or text by `format` (with `headers`: a paged list's)."""
     return {200: {"model": model, "description": f"{what}: JSON, or CSV / text by `format`",
-                  "content": {"text/csv": {}, "text/plain": {}}}}
+                  "content": {"text/csv": {}, "text/plain": {}}, **({"headers": headers} if headers else {})}}
 
 
 def moment_of(value: datetime | None) -> datetime | None:
@@ -164,15 +166,16 @@ def mount_audit(api: FastAPI, page: UI) -> None:
     api.include_router(router)
 
 
-def _disclosures(app: ServiceApplication, person_ref: UUID, format: str) -> Any:
-    """A person's disclosures as JSON rows, or as a CSV or text answer."""
+def _disclosures(app: ServiceApplication, person_ref: UUID, format: str, paging: tuple[Any, ...] | None = None) -> Any:
+    """A person's disclosures as JSON rows (one page of them with `paging`: limit, cursor, request, response), or
+    as a CSV or text answer (all of them)."""
     found = disclosure_rows(app.person_rows(person_ref))
     if format == "csv":
         return Response(render_disclosures_csv(found), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="disclosures-{person_ref}.csv"'})
     if format == "text":
         return PlainTextResponse(render_disclosures_text(str(person_ref), found) + "\n")
-    return found
+    return one_page(found, *paging) if paging else found
 
 
 async def _audit_case(case_id: UUID, request: Request, as_of: datetime | None, format: str) -> Any:
@@ -189,12 +192,15 @@ async def _audit_case(case_id: UUID, request: Request, as_of: datetime | None, f
 
 
 def _mount_api(router: APIRouter) -> None:
-    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")])
-    def state(case_id: UUID, request: Request, app: App, as_of: datetime | None = AS_OF) -> list[AggregateStateOut]:
-        """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then)."""
+    @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")],
+                responses={200: {"headers": PAGING_HEADERS}})
+    def state(case_id: UUID, request: Request, response: Response, app: App, as_of: datetime | None = AS_OF,
+              limit: Limit = None, cursor: Cursor = None) -> list[AggregateStateOut]:
+        """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then), in
+        the order the aggregates first recorded for the case; paged by `limit` and `cursor`."""
         division = getattr(getattr(request.state, "principal", None), "division", None)
         states = app.state_as_of(case_id, moment_of(as_of), division)
-        return [AggregateStateOut.model_validate(s) for s in states]
+        return [AggregateStateOut.model_validate(s) for s in one_page(states, limit, cursor, request, response)]
 
     @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")],
                 responses=_json_csv_or_text(AuditDocumentOut, "the case's audit"))
@@ -205,10 +211,12 @@ def _mount_api(router: APIRouter) -> None:
 
     @router.get("/audit/people/{person_ref}/disclosures", response_model=None,
                 dependencies=[requires("audit.disclosures")],
-                responses=_json_csv_or_text(list[DisclosureOut], "the person's disclosures"))
-    def disclosures(person_ref: UUID, app: App, format: str = FORMAT) -> Any:
-        """Who was shown this person's information, when, on what legal basis (intake records every showing)."""
-        return _disclosures(app, person_ref, format)
+                responses=_json_csv_or_text(list[DisclosureOut], "the person's disclosures", PAGING_HEADERS))
+    def disclosures(person_ref: UUID, request: Request, response: Response, app: App, format: str = FORMAT,
+                    limit: Limit = None, cursor: Cursor = None) -> Any:
+        """Who was shown this person's information, when, on what legal basis (intake records every showing), in
+        the order recorded; the JSON form paged by `limit` and `cursor` (CSV and text: all of them)."""
+        return _disclosures(app, person_ref, format, (limit, cursor, request, response))
 
 
 def _mount_pages(router: APIRouter, page: UI) -> None:

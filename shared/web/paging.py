@@ -1,20 +1,31 @@
 """Paging of the JSON API's lists (issue 17): `limit` and `cursor` on a list route. The body stays the list, so a
 client that sends neither gets what it always got; the next page's cursor comes in `X-Next-Cursor` and as an
-RFC 8288 `Link: <…>; rel="next"`. A cursor is opaque to clients (today the position of the next item: the lists
-paged so far only grow at their end)."""
+RFC 8288 `Link: <…>; rel="next"`. A cursor is opaque to clients. Two kinds:
+
+- the position of the next item (digits), for a list that only grows at its end and never loses a row (a case's
+  history);
+- a keyset (`page(..., key=...)`): the last row's sort key, base64url JSON. The next page is the rows whose key
+  comes after it, so a list that loses rows (an agenda whose plans are decided, a list filtered by status) or
+  gains rows at its top (newest first) neither skips nor repeats a row. `key(row)` is the row's place in the
+  list's order, unique per row (`catalogue_order` builds one from the store's catalogue: creation order).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import HTTPException, Query, Request, Response
 
 T = TypeVar("T")
 MAX_LIMIT = 500
 NEXT_CURSOR = "X-Next-Cursor"
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, title="件数 / how many (1–500; none: all)")]
-Cursor = Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$",
+Cursor = Annotated[str | None, Query(max_length=400, pattern=r"^[0-9A-Za-z_-]+$",
                                      title="続きの位置 / where to go on: the X-Next-Cursor of the page before")]
 #: the 200 answer's headers of a paged list, for its OpenAPI `responses`
 PAGING_HEADERS: dict[str, Any] = {
@@ -22,16 +33,77 @@ PAGING_HEADERS: dict[str, Any] = {
                   "schema": {"type": "string"}},
     "Link": {"description": 'RFC 8288: <…?cursor=…&limit=…>; rel="next"', "schema": {"type": "string"}},
 }
+Key = Callable[[Any], Sequence[Any]]
+_UNREADABLE = ("続きの位置（cursor）が読めません。cursor を付けずに最初のページから取り直してください / the cursor "
+               "cannot be read here: start again from the first page, without a cursor")
 
 
-def page(items: Sequence[T], limit: int | None, cursor: str | None, request: Request, response: Response) -> list[T]:
-    """One page of `items` from `cursor`, at most `limit` long; the next cursor in the answer's headers."""
-    start = min(int(cursor), len(items)) if cursor else 0
+def page(items: Sequence[T], limit: int | None, cursor: str | None, request: Request, response: Response,
+         key: Key | None = None) -> list[T]:
+    """One page of `items` from `cursor`, at most `limit` long; the next cursor in the answer's headers.
+
+    Without `key`, the cursor is a position. With `key`, a keyset: the rows (sorted by `key` when paging; give a
+    key that follows the list's own order, so a page is the same rows in the same order as the unpaged list) after
+    the cursor's key. Neither limit nor cursor: `items` as they are."""
+    if key is None:
+        rows, after = list(items), _position(cursor, len(items))
+    else:
+        if limit is None and not cursor:
+            return list(items)
+        rows = sorted(items, key=lambda row: list(key(row)))
+        after = _after(rows, key, cursor) if cursor else 0
     if limit is None:
-        return list(items[start:])
-    end = start + limit
-    if end < len(items):
-        response.headers[NEXT_CURSOR] = str(end)
-        following = request.url.include_query_params(cursor=str(end), limit=limit)
-        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-    return list(items[start:end])
+        return rows[after:]
+    end = after + limit
+    if end < len(rows):
+        following = str(end) if key is None else _encode(key(rows[end - 1]))
+        response.headers[NEXT_CURSOR] = following
+        url = request.url.include_query_params(cursor=following, limit=limit)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return rows[after:end]
+
+
+def _position(cursor: str | None, length: int) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise HTTPException(422, _UNREADABLE)
+    return min(int(cursor), length)
+
+
+def _encode(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _after(rows: list[T], key: Key, cursor: str) -> int:
+    """Where the rows after the cursor's key begin (rows sorted by key)."""
+    try:
+        last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(last, list):
+            raise TypeError(cursor)
+        return next((n for n, row in enumerate(rows) if list(key(row)) > last), len(rows))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as unreadable:
+        raise HTTPException(422, _UNREADABLE) from unreadable
+
+
+def later_first(moment: str) -> float:
+    """A key part that puts later ISO days or moments first (a newest-first list's key)."""
+    at = datetime.fromisoformat(moment)
+    return -(at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def catalogue_order(ids: Callable[[], Iterable[object]], field: str,
+                    newest_first_by: str | None = None) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A keyset key for rows listed in the order of `ids()` (e.g. `lambda: app.ids_of(Kind)`: the store's catalogue,
+    oldest first, which only grows), each row named by its `field`; with `newest_first_by`, for rows sorted by that
+    ISO day or moment, later first, the catalogue's order among equals (Python's stable sort). `ids()` is read once,
+    on the first row asked (only when paging), after the rows: a row created since comes after every other."""
+    ranks: dict[str, int] = {}
+
+    def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        if not ranks:
+            ranks.update({str(i): n for n, i in enumerate(ids())})
+        rank = ranks.get(str(row[field]), len(ranks))
+        return (later_first(str(row[newest_first_by])), rank) if newest_first_by else (rank,)
+
+    return key
