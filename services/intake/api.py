@@ -343,6 +343,7 @@ class MemberOut(View):
     person_ref: str
     head: bool
     shown: bool = Field(description="false: 世帯員（閲覧権限なし）: no name, relation nor case, only how many cases")
+    erased: bool = Field(default=False, description="the member's personal information was erased (消去)")
     since: str
     case_count: int
     relation: str | None = Field(default=None, description="続柄 (spouse, child, parent, other; self: the head)")

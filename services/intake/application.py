@@ -705,7 +705,7 @@ class IntakeApplication(CaseworkOwner):
             person: Person = self.load(UUID(ref), Person, "相談者")
             shown = not person.erased and (basis is not None or (not cases and member["division"] == reader.division))
             row: dict[str, Any] = {"person_ref": ref, "head": ref == household.head_ref, "shown": shown,
-                                   "since": member["since"], "case_count": len(cases)}
+                                   "erased": bool(person.erased), "since": member["since"], "case_count": len(cases)}
             if shown:
                 with acting(actor):
                     if basis is not None:

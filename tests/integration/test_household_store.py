@@ -69,6 +69,8 @@ def walk(token: str) -> None:
         assert again.case_file(son).entries[0].content == NOTE_ERASED
         erased = again._household(household).members[1]
         assert erased["person_ref"] == son_ref and erased["relation"] is None, "the 続柄 erased with the member"
+        shown = again.household_view(Reader(), household)["members"][1]
+        assert (shown["shown"], shown["erased"], "name" in shown) == (False, True, False)
     finally:
         again.close()
 
