@@ -26,6 +26,15 @@ EVENT_LABELS = {
     "Case.PersonDisclosed": "個人情報の開示",
     "Case.SittingNoted": "会議での検討",
     "Case.MeetingNoted": "会議の結果",
+    "Case.Closed": "対応終了",
+    "Case.PlanEnded": "プランの終結",
+    "Case.PlanSuspended": "プランの中断",
+    "Case.PlanResumed": "プランの再開",
+    "Case.ReviewNoted": "プランの見直し予定日",
+    "Case.JoinedHouseholdPlan": "世帯のプランで連携",
+    "Household.Formed": "世帯の登録",
+    "Household.MemberAdded": "世帯員の追加",
+    "Household.MemberRemoved": "世帯員の転出・削除",
     "CollaborationCase.Opened": "多機関協働の開始",
     "CollaborationCase.Reopened": "多機関協働の再開",
     "CollaborationCase.PrimaryChanged": "主担当機関の変更",
@@ -83,6 +92,7 @@ EVENT_LABELS = {
 }
 #: The records each program keeps (the aggregate's class), as staff name them.
 KIND_LABELS = {
+    "Household": "世帯", "Reception": "相談受付票",
     "CaseLearning": "事例の学び",
     "ResourceGap": "推進会議の課題", "CouncilSitting": "相談支援包括化推進会議",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",

@@ -246,6 +246,7 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
     try:
         head = await runtime.store_head()
         tracking = await anyio.to_thread.run_sync(tracking_positions, runtime.app)
+        indexed = await anyio.to_thread.run_sync(runtime.app.readmodels.position)
     except TimeoutError:
         return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
     except Exception as exc:  # noqa: BLE001 - any store failure means not ready; say which
@@ -258,6 +259,7 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
         "store_position": head or 0,
         "relay_position": runtime.relay.position,
         "relay_saved_position": runtime.relay.saved_position,  # what `jusou audit verify` reads (saved ≤ 0.5 s late)
+        "readmodel_position": indexed,  # what the read models have indexed (jusou status: 未索引 = store − this)
         "published": runtime.relay.published,
         "applied": runtime.inbox.applied,
         "duplicates": runtime.inbox.duplicates,
