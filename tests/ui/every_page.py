@@ -18,6 +18,7 @@ from functools import cache
 from html.parser import HTMLParser
 
 import httpx
+import pytest
 from support.auth import ROLE_STAFF, token
 
 from shared.contract.events import REGISTRY
@@ -65,6 +66,14 @@ def filled(path: str, ids: dict[str, str], service: str = "") -> str:
     query = QUERIES.get(path, {}).get(service)
     filled_in = _PARAM.sub(lambda m: str(ids[m.group(1)]), path)
     return f"{filled_in}{'&' if '?' in filled_in else '?'}{query}" if query else filled_in
+
+
+def selected(request: pytest.FixtureRequest, *tests: str) -> list[tuple[str, str]]:
+    """The (service, path) of the page tests this run runs (all of them, or those `-k` chose): what a walk's
+    module fixture has to fetch."""
+    return list(dict.fromkeys((item.callspec.params["service"], item.callspec.params["path"])
+                              for item in request.session.items
+                              if getattr(item, "originalname", "") in tests and hasattr(item, "callspec")))
 
 
 def role_cookie(role: str, url: str) -> dict[str, str]:

@@ -42,6 +42,7 @@ from .every_page import (
     reading,
     refused_links,
     role_cookie,
+    selected,
     templates,
 )
 
@@ -64,11 +65,13 @@ def journey(walk_ids: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def answers(walk_suite: Suite, journey: dict[str, str]) -> dict[tuple[str, str], Answer]:
-    """Every page and every export as every role got it: asked for at once (every_page.fetch_all), read by the
-    tests below one page each."""
-    urls = [walk_suite.url(service) + filled(path, journey, service)
-            for service in SERVICES for path in [*pages(service), *exports(service)]]
+async def answers(request: pytest.FixtureRequest, walk_suite: Suite,
+                  journey: dict[str, str]) -> dict[tuple[str, str], Answer]:
+    """Every page and every export (that this run tests) as every role got it: asked for at once
+    (every_page.fetch_all), read by the tests below one page each."""
+    urls = [walk_suite.url(service) + filled(path, journey, service) for service, path in selected(
+        request, "test_no_page_shows_a_rule_code_an_action_a_route_or_an_english_event_name",
+        "test_no_csv_export_shows_a_rule_code_an_action_a_route_or_an_english_event_name")]
     return await fetch_all((url, role) for url in urls for role in ALL_ROLES)
 
 
