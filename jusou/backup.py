@@ -198,9 +198,11 @@ def read_manifest(src: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise Refused(f"{src} は Jusou のバックアップではありません（{MANIFEST} が読めません）。",
                       f"{src} is not a Jusou backup: {type(exc).__name__}: {exc}") from None
-    if manifest.get("format") != FORMAT:
-        raise Refused(f"このバックアップの形式（{manifest.get('format')}）はこの版では戻せません。",
-                      f"backup format {manifest.get('format')!r} is not {FORMAT}")
+    shape = manifest if isinstance(manifest, dict) else {}
+    if shape.get("format") != FORMAT or shape.get("store") not in ("sqlite", "postgres") or not isinstance(
+            shape.get("files"), dict):
+        raise Refused(f"このバックアップの形式（{shape.get('format')}）はこの版では戻せません。",
+                      f"backup format {shape.get('format')!r} is not {FORMAT} (or its manifest is incomplete)")
     outside = [name for name in manifest.get("files", {})
                if Path(name).is_absolute() or ".." in Path(name).parts or not Path(name).parts]
     if outside:
