@@ -116,6 +116,9 @@ async def nats_figures(url: str, n: int, seconds: float, latency_seconds: float,
 # -- the eventsourcing recorder -----------------------------------------------------------------
 
 
+RUN = 8  # events per transaction for `insert_runs_events_per_s`
+
+
 def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, Any]:
     """Single-event inserts, saves through the mapper (each up to `n` or `seconds`, whichever comes
     first), and the notification-log scan, on one store."""
@@ -143,6 +146,16 @@ def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, A
             inserted += 1
         insert = rate(inserted, time.perf_counter() - started)
 
+        # The ceiling of an inbox applying a run of one source's messages in one transaction (issue 19,
+        # docs/capacity.md §5): RUN events per commit (a consumer's tracking row would be one more insert).
+        started = time.perf_counter()
+        in_runs = 0
+        while in_runs < n and time.perf_counter() - started < seconds:
+            recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1, topic=stored.topic,
+                                                state=stored.state) for _ in range(RUN)])
+            in_runs += RUN
+        runs = rate(in_runs, time.perf_counter() - started)
+
         saves = 0
         started = time.perf_counter()
         with acting({"staff_id": "bench", "division": "elderly-support"}):
@@ -151,7 +164,7 @@ def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, A
                               concerns=["高齢・介護"], person_ref=str(uuid4()), primary_agency="地域包括支援センター"))
                 saves += 1
         save = rate(saves, time.perf_counter() - started)
-        missing = n - inserted - saves
+        missing = n - inserted - in_runs - saves
         while missing > 0:  # the scan reads at least n events; in chunks (one huge psycopg pipeline can stall)
             chunk = min(missing, 500)
             recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1, topic=stored.topic,
@@ -170,6 +183,8 @@ def recorder_figures(env: dict[str, str], n: int, seconds: float) -> dict[str, A
         scan = rate(scanned, time.perf_counter() - started)
         return {
             "insert_one_event_per_s": round(insert),
+            "insert_runs_events_per_s": round(runs),
+            "run_events": RUN,
             "save_one_aggregate_per_s": round(save),
             "scan_events_per_s": round(scan),
             "inserted": inserted,

@@ -53,6 +53,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
             continue
         out += [
             row("raw", f"recorder ({name}): one event per transaction", figures["insert_one_event_per_s"], "ev/s"),
+            row("raw", f"recorder ({name}): {figures.get('run_events', 8)} events per transaction (an inbox run)",
+                figures.get("insert_runs_events_per_s"), "ev/s", figures["insert_one_event_per_s"], "one per transaction"),
             row("raw", f"recorder ({name}): Application.save of one aggregate (AES + zlib)",
                 figures["save_one_aggregate_per_s"], "ev/s", figures["insert_one_event_per_s"], "raw insert"),
             row("raw", f"recorder ({name}): notification-log scan", figures["scan_events_per_s"], "ev/s"),
