@@ -12,10 +12,12 @@ from services.collaboration.domain import (
     GAP_NAMESPACE,
     CollaborationCase,
     CouncilSitting,
+    HouseholdLink,
     ResourceGap,
     StrandInvalid,
     gap_id_of,
     hold_sitting,
+    household_link_id,
 )
 from shared.contract.events import (
     ESCALATION_REASONS,
@@ -87,15 +89,35 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         its 担当 and 経過記録 readable (and a closing note writable) though no plan is made for it."""
         self.load(case_id, CollaborationCase, "多機関協働のケース")
 
-    def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
-              processing: ProcessingEvent[UUID]) -> None:
+    def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> CollaborationCase:
         try:
             case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
         except NotFound:
             case = CollaborationCase(case_id=case_id, reason=reason, concerns=concerns, primary_agency=primary_agency)
         else:
             case.reopen(reason, concerns, primary_agency)  # escalated again after a return to intake
+        return case
+
+    def holding_case(self, case_id: UUID) -> UUID | None:
+        """D16: the collaboration case holding this intake case as one of its household's related cases (None when
+        no household escalation named it)."""
+        try:
+            link: HouseholdLink = self.load(household_link_id(case_id), HouseholdLink, "世帯の関連ケース")
+        except NotFound:
+            return None
+        return UUID(str(link.case_id))
+
+    def _hold_household(self, case: CollaborationCase, household_ref: UUID, related_case_ids: list[UUID],
+                        processing: ProcessingEvent[UUID]) -> None:
+        """D16: the case holds the household's other cases (one plan); each related case is linked to it, so a
+        later escalation of one of them is recognised."""
+        case_id = UUID(str(case.case_id))
+        case.hold_household(household_ref, related_case_ids)
         processing.collect_events(case)
+        for related in dict.fromkeys(r for r in related_case_ids if r != case_id):
+            if self.holding_case(related) is None:
+                processing.collect_events(HouseholdLink(related_case_id=related, case_id=case_id,
+                                                        household_ref=household_ref))
 
     def require_case(self, case_id: UUID) -> None:
         """D4 D11: collaboration holds the case (escalated here, not returned to intake since)."""
@@ -293,8 +315,17 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
 
     @handles(CaseEscalatedV2)
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
-        """D4: an escalated case opens here (v1 events arrive raised to v2)."""
-        self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency, processing)
+        """D4: an escalated case opens here (v1 events arrive raised to v2). D16: a household's cases escalated
+        together open ONE case holding the others (`related_case_ids`); a later escalation of one of those
+        related cases is recognised and ignored: the household already has its case and its one plan here."""
+        holder = self.holding_case(envelope.case_id)
+        if holder is not None and holder != envelope.case_id:
+            return  # held as a related case of the household's case `holder` (idempotent: nothing recorded)
+        case = self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency)
+        if payload.household_ref is not None and payload.related_case_ids:
+            self._hold_household(case, payload.household_ref, payload.related_case_ids, processing)
+        else:
+            processing.collect_events(case)
 
     @handles(CaseConnectionAnsweredV1)
     def _connection_answered(self, envelope: Envelope, payload: CaseConnectionAnsweredV1,
@@ -324,7 +355,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
     def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
         """D12: outreach hands a person on before (or instead of) any escalation at intake."""
         if payload.to_program == "collaboration":
-            self._open(envelope.case_id, payload.reason, [], payload.primary_agency or "", processing)
+            processing.collect_events(self._open(envelope.case_id, payload.reason, [], payload.primary_agency or ""))
 
 
 def escalation_reason(escalated: CaseEscalatedV2) -> str:

@@ -38,6 +38,7 @@ class CollaborationCase(JourneyAggregate):
         ReturnedToIntake: ClassVar[type[Any]]
         StrandAdded: ClassVar[type[Any]]
         StrandChanged: ClassVar[type[Any]]
+        HouseholdHeld: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:
@@ -76,6 +77,39 @@ class CollaborationCase(JourneyAggregate):
     @event("ReturnedToIntake")
     def _returned_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
         self.primary_agency, self.status = primary_agency, "returned"
+
+    # -- 世帯 (D16): a household's cases escalated together, held here as one case and one plan ----------------
+
+    def hold_household(self, household_ref: UUID, related_case_ids: list[UUID]) -> None:
+        """D16: intake escalated the household's cases together (CaseEscalated's `household_ref` and
+        `related_case_ids`): this case holds them all, and its plan covers the household. Unchanged, nothing
+        is recorded (a redelivery, a re-escalation naming the same cases)."""
+        related = list(dict.fromkeys(str(r) for r in related_case_ids if r != self.case_id))
+        if (str(household_ref), related) != (self.household_ref, self.related_case_ids):
+            self._household_held(household_ref=str(household_ref), related_case_ids=related)
+
+    @event("HouseholdHeld")
+    def _household_held(self, household_ref: str, related_case_ids: list[str]) -> None:
+        self.household_ref, self.related_case_ids = household_ref, related_case_ids
+
+    @property
+    def household_ref(self) -> str | None:
+        """The household's pseudonymous ref (a random id intake gave the 世帯), None for a case escalated alone
+        (and for every case recorded before issue 15)."""
+        return self.__dict__.get("_household_ref")
+
+    @household_ref.setter
+    def household_ref(self, value: str | None) -> None:
+        self.__dict__["_household_ref"] = value
+
+    @property
+    def related_case_ids(self) -> list[str]:
+        """The household's other intake cases this case holds (ids, oldest escalation's list first)."""
+        return list(self.__dict__.get("_related_case_ids", []))
+
+    @related_case_ids.setter
+    def related_case_ids(self, value: list[str]) -> None:
+        self.__dict__["_related_case_ids"] = list(value)
 
     def require_held(self) -> None:
         """D11: collaboration plans only for a case it holds (not one returned to intake)."""
@@ -136,7 +170,33 @@ class CollaborationCase(JourneyAggregate):
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
                 "primary_agency": self.primary_agency, "status": self.status,
-                "opened_at": self.created_on.isoformat(), "strands": [dict(s) for s in getattr(self, "strands", [])]}
+                "opened_at": self.created_on.isoformat(), "strands": [dict(s) for s in getattr(self, "strands", [])],
+                "household_ref": self.household_ref, "related_case_ids": self.related_case_ids}
+
+
+HOUSEHOLD_NAMESPACE = UUID("2b7e0d55-8f3c-4a61-b1d2-5c9e7a4f0e31")
+
+
+def household_link_id(related_case_id: UUID) -> UUID:
+    """The link that says which collaboration case holds a household member's intake case."""
+    return uuid5(HOUSEHOLD_NAMESPACE, str(related_case_id))
+
+
+class HouseholdLink(JourneyAggregate):
+    """D16: one of a household's other cases, held by the collaboration case its household was escalated
+    with (`case_id`, whose journey the link belongs to). A later escalation of the related case itself is
+    recognised by it and not opened as a second case (the household has one plan)."""
+
+    if TYPE_CHECKING:
+        Linked: ClassVar[type[Any]]
+
+    @event("Linked")
+    def __init__(self, related_case_id: UUID, case_id: UUID, household_ref: UUID) -> None:
+        self.related_case_id, self.case_id, self.household_ref = related_case_id, case_id, household_ref
+
+    @staticmethod
+    def create_id(related_case_id: UUID, **_: Any) -> UUID:
+        return household_link_id(related_case_id)
 
 
 def _strand(concern: str, status: str) -> None:
