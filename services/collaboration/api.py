@@ -125,6 +125,10 @@ class CaseOut(BaseModel):
     status: str = Field(description="open: 対応中")
     opened_at: datetime = Field(description="多機関協働が受けた日時")
     strands: list[StrandOut] = Field(default_factory=list, description="課題の解きほぐし (D4)")
+    household_ref: UUID | None = Field(default=None, description="世帯で連携: the household's pseudonymous ref (D16, "
+                                       "issue 15); absent for a case escalated alone")
+    related_case_ids: list[UUID] = Field(default_factory=list, description="世帯で連携（他N件のケース）: the household's "
+                                         "other intake cases this case holds, covered by its one plan (D16)")
 
 
 class GapDecisionOut(BaseModel):
