@@ -5,7 +5,7 @@ the meeting's word, 伴走支援 with its check-ins, the printable plan)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta, timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -24,7 +24,7 @@ from services.participation.api import (
 )
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES
-from shared.domain.wareki import local_time
+from shared.domain.wareki import local_time, today_in_japan, wareki
 from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
 from shared.web.casework_api import casework_pages
@@ -181,7 +181,8 @@ def _page(request: Request, app: ParticipationApplication, case_id: UUID, status
                          message=str(missing))
     return ui.render(request, "participation_support.html", "参加支援 / support", status_code=status_code,
                      s=support, case_id=support["case_id"], matched={m["resource_id"] for m in support["matches"]},
-                     outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=date.today().isoformat(), casework=casework,
+                     outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=wareki(today_in_japan(), with_gregorian=False),
+                     casework=casework,
                      plans=plans_of(app, case_id), plan_write="participation.plan.write",
                      plan_status_ja=PLAN_LABELS["status_ja"], plan_status_kind=PLAN_LABELS["status_kind"],
                      **_catalogue_context(catalogue, _filters(request)),
