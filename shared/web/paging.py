@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import HTTPException, Query, Request, Response
+from fastapi import Query, Request, Response
+
+from shared.kernel.journey import Invalid
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -34,6 +36,12 @@ PAGING_HEADERS: dict[str, Any] = {
     "Link": {"description": 'RFC 8288: <…?cursor=…&limit=…>; rel="next"', "schema": {"type": "string"}},
 }
 Key = Callable[[Any], Sequence[Any]]
+
+
+class CursorUnreadable(Invalid):
+    """422, code `cursor_unreadable`: a cursor this list did not give (another list's, altered, or too old)."""
+
+
 _UNREADABLE = ("続きの位置（cursor）が読めません。cursor を付けずに最初のページから取り直してください / the cursor "
                "cannot be read here: start again from the first page, without a cursor")
 
@@ -67,7 +75,7 @@ def _position(cursor: str | None, length: int) -> int:
     if not cursor:
         return 0
     if not cursor.isdigit():
-        raise HTTPException(422, _UNREADABLE)
+        raise CursorUnreadable(_UNREADABLE)
     return min(int(cursor), length)
 
 
@@ -83,7 +91,7 @@ def _after(rows: list[T], key: Key, cursor: str) -> int:
             raise TypeError(cursor)
         return next((n for n, row in enumerate(rows) if list(key(row)) > last), len(rows))
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as unreadable:
-        raise HTTPException(422, _UNREADABLE) from unreadable
+        raise CursorUnreadable(_UNREADABLE) from unreadable
 
 
 def later_first(moment: str) -> float:

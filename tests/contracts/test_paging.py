@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from shared.web.paging import Cursor, Limit, catalogue_order, later_first, page
+from shared.web.errors import code_of
+from shared.web.paging import Cursor, CursorUnreadable, Limit, catalogue_order, later_first, page
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 
@@ -79,6 +81,10 @@ ROWS = [{"id": f"r{n}", "day": f"2026-12-{n:02d}"} for n in range(1, 8)]
 def _lists(rows: list[dict[str, Any]]) -> TestClient:
     """A tiny app with one list paged by position, one oldest first (keyset), one newest first (keyset)."""
     api = FastAPI()
+
+    @api.exception_handler(CursorUnreadable)
+    def refused(_: Request, exc: CursorUnreadable) -> JSONResponse:  # as shared/web/http.py answers a DomainError
+        return JSONResponse({"detail": str(exc), "code": code_of(exc)}, status_code=exc.status)
 
     def ids() -> list[str]:
         return [r["id"] for r in ROWS]
@@ -145,7 +151,7 @@ def test_a_cursor_that_cannot_be_read_is_refused_with_what_to_do() -> None:
                          ("/newest-first", "WyJ4Il0")):  # not digits; digits; not JSON; a key of another shape
         answer = client.get(path, params={"limit": 2, "cursor": cursor})
         assert answer.status_code == 422, (path, cursor, answer.text)
-        assert "最初のページから" in answer.json()["detail"], answer.text
+        assert "最初のページから" in answer.json()["detail"] and answer.json()["code"] == "cursor_unreadable", answer.text
     assert client.get("/oldest-first", params={"cursor": "a/b"}).status_code == 422  # not base64url: the pattern
     assert client.get("/oldest-first", params={"limit": 501}).status_code == 422
 

@@ -87,4 +87,5 @@ async def test_lists_of_collaboration_meeting_and_community_page_to_the_whole_li
     assert walked == ["ふれあいの家", "みんなの居場所", "国領サロン"]
 
     refused = await journey.http.get(journey.urls["community"] + "/places", headers=places, params={"cursor": "12"})
-    assert refused.status_code == 422 and "最初のページから" in refused.text, refused.text
+    assert refused.status_code == 422 and refused.json()["code"] == "cursor_unreadable", refused.text
+    assert "最初のページから" in refused.json()["detail"]
