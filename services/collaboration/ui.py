@@ -287,18 +287,32 @@ def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
             roles.append({"agency": agency, "responsibility": responsibility, "contact": contact or None})
     members = []
     for label, goals in zip_longest(rows("member_label"), rows("member_goals"), fillvalue=""):
-        if label or goals:  # one goal a line
+        offered = label.startswith("世帯員（ケース ") and not goals.strip()  # a household line left empty (D16)
+        if (label or goals) and not offered:  # one goal a line
             members.append({"label": label, "goals": [g.strip() for g in goals.splitlines() if g.strip()]})
     return {"support_direction": text.get("support_direction", ""), "goals": [g for g in rows("goal") if g],
             "roles": roles, "intention": text.get("intention", ""), "starts_on": text.get("starts_on", ""),
             "review_on": text.get("review_on", ""), "members": members}
 
 
-def _form_of(plan: dict[str, Any]) -> dict[str, Any]:
-    """The editor filled in with the plan as it stands."""
+def household_members(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """D16: the plan covers the household: one person line per related case (labelled by case, collaboration has
+    no personal information), for each member's goals; a line left without goals is not part of the plan."""
+    return [{"label": member_label(rid), "goals": []} for rid in case.get("related_case_ids") or []]
+
+
+def member_label(related_case_id: str) -> str:
+    return f"世帯員（ケース {related_case_id[:8]}）"
+
+
+def _form_of(plan: dict[str, Any], case: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The editor filled in with the plan as it stands (and, D16, a line for each related case it has none for)."""
+    members = plan.get("persons", [])[1:]
+    written = {m["label"] for m in members}
+    offered = [m for m in household_members(case or {}) if m["label"] not in written]
     return {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"],
             "intention": plan.get("intention", ""), "starts_on": plan.get("starts_on") or "",
-            "review_on": plan.get("review_on") or "", "members": plan.get("persons", [])[1:]}
+            "review_on": plan.get("review_on") or "", "members": [*members, *offered]}
 
 
 def _command_args(command: PlanIn) -> tuple[Any, ...]:
@@ -328,8 +342,8 @@ def new_plan(request: Request, case_id: UUID, app: App) -> Response:
     # D4: the roles come from the strands (one per agency working them); without any, the primary agency (D11)
     # keeps its field: the natural first role.
     roles = app.roles_from_strands(case_id) or [{"agency": case["primary_agency"], "responsibility": "", "contact": None}]
-    form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "", "members": [],
-            "roles": roles}
+    form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "",
+            "members": household_members(case), "roles": roles}
     return _editor(request, case, form)
 
 
@@ -374,7 +388,7 @@ def _plan_page(request: Request, app: CollaborationApplication, plan_id: UUID, s
     except NotFound as missing:
         return _missing(request, str(missing))
     if form is None:
-        form = _form_of(plan)
+        form = _form_of(plan, case)
     goals = [g for person in plan["persons"] for g in person["goals"]]
     return ui.render(request, "collaboration_plan.html", f"プラン {_title(plan)} / plan", status_code=status_code,
                      case=case, plan=plan, form=form, error=error, closure=closure or {}, agencies=sorted(agencies()),
