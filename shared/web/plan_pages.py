@@ -145,6 +145,11 @@ def _form_of(plan: dict[str, Any]) -> dict[str, Any]:
             "review_on": plan.get("review_on") or "", "members": plan.get("persons", [])[1:]}
 
 
+def _with_rows(form: dict[str, Any]) -> dict[str, Any]:
+    """The editor shows one goal row at least, even when a refused form came back with none filled in."""
+    return {**form, "goals": form.get("goals") or [""]}
+
+
 def _command_args(command: PlanIn) -> tuple[Any, ...]:
     """The plan form's command as the use case takes it, after the direction and 本人's goals."""
     return ([r.model_dump() for r in command.roles], command.intention, command.starts_on, command.review_on,
@@ -170,7 +175,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
     def editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
                error: str | None = None) -> Response:
         return ui.render(request, "plan_new.html", "プランの作成 / new plan", status_code=status_code, case=case,
-                         form=form, error=error, agencies=sorted(agencies()), **common)
+                         form=_with_rows(form), error=error, agencies=sorted(agencies()), **common)
 
     def page(request: Request, app: PlanOwner, plan_id: UUID, status_code: int = 200,
              form: dict[str, Any] | None = None, error: str | None = None,
@@ -183,7 +188,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             return missing(request, str(gone))
         goals = [g for person in plan["persons"] for g in person["goals"]]
         return ui.render(request, "plan_page.html", f"プラン {_title(plan)} / plan", status_code=status_code,
-                         case=case, plan=plan, form=form if form is not None else _form_of(plan), error=error,
+                         case=case, plan=plan, form=_with_rows(form if form is not None else _form_of(plan)), error=error,
                          closure=closure or {}, agencies=sorted(agencies()), editable=EDITABLE, closable=CLOSABLE,
                          in_force=IN_FORCE, accompany=accompany or {}, all_goals=goals, check_in_ways=CHECK_IN_WAYS,
                          plan_title=_title(plan), **common)

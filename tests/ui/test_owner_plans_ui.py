@@ -133,6 +133,10 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
     await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
     await page.goto(f"{participation}/ui/supports/{case_id}")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
+    # Saved with nothing filled in: refused in words, on the editor (nothing drafted).
+    await page.get_by_role("button", name=re.compile("下書き保存")).click()
+    await expect(page.locator("#plan-error")).to_contain_text("支援の方向性")
+    await expect(page.get_by_role("heading", name=re.compile("プランの作成"))).to_be_visible()
     await fill_plan(page, "居場所への参加を通じて生活のリズムをつくる", "週1回、居場所に通う", "調布市社会福祉協議会",
                     "居場所の紹介と同行")
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
