@@ -4,7 +4,8 @@ The pages are the GET routes under /ui/ of each service's app (shared/web/policy
 page added tomorrow is visited too), with the path's ids taken from one seeded journey
 (tests/security/seed.py); a page whose path needs an id the journey does not give fails the listing,
 naming it. Fragments (`-table`, htmx) are visited for their words; the accessibility test looks at
-whole pages. Each role of shared/web/policy.py ROLES signs in with the UI's cookie.
+whole pages. Each role of shared/web/policy.py ROLES signs in with the UI's cookie. The walks ask for
+their pages at once (`fetch_all`, `AT_ONCE` in flight) and only for the pages the run selected (`selected`).
 """
 
 from __future__ import annotations
