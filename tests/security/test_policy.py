@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -151,32 +152,45 @@ def refused_by_policy(response: httpx.Response) -> bool:
     return response.status_code == 403 and response.headers.get("x-jusou-refused-by") == "policy"
 
 
+#: How many requests the walks below have in flight at once (the six services answer in parallel; CI has two cores)
+AT_ONCE = 8
+
+
+def call_all(calls: list[tuple[str, str, dict[str, str]]]) -> list[httpx.Response]:
+    """`call` for every (method, url, headers), AT_ONCE at a time instead of one after another; the answers in order."""
+    with (httpx.Client(timeout=30, trust_env=False, follow_redirects=False,
+                       limits=httpx.Limits(max_connections=AT_ONCE)) as http,
+          ThreadPoolExecutor(AT_ONCE) as pool):
+        return list(pool.map(lambda one: call(http, *one), calls))
+
+
 def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, seeded: dict[str, Any]) -> None:
     tokens = {role: staff_headers(*ROLE_STAFF[role], role) for role in ROLES}
     wrong: list[str] = []
     checked = 0
     outcomes = {True: 0, False: 0}
-    with httpx.Client(timeout=30, trust_env=False, follow_redirects=False) as http:
-        for service, method, path in served():
-            if table()[(service, method, path)] == PUBLIC:
-                continue
-            url = url_of(own_suite.url(service), path, seeded)
-            anonymous = call(http, method, url, {})
-            if path.startswith("/ui/"):
-                ok = anonymous.status_code == 303 and anonymous.headers["location"].startswith("/ui/login?next=")
-            else:
-                ok = anonymous.status_code == 401 and anonymous.headers.get("www-authenticate", "").startswith("Bearer")
-            if not ok:
-                wrong.append(f"{service} {method} {path} without a token: {anonymous.status_code}")
-            for role in ROLES:
-                response = call(http, method, url, tokens[role])
-                checked += 1
-                want = expected(role, service, method, path)
-                got = response.status_code != 401 and not refused_by_policy(response)
-                outcomes[got] += 1
-                if want != got:
-                    wrong.append(f"{service} {method} {path} as {role}: {response.status_code}, "
-                                 f"policy says {'allowed' if want else 'refused'}")
+    routes = [(service, method, path, url_of(own_suite.url(service), path, seeded))
+              for service, method, path in served() if table()[(service, method, path)] != PUBLIC]
+    answers = iter(call_all([(method, url, headers) for _, method, _, url in routes
+                             for headers in [{}, *(tokens[role] for role in ROLES)]]))
+    # the answers, read in the order they were asked for: without a token, then as each role
+    for service, method, path, url in routes:
+        anonymous = next(answers)
+        if path.startswith("/ui/"):
+            ok = anonymous.status_code == 303 and anonymous.headers["location"].startswith("/ui/login?next=")
+        else:
+            ok = anonymous.status_code == 401 and anonymous.headers.get("www-authenticate", "").startswith("Bearer")
+        if not ok:
+            wrong.append(f"{service} {method} {path} without a token: {anonymous.status_code}")
+        for role in ROLES:
+            response = next(answers)
+            checked += 1
+            want = expected(role, service, method, path)
+            got = response.status_code != 401 and not refused_by_policy(response)
+            outcomes[got] += 1
+            if want != got:
+                wrong.append(f"{service} {method} {path} as {role}: {response.status_code}, "
+                             f"policy says {'allowed' if want else 'refused'}")
 
     assert checked > 9 * 100 and min(outcomes.values()) > 100, (checked, outcomes)  # both answers were seen
     assert not wrong, f"{len(wrong)} of {checked} answers differ from shared/web/policy.py:\n" + "\n".join(wrong)
@@ -391,45 +405,58 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
     wrong: list[str] = []
     offered: set[tuple[str, str]] = set()
     auditor_read = 0
+
+    def visit(role: str, service: str, path: str) -> tuple[httpx.Response, bool]:
+        """The page as the role gets it, and whether its staff should find its form there."""
+        query = QUERIES.get((service, path), "").format(**seeded)
+        writer, _ = WRITERS_SEE.get((service, path), ("", ""))
+        # the staff whose work the page is must find its form, if the record was writable throughout
+        expect_form = role == writer and still_writable(own_suite, service, path, seeded)
+        response = browsers[role].get(url_of(own_suite.url(service), path, seeded) + query)
+        return response, expect_form and still_writable(own_suite, service, path, seeded)
+
+    browsers = {role: httpx.Client(trust_env=False, timeout=30, cookies={COOKIE: token(*ROLE_STAFF[role], role)},
+                                   limits=httpx.Limits(max_connections=AT_ONCE)) for role in ROLES}
+    try:
+        with ThreadPoolExecutor(AT_ONCE) as pool:  # every page as every role, AT_ONCE at a time; read in order below
+            visited = list(pool.map(lambda one: visit(*one), [(role, s, p) for role in ROLES for s, p in pages]))
+    finally:
+        for client in browsers.values():
+            client.close()
+    answers = iter(visited)
     for role in ROLES:
         staff_id, division = ROLE_STAFF[role]
         principal = Principal(staff_id, division, frozenset({role}))
-        cookies = {COOKIE: token(staff_id, division, role)}
-        with httpx.Client(trust_env=False, timeout=30, cookies=cookies) as browser:
-            for service, path in pages:
-                query = QUERIES.get((service, path), "").format(**seeded)
-                writer, marker = WRITERS_SEE.get((service, path), ("", ""))
-                # the staff whose work the page is must find its form, if the record was writable throughout
-                expect_form = role == writer and still_writable(own_suite, service, path, seeded)
-                response = browser.get(url_of(own_suite.url(service), path, seeded) + query)
-                expect_form = expect_form and still_writable(own_suite, service, path, seeded)
-                where = f"{service} {path} as {role}"
-                if role == "auditor" and allowed(principal, table()[(service, "GET", path)] or ""):
-                    auditor_read += 1
-                    if response.status_code != 200:
-                        wrong.append(f"{where}: {response.status_code} {response.text[:200]}")
+        for service, path in pages:
+            _, marker = WRITERS_SEE.get((service, path), ("", ""))
+            response, expect_form = next(answers)
+            where = f"{service} {path} as {role}"
+            if role == "auditor" and allowed(principal, table()[(service, "GET", path)] or ""):
+                auditor_read += 1
                 if response.status_code != 200:
-                    continue
-                page = parsed(response.text)
-                posts = [a for a in page.posts if a not in ("/ui/login", "/ui/logout")]
-                if posts:
-                    offered.add((service, path))
-                if role == "auditor" and (posts or page.hx):
-                    wrong.append(f"{where}: shows forms to a read-only auditor: {posts + page.hx}")
-                for target in posts:
-                    action = action_of(service, "POST", target)
-                    if action is None:
-                        wrong.append(f"{where}: a form posts to {target}, a route that declares no action")
-                    elif not permits(principal, action, service):
-                        wrong.append(f"{where}: shows a form for {action} ({target}), which the policy refuses")
-                for href in page.links:
-                    action = action_of(service, "GET", href) if href.startswith("/ui/") else None
-                    if action and program_of(action, service) and not permits(principal, action, service):
-                        wrong.append(f"{where}: links to the form page {href} ({action}), which the policy refuses")
-                    if href.startswith("#") and len(href) > 1 and href[1:] not in page.ids:
-                        wrong.append(f"{where}: links to #{href[1:]}, a section the page does not show")
-                if expect_form and marker not in response.text:
-                    wrong.append(f"{where}: the staff whose work it is no longer see {marker}")
+                    wrong.append(f"{where}: {response.status_code} {response.text[:200]}")
+            if response.status_code != 200:
+                continue
+            page = parsed(response.text)
+            posts = [a for a in page.posts if a not in ("/ui/login", "/ui/logout")]
+            if posts:
+                offered.add((service, path))
+            if role == "auditor" and (posts or page.hx):
+                wrong.append(f"{where}: shows forms to a read-only auditor: {posts + page.hx}")
+            for target in posts:
+                action = action_of(service, "POST", target)
+                if action is None:
+                    wrong.append(f"{where}: a form posts to {target}, a route that declares no action")
+                elif not permits(principal, action, service):
+                    wrong.append(f"{where}: shows a form for {action} ({target}), which the policy refuses")
+            for href in page.links:
+                action = action_of(service, "GET", href) if href.startswith("/ui/") else None
+                if action and program_of(action, service) and not permits(principal, action, service):
+                    wrong.append(f"{where}: links to the form page {href} ({action}), which the policy refuses")
+                if href.startswith("#") and len(href) > 1 and href[1:] not in page.ids:
+                    wrong.append(f"{where}: links to #{href[1:]}, a section the page does not show")
+            if expect_form and marker not in response.text:
+                wrong.append(f"{where}: the staff whose work it is no longer see {marker}")
 
     assert auditor_read > 20, auditor_read  # the auditor read the pages: the check was not vacuous
     assert not wrong, f"{len(wrong)} answers differ from what the policy lets their reader do:\n" + "\n".join(wrong)
