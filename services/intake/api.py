@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.access import may_read_case, may_see_referral
 from services.intake.application import IntakeApplication
-from services.intake.domain import RELATIONS
+from services.intake.domain import RELATIONS, Case, Referral
 from shared.contract.events import (
     CLOSING_OUTCOMES,
     CONSENT_COVERS,
@@ -30,6 +30,7 @@ from shared.web.casework_api import casework_router
 from shared.web.dates import ConsultationDate, WarekiBirthDate
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import reads_every_division, requires
 
 App = Annotated[IntakeApplication, Depends(application(IntakeApplication))]
@@ -393,16 +394,25 @@ def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, app: App, acto
     return app.case_view(case_id)
 
 
-@router.get("/persons/search", response_model=list[CandidateOut], dependencies=[requires("person.search")])
+#: the 200 answer's headers of a paged list (issue 17, shared/web/paging.py)
+PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
+
+
+@router.get("/persons/search", response_model=list[CandidateOut], dependencies=[requires("person.search")],
+            responses=PAGED)
 def search(
-    app: App, actor: Staff, name: Annotated[Name | None, Query(max_length=200)] = None,
+    app: App, actor: Staff, request: Request, response: Response,
+    name: Annotated[Name | None, Query(max_length=200)] = None,
     birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
     kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
+    limit: Limit = None, cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
-    """相談者の検索 (search before create): same name and birth date, or same kana and phone.
+    """相談者の検索 (search before create): same name and birth date, or same kana and phone; by person_ref.
 
-    Staff only; every candidate shown is recorded as a reading of personal information (audit disclosures)."""
-    return app.search_people(actor, name, birth_date, kana, phone)
+    Staff only; every candidate shown is recorded as a reading of personal information (audit disclosures):
+    paged by `limit` and `cursor` (a keyset), only the page's candidates are shown, so only they are recorded."""
+    return app.search_people(actor, name, birth_date, kana, phone,
+                             lambda found: page(found, limit, cursor, request, response, _by_person_ref))
 
 
 @router.get("/persons/find", response_model=FoundOut, dependencies=[requires("person.search")])
@@ -427,22 +437,31 @@ def erase(person_ref: UUID, body: ErasureIn, app: App, actor: Staff) -> dict[str
     return app.erase_person(actor, person_ref, body.basis, body.reason)
 
 
-@router.get("/reports/trend", response_model=list[TrendRowOut], dependencies=[requires("trend.read")])
-def trend(app: App) -> list[dict[str, Any]]:
-    """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases."""
-    return app.trend()
+@router.get("/reports/trend", response_model=list[TrendRowOut], dependencies=[requires("trend.read")], responses=PAGED)
+def trend(app: App, request: Request, response: Response, limit: Limit = None, cursor: Cursor = None) -> list[dict[str, Any]]:
+    """D14 傾向: per counter and fiscal quarter, consultations, つなぎ, escalations and meeting cases; by fiscal year,
+    quarter and counter, paged by `limit` and `cursor` (a keyset: a counter's first consultation in a quarter
+    already walked past shifts nothing)."""
+    return page(app.trend(), limit, cursor, request, response, _by_period)
 
 
-@router.get("/referrals", response_model=list[ReferralOut], dependencies=[requires("referral.read")])
-def referrals(app: App, who: Who) -> list[dict[str, Any]]:
-    """アウトリーチからの紹介 (D12): waiting to be received at their counter (those of the caller's division)."""
-    return [r for r in app.referrals() if may_see_referral(who, r)]
+@router.get("/referrals", response_model=list[ReferralOut], dependencies=[requires("referral.read")], responses=PAGED)
+def referrals(app: App, who: Who, request: Request, response: Response, limit: Limit = None,
+              cursor: Cursor = None) -> list[dict[str, Any]]:
+    """アウトリーチからの紹介 (D12): waiting to be received at their counter (those of the caller's division), oldest
+    first; paged by `limit` and `cursor` (a keyset: a referral received between two pages skips nothing)."""
+    order = catalogue_order(lambda: app.ids_of(Referral), "referral_id")
+    return page([r for r in app.referrals() if may_see_referral(who, r)], limit, cursor, request, response,
+                lambda r: order({"referral_id": Referral.id_for(UUID(str(r["case_id"])))}))
 
 
-@router.get("/cases", response_model=list[CaseOut], dependencies=[requires("intake.case.read")])
-def cases(app: App, who: Who) -> list[dict[str, Any]]:
-    """The cases the caller's division may read (services/intake/access.py case_readers)."""
-    return [c for c in app.cases() if may_read_case(who, c)]
+@router.get("/cases", response_model=list[CaseOut], dependencies=[requires("intake.case.read")], responses=PAGED)
+def cases(app: App, who: Who, request: Request, response: Response, limit: Limit = None,
+          cursor: Cursor = None) -> list[dict[str, Any]]:
+    """The cases the caller's division may read (services/intake/access.py case_readers), oldest first; paged by
+    `limit` and `cursor` (a keyset: a case that becomes readable between two pages shifts nothing)."""
+    return page([c for c in app.cases() if may_read_case(who, c)], limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(Case), "case_id"))
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[requires("intake.case.read")])
@@ -489,13 +508,26 @@ def person(
 
 
 @router.get("/audit/disclosures/recent-basis", response_model=list[RecentBasisOut],
-            dependencies=[requires("audit.disclosures")])
-def recent_basis(app: App, who: Who) -> list[dict[str, Any]]:
+            dependencies=[requires("audit.disclosures")], responses=PAGED)
+def recent_basis(app: App, who: Who, request: Request, response: Response, limit: Limit = None,
+                 cursor: Cursor = None) -> list[dict[str, Any]]:
     """要確認の開示 (issue 13): personal information shown on an own-counter basis that the reader had
     created shortly before (within 24 h: a search, a new case at their counter for a person already known,
     then the person's record). Legitimate for a real second consultation; listed for supervisors to check.
-    A supervisor sees their division's staff; an auditor every division."""
-    return app.recent_basis_disclosures(None if reads_every_division(who) else who.division)
+    A supervisor sees their division's staff; an auditor every division. In the store's order, so the list only
+    grows at its end: paged by `limit` and `cursor` (the position of the next row)."""
+    return page(app.recent_basis_disclosures(None if reads_every_division(who) else who.division), limit, cursor,
+                request, response)
+
+
+def _by_person_ref(candidate: dict[str, Any]) -> tuple[str]:
+    """The candidates' order (people.py find: by person_ref), unique per candidate: a keyset."""
+    return (str(candidate["person_ref"]),)
+
+
+def _by_period(row: dict[str, Any]) -> tuple[int, int, str]:
+    """The trend's order (trend.py: fiscal year, quarter, counter), unique per row: a keyset."""
+    return (int(row["fiscal_year"]), int(row["quarter"]), str(row["counter"]))
 
 
 @router.post("/cases/{case_id}/household", status_code=201, response_model=HouseholdRef,

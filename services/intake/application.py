@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -100,12 +100,16 @@ class IntakeApplication(CaseworkOwner):
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=PersonalMapper)  # type: ignore[return-value]
 
     def find_people(
-        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None
+        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None,
+        choose: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Search before create: people already known by name and birth date, or kana and phone.
+        """Search before create: people already known by name and birth date, or kana and phone (by person_ref).
 
-        Each candidate shown is a reading of personal information and is recorded (Person.Shown)."""
+        Each candidate shown is a reading of personal information and is recorded (Person.Shown); `choose`
+        (a page of the list, issue 17) picks the candidates shown: only those are recorded."""
         found = self.people.find(name, birth_date, kana, phone)
+        if choose is not None:
+            found = choose(found)
         if found:
             shown = [self.load(UUID(p["person_ref"]), Person, "相談者") for p in found]
             for person in shown:
@@ -114,13 +118,15 @@ class IntakeApplication(CaseworkOwner):
         return found
 
     def search_people(
-        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None
+        self, actor: dict[str, str], name: str | None, birth_date: str | None, kana: str | None, phone: str | None,
+        choose: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     ) -> list[dict[str, Any]]:
-        """相談者の検索 (search before create): by name and birth date, or by kana and phone (find_people)."""
+        """相談者の検索 (search before create): by name and birth date, or by kana and phone (find_people);
+        `choose`: the page shown (only its people are recorded as shown)."""
         if not ((name and birth_date) or (kana and phone)):
             raise Invalid("氏名と生年月日、またはふりがなと電話番号で検索してください / "
                           "search by name and birth date, or kana and phone")
-        return self.find_people(actor, name, birth_date, kana, phone)
+        return self.find_people(actor, name, birth_date, kana, phone, choose)
 
     def find_anyone(self, reader: Reader, name: str | None = None, kana: str | None = None,
                     phone: str | None = None, birth_date: str | None = None) -> dict[str, Any]:
