@@ -107,6 +107,11 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
             return None
         return UUID(str(link.case_id))
 
+    def _holds(self, case_id: UUID) -> bool:
+        """D11: the case is open here (not returned to intake since)."""
+        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        return bool(case.status != "returned")
+
     def _hold_household(self, case: CollaborationCase, household_ref: UUID, related_case_ids: list[UUID],
                         processing: ProcessingEvent[UUID]) -> None:
         """D16: the case holds the household's other cases (one plan); each related case is linked to it, so a
@@ -317,9 +322,10 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
         """D4: an escalated case opens here (v1 events arrive raised to v2). D16: a household's cases escalated
         together open ONE case holding the others (`related_case_ids`); a later escalation of one of those
-        related cases is recognised and ignored: the household already has its case and its one plan here."""
+        related cases is recognised and ignored: the household already has its case and its one plan here (once
+        that case was returned to intake, a related case escalated on its own opens its own case)."""
         holder = self.holding_case(envelope.case_id)
-        if holder is not None and holder != envelope.case_id:
+        if holder is not None and holder != envelope.case_id and self._holds(holder):
             return  # held as a related case of the household's case `holder` (idempotent: nothing recorded)
         case = self._open(envelope.case_id, escalation_reason(payload), payload.concerns, payload.primary_agency)
         if payload.household_ref is not None and payload.related_case_ids:

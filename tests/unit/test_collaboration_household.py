@@ -56,3 +56,17 @@ def test_d16_a_case_escalated_alone_holds_no_household() -> None:
     shown = app.case_view(case_id)
     assert (shown["household_ref"], shown["related_case_ids"]) == (None, [])
     assert app.holding_case(case_id) is None
+
+
+def test_d16_d11_once_the_household_case_was_returned_a_related_case_escalated_alone_opens_its_own_case() -> None:
+    app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
+    case_id, mother, household = uuid4(), uuid4(), uuid4()
+    assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "household_ref": str(household),
+                                                      "related_case_ids": [str(mother)]}, case_id))
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
+                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+
+    assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "reason": "母の介護"}, mother))
+
+    assert app.case_view(mother)["status"] == "open"
+    assert {c["case_id"] for c in app.cases()} == {str(case_id), str(mother)}
