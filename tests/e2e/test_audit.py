@@ -12,9 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import uuid4
 
 from support.auth import ANONYMOUS, actor, staff_headers
-from support.journey import COUNTER_STAFF, Journey
+from support.journey import COUNTER_STAFF, OUTREACH_WORKER, Journey
+from support.poll import eventually
 
 from jusou.runner import Suite
 
@@ -155,3 +157,83 @@ async def test_d10_searching_people_needs_staff_and_is_recorded(journey: Journey
     assert len(found) >= 1
     shown = (await journey.http.get(intake + f"/audit/people/{found[0]['person_ref']}/disclosures")).json()
     assert ("hoiku-1", "search_before_create") in [(r["staff_id"], r["basis"]) for r in shown]
+
+
+# -- issue 17: intake's JSON lists paged ------------------------------------------------------------------------
+
+async def _walk(journey: Journey, path: str, limit: int, headers: dict[str, str] | None = None,
+                **query: str) -> list[dict[str, Any]]:
+    """Every page of an intake list, following `X-Next-Cursor` (and its `Link`)."""
+    rows: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        answer = await journey.http.get(journey.urls["intake"] + path, headers=headers,
+                                        params={**query, "limit": limit, **({"cursor": cursor} if cursor else {})})
+        assert answer.status_code == 200 and len(answer.json()) <= limit, answer.text
+        rows += answer.json()
+        cursor = answer.headers.get("X-Next-Cursor", "")
+        if not cursor:
+            assert "Link" not in answer.headers
+            return rows
+        assert f"cursor={cursor}" in answer.headers["Link"] and answer.headers["Link"].endswith('rel="next"')
+
+
+async def _whole(journey: Journey, path: str, headers: dict[str, str] | None = None, **query: str) -> list[dict[str, Any]]:
+    answer = await journey.http.get(journey.urls["intake"] + path, headers=headers, params=query)
+    assert answer.status_code == 200 and "X-Next-Cursor" not in answer.headers, answer.text
+    rows: list[dict[str, Any]] = answer.json()
+    return rows
+
+
+async def test_intakes_lists_paged_by_two_are_the_whole_lists_and_a_search_page_records_only_its_people(
+        journey: Journey) -> None:
+    birth = f"19{uuid4().int % 90 + 10}-08-08"
+    hoiku, shogai = staff_headers("hoiku-001", "childcare", "counselor"), staff_headers("shogai-002", "disability-welfare",
+                                                                                          "counselor")
+    cases = [(await journey.post("intake", "/consultations", {
+        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+        "person": {"name": "調布 七郎", "kana": "ちょうふ しちろう", "birth_date": birth},
+        "confirm_new_person": True}, COUNTER_STAFF))["case_id"] for _ in range(3)]
+    engagements = [(await journey.post("outreach", "/engagements", {"referred_by": "民生委員", "reason": "訪問を希望"},
+                                       OUTREACH_WORKER))["case_id"] for _ in range(3)]
+    for case_id in engagements:
+        await journey.post("outreach", f"/engagements/{case_id}/hand-over",
+                           {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+
+    # /persons/search (a keyset by person_ref): a page shows, and so records, only its own candidates
+    query = {"name": "調布 七郎", "birth_date": birth}
+    people = [p["person_ref"] for p in await _whole(journey, "/persons/search", hoiku, **query)]
+    assert len(people) == 3 and people == sorted(people)
+    assert [p["person_ref"] for p in await _walk(journey, "/persons/search", 2, hoiku, **query)] == people
+    glimpse = await journey.http.get(journey.urls["intake"] + "/persons/search", params={**query, "limit": 2},
+                                     headers=staff_headers("hoiku-009", "childcare", "counselor"))
+    assert [p["person_ref"] for p in glimpse.json()] == people[:2], glimpse.text
+    for n, ref in enumerate(people):
+        shown = (await journey.http.get(journey.urls["intake"] + f"/audit/people/{ref}/disclosures")).json()
+        assert ("hoiku-009" in [r["staff_id"] for r in shown]) == (n < 2), (n, shown)
+
+    # the recent-basis road (issue 13) for each person, at two more counters: rows for recent-basis and the trend
+    for ref, staff, counter in zip(people, (hoiku, hoiku, shogai), ("hoiku-concierge", "hoiku-concierge", "shogai-sodan"),
+                                   strict=True):
+        second = await journey.post("intake", "/consultations", {"counter": counter, "channel": "電話", "concerns": ["保育"],
+                                                                 "person_ref": ref}, staff)
+        read = await journey.http.get(journey.urls["intake"] + f"/cases/{second['case_id']}/person",
+                                      params={"basis": "own_counter"}, headers=staff)
+        assert read.status_code == 200, read.text
+
+    async def referred() -> list[dict[str, Any]] | None:
+        rows = await _whole(journey, "/referrals")
+        return rows if set(engagements) <= {r["case_id"] for r in rows} else None
+
+    await eventually(referred, "the three referrals at intake")
+    for path in ("/cases", "/referrals", "/reports/trend", "/audit/disclosures/recent-basis"):
+        whole = await _whole(journey, path)  # an auditor: every division
+        assert len(whole) >= 3, (path, whole)
+        assert await _walk(journey, path, 2) == whole, path
+    assert set(cases) <= {c["case_id"] for c in await _whole(journey, "/cases")}
+
+    for path, cursor in (("/cases", "bm90LWpzb24"), ("/referrals", "12"), ("/reports/trend", "WyJ4Il0"),
+                         ("/persons/search", "WzFd"), ("/audit/disclosures/recent-basis", "Wzld")):
+        refused = await journey.http.get(journey.urls["intake"] + path, headers=hoiku if "persons" in path else None,
+                                         params={**(query if "persons" in path else {}), "limit": 2, "cursor": cursor})
+        assert refused.status_code == 422 and refused.json()["code"] == "cursor_unreadable", (path, refused.text)
