@@ -71,6 +71,7 @@ class CaseRow(TypedDict):
     opened_at: str
     plans: list[dict[str, Any]]
     latest: dict[str, Any] | None
+    related_case_ids: list[str]  # D16: the household's other cases held with it (世帯で連携)
 
 
 class CollaborationApplication(PlanOwner, CaseworkOwner):
@@ -152,7 +153,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
             rows.append(CaseRow(case_id=case["case_id"], reason=case["reason"], concerns=case["concerns"],
                                 primary_agency=case["primary_agency"], status=case["status"],
                                 opened_at=case["opened_at"], plans=own,
-                                latest=own[-1] if own else None))
+                                latest=own[-1] if own else None, related_case_ids=case["related_case_ids"]))
         return rows
 
     def plan_steps(self, plan_id: UUID) -> list[PlanStep]:

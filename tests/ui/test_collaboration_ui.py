@@ -246,6 +246,7 @@ async def test_d16_a_household_escalation_is_one_case_whose_plan_covers_each_rel
         assert (await client.get(f"{collaboration}/cases/{son}")).status_code == 404  # no second case
 
     await sign_in(page, collaboration, *HOUSEHOLD_COORDINATOR)
+    await expect(page.locator(f"#cases tr[data-case='{mother}']")).to_contain_text("世帯で連携（他1件）")
     await page.goto(f"{collaboration}/ui/cases/{mother}")
     household = page.locator("#household")
     await expect(household).to_contain_text("世帯で連携（他1件のケース）")
