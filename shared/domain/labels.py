@@ -39,6 +39,8 @@ EVENT_LABELS = {
     "CollaborationCase.Reopened": "多機関協働の再開",
     "CollaborationCase.PrimaryChanged": "主担当機関の変更",
     "CollaborationCase.StrandAdded": "課題の記録（課題の解きほぐし）",
+    "CollaborationCase.HouseholdHeld": "世帯のケースをまとめて受ける（世帯で連携）",
+    "HouseholdLink.Linked": "世帯の関連ケースの連携",
     "CollaborationCase.StrandChanged": "課題の更新",
     "ResourceGap.Reported": "推進会議の課題（資源の不足）",
     "ResourceGap.TakenUp": "推進会議の議題にする",
@@ -92,7 +94,7 @@ EVENT_LABELS = {
 }
 #: The records each program keeps (the aggregate's class), as staff name them.
 KIND_LABELS = {
-    "Household": "世帯", "Reception": "相談受付票",
+    "Household": "世帯", "Reception": "相談受付票", "HouseholdLink": "世帯の関連ケース",
     "CaseLearning": "事例の学び",
     "ResourceGap": "推進会議の課題", "CouncilSitting": "相談支援包括化推進会議",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
