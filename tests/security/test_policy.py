@@ -129,8 +129,10 @@ def expected(role: str, service: str, method: str, path: str) -> bool:
     return allowed(principal, action) and (program is None or division in PROGRAM_DIVISIONS[program])
 
 
-def url_of(base: str, path: str, ids: dict[str, Any]) -> str:
-    filled = {**ids, "action": "no-such-action"}
+def url_of(base: str, path: str, ids: dict[str, Any], service: str = "") -> str:
+    """The route with the seeded ids in it; an id kept as `name@service` is that service's `name`."""
+    filled = {**ids, **{k.split("@")[0]: v for k, v in ids.items() if service and k.endswith("@" + service)},
+              "action": "no-such-action"}
     for name, value in filled.items():
         path = path.replace("{" + name + "}", str(value))
     return base + path
@@ -169,7 +171,7 @@ def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, 
     wrong: list[str] = []
     checked = 0
     outcomes = {True: 0, False: 0}
-    routes = [(service, method, path, url_of(own_suite.url(service), path, seeded))
+    routes = [(service, method, path, url_of(own_suite.url(service), path, seeded, service))
               for service, method, path in served() if table()[(service, method, path)] != PUBLIC]
     answers = iter(call_all([(method, url, headers) for _, method, _, url in routes
                              for headers in [{}, *(tokens[role] for role in ROLES)]]))
@@ -357,6 +359,10 @@ WRITERS_SEE = {
     ("community", "/ui/cases/{case_id}/casework"): ("community_worker", 'method="post"'),
     ("community", "/ui/resources"): ("community_worker", 'method="post"'),
     ("community", "/ui/places"): ("community_worker", 'method="post"'),
+    ("outreach", "/ui/cases/{case_id}/plans/new"): ("outreach_worker", 'method="post"'),
+    ("outreach", "/ui/plans/{plan_id}"): ("outreach_worker", 'method="post"'),
+    ("participation", "/ui/cases/{case_id}/plans/new"): ("participation_worker", 'method="post"'),
+    ("participation", "/ui/plans/{plan_id}"): ("participation_worker", 'method="post"'),
     ("community", "/ui/activities"): ("community_worker", 'method="post"'),
     ("collaboration", "/ui/cases/{case_id}/strands/{strand_id}"): ("coordinator", 'method="post"'),
     ("collaboration", "/ui/council"): ("coordinator", 'action="/ui/council/sittings"'),
@@ -369,6 +375,10 @@ WRITERS_SEE = {
 STATEFUL: dict[tuple[str, str], Callable[[Callable[[str, str], Any]], bool]] = {
     ("collaboration", "/ui/plans/{plan_id}"):
         lambda read: read("collaboration", "/plans/{plan_id}")["status"] in (*EDITABLE, *CLOSABLE),
+    ("outreach", "/ui/plans/{plan_id}"):
+        lambda read: read("outreach", "/plans/{plan_id}")["status"] in (*EDITABLE, *CLOSABLE),
+    ("participation", "/ui/plans/{plan_id}"):
+        lambda read: read("participation", "/plans/{plan_id}")["status"] in (*EDITABLE, *CLOSABLE),
     ("community", "/ui/issues/{issue_id}"):
         lambda read: read("community", "/issues/{issue_id}")["status"] != "resolved",
     # a match button for each resource of the catalogue the support has not matched yet
@@ -383,7 +393,7 @@ def still_writable(own_suite: Suite, service: str, path: str, seeded: dict[str, 
         return True
 
     def read(of: str, template: str) -> Any:
-        response = httpx.get(url_of(own_suite.url(of), template, seeded), trust_env=False, timeout=30,
+        response = httpx.get(url_of(own_suite.url(of), template, seeded, of), trust_env=False, timeout=30,
                              headers=staff_headers(*ROLE_STAFF["auditor"], "auditor"))
         assert response.status_code == 200, response.text
         return response.json()
@@ -412,7 +422,7 @@ def test_policy_every_page_shows_only_the_forms_its_reader_may_use(own_suite: Su
         writer, _ = WRITERS_SEE.get((service, path), ("", ""))
         # the staff whose work the page is must find its form, if the record was writable throughout
         expect_form = role == writer and still_writable(own_suite, service, path, seeded)
-        response = browsers[role].get(url_of(own_suite.url(service), path, seeded) + query)
+        response = browsers[role].get(url_of(own_suite.url(service), path, seeded, service) + query)
         return response, expect_form and still_writable(own_suite, service, path, seeded)
 
     browsers = {role: httpx.Client(trust_env=False, timeout=30, cookies={COOKIE: token(*ROLE_STAFF[role], role)},

@@ -61,7 +61,8 @@ QUERIES = {"/ui/cases-table": {"intake": "counter=houkatsu"}, "/ui/cases.csv": {
 
 def filled(path: str, ids: dict[str, str], service: str = "") -> str:
     """The route with the journey's ids in it (and the query its list needs); fails naming an id the
-    journey does not give."""
+    journey does not give. An id kept as `name@service` (a plan outreach holds) is that service's `name`."""
+    ids = {**ids, **{k.split("@")[0]: v for k, v in ids.items() if service and k.endswith("@" + service)}}
     unknown = [name for name in _PARAM.findall(path) if name not in ids]
     assert not unknown, f"{path}: no id for {unknown} in the seeded journey (tests/ui/every_page.py)"
     query = QUERIES.get(path, {}).get(service)
