@@ -326,7 +326,7 @@ def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status
             error: str | None = None) -> Response:
     """The new-plan page, empty or with what was typed and why it was refused."""
     return ui.render(request, "collaboration_plan_new.html", "プランの作成 / new plan", status_code=status_code, case=case,
-                     form=form, error=error, agencies=sorted(agencies()), **LABELS,
+                     form={**form, "goals": form.get("goals") or [""]}, error=error, agencies=sorted(agencies()), **LABELS,
                      unassigned=[st for st in case.get("strands", []) if not st["agency"] and st["status"] != "resolved"])
 
 
@@ -391,7 +391,8 @@ def _plan_page(request: Request, app: CollaborationApplication, plan_id: UUID, s
         form = _form_of(plan, case)
     goals = [g for person in plan["persons"] for g in person["goals"]]
     return ui.render(request, "collaboration_plan.html", f"プラン {_title(plan)} / plan", status_code=status_code,
-                     case=case, plan=plan, form=form, error=error, closure=closure or {}, agencies=sorted(agencies()),
+                     case=case, plan=plan, form={**form, "goals": form.get("goals") or [""]}, error=error,
+                     closure=closure or {}, agencies=sorted(agencies()),
                      editable=EDITABLE, closable=CLOSABLE, in_force=IN_FORCE, accompany=accompany or {},
                      all_goals=goals, check_in_ways=CHECK_IN_WAYS, plan_title=_title(plan), **LABELS)
 
