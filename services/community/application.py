@@ -11,6 +11,7 @@ from eventsourcing.application import ProcessingEvent
 from services.community.domain import ActivitySession, LocalResource, Place, RegionalIssue, SelfHelpGroup
 from shared.contract.events import (
     Envelope,
+    PromotionCouncilDecidedV1,
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
@@ -19,10 +20,17 @@ from shared.domain.casework_owner import CaseworkOwner
 from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
+from shared.observe.logs import log
 from shared.organisation.reference import PROGRAMS, RESOURCE_KINDS, Program, lead_division, programs, resource_kind
 from shared.organisation.scope import division_name
 
 #: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
+#: D8: the forum of an initiative the 相談支援包括化推進会議 decided on (PromotionCouncilDecided, decision initiative)
+COUNCIL_FORUM = "相談支援包括化推進会議"
+#: the 推進会議's decisions as the issue's page names them
+COUNCIL_DECISIONS_JA = {"initiative": "取り組みを始める / initiative", "request": "担当課に依頼 / request",
+                        "deferred": "継続審議 / deferred"}
+
 FIGURES = ("sessions", "participants", "new_participants", "volunteers", "organisations", "new_groups", "places",
            "ibasho", "new_places")
 
@@ -297,6 +305,7 @@ class CommunityApplication(CaseworkOwner):
         opened_at: datetime | None = None
         resolved_at: datetime | None = None
         started: list[dict[str, Any]] = []
+        council: list[dict[str, Any]] = []
         for event in self.events_of(issue.id):
             if isinstance(event, RegionalIssue.Opened):
                 opened_at = event.timestamp
@@ -304,11 +313,17 @@ class CommunityApplication(CaseworkOwner):
                 started.append({"at": event.timestamp, "actor": recorded_by(event)})
             elif isinstance(event, RegionalIssue.Resolved):
                 resolved_at = event.timestamp
+            elif isinstance(event, RegionalIssue.CouncilDecided):
+                council.append({"at": event.timestamp, "sitting_id": event.sitting_id, "decision": event.decision,
+                                "decision_ja": COUNCIL_DECISIONS_JA.get(event.decision, event.decision),
+                                "division": event.division,
+                                "division_ja": division_name(event.division) if event.division else "",
+                                "summary": event.summary})
         view = issue.view()
         answering = [r for r in resources if r["issue_id"] == view["issue_id"]]
         initiatives = [{**i, **(started[n] if n < len(started) else {})} for n, i in enumerate(view["initiatives"])]
         return {**view, "resources": [r["resource_id"] for r in answering], "initiatives": initiatives,
-                "opened_at": opened_at, "resolved_at": resolved_at, "answering": answering}
+                "opened_at": opened_at, "resolved_at": resolved_at, "answering": answering, "council": council}
 
     @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
     def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,
@@ -318,6 +333,35 @@ class CommunityApplication(CaseworkOwner):
             case_id=envelope.case_id, need=payload.need, area=payload.area, description=payload.description,
             origin_event_id=envelope.event_id, reported_by=envelope.source,
         ))
+
+    @handles(PromotionCouncilDecidedV1)
+    def _council_decided(self, envelope: Envelope, payload: PromotionCouncilDecidedV1,
+                         processing: ProcessingEvent[UUID]) -> None:
+        """D8: the 相談支援包括化推進会議 decided on a gap this service keeps as a regional issue (the same
+        origin event). Its decision is noted on the issue once per sitting (CouncilDecided, private); an
+        `initiative` also starts the initiative there, in the council's forum, as a worker's would
+        (InitiativeStarted). A redelivery, or a decision on a gap no issue keeps, records nothing."""
+        issue = self._issue_from(payload.origin_event_id)
+        if issue is None:
+            log.info("council_decision_without_issue", sitting_id=str(payload.sitting_id), gap_id=str(payload.gap_id),
+                     decision=payload.decision)
+            return
+        if issue.council_decided(payload.sitting_id):
+            return
+        issue.note_council(payload.sitting_id, payload.decision, payload.division or "", payload.summary)
+        if payload.decision == "initiative" and issue.status != "resolved":
+            issue.take_up(COUNCIL_FORUM, payload.summary.strip() or f"{payload.need}（{payload.area}）の資源開発")
+        processing.collect_events(issue)
+
+    def _issue_from(self, origin_event_id: UUID | None) -> RegionalIssue | None:
+        """The regional issue opened from the event `origin_event_id` (a gap or a shortage), if any."""
+        if origin_event_id is None:
+            return None
+        for issue_id in self.ids_of(RegionalIssue):
+            issue = self._issue(issue_id)
+            if issue.origin_event_id == origin_event_id:
+                return issue
+        return None
 
     def _issue(self, issue_id: UUID) -> RegionalIssue:
         issue: RegionalIssue = self.load(issue_id, RegionalIssue, "地域の課題")

@@ -46,6 +46,7 @@ class RegionalIssue(JourneyAggregate):
         Opened: ClassVar[type[Any]]
         InitiativeStarted: ClassVar[type[Any]]
         Resolved: ClassVar[type[Any]]
+        CouncilDecided: ClassVar[type[Any]]
 
     @event("Opened")
     def __init__(self, case_id: UUID, need: str, area: str, description: str, origin_event_id: UUID, reported_by: str) -> None:
@@ -75,6 +76,28 @@ class RegionalIssue(JourneyAggregate):
     @event("Resolved")
     def _resolved(self, note: str) -> None:
         self.status, self.resolution = "resolved", note
+
+    def council_decided(self, sitting_id: UUID) -> bool:
+        """D8: whether the 推進会議's sitting `sitting_id` already decided on this issue (a redelivery notes nothing)."""
+        return any(d["sitting_id"] == str(sitting_id) for d in self.council_decisions())
+
+    def council_decisions(self) -> list[dict[str, str]]:
+        """The 相談支援包括化推進会議's decisions on the gap this issue keeps, oldest first (an issue opened before
+        the council existed has none)."""
+        decisions: list[dict[str, str]] = getattr(self, "council", [])
+        return decisions
+
+    def note_council(self, sitting_id: UUID, decision: str, division: str, summary: str) -> None:
+        """D8: record the 推進会議's decision (initiative, request to a division, or deferred) on this issue, so the
+        community worker sees the council's answer on the issue's page; recorded once per sitting."""
+        if not self.council_decided(sitting_id):
+            self._council_decided(sitting_id=str(sitting_id), decision=decision, division=division,
+                                  summary=summary.strip())
+
+    @event("CouncilDecided")
+    def _council_decided(self, sitting_id: str, decision: str, division: str, summary: str) -> None:
+        self.council = [*self.council_decisions(),
+                        {"sitting_id": sitting_id, "decision": decision, "division": division, "summary": summary}]
 
     def view(self) -> dict[str, Any]:
         return {"issue_id": str(self.id), "case_id": str(self.case_id), "need": self.need, "area": self.area,

@@ -48,7 +48,8 @@ EXPECTED = {
     OutreachApplication: {"meeting": MEETING_OUTCOMES},
     ParticipationApplication: {"community": ("ResourceDeveloped",), "meeting": MEETING_OUTCOMES,
                                "outreach": ("OutreachHandedOver",)},
-    CommunityApplication: {"meeting": ("ResourceGapIdentified",), "participation": ("ResourceShortageReported",)},
+    CommunityApplication: {"collaboration": ("PromotionCouncilDecided",), "meeting": ("ResourceGapIdentified",),
+                           "participation": ("ResourceShortageReported",)},
 }
 
 
