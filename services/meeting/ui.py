@@ -46,6 +46,8 @@ from shared.web.ui import (
     UI,
     actor_of,
     csv_response,
+    filters_of,
+    paged,
     redirect,
     staff_from_cookie,
 )
@@ -113,6 +115,30 @@ def _agenda(request: Request, app: MeetingApplication) -> list[dict[str, Any]]:
     return app.scoped(app.agenda_with_consent(), getattr(request.state, "principal", None))
 
 
+def _agenda_listed(request: Request, app: MeetingApplication) -> dict[str, Any]:
+    """One page of the agenda the filter bar keeps (決定待ち・終結評価待ち; 事業 by `program`), with its pager
+    (blocking)."""
+    filters, program = filters_of(request), request.query_params.get("program", "")
+    every = _agenda(request, app)  # the agenda has no date of its own: the filter bar shows no date range
+    rows = [r for r in every if (not filters.status or r["status"] == filters.status)
+            and (not program or r["program"] == program)]
+    shown, paging = paged(request, rows)
+    return {"agenda": shown, "paging": paging, "filters": filters, "program": program,
+            "agenda_programs": {p: PROGRAM_LABELS.get(p, p) for p in sorted({r["program"] for r in every})}}
+
+
+#: the latest sittings the home page shows; the rest are on 会議一覧 (/ui/meetings, paged and filtered)
+RECENT_MEETINGS = 10
+
+
+def _meetings_listed(request: Request, app: MeetingApplication) -> dict[str, Any]:
+    """One page of the sittings the filter bar keeps (種類 by `type`, 開催日 from–to), with its pager (blocking)."""
+    filters, kind = filters_of(request), request.query_params.get("type", "")
+    rows = [r for r in filters.apply(app.meetings(), day="held_on") if not kind or r.meeting_type == kind]
+    shown, paging = paged(request, rows)
+    return {"meetings": shown, "paging": paging, "filters": filters, "type": kind if kind in MEETING_TYPES else ""}
+
+
 def _minutes(app: MeetingApplication, meeting_id: UUID) -> list[dict[str, Any]]:
     """The minutes with their times as the city reads them."""
     return [{**entry, "at": _local(entry["at"])} for entry in app.minutes(meeting_id)]
@@ -137,9 +163,15 @@ def _home(request: Request, app: MeetingApplication, status_code: int = 200, for
     """The home page: the agenda, the meetings, the convene form (blocking: run it in the thread pool)."""
     today = datetime.now(JST).date().isoformat()
     return ui.render(request, "meeting_home.html", "会議の議題 / agenda", status_code=status_code,
-                     agenda=_agenda(request, app), meetings=app.meetings(), groups=agency_groups(), today=today,
+                     **_agenda_listed(request, app), **_recent(app), groups=agency_groups(), today=today,
                      form=form or {"meeting_type": "jusou_shien_kaigi", "held_on": today, "attendees": []},
                      error=error, **LABELS)
+
+
+def _recent(app: MeetingApplication) -> dict[str, Any]:
+    """The home page's latest sittings and how many there are in all (blocking)."""
+    meetings = app.meetings()
+    return {"meetings": meetings[:RECENT_MEETINGS], "meetings_total": len(meetings)}
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("meeting.agenda.read")])
@@ -154,12 +186,28 @@ def home(request: Request, app: App, type: str = "jusou_shien_kaigi") -> Respons
 @router.get("/ui/agenda-table", response_class=HTMLResponse, dependencies=[requires("meeting.agenda.read")])
 def agenda_table(request: Request, app: App) -> Response:
     """The live part of the home page: the agenda, by status."""
-    return ui.render(request, "meeting_agenda_table.html", "", agenda=_agenda(request, app), **LABELS)
+    return ui.render(request, "meeting_agenda_table.html", "", **_agenda_listed(request, app), **LABELS)
 
 
 @router.get("/ui/meetings-table", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
 def meetings_table(request: Request, app: App) -> Response:
-    return ui.render(request, "meeting_meetings_table.html", "", meetings=app.meetings(), **LABELS)
+    """The live part of the home page's latest sittings."""
+    return ui.render(request, "meeting_meetings_table.html", "", **_recent(app), **LABELS)
+
+
+@router.get("/ui/meetings", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
+def meetings_page(request: Request, app: App) -> Response:
+    """会議一覧: every sitting, by type and 開催日 (from–to), a page at a time."""
+    if staff_from_cookie(request) is None:
+        return redirect("/ui/login?next=/ui/meetings")
+    return ui.render(request, "meeting_meetings.html", "会議一覧 / meetings", **_meetings_listed(request, app),
+                     **LABELS)
+
+
+@router.get("/ui/meetings-list", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
+def meetings_list(request: Request, app: App) -> Response:
+    """The live part of 会議一覧: reloaded whenever the store changes; it keeps the page and the filters."""
+    return ui.render(request, "meeting_meetings_list.html", "", **_meetings_listed(request, app), **LABELS)
 
 
 @router.get("/ui/agenda.csv", dependencies=[requires("meeting.agenda.read")])
@@ -469,9 +517,11 @@ def learnings_page(request: Request, app: App, concern: str = "", q: str = "", a
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect("/ui/login?next=/ui/learnings")
-    found = app.learnings(concern or None, q)
+    filters = filters_of(request)  # 会議の開催日 from–to
+    found, paging = paged(request, filters.apply(app.learnings(concern or None, q), day="held_on"))
     mine = app.takeaways(agency=agency) if agency else app.takeaways(division=staff.get("division"))
     return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", found=found, mine=mine,
+                     paging=paging, filters=filters,
                      concern=concern, q=q, agency=agency, agencies=sorted(agencies()), concern_choices=_concern_choices(),
                      concern_fields=_concern_names(),
                      division_ja=staff.get("division_ja", ""), **LABELS)
