@@ -31,6 +31,9 @@ class StartIn(BaseModel):
                                  description="既存のケース (intake); 空なら新しいケース (D12)")
     referred_by: Name = Field(min_length=1, max_length=200, title="紹介元", description="紹介元: 民生委員, 家族, intake…")
     reason: Text = Field(min_length=1, max_length=2000, title="理由・状況")
+    address: Name | None = Field(default=None, max_length=300, title="住所・所在地域",
+                                 description="新しい方の住所、または分かる範囲の地域（例: 調布市国領町、国領駅周辺）。"
+                                 "アウトリーチの記録にだけ残り、イベントには載りません")
 
 
 class ContactIn(BaseModel):
@@ -72,6 +75,7 @@ class EngagementOut(BaseModel):
     case_id: UUID
     referred_by: str
     reason: str
+    address: str | None = Field(default=None, description="住所・所在地域 (null: not given, or started before it was kept)")
     stage: str = Field(description="関係の段階")
     contacts: list[ContactOut]
     handed_over_to: str | None
@@ -88,7 +92,7 @@ class HandedOverOut(BaseModel):
 @router.post("/engagements", status_code=201, dependencies=[requires("engagement.write")])
 def start(body: StartIn, app: App, actor: Staff) -> StartedOut:
     """アウトリーチ開始 (D12)."""
-    return StartedOut(case_id=app.start(actor, body.case_id, body.referred_by, body.reason))
+    return StartedOut(case_id=app.start(actor, body.case_id, body.referred_by, body.reason, body.address))
 
 
 @router.get("/engagements", dependencies=[requires("engagement.read")], response_model=list[EngagementOut])

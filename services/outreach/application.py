@@ -48,6 +48,7 @@ class EngagementRecord(TypedDict):
     case_id: str
     referred_by: str
     reason: str
+    address: str | None
     stage: str
     contacts: list[dict[str, Any]]
     handed_over_to: str | None
@@ -66,10 +67,12 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
     service = "outreach"
     program = "outreach"
 
-    def start(self, actor: dict[str, str], case_id: UUID | None, referred_by: str, reason: str) -> UUID:
-        """D12: begin outreach; a new case when no one has met the person yet."""
+    def start(self, actor: dict[str, str], case_id: UUID | None, referred_by: str, reason: str,
+              address: str | None = None) -> UUID:
+        """D12: begin outreach; a new case when no one has met the person yet (`address`: 住所・所在地域, kept here)."""
         with acting(actor):
-            engagement = Engagement(case_id=case_id or uuid4(), referred_by=referred_by, reason=reason)
+            engagement = Engagement(case_id=case_id or uuid4(), referred_by=referred_by, reason=reason,
+                                    address=(address or "").strip() or None)
         self.save(engagement)
         return engagement.id
 
@@ -129,7 +132,8 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
                 handed = HandOverRow(at=at, to_program=event.to_program, reason=event.reason,
                                      primary_agency=event.primary_agency, counter=event.counter, who=who)
         return EngagementRecord(
-            case_id=view["case_id"], referred_by=view["referred_by"], reason=view["reason"], stage=view["stage"],
+            case_id=view["case_id"], referred_by=view["referred_by"], reason=view["reason"], address=view["address"],
+            stage=view["stage"],
             contacts=view["contacts"], handed_over_to=view["handed_over_to"], log=log, last=log[-1] if log else None,
             started_at=started_at, started_by=started_by, handed=handed, stage_index=STAGES.index(view["stage"]),
         )

@@ -23,8 +23,11 @@ class Engagement(JourneyAggregate):
         HandedOver: ClassVar[type[Any]]
 
     @event("Started")
-    def __init__(self, case_id: UUID, referred_by: str, reason: str) -> None:
+    def __init__(self, case_id: UUID, referred_by: str, reason: str, address: str | None = None) -> None:
+        """`address`: 住所または所在の地域 of a new person (kept in outreach's own store, never on the bus;
+        engagements started before it was kept have none)."""
         self.case_id, self.referred_by, self.reason = case_id, referred_by, reason
+        self.address = address
         self.contacts: list[dict[str, Any]] = []
         self.stage = STAGES[0]
         self.handed_over_to: str | None = None
@@ -61,4 +64,4 @@ class Engagement(JourneyAggregate):
 
     def view(self) -> dict[str, Any]:
         return {"case_id": str(self.case_id), "referred_by": self.referred_by, "reason": self.reason,
-                "stage": self.stage, "contacts": self.contacts, "handed_over_to": self.handed_over_to}
+                "address": getattr(self, "address", None), "stage": self.stage, "contacts": self.contacts, "handed_over_to": self.handed_over_to}

@@ -79,9 +79,9 @@ def engagements_table(request: Request, app: App, in_charge: str = "") -> Respon
 def engagements_csv(request: Request, app: App) -> Response:
     rows = _engagements(app, request)
     return csv_response("アウトリーチ一覧.csv",
-                        ["ケース番号", "紹介元", "理由", "関係の段階", "接触の記録", "最終接触日", "最終接触の方法", "会えたか",
+                        ["ケース番号", "紹介元", "理由", "住所・所在地域", "関係の段階", "接触の記録", "最終接触日", "最終接触の方法", "会えたか",
                          "引き継ぎ先", "開始日", "開始した職員"],
-                        [[r["case_id"], r["referred_by"], r["reason"], r["stage"], len(r["log"]),
+                        [[r["case_id"], r["referred_by"], r["reason"], r["address"] or "", r["stage"], len(r["log"]),
                           r["last"]["at"][:10] if r["last"] else "", r["last"]["method"] if r["last"] else "",
                           ("会えた" if r["last"]["reached"] else "会えず") if r["last"] else "",
                           HAND_OVER_TO.get(r["handed"]["to_program"], "") if r["handed"] else "", r["started_at"][:10],
@@ -102,7 +102,8 @@ async def start(request: Request, app: App) -> Response:
         command = form_model(StartIn, text if existing else {k: v for k, v in text.items() if k != "case_id"})
         if command.case_id is not None and await call(app.has_engagement, command.case_id):
             return await _refused_start(request, app, text, ALREADY_STARTED, 409, command.case_id)
-        started = await call(app.start, actor_of(staff), command.case_id, command.referred_by, command.reason)
+        started = await call(app.start, actor_of(staff), command.case_id, command.referred_by, command.reason,
+                             command.address)
     except DomainError as refused:
         return await _refused_start(request, app, text, str(refused), refused.status)
     except IntegrityError:  # started at the same moment from another page
@@ -186,7 +187,8 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
 def _plan_facts(app: OutreachApplication, case_id: UUID) -> list[tuple[str, str]]:
     """What heads an outreach plan: who referred the person, why, and the relationship stage (blocking)."""
     e = app.engagement_view(case_id)
-    return [("紹介元", e["referred_by"]), ("理由・状況", e["reason"]), ("関係の段階", e["stage"])]
+    return [("紹介元", e["referred_by"]), ("理由・状況", e["reason"]), ("住所・所在地域", e["address"] or "—"),
+            ("関係の段階", e["stage"])]
 
 
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/engagements/{case_id}", "engagement.read"))

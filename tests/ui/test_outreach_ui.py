@@ -47,10 +47,12 @@ async def test_outreach_worker_reaches_a_person_and_hands_over_to_participation(
     await page.get_by_label("新しい方").check()
     await page.get_by_label("紹介元").fill("民生委員・児童委員")
     await page.get_by_label("理由・状況").fill("50代男性、10年以上自宅からほとんど出ていない。80代の母が心配している")
+    await page.get_by_label("住所・所在地域").fill("調布市国領町8丁目")
     await shoot(page, "outreach-start")
     await page.get_by_role("button", name="始める / start").click()
     await expect(page.get_by_role("alert")).to_contain_text("アウトリーチを始めました")
     case_id = (await page.locator("#case-number").inner_text()).strip()
+    await expect(page.locator("#address")).to_have_text("調布市国領町8丁目")  # issue 15: kept and shown
     stages = page.get_by_role("list", name=re.compile("関係の段階"))
     await expect(stages.locator("[aria-current='step']")).to_contain_text("未接触")
 
@@ -149,13 +151,13 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
 async def test_engagements_csv_opens_in_excel(ui_suite: Suite) -> None:
     async with httpx.AsyncClient(headers=reader()) as client:
         started = await client.post(f"{ui_suite.url('outreach')}/engagements", json={
-            "referred_by": "家族", "reason": "CSV の確認"}, headers=OUTREACH_WORKER)
+            "referred_by": "家族", "reason": "CSV の確認", "address": "調布市小島町"}, headers=OUTREACH_WORKER)
         assert started.status_code == 201, started.text
         response = await client.get(f"{ui_suite.url('outreach')}/ui/engagements.csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
     lines = response.text.lstrip("\ufeff").split("\r\n")
-    assert lines[0].startswith("ケース番号,紹介元,理由,関係の段階")
-    assert any(started.json()["case_id"] in line and "未接触" in line for line in lines[1:])
+    assert lines[0].startswith("ケース番号,紹介元,理由,住所・所在地域,関係の段階")
+    assert any(started.json()["case_id"] in line and "調布市小島町,未接触" in line for line in lines[1:])
 
 
 async def test_the_engagements_list_pages_and_its_filter_bar_narrows_it(ui_suite: Suite, page: Page) -> None:

@@ -9,6 +9,7 @@ Refused commands change nothing, and the engagement is rebuilt equal from its st
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
@@ -16,9 +17,10 @@ from uuid import uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.outreach.api import ContactIn
+from services.outreach.api import ContactIn, StartIn
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
+from services.outreach.translate import translate
 from shared.domain.wareki import today_in_japan
 from shared.kernel.journey import Invalid
 from shared.web.limits import form_model
@@ -83,3 +85,19 @@ def test_d12_a_contact_is_kept_on_the_day_it_took_place_typed_in_wareki_never_a_
     else:
         raise AssertionError("a contact dated after today was accepted")
     assert len(APP.engagement_record(case_id)["log"]) == 2
+
+
+def test_d12_a_new_persons_address_stays_in_outreachs_store_and_older_starts_still_load() -> None:
+    """住所・所在地域 (issue 15): typed on the start form, kept and shown by outreach, never on the bus."""
+    typed = form_model(StartIn, {"referred_by": "民生委員", "reason": "長期のひきこもり", "address": "調布市国領町"})
+    actor = {"staff_id": "outreach-007", "division": "welfare-general"}
+    case_id = APP.start(actor, None, typed.referred_by, typed.reason, typed.address)
+    assert APP.engagement_record(case_id)["address"] == "調布市国領町"
+    started = next(iter(APP.events_of(case_id)))
+    envelope = translate(started, 1)
+    assert envelope is not None and "国領" not in envelope.model_dump_json(), "no address on the bus"
+    older = copy.copy(started)
+    older.__dict__.pop("address")  # an engagement started before the address was kept
+    assert older.mutate(None).view()["address"] is None
+    assert APP.engagement_view(APP.start(actor, None, "家族", "心配", form_model(
+        StartIn, {"referred_by": "家族", "reason": "心配", "address": ""}).address))["address"] is None
