@@ -56,6 +56,16 @@ class PlacementReviewIn(BaseModel):
                                             description="次回の見直し予定日: 和暦または西暦; 省略時は評価の90日後")
 
 
+class CatalogueDetailsIn(BaseModel):
+    """資源の案内情報 (issue 15): what staff tell the person about a resource; blank or null clears a field."""
+
+    schedule: Name | None = Field(default=None, max_length=200, title="開催日時・曜日",
+                                  description="開催日時・曜日（例: 毎週火・木 10:00〜15:00）")
+    contact: Name | None = Field(default=None, max_length=200, title="連絡先",
+                                 description="運営主体の連絡先（電話・窓口）。個人の私的な連絡先は書かない")
+    fee: Name | None = Field(default=None, max_length=200, title="利用料", description="利用料（例: 無料、1回300円）")
+
+
 class ShortageIn(BaseModel):
     need: Name = Field(min_length=1, max_length=200, title="不足しているもの")
     area: Name = Field(min_length=1, max_length=200, title="地域")
@@ -112,6 +122,9 @@ class CatalogueEntryOut(BaseModel):
     area: str
     capacity: int | None
     issue_id: UUID | None = Field(description="この資源が応える地域の課題")
+    schedule: str | None = Field(default=None, description="開催日時・曜日 (null: not recorded yet)")
+    contact: str | None = Field(default=None, description="運営主体の連絡先 (null: not recorded yet)")
+    fee: str | None = Field(default=None, description="利用料 (null: not recorded yet)")
 
 
 class StatusOut(BaseModel):
@@ -147,6 +160,13 @@ def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff) -> StatusOut:
 def catalogue(app: App) -> list[dict[str, Any]]:
     """参加支援の資源一覧: resources community registered (D8 D13)."""
     return app.catalogue()
+
+
+@router.put("/catalogue/{resource_id}/details", response_model=CatalogueEntryOut,
+            dependencies=[requires("support.write")])
+def catalogue_details(resource_id: Annotated[str, Path(max_length=200, description="資源一覧の resource_id")], body: CatalogueDetailsIn, app: App, actor: Staff) -> dict[str, Any]:
+    """資源の案内情報: 開催日時・曜日, 連絡先 and 利用料 of a catalogue entry (issue 15)."""
+    return app.record_catalogue_details(actor, resource_id, body.schedule, body.contact, body.fee)
 
 
 @router.post("/supports/{case_id}/matches", status_code=201, dependencies=[requires("support.write")])

@@ -84,6 +84,17 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
             raise refused from None
         return entry
 
+    def record_catalogue_details(self, actor: dict[str, str], resource_id: str, schedule: str | None,
+                                 contact: str | None, fee: str | None) -> dict[str, Any]:
+        """開催日時・曜日, 連絡先 (the provider's) and 利用料 of a catalogue entry (issue 15); blank clears a field.
+        Returns the entry's view."""
+        entry = self.catalogue_entry(resource_id)
+        with acting(actor):
+            entry.record_details(schedule=(schedule or "").strip() or None, contact=(contact or "").strip() or None,
+                                 fee=(fee or "").strip() or None)
+        self.save(entry)
+        return entry.view()
+
     def report_shortage(self, actor: dict[str, str], case_id: UUID, need: str, area: str, description: str) -> None:
         support = self._support(case_id)
         with acting(actor):

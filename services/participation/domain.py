@@ -26,20 +26,32 @@ class CatalogueEntry(JourneyAggregate):
 
     if TYPE_CHECKING:  # the event classes @event generates (fields: the method's parameters)
         Learnt: ClassVar[type[Any]]
+        DetailsRecorded: ClassVar[type[Any]]
 
     @event("Learnt")
     def __init__(self, resource_id: UUID, kind: str, name: str, provider: str, area: str,
                  capacity: int | None, issue_id: UUID | None) -> None:
         self.kind, self.name, self.provider, self.area = kind, name, provider, area
         self.capacity, self.issue_id = capacity, issue_id
+        self.schedule: str | None = None
+        self.contact: str | None = None
+        self.fee: str | None = None
 
     @staticmethod
     def create_id(resource_id: UUID, **_: Any) -> UUID:
         return resource_id
 
+    @event("DetailsRecorded")
+    def record_details(self, schedule: str | None, contact: str | None, fee: str | None) -> None:
+        """What participation staff tell the person (issue 15): 開催日時・曜日, the provider's 連絡先 and 利用料
+        (the provider's, not a person's; kept in participation's store, not on the bus). None clears a field."""
+        self.schedule, self.contact, self.fee = schedule, contact, fee
+
     def view(self) -> dict[str, Any]:
         return {"resource_id": str(self.id), "kind": self.kind, "name": self.name, "provider": self.provider,
-                "area": self.area, "capacity": self.capacity, "issue_id": str(self.issue_id) if self.issue_id else None}
+                "area": self.area, "capacity": self.capacity, "issue_id": str(self.issue_id) if self.issue_id else None,
+                "schedule": getattr(self, "schedule", None), "contact": getattr(self, "contact", None),
+                "fee": getattr(self, "fee", None)}
 
 
 class Support(JourneyAggregate):

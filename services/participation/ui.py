@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.participation.api import (
     App,
+    CatalogueDetailsIn,
     MatchIn,
     NeedsIn,
     PlacementIn,
@@ -147,8 +148,31 @@ def catalogue_page(request: Request, app: App) -> Response:
     """参加支援の資源一覧: what community registered (D8 D13), filtered by kind, provider, area."""
     if staff_from_cookie(request) is None:
         return redirect("/ui/login?next=/ui/catalogue")
-    return ui.render(request, "participation_catalogue.html", "資源一覧 / resource catalogue",
-                     case_id=None, matched=set(), **_catalogue_context(app.catalogue(), _filters(request)))
+    return _catalogue_page(request, app)
+
+
+def _catalogue_page(request: Request, app: ParticipationApplication, status_code: int = 200, **extra: Any) -> Response:
+    """The catalogue page (blocking), with a refused 案内情報 form as typed."""
+    return ui.render(request, "participation_catalogue.html", "資源一覧 / resource catalogue", status_code=status_code,
+                     case_id=None, matched=set(), **_catalogue_context(app.catalogue(), _filters(request)),
+                     **{"form": {}, "error": None, **extra})
+
+
+@router.post("/ui/catalogue/{resource_id}/details", response_class=HTMLResponse, dependencies=[requires("support.write")])
+async def catalogue_details(request: Request, resource_id: UUID, app: App) -> Response:
+    """資源の案内情報 (issue 15): 開催日時・曜日, the provider's 連絡先 and 利用料 of a catalogue entry."""
+    staff = staff_from_cookie(request)
+    if staff is None:
+        return redirect("/ui/login?next=/ui/catalogue")
+    text = await form_text(request)
+    try:
+        details = form_model(CatalogueDetailsIn, text)
+        await call(app.record_catalogue_details, actor_of(staff), str(resource_id), details.schedule, details.contact,
+                   details.fee)
+    except DomainError as refused:
+        return await call(_catalogue_page, request, app, refused.status,
+                          form={**text, "resource_id": str(resource_id)}, error=str(refused))
+    return _back("/ui/catalogue", "catalogue-table", "案内情報を保存しました / details saved")
 
 
 @router.get("/ui/catalogue-table", response_class=HTMLResponse, dependencies=[requires("catalogue.read")])
@@ -159,14 +183,16 @@ def catalogue_table(request: Request, app: App, case_id: UUID | None = None) -> 
     if case_id is not None:
         matched = {m["resource_id"] for m in app.support_view(case_id)["matches"]}
     return ui.render(request, "participation_catalogue_table.html", "", case_id=str(case_id) if case_id else None,
-                     matched=matched, **_catalogue_context(catalogue, _filters(request)))
+                     matched=matched, form={}, error=None, **_catalogue_context(catalogue, _filters(request)))
 
 
 @router.get("/ui/catalogue.csv", dependencies=[requires("catalogue.read")])
 def catalogue_csv(request: Request, app: App) -> Response:
-    return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題"],
+    return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "開催日時・曜日", "連絡先",
+                                        "利用料", "応える地域の課題"],
                         [[r["resource_id"], KIND_JA.get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
-                          r["capacity"] or "", r["issue_id"] or ""] for r in _filtered(app.catalogue(), _filters(request))])
+                          r["capacity"] or "", r["schedule"] or "", r["contact"] or "", r["fee"] or "",
+                          r["issue_id"] or ""] for r in _filtered(app.catalogue(), _filters(request))])
 
 
 def _page(request: Request, app: ParticipationApplication, case_id: UUID, status_code: int = 200,

@@ -56,6 +56,18 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
     await page.get_by_role("button", name="絞り込む").click()
     await expect(page.locator("#catalogue-table tbody tr")).to_have_count(1)
     await expect(page.locator("#catalogue-table")).to_contain_text("NPO法人ひだまり")
+    # 資源の案内情報 (issue 15): schedule, the provider's contact and the fee, written on the catalogue.
+    row = page.locator("#catalogue-table tbody tr").first
+    await row.get_by_label("若者のたまり場「ひだまり」 の案内情報を記入する").click()
+    await row.get_by_label("開催日時・曜日").fill("毎週火・木 13:00〜17:00")
+    await row.get_by_label("連絡先").fill("042-000-1234（ひだまり事務局）")
+    await row.get_by_label("利用料").fill("無料")
+    await row.get_by_role("button", name="保存").click()
+    await expect(page.get_by_role("alert")).to_contain_text("案内情報を保存しました")
+    saved = page.locator("#catalogue-table tbody tr", has_text="若者のたまり場「ひだまり」")
+    await expect(saved.locator("td.schedule")).to_have_text("毎週火・木 13:00〜17:00")
+    await expect(saved.locator("td.contact")).to_have_text("042-000-1234（ひだまり事務局）")
+    await expect(saved.locator("td.fee")).to_have_text("無料")
     await shoot(page, "participation-catalogue")
 
     # Match from the support's page, start a placement, review it.
@@ -67,6 +79,7 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
     await expect(page.get_by_role("alert")).to_contain_text("資源をマッチングしました")
     await expect(page.locator("#matches")).to_contain_text("若者のたまり場「ひだまり」")
     await expect(catalogue.get_by_text("マッチング済み")).to_be_visible()
+    await expect(catalogue.locator("td.schedule", has_text="毎週火・木 13:00〜17:00")).to_be_visible()
     await page.get_by_label("参加開始日").fill("2026-12-01")
     await page.get_by_role("button", name="参加を始める").click()
     placement = page.locator("article[data-placement='0']")

@@ -18,9 +18,10 @@ from uuid import uuid4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.participation.api import PlacementIn, PlacementReviewIn
+from services.participation.api import CatalogueDetailsIn, PlacementIn, PlacementReviewIn
 from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES, CatalogueEntry, Support
+from services.participation.translate import translate
 from shared.domain.wareki import today_in_japan
 from shared.kernel.journey import Invalid, acting
 from shared.web.limits import form_model
@@ -118,3 +119,28 @@ def test_d13_a_review_sets_the_next_review_date_typed_in_wareki_and_my_work_foll
         assert "次回の見直し予定日" in str(refused)
     else:
         raise AssertionError("an ended placement took a next review date")
+
+
+def test_d13_the_catalogue_keeps_a_resources_schedule_contact_and_fee_off_the_bus_and_older_entries_load() -> None:
+    """資源の案内情報 (issue 15): 開催日時・曜日, the provider's 連絡先 and 利用料, typed on the catalogue's form and
+    kept in participation's store; a blank clears a field; an entry learnt before them loads with none."""
+    with acting({"service": "participation"}):
+        entry = CatalogueEntry(resource_id=uuid4(), kind="ibasho", name="こくりょう居場所", provider="社協", area="国領",
+                               capacity=10, issue_id=None)
+    APP.save(entry)
+    assert APP.catalogue_entry(str(entry.id)).view()["schedule"] is None  # before anything was recorded
+    typed = form_model(CatalogueDetailsIn, {"schedule": "毎週火・木 10:00〜15:00", "contact": "042-000-0000（事務局）",
+                                            "fee": "無料"})
+    actor = {"staff_id": "sanka-002", "division": "welfare-general"}
+    APP.record_catalogue_details(actor, str(entry.id), typed.schedule, typed.contact, typed.fee)
+    shown = {r["resource_id"]: r for r in APP.catalogue()}[str(entry.id)]
+    assert (shown["schedule"], shown["contact"], shown["fee"]) == ("毎週火・木 10:00〜15:00", "042-000-0000（事務局）", "無料")
+    APP.record_catalogue_details(actor, str(entry.id), typed.schedule, typed.contact, " ")
+    assert APP.catalogue_entry(str(entry.id)).view()["fee"] is None, "a blank clears the fee"
+    assert all(translate(e, 1) is None for e in APP.events_of(entry.id)), "details stay off the bus"
+    try:
+        APP.record_catalogue_details(actor, str(uuid4()), "毎週", None, None)
+    except Invalid as refused:
+        assert "資源一覧にありません" in str(refused)
+    else:
+        raise AssertionError("details were recorded for a resource not in the catalogue")
