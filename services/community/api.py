@@ -55,6 +55,15 @@ class InitiativeOut(BaseModel):
     summary: str = Field(description="取り組みの概要")
 
 
+class CouncilDecisionOut(BaseModel):
+    """D8: a decision of the 相談支援包括化推進会議 on the gap the issue keeps (from collaboration's PromotionCouncilDecided)."""
+
+    sitting_id: UUID = Field(description="推進会議の開催 (collaboration's sitting_id)")
+    decision: str = Field(description="initiative=取り組みを始める, request=担当課に依頼, deferred=継続審議")
+    division: str = Field(description="依頼先の課 (code; empty unless a request)")
+    summary: str = Field(description="決定の内容")
+
+
 class IssueOut(BaseModel):
     """地域の課題 (D8): where it came from, its initiatives, and the resources registered as answering it."""
 
@@ -68,6 +77,8 @@ class IssueOut(BaseModel):
     initiatives: list[InitiativeOut]
     resolution: str = Field(description="解決の内容 (empty until resolved)")
     resources: list[UUID] = Field(description="この課題に応える資源の resource_id")
+    council: list[CouncilDecisionOut] = Field(
+        default_factory=list, description="相談支援包括化推進会議の決定 (oldest first); an initiative it decided is among `initiatives`")
 
 
 class ResourceOut(BaseModel):

@@ -102,7 +102,7 @@ class RegionalIssue(JourneyAggregate):
     def view(self) -> dict[str, Any]:
         return {"issue_id": str(self.id), "case_id": str(self.case_id), "need": self.need, "area": self.area,
                 "description": self.description, "reported_by": self.reported_by, "status": self.status,
-                "initiatives": self.initiatives, "resolution": self.resolution}
+                "initiatives": self.initiatives, "resolution": self.resolution, "council": self.council_decisions()}
 
 
 class LocalResource(JourneyAggregate):
