@@ -359,6 +359,7 @@ WRITERS_SEE = {
     ("community", "/ui/cases/{case_id}/casework"): ("community_worker", 'method="post"'),
     ("community", "/ui/resources"): ("community_worker", 'method="post"'),
     ("community", "/ui/places"): ("community_worker", 'method="post"'),
+    ("participation", "/ui/catalogue"): ("participation_worker", 'action="/ui/catalogue/'),
     ("outreach", "/ui/cases/{case_id}/plans/new"): ("outreach_worker", 'method="post"'),
     ("outreach", "/ui/plans/{plan_id}"): ("outreach_worker", 'method="post"'),
     ("participation", "/ui/cases/{case_id}/plans/new"): ("participation_worker", 'method="post"'),
