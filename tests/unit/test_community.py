@@ -205,7 +205,8 @@ def test_d13_the_catalogue_learns_of_a_resource_from_resource_developed(
 
     assert participation.catalogue() == [{
         "resource_id": str(resource_id), "kind": "ibasho", "name": "夜のたまり場 国領", "provider": "NPO法人",
-        "area": "調布市東部", "capacity": 10, "issue_id": None}]
+        "area": "調布市東部", "capacity": 10, "issue_id": None,
+        "schedule": None, "contact": None, "fee": None}]  # 案内情報 (issue 15): participation staff write them later
 
 
 def test_d13_resource_developed_delivered_twice_adds_one_entry(
