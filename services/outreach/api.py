@@ -32,7 +32,7 @@ class StartIn(BaseModel):
     referred_by: Name = Field(min_length=1, max_length=200, title="紹介元", description="紹介元: 民生委員, 家族, intake…")
     reason: Text = Field(min_length=1, max_length=2000, title="理由・状況")
     address: Name | None = Field(default=None, max_length=300, title="住所・所在地域",
-                                 description="新しい方の住所、または分かる範囲の地域（例: 調布市国領町、国領駅周辺）。"
+                                 description="新しい方の住所、または分かる範囲の地域（例: 〇〇町〇丁目、〇〇駅周辺）。"
                                  "アウトリーチの記録にだけ残り、イベントには載りません")
 
 
