@@ -4,7 +4,7 @@ Every whole page of every division (tests/ui/every_page.py), as the program's ow
 supervisor (who reads every list) see it, and the error pages. Fragments that htmx swaps into a
 page (`-table`, a plan's status) are checked inside their page. A page whose violation comes from a
 service's own template, not fixed yet, is marked xfail (strict) naming the finding
-(/tmp/h/pages_findings.md); a shared template's violation is never marked.
+(written out in the issue note for the service's engineer); a shared template's violation is never marked.
 
 For CI's time the pages are checked a few at a time in one module fixture, on the suite the walks share
 (conftest.py `walk_suite`), and axe runs once for both roles where the supervisor's markup is the

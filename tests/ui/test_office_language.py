@@ -5,7 +5,7 @@ shows no rule code (D2, D12…), action name (`audit.read`), route (`GET /refere
 English event name (`Case.Received`, `ConsultationReceived`); the rule may stay in a tooltip. Every
 error on a page is a Japanese HTML page with the next step; the JSON API keeps its JSON errors.
 A page whose words come from a service's own template and are not fixed yet is marked xfail (strict)
-naming the finding (/tmp/h/pages_findings.md); a shared template's failure is never marked.
+naming the finding (written out in the issue note for the service's engineer); a shared template's failure is never marked.
 """
 
 from __future__ import annotations
