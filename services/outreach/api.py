@@ -6,15 +6,16 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from services.outreach.application import OutreachApplication
-from services.outreach.domain import CONTACT_METHODS, STAGES
+from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import Name, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
@@ -95,10 +96,15 @@ def start(body: StartIn, app: App, actor: Staff) -> StartedOut:
     return StartedOut(case_id=app.start(actor, body.case_id, body.referred_by, body.reason, body.address))
 
 
-@router.get("/engagements", dependencies=[requires("engagement.read")], response_model=list[EngagementOut])
-def engagements(app: App, who: Reader) -> list[dict[str, object]]:
-    """The engagements the caller's division may see (division scope)."""
-    return app.scoped(app.engagements(), who)
+@router.get("/engagements", dependencies=[requires("engagement.read")], response_model=list[EngagementOut],
+            responses={200: {"headers": PAGING_HEADERS}})
+def engagements(app: App, who: Reader, request: Request, response: Response, limit: Limit = None,
+                cursor: Cursor = None) -> list[dict[str, object]]:
+    """The engagements the caller's division may see (division scope), oldest start first; paged by `limit` and
+    `cursor` (a keyset: an engagement that leaves or joins the caller's scope between two pages makes no other
+    one skipped or repeated)."""
+    return page(app.scoped(app.engagements(), who), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(Engagement), "case_id"))
 
 
 @router.get("/engagements/{case_id}", dependencies=[requires("engagement.read")], response_model=EngagementOut)

@@ -6,15 +6,17 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
+from services.participation.domain import CatalogueEntry, Support
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, Need, Text
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
@@ -139,10 +141,17 @@ class PlacementStartedOut(BaseModel):
 # -- routes ---------------------------------------------------------------------------------------
 
 
-@router.get("/supports", response_model=list[SupportOut], dependencies=[requires("support.read")])
-def supports(app: App, reader: Reader) -> list[dict[str, Any]]:
-    """参加支援一覧: the supports of the cases the reader's division may see."""
-    return app.visible_supports(reader)
+#: a paged list's 200 answer (shared/web/paging.py)
+PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
+
+
+@router.get("/supports", response_model=list[SupportOut], dependencies=[requires("support.read")], responses=PAGED)
+def supports(app: App, reader: Reader, request: Request, response: Response, limit: Limit = None,
+             cursor: Cursor = None) -> list[dict[str, Any]]:
+    """参加支援一覧: the supports of the cases the reader's division may see, oldest first; paged by `limit` and
+    `cursor` (a keyset: a support that leaves or joins the reader's scope between two pages shifts nothing)."""
+    return page(app.visible_supports(reader), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(Support), "case_id"))
 
 
 @router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")])
@@ -156,10 +165,14 @@ def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff) -> StatusOut:
     return StatusOut(status="recorded")
 
 
-@router.get("/catalogue", response_model=list[CatalogueEntryOut], dependencies=[requires("catalogue.read")])
-def catalogue(app: App) -> list[dict[str, Any]]:
-    """参加支援の資源一覧: resources community registered (D8 D13)."""
-    return app.catalogue()
+@router.get("/catalogue", response_model=list[CatalogueEntryOut], dependencies=[requires("catalogue.read")],
+            responses=PAGED)
+def catalogue(app: App, request: Request, response: Response, limit: Limit = None,
+              cursor: Cursor = None) -> list[dict[str, Any]]:
+    """参加支援の資源一覧: resources community registered (D8 D13), oldest first; paged by `limit` and `cursor`
+    (a keyset, as every list of the store's aggregates)."""
+    return page(app.catalogue(), limit, cursor, request, response,
+                catalogue_order(lambda: app.ids_of(CatalogueEntry), "resource_id"))
 
 
 @router.put("/catalogue/{resource_id}/details", response_model=CatalogueEntryOut,

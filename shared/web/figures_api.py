@@ -20,7 +20,7 @@ import threading
 import weakref
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.figures import (
     FIELDS_USED,
+    INDICATORS,
     NOTE,
     PRIVATE_FIELDS,
     QUARTER_LABELS,
@@ -222,10 +223,18 @@ def mount_figures(api: FastAPI, page: UI) -> None:
     """The figures routes of a service: its own program's counts, the city's door and its page."""
     router = APIRouter(tags=["figures"])
 
-    @router.get("/figures/program", dependencies=[READ])
+    # A document, not a list: one entry per indicator of this program as the plan defines them (INDICATORS), so
+    # its length is fixed by the program and never by the data, and `/figures` reads it whole from every service.
+    # Not paged (paging could only cut a fixed document in pieces); the schema says so by minItems = maxItems,
+    # which is how tests/contracts/test_paging.py tells a document from a list, and the answer is checked by it.
+    indicators = sum(1 for indicator in INDICATORS if indicator.service == page.service)
+    document = Annotated[list[IndicatorOut], Field(min_length=indicators, max_length=indicators)]
+
+    @router.get("/figures/program", dependencies=[READ], response_model=document)
     def program(request: Request, fy: int | None = FY) -> list[IndicatorOut]:
         """This program's indicators for the fiscal year, per quarter and key, counted from its own store's
-        events; a count of 1 or 2 is null (shown 「3未満」)."""
+        events; a count of 1 or 2 is null (shown 「3未満」). A document of a fixed length (one entry per
+        indicator of the program), not a list: not paged."""
         year = fy or fiscal_year_of(today_in_japan())
         return [IndicatorOut.model_validate(i) for i in program_answer(request, page.service, year)]
 

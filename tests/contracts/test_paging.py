@@ -1,8 +1,10 @@
 """Paging on every JSON list (issue 17, OpenAPI): each GET whose 200 answer is a JSON array declares `limit` and
 `cursor` and the next page's headers (shared/web/paging.py); and the cursors themselves, on lists in process.
 
-The allow-list below names the lists not paged yet, each with why; it only shrinks (a list that becomes paged,
-or goes, fails the test until its line is struck).
+There is no allow-list: a JSON array not paged fails, unless it is a document (`is_document`), an array whose
+length the schema fixes (minItems = maxItems), so that it cannot grow with the data: `/figures/program` is one
+entry per indicator of the program as the plan defines them, read whole by `/figures`; paging it would only cut a
+fixed document in pieces. An array of a fixed length is checked at the answer (the response model) too.
 """
 
 from __future__ import annotations
@@ -17,20 +19,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
+from shared.domain.figures import INDICATORS
 from shared.web.errors import code_of
 from shared.web.paging import Cursor, CursorUnreadable, Limit, catalogue_order, later_first, page
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-
-#: (service, path) of JSON lists without paging yet. Shrinks only.
-NOT_YET_PAGED = {
-    # outreach and participation: their engineers were editing those services when paging came; the next step
-    ("outreach", "/engagements"),
-    ("participation", "/supports"),
-    ("participation", "/catalogue"),
-    # shared/web/figures_api.py (another engineer's): a fixed table, one row per program of the city
-    *((service, "/figures/program") for service in SERVICES),
-}
 
 
 @cache
@@ -39,13 +32,19 @@ def api_of(service: str) -> FastAPI:
     return api
 
 
+def is_document(schema: dict[str, Any]) -> bool:
+    """An array whose length is fixed by its schema (one entry per thing the program defines), not by the data."""
+    return schema.get("minItems") is not None and schema.get("minItems") == schema.get("maxItems")
+
+
 def json_lists(service: str) -> dict[str, dict[str, Any]]:
     """The GET operations of a service whose 200 answer is a JSON array, by path."""
     found = {}
     for path, operations in api_of(service).openapi()["paths"].items():
         operation = operations.get("get")
         content = (operation or {}).get("responses", {}).get("200", {}).get("content", {})
-        if content.get("application/json", {}).get("schema", {}).get("type") == "array":
+        schema = content.get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array" and not is_document(schema):
             found[path] = operation
     return found
 
@@ -57,17 +56,22 @@ def test_every_json_list_declares_limit_cursor_and_the_next_pages_headers(servic
         query = {p["name"]: p["schema"] for p in operation.get("parameters", []) if p["in"] == "query"}
         headers = set(operation["responses"]["200"].get("headers", {}))
         paged = {"limit", "cursor"} <= set(query) and {"X-Next-Cursor", "Link"} <= headers
-        if (service, path) in NOT_YET_PAGED:
-            assert not paged, f"{service} {path} is paged now: strike it from NOT_YET_PAGED"
-            continue
         if not paged:
             unpaged.append(path)
             continue
         limit = next(s for s in query["limit"]["anyOf"] if s.get("type") == "integer")
         assert (limit["minimum"], limit["maximum"]) == (1, 500), (path, limit)
     assert not unpaged, f"{service}: JSON lists without limit and cursor: {unpaged}"
-    listed = {path for (s, path) in NOT_YET_PAGED if s == service}
-    assert listed <= set(json_lists(service)), f"{service}: allow-listed lists that are gone: {listed}"
+    assert json_lists(service), f"{service}: no JSON list found (the test would check nothing)"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_programs_figures_are_a_document_of_one_entry_per_indicator_not_a_list(service: str) -> None:
+    operation = api_of(service).openapi()["paths"]["/figures/program"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert is_document(schema) and "/figures/program" not in json_lists(service), schema
+    assert schema["maxItems"] == len([i for i in INDICATORS if i.service == service])
+    assert not {p["name"] for p in operation.get("parameters", [])} & {"limit", "cursor"}
 
 
 ROWS = [{"id": f"r{n}", "day": f"2026-12-{n:02d}"} for n in range(1, 8)]

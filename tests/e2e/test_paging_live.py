@@ -1,6 +1,7 @@
-"""Paging on a running suite (issue 17): one real list of collaboration, meeting and community walked by `limit`
-and `cursor` is the unpaged list, and a keyset cursor holds while the list changes between two pages (a plan
-decided leaves the agenda; a newer sitting comes at the top of a newest-first list)."""
+"""Paging on a running suite (issue 17): real lists of collaboration, meeting, community, outreach and
+participation walked by `limit` and `cursor` are the unpaged list, and a keyset cursor holds while the list
+changes between two pages (a plan decided leaves the agenda; a newer sitting comes at the top of a newest-first
+list; an engagement started after the first page comes at the end)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import asyncio
 from typing import Any
 
 from support.auth import headers_for
-from support.journey import Journey
+from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF, Journey
+from support.poll import eventually
 
 
 async def walk(journey: Journey, service: str, path: str, headers: dict[str, str], limit: int,
@@ -89,3 +91,51 @@ async def test_lists_of_collaboration_meeting_and_community_page_to_the_whole_li
     refused = await journey.http.get(journey.urls["community"] + "/places", headers=places, params={"cursor": "12"})
     assert refused.status_code == 422 and refused.json()["code"] == "cursor_unreadable", refused.text
     assert "最初のページから" in refused.json()["detail"]
+
+
+async def test_lists_of_outreach_and_participation_page_to_the_whole_list(journey: Journey) -> None:
+    async def start(reason: str) -> str:
+        started = await journey.post("outreach", "/engagements", {"referred_by": "民生委員", "reason": reason},
+                                     OUTREACH_WORKER)
+        case_id: str = started["case_id"]
+        return case_id
+
+    cases = [await start(f"訪問しても会えない {n}") for n in range(3)]
+    later: list[str] = []
+
+    async def one_more() -> None:
+        later.append(await start("あとから始めた関わり"))
+
+    # outreach: the engagements, oldest first; one started after the first page comes at the walk's end
+    walked = [e["case_id"] for e in await walk(journey, "outreach", "/engagements", OUTREACH_WORKER, 2, one_more)]
+    assert walked == [e["case_id"] for e in await whole(journey, "outreach", "/engagements", OUTREACH_WORKER)]
+    assert [c for c in walked if c in cases + later] == [*cases, *later]
+
+    # participation: the supports (outreach hands the people over), oldest first
+    for case_id in cases:
+        await journey.post("outreach", f"/engagements/{case_id}/hand-over",
+                           {"to_program": "participation", "reason": "居場所への参加を希望"}, OUTREACH_WORKER)
+    for case_id in cases:
+        await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
+    walked = [s["case_id"] for s in await walk(journey, "participation", "/supports", PARTICIPATION_STAFF, 2)]
+    assert walked == [s["case_id"] for s in await whole(journey, "participation", "/supports", PARTICIPATION_STAFF)]
+    assert [c for c in walked if c in cases] == cases
+
+    # participation: the catalogue (community registers the resources), oldest first
+    registering = headers_for("community", "POST", "/resources")
+    resources = [(await journey.post("community", "/resources", {
+        "kind": "居場所", "name": name, "provider": "調布市社会福祉協議会", "area": "調布市東部", "capacity": 10},
+        registering))["resource_id"] for name in ("夜のたまり場", "朝のカフェ", "畑の会")]
+
+    async def all_in_catalogue() -> list[dict[str, Any]] | None:
+        rows = await whole(journey, "participation", "/catalogue", PARTICIPATION_STAFF)
+        return rows if {r["resource_id"] for r in rows} >= set(resources) else None
+
+    entries = await eventually(all_in_catalogue, "the three resources in participation's catalogue")
+    walked = [r["resource_id"] for r in await walk(journey, "participation", "/catalogue", PARTICIPATION_STAFF, 2)]
+    assert walked == [r["resource_id"] for r in entries]
+    assert [r for r in walked if r in resources] == resources
+
+    refused = await journey.http.get(journey.urls["participation"] + "/supports", headers=PARTICIPATION_STAFF,
+                                     params={"limit": 2, "cursor": "bm90LWpzb24"})
+    assert refused.status_code == 422 and refused.json()["code"] == "cursor_unreadable", refused.text
