@@ -119,8 +119,8 @@ async def nats_state(url: str) -> dict[str, Any]:
         return state
     try:
         state["up"] = True
-        version = nc.connected_server_version
-        state["version"] = f"{version.major}.{version.minor}.{version.patch}{version.dev and '-' + version.dev}"
+        state["servers"] = await _servers(url, nc)
+        state["version"] = state["servers"][0]["version"]
         js = nc.jetstream(timeout=NATS_TIMEOUT_SECONDS)
         for stream in (STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM):
             try:
@@ -143,6 +143,49 @@ async def nats_state(url: str) -> dict[str, Any]:
     finally:
         await nc.close()
     return state
+
+
+def _server_row(url: str, nc: Any) -> dict[str, Any]:
+    """The server a connection reached: its name, its version, and (`outside`) why that version is outside the
+    supported range, if it is (shared/messaging/natsversion.py)."""
+    from shared.messaging.bus import server_version
+    from shared.messaging.natsversion import MINIMUM_NATS, judge, parse
+
+    version = server_version(nc)
+    info = getattr(nc, "_server_info", None) or {}  # nats-py keeps the server's INFO there, not publicly
+    try:
+        too_old = parse(version) < MINIMUM_NATS
+    except ValueError:
+        too_old = False  # unreadable: `outside` says so
+    return {"url": url, "name": info.get("server_name") or info.get("server_id"), "id": info.get("server_id"),
+            "version": version, "outside": judge(version), "too_old": too_old}
+
+
+async def _servers(url: str, nc: Any) -> list[dict[str, Any]]:
+    """Each NATS server: the one `nc` reached, then every other one NATS_URL names or the cluster announces
+    (`connect_urls`), each asked once on a connection of its own; one not reachable from here is shown so."""
+    from shared.messaging.bus import servers
+
+    reached = nc.connected_url.geturl() if nc.connected_url else url
+    rows = [_server_row(reached, nc)]
+    others = [u for u in dict.fromkeys([*servers(url), *(d.geturl() for d in nc.discovered_servers)]) if u != reached]
+
+    async def ask(other: str) -> dict[str, Any]:
+        try:
+            connection = await asyncio.wait_for(connect_once(other), NATS_TIMEOUT_SECONDS + 1)
+        except Exception as exc:  # noqa: BLE001 — shown as not reachable from here
+            return {"url": other, "error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__}
+        try:
+            return _server_row(other, connection)
+        finally:
+            await connection.close()
+
+    seen = {rows[0]["id"]}
+    for row in await asyncio.gather(*(ask(other) for other in others)):
+        if "error" in row or row["id"] not in seen:
+            rows.append(row)
+            seen.add(row.get("id"))
+    return rows
 
 
 async def _connections(nc: Any) -> int | None:
@@ -174,8 +217,11 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
     degraded = [name for name, row in services.items() if row["health"] == "degraded"]
     nats = {k: v for k, v in bus.items() if k not in ("consumers", "dead_letters")}
     missing = _missing_consumers(tuple(services), bus)
-    return {"ok": not down and not degraded and not missing, "down": down, "degraded": degraded, "services": services,
-            "nats": nats, "other_consumers": others, "missing_consumers": missing}
+    # a server older than the services accept is a fault (they refuse to start on it); an untried major is shown
+    too_old = [server["url"] for server in bus.get("servers", []) if server.get("too_old")]
+    return {"ok": not down and not degraded and not missing and not too_old, "down": down, "degraded": degraded,
+            "services": services, "nats": nats, "other_consumers": others, "missing_consumers": missing,
+            "nats_too_old": too_old}
 
 
 async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, str]) -> None:
@@ -259,6 +305,16 @@ def render_status(status: dict[str, Any]) -> Any:
                 lines.append(f"  {stream}: {row['messages']} messages, {row['bytes']} bytes, "
                              f"seq {row['first_seq']}…{row['last_seq']}, {row['consumers']} consumers")
         tables.append(Text("\n".join(lines)))
+        for server in nats.get("servers", []):
+            name = f"  server {server.get('name') or '?'} ({server['url']})"
+            if "error" in server:
+                tables.append(Text(f"{name}: ここから接続できません / not reachable from here ({server['error']})",
+                                   style="yellow"))
+            elif server["outside"]:
+                tables.append(Text(f"{name}: nats-server {server['version']} — {server['outside']}",
+                                   style="red" if server["too_old"] else "yellow"))
+            else:
+                tables.append(Text(f"{name}: nats-server {server['version']} (対応範囲内 supported)"))
     else:
         tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})", style="red"))
     for consumer in status.get("missing_consumers", []):

@@ -58,3 +58,20 @@ def require(version: str) -> None:
     """Raise UnsupportedNats for a server older than MINIMUM_NATS (a newer major is only untried)."""
     if parse(version) < MINIMUM_NATS:
         raise UnsupportedNats(version)
+
+
+def judge(version: str) -> str | None:
+    """What an operator is told of a server's version (`jusou status`): None within SUPPORTED_NATS, else why
+    it is outside (older: the services refuse it; a newer major: untried), Japanese and English."""
+    try:
+        found = parse(version)
+    except ValueError:
+        return f"版が読めません / version unreadable: {version!r}"
+    minimum = ".".join(map(str, MINIMUM_NATS[:2]))
+    if found < MINIMUM_NATS:
+        return (f"対応範囲外（{SUPPORTED_NATS}）: {minimum} より古く、サービスは起動しません。NATS を更新してください / "
+                f"outside {SUPPORTED_NATS}: older than {minimum}, the services refuse to start on it; upgrade NATS")
+    if found >= UNTRIED_NATS:
+        return (f"対応範囲外（{SUPPORTED_NATS}）: 未検証のメジャー版です / outside {SUPPORTED_NATS}: a major "
+                "not yet tried (the services start and log bus.nats_untried_major)")
+    return None
