@@ -1,26 +1,29 @@
-"""`jusou retention`: the records past their retention period (保存年限), and their erasure at expiry.
+"""`jusou retention`: the records of every program past their retention period (保存年限), and the erasure at
+expiry of the people whose every record is.
 
-The period of each record kind is configuration: a TOML file (`--config FILE`, else
-`<data>/retention.toml` when it exists, else the defaults below), in whole years counted from the
-day the record was completed (完結: the case closed at the counter, 対応終了, or its plan's 終結):
+The period of each record kind is configuration: a TOML file (`--config FILE`, else `<data>/retention.toml`
+when it exists, else the defaults), in whole years counted from the day the record was completed (完結).
+The kinds, their defaults and their legal basis are shared/domain/retention.py `KINDS`
+(deploy/retention.example.toml lists them):
 
-    [retention]      # 保存年限（年）: from the day the record was completed
-    case = 5         # 相談記録: intake's case
-    person = 5       # 相談者の個人情報: from the completion of the person's last case
+    [retention]              # 保存年限（年）: from the day the record was completed
+    case = 5                 # intake: 相談記録 (対応終了, or its plan's 終結)
+    person = 5               # intake: 相談者の個人情報, from the last completion of any program's record of their cases
+    collaboration_case = 5   # collaboration: the case, its strands, plan and notes (plan 終結, or returned to intake)
+    meeting = 5              # meeting: a sitting's record (names of those present, deliberations), from its last entry
+    engagement = 5           # outreach: the engagement (address, contacts, plan), from the hand-over or plan 終結
+    support = 5              # participation: the support (needs, placements, plan), from its plan's 終結
+    community_case = 5       # community: a case's regional issues and notes, from when every issue is resolved
 
-A case still open (受付中, つなぎ中, 連携中…) is never past its period, nor is its person. What is listed:
+A record still open is never past its period, nor is the person of a case any program still holds open.
+Each program's store is read beside the running service (no write), as the settings say.
 
-- `case`: intake's cases completed more than `case` years ago;
-- `person`: people all of whose cases were completed more than `person` years ago, not yet erased.
-
-`--erase` erases each listed person through intake's API (`POST /persons/{ref}/erasure`, basis
-`retention_expired` 保存期間満了): the existing crypto-shredding deletes the person's key, and
-`Person.Erased` records who, when and why in the audit (`jusou audit disclosures PERSON_REF`). It needs
-a supervisor's token (`JUSOU_TOKEN`), as `jusou erase` does. The events stay; the other programs'
-records carry no personal information (codes and ids only).
-
-The store is read beside the running service (no write, no read model touched): intake's SQLite file
-or PostgreSQL schema, as the settings say.
+`--erase` erases each person listed through intake's `POST /retention/persons/{ref}/erasure`, which judges
+the person again on today's date with the data folder's periods (a person not yet past is refused, 409):
+the existing crypto-shredding deletes the person's key, and `Person.Erased` (basis `retention_expired`,
+保存期間満了) records who, when and why in the audit (`jusou audit disclosures PERSON_REF`). It needs a
+supervisor's token (`JUSOU_TOKEN`), as `jusou erase` does. The other programs' records keep no person's
+own information under the person's key: they name the case by its id.
 """
 
 from __future__ import annotations
@@ -28,124 +31,92 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from shared import settings
-
-JAPAN = ZoneInfo("Asia/Tokyo")
-DEFAULT_YEARS = {"case": 5, "person": 5}
-KIND_JA = {"case": "相談記録", "person": "相談者の個人情報"}
-COMPLETED = ("closed", "plan_closed")  # 対応終了 at the counter, or the plan's 終結
-
-
-class RetentionConfigError(ValueError):
-    """A retention file that cannot be used: what is wrong, in Japanese and English."""
-
-
-@dataclass(frozen=True)
-class Past:
-    kind: str  # case | person
-    ref: str  # case_id | person_ref
-    completed_on: str  # YYYY-MM-DD (Japan)
-    years: int
-    due_on: str  # the first day past the period
-    cases: int = 1
+from shared.domain.retention import (
+    KINDS,
+    SERVICES,
+    Due,
+    PeriodsInvalid,
+    PersonDue,
+    Record,
+    past,
+    people,
+    people_due,
+    read_periods,
+    records,
+    settle,
+)
+from shared.domain.wareki import JST
 
 
 def read_config(path: Path | None) -> dict[str, int]:
     """The periods, in years, per record kind: the file's, the defaults for what it leaves out."""
     if path is None:
-        return dict(DEFAULT_YEARS)
+        return read_periods(None)
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("retention", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RetentionConfigError(f"保存年限の設定 {path} が読めません: {exc}\ncannot read {path}: {exc}") from None
-    unknown = sorted(set(table) - set(DEFAULT_YEARS))
-    if unknown:
-        raise RetentionConfigError(f"{path}: 知らない記録の種類 {', '.join(unknown)}（{', '.join(DEFAULT_YEARS)} のみ）\n"
-                                   f"{path}: unknown record kind(s) {', '.join(unknown)}")
-    for kind, years in table.items():
-        if not isinstance(years, int) or isinstance(years, bool) or not 0 <= years <= 100:
-            raise RetentionConfigError(f"{path}: {kind} = {years!r} は 0〜100 の整数（年）にしてください\n"
-                                       f"{path}: {kind} must be a whole number of years, 0 to 100")
-    return {**DEFAULT_YEARS, **table}
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PeriodsInvalid(f"保存年限の設定 {path} が読めません: {exc}\ncannot read {path}: {exc}") from None
+    return read_periods(text, str(path))
 
 
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February into a year without it
-        return day.replace(year=day.year + years, day=28)
-
-
-def past_records(cases: list[dict[str, Any]], erased: set[str], years: dict[str, int], today: date) -> list[Past]:
-    """`cases`: each {case_id, person_ref, status, last_on (date of its last event, Japan)}."""
-    found: list[Past] = []
-    by_person: dict[str, list[dict[str, Any]]] = {}
-    for case in cases:
-        by_person.setdefault(case["person_ref"], []).append(case)
-        if case["status"] in COMPLETED:
-            due = add_years(case["last_on"], years["case"])
-            if due <= today:
-                found.append(Past("case", case["case_id"], case["last_on"].isoformat(), years["case"], due.isoformat()))
-    for person_ref, own in sorted(by_person.items()):
-        if person_ref in erased or any(c["status"] not in COMPLETED for c in own):
-            continue
-        last = max(c["last_on"] for c in own)
-        due = add_years(last, years["person"])
-        if due <= today:
-            found.append(Past("person", person_ref, last.isoformat(), years["person"], due.isoformat(), len(own)))
-    return found
-
-
-def intake_cases() -> tuple[list[dict[str, Any]], set[str]]:
-    """Every intake case with its person, status and the day (Japan) of its last event; the people erased."""
+def suite_records() -> tuple[list[Record], dict[str, list[str]], set[str], list[str]]:
+    """Every program's records, intake's people and those erased, and the programs whose store could not be read."""
     from jusou.verify import open_store
-    from services.intake.domain import Case, Person
+    from shared.web.retention_api import steps_of
 
-    case_ids: list[UUID] = []
-    people: set[UUID] = set()
-    rows: list[dict[str, Any]] = []
+    found: list[Record] = []
+    cases: dict[str, list[str]] = {}
     erased: set[str] = set()
-    with open_store("intake") as app:
-        for notification in app.notifications():
-            kind = notification.topic.rsplit(":", 1)[-1].split(".", 1)[0]
-            if kind == "Case" and notification.topic.endswith("Case.Received"):
-                case_ids.append(UUID(str(notification.originator_id)))
-            elif kind == "Person":
-                people.add(UUID(str(notification.originator_id)))
-        for case_id in case_ids:
-            case: Any = app.load(case_id, Case, "ケース")
-            view = case.view()
-            rows.append({"case_id": str(case_id), "person_ref": str(view["person_ref"]), "status": view["status"],
-                         "last_on": case.modified_on.astimezone(JAPAN).date()})
-        for person_ref in people:
-            person: Any = app.load(person_ref, Person, "相談者")
-            if person.erased:
-                erased.add(str(person_ref))
-    return rows, erased
+    unread: list[str] = []
+    for service in SERVICES:
+        try:
+            with open_store(service) as app:
+                steps = steps_of(app, service)
+        except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is named, the others still read
+            unread.append(f"{service}: {type(exc).__name__}: {exc}")
+            continue
+        found += records(service, steps)
+        if service == "intake":
+            cases, erased = people(steps)
+    return settle(found, found), cases, erased, unread
 
 
-def erase(person_ref: str, years: int) -> tuple[bool, str]:
-    """Erase one person through intake's API (crypto-shredding; recorded as Person.Erased)."""
+def listed(found: list[Record], cases: dict[str, list[str]], erased: set[str], years: dict[str, int], today: date,
+           people_too: bool) -> list[Due | PersonDue]:
+    """The records past their period, every program's in the suite's order, then the people."""
+    order = {name: i for i, name in enumerate(SERVICES)}
+    rows: list[Due | PersonDue] = sorted(past(found, years, today), key=lambda d: (order[d.service], d.due_on, d.key))
+    if people_too:
+        rows += people_due(cases, erased, found, years["person"], today)
+    return rows
+
+
+def as_json(row: Due | PersonDue) -> dict[str, Any]:
+    if isinstance(row, PersonDue):
+        return {"service": "intake", "kind": "person", "ref": row.person_ref, "completed_on": str(row.closed_on),
+                "years": row.years, "due_on": str(row.due_on), "cases": len(row.case_ids)}
+    return {"service": row.service, "kind": row.kind, "ref": row.key, "completed_on": str(row.closed_on),
+            "years": row.years, "due_on": str(row.due_on), "cases": len(row.case_ids)}
+
+
+def erase(person_ref: str) -> tuple[bool, str]:
+    """Erase one person at expiry through intake (judged again there; crypto-shredding; Person.Erased)."""
     from jusou.ops import service_urls
     from shared.web.auth import operator_token
 
-    body = json.dumps({"basis": "retention_expired",
-                       "reason": f"保存年限（{years} 年）経過 / retention period of {years} years passed"}).encode()
-    request = urllib.request.Request(f"{service_urls()['intake']}/persons/{person_ref}/erasure", data=body,
+    body = json.dumps({"note": "jusou retention --erase"}).encode()
+    request = urllib.request.Request(f"{service_urls()['intake']}/retention/persons/{person_ref}/erasure", data=body,
                                      method="POST", headers={"Authorization": f"Bearer {operator_token()}",
                                                              "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return True, str(json.load(response)["erased"]["at"])[:19]
     except urllib.error.HTTPError as exc:
         return False, f"{exc.code} {json.loads(exc.read() or b'{}').get('detail', '')}"
@@ -162,11 +133,11 @@ def retention_command(args: argparse.Namespace) -> int:
     config = Path(args.config) if args.config else (default if default.exists() else None)
     try:
         years = read_config(config)
-    except RetentionConfigError as error:
+    except PeriodsInvalid as error:
         print(error, file=sys.stderr)
         return 2
     try:
-        today = date.fromisoformat(args.as_of) if args.as_of else datetime.now(JAPAN).date()
+        today = date.fromisoformat(args.as_of) if args.as_of else datetime.now(JST).date()
     except ValueError:
         print(f"--as-of {args.as_of!r}: YYYY-MM-DD の形で / e.g. 2031-04-01", file=sys.stderr)
         return 2
@@ -174,44 +145,53 @@ def retention_command(args: argparse.Namespace) -> int:
         print("--erase は今日の日付でだけ使えます（--as-of とは併用できません）\n--erase works on today's date only, "
               "not with --as-of", file=sys.stderr)
         return 2
-    cases, erased = intake_cases()
-    found = past_records(cases, erased, years, today)
+    found, cases, erased, unread = suite_records()
+    for problem in unread:
+        print(f"読めない記録先 / store not read: {problem}", file=sys.stderr)
+    rows = listed(found, cases, erased, years, today, people_too=not unread)
+    if unread:
+        print("読めない事業があるため、消去できる相談者は挙げません / a program's store was not read: no person is "
+              "listed", file=sys.stderr)
     results: dict[str, str] = {}
-    failed = False
+    failed = bool(unread) and args.erase
     if args.erase:
-        for record in (r for r in found if r.kind == "person"):
-            done, said = erase(record.ref, record.years)
+        for person in (r for r in rows if isinstance(r, PersonDue)):
+            done, said = erase(person.person_ref)
             failed |= not done
-            results[record.ref] = f"消去しました / erased {said}" if done else f"消去できません / not erased: {said}"
+            results[person.person_ref] = f"消去しました / erased {said}" if done else f"消去できません / not erased: {said}"
     if args.json:
         print(json.dumps({"as_of": today.isoformat(), "years": years, "config": str(config) if config else None,
-                          "past": [asdict(r) | ({"erasure": results[r.ref]} if r.ref in results else {}) for r in found]},
+                          "unread": unread,
+                          "past": [as_json(r) | ({"erasure": results[as_json(r)["ref"]]} if as_json(r)["ref"] in results
+                                                 else {}) for r in rows]},
                          ensure_ascii=False, indent=2))
         return 1 if failed else 0
     source = config or "既定 / defaults"
-    print(f"保存年限 / retention ({source}): " + ", ".join(f"{KIND_JA[k]} {v} 年" for k, v in years.items())
+    print(f"保存年限 / retention ({source}): " + ", ".join(f"{k} {v} 年" for k, v in years.items())
           + f"; 基準日 / as of {today.isoformat()}")
-    if not found:
+    if not rows:
         print("保存年限を過ぎた記録はありません / no record is past its retention period")
-    for record in found:
-        line = (f"{KIND_JA[record.kind]:<10} {record.ref}  完結 {record.completed_on}  {record.years} 年  "
-                f"期限 {record.due_on}" + (f"  （ケース {record.cases} 件）" if record.kind == "person" else ""))
-        print(line + (f"  {results[record.ref]}" if record.ref in results else ""))
-    people = sum(1 for r in found if r.kind == "person")
-    if people and not args.erase:
-        print(f"消去するには / to erase these {people} people: JUSOU_TOKEN=<管理職のトークン> jusou retention --erase")
+    for r in rows:
+        shown = as_json(r)
+        line = (f"{shown['service']:<13} {KINDS[shown['kind']].ja[:18]:<18} {shown['ref']}  完結 {shown['completed_on']}  "
+                f"{shown['years']} 年  期限 {shown['due_on']}" + (f"  （ケース {shown['cases']} 件）" if shown["kind"] == "person" else ""))
+        print(line + (f"  {results[shown['ref']]}" if shown["ref"] in results else ""))
+    count = sum(1 for r in rows if isinstance(r, PersonDue))
+    if count and not args.erase:
+        print(f"消去するには / to erase these {count} people: JUSOU_TOKEN=<管理職のトークン> jusou retention --erase")
     return 1 if failed else 0
 
 
 def register(commands: Any) -> None:
     """Add `retention` to the `jusou` command's subparsers."""
-    listed = commands.add_parser("retention", help="records past their retention period (保存年限); --erase erases the people")
-    listed.add_argument("--config", metavar="FILE",
-                        help="the periods per record kind (TOML [retention]; default <data>/retention.toml, else 5 years)")
-    listed.add_argument("--as-of", metavar="YYYY-MM-DD", help="judge as on this day (default: today in Japan)")
-    listed.add_argument("--erase", action="store_true",
-                        help="erase each person past the period (crypto-shredding, basis retention_expired; a supervisor's "
-                             "JUSOU_TOKEN)")
-    listed.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
-    listed.add_argument("--json", action="store_true")
-    listed.set_defaults(handler=retention_command)
+    listed_cmd = commands.add_parser("retention", help="every program's records past their retention period (保存年限); "
+                                                       "--erase erases the people past theirs")
+    listed_cmd.add_argument("--config", metavar="FILE", help="the periods per record kind (TOML [retention]; default "
+                                                             "<data>/retention.toml, else 5 years each)")
+    listed_cmd.add_argument("--as-of", metavar="YYYY-MM-DD", help="judge as on this day (default: today in Japan)")
+    listed_cmd.add_argument("--erase", action="store_true",
+                            help="erase each person past the period through intake (judged again there on today's date; "
+                                 "crypto-shredding, basis retention_expired; a supervisor's JUSOU_TOKEN)")
+    listed_cmd.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
+    listed_cmd.add_argument("--json", action="store_true")
+    listed_cmd.set_defaults(handler=retention_command)

@@ -68,7 +68,10 @@ class Rule:
     """How a program's events open and complete its record of a case (`Class.Event`; a plan's evaluation as
     `Plan.Evaluated:<outcome>`). `tracked`: the aggregates whose state decides; the record is completed when
     each of them is (`closes` completes the aggregate, `closes_all` every one of the case's, `opens` reopens
-    one). `per_meeting`: one record per aggregate, completed by its last event (a sitting's record)."""
+    one). `per_meeting`: one record per aggregate, completed by its last event (a sitting's record).
+    `follows_case`: a record with no plan of this program's own (a support started by the meeting's decision,
+    a case held in its household's plan) is completed with the case at intake (`settle`): this program's store
+    never hears of the plan's 終結 elsewhere."""
 
     kind: str
     tracked: frozenset[str]
@@ -76,6 +79,7 @@ class Rule:
     closes: frozenset[str] = frozenset()
     closes_all: frozenset[str] = frozenset()
     per_meeting: bool = False
+    follows_case: bool = False
 
 
 def _set(*names: str) -> frozenset[str]:
@@ -90,13 +94,14 @@ RULES: dict[str, Rule] = {
                    closes=_set("Case.Closed", "Case.PlanEnded")),
     "collaboration": Rule("collaboration_case", _set("CollaborationCase", "Plan"),
                           opens=_set("CollaborationCase.Opened", "CollaborationCase.Reopened") | _PLAN_OPENS,
-                          closes_all=_set("CollaborationCase.ReturnedToIntake", "Plan.Evaluated:closed")),
+                          closes_all=_set("CollaborationCase.ReturnedToIntake", "Plan.Evaluated:closed"),
+                          follows_case=True),
     "meeting": Rule("meeting", _set("Meeting"), per_meeting=True),
     "outreach": Rule("engagement", _set("Engagement", "Plan"),
                      opens=_set("Engagement.Started") | _PLAN_OPENS, closes=_set("Engagement.HandedOver"),
                      closes_all=_set("Plan.Evaluated:closed")),
     "participation": Rule("support", _set("Support", "Plan"), opens=_set("Support.Started") | _PLAN_OPENS,
-                          closes_all=_set("Plan.Evaluated:closed")),
+                          closes_all=_set("Plan.Evaluated:closed"), follows_case=True),
     "community": Rule("community_case", _set("RegionalIssue"),
                       opens=_set("RegionalIssue.Opened", "RegionalIssue.InitiativeStarted"),
                       closes=_set("RegionalIssue.Resolved")),
@@ -135,6 +140,7 @@ class Record:
     case_ids: tuple[str, ...]
     closed_on: date | None
     last_on: date
+    follows_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ class Due:
     closed_on: date | None
     years: int
     due_on: date | None
+    last_on: date | None = None
+    follows_case: bool = False
 
     def past(self, today: date) -> bool:
         return self.due_on is not None and self.due_on <= today
@@ -155,6 +163,7 @@ class Due:
 
 @dataclass
 class _Track:
+    kind: str
     open: bool = True
     closed_on: date | None = None
 
@@ -180,7 +189,7 @@ def records(service: str, steps: Iterable[Step]) -> list[Record]:
         record.last_on = step.day
         if step.case_id:
             record.case_ids.add(step.case_id)
-        track = record.tracks.setdefault(step.aggregate_id, _Track())
+        track = record.tracks.setdefault(step.aggregate_id, _Track(step.name.split(".", 1)[0]))
         if step.name in rule.opens:
             track.open, track.closed_on = True, None
         elif step.name in rule.closes:
@@ -190,14 +199,29 @@ def records(service: str, steps: Iterable[Step]) -> list[Record]:
                 each.open, each.closed_on = False, step.day
     found = []
     for key, record in folding.items():
+        follows = False
         if rule.per_meeting:
             closed: date | None = record.last_on
         elif any(t.open for t in record.tracks.values()):
             closed = None
+            follows = rule.follows_case and all(t.kind != "Plan" for t in record.tracks.values())
         else:
             closed = max(t.closed_on for t in record.tracks.values() if t.closed_on is not None)
-        found.append(Record(service, rule.kind, key, tuple(sorted(record.case_ids)), closed, record.last_on))
+        found.append(Record(service, rule.kind, key, tuple(sorted(record.case_ids)), closed, record.last_on, follows))
     return found
+
+
+def settle(found: Iterable[Record], intake: Iterable[Record]) -> list[Record]:
+    """Records that follow their case completed with it: on the day intake's record of every case they name was
+    completed (or their own last entry, if later); open while any of those is open or unknown here."""
+    cases = {r.key: r for r in intake if r.service == "intake" and r.kind == "case"}
+    settled = []
+    for r in found:
+        done = [cases[c].closed_on for c in r.case_ids if c in cases]
+        if r.follows_case and r.case_ids and len(done) == len(r.case_ids) and all(done):
+            r = Record(r.service, r.kind, r.key, r.case_ids, max([*(d for d in done if d), r.last_on]), r.last_on)
+        settled.append(r)
+    return settled
 
 
 def people(steps: Iterable[Step]) -> tuple[dict[str, list[str]], set[str]]:
@@ -223,7 +247,7 @@ def add_years(day: date, years: int) -> date:
 def judged(found: Iterable[Record], years: Mapping[str, int]) -> list[Due]:
     """Each record with its period and the first day past it (None while it is open)."""
     return [Due(r.service, r.kind, r.key, r.case_ids, r.closed_on, years[r.kind],
-                add_years(r.closed_on, years[r.kind]) if r.closed_on else None) for r in found]
+                add_years(r.closed_on, years[r.kind]) if r.closed_on else None, r.last_on, r.follows_case) for r in found]
 
 
 def past(found: Iterable[Record], years: Mapping[str, int], today: date) -> list[Due]:

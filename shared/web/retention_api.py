@@ -48,6 +48,7 @@ from shared.domain.retention import (
     person_due,
     read_periods,
     records,
+    settle,
     wanted,
 )
 from shared.domain.wareki import today_in_japan
@@ -99,6 +100,9 @@ class RetentionRowOut(BaseModel):
     years: int = Field(description="保存年限（年）")
     due_on: date | None = Field(description="the first day past the period (保存期間満了日の翌日); null while open")
     past: bool = Field(description="past its period on the day judged")
+    last_on: date | None = Field(None, description="the day of the record's last entry (null for a person)")
+    follows_case: bool = Field(False, description="open here, but completed with the case at intake: this program "
+                               "has no plan of its own for it (with state=all, as recorded here, not yet settled)")
     held: list[str] = Field(default_factory=list, description="for a person: the records still open (service:id)")
 
 
@@ -173,14 +177,16 @@ def row(due: Due | PersonDue, today: date) -> dict[str, Any]:
                 "past": due.past(today), "held": list(due.held)}
     return {"service": due.service, "kind": due.kind, "kind_label": KINDS[due.kind].ja, "key": due.key,
             "case_ids": list(due.case_ids), "closed_on": due.closed_on, "years": due.years, "due_on": due.due_on,
-            "past": due.past(today), "held": []}
+            "past": due.past(today), "held": [], "last_on": due.last_on, "follows_case": due.follows_case}
 
 
 def _record(found: dict[str, Any]) -> Record:
     """A row of another program's `GET /retention?state=all` back as a `Record`."""
     closed = found.get("closed_on")
+    last = found.get("last_on")
     return Record(str(found["service"]), str(found["kind"]), str(found["key"]), tuple(found.get("case_ids") or ()),
-                  date.fromisoformat(closed) if closed else None, date.min)
+                  date.fromisoformat(closed) if closed else None, date.fromisoformat(last) if last else date.min,
+                  bool(found.get("follows_case")))
 
 
 class Ledger:
@@ -195,10 +201,17 @@ class Ledger:
         self.missing: list[str] = []
 
     async def gather_others(self, token: str) -> None:
-        """The other programs' records (every one, with its dates), asked with the caller's token."""
-        urls = {name: internal_url(name) for name in SERVICES if name != self.service}
-        rows, self.missing = await gather("/retention?state=all", urls, token)
-        self.others = [_record(r) for r in rows]
+        """At intake, every other program's records (as recorded there), settled with intake's cases; elsewhere,
+        intake's records of the cases this program's records follow. Asked with the caller's token."""
+        wanted = [n for n in SERVICES if n != self.service] if self.service == "intake" else (
+            ["intake"] if any(r.follows_case for r in self.own) else [])
+        if not wanted:
+            return
+        rows, self.missing = await gather("/retention?state=all", {n: internal_url(n) for n in wanted}, token)
+        if self.service == "intake":
+            self.others = settle([_record(r) for r in rows], self.own)
+        else:
+            self.own = settle(self.own, [_record(r) for r in rows])
 
     def rows(self, state: str, today: date) -> list[dict[str, Any]]:
         if state == "all":
@@ -215,11 +228,11 @@ class Ledger:
         return person_due(person_ref, self.cases[person_ref], [*self.own, *self.others], self.years["person"])
 
 
-async def ledger(request: Request, service: str, people_too: bool) -> Ledger:
+async def ledger(request: Request, service: str, gathered: bool) -> Ledger:
     years = periods()
     app = runtime_of(request).app
     found = await anyio.to_thread.run_sync(lambda: Ledger(service, app, years))
-    if people_too and service == "intake":
+    if gathered:
         await found.gather_others(principal(request).token)
     return found
 
@@ -238,7 +251,7 @@ def reason_of(due: PersonDue, note: str) -> str:
 async def erase_at_expiry(request: Request, person_ref: UUID, note: str) -> dict[str, Any]:
     """Judge the person on today's date, then erase them through the application's crypto-shredding."""
     app: Any = runtime_of(request).app
-    found = await ledger(request, "intake", people_too=True)
+    found = await ledger(request, "intake", gathered=True)
     if str(person_ref) in found.erased:  # the domain's own refusal (409 person_erased), a lost key deletion retried
         await anyio.to_thread.run_sync(lambda: app.erase_person(staff(request), person_ref, BASIS, "again"))
     due = found.person(str(person_ref))
@@ -278,7 +291,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
         """保存年限: this program's records past their retention period (kind, 完結日, years, the first day past
         it), the longest past first; at intake also the people whose information is. `X-Jusou-Missing` names
         the programs that did not answer (their records unknown: no person is listed then)."""
-        found = await ledger(request, service, people_too=state == "past")
+        found = await ledger(request, service, gathered=state == "past")
         if found.missing:
             response.headers["X-Jusou-Missing"] = ",".join(found.missing)
         rows = sorted(found.rows(state, as_of or today_in_japan()), key=order)
@@ -293,7 +306,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
             day = date.fromisoformat(as_of) if as_of else today
         except ValueError:
             day = today
-        found = await ledger(request, service, people_too=True)
+        found = await ledger(request, service, gathered=True)
         rows = sorted(found.rows("past", day), key=order)
         shown, paging = paged(request, rows)
         return page.render(request, "retention.html", "保存年限 / retention", rows=shown, paging=paging, day=day,
@@ -313,7 +326,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
                     dependencies=[ERASE])
         async def confirm_page(request: Request, person_ref: UUID) -> HTMLResponse:
             """The confirm step: what will be erased and why, before the button that does it."""
-            found = await ledger(request, service, people_too=True)
+            found = await ledger(request, service, gathered=True)
             due = found.person(str(person_ref))
             today = today_in_japan()
             return page.render(request, "retention_confirm.html", "消去の確認 / confirm the erasure",
