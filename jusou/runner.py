@@ -29,7 +29,7 @@ from typing import Any, Self, cast
 
 import structlog
 
-from shared import settings
+from shared import settings, tenancy
 from shared.kernel.app import ServiceApplication
 from shared.messaging import natsauth
 from shared.web import auth
@@ -203,8 +203,13 @@ class Suite:
         ports: dict[str, int] | None = None,
         services: tuple[str, ...] = tuple(settings.PORTS),
         extra_env: dict[str, str] | None = None,
+        tenants_file: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # many municipalities (issue 18): the tenants file (default JUSOU_TENANTS_FILE), an account and folder each
+        given = str(tenants_file or "") or str((extra_env or {}).get(tenancy.VARIABLE, "")) or tenancy.tenants_file()
+        self.tenants_file = Path(given).resolve() if given else None
+        self.tenants = tuple(tenancy.load(self.tenants_file).values()) if self.tenants_file else ()
         self.own_nats = nats_url is None
         self.nats_url = nats_url or f"nats://{HOST}:{nats_port}"
         self.nats_port = nats_port
@@ -244,6 +249,11 @@ class Suite:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)  # keys, passwords, stores: its owner's only (processes start with umask 077)
         try:
+            for tenant in self.tenants:  # each tenant's folder, key and development issuer: made once here
+                tenant.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+                settings.cipher_key_in(tenant.data_path)
+                if tenant.oidc is None:
+                    auth.DevIssuer(tenant.data_path / "auth").private_key()
             self.start_nats()
             if not self.service_env().get("JUSOU_CIPHER_KEY"):
                 settings.cipher_key_in(self.data_dir)  # made once here, not raced by six services
@@ -269,7 +279,8 @@ class Suite:
         store_dir = self.data_dir / "nats"
         store_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         command = [binary, "-a", HOST, "-p", str(self.nats_port), "-js", "-sd", str(store_dir)]
-        command += ["-c", str(natsauth.server_config(self.data_dir, subscriptions(self.services)))]  # a NATS user per service
+        # a NATS user per service; with tenants, one account per tenant with those users inside it
+        command += ["-c", str(natsauth.server_config(self.data_dir, subscriptions(self.services), self.tenants))]
         self.nats = self._popen("nats", command, os.environ.copy())
         deadline = time.monotonic() + NATS_DEADLINE_SECONDS
         while not accepts_connections(self.nats_port):
@@ -280,8 +291,12 @@ class Suite:
                     "nats", f"port {self.nats_port} not open after {NATS_DEADLINE_SECONDS:.0f} s", self.log_path("nats")
                 )
             time.sleep(POLL_SECONDS)
-        run_async(create_streams(self.nats_url, *self.nats_operator()))
-        log.info("nats.ready", url=self.nats_url, pid=self.nats.pid)
+        if self.tenants:
+            for tenant in self.tenants:  # each account's own streams
+                run_async(create_streams(self.nats_url, *self.tenant_operator(tenant.id)))
+        else:
+            run_async(create_streams(self.nats_url, *self.nats_operator()))
+        log.info("nats.ready", url=self.nats_url, pid=self.nats.pid, tenants=[t.id for t in self.tenants])
 
     def start_service(self, name: str) -> None:
         """Start one service again (after `kill`) and wait for its /readyz."""
@@ -320,6 +335,19 @@ class Suite:
             return (None, None)
         return (natsauth.OPERATOR, natsauth.credentials(self.data_dir, self.services)[natsauth.OPERATOR])
 
+    def tenant_operator(self, tenant: str) -> tuple[str, str] | tuple[None, None]:
+        """User and password that may do anything in one tenant's NATS account of the suite's own NATS."""
+        if not self.own_nats:
+            return (None, None)
+        found = next(t for t in self.tenants if t.id == tenant)
+        passwords = natsauth.credentials_at(found.credentials_path, self.services)
+        return (found.nats_user(natsauth.OPERATOR), passwords[natsauth.OPERATOR])
+
+    def tenant_login(self, tenant: str, user: str) -> tuple[str, str]:
+        """A tenant account's user (a service, `integrator`) and its password on the suite's own NATS."""
+        found = next(t for t in self.tenants if t.id == tenant)
+        return (found.nats_user(user), natsauth.credentials_at(found.credentials_path, self.services)[user])
+
     def service_env(self) -> dict[str, str]:
         env = {**os.environ, **self.extra_env}
         env.update(
@@ -329,6 +357,8 @@ class Suite:
             PYTHONUNBUFFERED="1",
         )
         env.update({f"JUSOU_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
+        if self.tenants_file is not None:
+            env[tenancy.VARIABLE] = str(self.tenants_file)
         return env
 
     def _spawn(self, name: str) -> None:
@@ -337,7 +367,7 @@ class Suite:
             raise RuntimeError(f"{name} is already running (pid {running.pid})")
         command = [sys.executable, "-m", service_package(name)]
         env = self.service_env()
-        if self.own_nats:  # its own NATS user: it may publish only its own subjects
+        if self.own_nats and not self.tenants:  # its own NATS user: it may publish only its own subjects
             env |= {"NATS_USER": name, "NATS_PASSWORD": natsauth.credentials(self.data_dir, self.services)[name]}
         self.processes[name] = self._popen(name, command, env)
 

@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from shared import tenancy
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
@@ -115,11 +116,17 @@ def exit_if_unsupported_nats(url: str, name: str, user: str | None = None, passw
     """A service's step before it starts (after shared.settings.exit_if_invalid): connect as it will,
     and on a NATS older than it supports stop with status 2 and the reason, no traceback.
 
-    It waits for a NATS that is not there yet, as the service's own connection does."""
+    It waits for a NATS that is not there yet, as the service's own connection does. With a tenants file
+    (issue 18) and no user given, it connects as the service's user of each tenant's account."""
+    service = name.removesuffix("-version-check")
+    tenants = tenancy.configured()
+    logins = ([(t.nats_url or url, *tenancy.nats_login(t, service)) for t in tenants.values()] if tenants and not user
+              else [(url, user or "", password or "")])
 
     async def probe() -> None:
-        nc = await connect(url, name, user, password)
-        await nc.close()
+        for server, login, secret in logins:
+            nc = await connect(server, name, login or None, secret or None)
+            await nc.close()
 
     try:
         asyncio.run(probe())

@@ -79,6 +79,8 @@ from shared.contract.events import (
     SUBJECT_PREFIX,
 )
 from shared.settings import PORTS, current, write_private
+from shared.tenancy import SEPARATOR as TENANT_SEPARATOR
+from shared.tenancy import Tenant
 
 OPERATOR = "jusou-operator"
 INTEGRATOR = "integrator"  # read-only: new programs consuming JUSOU (docs/integrating.md §5)
@@ -99,8 +101,9 @@ STREAMS = (STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM)
 
 
 def inbox_prefix(user: str) -> str:
-    """Where `user`'s replies come (nats-py `inbox_prefix`): `_INBOX_<user>`, subscribable by it alone."""
-    return f"_INBOX_{user}"
+    """Where `user`'s replies come (nats-py `inbox_prefix`): `_INBOX_<user>`, subscribable by it alone. A tenant's
+    user `<service>@<tenant>` (issue 18) has its service's, `_INBOX_<service>`, inside its tenant's account."""
+    return f"_INBOX_{user.partition(TENANT_SEPARATOR)[0]}"
 
 
 def pull_inbox_prefix(user: str) -> bytes:
@@ -169,7 +172,11 @@ def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
 
 def credentials(data_dir: Path, services: Iterable[str] = tuple(PORTS)) -> dict[str, str]:
     """User → password for the operator, the integrator and each service, made once and kept in the data folder."""
-    path = Path(data_dir) / CREDENTIALS_FILE
+    return credentials_at(Path(data_dir) / CREDENTIALS_FILE, services)
+
+
+def credentials_at(path: Path, services: Iterable[str] = tuple(PORTS)) -> dict[str, str]:
+    """`credentials`, kept in the file at `path` (a tenant's: shared/tenancy.py `Tenant.credentials_path`)."""
     known: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     wanted = (OPERATOR, INTEGRATOR, *services)
     if any(user not in known for user in wanted):
@@ -189,14 +196,51 @@ def users(passwords: Mapping[str, str], subscriptions: Subscriptions) -> list[di
     return found
 
 
-def server_config(data_dir: Path, subscriptions: Subscriptions) -> Path:
-    """Write the nats-server config (users and their permissions) into the data folder; return its path."""
-    passwords = credentials(data_dir, subscriptions)
+def server_config(data_dir: Path, subscriptions: Subscriptions, tenants: Sequence[Tenant] = ()) -> Path:
+    """Write the nats-server config (users and their permissions) into the data folder; return its path.
+    With `tenants` (issue 18): one account per tenant instead, each with the same users inside it
+    (`tenant_accounts`), their passwords kept in each tenant's own folder."""
+    if tenants:
+        passwords_of = {t.id: credentials_at(t.credentials_path, subscriptions) for t in tenants}
+        config: dict[str, Any] = {"accounts": tenant_accounts(tenants, passwords_of, subscriptions)}
+    else:
+        config = {"authorization": {"users": users(credentials(data_dir, subscriptions), subscriptions)}}
     # nats-server reads JSON; quoted strings keep `$JS…` from being taken as a variable.
-    text = json.dumps({"authorization": {"users": users(passwords, subscriptions)}}, indent=2, ensure_ascii=False)
+    text = json.dumps(config, indent=2, ensure_ascii=False)
     path = Path(data_dir) / SERVER_CONFIG_FILE
     write_private(path, (text + "\n").encode())
     return path
+
+
+def tenant_accounts(tenants: Sequence[Tenant], passwords_of: Mapping[str, Mapping[str, str]],
+                    subscriptions: Subscriptions) -> dict[str, Any]:
+    """nats-server `accounts` (issue 18): one per tenant, JetStream enabled in it (its own `JUSOU` streams), with the
+    users and permissions of a single-tenant suite inside it, each named `<user>@<tenant>` (a user's name is unique
+    across the server; its subjects, streams, consumers and inbox prefix are its account's alone)."""
+    found: dict[str, Any] = {}
+    for tenant in tenants:
+        inside = users(passwords_of[tenant.id], subscriptions)
+        found[tenant.account] = {"jetstream": "enabled",
+                                 "users": [{**user, "user": tenant.nats_user(user["user"])} for user in inside]}
+    return found
+
+
+def tenant_password_variable(tenant: Tenant, user: str) -> str:
+    """The variable holding a tenant's user's password where nats-server reads a deployment's config."""
+    return f"JUSOU_NATS_{tenant.id.upper().replace('-', '_')}_{'OPERATOR' if user == OPERATOR else user.upper()}_PASSWORD"
+
+
+def tenant_deploy_config(tenants: Sequence[Tenant], subscriptions: Subscriptions) -> str:
+    """`jusou nats config --tenants FILE`: the accounts of `tenant_accounts`, each password a reference to
+    `$JUSOU_NATS_<TENANT>_<USER>_PASSWORD` (hex, as for deploy/nats/auth.conf)."""
+    references = {t.id: {user: f"${tenant_password_variable(t, user)}" for user in (OPERATOR, INTEGRATOR, *subscriptions)}
+                  for t in tenants}
+    text = json.dumps({"accounts": tenant_accounts(tenants, references, subscriptions)}, indent=2, ensure_ascii=False)
+    for per_tenant in references.values():
+        for reference in per_tenant.values():
+            text = text.replace(json.dumps(reference), reference)
+    header = DEPLOY_HEADER.replace("the NATS users of", "the NATS accounts, one per tenant (issue 18), of a deployment like")
+    return header + text + "\n"
 
 
 def password_variable(user: str) -> str:

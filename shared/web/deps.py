@@ -4,36 +4,71 @@ Kept apart from shared/web/http.py (which assembles the service and mounts every
 any router module may import these without an import cycle: the running `Runtime`, the signed-in
 `principal` and the acting `staff`, the typed `application(Kind)`, and `call` for the one hop from
 an async route (a form post) to a blocking use case.
+
+Many municipalities on one deployment (issue 18, shared/tenancy.py): with a tenants file the service runs
+one `Runtime` per tenant (its own store, key, relay and inbox on its own NATS connection to its account),
+held by `Tenants`; every route reaches its tenant's application through `runtime_of` / `application(Kind)`,
+chosen by the signed-in staff member's verified `tenant` claim, never by a request parameter. A token
+without a tenant, or naming one this deployment does not serve, is refused. `open_runtime` starts what
+the service's life (shared/web/http.py lifespan) holds: one `Runtime`, or `Tenants`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextvars
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
+import structlog
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 
+from shared import tenancy
+from shared.contract.events import Envelope
 from shared.kernel.app import ServiceApplication
+from shared.kernel.journey import DomainError
+from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
+from shared.messaging.bus import connect, ensure_streams, servers
+from shared.messaging.deadletters import subscribe_replays
 from shared.messaging.inbox import Inbox
+from shared.messaging.natsauth import broker_credentials
 from shared.messaging.relay import Relay
+from shared.settings import Settings
 from shared.web.auth import Principal, Unauthenticated
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Runtime:
-    """What a running service holds; reachable from routes as `request.app.state.runtime`."""
+log = structlog.get_logger()
 
-    def __init__(self, app: ServiceApplication, relay: Relay, inbox: Inbox, broker: NatsBroker) -> None:
+
+class Runtime:
+    """What a running service holds (for one tenant, with a tenants file); reachable from routes as
+    `runtime_of(request)`."""
+
+    def __init__(self, app: ServiceApplication, relay: Relay, inbox: Inbox, broker: NatsBroker,
+                 tenant: str | None = None) -> None:
         self.app = app
         self.relay = relay
         self.inbox = inbox
         self.broker = broker
+        self.tenant = tenant
+        self.relay_task: asyncio.Task[None] | None = None
         self._store_probe: asyncio.Future[Any] | None = None
+
+    async def close(self) -> None:
+        """Stop the relay, the inbox's consumers and the bus connection, then close the store."""
+        if self.relay_task is not None:
+            self.relay_task.cancel()
+            await asyncio.gather(self.relay_task, return_exceptions=True)
+        await self.broker.stop()
+        await self.relay.nc.drain()
+        self.app.close()
 
     async def store_head(self, within: float = 2.0) -> int:
         """The store's head, or TimeoutError after `within` s. While the database is away the library
@@ -57,8 +92,97 @@ def staff(request: Request) -> dict[str, str]:
     return principal(request).actor
 
 
+class TenantMissing(DomainError):
+    """A token without a `tenant` claim on a deployment of many municipalities."""
+
+    status = 401
+
+    def __init__(self) -> None:
+        super().__init__("このトークンには自治体（tenant）の指定がありません。所属する自治体の認証基盤でログインしてください / "
+                         f"the token names no tenant (claim {tenancy.CLAIM!r}): sign in at your municipality's identity provider")
+        self.headers = {"WWW-Authenticate": 'Bearer realm="jusou", error="invalid_token"'}
+
+
+class TenantUnknown(DomainError):
+    """A token naming a tenant this deployment does not serve."""
+
+    status = 403
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"自治体 {tenant!r} はこの環境で扱っていません / this deployment serves no tenant {tenant!r}")
+
+
+class Tenants:
+    """One `Runtime` per tenant (issue 18). Routes choose theirs with `runtime_of(request)`; code that reads
+    `request.app.state.runtime.app` directly gets the acting tenant's (shared/tenancy.py `CURRENT`, set from the
+    verified token), and a refusal when none is acting: never another tenant's, never a default one."""
+
+    def __init__(self, runtimes: dict[str, Runtime]) -> None:
+        self.runtimes = runtimes
+
+    def of(self, tenant: str | None) -> Runtime:
+        if not tenant:
+            raise TenantMissing()
+        found = self.runtimes.get(tenant)
+        if found is None:
+            raise TenantUnknown(tenant)
+        return found
+
+    def current(self) -> Runtime:
+        return self.of(tenancy.CURRENT.get())
+
+    def __iter__(self) -> Iterator[Runtime]:
+        return iter(self.runtimes.values())
+
+    @property
+    def app(self) -> ServiceApplication:
+        return self.current().app
+
+    @property
+    def relay(self) -> Relay:
+        return self.current().relay
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.current().inbox
+
+    @property
+    def broker(self) -> NatsBroker:
+        return self.current().broker
+
+    async def store_head(self, within: float = 2.0) -> int:
+        return await self.current().store_head(within)
+
+    async def each(self, fn: Callable[[Runtime], Coroutine[Any, Any, T]]) -> dict[str, T]:
+        """`fn` of every tenant's runtime, each run as that tenant (/readyz: every tenant's store and bus)."""
+        found: dict[str, T] = {}
+        for tenant, runtime in self.runtimes.items():
+            with tenancy.acting_for(tenant):
+                found[tenant] = await fn(runtime)
+        return found
+
+    async def readiness(self, one: Callable[[Runtime], Coroutine[Any, Any, JSONResponse]], service: str) -> JSONResponse:
+        """/readyz of many tenants: each tenant's answer (`one`) under `tenants`; 200 only when every one is."""
+        answers = await self.each(one)
+        worst = max(answer.status_code for answer in answers.values())
+        bodies = {tenant: json.loads(bytes(answer.body)) for tenant, answer in answers.items()}
+        statuses = {body.get("status") for body in bodies.values()}
+        status = "ready" if statuses == {"ready"} else "degraded" if worst == 200 else "not ready"
+        return JSONResponse(status_code=worst, content={"status": status, "service": service, "tenants": bodies})
+
+    async def close(self) -> None:
+        await asyncio.gather(*(runtime.close() for runtime in self.runtimes.values()), return_exceptions=True)
+
+
 def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    """The running service, for the signed-in staff member's tenant when it serves many (`Tenants`)."""
+    runtime: Runtime | Tenants = request.app.state.runtime
+    if isinstance(runtime, Tenants):
+        found: Principal | None = getattr(request.state, "principal", None)
+        tenant = getattr(found, "tenant", None) if found is not None else None
+        if tenant is None or tenant != tenancy.CURRENT.get():  # the token verified in this request names it
+            raise TenantMissing() if not tenant else TenantUnknown(tenant)
+        return runtime.of(tenant)
     return runtime
 
 
@@ -89,3 +213,76 @@ def application(kind: type[AppT]) -> Callable[[Request], Awaitable[AppT]]:
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
     return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+
+# --- the service's life: its runtime, or one per tenant ----------------------------------------------------
+
+
+async def open_runtime(
+    settings: Settings,
+    application_class: type[ServiceApplication],
+    translate: Callable[[Any, int], Envelope | None],
+    observe: Any = None,
+) -> Runtime | Tenants:
+    """Open the store, bus, relay and inbox (shared/web/http.py lifespan); with a tenants file, one of each per
+    tenant, each started as that tenant (its relay's and inbox's tasks keep it: shared/tenancy.py `CURRENT`)."""
+    tenants = tenancy.configured()
+    if not tenants:
+        return await _start(settings, application_class, translate, observe, None)
+    runtimes: dict[str, Runtime] = {}
+    try:
+        for tenant in tenants.values():
+            context = contextvars.copy_context()
+            context.run(tenancy.CURRENT.set, tenant.id)
+            runtimes[tenant.id] = await asyncio.create_task(
+                _start(tenancy.service_settings(settings, tenant), application_class, translate, observe, tenant.id),
+                context=context)
+    except BaseException:
+        await Tenants(runtimes).close()
+        raise
+    log.info("tenants.serving", service=settings.service, tenants=list(runtimes))
+    return Tenants(runtimes)
+
+
+async def _start(
+    settings: Settings,
+    application_class: type[ServiceApplication],
+    translate: Callable[[Any, int], Envelope | None],
+    observe: Any,
+    tenant: str | None,
+) -> Runtime:
+    service = settings.service
+
+    def open_store() -> ServiceApplication:
+        with creating(settings):  # replicas starting together: one creates the schema's tables
+            return application_class(env=store_env(settings))
+
+    app = await opened(open_store, service)
+    nc = await connect(settings.nats_url, f"{service}-relay" + (f"@{tenant}" if tenant else ""), settings.nats_user,
+                       settings.nats_password)
+    await ensure_streams(nc, settings.stream_replicas)
+    broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
+                        **broker_credentials(settings.nats_user, settings.nats_password))
+    inbox = Inbox(app, broker, settings.max_deliver)
+    if observe is not None:
+        inbox.observe = observe  # consumed events and handler latency on /metrics
+    subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
+    relay = Relay(app, translate, nc, settings.relay_poll_seconds)
+    await broker.start()
+    runtime = Runtime(app, relay, inbox, broker, tenant)
+    runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay" + (f"@{tenant}" if tenant else ""))
+    return runtime
+
+
+async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
+    """Open the store, waiting for a database that is not there yet (restarted, or starting with the
+    service): a service restarted while PostgreSQL is down comes up when it is back, as it does for NATS."""
+    delay = 0.5
+    while True:
+        try:
+            return await anyio.to_thread.run_sync(open_store)
+        except STORE_UNREACHABLE as exc:
+            log.warning("store.unreachable_at_start", service=service, error=f"{type(exc).__name__}: {exc}",
+                        retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
