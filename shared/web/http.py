@@ -56,6 +56,7 @@ from shared.web.audit_api import mount_audit
 from shared.web.deps import Runtime, call, principal, runtime_of
 from shared.web.errors import code_of, error_page, install_error_pages, is_page
 from shared.web.figures_api import mount_figures
+from shared.web.retention_api import mount_retention
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
@@ -105,6 +106,7 @@ def create_service(
     mount_common(api, page)
     mount_audit(api, page)
     mount_figures(api, page)
+    mount_retention(api, page, application_class)  # 保存年限: GET /retention, /ui/retention; intake's erasure at expiry
     _mount_pages(api, page, ui_router)
 
     api.include_router(router)

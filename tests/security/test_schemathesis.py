@@ -29,7 +29,7 @@ from security.conftest import SERVICES
 
 MAX_EXAMPLES = int(os.environ.get("JUSOU_FUZZ_EXAMPLES", "5"))
 SAME_IN_EVERY_SERVICE = {"/healthz", "/readyz", "/asyncapi.json", "/reference/{kind}", "/audit/cases/{case_id}",
-                         "/figures", "/figures/program"}
+                         "/figures", "/figures/program", "/retention"}
 #: operations whose every request does much more (the audit gathers each program's history and state)
 FEWER_EXAMPLES = {"/audit/cases/{case_id}": 2, "/figures": 2}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
