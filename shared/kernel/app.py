@@ -9,8 +9,10 @@ and changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
@@ -18,6 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     JSONTranscoder,
     Notification,
@@ -73,6 +76,55 @@ class Received:
     def originator_version(self) -> int:
         """The library's domain-event protocol: the upstream event's position in its source's store."""
         return self.envelope.source_position
+
+
+@dataclass(frozen=True)
+class Collected:
+    """Several received events' effects, each already collected by the policy, recorded as one (`receive_many`)."""
+
+    processed: tuple[ProcessingEvent[UUID], ...]
+    last: Received  # the run's last received event (the library's domain-event protocol, as `Received`)
+
+    @property
+    def originator_id(self) -> UUID:
+        return self.last.originator_id
+
+    @property
+    def originator_version(self) -> int:
+        return self.last.originator_version
+
+
+@dataclass
+class BatchFailed(Exception):
+    """`receive_many` stopped at `received[len(done)]`: what came before it is recorded (`done`: applied or duplicate)."""
+
+    done: list[bool]
+    error: Exception
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@dataclass
+class _Reads:
+    """What the handler of one received event read while a batch held unrecorded effects (`receive_many`)."""
+
+    aggregates: set[UUID] = field(default_factory=set)
+    views: bool = False
+
+
+class NotedEventStore(EventStore[UUID]):
+    """The library's event store, noting which aggregates a handler reads during `receive_many`."""
+
+    def __init__(self, *args: Any, noting: threading.local, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.noting = noting
+
+    def get(self, originator_id: UUID, **kwargs: Any) -> Any:
+        reads: _Reads | None = getattr(self.noting, "reads", None)
+        if reads is not None:
+            reads.aggregates.add(originator_id)
+        return super().get(originator_id, **kwargs)
 
 
 HandlerMethod = Callable[[Any, Envelope, Any, ProcessingEvent[UUID]], None]
@@ -161,6 +213,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         cls.subscriptions = subscriptions_of_handlers(cls.handlers)
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._noting = threading.local()  # `receive_many`: what the current handler reads (before the event store exists)
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
         self.readmodels = ReadModels(open_view(self.env), self)
@@ -176,6 +229,16 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         if view_store is not None:
             view_store.close()
         super().close()
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return NotedEventStore(mapper=self.mapper, recorder=self.recorder, noting=self._noting)
+
+    def noted_views(self) -> None:
+        """A handler reads the read models or the notification log: under `receive_many`, it must see the
+        batch's earlier effects recorded first (the read models follow the store)."""
+        reads: _Reads | None = getattr(self._noting, "reads", None)
+        if reads is not None:
+            reads.views = True
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -262,6 +325,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def notifications(self, start: int = 1, limit: int = 500) -> Iterator[Notification]:
         """Every stored event from `start`, in store order."""
+        self.noted_views()
         while True:
             batch = self.recorder.select_notifications(start=start, limit=limit)
             yield from batch
@@ -426,9 +490,99 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                     raise
             return True
 
+    def receive_many(
+        self,
+        received: Sequence[tuple[Envelope, BaseModel]],
+        contexts: Sequence[Callable[[], AbstractContextManager[Any]]] | None = None,
+    ) -> list[bool]:
+        """Apply a run of one source's integration events, in order, exactly once, in as few transactions as
+        their handlers allow; for each, True when applied, False when it was already (as `receive`).
+
+        Each event's handlers run into their own `ProcessingEvent` (the library's `policy`), under its
+        own `acting` (caused_by) and `contexts[i]` (its trace span). Their new events are recorded
+        together with one tracking record, the run's last position, through the library's
+        `process_event`: one commit for the run. The tracking is the source's highest position (the
+        library's `has_tracking_id`), so a redelivery of any of them after the commit is a duplicate,
+        and a crash before it records none of them.
+
+        A handler must see the effects of the events before it. It does when it reads nothing they
+        wrote; otherwise what is collected so far is recorded first and its handlers run again on the
+        recorded state: when it loads an aggregate (the event store) that an earlier event of the run
+        changed or created, reads the read models or the notification log, or is about the same case as
+        an earlier event of the run.
+
+        A handler's failure (or the commit's) raises `BatchFailed` with the outcomes of the events before it,
+        recorded; the caller retries the failing one alone (`receive`) and then the rest.
+        """
+        outcomes: list[bool | None] = [None] * len(received)
+        pending: list[tuple[int, ProcessingEvent[UUID]]] = []  # (index in `received`, its collected effects)
+        touched: set[UUID] = set()  # aggregates the pending effects create or change
+        cases: set[UUID] = set()
+
+        def record() -> None:
+            if pending:
+                last = pending[-1][1].tracking
+                assert last is not None
+                self.process_event(Collected(tuple(p for _, p in pending), Received(*received[pending[-1][0]])), last)
+                for index, _ in pending:
+                    outcomes[index] = True
+                pending.clear()
+                touched.clear()
+                cases.clear()
+                self._committed()
+
+        with self.processing_lock:
+            try:
+                highest = (self.recorder.max_tracking_id(received[0][0].source) or 0) if received else 0
+                i = 0
+                while i < len(received):
+                    envelope, payload = received[i]
+                    if envelope.source_position <= highest:
+                        outcomes[i] = False
+                        i += 1
+                        continue
+                    processing = ProcessingEvent[UUID](
+                        tracking=Tracking(application_name=envelope.source, notification_id=envelope.source_position))
+                    reads = _Reads()
+                    self._noting.reads = reads if pending else None
+                    try:
+                        context = contexts[i] if contexts is not None else nullcontext
+                        with context(), acting({"service": self.service}, caused_by=envelope.event_id,
+                                                upstream_divisions=sorted(divisions_upstream(envelope, payload))):
+                            self.policy(Received(envelope, payload), processing)
+                    except Exception:
+                        self._noting.reads = None
+                        record()  # what came before the failing one
+                        raise
+                    finally:
+                        self._noting.reads = None
+                    if pending and (reads.views or reads.aggregates & touched or envelope.case_id in cases):
+                        record()
+                        continue  # this one again, on the recorded state
+                    pending.append((i, processing))
+                    touched.update(processing.aggregates, (e.originator_id for e in processing.events))
+                    cases.add(envelope.case_id)
+                    highest = envelope.source_position
+                    i += 1
+                record()
+            except Exception as exc:
+                done: list[bool] = []
+                for outcome in outcomes:
+                    if outcome is None:
+                        break
+                    done.append(outcome)
+                raise BatchFailed(done, exc) from exc
+        return [bool(outcome) for outcome in outcomes]
+
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         """The library's policy hook, dispatched by event type: the event raised to its newest version
         (`upcast`), then each handler declared for that type and its source, most derived class first."""
+        if isinstance(domain_event, Collected):  # `receive_many`: the handlers ran already, one event at a time
+            for processed in domain_event.processed:
+                processing_event.events.extend(processed.events)
+                processing_event.aggregates.update(processed.aggregates)
+                processing_event.saved_kwargs.update(processed.saved_kwargs)
+            return
         if not isinstance(domain_event, Received):
             raise TypeError(f"the inbox hands the policy a Received, not {type(domain_event).__name__}")
         envelope, payload = upcast(domain_event.envelope, domain_event.payload)

@@ -437,6 +437,9 @@ class ReadModels(Projection[ReadModelView]):
 
     def catch_up(self, progress: Callable[[int], None] | None = None, limit: int = BATCH) -> int:
         """Index what the store holds beyond the view's position; return how many events were read."""
+        noted = getattr(self.app, "noted_views", None)
+        if noted is not None:
+            noted()  # a policy handler reads a view: `ServiceApplication.receive_many` records its batch first
         done = 0
         with self._lock:
             while True:

@@ -27,20 +27,41 @@ every real event still to come, and those are then acked as duplicates. That is 
 - `jusou status` compares every consumer's tracking (readyz `tracking`) with its source's store
   head, as `jusou audit verify` does (`jusou.verify.tracking_beyond`), and fails.
 How an operator recovers is in README, "Operating".
+
+Runs (issue 19, docs/capacity.md §5): with `JUSOU_INBOX_BATCH` = k > 1, each consumer has up to k
+messages in flight (`max_ack_pending` = k), fetches what the stream holds for it (up to k at once),
+and applies them in stream order through `ServiceApplication.receive_many`: their effects and one
+tracking record (the run's last position) in one transaction, acked after the commit; k messages,
+one commit. A poison or forged message is dead-lettered as above without stopping the run. A
+handler that fails is retried here, alone, the run before it committed and acked, the messages
+after it held (`in_progress`, so their ack wait does not run out), and dead-lettered after
+`max_deliver` tries, as above; then the rest of the run goes on. No message is nak'ed in a run: a
+nak'ed one would be overtaken by the next, and the tracking moved past it.
+k > 1 needs one process per durable consumer, the single-node shape (`jusou up`): two replicas
+sharing `<service>--<source>` could each hold part of a run and the later tracking would hide the
+earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import anyio
 import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError
 from nats.js.api import DeliverPolicy
+from nats.js.errors import ServiceUnavailableError
+from pydantic import BaseModel
 
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
@@ -51,7 +72,7 @@ from shared.contract.events import (
     PoisonMessage,
     parse,
 )
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import BatchFailed, ServiceApplication
 from shared.messaging.natsauth import pull_inbox_prefix
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming, trace_headers
@@ -67,6 +88,22 @@ MAX_SOURCE_POSITION = 2**53 - 1
 #: Positions applied by this process remembered per source, to tell a copy of an applied event
 #: (a republish the stream's duplicate window missed) from a real event hidden behind the tracking.
 REMEMBERED_POSITIONS = 4096
+#: Messages in flight per consumer, applied as one transaction (`JUSOU_INBOX_BATCH`; module docstring).
+BATCH_ENV = "JUSOU_INBOX_BATCH"
+#: How long a consumer's fetch waits for a message before it asks again.
+FETCH_SECONDS = 2.0
+
+
+def inbox_batch(value: str | None = None) -> int:
+    """`JUSOU_INBOX_BATCH` (default 1: one message in flight, the shape replicas need)."""
+    text = os.environ.get(BATCH_ENV, "1") if value is None else value
+    try:
+        batch = int(text)
+    except ValueError:
+        raise SystemExit(f"{BATCH_ENV}={text!r}: a whole number of messages, 1 or more") from None
+    if not 1 <= batch <= 1000:
+        raise SystemExit(f"{BATCH_ENV}={batch}: between 1 and 1000 (one process per service above 1)")
+    return batch
 
 
 def dead_letter_subject(service: str, subject: str) -> str:
@@ -116,10 +153,15 @@ class BehindTracking:
 class Inbox:
     """Counts what the consumers did, for /readyz and the tests."""
 
-    def __init__(self, app: ServiceApplication, broker: NatsBroker, max_deliver: int) -> None:
+    def __init__(self, app: ServiceApplication, broker: NatsBroker, max_deliver: int, batch: int | None = None) -> None:
         self.app = app
         self.broker = broker
         self.max_deliver = max_deliver
+        #: messages in flight per consumer, applied in one transaction (module docstring, "Runs")
+        self.batch = inbox_batch() if batch is None else batch
+        #: commits the inbox made for runs of more than one message, and the messages they applied
+        self.runs = 0
+        self.run_messages = 0
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -139,16 +181,16 @@ class Inbox:
     def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
         service = self.app.service
 
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             f"{SUBJECT_PREFIX}.{source}.*",
             stream=JStream(STREAM, declare=False),
             durable=f"{service}--{source}",
-            pull_sub=PullSub(batch_size=1, timeout=2.0),
+            pull_sub=PullSub(batch_size=self.batch, timeout=FETCH_SECONDS),
             inbox_prefix=pull_inbox_prefix(service),  # its NATS user may read no other inbox
             config=ConsumerConfig(
                 durable_name=f"{service}--{source}",
                 deliver_policy=DeliverPolicy.ALL,
-                max_ack_pending=1,
+                max_ack_pending=self.batch,
                 ack_wait=ACK_WAIT_SECONDS,
                 max_deliver=-1,
             ),
@@ -156,11 +198,143 @@ class Inbox:
             title=f"{service}--{source}",
             description=f"{service} reacts to {', '.join(sorted(event_types))} from {source}",
         )
+
+        @subscriber
         async def handle() -> None:
             # The message from FastStream's context rather than a `NatsMessage` parameter:
             # fast_depends resolves such a parameter in a worker thread, one more thread hop on
             # every event's path (bench/ --profile: `run_in_threadpool` under `CallModel.asolve`).
             await self.handle(self.broker.context.get_local("message"), event_types)
+
+        # FastStream declares the durable consumer (when missing) and keeps its subscription. Its pull loop is
+        # wrapped: first the consumer's `max_ack_pending` is set to k (an existing consumer keeps the
+        # config it was created with); with k > 1 the loop is `pull_runs`, as FastStream's would hand the k
+        # fetched messages to k concurrent handlers. The attribute is FastStream's (0.7:
+        # `PullStreamSubscriber._consume_pull(cb)`, started by `_create_subscription`);
+        # tests/unit/test_inbox_runs.py fails by name if it moves.
+        faststream_loop = subscriber._consume_pull
+
+        async def consume(cb: Any) -> None:
+            await self.reconcile(subscriber)
+            if self.batch > 1:
+                await self.pull_runs(subscriber, event_types)
+            else:
+                await faststream_loop(cb)
+
+        subscriber._consume_pull = consume  # type: ignore[method-assign]
+
+    async def reconcile(self, subscriber: Any) -> None:
+        """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH)."""
+        try:
+            info = await subscriber.subscription.consumer_info()
+            if info.config.max_ack_pending != self.batch:
+                config = info.config
+                config.max_ack_pending = self.batch
+                await subscriber.jetstream.add_consumer(STREAM, config=config)
+                log.info("inbox.consumer_updated", service=self.app.service, consumer=info.name, max_ack_pending=self.batch)
+        except Exception as exc:  # noqa: BLE001 - reported; the consumer keeps its old setting
+            log.error("inbox.consumer_not_updated", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                      max_ack_pending=self.batch)
+
+    async def pull_runs(self, subscriber: Any, event_types: frozenset[str]) -> None:
+        """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`)."""
+        while subscriber.running:
+            try:
+                messages = await subscriber.subscription.fetch(batch=self.batch, timeout=FETCH_SECONDS)
+            except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
+                continue
+            except Exception as exc:  # noqa: BLE001 - the connection away: what was fetched comes back after ack_wait
+                log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+                continue
+            if messages and subscriber.running:
+                try:
+                    await self.handle_run(messages, event_types)
+                except Exception as exc:  # noqa: BLE001 - unacked messages come back after ack_wait
+                    log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(1.0)
+
+    async def handle_run(self, messages: list[Msg], event_types: frozenset[str]) -> None:
+        """Apply fetched messages of one source in stream order, as few commits as their handlers allow."""
+        unbind_event()
+        ready: list[tuple[Msg, Envelope, BaseModel]] = []
+        for raw in sorted(messages, key=lambda m: m.metadata.sequence.stream):
+            subject = raw.subject
+            if subject.rsplit(".", 1)[-1] not in event_types:
+                await raw.ack()
+                continue
+            try:
+                envelope, payload = parse(raw.data)
+            except PoisonMessage as exc:
+                await self.dead_letter_raw(raw, exc.reason)
+                continue
+            refused = refusal(subject, envelope)
+            if refused is not None:
+                await self.dead_letter_raw(raw, refused)
+                continue
+            ready.append((raw, envelope, payload))
+        while ready:
+            await self.start_from(ready[0][1].source)
+            began = time.perf_counter()
+            contexts = [partial(consuming, self.app.service, envelope, raw.headers) for raw, envelope, _ in ready]
+            failed: BatchFailed | None = None
+            try:
+                done = await anyio.to_thread.run_sync(self.app.receive_many, [(e, p) for _, e, p in ready], contexts)
+            except BatchFailed as exc:
+                done, failed = exc.done, exc
+            seconds = (time.perf_counter() - began) / max(len(done), 1)
+            if sum(done) > 1:
+                self.runs += 1
+                self.run_messages += sum(done)
+            for (raw, envelope, _), applied in zip(ready, done, strict=False):
+                await self.settled(raw, envelope, applied, seconds)
+            ready = ready[len(done):]
+            if failed is not None:
+                raw, envelope, payload = ready.pop(0)
+                await self.retry_alone(raw, envelope, payload, failed.error, held=[m for m, _, _ in ready])
+        unbind_event()
+
+    async def settled(self, raw: Msg, envelope: Envelope, applied: bool, seconds: float) -> None:
+        """Count, remember, log and ack one message whose effect (or duplicate) is recorded."""
+        self.observe(envelope, "applied" if applied else "duplicate", seconds, raw.metadata.num_delivered)
+        if applied:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        await self.note(envelope, raw.metadata.sequence.stream, raw.metadata.num_delivered, applied)
+        bind_event(envelope)
+        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position)
+        unbind_event()
+        await raw.ack()
+
+    async def retry_alone(self, raw: Msg, envelope: Envelope, payload: BaseModel, error: Exception,
+                          held: list[Msg]) -> None:
+        """A message of a run whose handler failed: tried again here, alone, until it is applied or, after
+        `max_deliver` tries in all, dead-lettered; the messages after it wait (`in_progress`)."""
+        tries = raw.metadata.num_delivered
+        while True:
+            reason = f"{type(error).__name__}: {error}"
+            self.observe(envelope, "failed", 0.0, tries)
+            if tries >= self.max_deliver:
+                await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
+                return
+            log.warning("inbox.retry", service=self.app.service, subject=raw.subject, tries=tries, error=reason)
+            delay = min(0.2 * 2**tries, 10.0)
+            while delay > 0:  # keep this one's and the held ones' ack wait from running out meanwhile
+                for waiting in (raw, *held):
+                    await waiting.in_progress()
+                await asyncio.sleep(min(delay, ACK_WAIT_SECONDS / 2))
+                delay -= ACK_WAIT_SECONDS / 2
+            tries += 1
+            began = time.perf_counter()
+            try:
+                with consuming(self.app.service, envelope, raw.headers):
+                    applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+            except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in `handle`
+                error = exc
+                continue
+            await self.settled(raw, envelope, applied, time.perf_counter() - began)
+            return
 
     async def handle(self, msg: NatsMessage, event_types: frozenset[str]) -> None:
         unbind_event()  # this consumer's task handles one message after another
@@ -251,7 +425,15 @@ class Inbox:
         return [b.problem(self.app.service) for _, b in sorted(self.behind.items())]
 
     async def dead_letter(self, msg: NatsMessage, reason: str) -> None:
-        raw = msg.raw_message
+        await self.park(msg.raw_message, reason)
+        await msg.reject()  # terminate: it is parked in the dead-letter stream
+
+    async def dead_letter_raw(self, raw: Msg, reason: str) -> None:
+        await self.park(raw, reason)
+        await raw.term()  # terminate: it is parked in the dead-letter stream
+
+    async def park(self, raw: Msg, reason: str) -> None:
+        """Publish a message to the dead-letter stream with its reason (`dead_letter`, `dead_letter_raw`)."""
         headers = {
             "Jusou-Dead-Letter-Reason": reason.replace("\n", " ")[:2000],
             "Jusou-Original-Subject": raw.subject,
@@ -267,4 +449,3 @@ class Inbox:
         )
         self.dead_lettered += 1
         log.error("inbox.dead_lettered", service=self.app.service, subject=raw.subject, reason=reason)
-        await msg.reject()  # terminate: it is parked in the dead-letter stream

@@ -1,0 +1,172 @@
+"""Runs (issue 19): a consumer with k messages in flight applies them in one transaction, exactly once, in order.
+
+Against a real nats-server and real SQLite; shared/messaging/inbox.py ("Runs") and
+`ServiceApplication.receive_many` (shared/kernel/app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import nats as nats_py
+from faststream.nats import NatsBroker
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
+from pydantic import BaseModel
+from support.poll import eventually
+from support.servers import Nats
+from test_outbox_inbox import STAFF, escalated_case, relay_running, settings
+
+from services.collaboration.application import CollaborationApplication
+from services.intake.application import IntakeApplication
+from services.intake.translate import translate as intake_translate
+from services.meeting.application import MeetingApplication
+from shared.contract.events import STREAM, Envelope, envelope_json, parse
+from shared.kernel.store import store_env
+from shared.messaging.bus import connect, ensure_streams
+from shared.messaging.inbox import Inbox
+
+
+class CountingCollaboration(CollaborationApplication):
+    """Counts the library's `process_event` calls: one per transaction of the inbox."""
+
+    name = "collaboration"
+    commits = 0
+    fail_once: set[str] = set()
+
+    def process_event(self, domain_event: Any, tracking: Any) -> None:
+        type(self).commits += 1
+        super().process_event(domain_event, tracking)
+
+    def policy(self, domain_event: Any, processing_event: Any) -> None:
+        reason = getattr(getattr(domain_event, "payload", None), "reason", "")
+        if reason in self.fail_once:
+            self.fail_once.discard(reason)
+            raise RuntimeError("handler bug, once")
+        super().policy(domain_event, processing_event)
+
+
+async def run_inbox(app: Any, url: str, batch: int, until: Any, what: str) -> Inbox:
+    nc = await connect(url, "test-streams")
+    await ensure_streams(nc)
+    await nc.close()
+    broker = NatsBroker(url, logger=None)
+    inbox = Inbox(app, broker, max_deliver=3, batch=batch)
+    await broker.start()
+    try:
+        async def probe() -> Any:
+            found = until(inbox)
+            return (await found) if asyncio.iscoroutine(found) else found
+
+        await eventually(probe, what)
+    finally:
+        await broker.stop()
+    return inbox
+
+
+def received(app: Any, translate: Any, positions: range | None = None) -> list[tuple[Envelope, BaseModel]]:
+    """The store's integration events as a consumer receives them (through their JSON)."""
+    found = []
+    for notification in app.notifications():
+        envelope = translate(app.domain_event(notification), notification.id)
+        if envelope is not None:
+            found.append(parse(envelope_json(envelope)))
+    return found
+
+
+async def test_a_run_of_escalations_is_applied_once_in_fewer_commits(nats: Nats, tmp_path: Path) -> None:
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    # A consumer made with one message in flight (as before issue 19) is raised to k when the inbox starts with k.
+    await run_inbox(collab, nats.url, 1, lambda inbox: consumer_exists(nats.url), "the consumer made")
+    assert (await max_ack_pending(nats.url)) == 1
+    case_ids = [escalated_case(intake) for _ in range(12)]
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 36), "all published")
+    CountingCollaboration.commits = 0
+    inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied == 12, "twelve escalations applied")
+    assert inbox.duplicates == 0 and inbox.dead_lettered == 0 and inbox.problems() == []
+    assert CountingCollaboration.commits < 12 and inbox.runs >= 1
+    assert [collab.case_view(c)["status"] for c in case_ids] == ["open"] * 12
+    opened = [n for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
+    assert [n.originator_id for n in opened] == case_ids  # in the source's order
+    assert collab.recorder.max_tracking_id("intake") == intake.recorder.max_tracking_id("jusou-relay")
+    assert (await max_ack_pending(nats.url)) == 8
+
+
+async def max_ack_pending(url: str, consumer: str = "collaboration--intake") -> int | None:
+    nc = await nats_py.connect(url)
+    try:
+        info = await nc.jetstream().consumer_info(STREAM, consumer)
+    except nats_py.js.errors.NotFoundError:
+        return None
+    finally:
+        await nc.close()
+    return info.config.max_ack_pending
+
+
+async def consumer_exists(url: str) -> bool:
+    return await max_ack_pending(url) is not None
+
+
+async def test_a_run_delivered_again_after_its_commit_changes_nothing(nats: Nats, tmp_path: Path) -> None:
+    """A crash between the run's commit and its acks: every message comes back and is a duplicate."""
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    for _ in range(5):
+        escalated_case(intake)
+    escalations = [r for r in received(intake, intake_translate) if r[0].event_type == "CaseEscalated"]
+    assert collab.receive_many(escalations) == [True] * 5  # committed, never acked
+    before = collab.recorder.max_notification_id()
+    async with relay_running(intake, intake_translate, nats.url):
+        inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.duplicates == 5, "five duplicates")
+    assert inbox.applied == 0 and inbox.problems() == []
+    assert collab.recorder.max_notification_id() == before
+
+
+async def test_a_failing_handler_in_a_run_is_retried_alone_and_the_rest_follow_in_order(nats: Nats,
+                                                                                      tmp_path: Path) -> None:
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    CountingCollaboration.fail_once = {"once"}
+    case_ids = [escalated_case(intake, reason="once" if i == 2 else "複合的な課題") for i in range(6)]
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 18), "all published")
+    inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied == 6, "all six applied")
+    assert inbox.dead_lettered == 0 and not CountingCollaboration.fail_once
+    opened = [n.originator_id for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
+    assert opened == case_ids
+
+
+def test_events_of_one_case_in_a_run_see_each_other(tmp_path: Path, nats: Nats) -> None:
+    """The meeting's consent handler loads the case's consent and changes it, or creates it: the second
+    ConsentRecorded of a case in the same run must find the first one's (recorded first, then run again)."""
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    meeting = MeetingApplication(env=store_env(settings("meeting", tmp_path, nats.url)))
+    one = escalated_case(intake)
+    other = escalated_case(intake)
+    intake.record_consent(STAFF, one, "重層的支援会議での共有", True, "書面")
+    intake.record_consent(STAFF, other, "重層的支援会議での共有", True, "書面")
+    intake.record_consent(STAFF, one, "関係機関への提供", True, "書面")
+    consents = [r for r in received(intake, intake_translate) if r[0].event_type == "ConsentRecorded"]
+    assert [e.case_id for e, _ in consents] == [one, other, one]
+    assert meeting.receive_many(consents) == [True, True, True]
+    assert meeting.receive_many(consents) == [False, False, False]
+    assert consent_scope(meeting, one) == "関係機関への提供"
+    assert consent_scope(meeting, other) == "重層的支援会議での共有"
+
+
+def consent_scope(meeting: MeetingApplication, case_id: UUID) -> str:
+    from services.meeting.domain import Consent
+
+    consent: Any = meeting.load(case_id, Consent, "同意")
+    return str(consent.scope)
+
+
+def test_faststream_still_has_the_pull_loop_the_inbox_wraps() -> None:
+    """shared/messaging/inbox.py replaces `PullStreamSubscriber._consume_pull(cb)` per consumer (FastStream 0.7)."""
+    import inspect
+
+    assert list(inspect.signature(PullStreamSubscriber._consume_pull).parameters) == ["self", "cb"]
