@@ -5,13 +5,21 @@ A new program integrates by subscribing: its own durable consumer on `jusou.>` f
 event, its own view, caught up and then kept live. Of Jusou it needs only `jusou-contract`
 (packages/jusou-contract: the envelope, the event models and their upcasters), nothing else.
 
-    python examples/indicators.py [NATS_URL] [--user U --password P] [--durable NAME] [--state FILE]
-                                  [--count N | --once]
+    python examples/indicators.py [NATS_URL] [--user U --password P | --creds FILE | --nkey SEED]
+                                  [--inbox-prefix P] [--durable NAME] [--state FILE] [--count N | --once]
 
-NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). It connects as
---user/--password, else $NATS_USER/$NATS_PASSWORD: on Jusou's NATS, the read-only user `integrator`
-(`jusou nats credentials integrator`), whose replies come on its own inbox prefix `_INBOX_<user>`.
-A refused user or password stops it at once with status 2 and why. After each batch it prints the
+NATS_URL is the argument, else $NATS_URL, else nats://127.0.0.1:4223 (`jusou up`). It signs in with the
+first of these that is given (a flag, else its variable):
+- --creds FILE ($NATS_CREDS): a NATS `.creds` file (a user JWT and its NKey seed, as `nsc` writes them)
+  for a NATS with decentralised JWT authentication;
+- --nkey SEED ($NATS_NKEY): an NKey user seed (`SU…`), or a file holding one, for a NATS whose
+  authorization lists the user by its public key (`{nkey: U…}`);
+- --user/--password ($NATS_USER/$NATS_PASSWORD): on Jusou's NATS, the read-only user `integrator`
+  (`jusou nats credentials integrator`).
+.creds and NKeys need nats-py's `nkeys` extra (`pip install "nats-py[nkeys]"`). Replies come on the inbox
+prefix --inbox-prefix ($NATS_INBOX_PREFIX), by default `_INBOX_<user>`, or `_INBOX_integrator` with a
+.creds file or an NKey (Jusou's integrator may subscribe to that one only).
+A refused sign-in stops it at once with status 2 and why. After each batch it prints the
 view as one JSON line; it stops after N messages (--count), once caught up (--once), on Ctrl-C or
 on SIGTERM (also while it waits for NATS). The view and the last stream sequence are saved to FILE
 before the batch is acked, so a restart resumes where it stopped and a redelivered message changes
@@ -60,25 +68,71 @@ def indicators(view: dict, caught_up: bool) -> dict:
             "skipped": view["skipped"]}
 
 
-REFUSED = 2  # exit status: NATS refused the user or password
+REFUSED = 2  # exit status: NATS refused the sign-in, or what to sign in with cannot be used
 
 
-async def connect(url: str, user: str | None, password: str | None, stop: asyncio.Event,
-                  refused: list[str]) -> "nats.NATS | None":
+class SignIn:
+    """How to sign in to NATS: a .creds file, an NKey seed, or a user and password (the first given), or none."""
+
+    def __init__(self, user: str | None = None, password: str | None = None, creds: str | None = None,
+                 nkey: str | None = None, inbox_prefix: str | None = None) -> None:
+        self.user, self.password, self.creds, self.nkey = user, password, creds, nkey
+        self.inbox_prefix = inbox_prefix
+
+    def options(self) -> dict:
+        """nats.connect's keyword arguments; ValueError saying what to do when they cannot be used."""
+        if self.creds or self.nkey:
+            try:
+                import nkeys  # noqa: F401 - nats-py signs the server's nonce with it
+            except ImportError:
+                raise ValueError('a .creds file or an NKey needs nats-py\'s nkeys extra: pip install "nats-py[nkeys]"'
+                                 " / .creds・NKey には nkeys が必要です") from None
+            prefix = {"inbox_prefix": self.inbox_prefix or "_INBOX_integrator"}
+            if self.creds:
+                if not Path(self.creds).is_file():
+                    raise ValueError(f"no .creds file at {self.creds!r} (NATS_CREDS) / .creds ファイルがありません")
+                return {"user_credentials": self.creds, **prefix}
+            if Path(self.nkey).is_file():
+                return {"nkeys_seed": self.nkey, **prefix}
+            if not self.nkey.startswith("SU"):
+                raise ValueError("--nkey (NATS_NKEY) is a user seed, SU…, or a file holding one; the public key U… is "
+                                 "the server's half / NKey はユーザーのシード（SU…）かそのファイルです")
+            return {"nkeys_seed_str": self.nkey, **prefix}
+        if self.user:
+            return {"user": self.user, "password": self.password or "",
+                    "inbox_prefix": self.inbox_prefix or f"_INBOX_{self.user}"}
+        return {"inbox_prefix": self.inbox_prefix} if self.inbox_prefix else {}
+
+    def who(self) -> tuple[str, str]:
+        """Whom NATS refused, and what to check."""
+        if self.creds:
+            return f"the credentials file {self.creds!r}", "Check NATS_CREDS"
+        if self.nkey:
+            return "the NKey seed given", "Check NATS_NKEY"
+        return (f"the user {self.user or '(none)'!r}",
+                "Check NATS_USER and NATS_PASSWORD (`jusou nats credentials` prints them)")
+
+
+async def connect(url: str, sign_in: SignIn, stop: asyncio.Event, refused: list[str]) -> "nats.NATS | None":
     """Connect (retrying while NATS is away), or None once stopped or refused (said on stderr, in `refused`)."""
 
     async def say(error: Exception) -> None:
         if "authorization violation" in str(error).lower() or "authentication" in str(error).lower():
-            if not refused:  # wrong user or password: trying again will not help
+            if not refused:  # wrong credentials: trying again will not help
                 refused.append(str(error))
-                print(f"NATS refused the user {user or '(none)'!r}: {error}. Check NATS_USER and NATS_PASSWORD "
-                      f"(`jusou nats credentials` prints them) / NATS がユーザーまたはパスワードを拒否しました",
+                whom, check = sign_in.who()
+                print(f"NATS refused {whom}: {error}. {check} / NATS がサインインを拒否しました",
                       file=sys.stderr, flush=True)
             stop.set()
             return
         print(f"NATS: {error}", file=sys.stderr, flush=True)
 
-    credentials = {"user": user, "password": password or "", "inbox_prefix": f"_INBOX_{user}"} if user else {}
+    try:
+        credentials = sign_in.options()
+    except ValueError as unusable:
+        refused.append(str(unusable))
+        print(unusable, file=sys.stderr, flush=True)
+        return None
     connecting = asyncio.ensure_future(nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=2,
                                                     error_cb=say, **credentials))
     stopping = asyncio.ensure_future(stop.wait())
@@ -92,13 +146,13 @@ async def connect(url: str, user: str | None, password: str | None, stop: asynci
 
 
 async def run(url: str, durable: str, state: Path, count: int | None, user: str | None = None,
-              password: str | None = None, once: bool = False) -> int:
+              password: str | None = None, once: bool = False, sign_in: SignIn | None = None) -> int:
     view = json.loads(state.read_text()) if state.exists() else json.loads(json.dumps(EMPTY))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     refused: list[str] = []
-    nc = await connect(url, user, password, stop, refused)
+    nc = await connect(url, sign_in or SignIn(user, password), stop, refused)
     if nc is None:
         return REFUSED if refused else 0  # refused, or stopped before NATS answered
     try:
@@ -154,6 +208,14 @@ if __name__ == "__main__":
     cli.add_argument("--once", action="store_true", help="stop once caught up (a report run from cron)")
     cli.add_argument("--user", default=os.environ.get("NATS_USER"), help="NATS user (default $NATS_USER)")
     cli.add_argument("--password", default=os.environ.get("NATS_PASSWORD"), help="its password (default $NATS_PASSWORD)")
+    cli.add_argument("--creds", default=os.environ.get("NATS_CREDS"),
+                     help="a NATS .creds file: user JWT and NKey seed (default $NATS_CREDS); before --nkey and --user")
+    cli.add_argument("--nkey", default=os.environ.get("NATS_NKEY"),
+                     help="an NKey user seed SU…, or a file holding one (default $NATS_NKEY); before --user")
+    cli.add_argument("--inbox-prefix", default=os.environ.get("NATS_INBOX_PREFIX"),
+                     help="where replies come (default $NATS_INBOX_PREFIX, else _INBOX_<user>, or _INBOX_integrator "
+                          "with --creds or --nkey)")
     args = cli.parse_args()
+    sign_in = SignIn(args.user, args.password, args.creds, args.nkey, args.inbox_prefix)
     sys.exit(asyncio.run(run(args.url, args.durable, Path(args.state or f"{args.durable}.json"), args.count,
-                             args.user, args.password, args.once)))
+                             once=args.once, sign_in=sign_in)))
