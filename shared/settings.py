@@ -153,15 +153,22 @@ class Environment(BaseSettings):
         "development issuer signs tokens with a key pair in the auth folder", shown="(none: the development issuer `jusou-dev`)")
     oidc_jwks_url: str = setting(
         "JUSOU_OIDC_JWKS_URL", "",
-        "where the identity provider publishes its signing keys (JWKS); needed with `JUSOU_OIDC_ISSUER`", shown="(none)")
+        "where the identity provider publishes its signing keys (JWKS); unset, the `jwks_uri` of its discovery document "
+        "(`<issuer>/.well-known/openid-configuration`)", shown="(from the discovery document)")
     oidc_client_id: str = setting(
         "JUSOU_OIDC_CLIENT_ID", "",
-        "the UI's client at the identity provider: its sign-in page runs the authorization-code flow with PKCE "
-        "(register `<service address>/ui/login/callback` of each service there)",
+        "the UI's client at the identity provider: its sign-in page runs the authorization-code flow with PKCE and a "
+        "nonce (Authlib), checks the ID token and keeps a server-side session; register each service's "
+        "`<address>/ui/login/callback` as a redirect URI and `<address>/ui/logout/done` as a post-logout redirect URI",
         shown="(none: the sign-in page only explains)")
     oidc_client_secret: str = setting("JUSOU_OIDC_CLIENT_SECRET", "",
                                       "that client's secret, if the identity provider gave it one",
                                       shown="(none: a public client)")
+    oidc_scopes: str = setting(
+        "JUSOU_OIDC_SCOPES", "openid",
+        "the scopes the UI's sign-in asks for, space-separated (`openid` first; add the scopes under which the IdP "
+        "puts the division and roles claims in the ID token or userinfo, and `offline_access` if it gives refresh "
+        "tokens only so)")
     oidc_audience: str = setting("JUSOU_OIDC_AUDIENCE", "jusou", "the `aud` every staff token must carry")
     oidc_staff_claim: str = setting("JUSOU_OIDC_STAFF_CLAIM", "sub", "claim holding the staff id")
     oidc_division_claim: str = setting("JUSOU_OIDC_DIVISION_CLAIM", "division",
@@ -172,6 +179,21 @@ class Environment(BaseSettings):
         "JUSOU_AUTH_DIR", "",
         "the development issuer's folder: its signing key and staff accounts (`staff.json`), mode 600; "
         "every service must see the same one (compose: a shared volume)", shown="(<JUSOU_DATA_DIR>/auth)")
+    session_dir: str = setting(
+        "JUSOU_SESSION_DIR", "",
+        "where the UI keeps the sessions of staff signed in at the city's IdP (their principal, ID, access and refresh "
+        "tokens; mode 600): the services sharing one host's cookie must see the same one; a folder that cannot be "
+        "written keeps them in the process (a restart signs staff in again at the IdP)",
+        shown="(<auth folder>/sessions)")
+    cookie_secure: Literal["auto", "always"] = setting(
+        "JUSOU_COOKIE_SECURE", "auto",
+        "`auto`: the session cookies are `Secure` when the request came over https (behind a TLS proxy: with "
+        "`JUSOU_FORWARDED_ALLOW_IPS` set); `always`: whatever the request says")
+    forwarded_allow_ips: str = setting(
+        "JUSOU_FORWARDED_ALLOW_IPS", "127.0.0.1",
+        "the proxies (comma-separated addresses or networks, `*` for any) whose `X-Forwarded-Proto` and "
+        "`X-Forwarded-For` a service believes (uvicorn's `forwarded_allow_ips`): behind a TLS-terminating "
+        "proxy or Ingress, its address, so the service sees https (Secure cookies, https redirect URIs)")
     token: str = setting(
         "JUSOU_TOKEN", "",
         "bearer token the `jusou` commands send to the services; unset, a 5-minute auditor token of the development issuer",
@@ -192,7 +214,7 @@ class Environment(BaseSettings):
         "TOML file of the city's targets (事業目標) per fiscal year, shown beside the figures (`/ui/figures`, "
         "`jusou report`); see deploy/targets.example.toml", shown="(none: no targets shown)")
 
-    @field_validator("store", "log_format", mode="before")
+    @field_validator("store", "log_format", "cookie_secure", mode="before")
     @classmethod
     def _any_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -373,8 +395,11 @@ class AuthSettings:
     division_claim: str
     roles_claim: str
     folder: Path
-    client_id: str = ""  # the UI's sign-in at the IdP (authorization code with PKCE)
+    client_id: str = ""  # the UI's sign-in at the IdP (authorization code with PKCE and a nonce: shared/web/oidc.py)
     client_secret: str = ""
+    scopes: str = "openid"
+    session_folder: Path | None = None  # the UI's server-side sessions (None: <folder>/sessions)
+    cookie_secure: str = "auto"  # "auto": Secure on https requests; "always"
 
     @classmethod
     def from_env(cls) -> AuthSettings:
@@ -389,7 +414,14 @@ class AuthSettings:
             folder=env.auth_folder,
             client_id=env.oidc_client_id,
             client_secret=env.oidc_client_secret,
+            scopes=env.oidc_scopes,
+            session_folder=Path(env.session_dir).resolve() if env.session_dir else None,
+            cookie_secure=env.cookie_secure,
         )
+
+    @property
+    def sessions(self) -> Path:
+        return self.session_folder or self.folder / "sessions"
 
     @property
     def development(self) -> bool:

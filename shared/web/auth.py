@@ -1,8 +1,9 @@
 """Who is acting: OIDC-style JWT bearer tokens, from the city's identity provider or the built-in
 development issuer.
 
-- `JUSOU_OIDC_ISSUER` + `JUSOU_OIDC_JWKS_URL` set: tokens of the city's IdP, keys from its JWKS
-  (fetched once, cached);
+- `JUSOU_OIDC_ISSUER` set: tokens of the city's IdP, keys from its JWKS (`JUSOU_OIDC_JWKS_URL`, else
+  its discovery document's; fetched once, cached); a browser signs in there (shared/web/oidc.py) and
+  gets a server-side session, whose cookie (`jusou-s1.…`) `Verifier.verify` resolves too;
 - unset (the embedded default): the development issuer `jusou-dev`, an ES256 key pair made once in
   `<JUSOU_DATA_DIR>/auth/` (or `JUSOU_AUTH_DIR`), and its staff accounts in `staff.json` there
   (`jusou staff add`, `jusou token`).
@@ -34,6 +35,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import structlog
 from cryptography.hazmat.primitives import serialization
@@ -56,6 +58,7 @@ COOKIE = "jusou_session"  # the UI's signed token; one cookie for the six servic
 DEFAULT_TTL_SECONDS = 8 * 3600  # a working day
 CLI_TTL_SECONDS = 300  # a token the CLI mints for one command
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+SESSION_PREFIX = "jusou-s1."  # a browser's session at the city's IdP (shared/web/oidc.py); a token is a JWT
 REVOKED = "revoked.json"  # the auth folder's revocation list: ended sessions and removed staff
 
 log = structlog.get_logger()
@@ -142,10 +145,32 @@ class Verifier:
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self.dev = DevIssuer(settings.folder) if settings.development else None
-        self.jwks = None if settings.development else jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=600)
+        self.jwks: jwt.PyJWKClient | None = None  # the IdP's keys (made on first use: the URL may come from discovery)
         self._dev_public: Any = None
         self._verified: dict[str, tuple[float, Principal]] = {}  # token → (remembered until, who)
         self.revocations = Revocations(settings.folder)
+        self._sessions: Any = None
+
+    @property
+    def sessions(self) -> Any:
+        """The UI's server-side sessions of staff signed in at the IdP (shared/web/oidc.py Sessions)."""
+        if self._sessions is None:
+            from shared.web.oidc import Sessions
+
+            self._sessions = Sessions(self.settings, self)
+        return self._sessions
+
+    def _jwks_client(self) -> jwt.PyJWKClient:
+        if self.jwks is None:
+            url = self.settings.jwks_url
+            if not url:
+                try:
+                    url = str(self.sessions.metadata()["jwks_uri"])
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    raise Unauthenticated("市の認証基盤の署名鍵 (JWKS) の場所がわかりません",
+                                          f"cannot find the identity provider's JWKS ({type(exc).__name__})") from exc
+            self.jwks = jwt.PyJWKClient(url, cache_keys=True, lifespan=600, timeout=10)
+        return self.jwks
 
     @property
     def issuer(self) -> str:
@@ -156,14 +181,24 @@ class Verifier:
             if self._dev_public is None:
                 self._dev_public = self.dev.private_key().public_key()
             return self._dev_public
-        assert self.jwks is not None
         try:
-            return self.jwks.get_signing_key_from_jwt(token).key
+            client = self._jwks_client()
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") is None:  # an IdP that names no key id: its one key of the token's algorithm
+                signing = client.get_signing_keys()
+                if len(signing) == 1 and signing[0].algorithm_name == header.get("alg"):
+                    return signing[0].key
+            return client.get_signing_key_from_jwt(token).key
         except jwt.PyJWKClientError as exc:
             raise Unauthenticated("トークンの署名鍵が市の認証基盤にありません",
                                   f"the token's signing key is not at the IdP ({exc})") from exc
 
     def verify(self, token: str) -> Principal:
+        if token.startswith(SESSION_PREFIX):  # a browser's session at the IdP: the server keeps who it is
+            principal: Principal = self.sessions.principal(token)
+            if self.revocations.ended(principal):
+                raise Unauthenticated.ended()
+            return principal
         known = self._verified.get(token)
         if known is not None and time.time() < known[0]:
             principal = known[1]
@@ -181,6 +216,8 @@ class Verifier:
     def end(self, principal: Principal) -> bool:
         """Sign-out: end this token's session at every service sharing the auth folder (False: only here)."""
         self._verified.pop(principal.token, None)
+        if self._sessions is not None and self._sessions.record(principal.session) is not None:
+            self._sessions.store.delete(principal.session)  # a session at the IdP: its tokens are forgotten
         return self.revocations.end_session(principal.session, principal.expires_at)
 
     def _verify(self, token: str) -> Principal:
@@ -375,51 +412,6 @@ def verifier() -> Verifier:
 def bearer(authorization: str) -> str | None:
     scheme, _, value = authorization.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-# --- the UI's sign-in at the city's IdP: the authorization-code flow with PKCE (RFC 7636) ---------
-
-
-def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, its S256 code_challenge)."""
-    verifier_ = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier_.encode()).digest()).rstrip(b"=").decode()
-    return verifier_, challenge
-
-
-async def discovery(issuer: str) -> dict[str, Any]:
-    """The IdP's `/.well-known/openid-configuration` (fetched once per process)."""
-    import httpx
-
-    if issuer not in _discovered:
-        try:
-            async with httpx.AsyncClient(timeout=10) as client:
-                response = await client.get(f"{issuer}/.well-known/openid-configuration")
-                response.raise_for_status()
-                _discovered[issuer] = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise Unauthenticated("市の認証基盤に接続できません。しばらくしてからログインしてください",
-                                  f"cannot reach the identity provider ({type(exc).__name__})") from exc
-    return _discovered[issuer]
-
-
-_discovered: dict[str, dict[str, Any]] = {}
-
-
-async def exchange_code(settings: AuthSettings, code: str, code_verifier: str, redirect_uri: str) -> str:
-    """The access token the IdP gives for an authorization code (with the PKCE verifier)."""
-    import httpx
-
-    endpoint = (await discovery(settings.issuer))["token_endpoint"]
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-            "client_id": settings.client_id, "code_verifier": code_verifier}
-    auth = (settings.client_id, settings.client_secret) if settings.client_secret else None
-    async with httpx.AsyncClient(timeout=10, auth=auth) as client:  # the client's auth may be None (none)
-        response = await client.post(endpoint, data=form)
-    if response.status_code != 200 or "access_token" not in response.json():
-        raise Unauthenticated("認証基盤がログインを認めませんでした。もう一度ログインしてください",
-                              f"the identity provider refused the sign-in ({response.status_code})")
-    return str(response.json()["access_token"])
 
 
 # --- the development issuer's staff accounts (`<auth folder>/staff.json`, mode 600) ---------------

@@ -19,8 +19,6 @@ import csv
 import hashlib
 import hmac
 import io
-import json
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -56,6 +54,7 @@ from shared.kernel.idempotency import new_key_field
 from shared.kernel.journey import DomainError
 from shared.organisation.reference import DIVISIONS, municipality
 from shared.settings import current
+from shared.web import oidc
 from shared.web.auth import (
     COOKIE,
     DEFAULT_TTL_SECONDS,
@@ -66,9 +65,6 @@ from shared.web.auth import (
     Unauthenticated,
     bearer,
     csrf_token,
-    discovery,
-    exchange_code,
-    pkce_pair,
     verifier,
 )
 from shared.web.labels import (
@@ -83,7 +79,6 @@ from shared.web.labels import (
 from shared.web.policy import permits, public, requires
 
 SHARED = Path(__file__).resolve().parent
-OIDC_COOKIE = "jusou_oidc"  # the sign-in at the IdP in progress: state, PKCE verifier, where to go after
 #: What each program's start page (`/ui/`) needs: the top bar links only to the programs the reader may
 #: open (tests/ui/test_office_language.py checks this against each service's own route).
 HOME_ACTIONS = {
@@ -502,8 +497,15 @@ def mount_common(api: FastAPI, ui: UI) -> None:
     api.include_router(router)
 
 
+def _secure(request: Request, settings: AuthSettings) -> bool:
+    """Whether the session cookies are `Secure`: on an https request (behind a TLS proxy, with
+    JUSOU_FORWARDED_ALLOW_IPS set), or always with JUSOU_COOKIE_SECURE=always."""
+    return settings.cookie_secure == "always" or request.url.scheme == "https"
+
+
 def _mount_sign_in(router: APIRouter, ui: UI) -> None:
-    """The sign-in page and the way through the city's IdP (authorization code with PKCE) and back."""
+    """The sign-in page and the way through the city's IdP and back (shared/web/oidc.py: Authlib, the
+    code flow with PKCE and a nonce, the ID token checked, then a server-side session)."""
 
     @router.get("/ui/login", response_class=HTMLResponse, dependencies=[public()])
     async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:
@@ -513,45 +515,40 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
 
     @router.get("/ui/login/oidc", dependencies=[public()])
     async def login_at_idp(request: Request, next: str = "/ui/") -> Response:
-        """To the city's IdP (authorization code with PKCE); it sends the browser back to the callback."""
+        """To the city's IdP; it sends the browser back to the callback."""
+        settings = AuthSettings.from_env()
+        if not (settings.issuer and settings.client_id):
+            return redirect("/ui/login", ng="no_idp")
+        target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
+        try:
+            url = await oidc.begin(request, settings, _callback(request, ui.service), target)
+        except Unauthenticated as exc:
+            structlog.get_logger().warning("ui.idp_unreachable", reason=str(exc))
+            return redirect("/ui/login", ng="idp_unreachable")
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(oidc.PENDING_COOKIE, oidc.pending_cookie(request), max_age=oidc.PENDING_SECONDS,
+                            path="/ui/login", httponly=True, samesite="lax", secure=_secure(request, settings))
+        return response
+
+    @router.get("/ui/login/callback", dependencies=[public()])
+    async def login_callback(request: Request) -> Response:
+        """Back from the IdP: the code is exchanged, the ID token checked, and the browser gets a session."""
         settings = AuthSettings.from_env()
         if not (settings.issuer and settings.client_id):
             return redirect("/ui/login", ng="no_idp")
         try:
-            endpoint = (await discovery(settings.issuer))["authorization_endpoint"]
-        except Unauthenticated:
-            return redirect("/ui/login", ng="idp_unreachable")
-        state, (code_verifier, challenge) = secrets.token_urlsafe(24), pkce_pair()
-        query = urlencode({"response_type": "code", "client_id": settings.client_id, "scope": "openid",
-                           "redirect_uri": _callback(request, ui.service), "state": state, "code_challenge": challenge,
-                           "code_challenge_method": "S256"})
-        response = RedirectResponse(f"{endpoint}?{query}", status_code=303)
-        pending = base64.urlsafe_b64encode(json.dumps([state, code_verifier, next]).encode()).decode()
-        response.set_cookie(OIDC_COOKIE, pending, max_age=600, path="/ui/login", httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https")
-        return response
-
-    @router.get("/ui/login/callback", dependencies=[public()])
-    async def login_callback(request: Request, code: str = "", state: str = "") -> Response:
-        """Back from the IdP: the code and the PKCE verifier buy the access token, kept in the session cookie."""
-        settings = AuthSettings.from_env()
-        try:
-            expected, code_verifier, next_ = json.loads(base64.urlsafe_b64decode(request.cookies.get(OIDC_COOKIE, "")))
-        except ValueError:
-            expected = code_verifier = next_ = ""
-        if not code or not state or not hmac.compare_digest(str(expected), state):
-            return redirect("/ui/login", ng="sign_in_again")
-        try:
-            token = await exchange_code(settings, code, str(code_verifier), _callback(request, ui.service))
-            verifier().verify(token)
-        except Unauthenticated as exc:
+            session, next_ = await oidc.finish(request, settings, verifier())
+        except oidc.SignInRefused as exc:
             structlog.get_logger().info("ui.sign_in_refused", reason=str(exc))
-            return redirect("/ui/login", ng="idp_refused")
-        target = str(next_) if str(next_).startswith("/ui/") and _printable(str(next_), 2000) else "/ui/"
+            refused = redirect("/ui/login", ng=exc.key)
+            if exc.key != "sign_in_again":  # this browser's flow was used up (a forged state leaves it be)
+                refused.delete_cookie(oidc.PENDING_COOKIE, path="/ui/login")
+            return refused
+        target = next_ if next_.startswith("/ui/") and _printable(next_, 2000) else "/ui/"
         response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
-        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https")
-        response.delete_cookie(OIDC_COOKIE, path="/ui/login")
+        response.set_cookie(COOKIE, session, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
+                            secure=_secure(request, settings))
+        response.delete_cookie(oidc.PENDING_COOKIE, path="/ui/login")
         return response
 
 
@@ -583,7 +580,7 @@ def _mount_password_sign_in(router: APIRouter, ui: UI) -> None:
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
         response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")
         response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_SECONDS, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https")
+                            secure=_secure(request, settings))
         return response
 
 
@@ -598,13 +595,27 @@ def _mount_sign_out(router: APIRouter, ui: UI) -> None:
     @router.post("/ui/logout", dependencies=[public()])
     async def logout(request: Request) -> Response:
         """Sign out (the form in the top bar, with its CSRF token): the session ends at every service of
-        the host at once (shared/web/auth.py Revocations), and the cookie is deleted."""
+        the host at once (shared/web/auth.py Revocations), and the cookie is deleted; a session at the
+        city's IdP ends there too (RP-initiated logout: the browser goes to its end_session_endpoint,
+        which sends it back to /ui/logout/done)."""
         principal = getattr(request.state, "principal", None)
+        settings = AuthSettings.from_env()
+        at_idp = None
+        if principal is not None and request.cookies.get(COOKIE, "").startswith(oidc.SESSION_PREFIX):
+            record = verifier().sessions.record(principal.session) or {}
+            at_idp = await oidc.logout_url(settings, str(record.get("id_token", "")),
+                                           service_url(request, ui.service) + "/ui/logout/done")
         if principal is not None:
             await anyio.to_thread.run_sync(verifier().end, principal)
-        response = redirect("/ui/login", ok="signed_out")
-        response.delete_cookie(COOKIE)
+        response = RedirectResponse(at_idp, status_code=303) if at_idp else redirect("/ui/login", ok="signed_out")
+        response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=_secure(request, settings))
         return response
+
+    @router.get("/ui/logout/done", dependencies=[public()])
+    async def signed_out_at_idp(request: Request) -> Response:
+        """Where the IdP sends the browser back after signing out there (register it as a post-logout
+        redirect URI): the sign-in page saying so."""
+        return redirect("/ui/login", ok="signed_out")
 
 
 def _mount_events(router: APIRouter) -> None:

@@ -3,7 +3,6 @@ every token, the development accounts and the `jusou staff` / `jusou token` comm
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import io
@@ -295,87 +294,3 @@ def test_auth_demo_staff_are_one_account_per_role_with_a_password_printed_once(
         password = next(line.split()[1] for line in printed.splitlines() if line.split()[:1] == [staff_id])
         assert accounts.check(staff_id, password) == {**accounts.all()[staff_id]}
         assert accounts.all()[staff_id]["roles"] == [role] and accounts.all()[staff_id]["division"] == division
-
-
-@pytest.fixture
-def city_idp(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A minimal OIDC provider on loopback: discovery, JWKS and a token endpoint that checks PKCE."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())), "kid": "city-1", "alg": "RS256"}
-    state: dict[str, Any] = {"codes": {}, "key": key}
-
-    class IdP(BaseHTTPRequestHandler):
-        def reply(self, status: int, body: dict[str, Any]) -> None:
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode())
-
-        def do_GET(self) -> None:
-            base = state["issuer"]
-            if self.path == "/.well-known/openid-configuration":
-                self.reply(200, {"issuer": base, "authorization_endpoint": f"{base}/authorize",
-                                 "token_endpoint": f"{base}/token", "jwks_uri": f"{base}/jwks"})
-            else:
-                self.reply(200, {"keys": [jwk]})
-
-        def do_POST(self) -> None:
-            from urllib.parse import parse_qs
-
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["content-length"])).decode()).items()}
-            challenge = state["codes"].pop(form.get("code"), None)
-            made = base64.urlsafe_b64encode(hashlib.sha256(form.get("code_verifier", "").encode()).digest())
-            if challenge is None or made.rstrip(b"=").decode() != challenge:
-                self.reply(400, {"error": "invalid_grant"})
-                return
-            access = jwt.encode(claims(iss=state["issuer"], sub="hoiku-7", division="childcare"), key,
-                                algorithm="RS256", headers={"kid": "city-1"})
-            self.reply(200, {"access_token": access, "token_type": "Bearer"})
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), IdP)
-    state["issuer"] = f"http://127.0.0.1:{server.server_port}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-
-
-def test_auth_the_ui_signs_in_at_the_citys_idp_with_the_code_flow_and_pkce(
-        city_idp: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from urllib.parse import parse_qs, urlsplit
-
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from shared.web import auth
-    from shared.web.ui import UI, mount_common
-
-    monkeypatch.setenv("JUSOU_OIDC_ISSUER", city_idp["issuer"])
-    monkeypatch.setenv("JUSOU_OIDC_JWKS_URL", city_idp["issuer"] + "/jwks")
-    monkeypatch.setenv("JUSOU_OIDC_CLIENT_ID", "jusou-ui")
-    auth.verifier.cache_clear()
-    api = FastAPI()
-    mount_common(api, UI("intake", "包括的相談支援事業"))
-    try:
-        with TestClient(api, follow_redirects=False) as browser:
-            assert "/ui/login/oidc" in browser.get("/ui/login").text
-            away = browser.get("/ui/login/oidc", params={"next": "/ui/cases-table"})
-            assert away.status_code == 303 and away.headers["location"].startswith(city_idp["issuer"] + "/authorize?")
-            asked = {k: v[0] for k, v in parse_qs(urlsplit(away.headers["location"]).query).items()}
-            assert asked["code_challenge_method"] == "S256" and asked["client_id"] == "jusou-ui"
-            assert asked["redirect_uri"].endswith("/ui/login/callback")
-            city_idp["codes"]["code-1"] = asked["code_challenge"]  # the staff member signed in at the IdP
-
-            forged = browser.get("/ui/login/callback", params={"code": "code-1", "state": "another"})
-            back = browser.get("/ui/login/callback", params={"code": "code-1", "state": asked["state"]})
-
-            assert forged.status_code == 303 and forged.headers["location"].startswith("/ui/login?ng=")
-            assert back.status_code == 303 and back.headers["location"].startswith("/ui/cases-table")
-            principal = auth.verifier().verify(back.cookies[auth.COOKIE])
-            assert principal.staff_id == "hoiku-7" and principal.division == "childcare"
-    finally:
-        auth.verifier.cache_clear()
