@@ -92,7 +92,8 @@ def listed(found: list[Record], cases: dict[str, list[str]], erased: set[str], y
            people_too: bool) -> list[Due | PersonDue]:
     """The records past their period, every program's in the suite's order, then the people."""
     order = {name: i for i, name in enumerate(SERVICES)}
-    rows: list[Due | PersonDue] = sorted(past(found, years, today), key=lambda d: (order[d.service], d.due_on, d.key))
+    records_past = sorted(past(found, years, today), key=lambda d: (order[d.service], d.due_on, d.key))
+    rows: list[Due | PersonDue] = list(records_past)
     if people_too:
         rows += people_due(cases, erased, found, years["person"], today)
     return rows
