@@ -68,6 +68,9 @@ class DivisionEntry(Entry):
 
 class CounterEntry(Entry):
     division: Code
+    #: The concern fields (相談内容の分野, codes of [[concern_fields]]) the counter mainly takes: what it is for,
+    #: read by the tests to pick "the elderly counter" in any municipality's file (tests/support/municipality.py).
+    fields: list[Code] = Field(default_factory=list)
 
 
 class ProgramEntry(Entry):
@@ -75,18 +78,10 @@ class ProgramEntry(Entry):
     division: Code | None = None  # None: outside the 重層的支援体制整備事業 (a related support)
 
 
-class PartnerEntry(BaseModel):
-    """A partner outside the city's divisions (社会福祉協議会, ハローワーク…), by name."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ja: Name
-    en: str = ""
-    valid_from: date = date.min
-    valid_to: date | None = None
-
-    def valid_on(self, on: date) -> bool:
-        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+class PartnerEntry(Entry):
+    """A partner outside the city's divisions (社会福祉協議会, ハローワーク…): its code travels in events
+    (`*_agency_code`, as `partner:<code>`), its name is for people. Codes name the kind of partner (`shakyo`,
+    `hello-work`…), so two municipalities' files give the same kind the same code."""
 
 
 class About(BaseModel):
@@ -221,6 +216,7 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
     on that day), a successor missing or ending too."""
     tables: dict[str, list[Any]] = {
         "divisions": model.divisions,
+        "partners": model.partners,
         "counters": model.counters,
         "programs": model.programs,
         "concern_fields": model.concern_fields,
@@ -260,6 +256,15 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
                     (table, i, "division"),
                     f"課 {item.division} は {gap} に有効ではありません（この項目は有効です）",
                     f"division {item.division} is not valid on {gap}, a day this entry is valid",
+                )
+    fields = {f.code for f in model.concern_fields}
+    for i, counter in enumerate(model.counters):
+        for code in counter.fields:
+            if code not in fields:
+                yield (
+                    ("counters", i, "fields"),
+                    f"相談内容の分野 {code} が concern_fields にありません",
+                    f"concern field {code} is not in [[concern_fields]]",
                 )
     for i, d in enumerate(divisions):
         if d.successor is None:

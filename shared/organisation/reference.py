@@ -65,6 +65,16 @@ class Counter:
     division: str
     valid_from: date = date.min
     valid_to: date | None = None
+    fields: tuple[str, ...] = ()  # the concern fields it mainly takes (codes)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner outside the city's divisions (社会福祉協議会, ハローワーク…)."""
+
+    code: str
+    ja: str
+    en: str
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,8 @@ def municipality() -> About:
 
 _MAKERS: dict[str, Callable[[Any], Any]] = {
     "divisions": lambda e: Division(e.code, e.ja, e.en, e.valid_from, e.valid_to, e.successor),
-    "counters": lambda e: Counter(e.code, e.ja, e.en, e.division, e.valid_from, e.valid_to),
+    "counters": lambda e: Counter(e.code, e.ja, e.en, e.division, e.valid_from, e.valid_to, tuple(e.fields)),
+    "partners": lambda e: Partner(e.code, e.ja, e.en),
     "programs": lambda e: Program(e.code, e.ja, e.en, e.kind, e.division, e.valid_from, e.valid_to),
     "concern_fields": lambda e: ConcernField(e.code, e.ja, e.en),
     "resource_kinds": lambda e: ResourceKind(e.code, e.ja, e.en),
@@ -280,7 +291,13 @@ def resource_kinds(on: date | None = None) -> dict[str, ResourceKind]:
 
 
 def partners(on: date | None = None) -> tuple[str, ...]:
+    """The partners' names valid on `on` (what a form offers)."""
     return organisation().partners(on or today())
+
+
+def partner_entries(on: date | None = None) -> dict[str, Partner]:
+    """The partners valid on `on`, by code."""
+    return _table("partners", on, ever=False)
 
 
 def division(code: str, on: date | None = None) -> Division | None:
@@ -424,6 +441,61 @@ def member_divisions(agencies: list[str]) -> frozenset[str]:
 def unknown_agencies(names: list[str], on: date | None = None) -> list[str]:
     known = agencies(on)
     return [n for n in names if n not in known]
+
+
+#: The kinds of agency a code names (`<kind>:<code>`, `agency_code`): a code is unique within its table only.
+AGENCY_KINDS = ("division", "counter", "program", "partner")
+
+
+def agency_code(agency: str | None, on: date | None = None) -> str | None:
+    """The code an event carries for an agency named by a person (a plan role, a つなぎ先, a meeting attendee, the
+    主担当): `division:<code>`, `counter:<code>`, `program:<code>` or `partner:<code>` of the municipality file, the
+    entry valid on `on` first, then a former name (a division since renamed still resolves). An agency given as
+    its code already (`counter:houkatsu`) is returned as it is. None for a name the file does not know."""
+    if not agency:
+        return None
+    return _remembered("agency_code", on, agency, lambda: _agency_code(agency, on))
+
+
+def _agency_code(agency: str, on: date | None) -> str | None:
+    kind, _, code = agency.partition(":")
+    tables = {"division": "divisions", "counter": "counters", "program": "programs", "partner": "partners"}
+    if kind in tables and code in _table(tables[kind], on, ever=True):
+        return agency
+    for ever in (False, True):
+        for kind, table in tables.items():
+            for entry in _table(table, on, ever=ever).values():
+                if entry.ja == agency:
+                    return f"{kind}:{entry.code}"
+    org = organisation()
+    for kind, table in tables.items():  # a name an entry had before (renamed)
+        for row in getattr(org.model, table):
+            if row.ja == agency:
+                return f"{kind}:{row.code}"
+    return None
+
+
+def agency_codes(agencies: list[str], on: date | None = None) -> list[str | None]:
+    """`agency_code` of each, in order (None where the file does not know the name)."""
+    return [agency_code(a, on) for a in agencies]
+
+
+def agency_name(code: str | None, on: date | None = None) -> str:
+    """The name for people of an agency code (`counter:houkatsu` → 地域包括支援センター): its entry on `on`, else
+    as it last was; an unknown code as itself."""
+    if not code:
+        return ""
+    kind, _, short = code.partition(":")
+    tables = {"division": "divisions", "counter": "counters", "program": "programs", "partner": "partners"}
+    if kind not in tables:
+        return code
+    entry = _table(tables[kind], on, ever=False).get(short) or _table(tables[kind], on, ever=True).get(short)
+    return str(entry.ja) if entry is not None else code
+
+
+def concern_codes(names: list[str]) -> list[str | None]:
+    """The codes of concern fields named by a person (or already codes), in order; None for an unknown one."""
+    return [c.code if (c := concern_field(n)) is not None else None for n in names]
 
 
 def resource_kind(value: str) -> ResourceKind | None:

@@ -12,15 +12,17 @@ from support.journey import (
     SECRETARIAT,
     Journey,
 )
+from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD, LEAD_NAME, SHAKYO, concern, partner
 from support.poll import eventually
 
+# divisions, counters, agencies and concern fields by role, from the municipality file in force (support/municipality.py)
 CONSENT = {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}
 
 
 async def receive_and_escalate_at(journey: Journey, counter: str, staff: dict[str, str], primary: str) -> str:
     """A consultation at `counter` by its division's staff, with consent (D9), escalated naming `primary` (D3 D11)."""
     case = await journey.post("intake", "/consultations", {
-        "counter": counter, "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+        "counter": counter, "channel": "窓口", "concerns": [concern("elderly-care"), concern("hikikomori"), concern("debt")],
         "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1968-10-10"},
         "confirm_new_person": True}, staff)
     case_id: str = case["case_id"]
@@ -31,19 +33,19 @@ async def receive_and_escalate_at(journey: Journey, counter: str, staff: dict[st
 
 async def test_d5_returned_to_intake_makes_intake_primary_again(journey: Journey) -> None:
     # The case leaves the counter's hands: escalated with another agency (社協) named primary (D3 D11).
-    case_id = await receive_and_escalate_at(journey, "houkatsu", COUNTER_STAFF, "調布市社会福祉協議会")
+    case_id = await receive_and_escalate_at(journey, ELDERLY.code, COUNTER_STAFF, SHAKYO)
     escalated = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "escalated", "escalation")
-    assert escalated["primary"] == "調布市社会福祉協議会"
+    assert escalated["primary"] == SHAKYO
     plan_id = await journey.draft_and_propose(case_id)
     meeting_id = await journey.convene()
-    await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency="地域包括支援センター")
+    await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency=ELDERLY.ja)
     case = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned",
                                   "CaseReturnedToIntake to reach intake")
-    assert case["primary"] == "地域包括支援センター", "D5 D11: the counter's agency is primary again"
+    assert case["primary"] == ELDERLY.ja, "D5 D11: the counter's agency is primary again"
     plan = await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "returned", "the plan to follow")
     assert plan["history"][0]["decision"] == "returned_to_intake"
     # Intake holds the case again: it may escalate it anew (refused while it was escalated, D3).
-    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "再度の複合化", "primary_agency": "地域包括支援センター"},
+    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "再度の複合化", "primary_agency": ELDERLY.ja},
                        COUNTER_STAFF)
 
 
@@ -85,12 +87,12 @@ async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the
     meeting_id = await journey.convene()
     refused = await journey.http.post(journey.urls["meeting"] + f"/meetings/{meeting_id}/decisions",
                                       json={"plan_id": plan_id, "decision": "approved", "reasons": "合議", "positions": [
-                                          {"agency": a, "position": "agree"} for a in ("福祉総務課", "地域包括支援センター", "調布ライフサポート")]},
+                                          {"agency": a, "position": "agree"} for a in (LEAD_NAME, ELDERLY.ja, HARDSHIP.ja)]},
                                       headers=SECRETARIAT)
     assert refused.status_code == 409 and "本人同意" in refused.json()["detail"]
     # Outreach hands the person to a counter, which records their consent on the same case (D12 D9) ...
     await journey.post("outreach", f"/engagements/{case_id}/hand-over",
-                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": ELDERLY.code}, OUTREACH_WORKER)
 
     async def referred() -> bool:
         rows = (await journey.http.get(journey.urls["intake"] + "/referrals")).json()
@@ -98,7 +100,7 @@ async def test_d12_outreach_starts_before_escalation_and_d6_its_plan_goes_to_the
 
     await eventually(referred, "the referral at intake")
     await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "訪問", "concerns": ["ひきこもり"], "referral": case_id,
+        "counter": ELDERLY.code, "channel": "訪問", "concerns": [concern("hikikomori")], "referral": case_id,
         "person": {"name": "深大寺 三郎", "birth_date": "1990-06-01"}, "confirm_new_person": True}, COUNTER_STAFF)
     await journey.post("intake", f"/cases/{case_id}/consent", CONSENT, COUNTER_STAFF)
     # ... and the 重層的支援会議 decides outreach's plan; the decision comes back to outreach (D6).
@@ -134,9 +136,9 @@ async def test_d6_participation_plan_goes_to_the_meeting_and_its_decision_comes_
     await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])
     await journey.get_when("participation", f"/supports/{case_id}", lambda s: True, "participation to start")
     # D13: only a resource of the catalogue can be matched; community registers it (D8).
-    community_staff = staff_headers("chiiki-004", "welfare-general", "community_worker")
+    community_staff = staff_headers("chiiki-004", LEAD, "community_worker")
     resource = await journey.post("community", "/resources", {"kind": "ibasho", "name": "こころの居場所 国領",
-                                                              "provider": "NPO法人", "area": "国領町"}, community_staff)
+                                                              "provider": partner("npo"), "area": "国領町"}, community_staff)
 
     async def catalogued() -> bool:
         response = await journey.http.get(journey.urls["participation"] + "/catalogue")
@@ -162,10 +164,11 @@ async def test_d6_participation_plan_goes_to_the_meeting_and_its_decision_comes_
 
 
 async def test_d2_search_before_create_over_http(journey: Journey) -> None:
-    COUNTER_STAFF = staff_headers("hoiku-003", "childcare", "counselor")
+    COUNTER_STAFF = staff_headers("hoiku-003", CHILDCARE.division, "counselor")
 
     person = {"name": "国領 次郎", "kana": "こくりょう じろう", "birth_date": "1961-07-07", "phone": "090-1111-2222"}
-    body = {"counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育", "高齢・介護"], "person": person}
+    body = {"counter": CHILDCARE.code, "channel": "窓口", "concerns": [concern("childcare"), concern("elderly-care")],
+            "person": person}
     first = await journey.post("intake", "/consultations", body, COUNTER_STAFF)
     again = await journey.http.post(journey.urls["intake"] + "/consultations", json=body, headers=COUNTER_STAFF)
     assert again.status_code == 409
@@ -189,17 +192,17 @@ async def test_d4_plan_refused_without_roles_or_with_an_unknown_agency(journey: 
                                       headers=COORDINATOR)
     assert unknown.status_code == 422 and "架空の会" in unknown.json()["detail"]
     agencies = (await journey.http.get(journey.urls["collaboration"] + "/reference/agencies")).json()
-    assert "地域包括支援センター" in agencies and "架空の会" not in agencies
+    assert ELDERLY.ja in agencies and "架空の会" not in agencies
 
 
 async def test_auth_commands_without_a_credential_are_refused(journey: Journey) -> None:
-    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "匿名"}}
+    body = {"counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")], "person": {"name": "匿名"}}
     anonymous = await journey.http.post(journey.urls["intake"] + "/consultations", json=body, headers=ANONYMOUS)
     assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["detail"]
     assert anonymous.headers["www-authenticate"].startswith("Bearer")
     unknown_division = await journey.http.post(journey.urls["intake"] + "/consultations", json=body,
                                                headers=staff_headers("x", "nowhere", "counselor"))
-    assert unknown_division.status_code == 401 and "welfare-general" in unknown_division.json()["detail"]
+    assert unknown_division.status_code == 401 and LEAD in unknown_division.json()["detail"]
 
 
 async def test_d12_outreach_hands_over_to_collaboration_which_opens_the_case(journey: Journey) -> None:
@@ -213,18 +216,18 @@ async def test_d12_outreach_hands_over_to_collaboration_which_opens_the_case(jou
                                       json={"to_program": "collaboration", "reason": "複合課題"}, headers=OUTREACH_WORKER)
     assert refused.status_code == 422 and "主担当" in refused.json()["detail"]
     await journey.post("outreach", f"/engagements/{case_id}/hand-over",
-                       {"to_program": "collaboration", "reason": "家族の介護と本人の就労", "primary_agency": "地域包括支援センター"},
+                       {"to_program": "collaboration", "reason": "家族の介護と本人の就労", "primary_agency": ELDERLY.ja},
                        OUTREACH_WORKER)
     case = await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: True, "collaboration to open the case")
-    assert case["primary_agency"] == "地域包括支援センター"
+    assert case["primary_agency"] == ELDERLY.ja
     engagement = (await journey.http.get(journey.urls["outreach"] + f"/engagements/{case_id}")).json()
     assert engagement["stage"] == "信頼関係" and len(engagement["contacts"]) == 3
 
 
 async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journey) -> None:
     # A counter no other test of this module uses, so its row counts this case alone.
-    life_support = staff_headers("life-014", "livelihood-welfare", "counselor")
-    case_id = await receive_and_escalate_at(journey, "life-support", life_support, "調布ライフサポート")
+    life_support = staff_headers("life-014", HARDSHIP.division, "counselor")
+    case_id = await receive_and_escalate_at(journey, HARDSHIP.code, life_support, HARDSHIP.ja)
     plan_id = await journey.draft_and_propose(case_id)
     meeting_id = await journey.convene()
     await journey.decide(meeting_id, plan_id, 1, "revision_requested")
@@ -235,7 +238,7 @@ async def test_d14_trend_report_counts_meeting_cases_per_counter(journey: Journe
                            "both decisions to reach intake")
 
     rows = (await journey.http.get(journey.urls["intake"] + "/reports/trend")).json()
-    [row] = [r for r in rows if r["counter"] == "life-support"]
+    [row] = [r for r in rows if r["counter"] == HARDSHIP.code]
     # One consultation, escalated once, discussed at a meeting twice: one meeting case (a case counts once).
     assert (row["consultations"], row["escalations"], row["meeting_cases"]) == (1, 1, 1), row
     assert row["period_ja"] == f"{row['fiscal_year']}年度 第{row['quarter']}四半期"
@@ -261,7 +264,7 @@ async def test_d15_a_case_history_lists_every_program_in_order(journey: Journey)
     assert steps.index(("intake", "Case.Escalated")) < steps.index(("collaboration", "CollaborationCase.Opened"))
     assert steps.index(("meeting", "Meeting.Decided")) < steps.index(("collaboration", "Plan.DecisionRecorded"))
     decided = next(r for r in rows if r["event"] == "Meeting.Decided")
-    assert decided["actor"]["division"] == "welfare-general" and decided["fields"]["decision"] == "approved"
+    assert decided["actor"]["division"] == LEAD and decided["fields"]["decision"] == "approved"
     assert all("調布 一郎" not in str(r) for r in rows), "personal information in the history"
     from shared.domain.audit import causation_tree
 
@@ -282,7 +285,7 @@ async def test_d12_outreach_hands_over_to_a_counter_which_receives_the_person_on
                                       json={"to_program": "intake", "reason": "相談につながった"}, headers=OUTREACH_WORKER)
     assert refused.status_code == 422 and "窓口" in refused.json()["detail"]
     await journey.post("outreach", f"/engagements/{case_id}/hand-over",
-                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+                       {"to_program": "intake", "reason": "本人が相談を希望", "counter": ELDERLY.code}, OUTREACH_WORKER)
 
     async def waiting() -> list[dict[str, str]] | None:
         rows = (await journey.http.get(journey.urls["intake"] + "/referrals")).json()
@@ -291,13 +294,13 @@ async def test_d12_outreach_hands_over_to_a_counter_which_receives_the_person_on
     from support.poll import eventually
 
     [referral] = await eventually(waiting, "the referral at intake")
-    assert referral["counter"] == "houkatsu"
+    assert referral["counter"] == ELDERLY.code
     received = await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "健康"], "referral": case_id,
+        "counter": ELDERLY.code, "channel": "訪問", "concerns": [concern("elderly-care"), concern("health")], "referral": case_id,
         "person": {"name": "飛田給 トメ", "birth_date": "1938-02-11"}, "confirm_new_person": True}, COUNTER_STAFF)
     assert received["case_id"] == case_id  # one case, one journey, from outreach to the counter
     again = await journey.http.post(journey.urls["intake"] + "/consultations", json={
-        "counter": "houkatsu", "channel": "訪問", "concerns": ["健康"], "referral": case_id,
+        "counter": ELDERLY.code, "channel": "訪問", "concerns": [concern("health")], "referral": case_id,
         "person": {"name": "x"}, "confirm_new_person": True}, headers=COUNTER_STAFF)
     assert again.status_code == 409
     assert case_id not in [r["case_id"] for r in (await journey.http.get(journey.urls["intake"] + "/referrals")).json()]

@@ -13,18 +13,21 @@ from typing import Any
 
 import httpx
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, SHAKYO, concern
 
-COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
-STAFF = staff_headers("fukushi-003", "welfare-general", "coordinator")
-SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
-OUTREACH_WORKER = staff_headers("outreach-007", "welfare-general", "outreach_worker")
-PARTICIPATION_STAFF = staff_headers("sanka-002", "welfare-general", "participation_worker")
-COMMUNITY_STAFF = staff_headers("chiiki-001", "welfare-general", "community_worker")
-ATTENDEES = ["福祉総務課", "地域包括支援センター"]
+# by role, from the municipality file in force (support/municipality.py): the elderly counter's counselor, the lead
+# division's staff of the 重層 programs
+COUNTER_STAFF = staff_headers("kouki-012", ELDERLY.division, "counselor")
+STAFF = staff_headers("fukushi-003", LEAD, "coordinator")
+SECRETARIAT = staff_headers("kaigi-001", LEAD, "secretariat")
+OUTREACH_WORKER = staff_headers("outreach-007", LEAD, "outreach_worker")
+PARTICIPATION_STAFF = staff_headers("sanka-002", LEAD, "participation_worker")
+COMMUNITY_STAFF = staff_headers("chiiki-001", LEAD, "community_worker")
+ATTENDEES = [LEAD_NAME, ELDERLY.ja]
 PLAN = {
     "support_direction": "世帯の孤立を防ぐ",
     "goals": ["月1回の訪問"],
-    "roles": [{"agency": "地域包括支援センター", "responsibility": "母の介護"}],
+    "roles": [{"agency": ELDERLY.ja, "responsibility": "母の介護"}],
 }
 
 
@@ -58,13 +61,13 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     """Record one case through every program; return its ids by path-parameter name."""
     c = Client(urls)
     case_id = c.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり"],
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care"), concern("hikikomori")],
         "person": {"name": name, "kana": "ちょうふ じろう", "birth_date": "1960-02-03"}, "confirm_new_person": True,
     }, COUNTER_STAFF)["case_id"]
     c.post("intake", f"/cases/{case_id}/consent", {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"},
            COUNTER_STAFF)
-    c.post("intake", f"/cases/{case_id}/connect", {"to_agency": "調布ライフサポート", "reason": "家計"}, COUNTER_STAFF)
-    c.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合的な課題", "primary_agency": "地域包括支援センター"},
+    c.post("intake", f"/cases/{case_id}/connect", {"to_agency": HARDSHIP.ja, "reason": "家計"}, COUNTER_STAFF)
+    c.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合的な課題", "primary_agency": ELDERLY.ja},
            COUNTER_STAFF)
     wait_for(lambda: c.get("collaboration", f"/cases/{case_id}"), "collaboration to open the case")
     plan_id = c.post("collaboration", f"/cases/{case_id}/plans", PLAN)["plan_id"]
@@ -79,11 +82,11 @@ def seed(urls: dict[str, str], name: str = "調布 次郎") -> dict[str, Any]:
     c.post("meeting", f"/meetings/{meeting_id}/resource-gaps",
            {"case_id": case_id, "need": "居場所", "area": "深大寺", "description": "若者の居場所がない"}, SECRETARIAT)
     strand_id = c.post("collaboration", f"/cases/{case_id}/strands",
-                       {"concern": "高齢・介護", "description": "母の介護", "agency": "地域包括支援センター"})["strand_id"]
+                       {"concern": concern("elderly-care"), "description": "母の介護", "agency": ELDERLY.ja})["strand_id"]
     gap_id = wait_for(lambda: next((g for g in c.get("collaboration", "/council/gaps") or []
                                     if g["case_id"] == case_id), None), "the gap awaiting the council")["gap_id"]
     sitting_id = c.post("collaboration", "/council/sittings",
-                        {"held_on": "2026-12-10", "attendees": ["福祉総務課", "調布市社会福祉協議会"]})["sitting_id"]
+                        {"held_on": "2026-12-10", "attendees": [LEAD_NAME, SHAKYO]})["sitting_id"]
     c.post("collaboration", f"/council/sittings/{sitting_id}/agenda", {"gap_id": gap_id})
     c.post("outreach", "/engagements", {"case_id": case_id, "referred_by": "民生委員", "reason": "訪問を拒む"},
            OUTREACH_WORKER)

@@ -26,6 +26,19 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from support.auth import ROLE_STAFF, staff_headers, token
+from support.municipality import (
+    CHILDCARE,
+    DISABILITY,
+    ELDERLY,
+    HARDSHIP,
+    LEAD,
+    LEAD_NAME,
+    SHAKYO,
+    concern,
+    counter_for,
+    division_name,
+    division_without_counter,
+)
 
 from jusou.runner import Suite
 from security.conftest import SERVICES
@@ -103,7 +116,7 @@ def test_policy_fail_closed_an_undeclared_route_and_a_route_without_the_gate_are
         api.get("/undeclared")(lambda: {"ok": True})
         return api
 
-    supervisor = staff_headers("kanri-001", "welfare-general", "supervisor")
+    supervisor = staff_headers("kanri-001", LEAD, "supervisor")
     with TestClient(app(Depends(gate("intake")))) as gated, TestClient(app()) as bare:
         assert gated.get("/declared", headers=supervisor).status_code == 200
         undeclared = gated.get("/undeclared", headers=supervisor)
@@ -200,11 +213,11 @@ def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, 
 
 @pytest.fixture(scope="module")
 def disability_case(own_suite: Suite) -> str:
-    """A consultation received at the 障害者相談支援事業 counter (障害福祉課)."""
+    """A consultation received at the disability counter (Chofu: 障害者相談支援事業, 障害福祉課)."""
     response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
-        "counter": "shogai-sodan", "channel": "窓口", "concerns": ["障害"],
+        "counter": DISABILITY.code, "channel": "窓口", "concerns": [concern("disability")],
         "person": {"name": "調布 三郎"}, "confirm_new_person": True},
-        headers=staff_headers("shogai-004", "disability-welfare", "counselor"))
+        headers=staff_headers("shogai-004", DISABILITY.division, "counselor"))
     assert response.status_code == 201, response.text
     case_id: str = response.json()["case_id"]
     return case_id
@@ -213,8 +226,8 @@ def disability_case(own_suite: Suite) -> str:
 def test_policy_a_childcare_counselor_cannot_read_a_disability_counters_case(own_suite: Suite,
                                                                               disability_case: str) -> None:
     intake = own_suite.url("intake")
-    hoiku = staff_headers("hoiku-021", "childcare", "counselor")
-    shogai = staff_headers("shogai-004", "disability-welfare", "counselor")
+    hoiku = staff_headers("hoiku-021", CHILDCARE.division, "counselor")
+    shogai = staff_headers("shogai-004", DISABILITY.division, "counselor")
 
     refused = httpx.get(f"{intake}/cases/{disability_case}", headers=hoiku, trust_env=False)
     page = httpx.get(f"{intake}/ui/cases/{disability_case}", headers=hoiku, trust_env=False)
@@ -222,11 +235,11 @@ def test_policy_a_childcare_counselor_cannot_read_a_disability_counters_case(own
     listed = httpx.get(f"{intake}/cases", headers=hoiku, trust_env=False).json()
     own = httpx.get(f"{intake}/cases/{disability_case}", headers=shogai, trust_env=False)
 
-    assert refused.status_code == 403 and "障害福祉課" in refused.json()["detail"], refused.text
+    assert refused.status_code == 403 and division_name(DISABILITY.division) in refused.json()["detail"], refused.text
     assert page.status_code == 403 and history.status_code == 403
     assert disability_case not in [c["case_id"] for c in listed]
-    assert own.status_code == 200 and own.json()["counter"] == "shogai-sodan"
-    auditor = httpx.get(f"{intake}/cases/{disability_case}", headers=staff_headers("kansa-001", "welfare-general", "auditor"),
+    assert own.status_code == 200 and own.json()["counter"] == DISABILITY.code
+    auditor = httpx.get(f"{intake}/cases/{disability_case}", headers=staff_headers("kansa-001", LEAD, "auditor"),
                         trust_env=False)
     assert auditor.status_code == 200  # auditors read every division
 
@@ -234,22 +247,23 @@ def test_policy_a_childcare_counselor_cannot_read_a_disability_counters_case(own
 def test_policy_a_case_connected_to_childcare_becomes_readable_there(own_suite: Suite, disability_case: str) -> None:
     """D3: つなぎ to 保育課 is the rule that lets that division read the case."""
     intake = own_suite.url("intake")
-    hoiku = staff_headers("hoiku-021", "childcare", "counselor")
+    hoiku = staff_headers("hoiku-021", CHILDCARE.division, "counselor")
     connected = httpx.post(f"{intake}/cases/{disability_case}/connect", trust_env=False,
-                           json={"to_agency": "保育課", "reason": "保育所の利用"},
-                           headers=staff_headers("shogai-004", "disability-welfare", "counselor"))
+                           json={"to_agency": division_name(CHILDCARE.division), "reason": "保育所の利用"},
+                           headers=staff_headers("shogai-004", DISABILITY.division, "counselor"))
     assert connected.status_code == 200, connected.text
 
     assert httpx.get(f"{intake}/cases/{disability_case}", headers=hoiku, trust_env=False).status_code == 200
 
 
 def test_policy_writing_needs_a_division_that_runs_the_program(own_suite: Suite) -> None:
-    """福祉総務課 has no intake counter: its counselor-role staff cannot receive a consultation."""
+    """A division with no intake counter (Chofu: 福祉総務課): its counselor-role staff cannot receive a consultation."""
+    without = division_without_counter()
     response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "調布 四郎"}},
-        headers=staff_headers("fukushi-009", "welfare-general", "counselor"))
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")], "person": {"name": "調布 四郎"}},
+        headers=staff_headers("fukushi-009", without, "counselor"))
 
-    assert refused_by_policy(response) and "福祉総務課" in response.json()["detail"], response.text
+    assert refused_by_policy(response) and division_name(without) in response.json()["detail"], response.text
 
 
 def test_policy_d11_only_the_agency_connected_to_answers_and_the_case_page_shows_it_only_its_forms(
@@ -258,21 +272,21 @@ def test_policy_d11_only_the_agency_connected_to_answers_and_the_case_page_shows
     """A coordinator of 福祉総務課 may answer a connection to it (connection.answer) but not record consent,
     escalate or connect (intake.case.write): the case page offers exactly that, and the policy agrees."""
     intake = own_suite.url("intake")
-    counselor = staff_headers("kouki-012", "elderly-support", "counselor")
+    counselor = staff_headers("kouki-012", ELDERLY.division, "counselor")
     received = httpx.post(intake + "/consultations", trust_env=False, headers=counselor, json={
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": {"name": "調布 五郎"},
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")], "person": {"name": "調布 五郎"},
         "confirm_new_person": True})
     assert received.status_code == 201, received.text
     case_id = received.json()["case_id"]
     connected = httpx.post(f"{intake}/cases/{case_id}/connect", trust_env=False, headers=counselor,
-                           json={"to_agency": "福祉総務課", "reason": "家計の相談を福祉総務課へ"})
+                           json={"to_agency": LEAD_NAME, "reason": f"家計の相談を{LEAD_NAME}へ"})
     assert connected.status_code == 200, connected.text
 
     not_theirs = httpx.post(f"{intake}/cases/{case_id}/connections/0/answer", trust_env=False, headers=counselor,
                             json={"accepted": True, "reason": ""})
-    assert not_theirs.status_code == 403 and "福祉総務課の職員" in not_theirs.json()["detail"], not_theirs.text  # D11
+    assert not_theirs.status_code == 403 and f"{LEAD_NAME}の職員" in not_theirs.json()["detail"], not_theirs.text  # D11
 
-    with httpx.Client(base_url=intake, trust_env=False, cookies={COOKIE: token("kyodo-007", "welfare-general",
+    with httpx.Client(base_url=intake, trust_env=False, cookies={COOKIE: token("kyodo-007", LEAD,
                                                                                "coordinator")}) as browser:
         page = browser.get(f"/ui/cases/{case_id}")
         assert page.status_code == 200, page.text[:300]
@@ -289,13 +303,13 @@ def test_policy_d11_only_the_agency_connected_to_answers_and_the_case_page_shows
     case = httpx.get(f"{intake}/cases/{case_id}", trust_env=False, headers=counselor).json()
     assert case["connections"][0]["status"] == "accepted"
     page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
-        COOKIE: token("kouki-012", "elderly-support", "counselor")})
+        COOKIE: token("kouki-012", ELDERLY.division, "counselor")})
     assert f'action="/ui/cases/{case_id}/consent"' in page_for_counselor.text  # the counter still records consent
     connected = httpx.post(f"{intake}/cases/{case_id}/connect", trust_env=False, headers=counselor,
-                           json={"to_agency": "障害福祉課", "reason": "障害の相談を障害福祉課へ"})
+                           json={"to_agency": division_name(DISABILITY.division), "reason": "障害の相談を担当課へ"})
     assert connected.status_code == 200, connected.text
     page_for_counselor = httpx.get(f"{intake}/ui/cases/{case_id}", trust_env=False, cookies={
-        COOKIE: token("kouki-012", "elderly-support", "counselor")})
+        COOKIE: token("kouki-012", ELDERLY.division, "counselor")})
     assert f'action="/ui/cases/{case_id}/answer"' not in page_for_counselor.text  # 障害福祉課 answers, not the counter
 
 
@@ -403,7 +417,7 @@ def still_writable(own_suite: Suite, service: str, path: str, seeded: dict[str, 
 
 
 #: Pages that need a query (a partial refreshed for one counter; the catalogue as a support's page shows it).
-QUERIES = {("intake", "/ui/cases-table"): "?counter=houkatsu",
+QUERIES = {("intake", "/ui/cases-table"): f"?counter={ELDERLY.code}",
            ("participation", "/ui/catalogue-table"): "?case_id={case_id}"}
 
 
@@ -492,28 +506,31 @@ def test_policy_every_may_in_a_template_names_an_action_of_the_table() -> None:
 def test_policy_scope_a_list_shows_a_reader_only_the_cases_that_name_their_division() -> None:
     childcare_case, disability_case = uuid4(), uuid4()
     rows = [{"case_id": str(childcare_case)}, {"case_id": str(disability_case)}]
-    named = {childcare_case: frozenset({"childcare"}), disability_case: frozenset({"disability-welfare"})}.__getitem__
+    childcare, disability = CHILDCARE.division, DISABILITY.division
+    named = {childcare_case: frozenset({childcare}), disability_case: frozenset({disability})}.__getitem__
 
-    assert visible("childcare", {"counselor"}, rows, named, "collaboration") == [rows[0]]
-    assert visible("welfare-general", {"coordinator"}, rows, named, "collaboration") == rows  # it runs the program
-    assert visible("childcare", {"auditor"}, rows, named, "collaboration") == rows  # auditors: every division
+    assert visible(childcare, {"counselor"}, rows, named, "collaboration") == [rows[0]]
+    assert visible(LEAD, {"coordinator"}, rows, named, "collaboration") == rows  # it runs the program
+    assert visible(childcare, {"auditor"}, rows, named, "collaboration") == rows  # auditors: every division
     assert visible(None, (), rows, named, "collaboration") == []  # nobody signed in
 
 
 def test_policy_scope_a_refusal_names_the_divisions_that_hold_the_record_and_is_marked_as_the_scopes() -> None:
+    childcare, disability = CHILDCARE.division, DISABILITY.division
     with pytest.raises(OutOfScope) as refused:
-        require_in_scope("childcare", {"counselor"}, {"disability-welfare"}, holders={"disability-welfare"})
+        require_in_scope(childcare, {"counselor"}, {disability}, holders={disability})
 
-    assert "障害福祉課" in str(refused.value) and "保育課" in str(refused.value)
+    assert division_name(disability) in str(refused.value) and division_name(childcare) in str(refused.value)
     assert refused.value.status == 403 and refused.value.headers == {"X-Jusou-Refused-By": "scope"}
-    require_in_scope("childcare", {"auditor"}, {"disability-welfare"})  # auditors read every division
-    require_in_scope("childcare", {"counselor"}, {"childcare", "disability-welfare"})  # named: in scope
+    require_in_scope(childcare, {"auditor"}, {disability})  # auditors read every division
+    require_in_scope(childcare, {"counselor"}, {childcare, disability})  # named: in scope
 
 
 def test_policy_scope_a_history_row_names_its_actor_upstream_and_agencies_by_division_code() -> None:
-    row = {"actor": {"division": "childcare"}, "upstream_divisions": ["health-promotion", "not-a-division"],
-           "fields": {"primary_agency": "障害福祉課", "to_agency": "地域包括支援センター",
-                      "roles": [{"agency": "調布市社会福祉協議会"}], "member_divisions": ["livelihood-welfare", "nowhere"]}}
+    upstream = counter_for("pregnancy").division  # Chofu: 健康推進課
+    row = {"actor": {"division": CHILDCARE.division}, "upstream_divisions": [upstream, "not-a-division"],
+           "fields": {"primary_agency": division_name(DISABILITY.division), "to_agency": ELDERLY.ja,
+                      "roles": [{"agency": SHAKYO}], "member_divisions": [HARDSHIP.division, "nowhere"]}}
 
-    assert divisions_named(row) == {"childcare", "health-promotion", "disability-welfare", "elderly-support",
-                                    "livelihood-welfare"}  # a partner outside the city names no division
+    assert divisions_named(row) == {CHILDCARE.division, upstream, DISABILITY.division, ELDERLY.division,
+                                    HARDSHIP.division}  # a partner outside the city names no division

@@ -18,19 +18,21 @@ import nats as nats_py
 import pytest
 from support.auth import reader, staff_headers, token
 from support.journey import COORDINATOR, COUNTER_STAFF, SECRETARIAT, Journey
+from support.municipality import CHILDCARE, DISABILITY, ELDERLY, HARDSHIP, LEAD_NAME, concern, division_name
 
 from jusou.runner import Suite
 from security.conftest import SERVICES
 from security.test_policy import served
 from shared.web.auth import COOKIE
 
+# by role, from the municipality file in force (support/municipality.py); Chofu's names in the comments
 KOUKI = COUNTER_STAFF  # 高齢者支援室, the 地域包括支援センター's counter
-KOUKI_COLLEAGUE = staff_headers("kouki-044", "elderly-support", "counselor")
-SHOGAI = staff_headers("shogai-002", "disability-welfare", "counselor")
-HOIKU = staff_headers("hoiku-001", "childcare", "counselor")
-SEIKATSU = staff_headers("seikatsu-005", "livelihood-welfare", "counselor")
-HOIKU_SUPERVISOR = ("hoiku-kanri", "childcare", "supervisor")
-KOUKI_SUPERVISOR = ("kouki-kanri", "elderly-support", "supervisor")
+KOUKI_COLLEAGUE = staff_headers("kouki-044", ELDERLY.division, "counselor")
+SHOGAI = staff_headers("shogai-002", DISABILITY.division, "counselor")  # 障害福祉課
+HOIKU = staff_headers("hoiku-001", CHILDCARE.division, "counselor")  # 保育課 (保育コンシェルジュ)
+SEIKATSU = staff_headers("seikatsu-005", HARDSHIP.division, "counselor")  # 生活福祉課 (調布ライフサポート)
+HOIKU_SUPERVISOR = ("hoiku-kanri", CHILDCARE.division, "supervisor")
+KOUKI_SUPERVISOR = ("kouki-kanri", ELDERLY.division, "supervisor")
 SECRET = "秘密の検討内容XYZ"
 
 
@@ -40,10 +42,10 @@ async def journey(own_suite: Suite) -> AsyncIterator[Journey]:
         yield Journey({name: own_suite.url(name) for name in SERVICES}, client)
 
 
-async def receive(journey: Journey, counter: str = "houkatsu", staff: dict[str, str] = KOUKI,
+async def receive(journey: Journey, counter: str = ELDERLY.code, staff: dict[str, str] = KOUKI,
                   name: str = "調布 三郎", birth_date: str | None = None) -> str:
     case = await journey.post("intake", "/consultations", {
-        "counter": counter, "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり"],
+        "counter": counter, "channel": "窓口", "concerns": [concern("elderly-care"), concern("hikikomori")],
         "person": {"name": name, "kana": "ちょうふ さぶろう", "birth_date": birth_date or f"19{uuid4().int % 90 + 10}-04-01"},
         "confirm_new_person": True}, staff)
     return str(case["case_id"])
@@ -77,9 +79,9 @@ async def test_trust_d10_a_made_up_or_wrong_meeting_is_no_basis_and_members_of_t
     colleague = await journey.http.get(url, params=made_up, headers=KOUKI_COLLEAGUE)
     assert colleague.status_code == 403 and "支援会議ではありません" in colleague.json()["detail"], colleague.text
 
-    jusou = await convene(journey, "jusou_shien_kaigi", ["福祉総務課", "障害者相談支援事業"])
-    shien = await convene(journey, "shien_kaigi", ["福祉総務課", "障害者相談支援事業"])
-    other_shien = await convene(journey, "shien_kaigi", ["福祉総務課", "保育コンシェルジュ"])
+    jusou = await convene(journey, "jusou_shien_kaigi", [LEAD_NAME, DISABILITY.ja])
+    shien = await convene(journey, "shien_kaigi", [LEAD_NAME, DISABILITY.ja])
+    other_shien = await convene(journey, "shien_kaigi", [LEAD_NAME, CHILDCARE.ja])
     for meeting_id in (jusou, shien):
         taken = await journey.post("meeting", f"/meetings/{meeting_id}/cases", {"case_id": case_id}, SECRETARIAT)
         assert case_id in taken["cases"]
@@ -100,11 +102,11 @@ async def test_trust_d10_a_made_up_or_wrong_meeting_is_no_basis_and_members_of_t
     person_ref = member.json()["person_ref"]
     audit = (await journey.http.get(journey.urls["intake"] + f"/audit/people/{person_ref}/disclosures")).json()
     assert [(r["division"], r["basis"], r["meeting_id"]) for r in audit if r["action"] == "shown"] == [
-        ("disability-welfare", "shien_kaigi", shien)]
+        (DISABILITY.division, "shien_kaigi", shien)]
 
 
 async def test_trust_d10_membership_compares_division_codes_not_display_names(journey: Journey) -> None:
-    shien = await convene(journey, "shien_kaigi", ["福祉総務課", "地域包括支援センター"])
+    shien = await convene(journey, "shien_kaigi", [LEAD_NAME, ELDERLY.ja])
     url = journey.urls["meeting"] + f"/meetings/{shien}"
 
     elderly = await journey.http.get(url, headers=KOUKI)  # 高齢者支援室 runs the 地域包括支援センター
@@ -115,7 +117,7 @@ async def test_trust_d10_membership_compares_division_codes_not_display_names(jo
 
 async def test_trust_d9_a_consent_is_read_for_what_it_covers(journey: Journey) -> None:
     case_id = await receive(journey)
-    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": "地域包括支援センター"}, KOUKI)
+    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": ELDERLY.ja}, KOUKI)
     url = person_url(journey, case_id)
     unclear = await journey.http.post(journey.urls["intake"] + f"/cases/{case_id}/consent",
                                       json={"scope": "情報共有", "granted": True, "method": "書面"}, headers=KOUKI)
@@ -125,7 +127,7 @@ async def test_trust_d9_a_consent_is_read_for_what_it_covers(journey: Journey) -
     narrow = await journey.http.get(url, params={"basis": "consent"}, headers=COORDINATOR)
     assert narrow.status_code == 403, "consent to the 重層的支援会議 is not consent for every agency"
 
-    jusou = await convene(journey, "jusou_shien_kaigi", ["福祉総務課", "地域包括支援センター"])
+    jusou = await convene(journey, "jusou_shien_kaigi", [LEAD_NAME, ELDERLY.ja])
     await journey.post("meeting", f"/meetings/{jusou}/cases", {"case_id": case_id}, SECRETARIAT)
     await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["sittings"], "the sitting at intake")
     at_meeting = await journey.http.get(url, params={"basis": "consent"}, headers=COORDINATOR)
@@ -137,12 +139,12 @@ async def test_trust_d9_a_consent_is_read_for_what_it_covers(journey: Journey) -
                            "the narrower consent at the meeting")
     plan = await journey.post("collaboration", f"/cases/{case_id}/plans", {
         "support_direction": "見守り", "goals": ["月1回の訪問"],
-        "roles": [{"agency": "地域包括支援センター", "responsibility": "訪問"}]}, COORDINATOR)
+        "roles": [{"agency": ELDERLY.ja, "responsibility": "訪問"}]}, COORDINATOR)
     await journey.post("collaboration", f"/plans/{plan['plan_id']}/propose", None, COORDINATOR)
     await journey.get_when("meeting", f"/agenda/{plan['plan_id']}", lambda r: r["status"] == "proposed", "the plan on the agenda")
     refused = await journey.http.post(journey.urls["meeting"] + f"/meetings/{jusou}/decisions", json={
         "plan_id": plan["plan_id"], "decision": "approved", "reasons": "合議",
-        "positions": [{"agency": a, "position": "agree"} for a in ("福祉総務課", "地域包括支援センター")]},
+        "positions": [{"agency": a, "position": "agree"} for a in (LEAD_NAME, ELDERLY.ja)]},
         headers=SECRETARIAT)
     assert refused.status_code == 409 and "本人同意" in refused.json()["detail"], "D9: the consent does not cover the meeting"
 
@@ -199,7 +201,7 @@ async def test_trust_d10_shien_kaigi_approves_nothing_and_its_content_stays_with
         journey: Journey, own_suite: Suite) -> None:
     case_id = await journey.receive_and_escalate()
     plan_id = await journey.draft_and_propose(case_id)  # roles: 地域包括支援センター, 調布ライフサポート
-    members = ["福祉総務課", "地域包括支援センター"]
+    members = [LEAD_NAME, ELDERLY.ja]
     shien = await convene(journey, "shien_kaigi", members)
     agree = [{"agency": a, "position": "agree"} for a in members]
     await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed", "the plan on the agenda")
@@ -232,12 +234,12 @@ async def test_trust_d10_shien_kaigi_approves_nothing_and_its_content_stays_with
 
 
 async def test_trust_scope_cross_division_writes_are_refused_and_record_nothing(journey: Journey) -> None:
-    case_id = await receive(journey, "shogai-sodan", SHOGAI)
+    case_id = await receive(journey, DISABILITY.code, SHOGAI)
     base = journey.urls["intake"] + f"/cases/{case_id}"
     writes = {
         "consent": {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"},
-        "connect": {"to_agency": "保育コンシェルジュ", "reason": "保育の相談"},
-        "escalate": {"reason": "複合", "primary_agency": "保育コンシェルジュ"},
+        "connect": {"to_agency": CHILDCARE.ja, "reason": "保育の相談"},
+        "escalate": {"reason": "複合", "primary_agency": CHILDCARE.ja},
     }
     for action, body in writes.items():
         refused = await journey.http.post(f"{base}/{action}", json=body, headers=HOIKU)
@@ -251,9 +253,9 @@ async def test_trust_scope_cross_division_writes_are_refused_and_record_nothing(
     assert (await journey.http.get(base, headers=HOIKU)).status_code == 200
     for action in ("consent", "escalate"):
         refused = await journey.http.post(f"{base}/{action}", json=writes[action], headers=HOIKU)
-        assert refused.status_code == 403 and "障害福祉課" in refused.json()["detail"], (action, refused.text)
+        assert refused.status_code == 403 and division_name(DISABILITY.division) in refused.json()["detail"], (action, refused.text)
     page = await journey.http.get(journey.urls["intake"] + f"/ui/cases/{case_id}", headers={"Authorization": ""},
-                                  cookies={COOKIE: token("hoiku-001", "childcare", "counselor")})
+                                  cookies={COOKIE: token("hoiku-001", CHILDCARE.division, "counselor")})
     assert page.status_code == 200 and f"/ui/cases/{case_id}/answer" in page.text
     assert f"/ui/cases/{case_id}/consent" not in page.text and f"/ui/cases/{case_id}/escalate" not in page.text, \
         "the case page offers 保育課 only the answer, not the writes it would be refused"
@@ -265,14 +267,14 @@ async def test_trust_scope_cross_division_writes_are_refused_and_record_nothing(
 
 async def test_trust_scope_a_counselor_receives_only_at_their_own_divisions_counters(journey: Journey) -> None:
     refused = await journey.http.post(journey.urls["intake"] + "/consultations", json={
-        "counter": "shogai-sodan", "channel": "窓口", "concerns": ["障害"],
+        "counter": DISABILITY.code, "channel": "窓口", "concerns": [concern("disability")],
         "person": {"name": "調布 四郎", "birth_date": "1980-01-01"}, "confirm_new_person": True}, headers=HOIKU)
-    assert refused.status_code == 403 and "hoiku-concierge" in refused.json()["detail"], refused.text
-    cookies = {COOKIE: token("hoiku-001", "childcare", "counselor")}
+    assert refused.status_code == 403 and CHILDCARE.code in refused.json()["detail"], refused.text
+    cookies = {COOKIE: token("hoiku-001", CHILDCARE.division, "counselor")}
     page = await journey.http.get(journey.urls["intake"] + "/ui/consultations/new", cookies=cookies,
                                   headers={"Authorization": ""})
-    assert page.status_code == 200 and 'value="hoiku-concierge"' in page.text
-    assert 'value="shogai-sodan"' not in page.text, "the page offers only the counselor's own counters"
+    assert page.status_code == 200 and f'value="{CHILDCARE.code}"' in page.text
+    assert f'value="{DISABILITY.code}"' not in page.text, "the page offers only the counselor's own counters"
 
 
 def _bearer(staff: tuple[str, str, str]) -> dict[str, str]:
@@ -329,23 +331,23 @@ async def test_trust_a_basis_created_just_before_by_its_reader_is_marked_and_lis
     found = await journey.http.get(journey.urls["intake"] + "/persons/search",
                                    params={"name": "調布 五郎", "birth_date": birth}, headers=HOIKU)
     person_ref = found.json()[0]["person_ref"]
-    second = await journey.post("intake", "/consultations", {"counter": "hoiku-concierge", "channel": "電話",
-                                                             "concerns": ["保育"], "person_ref": person_ref}, HOIKU)
+    second = await journey.post("intake", "/consultations", {"counter": CHILDCARE.code, "channel": "電話",
+                                                             "concerns": [concern("childcare")], "person_ref": person_ref}, HOIKU)
     read = await journey.http.get(person_url(journey, second["case_id"]), params={"basis": "own_counter"}, headers=HOIKU)
     assert read.status_code == 200
 
     audit = (await journey.http.get(journey.urls["intake"] + f"/audit/people/{person_ref}/disclosures")).json()
     shown = [(r["division"], r["recent_basis"]) for r in audit if r["action"] == "shown" and r["basis"] == "own_counter"]
-    assert shown == [("elderly-support", False), ("childcare", True)], shown
+    assert shown == [(ELDERLY.division, False), (CHILDCARE.division, True)], shown
     mine = (await journey.http.get(journey.urls["intake"] + "/audit/disclosures/recent-basis",
-                                   headers=_bearer(("hoiku-kanri", "childcare", "supervisor")))).json()
+                                   headers=_bearer(HOIKU_SUPERVISOR))).json()
     assert (second["case_id"], "hoiku-001") in [(r["case_id"], r["staff_id"]) for r in mine]
-    assert {r["division"] for r in mine} == {"childcare"}, "a supervisor sees their own division's staff"
+    assert {r["division"] for r in mine} == {CHILDCARE.division}, "a supervisor sees their own division's staff"
     others = (await journey.http.get(journey.urls["intake"] + "/audit/disclosures/recent-basis",
-                                     headers=_bearer(("shogai-kanri", "disability-welfare", "supervisor")))).json()
+                                     headers=_bearer(("shogai-kanri", DISABILITY.division, "supervisor")))).json()
     assert second["case_id"] not in json.dumps(others), "a supervisor sees their own division's staff"
     page = await journey.http.get(journey.urls["intake"] + "/ui/audit/recent-basis", headers={"Authorization": ""},
-                                  cookies={COOKIE: token("hoiku-kanri", "childcare", "supervisor")})
+                                  cookies={COOKIE: token(*HOIKU_SUPERVISOR)})
     assert page.status_code == 200 and second["case_id"][:8] in page.text
 
 

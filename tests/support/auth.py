@@ -2,7 +2,8 @@
 
 Every suite the tests start shares one auth folder (`JUSOU_AUTH_DIR`, set here for this test run
 and inherited by the services), so a token minted here is valid at every suite, and a header made
-at import time can be a module constant.
+at import time can be a module constant. Divisions by role (support/municipality.py): the staff of the
+重層 programs sit in the lead division (`LEAD`), the counselor at the elderly counter's (`ELDERLY.division`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import jwt
 
 from shared.web.auth import Accounts, DevIssuer
+from support.municipality import ELDERLY, LEAD
 
 AUTH_DIR = Path(os.environ.get("JUSOU_AUTH_DIR") or tempfile.mkdtemp(prefix="jusou-test-auth-"))
 os.environ["JUSOU_AUTH_DIR"] = str(AUTH_DIR)
@@ -47,25 +49,25 @@ ANONYMOUS = {"Authorization": ""}
 
 
 def reader() -> dict[str, str]:
-    return staff_headers(READER_ID, "welfare-general", "auditor")
+    return staff_headers(READER_ID, LEAD, "auditor")
 
 
 #: Each program's own staff: who sends its commands in tests that are about something else.
 WORKERS = {
-    "intake": ("kouki-012", "elderly-support", "counselor"),
-    "collaboration": ("fukushi-003", "welfare-general", "coordinator"),
-    "meeting": ("kaigi-001", "welfare-general", "secretariat"),
-    "outreach": ("outreach-007", "welfare-general", "outreach_worker"),
-    "participation": ("sanka-002", "welfare-general", "participation_worker"),
-    "community": ("chiiki-001", "welfare-general", "community_worker"),
+    "intake": ("kouki-012", ELDERLY.division, "counselor"),
+    "collaboration": ("fukushi-003", LEAD, "coordinator"),
+    "meeting": ("kaigi-001", LEAD, "secretariat"),
+    "outreach": ("outreach-007", LEAD, "outreach_worker"),
+    "participation": ("sanka-002", LEAD, "participation_worker"),
+    "community": ("chiiki-001", LEAD, "community_worker"),
 }
 ROLE_STAFF = {  # one staff member per role (shared/web/policy.py ROLES); the counselor at an intake counter
-    "counselor": ("kouki-012", "elderly-support"), "coordinator": ("fukushi-003", "welfare-general"),
-    "secretariat": ("kaigi-001", "welfare-general"), "outreach_worker": ("outreach-007", "welfare-general"),
-    "participation_worker": ("sanka-002", "welfare-general"), "community_worker": ("chiiki-001", "welfare-general"),
-    "welfare_coordinator": ("csw-001", "welfare-general"),
-    "supervisor": ("kanri-001", "welfare-general"), "auditor": (READER_ID, "welfare-general"),
-    "operator": ("unyo-001", "welfare-general"),
+    "counselor": ("kouki-012", ELDERLY.division), "coordinator": ("fukushi-003", LEAD),
+    "secretariat": ("kaigi-001", LEAD), "outreach_worker": ("outreach-007", LEAD),
+    "participation_worker": ("sanka-002", LEAD), "community_worker": ("chiiki-001", LEAD),
+    "welfare_coordinator": ("csw-001", LEAD),
+    "supervisor": ("kanri-001", LEAD), "auditor": (READER_ID, LEAD),
+    "operator": ("unyo-001", LEAD),
 }
 
 

@@ -8,18 +8,20 @@ from typing import Any
 import httpx
 
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
 from support.poll import eventually
 
-COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
-COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
-SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
+# by role, from the municipality file in force (support/municipality.py)
+COUNTER_STAFF = staff_headers("kouki-012", ELDERLY.division, "counselor")
+COORDINATOR = staff_headers("fukushi-003", LEAD, "coordinator")
+SECRETARIAT = staff_headers("kaigi-001", LEAD, "secretariat")
 READER = reader()
 PLAN = {
     "support_direction": "8050世帯の孤立を防ぎ、本人の社会参加を段階的に支える",
     "goals": ["月1回の訪問で本人と会える関係をつくる"],
     "roles": [
-        {"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整", "contact": "山田"},
-        {"agency": "調布ライフサポート", "responsibility": "家計相談"},
+        {"agency": ELDERLY.ja, "responsibility": "母の介護サービス調整", "contact": "山田"},
+        {"agency": HARDSHIP.ja, "responsibility": "家計相談"},
     ],
 }
 
@@ -48,8 +50,8 @@ class Journey:
     async def receive_and_escalate(self) -> str:
         birth = f"{random.randint(1940, 2005)}-{random.randint(1, 12):02d}-{random.randint(1, 28):02d}"
         case = await self.post("intake", "/consultations", {
-            "counter": "houkatsu", "channel": "窓口",
-            "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+            "counter": ELDERLY.code, "channel": "窓口",
+            "concerns": [concern("elderly-care"), concern("hikikomori"), concern("debt")],
             "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": birth},
             "confirm_new_person": True,
         }, COUNTER_STAFF)
@@ -57,7 +59,7 @@ class Journey:
         await self.post("intake", f"/cases/{case_id}/consent",
                         {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await self.post("intake", f"/cases/{case_id}/escalate",
-                        {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                        {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": ELDERLY.ja},
                         COUNTER_STAFF)
         return case_id
 
@@ -71,7 +73,7 @@ class Journey:
     async def convene(self) -> str:
         meeting = await self.post("meeting", "/meetings", {
             "meeting_type": "jusou_shien_kaigi", "held_on": "2026-11-28",
-            "attendees": ["福祉総務課", "地域包括支援センター", "調布ライフサポート"],
+            "attendees": [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja],
         }, SECRETARIAT)
         meeting_id: str = meeting["meeting_id"]
         return meeting_id
@@ -139,5 +141,5 @@ EXPECTED_EVENTS = [
 ]
 
 
-OUTREACH_WORKER = staff_headers("outreach-007", "welfare-general", "outreach_worker")
-PARTICIPATION_STAFF = staff_headers("sanka-002", "welfare-general", "participation_worker")
+OUTREACH_WORKER = staff_headers("outreach-007", LEAD, "outreach_worker")
+PARTICIPATION_STAFF = staff_headers("sanka-002", LEAD, "participation_worker")

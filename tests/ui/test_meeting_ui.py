@@ -14,14 +14,18 @@ from typing import Any
 import httpx
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 
-COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
-COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
-ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
+# by role, from the municipality file in force (support/municipality.py): Chofu's 高齢者支援室 and 福祉総務課,
+# its 地域包括支援センター and 調布ライフサポート
+COUNTER_STAFF = staff_headers("kouki-012", ELDERLY.division, "counselor")
+COORDINATOR = staff_headers("fukushi-003", LEAD, "coordinator")
+ATTENDEES = [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]
+LIFE = HARDSHIP.ja  # the attendee who objects
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any]:
@@ -35,14 +39,14 @@ async def escalate_a_case(intake: str, name: str, consent: bool) -> str:
     """Upstream, not the point here: a counter receives a consultation and escalates it (intake's API)."""
     async with httpx.AsyncClient(headers=reader()) as client:
         case = await post(client, f"{intake}/consultations", {
-            "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり"],
+            "counter": ELDERLY.code, "channel": "訪問", "concerns": [concern("elderly-care"), concern("hikikomori")],
             "person": {"name": name}, "confirm_new_person": True}, COUNTER_STAFF)
         case_id: str = case["case_id"]
         if consent:
             await post(client, f"{intake}/cases/{case_id}/consent",
                        {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await post(client, f"{intake}/cases/{case_id}/escalate",
-                   {"reason": "母の介護と息子のひきこもりが重なる", "primary_agency": "地域包括支援センター"}, COUNTER_STAFF)
+                   {"reason": "母の介護と息子のひきこもりが重なる", "primary_agency": ELDERLY.ja}, COUNTER_STAFF)
     return case_id
 
 
@@ -79,7 +83,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
 
     # The coordinator drafts a plan with two goals and two roles and proposes it.
-    await sign_in(coordinator, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(coordinator, collaboration, "fukushi-003", LEAD, "coordinator")
     row = coordinator.locator(f"#cases tr[data-case='{case_id}']")
     await expect(row).to_be_visible(timeout=10_000)
     await row.get_by_role("link", name="プランを作成").click()
@@ -92,7 +96,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await role.get_by_label("担当者").fill("山田")
     await coordinator.get_by_role("button", name=re.compile("役割を追加")).click()
     role = coordinator.locator("#role-rows [data-row]").nth(1)
-    await role.get_by_label("機関").fill("調布ライフサポート")
+    await role.get_by_label("機関").fill(LIFE)
     await role.get_by_role("textbox", name="役割").fill("家計の相談")
     await coordinator.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(coordinator.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
@@ -100,7 +104,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     plan_id = plan_url.rsplit("/", 1)[-1]
 
     # The secretariat sees it on the live agenda (already open), awaiting a decision, consent beside it (D9).
-    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
+    await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
     item = page.locator(f"#agenda [data-status='proposed'] tr[data-plan='{plan_id}']")
     await expect(item).to_be_visible(timeout=10_000)
     await expect(item).to_contain_text("本人同意あり")
@@ -113,17 +117,16 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     # A decision with one position per attendee; an open objection blocks approval (what was typed stays) but not a
     # revision request, and the minutes keep the objection as given (issue 16).
     form = page.get_by_role("form", name=re.compile(f"決定.*{case_id[:8]}"))
-    await positions(form, {"福祉総務課": "agree", "地域包括支援センター": "agree", "調布ライフサポート": "object"},
-                    {"調布ライフサポート": "家計の役割が曖昧です"})
+    await positions(form, {LEAD_NAME: "agree", ELDERLY.ja: "agree", LIFE: "object"}, {LIFE: "家計の役割が曖昧です"})
     await form.get_by_role("radio", name="承認").check()
     await form.get_by_label("決定の理由").fill("家計支援の担当と頻度を明確にしてください")
     await shoot(page, "meeting-decision")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
     error = page.locator(f"#error-{plan_id[:8]}")
-    await expect(error).to_contain_text("異議が残っているため承認できません: 調布ライフサポート（家計の役割が曖昧です）")
+    await expect(error).to_contain_text(f"異議が残っているため承認できません: {LIFE}（家計の役割が曖昧です）")
     form = page.get_by_role("form", name=re.compile(f"決定.*{case_id[:8]}"))
     await expect(form.get_by_label("決定の理由")).to_have_value("家計支援の担当と頻度を明確にしてください")
-    await expect(form.get_by_role("group", name="調布ライフサポート").get_by_role("radio", name="異議")).to_be_checked()
+    await expect(form.get_by_role("group", name=LIFE).get_by_role("radio", name="異議")).to_be_checked()
     await shoot(page, "meeting-objection-refused")
     # The objection stands; the meeting asks for a revision.
     await form.get_by_role("radio", name="修正依頼").check()
@@ -131,7 +134,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await expect(page.get_by_role("alert")).to_contain_text("決定を記録しました: 修正依頼")
     decided = page.locator("#minutes li[data-kind='decision']")
     await expect(decided).to_contain_text("修正依頼")
-    await expect(decided.locator("tr[data-position='object']")).to_contain_text("調布ライフサポート異議家計の役割が曖昧です")
+    await expect(decided.locator("tr[data-position='object']")).to_contain_text(f"{LIFE}異議家計の役割が曖昧です")
 
     # The coordinator's plan page, still open, shows the request live; they revise and propose again.
     await expect(coordinator.locator("#plan-status")).to_have_text("修正依頼", timeout=10_000)
@@ -211,8 +214,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await expect(document).to_contain_text("重層的支援会議 会議録")
     await expect(document).to_contain_text("令和8年11月28日")
     # each position as given: the objection under 異議 in the revision request, 賛成 in the approval
-    await expect(document.locator("li[data-kind='decision']").first.locator("tr[data-position='object']")).to_contain_text(
-        "調布ライフサポート")
+    await expect(document.locator("li[data-kind='decision']").first.locator("tr[data-position='object']")).to_contain_text(LIFE)
     await expect(document.locator("li[data-kind='decision']").last.locator("tr[data-position='agree']")).to_have_count(3)
     await shoot(page, "meeting-minutes-print")
 

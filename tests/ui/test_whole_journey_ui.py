@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.async_api import Page, expect
+from support.municipality import ELDERLY, LEAD, concern
 
 from jusou.runner import Suite
 
@@ -15,11 +16,11 @@ from .test_meeting_ui import journey
 
 
 async def receive_and_escalate_at_the_counter(page: Page, intake: str) -> str:
-    await sign_in(page, intake, "kouki-031", "elderly-support", "counselor")
+    await sign_in(page, intake, "kouki-031", ELDERLY.division, "counselor")
     await page.get_by_role("link", name=re.compile("新しい相談")).click()
     await page.get_by_label("経路").select_option("来所")
-    for concern in ("高齢・介護", "ひきこもり", "家計・債務"):
-        await page.get_by_label(concern).check()
+    for field in ("elderly-care", "hikikomori", "debt"):  # by code: the names are the municipality file's
+        await page.get_by_label(concern(field)).check()
     await page.get_by_label("氏名").fill("調布 花子")
     await page.get_by_label("生年月日").fill("1943-08-15")
     await page.get_by_role("button", name=re.compile("受け付ける")).click()
@@ -52,7 +53,7 @@ async def test_a_case_from_the_counter_to_closure_in_the_browser_only(ui_suite: 
         await shoot(counter, "journey-timeline")
         # Participation, outreach and community pages: the case reached participation from connect_to.
         participation = await counter_desk.new_page()
-        await sign_in(participation, ui_suite.url("participation"), "sanka-2", "welfare-general", "participation_worker")
+        await sign_in(participation, ui_suite.url("participation"), "sanka-2", LEAD, "participation_worker")
         await expect(participation.locator(f"#supports tr[data-case='{case_id}']")).to_be_visible(timeout=10_000)
         await shoot(participation, "journey-participation")
         for service in ("outreach", "community"):

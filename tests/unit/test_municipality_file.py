@@ -178,6 +178,34 @@ def test_nothing_but_the_default_file_names_chofu() -> None:
     assert not naming, "調布 named outside shared/organisation/municipalities/chofu.toml:\n" + "\n".join(naming)
 
 
+def test_nothing_but_the_default_file_names_chofus_divisions_counters_or_partners() -> None:
+    """Issue 18: no code of Chofu's divisions or counters, and no name of its divisions, counters or partners that
+    another municipality's file does not share (地域包括支援センター is every city's), in a template or a string
+    constant of services/, shared/, jusou/: they come from the municipality file."""
+    chofu, kakushi = load(DEFAULT_FILE).model, load(KAKUSHI).model
+    codes = {e.code for e in (*chofu.divisions, *chofu.counters)}
+    shared_names = {e.ja for e in (*kakushi.divisions, *kakushi.counters, *kakushi.partners)}
+    names = {e.ja for e in (*chofu.divisions, *chofu.counters, *chofu.partners)} - shared_names
+    code = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(codes))) + r")(?![\w-])")
+    root = Path(__file__).resolve().parents[2]
+    files = [
+        p
+        for folder in ("services", "shared", "jusou")
+        for pattern in ("*.py", "*.html")
+        for p in (root / folder).rglob(pattern)
+        if DATA not in p.parents
+    ]
+    naming = sorted(
+        f"{p.relative_to(root)}: {found}"
+        for p in files
+        for text in _texts_shown(p)
+        for found in {*code.findall(text), *(n for n in names if n in text)}
+    )
+
+    assert len(codes) > 10 and len(names) > 10
+    assert not naming, "Chofu's organisation named outside its municipality file:\n" + "\n".join(naming)
+
+
 def test_the_file_check_sums_up_a_good_file_and_refuses_a_bad_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -189,3 +217,44 @@ def test_the_file_check_sums_up_a_good_file_and_refuses_a_bad_one(
     assert municipality.main([str(DEFAULT_FILE), str(bad)]) == 2
     said = capsys.readouterr()
     assert "調布市 (132080)" in said.out and f"{bad}: 2行目 [municipality] code" in said.err, said
+
+
+def test_a_counters_fields_are_concern_fields_and_a_partner_has_a_code(tmp_path: Path) -> None:
+    text = KAKUSHI.read_text(encoding="utf-8")
+    unknown_field = text.replace('fields = ["disability"]', 'fields = ["disability", "no-such-field"]', 1)
+    no_code = text.replace('[[partners]]\ncode = "minsei-iin"\n', "[[partners]]\n", 1)
+
+    assert "[[counters]] #3 (kikan-sodan) fields: 相談内容の分野 no-such-field が concern_fields にありません" in refusal(
+        tmp_path, unknown_field)
+    assert "[[partners]] #2 (民生委員・児童委員) code: 必要な項目がありません" in refusal(tmp_path, no_code)
+
+
+@pytest.mark.parametrize("path", [DEFAULT_FILE, KAKUSHI], ids=["chofu", "kakushi"])
+def test_events_carry_an_agencys_code_and_its_name_reads_back(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Issue 18: an agency named by a person (a division, a counter, a program, a partner) has a code, with the table
+    it is in; the code reads back as the name; a name the file does not know has none. Concern fields likewise."""
+    monkeypatch.setenv(reference.VARIABLE, str(path))
+    model = load(path).model
+    counter, partner = model.counters[0], model.partners[0]
+    lead = reference.DIVISIONS[model.municipality.lead_division]
+
+    assert reference.agency_code(counter.ja) == f"counter:{counter.code}"
+    assert reference.agency_code(partner.ja) == f"partner:{partner.code}"
+    assert reference.agency_code(lead.ja) == f"division:{lead.code}"
+    assert reference.agency_code("counter:" + counter.code) == "counter:" + counter.code  # a code stays a code
+    assert reference.agency_code("どこにもない機関") is None
+    assert reference.agency_name(f"partner:{partner.code}") == partner.ja
+    assert reference.agency_name(f"counter:{counter.code}") == counter.ja
+    assert reference.concern_codes([model.concern_fields[0].ja, "elderly-care", "なし"]) == [
+        model.concern_fields[0].code, "elderly-care", None]
+
+
+def test_a_renamed_division_keeps_its_code_in_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """架空市's 福祉政策課 becomes 地域共生推進課 on 2027-04-01: both names give the same code, then and after."""
+    monkeypatch.setenv(reference.VARIABLE, str(KAKUSHI))
+    from datetime import date
+
+    after = date(2027, 4, 2)
+    assert reference.agency_code("福祉政策課", after) == reference.agency_code("地域共生推進課", after) == "division:fukushi-seisaku"
+    assert reference.agency_name("division:fukushi-seisaku", after) == "地域共生推進課"
+    assert reference.agency_name("division:fukushi-seisaku", date(2027, 3, 31)) == "福祉政策課"
