@@ -28,6 +28,7 @@ nothing.
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -82,11 +83,9 @@ class SignIn:
     def options(self) -> dict:
         """nats.connect's keyword arguments; ValueError saying what to do when they cannot be used."""
         if self.creds or self.nkey:
-            try:
-                import nkeys  # noqa: F401 - nats-py signs the server's nonce with it
-            except ImportError:
+            if importlib.util.find_spec("nkeys") is None:  # nats-py signs the server's nonce with it
                 raise ValueError('a .creds file or an NKey needs nats-py\'s nkeys extra: pip install "nats-py[nkeys]"'
-                                 " / .creds・NKey には nkeys が必要です") from None
+                                 " / .creds・NKey には nkeys が必要です")
             prefix = {"inbox_prefix": self.inbox_prefix or "_INBOX_integrator"}
             if self.creds:
                 if not Path(self.creds).is_file():
