@@ -352,6 +352,7 @@ class Settings:
     nats_password: str = ""
     stream_replicas: int = 1  # JetStream replicas of the streams a service creates (a NATS cluster: 3)
     pg_pool_size: int = 5
+    forwarded_allow_ips: str = "127.0.0.1"  # uvicorn believes X-Forwarded-* from these (a TLS proxy)
 
     @classmethod
     def from_env(cls, service: str) -> Settings:
@@ -377,6 +378,7 @@ class Settings:
             nats_password=env.nats_password,
             stream_replicas=env.stream_replicas,
             pg_pool_size=env.pg_pool_size,
+            forwarded_allow_ips=env.forwarded_allow_ips,
         )
 
     @property

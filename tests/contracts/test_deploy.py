@@ -817,6 +817,7 @@ def test_dockerignore_keeps_the_sources_and_drops_local_state() -> None:
 K8S_DIR = ROOT / "deploy" / "k8s"
 KUSTOMIZATION = K8S_DIR / "kustomization.yaml"
 SECRET_TEMPLATE = "secret.yaml"  # never applied by kustomize: it would overwrite the real Secret
+INGRESS_EXAMPLE = "ingress.yaml"  # applied by hand once its host names are the city's
 WORKLOADS = ("Deployment", "StatefulSet")
 # The oldest Kubernetes minor version still commonly run, and the newest kubernetes-validate knows.
 OLDEST_K8S = "1.28"
@@ -981,7 +982,7 @@ def test_kustomization_applies_every_manifest_but_the_secret_template() -> None:
     assert config["apiVersion"].startswith("kustomize.config.k8s.io/") and config["kind"] == "Kustomization"
     assert set(config) <= {"apiVersion", "kind", "resources", "images", "namespace", "labels"}, sorted(config)
     files = {p.name for p in K8S_DIR.glob("*.yaml")} - {KUSTOMIZATION.name}
-    assert sorted(config["resources"]) == sorted(files - {SECRET_TEMPLATE})
+    assert sorted(config["resources"]) == sorted(files - {SECRET_TEMPLATE, INGRESS_EXAMPLE})
     namespaces = {doc["metadata"].get("namespace") for _, doc in k8s_documents() if doc.get("kind") not in ("Namespace", "Kustomization")}
     assert namespaces == set(k8s_objects("Namespace")), f"every object in the one namespace: {namespaces}"
 
@@ -1225,3 +1226,41 @@ def test_every_pod_reads_the_one_development_issuer_from_the_secret_where_the_se
     assert mount["mountPath"] == str(auth_dir) and mount.get("readOnly") is True
     assert volume["secretName"] == "jusou-dev-auth" and volume.get("optional") is True  # absent with a city IdP
     assert volume["defaultMode"] == 0o440  # the pod's group (fsGroup) reads it; nobody writes it
+
+
+# --- behind a TLS proxy: the Ingress example and the forwarded-headers setting (issue 17) ------------
+
+
+def test_the_ingress_example_serves_every_service_on_its_own_host_over_tls() -> None:
+    ingress = k8s_objects("Ingress")["jusou"]
+    services = k8s_objects("Service")
+    rules = {rule["host"]: rule["http"]["paths"] for rule in ingress["spec"]["rules"]}
+    backends = {}
+    for host, paths in rules.items():
+        assert [(p["path"], p["pathType"]) for p in paths] == [("/", "Prefix")], host  # the whole host: /ui/, the API
+        backends[host] = paths[0]["backend"]["service"]
+    assert sorted(b["name"] for b in backends.values()) == sorted(SERVICES)  # one host per service
+    for backend in backends.values():
+        assert backend["port"]["name"] in {port["name"] for port in services[backend["name"]]["spec"]["ports"]}
+    tls = ingress["spec"]["tls"]
+    assert {host for entry in tls for host in entry["hosts"]} == set(rules) and all(entry["secretName"] for entry in tls)
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+
+
+def test_the_ingress_example_says_which_settings_make_the_services_trust_it() -> None:
+    text = (K8S_DIR / INGRESS_EXAMPLE).read_text(encoding="utf-8")
+    named = set(re.findall(r"^#\s+(JUSOU_[A-Z_]+):", text, flags=re.MULTILINE))
+    assert {"JUSOU_FORWARDED_ALLOW_IPS", "JUSOU_INTAKE_URL", "JUSOU_OIDC_ISSUER", "JUSOU_OIDC_CLIENT_ID"} <= named
+    assert named <= known_settings(), sorted(named - known_settings())
+    for host in (rule["host"] for rule in k8s_objects("Ingress")["jusou"]["spec"]["rules"]):
+        service = host.split(".")[0]
+        assert f"JUSOU_{service.upper()}_URL" in known_settings() and service in SERVICES
+    assert "/ui/login/callback" in text and "/ui/logout/done" in text  # what the IdP is told
+
+
+def test_the_env_template_shows_the_forwarded_headers_setting_commented_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    commented = dict(line.lstrip("# ").split("=", 1) for line in ENV_TEMPLATE.read_text(encoding="utf-8").splitlines()
+                     if re.match(r"^#\s*JUSOU_[A-Z_]+=", line))
+    assert "JUSOU_FORWARDED_ALLOW_IPS" in commented and set(commented) <= known_settings()
+    monkeypatch.setenv("JUSOU_FORWARDED_ALLOW_IPS", commented["JUSOU_FORWARDED_ALLOW_IPS"])
+    assert Settings.from_env("intake").forwarded_allow_ips == commented["JUSOU_FORWARDED_ALLOW_IPS"]  # what serve() gives uvicorn
