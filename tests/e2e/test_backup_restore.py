@@ -182,7 +182,7 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
         # closed by its plan's 終結 and its person are, and --erase erases the person (crypto-shredding).
         env = suite_env(suite, JUSOU_AUTH_DIR=str(restored / "auth"))
         listed = await retention(env, monkeypatch, capsys, "--json")
-        assert listed["past"] == [] and listed["years"] == {"case": 5, "person": 5}
+        assert listed["past"] == [] and set(listed["years"].values()) == {5} and {"case", "person"} <= set(listed["years"])
         (restored / "retention.toml").write_text("[retention]\ncase = 0\nperson = 0\n")
         listed = await retention(env, monkeypatch, capsys, "--json")
         assert [(r["kind"], r["ref"]) for r in listed["past"]] == [("case", case_id), ("person", person_ref)]
