@@ -12,14 +12,19 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 from support.auth import sign_in, staff_headers
+from support.journey import Journey
+from support.poll import eventually
 
 from jusou.runner import Suite
-from shared.domain.retention import add_years
+from shared.domain.retention import KINDS, add_years
 from shared.domain.wareki import today_in_japan as today
 
 from .conftest import SERVICES, shoot
+
+pytestmark = pytest.mark.own_suite  # an empty suite: it lists what is past its period, and sets the period to 0 years
 
 COUNTER = staff_headers("kouki-012", "elderly-support", "counselor")
 SUPERVISOR = staff_headers("kanri-001", "elderly-support", "supervisor")
@@ -111,3 +116,22 @@ async def test_retention_a_closed_case_past_its_period_is_erased_at_expiry_from_
         assert shown.status_code == 200 and shown.json()["name"] != PERSON["name"], shown.text
         assert shown.json()["erased"]["basis"] == "retention_expired"
         assert not [v for v in PERSON.values() if v in shown.text]
+
+
+async def test_retention_every_program_lists_its_own_record_of_a_whole_journey_once_past(ui_suite: Suite) -> None:
+    """The stored events of a real journey complete each program's record: collaboration's by the plan's 終結, the
+    meeting's sitting by its last entry, participation's support (no plan of its own) with the case at intake."""
+    urls = {name: ui_suite.url(name) for name in SERVICES}
+    async with httpx.AsyncClient(timeout=30, headers=AUDITOR) as http:
+        case_id, _ = await Journey(urls, http).whole()
+        (ui_suite.data_dir / "retention.toml").write_text("[retention]\n" + "".join(f"{k} = 0\n" for k in KINDS),
+                                                          encoding="utf-8")
+
+        async def past_everywhere() -> dict[str, set[str]] | None:
+            found = {name: {r["kind"] for r in await listed(http, url) if case_id in r["case_ids"]}
+                     for name, url in urls.items()}
+            return found if found["intake"] >= {"case", "person"} and found["participation"] else None
+
+        found = await eventually(past_everywhere, "every program's record of the journey to be past 0 years")
+    assert found == {"intake": {"case", "person"}, "collaboration": {"collaboration_case"}, "meeting": {"meeting"},
+                     "outreach": set(), "participation": {"support"}, "community": set()}, found
