@@ -35,7 +35,7 @@ from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
 from shared.kernel.journey import NotFound, acting
-from shared.organisation.reference import DIVISIONS, agencies, concern_field
+from shared.organisation.reference import DIVISIONS, agencies, agency_code, concern_field
 
 
 class PlanStep(TypedDict, total=False):
@@ -94,7 +94,8 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         try:
             case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
         except NotFound:
-            case = CollaborationCase(case_id=case_id, reason=reason, concerns=concerns, primary_agency=primary_agency)
+            case = CollaborationCase(case_id=case_id, reason=reason, concerns=concerns, primary_agency=primary_agency,
+                                     primary_agency_code=agency_code(primary_agency))
         else:
             case.reopen(reason, concerns, primary_agency)  # escalated again after a return to intake
         return case

@@ -41,7 +41,8 @@ class CollaborationCase(JourneyAggregate):
         HouseholdHeld: ClassVar[type[Any]]
 
     @event("Opened")
-    def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> None:
+    def __init__(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str,
+                 primary_agency_code: str | None = None) -> None:  # the code: issue 18 (absent before)
         self.case_id = case_id
         self.reason, self.concerns, self.primary_agency = reason, concerns, primary_agency
         self.status = "open"

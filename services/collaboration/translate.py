@@ -1,6 +1,7 @@
 """Collaboration's public events."""
 
 from services.collaboration.domain import CollaborationCase, ResourceGap
+from shared.contract.events import codes_of
 from shared.domain.plan import PLAN_RULES
 from shared.kernel.translate import translator
 
@@ -9,7 +10,8 @@ translate = translator(
     {
         **PLAN_RULES,
         CollaborationCase.Opened: lambda e: (
-            "CollaborationStarted", {"reason": e.reason, "primary_agency": e.primary_agency}
+            "CollaborationStarted",
+            {"reason": e.reason, "primary_agency": e.primary_agency} | codes_of(e, "primary_agency_code"),  # issue 18
         ),
         # D8: what the 相談支援包括化推進会議 decided on a gap (the case it came from is the envelope's case_id)
         ResourceGap.Decided: lambda e: (

@@ -51,7 +51,15 @@ from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
-from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISIONS, Counter, concern_field
+from shared.organisation.reference import (
+    CONCERN_FIELDS,
+    COUNTERS,
+    DIVISIONS,
+    Counter,
+    agency_code,
+    concern_codes,
+    concern_field,
+)
 from shared.organisation.scope import sees_every_division
 
 
@@ -214,6 +222,8 @@ class IntakeApplication(CaseworkOwner):
                 concerns=list(concerns), person_ref=person_ref, primary_agency=known_counter.ja,
                 consulted_on=reception.get("consulted_on"), route=reception.get("route"),
                 consulted_by=reception.get("consulted_by"),
+                # issue 18: events carry the municipality file's codes beside the names
+                concern_codes=concern_codes(list(concerns)), primary_agency_code=f"counter:{known_counter.code}",
             )
         texts = [Reception(case_id=case.id, person_ref=person_ref, main_complaint=reception.get("main_complaint") or "",
                            summary=reception.get("summary") or "")
@@ -235,6 +245,13 @@ class IntakeApplication(CaseworkOwner):
                 f"{known_counter.ja}は{DIVISIONS[division].ja}の窓口です。あなたの課の窓口で受け付けてください"
                 f"（{', '.join(own) or 'なし'}）/ receive consultations at your own division's counters: {', '.join(own) or 'none'}")
         return known_counter
+
+    @staticmethod
+    def _concern_codes(case: Case) -> list[str | None] | None:
+        """The codes of a case's concern fields (issue 18): as received, else (a case received before) from today's
+        names; None when none is known."""
+        codes = getattr(case, "concern_codes", None) or concern_codes(case.concerns)
+        return codes if any(codes) else None
 
     @staticmethod
     def _concern_names(concerns: list[str]) -> list[str]:
@@ -298,7 +315,7 @@ class IntakeApplication(CaseworkOwner):
         """D3: つなぎ, by a division that may write the case."""
         case = self._writable(actor, case_id)
         with acting(actor):
-            case.connect(to_agency=to_agency, reason=reason)
+            case.connect(to_agency=to_agency, reason=reason, to_agency_code=agency_code(to_agency))
         self.save(case)
 
     def answer_connection(self, actor: dict[str, str], case_id: UUID, index: int, accepted: bool, reason: str) -> None:
@@ -323,7 +340,8 @@ class IntakeApplication(CaseworkOwner):
         """D3 D11: escalate to collaboration, naming the primary agency (a division that may write the case)."""
         case = self._writable(actor, case_id)
         with acting(actor):
-            case.escalate(reason=reason, primary_agency=primary_agency)
+            case.escalate(reason=reason, primary_agency=primary_agency, primary_agency_code=agency_code(primary_agency),
+                          concern_codes=self._concern_codes(case))
         self.save(case)
 
     def close_case(self, actor: dict[str, str], case_id: UUID, outcome: str, note: str) -> None:
@@ -686,7 +704,8 @@ class IntakeApplication(CaseworkOwner):
         lead, others = cases[0], cases[1:]
         with acting(actor):
             lead.escalate(reason, primary_agency, household_ref=str(household.id),
-                          related_case_ids=[c.id for c in others])
+                          related_case_ids=[c.id for c in others], primary_agency_code=agency_code(primary_agency),
+                          concern_codes=self._concern_codes(lead))
             for other in others:
                 other.join_household_plan(lead.id, str(household.id), primary_agency)
         self.save(*cases)

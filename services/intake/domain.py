@@ -323,9 +323,12 @@ class Case(JourneyAggregate):
     def __init__(
         self, case_id: UUID, counter: str, division: str, channel: str, concerns: list[str], person_ref: str,
         primary_agency: str, consulted_on: str | None = None, route: str | None = None,
-        consulted_by: str | None = None,
+        consulted_by: str | None = None, concern_codes: list[str | None] | None = None,
+        primary_agency_code: str | None = None,
     ) -> None:
         self.case_id = case_id
+        # issue 18: the municipality file's codes beside the names (None for a case received before)
+        self.concern_codes = concern_codes
         # 相談受付票 (issue 15): 相談日 (ISO), 相談経路 and 相談者 as codes; None for a case received before
         self.consulted_on, self.route, self.consulted_by = consulted_on, route, consulted_by
         self.closure: dict[str, str] | None = None
@@ -356,16 +359,18 @@ class Case(JourneyAggregate):
         self.consent = {"scope": scope, "granted": granted, "method": method,
                         "covers": covers if covers is not None else _covers_of_wording(scope)}
 
-    def connect(self, to_agency: str, reason: str) -> None:
-        """D3: つなぎ to another agency; it accepts or declines. Not once the case is closed (対応終了)."""
+    def connect(self, to_agency: str, reason: str, to_agency_code: str | None = None) -> None:
+        """D3: つなぎ to another agency; it accepts or declines. Not once the case is closed (対応終了).
+        `to_agency_code`: the agency's code in the municipality file (issue 18)."""
         if self.status == "closed":
             raise CaseAlreadyClosed("このケースは対応終了しています。つなぐには新しい相談として受け付けてください / "
                                     "the case is closed: receive a new consultation to connect the person")
-        self._connected(to_agency=to_agency, reason=reason)
+        self._connected(to_agency=to_agency, reason=reason, to_agency_code=to_agency_code)
 
     @event("Connected")
-    def _connected(self, to_agency: str, reason: str) -> None:
-        self.connections.append({"to_agency": to_agency, "reason": reason, "status": "pending", "answer": ""})
+    def _connected(self, to_agency: str, reason: str, to_agency_code: str | None = None) -> None:
+        self.connections.append({"to_agency": to_agency, "reason": reason, "status": "pending", "answer": ""}
+                                | ({"to_agency_code": to_agency_code} if to_agency_code else {}))
 
     def answer_connection(self, index: int, accepted: bool, reason: str) -> None:
         """D3 D11: the receiving agency accepts (it becomes primary) or declines, with a reason."""
@@ -375,24 +380,30 @@ class Case(JourneyAggregate):
             raise DomainError(f"つなぎ {index} には既に回答があります / connection {index} was already answered")
         if not accepted and not reason.strip():
             raise Invalid("断る理由を入力してください / a declined connection needs a reason")
-        self._connection_answered(index=index, to_agency=self.connections[index]["to_agency"], accepted=accepted, reason=reason)
+        self._connection_answered(index=index, to_agency=self.connections[index]["to_agency"], accepted=accepted, reason=reason,
+                                  to_agency_code=self.connections[index].get("to_agency_code"))
 
     @event("ConnectionAnswered")
-    def _connection_answered(self, index: int, to_agency: str, accepted: bool, reason: str) -> None:
+    def _connection_answered(self, index: int, to_agency: str, accepted: bool, reason: str,
+                             to_agency_code: str | None = None) -> None:
         self.connections[index] = {**self.connections[index], "status": "accepted" if accepted else "declined", "answer": reason}
         if accepted:
             self.primary = to_agency
 
     def escalate(self, reason: str, primary_agency: str, household_ref: str | None = None,
-                 related_case_ids: Sequence[UUID] = ()) -> None:
+                 related_case_ids: Sequence[UUID] = (), primary_agency_code: str | None = None,
+                 concern_codes: list[str | None] | None = None) -> None:
         """D3: a complex or compound case goes to collaboration (多機関協働). D16: with `household_ref` and
         `related_case_ids`, it carries the household's other cases escalated with it to one plan."""
         self._check_escalable()
         if not primary_agency.strip():
             raise Invalid("主担当機関を入力してください / name the primary agency (D11)")
         related = [str(c) for c in related_case_ids]
+        # issue 18: the codes beside the names, when known (an event without them reads as before)
         self._escalated(reason=reason, concerns=self.concerns, primary_agency=primary_agency,
-                        household_ref=household_ref, related_case_ids=related or None)
+                        household_ref=household_ref, related_case_ids=related or None,
+                        primary_agency_code=primary_agency_code,
+                        concern_codes=concern_codes or getattr(self, "concern_codes", None))
 
     def _check_escalable(self) -> None:
         if self.status == "closed":
@@ -407,7 +418,8 @@ class Case(JourneyAggregate):
 
     @event("Escalated")
     def _escalated(self, reason: str, concerns: list[str], primary_agency: str, household_ref: str | None = None,
-                   related_case_ids: list[str] | None = None) -> None:
+                   related_case_ids: list[str] | None = None, primary_agency_code: str | None = None,
+                   concern_codes: list[str | None] | None = None) -> None:
         self.status = "escalated"
         self.primary = primary_agency
         self.household_plan = {"household_ref": household_ref, "lead": str(self.id),

@@ -28,6 +28,7 @@ from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.organisation.reference import (
     DIVISIONS,
+    agency_code,
     concern_fields,
     lead_division,
     member_divisions,
@@ -160,8 +161,10 @@ class MeetingApplication(ServiceApplication):
             positions = [{"agency": a, "position": "agree", "reason": ""} for a in meeting.attendees]
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
+            named = [*meeting.attendees, *([primary_agency] if primary_agency else [])]
             meeting.decide(review, decision, reasons, positions, connect_to,
-                           self.consent_granted(review.case_id), primary_agency, city=self.city())
+                           self.consent_granted(review.case_id), primary_agency, city=self.city(),
+                           codes={name: agency_code(name) for name in named})  # issue 18
             review.settle(SETTLED[decision])
         self.save(meeting, review)
 

@@ -170,9 +170,11 @@ class Meeting(JourneyAggregate):
     def decide(
         self, review: PlanReview, decision: str, reasons: str, positions: list[dict[str, str]],
         connect_to: list[str], consent_granted: bool, primary_agency: str | None, city: str | None = None,
+        codes: dict[str, str | None] | None = None,
     ) -> None:
         """D5: a decision on a proposed plan, every attendee's position as given (an objection blocks approval
-        only); D9: consent at the 重層的支援会議; the city (`city`, 福祉総務課) a party to it."""
+        only); D9: consent at the 重層的支援会議; the city (`city`, 福祉総務課) a party to it. `codes`: the agencies'
+        codes in the municipality file (issue 18: the attendees' and the primary agency's), by name."""
         if review.status != "proposed":
             raise NotOnAgenda(f"このプランは審議できる状態ではありません（{review.status}）/ the plan is not awaiting a decision")
         self._city_attends(city)
@@ -223,22 +225,24 @@ class Meeting(JourneyAggregate):
         self._decided(
             meeting_type=self.meeting_type, attendees=self.attendees, case_id=review.case_id, plan_id=review.plan_id, program=review.program, revision=review.revision,
             decision=decision, reasons=reasons, positions=positions, connect_to=connect_to,
+            attendee_codes=[codes.get(a) for a in self.attendees] if codes else None,
         )
         if decision == "returned_to_intake":
             self._returned_to_intake(case_id=review.case_id, primary_agency=primary_agency, reason=reasons,
-                                     meeting_type=self.meeting_type)
+                                     meeting_type=self.meeting_type,
+                                     primary_agency_code=(codes or {}).get(primary_agency or ""))
 
     @event("Decided")
     def _decided(
         self, meeting_type: str, attendees: list[str], case_id: UUID, plan_id: UUID, program: str, revision: int, decision: str, reasons: str,
-        positions: list[dict[str, str]], connect_to: list[str],
+        positions: list[dict[str, str]], connect_to: list[str], attendee_codes: list[str | None] | None = None,
     ) -> None:
         self.minutes.append({"kind": "decision", "plan_id": str(plan_id), "revision": revision, "decision": decision,
                              "reasons": reasons, "positions": positions, "connect_to": connect_to})
 
     @event("ReturnedToIntake")
     def _returned_to_intake(self, case_id: UUID, primary_agency: str | None, reason: str,
-                            meeting_type: str | None = None) -> None:
+                            meeting_type: str | None = None, primary_agency_code: str | None = None) -> None:
         self.minutes.append({"kind": "returned_to_intake", "case_id": str(case_id)})
 
     def evaluate(

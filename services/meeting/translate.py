@@ -8,6 +8,7 @@ reason of a suspension are sent empty.
 from typing import Any
 
 from services.meeting.domain import Meeting
+from shared.contract.events import codes_of
 from shared.kernel.translate import translator
 
 CONFIDENTIAL = "shien_kaigi"
@@ -35,13 +36,14 @@ def _decided(e: Any) -> tuple[str, dict]:  # e: a Meeting.Decided (its fields: t
         "decision": e.decision, "attendees": e.attendees,
         "reasons": "" if e.meeting_type == CONFIDENTIAL else e.reasons,
         "connect_to": e.connect_to, "program": e.program, "revision": e.revision,
-    }
+    } | codes_of(e, "attendee_codes")  # issue 18: absent from decisions recorded before
 
 
 def _returned(e: Any) -> tuple[str, dict]:  # e: a Meeting.ReturnedToIntake (its fields: the method's parameters)
     # the return names no meeting type; a 支援会議's reason stays with it too
     return "CaseReturnedToIntake", {"meeting_id": e.originator_id, "primary_agency": e.primary_agency,
-                                    "reason": "" if getattr(e, "meeting_type", None) == CONFIDENTIAL else e.reason}
+                                    "reason": "" if getattr(e, "meeting_type", None) == CONFIDENTIAL else e.reason
+                                    } | codes_of(e, "primary_agency_code")
 
 
 translate = translator(

@@ -15,7 +15,7 @@ from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST, local_time, today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
-from shared.organisation.reference import COUNTERS
+from shared.organisation.reference import COUNTERS, agency_code
 
 
 class ContactRow(TypedDict):
@@ -93,7 +93,7 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
             raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter: " + ", ".join(COUNTERS))
         engagement = self._engagement(case_id)
         with acting(actor):
-            engagement.hand_over(to_program, reason, primary_agency, counter)
+            engagement.hand_over(to_program, reason, primary_agency, counter, primary_agency_code=agency_code(primary_agency))
         self.save(engagement)
 
     def require_case(self, case_id: UUID) -> None:

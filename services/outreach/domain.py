@@ -48,18 +48,22 @@ class Engagement(JourneyAggregate):
         self.contacts.append({"method": method, "reached": reached, "note": note, "on": on.isoformat() if on else None})
         self.stage = stage
 
-    def hand_over(self, to_program: str, reason: str, primary_agency: str | None, counter: str | None = None) -> None:
-        """D12: hand the person on to intake, collaboration or participation."""
+    def hand_over(self, to_program: str, reason: str, primary_agency: str | None, counter: str | None = None,
+                  primary_agency_code: str | None = None) -> None:
+        """D12: hand the person on to intake, collaboration or participation. `primary_agency_code`: the agency's
+        code in the municipality file (issue 18)."""
         if self.handed_over_to:
             raise DomainError(f"既に {self.handed_over_to} へ引き継いでいます / already handed over")
         if to_program == "collaboration" and not (primary_agency or "").strip():
             raise Invalid("多機関協働へ引き継ぐときは主担当機関を入力してください / name the primary agency (D11)")
         if to_program == "intake" and not (counter or "").strip():
             raise Invalid("包括的相談支援へ引き継ぐときは受付窓口を選んでください / name the counter that receives the person")
-        self._handed_over(to_program=to_program, reason=reason, primary_agency=primary_agency, counter=counter)
+        self._handed_over(to_program=to_program, reason=reason, primary_agency=primary_agency, counter=counter,
+                          primary_agency_code=primary_agency_code)
 
     @event("HandedOver")
-    def _handed_over(self, to_program: str, reason: str, primary_agency: str | None, counter: str | None = None) -> None:
+    def _handed_over(self, to_program: str, reason: str, primary_agency: str | None, counter: str | None = None,
+                     primary_agency_code: str | None = None) -> None:
         self.handed_over_to = to_program
 
     def view(self) -> dict[str, Any]:

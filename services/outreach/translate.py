@@ -1,6 +1,7 @@
 """Outreach's public events."""
 
 from services.outreach.domain import Engagement
+from shared.contract.events import codes_of
 from shared.domain.plan import PLAN_RULES
 from shared.kernel.translate import translator
 
@@ -11,7 +12,7 @@ translate = translator(
         Engagement.Started: lambda e: ("OutreachStarted", {"referred_by": e.referred_by, "reason": e.reason}),
         Engagement.HandedOver: lambda e: (
             "OutreachHandedOver", {"to_program": e.to_program, "reason": e.reason, "primary_agency": e.primary_agency,
-                                   "counter": e.counter}
+                                   "counter": e.counter} | codes_of(e, "primary_agency_code")  # issue 18
         ),
     },
 )

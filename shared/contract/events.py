@@ -13,7 +13,15 @@ from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 STREAM = "JUSOU"
 SUBJECT_PREFIX = "jusou"
@@ -69,6 +77,15 @@ class Envelope(_Tolerant):
 
 # ---- payloads, version 1 -------------------------------------------------------------
 
+#: Issue 18: events carry the municipality file's codes beside the names people read (shared/organisation). An
+#: agency's code says which table of the file it is in: `division:<code>`, `counter:<code>`, `program:<code>` or
+#: `partner:<code>` (a code is unique within its table only). A name the file did not know when the event was
+#: recorded has no code (null). The names stay: a consumer that reads names keeps working.
+AGENCY_CODE = ("the agency's code in the municipality file: division:<code>, counter:<code>, program:<code> or "
+               "partner:<code>; null for a name the file did not know (added in place, issue 18)")
+CONCERN_CODES = ("the concern fields' codes in the municipality file ([[concern_fields]] code), in the order of "
+                 "`concerns`; null for a name the file did not know (added in place, issue 18)")
+
 
 ConsultationRoute = Literal["visit", "phone", "home_visit", "from_agency", "from_others"]
 #: 相談経路 (issue 15): how a consultation came in, as codes (the city's figures, #16)
@@ -84,7 +101,10 @@ class ConsultationReceivedV1(_Tolerant):
 
     `route` and `consulted_by` (added in place, issue 15; absent from events recorded before) are the
     相談経路 and who consulted as codes (CONSULTATION_ROUTES, CONSULTED_BY); the reception's texts (主訴,
-    相談概要) and the 相談日 never travel."""
+    相談概要) and the 相談日 never travel.
+
+    `concern_codes` and `primary_agency_code` (added in place, issue 18; absent from events recorded before) are
+    the codes of the municipality file (CONCERN_CODES, AGENCY_CODE) beside the names people read."""
 
     counter: str
     division: str
@@ -94,6 +114,8 @@ class ConsultationReceivedV1(_Tolerant):
     primary_agency: str | None = None
     route: ConsultationRoute | None = None
     consulted_by: ConsultedBy | None = None
+    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 ConsentCover = Literal["jusou_shien_kaigi", "related_agencies"]
@@ -124,18 +146,21 @@ class ConsentRecordedV1(_Tolerant):
 
 
 class CaseConnectedV1(_Tolerant):
-    """D3: the case is connected to another agency (つなぎ)."""
+    """D3: the case is connected to another agency (つなぎ). `to_agency_code` added in place (issue 18)."""
 
     to_agency: str
     reason: str
+    to_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CaseConnectionAnsweredV1(_Tolerant):
-    """D3 D11: the agency a case was connected to accepts it (and becomes primary) or declines."""
+    """D3 D11: the agency a case was connected to accepts it (and becomes primary) or declines.
+    `to_agency_code` added in place (issue 18)."""
 
     to_agency: str
     accepted: bool
     reason: str
+    to_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CaseEscalatedV1(_Tolerant):
@@ -146,6 +171,8 @@ class CaseEscalatedV1(_Tolerant):
     primary_agency: str
     household_ref: UUID | None = None  # D16 (added in place, issue 15): the household's pseudonymous ref
     related_case_ids: list[UUID] | None = None  # D16 (added in place): the household's other cases, one plan
+    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)  # issue 18, in place
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 #: CaseEscalated v2 `reason_code`: why a case needs 多機関協働, with its Japanese label.
@@ -173,21 +200,35 @@ class CaseEscalatedV2(_Tolerant):
     # and the ids of the household's other cases escalated together, so collaboration holds them as one plan.
     household_ref: UUID | None = None
     related_case_ids: list[UUID] | None = None
+    # The municipality file's codes beside the names (added in place, issue 18; absent from events recorded before)
+    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CollaborationStartedV1(_Tolerant):
-    """D3 D11: collaboration (多機関協働) opened its case on an escalation; the primary agency stays."""
+    """D3 D11: collaboration (多機関協働) opened its case on an escalation; the primary agency stays.
+    `primary_agency_code` added in place (issue 18)."""
 
     reason: str
     primary_agency: str
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class Role(_Tolerant):
-    """D4: one agency's part in a plan (役割分担)."""
+    """D4: one agency's part in a plan (役割分担). `agency_code` (added in place, issue 18) is left out of the
+    JSON when absent, so a role recorded before it is published as it was."""
 
     agency: str
     responsibility: str
     contact: str | None = None
+    agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_code(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("agency_code", "") is None:
+            del dumped["agency_code"]
+        return dumped
 
 
 class PlanProposedV1(_Tolerant):
@@ -225,6 +266,7 @@ class OutreachHandedOverV1(_Tolerant):
     reason: str
     primary_agency: str | None = None
     counter: str | None = None  # to intake: the counter that will receive the person
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 class ParticipationStartedV1(_Tolerant):
@@ -265,6 +307,8 @@ class MeetingDecidedV1(_Tolerant):
     connect_to: list[Literal["outreach", "participation"]] = []
     program: Program | None = None
     revision: int | None = None
+    #: the attendees' codes, in the same order (added in place, issue 18; absent from events recorded before)
+    attendee_codes: list[str | None] | None = Field(default=None, description=AGENCY_CODE)
 
 
 class MeetingCaseTakenUpV1(_Tolerant):
@@ -284,6 +328,7 @@ class CaseReturnedToIntakeV1(_Tolerant):
     meeting_id: UUID
     primary_agency: str
     reason: str
+    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 ClosingOutcome = Literal["resolved", "handed_over", "person_ended", "moved", "died", "unreachable"]
@@ -433,7 +478,16 @@ class PromotionCouncilDecidedV1(_Tolerant):
 #: translation leaves one out, it is left out of the payload too, so an event recorded before the field
 #: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
 ADDED_IN_PLACE = frozenset({"covers", "meeting_type", "starts_on", "review_on", "route", "consulted_by",
-                            "household_ref", "related_case_ids"})
+                            "household_ref", "related_case_ids", "concern_codes", "primary_agency_code",
+                            "to_agency_code", "attendee_codes"})
+
+
+
+def codes_of(event: Any, *names: str) -> dict[str, Any]:
+    """The code fields (issue 18, added in place) a recorded domain event has, for a translation: a field the event
+    does not have (recorded before) or has empty is left out, so the event is published as it was."""
+    return {name: value for name in names if (value := getattr(event, name, None))}
+
 
 REGISTRY: dict[tuple[str, int], type[BaseModel]] = {
     ("ConsultationReceived", 1): ConsultationReceivedV1,
@@ -546,9 +600,10 @@ def _case_escalated_v1_to_v2(v1: BaseModel) -> BaseModel:
     if not isinstance(v1, CaseEscalatedV1):
         raise TypeError(f"CaseEscalated v1 upcaster got {type(v1).__name__}")
     extra = {k: v for k, v in (v1.model_extra or {}).items() if k not in CaseEscalatedV2.model_fields}
+    codes = {k: getattr(v1, k) for k in ("concern_codes", "primary_agency_code") if getattr(v1, k) is not None}
     return CaseEscalatedV2(reason_code="unclassified", reason_text=v1.reason, concerns=v1.concerns,
                            primary_agency=v1.primary_agency, household_ref=v1.household_ref,
-                           related_case_ids=v1.related_case_ids, **extra)
+                           related_case_ids=v1.related_case_ids, **codes, **extra)
 
 
 #: (event_type, version) → the step that raises a payload of that version to the next one.

@@ -18,6 +18,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -145,10 +147,35 @@ def _raw_variable() -> object:
     return os.environ.get(VARIABLE)
 
 
+#: The file `in_force` set for this context (a task, a thread): a tenant's (issue 18, many municipalities on one
+#: deployment); None: the configured one.
+_in_force: ContextVar[Path | None] = ContextVar("jusou_municipality_file", default=None)
+
+
+@contextmanager
+def in_force(path: Path | str) -> Iterator[Organisation]:
+    """Within the block (this context only: an asyncio task or a thread), every lookup of this module and of
+    scope.py reads the municipality file at `path`, loaded once per path: what a service serving several
+    municipalities sets from the signed-in staff member's or the event's tenant. A bad file raises
+    MunicipalityFileError at once."""
+    chosen = Path(path).resolve()
+    if chosen not in _loaded:
+        _loaded[chosen] = load(chosen)
+    token = _in_force.set(chosen)
+    try:
+        yield _loaded[chosen]
+    finally:
+        _in_force.reset(token)
+
+
 def organisation() -> Organisation:
-    """The configured municipality's organisation, loaded (and validated) on first use; a changed
-    `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at once. A bad file raises MunicipalityFileError."""
+    """The organisation in force: the file `in_force` set for this context, else the configured municipality's,
+    loaded (and validated) on first use; a changed `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at
+    once. A bad file raises MunicipalityFileError."""
     global _current
+    chosen = _in_force.get()
+    if chosen is not None:
+        return _loaded[chosen]
     raw = _raw_variable()
     last = _current
     if last is not None and last[0] == raw:

@@ -33,7 +33,8 @@ def chosen_file() -> Path:
 
 
 FILE = chosen_file()
-os.environ[reference.VARIABLE] = str(FILE)  # every suite the tests start inherits it
+if os.environ.get(TEST_VARIABLE, "").strip():
+    os.environ[reference.VARIABLE] = str(FILE)  # every suite the tests start inherits it
 IS_DEFAULT = FILE == DEFAULT_FILE.resolve()
 ABOUT = reference.municipality()
 CITY = ABOUT.ja  # 調布市, 架空市

@@ -258,3 +258,22 @@ def test_a_renamed_division_keeps_its_code_in_events(monkeypatch: pytest.MonkeyP
     assert reference.agency_code("福祉政策課", after) == reference.agency_code("地域共生推進課", after) == "division:fukushi-seisaku"
     assert reference.agency_name("division:fukushi-seisaku", after) == "地域共生推進課"
     assert reference.agency_name("division:fukushi-seisaku", date(2027, 3, 31)) == "福祉政策課"
+
+
+async def test_each_tenant_reads_its_own_municipality_file_in_one_process() -> None:
+    """Many municipalities on one deployment: `in_force` gives a context (an asyncio task, a thread) its own file;
+    the tables, lookups and the division scope read it there and nowhere else."""
+    import asyncio
+
+    from shared.organisation.scope import PROGRAM_DIVISIONS
+
+    async def lead_of(path: Path) -> tuple[str, str, frozenset[str]]:
+        with reference.in_force(path):
+            await asyncio.sleep(0)  # the other task runs meanwhile, with its own file
+            return reference.municipality().ja, reference.DIVISIONS[reference.lead_division()].ja, PROGRAM_DIVISIONS["meeting"]
+
+    kakushi, chofu = await asyncio.gather(lead_of(KAKUSHI), lead_of(DEFAULT_FILE))
+
+    assert kakushi == ("架空市", "福祉政策課", frozenset({"fukushi-seisaku"}))
+    assert chofu == ("調布市", "福祉総務課", frozenset({"welfare-general"}))
+    assert reference.municipality().ja == load(reference.municipality_file()).about.ja  # outside the blocks: as configured

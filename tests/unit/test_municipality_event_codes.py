@@ -1,0 +1,65 @@
+"""Events carry codes, never only display names (issue 18): agencies and concern fields travel with the municipality
+file's codes beside their names (added in place: optional fields, left out of events recorded before them)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from uuid import uuid4
+
+from services.intake.application import IntakeApplication
+from services.intake.translate import translate as intake_translate
+from services.meeting.application import MeetingApplication
+from services.meeting.translate import translate as meeting_translate
+from shared.contract.events import CaseEscalatedV2, Role, codes_of, parse, upcast
+from unit.builders import ATTENDEES, COUNTER_STAFF, PERSON, in_memory, only, published
+from unit.test_meeting import Feeds, convene, decide
+
+
+def test_intake_events_carry_the_agencies_and_concern_fields_codes() -> None:
+    intake = in_memory(IntakeApplication)
+    case_id = intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+                                          ["高齢・介護", "ひきこもり"], dict(PERSON), None)
+    intake.connect_case(COUNTER_STAFF, case_id, "調布ライフサポート", "家計の相談")
+    intake.connect_case(COUNTER_STAFF, case_id, "どこにもない会", "名簿にない相手")
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "調布市社会福祉協議会")
+
+    received = only(published(intake, intake_translate, "ConsultationReceived")).payload
+    connected = [e.payload for e in published(intake, intake_translate, "CaseConnected")]
+    escalated = only(published(intake, intake_translate, "CaseEscalated"))
+
+    assert received["concern_codes"] == ["elderly-care", "hikikomori"] and received["concerns"] == ["高齢・介護", "ひきこもり"]
+    assert received["primary_agency_code"] == "counter:houkatsu"
+    assert connected[0]["to_agency_code"] == "counter:life-support" and connected[0]["to_agency"] == "調布ライフサポート"
+    assert "to_agency_code" not in connected[1]  # a name the file does not know has no code: left out
+    assert escalated.payload["primary_agency_code"] == "partner:shakyo"
+    assert escalated.payload["concern_codes"] == ["elderly-care", "hikikomori"]
+    _, v2 = upcast(*parse(escalated.model_dump_json().encode()))
+    assert isinstance(v2, CaseEscalatedV2) and v2.primary_agency_code == "partner:shakyo"  # the upcaster keeps them
+
+
+def test_a_meeting_decision_carries_its_attendees_codes_and_a_returns_primary_code() -> None:
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    plan_id = feeds.propose(case_id)
+    feeds.consent(case_id)
+
+    decide(meeting, convene(meeting), plan_id, "returned_to_intake", primary_agency="地域包括支援センター")
+
+    decided = only(published(meeting, meeting_translate, "MeetingDecided")).payload
+    returned = only(published(meeting, meeting_translate, "CaseReturnedToIntake")).payload
+    assert decided["attendees"] == ATTENDEES  # 地域包括支援センター, 調布ライフサポート, 福祉総務課
+    assert decided["attendee_codes"] == ["counter:houkatsu", "counter:life-support", "division:welfare-general"]
+    assert returned["primary_agency_code"] == "counter:houkatsu"
+
+
+def test_an_event_recorded_before_the_codes_is_published_as_it_was() -> None:
+    """A domain event without the code fields (recorded before issue 18) gives none to its translation; a plan
+    role without a code is written without `agency_code`, byte for byte as before."""
+    before = SimpleNamespace(to_agency="調布ライフサポート", reason="家計")
+
+    assert codes_of(before, "to_agency_code") == {}
+    assert codes_of(SimpleNamespace(to_agency_code=None), "to_agency_code") == {}
+    assert Role(agency="地域包括支援センター", responsibility="訪問").model_dump_json() == (
+        '{"agency":"地域包括支援センター","responsibility":"訪問","contact":null}')
+    assert Role(agency="a", responsibility="r", agency_code="counter:houkatsu").model_dump()["agency_code"] == "counter:houkatsu"
