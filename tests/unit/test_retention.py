@@ -4,6 +4,7 @@ run against a real suite in tests/e2e/test_retention_live.py and tests/e2e/test_
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -150,3 +151,27 @@ def test_retention_the_example_file_names_every_kind_with_its_default() -> None:
     example = Path(__file__).parents[2] / "deploy" / "retention.example.toml"
     assert read_periods(example.read_text(encoding="utf-8")) == DEFAULT_YEARS
     assert all(f"\n{code} = " in example.read_text(encoding="utf-8") for code in KINDS)
+
+
+def test_retention_the_command_lists_every_programs_records_then_the_people(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import jusou.retention as command
+    from jusou.cli import parser
+
+    steps = {"intake": [step("Case.Received", "c1", person="p1"), step("Case.Closed", "c1", date(2020, 1, 1))],
+             "meeting": [step("Meeting.CaseTakenUp", "c1", date(2020, 2, 2), aggregate="m1")],
+             "participation": [step("Support.Started", "c1", date(2019, 5, 5))]}
+    found = [r for service, s in steps.items() for r in records(service, s)]
+    monkeypatch.setattr(command, "suite_records", lambda: (settle(found, found), *people(steps["intake"]), []))
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    args = parser().parse_args(["retention", "--as-of", "2025-06-01"])
+    assert args.handler(args) == 0
+    out = capsys.readouterr().out
+    order = [line.split()[0] + ":" + line.split()[2] for line in out.splitlines()[1:-1]]
+    assert order == ["intake:c1", "meeting:m1", "participation:c1", "intake:p1"], out
+    assert "（ケース 1 件）" in out and "jusou retention --erase" in out
+    args = parser().parse_args(["retention", "--as-of", "2025-01-01", "--json"])
+    assert args.handler(args) == 0
+    listed = json.loads(capsys.readouterr().out)["past"]
+    assert [(r["service"], r["kind"], r["ref"], r["due_on"]) for r in listed] == [
+        ("intake", "case", "c1", "2025-01-01"), ("participation", "support", "c1", "2025-01-01")]  # not yet the meeting
