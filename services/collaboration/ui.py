@@ -1,18 +1,17 @@
-"""Collaboration coordinators' pages (多機関協働事業, 福祉総務課): escalated cases, the plan editor
-(支援の方向性, 目標, 役割分担), proposing to the meeting, revising after a revision request, asking for
-closure, each plan's status and decision history, and a printable plan (D4, D5, D7, D11)."""
+"""Collaboration coordinators' pages (多機関協働事業, 福祉総務課): escalated cases, 課題の解きほぐし (strands),
+the council (推進会議, D8), and the plan pages (shared/web/plan_pages.py: the editor, 会議へ提出, revising after a
+revision request, closure, 伴走支援, each plan's status and decision history, the printable plan; D4, D5, D7, D11),
+the roles proposed from the strands and a line for each of the household's related cases (D16)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from itertools import zip_longest
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import Field
 
 from services.collaboration.api import (
     COUNCIL_DECISION_JA,
@@ -25,89 +24,30 @@ from services.collaboration.api import (
     SittingIn,
     StrandIn,
 )
-from services.collaboration.application import CollaborationApplication, PlanStep
-from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE
-from shared.domain.wareki import JST
+from services.collaboration.application import CollaborationApplication
+from shared.domain.plan import CLOSABLE
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
-from shared.web.limits import MAX_ITEMS, form_model, form_text
-from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleIn
+from shared.web.limits import form_model, form_text
+from shared.web.plan_pages import LABELS as PLAN_LABELS
+from shared.web.plan_pages import PLAN_STATUS_JA, PlanExtras, plan_pages
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
+
+__all__ = ["CLOSABLE", "router", "ui"]  # CLOSABLE: tests/security/test_policy.py reads it here
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 CASE_STATUS_JA = {"open": "対応中", "returned": "窓口へ戻した"}
-PLAN_STATUS_JA = {
-    "draft": "下書き", "proposed": "会議に提出中", "approved": "承認", "revision_requested": "修正依頼",
-    "returned": "相談窓口へ戻し", "closure_requested": "終結評価待ち", "closed": "終結", "suspended": "中断",
-    "continued": "継続", "resumed": "再開（実施中）", "accompanying": "伴走支援中",
-}
-#: How each status reads as a badge: work waiting for the coordinator is `warn`, a good end `ok`.
-PLAN_STATUS_KIND = {"revision_requested": "warn", "suspended": "warn", "approved": "ok", "closed": "ok", "continued": "ok",
-                    "resumed": "ok", "accompanying": "ok"}
-CHECK_IN_WAYS = ("来所", "電話", "訪問", "同行", "オンライン", "文書")
-DECISION_JA = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}
-OUTCOME_JA = {"closed": "終結", "suspended": "中断", "continued": "継続"}
-RESULT_JA = {"achieved": "達成", "partly_achieved": "一部達成", "not_achieved": "未達成"}
-MEETING_TYPE_JA = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
 #: the case list's filter on its latest plan (「プランなし」 for a case without one)
 PLAN_FILTER_JA = {"none": "プランなし", **PLAN_STATUS_JA}
-LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATUS_KIND, "decision_ja": DECISION_JA,
-          "outcome_ja": OUTCOME_JA, "result_ja": RESULT_JA, "meeting_type_ja": MEETING_TYPE_JA,
-          "case_status_ja": CASE_STATUS_JA, "strand_status_ja": STRAND_STATUS_JA,
-          "council_decision_ja": COUNCIL_DECISION_JA, "gap_status_ja": GAP_STATUS_JA, "gap_source_ja": GAP_SOURCE_JA,
-          "division_ja": {code: d.ja for code, d in DIVISIONS.items()}}
-
-
-def _story(step: PlanStep) -> dict[str, Any]:
-    """A step of the plan's story as the history table words it."""
-    row: dict[str, Any] = {"at": step["at"], "who": step["who"], "kind": step["kind"]}
-    kind = step["kind"]
-    if kind == "Drafted":
-        row.update(what="下書き作成 / drafted", detail="")
-    elif kind == "Revised":
-        row.update(what="修正 / revised", detail="")
-    elif kind == "Proposed":
-        row.update(what=f"会議へ提出（第{step['revision']}版）/ proposed", detail="")
-    elif kind == "DecisionRecorded":
-        meeting_type, decision = step["meeting_type"], step["decision"]
-        row.update(what=f"{MEETING_TYPE_JA.get(meeting_type, meeting_type)}の決定: {DECISION_JA.get(decision, decision)}",
-                   detail=step["reasons"], decision=decision, meeting_id=step["meeting_id"])
-    elif kind == "ClosureRequested":
-        row.update(what="終結の依頼 / closure requested", detail=step["progress"])
-    elif kind == "Resumed":
-        row.update(what="重層的支援会議で再開 / resumed", detail=step.get("reasons", ""))
-    elif kind == "Accompanied":
-        row.update(what="伴走支援へ移行 / accompanying", detail="", since=step.get("since"))
-    elif kind == "CheckedIn":
-        row.update(what=f"伴走支援の見守り（{step.get('how', '')}）/ check-in", detail=step.get("note", ""),
-                   on=step.get("on"))
-    elif kind == "Evaluated":
-        outcome = step["outcome"]
-        row.update(what=f"終結評価: {OUTCOME_JA.get(outcome, outcome)}", outcome=outcome, detail="",
-                   evaluation=step["evaluation"], meeting_id=step["meeting_id"], next_review_on=step["next_review_on"])
-    return row
-
-
-def _plan_record(app: CollaborationApplication, plan_id: UUID) -> dict[str, Any]:
-    """The plan with its story: who drafted, revised, proposed; what the meeting said (blocking)."""
-    plan = app.plan_view(plan_id)
-    story = [_story(step) for step in app.plan_steps(plan_id)]
-    requests = [r for r in story if r.get("decision") == "revision_requested"]
-    return {**plan, "story": story, "created_at": story[0]["at"] if story else "",
-            "updated_at": story[-1]["at"] if story else "",
-            "revision_request": requests[-1] if requests and plan["status"] == "revision_requested" else None}
-
-
-def _plan_and_case(app: CollaborationApplication, plan_id: UUID) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A plan's page data and its case (blocking)."""
-    plan = _plan_record(app, plan_id)
-    return plan, app.case_view(UUID(plan["case_id"]))
+LABELS: dict[str, Any] = {**PLAN_LABELS, "case_status_ja": CASE_STATUS_JA, "strand_status_ja": STRAND_STATUS_JA,
+                          "council_decision_ja": COUNCIL_DECISION_JA, "gap_status_ja": GAP_STATUS_JA,
+                          "gap_source_ja": GAP_SOURCE_JA, "division_ja": {code: d.ja for code, d in DIVISIONS.items()}}
 
 
 def _cases(app: CollaborationApplication, request: Request) -> list[dict[str, Any]]:
@@ -257,242 +197,30 @@ def plans_table(request: Request, case_id: UUID, app: App) -> Response:
     return ui.render(request, "collaboration_plans_table.html", "", plans=app.plans(case_id), **LABELS)
 
 
-# -- the plan editor ----------------------------------------------------------------------------
+# -- the plan pages (shared/web/plan_pages.py) with collaboration's strands and household ----------------------
 
 
-def _title(plan: dict[str, Any]) -> str:
-    """A plan's name on its page: 下書き until it is first proposed (no 「第0版」), then its revision."""
-    return f"第{plan['revision']}版" if plan["revision"] else "下書き"
+def _plan_facts(app: CollaborationApplication, case_id: UUID) -> list[tuple[str, str]]:
+    """What heads a collaboration plan: why the case was escalated, its concerns and the primary agency (blocking)."""
+    case = app.case_view(case_id)
+    return [("理由", case["reason"]), ("相談内容", "・".join(case["concerns"])), ("主担当", case["primary_agency"])]
 
 
-class PlanForm(PlanIn):
-    """The plan editor's reading of PlanIn (the same bounds): a table with no role rows is `roles: []`, as a
-    JSON body may send it, so the domain says what is missing (D4, PlanWithoutRoles), not the form."""
-
-    roles: list[RoleIn] = Field(default_factory=list, max_length=MAX_ITEMS, title="役割分担",
-                                description="役割分担 (D4: at least one)")
-
-
-def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
-    """The editor's rows in the command's shape: direction, goal rows and role rows (blank rows dropped)."""
-
-    def rows(name: str) -> list[str]:
-        sent = text.get(name, [])
-        return [sent] if isinstance(sent, str) else list(sent)
-
-    roles = []
-    for agency, responsibility, contact in zip_longest(rows("role_agency"), rows("role_responsibility"),
-                                                       rows("role_contact"), fillvalue=""):
-        if agency or responsibility or contact:
-            roles.append({"agency": agency, "responsibility": responsibility, "contact": contact or None})
-    members = []
-    for label, goals in zip_longest(rows("member_label"), rows("member_goals"), fillvalue=""):
-        offered = label.startswith("世帯員（ケース ") and not goals.strip()  # a household line left empty (D16)
-        if (label or goals) and not offered:  # one goal a line
-            members.append({"label": label, "goals": [g.strip() for g in goals.splitlines() if g.strip()]})
-    return {"support_direction": text.get("support_direction", ""), "goals": [g for g in rows("goal") if g],
-            "roles": roles, "intention": text.get("intention", ""), "starts_on": text.get("starts_on", ""),
-            "review_on": text.get("review_on", ""), "members": members}
+def _plan_roles(app: CollaborationApplication, case: dict[str, Any]) -> list[dict[str, Any]]:
+    """D4: a new plan's roles come from the strands (one per agency working them); without any, the primary
+    agency (D11) keeps its field: the natural first role."""
+    return app.roles_from_strands(UUID(case["case_id"])) or [
+        {"agency": case["primary_agency"], "responsibility": "", "contact": None}]
 
 
 def household_members(case: dict[str, Any]) -> list[dict[str, Any]]:
     """D16: the plan covers the household: one person line per related case (labelled by case, collaboration has
     no personal information), for each member's goals; a line left without goals is not part of the plan."""
-    return [{"label": member_label(rid), "goals": []} for rid in case.get("related_case_ids") or []]
+    return [{"label": f"世帯員（ケース {rid[:8]}）", "goals": []} for rid in case.get("related_case_ids") or []]
 
 
-def member_label(related_case_id: str) -> str:
-    return f"世帯員（ケース {related_case_id[:8]}）"
-
-
-def _form_of(plan: dict[str, Any], case: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The editor filled in with the plan as it stands (and, D16, a line for each related case it has none for)."""
-    members = plan.get("persons", [])[1:]
-    written = {m["label"] for m in members}
-    offered = [m for m in household_members(case or {}) if m["label"] not in written]
-    return {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"],
-            "intention": plan.get("intention", ""), "starts_on": plan.get("starts_on") or "",
-            "review_on": plan.get("review_on") or "", "members": [*members, *offered]}
-
-
-def _command_args(command: PlanIn) -> tuple[Any, ...]:
-    """The plan form's command as the use case takes it, after the direction and 本人's goals: the roles, the
-    intention, the period and the household members."""
-    return ([r.model_dump() for r in command.roles], command.intention, command.starts_on, command.review_on,
-            [m.model_dump() for m in command.members])
-
-
-def _editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
-            error: str | None = None) -> Response:
-    """The new-plan page, empty or with what was typed and why it was refused."""
-    return ui.render(request, "collaboration_plan_new.html", "プランの作成 / new plan", status_code=status_code, case=case,
-                     form={**form, "goals": form.get("goals") or [""]}, error=error, agencies=sorted(agencies()), **LABELS,
-                     unassigned=[st for st in case.get("strands", []) if not st["agency"] and st["status"] != "resolved"])
-
-
-@router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse,
-            dependencies=[requires("collaboration.plan.write")])
-def new_plan(request: Request, case_id: UUID, app: App) -> Response:
-    if staff_from_cookie(request) is None:
-        return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    try:
-        case = app.case_view(case_id)
-    except NotFound as missing:
-        return _missing(request, str(missing))
-    # D4: the roles come from the strands (one per agency working them); without any, the primary agency (D11)
-    # keeps its field: the natural first role.
-    roles = app.roles_from_strands(case_id) or [{"agency": case["primary_agency"], "responsibility": "", "contact": None}]
-    form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "",
-            "members": household_members(case), "roles": roles}
-    return _editor(request, case, form)
-
-
-@router.post("/ui/cases/{case_id}/plans", response_class=HTMLResponse,
-             dependencies=[requires("collaboration.plan.write")])
-async def draft(request: Request, case_id: UUID, app: App) -> Response:
-    """D4: save a new plan as a draft, and take it to the meeting when asked to."""
-    staff = staff_from_cookie(request)
-    if staff is None:
-        return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
-    try:
-        case = await call(app.case_view, case_id)
-    except NotFound as missing:
-        return _missing(request, str(missing))
-    text = await form_text(request)
-    form = _plan_form(text)
-    try:
-        command = form_model(PlanForm, form)
-        plan_id = await call(app.draft_plan, actor_of(staff), case_id, command.support_direction, command.goals,
-                             *_command_args(command))
-    except DomainError as refused:
-        return _editor(request, case, form, refused.status, str(refused))
-    if text.get("then") == "propose":
-        return await _propose(app, staff, plan_id)
-    return redirect(f"/ui/plans/{plan_id}", ok="プランを下書き保存しました / draft saved")
-
-
-async def _propose(app: CollaborationApplication, staff: dict[str, str], plan_id: UUID) -> Response:
-    try:
-        revision = await call(app.propose_plan, actor_of(staff), plan_id)
-    except DomainError as refused:
-        return redirect(f"/ui/plans/{plan_id}", ng=str(refused))
-    return redirect(f"/ui/plans/{plan_id}", ok=f"第{revision}版を会議へ提出しました / proposed to the meeting")
-
-
-def _plan_page(request: Request, app: CollaborationApplication, plan_id: UUID, status_code: int = 200,
-               form: dict[str, Any] | None = None, error: str | None = None,
-               closure: dict[str, str] | None = None, accompany: dict[str, Any] | None = None) -> Response:
-    """The plan page (blocking: run it in the thread pool), with a refused form as typed."""
-    try:
-        plan, case = _plan_and_case(app, plan_id)
-    except NotFound as missing:
-        return _missing(request, str(missing))
-    if form is None:
-        form = _form_of(plan, case)
-    goals = [g for person in plan["persons"] for g in person["goals"]]
-    return ui.render(request, "collaboration_plan.html", f"プラン {_title(plan)} / plan", status_code=status_code,
-                     case=case, plan=plan, form={**form, "goals": form.get("goals") or [""]}, error=error,
-                     closure=closure or {}, agencies=sorted(agencies()),
-                     editable=EDITABLE, closable=CLOSABLE, in_force=IN_FORCE, accompany=accompany or {},
-                     all_goals=goals, check_in_ways=CHECK_IN_WAYS, plan_title=_title(plan), **LABELS)
-
-
-@router.get("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-def plan_page(request: Request, plan_id: UUID, app: App) -> Response:
-    if staff_from_cookie(request) is None:
-        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    return _plan_page(request, app, plan_id)
-
-
-@router.get("/ui/plans/{plan_id}/status", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-def plan_status(request: Request, plan_id: UUID, app: App, shown: str = "") -> Response:
-    """The live part of the plan page: status, the meeting's word, the history."""
-    plan = _plan_record(app, plan_id)
-    return ui.render(request, "collaboration_plan_status.html", "", plan=plan, shown=shown, **LABELS)
-
-
-@router.post("/ui/plans/{plan_id}", response_class=HTMLResponse, dependencies=[requires("collaboration.plan.write")])
-async def revise(request: Request, plan_id: UUID, app: App) -> Response:
-    """Save the plan (a draft, or after a revision request), and take it to the meeting when asked to."""
-    staff = staff_from_cookie(request)
-    if staff is None:
-        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    text = await form_text(request)
-    form = _plan_form(text)
-    try:
-        command = form_model(PlanForm, form)
-        await call(app.revise_plan, actor_of(staff), plan_id, command.support_direction, command.goals,
-                   *_command_args(command))
-    except DomainError as refused:
-        return await call(_plan_page, request, app, plan_id, refused.status, form, str(refused))
-    if text.get("then") == "propose":
-        return await _propose(app, staff, plan_id)
-    return redirect(f"/ui/plans/{plan_id}", ok="プランを保存しました / plan saved")
-
-
-@router.post("/ui/plans/{plan_id}/closure", response_class=HTMLResponse,
-             dependencies=[requires("collaboration.plan.write")])
-async def closure(request: Request, plan_id: UUID, app: App) -> Response:
-    """D7: ask the meeting to evaluate the plan and end it."""
-    staff = staff_from_cookie(request)
-    if staff is None:
-        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    text = await form_text(request)
-    try:
-        command = form_model(ClosureIn, text)
-        await call(app.request_plan_closure, actor_of(staff), plan_id, command.progress)
-    except DomainError as refused:
-        return await call(_plan_page, request, app, plan_id, refused.status,
-                          closure={"progress": str(text.get("progress", "")), "error": str(refused)})
-    return redirect(f"/ui/plans/{plan_id}", ok="終結の評価を会議に依頼しました / closure requested")
-
-
-@router.post("/ui/plans/{plan_id}/accompaniment", response_class=HTMLResponse,
-             dependencies=[requires("collaboration.plan.write")])
-async def accompany(request: Request, plan_id: UUID, app: App) -> Response:
-    """伴走支援へ移る: every goal of the plan met, the case stays accompanied with check-ins (not 終結)."""
-    staff = staff_from_cookie(request)
-    if staff is None:
-        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    text = await form_text(request)
-    met = text.get("goal_met", [])
-    try:
-        command = form_model(AccompanyIn, {**text, "goals_met": [met] if isinstance(met, str) else met})
-        await call(app.accompany, actor_of(staff), plan_id, command.since, list(command.goals_met))
-    except DomainError as refused:
-        return await call(_plan_page, request, app, plan_id, refused.status,
-                          accompany={"since": str(text.get("since", "")), "error": str(refused), "where": "accompany"})
-    return redirect(f"/ui/plans/{plan_id}", ok="伴走支援に移りました / now accompanying the person")
-
-
-@router.post("/ui/plans/{plan_id}/check-ins", response_class=HTMLResponse,
-             dependencies=[requires("collaboration.plan.write")])
-async def check_in(request: Request, plan_id: UUID, app: App) -> Response:
-    """伴走支援の見守り: one check-in with its date."""
-    staff = staff_from_cookie(request)
-    if staff is None:
-        return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
-    text = await form_text(request)
-    try:
-        command = form_model(CheckInIn, text)
-        await call(app.check_in, actor_of(staff), plan_id, command.on, command.how, command.note)
-    except DomainError as refused:
-        typed = {k: str(text.get(k, "")) for k in ("on", "how", "note")}
-        return await call(_plan_page, request, app, plan_id, refused.status,
-                          accompany={**typed, "error": str(refused), "where": "check_in"})
-    return redirect(f"/ui/plans/{plan_id}", ok="見守りを記録しました / check-in recorded")
-
-
-@router.get("/ui/plans/{plan_id}/print", response_class=HTMLResponse, dependencies=[requires("plan.read")])
-def print_plan(request: Request, plan_id: UUID, app: App) -> Response:
-    """The plan as a paper document (A4, @media print)."""
-    try:
-        plan, case = _plan_and_case(app, plan_id)
-    except NotFound as missing:
-        return _missing(request, str(missing))
-    today = datetime.now(JST).date().isoformat()
-    return ui.render(request, "collaboration_plan_print.html", "支援プラン（印刷）/ printable plan", case=case, plan=plan,
-                     today=today, **LABELS)
+PLAN_EXTRAS = PlanExtras(case=lambda app, case_id: app.case_view(case_id), roles=_plan_roles, members=household_members,
+                         template="collaboration_plan_part.html", context={"strand_status_ja": STRAND_STATUS_JA})
 
 
 # -- 相談支援包括化推進会議 (D8) --------------------------------------------------------------------------
@@ -620,3 +348,5 @@ async def decide_gap(request: Request, sitting_id: UUID, gap_id: UUID, app: App)
 
 
 router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "collaboration.case.read"))
+router.include_router(plan_pages(ui, "collaboration", lambda case_id: f"/ui/cases/{case_id}", "collaboration.case.read",
+                                 _plan_facts, PLAN_EXTRAS))

@@ -6,12 +6,13 @@ The same pages as collaboration's plan editor (services/collaboration/ui.py), fo
 the meeting's story (a revision request shown), the closure request, 伴走支援 with its 見守り check-ins, the next
 review date when the meeting continued it, and a printable plan. The commands are the JSON API's own models
 (shared/web/plan_api.py), the use cases the application's (shared/domain/plan_owner.py `PlanOwner`); the
-templates are shared/web/templates/plan_*.html. Collaboration keeps its own copy for now (a later step can move
-it onto this module)."""
+templates are shared/web/templates/plan_*.html. Collaboration's plan pages are these too, with what it adds
+given as `PlanExtras` (its strands, D4, and its household's related cases, D16: services/collaboration/ui.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import zip_longest
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleI
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
 
-__all__ = ["LABELS", "PlanForm", "plan_pages", "plans_of"]
+__all__ = ["LABELS", "PLAN_STATUS_JA", "PlanExtras", "PlanForm", "plan_pages", "plans_of"]
 
 App = Annotated[PlanOwner, Depends(application(PlanOwner))]
 
@@ -54,6 +55,24 @@ LABELS: dict[str, Any] = {"status_ja": PLAN_STATUS_JA, "status_kind": PLAN_STATU
 #: the program's name on the printed plan
 PROGRAM_JA = {"outreach": "アウトリーチ等を通じた継続的支援事業", "participation": "参加支援事業",
               "collaboration": "多機関協働事業"}
+
+
+@dataclass(frozen=True)
+class PlanExtras:
+    """What a program adds to the shared plan pages beyond its case's facts (collaboration: its strands, D4, and the
+    household's related cases, D16). The callables are blocking (the pages run them in the thread pool)."""
+
+    #: more of the case (merged into the pages' `case`) for the program's own template part
+    case: Callable[[Any, UUID], dict[str, Any]] | None = None
+    #: the new plan's role rows, from (app, case); none given or none returned: one empty row
+    roles: Callable[[Any, dict[str, Any]], list[dict[str, Any]]] | None = None
+    #: member lines the editor offers for (case) (D16: one per related case); one left without goals is not saved
+    members: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    #: a template of the program's own, included on the new-plan page, in the editor and on the printed plan with
+    #: `where` = "new", "editor" or "print"
+    template: str = ""
+    #: more names for the templates (the program's own labels)
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 class PlanForm(PlanIn):
@@ -117,8 +136,9 @@ def _title(plan: dict[str, Any]) -> str:
     return f"第{plan['revision']}版" if plan["revision"] else "下書き"
 
 
-def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
-    """The editor's rows in the command's shape: direction, goal rows and role rows (blank rows dropped)."""
+def _plan_form(text: dict[str, Any], offered: Iterable[str] = ()) -> dict[str, Any]:
+    """The editor's rows in the command's shape: direction, goal rows and role rows (blank rows dropped, and a
+    member line the editor `offered` left without goals)."""
 
     def rows(name: str) -> list[str]:
         sent = text.get(name, [])
@@ -131,18 +151,21 @@ def _plan_form(text: dict[str, Any]) -> dict[str, Any]:
             roles.append({"agency": agency, "responsibility": responsibility, "contact": contact or None})
     members = []
     for label, goals in zip_longest(rows("member_label"), rows("member_goals"), fillvalue=""):
-        if label or goals:  # one goal a line
+        if (label or goals) and not (label in offered and not goals.strip()):  # one goal a line
             members.append({"label": label, "goals": [g.strip() for g in goals.splitlines() if g.strip()]})
     return {"support_direction": text.get("support_direction", ""), "goals": [g for g in rows("goal") if g],
             "roles": roles, "intention": text.get("intention", ""), "starts_on": text.get("starts_on", ""),
             "review_on": text.get("review_on", ""), "members": members}
 
 
-def _form_of(plan: dict[str, Any]) -> dict[str, Any]:
-    """The editor filled in with the plan as it stands."""
+def _form_of(plan: dict[str, Any], offered: list[dict[str, Any]]) -> dict[str, Any]:
+    """The editor filled in with the plan as it stands, and a line for each `offered` member it has none for."""
+    members = plan.get("persons", [])[1:]
+    written = {m["label"] for m in members}
     return {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"],
             "intention": plan.get("intention", ""), "starts_on": plan.get("starts_on") or "",
-            "review_on": plan.get("review_on") or "", "members": plan.get("persons", [])[1:]}
+            "review_on": plan.get("review_on") or "",
+            "members": [*members, *(m for m in offered if m["label"] not in written)]}
 
 
 def _with_rows(form: dict[str, Any]) -> dict[str, Any]:
@@ -157,20 +180,36 @@ def _command_args(command: PlanIn) -> tuple[Any, ...]:
 
 
 def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_action: str,
-               case_facts: Callable[[Any, UUID], list[tuple[str, str]]]) -> APIRouter:
+               case_facts: Callable[[Any, UUID], list[tuple[str, str]]], extras: PlanExtras | None = None) -> APIRouter:
     """The plan pages of `program` (its `ui`): `case_page(case_id)` is the program's own page of a case (where
     「プランを作成」 is, readable with `case_action`); `case_facts(app, case_id)` the rows (label, text) that head
-    the editor and the printed plan (blocking; raises NotFound for a case the program does not hold)."""
+    the editor, the plan page and the printed plan (blocking; raises NotFound for a case the program does not hold);
+    `extras` what the program adds."""
+    extras = extras or PlanExtras()
     router = APIRouter(include_in_schema=False)
     write_action = f"{program}.plan.write"
     write = requires(write_action)
-    common = {**LABELS, "write_action": write_action, "case_action": case_action, "program_ja": PROGRAM_JA.get(program, "")}
+    common = {**LABELS, **extras.context, "write_action": write_action, "case_action": case_action,
+              "program_ja": PROGRAM_JA.get(program, ""), "program_part": extras.template}
 
     def missing(request: Request, message: str) -> Response:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=message)
 
     def case_of(app: PlanOwner, case_id: UUID) -> dict[str, Any]:
-        return {"case_id": str(case_id), "facts": case_facts(app, case_id), "link": case_page(str(case_id))}
+        more = extras.case(app, case_id) if extras.case else {}
+        return {**more, "case_id": str(case_id), "facts": case_facts(app, case_id), "link": case_page(str(case_id))}
+
+    def offered(case: dict[str, Any]) -> list[dict[str, Any]]:
+        return extras.members(case) if extras.members else []
+
+    def offered_for(app: PlanOwner, plan_id: UUID) -> list[str]:
+        """The labels of the member lines the editor offered for a plan's case (blocking)."""
+        if extras.members is None:
+            return []
+        try:
+            return [m["label"] for m in offered(case_of(app, UUID(app.plan_view(plan_id)["case_id"])))]
+        except NotFound:
+            return []
 
     def editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
                error: str | None = None) -> Response:
@@ -188,7 +227,8 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             return missing(request, str(gone))
         goals = [g for person in plan["persons"] for g in person["goals"]]
         return ui.render(request, "plan_page.html", f"プラン {_title(plan)} / plan", status_code=status_code,
-                         case=case, plan=plan, form=_with_rows(form if form is not None else _form_of(plan)), error=error,
+                         case=case, plan=plan, form=_with_rows(form if form is not None else _form_of(plan, offered(case))),
+                         error=error,
                          closure=closure or {}, agencies=sorted(agencies()), editable=EDITABLE, closable=CLOSABLE,
                          in_force=IN_FORCE, accompany=accompany or {}, all_goals=goals, check_in_ways=CHECK_IN_WAYS,
                          plan_title=_title(plan), **common)
@@ -202,15 +242,17 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
 
     @router.get("/ui/cases/{case_id}/plans/new", response_class=HTMLResponse, dependencies=[write])
     def new_plan(request: Request, case_id: UUID, app: App) -> Response:
-        """プランを作成: the editor, empty (one role row for the agency that takes the person on)."""
+        """プランを作成: the editor, empty (one role row for the agency that takes the person on, or the program's
+        proposed roles and member lines)."""
         if staff_from_cookie(request) is None:
             return redirect(f"/ui/login?next=/ui/cases/{case_id}/plans/new")
         try:
             case = case_of(app, case_id)
         except NotFound as gone:
             return missing(request, str(gone))
+        roles = extras.roles(app, case) if extras.roles else []
         form = {"support_direction": "", "goals": [""], "intention": "", "starts_on": "", "review_on": "",
-                "members": [], "roles": [{"agency": "", "responsibility": "", "contact": None}]}
+                "members": offered(case), "roles": roles or [{"agency": "", "responsibility": "", "contact": None}]}
         return editor(request, case, form)
 
     @router.post("/ui/cases/{case_id}/plans", response_class=HTMLResponse, dependencies=[write])
@@ -224,7 +266,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
         except NotFound as gone:
             return missing(request, str(gone))
         text = await form_text(request)
-        form = _plan_form(text)
+        form = _plan_form(text, [m["label"] for m in offered(case)])
         try:
             command = form_model(PlanForm, form)
             plan_id = await call(app.draft_plan, actor_of(staff), case_id, command.support_direction, command.goals,
@@ -257,7 +299,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
         if staff is None:
             return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
         text = await form_text(request)
-        form = _plan_form(text)
+        form = _plan_form(text, await call(offered_for, app, plan_id))
         try:
             command = form_model(PlanForm, form)
             await call(app.revise_plan, actor_of(staff), plan_id, command.support_direction, command.goals,
