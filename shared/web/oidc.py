@@ -112,12 +112,9 @@ class Store:
             if self._memory is not None:
                 yield
                 return
-            with open(self.folder / f".{digest(key)}.lock", "a") as held:
+            with open(self.folder / f".{digest(key)}.lock", "a") as held:  # kept while its record is (sweep)
                 fcntl.flock(held, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    Path(held.name).unlink(missing_ok=True)
+                yield
 
     def sweep(self) -> None:
         """Forget records past their time (sessions ended without a sign-out)."""
@@ -127,6 +124,10 @@ class Store:
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 if float(json.loads(path.read_text(encoding="utf-8"))["until"]) <= time.time():
                     path.unlink(missing_ok=True)
+        for lock in self.folder.glob(".*.lock"):  # a lock whose session is gone, not used for a day
+            with contextlib.suppress(OSError):
+                if not (self.folder / f"{lock.name[1:-5]}.json").exists() and lock.stat().st_mtime < time.time() - 86400:
+                    lock.unlink()
 
 
 class PendingCache:

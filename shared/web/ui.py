@@ -607,7 +607,14 @@ def _mount_sign_out(router: APIRouter, ui: UI) -> None:
                                            service_url(request, ui.service) + "/ui/logout/done")
         if principal is not None:
             await anyio.to_thread.run_sync(verifier().end, principal)
-        response = RedirectResponse(at_idp, status_code=303) if at_idp else redirect("/ui/login", ok="signed_out")
+        if at_idp:
+            # Not a redirect: the page's CSP (form-action 'self') stops a form's redirect to another origin.
+            # A page that goes on by itself (Refresh) and says where, with a link if it does not.
+            request.state.principal = None
+            response: Response = ui.render(request, "oidc_signed_out.html", "ログアウト / sign out", at_idp=at_idp)
+            response.headers["Refresh"] = f"0; url={at_idp}"
+        else:
+            response = redirect("/ui/login", ok="signed_out")
         response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=_secure(request, settings))
         return response
 
