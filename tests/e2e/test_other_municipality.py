@@ -1,11 +1,14 @@
 """Another municipality's file on a running suite (issue 18): a short journey under 架空市's organisation
 (shared/organisation/municipalities/kakushi.toml: divisions and counters unlike Chofu's), then its reorganisation
-taking effect (the suite restarted on the reorganisation's day, same stores): the old case keeps its division's code,
-its successor reads and works it, the pages show the name then and now, a new case goes to the new division.
+taking effect (the suite restarted on the reorganisation's day, same stores), in the API and on the pages:
+- two divisions merged (高齢福祉課 + 介護保険課 → 高齢介護課): the old case keeps its division's code, its successor
+  reads and works it, its page shows the name then and now (「高齢福祉課（現: 高齢介護課）」); a new case at the same
+  counter goes to the new division;
+- a counter moved (子育て世代包括支援センター: 健康づくり課 → こども家庭課): the case received before the day keeps
+  健康づくり課 and is worked by the counter's new division too (its primary agency is the counter); a case received on
+  the day goes to こども家庭課, and 健康づくり課 can no longer receive at that counter.
 
-Only this journey runs on the second file in CI (the budget is tight). The whole suite on another file:
-`JUSOU_MUNICIPALITY_FILE=/abs/path/file.toml` in the environment of `.ci/run` / pytest (every suite the tests
-start inherits it); tests written with Chofu's division codes (tests/support/auth.py) expect Chofu's file.
+More tests run on this file too: tests/e2e/test_municipality_second_file.py (`JUSOU_TEST_MUNICIPALITY=kakushi`).
 """
 
 from __future__ import annotations
@@ -148,8 +151,31 @@ async def test_a_journey_under_another_municipality_then_its_reorganisation(kaku
                 json={"to_agency": "基幹相談支援センター", "reason": "本人の障がいの相談"},
             )
         )
-        assert (await http.get(f"{intake}/cases/{moved_id}", headers=KODOMO)).status_code == 200
+        # the counter moved: the case received before keeps 健康づくり課's code; the counter's new division works it
+        moved = ok(await http.get(f"{intake}/cases/{moved_id}", headers=KODOMO))
+        assert (moved["counter"], moved["division"]) == ("kosodate-center", "kenko-zukuri")
         assert (await http.get(f"{intake}/cases/{moved_id}", headers=KENKO)).status_code == 200
+        ok(
+            await http.post(
+                f"{intake}/cases/{moved_id}/consent",
+                headers=KODOMO,
+                json={"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"},
+            )
+        )
+        # and a case received at the counter from the day goes to こども家庭課; 健康づくり課 no longer receives there
+        at_the_moved_counter = {
+            "counter": "kosodate-center",
+            "channel": "電話",
+            "concerns": ["子育て"],
+            "person": {"name": "架空 四郎", "birth_date": "1992-03-04"},
+            "confirm_new_person": True,
+        }
+        refused = await http.post(f"{intake}/consultations", headers=KENKO, json=at_the_moved_counter)
+        assert refused.status_code == 403 and "intake" in refused.json()["detail"], refused.text  # no counter of its own now
+        after_id = ok(await http.post(f"{intake}/consultations", headers=KODOMO, json=at_the_moved_counter))["case_id"]
+        after = ok(await http.get(f"{intake}/cases/{after_id}", headers=KODOMO))
+        assert (after["counter"], after["division"]) == ("kosodate-center", "kodomo-katei")
+        assert (await http.get(f"{intake}/cases/{after_id}", headers=KENKO)).status_code == 403
         new_id = ok(
             await http.post(
                 f"{intake}/consultations",
@@ -169,4 +195,10 @@ async def test_a_journey_under_another_municipality_then_its_reorganisation(kaku
         new_page = await http.get(f"{intake}/ui/cases/{new_id}/timeline", headers=KAIGO)
         assert old_page.status_code == 200 and "高齢福祉課（現: 高齢介護課）" in old_page.text, old_page.text[-3000:]
         assert new_page.status_code == 200 and "kaigo-201（高齢介護課）" in new_page.text
-        assert "調布" not in old_page.text + new_page.text
+        moved_page = await http.get(f"{intake}/ui/cases/{moved_id}/timeline", headers=KODOMO)
+        after_page = await http.get(f"{intake}/ui/cases/{after_id}/timeline", headers=KODOMO)
+        assert moved_page.status_code == 200 and "kenko-102（健康づくり課）" in moved_page.text, moved_page.text[-3000:]
+        assert "kodomo-202（こども家庭課）" in moved_page.text  # who worked it after the move
+        assert after_page.status_code == 200 and "kodomo-202（こども家庭課）" in after_page.text
+        assert "健康づくり課" not in after_page.text
+        assert "調布" not in old_page.text + new_page.text + moved_page.text + after_page.text
