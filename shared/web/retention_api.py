@@ -34,7 +34,6 @@ from shared.domain.retention import (
     BASIS,
     KINDS,
     PERSON_ERASED,
-    RULES,
     SERVICES,
     Due,
     PeriodsInvalid,
@@ -312,7 +311,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
         return page.render(request, "retention.html", "保存年限 / retention", rows=shown, paging=paging, day=day,
                            today=today, years=found.years, kinds=[k for k in KINDS.values() if k.service == service
                                                                    or (k.code == "person" and erases)],
-                           missing=found.missing, erases=erases, rule=RULES[service])
+                           missing=found.missing, erases=erases, kinds_all=KINDS)
 
     if erases:
         @router.post("/retention/persons/{person_ref}/erasure", dependencies=[ERASE])

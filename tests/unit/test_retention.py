@@ -44,7 +44,7 @@ def one(service: str, *steps: Step) -> tuple[date | None, bool]:
 def test_retention_every_program_has_a_record_kind_with_a_period_and_its_basis() -> None:
     assert set(RULES) == set(SERVICES)
     assert {KINDS[rule.kind].service for rule in RULES.values()} == set(SERVICES)
-    assert all(k.years == 5 and "第61条" in k.basis and k.counted_from for k in KINDS.values())
+    assert all(k.years == 5 and "第61条" in k.basis and k.counted_from and k.after_erasure for k in KINDS.values())
 
 
 def test_retention_a_case_closed_at_the_counter_is_past_its_period_from_its_closing_day() -> None:
