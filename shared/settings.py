@@ -86,6 +86,11 @@ class Environment(BaseSettings):
         "each with the dates it is valid (format: shared/organisation/municipalities/chofu.toml; example: "
         "shared/organisation/municipalities/kakushi.toml); every service and `jusou` command must read the same file",
         shown="(Chofu: shared/organisation/municipalities/chofu.toml)")
+    tenants_file: str = setting(
+        "JUSOU_TENANTS_FILE", "",
+        "many municipalities on one deployment (issue 18): a TOML file of the tenants, each with its municipality file, "
+        "data folder or PostgreSQL schemas, NATS account and identity provider (shared/tenancy.py; "
+        "`jusou up --tenants FILE`); unset, one municipality", shown="(none: one municipality)")
     store: Literal["sqlite", "postgres"] = setting(
         "JUSOU_STORE", "sqlite", "`sqlite` (a file per service) or `postgres` (a schema per service)")
     pg_host: str = setting("JUSOU_PG_HOST", "127.0.0.1", "PostgreSQL host")

@@ -30,7 +30,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from shared import tenancy
 from shared.kernel.journey import DomainError
 from shared.organisation.reference import divisions, lead_division
 from shared.settings import AuthSettings, current, write_private
@@ -97,6 +98,7 @@ class Principal:
     expires_at: float = field(default=float("inf"), repr=False, compare=False)  # the token's exp
     session: str = field(default="", repr=False, compare=False)  # the token's jti (else its hash): what sign-out ends
     issued_at: float = field(default=0.0, repr=False, compare=False)  # the token's iat (0: not said)
+    tenant: str = ""  # the municipality they work for (issue 18, shared/tenancy.py): "" on a single-tenant suite
 
     @property
     def actor(self) -> dict[str, str]:
@@ -271,7 +273,64 @@ class Verifier:
         session = jti if isinstance(jti, str) and 0 < len(jti) <= 200 else hashlib.sha256(token.encode()).hexdigest()
         issued = float(iat) if isinstance(iat, (int, float)) and not isinstance(iat, bool) else 0.0
         return Principal(staff_id, division, frozenset(roles), token, expires_at=float(claims["exp"]), session=session,
-                         issued_at=issued)
+                         issued_at=issued, tenant=tenancy.claims_tenant(claims) or "")
+
+
+class TenantNotNamed(Unauthenticated):
+    """Many municipalities on one deployment (issue 18): a token without a `tenant` claim."""
+
+    def __init__(self) -> None:
+        super().__init__(f"このトークンには自治体 ({tenancy.CLAIM}) がありません。所属する自治体の認証基盤でログインしてください",
+                         f"the token names no tenant (claim {tenancy.CLAIM!r}): sign in at your municipality's identity provider")
+
+
+class TenantNotServed(Unauthenticated):
+    """A token naming a tenant this deployment does not serve."""
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"自治体 {tenant!r} はこの環境で扱っていません", f"this deployment serves no tenant {tenant!r}")
+
+
+class TenantVerifier(Verifier):
+    """Many municipalities on one deployment (issue 18, shared/tenancy.py): a token is checked by its tenant's
+    own verifier (its IdP's keys, or its own development issuer's key, issuer and staff), chosen by the token's
+    `tenant` claim; a claim naming another tenant than the key that signed it fails that tenant's signature
+    check. The verified tenant is the request's from then on (shared/tenancy.py `CURRENT`, shared/web/deps.py)."""
+
+    def __init__(self, settings: AuthSettings, tenants: dict[str, tenancy.Tenant]) -> None:
+        super().__init__(settings)
+        self.of_tenant = {t.id: Verifier(tenancy.auth_settings(settings, t)) for t in tenants.values()}
+
+    def verify(self, token: str) -> Principal:
+        if token.startswith(SESSION_PREFIX):  # a browser's session at a tenant's IdP: the tenant whose store has it
+            key = hashlib.sha256(token.encode()).hexdigest()
+            for tenant_id, checker in self.of_tenant.items():
+                if checker.settings.issuer and checker.sessions.record(key) is not None:
+                    with tenancy.acting_for(tenant_id):
+                        principal = checker.verify(token)
+                    tenancy.CURRENT.set(tenant_id)
+                    return replace(principal, tenant=tenant_id)  # the tenant whose IdP signed the staff member in
+            raise Unauthenticated("このセッションは終了しているか、ありません。もう一度ログインしてください",
+                                  "no such session (ended, expired or never made): sign in again")
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("トークンの形式が正しくありません", f"the token is not a JWT ({exc})") from exc
+        tenant = tenancy.claims_tenant(unverified)
+        if tenant is None:
+            raise TenantNotNamed()
+        one = self.of_tenant.get(tenant)
+        if one is None:
+            raise TenantNotServed(tenant)
+        with tenancy.acting_for(tenant):  # its own municipality file: the division is checked against it
+            principal = one.verify(token)
+        if principal.tenant != tenant:  # the verified claims are those read: never, but never trusted
+            raise TenantNotServed(principal.tenant)
+        tenancy.CURRENT.set(tenant)  # the request's tenant from here on
+        return principal
+
+    def end(self, principal: Principal) -> bool:
+        return self.of_tenant[principal.tenant].end(principal)
 
 
 class Revocations:
@@ -405,8 +464,9 @@ def csrf_token(session_token: str) -> str:
 
 @cache
 def verifier() -> Verifier:
-    """This process's verifier (settings are read once)."""
-    return Verifier(AuthSettings.from_env())
+    """This process's verifier (settings are read once): one per tenant with a tenants file (issue 18)."""
+    settings, tenants = AuthSettings.from_env(), tenancy.configured()
+    return TenantVerifier(settings, tenants) if tenants else Verifier(settings)
 
 
 def bearer(authorization: str) -> str | None:

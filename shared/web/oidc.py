@@ -48,6 +48,7 @@ from shared.settings import AuthSettings, write_private
 from shared.web.auth import DEFAULT_TTL_SECONDS, LEEWAY_SECONDS, SESSION_PREFIX, Principal, Unauthenticated, Verifier
 
 PENDING_COOKIE = "jusou_oidc"  # the marker of this browser's sign-in in progress
+TENANT_MARK = "_tenant"  # in the markers: which tenant's IdP (many municipalities)
 PENDING_SECONDS = 600  # a sign-in not back from the IdP within this time starts again
 REFRESH_MARGIN_SECONDS = 120  # an access token closer than this to its expiry is refreshed
 RETRY_SECONDS = 30  # an IdP that could not be reached for a refresh is asked again after this
@@ -172,8 +173,15 @@ def _pending_of(request: Request) -> dict[str, Any]:
     return pending if isinstance(pending, dict) else {}
 
 
-def pending_cookie(request: Request) -> str:
-    return base64.urlsafe_b64encode(json.dumps(request.scope.get("session", {})).encode()).decode()
+def pending_cookie(request: Request, tenant: str = "") -> str:
+    """The markers, and the tenant whose IdP the flow is at (many municipalities: shared/tenancy.py)."""
+    markers = {**request.scope.get("session", {}), **({TENANT_MARK: tenant} if tenant else {})}
+    return base64.urlsafe_b64encode(json.dumps(markers).encode()).decode()
+
+
+def pending_tenant(request: Request) -> str:
+    """The tenant the browser's sign-in in progress is at ("" without tenants); a changed one finds no flow."""
+    return str(_pending_of(request).get(TENANT_MARK, ""))
 
 
 async def begin(request: Request, settings: AuthSettings, redirect_uri: str, next_: str) -> str:
@@ -265,7 +273,8 @@ class Sessions:
         cookie = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = time.time()
         record: dict[str, Any] = {"staff_id": who.staff_id, "division": who.division, "roles": sorted(who.roles), "issued_at": now,
-                                  "ends_at": now + DEFAULT_TTL_SECONDS, "id_token": str(token.get("id_token", ""))}
+                                  "ends_at": now + DEFAULT_TTL_SECONDS, "id_token": str(token.get("id_token", "")),
+                                  "tenant": who.tenant}
         record.update(self._tokens(token, record))
         self.store.sweep()
         self.store.put(digest(cookie), record, record["ends_at"])
@@ -305,7 +314,8 @@ class Sessions:
                 and record.get("retry_at", 0.0) <= now:
             record = self.refresh(key)
         return Principal(record["staff_id"], record["division"], frozenset(record["roles"]), record.get("forward", ""),
-                         expires_at=float(record["ends_at"]), session=key, issued_at=float(record["issued_at"]))
+                         expires_at=float(record["ends_at"]), session=key, issued_at=float(record["issued_at"]),
+                         tenant=str(record.get("tenant", "")))
 
     def refresh(self, key: str) -> dict[str, Any]:
         """A fresh access token with the refresh token (once for every service sharing the folder); an IdP

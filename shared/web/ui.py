@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import hashlib
 import hmac
@@ -48,6 +49,7 @@ from jinja2 import (
 from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tenancy
 from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import new_key_field
@@ -503,6 +505,16 @@ def _secure(request: Request, settings: AuthSettings) -> bool:
     return settings.cookie_secure == "always" or request.url.scheme == "https"
 
 
+def _idps() -> dict[str, tuple[str, AuthSettings]]:
+    """Where staff sign in at an IdP, by tenant ("": the one municipality) → (name, settings); {} when none is set."""
+    base = AuthSettings.from_env()
+    tenants = tenancy.configured()
+    if not tenants:
+        return {"": ("", base)} if base.issuer and base.client_id else {}
+    found = {tid: (t.name or tid, tenancy.auth_settings(base, t)) for tid, t in tenants.items()}
+    return {tid: idp for tid, idp in found.items() if idp[1].issuer and idp[1].client_id}
+
+
 def _mount_sign_in(router: APIRouter, ui: UI) -> None:
     """The sign-in page and the way through the city's IdP and back (shared/web/oidc.py: Authlib, the
     code flow with PKCE and a nonce, the ID token checked, then a server-side session)."""
@@ -511,35 +523,45 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
     async def login_form(request: Request, next: str = "/ui/") -> HTMLResponse:
         settings = AuthSettings.from_env()
         return ui.render(request, "login.html", "ログイン", next=next, idp=settings.issuer,
-                         idp_sign_in=bool(settings.issuer and settings.client_id))
+                         idp_sign_in=bool(_idps()))
 
     @router.get("/ui/login/oidc", dependencies=[public()])
-    async def login_at_idp(request: Request, next: str = "/ui/") -> Response:
-        """To the city's IdP; it sends the browser back to the callback."""
-        settings = AuthSettings.from_env()
-        if not (settings.issuer and settings.client_id):
-            return redirect("/ui/login", ng="no_idp")
+    async def login_at_idp(request: Request, next: str = "/ui/", tenant: str = "") -> Response:
+        """To the city's IdP (with many municipalities: the one chosen, after a page to choose it); it sends
+        the browser back to the callback."""
+        idps = _idps()
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
+        if not idps:
+            return redirect("/ui/login", ng="no_idp")
+        if "" not in idps and tenant not in idps:
+            return ui.render(request, "oidc_tenants.html", "ログイン", next=target, tenants=[
+                (tid, name, f"/ui/login/oidc?{urlencode({'tenant': tid, 'next': target})}") for tid, (name, _) in idps.items()])
+        settings = idps["" if "" in idps else tenant][1]
         try:
             url = await oidc.begin(request, settings, _callback(request, ui.service), target)
         except Unauthenticated as exc:
             structlog.get_logger().warning("ui.idp_unreachable", reason=str(exc))
             return redirect("/ui/login", ng="idp_unreachable")
         response = RedirectResponse(url, status_code=303)
-        response.set_cookie(oidc.PENDING_COOKIE, oidc.pending_cookie(request), max_age=oidc.PENDING_SECONDS,
-                            path="/ui/login", httponly=True, samesite="lax", secure=_secure(request, settings))
+        response.set_cookie(oidc.PENDING_COOKIE, oidc.pending_cookie(request, "" if "" in idps else tenant),
+                            max_age=oidc.PENDING_SECONDS, path="/ui/login", httponly=True, samesite="lax",
+                            secure=_secure(request, settings))
         return response
 
     @router.get("/ui/login/callback", dependencies=[public()])
     async def login_callback(request: Request) -> Response:
         """Back from the IdP: the code is exchanged, the ID token checked, and the browser gets a session."""
-        settings = AuthSettings.from_env()
-        if not (settings.issuer and settings.client_id):
-            return redirect("/ui/login", ng="no_idp")
+        idps, tenant = _idps(), oidc.pending_tenant(request)
+        if tenant not in idps:
+            return redirect("/ui/login", ng="no_idp" if not idps else "sign_in_again")
+        settings = idps[tenant][1]
+        checker = verifier()
+        checker = getattr(checker, "of_tenant", {}).get(tenant, checker) if tenant else checker
         try:
-            session, next_ = await oidc.finish(request, settings, verifier())
+            with tenancy.acting_for(tenant) if tenant else contextlib.nullcontext():  # its municipality's divisions
+                session, next_ = await oidc.finish(request, settings, checker)
         except oidc.SignInRefused as exc:
-            structlog.get_logger().info("ui.sign_in_refused", reason=str(exc))
+            structlog.get_logger().info("ui.sign_in_refused", reason=str(exc), tenant=tenant)
             refused = redirect("/ui/login", ng=exc.key)
             if exc.key != "sign_in_again":  # this browser's flow was used up (a forged state leaves it be)
                 refused.delete_cookie(oidc.PENDING_COOKIE, path="/ui/login")

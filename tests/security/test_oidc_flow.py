@@ -81,7 +81,8 @@ def app(service: str = "intake") -> FastAPI:
     @api.get("/ui/whoami", dependencies=[requires("ui.open")])
     async def whoami(request: Request) -> dict[str, Any]:
         who = request.state.principal
-        return {"staff_id": who.staff_id, "division": who.division, "roles": sorted(who.roles), "token": who.token}
+        return {"staff_id": who.staff_id, "division": who.division, "roles": sorted(who.roles), "token": who.token,
+                "tenant": who.tenant}
 
     @api.get("/whoami", dependencies=[requires("ui.open")])
     async def whoami_api(request: Request) -> dict[str, Any]:
@@ -329,3 +330,52 @@ def test_oidc_behind_a_tls_proxy_the_redirect_uri_is_https_and_the_cookies_secur
             assert "secure" in direct.get("/ui/login/oidc").headers["set-cookie"].lower()
     finally:
         auth.verifier.cache_clear()
+
+
+def test_oidc_with_many_municipalities_the_staff_member_chooses_theirs_and_signs_in_at_its_idp(
+        idp: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text(f"""
+[[tenants]]
+id = "chofu"
+name = "調布市"
+data_dir = "chofu"
+[tenants.oidc]
+issuer = "{idp}"
+jwks_url = "{idp}/jwks"
+client_id = "jusou"
+client_secret = "the-client-secret"
+
+[[tenants]]
+id = "kakushi"
+name = "架空市"
+data_dir = "kakushi"
+""", encoding="utf-8")
+    monkeypatch.setenv("JUSOU_TENANTS_FILE", str(tenants))
+    monkeypatch.setenv("JUSOU_AUTH_DIR", str(tmp_path / "auth"))
+    monkeypatch.setenv("JUSOU_INTAKE_URL", SERVICE)
+    for name in ("JUSOU_OIDC_ISSUER", "JUSOU_OIDC_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    auth.verifier.cache_clear()
+    add_staff(idp)
+    try:
+        with TestClient(app(), follow_redirects=False) as browser:
+            chooser = browser.get("/ui/login/oidc", params={"next": "/ui/whoami"})
+            assert chooser.status_code == 200 and "調布市" in chooser.text and "架空市" not in chooser.text  # no IdP there
+            assert "/ui/login/oidc?tenant=chofu&amp;next=%2Fui%2Fwhoami" in chooser.text
+
+            back = callback(browser, authorize(to_idp_of(browser, "chofu")))
+
+            assert back.headers["location"] == "/ui/whoami?ok=signed_in", back.headers["location"]
+            who = browser.get("/ui/whoami").json()
+            assert (who["staff_id"], who["tenant"]) == (STAFF, "chofu")
+            assert (tmp_path / "chofu" / "auth" / "sessions").is_dir()  # the tenant's own folder keeps its sessions
+            assert browser.get("/ui/login/oidc", params={"tenant": "kakushi"}).status_code == 200  # the chooser again
+    finally:
+        auth.verifier.cache_clear()
+
+
+def to_idp_of(browser: TestClient, tenant: str) -> str:
+    away = browser.get("/ui/login/oidc", params={"next": "/ui/whoami", "tenant": tenant})
+    assert away.status_code == 303, away.text
+    return away.headers["location"]
