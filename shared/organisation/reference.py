@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from shared import settings
+from shared import settings, tenancy
 from shared.organisation.municipality import DEFAULT_FILE, About, MunicipalityFileError, Organisation, load
 
 JST = timezone(timedelta(hours=9))
@@ -169,13 +169,17 @@ def in_force(path: Path | str) -> Iterator[Organisation]:
 
 
 def organisation() -> Organisation:
-    """The organisation in force: the file `in_force` set for this context, else the configured municipality's,
-    loaded (and validated) on first use; a changed `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at
+    """The organisation in force: the file `in_force` set for this context, else the acting tenant's own file (on a
+    deployment of many municipalities, shared/tenancy.py), else the configured municipality's, loaded (and
+    validated) on first use; a changed `JUSOU_MUNICIPALITY_FILE` (a test's monkeypatch) is seen at
     once. A bad file raises MunicipalityFileError."""
     global _current
     chosen = _in_force.get()
     if chosen is not None:
         return _loaded[chosen]
+    scoped = tenancy.current_organisation()  # many municipalities on one deployment: the acting tenant's own file
+    if scoped is not None:
+        return scoped
     raw = _raw_variable()
     last = _current
     if last is not None and last[0] == raw:
