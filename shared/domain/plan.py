@@ -75,7 +75,9 @@ def _roles(roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise PlanWithoutRoles(
                 f"役割{i}: 機関名と役割の両方を入力してください / role {i} needs an agency and a responsibility (D4)"
             )
-        clean.append({"agency": agency, "responsibility": responsibility, "contact": role.get("contact")})
+        code = role.get("agency_code")  # issue 18: the municipality file's code, added by the application (plan_owner)
+        clean.append({"agency": agency, "responsibility": responsibility, "contact": role.get("contact")}
+                     | ({"agency_code": str(code)} if code else {}))
     return clean
 
 

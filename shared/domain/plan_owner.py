@@ -21,7 +21,17 @@ from shared.contract.events import (
 from shared.domain.plan import Plan
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
-from shared.organisation.reference import unknown_agencies
+from shared.organisation.reference import agency_code, unknown_agencies
+
+
+def with_agency_codes(roles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each role with its agency's code from the municipality file in force beside the name (issue 18: events carry
+    codes); a name the file does not know keeps no code (require_known_agencies refuses it first)."""
+    coded = []
+    for role in roles:
+        code = agency_code(str(role.get("agency") or "").strip())
+        coded.append({k: v for k, v in role.items() if k != "agency_code"} | ({"agency_code": code} if code else {}))
+    return coded
 
 
 def require_known_agencies(roles: list[dict[str, Any]]) -> None:
@@ -60,7 +70,7 @@ class PlanOwner(ServiceApplication):
         self.require_case(case_id)
         require_known_agencies(roles)
         with acting(actor):
-            plan = Plan.draft(case_id, self.program, direction, goals, roles, intention, starts_on, review_on, members)
+            plan = Plan.draft(case_id, self.program, direction, goals, with_agency_codes(roles), intention, starts_on, review_on, members)
         self.save(plan)
         return plan.id
 
@@ -73,7 +83,7 @@ class PlanOwner(ServiceApplication):
         plan: Plan = self.load(plan_id, Plan, "プラン")
         require_known_agencies(roles)
         with acting(actor):
-            plan.revise(direction, goals, roles, intention, starts_on, review_on, members)
+            plan.revise(direction, goals, with_agency_codes(roles), intention, starts_on, review_on, members)
         self.save(plan)
 
     def accompany(self, actor: dict[str, str], plan_id: UUID, since: date, goals_met: list[str]) -> None:

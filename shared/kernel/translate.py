@@ -36,4 +36,5 @@ def translator(service: str, rules: dict[type, Rule]) -> Callable[[Any, int], En
                      if k in payload or k not in ADDED_IN_PLACE},
         )
 
+    translate.public_classes = frozenset(rules)  # type: ignore[attr-defined]  # the relay decodes only these (relay.py)
     return translate
