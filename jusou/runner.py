@@ -356,6 +356,8 @@ class Suite:
             JUSOU_HOST=HOST,
             PYTHONUNBUFFERED="1",
         )
+        # one process per service: each consumer applies up to 16 messages per transaction (shared/messaging/inbox.py)
+        env.setdefault("JUSOU_INBOX_BATCH", "16")
         env.update({f"JUSOU_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         if self.tenants_file is not None:
             env[tenancy.VARIABLE] = str(self.tenants_file)

@@ -151,7 +151,9 @@ def load(path: Path | str) -> dict[TenantId, Tenant]:
     try:
         model = TenantsFile.model_validate(data)
     except ValidationError as error:
-        problems = [f"{path}: {_where(text, data, tuple(p['loc']))}: {_japanese(p)} / "
+        named = {**data, "tenants": [{"code": row.get("id"), **row} if isinstance(row, dict) else row
+                                     for row in data.get("tenants", [])]} if isinstance(data.get("tenants"), list) else data
+        problems = [f"{path}: {_where(text, named, tuple(p['loc']))}: {_japanese(p)} / "
                     f"{p['msg']} (input {p.get('input')!r})"[:300] for p in error.errors()]
         raise TenantsFileError("テナントファイルの内容が正しくありません / the tenants file is not valid:\n  "
                                + "\n  ".join(problems)) from None
