@@ -123,5 +123,8 @@ def serve(service: str, api: FastAPI) -> None:
     # a NATS older than the relay needs: status 2 and why, before anything starts (docs/nats.md)
     exit_if_unsupported_nats(settings.nats_url, f"{service}-version-check", settings.nats_user, settings.nats_password)
     protocol = bounded_protocol()
+    # behind a TLS proxy: its X-Forwarded-Proto makes request.url https (Secure cookies, https redirect URIs at the
+    # IdP), believed only from JUSOU_FORWARDED_ALLOW_IPS (deploy/k8s/ingress.yaml)
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
-                http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+                http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)

@@ -1264,3 +1264,18 @@ def test_the_env_template_shows_the_forwarded_headers_setting_commented_out(monk
     assert "JUSOU_FORWARDED_ALLOW_IPS" in commented and set(commented) <= known_settings()
     monkeypatch.setenv("JUSOU_FORWARDED_ALLOW_IPS", commented["JUSOU_FORWARDED_ALLOW_IPS"])
     assert Settings.from_env("intake").forwarded_allow_ips == commented["JUSOU_FORWARDED_ALLOW_IPS"]  # what serve() gives uvicorn
+
+
+def test_a_service_believes_forwarded_headers_only_from_the_configured_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.web import serve
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(serve, "exit_if_unsupported_nats", lambda *_: None)  # no NATS here: only what uvicorn is told
+    monkeypatch.setattr(serve, "configure_logging", lambda _: None)
+    monkeypatch.setattr(serve.uvicorn, "run", lambda _app, **options: given.update(options))
+    monkeypatch.setenv("JUSOU_FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    serve.serve("intake", FastAPI())
+    assert given["proxy_headers"] is True and given["forwarded_allow_ips"] == "10.0.0.0/8"
+    monkeypatch.delenv("JUSOU_FORWARDED_ALLOW_IPS")
+    serve.serve("intake", FastAPI())
+    assert given["forwarded_allow_ips"] == "127.0.0.1"  # uvicorn's own default: no proxy believed but a local one
