@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import tenancy
 from shared.domain.retention import (
     BASIS,
     KINDS,
@@ -159,8 +160,10 @@ def step_of(event: Any, name: str) -> Step:
 
 
 def periods() -> dict[str, int]:
-    """The periods of the data folder's retention.toml, else the defaults."""
-    path = current().data_path / FILE
+    """The periods of the data folder's retention.toml (the acting municipality's, on a deployment of many), else
+    the defaults."""
+    tenant = tenancy.current_tenant()
+    path = (tenant.data_path if tenant is not None else current().data_path) / FILE
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else None
         return read_periods(text, str(Path(FILE)))
