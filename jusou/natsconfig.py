@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from jusou.runner import subscriptions
-from shared.messaging.natsauth import CREDENTIALS_FILE, INTEGRATOR
+from shared.messaging.natsauth import CREDENTIALS_FILE, INTEGRATOR, tenant_deploy_config
 from shared.messaging.natsauth import deploy_files as render_deploy_files
 from shared.settings import current
+from shared.tenancy import TenantsFileError
+from shared.tenancy import load as load_tenants
 
 
 def deploy_files() -> dict[Path, str]:
@@ -32,6 +34,11 @@ def register(commands: Any) -> None:
     config = actions.add_parser("config", help="write deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml; "
                                                "--check: exit 1 if they differ")
     config.add_argument("--check", action="store_true")
+    config.add_argument("--tenants", metavar="FILE",
+                        help="many municipalities (issue 18): write instead a server config with one NATS account per tenant "
+                             "of the tenants file (each with the JUSOU streams' users inside it), to --out")
+    config.add_argument("--out", metavar="PATH", default="nats-tenants.conf",
+                        help="with --tenants: where to write it (default ./nats-tenants.conf)")
     config.set_defaults(handler=nats_config)
     creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
                                                    "`jusou up`'s NATS (default: the read-only integrator)")
@@ -51,8 +58,29 @@ def nats_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def tenants_config(args: argparse.Namespace) -> int:
+    """`jusou nats config --tenants FILE [--out PATH] [--check]`: one account per tenant, each password a
+    `$JUSOU_NATS_<TENANT>_<USER>_PASSWORD` reference (shared/messaging/natsauth.py `tenant_deploy_config`)."""
+    try:
+        tenants = list(load_tenants(args.tenants).values())
+    except (TenantsFileError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    text, path = tenant_deploy_config(tenants, subscriptions()), Path(args.out)
+    if args.check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} は生成結果と異なります / differs from `jusou nats config --tenants`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"{path}: {len(tenants)} アカウント / accounts: " + ", ".join(t.account for t in tenants))
+    return 0
+
+
 def nats_config(args: argparse.Namespace) -> int:
     """Write the deployment's NATS users, or (--check) exit 1 when the checked-in files differ."""
+    if getattr(args, "tenants", None):
+        return tenants_config(args)
     differs = []
     for path, text in deploy_files().items():
         if args.check:
