@@ -230,16 +230,20 @@ async def open_runtime(
     if not tenants:
         return await _start(settings, application_class, translate, observe, None)
     runtimes: dict[str, Runtime] = {}
-    try:
-        for tenant in tenants.values():
-            context = contextvars.copy_context()
-            context.run(tenancy.CURRENT.set, tenant.id)
-            runtimes[tenant.id] = await asyncio.create_task(
-                _start(tenancy.service_settings(settings, tenant), application_class, translate, observe, tenant.id),
-                context=context)
+
+    async def one(tenant: tenancy.Tenant) -> None:
+        context = contextvars.copy_context()
+        context.run(tenancy.CURRENT.set, tenant.id)
+        runtimes[tenant.id] = await asyncio.create_task(
+            _start(tenancy.service_settings(settings, tenant), application_class, translate, observe, tenant.id),
+            context=context)
+
+    try:  # all at once: each opens its store in a thread and waits on its own connections
+        await asyncio.gather(*(one(tenant) for tenant in tenants.values()))
     except BaseException:
         await Tenants(runtimes).close()
         raise
+    runtimes = {tenant: runtimes[tenant] for tenant in tenants}  # in the file's order
     log.info("tenants.serving", service=settings.service, tenants=list(runtimes))
     return Tenants(runtimes)
 
