@@ -91,17 +91,25 @@ def app(service: str = "intake") -> FastAPI:
     return api
 
 
+@pytest.fixture(scope="module")
+def city_service(idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """A service configured for the city's IdP (client id `jusou`, the audience), made once for the module:
+    its settings are read on every request, so a test may change them with its own monkeypatch."""
+    with pytest.MonkeyPatch.context() as module_env:
+        module_env.setenv("JUSOU_OIDC_ISSUER", idp)
+        module_env.setenv("JUSOU_OIDC_CLIENT_ID", "jusou")
+        module_env.setenv("JUSOU_OIDC_CLIENT_SECRET", "the-client-secret")
+        module_env.setenv("JUSOU_AUTH_DIR", str(tmp_path_factory.mktemp("oidc") / "auth"))
+        module_env.setenv("JUSOU_INTAKE_URL", SERVICE)
+        add_staff(idp)
+        yield app()
+
+
 @pytest.fixture
-def city(idp: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """A browser at a service configured for the city's IdP (client id `jusou`, the audience)."""
-    monkeypatch.setenv("JUSOU_OIDC_ISSUER", idp)
-    monkeypatch.setenv("JUSOU_OIDC_CLIENT_ID", "jusou")
-    monkeypatch.setenv("JUSOU_OIDC_CLIENT_SECRET", "the-client-secret")
-    monkeypatch.setenv("JUSOU_AUTH_DIR", str(tmp_path / "auth"))
-    monkeypatch.setenv("JUSOU_INTAKE_URL", SERVICE)
+def city(city_service: FastAPI) -> Iterator[TestClient]:
+    """A new browser at that service."""
     auth.verifier.cache_clear()
-    add_staff(idp)
-    with TestClient(app(), follow_redirects=False) as browser:
+    with TestClient(city_service, follow_redirects=False) as browser:
         yield browser
     auth.verifier.cache_clear()
 
@@ -180,9 +188,10 @@ def test_oidc_a_forged_state_or_a_replayed_callback_is_refused(city: TestClient)
     assert replayed.headers["location"] == "/ui/login?ng=sign_in_again" and auth.COOKIE not in city.cookies
 
 
-def test_oidc_a_callback_in_another_browser_than_the_one_that_started_is_refused(city: TestClient, idp: str) -> None:
+def test_oidc_a_callback_in_another_browser_than_the_one_that_started_is_refused(city: TestClient,
+                                                                                city_service: FastAPI) -> None:
     location = authorize(to_idp(city))
-    with TestClient(app(), follow_redirects=False) as other:  # a victim's browser sent the attacker's callback
+    with TestClient(city_service, follow_redirects=False) as other:  # a victim's browser sent the attacker's callback
         refused = callback(other, location)
     assert refused.headers["location"] == "/ui/login?ng=sign_in_again" and auth.COOKIE not in other.cookies
 
@@ -251,7 +260,7 @@ def test_oidc_a_session_whose_refresh_the_idp_refuses_ends(city: TestClient, idp
     assert city.get("/ui/whoami").status_code == 303  # and it stays ended
 
 
-def test_oidc_sign_out_ends_the_session_here_and_at_the_idp(city: TestClient, idp: str) -> None:
+def test_oidc_sign_out_ends_the_session_here_and_at_the_idp(city: TestClient, idp: str, city_service: FastAPI) -> None:
     sign_in(city)
     cookie = city.cookies[auth.COOKIE]
     id_token = record_of(city)["id_token"]
@@ -270,7 +279,7 @@ def test_oidc_sign_out_ends_the_session_here_and_at_the_idp(city: TestClient, id
     assert done.status_code == 302 and done.headers["location"] == SERVICE + "/ui/logout/done"
     back = city.get("/ui/logout/done")
     assert back.headers["location"] == "/ui/login?ok=signed_out"
-    with TestClient(app(), follow_redirects=False, cookies={auth.COOKIE: cookie}) as stolen:
+    with TestClient(city_service, follow_redirects=False, cookies={auth.COOKIE: cookie}) as stolen:
         assert stolen.get("/ui/whoami").status_code == 303  # the old cookie names no session any more
 
 
