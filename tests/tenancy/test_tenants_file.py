@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import subprocess
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import nats
 import nats.errors
+import psycopg
 import pytest
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import MapperDeserialisationError
+from psycopg import sql
 from support.servers import free_port, wait_for_port
 
 from jusou.runner import nats_server_binary, subscriptions
 from shared import tenancy
+from shared.kernel.store import pg_conninfo, store_env
 from shared.messaging import natsauth
 from shared.messaging.bus import connect, ensure_streams
 from shared.settings import AuthSettings, Settings
@@ -148,3 +158,38 @@ async def _sealed(url: str, tenants: list[tenancy.Tenant]) -> None:
     finally:
         await ours.close()
         await theirs.close()
+
+
+class Note(Aggregate):
+    """Something recorded in a tenant's store."""
+
+
+def test_each_tenants_store_is_schemas_of_its_own_on_postgresql_with_its_own_key(tmp_path: Path, postgres: Any) -> None:
+    run = secrets.token_hex(3)
+    path = written(tmp_path, f'[[tenants]]\nid = "kou"\ndata_dir = "kou"\npg_schema_prefix = "t{run}_kou_"\n\n'
+                             f'[[tenants]]\nid = "otsu"\ndata_dir = "otsu"\npg_schema_prefix = "t{run}_otsu_"\n')
+    tenants = tenancy.load(path)
+    base = Settings(service="intake", data_dir=tmp_path, store="postgres", pg_host=postgres.host, pg_port=postgres.port,
+                    pg_user=postgres.user, pg_password=postgres.password, pg_dbname=postgres.dbname,
+                    pg_schema_prefix="jusou_", nats_url="", host="", port=8101, cipher_key="", max_deliver=5,
+                    relay_poll_seconds=1.0, pg_pool_size=1)
+    settings = {t: tenancy.service_settings(base, tenant) for t, tenant in tenants.items()}
+    apps = {t: Application[UUID](env=store_env(s)) for t, s in settings.items()}
+    try:
+        note = Note()
+        apps["kou"].save(note)
+        assert apps["kou"].repository.get(note.id).id == note.id
+        assert not apps["otsu"].recorder.max_notification_id()
+        with pytest.raises(AggregateNotFoundError):
+            apps["otsu"].repository.get(note.id)
+        # 乙市's key on 甲市's schema reads nothing of it
+        stolen = Application[UUID](env=store_env(replace(settings["kou"], cipher_key=settings["otsu"].cipher_key)))
+        with pytest.raises(MapperDeserialisationError, match="cipher tag"):  # AES-GCM: not its key
+            stolen.repository.get(note.id)
+        stolen.close()
+    finally:
+        for app in apps.values():
+            app.close()
+        with psycopg.connect(**pg_conninfo(base), autocommit=True) as conn:
+            for one in settings.values():
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(one.pg_schema)))
