@@ -170,3 +170,29 @@ def test_faststream_still_has_the_pull_loop_the_inbox_wraps() -> None:
     import inspect
 
     assert list(inspect.signature(PullStreamSubscriber._consume_pull).parameters) == ["self", "cb"]
+
+
+async def test_the_relay_decodes_only_the_events_that_leave_the_service(nats: Nats, tmp_path: Path) -> None:
+    """A translate function naming its public classes (`public_classes`): the relay skips the others undecoded
+    (intake's Person records, decrypted with their key for nothing before issue 19), and publishes the same."""
+    from services.intake.domain import Case
+
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    escalated_case(intake)  # a Person, Case.Received, Case.Escalated
+
+    def translate(event: Any, position: int) -> Any:
+        return intake_translate(event, position)
+
+    translate.public_classes = frozenset({Case.Received, Case.Escalated})  # type: ignore[attr-defined]
+    decoded: list[str] = []
+    to_domain_event = intake.mapper.to_domain_event
+
+    def counted(stored: Any) -> Any:
+        decoded.append(stored.topic)
+        return to_domain_event(stored)
+
+    intake.mapper.to_domain_event = counted  # type: ignore[method-assign]
+    async with relay_running(intake, translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 3), "the relay past all three")
+    assert relay.published == 2
+    assert [t.rsplit(".", 1)[-1] for t in decoded] == ["Received", "Escalated"]
