@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from support.auth import headers_for
 from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF, Journey
 from support.poll import eventually
+
+pytestmark = pytest.mark.own_suite  # an empty suite: the walks compare whole lists and where a page ends
 
 
 async def walk(journey: Journey, service: str, path: str, headers: dict[str, str], limit: int,

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from testcontainers.community.nats import NatsContainer
 
+    from jusou.runner import Suite
+
 #: The container path's images. NATS: the image docker-compose.yml, deploy/k8s/nats.yaml and
 #: deploy/cluster/compose.yaml run, in the supported range (the relay needs 2.11 or newer).
 NATS_IMAGE = "nats:2.12-alpine"
@@ -116,6 +118,26 @@ def nats_server(store_dir: Path) -> Iterator[Nats]:
     else:
         with local_nats(store_dir) as nats:
             yield nats
+
+
+#: The six services of a whole suite.
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+
+
+@contextmanager
+def suite_on_nats(root: Path, services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None) -> Iterator[Suite]:
+    """A running suite on a nats-server of its own (`nats_server`: no NATS authorization), SQLite stores unless
+    `extra_env` says otherwise, a free port per service; stopped, with its nats-server, on leaving."""
+    from jusou.runner import Suite
+
+    ports: dict[str, int] = {}
+    while len(ports) < len(services):  # two calls of free_port may return the same port
+        port = free_port()
+        if port not in ports.values():
+            ports[services[len(ports)]] = port
+    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports, services=services,
+                                                   extra_env=extra_env) as running:
+        yield running
 
 
 @dataclass(frozen=True)
