@@ -30,6 +30,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -63,6 +64,8 @@ SESSION_PREFIX = "jusou-s1."  # a browser's session at the city's IdP (shared/we
 REVOKED = "revoked.json"  # the auth folder's revocation list: ended sessions and removed staff
 
 log = structlog.get_logger()
+#: What makes a verifier's store of browser sessions (shared/web/oidc.py registers `Sessions`).
+SESSION_STORES: list[Callable[[AuthSettings, Verifier], Any]] = []
 
 
 class Unauthenticated(DomainError):
@@ -155,11 +158,12 @@ class Verifier:
 
     @property
     def sessions(self) -> Any:
-        """The UI's server-side sessions of staff signed in at the IdP (shared/web/oidc.py Sessions)."""
+        """The UI's server-side sessions of staff signed in at the IdP (shared/web/oidc.py Sessions, which
+        registers itself in SESSION_STORES when the UI imports it: this module does not import the flow)."""
         if self._sessions is None:
-            from shared.web.oidc import Sessions
-
-            self._sessions = Sessions(self.settings, self)
+            if not SESSION_STORES:
+                raise Unauthenticated("この環境ではブラウザーのセッションを扱いません", "no browser sessions here")
+            self._sessions = SESSION_STORES[0](self.settings, self)
         return self._sessions
 
     def _jwks_client(self) -> jwt.PyJWKClient:

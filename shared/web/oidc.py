@@ -45,7 +45,15 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 
 from shared.settings import AuthSettings, write_private
-from shared.web.auth import DEFAULT_TTL_SECONDS, LEEWAY_SECONDS, SESSION_PREFIX, Principal, Unauthenticated, Verifier
+from shared.web.auth import (
+    DEFAULT_TTL_SECONDS,
+    LEEWAY_SECONDS,
+    SESSION_PREFIX,
+    SESSION_STORES,
+    Principal,
+    Unauthenticated,
+    Verifier,
+)
 
 PENDING_COOKIE = "jusou_oidc"  # the marker of this browser's sign-in in progress
 TENANT_MARK = "_tenant"  # in the markers: which tenant's IdP (many municipalities)
@@ -367,3 +375,5 @@ class Sessions:
         until = float(record["ends_at"]) if record else time.time() + DEFAULT_TTL_SECONDS
         self.verifier.revocations.end_session(key, until)
 
+
+SESSION_STORES[:] = [Sessions]
