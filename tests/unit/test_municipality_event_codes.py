@@ -3,15 +3,22 @@ file's codes beside their names (added in place: optional fields, left out of ev
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from uuid import uuid4
 
+import pytest
+
+from services.collaboration.application import CollaborationApplication
+from services.collaboration.translate import translate as collaboration_translate
 from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
 from services.meeting.application import MeetingApplication
 from services.meeting.translate import translate as meeting_translate
 from shared.contract.events import CaseEscalatedV2, Role, codes_of, parse, upcast
-from unit.builders import ATTENDEES, COUNTER_STAFF, PERSON, in_memory, only, published
+from shared.organisation import reference
+from shared.organisation.municipality import DATA, DEFAULT_FILE, load
+from unit.builders import ATTENDEES, COUNTER_STAFF, PERSON, Upstream, in_memory, only, published
 from unit.test_meeting import Feeds, convene, decide
 
 
@@ -63,3 +70,24 @@ def test_an_event_recorded_before_the_codes_is_published_as_it_was() -> None:
     assert Role(agency="地域包括支援センター", responsibility="訪問").model_dump_json() == (
         '{"agency":"地域包括支援センター","responsibility":"訪問","contact":null}')
     assert Role(agency="a", responsibility="r", agency_code="counter:houkatsu").model_dump()["agency_code"] == "counter:houkatsu"
+
+
+@pytest.mark.parametrize("path", [DEFAULT_FILE, DATA / "kakushi.toml"], ids=["chofu", "kakushi"])
+def test_a_proposed_plans_roles_carry_their_agencies_codes_on_either_file(
+        monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setenv(reference.VARIABLE, str(path))
+    model = load(path).model
+    counter, partner = model.counters[0], next(p for p in model.partners if p.code == "shakyo")
+    coordinator = {"staff_id": "c1", "division": reference.lead_division()}
+    app, case_id = in_memory(CollaborationApplication), uuid4()
+    app.receive(*Upstream("intake").emit("CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"],
+                                                           "primary_agency": counter.ja}, case_id))
+    roles = [{"agency": counter.ja, "responsibility": "訪問"}, {"agency": partner.ja, "responsibility": "見守り"}]
+
+    app.propose_plan(coordinator, app.draft_plan(coordinator, case_id, "孤立を防ぐ", ["月1回の訪問"], roles))
+
+    proposed = only(published(app, collaboration_translate, "PlanProposed")).payload
+    started = only(published(app, collaboration_translate, "CollaborationStarted")).payload
+    assert [(r["agency"], r["agency_code"]) for r in proposed["roles"]] == [
+        (counter.ja, f"counter:{counter.code}"), (partner.ja, "partner:shakyo")]
+    assert started["primary_agency_code"] == f"counter:{counter.code}"
