@@ -129,8 +129,9 @@ def print_table(results: dict[str, Any], figures: list[Row]) -> None:
     from rich.table import Table
 
     meta = results["meta"]
+    given = ", ".join(meta.get("suite_env") or [])  # e.g. JUSOU_INBOX_BATCH=16 (shared/messaging/inbox.py, runs)
     table = Table(title=f"Jusou bench ({meta['mode']}, store {results['suite']['store']}, {meta['cpus']} cores, "
-                        f"load {meta['load_before']}) / ベンチマーク", title_justify="left")
+                        f"load {meta['load_before']}{', ' + given if given else ''}) / ベンチマーク", title_justify="left")
     for name, justify in (("section", "left"), ("figure / 指標", "left"), ("value", "right"), ("baseline (same run)", "right"),
                           ("ratio", "right"), ("target", "left"), ("met", "center")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
