@@ -34,13 +34,13 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import structlog
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from joserfc.errors import JoseError
 from starlette.requests import Request
 
@@ -54,6 +54,12 @@ from shared.web.auth import (
     Unauthenticated,
     Verifier,
 )
+
+with warnings.catch_warnings():  # Authlib 1.9 warns on every start that it would rather use httpx2: we use httpx
+    from authlib.deprecate import AuthlibDeprecationWarning  # its own filter ("always") first, then ours before it
+
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 PENDING_COOKIE = "jusou_oidc"  # the marker of this browser's sign-in in progress
 TENANT_MARK = "_tenant"  # in the markers: which tenant's IdP (many municipalities)
