@@ -108,6 +108,17 @@ def up(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
             return 2
         os.environ["JUSOU_MUNICIPALITY_FILE"] = str(path)  # the services inherit it (runner.py copies os.environ)
+    if args.tenants:  # many municipalities (issue 18): one NATS account, store, key and issuer each
+        from shared.tenancy import TenantsFileError, describe
+        from shared.tenancy import load as load_tenants
+
+        path = Path(args.tenants).resolve()
+        try:
+            print(f"テナント / tenants:\n{describe(load_tenants(path))}")
+        except (TenantsFileError, ValueError) as error:
+            print(error, file=sys.stderr)
+            return 2
+        os.environ["JUSOU_TENANTS_FILE"] = str(path)  # the runner and the services read it
     suite = suite_from_env(args.data_dir)
     if args.demo_staff:
         demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
@@ -316,6 +327,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--municipality", metavar="FILE",
                      help="the municipality's organisation file (TOML; default: JUSOU_MUNICIPALITY_FILE, else the shipped "
                           "shared/organisation/municipalities/chofu.toml)")
+    run.add_argument("--tenants", metavar="FILE",
+                     help="many municipalities on one deployment: the tenants file (TOML, shared/tenancy.py; "
+                          "default: JUSOU_TENANTS_FILE, else one municipality)")
     run.set_defaults(handler=up)
     _add_staff_commands(commands)
     _add_document_commands(commands)

@@ -28,6 +28,7 @@ POPO (unit tests) keeps it in memory.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -509,7 +510,8 @@ class ReadModels(Projection[ReadModelView]):
     # -- the follower thread -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"{self.app.name}-readmodels", daemon=True)
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,),  # the tenant's (issue 18)
+                                        name=f"{self.app.name}-readmodels", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:

@@ -18,7 +18,6 @@ import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from faststream.nats import NatsBroker
 
 from shared.contract.events import Envelope
 from shared.kernel.app import ServiceApplication
@@ -33,12 +32,6 @@ from shared.kernel.idempotency import (
     idempotent,
 )
 from shared.kernel.journey import DomainError, NotFound
-from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
-from shared.messaging.bus import connect, ensure_streams, servers
-from shared.messaging.deadletters import subscribe_replays
-from shared.messaging.inbox import Inbox
-from shared.messaging.natsauth import broker_credentials
-from shared.messaging.relay import Relay
 from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
 from shared.observe.tracing import install as install_tracing
 from shared.organisation.reference import (
@@ -53,15 +46,15 @@ from shared.organisation.reference import (
 from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit
-from shared.web.deps import Runtime, call, principal, runtime_of
+from shared.web.deps import Runtime, Tenants, call, open_runtime, principal, runtime_of
 from shared.web.errors import code_of, error_page, install_error_pages, is_page
 from shared.web.figures_api import mount_figures
-from shared.web.retention_api import mount_retention
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, page
 from shared.web.policy import SignInRequired, document_actions, gate, public, requires
+from shared.web.retention_api import mount_retention
 from shared.web.retry import retry_conflicts
 from shared.web.ui import (
     PROGRAM_LABELS,
@@ -127,31 +120,13 @@ def _lifespan(
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         configure_logging(service)
         os.umask(0o077)  # what the service writes (its SQLite store, keys) is its owner's only, however started
-        settings = Settings.from_env(service)
-        def open_store() -> ServiceApplication:
-            with creating(settings):  # replicas starting together: one creates the schema's tables
-                return application_class(env=store_env(settings))
-
-        app = await opened(open_store, service)
-        nc = await connect(settings.nats_url, f"{service}-relay", settings.nats_user, settings.nats_password)
-        await ensure_streams(nc, settings.stream_replicas)
-        broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
-                            **broker_credentials(settings.nats_user, settings.nats_password))
-        inbox = Inbox(app, broker, settings.max_deliver)
-        inbox.observe = api.state.metrics.observe  # consumed events and handler latency on /metrics
-        subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
-        relay = Relay(app, translate, nc, settings.relay_poll_seconds)
-        await broker.start()
-        relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay")
-        api.state.runtime = Runtime(app, relay, inbox, broker)
+        # its store, bus, relay and inbox; with a tenants file one of each per tenant (shared/web/deps.py, issue 18)
+        runtime = await open_runtime(Settings.from_env(service), application_class, translate, api.state.metrics.observe)
+        api.state.runtime = runtime
         try:
             yield
         finally:
-            relay_task.cancel()
-            await asyncio.gather(relay_task, return_exceptions=True)
-            await broker.stop()
-            await nc.drain()
-            app.close()
+            await runtime.close()
 
     return lifespan
 
@@ -240,7 +215,10 @@ def _mount_ops_routes(api: FastAPI, service: str, application_class: type[Servic
         """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
         works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
         source, messages on this service's subjects its store never recorded (shared/messaging/inbox.py, relay.py)."""
-        return await _readiness(request.app.state.runtime, service)
+        runtime = request.app.state.runtime
+        if isinstance(runtime, Tenants):  # every tenant's store and bus (issue 18)
+            return await runtime.readiness(lambda one: _readiness(one, service), service)
+        return await _readiness(runtime, service)
 
 
 async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
@@ -318,7 +296,7 @@ def _mount_pages(api: FastAPI, page: UI, ui_router: APIRouter | None) -> None:
     @api.get("/ui/log", response_class=HTMLResponse, include_in_schema=False, dependencies=[requires("log.read")])
     async def log_page(request: Request) -> HTMLResponse:
         """記録: this service's recorded events, newest first."""
-        runtime: Runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         rows = await anyio.to_thread.run_sync(lambda: _recent(runtime.app))
         return page.render(request, "log.html", "記録 / recorded events", rows=rows)
 
@@ -398,20 +376,6 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
         who = actor.get("staff_id") or actor.get("service") or ""
         rows.append((n.id, event.timestamp.isoformat(timespec="seconds"), n.topic.split(":")[-1], who))
     return rows
-
-
-async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
-    """Open the store, waiting for a database that is not there yet (restarted, or starting with the
-    service): a service restarted while PostgreSQL is down comes up when it is back, as it does for NATS."""
-    delay = 0.5
-    while True:
-        try:
-            return await anyio.to_thread.run_sync(open_store)
-        except STORE_UNREACHABLE as exc:
-            log.warning("store.unreachable_at_start", service=service, error=f"{type(exc).__name__}: {exc}",
-                        retry_in_seconds=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tuple[list[dict[str, Any]], list[str]]:

@@ -33,6 +33,7 @@ from shared.organisation import scope
 from shared.organisation.reference import DIVISIONS
 from shared.organisation.scope import PROGRAM_DIVISIONS
 from shared.web.auth import COOKIE, Principal, Unauthenticated, bearer, verifier
+from shared.web.deps import runtime_of
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
     if reads_every_division(principal):
         return
     params = request.path_params
-    app: ServiceApplication = request.app.state.runtime.app  # the hooks: declared, None by default
+    app: ServiceApplication = runtime_of(request).app  # the hooks (the signed-in staff member's tenant's: issue 18)
     case_id = _uuid(params["case_id"]) if "case_id" in params else None
     if case_id is None and "plan_id" in params:
         plan_id = _uuid(params["plan_id"])

@@ -69,6 +69,7 @@ from shared.web.auth import (
     csrf_token,
     verifier,
 )
+from shared.web.deps import runtime_of
 from shared.web.labels import (
     BASIS_LABELS,
     DECISION_LABELS,
@@ -653,7 +654,7 @@ def _mount_events(router: APIRouter) -> None:
     @router.get("/ui/events", dependencies=[requires("ui.open")])
     async def events(request: Request) -> StreamingResponse:
         """Server-sent events: `changed` whenever this service's store commits (a command or an arriving event)."""
-        runtime = request.app.state.runtime
+        runtime = runtime_of(request)  # the signed-in staff member's tenant's store (issue 18)
         loop = asyncio.get_running_loop()
         changed = asyncio.Event()
 

@@ -42,9 +42,8 @@ from support.municipality import (
 
 from jusou.runner import Suite
 from security.conftest import SERVICES
-from services.collaboration.ui import CLOSABLE
 from shared.domain.access import OutOfScope, require_in_scope
-from shared.domain.plan import EDITABLE
+from shared.domain.plan import CLOSABLE, EDITABLE
 from shared.kernel.journey import DomainError
 from shared.organisation.scope import divisions_named, visible
 from shared.web.auth import COOKIE, Principal
