@@ -279,7 +279,11 @@ def person_due(person_ref: str, case_ids: Iterable[str], every: Iterable[Record]
     """D9 with 保存年限: a person's information is kept while any program's record of their cases is open,
     and for `years` after the last of them was completed."""
     mine = set(case_ids)
-    related = [r for r in every if mine & set(r.case_ids)]
+    return _person_due(person_ref, mine, [r for r in every if mine & set(r.case_ids)], years)
+
+
+def _person_due(person_ref: str, mine: set[str], related: Iterable[Record], years: int) -> PersonDue:
+    related = list(related)
     held = tuple(sorted(f"{r.service}:{r.key}" for r in related if r.closed_on is None))
     closed = [r.closed_on for r in related if r.closed_on is not None]
     last = max(closed) if closed and not held else None
@@ -289,8 +293,16 @@ def person_due(person_ref: str, case_ids: Iterable[str], every: Iterable[Record]
 def people_due(cases: Mapping[str, list[str]], erased: set[str], every: Iterable[Record], years: int,
                today: date) -> list[PersonDue]:
     """The people not yet erased whose information is past its period on `today`, the longest past first."""
-    every = list(every)
-    due = [person_due(p, c, every, years) for p, c in cases.items() if p not in erased]
+    by_case: dict[str, list[Record]] = {}
+    for record in every:
+        for case_id in record.case_ids:
+            by_case.setdefault(case_id, []).append(record)
+    due = []
+    for person_ref, own in cases.items():
+        if person_ref in erased:
+            continue
+        related = {id(r): r for c in own for r in by_case.get(c, ())}  # a record of two of their cases counts once
+        due.append(_person_due(person_ref, set(own), related.values(), years))
     return sorted((d for d in due if d.past(today)), key=lambda d: (d.due_on, d.person_ref))
 
 

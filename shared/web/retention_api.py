@@ -148,6 +148,22 @@ def steps_of(app: ServiceApplication, service: str) -> list[Step]:
         return steps
 
 
+_FOLDED: weakref.WeakKeyDictionary[ServiceApplication, tuple[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def folded(app: ServiceApplication, service: str) -> tuple[list[Record], dict[str, list[str]], set[str]]:
+    """The program's records (and at intake its people), folded again only when new steps were read."""
+    steps = steps_of(app, service)
+    with _LOCK:
+        count, known = _FOLDED.get(app, (-1, None))
+        if count != len(steps):
+            cases, erased = people(steps) if service == "intake" else ({}, set())
+            known = (records(service, steps), cases, erased)
+            _FOLDED[app] = (len(steps), known)
+    own, cases, erased = known
+    return list(own), cases, set(erased)
+
+
 def step_of(event: Any, name: str) -> Step:
     """One decoded stored event as a `Step` (a plan's evaluation named with its outcome)."""
     if name == "Plan.Evaluated":
@@ -196,9 +212,7 @@ class Ledger:
 
     def __init__(self, service: str, app: ServiceApplication, years: dict[str, int]) -> None:
         self.service, self.years = service, years
-        steps = steps_of(app, service)
-        self.own = records(service, steps)
-        self.cases, self.erased = people(steps) if service == "intake" else ({}, set())
+        self.own, self.cases, self.erased = folded(app, service)
         self.others: list[Record] = []
         self.missing: list[str] = []
 
