@@ -20,7 +20,7 @@ import csv
 import hashlib
 import hmac
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -430,25 +430,40 @@ class Filters:
 
     and in its template `{% from "_lists.html" import filter_bar, pager %}`, `{{ filter_bar(filters,
     statuses=STATUS_JA, counters=COUNTER_JA, assignees=STAFF) }}` above the table and `{{ pager(paging) }}`
-    below it (each choice a mapping of value → Japanese label; a choice left out is not shown)."""
+    below it (each choice a mapping of value → Japanese label; a choice left out is not shown).
+
+    A list's own selects (事業 `program`, 会議の種類 `type`, …) are named when reading the query,
+    `filters_of(request, "program")`, kept with `filters.apply(rows, chosen={"program": "program"})` (the
+    select's name → each row's field) and shown with `filter_bar(filters, selects=[("program", "事業 / program",
+    PROGRAM_JA)])`; `filters.choice("program")` is the value sent."""
 
     status: str = ""
     counter: str = ""
     assignee: str = ""
     since: date | None = None
     until: date | None = None
+    #: the list's own selects as sent: (name, value), a value not sent ""
+    chosen: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.counter or self.assignee or self.since or self.until)
+        return bool(self.status or self.counter or self.assignee or self.since or self.until
+                    or any(value for _, value in self.chosen))
+
+    def choice(self, name: str) -> str:
+        """The value sent for one of the list's own selects ("" when none)."""
+        return dict(self.chosen).get(name, "")
 
     def apply(self, rows: Iterable[Row], status: str = "status", counter: str = "counter",
-              assignee: str = "assignee", day: str = "received_at") -> list[Row]:
+              assignee: str = "assignee", day: str | None = "received_at",
+              chosen: Mapping[str, str] | None = None) -> list[Row]:
         """The rows that pass every filter given; `status`… name each row's field (a mapping's key or an
-        attribute); `day` is a date or an ISO date-time (its first 10 characters, the day in Japan)."""
+        attribute); `day` is a date or an ISO date-time (its first 10 characters, the day in Japan; None: the
+        list has no date and the range is not applied); `chosen` names the row's field for each own select."""
         def field(row: Any, name: str) -> Any:
             return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
+        wanted = [(chosen.get(name, name) if chosen else name, value) for name, value in self.chosen if value]
         kept = []
         for row in rows:
             if self.status and str(field(row, status) or "") != self.status:
@@ -456,6 +471,11 @@ class Filters:
             if self.counter and str(field(row, counter) or "") != self.counter:
                 continue
             if self.assignee and str(field(row, assignee) or "") != self.assignee:
+                continue
+            if any(str(field(row, name) or "") != value for name, value in wanted):
+                continue
+            if day is None:
+                kept.append(row)
                 continue
             when = _day(str(jst(str(field(row, day))) if field(row, day) else "")[:10])
             if (self.since or self.until) and when is None:
@@ -466,14 +486,15 @@ class Filters:
         return kept
 
 
-def filters_of(request: Request) -> Filters:
-    """The filter bar's values as sent (each a short single line; anything else is ignored)."""
+def filters_of(request: Request, *selects: str) -> Filters:
+    """The filter bar's values as sent (each a short single line; anything else is ignored), with the list's
+    own `selects` by their query names."""
     def text(name: str) -> str:
         value = (request.query_params.get(name) or "").strip()
         return value if _printable(value, 100) else ""
 
     return Filters(text("status"), text("counter"), text("assignee"), _day(request.query_params.get("from")),
-                   _day(request.query_params.get("to")))
+                   _day(request.query_params.get("to")), tuple((name, text(name)) for name in selects))
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
