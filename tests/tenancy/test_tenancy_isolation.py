@@ -31,6 +31,8 @@ from support.servers import free_port
 
 from jusou.runner import Suite
 from shared.messaging.bus import connect
+from shared.organisation.municipality import DATA
+from shared.organisation.municipality import load as load_municipality
 from shared.web import http as service_http
 from shared.web.auth import DevIssuer, Principal
 from shared.web.policy import PUBLIC, ROLES, actions
@@ -51,6 +53,12 @@ data_dir = "kou"
 id = "otsu"
 name = "乙市"
 data_dir = "otsu"
+
+[[tenants]]
+id = "hei"
+name = "架空市"
+data_dir = "hei"
+municipality_file = "{kakushi}"
 """
 _PARAM = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
 
@@ -92,7 +100,7 @@ def seed_client(suite: Suite, acting: AsTenant) -> Callable[..., httpx.Client]:
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     root = tmp_path_factory.mktemp("tenancy")
-    (root / "tenants.toml").write_text(TENANTS_FILE, encoding="utf-8")
+    (root / "tenants.toml").write_text(TENANTS_FILE.format(kakushi=DATA / "kakushi.toml"), encoding="utf-8")
     ports: list[int] = []
     while len(ports) < len(SERVICES) + 1:
         port = free_port()
@@ -232,7 +240,7 @@ def test_a_staff_member_of_one_tenant_reads_and_changes_nothing_of_another_throu
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(len(SERVICES)) as pool:
         found = list(pool.map(lambda s: walk(suite, s, KOU, seeded[OTSU], secrets_of(seeded[OTSU], OTSU)), SERVICES))
     leaks = [leak for service_leaks, _ in found for leak in service_leaks]
     answered = [a for _, service_answered in found for a in service_answered]
@@ -272,7 +280,7 @@ def test_a_tenant_reads_its_own_records_through_the_same_processes(
 @pytest.mark.parametrize(("case", "claims", "key_of", "code"), [
     ("another tenant's claim signed with this tenant's key", {"tenant": OTSU}, KOU, "unauthenticated"),
     ("no tenant claim", {"tenant": None}, None, "tenant_not_named"),
-    ("a tenant not served here", {"tenant": "hei"}, KOU, "tenant_not_served"),
+    ("a tenant not served here", {"tenant": "tei"}, KOU, "tenant_not_served"),
 ])
 def test_a_token_is_refused_unless_its_own_tenants_key_signed_its_tenant(
     suite: Suite, case: str, claims: dict[str, Any], key_of: str | None, code: str
@@ -286,6 +294,24 @@ def test_a_token_is_refused_unless_its_own_tenants_key_signed_its_tenant(
 
     single = httpx.get(suite.url("intake") + "/reference/divisions", headers=staff_headers("kouki-012", "x"), timeout=30)
     assert single.status_code == 401  # the single-tenant issuer's token names no tenant
+
+
+def test_each_tenant_works_under_its_own_municipality_file(suite: Suite) -> None:
+    """架空市 (`hei`, kakushi.toml) beside two tenants on the deployment's file (Chofu's): its staff's divisions are
+    架空市's, its reference data too, and a division of another municipality's file is no division there."""
+    kakushi = load_municipality(DATA / "kakushi.toml")
+    lead = kakushi.about.lead_division
+    ours = httpx.get(suite.url("intake") + "/reference/divisions", timeout=30,
+                     headers=bearer(tenant_token(suite, "hei", "hei-001", lead, "auditor")))
+    assert ours.status_code == 200, ours.text
+    assert {d["code"] for d in ours.json()} == set(kakushi.division_codes)
+    chofu = httpx.get(suite.url("intake") + "/reference/divisions", timeout=30,
+                      headers=headers_as(suite, KOU, "reference.read"))
+    assert chofu.status_code == 200 and {d["code"] for d in chofu.json()} != set(kakushi.division_codes)
+    elsewhere = next(code for code in (d["code"] for d in chofu.json()) if code not in kakushi.division_codes)
+    refused = httpx.get(suite.url("intake") + "/reference/divisions", timeout=30,
+                        headers=bearer(tenant_token(suite, "hei", "hei-001", elsewhere, "auditor")))
+    assert refused.status_code == 401 and elsewhere in refused.text
 
 
 def test_an_event_of_one_tenant_never_reaches_another_tenants_account(
