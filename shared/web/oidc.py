@@ -290,6 +290,8 @@ class Sessions:
                                   "ends_at": now + DEFAULT_TTL_SECONDS, "id_token": str(token.get("id_token", "")),
                                   "tenant": who.tenant}
         record.update(self._tokens(token, record))
+        if not record["refresh_token"]:  # nothing to renew it with: the session lasts as long as the IdP's token
+            record["ends_at"] = min(record["ends_at"], record["access_expires_at"])
         self.store.sweep()
         self.store.put(digest(cookie), record, record["ends_at"])
         log.info("oidc.signed_in", staff_id=who.staff_id, refresh=bool(record["refresh_token"]))

@@ -9,7 +9,9 @@ with httpx: the provider's form is posted as a browser would (its "Authorize" bu
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -388,3 +390,24 @@ def to_idp_of(browser: TestClient, tenant: str) -> str:
     away = browser.get("/ui/login/oidc", params={"next": "/ui/whoami", "tenant": tenant})
     assert away.status_code == 303, away.text
     return away.headers["location"]
+
+
+def test_oidc_without_a_refresh_token_the_session_ends_with_the_idps_token(tmp_path: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with contextlib.contextmanager(provider)(issue_refresh_token=False, access_token_max_age=timedelta(minutes=10)) as bare:
+        monkeypatch.setenv("JUSOU_OIDC_ISSUER", bare)
+        monkeypatch.setenv("JUSOU_OIDC_CLIENT_ID", "jusou")
+        monkeypatch.setenv("JUSOU_OIDC_CLIENT_SECRET", "the-client-secret")
+        monkeypatch.setenv("JUSOU_AUTH_DIR", str(tmp_path / "auth"))
+        monkeypatch.setenv("JUSOU_INTAKE_URL", SERVICE)
+        auth.verifier.cache_clear()
+        add_staff(bare)
+        try:
+            with TestClient(app(), follow_redirects=False) as browser:
+                sign_in(browser)
+                record = record_of(browser)
+                assert record["refresh_token"] == "" and record["ends_at"] == record["access_expires_at"]
+                assert record["ends_at"] < time.time() + 11 * 60  # not a working day: ten minutes, the IdP's
+                assert browser.get("/ui/whoami").json()["staff_id"] == STAFF  # and never a refresh it cannot do
+        finally:
+            auth.verifier.cache_clear()
