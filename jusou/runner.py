@@ -446,11 +446,13 @@ class Stopped(Exception):
 
 def store_description(data_dir: Path) -> str:
     env = settings.current()
+    tenants = tenancy.configured()
     if env.store == "postgres":
-        return (
-            f"postgres {env.pg_user}@{env.pg_host}:{env.pg_port}/{env.pg_dbname} "
-            f"(schemas {env.pg_schema_prefix}<service>)"
-        )
+        schemas = (", ".join(f"{t.schema_prefix}<service>" for t in tenants.values()) if tenants
+                   else f"{env.pg_schema_prefix}<service>")
+        return f"postgres {env.pg_user}@{env.pg_host}:{env.pg_port}/{env.pg_dbname} (schemas {schemas})"
+    if tenants:  # many municipalities: a folder each (issue 18)
+        return "sqlite, per tenant: " + ", ".join(f"{t.data_dir}/<service>.sqlite" for t in tenants.values())
     return f"sqlite ({data_dir}/<service>.sqlite)"
 
 
