@@ -355,6 +355,9 @@ class ScaleOut:
             JUSOU_STREAM_REPLICAS=str(STREAM_REPLICAS),
             JUSOU_HOST=HOST,
             PYTHONUNBUFFERED="1",
+            # Replicas share each durable consumer: one message in flight, whatever the shell says
+            # (runs of more need one process per consumer: shared/messaging/inbox.py, "Runs").
+            JUSOU_INBOX_BATCH="1",
         )
         # Every process keeps its pools open: 12 × (5 + 2 read-model + overflow) would pass PostgreSQL's
         # default max_connections (100); 12 × (2 + 2 + overflow) stays under it. JUSOU_PG_POOL_SIZE overrides.
