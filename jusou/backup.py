@@ -10,6 +10,8 @@ What a backup holds (docs/operations.md "Backup and restore"):
   or the `jusou_person_keys` table inside the dump);
 - the auth folder (the development issuer's signing key, `staff.json`, `revoked.json`) and the NATS
   users' passwords (`nats-auth.json`);
+- the city's retention periods (`retention.toml`, when the data folder has one): restored without it, a suite
+  would judge by the 5-year defaults and could erase people sooner than the city decided;
 - `manifest.json`: what was taken, when, by which release, and the SHA-256 of every file.
 
 Not held: NATS's own data (the `JUSOU` stream is rebuilt from the stores: every relay finds its
@@ -43,6 +45,7 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 PG_DUMP = "postgres.dump"
 CIPHER_FILE = "cipher.key"
+RETENTION_FILE = "retention.toml"  # the periods per record kind (jusou/retention.py, shared/web/retention_api.py)
 AUTH = "auth"
 
 
@@ -176,8 +179,9 @@ def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
     elif (data_dir / CIPHER_FILE).exists():
         _private_copy(data_dir / CIPHER_FILE, dest / CIPHER_FILE)
         manifest["cipher_key"] = CIPHER_FILE
-    if (data_dir / CREDENTIALS_FILE).exists():
-        _private_copy(data_dir / CREDENTIALS_FILE, dest / CREDENTIALS_FILE)
+    for name in (CREDENTIALS_FILE, RETENTION_FILE):
+        if (data_dir / name).exists():
+            _private_copy(data_dir / name, dest / name)
     auth = env.auth_folder
     if auth.is_dir():
         for path in sorted(auth.rglob("*")):
