@@ -226,12 +226,14 @@ def walk(suite: Suite, service: str, tenant: str, ids: dict[str, Any], secret: l
             operation = document["paths"].get(path, {}).get(method.lower(), {})
             query, body = request_of(operation, document, ids)
             url = filled(path, ids, service)
-            response = http.request(method, url, params=query, json=body, headers=tokens[action])
-            said = f"{url}?{query}{body}"
-            leaks += [f"{service} {method} {path}: {response.status_code} shows {s!r}" for s in secret
-                      if s in response.text and s not in said]  # an id the request gave may be said back; no other
-            if "{" in path and response.status_code < 300:
-                answered.append(f"{service} {method} {path}: {response.status_code} {response.text[:100]}")
+            exports = [{"format": "csv"}] if any(p.get("name") == "format" for p in operation.get("parameters", [])) else []
+            for extra in [{}, *exports]:  # and its CSV export, where it has one (audit, figures)
+                response = http.request(method, url, params={**query, **extra}, json=body, headers=tokens[action])
+                said = f"{url}?{query}{body}"
+                leaks += [f"{service} {method} {path} {extra}: {response.status_code} shows {s!r}" for s in secret
+                          if s in response.text and s not in said]  # an id the request gave may be said back; no other
+                if "{" in path and response.status_code < 300:
+                    answered.append(f"{service} {method} {path}: {response.status_code} {response.text[:100]}")
     return leaks, answered
 
 
