@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from shared.domain.casework import ASSIGNMENT_ROLES, DUE_SOON, JST, CaseFile, case_file_id
 from shared.kernel.app import ServiceApplication
-from shared.kernel.journey import NotFound, acting
+from shared.kernel.journey import NotFound, acting, actor_label
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,7 @@ class Caseload:
 
 
 def _actor_name(event: Any) -> str:
-    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
+    return actor_label((getattr(event, "meta", None) or {}).get("actor") or {})
 
 
 def today() -> date:

@@ -115,6 +115,15 @@ def recorded_by(event: object) -> dict[str, Any]:
     return actor
 
 
+#: The six programs as staff name them, for a service's own act (shared/domain/labels.py PROGRAM_LABELS says the same
+#: above the kernel; the services are fixed by the contract).
+SERVICE_LABELS = {
+    "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",
+    "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
+}
+
+
 def actor_label(actor: Mapping[str, Any]) -> str:
-    """An actor as the pages name it: the staff member's id, or 自動（service） for a service's own act."""
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
+    """An actor as the pages name it: the staff member's id, or 自動（アウトリーチ） for a program's own act."""
+    service = actor.get("service")
+    return str(actor.get("staff_id") or (f"自動（{SERVICE_LABELS.get(str(service), service)}）" if service else ""))
