@@ -294,8 +294,9 @@ def test_a_token_is_refused_unless_its_own_tenants_key_signed_its_tenant(
         assert refused.json()["code"] == code, (case, refused.json())
     from support.auth import staff_headers
 
-    single = httpx.get(suite.url("intake") + "/reference/divisions", headers=staff_headers("kouki-012", "x"), timeout=30)
-    assert single.status_code == 401  # the single-tenant issuer's token names no tenant
+    single = httpx.get(suite.url("intake") + "/reference/divisions", timeout=30,
+                       headers=staff_headers("kouki-012", ROLE_STAFF["counselor"][1], "counselor"))
+    assert single.status_code == 401 and single.json()["code"] == "tenant_not_named"  # the single-tenant issuer's
 
 
 def test_each_tenant_works_under_its_own_municipality_file(suite: Suite) -> None:
