@@ -25,7 +25,6 @@ from services.collaboration.api import (
     StrandIn,
 )
 from services.collaboration.application import CollaborationApplication
-from shared.domain.plan import CLOSABLE
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies
 from shared.web.casework_api import casework_pages
@@ -35,8 +34,6 @@ from shared.web.plan_pages import LABELS as PLAN_LABELS
 from shared.web.plan_pages import PLAN_STATUS_JA, PlanExtras, plan_pages
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
-
-__all__ = ["CLOSABLE", "router", "ui"]  # CLOSABLE: tests/security/test_policy.py reads it here
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")

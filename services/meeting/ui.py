@@ -118,12 +118,10 @@ def _agenda(request: Request, app: MeetingApplication) -> list[dict[str, Any]]:
 def _agenda_listed(request: Request, app: MeetingApplication) -> dict[str, Any]:
     """One page of the agenda the filter bar keeps (決定待ち・終結評価待ち; 事業 by `program`), with its pager
     (blocking)."""
-    filters, program = filters_of(request), request.query_params.get("program", "")
+    filters = filters_of(request, "program")
     every = _agenda(request, app)  # the agenda has no date of its own: the filter bar shows no date range
-    rows = [r for r in every if (not filters.status or r["status"] == filters.status)
-            and (not program or r["program"] == program)]
-    shown, paging = paged(request, rows)
-    return {"agenda": shown, "paging": paging, "filters": filters, "program": program,
+    shown, paging = paged(request, filters.apply(every, day=None))
+    return {"agenda": shown, "paging": paging, "filters": filters,
             "agenda_programs": {p: PROGRAM_LABELS.get(p, p) for p in sorted({r["program"] for r in every})}}
 
 
@@ -133,10 +131,9 @@ RECENT_MEETINGS = 10
 
 def _meetings_listed(request: Request, app: MeetingApplication) -> dict[str, Any]:
     """One page of the sittings the filter bar keeps (種類 by `type`, 開催日 from–to), with its pager (blocking)."""
-    filters, kind = filters_of(request), request.query_params.get("type", "")
-    rows = [r for r in filters.apply(app.meetings(), day="held_on") if not kind or r.meeting_type == kind]
-    shown, paging = paged(request, rows)
-    return {"meetings": shown, "paging": paging, "filters": filters, "type": kind if kind in MEETING_TYPES else ""}
+    filters = filters_of(request, "type")
+    shown, paging = paged(request, filters.apply(app.meetings(), day="held_on", chosen={"type": "meeting_type"}))
+    return {"meetings": shown, "paging": paging, "filters": filters}
 
 
 def _minutes(app: MeetingApplication, meeting_id: UUID) -> list[dict[str, Any]]:
