@@ -460,7 +460,9 @@ def render_text(document: dict[str, Any]) -> str:
     """The figures as plain text (the terminal): one line per row."""
     lines = [f"{document['label']} 重層的支援体制整備事業 実績 {document['from']}〜{document['to']}"]
     section = ""
-    for row in table_rows(document)[1:]:
+    rows = table_rows(document)[1:]
+    first = {name: n for n, name in reversed(list(enumerate(row[0] for row in rows)))}
+    for row in sorted(rows, key=lambda row: first[row[0]]):  # each program's indicators under one heading
         if row[0] != section:
             section = row[0]
             lines.append(f"\n■ {section}")

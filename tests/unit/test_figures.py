@@ -227,6 +227,15 @@ def test_text_report_names_the_hidden_cells_and_the_missing() -> None:
     assert "not answering: community" in text and "秘匿" in text.splitlines()[-1]
 
 
+def test_text_report_names_each_program_once() -> None:
+    """Every program's indicators under one heading (支援プラン作成件数 comes first in the plan's list for three programs)."""
+    answers = [i for service in
+               ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+               for i in program_figures([], 2026, service)]
+    headings = [line for line in render_text(merge(2026, answers, {}, [])).splitlines() if line.startswith("■")]
+    assert len(headings) == len(set(headings)) > 3, headings
+
+
 def test_a_services_store_read_as_facts_once_then_only_what_is_new() -> None:
     """The door's adapter: the stored events through the relay's translate (public) and PRIVATE_FIELDS
     (a sitting's type and day), read again only from where it stopped."""
