@@ -45,6 +45,7 @@ earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections import OrderedDict
@@ -237,22 +238,37 @@ class Inbox:
                       max_ack_pending=self.batch)
 
     async def pull_runs(self, subscriber: Any, event_types: frozenset[str]) -> None:
-        """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`)."""
+        """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`).
+
+        A run cut short by an error outside the handlers (the dead-letter stream away while NATS
+        restarts) is taken up again here, its messages kept from redelivery (`in_progress`), before
+        anything new is fetched: a later message must not overtake them and move the tracking past them.
+        """
+        held: list[Msg] = []
         while subscriber.running:
-            try:
-                messages = await self.fetch_run(subscriber.subscription)
-            except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
-                continue
-            except Exception as exc:  # noqa: BLE001 - the connection away: what was fetched comes back after ack_wait
-                log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(1.0)
-                continue
-            if messages and subscriber.running:
+            if held:
+                messages, held = held, []
+            else:
                 try:
-                    await self.handle_run(messages, event_types)
-                except Exception as exc:  # noqa: BLE001 - unacked messages come back after ack_wait
-                    log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+                    messages = await self.fetch_run(subscriber.subscription)
+                except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
+                    log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1.0)
+                    continue
+            if messages and subscriber.running:
+                settled: set[int] = set()
+                try:
+                    await self.handle_run(messages, event_types, settled)
+                except Exception as exc:  # noqa: BLE001 - the rest of the run is taken up again, in order
+                    held = [m for m in messages if m.metadata.sequence.stream not in settled]
+                    log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                              held=len(held))
+                    await asyncio.sleep(1.0)
+                    for waiting in held:
+                        with contextlib.suppress(Exception):
+                            await waiting.in_progress()
 
     async def fetch_run(self, subscription: Any) -> list[Msg]:
         """The next message, as soon as there is one, and up to k - 1 more that are already waiting.
@@ -271,25 +287,31 @@ class Inbox:
                 pass
         return messages
 
-    async def handle_run(self, messages: list[Msg], event_types: frozenset[str]) -> None:
-        """Apply fetched messages of one source in stream order, as few commits as their handlers allow."""
+    async def handle_run(self, messages: list[Msg], event_types: frozenset[str], settled: set[int] | None = None) -> None:
+        """Apply fetched messages of one source in stream order, as few commits as their handlers allow;
+        `settled` gathers the stream sequences of those acked or dead-lettered (for `pull_runs`)."""
         unbind_event()
+        settled = set() if settled is None else settled
         ready: list[tuple[Msg, Envelope, BaseModel]] = []
         for raw in sorted(messages, key=lambda m: m.metadata.sequence.stream):
             subject = raw.subject
             if subject.rsplit(".", 1)[-1] not in event_types:
                 await raw.ack()
+                settled.add(raw.metadata.sequence.stream)
                 continue
             try:
                 envelope, payload = parse(raw.data)
             except PoisonMessage as exc:
                 await self.dead_letter_raw(raw, exc.reason)
+                settled.add(raw.metadata.sequence.stream)
                 continue
             refused = refusal(subject, envelope)
             if refused is not None:
                 await self.dead_letter_raw(raw, refused)
+                settled.add(raw.metadata.sequence.stream)
                 continue
             ready.append((raw, envelope, payload))
+        attempted: set[int] = set()  # tried in a commit whose outcome this process did not learn (`note`)
         while ready:
             await self.start_from(ready[0][1].source)
             began = time.perf_counter()
@@ -304,31 +326,52 @@ class Inbox:
                 self.runs += 1
                 self.run_messages += sum(done)
             for (raw, envelope, _), applied in zip(ready, done, strict=False):
-                await self.settled(raw, envelope, applied, seconds)
+                await self.settled(raw, envelope, applied, seconds, tries=self.tries(raw, attempted))
+                settled.add(raw.metadata.sequence.stream)
             ready = ready[len(done):]
             if failed is not None:
+                # The failed commit may have been recorded all the same (a connection lost in its commit): the
+                # rest of the run counts as tried once more, as a redelivery would, so a duplicate found now
+                # is not taken for an event hidden behind the tracking (`note`).
+                attempted.update(m.metadata.sequence.stream for m, _, _ in ready)
                 raw, envelope, payload = ready.pop(0)
-                await self.retry_alone(raw, envelope, payload, failed.error, held=[m for m, _, _ in ready])
+                await self.retry_alone(raw, envelope, payload, failed.error, held=[m for m, _, _ in ready],
+                                       tries=self.tries(raw, attempted))
+                settled.add(raw.metadata.sequence.stream)
         unbind_event()
 
-    async def settled(self, raw: Msg, envelope: Envelope, applied: bool, seconds: float) -> None:
+    @staticmethod
+    def tries(raw: Msg, attempted: set[int]) -> int:
+        """How often this message was tried: its deliveries, and once more if a failed commit held it."""
+        return raw.metadata.num_delivered + (1 if raw.metadata.sequence.stream in attempted else 0)
+
+    async def settled(self, raw: Msg, envelope: Envelope, applied: bool, seconds: float, tries: int) -> None:
         """Count, remember, log and ack one message whose effect (or duplicate) is recorded."""
-        self.observe(envelope, "applied" if applied else "duplicate", seconds, raw.metadata.num_delivered)
+        self.observe(envelope, "applied" if applied else "duplicate", seconds, tries)
         if applied:
             self.applied += 1
         else:
             self.duplicates += 1
-        await self.note(envelope, raw.metadata.sequence.stream, raw.metadata.num_delivered, applied)
+        await self.note(envelope, raw.metadata.sequence.stream, tries, applied)
         bind_event(envelope)
         log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position)
         unbind_event()
         await raw.ack()
 
     async def retry_alone(self, raw: Msg, envelope: Envelope, payload: BaseModel, error: Exception,
-                          held: list[Msg]) -> None:
-        """A message of a run whose handler failed: tried again here, alone, until it is applied or, after
-        `max_deliver` tries in all, dead-lettered; the messages after it wait (`in_progress`)."""
-        tries = raw.metadata.num_delivered
+                          held: list[Msg], tries: int) -> None:
+        """A message of a run whose handler (or commit) failed: tried again here, alone, at once (a lost
+        commit may have been recorded: then it is a duplicate), then after growing delays until it is
+        applied or, after `max_deliver` tries in all, dead-lettered; the messages after it wait (`in_progress`)."""
+        began = time.perf_counter()
+        try:
+            with consuming(self.app.service, envelope, raw.headers):
+                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+        except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in `handle`
+            error = exc
+        else:
+            await self.settled(raw, envelope, applied, time.perf_counter() - began, tries=tries)
+            return
         while True:
             reason = f"{type(error).__name__}: {error}"
             self.observe(envelope, "failed", 0.0, tries)
@@ -350,7 +393,7 @@ class Inbox:
             except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in `handle`
                 error = exc
                 continue
-            await self.settled(raw, envelope, applied, time.perf_counter() - began)
+            await self.settled(raw, envelope, applied, time.perf_counter() - began, tries=tries)
             return
 
     async def handle(self, msg: NatsMessage, event_types: frozenset[str]) -> None:

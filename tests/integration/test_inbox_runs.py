@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import nats as nats_py
+from eventsourcing.persistence import OperationalError
 from faststream.nats import NatsBroker
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from services.intake.application import IntakeApplication
 from services.intake.translate import translate as intake_translate
 from services.meeting.application import MeetingApplication
 from shared.contract.events import STREAM, Envelope, envelope_json, parse
+from shared.kernel.app import BatchFailed
 from shared.kernel.store import store_env
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
@@ -35,6 +37,15 @@ class CountingCollaboration(CollaborationApplication):
     name = "collaboration"
     commits = 0
     fail_once: set[str] = set()
+
+    lose_commit_once = False
+
+    def receive_many(self, received: Any, contexts: Any = None) -> list[bool]:
+        done = super().receive_many(received, contexts)
+        if type(self).lose_commit_once and len(received) > 1:
+            type(self).lose_commit_once = False  # recorded, but the connection is lost before the answer
+            raise BatchFailed([], OperationalError("server closed the connection unexpectedly"))
+        return done
 
     def process_event(self, domain_event: Any, tracking: Any) -> None:
         type(self).commits += 1
@@ -124,6 +135,23 @@ async def test_a_run_delivered_again_after_its_commit_changes_nothing(nats: Nats
         inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.duplicates == 5, "five duplicates")
     assert inbox.applied == 0 and inbox.problems() == []
     assert collab.recorder.max_notification_id() == before
+
+
+async def test_a_run_whose_commit_was_recorded_but_not_answered_is_not_taken_for_a_forged_tracking(
+        nats: Nats, tmp_path: Path) -> None:
+    """A connection lost in the commit: the run is recorded, the inbox learns nothing. Tried again, each message
+    is a duplicate, acked, and none is reported as a real event hidden behind the tracking (`problems`)."""
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    case_ids = [escalated_case(intake) for _ in range(5)]
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 15), "all published")
+    CountingCollaboration.lose_commit_once = True
+    inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied + inbox.duplicates == 5, "all five")
+    assert not CountingCollaboration.lose_commit_once
+    assert inbox.duplicates >= 2 and inbox.problems() == [] and inbox.dead_lettered == 0
+    opened = [n.originator_id for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
+    assert opened == case_ids
 
 
 async def test_a_failing_handler_in_a_run_is_retried_alone_and_the_rest_follow_in_order(nats: Nats,
