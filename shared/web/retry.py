@@ -6,7 +6,7 @@ not only by other staff but by the service's own inbox, which applies other prog
 in the background (a sitting noted on an intake case, a decision on a plan). A member of staff who
 records consent just as the meeting's decision arrives should not be told 「同時に別の更新がありました」
 for a change nobody made by hand: the command is run again, from the start, on the record as it now is,
-where its own rules decide afresh. After `TRIES` tries the conflict is answered as before (409, and
+where its own rules decide afresh. After `TRIES` tries, each after a short random pause, the conflict is answered as before (409, and
 on a page the same words). A repeated request with an `Idempotency-Key` is recognised by its own
 record (shared/kernel/idempotency.py), which `AlreadyRecorded` reports and which is never retried.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +27,10 @@ from fastapi.routing import APIRoute
 
 log = structlog.get_logger()
 
-TRIES = 3
+TRIES = 5
+#: the pause before try n+1 is random in [0, BACKOFF_SECONDS × 2^n): the inbox applying a run of another program's
+#: events to the same record (shared/messaging/inbox.py) is done within a few commits, and a loaded machine is slow
+BACKOFF_SECONDS = 0.01
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _WRAPPED = "__jusou_retries_conflicts__"
 
@@ -34,6 +39,11 @@ def _routes(routes: list[Any]) -> Iterator[APIRoute]:
     for route in routes:
         if isinstance(route, APIRoute):
             yield route
+
+
+def pause(attempt: int) -> float:
+    """Seconds to wait after the `attempt`-th conflict: random, doubling (full jitter), at most 0.15 s over all tries."""
+    return random.uniform(0, BACKOFF_SECONDS * 2 ** (attempt - 1))
 
 
 def retrying(call: Callable[..., Any], name: str) -> Callable[..., Any]:
@@ -49,6 +59,7 @@ def retrying(call: Callable[..., Any], name: str) -> Callable[..., Any]:
                     if attempt == TRIES:
                         raise
                     log.info("command.conflict_retried", route=name, attempt=attempt)
+                    await asyncio.sleep(pause(attempt))
             raise AssertionError("unreachable")
 
         setattr(run_async, _WRAPPED, True)
@@ -63,6 +74,7 @@ def retrying(call: Callable[..., Any], name: str) -> Callable[..., Any]:
                 if attempt == TRIES:
                     raise
                 log.info("command.conflict_retried", route=name, attempt=attempt)
+                time.sleep(pause(attempt))  # a plain `def` route runs in the thread pool
         raise AssertionError("unreachable")
 
     setattr(run, _WRAPPED, True)
