@@ -27,11 +27,12 @@ import jwt
 import pytest
 from security import seed as seeding
 from support.auth import ROLE_STAFF
+from support.municipality import FILE as DEPLOYMENT_FILE
 from support.servers import free_port
 
 from jusou.runner import Suite
 from shared.messaging.bus import connect
-from shared.organisation.municipality import DATA
+from shared.organisation.municipality import DATA, DEFAULT_FILE
 from shared.organisation.municipality import load as load_municipality
 from shared.web import http as service_http
 from shared.web.auth import DevIssuer, Principal
@@ -58,8 +59,10 @@ data_dir = "otsu"
 id = "hei"
 name = "架空市"
 data_dir = "hei"
-municipality_file = "{kakushi}"
+municipality_file = "{other}"
 """
+#: The third tenant's municipality file: not the deployment's (support/municipality.py)
+OTHER_FILE = DATA / ("kakushi.toml" if DEPLOYMENT_FILE.resolve() == DEFAULT_FILE.resolve() else "chofu.toml")
 _PARAM = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
 
 
@@ -100,7 +103,7 @@ def seed_client(suite: Suite, acting: AsTenant) -> Callable[..., httpx.Client]:
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     root = tmp_path_factory.mktemp("tenancy")
-    (root / "tenants.toml").write_text(TENANTS_FILE.format(kakushi=DATA / "kakushi.toml"), encoding="utf-8")
+    (root / "tenants.toml").write_text(TENANTS_FILE.format(other=OTHER_FILE), encoding="utf-8")
     ports: list[int] = []
     while len(ports) < len(SERVICES) + 1:
         port = free_port()
@@ -300,9 +303,10 @@ def test_a_token_is_refused_unless_its_own_tenants_key_signed_its_tenant(
 
 
 def test_each_tenant_works_under_its_own_municipality_file(suite: Suite) -> None:
-    """架空市 (`hei`, kakushi.toml) beside two tenants on the deployment's file (Chofu's): its staff's divisions are
-    架空市's, its reference data too, and a division of another municipality's file is no division there."""
-    kakushi = load_municipality(DATA / "kakushi.toml")
+    """`hei` on another municipality file (架空市's beside the deployment's Chofu, or the other way round on a run with
+    JUSOU_TEST_MUNICIPALITY=kakushi): its staff's divisions are its file's, its reference data too, and a division of
+    the deployment's file is no division there."""
+    kakushi = load_municipality(OTHER_FILE)
     lead = kakushi.about.lead_division
     ours = httpx.get(suite.url("intake") + "/reference/divisions", timeout=30,
                      headers=bearer(tenant_token(suite, "hei", "hei-001", lead, "auditor")))
