@@ -1,20 +1,20 @@
 """A real browser for the UI tests: Debian's chromium driven by Playwright (never a downloaded build).
 
 `.ci/run` installs the `chromium` package; where it is missing the UI tests fail under CI and are
-skipped elsewhere, saying why. Screenshots of each page go to `test-artifacts/screenshots/`.
+skipped elsewhere, saying why. One chromium serves the whole run (`browser`, session scope); each test has
+its own browser context (`page`). Screenshots of each page go to `test-artifacts/screenshots/`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from security.seed import seed
 from support import auth
-from support.servers import free_port, nats_server
 
 from jusou.runner import Suite
 
@@ -27,21 +27,17 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def ui_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    root = tmp_path_factory.mktemp("ui")
-    ports = {name: free_port() for name in SERVICES}
-    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
-        yield running
+def ui_suite(module_suite: Suite) -> Suite:
+    """The running suite (tests/conftest.py): the run's shared one, or the module's own where it is marked `own_suite`.
+    Tests on the shared suite make their own records (fresh names, ids) and assert on those."""
+    return module_suite
 
 
 @pytest.fixture(scope="package")
-def walk_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    """One suite for the walks over every page (test_office_language.py, test_accessibility.py), started once for
-    both; their tests only read from it."""
-    root = tmp_path_factory.mktemp("walk")
-    ports = {name: free_port() for name in SERVICES}
-    with nats_server(root / "nats") as nats, Suite(root / "data", nats_url=nats.url, ports=ports) as running:
-        yield running
+def walk_suite(shared_suite: Suite) -> Suite:
+    """The suite the walks over every page read (test_office_language.py, test_accessibility.py): the shared one,
+    with a journey seeded into it once (`walk_ids`)."""
+    return shared_suite
 
 
 @pytest.fixture(scope="package")
@@ -50,7 +46,7 @@ def walk_ids(walk_suite: Suite) -> dict[str, str]:
     return {k: str(v) for k, v in seed({name: walk_suite.url(name) for name in SERVICES}).items()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[object]:
     executable = chromium_path()
     if executable is None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
+
+pytestmark = pytest.mark.own_suite  # its people come to the counter under names other modules use; it expects no candidates
 
 
 async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Suite, page: Page) -> None:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, staff_headers
 from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
@@ -19,6 +20,8 @@ from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
+
+pytestmark = pytest.mark.own_suite  # it reads whole lists (会議一覧) and receives people with names like others
 
 # by role, from the municipality file in force (support/municipality.py): Chofu's 高齢者支援室 and 福祉総務課,
 # its 地域包括支援センター and 調布ライフサポート

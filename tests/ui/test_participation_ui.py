@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.poll import eventually
@@ -15,6 +16,8 @@ from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 from .upstream import gap_answered_by_resources, hand_over_from_outreach
+
+pytestmark = pytest.mark.own_suite  # its filters are checked by the number of rows they leave
 
 
 async def test_participation_staff_match_place_and_review(ui_suite: Suite, page: Page) -> None:
