@@ -205,6 +205,9 @@ class Environment(BaseSettings):
         shown="(minted for the local operator)")
     max_deliver: int = setting("JUSOU_MAX_DELIVER", 5, "tries before a failing message goes to the dead-letter subject",
                                ge=1)
+    inbox_batch: int = setting("JUSOU_INBOX_BATCH", 1,
+                               "messages each inbox consumer holds and applies in one transaction (`jusou up`: 16); more "
+                               "than 1 only with one process per service: replicas share the consumers", ge=1, le=1000)
     relay_poll_seconds: float = setting("JUSOU_RELAY_POLL_SECONDS", 1.0,
                                         "relay's fallback poll interval (it is also woken on every commit)", gt=0)
     log_format: Literal["console", "json"] = setting(

@@ -23,6 +23,7 @@ from shared.messaging.bus import exit_if_unsupported_nats
 from shared.observe.logs import configure_logging
 from shared.organisation.reference import exit_if_invalid as municipality_or_exit
 from shared.settings import Settings, exit_if_invalid
+from shared.tenancy import exit_if_invalid as tenants_or_exit
 from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
 
 #: How long a refused connection is drained before it is closed.
@@ -118,6 +119,7 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
 def serve(service: str, api: FastAPI) -> None:
     exit_if_invalid()  # a bad setting: status 2 and what is allowed, before anything starts
     municipality_or_exit()  # a bad municipality file: status 2, the file, line and entry (shared/organisation)
+    tenants_or_exit()  # a bad tenants file (JUSOU_TENANTS_FILE): status 2, the file, line and tenant (issue 18)
     configure_logging(service)  # before uvicorn: its lines too are JSON with JUSOU_LOG_FORMAT=json
     settings = Settings.from_env(service)
     # a NATS older than the relay needs: status 2 and why, before anything starts (docs/nats.md)
