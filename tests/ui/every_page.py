@@ -28,8 +28,8 @@ from shared.web.labels import EVENT_NAME, ROUTE, RULE_CODE
 from shared.web.policy import ROLES, actions, permits
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-#: routes that are no page: the live-update stream, the way to and from the city's IdP
-NOT_PAGES = {"/ui/events", "/ui/login/oidc", "/ui/login/callback"}
+#: routes that are no page: the live-update stream, the way to and from the city's IdP (there and back: redirects)
+NOT_PAGES = {"/ui/events", "/ui/login/oidc", "/ui/login/callback", "/ui/logout/done"}
 #: error pages every service answers: an address that is not there, an id that is not one
 ERROR_PAGES = ("/ui/no-such-page", "/ui/cases/not-a-case/timeline")
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
