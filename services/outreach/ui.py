@@ -33,6 +33,16 @@ router = APIRouter(include_in_schema=False)
 HAND_OVER_TO = {"intake": "包括的相談支援（相談窓口）", "collaboration": "多機関協働", "participation": "参加支援"}
 REFERRERS = ("民生委員・児童委員", "家族", "近隣住民", "地域包括支援センター", "社会福祉協議会", "学校", "医療機関", "その他")
 ALREADY_STARTED = "このケースのアウトリーチは既に始まっています / outreach has already started for this case"
+#: 紹介元 as stored for an engagement a meeting's decision started (services/outreach/application.py), as staff say it
+REFERRED_BY = {"meeting": "会議の決定から"}  # as participation says it (services/participation/ui.py referred_ja)
+
+
+def referrer_label(referred_by: str) -> str:
+    """紹介元 on the pages and the CSV: the meeting's decision in Japanese, anything staff typed as it is."""
+    return REFERRED_BY.get(referred_by, referred_by)
+
+
+ui.templates.env.filters["referrer"] = referrer_label
 
 
 def _engagements(app: OutreachApplication, request: Request, in_charge: str = "") -> list[EngagementRecord]:
@@ -81,7 +91,7 @@ def engagements_csv(request: Request, app: App) -> Response:
     return csv_response("アウトリーチ一覧.csv",
                         ["ケース番号", "紹介元", "理由", "住所・所在地域", "関係の段階", "接触の記録", "最終接触日", "最終接触の方法", "会えたか",
                          "引き継ぎ先", "開始日", "開始した職員"],
-                        [[r["case_id"], r["referred_by"], r["reason"], r["address"] or "", r["stage"], len(r["log"]),
+                        [[r["case_id"], referrer_label(r["referred_by"]), r["reason"], r["address"] or "", r["stage"], len(r["log"]),
                           r["last"]["at"][:10] if r["last"] else "", r["last"]["method"] if r["last"] else "",
                           ("会えた" if r["last"]["reached"] else "会えず") if r["last"] else "",
                           HAND_OVER_TO.get(r["handed"]["to_program"], "") if r["handed"] else "", r["started_at"][:10],
@@ -187,7 +197,7 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
 def _plan_facts(app: OutreachApplication, case_id: UUID) -> list[tuple[str, str]]:
     """What heads an outreach plan: who referred the person, why, and the relationship stage (blocking)."""
     e = app.engagement_view(case_id)
-    return [("紹介元", e["referred_by"]), ("理由・状況", e["reason"]), ("住所・所在地域", e["address"] or "—"),
+    return [("紹介元", referrer_label(e["referred_by"])), ("理由・状況", e["reason"]), ("住所・所在地域", e["address"] or "—"),
             ("関係の段階", e["stage"])]
 
 
