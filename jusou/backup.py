@@ -1,6 +1,6 @@
 """`jusou backup DEST` and `jusou restore SRC`: the suite's record, taken while it runs, put back on an empty folder.
 
-What a backup holds (docs/operations.md "Backup and restore"):
+What a backup holds (docs/operations.md §2–§4):
 
 - the stores: on SQLite each `<data>/*.sqlite` through SQLite's online backup API (a consistent copy of
   each file while the services write to it); on PostgreSQL one `pg_dump` (custom format) of every
@@ -302,7 +302,7 @@ def restore_command(args: argparse.Namespace) -> int:
               "backup: delete it before starting the suite (`nats stream rm JUSOU`); the relays rebuild it from the stores",
               file=sys.stderr)
     print("次に / next: `jusou up` (the relays publish every store again, in store order, to an empty JUSOU stream),\n"
-          "then `jusou audit verify`. docs/operations.md \"Backup and restore\"")
+          "then `jusou audit verify`. docs/operations.md §3–§4")
     return 0
 
 
