@@ -21,7 +21,8 @@ Two kinds of figures:
   (`jusou_readmodel_position`, `jusou_readmodel_lag`) and the dead letters no replay has been sent for
   (`jusou_dead_letters_unreplayed`).
 
-Every series carries a `service` label. Counters restart with the process, except
+Every series carries a `service` label, and on a deployment of many municipalities the store and bus figures a
+`tenant` label (issue 18). Counters restart with the process, except
 `jusou_events_recorded_total`, which is counted from the store itself.
 """
 
@@ -31,7 +32,7 @@ import asyncio
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -117,97 +118,102 @@ class RecordedEvents:
 
 
 class JusouCollector(Collector):
-    """The figures read at scrape time (`Snapshot`) and the runtime's own counters."""
+    """The figures read at scrape time (`Snapshot`) and the runtime's own counters.
+
+    On a deployment of many municipalities (issue 18) a scrape reads every tenant's runtime and each series of these
+    figures carries a `tenant` label; with one municipality the series are as they always were (no `tenant`)."""
 
     def __init__(self, service: str, api: FastAPI) -> None:
         self.service = service
         self.api = api
-        self.snapshot = Snapshot()
+        self.views: list[tuple[str, Any, Snapshot]] = []  # (tenant, its runtime, what this scrape read of it)
+        self.tenanted = False
 
     def collect(self) -> Iterator[Metric]:
-        runtime = getattr(self.api.state, "runtime", None)
-        if runtime is None:
+        if not self.views:
             return
-        s, service = self.snapshot, self.service
+        service, extra = self.service, (["tenant"] if self.tenanted else [])
+        families: dict[str, Any] = {}  # Gauge- or CounterMetricFamily, in the order first met
 
-        def gauge(name: str, doc: str, value: float | None) -> Iterator[Metric]:
-            if value is not None:
-                family = GaugeMetricFamily(name, doc, labels=["service"])
-                family.add_metric([service], value)
-                yield family
+        def family(kind: Any, name: str, doc: str, labels: list[str]) -> Any:
+            if name not in families:
+                families[name] = kind(name, doc, labels=[*labels, *extra])
+            return families[name]
 
-        def counter(name: str, doc: str, value: float) -> Iterator[Metric]:
-            family = CounterMetricFamily(name, doc, labels=["service"])
-            family.add_metric([service], value)
-            yield family
+        for tenant, runtime, s in self.views:
+            who = [tenant] if extra else []
 
-        yield from gauge("jusou_store_position", "notification id of the newest event in the store (store size)",
-                         s.store_position)
-        yield from gauge("jusou_store_bytes", "bytes of the SQLite store file and its write-ahead log", s.store_bytes)
-        yield from gauge("jusou_relay_position", "the last store position the relay has dealt with",
-                         runtime.relay.position)
-        yield from gauge("jusou_relay_lag", "events recorded but not yet dealt with by the relay (store − relay)",
-                         max(0, s.store_position - runtime.relay.position))
-        yield from counter("jusou_events_published", "events the relay published to JUSOU since start",
-                           runtime.relay.published)
-        yield from counter("jusou_dead_lettered", "messages this service's consumers parked on JUSOU_DLQ since start",
-                           runtime.inbox.dead_lettered)
-        yield from gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)",
-                         s.parked)
-        yield from gauge("jusou_dead_letters_unreplayed",
-                         "dead letters parked by this service that no `jusou deadletters replay` has sent back yet "
-                         "(parked − replays sent; a replay that fails again parks a new one)",
-                         None if s.parked is None or s.replays_sent is None else max(0, s.parked - s.replays_sent))
-        yield from gauge("jusou_readmodel_position", "the store position the read models have indexed (their tracking)",
-                         s.readmodel_position)
-        yield from gauge("jusou_readmodel_lag", "events in the store the read models have not indexed yet "
-                         "(store − read model)",
-                         None if s.readmodel_position is None else max(0, s.store_position - s.readmodel_position))
-        yield from gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
-        yield from counter("jusou_readmodel_quarantined", "stored records the read models could not read and skipped "
-                           "(position and reason: GET /readyz)", s.quarantined)
-        yield from counter("jusou_relay_foreign_messages",
-                           "messages on this service's own subjects that its store never recorded, seen since start",
-                           getattr(runtime.relay, "foreign_count", 0))
-        tracking = GaugeMetricFamily("jusou_consumer_tracking_position",
-                                     "the source position this service's consumer of a source has reached (its "
-                                     "tracking record); never above that source's jusou_store_position",
-                                     labels=["service", "source"])
-        for source, position in sorted(s.tracking.items()):
-            tracking.add_metric([service, source], position)
-        yield tracking
-        skipped = CounterMetricFamily("jusou_consumer_skipped_behind_tracking",
-                                      "events of a source skipped as duplicates behind a tracking position that some "
-                                      "message moved past them, since start (shared/messaging/inbox.py)",
-                                      labels=["service", "source"])
-        for source, behind in sorted(getattr(runtime.inbox, "behind", {}).items()):
-            skipped.add_metric([service, source], behind.skipped)
-        yield skipped
-        recorded = CounterMetricFamily("jusou_events_recorded", "events in the store, by type (from the store)",
-                                       labels=["service", "type"])
-        for event_type, count in sorted(s.recorded.items()):
-            recorded.add_metric([service, event_type], count)
-        yield recorded
-        fields = {
-            "jusou_consumer_delivered_sequence": ("delivered", "stream sequence of the last message delivered"),
-            "jusou_consumer_ack_floor_sequence": ("ack_floor", "stream sequence up to which every message was acked"),
-            "jusou_consumer_pending": ("pending", "messages on the stream the consumer has not been given yet (lag)"),
-            "jusou_consumer_redelivered": ("redelivered", "messages delivered more than once and not yet acked"),
-            "jusou_consumer_ack_pending": ("ack_pending", "messages delivered and not yet acked"),
-        }
-        for name, (attribute, doc) in fields.items():
-            family = GaugeMetricFamily(name, f"durable consumer (JetStream consumer info): {doc}",
-                                       labels=["service", "consumer", "stream"])
-            for consumer in s.consumers:
-                value = getattr(consumer, attribute)
+            def gauge(name: str, doc: str, value: float | None, who: list[str] = who) -> None:
                 if value is not None:
-                    family.add_metric([service, consumer.name, consumer.stream], value)
-            yield family
-        up = GaugeMetricFamily("jusou_consumer_info_up", "1 when JetStream answered for the consumer at this scrape",
-                               labels=["service", "consumer", "stream"])
-        for consumer in s.consumers:
-            up.add_metric([service, consumer.name, consumer.stream], int(consumer.pending is not None))
-        yield up
+                    family(GaugeMetricFamily, name, doc, ["service"]).add_metric([service, *who], value)
+
+            def counter(name: str, doc: str, value: float, who: list[str] = who) -> None:
+                family(CounterMetricFamily, name, doc, ["service"]).add_metric([service, *who], value)
+
+            self._figures(runtime, s, gauge, counter)
+            tracking = family(GaugeMetricFamily, "jusou_consumer_tracking_position",
+                              "the source position this service's consumer of a source has reached (its tracking "
+                              "record); never above that source's jusou_store_position", ["service", "source"])
+            for source, position in sorted(s.tracking.items()):
+                tracking.add_metric([service, source, *who], position)
+            skipped = family(CounterMetricFamily, "jusou_consumer_skipped_behind_tracking",
+                             "events of a source skipped as duplicates behind a tracking position that some message "
+                             "moved past them, since start (shared/messaging/inbox.py)", ["service", "source"])
+            for source, behind in sorted(getattr(runtime.inbox, "behind", {}).items()):
+                skipped.add_metric([service, source, *who], behind.skipped)
+            recorded = family(CounterMetricFamily, "jusou_events_recorded",
+                              "events in the store, by type (from the store)", ["service", "type"])
+            for event_type, count in sorted(s.recorded.items()):
+                recorded.add_metric([service, event_type, *who], count)
+            for name, (attribute, doc) in CONSUMER_FIELDS.items():
+                each = family(GaugeMetricFamily, name, f"durable consumer (JetStream consumer info): {doc}",
+                              ["service", "consumer", "stream"])
+                for consumer in s.consumers:
+                    value = getattr(consumer, attribute)
+                    if value is not None:
+                        each.add_metric([service, consumer.name, consumer.stream, *who], value)
+            up = family(GaugeMetricFamily, "jusou_consumer_info_up",
+                        "1 when JetStream answered for the consumer at this scrape", ["service", "consumer", "stream"])
+            for consumer in s.consumers:
+                up.add_metric([service, consumer.name, consumer.stream, *who], int(consumer.pending is not None))
+        yield from families.values()
+
+    @staticmethod
+    def _figures(runtime: Any, s: Snapshot, gauge: Callable[[str, str, float | None], None],
+                 counter: Callable[[str, str, float], None]) -> None:
+        """One runtime's single-valued figures (store, relay, dead letters, read models, bus)."""
+        gauge("jusou_store_position", "notification id of the newest event in the store (store size)", s.store_position)
+        gauge("jusou_store_bytes", "bytes of the SQLite store file and its write-ahead log", s.store_bytes)
+        gauge("jusou_relay_position", "the last store position the relay has dealt with", runtime.relay.position)
+        gauge("jusou_relay_lag", "events recorded but not yet dealt with by the relay (store − relay)",
+              max(0, s.store_position - runtime.relay.position))
+        counter("jusou_events_published", "events the relay published to JUSOU since start", runtime.relay.published)
+        counter("jusou_dead_lettered", "messages this service's consumers parked on JUSOU_DLQ since start",
+                runtime.inbox.dead_lettered)
+        gauge("jusou_dead_letters_parked", "messages on JUSOU_DLQ parked by this service (all time)", s.parked)
+        gauge("jusou_dead_letters_unreplayed",
+              "dead letters parked by this service that no `jusou deadletters replay` has sent back yet "
+              "(parked − replays sent; a replay that fails again parks a new one)",
+              None if s.parked is None or s.replays_sent is None else max(0, s.parked - s.replays_sent))
+        gauge("jusou_readmodel_position", "the store position the read models have indexed (their tracking)",
+              s.readmodel_position)
+        gauge("jusou_readmodel_lag", "events in the store the read models have not indexed yet (store − read model)",
+              None if s.readmodel_position is None else max(0, s.store_position - s.readmodel_position))
+        gauge("jusou_bus_connected", "1 when the service's NATS connection is up", int(s.bus_connected))
+        counter("jusou_readmodel_quarantined", "stored records the read models could not read and skipped "
+                "(position and reason: GET /readyz)", s.quarantined)
+        counter("jusou_relay_foreign_messages",
+                "messages on this service's own subjects that its store never recorded, seen since start",
+                getattr(runtime.relay, "foreign_count", 0))
+
+
+CONSUMER_FIELDS = {
+    "jusou_consumer_delivered_sequence": ("delivered", "stream sequence of the last message delivered"),
+    "jusou_consumer_ack_floor_sequence": ("ack_floor", "stream sequence up to which every message was acked"),
+    "jusou_consumer_pending": ("pending", "messages on the stream the consumer has not been given yet (lag)"),
+    "jusou_consumer_redelivered": ("redelivered", "messages delivered more than once and not yet acked"),
+    "jusou_consumer_ack_pending": ("ack_pending", "messages delivered and not yet acked"),
+}
 
 
 class Metrics:
@@ -231,7 +237,7 @@ class Metrics:
                                          ["service", "source", "type"], buckets=HANDLER_BUCKETS, registry=self.registry)
         self.collector = JusouCollector(service, api)
         self.registry.register(self.collector)
-        self.recorded = RecordedEvents()
+        self.recorded: dict[str, RecordedEvents] = {}  # by tenant ("": the one municipality)
 
     def observe(self, envelope: Any, outcome: str, seconds: float, tries: int, via: str = "stream") -> None:
         """Called by the inbox after each try of an integration event (shared/messaging/inbox.py)."""
@@ -242,19 +248,26 @@ class Metrics:
             self.redeliveries.labels(self.service, source).inc()
 
     async def scrape(self, runtime: Any) -> bytes:
+        """Read every tenant's runtime (one, without a tenants file), then render; no await between the two."""
+        tenants: dict[str, Any] | None = getattr(runtime, "runtimes", None)  # shared/web/deps.py Tenants
+        views = [(tenant, one, await self._snapshot(tenant, one)) for tenant, one in (tenants or {"": runtime}).items()]
+        self.collector.views, self.collector.tenanted = views, tenants is not None
+        return generate_latest(self.registry)
+
+    async def _snapshot(self, tenant: str, runtime: Any) -> Snapshot:
         snapshot = Snapshot(bus_connected=bool(runtime.relay.nc.is_connected))
         snapshot.store_position, snapshot.recorded, snapshot.tracking = await anyio.to_thread.run_sync(
-            self._read_store, runtime.app)
+            self._read_store, tenant, runtime.app)
         snapshot.readmodel_position = await anyio.to_thread.run_sync(runtime.app.readmodels.position)
         snapshot.quarantined = len(await anyio.to_thread.run_sync(runtime.app.readmodels.quarantined))
         snapshot.store_bytes = sqlite_bytes(runtime.app)
         snapshot.consumers, snapshot.parked, snapshot.replays_sent = await self._read_bus(runtime)
-        self.collector.snapshot = snapshot
-        return generate_latest(self.registry)  # no await between: this scrape's snapshot
+        return snapshot
 
-    def _read_store(self, app: Any) -> tuple[int, dict[str, int], dict[str, int]]:
+    def _read_store(self, tenant: str, app: Any) -> tuple[int, dict[str, int], dict[str, int]]:
         head = app.recorder.max_notification_id() or 0
-        return head, self.recorded.catch_up(app), tracking_positions(app)
+        recorded = self.recorded.setdefault(tenant, RecordedEvents())  # each tenant's store followed on its own
+        return head, recorded.catch_up(app), tracking_positions(app)
 
     async def _read_bus(self, runtime: Any) -> tuple[list[ConsumerState], int | None, int | None]:
         js = runtime.relay.nc.jetstream()

@@ -410,3 +410,20 @@ def test_each_tenants_data_is_in_its_own_folder_with_its_own_key(suite: Suite) -
     assert (kou.data_path / "cipher.key").read_bytes() != (otsu.data_path / "cipher.key").read_bytes()
     assert not list(Path(suite.data_dir).glob("*.sqlite"))  # nothing in the deployment's own folder
 
+
+
+def test_metrics_show_each_tenants_store_and_bus_under_its_own_label(
+    suite: Suite, seeded: dict[str, dict[str, Any]]
+) -> None:
+    """/metrics stays public and answers on a deployment of many municipalities: the store and bus figures once per
+    tenant, labelled `tenant` (its store's own position), the request counts once for the process."""
+    for service in SERVICES:
+        answer = httpx.get(suite.url(service) + "/metrics", timeout=30)
+        assert answer.status_code == 200, (service, answer.status_code, answer.text[:300])
+        positions = dict(re.findall(rf'jusou_store_position\{{service="{service}",tenant="([a-z]+)"\}} ([0-9.e+]+)',
+                                    answer.text))
+        assert set(positions) >= {KOU, OTSU}, (service, positions)
+        assert 'jusou_http_requests_total{' in answer.text and 'tenant=""' not in answer.text
+    intake = httpx.get(suite.url("intake") + "/metrics", timeout=30).text
+    positions = dict(re.findall(r'jusou_store_position\{service="intake",tenant="([a-z]+)"\} ([0-9.e+]+)', intake))
+    assert float(positions[KOU]) > 0 and float(positions[OTSU]) > 0  # each seeded its own case at intake
