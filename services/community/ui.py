@@ -41,7 +41,9 @@ from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirec
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
-KIND_JA = {k.code: k.ja for k in RESOURCE_KINDS.values()}
+def kind_ja() -> dict[str, str]:
+    """Resource kind code → its name in the municipality file in force (a tenant's own: read on use, issue 18)."""
+    return {k.code: k.ja for k in RESOURCE_KINDS.values()}
 STATUS_JA = {"open": "未着手", "taken_up": "取り組み中", "resolved": "解決済み"}
 ORIGIN_JA = {"meeting": "会議で把握した資源の不足", "participation": "参加支援からの不足報告"}
 ORIGIN_SHORT = {"meeting": "会議（資源の不足）", "participation": "参加支援（不足報告）"}
@@ -86,7 +88,7 @@ def _listed(request: Request, app: CommunityApplication, in_charge: str) -> dict
     """One page of the issues the filter bar keeps (状態, the day it was found), with its pager."""
     filters = filters_of(request)
     issues, paging = paged(request, filters.apply(_issues(app, in_charge), day="opened_at"))
-    return {"issues": issues, "paging": paging, "filters": filters, "status_ja": STATUS_JA, "kind_ja": KIND_JA}
+    return {"issues": issues, "paging": paging, "filters": filters, "status_ja": STATUS_JA, "kind_ja": kind_ja()}
 
 
 @router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("issue.read")])
@@ -127,7 +129,7 @@ def _issue_page(request: Request, app: CommunityApplication, issue_id: UUID, sta
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "community_issue.html", "地域の課題 / regional issue", status_code=status_code, i=issue,
-                     status_ja=STATUS_JA, kind_ja=KIND_JA, forums=FORUMS, casework=casework,
+                     status_ja=STATUS_JA, kind_ja=kind_ja(), forums=FORUMS, casework=casework,
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
@@ -184,7 +186,7 @@ def _resources_page(request: Request, app: CommunityApplication, status_code: in
     form = extra.pop("form", None) or {"issue_id": request.query_params.get("issue_id", "")}
     return ui.render(request, "community_resources.html", "地域の社会資源 / local resources", status_code=status_code,
                      resources=resources, issues=issues, open_issues=open_issues, kinds=list(RESOURCE_KINDS.values()),
-                     kind_ja=KIND_JA, form=form, paging=paging, filters=filters_of(request),
+                     kind_ja=kind_ja(), form=form, paging=paging, filters=filters_of(request),
                      registrants=sorted({r["registered_by"] for r in _resources(app) if r["registered_by"]}),
                      **{"error": None, **extra})
 
@@ -201,14 +203,14 @@ def resources_table(request: Request, app: App) -> Response:
     issues = {i["issue_id"]: i for i in app.issues()}
     resources, paging = _filtered_resources(request, app)
     return ui.render(request, "community_resources_table.html", "", resources=resources, issues=issues,
-                     kind_ja=KIND_JA, paging=paging)
+                     kind_ja=kind_ja(), paging=paging)
 
 
 @router.get("/ui/resources.csv", dependencies=[requires("resource.read")])
 def resources_csv(app: App) -> Response:
     issues = {i["issue_id"]: i for i in app.issues()}
     return csv_response("地域の社会資源.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "応える地域の課題", "登録日"],
-                        [[r["resource_id"], KIND_JA.get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
+                        [[r["resource_id"], kind_ja().get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
                           r["capacity"] or "", issues[r["issue_id"]]["need"] if r["issue_id"] in issues else "",
                           r["at"][:10]] for r in _resources(app)])
 

@@ -20,7 +20,8 @@ from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, pa
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
-KINDS = ", ".join(f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values())
+#: the codes are the contract's; their names are each municipality file's (GET /reference/resource-kinds)
+KINDS = ", ".join(k.code for k in RESOURCE_KINDS.values())
 
 App = Annotated[ParticipationApplication, Depends(application(ParticipationApplication))]
 Staff = Annotated[dict[str, str], Depends(staff)]

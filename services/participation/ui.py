@@ -39,7 +39,9 @@ from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirec
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
-KIND_JA = {k.code: k.ja for k in RESOURCE_KINDS.values()}
+def kind_ja() -> dict[str, str]:
+    """Resource kind code → its name in the municipality file in force (a tenant's own: read on use, issue 18)."""
+    return {k.code: k.ja for k in RESOURCE_KINDS.values()}
 STATUS_JA = {"started": "参加中", **PLACEMENT_OUTCOMES}
 
 
@@ -81,7 +83,7 @@ def _listed(request: Request, app: ParticipationApplication) -> dict[str, Any]:
     """One page of the supports the filter bar keeps (the day each started), with its pager."""
     filters = filters_of(request)
     supports, paging = paged(request, filters.apply(_supports(request, app), day="started_at"))
-    return {"supports": supports, "paging": paging, "filters": filters, "kind_ja": KIND_JA, "status_ja": STATUS_JA}
+    return {"supports": supports, "paging": paging, "filters": filters, "kind_ja": kind_ja(), "status_ja": STATUS_JA}
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -102,7 +104,7 @@ def _filtered(catalogue: list[dict[str, Any]], filters: dict[str, str]) -> list[
 
 def _catalogue_context(catalogue: list[dict[str, Any]], filters: dict[str, str]) -> dict[str, Any]:
     return {"resources": _filtered(catalogue, filters), "filters": filters, "kinds": list(RESOURCE_KINDS.values()),
-            "kind_ja": KIND_JA, "all_count": len(catalogue),
+            "kind_ja": kind_ja(), "all_count": len(catalogue),
             "providers": sorted({r["provider"] for r in catalogue}), "areas": sorted({r["area"] for r in catalogue})}
 
 
@@ -190,7 +192,7 @@ def catalogue_table(request: Request, app: App, case_id: UUID | None = None) -> 
 def catalogue_csv(request: Request, app: App) -> Response:
     return csv_response("資源一覧.csv", ["資源番号", "種類", "名称", "運営主体", "地域", "定員", "開催日時・曜日", "連絡先",
                                         "利用料", "応える地域の課題"],
-                        [[r["resource_id"], KIND_JA.get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
+                        [[r["resource_id"], kind_ja().get(r["kind"], r["kind"]), r["name"], r["provider"], r["area"],
                           r["capacity"] or "", r["schedule"] or "", r["contact"] or "", r["fee"] or "",
                           r["issue_id"] or ""] for r in _filtered(app.catalogue(), _filters(request))])
 
