@@ -212,7 +212,7 @@ class Inbox:
         # config it was created with); with k > 1 the loop is `pull_runs`, as FastStream's would hand the k
         # fetched messages to k concurrent handlers. The attribute is FastStream's (0.7:
         # `PullStreamSubscriber._consume_pull(cb)`, started by `_create_subscription`);
-        # tests/unit/test_inbox_runs.py fails by name if it moves.
+        # tests/integration/test_inbox_runs.py fails by name if it moves.
         faststream_loop = subscriber._consume_pull
 
         async def consume(cb: Any) -> None:
