@@ -570,7 +570,10 @@ def audit_verify(args: argparse.Namespace) -> int:
             table.add_row(r.service, str(r.store_events), str(r.integration_events), str(r.on_stream), str(r.pending),
                           str(len(r.missing)), str(len(r.duplicates)), str(len(r.altered)), str(len(r.unknown)),
                           str(len(r.consumer_problems)), str(len(r.seal_breaks)), str(r.republished))
-        Console(highlight=False).print(table)
+        table_console = Console(highlight=False)
+        if not table_console.is_terminal:  # piped into a log: rich's 80 columns would cut every header to "ser…"
+            table_console = Console(highlight=False, width=160)
+        table_console.print(table)
     out = Console(highlight=False)
     for r in final:
         for what, items in (("missing", r.missing), ("duplicate", r.duplicates), ("altered", r.altered),

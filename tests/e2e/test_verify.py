@@ -97,6 +97,8 @@ async def test_d15_verify_finds_stores_and_stream_in_agreement(journey: Journey,
         assert report["integration_events"] == report["on_stream"], report
         assert report["problems"] == 0 and report["unsealed"] == 0
     assert by_service["intake"]["integration_events"] >= 3 and by_service["meeting"]["integration_events"] >= 3
+    code, text, _ = jusou(suite, server, "audit", "verify")  # piped into a log, as cron or CI runs it
+    assert code == 0 and all(header in text for header in ("service", "integration", "seal breaks", "republished")), text
 
 
 async def test_d15_verify_finds_an_event_the_stream_lost_and_repair_republishes_it(
