@@ -2,7 +2,7 @@
 """Set up `.venv` and run Jusou with nothing but Python 3.11+.
 
     python3 dev.py up [jusou up options]   # the whole suite
-    python3 dev.py test [pytest options]   # the tests (default: -q)
+    python3 dev.py test [pytest options]   # the tests (default: -q --durations=25: the slowest steps at the end)
     python3 dev.py lock [uv options]       # refresh the lock files from pyproject.toml (e.g. --upgrade)
 
 Every dependency is installed at the version and hash the lock file pins (requirements-test.lock;
@@ -46,7 +46,7 @@ def install() -> None:
     if STAMP.exists() and STAMP.read_text().strip() == digest:
         return
     print(f"installing the locked dependencies into .venv (pip install -r {TEST_LOCK.name})", flush=True)
-    pip = [str(BIN / "python"), "-m", "pip", "install"]
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
     subprocess.run([*pip, "-r", str(TEST_LOCK)], cwd=ROOT, check=True)
     subprocess.run([*pip, "--no-deps", "-e", "."], cwd=ROOT, check=True)
     STAMP.write_text(digest + "\n")
@@ -84,7 +84,8 @@ def main(argv: list[str]) -> None:
     os.chdir(ROOT)
     if command == "up":
         os.execv(BIN / "jusou", [str(BIN / "jusou"), "up", *rest])
-    os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *(rest or ["-q"])])
+    # the slowest setups and tests at the end of every run: where CI's time goes (a suite started per module shows)
+    os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *(rest or ["-q", "--durations=25"])])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,13 +13,13 @@ import pytest
 from support.auth import reader
 from support.journey import EXPECTED_EVENTS, Journey
 from support.poll import eventually
-from support.servers import Nats, Postgres, free_port
+from support.servers import Nats, Postgres, free_port, nats_server
 
 from jusou.runner import Suite
 from shared.contract.events import parse
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
         yield {"JUSOU_STORE": "sqlite"}
@@ -31,10 +30,17 @@ def store_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     postgres.drop_schemas(prefix)
 
 
-@pytest.fixture
-def suite(nats: Nats, tmp_path: Path, store_env: dict[str, str]) -> Iterator[Suite]:
+@pytest.fixture(scope="module")
+def nats(store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nats]:
+    """A nats-server per store: both tests of a store run on one suite (each follows its own case), one start each."""
+    with nats_server(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def suite(nats: Nats, store_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     ports = {name: free_port() for name in ("intake", "collaboration", "meeting", "outreach", "participation", "community")}
-    with Suite(tmp_path / "data", nats_url=nats.url, ports=ports, extra_env=store_env) as running:
+    with Suite(tmp_path_factory.mktemp("journey") / "data", nats_url=nats.url, ports=ports, extra_env=store_env) as running:
         yield running
 
 

@@ -70,7 +70,10 @@ async def page(browser: object) -> AsyncIterator[object]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")  # type: ignore[attr-defined]
     page = await context.new_page()
     yield page
-    await context.close()
+    for left in [context, *browser.contexts]:  # type: ignore[attr-defined]
+        # the test's own and any it opened beside it and left open: chromium serves the whole run, and a page left
+        # open keeps its live connections to a suite that may be about to stop
+        await left.close()
 
 
 async def shoot(page: object, name: str) -> Path:
