@@ -11,7 +11,9 @@ erasure at expiry of the people whose every record is.
   recorded as `Person.Erased` with the basis `retention_expired` (保存期間満了) in the audit.
 - `/ui/retention`: the same as a page, with a confirm step before an erasure.
 
-Reading needs `audit.read` (管理職, 監査: ids and dates, nothing personal); erasing `person.erase` (管理職). The
+Reading needs `audit.read` (管理職, 監査: ids and dates, nothing personal); erasing `person.erase` (管理職). A
+supervisor reads the rows of their division's scope only (`readable`: the records they could open, as the case
+lists and the erasure route judge them); an auditor every division's. The
 periods are the data folder's `retention.toml` (`[retention]`, shared/domain/retention.py), read at each request.
 The store's events are read once, then only what was recorded since (the store only grows).
 """
@@ -54,6 +56,7 @@ from shared.domain.retention import (
 from shared.domain.wareki import today_in_japan
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import DomainError, NotFound
+from shared.organisation.scope import in_scope
 from shared.settings import current
 from shared.web.audit_api import gather
 from shared.web.deps import principal, runtime_of, staff
@@ -244,6 +247,40 @@ class Ledger:
         return person_due(person_ref, self.cases[person_ref], [*self.own, *self.others], self.years["person"])
 
 
+def readable(app: ServiceApplication, reader: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows `reader` (a Principal) may read: division scope, as the routes naming the record judge it
+    (shared/web/policy.py `_require_scope`): a person's by `person_readers`, a sitting's by `meeting_readers`,
+    a case's record by the divisions of its case (`case_divisions`). Auditors read every row; nobody, none."""
+    if reader is None:
+        return []
+    known: dict[str, frozenset[str]] = {}
+
+    def of_case(case_id: str) -> frozenset[str]:
+        if case_id not in known:
+            try:
+                known[case_id] = app.case_divisions(UUID(case_id))
+            except (NotFound, ValueError):
+                known[case_id] = frozenset()
+        return known[case_id]
+
+    def readers(found: dict[str, Any]) -> frozenset[str]:
+        if found["kind"] == "person":
+            return app.person_readers(UUID(found["key"])) or frozenset()
+        if found["kind"] == "meeting" and (members := app.meeting_readers(UUID(found["key"]))) is not None:
+            return members
+        return frozenset().union(*(of_case(c) for c in found["case_ids"]))
+
+    return [r for r in rows if in_scope(reader.division, reader.roles, readers(r))]
+
+
+async def scoped_rows(request: Request, found: Ledger, state: str, day: date) -> list[dict[str, Any]]:
+    """The ledger's rows on `day`, those of the reader's division scope, in the lists' order."""
+    app = runtime_of(request).app
+    reader = principal(request)
+    rows = await anyio.to_thread.run_sync(lambda: readable(app, reader, found.rows(state, day)))
+    return sorted(rows, key=order)
+
+
 async def ledger(request: Request, service: str, gathered: bool) -> Ledger:
     years = periods()
     app = runtime_of(request).app
@@ -310,7 +347,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
         found = await ledger(request, service, gathered=state == "past")
         if found.missing:
             response.headers["X-Jusou-Missing"] = ",".join(found.missing)
-        rows = sorted(found.rows(state, as_of or today_in_japan()), key=order)
+        rows = await scoped_rows(request, found, state, as_of or today_in_japan())
         return [RetentionRowOut.model_validate(r) for r in one_page(rows, limit, cursor, request, response,
                                                                                  key=order)]
 
@@ -323,7 +360,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
         except ValueError:
             day = today
         found = await ledger(request, service, gathered=True)
-        rows = sorted(found.rows("past", day), key=order)
+        rows = await scoped_rows(request, found, "past", day)
         shown, paging = paged(request, rows)
         return page.render(request, "retention.html", "保存年限 / retention", rows=shown, paging=paging, day=day,
                            today=today, years=found.years, kinds=[k for k in KINDS.values() if k.service == service

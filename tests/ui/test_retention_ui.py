@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.auth import sign_in, staff_headers
 from support.journey import Journey
+from support.municipality import CHILDCARE, concern
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -135,3 +136,42 @@ async def test_retention_every_program_lists_its_own_record_of_a_whole_journey_o
         found = await eventually(past_everywhere, "every program's record of the journey to be past 0 years")
     assert found == {"intake": {"case", "person"}, "collaboration": {"collaboration_case"}, "meeting": {"meeting"},
                      "outreach": set(), "participation": {"support"}, "community": set()}, found
+
+
+async def test_retention_a_supervisor_reads_only_the_rows_of_their_divisions_scope(ui_suite: Suite, page: Page) -> None:
+    """Division scope (issue 13) on the retention list, JSON and page: a case received at one division's counter and
+    closed there is listed (with its person, once past) to that division's supervisor and to the auditor, never to
+    another division's supervisor."""
+    intake = ui_suite.url("intake")
+    childcare_counter = staff_headers("hoiku-003", CHILDCARE.division, "counselor")
+    childcare_supervisor = staff_headers("hoiku-kanri", CHILDCARE.division, "supervisor")
+    made: dict[str, tuple[str, str]] = {}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name, counter, headers, concern_ in (("elderly", "houkatsu", COUNTER, "高齢・介護"),
+                                                  ("childcare", CHILDCARE.code, childcare_counter, concern("childcare"))):
+            answer = await http.post(intake + "/consultations", headers=headers, json={
+                "counter": counter, "channel": "窓口", "concerns": [concern_], "confirm_new_person": True,
+                "person": {**PERSON, "name": f"範囲 {name}", "phone": "042-555-0190"}})
+            assert answer.status_code == 201, answer.text
+            case_id = answer.json()["case_id"]
+            closed = await http.post(f"{intake}/cases/{case_id}/closure", headers=headers,
+                                     json={"outcome": "resolved", "note": "情報提供で終了"})
+            assert closed.status_code == 200, closed.text
+            person_ref = (await http.get(f"{intake}/cases/{case_id}", headers=AUDITOR)).json()["person_ref"]
+            made[name] = (case_id, person_ref)
+        (ui_suite.data_dir / "retention.toml").write_text("[retention]\n" + "".join(f"{k} = 0\n" for k in KINDS),
+                                                          encoding="utf-8")
+        mine = {"elderly": SUPERVISOR, "childcare": childcare_supervisor}
+        for name, headers in mine.items():
+            other = next(n for n in made if n != name)
+            for state in ("all", "past"):
+                keys = {r["key"] for r in await listed(http, intake, headers=headers, state=state)}
+                assert made[name][0] in keys and not set(made[other]) & keys, (name, state, keys)
+        keys = {r["key"] for r in await listed(http, intake)}  # the auditor reads every division's
+        assert {*made["elderly"], *made["childcare"]} <= keys
+
+    await sign_in(page, intake, "hoiku-kanri", CHILDCARE.division, "supervisor")
+    await page.goto(f"{intake}/ui/retention")
+    await expect(page.locator(f"tr[data-kind='person'][data-key='{made['childcare'][1]}']")).to_have_count(1)
+    await expect(page.locator(f"tr[data-key='{made['elderly'][0]}']")).to_have_count(0)
+    await expect(page.locator(f"tr[data-key='{made['elderly'][1]}']")).to_have_count(0)
