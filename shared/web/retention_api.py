@@ -356,13 +356,14 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
         """保存年限: the records past their period, and at intake the people to erase at expiry."""
         today = today_in_japan()
         try:
-            day = date.fromisoformat(as_of) if as_of else today
-        except ValueError:
-            day = today
+            day, bad_as_of = (date.fromisoformat(as_of) if as_of else today), ""
+        except ValueError:  # said on the page (422), shown as of today: never silently another day
+            day, bad_as_of = today, as_of[:40]
         found = await ledger(request, service, gathered=True)
         rows = await scoped_rows(request, found, "past", day)
         shown, paging = paged(request, rows)
-        return page.render(request, "retention.html", "保存年限 / retention", rows=shown, paging=paging, day=day,
+        return page.render(request, "retention.html", "保存年限 / retention", status_code=422 if bad_as_of else 200,
+                           bad_as_of=bad_as_of, rows=shown, paging=paging, day=day,
                            today=today, years=found.years, kinds=[k for k in KINDS.values() if k.service == service
                                                                    or (k.code == "person" and erases)],
                            missing=found.missing, erases=erases, kinds_all=KINDS)

@@ -175,3 +175,14 @@ async def test_retention_a_supervisor_reads_only_the_rows_of_their_divisions_sco
     await expect(page.locator(f"tr[data-kind='person'][data-key='{made['childcare'][1]}']")).to_have_count(1)
     await expect(page.locator(f"tr[data-key='{made['elderly'][0]}']")).to_have_count(0)
     await expect(page.locator(f"tr[data-key='{made['elderly'][1]}']")).to_have_count(0)
+
+
+async def test_retention_a_day_not_in_the_date_form_is_refused_not_shown_as_today(ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    async with httpx.AsyncClient(timeout=30) as http:
+        refused = await http.get(f"{intake}/retention", params={"as_of": "junk"}, headers=AUDITOR)
+        assert refused.status_code == 422, refused.text
+    await sign_in(page, intake, "kanri-001", "elderly-support", "supervisor")
+    answer = await page.goto(f"{intake}/ui/retention?as_of=junk")
+    assert answer is not None and answer.status == 422
+    await expect(page.locator("#retention-as-of-error")).to_contain_text("基準日「junk」の形式が正しくありません")
