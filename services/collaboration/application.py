@@ -34,7 +34,7 @@ from shared.domain.plan import Plan
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
-from shared.kernel.journey import NotFound, acting
+from shared.kernel.journey import NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import DIVISIONS, agencies, agency_code, concern_field
 
 
@@ -380,5 +380,4 @@ def local_time(moment: datetime) -> str:
 
 def actor_name(event: Any) -> str:
     """Who recorded an event (its metadata): the staff member, or the service that acted on its own."""
-    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return str(actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else ""))
+    return actor_label(recorded_by(event))

@@ -25,7 +25,7 @@ from shared.contract.events import (
     PlanProposedV1,
 )
 from shared.kernel.app import ServiceApplication, handles
-from shared.kernel.journey import Invalid, NotFound, acting
+from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import (
     DIVISIONS,
     agency_code,
@@ -411,8 +411,7 @@ class MeetingApplication(ServiceApplication):
 
 def _who(event: Any) -> str:
     """Who recorded an event: the staff member, or the service whose policy did."""
-    actor = (getattr(event, "meta", None) or {}).get("actor") or {}
-    return actor.get("staff_id") or (f"自動（{actor['service']}）" if actor.get("service") else "")
+    return actor_label(recorded_by(event))
 
 
 def _minute(event: Any) -> dict[str, Any] | None:

@@ -59,7 +59,7 @@ def test_d5_plan_steps_tell_who_did_what_and_when() -> None:
 
     assert [s["kind"] for s in steps] == ["Drafted", "Revised", "Proposed", "DecisionRecorded"]
     assert [s["who"] for s in steps[:3]] == ["c1", "c2", "c1"]
-    assert steps[3]["who"].startswith("自動（")  # recorded by the inbox, not by a person
+    assert steps[3]["who"] == "自動（多機関協働）"  # recorded by the inbox, named as staff name the program
     assert all(s["at"].endswith("+09:00") for s in steps)
     assert steps[2]["revision"] == 1
     assert (steps[3]["decision"], steps[3]["reasons"], steps[3]["meeting_id"]) == (
