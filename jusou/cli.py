@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
@@ -40,7 +41,7 @@ from jusou.runner import (
     store_description,
     subscriptions,
 )
-from shared import settings
+from shared import settings, tenancy
 from shared.contract.events import json_schemas
 from shared.domain.audit import (
     as_of,
@@ -188,8 +189,27 @@ def demo_staff(folder: Path) -> None:
         print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
 
 
-def _auth_folder() -> Path:
+def _auth_folder(tenant: str = "") -> Path:
+    """The development issuer's folder: the deployment's, or with many municipalities (issue 18) the tenant's
+    `<data_dir>/auth` (`--tenant ID`, required there: status 2 without it)."""
     settings_ = AuthSettings.from_env()
+    tenants = tenancy.exit_if_invalid()
+    if tenants:
+        if tenant not in tenants:
+            print(("--tenant ID を付けてください（この環境は複数の自治体を扱います）" if not tenant else
+                   f"--tenant {tenant!r} という自治体はありません") + f"。自治体 / tenants: {', '.join(tenants)} / "
+                  f"this deployment serves many municipalities ({tenancy.VARIABLE}): name one with --tenant ID",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        if tenants[tenant].oidc is not None:
+            print(f"自治体 {tenant} は認証基盤でログインします。アカウントとトークンは認証基盤で管理します / "
+                  f"tenant {tenant} signs in at its identity provider: accounts and tokens come from there", file=sys.stderr)
+            raise SystemExit(2)
+        return tenancy.auth_settings(settings_, tenants[tenant]).folder
+    if tenant:
+        print(f"--tenant は複数の自治体を扱う環境 ({tenancy.VARIABLE}) でだけ使えます / --tenant needs a tenants file "
+              f"({tenancy.VARIABLE}, jusou up --tenants)", file=sys.stderr)
+        raise SystemExit(2)
     if not settings_.development:
         raise SystemExit("JUSOU_OIDC_ISSUER is set: accounts and tokens come from the city's IdP / "
                          "市の認証基盤を使う設定です。アカウントとトークンは認証基盤で管理します")
@@ -197,6 +217,12 @@ def _auth_folder() -> Path:
 
 
 def staff_add(args: argparse.Namespace) -> int:
+    folder = _auth_folder(args.tenant)
+    with tenancy.acting_for(args.tenant) if args.tenant else contextlib.nullcontext():  # its municipality's divisions
+        known = divisions()
+    if args.division not in known:
+        print(f"--division {args.division!r} はありません / no such division; one of: {', '.join(known)}", file=sys.stderr)
+        return 2
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -205,20 +231,21 @@ def staff_add(args: argparse.Namespace) -> int:
             raise SystemExit("パスワードが一致しません / the passwords differ")
     if len(password) < 8:
         raise SystemExit("パスワードは8文字以上にしてください / the password needs at least 8 characters")
-    Accounts(_auth_folder()).add(args.staff_id, args.division, args.role, password)
-    DevIssuer(_auth_folder()).private_key()  # the folder then holds all a pod needs (Secret jusou-dev-auth)
-    print(f"{args.staff_id}: {DIVISIONS[args.division].ja}, {', '.join(ROLES[r].ja for r in args.role)}")
+    Accounts(folder).add(args.staff_id, args.division, args.role, password)
+    DevIssuer(folder).private_key()  # the folder then holds all a pod needs (Secret jusou-dev-auth)
+    print(f"{args.staff_id}: {known[args.division].ja}, {', '.join(ROLES[r].ja for r in args.role)}"
+          + (f" ({args.tenant})" if args.tenant else ""))
     return 0
 
 
 def staff_list(args: argparse.Namespace) -> int:
-    for staff_id, account in sorted(Accounts(_auth_folder()).all().items()):
+    for staff_id, account in sorted(Accounts(_auth_folder(args.tenant)).all().items()):
         print(f"{staff_id}\t{account['division']}\t{' '.join(account['roles'])}")
     return 0
 
 
 def staff_remove(args: argparse.Namespace) -> int:
-    if not Accounts(_auth_folder()).remove(args.staff_id):
+    if not Accounts(_auth_folder(args.tenant)).remove(args.staff_id):
         print(f"{args.staff_id} というアカウントはありません / no such account", file=sys.stderr)
         return 1
     return 0
@@ -236,12 +263,12 @@ def ttl_seconds(text: str) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
-    folder = _auth_folder()
+    folder = _auth_folder(args.tenant)
     account = Accounts(folder).all().get(args.staff_id)
     if account is None:
         raise SystemExit(f"{args.staff_id} というアカウントはありません（jusou staff add）/ no such account")
     print(DevIssuer(folder).mint(args.staff_id, account["division"], account["roles"],
-                                 AuthSettings.from_env().audience, ttl_seconds(args.ttl)))
+                                 AuthSettings.from_env().audience, ttl_seconds(args.ttl), tenant=args.tenant))
     return 0
 
 
@@ -349,7 +376,9 @@ def _add_staff_commands(commands: Any) -> None:
     actions = people.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
     add.add_argument("staff_id")
-    add.add_argument("--division", required=True, choices=tuple(divisions()))
+    add.add_argument("--division", required=True, metavar="DIVISION",
+                     help="one of today's divisions (of the tenant's municipality file with --tenant): "
+                          + ", ".join(divisions()))
     add.add_argument("--role", action="append", required=True, choices=tuple(ROLES), help="repeat for several roles")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=staff_add)
@@ -362,6 +391,9 @@ def _add_staff_commands(commands: Any) -> None:
     mint.add_argument("staff_id")
     mint.add_argument("--ttl", default="8h", help="how long it is valid: 30m, 8h, 1d (default 8h)")
     mint.set_defaults(handler=token)
+    for command in (add, listed, removed, mint):  # many municipalities (issue 18): whose issuer; required there
+        command.add_argument("--tenant", default="", metavar="ID",
+                             help="the tenant (JUSOU_TENANTS_FILE): its <data_dir>/auth and the token's tenant claim")
 
 
 def _add_document_commands(commands: Any) -> None:

@@ -135,12 +135,17 @@ class DevIssuer:
         return loaded
 
     def mint(self, staff_id: str, division: str, roles: list[str], audience: str = "jusou",
-             ttl_seconds: int = DEFAULT_TTL_SECONDS) -> str:
+             ttl_seconds: int = DEFAULT_TTL_SECONDS, tenant: str = "") -> str:
+        """A signed token; `tenant`: the municipality whose issuer this is (many on one deployment, issue 18:
+        the folder is `<its data_dir>/auth`, and the claim names it)."""
         now = int(time.time())
-        claims = {"iss": DEV_ISSUER, "aud": audience, "sub": staff_id, "division": division,
-                  # iat to the millisecond: a member removed and added again within a second signs in afresh
-                  "roles": sorted(roles), "iat": round(time.time(), 3), "nbf": now, "exp": now + ttl_seconds,
-                  "jti": secrets.token_urlsafe(16)}  # the session: sign-out ends it (Revocations)
+        claims: dict[str, Any] = {
+            "iss": DEV_ISSUER, "aud": audience, "sub": staff_id, "division": division,
+            # iat to the millisecond: a member removed and added again within a second signs in afresh
+            "roles": sorted(roles), "iat": round(time.time(), 3), "nbf": now, "exp": now + ttl_seconds,
+            "jti": secrets.token_urlsafe(16)}  # the session: sign-out ends it (Revocations)
+        if tenant:
+            claims[tenancy.CLAIM] = tenant
         return jwt.encode(claims, self.private_key(), algorithm="ES256")
 
 

@@ -597,29 +597,51 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
 
 
 def _mount_password_sign_in(router: APIRouter, ui: UI) -> None:
-    """Sign-in with a staff id and password, in development only (throttled per person and address)."""
+    """Sign-in with a staff id and password, in development only (throttled per person and address).
+
+    Many municipalities on one deployment (issue 18): the person chooses their municipality among the tenants
+    with a development issuer of their own; the id and password are checked against THAT tenant's accounts
+    (`<data_dir>/auth/staff.json`) and the token is signed by that tenant's key with its `tenant` claim. The
+    choice is proven by the password file and key; later requests are the token's tenant, never a parameter."""
+
+    def by_password() -> dict[str, tenancy.Tenant] | None:
+        """The tenants whose staff sign in here, by id; None: one municipality (no tenants file)."""
+        tenants = tenancy.configured()
+        return {tid: t for tid, t in tenants.items() if t.oidc is None} if tenants else None
+
+    def choices() -> list[tuple[str, str]] | None:
+        """For login.html: (id, name) of each such tenant; None on a single-municipality suite."""
+        found = by_password()
+        return None if found is None else [(tid, t.name or tid) for tid, t in found.items()]
+
+    ui.templates.env.globals["password_tenants"] = choices
 
     @router.post("/ui/login", dependencies=[public()])
     async def login(request: Request, staff_id: str = Form(...), password: str = Form(...),
-                    next: str = Form("/ui/")) -> Response:
+                    next: str = Form("/ui/"), tenant: str = Form("")) -> Response:
         settings = AuthSettings.from_env()
-        again = f"/ui/login?next={quote(next, safe='')}"
-        if not settings.development:
+        tenants = by_password()
+        chosen = tenants.get(tenant) if tenants else None
+        again = f"/ui/login?next={quote(next, safe='')}" + (f"&tenant={chosen.id}" if chosen else "")
+        if not settings.development or tenants == {}:
             return redirect(again, ng="use_idp")
         who, address = staff_id.strip(), request.client.host if request.client else ""
-        wait = THROTTLE.begin(who, address)  # before the password is hashed: a guess costs the guesser time
+        counted = f"{chosen.id if chosen else tenant[:40]}/{who}" if tenants is not None else who  # one tenant's id
+        wait = THROTTLE.begin(counted, address)  # before the password is hashed: a guess costs the guesser time
         if wait is not None:
             refused = ui.render(request, "login.html", "ログイン", status_code=429, next=next, idp=settings.issuer,
                                 idp_sign_in=False, throttled=wait)
             refused.headers["Retry-After"] = str(wait)
             return refused
+        folder = tenancy.auth_settings(settings, chosen).folder if chosen else settings.folder
         account = None
-        if _printable(who, 100) and len(password) <= 1000:
-            account = await anyio.to_thread.run_sync(Accounts(settings.folder).check, who, password)
+        if (chosen is not None or tenants is None) and _printable(who, 100) and len(password) <= 1000:
+            account = await anyio.to_thread.run_sync(Accounts(folder).check, who, password)
         if account is None:
             return redirect(again, ng="wrong_password")
-        THROTTLE.succeeded(who, address)
-        token = DevIssuer(settings.folder).mint(who, account["division"], account["roles"], settings.audience)
+        THROTTLE.succeeded(counted, address)
+        token = DevIssuer(folder).mint(who, account["division"], account["roles"], settings.audience,
+                                       tenant=chosen.id if chosen else "")
         # back to a page of this UI only; a header never carries a line break (CRLF injection)
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
         response = redirect(quote(target, safe="/?&=%#:;,+-._~"), ok="signed_in")

@@ -35,7 +35,7 @@ from shared.messaging.bus import connect
 from shared.organisation.municipality import DATA, DEFAULT_FILE
 from shared.organisation.municipality import load as load_municipality
 from shared.web import http as service_http
-from shared.web.auth import DevIssuer, Principal
+from shared.web.auth import COOKIE, DevIssuer, Principal
 from shared.web.policy import PUBLIC, ROLES, actions
 
 pytestmark = pytest.mark.skipif(
@@ -427,3 +427,50 @@ def test_metrics_show_each_tenants_store_and_bus_under_its_own_label(
     intake = httpx.get(suite.url("intake") + "/metrics", timeout=30).text
     positions = dict(re.findall(r'jusou_store_position\{service="intake",tenant="([a-z]+)"\} ([0-9.e+]+)', intake))
     assert float(positions[KOU]) > 0 and float(positions[OTSU]) > 0  # each seeded its own case at intake
+
+
+def test_a_tenants_staff_signs_in_on_the_page_and_with_jusou_token_only_as_that_tenant(
+    suite: Suite, seeded: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each tenant's development issuer (`<data_dir>/auth`): `jusou staff add --tenant` makes its staff, the sign-in
+    page asks for the municipality and checks the password against THAT tenant's accounts, the session (and
+    `jusou token --tenant`) carries the tenant, signed by its key: 甲市's case page opens, 乙市's never does."""
+    import io
+
+    from jusou.cli import main as jusou
+
+    monkeypatch.setenv("JUSOU_TENANTS_FILE", str(suite.tenants_file))
+    role = next(r for r in ROLE_STAFF if "intake.case.read" in ROLES[r].actions)
+    staff_id, division, password = "kou-signin-01", ROLE_STAFF[role][1], "kou-password-01"
+    with pytest.raises(SystemExit) as refused:  # a deployment of many municipalities: whose staff?
+        jusou(["staff", "add", staff_id, "--division", division, "--role", role, "--password-stdin"])
+    assert refused.value.code == 2 and "--tenant" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    assert jusou(["staff", "add", staff_id, "--division", division, "--role", role, "--password-stdin",
+                  "--tenant", KOU]) == 0
+    intake = suite.url("intake")
+    kou_case, otsu_case = (f"/ui/cases/{seeded[t]['case_id']}" for t in (KOU, OTSU))
+    with httpx.Client(trust_env=False, follow_redirects=False, timeout=30) as browser:
+        page = browser.get(intake + "/ui/login").text
+        assert 'name="tenant"' in page and ">甲市<" in page and ">乙市<" in page
+        for chosen in (OTSU, "tei", ""):  # the same id and password chosen with another tenant, or none
+            wrong = browser.post(intake + "/ui/login", data={"staff_id": staff_id, "password": password,
+                                                             "tenant": chosen, "next": kou_case})
+            assert wrong.status_code == 303 and "ng=" in wrong.headers["location"], (chosen, wrong.text)
+            assert COOKIE not in browser.cookies, chosen
+        signed = browser.post(intake + "/ui/login", data={"staff_id": staff_id, "password": password, "tenant": KOU,
+                                                          "next": kou_case})
+        assert signed.status_code == 303 and signed.headers["location"].startswith(kou_case), signed.text
+        assert jwt.decode(browser.cookies[COOKIE], options={"verify_signature": False})["tenant"] == KOU
+        own = browser.get(intake + kou_case)
+        assert own.status_code == 200, own.text[:300]
+        assert browser.get(intake + otsu_case).status_code in (403, 404)
+    capsys.readouterr()
+    assert jusou(["token", staff_id, "--tenant", KOU, "--ttl", "5m"]) == 0
+    token = capsys.readouterr().out.strip()
+    for case, expected in ((seeded[KOU]["case_id"], (200,)), (seeded[OTSU]["case_id"], (403, 404))):
+        answer = httpx.get(intake + f"/cases/{case}", headers=bearer(token), timeout=30)
+        assert answer.status_code in expected, (case, answer.status_code, answer.text[:300])
+    with pytest.raises(SystemExit) as refused:  # 乙市 has no such account: no token for it
+        jusou(["token", staff_id, "--tenant", OTSU])
+    assert refused.value.code not in (0, None)
