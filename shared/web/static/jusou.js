@@ -1,7 +1,8 @@
 // Jusou: live updates and form messages in Japanese. No framework beyond htmx.
 (function () {
-  // Live updates: the service says when its store changed; every live part of the page reloads.
-  if (window.EventSource) {
+  // Live updates: the service says when its store changed; every live part of the page reloads. Only on a
+  // signed-in reader's page (base.html `data-live`): the stream answers nobody else (the login page).
+  if (window.EventSource && document.body && document.body.hasAttribute("data-live")) {
     const source = new EventSource("/ui/events");
     // A change between the page's render and the stream's (re)opening would be missed: refresh once on open.
     source.addEventListener("open", function () {
