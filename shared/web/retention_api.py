@@ -20,6 +20,7 @@ The store's events are read once, then only what was recorded since (the store o
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from datetime import date, timedelta, timezone
@@ -107,6 +108,9 @@ class RetentionRowOut(BaseModel):
     follows_case: bool = Field(False, description="open here, but completed with the case at intake: this program "
                                "has no plan of its own for it (with state=all, as recorded here, not yet settled)")
     held: list[str] = Field(default_factory=list, description="for a person: the records still open (service:id)")
+    withheld: bool = Field(False, description="only with withheld=true: a record outside the reader's division scope, "
+                           "its ids as `sealed` digests (what intake needs to judge a person: whether and when "
+                           "each program's record of their cases was completed; no id of another division's case)")
 
 
 class RetentionErasureIn(BaseModel):
@@ -226,7 +230,11 @@ class Ledger:
             ["intake"] if any(r.follows_case for r in self.own) else [])
         if not wanted:
             return
-        rows, self.missing = await gather("/retention?state=all", {n: internal_url(n) for n in wanted}, token)
+        rows, self.missing = await gather("/retention?state=all&withheld=true", {n: internal_url(n) for n in wanted},
+                                          token)
+        ids = {c for r in self.own for c in (r.key, *r.case_ids)} | {c for cs in self.cases.values() for c in cs}
+        known = {sealed(c): c for c in ids}
+        rows = [unsealed(r, known) for r in rows]
         if self.service == "intake":
             self.others = settle([_record(r) for r in rows], self.own)
         else:
@@ -273,11 +281,32 @@ def readable(app: ServiceApplication, reader: Any, rows: list[dict[str, Any]]) -
     return [r for r in rows if in_scope(reader.division, reader.roles, readers(r))]
 
 
-async def scoped_rows(request: Request, found: Ledger, state: str, day: date) -> list[dict[str, Any]]:
-    """The ledger's rows on `day`, those of the reader's division scope, in the lists' order."""
+def sealed(record_id: str) -> str:
+    """A record's or case's id as a digest: what a program tells intake of a record outside the reader's scope,
+    so that intake judges a person on every program's records (it knows its own case ids, and matches them)."""
+    return "#" + hashlib.sha256(record_id.encode()).hexdigest()[:32]
+
+
+def unsealed(found: dict[str, Any], known: dict[str, str]) -> dict[str, Any]:
+    """A withheld row with the ids this service knows (`known`: digest → id) put back."""
+    if not found.get("withheld"):
+        return found
+    return found | {"key": known.get(found["key"], found["key"]),
+                    "case_ids": [known.get(c, c) for c in found.get("case_ids") or ()]}
+
+
+async def scoped_rows(request: Request, found: Ledger, state: str, day: date,
+                      withheld: bool = False) -> list[dict[str, Any]]:
+    """The ledger's rows on `day`, those of the reader's division scope, in the lists' order; with `withheld`
+    also the others, sealed (for intake's judgement of people: `Ledger.gather_others`)."""
     app = runtime_of(request).app
     reader = principal(request)
-    rows = await anyio.to_thread.run_sync(lambda: readable(app, reader, found.rows(state, day)))
+    every = found.rows(state, day)
+    rows = await anyio.to_thread.run_sync(lambda: readable(app, reader, every))
+    if withheld and len(rows) < len(every):
+        shown = {id(r) for r in rows}
+        rows += [r | {"key": sealed(r["key"]), "case_ids": [sealed(c) for c in r["case_ids"]], "held": [],
+                      "withheld": True} for r in every if id(r) not in shown]
     return sorted(rows, key=order)
 
 
@@ -328,6 +357,8 @@ async def erase_at_expiry(request: Request, person_ref: UUID, note: str) -> dict
 
 STATE = Query("past", description="past: the records past their period (at intake also the people); all: every "
               "record of this program with its dates")
+WITHHELD = Query(False, description="also the records outside the reader's division scope, their ids sealed "
+                 "(intake asks this to judge a person on every program's records; see `withheld`)")
 AS_OF = Query(None, description="judge as on this day (YYYY-MM-DD; default today in Japan). A look ahead: an "
               "erasure is always judged on today's date")
 
@@ -340,14 +371,15 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
 
     @router.get("/retention", dependencies=[READ], responses={200: {"headers": PAGING_HEADERS}})
     async def listed(request: Request, response: Response, state: Literal["past", "all"] = STATE,
-                     as_of: date | None = AS_OF, limit: Limit = None, cursor: Cursor = None) -> list[RetentionRowOut]:
+                     as_of: date | None = AS_OF, limit: Limit = None, cursor: Cursor = None,
+                     withheld: bool = WITHHELD) -> list[RetentionRowOut]:
         """保存年限: this program's records past their retention period (kind, 完結日, years, the first day past
         it), the longest past first; at intake also the people whose information is. `X-Jusou-Missing` names
         the programs that did not answer (their records unknown: no person is listed then)."""
         found = await ledger(request, service, gathered=state == "past")
         if found.missing:
             response.headers["X-Jusou-Missing"] = ",".join(found.missing)
-        rows = await scoped_rows(request, found, state, as_of or today_in_japan())
+        rows = await scoped_rows(request, found, state, as_of or today_in_japan(), withheld)
         return [RetentionRowOut.model_validate(r) for r in one_page(rows, limit, cursor, request, response,
                                                                                  key=order)]
 

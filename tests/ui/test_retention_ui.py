@@ -22,6 +22,7 @@ from support.poll import eventually
 from jusou.runner import Suite
 from shared.domain.retention import KINDS, add_years
 from shared.domain.wareki import today_in_japan as today
+from shared.web.retention_api import sealed
 
 from .conftest import SERVICES, shoot
 
@@ -167,6 +168,11 @@ async def test_retention_a_supervisor_reads_only_the_rows_of_their_divisions_sco
             for state in ("all", "past"):
                 keys = {r["key"] for r in await listed(http, intake, headers=headers, state=state)}
                 assert made[name][0] in keys and not set(made[other]) & keys, (name, state, keys)
+            # what intake asks to judge a person on every program's records: the others sealed, no id of theirs
+            sealed_rows = [r for r in await listed(http, intake, headers=headers, state="all", withheld="true")
+                           if r["withheld"]]
+            assert sealed(made[other][0]) in {r["key"] for r in sealed_rows}, (name, sealed_rows)
+            assert not [r for r in sealed_rows if made[other][0] in str(r)], sealed_rows
         keys = {r["key"] for r in await listed(http, intake)}  # the auditor reads every division's
         assert {*made["elderly"], *made["childcare"]} <= keys
 
