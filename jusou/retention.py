@@ -24,6 +24,11 @@ the existing crypto-shredding deletes the person's key, and `Person.Erased` (bas
 保存期間満了) records who, when and why in the audit (`jusou audit disclosures PERSON_REF`). It needs a
 supervisor's token (`JUSOU_TOKEN`), as `jusou erase` does. The other programs' records keep no person's
 own information under the person's key: they name the case by its id.
+
+The list is the operator's, read from the stores: every division's rows, as an auditor's `GET /retention` shows
+them (a supervisor's shows their division's scope only). The erasure is the API's: a person outside the token's
+division scope is refused (403) and named as not erased; the judgement is the same on both sides (every
+program's records of the person's cases, whoever asks).
 """
 
 from __future__ import annotations
