@@ -26,6 +26,8 @@ from shared.settings import Settings, exit_if_invalid
 from shared.tenancy import exit_if_invalid as tenants_or_exit
 from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
 
+#: On SIGTERM: how long requests in flight may take before open streams are closed (jusou/runner.py waits 10 s).
+GRACEFUL_SHUTDOWN_SECONDS = 3
 #: How long a refused connection is drained before it is closed.
 LINGER_SECONDS = 5.0
 
@@ -129,4 +131,7 @@ def serve(service: str, api: FastAPI) -> None:
     # IdP), believed only from JUSOU_FORWARDED_ALLOW_IPS (deploy/k8s/ingress.yaml)
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
                 http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                # a page's live-update stream (/ui/events) stays open until the browser leaves: on SIGTERM, requests in
+                # flight get 3 s to finish, then the open streams are closed and the store and bus shut down cleanly
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import socket
+import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jusou.configdoc import settings_markdown
@@ -96,3 +101,37 @@ def test_readme_settings_table_matches_settings() -> None:
         "README.md's configuration table differs from shared.settings.SETTINGS; replace it with:\n"
         + settings_markdown()
     )
+
+
+def test_a_service_stops_cleanly_on_sigterm_while_a_page_keeps_its_live_stream_open(tmp_path: Path) -> None:
+    """A page's live-update stream (/ui/events) never ends by itself: on SIGTERM the service closes it after its
+    graceful period (shared/web/serve.py) and exits on its own, not by the runner's SIGKILL 10 s later."""
+    from support.auth import READER_ID, token
+    from support.municipality import LEAD
+
+    port = free_port()
+    suite = Suite(tmp_path, nats_port=free_port(), ports={"community": port}, services=("community",))
+    opened = threading.Event()
+
+    def listen() -> None:
+        cookies = {"jusou_session": token(READER_ID, LEAD, "auditor")}
+        with contextlib.suppress(httpx.HTTPError), httpx.stream(
+                "GET", f"http://127.0.0.1:{port}/ui/events", cookies=cookies, timeout=30, trust_env=False) as events:
+            opened.set()
+            for _ in events.iter_bytes():
+                pass
+
+    try:
+        suite.start()
+        threading.Thread(target=listen, daemon=True).start()
+        assert opened.wait(30), "the live-update stream did not open"
+        process = suite.processes["community"]
+        process.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = process.wait(timeout=30)  # the runner would SIGKILL it after 10 s
+        except subprocess.TimeoutExpired:
+            code = None
+    finally:
+        suite.stop()
+    # uvicorn re-raises the SIGTERM it handled once it has shut down: -15 is a clean exit, as 0 would be
+    assert code in (0, -signal.SIGTERM), f"community ended with {code}: it kept the open stream and did not exit"
