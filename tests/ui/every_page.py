@@ -139,7 +139,7 @@ def codes_in(text: str) -> list[str]:
 class _Reading(HTMLParser):
     """What a reader meets on a page, from its HTML: the text (the title's too, every option's), the
     labels read aloud (aria-label, alt), placeholders and buttons' values; not a tooltip (title=), not
-    a script; and the links to this service's own pages."""
+    a script; and the links to pages (this service's, or absolute: another service's)."""
 
     SKIPPED = frozenset({"script", "style"})
 
@@ -156,8 +156,8 @@ class _Reading(HTMLParser):
         self.parts += [given[name] for name in ("aria-label", "alt", "placeholder") if given.get(name)]
         if tag == "input" and given.get("type") in ("submit", "button", "reset") and given.get("value"):
             self.parts.append(given["value"])
-        if tag == "a" and given.get("href", "").startswith("/ui/"):
-            self.links.append(given["href"])
+        if tag == "a" and given.get("href", "").startswith(("/ui/", "http://", "https://")):
+            self.links.append(given["href"])  # refused_links keeps this service's and the suite's other services' pages
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIPPED:
@@ -169,7 +169,7 @@ class _Reading(HTMLParser):
 
 
 def reading(html: str) -> tuple[str, list[str]]:
-    """A page's text as a reader meets it, and its links to this service's pages."""
+    """A page's text as a reader meets it, and its links to pages (`/ui/…` and absolute ones)."""
     parser = _Reading()
     parser.feed(html)
     parser.close()
@@ -184,18 +184,22 @@ def _actions(service: str) -> dict[str, tuple[re.Pattern[str], str | None]]:
             for (method, path), action in actions(api).items() if method == "GET" and path.startswith("/ui/")}
 
 
-def refused_links(service: str, role: str, hrefs: list[str]) -> list[str]:
-    """The links of a page (this service's own, `/ui/…`) that lead the role to 「権限がありません」."""
+def refused_links(service: str, role: str, hrefs: list[str], urls: dict[str, str] | None = None) -> list[str]:
+    """The links of a page that lead the role to 「権限がありません」: this service's own (`/ui/…`) and, given the suite's
+    `urls` (service → base URL), those to another service's pages (`http://…/ui/…`)."""
     staff_id, division = ROLE_STAFF[role]
     reader = Principal(staff_id, division, frozenset({role}))
     refused = []
     for href in hrefs:
-        path = href.split("#", 1)[0].split("?", 1)[0]
+        target, path = service, href.split("#", 1)[0].split("?", 1)[0]
+        for other, base in (urls or {}).items():
+            if path.startswith(base.rstrip("/") + "/ui/"):
+                target, path = other, path[len(base.rstrip("/")):]
         if not path.startswith("/ui/") or path.startswith("/ui/static/"):
             continue
-        for pattern, action in _actions(service).values():
-            if pattern.match(path) and action not in (None, "public") and not permits(reader, action, service):
-                refused.append(f"{href} ({action})")
+        for pattern, action in _actions(target).values():
+            if pattern.match(path) and action not in (None, "public") and not permits(reader, action, target):
+                refused.append(f"{href} ({action} at {target})")
     return refused
 
 
