@@ -206,7 +206,7 @@ class Environment(BaseSettings):
     max_deliver: int = setting("JUSOU_MAX_DELIVER", 5, "tries before a failing message goes to the dead-letter subject",
                                ge=1)
     inbox_batch: int = setting("JUSOU_INBOX_BATCH", 1,
-                               "messages each inbox consumer holds and applies in one transaction (`jusou up`: 16); more "
+                               "messages each inbox consumer holds and applies in one transaction (runs: docs/capacity.md §5.1); more "
                                "than 1 only with one process per service: replicas share the consumers", ge=1, le=1000)
     relay_poll_seconds: float = setting("JUSOU_RELAY_POLL_SECONDS", 1.0,
                                         "relay's fallback poll interval (it is also woken on every commit)", gt=0)

@@ -51,6 +51,17 @@ def _service_adder(service: str) -> structlog.types.Processor:
     return add_service
 
 
+class CurrentStderr:
+    """`sys.stderr` as it is at each write, not the object it was when logging was configured: a command run in a
+    test's process (`jusou.cli.main`) must not leave the logs writing to that test's closed capture."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(service: str) -> None:
     """Configure structlog and, in a service's own process, the standard library's logging."""
     common: list[structlog.types.Processor] = [
@@ -71,7 +82,7 @@ def configure_logging(service: str) -> None:
     structlog.configure(
         processors=[*common, *rendering],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(common, rendering)

@@ -80,7 +80,8 @@ def test_d3_connection_accepted_makes_the_agency_primary(intake: IntakeApplicati
     assert case["connections"][0]["status"] == "accepted"
     answered = [translate(intake.mapper.to_domain_event(n), n.id) for n in intake.notifications()][-1]
     assert answered is not None and answered.event_type == "CaseConnectionAnswered"
-    assert answered.payload == {"to_agency": "調布市社会福祉協議会", "accepted": True, "reason": ""}
+    assert answered.payload == {"to_agency": "調布市社会福祉協議会", "to_agency_code": "partner:shakyo", "accepted": True,
+                                "reason": ""}  # the code beside the name (issue 18)
 
 
 def test_d3_connection_declined_needs_a_reason_and_keeps_the_primary(intake: IntakeApplication) -> None:

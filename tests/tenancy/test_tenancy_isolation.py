@@ -36,6 +36,7 @@ from shared.organisation.municipality import DATA, DEFAULT_FILE
 from shared.organisation.municipality import load as load_municipality
 from shared.web import http as service_http
 from shared.web.auth import COOKIE, DevIssuer, Principal
+from shared.web.auth import verifier as auth_verifier
 from shared.web.policy import PUBLIC, ROLES, actions
 
 pytestmark = pytest.mark.skipif(
@@ -430,7 +431,8 @@ def test_metrics_show_each_tenants_store_and_bus_under_its_own_label(
 
 
 def test_a_tenants_staff_signs_in_on_the_page_and_with_jusou_token_only_as_that_tenant(
-    suite: Suite, seeded: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    suite: Suite, seeded: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Each tenant's development issuer (`<data_dir>/auth`): `jusou staff add --tenant` makes its staff, the sign-in
     page asks for the municipality and checks the password against THAT tenant's accounts, the session (and
@@ -440,6 +442,9 @@ def test_a_tenants_staff_signs_in_on_the_page_and_with_jusou_token_only_as_that_
     from jusou.cli import main as jusou
 
     monkeypatch.setenv("JUSOU_TENANTS_FILE", str(suite.tenants_file))
+    # `jusou token` in this process builds the cached verifier from the tenants file: forget it after this test, or the
+    # later tests of this process would meet a deployment of many municipalities
+    request.addfinalizer(auth_verifier.cache_clear)
     role = next(r for r in ROLE_STAFF if "intake.case.read" in ROLES[r].actions)
     staff_id, division, password = "kou-signin-01", ROLE_STAFF[role][1], "kou-password-01"
     with pytest.raises(SystemExit) as refused:  # a deployment of many municipalities: whose staff?

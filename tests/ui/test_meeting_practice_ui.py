@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, sign_in
 from support.journey import Journey
@@ -17,6 +18,8 @@ from support.journey import Journey
 from jusou.runner import Suite
 
 from .conftest import shoot
+
+pytestmark = pytest.mark.own_suite  # it reads the 事例集's and 持ち帰り's whole lists, which other modules' meetings fill
 
 ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
 PEOPLE = [("調布 花子", "福祉総務課"), ("深大寺 太郎", "地域包括支援センター"), ("国領 次郎", "調布ライフサポート")]
