@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.organisation.municipality import _japanese, _where
+from shared.organisation.municipality import _japanese, _where, read_toml
 from shared.settings import AuthSettings, Settings, cipher_key_in, current
 
 if TYPE_CHECKING:
@@ -139,15 +138,7 @@ def _resolved(tenant: Tenant, folder: Path) -> Tenant:
 def load(path: Path | str) -> dict[TenantId, Tenant]:
     """The tenants in the file, by id (in the file's order); `TenantsFileError` says what is wrong where."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TenantsFileError(f"{path}: テナントファイルを読めません / cannot read the tenants file: "
-                               f"{error.strerror or error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise TenantsFileError(f"{path}: TOML の書き方が正しくありません / not valid TOML: {error}") from None
+    text, data = read_toml(path, "テナントファイル", "the tenants file", TenantsFileError)
     try:
         model = TenantsFile.model_validate(data)
     except ValidationError as error:

@@ -175,19 +175,23 @@ def _problem(path: Path, where: str, ja: str, en: str) -> str:
     return f"{path}: {where}: {ja} / {en}"
 
 
+def read_toml(path: Path, kind_ja: str, kind_en: str, error: type[Exception]) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text (to name a problem's line) and data; `error` naming the file when it cannot be read or is not
+    TOML (the municipality file here, the tenants file in shared/tenancy.py)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as problem:
+        raise error(f"{path}: {kind_ja}を読めません / cannot read {kind_en}: {problem.strerror or problem}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as problem:
+        raise error(f"{path}: TOML の書き方が正しくありません / not valid TOML: {problem}") from None
+
+
 def load(path: Path | str) -> Organisation:
     """The organisation in the file at `path`, validated; `MunicipalityFileError` names what is wrong and where."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise MunicipalityFileError(
-            f"{path}: 自治体ファイルを読めません / cannot read the municipality file: {error.strerror or error}"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise MunicipalityFileError(f"{path}: TOML の書き方が正しくありません / not valid TOML: {error}") from None
+    text, data = read_toml(path, "自治体ファイル", "the municipality file", MunicipalityFileError)
     try:
         model = MunicipalityFile.model_validate(data)
     except ValidationError as error:
