@@ -46,6 +46,8 @@ class Balancer(httpx.AsyncBaseTransport):
             self.in_flight[target] += 1
             try:
                 response = await self.inner.handle_async_request(request)
+                # in flight until its body is read: take_out must not let a kill cut an answer half sent (ReadError)
+                await response.aread()
             except httpx.ConnectError:
                 self.refused += 1  # nothing reached it: the other replica takes the request
                 if attempt == tries - 1:
