@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from services.community.application import CommunityApplication, community_programs, fiscal_year_of
 from services.community.domain import ActivitySession, LocalResource, Place, RegionalIssue, SelfHelpGroup
+from shared.domain.areas import AREA_CODE_PATTERN
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
@@ -27,6 +28,12 @@ router = APIRouter(tags=["community"])
 # -- commands (the JSON body and the division UI's form alike) -------------------------------------
 
 
+#: 地域 and 地区 in a command (issue 18): the area written and the 地区 chosen (ResourceDeveloped's area_code)
+AREA_TEXT = "地域（自由記述: 〇〇町など）; 空なら地区の名前。地区も地域もないときは 422"
+AREA_CODE_TEXT = ("地区のコード（自治体ファイルの [[areas]]）: ResourceDeveloped の area_code。省略時は地域の名前がファイルの地区なら"
+                  "そのコード")
+
+
 class InitiativeIn(BaseModel):
     forum: Name = Field(min_length=1, max_length=200, title="協議の場",
                         description="協議の場 (e.g. 生活支援体制整備事業の協議体)")
@@ -41,10 +48,12 @@ class ResourceIn(BaseModel):
     kind: Name = Field(min_length=1, max_length=50, title="資源の種類", description="資源の種類 (code or 日本語): " + ", ".join(
         f"{k.code}={k.ja}" for k in RESOURCE_KINDS.values()))
     name: Name = Field(min_length=1, max_length=200, title="名称", description="名称")
-    provider: Name = Field(min_length=1, max_length=200, title="運営主体", description="運営主体")
-    area: Name = Field(min_length=1, max_length=200, title="地域", description="地域")
+    provider: Name = Field(min_length=1, max_length=200, title="運営主体",
+                           description="運営主体 (the name of an agency of the municipality file gives the event its provider_code)")
+    area: Name = Field(default="", max_length=200, title="地域", description=AREA_TEXT)
     capacity: Capacity | None = Field(default=None, title="定員", description="定員 (1–100000, a JSON integer)")
     issue_id: UUID | None = Field(default=None, title="応える地域の課題", description="この資源が応える地域の課題 (D8)")
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN, title="地区", description=AREA_CODE_TEXT)
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -125,7 +134,8 @@ HeadCount = Annotated[int, Field(strict=True, ge=0, le=MAX_CAPACITY)]
 class PlaceIn(BaseModel):
     program: Name = Field(min_length=1, max_length=100, title="事業", description="事業 (code or 日本語): " + PROGRAM_CHOICES)
     name: Name = Field(min_length=1, max_length=200, title="拠点の名称", description="拠点・居場所の名称")
-    area: Name = Field(min_length=1, max_length=200, title="地域", description="地域")
+    area: Name = Field(default="", max_length=200, title="地域", description=AREA_TEXT)
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN, title="地区", description=AREA_CODE_TEXT)
     ibasho: bool = Field(default=False, title="居場所",
                          description="居場所として参加支援に提供する (ResourceDeveloped, kind ibasho)")
     capacity: Capacity | None = Field(default=None, title="定員", description="定員 (1–100000, a JSON integer)")
@@ -304,7 +314,7 @@ def resources(app: App, request: Request, response: Response, limit: Limit = Non
 def develop(body: ResourceIn, app: App, actor: Staff) -> DevelopedOut:
     """社会資源の登録: a new local resource for participation's catalogue (D8 D13, ResourceDeveloped)."""
     resource_id = app.develop_resource(
-        actor, body.kind, body.name, body.provider, body.area, body.capacity, body.issue_id)
+        actor, body.kind, body.name, body.provider, body.area, body.capacity, body.issue_id, body.area_code)
     return DevelopedOut(resource_id=resource_id)
 
 
@@ -330,7 +340,7 @@ def places(app: App, request: Request, response: Response, program: ProgramQuery
 def register_place(body: PlaceIn, app: App, actor: Staff) -> dict[str, Any]:
     """拠点の登録 (D21): a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped, kind ibasho)."""
     place_id = app.register_place(actor, body.program, body.name, body.area, body.ibasho, body.capacity, body.provider,
-                                  date.fromisoformat(body.opened_on), body.in_charge)
+                                  date.fromisoformat(body.opened_on), body.in_charge, body.area_code)
     return _place(app, place_id)
 
 

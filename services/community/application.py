@@ -16,12 +16,23 @@ from shared.contract.events import (
     ResourceShortageReportedV1,
 )
 from shared.domain.access import OutOfScope
+from shared.domain.areas import area_of
 from shared.domain.casework_owner import CaseworkOwner
 from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
 from shared.observe.logs import log
-from shared.organisation.reference import PROGRAMS, RESOURCE_KINDS, Program, lead_division, programs, resource_kind
+from shared.organisation import reference
+from shared.organisation.reference import (
+    PROGRAMS,
+    RESOURCE_KINDS,
+    Program,
+    agency_code,
+    day_of,
+    lead_division,
+    programs,
+    resource_kind,
+)
 from shared.organisation.scope import division_name
 
 #: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
@@ -71,10 +82,11 @@ class CommunityApplication(CaseworkOwner):
     service = "community"
 
     def take_up(self, actor: dict[str, str], issue_id: UUID, forum: str, summary: str) -> None:
-        """D8: record an initiative that takes the issue up in its own forum (InitiativeStarted)."""
+        """D8: record an initiative that takes the issue up in its own forum (InitiativeStarted); the forum's code
+        when it is an entry of the municipality file (a program such as the 推進会議: issue 18)."""
         issue = self._issue(issue_id)
         with acting(actor):
-            issue.take_up(forum, summary)
+            issue.take_up(forum, summary, forum_code=agency_code(forum.strip()))
         self.save(issue)
 
     def resolve(self, actor: dict[str, str], issue_id: UUID, note: str) -> None:
@@ -86,9 +98,12 @@ class CommunityApplication(CaseworkOwner):
 
     def develop_resource(
         self, actor: dict[str, str], kind: str, name: str, provider: str, area: str, capacity: int | None,
-        issue_id: UUID | None,
+        issue_id: UUID | None, area_code: str | None = None,
     ) -> UUID:
-        """D8 D13: register a new local resource (ResourceDeveloped), for participation's catalogue."""
+        """D8 D13: register a new local resource (ResourceDeveloped), for participation's catalogue. The event carries
+        the provider's agency code and the 地区's code (`area_code` chosen, else the area's when the file knows it) of
+        the municipality file in force today (issue 18)."""
+        place, code = area_of(area, area_code)
         known = resource_kind(kind)
         if known is None:
             raise Invalid(
@@ -97,19 +112,24 @@ class CommunityApplication(CaseworkOwner):
             )
         answers = self._issue(issue_id) if issue_id else None
         with acting(actor):
-            resource = LocalResource.develop(known.code, name, provider, area, capacity, answers)
+            resource = LocalResource.develop(known.code, name, provider, place, capacity, answers,
+                                             provider_code=agency_code(provider.strip()), area_code=code)
         self.save(resource)
         return resource.id
 
     # -- 地域づくり as places and activities (D21, issue 16) ------------------------------------------------
 
     def register_place(self, actor: dict[str, str], program: str, name: str, area: str, ibasho: bool,
-                       capacity: int | None, provider: str, opened_on: date, in_charge: str = "") -> UUID:
-        """D21: a program's place (拠点); a 居場所 is offered to participation too (ResourceDeveloped, kind ibasho)."""
+                       capacity: int | None, provider: str, opened_on: date, in_charge: str = "",
+                       area_code: str | None = None) -> UUID:
+        """D21: a program's place (拠点); a 居場所 is offered to participation too (ResourceDeveloped, kind ibasho),
+        with the provider's code (the program's own when no provider is named) and the 地区's (issue 18)."""
         known = self._program_of(actor, program)
+        where, code = area_of(area, area_code)
+        provider_code = agency_code(provider.strip()) if provider.strip() else f"program:{known.code}"
         with acting(actor):
-            place = Place.register(known.code, name, area, ibasho, capacity, provider or known.ja, opened_on,
-                                   in_charge or actor.get("staff_id", ""))
+            place = Place.register(known.code, name, where, ibasho, capacity, provider or known.ja, opened_on,
+                                   in_charge or actor.get("staff_id", ""), provider_code=provider_code, area_code=code)
         self.save(place)
         return place.id
 
@@ -328,10 +348,13 @@ class CommunityApplication(CaseworkOwner):
     @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
     def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,
                       processing: ProcessingEvent[UUID]) -> None:
-        """D8 D13: a gap named by a meeting or a shortage met by participation opens a regional issue."""
+        """D8 D13: a gap named by a meeting or a shortage met by participation opens a regional issue, with the 地区's
+        code as the event carried it, else (an event without it) the area's in the municipality file in force on
+        the event's day (issue 18)."""
         processing.collect_events(RegionalIssue(
             case_id=envelope.case_id, need=payload.need, area=payload.area, description=payload.description,
             origin_event_id=envelope.event_id, reported_by=envelope.source,
+            area_code=payload.area_code or reference.area_code(payload.area, day_of(envelope.occurred_at)),
         ))
 
     @handles(PromotionCouncilDecidedV1)
@@ -350,7 +373,8 @@ class CommunityApplication(CaseworkOwner):
             return
         issue.note_council(payload.sitting_id, payload.decision, payload.division or "", payload.summary)
         if payload.decision == "initiative" and issue.status != "resolved":
-            issue.take_up(COUNCIL_FORUM, payload.summary.strip() or f"{payload.need}（{payload.area}）の資源開発")
+            issue.take_up(COUNCIL_FORUM, payload.summary.strip() or f"{payload.need}（{payload.area}）の資源開発",
+                          forum_code=agency_code(COUNCIL_FORUM, day_of(envelope.occurred_at)))
         processing.collect_events(issue)
 
     def _issue_from(self, origin_event_id: UUID | None) -> RegionalIssue | None:

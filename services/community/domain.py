@@ -49,21 +49,27 @@ class RegionalIssue(JourneyAggregate):
         CouncilDecided: ClassVar[type[Any]]
 
     @event("Opened")
-    def __init__(self, case_id: UUID, need: str, area: str, description: str, origin_event_id: UUID, reported_by: str) -> None:
+    def __init__(self, case_id: UUID, need: str, area: str, description: str, origin_event_id: UUID, reported_by: str,
+                 area_code: str | None = None) -> None:
+        """`area_code`: the 地区's code in the municipality file (issue 18; none on issues opened before, or for an area
+        the file does not know)."""
         self.case_id, self.need, self.area, self.description = case_id, need, area, description
+        self.area_code = area_code
         self.origin_event_id, self.reported_by = origin_event_id, reported_by
         self.status = "open"
         self.initiatives: list[dict[str, str]] = []
         self.resolution = ""
 
-    def take_up(self, forum: str, summary: str) -> None:
-        """D8: the issue is taken up in a forum of its own (資源開発の協議の場), apart from the meeting."""
+    def take_up(self, forum: str, summary: str, forum_code: str | None = None) -> None:
+        """D8: the issue is taken up in a forum of its own (資源開発の協議の場), apart from the meeting. `forum_code`: the
+        forum's code when it is an entry of the municipality file (issue 18)."""
         if self.status == "resolved":
             raise IssueResolved("この地域の課題は解決済みです / this regional issue is already resolved")
-        self._initiative_started(forum=_required(forum, "協議の場 (forum)"), summary=_required(summary, "取り組みの概要 (summary)"))
+        self._initiative_started(forum=_required(forum, "協議の場 (forum)"), summary=_required(summary, "取り組みの概要 (summary)"),
+                                 forum_code=forum_code)
 
     @event("InitiativeStarted")
-    def _initiative_started(self, forum: str, summary: str) -> None:
+    def _initiative_started(self, forum: str, summary: str, forum_code: str | None = None) -> None:
         self.initiatives.append({"forum": forum, "summary": summary})
         self.status = "taken_up"
 
@@ -113,9 +119,13 @@ class LocalResource(JourneyAggregate):
 
     @event("Developed")
     def __init__(self, resource_id: UUID, case_id: UUID, kind: str, name: str, provider: str, area: str,
-                 capacity: int | None, issue_id: UUID | None) -> None:
+                 capacity: int | None, issue_id: UUID | None, provider_code: str | None = None,
+                 area_code: str | None = None) -> None:
+        """`provider_code`, `area_code`: the municipality file's codes of the provider and the 地区 (issue 18; none
+        on resources registered before, or for a provider or area the file does not know)."""
         self.case_id, self.kind, self.name, self.provider, self.area = case_id, kind, name, provider, area
         self.capacity, self.issue_id = capacity, issue_id
+        self.provider_code, self.area_code = provider_code, area_code
 
     @staticmethod
     def create_id(resource_id: UUID, **_: Any) -> UUID:
@@ -123,7 +133,8 @@ class LocalResource(JourneyAggregate):
 
     @classmethod
     def develop(cls, kind: str, name: str, provider: str, area: str, capacity: int | None,
-                answers: RegionalIssue | None) -> LocalResource:
+                answers: RegionalIssue | None, provider_code: str | None = None,
+                area_code: str | None = None) -> LocalResource:
         """D8: register a new local resource; it joins the journey of the issue it answers, if any."""
         if capacity is not None and capacity < 1:
             raise Invalid("定員は1以上で入力してください / capacity must be at least 1")
@@ -132,6 +143,7 @@ class LocalResource(JourneyAggregate):
             resource_id=resource_id, case_id=answers.case_id if answers else resource_case_id(resource_id),
             kind=kind, name=_required(name, "資源の名称 (name)"), provider=_required(provider, "運営主体 (provider)"),
             area=_required(area, "地域 (area)"), capacity=capacity, issue_id=answers.id if answers else None,
+            provider_code=provider_code, area_code=area_code,
         )
 
     def view(self) -> dict[str, Any]:
@@ -163,9 +175,12 @@ class Place(JourneyAggregate):
 
     @event("Registered")
     def __init__(self, place_id: UUID, case_id: UUID, program: str, name: str, area: str, ibasho: bool,
-                 capacity: int | None, provider: str, opened_on: date, in_charge: str) -> None:
+                 capacity: int | None, provider: str, opened_on: date, in_charge: str, provider_code: str | None = None,
+                 area_code: str | None = None) -> None:
+        """`provider_code`, `area_code`: the municipality file's codes (issue 18; none on places registered before)."""
         self.case_id, self.program, self.name, self.area, self.ibasho = case_id, program, name, area, ibasho
         self.capacity, self.provider, self.opened_on, self.in_charge = capacity, provider, opened_on, in_charge
+        self.provider_code, self.area_code = provider_code, area_code
         self.closed_on: date | None = None
 
     @staticmethod
@@ -174,7 +189,7 @@ class Place(JourneyAggregate):
 
     @classmethod
     def register(cls, program: str, name: str, area: str, ibasho: bool, capacity: int | None, provider: str,
-                 opened_on: date, in_charge: str) -> Place:
+                 opened_on: date, in_charge: str, provider_code: str | None = None, area_code: str | None = None) -> Place:
         """D21: a new place of a community program (its provider: the program itself when not given)."""
         if capacity is not None and capacity < 1:
             raise Invalid("定員は1以上で入力してください / capacity must be at least 1")
@@ -182,7 +197,7 @@ class Place(JourneyAggregate):
         return cls(place_id=place_id, case_id=resource_case_id(place_id), program=_required(program, "事業 (program)"),
                    name=_required(name, "拠点の名称 (name)"), area=_required(area, "地域 (area)"), ibasho=bool(ibasho),
                    capacity=capacity, provider=provider.strip() or program, opened_on=opened_on,
-                   in_charge=in_charge.strip())
+                   in_charge=in_charge.strip(), provider_code=provider_code, area_code=area_code)
 
     def open_on(self, day: date) -> bool:
         """Whether the place was open on that day (opened, and not yet closed)."""

@@ -31,7 +31,7 @@ from services.community.application import (
 )
 from shared.domain.wareki import local_time, today_in_japan
 from shared.kernel.journey import DomainError, NotFound, actor_label
-from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, lead_division
+from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, areas, lead_division, partner_entries
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
@@ -39,6 +39,10 @@ from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
+#: 地区 the forms offer (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
+ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
+#: 運営主体 the resource form suggests (issue 18): the partners valid today; one picked gives the event its provider_code
+ui.templates.env.globals["partners_today"] = lambda: [p.ja for p in partner_entries().values()]
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 def kind_ja() -> dict[str, str]:
@@ -236,7 +240,7 @@ async def register_resource(request: Request, app: App) -> Response:
     try:
         resource = form_model(ResourceIn, {**text, "capacity": _number(text.get("capacity"))})
         await call(app.develop_resource, actor_of(staff), resource.kind, resource.name, resource.provider, resource.area,
-                   resource.capacity, resource.issue_id)
+                   resource.capacity, resource.issue_id, resource.area_code)
     except DomainError as refused:
         return await call(_resources_page, request, app, refused.status, form=text, error=str(refused))
     return redirect("/ui/resources", ok=f"社会資源「{resource.name}」を登録しました。参加支援の資源一覧に加わります / resource registered")
@@ -395,7 +399,7 @@ async def register_place(request: Request, app: App) -> Response:
         place = form_model(PlaceIn, {**text, "capacity": _number(text.get("capacity")),
                                      "ibasho": bool(text.get("ibasho"))})
         await call(app.register_place, actor_of(staff), place.program, place.name, place.area, place.ibasho,
-                   place.capacity, place.provider, date.fromisoformat(place.opened_on), place.in_charge)
+                   place.capacity, place.provider, date.fromisoformat(place.opened_on), place.in_charge, place.area_code)
     except DomainError as refused:
         context = await call(_places, request, app, form=text, form_at="place", error=str(refused))
         return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)

@@ -30,7 +30,10 @@ class StartIn(BaseModel):
 
     case_id: UUID | None = Field(default=None, title="ケース番号",
                                  description="既存のケース (intake); 空なら新しいケース (D12)")
-    referred_by: Name = Field(min_length=1, max_length=200, title="紹介元", description="紹介元: 民生委員, 家族, intake…")
+    referred_by: Name = Field(min_length=1, max_length=200, title="紹介元",
+                              description="紹介元: its code in the municipality file (partner:minsei-iin, counter:<code>, "
+                              "referrer:family…: what the start form sends; the event carries it as referred_by_code), "
+                              "or a name (one the file knows gets its code; other text stays as typed)")
     reason: Text = Field(min_length=1, max_length=2000, title="理由・状況")
     address: Name | None = Field(default=None, max_length=300, title="住所・所在地域",
                                  description="新しい方の住所、または分かる範囲の地域（例: 〇〇町〇丁目、〇〇駅周辺）。"

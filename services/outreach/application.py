@@ -15,7 +15,15 @@ from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST, local_time, today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
-from shared.organisation.reference import COUNTERS, agency_code
+from shared.organisation.reference import (
+    AGENCY_KINDS,
+    COUNTERS,
+    MEETING_KIND,
+    REFERRER,
+    agency_code,
+    referrer_code,
+    referrer_name,
+)
 
 
 class ContactRow(TypedDict):
@@ -60,6 +68,19 @@ class EngagementRecord(TypedDict):
     stage_index: int
 
 
+def referrer_of(referred_by: str) -> tuple[str, str | None]:
+    """紹介元 as the event carries it (issue 18): the name people read and the code of the municipality file in force
+    today (none for a referrer it does not know: what staff typed stays as typed). A code the file does not know
+    (`partner:nope`) is refused, naming where the codes come from."""
+    value = referred_by.strip()
+    code = referrer_code(value)
+    kind, colon, _ = value.partition(":")
+    if code is None and colon and kind in (*AGENCY_KINDS, REFERRER, MEETING_KIND):
+        raise Invalid(f"紹介元のコード {value!r} は自治体ファイルにありません。開始画面の紹介元から選んでください / "
+                      f"the municipality file has no referrer {value!r}: choose one the start form offers")
+    return (referrer_name(code) if code == value else value), code
+
+
 class OutreachApplication(PlanOwner, CaseworkOwner):
     """Starts from intake, from a meeting's connect_to, or before any escalation (D12)."""
 
@@ -69,10 +90,13 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
 
     def start(self, actor: dict[str, str], case_id: UUID | None, referred_by: str, reason: str,
               address: str | None = None) -> UUID:
-        """D12: begin outreach; a new case when no one has met the person yet (`address`: 住所・所在地域, kept here)."""
+        """D12: begin outreach; a new case when no one has met the person yet (`address`: 住所・所在地域, kept here).
+        `referred_by`: the referrer's name, or its code in the municipality file (what the start form's select sends:
+        `partner:minsei-iin`, `referrer:family`); the event carries both (issue 18)."""
+        name, code = referrer_of(referred_by)
         with acting(actor):
-            engagement = Engagement(case_id=case_id or uuid4(), referred_by=referred_by, reason=reason,
-                                    address=(address or "").strip() or None)
+            engagement = Engagement(case_id=case_id or uuid4(), referred_by=name, reason=reason,
+                                    address=(address or "").strip() or None, referred_by_code=code)
         self.save(engagement)
         return engagement.id
 
@@ -176,6 +200,7 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
             processing.collect_events(Engagement(
                 case_id=envelope.case_id, referred_by="meeting",
                 reason=f"会議の決定によるつなぎ / connected by meeting {payload.meeting_id}",
+                referred_by_code=f"{MEETING_KIND}:{payload.meeting_type}",  # issue 18: which kind of meeting connected
             ))
 
     def _engagement(self, case_id: UUID) -> Engagement:

@@ -23,11 +23,13 @@ class Engagement(JourneyAggregate):
         HandedOver: ClassVar[type[Any]]
 
     @event("Started")
-    def __init__(self, case_id: UUID, referred_by: str, reason: str, address: str | None = None) -> None:
+    def __init__(self, case_id: UUID, referred_by: str, reason: str, address: str | None = None,
+                 referred_by_code: str | None = None) -> None:
         """`address`: 住所または所在の地域 of a new person (kept in outreach's own store, never on the bus;
-        engagements started before it was kept have none)."""
+        engagements started before it was kept have none). `referred_by_code`: the referrer's code in the
+        municipality file (issue 18; none for a referrer it does not know, and on engagements started before)."""
         self.case_id, self.referred_by, self.reason = case_id, referred_by, reason
-        self.address = address
+        self.address, self.referred_by_code = address, referred_by_code
         self.contacts: list[dict[str, Any]] = []
         self.stage = STAGES[0]
         self.handed_over_to: str | None = None

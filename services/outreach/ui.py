@@ -18,7 +18,16 @@ from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES
 from shared.domain.wareki import today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid, NotFound
-from shared.organisation.reference import COUNTERS, DIVISION_TITLES, agencies
+from shared.organisation.reference import (
+    COUNTERS,
+    DIVISION_TITLES,
+    REFERRER,
+    agencies,
+    counters,
+    divisions,
+    partner_entries,
+    referral_sources,
+)
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
@@ -31,10 +40,29 @@ App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 HAND_OVER_TO = {"intake": "包括的相談支援（相談窓口）", "collaboration": "多機関協働", "participation": "参加支援"}
-REFERRERS = ("民生委員・児童委員", "家族", "近隣住民", "地域包括支援センター", "社会福祉協議会", "学校", "医療機関", "その他")
 ALREADY_STARTED = "このケースのアウトリーチは既に始まっています / outreach has already started for this case"
 #: 紹介元 as stored for an engagement a meeting's decision started (services/outreach/application.py), as staff say it
 REFERRED_BY = {"meeting": "会議の決定から"}  # as participation says it (services/participation/ui.py referred_ja)
+
+
+def referrer_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """紹介元 the start form offers (issue 18), from the municipality file in force today: its referral sources, then
+    its partners, counters and divisions, each option's value its code (what the event carries beside the name). A
+    name already offered is not offered again (a counter and a division of one name)."""
+    seen: set[str] = set()
+
+    def fresh(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        kept = [(code, name) for code, name in options if name not in seen]
+        seen.update(name for _, name in kept)
+        return kept
+
+    groups = [
+        ("紹介元 / referral sources", [(f"{REFERRER}:{r.code}", r.ja) for r in referral_sources().values()]),
+        ("関係機関 / partners", [(f"partner:{p.code}", p.ja) for p in partner_entries().values()]),
+        ("相談窓口 / counters", [(f"counter:{c.code}", c.ja) for c in counters().values()]),
+        ("課 / divisions", [(f"division:{d.code}", d.ja) for d in divisions().values()]),
+    ]
+    return [(label, kept) for label, options in groups if (kept := fresh(options))]
 
 
 def referrer_label(referred_by: str) -> str:
@@ -66,7 +94,7 @@ def _listed(request: Request, rows: list[EngagementRecord]) -> dict[str, Any]:
 def _home(request: Request, rows: list[EngagementRecord], assigned: dict[str, tuple[str | None, str | None]],
           status_code: int = 200, **extra: Any) -> Response:
     return ui.render(request, "outreach_home.html", "アウトリーチの関わり / engagements", status_code=status_code,
-                     stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=REFERRERS, assigned=assigned,
+                     stages=STAGES, hand_over_to=HAND_OVER_TO, referrers=referrer_choices(), assigned=assigned,
                      **{"form": {}, "error": None, "existing": None, "in_charge": "", **_listed(request, rows), **extra})
 
 

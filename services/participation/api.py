@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
 from services.participation.domain import CatalogueEntry, Support
+from shared.domain.areas import AREA_CODE_PATTERN
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
@@ -70,9 +71,15 @@ class CatalogueDetailsIn(BaseModel):
 
 
 class ShortageIn(BaseModel):
-    need: Name = Field(min_length=1, max_length=200, title="不足しているもの")
-    area: Name = Field(min_length=1, max_length=200, title="地域")
+    """社会資源の不足 (D8 D13): what is missing, where, and the 地区 (issue 18) when staff chose one."""
+
+    need: Name = Field(min_length=1, max_length=200, title="不足しているもの", description="不足しているもの（自由記述）")
+    area: Name = Field(default="", max_length=200, title="地域",
+                       description="地域（自由記述: 〇〇町など）; 空なら地区の名前。地区も地域もないときは 422")
     description: Text = Field(min_length=1, max_length=4000, title="内容")
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN, title="地区",
+                                  description="地区のコード（自治体ファイルの [[areas]]）: ResourceShortageReported の area_code。"
+                                  "省略時は地域の名前がファイルの地区ならそのコード")
 
 
 # -- answers --------------------------------------------------------------------------------------
@@ -208,7 +215,7 @@ def review(case_id: UUID, index: PlacementIndex, body: PlacementReviewIn, app: A
 @router.post("/supports/{case_id}/shortages", status_code=201, dependencies=[requires("support.write")])
 def shortage(case_id: UUID, body: ShortageIn, app: App, actor: Staff) -> StatusOut:
     """社会資源の不足 (D8)."""
-    app.report_shortage(actor, case_id, body.need, body.area, body.description)
+    app.report_shortage(actor, case_id, body.need, body.area, body.description, body.area_code)
     return StatusOut(status="reported")
 
 

@@ -15,12 +15,14 @@ from shared.contract.events import (
     OutreachHandedOverV1,
     ResourceDevelopedV1,
 )
+from shared.domain.areas import area_of
 from shared.domain.casework import JST
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
-from shared.organisation.reference import resource_kind
+from shared.organisation import reference
+from shared.organisation.reference import MEETING_KIND, agency_code, day_of, resource_kind
 
 #: A placement still open is due for review this long after it started or was last reviewed (issue 15).
 REVIEW_EVERY = timedelta(days=90)
@@ -47,8 +49,9 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
         if kind and (named is None or named.code != entry.kind):
             raise Invalid(f"資源 {resource_id} の種類は {entry.kind} です（{kind} ではありません）/ "
                           f"resource {resource_id} is of kind {entry.kind}, not {kind}")
+        code = getattr(entry, "provider_code", None) or agency_code(entry.provider)  # issue 18: learnt, else today's file
         with acting(actor):
-            support.match(entry)
+            support.match(entry, provider_code=code)
         self.save(support)
 
     def start_placement(self, actor: dict[str, str], case_id: UUID, resource_id: str, started_on: date) -> int:
@@ -95,10 +98,14 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
         self.save(entry)
         return entry.view()
 
-    def report_shortage(self, actor: dict[str, str], case_id: UUID, need: str, area: str, description: str) -> None:
+    def report_shortage(self, actor: dict[str, str], case_id: UUID, need: str, area: str, description: str,
+                        area_code: str | None = None) -> None:
+        """D8 D13: no local resource meets this need (ResourceShortageReported). `area_code`: the 地区 staff chose
+        (issue 18); without it, the code of the area named when the file knows it."""
+        place, code = area_of(area, area_code)
         support = self._support(case_id)
         with acting(actor):
-            support.report_shortage(need=need, area=area, description=description)
+            support.report_shortage(need=need, area=place, description=description, area_code=code)
         self.save(support)
 
     def require_case(self, case_id: UUID) -> None:
@@ -196,35 +203,43 @@ class ParticipationApplication(PlanOwner, CaseworkOwner):
     @handles(ResourceDevelopedV1)
     def _resource_developed(self, envelope: Envelope, payload: ResourceDevelopedV1,
                             processing: ProcessingEvent[UUID]) -> None:
-        self._learn(payload, processing)
+        self._learn(envelope, payload, processing)
 
     @handles(MeetingDecidedV1)
     def _connected_by_meeting(self, envelope: Envelope, payload: MeetingDecidedV1,
                               processing: ProcessingEvent[UUID]) -> None:
         """A meeting connects the person to participation (then the plan follows the decision)."""
         if "participation" in payload.connect_to:
-            self._start(envelope.case_id, f"meeting:{payload.meeting_id}", processing)
+            self._start(envelope.case_id, f"meeting:{payload.meeting_id}", processing,
+                        f"{MEETING_KIND}:{payload.meeting_type}")
 
     @handles(OutreachHandedOverV1)
     def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
         """D12: outreach hands the person on."""
         if payload.to_program == "participation":
-            self._start(envelope.case_id, "outreach", processing)
+            self._start(envelope.case_id, "outreach", processing, "program:outreach")
 
-    def _start(self, case_id: UUID, referred_by: str, processing: ProcessingEvent[UUID]) -> None:
+    def _start(self, case_id: UUID, referred_by: str, processing: ProcessingEvent[UUID], referred_by_code: str) -> None:
+        """A support begins; `referred_by_code` (issue 18): `program:outreach` (every municipality file has the
+        program) or `meeting_kind:<meeting_type>`."""
         try:
             self._support(case_id)
         except NotFound:
-            processing.collect_events(Support(case_id=case_id, referred_by=referred_by, needs=[]))
+            processing.collect_events(Support(case_id=case_id, referred_by=referred_by, needs=[],
+                                              referred_by_code=referred_by_code))
 
-    def _learn(self, payload: ResourceDevelopedV1, processing: ProcessingEvent[UUID]) -> None:
-        """D8 D13: the catalogue learns of a resource from community's event alone."""
+    def _learn(self, envelope: Envelope, payload: ResourceDevelopedV1, processing: ProcessingEvent[UUID]) -> None:
+        """D8 D13: the catalogue learns of a resource from community's event alone; its codes as the event carries
+        them, else (an event published before them) from the municipality file in force on the event's day."""
         try:
             self.load(payload.resource_id, CatalogueEntry, "資源")
         except NotFound:
+            day = day_of(envelope.occurred_at)
             processing.collect_events(CatalogueEntry(
                 resource_id=payload.resource_id, kind=payload.kind, name=payload.resource_name, provider=payload.provider,
                 area=payload.area, capacity=payload.capacity, issue_id=payload.issue_id,
+                provider_code=payload.provider_code or agency_code(payload.provider, day),
+                area_code=payload.area_code or reference.area_code(payload.area, day),
             ))
 
     def _support(self, case_id: UUID) -> Support:

@@ -30,9 +30,13 @@ class CatalogueEntry(JourneyAggregate):
 
     @event("Learnt")
     def __init__(self, resource_id: UUID, kind: str, name: str, provider: str, area: str,
-                 capacity: int | None, issue_id: UUID | None) -> None:
+                 capacity: int | None, issue_id: UUID | None, provider_code: str | None = None,
+                 area_code: str | None = None) -> None:
+        """`provider_code`, `area_code`: the municipality file's codes as community's event carried them (issue 18;
+        none on entries learnt before, or for a provider or area the file does not know)."""
         self.kind, self.name, self.provider, self.area = kind, name, provider, area
         self.capacity, self.issue_id = capacity, issue_id
+        self.provider_code, self.area_code = provider_code, area_code
         self.schedule: str | None = None
         self.contact: str | None = None
         self.fee: str | None = None
@@ -66,8 +70,11 @@ class Support(JourneyAggregate):
         PlacementReviewed: ClassVar[type[Any]]
 
     @event("Started")
-    def __init__(self, case_id: UUID, referred_by: str, needs: list[str]) -> None:
+    def __init__(self, case_id: UUID, referred_by: str, needs: list[str], referred_by_code: str | None = None) -> None:
+        """`referred_by`: `outreach` or `meeting:<meeting_id>`; `referred_by_code` (issue 18; none on supports started
+        before): `program:outreach` or `meeting_kind:<meeting_type>`."""
         self.case_id, self.referred_by, self.needs = case_id, referred_by, needs
+        self.referred_by_code = referred_by_code
         self.matches: list[dict[str, Any]] = []
         self.shortages: list[dict[str, str]] = []
         self.placements: list[dict[str, Any]] = []
@@ -80,18 +87,22 @@ class Support(JourneyAggregate):
     def record_needs(self, needs: list[str]) -> None:
         self.needs = needs
 
-    def match(self, entry: CatalogueEntry) -> None:
-        """D13: match a resource of the catalogue to the person; matching it again changes nothing."""
+    def match(self, entry: CatalogueEntry, provider_code: str | None = None) -> None:
+        """D13: match a resource of the catalogue to the person; matching it again changes nothing.
+        `provider_code`: the provider's agency code in the municipality file (issue 18)."""
         if not any(m["resource_id"] == str(entry.id) for m in self.matches):
-            self._resource_matched(resource_kind=entry.kind, resource_id=str(entry.id), provider=entry.provider)
+            self._resource_matched(resource_kind=entry.kind, resource_id=str(entry.id), provider=entry.provider,
+                                   provider_code=provider_code)
 
     @event("ResourceMatched")
-    def _resource_matched(self, resource_kind: str, resource_id: str, provider: str | None = None) -> None:
+    def _resource_matched(self, resource_kind: str, resource_id: str, provider: str | None = None,
+                          provider_code: str | None = None) -> None:
         self.matches.append({"resource_kind": resource_kind, "resource_id": resource_id, "provider": provider})
 
     @event("ShortageReported")
-    def report_shortage(self, need: str, area: str, description: str) -> None:
-        """D8 D13: no local resource meets this need."""
+    def report_shortage(self, need: str, area: str, description: str, area_code: str | None = None) -> None:
+        """D8 D13: no local resource meets this need. `area_code`: the 地区 of the municipality file (issue 18; none on
+        reports made before, or for an area the file does not know)."""
         self.shortages.append({"need": need, "area": area, "description": description})
 
     def start_placement(self, resource_id: str, started_on: date) -> int:

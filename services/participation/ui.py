@@ -27,7 +27,7 @@ from services.participation.application import ParticipationApplication
 from services.participation.domain import PLACEMENT_OUTCOMES
 from shared.domain.wareki import local_time, today_in_japan, wareki
 from shared.kernel.journey import DomainError, NotFound, actor_label
-from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS
+from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, areas
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
@@ -37,6 +37,8 @@ from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
+#: 地区 the forms offer (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
+ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 def kind_ja() -> dict[str, str]:
@@ -294,7 +296,8 @@ async def report_shortage(request: Request, case_id: UUID, app: App) -> Response
     text = await form_text(request)
     try:
         shortage = form_model(ShortageIn, text)
-        await call(app.report_shortage, actor_of(staff), case_id, shortage.need, shortage.area, shortage.description)
+        await call(app.report_shortage, actor_of(staff), case_id, shortage.need, shortage.area, shortage.description,
+                   shortage.area_code)
     except DomainError as refused:
         return await _refused(request, app, case_id, "shortages", _sent(text), refused)
     return _back(f"/ui/supports/{case_id}", "shortages", "地域づくり事業へ不足を報告しました / shortage reported")

@@ -83,6 +83,12 @@ class Envelope(_Tolerant):
 #: recorded has no code (null). The names stay: a consumer that reads names keeps working.
 AGENCY_CODE = ("the agency's code in the municipality file: division:<code>, counter:<code>, program:<code> or "
                "partner:<code>; null for a name the file did not know (added in place, issue 18)")
+AREA_CODE = ("the 地区's code in the municipality file ([[areas]] code: a 日常生活圏域・福祉圏域, or the whole city); null "
+             "or absent when the area is not one the file knows (free text finer than a 地区) (added in place, issue 18)")
+REFERRER_CODE = ("who referred the person, as a code of the municipality file: an agency (division:<code>, counter:<code>, "
+                 "program:<code>, partner:<code>), a referral source that is not an agency (referrer:<code>, [[referral_sources]]) "
+                 "or the kind of meeting whose decision connected the person (meeting_kind:jusou_shien_kaigi or "
+                 "meeting_kind:shien_kaigi); absent for a referrer the file did not know (added in place, issue 18)")
 CONCERN_CODES = ("the concern fields' codes in the municipality file ([[concern_fields]] code), in the order of "
                  "`concerns`; null for a name the file did not know (added in place, issue 18)")
 
@@ -253,10 +259,12 @@ class PlanClosureRequestedV1(_Tolerant):
 
 
 class OutreachStartedV1(_Tolerant):
-    """D12: outreach (アウトリーチ) begins for a case, possibly before any escalation."""
+    """D12: outreach (アウトリーチ) begins for a case, possibly before any escalation. `referred_by` is the referrer's
+    name as people read it (`meeting` for a meeting's decision); `referred_by_code` (added in place, issue 18) its code."""
 
     referred_by: str
     reason: str
+    referred_by_code: str | None = Field(default=None, description=REFERRER_CODE)
 
 
 class OutreachHandedOverV1(_Tolerant):
@@ -270,26 +278,33 @@ class OutreachHandedOverV1(_Tolerant):
 
 
 class ParticipationStartedV1(_Tolerant):
-    """D13: participation support (参加支援) begins, usually from a meeting's connect_to."""
+    """D13: participation support (参加支援) begins, usually from a meeting's connect_to. `referred_by` is `outreach` or
+    `meeting:<meeting_id>`; `referred_by_code` (added in place, issue 18) is `program:outreach` or
+    `meeting_kind:<meeting_type>` (REFERRER_CODE). `needs` are the staff's words (free text)."""
 
     referred_by: str
     needs: list[str] = []
+    referred_by_code: str | None = Field(default=None, description=REFERRER_CODE)
 
 
 class ResourceMatchedV1(_Tolerant):
-    """D13: a local resource matched to the person (居場所, 就労, 住居…)."""
+    """D13: a local resource matched to the person (居場所, 就労, 住居…). `provider_code` (added in place, issue 18): the
+    provider's agency code when it is an agency of the municipality file (an NPO of its own name has none)."""
 
     resource_kind: str
     resource_id: str
     provider: str | None = None
+    provider_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class ResourceShortageReportedV1(_Tolerant):
-    """D8 D13: participation found no resource for a need."""
+    """D8 D13: participation found no resource for a need. `need` and `description` are the staff's words (free
+    text); `area_code` (added in place, issue 18) the 地区 of the municipality file the area is."""
 
     need: str
     area: str
     description: str
+    area_code: str | None = Field(default=None, description=AREA_CODE)
 
 
 class MeetingDecidedV1(_Tolerant):
@@ -405,11 +420,12 @@ class PlanResumedV1(_Tolerant):
 
 
 class ResourceGapIdentifiedV1(_Tolerant):
-    """D8: a need with no local resource, recorded as a regional issue (地域の課題)."""
+    """D8: a need with no local resource, recorded as a regional issue (地域の課題). `area_code` added in place (issue 18)."""
 
     need: str
     area: str
     description: str
+    area_code: str | None = Field(default=None, description=AREA_CODE)
 
 
 class RegionalIssueOpenedV1(_Tolerant):
@@ -419,14 +435,18 @@ class RegionalIssueOpenedV1(_Tolerant):
     need: str
     area: str
     origin_event_id: UUID
+    area_code: str | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's or shortage's
 
 
 class InitiativeStartedV1(_Tolerant):
-    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場)."""
+    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場). `forum` names a 協議の場
+    (free text: most forums are not entries of the municipality file); `forum_code` (added in place, issue 18) is its
+    code when it is one (a program such as the 相談支援包括化推進会議: `program:<code>`)."""
 
     issue_id: UUID
     forum: str
     summary: str
+    forum_code: str | None = Field(default=None, description=AGENCY_CODE)
 
 
 class ResourceDevelopedV1(_Tolerant):
@@ -443,6 +463,9 @@ class ResourceDevelopedV1(_Tolerant):
     area: str
     capacity: int | None = None
     issue_id: UUID | None = None
+    #: the provider's and the area's codes in the municipality file (added in place, issue 18; absent when not one)
+    provider_code: str | None = Field(default=None, description=AGENCY_CODE)
+    area_code: str | None = Field(default=None, description=AREA_CODE)
 
 
 class PlacementStartedV1(_Tolerant):
@@ -472,6 +495,7 @@ class PromotionCouncilDecidedV1(_Tolerant):
     decision: Literal["initiative", "request", "deferred"]
     division: str | None = None  # 依頼先: a division code, for a request
     summary: str = ""  # the initiative or the request's content (no personal information)
+    area_code: str | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's 地区
 
 
 #: Optional fields added to a published version in place (tolerant readers ignore them): when a
@@ -479,7 +503,8 @@ class PromotionCouncilDecidedV1(_Tolerant):
 #: existed is published byte for byte as it was (`jusou audit verify` compares the bytes).
 ADDED_IN_PLACE = frozenset({"covers", "meeting_type", "starts_on", "review_on", "route", "consulted_by",
                             "household_ref", "related_case_ids", "concern_codes", "primary_agency_code",
-                            "to_agency_code", "attendee_codes"})
+                            "to_agency_code", "attendee_codes", "referred_by_code", "provider_code", "area_code",
+                            "forum_code"})
 
 
 

@@ -1,7 +1,8 @@
 """A municipality's organisation as a file (issue 18): the TOML model, its loading, and the organisation over time.
 
 The file (shipped: municipalities/chofu.toml, the default; municipalities/kakushi.toml, a fictional second city) lists the
-divisions, counters, programs, partners, concern fields, resource kinds and meeting kinds, each entry with the
+divisions, counters, programs, partners, concern fields, resource kinds, meeting kinds, areas (地区) and referral
+sources (紹介元), each entry with the
 dates it is valid (`valid_from`, `valid_to`: both days included; absent: always). One code may have several
 entries over time (a division renamed, a counter moved to another division), never two valid on the same day.
 A division that ends names its `successor`: the division that reads and works the cases it received.
@@ -84,6 +85,16 @@ class PartnerEntry(Entry):
     `hello-work`…), so two municipalities' files give the same kind the same code."""
 
 
+class AreaEntry(Entry):
+    """A 地区 of the municipality (日常生活圏域・福祉圏域…): where a need without a resource lies, where a resource serves.
+    Its code travels as `area_code` beside the `area` people wrote (issue 18); a file may list the whole city as one."""
+
+
+class ReferralSourceEntry(Entry):
+    """A 紹介元 that is not an agency of the file (本人, 家族, 近隣住民, 学校, 警察…): who brought a person to outreach.
+    Its code travels as `referrer:<code>` in `referred_by_code` (an agency that referred travels by its agency code)."""
+
+
 class About(BaseModel):
     """The municipality itself."""
 
@@ -108,6 +119,10 @@ class MunicipalityFile(BaseModel):
     concern_fields: list[Entry] = Field(min_length=1)
     resource_kinds: list[Entry] = Field(min_length=1)
     meeting_kinds: list[Entry] = Field(min_length=1)
+    #: Added with the codes of issue 18: optional, so a file written before them is still valid (its events then
+    #: carry no `area_code`, and referrers only as agencies).
+    areas: list[AreaEntry] = Field(default_factory=list)
+    referral_sources: list[ReferralSourceEntry] = Field(default_factory=list)
 
 
 class MunicipalityFileError(ValueError):
@@ -226,6 +241,8 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
         "concern_fields": model.concern_fields,
         "resource_kinds": model.resource_kinds,
         "meeting_kinds": model.meeting_kinds,
+        "areas": model.areas,
+        "referral_sources": model.referral_sources,
     }
     for table, rows in tables.items():
         for i, row in enumerate(rows):

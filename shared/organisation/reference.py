@@ -111,6 +111,26 @@ class ResourceKind:
 
 
 @dataclass(frozen=True)
+class Area:
+    """地区 (issue 18): a 日常生活圏域・福祉圏域 of the municipality; its code travels as `area_code`."""
+
+    code: str
+    ja: str
+    en: str
+    valid_from: date = date.min
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class ReferralSource:
+    """紹介元 that is not an agency of the file (本人, 家族, 近隣住民…); its code travels as `referrer:<code>`."""
+
+    code: str
+    ja: str
+    en: str
+
+
+@dataclass(frozen=True)
 class MeetingKind:
     """会議の種類: the two the law defines (重層的支援会議, 支援会議), named as the municipality names them."""
 
@@ -216,6 +236,8 @@ _MAKERS: dict[str, Callable[[Any], Any]] = {
     "concern_fields": lambda e: ConcernField(e.code, e.ja, e.en),
     "resource_kinds": lambda e: ResourceKind(e.code, e.ja, e.en),
     "meeting_kinds": lambda e: MeetingKind(e.code, e.ja, e.en),
+    "areas": lambda e: Area(e.code, e.ja, e.en, e.valid_from, e.valid_to),
+    "referral_sources": lambda e: ReferralSource(e.code, e.ja, e.en),
 }
 _made: dict[tuple[int, str, date, bool], dict[str, Any]] = {}
 
@@ -295,6 +317,8 @@ PROGRAMS: Mapping[str, Program] = _Table("programs")
 CONCERN_FIELDS: Mapping[str, ConcernField] = _Table("concern_fields")
 RESOURCE_KINDS: Mapping[str, ResourceKind] = _Table("resource_kinds")
 MEETING_KINDS: Mapping[str, MeetingKind] = _Table("meeting_kinds")
+AREAS: Mapping[str, Area] = _Table("areas")
+REFERRAL_SOURCES: Mapping[str, ReferralSource] = _Table("referral_sources")
 #: Partners outside the city's divisions that take roles in plans and sit in meetings.
 PARTNERS: Sequence[str] = _Partners()
 
@@ -319,6 +343,16 @@ def concern_fields(on: date | None = None) -> dict[str, ConcernField]:
 
 def resource_kinds(on: date | None = None) -> dict[str, ResourceKind]:
     return _table("resource_kinds", on, ever=False)
+
+
+def areas(on: date | None = None) -> dict[str, Area]:
+    """The 地区 valid on `on` (what a form offers; none when the file lists none)."""
+    return _table("areas", on, ever=False)
+
+
+def referral_sources(on: date | None = None) -> dict[str, ReferralSource]:
+    """The 紹介元 that are not agencies, valid on `on` (what outreach's start form offers beside the agencies)."""
+    return _table("referral_sources", on, ever=False)
 
 
 def partners(on: date | None = None) -> tuple[str, ...]:
@@ -522,6 +556,64 @@ def agency_name(code: str | None, on: date | None = None) -> str:
         return code
     entry = _table(tables[kind], on, ever=False).get(short) or _table(tables[kind], on, ever=True).get(short)
     return str(entry.ja) if entry is not None else code
+
+
+def area_code(area: str | None, on: date | None = None) -> str | None:
+    """The code an event carries for a 地区 named by a person (its name on `on`, a former name, or its code already);
+    None for an area the file does not know (a 町名 finer than its 地区, free text)."""
+    if not area or not (value := area.strip()):
+        return None
+    return _remembered("area_code", on, value, lambda: _code_in("areas", value, on))
+
+
+def area_name(code: str | None, on: date | None = None) -> str:
+    """The name of a 地区's code on `on` (else as it last was); an unknown code as itself."""
+    if not code:
+        return ""
+    entry = _table("areas", on, ever=False).get(code) or _table("areas", on, ever=True).get(code)
+    return str(entry.ja) if entry is not None else code
+
+
+def _code_in(table: str, value: str, on: date | None) -> str | None:
+    for ever in (False, True):
+        for entry in _table(table, on, ever=ever).values():
+            if value in (entry.code, entry.ja):
+                return str(entry.code)
+    return next((str(row.code) for row in getattr(organisation().model, table) if row.ja == value), None)
+
+
+#: `referred_by_code` (issue 18): an agency's code (AGENCY_KINDS), a referral source of the file
+#: (`referrer:<code>`), or the kind of meeting whose decision connected the person (`meeting_kind:<code>`).
+REFERRER = "referrer"
+MEETING_KIND = "meeting_kind"
+
+
+def referrer_code(referrer: str | None, on: date | None = None) -> str | None:
+    """The code an event carries for who referred a person (紹介元): an agency of the file (`partner:minsei-iin`), a
+    referral source of the file (`referrer:family`), a meeting kind (`meeting_kind:shien_kaigi`, given as such); a
+    code given is returned as it is when the file knows it. None for a referrer the file does not know."""
+    if not referrer or not (value := referrer.strip()):
+        return None
+    kind, _, code = value.partition(":")
+    if kind == REFERRER:
+        return value if code in REFERRAL_SOURCES else None
+    if kind == MEETING_KIND:
+        return value if code in MEETING_KINDS else None
+    found = _code_in("referral_sources", value, on)
+    return f"{REFERRER}:{found}" if found else agency_code(value, on)
+
+
+def referrer_name(code: str | None, on: date | None = None) -> str:
+    """The name for people of a `referred_by_code` (an agency's, a referral source's or a meeting kind's) on `on`;
+    an unknown code as itself."""
+    if not code:
+        return ""
+    kind, _, short = code.partition(":")
+    if kind in (REFERRER, MEETING_KIND):
+        table = "referral_sources" if kind == REFERRER else "meeting_kinds"
+        entry = _table(table, on, ever=False).get(short) or _table(table, on, ever=True).get(short)
+        return str(entry.ja) if entry is not None else code
+    return agency_name(code, on)
 
 
 def concern_codes(names: list[str]) -> list[str | None]:
