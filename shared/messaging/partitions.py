@@ -1,0 +1,619 @@
+"""Partitioned consumption: replicas of a service divide each source's events by case (issue 19, docs/capacity.md §6).
+
+Off by default: with `JUSOU_PARTITIONS` unset or 1 a service runs the inbox of shared/messaging/inbox.py,
+one durable consumer per source shared by its replicas. With P > 1 (`inbox_for`):
+
+- **Partition.** An event belongs to partition `crc32(case_id.bytes) mod P` (`partition_of`; CRC-32 as zlib
+  and every language compute it, the case id's 16 bytes): all events of a case are in one partition.
+- **Consumers.** Per source and partition one durable pull consumer `<service>--<source>--p<k>`, filter
+  `jusou.<source>.*` as today, one message in flight (`max_ack_pending=1`). Subjects and messages are
+  unchanged (CONTRACT.md: the event type is the subject's last token), so each partition consumer is
+  delivered every event of its source: one of another partition is acked at once, its case id read
+  from the body without decoding the envelope (`case_of`). That is the price of unchanged subjects:
+  P deliveries per event. An event of its own is applied as the inbox applies one, through
+  `ServiceApplication.receive` with the tracking record `<source>#p<k>`.
+- **Order.** Each case's events are applied in `source_position` order (one partition, one message in
+  flight); events of two cases in different partitions in either order. `source_position` rises within a
+  partition, so "highest position applied" per partition is still the tracking.
+- **Ownership.** The replicas divide the P partitions with leases in the NATS KV bucket
+  `jusou-partitions-<service>` (`Leases`): key `p<k>` names its owner, `m.<replica>` is a replica's
+  heartbeat. The bucket's `max_age` is the lease time L (`JUSOU_PARTITION_LEASE_SECONDS`, 15 s; the
+  bucket's, once made, wins); every R = L/4 a replica puts its heartbeat, renews its leases with
+  update-at-revision, counts the live replicas n and takes free partitions with create-if-absent up to
+  ceil(P/n), releasing any above that (its consumer stopped first, then the key deleted at its revision).
+  A lease not renewed for L - R stops its consumer (the server forgets the key L after the last renewal
+  reached it, never sooner): a replica cut off stops before another can take its partitions, and a
+  killed replica's partitions are taken by the others about L + R after its last renewal.
+- **Correctness does not rest on the leases.** Two replicas pulling one partition consumer (a lease lost
+  and taken while the old owner still finishes a message) are served one message at a time by the server
+  (`max_ack_pending=1`), and the tracking record commits with the effect: at least once delivered, exactly
+  once applied, per-case order kept. Leases divide the work; for that reason runs (`JUSOU_INBOX_BATCH` > 1)
+  are not used here.
+- **From unpartitioned to partitioned.** A partition consumer made for the first time starts after the
+  unpartitioned consumer `<service>--<source>`'s acknowledged floor (`DeliverPolicy.BY_START_SEQUENCE`), and
+  every event at or below the unpartitioned tracking `<source>` (frozen once no unpartitioned replica
+  runs) is a duplicate here: nothing is applied twice. Partition consumers are not started while an
+  unpartitioned consumer of the service is still pulling (a replica not yet restarted): the switch needs
+  every replica restarted with the setting. The way back (`JUSOU_PARTITIONS` unset again) and a change of P
+  are in docs/capacity.md §6; a replica whose P differs from its existing partition consumers' (their
+  `metadata`) consumes nothing and says why (readyz `degraded`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import secrets
+import socket
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import anyio
+import structlog
+from faststream.nats import NatsBroker
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
+from nats.js.kv import KeyValue
+
+from shared.contract.events import STREAM, SUBJECT_PREFIX, PoisonMessage, parse
+from shared.kernel.app import ServiceApplication
+from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, refusal
+from shared.messaging.natsauth import API, consumer_subjects, pull_inbox_prefix
+from shared.observe.logs import bind_event, unbind_event
+from shared.observe.tracing import consuming
+
+log = structlog.get_logger()
+
+PARTITIONS_ENV = "JUSOU_PARTITIONS"
+LEASE_ENV = "JUSOU_PARTITION_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 15.0
+MAX_PARTITIONS = 64
+#: A NATS request of the lease loop gives up after this share of the renew interval (the watchdog then decides).
+REQUEST_SHARE = 0.5
+CASE_FIELD = b'"case_id":"'
+LAYOUT = "jusou_partitions"  # consumer metadata: the P it was made for
+#: An unpartitioned consumer delivered nothing for this long, with no pull waiting, has no replica left (its ack wait × 2).
+UNPARTITIONED_QUIET = 2 * ACK_WAIT_SECONDS
+
+
+def partitions_setting(value: str | None = None) -> int:
+    """`JUSOU_PARTITIONS`: partitions per source (1, the default: the unpartitioned inbox)."""
+    text = os.environ.get(PARTITIONS_ENV, "") if value is None else value
+    if not text.strip():
+        return 1
+    try:
+        partitions = int(text)
+    except ValueError:
+        raise SystemExit(f"{PARTITIONS_ENV}={text!r}: a whole number of partitions, 1 (off) to {MAX_PARTITIONS}") from None
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise SystemExit(f"{PARTITIONS_ENV}={partitions}: between 1 (off) and {MAX_PARTITIONS}")
+    return partitions
+
+
+def lease_setting(value: str | None = None) -> float:
+    """`JUSOU_PARTITION_LEASE_SECONDS`: how long a partition's lease outlives its owner's last renewal."""
+    text = os.environ.get(LEASE_ENV, "") if value is None else value
+    if not text.strip():
+        return DEFAULT_LEASE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise SystemExit(f"{LEASE_ENV}={text!r}: seconds, 1 or more") from None
+    if not 1.0 <= seconds <= 600.0:
+        raise SystemExit(f"{LEASE_ENV}={seconds}: between 1 and 600 seconds")
+    return seconds
+
+
+def inbox_for(app: ServiceApplication, broker: NatsBroker, max_deliver: int) -> Inbox:
+    """The service's inbox: today's (`JUSOU_PARTITIONS` unset or 1), or a `PartitionedInbox` (then started with `run`)."""
+    partitions = partitions_setting()
+    if partitions == 1:
+        return Inbox(app, broker, max_deliver)
+    return PartitionedInbox(app, broker, max_deliver, partitions, lease_setting())
+
+
+# --- the partition of a message ---------------------------------------------------------------
+
+
+def partition_of_case(case_id: UUID, partitions: int) -> int:
+    """`crc32(case_id.bytes) mod P`: stable across processes, versions and languages (not Python's `hash`)."""
+    return zlib.crc32(case_id.bytes) % partitions
+
+
+def case_of(body: bytes) -> UUID | None:
+    """The envelope's `case_id`, read without decoding the envelope when it is where the relay writes it (compact
+    JSON, before the payload); else from the decoded JSON; None when there is none (a poison message)."""
+    at = body.find(CASE_FIELD)
+    if at >= 0:
+        start = at + len(CASE_FIELD)
+        if body[start + 36:start + 37] == b'"':
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                return UUID(body[start:start + 36].decode("ascii"))
+    try:
+        found = json.loads(body)
+        return UUID(str(found["case_id"])) if isinstance(found, dict) else None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+
+
+def partition_of(body: bytes, partitions: int) -> int:
+    """A message's partition, a function of its bytes alone (the same in every replica); 0 for one without a case
+    id, so that exactly one partition consumer dead-letters it."""
+    case = case_of(body)
+    return 0 if case is None else partition_of_case(case, partitions)
+
+
+# --- names and rights -------------------------------------------------------------------------
+
+
+def consumer_name(service: str, source: str, partition: int) -> str:
+    return f"{service}--{source}--p{partition}"
+
+
+def tracking_name(source: str, partition: int) -> str:
+    return f"{source}#p{partition}"
+
+
+def bucket_name(service: str) -> str:
+    return f"jusou-partitions-{service}"
+
+
+def partition_consumers(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> dict[str, tuple[str, str]]:
+    """name → (stream, filter subject) of the service's partition consumers (as natsauth.durable_consumers)."""
+    return {consumer_name(service, source, k): (STREAM, f"{SUBJECT_PREFIX}.{source}.*")
+            for source in sorted(sources) for k in range(partitions)}
+
+
+def partition_permissions(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> list[str]:
+    """What a service's NATS user must publish to, besides natsauth.permissions, to consume in P partitions: its
+    partition consumers (create with their filter, info, pull, ack) and its own lease bucket (create it if
+    missing, read its info, direct-get and write its keys). Nothing when P is 1."""
+    if partitions <= 1:
+        return []
+    bucket = bucket_name(service)
+    return [
+        *(subject for durable, (stream, filter_subject) in partition_consumers(service, sources, partitions).items()
+          for subject in consumer_subjects(stream, durable, filter_subject)),
+        f"{API}.STREAM.INFO.KV_{bucket}",
+        f"{API}.STREAM.CREATE.KV_{bucket}",
+        f"{API}.DIRECT.GET.KV_{bucket}.>",
+        f"$KV.{bucket}.>",
+    ]
+
+
+# --- leases -----------------------------------------------------------------------------------
+
+
+def replica_id() -> str:
+    """This process among the service's replicas: host, pid and a random part (a restarted pod keeps host and pid)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40]
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+NATS_TROUBLE = (asyncio.TimeoutError, NatsTimeoutError, ConnectionClosedError, NoRespondersError,
+                ServiceUnavailableError, APIError)
+
+
+class Leases:
+    """This replica's share of the P partitions, held in the KV bucket (the module's docstring, "Ownership").
+
+    `take(k)` and `drop(k)` start and stop the partition's consumers; `drop` returns once they stopped."""
+
+    def __init__(self, js: JetStreamContext, kv: KeyValue, bucket: str, partitions: int, me: str, lease_seconds: float,
+                 take: Callable[[int], Awaitable[None]], drop: Callable[[int], Awaitable[None]],
+                 ready: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self.js, self.kv, self.bucket = js, kv, bucket
+        self.partitions = partitions
+        self.me = me
+        self.lease = lease_seconds
+        self.renew_every = lease_seconds / 4  # the lease outlives three missed renewals
+        self.take, self.drop = take, drop
+        self.ready = ready
+        self.held: dict[int, int] = {}  # partition → the lease key's revision this replica wrote last
+        self.renewed: dict[int, float] = {}  # partition → when the last successful renewal was sent (monotonic)
+        self.members = 1
+        self.stopping = asyncio.Lock()
+
+    def key(self, partition: int) -> str:
+        return f"p{partition}"
+
+    @property
+    def member_key(self) -> str:
+        return f"m.{self.me}"
+
+    async def call(self, request: Awaitable[Any]) -> Any:
+        return await asyncio.wait_for(request, self.renew_every * REQUEST_SHARE)
+
+    async def run(self) -> None:
+        """Heartbeat, renew, rebalance every R; stop a partition whose lease was not renewed for L - R."""
+        try:
+            while True:
+                began = time.monotonic()
+                try:
+                    await self.step()
+                except NATS_TROUBLE as exc:
+                    log.warning("partitions.lease_step_failed", replica=self.me, error=f"{type(exc).__name__}: {exc}")
+                while (left := self.renew_every - (time.monotonic() - began)) > 0:
+                    await self.watchdog()
+                    await asyncio.sleep(min(left, self.renew_every / 4))
+                await self.watchdog()
+        finally:
+            await asyncio.shield(self.leave())
+
+    async def watchdog(self) -> None:
+        """Stop each partition whose lease may expire within R: another replica may take it after L."""
+        now = time.monotonic()
+        for partition in [k for k in self.held if now - self.renewed[k] > self.lease - self.renew_every]:
+            log.error("partitions.lease_lost", replica=self.me, partition=partition,
+                      seconds_since_renewal=round(now - self.renewed[partition], 2))
+            await self.lose(partition)
+
+    async def lose(self, partition: int) -> None:
+        self.held.pop(partition, None)
+        self.renewed.pop(partition, None)
+        await self.drop(partition)
+
+    async def step(self) -> None:
+        await self.call(self.kv.put(self.member_key, self.me.encode()))
+        for partition, revision in list(self.held.items()):
+            sent = time.monotonic()
+            try:
+                self.held[partition] = await self.call(self.kv.update(self.key(partition), self.me.encode(), last=revision))
+                self.renewed[partition] = sent
+            except KeyWrongLastSequenceError:  # it expired and another replica took it: stop at once
+                log.error("partitions.lease_taken", replica=self.me, partition=partition)
+                await self.lose(partition)
+        self.members = len(await self.live_members())
+        target = math.ceil(self.partitions / max(self.members, 1))
+        for partition in sorted(self.held, reverse=True)[:max(len(self.held) - target, 0)]:
+            await self.release(partition)
+        if len(self.held) >= target or (self.ready is not None and not await self.ready()):
+            return
+        start = zlib.crc32(self.me.encode()) % self.partitions  # replicas try partitions in different orders
+        for partition in [(start + i) % self.partitions for i in range(self.partitions)]:
+            if len(self.held) >= target:
+                break
+            if partition in self.held or await self.owner(partition) is not None:
+                continue
+            sent = time.monotonic()
+            try:
+                revision = await self.call(self.kv.create(self.key(partition), self.me.encode()))
+            except KeyWrongLastSequenceError:
+                continue  # another replica took it first
+            self.held[partition], self.renewed[partition] = revision, sent
+            log.info("partitions.taken", replica=self.me, partition=partition, members=self.members, target=target)
+            try:
+                await self.take(partition)
+            except Exception as exc:  # noqa: BLE001 - its consumers could not start: the partition back to the others
+                log.error("partitions.take_failed", replica=self.me, partition=partition, error=f"{type(exc).__name__}: {exc}")
+                await self.release(partition)
+
+    async def owner(self, partition: int) -> str | None:
+        try:
+            entry = await self.call(self.kv.get(self.key(partition)))
+        except KeyNotFoundError:
+            return None
+        return bytes(entry.value or b"").decode() or None
+
+    async def live_members(self) -> list[str]:
+        """The replicas whose heartbeat has not expired (keys `m.<replica>`, not deleted)."""
+        info = await self.call(self.js.stream_info(f"KV_{self.bucket}", subjects_filter=f"$KV.{self.bucket}.m.>"))
+        found = []
+        for subject in sorted(info.state.subjects or {}):
+            key = subject.removeprefix(f"$KV.{self.bucket}.")
+            with contextlib.suppress(KeyNotFoundError):
+                await self.call(self.kv.get(key))
+                found.append(key.removeprefix("m."))
+        return found or [self.me]
+
+    async def release(self, partition: int) -> None:
+        """Give a partition back: its consumers stopped first, then the key deleted at this replica's revision."""
+        revision = self.held.pop(partition)
+        self.renewed.pop(partition, None)
+        await self.drop(partition)
+        with contextlib.suppress(KeyWrongLastSequenceError, *NATS_TROUBLE):
+            await self.call(self.kv.delete(self.key(partition), last=revision))
+        log.info("partitions.released", replica=self.me, partition=partition, members=self.members)
+
+    async def leave(self) -> None:
+        """A clean stop: every partition released at once (the others need not wait for the lease), the heartbeat gone."""
+        for partition in sorted(self.held):
+            await self.release(partition)
+        with contextlib.suppress(*NATS_TROUBLE, KeyWrongLastSequenceError):
+            await self.call(self.kv.delete(self.member_key))
+
+
+async def lease_bucket(js: JetStreamContext, service: str, lease_seconds: float, replicas: int = 1) -> KeyValue:
+    """The service's lease bucket, made if missing (`max_age` = the lease; an existing bucket keeps its own)."""
+    name = bucket_name(service)
+    try:
+        return await js.key_value(name)
+    except BucketNotFoundError:
+        pass
+    try:
+        return await js.create_key_value(bucket=name, ttl=lease_seconds, history=1, storage=StorageType.FILE,
+                                         replicas=replicas, direct=True,
+                                         description=f"{service}: leases of its partitions (shared/messaging/partitions.py)")
+    except APIError:  # another replica made it first
+        return await js.key_value(name)
+
+
+# --- the consumers ----------------------------------------------------------------------------
+
+
+class LayoutChanged(Exception):
+    """A partition consumer made for another P: the partitions of the past are not these."""
+
+
+@dataclass
+class Tracked:
+    """What `Inbox.note` and `Inbox.start_from` read of an envelope, with the tracking record's name as `source`:
+    their memory (floor, positions applied, events behind the tracking) is kept per tracking record."""
+
+    source: str
+    source_position: int
+    event_id: UUID
+
+
+class PartitionConsumer:
+    """One partition of one source: its durable consumer, pulled one message at a time until stopped."""
+
+    def __init__(self, inbox: PartitionedInbox, js: JetStreamContext, source: str, partition: int,
+                 event_types: frozenset[str]) -> None:
+        self.inbox, self.js = inbox, js
+        self.source, self.partition, self.event_types = source, partition, event_types
+        self.name = consumer_name(inbox.app.service, source, partition)
+        self.tracking = tracking_name(source, partition)
+        self.running = False
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+        self.subscription: Any = None
+
+    async def start(self) -> None:
+        await self.inbox.ensure_consumer(self.js, self.source, self.partition)
+        self.subscription = await self.js.pull_subscribe_bind(
+            durable=self.name, stream=STREAM, inbox_prefix=pull_inbox_prefix(self.inbox.app.service))
+        self.running = True
+        self.task = asyncio.create_task(self.loop(), name=self.name)
+
+    async def stop(self) -> None:
+        """Return once the message in hand (if any) is settled; a fetch waiting for one is cancelled."""
+        self.running = False
+        if self.task is not None:
+            if not self.busy:
+                self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.subscription is not None:
+            with contextlib.suppress(Exception):
+                await self.subscription.unsubscribe()
+
+    async def loop(self) -> None:
+        while self.running:
+            try:
+                messages = await self.subscription.fetch(batch=1, timeout=FETCH_SECONDS)
+            except (TimeoutError, NatsTimeoutError, ConnectionClosedError, ServiceUnavailableError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
+                log.warning("partitions.fetch_failed", consumer=self.name, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+                continue
+            self.busy = True
+            try:
+                for raw in messages:
+                    await self.inbox.handle_partitioned(raw, self)
+            except Exception as exc:  # noqa: BLE001 - not acked: redelivered after the ack wait, in order
+                log.error("partitions.handle_failed", consumer=self.name, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
+            finally:
+                self.busy = False
+
+
+class PartitionedInbox(Inbox):
+    """The inbox with each source split in P partitions by case (the module's docstring). Construct, then `run(nc)`."""
+
+    def __init__(self, app: ServiceApplication, broker: NatsBroker, max_deliver: int, partitions: int,
+                 lease_seconds: float = DEFAULT_LEASE_SECONDS, me: str | None = None) -> None:
+        self.partitions = partitions
+        self.lease_seconds = lease_seconds
+        self.me = me or replica_id()
+        self.sources: dict[str, frozenset[str]] = {}
+        #: events of other partitions acked unread, and events of types this service does not handle
+        self.skipped = 0
+        self.unread = 0
+        #: per source: the unpartitioned tracking `<source>` when this process first met it (see "From unpartitioned")
+        self.unpartitioned: dict[str, int] = {}
+        self.consumers: dict[int, list[PartitionConsumer]] = {}
+        self.layout_problems: list[str] = []
+        self.waiting_for: list[str] = []  # unpartitioned consumers still pulled by a replica
+        self.leases: Leases | None = None
+        super().__init__(app, broker, max_deliver, batch=1)
+
+    def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
+        """No FastStream subscriber per source: the partitions' consumers start with their leases (`run`)."""
+        self.sources[source] = event_types
+
+    @property
+    def held(self) -> list[int]:
+        return sorted(self.consumers)
+
+    def problems(self) -> list[str]:
+        return [*self.layout_problems, *super().problems()]
+
+    async def run(self, nc: Client) -> None:
+        """Hold leases and run the consumers of the partitions held, until cancelled (then leave them to the others)."""
+        if not self.sources:
+            return
+        js = nc.jetstream()
+        kv = await lease_bucket(js, self.app.service, self.lease_seconds, int(os.environ.get("JUSOU_STREAM_REPLICAS", "1")))
+        lease = (await js.stream_info(f"KV_{bucket_name(self.app.service)}")).config.max_age or self.lease_seconds
+        if abs(lease - self.lease_seconds) > 0.01:
+            log.warning("partitions.bucket_lease", service=self.app.service, bucket_lease=lease, setting=self.lease_seconds)
+        if not await self.check_layout(js):
+            return
+
+        async def take(partition: int) -> None:
+            started = []
+            try:
+                for source, event_types in sorted(self.sources.items()):
+                    consumer = PartitionConsumer(self, js, source, partition, event_types)
+                    await consumer.start()
+                    started.append(consumer)
+            finally:
+                self.consumers[partition] = started
+
+        async def drop(partition: int) -> None:
+            for consumer in self.consumers.pop(partition, []):
+                await consumer.stop()
+
+        self.leases = Leases(js, kv, bucket_name(self.app.service), self.partitions, self.me, lease, take, drop, ready=lambda: self.unpartitioned_idle(js))
+        log.info("partitions.joining", service=self.app.service, replica=self.me, partitions=self.partitions,
+                 lease_seconds=lease)
+        await self.leases.run()
+
+    async def check_layout(self, js: JetStreamContext) -> bool:
+        """Refuse to consume when existing partition consumers were made for another P (docs/capacity.md §6)."""
+        for source in sorted(self.sources):
+            for partition in range(self.partitions):
+                name = consumer_name(self.app.service, source, partition)
+                try:
+                    info = await js.consumer_info(STREAM, name)
+                except NotFoundError:
+                    continue
+                made_for = (info.config.metadata or {}).get(LAYOUT)
+                if made_for != str(self.partitions):
+                    self.layout_problems.append(
+                        f"{name} was made for {made_for or '?'} partitions, this replica runs {PARTITIONS_ENV}="
+                        f"{self.partitions}: not consuming (docs/capacity.md §6, changing the number of partitions)")
+        for problem in self.layout_problems:
+            log.error("partitions.layout_changed", service=self.app.service, problem=problem)
+        return not self.layout_problems
+
+    async def unpartitioned_idle(self, js: JetStreamContext) -> bool:
+        """No replica still pulls an unpartitioned consumer of this service (a switch needs every replica restarted):
+        none has a pull request waiting, none was delivered a message in the last `UNPARTITIONED_QUIET` seconds."""
+        busy = []
+        now = datetime.now(UTC)
+        for source in sorted(self.sources):
+            with contextlib.suppress(NotFoundError):
+                info = await js.consumer_info(STREAM, f"{self.app.service}--{source}")
+                last = info.delivered.last_active if info.delivered is not None else None
+                if (info.num_waiting or 0) > 0 or (last is not None and (now - last).total_seconds() < UNPARTITIONED_QUIET):
+                    busy.append(info.name)
+        if busy != self.waiting_for:
+            (log.warning if busy else log.info)("partitions.unpartitioned_consumers", service=self.app.service,
+                                                still_pulled=busy)
+        self.waiting_for = busy
+        return not busy
+
+    async def ensure_consumer(self, js: JetStreamContext, source: str, partition: int) -> None:
+        """Make the partition consumer if missing, starting after the unpartitioned consumer's acknowledged floor."""
+        name = consumer_name(self.app.service, source, partition)
+        await self.unpartitioned_floor(source)
+        try:
+            info = await js.consumer_info(STREAM, name)
+        except NotFoundError:
+            info = None
+        if info is not None:
+            if (info.config.metadata or {}).get(LAYOUT) != str(self.partitions):
+                raise LayoutChanged(name)
+            return
+        start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        with contextlib.suppress(NotFoundError):
+            before = await js.consumer_info(STREAM, f"{self.app.service}--{source}")
+            if before.ack_floor is not None and before.ack_floor.stream_seq > 0:
+                start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": before.ack_floor.stream_seq + 1}
+        config = ConsumerConfig(
+            name=name, durable_name=name, filter_subject=f"{SUBJECT_PREFIX}.{source}.*", ack_policy=AckPolicy.EXPLICIT,
+            max_ack_pending=1, ack_wait=ACK_WAIT_SECONDS, max_deliver=-1,
+            description=f"{self.app.service}: partition {partition} of {self.partitions} of {source}'s events, by case",
+            metadata={LAYOUT: str(self.partitions)}, **start)
+        try:
+            await js.add_consumer(STREAM, config=config)
+        except APIError:
+            await js.consumer_info(STREAM, name)  # made by another replica at the same moment; else raise
+        log.info("partitions.consumer_made", consumer=name, **{k: str(v) for k, v in start.items()})
+
+    async def unpartitioned_floor(self, source: str) -> int:
+        if source not in self.unpartitioned:
+            tracked = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source)
+            self.unpartitioned[source] = tracked or 0
+        return self.unpartitioned[source]
+
+    async def handle_partitioned(self, raw: Msg, consumer: PartitionConsumer) -> None:
+        """One message of a partition consumer: another partition's acked unread; its own applied as `Inbox.handle`."""
+        subject = raw.subject
+        if subject.rsplit(".", 1)[-1] not in consumer.event_types:
+            self.unread += 1
+            await raw.ack()
+            return
+        if partition_of(raw.data, self.partitions) != consumer.partition:
+            self.skipped += 1
+            await raw.ack()
+            return
+        unbind_event()
+        try:
+            envelope, payload = parse(raw.data)
+        except PoisonMessage as exc:
+            await self.dead_letter_raw(raw, exc.reason)
+            return
+        refused = refusal(subject, envelope)
+        if refused is not None:
+            await self.dead_letter_raw(raw, refused)
+            return
+        tries = raw.metadata.num_delivered
+        seq = raw.metadata.sequence.stream
+        if envelope.source_position <= self.unpartitioned[envelope.source]:  # applied before the switch
+            self.duplicates += 1
+            self.observe(envelope, "duplicate", 0.0, tries)
+            await raw.ack()
+            return
+        tracked = Tracked(consumer.tracking, envelope.source_position, envelope.event_id)
+        await self.start_from(consumer.tracking)
+        bind_event(envelope)
+        began = time.perf_counter()
+        try:
+            with consuming(self.app.service, envelope, raw.headers):
+                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload, consumer.tracking)
+        except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in Inbox.handle
+            self.observe(envelope, "failed", time.perf_counter() - began, tries)
+            reason = f"{type(exc).__name__}: {exc}"
+            if tries >= self.max_deliver:
+                await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
+            else:
+                log.warning("inbox.retry", service=self.app.service, subject=subject, tries=tries, error=reason)
+                await raw.nak(delay=min(0.2 * 2**tries, 10.0))
+            unbind_event()
+            return
+        self.observe(envelope, "applied" if applied else "duplicate", time.perf_counter() - began, tries)
+        if applied:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        await self.note(tracked, seq, tries, applied)  # type: ignore[arg-type]  # reads source, position, event_id
+        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position, seq=seq,
+                 tries=tries, partition=consumer.partition)
+        unbind_event()
+        await raw.ack()
