@@ -59,6 +59,7 @@ from uuid import UUID
 
 import anyio
 import structlog
+from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -281,8 +282,11 @@ class Leases:
             try:
                 self.held[partition] = await self.call(self.kv.update(self.key(partition), self.me.encode(), last=revision))
                 self.renewed[partition] = sent
-            except KeyWrongLastSequenceError:  # it expired and another replica took it: stop at once
-                log.error("partitions.lease_taken", replica=self.me, partition=partition)
+            except KeyWrongLastSequenceError:
+                if await self.owner(partition) == self.me:  # renewed, but the answer was lost: take up its revision
+                    self.held[partition] = (await self.call(self.kv.get(self.key(partition)))).revision
+                    continue
+                log.error("partitions.lease_taken", replica=self.me, partition=partition)  # expired, taken: stop now
                 await self.lose(partition)
         self.members = len(await self.live_members())
         target = math.ceil(self.partitions / max(self.members, 1))
@@ -337,11 +341,23 @@ class Leases:
         log.info("partitions.released", replica=self.me, partition=partition, members=self.members)
 
     async def leave(self) -> None:
-        """A clean stop: every partition released at once (the others need not wait for the lease), the heartbeat gone."""
-        for partition in sorted(self.held):
-            await self.release(partition)
-        with contextlib.suppress(*NATS_TROUBLE, KeyWrongLastSequenceError):
-            await self.call(self.kv.delete(self.member_key))
+        """A clean stop: every consumer stopped, then every partition released at once (the others need not wait for
+        the lease) and the heartbeat gone, within one renew interval (NATS may be away: then the leases expire)."""
+        held = dict(self.held)
+        self.held.clear()
+        self.renewed.clear()
+        for partition in sorted(held):
+            await self.drop(partition)
+
+        async def forget() -> None:
+            for partition, revision in sorted(held.items()):
+                with contextlib.suppress(KeyWrongLastSequenceError):
+                    await self.kv.delete(self.key(partition), last=revision)
+            await self.kv.delete(self.member_key)
+
+        with contextlib.suppress(*NATS_TROUBLE):
+            await asyncio.wait_for(forget(), self.renew_every)
+        log.info("partitions.left", replica=self.me, released=sorted(held))
 
 
 async def lease_bucket(js: JetStreamContext, service: str, lease_seconds: float, replicas: int = 1) -> KeyValue:
@@ -447,6 +463,7 @@ class PartitionedInbox(Inbox):
         self.unpartitioned: dict[str, int] = {}
         self.consumers: dict[int, list[PartitionConsumer]] = {}
         self.layout_problems: list[str] = []
+        self.failure: str | None = None  # why the leases stopped, until they run again
         self.waiting_for: list[str] = []  # unpartitioned consumers still pulled by a replica
         self.leases: Leases | None = None
         super().__init__(app, broker, max_deliver, batch=1)
@@ -460,14 +477,26 @@ class PartitionedInbox(Inbox):
         return sorted(self.consumers)
 
     def problems(self) -> list[str]:
-        return [*self.layout_problems, *super().problems()]
+        return [*self.layout_problems, *([self.failure] if self.failure else []), *super().problems()]
 
     async def run(self, nc: Client) -> None:
-        """Hold leases and run the consumers of the partitions held, until cancelled (then leave them to the others)."""
+        """Hold leases and run the consumers of the partitions held, until cancelled (then leave them to the others).
+        A failure (NATS away at start, a bug) is reported (`problems`) and the whole taken up again after a pause."""
         if not self.sources:
             return
         js = nc.jetstream()
-        kv = await lease_bucket(js, self.app.service, self.lease_seconds, int(os.environ.get("JUSOU_STREAM_REPLICAS", "1")))
+        while True:
+            try:
+                await self.hold(js)
+                return  # the layout refused: nothing to hold
+            except Exception as exc:  # noqa: BLE001 - reported, and the partitions held again after a pause
+                self.failure = f"partition leases stopped, taken up again: {type(exc).__name__}: {exc}"
+                log.error("partitions.failed", service=self.app.service, replica=self.me, error=self.failure)
+                await asyncio.sleep(self.lease_seconds / 4)
+
+    async def hold(self, js: JetStreamContext) -> None:
+        replicas = int(os.environ.get("JUSOU_STREAM_REPLICAS", "1"))
+        kv = await lease_bucket(js, self.app.service, self.lease_seconds, replicas)
         lease = (await js.stream_info(f"KV_{bucket_name(self.app.service)}")).config.max_age or self.lease_seconds
         if abs(lease - self.lease_seconds) > 0.01:
             log.warning("partitions.bucket_lease", service=self.app.service, bucket_lease=lease, setting=self.lease_seconds)
@@ -488,9 +517,11 @@ class PartitionedInbox(Inbox):
             for consumer in self.consumers.pop(partition, []):
                 await consumer.stop()
 
-        self.leases = Leases(js, kv, bucket_name(self.app.service), self.partitions, self.me, lease, take, drop, ready=lambda: self.unpartitioned_idle(js))
+        self.leases = Leases(js, kv, bucket_name(self.app.service), self.partitions, self.me, lease, take, drop,
+                             ready=lambda: self.unpartitioned_idle(js))
         log.info("partitions.joining", service=self.app.service, replica=self.me, partitions=self.partitions,
                  lease_seconds=lease)
+        self.failure = None
         await self.leases.run()
 
     async def check_layout(self, js: JetStreamContext) -> bool:
@@ -527,6 +558,80 @@ class PartitionedInbox(Inbox):
                                                 still_pulled=busy)
         self.waiting_for = busy
         return not busy
+
+    async def back_to_unpartitioned(self, js: JetStreamContext, wait_s: float = 10.0) -> dict[str, int]:
+        """The way back (docs/capacity.md §6), with every replica stopped: per source, each partition consumer is
+        brought to the same stream sequence S (the furthest any of them acknowledged), applying its own events up to
+        S, and the unpartitioned tracking `<source>` is set to S's position. The unpartitioned consumer then finds
+        every event up to S a duplicate and applies those after it. Returns source → the tracking set.
+        Refused (RuntimeError) while a replica still holds a lease or pulls a partition consumer."""
+        kv = await lease_bucket(js, self.app.service, self.lease_seconds)
+        members = Leases(js, kv, bucket_name(self.app.service), self.partitions, self.me, self.lease_seconds,
+                         take=self.nothing, drop=self.nothing)
+        deadline = time.monotonic() + wait_s
+        while (live := [m for m in await members.live_members() if m != self.me]) or await self.pulled(js):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.app.service}: replicas still running ({', '.join(live) or 'pulling'}): "
+                                   "stop every replica first")
+            await asyncio.sleep(0.2)
+        found: dict[str, int] = {}
+        for source, event_types in sorted(self.sources.items()):
+            for partition in range(self.partitions):
+                await self.ensure_consumer(js, source, partition)
+            names = [consumer_name(self.app.service, source, k) for k in range(self.partitions)]
+            floors = [(await js.consumer_info(STREAM, name)).ack_floor for name in names]
+            upto = max((floor.stream_seq for floor in floors if floor is not None), default=0)
+            if upto == 0:
+                continue
+            for partition in range(self.partitions):
+                await self.drain(js, PartitionConsumer(self, js, source, partition, event_types), upto)
+            position = parse((await js.get_msg(STREAM, upto)).data or b"")[0].source_position
+            if position > (await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0):
+                await anyio.to_thread.run_sync(self.app.recorder.insert_tracking,
+                                               Tracking(application_name=source, notification_id=position))
+            found[source] = position
+            log.info("partitions.back_to_unpartitioned", service=self.app.service, source=source, stream_seq=upto,
+                     tracking=position)
+        return found
+
+    async def pulled(self, js: JetStreamContext) -> list[str]:
+        """The partition consumers with a pull request waiting (a replica still running)."""
+        found = []
+        for source in sorted(self.sources):
+            for partition in range(self.partitions):
+                with contextlib.suppress(NotFoundError):
+                    info = await js.consumer_info(STREAM, consumer_name(self.app.service, source, partition))
+                    if info.num_waiting:
+                        found.append(info.name)
+        return found
+
+    async def drain(self, js: JetStreamContext, consumer: PartitionConsumer, upto: int) -> None:
+        """Handle a partition consumer's messages up to stream sequence `upto`, as it would have."""
+        subscription = await js.pull_subscribe_bind(durable=consumer.name, stream=STREAM,
+                                                    inbox_prefix=pull_inbox_prefix(self.app.service))
+        try:
+            floor = (await js.consumer_info(STREAM, consumer.name)).ack_floor
+            if floor is not None and floor.stream_seq >= upto:
+                return
+            while True:
+                try:
+                    messages = await subscription.fetch(batch=1, timeout=FETCH_SECONDS)
+                except (TimeoutError, NatsTimeoutError):
+                    continue  # the next one waits for its ack wait (delivered to a replica that stopped)
+                for raw in messages:
+                    seq = raw.metadata.sequence.stream
+                    if seq > upto:
+                        await raw.nak()
+                        return
+                    await self.handle_partitioned(raw, consumer)
+                    if seq == upto:
+                        return
+        finally:
+            await subscription.unsubscribe()
+
+    @staticmethod
+    async def nothing(partition: int) -> None:
+        return None
 
     async def ensure_consumer(self, js: JetStreamContext, source: str, partition: int) -> None:
         """Make the partition consumer if missing, starting after the unpartitioned consumer's acknowledged floor."""

@@ -59,11 +59,12 @@ LEASE = 2.0
 
 @asynccontextmanager
 async def replica(url: str, data: Path, name: str, partitions: int = 4, user: str | None = None,
-                  password: str | None = None, errors: list[str] | None = None) -> AsyncIterator[PartitionedInbox]:
+                  password: str | None = None, errors: list[str] | None = None,
+                  slow_seconds: float = 0.0, lease: float = LEASE) -> AsyncIterator[PartitionedInbox]:
     """A replica in this process: its own store connection, broker and NATS connection; leaves cleanly on exit."""
-    app = open_probe(data, replica=name)
+    app = open_probe(data, slow_seconds, replica=name)
     broker = NatsBroker(url, logger=None, **natsauth.broker_credentials(user, password))
-    inbox = PartitionedInbox(app, broker, max_deliver=3, partitions=partitions, lease_seconds=LEASE, me=name)
+    inbox = PartitionedInbox(app, broker, max_deliver=3, partitions=partitions, lease_seconds=lease, me=name)
     await broker.start()
 
     async def error_cb(error: Exception) -> None:
@@ -184,7 +185,7 @@ async def test_leases_rebalance_when_a_replica_joins_and_leaves(nats: Nats, tmp_
     reader = open_probe(data)
     cases = [uuid4() for _ in range(12)]
     envelopes = consents(cases, 5)
-    async with replica(nats.url, data, "first") as first:
+    async with replica(nats.url, data, "first", lease=6.0) as first:  # the bucket's lease: 6 s
         assert set((await until_balanced(admin, 1)).values()) == {"first"}
         await publish(admin, envelopes[:30])
         async with replica(nats.url, data, "joining") as joining:
@@ -194,8 +195,9 @@ async def test_leases_rebalance_when_a_replica_joins_and_leaves(nats: Nats, tmp_
             assert first.held == sorted(k for k, owner in held.items() if owner == "first")
             assert joining.held == sorted(k for k, owner in held.items() if owner == "joining")
             await until_applied(reader, len(cases) + len(envelopes))
-        # a clean leave releases its partitions at once: the first takes them back within about one renewal
-        await eventually(lambda: balanced(admin, 4, 1), "the first replica holding all four again", deadline_s=LEASE)
+        # a clean leave releases its partitions at once: the first takes them back within about one renewal (1.5 s),
+        # not after the lease (6 s)
+        await eventually(lambda: balanced(admin, 4, 1), "the first replica holding all four again", deadline_s=3.0)
         assert check(reader, envelopes) == []
 
         # A replica started with another number of partitions consumes nothing and says why.
@@ -206,36 +208,56 @@ async def test_leases_rebalance_when_a_replica_joins_and_leaves(nats: Nats, tmp_
     await admin.close()
 
 
-async def test_switching_from_the_unpartitioned_inbox_applies_nothing_twice(nats: Nats, tmp_path: Path,
-                                                                              monkeypatch: Any) -> None:
-    """The first partition consumers start after the unpartitioned consumer's floor; what the unpartitioned tracking
-    holds (here an event committed whose message was never acked) is a duplicate."""
+async def test_switching_to_partitions_and_back_applies_nothing_twice_and_loses_nothing(
+        nats: Nats, tmp_path: Path, monkeypatch: Any) -> None:
+    """Unpartitioned → partitioned: the first partition consumers start after the unpartitioned consumer's floor, and
+    what the unpartitioned tracking holds (here an event committed whose message was never acked) is a duplicate.
+    Partitioned → unpartitioned (`back_to_unpartitioned`, replicas stopped mid-stream, partitions at different
+    points): each partition brought to one stream point, the unpartitioned tracking set there."""
     monkeypatch.setattr(partitions, "UNPARTITIONED_QUIET", 1.0)  # 10 s: how long the last unpartitioned replica is waited for
     admin = await nats_py.connect(nats.url)
     await ensure_streams(admin)
     data = tmp_path / "data"
     app = open_probe(data, replica="unpartitioned")
     cases = [uuid4() for _ in range(8)]
-    envelopes = consents(cases, 10)
+    envelopes = consents(cases, 14)
     await publish(admin, envelopes[:40])
-    broker = NatsBroker(nats.url, logger=None)
-    inbox = Inbox(app, broker, max_deliver=3)
-    await broker.start()
-    await eventually(lambda: asyncio.sleep(0, inbox.applied == 40), "forty applied unpartitioned")
-    await broker.stop()
-    committed_unacked = envelopes[40]
-    assert app.receive(*parse(envelope_json(committed_unacked)))  # tracking `intake`; its message comes later
-    await publish(admin, envelopes[40:])
+    async with unpartitioned(app, nats.url) as inbox:
+        await eventually(lambda: asyncio.sleep(0, inbox.applied == 40), "forty applied unpartitioned")
+    assert app.receive(*parse(envelope_json(envelopes[40])))  # tracking `intake`; its message comes later
+    await publish(admin, envelopes[40:80])
 
-    async with replica(nats.url, data, "partitioned") as partitioned:
-        await until_applied(app, len(cases) + len(envelopes))
-        await eventually(lambda: asyncio.sleep(0, partitioned.duplicates == 1), "the committed one as a duplicate")
-        assert partitioned.applied == len(envelopes) - 41
-    assert check(app, envelopes) == []
+    async with replica(nats.url, data, "partitioned", slow_seconds=0.02) as partitioned:
+        await eventually(lambda: asyncio.sleep(0, partitioned.applied >= 10), "ten applied in partitions")
+    assert partitioned.duplicates == 1 and partitioned.applied < 39  # stopped mid-stream
     info = await admin.jetstream().consumer_info(STREAM, consumer_name("probe", "intake", 0))
     assert info.config.opt_start_seq == 41  # after the unpartitioned consumer's acknowledged floor
+
+    broker = NatsBroker(nats.url, logger=None)
+    await broker.start()
+    back = await PartitionedInbox(app, broker, 3, 4, LEASE, me="operator").back_to_unpartitioned(admin.jetstream())
+    await broker.stop()
+    assert partitioned.applied + 1 + 40 <= back["intake"] <= 80
+    assert app.recorder.max_tracking_id("intake") == back["intake"]
+    await publish(admin, envelopes[80:])
+    async with unpartitioned(app, nats.url) as inbox:
+        await until_applied(app, len(cases) + len(envelopes))
+        assert inbox.applied == len(envelopes) - back["intake"]
+    assert check(app, envelopes) == []
     app.close()
     await admin.close()
+
+
+@asynccontextmanager
+async def unpartitioned(app: Any, url: str) -> AsyncIterator[Inbox]:
+    """Today's inbox (shared/messaging/inbox.py) for the stand-in service."""
+    broker = NatsBroker(url, logger=None)
+    inbox = Inbox(app, broker, max_deliver=3)
+    await broker.start()
+    try:
+        yield inbox
+    finally:
+        await broker.stop()
 
 
 def test_partitioning_is_off_unless_set(monkeypatch: Any) -> None:
