@@ -26,7 +26,7 @@ async def new_page(browser: Any) -> Page:
 
 async def start_engagement(page: Page) -> str:
     await page.get_by_label("新しい方").check()
-    await page.get_by_label("紹介元").fill("民生委員・児童委員")
+    await page.get_by_label("紹介元").select_option(label="民生委員・児童委員")
     await page.get_by_label("理由・状況").fill("40代女性、母の介護で外出できていない")
     await page.get_by_role("button", name="始める / start").click()
     await expect(page.get_by_role("alert")).to_contain_text("アウトリーチを始めました")

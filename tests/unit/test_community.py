@@ -248,7 +248,8 @@ def test_d13_resource_matched_names_the_catalogue_kind_and_provider(
     case_id, resource_id = matched(community, participation)
 
     assert only(published(participation, participation_translate, "ResourceMatched")).payload == {
-        "resource_kind": "ibasho", "resource_id": resource_id, "provider": "NPO法人"}
+        "resource_kind": "ibasho", "resource_id": resource_id, "provider": "NPO法人",
+        "provider_code": "partner:npo"}
     participation.match(COORDINATOR, case_id, resource_id, "居場所")
     assert len(published(participation, participation_translate, "ResourceMatched")) == 1, "a second match changes nothing"
 

@@ -138,7 +138,8 @@ def test_d21_an_ibasho_place_joins_participations_catalogue_and_a_plain_place_do
     deliver(developed, participation)
 
     assert developed.payload == {"resource_id": str(place_id), "kind": "ibasho", "resource_name": "いきいきサロン東部",
-                                 "provider": "介護予防普及啓発事業", "area": "東部地区", "capacity": 20, "issue_id": None}
+                                 "provider": "介護予防普及啓発事業", "area": "東部地区", "capacity": 20, "issue_id": None,
+                                 "provider_code": "program:kaigo-yobo"}
     [entry] = participation.catalogue()
     assert (entry["resource_id"], entry["kind"], entry["name"]) == (str(place_id), "ibasho", "いきいきサロン東部")
     session(community, ibasho, date(2026, 5, 10))
