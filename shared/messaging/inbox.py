@@ -36,7 +36,11 @@ one commit. A poison or forged message is dead-lettered as above without stoppin
 handler that fails is retried here, alone, the run before it committed and acked, the messages
 after it held (`in_progress`, so their ack wait does not run out), and dead-lettered after
 `max_deliver` tries, as above; then the rest of the run goes on. No message is nak'ed in a run: a
-nak'ed one would be overtaken by the next, and the tracking moved past it.
+nak'ed one would be overtaken by the next, and the tracking moved past it. Nor is a run applied while
+an earlier message of the consumer is pending elsewhere (delivered to a process that died, or to a
+fetch whose answer a lost connection took): with k in flight the server delivers the later ones
+first, and the earlier one, applied after them, would be a duplicate. The deliveries' own sequence
+shows when one went elsewhere; then the server is asked, and the run waits for it (`Hand`).
 k > 1 needs one process per durable consumer, the single-node shape (`jusou up`): two replicas
 sharing `<service>--<source>` could each hold part of a run and the later tracking would hide the
 earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises them).
@@ -50,7 +54,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -93,6 +97,8 @@ REMEMBERED_POSITIONS = 4096
 BATCH_ENV = "JUSOU_INBOX_BATCH"
 #: How long a consumer's fetch waits for a message before it asks again.
 FETCH_SECONDS = 2.0
+#: ... while it holds messages and waits for an earlier one to be delivered again (`Inbox.accounted`).
+WAIT_FETCH_SECONDS = 0.5
 
 
 def inbox_batch(value: str | None = None) -> int:
@@ -151,6 +157,58 @@ class BehindTracking:
                 f"(README, Operating: a consumer's tracking beyond its source)")
 
 
+@dataclass
+class Hand:
+    """A consumer's messages fetched and not yet settled (runs, k > 1), and whether every message the server
+    delivered to the consumer and has not had settled is among them: only then may they be applied.
+
+    With k in flight the server goes on delivering while earlier messages are pending: one delivered to a
+    process that died, or to a fetch whose answer the connection lost, is delivered again only when its ack
+    wait runs out, after later ones (`max_ack_pending` = k leaves room for them). Applied first, the later
+    ones would move the tracking past it, and it would come back a duplicate and be acked unapplied. The
+    deliveries this process receives carry the consumer's delivery sequence: while they follow on one from
+    another from a point where nothing else was pending (`Inbox.accounted`), none went elsewhere.
+    """
+
+    held: dict[int, Msg] = field(default_factory=dict)  # stream sequence → its latest delivery here
+    next_delivery: int | None = None  # the delivery sequence the next one carries (None: to be asked)
+    reconnects: int = 0  # the NATS connection's reconnects when the held messages were fetched
+    waiting_since: float | None = None  # when an earlier message was found pending elsewhere
+    kept_at: float = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.held) and self.next_delivery is not None
+
+    def take(self, fetched: list[Msg], reconnects: int) -> None:
+        """Hold what was fetched; follow the delivery sequence. After a reconnect (NATS restarted: its tail may be
+        lost and a stream sequence now another message's) what was held is let go unsettled: the server
+        delivers it again, or the relay publishes it again, and the deliveries are asked for afresh."""
+        if reconnects != self.reconnects:
+            self.held.clear()
+            self.next_delivery = None
+            self.reconnects = reconnects
+        for msg in sorted(fetched, key=lambda m: m.metadata.sequence.consumer):
+            seq = msg.metadata.sequence
+            self.next_delivery = seq.consumer + 1 if seq.consumer == self.next_delivery else None
+            earlier = self.held.get(seq.stream)
+            if earlier is None or earlier.metadata.sequence.consumer < seq.consumer:
+                self.held[seq.stream] = msg
+
+    def drop(self, settled: set[int]) -> None:
+        for seq in settled:
+            self.held.pop(seq, None)
+
+    async def keep(self, at_once: bool = False) -> None:
+        """Keep the held messages' ack wait from running out while they wait (`in_progress`)."""
+        if not at_once and time.monotonic() - self.kept_at < ACK_WAIT_SECONDS / 2:
+            return
+        self.kept_at = time.monotonic()
+        for msg in list(self.held.values()):
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+
 class Inbox:
     """Counts what the consumers did, for /readyz and the tests."""
 
@@ -166,6 +224,8 @@ class Inbox:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        #: times a consumer held a run back until an earlier message delivered elsewhere came again (`Hand`)
+        self.awaited = 0
         #: per source: (JUSOU sequence, position) of the last message this process applied
         self.last_applied: dict[str, tuple[int, int]] = {}
         #: per source: position → event_id of the events this process applied (the last REMEMBERED_POSITIONS)
@@ -238,39 +298,98 @@ class Inbox:
                       max_ack_pending=self.batch)
 
     async def pull_runs(self, subscriber: Any, event_types: frozenset[str]) -> None:
-        """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`).
+        """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`) once the
+        consumer's every earlier delivery is settled or among them (`Hand`, `accounted`).
 
         A run cut short by an error outside the handlers (the dead-letter stream away while NATS
         restarts) is taken up again here, its messages kept from redelivery (`in_progress`), before
-        anything new is fetched: a later message must not overtake them and move the tracking past them.
+        anything new is fetched: a later message must not overtake them and move the tracking past them
+        (if NATS was reconnected meanwhile, they are let go and waited for as they come again).
         """
-        held: list[Msg] = []
+        hand = Hand()
+        subscription = subscriber.subscription
         while subscriber.running:
-            if held:
-                messages, held = held, []
-            else:
+            if hand.held and self.reconnects() != hand.reconnects:
+                hand.take([], self.reconnects())  # fetched before NATS came back: let go (`Hand.take`)
+            if not hand.ready:
+                before = self.reconnects()
                 try:
-                    messages = await self.fetch_run(subscriber.subscription)
+                    fetched = await self.fetch_run(subscription, WAIT_FETCH_SECONDS if hand.held else FETCH_SECONDS)
                 except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
-                    continue
+                    fetched = []
                 except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
                     log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1.0)
                     continue
-            if messages and subscriber.running:
-                settled: set[int] = set()
-                try:
-                    await self.handle_run(messages, event_types, settled)
-                except Exception as exc:  # noqa: BLE001 - the rest of the run is taken up again, in order
-                    held = [m for m in messages if m.metadata.sequence.stream not in settled]
-                    log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
-                              held=len(held))
-                    await asyncio.sleep(1.0)
-                    for waiting in held:
-                        with contextlib.suppress(Exception):
-                            await waiting.in_progress()
+                after = self.reconnects()
+                hand.take(fetched if after == before else [], after)
+                if not hand.held or not subscriber.running:
+                    continue
+                if not hand.ready and not await self.accounted(subscription, hand, event_types):
+                    await hand.keep()
+                    continue
+            settled: set[int] = set()
+            try:
+                await self.handle_run(list(hand.held.values()), event_types, settled)
+            except Exception as exc:  # noqa: BLE001 - the rest of the run is taken up again, in order
+                hand.drop(settled)
+                log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
+                          held=len(hand.held))
+                await asyncio.sleep(1.0)
+                await hand.keep(at_once=True)
+            else:
+                hand.drop(settled)
 
-    async def fetch_run(self, subscription: Any) -> list[Msg]:
+    def reconnects(self) -> int:
+        """How often this process's NATS connection was made again (`Hand.take`)."""
+        try:
+            return int(self.broker.connection.stats["reconnects"])
+        except Exception:  # noqa: BLE001 - no connection yet: nothing fetched on one either
+            return 0
+
+    async def accounted(self, subscription: Any, hand: Hand, event_types: frozenset[str]) -> bool:
+        """Whether every message the consumer delivered and has not had settled is in `hand` (then its
+        messages may be applied in stream order); if so, `hand` follows the deliveries from here on.
+
+        Asked of the server (`num_ack_pending`) when the deliveries this process saw do not follow on from
+        what it knew (its start, a NATS reconnect, a delivery it never received). First what needs no order
+        is settled: other event types (acked unread), poison (parked) and copies of events already applied
+        (acked as duplicates: a message applied and acked, delivered again before the ack arrived, is no
+        longer pending and must not stand in for one that is)."""
+        settled: set[int] = set()
+        try:
+            ready = await self.sort_out(list(hand.held.values()), event_types, settled)
+            if ready:
+                source = ready[0][1].source
+                await self.start_from(source)
+                tracking = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0
+                for raw, envelope, _ in ready:
+                    if envelope.source_position <= tracking:
+                        await self.settled(raw, envelope, False, 0.0, tries=raw.metadata.num_delivered)
+                        settled.add(raw.metadata.sequence.stream)
+            hand.drop(settled)
+            if not hand.held:
+                return False
+            info = await subscription.consumer_info()
+        except Exception as exc:  # noqa: BLE001 - asked again after the next fetch
+            hand.drop(settled)
+            log.warning("inbox.pending_unread", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+            return False
+        if info.num_ack_pending > len(hand.held):
+            if hand.waiting_since is None:
+                hand.waiting_since = time.monotonic()
+                self.awaited += 1
+                log.warning("inbox.awaiting_redelivery", service=self.app.service, consumer=info.name,
+                            pending=info.num_ack_pending, held=len(hand.held), first_held=min(hand.held))
+            return False
+        if hand.waiting_since is not None:
+            log.info("inbox.redelivered", service=self.app.service, consumer=info.name, held=len(hand.held),
+                     waited_s=round(time.monotonic() - hand.waiting_since, 2))
+            hand.waiting_since = None
+        hand.next_delivery = info.delivered.consumer_seq + 1
+        return True
+
+    async def fetch_run(self, subscription: Any, timeout: float = FETCH_SECONDS) -> list[Msg]:
         """The next message, as soon as there is one, and up to k - 1 more that are already waiting.
 
         Not one `fetch(batch=k)`: with nothing waiting, nats-py's batch fetch, once the first message
@@ -278,20 +397,17 @@ class Inbox:
         A fetch of one returns as that one arrives; its `num_pending` says how many more the consumer
         holds now, and a second fetch of those returns them at once (the server ends it when none are left).
         """
-        messages: list[Msg] = await subscription.fetch(batch=1, timeout=FETCH_SECONDS)
+        messages: list[Msg] = await subscription.fetch(batch=1, timeout=timeout)
         more = min(self.batch - len(messages), messages[-1].metadata.num_pending if messages else 0)
         if more > 0:
-            try:
-                messages += await subscription.fetch(batch=more, timeout=FETCH_SECONDS)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(Exception):  # what came first is held; the rest is fetched next time
+                messages += await subscription.fetch(batch=more, timeout=timeout)
         return messages
 
-    async def handle_run(self, messages: list[Msg], event_types: frozenset[str], settled: set[int] | None = None) -> None:
-        """Apply fetched messages of one source in stream order, as few commits as their handlers allow;
-        `settled` gathers the stream sequences of those acked or dead-lettered (for `pull_runs`)."""
-        unbind_event()
-        settled = set() if settled is None else settled
+    async def sort_out(self, messages: list[Msg], event_types: frozenset[str],
+                       settled: set[int]) -> list[tuple[Msg, Envelope, BaseModel]]:
+        """Settle what needs no order (other event types acked unread, poison and forged messages parked); the
+        rest parsed, in stream order. `settled` gathers the stream sequences of those settled."""
         ready: list[tuple[Msg, Envelope, BaseModel]] = []
         for raw in sorted(messages, key=lambda m: m.metadata.sequence.stream):
             subject = raw.subject
@@ -311,6 +427,14 @@ class Inbox:
                 settled.add(raw.metadata.sequence.stream)
                 continue
             ready.append((raw, envelope, payload))
+        return ready
+
+    async def handle_run(self, messages: list[Msg], event_types: frozenset[str], settled: set[int] | None = None) -> None:
+        """Apply fetched messages of one source in stream order, as few commits as their handlers allow;
+        `settled` gathers the stream sequences of those acked or dead-lettered (for `pull_runs`)."""
+        unbind_event()
+        settled = set() if settled is None else settled
+        ready = await self.sort_out(messages, event_types, settled)
         attempted: set[int] = set()  # tried in a commit whose outcome this process did not learn (`note`)
         while ready:
             await self.start_from(ready[0][1].source)
@@ -354,7 +478,8 @@ class Inbox:
             self.duplicates += 1
         await self.note(envelope, raw.metadata.sequence.stream, tries, applied)
         bind_event(envelope)
-        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position)
+        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position,
+                 seq=raw.metadata.sequence.stream, tries=tries)
         unbind_event()
         await raw.ack()
 
@@ -434,7 +559,8 @@ class Inbox:
         else:
             self.duplicates += 1
         await self.note(envelope, raw.metadata.sequence.stream, raw.metadata.num_delivered, applied)
-        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position)
+        log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position,
+                 seq=raw.metadata.sequence.stream, tries=raw.metadata.num_delivered)
         await msg.ack()
 
     async def note(self, envelope: Envelope, seq: int, tries: int, applied: bool) -> None:

@@ -170,6 +170,11 @@ def schedule(plan: Plan, faults: Faults, rng: random.Random) -> list[tuple[str, 
 async def run(world: World, plan: Plan, artifacts: Path) -> Report:
     try:
         return await _run(world, plan, artifacts)
+    except BaseException:
+        await asyncio.to_thread(world.stop)
+        with contextlib.suppress(Exception):
+            keep_logs(world, artifacts)  # a run that broke off keeps its logs too (what the services did)
+        raise
     finally:
         await asyncio.to_thread(world.stop)  # nats-server and the proxy too, however the run ended
 
@@ -276,7 +281,9 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             await nc.close()
             await asyncio.to_thread(world.suite.stop)
     progress(began, "suite stopped; reading the stores")
-    report.figures["relay rewinds to the stream's last event (relay.stream_lost_tail)"] = keep_logs(world, artifacts)
+    marks = keep_logs(world, artifacts)
+    report.figures["relay rewinds to the stream's last event (relay.stream_lost_tail)"] = marks[REWIND]
+    report.figures["runs held for an earlier message delivered elsewhere (inbox.awaiting_redelivery)"] = marks[AWAITED]
     scan = await asyncio.to_thread(inv.scan_stores, world.store)
     stream_check = inv.check_stream(stream, scan, faults.poison)
     dead_check = inv.check_dead_letters(dead, faults.poison)
@@ -322,7 +329,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
         "effects whose cause is on no store (poison)": unknown_causes,
         "nats-py default reconnect budget (s)": NATS_DEFAULT_RECONNECT_BUDGET_S,
     })
-    report.notes = faults.notes + [f"dead-letter reason ({k}): {v}" for k, v in dead_check.reasons.items()]
+    report.notes = faults.notes + [f"poison parked as injected ({k}): {v}" for k, v in dead_check.reasons.items()]
     report.details = {
         "acknowledged commands lost": lost,
         "journeys that differ": comparison.differs,
@@ -339,17 +346,23 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
     return report
 
 
-def keep_logs(world: World, artifacts: Path) -> int:
-    """Copy the run's logs to test-artifacts/ (the temporary folder goes); count the relays' rewinds."""
+REWIND = "relay.stream_lost_tail"
+AWAITED = "inbox.awaiting_redelivery"  # a run (k > 1) held until a message pending elsewhere came again
+
+
+def keep_logs(world: World, artifacts: Path) -> Counter[str]:
+    """Copy the run's logs to test-artifacts/ (the temporary folder goes); count the relays' rewinds and the
+    inbox's runs held back."""
     target = artifacts / f"faults-{world.store.kind}-logs"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    rewinds = 0
+    marks = Counter[str]()
     for path in [*world.suite.logs_dir.glob("*.log"), world.root / "nats.log"]:
         text = path.read_text(errors="replace")
-        rewinds += text.count("relay.stream_lost_tail")
+        for mark in (REWIND, AWAITED):
+            marks[mark] += text.count(mark)
         (target / path.name).write_text(text[-2_000_000:])
-    return rewinds
+    return marks
 
 
 def progress(began: float, what: str) -> None:

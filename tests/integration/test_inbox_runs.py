@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import nats as nats_py
+import pytest
 from eventsourcing.persistence import OperationalError
 from faststream.nats import NatsBroker
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
@@ -27,6 +28,7 @@ from services.meeting.application import MeetingApplication
 from shared.contract.events import STREAM, Envelope, envelope_json, parse
 from shared.kernel.app import BatchFailed
 from shared.kernel.store import store_env
+from shared.messaging import inbox as inbox_module
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
 
@@ -164,6 +166,30 @@ async def test_a_failing_handler_in_a_run_is_retried_alone_and_the_rest_follow_i
         await eventually(lambda: asyncio.sleep(0, relay.position >= 18), "all published")
     inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied == 6, "all six applied")
     assert inbox.dead_lettered == 0 and not CountingCollaboration.fail_once
+    opened = [n.originator_id for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
+    assert opened == case_ids
+
+
+async def test_messages_a_dead_process_had_fetched_are_applied_before_the_later_ones(
+        nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process fetched a case's escalation and died (SIGKILL mid-run): the message stays pending until its ack
+    wait runs out. With k in flight the server meanwhile gives the next process the later messages; applied
+    first, they would move the tracking past the lost one, which then comes back as a duplicate and is acked
+    unapplied (the clean-clone CI's lost plan revision and hand-over). The inbox waits for it instead."""
+    monkeypatch.setattr(inbox_module, "ACK_WAIT_SECONDS", 1)  # the redelivery comes sooner; the order is the test
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    await run_inbox(collab, nats.url, 8, lambda inbox: consumer_exists(nats.url), "the consumer made")
+    case_ids = [escalated_case(intake) for _ in range(4)]
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 12), "all published")
+    dead = await nats_py.connect(nats.url)
+    fetched = await (await dead.jetstream().pull_subscribe_bind("collaboration--intake", STREAM)).fetch(2, timeout=2)
+    await dead.close()  # never acked: the process is gone
+    assert [parse(m.data)[0].event_type for m in fetched] == ["ConsultationReceived", "CaseEscalated"]
+    inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied == 4 or inbox.duplicates, "all four")
+    assert (inbox.applied, inbox.duplicates) == (4, 0), "a later escalation overtook the one the dead process held"
+    assert inbox.awaited == 1 and inbox.problems() == []
     opened = [n.originator_id for n in collab.notifications() if n.topic.endswith("CollaborationCase.Opened")]
     assert opened == case_ids
 
