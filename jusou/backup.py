@@ -21,6 +21,15 @@ subjects empty and publishes its store again in store order, shared/messaging/re
 On SQLite the read models (`<service>.views.sqlite`) are copied first, then the event stores, then
 intake's keys: a restored read model is never ahead of its store (it catches up at start), and
 every person the restored store names has a key.
+
+On a deployment of many municipalities (issue 18) both name the tenant (`--tenant ID`, jusou/tenant.py): a backup
+holds that tenant's stores (its folder's files, or its own schemas `<its prefix><service>`), its cipher key, its
+development issuer's folder, its NATS passwords and retention periods, nothing of another tenant, and the manifest
+names the tenant. A restore puts it back onto the same tenant's empty folder (and empty schemas); onto another
+tenant's it is refused unless `--from-tenant ID` names the backup's tenant (a tenant renamed, municipalities merged:
+the other tenant then holds the backup's records, key and staff). A backup of a deployment of one municipality
+restores onto a tenant (a city joining a shared deployment), and a tenant's onto a deployment of one (leaving it), on
+SQLite; PostgreSQL restores the schemas the dump names, so there the prefixes must agree.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from shared import settings
+from jusou.tenant import option as tenant_option
+from shared import settings, tenancy
 from shared.messaging.natsauth import CREDENTIALS_FILE
 
 MANIFEST = "manifest.json"
@@ -121,7 +131,8 @@ def pg_environment(env: settings.Environment) -> dict[str, str]:
 
 
 def pg_schemas(env: settings.Environment) -> list[str]:
-    """The suite's schemas present in the database (those named JUSOU_PG_SCHEMA_PREFIX*)."""
+    """The suite's schemas present in the database (those named JUSOU_PG_SCHEMA_PREFIX*; a tenant's: exactly
+    `<its prefix><service>`, since `jusou_kou_` is also the start of tenant `kou-2`'s `jusou_kou_2_intake`)."""
     import psycopg
 
     try:
@@ -132,7 +143,10 @@ def pg_schemas(env: settings.Environment) -> list[str]:
     except psycopg.Error as exc:
         raise Refused(f"PostgreSQL に接続できません: {exc}",
                       f"cannot reach PostgreSQL ({env.pg_host}:{env.pg_port}/{env.pg_dbname})") from None
-    return [str(row[0]) for row in rows]
+    found = [str(row[0]) for row in rows]
+    if tenancy.current_tenant() is not None:
+        found = [name for name in found if name.removeprefix(env.pg_schema_prefix) in settings.PORTS]
+    return found
 
 
 def _tool(name: str) -> str:
@@ -157,6 +171,12 @@ def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
         "format": FORMAT, "jusou": package_version("jusou"), "created_at": datetime.now(UTC).isoformat(),
         "store": env.store, "data_dir": str(data_dir),
     }
+    tenant = tenancy.current_tenant()
+    if tenant is not None:  # whose records these are: a restore onto another tenant is refused (see the docstring)
+        manifest["tenant"] = tenant.id
+        manifest["tenant_name"] = tenant.name
+        if tenant.nats_credentials:  # the operator's file, outside the tenant's folder: theirs to keep
+            manifest["nats_credentials"] = f"{tenant.nats_credentials} (not in this backup: keep it with the backup's owner)"
     if env.store == "sqlite":
         for source in sqlite_in_order(data_dir):
             sqlite_backup(source, dest / source.name)
@@ -220,8 +240,31 @@ def read_manifest(src: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(src: Path, env: settings.Environment) -> dict[str, Any]:
+def check_tenant(manifest: dict[str, Any], env: settings.Environment, from_tenant: str = "") -> None:
+    """A tenant's backup goes back onto the same tenant; onto another only when `from_tenant` names the backup's
+    (stated, not assumed); on PostgreSQL only into the schemas the dump names (pg_restore writes those)."""
+    target = tenancy.current_tenant()
+    source = manifest.get("tenant")
+    if target is not None and source and source != target.id and from_tenant != source:
+        raise Refused(f"このバックアップは自治体 {source} のものです。自治体 {target.id} には戻しません（暗号鍵・職員・"
+                      f"記録が {source} のものです）。意図して移すときは --from-tenant {source} を付けてください。",
+                      f"this backup is tenant {source!r}'s, not {target.id!r}'s: its records, cipher key and staff are "
+                      f"{source}'s. To move them onto {target.id} on purpose, add --from-tenant {source}")
+    if from_tenant and from_tenant != source:
+        raise Refused(f"--from-tenant {from_tenant} ですが、このバックアップは{f'自治体 {source}' if source else '単一自治体の環境'}"
+                      "のものです。", f"--from-tenant {from_tenant!r}, but the backup is "
+                      f"{f'tenant {source!r}' if source else 'of a deployment of one municipality'}'s")
+    foreign = [name for name in manifest.get("schemas", []) if not name.startswith(env.pg_schema_prefix)]
+    if env.store == "postgres" and foreign:
+        raise Refused(f"ダンプのスキーマ {', '.join(foreign)} は戻し先の {env.pg_schema_prefix}* ではありません"
+                      "（pg_restore はダンプにある名前で戻します）。",
+                      f"the dump's schemas {', '.join(foreign)} are not {env.pg_schema_prefix}*: pg_restore would write "
+                      "them under their own names")
+
+
+def restore(src: Path, env: settings.Environment, from_tenant: str = "") -> dict[str, Any]:
     manifest = read_manifest(src)
+    check_tenant(manifest, env, from_tenant)
     data_dir = env.data_path
     if manifest["store"] != env.store:
         raise Refused(f"バックアップは {manifest['store']} のもの、戻し先は JUSOU_STORE={env.store} です。",
@@ -285,29 +328,40 @@ def backup_command(args: argparse.Namespace) -> int:
 def restore_command(args: argparse.Namespace) -> int:
     env = _environment(args)
     try:
-        manifest = restore(Path(args.src).resolve(), env)
+        manifest = restore(Path(args.src).resolve(), env, args.from_tenant)
     except Refused as refused:
         print(refused, file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"restored_to": str(env.data_path), **manifest}, ensure_ascii=False, indent=2))
         return 0
-    print(f"戻しました / restored {manifest['created_at'][:19]} ({manifest['store']}) to {env.data_path}")
-    left = stream_left(env.nats_address)
+    tenant = tenancy.current_tenant()
+    here, source = (tenant.id if tenant is not None else None), manifest.get("tenant")
+    print(f"戻しました / restored {manifest['created_at'][:19]} ({manifest['store']}) to {env.data_path}"
+          + (f" (tenant {here})" if here else ""))
+    if source != here:
+        one = ("単一自治体の環境", "a deployment of one municipality")
+        print(f"注意: {source or one[0]} のバックアップを {here or one[0]} に戻しました / note: a backup of "
+              f"{source or one[1]} restored onto {here or one[1]}", file=sys.stderr)
+    # the tenant account's operator as the restored folder says now (its nats-auth.json came back with it)
+    login = tenancy.nats_login(tenant, tenancy.OPERATOR) if tenant is not None else ("", "")
+    left = stream_left(env.nats_address, *login)
+    where = f"{env.nats_address}" + (f" (account {tenant.account})" if tenant is not None else "")
     if left:
-        print(f"注意: {env.nats_address} の JUSOU ストリームにはまだ {left} 件あります。バックアップより新しい記録が"
+        print(f"注意: {where} の JUSOU ストリームにはまだ {left} 件あります。バックアップより新しい記録が"
               "含まれるかもしれません。起動する前に削除してください（nats stream rm JUSOU。サービスが作り直し、"
               "リレーがストアから送り直します）。docs/operations.md §4\n"
-              f"warning: the JUSOU stream on {env.nats_address} still holds {left} message(s), perhaps newer than the "
+              f"warning: the JUSOU stream on {where} still holds {left} message(s), perhaps newer than the "
               "backup: delete it before starting the suite (`nats stream rm JUSOU`); the relays rebuild it from the stores",
               file=sys.stderr)
     print("次に / next: `jusou up` (the relays publish every store again, in store order, to an empty JUSOU stream),\n"
-          "then `jusou audit verify`. docs/operations.md §3–§4")
+          f"then `jusou audit verify{f' --tenant {here}' if here else ''}`. docs/operations.md §3–§4")
     return 0
 
 
-def stream_left(url: str) -> int | None:
-    """Messages the `JUSOU` stream still holds on the NATS the settings name (None: no answer, or no stream)."""
+def stream_left(url: str, user: str = "", password: str = "") -> int | None:
+    """Messages the `JUSOU` stream still holds on the NATS the settings name, seen as `user` if given (None: no
+    answer, or no stream)."""
     import asyncio
 
     from jusou.ops import NATS_TIMEOUT_SECONDS, connect_once
@@ -315,7 +369,7 @@ def stream_left(url: str) -> int | None:
 
     async def count() -> int | None:
         try:
-            nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
+            nc = await asyncio.wait_for(connect_once(url, user or None, password or None), NATS_TIMEOUT_SECONDS + 1)
         except Exception:  # noqa: BLE001 — no NATS answering: nothing to warn about
             return None
         try:
@@ -335,9 +389,12 @@ def register(commands: Any) -> None:
     taken.add_argument("dest", help="a new (or empty) folder for the backup")
     taken.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     taken.add_argument("--json", action="store_true", help="print the manifest as JSON")
-    taken.set_defaults(handler=backup_command)
+    tenant_option(taken, backup_command)
     put = commands.add_parser("restore", help="restore a backup onto an empty data folder (and empty database)")
     put.add_argument("src", help="the backup's folder (made by `jusou backup`)")
     put.add_argument("--data-dir", help="the empty data folder to restore to (default: JUSOU_DATA_DIR or ./data)")
     put.add_argument("--json", action="store_true", help="print what was restored as JSON")
-    put.set_defaults(handler=restore_command)
+    put.add_argument("--from-tenant", default="", metavar="ID",
+                     help="with --tenant: the backup's own tenant, when it is another (a tenant renamed, municipalities "
+                          "merged); without it such a restore is refused")
+    tenant_option(put, restore_command)

@@ -15,7 +15,6 @@ import threading
 import urllib.error
 import urllib.request
 from datetime import datetime
-from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
 from types import FrameType
@@ -41,6 +40,9 @@ from jusou.runner import (
     store_description,
     subscriptions,
 )
+from jusou.tenant import chosen as chosen_tenant
+from jusou.tenant import operator_token
+from jusou.tenant import option as tenant_option
 from shared import settings, tenancy
 from shared.contract.events import json_schemas
 from shared.domain.audit import (
@@ -56,7 +58,7 @@ from shared.messaging.natsversion import UnsupportedNats
 from shared.observe.logs import configure_logging
 from shared.organisation.reference import DIVISIONS, counter_division, divisions, lead_division
 from shared.organisation.reference import exit_if_invalid as municipality_or_exit
-from shared.web.auth import Accounts, AuthSettings, DevIssuer, operator_token
+from shared.web.auth import Accounts, AuthSettings, DevIssuer
 from shared.web.policy import ROLES
 
 SCHEMAS_DIR = Path(shared.__file__).resolve().parent / "contract" / "schemas"
@@ -122,7 +124,11 @@ def up(args: argparse.Namespace) -> int:
         os.environ["JUSOU_TENANTS_FILE"] = str(path)  # the runner and the services read it
     suite = suite_from_env(args.data_dir)
     if args.demo_staff:
-        demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
+        tenants = tenancy.configured()
+        if tenants:  # each tenant its own demo accounts, in its own issuer's folder and municipality's divisions
+            demo_staff_of_tenants(tenants)
+        else:
+            demo_staff(Path(settings.current().auth_dir or suite.data_dir / "auth"))
     warned: set[str] = set()
     try:
         suite.start()
@@ -189,27 +195,30 @@ def demo_staff(folder: Path) -> None:
         print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
 
 
+def demo_staff_of_tenants(tenants: dict[str, tenancy.Tenant]) -> None:
+    """`jusou up --tenants FILE --demo-staff`: each tenant with a development issuer gets one demo account per role in
+    its own `<data_dir>/auth`, in the divisions of its own municipality file (the same ids in another tenant are
+    other people, with other passwords); a tenant signing in at its IdP gets none."""
+    for tenant in tenants.values():
+        print(f"\n自治体 / tenant {tenant.id} ({tenant.name or tenant.id}):")
+        if tenant.oidc is not None:
+            print(f"  認証基盤でログインします。デモ用アカウントは作りません / signs in at {tenant.oidc.issuer}: no demo accounts")
+            continue
+        with tenancy.acting_for(tenant.id):
+            demo_staff(tenancy.auth_settings(AuthSettings.from_env(), tenant).folder)
+
+
 def _auth_folder(tenant: str = "") -> Path:
     """The development issuer's folder: the deployment's, or with many municipalities (issue 18) the tenant's
     `<data_dir>/auth` (`--tenant ID`, required there: status 2 without it)."""
     settings_ = AuthSettings.from_env()
-    tenants = tenancy.exit_if_invalid()
-    if tenants:
-        if tenant not in tenants:
-            print(("--tenant ID を付けてください（この環境は複数の自治体を扱います）" if not tenant else
-                   f"--tenant {tenant!r} という自治体はありません") + f"。自治体 / tenants: {', '.join(tenants)} / "
-                  f"this deployment serves many municipalities ({tenancy.VARIABLE}): name one with --tenant ID",
-                  file=sys.stderr)
-            raise SystemExit(2)
-        if tenants[tenant].oidc is not None:
+    found = chosen_tenant(tenant)
+    if found is not None:
+        if found.oidc is not None:
             print(f"自治体 {tenant} は認証基盤でログインします。アカウントとトークンは認証基盤で管理します / "
                   f"tenant {tenant} signs in at its identity provider: accounts and tokens come from there", file=sys.stderr)
             raise SystemExit(2)
-        return tenancy.auth_settings(settings_, tenants[tenant]).folder
-    if tenant:
-        print(f"--tenant は複数の自治体を扱う環境 ({tenancy.VARIABLE}) でだけ使えます / --tenant needs a tenants file "
-              f"({tenancy.VARIABLE}, jusou up --tenants)", file=sys.stderr)
-        raise SystemExit(2)
+        return tenancy.auth_settings(settings_, found).folder
     if not settings_.development:
         raise SystemExit("JUSOU_OIDC_ISSUER is set: accounts and tokens come from the city's IdP / "
                          "市の認証基盤を使う設定です。アカウントとトークンは認証基盤で管理します")
@@ -424,35 +433,35 @@ def _add_record_commands(commands: Any) -> None:
     past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
     past.add_argument("case_id")
     past.add_argument("--json", action="store_true", help="JSON instead of a table")
-    past.set_defaults(handler=history)
+    tenant_option(past, history)
     audit = commands.add_parser("audit", help="audits of the record (D15)").add_subparsers(dest="action", required=True)
     journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
     journey.add_argument("case_id")
     journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
     journey.add_argument("--as-of", help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
     journey.add_argument("--state", action="store_true", help="also print each program's current view of the case")
-    journey.set_defaults(handler=audit_journey)
+    tenant_option(journey, audit_journey)
     shown = audit.add_parser("disclosures", help="who was shown a person's information, when, on what basis")
     shown.add_argument("person_ref")
     shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    shown.set_defaults(handler=audit_disclosures)
+    tenant_option(shown, audit_disclosures)
     erasure = commands.add_parser("erase", help="erase a person's information (crypto-shredding; a supervisor's JUSOU_TOKEN)")
     erasure.add_argument("person_ref")
     erasure.add_argument("--basis", required=True, choices=("person_request", "retention_expired"),
                          help="person_request: 本人の請求, retention_expired: 保存期間満了")
     erasure.add_argument("--reason", required=True, help="why (no personal information)")
-    erasure.set_defaults(handler=erase)
+    tenant_option(erasure, erase)
     check = audit.add_parser("verify", help="prove each store and the JUSOU stream agree; seals unbroken")
     check.add_argument("--repair", action="store_true", help="republish what the stream lost (stores are the truth)")
     check.add_argument("--service", action="append", choices=tuple(settings.PORTS), help="only these services")
     check.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     check.add_argument("--json", action="store_true", help="JSON instead of a table")
-    check.set_defaults(handler=audit_verify)
+    tenant_option(check, audit_verify)
     rebuild = commands.add_parser("replay", help="rebuild a service's read models from its store")
     rebuild.add_argument("service", choices=(*settings.PORTS, "all"))
     rebuild.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     rebuild.add_argument("--json", action="store_true", help="JSON figures instead of a progress bar")
-    rebuild.set_defaults(handler=replay)
+    tenant_option(rebuild, replay)
 
 
 def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
@@ -488,8 +497,8 @@ def history(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
-@cache
 def _bearer() -> str:
+    """The operator's token (the acting tenant's with `--tenant`: jusou/tenant.py)."""
     return f"Bearer {operator_token()}"
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from jusou.runner import subscriptions
+from jusou.tenant import option as tenant_option
+from shared import tenancy
 from shared.messaging.natsauth import CREDENTIALS_FILE, INTEGRATOR, tenant_deploy_config
 from shared.messaging.natsauth import deploy_files as render_deploy_files
 from shared.settings import current
@@ -43,18 +45,21 @@ def register(commands: Any) -> None:
     creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
                                                    "`jusou up`'s NATS (default: the read-only integrator)")
     creds.add_argument("user", nargs="?", default=INTEGRATOR)
-    creds.set_defaults(handler=nats_credentials)
+    tenant_option(creds, nats_credentials)  # a tenant's: a user of its own account (`integrator@<id>`)
 
 
 def nats_credentials(args: argparse.Namespace) -> int:
-    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder."""
-    path = current().data_path / CREDENTIALS_FILE
+    """`eval "$(jusou nats credentials integrator)"`: the user and password `jusou up` made in the data folder; with
+    `--tenant ID`, of that tenant's account (its credentials file, the user `<user>@<id>`)."""
+    tenant = tenancy.current_tenant()
+    path = tenant.credentials_path if tenant is not None else current().data_path / CREDENTIALS_FILE
     known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     if args.user not in known:
         print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
               f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
         return 1
-    print(f"export NATS_USER={shlex.quote(args.user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
+    user = tenant.nats_user(args.user) if tenant is not None else args.user
+    print(f"export NATS_USER={shlex.quote(user)}\nexport NATS_PASSWORD={shlex.quote(known[args.user])}")
     return 0
 
 

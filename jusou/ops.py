@@ -4,6 +4,10 @@ They find the suite as `jusou history` does: each service at `127.0.0.1:JUSOU_<S
 (8101…8106), NATS at `NATS_URL` or `nats://127.0.0.1:JUSOU_NATS_PORT` (4223), with the
 credentials `jusou up` keeps in the data folder (shared/messaging/natsauth.py). What does not answer is
 shown as down (停止), never a traceback.
+
+On a deployment of many municipalities (issue 18) each names its tenant, `--tenant ID` (jusou/tenant.py): the
+services' /readyz rows of that tenant, and NATS as that tenant account's operator (its streams, consumers and dead
+letters alone).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import time
 from typing import Any
 
 from jusou.runner import subscriptions_of
-from shared import settings
+from jusou.tenant import option as tenant_option
+from shared import settings, tenancy
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
     DEAD_LETTER_STREAM,
@@ -42,8 +47,9 @@ def nats_url() -> str:
     return settings.current().nats_address
 
 
-async def connect_once(url: str) -> Any:
-    """A NATS connection for one command: it fails fast instead of reconnecting for ever."""
+async def connect_once(url: str, user: str | None = None, password: str | None = None) -> Any:
+    """A NATS connection for one command (as `user`, else as the settings say): it fails fast instead of
+    reconnecting for ever."""
     import nats
 
     from shared.messaging.bus import servers
@@ -52,7 +58,7 @@ async def connect_once(url: str) -> Any:
     async def quiet(error: Exception) -> None:
         """The caller reports a failure once, in its own words: no traceback from the client's logger."""
 
-    credentials = client_credentials()
+    credentials = client_credentials(user, password)
     # To nats-py's first connect, max_reconnect_attempts=0 means "for ever"; 1 gives up after one round.
     return await nats.connect(
         servers(url), name="jusou-ops", connect_timeout=NATS_TIMEOUT_SECONDS, allow_reconnect=False,
@@ -74,8 +80,13 @@ async def _readyz(client: Any, name: str, url: str) -> dict[str, Any]:
     except (httpx.HTTPError, ValueError) as exc:
         row["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return row
-    row["health"] = "ready" if response.status_code == 200 else "not ready"
-    if response.status_code != 200:
+    code = response.status_code
+    tenant = tenancy.CURRENT.get()
+    if tenant is not None and isinstance(body.get("tenants"), dict):  # a service of many municipalities: its row
+        body = body["tenants"].get(tenant) or {"status": f"自治体 {tenant} を扱っていません / does not serve tenant {tenant}"}
+        code = 200 if body.get("status") in ("ready", "degraded") else 503
+    row["health"] = "ready" if code == 200 else "not ready"
+    if code != 200:
         row["error"] = str(body.get("status") or body)
     for key in ("store_position", "relay_position", "readmodel_position", "published", "applied", "duplicates",
                 "dead_lettered", "tracking"):
@@ -547,23 +558,23 @@ def register(commands: Any) -> None:
     shown.add_argument("--json", action="store_true", help="the same data as JSON, for scripts")
     shown.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
                        help="refresh every SECONDS (2 by default) until Ctrl-C")
-    shown.set_defaults(handler=status)
+    tenant_option(shown, status)
     letters = commands.add_parser("deadletters", help=f"messages consumers could not process ({DEAD_LETTER_STREAM})")
     actions = letters.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="seq, time, consumer, original subject, reason, replay status")
     listing.add_argument("--consumer", help="only this consumer's (a service name)")
     listing.add_argument("--limit", type=int, default=500, help="the last LIMIT dead letters (500)")
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=deadletters_list)
+    tenant_option(listing, deadletters_list)
     show = actions.add_parser("show", help="one dead letter: the reason headers and the original message")
     show.add_argument("seq", type=int)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=deadletters_show)
+    tenant_option(show, deadletters_show)
     again = actions.add_parser("replay", help="after a fix, send a dead letter back to the consumer that parked it")
     again.add_argument("seq", type=int)
     again.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
                        help="wait this long for the consumer to process it (10); exit 0 done, 1 failed again, 2 not yet")
-    again.set_defaults(handler=deadletters_replay)
+    tenant_option(again, deadletters_replay)
     tracking = commands.add_parser("tracking", help="a consumer's tracking of a source (after a forged position)")
     tracking_actions = tracking.add_subparsers(dest="action", required=True)
     rewind = tracking_actions.add_parser(
@@ -572,4 +583,4 @@ def register(commands: Any) -> None:
     rewind.add_argument("source", help="the source whose tracking `jusou status` reports beyond its store head")
     rewind.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     rewind.add_argument("--json", action="store_true")
-    rewind.set_defaults(handler=tracking_rewind)
+    tenant_option(rewind, tracking_rewind)

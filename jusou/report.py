@@ -3,6 +3,8 @@
 The same door as the page (`GET /figures?fy=…` on any service, which gathers the six), with the
 operator's token (`JUSOU_TOKEN`, else a 5-minute auditor token of the development issuer). Small
 cells are 「3未満」 in every format; a service that does not answer is named, and the exit status is 1.
+On a deployment of many municipalities (issue 18), `--tenant ID` (required there): that tenant's figures alone,
+asked with a token of its own (jusou/tenant.py).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from jusou.tenant import operator_token
+from jusou.tenant import option as tenant_option
 from shared import settings
 from shared.domain.figures import fiscal_year_of, render_text
 from shared.domain.wareki import today_in_japan
-from shared.web.auth import operator_token
 
 
 def register(commands: Any) -> None:
@@ -30,7 +33,7 @@ def register(commands: Any) -> None:
     report.add_argument("--out", help="write to this file (needed for xlsx on a terminal)")
     report.add_argument("--service", choices=tuple(settings.PORTS), default=None,
                         help="the service to ask (default: the first that answers)")
-    report.set_defaults(handler=run)
+    tenant_option(report, run)
 
 
 def fetch(path: str, service: str | None) -> tuple[bytes, list[str]]:

@@ -29,6 +29,9 @@ The list is the operator's, read from the stores: every division's rows, as an a
 them (a supervisor's shows their division's scope only). The erasure is the API's: a person outside the token's
 division scope is refused (403) and named as not erased; the judgement is the same on both sides (every
 program's records of the person's cases, whoever asks).
+
+On a deployment of many municipalities (issue 18), `--tenant ID` (required there): that tenant's stores, its
+`<data_dir>/retention.toml`, and its intake with a token of its own (jusou/tenant.py).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from jusou.tenant import operator_token
+from jusou.tenant import option as tenant_option
 from shared import settings
 from shared.domain.retention import (
     KINDS,
@@ -115,7 +120,6 @@ def as_json(row: Due | PersonDue) -> dict[str, Any]:
 def erase(person_ref: str) -> tuple[bool, str]:
     """Erase one person at expiry through intake (judged again there; crypto-shredding; Person.Erased)."""
     from jusou.ops import service_urls
-    from shared.web.auth import operator_token
 
     body = json.dumps({"note": "jusou retention --erase"}).encode()
     request = urllib.request.Request(f"{service_urls()['intake']}/retention/persons/{person_ref}/erasure", data=body,
@@ -200,4 +204,4 @@ def register(commands: Any) -> None:
                                  "crypto-shredding, basis retention_expired; a supervisor's JUSOU_TOKEN)")
     listed_cmd.add_argument("--data-dir", help="the suite's data folder (default: JUSOU_DATA_DIR or ./data)")
     listed_cmd.add_argument("--json", action="store_true")
-    listed_cmd.set_defaults(handler=retention_command)
+    tenant_option(listed_cmd, retention_command)

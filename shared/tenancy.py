@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
@@ -257,6 +257,42 @@ def nats_login(tenant: Tenant, user: str) -> tuple[str, str]:
         return ("", "")
     known = json.loads(path.read_text(encoding="utf-8"))
     return (tenant.nats_user(user), str(known.get(user, "")))
+
+
+OPERATOR = "jusou-operator"  # shared/messaging/natsauth.py OPERATOR: the NATS user of the `jusou` commands
+
+
+def command_environment(tenant: Tenant, given: Mapping[str, str] = os.environ) -> dict[str, str | None]:
+    """What an operator command (`jusou … --tenant ID`) reads from the environment, as the tenant's: its folder
+    (stores, cipher key, retention periods, development issuer), its schemas and database, its NATS account's
+    operator, its IdP and municipality file. None: unset, since the deployment's value names no tenant, or another
+    (a deployment-wide JUSOU_CIPHER_KEY, JUSOU_AUTH_DIR, JUSOU_OIDC_ISSUER; a NATS_USER of another account)."""
+    oidc = tenant.oidc
+    found: dict[str, str | None] = {
+        "JUSOU_DATA_DIR": str(tenant.data_path),
+        "JUSOU_AUTH_DIR": str(tenant.data_path / "auth"),
+        "JUSOU_SESSION_DIR": None,
+        "JUSOU_CIPHER_KEY": None,  # the tenant's is <data_dir>/cipher.key (service_settings)
+        "JUSOU_PG_SCHEMA_PREFIX": tenant.schema_prefix,
+        "JUSOU_OIDC_ISSUER": oidc.issuer if oidc else None,
+        "JUSOU_OIDC_JWKS_URL": oidc.jwks_url if oidc else None,
+        "JUSOU_OIDC_CLIENT_ID": oidc.client_id if oidc else None,
+        "JUSOU_OIDC_CLIENT_SECRET": oidc.client_secret if oidc else None,
+    }
+    if oidc:
+        found["JUSOU_OIDC_AUDIENCE"] = oidc.audience
+    if tenant.pg_dbname:
+        found["JUSOU_PG_DBNAME"] = tenant.pg_dbname
+    if tenant.nats_url:
+        found["NATS_URL"] = tenant.nats_url
+    if tenant.municipality_file:
+        found["JUSOU_MUNICIPALITY_FILE"] = tenant.municipality_file
+    user, password = nats_login(tenant, OPERATOR)
+    if password:
+        found["NATS_USER"], found["NATS_PASSWORD"] = user, password
+    elif not str(given.get("NATS_USER", "")).endswith(f"{SEPARATOR}{tenant.id}"):  # one the operator gave for it stays
+        found["NATS_USER"] = found["NATS_PASSWORD"] = None
+    return found
 
 
 def auth_settings(base: AuthSettings, tenant: Tenant) -> AuthSettings:
