@@ -10,7 +10,8 @@ checked applied once each, in order. Then, with a handler that does not sleep, o
 P = 8 (the same classes): the cost of the P deliveries per event that unchanged subjects need, as the replica's
 CPU per event. The machine is shared: the ratios are the result (docs/capacity.md §6).
 
-    .venv/bin/python -m bench.partitions [--events 480] [--slow-ms 20] [--replicas 1,2,4] [--partitions 8] [--json]
+    .venv/bin/python -m bench.partitions [--events 480] [--slow-ms 20] [--replicas 1,2,4] [--partitions 8]
+                                         [--store sqlite|postgres] [--rounds 3] [--json]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,15 +87,35 @@ class SlowProbe(ServiceApplication):
         processing.collect_events(trail)
 
 
-def probe_env(data_dir: Path) -> dict[str, str]:
-    """SQLite in `data_dir`, shared by every replica; no read-model thread."""
+def probe_env(data_dir: Path, schema: str = "") -> dict[str, str]:
+    """The store every replica shares, without a read-model thread: SQLite in `data_dir`, or with `schema` that
+    PostgreSQL schema of the bench's database (bench/raw.py `pg_conninfo`: 127.0.0.1:5432, database `test`)."""
+    if schema:
+        from bench.raw import pg_conninfo
+
+        info = pg_conninfo()
+        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": info["dbname"],
+                "POSTGRES_HOST": info["host"], "POSTGRES_PORT": str(info["port"]), "POSTGRES_USER": info["user"],
+                "POSTGRES_PASSWORD": info["password"], "POSTGRES_SCHEMA": schema, "POSTGRES_LOCK_TIMEOUT": "10",
+                "POSTGRES_POOL_SIZE": "2", "JUSOU_READMODELS_FOLLOW": "0"}
     data_dir.mkdir(parents=True, exist_ok=True)
     return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(data_dir / "probe.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "10", "JUSOU_READMODELS_FOLLOW": "0"}
 
 
-def open_probe(data_dir: Path, slow_seconds: float = 0.0, replica: str = "") -> SlowProbe:
-    app = SlowProbe(env=probe_env(data_dir))
+def pg_schema(schema: str, drop: bool = False) -> None:
+    import psycopg
+    from psycopg import sql
+
+    from bench.raw import pg_conninfo
+
+    with psycopg.connect(**pg_conninfo(), autocommit=True) as conn:
+        statement = "DROP SCHEMA IF EXISTS {} CASCADE" if drop else "CREATE SCHEMA IF NOT EXISTS {}"
+        conn.execute(sql.SQL(statement).format(sql.Identifier(schema)))
+
+
+def open_probe(data_dir: Path, slow_seconds: float = 0.0, replica: str = "", schema: str = "") -> SlowProbe:
+    app = SlowProbe(env=probe_env(data_dir, schema))
     app.slow_seconds, app.replica = slow_seconds, replica
     return app
 
@@ -159,7 +181,7 @@ async def replica_main(args: argparse.Namespace) -> None:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     me = args.name or replica_id()
-    app = open_probe(Path(args.data), args.slow_ms / 1000, me)
+    app = open_probe(Path(args.data), args.slow_ms / 1000, me, args.schema)
     broker = NatsBroker(args.nats, logger=None, **broker_credentials(args.user, args.password))
     inbox = PartitionedInbox(app, broker, max_deliver=3, partitions=args.partitions, lease_seconds=args.lease, me=me)
     await broker.start()
@@ -180,9 +202,10 @@ async def replica_main(args: argparse.Namespace) -> None:
 
 
 def start_replica(nats_url: str, data_dir: Path, partitions: int, lease: float, slow_ms: float, name: str,
-                  user: str | None = None, password: str | None = None) -> subprocess.Popen[str]:
+                  user: str | None = None, password: str | None = None, schema: str = "") -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "bench.partitions", "replica", "--nats", nats_url, "--data", str(data_dir),
-               "--partitions", str(partitions), "--lease", str(lease), "--slow-ms", str(slow_ms), "--name", name]
+               "--partitions", str(partitions), "--lease", str(lease), "--slow-ms", str(slow_ms), "--name", name,
+               "--schema", schema]
     if user:
         command += ["--user", user, "--password", password or ""]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -253,18 +276,22 @@ async def wait_for(probe: Any, what: str, seconds: float) -> Any:
     raise SystemExit(f"bench: no {what} after {seconds} s")
 
 
-async def one_round(replicas: int, partitions: int, events: int, cases: int, slow_ms: float, lease: float) -> dict[str, Any]:
+async def one_round(replicas: int, partitions: int, events: int, cases: int, slow_ms: float, lease: float,
+                    store: str) -> dict[str, Any]:
     """n replicas on P partitions draining `events` published at once: events/s, and what each replica did."""
     import nats as nats_py
 
     from shared.messaging.bus import ensure_streams
 
+    schema = f"bench_partitions_{os.getpid()}_{uuid4().hex[:8]}" if store == "postgres" else ""
+    if schema:
+        pg_schema(schema)
     with nats_and_folder() as (url, folder):
         nc = await nats_py.connect(url)
         await ensure_streams(nc)
         data = folder / "data"
-        reader = open_probe(data)  # tables made before the replicas start
-        processes = [start_replica(url, data, partitions, lease, slow_ms, f"r{i}") for i in range(replicas)]
+        reader = open_probe(data, schema=schema)  # tables made before the replicas start
+        processes = [start_replica(url, data, partitions, lease, slow_ms, f"r{i}", schema=schema) for i in range(replicas)]
         try:
             await wait_for(lambda: balanced(nc, partitions, replicas), "balanced leases", 90)
             case_ids = [uuid4() for _ in range(cases)]
@@ -279,6 +306,8 @@ async def one_round(replicas: int, partitions: int, events: int, cases: int, slo
             reports = [stop_replica(p) for p in processes]
             reader.close()
             await nc.close()
+            if schema:
+                pg_schema(schema, drop=True)
     applied = sum(r.get("applied", 0) for r in reports)
     return {"replicas": replicas, "partitions": partitions, "events": len(envelopes), "seconds": round(seconds, 3),
             "events_per_s": round(len(envelopes) / seconds, 1), "problems": problems,
@@ -287,27 +316,46 @@ async def one_round(replicas: int, partitions: int, events: int, cases: int, slo
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """`--rounds` rounds, each 1 vs 2 vs 4 replicas back to back, then the delivery cost (P = 1 against P); medians."""
     counts = [int(n) for n in args.replicas.split(",")]
-    scale = [await one_round(n, args.partitions, args.events, args.cases, args.slow_ms, args.lease) for n in counts]
-    base = scale[0]["events_per_s"]
-    for row in scale:
-        row["ratio"] = round(row["events_per_s"] / base, 2)
-    cost = [await one_round(1, p, args.events, args.cases, 0.0, args.lease) for p in (1, args.partitions)]
-    load = os.getloadavg()
-    return {"load_average": [round(x, 1) for x in load], "slow_ms": args.slow_ms, "scale": scale, "deliveries": cost}
+    load_before = os.getloadavg()
+    rounds: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        scale = [await one_round(n, args.partitions, args.events, args.cases, args.slow_ms, args.lease, args.store)
+                 for n in counts]
+        cost = [await one_round(1, p, args.events, args.cases, 0.0, args.lease, args.store) for p in (1, args.partitions)]
+        rounds.append({"scale": scale, "deliveries": cost})
+    scale_rows = []
+    for i, n in enumerate(counts):
+        rates = [r["scale"][i]["events_per_s"] for r in rounds]
+        ratios = [r["scale"][i]["events_per_s"] / r["scale"][0]["events_per_s"] for r in rounds]
+        scale_rows.append({"replicas": n, "partitions": args.partitions, "events": args.events,
+                           "events_per_s": statistics.median(rates), "events_per_s_all": rates,
+                           "ratio": round(statistics.median(ratios), 2), "ratios_all": [round(x, 2) for x in ratios],
+                           "cpu_ms_per_event": statistics.median(r["scale"][i]["cpu_ms_per_event"] for r in rounds),
+                           "problems": [p for r in rounds for p in r["scale"][i]["problems"]]})
+    cost_rows = [{"partitions": p, "events_per_s": statistics.median(r["deliveries"][k]["events_per_s"] for r in rounds),
+                  "cpu_ms_per_event": statistics.median(r["deliveries"][k]["cpu_ms_per_event"] for r in rounds),
+                  "extra_all": [round(r["deliveries"][1]["cpu_ms_per_event"] - r["deliveries"][0]["cpu_ms_per_event"], 3)
+                                for r in rounds]}
+                 for k, p in enumerate((1, args.partitions))]
+    return {"load_before": [round(x, 1) for x in load_before], "load_after": [round(x, 1) for x in os.getloadavg()],
+            "store": args.store, "slow_ms": args.slow_ms, "rounds": args.rounds, "scale": scale_rows,
+            "deliveries": cost_rows, "each_round": rounds}
 
 
 def show(result: dict[str, Any]) -> None:
-    print(f"load average {result['load_average']}; handler {result['slow_ms']} ms per event")
-    print(f"{'replicas':>8} {'P':>3} {'events':>6} {'seconds':>8} {'events/s':>9} {'ratio':>6} {'CPU ms/ev':>9}  problems")
+    print(f"{result['store']}; load average {result['load_before']} → {result['load_after']}; handler "
+          f"{result['slow_ms']} ms per event; medians of {result['rounds']} rounds")
+    print(f"{'replicas':>8} {'P':>3} {'events':>6} {'events/s':>9} {'ratio':>6} {'CPU ms/ev':>9}  ratio each round, problems")
     for row in result["scale"]:
-        print(f"{row['replicas']:>8} {row['partitions']:>3} {row['events']:>6} {row['seconds']:>8} {row['events_per_s']:>9} "
-              f"{row['ratio']:>6} {row['cpu_ms_per_event']:>9}  {len(row['problems'])}")
+        print(f"{row['replicas']:>8} {row['partitions']:>3} {row['events']:>6} {row['events_per_s']:>9} "
+              f"{row['ratio']:>6} {row['cpu_ms_per_event']:>9}  {row['ratios_all']}, {len(row['problems'])}")
     one, many = result["deliveries"]
-    extra = many["cpu_ms_per_event"] - one["cpu_ms_per_event"]
+    extra = statistics.median(many["extra_all"])
     print(f"P deliveries per event, handler not slowed, 1 replica: P=1 {one['events_per_s']} ev/s, "
           f"{one['cpu_ms_per_event']} ms CPU/ev; P={many['partitions']} {many['events_per_s']} ev/s, "
-          f"{many['cpu_ms_per_event']} ms CPU/ev; {extra:.3f} ms more per event, "
+          f"{many['cpu_ms_per_event']} ms CPU/ev; {extra:.3f} ms more per event (each round {many['extra_all']}), "
           f"{1000 * extra / (many['partitions'] - 1):.0f} µs per delivery acked unread")
 
 
@@ -323,12 +371,16 @@ def main() -> None:
     one.add_argument("--name", default="")
     one.add_argument("--user")
     one.add_argument("--password")
+    one.add_argument("--schema", default="", help="the PostgreSQL schema of the shared store (none: SQLite in --data)")
     parser.add_argument("--events", type=int, default=480)
     parser.add_argument("--cases", type=int, default=96)
     parser.add_argument("--slow-ms", type=float, default=20.0)
     parser.add_argument("--replicas", default="1,2,4")
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--lease", type=float, default=2.0, help="lease seconds (short: the bench balances quickly)")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the replicas' shared store: a SQLite file, or PostgreSQL (127.0.0.1:5432, database `test`)")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.command == "replica":
