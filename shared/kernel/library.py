@@ -15,15 +15,22 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   beside its rows (the recorders' `_insert_tracking(cursor, tracking)`).
 - `transaction`: a recorder's datastore transaction (the attribute is untyped in the library).
 - `derived_commits`: the SQLite read-model connections commit without waiting for the disk.
+- `remembered_protocol_members`: `isinstance` against the library's runtime-checkable protocols
+  (`CanMutateProtocol` for every event an aggregate is rebuilt from, `DomainEventProtocol` and
+  `CollectEventsProtocol` for everything saved) looks up the protocol's members once, not on every
+  call (Python 3.11 only: 3.12 keeps them itself). Done when this module is imported.
 """
 
 from __future__ import annotations
 
+import sys
+import typing
+from abc import ABCMeta
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanMutateProtocol, CollectEventsProtocol, DomainEventProtocol
 
 
 class CreationHook(Aggregate):
@@ -87,3 +94,45 @@ def derived_commits(pool: Any) -> None:
         return connection
 
     pool._create_connection = create_connection
+
+
+#: Each protocol's members (name, whether the protocol's member is callable), and whether all are methods.
+_MEMBERS: dict[type, tuple[tuple[tuple[str, bool], ...], bool]] = {}
+
+
+class _RememberedMembers(type(DomainEventProtocol)):  # type: ignore[misc]  # typing's _ProtocolMeta
+    """Python 3.11's `_ProtocolMeta.__instancecheck__`, step for step, with the protocol's members read once.
+
+    3.11 collects a protocol's members (`typing._get_protocol_attrs`: a walk over its classes' dicts) once or
+    twice on every `isinstance`: 30-60 µs, about 6 times per command and once per event an aggregate is
+    rebuilt from (bench/commands.py --cprofile intake). The steps and their order are the original's: a
+    protocol of methods only first asks `issubclass`; then every member must be on the instance (a method
+    not set to None); else `ABCMeta`'s own check (registered and real subclasses)."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        known = _MEMBERS.get(cls)
+        if known is None:  # a subclass of one of them: typing's own check
+            return bool(super().__instancecheck__(instance))
+        members, methods_only = known
+        if methods_only and issubclass(instance.__class__, cls):
+            return True
+        if all(hasattr(instance, name) and (not method or getattr(instance, name) is not None)
+               for name, method in members):
+            return True
+        return bool(ABCMeta.__instancecheck__(cls, instance))
+
+
+def remembered_protocol_members() -> None:
+    """Make `isinstance` against the library's three runtime-checkable protocols read their members once."""
+    if sys.version_info >= (3, 12):  # 3.12 keeps a protocol's members itself (`__protocol_attrs__`)
+        return
+    for protocol in (CanMutateProtocol, DomainEventProtocol, CollectEventsProtocol):
+        if protocol in _MEMBERS:
+            continue
+        names = sorted(typing._get_protocol_attrs(protocol))  # type: ignore[attr-defined]
+        members = tuple((name, callable(getattr(protocol, name, None))) for name in names)
+        _MEMBERS[protocol] = (members, all(method for _, method in members))
+        protocol.__class__ = _RememberedMembers  # type: ignore[method-assign]  # its metaclass, for this check
+
+
+remembered_protocol_members()
