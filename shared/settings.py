@@ -208,6 +208,15 @@ class Environment(BaseSettings):
     inbox_batch: int = setting("JUSOU_INBOX_BATCH", 1,
                                "messages each inbox consumer holds and applies in one transaction (runs: docs/capacity.md §5.1); more "
                                "than 1 only with one process per service: replicas share the consumers", ge=1, le=1000)
+    partitions: int = setting(
+        "JUSOU_PARTITIONS", 1,
+        "partitions per source that a service's replicas divide by case (docs/capacity.md §6): 1, the default, one durable "
+        "consumer per source; more (up to 64) with every replica of the service restarted together, the same number in "
+        "each, and the NATS users' rights rendered with it (`jusou nats config`)", ge=1, le=64)
+    partition_lease_seconds: float = setting(
+        "JUSOU_PARTITION_LEASE_SECONDS", 15.0,
+        "with JUSOU_PARTITIONS > 1: how long a replica's partitions outlive its last lease renewal (renewed every quarter "
+        "of it); the service's lease bucket keeps the value it was made with", ge=1, le=600)
     relay_poll_seconds: float = setting("JUSOU_RELAY_POLL_SECONDS", 1.0,
                                         "relay's fallback poll interval (it is also woken on every commit)", gt=0)
     log_format: Literal["console", "json"] = setting(

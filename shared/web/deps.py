@@ -36,6 +36,7 @@ from shared.messaging.bus import connect, ensure_streams, servers
 from shared.messaging.deadletters import subscribe_replays
 from shared.messaging.inbox import Inbox
 from shared.messaging.natsauth import broker_credentials
+from shared.messaging.partitions import PartitionedInbox, inbox_for
 from shared.messaging.relay import Relay
 from shared.settings import Settings
 from shared.web.auth import Principal, Unauthenticated
@@ -59,6 +60,7 @@ class Runtime:
         self.broker = broker
         self.tenant = tenant
         self.relay_task: asyncio.Task[None] | None = None
+        self.partitions_task: asyncio.Task[None] | None = None  # JUSOU_PARTITIONS > 1: the leases and their consumers
         self._store_probe: asyncio.Future[Any] | None = None
 
     async def close(self) -> None:
@@ -66,6 +68,9 @@ class Runtime:
         if self.relay_task is not None:
             self.relay_task.cancel()
             await asyncio.gather(self.relay_task, return_exceptions=True)
+        if self.partitions_task is not None:  # its partitions left to the other replicas at once
+            self.partitions_task.cancel()
+            await asyncio.gather(self.partitions_task, return_exceptions=True)
         await self.broker.stop()
         await self.relay.nc.drain()
         self.app.close()
@@ -287,7 +292,7 @@ async def _start(
     await ensure_streams(nc, settings.stream_replicas)
     broker = NatsBroker(servers(settings.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=2, logger=None,
                         **broker_credentials(settings.nats_user, settings.nats_password))
-    inbox = Inbox(app, broker, settings.max_deliver)
+    inbox = inbox_for(app, broker, settings.max_deliver)  # JUSOU_PARTITIONS > 1: partitioned (docs/capacity.md §6)
     if observe is not None:
         inbox.observe = observe  # consumed events and handler latency on /metrics
     subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
@@ -295,6 +300,9 @@ async def _start(
     await broker.start()
     runtime = Runtime(app, relay, inbox, broker, tenant)
     runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay" + (f"@{tenant}" if tenant else ""))
+    if isinstance(inbox, PartitionedInbox):
+        runtime.partitions_task = asyncio.create_task(inbox.run(nc),
+                                                      name=f"{service}-partitions" + (f"@{tenant}" if tenant else ""))
     return runtime
 
 
