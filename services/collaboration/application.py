@@ -35,7 +35,7 @@ from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
 from shared.kernel.app import handles
 from shared.kernel.journey import NotFound, acting, actor_label, recorded_by
-from shared.organisation.reference import DIVISIONS, agencies, agency_code, concern_field
+from shared.organisation.reference import DIVISIONS, agencies, agency_code, area_code, concern_field, day_of
 
 
 class PlanStep(TypedDict, total=False):
@@ -261,7 +261,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         with acting(actor):
             gap = ResourceGap(gap_id=gap_id, case_id=uuid5(GAP_NAMESPACE, f"case:{gap_id}"), need=need.strip(),
                               area=area.strip(), description=description.strip(), source="coordinator",
-                              origin_event_id=None)
+                              origin_event_id=None, area_code=area_code(area))  # issue 18: when a 地区 of the file
         self.save(gap)
         return gap_id
 
@@ -311,14 +311,16 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
     @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
     def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,
                       processing: ProcessingEvent[UUID]) -> None:
-        """D8: a gap the 重層的支援会議 named, or a shortage participation met, awaits the 推進会議."""
+        """D8: a gap the 重層的支援会議 named, or a shortage participation met, awaits the 推進会議; its 地区's code
+        as the event carried it, else the area's in the municipality file in force on the event's day (issue 18)."""
         gap_id = gap_id_of(envelope.event_id)
         try:
             self.load(gap_id, ResourceGap, "資源の不足")
         except NotFound:
             processing.collect_events(ResourceGap(
                 gap_id=gap_id, case_id=envelope.case_id, need=payload.need, area=payload.area,
-                description=payload.description, source=envelope.source, origin_event_id=envelope.event_id))
+                description=payload.description, source=envelope.source, origin_event_id=envelope.event_id,
+                area_code=payload.area_code or area_code(payload.area, day_of(envelope.occurred_at))))
 
     @handles(CaseEscalatedV2)
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:

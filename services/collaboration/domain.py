@@ -250,9 +250,11 @@ class ResourceGap(JourneyAggregate):
 
     @event("Reported")
     def __init__(self, gap_id: UUID, case_id: UUID, need: str, area: str, description: str, source: str,
-                 origin_event_id: UUID | None) -> None:
+                 origin_event_id: UUID | None, area_code: str | None = None) -> None:
+        """`area_code`: the 地区's code in the municipality file (issue 18; none on gaps reported before, or for an
+        area the file does not know)."""
         self.gap_id, self.case_id, self.need, self.area, self.description = gap_id, case_id, need, area, description
-        self.source, self.origin_event_id = source, origin_event_id
+        self.source, self.origin_event_id, self.area_code = source, origin_event_id, area_code
         self.status = "awaiting"
         self.sitting_id: UUID | None = None
         self.decisions: list[dict[str, Any]] = []
@@ -280,12 +282,13 @@ class ResourceGap(JourneyAggregate):
                               " / the gap is not on this sitting's agenda: take it up first")
         _decision(decision, division, summary)
         self._decided(sitting_id=sitting_id, decision=decision, division=division, summary=summary, need=self.need,
-                      area=self.area, origin_event_id=self.origin_event_id)
+                      area=self.area, origin_event_id=self.origin_event_id, area_code=getattr(self, "area_code", None))
 
     @event("Decided")
     def _decided(self, sitting_id: UUID, decision: str, division: str, summary: str, need: str, area: str,
-                 origin_event_id: UUID | None) -> None:
-        """The decision carries the gap's need, area and origin: what PromotionCouncilDecided publishes."""
+                 origin_event_id: UUID | None, area_code: str | None = None) -> None:
+        """The decision carries the gap's need, area (and its 地区's code, issue 18) and origin: what
+        PromotionCouncilDecided publishes."""
         self.decisions = [*self.decisions, {"sitting_id": str(sitting_id), "decision": decision, "division": division,
                                             "summary": summary}]
         self.status = "awaiting" if decision == "deferred" else decision

@@ -18,7 +18,7 @@ translate = translator(
             "PromotionCouncilDecided",
             {"sitting_id": e.sitting_id, "gap_id": e.originator_id, "origin_event_id": e.origin_event_id,
              "need": e.need, "area": e.area, "decision": e.decision, "division": e.division or None,
-             "summary": e.summary},
+             "summary": e.summary} | codes_of(e, "area_code"),  # issue 18: absent from decisions recorded before
         ),
     },
 )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import NO_ATTENDEES, CaseLearning, PlanReview
+from shared.domain.areas import AREA_CODE_PATTERN
 from shared.web.auth import Principal
 from shared.web.deps import application, principal, staff
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
@@ -139,15 +140,20 @@ class GapIn(BaseModel):
 
     case_id: UUID = Field(title="ケース")
     need: Name = Field(min_length=1, max_length=200, title="不足している資源")
-    area: Name = Field(min_length=1, max_length=200, title="地域")
+    area: Name = Field(default="", max_length=200, title="地域",
+                       description="地域（自由記述: 〇〇町など）; 地区を選んだときは空でも可（地区の名前）")
     description: Text = Field(min_length=1, max_length=4000, title="内容")
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN, title="地区",
+                                  description="地区のコード（自治体ファイルの [[areas]]）: ResourceGapIdentified の area_code。"
+                                  "省略時は地域の名前がファイルの地区ならそのコード")
 
     @model_validator(mode="before")
     @classmethod
     def _complete(cls, data: Any) -> Any:
         """Every field is needed; a form sent with some left empty names them."""
         if isinstance(data, dict):
-            empty = [title for name, title in GAP_FIELDS.items() if not data.get(name)]
+            empty = [title for name, title in GAP_FIELDS.items()
+                     if not data.get(name) and not (name == "area" and data.get("area_code"))]  # a 地区 names the area
             if empty:
                 raise ValueError(f"ケース・不足している資源・地域・内容をすべて入力してください（未入力: {'、'.join(empty)}）"
                                  " / fill in every field")
@@ -425,5 +431,5 @@ def resume(meeting_id: UUID, body: ResumeIn, app: App, actor: Staff) -> ResumedO
 @router.post("/meetings/{meeting_id}/resource-gaps", status_code=201, dependencies=[requires("meeting.gap")])
 def gap(meeting_id: UUID, body: GapIn, app: App, actor: Staff) -> RecordedOut:
     """地域の課題 (D8)."""
-    app.identify_gap(actor, meeting_id, body.case_id, body.need, body.area, body.description)
+    app.identify_gap(actor, meeting_id, body.case_id, body.need, body.area, body.description, body.area_code)
     return RecordedOut(status="recorded")

@@ -24,6 +24,7 @@ from shared.contract.events import (
     PlanClosureRequestedV1,
     PlanProposedV1,
 )
+from shared.domain.areas import area_of
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import (
@@ -277,11 +278,14 @@ class MeetingApplication(ServiceApplication):
     def _plans_of(self, case_id: UUID) -> set[str]:
         return {item["plan_id"] for item in self._reviews() if item["case_id"] == str(case_id)}
 
-    def identify_gap(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID, need: str, area: str, description: str) -> None:
-        """D8: record a missing local resource (ResourceGapIdentified)."""
+    def identify_gap(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID, need: str, area: str, description: str,
+                     area_code: str | None = None) -> None:
+        """D8: record a missing local resource (ResourceGapIdentified), with the 地区 chosen (`area_code`) or, without
+        one, the code of the area written when the municipality file knows it (issue 18)."""
+        place, code = area_of(area, area_code)
         meeting = self._meeting(meeting_id)
         with acting(actor):
-            meeting.identify_gap(case_id=case_id, need=need, area=area, description=description)
+            meeting.identify_gap(case_id=case_id, need=need, area=place, description=description, area_code=code)
         self.save(meeting)
 
     def consent_view(self, case_id: UUID) -> dict[str, Any]:

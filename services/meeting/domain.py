@@ -318,8 +318,9 @@ class Meeting(JourneyAggregate):
         self.minutes.append({"kind": "resumption", "plan_id": str(plan_id), "reason": reason})
 
     @event("GapIdentified")
-    def identify_gap(self, case_id: UUID, need: str, area: str, description: str) -> None:
-        """D8: a need with no local resource becomes a regional issue (地域の課題)."""
+    def identify_gap(self, case_id: UUID, need: str, area: str, description: str, area_code: str | None = None) -> None:
+        """D8: a need with no local resource becomes a regional issue (地域の課題). `area_code`: the 地区's code in the
+        municipality file (issue 18; none on gaps recorded before, or for an area the file does not know)."""
         self.minutes.append({"kind": "resource_gap", "need": need, "area": area})
 
     def _city_attends(self, city: str | None) -> None:

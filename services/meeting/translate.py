@@ -58,6 +58,7 @@ translate = translator(
         ),
         Meeting.GapIdentified: lambda e: (
             "ResourceGapIdentified", {"need": e.need, "area": e.area, "description": e.description}
+            | codes_of(e, "area_code"),  # issue 18: absent from gaps recorded before
         ),
         Meeting.CaseTakenUp: lambda e: (
             "MeetingCaseTakenUp", {"meeting_id": e.originator_id, "meeting_type": e.meeting_type,

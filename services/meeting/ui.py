@@ -32,6 +32,7 @@ from shared.organisation.reference import (
     DIVISION_TITLES,
     RESOURCE_KINDS,
     agencies,
+    areas,
     concern_fields,
 )
 from shared.organisation.reference import counters as today_counters
@@ -54,6 +55,8 @@ from shared.web.ui import (
 
 App = Annotated[MeetingApplication, Depends(application(MeetingApplication))]
 ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "templates")
+#: 地区 the gap form offers (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
+ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 
@@ -441,9 +444,9 @@ async def record_gap(request: Request, meeting_id: UUID, app: App) -> Response:
     try:
         command = form_model(GapIn, text)
         await call(app.identify_gap, actor_of(staff), meeting_id, command.case_id, command.need, command.area,
-                   command.description)
+                   command.description, command.area_code)
     except DomainError as refused:
-        form = {k: text.get(k, "") for k in ("case_id", "need", "area", "description")}
+        form = {k: text.get(k, "") for k in ("case_id", "need", "area", "description", "area_code")}
         return await _refused(request, app, meeting_id, "gap", form, refused)
     return redirect(f"/ui/meetings/{meeting_id}", ok="地域の課題として記録しました（地域づくり事業へ）/ resource gap recorded")
 

@@ -2,7 +2,8 @@
 suite: outreach started by a referrer chosen from the file (`referred_by_code`), handed on to participation
 (`referred_by_code: program:outreach`), a shortage in a 地区 (`area_code`), the regional issue community opens from it
 (`area_code`), a resource of a partner in that 地区 (`provider_code`, `area_code`), its match (`provider_code`) and an
-initiative in a forum the file has (`forum_code`).
+initiative in a forum the file has (`forum_code`), a gap the meeting names in a 地区 and the 推進会議's decision on the
+shortage's gap (`area_code`).
 
 It names the organisation by what the file in force says (its referral sources, partners, areas, programs), so it runs
 on either shipped file: `JUSOU_TEST_MUNICIPALITY=kakushi .venv/bin/pytest tests/e2e/test_event_codes_on_the_bus.py`."""
@@ -15,7 +16,7 @@ from typing import Any
 import nats as nats_py
 import pytest
 from support.auth import staff_headers
-from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF, Journey
+from support.journey import COORDINATOR, OUTREACH_WORKER, PARTICIPATION_STAFF, SECRETARIAT, Journey
 from support.municipality import LEAD, SHAKYO
 from support.poll import eventually
 
@@ -103,6 +104,22 @@ async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(jo
     issue = await _issue_of(journey, case_id)
     await journey.post("community", f"/issues/{issue}/initiatives",
                        {"forum": council.ja, "summary": "資源開発を協議する"}, COMMUNITY_STAFF)
+    # a gap the meeting names in the 地区 (the select only), and the 推進会議's decision on the shortage's gap
+    meeting_id = await journey.convene()
+    await journey.post("meeting", f"/meetings/{meeting_id}/resource-gaps", {
+        "case_id": case_id, "need": "当事者会（コードの確認）", "area_code": district.code, "description": "当事者会がない"},
+        SECRETARIAT)
+    def shortage_gap(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return next((g for g in rows if g["case_id"] == case_id and g["source"] == "participation"), None)
+
+    gap = shortage_gap(await journey.get_when("collaboration", "/council/gaps", shortage_gap, "the shortage's gap"))
+    assert gap is not None
+    sitting = await journey.post("collaboration", "/council/sittings", {
+        "held_on": "2026-04-01", "attendees": [reference.DIVISIONS[LEAD].ja]}, COORDINATOR)
+    await journey.post("collaboration", f"/council/sittings/{sitting['sitting_id']}/agenda", {"gap_id": gap["gap_id"]},
+                       COORDINATOR)
+    await journey.post("collaboration", f"/council/sittings/{sitting['sitting_id']}/gaps/{gap['gap_id']}/decision",
+                       {"decision": "deferred", "summary": "件数を調べる"}, COORDINATOR)
 
     on_bus = await bus.each({
         "jusou.outreach.OutreachStarted": {"case_id": case_id},
@@ -112,6 +129,8 @@ async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(jo
         "jusou.community.ResourceDeveloped": {"resource_id": resource["resource_id"]},
         "jusou.participation.ResourceMatched": {"resource_id": resource["resource_id"]},
         "jusou.community.InitiativeStarted": {"issue_id": issue},
+        "jusou.meeting.ResourceGapIdentified": {"case_id": case_id},
+        "jusou.collaboration.PromotionCouncilDecided": {"gap_id": gap["gap_id"]},
     })
     outreach, participation = on_bus["jusou.outreach.OutreachStarted"], on_bus["jusou.participation.ParticipationStarted"]
     shortage, opened = on_bus["jusou.participation.ResourceShortageReported"], on_bus["jusou.community.RegionalIssueOpened"]
@@ -125,6 +144,9 @@ async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(jo
     assert (developed["provider_code"], developed["area_code"]) == ("partner:shakyo", district.code)
     assert matched["provider_code"] == "partner:shakyo"
     assert (initiative["forum"], initiative["forum_code"]) == (council.ja, f"program:{council.code}")
+    named, decided = on_bus["jusou.meeting.ResourceGapIdentified"], on_bus["jusou.collaboration.PromotionCouncilDecided"]
+    assert (named["area"], named["area_code"]) == (district.ja, district.code)
+    assert (decided["area"], decided["area_code"]) == (district.ja, district.code)
 
 
 async def _issue_of(journey: Journey, case_id: str) -> str:

@@ -13,12 +13,16 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
+from services.collaboration.application import CollaborationApplication
+from services.collaboration.translate import translate as collaboration_translate
 from services.community.application import CommunityApplication
 from services.community.translate import translate as community_translate
+from services.meeting.application import MeetingApplication
+from services.meeting.translate import translate as meeting_translate
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import Engagement
 from services.outreach.translate import translate as outreach_translate
@@ -135,6 +139,29 @@ def test_issue18_a_shortage_carries_its_districts_code(on_file: Path) -> None:
         participation.report_shortage(staff(), case_id, "x", "", "y", "no-such-area")
     with pytest.raises(Invalid, match="地域を入力するか地区を選んでください"):
         participation.report_shortage(staff(), case_id, "x", " ", "y")
+
+
+@FILES
+def test_issue18_a_gap_the_meeting_names_and_the_councils_decision_on_it_carry_the_district(on_file: Path) -> None:
+    meeting, council, district = in_memory(MeetingApplication), in_memory(CollaborationApplication), a_district()
+    lead = [reference.DIVISIONS[reference.lead_division()].ja]
+    sitting = meeting.convene(staff(), "shien_kaigi", date(2026, 5, 20), lead)
+
+    meeting.identify_gap(staff(), sitting, uuid4(), "夜間の居場所", "", "夜に開く場がない", district.code)  # the select only
+    meeting.identify_gap(staff(), sitting, uuid4(), "当事者会", "〇〇町", "当事者会がない")
+    for envelope in published(meeting, meeting_translate, "ResourceGapIdentified"):
+        deliver(envelope, council)
+    council.refer_gap(staff(), "買い物支援", district.ja, "")  # brought by hand, naming the 地区
+    held = council.hold_sitting(staff(), date(2026, 12, 10), lead, "第1回")
+    for gap in council.gaps():
+        council.take_up_gap(staff(), held, UUID(gap["gap_id"]))
+        council.decide_gap(staff(), held, UUID(gap["gap_id"]), "deferred", summary="次回までに調べる")
+
+    named = [e.payload for e in published(meeting, meeting_translate, "ResourceGapIdentified")]
+    decided = [e.payload for e in published(council, collaboration_translate, "PromotionCouncilDecided")]
+    assert [(p["area"], p.get("area_code")) for p in named] == [(district.ja, district.code), ("〇〇町", None)]
+    assert [(p["area"], p.get("area_code")) for p in decided] == [
+        (district.ja, district.code), ("〇〇町", None), (district.ja, district.code)]
 
 
 @FILES
