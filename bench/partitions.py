@@ -216,7 +216,11 @@ def stop_replica(process: subprocess.Popen[str]) -> dict[str, Any]:
     """SIGTERM, then its report (its partitions released on the way out)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
+    try:
+        out, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
     lines = [line for line in out.splitlines() if line.startswith("{")]
     return json.loads(lines[-1]) if lines else {}
 
