@@ -65,7 +65,7 @@ from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, Pu
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js.api import DeliverPolicy
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 from pydantic import BaseModel
 
 from shared.contract.events import (
@@ -165,14 +165,17 @@ class Hand:
     With k in flight the server goes on delivering while earlier messages are pending: one delivered to a
     process that died, or to a fetch whose answer the connection lost, is delivered again only when its ack
     wait runs out, after later ones (`max_ack_pending` = k leaves room for them). Applied first, the later
-    ones would move the tracking past it, and it would come back a duplicate and be acked unapplied. The
-    deliveries this process receives carry the consumer's delivery sequence: while they follow on one from
-    another from a point where nothing else was pending (`Inbox.accounted`), none went elsewhere.
+    ones would move the tracking past it, and it would come back a duplicate and be acked unapplied. So the
+    stream is read from the consumer's ack floor to its last delivery (`Inbox.accounted`): every message
+    there must be in hand, or settled here, with the same content. From then on the deliveries' own sequence
+    shows that none went elsewhere, as long as each follows on from the one before.
     """
 
     held: dict[int, Msg] = field(default_factory=dict)  # stream sequence → its latest delivery here
-    next_delivery: int | None = None  # the delivery sequence the next one carries (None: to be asked)
+    next_delivery: int | None = None  # the delivery sequence the next one carries (None: read the stream)
     reconnects: int = 0  # the NATS connection's reconnects when the held messages were fetched
+    #: stream sequence → hash of the content of the messages this process settled (acked or parked) lately
+    settled: OrderedDict[int, int] = field(default_factory=OrderedDict)
     waiting_since: float | None = None  # when an earlier message was found pending elsewhere
     kept_at: float = 0.0
 
@@ -180,14 +183,8 @@ class Hand:
     def ready(self) -> bool:
         return bool(self.held) and self.next_delivery is not None
 
-    def take(self, fetched: list[Msg], reconnects: int) -> None:
-        """Hold what was fetched; follow the delivery sequence. After a reconnect (NATS restarted: its tail may be
-        lost and a stream sequence now another message's) what was held is let go unsettled: the server
-        delivers it again, or the relay publishes it again, and the deliveries are asked for afresh."""
-        if reconnects != self.reconnects:
-            self.held.clear()
-            self.next_delivery = None
-            self.reconnects = reconnects
+    def take(self, fetched: list[Msg]) -> None:
+        """Hold what was fetched; follow the delivery sequence."""
         for msg in sorted(fetched, key=lambda m: m.metadata.sequence.consumer):
             seq = msg.metadata.sequence
             self.next_delivery = seq.consumer + 1 if seq.consumer == self.next_delivery else None
@@ -195,9 +192,20 @@ class Hand:
             if earlier is None or earlier.metadata.sequence.consumer < seq.consumer:
                 self.held[seq.stream] = msg
 
-    def drop(self, settled: set[int]) -> None:
-        for seq in settled:
-            self.held.pop(seq, None)
+    def let_go(self, reconnects: int) -> None:
+        """NATS was reconnected (perhaps restarted, its tail lost: a stream sequence may now be another message's):
+        what was fetched before is left unsettled to the server, which delivers it again (or the relay publishes it
+        again), and the stream is read afresh before the next run."""
+        self.held.clear()
+        self.next_delivery = None
+        self.reconnects = reconnects
+
+    def remember(self, seq: int, data: bytes) -> None:
+        """The message at stream sequence `seq` is settled (acked or parked here, or acked before)."""
+        self.settled[seq] = hash(data)
+        self.held.pop(seq, None)
+        while len(self.settled) > REMEMBERED_POSITIONS:
+            self.settled.popitem(last=False)
 
     async def keep(self, at_once: bool = False) -> None:
         """Keep the held messages' ack wait from running out while they wait (`in_progress`)."""
@@ -207,6 +215,19 @@ class Hand:
         for msg in list(self.held.values()):
             with contextlib.suppress(Exception):
                 await msg.in_progress()
+
+
+def drop_queued(subscription: Any) -> int:
+    """Drop what a pull subscription received and no fetch took yet: after a reconnect it may be from before a NATS
+    restart (`Hand.let_go`). nats-py 2.x keeps it in the subscription's `_sub._pending_queue` and hands it to the next
+    fetch first (tests/integration/test_inbox_runs.py fails by name if that moves)."""
+    sub = subscription._sub
+    dropped = 0
+    while not sub._pending_queue.empty():
+        msg = sub._pending_queue.get_nowait()
+        sub._pending_size -= len(msg.data)
+        dropped += 1
+    return dropped
 
 
 class Inbox:
@@ -226,6 +247,8 @@ class Inbox:
         self.dead_lettered = 0
         #: times a consumer held a run back until an earlier message delivered elsewhere came again (`Hand`)
         self.awaited = 0
+        #: per source: its consumer's messages in hand (runs, k > 1)
+        self.hands: dict[str, Hand] = {}
         #: per source: (JUSOU sequence, position) of the last message this process applied
         self.last_applied: dict[str, tuple[int, int]] = {}
         #: per source: position → event_id of the events this process applied (the last REMEMBERED_POSITIONS)
@@ -278,7 +301,7 @@ class Inbox:
         async def consume(cb: Any) -> None:
             await self.reconcile(subscriber)
             if self.batch > 1:
-                await self.pull_runs(subscriber, event_types)
+                await self.pull_runs(subscriber, event_types, source)
             else:
                 await faststream_loop(cb)
 
@@ -297,7 +320,7 @@ class Inbox:
             log.error("inbox.consumer_not_updated", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                       max_ack_pending=self.batch)
 
-    async def pull_runs(self, subscriber: Any, event_types: frozenset[str]) -> None:
+    async def pull_runs(self, subscriber: Any, event_types: frozenset[str], source: str) -> None:
         """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`) once the
         consumer's every earlier delivery is settled or among them (`Hand`, `accounted`).
 
@@ -306,13 +329,11 @@ class Inbox:
         anything new is fetched: a later message must not overtake them and move the tracking past them
         (if NATS was reconnected meanwhile, they are let go and waited for as they come again).
         """
-        hand = Hand()
+        hand = self.hands[source] = Hand(reconnects=self.reconnects())
         subscription = subscriber.subscription
         while subscriber.running:
-            if hand.held and self.reconnects() != hand.reconnects:
-                hand.take([], self.reconnects())  # fetched before NATS came back: let go (`Hand.take`)
+            self.after_reconnect(hand, subscription)
             if not hand.ready:
-                before = self.reconnects()
                 try:
                     fetched = await self.fetch_run(subscription, WAIT_FETCH_SECONDS if hand.held else FETCH_SECONDS)
                 except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
@@ -321,73 +342,93 @@ class Inbox:
                     log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1.0)
                     continue
-                after = self.reconnects()
-                hand.take(fetched if after == before else [], after)
+                if self.after_reconnect(hand, subscription):
+                    continue  # fetched across a reconnect: let go with the rest
+                hand.take(fetched)
                 if not hand.held or not subscriber.running:
                     continue
-                if not hand.ready and not await self.accounted(subscription, hand, event_types):
+                if not hand.ready and not await self.accounted(subscriber, hand, source):
                     await hand.keep()
                     continue
-            settled: set[int] = set()
             try:
-                await self.handle_run(list(hand.held.values()), event_types, settled)
+                await self.handle_run(list(hand.held.values()), event_types)
             except Exception as exc:  # noqa: BLE001 - the rest of the run is taken up again, in order
-                hand.drop(settled)
                 log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                           held=len(hand.held))
                 await asyncio.sleep(1.0)
                 await hand.keep(at_once=True)
-            else:
-                hand.drop(settled)
 
     def reconnects(self) -> int:
-        """How often this process's NATS connection was made again (`Hand.take`)."""
+        """How often this process's NATS connection was made again (`Hand.let_go`)."""
         try:
             return int(self.broker.connection.stats["reconnects"])
         except Exception:  # noqa: BLE001 - no connection yet: nothing fetched on one either
             return 0
 
-    async def accounted(self, subscription: Any, hand: Hand, event_types: frozenset[str]) -> bool:
-        """Whether every message the consumer delivered and has not had settled is in `hand` (then its
-        messages may be applied in stream order); if so, `hand` follows the deliveries from here on.
-
-        Asked of the server (`num_ack_pending`) when the deliveries this process saw do not follow on from
-        what it knew (its start, a NATS reconnect, a delivery it never received). First what needs no order
-        is settled: other event types (acked unread), poison (parked) and copies of events already applied
-        (acked as duplicates: a message applied and acked, delivered again before the ack arrived, is no
-        longer pending and must not stand in for one that is)."""
-        settled: set[int] = set()
-        try:
-            ready = await self.sort_out(list(hand.held.values()), event_types, settled)
-            if ready:
-                source = ready[0][1].source
-                await self.start_from(source)
-                tracking = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0
-                for raw, envelope, _ in ready:
-                    if envelope.source_position <= tracking:
-                        await self.settled(raw, envelope, False, 0.0, tries=raw.metadata.num_delivered)
-                        settled.add(raw.metadata.sequence.stream)
-            hand.drop(settled)
-            if not hand.held:
-                return False
-            info = await subscription.consumer_info()
-        except Exception as exc:  # noqa: BLE001 - asked again after the next fetch
-            hand.drop(settled)
-            log.warning("inbox.pending_unread", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+    def after_reconnect(self, hand: Hand, subscription: Any) -> bool:
+        """Let go of what was fetched before a reconnect (`Hand.let_go`); True if there was one."""
+        now = self.reconnects()
+        if now == hand.reconnects:
             return False
-        if info.num_ack_pending > len(hand.held):
+        dropped = drop_queued(subscription)
+        log.info("inbox.reconnected", service=self.app.service, let_go=len(hand.held) + dropped)
+        hand.let_go(now)
+        return True
+
+    async def accounted(self, subscriber: Any, hand: Hand, source: str) -> bool:
+        """Whether every message the consumer delivered and has not had settled is in `hand` (then its messages
+        may be applied in stream order, and `hand` follows the deliveries from here on).
+
+        Read from the stream when the deliveries this process saw do not follow on from what it knew (its
+        start, a reconnect, a delivery it never received). Every message of the consumer's subjects from its ack
+        floor to its last delivery is held here, or was settled here, with the same content, or is one this
+        process does not know: acked out of order (a poison parked before an earlier message was applied; by a
+        process before this one) or pending elsewhere. The server's count of pending messages tells which: what
+        is held here (and was never settled here) is pending, so the rest of the count bounds what is pending
+        elsewhere. A held message the stream holds otherwise, or no longer (its tail lost while NATS
+        restarted), is let go unsettled.
+        """
+        unknown: dict[int, bytes] = {}
+        pending_here = 0
+        try:
+            info = await subscriber.subscription.consumer_info()
+            seq, last = info.ack_floor.stream_seq, info.delivered.stream_seq
+            while seq < last:
+                try:
+                    msg = await subscriber.jetstream.get_msg(STREAM, seq + 1, subject=f"{SUBJECT_PREFIX}.{source}.*",
+                                                             next=True)
+                except NotFoundError:
+                    break
+                if not msg.seq or msg.seq > last:
+                    break
+                seq, data = msg.seq, msg.data or b""
+                held, settled = hand.held.get(seq), hand.settled.get(seq) == hash(data)
+                if held is not None and held.data == data:
+                    pending_here += 0 if settled else 1  # held, never settled: pending (nothing else acks it)
+                elif not settled:
+                    unknown[seq] = data
+        except Exception as exc:  # noqa: BLE001 - read again after the next fetch
+            log.warning("inbox.stream_unread", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+            return False
+        stale = [s for s in hand.held if s > seq or s in unknown]
+        for s in stale:  # not what the stream holds there (any more): delivered again, or published again
+            del hand.held[s]
+        if unknown and info.num_ack_pending > pending_here:
             if hand.waiting_since is None:
                 hand.waiting_since = time.monotonic()
                 self.awaited += 1
                 log.warning("inbox.awaiting_redelivery", service=self.app.service, consumer=info.name,
-                            pending=info.num_ack_pending, held=len(hand.held), first_held=min(hand.held))
+                            pending=info.num_ack_pending, held=len(hand.held), unknown=len(unknown),
+                            first_unknown=min(unknown), let_go=len(stale))
             return False
+        for s, data in unknown.items():  # acked: none is pending elsewhere
+            hand.remember(s, data)
         if hand.waiting_since is not None:
             log.info("inbox.redelivered", service=self.app.service, consumer=info.name, held=len(hand.held),
                      waited_s=round(time.monotonic() - hand.waiting_since, 2))
             hand.waiting_since = None
         hand.next_delivery = info.delivered.consumer_seq + 1
-        return True
+        return bool(hand.held)
 
     async def fetch_run(self, subscription: Any, timeout: float = FETCH_SECONDS) -> list[Msg]:
         """The next message, as soon as there is one, and up to k - 1 more that are already waiting.
@@ -404,37 +445,31 @@ class Inbox:
                 messages += await subscription.fetch(batch=more, timeout=timeout)
         return messages
 
-    async def sort_out(self, messages: list[Msg], event_types: frozenset[str],
-                       settled: set[int]) -> list[tuple[Msg, Envelope, BaseModel]]:
+    async def sort_out(self, messages: list[Msg], event_types: frozenset[str]) -> list[tuple[Msg, Envelope, BaseModel]]:
         """Settle what needs no order (other event types acked unread, poison and forged messages parked); the
-        rest parsed, in stream order. `settled` gathers the stream sequences of those settled."""
+        rest parsed, in stream order."""
         ready: list[tuple[Msg, Envelope, BaseModel]] = []
         for raw in sorted(messages, key=lambda m: m.metadata.sequence.stream):
             subject = raw.subject
             if subject.rsplit(".", 1)[-1] not in event_types:
-                await raw.ack()
-                settled.add(raw.metadata.sequence.stream)
+                await self.finish(raw)
                 continue
             try:
                 envelope, payload = parse(raw.data)
             except PoisonMessage as exc:
                 await self.dead_letter_raw(raw, exc.reason)
-                settled.add(raw.metadata.sequence.stream)
                 continue
             refused = refusal(subject, envelope)
             if refused is not None:
                 await self.dead_letter_raw(raw, refused)
-                settled.add(raw.metadata.sequence.stream)
                 continue
             ready.append((raw, envelope, payload))
         return ready
 
-    async def handle_run(self, messages: list[Msg], event_types: frozenset[str], settled: set[int] | None = None) -> None:
-        """Apply fetched messages of one source in stream order, as few commits as their handlers allow;
-        `settled` gathers the stream sequences of those acked or dead-lettered (for `pull_runs`)."""
+    async def handle_run(self, messages: list[Msg], event_types: frozenset[str]) -> None:
+        """Apply fetched messages of one source in stream order, as few commits as their handlers allow."""
         unbind_event()
-        settled = set() if settled is None else settled
-        ready = await self.sort_out(messages, event_types, settled)
+        ready = await self.sort_out(messages, event_types)
         attempted: set[int] = set()  # tried in a commit whose outcome this process did not learn (`note`)
         while ready:
             await self.start_from(ready[0][1].source)
@@ -451,7 +486,6 @@ class Inbox:
                 self.run_messages += sum(done)
             for (raw, envelope, _), applied in zip(ready, done, strict=False):
                 await self.settled(raw, envelope, applied, seconds, tries=self.tries(raw, attempted))
-                settled.add(raw.metadata.sequence.stream)
             ready = ready[len(done):]
             if failed is not None:
                 # The failed commit may have been recorded all the same (a connection lost in its commit): the
@@ -461,7 +495,6 @@ class Inbox:
                 raw, envelope, payload = ready.pop(0)
                 await self.retry_alone(raw, envelope, payload, failed.error, held=[m for m, _, _ in ready],
                                        tries=self.tries(raw, attempted))
-                settled.add(raw.metadata.sequence.stream)
         unbind_event()
 
     @staticmethod
@@ -481,7 +514,20 @@ class Inbox:
         log.info("inbox.applied" if applied else "inbox.duplicate", source_position=envelope.source_position,
                  seq=raw.metadata.sequence.stream, tries=tries)
         unbind_event()
-        await raw.ack()
+        await self.finish(raw)
+
+    async def finish(self, raw: Msg, term: bool = False) -> None:
+        """Ack (or terminate) a message. In a run only on the connection it was fetched on: after a reconnect its
+        stream sequence may be another message's (a tail lost while NATS restarted), so it is left to the server,
+        which delivers it again if it still holds it (a duplicate then); it counts as settled here (`Hand`)."""
+        parts = raw.subject.split(".")
+        hand = self.hands.get(parts[1]) if len(parts) > 1 else None
+        if hand is not None:
+            hand.remember(raw.metadata.sequence.stream, raw.data)
+            if self.reconnects() != hand.reconnects:
+                log.info("inbox.ack_withheld", service=self.app.service, seq=raw.metadata.sequence.stream)
+                return
+        await (raw.term() if term else raw.ack())
 
     async def retry_alone(self, raw: Msg, envelope: Envelope, payload: BaseModel, error: Exception,
                           held: list[Msg], tries: int) -> None:
@@ -616,7 +662,7 @@ class Inbox:
 
     async def dead_letter_raw(self, raw: Msg, reason: str) -> None:
         await self.park(raw, reason)
-        await raw.term()  # terminate: it is parked in the dead-letter stream
+        await self.finish(raw, term=True)  # terminate: it is parked in the dead-letter stream
 
     async def park(self, raw: Msg, reason: str) -> None:
         """Publish a message to the dead-letter stream with its reason (`dead_letter`, `dead_letter_raw`)."""

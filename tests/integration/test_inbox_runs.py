@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +31,7 @@ from shared.kernel.app import BatchFailed
 from shared.kernel.store import store_env
 from shared.messaging import inbox as inbox_module
 from shared.messaging.bus import connect, ensure_streams
-from shared.messaging.inbox import Inbox
+from shared.messaging.inbox import Hand, Inbox
 
 
 class CountingCollaboration(CollaborationApplication):
@@ -224,6 +225,69 @@ def test_faststream_still_has_the_pull_loop_the_inbox_wraps() -> None:
     import inspect
 
     assert list(inspect.signature(PullStreamSubscriber._consume_pull).parameters) == ["self", "cb"]
+
+
+def test_nats_py_still_keeps_a_pull_subscriptions_deliveries_where_the_inbox_drops_them() -> None:
+    """`drop_queued` (shared/messaging/inbox.py) empties nats-py's `PullSubscription._sub._pending_queue` after a
+    reconnect: a fetch hands out what is queued there first."""
+    import inspect
+
+    from nats.js.client import JetStreamContext
+
+    assert "self._sub._pending_queue" in inspect.getsource(JetStreamContext.PullSubscription._fetch_one)
+    assert "self._sub._pending_size" in inspect.getsource(JetStreamContext.PullSubscription._fetch_one)
+
+
+async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_last_delivery_is_in_hand(
+        nats: Nats, tmp_path: Path) -> None:
+    """`Inbox.accounted`: every message of the consumer's subjects from its ack floor to its last delivery must be
+    held (or settled here) with the same content, or acked: one delivered and pending elsewhere is waited for; one
+    held whose content the stream holds otherwise (delivered before NATS restarted and lost its tail) is let go,
+    unacked; one acked out of order (a poison parked, by a process before this one) is no reason to wait."""
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    await run_inbox(collab, nats.url, 8, lambda inbox: consumer_exists(nats.url), "the consumer made")
+    for _ in range(2):
+        escalated_case(intake)
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 6), "all published")
+    nc = await nats_py.connect(nats.url)
+    try:
+        js = nc.jetstream()
+        subscription = await js.pull_subscribe_bind("collaboration--intake", STREAM)
+        fetched = await subscription.fetch(4, timeout=2)
+        assert [m.metadata.sequence.stream for m in fetched] == [1, 2, 3, 4]
+        consumer = SimpleNamespace(subscription=subscription, jetstream=js)
+        inbox = Inbox(collab, NatsBroker(nats.url, logger=None), max_deliver=3, batch=8)
+
+        def hand(*messages: Any) -> Hand:
+            made = Hand()
+            made.take(list(messages))
+            return made
+
+        one, two, three, four = fetched
+        pending_elsewhere = hand(one, two, four)
+        assert not await inbox.accounted(consumer, pending_elsewhere, "intake")
+        assert sorted(pending_elsewhere.held) == [1, 2, 4] and inbox.awaited == 1
+
+        whole = hand(one, two, three, four)
+        assert await inbox.accounted(consumer, whole, "intake")
+        assert whole.ready and whole.next_delivery == 5
+
+        real = four.data
+        four.data = two.data  # what sequence 4 held before the tail was lost: another message now
+        stale = hand(one, two, three, four)
+        assert not await inbox.accounted(consumer, stale, "intake")
+        assert sorted(stale.held) == [1, 2, 3]
+        four.data = real
+
+        await three.ack_sync()  # acked before the ones ahead of it were settled
+        acked_out_of_order = hand(one, two, four)
+        assert await inbox.accounted(consumer, acked_out_of_order, "intake")
+        assert sorted(acked_out_of_order.held) == [1, 2, 4]
+        assert (await js.consumer_info(STREAM, "collaboration--intake")).num_ack_pending == 3  # nothing else acked
+    finally:
+        await nc.close()
 
 
 async def test_the_relay_decodes_only_the_events_that_leave_the_service(nats: Nats, tmp_path: Path) -> None:
