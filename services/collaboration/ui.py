@@ -200,7 +200,7 @@ def plans_table(request: Request, case_id: UUID, app: App) -> Response:
 def _plan_facts(app: CollaborationApplication, case_id: UUID) -> list[tuple[str, str]]:
     """What heads a collaboration plan: why the case was escalated, its concerns and the primary agency (blocking)."""
     case = app.case_view(case_id)
-    return [("理由", case["reason"]), ("相談内容", "・".join(case["concerns"])), ("主担当", case["primary_agency"])]
+    return [("理由", case["reason"]), ("相談内容", "、".join(case["concerns"])), ("主担当", case["primary_agency"])]
 
 
 def _plan_roles(app: CollaborationApplication, case: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,11 +3,12 @@ answers' models (the OpenAPI shows every answer) and the routes, each one applic
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.intake.access import may_read_case, may_see_referral
 from services.intake.application import IntakeApplication
@@ -41,8 +42,21 @@ ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの
 
 # -- commands (the JSON body and the division UI's form alike) -------------------------------------
 
+
+def visible(name: str) -> str:
+    """D2: a person is received under a name staff can read: at least one letter, digit or sign, not only zero-width
+    characters, spaces or combining marks (which would list the person with an empty-looking name)."""
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in name):
+        raise ValueError("氏名に見える文字がありません（空白・ゼロ幅の文字・結合記号だけです）。氏名を入力してください / "
+                         "the name has no visible character (only spaces, zero-width characters or combining marks)")
+    return name
+
+
+#: 氏名: one line, and something to read
+PersonName = Annotated[Name, AfterValidator(visible)]
+
 class PersonIn(BaseModel):
-    name: Name = Field(min_length=1, max_length=200, title="氏名", description="氏名")
+    name: PersonName = Field(min_length=1, max_length=200, title="氏名", description="氏名")
     kana: Name = Field(default="", max_length=200, title="ふりがな", description="ふりがな")
     birth_date: WarekiBirthDate | None = Field(
         default=None, title="生年月日",

@@ -27,6 +27,7 @@ from services.intake.domain import (
     PossibleDuplicate,
     Reception,
     Referral,
+    UnknownPrimaryAgency,
     check_reception,
     due_at_intake,
 )
@@ -64,15 +65,26 @@ from shared.organisation.scope import sees_every_division
 
 
 class CounterOfAnotherDivision(DomainError):
-    """D2 (issue 13): a counselor receives consultations at their own division's counters."""
+    """D2 (issue 13): a counselor receives consultations at their own division's counters (the division scope of
+    writes, so marked as the scope's refusal like the policy's own)."""
 
     status = 403
+    headers = {"X-Jusou-Refused-By": "scope"}
 
 
 class NotTheirsToAnswer(DomainError):
     """D11: only the agency connected to answers a connection (a domain rule, not the role policy)."""
 
     status = 403
+
+
+def _known_agency(agency: str) -> str:
+    """D11: the code of a 主担当機関 named by staff (shared/organisation/reference.py); refused when the file knows
+    no such agency."""
+    code = agency_code(agency.strip())
+    if code is None:
+        raise UnknownPrimaryAgency(agency)
+    return code
 
 
 class _Actor:
@@ -339,8 +351,9 @@ class IntakeApplication(CaseworkOwner):
     def escalate_case(self, actor: dict[str, str], case_id: UUID, reason: str, primary_agency: str) -> None:
         """D3 D11: escalate to collaboration, naming the primary agency (a division that may write the case)."""
         case = self._writable(actor, case_id)
+        code = _known_agency(primary_agency)
         with acting(actor):
-            case.escalate(reason=reason, primary_agency=primary_agency, primary_agency_code=agency_code(primary_agency),
+            case.escalate(reason=reason, primary_agency=primary_agency, primary_agency_code=code,
                           concern_codes=self._concern_codes(case))
         self.save(case)
 
@@ -702,9 +715,10 @@ class IntakeApplication(CaseworkOwner):
                 raise NotAMember(f"ケース {str(case.id)[:8]} はこの世帯の方の相談ではありません / "
                                  "that case is not a current member's")
         lead, others = cases[0], cases[1:]
+        code = _known_agency(primary_agency)
         with acting(actor):
             lead.escalate(reason, primary_agency, household_ref=str(household.id),
-                          related_case_ids=[c.id for c in others], primary_agency_code=agency_code(primary_agency),
+                          related_case_ids=[c.id for c in others], primary_agency_code=code,
                           concern_codes=self._concern_codes(lead))
             for other in others:
                 other.join_household_plan(lead.id, str(household.id), primary_agency)

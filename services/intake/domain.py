@@ -107,6 +107,15 @@ class CaseAlreadyClosed(DomainError):
     """対応終了 was recorded already: the case is closed."""
 
 
+class UnknownPrimaryAgency(Invalid):
+    """D11: the 主担当機関 a case is escalated with is an agency of the municipality file, whose division then holds
+    the case; a name it does not know would leave the case to no division (and the plan's role refused, D4)."""
+
+    def __init__(self, agency: str) -> None:
+        super().__init__(f"主担当機関「{agency}」は機関の一覧にありません。一覧から選んでください / "
+                         f"unknown primary agency {agency!r}: choose one of the city's agencies (GET /reference/agencies)")
+
+
 class Person(Aggregate):
     """相談者: personal information, kept only in intake's (encrypted) store."""
 

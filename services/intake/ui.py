@@ -41,7 +41,7 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
-from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, counters
+from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, agencies, counters
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
@@ -231,9 +231,17 @@ def search_page(request: Request, app: App, who: Who, name: str = "", kana: str 
 
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
 def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
+    return _case_page(request, app, who, case_id)
+
+
+def _case_page(request: Request, app: IntakeApplication, who: Principal, case_id: UUID, status_code: int = 200,
+               refused: dict[str, Any] | None = None) -> Response:
+    """The case page; `refused`: a form of it that was refused (`where`), its fields as typed (`form`) and why
+    (`message`), shown beside that form so that nothing typed is lost (blocking: run it in the thread pool)."""
     case = app.case_view(case_id)
     shown = app.persons_in_view(who, [case_id], "case").get(str(case_id)) if allowed(who, "person.read") else None
-    return ui.render(request, "intake_case.html", "相談ケース / case", case=case, counter=COUNTERS[case["counter"]],
+    return ui.render(request, "intake_case.html", "相談ケース / case", status_code=status_code, case=case,
+                     counter=COUNTERS[case["counter"]],
                      casework=app.case_file(case_id), household=app.household_of_case(case_id),
                      today=wareki(today_in_japan(), with_gregorian=False),
                      person=_person_shown(shown) if shown else None, routes=ROUTES, consulted_by=CONSULTED_BY,
@@ -243,7 +251,8 @@ def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
                      erasure_bases=ERASURE_BASES, may_erase=allowed(who, "person.erase"),
                      writable=who.division in case_writers(case),  # division scope of writes
                      answers=[answering_division(case, i) == who.division  # D11: theirs to answer
-                              for i in range(len(case["connections"]))])
+                              for i in range(len(case["connections"]))],
+                     agencies=sorted(agencies()), refused=refused or {"where": "", "message": "", "form": {}})
 
 
 @router.post("/ui/persons/{person_ref}/erasure", dependencies=[requires("person.erase")])
@@ -265,12 +274,16 @@ async def erase_person(request: Request, person_ref: UUID, app: App, actor: Staf
 # -- the forms of the case page: each its own route, so the policy names its action (the answer to a
 # connection is `connection.answer`, the agency connected to's; the others `intake.case.write`) ------
 
-async def _from_case_page(case_id: UUID, done: str, record: Callable[[], Awaitable[None]]) -> Response:
-    """Record a form of the case page, then back to the page saying what happened (or why not)."""
+async def _from_case_page(request: Request, app: IntakeApplication, case_id: UUID, where: str, done: str,
+                          record: Callable[[], Awaitable[None]]) -> Response:
+    """Record a form of the case page, then back to the page saying what happened; refused, the page again with
+    why beside that form (`where`) and its fields as typed."""
     try:
         await record()
     except DomainError as refused:
-        return redirect(f"/ui/cases/{case_id}", ng=str(refused))
+        typed = {k: v for k, v in (await form_text(request)).items() if k not in ("csrf_token", "idempotency_key")}
+        return await call(_case_page, request, app, request.state.principal, case_id, refused.status,
+                          {"where": where, "message": str(refused), "form": typed})
     return redirect(f"/ui/cases/{case_id}", ok=done)
 
 
@@ -283,7 +296,7 @@ async def consent(request: Request, case_id: UUID, app: App, actor: Staff) -> Re
         command = form_model(ConsentIn, text)
         await call(app.record_consent, actor, case_id, command.scope, command.granted, command.method, command.covers)
 
-    return await _from_case_page(case_id, "同意を記録しました / consent recorded", record)
+    return await _from_case_page(request, app, case_id, "consent", "同意を記録しました / consent recorded", record)
 
 
 @router.post("/ui/cases/{case_id}/connect", name="case_connect", dependencies=[requires("intake.case.write")])
@@ -295,7 +308,7 @@ async def connect(request: Request, case_id: UUID, app: App, actor: Staff) -> Re
         command = form_model(ConnectIn, text)
         await call(app.connect_case, actor, case_id, command.to_agency, command.reason)
 
-    return await _from_case_page(case_id, "つなぎを記録しました / connected", record)
+    return await _from_case_page(request, app, case_id, "connect", "つなぎを記録しました / connected", record)
 
 
 @router.post("/ui/cases/{case_id}/escalate", name="case_escalate", dependencies=[requires("intake.case.write")])
@@ -307,7 +320,7 @@ async def escalate(request: Request, case_id: UUID, app: App, actor: Staff) -> R
         command = form_model(EscalateIn, text)
         await call(app.escalate_case, actor, case_id, command.reason, command.primary_agency)
 
-    return await _from_case_page(case_id, "多機関協働事業へつなぎました / escalated", record)
+    return await _from_case_page(request, app, case_id, "escalate", "多機関協働事業へつなぎました / escalated", record)
 
 
 @router.post("/ui/cases/{case_id}/closure", name="case_closure", dependencies=[requires("intake.case.write")])
@@ -319,7 +332,7 @@ async def close(request: Request, case_id: UUID, app: App, actor: Staff) -> Resp
         command = form_model(CloseIn, text)
         await call(app.close_case, actor, case_id, command.outcome, command.note)
 
-    return await _from_case_page(case_id, "対応終了を記録しました / case closed", record)
+    return await _from_case_page(request, app, case_id, "closure", "対応終了を記録しました / case closed", record)
 
 
 @router.post("/ui/cases/{case_id}/answer", name="case_answer", dependencies=[requires("connection.answer")])
@@ -335,7 +348,7 @@ async def answer(request: Request, case_id: UUID, app: App, actor: Staff) -> Res
         command = form_model(AnswerIn, text)
         await call(app.answer_connection, actor, case_id, int(index), command.accepted, command.reason)
 
-    return await _from_case_page(case_id, "回答を記録しました / answer recorded", record)
+    return await _from_case_page(request, app, case_id, "answer", "回答を記録しました / answer recorded", record)
 
 
 @router.get("/ui/audit/recent-basis", response_class=HTMLResponse, dependencies=[requires("audit.disclosures")])

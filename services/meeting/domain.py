@@ -25,6 +25,18 @@ class NotOnAgenda(DomainError):
     """Only a proposed plan (or one whose closure was requested) is judged."""
 
 
+#: where a plan stands on the meeting's agenda, as the refusals name it to staff
+REVIEW_STATUS_JA = {"proposed": "決定待ち", "closure_requested": "終結評価待ち", "approved": "承認済み",
+                    "revision_requested": "修正依頼済み", "returned": "相談窓口へ戻し済み", "closed": "終結済み",
+                    "suspended": "中断中", "continued": "継続", "resumed": "再開済み"}
+#: what to do when the plan moved on meanwhile (another tab, another member of staff)
+REOPEN = "画面を開き直して、いまの状態を確かめてください"
+
+
+def _stands(status: str) -> str:
+    return REVIEW_STATUS_JA.get(status, status)
+
+
 class ConsentMissing(DomainError):
     """D9: the 重層的支援会議 discusses a case only with the person's consent."""
 
@@ -176,7 +188,8 @@ class Meeting(JourneyAggregate):
         only); D9: consent at the 重層的支援会議; the city (`city`, 福祉総務課) a party to it. `codes`: the agencies'
         codes in the municipality file (issue 18: the attendees' and the primary agency's), by name."""
         if review.status != "proposed":
-            raise NotOnAgenda(f"このプランは審議できる状態ではありません（{review.status}）/ the plan is not awaiting a decision")
+            raise NotOnAgenda(f"このプランは審議できる状態ではありません（{_stands(review.status)}）。{REOPEN} / "
+                              f"the plan is not awaiting a decision ({review.status}): reload the page")
         self._city_attends(city)
         if self.meeting_type == "shien_kaigi" and decision == "approved":
             raise NotForShienKaigi(
@@ -253,7 +266,8 @@ class Meeting(JourneyAggregate):
 
         D9: at the 重層的支援会議 the person's consent is needed for the evaluation too."""
         if review.status != "closure_requested":
-            raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{review.status}）/ no closure was requested")
+            raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{_stands(review.status)}）。{REOPEN} / "
+                              f"no closure was requested ({review.status}): reload the page")
         self._city_attends(city)
         if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
             raise ConsentMissing(
@@ -291,7 +305,8 @@ class Meeting(JourneyAggregate):
         was given again: intake recorded it after the suspension (the consent the meeting holds is newer
         than the suspension, the review's last change) and it covers the 重層的支援会議."""
         if review.status != "suspended":
-            raise NotOnAgenda(f"中断中のプランではないため再開できません（{review.status}）/ only a suspended plan resumes")
+            raise NotOnAgenda(f"中断中のプランではないため再開できません（{_stands(review.status)}）。{REOPEN} / "
+                              f"only a suspended plan resumes ({review.status}): reload the page")
         if self.meeting_type != "jusou_shien_kaigi":
             raise NotForShienKaigi(
                 "プランの再開は重層的支援会議で、本人同意を得て行います。支援会議では再開できません / "

@@ -290,14 +290,20 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
     # D8: a gap is recorded against a case before this meeting: on its agenda or in its minutes.
     cases = list(dict.fromkeys([i["case_id"] for i in agenda] + [m["case_id"] for m in minutes if m.get("case_id")]))
     settled = list(dict.fromkeys(m["plan_id"] for m in minutes if m["kind"] in ("decision", "evaluation")))
+    suspended = app.scoped(app.suspended(), getattr(request.state, "principal", None))
+    # a refusal whose form the page no longer shows (a second tab: the plan was decided or evaluated meanwhile) is
+    # said at the top of the page, or the staff member would see the page come back without a word
+    shown = {str(i["plan_id"]) for i in agenda} | {f"resume-{i['plan_id']}" for i in suspended} | {
+        "take_up", "gap", "sitting", "agenda"} | ({"learning"} if settled else set())
+    unplaced = [message for where, message in (errors or {}).items() if where not in shown]
+    top = {"flash": "／".join(unplaced), "flash_kind": "ng"} if unplaced else {}
     return ui.render(request, "meeting_meeting.html", f"{MEETING_TYPES[meeting['meeting_type']]} / meeting",
                      status_code=status_code, meeting=meeting, agenda=agenda, minutes=minutes, cases=cases,
                      settled=settled, present_rows=PRESENT_ROWS, city=app.city(), concern_choices=_concern_choices(),
                      concern_fields=_concern_names(),
                      learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
-                     suspended=app.scoped(app.suspended(), getattr(request.state, "principal", None)),
-                     resource_kinds=list(RESOURCE_KINDS.values()), **LABELS)
+                     suspended=suspended, resource_kinds=list(RESOURCE_KINDS.values()), **top, **LABELS)
 
 
 @router.get("/ui/meetings/{meeting_id}", response_class=HTMLResponse, dependencies=[requires("meeting.read")])

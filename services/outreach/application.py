@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 
-from services.outreach.domain import STAGES, Engagement
+from services.outreach.domain import STAGES, Engagement, UnknownPrimaryAgency
 from shared.contract.events import Envelope, MeetingDecidedV1
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.plan_owner import PlanOwner
@@ -115,9 +115,12 @@ class OutreachApplication(PlanOwner, CaseworkOwner):
         """D12: hand the person on (OutreachHandedOver); intake, collaboration or participation takes it up."""
         if counter is not None and counter not in COUNTERS:
             raise Invalid(f"窓口 {counter!r} はありません。次のいずれかです / unknown counter: " + ", ".join(COUNTERS))
+        code = agency_code((primary_agency or "").strip())
+        if to_program == "collaboration" and (primary_agency or "").strip() and code is None:
+            raise UnknownPrimaryAgency(str(primary_agency))  # D11: a case held by no division otherwise
         engagement = self._engagement(case_id)
         with acting(actor):
-            engagement.hand_over(to_program, reason, primary_agency, counter, primary_agency_code=agency_code(primary_agency))
+            engagement.hand_over(to_program, reason, primary_agency, counter, primary_agency_code=code)
         self.save(engagement)
 
     def require_case(self, case_id: UUID) -> None:

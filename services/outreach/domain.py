@@ -14,6 +14,15 @@ STAGES = ("未接触", "接触", "関係形成", "信頼関係", "つなぎ準�
 CONTACT_METHODS = ("訪問", "手紙", "電話", "メール", "その他")
 
 
+class UnknownPrimaryAgency(Invalid):
+    """D11: a person handed over to 多機関協働 goes with a 主担当機関 of the municipality file, whose division then holds
+    the case; a name it does not know would leave the case to no division."""
+
+    def __init__(self, agency: str) -> None:
+        super().__init__(f"主担当機関「{agency}」は機関の一覧にありません。一覧から選んでください / "
+                         f"unknown primary agency {agency!r}: choose one of the city's agencies (GET /reference/agencies)")
+
+
 class Engagement(JourneyAggregate):
     """関わり: contact attempts, the growth of the relationship, and the hand-over (D12)."""
 
