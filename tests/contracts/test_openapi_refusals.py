@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from support.auth import staff_headers
+from support.municipality import LEAD
 
 from services.meeting.domain import NotForShienKaigi
 from shared.domain.access import OutOfScope
@@ -30,7 +31,7 @@ from shared.web.policy import PUBLIC, declared
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 COMMANDS = {"POST", "PUT", "PATCH", "DELETE"}
-AUDITOR = staff_headers("kansa-001", "welfare-general", "auditor")
+AUDITOR = staff_headers("kansa-001", LEAD, "auditor")
 
 
 @cache
@@ -106,7 +107,7 @@ def test_real_refusals_carry_the_code_their_document_promises(service: str) -> N
 
     unsigned = client.get(path)
     assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated"), unsigned.text
-    nobody = client.get(path, headers=staff_headers("x-001", "welfare-general", "operator"))
+    nobody = client.get(path, headers=staff_headers("x-001", LEAD, "operator"))
     assert (nobody.status_code, nobody.json()["code"]) == (403, "forbidden"), nobody.text
     malformed = client.get(path, headers=AUDITOR)
     assert malformed.status_code == 422 and malformed.json()["code"] == "invalid", malformed.text

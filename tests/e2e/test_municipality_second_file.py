@@ -1,6 +1,13 @@
-"""The same tests on a second municipality's file (issue 18): the e2e journeys, the trust boundaries and a whole
-journey through the pages run again on 架空市's file (shared/organisation/municipalities/kakushi.toml: other divisions,
-counters, partners and names), in a pytest of their own with `JUSOU_TEST_MUNICIPALITY=kakushi`.
+"""The suite on a second municipality's file (issue 18): every test module whose outcome can depend on the municipality
+file runs again on 架空市's file (shared/organisation/municipalities/kakushi.toml: other divisions, counters, partners
+and names), in a pytest of its own with `JUSOU_TEST_MUNICIPALITY=kakushi`.
+
+What runs there is everything under tests/ but the modules listed below, each with its reason:
+- `READ_NO_MUNICIPALITY_FILE`: modules that provably read no municipality file; a test here checks it (their imports,
+  also those of the programs they run, reach neither shared.organisation nor tests/support/municipality.py, and they
+  use no suite or server fixture), so the list cannot silently rot;
+- `NOT_ON_THE_SECOND_FILE`: modules that do depend on the file but are left out for a stated reason (they name their
+  own file; this module).
 
 The tests name divisions, counters, concern fields and partners by role (tests/support/municipality.py), never by
 Chofu's codes, so they pass on either file; this run proves it in CI. To run any test on the second file yourself:
@@ -12,9 +19,13 @@ Chofu's codes, so they pass on either file; this run proves it in CI. To run any
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -23,56 +34,251 @@ from support.municipality import IS_DEFAULT, TEST_VARIABLE
 from shared.organisation.reference import VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What runs on both files (the rest of the suite runs on the default file only: CI's time is counted). The security
-#: modules stay together (they share one suite), the page walk last.
-ON_BOTH_FILES = (
-    "tests/e2e/test_journey.py::test_whole_journey_over_http_watched_on_the_bus[sqlite]",  # not the restarts, nor PostgreSQL
-    "tests/e2e/test_scenarios.py",
-    "tests/e2e/test_branches.py",
-    "tests/security/test_trust_boundaries.py",
-    # of test_policy.py, the tests that name divisions (its walks of every role × every endpoint and page take minutes
-    # and name none): the division scope, D3 つなぎ, D11, a division without a counter
-    *(
-        "tests/security/test_policy.py::test_policy_" + name
-        for name in (
-            "a_childcare_counselor_cannot_read_a_disability_counters_case",
-            "a_case_connected_to_childcare_becomes_readable_there",
-            "writing_needs_a_division_that_runs_the_program",
-            "d11_only_the_agency_connected_to_answers_and_the_case_page_shows_it_only_its_forms",
-            "scope_a_list_shows_a_reader_only_the_cases_that_name_their_division",
-            "scope_a_refusal_names_the_divisions_that_hold_the_record_and_is_marked_as_the_scopes",
-            "scope_a_history_row_names_its_actor_upstream_and_agencies_by_division_code",
-        )
-    ),
-    "tests/ui/test_whole_journey_ui.py",  # a whole journey through the pages, in chromium
+TESTS = ROOT / "tests"
+THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
+
+#: Left out of the second run because they read no municipality file: neither directly, nor through a running suite,
+#: nor through shared.organisation (`test_second_file_left_out_modules_read_no_municipality_file` checks each).
+READ_NO_MUNICIPALITY_FILE: tuple[tuple[str, str], ...] = (
+    ("tests/contracts/test_contract_package.py", "builds the contract package (shared/contract) and parses events in a venv"),
+    ("tests/contracts/test_import_layers.py", "import-linter and grimp over the source: the import graph"),
+    ("tests/contracts/test_lint.py", "ruff over the source tree"),
+    ("tests/contracts/test_schemas.py", "the event models of shared/contract against the checked-in JSON schemas"),
+    ("tests/contracts/test_types.py", "mypy over the source tree"),
+    ("tests/integration/test_bench_recorder_runs.py", "the bench's raw SQLite recorder"),
+    ("tests/security/test_secrets.py", "scans the committed files for keys and secrets"),
+    ("tests/unit/test_bench_profile.py", "the bench's profile reader on a sample"),
+    ("tests/unit/test_domain_purity.py", "reads the imports of the services' domain modules"),
+    ("tests/unit/test_library_adapter.py", "the eventsourcing adapter of shared/kernel"),
+    ("tests/unit/test_logs.py", "log formats of shared/observe"),
+    ("tests/unit/test_tracing.py", "tracing of shared/observe on a bare FastAPI app"),
+    ("tests/unit/test_wareki.py", "Japanese era dates"),
+    ("tests/unit/test_wareki_input.py", "Japanese era dates typed in forms"),
 )
-#: Left out on the second file for time: a walk of every case route as another division's supervisor (the scope's
-#: refusals, by code, are the same on any file; the tests above name the divisions).
-NOT_ON_THE_SECOND_FILE = (
-    (
-        "tests/security/test_trust_boundaries.py::"
-        "test_trust_scope_every_case_route_of_every_service_refuses_another_divisions_supervisor"
-    ),
+#: Left out though their outcome can depend on the file, each for the reason given.
+NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
+    (THIS, "this module: it starts the second run"),
+    ("tests/e2e/test_other_municipality.py",
+     "runs on 架空市's file already, set by itself (reorganised on a day of its own) for every suite it starts"),
 )
+#: Tests of the modules that run, deselected on the second file for CI's time (organisation-independent walks).
+DESELECTED_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = ()
+
+
+def left_out() -> list[str]:
+    return [path for path, _ in (*READ_NO_MUNICIPALITY_FILE, *NOT_ON_THE_SECOND_FILE)]
+
+
+def second_run_arguments() -> list[str]:
+    """pytest's arguments for the second run: everything under tests/ but the modules left out, with their reasons."""
+    return ["tests", *(f"--ignore={path}" for path in left_out()),
+            *(f"--deselect={test}" for test, _ in DESELECTED_ON_THE_SECOND_FILE)]
 
 
 # Only when this whole run is already on another file (`JUSOU_TEST_MUNICIPALITY=kakushi pytest tests`): its modules run
 # there themselves, and running them again here would test the same file twice. CI runs on the default file, where this
 # never skips.
 @pytest.mark.skipif(not IS_DEFAULT, reason="this whole run is on another municipality's file already")
-def test_the_journeys_trust_boundaries_and_a_page_walk_pass_on_another_municipalitys_file(artifacts: Path) -> None:
+def test_second_file_every_module_that_can_depend_on_the_file_passes_on_another_municipalitys_file(
+    artifacts: Path,
+) -> None:
     # its own accounts and keys (JUSOU_AUTH_DIR): the same staff ids sit in other divisions there
     env = {k: v for k, v in os.environ.items() if k not in (VARIABLE, "JUSOU_AUTH_DIR")} | {TEST_VARIABLE: "kakushi"}
     report = artifacts / "kakushi-run.txt"
     with report.open("w", encoding="utf-8") as out:
         ran = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-rfE",
-             *ON_BOTH_FILES, *(f"--deselect={test}" for test in NOT_ON_THE_SECOND_FILE)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=900, check=False,
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-rfE", "--durations=15",
+             *second_run_arguments()],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=1800, check=False,
         )
     said = report.read_text(encoding="utf-8")
-    summary = said.strip().splitlines()[-1] if said.strip() else ""
+    summary = next((line for line in reversed(said.strip().splitlines()) if " in " in line and "=" in line), "")
     print(f"\non 架空市's file: {summary}")
     assert ran.returncode == 0, f"on kakushi.toml ({report}):\n{said[-8000:]}"
     assert " passed" in summary and "skipped" not in summary, summary
 
+
+# The guard: what is left out must stay left out for its reason.
+
+#: Where a module's import may lead to reading the municipality file.
+READS_THE_FILE = ("shared.organisation", "support.municipality")
+#: Fixtures a module that reads no municipality file may use: pytest's own and the artifacts folder. The suite
+#: fixtures (shared_suite, module_suite, running_suite, journey, ui_suite, walk_suite, own_suite, seeded …), the
+#: browser and the servers (nats, postgres …) are not here.
+FIXTURES_WITHOUT_THE_FILE = frozenset({
+    "request", "tmp_path", "tmp_path_factory", "tmpdir", "tmpdir_factory", "monkeypatch", "capsys", "capsysbinary",
+    "capfd", "capfdbinary", "caplog", "recwarn", "pytestconfig", "record_property", "record_testsuite_property",
+    "cache", "doctest_namespace", "artifacts",
+})
+
+
+def module_file(name: str) -> Path | None:
+    """The file of project or test-support module `name` (None: the standard library or a dependency)."""
+    for base in (ROOT, TESTS):
+        path = base.joinpath(*name.split("."))
+        if (path / "__init__.py").is_file():
+            return path / "__init__.py"
+        if path.with_suffix(".py").is_file():
+            return path.with_suffix(".py")
+    return None
+
+
+def module_name(path: Path) -> str:
+    resolved = path.resolve()
+    base = next((b for b in (TESTS, ROOT) if resolved.is_relative_to(b)), resolved.parent)
+    relative = resolved.relative_to(base).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    return ".".join(parts)
+
+
+def console_scripts() -> dict[str, str]:
+    """The project's commands (pyproject.toml [project.scripts]) by name → their module."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return {name: target.split(":")[0] for name, target in tomllib.load(file)["project"]["scripts"].items()}
+
+
+def imports_in(tree: ast.AST, package: str) -> Iterator[str]:
+    """Every module a tree imports, anywhere in it (functions included), with the names imported from it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def runs_in(tree: ast.AST, scripts: dict[str, str]) -> Iterator[str]:
+    """Modules a test file runs in another process: the Python programs in its strings, `-m module` in its argument
+    lists, and the project's commands (`jusou`) at the head of an argument list or at the end of a path."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "import " in node.value:
+            try:
+                program = ast.parse(node.value)
+            except SyntaxError:
+                continue
+            yield from imports_in(program, "")
+        elif isinstance(node, ast.List | ast.Tuple) and node.elts:
+            values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            for flag, after in pairwise(values):
+                if flag == "-m" and isinstance(after, str):
+                    yield from (after, f"{after}.__main__")
+            if values[0] in scripts:
+                yield scripts[str(values[0])]
+        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant)
+              and node.right.value in scripts):
+            yield scripts[str(node.right.value)]
+
+
+def reached_from(path: Path) -> dict[str, str]:
+    """Every project and test-support module `path` reaches by importing or running it → the module that leads there."""
+    scripts = console_scripts()
+    reached: dict[str, str] = {}
+    todo = [(module_name(path), path, "")]
+    while todo:
+        name, file, via = todo.pop()
+        if name in reached:
+            continue
+        reached[name] = via
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+        runs = runs_in(tree, scripts) if not file.resolve().is_relative_to(ROOT) or file.resolve().is_relative_to(TESTS) \
+            else ()
+        for found in {*imports_in(tree, package), *runs}:
+            parts = found.split(".")
+            for end in range(1, len(parts) + 1):  # a package's __init__ runs before its module
+                prefix = ".".join(parts[:end])
+                target = module_file(prefix)
+                if target is not None and prefix not in reached:
+                    todo.append((prefix, target, name))
+    return reached
+
+
+def way_to(reached: dict[str, str], name: str) -> str:
+    chain = [name]
+    while reached.get(chain[-1]):
+        chain.append(reached[chain[-1]])
+    return " ← ".join(chain)
+
+
+def fixtures_used(path: Path) -> set[str]:
+    """The fixtures a module's tests ask for that the module does not define itself out of allowed ones: its tests'
+    and fixtures' parameters, `usefixtures`, and the autouse fixtures of the conftest.py files above it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    own: dict[str, set[str]] = {}
+    wanted: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            params = {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]} - {"self", "cls"}
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            params -= {name.strip() for d in node.decorator_list if "parametrize" in ast.unparse(d)
+                       for name in _parametrized_names(d)}
+            if any("fixture" in d for d in decorators):
+                own[node.name] = params
+            elif node.name.startswith("test"):
+                wanted |= params
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("usefixtures"):
+            wanted |= {a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    for conftest in _conftests_above(path):
+        for node in ast.walk(ast.parse(conftest.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                    "autouse=True" in ast.unparse(d) for d in node.decorator_list):
+                wanted.add(node.name)
+    seen: set[str] = set()
+    while wanted - seen:
+        name = (wanted - seen).pop()
+        seen.add(name)
+        wanted |= own.get(name, set())
+    return {name for name in seen if name not in own}
+
+
+def _parametrized_names(decorator: ast.expr) -> list[str]:
+    if isinstance(decorator, ast.Call) and decorator.args and isinstance(decorator.args[0], ast.Constant):
+        return str(decorator.args[0].value).split(",")
+    if isinstance(decorator, ast.Call) and decorator.args and isinstance(decorator.args[0], ast.List | ast.Tuple):
+        return [e.value for e in decorator.args[0].elts if isinstance(e, ast.Constant)]
+    return []
+
+
+def _conftests_above(path: Path) -> list[Path]:
+    folders = [folder for folder in path.resolve().parents if folder.is_relative_to(TESTS)]
+    return [folder / "conftest.py" for folder in folders if (folder / "conftest.py").is_file()]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in READ_NO_MUNICIPALITY_FILE])
+def test_second_file_left_out_modules_read_no_municipality_file(path: str) -> None:
+    module = ROOT / path
+    assert module.is_file(), f"{path} is gone: take it off READ_NO_MUNICIPALITY_FILE"
+    reached = reached_from(module)
+    reading = sorted(name for name in reached if name.startswith(READS_THE_FILE))
+    assert not reading, (f"{path} reaches the municipality file ({way_to(reached, reading[0])}): "
+                         "take it off READ_NO_MUNICIPALITY_FILE so that it runs on the second file")
+    fixtures = fixtures_used(module) - FIXTURES_WITHOUT_THE_FILE
+    assert not fixtures, (f"{path} uses fixtures {sorted(fixtures)} (a suite or a server reads the municipality "
+                          "file): take it off READ_NO_MUNICIPALITY_FILE so that it runs on the second file")
+
+
+def test_second_file_the_guard_sees_a_module_that_reads_the_file(tmp_path: Path) -> None:
+    """The guard itself can fail: an import through a helper, a program run with `-m`, and a suite fixture are seen."""
+    reached = reached_from(TESTS / "e2e" / "test_other_municipality.py")
+    assert any(name.startswith(READS_THE_FILE) for name in reached)
+    sample = tmp_path / "test_sample.py"
+    sample.write_text("import subprocess, sys\n\n\n@pytest.fixture\ndef mine(running_suite): ...\n\n\n"
+                      "def test_x(mine, tmp_path):\n    subprocess.run([sys.executable, '-m', 'bench'])\n", encoding="utf-8")
+    reached = reached_from(sample)
+    assert any(name.startswith(READS_THE_FILE) for name in reached), "the imports of `-m bench` not followed"
+    assert fixtures_used(sample) - FIXTURES_WITHOUT_THE_FILE == {"running_suite"}
+
+
+def test_second_file_every_module_left_out_is_there_once_with_a_reason() -> None:
+    listed = [*READ_NO_MUNICIPALITY_FILE, *NOT_ON_THE_SECOND_FILE]
+    paths = [path for path, _ in listed]
+    assert len(paths) == len(set(paths)), "a module listed twice"
+    assert all(reason.strip() for _, reason in [*listed, *DESELECTED_ON_THE_SECOND_FILE])
+    assert [p for p in paths if not (ROOT / p).is_file()] == []
+    assert [t for t, _ in DESELECTED_ON_THE_SECOND_FILE if not (ROOT / t.split("::")[0]).is_file()] == []
+    assert [t for t, _ in DESELECTED_ON_THE_SECOND_FILE if t.split("::")[0] in paths] == []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError
+from support.municipality import LEAD
 from support.servers import Postgres
 
 from services.outreach.application import OutreachApplication
@@ -17,8 +18,8 @@ from shared.kernel.store import pg_conninfo, store_env
 from shared.settings import Settings
 from shared.web.auth import Principal
 
-WORKER = {"staff_id": "outreach-007", "division": "welfare-general"}
-READER = Principal("outreach-007", "welfare-general", frozenset({"outreach_worker"}))
+WORKER = {"staff_id": "outreach-007", "division": LEAD}
+READER = Principal("outreach-007", LEAD, frozenset({"outreach_worker"}))
 SECRET = "母の年金を本人が管理している"
 
 

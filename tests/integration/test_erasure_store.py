@@ -17,6 +17,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import HARDSHIP
 from support.servers import Postgres
 
 from services.intake.application import IntakeApplication
@@ -27,8 +28,8 @@ from shared.kernel.journey import Invalid, NotFound
 from shared.kernel.store import pg_conninfo, store_env
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
-SUPERVISOR = {"staff_id": "kanri-001", "division": "livelihood-welfare"}
+STAFF = {"staff_id": "s-014", "division": HARDSHIP.division}
+SUPERVISOR = {"staff_id": "kanri-001", "division": HARDSHIP.division}
 
 
 def known_person() -> dict[str, str]:
@@ -48,12 +49,12 @@ def open_intake() -> IntakeApplication:
 
 def record(app: IntakeApplication, person: dict[str, str]) -> tuple[UUID, UUID]:
     """Receive, record consent, show the person on a legal basis and as a search candidate, escalate."""
-    case_id = app.receive_consultation(STAFF, "life-support", "livelihood-welfare", "電話", ["生活困窮", "住まい"],
+    case_id = app.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "電話", ["生活困窮", "住まい"],
                                        person, None, True)
     app.record_consent(STAFF, case_id, "関係機関との情報共有", True, "書面")
     assert app.disclose_person(STAFF, case_id, "own_counter", None)["name"] == person["name"]
     assert [p["name"] for p in app.find_people(STAFF, None, None, person["kana"], person["phone"])] == [person["name"]]
-    app.escalate_case(STAFF, case_id, "複合", "調布ライフサポート")
+    app.escalate_case(STAFF, case_id, "複合", HARDSHIP.ja)
     return case_id, UUID(app.case_view(case_id)["person_ref"])
 
 
@@ -111,7 +112,7 @@ def erase_and_check(app: IntakeApplication, person: dict[str, str]) -> tuple[UUI
         app.erase_person(SUPERVISOR, person_ref, "person_request", "二度目")
     assert again.value.status == 409 and "既に消去" in str(again.value)
     with pytest.raises(PersonErased):
-        app.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["生活困窮"], None,
+        app.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "窓口", ["生活困窮"], None,
                                  str(person_ref))
     assert_reads_as_erased(app, case_id, person_ref, person)
     return case_id, person_ref, key, len(list(app.notifications()))

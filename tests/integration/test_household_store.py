@@ -12,6 +12,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY
 from support.servers import Postgres
 
 from services.intake.application import IntakeApplication
@@ -20,12 +21,12 @@ from shared.domain.casework import JST
 from shared.kernel.store import pg_conninfo, store_env
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-016", "division": "elderly-support"}
+STAFF = {"staff_id": "s-016", "division": ELDERLY.division}
 
 
 @dataclass(frozen=True)
 class Reader:
-    division: str = "elderly-support"
+    division: str = ELDERLY.division
     roles: frozenset[str] = field(default_factory=lambda: frozenset({"counselor"}))
     staff_id: str = "s-016"
 
@@ -35,7 +36,7 @@ def open_intake() -> IntakeApplication:
 
 
 def receive(app: IntakeApplication, name: str, phone: str) -> UUID:
-    return app.receive_consultation(STAFF, "houkatsu", "elderly-support", "来所", ["高齢・介護"],
+    return app.receive_consultation(STAFF, ELDERLY.code, ELDERLY.division, "来所", ["高齢・介護"],
                                     {"name": name, "kana": "", "birth_date": None, "address": None, "phone": phone},
                                     None, True)
 
@@ -51,7 +52,7 @@ def walk(token: str) -> None:
             "name": f"同居人{token}", "kana": "", "birth_date": None, "address": None, "phone": None},
             confirm_new_person=True)
         app.remove_member(STAFF, household, lodger)
-        app.escalate_household(STAFF, household, [mother, son], "8050", "地域包括支援センター")
+        app.escalate_household(STAFF, household, [mother, son], "8050", ELDERLY.ja)
         app.write_note(STAFF, son, datetime.now(JST) - timedelta(minutes=5), "訪問", "本人",
                        f"部屋から出てこない{token}")
     finally:

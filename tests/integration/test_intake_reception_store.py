@@ -13,6 +13,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import HARDSHIP
 from support.servers import Postgres
 
 from services.intake.application import IntakeApplication
@@ -20,12 +21,12 @@ from services.intake.domain import PossibleDuplicate
 from shared.kernel.store import pg_conninfo, store_env
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-015", "division": "livelihood-welfare"}
+STAFF = {"staff_id": "s-015", "division": HARDSHIP.division}
 
 
 @dataclass(frozen=True)
 class Reader:
-    division: str = "livelihood-welfare"
+    division: str = HARDSHIP.division
     roles: frozenset[str] = field(default_factory=lambda: frozenset({"counselor"}))
     staff_id: str = "s-015"
 
@@ -38,7 +39,7 @@ def receive(app: IntakeApplication, token: str) -> UUID:
     person = {"name": f"深大寺 鶲{token}", "kana": f"じんだいじ ひたき{token}", "birth_date": "1955-06-07",
               "address": f"調布市深大寺元町{token}", "phone": f"080-{token[:4]}-1{token[4:]}2"}
     return app.receive_consultation(
-        STAFF, "life-support", "livelihood-welfare", "電話", ["生活困窮"], person, None, True,
+        STAFF, HARDSHIP.code, HARDSHIP.division, "電話", ["生活困窮"], person, None, True,
         reception={"consulted_on": "2026-12-01", "route": "from_agency", "consulted_by": "agency",
                    "main_complaint": f"家賃の滞納{token}", "summary": f"大家から退去を求められている{token}"})
 
@@ -56,7 +57,7 @@ def walk(open_app: object, token: str) -> tuple[UUID, UUID]:
         found = again.find_anyone(Reader(), kana=f"ジンダイジ　ヒタキ{token}")
         assert [p["name"] for p in found["people"]] == [f"深大寺 鶲{token}"]
         with pytest.raises(PossibleDuplicate) as offered:
-            again.receive_consultation(STAFF, "life-support", "livelihood-welfare", "来所", ["生活困窮"],
+            again.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "来所", ["生活困窮"],
                                        {"name": "別の名前", "kana": "", "birth_date": None, "address": None,
                                         "phone": f"080{token[:4]}1{token[4:]}2"}, None, False, check_similar=True)
         assert "電話番号が同じ" in offered.value.extra["candidates"][0]["why"]

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError
+from support.municipality import CHILDCARE, HARDSHIP, SHAKYO
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import PossibleDuplicate
@@ -16,7 +17,7 @@ from shared.kernel.journey import DomainError, Invalid
 from shared.kernel.store import store_env
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-014", "division": "livelihood-welfare"}
+STAFF = {"staff_id": "s-014", "division": HARDSHIP.division}
 PERSON = {"name": "布田 花子", "kana": "フダ ハナコ", "birth_date": "1948-03-09", "address": "調布市布田1-2-3",
           "phone": "042-481-0000"}
 
@@ -29,7 +30,7 @@ def intake(tmp_path: Path) -> IntakeApplication:
 
 def receive(app: IntakeApplication, person: dict[str, str] | None = None, person_ref: str | None = None,
             confirm: bool = False) -> UUID:
-    return app.receive_consultation(STAFF, "life-support", "livelihood-welfare", "電話", ["生活困窮", "住まい"],
+    return app.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "電話", ["生活困窮", "住まい"],
                                     person, person_ref, confirm)
 
 
@@ -73,14 +74,14 @@ def test_d2_a_different_person_with_the_same_name_can_be_confirmed_new(intake: I
 
 def test_d3_connection_accepted_makes_the_agency_primary(intake: IntakeApplication) -> None:
     case_id = receive(intake, PERSON)
-    intake.connect_case(STAFF, case_id, "調布市社会福祉協議会", "家計相談のため")
+    intake.connect_case(STAFF, case_id, SHAKYO, "家計相談のため")
     intake.answer_connection(STAFF, case_id, 0, True, "")
     case = intake.case_view(case_id)
-    assert case["primary"] == "調布市社会福祉協議会"
+    assert case["primary"] == SHAKYO
     assert case["connections"][0]["status"] == "accepted"
     answered = [translate(intake.mapper.to_domain_event(n), n.id) for n in intake.notifications()][-1]
     assert answered is not None and answered.event_type == "CaseConnectionAnswered"
-    assert answered.payload == {"to_agency": "調布市社会福祉協議会", "to_agency_code": "partner:shakyo", "accepted": True,
+    assert answered.payload == {"to_agency": SHAKYO, "to_agency_code": "partner:shakyo", "accepted": True,
                                 "reason": ""}  # the code beside the name (issue 18)
 
 
@@ -93,25 +94,25 @@ def test_d3_connection_declined_needs_a_reason_and_keeps_the_primary(intake: Int
     with pytest.raises(DomainError):
         intake.answer_connection(STAFF, case_id, 0, True, "")
     case = intake.case_view(case_id)
-    assert case["primary"] == "調布ライフサポート" and case["connections"][0]["status"] == "declined"
+    assert case["primary"] == HARDSHIP.ja and case["connections"][0]["status"] == "declined"
 
 
 def test_d3_concerns_in_two_fields_flag_an_escalation_candidate(intake: IntakeApplication) -> None:
     two = receive(intake, PERSON)
-    one = intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["生活困窮"], None,
+    one = intake.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "窓口", ["生活困窮"], None,
                                       intake.case_view(two)["person_ref"])
     assert intake.case_view(two)["escalation_candidate"] is True
     assert intake.case_view(one)["escalation_candidate"] is False
-    intake.escalate_case(STAFF, two, "住まいと生活困窮が重なる", "調布ライフサポート")
+    intake.escalate_case(STAFF, two, "住まいと生活困窮が重なる", HARDSHIP.ja)
     assert intake.case_view(two)["escalation_candidate"] is False
 
 
 def test_d2_concerns_are_fields_of_the_city_list_by_code_or_name(intake: IntakeApplication) -> None:
-    case_id = intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "メール",
+    case_id = intake.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "メール",
                                           ["poverty", "住まい", "生活困窮"], {"name": "x"}, None, True)
     assert intake.case_view(case_id)["concerns"] == ["生活困窮", "住まい"]
     with pytest.raises(Invalid) as refused:
-        intake.receive_consultation(STAFF, "life-support", "livelihood-welfare", "窓口", ["占い"], {"name": "y"}, None, True)
+        intake.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "窓口", ["占い"], {"name": "y"}, None, True)
     assert "占い" in str(refused.value) and "ひきこもり" in str(refused.value)
 
 
@@ -120,8 +121,8 @@ def test_d10_each_search_candidate_shown_is_recorded_as_a_disclosure(intake: Int
 
     case_id = receive(intake, PERSON)
     person_ref = intake.case_view(case_id)["person_ref"]
-    searcher = {"staff_id": "s-099", "division": "childcare"}
+    searcher = {"staff_id": "s-099", "division": CHILDCARE.division}
     assert [p["person_ref"] for p in intake.find_people(searcher, None, None, "ふだ はなこ", "0424810000")] == [person_ref]
     assert intake.find_people(searcher, "誰 でもない", "1900-01-01", None, None) == []
     rows = disclosure_rows(intake.person_rows(UUID(person_ref)))
-    assert [(r["staff_id"], r["division"], r["basis"]) for r in rows] == [("s-099", "childcare", "search_before_create")]
+    assert [(r["staff_id"], r["division"], r["basis"]) for r in rows] == [("s-099", CHILDCARE.division, "search_before_create")]

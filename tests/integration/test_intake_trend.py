@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from support.municipality import CHILDCARE, ELDERLY, LEAD_NAME, SHAKYO
 from unit.builders import envelope_for
 
 from services.intake.application import IntakeApplication
@@ -16,7 +17,7 @@ from shared.kernel.store import store_env
 from shared.organisation.reference import COUNTERS
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-1", "division": "childcare"}
+STAFF = {"staff_id": "s-1", "division": CHILDCARE.division}
 
 
 @pytest.mark.parametrize(
@@ -37,20 +38,20 @@ def test_d14_trend_counts_consultations_connections_escalations_and_meeting_case
         return intake.receive_consultation(staff, counter, COUNTERS[counter].division, "窓口", ["保育", "高齢・介護"],
                                            {"name": f"n{uuid4()}"}, None)
 
-    double_care = [consult("hoiku-concierge") for _ in range(3)]
-    consult("houkatsu")
-    intake.connect_case(STAFF, double_care[0], "調布市社会福祉協議会", "子育て支援")
-    intake.escalate_case(STAFF, double_care[1], "ダブルケア", "保育コンシェルジュ")
+    double_care = [consult(CHILDCARE.code) for _ in range(3)]
+    consult(ELDERLY.code)
+    intake.connect_case(STAFF, double_care[0], SHAKYO, "子育て支援")
+    intake.escalate_case(STAFF, double_care[1], "ダブルケア", CHILDCARE.ja)
     meeting_id = uuid4()
     for position, decision in ((1, "revision_requested"), (2, "approved")):  # one case, two decisions
         intake.receive(*envelope_for("meeting", position, "MeetingDecided", {
             "meeting_id": meeting_id, "meeting_type": "jusou_shien_kaigi", "plan_id": uuid4(), "decision": decision,
-            "attendees": ["福祉総務課"], "reasons": "r"}, double_care[1]))
+            "attendees": [LEAD_NAME], "reasons": "r"}, double_care[1]))
     year, quarter = fiscal_quarter(datetime.now(UTC))
     rows = {row["counter"]: row for row in intake.trend() if (row["fiscal_year"], row["quarter"]) == (year, quarter)}
-    assert rows["hoiku-concierge"] == {
-        "counter": "hoiku-concierge", "counter_ja": "保育コンシェルジュ", "fiscal_year": year, "quarter": quarter,
+    assert rows[CHILDCARE.code] == {
+        "counter": CHILDCARE.code, "counter_ja": CHILDCARE.ja, "fiscal_year": year, "quarter": quarter,
         "period_ja": f"{year}年度 第{quarter}四半期", "consultations": 3, "connections": 1, "escalations": 1,
         "meeting_cases": 1,
     }
-    assert (rows["houkatsu"]["consultations"], rows["houkatsu"]["meeting_cases"]) == (1, 0)
+    assert (rows[ELDERLY.code]["consultations"], rows[ELDERLY.code]["meeting_cases"]) == (1, 0)

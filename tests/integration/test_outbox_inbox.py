@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import nats as nats_py
 import pytest
 from faststream.nats import NatsBroker
+from support.municipality import ELDERLY, LEAD_NAME
 from support.poll import eventually
 from support.servers import Nats
 
@@ -26,7 +27,7 @@ from shared.messaging.inbox import Inbox
 from shared.messaging.relay import Relay
 from shared.settings import Settings
 
-STAFF = {"staff_id": "s-001", "division": "elderly-support"}
+STAFF = {"staff_id": "s-001", "division": ELDERLY.division}
 
 
 def settings(service: str, data_dir: Path, nats_url: str) -> Settings:
@@ -38,9 +39,9 @@ def settings(service: str, data_dir: Path, nats_url: str) -> Settings:
 
 
 def escalated_case(app: IntakeApplication, reason: str = "複合的な課題") -> UUID:
-    case_id = app.receive_consultation(STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = app.receive_consultation(STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                        ["高齢・介護", "ひきこもり"], {"name": "調布 花子"}, None)
-    app.escalate_case(STAFF, case_id, reason, "地域包括支援センター")
+    app.escalate_case(STAFF, case_id, reason, ELDERLY.ja)
     return case_id
 
 
@@ -239,7 +240,7 @@ def forged(source: str, event_type: str, position: int, payload: dict[str, Any])
     }).encode()
 
 
-ESCALATION = {"reason": "forged", "concerns": ["ひきこもり"], "primary_agency": "地域包括支援センター"}
+ESCALATION = {"reason": "forged", "concerns": ["ひきこもり"], "primary_agency": ELDERLY.ja}
 
 
 async def test_trust_inbox_dead_letters_an_envelope_that_disagrees_with_its_subject(nats: Nats, tmp_path: Path) -> None:
@@ -247,7 +248,7 @@ async def test_trust_inbox_dead_letters_an_envelope_that_disagrees_with_its_subj
     collab = CollaborationApplication(env=store_env(settings("collaboration", tmp_path, nats.url)))
     body = forged("meeting", "MeetingDecided", 1_000_000, {
         "meeting_id": str(uuid4()), "meeting_type": "jusou_shien_kaigi", "plan_id": str(uuid4()),
-        "decision": "approved", "attendees": ["福祉総務課"], "reasons": "forged"})
+        "decision": "approved", "attendees": [LEAD_NAME], "reasons": "forged"})
     nc = await connect(nats.url, "forger")
     await ensure_streams(nc)
     await nc.jetstream().publish("jusou.intake.CaseEscalated", body)

@@ -9,6 +9,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from support.municipality import ELDERLY
 from support.servers import Postgres
 from unit.builders import COUNTER_STAFF, PERSON
 
@@ -26,7 +27,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow: str = "0") ->
 
 
 def consult(app: IntakeApplication, person_ref: str | None = None) -> UUID:
-    case_id = app.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "電話", ["高齢・介護"],
+    case_id = app.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "電話", ["高齢・介護"],
                                        None if person_ref else dict(PERSON), person_ref)
     app.record_consent(COUNTER_STAFF, case_id, "重層的支援会議での情報共有", True, "書面")
     app.disclose_person(COUNTER_STAFF, case_id, "own_counter", None)

@@ -14,6 +14,7 @@ from integration.test_outbox_inbox import (
     settings,
     stream_messages,
 )
+from support.municipality import ELDERLY, HARDSHIP
 from support.poll import eventually
 from support.servers import Nats
 from support.v1_consumer import escalation_reasons
@@ -35,12 +36,12 @@ def escalated_v2(position: int) -> Envelope:
     """A CaseEscalated v2 as intake would publish it once it moves to v2."""
     case_id = uuid4()
     payload = CaseEscalatedV2(reason_code="compound", reason_text="介護と困窮が重なる", concerns=["高齢・介護", "困窮"],
-                              primary_agency="調布ライフサポート")
+                              primary_agency=HARDSHIP.ja)
     return Envelope.model_validate({
         "event_id": uuid4(), "event_type": "CaseEscalated", "schema_version": 2, "source": "intake",
         "source_position": position, "case_id": case_id, "occurred_at": "2026-11-28T01:02:03+00:00",
         "correlation_id": journey_id(case_id), "causation_id": None,
-        "actor": {"staff_id": "kouki-012", "division": "elderly-support"}, "payload": payload.model_dump(mode="json"),
+        "actor": {"staff_id": "kouki-012", "division": ELDERLY.division}, "payload": payload.model_dump(mode="json"),
     })
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import PrivatePostgres, free_port, nats_server
 
@@ -22,7 +23,7 @@ SERVICES = ("intake", "collaboration")
 
 
 def consultation() -> dict[str, object]:
-    return {"counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護"],
+    return {"counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護"],
             "person": {"name": "停電 次郎", "kana": "ていでん じろう"}, "confirm_new_person": True}
 
 
@@ -62,7 +63,7 @@ async def test_a_database_outage_answers_503_and_loses_nothing(tmp_path: Path, o
             assert (await client.get(f"{intake}/cases/{after}")).status_code == 200
             # the relay outlived the outage: what is recorded after it still reaches the other programs
             await journey.post("intake", f"/cases/{after}/escalate",
-                               {"reason": "停電後の相談", "primary_agency": "地域包括支援センター"}, COUNTER_STAFF)
+                               {"reason": "停電後の相談", "primary_agency": ELDERLY.ja}, COUNTER_STAFF)
             await journey.get_when("collaboration", f"/cases/{after}", lambda c: c["status"] == "open",
                                    "collaboration to open a case escalated after the outage")
 

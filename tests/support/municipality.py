@@ -18,7 +18,7 @@ from pathlib import Path
 
 from shared.organisation import reference
 from shared.organisation.municipality import DATA, DEFAULT_FILE
-from shared.organisation.reference import Counter
+from shared.organisation.reference import Counter, Program
 
 TEST_VARIABLE = "JUSOU_TEST_MUNICIPALITY"
 
@@ -61,6 +61,30 @@ def partner(code: str) -> str:
 
 def division_name(code: str) -> str:
     return reference.DIVISIONS[code].ja
+
+
+def program_of(kind: str, division: str | None = None) -> Program:
+    """The first program valid today of `kind` (`community`, `intake`, `participation` …), of `division` when given
+    (Chofu's first community program: 介護予防普及啓発事業 `kaigo-yobo` of 高齢者支援室)."""
+    found = [p for p in reference.programs().values() if p.kind == kind and division in (None, p.division)]
+    if not found:
+        raise LookupError(f"{FILE.name}: no {kind} program{f' of {division}' if division else ''} ([[programs]] kind)")
+    return found[0]
+
+
+def resource_kind(code: str) -> str:
+    """The name of resource kind `code` (`ibasho`, `shuro`, `jukyo`, `other`: the same codes in every file)."""
+    return reference.RESOURCE_KINDS[code].ja
+
+
+def referral_source(code: str) -> str:
+    """The name of referral source `code` (`jichikai`: 自治会・町内会 in Chofu's file, 自治会 in 架空市's)."""
+    return reference.REFERRAL_SOURCES[code].ja
+
+
+def area(index: int = 0) -> reference.Area:
+    """The `index`-th 地区 valid today (the file's order)."""
+    return list(reference.areas().values())[index]
 
 
 def division_without_counter() -> str:

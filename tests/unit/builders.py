@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 
 from shared.contract.events import REGISTRY, Envelope, envelope_json, parse
 from shared.kernel.app import ServiceApplication
@@ -22,19 +23,22 @@ Translate = Callable[[Any, int], Envelope | None]
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
-COUNTER_STAFF = {"staff_id": "s1", "division": "elderly-support"}
-COORDINATOR = {"staff_id": "c1", "division": "welfare-general"}
-SECRETARIAT = {"staff_id": "k1", "division": "welfare-general"}
+#: Staff by role (tests/support/municipality.py), so the unit tests run on any municipality file: the counselor at the
+#: elderly counter's division, the coordinator and the meeting's secretariat in the 重層 secretariat's division.
+COUNTER_STAFF = {"staff_id": "s1", "division": ELDERLY.division}
+COORDINATOR = {"staff_id": "c1", "division": LEAD}
+SECRETARIAT = {"staff_id": "k1", "division": LEAD}
 
 PERSON = {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1961-04-01",
           "address": "調布市小島町2-35-1", "phone": "042-481-7111"}
 
-#: Agencies the city knows (shared/organisation/reference.py), for plan roles and meeting attendees.
+#: Agencies the city knows (shared/organisation/reference.py), for plan roles and meeting attendees: the elderly counter
+#: (Chofu: 地域包括支援センター), the hardship counter (調布ライフサポート) and the lead division (福祉総務課).
 ROLES = [
-    {"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整", "contact": "山田"},
-    {"agency": "調布ライフサポート", "responsibility": "家計相談"},
+    {"agency": ELDERLY.ja, "responsibility": "母の介護サービス調整", "contact": "山田"},
+    {"agency": HARDSHIP.ja, "responsibility": "家計相談"},
 ]
-ATTENDEES = ["地域包括支援センター", "調布ライフサポート", "福祉総務課"]
+ATTENDEES = [ELDERLY.ja, HARDSHIP.ja, LEAD_NAME]
 
 
 def in_memory(app_class: type[App]) -> App:

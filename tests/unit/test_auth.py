@@ -19,6 +19,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from support.municipality import CHILDCARE, ELDERLY
 
 from jusou.cli import parser
 from shared.web.auth import Accounts, AuthSettings, DevIssuer, Unauthenticated, Verifier
@@ -32,7 +33,7 @@ def settings(folder: Path, **changes: Any) -> AuthSettings:
 
 def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": "elderly-support",
+    body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": ELDERLY.division,
             "roles": ["counselor"], "iat": now, "nbf": now, "exp": now + 600, **changes}
     return {k: v for k, v in body.items() if v is not None}
 
@@ -46,11 +47,11 @@ def refusal(verifier: Verifier, token: str) -> str:
 
 def test_auth_the_development_issuer_makes_one_key_pair_kept_private(tmp_path: Path) -> None:
     first, second = DevIssuer(tmp_path / "auth"), DevIssuer(tmp_path / "auth")
-    token = first.mint("kouki-012", "elderly-support", ["counselor"])
+    token = first.mint("kouki-012", ELDERLY.division, ["counselor"])
 
     principal = Verifier(settings(tmp_path / "auth")).verify(token)
 
-    assert principal.staff_id == "kouki-012" and principal.division == "elderly-support"
+    assert principal.staff_id == "kouki-012" and principal.division == ELDERLY.division
     assert principal.roles == frozenset({"counselor"}) and principal.token == token
     assert second.private_key().private_numbers() == first.private_key().private_numbers()
     assert stat.S_IMODE((tmp_path / "auth" / "signing-key.pem").stat().st_mode) == 0o600
@@ -92,7 +93,7 @@ def test_auth_a_verified_token_is_remembered_but_never_past_its_expiry(
     checked: list[str] = []
     real = verifier._verify
     monkeypatch.setattr(verifier, "_verify", lambda token: checked.append(token) or real(token))
-    token = issuer.mint("kouki-012", "elderly-support", ["counselor"], ttl_seconds=120)
+    token = issuer.mint("kouki-012", ELDERLY.division, ["counselor"], ttl_seconds=120)
 
     assert verifier.verify(token) == verifier.verify(token)
     assert checked == [token]  # the signature was checked once
@@ -112,7 +113,7 @@ def test_auth_a_bad_signature_alg_none_and_hmac_keyed_with_the_public_key_are_re
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     stranger = jwt.encode(claims(), ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
     unsigned = jwt.encode(claims(), None, algorithm="none")
-    header, _body, _ = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"]).split(".")
+    header, _body, _ = DevIssuer(tmp_path).mint("kouki-012", ELDERLY.division, ["counselor"]).split(".")
     forged_body = jwt.utils.base64url_encode(json.dumps(claims(roles=["supervisor"])).encode()).decode()
     hmac_header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
     signing_input = f"{hmac_header}.{forged_body}".encode()
@@ -142,19 +143,19 @@ def test_auth_an_ended_session_is_refused_even_while_remembered_as_verified(tmp_
     """Sign-out and `jusou staff remove` end tokens at once, in every verifier sharing the auth folder."""
     issuer = DevIssuer(tmp_path)
     here, elsewhere = Verifier(settings(tmp_path)), Verifier(settings(tmp_path))  # two services of one host
-    signed_out, other_session = (issuer.mint("kouki-012", "elderly-support", ["counselor"]) for _ in range(2))
-    removed = issuer.mint("hoiku-1", "childcare", ["counselor"])
+    signed_out, other_session = (issuer.mint("kouki-012", ELDERLY.division, ["counselor"]) for _ in range(2))
+    removed = issuer.mint("hoiku-1", CHILDCARE.division, ["counselor"])
     for token in (signed_out, other_session, removed):
         assert elsewhere.verify(token)  # now remembered as verified there
 
     assert here.end(here.verify(signed_out)) is True
-    Accounts(tmp_path).add("hoiku-1", "childcare", ["counselor"], "pw")
+    Accounts(tmp_path).add("hoiku-1", CHILDCARE.division, ["counselor"], "pw")
     assert Accounts(tmp_path).remove("hoiku-1")
 
     for verifier in (here, elsewhere):
         assert "ended" in refusal(verifier, signed_out) and "ended" in refusal(verifier, removed)
         assert verifier.verify(other_session).staff_id == "kouki-012"  # the same member's other session goes on
-    assert elsewhere.verify(issuer.mint("hoiku-1", "childcare", ["counselor"]))  # added again: signs in afresh
+    assert elsewhere.verify(issuer.mint("hoiku-1", CHILDCARE.division, ["counselor"]))  # added again: signs in afresh
     assert stat.S_IMODE((tmp_path / "revoked.json").stat().st_mode) == 0o600
 
 
@@ -203,13 +204,13 @@ def test_auth_tokens_of_the_citys_identity_provider_are_checked_with_its_jwks(
     url, key = idp
     verifier = Verifier(settings(tmp_path, issuer="https://idp.city.example", jwks_url=url, division_claim="jusou_division",
                                  roles_claim="jusou_roles"))
-    body = claims(iss="https://idp.city.example", division=None, roles=None, jusou_division="childcare",
+    body = claims(iss="https://idp.city.example", division=None, roles=None, jusou_division=CHILDCARE.division,
                   jusou_roles=["counselor"])
 
     principal = verifier.verify(jwt.encode(body, key, algorithm="RS256", headers={"kid": "city-1"}))
 
-    assert principal.division == "childcare" and principal.roles == frozenset({"counselor"})
-    dev_token = DevIssuer(tmp_path).mint("kouki-012", "elderly-support", ["counselor"])
+    assert principal.division == CHILDCARE.division and principal.roles == frozenset({"counselor"})
+    dev_token = DevIssuer(tmp_path).mint("kouki-012", ELDERLY.division, ["counselor"])
     assert "signing key" in refusal(verifier, dev_token)  # the development issuer's tokens are not the city's
 
 
@@ -222,16 +223,16 @@ def test_auth_a_development_issuer_that_cannot_make_its_key_says_what_to_do(
 
     monkeypatch.setattr("shared.web.auth.write_private", read_only)
     with pytest.raises(Unauthenticated) as refused:
-        DevIssuer(tmp_path / "auth").mint("kouki-012", "elderly-support", ["counselor"])
+        DevIssuer(tmp_path / "auth").mint("kouki-012", ELDERLY.division, ["counselor"])
     assert refused.value.status == 401
     assert "jusou-dev-auth" in str(refused.value) and "JUSOU_OIDC" in str(refused.value)
 
 
 def test_auth_accounts_keep_only_a_salted_hash_in_a_private_file(tmp_path: Path) -> None:
     accounts = Accounts(tmp_path)
-    accounts.add("kouki-012", "elderly-support", ["counselor"], "correct horse")
+    accounts.add("kouki-012", ELDERLY.division, ["counselor"], "correct horse")
 
-    assert accounts.check("kouki-012", "correct horse")["division"] == "elderly-support"  # type: ignore[index]
+    assert accounts.check("kouki-012", "correct horse")["division"] == ELDERLY.division  # type: ignore[index]
     assert accounts.check("kouki-012", "wrong") is None and accounts.check("nobody", "correct horse") is None
     assert "correct horse" not in (tmp_path / "staff.json").read_text()
     assert stat.S_IMODE((tmp_path / "staff.json").stat().st_mode) == 0o600
@@ -241,7 +242,7 @@ def test_auth_an_unknown_staff_id_costs_the_cpu_a_known_one_does(tmp_path: Path,
     """No staff-id oracle: a wrong password for an unknown id runs scrypt once, with the same cost parameters, as for
     a known id (it ran twice before the dummy hash). Counted, not timed: the machine is shared."""
     accounts = Accounts(tmp_path)
-    accounts.add("kouki-012", "elderly-support", ["counselor"], "correct horse")
+    accounts.add("kouki-012", ELDERLY.division, ["counselor"], "correct horse")
     accounts.check("warm-up", "x")  # the dummy hash is made once, on first use
     runs: list[tuple[int, int, int]] = []
     scrypt = hashlib.scrypt
@@ -272,14 +273,14 @@ def test_auth_cli_adds_lists_mints_for_and_removes_an_account(tmp_path: Path, mo
     monkeypatch.delenv("JUSOU_OIDC_ISSUER", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO("a long password\n"))
 
-    assert main(["staff", "add", "hoiku-3", "--division", "childcare", "--role", "counselor", "--password-stdin"]) == 0
+    assert main(["staff", "add", "hoiku-3", "--division", CHILDCARE.division, "--role", "counselor", "--password-stdin"]) == 0
     assert {p.name for p in tmp_path.iterdir()} >= {"staff.json", "signing-key.pem"}  # all a pod needs (k8s Secret)
     assert main(["staff", "list"]) == 0
-    assert "hoiku-3\tchildcare\tcounselor" in capsys.readouterr().out
+    assert f"hoiku-3\t{CHILDCARE.division}\tcounselor" in capsys.readouterr().out
     assert main(["token", "hoiku-3", "--ttl", "30m"]) == 0
     token = capsys.readouterr().out.strip()
     principal = Verifier(settings(tmp_path)).verify(token)
-    assert principal.staff_id == "hoiku-3" and principal.division == "childcare"
+    assert principal.staff_id == "hoiku-3" and principal.division == CHILDCARE.division
     assert jwt.decode(token, options={"verify_signature": False})["exp"] - int(time.time()) <= 1800
     assert main(["staff", "remove", "hoiku-3"]) == 0
     with pytest.raises(SystemExit, match="no such account"):

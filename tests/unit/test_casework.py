@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from support.municipality import CHILDCARE
+from support.municipality import LEAD as LEAD_DIVISION
 
 from services.community.application import CommunityApplication
 from services.outreach.application import OutreachApplication
@@ -27,7 +29,7 @@ from shared.web.auth import Principal
 from unit.builders import in_memory
 from unit.test_community import matched
 
-LEAD = {"staff_id": "outreach-007", "division": "welfare-general"}
+LEAD = {"staff_id": "outreach-007", "division": LEAD_DIVISION}
 NOW = datetime.now(JST)
 
 
@@ -40,7 +42,7 @@ def test_casework_assignment_and_reassignment_are_events_with_who_and_from_whom(
     case_id = started(app)
     app.assign(LEAD, case_id, "main", "outreach-007")
     app.assign(LEAD, case_id, "sub", "outreach-008")
-    app.assign({"staff_id": "kanri-001", "division": "welfare-general"}, case_id, "main", "outreach-009")
+    app.assign({"staff_id": "kanri-001", "division": LEAD_DIVISION}, case_id, "main", "outreach-009")
 
     record = app.case_file(case_id)
 
@@ -141,7 +143,7 @@ def test_casework_outreach_contacts_are_in_the_record_and_a_contact_without_a_no
     case_id = started(app)
     app.record_contact(LEAD, case_id, "訪問", True, "玄関越しに話せた", "接触")
     app.assign(LEAD, case_id, "main", "outreach-007")
-    worker = Principal("outreach-007", "welfare-general", frozenset({"outreach_worker"}))
+    worker = Principal("outreach-007", LEAD_DIVISION, frozenset({"outreach_worker"}))
 
     before = app.my_work("outreach-007", worker)
     app.write_note(LEAD, case_id, datetime.now(JST), "訪問", "本人", "玄関越しに話せた。次は手紙")
@@ -161,10 +163,10 @@ def test_casework_my_work_shows_a_passed_next_step_as_overdue_and_the_supervisor
     app.assign(LEAD, other, "sub", "outreach-007")
     app.write_note(LEAD, mine, NOW - timedelta(days=10), "電話", "本人", "話した", "", "書類を送る",
                    (NOW - timedelta(days=2)).date())
-    worker = Principal("outreach-007", "welfare-general", frozenset({"outreach_worker"}))
+    worker = Principal("outreach-007", LEAD_DIVISION, frozenset({"outreach_worker"}))
 
     work = app.my_work("outreach-007", worker)
-    load = app.caseload(Principal("kanri-001", "welfare-general", frozenset({"supervisor"})))
+    load = app.caseload(Principal("kanri-001", LEAD_DIVISION, frozenset({"supervisor"})))
 
     assert sorted(c.role for c in work.cases) == ["main", "sub"]
     assert [(i.case_id, i.overdue) for i in work.items] == [(str(mine), True)]
@@ -177,19 +179,19 @@ def test_casework_another_division_sees_no_case_in_my_work_or_caseload() -> None
     app = in_memory(OutreachApplication)
     case_id = started(app)
     app.assign(LEAD, case_id, "main", "hoiku-021")
-    stranger = Principal("hoiku-021", "childcare", frozenset({"counselor"}))
+    stranger = Principal("hoiku-021", CHILDCARE.division, frozenset({"counselor"}))
 
     assert app.my_work("hoiku-021", stranger).cases == []
-    assert app.caseload(Principal("kanri-9", "childcare", frozenset({"supervisor"}))).rows == []
+    assert app.caseload(Principal("kanri-9", CHILDCARE.division, frozenset({"supervisor"}))).rows == []
 
 
 def test_casework_participation_reviews_are_in_the_record_and_an_unreviewed_placement_is_due() -> None:
     community, app = in_memory(CommunityApplication), in_memory(ParticipationApplication)
     case_id, resource = matched(community, app)
-    worker = {"staff_id": "sanka-002", "division": "welfare-general"}
+    worker = {"staff_id": "sanka-002", "division": LEAD_DIVISION}
     app.start_placement(worker, case_id, str(resource), date.today() - timedelta(days=200))
     app.assign(worker, case_id, "main", "sanka-002")
-    reader = Principal("sanka-002", "welfare-general", frozenset({"participation_worker"}))
+    reader = Principal("sanka-002", LEAD_DIVISION, frozenset({"participation_worker"}))
 
     due = app.my_work("sanka-002", reader).items
     app.review_placement(worker, case_id, 0, "ongoing", "週1回通えている")

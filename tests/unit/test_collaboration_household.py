@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from support.municipality import ELDERLY, HARDSHIP
+
 from services.collaboration.application import CollaborationApplication
 from unit.builders import COORDINATOR, ROLES, Upstream, in_memory, stored_count
 
-ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": "調布ライフサポート"}
+ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": HARDSHIP.ja}
 
 
 def test_d16_household_escalation_is_held_as_one_case_with_its_related_cases() -> None:
@@ -64,7 +66,7 @@ def test_d16_d11_once_the_household_case_was_returned_a_related_case_escalated_a
     assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "household_ref": str(household),
                                                       "related_case_ids": [str(mother)]}, case_id))
     assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
-                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+                                                              "primary_agency": ELDERLY.ja, "reason": ""}, case_id))
 
     assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "reason": "母の介護"}, mother))
 

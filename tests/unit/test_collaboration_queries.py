@@ -7,19 +7,20 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, LEAD, LEAD_NAME
 
 from services.collaboration.application import CollaborationApplication
 from shared.kernel.journey import NotFound
 from shared.web.auth import Principal
 from unit.builders import COORDINATOR, ROLES, Upstream, in_memory
 
-COORDINATOR_2 = {"staff_id": "c2", "division": "welfare-general"}
+COORDINATOR_2 = {"staff_id": "c2", "division": LEAD}
 
 
 def escalated(app: CollaborationApplication, intake: Upstream) -> UUID:
     case_id = uuid4()
     app.receive(*intake.emit("CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"],
-                                               "primary_agency": "地域包括支援センター"}, case_id))
+                                               "primary_agency": ELDERLY.ja}, case_id))
     return case_id
 
 
@@ -33,13 +34,13 @@ def test_d4_plans_of_a_case_and_the_list_of_cases_with_their_plans() -> None:
     assert app.plans(two) == []
     assert len(app.plans()) == 2
 
-    coordinator = Principal(staff_id="c1", division="welfare-general", roles=frozenset({"collaboration_coordinator"}))
+    coordinator = Principal(staff_id="c1", division=LEAD, roles=frozenset({"collaboration_coordinator"}))
     rows = {r["case_id"]: r for r in app.case_rows(coordinator)}
     assert set(rows) == {str(one), str(two)}
     assert [p["plan_id"] for p in rows[str(one)]["plans"]] == [str(first), str(second)]
     assert rows[str(one)]["latest"] is not None and rows[str(one)]["latest"]["plan_id"] == str(second)
     assert rows[str(two)]["plans"] == [] and rows[str(two)]["latest"] is None
-    assert rows[str(one)]["primary_agency"] == "地域包括支援センター"
+    assert rows[str(one)]["primary_agency"] == ELDERLY.ja
     assert app.case_rows(None) == []  # no reader, no rows (division scope)
 
 
@@ -52,7 +53,7 @@ def test_d5_plan_steps_tell_who_did_what_and_when() -> None:
     meeting_id = uuid4()
     app.receive(*meeting.emit("MeetingDecided", {
         "meeting_id": str(meeting_id), "meeting_type": "jusou_shien_kaigi", "plan_id": str(plan_id),
-        "decision": "revision_requested", "attendees": ["福祉総務課"], "reasons": "役割を加えてください",
+        "decision": "revision_requested", "attendees": [LEAD_NAME], "reasons": "役割を加えてください",
         "program": "collaboration", "revision": 1}, case_id))
 
     steps = app.plan_steps(plan_id)

@@ -6,28 +6,29 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
+from support.municipality import ELDERLY, HARDSHIP, LEAD
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CaseNotHeld
 from shared.web.auth import Principal
 from unit.builders import COORDINATOR, ROLES, Upstream, in_memory, stored_count
 
-ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": "調布ライフサポート"}
+ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": HARDSHIP.ja}
 
 
 def test_d11_collaboration_shows_a_returned_case_returned_with_the_primary_named_now() -> None:
     app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
     case_id = uuid4()
     assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
-    returned = {"meeting_id": str(uuid4()), "primary_agency": "地域包括支援センター", "reason": "包括で対応"}
+    returned = {"meeting_id": str(uuid4()), "primary_agency": ELDERLY.ja, "reason": "包括で対応"}
 
     assert app.receive(*meeting.emit("CaseReturnedToIntake", returned, case_id))
 
     shown = app.case_view(case_id)
-    assert (shown["status"], shown["primary_agency"]) == ("returned", "地域包括支援センター")
-    coordinator = Principal(staff_id="c1", division="welfare-general", roles=frozenset({"collaboration_coordinator"}))
+    assert (shown["status"], shown["primary_agency"]) == ("returned", ELDERLY.ja)
+    coordinator = Principal(staff_id="c1", division=LEAD, roles=frozenset({"collaboration_coordinator"}))
     [row] = app.case_rows(coordinator)
-    assert (row["status"], row["primary_agency"]) == ("returned", "地域包括支援センター")
+    assert (row["status"], row["primary_agency"]) == ("returned", ELDERLY.ja)
 
 
 def test_d11_escalated_again_after_a_return_the_case_is_open_here_again() -> None:
@@ -35,9 +36,9 @@ def test_d11_escalated_again_after_a_return_the_case_is_open_here_again() -> Non
     case_id = uuid4()
     assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
     assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
-                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+                                                              "primary_agency": ELDERLY.ja, "reason": ""}, case_id))
 
-    assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "primary_agency": "地域包括支援センター"}, case_id))
+    assert app.receive(*intake.emit("CaseEscalated", {**ESCALATED, "primary_agency": ELDERLY.ja}, case_id))
 
     assert app.case_view(case_id)["status"] == "open"
 
@@ -47,7 +48,7 @@ def test_d11_a_return_of_a_case_collaboration_never_held_records_nothing() -> No
     before = stored_count(app)
 
     assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
-                                                              "primary_agency": "地域包括支援センター", "reason": ""}, uuid4()))
+                                                              "primary_agency": ELDERLY.ja, "reason": ""}, uuid4()))
 
     assert stored_count(app) == before
 
@@ -58,7 +59,7 @@ def test_d11_collaboration_plans_no_more_for_a_case_returned_to_intake() -> None
     assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
     drafted = app.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
     assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": str(uuid4()),
-                                                              "primary_agency": "地域包括支援センター", "reason": ""}, case_id))
+                                                              "primary_agency": ELDERLY.ja, "reason": ""}, case_id))
     before = stored_count(app)
 
     with pytest.raises(CaseNotHeld) as refused:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, SHAKYO
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import StrandInvalid, StrandWithoutAgency
@@ -17,7 +18,7 @@ def escalated(app: CollaborationApplication) -> UUID:
     case_id = uuid4()
     assert app.receive(*Upstream("intake").emit("CaseEscalated", {
         "reason": "8050: 母の介護と本人のひきこもり", "concerns": ["高齢・介護", "ひきこもり"],
-        "primary_agency": "地域包括支援センター"}, case_id))
+        "primary_agency": ELDERLY.ja}, case_id))
     return case_id
 
 
@@ -25,17 +26,17 @@ def test_d4_strands_are_recorded_separately_and_roles_come_from_them() -> None:
     app = in_memory(CollaborationApplication)
     case_id = escalated(app)
 
-    care = app.add_strand(COORDINATOR, case_id, "elderly-care", "母の介護サービスの調整", "地域包括支援センター", "working")
+    care = app.add_strand(COORDINATOR, case_id, "elderly-care", "母の介護サービスの調整", ELDERLY.ja, "working")
     app.add_strand(COORDINATOR, case_id, "ひきこもり", "本人の外出のきっかけ", "アウトリーチ等を通じた継続的支援事業")
-    app.add_strand(COORDINATOR, case_id, "家計・債務", "年金だけの家計", "地域包括支援センター")
-    app.add_strand(COORDINATOR, case_id, "住まい", "住宅の修繕（済）", "調布市社会福祉協議会", "resolved")
+    app.add_strand(COORDINATOR, case_id, "家計・債務", "年金だけの家計", ELDERLY.ja)
+    app.add_strand(COORDINATOR, case_id, "住まい", "住宅の修繕（済）", SHAKYO, "resolved")
 
     strands = app.case_view(case_id)["strands"]
     assert [(s["concern"], s["status"]) for s in strands] == [
         ("高齢・介護", "working"), ("ひきこもり", "todo"), ("家計・債務", "todo"), ("住まい", "resolved")]
-    assert app.strand_view(case_id, care)["agency"] == "地域包括支援センター"
+    assert app.strand_view(case_id, care)["agency"] == ELDERLY.ja
     assert app.roles_from_strands(case_id) == [
-        {"agency": "地域包括支援センター", "responsibility": "高齢・介護: 母の介護サービスの調整／家計・債務: 年金だけの家計",
+        {"agency": ELDERLY.ja, "responsibility": "高齢・介護: 母の介護サービスの調整／家計・債務: 年金だけの家計",
          "contact": None},
         {"agency": "アウトリーチ等を通じた継続的支援事業", "responsibility": "ひきこもり: 本人の外出のきっかけ", "contact": None},
     ]

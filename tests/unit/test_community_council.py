@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from pydantic import BaseModel
+from support.municipality import LEAD
 
 from services.community.application import COUNCIL_FORUM, CommunityApplication
 from services.community.domain import RegionalIssue
@@ -62,12 +63,12 @@ def test_d8_a_council_request_or_deferral_is_noted_on_the_issue_without_an_initi
 ) -> None:
     issue_id, origin = gap_issue(community)
     community.receive(*decided(origin, "deferred", uuid4(), 1))
-    community.receive(*decided(origin, "request", uuid4(), 2, division="welfare-general", summary="既存施設の夜間開放を検討"))
+    community.receive(*decided(origin, "request", uuid4(), 2, division=LEAD, summary="既存施設の夜間開放を検討"))
     record = community.issue_record(issue_id)
     assert record["status"] == "open" and record["initiatives"] == []
     assert [(c["decision"], c["division"], c["summary"]) for c in record["council"]] == [
-        ("deferred", "", ""), ("request", "welfare-general", "既存施設の夜間開放を検討")]
-    assert record["council"][1]["division_ja"] not in ("", "welfare-general")
+        ("deferred", "", ""), ("request", LEAD, "既存施設の夜間開放を検討")]
+    assert record["council"][1]["division_ja"] not in ("", LEAD)
     assert published(community, community_translate, "InitiativeStarted") == []
 
 

@@ -26,6 +26,7 @@ from uuid import UUID, uuid4
 
 from hypothesis import HealthCheck, event, example, given, note, settings, target
 from hypothesis import strategies as st
+from support.municipality import ELDERLY, HARDSHIP, SHAKYO
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CaseNotHeld
@@ -53,11 +54,11 @@ from unit.builders import (
 )
 
 #: The receiving counter (houkatsu) is the 地域包括支援センター of 高齢者支援室 (DOMAIN.md's table).
-COUNTER_AGENCY = "地域包括支援センター"
+COUNTER_AGENCY = ELDERLY.ja
 #: Agencies a case may be connected or escalated to, each with the division whose staff answer for it
 #: (D11: the agency connected to answers; an outside agency's answer is recorded by the counter's division).
-AGENCIES = {"地域包括支援センター": "elderly-support", "調布ライフサポート": "livelihood-welfare",
-            "調布市社会福祉協議会": "elderly-support"}
+AGENCIES = {ELDERLY.ja: ELDERLY.division, HARDSHIP.ja: HARDSHIP.division,
+            SHAKYO: ELDERLY.division}
 NAMES = list(AGENCIES)
 #: D9: consents a counter may record, as worded: to share at the 重層的支援会議, to share with the related
 #: agencies only (not a consent for the meeting), or the withdrawal of the consent.
@@ -234,7 +235,7 @@ def check(suite: Suite, model: Model, case_id: UUID) -> None:
 def run_journey(ops: list[tuple[str, int]], seen: Counter[str]) -> None:
     note(f"journey: {ops}")
     suite = Suite()
-    case_id = suite.intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = suite.intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                                 ["高齢・介護", "ひきこもり"], dict(PERSON), None, True)
     suite.pump()
     model = Model()
@@ -283,10 +284,10 @@ def test_d11_every_case_has_exactly_one_primary_agency_at_any_time() -> None:
 
 def test_d11_a_second_return_to_intake_leaves_one_primary_in_intake_and_on_the_bus() -> None:
     suite = Suite()
-    case_id = suite.intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = suite.intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                                 ["高齢・介護", "ひきこもり"], dict(PERSON), None, True)
     suite.intake.record_consent(COUNTER_STAFF, case_id, CONSENTS["consent"], True, "書面")
-    suite.intake.escalate_case(COUNTER_STAFF, case_id, "複合", "地域包括支援センター")
+    suite.intake.escalate_case(COUNTER_STAFF, case_id, "複合", ELDERLY.ja)
     suite.pump()
     plans = []
     for _ in range(2):  # two plans of the case on the agenda at once
@@ -294,9 +295,9 @@ def test_d11_a_second_return_to_intake_leaves_one_primary_in_intake_and_on_the_b
         suite.collaboration.propose_plan(COORDINATOR, plans[-1])
     suite.pump()
     agree = [{"agency": a, "position": "agree"} for a in ATTENDEES]
-    for plan_id, primary in zip(plans, ("調布ライフサポート", "調布市社会福祉協議会"), strict=True):
+    for plan_id, primary in zip(plans, (HARDSHIP.ja, SHAKYO), strict=True):
         suite.meeting.decide(SECRETARIAT, suite.meeting_id, plan_id, "returned_to_intake", "合議", agree, [], primary)
         suite.pump()
     on_the_bus = primary_after(sorted((e for e in suite.log if e.case_id == case_id), key=lambda e: e.occurred_at))
-    assert on_the_bus == "調布市社会福祉協議会", "D5 D11: the last return names the primary"
+    assert on_the_bus == SHAKYO, "D5 D11: the last return names the primary"
     assert suite.intake.case_view(case_id)["primary"] == on_the_bus, "D11: intake and the bus name two primaries"

@@ -8,6 +8,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
+from support.municipality import ELDERLY, LEAD_NAME
 
 from shared.domain.figures import (
     SECRET,
@@ -36,7 +37,7 @@ def fact(name: str, at: str, case: int = 1, public: str | None = None, **fields:
                 case_id=CASE.format(case), aggregate_id=CASE.format(case), fields=dict(fields))
 
 
-def received(at: str, case: int, counter: str = "houkatsu", person: str = "p", **fields: object) -> Fact:
+def received(at: str, case: int, counter: str = ELDERLY.code, person: str = "p", **fields: object) -> Fact:
     return fact("Case.Received", at, case, "ConsultationReceived", counter=counter, person_ref=person, **fields)
 
 
@@ -93,13 +94,13 @@ def test_consultations_per_counter_and_quarter_with_persons_and_suppression() ->
     facts.append(received("2026-05-09T10:00:00+09:00", 9, counter="yurikago", consulted_on="2026-03-31"))  # FY2025
     answer = program_figures(facts, 2026, "intake")
     consultations = rows_of(answer, "consultations")
-    assert consultations["houkatsu"]["quarters"] == [5, 0, 0, 0]
-    assert consultations["houkatsu"]["year_shown"] == "5"
+    assert consultations[ELDERLY.code]["quarters"] == [5, 0, 0, 0]
+    assert consultations[ELDERLY.code]["year_shown"] == "5"
     assert consultations["yurikago"]["quarters"] == [0, 3, 0, 0]
     assert consultations[""]["year"] == 8
-    assert rows_of(answer, "consultation_persons")["houkatsu"]["year"] == 3  # p0, p1, p2
+    assert rows_of(answer, "consultation_persons")[ELDERLY.code]["year"] == 3  # p0, p1, p2
     # つなぎ and escalations are counted at the case's receiving counter
-    assert rows_of(answer, "connections")["houkatsu"]["year_shown"] == SMALL
+    assert rows_of(answer, "connections")[ELDERLY.code]["year_shown"] == SMALL
     assert rows_of(answer, "escalations")["yurikago"]["quarters_shown"] == ["0", "0", SMALL, "0"]
     assert {i["service"] for i in answer} == {"intake"}
 
@@ -153,8 +154,8 @@ def test_a_small_cell_cannot_be_worked_out_from_the_totals() -> None:
     consultations = rows_of(program_figures(facts, 2026, "intake"), "consultations")
     assert consultations["yurikago"]["quarters_shown"] == ["0", SMALL, "0", "0"]
     assert consultations["yurikago"]["year_shown"] == SMALL
-    assert consultations["houkatsu"]["quarters_shown"] == [SECRET, "0", "0", "0"]
-    assert consultations["houkatsu"]["year_shown"] == SECRET and consultations["houkatsu"]["year"] is None
+    assert consultations[ELDERLY.code]["quarters_shown"] == [SECRET, "0", "0", "0"]
+    assert consultations[ELDERLY.code]["year_shown"] == SECRET and consultations[ELDERLY.code]["year"] is None
     assert consultations[""]["quarters_shown"] == [SECRET, SMALL, "0", "0"] and consultations[""]["year"] == 6
     # every sum now hides none or at least two of its cells
     for c in range(5):
@@ -183,7 +184,7 @@ def test_targets_file_and_merge_put_targets_beside_the_figures() -> None:
     document = merge(2026, answers, targets[2026], ["community"])
     first = document["indicators"][0]
     assert first["code"] == "consultations"
-    assert {r["key"]: r["target"] for r in first["rows"]} == {"houkatsu": None, "": 1200}
+    assert {r["key"]: r["target"] for r in first["rows"]} == {ELDERLY.code: None, "": 1200}
     assert document["missing"] == ["community"] and document["label"].startswith("令和8年度")
 
 
@@ -246,11 +247,11 @@ def test_a_services_store_read_as_facts_once_then_only_what_is_new() -> None:
 
     app = in_memory(MeetingApplication)
     for day in (1, 2, 3):
-        app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, day), ["福祉総務課", "地域包括支援センター"])
+        app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, day), [LEAD_NAME, ELDERLY.ja])
     facts = facts_of(app, translate, "meeting")
     assert [f.name for f in facts] == ["Meeting.Convened"] * 3
     assert facts[0].fields == {"meeting_type": "jusou_shien_kaigi", "held_on": "2026-10-01"}  # codes, no attendees
-    app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, 4), ["地域包括支援センター"])
+    app.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 10, 4), [ELDERLY.ja])
     again = facts_of(app, translate, "meeting")
     assert len(again) == 4 and again[:3] == facts
     held = rows_of(program_figures(again, 2026, "meeting"), "meetings_held")

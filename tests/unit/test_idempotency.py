@@ -8,6 +8,7 @@ import json
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, LEAD
 
 from services.intake.application import IntakeApplication
 from shared.kernel.idempotency import (
@@ -28,7 +29,7 @@ def intake() -> IntakeApplication:
 
 
 def consult(app: IntakeApplication) -> str:
-    return str(app.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "電話", ["高齢・介護"],
+    return str(app.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "電話", ["高齢・介護"],
                                         dict(PERSON), None))
 
 
@@ -108,7 +109,7 @@ def test_a_retried_erasure_that_stopped_before_deleting_the_key_deletes_it(intak
 
     person_ref = UUID(intake.case_view(UUID(consult(intake)))["person_ref"])
     person = intake.load(person_ref, Person, "相談者")
-    person.erase("kanri-001", "welfare-general", "person_request", "本人の請求")
+    person.erase("kanri-001", LEAD, "person_request", "本人の請求")
     request_id = request_id_of("intake", "kanri-001", "POST", "/persons/{person_ref}/erasure", "k5")
     with marking(request_id, "POST /persons/{person_ref}/erasure", "f"):
         intake.save(person)  # recorded; the process stops here, before the key is deleted

@@ -10,6 +10,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, partner
 
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import (
@@ -196,7 +197,7 @@ def test_d5_position_from_a_non_attendee_is_refused(meeting: MeetingApplication,
     _, plan_id = on_agenda_with_consent(feeds)
 
     with pytest.raises(Invalid):
-        decide(meeting, convene(meeting), plan_id, positions=[{"agency": "ハローワーク府中", "position": "agree"}])
+        decide(meeting, convene(meeting), plan_id, positions=[{"agency": partner("hello-work"), "position": "agree"}])
 
 
 def test_d5_decision_without_every_attendees_position_is_refused(meeting: MeetingApplication, feeds: Feeds) -> None:
@@ -279,7 +280,7 @@ def test_d11_return_to_intake_requires_the_primary_agency(meeting: MeetingApplic
 def test_d5_return_to_intake_publishes_the_decision(meeting: MeetingApplication, feeds: Feeds) -> None:
     _, plan_id = on_agenda_with_consent(feeds)
 
-    decide(meeting, convene(meeting), plan_id, "returned_to_intake", primary_agency="地域包括支援センター")
+    decide(meeting, convene(meeting), plan_id, "returned_to_intake", primary_agency=ELDERLY.ja)
 
     assert only(outputs(meeting, "MeetingDecided")).payload["decision"] == "returned_to_intake"
 
@@ -289,11 +290,11 @@ def test_d11_return_to_intake_publishes_case_returned_with_the_primary(
     case_id, plan_id = on_agenda_with_consent(feeds)
     sitting = convene(meeting)
 
-    decide(meeting, sitting, plan_id, "returned_to_intake", primary_agency="地域包括支援センター")
+    decide(meeting, sitting, plan_id, "returned_to_intake", primary_agency=ELDERLY.ja)
 
     returned = only(outputs(meeting, "CaseReturnedToIntake"))
     assert (returned.case_id, returned.payload["primary_agency"], returned.payload["meeting_id"]) == (
-        case_id, "地域包括支援センター", str(sitting))
+        case_id, ELDERLY.ja, str(sitting))
 
 
 def test_d5_approval_does_not_return_the_case(meeting: MeetingApplication, feeds: Feeds) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD_NAME, partner
 
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import CityAbsent, NotSettledHere, OpenObjection
@@ -20,12 +21,12 @@ from shared.kernel.journey import Invalid
 from unit.builders import ATTENDEES, SECRETARIAT, Upstream, consent_recorded, in_memory, plan_proposed, published
 
 SITTING = {"starts_at": "14:00", "ends_at": "15:30", "place": "市役所 8階 特別会議室",
-           "present": [{"name": "調布 花子", "agency": "福祉総務課"}, {"name": "深大寺 太郎", "agency": "地域包括支援センター"},
-                       {"name": "国領 次郎", "agency": "調布ライフサポート"}],
+           "present": [{"name": "調布 花子", "agency": LEAD_NAME}, {"name": "深大寺 太郎", "agency": ELDERLY.ja},
+                       {"name": "国領 次郎", "agency": HARDSHIP.ja}],
            "chair": "調布 花子", "recorder": "深大寺 太郎"}
-OBJECTING = [{"agency": "地域包括支援センター", "position": "object", "reason": "訪問の頻度が多すぎる"},
-             {"agency": "調布ライフサポート", "position": "reserve", "reason": ""},
-             {"agency": "福祉総務課", "position": "comment", "reason": "家計の見直しも加えてほしい"}]
+OBJECTING = [{"agency": ELDERLY.ja, "position": "object", "reason": "訪問の頻度が多すぎる"},
+             {"agency": HARDSHIP.ja, "position": "reserve", "reason": ""},
+             {"agency": LEAD_NAME, "position": "comment", "reason": "家計の見直しも加えてほしい"}]
 
 
 class Sitting:
@@ -66,16 +67,16 @@ def test_objection_blocks_only_approval(s: Sitting) -> None:
 
 def test_objection_does_not_block_a_return_to_intake(s: Sitting) -> None:
     plan_id = s.plan()
-    s.app.decide(SECRETARIAT, s.convene(), plan_id, "returned_to_intake", "窓口で継続", OBJECTING, [], "地域包括支援センター")
+    s.app.decide(SECRETARIAT, s.convene(), plan_id, "returned_to_intake", "窓口で継続", OBJECTING, [], ELDERLY.ja)
     assert s.app.review(plan_id).status == "returned"
 
 
 def test_a_comment_needs_its_text_and_a_position_is_one_of_four(s: Sitting) -> None:
     plan_id, sitting = s.plan(), s.convene()
-    silent = [*OBJECTING[:2], {"agency": "福祉総務課", "position": "comment", "reason": " "}]
+    silent = [*OBJECTING[:2], {"agency": LEAD_NAME, "position": "comment", "reason": " "}]
     with pytest.raises(Invalid, match="意見の内容"):
         s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", silent, [], None)
-    odd = [*OBJECTING[:2], {"agency": "福祉総務課", "position": "abstain", "reason": ""}]
+    odd = [*OBJECTING[:2], {"agency": LEAD_NAME, "position": "abstain", "reason": ""}]
     with pytest.raises(Invalid, match="賛成・異議・保留・意見"):
         s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", odd, [], None)
 
@@ -91,15 +92,15 @@ def test_all_agree_records_every_attendees_agreement_in_one_step(s: Sitting) -> 
 
 def test_city_must_attend_a_jusou_shien_kaigi_decision_on_a_plan(s: Sitting) -> None:
     plan_id = s.plan()
-    without_city = s.convene(attendees=["地域包括支援センター", "調布ライフサポート"])
-    agree = [{"agency": a, "position": "agree"} for a in ["地域包括支援センター", "調布ライフサポート"]]
-    with pytest.raises(CityAbsent, match="福祉総務課") as refused:
+    without_city = s.convene(attendees=[ELDERLY.ja, HARDSHIP.ja])
+    agree = [{"agency": a, "position": "agree"} for a in [ELDERLY.ja, HARDSHIP.ja]]
+    with pytest.raises(CityAbsent, match=LEAD_NAME) as refused:
         s.app.decide(SECRETARIAT, without_city, plan_id, "approved", "合議", agree, [], None)
     assert refused.value.status == 409
     with pytest.raises(CityAbsent):
         s.app.decide(SECRETARIAT, without_city, plan_id, "revision_requested", "r", agree, [], None)
     # the 支援会議 is not bound by it
-    shien = s.convene("shien_kaigi", attendees=["地域包括支援センター", "調布ライフサポート"])
+    shien = s.convene("shien_kaigi", attendees=[ELDERLY.ja, HARDSHIP.ja])
     s.app.decide(SECRETARIAT, shien, plan_id, "revision_requested", "r", agree, [], None)
     assert s.app.review(plan_id).status == "revision_requested"
 
@@ -121,7 +122,7 @@ def test_sitting_refuses_a_chair_not_present_and_a_person_of_no_attending_agency
     sitting = s.convene()
     with pytest.raises(Invalid, match="議長は出席者から"):
         s.app.record_sitting(SECRETARIAT, sitting, {**SITTING, "chair": "いない 人"})
-    stranger = {**SITTING, "present": [*SITTING["present"], {"name": "府中 三郎", "agency": "ハローワーク府中"}]}
+    stranger = {**SITTING, "present": [*SITTING["present"], {"name": "府中 三郎", "agency": partner("hello-work")}]}
     with pytest.raises(Invalid, match="出席機関ではない所属"):
         s.app.record_sitting(SECRETARIAT, sitting, stranger)
     with pytest.raises(Invalid, match="終了時刻"):
@@ -140,7 +141,7 @@ def test_agenda_keeps_plans_and_cases_in_order(s: Sitting) -> None:
 
 LEARNING = {"situation": "80代の親と50代の子の世帯。子が長くひきこもり、親の介護が始まった",
             "worked": "包括の訪問に生活困窮の窓口が同行し、家計の相談から子と話せた",
-            "agencies": ["地域包括支援センター", "調布ライフサポート"], "resources": ["家計改善支援"],
+            "agencies": [ELDERLY.ja, HARDSHIP.ja], "resources": ["家計改善支援"],
             "concerns": ["hikikomori", "elderly-care"]}
 
 
@@ -155,9 +156,9 @@ def test_learning_follows_a_decision_and_reaches_every_attending_agency(s: Sitti
     [found] = s.app.learnings("hikikomori")
     assert found["worked"] == LEARNING["worked"] and found["shared_with"] == ATTENDEES
     assert s.app.learnings("debt") == [] and s.app.learnings(None, "家計 同行") == [found]
-    assert s.app.takeaways(agency="調布ライフサポート") == [found]
-    assert s.app.takeaways(division="elderly-support") == [found], "the 包括's division takes it home"
-    assert s.app.takeaways(agency="保育コンシェルジュ") == []
+    assert s.app.takeaways(agency=HARDSHIP.ja) == [found]
+    assert s.app.takeaways(division=ELDERLY.division) == [found], "the 包括's division takes it home"
+    assert s.app.takeaways(agency=CHILDCARE.ja) == []
     assert published(s.app, translate, "MeetingDecided"), "the decision went out"
     assert "ひきこもり" not in json.dumps([e.model_dump(mode="json") for e in published(s.app, translate)],
                                       ensure_ascii=False), "the learning stays in the meeting's store"
@@ -175,16 +176,16 @@ def test_learning_refuses_personal_information(s: Sitting, text: str) -> None:
 
 def test_d10_a_shien_kaigi_learning_is_withheld_from_a_non_members_case_history(s: Sitting) -> None:
     plan_id = s.plan(consent=False)
-    members = ["福祉総務課", "地域包括支援センター"]
+    members = [LEAD_NAME, ELDERLY.ja]
     shien = s.convene("shien_kaigi", attendees=members, sitting={**SITTING, "present": SITTING["present"][:2]})
     s.app.decide(SECRETARIAT, shien, plan_id, "revision_requested", "情報共有", [], [], None, all_agree=True)
     s.app.record_learning(SECRETARIAT, shien, plan_id, **{**LEARNING, "agencies": members})
     case_id = s.app.review(plan_id).case_id
 
-    outsider = json.dumps(s.app.redact(s.app.history(case_id), "childcare")
-                          + s.app.state_as_of(case_id, division="childcare"), ensure_ascii=False)
-    member = json.dumps(s.app.redact(s.app.history(case_id), "elderly-support")
-                        + s.app.state_as_of(case_id, division="elderly-support"), ensure_ascii=False)
+    outsider = json.dumps(s.app.redact(s.app.history(case_id), CHILDCARE.division)
+                          + s.app.state_as_of(case_id, division=CHILDCARE.division), ensure_ascii=False)
+    member = json.dumps(s.app.redact(s.app.history(case_id), ELDERLY.division)
+                        + s.app.state_as_of(case_id, division=ELDERLY.division), ensure_ascii=False)
     assert LEARNING["worked"] in member and LEARNING["worked"] not in outsider
     assert all(p["name"] not in member + outsider for p in SITTING["present"]), "the sitting's names stay with it"
 
@@ -196,7 +197,7 @@ def test_city_must_attend_a_closure_evaluation_and_a_learning_may_follow_the_clo
     closure = {"plan_id": str(plan_id), "program": "collaboration", "progress": "半年で安定"}
     assert s.app.receive(*s.collaboration.emit("PlanClosureRequested", closure, case_id))
     goals = [{"goal": g, "result": "achieved", "note": ""} for g in s.app.review(plan_id).summary["goals"]]
-    without_city = s.convene(attendees=["地域包括支援センター", "調布ライフサポート"])
+    without_city = s.convene(attendees=[ELDERLY.ja, HARDSHIP.ja])
     with pytest.raises(CityAbsent):
         s.app.evaluate(SECRETARIAT, without_city, plan_id, "closed", "訪問12回", "安定", "", None, goals)
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
+from support.municipality import ELDERLY, HARDSHIP, LEAD, SHAKYO
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.translate import translate as collaboration_translate
@@ -24,19 +25,19 @@ from unit.test_meeting import Feeds, convene, decide
 
 def test_intake_events_carry_the_agencies_and_concern_fields_codes() -> None:
     intake = in_memory(IntakeApplication)
-    case_id = intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                           ["高齢・介護", "ひきこもり"], dict(PERSON), None)
-    intake.connect_case(COUNTER_STAFF, case_id, "調布ライフサポート", "家計の相談")
+    intake.connect_case(COUNTER_STAFF, case_id, HARDSHIP.ja, "家計の相談")
     intake.connect_case(COUNTER_STAFF, case_id, "どこにもない会", "名簿にない相手")
-    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "調布市社会福祉協議会")
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", SHAKYO)
 
     received = only(published(intake, intake_translate, "ConsultationReceived")).payload
     connected = [e.payload for e in published(intake, intake_translate, "CaseConnected")]
     escalated = only(published(intake, intake_translate, "CaseEscalated"))
 
     assert received["concern_codes"] == ["elderly-care", "hikikomori"] and received["concerns"] == ["高齢・介護", "ひきこもり"]
-    assert received["primary_agency_code"] == "counter:houkatsu"
-    assert connected[0]["to_agency_code"] == "counter:life-support" and connected[0]["to_agency"] == "調布ライフサポート"
+    assert received["primary_agency_code"] == f"counter:{ELDERLY.code}"
+    assert connected[0]["to_agency_code"] == f"counter:{HARDSHIP.code}" and connected[0]["to_agency"] == HARDSHIP.ja
     assert "to_agency_code" not in connected[1]  # a name the file does not know has no code: left out
     assert escalated.payload["primary_agency_code"] == "partner:shakyo"
     assert escalated.payload["concern_codes"] == ["elderly-care", "hikikomori"]
@@ -51,23 +52,23 @@ def test_a_meeting_decision_carries_its_attendees_codes_and_a_returns_primary_co
     plan_id = feeds.propose(case_id)
     feeds.consent(case_id)
 
-    decide(meeting, convene(meeting), plan_id, "returned_to_intake", primary_agency="地域包括支援センター")
+    decide(meeting, convene(meeting), plan_id, "returned_to_intake", primary_agency=ELDERLY.ja)
 
     decided = only(published(meeting, meeting_translate, "MeetingDecided")).payload
     returned = only(published(meeting, meeting_translate, "CaseReturnedToIntake")).payload
     assert decided["attendees"] == ATTENDEES  # 地域包括支援センター, 調布ライフサポート, 福祉総務課
-    assert decided["attendee_codes"] == ["counter:houkatsu", "counter:life-support", "division:welfare-general"]
-    assert returned["primary_agency_code"] == "counter:houkatsu"
+    assert decided["attendee_codes"] == [f"counter:{ELDERLY.code}", f"counter:{HARDSHIP.code}", f"division:{LEAD}"]
+    assert returned["primary_agency_code"] == f"counter:{ELDERLY.code}"
 
 
 def test_an_event_recorded_before_the_codes_is_published_as_it_was() -> None:
     """A domain event without the code fields (recorded before issue 18) gives none to its translation; a plan
     role without a code is written without `agency_code`, byte for byte as before."""
-    before = SimpleNamespace(to_agency="調布ライフサポート", reason="家計")
+    before = SimpleNamespace(to_agency=HARDSHIP.ja, reason="家計")
 
     assert codes_of(before, "to_agency_code") == {}
     assert codes_of(SimpleNamespace(to_agency_code=None), "to_agency_code") == {}
-    assert Role(agency="地域包括支援センター", responsibility="訪問").model_dump_json() == (
+    assert Role(agency=ELDERLY.ja, responsibility="訪問").model_dump_json() == (
         '{"agency":"地域包括支援センター","responsibility":"訪問","contact":null}')
     assert Role(agency="a", responsibility="r", agency_code="counter:houkatsu").model_dump()["agency_code"] == "counter:houkatsu"
 

@@ -6,20 +6,21 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
+from support.municipality import LEAD
 
 from services.outreach.application import OutreachApplication
 from shared.kernel.journey import NotFound
 from shared.web.auth import Principal
 from unit.builders import in_memory
 
-WORKER = {"staff_id": "outreach-007", "division": "welfare-general"}
+WORKER = {"staff_id": "outreach-007", "division": LEAD}
 
 
 def test_d12_engagement_record_tells_who_did_what_and_when() -> None:
     app = in_memory(OutreachApplication)
     case_id = app.start(WORKER, None, "民生委員", "長期のひきこもり")
     app.record_contact(WORKER, case_id, "手紙", False, "返事なし", "未接触")
-    app.record_contact({"staff_id": "outreach-008", "division": "welfare-general"}, case_id, "訪問", True, "話せた",
+    app.record_contact({"staff_id": "outreach-008", "division": LEAD}, case_id, "訪問", True, "話せた",
                        "接触")
     app.hand_over(WORKER, case_id, "participation", "居場所へ", None)
 
@@ -47,6 +48,6 @@ def test_d12_has_engagement_and_an_unknown_case() -> None:
 def test_engagement_records_are_the_readers_division_scope() -> None:
     app = in_memory(OutreachApplication)
     case_id = app.start(WORKER, None, "家族", "外出しない")
-    worker = Principal(staff_id="outreach-007", division="welfare-general", roles=frozenset({"outreach_worker"}))
+    worker = Principal(staff_id="outreach-007", division=LEAD, roles=frozenset({"outreach_worker"}))
     assert [r["case_id"] for r in app.engagement_records(worker)] == [str(case_id)]
     assert app.engagement_records(None) == []

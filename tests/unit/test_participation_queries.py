@@ -8,6 +8,7 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from support.municipality import LEAD
 
 from services.community.application import CommunityApplication
 from services.participation.application import ParticipationApplication
@@ -16,7 +17,7 @@ from shared.web.auth import Principal
 from unit.builders import COORDINATOR, in_memory
 from unit.test_community import matched
 
-REVIEWER = {"staff_id": "sanka-009", "division": "welfare-general"}
+REVIEWER = {"staff_id": "sanka-009", "division": LEAD}
 
 
 def test_d13_support_record_tells_who_did_what_and_when() -> None:
@@ -47,7 +48,7 @@ def test_d13_support_record_of_an_unknown_case_is_not_found() -> None:
 def test_support_records_are_the_readers_division_scope() -> None:
     community, participation = in_memory(CommunityApplication), in_memory(ParticipationApplication)
     case_id, _ = matched(community, participation)
-    worker = Principal(staff_id="sanka-002", division="welfare-general", roles=frozenset({"participation_worker"}))
+    worker = Principal(staff_id="sanka-002", division=LEAD, roles=frozenset({"participation_worker"}))
 
     assert [r["case_id"] for r in participation.support_records(worker)] == [str(case_id)]
     assert participation.visible_supports(worker) == [participation.support_view(case_id)]

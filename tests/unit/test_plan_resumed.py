@@ -6,6 +6,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase
@@ -97,10 +98,10 @@ def test_d7_the_owners_plan_is_in_force_again_after_plan_resumed(meeting: Meetin
     owner = in_memory(CollaborationApplication)
     case_id = uuid4()
     with acting(COORDINATOR):
-        owner.save(CollaborationCase(case_id=case_id, reason="8050", concerns=[], primary_agency="地域包括支援センター"))
+        owner.save(CollaborationCase(case_id=case_id, reason="8050", concerns=[], primary_agency=ELDERLY.ja))
     feeds.consent(case_id)
     plan_id = owner.draft_plan(COORDINATOR, case_id, "世帯の孤立を防ぐ", [GOAL],
-                               [{"agency": "地域包括支援センター", "responsibility": "母の介護"}])
+                               [{"agency": ELDERLY.ja, "responsibility": "母の介護"}])
     owner.propose_plan(COORDINATOR, plan_id)
     seen = Seen(owner, meeting)
     seen.to_meeting("PlanProposed")

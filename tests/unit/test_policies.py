@@ -11,6 +11,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, HARDSHIP
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.translate import translate as collaboration_translate
@@ -54,9 +55,9 @@ AGREE = [{"agency": a, "position": "agree"} for a in ATTENDEES]
 
 def escalated(intake: IntakeApplication) -> Envelope:
     """A consultation escalated at intake; returns the CaseEscalated envelope intake publishes."""
-    case_id = intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                           ["高齢・介護", "ひきこもり"], dict(PERSON), None)
-    intake.escalate_case(COUNTER_STAFF, case_id, "母の介護と本人のひきこもりが重なる", "地域包括支援センター")
+    intake.escalate_case(COUNTER_STAFF, case_id, "母の介護と本人のひきこもりが重なる", ELDERLY.ja)
     return only(published(intake, intake_translate, "CaseEscalated"))
 
 
@@ -93,7 +94,7 @@ def test_d3_collaboration_opens_a_case_on_case_escalated(intake: IntakeApplicati
 
     deliver(escalation, collaboration)
 
-    assert collaboration.case_view(escalation.case_id)["primary_agency"] == "地域包括支援センター"
+    assert collaboration.case_view(escalation.case_id)["primary_agency"] == ELDERLY.ja
 
 
 def test_d3_case_escalated_delivered_twice_opens_one_case(intake: IntakeApplication,
@@ -141,9 +142,9 @@ def test_d11_re_escalation_after_a_return_updates_collaborations_primary_agency(
         intake: IntakeApplication, collaboration: CollaborationApplication) -> None:
     case_id = escalated(intake).case_id
     deliver(only(published(intake, intake_translate, "CaseEscalated")), collaboration)
-    returned = CaseReturnedToIntakeV1(meeting_id=uuid4(), primary_agency="地域包括支援センター", reason="単独で対応")
+    returned = CaseReturnedToIntakeV1(meeting_id=uuid4(), primary_agency=ELDERLY.ja, reason="単独で対応")
     intake.receive(*Upstream("meeting").emit("CaseReturnedToIntake", returned, case_id))
-    intake.escalate_case(COUNTER_STAFF, case_id, "再び複合化した", "調布ライフサポート")
+    intake.escalate_case(COUNTER_STAFF, case_id, "再び複合化した", HARDSHIP.ja)
 
     deliver(published(intake, intake_translate, "CaseEscalated")[-1], collaboration)
 
@@ -201,7 +202,7 @@ def test_d5_return_to_intake_reaches_intake_through_the_wire(intake: IntakeAppli
     meeting.receive(*Upstream("collaboration").emit("PlanProposed", proposal, case_id))
     sitting = meeting.convene(SECRETARIAT, "shien_kaigi", date(2025, 5, 20), ATTENDEES)
     meeting.decide(SECRETARIAT, sitting, plan_id, "returned_to_intake", "単独機関で対応できる", AGREE, [],
-                   "地域包括支援センター")
+                   ELDERLY.ja)
 
     deliver(only(published(meeting, meeting_translate, "CaseReturnedToIntake")), intake)
 

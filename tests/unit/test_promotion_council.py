@@ -9,6 +9,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, LEAD_NAME, SHAKYO
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import DecisionInvalid, GapClosed, NotOnAgenda, SittingInvalid, gap_id_of
@@ -16,7 +17,7 @@ from services.collaboration.translate import translate
 from unit.builders import COORDINATOR, Upstream, in_memory, published, stored_count
 
 GAP = {"need": "ひきこもりの若者の居場所", "area": "調布市東部", "description": "日中に通える場がない"}
-ATTENDEES = ["福祉総務課", "調布市社会福祉協議会", "地域包括支援センター"]
+ATTENDEES = [LEAD_NAME, SHAKYO, ELDERLY.ja]
 
 
 def test_d8_gaps_from_the_meeting_and_participation_await_the_council_once_each() -> None:
@@ -46,19 +47,19 @@ def test_d8_council_takes_up_gaps_and_decides_initiative_request_or_continued_di
     for gap in (named, brought, third):
         app.take_up_gap(COORDINATOR, sitting, gap)
     app.decide_gap(COORDINATOR, sitting, named, "initiative", summary="社協と居場所づくりの検討会を始める")
-    app.decide_gap(COORDINATOR, sitting, brought, "request", "elderly-support", "生活支援体制整備事業で移動販売を検討")
+    app.decide_gap(COORDINATOR, sitting, brought, "request", ELDERLY.division, "生活支援体制整備事業で移動販売を検討")
     app.decide_gap(COORDINATOR, sitting, third, "deferred", summary="次回までに件数を調べる")
 
     view = app.sitting_view(sitting)
     assert view["held_on"] == "2026-12-10" and view["attendees"] == ATTENDEES
     assert view["agenda"] == [from_meeting["gap_id"], str(brought), str(third)]
-    assert view["decisions"][str(brought)] == {"decision": "request", "division": "elderly-support",
+    assert view["decisions"][str(brought)] == {"decision": "request", "division": ELDERLY.division,
                                                "summary": "生活支援体制整備事業で移動販売を検討"}
     assert app.gap_view(named)["status"] == "initiative"
     assert app.gap_view(brought)["status"] == "request"
     assert [g["gap_id"] for g in app.gaps("awaiting")] == [str(third)]  # 継続審議: back for the next sitting
     assert app.gap_view(third)["decisions"][0]["decision"] == "deferred"
-    next_sitting = app.hold_sitting(COORDINATOR, date(2027, 1, 14), ["福祉総務課"])
+    next_sitting = app.hold_sitting(COORDINATOR, date(2027, 1, 14), [LEAD_NAME])
     app.take_up_gap(COORDINATOR, next_sitting, third)
     assert app.gap_view(third)["status"] == "on_agenda"
     assert [s["held_on"] for s in app.sittings()] == ["2027-01-14", "2026-12-10"]
@@ -99,14 +100,14 @@ def test_d8_council_decisions_travel_as_promotion_council_decided_with_codes_and
     app.take_up_gap(COORDINATOR, sitting, gap_id)
     app.decide_gap(COORDINATOR, sitting, gap_id, "deferred", summary="次回までに件数を調べる")
     app.take_up_gap(COORDINATOR, sitting, gap_id)
-    app.decide_gap(COORDINATOR, sitting, gap_id, "request", "elderly-support", "生活支援体制整備事業で検討")
+    app.decide_gap(COORDINATOR, sitting, gap_id, "request", ELDERLY.division, "生活支援体制整備事業で検討")
 
     deferred, request = published(app, translate, "PromotionCouncilDecided")
 
     assert request.case_id == case_id and request.source == "collaboration"
     assert request.payload == {
         "sitting_id": str(sitting), "gap_id": str(gap_id), "origin_event_id": str(named[0].event_id),
-        "need": GAP["need"], "area": GAP["area"], "decision": "request", "division": "elderly-support",
+        "need": GAP["need"], "area": GAP["area"], "decision": "request", "division": ELDERLY.division,
         "summary": "生活支援体制整備事業で検討"}
     assert (deferred.payload["decision"], deferred.payload["division"]) == ("deferred", None)
     assert published(app, translate, "CollaborationStarted") == []  # the gap and the sitting open no case

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from support.municipality import ELDERLY
+
 from services.intake.application import IntakeApplication
 from unit.builders import COUNTER_STAFF, PERSON, in_memory
 
 
 def test_d15_in_memory_read_models_rebuild_equal_to_the_ones_followed_live() -> None:
     intake = in_memory(IntakeApplication)
-    case_id = intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口", ["高齢・介護"],
+    case_id = intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口", ["高齢・介護"],
                                           dict(PERSON), None)
-    intake.escalate_case(COUNTER_STAFF, case_id, "複合", "地域包括支援センター")
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合", ELDERLY.ja)
     intake.readmodels.catch_up()
     live = intake.readmodels.view.dump()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from uuid import uuid4
 
+from support.municipality import ELDERLY, concern
 from support.v1_consumer import escalation_reasons
 
 from services.collaboration.application import CollaborationApplication
@@ -30,9 +31,9 @@ REASON = "母の介護と本人のひきこもりが重なる"
 def escalated_v1() -> Envelope:
     """The CaseEscalated a real intake publishes today (v1)."""
     intake = in_memory(IntakeApplication)
-    case_id = intake.receive_consultation(COUNTER_STAFF, "houkatsu", "elderly-support", "窓口",
+    case_id = intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                           ["高齢・介護", "ひきこもり"], dict(PERSON), None)
-    intake.escalate_case(COUNTER_STAFF, case_id, REASON, "地域包括支援センター")
+    intake.escalate_case(COUNTER_STAFF, case_id, REASON, ELDERLY.ja)
     return only(published(intake, intake_translate, "CaseEscalated"))
 
 
@@ -60,7 +61,7 @@ def test_upcast_turns_v1_into_v2_keeping_the_event() -> None:
     assert isinstance(upcast_payload, CaseEscalatedV2)
     assert (upcast_payload.reason_code, upcast_payload.reason_text) == ("unclassified", REASON)
     assert upcast_payload.concerns == ["高齢・介護", "ひきこもり"]
-    assert upcast_payload.primary_agency == "地域包括支援センター"
+    assert upcast_payload.primary_agency == ELDERLY.ja
     assert upcast_envelope.schema_version == 2
     assert upcast_envelope.payload == upcast_payload.model_dump(mode="json")
     same = ("event_id", "event_type", "source", "source_position", "case_id", "correlation_id", "causation_id")
@@ -97,7 +98,7 @@ def test_d3_collaboration_opens_the_case_from_v1() -> None:
     assert collaboration.receive(*parse(wire(v1)))
 
     view = collaboration.case_view(v1.case_id)
-    assert (view["reason"], view["primary_agency"], view["status"]) == (REASON, "地域包括支援センター", "open")
+    assert (view["reason"], view["primary_agency"], view["status"]) == (REASON, ELDERLY.ja, "open")
 
 
 def test_d3_collaboration_opens_the_case_from_v2_with_the_reason_label() -> None:
@@ -109,7 +110,7 @@ def test_d3_collaboration_opens_the_case_from_v2_with_the_reason_label() -> None
     view = collaboration.case_view(v2.case_id)
     assert view["reason"] == f"【単独の支援機関では対応困難】{REASON}"
     assert (view["concerns"], view["primary_agency"], view["status"]) == (
-        ["高齢・介護", "ひきこもり"], "地域包括支援センター", "open")
+        ["高齢・介護", "ひきこもり"], ELDERLY.ja, "open")
 
 
 def test_the_same_event_in_another_version_is_a_duplicate() -> None:
@@ -122,7 +123,7 @@ def test_the_same_event_in_another_version_is_a_duplicate() -> None:
 def test_collaboration_handles_v1_and_v2_of_different_cases_from_one_upstream() -> None:
     collaboration = in_memory(CollaborationApplication)
     intake = Upstream("intake")
-    first, _ = intake.emit("CaseEscalated", {"reason": "一件目", "concerns": ["障害"], "primary_agency": "A"}, uuid4())
+    first, _ = intake.emit("CaseEscalated", {"reason": "一件目", "concerns": [concern("disability")], "primary_agency": "A"}, uuid4())
     second_v1, _ = intake.emit("CaseEscalated", {"reason": "二件目", "concerns": ["困窮"], "primary_agency": "B"}, uuid4())
     second = as_v2(second_v1, "complex")
     for envelope in (first, second):

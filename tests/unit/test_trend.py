@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, HARDSHIP
 
 from services.intake.application import IntakeApplication
 from services.intake.trend import fiscal_quarter
@@ -25,7 +26,7 @@ def intake() -> IntakeApplication:
     return in_memory(IntakeApplication)
 
 
-def consult(intake: IntakeApplication, counter: str = "houkatsu", division: str = "elderly-support") -> UUID:
+def consult(intake: IntakeApplication, counter: str = ELDERLY.code, division: str = ELDERLY.division) -> UUID:
     return intake.receive_consultation({**COUNTER_STAFF, "division": division}, counter, division, "窓口", ["高齢・介護", "ひきこもり"],
                                        dict(PERSON), None)
 
@@ -45,14 +46,14 @@ def test_d14_fiscal_year_starts_in_april(at: datetime, quarter: tuple[int, int])
 
 def test_d14_trend_counts_consultations_connections_and_escalations_per_counter(intake: IntakeApplication) -> None:
     case_id = consult(intake)
-    intake.connect_case(COUNTER_STAFF, case_id, "調布ライフサポート", "家計の相談")
-    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", "地域包括支援センター")
-    consult(intake, "life-support", "livelihood-welfare")
+    intake.connect_case(COUNTER_STAFF, case_id, HARDSHIP.ja, "家計の相談")
+    intake.escalate_case(COUNTER_STAFF, case_id, "複合的な課題", ELDERLY.ja)
+    consult(intake, HARDSHIP.code, HARDSHIP.division)
 
     rows = {row["counter"]: row for row in intake.trend()}
 
     assert {c: (r["consultations"], r["connections"], r["escalations"]) for c, r in rows.items()} == {
-        "houkatsu": (1, 1, 1), "life-support": (1, 0, 0)}
+        ELDERLY.code: (1, 1, 1), HARDSHIP.code: (1, 0, 0)}
 
 
 def test_d14_a_case_decided_twice_in_a_quarter_is_one_meeting_case(intake: IntakeApplication) -> None:
