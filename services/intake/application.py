@@ -407,6 +407,22 @@ class IntakeApplication(CaseworkOwner):
     def case_view(self, case_id: UUID) -> dict[str, Any]:
         return self._case(case_id).view()
 
+    def scoped(self, rows: list[dict[str, Any]], reader: Any) -> list[dict[str, Any]]:
+        """A list's rows (担当件数, 自分の担当) that `reader` may see. Intake's division scope is per case, for the
+        divisions that run intake too: another counter's division reads a case only when the case names it (the
+        generic rule, shared/organisation/scope.py `visible`, lets a program's divisions read all its cases)."""
+        if reader is None:
+            return []
+        if sees_every_division(reader.roles):
+            return rows
+        return [r for r in rows if reader.division in self._readers_or_none(UUID(str(r["case_id"])))]
+
+    def _readers_or_none(self, case_id: UUID) -> frozenset[str]:
+        try:
+            return self.case_divisions(case_id)
+        except NotFound:
+            return frozenset()
+
     def case_divisions(self, case_id: UUID) -> frozenset[str]:
         """Division scope of an intake case: its readers (services/intake/access.py case_readers), not the
         divisions its history names; NotFound for an unknown case (the route answers 404)."""

@@ -18,7 +18,7 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, sign_in, token
 from support.journey import Journey
-from support.municipality import ELDERLY, LEAD, concern
+from support.municipality import DISABILITY, ELDERLY, LEAD, concern
 
 from jusou.runner import Suite
 from shared.web.auth import COOKIE
@@ -89,3 +89,20 @@ async def test_every_link_of_communitys_figures_page_opens_for_the_signed_in_wor
         assert links, page.text[:500]
         answers = {h: (await browser_like.get(h)).status_code for h in links}
     assert all(status < 400 for status in answers.values()), answers
+
+
+async def test_a_supervisors_caseload_at_intake_lists_only_the_cases_of_their_division(ui_suite: Suite) -> None:
+    """管理職 read their own division's cases: another counter's division (it runs intake too) sees none of them."""
+    intake = ui_suite.url("intake")
+    async with httpx.AsyncClient(timeout=30, base_url=intake) as http:
+        received = await http.post("/consultations", headers={"Authorization": "Bearer " + token(
+            "kouki-012", ELDERLY.division, "counselor")}, json={
+            "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")],
+            "person": {"name": f"審査 担当{uuid4().hex[:6]}"}, "confirm_new_person": True})
+        assert received.status_code == 201, received.text
+        short = received.json()["case_id"][:8]
+        pages = {division: await http.get("/ui/caseload", cookies={COOKIE: token(f"kanri-{i}", division, "supervisor")})
+                 for i, division in enumerate((ELDERLY.division, DISABILITY.division))}
+    assert all(p.status_code == 200 for p in pages.values()), {d: p.text[:300] for d, p in pages.items()}
+    assert short in pages[ELDERLY.division].text  # the check is not vacuous: its own supervisor sees it unassigned
+    assert short not in pages[DISABILITY.division].text
