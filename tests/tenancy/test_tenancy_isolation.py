@@ -1,9 +1,9 @@
 """Many municipalities on one deployment (issue 18): two tenants, 甲市 (`kou`) and 乙市 (`otsu`), served by the
 same six service processes, on a real nats-server with one account each and real SQLite stores, sealed off.
 
-One suite for the module (`jusou up --tenants` as the runner starts it). Each tenant gets the whole seeded
-journey (tests/security/seed.py) with its own staff tokens (its own development issuer's key, the `tenant`
-claim). Then a staff member of 甲市 walks every route of every service (JSON, pages, exports, audit, figures)
+One suite for the package (`jusou up --tenants` as the runner starts it: tests/tenancy/conftest.py). Each tenant
+gets the whole seeded journey (tests/security/seed.py) with its own staff tokens (its own development issuer's key,
+the `tenant` claim). Then a staff member of 甲市 walks every route of every service (JSON, pages, exports, audit, figures)
 with 乙市's ids: nothing of 乙市 comes back and nothing of 乙市 changes; the bus of 乙市 never sees 甲市's
 events; erasing a person in 甲市 leaves 乙市's untouched; each tenant's figures count its own records only; a
 token naming another tenant than the key that signed it, none, or one not served is refused.
@@ -14,12 +14,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import re
-import secrets
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -27,112 +23,20 @@ import jwt
 import pytest
 from security import seed as seeding
 from support.auth import ROLE_STAFF
-from support.municipality import FILE as DEPLOYMENT_FILE
-from support.servers import free_port
 
 from jusou.runner import Suite
 from shared.messaging.bus import connect
-from shared.organisation.municipality import DATA, DEFAULT_FILE
 from shared.organisation.municipality import load as load_municipality
 from shared.web import http as service_http
-from shared.web.auth import COOKIE, DevIssuer, Principal
+from shared.web.auth import COOKIE, Principal
 from shared.web.auth import verifier as auth_verifier
 from shared.web.policy import PUBLIC, ROLES, actions
+from tenancy.two_tenants import KOU, NAMES, OTHER_FILE, OTSU, SERVICES, bearer, headers_as, tenant_token
 
 pytestmark = pytest.mark.skipif(
     "tenant" not in Principal.__dataclass_fields__ or not hasattr(service_http, "open_runtime"),
     reason="waits for the tenant in shared/web/auth.py and the runtimes in shared/web/http.py (issue 18)")
-SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-KOU, OTSU = "kou", "otsu"
-NAMES = {KOU: "甲野 太郎", OTSU: "乙野 花子"}
-TENANTS_FILE = """\
-[[tenants]]
-id = "kou"
-name = "甲市"
-data_dir = "kou"
-
-[[tenants]]
-id = "otsu"
-name = "乙市"
-data_dir = "otsu"
-
-[[tenants]]
-id = "hei"
-name = "架空市"
-data_dir = "hei"
-municipality_file = "{other}"
-"""
-#: The third tenant's municipality file: not the deployment's (support/municipality.py)
-OTHER_FILE = DATA / ("kakushi.toml" if DEPLOYMENT_FILE.resolve() == DEFAULT_FILE.resolve() else "chofu.toml")
 _PARAM = re.compile(r"{([a-z_]+)(?::[a-z]+)?}")
-
-
-def tenant_token(suite: Suite, of: str, staff_id: str, division: str, *roles: str, key_of: str | None = None,
-                 **claims: Any) -> str:
-    """A staff token of tenant `of`'s development issuer (its own key: `<data_dir>/auth`); `key_of`: sign with
-    another tenant's key instead (a forgery); `claims` change (None: remove) claims, `tenant` among them."""
-    signer = next(t for t in suite.tenants if t.id == (key_of or of))
-    now = int(time.time())
-    body = {"iss": "jusou-dev", "aud": "jusou", "sub": staff_id, "division": division, "roles": sorted(roles),
-            "iat": now, "nbf": now, "exp": now + 3600, "jti": secrets.token_urlsafe(12), "tenant": of, **claims}
-    key = DevIssuer(signer.data_path / "auth").private_key()
-    return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm="ES256")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class AsTenant(threading.local):
-    """Which tenant this thread's seeding acts for: every request's token is minted again by that tenant's issuer,
-    for the same staff member, division and roles (the seed's own tokens are the single-tenant issuer's)."""
-
-    tenant = ""
-
-
-def seed_client(suite: Suite, acting: AsTenant) -> Callable[..., httpx.Client]:
-    def rewrite(request: httpx.Request) -> None:
-        given = request.headers.get("authorization", "")
-        if given.startswith("Bearer "):
-            claims = jwt.decode(given.removeprefix("Bearer "), options={"verify_signature": False})
-            request.headers["authorization"] = "Bearer " + tenant_token(
-                suite, acting.tenant, claims["sub"], claims["division"], *claims["roles"])
-
-    return lambda **kwargs: httpx.Client(event_hooks={"request": [rewrite]}, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    root = tmp_path_factory.mktemp("tenancy")
-    (root / "tenants.toml").write_text(TENANTS_FILE.format(other=OTHER_FILE), encoding="utf-8")
-    ports: list[int] = []
-    while len(ports) < len(SERVICES) + 1:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    *service_ports, nats_port = ports
-    with Suite(root / "data", nats_port=nats_port, ports=dict(zip(SERVICES, service_ports, strict=True)),
-               tenants_file=root / "tenants.toml", extra_env={"JUSOU_STORE": "sqlite"}) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def seeded(suite: Suite) -> dict[str, dict[str, Any]]:
-    """The seeded journey in each tenant (both at once): its ids by path-parameter name."""
-    acting = AsTenant()
-    urls = {name: suite.url(name) for name in SERVICES}
-
-    def one(tenant: str) -> dict[str, Any]:
-        acting.tenant = tenant
-        return seeding.seed(urls, NAMES[tenant])
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(seeding, "httpx", SimpleNamespace(Client=seed_client(suite, acting)))
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:
-            kou, otsu = pool.map(one, (KOU, OTSU))
-    return {KOU: kou, OTSU: otsu}
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +48,6 @@ def kou_three_more(suite: Suite, seeded: dict[str, dict[str, Any]]) -> None:
             "counter": seeding.ELDERLY.code, "channel": "窓口", "concerns": [seeding.concern("elderly-care")],
             "person": {"name": f"甲野 {n}郎", "kana": "こうの", "birth_date": "1970-01-01"}, "confirm_new_person": True})
         assert answer.status_code in (200, 201), answer.text
-
-
-def headers_as(suite: Suite, tenant: str, action: str, staff_prefix: str = "") -> dict[str, str]:
-    """A staff member of `tenant` whose role may take `action` (shared/web/policy.py ROLES)."""
-    role = next(r for r in ROLE_STAFF if action in ROLES[r].actions)
-    staff_id, division = ROLE_STAFF[role]
-    return bearer(tenant_token(suite, tenant, staff_prefix + staff_id, division, role))
 
 
 def secrets_of(ids: dict[str, Any], tenant: str) -> list[str]:
