@@ -167,6 +167,7 @@ def test_without_a_tenants_file_tenant_is_refused_and_the_commands_act_as_before
     assert code == 2 and tenancy.VARIABLE in err, err
     code, out, err = run("nats", "credentials")
     assert code == 0 and "NATS_USER=integrator\n" in out, (out, err)
+    assert tenancy.OPERATOR == natsauth.OPERATOR  # a tenant command's NATS user (shared/tenancy.py cannot import it)
 
 
 def test_a_token_of_another_tenant_is_refused_before_any_service_is_asked(suite: Suite, run: Run) -> None:
