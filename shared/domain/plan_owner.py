@@ -39,7 +39,7 @@ def require_known_agencies(roles: list[dict[str, Any]]) -> None:
     unknown = unknown_agencies([str(r.get("agency", "")).strip() for r in roles if r.get("agency")])
     if unknown:
         raise Invalid(
-            f"登録されていない機関です: {', '.join(unknown)}。機関一覧 (GET /reference/agencies) から選んでください / "
+            f"登録されていない機関です: {'、'.join(unknown)}。役割の機関は一覧から選んでください / "
             "unknown agency: choose one from GET /reference/agencies"
         )
 
