@@ -269,7 +269,8 @@ async def stream_messages(js: Any, stream: str, limit: int | None = None) -> lis
 
 async def replays(js: Any) -> list[Replay]:
     return [
-        Replay(seq=m.seq, time=m.time, consumer=(m.headers or {}).get(CONSUMER, ""),
+        Replay(seq=m.seq, time=m.time,
+               consumer=(m.headers or {}).get(CONSUMER) or (m.subject or "").removeprefix(f"{REPLAY_PREFIX}.").split(".")[0],
                replay_of=_int((m.headers or {}).get(REPLAY_OF)) or 0)
         for m in await stream_messages(js, REPLAY_STREAM)
     ]
@@ -287,20 +288,27 @@ async def replay_floor(js: Any, consumer: str) -> int:
 
 
 async def dead_letters(js: Any, limit: int | None = None) -> list[DeadLetter]:
-    """The dead letters (the last `limit`), each with what became of its replay."""
-    letters = [dead_letter_of(m) for m in await stream_messages(js, DEAD_LETTER_STREAM, limit)]
+    """The dead letters (the last `limit`), each with what became of its replay.
+
+    Read in this order: the replays, their consumers' ack floors, then the dead letters. A replay that fails
+    again is parked (published to JUSOU_DLQ, acknowledged by the stream) before it is terminated (its floor
+    moves), so a floor read past a replay means that its new letter, if any, is on JUSOU_DLQ when the letters
+    are read: a replay that failed is never taken for one processed. (Letters read first could miss a park
+    that happens between the two reads, and show `replayed`.)
+    """
     by_origin: dict[int, Replay] = {}
     for sent in await replays(js):
         by_origin.setdefault(sent.replay_of, sent)  # the first replay of each; a later copy changes nothing
+    floors = {c: await replay_floor(js, c) for c in sorted({r.consumer for r in by_origin.values()})}
+    letters = [dead_letter_of(m) for m in await stream_messages(js, DEAD_LETTER_STREAM, limit)]
     parked_again = {d.replay_of: d.seq for d in letters if d.replay_of is not None}
-    floors = {c: await replay_floor(js, c) for c in {d.consumer for d in letters if d.seq in by_origin}}
     for letter in letters:
         letter.replay = by_origin.get(letter.seq)
         if letter.replay is None:
             continue
         if letter.seq in parked_again:
             letter.status, letter.parked_again_as = "failed_again", parked_again[letter.seq]
-        elif floors.get(letter.consumer, 0) >= letter.replay.seq:
+        elif floors.get(letter.replay.consumer or letter.consumer, 0) >= letter.replay.seq:
             letter.status = "replayed"
         else:
             letter.status = "replay_pending"
