@@ -115,7 +115,16 @@ def pg_schema(schema: str, drop: bool = False) -> None:
 
 
 def open_probe(data_dir: Path, slow_seconds: float = 0.0, replica: str = "", schema: str = "") -> SlowProbe:
-    app = SlowProbe(env=probe_env(data_dir, schema))
+    if schema:  # replicas starting together: one at a time makes (or finds) the tables, as shared/kernel/store.py `creating`
+        import psycopg
+
+        from bench.raw import pg_conninfo
+
+        with psycopg.connect(**pg_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"jusou-create:{schema}",))
+            app = SlowProbe(env=probe_env(data_dir, schema))
+    else:
+        app = SlowProbe(env=probe_env(data_dir, schema))
     app.slow_seconds, app.replica = slow_seconds, replica
     return app
 
