@@ -83,6 +83,7 @@ from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, refus
 from shared.messaging.natsauth import API, consumer_subjects, pull_inbox_prefix
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming
+from shared.settings import current
 
 log = structlog.get_logger()
 
@@ -234,7 +235,6 @@ class Leases:
         self.held: dict[int, int] = {}  # partition → the lease key's revision this replica wrote last
         self.renewed: dict[int, float] = {}  # partition → when the last successful renewal was sent (monotonic)
         self.members = 1
-        self.stopping = asyncio.Lock()
 
     def key(self, partition: int) -> str:
         return f"p{partition}"
@@ -430,8 +430,6 @@ class PartitionConsumer:
                 messages = await self.subscription.fetch(batch=1, timeout=FETCH_SECONDS)
             except (TimeoutError, NatsTimeoutError, ConnectionClosedError, ServiceUnavailableError):
                 continue
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
                 log.warning("partitions.fetch_failed", consumer=self.name, error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
@@ -495,8 +493,7 @@ class PartitionedInbox(Inbox):
                 await asyncio.sleep(self.lease_seconds / 4)
 
     async def hold(self, js: JetStreamContext) -> None:
-        replicas = int(os.environ.get("JUSOU_STREAM_REPLICAS", "1"))
-        kv = await lease_bucket(js, self.app.service, self.lease_seconds, replicas)
+        kv = await lease_bucket(js, self.app.service, self.lease_seconds, current().stream_replicas)
         lease = (await js.stream_info(f"KV_{bucket_name(self.app.service)}")).config.max_age or self.lease_seconds
         if abs(lease - self.lease_seconds) > 0.01:
             log.warning("partitions.bucket_lease", service=self.app.service, bucket_lease=lease, setting=self.lease_seconds)
