@@ -37,6 +37,10 @@ EVENT_LABELS = {
     "Household.MemberRemoved": "世帯員の転出・削除",
     "CollaborationCase.Opened": "多機関協働の開始",
     "CollaborationCase.Reopened": "多機関協働の再開",
+    "CaseFile.Opened": "担当者・支援経過記録の開始",
+    "CaseFile.Assigned": "担当者の決定",
+    "CaseFile.Released": "担当者の解除",
+    "CaseFile.NoteWritten": "支援経過記録",
     "CollaborationCase.PrimaryChanged": "主担当機関の変更",
     "CollaborationCase.StrandAdded": "課題の記録（課題の解きほぐし）",
     "CollaborationCase.HouseholdHeld": "世帯のケースをまとめて受ける（世帯で連携）",
@@ -45,7 +49,7 @@ EVENT_LABELS = {
     "ResourceGap.Reported": "推進会議の課題（資源の不足）",
     "ResourceGap.TakenUp": "推進会議の議題にする",
     "ResourceGap.Decided": "推進会議の決定",
-    "CouncilSitting.Held": "相談支援包括化推進会議の開催",
+    "CouncilSitting.Held": "推進会議の開催",
     "CouncilSitting.GapTakenUp": "推進会議の議題",
     "CouncilSitting.GapDecided": "推進会議の決定",
     "PlanReview.Listed": "会議の議題に登載",
@@ -96,7 +100,8 @@ EVENT_LABELS = {
 KIND_LABELS = {
     "Household": "世帯", "Reception": "相談受付票", "HouseholdLink": "世帯の関連ケース",
     "CaseLearning": "事例の学び",
-    "ResourceGap": "推進会議の課題", "CouncilSitting": "相談支援包括化推進会議",
+    "ResourceGap": "推進会議の課題", "CouncilSitting": "推進会議",
+    "CaseFile": "担当者・支援経過記録",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
     "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
     "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
@@ -115,6 +120,31 @@ PROGRAM_LABELS = {
     "outreach": "アウトリーチ", "participation": "参加支援", "community": "地域づくり",
 }
 
+
+#: An aggregate's fields on the 監査 page's "as of" view (audit_case.html), as staff name them; a field not here is
+#: shown by its own name.
+FIELD_LABELS = {
+    "status": "状態", "route": "相談の経路", "channel": "相談の方法", "meeting_type": "会議の種類", "decision": "決定",
+    "division": "担当課", "counter": "受付窓口", "primary_agency": "主担当機関", "concerns": "相談内容の分野",
+    "opened_at": "開始日時", "received_at": "受付日時", "created_at": "作成日時", "updated_at": "更新日時",
+    "closed_at": "終了日時", "decided_at": "決定日時", "held_on": "開催日", "since": "開始日", "revision": "版",
+    "plan_id": "プランID", "case_id": "ケースID", "meeting_id": "会議ID", "person_ref": "相談者（参照番号）",
+    "household_ref": "世帯（参照番号）", "program": "事業", "reason": "理由", "reasons": "理由", "attendees": "出席者",
+    "support_direction": "支援の方向性", "goals": "目標", "roles": "役割分担", "consent": "本人同意", "scope": "同意の範囲",
+    "referred_by": "紹介元", "need": "必要なこと", "area": "地域", "main": "主担当者", "sub": "副担当者",
+    "notes": "支援経過記録", "progress": "経過", "granted": "同意", "method": "方法", "covers": "対象の会議",
+    "consulted_by": "相談者の別", "consulted_on": "相談日", "connections": "つなぎ", "disclosures": "開示",
+    "meetings": "会議", "sittings": "会議の回", "closure": "終了", "review_on": "見直し予定日", "primary": "主担当機関",
+}
+#: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
+VALUE_LABELS = {
+    "open": "対応中", "received": "受付", "escalated": "多機関協働へ", "linked": "世帯で連携", "returned": "相談窓口へ戻した",
+    "plan_suspended": "プラン中断", "plan_closed": "終結", "closed": "終了", "draft": "下書き", "proposed": "会議で審議中",
+    "approved": "承認", "revision_requested": "修正依頼", "suspended": "中断", "continued": "継続",
+    "closure_requested": "終結の評価待ち", "accompanying": "伴走支援中", "awaiting": "待機", "waiting": "待機",
+    "taken_up": "取り組み中", "resumed": "再開", "resolved": "解決済み", "started": "開始",
+    **DECISION_LABELS, **MEETING_TYPE_LABELS, **PROGRAM_LABELS,
+}
 
 def event_label(name: str) -> str:
     """An event as staff say it (`Case.Received` → 相談の受付); an event of no known kind as 「その他の記録」."""

@@ -133,13 +133,32 @@ def program_of(action: str, service: str) -> str | None:
     return service
 
 
-def allowed(principal: Principal, action: str) -> bool:
-    return any(action in ROLES[r].actions for r in principal.roles if r in ROLES)
+#: D17: a program's 担当者・支援経過記録 are part of its case record. Reading them at a service needs reading that
+#: program's cases; writing them (a note, an assignment) needs that program's own write. (Every role has CASEWORK,
+#: for its own program; without this a 地域づくり担当 read intake's notes of a case it may not open.)
+CASEWORK_NEEDS: dict[str, tuple[str, str]] = {
+    "intake": ("intake.case.read", "intake.case.write"),
+    "collaboration": ("collaboration.case.read", "collaboration.strand.write"),
+    "outreach": ("engagement.read", "engagement.write"),
+    "participation": ("support.read", "support.write"),
+    "community": ("issue.read", "issue.write"),
+}
+
+
+def allowed(principal: Principal, action: str, service: str | None = None) -> bool:
+    """Whether the principal's roles allow `action` (at `service`: the casework actions follow its program, D17)."""
+    actions = [ROLES[r].actions for r in principal.roles if r in ROLES]
+    if not any(action in held for held in actions):
+        return False
+    if service in CASEWORK_NEEDS and action in CASEWORK:
+        need = CASEWORK_NEEDS[service][action == "casework.write"]
+        return any(need in held for held in actions)
+    return True
 
 
 def permits(principal: Principal | None, action: str, service: str) -> bool:
     """What the gate would let `principal` do at `service` (the UI shows only the forms it may use)."""
-    if principal is None or not allowed(principal, action):
+    if principal is None or not allowed(principal, action, service):
         return False
     program = program_of(action, service)
     return program is None or principal.division in PROGRAM_DIVISIONS[program]
@@ -203,9 +222,13 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
         if action is None:
             raise Forbidden(f"この操作 ({method} {path}) は必要な権限を宣言していません / "
                             "the route declares no action (requires/public): refused")
-        if not allowed(principal, action):
+        if action in CASEWORK and allowed(principal, action) and not allowed(principal, action, service):
+            doing = ("読める", "read") if action == "casework.read" else ("記録できる", "write")
+            raise Forbidden(f"この事業の担当者・支援経過記録は、この事業のケースを{doing[0]}役割の職員だけが扱えます（D17） / "
+                            f"a program's case workers and notes are for staff whose roles {doing[1]} its cases (D17)")
+        if not allowed(principal, action, service):
             roles = "、".join(ROLES[r].ja for r in sorted(principal.roles) if r in ROLES) or "なし"
-            raise Forbidden(f"あなたの役割（{roles}）では「{action}」はできません / "
+            raise Forbidden(f"あなたの役割（{roles}）ではこの操作はできません / "
                             f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) do not allow {action}")
         program = program_of(action, service)
         if program and principal.division not in PROGRAM_DIVISIONS[program]:

@@ -20,6 +20,8 @@ import csv
 import hashlib
 import hmac
 import io
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import tenancy
+from shared.contract.events import CONSULTATION_ROUTES, CONSULTED_BY
 from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import new_key_field
@@ -73,8 +76,10 @@ from shared.web.deps import runtime_of
 from shared.web.labels import (
     BASIS_LABELS,
     DECISION_LABELS,
+    FIELD_LABELS,
     MEETING_TYPE_LABELS,
     PROGRAM_LABELS,
+    VALUE_LABELS,
     division_label,
     event_label,
     kind_label,
@@ -303,6 +308,49 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BY_FIELD: dict[str, Mapping[str, str]] = {"route": CONSULTATION_ROUTES, "consulted_by": CONSULTED_BY}
+
+
+def field_label(key: str) -> str:
+    """A record's field as staff name it (`opened_at` → 開始日時), the field's own name when it has no label."""
+    return FIELD_LABELS.get(key, key)
+
+
+def state_value(value: Any, key: str = "", kind: str = "") -> str:
+    """A value of a record as staff read it on the 監査 page: a moment in Japan time and 和暦, a day in 和暦, a code by
+    its label (状態, 経路, 決定, 会議の種類, 担当課), a list joined with 「、」; anything else as it is."""
+    if isinstance(value, list | tuple):
+        return "、".join(state_value(v, key, kind) for v in value)
+    if isinstance(value, dict):
+        return "、".join(f"{field_label(str(k))}: {state_value(v, str(k), kind)}" for k, v in value.items())
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    text = str(value)
+    if text == "null":
+        return "—"
+    if text[:1] in "[{":  # the view's lists and mappings arrive as JSON text
+        try:
+            return state_value(json.loads(text), key, kind)
+        except ValueError:
+            return text
+    if key == "division":
+        return division_label(text)
+    if key in _BY_FIELD:
+        return _BY_FIELD[key].get(text, text)
+    if _MOMENT.match(text):
+        moment = jst(text)
+        return f"{wareki(moment, with_gregorian=False)} {moment[11:16]}" if moment != text else text
+    if _DAY.match(text):
+        return wareki(text, with_gregorian=False)
+    if key == "status" and kind == "Plan" and text == "closed":
+        return "終結"
+    return VALUE_LABELS.get(text, text)
+
+
 class UI:
     """One service's pages: render with the shared layout."""
 
@@ -316,6 +364,8 @@ class UI:
         env.filters["event_ja"] = event_label  # the office's words (shared/web/labels.py): no English event name
         env.filters["kind_ja"] = kind_label
         env.filters["division_ja"] = division_label
+        env.filters["field_ja"] = field_label  # the 監査 page's "as of" view: fields and codes as staff say them
+        env.filters["state_value"] = state_value
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
         env.globals["municipality"] = municipality  # the municipality file's name (print headers): 調布市 for Chofu
         env.globals["paged"] = paged  # a list whose route passes every row pages it in its template
@@ -422,7 +472,7 @@ def _day(text: str | None) -> date | None:
 @dataclass(frozen=True)
 class Filters:
     """A list's filter bar, read from the query: status, counter (窓口), 担当者 (assignee) and a date range
-    (`from`, `to`, YYYY-MM-DD; a date that is not one is ignored). A list adds three lines:
+    (`from`, `to`, YYYY-MM-DD; a date that is not one is not applied, and the bar says so). A list adds three lines:
 
         filters = filters_of(request)                                    # in the route
         rows, paging = paged(request, filters.apply(rows, day="received_at"))
@@ -444,6 +494,8 @@ class Filters:
     until: date | None = None
     #: the list's own selects as sent: (name, value), a value not sent ""
     chosen: tuple[tuple[str, str], ...] = ()
+    #: dates sent that are not dates, (which, the text as sent, cut): the bar says they were not applied
+    unread: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -493,8 +545,11 @@ def filters_of(request: Request, *selects: str) -> Filters:
         value = (request.query_params.get(name) or "").strip()
         return value if _printable(value, 100) else ""
 
-    return Filters(text("status"), text("counter"), text("assignee"), _day(request.query_params.get("from")),
-                   _day(request.query_params.get("to")), tuple((name, text(name)) for name in selects))
+    sent = {name: (request.query_params.get(name) or "").strip() for name in ("from", "to")}
+    unread = tuple((("から" if name == "from" else "まで"), value[:20]) for name, value in sent.items()
+                   if value and _day(value) is None)
+    return Filters(text("status"), text("counter"), text("assignee"), _day(sent["from"]), _day(sent["to"]),
+                   tuple((name, text(name)) for name in selects), unread)
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
