@@ -12,6 +12,8 @@ import contextlib
 import json
 import random
 import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -114,6 +116,14 @@ class Report:
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2))
 
 
+class NotSettled(AssertionError):
+    """Some consumer or relay still had work when the deadline passed (`lags`: what each had left)."""
+
+    def __init__(self, deadline_s: float, lags: dict[str, int]) -> None:
+        super().__init__(f"the suite did not settle within {deadline_s} s: {lags}")
+        self.lags = lags
+
+
 async def quiesce(nc: Any, driver: Driver, deadline_s: float) -> float:
     """Wait until every consumer and relay has nothing left to do; return how long it took."""
     began = time.monotonic()
@@ -125,7 +135,33 @@ async def quiesce(nc: Any, driver: Driver, deadline_s: float) -> float:
             if all(v == 0 for v in lags.values()):
                 return time.monotonic() - began
         await asyncio.sleep(0.2)
-    raise AssertionError(f"the suite did not settle within {deadline_s} s: {lags}")
+    raise NotSettled(deadline_s, lags)
+
+
+async def settle_or_explain(nc: Any, driver: Driver, deadline_s: float, world: World, artifacts: Path) -> float:
+    """`quiesce`; if it fails, what the services that did not settle were doing: their /readyz and their threads'
+    stacks (py-spy dump) beside the logs in test-artifacts/."""
+    try:
+        return await quiesce(nc, driver, deadline_s)
+    except NotSettled as exc:
+        stuck = {name.split("--")[0].split(" ")[0] for name, lag in exc.lags.items() if lag}
+        for name in sorted(stuck & set(SERVICES)):
+            target = artifacts / f"faults-{world.store.kind}-stuck-{name}.txt"
+            with contextlib.suppress(Exception):
+                ready = await driver.get(name, "/readyz", gated=False)
+                target.write_text(f"/readyz {ready.status_code}\n{ready.text}\n\n")
+            with contextlib.suppress(Exception):
+                stacks = await asyncio.to_thread(py_spy_dump, world.service_pids()[name])
+                with target.open("a") as out:
+                    out.write(stacks)
+        raise
+
+
+def py_spy_dump(pid: int) -> str:
+    binary = Path(sys.executable).parent / "py-spy"
+    done = subprocess.run([str(binary if binary.exists() else "py-spy"), "dump", "--pid", str(pid)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout + done.stderr
 
 
 async def watch_lag(nc: Any, driver: Driver, since: float) -> dict[str, float]:
@@ -246,7 +282,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             await asyncio.gather(*workers)
             report.figures["load: journeys under faults (s)"] = round(time.monotonic() - load_began, 1)
             progress(began, "journeys over; settling")
-            settle = await quiesce(nc, driver, 60)
+            settle = await settle_or_explain(nc, driver, 60, world, artifacts)
             report.figures["settled after the last journey (s)"] = round(settle, 1)
             # 3. What the journeys left, against the expectation.
             limit = asyncio.Semaphore(12)
