@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError
-from support.municipality import CHILDCARE, HARDSHIP, SHAKYO
+from support.municipality import CHILDCARE, HARDSHIP, SHAKYO, partner
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import PossibleDuplicate
@@ -87,7 +87,7 @@ def test_d3_connection_accepted_makes_the_agency_primary(intake: IntakeApplicati
 
 def test_d3_connection_declined_needs_a_reason_and_keeps_the_primary(intake: IntakeApplication) -> None:
     case_id = receive(intake, PERSON)
-    intake.connect_case(STAFF, case_id, "ハローワーク府中", "就労相談")
+    intake.connect_case(STAFF, case_id, partner("hello-work"), "就労相談")
     with pytest.raises(Invalid):
         intake.answer_connection(STAFF, case_id, 0, False, " ")
     intake.answer_connection(STAFF, case_id, 0, False, "対象外の年齢のため")

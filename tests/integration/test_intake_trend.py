@@ -8,7 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from support.municipality import CHILDCARE, ELDERLY, LEAD_NAME, SHAKYO
+from support.municipality import CHILDCARE, ELDERLY, LEAD_NAME, SHAKYO, concern
 from unit.builders import envelope_for
 
 from services.intake.application import IntakeApplication
@@ -35,7 +35,7 @@ def test_d14_trend_counts_consultations_connections_escalations_and_meeting_case
 
     def consult(counter: str) -> object:
         staff = {**STAFF, "division": COUNTERS[counter].division}  # each counter's own staff
-        return intake.receive_consultation(staff, counter, COUNTERS[counter].division, "窓口", ["保育", "高齢・介護"],
+        return intake.receive_consultation(staff, counter, COUNTERS[counter].division, "窓口", [concern("childcare"), "高齢・介護"],
                                            {"name": f"n{uuid4()}"}, None)
 
     double_care = [consult(CHILDCARE.code) for _ in range(3)]

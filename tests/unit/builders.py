@@ -65,7 +65,7 @@ def envelope_for(
         occurred_at="2025-04-01T09:00:00+09:00",  # type: ignore[arg-type]
         correlation_id=journey_id(case_id),
         causation_id=None,
-        actor=actor or {"staff_id": "upstream-1", "division": "welfare-general"},  # type: ignore[arg-type]
+        actor=actor or {"staff_id": "upstream-1", "division": LEAD},  # type: ignore[arg-type]
         payload=model.model_dump(mode="json"),
     )
     return envelope, model

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from support.municipality import ELDERLY
+
 from shared.domain.audit import as_of, causation_tree, render_csv, render_text
 
 
 def row(event_id: str, at: str, service: str, event: str, caused_by: str | None = None, **fields: str) -> dict[str, object]:
-    actor = {"service": service} if caused_by else {"staff_id": "s1", "division": "elderly-support"}
+    actor = {"service": service} if caused_by else {"staff_id": "s1", "division": ELDERLY.division}
     return {"event_id": event_id, "occurred_at": at, "service": service, "event": event, "caused_by": caused_by,
             "actor": actor, "fields": fields, "position": 1}
 
@@ -43,7 +45,7 @@ def test_d15_as_of_shows_only_what_was_recorded_by_then() -> None:
 def test_d15_csv_opens_in_excel_with_the_disclosure_basis() -> None:
     text = render_csv(ROWS)
     assert text.startswith("\ufeff日時,事業,記録,")
-    assert text.splitlines()[-1].endswith(",本人同意,e,,intake,s1,elderly-support,,,,consent")
+    assert text.splitlines()[-1].endswith(f",本人同意,e,,intake,s1,{ELDERLY.division},,,,consent")
     assert "多機関協働,多機関協働の開始," in text and "承認,重層的支援会議," in text
     assert "CollaborationCase.Opened" not in text, "no English event name: staff read the office's words"
 

@@ -15,12 +15,13 @@ from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from support.municipality import LEAD
 
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import JourneyAggregate, acting
 from shared.web.retry import TRIES, retry_conflicts
 
-STAFF = {"staff_id": "c1", "division": "welfare-general"}
+STAFF = {"staff_id": "c1", "division": LEAD}
 
 
 class Ledger(JourneyAggregate):

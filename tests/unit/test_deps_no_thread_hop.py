@@ -9,11 +9,12 @@ import fastapi.dependencies.utils as fastapi_dependencies
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
+from support.municipality import ELDERLY
 
 from shared.web.auth import Principal
 from shared.web.deps import Staff, Who, principal, staff
 
-SOMEONE = Principal("kouki-012", "elderly-support", frozenset({"counselor"}))
+SOMEONE = Principal("kouki-012", ELDERLY.division, frozenset({"counselor"}))
 
 
 def _app() -> FastAPI:
@@ -53,13 +54,13 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_staff_and_who_are_resolved_without_a_thread_hop(hops: list[str]) -> None:
     client = TestClient(_app())
-    assert client.get("/staff").json() == {"staff_id": "kouki-012", "division": "elderly-support"}
+    assert client.get("/staff").json() == {"staff_id": "kouki-012", "division": ELDERLY.division}
     assert client.get("/who").json() == {"staff_id": "kouki-012"}
     assert hops == []
 
 
 def test_the_plain_functions_as_dependencies_hop_to_a_thread(hops: list[str]) -> None:
     """What `Staff` and `Who` replace: the same answer, one hop each (the count the test above holds at zero)."""
-    assert TestClient(_app()).get("/old").json() == {"staff_id": "kouki-012", "division": "elderly-support",
+    assert TestClient(_app()).get("/old").json() == {"staff_id": "kouki-012", "division": ELDERLY.division,
                                                     "reader": "kouki-012"}
     assert sorted(hops) == ["principal", "staff"]

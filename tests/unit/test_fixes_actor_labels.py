@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from support.municipality import LEAD
+
 from services.collaboration.application import actor_name
 from services.meeting.application import _who
 from shared.kernel.journey import SERVICE_LABELS
@@ -14,5 +16,5 @@ def test_collaboration_and_the_meeting_name_a_programs_own_act_in_japanese() -> 
     for service, ja in SERVICE_LABELS.items():
         event = SimpleNamespace(meta={"actor": {"service": service}})
         assert actor_name(event) == _who(event) == f"自動（{ja}）"
-    staff = SimpleNamespace(meta={"actor": {"staff_id": "c1", "division": "welfare-general"}})
+    staff = SimpleNamespace(meta={"actor": {"staff_id": "c1", "division": LEAD}})
     assert actor_name(staff) == _who(staff) == "c1"

@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import ProcessingEvent
+from support.municipality import CITY, ELDERLY
 
 from services.collaboration.application import CollaborationApplication
 from services.community.application import CommunityApplication
@@ -104,7 +105,7 @@ class Narrower(Recorder):
 def test_the_policy_dispatches_by_type_after_upcasting_and_records_the_tracking() -> None:
     app = Recorder()
     app.seen = []
-    v1 = CaseEscalatedV1(reason="8050", concerns=["elderly"], primary_agency="地域包括支援センター")
+    v1 = CaseEscalatedV1(reason="8050", concerns=["elderly"], primary_agency=ELDERLY.ja)
     assert app.receive(envelope("CaseEscalated", 1, "intake", v1.model_dump(mode="json")), v1) is True
     assert app.seen == [("escalated", "CaseEscalatedV2", 2)]
     assert app.recorder.max_tracking_id("intake") == 1
@@ -118,7 +119,7 @@ def test_an_overriding_method_without_handles_is_no_handler() -> None:
     assert Narrower.subscriptions == {"intake": ("CaseEscalated",)}
     app = Narrower()
     app.seen = []
-    gap = ResourceGapIdentifiedV1(need="居場所", area="調布市", description="no place")
+    gap = ResourceGapIdentifiedV1(need="居場所", area=CITY, description="no place")
     assert app.receive(envelope("ResourceGapIdentified", 1, "meeting", gap.model_dump(mode="json")), gap) is True
     assert app.seen == []
 
@@ -127,7 +128,7 @@ def test_the_policy_refuses_anything_but_a_received_event() -> None:
     app = Recorder()
     with pytest.raises(TypeError, match="Received"):
         app.policy(object(), ProcessingEvent())
-    gap = ResourceGapIdentifiedV1(need="居場所", area="調布市", description="no place")
+    gap = ResourceGapIdentifiedV1(need="居場所", area=CITY, description="no place")
     received = Received(envelope("ResourceGapIdentified", 1, "meeting", gap.model_dump(mode="json"), position=7), gap)
     # the library's domain-event protocol: the upstream case and position
     assert (received.originator_id, received.originator_version) == (received.envelope.case_id, 7)

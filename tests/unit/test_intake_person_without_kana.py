@@ -3,10 +3,12 @@ list; with one, the kana follows the name in brackets."""
 
 from __future__ import annotations
 
+from support.municipality import ELDERLY, concern
+
 from services.intake.ui import ui
 
 CASE = {"case_id": "0f6a6d0e-1111-4222-8333-444455556666", "person_ref": "5" * 36, "channel": "窓口",
-        "concerns": ["健康"], "escalation_candidate": False, "status": "open", "primary": "地域包括支援センター",
+        "concerns": [concern("health")], "escalation_candidate": False, "status": "open", "primary": ELDERLY.ja,
         "assignee": None, "consent": None}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from support.municipality import ELDERLY, HARDSHIP
 
 from services.collaboration.application import CollaborationApplication
 from shared.domain.plan import Plan, PlanNotEditable, PlanWithoutRoles
@@ -60,7 +61,7 @@ def test_d4_role_without_agency_is_refused() -> None:
 
 def test_d4_role_without_responsibility_is_refused() -> None:
     with pytest.raises(PlanWithoutRoles):
-        draft(roles=[{"agency": "調布ライフサポート", "responsibility": ""}])
+        draft(roles=[{"agency": HARDSHIP.ja, "responsibility": ""}])
 
 
 def test_d4_draft_keeps_each_roles_agency_and_responsibility() -> None:
@@ -251,6 +252,6 @@ def test_d4_plan_owner_refuses_a_role_for_an_unknown_agency() -> None:
 def open_collaboration_case(collaboration: CollaborationApplication) -> UUID:
     case_id = uuid4()
     collaboration.receive(*Upstream("intake").emit(
-        "CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"], "primary_agency": "地域包括支援センター"},
+        "CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"], "primary_agency": ELDERLY.ja},
         case_id))
     return case_id

@@ -6,6 +6,7 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from support.municipality import ELDERLY
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.translate import translate
@@ -14,7 +15,7 @@ from shared.domain.plan import NotAccompanying, Plan, PlanNotEditable, PlanPerio
 from shared.kernel.journey import DomainError, Invalid, acting
 from unit.builders import COORDINATOR, deliver, in_memory, only, published
 
-ROLES = [{"agency": "地域包括支援センター", "responsibility": "母の介護サービス調整"}]
+ROLES = [{"agency": ELDERLY.ja, "responsibility": "母の介護サービス調整"}]
 MOTHER = {"label": "母", "goals": ["介護サービスを週2回使う"]}
 
 

@@ -21,6 +21,7 @@ from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support.municipality import DISABILITY, ELDERLY, HARDSHIP, LEAD
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import ERASURE_BASES, Case, Person, PersonErased, Referral
@@ -29,7 +30,7 @@ from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 
 APP = in_memory(IntakeApplication)
-AGENCIES = ["地域包括支援センター", "調布ライフサポート", "障害者相談支援事業", "子ども家庭支援センターすこやか"]
+AGENCIES = [ELDERLY.ja, HARDSHIP.ja, DISABILITY.ja, "子ども家庭支援センターすこやか"]
 TEXT = st.text(max_size=12)
 AGENCY = st.sampled_from(AGENCIES)
 
@@ -189,7 +190,7 @@ def test_erasure_a_person_is_erased_once_and_reads_as_erased_without_their_key(o
             shown += not erased
         else:
             _, basis, reason = op
-            accepted = subject.apply(lambda p: p.erase("k1", "welfare-general", basis, reason))  # noqa: B023
+            accepted = subject.apply(lambda p: p.erase("k1", LEAD, basis, reason))  # noqa: B023
             assert accepted == (not erased and basis in ERASURE_BASES and bool(reason.strip()))
             if accepted:
                 APP.keys.delete(person.id)  # what the application does right after saving the erasure

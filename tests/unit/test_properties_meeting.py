@@ -23,6 +23,7 @@ from uuid import uuid4
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.municipality import ELDERLY
 
 from services.meeting.application import SETTLED, MeetingApplication
 from services.meeting.domain import MEETING_TYPES, Consent, Meeting, PlanReview
@@ -103,7 +104,7 @@ def test_d5_d7_d8_d9_d10_any_commands_leave_a_meeting_valid(meeting_type: str, o
                       and consensus(meeting, positions, decision) and (decision != "returned_to_intake" or names_primary))
             decided = meeting_subject.apply(lambda m: m.decide(
                 review, decision, reasons, positions, [], consented,  # noqa: B023 - applied at once
-                "地域包括支援センター" if names_primary else None))  # noqa: B023
+                ELDERLY.ja if names_primary else None))  # noqa: B023
             assert decided == lawful, (decided, status, consented, positions)
             if decided:
                 consents.append(consented)

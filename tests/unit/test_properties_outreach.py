@@ -16,6 +16,7 @@ from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support.municipality import ELDERLY, LEAD
 
 from services.outreach.api import ContactIn, StartIn
 from services.outreach.application import OutreachApplication
@@ -28,13 +29,13 @@ from unit.aggregate_laws import PROPERTIES, Subject
 from unit.builders import in_memory
 
 APP = in_memory(OutreachApplication)
-MAYBE_NAMED = st.sampled_from([None, "", " ", "地域包括支援センター"])
+MAYBE_NAMED = st.sampled_from([None, "", " ", ELDERLY.ja])
 
 COMMANDS = st.one_of(
     st.tuples(st.just("contact"), st.sampled_from(CONTACT_METHODS), st.booleans(), st.text(max_size=8),
               st.sampled_from(STAGES)),
     st.tuples(st.just("hand_over"), st.sampled_from(["intake", "collaboration", "participation"]), MAYBE_NAMED,
-              st.sampled_from([None, "", " ", "houkatsu"])),
+              st.sampled_from([None, "", " ", ELDERLY.code])),
 )
 
 
@@ -72,7 +73,7 @@ def test_d12_a_contact_is_kept_on_the_day_it_took_place_typed_in_wareki_never_a_
     typed = form_model(ContactIn, {"method": "訪問", "reached": "1", "stage": "接触", "on": "R8.11.3"})
     assert typed.on == date(2026, 11, 3)
     assert form_model(ContactIn, {"method": "訪問", "reached": "0", "stage": "接触", "on": ""}).on is None
-    actor = {"staff_id": "outreach-007", "division": "welfare-general"}
+    actor = {"staff_id": "outreach-007", "division": LEAD}
     case_id = APP.start(actor, None, "民生委員", "訪問を拒む")
     APP.record_contact(actor, case_id, "訪問", True, "玄関で話せた", "接触", typed.on)
     APP.record_contact(actor, case_id, "手紙", False, "", "接触")
@@ -90,7 +91,7 @@ def test_d12_a_contact_is_kept_on_the_day_it_took_place_typed_in_wareki_never_a_
 def test_d12_a_new_persons_address_stays_in_outreachs_store_and_older_starts_still_load() -> None:
     """住所・所在地域 (issue 15): typed on the start form, kept and shown by outreach, never on the bus."""
     typed = form_model(StartIn, {"referred_by": "民生委員", "reason": "長期のひきこもり", "address": "調布市国領町"})
-    actor = {"staff_id": "outreach-007", "division": "welfare-general"}
+    actor = {"staff_id": "outreach-007", "division": LEAD}
     case_id = APP.start(actor, None, typed.referred_by, typed.reason, typed.address)
     assert APP.engagement_record(case_id)["address"] == "調布市国領町"
     started = next(iter(APP.events_of(case_id)))

@@ -17,6 +17,7 @@ from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support.municipality import LEAD
 
 from services.participation.api import CatalogueDetailsIn, PlacementIn, PlacementReviewIn
 from services.participation.application import ParticipationApplication
@@ -94,7 +95,7 @@ def test_d8_d13_any_commands_leave_a_support_valid(ops: list[tuple[Any, ...]]) -
 def test_d13_a_review_sets_the_next_review_date_typed_in_wareki_and_my_work_follows_it() -> None:
     """次回の見直し予定日 (issue 15): typed as staff write it, kept with the review, and the placement is due on it
     (not 90 days after the review); an ended placement takes none."""
-    actor = {"staff_id": "sanka-002", "division": "welfare-general"}
+    actor = {"staff_id": "sanka-002", "division": LEAD}
     today = today_in_japan()
     started = form_model(PlacementIn, {"resource_id": str(ENTRIES[0].id), "started_on": "R8.11.1"}).started_on
     assert started == date(2026, 11, 1)
@@ -131,7 +132,7 @@ def test_d13_the_catalogue_keeps_a_resources_schedule_contact_and_fee_off_the_bu
     assert APP.catalogue_entry(str(entry.id)).view()["schedule"] is None  # before anything was recorded
     typed = form_model(CatalogueDetailsIn, {"schedule": "毎週火・木 10:00〜15:00", "contact": "042-000-0000（事務局）",
                                             "fee": "無料"})
-    actor = {"staff_id": "sanka-002", "division": "welfare-general"}
+    actor = {"staff_id": "sanka-002", "division": LEAD}
     APP.record_catalogue_details(actor, str(entry.id), typed.schedule, typed.contact, typed.fee)
     shown = {r["resource_id"]: r for r in APP.catalogue()}[str(entry.id)]
     assert (shown["schedule"], shown["contact"], shown["fee"]) == ("毎週火・木 10:00〜15:00", "042-000-0000（事務局）", "無料")

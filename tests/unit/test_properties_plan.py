@@ -19,6 +19,7 @@ from uuid import uuid4
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.municipality import DISABILITY, ELDERLY, HARDSHIP, concern
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase
@@ -29,7 +30,7 @@ from unit.builders import COORDINATOR, in_memory
 
 APP = in_memory(CollaborationApplication)
 TEXT = st.text(max_size=10)
-ROLE = st.fixed_dictionaries({"agency": st.sampled_from(["地域包括支援センター", "", " "]),
+ROLE = st.fixed_dictionaries({"agency": st.sampled_from([ELDERLY.ja, "", " "]),
                               "responsibility": st.sampled_from(["家計相談", "", "  "])})
 ROLES = st.lists(ROLE, max_size=3)
 STATUSES = {"draft", "proposed", "approved", "revision_requested", "returned", "closure_requested", "closed",
@@ -119,7 +120,7 @@ def run_plan_command(subject: Subject[Plan], op: tuple[Any, ...], model: dict[st
 @given(program=st.sampled_from(["collaboration", "outreach", "participation"]), ops=st.lists(PLAN_COMMANDS, max_size=14))
 def test_d4_d5_d6_d7_any_commands_leave_a_plan_valid(program: str, ops: list[tuple[Any, ...]]) -> None:
     subject = Subject(APP, lambda: Plan.draft(uuid4(), program, "世帯の孤立を防ぐ", ["月1回の訪問"],
-                                              [{"agency": "地域包括支援センター", "responsibility": "母の介護"}]))
+                                              [{"agency": ELDERLY.ja, "responsibility": "母の介護"}]))
     model = {"status": "draft", "decisions": 0}
     for op in ops:
         run_plan_command(subject, op, model)
@@ -146,11 +147,11 @@ PATHS: dict[str, list[tuple[Any, ...]]] = {
 def test_d5_d7_a_plan_is_revised_proposed_and_closed_only_in_the_statuses_domain_names(status: str) -> None:
     """Every status, not only those a random search happens to reach: EDITABLE and CLOSABLE above decide."""
     outcomes = {}
-    for name, command in (("revise", lambda p: p.revise("方向性", ["目標"], [{"agency": "調布ライフサポート",
+    for name, command in (("revise", lambda p: p.revise("方向性", ["目標"], [{"agency": HARDSHIP.ja,
                                                                                "responsibility": "家計相談"}])),
                           ("propose", lambda p: p.propose()), ("close", lambda p: p.request_closure("経過"))):
         subject = Subject(APP, lambda: Plan.draft(uuid4(), "collaboration", "世帯の孤立を防ぐ", ["月1回の訪問"],
-                                                  [{"agency": "地域包括支援センター", "responsibility": "母の介護"}]))
+                                                  [{"agency": ELDERLY.ja, "responsibility": "母の介護"}]))
         model = {"status": "draft", "decisions": 0}
         for op in PATHS[status]:
             run_plan_command(subject, op, model)
@@ -167,9 +168,9 @@ def test_d4_a_plan_without_a_whole_role_is_never_drafted(roles: list[dict[str, A
 
 
 CASE_COMMANDS = st.one_of(
-    st.tuples(st.just("reopen"), TEXT, st.lists(st.sampled_from(["高齢・介護", "障害"]), max_size=2),
-              st.sampled_from(["", "障害者相談支援事業", "調布ライフサポート"])),
-    st.tuples(st.just("follow"), st.sampled_from(["障害者相談支援事業", "調布ライフサポート"])),
+    st.tuples(st.just("reopen"), TEXT, st.lists(st.sampled_from(["高齢・介護", concern("disability")]), max_size=2),
+              st.sampled_from(["", DISABILITY.ja, HARDSHIP.ja])),
+    st.tuples(st.just("follow"), st.sampled_from([DISABILITY.ja, HARDSHIP.ja])),
 )
 
 
@@ -177,8 +178,8 @@ CASE_COMMANDS = st.one_of(
 @given(ops=st.lists(CASE_COMMANDS, max_size=10))
 def test_d11_a_collaboration_case_always_has_the_primary_agency_last_named(ops: list[tuple[Any, ...]]) -> None:
     subject = Subject(APP, lambda: CollaborationCase(case_id=uuid4(), reason="複合", concerns=["高齢・介護"],
-                                                     primary_agency="地域包括支援センター"))
-    primary = "地域包括支援センター"
+                                                     primary_agency=ELDERLY.ja))
+    primary = ELDERLY.ja
     for op in ops:
         if op[0] == "reopen":
             _, reason, concerns, named = op
