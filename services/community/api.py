@@ -34,9 +34,14 @@ AREA_CODE_TEXT = ("地区のコード（自治体ファイルの [[areas]]）: R
                   "そのコード")
 
 
+#: 協議の場 in a command (issue 18): a forum of the municipality file (InitiativeStarted's forum_code) or one written freely
+FORUM_TEXT = ("協議の場: 自治体ファイルの [[forums]] の名前（以前の名前も可）またはコード（forum:<code>）なら InitiativeStarted に "
+              "forum_code が付き、コードで送ったときは名前で記録されます。ファイルにない協議の場は書いたとおり（コードなし）。"
+              "ファイルにない forum:<code> は 422")
+
+
 class InitiativeIn(BaseModel):
-    forum: Name = Field(min_length=1, max_length=200, title="協議の場",
-                        description="協議の場 (e.g. 生活支援体制整備事業の協議体)")
+    forum: Name = Field(min_length=1, max_length=200, title="協議の場", description=FORUM_TEXT)
     summary: Text = Field(min_length=1, max_length=4000, title="取り組みの概要", description="取り組みの概要")
 
 
@@ -65,7 +70,7 @@ class InitiativeOut(BaseModel):
 
 
 class CouncilDecisionOut(BaseModel):
-    """D8: a decision of the 相談支援包括化推進会議 on the gap the issue keeps (from collaboration's PromotionCouncilDecided)."""
+    """D8: a decision of the 推進会議 on the gap the issue keeps (from collaboration's PromotionCouncilDecided)."""
 
     sitting_id: UUID = Field(description="推進会議の開催 (collaboration's sitting_id)")
     decision: str = Field(description="initiative=取り組みを始める, request=担当課に依頼, deferred=継続審議")
@@ -87,7 +92,7 @@ class IssueOut(BaseModel):
     resolution: str = Field(description="解決の内容 (empty until resolved)")
     resources: list[UUID] = Field(description="この課題に応える資源の resource_id")
     council: list[CouncilDecisionOut] = Field(
-        default_factory=list, description="相談支援包括化推進会議の決定 (oldest first); an initiative it decided is among `initiatives`")
+        default_factory=list, description="推進会議の決定 (oldest first); an initiative it decided is among `initiatives`")
 
 
 class ResourceOut(BaseModel):

@@ -24,24 +24,29 @@ from shared.kernel.journey import Invalid, NotFound, acting, recorded_by
 from shared.observe.logs import log
 from shared.organisation import reference
 from shared.organisation.reference import (
+    AGENCY_KINDS,
+    COUNCIL_NAME,
+    FORUM,
     PROGRAMS,
     RESOURCE_KINDS,
     Program,
     agency_code,
+    council_forum,
     day_of,
+    forum_code,
+    forum_name,
+    forums,
     lead_division,
     programs,
     resource_kind,
 )
 from shared.organisation.scope import division_name
 
-#: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
-#: D8: the forum of an initiative the 相談支援包括化推進会議 decided on (PromotionCouncilDecided, decision initiative)
-COUNCIL_FORUM = "相談支援包括化推進会議"
 #: the 推進会議's decisions as the issue's page names them
 COUNCIL_DECISIONS_JA = {"initiative": "取り組みを始める / initiative", "request": "担当課に依頼 / request",
                         "deferred": "継続審議 / deferred"}
 
+#: the counters of a fiscal year's figures (GET /figures/community), in the order the page shows them
 FIGURES = ("sessions", "participants", "new_participants", "volunteers", "organisations", "new_groups", "places",
            "ibasho", "new_places")
 
@@ -63,6 +68,20 @@ def community_program(value: str, on: date | None = None) -> Program:
                   + ", ".join(f"{p.code}={p.ja}" for p in community_programs(on or today_in_japan())))
 
 
+def forum_of(forum: str) -> tuple[str, str | None]:
+    """協議の場 as InitiativeStarted carries it (issue 18): the name people read and its code in the municipality file in
+    force today. A forum given by its code (what a client may send: `forum:<code>`, or the bare code) is recorded by
+    its name; a name the file does not know stays as written, without a code; a `forum:` code it does not know is
+    refused, naming the file's forums."""
+    value = forum.strip()
+    code = forum_code(value)
+    if code is None and value.partition(":")[0] in (FORUM, *AGENCY_KINDS) and ":" in value:
+        raise Invalid(f"協議の場のコード {value!r} は自治体ファイルにありません。次のいずれかです / unknown forum code; one of: "
+                      + ", ".join(f"{FORUM}:{f.code}={f.ja}" for f in forums().values()))
+    given_as_code = code is not None and value in (code, code.partition(":")[2])
+    return (forum_name(code) if given_as_code else value), code
+
+
 def fiscal_year_of(day: date) -> int:
     """The fiscal year (年度, April to March) a day falls in: 2027-03-31 is in 2026."""
     return day.year if day.month >= 4 else day.year - 1
@@ -82,11 +101,13 @@ class CommunityApplication(CaseworkOwner):
     service = "community"
 
     def take_up(self, actor: dict[str, str], issue_id: UUID, forum: str, summary: str) -> None:
-        """D8: record an initiative that takes the issue up in its own forum (InitiativeStarted); the forum's code
-        when it is an entry of the municipality file (a program such as the 推進会議: issue 18)."""
+        """D8: record an initiative that takes the issue up in its own forum (InitiativeStarted), with the forum's code
+        when it is a 協議の場 of the municipality file in force today (`forum:<code>`; else an agency's code when an
+        agency is named: issue 18). `forum`: its name (a former one too), its code, or a forum the file does not know."""
+        name, code = forum_of(forum)
         issue = self._issue(issue_id)
         with acting(actor):
-            issue.take_up(forum, summary, forum_code=agency_code(forum.strip()))
+            issue.take_up(name, summary, forum_code=code)
         self.save(issue)
 
     def resolve(self, actor: dict[str, str], issue_id: UUID, note: str) -> None:
@@ -266,7 +287,7 @@ class CommunityApplication(CaseworkOwner):
 
     def _program_of(self, actor: dict[str, str], program: str, on: date | None = None) -> Program:
         """D21: the community program named (valid on the record's day), which the actor's division runs (or the
-        lead division, 福祉総務課, oversees)."""
+        lead division oversees)."""
         known = community_program(program, on)
         division, lead = actor.get("division", ""), lead_division()
         if division not in (known.division, lead):
@@ -304,7 +325,8 @@ class CommunityApplication(CaseworkOwner):
 
     def issue_record(self, issue_id: UUID) -> dict[str, Any]:
         """地域の課題 as its page shows it: when it opened and was resolved, when and by whom each
-        initiative started (`at`, `actor`), and the resources answering it (`answering`)."""
+        initiative started (`at`, `actor`) and its forum's code (`forum_code`), and the resources answering it
+        (`answering`)."""
         return self._with_when_and_who(self._issue(issue_id), self.resources())
 
     def issue_records(self) -> list[dict[str, Any]]:
@@ -330,7 +352,8 @@ class CommunityApplication(CaseworkOwner):
             if isinstance(event, RegionalIssue.Opened):
                 opened_at = event.timestamp
             elif isinstance(event, RegionalIssue.InitiativeStarted):
-                started.append({"at": event.timestamp, "actor": recorded_by(event)})
+                started.append({"at": event.timestamp, "actor": recorded_by(event),
+                                "forum_code": getattr(event, "forum_code", None)})  # none on events before issue 18
             elif isinstance(event, RegionalIssue.Resolved):
                 resolved_at = event.timestamp
             elif isinstance(event, RegionalIssue.CouncilDecided):
@@ -360,10 +383,11 @@ class CommunityApplication(CaseworkOwner):
     @handles(PromotionCouncilDecidedV1)
     def _council_decided(self, envelope: Envelope, payload: PromotionCouncilDecidedV1,
                          processing: ProcessingEvent[UUID]) -> None:
-        """D8: the 相談支援包括化推進会議 decided on a gap this service keeps as a regional issue (the same
-        origin event). Its decision is noted on the issue once per sitting (CouncilDecided, private); an
-        `initiative` also starts the initiative there, in the council's forum, as a worker's would
-        (InitiativeStarted). A redelivery, or a decision on a gap no issue keeps, records nothing."""
+        """D8: the 推進会議 decided on a gap this service keeps as a regional issue (the same origin event). Its
+        decision is noted on the issue once per sitting (CouncilDecided, private); an `initiative` also starts the
+        initiative there, in the council's forum, as a worker's would (InitiativeStarted): the forum the municipality
+        file in force on the decision's day marks `council = true`, with its code (issue 18). A redelivery, or a
+        decision on a gap no issue keeps, records nothing."""
         issue = self._issue_from(payload.origin_event_id)
         if issue is None:
             log.info("council_decision_without_issue", sitting_id=str(payload.sitting_id), gap_id=str(payload.gap_id),
@@ -373,8 +397,10 @@ class CommunityApplication(CaseworkOwner):
             return
         issue.note_council(payload.sitting_id, payload.decision, payload.division or "", payload.summary)
         if payload.decision == "initiative" and issue.status != "resolved":
-            issue.take_up(COUNCIL_FORUM, payload.summary.strip() or f"{payload.need}（{payload.area}）の資源開発",
-                          forum_code=agency_code(COUNCIL_FORUM, day_of(envelope.occurred_at)))
+            council = council_forum(day_of(envelope.occurred_at))
+            issue.take_up(council.ja if council else COUNCIL_NAME,
+                          payload.summary.strip() or f"{payload.need}（{payload.area}）の資源開発",
+                          forum_code=f"{FORUM}:{council.code}" if council else None)
         processing.collect_events(issue)
 
     def _issue_from(self, origin_event_id: UUID | None) -> RegionalIssue | None:

@@ -6,7 +6,7 @@ under 地域づくり事業) works through places and activities: each program's
 offered to participation as a resource, D13), the sessions it holds (開催: the day, the place, how many took part
 and how many came for the first time, volunteers and participating organisations: counts and organisation names,
 never a person's), and the self-help groups formed (自主グループ化). A session is held at a place that is open
-that day; a program's records are made by the division that runs it (or the lead division, 福祉総務課). The
+that day; a program's records are made by the division that runs it (or the lead division). The
 figures per program and fiscal year (sessions, participants, new groups, places, organisations) are computed
 from these events."""
 
@@ -88,7 +88,7 @@ class RegionalIssue(JourneyAggregate):
         return any(d["sitting_id"] == str(sitting_id) for d in self.council_decisions())
 
     def council_decisions(self) -> list[dict[str, str]]:
-        """The 相談支援包括化推進会議's decisions on the gap this issue keeps, oldest first (an issue opened before
+        """The 推進会議's decisions on the gap this issue keeps, oldest first (an issue opened before
         the council existed has none)."""
         decisions: list[dict[str, str]] = getattr(self, "council", [])
         return decisions

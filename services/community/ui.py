@@ -31,7 +31,16 @@ from services.community.application import (
 )
 from shared.domain.wareki import local_time, today_in_japan
 from shared.kernel.journey import DomainError, NotFound, actor_label
-from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, areas, lead_division, partner_entries
+from shared.organisation.reference import (
+    DIVISION_TITLES,
+    RESOURCE_KINDS,
+    areas,
+    council_name,
+    forum_name,
+    forums,
+    lead_division,
+    partner_entries,
+)
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
@@ -43,6 +52,10 @@ ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "temp
 ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
 #: 運営主体 the resource form suggests (issue 18): the partners valid today; one picked gives the event its provider_code
 ui.templates.env.globals["partners_today"] = lambda: [p.ja for p in partner_entries().values()]
+#: 協議の場 the initiative form suggests (issue 18): the file's forums valid today; one picked gives the event its forum_code
+ui.templates.env.globals["forums_today"] = lambda: [f.ja for f in forums().values()]
+#: the 推進会議 as the municipality file in force names it (its forum marked `council = true`)
+ui.templates.env.globals["council_name"] = council_name
 router = APIRouter(include_in_schema=False)
 JST = timezone(timedelta(hours=9))
 def kind_ja() -> dict[str, str]:
@@ -51,14 +64,20 @@ def kind_ja() -> dict[str, str]:
 STATUS_JA = {"open": "未着手", "taken_up": "取り組み中", "resolved": "解決済み"}
 ORIGIN_JA = {"meeting": "会議で把握した資源の不足", "participation": "参加支援からの不足報告"}
 ORIGIN_SHORT = {"meeting": "会議（資源の不足）", "participation": "参加支援（不足報告）"}
-FORUMS = ("生活支援体制整備事業の協議体", "相談支援包括化推進会議", "地域福祉コーディネーターの地区懇談会", "地域ケア会議",
-          "地域自立支援協議会", "子ども・子育て会議")
 FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
+def _forum_now(initiative: dict[str, Any]) -> str:
+    """The forum's name today when the file has renamed it since the initiative was recorded (else empty)."""
+    now = forum_name(initiative.get("forum_code"))
+    return now if now and now != initiative["forum"] and ":" not in now else ""
+
+
 def _issue(record: dict[str, Any]) -> dict[str, Any]:
-    """A regional issue's record (application.issue_record) in the page's words and times."""
-    initiatives = [{**i, "at": local_time(i["at"]), "who": actor_label(i["actor"])} if "at" in i else i for i in record["initiatives"]]
+    """A regional issue's record (application.issue_record) in the page's words and times; an initiative in a forum
+    renamed since keeps the name it was recorded with, today's beside it (`forum_now`)."""
+    initiatives = [{**i, "forum_now": _forum_now(i)} for i in record["initiatives"]]
+    initiatives = [{**i, "at": local_time(i["at"]), "who": actor_label(i["actor"])} if "at" in i else i for i in initiatives]
     return {**record, "initiatives": initiatives, "opened_at": local_time(record["opened_at"]),
             "resolved_at": local_time(record["resolved_at"]),
             "origin_ja": ORIGIN_JA.get(record["reported_by"], record["reported_by"]),
@@ -133,7 +152,7 @@ def _issue_page(request: Request, app: CommunityApplication, issue_id: UUID, sta
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
                          message=str(missing))
     return ui.render(request, "community_issue.html", "地域の課題 / regional issue", status_code=status_code, i=issue,
-                     status_ja=STATUS_JA, kind_ja=kind_ja(), forums=FORUMS, casework=casework,
+                     status_ja=STATUS_JA, kind_ja=kind_ja(), casework=casework,
                      **{"form": {}, "error": None, "error_at": None, **extra})
 
 
@@ -260,7 +279,7 @@ FIGURE_JA = {"sessions": "開催回数", "participants": "参加者数（延べ�
 
 def _programs_for(staff: dict[str, Any] | None) -> dict[str, str]:
     """The programs a member of staff may record (D21): those their division runs; every one for the lead division
-    (福祉総務課)."""
+    (the municipality file's `lead_division`)."""
     division = (staff or {}).get("division", "")
     return {p.code: p.ja for p in community_programs() if division in (p.division, lead_division())}
 

@@ -85,6 +85,10 @@ AGENCY_CODE = ("the agency's code in the municipality file: division:<code>, cou
                "partner:<code>; null for a name the file did not know (added in place, issue 18)")
 AREA_CODE = ("the 地区's code in the municipality file ([[areas]] code: a 日常生活圏域・福祉圏域, or the whole city); null "
              "or absent when the area is not one the file knows (free text finer than a 地区) (added in place, issue 18)")
+FORUM_CODE = ("the forum's code in the municipality file: forum:<code> of [[forums]] (the 推進会議 among them, when the "
+              "council decided the initiative); an agency's code (program:<code>…) when the forum named is an agency of the "
+              "file, as initiatives recorded before [[forums]] carry; absent for a forum the file did not know (added in "
+              "place, issue 18)")
 REFERRER_CODE = ("who referred the person, as a code of the municipality file: an agency (division:<code>, counter:<code>, "
                  "program:<code>, partner:<code>), a referral source that is not an agency (referrer:<code>, [[referral_sources]]) "
                  "or the kind of meeting whose decision connected the person (meeting_kind:jusou_shien_kaigi or "
@@ -439,14 +443,14 @@ class RegionalIssueOpenedV1(_Tolerant):
 
 
 class InitiativeStartedV1(_Tolerant):
-    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場). `forum` names a 協議の場
-    (free text: most forums are not entries of the municipality file); `forum_code` (added in place, issue 18) is its
-    code when it is one (a program such as the 相談支援包括化推進会議: `program:<code>`)."""
+    """D8: an initiative takes a regional issue up in a forum of its own (資源開発の協議の場). `forum` names a 協議の場 as
+    people read it (one of the municipality file's [[forums]], or a forum written freely); `forum_code` (added in place,
+    issue 18) is its code when it is one (FORUM_CODE)."""
 
     issue_id: UUID
     forum: str
     summary: str
-    forum_code: str | None = Field(default=None, description=AGENCY_CODE)
+    forum_code: str | None = Field(default=None, description=FORUM_CODE)
 
 
 class ResourceDevelopedV1(_Tolerant):
@@ -484,7 +488,8 @@ class PlacementReviewedV1(_Tolerant):
 
 
 class PromotionCouncilDecidedV1(_Tolerant):
-    """D8: the 相談支援包括化推進会議 decided on a resource gap it took up (「社会資源の開発は別に協議の場を設ける」):
+    """D8: the 推進会議 (the municipality's council for the 重層的支援体制; its name is the municipality file's) decided on
+    a resource gap it took up (「社会資源の開発は別に協議の場を設ける」):
     start an initiative, ask a division (依頼先), or keep it under discussion (継続審議). Codes and general text only."""
 
     sitting_id: UUID

@@ -1,8 +1,8 @@
 """A municipality's organisation as a file (issue 18): the TOML model, its loading, and the organisation over time.
 
 The file (shipped: municipalities/chofu.toml, the default; municipalities/kakushi.toml, a fictional second city) lists the
-divisions, counters, programs, partners, concern fields, resource kinds, meeting kinds, areas (地区) and referral
-sources (紹介元), each entry with the
+divisions, counters, programs, partners, concern fields, resource kinds, meeting kinds, areas (地区), referral
+sources (紹介元) and forums (協議の場; one of them the 推進会議), each entry with the
 dates it is valid (`valid_from`, `valid_to`: both days included; absent: always). One code may have several
 entries over time (a division renamed, a counter moved to another division), never two valid on the same day.
 A division that ends names its `successor`: the division that reads and works the cases it received.
@@ -95,6 +95,15 @@ class ReferralSourceEntry(Entry):
     Its code travels as `referrer:<code>` in `referred_by_code` (an agency that referred travels by its agency code)."""
 
 
+class ForumEntry(Entry):
+    """A 協議の場 of the municipality where a regional issue is taken up to develop a resource (D8: 「社会資源の開発は別に
+    協議の場を設ける」): a 協議体, a 地域ケア会議, a 自立支援協議会… Its code travels as `forum:<code>` in InitiativeStarted's
+    `forum_code` (issue 18). `council = true` marks the 推進会議: the forum collaboration's council sits as (its pages
+    name it so), where an initiative the council decides on starts."""
+
+    council: Annotated[bool, Field(strict=True)] = False  # true or false, not "yes": a typo must not make a council
+
+
 class About(BaseModel):
     """The municipality itself."""
 
@@ -123,6 +132,9 @@ class MunicipalityFile(BaseModel):
     #: carry no `area_code`, and referrers only as agencies).
     areas: list[AreaEntry] = Field(default_factory=list)
     referral_sources: list[ReferralSourceEntry] = Field(default_factory=list)
+    #: 協議の場 (issue 18): optional like areas; a file without them names the council 「推進会議」 and its initiatives
+    #: carry no forum_code. A file that lists forums marks one as the council (`council = true`).
+    forums: list[ForumEntry] = Field(default_factory=list)
 
 
 class MunicipalityFileError(ValueError):
@@ -178,6 +190,8 @@ _JAPANESE = {
     "date_type": "日付（YYYY-MM-DD、引用符なし）ではありません",
     "date_from_datetime_parsing": "日付（YYYY-MM-DD、引用符なし）ではありません",
     "too_short": "一つ以上必要です",
+    "bool_type": "true か false（引用符なし）で書きます",
+    "bool_parsing": "true か false（引用符なし）で書きます",
 }
 
 
@@ -243,6 +257,7 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
         "meeting_kinds": model.meeting_kinds,
         "areas": model.areas,
         "referral_sources": model.referral_sources,
+        "forums": model.forums,
     }
     for table, rows in tables.items():
         for i, row in enumerate(rows):
@@ -302,6 +317,7 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
                 f"後継の課 {d.successor} が {d.valid_to} の翌日に有効ではありません",
                 f"successor {d.successor} is not valid on the day after {d.valid_to}",
             )
+    yield from _council_check(model.forums)
     codes = {d.code for d in divisions}
     if model.municipality.lead_division not in codes:
         yield (
@@ -326,6 +342,25 @@ def _cross_check(model: MunicipalityFile) -> Iterable[tuple[tuple[Any, ...], str
             f"会議の種類のコードは {', '.join(MEETING_KIND_CODES)} の二つです",
             f"meeting kinds are exactly {', '.join(MEETING_KIND_CODES)} (the law's)",
         )
+
+
+def _council_check(forums: list[ForumEntry]) -> Iterable[tuple[tuple[Any, ...], str, str]]:
+    """Forums listed: one of them is the 推進会議 (`council = true`), and no two different forums are it on one day."""
+    councils = [(i, f) for i, f in enumerate(forums) if f.council]
+    if forums and not councils:
+        yield (
+            ("forums", 0, "council"),
+            "推進会議にあたる協議の場がありません（一つに council = true と書きます）",
+            "no forum is the council: mark the 推進会議 with council = true",
+        )
+    for n, (i, forum) in enumerate(councils):
+        for j, other in councils[:n]:
+            if other.code != forum.code and _overlaps(other, forum):
+                yield (
+                    ("forums", i, "council"),
+                    f"推進会議（council = true）が #{j + 1} ({other.code}) と同じ日に二つあります",
+                    f"two forums are the council on the same days: this one and entry #{j + 1} ({other.code})",
+                )
 
 
 def _uncovered(row: Entry, versions: list[DivisionEntry]) -> date | None:

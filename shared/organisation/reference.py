@@ -131,6 +131,19 @@ class ReferralSource:
 
 
 @dataclass(frozen=True)
+class Forum:
+    """協議の場 (D8, issue 18): where a regional issue is taken up; its code travels as `forum:<code>`. `council`: the
+    推進会議, the forum collaboration's council sits as."""
+
+    code: str
+    ja: str
+    en: str
+    council: bool = False
+    valid_from: date = date.min
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
 class MeetingKind:
     """会議の種類: the two the law defines (重層的支援会議, 支援会議), named as the municipality names them."""
 
@@ -238,6 +251,7 @@ _MAKERS: dict[str, Callable[[Any], Any]] = {
     "meeting_kinds": lambda e: MeetingKind(e.code, e.ja, e.en),
     "areas": lambda e: Area(e.code, e.ja, e.en, e.valid_from, e.valid_to),
     "referral_sources": lambda e: ReferralSource(e.code, e.ja, e.en),
+    "forums": lambda e: Forum(e.code, e.ja, e.en, e.council, e.valid_from, e.valid_to),
 }
 _made: dict[tuple[int, str, date, bool], dict[str, Any]] = {}
 
@@ -319,6 +333,7 @@ RESOURCE_KINDS: Mapping[str, ResourceKind] = _Table("resource_kinds")
 MEETING_KINDS: Mapping[str, MeetingKind] = _Table("meeting_kinds")
 AREAS: Mapping[str, Area] = _Table("areas")
 REFERRAL_SOURCES: Mapping[str, ReferralSource] = _Table("referral_sources")
+FORUMS: Mapping[str, Forum] = _Table("forums")
 #: Partners outside the city's divisions that take roles in plans and sit in meetings.
 PARTNERS: Sequence[str] = _Partners()
 
@@ -353,6 +368,11 @@ def areas(on: date | None = None) -> dict[str, Area]:
 def referral_sources(on: date | None = None) -> dict[str, ReferralSource]:
     """The 紹介元 that are not agencies, valid on `on` (what outreach's start form offers beside the agencies)."""
     return _table("referral_sources", on, ever=False)
+
+
+def forums(on: date | None = None) -> dict[str, Forum]:
+    """The 協議の場 valid on `on` (what community's initiative form offers; none when the file lists none)."""
+    return _table("forums", on, ever=False)
 
 
 def partners(on: date | None = None) -> tuple[str, ...]:
@@ -612,6 +632,62 @@ def referrer_name(code: str | None, on: date | None = None) -> str:
     if kind in (REFERRER, MEETING_KIND):
         table = "referral_sources" if kind == REFERRER else "meeting_kinds"
         entry = _table(table, on, ever=False).get(short) or _table(table, on, ever=True).get(short)
+        return str(entry.ja) if entry is not None else code
+    return agency_name(code, on)
+
+
+#: `forum_code` (issue 18): a forum of the file's [[forums]] (`forum:<code>`); an initiative recorded before the file had
+#: forums may carry an agency's code (`program:<code>`), which still reads as its name.
+FORUM = "forum"
+#: The council's name when the file lists no forum as the council (a file written before [[forums]]).
+COUNCIL_NAME = "推進会議"
+
+
+def council_forum(on: date | None = None) -> Forum | None:
+    """The 推進会議 as the file has it on `on` (default today): the forum with `council = true` valid that day, else
+    the council entry nearest that day (before the first one begins, after the last one ends); None when the file
+    marks no forum as the council."""
+
+    def compute() -> Forum | None:
+        valid = [f for f in forums(on).values() if f.council]
+        if valid:
+            return valid[0]
+        ever: list[Forum] = [f for f in _table("forums", on, ever=True).values() if f.council]
+        before = [f for f in ever if f.valid_from <= (on or today())]
+        if before:
+            return max(before, key=lambda f: f.valid_from)
+        return min(ever, key=lambda f: f.valid_from) if ever else None
+
+    return _remembered("council_forum", on, "", compute)
+
+
+def council_name(on: date | None = None) -> str:
+    """The name pages give the 推進会議 on `on`: the council forum's, else 「推進会議」 (a file without [[forums]])."""
+    council = council_forum(on)
+    return council.ja if council is not None else COUNCIL_NAME
+
+
+def forum_code(forum: str | None, on: date | None = None) -> str | None:
+    """The code InitiativeStarted carries for a 協議の場 named by a person: `forum:<code>` for a forum of the file (its
+    name on `on`, a former name, or its code, bare or as `forum:<code>`), else the agency's code when the forum named
+    is an agency of the file (`program:<code>`); None for a forum the file does not know (written freely)."""
+    if not forum or not (value := forum.strip()):
+        return None
+    kind, _, short = value.partition(":")
+    if kind == FORUM:
+        return value if short in FORUMS else None
+    found = _remembered("forum_code", on, value, lambda: _code_in("forums", value, on))
+    return f"{FORUM}:{found}" if found else agency_code(value, on)
+
+
+def forum_name(code: str | None, on: date | None = None) -> str:
+    """The name for people of a `forum_code` on `on` (else as it last was): a forum's, or an agency's (an initiative
+    recorded before the file had forums); an unknown code as itself."""
+    if not code:
+        return ""
+    kind, _, short = code.partition(":")
+    if kind == FORUM:
+        entry = _table("forums", on, ever=False).get(short) or _table("forums", on, ever=True).get(short)
         return str(entry.ja) if entry is not None else code
     return agency_name(code, on)
 

@@ -76,7 +76,8 @@ async def bus(running_suite: Suite) -> AsyncIterator[Bus]:
 async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(journey: Journey, bus: Bus) -> None:
     family = reference.REFERRAL_SOURCES["family"]
     district = next(a for a in reference.areas().values() if a.code != "citywide")
-    council = next(p for p in reference.programs().values() if p.kind == "collaboration" and "会議" in p.ja)
+    council = reference.council_forum()
+    assert council is not None  # both shipped files mark their 推進会議 among [[forums]]
 
     # 紹介元 from the start form's select (its value: the code); handed on to participation
     started = await journey.post("outreach", "/engagements", {"referred_by": f"referrer:{family.code}",
@@ -100,7 +101,7 @@ async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(jo
     await eventually(catalogued, "the resource in participation's catalogue")
     await journey.post("participation", f"/supports/{case_id}/matches", {"resource_id": resource["resource_id"]},
                        PARTICIPATION_STAFF)
-    # the regional issue community opened from the shortage, taken up in the council (a program of the file)
+    # the regional issue community opened from the shortage, taken up in the council (a forum of the file)
     issue = await _issue_of(journey, case_id)
     await journey.post("community", f"/issues/{issue}/initiatives",
                        {"forum": council.ja, "summary": "資源開発を協議する"}, COMMUNITY_STAFF)
@@ -143,7 +144,7 @@ async def test_issue18_each_new_code_is_on_the_bus_for_a_journey_that_sets_it(jo
     assert opened["area_code"] == district.code
     assert (developed["provider_code"], developed["area_code"]) == ("partner:shakyo", district.code)
     assert matched["provider_code"] == "partner:shakyo"
-    assert (initiative["forum"], initiative["forum_code"]) == (council.ja, f"program:{council.code}")
+    assert (initiative["forum"], initiative["forum_code"]) == (council.ja, f"forum:{council.code}")
     named, decided = on_bus["jusou.meeting.ResourceGapIdentified"], on_bus["jusou.collaboration.PromotionCouncilDecided"]
     assert (named["area"], named["area_code"]) == (district.ja, district.code)
     assert (decided["area"], decided["area_code"]) == (district.ja, district.code)

@@ -30,7 +30,7 @@ from unit.builders import (
 )
 
 COMMUNITY_STAFF = {"staff_id": "chiiki-1", "division": "welfare-general"}
-FORUM = "生活支援体制整備事業の協議体"
+FORUM = "社協との夜間の居場所検討会"  # written freely: no forum of the municipality file (those: test_forums.py)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""D8 (issue 16): community follows the 相談支援包括化推進会議's decisions (PromotionCouncilDecided from
+"""D8 (issue 16): community follows the 推進会議's decisions (PromotionCouncilDecided from
 collaboration) on the gaps it keeps as regional issues, matched by the gap's origin event id."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import pytest
 from pydantic import BaseModel
 from support.municipality import LEAD
 
-from services.community.application import COUNCIL_FORUM, CommunityApplication
+from services.community.application import CommunityApplication
 from services.community.domain import RegionalIssue
 from services.community.translate import translate as community_translate
 from shared.contract.events import Envelope, PromotionCouncilDecidedV1, ResourceGapIdentifiedV1
+from shared.organisation.reference import council_name
 from unit.builders import Upstream, envelope_for, in_memory, only, published, stored_count
 
 
@@ -46,10 +47,10 @@ def test_d8_a_council_initiative_starts_the_initiative_on_the_regional_issue(com
     record = community.issue_record(issue_id)
     assert record["status"] == "taken_up"
     assert [(i["forum"], i["summary"]) for i in record["initiatives"]] == [
-        (COUNCIL_FORUM, "空き店舗を使った夜の居場所づくりを協議する")]
+        (council_name(), "空き店舗を使った夜の居場所づくりを協議する")]
     assert [c["decision"] for c in record["council"]] == ["initiative"]
     started = only(published(community, community_translate, "InitiativeStarted"))
-    assert started.payload["issue_id"] == str(issue_id) and started.payload["forum"] == COUNCIL_FORUM
+    assert started.payload["issue_id"] == str(issue_id) and started.payload["forum"] == council_name()
     # idempotent: the same delivery again, and the same sitting's decision sent anew, record nothing
     count = stored_count(community)
     community.receive(*event)

@@ -229,17 +229,18 @@ def test_issue18_a_resource_learnt_from_an_event_without_codes_gets_them_on_the_
 @FILES
 def test_issue18_an_initiative_in_a_forum_the_file_has_carries_its_code(on_file: Path) -> None:
     community = in_memory(CommunityApplication)
-    council = next(p for p in reference.programs().values() if p.kind == "collaboration" and "会議" in p.ja)
+    council = reference.council_forum()
+    assert council is not None
     community.receive(*Upstream("meeting").emit("ResourceGapIdentified", {
         "need": "夜間の居場所", "area": "市内", "description": "d"}, uuid4()))
     [issue_id] = [i["issue_id"] for i in community.issues()]
 
     community.take_up(staff(), issue_id, council.ja, "推進会議で資源開発を協議する")
-    community.take_up(staff(), issue_id, "地域ケア会議", "個別ケースから地域課題を検討する")  # not an entry of the file
+    community.take_up(staff(), issue_id, "地区の見守り連絡会", "個別ケースから地域課題を検討する")  # not an entry of the file
 
     started = [e.payload for e in published(community, community_translate, "InitiativeStarted")]
     assert [(p["forum"], p.get("forum_code")) for p in started] == [
-        (council.ja, f"program:{council.code}"), ("地域ケア会議", None)]
+        (council.ja, f"forum:{council.code}"), ("地区の見守り連絡会", None)]
 
 
 # -- old events ----------------------------------------------------------------------------------------------------
