@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase, CouncilSitting, ResourceGap
+from shared.domain.areas import AREA_CODE_PATTERN
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS
 from shared.web.auth import Principal
@@ -69,13 +70,17 @@ class GapIn(BaseModel):
     """地域福祉コーディネーターが地域で把握した資源の不足 (D8): brought to the 推進会議 by hand."""
 
     need: Name = Field(min_length=1, max_length=500, title="不足している資源", description="不足している資源（ニーズ）")
-    area: Name = Field(default="", max_length=200, title="地域", description="地域")
+    area: Name = Field(default="", max_length=200, title="地域",
+                       description="地域（自由記述: 〇〇町など）; 地区を選んだときは空でも可（地区の名前）")
     description: Text = Field(default="", max_length=2000, title="内容",
                               description="内容（個人を特定する記載はしない）")
+    area_code: str | None = Field(default=None, pattern=AREA_CODE_PATTERN, title="地区",
+                                  description="地区のコード（自治体ファイルの [[areas]]）: PromotionCouncilDecided の area_code。"
+                                  "省略時は地域の名前がファイルの地区ならそのコード。ファイルにないコードは 422")
 
 
 class SittingIn(BaseModel):
-    """相談支援包括化推進会議の開催 (D8)."""
+    """推進会議の開催 (D8)."""
 
     held_on: SittingDay = Field(title="開催日")
     attendees: list[Annotated[Name, Field(min_length=1, max_length=200)]] = Field(
@@ -160,7 +165,7 @@ class SittingDecisionOut(BaseModel):
 
 
 class SittingOut(BaseModel):
-    """相談支援包括化推進会議の開催 (D8): its date, attendees, agenda (in order) and decisions per gap."""
+    """推進会議の開催 (D8): its date, attendees, agenda (in order) and decisions per gap."""
 
     sitting_id: UUID
     held_on: date
@@ -238,7 +243,7 @@ def roles_from_strands(case_id: UUID, app: App, request: Request, response: Resp
     return page(app.roles_from_strands(case_id), limit, cursor, request, response)
 
 
-# -- 相談支援包括化推進会議 (D8) -----------------------------------------------------------------------
+# -- 推進会議 (D8) -------------------------------------------------------------------------------------
 
 
 @router.get("/council/gaps", dependencies=[requires("council.read")], response_model=list[GapOut],
@@ -264,7 +269,7 @@ def gap(gap_id: UUID, app: App) -> dict[str, Any]:
              responses=refusals(403, 422))
 def refer_gap(body: GapIn, app: App, actor: Staff) -> dict[str, Any]:
     """資源の不足を推進会議に挙げる (D8): a gap a 地域福祉コーディネーター found in the community."""
-    return app.gap_view(app.refer_gap(actor, body.need, body.area, body.description))
+    return app.gap_view(app.refer_gap(actor, body.need, body.area, body.description, body.area_code))
 
 
 @router.get("/council/sittings", dependencies=[requires("council.read")], response_model=list[SittingOut],

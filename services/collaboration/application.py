@@ -29,6 +29,7 @@ from shared.contract.events import (
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
 )
+from shared.domain.areas import area_of
 from shared.domain.casework_owner import CaseworkOwner
 from shared.domain.plan import Plan
 from shared.domain.plan_owner import PlanOwner
@@ -242,7 +243,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         case.require_strands_assigned()
         return super().propose_plan(actor, plan_id)
 
-    # -- 相談支援包括化推進会議 (D8) ------------------------------------------------------------------------
+    # -- 推進会議 (D8) --------------------------------------------------------------------------------------
 
     def gaps(self, status: str | None = None) -> list[dict[str, Any]]:
         """The resource gaps brought to the council, oldest first (of one status when given)."""
@@ -253,15 +254,19 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
         return gap.view()
 
-    def refer_gap(self, actor: dict[str, str], need: str, area: str, description: str) -> UUID:
-        """D8: a gap a 地域福祉コーディネーター found in the community, brought to the council by hand."""
+    def refer_gap(self, actor: dict[str, str], need: str, area: str, description: str,
+                  area_code: str | None = None) -> UUID:
+        """D8: a gap a 地域福祉コーディネーター found in the community, brought to the council by hand, with the 地区
+        chosen (`area_code`; the area may then be left empty: the 地区's name) or, without one, the code of the area
+        written when the municipality file knows it (issue 18). Neither area nor 地区: the gap has no area."""
         if not need.strip():
             raise StrandInvalid("不足している資源（ニーズ）を入力してください / the need")
+        place, code = area_of(area, area_code) if area.strip() or area_code else ("", None)
         gap_id = uuid4()
         with acting(actor):
             gap = ResourceGap(gap_id=gap_id, case_id=uuid5(GAP_NAMESPACE, f"case:{gap_id}"), need=need.strip(),
-                              area=area.strip(), description=description.strip(), source="coordinator",
-                              origin_event_id=None, area_code=area_code(area))  # issue 18: when a 地区 of the file
+                              area=place, description=description.strip(), source="coordinator",
+                              origin_event_id=None, area_code=code)
         self.save(gap)
         return gap_id
 
@@ -275,7 +280,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         return sitting.view()
 
     def hold_sitting(self, actor: dict[str, str], held_on: date | None, attendees: list[str], note: str = "") -> UUID:
-        """D8: a sitting of the 相談支援包括化推進会議 (its date and the agencies attending)."""
+        """D8: a sitting of the 推進会議 (its date and the agencies attending)."""
         unknown = [a for a in attendees if a and a not in agencies()]
         if unknown:
             raise StrandInvalid(f"出席機関「{'、'.join(unknown)}」は一覧にありません / unknown agency")

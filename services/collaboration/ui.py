@@ -26,7 +26,7 @@ from services.collaboration.api import (
 )
 from services.collaboration.application import CollaborationApplication
 from shared.kernel.journey import DomainError, NotFound
-from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies
+from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies, areas, council_name
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
@@ -37,6 +37,10 @@ from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirec
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
+#: 地区 the council's gap form offers (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
+ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
+#: the 推進会議 as the municipality file in force names it (its forum marked `council = true`)
+ui.templates.env.globals["council_name"] = council_name
 router = APIRouter(include_in_schema=False)
 
 CASE_STATUS_JA = {"open": "対応中", "returned": "窓口へ戻した"}
@@ -220,13 +224,13 @@ PLAN_EXTRAS = PlanExtras(case=lambda app, case_id: app.case_view(case_id), roles
                          template="collaboration_plan_part.html", context={"strand_status_ja": STRAND_STATUS_JA})
 
 
-# -- 相談支援包括化推進会議 (D8) --------------------------------------------------------------------------
+# -- 推進会議 (D8) ----------------------------------------------------------------------------------------
 
 
 def _council(request: Request, app: CollaborationApplication, status_code: int = 200, **extra: Any) -> Response:
     """The council's page (blocking): the gaps awaiting it, the sittings, the forms to hold one and bring a gap."""
     gaps = app.gaps()
-    return ui.render(request, "collaboration_council.html", "相談支援包括化推進会議 / council", status_code=status_code,
+    return ui.render(request, "collaboration_council.html", f"{council_name()} / council", status_code=status_code,
                      awaiting=[g for g in gaps if g["status"] in ("awaiting", "on_agenda")],
                      decided=[g for g in gaps if g["status"] not in ("awaiting", "on_agenda")],
                      sittings=app.sittings(), agencies=sorted(agencies()),
@@ -281,10 +285,10 @@ async def refer_gap(request: Request, app: App) -> Response:
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect("/ui/login?next=/ui/council")
-    typed = {k: str(v) for k, v in (await form_text(request)).items() if k in ("need", "area", "description")}
+    typed = {k: str(v) for k, v in (await form_text(request)).items() if k in ("need", "area", "description", "area_code")}
     try:
         command = form_model(GapIn, {k: v for k, v in typed.items() if v})
-        await call(app.refer_gap, actor_of(staff), command.need, command.area, command.description)
+        await call(app.refer_gap, actor_of(staff), command.need, command.area, command.description, command.area_code)
     except DomainError as refused:
         return await call(_council, request, app, refused.status, gap_form=typed, gap_error=str(refused))
     return redirect("/ui/council", ok="推進会議の課題に挙げました / brought to the council")
@@ -299,7 +303,7 @@ def _sitting_page(request: Request, app: CollaborationApplication, sitting_id: U
     except NotFound as missing:
         return _missing(request, str(missing))
     agenda = [app.gap_view(UUID(g)) for g in sitting["agenda"]]
-    return ui.render(request, "collaboration_sitting.html", f"推進会議 {sitting['held_on']} / sitting",
+    return ui.render(request, "collaboration_sitting.html", f"{council_name()} {sitting['held_on']} / sitting",
                      status_code=status_code, sitting=sitting, agenda=agenda, awaiting=app.gaps("awaiting"),
                      error=error, failed_gap=failed_gap, typed=typed or {}, divisions=DIVISIONS, **LABELS)
 
