@@ -53,11 +53,13 @@ from shared.domain.wareki import today_in_japan
 from shared.kernel.app import handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.organisation.reference import (
+    AGENCY_KINDS,
     CONCERN_FIELDS,
     COUNTERS,
     DIVISIONS,
     Counter,
     agency_code,
+    agency_name,
     concern_codes,
     concern_field,
 )
@@ -85,6 +87,20 @@ def _known_agency(agency: str) -> str:
     if code is None:
         raise UnknownPrimaryAgency(agency)
     return code
+
+
+def agency_as_named(agency: str) -> tuple[str, str | None]:
+    """つなぎ先 as the event carries it (issue 18): the name people read and the code of the municipality file in force
+    today. An agency given by its code (`counter:<code>`, what a client may send) is recorded by its name, as outreach's
+    紹介元 is; a name the file does not know stays as typed, without a code (一覧にない関係機関); a code the file does not
+    know is refused, naming where the codes come from."""
+    value = agency.strip()
+    code = agency_code(value)
+    kind, colon, _ = value.partition(":")
+    if code is None and colon and kind in AGENCY_KINDS:
+        raise Invalid(f"機関のコード {value!r} は自治体ファイルにありません。つなぎ先の一覧から選ぶか、機関の名前を書いてください / "
+                      f"the municipality file has no agency {value!r}: choose one of GET /reference/agencies or write its name")
+    return (agency_name(code) if code == value else value), code
 
 
 class _Actor:
@@ -324,10 +340,12 @@ class IntakeApplication(CaseworkOwner):
         self.save(case)
 
     def connect_case(self, actor: dict[str, str], case_id: UUID, to_agency: str, reason: str) -> None:
-        """D3: つなぎ, by a division that may write the case."""
+        """D3: つなぎ, by a division that may write the case; `to_agency`: the agency's name (one the file does not know
+        too) or its code, recorded by its name (issue 18)."""
+        name, code = agency_as_named(to_agency)
         case = self._writable(actor, case_id)
         with acting(actor):
-            case.connect(to_agency=to_agency, reason=reason, to_agency_code=agency_code(to_agency))
+            case.connect(to_agency=name, reason=reason, to_agency_code=code)
         self.save(case)
 
     def answer_connection(self, actor: dict[str, str], case_id: UUID, index: int, accepted: bool, reason: str) -> None:

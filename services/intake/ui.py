@@ -41,7 +41,15 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid
-from shared.organisation.reference import CONCERN_FIELDS, COUNTERS, DIVISION_TITLES, agencies, counters
+from shared.organisation.reference import (
+    CONCERN_FIELDS,
+    COUNTERS,
+    DIVISION_TITLES,
+    agencies,
+    agency_code,
+    agency_name,
+    counters,
+)
 from shared.web.auth import Principal
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
@@ -50,6 +58,17 @@ from shared.web.policy import allowed, reads_every_division, requires
 from shared.web.ui import UI, csv_response, filters_of, paged, redirect
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
+
+
+def agency_ja(agency: str | None) -> str:
+    """An agency as staff read it (issue 18): a つなぎ先 or 主担当 recorded as a code of the municipality file (before
+    intake recorded a code by its name) shows the agency's name; a name shows as itself."""
+    if not agency:
+        return ""
+    return agency_name(agency) if agency_code(agency) == agency and ":" in agency else agency
+
+
+ui.templates.env.filters["agency_ja"] = agency_ja
 router = APIRouter(include_in_schema=False)
 STATUS_JA = {"open": "対応中", "escalated": "多機関協働で支援中", "linked": "世帯で連携中", "plan_suspended": "中断",
              "returned": "会議から戻り", "plan_closed": "終結", "closed": "対応終了"}
