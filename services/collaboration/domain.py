@@ -1,5 +1,5 @@
 """多機関協働事業: a case escalated from intake, untangled into strands (課題の解きほぐし) and a plan (D3, D4,
-D11); the 相談支援包括化推進会議, the forum where the resource gaps the 重層的支援会議 only names are taken up (D8)."""
+D11); the 推進会議 (its name is the municipality file's council forum), the forum where the resource gaps the 重層的支援会議 only names are taken up (D8)."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def _strand(concern: str, status: str) -> None:
         raise StrandInvalid("状態は 未着手・対応中・解消 のいずれかです / status is one of todo, working, resolved")
 
 
-# -- 相談支援包括化推進会議 (D8): the forum where resource gaps are taken up --------------------------------------
+# -- 推進会議 (D8): the forum where resource gaps are taken up ------------------------------------------------------
 
 #: What the council decides per gap: start an initiative, ask a division (依頼先 + 内容), keep it under discussion
 COUNCIL_DECISIONS = ("initiative", "request", "deferred")
@@ -238,7 +238,7 @@ def gap_id_of(origin_event_id: UUID) -> UUID:
 
 
 class ResourceGap(JourneyAggregate):
-    """A need with no local resource awaiting the 相談支援包括化推進会議: named by the 重層的支援会議
+    """A need with no local resource awaiting the 推進会議: named by the 重層的支援会議
     (ResourceGapIdentified), reported by participation (ResourceShortageReported) or brought by a 地域福祉
     コーディネーター from the community. `case_id` is the case it came from (uuid5 of the gap's own id for one
     brought by hand): it carries the gap's events on their journey."""
@@ -322,7 +322,7 @@ def hold_sitting(sitting_id: UUID, held_on: date | None, attendees: list[str], n
 
 
 class CouncilSitting(JourneyAggregate):
-    """相談支援包括化推進会議の開催: its date, the agencies attending, the gaps on its agenda (in order) and what
+    """推進会議の開催: its date, the agencies attending, the gaps on its agenda (in order) and what
     it decided on each (D8). Its events belong to no case (`case_id` is the sitting's own id)."""
 
     if TYPE_CHECKING:

@@ -13,7 +13,7 @@ translate = translator(
             "CollaborationStarted",
             {"reason": e.reason, "primary_agency": e.primary_agency} | codes_of(e, "primary_agency_code"),  # issue 18
         ),
-        # D8: what the 相談支援包括化推進会議 decided on a gap (the case it came from is the envelope's case_id)
+        # D8: what the 推進会議 decided on a gap (the case it came from is the envelope's case_id)
         ResourceGap.Decided: lambda e: (
             "PromotionCouncilDecided",
             {"sitting_id": e.sitting_id, "gap_id": e.originator_id, "origin_event_id": e.origin_event_id,

@@ -235,7 +235,7 @@ def exit_if_invalid() -> Organisation:
 
 
 def municipality() -> About:
-    """The municipality itself: `code` (全国地方公共団体コード), `ja` (調布市…), `en`, `lead_division`."""
+    """The municipality itself: `code` (全国地方公共団体コード), `ja` (its name), `en`, `lead_division`."""
     return organisation().about
 
 
@@ -448,7 +448,8 @@ def counter_display(code: str | None, on: date | str | None = None) -> str:
 
 
 def lead_division() -> str:
-    """The division that runs the 重層的支援体制整備事業's secretariat and its meetings (Chofu: 福祉総務課)."""
+    """The division that runs the 重層的支援体制整備事業's secretariat and its meetings (the file's `lead_division`, or its
+    successor)."""
     return successor(municipality().lead_division) or municipality().lead_division
 
 

@@ -35,7 +35,7 @@ PROGRAM_KINDS = ("intake", "collaboration", "outreach", "participation", "commun
 
 class _ProgramDivisions(Mapping[str, frozenset[str]]):
     """Which divisions run which program today (the municipality file's programs, reference.py PROGRAMS); the
-    meeting is the municipality's lead division's (Chofu: 相談支援包括化推進会議, 福祉総務課). Read when used, so a
+    meeting is the municipality's lead division's (its `lead_division`, which runs the 推進会議 too). Read when used, so a
     reorganisation takes effect on its date."""
 
     _cached: tuple[tuple[int, date], dict[str, frozenset[str]]] | None = None
