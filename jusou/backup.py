@@ -364,13 +364,13 @@ def stream_left(url: str, user: str = "", password: str = "") -> int | None:
     answer, or no stream)."""
     import asyncio
 
-    from jusou.ops import NATS_TIMEOUT_SECONDS, connect_once
+    from jusou.connection import NATS_TIMEOUT_SECONDS, connect_once
     from shared.contract.events import STREAM
 
     async def count() -> int | None:
         try:
-            nc = await asyncio.wait_for(connect_once(url, user or None, password or None), NATS_TIMEOUT_SECONDS + 1)
-        except Exception:  # noqa: BLE001 — no NATS answering: nothing to warn about
+            nc = await connect_once(url, user or None, password or None)
+        except Exception:  # noqa: BLE001 — no NATS answering (NatsUnavailable): nothing to warn about
             return None
         try:
             info = await nc.jetstream(timeout=NATS_TIMEOUT_SECONDS).stream_info(STREAM)

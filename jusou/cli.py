@@ -27,6 +27,8 @@ import shared
 from jusou.backup import register as register_backup
 from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
+from jusou.connection import EXIT_STATUS as NATS_UNAVAILABLE
+from jusou.connection import NatsUnavailable
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.report import register as register_report
@@ -684,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
     except UnsupportedNats as refused:  # a NATS older than the relay needs: why, status 2, no traceback
         print(refused, file=sys.stderr)
         return 2
+    except NatsUnavailable as failed:  # NATS down or the login refused: what to check, status 3 (jusou/connection.py)
+        print(failed, file=sys.stderr)
+        return NATS_UNAVAILABLE
     return result
 
 

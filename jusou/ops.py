@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Any
 
+from jusou import connection
+from jusou.connection import NATS_TIMEOUT_SECONDS, NatsUnavailable
 from jusou.runner import subscriptions_of
 from jusou.tenant import option as tenant_option
 from shared import settings, tenancy
@@ -31,7 +33,6 @@ from shared.contract.events import (
 from shared.messaging.natsauth import durable_consumers
 
 HTTP_TIMEOUT_SECONDS = 2.0
-NATS_TIMEOUT_SECONDS = 2.0
 HEALTH_LABELS = {"ready": "稼働中 ready", "degraded": "要確認 degraded", "not ready": "異常 not ready",
                  "down": "停止 down"}
 
@@ -48,23 +49,9 @@ def nats_url() -> str:
 
 
 async def connect_once(url: str, user: str | None = None, password: str | None = None) -> Any:
-    """A NATS connection for one command (as `user`, else as the settings say): it fails fast instead of
-    reconnecting for ever."""
-    import nats
-
-    from shared.messaging.bus import servers
-    from shared.messaging.natsauth import client_credentials
-
-    async def quiet(error: Exception) -> None:
-        """The caller reports a failure once, in its own words: no traceback from the client's logger."""
-
-    credentials = client_credentials(user, password)
-    # To nats-py's first connect, max_reconnect_attempts=0 means "for ever"; 1 gives up after one round.
-    return await nats.connect(
-        servers(url), name="jusou-ops", connect_timeout=NATS_TIMEOUT_SECONDS, allow_reconnect=False,
-        max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=quiet,
-        **({"user": credentials[0], "password": credentials[1]} if credentials else {}),
-    )
+    """A NATS connection for one command (as `user`, else as the settings say): NatsUnavailable within seconds
+    instead of reconnecting for ever (jusou/connection.py)."""
+    return await connection.connect_once(url, user, password)
 
 
 # --- jusou status --------------------------------------------------------------------------------
@@ -124,9 +111,9 @@ async def nats_state(url: str) -> dict[str, Any]:
     """The NATS server, the three streams, every durable consumer and the dead letters per consumer."""
     state: dict[str, Any] = {"url": url, "up": False, "streams": {}, "consumers": [], "dead_letters": {}}
     try:
-        nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
-    except Exception as exc:  # noqa: BLE001 — whatever the reason, NATS is down for the operator
-        state["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        nc = await connect_once(url)
+    except NatsUnavailable as failed:  # shown on the NATS row: down, or its login refused (and what to check)
+        state["error"], state["login_refused"], state["advice"] = failed.short, failed.login_refused, str(failed)
         return state
     try:
         state["up"] = True
@@ -183,13 +170,13 @@ async def _servers(url: str, nc: Any) -> list[dict[str, Any]]:
 
     async def ask(other: str) -> dict[str, Any]:
         try:
-            connection = await asyncio.wait_for(connect_once(other), NATS_TIMEOUT_SECONDS + 1)
-        except Exception as exc:  # noqa: BLE001 — shown as not reachable from here
-            return {"url": other, "error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__}
+            nc_other = await connect_once(other)
+        except NatsUnavailable as failed:  # shown as not reachable from here
+            return {"url": other, "error": failed.short if failed.login_refused else failed.detail}
         try:
-            return _server_row(other, connection)
+            return _server_row(other, nc_other)
         finally:
-            await connection.close()
+            await nc_other.close()
 
     seen = {rows[0]["id"]}
     for row in await asyncio.gather(*(ask(other) for other in others)):
@@ -326,8 +313,11 @@ def render_status(status: dict[str, Any]) -> Any:
                                    style="red" if server["too_old"] else "yellow"))
             else:
                 tables.append(Text(f"{name}: nats-server {server['version']} (対応範囲内 supported)"))
+    elif nats.get("login_refused"):
+        tables.append(Text(f"NATS {nats['url']}: {nats.get('error', '')}\n{nats.get('advice', '')}", style="red"))
     else:
-        tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})", style="red"))
+        tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})\n{nats.get('advice', '')}".rstrip(),
+                           style="red"))
     for consumer in status.get("missing_consumers", []):
         tables.append(Text(f"{consumer['service']}: 購読 {consumer['name']} ({consumer['stream']}) がありません。"
                            f"{consumer['service']} を再起動すると作り直されます / durable consumer missing: "
@@ -385,11 +375,8 @@ def status(args: argparse.Namespace) -> int:
 
 
 async def _with_js(work: Any) -> Any:
-    url = nats_url()
-    try:
-        nc = await asyncio.wait_for(connect_once(url), NATS_TIMEOUT_SECONDS + 1)
-    except Exception as exc:  # noqa: BLE001
-        raise SystemExit(f"NATS ({url}) に接続できません / cannot reach NATS: {type(exc).__name__} {exc}") from None
+    """`work(js)` on a connection of its own; NatsUnavailable (status 3, jusou/cli.py) when NATS does not take it."""
+    nc = await connect_once(nats_url())
     try:
         return await work(nc.jetstream(timeout=5))
     finally:

@@ -177,9 +177,9 @@ class Verification:
         self.tracked: list[tuple[str, str, int]] = []  # (consumer service, source, tracking position)
 
     async def run(self, repair: bool = False) -> list[ServiceReport]:
-        from shared.messaging.bus import connect
+        from jusou.connection import connect_once
 
-        nc = await connect(self.nats_url, "jusou-audit-verify")
+        nc = await connect_once(self.nats_url, name="jusou-audit-verify", check_version=True)
         try:
             await self.load_ack_floors(nc)
             self.say("reading the JUSOU stream")
@@ -389,12 +389,12 @@ async def rewind_tracking(consumer: str, source: str, nats_url: str, dry_run: bo
     again), and the durable consumer `<consumer>--<source>` is deleted: the service, started again,
     creates it from the first event, takes what it applied for duplicates and applies what it skipped.
     """
-    from shared.messaging.bus import connect
+    from jusou.connection import connect_once
 
     app_class, _ = service_parts(consumer)
     if source not in app_class.subscriptions:
         raise SystemExit(f"{consumer} は {source} を購読していません / {consumer} consumes nothing from {source}")
-    nc = await connect(nats_url, "jusou-tracking-rewind")
+    nc = await connect_once(nats_url, name="jusou-tracking-rewind", check_version=True)
     try:
         messages = await read_stream(nc, STREAM, f"{SUBJECT_PREFIX}.{source}.>")
         with open_store(source) as upstream:

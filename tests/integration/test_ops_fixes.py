@@ -1,16 +1,25 @@
-"""The operator commands against a real nats-server: what `jusou deadletters` reads while a replay fails again."""
+"""The operator commands against a real nats-server: what `jusou deadletters` reads while a replay fails again, and
+what a command says when NATS is down or refuses its login."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import nats as nats_py
+import pytest
 from support.poll import eventually
-from support.servers import Nats
+from support.servers import SERVICES, Nats, free_port
 
+from jusou.cli import main as jusou
+from jusou.connection import EXIT_STATUS
+from jusou.runner import Suite
 from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_STREAM
-from shared.messaging import deadletters
+from shared.messaging import deadletters, natsauth
 from shared.messaging.bus import ensure_streams
 from shared.messaging.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON, REPLAY_OF, replay_consumer
 from shared.messaging.deadletters import replay as send_replay
@@ -89,3 +98,93 @@ async def test_a_replay_parked_again_between_the_reads_is_never_shown_as_replaye
         await nc.close()
     assert "replayed" not in seen.values(), seen
     assert seen[0] == "failed_again" and seen[at] == "replay_pending", seen  # parked before every read, after every one
+
+
+# --- every command's NATS connection fails within seconds, saying what to check (status 3) --------------------------
+
+NATS_COMMANDS = (("audit", "verify"), ("deadletters", "list"), ("deadletters", "show", "1"), ("deadletters", "replay", "1"),
+                 ("tracking", "rewind", "collaboration", "intake", "--dry-run"))
+
+
+@pytest.fixture(scope="module")
+def nats_with_logins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """`jusou up`'s nats-server alone: a NATS user per service and the operator, passwords in the data folder."""
+    suite = Suite(tmp_path_factory.mktemp("logins") / "data", nats_port=free_port(), services=SERVICES)
+    try:
+        suite.start_nats()
+        yield suite
+    finally:
+        suite.stop()
+
+
+def jusou_within(seconds: float, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str],
+                 *args: str) -> tuple[int, str, str]:
+    """`jusou ARGS…` (jusou.cli.main, in this process) with `env`: (status, stdout, stderr); a failure, not a hang,
+    when it has not returned within `seconds`."""
+    for name in ("NATS_USER", "NATS_PASSWORD", "JUSOU_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**env, **{f"JUSOU_{s.upper()}_PORT": str(free_port()) for s in SERVICES}}.items():
+        monkeypatch.setenv(name, value)  # no service answers on those ports
+    capsys.readouterr()
+    result: list[int] = []
+
+    def run() -> None:
+        try:
+            result.append(jusou(list(args)))
+        except SystemExit as stop:
+            result.append(stop.code if isinstance(stop.code, int) else 1)
+
+    began = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)  # left behind if it hangs: the test fails instead
+    thread.start()
+    thread.join(seconds)
+    out, err = capsys.readouterr()
+    assert result, f"jusou {' '.join(args)} still waiting after {seconds} s (stderr so far: {err!r})"
+    assert time.monotonic() - began < seconds
+    return result[0], out, err
+
+
+@pytest.mark.parametrize("args", NATS_COMMANDS, ids=" ".join)
+def test_a_command_refused_its_nats_login_says_which_user_and_what_to_check_with_status_3(
+        nats_with_logins: Suite, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: tuple[str, ...]) -> None:
+    env = {"NATS_URL": nats_with_logins.nats_url, "JUSOU_DATA_DIR": str(nats_with_logins.data_dir),
+           "NATS_USER": natsauth.OPERATOR, "NATS_PASSWORD": "not-the-password"}
+    code, _, err = jusou_within(8, monkeypatch, capsys, env, *args)
+    assert code == EXIT_STATUS == 3, err
+    assert f"ユーザー {natsauth.OPERATOR} のログインを拒否しました" in err and "NATS_USER と NATS_PASSWORD を確かめて" in err
+    assert f"refused the login of user {natsauth.OPERATOR!r}" in err and "check NATS_USER and NATS_PASSWORD" in err
+    assert "Traceback" not in err
+
+
+def test_a_command_without_a_login_on_a_nats_that_wants_one_says_how_to_give_it(
+        nats_with_logins: Suite, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    env = {"NATS_URL": nats_with_logins.nats_url, "JUSOU_DATA_DIR": str(tmp_path)}  # not the data folder of its jusou up
+    code, _, err = jusou_within(8, monkeypatch, capsys, env, "audit", "verify")
+    assert code == 3, err
+    assert "はログインを求めています" in err and "requires a login" in err and "JUSOU_DATA_DIR to the data folder" in err
+
+
+@pytest.mark.parametrize("args", NATS_COMMANDS, ids=" ".join)
+def test_a_command_whose_nats_is_down_says_so_within_seconds_with_status_3(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        args: tuple[str, ...]) -> None:
+    down = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
+    code, _, err = jusou_within(8, monkeypatch, capsys, {"NATS_URL": down, "JUSOU_DATA_DIR": str(tmp_path)}, *args)
+    assert code == 3, err
+    assert f"NATS ({down}) に接続できません" in err and f"cannot reach NATS at {down}" in err
+    assert "check that NATS is running and that NATS_URL" in err and "Traceback" not in err
+
+
+def test_the_right_login_still_connects_and_status_names_a_refused_one(
+        nats_with_logins: Suite, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator of the data folder (no NATS_USER) gets in; `jusou status` shows a refused login as such."""
+    env = {"NATS_URL": nats_with_logins.nats_url, "JUSOU_DATA_DIR": str(nats_with_logins.data_dir)}
+    code, out, err = jusou_within(8, monkeypatch, capsys, env, "deadletters", "list", "--json")
+    assert (code, json.loads(out)) == (0, []), err
+    code, out, err = jusou_within(8, monkeypatch, capsys, {**env, "NATS_USER": natsauth.OPERATOR, "NATS_PASSWORD": "x"},
+                                  "status", "--json")
+    nats = json.loads(out)["nats"]
+    assert code == 1 and nats["up"] is False and nats["login_refused"] is True, nats
+    assert nats["error"] == f"ログイン拒否 login refused ({natsauth.OPERATOR})" and "NATS_PASSWORD" in nats["advice"]

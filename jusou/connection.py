@@ -1,0 +1,98 @@
+"""One NATS connection for one `jusou` command: it fails within seconds, saying why, instead of waiting for ever.
+
+A service's connection (shared/messaging/bus.py `connect`) reconnects for ever, which is right for a service and
+wrong for a command: a wrong NATS login or a NATS that is down left `jusou audit verify` waiting with no word. A
+command's connection tries each server of NATS_URL twice, for at most `DEADLINE_SECONDS` in all, and then raises
+`NatsUnavailable`, whose text (Japanese, then English) says what to check; `jusou` prints it and exits with
+`EXIT_STATUS` (3), so that a script tells "could not look" (3) from "looked and found a problem" (1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+NATS_TIMEOUT_SECONDS = 2.0  # one attempt at one server
+DEADLINE_SECONDS = 5.0  # every attempt of one connection
+EXIT_STATUS = 3
+
+
+class NatsUnavailable(Exception):
+    """The command could not connect to NATS: not reachable, or its login refused."""
+
+    def __init__(self, url: str, user: str | None, login_refused: bool, detail: str) -> None:
+        super().__init__(url, user, login_refused, detail)
+        self.url, self.user, self.login_refused, self.detail = url, user, login_refused, detail
+
+    @property
+    def short(self) -> str:
+        """One line for `jusou status`'s NATS row."""
+        if self.login_refused:
+            return f"ログイン拒否 login refused ({self.user or 'ユーザーなし / no user'})"
+        return f"接続できません not reachable ({self.detail})"
+
+    def __str__(self) -> str:
+        if self.login_refused and self.user:
+            return (f"NATS ({self.url}) がユーザー {self.user} のログインを拒否しました。NATS_USER と NATS_PASSWORD を確かめて"
+                    f"ください（設定しなければ、JUSOU_DATA_DIR のデータフォルダで `jusou up` が作った運用者 jusou-operator で"
+                    f"接続します）。\n"
+                    f"NATS at {self.url} refused the login of user {self.user!r} ({self.detail}): check NATS_USER and "
+                    f"NATS_PASSWORD (unset, a jusou command logs in as the operator jusou-operator that `jusou up` made "
+                    f"in the data folder JUSOU_DATA_DIR; `jusou nats credentials` prints a user's)")
+        if self.login_refused:
+            return (f"NATS ({self.url}) はログインを求めています。NATS_USER と NATS_PASSWORD を設定するか、JUSOU_DATA_DIR を"
+                    f"その NATS を動かしている `jusou up` のデータフォルダにしてください。\n"
+                    f"NATS at {self.url} requires a login ({self.detail}): set NATS_USER and NATS_PASSWORD, or "
+                    f"JUSOU_DATA_DIR to the data folder of the `jusou up` that runs this NATS")
+        return (f"NATS ({self.url}) に接続できません（{DEADLINE_SECONDS:.0f} 秒以内）。NATS が動いているか、NATS_URL"
+                f"（未設定なら nats://127.0.0.1:JUSOU_NATS_PORT）がその NATS を指しているか確かめてください。\n"
+                f"cannot reach NATS at {self.url} within {DEADLINE_SECONDS:.0f} s ({self.detail}): check that NATS "
+                f"is running and that NATS_URL (unset: nats://127.0.0.1:JUSOU_NATS_PORT) names it")
+
+
+def _described(error: BaseException) -> str:
+    text = str(error).removeprefix("nats: ").strip("'")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def connect_once(url: str, user: str | None = None, password: str | None = None, *, name: str = "jusou-ops",
+                       check_version: bool = False) -> Any:
+    """A NATS connection for one command, as `user` (else as shared.messaging.natsauth.client_credentials says):
+    NatsUnavailable within DEADLINE_SECONDS when no server of `url` takes it; with `check_version`,
+    UnsupportedNats on a server older than the suite needs (the connection closed)."""
+    import nats
+
+    from shared.messaging.bus import check_server, servers
+    from shared.messaging.natsauth import client_credentials, inbox_prefix
+    from shared.messaging.natsversion import UnsupportedNats
+
+    credentials = client_credentials(user, password)
+    seen: list[BaseException] = []
+
+    async def noted(error: Exception) -> None:
+        """Kept to say why, once, in the command's own words: no traceback from the client's logger."""
+        seen.append(error)
+
+    nc = nats.NATS()
+    try:
+        # max_reconnect_attempts=1: each server tried twice, then NoServersError (0 would mean "for ever" here)
+        await asyncio.wait_for(nc.connect(
+            servers(url), name=name, connect_timeout=NATS_TIMEOUT_SECONDS, allow_reconnect=True,
+            max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=noted,
+            **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
+               if credentials else {}),
+        ), DEADLINE_SECONDS)
+    except Exception as exc:  # noqa: BLE001 — every way of not connecting is told apart below
+        await nc.close()
+        refused = [e for e in seen if "authorization violation" in str(e).lower()]
+        last = refused[-1] if refused else (seen[-1] if seen else exc)
+        if isinstance(exc, TimeoutError) and not seen:
+            last = TimeoutError(f"no answer in {DEADLINE_SECONDS:.0f} s")
+        raise NatsUnavailable(url, credentials[0] if credentials else None, bool(refused), _described(last)) from None
+    if check_version:
+        try:
+            check_server(nc)
+        except UnsupportedNats:
+            await nc.close()
+            raise
+    return nc
