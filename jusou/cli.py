@@ -190,11 +190,13 @@ def __getattr__(name: str) -> Any:
 def demo_staff(folder: Path) -> None:
     """One account per role with a new random password, printed once."""
     accounts = Accounts(folder)
+    table = demo_staff_table()
+    width = max(len(staff_id) for staff_id, _ in table.values())  # every password in one column
     print("デモ用アカウント（パスワードはこの一度だけ表示します）/ demo accounts (passwords shown only now):")
-    for role, (staff_id, division) in demo_staff_table().items():
+    for role, (staff_id, division) in table.items():
         password = secrets.token_urlsafe(12)
         accounts.add(staff_id, division, [role], password)
-        print(f"  {staff_id:<20} {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
+        print(f"  {staff_id:<{width}}  {password}  {ROLES[role].ja} / {role} ({DIVISIONS[division].ja})")
 
 
 def demo_staff_of_tenants(tenants: dict[str, tenancy.Tenant]) -> None:

@@ -411,7 +411,8 @@ def deadletters_list(args: argparse.Namespace) -> int:
         if d.replay_of:
             state += f"\n(replay of #{d.replay_of})"
         table.add_row(str(d.seq), d.time.strftime("%Y-%m-%d\n%H:%M:%S") if d.time else "",
-                      f"{d.consumer}\n{d.subject.removeprefix('jusou.')}", state, d.reason, end_section=True)
+                      f"{d.consumer}\n{d.subject.removeprefix('jusou.')}", state,
+                      f"{d.reason_ja}\n{d.reason}" if d.reason_ja else d.reason, end_section=True)
     Console().print(table)
     if not letters:
         print("退避されたメッセージはありません / no dead letters")
@@ -441,7 +442,8 @@ def deadletters_show(args: argparse.Namespace) -> int:
     table.add_column("", style="bold")
     table.add_column("", overflow="fold")
     for key, value in (("time / 日時", shown["time"]), ("consumer / 購読者", letter.consumer),
-                       ("original subject / 元の件名", letter.subject), ("reason / 理由", letter.reason),
+                       ("original subject / 元の件名", letter.subject), ("理由", letter.reason_ja),
+                       ("reason", letter.reason),
                        ("status / 状態", shown["status_label"])):
         table.add_row(key, _n(value))
     for key, value in sorted(letter.headers.items()):

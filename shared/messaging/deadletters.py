@@ -46,12 +46,14 @@ from shared.contract.events import (
 )
 from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, refusal
 from shared.messaging.natsauth import pull_inbox_prefix
+from shared.messaging.reasons import japanese
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import TRACE_HEADERS, consuming, trace_headers
 
 log = structlog.get_logger()
 
 REASON = "Jusou-Dead-Letter-Reason"
+REASON_JA = "Jusou-Dead-Letter-Reason-Ja"  # the reason in Japanese (shared/messaging/reasons.py), where it is one of ours
 ORIGINAL_SUBJECT = "Jusou-Original-Subject"
 CONSUMER = "Jusou-Consumer"
 REPLAY_OF = "Jusou-Replay-Of"
@@ -163,6 +165,7 @@ async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: s
         f"{DEAD_LETTER_PREFIX}.{service}.{original.removeprefix(SUBJECT_PREFIX + '.')}",
         headers={
             REASON: reason.replace("\n", " ")[:2000],
+            **({REASON_JA: ja} if (ja := japanese(reason)) else {}),
             ORIGINAL_SUBJECT: original,
             CONSUMER: service,
             REPLAY_OF: replay_of,
@@ -201,6 +204,12 @@ class DeadLetter:
     replay: Replay | None = None
     parked_again_as: int | None = None
 
+    @property
+    def reason_ja(self) -> str | None:
+        """The reason in Japanese: as parked (its header), else as shared/messaging/reasons.py reads the English one;
+        None for a reason Jusou does not write."""
+        return self.headers.get(REASON_JA) or japanese(self.reason)
+
     def summary(self) -> dict[str, Any]:
         """What `list --json` prints: no body (`show` has it)."""
         return {
@@ -209,6 +218,7 @@ class DeadLetter:
             "consumer": self.consumer,
             "subject": self.subject,
             "reason": self.reason,
+            "reason_ja": self.reason_ja,
             "replay_of": self.replay_of,
             "status": self.status,
             "replay_seq": self.replay.seq if self.replay else None,

@@ -1,0 +1,55 @@
+"""A dead letter's reason in Japanese, beside the English one its consumer recorded.
+
+The consumers record why they parked a message in English (`Jusou-Dead-Letter-Reason`: the inbox's refusals,
+shared/contract/events.py's `PoisonMessage` reasons, a handler's last error); tests and integrators match those
+texts, so they stay as they are. Staff and operators read `jusou deadletters` in Japanese first: `japanese` turns
+each reason Jusou writes into Japanese, keeping its particulars (subjects, positions, the error) as they are, and
+says None for a reason it does not know (a text of another version or another program: shown as it is).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_Render = Callable[[re.Match[str]], str]
+
+#: (the English reason's pattern, its Japanese), in the order tried; the particulars are kept verbatim.
+KNOWN: tuple[tuple[re.Pattern[str], _Render], ...] = tuple((re.compile(pattern, re.DOTALL), render) for pattern, render in (
+    (r"body is not UTF-8 JSON: ",
+     lambda m: "本文が UTF-8 の JSON ではありません。処理できないメッセージです"),
+    (r"invalid envelope: ",
+     lambda m: "封筒（エンベロープ）の項目が契約に合いません。処理できないメッセージです"),
+    (r"unknown event (\S+) v(\d+)",
+     lambda m: f"出来事 {m[1]} の版 {m[2]} を知りません。送信元がより新しい版を使っていれば、受け手の更新後に再送してください"),
+    (r"invalid payload of (\S+) v(\d+): ",
+     lambda m: f"出来事 {m[1]}（版 {m[2]}）の内容が契約に合いません。処理できないメッセージです"),
+    (r"subject (\S+) is not jusou\.<source>\.<EventType>",
+     lambda m: f"件名 {m[1]} が jusou.<送信元>.<出来事> の形ではありません。件名が送信元を示します"),
+    (r"envelope says source (\S+), event_type (\S+), but it was published on subject (\S+) ",
+     lambda m: f"封筒の送信元 {m[1]}・出来事 {m[2].rstrip(',')} が件名 {m[3]} と一致しません。件名が正であり、"
+               f"反映しません（偽のメッセージの疑い）"),
+    (r"source_position (\d+) is beyond any store",
+     lambda m: f"位置 {m[1]} はどの記録にもあり得ません。反映しません（偽のメッセージの疑い）"),
+    (r"replayed on (\S+), but its Jusou-Original-Subject header says (\S+): not applied",
+     lambda m: f"再送の件名 {m[1]} と元の件名ヘッダー {m[2]} が一致しません。反映しません"),
+    (r"replay failed (\d+) times; last error ",
+     lambda m: f"再処理が {m[1]} 回失敗しました。最後のエラーは英語の理由のとおりです"),
+    (r"failed (\d+) times; last error ",
+     lambda m: f"{m[1]} 回処理に失敗しました。最後のエラーは英語の理由のとおりです"),
+))
+
+
+def japanese(reason: str) -> str | None:
+    """The Japanese of a reason Jusou writes (None: not one of ours, shown as it is)."""
+    for pattern, render in KNOWN:
+        found = pattern.match(reason)
+        if found:
+            return render(found)
+    return None
+
+
+def bilingual(reason: str) -> str:
+    """Japanese, then the English reason as recorded (alone when it is not one of ours)."""
+    ja = japanese(reason)
+    return f"{ja}\n{reason}" if ja else reason
