@@ -16,12 +16,13 @@ from uuid import uuid4
 
 from support.auth import ANONYMOUS, actor, staff_headers
 from support.journey import COUNTER_STAFF, OUTREACH_WORKER, Journey
+from support.municipality import CHILDCARE, DISABILITY, ELDERLY, LEAD, concern
 from support.poll import eventually
 
 from jusou.runner import Suite
 
-OUTSIDER = staff_headers("hoiku-1", "childcare", "counselor")
-RELATED = staff_headers("fukushi-7", "welfare-general", "coordinator")  # reads the escalated case
+OUTSIDER = staff_headers("hoiku-1", CHILDCARE.division, "counselor")
+RELATED = staff_headers("fukushi-7", LEAD, "coordinator")  # reads the escalated case
 
 
 def cli_env(suite: Suite) -> dict[str, str]:
@@ -119,7 +120,7 @@ async def test_d10_audit_disclosures_lists_who_saw_a_person_on_what_basis(journe
     assert own.status_code == 200
     found = (await journey.http.get(intake + f"/audit/people/{person_ref}/disclosures")).json()
     assert [(r["staff_id"], r["division"], r["basis"], r["case_id"]) for r in found] == [
-        ("fukushi-7", "welfare-general", "consent", case_id),
+        ("fukushi-7", LEAD, "consent", case_id),
         (actor(COUNTER_STAFF)["staff_id"], actor(COUNTER_STAFF)["division"], "own_counter", case_id),
     ]
     code, out, err = await jusou(running_suite, "audit", "disclosures", person_ref, "--format", "json")
@@ -150,7 +151,7 @@ async def test_d10_searching_people_needs_staff_and_is_recorded(journey: Journey
     anonymous = await journey.http.get(intake + "/persons/search", params=query, headers=ANONYMOUS)
     assert anonymous.status_code == 401 and anonymous.json()["detail"]
     await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"],
         "person": {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_date": "1999-09-09"},
         "confirm_new_person": True}, COUNTER_STAFF)
     found = (await journey.http.get(intake + "/persons/search", params=query, headers=OUTSIDER)).json()
@@ -188,17 +189,17 @@ async def _whole(journey: Journey, path: str, headers: dict[str, str] | None = N
 async def test_intakes_lists_paged_by_two_are_the_whole_lists_and_a_search_page_records_only_its_people(
         journey: Journey) -> None:
     birth = f"19{uuid4().int % 90 + 10}-08-08"
-    hoiku, shogai = staff_headers("hoiku-001", "childcare", "counselor"), staff_headers("shogai-002", "disability-welfare",
+    hoiku, shogai = staff_headers("hoiku-001", CHILDCARE.division, "counselor"), staff_headers("shogai-002", DISABILITY.division,
                                                                                           "counselor")
     cases = [(await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"],
         "person": {"name": "調布 七郎", "kana": "ちょうふ しちろう", "birth_date": birth},
         "confirm_new_person": True}, COUNTER_STAFF))["case_id"] for _ in range(3)]
     engagements = [(await journey.post("outreach", "/engagements", {"referred_by": "民生委員", "reason": "訪問を希望"},
                                        OUTREACH_WORKER))["case_id"] for _ in range(3)]
     for case_id in engagements:
         await journey.post("outreach", f"/engagements/{case_id}/hand-over",
-                           {"to_program": "intake", "reason": "本人が相談を希望", "counter": "houkatsu"}, OUTREACH_WORKER)
+                           {"to_program": "intake", "reason": "本人が相談を希望", "counter": ELDERLY.code}, OUTREACH_WORKER)
 
     # /persons/search (a keyset by person_ref): a page shows, and so records, only its own candidates
     query = {"name": "調布 七郎", "birth_date": birth}
@@ -206,16 +207,16 @@ async def test_intakes_lists_paged_by_two_are_the_whole_lists_and_a_search_page_
     assert len(people) == 3 and people == sorted(people)
     assert [p["person_ref"] for p in await _walk(journey, "/persons/search", 2, hoiku, **query)] == people
     glimpse = await journey.http.get(journey.urls["intake"] + "/persons/search", params={**query, "limit": 2},
-                                     headers=staff_headers("hoiku-009", "childcare", "counselor"))
+                                     headers=staff_headers("hoiku-009", CHILDCARE.division, "counselor"))
     assert [p["person_ref"] for p in glimpse.json()] == people[:2], glimpse.text
     for n, ref in enumerate(people):
         shown = (await journey.http.get(journey.urls["intake"] + f"/audit/people/{ref}/disclosures")).json()
         assert ("hoiku-009" in [r["staff_id"] for r in shown]) == (n < 2), (n, shown)
 
     # the recent-basis road (issue 13) for each person, at two more counters: rows for recent-basis and the trend
-    for ref, staff, counter in zip(people, (hoiku, hoiku, shogai), ("hoiku-concierge", "hoiku-concierge", "shogai-sodan"),
+    for ref, staff, counter in zip(people, (hoiku, hoiku, shogai), (CHILDCARE.code, CHILDCARE.code, DISABILITY.code),
                                    strict=True):
-        second = await journey.post("intake", "/consultations", {"counter": counter, "channel": "電話", "concerns": ["保育"],
+        second = await journey.post("intake", "/consultations", {"counter": counter, "channel": "電話", "concerns": [concern("childcare")],
                                                                  "person_ref": ref}, staff)
         read = await journey.http.get(journey.urls["intake"] + f"/cases/{second['case_id']}/person",
                                       params={"basis": "own_counter"}, headers=staff)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 from support.auth import AUTH_DIR, reader, token
 from support.journey import Journey
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import Postgres, free_port, nats_server
 
@@ -186,7 +187,7 @@ async def test_backup_of_a_running_suite_restores_rebuilds_the_stream_and_verifi
         (restored / "retention.toml").write_text("[retention]\ncase = 0\nperson = 0\n")
         listed = await retention(env, monkeypatch, capsys, "--json")
         assert [(r["kind"], r["ref"]) for r in listed["past"]] == [("case", case_id), ("person", person_ref)]
-        erased = await retention(env | {"JUSOU_TOKEN": token("kanri-001", "elderly-support", "supervisor")},
+        erased = await retention(env | {"JUSOU_TOKEN": token("kanri-001", ELDERLY.division, "supervisor")},
                                  monkeypatch, capsys, "--erase", "--json")
         assert erased["past"][1]["erasure"].startswith("消去しました"), erased
         assert [r["kind"] for r in (await retention(env, monkeypatch, capsys, "--json"))["past"]] == ["case"]

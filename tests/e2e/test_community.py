@@ -7,9 +7,10 @@ from typing import Any
 
 from support.auth import staff_headers
 from support.journey import PARTICIPATION_STAFF, SECRETARIAT, Journey
+from support.municipality import LEAD, SHAKYO
 from support.poll import eventually
 
-COMMUNITY_STAFF = staff_headers("chiiki-004", "welfare-general", "community_worker")
+COMMUNITY_STAFF = staff_headers("chiiki-004", LEAD, "community_worker")
 
 
 async def supported_case(journey: Journey) -> tuple[str, str]:
@@ -41,7 +42,7 @@ async def test_d8_gap_becomes_an_initiative_and_a_new_resource_participation_mat
     assert taken_up["status"] == "taken_up" and taken_up["initiatives"][0]["forum"] == "生活支援体制整備事業の協議体"
 
     resource = await journey.post("community", "/resources", {
-        "kind": "居場所", "name": "夜のたまり場 国領", "provider": "調布市社会福祉協議会", "area": "調布市東部",
+        "kind": "居場所", "name": "夜のたまり場 国領", "provider": SHAKYO, "area": "調布市東部",
         "capacity": 12, "issue_id": issue["issue_id"]}, COMMUNITY_STAFF)
     resource_id = resource["resource_id"]
     answered = (await journey.http.get(journey.urls["community"] + f"/issues/{issue['issue_id']}")).json()
@@ -53,7 +54,7 @@ async def test_d8_gap_becomes_an_initiative_and_a_new_resource_participation_mat
 
     entry = await eventually(in_catalogue, "the new resource in participation's catalogue")
     assert (entry["kind"], entry["name"], entry["provider"], entry["area"]) == (
-        "ibasho", "夜のたまり場 国領", "調布市社会福祉協議会", "調布市東部")
+        "ibasho", "夜のたまり場 国領", SHAKYO, "調布市東部")
 
     await journey.post("participation", f"/supports/{case_id}/matches", {"resource_id": resource_id}, PARTICIPATION_STAFF)
     placed = await journey.post("participation", f"/supports/{case_id}/placements",
@@ -61,7 +62,7 @@ async def test_d8_gap_becomes_an_initiative_and_a_new_resource_participation_mat
     support = await journey.post("participation", f"/supports/{case_id}/placements/{placed['index']}/review",
                                  {"outcome": "settled", "note": "週2回通い、定着した"}, PARTICIPATION_STAFF)
 
-    assert support["matches"] == [{"resource_kind": "ibasho", "resource_id": resource_id, "provider": "調布市社会福祉協議会"}]
+    assert support["matches"] == [{"resource_kind": "ibasho", "resource_id": resource_id, "provider": SHAKYO}]
     [placement] = support["placements"]
     assert (placement["resource_id"], placement["started_on"], placement["status"]) == (resource_id, "2026-12-01", "settled")
 

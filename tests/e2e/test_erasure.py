@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 
 from support.auth import reader, staff_headers, token
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import ELDERLY
 
 from jusou.runner import Suite
 
-SUPERVISOR = staff_headers("kanri-001", "elderly-support", "supervisor")
+SUPERVISOR = staff_headers("kanri-001", ELDERLY.division, "supervisor")
 READER = reader()
 
 
@@ -59,10 +60,10 @@ async def test_erasure_leaves_the_person_unreadable_everywhere_and_the_journey_c
         journey: Journey, running_suite: Suite) -> None:
     person = known_person()
     made = await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護", "家計・債務"], "person": person,
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護", "家計・債務"], "person": person,
         "confirm_new_person": True}, COUNTER_STAFF)
     case_id = made["case_id"]
-    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": "地域包括支援センター"},
+    await journey.post("intake", f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": ELDERLY.ja},
                        COUNTER_STAFF)
     await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: True, "collaboration to open the case")
     intake = journey.urls["intake"]
@@ -110,7 +111,7 @@ async def test_erasure_leaves_the_person_unreadable_everywhere_and_the_journey_c
         "disclosures csv": (intake + f"/audit/people/{person_ref}/disclosures?format=csv", READER),
         "disclosures text": (intake + f"/audit/people/{person_ref}/disclosures?format=text", READER),
         "case page": (intake + f"/ui/cases/{case_id}", READER),
-        "cases csv": (intake + "/ui/cases.csv?counter=houkatsu", READER),
+        "cases csv": (intake + f"/ui/cases.csv?counter={ELDERLY.code}", READER),
         "timeline page": (intake + f"/ui/cases/{case_id}/timeline", READER),
         "audit page": (intake + f"/ui/audit/cases/{case_id}", READER),
         "disclosures page": (intake + f"/ui/audit/people/{person_ref}", READER),
@@ -144,7 +145,7 @@ async def test_erasure_leaves_the_person_unreadable_everywhere_and_the_journey_c
 
 async def test_erasure_by_the_jusou_command_needs_a_supervisors_token(journey: Journey, running_suite: Suite) -> None:
     made = await journey.post("intake", "/consultations", {
-        "counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護"], "person": known_person(),
+        "counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護"], "person": known_person(),
         "confirm_new_person": True}, COUNTER_STAFF)
     case = await journey.get_when("intake", f"/cases/{made['case_id']}", lambda c: True, "the case")
     person_ref = str(case["person_ref"])
@@ -152,9 +153,9 @@ async def test_erasure_by_the_jusou_command_needs_a_supervisors_token(journey: J
 
     code, out = await jusou(running_suite, *erase)
     assert code == 1 and "403" in out and "person.erase" in out, out
-    code, out = await jusou(running_suite, *erase, token=token("kanri-003", "elderly-support", "supervisor"))
+    code, out = await jusou(running_suite, *erase, token=token("kanri-003", ELDERLY.division, "supervisor"))
     assert code == 0 and "kanri-003" in out, out
-    code, out = await jusou(running_suite, *erase, token=token("kanri-003", "elderly-support", "supervisor"))
+    code, out = await jusou(running_suite, *erase, token=token("kanri-003", ELDERLY.division, "supervisor"))
     assert code == 1 and "409" in out and "既に消去" in out, out
     code, out = await jusou(running_suite, "audit", "disclosures", person_ref)
     assert "ERASED" in out and "保存期間満了" in out, out

@@ -15,14 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 from support.auth import staff_headers
 from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
+from support.municipality import ELDERLY, LEAD, LEAD_NAME
 
 from jusou.runner import Suite
 from shared.domain.figures import SMALL, fiscal_year_of
 from shared.domain.wareki import today_in_japan
 
-PLANNER = staff_headers("fukushi-010", "welfare-general", "coordinator")
+PLANNER = staff_headers("fukushi-010", LEAD, "coordinator")
 COUNSELOR = COUNTER_STAFF
-COMMUNITY = staff_headers("chiiki-001", "welfare-general", "community_worker")
+COMMUNITY = staff_headers("chiiki-001", LEAD, "community_worker")
 #: what is recorded today (consultations, plans…) counts in this fiscal year; the sittings and sessions
 #: below have their own days, in FY2026 (2026-04-01 .. 2027-03-31)
 NOW = fiscal_year_of(today_in_japan())
@@ -69,14 +70,14 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     # … three more consultations at the same counter, and sittings on other days
     for day in range(3):
         await journey.post("intake", "/consultations", {
-            "counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護"],
+            "counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護"],
             "person": {"name": "多摩 花子", "kana": "たま はなこ", "birth_date": f"1950-01-0{day + 2}"},
             "confirm_new_person": True}, COUNTER_STAFF)
     for held_on, kind in (("2026-11-30", "jusou_shien_kaigi"), ("2026-12-01", "jusou_shien_kaigi"),
                           ("2026-05-10", "shien_kaigi"), ("2026-05-11", "shien_kaigi"), ("2026-06-30", "shien_kaigi"),
                           ("2026-03-31", "shien_kaigi")):
         await journey.post("meeting", "/meetings", {"meeting_type": kind, "held_on": held_on,
-                                                    "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+                                                    "attendees": [LEAD_NAME, ELDERLY.ja]}, SECRETARIAT)
 
     # 地域づくり: a 居場所 opened on 2026-04-01, three sessions in October with their participants and groups
     place = await journey.post("community", "/places", {"program": "chiiki-zukuri", "name": "ふれあいの家",
@@ -92,12 +93,12 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     assert document["missing"] == [] and document["fy"] == NOW
     fy2026 = (await journey.http.get(journey.urls["intake"] + "/figures", params={"fy": 2026}, headers=PLANNER)).json()
     assert fy2026["label"] == "令和8年度（2026年度）"
-    consultations = row(document, "consultations", "houkatsu")
+    consultations = row(document, "consultations", ELDERLY.code)
     # the 相談日 defaults to today
     assert consultations["year"] == 4 and sum(consultations["quarters"]) == 4
     assert row(document, "consultations")["target"] == 10
-    assert row(document, "consultation_persons", "houkatsu")["year_shown"] == "4"  # four people
-    assert row(document, "escalations", "houkatsu")["year_shown"] == SMALL
+    assert row(document, "consultation_persons", ELDERLY.code)["year_shown"] == "4"  # four people
+    assert row(document, "escalations", ELDERLY.code)["year_shown"] == SMALL
     assert row(document, "plans_made_collaboration")["year_shown"] == SMALL  # revision 2 is not a new plan
     assert row(document, "plans_closed")["year_shown"] == SMALL
     assert row(document, "participation_persons")["year_shown"] == SMALL

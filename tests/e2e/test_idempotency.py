@@ -20,6 +20,7 @@ import nats
 import pytest
 from support.auth import reader, staff_headers, token, worker
 from support.journey import PLAN, Journey
+from support.municipality import ELDERLY, LEAD_NAME
 from support.poll import eventually
 from support.servers import Nats, Postgres, free_port, nats_server
 
@@ -29,13 +30,13 @@ from shared.contract.events import STREAM
 from shared.kernel.idempotency import fingerprint_of, marking, request_id_of
 from shared.web.auth import COOKIE
 
-COUNSELOR = staff_headers("kouki-012", "elderly-support", "counselor")
-OTHER_COUNSELOR = staff_headers("kouki-031", "elderly-support", "counselor")
+COUNSELOR = staff_headers("kouki-012", ELDERLY.division, "counselor")
+OTHER_COUNSELOR = staff_headers("kouki-031", ELDERLY.division, "counselor")
 READER = reader()
 
 
 def consultation(name: str = "調布 花子") -> dict[str, Any]:
-    return {"counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護"],
+    return {"counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護"],
             "person": {"name": name, "kana": "ちょうふ はなこ", "birth_date": "1950-04-01"},
             "confirm_new_person": True}
 
@@ -145,7 +146,7 @@ async def test_a_key_is_scoped_per_route_and_checks_the_path(http: httpx.AsyncCl
     assert first.status_code == 200
     elsewhere = await http.post(f"/cases/{two}/consent", json=consent, headers=keyed(COUNSELOR, key))
     assert elsewhere.status_code == 422  # the same route with another case: another request
-    escalate = {"reason": "介護と家計の課題が重なる", "primary_agency": "地域包括支援センター"}
+    escalate = {"reason": "介護と家計の課題が重なる", "primary_agency": ELDERLY.ja}
     other_route = await http.post(f"/cases/{one}/escalate", json=escalate, headers=keyed(COUNSELOR, key))
     assert other_route.status_code == 200 and "Idempotent-Replayed" not in other_route.headers
 
@@ -179,9 +180,9 @@ def committed_without_an_answer(app: Any, staff_id: str, key: str, body: dict[st
     connection broke at commit time and the client got a 503): its effect and its key's record."""
     request_id = request_id_of("intake", staff_id, "POST", "/consultations", key)
     fingerprint = fingerprint_of("POST", "/consultations", json.dumps(body).encode())
-    actor = {"staff_id": staff_id, "division": "elderly-support"}
+    actor = {"staff_id": staff_id, "division": ELDERLY.division}
     with marking(request_id, "POST /consultations", fingerprint):
-        case_id = app.receive_consultation(actor, "houkatsu", "elderly-support", body["channel"], body["concerns"],
+        case_id = app.receive_consultation(actor, ELDERLY.code, ELDERLY.division, body["channel"], body["concerns"],
                                            body["person"], None, True)
     return str(case_id)
 
@@ -204,11 +205,11 @@ async def test_a_retry_after_a_commit_whose_answer_was_lost_gives_the_recorded_o
 
 
 async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: httpx.AsyncClient) -> None:
-    http.cookies.set(COOKIE, token("kouki-012", "elderly-support", "counselor"))
+    http.cookies.set(COOKIE, token("kouki-012", ELDERLY.division, "counselor"))
     page = await http.get("/ui/consultations/new")
     keys = re.findall(r'name="idempotency_key" value="([^"]+)"', page.text)
     assert len(keys) == 1
-    form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 三郎",
+    form = {"counter": ELDERLY.code, "channel": "窓口", "concerns": "高齢・介護", "name": "調布 三郎",
             "birth_date": "1961-07-07", "confirm_new_person": "1", "idempotency_key": keys[0],
             "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0]}
     cases = await case_count(http)
@@ -218,7 +219,7 @@ async def test_the_ui_form_carries_a_key_and_a_double_submit_records_once(http: 
     assert first.headers["location"] == second.headers["location"]
     assert await case_count(http) == cases + 1
     # signed in again (a new session, so a new CSRF token), the same form sent again is the same command
-    http.cookies.set(COOKIE, token("kouki-012", "elderly-support", "counselor"))
+    http.cookies.set(COOKIE, token("kouki-012", ELDERLY.division, "counselor"))
     again = await http.get("/ui/consultations/new")
     resent = await http.post("/ui/consultations", data={
         **form, "csrf_token": re.findall(r'name="csrf_token" value="([^"]+)"', again.text)[0]})
@@ -253,7 +254,7 @@ async def test_commands_of_the_other_services_and_the_shared_plan_routes_are_saf
     commands = [
         ("collaboration", f"/cases/{case_id}/plans", PLAN, "plan_id"),
         ("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": "2026-12-03",
-                                  "attendees": ["福祉総務課", "地域包括支援センター"]}, "meeting_id"),
+                                  "attendees": [LEAD_NAME, ELDERLY.ja]}, "meeting_id"),
         ("outreach", "/engagements", {"referred_by": "民生委員", "reason": "長く外出していない"}, "case_id"),
         ("community", "/resources", {"kind": "居場所", "name": "つつじヶ丘の居場所", "provider": "社会福祉協議会",
                                      "area": "つつじヶ丘"}, "resource_id"),

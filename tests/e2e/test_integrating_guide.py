@@ -38,6 +38,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import free_port
 from support.v1_consumer import escalation_reasons
@@ -98,7 +99,9 @@ def suite_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, d
     moved = {f"JUSOU_{name.upper()}_PORT": str(port) for name, port in ports.items()}
     base = {key: value for key, value in os.environ.items() if not key.startswith(("NATS_", "JUSOU_"))}
     base |= {"JUSOU_AUTH_DIR": os.environ["JUSOU_AUTH_DIR"],  # the tests' development issuer (support/auth.py)
-             "JUSOU_DATA_DIR": str(folder / "data"), "JUSOU_STORE": "sqlite", **moved}
+             "JUSOU_DATA_DIR": str(folder / "data"), "JUSOU_STORE": "sqlite", **moved,
+             # the municipality's file, as that person's deployment sets it (absent: Chofu's, the default)
+             **{key: os.environ[key] for key in ("JUSOU_MUNICIPALITY_FILE",) if os.environ.get(key)}}
     urls = {name: f"http://127.0.0.1:{ports[name]}" for name in SERVICES}
     nats_url = f"nats://127.0.0.1:{ports['nats']}"
     up, *_ = guide_block()
@@ -226,7 +229,7 @@ async def test_the_guide_as_written_builds_the_indicators_of_the_whole_stream(gu
     last = guide.lines[-1]
     assert last["caught_up"] is True and last["stream_seq"] == history[-1].seq
     assert indicators_of(last) == expected([m.data for m in history])
-    assert last["consultations_by_counter"]["houkatsu"] >= 1 and last["plans_closed"] >= 1
+    assert last["consultations_by_counter"][ELDERLY.code] >= 1 and last["plans_closed"] >= 1
     assert last["cases_escalated"] >= 1 and last["escalations_by_reason"]["unclassified"] == last["cases_escalated"]
     assert last["people_supported_by_participation"] >= 1 and last["skipped"] == 0
     # the environment the guide made holds the contract and nats-py, not Jusou
@@ -374,7 +377,7 @@ async def test_a_refusal_of_the_running_suite_names_its_rule_in_code_beside_the_
     case_id = await journey.receive_and_escalate()
 
     again = await journey.http.post(journey.urls["intake"] + f"/cases/{case_id}/escalate", headers=COUNTER_STAFF,
-                                    json={"reason": "もう一度", "primary_agency": "地域包括支援センター"})
+                                    json={"reason": "もう一度", "primary_agency": ELDERLY.ja})
     unsigned = await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}", headers={"Authorization": ""})
 
     assert again.status_code == 409 and again.json()["code"] == "case_already_escalated", again.text

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import free_port, nats_server
 
@@ -77,7 +78,7 @@ async def walk_the_journey(suite: Suite) -> str:
         search = await client.get(f"{intake}/persons/search", headers=COUNTER_STAFF,
                                   params={"name": PERSON["name"], "birth_date": PERSON["birth_date"]})
         assert search.status_code == 200 and search.json() == [], search.text
-        consultation = {"counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護", "ひきこもり"],
+        consultation = {"counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護", "ひきこもり"],
                         "person": PERSON}
         case = await journey.post("intake", "/consultations", {**consultation, "confirm_new_person": True},
                                   COUNTER_STAFF)
@@ -91,7 +92,7 @@ async def walk_the_journey(suite: Suite) -> str:
         await journey.post("intake", f"/cases/{case_id}/consent",
                            {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await journey.post("intake", f"/cases/{case_id}/escalate",
-                           {"reason": "母の介護と本人のひきこもり", "primary_agency": "地域包括支援センター"}, COUNTER_STAFF)
+                           {"reason": "母の介護と本人のひきこもり", "primary_agency": ELDERLY.ja}, COUNTER_STAFF)
         plan_id = await journey.draft_and_propose(case_id)
         meeting_id = await journey.convene()
         await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])

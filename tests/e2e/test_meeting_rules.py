@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from support.auth import staff_headers
 from support.journey import COORDINATOR, COUNTER_STAFF, SECRETARIAT, Journey
+from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 
-ATTENDEES = ("福祉総務課", "地域包括支援センター", "調布ライフサポート")
+ATTENDEES = (LEAD_NAME, ELDERLY.ja, HARDSHIP.ja)
 
 
 async def proposed(journey: Journey) -> tuple[str, str, str]:
@@ -72,22 +73,22 @@ async def test_d9_consent_withdrawn_stops_the_jusou_shien_kaigi(journey: Journey
 
 async def test_d10_shien_kaigi_records_are_shown_only_to_its_members(journey: Journey) -> None:
     shien = await journey.post("meeting", "/meetings", {"meeting_type": "shien_kaigi", "held_on": "2026-11-28",
-                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+                                                        "attendees": [LEAD_NAME, ELDERLY.ja]}, SECRETARIAT)
     url = journey.urls["meeting"] + f"/meetings/{shien['meeting_id']}"
     member = await journey.http.get(url, headers=SECRETARIAT)
     assert member.status_code == 200 and member.json()["confidential"] is True
-    outsider = await journey.http.get(url, headers=staff_headers("hoiku-1", "childcare", "counselor"))
+    outsider = await journey.http.get(url, headers=staff_headers("hoiku-1", CHILDCARE.division, "counselor"))
     assert outsider.status_code == 403 and "守秘義務" in outsider.json()["detail"]
 
 
 async def test_d10_personal_information_is_shown_on_a_legal_basis_and_each_showing_recorded(journey: Journey) -> None:
     case_id = await journey.receive_and_escalate()  # consent to the 重層的支援会議 granted in this journey
     url = journey.urls["intake"] + f"/cases/{case_id}/person"
-    outsider = staff_headers("hoiku-1", "childcare", "counselor")
+    outsider = staff_headers("hoiku-1", CHILDCARE.division, "counselor")
     for basis in ("own_counter", "consent", "shien_kaigi"):  # another division: not the case's, on any basis
         refused = await journey.http.get(url, params={"basis": basis}, headers=outsider)
         assert refused.status_code == 403 and refused.headers["x-jusou-refused-by"] == "scope", refused.text
-    coordinator = staff_headers("fukushi-9", "welfare-general", "coordinator")  # reads the escalated case
+    coordinator = staff_headers("fukushi-9", LEAD, "coordinator")  # reads the escalated case
     narrow = await journey.http.get(url, params={"basis": "consent"}, headers=coordinator)
     assert narrow.status_code == 403 and "範囲" in narrow.json()["detail"], "D9: consent to the meeting only"
     await journey.post("intake", f"/cases/{case_id}/consent", {
@@ -115,9 +116,9 @@ async def test_city_must_attend_and_a_learning_reaches_the_casebook_over_http(jo
                                                           "attendees": list(ATTENDEES[1:])}, SECRETARIAT)
     refused = await journey.http.post(f"{meetings}/{without['meeting_id']}/decisions", json={
         "plan_id": plan_id, "decision": "approved", "reasons": "合議", "all_agree": True}, headers=SECRETARIAT)
-    assert refused.status_code == 409 and "福祉総務課（市）が出席していない" in refused.json()["detail"]
+    assert refused.status_code == 409 and f"{LEAD_NAME}（市）が出席していない" in refused.json()["detail"]
 
-    people = [{"name": "調布 花子", "agency": "福祉総務課"}, {"name": "深大寺 太郎", "agency": "地域包括支援センター"}]
+    people = [{"name": "調布 花子", "agency": LEAD_NAME}, {"name": "深大寺 太郎", "agency": ELDERLY.ja}]
     sitting = {"starts_at": "14:00", "ends_at": "15:00", "place": "市役所", "present": people,
                "chair": "調布 花子", "recorder": "深大寺 太郎"}
     meeting_id = (await journey.post("meeting", "/meetings", {
@@ -136,7 +137,7 @@ async def test_city_must_attend_and_a_learning_reaches_the_casebook_over_http(jo
                                     json={**learning, "worked": "042-481-7111 に連絡して同行"}, headers=SECRETARIAT)
     assert phone.status_code == 422 and "個人を特定できる情報" in phone.json()["detail"]
     await journey.post("meeting", f"/meetings/{meeting_id}/learnings", learning, SECRETARIAT)
-    another_counter = staff_headers("hoiku-1", "childcare", "counselor")
+    another_counter = staff_headers("hoiku-1", CHILDCARE.division, "counselor")
     found = (await journey.http.get(journey.urls["meeting"] + "/learnings", params={"concern": "debt"},
                                     headers=another_counter)).json()
     mine = [f for f in found if f["meeting_id"] == meeting_id]

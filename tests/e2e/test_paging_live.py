@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from support.auth import headers_for
 from support.journey import OUTREACH_WORKER, PARTICIPATION_STAFF, Journey
+from support.municipality import LEAD_NAME, SHAKYO
 from support.poll import eventually
 
 pytestmark = pytest.mark.own_suite  # an empty suite: the walks compare whole lists and where a page ends
@@ -69,11 +70,11 @@ async def test_lists_of_collaboration_meeting_and_community_page_to_the_whole_li
     # collaboration: the council's sittings, newest first; a newer sitting recorded after the first page
     convening = headers_for("collaboration", "POST", "/council/sittings")
     for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
-        await journey.post("collaboration", "/council/sittings", {"held_on": day, "attendees": ["福祉総務課"]}, convening)
+        await journey.post("collaboration", "/council/sittings", {"held_on": day, "attendees": [LEAD_NAME]}, convening)
     sittings = headers_for("collaboration", "GET", "/council/sittings")
 
     async def a_newer_sitting() -> None:
-        await journey.post("collaboration", "/council/sittings", {"held_on": "2026-11-04", "attendees": ["福祉総務課"]},
+        await journey.post("collaboration", "/council/sittings", {"held_on": "2026-11-04", "attendees": [LEAD_NAME]},
                            convening)
 
     walked = [s["held_on"] for s in await walk(journey, "collaboration", "/council/sittings", sittings, 2, a_newer_sitting)]
@@ -127,7 +128,7 @@ async def test_lists_of_outreach_and_participation_page_to_the_whole_list(journe
     # participation: the catalogue (community registers the resources), oldest first
     registering = headers_for("community", "POST", "/resources")
     resources = [(await journey.post("community", "/resources", {
-        "kind": "居場所", "name": name, "provider": "調布市社会福祉協議会", "area": "調布市東部", "capacity": 10},
+        "kind": "居場所", "name": name, "provider": SHAKYO, "area": "調布市東部", "capacity": 10},
         registering))["resource_id"] for name in ("夜のたまり場", "朝のカフェ", "畑の会")]
 
     async def all_in_catalogue() -> list[dict[str, Any]] | None:

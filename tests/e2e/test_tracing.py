@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from support.auth import reader
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import free_port, nats_server
 
@@ -156,13 +157,13 @@ async def walk(suite: Suite) -> str:
                                   params={"name": PERSON["name"], "birth_date": PERSON["birth_date"]})
         assert search.status_code == 200, search.text
         case = await journey.post("intake", "/consultations", {
-            "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり"], "person": PERSON,
+            "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり"], "person": PERSON,
             "confirm_new_person": True}, COUNTER_STAFF)
         case_id: str = case["case_id"]
         await journey.post("intake", f"/cases/{case_id}/consent",
                            {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await journey.post("intake", f"/cases/{case_id}/escalate",
-                           {"reason": "母の介護と本人のひきこもり", "primary_agency": "地域包括支援センター"}, COUNTER_STAFF)
+                           {"reason": "母の介護と本人のひきこもり", "primary_agency": ELDERLY.ja}, COUNTER_STAFF)
         plan_id = await journey.draft_and_propose(case_id)
         meeting_id = await journey.convene()
         await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["participation"])

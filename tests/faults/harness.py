@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 from support.auth import staff_headers
+from support.municipality import LEAD
 
 from faults import invariants as inv
 from faults.injectors import Faults
@@ -295,7 +296,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             found = {case: inv.fingerprint(h) for case, h in rows.items()}
             comparison = inv.compare(records, found, baseline)
             lost = inv.acknowledged_lost(driver.acked, rows)
-            secretariat = staff_headers("kaigi-001", "welfare-general", "secretariat")
+            secretariat = staff_headers("kaigi-001", LEAD, "secretariat")
 
             async def meeting(meeting_id: str) -> str | None:
                 async with limit:

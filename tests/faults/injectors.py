@@ -17,6 +17,7 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
+from support.municipality import LEAD
 
 from faults.journeys import Driver
 from faults.world import API_TIMEOUT_S, RELAY, SERVICES, World, cpu_seconds, read_stream
@@ -238,7 +239,7 @@ class Faults:
         valid = {
             "event_id": str(uuid.uuid4()), "schema_version": 1, "case_id": str(uuid.uuid4()),
             "occurred_at": datetime.now(UTC).isoformat(), "correlation_id": str(uuid.uuid4()),
-            "causation_id": None, "actor": {"staff_id": "faults", "division": "welfare-general"},
+            "causation_id": None, "actor": {"staff_id": "faults", "division": LEAD},
         }
         cases = [
             ("jusou.intake.CaseEscalated", b"{not json", ("collaboration",), "not UTF-8 JSON"),

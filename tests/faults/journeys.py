@@ -38,9 +38,10 @@ from support.journey import (
     READER,
     SECRETARIAT,
 )
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 
-COMMUNITY_STAFF = staff_headers("chiiki-004", "welfare-general", "community_worker")
-ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
+COMMUNITY_STAFF = staff_headers("chiiki-004", LEAD, "community_worker")
+ATTENDEES = [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]
 CONCURRENT_UPDATE = "同時に別の更新"
 
 
@@ -271,7 +272,7 @@ def answered(response: httpx.Response, what: str) -> None:
 async def consult(d: Driver, r: Record) -> str:
     """D1: a consultation; unknown outcome → search for the person (their kana and phone are unique)."""
     kana, phone = f"ふぉると {r.kind} {r.index}", f"090-{r.index:05d}-{len(r.kind):04d}"
-    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+    body = {"counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
             "person": {"name": "調布 一郎", "kana": kana, "birth_date": "1970-01-01", "phone": phone},
             "confirm_new_person": True}
 
@@ -300,7 +301,7 @@ async def consent_and_escalate(d: Driver, case_id: str, escalations: int = 1) ->
                         probe=d.counted("intake", case_id, "Case.ConsentRecorded", 1),
                         acked=lambda _: [Acked("intake", case_id, "Case.ConsentRecorded", None, 1)])
     await d.command("POST", "intake", f"/cases/{case_id}/escalate",
-                    {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                    {"reason": "母の介護と本人のひきこもり、家計の課題が重なる", "primary_agency": ELDERLY.ja},
                     COUNTER_STAFF, probe=d.counted("intake", case_id, "Case.Escalated", escalations),
                     acked=lambda _: [Acked("intake", case_id, "Case.Escalated", None, escalations)])
 
@@ -392,7 +393,7 @@ async def returned_journey(d: Driver, r: Record) -> None:
     """D5 D11: the meeting returns the case to intake, which escalates it again (collaboration reopens)."""
     case_id, plan_id, meeting_id = await escalated_plan_before_the_meeting(d, r)
     await decide(d, case_id, meeting_id, plan_id, 1, "returned_to_intake", ATTENDEES, 1,
-                 primary_agency="地域包括支援センター")
+                 primary_agency=ELDERLY.ja)
     await d.when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned", "the return to reach intake")
     await plan_status(d, "collaboration", plan_id, "returned")
     await consent_and_escalate(d, case_id, escalations=2)
@@ -421,7 +422,7 @@ async def outreach_journey(d: Driver, r: Record) -> None:
                     acked=lambda _: [Acked("outreach", case_id, "Engagement.ContactRecorded", None, 1)])
     plan_id = r.ids["plan"] = await draft(d, "outreach", case_id, OUTREACH_WORKER)
     await propose(d, "outreach", case_id, plan_id, 1, OUTREACH_WORKER)
-    members = ["福祉総務課", "地域包括支援センター"]
+    members = [LEAD_NAME, ELDERLY.ja]
     meeting_id = await convene(d, "shien_kaigi", members)
     await decide(d, case_id, meeting_id, plan_id, 1, "revision_requested", members, 1, connect_to=["participation"])
     await plan_status(d, "outreach", plan_id, "revision_requested")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from nats.js.errors import APIError
+from support.municipality import ELDERLY
 from support.poll import eventually
 
 from faults.invariants import settings_for
@@ -22,13 +23,13 @@ from shared.messaging.relay import Relay, newest_on_stream
 
 pytestmark = pytest.mark.faults
 
-STAFF = {"staff_id": "s-001", "division": "elderly-support"}
+STAFF = {"staff_id": "s-001", "division": ELDERLY.division}
 
 
 def escalated_case(app: IntakeApplication) -> None:
-    case_id = app.receive_consultation(STAFF, "houkatsu", "elderly-support", "窓口", ["高齢・介護", "ひきこもり"],
+    case_id = app.receive_consultation(STAFF, ELDERLY.code, ELDERLY.division, "窓口", ["高齢・介護", "ひきこもり"],
                                        {"name": "調布 花子"}, None)
-    app.escalate_case(STAFF, case_id, "複合的な課題", "地域包括支援センター")
+    app.escalate_case(STAFF, case_id, "複合的な課題", ELDERLY.ja)
 
 
 async def positions_on_stream(js: object) -> list[int]:

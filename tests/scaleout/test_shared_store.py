@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.municipality import ELDERLY
 from support.poll import eventually
 from support.servers import Nats, Postgres
 
@@ -31,7 +32,7 @@ from shared.settings import Settings
 
 pytestmark = pytest.mark.postgres
 
-STAFF = {"staff_id": "s-001", "division": "elderly-support"}
+STAFF = {"staff_id": "s-001", "division": ELDERLY.division}
 PERSON = {"name": "調布 花子", "kana": "ちょうふ はなこ", "birth_date": "1950-04-01"}
 
 
@@ -73,8 +74,8 @@ def open_replicas(kind: type[ServiceApplication], settings: Settings, count: int
 
 
 def escalated_case(intake: IntakeApplication) -> uuid.UUID:
-    case_id = intake.receive_consultation(STAFF, "houkatsu", "elderly-support", "窓口", ["高齢・介護"], PERSON, None)
-    intake.escalate_case(STAFF, case_id, "複合的な課題", "地域包括支援センター")
+    case_id = intake.receive_consultation(STAFF, ELDERLY.code, ELDERLY.division, "窓口", ["高齢・介護"], PERSON, None)
+    intake.escalate_case(STAFF, case_id, "複合的な課題", ELDERLY.ja)
     return case_id
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from support.auth import staff_headers
+from support.municipality import ELDERLY
 from support.servers import free_port
 
 from jusou.runner import Suite
 from security.seed import seed
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
+COUNTER_STAFF = staff_headers("kouki-012", ELDERLY.division, "counselor")
 
 
 def distinct_free_ports(count: int) -> list[int]:

@@ -16,6 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.auth import PASSWORD, account, staff_headers, token
+from support.municipality import CHILDCARE, ELDERLY, LEAD
 
 from jusou.runner import Suite
 from shared.web.auth import COOKIE
@@ -25,14 +26,14 @@ NOW = int(time.time())  # taken at collection: valid tokens last 6 h from it, so
 
 def forged(**changes: Any) -> str:
     """A counselor's token signed by a key that is not the issuer's."""
-    body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": "elderly-support",
+    body = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": ELDERLY.division,
             "roles": ["counselor"], "exp": NOW + 6 * 3600, **changes}
     return jwt.encode(body, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256")
 
 
 def tampered() -> str:
     """A real token whose roles were edited after signing."""
-    header, _, signature = token("kouki-012", "elderly-support", "counselor").split(".")
+    header, _, signature = token("kouki-012", ELDERLY.division, "counselor").split(".")
     body = jwt.utils.base64url_encode(
         b'{"iss":"jusou-dev","aud":"jusou","sub":"kouki-012","division":"elderly-support","roles":["supervisor"],'
         + f'"exp":{NOW + 6 * 3600}}}'.encode()).decode()
@@ -48,7 +49,7 @@ CASES = {
     "wrong audience": ({"Authorization": f"Bearer {token('kouki-012', 'elderly-support', 'counselor', aud='other')}"},
                        "wrong audience"),
     "alg none": ({"Authorization": "Bearer " + jwt.encode({"iss": "jusou-dev", "aud": "jusou", "sub": "x",
-                                                            "division": "childcare", "roles": ["supervisor"],
+                                                            "division": CHILDCARE.division, "roles": ["supervisor"],
                                                             "exp": NOW + 6 * 3600}, None, algorithm="none")}, "'none'"),
     "tampered cookie": ({"cookie": f"{COOKIE}={tampered()}"}, "Bearer"),  # the API never reads the UI's cookie
     "old unsigned cookie": ({"cookie": "jusou_staff=kouki-012:elderly-support"}, "Bearer"),
@@ -69,7 +70,7 @@ def test_auth_a_request_without_a_valid_token_is_refused_with_401_saying_why(cas
 
 def test_auth_the_old_staff_headers_name_no_one(own_suite: Suite) -> None:
     response = httpx.get(own_suite.url("intake") + "/reports/trend", trust_env=False,
-                         headers={"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": "elderly-support"})
+                         headers={"X-Jusou-Staff": "kouki-012", "X-Jusou-Division": ELDERLY.division})
 
     assert response.status_code == 401
 
@@ -83,7 +84,7 @@ def test_auth_health_metrics_and_documents_need_no_token(own_suite: Suite) -> No
 
 def test_auth_a_ui_page_sends_a_stranger_to_sign_in_and_back_again(own_suite: Suite) -> None:
     outreach = own_suite.url("outreach")
-    account("outreach-031", "welfare-general", "outreach_worker")
+    account("outreach-031", LEAD, "outreach_worker")
     with httpx.Client(trust_env=False, follow_redirects=False) as browser:
         away = browser.get(outreach + "/ui/engagements-table?x=1")
         assert away.status_code == 303 and away.headers["location"] == "/ui/login?next=%2Fui%2Fengagements-table%3Fx%3D1"
@@ -111,7 +112,7 @@ def test_auth_a_ui_page_with_a_tampered_cookie_asks_to_sign_in_again_saying_why(
 
 
 def test_auth_a_ui_page_with_an_expired_cookie_asks_to_sign_in_again_saying_why(own_suite: Suite) -> None:
-    expired = token("outreach-031", "welfare-general", "outreach_worker", exp=NOW - 300)
+    expired = token("outreach-031", LEAD, "outreach_worker", exp=NOW - 300)
     response = httpx.get(own_suite.url("outreach") + "/ui/", cookies={COOKIE: expired}, trust_env=False)
 
     assert response.status_code == 303 and "expired" in httpx.URL(response.headers["location"]).params["ng"]
@@ -121,10 +122,10 @@ def test_auth_a_staff_member_acts_under_the_tokens_name(own_suite: Suite) -> Non
     """The event records the token's staff id and division, whatever the request says."""
     made = httpx.post(own_suite.url("outreach") + "/engagements", trust_env=False,
                       json={"referred_by": "民生委員", "reason": "外出しない"},
-                      headers={**staff_headers("outreach-032", "welfare-general", "outreach_worker"),
+                      headers={**staff_headers("outreach-032", LEAD, "outreach_worker"),
                                "X-Jusou-Staff": "someone-else"})
     assert made.status_code == 201, made.text
 
     history = httpx.get(own_suite.url("outreach") + f"/cases/{made.json()['case_id']}/history", trust_env=False,
-                        headers=staff_headers("kansa-001", "welfare-general", "auditor")).json()
-    assert history[0]["actor"] == {"staff_id": "outreach-032", "division": "welfare-general"}
+                        headers=staff_headers("kansa-001", LEAD, "auditor")).json()
+    assert history[0]["actor"] == {"staff_id": "outreach-032", "division": LEAD}

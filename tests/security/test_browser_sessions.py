@@ -30,6 +30,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from support.auth import PASSWORD, account, reader, token
+from support.municipality import ELDERLY, LEAD
 from support.servers import free_port
 
 from jusou.runner import Suite
@@ -37,7 +38,7 @@ from security.conftest import COUNTER_STAFF, SERVICES
 from shared.web.auth import COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
-SUPERVISOR = ("kanri-012", "elderly-support", "supervisor")  # the counter's division: it reads the case
+SUPERVISOR = ("kanri-012", ELDERLY.division, "supervisor")  # the counter's division: it reads the case
 JA_AND_EN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff].* / .*[A-Za-z]")
 
 
@@ -50,7 +51,7 @@ def csrf_of(html: str) -> str:
 def new_case(suite: Suite, name: str) -> tuple[str, str]:
     """A consultation with a person at intake: (case_id, person_ref)."""
     made = httpx.post(suite.url("intake") + "/consultations", trust_env=False, headers=COUNTER_STAFF, json={
-        "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"],
         "person": {"name": name, "birth_date": "1950-04-01"}, "confirm_new_person": True})
     assert made.status_code in (200, 201), made.text
     case_id = made.json()["case_id"]
@@ -86,7 +87,7 @@ def test_csrf_a_cross_site_form_post_to_erase_a_person_is_refused_and_nothing_re
                              headers={"Origin": intake, "Sec-Fetch-Site": "same-origin"})
         assert wrong.status_code == 403, wrong.text[:300]
         someone_elses = csrf_of(httpx.get(f"{intake}/ui/log", trust_env=False, cookies={
-            COOKIE: token("kanri-013", "elderly-support", "supervisor")}).text)
+            COOKIE: token("kanri-013", ELDERLY.division, "supervisor")}).text)
         theirs = browser.post(f"{intake}/ui/persons/{person_ref}/erasure", data={**form, "csrf_token": someone_elses})
         assert theirs.status_code == 403, theirs.text[:300]
         assert not erased(own_suite, case_id)
@@ -100,8 +101,8 @@ def test_csrf_a_cross_site_form_post_to_erase_a_person_is_refused_and_nothing_re
 
 
 def test_csrf_the_json_api_refuses_the_ui_cookie(own_suite: Suite) -> None:
-    cookie = {COOKIE: token("kouki-012", "elderly-support", "counselor")}
-    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+    cookie = {COOKIE: token("kouki-012", ELDERLY.division, "counselor")}
+    body = {"counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"],
             "person": {"name": "調布 クッキー", "birth_date": "1950-04-01"}, "confirm_new_person": True}
     for service in SERVICES:
         read = httpx.get(own_suite.url(service) + "/reference/divisions", cookies=cookie, trust_env=False)
@@ -115,7 +116,7 @@ def test_csrf_the_json_api_refuses_the_ui_cookie(own_suite: Suite) -> None:
 
 
 def test_csrf_sign_in_from_another_sites_page_is_refused(own_suite: Suite) -> None:
-    account("chiiki-login", "welfare-general", "community_worker")
+    account("chiiki-login", LEAD, "community_worker")
     refused = httpx.post(own_suite.url("outreach") + "/ui/login", trust_env=False,
                          data={"staff_id": "chiiki-login", "password": PASSWORD},
                          headers={"Origin": f"http://127.0.0.1:{free_port()}", "Sec-Fetch-Site": "same-site"})
@@ -127,7 +128,7 @@ def test_csrf_sign_in_from_another_sites_page_is_refused(own_suite: Suite) -> No
 
 def test_throttle_61_wrong_passwords_for_one_account_are_stopped_with_429(own_suite: Suite) -> None:
     community = own_suite.url("community")
-    account("chiiki-guess", "welfare-general", "community_worker")
+    account("chiiki-guess", LEAD, "community_worker")
 
     def guess(n: int) -> httpx.Response:
         return httpx.post(community + "/ui/login", trust_env=False, timeout=60,
@@ -178,7 +179,7 @@ def works_everywhere(suite: Suite, signed: str) -> dict[str, tuple[int, int]]:
 
 
 def test_sessions_signing_out_is_a_post_that_ends_the_session_at_every_service(own_suite: Suite) -> None:
-    browser = signed_in(own_suite, "outreach", "outreach-out", "welfare-general", "outreach_worker")
+    browser = signed_in(own_suite, "outreach", "outreach-out", LEAD, "outreach_worker")
     signed = browser.cookies[COOKIE]
     assert set(works_everywhere(own_suite, signed).values()) == {(200, 200)}  # and now remembered for 60 s
 
@@ -197,7 +198,7 @@ def test_sessions_signing_out_is_a_post_that_ends_the_session_at_every_service(o
 
 
 def test_sessions_jusou_staff_remove_ends_the_members_sessions_at_every_service(own_suite: Suite) -> None:
-    browser = signed_in(own_suite, "meeting", "kaigi-removed", "welfare-general", "secretariat")
+    browser = signed_in(own_suite, "meeting", "kaigi-removed", LEAD, "secretariat")
     signed = browser.cookies[COOKIE]
     minted = subprocess.run([sys.executable, "-m", "jusou.cli", "token", "kaigi-removed"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.strip()
@@ -211,7 +212,7 @@ def test_sessions_jusou_staff_remove_ends_the_members_sessions_at_every_service(
         after = works_everywhere(own_suite, signed_token)
         assert all(ui == 303 and api == 401 for ui, api in after.values()), after
     # the same id added again (a new member, or the same one back) signs in afresh
-    again = signed_in(own_suite, "meeting", "kaigi-removed", "welfare-general", "secretariat")
+    again = signed_in(own_suite, "meeting", "kaigi-removed", LEAD, "secretariat")
     assert set(works_everywhere(own_suite, again.cookies[COOKIE]).values()) == {(200, 200)}
 
 
@@ -316,9 +317,9 @@ def test_messages_a_page_shows_no_text_from_the_query_string(own_suite: Suite) -
         wrong = browser.post(intake + "/ui/login", data={"staff_id": "nobody-msg", "password": "x"})
         assert "パスワードが違います" in browser.get(intake + wrong.headers["location"]).text
     case_id, _ = new_case(own_suite, "調布 伝言")
-    with httpx.Client(trust_env=False, cookies={COOKIE: token("kouki-012", "elderly-support", "counselor")}) as browser:
+    with httpx.Client(trust_env=False, cookies={COOKIE: token("kouki-012", ELDERLY.division, "counselor")}) as browser:
         page = browser.get(f"{intake}/ui/cases/{case_id}")
-        form = {"reason": "理由", "primary_agency": "地域包括支援センター", "csrf_token": csrf_of(page.text)}
+        form = {"reason": "理由", "primary_agency": ELDERLY.ja, "csrf_token": csrf_of(page.text)}
         for kind in ("ok", "ng"):  # escalated, then refused: it was escalated already
             sent = browser.post(f"{intake}/ui/cases/{case_id}/escalate", data=form)
             assert sent.status_code == 303 and f"{kind}=" in sent.headers["location"], sent.text[:300]
@@ -349,7 +350,7 @@ def _b64(value: Any) -> str:
 
 
 NOW = int(time.time())
-CLAIMS = {"iss": "jusou-dev", "aud": "jusou", "sub": "kanri-001", "division": "welfare-general",
+CLAIMS = {"iss": "jusou-dev", "aud": "jusou", "sub": "kanri-001", "division": LEAD,
           "roles": ["supervisor"], "exp": NOW + 6 * 3600}
 ODD_TOKENS = {
     "RS256 from another key": jwt.encode(CLAIMS, rsa.generate_private_key(public_exponent=65537, key_size=2048),

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from support.auth import reader
+from support.municipality import ELDERLY
 from support.servers import Postgres
 
 from jusou.runner import Suite
@@ -70,12 +71,12 @@ def record_person(urls: dict[str, str], person: dict[str, str]) -> str:
     """Receive the person at a counter, record consent, escalate, show the person to staff; wait for the bus."""
     with httpx.Client(timeout=15, trust_env=False) as http:
         made = http.post(urls["intake"] + "/consultations", headers=COUNTER_STAFF, json={
-            "counter": "houkatsu", "channel": "電話", "concerns": ["高齢・介護", "家計・債務"],
+            "counter": ELDERLY.code, "channel": "電話", "concerns": ["高齢・介護", "家計・債務"],
             "person": person, "confirm_new_person": True})
         assert made.status_code == 201, made.text
         case_id: str = made.json()["case_id"]
         for path, body in ((f"/cases/{case_id}/consent", {"scope": "関係機関との情報共有", "granted": True, "method": "書面"}),
-                           (f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": "地域包括支援センター"})):
+                           (f"/cases/{case_id}/escalate", {"reason": "複合", "primary_agency": ELDERLY.ja})):
             assert http.post(urls["intake"] + path, json=body, headers=COUNTER_STAFF).status_code == 200
         shown = http.get(urls["intake"] + f"/cases/{case_id}/person", params={"basis": "own_counter"},
                          headers=COUNTER_STAFF)

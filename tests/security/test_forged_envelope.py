@@ -31,6 +31,7 @@ import nats as nats_py
 import pytest
 from support.auth import reader
 from support.journey import Journey
+from support.municipality import ELDERLY, LEAD_NAME
 from support.ops import jusou_json, scrape, value
 from support.poll import eventually
 
@@ -79,13 +80,13 @@ def forged_approval(case_id: str, plan_id: str) -> bytes:
     """The meeting's approval of the plan, as an attacker would write it."""
     return envelope("meeting", "MeetingDecided", FAR, case_id, {
         "meeting_id": str(uuid.uuid4()), "meeting_type": "jusou_shien_kaigi", "plan_id": plan_id,
-        "decision": "approved", "attendees": ["福祉総務課"], "reasons": "forged", "connect_to": [],
+        "decision": "approved", "attendees": [LEAD_NAME], "reasons": "forged", "connect_to": [],
         "program": "collaboration", "revision": 1})
 
 
 def escalation(position: int, case_id: str) -> bytes:
     return envelope("intake", "CaseEscalated", position, case_id, {
-        "reason": "forged", "concerns": ["ひきこもり"], "primary_agency": "地域包括支援センター"})
+        "reason": "forged", "concerns": ["ひきこもり"], "primary_agency": ELDERLY.ja})
 
 
 async def publish_as_intake(suite: Suite, subject: str, body: bytes) -> int:

@@ -38,6 +38,7 @@ from support.auth import (
     token,
     worker,
 )
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 
 from jusou.runner import Suite
 from security.conftest import SERVICES
@@ -58,9 +59,9 @@ INJECTIONS = {
 }
 #: Fields whose value must name something the city knows, so that the free text beside them is recorded.
 KNOWN = {
-    "counter": "houkatsu", "concerns": ["高齢・介護"], "kind": "ibasho", "agency": "地域包括支援センター",
-    "attendees": ["福祉総務課", "地域包括支援センター"], "primary_agency": "地域包括支援センター",
-    "to_agency": "調布ライフサポート", "outcome": "ongoing", "person_ref": None, "referral": None,
+    "counter": ELDERLY.code, "concerns": ["高齢・介護"], "kind": "ibasho", "agency": ELDERLY.ja,
+    "attendees": [LEAD_NAME, ELDERLY.ja], "primary_agency": ELDERLY.ja,
+    "to_agency": HARDSHIP.ja, "outcome": "ongoing", "person_ref": None, "referral": None,
     "birth_date": "1970-04-01", "capacity": 5,
 }
 
@@ -129,10 +130,10 @@ def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(
 def test_a_form_over_the_limit_on_a_page_gets_a_page_not_json(urls: dict[str, str], http: httpx.Client) -> None:
     """Issue 15: a page's refusal is a Japanese page with the next step, also when the body limit answers
     before any route runs (the Content-Length is over the limit)."""
-    form = {"counter": "houkatsu", "summary": "a" * (MAX_BODY_BYTES + 10)}
+    form = {"counter": ELDERLY.code, "summary": "a" * (MAX_BODY_BYTES + 10)}
 
     response = http.post(urls["intake"] + "/ui/consultations", data=form,
-                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+                         headers=signed_in("kouki-012", ELDERLY.division, "counselor"))
 
     assert response.status_code == 413, response.text[:300]
     assert page_refusal(response) is None, (page_refusal(response), response.text[:500])
@@ -154,7 +155,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(urls: dict[st
 
 
 def test_a_body_just_under_the_limit_is_read_and_judged_on_its_content(urls: dict[str, str], http: httpx.Client) -> None:
-    body = {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"],
+    body = {"counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"],
             "person": {"name": "a" * (MAX_BODY_BYTES - 200)}}
 
     response = http.post(urls["intake"] + "/consultations", json=body, headers=worker("intake"))
@@ -166,7 +167,7 @@ def test_a_body_just_under_the_limit_is_read_and_judged_on_its_content(urls: dic
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", None])
 def test_a_command_that_is_not_json_is_refused_with_415(content_type: str | None, urls: dict[str, str],
                                                          http: httpx.Client) -> None:
-    body = json.dumps({"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]})
+    body = json.dumps({"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": [LEAD_NAME]})
     headers = {**worker("meeting"), **({"content-type": content_type} if content_type else {})}
 
     response = http.post(urls["meeting"] + "/meetings", content=body.encode(), headers=headers)
@@ -176,7 +177,7 @@ def test_a_command_that_is_not_json_is_refused_with_415(content_type: str | None
 
 
 def test_auth_the_sign_in_form_still_posts_a_form_and_sets_a_signed_token(urls: dict[str, str]) -> None:
-    account("kaigi-001", "welfare-general", "secretariat")
+    account("kaigi-001", LEAD, "secretariat")
     response = httpx.post(urls["meeting"] + "/ui/login", trust_env=False,
                           data={"staff_id": "kaigi-001", "password": PASSWORD})
 
@@ -233,10 +234,10 @@ def test_invalid_bytes_in_a_path_or_query_are_refused_or_ignored_never_500(
 @pytest.mark.parametrize("staff_id", ["x" * 5000, "a\x7fb", "<script>alert(1)</script>"])
 def test_auth_a_tokens_staff_id_is_judged_like_any_other_input(staff_id: str, urls: dict[str, str],
                                                                http: httpx.Client) -> None:
-    body = {"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": ["福祉総務課"]}
+    body = {"meeting_type": "shien_kaigi", "held_on": "2026-12-01", "attendees": [LEAD_NAME]}
 
     response = http.post(urls["meeting"] + "/meetings", json=body,
-                         headers=staff_headers(staff_id, "welfare-general", "secretariat"))
+                         headers=staff_headers(staff_id, LEAD, "secretariat"))
 
     if len(staff_id) > 100 or not staff_id.isprintable():
         assert response.status_code == 401 and has_japanese_and_english(response.json()["detail"]), response.text
@@ -252,7 +253,7 @@ def test_auth_a_tokens_staff_id_is_judged_like_any_other_input(staff_id: str, ur
     {"staff_id": "x" * 10_000, "password": PASSWORD},
 ], ids=["crlf in id", "crlf in next", "crlf in next, wrong password", "another site", "long id"])
 def test_sign_in_never_lets_input_into_a_header(form: dict[str, str], urls: dict[str, str], http: httpx.Client) -> None:
-    account("tanaka", "elderly-support", "counselor")
+    account("tanaka", ELDERLY.division, "counselor")
     response = httpx.post(urls["intake"] + "/ui/login", data=form, trust_env=False)  # no cookie kept
 
     assert response.status_code == 303, response.text
@@ -365,7 +366,7 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
 def test_the_division_uis_show_a_script_as_text(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
     signed_in = {"cookie": f"{COOKIE}={token('ui-test', 'welfare-general', 'outreach_worker')}"}
     made = http.post(urls["outreach"] + "/engagements", json={"referred_by": SCRIPT, "reason": SCRIPT},
-                     headers=staff_headers(SCRIPT[:100], "welfare-general", "outreach_worker"))
+                     headers=staff_headers(SCRIPT[:100], LEAD, "outreach_worker"))
     assert made.status_code == 201, made.text
     case_id = made.json()["case_id"]
 
@@ -404,7 +405,7 @@ def signed_in(staff_id: str, division: str, role: str) -> dict[str, str]:
 
 
 def community_ui() -> dict[str, str]:
-    return signed_in("chiiki-001", "welfare-general", "community_worker")
+    return signed_in("chiiki-001", LEAD, "community_worker")
 
 
 def lists_answer(http: httpx.Client, urls: dict[str, str]) -> None:
@@ -447,7 +448,7 @@ def test_issue6_a_capacity_within_bounds_is_recorded(urls: dict[str, str], http:
 
 
 def consultation(**person: Any) -> dict[str, Any]:
-    return {"counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
+    return {"counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
             "person": {"name": "調布 三郎", "kana": "ちょうふ さぶろう", **person}}
 
 
@@ -470,11 +471,11 @@ def test_issue6_an_implausible_birth_date_is_refused(birth_date: str, urls: dict
 @pytest.mark.parametrize("birth_date", ["10000-01-01", "tomorrow"])
 def test_issue6_the_reception_form_refuses_an_implausible_birth_date(
         birth_date: str, urls: dict[str, str], http: httpx.Client) -> None:
-    form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 四郎",
+    form = {"counter": ELDERLY.code, "channel": "窓口", "concerns": "高齢・介護", "name": "調布 四郎",
             "birth_date": tomorrow() if birth_date == "tomorrow" else birth_date, "confirm_new_person": "1"}
 
     response = http.post(urls["intake"] + "/ui/consultations", data=form,
-                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+                         headers=signed_in("kouki-012", ELDERLY.division, "counselor"))
 
     assert response.status_code == 422, response.text[:300]
     assert "生年月日" in response.text
@@ -509,7 +510,7 @@ def test_issue6_control_characters_in_a_form_are_refused(urls: dict[str, str], h
 @pytest.mark.parametrize("held_on", ["2100-01-01", "1900-01-01", "9999-12-31"])
 def test_issue6_a_meeting_date_far_from_today_is_refused(held_on: str, urls: dict[str, str], http: httpx.Client) -> None:
     response = http.post(urls["meeting"] + "/meetings", json={"meeting_type": "shien_kaigi", "held_on": held_on,
-                                                              "attendees": ["福祉総務課"]}, headers=worker("meeting"))
+                                                              "attendees": [LEAD_NAME]}, headers=worker("meeting"))
 
     assert response.status_code == 422, response.text
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "held_on"]]
@@ -526,8 +527,8 @@ def test_issue6_an_audit_moment_out_of_range_is_a_4xx(as_of: str, path: str, url
 
 
 def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
-    counselor = signed_in("kouki-012", "elderly-support", "counselor")
-    participation = signed_in("sanka-002", "welfare-general", "participation_worker")
+    counselor = signed_in("kouki-012", ELDERLY.division, "counselor")
+    participation = signed_in("sanka-002", LEAD, "participation_worker")
     case = ids["case_id"]
     answers = [
         http.post(f"{urls['intake']}/ui/cases/{case}/answer", data={"index": index, "accepted": "1"}, headers=counselor)
@@ -550,18 +551,18 @@ def test_issue6_a_non_numeric_form_index_is_a_4xx(urls: dict[str, str], ids: dic
 @pytest.mark.parametrize("path", ["/ui/cases.csv?counter=nowhere"])
 def test_issue6_an_unknown_counter_in_a_list_address_is_a_4xx(path: str, urls: dict[str, str],
                                                                 http: httpx.Client) -> None:
-    response = http.get(urls["intake"] + path, headers=signed_in("kouki-012", "elderly-support", "counselor"))
+    response = http.get(urls["intake"] + path, headers=signed_in("kouki-012", ELDERLY.division, "counselor"))
 
     assert response.status_code == 422, response.text[:300]
     assert refusal(response) is None
 
 
 def test_issue6_a_malformed_referral_in_the_reception_form_is_a_4xx(urls: dict[str, str], http: httpx.Client) -> None:
-    form = {"counter": "houkatsu", "channel": "窓口", "concerns": "高齢・介護", "name": "調布 五郎",
+    form = {"counter": ELDERLY.code, "channel": "窓口", "concerns": "高齢・介護", "name": "調布 五郎",
             "referral": "not-a-case-number", "confirm_new_person": "1"}
 
     response = http.post(urls["intake"] + "/ui/consultations", data=form,
-                         headers=signed_in("kouki-012", "elderly-support", "counselor"))
+                         headers=signed_in("kouki-012", ELDERLY.division, "counselor"))
 
     assert response.status_code == 422, response.text[:300]
     assert "referral" in response.text

@@ -24,6 +24,7 @@ import pytest
 import werkzeug.serving
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
+from support.municipality import CHILDCARE
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.web import auth, oidc
@@ -32,7 +33,7 @@ from shared.web.policy import gate, requires
 from shared.web.ui import UI, SecurityHeaders, csrf_guard, mount_common
 
 STAFF = "hoiku-7"
-CLAIMS = {"division": "childcare", "roles": ["counselor"], "name": "調布 花子"}
+CLAIMS = {"division": CHILDCARE.division, "roles": ["counselor"], "name": "調布 花子"}
 SERVICE = "http://testserver"  # JUSOU_INTAKE_URL: the TestClient's own address
 
 
@@ -169,7 +170,7 @@ def test_oidc_sign_in_runs_the_code_flow_with_pkce_and_nonce_and_gives_a_server_
     assert cookie.startswith(auth.SESSION_PREFIX) and cookie.count(".") == 1  # an opaque id, not the IdP's token
     assert "httponly" in back.headers["set-cookie"].lower() and "samesite=lax" in back.headers["set-cookie"].lower()
     who = city.get("/ui/whoami").json()
-    assert (who["staff_id"], who["division"], who["roles"]) == (STAFF, "childcare", ["counselor"])
+    assert (who["staff_id"], who["division"], who["roles"]) == (STAFF, CHILDCARE.division, ["counselor"])
     record = record_of(city)
     assert record["refresh_token"] and record["id_token"] and record["access_token"] not in cookie
     assert who["token"] == record["id_token"]  # the JWT for our audience that is forwarded to the other services

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from support.auth import ROLE_STAFF, token
+from support.municipality import ELDERLY
 
 from shared.contract.events import REGISTRY
 from shared.web.auth import COOKIE, Principal
@@ -56,7 +57,7 @@ def exports(service: str) -> list[str]:
 
 
 #: The query a page needs to show its list (a page without it answers 422, checked as an error page too)
-QUERIES = {"/ui/cases-table": {"intake": "counter=houkatsu"}, "/ui/cases.csv": {"intake": "counter=houkatsu"}}
+QUERIES = {"/ui/cases-table": {"intake": f"counter={ELDERLY.code}"}, "/ui/cases.csv": {"intake": f"counter={ELDERLY.code}"}}
 
 
 def filled(path: str, ids: dict[str, str], service: str = "") -> str:

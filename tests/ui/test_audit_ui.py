@@ -8,14 +8,15 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.journey import Journey
+from support.municipality import HARDSHIP, LEAD
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 
-AUDITOR = ("kansa-001", "welfare-general", "auditor")
+AUDITOR = ("kansa-001", LEAD, "auditor")
 # a division that sat in the 重層的支援会議 that took the case up: the person's consent covers it (D9)
-OUTSIDER = staff_headers("seikatsu-1", "livelihood-welfare", "counselor")
+OUTSIDER = staff_headers("seikatsu-1", HARDSHIP.division, "counselor")
 
 
 async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_suite: Suite, page: Page) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.async_api import ConsoleMessage, Page, expect
+from support.municipality import ELDERLY, LEAD
 
 from jusou.runner import Suite
 
@@ -28,7 +29,7 @@ def blocked_by_csp(page: Page) -> list[str]:
 async def test_csp_the_pages_and_their_scripts_run_with_nothing_blocked(ui_suite: Suite, page: Page) -> None:
     refused = blocked_by_csp(page)
     intake = ui_suite.url("intake")
-    await sign_in(page, intake, "kouki-012", "elderly-support", "counselor")
+    await sign_in(page, intake, "kouki-012", ELDERLY.division, "counselor")
     counter = page.get_by_label("窓口")
     await counter.select_option(await counter.input_value())  # once an inline onchange: now jusou.js submits it
     await expect(page).to_have_url(re.compile(r"/ui/\?counter="))
@@ -52,7 +53,7 @@ async def test_docs_swagger_ui_runs_from_the_service_itself(ui_suite: Suite, pag
 
 async def test_sessions_the_top_bars_button_signs_out_of_every_ui(ui_suite: Suite, page: Page) -> None:
     outreach, community = ui_suite.url("outreach"), ui_suite.url("community")
-    await sign_in(page, outreach, "outreach-071", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-071", LEAD, "outreach_worker")
     await page.goto(f"{community}/ui/log")
     await expect(page.get_by_text("outreach-071")).to_be_visible()
     await page.goto(f"{outreach}/ui/logout")  # a link only asks

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import staff_headers
+from support.municipality import CHILDCARE, LEAD
 
 from jusou.runner import Suite
 from shared.domain.casework import JST
@@ -43,7 +44,7 @@ async def test_casework_assign_reassign_write_a_note_print_it_and_find_it_overdu
     ui_suite: Suite, page: Page, browser: Any
 ) -> None:
     outreach = ui_suite.url("outreach")
-    await sign_in(page, outreach, "outreach-007", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-007", LEAD, "outreach_worker")
     case_id = await start_engagement(page)
     panel = page.locator("#casework")
     await expect(panel.locator("#casework-main")).to_contain_text("未定")
@@ -116,7 +117,7 @@ async def test_casework_assign_reassign_write_a_note_print_it_and_find_it_overdu
 
     # 管理職: the caseload per staff member with the overdue count.
     supervisor = await new_page(browser)
-    await sign_in(supervisor, outreach, "kanri-001", "welfare-general", "supervisor")
+    await sign_in(supervisor, outreach, "kanri-001", LEAD, "supervisor")
     await supervisor.goto(f"{outreach}/ui/caseload")
     row = supervisor.locator("tr[data-staff='outreach-008']")
     await expect(row).to_contain_text("1件")
@@ -125,15 +126,15 @@ async def test_casework_assign_reassign_write_a_note_print_it_and_find_it_overdu
 
     # Another division's counselor is refused the notes, on the page and through the API.
     stranger = await new_page(browser)
-    await sign_in(stranger, outreach, "hoiku-021", "childcare", "counselor")
+    await sign_in(stranger, outreach, "hoiku-021", CHILDCARE.division, "counselor")
     response = await stranger.goto(f"{outreach}/ui/cases/{case_id}/casework")
     assert response is not None and response.status == 403
     await expect(stranger.get_by_role("heading", name=re.compile("権限がありません"))).to_be_visible()
     await expect(stranger.locator("body")).not_to_contain_text("玄関先で20分")
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
         api = await http.get(f"{outreach}/cases/{case_id}/casework",
-                             headers=staff_headers("hoiku-021", "childcare", "counselor"))
+                             headers=staff_headers("hoiku-021", CHILDCARE.division, "counselor"))
         mine = await http.get(f"{outreach}/cases/{case_id}/casework",
-                              headers=staff_headers("outreach-008", "welfare-general", "outreach_worker"))
+                              headers=staff_headers("outreach-008", LEAD, "outreach_worker"))
     assert api.status_code == 403 and api.headers["x-jusou-refused-by"] == "scope", api.text
     assert mine.status_code == 200 and mine.json()["main"] == "outreach-008", mine.text

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, LEAD, LEAD_NAME, SHAKYO, division_name, partner
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -32,7 +33,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     async with httpx.AsyncClient(headers=reader()) as client:
         await resource_gap(ui_suite, client, case_id, GAP_NEED, "調布市東部", "東部に日中の居場所がない")
     # A 地域福祉コーディネーター brings a gap found in the community to the council; holding a sitting is not theirs.
-    await sign_in(page, collaboration, "csw-001", "welfare-general", "welfare_coordinator")
+    await sign_in(page, collaboration, "csw-001", LEAD, "welfare_coordinator")
     await page.goto(f"{collaboration}/ui/council")
     await page.get_by_label(re.compile("不足している資源")).fill(CSW_NEED)
     await page.get_by_label(re.compile("地域 / area")).fill("深大寺地区")
@@ -41,7 +42,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await expect(page.locator("#gap-table tbody tr", has_text=CSW_NEED)).to_contain_text("地域福祉コーディネーター")
     await expect(page.get_by_role("button", name=re.compile("開催を記録"))).to_have_count(0)
 
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
 
     # The list: the shared filter bar and pager; narrowed to cases without a plan, the new case is there.
     await expect(page.locator("#cases .pager .count")).to_contain_text("件中")
@@ -55,7 +56,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     strands = page.locator("#strands")
     await strands.get_by_label("分野").select_option("高齢・介護")
     await strands.get_by_label("課題の内容").fill("母の介護サービスの見直し")
-    await strands.get_by_label("担当機関").fill("地域包括支援センター")
+    await strands.get_by_label("担当機関").fill(ELDERLY.ja)
     await strands.get_by_label("状態").select_option(label="対応中")
     await strands.get_by_role("button", name=re.compile("課題を追加")).click()
     await expect(page.get_by_role("alert")).to_contain_text("課題を記録しました")
@@ -64,7 +65,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await strands.get_by_role("button", name=re.compile("課題を追加")).click()
     table = page.locator("#strand-table tbody tr")
     await expect(table).to_have_count(2)
-    await expect(table.nth(0)).to_contain_text("地域包括支援センター")
+    await expect(table.nth(0)).to_contain_text(ELDERLY.ja)
     await expect(table.nth(0)).to_contain_text("対応中")
     await expect(table.nth(1)).to_contain_text("未定")
     await shoot(page, "collaboration-strands")
@@ -72,7 +73,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     # The plan form proposes its roles from the strands; proposing is refused while a strand has no agency.
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
     first_role = page.get_by_role("group", name="役割1")
-    await expect(first_role.get_by_label("機関")).to_have_value("地域包括支援センター")
+    await expect(first_role.get_by_label("機関")).to_have_value(ELDERLY.ja)
     await expect(first_role.get_by_role("textbox", name="役割")).to_have_value("高齢・介護: 母の介護サービスの見直し")
     await expect(page.locator("#unassigned-strands")).to_contain_text("1 件")
     await page.get_by_label("支援の方向性").fill("母の介護負担を軽くし、息子の外出を段階的に支える")
@@ -108,7 +109,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await expect(gap_row).to_contain_text("重層的支援会議")
     await expect(gap_row).to_contain_text("推進会議待ち")
     await page.get_by_label(re.compile("開催日")).fill("R8.12.10")
-    for agency in ("福祉総務課", "調布市社会福祉協議会", "高齢者支援室"):
+    for agency in (LEAD_NAME, SHAKYO, division_name(ELDERLY.division)):
         await page.get_by_role("checkbox", name=agency, exact=True).check()
     await page.get_by_label(re.compile("備考")).fill("令和8年度第3回")
     await page.get_by_role("button", name=re.compile("開催を記録")).click()
@@ -127,11 +128,11 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     item = page.get_by_role("article", name="議題1")
     await expect(item.get_by_label(re.compile("内容"))).to_have_value("生活支援体制整備事業の協議体で居場所づくりを検討してほしい")
     await expect(item.get_by_role("radio", name="課への依頼")).to_be_checked()
-    await item.get_by_label(re.compile("依頼先の課")).select_option(label="高齢者支援室")
+    await item.get_by_label(re.compile("依頼先の課")).select_option(label=division_name(ELDERLY.division))
     await item.get_by_role("button", name=re.compile("決定を記録")).click()
     await expect(page.get_by_role("alert")).to_contain_text("推進会議の決定を記録しました")
     await expect(page.locator("#agenda .decision")).to_contain_text("課への依頼")
-    await expect(page.locator("#agenda .decision")).to_contain_text("高齢者支援室")
+    await expect(page.locator("#agenda .decision")).to_contain_text(division_name(ELDERLY.division))
     await shoot(page, "collaboration-council-sitting")
 
     await page.get_by_role("link", name=re.compile("推進会議へ")).click()
@@ -143,8 +144,8 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
 async def test_the_same_through_the_api_with_its_refusals(ui_suite: Suite) -> None:
     """The JSON API does what the pages do (strands, roles from them, the council), refusing in words."""
     collaboration = ui_suite.url("collaboration")
-    coordinator = staff_headers("fukushi-003", "welfare-general", "coordinator")
-    csw = staff_headers("csw-001", "welfare-general", "welfare_coordinator")
+    coordinator = staff_headers("fukushi-003", LEAD, "coordinator")
+    csw = staff_headers("csw-001", LEAD, "welfare_coordinator")
     case_id = await escalate_a_case(ui_suite.url("intake"), "国領 一郎")
     async with httpx.AsyncClient(base_url=collaboration, timeout=30) as http:
         async def case_open() -> bool:
@@ -159,23 +160,23 @@ async def test_the_same_through_the_api_with_its_refusals(ui_suite: Suite) -> No
         assert unknown.status_code == 422 and "一覧" in unknown.json()["detail"]
         plan = await http.post(f"/cases/{case_id}/plans", headers=coordinator, json={
             "support_direction": "方向性", "goals": ["目標"],
-            "roles": [{"agency": "地域包括支援センター", "responsibility": "介護"}]})
+            "roles": [{"agency": ELDERLY.ja, "responsibility": "介護"}]})
         refused = await http.post(f"/plans/{plan.json()['plan_id']}/propose", headers=coordinator)
         assert refused.status_code == 409 and "担当機関が決まっていない課題" in refused.json()["detail"]
         changed = await http.put(f"/cases/{case_id}/strands/{strand.json()['strand_id']}", headers=csw,
-                                 json={"concern": "就労", "description": "息子の就労体験", "agency": "若者サポートステーション",
+                                 json={"concern": "就労", "description": "息子の就労体験", "agency": partner("saposute"),
                                        "status": "working"})
-        assert changed.status_code == 200 and changed.json()["agency"] == "若者サポートステーション"
+        assert changed.status_code == 200 and changed.json()["agency"] == partner("saposute")
         roles = (await http.get(f"/cases/{case_id}/roles-from-strands", headers=coordinator)).json()
-        assert roles == [{"agency": "若者サポートステーション", "responsibility": "就労: 息子の就労体験", "contact": None}]
+        assert roles == [{"agency": partner("saposute"), "responsibility": "就労: 息子の就労体験", "contact": None}]
         assert (await http.post(f"/plans/{plan.json()['plan_id']}/propose", headers=coordinator)).status_code == 200
 
         gap = await http.post("/council/gaps", headers=csw, json={"need": "夜間の相談先", "area": "市内全域"})
         assert gap.status_code == 201 and gap.json()["source"] == "coordinator"
-        not_csw = await http.post("/council/sittings", headers=csw, json={"held_on": "R8.12.10", "attendees": ["福祉総務課"]})
+        not_csw = await http.post("/council/sittings", headers=csw, json={"held_on": "R8.12.10", "attendees": [LEAD_NAME]})
         assert not_csw.status_code == 403  # holding a sitting is the coordinator's
         sitting = await http.post("/council/sittings", headers=coordinator,
-                                  json={"held_on": "R8.12.10", "attendees": ["福祉総務課"]})
+                                  json={"held_on": "R8.12.10", "attendees": [LEAD_NAME]})
         assert sitting.status_code == 201 and sitting.json()["held_on"] == "2026-12-10"
         decide = f"/council/sittings/{sitting.json()['sitting_id']}/gaps/{gap.json()['gap_id']}/decision"
         off_agenda = await http.post(decide, headers=coordinator, json={"decision": "initiative", "summary": "検討会"})

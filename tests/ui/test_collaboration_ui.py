@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, SHAKYO
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
 
-COUNTER_STAFF = staff_headers("kouki-012", "elderly-support", "counselor")
-SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
+COUNTER_STAFF = staff_headers("kouki-012", ELDERLY.division, "counselor")
+SECRETARIAT = staff_headers("kaigi-001", LEAD, "secretariat")
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any] | None, headers: dict[str, str]) -> dict[str, Any]:
@@ -32,21 +33,21 @@ async def escalate_a_case(intake: str, name: str, consent: bool = True) -> str:
     """Upstream, not the point here: a counter receives a consultation and escalates it (intake's API)."""
     async with httpx.AsyncClient(headers=reader()) as client:
         case = await post(client, f"{intake}/consultations", {
-            "counter": "houkatsu", "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
+            "counter": ELDERLY.code, "channel": "訪問", "concerns": ["高齢・介護", "ひきこもり", "家計・債務"],
             "person": {"name": name}, "confirm_new_person": True}, COUNTER_STAFF)
         case_id: str = case["case_id"]
         if consent:
             await post(client, f"{intake}/cases/{case_id}/consent",
                        {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await post(client, f"{intake}/cases/{case_id}/escalate",
-                   {"reason": "8050世帯: 母の介護、息子のひきこもり、家計の課題が重なる", "primary_agency": "地域包括支援センター"},
+                   {"reason": "8050世帯: 母の介護、息子のひきこもり、家計の課題が重なる", "primary_agency": ELDERLY.ja},
                    COUNTER_STAFF)
     return case_id
 
 
 async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, page: Page) -> None:
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     await expect(page.get_by_role("heading", name=re.compile("多機関協働のケース"))).to_be_visible()
 
     # A counter escalates a case while the list is open: it appears without reloading.
@@ -57,7 +58,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await shoot(page, "collaboration-home")
 
     await row.get_by_role("link", name=case_id[:8]).click()
-    await expect(page.locator("#primary")).to_have_text("地域包括支援センター")
+    await expect(page.locator("#primary")).to_have_text(ELDERLY.ja)
     await shoot(page, "collaboration-case")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
 
@@ -74,7 +75,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await page.locator("#goal-rows [data-row]").nth(2).get_by_role("button", name=re.compile("削除")).click()
     await expect(page.locator("#goal-rows input")).to_have_count(2)
     first_role = page.get_by_role("group", name="役割1")
-    await expect(first_role.get_by_label("機関")).to_have_value("地域包括支援センター")  # D11: the primary agency first
+    await expect(first_role.get_by_label("機関")).to_have_value(ELDERLY.ja)  # D11: the primary agency first
     await first_role.get_by_role("textbox", name="役割").fill("母の介護サービスの調整")
     await first_role.get_by_label("担当者").fill("山田")
     await page.get_by_role("button", name=re.compile("役割を追加")).click()
@@ -98,12 +99,12 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
 
     # Two roles from the city's agencies: saved as a draft.
     role = page.locator("#role-rows [data-row]").first
-    await role.get_by_label("機関").fill("地域包括支援センター")
+    await role.get_by_label("機関").fill(ELDERLY.ja)
     await role.get_by_role("textbox", name="役割").fill("母の介護サービスの調整")
     await role.get_by_label("担当者").fill("山田")
     await page.get_by_role("button", name=re.compile("役割を追加")).click()
     role = page.locator("#role-rows [data-row]").nth(1)
-    await role.get_by_label("機関").fill("調布ライフサポート")
+    await role.get_by_label("機関").fill(HARDSHIP.ja)
     await role.get_by_role("textbox", name="役割").fill("家計の相談と就労の準備")
     await page.get_by_role("button", name=re.compile("下書き保存")).click()
     await expect(page.get_by_role("alert")).to_contain_text("下書き保存しました")
@@ -115,7 +116,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
     await expect(page.locator("#plan-status")).to_have_text("会議に提出中")
-    await expect(page.locator("#content")).to_contain_text("調布ライフサポート")
+    await expect(page.locator("#content")).to_contain_text(HARDSHIP.ja)
 
     # The meeting asks for a revision (its own pages are tested elsewhere): the open page shows it live.
     async with httpx.AsyncClient(headers=reader()) as client:
@@ -130,10 +131,10 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
         await on_agenda()
         sitting = await post(client, f"{meeting}/meetings", {
             "meeting_type": "jusou_shien_kaigi", "held_on": "2026-11-28",
-            "attendees": ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]}, SECRETARIAT)
+            "attendees": [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]}, SECRETARIAT)
         await post(client, f"{meeting}/meetings/{sitting['meeting_id']}/decisions", {
             "plan_id": plan_id, "decision": "revision_requested", "reasons": "居場所づくりの役割を加えてください",
-            "positions": [{"agency": a, "position": "agree"} for a in ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]],
+            "positions": [{"agency": a, "position": "agree"} for a in [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]],
         }, SECRETARIAT)
     await expect(page.locator("#plan-status")).to_have_text("修正依頼", timeout=10_000)
     await expect(page.locator("#revision-request")).to_contain_text("居場所づくりの役割を加えてください")
@@ -144,7 +145,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(page.get_by_role("heading", name=re.compile("修正依頼を受けて修正する"))).to_be_visible()
     await page.get_by_role("button", name=re.compile("役割を追加")).click()
     role = page.locator("#role-rows [data-row]").nth(2)
-    await role.get_by_label("機関").fill("調布市社会福祉協議会")
+    await role.get_by_label("機関").fill(SHAKYO)
     await role.get_by_role("textbox", name="役割").fill("居場所の紹介と同行")
     await shoot(page, "collaboration-plan-revise")
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
@@ -155,9 +156,9 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(history.locator("tr[data-event='DecisionRecorded']")).to_contain_text("居場所づくり")
     revisions = page.locator("#revisions details")
     await expect(revisions).to_have_count(2)  # each proposed revision kept (D4)
-    await expect(revisions.first).to_contain_text("調布市社会福祉協議会")
+    await expect(revisions.first).to_contain_text(SHAKYO)
     await revisions.nth(1).locator("summary").click()
-    await expect(revisions.nth(1)).not_to_contain_text("調布市社会福祉協議会")
+    await expect(revisions.nth(1)).not_to_contain_text(SHAKYO)
     await expect(history.first).to_contain_text("令和")
     await shoot(page, "collaboration-plan")
 
@@ -165,7 +166,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await page.get_by_role("link", name=re.compile("印刷用")).click()
     document = page.get_by_role("article", name="支援プラン")
     await expect(document).to_contain_text("支援プラン（多機関協働事業）")
-    await expect(document).to_contain_text("調布市社会福祉協議会")
+    await expect(document).to_contain_text(SHAKYO)
     await expect(document).to_contain_text("修正依頼")
     await shoot(page, "collaboration-plan-print")
     await page.emulate_media(media="print")
@@ -200,7 +201,7 @@ async def test_the_case_list_exports_csv_for_excel(ui_suite: Suite) -> None:
 
 # -- issue 15 (D16): a household's cases escalated together are ONE case here; its plan covers each related case --
 
-HOUSEHOLD_COORDINATOR = ("fukushi-003", "welfare-general", "coordinator")
+HOUSEHOLD_COORDINATOR = ("fukushi-003", LEAD, "coordinator")
 
 
 async def household_escalated(intake: str) -> tuple[str, str]:
@@ -215,7 +216,7 @@ async def household_escalated(intake: str) -> tuple[str, str]:
 
         cases, refs = [], []
         for name, phone, concern in (("国領 トメ", "042-400-0201", "高齢・介護"), ("国領 次郎", "042-400-0202", "ひきこもり")):
-            case = await sent("/consultations", {"counter": "houkatsu", "channel": "来所", "concerns": [concern],
+            case = await sent("/consultations", {"counter": ELDERLY.code, "channel": "来所", "concerns": [concern],
                                                  "confirm_new_person": True, "person": {"name": name, "phone": phone}})
             cases.append(str(case["case_id"]))
             person = await client.get(f"{intake}/cases/{case['case_id']}/person", params={"basis": "own_counter"})
@@ -224,7 +225,7 @@ async def household_escalated(intake: str) -> tuple[str, str]:
         await sent(f"/cases/{cases[0]}/household", {})
         await sent(f"/persons/{refs[0]}/household/members", {"relation": "child", "person_ref": refs[1]})
         await sent(f"/persons/{refs[0]}/household/escalation", {
-            "case_ids": cases, "reason": "8050: 母の介護と次男のひきこもり", "primary_agency": "地域包括支援センター"})
+            "case_ids": cases, "reason": "8050: 母の介護と次男のひきこもり", "primary_agency": ELDERLY.ja})
     return cases[0], cases[1]
 
 

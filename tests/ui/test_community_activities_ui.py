@@ -10,6 +10,7 @@ from uuid import uuid4
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, division_name
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -27,7 +28,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     community, participation = ui_suite.url("community"), ui_suite.url("participation")
     today = today_in_japan()
     year = fiscal_year_of(today)
-    await sign_in(page, community, "kouki-021", "elderly-support", "community_worker")
+    await sign_in(page, community, "kouki-021", ELDERLY.division, "community_worker")
 
     # A place of 介護予防普及啓発事業, offered as a 居場所; the program list holds only the division's programs.
     await page.goto(f"{community}/ui/places")
@@ -140,7 +141,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
         kodomo = staff_headers("kodomo-001", "children-policy", "community_worker")
         refused = await client.post(f"{community}/sessions", headers=kodomo, json={
             "place_id": place_id, "held_on": today.isoformat(), "participants": 3})
-        assert refused.status_code == 403 and "高齢者支援室" in refused.json()["detail"], refused.text
+        assert refused.status_code == 403 and division_name(ELDERLY.division) in refused.json()["detail"], refused.text
         missing = await client.post(f"{community}/sessions", headers=kodomo, json={
             "place_id": str(uuid4()), "held_on": today.isoformat(), "participants": 3})
         assert missing.status_code == 404 and "拠点" in missing.json()["detail"], missing.text

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import LEAD, LEAD_NAME
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -18,7 +19,7 @@ from .upstream import hand_over_from_outreach, post, resource_gap
 
 NEED = "夜間に通える見守りの場"
 SUMMARY = "空き店舗を使った夜の見守りの場づくりを検討会で始める"
-COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
+COORDINATOR = staff_headers("fukushi-003", LEAD, "coordinator")
 
 
 async def test_d8_a_council_initiative_shows_on_the_regional_issue_page(ui_suite: Suite, page: Page) -> None:
@@ -38,7 +39,7 @@ async def test_d8_a_council_initiative_shows_on_the_regional_issue_page(ui_suite
         gap_id = await eventually(gap, "the gap to reach the council")
         issue_id = await eventually(issue, "the regional issue to reach community")
         sitting = await post(client, f"{collaboration}/council/sittings",
-                             {"held_on": "R8.12.10", "attendees": ["福祉総務課"]}, COORDINATOR)
+                             {"held_on": "R8.12.10", "attendees": [LEAD_NAME]}, COORDINATOR)
         await post(client, f"{collaboration}/council/sittings/{sitting['sitting_id']}/agenda", {"gap_id": gap_id},
                    COORDINATOR)
         await post(client, f"{collaboration}/council/sittings/{sitting['sitting_id']}/gaps/{gap_id}/decision",
@@ -53,7 +54,7 @@ async def test_d8_a_council_initiative_shows_on_the_regional_issue_page(ui_suite
         assert found["initiatives"] == [{"forum": "相談支援包括化推進会議", "summary": SUMMARY}]
         assert [(c["sitting_id"], c["decision"]) for c in found["council"]] == [(sitting["sitting_id"], "initiative")]
 
-    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
+    await sign_in(page, community, "chiiki-001", LEAD, "community_worker")
     await page.goto(f"{community}/ui/issues/{issue_id}")
     await expect(page.locator("#issue-status")).to_have_text("取り組み中")
     council = page.locator("#council")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader
+from support.municipality import LEAD
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -22,7 +23,7 @@ RESOURCE = "放課後の居場所「こもれび食堂」"
 
 async def test_community_takes_up_an_issue_and_grows_a_resource_participation_matches(ui_suite: Suite, page: Page) -> None:
     community, participation = ui_suite.url("community"), ui_suite.url("participation")
-    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
+    await sign_in(page, community, "chiiki-001", LEAD, "community_worker")
     await expect(page.get_by_role("heading", name="地域の課題 / regional issues")).to_be_visible()
 
     async with httpx.AsyncClient(headers=reader()) as client:  # upstream: a person with participation, and the meeting finds a gap
@@ -71,7 +72,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await page.set_viewport_size({"width": 1280, "height": 800})
 
     # Participation's catalogue learns of it from community's event; participation matches and places.
-    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
+    await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await page.goto(f"{participation}/ui/catalogue")
     await expect(page.get_by_role("cell", name=RESOURCE)).to_be_visible(timeout=10_000)
     await page.goto(f"{participation}/ui/supports/{case_id}")
@@ -86,7 +87,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await expect(page.locator("article[data-placement='0'] [data-status]")).to_have_text("継続中")
 
     # Back in community: the issue is resolved.
-    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
+    await sign_in(page, community, "chiiki-001", LEAD, "community_worker")
     await page.locator("#issues").get_by_role("link", name=NEED).click()
     await expect(page.locator("#resources")).to_contain_text(RESOURCE)
     await page.get_by_label("解決の内容").fill(f"{RESOURCE}が開設され、参加支援でつながった")
@@ -131,7 +132,7 @@ async def test_the_issues_list_pages_and_its_filter_bar_narrows_it(ui_suite: Sui
         everything = len((await client.get(f"{community}/issues")).json())
         under_way = sum(1 for i in (await client.get(f"{community}/issues")).json() if i["status"] == "taken_up")
 
-    await sign_in(page, community, "chiiki-001", "welfare-general", "community_worker")
+    await sign_in(page, community, "chiiki-001", LEAD, "community_worker")
     await page.goto(f"{community}/ui/?per_page=1")
     pager = page.get_by_role("navigation", name="地域の課題のページ / pages")
     await expect(pager).to_contain_text(f"{everything}件中 1–1件")

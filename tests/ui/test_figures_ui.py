@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.journey import COUNTER_STAFF, SECRETARIAT, Journey
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 from support.servers import free_port, nats_server
 
 from jusou.runner import Suite
@@ -22,8 +23,8 @@ from shared.domain.wareki import today_in_japan
 
 from .conftest import SERVICES, shoot, sign_in
 
-SUPERVISOR = ("kanri-010", "welfare-general", "supervisor")
-LIFE_SUPPORT = staff_headers("seikatsu-1", "livelihood-welfare", "counselor")
+SUPERVISOR = ("kanri-010", LEAD, "supervisor")
+LIFE_SUPPORT = staff_headers("seikatsu-1", HARDSHIP.division, "counselor")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -50,14 +51,14 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
     first_day, _ = quarter_bounds(fy, quarter)
     async with httpx.AsyncClient(timeout=10, headers=reader()) as client:
         journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
-        for day, counter in ((2, "houkatsu"), (3, "houkatsu"), (4, "houkatsu"), (5, "life-support")):
+        for day, counter in ((2, ELDERLY.code), (3, ELDERLY.code), (4, ELDERLY.code), (5, HARDSHIP.code)):
             await journey.post("intake", "/consultations", {
                 "counter": counter, "channel": "窓口", "concerns": ["高齢・介護"],
                 "person": {"name": "調布 次郎", "kana": "ちょうふ じろう", "birth_date": f"1948-02-0{day}"},
-                "confirm_new_person": True}, COUNTER_STAFF if counter == "houkatsu" else LIFE_SUPPORT)
+                "confirm_new_person": True}, COUNTER_STAFF if counter == ELDERLY.code else LIFE_SUPPORT)
         for held_on in (first_day.isoformat(),) * 3:  # three sittings this quarter
             await journey.post("meeting", "/meetings", {"meeting_type": "jusou_shien_kaigi", "held_on": held_on,
-                                                        "attendees": ["福祉総務課", "地域包括支援センター"]}, SECRETARIAT)
+                                                        "attendees": [LEAD_NAME, ELDERLY.ja]}, SECRETARIAT)
 
     base = ui_suite.url("meeting")
     await sign_in(page, base, *SUPERVISOR)
@@ -96,7 +97,7 @@ async def test_the_years_figures_page_with_quarters_bars_and_csv(ui_suite: Suite
     data = saved.read_bytes()
     assert data.startswith("\ufeff".encode()) and download.suggested_filename == f"figures-{fy}.csv"
     text = data.decode("utf-8-sig")
-    assert "事業,指標,内訳,単位" in text and "地域包括支援センター" in text
+    assert "事業,指標,内訳,単位" in text and ELDERLY.ja in text
     cells = ["0", "0", "0", "0"]
     cells[quarter - 1] = "3未満"
     assert f"相談受付件数,調布ライフサポート,件,{','.join(cells)},3未満" in text, text[:800]

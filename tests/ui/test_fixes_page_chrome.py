@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page
 from support.auth import sign_in
+from support.municipality import ELDERLY
 
 from jusou.runner import Suite
 
@@ -26,7 +27,7 @@ async def test_the_login_page_opens_no_live_stream_a_signed_in_page_does_and_no_
         served = await http.get(f"{intake}{icon}")
     assert served.status_code == 200 and served.headers["content-type"].startswith("image/svg+xml"), served.text
 
-    await sign_in(page, intake, "kouki-012", "elderly-support", "counselor")
+    await sign_in(page, intake, "kouki-012", ELDERLY.division, "counselor")
     async with page.expect_request(lambda r: "/ui/events" in r.url):
         await page.goto(f"{intake}/ui/")
     assert not [u for u in asked if "favicon.ico" in u], asked

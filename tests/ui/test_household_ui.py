@@ -13,6 +13,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import COUNTER_STAFF
+from support.municipality import ELDERLY
 
 from jusou.runner import Suite
 
@@ -21,14 +22,14 @@ from .every_page import codes_in, reading
 
 pytestmark = pytest.mark.own_suite  # its people come to the counter under names other modules use; it expects no candidates
 
-KOUKI = ("kouki-012", "elderly-support", "counselor")
+KOUKI = ("kouki-012", ELDERLY.division, "counselor")
 
 
 async def received(intake: str, name: str, kana: str, birth: str, phone: str, concern: str) -> str:
     """Upstream, over HTTP: a consultation at 地域包括支援センター."""
     async with httpx.AsyncClient(headers=reader()) as client:
         response = await client.post(f"{intake}/consultations", json={
-            "counter": "houkatsu", "channel": "来所", "concerns": [concern], "confirm_new_person": True,
+            "counter": ELDERLY.code, "channel": "来所", "concerns": [concern], "confirm_new_person": True,
             "person": {"name": name, "kana": kana, "birth_date": birth, "phone": phone}}, headers=COUNTER_STAFF)
         assert response.status_code == 201, response.text
         return str(response.json()["case_id"])

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from support.auth import reader, staff_headers
 from support.journey import COUNTER_STAFF, Journey
+from support.municipality import CHILDCARE, ELDERLY
 
 from jusou.runner import Suite
 from shared.domain.wareki import age_on
@@ -19,15 +20,15 @@ from .conftest import shoot, sign_in
 
 pytestmark = pytest.mark.own_suite  # its people come to the counter under names other modules use; it expects no candidates
 
-KOUKI = ("kouki-012", "elderly-support", "counselor")
-HOIKU = ("hoiku-7", "childcare", "counselor")
+KOUKI = ("kouki-012", ELDERLY.division, "counselor")
+HOIKU = ("hoiku-7", CHILDCARE.division, "counselor")
 
 
 async def known_person(intake: str) -> str:
     """Upstream, over HTTP: 調布 花子 is already known at the counter (born 昭和25年3月3日)."""
     async with httpx.AsyncClient(headers=reader()) as client:
         response = await client.post(f"{intake}/consultations", json={
-            "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
+            "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
             "person": {"name": "調布花子", "kana": "ちょうふ はなこ", "birth_date": "1950-03-03", "phone": "042-444-1234"}},
             headers=COUNTER_STAFF)
         assert response.status_code == 201, response.text
@@ -73,7 +74,7 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
     await expect(page.locator("#person")).to_contain_text("調布花子")
     await page.goto(f"{intake}/ui/persons?kana=ちょうふはなこ")
     await expect(found).to_have_count(1)  # still one person, now with three cases
-    await expect(found.get_by_role("link", name=re.compile("地域包括支援センター"))).to_have_count(3)
+    await expect(found.get_by_role("link", name=re.compile(ELDERLY.ja))).to_have_count(3)
 
     # A new person with a 和暦 birth date and the reception form as staff fill it in.
     await page.goto(f"{intake}/ui/consultations/new")
@@ -102,7 +103,7 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
 
     # Connected to 保育コンシェルジュ without a consent that covers it: 保育課 reads the case, not the person.
     await page.goto(f"{intake}/ui/cases/{case_id}")
-    await page.get_by_label("つなぎ先 / agency").fill("保育コンシェルジュ")
+    await page.get_by_label("つなぎ先 / agency").fill(CHILDCARE.ja)
     await page.get_by_label(re.compile("^理由 / reason")).fill("孫の保育園の相談")
     await page.get_by_role("button", name="つなぐ / connect").click()
     await expect(page.get_by_role("alert")).to_contain_text("つなぎを記録しました")
@@ -124,12 +125,12 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
         await journey.post("intake", f"/cases/{case_id}/consent",
                            {"scope": "重層的支援会議での情報共有", "granted": True, "method": "書面"}, COUNTER_STAFF)
         await journey.post("intake", f"/cases/{case_id}/escalate",
-                           {"reason": "8050: 母の介護と本人のひきこもり", "primary_agency": "地域包括支援センター"}, COUNTER_STAFF)
+                           {"reason": "8050: 母の介護と本人のひきこもり", "primary_agency": ELDERLY.ja}, COUNTER_STAFF)
         await page.goto(f"{intake}/ui/cases/{case_id}")
         await expect(page.get_by_role("button", name=re.compile("対応終了を記録"))).to_have_count(0)  # plan active
         plan_id = await journey.draft_and_propose(case_id)
         meeting_id = await journey.convene()
-        await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency="地域包括支援センター")
+        await journey.decide(meeting_id, plan_id, 1, "returned_to_intake", primary_agency=ELDERLY.ja)
         await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "returned",
                                "CaseReturnedToIntake to reach intake")
     await page.goto(f"{intake}/ui/cases/{case_id}")

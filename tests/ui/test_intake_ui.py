@@ -6,6 +6,7 @@ import re
 
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import CHILDCARE, ELDERLY, concern
 
 from jusou.runner import Suite
 
@@ -14,8 +15,8 @@ from .conftest import shoot, sign_in
 
 async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Suite, page: Page) -> None:
     intake = ui_suite.url("intake")
-    await sign_in(page, intake, "kouki-012", "elderly-support", "counselor")
-    await expect(page.get_by_role("heading", name=re.compile("地域包括支援センター"))).to_be_visible()
+    await sign_in(page, intake, "kouki-012", ELDERLY.division, "counselor")
+    await expect(page.get_by_role("heading", name=re.compile(ELDERLY.ja))).to_be_visible()
     await shoot(page, "intake-home")
     await page.get_by_role("link", name=re.compile("新しい相談")).click()
     await page.get_by_label("経路").select_option("電話")
@@ -26,7 +27,7 @@ async def test_counter_staff_receive_a_consultation_and_escalate_it(ui_suite: Su
     await shoot(page, "intake-new-consultation")
     await page.get_by_role("button", name=re.compile("受け付ける")).click()
     await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
-    await expect(page.locator("#primary")).to_have_text("地域包括支援センター")
+    await expect(page.locator("#primary")).to_have_text(ELDERLY.ja)
     await page.get_by_role("button", name=re.compile("同意を記録")).click()
     await expect(page.locator("#consent")).to_contain_text("あり")
     await page.get_by_label(re.compile("理由（複雑化")).fill("8050世帯: 母の介護と息子のひきこもり")
@@ -58,13 +59,13 @@ async def test_the_counter_list_updates_without_reloading(ui_suite: Suite, page:
     import httpx
 
     intake = ui_suite.url("intake")
-    await sign_in(page, intake, "hoiku-3", "childcare", "counselor")
-    await expect(page.get_by_role("heading", name=re.compile("保育コンシェルジュ"))).to_be_visible()
+    await sign_in(page, intake, "hoiku-3", CHILDCARE.division, "counselor")
+    await expect(page.get_by_role("heading", name=re.compile(CHILDCARE.ja))).to_be_visible()
     rows_before = await page.locator("#cases tbody tr[data-case]").count()
     async with httpx.AsyncClient(headers=reader()) as client:  # another staff member receives a consultation meanwhile
         response = await client.post(f"{intake}/consultations", json={
-            "counter": "hoiku-concierge", "channel": "窓口", "concerns": ["保育"], "person": {"name": "別の方"},
-            "confirm_new_person": True}, headers=staff_headers("hoiku-4", "childcare", "counselor"))
+            "counter": CHILDCARE.code, "channel": "窓口", "concerns": [concern("childcare")], "person": {"name": "別の方"},
+            "confirm_new_person": True}, headers=staff_headers("hoiku-4", CHILDCARE.division, "counselor"))
         assert response.status_code == 201
     await expect(page.locator("#cases tbody tr[data-case]")).to_have_count(rows_before + 1, timeout=3000)
 
@@ -73,7 +74,7 @@ async def test_csv_export_opens_in_excel(ui_suite: Suite, page: Page) -> None:
     import httpx
 
     async with httpx.AsyncClient(headers=reader()) as client:
-        response = await client.get(f"{ui_suite.url('intake')}/ui/cases.csv", params={"counter": "houkatsu"})
+        response = await client.get(f"{ui_suite.url('intake')}/ui/cases.csv", params={"counter": ELDERLY.code})
     assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads Japanese correctly
     assert response.text.lstrip("\ufeff").splitlines()[0].startswith("ケース番号,窓口")
     assert "\r\n" in response.text

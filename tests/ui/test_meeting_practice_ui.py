@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, sign_in
 from support.journey import Journey
+from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 
 from jusou.runner import Suite
 
@@ -21,8 +22,8 @@ from .conftest import shoot
 
 pytestmark = pytest.mark.own_suite  # it reads the 事例集's and 持ち帰り's whole lists, which other modules' meetings fill
 
-ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
-PEOPLE = [("調布 花子", "福祉総務課"), ("深大寺 太郎", "地域包括支援センター"), ("国領 次郎", "調布ライフサポート")]
+ATTENDEES = [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]
+PEOPLE = [("調布 花子", LEAD_NAME), ("深大寺 太郎", ELDERLY.ja), ("国領 次郎", HARDSHIP.ja)]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "meeting-minutes.png"
 
 
@@ -41,7 +42,7 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     meeting = ui_suite.url("meeting")
 
     # Convened, then the sitting: time, place, the people present, chair and recorder; two plans on its agenda.
-    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
+    await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
     await page.goto(f"{meeting}/ui/#convene")
     await page.get_by_role("radio", name="重層的支援会議").check()
     await page.get_by_label("開催日").fill("2026-12-03")
@@ -77,9 +78,9 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
 
     # An objection blocks approval, not a revision request; each position stays as given.
     form = page.locator(f"section[data-plan='{revised}']").get_by_role("form")
-    await position(form, "福祉総務課", "意見", "家計の見直しも加えてほしい")
-    await position(form, "地域包括支援センター", "異議", "訪問の頻度が多すぎる")
-    await position(form, "調布ライフサポート", "保留")
+    await position(form, LEAD_NAME, "意見", "家計の見直しも加えてほしい")
+    await position(form, ELDERLY.ja, "異議", "訪問の頻度が多すぎる")
+    await position(form, HARDSHIP.ja, "保留")
     await form.get_by_role("radio", name="承認").check()
     await form.get_by_label("決定の理由").fill("頻度と家計の役割を見直してください")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
@@ -101,7 +102,7 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await learning.get_by_label("プラン").select_option(agreed)
     await learning.get_by_label("状況（一般化して）").fill("80代の親と50代の子。連絡は 090-1234-5678")
     await learning.get_by_label("有効だった支援").fill("包括の訪問に生活困窮の窓口が同行し、家計の相談から子と話せた")
-    await learning.get_by_label("地域包括支援センター").check()
+    await learning.get_by_label(ELDERLY.ja).check()
     await learning.get_by_label("ひきこもり").check()
     await learning.get_by_role("button", name=re.compile("事例の学びを記録")).click()
     await expect(page.locator("#error-learning")).to_contain_text("個人を特定できる情報（090-1234-5678）")
@@ -130,14 +131,14 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
 
     # Another counter's staff (保育コンシェルジュ, not at the sitting) find it in the 事例集 by concern.
     await page.context.clear_cookies()
-    await sign_in(page, meeting, "hoiku-1", "childcare", "counselor")
+    await sign_in(page, meeting, "hoiku-1", CHILDCARE.division, "counselor")
     await page.goto(f"{meeting}/ui/learnings")
     await page.get_by_label("相談の分野").select_option("hikikomori")
     await page.get_by_role("button", name="探す / search").click()
     await expect(page.locator("#found-count")).to_have_text("1件 / found")
     await expect(page.locator(".card").first.locator(".learning")).to_contain_text("包括の訪問に生活困窮の窓口が同行し")
     await expect(page.locator("#takeaways .learning")).to_have_count(0)  # not theirs to take home
-    await page.locator("#takeaways").get_by_label("機関ごと").select_option("調布ライフサポート")  # an attendee's 持ち帰り
+    await page.locator("#takeaways").get_by_label("機関ごと").select_option(HARDSHIP.ja)  # an attendee's 持ち帰り
     await page.get_by_role("button", name=re.compile("持ち帰りを見る")).click()
     await expect(page.locator("#takeaways .learning")).to_contain_text("包括の訪問に生活困窮の窓口が同行し")
     await expect(page.locator("#trend-link")).to_have_attribute("href", re.compile("/ui/trend$"))

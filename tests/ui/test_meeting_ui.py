@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, staff_headers
-from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
+from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
 
 from jusou.runner import Suite
 
@@ -233,11 +233,11 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
             await asyncio.sleep(0.1)
         plan = await post(client, f"{collaboration}/cases/{case_id}/plans", {
             "support_direction": "支援会議で関係機関の情報を集め、本人との関係をつくる", "goals": ["本人と会える関係をつくる"],
-            "roles": [{"agency": "地域包括支援センター", "responsibility": "母への訪問"},
-                      {"agency": "福祉総務課", "responsibility": "関係機関の調整"}]}, COORDINATOR)
+            "roles": [{"agency": ELDERLY.ja, "responsibility": "母への訪問"},
+                      {"agency": LEAD_NAME, "responsibility": "関係機関の調整"}]}, COORDINATOR)
         await post(client, f"{collaboration}/plans/{plan['plan_id']}/propose", None, COORDINATOR)
 
-    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
+    await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
     item = page.locator(f"#agenda tr[data-plan='{plan['plan_id']}']")
     await expect(item).to_be_visible(timeout=10_000)
     await expect(item).to_contain_text("本人同意なし")
@@ -251,12 +251,12 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await expect(page.get_by_role("radio", name=re.compile("^支援会議"))).to_be_checked()
 
     # D9: the 重層的支援会議 refuses a case without consent and says to use the 支援会議.
-    await convene(page, meeting, "重層的支援会議", ["福祉総務課", "地域包括支援センター"])
+    await convene(page, meeting, "重層的支援会議", [LEAD_NAME, ELDERLY.ja])
     section = page.locator(f"section[data-plan='{plan['plan_id']}']")
     await expect(section.locator(".consent-status")).to_contain_text("本人同意なし")
     await expect(section).to_contain_text("支援会議で検討してください")
     form = section.get_by_role("form")
-    await positions(form, {"福祉総務課": "agree", "地域包括支援センター": "agree"})
+    await positions(form, {LEAD_NAME: "agree", ELDERLY.ja: "agree"})
     await form.get_by_role("radio", name="承認").check()
     await form.get_by_label("決定の理由").fill("役割分担に合意")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
@@ -267,7 +267,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await expect(page.get_by_role("radio", name=re.compile("^支援会議"))).to_be_checked()
 
     # D10: the 支援会議 may work the case without consent.
-    await convene(page, meeting, re.compile("^支援会議"), ["福祉総務課", "地域包括支援センター"])
+    await convene(page, meeting, re.compile("^支援会議"), [LEAD_NAME, ELDERLY.ja])
     await expect(page.get_by_role("note").first).to_contain_text("守秘義務")
     support_meeting = page.url.split("?")[0]
     # On a tablet the meeting page, with its one-row-per-attendee form, stays inside the screen.
@@ -277,7 +277,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await shoot(page, "meeting-meeting-tablet")
     await page.set_viewport_size({"width": 1280, "height": 800})
     form = page.locator(f"section[data-plan='{plan['plan_id']}']").get_by_role("form")
-    await positions(form, {"福祉総務課": "agree", "地域包括支援センター": "agree"})
+    await positions(form, {LEAD_NAME: "agree", ELDERLY.ja: "agree"})
     # (the 支援会議 shares information and asks for revisions; only the 重層的支援会議 approves a plan)
     await form.get_by_role("radio", name="修正依頼").check()
     await form.get_by_label("決定の理由").fill("支援会議で役割分担を確認。本人同意を得たら重層的支援会議へ")
@@ -336,7 +336,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await shoot(page, "meeting-home-meetings")
 
     # D10: a 支援会議's records are for its members only; anyone else gets the refusal as a page.
-    await sign_in(page, meeting, "hoiku-3", "childcare", "counselor")
+    await sign_in(page, meeting, "hoiku-3", CHILDCARE.division, "counselor")
     response = await page.goto(support_meeting)
     assert response is not None and response.status == 403
     await expect(page.get_by_role("heading", name=re.compile("構成員のみ"))).to_be_visible()

@@ -19,6 +19,7 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from playwright.async_api import expect
+from support.municipality import DISABILITY, ELDERLY, division_name
 
 from jusou.runner import Suite
 from shared.domain.access import Forbidden, OutOfScope
@@ -208,7 +209,7 @@ def test_a_rule_a_message_names_stays_in_the_tooltip_not_in_the_text(errors: Tes
 
 def test_a_record_of_another_division_is_refused_as_a_page_that_says_whose_it_is(errors: TestClient) -> None:
     page = errors.get("/ui/refused")
-    assert page.status_code == 403 and "障害福祉課" in _japanese_page(page)
+    assert page.status_code == 403 and division_name(DISABILITY.division) in _japanese_page(page)
     assert page.headers["x-jusou-refused-by"] == "scope"
 
 
@@ -289,15 +290,15 @@ def test_a_list_pages_its_rows_within_bounds_and_keeps_its_filters() -> None:
 
 
 def test_a_list_s_filter_bar_keeps_the_rows_asked_for_and_shows_what_was_chosen() -> None:
-    rows = [{"status": "open", "counter": "houkatsu", "assignee": "kouki-012", "received_at": "2026-11-30T20:00:00+00:00"},
+    rows = [{"status": "open", "counter": ELDERLY.code, "assignee": "kouki-012", "received_at": "2026-11-30T20:00:00+00:00"},
             {"status": "open", "counter": "kodomo", "assignee": "", "received_at": "2026-12-02T01:00:00+00:00"},
-            {"status": "closed", "counter": "houkatsu", "assignee": "kouki-012", "received_at": "2026-12-03T01:00:00+00:00"}]
+            {"status": "closed", "counter": ELDERLY.code, "assignee": "kouki-012", "received_at": "2026-12-03T01:00:00+00:00"}]
     request = Request({"type": "http", "method": "GET", "path": "/ui/", "headers": [],
                        "query_string": b"status=open&assignee=kouki-012&from=2026-12-01&to=not-a-date"})
     chosen = filters_of(request)
     assert (chosen.status, chosen.assignee, chosen.since, chosen.until) == ("open", "kouki-012", date(2026, 12, 1), None)
     assert chosen.apply(rows) == [rows[0]], "20:00 UTC on 30 November is 1 December in Japan"
-    assert Filters(counter="houkatsu").apply(rows) == [rows[0], rows[2]]
+    assert Filters(counter=ELDERLY.code).apply(rows) == [rows[0], rows[2]]
     assert Filters(until=date(2026, 12, 1)).apply(rows) == [rows[0]]
     bar = UI("intake", "包括的相談支援").templates.env.from_string(
         '{% from "_lists.html" import filter_bar %}{{ filter_bar(f, statuses={"open": "対応中", "closed": "終了"}, '

@@ -10,6 +10,7 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import COUNTER_STAFF, OUTREACH_WORKER
+from support.municipality import ELDERLY, LEAD
 
 from jusou.runner import Suite
 
@@ -38,10 +39,10 @@ async def test_outreach_worker_reaches_a_person_and_hands_over_to_participation(
     # A participation colleague has the list of supports open in their own browser meanwhile.
     colleague = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
     supports = await colleague.new_page()
-    await sign_in(supports, participation, "sanka-002", "welfare-general", "participation_worker")
+    await sign_in(supports, participation, "sanka-002", LEAD, "participation_worker")
     await expect(supports.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
 
-    await sign_in(page, outreach, "outreach-007", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-007", LEAD, "outreach_worker")
     await expect(page.get_by_role("heading", name=re.compile("関わっている方"))).to_be_visible()
     # A person no counter has met yet (D12: before any escalation).
     await page.get_by_label("新しい方").check()
@@ -112,17 +113,17 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
     outreach, intake = ui_suite.url("outreach"), ui_suite.url("intake")
     async with httpx.AsyncClient(headers=reader()) as client:  # the counter already knows the person
         response = await client.post(f"{intake}/consultations", json={
-            "counter": "houkatsu", "channel": "電話", "concerns": ["ひきこもり"], "person": {"name": "布田 次郎"},
+            "counter": ELDERLY.code, "channel": "電話", "concerns": ["ひきこもり"], "person": {"name": "布田 次郎"},
             "confirm_new_person": True}, headers=COUNTER_STAFF)
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]
-    await sign_in(page, outreach, "outreach-008", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-008", LEAD, "outreach_worker")
     await page.get_by_role("radio", name="既存のケース").check()
     await page.get_by_label("ケース番号").fill("12345")  # checked as it is typed, said in words
     await expect(page.locator("#case_id-error")).to_contain_text("8-4-4-4-12")
     await page.get_by_label("ケース番号").fill(case_id)
     await expect(page.locator("#case_id-error")).to_have_text("")
-    await page.get_by_label("紹介元").select_option(label="地域包括支援センター")
+    await page.get_by_label("紹介元").select_option(label=ELDERLY.ja)
     await page.get_by_label("理由・状況").fill("窓口に来られない。訪問してほしい")
     await page.get_by_role("button", name="始める / start").click()
     await expect(page.get_by_role("alert")).to_contain_text("アウトリーチを始めました")
@@ -142,10 +143,10 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
     await page.goto(f"{outreach}/ui/engagements/{case_id}")
     # Handing over to a counter names it (shared.organisation.reference.COUNTERS).
     await page.get_by_label("包括的相談支援（相談窓口）").check()
-    await page.get_by_label(re.compile("受付窓口")).select_option(label="地域包括支援センター")
+    await page.get_by_label(re.compile("受付窓口")).select_option(label=ELDERLY.ja)
     await page.get_by_label("理由 / reason").fill("本人が窓口での相談を希望")
     await page.get_by_role("button", name="引き継ぐ / hand over").click()
-    await expect(page.locator("#handed-over")).to_contain_text("地域包括支援センター")
+    await expect(page.locator("#handed-over")).to_contain_text(ELDERLY.ja)
 
 
 async def test_engagements_csv_opens_in_excel(ui_suite: Suite) -> None:
@@ -174,7 +175,7 @@ async def test_the_engagements_list_pages_and_its_filter_bar_narrows_it(ui_suite
             "method": "訪問", "reached": True, "note": "玄関先で話せた", "stage": "つなぎ準備"}, headers=OUTREACH_WORKER)
         assert contact.status_code == 201, contact.text
 
-    await sign_in(page, outreach, "outreach-001", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-001", LEAD, "outreach_worker")
     await page.goto(f"{outreach}/ui/?per_page=1")
     pager = page.get_by_role("navigation", name="アウトリーチのページ / pages")
     everything = int((await pager.locator(".count").inner_text()).split("件中")[0])

@@ -15,6 +15,7 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import OUTREACH_WORKER
+from support.municipality import LEAD, SHAKYO
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -73,7 +74,7 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
                                                                "attendees": ATTENDEES}, SECRETARIAT))["meeting_id"]
 
     # Outreach: 「プランを作成」 on the engagement's page, the editor, 下書き (never 「第0版」), then proposed.
-    await sign_in(page, outreach, "outreach-007", "welfare-general", "outreach_worker")
+    await sign_in(page, outreach, "outreach-007", LEAD, "outreach_worker")
     await page.goto(f"{outreach}/ui/engagements/{case_id}")
     await expect(page.locator("#plans")).to_contain_text("まだプランはありません")
     # 接触日 typed in 和暦 (the form offers today): the log keeps the day the contact took place.
@@ -86,7 +87,7 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
     await expect(page.locator("#contact-log tbody tr").first).to_contain_text("令和8年11月30日")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
     await expect(page.get_by_role("heading", name=re.compile("プランの作成"))).to_be_visible()
-    await fill_plan(page, "手紙と訪問で関係をつくり、外出のきっかけを探す", "月2回の訪問で話ができる", "調布市社会福祉協議会",
+    await fill_plan(page, "手紙と訪問で関係をつくり、外出のきっかけを探す", "月2回の訪問で話ができる", SHAKYO,
                     "訪問と居場所の紹介")
     await page.get_by_role("button", name=re.compile("下書き保存")).click()
     await expect(page.get_by_role("alert")).to_contain_text("下書き保存")
@@ -130,14 +131,14 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
     # Participation: the support the meeting started; a plan proposed, sent back for revision, revised, approved.
     async with httpx.AsyncClient(headers=reader()) as client:
         await eventually(lambda: support_open(client, participation, case_id), "participation to start the support")
-    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
+    await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await page.goto(f"{participation}/ui/supports/{case_id}")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
     # Saved with nothing filled in: refused in words, on the editor (nothing drafted).
     await page.get_by_role("button", name=re.compile("下書き保存")).click()
     await expect(page.locator("#plan-error")).to_contain_text("支援の方向性")
     await expect(page.get_by_role("heading", name=re.compile("プランの作成"))).to_be_visible()
-    await fill_plan(page, "居場所への参加を通じて生活のリズムをつくる", "週1回、居場所に通う", "調布市社会福祉協議会",
+    await fill_plan(page, "居場所への参加を通じて生活のリズムをつくる", "週1回、居場所に通う", SHAKYO,
                     "居場所の紹介と同行")
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出")

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 from support.auth import reader
+from support.municipality import LEAD
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.own_suite  # its filters are checked by the number of r
 
 async def test_participation_staff_match_place_and_review(ui_suite: Suite, page: Page) -> None:
     participation = ui_suite.url("participation")
-    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
+    await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await expect(page.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
     async with httpx.AsyncClient(headers=reader()) as client:
         case_id = await hand_over_from_outreach(ui_suite, client)
@@ -146,7 +147,7 @@ async def test_the_supports_list_pages_and_its_filter_bar_narrows_it(ui_suite: S
             case_id = await hand_over_from_outreach(ui_suite, client)
             await eventually(lambda case_id=case_id: _support(client, ui_suite, case_id), "participation to start")
 
-    await sign_in(page, participation, "sanka-002", "welfare-general", "participation_worker")
+    await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await page.goto(f"{participation}/ui/?per_page=1")
     pager = page.get_by_role("navigation", name="参加支援のページ / pages")
     everything = int((await pager.locator(".count").inner_text()).split("件中")[0])

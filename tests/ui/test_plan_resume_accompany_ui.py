@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -19,11 +20,11 @@ from jusou.runner import Suite
 from .conftest import shoot, sign_in
 from .test_collaboration_ui import COUNTER_STAFF, escalate_a_case, post
 
-COORDINATOR = staff_headers("fukushi-003", "welfare-general", "coordinator")
-SECRETARIAT = staff_headers("kaigi-001", "welfare-general", "secretariat")
-ATTENDEES = ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]
+COORDINATOR = staff_headers("fukushi-003", LEAD, "coordinator")
+SECRETARIAT = staff_headers("kaigi-001", LEAD, "secretariat")
+ATTENDEES = [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]
 AGREE = [{"agency": a, "position": "agree"} for a in ATTENDEES]
-ROLES = [{"agency": "地域包括支援センター", "responsibility": "母の介護サービスの調整"}]
+ROLES = [{"agency": ELDERLY.ja, "responsibility": "母の介護サービスの調整"}]
 
 
 async def on_collaboration(client: httpx.AsyncClient, suite: Suite, case_id: str) -> None:
@@ -68,7 +69,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
                                                                                        page: Page) -> None:
     collaboration, meeting, intake = ui_suite.url("collaboration"), ui_suite.url("meeting"), ui_suite.url("intake")
     case_id = await escalate_a_case(intake, "調布 一郎")
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     async with httpx.AsyncClient(headers=reader()) as client:
         await on_collaboration(client, ui_suite, case_id)
 
@@ -124,7 +125,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
         await owner_status(client, ui_suite, plan_id, "suspended")
 
     # The secretariat tries to resume it before consent was given again: refused, saying why.
-    await sign_in(page, meeting, "kaigi-001", "welfare-general", "secretariat")
+    await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
     await page.goto(f"{meeting}/ui/meetings/{sitting}")
     item = page.locator(f"#suspended-{plan_id[:8]}")
     await expect(item).to_contain_text("中断の後に本人同意があらためて記録されていません")
@@ -154,7 +155,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
     await shoot(page, "meeting-resumed")
 
     # Its owner sees the plan in force again.
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     await page.goto(f"{collaboration}/ui/plans/{plan_id}")
     await expect(page.locator("#plan-status")).to_have_text("再開（実施中）", timeout=10_000)
     await expect(page.locator("table.history")).to_contain_text("重層的支援会議で再開")
@@ -168,7 +169,7 @@ async def test_a_plan_whose_goals_are_met_moves_to_accompaniment_with_a_check_in
         plan_id, _ = await approved_plan(client, ui_suite, case_id, {
             "support_direction": "本人の外出を支える", "goals": ["週1回外出する"], "roles": ROLES,
             "members": [{"label": "母", "goals": ["介護サービスを使う"]}]})
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     await page.goto(f"{collaboration}/ui/plans/{plan_id}")
     form = page.locator("#accompany")
 
@@ -219,15 +220,15 @@ async def test_a_case_returned_to_intake_shows_as_returned_in_collaboration(ui_s
                               SECRETARIAT))["meeting_id"]
         await post(client, f"{meeting}/meetings/{sitting}/decisions", {
             "plan_id": plan_id, "decision": "returned_to_intake", "reasons": "生活困窮の窓口で対応できる",
-            "positions": AGREE, "primary_agency": "調布ライフサポート"}, SECRETARIAT)
+            "positions": AGREE, "primary_agency": HARDSHIP.ja}, SECRETARIAT)
 
-    await sign_in(page, collaboration, "fukushi-003", "welfare-general", "coordinator")
+    await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     row = page.locator(f"#cases tr[data-case='{case_id}']")
     await expect(row).to_contain_text("窓口へ戻した", timeout=10_000)
-    await expect(row).to_contain_text("調布ライフサポート")
+    await expect(row).to_contain_text(HARDSHIP.ja)
     await expect(row).not_to_contain_text("プランを作成")
     await row.get_by_role("link", name=case_id[:8]).click()
-    await expect(page.locator("#primary")).to_have_text("調布ライフサポート")
+    await expect(page.locator("#primary")).to_have_text(HARDSHIP.ja)
     await expect(page.locator("#returned")).to_contain_text("相談窓口へ戻しました")
     await expect(page.get_by_role("link", name=re.compile("プランを作成"))).to_have_count(0)
     await shoot(page, "collaboration-case-returned")

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.auth import sign_in, staff_headers
 from support.journey import Journey
-from support.municipality import CHILDCARE, concern
+from support.municipality import CHILDCARE, ELDERLY, LEAD, concern
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -28,10 +28,10 @@ from .conftest import SERVICES, shoot
 
 pytestmark = pytest.mark.own_suite  # an empty suite: it lists what is past its period, and sets the period to 0 years
 
-COUNTER = staff_headers("kouki-012", "elderly-support", "counselor")
-SUPERVISOR = staff_headers("kanri-001", "elderly-support", "supervisor")
+COUNTER = staff_headers("kouki-012", ELDERLY.division, "counselor")
+SUPERVISOR = staff_headers("kanri-001", ELDERLY.division, "supervisor")
 OTHER_SUPERVISOR = staff_headers("kanri-009", "children-policy", "supervisor")
-AUDITOR = staff_headers("kansa-001", "welfare-general", "auditor")
+AUDITOR = staff_headers("kansa-001", LEAD, "auditor")
 PERSON = {"name": "深大寺 鶫", "kana": "じんだいじ つぐみ", "birth_date": "1948-03-03", "phone": "042-555-0177",
           "address": "調布市深大寺元町九丁目"}
 
@@ -46,7 +46,7 @@ async def test_retention_a_closed_case_past_its_period_is_erased_at_expiry_from_
     intake = ui_suite.url("intake")
     async with httpx.AsyncClient(timeout=30) as http:
         made = await http.post(intake + "/consultations", headers=COUNTER, json={
-            "counter": "houkatsu", "channel": "窓口", "concerns": ["高齢・介護"], "person": PERSON,
+            "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"], "person": PERSON,
             "confirm_new_person": True})
         assert made.status_code == 201, made.text
         case_id = made.json()["case_id"]
@@ -84,7 +84,7 @@ async def test_retention_a_closed_case_past_its_period_is_erased_at_expiry_from_
         assert {(r["kind"], r["key"]) for r in await listed(http, intake, headers=SUPERVISOR)} == {
             ("case", case_id), ("person", person_ref)}
 
-    await sign_in(page, intake, "kanri-001", "elderly-support", "supervisor")
+    await sign_in(page, intake, "kanri-001", ELDERLY.division, "supervisor")
     await page.goto(f"{intake}/ui/retention")
     row = page.locator(f"tr[data-kind='person'][data-key='{person_ref}']")
     await expect(row).to_contain_text("相談者の個人情報")
@@ -148,7 +148,7 @@ async def test_retention_a_supervisor_reads_only_the_rows_of_their_divisions_sco
     childcare_supervisor = staff_headers("hoiku-kanri", CHILDCARE.division, "supervisor")
     made: dict[str, tuple[str, str]] = {}
     async with httpx.AsyncClient(timeout=30) as http:
-        for name, counter, headers, concern_ in (("elderly", "houkatsu", COUNTER, "高齢・介護"),
+        for name, counter, headers, concern_ in (("elderly", ELDERLY.code, COUNTER, "高齢・介護"),
                                                   ("childcare", CHILDCARE.code, childcare_counter, concern("childcare"))):
             answer = await http.post(intake + "/consultations", headers=headers, json={
                 "counter": counter, "channel": "窓口", "concerns": [concern_], "confirm_new_person": True,
@@ -188,7 +188,7 @@ async def test_retention_a_day_not_in_the_date_form_is_refused_not_shown_as_toda
     async with httpx.AsyncClient(timeout=30) as http:
         refused = await http.get(f"{intake}/retention", params={"as_of": "junk"}, headers=AUDITOR)
         assert refused.status_code == 422, refused.text
-    await sign_in(page, intake, "kanri-001", "elderly-support", "supervisor")
+    await sign_in(page, intake, "kanri-001", ELDERLY.division, "supervisor")
     answer = await page.goto(f"{intake}/ui/retention?as_of=junk")
     assert answer is not None and answer.status == 422
     await expect(page.locator("#retention-as-of-error")).to_contain_text("基準日「junk」の形式が正しくありません")

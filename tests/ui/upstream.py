@@ -7,11 +7,12 @@ from typing import Any
 import httpx
 from support.auth import staff_headers
 from support.journey import OUTREACH_WORKER, SECRETARIAT
+from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, partner
 from support.poll import eventually
 
 from jusou.runner import Suite
 
-COMMUNITY_STAFF = staff_headers("chiiki-001", "welfare-general", "community_worker")
+COMMUNITY_STAFF = staff_headers("chiiki-001", LEAD, "community_worker")
 
 
 async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
@@ -35,7 +36,7 @@ async def resource_gap(suite: Suite, client: httpx.AsyncClient, case_id: str, ne
     """Upstream, over HTTP: a 重層的支援会議 records that no local resource meets a need (D8)."""
     meeting = await post(client, f"{suite.url('meeting')}/meetings", {
         "meeting_type": "jusou_shien_kaigi", "held_on": "2026-11-28",
-        "attendees": ["福祉総務課", "地域包括支援センター", "調布ライフサポート"]}, SECRETARIAT)
+        "attendees": [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]}, SECRETARIAT)
     await post(client, f"{suite.url('meeting')}/meetings/{meeting['meeting_id']}/resource-gaps",
                {"case_id": case_id, "need": need, "area": area, "description": description}, SECRETARIAT)
 
@@ -54,6 +55,6 @@ async def gap_answered_by_resources(suite: Suite, client: httpx.AsyncClient, cas
         "kind": "ibasho", "name": "若者のたまり場「ひだまり」", "provider": "NPO法人ひだまり", "area": "調布市東部（国領）",
         "capacity": 12, "issue_id": issue_id}, COMMUNITY_STAFF)
     await post(client, f"{suite.url('community')}/resources", {
-        "kind": "shuro", "name": "就労体験「まちの本屋」", "provider": "若者サポートステーション", "area": "調布市中部",
+        "kind": "shuro", "name": "就労体験「まちの本屋」", "provider": partner("saposute"), "area": "調布市中部",
         "capacity": 3}, COMMUNITY_STAFF)
     return issue_id
