@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 from typing import Any
@@ -33,6 +34,9 @@ from shared.contract.events import (
 from shared.messaging.natsauth import durable_consumers
 
 HTTP_TIMEOUT_SECONDS = 2.0
+#: a partition consumer `<service>--<source>--p<k>` and a partition's tracking `<source>#p<k>` (shared/messaging/partitions.py)
+PARTITION_CONSUMER = re.compile(r"--p\d+$")
+PARTITION_TRACKING = re.compile(r"(.+)#p\d+")
 HEALTH_LABELS = {"ready": "稼働中 ready", "degraded": "要確認 degraded", "not ready": "異常 not ready",
                  "down": "停止 down"}
 
@@ -204,17 +208,27 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
             asyncio.gather(*(_readyz(client, name, u) for name, u in urls.items())), nats_state(url))
     services = dict(zip(urls, rows, strict=True))
     await _judge_tracking(services, urls)
+    partitions = settings.current().partitions
     for consumer in bus["consumers"]:
-        consumer["dead_letters"] = bus["dead_letters"].get(consumer["name"], 0) if consumer["stream"] == STREAM else None
+        partitioned = PARTITION_CONSUMER.search(consumer["name"])
+        consumer["dead_letters"] = (None if consumer["stream"] != STREAM or partitioned  # parked per source, not partition
+                                    else bus["dead_letters"].get(consumer["name"], 0))
+        if consumer["stream"] == STREAM and (partitions > 1) != bool(partitioned):
+            consumer["unused"] = True  # of the other layout (before a switch, after the way back): its pending is no lag
     for name, row in services.items():
         row["consumers"] = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] == name]
         row["dead_letters"] = bus["dead_letters"].get(name, 0) if bus["up"] else None
+        row["partitions"] = partitions
+        row["lag"] = _source_lag(name, row["consumers"], partitions) if bus["up"] else {}
+        if partitions > 1:  # a partition consumer's row has none: a message is parked per source
+            row["source_dead_letters"] = {source: bus["dead_letters"].get(f"{name}--{source}", 0)
+                                          for source in sorted(subscriptions_of(name))} if bus["up"] else {}
     others = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] not in services]
     down = [name for name, row in services.items() if row["health"] not in ("ready", "degraded")] + (
         [] if bus["up"] else ["nats"])
     degraded = [name for name, row in services.items() if row["health"] == "degraded"]
     nats = {k: v for k, v in bus.items() if k not in ("consumers", "dead_letters")}
-    missing = _missing_consumers(tuple(services), bus)
+    missing = _missing_consumers(tuple(services), bus, partitions)
     # a server older than the services accept is a fault (they refuse to start on it); an untried major is shown
     too_old = [server["url"] for server in bus.get("servers", []) if server.get("too_old")]
     return {"ok": not down and not degraded and not missing and not too_old, "down": down, "degraded": degraded,
@@ -233,7 +247,7 @@ async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, s
 
     def judged() -> list[tuple[str, str]]:
         tracked = [(name, source, position) for name, row in services.items()
-                   for source, position in (row.get("tracking") or {}).items() if isinstance(position, int)]
+                   for source, position in tracked_sources(row.get("tracking") or {}).items()]
         return tracking_beyond(tracked, {name: row.get("store_position") for name, row in services.items()})
 
     suspects = sorted({problem.split("--", 1)[1].split(":", 1)[0] for _, problem in judged()})
@@ -252,15 +266,67 @@ async def _judge_tracking(services: dict[str, dict[str, Any]], urls: dict[str, s
             row["error"] = "; ".join(row["problems"])
 
 
-def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any]) -> list[dict[str, str]]:
-    """The durable consumers the services need (shared/messaging/natsauth.py) that JetStream does not have (issue 13):
-    a service whose consumer is gone still answers ready while its source's events wait for nobody."""
+def tracked_sources(tracking: dict[str, Any]) -> dict[str, int]:
+    """readyz `tracking` per source: `<source>` and, partitioned (shared/messaging/partitions.py), `<source>#p<k>`, each a
+    real position of the source once applied, so the highest of them is what must not pass the source's store head."""
+    found: dict[str, int] = {}
+    for name, position in tracking.items():
+        if isinstance(position, int) and not isinstance(position, bool):
+            partitioned = PARTITION_TRACKING.fullmatch(name)
+            source = partitioned[1] if partitioned else name
+            found[source] = max(found.get(source, 0), position)
+    return found
+
+
+def expected_consumers(service: str, partitions: int) -> dict[str, tuple[str, str]]:
+    """The durable consumers the service pulls: name → (stream, filter). One per source (natsauth.durable_consumers), or
+    with JUSOU_PARTITIONS = P > 1 P per source (`<service>--<source>--p<k>`, partitions.partition_consumers); the replay
+    consumer either way."""
+    sources = sorted(subscriptions_of(service))
+    found = durable_consumers(service, sources)
+    if partitions > 1 and sources:
+        from shared.messaging.partitions import partition_consumers
+
+        found = {name: where for name, where in found.items() if name not in {f"{service}--{s}" for s in sources}}
+        found.update(partition_consumers(service, sources, partitions))
+    return found
+
+
+def _source_lag(service: str, consumers: list[dict[str, Any]], partitions: int) -> dict[str, int | None]:
+    """Per source, what the service has still to take: its consumer's pending plus ack pending; partitioned, the largest
+    of that over the source's partition consumers (each sees every event of the source; None: no consumer)."""
+    pulled = {c["name"]: c for c in consumers if c["stream"] == STREAM and not c.get("unused")}
+    lag: dict[str, int | None] = {}
+    for source in sorted(subscriptions_of(service)):
+        names = ([f"{service}--{source}--p{k}" for k in range(partitions)] if partitions > 1 else [f"{service}--{source}"])
+        found = [pulled[n] for n in names if n in pulled]
+        lag[source] = max((c["pending"] or 0) + (c["ack_pending"] or 0) for c in found) if found else None
+    return lag
+
+
+def _missing_consumers(names: tuple[str, ...], bus: dict[str, Any], partitions: int = 1) -> list[dict[str, Any]]:
+    """The durable consumers the services need (`expected_consumers`, with the JUSOU_PARTITIONS of this command) that
+    JetStream does not have (issue 13): a service whose consumer is gone still answers ready while its source's events
+    wait for nobody. Where the other layout's consumers of that source are there, `layout` says how many partitions
+    (1: one consumer per source) they were made for: JUSOU_PARTITIONS here may differ from the services'."""
     if not bus["up"]:
         return []
     there = {(c["stream"], c["name"]) for c in bus["consumers"]}
-    return [{"name": durable, "stream": stream, "service": name} for name in names
-            for durable, (stream, _) in durable_consumers(name, subscriptions_of(name)).items()
-            if (stream, durable) not in there]
+    missing: list[dict[str, Any]] = []
+    for name in names:
+        for durable, (stream, _) in expected_consumers(name, partitions).items():
+            if (stream, durable) in there:
+                continue
+            row: dict[str, Any] = {"name": durable, "stream": stream, "service": name}
+            base = PARTITION_CONSUMER.sub("", durable)
+            made = max((int(c.rsplit("--p", 1)[1]) + 1 for s, c in there  # the P they were made for, at least
+                        if s == STREAM and PARTITION_CONSUMER.search(c) and PARTITION_CONSUMER.sub("", c) == base), default=0)
+            if partitions > 1 and (STREAM, base) in there and not made:
+                row["layout"] = 1
+            elif partitions == 1 and stream == STREAM and made:
+                row["layout"] = made
+            missing.append(row)
+    return missing
 
 
 def _n(value: Any) -> str:
@@ -289,7 +355,9 @@ def render_status(status: dict[str, Any]) -> Any:
                          _n(row.get("published")),
                          _n(row.get("applied")), _n(row.get("dead_letters")))
         if row["consumers"]:
-            tables.append(_consumers_table(f"{name}: 購読 consumers", row["consumers"]))
+            partitions = row.get("partitions") or 1
+            title = f"{name}: 購読 consumers" + (f"（{partitions} パーティション / partitions）" if partitions > 1 else "")
+            tables.append(_consumers_table(title, row["consumers"], partitions, row.get("source_dead_letters")))
     if status["other_consumers"]:
         tables.append(_consumers_table("その他の購読 other consumers", status["other_consumers"]))
     nats = status["nats"]
@@ -319,6 +387,16 @@ def render_status(status: dict[str, Any]) -> Any:
         tables.append(Text(f"NATS {nats['url']}: 停止 down ({nats.get('error', '')})\n{nats.get('advice', '')}".rstrip(),
                            style="red"))
     for consumer in status.get("missing_consumers", []):
+        layout = consumer.get("layout")
+        if layout is not None:  # the other layout's consumers are there: this command's JUSOU_PARTITIONS may be wrong
+            there = "1 つの購読 / one consumer per source" if layout == 1 else f"{layout} パーティション / partitions"
+            tables.append(Text(f"{consumer['service']}: 購読 {consumer['name']} ({consumer['stream']}) がありません。"
+                               f"この発生元には {there} の購読があります。サービスと同じ JUSOU_PARTITIONS で jusou status を"
+                               f"実行するか、切り替え中ならサービスの再起動を待ってください / durable consumer missing; the "
+                               f"source has {'one consumer' if layout == 1 else f'{layout} partition consumers'}: run jusou "
+                               f"status with the services' JUSOU_PARTITIONS, or, mid-switch, restart every replica",
+                               style="red"))
+            continue
         tables.append(Text(f"{consumer['service']}: 購読 {consumer['name']} ({consumer['stream']}) がありません。"
                            f"{consumer['service']} を再起動すると作り直されます / durable consumer missing: "
                            f"restart {consumer['service']} to create it again", style="red"))
@@ -329,7 +407,8 @@ def render_status(status: dict[str, Any]) -> Any:
     return Group(*tables)
 
 
-def _consumers_table(title: str, consumers: list[dict[str, Any]]) -> Any:
+def _consumers_table(title: str, consumers: list[dict[str, Any]], partitions: int = 1,
+                     source_dead_letters: dict[str, int] | None = None) -> Any:
     from rich import box
     from rich.cells import cell_len
     from rich.table import Table
@@ -338,10 +417,43 @@ def _consumers_table(title: str, consumers: list[dict[str, Any]]) -> Any:
     table.add_column("durable consumer", no_wrap=True)  # `<service>--replay` reads JUSOU_REPLAY, the others JUSOU
     for column in ("配信済\ndelivered", "未配信\npending", "再配信\nredeliv.", "応答待ち\nack pend.", "退避\nDLQ"):
         table.add_column(column, justify="right", min_width=max(cell_len(line) for line in column.split("\n")))
-    for c in consumers:
-        table.add_row(c["name"], _n(c["delivered"]), _n(c["pending"]), _n(c["redelivered"]), _n(c["ack_pending"]),
-                      _n(c.get("dead_letters")))
+    for c in _partitions_together(consumers, partitions, source_dead_letters or {}):
+        table.add_row(c["name"] + (" (未使用 unused)" if c.get("unused") else ""), _n(c["delivered"]), _n(c["pending"]),
+                      _n(c["redelivered"]), _n(c["ack_pending"]), _n(c.get("dead_letters")),
+                      style="dim" if c.get("unused") else None)
     return table
+
+
+def _partitions_together(consumers: list[dict[str, Any]], partitions: int,
+                         source_dead_letters: dict[str, int]) -> list[dict[str, Any]]:
+    """With P > 1, one row per source for its P partition consumers (`<service>--<source>--p0…p<P-1>`): the slowest
+    delivered sequence, the largest pending (each partition consumer sees every event of the source), redeliveries and
+    ack pending summed, the source's dead letters. Other consumers as they are."""
+    if partitions <= 1:
+        return consumers
+    rows: list[dict[str, Any]] = []
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for c in consumers:
+        if c["stream"] == STREAM and not c.get("unused") and PARTITION_CONSUMER.search(c["name"]):
+            base = PARTITION_CONSUMER.sub("", c["name"])
+            if base not in grouped:
+                grouped[base] = []
+                rows.append({"name": base})  # filled below, in the place of its first partition
+            grouped[base].append(c)
+        else:
+            rows.append(c)
+    for row in rows:
+        group = grouped.get(row["name"]) if "stream" not in row else None
+        if group is None:
+            continue
+        delivered = [c["delivered"] for c in group if c["delivered"] is not None]
+        row.update(name=f"{row['name']}--p0…p{partitions - 1} ({len(group)}/{partitions})",
+                   delivered=min(delivered) if delivered else None,
+                   pending=max((c["pending"] or 0) for c in group),
+                   redelivered=sum(c["redelivered"] or 0 for c in group),
+                   ack_pending=sum(c["ack_pending"] or 0 for c in group),
+                   dead_letters=source_dead_letters.get(row["name"].split("--", 1)[1]))
+    return rows
 
 
 def status(args: argparse.Namespace) -> int:

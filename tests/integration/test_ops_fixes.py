@@ -12,13 +12,16 @@ from typing import Any
 
 import nats as nats_py
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from rich.console import Console
 from support.poll import eventually
-from support.servers import SERVICES, Nats, free_port
+from support.servers import SERVICES, Nats, free_port, suite_on_nats
 
 from jusou.cli import main as jusou
 from jusou.connection import EXIT_STATUS
+from jusou.ops import _judge_tracking, gather_status, nats_url, render_status, service_urls, tracked_sources
 from jusou.runner import Suite
-from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_STREAM
+from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import deadletters, natsauth
 from shared.messaging.bus import ensure_streams
 from shared.messaging.deadletters import CONSUMER, ORIGINAL_SUBJECT, REASON, REPLAY_OF, replay_consumer
@@ -188,3 +191,91 @@ def test_the_right_login_still_connects_and_status_names_a_refused_one(
     nats = json.loads(out)["nats"]
     assert code == 1 and nats["up"] is False and nats["login_refused"] is True, nats
     assert nats["error"] == f"ログイン拒否 login refused ({natsauth.OPERATOR})" and "NATS_PASSWORD" in nats["advice"]
+
+
+# --- jusou status on a partitioned service (JUSOU_PARTITIONS > 1, shared/messaging/partitions.py) --------------------
+
+
+@pytest.fixture
+def partitioned_outreach(tmp_path: Path) -> Iterator[Suite]:
+    """outreach (one source, meeting) running with JUSOU_PARTITIONS=4 on a nats-server of its own."""
+    with suite_on_nats(tmp_path, services=("outreach",), extra_env={"JUSOU_PARTITIONS": "4"}) as suite:
+        yield suite
+
+
+def status_env(suite: Suite, monkeypatch: pytest.MonkeyPatch, partitions: int) -> None:
+    monkeypatch.setenv("NATS_URL", suite.nats_url)
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(suite.data_dir))
+    monkeypatch.setenv("JUSOU_PARTITIONS", str(partitions))
+    for name in SERVICES:  # the others answer nowhere
+        monkeypatch.setenv(f"JUSOU_{name.upper()}_PORT", str(suite.ports.get(name) or free_port()))
+
+
+async def test_status_of_a_partitioned_service_expects_its_partition_consumers_and_reads_lag_over_them(
+        partitioned_outreach: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """P = 4: the consumers outreach makes are the ones status expects (none called missing, no unpartitioned one);
+    a source's lag is the largest pending + ack pending over its partition consumers, and a consumer of the other
+    layout left from before (its backlog growing) is shown unused, never as lag."""
+    suite = partitioned_outreach
+    wanted = [f"outreach--meeting--p{k}" for k in range(4)]
+    nc = await nats_py.connect(suite.nats_url)
+    try:
+        js = nc.jetstream(timeout=5)
+
+        async def made() -> bool:
+            return set(wanted) <= {c.name for c in await js.consumers_info(STREAM)}
+
+        await eventually(made, "outreach's four partition consumers")
+        status_env(suite, monkeypatch, 4)
+        running = await gather_status(service_urls(), nats_url())
+        row = running["services"]["outreach"]
+        assert row["health"] == "ready" and row["partitions"] == 4, row
+        assert [m for m in running["missing_consumers"] if m["service"] == "outreach"] == []
+        assert row["lag"] == {"meeting": 0}
+
+        status_env(suite, monkeypatch, 1)  # an operator without the services' setting is told which layout is there
+        unset = await gather_status(service_urls(), nats_url())
+        assert [m for m in unset["missing_consumers"] if m["service"] == "outreach"] == [
+            {"name": "outreach--meeting", "stream": STREAM, "service": "outreach", "layout": 4}]
+
+        suite.kill("outreach")  # now the partitions' progress is the test's to set
+        for n in range(3):
+            await js.publish("jusou.meeting.MeetingDecided", f'{{"n": {n}}}'.encode(), stream=STREAM)
+        for k, acked, held in ((0, 1, 1), (1, 2, 0), (2, 3, 0), (3, 3, 0)):  # lag: p0 1 + 1 held, p1 1, p2 0, p3 0
+            pull = await js.pull_subscribe_bind(wanted[k], STREAM)
+            for _ in range(acked):
+                [msg] = await pull.fetch(1, timeout=5)
+                await msg.ack_sync()
+            if held:
+                await pull.fetch(1, timeout=5)
+            await pull.unsubscribe()
+        await js.add_consumer(STREAM, ConsumerConfig(durable_name="outreach--meeting", filter_subject="jusou.meeting.*",
+                                                     ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL))
+        status_env(suite, monkeypatch, 4)
+        stopped = await gather_status(service_urls(), nats_url())
+    finally:
+        await nc.close()
+    row = stopped["services"]["outreach"]
+    assert row["lag"] == {"meeting": 2}, row["consumers"]  # not 1 (pending alone), 3 (summed, or the unused one)
+    [left] = [c for c in row["consumers"] if c["name"] == "outreach--meeting"]
+    assert left["pending"] == 3 and left["unused"] is True
+    assert [m for m in stopped["missing_consumers"] if m["service"] == "outreach"] == []
+    console = Console(record=True, width=160)
+    console.print(render_status(stopped))
+    table = console.export_text()
+    assert "outreach--meeting--p0…p3 (4/4)" in table and "outreach--meeting (未使用 unused)" in table, table
+
+
+async def test_status_judges_a_partitioned_tracking_beyond_its_source_by_the_highest_partition() -> None:
+    """readyz `tracking` may name `<source>#p<k>` (partitioned): the highest of them is checked against the source's
+    store head, as `<source>` alone is."""
+    assert tracked_sources({"meeting": 4, "meeting#p0": 9, "meeting#p3": 7, "intake": 2}) == {"meeting": 9, "intake": 2}
+    down = f"http://127.0.0.1:{free_port()}"  # the suspect's readyz asked again: no answer, its head stays
+    services: dict[str, Any] = {
+        "meeting": {"health": "ready", "store_position": 8, "tracking": {}, "problems": []},
+        "outreach": {"health": "ready", "store_position": 1, "tracking": {"meeting": 3, "meeting#p2": 9}, "problems": []},
+    }
+    await _judge_tracking(services, {"meeting": down, "outreach": down})
+    assert services["outreach"]["health"] == "degraded"
+    assert services["outreach"]["problems"] == ["outreach--meeting: tracking 9 beyond meeting's store head 8"]
+
