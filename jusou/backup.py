@@ -130,23 +130,26 @@ def pg_environment(env: settings.Environment) -> dict[str, str]:
             "PGPASSWORD": env.pg_password, "PGDATABASE": env.pg_dbname}
 
 
+def service_schemas(env: settings.Environment) -> list[str]:
+    """The schema names the suite's services use: exactly `<JUSOU_PG_SCHEMA_PREFIX><service>`, never every name that
+    starts with the prefix (`jusou_` also starts the tenants' `jusou_kou_intake`, and `jusou_kou_` tenant `kou-2`'s
+    `jusou_kou_2_intake`: a database shared with them holds others' records)."""
+    return sorted(f"{env.pg_schema_prefix}{service}" for service in settings.PORTS)
+
+
 def pg_schemas(env: settings.Environment) -> list[str]:
-    """The suite's schemas present in the database (those named JUSOU_PG_SCHEMA_PREFIX*; a tenant's: exactly
-    `<its prefix><service>`, since `jusou_kou_` is also the start of tenant `kou-2`'s `jusou_kou_2_intake`)."""
+    """The suite's schemas present in the database (`service_schemas`, those that exist)."""
     import psycopg
 
     try:
         with psycopg.connect(host=env.pg_host, port=env.pg_port, user=env.pg_user, password=env.pg_password,
                              dbname=env.pg_dbname, connect_timeout=10) as db:
-            rows = db.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY 1",
-                              (env.pg_schema_prefix,)).fetchall()
+            rows = db.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY 1",
+                              (service_schemas(env),)).fetchall()
     except psycopg.Error as exc:
         raise Refused(f"PostgreSQL に接続できません: {exc}",
                       f"cannot reach PostgreSQL ({env.pg_host}:{env.pg_port}/{env.pg_dbname})") from None
-    found = [str(row[0]) for row in rows]
-    if tenancy.current_tenant() is not None:
-        found = [name for name in found if name.removeprefix(env.pg_schema_prefix) in settings.PORTS]
-    return found
+    return [str(row[0]) for row in rows]
 
 
 def _tool(name: str) -> str:
@@ -254,12 +257,12 @@ def check_tenant(manifest: dict[str, Any], env: settings.Environment, from_tenan
         raise Refused(f"--from-tenant {from_tenant} ですが、このバックアップは{f'自治体 {source}' if source else '単一自治体の環境'}"
                       "のものです。", f"--from-tenant {from_tenant!r}, but the backup is "
                       f"{f'tenant {source!r}' if source else 'of a deployment of one municipality'}'s")
-    foreign = [name for name in manifest.get("schemas", []) if not name.startswith(env.pg_schema_prefix)]
+    foreign = [name for name in manifest.get("schemas", []) if name not in service_schemas(env)]
     if env.store == "postgres" and foreign:
-        raise Refused(f"ダンプのスキーマ {', '.join(foreign)} は戻し先の {env.pg_schema_prefix}* ではありません"
+        raise Refused(f"ダンプのスキーマ {', '.join(foreign)} は戻し先の {env.pg_schema_prefix}<サービス名> ではありません"
                       "（pg_restore はダンプにある名前で戻します）。",
-                      f"the dump's schemas {', '.join(foreign)} are not {env.pg_schema_prefix}*: pg_restore would write "
-                      "them under their own names")
+                      f"the dump's schemas {', '.join(foreign)} are not {env.pg_schema_prefix}<service>: pg_restore "
+                      "would write them under their own names")
 
 
 def restore(src: Path, env: settings.Environment, from_tenant: str = "") -> dict[str, Any]:

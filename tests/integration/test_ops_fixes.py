@@ -4,23 +4,28 @@ what a command says when NATS is down or refuses its login."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import nats as nats_py
+import psycopg
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rich.console import Console
 from support.poll import eventually
-from support.servers import SERVICES, Nats, free_port, suite_on_nats
+from support.servers import SERVICES, Nats, Postgres, free_port, suite_on_nats
 
+from jusou.backup import Refused, backup, check_tenant, pg_schemas
 from jusou.cli import main as jusou
 from jusou.connection import EXIT_STATUS
 from jusou.ops import _judge_tracking, gather_status, nats_url, render_status, service_urls, tracked_sources
 from jusou.runner import Suite
+from shared import settings, tenancy
 from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import deadletters, natsauth
 from shared.messaging.bus import ensure_streams
@@ -279,3 +284,37 @@ async def test_status_judges_a_partitioned_tracking_beyond_its_source_by_the_hig
     assert services["outreach"]["health"] == "degraded"
     assert services["outreach"]["problems"] == ["outreach--meeting: tracking 9 beyond meeting's store head 8"]
 
+
+# --- jusou backup on a PostgreSQL database shared with tenants --------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_backup_of_one_municipality_dumps_its_service_schemas_not_the_tenants_beside_them(
+        postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database shared with tenants' schemas (`<prefix>kou_intake` starts with `<prefix>` too): the backup of the
+    deployment of one municipality takes exactly `<prefix><service>`, and a dump naming another schema is not restored."""
+    prefix = f"bk{uuid4().hex[:6]}_"
+    ours, theirs = f"{prefix}intake", f"{prefix}kou_intake"
+    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.user, password=postgres.password,
+                         dbname=postgres.dbname, autocommit=True) as db:
+        for schema in (ours, theirs, f"{prefix}intake_old"):
+            db.execute(f'CREATE SCHEMA "{schema}"')
+            db.execute(f'CREATE TABLE "{schema}".records (note text)')
+            db.execute(f'INSERT INTO "{schema}".records VALUES (%s)', (f"record of {schema}",))
+    try:
+        for name, value in {**postgres.env(prefix), "JUSOU_DATA_DIR": str(tmp_path / "data"),
+                            "JUSOU_AUTH_DIR": str(tmp_path / "data" / "auth")}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv(tenancy.VARIABLE, raising=False)
+        env = settings.current()
+        assert pg_schemas(env) == [ours]
+        manifest = backup(tmp_path / "backup", env)
+        assert manifest["schemas"] == [ours]
+        listed = subprocess.run(["pg_restore", "--list", str(tmp_path / "backup" / "postgres.dump")], capture_output=True,
+                                text=True, check=True).stdout
+        assert "kou_intake" not in listed and "intake_old" not in listed
+        assert f"TABLE DATA {ours} records" in listed
+        with pytest.raises(Refused, match="kou_intake"):
+            check_tenant({"schemas": [ours, theirs]}, env)
+    finally:
+        postgres.drop_schemas(prefix)
