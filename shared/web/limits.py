@@ -26,6 +26,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar, get_origin
@@ -113,7 +114,19 @@ def _refusing(pattern: re.Pattern[str], where: str) -> Any:
     return check
 
 
-single_line = _refusing(_NOT_IN_NAME, "一行の項目に")
+_refusing_in_a_line = _refusing(_NOT_IN_NAME, "一行の項目に")
+
+
+def single_line(value: str) -> str:
+    """One line with no control character, and something to read when it is not empty (the review: a name of zero-width
+    characters or combining marks only was stored and listed as an empty-looking name)."""
+    _refusing_in_a_line(value)
+    if value and not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
+        raise ValueError("見える文字がありません（空白・ゼロ幅の文字・結合記号だけです）。内容を入力してください / "
+                         "no visible character (only spaces, zero-width characters or combining marks)")
+    return value
+
+
 free_text = _refusing(_NOT_IN_TEXT, "")
 
 #: A name, code or other single line; give `Field(min_length=…, max_length=…)` beside it.
