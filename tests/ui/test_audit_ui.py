@@ -40,7 +40,7 @@ async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_
     await expect(opened).to_contain_text("多機関協働")
     await expect(tree.locator("li[data-event='Case.PersonDisclosed']")).to_contain_text("本人同意")
     plan = page.locator("details.state[data-service='collaboration'][data-kind='Plan']")
-    await expect(plan).to_contain_text("closed")
+    await expect(plan).to_contain_text("終結")  # the status in the office's words, not `closed`
     await shoot(page, "audit-case")
 
     # As the case stood just after the escalation (Japan time in the form): no plan yet, the case escalated.
@@ -55,7 +55,7 @@ async def test_an_auditor_reads_a_case_as_a_tree_and_as_it_stood_at_a_moment(ui_
     await page.get_by_role("button", name=re.compile("この時点")).click()
     await expect(page.locator("details.state[data-kind='Plan']")).to_have_count(0)
     await expect(tree.locator("li[data-event='Plan.Closed']")).to_have_count(0)
-    await expect(page.locator("details.state[data-service='intake'][data-kind='Case']")).to_contain_text("escalated")
+    await expect(page.locator("details.state[data-service='intake'][data-kind='Case']")).to_contain_text("多機関協働へ")
     await shoot(page, "audit-case-as-of")
 
     await page.goto(f"{intake}/ui/audit/people/{person_ref}")

@@ -132,9 +132,13 @@ async def test_casework_assign_reassign_write_a_note_print_it_and_find_it_overdu
     await expect(stranger.get_by_role("heading", name=re.compile("権限がありません"))).to_be_visible()
     await expect(stranger.locator("body")).not_to_contain_text("玄関先で20分")
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        api = await http.get(f"{outreach}/cases/{case_id}/casework",
-                             headers=staff_headers("hoiku-021", CHILDCARE.division, "counselor"))
+        api = await http.get(f"{outreach}/cases/{case_id}/casework",  # the program's own role, another division
+                             headers=staff_headers("hoiku-022", CHILDCARE.division, "outreach_worker"))
+        counselor = await http.get(f"{outreach}/cases/{case_id}/casework",  # D17: no rights on outreach's cases
+                                   headers=staff_headers("hoiku-021", CHILDCARE.division, "counselor"))
         mine = await http.get(f"{outreach}/cases/{case_id}/casework",
                               headers=staff_headers("outreach-008", LEAD, "outreach_worker"))
     assert api.status_code == 403 and api.headers["x-jusou-refused-by"] == "scope", api.text
+    assert counselor.status_code == 403 and counselor.headers["x-jusou-refused-by"] == "policy", counselor.text
+    assert "支援経過記録" in counselor.json()["detail"]
     assert mine.status_code == 200 and mine.json()["main"] == "outreach-008", mine.text
