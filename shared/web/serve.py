@@ -33,7 +33,7 @@ LINGER_SECONDS = 5.0
 
 
 def _refusal() -> bytes:
-    body = json.dumps({"detail": HEADERS_TOO_LARGE}, ensure_ascii=False).encode()
+    body = json.dumps({"detail": HEADERS_TOO_LARGE, "code": "headers_too_large"}, ensure_ascii=False).encode()
     return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
 

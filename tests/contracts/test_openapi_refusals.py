@@ -65,6 +65,9 @@ def expected_refusals(route: APIRoute, method: str) -> set[int]:
         refusals.add(409)  # a rule, or the record changed at the same time
     if takes_input:
         refusals.add(422)
+    if route.body_field is not None:
+        refusals |= {400, 413, 415}  # not UTF-8 JSON, over 1 MiB, not application/json (the review: undeclared)
+    refusals.add(431)  # headers over 64 KiB, answered before any route is chosen
     return refusals
 
 
@@ -155,3 +158,21 @@ def test_the_shared_list_of_a_cases_history_declares_its_paging(service: str) ->
     query = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
     assert set(query) >= {"limit", "cursor"}, query
     assert {"X-Next-Cursor", "Link"} <= set(operation["responses"]["200"].get("headers", {})), operation["responses"]["200"]
+
+
+@pytest.mark.parametrize("service", ["intake", "meeting"])
+def test_a_body_refused_before_the_route_carries_the_code_its_document_declares(service: str) -> None:
+    api = api_of(service)
+    client = TestClient(api, raise_server_exceptions=False)
+    command = next(route for route in routes(api) if route.body_field is not None and "POST" in (route.methods or ())
+                   and not route.param_convertors and declared(route) not in (PUBLIC, None))
+    document = api.openapi()["paths"][command.path]["post"]["responses"]
+    json_type = {"content-type": "application/json"}
+    answers = {
+        400: client.post(command.path, content=b"\xff\xfe{", headers=AUDITOR | json_type),
+        413: client.post(command.path, content=b"{" + b" " * (1_048_576 + 10) + b"}", headers=AUDITOR | json_type),
+        415: client.post(command.path, content=b"{}", headers=AUDITOR | {"content-type": "text/plain"}),
+    }
+    for status, answer in answers.items():
+        assert answer.status_code == status, (status, answer.status_code, answer.text[:200])
+        assert answer.json()["code"] == document[str(status)]["description"].split("code `")[1].split("`")[0]
