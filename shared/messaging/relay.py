@@ -33,6 +33,7 @@ from typing import Any
 
 import anyio
 import structlog
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import resolve_topic
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -96,6 +97,10 @@ class Relay:
         self._looked_at = 0.0
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.foreign_count = 0
+        # Only replicas on one PostgreSQL store share a saved position: on SQLite this relay is its store's only one,
+        # and reading the position on every wake was a store transaction per commit (bench/commands.py --cprofile)
+        self._shared_store = not isinstance(app.recorder, SQLiteAggregateRecorder)
+        self._position_read_at = float("-inf")  # when `pending` last read the saved position
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -281,8 +286,13 @@ class Relay:
             # stream's duplicate window is 2 minutes). Both may still publish the same recent
             # events; `Nats-Msg-Id` keeps one. Each relay publishes in store order and goes on only
             # once the stream acknowledged the previous event, so the stream keeps the store's order.
-            if self.position >= self._rewound_until:
+            # On SQLite at most once per poll: no one else moves it in the supported shapes, and should a second
+            # process run a relay on the same file, what both publish within a poll is dropped by the stream
+            # (`Nats-Msg-Id`, a 2-minute window).
+            if self.position >= self._rewound_until and (
+                    self._shared_store or time.monotonic() - self._position_read_at >= self.poll_seconds):
                 self.position = max(self.position, self.app.relay_position())
+                self._position_read_at = time.monotonic()
             return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
 
         notifications = await anyio.to_thread.run_sync(pending)
