@@ -73,15 +73,15 @@ async def connect_once(url: str, user: str | None = None, password: str | None =
         """Kept to say why, once, in the command's own words: no traceback from the client's logger."""
         seen.append(error)
 
+    # max_reconnect_attempts=1: each server tried twice, then NoServersError (0 would mean "for ever" here)
+    options: dict[str, Any] = {
+        "servers": servers(url), "name": name, "connect_timeout": NATS_TIMEOUT_SECONDS, "allow_reconnect": True,
+        "max_reconnect_attempts": 1, "reconnect_time_wait": 0.1, "error_cb": noted}
+    if credentials:
+        options |= {"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
     nc = nats.NATS()
     try:
-        # max_reconnect_attempts=1: each server tried twice, then NoServersError (0 would mean "for ever" here)
-        await asyncio.wait_for(nc.connect(
-            servers(url), name=name, connect_timeout=NATS_TIMEOUT_SECONDS, allow_reconnect=True,
-            max_reconnect_attempts=1, reconnect_time_wait=0.1, error_cb=noted,
-            **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
-               if credentials else {}),
-        ), DEADLINE_SECONDS)
+        await asyncio.wait_for(nc.connect(**options), DEADLINE_SECONDS)
     except Exception as exc:  # noqa: BLE001 — every way of not connecting is told apart below
         await nc.close()
         refused = [e for e in seen if "authorization violation" in str(e).lower()]

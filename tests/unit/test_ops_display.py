@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from argparse import Namespace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -68,8 +69,9 @@ def reasons_jusou_writes() -> dict[str, str]:
 def test_every_reason_jusou_writes_has_its_japanese_and_keeps_its_particulars() -> None:
     written = reasons_jusou_writes()
     assert all(written.values()), written
-    ja = {kind: japanese(reason) for kind, reason in written.items()}
-    assert all(ja.values()), {k: v for k, v in ja.items() if not v}
+    found = {kind: japanese(reason) for kind, reason in written.items()}
+    assert all(found.values()), {k: v for k, v in found.items() if not v}
+    ja = {kind: text or "" for kind, text in found.items()}
     assert "NoSuchEvent" in ja["unknown event"] and "9" in ja["unknown event"]
     assert "jusou.meeting.CaseEscalated" in ja["disagreeing"] and "件名が正" in ja["disagreeing"]
     assert str(2**60) in ja["far position"] and "3 回" in ja["failed"] and "再処理が 3 回" in ja["replay failed"]
@@ -98,12 +100,12 @@ def test_deadletters_list_and_show_give_the_reason_in_japanese_beside_the_englis
     monkeypatch.setattr(deadletters, "dead_letters", listed)
     monkeypatch.setattr(deadletters, "dead_letter", one)
     monkeypatch.setenv("COLUMNS", "200")
-    assert ops.deadletters_list(SimpleNamespace(limit=10, consumer=None, json=True)) == 0
+    assert ops.deadletters_list(Namespace(limit=10, consumer=None, json=True)) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["reason"], r["reason_ja"]) for r in rows] == [(reason, japanese(reason)), ("not ours", None)]
-    assert ops.deadletters_list(SimpleNamespace(limit=10, consumer=None, json=False)) == 0
+    assert ops.deadletters_list(Namespace(limit=10, consumer=None, json=False)) == 0
     table = capsys.readouterr().out
     assert "2 回処理に失敗しました" in table and "injected failure" in table and "not ours" in table
-    assert ops.deadletters_show(SimpleNamespace(seq=5, json=False)) == 0
+    assert ops.deadletters_show(Namespace(seq=5, json=False)) == 0
     shown = capsys.readouterr().out
     assert "2 回処理に失敗しました" in shown and "injected failure" in shown
