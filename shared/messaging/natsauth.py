@@ -58,6 +58,11 @@ Docker Compose and Kubernetes run nats-server with deploy/nats/auth.conf (`deplo
 `jusou nats config`): the same users and permissions, each password a reference to an environment
 variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it starts.
 
+With `JUSOU_PARTITIONS` = P > 1 (shared/messaging/partitions.py, docs/capacity.md §6) a service's user also has the
+rights of its partition consumers `<service>--<source>--p<k>` (the same four subjects each, filter `jusou.<source>.*`)
+and of its lease bucket `jusou-partitions-<service>` (`partition_permissions`), and the integrator is denied those
+consumers too; rights are rendered for the P of the environment (`jusou nats config` again when it changes).
+
 What each service consumes is given (`subscriptions`: service → its Application's `subscriptions`,
 source → event types); only the operator tooling loads a service by name (jusou/runner.py).
 """
@@ -135,8 +140,13 @@ def consumer_subjects(stream: str, durable: str, filter_subject: str) -> list[st
 def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
     """What `service`'s NATS user, consuming from `sources`, may publish and subscribe to (the module's
     docstring says why)."""
+    from shared.messaging.partitions import partition_permissions  # it imports this module
+
+    sources = sorted(sources)
     consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
+    # JUSOU_PARTITIONS = P > 1: its partition consumers and its lease bucket (docs/capacity.md §6); nothing for P = 1
+    consumers += partition_permissions(service, sources, current().partitions)
     return {
         "publish": {"allow": [
             f"{SUBJECT_PREFIX}.{service}.>",  # its own integration events (the relay)
@@ -152,8 +162,13 @@ def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
 
 def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
     """The read-only integrator: consumers of its own on `JUSOU`, never one of the services'."""
+    from shared.messaging.partitions import partition_consumers  # it imports this module
+
+    partitions = current().partitions
     ours = [(durable, stream) for service, sources in subscriptions.items()
-            for durable, (stream, _) in durable_consumers(service, sources).items() if stream == STREAM]
+            for durable, (stream, _) in (durable_consumers(service, sources)
+                                         | (partition_consumers(service, sorted(sources), partitions) if partitions > 1 else {})
+                                         ).items() if stream == STREAM]
     return {
         "publish": {
             "allow": [

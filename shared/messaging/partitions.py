@@ -100,8 +100,10 @@ UNPARTITIONED_QUIET = 2 * ACK_WAIT_SECONDS
 
 
 def partitions_setting(value: str | None = None) -> int:
-    """`JUSOU_PARTITIONS`: partitions per source (1, the default: the unpartitioned inbox)."""
-    text = os.environ.get(PARTITIONS_ENV, "") if value is None else value
+    """`JUSOU_PARTITIONS`: partitions per source (1, the default: the unpartitioned inbox; shared/settings.py)."""
+    if value is None:
+        return current().partitions
+    text = value
     if not text.strip():
         return 1
     try:
@@ -114,8 +116,10 @@ def partitions_setting(value: str | None = None) -> int:
 
 
 def lease_setting(value: str | None = None) -> float:
-    """`JUSOU_PARTITION_LEASE_SECONDS`: how long a partition's lease outlives its owner's last renewal."""
-    text = os.environ.get(LEASE_ENV, "") if value is None else value
+    """`JUSOU_PARTITION_LEASE_SECONDS`: how long a partition's lease outlives its owner's last renewal (shared/settings.py)."""
+    if value is None:
+        return current().partition_lease_seconds
+    text = value
     if not text.strip():
         return DEFAULT_LEASE_SECONDS
     try:

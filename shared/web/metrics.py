@@ -308,8 +308,14 @@ class Metrics:
 
 
 def tracking_positions(app: Any) -> dict[str, int]:
-    """Each upstream source → the position this service's tracking record of it has reached (0: none yet)."""
-    return {source: app.recorder.max_tracking_id(source) or 0 for source in sorted(app.subscriptions)}
+    """Each upstream source → the position this service's tracking record of it has reached (0: none yet); with
+    JUSOU_PARTITIONS = P > 1 also each partition's, `<source>#p<k>` (shared/messaging/partitions.py; jusou/ops.py reads them)."""
+    from shared.messaging.partitions import partitions_setting, tracking_name
+
+    partitions = partitions_setting()
+    names = [name for source in sorted(app.subscriptions)
+             for name in (source, *(tracking_name(source, k) for k in range(partitions if partitions > 1 else 0)))]
+    return {name: app.recorder.max_tracking_id(name) or 0 for name in names}
 
 
 def sqlite_bytes(app: Any) -> int | None:
