@@ -288,6 +288,47 @@ def print_profile(path: str, top: int = 25) -> None:
         print(f"  {100 * n / total:5.1f}%  {frame}")
 
 
+#: (category, test on a profiled function's file and name), first match wins: where a service's CPU goes.
+CATEGORIES: list[tuple[str, Any]] = [
+    ("SQLite (the C library, its fsyncs' CPU)", lambda f, n: f == "~" and "sqlite3" in n),
+    ("AES + zlib", lambda f, n: "cryptography" in f or "compressor" in f or (f == "~" and ("zlib" in n or "AESGCM" in n))),
+    ("eventsourcing (mapper, recorder, repository)", lambda f, n: "/eventsourcing/" in f),
+    ("HTTP framework (uvicorn, Starlette, FastAPI, pydantic)", lambda f, n: any(
+        p in f for p in ("/uvicorn/", "/starlette/", "/fastapi/", "/pydantic", "/httptools", "/annotated_doc"))),
+    ("our HTTP layer (shared/web, idempotency, request logs)", lambda f, n: "/shared/web/" in f
+     or "shared/kernel/idempotency.py" in f or "shared/observe/" in f or "/prometheus_client/" in f),
+    ("logging (structlog)", lambda f, n: "/structlog/" in f or "/logging/" in f),
+    ("relay", lambda f, n: "shared/messaging/relay.py" in f),
+    ("inbox (ours, FastStream, fast_depends)", lambda f, n: "shared/messaging/" in f or "/faststream/" in f
+     or "/fast_depends/" in f),
+    ("nats client", lambda f, n: "/nats/" in f),
+    ("read models", lambda f, n: "shared/kernel/readmodel.py" in f or "shared/kernel/library.py" in f),
+    ("domain and application (services/, shared/domain, shared/kernel)", lambda f, n: "/services/" in f
+     or "/shared/" in f),
+    ("threads and the loop (asyncio, anyio, threading, queue, uvloop)", lambda f, n: any(
+        p in f for p in ("/asyncio/", "/anyio/", "threading.py", "queue.py", "/uvloop/", "contextvars"))
+     or (f == "~" and any(p in n for p in ("_thread", "_asyncio", "_contextvars", "select", "uvloop")))),
+    ("JSON, UUIDs, dates, typing (stdlib)", lambda f, n: any(p in f for p in ("/json/", "uuid.py", "typing.py",
+                                                                             "datetime", "enum.py", "/re/"))
+     or (f == "~" and any(p in n for p in ("json", "orjson", "uuid", "datetime", "isinstance")))),
+]
+
+
+def categorise(path: str) -> list[tuple[str, float]]:
+    """Self time (tottime) of a pstats file's functions, by CATEGORIES, as shares of the whole."""
+    import pstats
+
+    stats = pstats.Stats(path).stats  # type: ignore[attr-defined]
+    totals: collections.Counter[str] = collections.Counter()
+    for (filename, _, name), (_, _, tottime, _, _) in stats.items():
+        if "cprofile_site" in filename:
+            continue  # the snapshot itself
+        category = next((c for c, test in CATEGORIES if test(filename, name)), "other")
+        totals[category] += tottime
+    whole = sum(totals.values()) or 1.0
+    return [(category, round(100 * t / whole, 1)) for category, t in totals.most_common()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/commands.py", description=__doc__.split("\n")[0])
     parser.add_argument("mode", nargs="?", choices=("escalate", "journey"), default="escalate")
@@ -348,6 +389,8 @@ def main(argv: list[str] | None = None) -> None:
         import pstats
 
         print(f"\ncProfile of {args.cprofile} (every thread, CPU clocks, the measured phase): {cprofiled}")
+        for category, share in categorise(cprofiled):
+            print(f"  {share:5.1f}%  {category}")
         stats = pstats.Stats(cprofiled)
         stats.sort_stats("tottime").print_stats(40)
         stats.sort_stats("cumulative").print_stats(60)
