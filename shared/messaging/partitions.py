@@ -49,6 +49,7 @@ import os
 import re
 import secrets
 import socket
+import sys
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -131,11 +132,28 @@ def lease_setting(value: str | None = None) -> float:
     return seconds
 
 
+#: Services whose handlers rely on another case's events applied first (per-source order), so they must not be
+#: partitioned by case as they stand: collaboration's household rule (D16) needs the other case's escalation from
+#: intake first (else a second case and plan for one household); community's regional issues count gaps across cases.
+NEEDS_SOURCE_ORDER = {
+    "collaboration": "世帯の規則（D16）が他のケースの送致を先に適用することに依っています / its household rule (D16) "
+                     "relies on another case's escalation being applied first",
+    "community": "地域の課題がケースをまたいで数えられます / its regional issues count gaps across cases",
+}
+
+
 def inbox_for(app: ServiceApplication, broker: NatsBroker, max_deliver: int) -> Inbox:
-    """The service's inbox: today's (`JUSOU_PARTITIONS` unset or 1), or a `PartitionedInbox` (then started with `run`)."""
+    """The service's inbox: today's (`JUSOU_PARTITIONS` unset or 1), or a `PartitionedInbox` (then started with `run`).
+    A service that needs per-source order (NEEDS_SOURCE_ORDER) stops with status 2 rather than partition."""
     partitions = partitions_setting()
     if partitions == 1:
         return Inbox(app, broker, max_deliver)
+    why = NEEDS_SOURCE_ORDER.get(getattr(app, "service", ""))
+    if why:
+        print(f"JUSOU_PARTITIONS={partitions}: {app.service} はケースごとに分けて受信できません。{why}。"
+              f"このサービスは JUSOU_PARTITIONS=1 で動かしてください / {app.service} cannot be partitioned by case: "
+              "run it with JUSOU_PARTITIONS=1", file=sys.stderr)
+        raise SystemExit(2)
     return PartitionedInbox(app, broker, max_deliver, partitions, lease_setting())
 
 

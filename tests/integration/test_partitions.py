@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import nats as nats_py
+import pytest
 from faststream.nats import NatsBroker
 from support.poll import eventually
 from support.servers import Nats, free_port, nats_binary, wait_for_port
@@ -291,3 +292,17 @@ def test_the_partition_is_crc32_of_the_case_id_read_from_the_body() -> None:
     assert case_of(compact) == case_of(spaced) == case
     assert partition_of(compact, 8) == partition_of(spaced, 8) == 5
     assert partition_of(b"not json", 8) == partition_of(b'{"case_id": "no uuid"}', 8) == 0  # one partition parks it
+
+
+def test_a_service_that_needs_each_sources_order_refuses_to_be_partitioned(monkeypatch: Any, capsys: Any) -> None:
+    """Collaboration's household rule (D16) and community's regional issues rely on other cases' events applied first:
+    with JUSOU_PARTITIONS > 1 such a service stops with status 2 and says why, rather than break the rule."""
+    from shared.messaging.partitions import NEEDS_SOURCE_ORDER, inbox_for
+
+    monkeypatch.setenv("JUSOU_PARTITIONS", "4")
+    for service in NEEDS_SOURCE_ORDER:
+        app = type("App", (), {"service": service})()
+        with pytest.raises(SystemExit) as stopped:
+            inbox_for(app, None, 5)  # type: ignore[arg-type]
+        assert stopped.value.code == 2
+        assert "JUSOU_PARTITIONS=1" in capsys.readouterr().err
