@@ -616,19 +616,21 @@ class Inbox:
         event applied before (a republish its duplicate window missed). Above the tracking this
         process started from (`floor`), every applied position is remembered here: a duplicate up
         there that is no copy of one of them lies behind a tracking record that some message moved
-        past it. A redelivery (tries > 1) may have been applied by another replica or before a
-        crash, and a position at or below the floor may predate this process: neither is reported.
+        past it. A redelivery (tries > 1) may have been applied by another replica, before a crash or
+        by a commit whose answer was lost (then a copy of it coming later is a copy: it is remembered
+        too), and a position at or below the floor may predate this process: neither is reported.
         """
         source, position, event_id = envelope.source, envelope.source_position, str(envelope.event_id)
         seen = self.applied_ids.setdefault(source, OrderedDict())
-        if applied:
-            self.last_applied[source] = (seq, position)
+        if applied or tries > 1:
+            if applied:
+                self.last_applied[source] = (seq, position)
             seen[position] = event_id
             if len(seen) > REMEMBERED_POSITIONS:
                 forgotten, _ = seen.popitem(last=False)
                 self.floor[source] = max(self.floor.get(source, 0), forgotten)
             return
-        if tries > 1 or source not in self.floor or position <= self.floor[source] or seen.get(position) == event_id:
+        if source not in self.floor or position <= self.floor[source] or seen.get(position) == event_id:
             return
         try:
             tracking = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0
