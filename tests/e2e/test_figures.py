@@ -147,4 +147,4 @@ async def test_figures_count_the_years_journeys_exactly(journey: Journey, runnin
     code, out, err = await jusou(running_suite, "report", "--fy", str(NOW))
     assert code == 0, err
     text = out.decode()
-    assert "年度（" in text and "相談受付件数 / 地域包括支援センター" in text and "年度計 4件" in text
+    assert "年度（" in text and f"相談受付件数 / {ELDERLY.ja}" in text and "年度計 4件" in text

@@ -35,7 +35,7 @@ def tampered() -> str:
     """A real token whose roles were edited after signing."""
     header, _, signature = token("kouki-012", ELDERLY.division, "counselor").split(".")
     body = jwt.utils.base64url_encode(
-        b'{"iss":"jusou-dev","aud":"jusou","sub":"kouki-012","division":"elderly-support","roles":["supervisor"],'
+        b'{"iss":"jusou-dev","aud":"jusou","sub":"kouki-012","division":"' + ELDERLY.division.encode() + b'","roles":["supervisor"],'
         + f'"exp":{NOW + 6 * 3600}}}'.encode()).decode()
     return f"{header}.{body}.{signature}"
 
@@ -43,10 +43,10 @@ def tampered() -> str:
 CASES = {
     "missing": ({}, "Bearer"),
     "not bearer": ({"Authorization": "Basic a291a2k6cGFzcw=="}, "Bearer"),
-    "expired": ({"Authorization": f"Bearer {token('kouki-012', 'elderly-support', 'counselor', exp=NOW - 300)}"},
+    "expired": ({"Authorization": f"Bearer {token('kouki-012', ELDERLY.division, 'counselor', exp=NOW - 300)}"},
                 "expired"),
     "bad signature": ({"Authorization": f"Bearer {forged()}"}, "bad signature"),
-    "wrong audience": ({"Authorization": f"Bearer {token('kouki-012', 'elderly-support', 'counselor', aud='other')}"},
+    "wrong audience": ({"Authorization": f"Bearer {token('kouki-012', ELDERLY.division, 'counselor', aud='other')}"},
                        "wrong audience"),
     "alg none": ({"Authorization": "Bearer " + jwt.encode({"iss": "jusou-dev", "aud": "jusou", "sub": "x",
                                                             "division": CHILDCARE.division, "roles": ["supervisor"],

@@ -364,7 +364,7 @@ def test_injection_strings_in_every_text_field_break_nothing_and_lose_nothing(
 
 
 def test_the_division_uis_show_a_script_as_text(urls: dict[str, str], ids: dict[str, Any], http: httpx.Client) -> None:
-    signed_in = {"cookie": f"{COOKIE}={token('ui-test', 'welfare-general', 'outreach_worker')}"}
+    signed_in = {"cookie": f"{COOKIE}={token('ui-test', LEAD, 'outreach_worker')}"}
     made = http.post(urls["outreach"] + "/engagements", json={"referred_by": SCRIPT, "reason": SCRIPT},
                      headers=staff_headers(SCRIPT[:100], LEAD, "outreach_worker"))
     assert made.status_code == 201, made.text
@@ -383,7 +383,7 @@ def test_csv_exports_keep_a_formula_as_text(urls: dict[str, str], http: httpx.Cl
     assert made.status_code == 201, made.text
 
     exported = http.get(urls["outreach"] + "/ui/engagements.csv",
-                        headers={"cookie": f"{COOKIE}={token('ui-test', 'welfare-general', 'outreach_worker')}"})
+                        headers={"cookie": f"{COOKIE}={token('ui-test', LEAD, 'outreach_worker')}"})
 
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     row = next(r for r in rows if r[0] == made.json()["case_id"])

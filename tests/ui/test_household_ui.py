@@ -93,7 +93,7 @@ async def test_a_household_is_formed_a_member_added_and_two_of_its_cases_escalat
     await page.goto(f"{intake}/ui/cases/{son}")
     await expect(page.locator("#household-plan")).to_contain_text(f"ケース {mother[:8]}")
     await expect(page.get_by_role("button", name="多機関協働事業へつなぐ")).to_have_count(0)
-    await page.goto(f"{intake}/ui/?counter=houkatsu&status=linked")
+    await page.goto(f"{intake}/ui/?counter={ELDERLY.code}&status=linked")
     await expect(page.locator("#cases tbody tr[data-case]")).to_have_count(1)
     await expect(page.locator(f"#cases tr[data-case='{son}']")).to_contain_text("世帯で連携中")
     await expect(page.locator("#cases nav.pager")).to_contain_text("1件中")

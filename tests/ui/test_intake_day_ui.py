@@ -97,7 +97,7 @@ async def test_a_counselor_searches_receives_sees_the_person_and_closes_a_return
     case_id = re.search(r"/ui/cases/([0-9a-f-]{36})", page.url).group(1)  # type: ignore[union-attr]
 
     # The counter's list names the person.
-    await page.goto(f"{intake}/ui/?counter=houkatsu")
+    await page.goto(f"{intake}/ui/?counter={ELDERLY.code}")
     await expect(page.locator(f"#cases tr[data-case='{case_id}'] td.person")).to_contain_text("国領 太郎")
     await shoot(page, "intake-list-persons")
 

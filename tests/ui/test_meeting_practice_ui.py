@@ -66,7 +66,7 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await expect(page.get_by_role("alert")).to_contain_text("開催の記録を保存しました")
     await expect(page.locator("#sitting-time")).to_have_text("14:00〜15:30")
     await expect(page.locator("#sitting-present")).to_have_text(
-        "調布 花子（福祉総務課）、深大寺 太郎（地域包括支援センター）、国領 次郎（調布ライフサポート）")
+        f"調布 花子（{LEAD_NAME}）、深大寺 太郎（{ELDERLY.ja}）、国領 次郎（{HARDSHIP.ja}）")
     for plan_id in (agreed, revised):
         await page.locator("#agenda-add").get_by_label("プラン").select_option(plan_id)
         await page.locator("#agenda-add").get_by_role("button", name=re.compile("議事次第に加える")).click()
@@ -85,7 +85,7 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await form.get_by_label("決定の理由").fill("頻度と家計の役割を見直してください")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
     await expect(page.locator(f"#error-{revised[:8]}")).to_contain_text(
-        "異議が残っているため承認できません: 地域包括支援センター（訪問の頻度が多すぎる）")
+        f"異議が残っているため承認できません: {ELDERLY.ja}（訪問の頻度が多すぎる）")
     form = page.locator(f"section[data-plan='{revised}']").get_by_role("form")
     await form.get_by_role("radio", name="修正依頼").check()
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
@@ -121,8 +121,8 @@ async def test_a_sitting_as_practised_through_the_pages(ui_suite: Suite, page: P
     await expect(doc.locator("#sitting-recorder")).to_have_text("深大寺 太郎")
     await expect(doc.locator("#agenda-order li")).to_have_count(2)
     given = doc.locator("li[data-kind='decision']").first.locator("tbody tr")
-    await expect(given).to_have_text(["福祉総務課意見家計の見直しも加えてほしい", "地域包括支援センター異議訪問の頻度が多すぎる",
-                                      "調布ライフサポート保留"])
+    await expect(given).to_have_text([f"{LEAD_NAME}意見家計の見直しも加えてほしい", f"{ELDERLY.ja}異議訪問の頻度が多すぎる",
+                                      f"{HARDSHIP.ja}保留"])
     await expect(doc.locator("tr[data-position='agree']")).to_have_count(3)  # 全員賛成, each attendee
     await expect(doc.locator("tr[data-position='object']")).to_have_count(1)
     await expect(doc).to_contain_text("家計改善支援、居場所")
