@@ -261,16 +261,24 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
     params = request.path_params
     app: ServiceApplication = runtime_of(request).app  # the hooks (the signed-in staff member's tenant's: issue 18)
     case_id = _uuid(params["case_id"]) if "case_id" in params else None
-    if case_id is None and "plan_id" in params:
-        plan_id = _uuid(params["plan_id"])
-        case_id = await anyio.to_thread.run_sync(app.case_of_plan, plan_id) if plan_id else None
-    if case_id is not None:
+    plan_id = _uuid(params["plan_id"]) if case_id is None and "plan_id" in params else None
+
+    def case_and_divisions() -> tuple[UUID | None, frozenset[str] | None]:
+        """The case (a plan's) and the divisions its record names, in one hop to a worker thread (not two)."""
+        case = case_id if case_id is not None else (app.case_of_plan(plan_id) if plan_id else None)
+        if case is None:
+            return None, None
         try:
-            divisions = await anyio.to_thread.run_sync(app.case_divisions, case_id)
+            return case, app.case_divisions(case)
         except NotFound:
-            return  # the route answers 404
-        require_scope(principal, divisions, holders=divisions & PROGRAM_DIVISIONS.get(service, frozenset()))
-        return
+            return case, None  # the route answers 404
+
+    if case_id is not None or plan_id is not None:
+        found, divisions = await anyio.to_thread.run_sync(case_and_divisions)
+        if found is not None:
+            if divisions is not None:
+                require_scope(principal, divisions, holders=divisions & PROGRAM_DIVISIONS.get(service, frozenset()))
+            return
     if "person_ref" in params:
         person_ref = _uuid(params["person_ref"])
         readers = await anyio.to_thread.run_sync(app.person_readers, person_ref) if person_ref else None
