@@ -96,6 +96,7 @@ class Relay:
         self._looked: int | None = None  # stream sequence on our subjects checked up to (None: not started)
         self._looked_at = 0.0
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
+        self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
         self.foreign_count = 0
         # Only replicas on one PostgreSQL store share a saved position: on SQLite this relay is its store's only one,
         # and reading the position on every wake was a store transaction per commit (bench/commands.py --cprofile)
@@ -143,6 +144,8 @@ class Relay:
                     await self.look_for_foreign()
                 except (TimeoutError, NatsError, ConnectionError, OSError) as exc:
                     log.warning("relay.look_failed", service=self.app.service, error=str(exc))
+                except Exception as exc:  # noqa: BLE001 - the store away while looking (it reads event ids): never die
+                    log.error("relay.look_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
                 except TimeoutError:
@@ -260,6 +263,8 @@ class Relay:
 
     def problems(self) -> list[str]:
         """What readyz reports as `degraded` for the relay (empty when all is well)."""
+        if self.ended:
+            return [f"{self.app.service}'s relay stopped and publishes nothing more: {self.ended} (restart the service)"]
         if not self.foreign:
             return []
         shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)

@@ -243,6 +243,16 @@ async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 # --- the service's life: its runtime, or one per tenant ----------------------------------------------------
 
 
+def _relay_ended(relay: Relay, task: asyncio.Task[None]) -> None:
+    """A relay's task that ends other than by the service stopping is an error to see at once: logged, and readyz
+    degraded (`Relay.problems`), never a relay silently publishing nothing more."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    relay.ended = f"{type(error).__name__}: {error}" if error else "its loop returned"
+    log.error("relay.ended", service=relay.app.service, error=relay.ended)
+
+
 async def open_runtime(
     settings: Settings,
     application_class: type[ServiceApplication],
@@ -300,6 +310,7 @@ async def _start(
     await broker.start()
     runtime = Runtime(app, relay, inbox, broker, tenant)
     runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay" + (f"@{tenant}" if tenant else ""))
+    runtime.relay_task.add_done_callback(lambda task: _relay_ended(relay, task))
     if isinstance(inbox, PartitionedInbox):
         runtime.partitions_task = asyncio.create_task(inbox.run(nc),
                                                       name=f"{service}-partitions" + (f"@{tenant}" if tenant else ""))
