@@ -40,7 +40,7 @@ nak'ed one would be overtaken by the next, and the tracking moved past it. Nor i
 an earlier message of the consumer is pending elsewhere (delivered to a process that died, or to a
 fetch whose answer a lost connection took): with k in flight the server delivers the later ones
 first, and the earlier one, applied after them, would be a duplicate. The deliveries' own sequence
-shows when one went elsewhere; then the server is asked, and the run waits for it (`Hand`).
+shows when one went elsewhere; then the stream is read, and the run waits for it (`Hand`, shared/messaging/runs.py).
 k > 1 needs one process per durable consumer, the single-node shape (`jusou up`): two replicas
 sharing `<service>--<source>` could each hold part of a run and the later tracking would hide the
 earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises them).
@@ -54,7 +54,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -79,6 +79,7 @@ from shared.contract.events import (
 )
 from shared.kernel.app import BatchFailed, ServiceApplication
 from shared.messaging.natsauth import pull_inbox_prefix
+from shared.messaging.runs import Hand, drop_queued
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming, trace_headers
 
@@ -155,79 +156,6 @@ class BehindTracking:
                 f"{self.skipped} later message(s) from {self.source} skipped as duplicates (last: seq {self.last_seq}, "
                 f"position {self.last_position}); {self.source} may never have recorded position {self.tracking} "
                 f"(README, Operating: a consumer's tracking beyond its source)")
-
-
-@dataclass
-class Hand:
-    """A consumer's messages fetched and not yet settled (runs, k > 1), and whether every message the server
-    delivered to the consumer and has not had settled is among them: only then may they be applied.
-
-    With k in flight the server goes on delivering while earlier messages are pending: one delivered to a
-    process that died, or to a fetch whose answer the connection lost, is delivered again only when its ack
-    wait runs out, after later ones (`max_ack_pending` = k leaves room for them). Applied first, the later
-    ones would move the tracking past it, and it would come back a duplicate and be acked unapplied. So the
-    stream is read from the consumer's ack floor to its last delivery (`Inbox.accounted`): every message
-    there must be in hand, or settled here, with the same content. From then on the deliveries' own sequence
-    shows that none went elsewhere, as long as each follows on from the one before.
-    """
-
-    held: dict[int, Msg] = field(default_factory=dict)  # stream sequence → its latest delivery here
-    next_delivery: int | None = None  # the delivery sequence the next one carries (None: read the stream)
-    reconnects: int = 0  # the NATS connection's reconnects when the held messages were fetched
-    #: stream sequence → hash of the content of the messages this process settled (acked or parked) lately
-    settled: OrderedDict[int, int] = field(default_factory=OrderedDict)
-    waiting_since: float | None = None  # when an earlier message was found pending elsewhere
-    kept_at: float = 0.0
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.held) and self.next_delivery is not None
-
-    def take(self, fetched: list[Msg]) -> None:
-        """Hold what was fetched; follow the delivery sequence."""
-        for msg in sorted(fetched, key=lambda m: m.metadata.sequence.consumer):
-            seq = msg.metadata.sequence
-            self.next_delivery = seq.consumer + 1 if seq.consumer == self.next_delivery else None
-            earlier = self.held.get(seq.stream)
-            if earlier is None or earlier.metadata.sequence.consumer < seq.consumer:
-                self.held[seq.stream] = msg
-
-    def let_go(self, reconnects: int) -> None:
-        """NATS was reconnected (perhaps restarted, its tail lost: a stream sequence may now be another message's):
-        what was fetched before is left unsettled to the server, which delivers it again (or the relay publishes it
-        again), and the stream is read afresh before the next run."""
-        self.held.clear()
-        self.next_delivery = None
-        self.reconnects = reconnects
-
-    def remember(self, seq: int, data: bytes) -> None:
-        """The message at stream sequence `seq` is settled (acked or parked here, or acked before)."""
-        self.settled[seq] = hash(data)
-        self.held.pop(seq, None)
-        while len(self.settled) > REMEMBERED_POSITIONS:
-            self.settled.popitem(last=False)
-
-    async def keep(self, at_once: bool = False) -> None:
-        """Keep the held messages' ack wait from running out while they wait (`in_progress`)."""
-        if not at_once and time.monotonic() - self.kept_at < ACK_WAIT_SECONDS / 2:
-            return
-        self.kept_at = time.monotonic()
-        for msg in list(self.held.values()):
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
-
-
-def drop_queued(subscription: Any) -> int:
-    """Drop what a pull subscription received and no fetch took yet: after a reconnect it may be from before a NATS
-    restart (`Hand.let_go`). nats-py 2.x keeps it in the subscription's `_sub._pending_queue` and hands it to the next
-    fetch first (tests/integration/test_inbox_runs.py fails by name if that moves)."""
-    sub = subscription._sub
-    dropped = 0
-    while not sub._pending_queue.empty():
-        msg = sub._pending_queue.get_nowait()
-        sub._pending_size -= len(msg.data)
-        dropped += 1
-    return dropped
 
 
 class Inbox:
@@ -348,7 +276,7 @@ class Inbox:
                 if not hand.held or not subscriber.running:
                     continue
                 if not hand.ready and not await self.accounted(subscriber, hand, source):
-                    await hand.keep()
+                    await hand.keep(ACK_WAIT_SECONDS / 2)
                     continue
             try:
                 await self.handle_run(list(hand.held.values()), event_types)
@@ -356,7 +284,7 @@ class Inbox:
                 log.error("inbox.run_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                           held=len(hand.held))
                 await asyncio.sleep(1.0)
-                await hand.keep(at_once=True)
+                await hand.keep(ACK_WAIT_SECONDS / 2, at_once=True)
 
     def reconnects(self) -> int:
         """How often this process's NATS connection was made again (`Hand.let_go`)."""

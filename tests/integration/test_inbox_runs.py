@@ -31,7 +31,8 @@ from shared.kernel.app import BatchFailed
 from shared.kernel.store import store_env
 from shared.messaging import inbox as inbox_module
 from shared.messaging.bus import connect, ensure_streams
-from shared.messaging.inbox import Hand, Inbox
+from shared.messaging.inbox import Inbox
+from shared.messaging.runs import Hand
 
 
 class CountingCollaboration(CollaborationApplication):
