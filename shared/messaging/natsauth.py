@@ -137,11 +137,43 @@ def consumer_subjects(stream: str, durable: str, filter_subject: str) -> list[st
     ]
 
 
+# --- partitions (JUSOU_PARTITIONS > 1, shared/messaging/partitions.py): their consumers' names and rights ----------
+
+
+def consumer_name(service: str, source: str, partition: int) -> str:
+    return f"{service}--{source}--p{partition}"
+
+
+def bucket_name(service: str) -> str:
+    return f"jusou-partitions-{service}"
+
+
+def partition_consumers(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> dict[str, tuple[str, str]]:
+    """name → (stream, filter subject) of the service's partition consumers (as natsauth.durable_consumers)."""
+    return {consumer_name(service, source, k): (STREAM, f"{SUBJECT_PREFIX}.{source}.*")
+            for source in sorted(sources) for k in range(partitions)}
+
+
+def partition_permissions(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> list[str]:
+    """What a service's NATS user must publish to, besides natsauth.permissions, to consume in P partitions: its
+    partition consumers (create with their filter, info, pull, ack) and its own lease bucket (create it if
+    missing, read its info, direct-get and write its keys). Nothing when P is 1."""
+    if partitions <= 1:
+        return []
+    bucket = bucket_name(service)
+    return [
+        *(subject for durable, (stream, filter_subject) in partition_consumers(service, sources, partitions).items()
+          for subject in consumer_subjects(stream, durable, filter_subject)),
+        f"{API}.STREAM.INFO.KV_{bucket}",
+        f"{API}.STREAM.CREATE.KV_{bucket}",
+        f"{API}.DIRECT.GET.KV_{bucket}.>",
+        f"$KV.{bucket}.>",
+    ]
+
+
 def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
     """What `service`'s NATS user, consuming from `sources`, may publish and subscribe to (the module's
     docstring says why)."""
-    from shared.messaging.partitions import partition_permissions  # it imports this module
-
     sources = sorted(sources)
     consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
@@ -162,8 +194,6 @@ def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
 
 def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
     """The read-only integrator: consumers of its own on `JUSOU`, never one of the services'."""
-    from shared.messaging.partitions import partition_consumers  # it imports this module
-
     partitions = current().partitions
     ours = [(durable, stream) for service, sources in subscriptions.items()
             for durable, (stream, _) in (durable_consumers(service, sources)

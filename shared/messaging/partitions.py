@@ -81,7 +81,15 @@ from nats.js.kv import KeyValue
 from shared.contract.events import STREAM, SUBJECT_PREFIX, PoisonMessage, parse
 from shared.kernel.app import ServiceApplication
 from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, refusal
-from shared.messaging.natsauth import API, consumer_subjects, pull_inbox_prefix
+from shared.messaging.natsauth import (  # the names and rights live beside the other NATS rights (no import cycle)
+    API,  # noqa: F401 - re-exported
+    bucket_name,
+    consumer_name,
+    consumer_subjects,  # noqa: F401 - re-exported
+    partition_consumers,  # noqa: F401 - re-exported
+    partition_permissions,  # noqa: F401 - re-exported
+    pull_inbox_prefix,
+)
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming
 from shared.settings import current
@@ -191,39 +199,8 @@ def partition_of(body: bytes, partitions: int) -> int:
 # --- names and rights -------------------------------------------------------------------------
 
 
-def consumer_name(service: str, source: str, partition: int) -> str:
-    return f"{service}--{source}--p{partition}"
-
-
 def tracking_name(source: str, partition: int) -> str:
     return f"{source}#p{partition}"
-
-
-def bucket_name(service: str) -> str:
-    return f"jusou-partitions-{service}"
-
-
-def partition_consumers(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> dict[str, tuple[str, str]]:
-    """name → (stream, filter subject) of the service's partition consumers (as natsauth.durable_consumers)."""
-    return {consumer_name(service, source, k): (STREAM, f"{SUBJECT_PREFIX}.{source}.*")
-            for source in sorted(sources) for k in range(partitions)}
-
-
-def partition_permissions(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> list[str]:
-    """What a service's NATS user must publish to, besides natsauth.permissions, to consume in P partitions: its
-    partition consumers (create with their filter, info, pull, ack) and its own lease bucket (create it if
-    missing, read its info, direct-get and write its keys). Nothing when P is 1."""
-    if partitions <= 1:
-        return []
-    bucket = bucket_name(service)
-    return [
-        *(subject for durable, (stream, filter_subject) in partition_consumers(service, sources, partitions).items()
-          for subject in consumer_subjects(stream, durable, filter_subject)),
-        f"{API}.STREAM.INFO.KV_{bucket}",
-        f"{API}.STREAM.CREATE.KV_{bucket}",
-        f"{API}.DIRECT.GET.KV_{bucket}.>",
-        f"$KV.{bucket}.>",
-    ]
 
 
 # --- leases -----------------------------------------------------------------------------------
