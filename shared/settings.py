@@ -206,8 +206,9 @@ class Environment(BaseSettings):
     max_deliver: int = setting("JUSOU_MAX_DELIVER", 5, "tries before a failing message goes to the dead-letter subject",
                                ge=1)
     inbox_batch: int = setting("JUSOU_INBOX_BATCH", 1,
-                               "messages each inbox consumer holds and applies in one transaction (runs: docs/capacity.md §5.1); more "
-                               "than 1 only with one process per service: replicas share the consumers", ge=1, le=1000)
+                               "messages each inbox consumer holds and applies in one transaction (`jusou up`: 16; runs: "
+                               "docs/capacity.md §5.1); more than 1 only with one process per service: replicas share the "
+                               "consumers", ge=1, le=1000)
     partitions: int = setting(
         "JUSOU_PARTITIONS", 1,
         "partitions per source that a service's replicas divide by case (docs/capacity.md §6): 1, the default, one durable "
