@@ -16,12 +16,19 @@ from support.poll import eventually
 from jusou.runner import Suite
 from services.community.application import fiscal_year_of
 from shared.domain.wareki import today_in_japan
+from shared.organisation.reference import programs
 
 from .conftest import shoot, sign_in
 from .upstream import COMMUNITY_STAFF, post
 
 PLACE = "いきいきサロン「ひだまり」"
 GROUP = "ひだまり10の筋トレの会"
+#: The elderly counter's division's community programs (Chofu's 高齢者支援室: 介護予防普及啓発事業 first, four in all);
+#: the place is on the first, the group on the last (Chofu: 生活支援体制整備事業; a file with one: the same program).
+OWN = [p for p in programs().values() if p.kind == "community" and p.division == ELDERLY.division]
+PROGRAM, GROUP_PROGRAM = OWN[0], OWN[-1]
+#: A community program of another division (Chofu: 地域活動支援センター事業 of 障害福祉課): none of this test's sessions.
+OTHER = next(p for p in programs().values() if p.kind == "community" and p.division not in (ELDERLY.division, None))
 
 
 async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_suite: Suite, page: Page) -> None:
@@ -33,8 +40,8 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     # A place of 介護予防普及啓発事業, offered as a 居場所; the program list holds only the division's programs.
     await page.goto(f"{community}/ui/places")
     register = page.locator("#register")
-    await expect(register.get_by_label("事業 / program").locator("option")).to_have_count(4)
-    await register.get_by_label("事業 / program").select_option(label="介護予防普及啓発事業")
+    await expect(register.get_by_label("事業 / program").locator("option")).to_have_count(len(OWN))
+    await register.get_by_label("事業 / program").select_option(label=PROGRAM.ja)
     await register.get_by_label("拠点の名称").fill(PLACE)
     await register.get_by_label("地域 / area").fill("東部地区")
     await register.get_by_label("居場所として参加支援に提供する").check()
@@ -50,7 +57,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     # A session: more new participants than participants is refused in words, the form kept; then recorded.
     await page.get_by_role("link", name="活動と実績").click()
     record = page.locator("#record")
-    await record.get_by_label("拠点 / place").select_option(label=f"{PLACE}（介護予防普及啓発事業・東部地区）")
+    await record.get_by_label("拠点 / place").select_option(label=f"{PLACE}（{PROGRAM.ja}・東部地区）")
     await record.get_by_label("開催日 / held on").fill(f"{year}/4/1")
     await record.get_by_label("参加者数 / participants").fill("12")
     await record.get_by_label("うち新規参加者数").fill("13")
@@ -69,7 +76,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     # The self-help group that formed there, on the place's program and area.
     groups = page.locator("#groups")
     await groups.get_by_label("グループの名称").fill(GROUP)
-    await groups.get_by_label("事業 / program").select_option(label="10の筋力トレーニング自主グループ化支援")
+    await groups.get_by_label("事業 / program").select_option(label=GROUP_PROGRAM.ja)
     await groups.get_by_label("拠点（任意）").select_option(label=PLACE)
     await groups.get_by_label("結成日").fill(f"{year}-04-01")
     await groups.get_by_label("メンバー数（任意）").fill("8")
@@ -78,11 +85,11 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await expect(page.locator("#groups-table tr[data-group]", has_text=GROUP)).to_contain_text("東部地区")
 
     # The year's figures per program and quarter.
-    kaigo = page.locator("#figures-table tr[data-program='kaigo-yobo']")
+    kaigo = page.locator(f"#figures-table tr[data-program='{PROGRAM.code}']")
     for figure, value in (("sessions", "1"), ("participants", "12"), ("new_participants", "3"), ("volunteers", "2"),
                           ("organisations", "2"), ("places", "1"), ("ibasho", "1"), ("new_places", "1")):
         await expect(kaigo.locator(f"td[data-figure='{figure}']")).to_have_text(value)
-    await expect(page.locator("#figures-table tr[data-program='kinryoku-10'] td[data-figure='new_groups']")).to_have_text("1")
+    await expect(page.locator(f"#figures-table tr[data-program='{GROUP_PROGRAM.code}'] td[data-figure='new_groups']")).to_have_text("1")
     await expect(page.locator("#quarters-table tr[data-quarter='1'] td").first).to_have_text("1")
     await shoot(page, "community-activities")
     await page.goto(f"{community}/ui/")  # the community page's summary of the year
@@ -91,7 +98,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     await page.get_by_role("link", name="事業別・四半期別の実績").click()
 
     # The filter bar narrows the sessions by 事業 and 担当者.
-    await page.locator("#sessions-card").get_by_label("事業 / program").select_option(label="子育てひろば事業（連携型）")
+    await page.locator("#sessions-card").get_by_label("事業 / program").select_option(label=OTHER.ja)
     await page.locator("#sessions-card").get_by_role("button", name="絞り込む").click()
     await expect(page.locator("#sessions tr[data-session]")).to_have_count(0)
     await page.locator("#sessions-card").get_by_label("事業 / program").select_option(label="すべて")
@@ -115,7 +122,7 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
     # The place closes: a day before it opened is refused in words; then today, and the list says so.
     await page.goto(f"{community}/ui/places")
     closure = page.locator("#closure")
-    await closure.get_by_label("拠点 / place").select_option(label=f"{PLACE}（介護予防普及啓発事業）")
+    await closure.get_by_label("拠点 / place").select_option(label=f"{PLACE}（{PROGRAM.ja}）")
     await closure.get_by_label("閉所日").fill(f"{year}-03-31")
     await closure.get_by_role("button", name="閉所を記録する").click()
     await expect(page.get_by_role("alert")).to_contain_text("閉所日は開設日")
@@ -131,14 +138,14 @@ async def test_d21_a_place_a_session_and_a_group_show_in_the_years_figures(ui_su
         figures = (await client.get(f"{community}/figures/community", params={"fy": year})).json()
         assert figures["total"]["sessions"] == 1 and figures["total"]["new_groups"] == 1
         assert (await client.get(f"{community}/figures/community", params={"fy": 1999})).status_code == 422
-        listed = (await client.get(f"{community}/sessions", params={"program": "kaigo-yobo", "fy": year})).json()
+        listed = (await client.get(f"{community}/sessions", params={"program": PROGRAM.code, "fy": year})).json()
         assert [s["participants"] for s in listed] == [12]
         assert (await client.get(f"{community}/sessions", params={"fy": year - 1})).json() == []
-        assert [g["name"] for g in (await client.get(f"{community}/groups", params={"program": "kinryoku-10"})).json()] == [GROUP]
+        assert [g["name"] for g in (await client.get(f"{community}/groups", params={"program": GROUP_PROGRAM.code})).json()] == [GROUP]
 
         # Another division's community worker may not record this program's session; an unknown place is 404.
         place_id = next(p["place_id"] for p in (await client.get(f"{community}/places")).json() if p["name"] == PLACE)
-        kodomo = staff_headers("kodomo-001", "children-policy", "community_worker")
+        kodomo = staff_headers("kodomo-001", OTHER.division or "", "community_worker")
         refused = await client.post(f"{community}/sessions", headers=kodomo, json={
             "place_id": place_id, "held_on": today.isoformat(), "participants": 3})
         assert refused.status_code == 403 and division_name(ELDERLY.division) in refused.json()["detail"], refused.text

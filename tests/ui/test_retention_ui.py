@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 from support.auth import sign_in, staff_headers
 from support.journey import Journey
-from support.municipality import CHILDCARE, ELDERLY, LEAD, concern
+from support.municipality import CHILDCARE, DISABILITY, ELDERLY, LEAD, concern
 from support.poll import eventually
 
 from jusou.runner import Suite
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.own_suite  # an empty suite: it lists what is past its 
 
 COUNTER = staff_headers("kouki-012", ELDERLY.division, "counselor")
 SUPERVISOR = staff_headers("kanri-001", ELDERLY.division, "supervisor")
-OTHER_SUPERVISOR = staff_headers("kanri-009", "children-policy", "supervisor")
+OTHER_SUPERVISOR = staff_headers("kanri-009", DISABILITY.division, "supervisor")  # a division the case never had
 AUDITOR = staff_headers("kansa-001", LEAD, "auditor")
 PERSON = {"name": "深大寺 鶫", "kana": "じんだいじ つぐみ", "birth_date": "1948-03-03", "phone": "042-555-0177",
           "address": "調布市深大寺元町九丁目"}
