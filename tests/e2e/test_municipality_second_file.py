@@ -60,6 +60,10 @@ NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
     (THIS, "this module: it starts the second run"),
     ("tests/e2e/test_other_municipality.py",
      "runs on 架空市's file already, set by itself (reorganised on a day of its own) for every suite it starts"),
+    # for now: still name Chofu's community programs and divisions (kaigo-yobo, kinryoku-10, children-policy); to be
+    # named by role (support/municipality.py program_of), then taken off this list
+    ("tests/unit/test_community.py", "names Chofu's community programs by code (to be made role-based)"),
+    ("tests/unit/test_community_activities.py", "names Chofu's community programs and divisions (to be made role-based)"),
 )
 #: Tests of the modules that run, deselected on the second file for CI's time (organisation-independent walks).
 DESELECTED_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = ()
