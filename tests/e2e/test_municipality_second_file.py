@@ -64,9 +64,29 @@ NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
     # named by role (support/municipality.py program_of), then taken off this list
     ("tests/unit/test_community.py", "names Chofu's community programs by code (to be made role-based)"),
     ("tests/unit/test_community_activities.py", "names Chofu's community programs and divisions (to be made role-based)"),
+    # for CI's time (each would add minutes; each runs on the default file): the machinery under faults, replicas and
+    # backups, the walks of every route and page; the journeys they drive run on the second file in test_journey,
+    # test_scenarios and test_branches, and the pages in the tests of tests/ui
+    ("tests/faults/test_faults.py", "services, NATS and stores killed under journeys: the bus and stores' machinery"),
+    ("tests/faults/test_stream_tail.py", "the stream's tail lost and republished: the relay's chain"),
+    ("tests/scaleout/test_scaleout.py", "replicas killed behind a balancer: the processes' machinery"),
+    ("tests/scaleout/test_shared_store.py", "replicas sharing one PostgreSQL store"),
+    ("tests/e2e/test_backup_restore.py", "backup, restore, rebuild and verify: files, dumps and the stream"),
+    ("tests/e2e/test_verify.py", "jusou audit verify against the stream: stores and seals"),
+    ("tests/security/test_schemathesis.py", "generated requests against each OpenAPI document: the HTTP layer"),
+    ("tests/ui/test_accessibility.py", "axe over every page: markup; the pages' content on the file runs in tests/ui"),
+    ("tests/integration/test_bench_smoke.py", "the bench's harness"),
 )
 #: Tests of the modules that run, deselected on the second file for CI's time (organisation-independent walks).
-DESELECTED_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = ()
+DESELECTED_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
+    ("tests/security/test_policy.py::test_policy_every_role_on_every_endpoint_of_every_service",
+     "every role on every route: the policy's table; the tests of its division rules run"),
+    ("tests/security/test_policy.py::test_policy_every_page_shows_only_the_forms_its_reader_may_use",
+     "every page as every role: the policy's table"),
+    (("tests/security/test_trust_boundaries.py::"
+      "test_trust_scope_every_case_route_of_every_service_refuses_another_divisions_supervisor"),
+     "every case route as another division's supervisor: the scope's refusals by code are the same on any file"),
+)
 
 
 def left_out() -> list[str]:

@@ -320,14 +320,19 @@ def test_messages_a_page_shows_no_text_from_the_query_string(own_suite: Suite) -
     with httpx.Client(trust_env=False, cookies={COOKIE: token("kouki-012", ELDERLY.division, "counselor")}) as browser:
         page = browser.get(f"{intake}/ui/cases/{case_id}")
         form = {"reason": "理由", "primary_agency": ELDERLY.ja, "csrf_token": csrf_of(page.text)}
-        for kind in ("ok", "ng"):  # escalated, then refused: it was escalated already
-            sent = browser.post(f"{intake}/ui/cases/{case_id}/escalate", data=form)
-            assert sent.status_code == 303 and f"{kind}=" in sent.headers["location"], sent.text[:300]
-            back = browser.get(intake + sent.headers["location"])
-            shown = re.search(rf'class="flash {kind}"[^>]*>([^<]+)<', back.text)
-            assert shown and " / " in shown.group(1), back.text[:3000]  # the domain's words, Japanese and English
+        sent = browser.post(f"{intake}/ui/cases/{case_id}/escalate", data=form)  # escalated: back to the case
+        assert sent.status_code == 303 and "ok=" in sent.headers["location"], sent.text[:300]
+        back = browser.get(intake + sent.headers["location"])
+        shown = re.search(r'class="flash ok"[^>]*>([^<]+)<', back.text)
+        assert shown and " / " in shown.group(1), back.text[:3000]  # the domain's words, Japanese and English
+        for kind in ("ok", "ng"):
             forged = httpx.URL(sent.headers["location"]).copy_set_param(kind, phishing)
             assert "evil.example" not in browser.get(intake + str(forged.raw_path.decode())).text
+        # refused (it was escalated already): the case page again, the refusal beside its form and what was typed kept
+        refused = browser.post(f"{intake}/ui/cases/{case_id}/escalate", data=form)
+        assert refused.status_code == 409, refused.text[:300]
+        said = re.search(r'class="flash ng"[^>]*>([^<]+)<', refused.text)
+        assert said and " / " in said.group(1), refused.text[:3000]
 
 
 def test_files_the_data_folder_is_private(own_suite: Suite) -> None:
