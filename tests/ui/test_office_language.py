@@ -19,7 +19,7 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from playwright.async_api import expect
-from support.municipality import DISABILITY, ELDERLY, division_name
+from support.municipality import ELDERLY
 
 from jusou.runner import Suite
 from shared.domain.access import Forbidden, OutOfScope
