@@ -467,7 +467,12 @@ async def test_least_privilege_an_integrator_reads_jusou_through_its_own_consume
         for msg in batch:
             await msg.ack()
         await client.nc.flush()
-        info = await client.js.consumer_info(STREAM, "mhlw-reader")
+        last = batch[-1].metadata.sequence.stream
+        for _ in range(50):  # an ack is a message the server applies on its own time: wait for exactly that floor
+            info = await client.js.consumer_info(STREAM, "mhlw-reader")
+            if info.ack_floor.stream_seq == last:
+                break
+            await asyncio.sleep(0.1)
         stream = await client.js.stream_info(STREAM)
     finally:
         await client.nc.close()
