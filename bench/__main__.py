@@ -2,4 +2,5 @@
 
 from bench.run import main
 
-main()
+if __name__ == "__main__":  # not in the load generator's processes (spawned: they import this module again)
+    main()

@@ -10,6 +10,14 @@ they are true:
   timestamps, read back from both stores after the phase);
 - bus events/s: the `JUSOU` stream's message count over the phase;
 - memory: the RSS of each service's process (and its children) and of nats-server.
+
+The load generator runs in several processes (`Drivers`: each its own event loop, HTTP client and
+NATS connection) so that it is never the limit; the main process sends each phase's share to every
+driver and gathers the outcomes (case ids, timings, reads). Its CPU is counted apart from the
+suite's, summed over its processes. A journey waits for a state as an integrator would: on the bus
+(a core NATS subscription on the stream's subjects) for the event that must precede the state, then
+one HTTP read, retried only while the consuming service has not applied the event yet
+(`BusWaits`, `DriverJourney`); every read is counted (reads per journey in the figures).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,26 +171,38 @@ class MemorySampler:
 
 class CpuMeter:
     """CPU seconds each process used between `start` and `stop`, per event on the bus: the work
-    an event costs, which a busy machine slows down but does not change much."""
+    an event costs, which a busy machine slows down but does not change much. The load generator's
+    own (this process and the driver processes) is counted apart."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], drivers: dict[str, int] | None = None) -> None:
         self.pids = pids
+        self.drivers = dict(drivers or {})
         self.began: dict[str, float] = {}
+        self.drivers_began: dict[str, float] = {}
 
     def start(self) -> None:
         self.began = {name: cpu_seconds_of(pid) for name, pid in self.pids.items()}
+        self.drivers_began = {name: cpu_seconds_of(pid, children=False) for name, pid in self.drivers.items()}
         self.driver_began = time.process_time()
 
     def stop(self, bus_events: int, seconds: float) -> dict[str, Any]:
         used = {name: cpu_seconds_of(pid) - self.began.get(name, 0.0) for name, pid in self.pids.items()}
         total = sum(used.values())
         per_event = {name: round(1000 * value / bus_events, 2) if bus_events else None for name, value in used.items()}
+        # the load itself: this process (the bus watcher, the store readers, the phases) and the driver
+        # processes (HTTP journeys, bus waits), each at most one core: the busiest near 1.0 would mean
+        # the figures measure the load generator, not the suite
+        driving = {name: cpu_seconds_of(pid, children=False) - self.drivers_began.get(name, 0.0)
+                   for name, pid in self.drivers.items()}
+        driving["main"] = time.process_time() - self.driver_began
+        driver_total = sum(driving.values())
         return {
             "cpu_ms_per_bus_event": per_event | {"suite": round(1000 * total / bus_events, 2) if bus_events else None},
             "cpu_cores_busy": round(total / seconds, 2) if seconds else None,
-            # the load itself (this process: HTTP client, polls, the bus watcher), in one Python thread
-            # at most one core: near 1.0, the figures measure the load generator, not the suite
-            "driver_cores_busy": round((time.process_time() - self.driver_began) / seconds, 2) if seconds else None,
+            "driver_cores_busy": round(driver_total / seconds, 2) if seconds else None,
+            "driver_busiest_process_cores": round(max(driving.values()) / seconds, 2) if seconds else None,
+            "driver_processes": len(driving),
+            "driver_cpu_ms_per_bus_event": round(1000 * driver_total / bus_events, 2) if bus_events else None,
         }
 
 
@@ -239,7 +260,7 @@ class Bus:
 
 @dataclass
 class Outcome:
-    """What one load phase did."""
+    """What one load phase did (in one driver process, or merged over all of them)."""
 
     started: int = 0
     completed: list[float] = field(default_factory=list)  # seconds each completed unit took
@@ -247,11 +268,46 @@ class Outcome:
     errors: int = 0
     first_error: str | None = None
     late: int = 0  # open loop: starts delayed because too many were in flight
+    reads: int = 0  # HTTP reads (GET) of every unit started, completed or not: the suite's read load
+    commands: int = 0  # HTTP commands (POST, PUT) of every unit started
+    completed_reads: list[int] = field(default_factory=list)  # reads of each completed unit
+    completed_commands: list[int] = field(default_factory=list)
+    waits: int = 0  # waits for a state
+    bus_waits: int = 0  # of which waited on the bus for the event that precedes the state
+    bus_timeouts: int = 0  # the event did not come within BUS_WAIT_S: the wait went on with polls
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
         if self.first_error is None:
             self.first_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+
+    def merge(self, other: Outcome) -> None:
+        self.started += other.started
+        self.completed += other.completed
+        self.cases += other.cases
+        self.errors += other.errors
+        self.first_error = self.first_error or other.first_error
+        self.late += other.late
+        self.reads += other.reads
+        self.commands += other.commands
+        self.completed_reads += other.completed_reads
+        self.completed_commands += other.completed_commands
+        self.waits += other.waits
+        self.bus_waits += other.bus_waits
+        self.bus_timeouts += other.bus_timeouts
+
+    def http_figures(self) -> dict[str, Any]:
+        """Reads and commands per completed unit (a journey, or an escalation in the steady phase)."""
+        done = len(self.completed_reads)
+        return {
+            "reads_per_journey": round(sum(self.completed_reads) / done, 2) if done else None,
+            "commands_per_journey": round(sum(self.completed_commands) / done, 2) if done else None,
+            "reads": self.reads,
+            "commands": self.commands,
+            "waits": self.waits,
+            "bus_waits": self.bus_waits,
+            "bus_wait_timeouts": self.bus_timeouts,
+        }
 
 
 async def timed(outcome: Outcome, unit: Callable[[], Awaitable[str]]) -> None:
@@ -268,9 +324,10 @@ async def timed(outcome: Outcome, unit: Callable[[], Awaitable[str]]) -> None:
 
 
 async def open_loop(unit: Callable[[], Awaitable[str]], per_second: float, seconds: float,
-                    max_in_flight: int = 200) -> Outcome:
-    """Start `unit` at a steady rate for `seconds`, whatever the suite's pace; then let them finish."""
-    outcome = Outcome()
+                    max_in_flight: int = 200, offset: float = 0.0, outcome: Outcome | None = None) -> Outcome:
+    """Start `unit` at a steady rate for `seconds` (the first `offset` seconds in), whatever the
+    suite's pace; then let them finish."""
+    outcome = Outcome() if outcome is None else outcome
     slots = asyncio.Semaphore(max_in_flight)
     tasks: list[asyncio.Task[None]] = []
 
@@ -282,8 +339,8 @@ async def open_loop(unit: Callable[[], Awaitable[str]], per_second: float, secon
 
     began = time.perf_counter()
     i = 0
-    while time.perf_counter() - began < seconds:
-        await asyncio.sleep(max(0.0, began + i / per_second - time.perf_counter()))
+    while per_second > 0 and offset + i / per_second < seconds:
+        await asyncio.sleep(max(0.0, began + offset + i / per_second - time.perf_counter()))
         if slots.locked():
             outcome.late += 1
         await slots.acquire()
@@ -294,10 +351,11 @@ async def open_loop(unit: Callable[[], Awaitable[str]], per_second: float, secon
     return outcome
 
 
-async def closed_loop(unit: Callable[[], Awaitable[str]], workers: int, seconds: float) -> Outcome:
+async def closed_loop(unit: Callable[[], Awaitable[str]], workers: int, seconds: float,
+                      outcome: Outcome | None = None) -> Outcome:
     """`workers` loops, each starting the next unit when its last one ended; stopped after
     `seconds` (units still running then are cancelled and not counted)."""
-    outcome = Outcome()
+    outcome = Outcome() if outcome is None else outcome
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -313,6 +371,364 @@ async def closed_loop(unit: Callable[[], Awaitable[str]], workers: int, seconds:
     return outcome
 
 
+# ---- waiting on the bus, as an integrator would ------------------------------------------------
+
+#: For a state a journey waits for (service, the path's first segment): the bus events that must
+#: precede it, in the order the journey's successive waits on the same resource need them ("source.Type";
+#: the k-th wait needs the first k). Past the end of a list, its last wait's needs hold.
+PRECEDING: dict[tuple[str, str], list[str]] = {
+    ("collaboration", "cases"): ["collaboration.CollaborationStarted"],
+    ("meeting", "agenda"): ["collaboration.PlanProposed", "collaboration.PlanProposed",
+                            "collaboration.PlanClosureRequested"],
+    ("meeting", "consents"): ["intake.ConsentRecorded"],
+    ("collaboration", "plans"): ["meeting.MeetingDecided", "meeting.MeetingDecided", "meeting.PlanClosed"],
+    ("participation", "supports"): ["participation.ParticipationStarted"],
+}
+WANTED_TYPES = {kind.split(".")[1] for kinds in PRECEDING.values() for kind in kinds}
+BUS_WAIT_S = 2.0  # past this the event is taken as missed (counted) and the wait polls as before
+WAIT_DEADLINE_S = 30.0
+FIRST_RETRY_S = 0.002  # the event is on the bus but its consumer has not applied it yet: 2, 4, 8 … 100 ms
+
+
+def needs_for(service: str, path: str, ordinal: int) -> tuple[str, Counter[str]] | None:
+    """The id (the path's last segment) and the events (and how many of each) a wait needs."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    kinds = PRECEDING.get((service, parts[0])) if len(parts) >= 2 else None
+    if not kinds:
+        return None
+    return parts[-1], Counter(kinds[: min(ordinal, len(kinds) - 1) + 1])
+
+
+class BusWaits:
+    """One driver process's core NATS subscription on `jusou.>`: counts, for the ids its journeys
+    registered (a case, a plan), the events about them that arrived, and wakes the waits."""
+
+    def __init__(self) -> None:
+        self.nc: Any = None
+        self.seen: dict[str, Counter[str]] = {}
+        self.waiters: dict[str, list[tuple[Counter[str], asyncio.Future[None]]]] = {}
+        self.messages = 0
+
+    async def open(self, url: str, user: str | None, password: str | None) -> None:
+        import nats
+
+        self.nc = await nats.connect(url, user=user, password=password, name=f"jusou-bench-driver-{os.getpid()}",
+                                     pending_size=64 * 1024 * 1024)
+        await self.nc.subscribe("jusou.>", cb=self.on_message, pending_msgs_limit=1_000_000)
+
+    def register(self, key: str) -> None:
+        self.seen.setdefault(key, Counter())
+
+    def forget(self, keys: set[str]) -> None:
+        for key in keys:
+            self.seen.pop(key, None)
+            for _, future in self.waiters.pop(key, []):
+                future.cancel()
+
+    async def on_message(self, msg: Any) -> None:
+        tokens = msg.subject.split(".")
+        if len(tokens) < 3 or tokens[2] not in WANTED_TYPES:
+            return
+        self.messages += 1
+        try:
+            envelope = json.loads(msg.data)
+            kind = f"{envelope['source']}.{envelope['event_type']}"
+            keys = {str(envelope.get("case_id")), str((envelope.get("payload") or {}).get("plan_id"))}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        for key in keys:
+            counts = self.seen.get(key)
+            if counts is None:
+                continue
+            counts[kind] += 1
+            waiting = self.waiters.get(key)
+            if waiting:
+                still = []
+                for need, future in waiting:
+                    if self.has(counts, need):
+                        if not future.done():
+                            future.set_result(None)
+                    else:
+                        still.append((need, future))
+                self.waiters[key] = still
+
+    @staticmethod
+    def has(counts: Counter[str], need: Counter[str]) -> bool:
+        return all(counts[kind] >= n for kind, n in need.items())
+
+    async def until(self, key: str, need: Counter[str], timeout: float) -> bool:
+        """True once the events `need` about `key` have come; False after `timeout`."""
+        counts = self.seen.setdefault(key, Counter())
+        if self.has(counts, need):
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(key, []).append((need, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def close(self) -> None:
+        if self.nc is not None:
+            await self.nc.close()
+
+
+class Lags:
+    """How long, lately, a state took to follow the event that precedes it when another service
+    applies the event (one process's journeys): the median of the last 64, so the first read is
+    seldom early. A state read at the first try counts a little shorter than it took (the state
+    may have been there sooner), so the median drifts down until first reads fail now and then."""
+
+    def __init__(self, keep: int = 64, most: float = 0.05) -> None:
+        self.keep, self.most = keep, most
+        self.samples: dict[str, deque[float]] = {}
+
+    def first_read(self, key: str) -> float:
+        samples = self.samples.get(key)
+        return min(self.most, pct(list(samples), 0.5)) if samples else 0.0
+
+    def seen(self, key: str, seconds: float, at_first_try: bool) -> None:
+        self.samples.setdefault(key, deque(maxlen=self.keep)).append(seconds * (0.8 if at_first_try else 1.0))
+
+
+@dataclass
+class Tally:
+    """One journey's HTTP requests and waits, and the ids it registered for bus waits."""
+
+    reads: int = 0
+    commands: int = 0
+    waits: int = 0
+    bus_waits: int = 0
+    bus_timeouts: int = 0
+    keys: set[str] = field(default_factory=set)
+    ordinals: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class CountingClient:
+    """The driver's shared HTTP client as one journey sees it: every request counted; the ids a
+    command's answer names (`case_id`, `plan_id`) registered for bus waits before the next command."""
+
+    def __init__(self, http: httpx.AsyncClient, tally: Tally, waits: BusWaits | None) -> None:
+        self.http, self.tally, self.waits = http, tally, waits
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        self.tally.reads += 1
+        return await self.http.get(url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.registered(await self.counted(self.http.post(url, **kwargs)))
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.registered(await self.counted(self.http.put(url, **kwargs)))
+
+    async def counted(self, request: Awaitable[httpx.Response]) -> httpx.Response:
+        self.tally.commands += 1
+        return await request
+
+    def registered(self, response: httpx.Response) -> httpx.Response:
+        if self.waits is not None and response.status_code in (200, 201):
+            try:
+                body = response.json()
+            except ValueError:
+                return response
+            if isinstance(body, dict):
+                for name in ("case_id", "plan_id"):
+                    if isinstance(body.get(name), str):
+                        self.waits.register(body[name])
+                        self.tally.keys.add(body[name])
+        return response
+
+
+class DriverJourney(Journey):
+    """The tests' journey, each wait for a state made on the bus first (the event that must precede
+    it, `PRECEDING`), then read over HTTP: once, or again at 2, 4, 8 … 100 ms while the consuming
+    service has not applied the event yet. When the event is another service's (the reader's service
+    consumes it), the first read comes after the lag this process saw lately between such an event
+    and the state (`Lags`), so that it is seldom too early. A wait the table does not know polls
+    from the start (10 → 100 ms)."""
+
+    def __init__(self, urls: dict[str, str], http: CountingClient, waits: BusWaits | None, tally: Tally,
+                 lags: Lags | None = None) -> None:
+        super().__init__(urls, http)  # type: ignore[arg-type]  # the journey uses get, post and put only
+        self.waits, self.tally, self.lags = waits, tally, lags
+
+    async def get_when(self, service: str, path: str, predicate: Any, what: str) -> dict[str, Any]:
+        tally = self.tally
+        tally.waits += 1
+        delay, growth = 0.01, 1.5
+        needs = None
+        if self.waits is not None:
+            parts = [p for p in path.split("/") if p]
+            ordinal_key = (service, "/".join(parts[:1] + parts[-1:]))
+            needs = needs_for(service, path, tally.ordinals[ordinal_key])
+            tally.ordinals[ordinal_key] += 1
+        lag_key, first = "", 0.0
+        if needs is not None:
+            tally.bus_waits += 1
+            assert self.waits is not None
+            if await self.waits.until(*needs, timeout=BUS_WAIT_S):
+                delay, growth = FIRST_RETRY_S, 2.0
+                foreign = [kind for kind in needs[1] if not kind.startswith(service + ".")]
+                if foreign and self.lags is not None:
+                    lag_key = f"{service}<{','.join(sorted(foreign))}"
+                    first = self.lags.first_read(lag_key)
+            else:
+                tally.bus_timeouts += 1
+        began = time.monotonic()
+        if first:
+            await asyncio.sleep(first)
+        deadline = began + WAIT_DEADLINE_S
+        last: Any = None
+        attempts = 0
+        while True:
+            asked = time.monotonic()
+            response = await self.http.get(self.urls[service] + path)
+            attempts += 1
+            if response.status_code == 200:
+                last = response.json()
+                if predicate(last):
+                    if lag_key and self.lags is not None:
+                        self.lags.seen(lag_key, asked - began, attempts == 1)
+                    return dict(last)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}; last seen: {str(last)[:200]}")
+            await asyncio.sleep(delay)
+            delay = min(0.1, delay * growth)
+
+    async def whole_for_bench(self) -> str:
+        case_id, _ = await self.whole()
+        return case_id
+
+
+# ---- the load generator's processes --------------------------------------------------------------
+
+UNITS = ("receive_and_escalate", "whole_for_bench")
+
+
+def driver_main(conn: Any, urls: dict[str, str], nats_url: str, user: str | None, password: str | None,
+                bus_waits: bool) -> None:
+    """A driver process: runs the phases the main process sends, answers each with its Outcome."""
+    asyncio.run(_driver(conn, urls, nats_url, user, password, bus_waits))
+
+
+async def _driver(conn: Any, urls: dict[str, str], nats_url: str, user: str | None, password: str | None,
+                  bus_waits: bool) -> None:
+    waits = BusWaits() if bus_waits else None
+    lags = Lags()
+    if waits is not None:
+        await waits.open(nats_url, user, password)
+    try:
+        async with client() as http:
+            conn.send(("ready", os.getpid()))
+            while True:
+                command = await asyncio.to_thread(conn.recv)
+                if command[0] == "stop":
+                    break
+                kind, unit_name, amount, seconds, offset = command
+                outcome = Outcome()
+                unit = _unit(unit_name, urls, http, waits, outcome, lags)
+                try:
+                    if kind == "open":
+                        await open_loop(unit, amount, seconds, offset=offset, outcome=outcome)
+                    elif amount:
+                        await closed_loop(unit, int(amount), seconds, outcome=outcome)
+                except Exception as exc:  # noqa: BLE001 - told to the main process, which shows it
+                    outcome.failed(exc)
+                conn.send(outcome)
+    finally:
+        if waits is not None:
+            await waits.close()
+
+
+def _unit(name: str, urls: dict[str, str], http: httpx.AsyncClient, waits: BusWaits | None,
+          outcome: Outcome, lags: Lags | None = None) -> Callable[[], Awaitable[str]]:
+    if name not in UNITS:
+        raise ValueError(f"unknown unit {name}")
+
+    async def unit() -> str:
+        tally = Tally()
+        journey = DriverJourney(urls, CountingClient(http, tally, waits), waits, tally, lags)
+        try:
+            case: str = await getattr(journey, name)()
+        finally:
+            outcome.reads += tally.reads
+            outcome.commands += tally.commands
+            outcome.waits += tally.waits
+            outcome.bus_waits += tally.bus_waits
+            outcome.bus_timeouts += tally.bus_timeouts
+            if waits is not None:
+                waits.forget(tally.keys)
+        outcome.completed_reads.append(tally.reads)
+        outcome.completed_commands.append(tally.commands)
+        return case
+
+    return unit
+
+
+class Drivers:
+    """`processes` driver processes (spawned: each its own interpreter, event loop, HTTP client and
+    NATS connection). A phase is split between them: an open loop's rate, a closed loop's workers."""
+
+    def __init__(self, processes: int, urls: dict[str, str], nats_url: str, user: str | None,
+                 password: str | None, bus_waits: bool = True) -> None:
+        import multiprocessing
+
+        self.context = multiprocessing.get_context("spawn")
+        self.args = (urls, nats_url, user, password, bus_waits)
+        self.count = max(1, processes)
+        self.bus_waits = bus_waits
+        self.pipes: list[Any] = []
+        self.processes: list[Any] = []
+        self.pids: dict[str, int] = {}
+
+    def __enter__(self) -> Self:
+        for i in range(self.count):
+            mine, theirs = self.context.Pipe()
+            process = self.context.Process(target=driver_main, args=(theirs, *self.args), name=f"bench-driver-{i}",
+                                           daemon=True)
+            process.start()
+            self.pipes.append(mine)
+            self.processes.append(process)
+        for i, pipe in enumerate(self.pipes):
+            if not pipe.poll(60):
+                raise RuntimeError(f"bench driver {i} did not start")
+            _, pid = pipe.recv()
+            self.pids[f"driver-{i}"] = pid
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pipe in self.pipes:
+            try:
+                pipe.send(("stop",))
+            except OSError:
+                pass
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+    async def run(self, commands: list[tuple[Any, ...]]) -> Outcome:
+        for pipe, command in zip(self.pipes, commands, strict=True):
+            pipe.send(command)
+        outcomes = await asyncio.gather(*(asyncio.to_thread(pipe.recv) for pipe in self.pipes))
+        merged = Outcome()
+        for outcome in outcomes:
+            merged.merge(outcome)
+        return merged
+
+    async def open(self, unit: str, per_second: float, seconds: float) -> Outcome:
+        """`per_second` units started in all, driver i's the i-th of every `count` (interleaved)."""
+        share = per_second / self.count
+        return await self.run([("open", unit, share, seconds, i / per_second if per_second else 0.0)
+                               for i in range(self.count)])
+
+    async def closed(self, unit: str, workers: int, seconds: float) -> Outcome:
+        shares = [workers // self.count + (1 if i < workers % self.count else 0) for i in range(self.count)]
+        return await self.run([("closed", unit, share, seconds, 0.0) for share in shares])
+
+
 def hop_figures(latencies: dict[str, list[float]]) -> dict[str, Any]:
     out: dict[str, Any] = {"hops": len(latencies["hop"])}
     for part, values in latencies.items():
@@ -321,15 +737,16 @@ def hop_figures(latencies: dict[str, list[float]]) -> dict[str, Any]:
     return out
 
 
-async def steady_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter, events_per_s: float,
+async def steady_phase(drivers: Drivers, bus: Bus, hops: Hops, cpu: CpuMeter, events_per_s: float,
                        seconds: float) -> dict[str, Any]:
     """Escalations at a steady rate: each case is ConsultationReceived, ConsentRecorded,
     CaseEscalated at intake and CollaborationStarted at collaboration on the bus. The events a case
     puts on the bus are counted first (a few cases, drained), then the rate is paced to them."""
+    unit = "receive_and_escalate"
     short = min(1.0, seconds / 3)
-    warm = await open_loop(journey.receive_and_escalate, per_second=5, seconds=short)
+    warm = await drivers.open(unit, per_second=5, seconds=short)
     before = await bus.count()
-    calibration = await open_loop(journey.receive_and_escalate, per_second=10, seconds=short)
+    calibration = await drivers.open(unit, per_second=10, seconds=short)
     await bus.drain(30)
     per_case = max(1.0, (await bus.count() - before) / max(1, len(calibration.cases)))
     hops.missing(warm.cases + calibration.cases)  # read past them
@@ -338,7 +755,7 @@ async def steady_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter, ev
     before = await bus.count()
     began = time.perf_counter()
     cpu.start()
-    outcome = await open_loop(journey.receive_and_escalate, per_second=cases_per_s, seconds=seconds)
+    outcome = await drivers.open(unit, per_second=cases_per_s, seconds=seconds)
     window = time.perf_counter() - began  # includes the last cases' own time, so the rate is a floor
     on_bus_started = await bus.count()
     drained = await bus.drain(60)
@@ -359,20 +776,22 @@ async def steady_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter, ev
         "drained": drained,
         **hop_figures(latencies),
         **used,
+        **outcome.http_figures(),
     }
 
 
-async def saturation_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter, steps: list[int],
+async def saturation_phase(drivers: Drivers, bus: Bus, hops: Hops, cpu: CpuMeter, steps: list[int],
                            seconds: float, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     """Whole journeys (11 events on the bus each) from more and more workers, until the hop
     latency climbs (p50 over 3× the first step's) or the bus rate falls (< 90% of the best)."""
     results: list[dict[str, Any]] = []
     for workers in steps:
-        progress(f"saturation: {workers} journeys at once for {seconds:.0f} s")
+        progress(f"saturation: {workers} journeys at once for {seconds:.0f} s "
+                 f"(from {min(workers, drivers.count)} driver processes)")
         before = await bus.count()
         began = time.perf_counter()
         cpu.start()
-        outcome = await closed_loop(journey.whole_for_bench, workers, seconds)
+        outcome = await drivers.closed("whole_for_bench", workers, seconds)
         window = time.perf_counter() - began
         bus_events = await bus.count() - before
         drained = await bus.drain(60)
@@ -389,6 +808,7 @@ async def saturation_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter
             "drained": drained,
             **hop_figures(hops.latencies_ms(outcome.cases, bus.stored_at)),
             **used,
+            **outcome.http_figures(),
         }
         results.append(step)
         first, best = results[0], max(r["bus_events_per_s"] for r in results[:-1]) if len(results) > 1 else 0
@@ -403,6 +823,8 @@ async def saturation_phase(journey: Journey, bus: Bus, hops: Hops, cpu: CpuMeter
 
 
 class SaturationJourney(BenchJourney):
+    """The tests' journey with backed-off polls, in one process (bench/scaleout.py drives it)."""
+
     async def whole_for_bench(self) -> str:
         case_id, _ = await self.whole()
         return case_id

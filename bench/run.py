@@ -48,12 +48,16 @@ class Sizes:
     audit_events: int
     floor_processes: int
     settle_seconds: float
+    driver_processes: int  # the load generator's processes (bench/load.py Drivers)
 
 
+DRIVERS = max(2, (os.cpu_count() or 2) // 2)
 QUICK = Sizes(raw_messages=3000, raw_seconds=1.0, latency_seconds=2.0, hop_rate=200, hop_seconds=6,
-              steps=[2, 8], step_seconds=8, audit_events=3000, floor_processes=6, settle_seconds=1.0)
+              steps=[2, 8], step_seconds=8, audit_events=3000, floor_processes=6, settle_seconds=1.0,
+              driver_processes=DRIVERS)
 FULL = Sizes(raw_messages=20000, raw_seconds=5.0, latency_seconds=10.0, hop_rate=200, hop_seconds=30,
-             steps=[1, 2, 4, 8, 16, 32], step_seconds=15, audit_events=100_000, floor_processes=6, settle_seconds=3.0)
+             steps=[1, 2, 4, 8, 16, 32], step_seconds=15, audit_events=100_000, floor_processes=6, settle_seconds=3.0,
+             driver_processes=DRIVERS)
 
 console = Console(stderr=True)
 
@@ -73,6 +77,10 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Sizes]:
                         help="a setting for the suite's services (repeatable), e.g. JUSOU_LOG_FORMAT=json")
     parser.add_argument("--profile", default="", metavar="SERVICE[,SERVICE]",
                         help="sample these services with py-spy during the load phases (bench/profile.py)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="FILE",
+                        help="a previous run's JSON: idle RSS, start-up and the audit figure are checked against it")
+    parser.add_argument("--poll-waits", action="store_true",
+                        help="journeys wait for states by HTTP polls only (10 → 100 ms), not on the bus first")
     sizes = parser.add_argument_group("sizes (override the mode's)")
     for name in Sizes.__dataclass_fields__:
         kind = str if name == "steps" else type(getattr(QUICK, name))
@@ -165,19 +173,21 @@ async def drive(suite: Any, sizes: Sizes, pids: dict[str, int], args: argparse.N
     why_not = spies.start()
     if why_not:
         profiles["skipped"] = why_not
+    urls = {name: suite.url(name) for name in SERVICES}
+    say(f"load: {sizes.driver_processes} driver processes, waits {'by polls' if args.poll_waits else 'on the bus'}")
     try:
-        async with load.client() as http:
-            journey = load.SaturationJourney({name: suite.url(name) for name in SERVICES}, http)
-            with load.MemorySampler(pids) as memory:
-                say(f"hop: escalations at a steady {sizes.hop_rate:.0f} events/s on the bus for {sizes.hop_seconds:.0f} s")
-                cpu = load.CpuMeter(pids)
-                steady = await load.steady_phase(journey, bus, hops, cpu, sizes.hop_rate, sizes.hop_seconds)
-                say(f"hop: p50 {steady['hop_ms_p50']} ms, p99 {steady['hop_ms_p99']} ms at "
-                    f"{steady['bus_events_per_s']} ev/s")
-                saturation = await load.saturation_phase(journey, bus, hops, cpu, sizes.steps, sizes.step_seconds, say)
+        with load.Drivers(sizes.driver_processes, urls, suite.nats_url, *suite.nats_operator(),
+                          bus_waits=not args.poll_waits) as drivers, load.MemorySampler(pids) as memory:
+            say(f"hop: escalations at a steady {sizes.hop_rate:.0f} events/s on the bus for {sizes.hop_seconds:.0f} s")
+            cpu = load.CpuMeter(pids, drivers.pids)
+            steady = await load.steady_phase(drivers, bus, hops, cpu, sizes.hop_rate, sizes.hop_seconds)
+            say(f"hop: p50 {steady['hop_ms_p50']} ms, p99 {steady['hop_ms_p99']} ms at "
+                f"{steady['bus_events_per_s']} ev/s")
+            saturation = await load.saturation_phase(drivers, bus, hops, cpu, sizes.steps, sizes.step_seconds, say)
         profiles |= await asyncio.to_thread(spies.stop)
         return {"steady": steady, "saturation": saturation, "memory": {"load_peak_mb": dict(memory.peak)},
-                "profiles": profiles}
+                "profiles": profiles, "load_generator": {"driver_processes": sizes.driver_processes,
+                                                         "waits": "polls" if args.poll_waits else "bus, then read"}}
     finally:
         await asyncio.to_thread(hops.close)
         await bus.close()
@@ -213,8 +223,26 @@ def audit_phase(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any] | None
     return figures
 
 
+def baseline_of(path: Path | None) -> dict[str, Any] | None:
+    """The figures a run must be no worse than, from a previous run's JSON (`--baseline`)."""
+    if path is None:
+        return None
+    previous = json.loads(path.read_text())
+    suite, audit = previous.get("suite") or {}, previous.get("audit_replay") or {}
+    return {
+        "file": str(path),
+        "started_at": (previous.get("meta") or {}).get("started_at"),
+        "load_before": (previous.get("meta") or {}).get("load_before"),
+        "store": suite.get("store"),
+        "idle_rss_mb": ((suite.get("memory") or {}).get("idle_mb") or {}).get("suite"),
+        "ready_seconds": suite.get("ready_seconds"),
+        "audit_history_ms_p50": audit.get("audit_history_ms_p50"),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args, sizes = parse(argv)
+    baseline = baseline_of(args.baseline)  # read first: a wrong path fails before the run, not after
     import logging
 
     import structlog
@@ -233,6 +261,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "suite_env": args.env,
         },
     }
+    results["baseline"] = baseline
     results["raw"] = raw_phase(args, sizes)
     results["suite"] = suite_phase(args, sizes)
     results["audit_replay"] = audit_phase(args, sizes)
@@ -241,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     figures = report.rows(results)
     results["figures"] = figures
     results["targets"] = [{"figure": r["figure"], "value": r["value"], "unit": r["unit"], "target": r["target"],
-                           "met": r["met"]} for r in figures if r["target"]]
+                           "met": r["met"]} for r in figures if r["target"]]  # issue 19's scorecard
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     json_path, png_path = args.out / f"bench-{stamp}.json", args.out / f"bench-{stamp}.png"

@@ -68,8 +68,9 @@ def _proc_rss(pid: int, children: bool) -> float:
     return round(sum(one(p) for p in pids) / 2**20, 1)
 
 
-def cpu_seconds_of(pid: int) -> float:
-    """User + system CPU seconds a process (and its children) has used (psutil, else /proc)."""
+def cpu_seconds_of(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds a process (and, by default, its live children) has used (psutil;
+    without it, /proc: the process's own only)."""
     try:
         import psutil
     except ImportError:
@@ -77,7 +78,7 @@ def cpu_seconds_of(pid: int) -> float:
     total = 0.0
     try:
         process = psutil.Process(pid)
-        for member in [process, *process.children(recursive=True)]:
+        for member in [process, *(process.children(recursive=True) if children else [])]:
             try:
                 times = member.cpu_times()
                 total += times.user + times.system
@@ -95,4 +96,4 @@ def _proc_cpu(pid: int) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime: its own
