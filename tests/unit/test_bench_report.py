@@ -1,0 +1,157 @@
+"""The bench's scorecard (bench/report.py: issue 19's targets, each against the run's own baselines or a
+previous run's JSON) and its load generator's bus waits (bench/load.py), without a suite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the bench package lives beside the tests, at the repository's root
+
+from bench import load, report
+from bench.run import baseline_of
+
+
+def results(store: str = "sqlite", *, held: float = 195.0, p99: float = 20.0, cpu: float = 2.5, best: float = 600.0,
+            insert: float = 5000.0, replay_vs: float = 0.95, baseline: dict[str, Any] | None = None) -> dict[str, Any]:
+    step = {"workers": 8, "bus_events_per_s": best, "journeys_per_s": best / 11, "hop_ms_p50": 5.0,
+            "cpu_ms_per_bus_event": {"suite": cpu}, "cpu_cores_busy": 1.5, "driver_cores_busy": 0.2,
+            "driver_busiest_process_cores": 0.1, "driver_processes": 3, "driver_cpu_ms_per_bus_event": 0.3,
+            "reads_per_journey": 12.4, "commands_per_journey": 12.0, "bus_waits": 100, "bus_wait_timeouts": 0}
+    recorder = {"insert_one_event_per_s": insert, "save_one_aggregate_per_s": 900, "scan_events_per_s": 9e5}
+    return {
+        "meta": {"mode": "quick", "cpus": 2, "load_before": "0.1, 0.2, 0.3"},
+        "baseline": baseline,
+        "raw": {
+            "nats": {"publish_ack_msgs_per_s": 8000, "publish_async_msgs_per_s": 20000, "consume_ack_one_msgs_per_s": 6000,
+                     "consume_ack_batch_msgs_per_s": 20000, "latency_rate_msgs_per_s": 200, "latency_ms_p50": 0.5,
+                     "latency_ms_p99": 2.0},
+            "recorder": {store: recorder},
+            "import_floor": {"processes": 6, "seconds_all_imported": 1.0, "rss_mb_each": 60.0},
+            "nats_server_rss_mb": 20.0,
+        },
+        "suite": {
+            "store": store,
+            "steady": {"target_events_per_s": 200, "bus_events_per_s": held, "hop_ms_p50": 4.0, "hop_ms_p99": p99,
+                       "cpu_ms_per_bus_event": {"suite": cpu + 1}},
+            "saturation": [step],
+            "memory": {"idle_mb": {"intake": 100.0, "nats": 20.0, "suite": 120.0}, "load_peak_mb": {"suite": 130.0}},
+            "ready_seconds": 4.0,
+        },
+        "audit_replay": {"events": 3000, "replay_events_per_s": 950, "raw_scan_events_per_s": 9000,
+                         "raw_scan_decode_events_per_s": 1000, "replay_vs_scan_decode": replay_vs,
+                         "replay_vs_raw_scan": 0.1, "audit_history_ms_p50": 2.0, "full_scan_history_ms": 50.0},
+    }
+
+
+def by_target(rows: list[report.Row]) -> dict[str, report.Row]:
+    return {r["figure"]: r for r in rows if r["target"]}
+
+
+def test_the_sqlite_scorecard_is_issue_19s_targets_and_none_of_the_old_ones() -> None:
+    rows = report.rows(results())
+    targets = {r["target"] for r in rows if r["target"]}
+    assert not targets & {"≤ 5 ms", "≥ 50% of raw", "≤ 600 MB", "≤ 10 s", "≤ 100 ms"}
+    scored = by_target(rows)
+    assert scored["CPU per bus event, whole suite (best step)"]["target"] == "≤ 3 ms"
+    assert scored["bus events/s, best step (8 journeys at once)"]["target"] == "≥ 0.10 × raw insert"
+    assert scored["hop p99 at 195 bus ev/s held"]["target"] == "≤ 25 ms, held ≥ 190 ev/s"
+    assert scored["replay (read models) on 3,000 events"]["target"] == "≥ 0.9 × scan + decode"
+    assert all(r["met"] for r in scored.values() if "previous run" not in r["figure"]), scored
+    no_baseline = [r for r in scored.values() if "previous run" in r["figure"]]
+    assert len(no_baseline) == 3 and all(r["met"] is None and "no baseline" in r["target"] for r in no_baseline)
+
+
+def test_each_target_fails_on_its_own_figure() -> None:
+    def met(**given: Any) -> dict[str, bool | None]:
+        return {r["figure"].split(" (")[0].split(" at ")[0]: r["met"] for r in report.rows(results(**given)) if r["target"]}
+
+    assert met(cpu=3.5)["CPU per bus event, whole suite"] is False
+    assert met(best=450.0)["bus events/s, best step"] is False  # 0.09 of 5,000
+    assert met(p99=30.0)["hop p99"] is False
+    held_short = met(held=180.0)
+    assert held_short["bus events/s held"] is False and held_short["hop p99"] is False  # p99 counts only when held
+    assert met(replay_vs=0.85)["replay"] is False
+
+
+def test_postgres_has_its_own_targets_and_no_cpu_target() -> None:
+    rows = report.rows(results("postgres", p99=40.0, best=700.0))
+    scored = by_target(rows)
+    assert scored["hop p99 at 195 bus ev/s held"]["target"] == "≤ 50 ms, held ≥ 190 ev/s"
+    assert scored["hop p99 at 195 bus ev/s held"]["met"] is True
+    saturation = scored["bus events/s, best step (8 journeys at once)"]
+    assert saturation["target"] == "≥ 0.15 × raw insert" and saturation["met"] is False  # 0.14 of 5,000
+    assert not any(r["figure"].startswith("CPU per bus event") for r in scored.values())
+
+
+def test_no_worse_than_the_previous_run_given_by_baseline(tmp_path: Path) -> None:
+    previous = results()
+    previous["meta"] |= {"started_at": "2026-12-05T20:00:00+00:00"}
+    previous["suite"]["memory"]["idle_mb"]["suite"] = 110.0  # this run's 120 is 9% more: worse
+    previous["suite"]["ready_seconds"] = 3.8  # 4.0 is within 10%
+    previous["audit_replay"]["audit_history_ms_p50"] = 1.0  # 2.0 is worse
+    path = tmp_path / "previous.json"
+    path.write_text(json.dumps(previous))
+    rows = by_target(report.rows(results(baseline=baseline_of(path))))
+    assert rows["suite RSS, idle, against the previous run"]["met"] is False
+    assert rows["suite RSS, idle, against the previous run"]["baseline"] == 110.0
+    assert rows["start-up, against the previous run"]["met"] is True
+    assert rows["audit journey p50, against the previous run"]["met"] is False
+    assert "previous run 2026-12-05 20:00" in rows["start-up, against the previous run"]["baseline_name"]
+
+
+def test_a_wait_needs_the_events_that_precede_its_state() -> None:
+    plan = "6f1c0d4e-0000-0000-0000-000000000001"
+    assert load.needs_for("meeting", f"/agenda/{plan}", 0) == (plan, Counter({"collaboration.PlanProposed": 1}))
+    assert load.needs_for("meeting", f"/agenda/{plan}", 1) == (plan, Counter({"collaboration.PlanProposed": 2}))
+    assert load.needs_for("meeting", f"/agenda/{plan}", 2) == (
+        plan, Counter({"collaboration.PlanProposed": 2, "collaboration.PlanClosureRequested": 1}))
+    assert load.needs_for("meeting", f"/consents/{plan}", 5) == (plan, Counter({"intake.ConsentRecorded": 1}))
+    assert load.needs_for("meeting", f"/meetings/{plan}", 0) is None  # not a known wait: polls
+
+
+class Message:
+    def __init__(self, source: str, event_type: str, case_id: str, **payload: Any) -> None:
+        self.subject = f"jusou.{source}.{event_type}"
+        self.data = json.dumps({"source": source, "event_type": event_type, "case_id": case_id, "payload": payload})
+
+
+def test_bus_waits_wake_on_the_events_about_a_registered_id_only() -> None:
+    async def scenario() -> None:
+        waits = load.BusWaits()
+        case, plan, other = "c-1", "p-1", "c-2"
+        waits.register(case)
+        waits.register(plan)
+        need = Counter({"collaboration.PlanProposed": 2})
+        waiting = asyncio.create_task(waits.until(plan, need, timeout=5))
+        await waits.on_message(Message("collaboration", "PlanProposed", other, plan_id="p-2"))  # not ours
+        await waits.on_message(Message("collaboration", "PlanProposed", case, plan_id=plan))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await waits.on_message(Message("collaboration", "PlanProposed", case, plan_id=plan))
+        assert await waiting is True
+        assert waits.seen[case]["collaboration.PlanProposed"] == 2  # counted under the case too
+        assert await waits.until(case, Counter({"meeting.MeetingDecided": 1}), timeout=0.01) is False
+        waits.forget({case, plan})
+        assert waits.seen == {}
+
+    asyncio.run(scenario())
+
+
+def test_outcomes_of_the_driver_processes_add_up() -> None:
+    one, two = load.Outcome(started=2, reads=30, commands=24), load.Outcome(started=1, reads=13, commands=12)
+    one.completed_reads, one.completed_commands = [12, 14], [12, 12]
+    two.completed_reads, two.completed_commands = [13], [12]
+    two.failed(RuntimeError("boom"))
+    merged = load.Outcome()
+    merged.merge(one)
+    merged.merge(two)
+    figures = merged.http_figures()
+    assert (merged.started, merged.errors, merged.first_error) == (3, 1, "RuntimeError: boom")
+    assert figures["reads_per_journey"] == 13.0 and figures["commands_per_journey"] == 12.0 and figures["reads"] == 43
