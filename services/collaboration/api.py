@@ -14,17 +14,15 @@ from services.collaboration.domain import CollaborationCase, CouncilSitting, Res
 from shared.domain.areas import AREA_CODE_PATTERN
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS
-from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
-from shared.web.deps import application, principal, staff
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
-Reader = Annotated[Principal, Depends(principal)]
-Staff = Annotated[dict[str, str], Depends(staff)]
+Reader = Who  # the signed-in staff member (shared/web/deps.py: no thread hop)
 router = APIRouter(tags=["collaboration"])
 
 #: 課題の状態 (D4)

@@ -15,13 +15,12 @@ from shared.domain.areas import AREA_CODE_PATTERN
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
-from shared.web.deps import application, staff
+from shared.web.deps import Staff, application
 from shared.web.limits import MAX_CAPACITY, Capacity, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
 
 App = Annotated[CommunityApplication, Depends(application(CommunityApplication))]
-Staff = Annotated[dict[str, str], Depends(staff)]
 router = APIRouter(tags=["community"])
 
 

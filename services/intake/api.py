@@ -26,17 +26,14 @@ from shared.contract.events import (
 from shared.domain.wareki import today_in_japan
 from shared.kernel.journey import NotFound
 from shared.organisation.reference import COUNTERS
-from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
 from shared.web.dates import ConsultationDate, WarekiBirthDate
-from shared.web.deps import application, principal, staff
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import reads_every_division, requires
 
 App = Annotated[IntakeApplication, Depends(application(IntakeApplication))]
-Staff = Annotated[dict[str, str], Depends(staff)]
-Who = Annotated[Principal, Depends(principal)]
 ConnectionIndex = Annotated[int, Path(ge=0, le=10_000, description="つなぎの番号 (index of the case's connections)")]
 
 

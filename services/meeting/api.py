@@ -12,15 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import NO_ATTENDEES, CaseLearning, PlanReview
 from shared.domain.areas import AREA_CODE_PATTERN
-from shared.web.auth import Principal
-from shared.web.deps import application, principal, staff
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
 
 App = Annotated[MeetingApplication, Depends(application(MeetingApplication))]
-Staff = Annotated[dict[str, str], Depends(staff)]
-Reader = Annotated[Principal, Depends(principal)]
+Reader = Who  # the signed-in staff member (shared/web/deps.py: no thread hop)
 router = APIRouter(tags=["meeting"])
 
 #: said when a gap's form is sent with a field left empty (the page's words, the API's too)

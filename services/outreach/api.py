@@ -11,17 +11,15 @@ from pydantic import BaseModel, Field
 
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
-from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
-from shared.web.deps import application, principal, staff
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
 App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
-Staff = Annotated[dict[str, str], Depends(staff)]
-Reader = Annotated[Principal, Depends(principal)]
+Reader = Who  # the signed-in staff member (shared/web/deps.py: no thread hop)
 router = APIRouter(tags=["outreach"])
 
 

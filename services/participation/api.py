@@ -13,9 +13,8 @@ from services.participation.application import ParticipationApplication
 from services.participation.domain import CatalogueEntry, Support
 from shared.domain.areas import AREA_CODE_PATTERN
 from shared.organisation.reference import RESOURCE_KINDS
-from shared.web.auth import Principal
 from shared.web.casework_api import casework_router
-from shared.web.deps import application, principal, staff
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, Name, Need, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
@@ -25,8 +24,7 @@ from shared.web.policy import requires
 KINDS = ", ".join(k.code for k in RESOURCE_KINDS.values())
 
 App = Annotated[ParticipationApplication, Depends(application(ParticipationApplication))]
-Staff = Annotated[dict[str, str], Depends(staff)]
-Reader = Annotated[Principal, Depends(principal)]
+Reader = Who  # the signed-in staff member (shared/web/deps.py: no thread hop)
 PlacementIndex = Annotated[int, Path(ge=0, le=10_000, description="参加の番号 (index of GET /supports/{case_id} placements)")]
 router = APIRouter(tags=["participation"])
 
