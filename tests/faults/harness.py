@@ -26,9 +26,9 @@ from support.municipality import LEAD
 
 from faults import invariants as inv
 from faults.injectors import Faults
-from faults.journeys import KINDS, Driver, Record
+from faults.journeys import KINDS, REPLICA, Driver, Record
 from faults.journeys import run as run_journey
-from faults.world import SERVICES, World
+from faults.world import PARTITIONABLE, World
 from shared.contract.events import DEAD_LETTER_STREAM
 
 LAG_DEADLINE_S = 30.0  # the invariant: consumer lag back to 0 within this long after the last fault
@@ -146,10 +146,12 @@ async def settle_or_explain(nc: Any, driver: Driver, deadline_s: float, world: W
         return await quiesce(nc, driver, deadline_s)
     except NotSettled as exc:
         stuck = {name.split("--")[0].split(" ")[0] for name, lag in exc.lags.items() if lag}
-        for name in sorted(stuck & set(SERVICES)):
-            target = artifacts / f"faults-{world.store.kind}-stuck-{name}.txt"
+        stuck |= {p for s in stuck for p in world.replicas_of(s)}  # a consumer's service: each of its replicas
+        for name in sorted(stuck & set(world.processes)):
+            target = artifacts / f"faults-{world.mode}-stuck-{name}.txt"
             with contextlib.suppress(Exception):
-                ready = await driver.get(name, "/readyz", gated=False)
+                service, replica = name.split("-")[0], world.replicas_of(name.split("-")[0]).index(name)
+                ready = await driver.get(service, "/readyz", gated=False, replica=replica)
                 target.write_text(f"/readyz {ready.status_code}\n{ready.text}\n\n")
             with contextlib.suppress(Exception):
                 stacks = await asyncio.to_thread(py_spy_dump, world.service_pids()[name])
@@ -189,7 +191,7 @@ async def watch_lag(nc: Any, driver: Driver, since: float) -> dict[str, float]:
 def schedule(plan: Plan, faults: Faults, rng: random.Random) -> list[tuple[str, Any]]:
     actions: list[tuple[str, Any]] = []
     moments = ("mid-request", "after-commit", "after-upstream")
-    kills = [s for s in SERVICES for _ in range(plan.service_kills)]
+    kills = [s for s in faults.world.processes for _ in range(plan.service_kills)]  # every replica
     actions += [(f"SIGKILL {s} {moments[i % 3]}", lambda s=s, m=moments[i % 3]: faults.kill_service(s, m))
                 for i, s in enumerate(kills)]
     actions += [("SIGKILL nats-server", lambda: faults.kill_nats()) for _ in range(plan.nats_kills)]
@@ -217,7 +219,7 @@ async def run(world: World, plan: Plan, artifacts: Path) -> Report:
 
 
 async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
-    report = Report(store=world.store.kind, journeys=plan.journeys)
+    report = Report(store=world.mode, journeys=plan.journeys)
     began = time.monotonic()
     rng = random.Random(plan.seed)
     await asyncio.to_thread(world.start)
@@ -247,6 +249,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             active = Counter[str]()
 
             async def worker(n: int) -> None:
+                REPLICA.set(n)  # its journeys keep to one replica of each service (the n-th, modulo their number)
                 await asyncio.sleep(plan.ramp_s * n / max(1, plan.journeys))
                 while True:  # at least one journey each
                     record = Record(kinds[len(records) % len(kinds)], len(records))
@@ -324,7 +327,8 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
     scan = await asyncio.to_thread(inv.scan_stores, world.store)
     stream_check = inv.check_stream(stream, scan, faults.poison)
     dead_check = inv.check_dead_letters(dead, faults.poison)
-    order, unknown_causes = inv.order_violations(scan)
+    # Partitioned services keep each case's order (docs/capacity.md §6.1), the others each source's.
+    order, unknown_causes = inv.order_violations(scan, per_case={s for s in PARTITIONABLE if world.partitioned(s)})
     duplicates = inv.duplicate_effects(scan)
     late = {name: t for name, t in lag.items() if t > LAG_DEADLINE_S}
 
@@ -333,7 +337,8 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
         "events on the stream that no store recorded": len(stream_check.on_stream_not_stored),
         "public events in a store never on the stream": len(stream_check.stored_not_on_stream),
         "duplicate effects": len(duplicates) + comparison.extra_commands,
-        "per-source order violations": len(order),
+        "per-source order violations" if world.partitions == 1 else
+        "order violations (per source; per case in the partitioned services)": len(order),
         "journeys whose final state differs from the fault-free run": len(comparison.differs),
         f"consumers/relays not back to lag 0 within {LAG_DEADLINE_S:.0f} s of the last fault": len(late),
         "poison messages not dead-lettered (or without their reason)":
@@ -366,6 +371,16 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
         "effects whose cause is on no store (poison)": unknown_causes,
         "nats-py default reconnect budget (s)": NATS_DEFAULT_RECONNECT_BUDGET_S,
     })
+    if world.partitions > 1:
+        report.figures["partitions (JUSOU_PARTITIONS) / replicas of " + ", ".join(PARTITIONABLE)] = \
+            f"{world.partitions} / {len(world.replicas_of(PARTITIONABLE[0]))}"
+        report.figures["partition leases taken / lost or taken away (partitions.taken, .lease_lost/.lease_taken)"] = \
+            f"{marks[TAKEN]} / {marks[LOST] + marks[TAKEN_AWAY]}"
+        applied = {p: marks[f"{APPLIED}:{p}"] for s in PARTITIONABLE for p in world.replicas_of(s)}
+        report.figures["events applied per replica (inbox.applied in its log)"] = \
+            ", ".join(f"{p} {n}" for p, n in applied.items())
+        # Scale-out is the point: every replica of a partitioned service applied its share.
+        report.invariants["replicas of a partitioned service that applied nothing"] = sum(1 for n in applied.values() if not n)
     report.notes = faults.notes + [f"poison parked as injected ({k}): {v}" for k, v in dead_check.reasons.items()]
     report.details = {
         "acknowledged commands lost": lost,
@@ -385,19 +400,22 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
 
 REWIND = "relay.stream_lost_tail"
 AWAITED = "inbox.awaiting_redelivery"  # a run (k > 1) held until a message pending elsewhere came again
+TAKEN, LOST, TAKEN_AWAY = "partitions.taken", "partitions.lease_lost", "partitions.lease_taken"
+APPLIED = "inbox.applied"
 
 
 def keep_logs(world: World, artifacts: Path) -> Counter[str]:
     """Copy the run's logs to test-artifacts/ (the temporary folder goes); count the relays' rewinds and the
     inbox's runs held back."""
-    target = artifacts / f"faults-{world.store.kind}-logs"
+    target = artifacts / f"faults-{world.mode}-logs"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     marks = Counter[str]()
     for path in [*world.suite.logs_dir.glob("*.log"), world.root / "nats.log"]:
         text = path.read_text(errors="replace")
-        for mark in (REWIND, AWAITED):
+        for mark in (REWIND, AWAITED, TAKEN, LOST, TAKEN_AWAY):
             marks[mark] += text.count(mark)
+        marks[f"{APPLIED}:{path.stem}"] = text.count(APPLIED)
         (target / path.name).write_text(text[-2_000_000:])
     return marks
 

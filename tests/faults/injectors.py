@@ -20,7 +20,7 @@ from nats.js.errors import NotFoundError
 from support.municipality import LEAD
 
 from faults.journeys import Driver
-from faults.world import API_TIMEOUT_S, RELAY, SERVICES, World, cpu_seconds, read_stream
+from faults.world import API_TIMEOUT_S, RELAY, SERVICES, World, cpu_seconds, read_stream, service_of
 from shared.contract.events import STREAM, PoisonMessage, parse
 
 #: upstream sources each service consumes (its durable consumers are `<service>--<source>`)
@@ -69,8 +69,8 @@ class Faults:
     # -- services -----------------------------------------------------------------------------
 
     async def kill_service(self, name: str, moment: str) -> None:
-        """SIGKILL a service under load at a chosen kind of moment, see what it left half-done, and
-        start it again in the background (faults go on meanwhile; `restarted()` waits for it).
+        """SIGKILL a service's process (`intake`, or a replica: `intake-2`) under load at a chosen kind of moment, see
+        what it left half-done, and start it again in the background (faults go on meanwhile; `restarted()` waits).
 
         mid-request: while a command to it is in flight; after-commit: the instant it acknowledged
         a command (its events are committed, the relay is publishing them); after-upstream: a few
@@ -87,7 +87,7 @@ class Faults:
                 await asyncio.wait_for(self.driver.next_ack(frozenset({name})), 5)
         elif moment == "after-upstream":
             with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.driver.next_ack(frozenset(SOURCES[name])), 5)
+                await asyncio.wait_for(self.driver.next_ack(frozenset(SOURCES[service_of(name)])), 5)
                 await asyncio.sleep(self.rng.uniform(0.001, 0.02))
         process = self.world.suite.processes[name]
         os.killpg(process.pid, signal.SIGKILL)  # at once, before anything else can happen
@@ -106,23 +106,29 @@ class Faults:
                 self.last_fault_at = time.monotonic()
 
     async def _inspect_windows(self, name: str) -> None:
-        """Which windows the kill hit: committed but not yet published; applied but not yet acked."""
-        positions = await asyncio.to_thread(self.world.store.positions, name)
+        """Which windows the kill hit: committed but not yet published; applied but not yet acked (of any replica's
+        consumers, when the service has replicas: the others go on)."""
+        service = service_of(name)
+        positions = await asyncio.to_thread(self.world.store.positions, service)
         if positions["head"] > positions.get(RELAY, 0):
             self.windows["killed between commit and publish"] += 1
-        for source in SOURCES[name]:
-            try:
-                info = await self.js.consumer_info(STREAM, f"{name}--{source}")
-                if not info.num_ack_pending:
+        partitions = self.world.partitions if self.world.partitioned(service) else 1
+        for source in SOURCES[service]:
+            for k in range(partitions):
+                consumer, tracking = (f"{service}--{source}", source) if partitions == 1 else \
+                    (f"{service}--{source}--p{k}", f"{source}#p{k}")
+                try:
+                    info = await self.js.consumer_info(STREAM, consumer)
+                    if not info.num_ack_pending:
+                        continue
+                    msg = await self.js.get_msg(STREAM, info.delivered.stream_seq)
+                    envelope, _ = parse(msg.data)
+                except (TimeoutError, NotFoundError, PoisonMessage):
                     continue
-                msg = await self.js.get_msg(STREAM, info.delivered.stream_seq)
-                envelope, _ = parse(msg.data)
-            except (TimeoutError, NotFoundError, PoisonMessage):
-                continue
-            if positions.get(envelope.source, 0) >= envelope.source_position:
-                self.windows["killed after a consumer's commit, before its ack"] += 1
-            else:
-                self.windows["killed mid-message (before the consumer's commit)"] += 1
+                if positions.get(tracking, 0) >= envelope.source_position:
+                    self.windows["killed after a consumer's commit, before its ack"] += 1
+                else:
+                    self.windows["killed mid-message (before the consumer's commit)"] += 1
 
     # -- NATS ---------------------------------------------------------------------------------
 

@@ -95,6 +95,8 @@ def acknowledged_lost(acked: Iterable[Acked], rows: dict[str, dict[str, list[dic
 class StoreScan:
     #: event_id → (source, source_position) of every public event any store recorded
     public: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: event_id → its case id (the partition key: a partitioned service keeps each case's order)
+    cases: dict[str, str] = field(default_factory=dict)
     #: per consuming service, in store order: (caused_by event_id, aggregate id, topic)
     effects: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     events: int = 0
@@ -129,6 +131,7 @@ def scan_stores(store: Store) -> StoreScan:
                 envelope = translate(event, notification.id)
                 if envelope is not None:
                     scan.public[str(envelope.event_id)] = (service, notification.id)
+                    scan.cases[str(envelope.event_id)] = str(envelope.case_id)
                 caused_by = (getattr(event, "meta", None) or {}).get("caused_by")
                 if caused_by:
                     effects.append((caused_by, str(notification.originator_id), notification.topic))
@@ -147,19 +150,22 @@ def duplicate_effects(scan: StoreScan) -> list[str]:
     return found
 
 
-def order_violations(scan: StoreScan) -> tuple[list[str], int]:
-    """Per consuming service and upstream source, effects must follow the source's positions."""
+def order_violations(scan: StoreScan, per_case: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], int]:
+    """Per consuming service and upstream source, effects must follow the source's positions; in the services of
+    `per_case` (partitioned by case, docs/capacity.md §6.1) per upstream source and case."""
     violations, unknown = [], 0
     for service, effects in scan.effects.items():
-        last: dict[str, int] = {}
+        last: dict[tuple[str, str], int] = {}
         for cause, _, topic in effects:
             if cause not in scan.public:
                 unknown += 1
                 continue
             source, position = scan.public[cause]
-            if position < last.get(source, 0):
-                violations.append(f"{service}: {topic} from {source}@{position} after {source}@{last[source]}")
-            last[source] = max(position, last.get(source, 0))
+            key = (source, scan.cases[cause] if service in per_case else "")
+            if position < last.get(key, 0):
+                case = f" (case {key[1]})" if key[1] else ""
+                violations.append(f"{service}: {topic} from {source}@{position} after {source}@{last[key]}{case}")
+            last[key] = max(position, last.get(key, 0))
     return violations, unknown
 
 
@@ -262,13 +268,16 @@ async def consumer_lag(nc: Client) -> dict[str, int]:
 
 
 async def relay_lag(driver: Driver) -> dict[str, int]:
+    """Each process's relay (every replica of a service runs one): the store's head less what it published."""
     lags = {}
     for service in SERVICES:
-        try:
-            response = await driver.get(service, "/readyz", gated=False)
-            body = response.json()
-            lags[f"{service} relay"] = int(body["store_position"]) - int(body["relay_position"])
-        except (Unreachable, KeyError, ValueError):
-            lags[f"{service} relay"] = -1
+        for replica in range(len(driver.urls[service])):
+            name = f"{driver.process(service, replica)} relay"
+            try:
+                response = await driver.get(service, "/readyz", gated=False, replica=replica)
+                body = response.json()
+                lags[name] = int(body["store_position"]) - int(body["relay_position"])
+            except (Unreachable, KeyError, ValueError):
+                lags[name] = -1
     return lags
 

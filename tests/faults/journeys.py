@@ -23,7 +23,8 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,11 @@ from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME
 COMMUNITY_STAFF = staff_headers("chiiki-004", LEAD, "community_worker")
 ATTENDEES = [LEAD_NAME, ELDERLY.ja, HARDSHIP.ja]
 CONCURRENT_UPDATE = "同時に別の更新"
+
+
+#: Which replica of each service a journey talks to (its index, modulo the replicas): a journey keeps to one, as a
+#: session does behind a balancer; the harness's own reads go to replica 1 (index 0).
+REPLICA: ContextVar[int] = ContextVar("replica", default=0)
 
 
 class JourneyFailed(Exception):
@@ -88,9 +94,10 @@ class Tally:
 
 
 class Driver:
-    def __init__(self, urls: dict[str, str], client: httpx.AsyncClient, gate: asyncio.Event, deadline_s: float,
-                 poll_s: float = 0.75, keyed_share: float = 0.5) -> None:
-        self.urls = urls
+    def __init__(self, urls: Mapping[str, str | Sequence[str]], client: httpx.AsyncClient, gate: asyncio.Event,
+                 deadline_s: float, poll_s: float = 0.75, keyed_share: float = 0.5) -> None:
+        #: each service's replicas' URLs (replica 1 first); a journey keeps to one (`REPLICA`)
+        self.urls = {s: [u] if isinstance(u, str) else list(u) for s, u in urls.items()}
         self.keyed_share = keyed_share  # the share of commands sent with an Idempotency-Key
         self.http = client
         self.gate = gate
@@ -99,38 +106,51 @@ class Driver:
         self.acked: list[Acked] = []
         self.meetings: list[str] = []  # convened (acknowledged) meetings: found again at the end
         self.tally = Tally()
-        self.in_flight: Counter[str] = Counter()  # commands sent and not yet answered, per service
+        self.in_flight: Counter[str] = Counter()  # commands sent and not yet answered, per process (`process`)
         self.unknown: list[str] = []  # each command whose outcome was unknown, and what was found
         self._ack_waiters: list[tuple[frozenset[str], asyncio.Future[str]]] = []
 
-    def next_ack(self, services: frozenset[str]) -> asyncio.Future[str]:
-        """Resolved (with the service's name) when one of `services` next acknowledges a command."""
+    def replica(self, service: str, replica: int | None = None) -> int:
+        """The index of the replica a request goes to: `replica` if given, else the journey's (`REPLICA`)."""
+        return (REPLICA.get() if replica is None else replica) % len(self.urls[service])
+
+    def process(self, service: str, replica: int | None = None) -> str:
+        """The process a request goes to: `intake`, or `intake-2` for the second replica (tests/faults/world.py)."""
+        index = self.replica(service, replica)
+        return service if index == 0 else f"{service}-{index + 1}"
+
+    def next_ack(self, names: frozenset[str]) -> asyncio.Future[str]:
+        """Resolved (with the process's name) when one of `names` (services, or processes) next acknowledges a command."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._ack_waiters.append((services, future))
+        self._ack_waiters.append((names, future))
         return future
 
     def _acknowledged(self, service: str) -> None:
+        process = self.process(service)
         waiting, self._ack_waiters = self._ack_waiters, []
-        for services, future in waiting:
-            if service in services and not future.done():
-                future.set_result(service)
+        for names, future in waiting:
+            if (service in names or process in names) and not future.done():
+                future.set_result(process)
             elif not future.done():
-                self._ack_waiters.append((services, future))
+                self._ack_waiters.append((names, future))
 
     async def _send(self, method: str, service: str, path: str, body: Any = None,
                     headers: dict[str, str] | None = None, timeout: float | None = None,
-                    gated: bool = True) -> httpx.Response:
+                    gated: bool = True, replica: int | None = None) -> httpx.Response:
         if gated:
             await self.gate.wait()
         self.tally.requests += 1
-        return await self.http.request(method, self.urls[service] + path, json=body, headers=headers,
+        url = self.urls[service][self.replica(service, replica)]
+        return await self.http.request(method, url + path, json=body, headers=headers,
                                        timeout=timeout or self.http.timeout)
 
     async def get(self, service: str, path: str, headers: dict[str, str] | None = None,
-                  timeout: float | None = None, gated: bool = True) -> httpx.Response:
-        """A read; `gated=False` for the harness's own watching, which goes on while journeys are paused."""
+                  timeout: float | None = None, gated: bool = True, replica: int | None = None) -> httpx.Response:
+        """A read; `gated=False` for the harness's own watching, which goes on while journeys are paused; `replica`
+        (an index) for one replica whatever the journey's."""
         try:
-            return await self._send("GET", service, path, headers=headers, timeout=timeout, gated=gated)
+            return await self._send("GET", service, path, headers=headers, timeout=timeout, gated=gated,
+                                    replica=replica)
         except httpx.TransportError as exc:
             raise Unreachable(f"{service}: {type(exc).__name__}") from exc
 
@@ -205,7 +225,8 @@ class Driver:
             if time.monotonic() > deadline:
                 raise JourneyFailed(f"{method} {service}{path}: not acknowledged within {self.deadline_s} s")
             await self.gate.wait()
-            self.in_flight[service] += 1
+            process = self.process(service)
+            self.in_flight[process] += 1
             try:
                 response = await self._send(method, service, path, body, headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
@@ -216,7 +237,7 @@ class Driver:
                 response = None
                 cut = f"{type(exc).__name__}"
             finally:
-                self.in_flight[service] -= 1
+                self.in_flight[process] -= 1
             if response is not None and 200 <= response.status_code < 300:
                 result: dict[str, Any] = response.json() if response.content else {}
                 if response.headers.get("Idempotent-Replayed") == "true":

@@ -3,6 +3,12 @@
 A short load runs in CI; `JUSOU_FAULTS_LONG=1` runs the long one (300 journeys, nats-server down
 for longer than nats-py's default reconnect budget). Each run prints its table of invariants, the
 faults it injected and the services' CPU while NATS was down, and saves it in test-artifacts/.
+
+Partitioned scale-out (docs/capacity.md §6): `JUSOU_FAULTS_PARTITIONS=4` also runs each test `[partitioned]`:
+intake, meeting, outreach and participation twice each with `JUSOU_PARTITIONS=4` (every replica killed in its
+turn), collaboration and community once, unpartitioned (they need each source's order); the journeys divided
+between the replicas. Same faults, same invariants, except that order is checked per case in the partitioned
+services. `-k partitioned` runs those alone.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from faults.harness import NATS_DEFAULT_RECONNECT_BUDGET_S, Plan, Report, run
 from faults.world import Store, World
 
 LONG = os.environ.get("JUSOU_FAULTS_LONG") == "1"
+PARTITIONS = int(os.environ.get("JUSOU_FAULTS_PARTITIONS") or 0)
+MODES = [pytest.param(1, id="one-consumer"),
+         pytest.param(PARTITIONS or 4, id="partitioned", marks=pytest.mark.skipif(
+             PARTITIONS < 2, reason="partitioned scale-out under faults: JUSOU_FAULTS_PARTITIONS=4 (about 2 × the time)"))]
 SPINNING = 0.25  # a service using a quarter of a core while it only waits for NATS is spinning
 
 pytestmark = pytest.mark.faults
@@ -34,14 +44,13 @@ POSTGRES = Plan(journeys=300, ramp_s=30, repeat=True, service_kills=1, nats_kill
          delay_windows=0, poison_rounds=1, outage_s=0, pg_kill_every_s=0.7, pg_restarts=1)
 
 
-def check(report: Report, plan: Plan, artifacts: Path) -> None:
+def check(report: Report, plan: Plan, artifacts: Path, world: World) -> None:
     name = f"faults-{report.store}{'-long' if LONG else ''}"
     text = report.table()
     print("\n" + text)
     (artifacts / f"{name}.txt").write_text(text)
     report.save(artifacts / f"{name}.json")
-    expected = {f"SIGKILL {s}" for s in ("intake", "collaboration", "meeting", "outreach", "participation", "community")
-                if plan.service_kills}
+    expected = {f"SIGKILL {s}" for s in world.processes if plan.service_kills}  # every replica too
     assert expected <= set(report.faults), f"faults not injected: {expected - set(report.faults)}"
     if plan.poison_rounds:
         assert any(k.startswith("rounds of: poison") for k in report.faults)
@@ -57,14 +66,17 @@ def check(report: Report, plan: Plan, artifacts: Path) -> None:
     assert not spinning, f"services spin while NATS is down (fraction of a core): {spinning}"
 
 
-async def test_sqlite_suite_survives_faults_with_nothing_lost(tmp_path: Path, artifacts: Path) -> None:
-    world = World(tmp_path, Store("sqlite", tmp_path / "data"))
-    check(await run(world, SQLITE, artifacts), SQLITE, artifacts)
+@pytest.mark.parametrize("partitions", MODES)
+async def test_sqlite_suite_survives_faults_with_nothing_lost(tmp_path: Path, artifacts: Path, partitions: int) -> None:
+    world = World(tmp_path, Store("sqlite", tmp_path / "data"), partitions)
+    check(await run(world, SQLITE, artifacts), SQLITE, artifacts, world)
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("partitions", MODES)
 async def test_postgres_suite_survives_a_crashed_server_and_killed_connections_with_nothing_lost(
-    tmp_path: Path, artifacts: Path, own_postgres: PrivatePostgres
+    tmp_path: Path, artifacts: Path, own_postgres: PrivatePostgres, partitions: int
 ) -> None:
     store = Store("postgres", tmp_path / "data", own_postgres, f"f{uuid.uuid4().hex[:8]}_")
-    check(await run(World(tmp_path, store), POSTGRES, artifacts), POSTGRES, artifacts)
+    world = World(tmp_path, store, partitions)
+    check(await run(world, POSTGRES, artifacts), POSTGRES, artifacts, world)

@@ -4,6 +4,11 @@ The services reach NATS through `DelayProxy`; the harness talks to nats-server d
 is killed and started again on the same port and store directory; a service is killed with SIGKILL
 and started again by `jusou.runner.Suite`. The stores are read straight from SQLite or PostgreSQL
 (positions and tracking records only: events are encrypted, the in-process applications decode them).
+
+Partitioned (`partitions` = P > 1, docs/capacity.md §6): every service that may be partitioned runs twice
+(`intake` and `intake-2`, one store each service, shared by its replicas) with `JUSOU_PARTITIONS=P`, and the two
+that need each source's order (collaboration, community: `NEEDS_SOURCE_ORDER`) run once, unpartitioned. The
+processes are named `<service>` (replica 1) and `<service>-<r>`; links between services go to replica 1.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -25,13 +31,66 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from support.servers import Postgres, PrivatePostgres, free_port, wait_for_port
 
 from faults.proxy import DelayProxy
-from jusou.runner import Suite, create_streams, nats_server_binary, run_async
+from jusou.runner import Suite, create_streams, nats_server_binary, run_async, service_package
 from shared.kernel.app import RELAY_TRACKING
+from shared.messaging.partitions import NEEDS_SOURCE_ORDER
 
 #: The harness's JetStream API calls wait this long: nats-server answers them slowly under the load.
 API_TIMEOUT_S = 30.0
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: the services that may run partitioned by case (the others stop with status 2 when JUSOU_PARTITIONS > 1)
+PARTITIONABLE = tuple(s for s in SERVICES if s not in NEEDS_SOURCE_ORDER)
+
+
+def replica_name(service: str, replica: int) -> str:
+    """The process name of a service's replica (1, 2, …): `intake`, `intake-2`."""
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def service_of(process: str) -> str:
+    return process.split("-", 1)[0]  # service names have no dash
+
+
+class Replicas(Suite):
+    """`Suite` with `replicas` processes of each partitionable service, `JUSOU_PARTITIONS=partitions` in those, unset
+    (1) in the others. Replica 1 of every service starts first (it makes the stores' tables), then the others."""
+
+    def __init__(self, data_dir: Path, *, nats_url: str, partitions: int, replicas: int, extra_env: dict[str, str]) -> None:
+        self.partitions = partitions
+        self.replica_names = [replica_name(s, r) for r in range(2, replicas + 1) for s in PARTITIONABLE]
+        ports = {name: free_port() for name in [*SERVICES, *self.replica_names]}
+        super().__init__(data_dir, nats_url=nats_url, ports=ports, services=SERVICES, extra_env=extra_env)
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.services, *self.replica_names]
+
+    def start(self) -> None:
+        super().start()
+        try:
+            for name in self.replica_names:
+                self._spawn(name)
+            self._wait_ready(tuple(self.replica_names))
+        except BaseException:
+            self.stop()
+            raise
+
+    def service_env(self) -> dict[str, str]:
+        env = super().service_env()
+        for name in self.replica_names:  # `JUSOU_<SERVICE>_PORT` is replica 1's: links go there
+            env.pop(f"JUSOU_{name.upper()}_PORT", None)
+        return env
+
+    def _spawn(self, name: str) -> None:
+        running = self.processes.get(name)
+        if running is not None and running.poll() is None:
+            raise RuntimeError(f"{name} is already running (pid {running.pid})")
+        service = service_of(name)
+        env = self.service_env()
+        env[f"JUSOU_{service.upper()}_PORT"] = str(self.ports[name])
+        env["JUSOU_PARTITIONS"] = str(self.partitions if service in PARTITIONABLE else 1)
+        self.processes[name] = self._popen(name, [sys.executable, "-m", service_package(service)], env)
 
 
 @dataclass(frozen=True)
@@ -119,22 +178,41 @@ def cpu_seconds(pid: int) -> float:
 class World:
     """nats-server + proxy + the suite, with the controls the faults need."""
 
-    def __init__(self, root: Path, store: Store) -> None:
+    def __init__(self, root: Path, store: Store, partitions: int = 1, replicas: int = 2) -> None:
         self.root = root
         self.store = store
+        self.partitions = partitions
         self.nats_port = free_port()
         self.nats_dir = root / "nats"
         self.proxy = DelayProxy(free_port(), self.nats_port)
         self.nats: subprocess.Popen[bytes] | None = None
-        self.suite = Suite(store.data_dir, nats_url=self.proxy.url, ports={s: free_port() for s in SERVICES},
-                           extra_env=store.env())
+        self.suite: Suite = Replicas(store.data_dir, nats_url=self.proxy.url, partitions=partitions, replicas=replicas,
+                                     extra_env=store.env()) if partitions > 1 else \
+            Suite(store.data_dir, nats_url=self.proxy.url, ports={s: free_port() for s in SERVICES}, extra_env=store.env())
 
     @property
     def nats_url(self) -> str:
         return f"nats://127.0.0.1:{self.nats_port}"
 
-    def urls(self) -> dict[str, str]:
-        return {name: self.suite.url(name) for name in SERVICES}
+    @property
+    def mode(self) -> str:
+        """`sqlite`, `postgres`, `sqlite-partitioned`…: the name of the run's artifacts."""
+        return self.store.kind + ("-partitioned" if self.partitions > 1 else "")
+
+    @property
+    def processes(self) -> list[str]:
+        """Every service process: `intake`, …, then the further replicas (`intake-2`, …)."""
+        return self.suite.names if isinstance(self.suite, Replicas) else list(SERVICES)
+
+    def replicas_of(self, service: str) -> list[str]:
+        return [p for p in self.processes if service_of(p) == service]
+
+    def partitioned(self, service: str) -> bool:
+        return self.partitions > 1 and service in PARTITIONABLE
+
+    def urls(self) -> dict[str, list[str]]:
+        """Each service's processes' URLs, replica 1 first."""
+        return {s: [self.suite.url(p) for p in self.replicas_of(s)] for s in SERVICES}
 
     def start(self) -> None:
         self.start_nats()
