@@ -31,6 +31,7 @@ from jusou.connection import EXIT_STATUS as NATS_UNAVAILABLE
 from jusou.connection import NatsUnavailable
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
+from jusou.partitions_cmd import register as register_partitions
 from jusou.report import register as register_report
 from jusou.retention import register as register_retention
 from jusou.runner import (
@@ -380,6 +381,7 @@ def parser() -> argparse.ArgumentParser:
     register_backup(commands)  # jusou backup DEST, jusou restore SRC (jusou/backup.py, docs/operations.md)
     register_report(commands)  # jusou report --fy 2026: the city's figures (jusou/report.py)
     register_retention(commands)  # jusou retention [--erase]: records past 保存年限 (jusou/retention.py)
+    register_partitions(commands)  # jusou partitions back SERVICE: the way back to one consumer per source (jusou/partitions_cmd.py)
     return top
 
 

@@ -34,9 +34,11 @@ one durable consumer per source shared by its replicas. With P > 1 (`inbox_for`)
   every event at or below the unpartitioned tracking `<source>` (frozen once no unpartitioned replica
   runs) is a duplicate here: nothing is applied twice. Partition consumers are not started while an
   unpartitioned consumer of the service is still pulling (a replica not yet restarted): the switch needs
-  every replica restarted with the setting. The way back (`JUSOU_PARTITIONS` unset again) and a change of P
-  are in docs/capacity.md §6; a replica whose P differs from its existing partition consumers' (their
-  `metadata`) consumes nothing and says why (readyz `degraded`).
+  every replica restarted with the setting. The way back (`jusou partitions back SERVICE`, jusou/partitions_cmd.py,
+  then `JUSOU_PARTITIONS` unset) and a change of P are in docs/capacity.md §6; a replica whose P differs from its
+  existing partition consumers' (their `metadata`) consumes nothing and says why (readyz `degraded`). An
+  unpartitioned replica started on a store whose partitions are ahead of its unpartitioned tracking
+  (`partitions_ahead`) stops with status 2 and says why.
 """
 
 from __future__ import annotations
@@ -152,9 +154,20 @@ NEEDS_SOURCE_ORDER = {
 
 def inbox_for(app: ServiceApplication, broker: NatsBroker, max_deliver: int) -> Inbox:
     """The service's inbox: today's (`JUSOU_PARTITIONS` unset or 1), or a `PartitionedInbox` (then started with `run`).
-    A service that needs per-source order (NEEDS_SOURCE_ORDER) stops with status 2 rather than partition."""
+    A service that needs per-source order (NEEDS_SOURCE_ORDER) stops with status 2 rather than partition; so does an
+    unpartitioned one whose store's partitions applied events its unpartitioned tracking has not (`partitions_ahead`)."""
     partitions = partitions_setting()
     if partitions == 1:
+        ahead = partitions_ahead(app)
+        if ahead:
+            print(f"JUSOU_PARTITIONS=1: {app.service} の記録には、パーティションごとの追跡位置が分割なしの追跡位置より先に"
+                  f"進んでいるものがあります（{', '.join(ahead[:4])}）。分割なしで受信すると、パーティションが反映した出来事を"
+                  f"もう一度反映します。ほかのレプリカと同じ JUSOU_PARTITIONS で起動するか、すべてのレプリカを止めて "
+                  f"`jusou partitions back {app.service}` を実行してから起動してください / {app.service}: its partitions "
+                  f"applied events its unpartitioned tracking has not ({', '.join(ahead[:4])}); consuming unpartitioned "
+                  f"would apply them again. Start it with the JUSOU_PARTITIONS of its other replicas, or stop every "
+                  f"replica and run `jusou partitions back {app.service}` first (docs/capacity.md §6.3)", file=sys.stderr)
+            raise SystemExit(2)
         return Inbox(app, broker, max_deliver)
     why = NEEDS_SOURCE_ORDER.get(getattr(app, "service", ""))
     if why:
@@ -163,6 +176,20 @@ def inbox_for(app: ServiceApplication, broker: NatsBroker, max_deliver: int) -> 
               "run it with JUSOU_PARTITIONS=1", file=sys.stderr)
         raise SystemExit(2)
     return PartitionedInbox(app, broker, max_deliver, partitions, lease_setting())
+
+
+def partitions_ahead(app: ServiceApplication) -> list[str]:
+    """The partition trackings `<source>#p<k>` (any k < MAX_PARTITIONS) ahead of the unpartitioned `<source>`: events
+    applied partitioned that an unpartitioned inbox would apply again (partitioned replicas running beside it, or the
+    way back not taken). Empty for a store never partitioned. One indexed look-up per source and k, at start only."""
+    found = []
+    for source in sorted(getattr(app, "subscriptions", None) or {}):
+        floor = app.recorder.max_tracking_id(source) or 0
+        for k in range(MAX_PARTITIONS):
+            position = app.recorder.max_tracking_id(tracking_name(source, k)) or 0
+            if position > floor:
+                found.append(f"{tracking_name(source, k)} {position} > {source} {floor}")
+    return found
 
 
 # --- the partition of a message ---------------------------------------------------------------
@@ -557,9 +584,13 @@ class PartitionedInbox(Inbox):
 
     async def back_to_unpartitioned(self, js: JetStreamContext, wait_s: float = 10.0) -> dict[str, int]:
         """The way back (docs/capacity.md §6), with every replica stopped: per source, each partition consumer is
-        brought to the same stream sequence S (the furthest any of them acknowledged), applying its own events up to
-        S, and the unpartitioned tracking `<source>` is set to S's position. The unpartitioned consumer then finds
-        every event up to S a duplicate and applies those after it. Returns source → the tracking set.
+        brought to the same stream sequence S (the furthest any of them was delivered: a message applied whose ack
+        was lost is at or below it), applying its own events up to S, and the unpartitioned tracking `<source>` is set
+        to the highest position any partition applied. The unpartitioned consumer then finds every event up to S a
+        duplicate and applies those after it. Returns source → the tracking set.
+
+        Not S's own position: the message at S may be a copy of an earlier event (a duplicate publish), poison with no
+        position, or deleted; the highest position applied is what the partitions' trackings say.
         Refused (RuntimeError) while a replica still holds a lease or pulls a partition consumer."""
         kv = await lease_bucket(js, self.app.service, self.lease_seconds)
         members = Leases(js, kv, bucket_name(self.app.service), self.partitions, self.me, self.lease_seconds,
@@ -575,20 +606,26 @@ class PartitionedInbox(Inbox):
             for partition in range(self.partitions):
                 await self.ensure_consumer(js, source, partition)
             names = [consumer_name(self.app.service, source, k) for k in range(self.partitions)]
-            floors = [(await js.consumer_info(STREAM, name)).ack_floor for name in names]
-            upto = max((floor.stream_seq for floor in floors if floor is not None), default=0)
+            delivered = [(await js.consumer_info(STREAM, name)).delivered for name in names]
+            upto = max((seen.stream_seq for seen in delivered if seen is not None), default=0)
             if upto == 0:
                 continue
             for partition in range(self.partitions):
                 await self.drain(js, PartitionConsumer(self, js, source, partition, event_types), upto)
-            position = parse((await js.get_msg(STREAM, upto)).data or b"")[0].source_position
-            if position > (await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0):
+            tracked, *applied = await anyio.to_thread.run_sync(self.trackings, source)
+            position = max(tracked, *applied)
+            if position > tracked:
                 await anyio.to_thread.run_sync(self.app.recorder.insert_tracking,
                                                Tracking(application_name=source, notification_id=position))
             found[source] = position
             log.info("partitions.back_to_unpartitioned", service=self.app.service, source=source, stream_seq=upto,
                      tracking=position)
         return found
+
+    def trackings(self, source: str) -> list[int]:
+        """The unpartitioned tracking `<source>`, then each partition's `<source>#p<k>` (0: none)."""
+        names = [source, *(tracking_name(source, k) for k in range(self.partitions))]
+        return [self.app.recorder.max_tracking_id(name) or 0 for name in names]
 
     async def pulled(self, js: JetStreamContext) -> list[str]:
         """The partition consumers with a pull request waiting (a replica still running)."""
@@ -613,6 +650,9 @@ class PartitionedInbox(Inbox):
                 try:
                     messages = await subscription.fetch(batch=1, timeout=FETCH_SECONDS)
                 except (TimeoutError, NatsTimeoutError):
+                    info = await js.consumer_info(STREAM, consumer.name)
+                    if not info.num_pending and not info.num_ack_pending:
+                        return  # nothing left up to `upto` (the rest deleted from the stream)
                     continue  # the next one waits for its ack wait (delivered to a replica that stopped)
                 for raw in messages:
                     seq = raw.metadata.sequence.stream

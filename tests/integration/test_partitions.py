@@ -40,6 +40,7 @@ from bench.partitions import (  # the bench package lives beside the tests, at t
     start_replica,
     trails,
 )
+from jusou import partitions_cmd
 from shared.contract.events import STREAM, envelope_json, parse
 from shared.messaging import natsauth, partitions
 from shared.messaging.bus import ensure_streams
@@ -238,8 +239,11 @@ async def test_switching_to_partitions_and_back_applies_nothing_twice_and_loses_
 
     broker = NatsBroker(nats.url, logger=None)
     await broker.start()
-    back = await PartitionedInbox(app, broker, 3, 4, LEASE, me="operator").back_to_unpartitioned(admin.jetstream())
+    done = await partitions_cmd.back(app, admin.jetstream(), broker, max_deliver=3)  # `jusou partitions back probe`
     await broker.stop()
+    back = done.tracking
+    assert done.partitions == 4 and not done.refused
+    assert sorted(done.deleted) == sorted(consumer_name("probe", "intake", k) for k in range(4))  # then deleted
     assert partitioned.applied + 1 + 40 <= back["intake"] <= 80
     assert app.recorder.max_tracking_id("intake") == back["intake"]
     await publish(admin, envelopes[80:])
@@ -249,6 +253,75 @@ async def test_switching_to_partitions_and_back_applies_nothing_twice_and_loses_
     assert check(app, envelopes) == []
     app.close()
     await admin.close()
+
+
+async def test_the_way_back_sets_the_tracking_to_the_highest_position_applied_not_the_last_messages(
+        nats: Nats, tmp_path: Path) -> None:
+    """The last message the partitions were delivered is a copy of the first event (a duplicate publish): the way back
+    sets the unpartitioned tracking to the highest position applied (30), not that copy's (1), so the unpartitioned
+    inbox started afterwards applies nothing again."""
+    admin = await nats_py.connect(nats.url)
+    await ensure_streams(admin)
+    js = admin.jetstream()
+    app = open_probe(tmp_path / "data", replica="unpartitioned")
+    cases = [uuid4() for _ in range(6)]
+    envelopes = consents(cases, 5)
+    await publish(admin, envelopes)
+    copy = await js.publish(f"jusou.intake.{envelopes[0].event_type}", envelope_json(envelopes[0]), stream=STREAM,
+                            headers={"Nats-Msg-Id": f"copy-{uuid4()}"})
+    async with replica(nats.url, tmp_path / "data", "partitioned") as partitioned:
+        await until_applied(app, len(cases) + len(envelopes))
+        await eventually(lambda: asyncio.sleep(0, partitioned.duplicates >= 1), "the copy found a duplicate")
+    broker = NatsBroker(nats.url, logger=None)
+    await broker.start()
+    done = await partitions_cmd.back(app, js, broker, max_deliver=3, keep_consumers=True)
+    await broker.stop()
+    infos = [await js.consumer_info(STREAM, consumer_name("probe", "intake", k)) for k in range(4)]
+    assert max(i.delivered.stream_seq for i in infos) == copy.seq and not done.deleted
+    assert done.tracking == {"intake": len(envelopes)} == {"intake": app.recorder.max_tracking_id("intake")}
+    async with unpartitioned(app, nats.url) as inbox:
+        await eventually(lambda: asyncio.sleep(0, inbox.duplicates == len(envelopes) + 1), "every message a duplicate")
+        assert inbox.applied == 0
+    assert check(app, envelopes) == []
+    app.close()
+    await admin.close()
+
+
+async def test_the_way_back_is_refused_while_a_replica_runs(nats: Nats, tmp_path: Path) -> None:
+    admin = await nats_py.connect(nats.url)
+    await ensure_streams(admin)
+    app = open_probe(tmp_path / "data", replica="operator")
+    async with replica(nats.url, tmp_path / "data", "running"):
+        await until_balanced(admin, 1)
+        broker = NatsBroker(nats.url, logger=None)
+        await broker.start()
+        done = await partitions_cmd.back(app, admin.jetstream(), broker, wait_s=0.5)
+        await broker.stop()
+    assert "running" in done.refused and done.tracking == {} and done.deleted == []
+    app.close()
+    await admin.close()
+
+
+def test_an_unpartitioned_replica_refuses_a_store_its_partitions_are_ahead_in(tmp_path: Path, monkeypatch: Any,
+                                                                             capsys: Any) -> None:
+    """Started without JUSOU_PARTITIONS beside partitioned replicas (or after them without the way back), an
+    unpartitioned inbox would apply again what the partitions applied: it stops with status 2 and says what to do."""
+    from eventsourcing.persistence import Tracking
+
+    monkeypatch.delenv("JUSOU_PARTITIONS", raising=False)
+    app = open_probe(tmp_path / "data")
+    broker = NatsBroker("nats://127.0.0.1:1", logger=None)
+    assert type(inbox_for(app, broker, 3)) is Inbox  # never partitioned
+    app.recorder.insert_tracking(Tracking(application_name="intake", notification_id=3))
+    app.recorder.insert_tracking(Tracking(application_name=tracking_name("intake", 2), notification_id=7))
+    with pytest.raises(SystemExit) as stopped:
+        inbox_for(app, broker, 3)
+    assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert "intake#p2 7 > intake 3" in said and "jusou partitions back probe" in said
+    app.recorder.insert_tracking(Tracking(application_name="intake", notification_id=7))  # what the way back does
+    assert type(inbox_for(app, broker, 3)) is Inbox
+    app.close()
 
 
 @asynccontextmanager
