@@ -282,8 +282,9 @@ def expected_consumers(service: str, partitions: int) -> dict[str, tuple[str, st
     """The durable consumers the service pulls: name → (stream, filter). One per source (natsauth.durable_consumers), or
     with JUSOU_PARTITIONS = P > 1 P per source (`<service>--<source>--p<k>`, partitions.partition_consumers); the replay
     consumer either way."""
-    sources = sorted(subscriptions_of(service))
-    found = durable_consumers(service, sources)
+    subscribed = subscriptions_of(service)
+    sources = sorted(subscribed)
+    found = durable_consumers(service, subscribed)
     if partitions > 1 and sources:
         from shared.messaging.partitions import partition_consumers
 

@@ -78,7 +78,7 @@ from shared.contract.events import (
     parse,
 )
 from shared.kernel.app import BatchFailed, ServiceApplication
-from shared.messaging.natsauth import pull_inbox_prefix
+from shared.messaging.natsauth import consumer_filter, pull_inbox_prefix
 from shared.messaging.runs import Hand, drop_queued
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming, trace_headers
@@ -187,14 +187,18 @@ class Inbox:
         self.behind: dict[str, BehindTracking] = {}
         #: after each try of an event: (envelope, outcome, seconds, tries[, via]); /metrics sets it (shared/web/metrics.py)
         self.observe: Callable[..., None] = lambda *args: None
+        #: per source: its durable consumer's filter subject (natsauth.consumer_filter)
+        self.filters: dict[str, str] = {}
         for source, event_types in app.subscriptions.items():
             self._subscribe(source, frozenset(event_types))
 
     def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
         service = self.app.service
 
+        # Only the event types it reacts to, where that is one: the server delivers nothing else (natsauth.consumer_filter)
+        self.filters[source] = filter_subject = consumer_filter(source, event_types)
         subscriber = self.broker.subscriber(
-            f"{SUBJECT_PREFIX}.{source}.*",
+            filter_subject,
             stream=JStream(STREAM, declare=False),
             durable=f"{service}--{source}",
             pull_sub=PullSub(batch_size=self.batch, timeout=FETCH_SECONDS),
@@ -236,14 +240,18 @@ class Inbox:
         subscriber._consume_pull = consume  # type: ignore[method-assign]
 
     async def reconcile(self, subscriber: Any) -> None:
-        """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH)."""
+        """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH), and its filter to
+        the event types this service reacts to (`natsauth.consumer_filter`; one made before issue 19 had `jusou.<source>.*`)."""
         try:
             info = await subscriber.subscription.consumer_info()
-            if info.config.max_ack_pending != self.batch:
+            wanted = self.filters.get(info.name.removeprefix(f"{self.app.service}--"), info.config.filter_subject)
+            if info.config.max_ack_pending != self.batch or info.config.filter_subject != wanted:
                 config = info.config
                 config.max_ack_pending = self.batch
+                config.filter_subject = wanted  # a consumer made before issue 19's filters (`jusou.<source>.*`)
                 await subscriber.jetstream.add_consumer(STREAM, config=config)
-                log.info("inbox.consumer_updated", service=self.app.service, consumer=info.name, max_ack_pending=self.batch)
+                log.info("inbox.consumer_updated", service=self.app.service, consumer=info.name, max_ack_pending=self.batch,
+                         filter_subject=wanted)
         except Exception as exc:  # noqa: BLE001 - reported; the consumer keeps its old setting
             log.error("inbox.consumer_not_updated", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                       max_ack_pending=self.batch)
@@ -323,8 +331,7 @@ class Inbox:
             seq, last = info.ack_floor.stream_seq, info.delivered.stream_seq
             while seq < last:
                 try:
-                    msg = await subscriber.jetstream.get_msg(STREAM, seq + 1, subject=f"{SUBJECT_PREFIX}.{source}.*",
-                                                             next=True)
+                    msg = await subscriber.jetstream.get_msg(STREAM, seq + 1, subject=self.filters[source], next=True)
                 except NotFoundError:
                     break
                 if not msg.seq or msg.seq > last:

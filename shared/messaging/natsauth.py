@@ -12,7 +12,8 @@ nats-server):
 
 - publish its own events `jusou.<service>.>` and its dead letters `jusou-dlq.<service>.>`;
 - for each of its durable pull consumers (`durable_consumers`: `<service>--<source>` on `JUSOU`,
-  filter `jusou.<source>.*`, shared/messaging/inbox.py; `<service>--replay` on `JUSOU_REPLAY`, filter
+  filter `jusou.<source>.<EventType>` where it reacts to one type of the source, else `jusou.<source>.*`
+  (`consumer_filter`), shared/messaging/inbox.py; `<service>--replay` on `JUSOU_REPLAY`, filter
   `jusou-replay.<service>.>`, shared/messaging/deadletters.py) and no other: create it with exactly that
   filter (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: the server refuses a request whose
   config names another filter than the subject), read its info (`CONSUMER.INFO.<stream>.<durable>`),
@@ -117,12 +118,25 @@ def pull_inbox_prefix(user: str) -> bytes:
     return f"{inbox_prefix(user)}.".encode()
 
 
-def durable_consumers(service: str, sources: Iterable[str]) -> dict[str, tuple[str, str]]:
+def consumer_filter(source: str, event_types: Iterable[str] = ()) -> str:
+    """The filter of a service's durable consumer of `source`: `jusou.<source>.<EventType>` when the service reacts
+    to one event type of that source, so the server delivers nothing else (issue 19: a journey's deliveries fell from
+    42 to 27); `jusou.<source>.*` when it reacts to several, the rest acked unread by the inbox. Several types are
+    never named in one consumer (`filter_subjects`): such a create request carries no filter in its subject
+    (`$JS.API.CONSUMER.CREATE.<stream>.<durable>`), and granting that would let the service give its consumer any
+    filter."""
+    types = sorted(set(event_types))
+    return f"{SUBJECT_PREFIX}.{source}.{types[0]}" if len(types) == 1 else f"{SUBJECT_PREFIX}.{source}.*"
+
+
+def durable_consumers(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]]) -> dict[str, tuple[str, str]]:
     """The service's durable consumers: name → (stream, filter subject), as shared/messaging/inbox.py and
-    shared/messaging/deadletters.py create them from the `sources` of its Application's `subscriptions`."""
-    sources = sorted(sources)
-    found = {f"{service}--{source}": (STREAM, f"{SUBJECT_PREFIX}.{source}.*") for source in sources}
-    if sources:  # a service that consumes nothing parks nothing, so has no replay consumer
+    shared/messaging/deadletters.py create them from its Application's `subscriptions` (source → event types;
+    given only the sources' names, each filter is the source's every type)."""
+    types: Mapping[str, Sequence[str]] = sources if isinstance(sources, Mapping) else {}
+    names = sorted(sources)
+    found = {f"{service}--{source}": (STREAM, consumer_filter(source, types.get(source, ()))) for source in names}
+    if names:  # a service that consumes nothing parks nothing, so has no replay consumer
         found[f"{service}--replay"] = (REPLAY_STREAM, f"{REPLAY_PREFIX}.{service}.>")
     return found
 
@@ -171,14 +185,13 @@ def partition_permissions(service: str, sources: list[str] | tuple[str, ...], pa
     ]
 
 
-def permissions(service: str, sources: Iterable[str]) -> dict[str, Any]:
+def permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """What `service`'s NATS user, consuming from `sources`, may publish and subscribe to (the module's
     docstring says why)."""
-    sources = sorted(sources)
     consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
     # JUSOU_PARTITIONS = P > 1: its partition consumers and its lease bucket (docs/capacity.md §6); nothing for P = 1
-    consumers += partition_permissions(service, sources, current().partitions)
+    consumers += partition_permissions(service, sorted(sources), current().partitions)
     return {
         "publish": {"allow": [
             f"{SUBJECT_PREFIX}.{service}.>",  # its own integration events (the relay)

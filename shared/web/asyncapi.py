@@ -41,6 +41,7 @@ from shared.contract.events import (
     latest_version,
     subject_for,
 )
+from shared.messaging.natsauth import consumer_filter
 from shared.organisation.reference import DIVISION_TITLES
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -184,16 +185,19 @@ def documentation_broker(service: str, subscriptions: Mapping[str, Sequence[str]
     )
     for source, event_types in sorted(subscriptions.items()):
         durable = f"{service}--{source}"
+        filter_subject = consumer_filter(source, event_types)
+        others = ("the server delivers no other event of it" if not filter_subject.endswith(".*")
+                  else f"other events of {source} are acknowledged and ignored")
         subscriber = broker.subscriber(
-            f"{SUBJECT_PREFIX}.{source}.*",
+            filter_subject,
             stream=JStream(STREAM, declare=False),
             durable=durable,
             pull_sub=PullSub(batch_size=1),
             title=durable,
             description=(
-                f"{service}'s durable pull consumer `{durable}` from the first event, one message in flight, so "
-                f"{source}'s events arrive in `source_position` order. It reacts to "
-                f"{', '.join(sorted(event_types))}; other events of {source} are acknowledged and ignored. "
+                f"{service}'s durable pull consumer `{durable}` from the first event, in stream order, so "
+                f"{source}'s events arrive in `source_position` order (up to JUSOU_INBOX_BATCH in flight, applied as "
+                f"runs in that order: docs/capacity.md §5.1). It reacts to {', '.join(sorted(event_types))}; {others}. "
                 "The effect and its tracking record commit together: a redelivery changes nothing."
             ),
         )

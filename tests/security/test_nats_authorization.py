@@ -202,8 +202,12 @@ REFUSALS = {10058: "stream name already in use with a different configuration",
 def consumers_of(service: str) -> dict[str, tuple[str, str]]:
     """A service's durable consumers as shared/messaging/inbox.py and shared/messaging/deadletters.py name them:
     name → (stream, filter), from its Application's subscriptions."""
-    sources = sorted(subscriptions_of(service))
-    found = {f"{service}--{source}": (STREAM, f"jusou.{source}.*") for source in sources}
+    subscribed = subscriptions_of(service)
+    sources = sorted(subscribed)
+    # one event type of a source: the consumer names it, the server delivers nothing else (issue 19)
+    found = {f"{service}--{source}": (STREAM, f"jusou.{source}.{next(iter(set(subscribed[source])))}"
+                                      if len(set(subscribed[source])) == 1 else f"jusou.{source}.*")
+             for source in sources}
     if sources:
         found[f"{service}--replay"] = (REPLAY_STREAM, f"jusou-replay.{service}.>")
     return found
@@ -256,6 +260,10 @@ async def populate(bus: Bus) -> None:
             await js.publish(f"jusou.{service}.Probe", b'{"probe": true}', stream=STREAM)
             await js.publish(f"jusou-dlq.{service}.intake.Probe", b'{"parked": true}', stream=DEAD_LETTER_STREAM)
             await js.publish(f"jusou-replay.{service}.intake.Probe", b'{"replayed": true}', stream=REPLAY_STREAM)
+        named = {subject for service in SERVICES for stream, subject in consumers_of(service).values()
+                 if stream == STREAM and not subject.endswith(".*")}
+        for subject in sorted(named):  # an event for each consumer that names the one type it takes
+            await js.publish(subject, b'{"probe": true}', stream=STREAM)
         for service in SERVICES:
             for name, (stream, subject) in consumers_of(service).items():
                 await js.add_consumer(stream, inbox_config(name, subject))
