@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_ve
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
 from shared.kernel.readmodel import ReadModels, open_view
+from shared.organisation.reference import organisation, today
 from shared.organisation.scope import PROGRAM_DIVISIONS, divisions_named, visible
 
 RELAY_TRACKING = "jusou-relay"
@@ -196,6 +198,65 @@ def subscriptions_of_handlers(handlers: dict[type[BaseModel], tuple[Handler, ...
     return {source: tuple(sorted(types)) for source, types in sorted(found.items())}
 
 
+@dataclass(frozen=True)
+class _Scoped:
+    """What `CaseScopeCache` keeps of one case: the positions read, the divisions they name, and as of which
+    organisation file and day (division_of and successors are read as of today)."""
+
+    positions: tuple[int, ...]
+    named: frozenset[str]
+    epoch: tuple[int, date]
+
+
+class CaseScopeCache:
+    """The divisions each case's events name (`ServiceApplication.case_divisions`), decoding each event once.
+
+    Correct across processes and replicas: every call reads the case's positions from the case index (caught up
+    to the store's head, every replica's events included) and decodes those beyond the ones kept. The store only
+    grows and a case's new events index after its old ones, so what is kept is a prefix of the positions; when it
+    is not (a read model rebuilt, a store replaced) or the organisation file or the day changed, the case is read
+    again from its first event. So it never names a division the case's events do not name, and names one
+    as soon as the case index holds the event that names it. At most `size` cases are kept (least recent out)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._kept: OrderedDict[UUID, _Scoped] = OrderedDict()
+        self._lock = threading.Lock()
+        self.decoded = 0  # events decoded, for tests and the bench
+
+    def named(self, app: ServiceApplication, case_id: UUID) -> frozenset[str]:
+        positions = app.case_positions(case_id)
+        epoch = (id(organisation()), today())
+        with self._lock:
+            kept = self._kept.get(case_id)
+        start = 0
+        named: frozenset[str] = frozenset()
+        if kept is not None and kept.epoch == epoch and tuple(positions[:len(kept.positions)]) == kept.positions:
+            if len(positions) == len(kept.positions):
+                with self._lock:
+                    if case_id in self._kept:
+                        self._kept.move_to_end(case_id)
+                return kept.named
+            start, named = len(kept.positions), kept.named
+        found = set(named)
+        for row in app.rows_at(positions[start:]):
+            found |= divisions_named(row)
+        self.decoded += len(positions) - start
+        scoped = _Scoped(tuple(positions), frozenset(found), epoch)
+        with self._lock:
+            current = self._kept.get(case_id)
+            if current is None or len(current.positions) <= len(scoped.positions) or current.epoch != epoch:
+                self._kept[case_id] = scoped
+                self._kept.move_to_end(case_id)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return scoped.named
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A Jusou service's event store and use cases."""
 
@@ -214,6 +275,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._noting = threading.local()  # `receive_many`: what the current handler reads (before the event store exists)
+        self._case_scope = CaseScopeCache()  # `case_divisions`: each case's events decoded once
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
         self.readmodels = ReadModels(open_view(self.env), self)
@@ -362,11 +424,18 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         the divisions that run the program, and every division the case's events here name: who acted
         (and whose act upstream caused a policy's event), its primary agency, the agencies it was
         connected to or given a role in a plan, and the members of the meetings that took it up.
-        Agencies are compared by their division's code (shared/organisation/reference.py division_of)."""
-        found = set(PROGRAM_DIVISIONS.get(self.service, frozenset()))
-        for row in self.history(case_id):
-            found |= divisions_named(row)
-        return frozenset(found)
+        Agencies are compared by their division's code (shared/organisation/reference.py division_of).
+
+        The case's events are decoded once (issue 19): `_case_scope` keeps, per case, the positions read and the
+        divisions they name, and decodes only the positions the case index holds beyond them, read each time
+        from the store's read models (so another replica's event counts at once)."""
+        return PROGRAM_DIVISIONS.get(self.service, frozenset()) | self._case_scope.named(self, case_id)
+
+    def reads_every_case(self, division: str | None) -> bool:
+        """Whether `case_divisions` names `division` for every case, without reading one: a division that runs the
+        program, while `case_divisions` is this class's (an override, intake's, may name fewer)."""
+        return (type(self).case_divisions is ServiceApplication.case_divisions
+                and division in PROGRAM_DIVISIONS.get(self.service, frozenset()))
 
     def case_of_plan(self, plan_id: UUID) -> UUID | None:
         """The case a plan is for (a plan's division scope is its case's); None when this service
