@@ -174,9 +174,10 @@ async def drive(suite: Any, sizes: Sizes, pids: dict[str, int], args: argparse.N
     if why_not:
         profiles["skipped"] = why_not
     urls = {name: suite.url(name) for name in SERVICES}
+    user, password = suite.nats_operator()
     say(f"load: {sizes.driver_processes} driver processes, waits {'by polls' if args.poll_waits else 'on the bus'}")
     try:
-        with load.Drivers(sizes.driver_processes, urls, suite.nats_url, *suite.nats_operator(),
+        with load.Drivers(sizes.driver_processes, urls, suite.nats_url, user, password,
                           bus_waits=not args.poll_waits) as drivers, load.MemorySampler(pids) as memory:
             say(f"hop: escalations at a steady {sizes.hop_rate:.0f} events/s on the bus for {sizes.hop_seconds:.0f} s")
             cpu = load.CpuMeter(pids, drivers.pids)
