@@ -370,8 +370,9 @@ class IntakeApplication(CaseworkOwner):
         """D3 D11: escalate to collaboration, naming the primary agency (a division that may write the case)."""
         case = self._writable(actor, case_id)
         code = _known_agency(primary_agency)
+        named = agency_name(code) if primary_agency.strip() == code else primary_agency  # given by its code: its name
         with acting(actor):
-            case.escalate(reason=reason, primary_agency=primary_agency, primary_agency_code=code,
+            case.escalate(reason=reason, primary_agency=named, primary_agency_code=code,
                           concern_codes=self._concern_codes(case))
         self.save(case)
 

@@ -301,3 +301,18 @@ def test_d11_a_second_return_to_intake_leaves_one_primary_in_intake_and_on_the_b
     on_the_bus = primary_after(sorted((e for e in suite.log if e.case_id == case_id), key=lambda e: e.occurred_at))
     assert on_the_bus == SHAKYO, "D5 D11: the last return names the primary"
     assert suite.intake.case_view(case_id)["primary"] == on_the_bus, "D11: intake and the bus name two primaries"
+
+
+def test_d11_a_primary_agency_given_by_its_code_is_recorded_by_its_name_with_the_code() -> None:
+    """A client may send the 主担当機関 as the municipality file's code (`counter:<code>`, as GET /reference/agencies
+    gives it): the case and the bus carry the agency's name for people and the code beside it, never the code as a name."""
+    suite = Suite()
+    case_id = suite.intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
+                                                ["高齢・介護", "ひきこもり"], dict(PERSON), None, True)
+    suite.intake.escalate_case(COUNTER_STAFF, case_id, "複合", f"counter:{ELDERLY.code}")
+    suite.pump()
+    assert suite.intake.case_view(case_id)["primary"] == ELDERLY.ja
+    [escalated] = [e for e in suite.log if e.case_id == case_id and e.event_type == "CaseEscalated"]
+    payload = escalated.payload if isinstance(escalated.payload, dict) else escalated.payload.model_dump()
+    assert payload["primary_agency"] == ELDERLY.ja
+    assert payload["primary_agency_code"] == f"counter:{ELDERLY.code}"
