@@ -4,6 +4,7 @@ it; participation matches it and reviews the placement; community resolves the i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -75,6 +76,8 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await page.goto(f"{participation}/ui/catalogue")
     await expect(page.get_by_role("cell", name=RESOURCE)).to_be_visible(timeout=10_000)
+    answers = page.locator("#catalogue-table tr[data-resource]", has_text=RESOURCE).locator("td").nth(8)  # 応える地域の課題
+    await expect(answers).to_have_text(re.compile(r"^あり（"))  # said in words, never an id's first characters
     await page.goto(f"{participation}/ui/supports/{case_id}")
     await page.get_by_role("button", name=f"{RESOURCE} をマッチングする").click()
     await expect(page.get_by_role("alert")).to_contain_text("資源をマッチングしました")
