@@ -268,6 +268,7 @@ class Outcome:
     errors: int = 0
     first_error: str | None = None
     late: int = 0  # open loop: starts delayed because too many were in flight
+    behind: int = 0  # open loop: starts more than BEHIND_S after their time (the driver fell behind)
     reads: int = 0  # HTTP reads (GET) of every unit started, completed or not: the suite's read load
     commands: int = 0  # HTTP commands (POST, PUT) of every unit started
     completed_reads: list[int] = field(default_factory=list)  # reads of each completed unit
@@ -288,6 +289,7 @@ class Outcome:
         self.errors += other.errors
         self.first_error = self.first_error or other.first_error
         self.late += other.late
+        self.behind += other.behind
         self.reads += other.reads
         self.commands += other.commands
         self.completed_reads += other.completed_reads
@@ -323,6 +325,9 @@ async def timed(outcome: Outcome, unit: Callable[[], Awaitable[str]]) -> None:
     outcome.cases.append(case)
 
 
+BEHIND_S = 0.02
+
+
 async def open_loop(unit: Callable[[], Awaitable[str]], per_second: float, seconds: float,
                     max_in_flight: int = 200, offset: float = 0.0, outcome: Outcome | None = None) -> Outcome:
     """Start `unit` at a steady rate for `seconds` (the first `offset` seconds in), whatever the
@@ -340,7 +345,10 @@ async def open_loop(unit: Callable[[], Awaitable[str]], per_second: float, secon
     began = time.perf_counter()
     i = 0
     while per_second > 0 and offset + i / per_second < seconds:
-        await asyncio.sleep(max(0.0, began + offset + i / per_second - time.perf_counter()))
+        due = began + offset + i / per_second
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if time.perf_counter() - due > BEHIND_S:
+            outcome.behind += 1
         if slots.locked():
             outcome.late += 1
         await slots.acquire()
@@ -770,6 +778,8 @@ async def steady_phase(drivers: Drivers, bus: Bus, hops: Hops, cpu: CpuMeter, ev
         "errors": outcome.errors,
         "first_error": outcome.first_error,
         "late_starts": outcome.late,
+        "cases_offered": outcome.started,
+        "starts_behind_schedule": outcome.behind,  # > 20 ms late: the load generator's own lag
         "bus_events": bus_events,
         "bus_events_per_s": round(rate(on_bus_started - before, window), 1),
         "case_ms_p50": round(pct(outcome.completed, 0.5) * 1000, 1) if outcome.completed else None,

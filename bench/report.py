@@ -124,6 +124,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
             row("load generator", "bus waits that timed out (then polled)", best.get("bus_wait_timeouts"), "",
                 best.get("bus_waits"), "bus waits"),
         ]
+    if "starts_behind_schedule" in hop:
+        out.append(row("load generator", "steady phase: starts > 20 ms behind their time", hop["starts_behind_schedule"],
+                       "", hop.get("cases_offered"), "cases started"))
     previous = results.get("baseline")
     before = previous_name(previous)
     idle, load = suite["memory"]["idle_mb"], suite["memory"]["load_peak_mb"]

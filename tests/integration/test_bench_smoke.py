@@ -48,6 +48,7 @@ def test_bench_quick_run_writes_every_figure_as_json(tmp_path: Path) -> None:
     assert step["journeys"] > 0 and step["reads_per_journey"] >= 10, step  # one read or more per wait, at least
     assert step["bus_waits"] > 0 and step["bus_wait_timeouts"] == 0, step  # the waits were made on the bus
     assert steady["reads_per_journey"] == 0 and steady["commands_per_journey"] == 3, steady
+    assert steady["cases_offered"] == steady["cases"] and "starts_behind_schedule" in steady, steady
     assert set(suite["memory"]["idle_mb"]) == SERVICES | {"nats", "suite"}
     assert set(suite["memory"]["load_peak_mb"]) >= SERVICES | {"suite"}
     assert set(steady["cpu_ms_per_bus_event"]) == SERVICES | {"nats", "suite"}
