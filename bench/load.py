@@ -434,8 +434,7 @@ class BusWaits:
                 future.cancel()
 
     async def on_message(self, msg: Any) -> None:
-        tokens = msg.subject.split(".")
-        if len(tokens) < 3 or tokens[2] not in WANTED_TYPES:
+        if WANTED_TYPES.isdisjoint(msg.subject.split(".")[1:]):  # jusou.<source>.<Type>, maybe with more tokens
             return
         self.messages += 1
         try:
