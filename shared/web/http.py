@@ -56,6 +56,7 @@ from shared.web.paging import PAGING_HEADERS, Cursor, Limit, page
 from shared.web.policy import SignInRequired, document_actions, gate, public, requires
 from shared.web.retention_api import mount_retention
 from shared.web.retry import retry_conflicts
+from shared.web.routing import install as index_routes
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
@@ -106,6 +107,7 @@ def create_service(
     document_idempotency_key(api)
     retry_conflicts(api)  # a command that lost an optimistic race runs again on the fresh record
     document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
+    index_routes(api)  # a request matched against the routes of its path's first segment only (shared/web/routing.py)
     return api
 
 

@@ -262,8 +262,8 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
     app: ServiceApplication = runtime_of(request).app  # the hooks (the signed-in staff member's tenant's: issue 18)
     case_id = _uuid(params["case_id"]) if "case_id" in params else None
     plan_id = _uuid(params["plan_id"]) if case_id is None and "plan_id" in params else None
-    if app.reads_every_case(principal.division) and (
-            case_id is not None or (plan_id is not None and "person_ref" not in params and "meeting_id" not in params)):
+    if (case_id is not None or (plan_id is not None and "person_ref" not in params and "meeting_id" not in params)
+            ) and app.reads_every_case(principal.division):
         return  # the program's own divisions: every case's scope names them, nothing to read (no thread hop)
 
     def case_and_divisions() -> tuple[UUID | None, frozenset[str] | None]:

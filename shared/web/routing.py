@@ -1,0 +1,155 @@
+"""Route matching by the path's first segment (issue 19): a request is matched against the routes that could match it.
+
+FastAPI walks an app's routes in order until one matches, and an included router's routes twice (once to see
+that it matches, once to handle): a service's API routes come after its pages', about 70 candidates and
+0.25–0.7 ms of CPU per request. A route whose path template begins with a literal segment (`/cases/…`,
+`/ui/…`) can only match a path that begins with that segment; `RouteIndex` keeps, per first segment, the same
+routes in the same order without those that cannot match it (and, inside included routers, the same), and lets
+FastAPI's own matching run on those. So the route that answers, its path parameters, the 405 of a path that
+matches with another method and the redirect to the path with or without its trailing slash are FastAPI's own;
+a route whose first segment is a parameter (or that is not a plain route, mount or included router) is kept for
+every path. tests/unit/test_route_index.py checks, for every route of every service, that the same endpoint
+answers with the index and without it.
+
+The index is built again when the app's routes change (FastAPI's routes version); an app with low-priority
+routes (FastAPI's `frontend`), which are matched after every other, is left to FastAPI's walk.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIRouter, _EffectiveRouteContext, _IncludedRouter
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+#: the first segments of a route that may match any path
+ANY = "*"
+
+
+def first_segment(template: str) -> str:
+    """The literal first segment of a path template (`/cases/{case_id}` → `cases`, `/` → ``), ANY when it has none."""
+    if not template.startswith("/"):
+        return ANY
+    segment = template[1:].split("/", 1)[0]
+    return ANY if "{" in segment or "}" in segment else segment
+
+
+def _segments_of_context(candidate: Any) -> set[str]:
+    if isinstance(candidate, _IncludedRouter):
+        found: set[str] = set()
+        for inner in candidate.effective_candidates():
+            found |= _segments_of_context(inner)
+            if ANY in found:
+                return {ANY}
+        return found
+    if isinstance(candidate, _EffectiveRouteContext) and isinstance(candidate.original_route, APIRoute) \
+            and candidate.path_format:
+        return {first_segment(candidate.path_format)}
+    return {ANY}
+
+
+def segments_of(route: BaseRoute) -> set[str]:
+    """The first segments of the paths a top-level route (or included router) may match; {ANY} when any."""
+    if isinstance(route, _IncludedRouter):
+        return _segments_of_context(route) or {ANY}
+    if isinstance(route, (APIRoute, Route, WebSocketRoute)):
+        return {first_segment(route.path)}
+    if isinstance(route, Mount):
+        return {first_segment(route.path)} if route.path else {ANY}
+    return {ANY}
+
+
+def _keeps(segments: set[str], segment: str | None) -> bool:
+    return ANY in segments or (segment is not None and segment in segments)
+
+
+class _Narrowed(_IncludedRouter):
+    """An included router that offers FastAPI's walk only its candidates that may match paths of `segment`
+    (None: paths whose first segment no route names), in their order."""
+
+    def __init__(self, base: _IncludedRouter, segment: str | None) -> None:
+        super().__init__(original_router=base.original_router, include_context=base.include_context)
+        self._base = base
+        self._segment = segment
+        self._seen: list[Any] | None = None
+        self._narrowed: list[Any] = []
+
+    def effective_candidates(self) -> list[Any]:
+        every = self._base.effective_candidates()  # FastAPI's, rebuilt when the routes change
+        if every is not self._seen:
+            self._narrowed = [_Narrowed(c, self._segment) if isinstance(c, _IncludedRouter) else c
+                              for c in every if _keeps(_segments_of_context(c), self._segment)]
+            self._seen = every
+        return self._narrowed
+
+
+def _has_low_priority(routes: Iterable[BaseRoute], router: APIRouter) -> bool:
+    if getattr(router, "_low_priority_routes", None):
+        return True
+    return any(isinstance(r, _IncludedRouter) and r.effective_low_priority_routes() for r in routes)
+
+
+class RouteIndex:
+    """The app's router's entry (`api.router.middleware_stack`): the request is matched by a copy of the router
+    holding only the routes that may match its path's first segment (`install`)."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self._key: tuple[int, int, int] | None = None
+        self._by_segment: dict[str, APIRouter] = {}
+        self._other: APIRouter | None = None
+        self._off = False
+
+    def _narrowed(self, routes: Sequence[BaseRoute], segments: list[set[str]], segment: str | None) -> APIRouter:
+        clone = copy.copy(self.router)
+        clone.routes = [_Narrowed(r, segment) if isinstance(r, _IncludedRouter) else r
+                        for r, s in zip(routes, segments, strict=True) if _keeps(s, segment)]
+        return clone
+
+    def build(self) -> None:
+        routes = list(self.router.routes)
+        self._key = (self.router._get_routes_version(), len(self.router.routes), id(self.router.routes))
+        self._off = _has_low_priority(routes, self.router)
+        if self._off:
+            return
+        segments = [segments_of(r) for r in routes]
+        named = set().union(*segments) - {ANY} if segments else set()
+        self._by_segment = {segment: self._narrowed(routes, segments, segment) for segment in named}
+        self._other = self._narrowed(routes, segments, None)
+
+    def router_for(self, scope: Scope) -> APIRouter:
+        """The router (a narrowed copy, or the app's own) that matches this request."""
+        key = (self.router._get_routes_version(), len(self.router.routes), id(self.router.routes))
+        if key != self._key:
+            self.build()
+        if self._off or scope["type"] != "http":
+            return self.router
+        path = get_route_path(scope)
+        if not path.startswith("/"):
+            return self.router
+        found = self._by_segment.get(path[1:].split("/", 1)[0], self._other)
+        return found if found is not None else self.router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.router.app(scope, receive, send)
+            return
+        if "router" not in scope:
+            scope["router"] = self.router  # url_for and the like look through every route
+        await self.router_for(scope).app(scope, receive, send)
+
+
+def install(api: FastAPI) -> RouteIndex | None:
+    """Match the app's requests through a `RouteIndex`; None (FastAPI's walk kept) when its router's entry is
+    not the plain one (router-level middleware)."""
+    router = api.router
+    if getattr(router, "middleware_stack", None) != router.app:
+        return None
+    index = RouteIndex(router)
+    router.middleware_stack = index
+    return index
