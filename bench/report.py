@@ -175,12 +175,25 @@ def no_worse(section: str, figure: str, value: float | None, unit: str, previous
              name: str, slack: float) -> Row:
     """A figure that must be no worse (no higher) than the previous run's (`--baseline`), give or take `slack`."""
     if not previous:
-        return row(section, figure, value, unit, None, "", "no worse than before: no baseline (--baseline FILE)", None)
+        return row(section, figure, value, unit, None, "", "no worse: no baseline (--baseline)", None)
     before = previous.get(key)
     target = f"≤ previous + {slack:.0%}"
     if before is None:
         return row(section, figure, value, unit, None, "", target + ": not in the baseline", None)
     return row(section, figure, value, unit, before, name, target, at_most(value, before * (1 + slack)))
+
+
+def busy_before(meta: dict[str, Any]) -> str:
+    """A warning when the machine was busy before the run: its figures are then not the suite's alone."""
+    try:
+        load = float(str(meta.get("load_before", "")).split(",")[0])
+    except ValueError:
+        return ""
+    cpus = meta.get("cpus") or 1
+    if load <= cpus / 2:
+        return ""
+    return (f"the machine was busy before the run (load {load:.1f} on {cpus} cores): rates and latencies, and the raw "
+            "baselines they are divided by, are shared with other work; compare CPU per event, or run again when quiet")
 
 
 def fmt(value: float | None) -> str:
@@ -219,6 +232,9 @@ def print_table(results: dict[str, Any], figures: list[Row]) -> None:
     console.print(f"issue 19 targets: {len(scored) - len(missed)} of {len(scored)} met"
                   + (f"; missed: {'; '.join(missed)}" if missed else "")
                   + (f"; not checked: {'; '.join(unscored)}" if unscored else ""))
+    busy = busy_before(meta)
+    if busy:
+        console.print(f"[yellow]{busy}[/]")
 
 
 def chart(results: dict[str, Any], path: Path) -> Path | None:

@@ -155,3 +155,14 @@ def test_outcomes_of_the_driver_processes_add_up() -> None:
     figures = merged.http_figures()
     assert (merged.started, merged.errors, merged.first_error) == (3, 1, "RuntimeError: boom")
     assert figures["reads_per_journey"] == 13.0 and figures["commands_per_journey"] == 12.0 and figures["reads"] == 43
+
+
+def test_the_table_prints_the_scorecard_line_and_warns_of_a_busy_machine(capsys: Any) -> None:
+    busy = results()
+    busy["meta"]["load_before"] = "5.0, 4.0, 3.0"
+    report.print_table(busy, report.rows(busy))
+    printed = capsys.readouterr().out
+    assert "issue 19 targets: " in printed and "the machine was busy before the run (load 5.0 on 2 cores)" in printed
+    quiet = results()
+    report.print_table(quiet, report.rows(quiet))
+    assert "the machine was busy" not in capsys.readouterr().out
