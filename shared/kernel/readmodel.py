@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,7 @@ from shared.kernel.library import (
 
 GENESIS = "0" * 64
 BATCH = 500
-REBUILD_BATCH = 5000  # fewer, larger transactions when rebuilding
+REBUILD_BATCH = 20000  # fewer, larger transactions when rebuilding (each commit writes the pages it dirtied)
 #: The follower thread indexes at most this often: under load one transaction takes the commits of
 #: that while instead of one each (bench/: the thread took the GIL from the hop's path on every
 #: commit). Reads never wait for it: each one catches up first.
@@ -81,13 +84,126 @@ class IndexBatch:
 
 def seal(previous: str, notification: Notification) -> str:
     """One link of the chain: sha256(previous link, position, aggregate, version, topic, stored bytes)."""
-    digest = hashlib.sha256()
-    digest.update(previous.encode())
-    digest.update(
-        f"|{notification.id}|{notification.originator_id}|{notification.originator_version}|{notification.topic}|".encode()
-    )
-    digest.update(notification.state)
-    return digest.hexdigest()
+    return link(previous, notification.id, str(notification.originator_id), notification.originator_version,
+                notification.topic, notification.state)
+
+
+def link(previous: str, position: int, aggregate: str, version: int, topic: str, state: bytes) -> str:
+    """`seal` of a stored row: the same bytes hashed, in one call."""
+    return hashlib.sha256(f"{previous}|{position}|{aggregate}|{version}|{topic}|".encode() + state).hexdigest()
+
+
+#: A stored event as the read models read it: position, aggregate id (as `str(UUID)`), version, topic, stored bytes.
+Row = tuple[int, str, int, str, bytes]
+
+
+def log_reader(recorder: Any) -> Callable[[int, int], list[Row]]:
+    """`read(start, limit)`: the notification log's rows from `start`, as plain tuples.
+
+    The library's `select_notifications` builds a `Notification` and a `UUID` for every row, which the
+    index turns back into a string: on SQLite a third of the replay's reading. This selects the same
+    columns of the same table in the same order (the library's own query, fewer columns), for the
+    library's SQLite and PostgreSQL recorders; any other recorder (POPO, or one that overrides
+    `select_notifications`) is read through `select_notifications`.
+    """
+    from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+    if type(recorder).select_notifications is SQLiteApplicationRecorder.select_notifications:
+        as_uuid = recorder.datastore.originator_id_type == "uuid"
+        sqlite_statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
+                            f"FROM {recorder.events_table_name} WHERE rowid>=? ORDER BY rowid LIMIT ?")
+
+        def read_sqlite(start: int, limit: int) -> list[Row]:
+            with recorder.datastore.transaction(commit=False) as c:
+                cursor = _tuple_cursor(c)
+                cursor.execute(sqlite_statement, [start, limit])
+                rows: list[Row] = cursor.fetchall()
+            if not as_uuid:
+                return rows
+            return [(r[0], _uuid_text(r[1]), r[2], r[3], r[4]) if len(r[1]) != 32 or not r[1].islower()
+                    else (r[0], f"{r[1][:8]}-{r[1][8:12]}-{r[1][12:16]}-{r[1][16:20]}-{r[1][20:]}", r[2], r[3], r[4])
+                    for r in rows]  # `str(UUID(r[1]))` of the library's `UUID.hex`, without making the UUID
+
+        return read_sqlite
+    postgres = sys.modules.get("eventsourcing.postgres")  # imported already if the recorder is PostgreSQL's
+    if postgres is not None and type(recorder).select_notifications is postgres.PostgresApplicationRecorder.select_notifications:
+        from psycopg.rows import tuple_row
+        from psycopg.sql import SQL, Identifier
+
+        pg_statement = SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id>=%s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+
+        from eventsourcing.persistence import InterfaceError, OperationalError
+        from eventsourcing.utils import retry
+
+        @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's select
+        def read_postgres(start: int, limit: int) -> list[Row]:
+            with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(pg_statement, [start, limit], prepare=True)
+                return [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in curs.fetchall()]
+
+        read: Callable[[int, int], list[Row]] = read_postgres
+        return read
+
+    def read_notifications(start: int, limit: int) -> list[Row]:
+        return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
+                for n in recorder.select_notifications(start=start, limit=limit)]
+
+    return read_notifications
+
+
+def _uuid_text(stored: str) -> str:
+    """A SQLite `originator_id` as the library reads it (`UUID(stored)`), as text."""
+    return str(UUID(stored))
+
+
+def _tuple_cursor(c: Any) -> Any:
+    """The library's SQLite transaction's cursor, giving tuples instead of `sqlite3.Row`s."""
+    cursor = getattr(c, "sqlite_cursor", c)
+    cursor.row_factory = None
+    return cursor
+
+
+def state_reader(mapper: Any) -> Callable[[bytes], Any]:
+    """`read(stored bytes)`: the stored event's fields as plain JSON, decrypted and decompressed as the
+    mapper would (the library's `AESCipher` and `ZlibCompressor` called without their per-call set-up:
+    one AES-GCM key schedule for the whole run instead of one per event). A record the fast path cannot
+    read is read again through the mapper's own cipher, so that it fails with the library's own error."""
+    cipher, compressor = mapper.cipher, mapper.compressor
+    decrypt: Callable[[bytes], bytes] | None = None
+    if cipher is not None:
+        from eventsourcing.cryptography import AESCipher
+
+        decrypt = cipher.decrypt
+        if type(cipher) is AESCipher:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            aead, library_decrypt = AESGCM(cipher.key), cipher.decrypt
+
+            def decrypt_aes(data: bytes) -> bytes:
+                try:  # the library's layout: nonce (12), tag (16), ciphertext
+                    return aead.decrypt(data[:12], data[28:] + data[12:28], None)
+                except Exception:  # noqa: BLE001 - damaged: let the library say why, in its words
+                    return library_decrypt(data)
+
+            decrypt = decrypt_aes
+    decompress: Callable[[bytes], bytes] | None = None
+    if compressor is not None:
+        from eventsourcing.compressor import ZlibCompressor
+
+        decompress = zlib.decompress if type(compressor) is ZlibCompressor else compressor.decompress
+    loads = orjson.loads
+
+    def read(data: bytes) -> Any:
+        if decrypt is not None:
+            data = decrypt(data)
+        if decompress is not None:
+            data = decompress(data)
+        return loads(data)
+
+    return read
 
 
 def plain(value: Any) -> Any:
@@ -127,6 +243,10 @@ class ReadModelView(TrackingRecorder):
         raise NotImplementedError
 
     def seals(self, start: int, limit: int) -> list[tuple[int, str]]:
+        raise NotImplementedError
+
+    def seals_between(self, first: int, last: int) -> dict[int, str]:
+        """position → link of the seals made at `first`…`last` (the positions of one page of the log)."""
         raise NotImplementedError
 
     def quarantined(self) -> list[tuple[int, str, str, str]]:
@@ -186,6 +306,9 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
 
     def seals(self, start: int, limit: int) -> list[tuple[int, str]]:
         return [(p, self._seals[p]) for p in sorted(self._seals) if p >= start][:limit]
+
+    def seals_between(self, first: int, last: int) -> dict[int, str]:
+        return {p: link for p, link in self._seals.items() if first <= p <= last}
 
     def quarantined(self) -> list[tuple[int, str, str, str]]:
         return [(p, *self._quarantine[p]) for p in sorted(self._quarantine)]
@@ -266,10 +389,16 @@ class _SQLMixin:
             self._write(c, batch)
             track_in_transaction(self, c, tracking)
 
+    def _plain(self, c: Any) -> Any:
+        """The transaction's cursor, giving rows as tuples (the library's give `sqlite3.Row`s or dicts)."""
+        return c
+
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with transaction(self, commit=False) as c:
-            c.execute(self._p(sql), list(params))
-            return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in c.fetchall()]
+            cursor = self._plain(c)
+            cursor.execute(self._p(sql), list(params))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def positions_of_case(self, case_id: str) -> list[int]:
         rows = self._select(f"SELECT position FROM {self._table('case_events')} WHERE case_id = ? ORDER BY position",
@@ -305,6 +434,10 @@ class _SQLMixin:
             [start, limit])
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def seals_between(self, first: int, last: int) -> dict[int, str]:
+        return dict(self._select(  # (position BIGINT, chain TEXT) pairs
+            f"SELECT position, chain FROM {self._table('seals')} WHERE position >= ? AND position <= ?", [first, last]))
+
     def quarantined(self) -> list[tuple[int, str, str, str]]:
         rows = self._select(f"SELECT position, aggregate_id, topic, reason FROM {self._table('quarantine')} "
                             "ORDER BY position")
@@ -330,6 +463,9 @@ def _sqlite_view_class() -> type[ReadModelView]:
         def _table(self, name: str) -> str:
             return name
 
+        def _plain(self, c: Any) -> Any:
+            return _tuple_cursor(c)
+
         def clear(self, application_name: str) -> None:
             with self.datastore.transaction(commit=True) as c:
                 for name in self.REBUILT:
@@ -341,6 +477,7 @@ def _sqlite_view_class() -> type[ReadModelView]:
 
 def _postgres_view_class() -> type[ReadModelView]:
     from eventsourcing.postgres import PostgresTrackingRecorder
+    from psycopg.rows import tuple_row
     from psycopg.sql import SQL
 
     class PostgresReadModelView(_SQLMixin, PostgresTrackingRecorder, ReadModelView):
@@ -357,6 +494,10 @@ def _postgres_view_class() -> type[ReadModelView]:
 
         def _p(self, sql: str) -> str:
             return sql.replace("?", "%s")
+
+        def _plain(self, c: Any) -> Any:
+            c.row_factory = tuple_row
+            return c
 
         def _derived(self, c: Any) -> None:
             c.execute(SQL("SET LOCAL synchronous_commit TO OFF"))
@@ -412,6 +553,8 @@ class ReadModels(Projection[ReadModelView]):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.seal_mismatches: list[int] = []
+        self._read_state: Callable[[bytes], Any] | None = None  # made on first use: the mapper is set after __init__
+        self._read_log: Callable[[int, int], list[Row]] | None = None
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """The library's one-event entry: SQLite cannot be subscribed to (LIBRARY-NOTES), so the
@@ -422,14 +565,18 @@ class ReadModels(Projection[ReadModelView]):
         """The stored event's fields as plain JSON: decrypted and decompressed, but not rebuilt into a
         domain event (the index needs three fields; rebuilding costs a third of the replay rate).
         The layout is eventsourcing's JSONTranscoder's: `{"_type_": …, "_data_": …}` for typed values."""
-        data = notification.state
-        mapper = self.app.mapper
-        if mapper.cipher is not None:
-            data = mapper.cipher.decrypt(data)
-        if mapper.compressor is not None:
-            data = mapper.compressor.decompress(data)
-        state: dict[str, Any] = orjson.loads(data)
+        state: dict[str, Any] = self._state_reader()(notification.state)
         return state
+
+    def _state_reader(self) -> Callable[[bytes], Any]:
+        if self._read_state is None:
+            self._read_state = state_reader(self.app.mapper)
+        return self._read_state
+
+    def _log_reader(self) -> Callable[[int, int], list[Row]]:
+        if self._read_log is None:
+            self._read_log = log_reader(self.app.recorder)
+        return self._read_log
 
     # -- following the store -----------------------------------------------------------------
 
@@ -437,70 +584,105 @@ class ReadModels(Projection[ReadModelView]):
         return self.view.max_tracking_id(self.app.name) or 0
 
     def catch_up(self, progress: Callable[[int], None] | None = None, limit: int = BATCH) -> int:
-        """Index what the store holds beyond the view's position; return how many events were read."""
+        """Index what the store holds beyond the view's position; return how many events were read.
+
+        Page by page, each page's rows written with its tracking in one transaction. When there is more
+        than one page (a rebuild, a service catching up after a pause), a page's transaction is written by
+        a second thread while this one reads and decrypts the next page: the database does its part of the
+        writing without the GIL, so on two cores the writing costs no time of its own. The next page is
+        sealed only once the previous one is written, and a page that another replica indexed first
+        (IntegrityError) sends the reading back to the view's position, as without the second thread."""
         noted = getattr(self.app, "noted_views", None)
         if noted is not None:
             noted()  # a policy handler reads a view: `ServiceApplication.receive_many` records its batch first
         done = 0
+        read = self._log_reader()
+        writer: ThreadPoolExecutor | None = None
+        writing: tuple[Future[None], int] | None = None  # the page being written, and how many events it has
         with self._lock:
-            while True:
-                start = self.position() + 1
-                notifications = self.app.recorder.select_notifications(start=start, limit=limit)
-                if not notifications:
-                    return done
-                try:
-                    self._index(notifications)
-                except IntegrityError:
-                    continue  # another replica indexed this batch first: read the position again
-                done += len(notifications)
-                if progress is not None:
-                    progress(len(notifications))
-                if len(notifications) < limit:
-                    return done
-
-    def _index(self, notifications: Sequence[Notification]) -> None:
-        batch = IndexBatch()
-        chain = self.view.seal_before(notifications[0].id)
-        known = {pos: link for pos, link in self.view.seals(notifications[0].id, len(notifications))}
-        for notification in notifications:
             try:
-                case_row, person_row = self._rows_of(notification)
+                start = self.position() + 1
+                while True:
+                    rows = read(start, limit)
+                    batch = self._decoded(rows) if rows else None
+                    if writing is not None:
+                        written, writing = writing, None
+                        try:
+                            written[0].result()
+                        except IntegrityError:  # another replica indexed that page first: from the view's position
+                            start = self.position() + 1
+                            continue
+                        done += written[1]
+                        if progress is not None:
+                            progress(written[1])
+                    if batch is None:
+                        return done
+                    self._sealed(rows, batch)
+                    tracking = Tracking(application_name=self.app.name, notification_id=rows[-1][0])
+                    if len(rows) < limit:  # the last page: written here
+                        try:
+                            self.view.index(batch, tracking)
+                        except IntegrityError:
+                            start = self.position() + 1
+                            continue
+                        done += len(rows)
+                        if progress is not None:
+                            progress(len(rows))
+                        return done
+                    if writer is None:
+                        writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.app.name}-readmodels-writer")
+                    writing = (writer.submit(contextvars.copy_context().run, self.view.index, batch, tracking),
+                               len(rows))
+                    start = rows[-1][0] + 1
+            finally:
+                if writing is not None:
+                    writing[0].exception()  # an error on the way out: no write left running behind the lock
+                if writer is not None:
+                    writer.shutdown()
+
+    def _decoded(self, rows: Sequence[Row]) -> IndexBatch:
+        """The index rows of one page of the log (no seals yet): every event is decrypted, and a record that
+        cannot be read is quarantined, whatever its topic."""
+        batch = IndexBatch()
+        case_rows, person_rows, aggregate_rows = batch.case_rows, batch.person_rows, batch.aggregate_rows
+        read = self._state_reader()
+        for position, aggregate, version, topic, stored in rows:
+            try:
+                state = read(stored)
+                case_id = (state.get("meta") or {}).get("case_id")
+                case_row = None
+                if case_id:
+                    case_row = (str(case_id), position, aggregate, version, str(plain(state["timestamp"])))
+                person_ref = plain(state.get("person_ref"))
             except Exception as exc:  # noqa: BLE001 - whatever makes a record unreadable, it must not stop the rest
                 reason = f"{type(exc).__name__}: {exc}"[:500]
-                batch.quarantine_rows.append((notification.id, str(notification.originator_id), notification.topic,
-                                              reason))
-                _log().warning("readmodels.quarantined", position=notification.id, topic=notification.topic,
-                               reason=reason)
+                batch.quarantine_rows.append((position, aggregate, topic, reason))
+                _log().warning("readmodels.quarantined", position=position, topic=topic, reason=reason)
             else:
                 if case_row is not None:
-                    batch.case_rows.append(case_row)
-                if person_row is not None:
-                    batch.person_rows.append(person_row)
-            if notification.originator_version == 1:
-                batch.aggregate_rows.append((kind_of(notification.topic), str(notification.originator_id),
-                                             notification.id))
-            if notification.id in known:
-                link = seal(chain, notification)
-                if link != known[notification.id]:
-                    self.seal_mismatches.append(notification.id)
-                chain = known[notification.id]
-            else:
-                chain = seal(chain, notification)
-                batch.seal_rows.append((notification.id, chain))
-        self.view.index(batch, Tracking(application_name=self.app.name, notification_id=notifications[-1].id))
+                    case_rows.append(case_row)
+                if person_ref:
+                    person_rows.append((str(person_ref), position))
+            if version == 1:
+                aggregate_rows.append((kind_of(topic), aggregate, position))
+        return batch
 
-    def _rows_of(self, notification: Notification) -> tuple[tuple[str, int, str, int, str] | None,
-                                                             tuple[str, int] | None]:
-        """The case index row and the person index row of one stored event (None where it has none)."""
-        state = self.peek(notification)
-        meta = state.get("meta") or {}
-        case_id = meta.get("case_id")
-        case_row = None
-        if case_id:
-            case_row = (str(case_id), notification.id, str(notification.originator_id),
-                        notification.originator_version, str(plain(state["timestamp"])))
-        person_ref = plain(state.get("person_ref"))
-        return case_row, ((str(person_ref), notification.id) if person_ref else None)
+    def _sealed(self, rows: Sequence[Row], batch: IndexBatch) -> None:
+        """Every event of the page sealed: a new link for each event the view has not sealed, and the
+        view's link re-checked for each one it has (a mismatch is a changed or removed stored event)."""
+        first = rows[0][0]
+        chain = self.view.seal_before(first)
+        known = self.view.seals_between(first, rows[-1][0])
+        for position, aggregate, version, topic, stored in rows:
+            made = link(chain, position, aggregate, version, topic, stored)
+            sealed = known.get(position)
+            if sealed is None:
+                batch.seal_rows.append((position, made))
+                chain = made
+            else:
+                if made != sealed:
+                    self.seal_mismatches.append(position)
+                chain = sealed
 
     def quarantined(self) -> list[dict[str, Any]]:
         """The records the read models skipped because they could not read them (position, why)."""
