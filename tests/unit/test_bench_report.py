@@ -78,6 +78,10 @@ def test_each_target_fails_on_its_own_figure() -> None:
     held_short = met(held=180.0)
     assert held_short["bus events/s held"] is False and held_short["hop p99"] is False  # p99 counts only when held
     assert met(replay_vs=0.85)["replay"] is False
+    assert met()["its busiest process"] is True
+    driven = results()
+    driven["suite"]["saturation"][0]["driver_busiest_process_cores"] = 0.9
+    assert by_target(report.rows(driven))["its busiest process (a process is one core at most)"]["met"] is False
 
 
 def test_postgres_has_its_own_targets_and_no_cpu_target() -> None:
