@@ -1,8 +1,10 @@
 """`python -m bench`: the raw baselines, then the whole suite under load, in one run.
 
-Prints a table (every figure beside its baseline of the same run, as a ratio, and the issue's
-targets), writes the figures as JSON and a chart of hop latency against load (PNG), by default
-into `data/bench/`. `--quick` takes about a minute on a quiet machine; the full run a few minutes
+Prints a table (every figure beside its baseline of the same run, as a ratio, and issue 19's
+targets: bench/report.py), writes the figures as JSON and a chart of hop latency against load (PNG),
+by default into `data/bench/`. Idle RSS, start-up and the audit figure are checked against a previous
+run's JSON (`--baseline FILE`). The load comes from `--driver-processes` processes (bench/load.py
+Drivers), whose CPU is counted apart from the suite's. `--quick` takes about a minute on a quiet machine; the full run a few minutes
 more (and `bench/audit_replay.py` on 100,000 events).
 """
 
