@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from shared.kernel.library import without_notify
 from shared.settings import Settings
+
+_QUIET: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> type:
+    """`QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`: the services' PostgreSQL recorders (the
+    topics in `store_env`), the library's without the `NOTIFY` in every insert, which nothing here listens to and
+    which serialises every commit of the server behind one lock (shared/kernel/library.py `without_notify`). Made
+    on first use: a SQLite service does not import eventsourcing.postgres."""
+    if name not in ("QuietPostgresProcessRecorder", "QuietPostgresApplicationRecorder"):
+        raise AttributeError(name)
+    if name not in _QUIET:
+        from eventsourcing import postgres
+
+        quiet = without_notify(getattr(postgres, name.removeprefix("Quiet")))
+        quiet.__module__, quiet.__qualname__ = __name__, name
+        _QUIET[name] = quiet
+    return _QUIET[name]
 
 
 def store_env(settings: Settings) -> dict[str, str]:
@@ -43,8 +63,46 @@ def store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "5",  # the library's default, 30 s per try, holds a command for minutes
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
             "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
+            # a service is a process application (`ServiceApplication`); a plain `Application` on the same env
+            # (jusou verify, tools) gets the application recorder: both without NOTIFY
+            "PROCESS_RECORDER_TOPIC": f"{__name__}:QuietPostgresProcessRecorder",
+            "APPLICATION_RECORDER_TOPIC": f"{__name__}:QuietPostgresApplicationRecorder",
         }
     return env
+
+
+def saved_and_pending(recorder: Any, tracking_name: str) -> Callable[[int, int], tuple[int, Sequence[Any]]] | None:
+    """For a PostgreSQL recorder: a read of (the position saved under `tracking_name`, the next `limit` stored events
+    past the greater of it and `position`) in one statement, one round trip; None for another store.
+
+    The relay's read on each wake (shared/messaging/relay.py): replicas of a service share a PostgreSQL store and
+    each starts past what any of them saved, which was one more statement (`max_tracking_id`) per wake, a round
+    trip per commit under load (issue 19). One snapshot for both: the events are read as of the saved position."""
+    postgres = sys.modules.get("eventsourcing.postgres")
+    if postgres is None or not isinstance(recorder, postgres.PostgresProcessRecorder):
+        return None
+    from eventsourcing.persistence import Notification
+    from psycopg.sql import SQL, Identifier
+
+    statement = SQL(
+        "SELECT t.saved, e.notification_id, e.originator_id, e.originator_version, e.topic, e.state "
+        "FROM (SELECT COALESCE(MAX(notification_id), 0) AS saved FROM {schema}.{tracking} WHERE application_name = %s) t "
+        "LEFT JOIN LATERAL (SELECT * FROM {schema}.{events} WHERE notification_id > GREATEST(%s, t.saved) "
+        "ORDER BY notification_id LIMIT %s) e ON true"
+    ).format(schema=Identifier(recorder.datastore.schema), tracking=Identifier(recorder.tracking_table_name),
+             events=Identifier(recorder.events_table_name))
+
+    def read(position: int, limit: int) -> tuple[int, Sequence[Any]]:
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (tracking_name, position, limit), prepare=True)
+            rows = curs.fetchall()
+        saved = int(rows[0]["saved"]) if rows else 0
+        return saved, [Notification(id=row["notification_id"], originator_id=row["originator_id"],
+                                    originator_version=row["originator_version"], topic=row["topic"],
+                                    state=bytes(row["state"]))
+                       for row in rows if row["notification_id"] is not None]
+
+    return read
 
 
 #: What a store that cannot be reached raises: the library's errors, and psycopg's from our own connections.

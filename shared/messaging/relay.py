@@ -33,7 +33,6 @@ from typing import Any
 
 import anyio
 import structlog
-from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import resolve_topic
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -42,8 +41,9 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
 from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, envelope_json
-from shared.kernel.app import ServiceApplication
+from shared.kernel.app import RELAY_TRACKING, ServiceApplication
 from shared.kernel.journey import event_id_of
+from shared.kernel.store import saved_and_pending
 from shared.messaging.inbox import MAX_SOURCE_POSITION
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import PublishSpan
@@ -98,10 +98,12 @@ class Relay:
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
         self.foreign_count = 0
-        # Only replicas on one PostgreSQL store share a saved position: on SQLite this relay is its store's only one,
-        # and reading the position on every wake was a store transaction per commit (bench/commands.py --cprofile)
-        self._shared_store = not isinstance(app.recorder, SQLiteAggregateRecorder)
-        self._position_read_at = float("-inf")  # when `pending` last read the saved position
+        self._position_read_at = float("-inf")  # when `pending` last read the saved position (SQLite)
+        # PostgreSQL: the saved position and the events past it in one statement (shared/kernel/store.py)
+        self._saved_and_pending = saved_and_pending(app.recorder, RELAY_TRACKING)
+        # The relay's store reads on a worker thread of their own: with anyio's shared limiter (40 threads) they
+        # queued behind the HTTP handlers of a loaded service, and the stream waited for them (issue 19)
+        self._thread = anyio.CapacityLimiter(1)
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -278,7 +280,7 @@ class Relay:
     async def _event_id_at(self, position: int) -> str | None:
         """The `event_id` of the event stored at `position` (a message claiming it may be forged)."""
         found = await anyio.to_thread.run_sync(
-            lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position))
+            lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position), limiter=self._thread)
         return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
 
     async def publish_pending(self) -> int:
@@ -291,16 +293,21 @@ class Relay:
             # stream's duplicate window is 2 minutes). Both may still publish the same recent
             # events; `Nats-Msg-Id` keeps one. Each relay publishes in store order and goes on only
             # once the stream acknowledged the previous event, so the stream keeps the store's order.
+            # On PostgreSQL, where replicas share a store, on every wake, in the same statement as the events
+            # (issue 19: it was one more round trip per commit).
+            if self.position >= self._rewound_until and self._saved_and_pending is not None:
+                saved, found = self._saved_and_pending(self.position, BATCH)
+                self.position = max(self.position, saved)
+                return found
             # On SQLite at most once per poll: no one else moves it in the supported shapes, and should a second
             # process run a relay on the same file, what both publish within a poll is dropped by the stream
             # (`Nats-Msg-Id`, a 2-minute window).
-            if self.position >= self._rewound_until and (
-                    self._shared_store or time.monotonic() - self._position_read_at >= self.poll_seconds):
+            if self.position >= self._rewound_until and time.monotonic() - self._position_read_at >= self.poll_seconds:
                 self.position = max(self.position, self.app.relay_position())
                 self._position_read_at = time.monotonic()
             return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
 
-        notifications = await anyio.to_thread.run_sync(pending)
+        notifications = await anyio.to_thread.run_sync(pending, limiter=self._thread)
         public = getattr(self.translate, "public_classes", None)  # shared/kernel/translate.py: what may leave
         for notification in notifications:
             if public is not None and resolve_topic(notification.topic) not in public:
@@ -336,7 +343,7 @@ class Relay:
         # when a save is due). A crash republishes what was acknowledged since: the same messages
         # (`Nats-Msg-Id`), which the stream drops, and which the consumers' tracking would skip.
         if self.position > self._saved and time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
-            await anyio.to_thread.run_sync(self.app.save_relay_position, self.position)
+            await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, limiter=self._thread)
             self._saved, self._saved_at = self.position, time.monotonic()
         return len(notifications)
 

@@ -1,6 +1,7 @@
 """The relay on SQLite reads its saved position at most once per poll, not on every commit (issue 19): a SQLite store
 has one relay; replicas sharing a saved position are PostgreSQL's (tests/scaleout/test_shared_store.py pins that a
-relay there reads it on every wake). Real SQLite and a real nats-server."""
+relay there reads it on every wake, with the events in one statement: tests/integration/test_pg_round_trips.py). Real
+SQLite and a real nats-server."""
 
 from __future__ import annotations
 
