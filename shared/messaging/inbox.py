@@ -189,6 +189,10 @@ class Inbox:
         self.observe: Callable[..., None] = lambda *args: None
         #: per source: its durable consumer's filter subject (natsauth.consumer_filter)
         self.filters: dict[str, str] = {}
+        #: the applying of events on a worker thread of its own: with anyio's shared limiter (40 threads) a loaded
+        #: service's HTTP handlers held every thread and a run waited behind them; applying takes the application's
+        #: processing lock anyway, so one thread loses nothing (issue 19)
+        self.applying = anyio.CapacityLimiter(1)
         for source, event_types in app.subscriptions.items():
             self._subscribe(source, frozenset(event_types))
 
@@ -412,7 +416,8 @@ class Inbox:
             contexts = [partial(consuming, self.app.service, envelope, raw.headers) for raw, envelope, _ in ready]
             failed: BatchFailed | None = None
             try:
-                done = await anyio.to_thread.run_sync(self.app.receive_many, [(e, p) for _, e, p in ready], contexts)
+                done = await anyio.to_thread.run_sync(self.app.receive_many, [(e, p) for _, e, p in ready], contexts,
+                                                   limiter=self.applying)
             except BatchFailed as exc:
                 done, failed = exc.done, exc
             seconds = (time.perf_counter() - began) / max(len(done), 1)
@@ -472,7 +477,7 @@ class Inbox:
         began = time.perf_counter()
         try:
             with consuming(self.app.service, envelope, raw.headers):
-                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload, limiter=self.applying)
         except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in `handle`
             error = exc
         else:
@@ -495,7 +500,7 @@ class Inbox:
             began = time.perf_counter()
             try:
                 with consuming(self.app.service, envelope, raw.headers):
-                    applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+                    applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload, limiter=self.applying)
             except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in `handle`
                 error = exc
                 continue
@@ -523,7 +528,7 @@ class Inbox:
         began = time.perf_counter()
         try:
             with consuming(self.app.service, envelope, raw.headers):  # its effects carry this span on
-                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload)
+                applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload, limiter=self.applying)
         except Exception as exc:  # noqa: BLE001 - the dead-letter boundary: every failure is retried, then parked
             tries = raw.metadata.num_delivered
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
