@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -123,7 +124,12 @@ def _lifespan(
         configure_logging(service)
         os.umask(0o077)  # what the service writes (its SQLite store, keys) is its owner's only, however started
         # its store, bus, relay and inbox; with a tenants file one of each per tenant (shared/web/deps.py, issue 18)
-        runtime = await open_runtime(Settings.from_env(service), application_class, translate, api.state.metrics.observe)
+        try:
+            runtime = await open_runtime(Settings.from_env(service), application_class, translate,
+                                         api.state.metrics.observe)
+        except SystemExit as exc:  # a start refused (partitions.py, inbox.py): the process ends with its status
+            _refused_start(service, exc)
+            raise
         api.state.runtime = runtime
         try:
             yield
@@ -131,6 +137,23 @@ def _lifespan(
             await runtime.close()
 
     return lifespan
+
+
+def _refused_start(service: str, exc: SystemExit) -> None:
+    """A start refused inside the lifespan (`SystemExit(2)`, or a message: status 1) would leave uvicorn to exit with
+    its own status 3 ("startup failed"). In the service's own process (`python -m services.<service>`) the process
+    ends here with the refusal's status and message, as a refusal before uvicorn does (docs: status 2)."""
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    log.error("service.start_refused", service=service, status=code,
+              reason=exc.code if isinstance(exc.code, str) else None)
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if getattr(main, "name", None) not in (f"services.{service}", f"services.{service}.__main__"):
+        return  # a test's or a tool's process: the SystemExit goes on
+    if isinstance(exc.code, str):
+        print(exc.code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _install_middleware(api: FastAPI, service: str) -> None:

@@ -11,7 +11,8 @@ a route whose first segment is a parameter (or that is not a plain route, mount 
 every path. tests/unit/test_route_index.py checks, for every route of every service, that the same endpoint
 answers with the index and without it.
 
-The index is built again when the app's routes change (FastAPI's routes version); an app with low-priority
+The index is built again when the app's routes change (FastAPI's routes version, or the app's list of routes
+changed in place), before the request that follows; an app with low-priority
 routes (FastAPI's `frontend`), which are matched after every other, is left to FastAPI's walk.
 """
 
@@ -100,10 +101,15 @@ class RouteIndex:
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
-        self._key: tuple[int, int, int] | None = None
+        self._key: tuple[int, tuple[int, ...]] | None = None
         self._by_segment: dict[str, APIRouter] = {}
         self._other: APIRouter | None = None
         self._off = False
+
+    def _current(self) -> tuple[int, tuple[int, ...]]:
+        """What the index was built from: FastAPI's routes version (it counts routes added through FastAPI, included
+        routers' too) and the app's routes themselves (a list changed in place, a route replaced)."""
+        return self.router._get_routes_version(), tuple(map(id, self.router.routes))
 
     def _narrowed(self, routes: Sequence[BaseRoute], segments: list[set[str]], segment: str | None) -> APIRouter:
         clone = copy.copy(self.router)
@@ -113,7 +119,7 @@ class RouteIndex:
 
     def build(self) -> None:
         routes = list(self.router.routes)
-        self._key = (self.router._get_routes_version(), len(self.router.routes), id(self.router.routes))
+        self._key = self._current()
         self._off = _has_low_priority(routes, self.router)
         if self._off:
             return
@@ -124,8 +130,7 @@ class RouteIndex:
 
     def router_for(self, scope: Scope) -> APIRouter:
         """The router (a narrowed copy, or the app's own) that matches this request."""
-        key = (self.router._get_routes_version(), len(self.router.routes), id(self.router.routes))
-        if key != self._key:
+        if self._current() != self._key:
             self.build()
         if self._off or scope["type"] != "http":
             return self.router

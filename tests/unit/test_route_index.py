@@ -129,3 +129,32 @@ def test_the_index_offers_fewer_routes_and_keeps_those_a_parameter_begins() -> N
     router = index.router_for({"type": "http", "path": f"/cases/{SOME_ID}/consent", "root_path": ""})
     assert len(router.routes) < len(api.router.routes) / 2
     assert not any("ui" in segments_of(r) and "cases" not in segments_of(r) for r in router.routes)
+
+
+def test_a_route_added_after_the_first_request_is_routed() -> None:
+    """Routes added once requests were served (through FastAPI, to an included router, or into the app's list of
+    routes in place) are matched from the next request on: the index is built again."""
+    from fastapi import APIRouter
+    from fastapi.testclient import TestClient
+
+    from shared.web.routing import install
+
+    api = FastAPI()
+    api.get("/cases/{case_id}")(lambda case_id: {"case": case_id})
+    inner = APIRouter()
+    inner.get("/plans/{plan_id}")(lambda plan_id: {"plan": plan_id})
+    api.include_router(inner)
+    assert isinstance(install(api), RouteIndex)
+    client = TestClient(api)
+    assert client.get("/cases/1").json() == {"case": "1"}
+    assert client.get("/later").status_code == 404 and client.get("/plans/1/more").status_code == 404
+
+    api.get("/later")(lambda: {"later": True})  # through FastAPI
+    assert client.get("/later").json() == {"later": True}
+    inner.get("/plans/{plan_id}/more")(lambda plan_id: {"more": plan_id})  # to a router already included
+    assert client.get("/plans/1/more").json() == {"more": "1"}
+    moved = APIRouter()
+    moved.get("/moved")(lambda: {"moved": True})
+    cases = next(i for i, r in enumerate(api.router.routes) if getattr(r, "path", "") == "/cases/{case_id}")
+    api.router.routes[cases] = moved.routes[0]  # in place: the same number of routes, one replaced
+    assert client.get("/moved").json() == {"moved": True} and client.get("/cases/1").status_code == 404
