@@ -20,15 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.casework import ASSIGNMENT_ROLES, CONTACT_METHODS, JST
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.journey import DomainError, NotFound
-from shared.web.auth import Principal
-from shared.web.deps import application, call, principal, staff
+from shared.web.deps import Staff, Who, application, call
 from shared.web.limits import Name, Text, form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
 
 App = Annotated[CaseworkOwner, Depends(application(CaseworkOwner))]
-Staff = Annotated[dict[str, str], Depends(staff)]
-Reader = Annotated[Principal, Depends(principal)]
+Reader = Who
 READ, WRITE, CASELOAD = requires("casework.read"), requires("casework.write"), requires("casework.caseload.read")
 
 

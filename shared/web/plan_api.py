@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from shared.domain.plan_owner import PlanOwner, require_known_agencies
 from shared.domain.wareki import parse_date
-from shared.web.deps import application, staff
+from shared.web.deps import Staff, application
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date
 from shared.web.policy import requires
 
@@ -131,7 +131,6 @@ class PlanView(BaseModel):
 
 
 
-Staff = Annotated[dict[str, str], Depends(staff)]
 App = Annotated[PlanOwner, Depends(application(PlanOwner))]
 
 
