@@ -62,7 +62,8 @@ def test_the_sqlite_scorecard_is_issue_19s_targets_and_none_of_the_old_ones() ->
     assert scored["CPU per bus event, whole suite (best step)"]["target"] == "≤ 3 ms"
     assert scored["bus events/s, best step (8 journeys at once)"]["target"] == "≥ 0.10 × raw insert"
     assert scored["hop p99 at 195 bus ev/s held"]["target"] == "≤ 25 ms, held ≥ 190 ev/s"
-    assert scored["replay (read models) on 3,000 events"]["target"] == "≥ 0.9 × scan + decode"
+    replay = "replay (read models) on 3,000 events; its ratio to scan + decode, as bench/audit_replay.py gives it: 0.95"
+    assert scored[replay]["target"] == "≥ 0.9 × scan + decode"
     assert all(r["met"] for r in scored.values() if "previous run" not in r["figure"]), scored
     no_baseline = [r for r in scored.values() if "previous run" in r["figure"]]
     assert len(no_baseline) == 3 and all(r["met"] is None and "no baseline" in r["target"] for r in no_baseline)
@@ -70,7 +71,7 @@ def test_the_sqlite_scorecard_is_issue_19s_targets_and_none_of_the_old_ones() ->
 
 def test_each_target_fails_on_its_own_figure() -> None:
     def met(**given: Any) -> dict[str, bool | None]:
-        return {r["figure"].split(" (")[0].split(" at ")[0]: r["met"] for r in report.rows(results(**given)) if r["target"]}
+        return {r["figure"].split(" (")[0].split(" at ")[0].split(";")[0]: r["met"] for r in report.rows(results(**given)) if r["target"]}
 
     assert met(cpu=3.5)["CPU per bus event, whole suite"] is False
     assert met(best=450.0)["bus events/s, best step"] is False  # 0.09 of 5,000
