@@ -82,6 +82,7 @@ def saved_and_pending(recorder: Any, tracking_name: str) -> Callable[[int, int],
     if postgres is None or not isinstance(recorder, postgres.PostgresProcessRecorder):
         return None
     from eventsourcing.persistence import Notification
+    from eventsourcing.utils import retry
     from psycopg.sql import SQL, Identifier
 
     statement = SQL(
@@ -92,6 +93,7 @@ def saved_and_pending(recorder: Any, tracking_name: str) -> Callable[[int, int],
     ).format(schema=Identifier(recorder.datastore.schema), tracking=Identifier(recorder.tracking_table_name),
              events=Identifier(recorder.events_table_name))
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's own reads
     def read(position: int, limit: int) -> tuple[int, Sequence[Any]]:
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (tracking_name, position, limit), prepare=True)
@@ -102,7 +104,8 @@ def saved_and_pending(recorder: Any, tracking_name: str) -> Callable[[int, int],
                                     state=bytes(row["state"]))
                        for row in rows if row["notification_id"] is not None]
 
-    return read
+    reader: Callable[[int, int], tuple[int, Sequence[Any]]] = read
+    return reader
 
 
 #: What a store that cannot be reached raises: the library's errors, and psycopg's from our own connections.
