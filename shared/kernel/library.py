@@ -16,7 +16,9 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
 - `transaction`: a recorder's datastore transaction (the attribute is untyped in the library).
 - `derived_commits`: the SQLite read-model connections commit without waiting for the disk.
 - `without_notify`: a PostgreSQL recorder whose commits send no `NOTIFY` (`_notify_channel`): nothing
-  here listens, and a `NOTIFY` serialises every committing transaction of the whole server (issue 19).
+  here listens, and a `NOTIFY` serialises every committing transaction of the whole server; and whose
+  `insert_events` sends the COMMIT with the insert (`_insert_events`, `_insert_stored_events`,
+  `_fetch_ids_after_insert_events`): the events table's lock is not held across a round trip (issue 19).
 - `remembered_protocol_members`: `isinstance` against the library's runtime-checkable protocols
   (`CanMutateProtocol` for every event an aggregate is rebuilt from, `DomainEventProtocol` and
   `CollectEventsProtocol` for everything saved) looks up the protocol's members once, not on every
@@ -98,25 +100,49 @@ def derived_commits(pool: Any) -> None:
     pool._create_connection = create_connection
 
 
-def without_notify(recorder_class: type) -> type:
-    """A subclass of a PostgreSQL recorder (application or process) whose inserts send no `NOTIFY`.
+def without_notify(recorder_class: type, retrying: Callable[[Any], Any] = lambda f: f) -> type:
+    """A subclass of a PostgreSQL recorder (application or process) whose inserts send no `NOTIFY` and whose
+    commit goes with the insert, in one round trip.
 
-    The library's recorders send `NOTIFY <table>` in every insert, for its LISTEN-based subscriptions;
-    nothing in the suite listens (the relay and the read models are woken in the process on every commit,
-    and poll for other processes' commits). PostgreSQL takes, for a transaction that sent a `NOTIFY`, a
-    lock held until its commit is on disk, one lock for the whole server (`PreCommit_Notify`: the queue
-    keeps commit order): every committing transaction of every service, each of its commits waiting for
-    the others' fsyncs one by one, none grouped. Measured (six writers, one table each, `LOCK TABLE` and
-    one insert per transaction, synchronous commits, 2026-12-05, load 6): 750-900 commits/s with the
-    `NOTIFY`, 1,500-2,450 without; commit p50 5.3-7.0 → 1.9-2.9 ms. Each commit stays synchronous and
-    the table lock that keeps commit order = position order stays (`_lock_table`): only the signal goes.
+    - No `NOTIFY` (`_notify_channel`): the library's recorders send `NOTIFY <table>` in every insert, for its
+      LISTEN-based subscriptions; nothing in the suite listens (the relay and the read models are woken in the
+      process on every commit, and poll for other processes' commits). PostgreSQL takes, for a transaction that
+      sent a `NOTIFY`, a lock held until its commit is on disk, one lock for the whole server (`PreCommit_Notify`:
+      the queue keeps commit order): every committing transaction of every service waited for the others' fsyncs
+      one by one, none grouped. Measured (six writers, one table each, `LOCK TABLE` and one insert per
+      transaction, synchronous commits, 2026-12-05, load 6): 750-900 commits/s with the `NOTIFY`, 1,500-2,450
+      without; commit p50 5.3-7.0 → 1.9-2.9 ms.
+    - `insert_events`: the library's sends the table lock and the insert, waits for their results (to raise a
+      conflict as an IntegrityError there), then sends COMMIT: the events table's lock, which serialises the
+      service's commits, was held across a round trip to this process, which under load waits for a core and the
+      GIL before it sends the COMMIT. Here the COMMIT follows the insert in the same pipeline: a conflict still
+      comes back as psycopg's IntegrityError (a `UniqueViolation`) when the pipeline is synced, before anything is
+      committed, and the connection is left idle; the notification ids are read from the insert's result after it.
+      A process recorder's tracking row is still written (and checked) first, as in the library.
+    Each commit stays synchronous and still takes the table lock that keeps commit order = position order
+    (`_lock_table`). `retrying` wraps `insert_events` (the library's retry of a lost connection).
     """
 
     def _notify_channel(self: Any, curs: Any) -> None:
         """No `NOTIFY`: see `without_notify`."""
 
+    def insert_events(self: Any, stored_events: Any, **kwargs: Any) -> Any:
+        """The library's insert (tracking, lock, events), committed in the same round trip: see `without_notify`."""
+        found: Any = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline(), conn.transaction():  # COMMIT (or ROLLBACK) and one sync at the exit
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)  # a process recorder's tracking, checked
+                if len(stored_events) > 0:
+                    found = conn.cursor()
+                    self._insert_stored_events(found, stored_events, **kwargs)  # lock, (no NOTIFY), insert
+            if found is None:
+                return None
+            return self._fetch_ids_after_insert_events(found, stored_events, **kwargs)
+
     quiet = type(f"Quiet{recorder_class.__name__}", (recorder_class,), {
-        "_notify_channel": _notify_channel, "__doc__": f"{recorder_class.__name__} without NOTIFY (without_notify)."})
+        "_notify_channel": _notify_channel, "insert_events": retrying(insert_events),
+        "__doc__": f"{recorder_class.__name__} without NOTIFY, committed with its insert (without_notify)."})
     return quiet
 
 

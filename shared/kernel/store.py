@@ -25,8 +25,10 @@ def __getattr__(name: str) -> type:
         raise AttributeError(name)
     if name not in _QUIET:
         from eventsourcing import postgres
+        from eventsourcing.utils import retry
 
-        quiet = without_notify(getattr(postgres, name.removeprefix("Quiet")))
+        quiet = without_notify(getattr(postgres, name.removeprefix("Quiet")),
+                               retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2))
         quiet.__module__, quiet.__qualname__ = __name__, name
         _QUIET[name] = quiet
     return _QUIET[name]

@@ -3,7 +3,9 @@
 - Its commits send no `NOTIFY`: nothing in the suite listens, and PostgreSQL holds one lock for the whole server
   from a notifying transaction's commit until it is on disk, so every service's commits waited for the others'
   fsyncs one by one (shared/kernel/library.py `without_notify`). Each commit is still synchronous and still takes the
-  events table's lock that keeps positions in commit order.
+  events table's lock that keeps positions in commit order; the COMMIT is sent with the insert (the lock is not held
+  across a round trip to the service), and a conflict (an aggregate's version, a tracking position) still records
+  nothing.
 - The relay reads its saved position with the events past it, in one statement on each wake, not one more
   round trip per commit (shared/kernel/store.py `saved_and_pending`); a relay still starts past what another
   replica saved (tests/scaleout/test_shared_store.py)."""
@@ -83,7 +85,7 @@ def test_the_services_commits_send_no_notify_and_keep_the_table_lock(intake: Int
 
 async def test_the_relay_reads_its_saved_position_with_the_events_one_statement_per_wake(
         intake: IntakeApplication, nats: Nats) -> None:
-    calls: dict[str, int] = {"relay_position": 0, "select_notifications": 0}
+    calls: dict[str, int] = {"relay_position": 0, "reads": 0}
 
     def counting(name: str, read: Any) -> Any:
         def counted(*args: Any, **kwargs: Any) -> Any:
@@ -92,11 +94,11 @@ async def test_the_relay_reads_its_saved_position_with_the_events_one_statement_
         return counted
 
     intake.relay_position = counting("relay_position", intake.relay_position)  # type: ignore[method-assign]
-    intake.recorder.select_notifications = counting(  # type: ignore[method-assign]
-        "select_notifications", intake.recorder.select_notifications)
     nc = await connect(nats.url, "test-relay-pg")
     await ensure_streams(nc)
     relay = Relay(intake, intake_translate, nc, poll_seconds=30.0)  # no poll within the test: commits wake it
+    assert relay._saved_and_pending is not None
+    relay._saved_and_pending = counting("reads", relay._saved_and_pending)  # type: ignore[method-assign]
     task = asyncio.create_task(relay.run())
     try:
         await eventually(lambda: asyncio.sleep(0, relay._loop is not None), "the relay to start")
@@ -107,8 +109,37 @@ async def test_the_relay_reads_its_saved_position_with_the_events_one_statement_
         info = await nc.jetstream().stream_info(STREAM)
         assert relay.published == info.state.messages == 10  # each case: received, escalated
         # once at the start (`run`); every wake after it reads the saved position and the events in one statement
-        assert calls == {"relay_position": 1, "select_notifications": 0}, calls
+        assert calls["relay_position"] == 1 and calls["reads"] >= 5, calls
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await nc.close()
+
+
+def test_a_commit_sent_with_its_insert_still_refuses_a_conflict_and_records_nothing_of_it(intake: IntakeApplication) -> None:
+    from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+
+    recorder = intake.recorder
+    originator = uuid4()
+
+    def stored(version: int) -> StoredEvent:
+        return StoredEvent(originator_id=originator, originator_version=version, topic="t:E", state=b"{}")
+
+    head = recorder.max_notification_id() or 0
+    assert recorder.insert_events([stored(1), stored(2)]) == [head + 1, head + 2]  # the positions, read after the commit
+    assert recorder.max_notification_id() == head + 2
+    assert recorder.insert_events([stored(3)]) == [head + 3]
+
+    # an aggregate's version recorded already (two commands on one aggregate): refused, nothing of the batch recorded
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([stored(4), stored(2)])
+    assert [n.originator_version for n in recorder.select_notifications(start=head + 1, limit=10)] == [1, 2, 3]
+    # a tracking position at or below the recorded one (a duplicate delivery): refused, its events not recorded
+    recorder.insert_events([stored(4)], tracking=Tracking(application_name="src", notification_id=5))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([stored(5)], tracking=Tracking(application_name="src", notification_id=5))
+    assert recorder.max_tracking_id("src") == 5
+    assert [n.originator_version for n in recorder.select_notifications(start=head + 1, limit=10)] == [1, 2, 3, 4]
+    # the pool's connections came back idle: the next insert goes through (a refused insert used up its positions)
+    assert (recorder.insert_events([stored(5)]) or [0])[0] > head + 4
+    assert [n.originator_version for n in recorder.select_notifications(start=head + 1, limit=10)] == [1, 2, 3, 4, 5]
