@@ -308,7 +308,7 @@ class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
         return [(p, self._seals[p]) for p in sorted(self._seals) if p >= start][:limit]
 
     def seals_between(self, first: int, last: int) -> dict[int, str]:
-        return {p: link for p, link in self._seals.items() if first <= p <= last}
+        return {p: chain for p, chain in self._seals.items() if first <= p <= last}
 
     def quarantined(self) -> list[tuple[int, str, str, str]]:
         return [(p, *self._quarantine[p]) for p in sorted(self._quarantine)]
