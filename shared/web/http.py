@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -87,8 +87,7 @@ def create_service(
         lifespan=_lifespan(service, application_class, translate),
         # who is acting and whether the policy lets them (shared/web/policy.py); a page's change comes from
         # its own page (CSRF, shared/web/ui.py); a case's ids on every log line
-        dependencies=[Depends(gate(service)), Depends(csrf_guard(service)), Depends(bind_path_ids),
-                      Depends(idempotent(service))],
+        dependencies=[Depends(admission(service))],
         docs_url=None, redoc_url=None,  # /docs is served below from the service itself (no CDN)
     )
     _install_middleware(api, service)
@@ -110,6 +109,20 @@ def create_service(
     document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
     index_routes(api)  # a request matched against the routes of its path's first segment only (shared/web/routing.py)
     return api
+
+
+def admission(service: str) -> Callable[[Request], Awaitable[None]]:
+    """The app-wide checks of every request, in this order, as one dependency (FastAPI solves each dependency for
+    about 7 µs; one instead of four saves about 25 µs a request, issue 19): who is acting and whether the policy lets
+    them (shared/web/policy.py), a page's change from its own page (CSRF, shared/web/ui.py), the case's ids on every
+    log line, a command's Idempotency-Key (shared/kernel/idempotency.py). The first refusal ends the request."""
+    checks = (gate(service), csrf_guard(service), bind_path_ids, idempotent(service))
+
+    async def admitted(request: Request) -> None:
+        for check in checks:
+            await check(request)
+
+    return admitted
 
 
 def _lifespan(
