@@ -153,10 +153,13 @@ class PostgresKeys(PersonKeys):
         self._run(f"CREATE TABLE IF NOT EXISTS {self.table} (person_ref TEXT PRIMARY KEY, wrapped BYTEA NOT NULL)")
 
     def _run(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """One statement, committed on its own (the pool's connections are in autocommit): one round trip, where
+        BEGIN, the statement and COMMIT were three (issue 19); as synchronous as before, a key is on disk before
+        the event sealed with it is recorded, and an erasure's DELETE before it is answered."""
         from psycopg.sql import SQL
 
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(SQL(statement), params)
+        with self.datastore.get_connection() as conn, conn.cursor() as c:
+            c.execute(SQL(statement), params, prepare=bool(params) or None)  # the key reads and writes: prepared
             return list(c.fetchall()) if c.description else []
 
     def _put(self, person_ref: str, wrapped: bytes) -> None:

@@ -143,3 +143,20 @@ def test_a_commit_sent_with_its_insert_still_refuses_a_conflict_and_records_noth
     # the pool's connections came back idle: the next insert goes through (a refused insert used up its positions)
     assert (recorder.insert_events([stored(5)]) or [0])[0] > head + 4
     assert [n.originator_version for n in recorder.select_notifications(start=head + 1, limit=10)] == [1, 2, 3, 4, 5]
+
+
+def test_intake_key_store_reads_and_writes_each_in_one_statement_without_a_transaction_around_it(
+        intake: IntakeApplication) -> None:
+    from services.intake.keys import PostgresKeys
+
+    keys = PostgresKeys(b"k" * 32, intake.recorder.datastore)
+
+    def no_transaction(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("BEGIN … COMMIT: three round trips for one statement")
+
+    keys.datastore.transaction = no_transaction  # type: ignore[method-assign]
+    person = uuid4()
+    key = keys.create(person)
+    assert keys.get(person) == key
+    keys.delete(person)
+    assert keys.get(person) is None
