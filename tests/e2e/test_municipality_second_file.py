@@ -70,6 +70,7 @@ NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
     # test_scenarios and test_branches, and the pages in the tests of tests/ui
     ("tests/faults/test_faults.py", "services, NATS and stores killed under journeys: the bus and stores' machinery"),
     ("tests/faults/test_stream_tail.py", "the stream's tail lost and republished: the relay's chain"),
+    ("tests/faults/test_way_back.py", "partitions switched off under journeys (only with JUSOU_FAULTS_PARTITIONS, by hand)"),
     ("tests/scaleout/test_scaleout.py", "replicas killed behind a balancer: the processes' machinery"),
     ("tests/scaleout/test_shared_store.py", "replicas sharing one PostgreSQL store"),
     ("tests/e2e/test_backup_restore.py", "backup, restore, rebuild and verify: files, dumps and the stream"),
