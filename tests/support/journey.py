@@ -122,6 +122,10 @@ class Journey:
                         {"progress": "本人が居場所に定着し、母の介護も安定した"}, COORDINATOR)
         await self.evaluate(meeting_id, plan_id, "closed")
         await self.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "PlanClosed to reach collaboration")
+        # intake records the case's closure on PlanClosed: the journey's last event; tests that count stores
+        # or back them up right after need it in (CI once backed up intake one event short of the journey).
+        await self.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "plan_closed",
+                            "intake to record the case's closure by its plan")
         return case_id, plan_id
 
 
