@@ -464,8 +464,8 @@ def _nearer(row: Entry, best: Entry, day: date) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m shared.organisation.municipality FILE…`: check municipality files before using them; each good
-    one is summed up (its divisions, counters and the days its organisation changes), a bad one says what is wrong
-    and where, and the status is 2."""
+    one is summed up (its divisions, counters, programs, forums with the 推進会議 among them, and the days its
+    organisation changes), a bad one says what is wrong and where, and the status is 2."""
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
         print("使い方 / usage: python -m shared.organisation.municipality FILE…", file=sys.stderr)
@@ -479,13 +479,24 @@ def main(argv: list[str] | None = None) -> int:
             status = 2
             continue
         model = org.model
-        changes = sorted({d for e in (*model.divisions, *model.counters, *model.programs) for d in _change_days(e)})
+        changes = sorted({d for e in (*model.divisions, *model.counters, *model.programs, *model.forums)
+                          for d in _change_days(e)})
         print(
             f"{path}: {org.about.ja} ({org.about.code}) 課 {len(org.division_codes)}、窓口 "
             f"{len({c.code for c in model.counters})}、事業 {len({p.code for p in model.programs})}、"
+            f"{_forums_line(model.forums)}、"
             f"組織の変わる日 / reorganisations: {', '.join(map(str, changes)) or 'なし / none'}"
         )
     return status
+
+
+def _forums_line(forums: list[ForumEntry]) -> str:
+    """協議の場: how many (by code: a renamed forum is one) and the 推進会議 among them (each name it has had, in order);
+    「協議の場 なし」 for a file written before [[forums]] (its council is named 「推進会議」 on the pages)."""
+    if not forums:
+        return "協議の場 なし / no forums"
+    councils = list(dict.fromkeys(f.ja for f in sorted(forums, key=lambda f: f.valid_from) if f.council))
+    return f"協議の場 {len({f.code for f in forums})}（推進会議: {'→'.join(councils)}）"
 
 
 def _change_days(entry: Entry) -> list[date]:

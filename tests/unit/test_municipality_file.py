@@ -213,10 +213,31 @@ def test_the_file_check_sums_up_a_good_file_and_refuses_a_bad_one(
     bad.write_text("[municipality]\ncode = 'x'\n", encoding="utf-8")
 
     assert municipality.main([str(KAKUSHI)]) == 0
-    assert "架空市 (999997) 課 8、窓口 5、事業 15、組織の変わる日 / reorganisations: 2027-04-01" in capsys.readouterr().out
+    assert ("架空市 (999997) 課 8、窓口 5、事業 15、協議の場 5（推進会議: 重層的支援体制推進会議）、"
+            "組織の変わる日 / reorganisations: 2027-04-01") in capsys.readouterr().out
     assert municipality.main([str(DEFAULT_FILE), str(bad)]) == 2
     said = capsys.readouterr()
     assert "調布市 (132080)" in said.out and f"{bad}: 2行目 [municipality] code" in said.err, said
+
+
+def test_the_file_check_counts_the_forums_where_issues_are_taken_up_D8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary counts the 協議の場 (D8: a resource is developed in a forum of its own) as it counts divisions,
+    counters and programs: a renamed forum once, the 推進会議 named, a forum's first day a day the organisation changes;
+    a file written before [[forums]] says it has none."""
+    text = KAKUSHI.read_text(encoding="utf-8")
+    more = tmp_path / "more.toml"
+    more.write_text(text + '\n[[forums]]\ncode = "kodomo-kaigi"\nja = "子ども・若者支援地域協議会"\n'
+                    'valid_from = 2028-04-01\n', encoding="utf-8")
+    none = tmp_path / "none.toml"
+    none.write_text(re.sub(r"\[\[forums\]\]\n(?:[^\[\n][^\n]*\n|\n)*", "", text), encoding="utf-8")
+
+    assert municipality.main([str(more), str(none)]) == 0
+    more_line, none_line = capsys.readouterr().out.splitlines()
+    assert "協議の場 6（推進会議: 重層的支援体制推進会議）" in more_line, more_line
+    assert "reorganisations: 2027-04-01, 2028-04-01" in more_line, more_line
+    assert "事業 15、協議の場 なし / no forums、" in none_line, none_line
 
 
 def test_a_counters_fields_are_concern_fields_and_a_partner_has_a_code(tmp_path: Path) -> None:
