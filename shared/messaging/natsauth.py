@@ -60,7 +60,8 @@ Docker Compose and Kubernetes run nats-server with deploy/nats/auth.conf (`deplo
 variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it starts.
 
 With `JUSOU_PARTITIONS` = P > 1 (shared/messaging/partitions.py, docs/capacity.md §6) a service's user also has the
-rights of its partition consumers `<service>--<source>--p<k>` (the same four subjects each, filter `jusou.<source>.*`)
+rights of its partition consumers `<service>--<source>--p<k>` (the same four subjects each, with the filter of its
+unpartitioned consumer of that source, `consumer_filter`: no further grant, the CREATE subject names the narrower filter)
 and of its lease bucket `jusou-partitions-<service>` (`partition_permissions`), and the integrator is denied those
 consumers too; rights are rendered for the P of the environment (`jusou nats config` again when it changes).
 
@@ -162,16 +163,23 @@ def bucket_name(service: str) -> str:
     return f"jusou-partitions-{service}"
 
 
-def partition_consumers(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> dict[str, tuple[str, str]]:
-    """name → (stream, filter subject) of the service's partition consumers (as natsauth.durable_consumers)."""
-    return {consumer_name(service, source, k): (STREAM, f"{SUBJECT_PREFIX}.{source}.*")
+def partition_consumers(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]],
+                        partitions: int) -> dict[str, tuple[str, str]]:
+    """name → (stream, filter subject) of the service's partition consumers (as `durable_consumers`): each has the
+    filter of the source's unpartitioned consumer (`consumer_filter`: the one event type the service takes of the source,
+    else `jusou.<source>.*`), so with P partitions an event of a type the service does not take is delivered to none of
+    them, not P times (issue 19); given only the sources' names, each filter is the source's every type."""
+    types: Mapping[str, Sequence[str]] = sources if isinstance(sources, Mapping) else {}
+    return {consumer_name(service, source, k): (STREAM, consumer_filter(source, types.get(source, ())))
             for source in sorted(sources) for k in range(partitions)}
 
 
-def partition_permissions(service: str, sources: list[str] | tuple[str, ...], partitions: int) -> list[str]:
+def partition_permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]], partitions: int) -> list[str]:
     """What a service's NATS user must publish to, besides natsauth.permissions, to consume in P partitions: its
     partition consumers (create with their filter, info, pull, ack) and its own lease bucket (create it if
-    missing, read its info, direct-get and write its keys). Nothing when P is 1."""
+    missing, read its info, direct-get and write its keys). Nothing when P is 1. Given the sources with their event
+    types (source → types), each consumer may be created only with `consumer_filter`'s filter; given names alone,
+    only with `jusou.<source>.*`."""
     if partitions <= 1:
         return []
     bucket = bucket_name(service)
@@ -191,7 +199,7 @@ def permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str
     consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
     # JUSOU_PARTITIONS = P > 1: its partition consumers and its lease bucket (docs/capacity.md §6); nothing for P = 1
-    consumers += partition_permissions(service, sorted(sources), current().partitions)
+    consumers += partition_permissions(service, sources, current().partitions)
     return {
         "publish": {"allow": [
             f"{SUBJECT_PREFIX}.{service}.>",  # its own integration events (the relay)
@@ -210,7 +218,7 @@ def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
     partitions = current().partitions
     ours = [(durable, stream) for service, sources in subscriptions.items()
             for durable, (stream, _) in (durable_consumers(service, sources)
-                                         | (partition_consumers(service, sorted(sources), partitions) if partitions > 1 else {})
+                                         | (partition_consumers(service, sources, partitions) if partitions > 1 else {})
                                          ).items() if stream == STREAM]
     return {
         "publish": {

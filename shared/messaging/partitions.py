@@ -5,12 +5,15 @@ one durable consumer per source shared by its replicas. With P > 1 (`inbox_for`)
 
 - **Partition.** An event belongs to partition `crc32(case_id.bytes) mod P` (`partition_of`; CRC-32 as zlib
   and every language compute it, the case id's 16 bytes): all events of a case are in one partition.
-- **Consumers.** Per source and partition one durable pull consumer `<service>--<source>--p<k>`, filter
-  `jusou.<source>.*` as today, one message in flight (`max_ack_pending=1`). Subjects and messages are
-  unchanged (CONTRACT.md: the event type is the subject's last token), so each partition consumer is
-  delivered every event of its source: one of another partition is acked at once, its case id read
-  from the body without decoding the envelope (`case_of`). That is the price of unchanged subjects:
-  P deliveries per event. An event of its own is applied as the inbox applies one, through
+- **Consumers.** Per source and partition one durable pull consumer `<service>--<source>--p<k>`, with the
+  filter of the unpartitioned consumer (`natsauth.consumer_filter`: `jusou.<source>.<EventType>` where the
+  service takes one type of the source, else `jusou.<source>.*`; an existing consumer made with another is
+  given it when its partition is taken, `refilter`), one message in flight (`max_ack_pending=1`). Subjects
+  and messages are unchanged (CONTRACT.md: the event type is the subject's last token), so each partition
+  consumer is delivered every event of its source that its filter names: one of another partition is acked
+  at once, its case id read from the body without decoding the envelope (`case_of`). That is the price of
+  unchanged subjects: P deliveries per event the service takes (and per event of a source's other types where
+  it takes several). An event of its own is applied as the inbox applies one, through
   `ServiceApplication.receive` with the tracking record `<source>#p<k>`.
 - **Order.** Each case's events are applied in `source_position` order (one partition, one message in
   flight); events of two cases in different partitions in either order. `source_position` rises within a
@@ -80,12 +83,13 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from shared.contract.events import STREAM, SUBJECT_PREFIX, PoisonMessage, parse
+from shared.contract.events import STREAM, PoisonMessage, parse
 from shared.kernel.app import ServiceApplication
 from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, refusal
 from shared.messaging.natsauth import (  # the names and rights live beside the other NATS rights (no import cycle)
     API,  # noqa: F401 - re-exported
     bucket_name,
+    consumer_filter,
     consumer_name,
     consumer_subjects,  # noqa: F401 - re-exported
     partition_consumers,  # noqa: F401 - re-exported
@@ -495,6 +499,7 @@ class PartitionedInbox(Inbox):
     def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
         """No FastStream subscriber per source: the partitions' consumers start with their leases (`run`)."""
         self.sources[source] = event_types
+        self.filters[source] = consumer_filter(source, event_types)
 
     @property
     def held(self) -> list[int]:
@@ -677,9 +682,12 @@ class PartitionedInbox(Inbox):
             info = await js.consumer_info(STREAM, name)
         except NotFoundError:
             info = None
+        wanted = consumer_filter(source, self.sources.get(source, ()))
         if info is not None:
             if (info.config.metadata or {}).get(LAYOUT) != str(self.partitions):
                 raise LayoutChanged(name)
+            if info.config.filter_subject != wanted:  # made before issue 19's filters (`jusou.<source>.*`): narrowed
+                await self.refilter(js, info, wanted)
             return
         start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
         with contextlib.suppress(NotFoundError):
@@ -687,7 +695,7 @@ class PartitionedInbox(Inbox):
             if before.ack_floor is not None and before.ack_floor.stream_seq > 0:
                 start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": before.ack_floor.stream_seq + 1}
         config = ConsumerConfig(
-            name=name, durable_name=name, filter_subject=f"{SUBJECT_PREFIX}.{source}.*", ack_policy=AckPolicy.EXPLICIT,
+            name=name, durable_name=name, filter_subject=wanted, ack_policy=AckPolicy.EXPLICIT,
             max_ack_pending=1, ack_wait=ACK_WAIT_SECONDS, max_deliver=-1,
             description=f"{self.app.service}: partition {partition} of {self.partitions} of {source}'s events, by case",
             metadata={LAYOUT: str(self.partitions)}, **start)
@@ -696,6 +704,22 @@ class PartitionedInbox(Inbox):
         except APIError:
             await js.consumer_info(STREAM, name)  # made by another replica at the same moment; else raise
         log.info("partitions.consumer_made", consumer=name, **{k: str(v) for k, v in start.items()})
+
+    async def refilter(self, js: JetStreamContext, info: Any, wanted: str) -> None:
+        """Give an existing partition consumer the filter it would be made with now (`consumer_filter`), as
+        `Inbox.reconcile` does the unpartitioned ones: its delivered and acknowledged state is kept, and from then on
+        the server delivers it only the types named. Harmless if the replicas race (each sends the same config).
+        A refusal is logged and the consumer kept as it is: it still acks the other types unread."""
+        config = info.config
+        was = config.filter_subject
+        config.filter_subject = wanted
+        try:
+            await js.add_consumer(STREAM, config=config)
+        except NATS_TROUBLE as exc:
+            log.error("partitions.consumer_not_updated", consumer=info.name, filter_subject=wanted,
+                      error=f"{type(exc).__name__}: {exc}")
+            return
+        log.info("partitions.consumer_updated", consumer=info.name, filter_subject=wanted, was=was)
 
     async def unpartitioned_floor(self, source: str) -> int:
         if source not in self.unpartitioned:

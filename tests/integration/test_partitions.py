@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.partitions import (  # the bench package lives beside the tests, at the repository's root
+    SlowProbe,
     applied_count,
     balanced,
     check,
@@ -119,8 +120,8 @@ async def test_per_case_order_kept_by_two_replicas_on_four_partitions_with_least
                                                                                             monkeypatch: Any) -> None:
     """The services' NATS rights with JUSOU_PARTITIONS=4 (shared/messaging/natsauth.py, `partition_permissions`) are enough."""
     monkeypatch.setenv("JUSOU_PARTITIONS", "4")
-    rights = natsauth.permissions("probe", ["intake"])
-    assert set(partition_permissions("probe", ["intake"], 4)) <= set(rights["publish"]["allow"])
+    rights = natsauth.permissions("probe", SlowProbe.subscriptions)  # its consumers' filters: ConsentRecorded alone
+    assert set(partition_permissions("probe", SlowProbe.subscriptions, 4)) <= set(rights["publish"]["allow"])
     with nats_with_auth(tmp_path, rights) as url:
         admin = await nats_py.connect(url, user="admin", password="admin-pw")
         await ensure_streams(admin)
