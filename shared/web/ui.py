@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import anyio
 import structlog
@@ -72,6 +72,7 @@ from shared.web.auth import (
     csrf_token,
     verifier,
 )
+from shared.web.dates import read_day
 from shared.web.deps import runtime_of
 from shared.web.labels import (
     BASIS_LABELS,
@@ -139,7 +140,8 @@ def staff_from_cookie(request: Request) -> dict[str, str] | None:
     if principal is None:
         return None
     return {"staff_id": principal.staff_id, "division": principal.division,
-            "division_ja": DIVISIONS[principal.division].ja, "roles": " ".join(sorted(principal.roles))}
+            "division_ja": DIVISIONS[principal.division].ja, "roles": " ".join(sorted(principal.roles)),
+            "tenant": getattr(principal, "tenant", "") or ""}
 
 
 def _callback(request: Request, service: str) -> str:
@@ -149,10 +151,26 @@ def _callback(request: Request, service: str) -> str:
 
 
 def login_url(request: Request, reason: str = "") -> str:
-    """The sign-in page, coming back here afterwards."""
+    """The sign-in page, coming back here afterwards: for a form's POST, back to the page the form was on
+    (`form_page`), where jusou.js puts back what was typed (README "Pages": nothing is sent by itself)."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method not in SAFE_METHODS:
+        here = form_page(request)
     message = message_query("ng", reason, request.cookies.get(COOKIE, "")) if reason else ""
     return f"/ui/login?next={quote(here, safe='')}" + (f"&{message}" if message else "")
+
+
+def form_page(request: Request) -> str:
+    """The page of this service a form was posted from: its `Referer` (sent on a same-origin request, the
+    suite's Referrer-Policy), when it is this origin's /ui/ page other than signing in, without the message
+    of the last redirect (`ok`, `ng`, `sig`); else /ui/. A POST's own address is no page to come back to (a GET
+    there is refused or another page)."""
+    parts = urlsplit(request.headers.get("referer", ""))
+    if (f"{parts.scheme}://{parts.netloc}".lower() != _origin_of(request) or not parts.path.startswith("/ui/")
+            or parts.path.startswith(("/ui/login", "/ui/logout")) or not _printable(parts.path, 2000)):
+        return "/ui/"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("ok", "ng", "sig")])
+    return parts.path + (f"?{query}" if query else "")
 
 
 def _printable(text: str, limit: int) -> bool:
@@ -472,7 +490,7 @@ def _day(text: str | None) -> date | None:
 @dataclass(frozen=True)
 class Filters:
     """A list's filter bar, read from the query: status, counter (窓口), 担当者 (assignee) and a date range
-    (`from`, `to`, YYYY-MM-DD; a date that is not one is not applied, and the bar says so). A list adds three lines:
+    (`from`, `to`, YYYY-MM-DD or 和暦 typed as text; a date that is not one is not applied, and the bar says so). A list adds three lines:
 
         filters = filters_of(request)                                    # in the route
         rows, paging = paged(request, filters.apply(rows, day="received_at"))
@@ -547,8 +565,8 @@ def filters_of(request: Request, *selects: str) -> Filters:
 
     sent = {name: (request.query_params.get(name) or "").strip() for name in ("from", "to")}
     unread = tuple((("から" if name == "from" else "まで"), value[:20]) for name, value in sent.items()
-                   if value and _day(value) is None)
-    return Filters(text("status"), text("counter"), text("assignee"), _day(sent["from"]), _day(sent["to"]),
+                   if value and read_day(value) is None)  # YYYY-MM-DD, or 和暦 typed as text
+    return Filters(text("status"), text("counter"), text("assignee"), read_day(sent["from"]), read_day(sent["to"]),
                    tuple((name, text(name)) for name in selects), unread)
 
 

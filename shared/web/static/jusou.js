@@ -30,6 +30,184 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { indent(document); });
   else indent(document);
   document.addEventListener("htmx:afterSwap", function (e) { indent(e.target); });
+  // 和暦 beside each date field (令和8年12月5日), as the date is typed or picked: staff think in 和暦, a date field
+  // shows the Western calendar. Only a reading (the field still sends YYYY-MM-DD); without this script the page works
+  // as before, and the lists' from/to also read 和暦 typed as text (shared/web/dates.py read_day).
+  const ERAS = [[2019, 5, 1, "令和"], [1989, 1, 8, "平成"], [1926, 12, 25, "昭和"], [1912, 7, 30, "大正"]];  // shared/domain/wareki.py
+  function warekiOf(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m) return "";
+    const y = +m[1], mo = +m[2], d = +m[3], key = y * 10000 + mo * 100 + d;
+    for (let i = 0; i < ERAS.length; i++) {
+      const e = ERAS[i];
+      if (key >= e[0] * 10000 + e[1] * 100 + e[2]) {
+        const n = y - e[0] + 1;
+        return e[3] + (n === 1 ? "元" : n) + "年" + mo + "月" + d + "日";
+      }
+    }
+    return y + "年" + mo + "月" + d + "日";
+  }
+  let readingSeq = 0;
+  function showWareki(field) {
+    let out = field.wareki;
+    if (!out) {
+      out = document.createElement("span");
+      out.className = "wareki-reading";
+      readingSeq += 1;
+      out.id = (field.id || "date" + readingSeq) + "-wareki";
+      field.insertAdjacentElement("afterend", out);
+      field.setAttribute("aria-describedby", ((field.getAttribute("aria-describedby") || "") + " " + out.id).trim());
+      field.wareki = out;
+    }
+    out.textContent = warekiOf(field.value);
+  }
+  function wareki(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("input[type=date]").forEach(showWareki);
+  }
+  document.addEventListener("input", function (e) { if (e.target.matches && e.target.matches("input[type=date]")) showWareki(e.target); });
+  document.addEventListener("change", function (e) { if (e.target.matches && e.target.matches("input[type=date]")) showWareki(e.target); });
+  document.addEventListener("reset", function (e) { setTimeout(function () { wareki(e.target); }, 0); });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { wareki(document); });
+  else wareki(document);
+  document.addEventListener("htmx:afterSwap", function (e) { wareki(e.target); });
+  // What was typed survives signing in again (README "Pages"). A form posted when the session had ended (or its CSRF
+  // token was no longer the session's) is refused, and the browser goes to the sign-in page or an error page. So on
+  // submit the form's fields are kept in this tab's sessionStorage (never in a URL, never sent anywhere else); when the
+  // same staff member is back on the form's page after signing in again, they are put back in the form, with a note,
+  // and NOT sent: the person checks them and presses the button (a page of another site cannot write this origin's
+  // storage, and nothing is submitted by itself). Any other page after the submit (it went through) drops them; so do
+  // signing out, another staff member signing in here, and a draft older than DRAFT_MS.
+  const DRAFT = "jusou-draft", DRAFT_MS = 12 * 3600 * 1000, KEY = "idempotency_key", CSRF = "csrf_token";
+  function storage() { try { return window.sessionStorage; } catch (err) { return null; } }
+  function readDraft() {
+    const s = storage();
+    try { return s ? JSON.parse(s.getItem(DRAFT) || "null") : null; } catch (err) { return null; }
+  }
+  function writeDraft(d) { const s = storage(); try { if (s) { if (d) s.setItem(DRAFT, JSON.stringify(d)); else s.removeItem(DRAFT); } } catch (err) { /* full or off */ } }
+  function whoIsHere() { return document.body ? (document.body.dataset.staff || "") : ""; }
+  function actionOf(form) { return new URL(form.getAttribute("action") || location.href, location.href).pathname; }
+  function kept(form) {  // forms whose fields are never kept: signing in and out, a password, a file
+    const action = actionOf(form);
+    return (form.method || "").toLowerCase() === "post" && !/^\/ui\/log(in|out)(\/|$)/.test(action)
+      && !form.querySelector("input[type=password], input[type=file]");
+  }
+  function fieldsOf(form, submitter) {  // every field sent but the session's CSRF token and the form's key
+    const pairs = [];
+    new FormData(form).forEach(function (value, name) { if (name !== CSRF && name !== KEY && typeof value === "string") pairs.push([name, value]); });
+    if (submitter && submitter.name) pairs.push([submitter.name, submitter.value]);
+    return pairs;
+  }
+  function samePairs(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+  function isSignIn() { return /^\/ui\/login(\/|$)/.test(location.pathname); }
+  function isRefusal() { return !!document.querySelector("[data-error-page]"); }
+  function notice(text, link) {
+    const main = document.getElementById("main");
+    if (!main) return null;
+    const p = document.createElement("p");
+    p.className = "callout draft-note";
+    p.setAttribute("role", "status");
+    p.textContent = text;
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link;
+      a.textContent = "入力した内容を戻して元の画面へ / back to the form with what you typed";
+      p.append(" ", a);
+    }
+    const live = document.getElementById("live-status");
+    main.insertBefore(p, live ? live.nextSibling : main.firstChild);
+    return p;
+  }
+  function restore(form, draft) {
+    const values = {};
+    draft.fields.forEach(function (pair) { (values[pair[0]] = values[pair[0]] || []).push(pair[1]); });
+    Object.keys(values).forEach(function (name) {
+      const want = values[name];
+      const byName = function () { return Array.prototype.filter.call(form.elements, function (el) { return el.name === name; }); };
+      // rows added on the page (goals, roles…): add as many as were sent, with the row's own button
+      for (let tries = 0; tries < 50; tries++) {
+        const fields = byName().filter(function (el) { return !/^(checkbox|radio|hidden|submit|button)$/.test(el.type); });
+        if (!fields.length || fields.length >= want.length) break;
+        const adder = Array.prototype.find.call(form.querySelectorAll("[data-add-row]"), function (b) {
+          const t = document.getElementById(b.dataset.addRow);
+          return t && t.content && t.content.querySelector("[name='" + CSS.escape(name) + "']");
+        });
+        if (!adder) break;
+        adder.click();
+      }
+      let i = 0;
+      byName().forEach(function (el) {
+        if (el.type === "hidden" || el.type === "submit" || el.type === "button" || el.type === "file" || el.type === "password") return;
+        if (el.type === "checkbox" || el.type === "radio") { el.checked = want.indexOf(el.value) >= 0; return; }
+        if (el.tagName === "SELECT" && el.multiple) {
+          Array.prototype.forEach.call(el.options, function (o) { o.selected = want.indexOf(o.value) >= 0; });
+          return;
+        }
+        if (i < want.length) { el.value = want[i]; i += 1; el.dispatchEvent(new Event("input", { bubbles: true })); }
+      });
+    });
+    // The key of the form as first sent: sent again unchanged it is the same command (recorded once, whatever
+    // happened to the first); changed, it is a new one (the page's fresh key).
+    const keyField = form.querySelector("input[name='" + KEY + "']");
+    if (keyField && draft.key) {
+      const fresh = keyField.value;
+      keyField.value = draft.key;
+      form.addEventListener("submit", function (e) {
+        keyField.value = samePairs(fieldsOf(form, e.submitter), draft.sent) ? draft.key : fresh;
+      }, true);
+    }
+    const note = notice("ログインし直す前に入力した内容を戻しました。まだ送信していません。内容を確かめてから送信してください / " +
+                        "what you typed before signing in again is back in the form; it has not been sent: check it, then submit");
+    if (note) {
+      const discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "secondary";
+      discard.textContent = "戻した入力を消す / discard it";
+      discard.addEventListener("click", function () {
+        form.reset();
+        if (keyField && draft.key) keyField.value = keyField.defaultValue;
+        note.remove();
+      });
+      note.append(" ", discard);
+    }
+    const first = Array.prototype.find.call(form.elements, function (el) { return el.name && values[el.name] && el.type !== "hidden"; });
+    if (first) first.focus();
+  }
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (/^\/ui\/logout(\/|$)/.test(actionOf(form))) { writeDraft(null); return; }
+    if (!kept(form) || !whoIsHere()) return;
+    const same = Array.prototype.filter.call(document.forms, function (f) { return actionOf(f) === actionOf(form); });
+    const all = fieldsOf(form, e.submitter);
+    const keyField = form.querySelector("input[name='" + KEY + "']");
+    writeDraft({ v: 1, state: "sent", at: Date.now(), staff: whoIsHere(), page: location.pathname, action: actionOf(form),
+                 index: same.indexOf(form), sent: all, key: keyField ? keyField.value : "",
+                 fields: all.filter(function (pair) {
+                   const el = form.elements.namedItem(pair[0]);
+                   return !(el && el.type === "hidden") && !(e.submitter && pair[0] === e.submitter.name);
+                 }) });
+  });
+  function onDraft() {
+    const draft = readDraft();
+    if (!draft) return;
+    const signedOut = new URLSearchParams(location.search).get("ok") === "signed_out";
+    if (draft.v !== 1 || Date.now() - draft.at > DRAFT_MS || signedOut) { writeDraft(null); return; }
+    if (isSignIn() || isRefusal()) {  // refused: keep it for the form's page
+      writeDraft(Object.assign(draft, { state: "waiting" }));
+      notice(isSignIn()
+        ? "送信できなかった入力はこのタブに残してあります。ログインすると元の画面に戻り、入力した内容を戻します（自動では送信しません）/ " +
+          "what you typed is kept in this tab: sign in and it is put back in the form (not sent by itself)"
+        : "入力した内容はこのタブに残してあります / what you typed is kept in this tab", isSignIn() ? null : draft.page);
+      return;
+    }
+    writeDraft(null);  // this page is not the sign-in page nor a refusal: the form went through, or the person moved on
+    if (draft.state !== "waiting" || location.pathname !== draft.page || whoIsHere() !== draft.staff) return;
+    const forms = Array.prototype.filter.call(document.forms, function (f) { return actionOf(f) === draft.action; });
+    const form = forms[draft.index] || forms[0];
+    if (form) restore(form, draft);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onDraft);
+  else onDraft();
   // Validation as you type, said in words.
   function message(field) {
     const v = field.validity;
@@ -63,6 +241,7 @@
       ["id", "for"].forEach(function (a) { if (el.hasAttribute(a)) el.setAttribute(a, el.getAttribute(a).replace("__n__", "new" + rowSeq)); });
     });
     target.appendChild(row);
+    wareki(target);
     const first = target.lastElementChild && target.lastElementChild.querySelector("input, select, textarea");
     if (first) first.focus();
   });

@@ -1,0 +1,111 @@
+"""What staff typed survives signing in again (README "Pages"): a form posted after the session ended, or with a CSRF
+token of an earlier session, is refused as before; after signing in again the same staff member is back on the form's
+page with what they typed put back and a note, nothing sent until they press the button. What was typed is never in a
+URL; another staff member signing in on the same tab does not get it."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from playwright.async_api import Page, expect
+from support.auth import account
+from support.municipality import ELDERLY
+
+from jusou.runner import Suite
+
+from .conftest import shoot, sign_in
+
+COUNSELOR = ("kouki-031", ELDERLY.division, "counselor")
+OTHER = ("kouki-032", ELDERLY.division, "counselor")
+
+
+async def _type_a_consultation(page: Page, intake: str, name: str) -> None:
+    await page.goto(f"{intake}/ui/consultations/new")
+    await page.get_by_label("経路").select_option("電話")
+    await page.get_by_label("高齢・介護").check()
+    await page.get_by_label("氏名").fill(name)
+    await page.get_by_label("生年月日").fill("昭和19年5月1日")
+    await page.get_by_label("相談概要").fill("母の介護と息子のひきこもり。夜間の連絡先は長女。")
+
+
+async def _sign_in_here(page: Page, staff: tuple[str, str, str]) -> None:
+    """Sign in on the sign-in page the refusal led to (its `next` kept), as a person would."""
+    password = account(*staff)
+    await page.get_by_label("職員番号").fill(staff[0])
+    await page.get_by_label("パスワード").fill(password)
+    await page.get_by_role("button", name="ログイン").click()
+
+
+def _urls_of(page: Page) -> list[str]:
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+async def test_a_form_sent_after_the_session_ended_comes_back_filled_in_after_signing_in_again(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    name = "砥部 朔良"
+    urls = _urls_of(page)
+    await sign_in(page, intake, *COUNSELOR)
+    await _type_a_consultation(page, intake, name)
+    await page.context.clear_cookies()  # the session's cookie ran out while the form was being filled in
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+
+    await expect(page).to_have_url(re.compile(r"/ui/login\?next=%2Fui%2Fconsultations%2Fnew"))  # the form's page
+    await expect(page.locator(".draft-note")).to_contain_text("ログインすると元の画面に戻り")
+    await _sign_in_here(page, COUNSELOR)
+
+    await expect(page).to_have_url(re.compile(r"/ui/consultations/new\?ok=signed_in$"))
+    await expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()
+    await expect(page.get_by_label("氏名")).to_have_value(name)
+    await expect(page.get_by_label("生年月日")).to_have_value("昭和19年5月1日")
+    await expect(page.get_by_label("相談概要")).to_have_value("母の介護と息子のひきこもり。夜間の連絡先は長女。")
+    await expect(page.get_by_label("経路")).to_have_value(re.compile(".+"))
+    assert await page.get_by_label("経路").evaluate("s => s.options[s.selectedIndex].text") == "電話"
+    await expect(page.get_by_label("高齢・介護")).to_be_checked()
+    await shoot(page, "sign-in-again-input-restored")
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()  # sent only now, by the person
+    await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+
+    assert not [u for u in urls if name in u or quote(name) in u or "ひきこもり" in u or quote("ひきこもり") in u], urls
+    assert await page.evaluate("() => sessionStorage.getItem('jusou-draft')") is None  # sent: nothing kept
+
+
+async def test_a_form_of_an_earlier_session_refused_for_its_csrf_token_comes_back_filled_in(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    name = "砥部 湊斗"
+    await sign_in(page, intake, *COUNSELOR)
+    await _type_a_consultation(page, intake, name)
+    other_tab = await page.context.new_page()  # signed out and in again in another tab: a new session, a new token
+    await other_tab.goto(f"{intake}/ui/")
+    await other_tab.get_by_role("button", name=re.compile("ログアウト")).click()
+    await sign_in(other_tab, intake, *COUNSELOR)
+    await other_tab.close()
+
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.locator("[data-error-page]")).to_contain_text("CSRF")  # refused as before
+    await page.get_by_role("link", name=re.compile("入力した内容を戻して元の画面へ")).click()
+
+    await expect(page.get_by_label("氏名")).to_have_value(name)
+    await expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+
+
+async def test_another_staff_member_signing_in_on_the_tab_does_not_get_what_was_typed(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, *COUNSELOR)
+    await _type_a_consultation(page, intake, "砥部 陽葵")
+    await page.context.clear_cookies()
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page).to_have_url(re.compile(r"/ui/login\?"))
+    await _sign_in_here(page, OTHER)
+
+    await expect(page).to_have_url(re.compile(r"/ui/consultations/new"))
+    await expect(page.get_by_label("氏名")).to_have_value("")
+    await expect(page.locator(".draft-note")).to_have_count(0)
+    assert await page.evaluate("() => sessionStorage.getItem('jusou-draft')") is None  # dropped, not kept for later
