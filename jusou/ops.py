@@ -289,13 +289,14 @@ def expected_consumers(service: str, partitions: int) -> dict[str, tuple[str, st
         from shared.messaging.partitions import partition_consumers
 
         found = {name: where for name, where in found.items() if name not in {f"{service}--{s}" for s in sources}}
-        found.update(partition_consumers(service, sources, partitions))
+        found.update(partition_consumers(service, subscribed, partitions))  # each with its type filter (issue 19)
     return found
 
 
 def _source_lag(service: str, consumers: list[dict[str, Any]], partitions: int) -> dict[str, int | None]:
     """Per source, what the service has still to take: its consumer's pending plus ack pending; partitioned, the largest
-    of that over the source's partition consumers (each sees every event of the source; None: no consumer)."""
+    of that over the source's partition consumers (each is delivered every event of the source its filter names;
+    None: no consumer)."""
     pulled = {c["name"]: c for c in consumers if c["stream"] == STREAM and not c.get("unused")}
     lag: dict[str, int | None] = {}
     for source in sorted(subscriptions_of(service)):
