@@ -85,7 +85,7 @@ class MeetingApplication(ServiceApplication):
 
     @staticmethod
     def city() -> str:
-        """The city's division as it attends: the one that runs the 重層 secretariat (Chofu: 福祉総務課), a party
+        """The city's division as it attends: the one that runs the 重層 secretariat (as the municipality file names it; e.g. Chofu's 福祉総務課), a party
         to every 重層的支援会議 decision on a plan."""
         return DIVISIONS[lead_division()].ja
 

@@ -212,7 +212,7 @@ def test_policy_every_role_on_every_endpoint_of_every_service(own_suite: Suite, 
 
 @pytest.fixture(scope="module")
 def disability_case(own_suite: Suite) -> str:
-    """A consultation received at the disability counter (Chofu: 障害者相談支援事業, 障害福祉課)."""
+    """A consultation received at the disability counter (e.g. Chofu's 障害者相談支援事業, 障害福祉課)."""
     response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
         "counter": DISABILITY.code, "channel": "窓口", "concerns": [concern("disability")],
         "person": {"name": "調布 三郎"}, "confirm_new_person": True},
@@ -256,7 +256,7 @@ def test_policy_a_case_connected_to_childcare_becomes_readable_there(own_suite: 
 
 
 def test_policy_writing_needs_a_division_that_runs_the_program(own_suite: Suite) -> None:
-    """A division with no intake counter (Chofu: 福祉総務課): its counselor-role staff cannot receive a consultation."""
+    """A division with no intake counter (e.g. Chofu's 福祉総務課): its counselor-role staff cannot receive a consultation."""
     without = division_without_counter()
     response = httpx.post(own_suite.url("intake") + "/consultations", trust_env=False, json={
         "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")], "person": {"name": "調布 四郎"}},
@@ -526,7 +526,7 @@ def test_policy_scope_a_refusal_names_the_divisions_that_hold_the_record_and_is_
 
 
 def test_policy_scope_a_history_row_names_its_actor_upstream_and_agencies_by_division_code() -> None:
-    upstream = counter_for("pregnancy").division  # Chofu: 健康推進課
+    upstream = counter_for("pregnancy").division  # e.g. Chofu's 健康推進課
     row = {"actor": {"division": CHILDCARE.division}, "upstream_divisions": [upstream, "not-a-division"],
            "fields": {"primary_agency": division_name(DISABILITY.division), "to_agency": ELDERLY.ja,
                       "roles": [{"agency": SHAKYO}], "member_divisions": [HARDSHIP.division, "nowhere"]}}

@@ -6,7 +6,7 @@ The file: `JUSOU_TEST_MUNICIPALITY` (a shipped file's name, `kakushi`, or a path
 imported first (tests/support/auth.py, which tests/conftest.py imports before anything else).
 
 Roles, not codes: `ELDERLY` is the counter whose `fields` (municipality file, `[[counters]] fields`) name
-`elderly-care` (Chofu: 地域包括支援センター `houkatsu` of 高齢者支援室; 架空市: `houkatsu-center` of 高齢福祉課), `LEAD` the
+`elderly-care` (e.g. Chofu's 地域包括支援センター `houkatsu` of 高齢者支援室; 架空市: `houkatsu-center` of 高齢福祉課), `LEAD` the
 division running the 重層 secretariat (`[municipality] lead_division`), `partner("shakyo")` the 社会福祉協議会 (partner
 codes name the kind of partner, the same in every shipped file), `concern("elderly-care")` the field's name.
 """
@@ -93,7 +93,7 @@ def division_without_counter() -> str:
     return next(code for code in reference.divisions() if code not in with_counter)
 
 
-#: The 重層 secretariat's division (Chofu: 福祉総務課 `welfare-general`): coordinators, the meeting, outreach,
+#: The 重層 secretariat's division (e.g. Chofu's 福祉総務課 `welfare-general`): coordinators, the meeting, outreach,
 #: participation and community staff sit here in the tests.
 LEAD = reference.lead_division()
 LEAD_NAME = division_name(LEAD)

@@ -24,10 +24,10 @@ from .upstream import COMMUNITY_STAFF, post
 PLACE = "いきいきサロン「ひだまり」"
 GROUP = "ひだまり10の筋トレの会"
 #: The elderly counter's division's community programs (Chofu's 高齢者支援室: 介護予防普及啓発事業 first, four in all);
-#: the place is on the first, the group on the last (Chofu: 生活支援体制整備事業; a file with one: the same program).
+#: the place is on the first, the group on the last (e.g. Chofu's 生活支援体制整備事業; a file with one: the same program).
 OWN = [p for p in programs().values() if p.kind == "community" and p.division == ELDERLY.division]
 PROGRAM, GROUP_PROGRAM = OWN[0], OWN[-1]
-#: A community program of another division (Chofu: 地域活動支援センター事業 of 障害福祉課): none of this test's sessions.
+#: A community program of another division (e.g. Chofu's 地域活動支援センター事業 of 障害福祉課): none of this test's sessions.
 OTHER = next(p for p in programs().values() if p.kind == "community" and p.division not in (ELDERLY.division, None))
 
 

@@ -33,7 +33,7 @@ PERSON = {"name": "調布 一郎", "kana": "ちょうふ いちろう", "birth_d
           "address": "調布市小島町2-35-1", "phone": "042-481-7111"}
 
 #: Agencies the city knows (shared/organisation/reference.py), for plan roles and meeting attendees: the elderly counter
-#: (Chofu: 地域包括支援センター), the hardship counter (調布ライフサポート) and the lead division (福祉総務課).
+#: (e.g. Chofu's 地域包括支援センター), the hardship counter (調布ライフサポート) and the lead division (福祉総務課).
 ROLES = [
     {"agency": ELDERLY.ja, "responsibility": "母の介護サービス調整", "contact": "山田"},
     {"agency": HARDSHIP.ja, "responsibility": "家計相談"},
