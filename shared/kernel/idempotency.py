@@ -27,7 +27,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from uuid import UUID, uuid4, uuid5
@@ -289,7 +289,8 @@ def kept(status: int, content_type: str, body: bytes) -> str:
 
 class Idempotency:
     """ASGI middleware: marks every command, and keeps the answer of one whose record was saved
-    (before sending it, so that a client who got it and retries gets it again)."""
+    (before sending it, so that a client who got it and retries gets it again). On its own; a service's edge
+    (shared/web/edge.py) takes the same steps: `mark_command`, `KeepingSend`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -298,44 +299,66 @@ class Idempotency:
         if scope["type"] != "http" or scope.get("method") not in COMMANDS:
             await self.app(scope, receive, send)
             return
-        here = Marked()
-        token = _marked.set(here)
-        held: list[Message] = []
-
-        async def keeping(message: Message) -> None:
-            if message["type"] == "http.response.start" and here.saved and here.request_id is not None:
-                held.append(message)
-                return
-            if not held:
-                await send(message)
-                return
-            held.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                await self._keep(scope, here, held)
-                for each in held:
-                    await send(each)
-                held.clear()
-
+        here, token = mark_command()
         try:
-            await self.app(scope, receive, keeping)
+            await self.app(scope, receive, KeepingSend(scope, here, send))
         finally:
-            _marked.reset(token)
+            unmark(token)
 
-    @staticmethod
-    async def _keep(scope: Scope, here: Marked, held: list[Message]) -> None:
-        start = held[0]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
-        body = b"".join(m.get("body", b"") for m in held[1:])
-        status = int(start["status"])
-        if status >= 500 or (status < 400 and len(body) > KEEP_BODY_BYTES):
-            return  # not kept: a retry says that it was recorded, and what
-        content_type = headers.get("content-type", "")
-        app = scope["app"].state.runtime.app
-        request_id = here.request_id
-        if request_id is None:
+
+def mark_command() -> tuple[Marked, Token[Marked | None]]:
+    """Mark the request being handled as a command (the dependency `idempotent` then finds its key); give the token
+    to `unmark` when it is answered."""
+    here = Marked()
+    return here, _marked.set(here)
+
+
+def unmark(token: Token[Marked | None]) -> None:
+    _marked.reset(token)
+
+
+class KeepingSend:
+    """A command's `send`: once its Idempotency-Key record is saved (`here.saved`), the answer is held until it is
+    whole, kept with the record (`keep_answer`), then sent; before that, messages pass as they are."""
+
+    __slots__ = ("held", "here", "scope", "send")
+
+    def __init__(self, scope: Scope, here: Marked, send: Send) -> None:
+        self.scope, self.here, self.send = scope, here, send
+        self.held: list[Message] = []
+
+    async def __call__(self, message: Message) -> None:
+        held = self.held
+        if message["type"] == "http.response.start" and self.here.saved and self.here.request_id is not None:
+            held.append(message)
             return
-        try:
-            await anyio.to_thread.run_sync(lambda: app.answer_request(
-                request_id, status, content_type, headers.get("location", ""), kept(status, content_type, body)))
-        except Exception as exc:  # noqa: BLE001 - the effect is recorded; a retry then says so without the answer
-            log.warning("idempotency.answer_not_kept", error=f"{type(exc).__name__}: {exc}")
+        if not held:
+            await self.send(message)
+            return
+        held.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            await keep_answer(self.scope, self.here, held)
+            for each in held:
+                await self.send(each)
+            held.clear()
+
+
+async def keep_answer(scope: Scope, here: Marked, held: list[Message]) -> None:
+    """Keep a command's answer (its start and body messages) with its Idempotency-Key record: a success whole (up to
+    `KEEP_BODY_BYTES`), a refusal's `detail` and `code` only (`kept`), a failure (5xx) not at all."""
+    start = held[0]
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
+    body = b"".join(m.get("body", b"") for m in held[1:])
+    status = int(start["status"])
+    if status >= 500 or (status < 400 and len(body) > KEEP_BODY_BYTES):
+        return  # not kept: a retry says that it was recorded, and what
+    content_type = headers.get("content-type", "")
+    app = scope["app"].state.runtime.app
+    request_id = here.request_id
+    if request_id is None:
+        return
+    try:
+        await anyio.to_thread.run_sync(lambda: app.answer_request(
+            request_id, status, content_type, headers.get("location", ""), kept(status, content_type, body)))
+    except Exception as exc:  # noqa: BLE001 - the effect is recorded; a retry then says so without the answer
+        log.warning("idempotency.answer_not_kept", error=f"{type(exc).__name__}: {exc}")

@@ -13,6 +13,7 @@ a request body, a query string, a raw path or a domain field (tests/e2e/test_log
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -183,7 +184,14 @@ def unbind_event() -> None:
 
 
 def _case_fields(case_id: str) -> dict[str, str]:
-    return {"case_id": case_id, "correlation_id": str(journey_id(case_id))}
+    return {"case_id": case_id, "correlation_id": _correlation_id(case_id)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _correlation_id(case_id: str) -> str:
+    """A case's correlation id (its journey's, a uuid5): worked out once for the requests on the same case (the
+    dependency `bind_path_ids` and the request's `http.command` line both name it)."""
+    return str(journey_id(case_id))
 
 
 def _uuid(value: Any) -> str | None:
@@ -245,22 +253,28 @@ class AfterEachRequest:
 
 
 class RequestContext(AfterEachRequest):
-    """ASGI middleware: one `http.command` line per command, with the ids its path names.
+    """ASGI middleware: one `http.command` line per command, with the ids its path names (`log_command`; a service's
+    edge, shared/web/edge.py, calls it itself)."""
+
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        log_command(scope, status, seconds)
+
+
+def log_command(scope: Scope, status: int, seconds: float) -> None:
+    """One `http.command` line for an answered request that is a command, with the ids its path names.
 
     A command (a request that is not a read) gets one line with its method, route template,
     status, duration and the route's ids (`case_id` …); a read only when it fails with 5xx. The
     raw path and the query string are never logged: `GET /persons/search?name=…` carries a name.
     """
-
-    def done(self, scope: Scope, status: int, seconds: float) -> None:
-        method = scope.get("method", "")
-        if method not in READS or status >= 500:
-            route = getattr(scope.get("route"), "path", None) or "(no route)"
-            (log.error if status >= 500 else log.info)(
-                "http.command",
-                method=method,
-                route=route,
-                status=status,
-                ms=round(seconds * 1000, 1),
-                **path_ids(scope.get("path_params") or {}),
-            )
+    method = scope.get("method", "")
+    if method not in READS or status >= 500:
+        route = getattr(scope.get("route"), "path", None) or "(no route)"
+        (log.error if status >= 500 else log.info)(
+            "http.command",
+            method=method,
+            route=route,
+            status=status,
+            ms=round(seconds * 1000, 1),
+            **path_ids(scope.get("path_params") or {}),
+        )

@@ -27,7 +27,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -143,12 +142,14 @@ async def _answer(answer: Response | Awaitable[Response]) -> Response:
     return await answer if inspect.isawaitable(answer) else answer
 
 
-def install_error_pages(api: FastAPI, page: UI) -> None:
+def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None:
     """The framework's refusals (404, 405, 413, 400) and its validation errors (422) as pages on /ui/,
     through the API's own handlers elsewhere (shared/web/limits.py); an unexpected failure (500) as a
     page with a number to quote on /ui/, as JSON with that number on the API. Every JSON refusal gets
-    its `code` (ErrorCodes), and the OpenAPI document its refusals (document_refusals)."""
-    api.add_middleware(ErrorCodes)
+    its `code` (ErrorCodes; `middleware` False: the service's edge, shared/web/edge.py, sends through `CodedSend`),
+    and the OpenAPI document its refusals (document_refusals)."""
+    if middleware:
+        api.add_middleware(ErrorCodes)
     document_refusals(api)
     framework = api.exception_handlers[StarletteHTTPException]
     validation = api.exception_handlers[RequestValidationError]
@@ -259,7 +260,8 @@ def _with_code(body: bytes, status: int) -> bytes:
 
 
 class ErrorCodes:
-    """ASGI middleware: every JSON refusal of the API (not the pages) carries a `code` beside its `detail`.
+    """ASGI middleware: every JSON refusal of the API (not the pages) carries a `code` beside its `detail` (on its own;
+    a service's edge, shared/web/edge.py, sends through `CodedSend` itself).
 
     Only answers of status 400 and above with a JSON body are read; the rest pass untouched."""
 
@@ -270,31 +272,46 @@ class ErrorCodes:
         if scope["type"] != "http" or str(scope.get("path", "")).startswith("/ui/"):
             await self.app(scope, receive, send)
             return
-        held: Message | None = None
-        chunks: list[bytes] = []
+        await self.app(scope, receive, CodedSend(send))
 
-        async def coded(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
-                if message["status"] >= 400 and content_type.startswith("application/json"):
-                    held = message
-                    return
-            elif message["type"] == "http.response.body" and held is not None:
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                coded_body = _with_code(body, held["status"])
-                if coded_body is not body:  # a length that no longer holds (HEAD's empty body keeps its own)
-                    headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
-                    held = {**held, "headers": [*headers, (b"content-length", str(len(coded_body)).encode())]}
-                await send(held)
-                await send({"type": "http.response.body", "body": coded_body})
+
+class CodedSend:
+    """An API answer's `send`: a JSON refusal (status ≥ 400, `application/json`) is held until its body is whole, then
+    sent with its `code` (`_with_code`) and the length that holds; every other message passes as it is."""
+
+    __slots__ = ("chunks", "held", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.held: Message | None = None
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            if message["status"] >= 400 and _content_type(message).startswith(b"application/json"):
+                self.held = message
                 return
-            await send(message)
+        elif message["type"] == "http.response.body" and self.held is not None:
+            self.chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            held, body = self.held, b"".join(self.chunks)
+            coded_body = _with_code(body, held["status"])
+            if coded_body is not body:  # a length that no longer holds (HEAD's empty body keeps its own)
+                headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+                held = {**held, "headers": [*headers, (b"content-length", str(len(coded_body)).encode())]}
+            await self.send(held)
+            await self.send({"type": "http.response.body", "body": coded_body})
+            return
+        await self.send(message)
 
-        await self.app(scope, receive, coded)
+
+def _content_type(start: Message) -> bytes:
+    """The `content-type` of an answer's start message (b"" when it has none)."""
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bytes(value)
+    return b""
 
 
 def refusals_of(method: str, path: str, action: str | None, operation: dict[str, Any]) -> list[int]:

@@ -19,6 +19,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.middleware import Middleware
 
 from shared.contract.events import Envelope
 from shared.kernel.app import ServiceApplication
@@ -26,14 +27,13 @@ from shared.kernel.idempotency import (
     COMMANDS,
     IDEMPOTENCY_PARAMETER,
     AlreadyRecorded,
-    Idempotency,
     IdempotentRequest,
     Replayed,
     answer_of,
     idempotent,
 )
 from shared.kernel.journey import DomainError, NotFound
-from shared.observe.logs import RequestContext, bind_path_ids, configure_logging
+from shared.observe.logs import bind_path_ids, configure_logging
 from shared.observe.tracing import install as install_tracing
 from shared.organisation.reference import (
     CONCERN_FIELDS,
@@ -48,6 +48,7 @@ from shared.settings import Settings
 from shared.web.asyncapi import served
 from shared.web.audit_api import mount_audit
 from shared.web.deps import Runtime, Tenants, call, open_runtime, principal, runtime_of
+from shared.web.edge import CODES, HEADERS, IDEMPOTENCY, LIMITS, LOGS, METRICS, Edge
 from shared.web.errors import code_of, error_page, install_error_pages, is_page
 from shared.web.figures_api import mount_figures
 from shared.web.limits import form_guard
@@ -61,7 +62,6 @@ from shared.web.routing import install as index_routes
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
-    SecurityHeaders,
     csrf_guard,
     internal_url,
     login_url,
@@ -170,19 +170,26 @@ def _refused_start(service: str, exc: SystemExit) -> None:
 
 
 def _install_middleware(api: FastAPI, service: str) -> None:
-    """The middleware stack, innermost first (the order matters: each added one wraps those before it)."""
-    api.add_middleware(Idempotency)  # innermost: a command's answer kept with its Idempotency-Key record
-    install_limits(api)
-    api.add_middleware(RequestContext)  # ids of the case on every line; one line per command
+    """The service's edge (shared/web/edge.py), one middleware whose steps are, outermost first: a JSON refusal's
+    `code`, the security headers (CSP, frame-ancestors, nosniff, referrer policy) on every answer, the request
+    counted by route template (GET /metrics), one log line per command, the body limit, and a command's answer kept
+    with its Idempotency-Key record. With tracing on (OTLP configured), its span per command sits between the
+    metrics and the log line, as two edges around it."""
+    install_limits(api, middleware=False)  # the limits' own refusals (400 for a body that is not JSON)
+    metrics = install_metrics(api, service, middleware=False)
+    before = len(api.user_middleware)
     install_tracing(api, service)  # a span per command, publish and consumed event, when OTLP is configured
-    install_metrics(api, service)  # GET /metrics (Prometheus); outermost, so refused requests count too
-    api.add_middleware(SecurityHeaders)  # CSP, frame-ancestors, nosniff, referrer policy on every answer
+    if len(api.user_middleware) == before:
+        api.add_middleware(Edge, metrics=metrics)
+        return
+    api.user_middleware.insert(len(api.user_middleware) - before, Middleware(Edge, steps=(LOGS, LIMITS, IDEMPOTENCY)))
+    api.add_middleware(Edge, metrics=metrics, steps=(CODES, HEADERS, METRICS))
 
 
 def _install_error_handlers(api: FastAPI, page: UI) -> None:
     """Domain errors, repeated Idempotency-Keys, sign-in, conflicts and a lost store, as answers a person can act on."""
 
-    install_error_pages(api, page)  # the framework's refusals and an unexpected failure as pages on /ui/
+    install_error_pages(api, page, middleware=False)  # the framework's refusals, an unexpected failure as pages on /ui/
 
     @api.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:

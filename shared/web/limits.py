@@ -399,7 +399,8 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """ASGI middleware: no request body over `max_bytes` reaches a route."""
+    """ASGI middleware: no request body over `max_bytes` reaches a route (on its own; a service's edge,
+    shared/web/edge.py, takes the same steps: `refusal_before`, `LimitedReceive`, `refuse`)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -409,35 +410,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        page = str(scope.get("path", "")).startswith("/ui/")
-        if sum(len(name) + len(value) + 4 for name, value in scope["headers"]) > MAX_HEADER_BYTES:
-            await _refuse(send, 431, HEADERS_TOO_LARGE, page)  # a server other than shared/web/serve.py's let them in
+        page = is_page_path(scope)
+        refused = refusal_before(scope, self.max_bytes)
+        if refused is not None:
+            await refuse(send, *refused, page)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                await _refuse(send, 400, BAD_LENGTH, page)
-                return
-            if len(declared.strip()) > 18 or int(declared) > self.max_bytes:  # never int() of 5000 digits
-                await _refuse(send, 413, TOO_LARGE, page)
-                return
-        has_body = (declared is not None and int(declared) > 0) or b"transfer-encoding" in headers
-        if has_body and scope["method"] in ("POST", "PUT", "PATCH") and not _is_json(headers.get(b"content-type")) \
-                and not scope["path"].startswith("/ui/"):  # the division UIs post forms; the API takes JSON
-            await _refuse(send, 415, NOT_JSON_TYPE)
-            return
-        received = 0
         started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge()
-            return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
@@ -445,11 +423,55 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, watched_send)
+            await self.app(scope, LimitedReceive(receive, self.max_bytes), watched_send)
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(send, 413, TOO_LARGE, page)
+            await refuse(send, 413, TOO_LARGE, page)
+
+
+def is_page_path(scope: Scope) -> bool:
+    """A request for a division UI's page (`/ui/…`): refused with a page, not JSON."""
+    return str(scope.get("path", "")).startswith("/ui/")
+
+
+def refusal_before(scope: Scope, max_bytes: int = MAX_BODY_BYTES) -> tuple[int, str] | None:
+    """What refuses a request before any route runs, as (status, detail); None when nothing does: request headers
+    over `MAX_HEADER_BYTES` (431: a server other than shared/web/serve.py's let them in), a `Content-Length` that is
+    no number (400) or over `max_bytes` (413), an API body not declared JSON (415; the division UIs post forms)."""
+    raw = scope["headers"]
+    if sum(len(name) + len(value) + 4 for name, value in raw) > MAX_HEADER_BYTES:
+        return 431, HEADERS_TOO_LARGE
+    headers = dict(raw)
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            return 400, BAD_LENGTH
+        if len(declared.strip()) > 18 or int(declared) > max_bytes:  # never int() of 5000 digits
+            return 413, TOO_LARGE
+    has_body = (declared is not None and int(declared) > 0) or b"transfer-encoding" in headers
+    if has_body and scope["method"] in ("POST", "PUT", "PATCH") and not _is_json(headers.get(b"content-type")) \
+            and not scope["path"].startswith("/ui/"):
+        return 415, NOT_JSON_TYPE
+    return None
+
+
+class LimitedReceive:
+    """A request's `receive` that raises `BodyTooLarge` once more than `max_bytes` of body have arrived (a chunked
+    body, or one longer than its `Content-Length` said)."""
+
+    __slots__ = ("max_bytes", "receive", "received")
+
+    def __init__(self, receive: Receive, max_bytes: int) -> None:
+        self.receive, self.max_bytes, self.received = receive, max_bytes, 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                raise BodyTooLarge()
+        return message
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -468,7 +490,8 @@ REFUSED_PAGE = """<!doctype html>
 """
 
 
-async def _refuse(send: Send, status: int, detail: str, page: bool = False) -> None:
+async def refuse(send: Send, status: int, detail: str, page: bool = False) -> None:
+    """Answer a request refused before any route ran: a page on `/ui/`, else JSON (`detail`)."""
     if page:
         body = REFUSED_PAGE.format(status=status, detail=html.escape(detail)).encode()
         content_type = b"text/html; charset=utf-8"
@@ -481,9 +504,11 @@ async def _refuse(send: Send, status: int, detail: str, page: bool = False) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-def install(api: FastAPI) -> None:
-    """Put the limits on a service: the body limit, and a readable 400 for a body that is not JSON."""
-    api.add_middleware(BodyLimit)
+def install(api: FastAPI, middleware: bool = True) -> None:
+    """Put the limits on a service: the body limit, and a readable 400 for a body that is not JSON (`middleware`
+    False: the service's edge, shared/web/edge.py, takes the body limit's steps)."""
+    if middleware:
+        api.add_middleware(BodyLimit)
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

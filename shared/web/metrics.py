@@ -238,6 +238,20 @@ class Metrics:
         self.collector = JusouCollector(service, api)
         self.registry.register(self.collector)
         self.recorded: dict[str, RecordedEvents] = {}  # by tenant ("": the one municipality)
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # (route, method, status) → series
+
+    def count_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """An answered HTTP request, by its route template (never the raw path), method and status. Each label set's
+        counter and histogram are looked up once (`labels` hashes and locks on every call)."""
+        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
+        method = scope.get("method", "")
+        found = self._request_series.get((route, method, status))
+        if found is None:
+            found = self._request_series[route, method, status] = (
+                self.requests.labels(self.service, route, method, str(status)),
+                self.request_seconds.labels(self.service, route, method))
+        found[0].inc()
+        found[1].observe(seconds)
 
     def observe(self, envelope: Any, outcome: str, seconds: float, tries: int, via: str = "stream") -> None:
         """Called by the inbox after each try of an integration event (shared/messaging/inbox.py)."""
@@ -327,24 +341,24 @@ def sqlite_bytes(app: Any) -> int | None:
 
 
 class RequestMetrics(AfterEachRequest):
-    """ASGI middleware: count each HTTP request by its route template (never the raw path)."""
+    """ASGI middleware: count each HTTP request by its route template, never the raw path (`Metrics.count_request`;
+    a service's edge, shared/web/edge.py, calls it itself)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         super().__init__(app)
         self.metrics = metrics
 
     def done(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "(unmatched)"
-        method, service = scope.get("method", ""), self.metrics.service
-        self.metrics.requests.labels(service, route, method, str(status)).inc()
-        self.metrics.request_seconds.labels(service, route, method).observe(seconds)
+        self.metrics.count_request(scope, status, seconds)
 
 
-def install_metrics(api: FastAPI, service: str) -> Metrics:
-    """`GET /metrics` and the request counting middleware; the inbox is hooked in the lifespan."""
+def install_metrics(api: FastAPI, service: str, middleware: bool = True) -> Metrics:
+    """`GET /metrics` and the request counting middleware (`middleware` False: the service's edge, shared/web/edge.py,
+    counts); the inbox is hooked in the lifespan."""
     metrics = Metrics(service, api)
     api.state.metrics = metrics
-    api.add_middleware(RequestMetrics, metrics=metrics)
+    if middleware:
+        api.add_middleware(RequestMetrics, metrics=metrics)
 
     @api.get("/metrics", tags=["ops"], response_class=Response, dependencies=[public()])
     async def prometheus(request: Request) -> Response:
