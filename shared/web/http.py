@@ -51,6 +51,7 @@ from shared.web.deps import Runtime, Tenants, call, open_runtime, principal, run
 from shared.web.edge import CODES, HEADERS, IDEMPOTENCY, LIMITS, LOGS, METRICS, Edge
 from shared.web.errors import code_of, error_page, install_error_pages, is_page
 from shared.web.figures_api import mount_figures
+from shared.web.hops import one_hop
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
@@ -106,6 +107,7 @@ def create_service(
     api.include_router(router)
     document_idempotency_key(api)
     retry_conflicts(api)  # a command that lost an optimistic race runs again on the fresh record
+    one_hop(api)  # a blocking (`def`) route: one hop to a worker thread, its answer checked on the loop (hops.py)
     document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
     index_routes(api)  # a request matched against the routes of its path's first segment only (shared/web/routing.py)
     return api
