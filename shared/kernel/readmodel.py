@@ -28,12 +28,14 @@ POPO (unit tests) keeps it in memory.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
 import hashlib
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +67,11 @@ from shared.kernel.library import (
 GENESIS = "0" * 64
 BATCH = 500
 REBUILD_BATCH = 20000  # fewer, larger transactions when rebuilding (each commit writes the pages it dirtied)
+#: A SQLite rebuild's own connection keeps up to this much of the view in its page cache (KiB; allocated as used,
+#: given back when the rebuild ends): the indexes' pages, written in key order, not read back and spilled each page.
+REBUILD_CACHE_KIB = 64 * 1024
+#: Rows per `INSERT … VALUES (…), (…), …` statement of the SQLite view (fewer if SQLite allows fewer variables).
+VALUES_ROWS = 500
 #: The follower thread indexes at most this often: under load one transaction takes the commits of
 #: that while instead of one each (bench/: the thread took the GIL from the hop's path on every
 #: commit). Reads never wait for it: each one catches up first.
@@ -261,6 +268,11 @@ class ReadModelView(TrackingRecorder):
         """Every row of the rebuildable tables, sorted: equal dumps mean equal read models."""
         raise NotImplementedError
 
+    def rebuilding(self) -> contextlib.AbstractContextManager[None]:
+        """The scope of a rebuild (`clear` and the pages written after it): nothing special here; SQLite's view
+        writes it on a connection of its own."""
+        return contextlib.nullcontext()
+
 
 class POPOReadModelView(POPOTrackingRecorder, ReadModelView):
     def __init__(self) -> None:
@@ -382,9 +394,13 @@ class _SQLMixin:
     def _derived(self, c: Any) -> None:
         """Let this transaction's commit skip waiting for the disk (see `derived_commits`)."""
 
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A transaction of the view's writes; yields a cursor."""
+        return transaction(self, commit=True)
+
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
         """The batch's rows and the projection's position, in one transaction."""
-        with transaction(self, commit=True) as c:
+        with self._writing() as c:
             self._derived(c)
             self._write(c, batch)
             track_in_transaction(self, c, tracking)
@@ -454,9 +470,16 @@ class _SQLMixin:
 
 
 def _sqlite_view_class() -> type[ReadModelView]:
-    from eventsourcing.sqlite import SQLiteTrackingRecorder
+    import sqlite3
+
+    from eventsourcing.sqlite import SQLiteConnection, SQLiteTrackingRecorder
+
+    with contextlib.closing(sqlite3.connect(":memory:")) as probe:
+        variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     class SQLiteReadModelView(_SQLMixin, SQLiteTrackingRecorder, ReadModelView):
+        _rebuild_connection: SQLiteConnection | None = None  # while `rebuilding`: the connection the rebuild writes on
+
         def construct_create_table_statements(self) -> list[str]:
             return [*super().construct_create_table_statements(), *self._view_statements()]
 
@@ -466,13 +489,70 @@ def _sqlite_view_class() -> type[ReadModelView]:
         def _plain(self, c: Any) -> Any:
             return _tuple_cursor(c)
 
+        def _writing(self) -> contextlib.AbstractContextManager[Any]:
+            if self._rebuild_connection is not None:
+                return self._rebuild_connection.transaction(commit=True)
+            return super()._writing()
+
+        def _write(self, c: Any, batch: IndexBatch) -> None:
+            """Each table's rows in statements of many rows each (`INSERT … VALUES (…), (…), … ON CONFLICT DO
+            NOTHING`, rows in the batch's order, as `executemany` inserted them one by one). SQLite inserts a
+            statement's rows without the GIL, where `executemany` takes it back for every row: on a rebuild the
+            page's writer thread then took turns with the thread decoding the next page, row by row, instead of
+            running beside it (bench/audit_replay.py: the replay's CPU a third above its wall time's worth)."""
+            for table, rows in (("case_events", batch.case_rows), ("person_events", batch.person_rows),
+                                ("aggregates", batch.aggregate_rows), ("seals", batch.seal_rows),
+                                ("quarantine", batch.quarantine_rows)):
+                if not rows:
+                    continue
+                width = len(rows[0])
+                step = max(1, min(VALUES_ROWS, variables // width))
+                for start in range(0, len(rows), step):
+                    part = rows[start:start + step]
+                    c.execute(_values_statement(table, width, len(part)), [value for row in part for value in row])
+
+        @contextlib.contextmanager
+        def rebuilding(self) -> Iterator[None]:
+            """A rebuild writes on a connection of its own, made for writing the whole view again, and closed after:
+            a page cache that holds the view's indexes (`REBUILD_CACHE_KIB`, given back with the connection), and no
+            checkpoint after each page's commit (`wal_autocheckpoint=0`) but one when the rebuild ends, which also
+            empties the WAL. Each page still commits with its tracking position, as `synchronous=NORMAL` views do
+            (`derived_commits`): a rebuild stopped half-way (or a machine that lost its last commits) leaves a view
+            whose rows and position agree, and the follower goes on from there. An in-memory view has no second
+            connection: it is rebuilt on its own."""
+            pool = self.datastore.pool
+            if pool.is_sqlite_memory_mode or self._rebuild_connection is not None:
+                yield
+                return
+            connection = sqlite3.connect(pool.db_name, uri=True, check_same_thread=False, isolation_level=None,
+                                         timeout=pool.lock_timeout or 5, cached_statements=16)
+            try:
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute(f"PRAGMA cache_size=-{REBUILD_CACHE_KIB}")
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+                self._rebuild_connection = SQLiteConnection(connection, max_age=None)
+                try:
+                    yield
+                finally:
+                    self._rebuild_connection = None
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # busy (readers) → left to the next checkpoint
+            finally:
+                connection.close()
+
         def clear(self, application_name: str) -> None:
-            with self.datastore.transaction(commit=True) as c:
+            with self._writing() as c:
                 for name in self.REBUILT:
                     c.execute(f"DELETE FROM {name}")
                 c.execute("DELETE FROM tracking WHERE application_name = ?", [application_name])
 
     return SQLiteReadModelView
+
+
+@functools.lru_cache(maxsize=64)
+def _values_statement(table: str, width: int, rows: int) -> str:
+    """`INSERT INTO table VALUES (?, …), … ON CONFLICT DO NOTHING` for `rows` rows of `width` columns."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {table} VALUES " + ", ".join([row] * rows) + " ON CONFLICT DO NOTHING"
 
 
 #: The PostgreSQL view's column types, in the tables' order (`_SQLMixin._view_statements`).
@@ -756,8 +836,9 @@ class ReadModels(Projection[ReadModelView]):
         """`jusou replay`: forget the read models and build them again from the store."""
         with self._lock:
             self.seal_mismatches = []
-            self.view.clear(self.app.name)
-            return self.catch_up(progress=progress, limit=REBUILD_BATCH)
+            with self.view.rebuilding():
+                self.view.clear(self.app.name)
+                return self.catch_up(progress=progress, limit=REBUILD_BATCH)
 
 
 def _log() -> Any:
