@@ -161,3 +161,16 @@ def test_with_tracing_on_its_span_sits_between_the_metrics_and_the_log_line(monk
 
     assert [(m.cls, m.kwargs.get("steps")) for m in api.user_middleware] == [
         (Edge, (CODES, HEADERS, METRICS)), (Traced, None), (Edge, (LOGS, LIMITS, IDEMPOTENCY))]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_fastapis_own_telemetry_stays_off_when_a_global_provider_is_set(service: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command's span is the suite's own (shared/observe/tracing.py): FastAPI's native telemetry, which looks for
+    global OpenTelemetry providers on every request, is off, also where one is configured (as `opentelemetry-instrument`
+    would)."""
+    from fastapi.telemetry import _asgi
+
+    monkeypatch.setattr(_asgi, "_unconfigured", lambda provider: False)  # every global provider configured
+    assert FastAPI()._native_telemetry.enabled()  # FastAPI's default would trace each request
+    assert not api_of(service)._native_telemetry.enabled()
