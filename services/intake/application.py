@@ -444,8 +444,10 @@ class IntakeApplication(CaseworkOwner):
 
     def case_divisions(self, case_id: UUID) -> frozenset[str]:
         """Division scope of an intake case: its readers (services/intake/access.py case_readers), not the
-        divisions its history names; NotFound for an unknown case (the route answers 404)."""
-        return case_readers(self.case_view(case_id))
+        divisions its history names; NotFound for an unknown case (the route answers 404). Asked for every request
+        about a case (the policy's scope check) and every row of a list: read without a copy (`read`, issue 19),
+        as `case_readers` changes nothing of the view."""
+        return case_readers(self.read(case_id, Case, "ケース").view())
 
     def disclose_person(
         self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None

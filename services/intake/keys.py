@@ -205,6 +205,14 @@ class PersonalMapper(Mapper[UUID]):
 
     keys: PersonKeys
     note_person: Callable[[UUID], UUID | None] = staticmethod(lambda _file_id: None)
+    #: the aggregates some of whose events this mapper seals with a person's key (`to_stored_event`)
+    SEALED_KINDS: tuple[type, ...] = (Person, Reception, Household, CaseFile)
+
+    def seals(self, aggregate: Any) -> bool:
+        """Whether the aggregate, decoded, may hold what a person's key opened: the application keeps no such
+        aggregate between loads (shared/kernel/app.py `keeps_decoded`), so that after an erasure (the key deleted)
+        no process serves it from memory; every load of it decodes it again and finds the key gone."""
+        return isinstance(aggregate, self.SEALED_KINDS)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = vars(domain_event)

@@ -13,12 +13,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, LRUCache, ProcessingEvent, Repository, project_aggregate
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
     EventStore,
@@ -39,6 +40,7 @@ from shared.kernel.journey import NotFound, acting, event_id_of
 from shared.kernel.readmodel import ReadModels, open_view
 from shared.organisation.reference import organisation, today
 from shared.organisation.scope import PROGRAM_DIVISIONS, divisions_named, visible
+from shared.settings import Environment
 
 RELAY_TRACKING = "jusou-relay"
 
@@ -127,6 +129,88 @@ class NotedEventStore(EventStore[UUID]):
         if reads is not None:
             reads.aggregates.add(originator_id)
         return super().get(originator_id, **kwargs)
+
+
+AGGREGATE_CACHE = "JUSOU_AGGREGATE_CACHE"
+
+
+def aggregate_cache_size(env: Any) -> int:
+    """`JUSOU_AGGREGATE_CACHE` from the application's environment (the process's, then the one it was given)."""
+    field_info = Environment.model_fields["aggregate_cache"]
+    value = str(env.get(AGGREGATE_CACHE) or "").strip()
+    if not value:
+        return int(field_info.default)
+    try:
+        size = int(value)
+    except ValueError:
+        size = -1
+    if not 0 <= size <= 1_000_000:
+        raise ValueError(f"{AGGREGATE_CACHE}={value!r}: 0 から 1000000 までの整数 / an integer from 0 to 1000000")
+    return size
+
+
+class KeptAggregates(Repository[UUID]):
+    """The library's repository, keeping up to `size` decoded aggregates (issue 19): a load of a kept aggregate
+    reads and decodes only the events recorded after its version (the library's fast-forward, always on: another
+    replica's or process's events count at once), where a load otherwise selects, decrypts, decompresses and
+    replays every event of the aggregate.
+
+    Unlike the library's own cache, a kept aggregate is never changed: a fast-forward that finds new events
+    applies them to a copy, which is kept instead (copy on write), under the aggregate's lock. So a read that
+    changes nothing (`deepcopy_from_cache=False`, `ServiceApplication.read`) may be given the kept aggregate itself,
+    with no copy, while another thread fast-forwards; a command (the default) is given a copy, which it may change:
+    a refused save leaves nothing of its events in what is kept. A failed fast-forward keeps what was kept, and
+    only what `keeps` allows is kept (the application's `keeps_decoded`: never an aggregate with personal
+    information, which an erasure must reach in every process at once; each load of one decodes it again). `hits`
+    and `misses` count for tests and the bench. A load of a past version (`version=`) is the library's, never kept."""
+
+    def __init__(self, event_store: EventStore[UUID], *, size: int, keeps: Callable[[Any], bool],
+                 snapshot_store: EventStore[UUID] | None = None) -> None:
+        super().__init__(event_store, snapshot_store=snapshot_store, cache_maxsize=None)
+        self.kept: LRUCache[UUID, Any] = LRUCache(maxsize=size)
+        self.keeps = keeps
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None, projector_func: Any = project_aggregate,
+            fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
+        if version is not None:
+            return super().get(aggregate_id, version=version, projector_func=projector_func)
+        lock = self._use_fastforward_lock(aggregate_id)
+        try:
+            with lock:
+                try:
+                    aggregate = self.kept.get(aggregate_id)
+                except KeyError:
+                    self.misses += 1
+                    aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+                    if not self.keeps(aggregate):
+                        return aggregate
+                else:
+                    self.hits += 1
+                    if getattr(aggregate, "_pending_events", None):  # a reader changed it (it must not): decode anew
+                        aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+                    else:
+                        new_events = list(self.event_store.get(originator_id=aggregate_id, gt=aggregate.version))
+                        if new_events:
+                            aggregate = projector_func(deepcopy(aggregate), new_events)
+                            if aggregate is None:  # (an aggregate is never deleted: as the library)
+                                raise AggregateNotFoundError(aggregate_id)
+                self.kept.put(aggregate_id, aggregate)
+                return deepcopy(aggregate) if deepcopy_from_cache else aggregate
+        finally:
+            self._disuse_fastforward_lock(aggregate_id)
+
+    def forget(self, aggregate_id: UUID) -> None:
+        """Let go of a kept aggregate (nothing if none is kept)."""
+        try:
+            self.kept.get(aggregate_id, evict=True)
+        except KeyError:
+            pass
+
+    def clear(self) -> None:
+        for aggregate_id in list(self.kept.cache):
+            self.forget(aggregate_id)
 
 
 HandlerMethod = Callable[[Any, Envelope, Any, ProcessingEvent[UUID]], None]
@@ -295,6 +379,26 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def construct_event_store(self) -> EventStore[UUID]:
         return NotedEventStore(mapper=self.mapper, recorder=self.recorder, noting=self._noting)
 
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, keeping `JUSOU_AGGREGATE_CACHE` decoded aggregates (`KeptAggregates`), or the
+        library's own without any (0). The library's AGGREGATE_CACHE_* variables are not read: its cache without
+        fast-forward would be wrong with replicas, and it would keep aggregates with personal information."""
+        size = aggregate_cache_size(self.env)
+        if size == 0:
+            return Repository(event_store=self.events, snapshot_store=self.snapshots)
+        return KeptAggregates(self.events, size=size, keeps=self.keeps_decoded, snapshot_store=self.snapshots)
+
+    def keeps_decoded(self, aggregate: Any) -> bool:
+        """Whether a decoded aggregate may be kept between loads (`KeptAggregates`): not one with personal
+        information (`personal = True`, or one whose events the mapper seals with a person's key, intake's
+        `PersonalMapper.seals`). Such an aggregate, decoded, holds what a person's key opened; erasure deletes the
+        key, and a kept copy in this or another replica's process (which the erasure does not reach, and which an
+        erasure's event does not reach either when it is recorded on another aggregate) would still show it."""
+        if getattr(aggregate, "personal", False):
+            return False
+        seals = getattr(self.mapper, "seals", None)
+        return not (callable(seals) and seals(aggregate))
+
     def noted_views(self) -> None:
         """A handler reads the read models or the notification log: under `receive_many`, it must see the
         batch's earlier effects recorded first (the read models follow the store)."""
@@ -376,9 +480,19 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         return cast(DomainEvent, self.mapper.to_domain_event(record))
 
     def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
-        """Get an aggregate of the given kind or raise NotFound naming what was looked for."""
+        """Get an aggregate of the given kind or raise NotFound naming what was looked for: the caller's own copy,
+        which a command changes and saves."""
+        return self._got(aggregate_id, kind, what, copy=True)
+
+    def read(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
+        """As `load`, for a read that changes nothing: the kept aggregate itself when one is kept (`KeptAggregates`),
+        without the copy a command needs (issue 19). Call no command method on it, and change none of its values nor
+        of what its methods return (a `view()` that hands out its lists): they are every later reader's."""
+        return self._got(aggregate_id, kind, what, copy=False)
+
+    def _got(self, aggregate_id: UUID, kind: type[Aggregate], what: str, copy: bool) -> Any:
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError as exc:
             raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
         if not isinstance(aggregate, kind):
