@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter, _IncludedRouter
+from fastapi.routing import APIRoute, APIRouter
+
+from shared.web.routing import included_routes
 
 #: set on the async endpoint that runs a `def` in a worker thread
 HOPS = "__jusou_one_hop__"
@@ -40,17 +42,6 @@ def in_worker_thread(call: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
-def _included_routes(router: APIRouter, seen: set[int]) -> Iterator[tuple[APIRouter, APIRoute]]:
-    """(its router, route) for every route of the routers included in `router`, at any depth, each router once."""
-    for route in router.routes:
-        if isinstance(route, _IncludedRouter) and id(route.original_router) not in seen:
-            seen.add(id(route.original_router))
-            for inner in route.original_router.routes:
-                if isinstance(inner, APIRoute):
-                    yield route.original_router, inner
-            yield from _included_routes(route.original_router, seen)
-
-
 def blocking(route: APIRoute) -> bool:
     """A route whose endpoint is a plain `def` (FastAPI runs it, and checks its answer, in its thread pool)."""
     call = route.endpoint
@@ -64,7 +55,7 @@ def one_hop(api: FastAPI) -> int:
     has none that blocks.)"""
     changed: set[int] = set()
     routers: dict[int, APIRouter] = {}
-    for router, route in _included_routes(api.router, set()):
+    for router, route in included_routes(api.router):
         if blocking(route):
             route.endpoint = in_worker_thread(route.endpoint)  # the route's own handler (unused) keeps its `def`
             changed.add(id(route))

@@ -23,7 +23,9 @@ from typing import Any
 import structlog
 from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
+
+from shared.web.routing import included_routes
 
 log = structlog.get_logger()
 
@@ -82,8 +84,17 @@ def retrying(call: Callable[..., Any], name: str) -> Callable[..., Any]:
 
 
 def retry_conflicts(api: FastAPI) -> None:
-    """Every route that changes something runs its command again on a concurrency conflict."""
+    """Every route that changes something runs its command again on a concurrency conflict: the app's own, and
+    those of its included routers at any depth (a service's commands: FastAPI ≥ 0.16x lists an included router as
+    one entry of `api.routes`, and builds its routes from each route's `endpoint`)."""
     for route in _routes(api.routes):
         call = route.dependant.call
         if (route.methods or set()) & CHANGING and call is not None and not getattr(call, _WRAPPED, False):
             route.dependant.call = retrying(call, route.path)
+    changed: dict[int, APIRouter] = {}
+    for router, route in included_routes(api.router):
+        if (route.methods or set()) & CHANGING and not getattr(route.endpoint, _WRAPPED, False):
+            route.endpoint = retrying(route.endpoint, route.path)  # the route's own handler (unused) is left as it was
+            changed[id(router)] = router
+    for router in changed.values():
+        router._mark_routes_changed()  # FastAPI builds the included routes again, from the new endpoints

@@ -19,7 +19,7 @@ routes (FastAPI's `frontend`), which are matched after every other, is left to F
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -147,6 +147,20 @@ class RouteIndex:
         if "router" not in scope:
             scope["router"] = self.router  # url_for and the like look through every route
         await self.router_for(scope).app(scope, receive, send)
+
+
+def included_routes(router: APIRouter, seen: set[int] | None = None) -> Iterator[tuple[APIRouter, APIRoute]]:
+    """(its router, route) for every route of the routers included in `router`, at any depth, each router once.
+    A route's `endpoint` changed here is what FastAPI builds the included route from once the router is marked
+    changed (`router._mark_routes_changed()`: shared/web/hops.py, shared/web/retry.py)."""
+    seen = set() if seen is None else seen
+    for route in router.routes:
+        if isinstance(route, _IncludedRouter) and id(route.original_router) not in seen:
+            seen.add(id(route.original_router))
+            for inner in route.original_router.routes:
+                if isinstance(inner, APIRoute):
+                    yield route.original_router, inner
+            yield from included_routes(route.original_router, seen)
 
 
 def install(api: FastAPI) -> RouteIndex | None:

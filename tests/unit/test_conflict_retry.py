@@ -119,3 +119,43 @@ def test_reads_are_never_run_twice() -> None:
     retry_conflicts(api)
     assert TestClient(api, raise_server_exceptions=False).get("/boom").status_code == 500
     assert calls == [1]
+
+
+def test_a_command_of_a_services_included_router_runs_again_too() -> None:
+    """A service's commands are on its routers, which create_service includes: FastAPI (≥ 0.16x) lists each included
+    router as one entry of `api.routes`, and the commands on it were never retried. Here through create_service, the
+    route a `def` (one hop to a worker thread, shared/web/hops.py) and an `async` one."""
+    from types import SimpleNamespace
+
+    from fastapi import APIRouter
+    from support.auth import worker
+
+    from shared.web.http import create_service
+    from shared.web.policy import requires
+
+    app = LedgerApplication()
+    ledger_id = app.open()
+    runs: list[int] = []
+    router = APIRouter(tags=["ledger"])
+
+    @router.post("/ledgers/{ledger_id}/lines", dependencies=[requires("issue.write")])
+    def write(ledger_id: UUID, line: str) -> dict[str, int]:
+        runs.append(1)
+        racing = len(runs) <= 2
+        app.write(ledger_id, line, meanwhile=(lambda: app.write(ledger_id, f"inbox {len(runs)}")) if racing else None)
+        return {"runs": len(runs)}
+
+    @router.post("/async/ledgers/{ledger_id}/lines", dependencies=[requires("issue.write")])
+    async def write_async(ledger_id: UUID, line: str) -> dict[str, int]:
+        return write(ledger_id, line)
+
+    api = create_service("community", LedgerApplication, lambda event, position: None, router)
+    api.state.runtime = SimpleNamespace(app=app)  # no lifespan: the route works on `app` itself
+    client = TestClient(api)
+
+    answer = client.post(f"/ledgers/{ledger_id}/lines", params={"line": "経過"}, headers=worker("community"))
+    assert (answer.status_code, answer.json(), len(runs)) == (200, {"runs": 3}, 3), answer.text
+    runs.clear()
+    answer = client.post(f"/async/ledgers/{ledger_id}/lines", params={"line": "支援"}, headers=worker("community"))
+    assert answer.status_code == 200 and len(runs) == 3
+    assert app.lines(ledger_id) == ["inbox 1", "inbox 2", "経過", "inbox 1", "inbox 2", "支援"]
