@@ -603,15 +603,16 @@ class PoisonMessage(ValueError):
 
 
 def parse(body: bytes) -> tuple[Envelope, BaseModel]:
-    """Decode and validate one message body; raise PoisonMessage saying what is wrong."""
+    """Decode and validate one message body; raise PoisonMessage saying what is wrong.
+
+    The envelope is read by pydantic's own JSON parser first (one step, about 7 µs against 25 for `json.loads` and
+    validating the result: issue 19); a body it refuses (not JSON, not an envelope, or a lone surrogate that
+    `json.loads` would take) is read again the plain way, which takes it or says what is wrong as it always did.
+    Both give the same envelope for every body both take (tests/unit/test_parse_fast.py)."""
     try:
-        raw = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PoisonMessage(f"body is not UTF-8 JSON: {exc}") from exc
-    try:
-        envelope = Envelope.model_validate(raw)
-    except ValidationError as exc:
-        raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError:
+        envelope = _envelope_plainly(body)
     model = REGISTRY.get((envelope.event_type, envelope.schema_version))
     if model is None:
         raise PoisonMessage(
@@ -624,6 +625,18 @@ def parse(body: bytes) -> tuple[Envelope, BaseModel]:
             f"invalid payload of {envelope.event_type} v{envelope.schema_version}: {_errors(exc)}"
         ) from exc
     return envelope, payload
+
+
+def _envelope_plainly(body: bytes) -> Envelope:
+    """The envelope read with `json.loads`, then validated: `parse`'s reasons for a body that is not one."""
+    try:
+        raw = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"body is not UTF-8 JSON: {exc}") from exc
+    try:
+        return Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid envelope: {_errors(exc)}") from exc
 
 
 def _case_escalated_v1_to_v2(v1: BaseModel) -> BaseModel:

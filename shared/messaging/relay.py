@@ -16,6 +16,13 @@ a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while i
 (one `get_last_msg`). A consumer's tracking moved by such a message is reported by the consumer
 and by `jusou status` (shared/messaging/inbox.py).
 
+What this very process commits is handed to the relay by the commit itself (`recorded`, through the
+application's `on_recorded`, after the commit): the relay publishes it without reading it back from the
+store, decrypting and decoding it (issue 19). The hand-off is used only from the next position on and as long
+as its positions follow on one from another; anything else (another process's commit on a shared store, a
+PostgreSQL sequence's gap, what was committed before the relay started, a rewind after the stream lost its tail)
+is read from the store as before, so what is published, and in which order, does not depend on it.
+
 Each message is also a CloudEvent in binary content mode (issue 17; docs/integrating.md §2): the
 `ce-*` headers of `cloudevents_headers` beside the body, which stays the envelope, so CloudEvents
 tooling reads the stream as it is and nothing changes for the envelope's readers.
@@ -24,8 +31,10 @@ tooling reads the stream as it is and nothing changes for the envelope's readers
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -67,6 +76,8 @@ STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the ser
 
 FOREIGN_KEPT = 20  # the last foreign messages shown on readyz (all are counted)
 LOOK_BATCH = 256  # messages on our subjects checked per look
+#: Events of this process's commits held for the relay (`Relay.recorded`); beyond, the oldest are read from the store.
+HANDED_KEPT = 4 * BATCH
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,13 @@ class Relay:
         # The relay's store reads on a worker thread of their own: with anyio's shared limiter (40 threads) they
         # queued behind the HTTP handlers of a loaded service, and the stream waited for them (issue 19)
         self._thread = anyio.CapacityLimiter(1)
+        #: position → domain event (None: private) of this process's commits not yet published (`recorded`)
+        self._handed: dict[int, Any] = {}
+        self._handed_lock = threading.Lock()
+        self.handed_over = 0  # events taken from the hand-off rather than read from the store
+        #: the last round published what was handed over and nothing else is (`_follow` waits for a commit or the
+        #: poll rather than read the store: a commit of this process wakes it, another process's waits for the poll)
+        self._caught_up = False
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -112,6 +130,9 @@ class Relay:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
+        on_recorded = getattr(self.app, "on_recorded", None)  # shared/kernel/app.py: each commit's recordings
+        if on_recorded is not None:
+            on_recorded(self.recorded)
         self.app.on_commit(self.wake)
         self.position = await self._from_store(self.app.relay_position)
         try:
@@ -141,7 +162,7 @@ class Relay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if not moved:
+            if not moved or self._caught_up:  # nothing more to read, or all that was handed over is published
                 try:
                     await self.look_for_foreign()
                 except (TimeoutError, NatsError, ConnectionError, OSError) as exc:
@@ -283,8 +304,48 @@ class Relay:
             lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position), limiter=self._thread)
         return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
 
+    def recorded(self, recordings: Sequence[Any]) -> None:
+        """Thread-safe: called by the application with each commit's recordings (`on_recorded`), in the committing
+        thread, after the commit: what this process recorded is handed to the relay as it was recorded, so the relay
+        does not read back, decrypt and decode it (`_take_handed`). Private events are kept as None: only their
+        position counts."""
+        public = getattr(self.translate, "public_classes", None)
+        with self._handed_lock:
+            handed = self._handed
+            for recording in recordings:
+                event = recording.domain_event
+                handed[recording.notification.id] = event if public is None or type(event) in public else None
+            while len(handed) > HANDED_KEPT:  # the relay far behind (NATS away): the oldest are read from the store
+                del handed[next(iter(handed))]
+
+    def _take_handed(self) -> list[tuple[int, Any]]:
+        """The events this process recorded from the next position on, as long as they follow on one from another
+        (at most BATCH); empty when the next position was not handed over here: a commit of another process (a
+        replica on PostgreSQL), one made before the relay started, a PostgreSQL sequence's gap, a commit whose
+        outcome its process did not learn, or a rewind after the stream lost its tail. Then the store is read, as
+        it always was. Handed-over events are committed (the hand-off comes after the commit), and contiguous from
+        the next position, so publishing them is publishing what the store holds there, in its order."""
+        self._caught_up = False
+        if self.position < self._rewound_until:
+            return []
+        taken: list[tuple[int, Any]] = []
+        with self._handed_lock:
+            handed = self._handed
+            if not handed:
+                return taken
+            position = self.position + 1
+            while len(taken) < BATCH and position in handed:
+                taken.append((position, handed.pop(position)))
+                position += 1
+            if not taken:  # handed over after the relay had read past them from the store
+                for stale in [p for p in handed if p <= self.position]:
+                    del handed[stale]
+            self._caught_up = bool(taken) and len(taken) < BATCH and not handed
+        return taken
+
     async def publish_pending(self) -> int:
-        """Publish what the store holds beyond the saved position; return how many were read."""
+        """Publish what the store holds beyond the saved position; return how many were read (handed over by this
+        process's commits, `recorded`, or else read from the store)."""
         unbind_event()
 
         def pending() -> Sequence[Any]:
@@ -307,13 +368,24 @@ class Relay:
                 self._position_read_at = time.monotonic()
             return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
 
-        notifications = await anyio.to_thread.run_sync(pending, limiter=self._thread)
+        handed = self._take_handed()
+        items: Sequence[tuple[int, Any]]
+        if handed:
+            items = handed  # (position, the domain event or None for a private one), as this process recorded them
+        else:
+            notifications = await anyio.to_thread.run_sync(pending, limiter=self._thread)
+            items = [(notification.id, notification) for notification in notifications]
         public = getattr(self.translate, "public_classes", None)  # shared/kernel/translate.py: what may leave
-        for notification in notifications:
-            if public is not None and resolve_topic(notification.topic) not in public:
-                continue  # never published: not decrypted nor decoded (most stored events stay in the service)
-            event = self.app.mapper.to_domain_event(notification)
-            envelope = self.translate(event, notification.id)
+        for position, item in items:
+            if item is None:
+                continue  # handed over private: never published
+            if not handed:
+                if public is not None and resolve_topic(item.topic) not in public:
+                    continue  # never published: not decrypted nor decoded (most stored events stay in the service)
+                event = self.app.mapper.to_domain_event(item)
+            else:
+                event = item
+            envelope = self.translate(event, position)
             if envelope is not None:
                 bind_event(envelope)  # also on relay.publish_failed, should this publish fail
                 span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
@@ -336,16 +408,18 @@ class Relay:
                         self._looked = ack.seq  # appended right after what we chained onto: nothing between
                     self._chain = ack.seq
                 self.published += 1
-                log.info("relay.published", position=notification.id)
-        if notifications:
-            self.position = notifications[-1].id
+                log.info("relay.published", position=position)
+        if items:
+            self.position = items[-1][0]
+        if handed:
+            self.handed_over += len(items)
         # Saved once the stream acknowledged, at most every SAVE_EVERY_SECONDS (`run` comes back
         # when a save is due). A crash republishes what was acknowledged since: the same messages
         # (`Nats-Msg-Id`), which the stream drops, and which the consumers' tracking would skip.
         if self.position > self._saved and time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
             await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, limiter=self._thread)
             self._saved, self._saved_at = self.position, time.monotonic()
-        return len(notifications)
+        return len(items)
 
 
 _TO_ENCODE = re.compile(r'[^!#$&-~]')  # all but printable ASCII, and `"` and `%`
@@ -363,7 +437,36 @@ def cloudevents_headers(envelope: Envelope) -> dict[str, str]:
     id = event_id; source = /jusou/<source>; type = jusou.<event_type>.v<schema_version>; time =
     occurred_at; subject = case_id; data = the body (the envelope, JSON, following `dataschema`);
     the extensions sourceposition, correlationid and causationid (absent for a first cause). `actor` and
-    `payload` are in the data only."""
+    `payload` are in the data only.
+
+    What depends on the event's type only is encoded once per type (`_type_headers`); ids (UUIDs) and the
+    position (an int) are printable ASCII without `"` or `%`, never encoded; the time is encoded only if
+    it needs it (it never does in UTC). The same headers, in the same order, as `_cloudevents_headers_plainly`
+    (tests/unit/test_bus_header_cost.py)."""
+    source, kind = _type_headers(envelope.source, envelope.event_type, envelope.schema_version)
+    time_ = envelope.occurred_at.isoformat().replace("+00:00", "Z")
+    headers = {"content-type": "application/json", "ce-specversion": "1.0", "ce-id": str(envelope.event_id),
+               "ce-source": source, "ce-type": kind,
+               "ce-time": _header_value(time_) if _TO_ENCODE.search(time_) else time_,
+               "ce-subject": str(envelope.case_id), "ce-datacontenttype": "application/json",
+               "ce-dataschema": _DATASCHEMA, "ce-sourceposition": str(envelope.source_position),
+               "ce-correlationid": str(envelope.correlation_id)}
+    if envelope.causation_id is not None:
+        headers["ce-causationid"] = str(envelope.causation_id)
+    return headers
+
+
+_DATASCHEMA = ENVELOPE_SCHEMA_ID  # printable ASCII (a test checks it needs no encoding)
+
+
+@functools.lru_cache(maxsize=512)
+def _type_headers(source: str, event_type: str, schema_version: int) -> tuple[str, str]:
+    """`ce-source` and `ce-type` of an event type, encoded (cloudevents_headers)."""
+    return _header_value(f"/jusou/{source}"), _header_value(f"jusou.{event_type}.v{schema_version}")
+
+
+def _cloudevents_headers_plainly(envelope: Envelope) -> dict[str, str]:
+    """`cloudevents_headers` as first written, every attribute encoded on every call: what the tests compare it with."""
     attributes = {
         "specversion": "1.0",
         "id": str(envelope.event_id),

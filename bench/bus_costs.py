@@ -1,0 +1,269 @@
+"""`python bench/bus_costs.py`: the CPU of one publish (the relay) and of one delivery (the inbox), live (issue 19).
+
+The whole suite's CPU per bus event (bench/commands.py) is mostly commands, commits and HTTP; what the relay
+and the inbox add per message is a few percent of it, below that bench's noise on a shared machine. Here
+each is measured alone, as it works in the suite (a message at a time, as commands commit and events
+arrive, not a backlog), with the work around it subtracted thread by thread:
+
+- `relay`: intake's application (SQLite) and its relay (shared/messaging/relay.py) on a real nats-server; a
+  thread of its own commits N cases (received, consent, escalated: three commits, three public events each),
+  one after another, waiting for each to be published. Per publish: this process's CPU less the committing
+  thread's own (`time.thread_time`), over the messages published: the relay's loop, its store reads and
+  thread hops, translating, the nats client, the acks.
+- `inbox`: collaboration's inbox (shared/messaging/inbox.py, `JUSOU_INBOX_BATCH`, default 16 as `jusou up`)
+  on a fresh store and durable consumer; a thread of its own (own loop, own connection) publishes N
+  `CaseEscalated` one at a time, each once the one before is applied. Per delivery: this process's CPU
+  less the publishing thread's and less the CPU spent inside `receive_many`/`receive` (the handlers, the
+  commit): the pull, the headers, the parse, the thread hop, the ack, counting and logging.
+
+`--tree DIR` (repeatable) runs the same rounds on other source trees, alternately, each round in a child
+process of that tree (as bench/commands.py); medians and ratios to the first tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parents[1]
+STAFF = {"staff_id": "s-001", "division": "elderly-support"}
+
+
+def _paths(root: Path) -> None:
+    for extra in (str(root / "tests"), str(root)):
+        if extra in sys.path:
+            sys.path.remove(extra)
+        sys.path.insert(0, extra)
+
+
+def _case(intake: Any) -> None:
+    case_id = intake.receive_consultation(STAFF, "houkatsu", "elderly-support", "窓口", ["高齢・介護"],
+                                          {"name": "調布 花子"}, None)
+    intake.record_consent(STAFF, case_id, "重層的支援会議での情報共有", True, "書面")
+    intake.escalate_case(STAFF, case_id, "複合的な課題", "地域包括支援センター")
+
+
+async def relay_round(url: str, data: Path, n: int) -> dict[str, float]:
+    from services.intake.application import IntakeApplication
+    from services.intake.translate import translate
+    from shared.kernel.store import store_env
+    from shared.messaging.bus import connect, ensure_streams
+    from shared.messaging.relay import Relay
+    from shared.settings import Settings
+
+    os.environ["JUSOU_DATA_DIR"] = str(data)
+    intake = IntakeApplication(env=store_env(Settings.from_env("intake")))
+    nc = await connect(url, "bench-relay")
+    await ensure_streams(nc)
+    relay = Relay(intake, translate, nc, poll_seconds=30.0)
+    task = asyncio.create_task(relay.run())
+    loop = asyncio.get_running_loop()
+    published = asyncio.Event()
+    committer: dict[str, float] = {}
+
+    def commit_all(count: int, measure: bool) -> None:
+        began = time.thread_time()
+        for _ in range(count):
+            target = relay.published + 3
+            _case(intake)
+            while relay.published < target:  # live: the next command once this one's events are out
+                time.sleep(0.0005)
+        if measure:
+            committer["cpu"] = time.thread_time() - began
+        loop.call_soon_threadsafe(published.set)
+
+    try:
+        await asyncio.to_thread(commit_all, 5, False)  # warm: the stream chained, the caches filled
+        before, cpu = relay.published, time.process_time()
+        published.clear()
+        thread = threading.Thread(target=commit_all, args=(n, True))
+        thread.start()
+        await published.wait()
+        used = time.process_time() - cpu
+        thread.join()
+        count = relay.published - before
+        return {"published": count, "relay_cpu_us_per_publish": 1e6 * (used - committer["cpu"]) / count,
+                "commit_cpu_us_per_case": 1e6 * committer["cpu"] / n,
+                "handed_over": getattr(relay, "handed_over", 0)}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await nc.close()
+        intake.close()
+
+
+def escalations(data: Path, n: int) -> list[bytes]:
+    """N `CaseEscalated` envelopes as intake's relay would publish them (bodies and subjects)."""
+    from services.intake.application import IntakeApplication
+    from services.intake.translate import translate
+    from shared.kernel.store import store_env
+    from shared.settings import Settings
+
+    os.environ["JUSOU_DATA_DIR"] = str(data)
+    intake = IntakeApplication(env=store_env(Settings.from_env("intake")))
+    try:
+        for _ in range(n):
+            _case(intake)
+        found = []
+        for notification in intake.recorder.select_notifications(start=1, limit=100 * n):
+            envelope = translate(intake.mapper.to_domain_event(notification), notification.id)
+            if envelope is not None:
+                found.append(envelope)
+        return found
+    finally:
+        intake.close()
+
+
+async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, float]:
+    from faststream.nats import NatsBroker
+
+    from services.collaboration.application import CollaborationApplication
+    from shared.contract.events import STREAM, envelope_json
+    from shared.kernel.store import store_env
+    from shared.messaging.bus import connect, ensure_streams
+    from shared.messaging.inbox import Inbox
+    from shared.messaging.relay import cloudevents_headers
+    from shared.settings import Settings
+
+    nc = await connect(url, "bench-streams")
+    await ensure_streams(nc)
+    await nc.close()
+    envelopes = escalations(data / "intake", n + 5)
+    os.environ["JUSOU_DATA_DIR"] = str(data / "collaboration")
+    app = CollaborationApplication(env=store_env(Settings.from_env("collaboration")))
+    inside = {"cpu": 0.0}
+    applied = threading.Condition()
+    counts = {"applied": 0}
+    for name in ("receive_many", "receive"):
+        original = getattr(app, name)
+
+        def timed(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            began = time.thread_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                inside["cpu"] += time.thread_time() - began
+                last = args[0][-1][0] if isinstance(args[0], list) else args[0]  # receive_many's run, or receive's
+                with applied:
+                    counts["applied"] = max(counts["applied"], last.source_position)
+                    applied.notify_all()
+
+        setattr(app, name, timed)
+    broker = NatsBroker(url, logger=None)
+    inbox = Inbox(app, broker, max_deliver=3, batch=batch)
+    await broker.start()
+    publisher: dict[str, float] = {}
+
+    def publish_all(items: list[Any], measure: bool) -> None:
+        async def go() -> None:
+            import nats as nats_py
+
+            nc = await nats_py.connect(url)
+            js = nc.jetstream()
+            began = time.thread_time()
+            for envelope in items:
+                await js.publish(envelope.subject, envelope_json(envelope), stream=STREAM,
+                                 headers={"Nats-Msg-Id": str(envelope.event_id), **cloudevents_headers(envelope)})
+                if envelope.event_type == "CaseEscalated":
+                    with applied:
+                        applied.wait_for(lambda e=envelope: counts["applied"] >= e.source_position, timeout=30)
+            if measure:
+                publisher["cpu"] = time.thread_time() - began
+            await nc.close()
+
+        asyncio.run(go())
+
+    try:
+        first = [e for e in envelopes if e.source_position <= envelopes[5 * 3 - 1].source_position]
+        rest = envelopes[len(first):]
+        await asyncio.to_thread(publish_all, first, False)  # warm
+        before_applied, before_inside, cpu = inbox.applied, inside["cpu"], time.process_time()
+        await asyncio.to_thread(publish_all, rest, True)
+        expected = sum(1 for e in rest if e.event_type == "CaseEscalated")
+        while inbox.applied - before_applied < expected:  # its ack and count follow the commit
+            await asyncio.sleep(0.001)
+        used = time.process_time() - cpu
+        deliveries = inbox.applied - before_applied
+        handlers = inside["cpu"] - before_inside
+        return {"deliveries": deliveries,
+                "inbox_cpu_us_per_delivery": 1e6 * (used - publisher["cpu"] - handlers) / max(1, deliveries),
+                "handler_cpu_us_per_delivery": 1e6 * handlers / max(1, deliveries),
+                "runs": inbox.runs}
+    finally:
+        await broker.stop()
+        app.close()
+
+
+def one_round(root: Path, what: str, n: int, batch: int) -> dict[str, Any]:
+    _paths(root)
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
+    from support.servers import nats_server
+
+    from bench.load import env_for_store
+
+    with tempfile.TemporaryDirectory(prefix="jusou-bench-bus-") as folder:
+        base = Path(folder)
+        with nats_server(base / "nats") as nats:
+            os.environ.update(env_for_store("sqlite", base / "data") | {"NATS_URL": nats.url})
+            os.environ["JUSOU_READMODELS_FOLLOW"] = "0"  # their thread's CPU is neither the relay's nor the inbox's
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                if what == "relay":
+                    return asyncio.run(relay_round(nats.url, base / "data", n))
+                return asyncio.run(inbox_round(nats.url, base / "data", n, batch))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python bench/bus_costs.py", description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("relay", "inbox"))
+    parser.add_argument("-n", type=int, default=100, help="cases (relay: 3 publishes each) or deliveries (inbox)")
+    parser.add_argument("--batch", type=int, default=16, help="the inbox's JUSOU_INBOX_BATCH")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tree", action="append", default=[], metavar="DIR")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(one_round(args.one, args.what, args.n, args.batch)))
+        return
+    key = "relay_cpu_us_per_publish" if args.what == "relay" else "inbox_cpu_us_per_delivery"
+    trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
+    results: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
+    for i in range(args.rounds):
+        for tree in trees:
+            load = os.getloadavg()[0]
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), args.what, "-n", str(args.n),
+                                   "--batch", str(args.batch), "--one", tree],
+                                  cwd=tree, capture_output=True, text=True, timeout=900, check=False,
+                                  env=os.environ | {"PYTHONPATH": tree})
+            try:
+                found = json.loads(done.stdout.strip().splitlines()[-1])
+            except (IndexError, ValueError):
+                raise SystemExit(f"round {i + 1} on {tree} failed (exit {done.returncode}):\n{done.stderr[-3000:]}") from None
+            found["load"] = round(load, 1)
+            results[tree].append(found)
+            print(f"round {i + 1} {Path(tree).name}: {json.dumps(found)}", file=sys.stderr)
+    medians = {t: statistics.median(r[key] for r in results[t]) for t in trees}
+    first = medians[trees[0]]
+    for tree in trees:
+        pairs = [round(b[key] / a[key], 2) for a, b in zip(results[trees[0]], results[tree], strict=True)]
+        print(f"{Path(tree).name:>12}: {key} median {medians[tree]:8.1f}  ÷ first {medians[tree] / first:5.2f}  "
+              f"(per round {pairs})")
+    if args.json:
+        args.json.write_text(json.dumps({"trees": trees, "rounds": results, "medians": medians}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""nats-py's header parsing, the same result for less CPU (issue 19, docs/capacity.md §6.7).
+
+Every message the services receive carries about fifteen headers (the CloudEvents `ce-*` ones of the relay,
+`Nats-Msg-Id`, the expected-sequence pair; CONTRACT.md, docs/integrating.md §2), and nats-py 2.16 parses them
+in Python, `Client._parse_header_lines`, testing each character of each header name with `str.isspace` in a
+generator: about 34 µs per message on the project's machine, a quarter of the CPU a pull delivery costs. The
+names are the same few on every message, so each distinct name is checked once and remembered
+(`parse_header_lines`, exactly the library's result: tests/unit/test_bus_header_cost.py compares the two on
+the relay's headers and on malformed blocks).
+
+`install()` puts it in place of the library's (a private name, kept in this one adapter, STYLE; the test
+fails by name if nats-py moves it); only when nats-py parses headers itself (without `fast_mail_parser`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nats.aio import client as nats_client
+
+_CRLF = b"\r\n"
+#: what `str.isspace` finds (the library's test of a name): `re`'s `\s` on str is Py_UNICODE_ISSPACE too
+_SPACE = re.compile(r"\s")
+#: raw header name (as on the wire, before `strip`) → the name the library keeps, or None when it skips it
+_NAMES: dict[bytes, str | None] = {}
+NAMES_KEPT = 512  # distinct names remembered; others are checked each time (a sender making up names)
+
+
+def _name(raw: bytes) -> str | None:
+    """The library's key for a header name, None where it skips the line (non-ASCII, or space inside)."""
+    try:
+        key = raw.strip().decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return None if _SPACE.search(key) else key
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """`nats.aio.client.Client._parse_header_lines` (nats-py 2.16), each distinct name checked once."""
+    out: dict[str, str] = {}
+    names = _NAMES
+    for line in raw.split(_CRLF):
+        if not line:
+            continue
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = names[name]
+        except KeyError:
+            key = _name(name)
+            if len(names) < NAMES_KEPT:
+                names[name] = key
+        if key is None:
+            continue
+        out[key] = value.strip().decode("utf-8", "replace")
+    return out
+
+
+#: nats-py's own, kept for the comparison in the tests
+LIBRARY_PARSE: Any = nats_client.Client.__dict__["_parse_header_lines"].__func__ \
+    if isinstance(nats_client.Client.__dict__.get("_parse_header_lines"), staticmethod) else None
+
+
+def install() -> bool:
+    """Use `parse_header_lines` in nats-py's client (idempotent); False when nats-py does not parse this way."""
+    if nats_client.parse_email is not None or LIBRARY_PARSE is None:
+        return False
+    nats_client.Client._parse_header_lines = staticmethod(parse_header_lines)  # type: ignore[method-assign]
+    return True
