@@ -8,6 +8,12 @@ names are the same few on every message, so each distinct name is checked once a
 (`parse_header_lines`, exactly the library's result: tests/unit/test_bus_header_cost.py compares the two on
 the relay's headers and on malformed blocks).
 
+nats-py's own accelerator, the optional `fast_mail_parser` (0.10.0), was measured against it on the relay's 15
+headers (2026-12-06, a throwaway venv, the machine loaded): library 99 µs, fast_mail_parser 142 µs, this 29 µs
+per block; and fast_mail_parser gives other headers: each value a list (`{'ce-id': ['…']}`, where the inbox and
+tests read strings), names decoded as Latin-1, RFC 2047 words decoded, folded lines joined, and every header
+after a line without a colon dropped. So not that.
+
 `install()` puts it in place of the library's (a private name, kept in this one adapter, STYLE; the test
 fails by name if nats-py moves it); only when nats-py parses headers itself (without `fast_mail_parser`).
 """
