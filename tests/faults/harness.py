@@ -311,6 +311,7 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
             lost += [m for m in await asyncio.gather(*(meeting(m) for m in driver.meetings)) if m]
             progress(began, "histories compared; reading the streams")
             stream = await inv.stream_messages(nc)
+            delivered = await inv.deliveries(nc)
             dead = await inv.messages(nc, DEAD_LETTER_STREAM)
         finally:
             for task in workers:
@@ -366,6 +367,8 @@ async def _run(world: World, plan: Plan, artifacts: Path) -> Report:
         "acknowledged commands checked": len(driver.acked) + len(driver.meetings),
         "events in the stores": scan.events,
         "messages on JUSOU / copies of an event": f"{stream_check.messages} / {stream_check.copies}",
+        "deliveries to the services' consumers (per message on JUSOU)":
+            f"{delivered} ({delivered / max(stream_check.messages, 1):.2f})",
         "dead letters": dead_check.parked,
         "slowest lag back to 0 after the last fault (s)": round(max(finite), 1) if finite else "-",
         "effects whose cause is on no store (poison)": unknown_causes,

@@ -267,6 +267,14 @@ async def consumer_lag(nc: Client) -> dict[str, int]:
             if "--" in info.name}  # the services' durable consumers, not the harness's own readers
 
 
+async def deliveries(nc: Client) -> int:
+    """Every delivery nats-server made to the services' durable consumers of the stream (a redelivery too): with
+    partitions, each partition consumer is delivered every event its filter names (docs/capacity.md §6.5)."""
+    js = nc.jetstream(timeout=API_TIMEOUT_S)
+    return sum(info.delivered.consumer_seq for info in await js.consumers_info(STREAM)
+               if "--" in info.name and info.delivered is not None)
+
+
 async def relay_lag(driver: Driver) -> dict[str, int]:
     """Each process's relay (every replica of a service runs one): the store's head less what it published."""
     lags = {}
