@@ -8,13 +8,16 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+import httpx
 from playwright.async_api import Page, expect
-from support.auth import account
-from support.municipality import ELDERLY
+from support.auth import account, reader
+from support.municipality import ELDERLY, LEAD
+from support.poll import eventually
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
+from .upstream import hand_over_from_outreach
 
 COUNSELOR = ("kouki-031", ELDERLY.division, "counselor")
 OTHER = ("kouki-032", ELDERLY.division, "counselor")
@@ -109,3 +112,38 @@ async def test_another_staff_member_signing_in_on_the_tab_does_not_get_what_was_
     await expect(page.get_by_label("氏名")).to_have_value("")
     await expect(page.locator(".draft-note")).to_have_count(0)
     assert await page.evaluate("() => sessionStorage.getItem('jusou-draft')") is None  # dropped, not kept for later
+
+
+async def test_rows_added_on_the_page_come_back_as_rows_after_signing_in_again_D13(
+        ui_suite: Suite, page: Page) -> None:
+    """D13's needs are rows the page adds (＋ ニーズを追加): after signing in again they are rows again, each with its
+    text, and the form sent as it came back records once."""
+    participation = ui_suite.url("participation")
+    worker = ("sanka-031", LEAD, "participation_worker")
+    async with httpx.AsyncClient(headers=reader()) as client:
+        case_id = await hand_over_from_outreach(ui_suite, client)
+
+        async def arrived() -> bool:
+            return (await client.get(f"{participation}/supports/{case_id}")).status_code == 200
+
+        await eventually(arrived, "participation to start the support")
+    await sign_in(page, participation, *worker)
+    await page.goto(f"{participation}/ui/supports/{case_id}")
+    await page.get_by_label("ニーズ 1", exact=True).fill("日中に通える居場所")
+    await page.get_by_role("button", name="ニーズを追加").click()
+    await page.get_by_label("ニーズ（追加）").fill("短時間の就労体験")
+    await page.get_by_role("button", name="ニーズを追加").click()
+    await page.get_by_label("ニーズ（追加）").nth(1).fill("生活リズムを整える")
+    await page.context.clear_cookies()
+    await page.get_by_role("button", name="ニーズを記録").click()
+    await expect(page).to_have_url(re.compile(r"/ui/login\?"))
+    await _sign_in_here(page, worker)
+
+    await expect(page.get_by_label("ニーズ 1", exact=True)).to_have_value("日中に通える居場所")
+    await expect(page.get_by_label("ニーズ（追加）")).to_have_count(2)
+    await expect(page.get_by_label("ニーズ（追加）").nth(0)).to_have_value("短時間の就労体験")
+    await expect(page.get_by_label("ニーズ（追加）").nth(1)).to_have_value("生活リズムを整える")
+    await page.get_by_role("button", name="ニーズを記録").click()
+    await expect(page.get_by_role("alert")).to_contain_text("ニーズを記録しました")
+    await expect(page.get_by_label("ニーズ 3", exact=True)).to_have_value("生活リズムを整える")
+

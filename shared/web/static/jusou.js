@@ -97,6 +97,18 @@
     if (submitter && submitter.name) pairs.push([submitter.name, submitter.value]);
     return pairs;
   }
+  function typed(form) {  // something differs from the page as it came (a form of buttons only keeps nothing)
+    return Array.prototype.some.call(form.elements, function (el) {
+      if (!el.name || /^(hidden|submit|button|reset|file|password)$/.test(el.type)) return false;
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      if (el.tagName === "SELECT" && el.multiple) return Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
+      if (el.tagName === "SELECT") {
+        const first = Array.prototype.findIndex.call(el.options, function (o) { return o.defaultSelected; });
+        return el.selectedIndex !== (first >= 0 ? first : 0);
+      }
+      return el.value !== el.defaultValue;
+    });
+  }
   function samePairs(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
   function isSignIn() { return /^\/ui\/login(\/|$)/.test(location.pathname); }
   function isRefusal() { return !!document.querySelector("[data-error-page]"); }
@@ -176,7 +188,8 @@
     const form = e.target;
     if (!(form instanceof HTMLFormElement)) return;
     if (/^\/ui\/logout(\/|$)/.test(actionOf(form))) { writeDraft(null); return; }
-    if (!kept(form) || !whoIsHere()) return;
+    if (!kept(form)) return;  // signing in: what was kept stays for the form's page
+    if (!whoIsHere() || !typed(form)) { writeDraft(null); return; }  // nothing typed: nothing to put back
     const same = Array.prototype.filter.call(document.forms, function (f) { return actionOf(f) === actionOf(form); });
     const all = fieldsOf(form, e.submitter);
     const keyField = form.querySelector("input[name='" + KEY + "']");
@@ -206,8 +219,9 @@
     const form = forms[draft.index] || forms[0];
     if (form) restore(form, draft);
   }
+  // after the whole script has run: putting rows back clicks the add-row button, whose listener is below
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onDraft);
-  else onDraft();
+  else setTimeout(onDraft, 0);
   // Validation as you type, said in words.
   function message(field) {
     const v = field.validity;
