@@ -393,8 +393,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         information (`personal = True`, or one whose events the mapper seals with a person's key, intake's
         `PersonalMapper.seals`). Such an aggregate, decoded, holds what a person's key opened; erasure deletes the
         key, and a kept copy in this or another replica's process (which the erasure does not reach, and which an
-        erasure's event does not reach either when it is recorded on another aggregate) would still show it."""
-        if getattr(aggregate, "personal", False):
+        erasure's event does not reach either when it is recorded on another aggregate) would still show it.
+        Nor a command's Idempotency-Key record: read once for its answer, then only on a retry, it would push
+        cases out."""
+        if getattr(aggregate, "personal", False) or isinstance(aggregate, IdempotentRequest):
             return False
         seals = getattr(self.mapper, "seals", None)
         return not (callable(seals) and seals(aggregate))

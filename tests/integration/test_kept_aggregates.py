@@ -28,6 +28,7 @@ from services.intake.application import IntakeApplication
 from services.intake.domain import Case, Household, Person, Reception
 from shared.domain.casework import CaseFile, case_file_id
 from shared.kernel.app import KeptAggregates, ServiceApplication, aggregate_cache_size
+from shared.kernel.idempotency import IdempotentRequest
 from shared.kernel.journey import acting
 from shared.kernel.store import pg_conninfo, store_env
 from shared.settings import Settings
@@ -231,6 +232,14 @@ def test_d17_intake_keeps_no_aggregate_whose_events_its_mapper_seals_with_a_pers
     try:
         assert not app.keeps_decoded(object.__new__(kind))
         assert app.keeps_decoded(object.__new__(Case))
+    finally:
+        app.close()
+
+
+def test_an_idempotency_key_record_is_not_kept(sqlite_env: Callable[[], dict[str, str]]) -> None:
+    app = IntakeApplication(env=sqlite_env())
+    try:
+        assert not app.keeps_decoded(object.__new__(IdempotentRequest))
     finally:
         app.close()
 
