@@ -6,7 +6,7 @@ URL; another staff member signing in on the same tab does not get it."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import httpx
 from playwright.async_api import Page, expect
@@ -40,6 +40,14 @@ async def _sign_in_here(page: Page, staff: tuple[str, str, str]) -> None:
     await page.get_by_role("button", name="ログイン").click()
 
 
+def _keys_posted(page: Page) -> list[str]:
+    """The idempotency key of each consultation form the page posts."""
+    keys: list[str] = []
+    page.on("request", lambda r: keys.extend(parse_qs(r.post_data or "").get("idempotency_key", []))
+            if r.method == "POST" and r.url.endswith("/ui/consultations") else None)
+    return keys
+
+
 def _urls_of(page: Page) -> list[str]:
     seen: list[str] = []
     page.on("request", lambda request: seen.append(request.url))
@@ -50,9 +58,11 @@ async def test_a_form_sent_after_the_session_ended_comes_back_filled_in_after_si
         ui_suite: Suite, page: Page) -> None:
     intake = ui_suite.url("intake")
     name = "砥部 朔良"
-    urls = _urls_of(page)
+    urls, keys = _urls_of(page), _keys_posted(page)
     await sign_in(page, intake, *COUNSELOR)
     await _type_a_consultation(page, intake, name)
+    key = page.locator("form[action='/ui/consultations'] input[name='idempotency_key']")
+    first_key = await key.input_value()
     await page.context.clear_cookies()  # the session's cookie ran out while the form was being filled in
     await page.get_by_role("button", name=re.compile("受け付ける")).click()
 
@@ -69,8 +79,10 @@ async def test_a_form_sent_after_the_session_ended_comes_back_filled_in_after_si
     assert await page.get_by_label("経路").evaluate("s => s.options[s.selectedIndex].text") == "電話"
     await expect(page.get_by_label("高齢・介護")).to_be_checked()
     await shoot(page, "sign-in-again-input-restored")
+    assert await key.input_value() == first_key  # sent unchanged it is the same command: recorded once, whatever came of the first
     await page.get_by_role("button", name=re.compile("受け付ける")).click()  # sent only now, by the person
     await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    assert len(keys) == 2 and keys[0] == keys[1] == first_key, keys
 
     assert not [u for u in urls if name in u or quote(name) in u or "ひきこもり" in u or quote("ひきこもり") in u], urls
     assert await page.evaluate("() => sessionStorage.getItem('jusou-draft')") is None  # sent: nothing kept
@@ -80,6 +92,7 @@ async def test_a_form_of_an_earlier_session_refused_for_its_csrf_token_comes_bac
         ui_suite: Suite, page: Page) -> None:
     intake = ui_suite.url("intake")
     name = "砥部 湊斗"
+    keys = _keys_posted(page)
     await sign_in(page, intake, *COUNSELOR)
     await _type_a_consultation(page, intake, name)
     other_tab = await page.context.new_page()  # signed out and in again in another tab: a new session, a new token
@@ -94,8 +107,10 @@ async def test_a_form_of_an_earlier_session_refused_for_its_csrf_token_comes_bac
 
     await expect(page.get_by_label("氏名")).to_have_value(name)
     await expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()
+    await page.get_by_label("ふりがな").fill("とべ みなと")  # changed: a new command, with the page's own new key
     await page.get_by_role("button", name=re.compile("受け付ける")).click()
     await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    assert len(keys) == 2 and keys[0] != keys[1], keys
 
 
 async def test_another_staff_member_signing_in_on_the_tab_does_not_get_what_was_typed(
