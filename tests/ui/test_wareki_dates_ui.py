@@ -50,6 +50,9 @@ async def test_a_form_date_shows_its_wareki_on_opening_and_still_sends_the_date(
     described = (await held_on.get_attribute("aria-describedby") or "").split()
     assert any(d.endswith("-wareki") for d in described), described  # read with the field by a screen reader
     await expect(page.locator("#held_on-wareki")).to_have_text(wareki(today, with_gregorian=False))
+    # the label still names the field as before; the reading is its description
+    await expect(held_on).to_have_accessible_name(re.compile(r"^開催日 / date"))
+    await expect(held_on).to_have_accessible_description(wareki(today, with_gregorian=False))
     await held_on.fill("1989-01-07")
     await expect(page.locator("#held_on-wareki")).to_have_text("昭和64年1月7日")
     await held_on.fill("1989-01-08")

@@ -53,6 +53,7 @@
     if (!out) {
       out = document.createElement("span");
       out.className = "wareki-reading";
+      out.setAttribute("aria-hidden", "true");  // not part of the label's name; read as the field's description
       readingSeq += 1;
       out.id = (field.id || "date" + readingSeq) + "-wareki";
       field.insertAdjacentElement("afterend", out);
