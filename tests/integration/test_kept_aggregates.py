@@ -12,6 +12,7 @@ kept version. What must hold, on real stores (SQLite files; PostgreSQL where mar
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,6 +159,42 @@ def test_a_kept_case_a_reader_changed_by_mistake_is_decoded_anew(
         held.record_consent(scope="関係機関との情報共有", granted=True, method="書面", covers=["related_agencies"])
 
     assert a.load(case_id, Case, "ケース").version == len(list(a.events_of(case_id))) == held.version - 1
+
+
+def test_threads_reading_a_kept_case_while_the_other_replica_records_see_each_version_whole(
+        replicas: tuple[IntakeApplication, IntakeApplication]) -> None:
+    """Readers (scope checks without a copy, loads with one) in three threads of replica a, while replica b records
+    20 events on the case: none fails, none sees a version whose state is not that version's, and a ends where b
+    does."""
+    a, b = replicas
+    case_id = receive(a)
+    seen: list[tuple[int, str | None]] = []  # (version, the consent's method in that version's state)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                a.case_divisions(case_id)
+                for case in (a.read(case_id, Case, "ケース"), a.load(case_id, Case, "ケース")):
+                    seen.append((case.version, (case.consent or {}).get("method")))
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for i in range(20):
+            b.record_consent(STAFF, case_id, "関係機関との情報共有", True, f"書面{i + 2}")  # recorded as version i + 2
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join()
+    assert errors == []
+    assert len({version for version, _ in seen}) > 2, "the readers saw the case move"
+    assert [(v, m) for v, m in seen if m != (f"書面{v}" if v > 1 else None)] == [], "a state that is not its version's"
+    assert a.load(case_id, Case, "ケース").view() == b.load(case_id, Case, "ケース").view()
 
 
 @pytest.mark.postgres
