@@ -162,7 +162,9 @@ class KeptAggregates(Repository[UUID]):
     a refused save leaves nothing of its events in what is kept. A failed fast-forward keeps what was kept, and
     only what `keeps` allows is kept (the application's `keeps_decoded`: never an aggregate with personal
     information, which an erasure must reach in every process at once; each load of one decodes it again). `hits`
-    and `misses` count for tests and the bench. A load of a past version (`version=`) is the library's, never kept."""
+    and `misses` count for tests and the bench. A load of a past version (`version=`) is the library's, never kept.
+    An aggregate's events only grow, and no store is replaced under a running service (`jusou restore` puts a backup
+    on an empty folder, and the services start on it), so what is kept is always a prefix of the store's events."""
 
     def __init__(self, event_store: EventStore[UUID], *, size: int, keeps: Callable[[Any], bool],
                  snapshot_store: EventStore[UUID] | None = None) -> None:
