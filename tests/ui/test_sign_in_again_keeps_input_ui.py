@@ -162,3 +162,25 @@ async def test_rows_added_on_the_page_come_back_as_rows_after_signing_in_again_D
     await expect(page.get_by_role("alert")).to_contain_text("ニーズを記録しました")
     await expect(page.get_by_label("ニーズ 3", exact=True)).to_have_value("生活リズムを整える")
 
+
+
+async def test_signed_in_again_elsewhere_the_page_offers_the_way_back_to_what_was_typed(
+        ui_suite: Suite, page: Page) -> None:
+    """A browser that sends no Referer comes back to the program's start page after signing in: that page says what
+    was typed is kept and links to the form's page, where it is put back."""
+    intake = ui_suite.url("intake")
+    name = "砥部 結菜"
+    await sign_in(page, intake, *COUNSELOR)
+    await _type_a_consultation(page, intake, name)
+
+    await page.evaluate("() => { const m = document.createElement('meta'); m.name = 'referrer';"
+                        " m.content = 'no-referrer'; document.head.append(m); }")  # as a browser set to send none
+    await page.context.clear_cookies()
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page).to_have_url(re.compile(r"/ui/login\?next=%2Fui%2F(&|$)"))
+    await _sign_in_here(page, COUNSELOR)
+
+    await expect(page).to_have_url(re.compile(r"/ui/\?ok=signed_in$"))
+    await page.get_by_role("link", name=re.compile("入力した内容を戻して元の画面へ")).click()
+    await expect(page.get_by_label("氏名")).to_have_value(name)
+    await expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()

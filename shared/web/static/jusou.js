@@ -214,6 +214,12 @@
         : "入力した内容はこのタブに残してあります / what you typed is kept in this tab", isSignIn() ? null : draft.page);
       return;
     }
+    const justSignedIn = new URLSearchParams(location.search).get("ok") === "signed_in";
+    if (draft.state === "waiting" && justSignedIn && whoIsHere() === draft.staff && location.pathname !== draft.page) {
+      // signed in again but brought elsewhere (the browser sent no Referer): offer the way back, once
+      notice("送信できなかった入力がこのタブに残っています / what you typed before signing in again is kept", draft.page);
+      return;
+    }
     writeDraft(null);  // this page is not the sign-in page nor a refusal: the form went through, or the person moved on
     if (draft.state !== "waiting" || location.pathname !== draft.page || whoIsHere() !== draft.staff) return;
     const forms = Array.prototype.filter.call(document.forms, function (f) { return actionOf(f) === draft.action; });
