@@ -54,7 +54,7 @@ from shared.kernel.app import RELAY_TRACKING, ServiceApplication
 from shared.kernel.journey import event_id_of
 from shared.kernel.store import saved_and_pending
 from shared.messaging.inbox import MAX_SOURCE_POSITION
-from shared.observe.logs import bind_event, unbind_event
+from shared.observe.logs import bind_event, event_fields, unbind_event
 from shared.observe.tracing import PublishSpan
 
 log = structlog.get_logger()
@@ -119,9 +119,11 @@ class Relay:
         self._handed: dict[int, Any] = {}
         self._handed_lock = threading.Lock()
         self.handed_over = 0  # events taken from the hand-off rather than read from the store
-        #: the last round published what was handed over and nothing else is (`_follow` waits for a commit or the
-        #: poll rather than read the store: a commit of this process wakes it, another process's waits for the poll)
+        #: the last round published what was handed over and nothing else is: `_follow` waits for a commit or the
+        #: poll rather than read the store, and a wake for a due save reads nothing either (a commit of this process
+        #: wakes it with its events handed over; another process's commit is found by the poll, as before)
         self._caught_up = False
+        self._store_read_at = float("-inf")  # when the store was last read for events (the poll for others' commits)
 
     def wake(self) -> None:
         """Thread-safe: called by the application after each commit."""
@@ -368,12 +370,17 @@ class Relay:
                 self._position_read_at = time.monotonic()
             return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
 
+        was_caught_up = self._caught_up
         handed = self._take_handed()
         items: Sequence[tuple[int, Any]]
         if handed:
             items = handed  # (position, the domain event or None for a private one), as this process recorded them
+        elif was_caught_up and not self._handed and time.monotonic() - self._store_read_at < self.poll_seconds:
+            items = []  # all this process committed is out, and the poll for others' commits is not due (a save is)
+            self._caught_up = True
         else:
             notifications = await anyio.to_thread.run_sync(pending, limiter=self._thread)
+            self._store_read_at = time.monotonic()
             items = [(notification.id, notification) for notification in notifications]
         public = getattr(self.translate, "public_classes", None)  # shared/kernel/translate.py: what may leave
         for position, item in items:
@@ -387,9 +394,8 @@ class Relay:
                 event = item
             envelope = self.translate(event, position)
             if envelope is not None:
-                bind_event(envelope)  # also on relay.publish_failed, should this publish fail
-                span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
                 try:
+                    span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
                     ack = await self.js.publish(
                         envelope.subject,
                         envelope_json(envelope),
@@ -398,9 +404,12 @@ class Relay:
                                  **self._expect()},
                         timeout=5,
                     )
-                except APIError as exc:
-                    if exc.err_code == WRONG_LAST_SEQUENCE:  # the stream is not where this relay left it
-                        self._chain = None
+                except BaseException as exc:
+                    # the event's ids on relay.publish_failed (bound only when a publish fails: issue 19, about 9 µs
+                    # a message; the line of a publish carries them itself)
+                    bind_event(envelope)
+                    if isinstance(exc, APIError) and exc.err_code == WRONG_LAST_SEQUENCE:
+                        self._chain = None  # the stream is not where this relay left it
                     raise
                 span.end()
                 if not ack.duplicate:
@@ -408,7 +417,7 @@ class Relay:
                         self._looked = ack.seq  # appended right after what we chained onto: nothing between
                     self._chain = ack.seq
                 self.published += 1
-                log.info("relay.published", position=position)
+                log.info("relay.published", position=position, **event_fields(envelope))
         if items:
             self.position = items[-1][0]
         if handed:
