@@ -118,11 +118,19 @@ class _Reads:
 
 
 class NotedEventStore(EventStore[UUID]):
-    """The library's event store, noting which aggregates a handler reads during `receive_many`."""
+    """The library's event store, noting which aggregates a handler reads during `receive_many`, and handing each
+    commit's recordings to `recorded` (`ServiceApplication.on_recorded`)."""
 
-    def __init__(self, *args: Any, noting: threading.local, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, noting: threading.local,
+                 recorded: Callable[[list[Recording[UUID]]], None] = lambda _recordings: None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.noting = noting
+        self.recorded = recorded
+
+    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().put(domain_events, **kwargs)  # committed
+        self.recorded(recordings)
+        return recordings
 
     def get(self, originator_id: UUID, **kwargs: Any) -> Any:
         reads: _Reads | None = getattr(self.noting, "reads", None)
@@ -361,6 +369,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self._noting = threading.local()  # `receive_many`: what the current handler reads (before the event store exists)
+        self._recorded_listeners: list[Callable[[list[Recording[UUID]]], None]] = []  # `on_recorded`
         self._case_scope = CaseScopeCache()  # `case_divisions`: each case's events decoded once
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
@@ -379,7 +388,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         super().close()
 
     def construct_event_store(self) -> EventStore[UUID]:
-        return NotedEventStore(mapper=self.mapper, recorder=self.recorder, noting=self._noting)
+        return NotedEventStore(mapper=self.mapper, recorder=self.recorder, noting=self._noting, recorded=self._recorded)
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, keeping `JUSOU_AGGREGATE_CACHE` decoded aggregates (`KeptAggregates`), or the
@@ -460,6 +469,17 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         except IntegrityError:
             pass  # answered at the same moment by another replica: one answer is kept
 
+
+    def on_recorded(self, listener: Callable[[list[Recording[UUID]]], None]) -> None:
+        """Call `listener` with each commit's recordings (the committing thread, after the commit, before the
+        `on_commit` listeners): the relay takes what this process recorded without reading it back. Called by the
+        event store's `put` (`NotedEventStore`), which every save and `process_event` commits through: the
+        library's `_notify` would do, but a private name is the adapter's alone (shared/kernel/library.py)."""
+        self._recorded_listeners.append(listener)
+
+    def _recorded(self, recordings: list[Recording[UUID]]) -> None:
+        for listener in list(self._recorded_listeners):
+            listener(recordings)
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every commit (the relay wakes on it)."""
