@@ -140,3 +140,29 @@ def test_issue19_a_rebuild_killed_half_way_leaves_rows_and_position_agreeing_and
         assert app.readmodels.view.dump() == expected and app.readmodels.seal_mismatches == []
     finally:
         app.close()
+
+
+def test_issue19_an_aggregate_stored_as_created_twice_keeps_its_first_position_followed_and_rebuilt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store tells `abc…` from `ABC…`; the library reads both as one UUID: two creations of one aggregate. The
+    catalogue keeps the first (ON CONFLICT DO NOTHING), whatever order a page's rows are written in."""
+    app = filled(tmp_path, monkeypatch, 2)
+    try:
+        db = sqlite3.connect(tmp_path / "intake.sqlite")
+        with db:
+            db.execute("INSERT INTO stored_events (originator_id, originator_version, topic, state) "
+                       "SELECT upper(originator_id), originator_version, topic, state FROM stored_events WHERE rowid = 1")
+        db.close()
+        head = app.recorder.max_notification_id()
+        first = next(iter(app.recorder.select_notifications(start=1, limit=1)))
+        aggregate, kind = str(first.originator_id), readmodel.kind_of(first.topic)
+
+        def catalogued() -> list[tuple[Any, ...]]:
+            return [row for row in app.readmodels.view.dump()["aggregates"] if row[1] == aggregate]
+
+        app.readmodels.catch_up()
+        assert catalogued() == [(kind, aggregate, 1)]
+        app.readmodels.rebuild()  # one page: both creations in one batch
+        assert catalogued() == [(kind, aggregate, 1)] and head > 1
+    finally:
+        app.close()
