@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -181,35 +181,50 @@ class KeptAggregates(Repository[UUID]):
         self.keeps = keeps
         self.hits = 0
         self.misses = 0
+        self._locks: dict[UUID, tuple[threading.Lock, int]] = {}  # aggregate → its lock, and how many use it
+        self._locks_lock = threading.Lock()
+
+    @contextmanager
+    def _locked(self, aggregate_id: UUID) -> Iterator[None]:
+        """The aggregate's own lock, held while it is decoded, fast-forwarded or copied (loads of others go on)."""
+        with self._locks_lock:
+            lock, users = self._locks.get(aggregate_id) or (threading.Lock(), 0)
+            self._locks[aggregate_id] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._locks_lock:
+                lock, users = self._locks[aggregate_id]
+                if users == 1:
+                    del self._locks[aggregate_id]
+                else:
+                    self._locks[aggregate_id] = (lock, users - 1)
 
     def get(self, aggregate_id: UUID, *, version: int | None = None, projector_func: Any = project_aggregate,
             fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
         if version is not None:
             return super().get(aggregate_id, version=version, projector_func=projector_func)
-        lock = self._use_fastforward_lock(aggregate_id)
-        try:
-            with lock:
-                try:
-                    aggregate = self.kept.get(aggregate_id)
-                except KeyError:
-                    self.misses += 1
-                    aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
-                    if not self.keeps(aggregate):
-                        return aggregate
+        with self._locked(aggregate_id):
+            try:
+                aggregate = self.kept.get(aggregate_id)
+            except KeyError:
+                self.misses += 1
+                aggregate = super().get(aggregate_id, projector_func=projector_func)  # decoded (the library's, none kept)
+                if not self.keeps(aggregate):
+                    return aggregate
+            else:
+                self.hits += 1
+                if getattr(aggregate, "pending_events", None):  # a reader changed it (it must not): decode anew
+                    aggregate = super().get(aggregate_id, projector_func=projector_func)
                 else:
-                    self.hits += 1
-                    if getattr(aggregate, "_pending_events", None):  # a reader changed it (it must not): decode anew
-                        aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
-                    else:
-                        new_events = list(self.event_store.get(originator_id=aggregate_id, gt=aggregate.version))
-                        if new_events:
-                            aggregate = projector_func(deepcopy(aggregate), new_events)
-                            if aggregate is None:  # (an aggregate is never deleted: as the library)
-                                raise AggregateNotFoundError(aggregate_id)
-                self.kept.put(aggregate_id, aggregate)
-                return deepcopy(aggregate) if deepcopy_from_cache else aggregate
-        finally:
-            self._disuse_fastforward_lock(aggregate_id)
+                    new_events = list(self.event_store.get(originator_id=aggregate_id, gt=aggregate.version))
+                    if new_events:
+                        aggregate = projector_func(deepcopy(aggregate), new_events)
+                        if aggregate is None:  # (an aggregate is never deleted: as the library)
+                            raise AggregateNotFoundError(aggregate_id)
+            self.kept.put(aggregate_id, aggregate)
+            return deepcopy(aggregate) if deepcopy_from_cache else aggregate
 
     def forget(self, aggregate_id: UUID) -> None:
         """Let go of a kept aggregate (nothing if none is kept)."""
