@@ -268,9 +268,9 @@ class ReadModelView(TrackingRecorder):
         """Every row of the rebuildable tables, sorted: equal dumps mean equal read models."""
         raise NotImplementedError
 
-    def rebuilding(self) -> contextlib.AbstractContextManager[None]:
-        """The scope of a rebuild (`clear` and the pages written after it): nothing special here; SQLite's view
-        writes it on a connection of its own."""
+    def rebuilding(self, events: int) -> contextlib.AbstractContextManager[None]:
+        """The scope of a rebuild of `events` events (`clear` and the pages written after it): nothing special
+        here; SQLite's view writes a rebuild of several pages on a connection of its own."""
         return contextlib.nullcontext()
 
 
@@ -517,16 +517,17 @@ def _sqlite_view_class() -> type[ReadModelView]:
                     c.execute(_values_statement(table, width, len(part)), [value for row in part for value in row])
 
         @contextlib.contextmanager
-        def rebuilding(self) -> Iterator[None]:
-            """A rebuild writes on a connection of its own, made for writing the whole view again, and closed after:
-            a page cache that holds the view's indexes (`REBUILD_CACHE_KIB`, given back with the connection), and no
-            checkpoint after each page's commit (`wal_autocheckpoint=0`) but one when the rebuild ends, which also
-            empties the WAL. Each page still commits with its tracking position, as `synchronous=NORMAL` views do
-            (`derived_commits`): a rebuild stopped half-way (or a machine that lost its last commits) leaves a view
-            whose rows and position agree, and the follower goes on from there. An in-memory view has no second
-            connection: it is rebuilt on its own."""
+        def rebuilding(self, events: int) -> Iterator[None]:
+            """A rebuild of several pages writes on a connection of its own, made for writing the whole view again,
+            and closed after: a page cache that holds the view's indexes (`REBUILD_CACHE_KIB`, given back with the
+            connection), and no checkpoint after each page's commit (`wal_autocheckpoint=0`) but one when the
+            rebuild ends, which also empties the WAL. Each page still commits with its tracking position, as
+            `synchronous=NORMAL` views do (`derived_commits`): a rebuild stopped half-way (or a machine that lost
+            its last commits) leaves a view whose rows and position agree, and the follower goes on from there.
+            A rebuild of one page (a small store: the WAL stays under the checkpoint's threshold, no disk flush at
+            all) and an in-memory view (no second connection to it) are written as the follower writes."""
             pool = self.datastore.pool
-            if pool.is_sqlite_memory_mode or self._rebuild_connection is not None:
+            if pool.is_sqlite_memory_mode or events <= REBUILD_BATCH or self._rebuild_connection is not None:
                 yield
                 return
             connection = sqlite3.connect(pool.db_name, uri=True, check_same_thread=False, isolation_level=None,
@@ -841,7 +842,7 @@ class ReadModels(Projection[ReadModelView]):
         """`jusou replay`: forget the read models and build them again from the store."""
         with self._lock:
             self.seal_mismatches = []
-            with self.view.rebuilding():
+            with self.view.rebuilding(self.app.recorder.max_notification_id() or 0):
                 self.view.clear(self.app.name)
                 return self.catch_up(progress=progress, limit=REBUILD_BATCH)
 

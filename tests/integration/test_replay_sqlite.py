@@ -94,6 +94,26 @@ def test_issue19_a_sqlite_rebuild_closes_its_connection_and_leaves_no_write_ahea
         app.close()
 
 
+def test_issue19_a_one_page_rebuild_writes_as_the_follower_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small store's rebuild is one page: no second connection, no checkpoint of its own (nor its disk flushes)."""
+    app = filled(tmp_path, monkeypatch, 3)
+    try:
+        followed = app.readmodels.view.dump()
+        view = app.readmodels.view
+        seen: list[object] = []
+        clear = view.clear
+
+        def noted_clear(application_name: str) -> None:
+            seen.append(view._rebuild_connection)
+            clear(application_name)
+
+        monkeypatch.setattr(view, "clear", noted_clear)
+        assert app.readmodels.rebuild() == app.recorder.max_notification_id() <= readmodel.REBUILD_BATCH
+        assert seen == [None] and view.dump() == followed
+    finally:
+        app.close()
+
+
 KILLED_REBUILD = textwrap.dedent("""
     import os, signal, sys
     from services.intake.application import IntakeApplication
