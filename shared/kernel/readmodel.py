@@ -19,7 +19,10 @@ transaction:
   (`jusou_readmodel_quarantined_total`) report it, `jusou audit verify` lists it.
 
 `jusou replay SERVICE` clears the first three and the quarantine and rebuilds them from the
-store; seals are never rebuilt, only re-checked (a rebuild must not bless a tampered store).
+store; seals are never rebuilt, only re-checked (a rebuild must not bless a tampered store). The views are
+cleared and rebuilt in place, page by page, each page committed with its tracking position: a rebuild stopped
+half-way leaves rows and position agreeing, and the follower finishes it (on SQLite a rebuild of several pages
+writes on a connection of its own: `rebuilding`).
 
 SQLite keeps the view in its own file beside the store (`<service>.views.sqlite`), so indexing
 never waits for the store's writer lock; PostgreSQL keeps it in the service's schema.
