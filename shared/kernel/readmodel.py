@@ -130,9 +130,15 @@ def log_reader(recorder: Any) -> Callable[[int, int], list[Row]]:
                 rows: list[Row] = cursor.fetchall()
             if not as_uuid:
                 return rows
-            return [(r[0], _uuid_text(r[1]), r[2], r[3], r[4]) if len(r[1]) != 32 or not r[1].islower()
-                    else (r[0], f"{r[1][:8]}-{r[1][8:12]}-{r[1][12:16]}-{r[1][16:20]}-{r[1][20:]}", r[2], r[3], r[4])
-                    for r in rows]  # `str(UUID(r[1]))` of the library's `UUID.hex`, without making the UUID
+            texts: dict[str, str] = {}  # one page's aggregates, each written once (a case's events are near)
+
+            def text(stored: str) -> str:  # `str(UUID(stored))` of the library's `UUID.hex`, without making the UUID
+                made = texts[stored] = (_uuid_text(stored) if len(stored) != 32 or not stored.islower()
+                                        else f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}")
+                return made
+
+            known = texts.get
+            return [(p, known(a) or text(a), v, t, s) for p, a, v, t, s in rows]
 
         return read_sqlite
     postgres = sys.modules.get("eventsourcing.postgres")  # imported already if the recorder is PostgreSQL's
