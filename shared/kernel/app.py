@@ -174,6 +174,10 @@ class KeptAggregates(Repository[UUID]):
     An aggregate's events only grow, and no store is replaced under a running service (`jusou restore` puts a backup
     on an empty folder, and the services start on it), so what is kept is always a prefix of the store's events."""
 
+    #: a command's load that finds the aggregate not kept keeps it (and copies it) from this version on; younger,
+    #: decoding it again costs less than the copy (bench/aggregate_cache.py, docs/capacity.md); a read keeps it always
+    COPIED_FROM = 3
+
     def __init__(self, event_store: EventStore[UUID], *, size: int, keeps: Callable[[Any], bool],
                  snapshot_store: EventStore[UUID] | None = None) -> None:
         super().__init__(event_store, snapshot_store=snapshot_store, cache_maxsize=None)
@@ -211,8 +215,8 @@ class KeptAggregates(Repository[UUID]):
             except KeyError:
                 self.misses += 1
                 aggregate = super().get(aggregate_id, projector_func=projector_func)  # decoded (the library's, none kept)
-                if not self.keeps(aggregate):
-                    return aggregate
+                if not self.keeps(aggregate) or (deepcopy_from_cache and aggregate.version < self.COPIED_FROM):
+                    return aggregate  # (a young aggregate a command loads: its copy would cost more than it saves)
             else:
                 self.hits += 1
                 if getattr(aggregate, "pending_events", None):  # a reader changed it (it must not): decode anew
