@@ -101,15 +101,19 @@ class RouteIndex:
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
-        self._key: tuple[int, tuple[int, ...]] | None = None
+        self._routers: list[APIRouter] = [router]  # the app's router and those included in it, when last built
+        self._key: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._by_segment: dict[str, APIRouter] = {}
         self._other: APIRouter | None = None
         self._off = False
 
-    def _current(self) -> tuple[int, tuple[int, ...]]:
-        """What the index was built from: FastAPI's routes version (it counts routes added through FastAPI, included
-        routers' too) and the app's routes themselves (a list changed in place, a route replaced)."""
-        return self.router._get_routes_version(), tuple(map(id, self.router.routes))
+    def _current(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """What the index was built from: the routes version of the app's router and of each router included in it
+        (FastAPI counts there each router's own changes: a route added through FastAPI, a router included, which
+        then counts too once the index is built again) and the app's routes themselves (a list changed in place, a
+        route replaced). The same changes FastAPI's `_get_routes_version()` adds up, without walking every route of
+        every router on each request (issue 19)."""
+        return tuple(router._routes_version for router in self._routers), tuple(map(id, self.router.routes))
 
     def _narrowed(self, routes: Sequence[BaseRoute], segments: list[set[str]], segment: str | None) -> APIRouter:
         clone = copy.copy(self.router)
@@ -119,6 +123,7 @@ class RouteIndex:
 
     def build(self) -> None:
         routes = list(self.router.routes)
+        self._routers = [self.router, *included_routers(self.router)]
         self._key = self._current()
         self._off = _has_low_priority(routes, self.router)
         if self._off:
@@ -147,6 +152,16 @@ class RouteIndex:
         if "router" not in scope:
             scope["router"] = self.router  # url_for and the like look through every route
         await self.router_for(scope).app(scope, receive, send)
+
+
+def included_routers(router: APIRouter, seen: set[int] | None = None) -> Iterator[APIRouter]:
+    """Every router included in `router`, at any depth, each once."""
+    seen = set() if seen is None else seen
+    for route in router.routes:
+        if isinstance(route, _IncludedRouter) and id(route.original_router) not in seen:
+            seen.add(id(route.original_router))
+            yield route.original_router
+            yield from included_routers(route.original_router, seen)
 
 
 def included_routes(router: APIRouter, seen: set[int] | None = None) -> Iterator[tuple[APIRouter, APIRoute]]:
