@@ -6,7 +6,7 @@ events after its version, and is copied for the caller). For cases of a given ag
 unit is what a staff member's visit does, each request after the policy's scope check (`case_divisions`): read the
 case (`case_view`), record a consent (a command: load, event, save), read it again; its first read finds the case not kept (as after a restart) unless `--warm`. The two
 applications' visits alternate (A B A B), so the machine's other work falls on both; thread CPU time per visit,
-medians of the rounds, and the ratio kept ÷ not kept.
+medians of the rounds, and the ratio kept ÷ not kept. `--commands`: three commands a visit and no read (an inbox).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ages", default="1,5,15,40", help="events each case has before the measured visits")
     parser.add_argument("-n", type=int, default=150, help="cases (one visit each) per round and age")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--commands", action="store_true",
+                        help="each visit three commands and no read (as an inbox's handlers), not the page's")
     parser.add_argument("--warm", action="store_true",
                         help="the cases stay kept from their recording (a busy service), not read anew (a restart)")
     args = parser.parse_args(argv)
@@ -69,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
                 for kept, app in apps.items():
                     case_id = cases[kept][i]
                     start = time.thread_time()
+                    if args.commands:  # as an inbox's handlers: commands, no page
+                        for granted in (True, False, True):
+                            app.record_consent(staff, case_id, "関係機関との情報共有", granted, "書面")
+                        spent[kept] += time.thread_time() - start
+                        continue
                     app.case_divisions(case_id)  # each request's scope check (shared/web/policy.py), then its work
                     app.case_view(case_id)
                     app.case_divisions(case_id)

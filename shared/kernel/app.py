@@ -174,8 +174,9 @@ class KeptAggregates(Repository[UUID]):
     An aggregate's events only grow, and no store is replaced under a running service (`jusou restore` puts a backup
     on an empty folder, and the services start on it), so what is kept is always a prefix of the store's events."""
 
-    #: a command's load that finds the aggregate not kept keeps it (and copies it) from this version on; younger,
-    #: decoding it again costs less than the copy (bench/aggregate_cache.py, docs/capacity.md); a read keeps it always
+    #: a command's load that finds the aggregate not kept keeps it (and copies it) from this version on, and one that
+    #: finds it this many events behind brings what is kept forward; less, decoding those events again costs less
+    #: than a second copy (bench/aggregate_cache.py, docs/capacity.md). A read keeps it and brings it forward always.
     COPIED_FROM = 3
 
     def __init__(self, event_store: EventStore[UUID], *, size: int, keeps: Callable[[Any], bool],
@@ -223,6 +224,10 @@ class KeptAggregates(Repository[UUID]):
                     aggregate = super().get(aggregate_id, projector_func=projector_func)
                 else:
                     new_events = list(self.event_store.get(originator_id=aggregate_id, gt=aggregate.version))
+                    if new_events and deepcopy_from_cache and len(new_events) < self.COPIED_FROM:
+                        # a command, a few events behind: its own copy, brought forward; what is kept stays as it
+                        # was (the next load decodes these few again), rather than a second copy to keep
+                        return projector_func(deepcopy(aggregate), new_events)
                     if new_events:
                         aggregate = projector_func(deepcopy(aggregate), new_events)
                         if aggregate is None:  # (an aggregate is never deleted: as the library)

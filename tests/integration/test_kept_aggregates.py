@@ -95,10 +95,12 @@ def test_a_command_on_a_kept_case_after_the_other_replicas_command_records_witho
         replicas: tuple[IntakeApplication, IntakeApplication]) -> None:
     a, b = replicas
     case_id = receive(a)
-    a.case_divisions(case_id)  # kept by a at version 1 (the scope check's read)
+    held = a.read(case_id, Case, "ケース")  # kept by a at version 1 (the scope check's read)
     b.record_consent(STAFF, case_id, "関係機関との情報共有", True, "書面")
 
     a.escalate_case(STAFF, case_id, "複合", HARDSHIP.ja)  # a version behind what a kept: refused without fast-forward
+
+    assert held.version == 1 and held.view()["status"] == "open", "the command changed what a reader holds"
 
     events = [type(e).__qualname__ for e in b.events_of(case_id)]
     assert events[-2:] == ["Case.ConsentRecorded", "Case.Escalated"]
