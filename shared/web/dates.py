@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field
 from shared.domain.wareki import NotADate, parse_birth_date, parse_consultation_date, parse_date
 
 #: the days a filter may name: from the first day of 大正 (the earliest era typed) to the Gregorian calendar's end
-_FILTER_DAYS = {"earliest": date(1912, 7, 30), "latest": date(9999, 12, 31)}
+_FILTER_EARLIEST, _FILTER_LATEST = date(1912, 7, 30), date(9999, 12, 31)
 
 
 def _birth(text: str) -> str:
@@ -41,6 +41,6 @@ def read_day(text: str | None) -> date | None:
     if not text or not text.strip() or len(text) > 40:
         return None
     try:
-        return parse_date(text, **_FILTER_DAYS)
+        return parse_date(text, earliest=_FILTER_EARLIEST, latest=_FILTER_LATEST)
     except NotADate:
         return None
