@@ -501,6 +501,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         library's `_notify` would do, but a private name is the adapter's alone (shared/kernel/library.py)."""
         self._recorded_listeners.append(listener)
 
+    def off_recorded(self, listener: Callable[[list[Recording[UUID]]], None]) -> None:
+        if listener in self._recorded_listeners:
+            self._recorded_listeners.remove(listener)
+
     def _recorded(self, recordings: list[Recording[UUID]]) -> None:
         for listener in list(self._recorded_listeners):
             listener(recordings)

@@ -55,3 +55,13 @@ def test_a_refused_commit_hands_over_nothing() -> None:
         stale.record_consent(scope="関係機関との情報共有", granted=False, method="書面", covers=[])
         app.save(stale)
     assert handed == []
+
+
+def test_a_listener_taken_off_is_handed_nothing() -> None:
+    app = in_memory(IntakeApplication)
+    handed: list[Any] = []
+    app.on_recorded(handed.append)
+    consult(app)
+    app.off_recorded(handed.append)
+    consult(app)
+    assert len(handed) == 1
