@@ -512,9 +512,10 @@ def _sqlite_view_class() -> type[ReadModelView]:
             Each table's rows go in in its key's order, which SQLite inserts for a fifth less CPU than in the log's
             order (the case and person ids are random): the same rows, since no two rows of a batch have the same
             key but those of `aggregates`, whose ties the sort leaves in the log's order (position, the third column)."""
-            for table, rows in (("case_events", batch.case_rows), ("person_events", batch.person_rows),
-                                ("aggregates", batch.aggregate_rows), ("seals", batch.seal_rows),
-                                ("quarantine", batch.quarantine_rows)):
+            tables: tuple[tuple[str, Sequence[tuple[Any, ...]]], ...] = (
+                ("case_events", batch.case_rows), ("person_events", batch.person_rows),
+                ("aggregates", batch.aggregate_rows), ("seals", batch.seal_rows), ("quarantine", batch.quarantine_rows))
+            for table, rows in tables:
                 if not rows:
                     continue
                 if table in ("case_events", "person_events", "aggregates"):
