@@ -219,9 +219,9 @@ class Environment(BaseSettings):
         "with JUSOU_PARTITIONS > 1: how long a replica's partitions outlive its last lease renewal (renewed every quarter "
         "of it); the service's lease bucket keeps the value it was made with", ge=1, le=600)
     aggregate_cache: int = setting(
-        "JUSOU_AGGREGATE_CACHE", 1000,
-        "aggregates each service process keeps decoded between commands and reads (least recent out; `0`: none, each "
-        "load replays the aggregate's events): a kept one reads only the events recorded after it, by any replica or "
+        "JUSOU_AGGREGATE_CACHE", 0,
+        "aggregates each service process keeps decoded between commands and reads (least recent out; `0`, the default: "
+        "none, each load replays the aggregate's events; worth it where cases grow long, e.g. 1000): a kept one reads only the events recorded after it, by any replica or "
         "process, before it is used (fast-forward), so replicas and partitions stay correct; aggregates with personal "
         "information (intake's person, 主訴, household, case notes) are never kept, so an erasure reaches every read "
         "at once (docs/capacity.md)", ge=0, le=1_000_000)

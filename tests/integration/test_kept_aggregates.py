@@ -49,7 +49,7 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], 
     """A service's store settings on SQLite files in `tmp_path` (each call: the same store)."""
     monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("JUSOU_STORE", "sqlite")
-    monkeypatch.delenv("JUSOU_AGGREGATE_CACHE", raising=False)  # the default
+    monkeypatch.setenv("JUSOU_AGGREGATE_CACHE", "1000")  # kept (the default, 0, keeps none)
     return lambda: store_env(Settings.from_env("intake"))
 
 
@@ -222,7 +222,7 @@ def test_replicas_on_postgresql_each_read_the_others_events_into_what_they_keep(
     import psycopg
 
     monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("JUSOU_AGGREGATE_CACHE", raising=False)
+    monkeypatch.setenv("JUSOU_AGGREGATE_CACHE", "1000")
     for name, value in {**postgres.env(f"ka_{uuid4().hex[:8]}_"), "JUSOU_PG_POOL_SIZE": "2"}.items():
         monkeypatch.setenv(name, value)
     settings = Settings.from_env("intake")
@@ -331,7 +331,7 @@ def test_d20_each_municipalitys_application_keeps_its_own_aggregates(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One application per municipality (shared/tenancy.py); an aggregate with the same id in both stores (ids
     derived from a case's or a referral's id can be) is read from its own municipality's store in each."""
-    monkeypatch.delenv("JUSOU_AGGREGATE_CACHE", raising=False)
+    monkeypatch.setenv("JUSOU_AGGREGATE_CACHE", "1000")
     apps = {}
     for municipality in ("chofu", "kakushi"):
         folder = tmp_path / municipality
@@ -360,7 +360,7 @@ def test_d20_each_municipalitys_application_keeps_its_own_aggregates(
 
 def test_the_setting_sizes_what_is_kept_and_zero_keeps_nothing(
         sqlite_env: Callable[[], dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert aggregate_cache_size({}) == 1000
+    assert aggregate_cache_size({}) == 0  # off unless set (docs/capacity.md §5.5)
     assert aggregate_cache_size({"JUSOU_AGGREGATE_CACHE": "7"}) == 7
     with pytest.raises(ValueError, match="JUSOU_AGGREGATE_CACHE"):
         aggregate_cache_size({"JUSOU_AGGREGATE_CACHE": "many"})
