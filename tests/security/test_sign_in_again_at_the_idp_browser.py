@@ -1,6 +1,10 @@
 """What staff typed survives signing in again at the city's identity provider (README "Pages"): the browser leaves
 for the IdP (another origin) and comes back through the callback to the form's page, where what was typed is put
-back, not sent. Debian's chromium and `oidc-provider-mock` on loopback, as tests/security/test_oidc_browser.py."""
+back, not sent. Debian's chromium and `oidc-provider-mock` on loopback, as tests/security/test_oidc_browser.py.
+
+Here, not in tests/ui: it drives the browser with Playwright's sync API (its own event loop), which must not run
+after tests/ui's session-wide async Playwright has started in the same process (in CI's order the next async UI test
+then waited forever); tests/security runs before tests/ui, as test_oidc_browser.py does."""
 
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ import pytest
 import uvicorn
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
-from security.test_oidc_browser import chromium, contextlib_provider
-from security.test_oidc_flow import STAFF, add_staff, app
 from support.servers import free_port
 
 from shared.web import auth
 from shared.web.policy import requires
 from shared.web.ui import UI, redirect
+
+from .test_oidc_browser import chromium, contextlib_provider
+from .test_oidc_flow import STAFF, add_staff, app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
