@@ -39,6 +39,7 @@ from shared.organisation.reference import counters as today_counters
 from shared.organisation.reference import divisions as today_divisions
 from shared.organisation.reference import partners as today_partners
 from shared.organisation.reference import programs as today_programs
+from shared.web.dates import typed_dates
 from shared.web.deps import application, call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
@@ -239,6 +240,7 @@ async def convene(request: Request, app: App) -> Response:
     form = {"meeting_type": text.get("meeting_type", ""), "held_on": text.get("held_on", ""),
             "attendees": _listed(text.get("attendees"))}
     try:
+        form["held_on"] = typed_dates(MeetingIn, text).get("held_on", "")  # 和暦 typed as text read as its day
         command = form_model(MeetingIn, text)
         meeting_id = await call(app.convene, actor_of(staff), command.meeting_type, command.held_on, command.attendees)
     except DomainError as refused:
@@ -399,6 +401,7 @@ async def evaluate(request: Request, meeting_id: UUID, app: App) -> Response:
     form = {**{k: text.get(k, "") for k in ("outcome", "course", "result", "reason", "next_review_on")},
             "goals": {str(i): {"result": row["result"], "note": row["note"]} for i, row in enumerate(goal_results)}}
     try:
+        form["next_review_on"] = typed_dates(EvaluationIn, text).get("next_review_on", "")  # 和暦 typed as text
         command = form_model(EvaluationIn, {**text, "goal_results": goal_results})
         await call(app.evaluate, actor_of(staff), meeting_id, command.plan_id, command.outcome, command.course,
                    command.result, command.reason, command.next_review_on, [g.model_dump() for g in command.goal_results])

@@ -5,16 +5,20 @@ R8.12.5, 平成元年, S35-2-3, 2026-12-05 or 2026/12/5 (shared/domain/wareki.py
 text; a refusal is the parser's Japanese message (a form names the field by its title).
 
 `read_day` reads a date a list's filter was sent (`from`, `to`: a date field's YYYY-MM-DD, or 和暦 typed where the
-browser shows a text field), None when it is not one."""
+browser shows a text field), None when it is not one. `typed_dates` does the same for a form's post: each date field of
+the command's model read as staff type it and sent on as YYYY-MM-DD, or refused with what to type, naming the field."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+import types
+from collections.abc import MutableMapping
+from datetime import date, datetime
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from shared.domain.wareki import NotADate, parse_birth_date, parse_consultation_date, parse_date
+from shared.kernel.journey import Invalid
 
 #: the days a filter may name: from the first day of 大正 (the earliest era typed) to the Gregorian calendar's end
 _FILTER_EARLIEST, _FILTER_LATEST = date(1912, 7, 30), date(9999, 12, 31)
@@ -44,3 +48,45 @@ def read_day(text: str | None) -> date | None:
         return parse_date(text, earliest=_FILTER_EARLIEST, latest=_FILTER_LATEST)
     except NotADate:
         return None
+
+
+#: the days a form's date may be read as (the command model then says its own range: 開催日 within 5 years…)
+_FORM_EARLIEST, _FORM_LATEST = date(1900, 1, 1), date(9999, 12, 31)
+_ISO_DAY_LENGTH = 10
+
+
+def _is_day(annotation: Any) -> bool:
+    """Whether a field holds a day (`date`, `date | None`, `Annotated[date, …]`), not a moment (`datetime`)."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, date) and not issubclass(annotation, datetime)
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_day(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        held = [a for a in get_args(annotation) if a is not type(None)]
+        return len(held) == 1 and _is_day(held[0])
+    return False
+
+
+def typed_dates(model: type[BaseModel], sent: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A division UI's form as sent (`form_text`), with each date field of its command `model` read as staff type it
+    (令和8年12月6日, R8.12.6, 2026/12/6; a browser that shows a date field as a text field, or an old one) and put
+    back as YYYY-MM-DD, in place (the page shown again after a refusal has the day in its date field). A value that
+    is no date is refused here, naming the field by its title and saying what to type (the model's own message asked
+    for YYYY-MM-DD only); its range stays the model's to check."""
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        value = sent.get(key)
+        if not isinstance(value, str) or not value.strip() or not _is_day(field.annotation):
+            continue
+        try:
+            if len(value.strip()) == _ISO_DAY_LENGTH and date.fromisoformat(value.strip()):
+                continue  # a date field's own YYYY-MM-DD
+        except ValueError:
+            pass
+        try:
+            sent[key] = parse_date(value, earliest=_FORM_EARLIEST, latest=_FORM_LATEST,
+                                   what=field.title or name).isoformat()
+        except NotADate as refused:
+            raise Invalid(f"入力内容を確認してください / check the form: {refused}") from None
+    return sent

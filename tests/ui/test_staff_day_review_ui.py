@@ -1,0 +1,63 @@
+"""A working day on the staff's pages (the review of 2026-12-06): what a person met, each fixed and tested here.
+
+- A form's date field whose command takes a plain date (会議の開催日, 次回の見直し日) read 和暦 typed as text only in a
+  list's から/まで: a browser that shows a date field as a text field (or one put back after signing in again) sent
+  「令和8年12月6日」, and the page asked for YYYY-MM-DD and dropped what was typed. Now read as its day, as the lists do;
+  what is no date is refused naming the field and saying how to type it, the rest of the form kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+from support.auth import ROLE_STAFF
+
+from jusou.runner import Suite
+from shared.domain.wareki import today_in_japan, wareki
+
+from .conftest import shoot, sign_in
+
+
+async def _as_text_field(page: Page, field_id: str) -> None:
+    """The date field as a browser without a date picker shows it: a text field staff type into."""
+    await page.locator(f"#{field_id}").evaluate("field => { field.type = 'text'; }")
+
+
+async def test_a_meeting_convened_with_its_date_typed_in_wareki_is_held_on_that_day(ui_suite: Suite, page: Page) -> None:
+    meeting = ui_suite.url("meeting")
+    staff_id, division = ROLE_STAFF["secretariat"]
+    await sign_in(page, meeting, staff_id, division, "secretariat")
+    today = today_in_japan()
+    typed = f"R{today.year - 2018}.{today.month}.{today.day}"  # 令和 as staff abbreviate it
+    await page.goto(f"{meeting}/ui/#convene")
+    attendee = page.locator("#convene input[name=attendees]").first
+    await attendee.check()
+    await _as_text_field(page, "held_on")
+    await page.locator("#held_on").fill(typed)
+    await page.get_by_role("button", name=re.compile("開催する")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("開催しました")
+    await expect(page.locator("main h2").first).to_contain_text(wareki(today))
+    assert re.search(r"/ui/meetings/[0-9a-f-]{36}", page.url), page.url
+
+
+async def test_a_meetings_date_that_is_no_day_is_refused_saying_how_to_type_it_and_the_form_is_kept(
+        ui_suite: Suite, page: Page) -> None:
+    meeting = ui_suite.url("meeting")
+    staff_id, division = ROLE_STAFF["secretariat"]
+    await sign_in(page, meeting, staff_id, division, "secretariat")
+    await page.goto(f"{meeting}/ui/#convene")
+    await page.get_by_role("radio", name=re.compile("^支援会議")).check()
+    attendee = page.locator("#convene input[name=attendees]").first
+    chosen = await attendee.get_attribute("value")
+    await attendee.check()
+    await _as_text_field(page, "held_on")
+    await page.locator("#held_on").fill("R8.13.1")
+    await page.get_by_role("button", name=re.compile("開催する")).click()
+    error = page.locator("#convene-error")
+    await expect(error).to_contain_text("開催日「R8.13.1」は実在しない日付です")
+    await expect(error).not_to_contain_text("YYYY-MM-DD")
+    # what else was chosen is still chosen; the date field is back with the day to pick
+    await expect(page.locator(f"#convene input[name=attendees][value='{chosen}']")).to_be_checked()
+    await expect(page.get_by_role("radio", name=re.compile("^支援会議"))).to_be_checked()
+    await shoot(page, "review-meeting-date-refused")
