@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -381,14 +382,27 @@ def readable(error: Mapping[str, Any]) -> str:
     return f"{japanese} / {message}"
 
 
+def _writable(value: Any) -> Any:
+    """`value` with every float JSON cannot write (`1e400` read as infinity, `NaN`) as the text it was sent as."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _writable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_writable(item) for item in value]
+    return value
+
+
 class SafeJSONResponse(JSONResponse):
-    """A JSON answer that survives echoing the input: a lone surrogate (`"\\ud800"`) is escaped, not a 500."""
+    """A JSON answer that survives echoing the input: a lone surrogate (`"\\ud800"`) is escaped, and a number JSON
+    cannot write (`1e400`, `NaN`: the review from outside) is echoed as its text, not a 500."""
 
     def render(self, content: Any) -> bytes:
         try:
             return super().render(content)
-        except UnicodeEncodeError:
-            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        except ValueError:  # UnicodeEncodeError (a lone surrogate), or a float JSON cannot write
+            return json.dumps(_writable(content), ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
 
 
 class BodyTooLarge(HTTPException):

@@ -1,0 +1,62 @@
+"""What the review from outside (as an integrator and as an attacker, through the README, the OpenAPI documents and
+the event contract) found at the edges, each probe as it was sent to a running suite.
+
+- a number JSON can write but no field can hold (`1e400`, `-1e400`; `NaN` and `Infinity`, which Python's JSON reader
+  takes) in a command's body: the 422 that echoes the input could not be written as JSON, so the command answered
+  500 and the connection was dropped.
+
+Each refusal is a 4xx whose `detail` a person can act on, with its `code`, declared in the service's OpenAPI.
+Runs on the shared suite; each test makes its own records.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from support.auth import staff_headers, worker
+from support.municipality import ELDERLY, concern
+
+from jusou.runner import Suite
+
+COUNSELOR = staff_headers("kouki-012", ELDERLY.division, "counselor")
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def http(shared_suite: Suite) -> Any:
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+def declared(client: httpx.Client, base: str, method: str, path: str, status: int) -> bool:
+    """Whether the service's OpenAPI declares `status` for the operation."""
+    operation = client.get(f"{base}/openapi.json").json()["paths"][path][method]
+    return str(status) in operation["responses"]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
+def test_a_number_no_field_can_hold_is_refused_with_422_naming_the_field(number: str, shared_suite: Suite,
+                                                                       http: httpx.Client) -> None:
+    intake, community = shared_suite.url("intake"), shared_suite.url("community")
+    name = f"審査 数値{uuid4().hex[:6]}"
+    consultation = json.dumps({"counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")],
+                               "person": {"name": name}, "confirm_new_person": "NUMBER"}, ensure_ascii=False)
+    resource = json.dumps({"kind": "ibasho", "name": "審査の居場所", "provider": "社協", "area": "深大寺",
+                           "capacity": "NUMBER"}, ensure_ascii=False)
+
+    for base, path, body, headers, field in (
+            (intake, "/consultations", consultation, COUNSELOR, "confirm_new_person"),
+            (community, "/resources", resource, worker("community"), "capacity")):
+        with httpx.Client(timeout=30, trust_env=False) as own:  # one connection: a 500 used to drop it
+            refused = own.post(base + path, content=body.replace('"NUMBER"', number).encode(), headers={**headers, **JSON})
+            assert refused.status_code == 422, f"{path}: {refused.status_code} {refused.text[:300]}"
+            assert refused.json()["code"] == "invalid"
+            errors = refused.json()["detail"]
+            assert [e["loc"][-1] for e in errors] == [field], errors
+            assert all(e["msg"] and any("\u3040" <= ch <= "\u9fff" for ch in e["msg"]) for e in errors), errors
+            assert own.get(base + "/healthz").status_code == 200  # the same connection still answers
+        assert declared(http, base, "post", path, 422)
