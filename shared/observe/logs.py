@@ -195,8 +195,20 @@ def _correlation_id(case_id: str) -> str:
 
 
 def _uuid(value: Any) -> str | None:
+    if type(value) is str:
+        return _uuid_text(value)
     try:
         return str(UUID(str(value)))
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _uuid_text(value: str) -> str | None:
+    """A path's id as a UUID's text, once for the requests that name the same id (a path's text: nothing of who
+    asked)."""
+    try:
+        return str(UUID(value))
     except ValueError:
         return None
 

@@ -61,6 +61,7 @@ from shared.web.policy import SignInRequired, document_actions, gate, public, re
 from shared.web.retention_api import mount_retention
 from shared.web.retry import retry_conflicts
 from shared.web.routing import install as index_routes
+from shared.web.solving import install as solve_once
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
@@ -85,6 +86,7 @@ def create_service(
     ui_router: APIRouter | None = None,
 ) -> FastAPI:
     """Assemble one service: its Application, relay, inbox and routes (the wiring point)."""
+    solve_once()  # FastAPI's facts about each dependency worked out once, not per request (shared/web/solving.py)
     api = FastAPI(
         title=f"Jusou {service}",
         description=DIVISION_TITLES[service],

@@ -199,7 +199,7 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
 
     async def authorize(request: Request) -> None:
         route = request.scope.get("route")
-        path = getattr(route, "path", request.url.path)
+        path = route.path if hasattr(route, "path") else request.url.path  # (the URL is made only without a route)
         method = request.method if request.method != "HEAD" else "GET"
         action = declared(route)
         if action == PUBLIC:

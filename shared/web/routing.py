@@ -69,24 +69,39 @@ def _keeps(segments: set[str], segment: str | None) -> bool:
     return ANY in segments or (segment is not None and segment in segments)
 
 
+#: where an included router leaves, in the request's scope, what it matched (`_Narrowed._match`)
+MATCHED = "jusou.matched"
+
+
 class _Narrowed(_IncludedRouter):
     """An included router that offers FastAPI's walk only its candidates that may match paths of `segment`
-    (None: paths whose first segment no route names), in their order."""
+    (None: paths whose first segment no route names), in their order.
+
+    Its candidates are FastAPI's as they were when the index was built: the index is built again when any router
+    it was built from changes (`RouteIndex._current`), so they are not asked for again on every request (FastAPI's
+    `effective_candidates` adds up the routes versions of every router below, twice per request). FastAPI matches an
+    included router twice per request, once to see that it matches (`matches`) and once to handle it
+    (`_handle_selected`), on the same scope: the second is answered with the first's result, kept in the request's
+    scope for this router, path and method."""
 
     def __init__(self, base: _IncludedRouter, segment: str | None) -> None:
         super().__init__(original_router=base.original_router, include_context=base.include_context)
-        self._base = base
-        self._segment = segment
-        self._seen: list[Any] | None = None
-        self._narrowed: list[Any] = []
+        self._narrowed: list[Any] = [_Narrowed(c, segment) if isinstance(c, _IncludedRouter) else c
+                                     for c in base.effective_candidates() if _keeps(_segments_of_context(c), segment)]
 
     def effective_candidates(self) -> list[Any]:
-        every = self._base.effective_candidates()  # FastAPI's, rebuilt when the routes change
-        if every is not self._seen:
-            self._narrowed = [_Narrowed(c, self._segment) if isinstance(c, _IncludedRouter) else c
-                              for c in every if _keeps(_segments_of_context(c), self._segment)]
-            self._seen = every
         return self._narrowed
+
+    def _match(self, scope: Scope) -> Any:
+        matched = scope.get(MATCHED)
+        if matched is None:
+            matched = scope[MATCHED] = {}
+        kept = matched.get(id(self))
+        if kept is not None and kept[0] is self and kept[1] == scope["path"] and kept[2] == scope.get("method"):
+            return kept[3]
+        found = super()._match(scope)
+        matched[id(self)] = (self, scope["path"], scope.get("method"), found)
+        return found
 
 
 def _has_low_priority(routes: Iterable[BaseRoute], router: APIRouter) -> bool:

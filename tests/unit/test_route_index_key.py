@@ -49,3 +49,32 @@ def test_a_router_included_later_into_an_included_router_is_routed() -> None:
     assert client.get("/plans/2/notes").json() == {"notes": "2"}
     nested.get("/plans/{plan_id}/more")(lambda plan_id: {"more": plan_id})  # into the router included last
     assert client.get("/plans/3/more").json() == {"more": "3"}
+
+
+def test_an_included_router_is_matched_once_per_request_and_not_asked_for_its_candidates(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI matches an included router once to see that it matches and again to handle it, and asks it for its
+    candidates (adding up the routes versions below it) each time; the index's narrowed router answers the second
+    match with the first's, on the same request, and keeps the candidates it was built with."""
+    from fastapi.routing import _IncludedRouter
+
+    api, inner = app()
+    nested = APIRouter()
+    nested.get("/plans/{plan_id}/notes")(lambda plan_id: {"notes": plan_id})
+    inner.include_router(nested)
+    client = TestClient(api)
+    assert client.get("/plans/1/notes").json() == {"notes": "1"}  # built
+    matched: list[str] = []
+    real = _IncludedRouter._match
+    monkeypatch.setattr(_IncludedRouter, "_match", lambda self, scope: matched.append(scope["path"]) or real(self, scope))
+    versions: list[Any] = []
+    real_version = inner._get_routes_version
+    monkeypatch.setattr(inner, "_get_routes_version", lambda *a: versions.append(a) or real_version(*a))
+
+    assert client.get("/plans/7").json() == {"plan": "7"}
+    assert client.get("/plans/8/notes").json() == {"notes": "8"}
+    assert client.post("/plans/9").status_code == 405  # a path matched with another method: FastAPI's answer
+
+    # once per router walked: `/plans/8/notes` and `/plans/9` also go through the nested router's own walk
+    assert matched == ["/plans/7", "/plans/8/notes", "/plans/8/notes", "/plans/9", "/plans/9"]
+    assert versions == []
