@@ -7,8 +7,10 @@ import asyncio
 import json
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -122,31 +124,57 @@ def test_a_wait_needs_the_events_that_precede_its_state() -> None:
 
 
 class Message:
-    def __init__(self, source: str, event_type: str, case_id: str, suffix: str = "", **payload: Any) -> None:
-        self.subject = f"jusou.{source}.{event_type}{suffix}"
-        self.data = json.dumps({"source": source, "event_type": event_type, "case_id": case_id, "payload": payload})
+    """A message as the relay publishes it: the envelope's JSON (shared/contract/events.envelope_json) on its subject."""
+
+    def __init__(self, source: str, event_type: str, case_id: str, **payload: Any) -> None:
+        from shared.contract.events import Envelope, envelope_json
+
+        envelope = Envelope(event_id=uuid4(), event_type=event_type, schema_version=1, source=source,  # type: ignore[arg-type]
+                            source_position=1, case_id=UUID(case_id), occurred_at=datetime.now(UTC),
+                            correlation_id=uuid4(), causation_id=None, actor={"service": source},  # type: ignore[arg-type]
+                            payload={"note": '"case_id":"not-the-case"', **payload})
+        self.subject = envelope.subject
+        self.data = envelope_json(envelope)
+
+
+CASE, OTHER = "6f1c0d4e-0000-0000-0000-00000000000c", "6f1c0d4e-0000-0000-0000-0000000000c2"
+PLAN = "6f1c0d4e-0000-0000-0000-0000000000a1"
 
 
 def test_bus_waits_wake_on_the_events_about_a_registered_id_only() -> None:
     async def scenario() -> None:
         waits = load.BusWaits()
-        case, plan, other = "c-1", "p-1", "c-2"
-        waits.register(case)
-        waits.register(plan)
+        waits.register(CASE)
+        waits.register(PLAN)
         need = Counter({"collaboration.PlanProposed": 2})
-        waiting = asyncio.create_task(waits.until(plan, need, timeout=5))
-        await waits.on_message(Message("collaboration", "PlanProposed", other, plan_id="p-2"))  # not ours
-        await waits.on_message(Message("collaboration", "PlanProposed", case, plan_id=plan))
+        waiting = asyncio.create_task(waits.until(PLAN, need, timeout=5))
+        await waits.on_message(Message("collaboration", "PlanProposed", OTHER, plan_id=str(uuid4())))  # not ours
+        await waits.on_message(Message("collaboration", "PlanProposed", CASE, plan_id=PLAN))
         await asyncio.sleep(0)
         assert not waiting.done()
-        await waits.on_message(Message("collaboration", "PlanProposed", case, ".7", plan_id=plan))  # a partition token
+        await waits.on_message(Message("collaboration", "PlanProposed", CASE, plan_id=PLAN))
         assert await waiting is True
-        assert waits.seen[case]["collaboration.PlanProposed"] == 2  # counted under the case too
-        assert await waits.until(case, Counter({"meeting.MeetingDecided": 1}), timeout=0.01) is False
-        waits.forget({case, plan})
+        assert waits.seen[CASE]["collaboration.PlanProposed"] == 2  # counted under the case too
+        assert set(waits.seen) == {CASE, PLAN}  # the other case's ids were not taken up
+        assert await waits.until(CASE, Counter({"meeting.MeetingDecided": 1}), timeout=0.01) is False
+        waits.forget({CASE, PLAN})
         assert waits.seen == {}
 
     asyncio.run(scenario())
+
+
+def test_a_message_is_read_for_its_envelope_case_id_and_payload_plan_id() -> None:
+    message = Message("meeting", "MeetingDecided", CASE, plan_id=PLAN, meeting_id=str(uuid4()))
+    assert load.ids_of(message.data) == [CASE, PLAN]  # the payload's own "case_id" text is not the envelope's
+    assert load.ids_of(Message("intake", "ConsentRecorded", CASE).data) == [CASE]
+
+
+def test_bus_waits_subscribe_to_the_subjects_of_the_events_waited_for_only() -> None:
+    from shared.contract.events import subject_for
+
+    wanted = {kind for kinds in load.PRECEDING.values() for kind in kinds}
+    assert load.WANTED_SUBJECTS == sorted(subject_for(*kind.split(".")) for kind in wanted)
+    assert "jusou.intake.CaseEscalated" not in load.WANTED_SUBJECTS and "jusou.>" not in load.WANTED_SUBJECTS
 
 
 def test_outcomes_of_the_driver_processes_add_up() -> None:
@@ -171,3 +199,19 @@ def test_the_table_prints_the_scorecard_line_and_warns_of_a_busy_machine(capsys:
     quiet = results()
     report.print_table(quiet, report.rows(quiet))
     assert "the machine was busy" not in capsys.readouterr().out
+
+
+def test_the_first_read_waits_for_the_lag_most_first_reads_found_the_state_after() -> None:
+    lags = load.Lags(quantile=0.95, step=0.002, most=0.05)
+    assert lags.first_read("meeting<collaboration.PlanProposed") == 0.0  # nothing seen yet: read at once
+    lag = 0.006  # the state follows the event 6 ms later, always
+    early = 0
+    for _ in range(400):
+        first = lags.first_read("meeting<collaboration.PlanProposed")
+        early += first < lag
+        lags.seen("meeting<collaboration.PlanProposed", at_first_try=first >= lag)
+    assert 0.0058 <= lags.first_read("meeting<collaboration.PlanProposed") < 0.008
+    assert early < 400 * 0.1  # about one first read in twenty early, once it has settled (a median: one in two)
+    for _ in range(200):
+        lags.seen("meeting<collaboration.PlanProposed", at_first_try=False)
+    assert lags.first_read("meeting<collaboration.PlanProposed") == 0.05  # at most 50 ms
