@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.domain.casework import ASSIGNMENT_ROLES, CONTACT_METHODS, JST
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.journey import DomainError, NotFound
+from shared.web.dates import typed_dates
 from shared.web.deps import Staff, Who, application, call
 from shared.web.limits import Name, Text, form_model, form_text
 from shared.web.policy import requires
@@ -228,6 +229,7 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
                 await call(_assign, app, actor_of(who), case_id, form_model(AssignIn, text))
                 done = "担当を記録しました / assignment recorded"
             else:
+                typed_dates(NoteIn, text)  # 次の対応の期日 typed in 和暦 (a text field, a form put back) as its day
                 await call(_write, app, actor_of(who), case_id, form_model(NoteIn, text))
                 done = "経過記録を書きました / note written"
         except DomainError as refused:

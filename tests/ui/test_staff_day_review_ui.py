@@ -3,20 +3,24 @@
 - A form's date field whose command takes a plain date (会議の開催日, 次回の見直し日) read 和暦 typed as text only in a
   list's から/まで: a browser that shows a date field as a text field (or one put back after signing in again) sent
   「令和8年12月6日」, and the page asked for YYYY-MM-DD and dropped what was typed. Now read as its day, as the lists do;
-  what is no date is refused naming the field and saying how to type it, the rest of the form kept.
+  what is no date is refused naming the field and saying how to type it, the rest of the form kept. The same for a
+  case note's 次の対応の期日.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from playwright.async_api import Page, expect
 from support.auth import ROLE_STAFF
+from support.municipality import LEAD
 
 from jusou.runner import Suite
-from shared.domain.wareki import today_in_japan, wareki
+from shared.domain.wareki import JST, today_in_japan, wareki
 
 from .conftest import shoot, sign_in
+from .test_casework_ui import start_engagement
 
 
 async def _as_text_field(page: Page, field_id: str) -> None:
@@ -61,3 +65,23 @@ async def test_a_meetings_date_that_is_no_day_is_refused_saying_how_to_type_it_a
     await expect(page.locator(f"#convene input[name=attendees][value='{chosen}']")).to_be_checked()
     await expect(page.get_by_role("radio", name=re.compile("^支援会議"))).to_be_checked()
     await shoot(page, "review-meeting-date-refused")
+
+
+async def test_a_case_notes_next_step_due_typed_in_wareki_is_recorded_on_that_day(ui_suite: Suite, page: Page) -> None:
+    outreach = ui_suite.url("outreach")
+    await sign_in(page, outreach, "outreach-017", LEAD, "outreach_worker")
+    await start_engagement(page)
+    await page.locator("#casework").get_by_role("link", name=re.compile("経過記録を開く")).click()
+    due = today_in_japan() + timedelta(days=7)
+    await page.get_by_label("日時（接触した日時）").fill(datetime.now(JST).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_label("方法 / how").select_option("電話")
+    await page.get_by_label("相手 / with whom").fill("本人")
+    await page.get_by_label("内容 / what was discussed").fill("来週の訪問の約束")
+    await page.get_by_label("次の対応 / next step").fill("訪問する")
+    await _as_text_field(page, "next_due")
+    await page.locator("#next_due").fill(wareki(due, with_gregorian=False))  # 令和8年12月13日
+    await page.get_by_role("button", name="経過記録を書く / write").click()
+    await expect(page.get_by_role("alert")).to_contain_text("経過記録を書きました")
+    note = page.locator("table.casework-record tbody tr[data-kind='note']").first
+    await expect(note).to_contain_text("訪問する")
+    await expect(note).to_contain_text(wareki(due))
