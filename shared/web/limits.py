@@ -13,8 +13,9 @@ The bounds of every field a command carries (issue 13, item 6), used by every re
 
 - `Name` (a single line: names, codes, agencies, areas) and `Text` (free text, which may have
   line breaks and tabs) refuse the C0 control characters, DEL and the C1 controls, and the
-  bidirectional controls (U+200E/F, U+202A–U+202E, U+2066–U+2069) that make text read otherwise
-  than it is stored; each field gives its own `max_length`;
+  bidirectional controls (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069: Unicode's Bidi_Control) that make text
+  read otherwise than it is stored; a single line also the line and paragraph separators (U+2028/U+2029); each field
+  gives its own `max_length`;
 - `BirthDate`: a real date from 1900-01-01 to today; `NearDate`: a real date within
   `YEARS_AROUND` years of today (meetings, placements, reviews);
 - `Capacity`: a JSON integer from 1 to `MAX_CAPACITY` (a 401-digit number once stopped the read
@@ -85,20 +86,21 @@ FRAMEWORK_WORDS = {
 
 # -- the bounds of a field --------------------------------------------------------------------
 
-_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # Unicode's Bidi_Control (U+061C: the review from outside)
+_SEPARATORS = "\u2028\u2029"  # a line break in a single line as much as CR or LF
 #: what no field may hold; a `Name` neither tab nor line break
-_NOT_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_NOT_IN_NAME = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}]")
 _NOT_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 #: the same as JSON Schema patterns, so that API clients (and schemathesis) know them
-NAME_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
-TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
+NAME_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$"
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$"
 
 
 def _what(char: str) -> tuple[str, str]:
     code = f"U+{ord(char):04X}"
-    if char in "\t\r\n":
+    if char in "\t\r\n\u2028\u2029":
         return f"改行またはタブ（{code}）", f"a line break or tab ({code})"
-    if ord(char) >= 0x200E:
+    if char == "\u061c" or ord(char) >= 0x200E:
         return f"文字の向きを変える制御文字（{code}）", f"a bidirectional control character ({code})"
     return f"制御文字（{code}）", f"a control character ({code})"
 

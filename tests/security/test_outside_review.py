@@ -3,7 +3,9 @@ the event contract) found at the edges, each probe as it was sent to a running s
 
 - a number JSON can write but no field can hold (`1e400`, `-1e400`; `NaN` and `Infinity`, which Python's JSON reader
   takes) in a command's body: the 422 that echoes the input could not be written as JSON, so the command answered
-  500 and the connection was dropped.
+  500 and the connection was dropped;
+- a name holding U+061C ARABIC LETTER MARK (one of Unicode's bidirectional controls, beside U+200E/F and U+202A–E,
+  which were refused) or a line break of Unicode's own (U+2028, U+2029) in a one-line field was recorded.
 
 Each refusal is a 4xx whose `detail` a person can act on, with its `code`, declared in the service's OpenAPI.
 Runs on the shared suite; each test makes its own records.
@@ -60,3 +62,24 @@ def test_a_number_no_field_can_hold_is_refused_with_422_naming_the_field(number:
             assert all(e["msg"] and any("\u3040" <= ch <= "\u9fff" for ch in e["msg"]) for e in errors), errors
             assert own.get(base + "/healthz").status_code == 200  # the same connection still answers
         assert declared(http, base, "post", path, 422)
+
+
+@pytest.mark.parametrize(("char", "said"), [("\u061c", "文字の向きを変える制御文字（U+061C）"),
+                                            ("\u2028", "改行またはタブ（U+2028）"), ("\u2029", "改行またはタブ（U+2029）")])
+def test_a_name_with_a_bidirectional_mark_or_a_unicode_line_break_is_refused_naming_it(char: str, said: str,
+                                                                                      shared_suite: Suite,
+                                                                                      http: httpx.Client) -> None:
+    intake = shared_suite.url("intake")
+    name = f"審査{char}太郎{uuid4().hex[:6]}"
+
+    refused = http.post(f"{intake}/consultations", headers=COUNSELOR, json={
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")], "person": {"name": name},
+        "confirm_new_person": True})
+
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["detail"]
+    assert [e["loc"] for e in errors] == [["body", "person", "name"]] and said in errors[0]["msg"], errors
+    assert declared(http, intake, "post", "/consultations", 422)
+    # the OpenAPI says so too: the field's pattern leaves the character out
+    pattern = http.get(f"{intake}/openapi.json").json()["components"]["schemas"]["PersonIn"]["properties"]["name"]
+    assert f"\\u{ord(char):04x}" in str(pattern), pattern
