@@ -498,27 +498,29 @@ class BusWaits:
 
 class Lags:
     """How long after the event that precedes a state (applied by another service) a journey's first
-    read waits, per kind of wait (one process's journeys): a running estimate of the lag's
-    `quantile` (stochastic quantile tracking: a first read that found the state takes
-    `step` × (1 − quantile) off, one that came too early adds `step` × quantile), so that about one
-    first read in twenty is early and read again (at 2, 4, 8 … ms).
+    read waits, per kind of wait (one process's journeys). A first read that came too early sets it
+    to `jump` × the wait that found the state (at once: the suite's lag grows with its load); each
+    first read that found the state takes `decay` of it off. So first reads are early about once in
+    ln(jump × (lag + 2 ms) / lag) / decay (one in ~35 at a lag of 6 ms) and the reads per journey
+    stay at what the journey must read.
 
-    It was the median of the last lags, a read found at the first try counted at 0.8 of its wait:
-    that held the reads per journey at the minimum only because the driver's own delay between its
-    wake and its read reaching the suite (httpx's ~1 ms of CPU per request, bench/client.py) hid
-    the lag; with a cheap client half the first reads came early (17.7 reads a journey against 12.3)."""
+    It was the median of the last 64 lags, a read found at the first try counted at 0.8 of its wait:
+    that held the reads at the minimum only while the driver's own delay between its wake and its
+    read reaching the suite (httpx's ~1 ms of CPU a request, bench/client.py) hid the lag; with a
+    cheap client half the first reads came early (17.7 reads a journey against 12.3)."""
 
-    def __init__(self, quantile: float = 0.95, step: float = 0.002, most: float = 0.05) -> None:
-        self.quantile, self.step, self.most = quantile, step, most
+    def __init__(self, jump: float = 1.5, decay: float = 0.02, most: float = 0.25) -> None:
+        self.jump, self.decay, self.most = jump, decay, most
         self.at: dict[str, float] = {}
 
     def first_read(self, key: str) -> float:
         return self.at.get(key, 0.0)
 
-    def seen(self, key: str, at_first_try: bool) -> None:
+    def seen(self, key: str, seconds: float, at_first_try: bool) -> None:
+        """The state was found `seconds` after the event's wake, at the first read or not."""
         at = self.at.get(key, 0.0)
-        at += -self.step * (1 - self.quantile) if at_first_try else self.step * self.quantile
-        self.at[key] = min(self.most, max(0.0, at))
+        at = at * (1 - self.decay) if at_first_try else max(at, self.jump * seconds)
+        self.at[key] = min(self.most, at)
 
 
 @dataclass
@@ -611,13 +613,14 @@ class DriverJourney(Journey):
         last: Any = None
         attempts = 0
         while True:
+            asked = time.monotonic()
             response = await self.http.get(self.urls[service] + path)
             attempts += 1
             if response.status_code == 200:
                 last = response.json()
                 if predicate(last):
                     if lag_key and self.lags is not None:
-                        self.lags.seen(lag_key, attempts == 1)
+                        self.lags.seen(lag_key, asked - began, attempts == 1)
                     return dict(last)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}; last seen: {str(last)[:200]}")
