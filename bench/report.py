@@ -129,6 +129,13 @@ def rows(results: dict[str, Any]) -> list[Row]:
     if "starts_behind_schedule" in hop:
         out.append(row("load generator", "steady phase: starts > 20 ms behind their time", hop["starts_behind_schedule"],
                        "", hop.get("cases_offered"), "cases started"))
+    if hop.get("driver_cpu_ms_per_bus_event") is not None:  # bench/client.py: ~1/20 of httpx's CPU a request
+        out += [
+            row("load generator", "steady phase: its CPU per bus event (apart from the suite's)",
+                hop["driver_cpu_ms_per_bus_event"], "ms", hop["cpu_ms_per_bus_event"]["suite"], "the suite's"),
+            row("load generator", "steady phase: cores busy, the load generator / the suite", hop.get("driver_cores_busy"),
+                "cores", hop.get("cpu_cores_busy"), "the suite"),
+        ]
     previous = results.get("baseline")
     before = previous_name(previous)
     idle, load = suite["memory"]["idle_mb"], suite["memory"]["load_peak_mb"]

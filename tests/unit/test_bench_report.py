@@ -41,7 +41,8 @@ def results(store: str = "sqlite", *, held: float = 195.0, p99: float = 20.0, cp
         "suite": {
             "store": store,
             "steady": {"target_events_per_s": 200, "bus_events_per_s": held, "hop_ms_p50": 4.0, "hop_ms_p99": p99,
-                       "cpu_ms_per_bus_event": {"suite": cpu + 1}},
+                       "cpu_ms_per_bus_event": {"suite": cpu + 1}, "cpu_cores_busy": 1.2, "driver_cores_busy": 0.1,
+                       "driver_cpu_ms_per_bus_event": 0.4},
             "saturation": [step],
             "memory": {"idle_mb": {"intake": 100.0, "nats": 20.0, "suite": 120.0}, "load_peak_mb": {"suite": 130.0}},
             "ready_seconds": 4.0,
@@ -224,3 +225,11 @@ def test_the_first_read_waits_for_the_lag_the_state_was_found_after() -> None:
     assert journeys(0.040, 50) <= 3  # the suite slower under load: a few early reads and it follows
     lags.seen(key, 1.0, at_first_try=False)
     assert lags.first_read(key) == 0.25  # at most 250 ms
+
+
+def test_the_load_generators_cpu_is_shown_beside_the_suites_in_both_phases() -> None:
+    rows = {r["figure"]: r for r in report.rows(results(cpu=2.5))}
+    steady = rows["steady phase: its CPU per bus event (apart from the suite's)"]
+    assert (steady["value"], steady["baseline"], steady["ratio"]) == (0.4, 3.5, round(0.4 / 3.5, 3))
+    assert rows["steady phase: cores busy, the load generator / the suite"]["value"] == 0.1
+    assert rows["its CPU per bus event (apart from the suite's)"]["baseline"] == 2.5  # the best step's
