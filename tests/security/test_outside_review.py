@@ -83,3 +83,19 @@ def test_a_name_with_a_bidirectional_mark_or_a_unicode_line_break_is_refused_nam
     # the OpenAPI says so too: the field's pattern leaves the character out
     pattern = http.get(f"{intake}/openapi.json").json()["components"]["schemas"]["PersonIn"]["properties"]["name"]
     assert f"\\u{ord(char):04x}" in str(pattern), pattern
+
+
+@pytest.mark.xfail(strict=True, reason="handed to the lead for H2 (/tmp/h/for_lead.md, H6): shared/web/errors.py "
+                                       "REFUSALS[400] names `bad_request` only; remove this mark with the fix")
+def test_an_idempotency_key_refused_with_400_has_the_code_the_openapi_names_for_400(shared_suite: Suite,
+                                                                                   http: httpx.Client) -> None:
+    """docs/integrating.md §6: branch on `code`. The OpenAPI's 400 must name every code a 400 can carry."""
+    intake = shared_suite.url("intake")
+    refused = http.post(f"{intake}/consultations", headers={**COUNSELOR, "Idempotency-Key": "k" * 256}, json={
+        "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care")],
+        "person": {"name": f"審査 鍵{uuid4().hex[:6]}"}, "confirm_new_person": True})
+
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_key", refused.text
+    operation = http.get(f"{intake}/openapi.json").json()["paths"]["/consultations"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+    assert "`bad_key`" in operation["responses"]["400"]["description"], operation["responses"]["400"]
