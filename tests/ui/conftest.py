@@ -3,6 +3,11 @@
 `.ci/run` installs the `chromium` package; where it is missing the UI tests fail under CI and are
 skipped elsewhere, saying why. One chromium serves the whole run (`browser`, session scope); each test has
 its own browser context (`page`). Screenshots of each page go to `test-artifacts/screenshots/`.
+
+A UI test that hangs (a page that never comes, a click that waits for ever) fails on its own after `UI_TEST_TIMEOUT`
+seconds, named, and the run goes on (pytest-timeout, its signal method: the session's event loop and chromium survive
+it); before, the run waited until CI's 80-minute limit stopped everything. `JUSOU_UI_TEST_TIMEOUT` changes it
+(0: none); a test's own `@pytest.mark.timeout(n)` wins. Without pytest-timeout installed, nothing is marked.
 """
 
 from __future__ import annotations
@@ -20,6 +25,22 @@ from jusou.runner import Suite
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+#: seconds a UI test may take, its fixtures' setup and teardown included (a walk's module fixture, the suite's start)
+UI_TEST_TIMEOUT = 300
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test under tests/ui without a timeout of its own gets UI_TEST_TIMEOUT (this hook sees the session's every
+    item: only this folder's are marked)."""
+    seconds = float(os.environ.get("JUSOU_UI_TEST_TIMEOUT") or UI_TEST_TIMEOUT)
+    if seconds <= 0 or not config.pluginmanager.hasplugin("timeout"):
+        return
+    for item in items:
+        if item.path.is_relative_to(_HERE) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(seconds))
 
 
 def chromium_path() -> str | None:
