@@ -631,8 +631,8 @@ def _envelope_plainly(body: bytes) -> Envelope:
     """The envelope read with `json.loads`, then validated: `parse`'s reasons for a body that is not one."""
     try:
         raw = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PoisonMessage(f"body is not UTF-8 JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a number over 4300 digits, nested too deep
+        raise PoisonMessage(f"body is not UTF-8 JSON: {type(exc).__name__}: {exc}") from exc
     try:
         return Envelope.model_validate(raw)
     except ValidationError as exc:

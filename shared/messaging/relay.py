@@ -271,7 +271,7 @@ class Relay:
         try:
             body = json.loads(msg.data or b"")
             position, event_id = body["source_position"], body["event_id"]
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             return "not an envelope"
         if not isinstance(position, int) or position < 1 or position > MAX_SOURCE_POSITION:
             return f"claims source_position {position!r}, which no store has"
@@ -511,7 +511,7 @@ async def newest_on_stream(
             try:
                 body = json.loads(msg.data or b"")
                 position = body["source_position"] if body["source"] == service else None
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError):
                 position = None
             if isinstance(position, int) and (event_id_at is None or await event_id_at(position) == body.get("event_id")):
                 return last, position

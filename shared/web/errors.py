@@ -196,13 +196,15 @@ CODES = {
 }
 #: The refusals the OpenAPI document declares (issue 17), and what each means to a program.
 REFUSALS = {
-    401: "トークンがない、または無効です / no valid bearer token (code `unauthenticated`)",
+    401: "トークンがない、または無効です / no valid bearer token (code `unauthenticated`; where several municipalities "
+         "are served, `tenant_not_named` or `tenant_not_served` for a token that names none or another)",
     403: "役割または所属課の範囲外です / the role or the division scope refuses it (code `forbidden`, `out_of_scope`, "
          "or the rule's)",
     404: "記録がありません / no such record (code `not_found` or the rule's)",
     409: "規則により記録できません、または同時に更新されました / a rule refuses it now, or the record changed at the same "
          "time (code: the rule's, e.g. `case_already_escalated`, or `conflict`)",
-    400: "本文が UTF-8 の JSON として読めません / the body is not UTF-8 JSON (code `bad_request`)",
+    400: "本文が UTF-8 の JSON として読めません / the body is not UTF-8 JSON (code `bad_request`), or the "
+         "Idempotency-Key is empty or over 255 characters (code `bad_key`)",
     413: "本文が大きすぎます（1 MiB まで） / the body is over 1 MiB (code `too_large`)",
     415: "本文は application/json で送ってください / send the body as application/json (code `unsupported_media_type`)",
     422: "入力内容が正しくありません / the input is not valid (code `invalid` with the fields in `detail`, or the rule's)",

@@ -18,8 +18,6 @@ BODIES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="handed to the lead (/tmp/h/for_lead.md, H6): _envelope_plainly catches "
-                                       "JSONDecodeError only; remove this mark with the fix")
 @pytest.mark.parametrize("kind", list(BODIES))
 def test_a_body_json_cannot_read_is_poison_with_its_reason(kind: str) -> None:
     with pytest.raises(PoisonMessage) as refused:

@@ -85,8 +85,6 @@ def test_a_name_with_a_bidirectional_mark_or_a_unicode_line_break_is_refused_nam
     assert f"\\u{ord(char):04x}" in str(pattern), pattern
 
 
-@pytest.mark.xfail(strict=True, reason="handed to the lead for H2 (/tmp/h/for_lead.md, H6): shared/web/errors.py "
-                                       "REFUSALS[400] names `bad_request` only; remove this mark with the fix")
 def test_an_idempotency_key_refused_with_400_has_the_code_the_openapi_names_for_400(shared_suite: Suite,
                                                                                    http: httpx.Client) -> None:
     """docs/integrating.md §6: branch on `code`. The OpenAPI's 400 must name every code a 400 can carry."""

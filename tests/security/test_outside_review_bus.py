@@ -67,9 +67,6 @@ async def journey(suite: Suite) -> AsyncIterator[Journey]:
         yield Journey({name: suite.url(name) for name in SERVICES}, client)
 
 
-@pytest.mark.xfail(strict=True, reason="handed to the lead (/tmp/h/for_lead.md, H6): shared/contract/events.py "
-                                       "_envelope_plainly and shared/messaging/relay.py (_not_ours, the tail's scan) "
-                                       "catch JSONDecodeError only; remove this mark with the fix")
 async def test_bus_bodies_json_cannot_read_are_dead_lettered_and_the_events_go_on(suite: Suite,
                                                                                 journey: Journey) -> None:
     seqs = {kind: await publish_as_intake(suite, "jusou.intake.CaseEscalated", body) for kind, body in BODIES.items()}
