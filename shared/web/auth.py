@@ -310,6 +310,10 @@ class TenantVerifier(Verifier):
     def __init__(self, settings: AuthSettings, tenants: dict[str, tenancy.Tenant]) -> None:
         super().__init__(settings)
         self.of_tenant = {t.id: Verifier(tenancy.auth_settings(settings, t)) for t in tenants.values()}
+        #: token → the tenant its (unverified) claims name: read from the token's own bytes, so the same text always
+        #: names the same tenant; its signature is checked by that tenant's verifier on every request all the same
+        #: (issue 19: the unverified decode was a JWT parse per request). Only tokens naming a tenant served here.
+        self._named: dict[str, str] = {}
 
     def verify(self, token: str) -> Principal:
         if token.startswith(SESSION_PREFIX):  # a browser's session at a tenant's IdP: the tenant whose store has it
@@ -322,16 +326,21 @@ class TenantVerifier(Verifier):
                     return replace(principal, tenant=tenant_id)  # the tenant whose IdP signed the staff member in
             raise Unauthenticated("このセッションは終了しているか、ありません。もう一度ログインしてください",
                                   "no such session (ended, expired or never made): sign in again")
-        try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.InvalidTokenError as exc:
-            raise Unauthenticated("トークンの形式が正しくありません", f"the token is not a JWT ({exc})") from exc
-        tenant = tenancy.claims_tenant(unverified)
+        tenant = self._named.get(token)
         if tenant is None:
-            raise TenantNotNamed()
-        one = self.of_tenant.get(tenant)
-        if one is None:
-            raise TenantNotServed(tenant)
+            try:
+                unverified = jwt.decode(token, options={"verify_signature": False})
+            except jwt.InvalidTokenError as exc:
+                raise Unauthenticated("トークンの形式が正しくありません", f"the token is not a JWT ({exc})") from exc
+            tenant = tenancy.claims_tenant(unverified)
+            if tenant is None:
+                raise TenantNotNamed()
+            if tenant not in self.of_tenant:
+                raise TenantNotServed(tenant)
+            if len(self._named) >= VERIFIED_KEPT:
+                self._named.pop(next(iter(self._named)), None)
+            self._named[token] = tenant
+        one = self.of_tenant[tenant]
         with tenancy.acting_for(tenant):  # its own municipality file: the division is checked against it
             principal = one.verify(token)
         if principal.tenant != tenant:  # the verified claims are those read: never, but never trusted
