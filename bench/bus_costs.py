@@ -16,6 +16,11 @@ arrive, not a backlog), with the work around it subtracted thread by thread:
   less the publishing thread's and less the CPU spent inside `receive_many`/`receive` (the handlers, the
   commit): the pull, the headers, the parse, the thread hop, the ack, counting and logging.
 
+- `idle`: the whole suite (jusou.runner.Suite, SQLite, `JUSOU_INBOX_BATCH` as `jusou up`) on a nats-server of its
+  own with monitoring, doing nothing for `--seconds` after it is ready (and 5 s more): each process's CPU (user +
+  system, /proc) and the server's messages in and out a second (`/varz`): what the consumers' pull requests cost
+  while nothing happens (one request per consumer every 2 s with `fetch`; one per 15 s standing, shared/messaging/runs.py).
+
 `--tree DIR` (repeatable) runs the same rounds on other source trees, alternately, each round in a child
 process of that tree (as bench/commands.py); medians and ratios to the first tree.
 """
@@ -205,8 +210,60 @@ async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, flo
         app.close()
 
 
-def one_round(root: Path, what: str, n: int, batch: int) -> dict[str, Any]:
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_round(root: Path, seconds: float) -> dict[str, Any]:
+    """The suite idle for `seconds`: CPU per process, NATS messages in and out a second."""
+    import urllib.request
+
+    from support.servers import free_port, nats_binary, wait_for_port
+
+    from bench.load import env_for_store
+    from jusou.runner import Suite
+
+    def varz(port: int) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/varz", timeout=5) as answer:
+            found: dict[str, Any] = json.load(answer)
+            return found
+
+    with tempfile.TemporaryDirectory(prefix="jusou-bench-idle-") as folder:
+        base = Path(folder)
+        port, monitor = free_port(), free_port()
+        server = subprocess.Popen([nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js",
+                                   "-sd", str(base / "nats")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port("127.0.0.1", port)
+            names = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+            extra = env_for_store("sqlite", base / "data") | {"JUSOU_INBOX_BATCH": "16"}
+            with Suite(base / "data", nats_url=f"nats://127.0.0.1:{port}", ports={n: free_port() for n in names},
+                       services=names, extra_env=extra) as suite:
+                time.sleep(5.0)
+                pids = {name: process.pid for name, process in suite.processes.items()} | {"nats": server.pid}
+                before, counts = {n: _cpu(p) for n, p in pids.items()}, varz(monitor)
+                time.sleep(seconds)
+                after, counted = {n: _cpu(p) for n, p in pids.items()}, varz(monitor)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    cpu = {n: 1e3 * (after[n] - before[n]) / seconds for n in pids}
+    return {"idle_suite_cpu_ms_per_s": round(sum(v for n, v in cpu.items() if n != "nats"), 2),
+            "idle_nats_cpu_ms_per_s": round(cpu["nats"], 2),
+            "nats_in_msgs_per_s": round((counted["in_msgs"] - counts["in_msgs"]) / seconds, 2),
+            "nats_out_msgs_per_s": round((counted["out_msgs"] - counts["out_msgs"]) / seconds, 2),
+            **{f"cpu_ms_per_s_{n}": round(v, 2) for n, v in cpu.items()}}
+
+
+def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0) -> dict[str, Any]:
     _paths(root)
+    if what == "idle":
+        return idle_round(root, seconds)
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
@@ -227,7 +284,8 @@ def one_round(root: Path, what: str, n: int, batch: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/bus_costs.py", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("relay", "inbox"))
+    parser.add_argument("what", choices=("relay", "inbox", "idle"))
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle: how long the suite is measured")
     parser.add_argument("-n", type=int, default=100, help="cases (relay: 3 publishes each) or deliveries (inbox)")
     parser.add_argument("--batch", type=int, default=16, help="the inbox's JUSOU_INBOX_BATCH")
     parser.add_argument("--rounds", type=int, default=3)
@@ -236,16 +294,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(one_round(args.one, args.what, args.n, args.batch)))
+        print(json.dumps(one_round(args.one, args.what, args.n, args.batch, args.seconds)))
         return
-    key = "relay_cpu_us_per_publish" if args.what == "relay" else "inbox_cpu_us_per_delivery"
+    key = {"relay": "relay_cpu_us_per_publish", "inbox": "inbox_cpu_us_per_delivery",
+           "idle": "idle_suite_cpu_ms_per_s"}[args.what]
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
     for i in range(args.rounds):
         for tree in trees:
             load = os.getloadavg()[0]
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), args.what, "-n", str(args.n),
-                                   "--batch", str(args.batch), "--one", tree],
+                                   "--batch", str(args.batch), "--seconds", str(args.seconds), "--one", tree],
                                   cwd=tree, capture_output=True, text=True, timeout=900, check=False,
                                   env=os.environ | {"PYTHONPATH": tree})
             try:

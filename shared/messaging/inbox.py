@@ -49,7 +49,6 @@ earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections import OrderedDict
@@ -79,8 +78,8 @@ from shared.contract.events import (
 )
 from shared.kernel.app import BatchFailed, ServiceApplication
 from shared.messaging import natsheaders
-from shared.messaging.natsauth import consumer_filter, pull_inbox_prefix
-from shared.messaging.runs import Hand, OneThread, drop_queued
+from shared.messaging.natsauth import API, consumer_filter, pull_inbox_prefix
+from shared.messaging.runs import PULL_BATCH, Hand, OneThread, StandingPull
 from shared.observe.logs import bind_event, event_fields, unbind_event
 from shared.observe.tracing import consuming, trace_headers
 
@@ -97,10 +96,13 @@ MAX_SOURCE_POSITION = 2**53 - 1
 REMEMBERED_POSITIONS = 4096
 #: Messages in flight per consumer, applied as one transaction (`JUSOU_INBOX_BATCH`; module docstring).
 BATCH_ENV = "JUSOU_INBOX_BATCH"
-#: How long a consumer's fetch waits for a message before it asks again.
+#: How long a consumer waits for a message before it looks around (its loop's flag, a reconnect; locally: its pull
+#: request stands at the server, `StandingPull`).
 FETCH_SECONDS = 2.0
 #: ... while it holds messages and waits for an earlier one to be delivered again (`Inbox.accounted`).
 WAIT_FETCH_SECONDS = 0.5
+#: How long a run waits for messages the server said are on their way (a backlog: up to k at once).
+MORE_SECONDS = 0.05
 
 
 def inbox_batch(value: str | None = None) -> int:
@@ -228,22 +230,36 @@ class Inbox:
             # every event's path (bench/ --profile: `run_in_threadpool` under `CallModel.asolve`).
             await self.handle(self.broker.context.get_local("message"), event_types)
 
-        # FastStream declares the durable consumer (when missing) and keeps its subscription. Its pull loop is
-        # wrapped: first the consumer's `max_ack_pending` is set to k (an existing consumer keeps the
-        # config it was created with); with k > 1 the loop is `pull_runs`, as FastStream's would hand the k
-        # fetched messages to k concurrent handlers. The attribute is FastStream's (0.7:
-        # `PullStreamSubscriber._consume_pull(cb)`, started by `_create_subscription`);
+        # FastStream declares the durable consumer (when missing). Its pull loop (a `fetch` per message) is
+        # replaced: first the consumer's `max_ack_pending` is set to k (an existing consumer keeps the
+        # config it was created with); then its messages come through a standing pull request
+        # (`StandingPull`, on a subscription of its own under the service's inbox prefix); with k = 1 each is
+        # handed to FastStream's handler `cb` as FastStream's loop did; with k > 1 the loop is `pull_runs`, as
+        # FastStream's would hand the k fetched messages to k concurrent handlers. The attribute is FastStream's
+        # (0.7: `PullStreamSubscriber._consume_pull(cb)`, started by `_create_subscription`);
         # tests/integration/test_inbox_runs.py fails by name if it moves.
-        faststream_loop = subscriber._consume_pull
-
         async def consume(cb: Any) -> None:
             await self.reconcile(subscriber)
-            if self.batch > 1:
-                await self.pull_runs(subscriber, event_types, source)
-            else:
-                await faststream_loop(cb)
+            pull = self.standing_pull(subscriber.connection, f"{service}--{source}")
+            await pull.start()
+            try:
+                if self.batch > 1:
+                    await self.pull_runs(subscriber, pull, event_types, source)
+                else:
+                    while subscriber.running:
+                        for msg in await pull.get(FETCH_SECONDS):
+                            await cb(msg)
+            finally:
+                await pull.stop()
 
         subscriber._consume_pull = consume  # type: ignore[method-assign]
+
+    def standing_pull(self, nc: Any, consumer: str) -> StandingPull:
+        """A consumer's standing pull request (shared/messaging/runs.py), on a subscription under the service's inbox
+        prefix (its NATS user may read no other), asking for 4k messages at a time (k = `max_ack_pending` bounds what
+        comes at once)."""
+        prefix = pull_inbox_prefix(self.app.service).decode()
+        return StandingPull(nc, STREAM, consumer, prefix, batch=max(PULL_BATCH, 4 * self.batch), api=API)
 
     async def reconcile(self, subscriber: Any) -> None:
         """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH), and its filter to
@@ -262,7 +278,7 @@ class Inbox:
             log.error("inbox.consumer_not_updated", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                       max_ack_pending=self.batch)
 
-    async def pull_runs(self, subscriber: Any, event_types: frozenset[str], source: str) -> None:
+    async def pull_runs(self, subscriber: Any, pull: StandingPull, event_types: frozenset[str], source: str) -> None:
         """A consumer's loop with k > 1: fetch up to k messages, apply them as runs (`handle_run`) once the
         consumer's every earlier delivery is settled or among them (`Hand`, `accounted`).
 
@@ -272,19 +288,18 @@ class Inbox:
         (if NATS was reconnected meanwhile, they are let go and waited for as they come again).
         """
         hand = self.hands[source] = Hand(reconnects=self.reconnects())
-        subscription = subscriber.subscription
         while subscriber.running:
-            self.after_reconnect(hand, subscription)
+            await self.after_reconnect(hand, pull)
             if not hand.ready:
                 try:
-                    fetched = await self.fetch_run(subscription, WAIT_FETCH_SECONDS if hand.held else FETCH_SECONDS)
+                    fetched = await self.fetch_run(pull, WAIT_FETCH_SECONDS if hand.held else FETCH_SECONDS)
                 except (TimeoutError, ConnectionClosedError, ServiceUnavailableError):
                     fetched = []
                 except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
                     log.warning("inbox.fetch_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(1.0)
                     continue
-                if self.after_reconnect(hand, subscription):
+                if await self.after_reconnect(hand, pull):
                     continue  # fetched across a reconnect: let go with the rest
                 hand.take(fetched)
                 if not hand.held or not subscriber.running:
@@ -307,12 +322,14 @@ class Inbox:
         except Exception:  # noqa: BLE001 - no connection yet: nothing fetched on one either
             return 0
 
-    def after_reconnect(self, hand: Hand, subscription: Any) -> bool:
-        """Let go of what was fetched before a reconnect (`Hand.let_go`); True if there was one."""
+    async def after_reconnect(self, hand: Hand, pull: StandingPull) -> bool:
+        """Let go of what was fetched before a reconnect (`Hand.let_go`), what was received and not fetched
+        with it (`StandingPull.renew`: a new subscription, new requests); True if there was one."""
         now = self.reconnects()
         if now == hand.reconnects:
             return False
-        dropped = drop_queued(subscription)
+        dropped = len(pull.queue)
+        await pull.renew()
         log.info("inbox.reconnected", service=self.app.service, let_go=len(hand.held) + dropped)
         hand.let_go(now)
         return True
@@ -371,19 +388,19 @@ class Inbox:
         hand.next_delivery = info.delivered.consumer_seq + 1
         return bool(hand.held)
 
-    async def fetch_run(self, subscription: Any, timeout: float = FETCH_SECONDS) -> list[Msg]:
-        """The next message, as soon as there is one, and up to k - 1 more that are already waiting.
+    async def fetch_run(self, pull: StandingPull, timeout: float = FETCH_SECONDS) -> list[Msg]:
+        """The messages received, as soon as there is one (up to k), and those the server said are on their way.
 
-        Not one `fetch(batch=k)`: with nothing waiting, nats-py's batch fetch, once the first message
-        came, waits for the rest of the batch until its timeout (seconds on every hop of a quiet suite).
-        A fetch of one returns as that one arrives; its `num_pending` says how many more the consumer
-        holds now, and a second fetch of those returns them at once (the server ends it when none are left).
+        Not a wait for k: with nothing waiting, the first message is a run of one at once (a quiet suite's every
+        hop). The last one's `num_pending` says how many more the consumer holds now; up to k of them come on the
+        standing request straight after it, and are waited for a moment (`MORE_SECONDS`).
         """
-        messages: list[Msg] = await subscription.fetch(batch=1, timeout=timeout)
-        more = min(self.batch - len(messages), messages[-1].metadata.num_pending if messages else 0)
-        if more > 0:
-            with contextlib.suppress(Exception):  # what came first is held; the rest is fetched next time
-                messages += await subscription.fetch(batch=more, timeout=timeout)
+        messages = await pull.get(timeout, at_most=self.batch)
+        if messages:
+            more = min(self.batch - len(messages), messages[-1].metadata.num_pending or 0)
+            while more > 0 and (found := await pull.more(more, MORE_SECONDS)):
+                messages += found
+                more -= len(found)
         return messages
 
     async def sort_out(self, messages: list[Msg], event_types: frozenset[str]) -> list[tuple[Msg, Envelope, BaseModel]]:

@@ -96,6 +96,7 @@ from shared.messaging.natsauth import (  # the names and rights live beside the 
     partition_permissions,  # noqa: F401 - re-exported
     pull_inbox_prefix,
 )
+from shared.messaging.runs import StandingPull
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming
 from shared.settings import current
@@ -423,7 +424,8 @@ class Tracked:
 
 
 class PartitionConsumer:
-    """One partition of one source: its durable consumer, pulled one message at a time until stopped."""
+    """One partition of one source: its durable consumer, one message at a time through a standing pull request
+    (`StandingPull`, shared/messaging/runs.py) until stopped: `stop` unsubscribes, and the server drops the request."""
 
     def __init__(self, inbox: PartitionedInbox, js: JetStreamContext, source: str, partition: int,
                  event_types: frozenset[str]) -> None:
@@ -434,33 +436,32 @@ class PartitionConsumer:
         self.running = False
         self.busy = False
         self.task: asyncio.Task[None] | None = None
-        self.subscription: Any = None
+        self.pull: StandingPull | None = None
 
     async def start(self) -> None:
         await self.inbox.ensure_consumer(self.js, self.source, self.partition)
-        self.subscription = await self.js.pull_subscribe_bind(
-            durable=self.name, stream=STREAM, inbox_prefix=pull_inbox_prefix(self.inbox.app.service))
+        self.pull = self.inbox.standing_pull(self.inbox.nc, self.name)
+        await self.pull.start()
         self.running = True
         self.task = asyncio.create_task(self.loop(), name=self.name)
 
     async def stop(self) -> None:
-        """Return once the message in hand (if any) is settled; a fetch waiting for one is cancelled."""
+        """Return once the message in hand (if any) is settled; a wait for one is cancelled. Then the pull request is
+        given up (its subscription gone: the server drops it), before the lease is (`Leases.release`)."""
         self.running = False
         if self.task is not None:
             if not self.busy:
                 self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        if self.subscription is not None:
-            with contextlib.suppress(Exception):
-                await self.subscription.unsubscribe()
+        if self.pull is not None:
+            await self.pull.stop()
 
     async def loop(self) -> None:
+        assert self.pull is not None
         while self.running:
             try:
-                messages = await self.subscription.fetch(batch=1, timeout=FETCH_SECONDS)
-            except (TimeoutError, NatsTimeoutError, ConnectionClosedError, ServiceUnavailableError):
-                continue
-            except Exception as exc:  # noqa: BLE001 - the connection away: nothing fetched, nothing lost
+                messages = await self.pull.get(FETCH_SECONDS, at_most=1)
+            except Exception as exc:  # noqa: BLE001 - a bug rather: nothing received, nothing lost
                 log.warning("partitions.fetch_failed", consumer=self.name, error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
                 continue
@@ -494,6 +495,7 @@ class PartitionedInbox(Inbox):
         self.failure: str | None = None  # why the leases stopped, until they run again
         self.waiting_for: list[str] = []  # unpartitioned consumers still pulled by a replica
         self.leases: Leases | None = None
+        self.nc: Client | None = None  # the connection the partition consumers pull on (`run`)
         super().__init__(app, broker, max_deliver, batch=1)
 
     def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
@@ -513,6 +515,7 @@ class PartitionedInbox(Inbox):
         A failure (NATS away at start, a bug) is reported (`problems`) and the whole taken up again after a pause."""
         if not self.sources:
             return
+        self.nc = nc
         js = nc.jetstream()
         while True:
             try:

@@ -2,8 +2,9 @@
 
 `Hand` keeps one consumer's fetched, unsettled messages and whether every message the server delivered to the
 consumer is among them or settled (`Inbox.accounted` reads the stream when the deliveries do not follow on);
-`drop_queued` empties nats-py's queue of what a pull subscription received and no fetch took yet.
 `OneThread` runs the inbox's applying on a worker thread of its own.
+`StandingPull` is how every consumer of the inbox is delivered its messages: one standing pull request (or two,
+overlapping) instead of a request per delivery.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
+import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import structlog
 from nats.aio.msg import Msg
+
+log = structlog.get_logger()
 
 T = TypeVar("T")
 
@@ -86,19 +92,6 @@ class Hand:
                 await msg.in_progress()
 
 
-def drop_queued(subscription: Any) -> int:
-    """Drop what a pull subscription received and no fetch took yet: after a reconnect it may be from before a NATS
-    restart (`Hand.let_go`). nats-py 2.x keeps it in the subscription's `_sub._pending_queue` and hands it to the next
-    fetch first (tests/integration/test_inbox_runs.py fails by name if that moves)."""
-    sub = subscription._sub
-    dropped = 0
-    while not sub._pending_queue.empty():
-        msg = sub._pending_queue.get_nowait()
-        sub._pending_size -= len(msg.data)
-        dropped += 1
-    return dropped
-
-
 class OneThread:
     """A worker thread of its own, for work that is one at a time anyway (the inbox's applying takes the
     application's processing lock). As `anyio.to_thread.run_sync(…, limiter=CapacityLimiter(1))`: the caller's
@@ -124,3 +117,175 @@ class OneThread:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False)
+
+
+#: How long a standing pull request lives at the server (it answers 408 at its end; a new one follows): what an idle
+#: consumer costs, one request and one status message this often, against one every FETCH_SECONDS before (issue 19).
+PULL_EXPIRES_SECONDS = 15.0
+#: Messages one request asks for, at the least (with k in flight, 4k): `max_ack_pending` bounds what is delivered at
+#: once, so this is how many deliveries one request serves before it is refreshed (at half used), not a buffer.
+PULL_BATCH = 64
+#: After the server refused a request (consumer deleted, too many waiting, no responders): the next one after this long.
+PULL_RETRY_SECONDS = 1.0
+
+
+class StandingPull:
+    """A consumer's messages through a standing pull request, as nats.go's `Consume` does, not a request per delivery.
+
+    `fetch(batch=1)` (nats-py) publishes `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` for every message and waits
+    for the answer (two asyncio tasks, a JSON request, a waiting request in nats-server). Here one request asks for
+    `batch` messages (`expires` seconds); the server delivers them as the stream has them and `max_ack_pending` lets
+    it, on the subscription this object owns (`reply`, under the service's own inbox prefix), and a new request
+    is sent when half of them were delivered, or when the server says the last one ended:
+
+    - `408 Request Timeout`: the request expired; its header `Nats-Pending-Messages` is how many it did not deliver;
+    - any other status (`409` consumer deleted, leadership change, max waiting exceeded; `503` no responders: the
+      consumer gone; `404`): every request is taken as gone; a new one after `PULL_RETRY_SECONDS` (at once after
+      a leadership change);
+    - the NATS connection made again (`reconnects`): the server forgot the requests with the connection; new ones
+      at once (nats-py subscribes `reply` again first). `renew()` also moves to a new reply subject, so that nothing
+      received before it is handed out after it (the runs let go of what they held: `Hand.let_go`);
+    - no answer at all by the time every request sent must have ended (`expires` + 1 s): taken as gone.
+
+    A consumer stops being pulled when `stop()` unsubscribes: nats-server drops a waiting request whose reply
+    subject has no interest left (tests/integration/test_inbox_standing.py pins it: a partition lease lost, another
+    replica's pull served at once), and the connection's end ends them all.
+    `get(timeout)` waits (locally: no request on the wire) until a message is there and returns those received.
+    """
+
+    def __init__(self, nc: Any, stream: str, consumer: str, inbox_prefix: str, batch: int = PULL_BATCH,
+                 expires: float = PULL_EXPIRES_SECONDS, api: str = "$JS.API") -> None:
+        self.nc = nc
+        self.consumer = consumer
+        self.next_subject = f"{api}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self.prefix = inbox_prefix if inbox_prefix.endswith(".") else inbox_prefix + "."
+        self.batch = batch
+        self.expires = expires
+        self.reply = ""
+        self.sub: Any = None
+        self.queue: deque[Msg] = deque()
+        self.pending = 0  # messages asked for and not yet delivered nor ended by a status
+        self.alive_until = 0.0  # monotonic: every request sent has ended by then
+        self.retry_at = 0.0  # monotonic: no request before (the server refused the last)
+        self.reconnects = self._reconnects()
+        self.requests = 0  # requests sent (tests, benches)
+        self.statuses: dict[str, int] = {}  # status code → how many came (tests, benches)
+        self.last_status: dict[str, str] = {}  # the headers of the last status message
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _reconnects(self) -> int:
+        try:
+            return int(self.nc.stats["reconnects"])
+        except Exception:  # noqa: BLE001 - no connection yet
+            return 0
+
+    async def start(self) -> None:
+        await self._subscribe()
+
+    async def _subscribe(self) -> None:
+        self.reply = f"{self.prefix}{secrets.token_hex(11)}"
+        reply = self.reply
+
+        async def arrived(msg: Msg) -> None:
+            if reply == self.reply:  # not a subscription given up by `renew`
+                self._arrived(msg)
+
+        self.sub = await self.nc.subscribe(reply, cb=arrived)
+
+    async def renew(self) -> None:
+        """After a reconnect, for a consumer that lets go of what it received before: a new reply subject (what
+        comes on the old one is ignored), nothing queued, new requests."""
+        old, self.sub = self.sub, None
+        self.queue.clear()
+        self.pending, self.alive_until = 0, 0.0
+        self.reconnects = self._reconnects()
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.unsubscribe()
+        await self._subscribe()
+
+    async def stop(self) -> None:
+        """Stop being pulled: the subscription gone, the server drops the requests waiting for it."""
+        sub, self.sub = self.sub, None
+        self.reply = ""
+        self.queue.clear()
+        self._wake()
+        if sub is not None:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _arrived(self, msg: Msg) -> None:
+        if msg.reply:  # a message of the stream (its reply is the ack subject)
+            self.pending = max(self.pending - 1, 0)
+            self.queue.append(msg)
+            self._wake()
+            return
+        headers = self.last_status = msg.headers or {}
+        status = headers.get("Status", "")
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status == "100":  # an idle heartbeat (not asked for) or flow control: nothing ended
+            return
+        if status == "408" and "Nats-Pending-Messages" in headers:
+            with contextlib.suppress(ValueError):
+                self.pending = max(self.pending - int(headers["Nats-Pending-Messages"]), 0)
+                self._wake()
+                return
+        self.pending = 0  # every request taken as ended
+        if status not in ("408", "404") and "Leadership" not in headers.get("Description", ""):
+            self.retry_at = time.monotonic() + PULL_RETRY_SECONDS
+            log.warning("inbox.pull_refused", consumer=self.consumer, status=status,
+                        description=headers.get("Description", ""))
+        self._wake()
+
+    async def pull(self) -> None:
+        """Ask for more when half of what was asked for was delivered (or nothing is asked for any more)."""
+        now = time.monotonic()
+        reconnects = self._reconnects()
+        if reconnects != self.reconnects:  # the server forgot the requests with the old connection
+            self.reconnects, self.pending = reconnects, 0
+        elif self.pending and now > self.alive_until:  # no word of their end: gone
+            self.pending = 0
+        if self.pending > self.batch // 2 or now < self.retry_at or self.sub is None:
+            return
+        want = self.batch - self.pending
+        request = json.dumps({"batch": want, "expires": int(self.expires * 1e9)}).encode()
+        try:
+            await self.nc.publish(self.next_subject, request, reply=self.reply)
+        except Exception as exc:  # noqa: BLE001 - the connection away: asked again on the next call
+            log.warning("inbox.pull_failed", consumer=self.consumer, error=f"{type(exc).__name__}: {exc}")
+            self.retry_at = now + PULL_RETRY_SECONDS
+            return
+        self.requests += 1
+        self.pending += want
+        self.alive_until = now + self.expires + 1.0
+
+    async def get(self, timeout: float, at_most: int | None = None) -> list[Msg]:
+        """The messages received (at most `at_most`), once there is one, or [] after `timeout` seconds."""
+        await self.pull()
+        if not self.queue and self.sub is not None:
+            loop = asyncio.get_running_loop()
+            deadline = time.monotonic() + timeout
+            while not self.queue and self.sub is not None and (left := deadline - time.monotonic()) > 0:
+                if not self.pending:  # nothing asked for: wake when it may be asked again
+                    left = min(left, max(self.retry_at - time.monotonic(), 0.01))
+                self._waiter = waiter = loop.create_future()
+                timer = loop.call_later(left, self._wake)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                    self._waiter = None
+                await self.pull()
+        count = len(self.queue) if at_most is None else min(at_most, len(self.queue))
+        return [self.queue.popleft() for _ in range(count)]
+
+    async def more(self, wanted: int, timeout: float) -> list[Msg]:
+        """Up to `wanted` more messages, those received and those on their way (asked for), waited for at most
+        `timeout` seconds; none when nothing is asked for."""
+        if wanted <= 0 or not (self.queue or self.pending):
+            return []
+        return await self.get(timeout, at_most=wanted)

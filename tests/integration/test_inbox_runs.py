@@ -234,17 +234,6 @@ def test_faststream_still_has_the_pull_loop_the_inbox_wraps() -> None:
     assert list(inspect.signature(PullStreamSubscriber._consume_pull).parameters) == ["self", "cb"]
 
 
-def test_nats_py_still_keeps_a_pull_subscriptions_deliveries_where_the_inbox_drops_them() -> None:
-    """`drop_queued` (shared/messaging/inbox.py) empties nats-py's `PullSubscription._sub._pending_queue` after a
-    reconnect: a fetch hands out what is queued there first."""
-    import inspect
-
-    from nats.js.client import JetStreamContext
-
-    assert "self._sub._pending_queue" in inspect.getsource(JetStreamContext.PullSubscription._fetch_one)
-    assert "self._sub._pending_size" in inspect.getsource(JetStreamContext.PullSubscription._fetch_one)
-
-
 async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_last_delivery_is_in_hand(
         nats: Nats, tmp_path: Path) -> None:
     """`Inbox.accounted`: every message of the consumer's subjects from its ack floor to its last delivery must be
