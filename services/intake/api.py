@@ -29,7 +29,7 @@ from shared.organisation.reference import COUNTERS
 from shared.web.casework_api import casework_router
 from shared.web.dates import ConsultationDate, WarekiBirthDate
 from shared.web.deps import Staff, Who, application
-from shared.web.limits import MAX_ITEMS, LongText, Name, Text
+from shared.web.limits import MAX_ITEMS, NAME_PATTERN, LongText, Name, Text, single_line
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import reads_every_division, requires
 
@@ -409,13 +409,21 @@ def answer(case_id: UUID, index: ConnectionIndex, body: AnswerIn, app: App, acto
 PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
 
 
+#: a search's name or kana, and its phone: the bound on the text itself, so that a refusal counts characters (with
+#: the bound on `Name | None`, pydantic said "at most 50 items": the review from outside)
+NameQuery = Annotated[Annotated[str, Field(max_length=200), AfterValidator(single_line),
+                                Field(json_schema_extra={"pattern": NAME_PATTERN})] | None, Query()]
+PhoneQuery = Annotated[Annotated[str, Field(max_length=50), AfterValidator(single_line),
+                                 Field(json_schema_extra={"pattern": NAME_PATTERN})] | None, Query()]
+
+
 @router.get("/persons/search", response_model=list[CandidateOut], dependencies=[requires("person.search")],
             responses=PAGED)
 def search(
     app: App, actor: Staff, request: Request, response: Response,
-    name: Annotated[Name | None, Query(max_length=200)] = None,
+    name: NameQuery = None,
     birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
-    kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
+    kana: NameQuery = None, phone: PhoneQuery = None,
     limit: Limit = None, cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
     """相談者の検索 (search before create): same name and birth date, or same kana and phone; by person_ref.
@@ -428,8 +436,7 @@ def search(
 
 @router.get("/persons/find", response_model=FoundOut, dependencies=[requires("person.search")])
 def find(
-    app: App, who: Who, name: Annotated[Name | None, Query(max_length=200)] = None,
-    kana: Annotated[Name | None, Query(max_length=200)] = None, phone: Annotated[Name | None, Query(max_length=50)] = None,
+    app: App, who: Who, name: NameQuery = None, kana: NameQuery = None, phone: PhoneQuery = None,
     birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
 ) -> dict[str, Any]:
     """相談者の検索 (issue 15): any of name, kana, phone, birth date; width-, kana- and space-insensitive.

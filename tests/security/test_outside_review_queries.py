@@ -1,0 +1,47 @@
+"""What the review from outside found in the query strings of the JSON API (the bodies: test_outside_review.py).
+
+- a person search by a phone of 51 digits, or a name or kana of 201 characters, was refused "50 件以内 / at most 50
+  items": the bound on `Name | None` counted the text's characters but said items. It counts characters and says so.
+
+Runs on the shared suite.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from support.auth import staff_headers
+from support.municipality import ELDERLY
+
+from jusou.runner import Suite
+
+COUNSELOR = staff_headers("kouki-012", ELDERLY.division, "counselor")
+
+
+@pytest.fixture(scope="module")
+def http(shared_suite: Suite) -> Any:
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("route", "query", "bound"), [
+    ("/persons/find", "phone", 50), ("/persons/find", "name", 200), ("/persons/find", "kana", 200),
+    ("/persons/search", "phone", 50), ("/persons/search", "name", 200), ("/persons/search", "kana", 200)])
+def test_a_search_text_over_its_bound_is_refused_counting_characters(route: str, query: str, bound: int,
+                                                                    shared_suite: Suite, http: httpx.Client) -> None:
+    intake = shared_suite.url("intake")
+
+    refused = http.get(f"{intake}{route}", params={query: "0" * (bound + 1)}, headers=COUNSELOR)
+
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["query", query] and f"{bound} 文字以内" in error["msg"] and "characters" in error["msg"], error
+    within = http.get(f"{intake}{route}", params={query: "0" * bound}, headers=COUNSELOR)
+    # within the bound the field is taken (the search then wants its pair: name and birth date, or kana and phone)
+    assert within.status_code == 200 or isinstance(within.json()["detail"], str), within.text
+    parameter = next(p for p in http.get(f"{intake}/openapi.json").json()["paths"][route]["get"]["parameters"]
+                     if p["name"] == query)
+    assert f'"maxLength": {bound}' in json.dumps(parameter), parameter  # the document says the bound too
