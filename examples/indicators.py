@@ -43,9 +43,12 @@ EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "e
          "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0}
 
 
-def apply(view: dict, body: bytes) -> None:
-    """Fold one message into the view; PoisonMessage for an event this contract does not know."""
+def apply(view: dict, subject: str, body: bytes) -> None:
+    """Fold one message into the view; PoisonMessage for an event this contract does not know, or whose
+    envelope does not agree with its subject (docs/integrating.md §1: trust the subject, not the body)."""
     envelope, payload = upcast(*parse(body))  # validated; CaseEscalated v1 arrives as v2 (reason_code)
+    if subject != f"jusou.{envelope.source}.{envelope.event_type}":  # only `source` may publish on jusou.<source>.>
+        raise PoisonMessage(f"the envelope claims {envelope.source}.{envelope.event_type} on {subject}")
     kind, case = envelope.event_type, str(envelope.case_id)
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]
@@ -174,9 +177,9 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
             if msg.metadata.sequence.stream <= view["last_seq"]:
                 continue  # already in the saved view
             try:
-                apply(view, msg.data)
-            except PoisonMessage:
-                view["skipped"] += 1  # not an event this contract knows (a newer version): passed over
+                apply(view, msg.subject, msg.data)
+            except Exception:  # noqa: BLE001 - PoisonMessage, or a body no JSON reader takes: passed over, counted
+                view["skipped"] += 1  # not an event this contract knows (a newer version), or forged
             view["last_seq"] = msg.metadata.sequence.stream
         if batch:
             state.with_suffix(".tmp").write_text(json.dumps(view))
