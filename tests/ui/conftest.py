@@ -28,7 +28,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshot
 
 
 #: seconds a UI test may take, its fixtures' setup and teardown included (a walk's module fixture, the suite's start)
-UI_TEST_TIMEOUT = 300
+UI_TEST_TIMEOUT = 600  # the axe walk's module fixture took 203 s (setup of its first test) at load 11.8 on two cores
 _HERE = Path(__file__).resolve().parent
 
 
