@@ -19,7 +19,7 @@ routes (FastAPI's `frontend`), which are matched after every other, is left to F
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -114,8 +114,9 @@ class RouteIndex:
     """The app's router's entry (`api.router.middleware_stack`): the request is matched by a copy of the router
     holding only the routes that may match its path's first segment (`install`)."""
 
-    def __init__(self, router: APIRouter) -> None:
+    def __init__(self, router: APIRouter, settled: Callable[[list[Any]], list[Any]] | None = None) -> None:
         self.router = router
+        self.settled = settled  # what of a route's dependencies FastAPI still solves per request (`install`)
         self._routers: list[APIRouter] = [router]  # the app's router and those included in it, when last built
         self._key: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._by_segment: dict[str, APIRouter] = {}
@@ -147,6 +148,9 @@ class RouteIndex:
         named = set().union(*segments) - {ANY} if segments else set()
         self._by_segment = {segment: self._narrowed(routes, segments, segment) for segment in named}
         self._other = self._narrowed(routes, segments, None)
+        if self.settled is not None:
+            for dependant in _dependants(routes):
+                dependant.dependencies[:] = self.settled(dependant.dependencies)
 
     def router_for(self, scope: Scope) -> APIRouter:
         """The router (a narrowed copy, or the app's own) that matches this request."""
@@ -193,12 +197,27 @@ def included_routes(router: APIRouter, seen: set[int] | None = None) -> Iterator
             yield from included_routes(route.original_router, seen)
 
 
-def install(api: FastAPI) -> RouteIndex | None:
+def _dependants(routes: Iterable[Any]) -> Iterator[Any]:
+    """The dependant FastAPI solves for each route (an included router's: as built for its inclusion, which FastAPI
+    builds again when the routes change, and the index with them)."""
+    for route in routes:
+        if isinstance(route, _IncludedRouter):
+            for context in route.effective_route_contexts():
+                if isinstance(context.original_route, APIRoute) and context.dependant is not None:
+                    yield context.dependant
+        elif isinstance(route, APIRoute):
+            yield route.dependant
+
+
+def install(api: FastAPI, settled: Callable[[list[Any]], list[Any]] | None = None) -> RouteIndex | None:
     """Match the app's requests through a `RouteIndex`; None (FastAPI's walk kept) when its router's entry is
-    not the plain one (router-level middleware)."""
+    not the plain one (router-level middleware). `settled(dependencies)`: of a route's dependencies (its
+    dependant's, in order), those FastAPI still solves per request, without those whose check the app makes
+    otherwise (shared/web/policy.py `gate_checked`); the route still declares them (its `dependencies`, the OpenAPI
+    document), and where the index is not used (an app with low-priority routes) FastAPI solves them as before."""
     router = api.router
     if getattr(router, "middleware_stack", None) != router.app:
         return None
-    index = RouteIndex(router)
+    index = RouteIndex(router, settled)
     router.middleware_stack = index
     return index
