@@ -5,6 +5,11 @@
   「令和8年12月6日」, and the page asked for YYYY-MM-DD and dropped what was typed. Now read as its day, as the lists do;
   what is no date is refused naming the field and saying how to type it, the rest of the form kept. The same for a
   case note's 次の対応の期日.
+- A list that updates by itself, open when the session ended (the cookie expired, or signed out in another tab): its
+  next refresh was sent on to the sign-in page, and the whole sign-in page (its header, a password field) was put
+  inside the list, under a top bar still naming the staff member, and the page went on saying 「更新しました」. Now the
+  list stays as it was, the updates stop, and the page says the sign-in ended, with a link that signs in again and
+  comes back to this page.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import re
 from datetime import datetime, timedelta
 
 from playwright.async_api import Page, expect
-from support.auth import ROLE_STAFF
-from support.municipality import LEAD
+from support.auth import ROLE_STAFF, account
+from support.municipality import ELDERLY, LEAD
 
 from jusou.runner import Suite
 from shared.domain.wareki import JST, today_in_japan, wareki
@@ -85,3 +90,31 @@ async def test_a_case_notes_next_step_due_typed_in_wareki_is_recorded_on_that_da
     note = page.locator("table.casework-record tbody tr[data-kind='note']").first
     await expect(note).to_contain_text("訪問する")
     await expect(note).to_contain_text(wareki(due))
+
+
+async def test_a_live_list_open_when_the_session_ends_says_so_instead_of_showing_the_sign_in_page_inside(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, "kouki-037", ELDERLY.division, "counselor")
+    await page.goto(f"{intake}/ui/?counter={ELDERLY.code}")
+    listed = page.locator("#cases")
+    await expect(listed.locator("table")).to_be_visible()
+    rows_before = await listed.locator("table").inner_html()
+    await page.context.clear_cookies()  # the session's cookie has expired; the page stays open
+    # a change elsewhere: the live list refreshes (what the service's event stream makes the page do)
+    await page.evaluate("document.body.dispatchEvent(new CustomEvent('jusou-changed', {detail: 'test'}))")
+    note = page.locator("#stale-note")
+    await expect(note).to_contain_text("ログインの有効期限が切れたため、この画面は更新されていません")
+    await expect(page.get_by_role("alert").filter(has_text="ログインの有効期限")).to_be_visible()
+    await expect(listed.locator("input[type=password]")).to_have_count(0)  # no sign-in page inside the list
+    assert await listed.locator("table").inner_html() == rows_before
+    await expect(page.locator("#live-status")).not_to_contain_text("更新しました")
+    await shoot(page, "review-live-list-session-ended")
+    # the link signs in again and comes back to this list
+    await note.get_by_role("link", name=re.compile("ログインし直す")).click()
+    await page.get_by_label("職員番号").fill("kouki-037")
+    password = account("kouki-037", ELDERLY.division, "counselor")
+    await page.get_by_label("パスワード").fill(password)
+    await page.get_by_role("button", name="ログイン").click()
+    await expect(page).to_have_url(re.compile(rf"/ui/\?counter={ELDERLY.code}&ok=signed_in$"))
+    await expect(page.locator("#cases table")).to_be_visible()

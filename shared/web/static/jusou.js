@@ -2,8 +2,9 @@
 (function () {
   // Live updates: the service says when its store changed; every live part of the page reloads. Only on a
   // signed-in reader's page (base.html `data-live`): the stream answers nobody else (the login page).
+  let source = null, stale = false;
   if (window.EventSource && document.body && document.body.hasAttribute("data-live")) {
-    const source = new EventSource("/ui/events");
+    source = new EventSource("/ui/events");
     // A change between the page's render and the stream's (re)opening would be missed: refresh once on open.
     source.addEventListener("open", function () {
       document.body.dispatchEvent(new CustomEvent("jusou-changed", { detail: "open" }));
@@ -11,8 +12,47 @@
     source.addEventListener("changed", function (e) {
       document.body.dispatchEvent(new CustomEvent("jusou-changed", { detail: e.data }));
       const live = document.getElementById("live-status");
-      if (live) live.textContent = "更新しました / updated " + new Date().toLocaleTimeString("ja-JP");
+      if (live && !stale) live.textContent = "更新しました / updated " + new Date().toLocaleTimeString("ja-JP");
     });
+  }
+  // A live part's refresh that comes back as the sign-in page (the session ended while the page stayed open: the
+  // request was sent on to /ui/login) or as a refusal is not put into the page (it was: the whole sign-in page inside
+  // the list). The part stays as it was, the updates stop, and the page says so, with the way to sign in again and
+  // come back here; a form being filled in keeps what was typed (sent, it is put back after signing in).
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    const xhr = e.detail.xhr;
+    let to = "";
+    try { to = new URL(xhr.responseURL || location.href, location.href).pathname; } catch (err) { to = ""; }
+    const signedOut = /^\/ui\/login(\/|$)/.test(to);
+    if (!signedOut && xhr.status < 400) return;
+    e.detail.shouldSwap = false;
+    e.detail.isError = false;
+    staleNotice(signedOut ? "ログインの有効期限が切れたため、この画面は更新されていません。入力中のフォームは、そのまま送信すればログインし直した後に内容が戻ります / " +
+                            "your sign-in has ended: this page is no longer updated. A form you are filling in keeps what you typed: send it, sign in again, and it is put back"
+                          : "この画面の一覧を更新できませんでした（" + xhr.status + "）。画面を開き直してください / " +
+                            "this page's list could not be refreshed (" + xhr.status + "): reload the page", signedOut);
+  });
+  function staleNotice(text, signIn) {
+    stale = true;
+    if (signIn && source) { source.close(); source = null; }
+    const live = document.getElementById("live-status");
+    if (live) live.textContent = "";
+    let note = document.getElementById("stale-note");
+    if (!note) {
+      const main = document.getElementById("main");
+      if (!main) return;
+      note = document.createElement("p");
+      note.id = "stale-note";
+      note.className = "callout warn";
+      note.setAttribute("role", "alert");
+      main.insertBefore(note, live ? live.nextSibling : main.firstChild);
+    }
+    note.textContent = text;
+    const here = location.pathname + location.search;
+    const a = document.createElement("a");
+    a.href = signIn ? "/ui/login?next=" + encodeURIComponent(here) : here;
+    a.textContent = signIn ? "ログインし直す / sign in again" : "画面を開き直す / reload";
+    note.append(" ", a);
   }
   // What the templates once did inline (the CSP runs no inline script or style):
   // a print button, a select that submits its form, the audit tree's indentation by depth.
