@@ -193,18 +193,23 @@ async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, flo
         first = [e for e in envelopes if e.source_position <= envelopes[5 * 3 - 1].source_position]
         rest = envelopes[len(first):]
         await asyncio.to_thread(publish_all, first, False)  # warm
+        server = _server_pid(url)
         before_applied, before_inside, cpu = inbox.applied, inside["cpu"], time.process_time()
+        server_cpu = _cpu(server) if server else 0.0
         await asyncio.to_thread(publish_all, rest, True)
         expected = sum(1 for e in rest if e.event_type == "CaseEscalated")
         while inbox.applied - before_applied < expected:  # its ack and count follow the commit
             await asyncio.sleep(0.001)
         used = time.process_time() - cpu
+        server_used = (_cpu(server) - server_cpu) if server else 0.0
         deliveries = inbox.applied - before_applied
         handlers = inside["cpu"] - before_inside
         return {"deliveries": deliveries,
                 "inbox_cpu_us_per_delivery": 1e6 * (used - publisher["cpu"] - handlers) / max(1, deliveries),
                 "handler_cpu_us_per_delivery": 1e6 * handlers / max(1, deliveries),
-                "runs": inbox.runs}
+                "runs": inbox.runs,
+                # nats-server's CPU over the same time: the publishes (3 a case) and the deliveries, acks, pull requests
+                "nats_cpu_us_per_delivery": 1e6 * server_used / max(1, deliveries)}
     finally:
         await broker.stop()
         app.close()
@@ -217,6 +222,18 @@ def _cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pid(url: str) -> int | None:
+    """The local nats-server listening on `url`'s port (its command line names the port), else None."""
+    port = url.rsplit(":", 1)[-1]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if argv and argv[0].endswith(b"nats-server") and port.encode() in argv:
+                    return int(proc.name)
+    return None
 
 
 def idle_round(root: Path, seconds: float) -> dict[str, Any]:

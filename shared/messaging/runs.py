@@ -227,8 +227,8 @@ class StandingPull:
         headers = self.last_status = msg.headers or {}
         status = headers.get("Status", "")
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status == "100":  # an idle heartbeat (not asked for) or flow control: nothing ended
-            return
+        if status == "100" or "Batch Completed" in headers.get("Description", ""):
+            return  # an idle heartbeat (not asked for), flow control, a request whose messages all came: counted
         if status == "408" and "Nats-Pending-Messages" in headers:
             with contextlib.suppress(ValueError):
                 self.pending = max(self.pending - int(headers["Nats-Pending-Messages"]), 0)
