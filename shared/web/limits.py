@@ -75,6 +75,14 @@ NOT_JSON = (
     "the body is not JSON in UTF-8: send UTF-8 JSON with Content-Type: application/json"
 )
 
+NESTED_TOO_DEEP = (
+    "送信された JSON の入れ子（配列・オブジェクトの中の配列・オブジェクト）が深すぎて読めません。項目の形を /docs で確認して"
+    "ください / the JSON body is nested too deeply to be read: see /docs for the fields' shapes"
+)
+TOO_MANY_DIGITS = (
+    "送信された JSON に 4300 桁を超える数があり、読めません。数は項目の範囲内で送ってください / the JSON body holds a number "
+    "of more than 4300 digits, which cannot be read: send numbers within the fields' ranges"
+)
 
 #: Starlette's bare answers, said so that a person knows what to do
 FRAMEWORK_WORDS = {
@@ -534,8 +542,12 @@ def install(api: FastAPI, middleware: bool = True) -> None:
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            # FastAPI's words for a body it could not decode (not UTF-8, not JSON)
-            return JSONResponse({"detail": NOT_JSON}, status_code=400)
+            # FastAPI's words for a body it could not decode (not UTF-8, not JSON), or JSON that Python's reader
+            # would not take: nested too deep, or a number of more than 4300 digits (the review from outside)
+            cause = exc.__cause__
+            detail = (NESTED_TOO_DEEP if isinstance(cause, RecursionError)
+                      else TOO_MANY_DIGITS if isinstance(cause, ValueError) and "digits" in str(cause) else NOT_JSON)
+            return JSONResponse({"detail": detail}, status_code=400)
         if (exc.status_code, exc.detail) in FRAMEWORK_WORDS:
             return JSONResponse({"detail": FRAMEWORK_WORDS[exc.status_code, exc.detail]}, status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))

@@ -5,7 +5,9 @@ the event contract) found at the edges, each probe as it was sent to a running s
   takes) in a command's body: the 422 that echoes the input could not be written as JSON, so the command answered
   500 and the connection was dropped;
 - a name holding U+061C ARABIC LETTER MARK (one of Unicode's bidirectional controls, beside U+200E/F and U+202A–E,
-  which were refused) or a line break of Unicode's own (U+2028, U+2029) in a one-line field was recorded.
+  which were refused) or a line break of Unicode's own (U+2028, U+2029) in a one-line field was recorded;
+- a body of valid JSON nested 1000 deep, or holding a number of 5000 digits, was refused "not JSON (UTF-8)": true
+  to Python's reader, not to the person who sent it. It says what is wrong.
 
 Each refusal is a 4xx whose `detail` a person can act on, with its `code`, declared in the service's OpenAPI.
 Runs on the shared suite; each test makes its own records.
@@ -97,3 +99,18 @@ def test_an_idempotency_key_refused_with_400_has_the_code_the_openapi_names_for_
     operation = http.get(f"{intake}/openapi.json").json()["paths"]["/consultations"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
     assert "`bad_key`" in operation["responses"]["400"]["description"], operation["responses"]["400"]
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ('{"counter": "houkatsu", "note": ' + "[" * 1000 + "]" * 1000 + "}", "入れ子"),
+    ('{"counter": "houkatsu", "note": ' + "7" * 5000 + "}", "4300 桁")], ids=["nested 1000 deep", "5000 digits"])
+def test_json_that_python_will_not_read_is_refused_with_400_saying_what_is_wrong(body: str, said: str,
+                                                                                shared_suite: Suite,
+                                                                                http: httpx.Client) -> None:
+    intake = shared_suite.url("intake")
+
+    refused = http.post(f"{intake}/consultations", content=body.encode(), headers={**COUNSELOR, **JSON})
+
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "bad_request" and said in refused.json()["detail"], refused.text
+    assert declared(http, intake, "post", "/consultations", 400)
