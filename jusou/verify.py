@@ -121,7 +121,7 @@ async def read_stream(nc: Any, stream: str, subjects: str) -> list[Any]:
 def _source_position(data: bytes) -> int:
     try:
         return int(json.loads(data).get("source_position", 0))
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError, OverflowError, RecursionError):  # 1e400, a list, nested too deep
         return 0
 
 
@@ -360,7 +360,7 @@ def _envelope_fields(data: bytes) -> tuple[int | None, str | None]:
     try:
         body = json.loads(data)
         position, event_id = body.get("source_position"), body.get("event_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None, None
     return (position if isinstance(position, int) and not isinstance(position, bool) else None), event_id
 

@@ -229,7 +229,7 @@ class DeadLetter:
         """The original message: its JSON if it is JSON, else its text, else its bytes in hex."""
         try:
             return json.loads(self.data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, a number over 4300 digits, nested too deep
             try:
                 return self.data.decode("utf-8")
             except UnicodeDecodeError:

@@ -217,7 +217,7 @@ def case_of(body: bytes) -> UUID | None:
     try:
         found = json.loads(body)
         return UUID(str(found["case_id"])) if isinstance(found, dict) else None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
 
 
