@@ -10,6 +10,10 @@
   inside the list, under a top bar still naming the staff member, and the page went on saying 「更新しました」. Now the
   list stays as it was, the updates stop, and the page says the sign-in ended, with a link that signs in again and
   comes back to this page.
+- A form sent from a duplicated tab (the same page, so the same idempotency key) with other content than the first tab
+  sent is refused (the key was spent on the first). Its 「入力した内容を戻して元の画面へ」 put the input back with that
+  same spent key, so sending it again was refused again, for ever. Now a form put back after a refusal of the request
+  (4xx) goes with the page's fresh key; after a failure (5xx) it keeps its first key, as before.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime, timedelta
 
 from playwright.async_api import Page, expect
 from support.auth import ROLE_STAFF, account
-from support.municipality import ELDERLY, LEAD
+from support.municipality import ELDERLY, LEAD, concern
 
 from jusou.runner import Suite
 from shared.domain.wareki import JST, today_in_japan, wareki
@@ -118,3 +122,28 @@ async def test_a_live_list_open_when_the_session_ends_says_so_instead_of_showing
     await page.get_by_role("button", name="ログイン").click()
     await expect(page).to_have_url(re.compile(rf"/ui/\?counter={ELDERLY.code}&ok=signed_in$"))
     await expect(page.locator("#cases table")).to_be_visible()
+
+
+async def test_a_form_refused_for_its_spent_key_in_a_duplicated_tab_can_be_sent_again_from_the_form_put_back(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, "kouki-038", ELDERLY.division, "counselor")
+    await page.goto(f"{intake}/ui/consultations/new?counter={ELDERLY.code}")
+    duplicate = await page.context.new_page()
+    await duplicate.goto(page.url)
+    key = await page.locator("input[name=idempotency_key]").first.input_value()
+    # the browser's 「タブを複製」 copies the page as it is, its form's key with it
+    await duplicate.locator("input[name=idempotency_key]").first.evaluate("(field, key) => { field.value = key; }", key)
+    for tab, name, born in ((page, "砂原 鷹之", "S21.2.2"), (duplicate, "波多野 杏珠", "H1.5.5")):
+        await tab.get_by_label(concern("elderly-care")).check()
+        await tab.get_by_label("氏名").fill(name)
+        await tab.get_by_label("生年月日").fill(born)
+    await page.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    await duplicate.get_by_role("button", name=re.compile("受け付ける")).click()
+    await expect(duplicate.locator("[data-error-page]")).to_be_visible()  # the key was spent on the first tab's
+    await duplicate.get_by_role("link", name=re.compile("入力した内容を戻して元の画面へ")).click()
+    await expect(duplicate.get_by_label("氏名")).to_have_value("波多野 杏珠")
+    await duplicate.get_by_role("button", name=re.compile("受け付ける")).click()  # unchanged: sent as a new command
+    await expect(duplicate.get_by_role("alert")).to_contain_text("相談を受け付けました")
+    await expect(duplicate.locator("main")).to_contain_text("波多野 杏珠")

@@ -153,6 +153,12 @@
   function samePairs(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
   function isSignIn() { return /^\/ui\/login(\/|$)/.test(location.pathname); }
   function isRefusal() { return !!document.querySelector("[data-error-page]"); }
+  function refusalStatus() {  // the HTTP status of this page's answer (0 where the browser does not say)
+    try {
+      const nav = performance.getEntriesByType("navigation")[0];
+      return (nav && nav.responseStatus) || 0;
+    } catch (err) { return 0; }
+  }
   function notice(text, link) {
     const main = document.getElementById("main");
     if (!main) return null;
@@ -247,6 +253,11 @@
     const signedOut = new URLSearchParams(location.search).get("ok") === "signed_out";
     if (draft.v !== 1 || Date.now() - draft.at > DRAFT_MS || signedOut) { writeDraft(null); return; }
     if (isSignIn() || isRefusal()) {  // refused: keep it for the form's page
+      // Refused as a request (4xx: another tab sent this form's key with other content, or the rule said no), nothing
+      // was recorded under its key: sent again it is a new command with the page's fresh key (the same key would be
+      // refused again, for ever). After a failure (5xx) it keeps its key: the first may have been recorded.
+      const status = refusalStatus();
+      if (isRefusal() && status >= 400 && status < 500) draft.key = "";
       writeDraft(Object.assign(draft, { state: "waiting" }));
       notice(isSignIn()
         ? "送信できなかった入力はこのタブに残してあります。ログインすると元の画面に戻り、入力した内容を戻します（自動では送信しません）/ " +
