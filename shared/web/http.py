@@ -362,10 +362,10 @@ def _mount_pages(api: FastAPI, page: UI, ui_router: APIRouter | None) -> None:
              dependencies=[requires("case.history")])
     async def timeline(case_id: UUID, request: Request) -> HTMLResponse:
         """D15: the case's journey across every program, as a timeline."""
-        rows, missing = await gather_history(str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS},
-                                             principal(request).token)
+        rows, missing, withheld = await gather_history(
+            str(case_id), {name: internal_url(name) for name in PROGRAM_LABELS}, principal(request).token)
         return page.render(request, "timeline.html", "ケースの経過 / journey", case_id=str(case_id), rows=rows,
-                           missing=missing)
+                           missing=missing, withheld=withheld)
 
     if ui_router is not None:
         api.include_router(ui_router, dependencies=[Depends(form_guard)])  # shared/web/limits.py
@@ -436,13 +436,16 @@ def _recent(app: ServiceApplication, limit: int = 100) -> list[tuple[int, str, s
     return rows
 
 
-async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """D15: every program's record of the case, merged in time order; programs that did not answer
-    (or did not let the caller, whose token is forwarded, read it)."""
+async def gather_history(case_id: str, urls: dict[str, str],
+                         token: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """D15: every program's record of the case, merged in time order; the programs that did not answer (unreachable,
+    a failure), and apart those that answered but did not let the caller, whose token is forwarded, read their
+    record (401, 403: the division scope, no outage). A 404 is no record there."""
     import httpx
 
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
+    withheld: list[str] = []
     async with httpx.AsyncClient(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
         responses = await asyncio.gather(
             *(client.get(f"{url}/cases/{case_id}/history") for url in urls.values()), return_exceptions=True
@@ -450,7 +453,9 @@ async def gather_history(case_id: str, urls: dict[str, str], token: str) -> tupl
     for name, response in zip(urls, responses, strict=True):
         if isinstance(response, httpx.Response) and response.status_code == 200:
             rows.extend(response.json())
-        else:
+        elif isinstance(response, httpx.Response) and response.status_code in (401, 403):
+            withheld.append(name)
+        elif not (isinstance(response, httpx.Response) and response.status_code == 404):
             missing.append(name)
     rows.sort(key=lambda r: (r["occurred_at"], r["service"], r["position"]))
-    return rows, missing
+    return rows, missing, withheld
