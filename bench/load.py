@@ -11,13 +11,15 @@ they are true:
 - bus events/s: the `JUSOU` stream's message count over the phase;
 - memory: the RSS of each service's process (and its children) and of nats-server.
 
-The load generator runs in several processes (`Drivers`: each its own event loop, HTTP client and
-NATS connection) so that it is never the limit; the main process sends each phase's share to every
+The load generator runs in several processes (`Drivers`: each its own event loop (uvloop), HTTP client
+and NATS connection) so that it is never the limit; the main process sends each phase's share to every
 driver and gathers the outcomes (case ids, timings, reads). Its CPU is counted apart from the
-suite's, summed over its processes. A journey waits for a state as an integrator would: on the bus
-(a core NATS subscription on the stream's subjects) for the event that must precede the state, then
-one HTTP read, retried only while the consuming service has not applied the event yet
-(`BusWaits`, `DriverJourney`); every read is counted (reads per journey in the figures).
+suite's, summed over its processes, and kept small: its HTTP client is bench/client.py (httpx's
+requests byte for byte at ~1/20 of httpx's CPU a request). A journey waits for a state as an
+integrator would: on the bus (core NATS subscriptions on the subjects of the events waited for) for
+the event that must precede the state, then one HTTP read, retried only while the consuming service
+has not applied the event yet (`BusWaits`, `DriverJourney`, `Lags`); every read is counted (reads
+per journey in the figures).
 """
 
 from __future__ import annotations
