@@ -14,11 +14,15 @@
   sent is refused (the key was spent on the first). Its 「入力した内容を戻して元の画面へ」 put the input back with that
   same spent key, so sending it again was refused again, for ever. Now a form put back after a refusal of the request
   (4xx) goes with the page's fresh key; after a failure (5xx) it keeps its first key, as before.
+- A case's 経過 at the counter said in red 「応答のない事業: アウトリーチ、参加支援 / not reachable」 on every escalated case:
+  those programs answered, refusing the counselor's division (403). Now said apart, muted, as what the division may
+  not read; 「応答のない事業」 only for a program that did not answer; an unknown case says it has no records.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 
 from playwright.async_api import Page, expect
@@ -27,9 +31,11 @@ from support.municipality import ELDERLY, LEAD, concern
 
 from jusou.runner import Suite
 from shared.domain.wareki import JST, today_in_japan, wareki
+from shared.web.labels import PROGRAM_LABELS
 
 from .conftest import shoot, sign_in
 from .test_casework_ui import start_engagement
+from .test_collaboration_ui import escalate_a_case
 
 
 async def _as_text_field(page: Page, field_id: str) -> None:
@@ -147,3 +153,23 @@ async def test_a_form_refused_for_its_spent_key_in_a_duplicated_tab_can_be_sent_
     await duplicate.get_by_role("button", name=re.compile("受け付ける")).click()  # unchanged: sent as a new command
     await expect(duplicate.get_by_role("alert")).to_contain_text("相談を受け付けました")
     await expect(duplicate.locator("main")).to_contain_text("波多野 杏珠")
+
+
+async def test_a_cases_journey_at_the_counter_says_what_the_division_may_not_read_not_that_programs_are_down(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    case_id = await escalate_a_case(intake, "経過 確認")
+    await sign_in(page, intake, "kouki-039", ELDERLY.division, "counselor")
+    await page.goto(f"{intake}/ui/cases/{case_id}/timeline")
+    timeline = page.get_by_role("list", name="経過")
+    await expect(timeline.locator("li[data-event='Case.Escalated']")).to_be_visible()
+    await expect(page.locator("#not-answering")).to_have_count(0)  # every program answered
+    await expect(page.get_by_text("応答のない事業")).to_have_count(0)
+    withheld = page.locator("#withheld")
+    await expect(withheld).to_contain_text("所属課の範囲外のため、この経過に含まれない事業")
+    await expect(withheld).to_contain_text(PROGRAM_LABELS["outreach"])  # 403 to this division: not read, not down
+    await shoot(page, "review-timeline-withheld")
+
+    await page.goto(f"{intake}/ui/cases/{uuid.uuid4()}/timeline")
+    await expect(page.locator("#no-records")).to_have_text("このケースの記録はありません / no records of this case")
+    await expect(page.get_by_text("応答のない事業")).to_have_count(0)
