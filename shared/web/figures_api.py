@@ -252,7 +252,8 @@ def mount_figures(api: FastAPI, page: UI) -> None:
         """実績（事業目標・評価指標）: the year's figures per quarter, per counter and program, with bars and
         the targets; `format` csv / xlsx / json downloads the same for the signed-in browser."""
         this_year = fiscal_year_of(today_in_japan())
-        year = int(fy) if fy.isdigit() and 2000 <= int(fy) <= 2100 else this_year
+        # ASCII digits only, and four: `isdigit()` is also true of ² and of 5000 digits, which int() refuses (a 500)
+        year = int(fy) if fy.isascii() and fy.isdigit() and len(fy) == 4 and 2000 <= int(fy) <= 2100 else this_year
         quarter = int(q) if q in ("0", "1", "2", "3", "4") else 0
         document = await city_document(year, principal(request).token)
         if format in ("csv", "xlsx", "json"):
