@@ -606,6 +606,7 @@ class DriverJourney(Journey):
                 if foreign and self.lags is not None:
                     lag_key = f"{service}<{','.join(sorted(foreign))}"
                     first = self.lags.first_read(lag_key)
+                    delay = max(FIRST_RETRY_S, first / 4)  # early: again at 1.25, 1.75, 2.75 × the wait, not 2, 4, 8 … ms
             else:
                 tally.bus_timeouts += 1
         began = time.monotonic()

@@ -233,3 +233,39 @@ def test_the_load_generators_cpu_is_shown_beside_the_suites_in_both_phases() -> 
     assert (steady["value"], steady["baseline"], steady["ratio"]) == (0.4, 3.5, round(0.4 / 3.5, 3))
     assert rows["steady phase: cores busy, the load generator / the suite"]["value"] == 0.1
     assert rows["its CPU per bus event (apart from the suite's)"]["baseline"] == 2.5  # the best step's
+
+
+def test_a_first_read_too_early_is_read_again_at_steps_of_its_wait_not_of_milliseconds() -> None:
+    """The suite's lag jumped past the wait the driver learnt (40 ms, the state there after 60): read again at 50
+    and 70 ms, not at 42, 46, 54 and 70 (each read is the suite's work: reads per journey in the figures)."""
+    case = "6f1c0d4e-0000-0000-0000-00000000000c"
+
+    class Waits:
+        async def until(self, key: str, need: Counter[str], timeout: float) -> bool:
+            return True
+
+    class Answer:
+        status_code = 200
+
+        def __init__(self, status: str) -> None:
+            self.status = status
+
+        def json(self) -> dict[str, str]:
+            return {"status": self.status}
+
+    async def scenario() -> int:
+        tally, lags = load.Tally(), load.Lags()
+        lags.at["meeting<collaboration.PlanProposed"] = 0.040
+        began = asyncio.get_running_loop().time()
+
+        class Http:
+            async def get(self, url: str, **kwargs: Any) -> Answer:
+                tally.reads += 1
+                applied = asyncio.get_running_loop().time() - began >= 0.060
+                return Answer("proposed" if applied else "none")
+
+        journey = load.DriverJourney({"meeting": "http://meeting"}, Http(), Waits(), tally, lags)  # type: ignore[arg-type]
+        await journey.get_when("meeting", f"/agenda/{case}", lambda r: r["status"] == "proposed", "the agenda")
+        return tally.reads
+
+    assert asyncio.run(scenario()) <= 3
