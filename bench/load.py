@@ -578,8 +578,9 @@ class DriverJourney(Journey):
     it, `PRECEDING`), then read over HTTP: once, or again at 2, 4, 8 … 100 ms while the consuming
     service has not applied the event yet. When the event is another service's (the reader's service
     consumes it), the first read comes after the lag this process saw lately between such an event
-    and the state (`Lags`), so that it is seldom too early. A wait the table does not know polls
-    from the start (10 → 100 ms)."""
+    and the state (`Lags`), so that it is seldom too early, and an early one is read again at steps
+    of a quarter of that wait, doubling (the suite's lag jumps under load). A wait the table does not
+    know polls from the start (10 → 100 ms)."""
 
     def __init__(self, urls: dict[str, str], http: CountingClient, waits: BusWaits | None, tally: Tally,
                  lags: Lags | None = None) -> None:
