@@ -70,3 +70,13 @@ def test_a_list_pages_page_number_of_any_digits_is_a_page(number: str, shared_su
         for query in ("page", "per_page"):
             shown = browser.get(shared_suite.url("collaboration") + "/ui/", params={query: number})
             assert shown.status_code < 500 and "text/html" in shown.headers["content-type"], (query, shown.status_code)
+
+
+@pytest.mark.xfail(strict=True, reason="handed to the lead for H5 (/tmp/h/for_lead.md, H6): services/community/ui.py "
+                                       "`_fiscal_year` int()s 5000 digits; remove this mark with the fix")
+@pytest.mark.parametrize("path", ["/ui/activities", "/ui/sessions-table"])
+def test_communitys_activities_take_any_year_for_this_year(path: str, shared_suite: Suite) -> None:
+    worker_ = {COOKIE: token("chiiki-001", LEAD, "community_worker")}
+    with httpx.Client(timeout=60, trust_env=False, cookies=worker_) as browser:
+        shown = browser.get(shared_suite.url("community") + path, params={"fy": "9" * 5000})
+        assert shown.status_code == 200 and "text/html" in shown.headers["content-type"], shown.status_code
