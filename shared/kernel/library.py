@@ -19,6 +19,9 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   here listens, and a `NOTIFY` serialises every committing transaction of the whole server; and whose
   `insert_events` sends the COMMIT with the insert (`_insert_events`, `_insert_stored_events`,
   `_fetch_ids_after_insert_events`): the events table's lock is not held across a round trip (issue 19).
+- `sqlite_of`: a pooled SQLite connection's `sqlite3.Connection`: the services' SQLite recorders read an
+  aggregate's events and a tracking position in one statement, without the library's BEGIN and ROLLBACK
+  (shared/kernel/lean.py `reads_alone`).
 - `remembered_protocol_members`: `isinstance` against the library's runtime-checkable protocols
   (`CanMutateProtocol` for every event an aggregate is rebuilt from, `DomainEventProtocol` and
   `CollectEventsProtocol` for everything saved) looks up the protocol's members once, not on every
@@ -144,6 +147,11 @@ def without_notify(recorder_class: type, retrying: Callable[[Any], Any] = lambda
         "_notify_channel": _notify_channel, "insert_events": retrying(insert_events),
         "__doc__": f"{recorder_class.__name__} without NOTIFY, committed with its insert (without_notify)."})
     return quiet
+
+
+def sqlite_of(connection: Any) -> Any:
+    """A pooled SQLite connection's own `sqlite3.Connection` (the library's `SQLiteConnection._sqlite_conn`)."""
+    return connection._sqlite_conn
 
 
 #: Each protocol's members (name, whether the protocol's member is callable), and whether all are methods.

@@ -13,25 +13,38 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
+from shared.kernel.lean import reads_alone
 from shared.kernel.library import without_notify
 from shared.settings import Settings
 
 _QUIET: dict[str, type] = {}
+_RECORDERS = ("QuietPostgresProcessRecorder", "QuietPostgresApplicationRecorder",
+              "LeanSQLiteProcessRecorder", "LeanSQLiteApplicationRecorder")
 
 
 def __getattr__(name: str) -> type:
-    """`QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`: the services' PostgreSQL recorders (the
-    topics in `store_env`), the library's without the `NOTIFY` in every insert, which nothing here listens to and
-    which serialises every commit of the server behind one lock (shared/kernel/library.py `without_notify`). Made
-    on first use: a SQLite service does not import eventsourcing.postgres."""
-    if name not in ("QuietPostgresProcessRecorder", "QuietPostgresApplicationRecorder"):
+    """The services' recorders (the topics in `store_env`), made on first use (a SQLite service does not import
+    eventsourcing.postgres):
+
+    - `QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`: the library's PostgreSQL recorders without
+      the `NOTIFY` in every insert, which nothing here listens to and which serialises every commit of the server
+      behind one lock (shared/kernel/library.py `without_notify`);
+    - `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`: the library's SQLite recorders whose
+      one-statement reads (an aggregate's events, a tracking position) send no `BEGIN` and `ROLLBACK` around the
+      statement (shared/kernel/lean.py `reads_alone`)."""
+    if name not in _RECORDERS:
         raise AttributeError(name)
     if name not in _QUIET:
-        from eventsourcing import postgres
+        if name.startswith("Quiet"):
+            from eventsourcing import postgres
 
-        quiet = without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_own_commit)
-        quiet.__module__, quiet.__qualname__ = __name__, name
-        _QUIET[name] = quiet
+            made = without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_own_commit)
+        else:
+            from eventsourcing import sqlite
+
+            made = reads_alone(getattr(sqlite, name.removeprefix("Lean")))
+        made.__module__, made.__qualname__, made.__name__ = __name__, name, name
+        _QUIET[name] = made
     return _QUIET[name]
 
 
@@ -103,6 +116,8 @@ def store_env(settings: Settings) -> dict[str, str]:
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": settings.cipher_key,
         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        # the library's JSON transcoding, parsed by orjson (shared/kernel/lean.py)
+        "TRANSCODER_TOPIC": "shared.kernel.lean:OrjsonTranscoder",
     }
     if settings.store == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +125,10 @@ def store_env(settings: Settings) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.data_dir / f"{settings.service}.sqlite"),
             "SQLITE_LOCK_TIMEOUT": "10",
+            # a service's reads of its events and tracking without BEGIN/ROLLBACK (issue 19); a plain `Application`
+            # on the same env (jusou verify, tools) likewise
+            "PROCESS_RECORDER_TOPIC": f"{__name__}:LeanSQLiteProcessRecorder",
+            "APPLICATION_RECORDER_TOPIC": f"{__name__}:LeanSQLiteApplicationRecorder",
         }
     else:
         ensure_pg_schema(settings)

@@ -1,0 +1,209 @@
+"""The services' SQLite recorders read an aggregate's events and a tracking position in one statement, without the
+library's BEGIN and ROLLBACK (shared/kernel/library.py `reads_alone`, issue 19), and answer exactly as the
+library's own recorders do, side by side on the same file: rows, ids, versions, orderings, errors. An upgrade of
+eventsourcing that changes what its reads answer, or the statements they run, fails here."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory, OperationalError, StoredEvent, Tracking
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore, SQLiteProcessRecorder
+from eventsourcing.utils import Environment
+
+from shared.kernel import store
+from shared.kernel.store import store_env
+from shared.settings import Settings
+
+Lean: Any = store.LeanSQLiteProcessRecorder
+LeanApplication: Any = store.LeanSQLiteApplicationRecorder
+
+#: every argument combination of `select_events` the library takes
+SELECTIONS: list[dict[str, Any]] = [
+    {}, {"gt": 2}, {"lte": 3}, {"gt": 1, "lte": 4}, {"desc": True}, {"desc": True, "limit": 1},
+    {"limit": 2}, {"gt": 5}, {"lte": 0}, {"desc": True, "gt": 1, "lte": 4, "limit": 2},
+]
+
+
+def _recorders(path: Path, id_type: str = "uuid") -> tuple[Any, Any]:
+    """The library's process recorder and ours, on one datastore (one file, one pool)."""
+    datastore = SQLiteDatastore(str(path), originator_id_type=id_type)  # type: ignore[arg-type]
+    library = SQLiteProcessRecorder(datastore)
+    library.create_table()
+    return library, Lean(datastore)
+
+
+def _stored(originator_id: Any, versions: range) -> list[StoredEvent]:
+    return [StoredEvent(originator_id=originator_id, originator_version=v, topic=f"t:{v}", state=bytes([v]) * v)
+            for v in versions]
+
+
+@pytest.fixture
+def recorders(tmp_path: Path) -> Iterator[tuple[Any, Any, UUID]]:
+    library, lean = _recorders(tmp_path / "s.db")
+    aggregate = uuid4()
+    library.insert_events(_stored(aggregate, range(1, 6)))
+    library.insert_events(_stored(uuid4(), range(1, 3)))  # another aggregate's events, never selected
+    yield library, lean, aggregate
+    library.datastore.close()
+
+
+def test_an_aggregates_events_read_alone_are_the_librarys_for_every_selection(
+        recorders: tuple[Any, Any, UUID]) -> None:
+    library, lean, aggregate = recorders
+    for selection in SELECTIONS:
+        for asked in (aggregate, str(aggregate), aggregate.hex):
+            expected = library.select_events(asked, **selection)
+            got = lean.select_events(asked, **selection)
+            assert got == expected, (asked, selection)
+            assert [type(e.originator_id) for e in got] == [type(e.originator_id) for e in expected]
+    assert lean.select_events(uuid4()) == library.select_events(uuid4()) == []
+
+
+def test_each_event_read_alone_carries_the_id_it_was_asked_for(recorders: tuple[Any, Any, UUID]) -> None:
+    """Not a UUID made per row: the one asked for (equal to what the library makes from the row)."""
+    library, lean, aggregate = recorders
+    assert all(e.originator_id is aggregate for e in lean.select_events(aggregate))
+    assert all(e.originator_id == aggregate and e.originator_id is not aggregate
+               for e in library.select_events(aggregate))
+
+
+def test_a_text_id_store_reads_alone_as_the_library(tmp_path: Path) -> None:
+    library, lean = _recorders(tmp_path / "t.db", id_type="text")
+    library.insert_events(_stored("case-7", range(1, 4)))
+    for selection in SELECTIONS:
+        assert lean.select_events("case-7", **selection) == library.select_events("case-7", **selection)
+    assert all(type(e.originator_id) is str for e in lean.select_events("case-7"))
+
+
+def test_tracking_and_head_read_alone_are_the_librarys(recorders: tuple[Any, Any, UUID]) -> None:
+    library, lean, _ = recorders
+    assert lean.max_tracking_id("src") is library.max_tracking_id("src") is None
+    assert lean.has_tracking_id("src", 1) is library.has_tracking_id("src", 1) is False
+    library.insert_tracking(Tracking(application_name="src", notification_id=7))
+    for position in (None, 1, 7, 8):
+        assert lean.has_tracking_id("src", position) is library.has_tracking_id("src", position)
+    assert lean.max_tracking_id("src") == library.max_tracking_id("src") == 7
+    assert lean.max_notification_id() == library.max_notification_id() == 7
+
+
+def test_an_empty_store_head_reads_alone_as_the_library(tmp_path: Path) -> None:
+    library, lean = _recorders(tmp_path / "e.db")
+    assert lean.max_notification_id() is library.max_notification_id() is None
+
+
+def _statements(recorder: Any, read: Any) -> list[str]:
+    """The statements the recorder's connections ran during `read()`."""
+    ran: list[str] = []
+    pool = recorder.datastore.pool
+    conns = [pool.get_connection(is_writer=False) for _ in range(3)]
+    for conn in conns:
+        conn._sqlite_conn.set_trace_callback(ran.append)
+    for conn in conns:
+        pool.put_connection(conn)
+    read()
+    for conn in conns:
+        conn._sqlite_conn.set_trace_callback(None)
+    return [" ".join(s.split()) for s in ran]
+
+
+def test_a_read_alone_runs_its_one_statement_without_begin_or_rollback(recorders: tuple[Any, Any, UUID]) -> None:
+    library, lean, aggregate = recorders
+    for read in (lambda r: r.select_events(aggregate), lambda r: r.max_tracking_id("src"),
+                 lambda r: r.has_tracking_id("src", 3), lambda r: r.max_notification_id()):
+        theirs = _statements(library, lambda read=read: read(library))  # type: ignore[misc]
+        ours = _statements(lean, lambda read=read: read(lean))  # type: ignore[misc]
+        assert theirs[0] == "BEGIN" and theirs[-1] == "ROLLBACK" and len(theirs) == 3, theirs
+        assert ours == theirs[1:-1]  # the library's own statement, alone
+
+
+def test_a_read_alone_leaves_no_snapshot_open_on_its_connection(recorders: tuple[Any, Any, UUID],
+                                                                tmp_path: Path) -> None:
+    """Every pooled connection sees a commit made after its last read (the statement was stepped to its end)."""
+    _, lean, aggregate = recorders
+    other = sqlite3.connect(str(tmp_path / "s.db"), isolation_level=None)
+    try:
+        for version in range(6, 10):
+            lean.max_tracking_id("src")
+            assert len(lean.select_events(aggregate)) == version - 1
+            other.execute("INSERT INTO stored_events VALUES (?, ?, ?, ?)", (aggregate.hex, version, "t", b"x"))
+            other.execute("INSERT INTO tracking VALUES (?, ?) ON CONFLICT (application_name) DO UPDATE "
+                          "SET notification_id = excluded.notification_id", ("src", version))
+            assert len(lean.select_events(aggregate)) == version
+            assert lean.max_tracking_id("src") == version
+    finally:
+        other.close()
+
+
+def test_a_read_alone_raises_what_the_library_raises(tmp_path: Path) -> None:
+    datastore = SQLiteDatastore(str(tmp_path / "none.db"))
+    library, lean = SQLiteProcessRecorder(datastore), Lean(datastore)  # no tables
+    for read in (lambda r: r.select_events(uuid4()), lambda r: r.max_tracking_id("src"),
+                 lambda r: r.max_notification_id()):
+        with pytest.raises(OperationalError) as theirs:
+            read(library)
+        with pytest.raises(OperationalError) as ours:
+            read(lean)
+        assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+        assert type(ours.value.__cause__) is type(theirs.value.__cause__) is sqlite3.OperationalError
+    datastore.close()
+
+
+def test_the_services_and_tools_sqlite_stores_read_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUSOU_STORE", "sqlite")
+    env = store_env(Settings.from_env("collaboration"))
+    factory = InfrastructureFactory.construct(Environment("T", env))
+    process, application = factory.process_recorder(), factory.application_recorder()
+    assert isinstance(process, SQLiteProcessRecorder) and type(process) is Lean
+    assert isinstance(application, SQLiteApplicationRecorder) and type(application) is LeanApplication
+    factory.close()
+    app = Application(env=env)  # a tool's plain application on a service's store
+    try:
+        assert type(app.recorder) is LeanApplication
+    finally:
+        app.close()
+
+
+def test_an_application_on_recorders_read_alone_saves_and_loads_as_on_the_librarys(tmp_path: Path) -> None:
+    """The same aggregate, saved and loaded through both, conflicts refused alike."""
+    from eventsourcing.domain import Aggregate, event
+    from eventsourcing.persistence import IntegrityError
+
+    class Dog(Aggregate):
+        @event("Registered")
+        def __init__(self, name: str) -> None:
+            self.name, self.tricks = name, []
+
+        @event("TrickAdded")
+        def add_trick(self, trick: str) -> None:
+            self.tricks.append(trick)
+
+    states = []
+    for topic in (None, "shared.kernel.store:LeanSQLiteApplicationRecorder"):
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / f"{topic is None}.db"),
+               **({"APPLICATION_RECORDER_TOPIC": topic} if topic else {})}
+        app = Application(env=env)
+        dog = Dog("ポチ")
+        for trick in ("お手", "おかわり", "伏せ"):
+            dog.add_trick(trick)
+        app.save(dog)
+        stale = app.repository.get(dog.id)
+        loaded = app.repository.get(dog.id)
+        loaded.add_trick("待て")
+        app.save(loaded)
+        stale.add_trick("回れ")
+        with pytest.raises(IntegrityError):
+            app.save(stale)
+        again = app.repository.get(dog.id)
+        states.append((again.version, again.name, again.tricks, app.repository.get(dog.id, version=2).tricks,
+                       [e.originator_version for e in app.events.get(dog.id, gt=1, lte=4, desc=True, limit=2)]))
+        assert (type(app.recorder) is LeanApplication) == (topic is not None)
+        app.close()
+    assert states[0] == states[1] == (5, "ポチ", ["お手", "おかわり", "伏せ", "待て"], ["お手"], [4, 3])
