@@ -121,12 +121,22 @@ class KeyReused(DomainError):
 
     status = 422
 
-    def __init__(self) -> None:
-        super().__init__(
+    def __init__(self, form: bool = False) -> None:
+        super().__init__(FORM_SENT_ALREADY if form else (
             "同じ Idempotency-Key で別の内容が送られました。新しい操作には新しいキーを使ってください"
             "（同じ操作の再送なら、最初と同じ内容を送ってください） / this Idempotency-Key was already used "
             "for a different request: use a new key for a new request, or resend exactly the first request"
-        )
+        ))
+
+
+#: A staff page's form whose hidden key was spent by another tab of the same page (or by the page before going back):
+#: words a member of staff can act on, not the API's "use a new key".
+FORM_SENT_ALREADY = (
+    "このフォームは別のタブ（または戻る前の画面）から既に送信され、記録されています。二重に記録しないよう、この送信は"
+    "受け付けていません。記録された内容を一覧で確かめ、まだ必要なら、戻された入力内容から送り直してください / this form "
+    "was already sent from another tab (or before going back) and recorded; this one was not, so that nothing is "
+    "recorded twice: check the list, and send it again from the form put back if it is still needed"
+)
 
 
 class AlreadyRecorded(Exception):
@@ -232,7 +242,7 @@ def idempotent(service: str) -> Callable[[Request], Any]:
         record = await anyio.to_thread.run_sync(app.idempotent_record, request_id)
         if record is not None:
             if record.fingerprint != fingerprint:
-                raise KeyReused()
+                raise KeyReused(form=form is not None)
             raise Replayed(await answer_of(app, request_id, fingerprint, record))
         here.request_id, here.route, here.fingerprint = request_id, f"{request.method} {route}", fingerprint
 
