@@ -57,7 +57,7 @@ from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import new_key_field
 from shared.kernel.journey import DomainError
-from shared.organisation.reference import DIVISIONS, municipality
+from shared.organisation.reference import DIVISIONS, counter_display, municipality
 from shared.settings import current
 from shared.web import oidc
 from shared.web.auth import (
@@ -350,6 +350,8 @@ def state_value(value: Any, key: str = "", kind: str = "") -> str:
     text = str(value)
     if text == "null":
         return "—"
+    if text in ("true", "false"):  # the view's booleans arrive as JSON text
+        return "はい" if text == "true" else "いいえ"
     if text[:1] in "[{":  # the view's lists and mappings arrive as JSON text
         try:
             return state_value(json.loads(text), key, kind)
@@ -357,6 +359,8 @@ def state_value(value: Any, key: str = "", kind: str = "") -> str:
             return text
     if key == "division":
         return division_label(text)
+    if key == "counter":  # 受付窓口 by its name (the municipality file's), not its code
+        return counter_display(text)
     if key in _BY_FIELD:
         return _BY_FIELD[key].get(text, text)
     if _MOMENT.match(text):

@@ -17,6 +17,8 @@
 - A case's 経過 at the counter said in red 「応答のない事業: アウトリーチ、参加支援 / not reachable」 on every escalated case:
   those programs answered, refusing the counselor's division (403). Now said apart, muted, as what the division may
   not read; 「応答のない事業」 only for a program that did not answer; an unknown case says it has no records.
+- The 監査 page's view of a case showed the counter's code (「受付窓口 houkatsu」) and the view's yes/no as `true` /
+  `false`: now the counter's name and はい / いいえ, as the rest of the page.
 """
 
 from __future__ import annotations
@@ -173,3 +175,15 @@ async def test_a_cases_journey_at_the_counter_says_what_the_division_may_not_rea
     await page.goto(f"{intake}/ui/cases/{uuid.uuid4()}/timeline")
     await expect(page.locator("#no-records")).to_have_text("このケースの記録はありません / no records of this case")
     await expect(page.get_by_text("応答のない事業")).to_have_count(0)
+
+
+async def test_the_audit_view_of_a_case_names_its_counter_and_says_yes_or_no(ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    case_id = await escalate_a_case(intake, "監査 表示")
+    await sign_in(page, intake, "kansa-002", LEAD, "auditor")
+    await page.goto(f"{intake}/ui/audit/cases/{case_id}")
+    view = page.locator("details.state[data-service='intake'][data-kind='Case']")
+    await expect(view.locator("tr").filter(has=page.locator("th[title='counter']")).locator("td")).to_have_text(ELDERLY.ja)
+    await expect(view.locator("td").filter(has_text=re.compile(r"^(true|false)$"))).to_have_count(0)
+    candidate = view.locator("tr").filter(has=page.locator("th[title='escalation_candidate']")).locator("td")
+    await expect(candidate).to_have_text(re.compile(r"^(はい|いいえ)$"))
