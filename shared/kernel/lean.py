@@ -6,6 +6,8 @@ changes what the library answers fails there.
 
 - `reads_alone`: the SQLite recorders' one-statement reads without `BEGIN` and `ROLLBACK` (store.py's
   `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`, in every service's `store_env`);
+- `rendered_reads`: the PostgreSQL recorders' reads of an aggregate's events and a tracking position with their
+  statements rendered once (store.py's `QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`);
 - `OrjsonTranscoder`: the stored events' JSON parsed by orjson, typed values by the library's own hook
   (`TRANSCODER_TOPIC` in `store_env`).
 """
@@ -97,6 +99,74 @@ def reads_alone(recorder_class: type) -> type:
     if hasattr(recorder_class, "max_notification_id"):
         members["max_notification_id"] = max_notification_id
     return type(f"Lean{recorder_class.__name__}", (recorder_class,), members)
+
+
+def rendered_reads(recorder_class: type) -> type:
+    """A subclass of a PostgreSQL recorder whose reads of an aggregate's events and of a tracking position send the
+    library's own statements, composed and rendered once per recorder (issue 19).
+
+    The library's PostgreSQL reads already run without a transaction (autocommit), but each composes its statement
+    anew (`SQL` objects added together: `select_events` three to five times) and psycopg renders the composition to
+    text on every execute, quoting the schema and table names again: about 10 µs of each read's 100. Here each form
+    of the statement (with `gt`, `lte`, `desc`, `limit` or not) is composed by the library's own parts and rendered
+    on its first use, on the connection it runs on, and the text is kept; the parameters, `prepare=True`, the rows
+    and the retry of a lost connection (10 tries, 0.2 s apart) are the library's. Pinned side by side with the
+    library's reads: tests/integration/test_pg_round_trips.py."""
+    from eventsourcing.utils import retry
+    from psycopg.sql import SQL
+
+    def rendered(self: Any, conn: Any, key: tuple[Any, ...], composed: Any) -> str:
+        kept: dict[tuple[Any, ...], str] = self.__dict__.setdefault("_jusou_rendered", {})
+        text = kept.get(key)
+        if text is None:
+            text = kept[key] = composed().as_string(conn)
+        return text
+
+    @retry((persistence.InterfaceError, persistence.OperationalError), max_attempts=10, wait=0.2)
+    def select_events(self: Any, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
+                      desc: bool = False, limit: int | None = None) -> list[Any]:
+        """The library's `select_events`, its statement rendered once for each form."""
+
+        def composed() -> Any:  # the library's composition, step for step
+            statement = self.select_events_statement
+            if gt is not None:
+                statement += SQL(" AND originator_version > %s")
+            if lte is not None:
+                statement += SQL(" AND originator_version <= %s")
+            statement += SQL(" ORDER BY originator_version")
+            statement += SQL(" ASC") if desc is False else SQL(" DESC")
+            if limit is not None:
+                statement += SQL(" LIMIT %s")
+            return statement
+
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            params.append(gt)
+        if lte is not None:
+            params.append(lte)
+        if limit is not None:
+            params.append(limit)
+        key = ("select_events", gt is not None, lte is not None, desc is False, limit is not None)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(rendered(self, conn, key, composed), params, prepare=True)
+            return [StoredEvent(originator_id=row["originator_id"], originator_version=row["originator_version"],
+                                topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
+
+    @retry((persistence.InterfaceError, persistence.OperationalError), max_attempts=10, wait=0.2)
+    def max_tracking_id(self: Any, application_name: str) -> int | None:
+        """The library's `max_tracking_id`, its statement rendered once."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            statement = rendered(self, conn, ("max_tracking_id",), lambda: self.max_tracking_id_statement)
+            curs.execute(query=statement, params=(application_name,), prepare=True)
+            fetchone = curs.fetchone()
+            assert fetchone is not None
+            found: int | None = fetchone["max"]
+            return found
+
+    members: dict[str, Any] = {"select_events": select_events, "__doc__": recorder_class.__doc__}
+    if hasattr(recorder_class, "max_tracking_id"):
+        members["max_tracking_id"] = max_tracking_id
+    return type(recorder_class.__name__, (recorder_class,), members)
 
 
 def _translated(error: Exception) -> Exception:

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
-from shared.kernel.lean import reads_alone
+from shared.kernel.lean import reads_alone, rendered_reads
 from shared.kernel.library import without_notify
 from shared.settings import Settings
 
@@ -28,7 +28,8 @@ def __getattr__(name: str) -> type:
 
     - `QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`: the library's PostgreSQL recorders without
       the `NOTIFY` in every insert, which nothing here listens to and which serialises every commit of the server
-      behind one lock (shared/kernel/library.py `without_notify`);
+      behind one lock (shared/kernel/library.py `without_notify`), whose reads of an aggregate's events and of a
+      tracking position render their statements once (shared/kernel/lean.py `rendered_reads`);
     - `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`: the library's SQLite recorders whose
       one-statement reads (an aggregate's events, a tracking position) send no `BEGIN` and `ROLLBACK` around the
       statement (shared/kernel/lean.py `reads_alone`)."""
@@ -38,7 +39,7 @@ def __getattr__(name: str) -> type:
         if name.startswith("Quiet"):
             from eventsourcing import postgres
 
-            made = without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_own_commit)
+            made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_own_commit))
         else:
             from eventsourcing import sqlite
 
