@@ -240,26 +240,44 @@ class Inbox:
         # tests/integration/test_inbox_runs.py fails by name if it moves.
         async def consume(cb: Any) -> None:
             await self.reconcile(subscriber)
+            if self.batch == 1:
+                await self.consume_standing(subscriber, f"{service}--{source}", STREAM, cb)
+                return
             pull = self.standing_pull(subscriber.connection, f"{service}--{source}")
             await pull.start()
             try:
-                if self.batch > 1:
-                    await self.pull_runs(subscriber, pull, event_types, source)
-                else:
-                    while subscriber.running:
-                        for msg in await pull.get(FETCH_SECONDS):
-                            await cb(msg)
+                await self.pull_runs(subscriber, pull, event_types, source)
             finally:
                 await pull.stop()
 
         subscriber._consume_pull = consume  # type: ignore[method-assign]
 
-    def standing_pull(self, nc: Any, consumer: str) -> StandingPull:
+    def stand(self, subscriber: Any, consumer: str, stream: str) -> None:
+        """Deliver another FastStream pull subscriber of this broker (one message in flight, e.g. the dead letters'
+        replay consumer) through a standing pull request too, its messages handed to FastStream's handler one by one."""
+        async def consume(cb: Any) -> None:
+            await self.consume_standing(subscriber, consumer, stream, cb)
+
+        subscriber._consume_pull = consume
+
+    async def consume_standing(self, subscriber: Any, consumer: str, stream: str, cb: Any) -> None:
+        """FastStream's pull loop (a `fetch` per message, each handed to `cb` in a task group of its own), with the
+        messages of a standing pull request, each handed to `cb` in turn."""
+        pull = self.standing_pull(subscriber.connection, consumer, stream)
+        await pull.start()
+        try:
+            while subscriber.running:
+                for msg in await pull.get(FETCH_SECONDS):
+                    await cb(msg)
+        finally:
+            await pull.stop()
+
+    def standing_pull(self, nc: Any, consumer: str, stream: str = STREAM) -> StandingPull:
         """A consumer's standing pull request (shared/messaging/runs.py), on a subscription under the service's inbox
         prefix (its NATS user may read no other), asking for 4k messages at a time (k = `max_ack_pending` bounds what
         comes at once)."""
         prefix = pull_inbox_prefix(self.app.service).decode()
-        return StandingPull(nc, STREAM, consumer, prefix, batch=max(PULL_BATCH, 4 * self.batch), api=API)
+        return StandingPull(nc, stream, consumer, prefix, batch=max(PULL_BATCH, 4 * self.batch), api=API)
 
     async def reconcile(self, subscriber: Any) -> None:
         """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH), and its filter to

@@ -195,3 +195,44 @@ def test_nats_py_still_names_a_status_message_s_code_status() -> None:
     from nats.js.api import Header
 
     assert Header.STATUS == "Status" and Header.DESCRIPTION == "Description"
+
+
+async def test_another_pull_subscriber_of_the_broker_is_delivered_through_a_standing_request(nats: Nats,
+                                                                                             tmp_path: Path) -> None:
+    """`Inbox.stand`: a FastStream pull subscriber beside the inbox's (the dead letters' replay consumer) is served
+    by one request too, each message handed to its handler in turn."""
+    from faststream import AckPolicy
+    from faststream.nats import ConsumerConfig as FastConfig
+    from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+
+    from shared.messaging.inbox import Inbox
+    from shared.messaging.natsauth import pull_inbox_prefix
+
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    nc = await consumer(nats.url, name="unused")
+    js = nc.jetstream()
+    spy, counted = await requests_counted(nats.url)
+    broker = NatsBroker(nats.url, logger=None)
+    inbox = Inbox(collab, broker, max_deliver=3, batch=1)
+    got: list[bytes] = []
+    sub = broker.subscriber("jusou.t.*", stream=JStream(STREAM, declare=False), durable="extra",
+                            pull_sub=PullSub(batch_size=1, timeout=2.0), inbox_prefix=pull_inbox_prefix("collaboration"),
+                            config=FastConfig(durable_name="extra", max_ack_pending=1), ack_policy=AckPolicy.MANUAL)
+
+    @sub
+    async def handle(msg: NatsMessage) -> None:
+        got.append(msg.raw_message.data)
+        await msg.ack()
+
+    inbox.stand(sub, "extra", STREAM)
+    await broker.start()
+    try:
+        for i in range(8):
+            await js.publish("jusou.t.Thing", str(i).encode())
+            await eventually(lambda n=i + 1: asyncio.sleep(0, len(got) >= n), "handled")
+        assert got == [str(i).encode() for i in range(8)]
+        assert counted.get("extra", 0) <= 2  # before: one request per message
+    finally:
+        await broker.stop()
+        await spy.close()
+        await nc.close()
