@@ -211,7 +211,7 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
 
     async def authorize(request: Request) -> None:
         route = request.scope.get("route")
-        path = route.path if hasattr(route, "path") else request.url.path  # (the URL is made only without a route)
+        path: str = route.path if route is not None and hasattr(route, "path") else request.url.path  # (no URL made)
         method = request.method if request.method != "HEAD" else "GET"
         action = declared(route)
         if action == PUBLIC:
