@@ -29,7 +29,7 @@ every real event still to come, and those are then acked as duplicates. That is 
 How an operator recovers is in README, "Operating".
 
 Runs (issue 19, docs/capacity.md §5): with `JUSOU_INBOX_BATCH` = k > 1, each consumer has up to k
-messages in flight (`max_ack_pending` = k), fetches what the stream holds for it (up to k at once),
+messages in flight (`max_ack_pending` = k), takes what the stream holds for it (up to k at once),
 and applies them in stream order through `ServiceApplication.receive_many`: their effects and one
 tracking record (the run's last position) in one transaction, acked after the commit; k messages,
 one commit. A poison or forged message is dead-lettered as above without stopping the run. A
@@ -38,12 +38,17 @@ after it held (`in_progress`, so their ack wait does not run out), and dead-lett
 `max_deliver` tries, as above; then the rest of the run goes on. No message is nak'ed in a run: a
 nak'ed one would be overtaken by the next, and the tracking moved past it. Nor is a run applied while
 an earlier message of the consumer is pending elsewhere (delivered to a process that died, or to a
-fetch whose answer a lost connection took): with k in flight the server delivers the later ones
+pull request whose answer a lost connection took): with k in flight the server delivers the later ones
 first, and the earlier one, applied after them, would be a duplicate. The deliveries' own sequence
 shows when one went elsewhere; then the stream is read, and the run waits for it (`Hand`, shared/messaging/runs.py).
 k > 1 needs one process per durable consumer, the single-node shape (`jusou up`): two replicas
 sharing `<service>--<source>` could each hold part of a run and the later tracking would hide the
 earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises them).
+
+Delivery (issue 19, docs/capacity.md §6.7): every consumer, k = 1 or runs (and each partition consumer,
+shared/messaging/partitions.py), is delivered through one standing pull request (`StandingPull`,
+shared/messaging/runs.py: 4k messages, at least 64, for 15 s, asked again at half used, at a 408/409/503 or a
+reconnect), not a `MSG.NEXT` request per message; what a run holds is decided as before (`Hand`).
 """
 
 from __future__ import annotations
