@@ -1,8 +1,9 @@
 """The services' event store, with less Python per operation than the library's generic code (issue 19).
 
 Each piece answers exactly as the library's own does, and a test runs both side by side
-(tests/unit/test_reads_alone.py, tests/unit/test_orjson_transcoder.py): an upgrade of eventsourcing that
-changes what the library answers fails there.
+(tests/unit/test_reads_alone.py, tests/integration/test_pg_rendered_reads.py, tests/unit/test_orjson_transcoder.py):
+an upgrade of eventsourcing that changes what the library answers fails there. CPU per load and per tracking check,
+A/B between source trees: bench/store_costs.py.
 
 - `reads_alone`: the SQLite recorders' one-statement reads without `BEGIN` and `ROLLBACK` (store.py's
   `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`, in every service's `store_env`);
@@ -111,7 +112,7 @@ def rendered_reads(recorder_class: type) -> type:
     of the statement (with `gt`, `lte`, `desc`, `limit` or not) is composed by the library's own parts and rendered
     on its first use, on the connection it runs on, and the text is kept; the parameters, `prepare=True`, the rows
     and the retry of a lost connection (10 tries, 0.2 s apart) are the library's. Pinned side by side with the
-    library's reads: tests/integration/test_pg_round_trips.py."""
+    library's reads: tests/integration/test_pg_rendered_reads.py."""
     from eventsourcing.utils import retry
     from psycopg.sql import SQL
 
