@@ -79,7 +79,8 @@ async def _drive(suite: Any, mode: str, n: int, concurrency: int, warm: int, spy
     bus = Bus(suite.nats_url, *suite.nats_operator())
     await bus.open()
     client = httpx.AsyncClient(timeout=30, trust_env=False, headers=reader(), event_hooks={"request": [count]},
-                               limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
+                               limits=httpx.Limits(max_connections=100, max_keepalive_connections=100,
+                                                   keepalive_expiry=2.0))  # under uvicorn's 5 s: never reuse one it closes
     journey = Journey({name: suite.url(name) for name in SERVICES}, client)
     unit = journey.receive_and_escalate if mode == "escalate" else journey.whole
 
