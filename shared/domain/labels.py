@@ -135,6 +135,8 @@ FIELD_LABELS = {
     "notes": "支援経過記録", "progress": "経過", "granted": "同意", "method": "方法", "covers": "対象の会議",
     "consulted_by": "相談者の別", "consulted_on": "相談日", "connections": "つなぎ", "disclosures": "開示",
     "meetings": "会議", "sittings": "会議の回", "closure": "終了", "review_on": "見直し予定日", "primary": "主担当機関",
+    "escalation_candidate": "多機関協働へのつなぎ候補", "household_plan": "世帯のプラン", "related_case_ids": "関連するケース",
+    "strands": "課題の解きほぐし", "lead": "主となるケース", "related": "関連するケース",
 }
 #: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
 VALUE_LABELS = {

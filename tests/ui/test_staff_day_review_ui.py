@@ -18,7 +18,8 @@
   those programs answered, refusing the counselor's division (403). Now said apart, muted, as what the division may
   not read; 「応答のない事業」 only for a program that did not answer; an unknown case says it has no records.
 - The 監査 page's view of a case showed the counter's code (「受付窓口 houkatsu」) and the view's yes/no as `true` /
-  `false`: now the counter's name and はい / いいえ, as the rest of the page.
+  `false`, and some fields by their code (escalation_candidate, household_plan, related_case_ids, strands): now the
+  counter's name, はい / いいえ and every field's Japanese name, as the rest of the page.
 """
 
 from __future__ import annotations
@@ -189,3 +190,5 @@ async def test_the_audit_view_of_a_case_names_its_counter_and_says_yes_or_no(ui_
     await expect(view.locator("td").filter(has_text=re.compile(r"^(true|false)$"))).to_have_count(0)
     candidate = view.locator("tr").filter(has=page.locator("th[title='escalation_candidate']")).locator("td")
     await expect(candidate).to_have_text(re.compile(r"^(はい|いいえ)$"))
+    # every field named in the office's words (the field's own name stays in the tooltip)
+    await expect(page.locator("details.state th[scope=row]").filter(has_text=re.compile(r"^[a-z_]+$"))).to_have_count(0)
