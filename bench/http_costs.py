@@ -149,7 +149,8 @@ async def _block(client: Any, kind: tuple[str, list[str], dict[str, str]], start
     return statuses
 
 
-async def _measure(suites: list[Served], n: int, block: int, post_every: int, profile: str) -> dict[str, Any]:
+async def _measure(suites: list[Served], n: int, block: int, post_every: int, profile: str,
+                   spy: str = "") -> dict[str, Any]:
     """Each kind: blocks of `block` requests to each suite in turn (A B A B …), the CPU of each suite's
     collaboration summed over its blocks."""
     import signal
@@ -166,6 +167,10 @@ async def _measure(suites: list[Served], n: int, block: int, post_every: int, pr
             if kind == profile:
                 os.kill(suites[0].pid, signal.SIGUSR1)
                 await asyncio.sleep(0.5)
+            spying = None
+            if kind == spy:
+                from bench.commands import _spy_start
+                spying = _spy_start("collaboration", suites[0].pid)
             spent = [0.0 for _ in suites]
             for start in range(0, n, block):
                 for j, (s, k) in enumerate(zip(suites, kinds, strict=True)):
@@ -174,6 +179,9 @@ async def _measure(suites: list[Served], n: int, block: int, post_every: int, pr
                     spent[j] += _cpu(s.pid) - before
                     if statuses != set(found[s.tree][f"{kind} status"]):
                         found[s.tree][f"{kind} status"] = sorted(statuses | set(found[s.tree][f"{kind} status"]))
+            if spying is not None:
+                from bench.commands import _spy_stop
+                found[suites[0].tree]["spy"] = _spy_stop(spying)
             if kind == profile:
                 os.kill(suites[0].pid, signal.SIGUSR2)
                 await asyncio.sleep(1)
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tree", action="append", default=[], metavar="DIR")
     parser.add_argument("--post-every", type=int, default=50, help="notes per case (a case per this many posts)")
     parser.add_argument("--cprofile", default="", choices=("", *KINDS))
+    parser.add_argument("--spy", default="", choices=("", *KINDS),
+                        help="py-spy (--gil) collaboration of the first tree over this kind (first round)")
     parser.add_argument("--serve", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cprofile-served", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -212,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
                 suites.append(Served(tree, bool(args.cprofile) and i == 0 and tree == trees[0]))
             load.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
             found = asyncio.run(_measure(suites, args.n, args.block, args.post_every,
-                                         args.cprofile if i == 0 and order[0] == trees[0] else ""))
+                                         args.cprofile if i == 0 and order[0] == trees[0] else "",
+                                         args.spy if i == 0 else ""))
             load[-1] += " → " + " ".join(f"{x:.2f}" for x in os.getloadavg())
         finally:
             for s in suites:
@@ -238,6 +249,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {kind}: per-round ratio {Path(trees[-1]).name} ÷ {Path(trees[0]).name}: "
                   + ", ".join(f"{x:.3f}" for x in ratios))
     print(f"load averages (1, 5, 15 min) at each round's start → end: {'; '.join(load)}")
+    spied = results[trees[0]][0].get("spy") if results[trees[0]] else None
+    if spied:
+        from bench.commands import print_profile
+        print(f"\npy-spy of {Path(trees[0]).name}'s collaboration over {args.spy}")
+        print_profile(spied, 45)
     if profiled:
         import pstats
         print(f"\ncProfile of {Path(trees[0]).name}'s collaboration over {args.cprofile} ({profiled})")
