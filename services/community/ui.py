@@ -287,7 +287,9 @@ def _programs_for(staff: dict[str, Any] | None) -> dict[str, str]:
 def _fiscal_year(request: Request) -> int:
     """The fiscal year asked for (`fy`, 2000–2100), else this one."""
     text = request.query_params.get("fy", "")
-    return int(text) if text.isdecimal() and 2000 <= int(text) <= 2100 else fiscal_year_of(today_in_japan())
+    # four ASCII digits first: int() of 5000 digits (past Python's 4300) or of 「²」 raises
+    return int(text) if len(text) == 4 and text.isascii() and text.isdecimal() and 2000 <= int(text) <= 2100 \
+        else fiscal_year_of(today_in_japan())
 
 
 def _by_program_and_assignee(request: Request, rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:

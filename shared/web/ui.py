@@ -428,7 +428,8 @@ MAX_PER_PAGE = 200  #: the most a list shows on one page, whatever `per_page` as
 
 def _bounded(text: str | None, default: int, low: int, high: int) -> int:
     """A whole number from a query parameter within [low, high]; the default when it is not one."""
-    if not text or not text.strip().isdigit() or len(text.strip()) > 6:
+    text = (text or "").strip()
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 6:  # ASCII digits only: int() of 「²」 fails
         return default
     return min(max(int(text), low), high)
 

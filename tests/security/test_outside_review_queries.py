@@ -61,8 +61,6 @@ def test_the_figures_page_takes_any_year_for_this_year(year: str, shared_suite: 
             assert browser.get(shared_suite.url(service) + "/healthz").status_code == 200  # the same connection
 
 
-@pytest.mark.xfail(strict=True, reason="handed to the lead (/tmp/h/for_lead.md, H6): shared/web/ui.py `_bounded` "
-                                       "int()s any str.isdigit(); remove this mark with the fix")
 @pytest.mark.parametrize("number", ["\u00b2", "\u2460"], ids=["superscript two", "circled one"])
 def test_a_list_pages_page_number_of_any_digits_is_a_page(number: str, shared_suite: Suite) -> None:
     supervisor = {COOKIE: token("kanri-001", LEAD, "supervisor")}
@@ -72,8 +70,6 @@ def test_a_list_pages_page_number_of_any_digits_is_a_page(number: str, shared_su
             assert shown.status_code < 500 and "text/html" in shown.headers["content-type"], (query, shown.status_code)
 
 
-@pytest.mark.xfail(strict=True, reason="handed to the lead for H5 (/tmp/h/for_lead.md, H6): services/community/ui.py "
-                                       "`_fiscal_year` int()s 5000 digits; remove this mark with the fix")
 @pytest.mark.parametrize("path", ["/ui/activities", "/ui/sessions-table"])
 def test_communitys_activities_take_any_year_for_this_year(path: str, shared_suite: Suite) -> None:
     worker_ = {COOKIE: token("chiiki-001", LEAD, "community_worker")}
