@@ -45,19 +45,7 @@ def reads_alone(recorder_class: type) -> type:
     library's own. Pinned against the library's reads, side by side: tests/unit/test_reads_alone.py."""
 
     def read(self: Any, statement: str, params: Any) -> list[Any]:
-        pool = self.datastore.pool
-        conn = pool.get_connection(is_writer=False)  # as the library's `datastore.transaction(commit=False)`
-        try:
-            cursor = sqlite_of(conn).execute(statement, params)
-            try:
-                rows: list[Any] = cursor.fetchall()  # stepped to its end: its read transaction is over
-            finally:
-                cursor.close()
-            return rows
-        except sqlite3.Error as error:
-            raise _translated(error) from error
-        finally:
-            pool.put_connection(conn)
+        return read_alone(self.datastore, statement, params)
 
     def select_events(self: Any, originator_id: Any, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> list[Any]:
@@ -100,6 +88,28 @@ def reads_alone(recorder_class: type) -> type:
     if hasattr(recorder_class, "max_notification_id"):
         members["max_notification_id"] = max_notification_id
     return type(f"Lean{recorder_class.__name__}", (recorder_class,), members)
+
+
+def read_alone(datastore: Any, statement: str, params: Any, *, tuples: bool = False) -> list[Any]:
+    """The rows of one SQLite `SELECT` run alone, as `reads_alone` runs it (no `BEGIN`/`ROLLBACK`, a reader connection
+    of the datastore's pool, stepped to its end, the library's errors); as plain tuples with `tuples`, else as the
+    pool's connections give them (`sqlite3.Row`)."""
+    pool = datastore.pool
+    conn = pool.get_connection(is_writer=False)  # as the library's `datastore.transaction(commit=False)`
+    try:
+        cursor = sqlite_of(conn).cursor()
+        try:
+            if tuples:
+                cursor.row_factory = None
+            cursor.execute(statement, params)
+            rows: list[Any] = cursor.fetchall()  # stepped to its end: its read transaction is over
+        finally:
+            cursor.close()
+        return rows
+    except sqlite3.Error as error:
+        raise _translated(error) from error
+    finally:
+        pool.put_connection(conn)
 
 
 def rendered_reads(recorder_class: type) -> type:

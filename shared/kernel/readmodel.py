@@ -483,6 +483,8 @@ def _sqlite_view_class() -> type[ReadModelView]:
 
     from eventsourcing.sqlite import SQLiteConnection, SQLiteTrackingRecorder
 
+    from shared.kernel.lean import read_alone
+
     with contextlib.closing(sqlite3.connect(":memory:")) as probe:
         variables = probe.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
@@ -497,6 +499,18 @@ def _sqlite_view_class() -> type[ReadModelView]:
 
         def _plain(self, c: Any) -> Any:
             return _tuple_cursor(c)
+
+        def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            """One statement alone, without the library's BEGIN and ROLLBACK (shared/kernel/lean.py `read_alone`):
+            a lone `SELECT` is its own snapshot in autocommit mode (issue 19)."""
+            rows: list[tuple[Any, ...]] = read_alone(self.datastore, self._p(sql), list(params), tuples=True)
+            return rows
+
+        def max_tracking_id(self, application_name: str) -> int | None:
+            """The library's statement, run alone (as `_select`)."""
+            found: int | None = read_alone(self.datastore, self.select_max_tracking_id_statement,
+                                           [application_name])[0][0]
+            return found
 
         def _writing(self) -> contextlib.AbstractContextManager[Any]:
             if self._rebuild_connection is not None:

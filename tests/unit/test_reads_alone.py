@@ -207,3 +207,47 @@ def test_an_application_on_recorders_read_alone_saves_and_loads_as_on_the_librar
         assert (type(app.recorder) is LeanApplication) == (topic is not None)
         app.close()
     assert states[0] == states[1] == (5, "ポチ", ["お手", "おかわり", "伏せ", "待て"], ["お手"], [4, 3])
+
+
+def test_a_read_models_sqlite_view_reads_alone_as_through_the_librarys_transaction(tmp_path: Path) -> None:
+    """shared/kernel/readmodel.py's SQLite view: its selects and its tracking position, one statement each, the
+    same rows as the library's `transaction(commit=False)` gives (the view's base `_select`)."""
+    from shared.kernel.library import transaction
+    from shared.kernel.readmodel import ReadModelView, open_view
+
+    view: Any = open_view({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "s.sqlite")})
+    try:
+        assert view.max_tracking_id("jusou-readmodels") is None
+        with transaction(view, commit=True) as c:
+            for case, position in (("case-1", 3), ("case-1", 1), ("case-2", 2)):
+                c.execute("INSERT INTO case_events VALUES (?, ?, ?, ?, ?)", (case, position, "a", 1, "2026-12-06"))
+        view.insert_tracking(Tracking(application_name="jusou-readmodels", notification_id=3))
+        sql = "SELECT position FROM case_events WHERE case_id = ? ORDER BY position"
+        with transaction(view, commit=False) as c:
+            cursor = view._plain(c)
+            cursor.execute(sql, ["case-1"])
+            expected = cursor.fetchall()
+        ran: list[str] = []
+        pool = view.datastore.pool
+        conns = [pool.get_connection(is_writer=False) for _ in range(3)]
+        for conn in conns:
+            conn._sqlite_conn.set_trace_callback(ran.append)
+            pool.put_connection(conn)
+        got = view._select(sql, ["case-1"])
+        tracked = view.max_tracking_id("jusou-readmodels")
+        for conn in conns:
+            conn._sqlite_conn.set_trace_callback(None)
+        assert got == expected == [(1,), (3,)] and type(got[0]) is tuple
+        assert view.positions_of_case("case-1") == [1, 3]
+        assert tracked == 3 == _library_max_tracking_id(view)
+        assert [s.split()[0] for s in ran] == ["SELECT", "SELECT"]  # no BEGIN, no ROLLBACK
+        assert isinstance(view, ReadModelView)
+    finally:
+        view.datastore.close()
+
+
+def _library_max_tracking_id(view: Any) -> Any:
+    """The library's own `max_tracking_id` (BEGIN, SELECT, ROLLBACK), on the same view."""
+    from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+    return SQLiteTrackingRecorder.max_tracking_id(view, "jusou-readmodels")
