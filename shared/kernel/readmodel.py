@@ -123,11 +123,11 @@ def log_reader(recorder: Any) -> Callable[[int, int], list[Row]]:
         sqlite_statement = (f"SELECT rowid, originator_id, originator_version, topic, state "
                             f"FROM {recorder.events_table_name} WHERE rowid>=? ORDER BY rowid LIMIT ?")
 
+        from shared.kernel.lean import read_alone
+
         def read_sqlite(start: int, limit: int) -> list[Row]:
-            with recorder.datastore.transaction(commit=False) as c:
-                cursor = _tuple_cursor(c)
-                cursor.execute(sqlite_statement, [start, limit])
-                rows: list[Row] = cursor.fetchall()
+            # one statement alone, without the library's BEGIN and ROLLBACK (as the store's own reads, issue 19)
+            rows: list[Row] = read_alone(recorder.datastore, sqlite_statement, [start, limit], tuples=True)
             if not as_uuid:
                 return rows
             texts: dict[str, str] = {}  # one page's aggregates, each written once (a case's events are near)
