@@ -110,6 +110,12 @@ def serve(tree: Path, profile: bool) -> None:
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 
 
+def _limits() -> Any:
+    """An idle connection let go after 2 s, under uvicorn's 5 s keep-alive: never one the server has just closed."""
+    import httpx
+    return httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=2.0)
+
+
 async def _prepare(served: Served, n: int, post_every: int) -> dict[str, Any]:
     """Cases on one suite, and the requests of each kind (method, url, headers)."""
     import httpx
@@ -120,7 +126,7 @@ async def _prepare(served: Served, n: int, post_every: int) -> dict[str, Any]:
     base = served.urls["collaboration"]
     inside = staff_headers("kouki-098", ELDERLY.division, "coordinator")
     outsider = staff_headers("shogai-099", DISABILITY.division, "welfare_coordinator")
-    async with httpx.AsyncClient(timeout=30, trust_env=False, headers=reader()) as client:
+    async with httpx.AsyncClient(timeout=30, trust_env=False, limits=_limits(), headers=reader()) as client:
         journey = Journey(served.urls, client)
         cases = []
         for _ in range(max(1, n // post_every)):
@@ -160,7 +166,7 @@ async def _measure(suites: list[Served], n: int, block: int, post_every: int, pr
     kinds = [await _prepare(s, n, post_every) for s in suites]
     await asyncio.sleep(1)  # the escalations' events settled
     found: dict[str, Any] = {s.tree: {} for s in suites}
-    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=30, trust_env=False, limits=_limits()) as client:
         for kind in KINDS:
             for s, k in zip(suites, kinds, strict=True):
                 found[s.tree][f"{kind} status"] = sorted(await _block(client, k[kind], 0, 20))
