@@ -295,6 +295,8 @@ async def test_trust_inbox_reports_real_events_skipped_behind_a_forged_tracking(
         await eventually(lambda: asyncio.sleep(0, inbox.applied == 2), "the forged escalation")
         hidden = await asyncio.to_thread(escalated_case, intake)
         await eventually(lambda: asyncio.sleep(0, inbox.duplicates == 1), "the real escalation taken for a duplicate")
+        # the inbox counts the duplicate before it notes the problem (an await later): wait for the note itself
+        await eventually(lambda: asyncio.sleep(0, inbox.problems()), "the skipped real escalation reported")
         [problem] = inbox.problems()
         assert problem.startswith("collaboration--intake: tracking 1000000")
         assert relay.published == 4
