@@ -77,6 +77,8 @@ NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
     ("tests/e2e/test_verify.py", "jusou audit verify against the stream: stores and seals"),
     ("tests/security/test_schemathesis.py", "generated requests against each OpenAPI document: the HTTP layer"),
     ("tests/ui/test_accessibility.py", "axe over every page: markup; the pages' content on the file runs in tests/ui"),
+    ("tests/ui/test_narrow_screen_ui.py", "every page at 360 px: the style sheet's layout; the content runs in tests/ui"),
+    ("tests/ui/test_ui_test_timeout.py", "the UI tests' per-test timeout, on a probe of its own: pytest's machinery"),
     ("tests/integration/test_bench_smoke.py", "the bench's harness"),
 )
 #: Tests of the modules that run, deselected on the second file for CI's time (organisation-independent walks).
