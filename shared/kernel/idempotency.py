@@ -166,10 +166,40 @@ class Marked:
 
 
 _marked: ContextVar[Marked | None] = ContextVar("jusou_idempotency", default=None)
+_head: ContextVar[bool] = ContextVar("jusou_head", default=False)
+
+HEAD_RECORDS_NOTHING = (
+    "HEAD では何も記録しません。この読み取りは閲覧の記録（個人情報の開示）を残すため、GET で送ってください / "
+    "a HEAD records nothing, and this read records a showing of personal information: send it as a GET"
+)
+
+
+class HeadRecordsNothing(DomainError):
+    """A save while a HEAD runs as its GET (shared/web/routing.py `head_as_get`): refused before anything is saved, so
+    that a probe never records (a showing of personal information, D9, would be recorded as seen when it was not)."""
+
+    status = 405
+    headers = {"Allow": "GET"}
+
+    def __init__(self) -> None:
+        super().__init__(HEAD_RECORDS_NOTHING)
+
+
+@contextmanager
+def reading_head() -> Iterator[None]:
+    """A HEAD is being answered as its GET: every save meanwhile raises `HeadRecordsNothing` (`marked`)."""
+    token = _head.set(True)
+    try:
+        yield
+    finally:
+        _head.reset(token)
 
 
 def marked() -> Marked | None:
-    """The request being handled, when it carries a key and its record is not saved yet."""
+    """The request being handled, when it carries a key and its record is not saved yet (ServiceApplication.save
+    asks before every save: under a HEAD, `HeadRecordsNothing` is raised instead, and nothing is saved)."""
+    if _head.get():
+        raise HeadRecordsNothing
     found = _marked.get()
     return found if found is not None and found.request_id is not None and not found.saved else None
 

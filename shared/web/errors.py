@@ -19,7 +19,7 @@ import inspect
 import json
 import re
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -137,6 +137,14 @@ def error_page(page: UI, request: Request, status: int, message: str | None = No
     return response
 
 
+def with_head(headers: Mapping[str, str]) -> dict[str, str]:
+    """A 405's headers with HEAD in its `Allow` where GET is (every GET route answers HEAD: shared/web/routing.py)."""
+    allow = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
+    if "GET" in allow and "HEAD" not in allow:
+        return {**headers, "Allow": ", ".join([*allow, "HEAD"])}
+    return dict(headers)
+
+
 async def _answer(answer: Response | Awaitable[Response]) -> Response:
     """What another exception handler (sync or async) answered."""
     return await answer if inspect.isawaitable(answer) else answer
@@ -156,6 +164,8 @@ def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405 and exc.headers:
+            exc.headers = with_head(exc.headers)
         if is_page(request):
             detail = exc.detail if exc.status_code == 413 else None
             return error_page(page, request, exc.status_code, detail, getattr(exc, "headers", None))

@@ -14,6 +14,14 @@ answers with the index and without it.
 The index is built again when the app's routes change (FastAPI's routes version, or the app's list of routes
 changed in place), before the request that follows; an app with low-priority
 routes (FastAPI's `frontend`), which are matched after every other, is left to FastAPI's walk.
+
+`HEAD` (RFC 9110 §9.3.2: a GET's status and headers, without its body) is answered here for every GET route: the
+request is matched and run as a GET (FastAPI's APIRoute, unlike Starlette's Route, does not take HEAD for a GET), so
+its refusals are the GET's (401, 403, 404, 422), and the server sends no body (uvicorn drops it for HEAD); a
+streamed answer (a page's live updates) ends after its headers. The OpenAPI document is unchanged (no route added).
+A HEAD records nothing: while it runs, a save refuses it (405, shared/kernel/idempotency.py `reading_head`), so a
+GET that records a showing of personal information (intake's disclosures, D9) is not answered to a HEAD.
+tests/security/test_review_edge_head.py checks it.
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter, _EffectiveRouteContext, _IncludedRouter
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from shared.kernel.idempotency import reading_head
 
 #: the first segments of a route that may match any path
 ANY = "*"
@@ -170,7 +181,42 @@ class RouteIndex:
             return
         if "router" not in scope:
             scope["router"] = self.router  # url_for and the like look through every route
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            await head_as_get(self.router_for(scope).app, scope, receive, send)
+            return
         await self.router_for(scope).app(scope, receive, send)
+
+
+#: what the route's matching leaves in the scope, given back to a HEAD's own scope (metrics, logs: its route)
+_MATCHED_KEYS = ("route", "endpoint", "path_params")
+
+
+async def head_as_get(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """A HEAD answered as its GET (matched and run with the method GET, in a scope of its own: the server still sees
+    HEAD and sends no body); a streamed body ends after its first part, the rest not made. Nothing is recorded
+    meanwhile (`reading_head`)."""
+    as_get = {**scope, "method": "GET"}
+    ended = False
+    with anyio.CancelScope() as streaming:
+
+        async def headers_first(message: Message) -> None:
+            nonlocal ended
+            if ended:
+                return
+            if message["type"] == "http.response.body" and message.get("more_body", False):
+                ended = True  # a stream (a page's live updates): its headers, then the end, and no more of it
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                streaming.cancel()
+                return
+            await send(message)
+
+        try:
+            with reading_head():
+                await app(as_get, receive, headers_first)
+        finally:
+            for key in _MATCHED_KEYS:
+                if key in as_get:
+                    scope[key] = as_get[key]
 
 
 def included_routers(router: APIRouter, seen: set[int] | None = None) -> Iterator[APIRouter]:
