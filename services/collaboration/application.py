@@ -89,7 +89,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
     def casework_require_case(self, case_id: UUID) -> None:
         """The case exists here (NotFound otherwise). Not `require_case`: a case returned to intake keeps
         its 担当 and 経過記録 readable (and a closing note writable) though no plan is made for it."""
-        self.load(case_id, CollaborationCase, "多機関協働のケース")
+        self.read(case_id, CollaborationCase, "多機関協働のケース")
 
     def _open(self, case_id: UUID, reason: str, concerns: list[str], primary_agency: str) -> CollaborationCase:
         try:
@@ -112,7 +112,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
 
     def _holds(self, case_id: UUID) -> bool:
         """D11: the case is open here (not returned to intake since)."""
-        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         return bool(case.status != "returned")
 
     def _hold_household(self, case: CollaborationCase, household_ref: UUID, related_case_ids: list[UUID],
@@ -129,11 +129,11 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
 
     def require_case(self, case_id: UUID) -> None:
         """D4 D11: collaboration holds the case (escalated here, not returned to intake since)."""
-        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         case.require_held()
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
-        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         return case.view()
 
     def cases(self) -> list[dict[str, Any]]:
@@ -221,13 +221,13 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         self.save(case)
 
     def strand_view(self, case_id: UUID, strand_id: UUID) -> dict[str, Any]:
-        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         return case.strand(strand_id)
 
     def roles_from_strands(self, case_id: UUID) -> list[dict[str, Any]]:
         """D4: the plan's roles as the strands propose them: one role per agency (in the order first named),
         its responsibility the strands it works (分野: 内容), resolved strands left out."""
-        case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         roles: dict[str, list[str]] = {}
         for strand in case.view()["strands"]:
             if strand["agency"] and strand["status"] != "resolved":
@@ -237,11 +237,17 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
                 for agency, works in roles.items()]
 
     def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
-        """D4: a plan goes to the meeting once every open strand of its case names its agency."""
+        """D4: a plan goes to the meeting once every open strand of its case names its agency; D6 D11: for a case
+        collaboration still holds (PlanProposed). The plan is loaded once and its case read once (issue 19: the
+        base's `propose_plan` and `require_case` loaded both again)."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
-        case: CollaborationCase = self.load(UUID(str(plan.case_id)), CollaborationCase, "多機関協働のケース")
+        case: CollaborationCase = self.read(UUID(str(plan.case_id)), CollaborationCase, "多機関協働のケース")
         case.require_strands_assigned()
-        return super().propose_plan(actor, plan_id)
+        case.require_held()
+        with acting(actor):
+            plan.propose()
+        self.save(plan)
+        return int(plan.revision)
 
     # -- 推進会議 (D8) --------------------------------------------------------------------------------------
 
@@ -251,7 +257,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         return [v for v in views if status is None or v["status"] == status]
 
     def gap_view(self, gap_id: UUID) -> dict[str, Any]:
-        gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
+        gap: ResourceGap = self.read(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
         return gap.view()
 
     def refer_gap(self, actor: dict[str, str], need: str, area: str, description: str,
@@ -276,7 +282,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         return sorted(views, key=lambda v: v["held_on"], reverse=True)
 
     def sitting_view(self, sitting_id: UUID) -> dict[str, Any]:
-        sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
+        sitting: CouncilSitting = self.read(sitting_id, CouncilSitting, "推進会議の開催")
         return sitting.view()
 
     def hold_sitting(self, actor: dict[str, str], held_on: date | None, attendees: list[str], note: str = "") -> UUID:

@@ -169,7 +169,7 @@ class CollaborationCase(JourneyAggregate):
             )
 
     def view(self) -> dict[str, Any]:
-        return {"case_id": str(self.case_id), "reason": self.reason, "concerns": self.concerns,
+        return {"case_id": str(self.case_id), "reason": self.reason, "concerns": list(self.concerns),
                 "primary_agency": self.primary_agency, "status": self.status,
                 "opened_at": self.created_on.isoformat(), "strands": [dict(s) for s in getattr(self, "strands", [])],
                 "household_ref": self.household_ref, "related_case_ids": self.related_case_ids}

@@ -320,7 +320,7 @@ def agenda(app: App, who: Reader, request: Request, response: Response, limit: L
 
 @router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
 def agenda_item(plan_id: UUID, app: App) -> AgendaItemOut:
-    return AgendaItemOut.model_validate(app.review(plan_id).view())
+    return AgendaItemOut.model_validate(app.listed(plan_id).view())
 
 
 @router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")],

@@ -56,6 +56,15 @@ class MeetingRow:
     evaluations: int
 
 
+@dataclass(frozen=True)
+class Sitting:
+    """What a sitting's record is read by (D10): its type and attendees, its `Convened` event's, which no later
+    event changes (services/meeting/domain.py `Meeting`)."""
+
+    meeting_type: str
+    attendees: tuple[str, ...]
+
+
 class MeetingApplication(ServiceApplication):
     """Puts proposed plans on the agenda, decides by consensus, evaluates at closure."""
 
@@ -66,6 +75,9 @@ class MeetingApplication(ServiceApplication):
         super().__init__(env)
         #: the lists' rows, made again only when their aggregate changes (services/meeting/listing.py)
         self.rows = Rows(self.recorder)
+        #: each sitting's type and attendees, read once (issue 19: the division scope of every read of a sitting
+        #: loaded the meeting, which the route then loaded again); they never change, so nothing is ever stale
+        self._sittings: dict[UUID, Sitting] = {}
 
     def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str],
                 sitting: dict[str, Any] | None = None, agenda: list[UUID] | None = None) -> UUID:
@@ -79,7 +91,7 @@ class MeetingApplication(ServiceApplication):
             if sitting is not None:
                 meeting.record_sitting(**sitting)
             for plan_id in agenda or []:
-                meeting.put_on_agenda("plan", plan_id, self.review(plan_id).case_id)
+                meeting.put_on_agenda("plan", plan_id, self.listed(plan_id).case_id)
         self.save(meeting)
         return meeting.id
 
@@ -106,7 +118,7 @@ class MeetingApplication(ServiceApplication):
         meeting = self._meeting(meeting_id)
         with acting(actor):
             if plan_id is not None:
-                meeting.put_on_agenda("plan", plan_id, self.review(plan_id).case_id)
+                meeting.put_on_agenda("plan", plan_id, self.listed(plan_id).case_id)
             else:
                 assert case_id is not None
                 meeting.take_up(case_id, list(self.members(meeting)))
@@ -125,7 +137,8 @@ class MeetingApplication(ServiceApplication):
         strangers = unknown_agencies(agencies)
         if strangers:
             raise Invalid(f"登録されていない機関です: {', '.join(strangers)} / unknown agency")
-        meeting, review = self._meeting(meeting_id), self.review(plan_id)
+        meeting: Meeting = self.read(meeting_id, Meeting, "会議")  # read, never changed: the learning is recorded
+        review = self.listed(plan_id)
         with acting(actor):
             learning = CaseLearning.record(meeting, review, situation, worked, agencies, resources, concerns)
         self.save(learning)
@@ -194,8 +207,9 @@ class MeetingApplication(ServiceApplication):
         self.save(meeting, review)
 
     def consent_of(self, case_id: UUID) -> Consent | None:
+        """D9: the case's consent as the meeting last heard it (read, never changed: intake's events change it)."""
         try:
-            consent: Consent = self.load(case_id, Consent, "同意")
+            consent: Consent = self.read(case_id, Consent, "同意")
         except NotFound:
             return None
         return consent
@@ -210,11 +224,11 @@ class MeetingApplication(ServiceApplication):
         return {"meeting_id": str(meeting_id), "case_id": str(case_id), "cases": list(meeting.cases)}
 
     @staticmethod
-    def members(meeting: Meeting | MeetingRow) -> frozenset[str]:
+    def members(meeting: Meeting | MeetingRow | Sitting) -> frozenset[str]:
         """The city's divisions that sat in the meeting, as codes (an agency counts for its division)."""
         return member_divisions(list(meeting.attendees))
 
-    def is_member(self, meeting: Meeting | MeetingRow, division: str | None) -> bool:
+    def is_member(self, meeting: Meeting | MeetingRow | Sitting, division: str | None) -> bool:
         return division is not None and division in self.members(meeting)
 
     def meeting_readers(self, meeting_id: UUID) -> frozenset[str] | None:
@@ -230,7 +244,7 @@ class MeetingApplication(ServiceApplication):
 
     def case_of_plan(self, plan_id: UUID) -> UUID | None:
         try:
-            return UUID(str(self.review(plan_id).case_id))
+            return UUID(str(self.listed(plan_id).case_id))
         except NotFound:
             return None
 
@@ -291,7 +305,7 @@ class MeetingApplication(ServiceApplication):
     def consent_view(self, case_id: UUID) -> dict[str, Any]:
         """D9: the consent the meeting last heard of for a case."""
         try:
-            consent: Consent = self.load(case_id, Consent, "同意")
+            consent: Consent = self.read(case_id, Consent, "同意")
         except NotFound:
             return {"case_id": str(case_id), "granted": False, "scope": None, "covers": [], "heard": False}
         return {"case_id": str(case_id), "granted": consent.covers_meeting(), "given": bool(consent.granted),
@@ -300,13 +314,20 @@ class MeetingApplication(ServiceApplication):
     def consent_granted(self, case_id: UUID) -> bool:
         """D9: a consent that covers the 重層的支援会議 (a consent to something else does not)."""
         try:
-            consent: Consent = self.load(case_id, Consent, "同意")
+            consent: Consent = self.read(case_id, Consent, "同意")
         except NotFound:
             return False
         return consent.covers_meeting()
 
     def review(self, plan_id: UUID) -> PlanReview:
+        """A plan the meeting was sent, to change (a decision, an evaluation, a relisting): the caller's own copy."""
         review: PlanReview = self.load(plan_id, PlanReview, "議題のプラン")
+        return review
+
+    def listed(self, plan_id: UUID) -> PlanReview:
+        """A plan the meeting was sent, to read (its agenda row, its case): the kept one when kept, no copy (issue 19).
+        Call none of its commands."""
+        review: PlanReview = self.read(plan_id, PlanReview, "議題のプラン")
         return review
 
     def agenda(self) -> list[dict[str, Any]]:
@@ -326,27 +347,31 @@ class MeetingApplication(ServiceApplication):
         for item in self._reviews():
             if item["status"] != "suspended":
                 continue
-            review, consent = self.review(UUID(item["plan_id"])), self.consent_of(UUID(item["case_id"]))
+            review, consent = self.listed(UUID(item["plan_id"])), self.consent_of(UUID(item["case_id"]))
             rows.append({**item, "consent": self.consent_view(UUID(item["case_id"])),
                          "consent_again": consent_given_again(review, consent)})
         return rows
 
     def _reviews(self) -> list[dict[str, Any]]:
         """Every plan the meeting was sent, as its agenda row (kept: services/meeting/listing.py)."""
-        return self.rows.of("review", self.ids_of(PlanReview), lambda plan_id: self.review(plan_id).view())
+        return self.rows.of("review", self.ids_of(PlanReview), lambda plan_id: self.listed(plan_id).view())
 
     def meetings(self) -> list[MeetingRow]:
         """Every sitting, newest date first (kept: each is rebuilt only when it records something new)."""
         rows = self.rows.of("meeting", self.ids_of(Meeting), self._meeting_row)
         return sorted(rows, key=lambda row: row.held_on, reverse=True)
 
-    def _sitting(self, meeting_id: UUID) -> MeetingRow:
-        """One sitting's row (kept): its type and attendees, for the division scope of its record (D10)."""
-        [row] = self.rows.of("meeting", [meeting_id], self._meeting_row)
-        return row
+    def _sitting(self, meeting_id: UUID) -> Sitting:
+        """One sitting's type and attendees, for the division scope of its record (D10): read from the meeting once,
+        then kept (they never change; the store only grows, so a sitting once found is never gone)."""
+        found = self._sittings.get(meeting_id)
+        if found is None:
+            meeting: Meeting = self.read(meeting_id, Meeting, "会議")
+            found = self._sittings[meeting_id] = Sitting(meeting.meeting_type, tuple(meeting.attendees))
+        return found
 
     def _meeting_row(self, meeting_id: UUID) -> MeetingRow:
-        meeting = self._meeting(meeting_id)
+        meeting: Meeting = self.read(meeting_id, Meeting, "会議")
         return MeetingRow(meeting_id=str(meeting_id), meeting_type=meeting.meeting_type,
                           held_on=meeting.held_on.isoformat(), attendees=tuple(meeting.attendees),
                           decisions=sum(1 for m in meeting.minutes if m["kind"] == "decision"),
@@ -364,8 +389,9 @@ class MeetingApplication(ServiceApplication):
         return rows
 
     def meeting_view(self, actor: dict[str, str], meeting_id: UUID) -> dict[str, Any]:
-        """Minutes; a 支援会議's are confidential and shown only to its members (D10)."""
-        meeting = self._meeting(meeting_id)
+        """Minutes; a 支援会議's are confidential and shown only to its members (D10). Read, not loaded: no copy of a
+        kept meeting (its view copies what it hands out)."""
+        meeting: Meeting = self.read(meeting_id, Meeting, "会議")
         if meeting.meeting_type == "shien_kaigi" and not self.is_member(meeting, actor.get("division")):
             raise ConfidentialMeeting(
                 "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "

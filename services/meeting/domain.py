@@ -106,7 +106,8 @@ class PlanReview(JourneyAggregate):
 
     def view(self) -> dict[str, Any]:
         return {"plan_id": str(self.plan_id), "case_id": str(self.case_id), "program": self.program,
-                "revision": self.revision, "status": self.status, "progress": self.progress, **self.summary}
+                "revision": self.revision, "status": self.status, "progress": self.progress,
+                **{k: list(v) if isinstance(v, list) else v for k, v in self.summary.items()}}  # (a read's: copies)
 
 
 class Consent(JourneyAggregate):
@@ -399,7 +400,7 @@ class Meeting(JourneyAggregate):
 
     def view(self) -> dict[str, Any]:
         return {"meeting_id": str(self.id), "meeting_type": self.meeting_type, "held_on": self.held_on.isoformat(),
-                "attendees": self.attendees, "minutes": self.minutes, "cases": list(getattr(self, "cases", [])),
+                "attendees": list(self.attendees), "minutes": list(self.minutes), "cases": list(getattr(self, "cases", [])),
                 "sitting": getattr(self, "sitting", None), "agenda": list(getattr(self, "agenda", []))}
 
 
