@@ -42,9 +42,8 @@ from shared.contract.events import (
     REPLAY_STREAM,
     SUBJECT_PREFIX,
     PoisonMessage,
-    parse,
 )
-from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, refusal
+from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import pull_inbox_prefix
 from shared.messaging.reasons import japanese
 from shared.observe.logs import bind_event, unbind_event
@@ -119,7 +118,7 @@ async def handle_replay(inbox: Inbox, msg: NatsMessage) -> None:
     original = f"{SUBJECT_PREFIX}.{raw.subject.split('.', 2)[-1]}"  # the subject is the authority
     replay_of = headers.get(REPLAY_OF, "")
     try:
-        envelope, payload = parse(raw.data)
+        envelope, payload = read(raw.data)
     except PoisonMessage as exc:
         await park_again(inbox, msg, original, replay_of, exc.reason)
         return

@@ -54,7 +54,9 @@ reconnect), not a `MSG.NEXT` request per message; what a run holds is decided as
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -70,7 +72,7 @@ from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError, ServiceUnavailableError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.contract.events import (
     DEAD_LETTER_PREFIX,
@@ -125,6 +127,76 @@ def inbox_batch(value: str | None = None) -> int:
 def dead_letter_subject(service: str, subject: str) -> str:
     """`jusou-dlq.<consumer>.<source>.<EventType>`."""
     return f"{DEAD_LETTER_PREFIX}.{service}.{subject.removeprefix(SUBJECT_PREFIX + '.')}"
+
+
+class _Integers(BaseModel):
+    """The envelope's numbers as CONTRACT.md has them, JSON integers: pydantic's lax reading of `Envelope` takes
+    `"source_position": "5"` (or 5.0) for 5, which the relay, reading the same body, calls foreign."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    schema_version: int
+    source_position: int
+
+
+#: What no text on the bus may hold: a NUL (no store keeps it: PostgreSQL refuses it in text and JSON) and a lone
+#: surrogate (half of a UTF-16 pair, not Unicode text: nothing encodes it as UTF-8). In a JSON body both can only be
+#: written as escapes (`\u0000`, `\ud800`); raw, the body is no UTF-8 JSON and `parse` refuses it.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def read(body: bytes) -> tuple[Envelope, BaseModel]:
+    """A message body as the consumer takes it: `parse` (shared/contract/events.py), and what the contract refuses
+    that `parse` lets through, raised as PoisonMessage with its reason, so that the message is parked on its first
+    delivery rather than failing in a handler (or its commit) until `max_deliver` tries: a text with a NUL or a lone
+    surrogate, a position or schema version that is not a JSON integer (CONTRACT.md, "The envelope")."""
+    envelope, payload = parse(body)
+    plain: Any = None
+    if b"\\u" in body:  # only an escape can carry a NUL or a lone surrogate (a few µs, and only then)
+        plain = json.loads(body.decode("utf-8"))  # `parse` took the body: so does json.loads
+        found = _unstorable_text(plain)
+        if found is not None:
+            raise PoisonMessage(found)
+    try:
+        _Integers.model_validate_json(body)
+    except ValidationError as exc:
+        if all(e["type"] != "json_invalid" for e in exc.errors()):
+            raise PoisonMessage(_not_integers(exc)) from exc
+        # pydantic's JSON reader refuses what json.loads takes (NaN): the envelope read the plain way
+        plain = json.loads(body.decode("utf-8")) if plain is None else plain
+        wrong = [f"{k} {plain.get(k)!r}" for k in _Integers.model_fields if type(plain.get(k)) is not int]
+        if wrong:
+            raise PoisonMessage(f"invalid envelope: {', '.join(wrong)}: not a JSON integer (CONTRACT.md)") from exc
+    return envelope, payload
+
+
+def _not_integers(exc: ValidationError) -> str:
+    wrong = [f"{'.'.join(str(p) for p in e['loc'])} {e['input']!r}" for e in exc.errors()]
+    return f"invalid envelope: {', '.join(wrong)}: not a JSON integer (CONTRACT.md: the position is an integer)"
+
+
+def _unstorable_text(plain: Any) -> str | None:
+    """Why a body's text is none a store can keep (a NUL, a lone surrogate: `_UNSTORABLE`), or None."""
+    stack, path = [(plain, "")], ""
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if _UNSTORABLE.search(key):
+                    return _unstorable_reason(key, f"a key in {path or 'the body'}")
+                stack.append((value, f"{path}.{key}" if path else key))
+        elif isinstance(item, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
+        elif isinstance(item, str) and _UNSTORABLE.search(item):
+            return _unstorable_reason(item, path or "the body")
+    return None
+
+
+def _unstorable_reason(text: str, where: str) -> str:
+    found = _UNSTORABLE.search(text)
+    char = found.group() if found is not None else ""
+    what = "a NUL character (U+0000), which no store keeps" if char == "\x00" else \
+        f"a lone surrogate (U+{ord(char):04X}), half of a UTF-16 pair: not Unicode text"
+    return f"{where} holds {what}: not applied (CONTRACT.md: text is UTF-8)"
 
 
 def refusal(subject: str, envelope: Envelope) -> str | None:
@@ -436,7 +508,7 @@ class Inbox:
                 await self.finish(raw)
                 continue
             try:
-                envelope, payload = parse(raw.data)
+                envelope, payload = read(raw.data)
             except PoisonMessage as exc:
                 await self.dead_letter_raw(raw, exc.reason)
                 continue
@@ -556,7 +628,7 @@ class Inbox:
             await msg.ack()
             return
         try:
-            envelope, payload = parse(raw.data)
+            envelope, payload = read(raw.data)
         except PoisonMessage as exc:
             await self.dead_letter(msg, exc.reason)
             return

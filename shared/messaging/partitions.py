@@ -83,9 +83,9 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from shared.contract.events import STREAM, PoisonMessage, parse
+from shared.contract.events import STREAM, PoisonMessage
 from shared.kernel.app import ServiceApplication
-from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, refusal
+from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import (  # the names and rights live beside the other NATS rights (no import cycle)
     API,  # noqa: F401 - re-exported
     bucket_name,
@@ -743,7 +743,7 @@ class PartitionedInbox(Inbox):
             return
         unbind_event()
         try:
-            envelope, payload = parse(raw.data)
+            envelope, payload = read(raw.data)
         except PoisonMessage as exc:
             await self.dead_letter_raw(raw, exc.reason)
             return
