@@ -4,14 +4,15 @@
 R8.12.5, 平成元年, S35-2-3, 2026-12-05 or 2026/12/5 (shared/domain/wareki.py parse_date) and hold the ISO
 text; a refusal is the parser's Japanese message (a form names the field by its title).
 
-`read_day` reads a date a list's filter was sent (`from`, `to`: a date field's YYYY-MM-DD, or 和暦 typed where the
+`query_day` reads a query parameter that is a day (保存年限's `as_of`) the same way, refusing what is none, naming the
+parameter. `read_day` reads a date a list's filter was sent (`from`, `to`: a date field's YYYY-MM-DD, or 和暦 typed where the
 browser shows a text field), None when it is not one. `typed_dates` does the same for a form's post: each date field of
 the command's model read as staff type it and sent on as YYYY-MM-DD, or refused with what to type, naming the field."""
 
 from __future__ import annotations
 
 import types
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import date, datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -49,6 +50,36 @@ def read_day(text: str | None) -> date | None:
     except NotADate:
         return None
 
+
+def query_day(what: str, name: str) -> Callable[[Any], date | None]:
+    """The reader of a query parameter that is a day (`name`, 「`what`」 to staff), as `read_day` reads a filter: 和暦 or
+    Western (令和8年12月6日, R8.12.6, 2026-12-06, 2026/12/6), None when blank; anything else refused with what to type,
+    naming the parameter in Japanese and English (a 422 of the API; its page says so itself)."""
+
+    def read(value: Any) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        text = str(value)
+        if not text.strip():
+            return None
+        if len(text) > _QUERY_MAX:
+            raise NotADate(f"{what}（{name}）が長すぎます（{_QUERY_MAX} 文字まで）/ {name}: at most {_QUERY_MAX} characters")
+        try:
+            return parse_date(text, earliest=_FILTER_EARLIEST, latest=_FILTER_LATEST, what=f"{what}（{name}）")
+        except NotADate as refused:
+            japanese, _, english = str(refused).partition(" / ")
+            raise NotADate(f"{japanese} / {name}: {english}") from None
+
+    return read
+
+
+def query_day_schema(description: str) -> dict[str, Any]:
+    """The OpenAPI schema of a `query_day` parameter: text (和暦 is no `format: date`), at most 40 characters."""
+    return {"type": "string", "maxLength": _QUERY_MAX, "description": description + ": " + _HOW,
+            "examples": ["2026-12-06", "令和8年12月6日", "R8.12.6"]}
+
+
+_QUERY_MAX = 40
 
 #: the days a form's date may be read as (the command model then says its own range: 開催日 within 5 years…)
 _FORM_EARLIEST, _FORM_LATEST = date(1900, 1, 1), date(9999, 12, 31)

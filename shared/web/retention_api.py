@@ -31,7 +31,7 @@ from uuid import UUID
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from shared import tenancy
 from shared.domain.retention import (
@@ -60,6 +60,7 @@ from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.scope import in_scope
 from shared.settings import current
 from shared.web.audit_api import gather
+from shared.web.dates import query_day, query_day_schema
 from shared.web.deps import principal, runtime_of, staff
 from shared.web.limits import Text, form_guard, form_model, form_text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit
@@ -359,8 +360,15 @@ STATE = Query("past", description="past: the records past their period (at intak
               "record of this program with its dates")
 WITHHELD = Query(False, description="also the records outside the reader's division scope, their ids sealed "
                  "(intake asks this to judge a person on every program's records; see `withheld`)")
-AS_OF = Query(None, description="judge as on this day (YYYY-MM-DD; default today in Japan). A look ahead: an "
-              "erasure is always judged on today's date")
+AS_OF = Query(description="基準日: judge as on this day (default today in Japan), 和暦 or YYYY-MM-DD as staff type "
+              "it (令和8年12月6日, R8.12.6, 2026/12/6); a text that is no date is refused (422, naming `as_of`). A "
+              "look ahead: an erasure is always judged on today's date")
+#: 基準日 (`as_of`) as the staff forms read a date (shared/web/dates.py): 和暦 or Western, else 422 naming it
+AsOfDay = Annotated[date | None, BeforeValidator(query_day("基準日", "as_of")),
+                    WithJsonSchema(query_day_schema("基準日 / as of")), AS_OF]
+
+
+_read_as_of = query_day("基準日", "as_of")
 
 
 def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceApplication]) -> None:
@@ -371,7 +379,7 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
 
     @router.get("/retention", dependencies=[READ], responses={200: {"headers": PAGING_HEADERS}})
     async def listed(request: Request, response: Response, state: Literal["past", "all"] = STATE,
-                     as_of: date | None = AS_OF, limit: Limit = None, cursor: Cursor = None,
+                     as_of: AsOfDay = None, limit: Limit = None, cursor: Cursor = None,
                      withheld: bool = WITHHELD) -> list[RetentionRowOut]:
         """保存年限: this program's records past their retention period (kind, 完結日, years, the first day past
         it), the longest past first; at intake also the people whose information is. `X-Jusou-Missing` names
@@ -387,8 +395,8 @@ def mount_retention(api: FastAPI, page: UI, application_class: type[ServiceAppli
     async def retention_page(request: Request, as_of: str = "") -> HTMLResponse:
         """保存年限: the records past their period, and at intake the people to erase at expiry."""
         today = today_in_japan()
-        try:
-            day, bad_as_of = (date.fromisoformat(as_of) if as_of else today), ""
+        try:  # 和暦 or Western, as the API and the forms read a date
+            day, bad_as_of = (_read_as_of(as_of) or today), ""
         except ValueError:  # said on the page (422), shown as of today: never silently another day
             day, bad_as_of = today, as_of[:40]
         found = await ledger(request, service, gathered=True)
