@@ -2,7 +2,8 @@
 
 - `GET /cases/{id}/state?as_of=T`: this program's view of the case as it stood at T;
 - `GET /audit/cases/{id}?as_of=T&format=json|csv|text`: every program's events as a causation tree,
-  and every program's state as of T (gathered from the six services; any service answers);
+  and every program's state as of T (gathered from the six services; any service answers); `missing` names the
+  programs that did not answer, `withheld` apart those whose records the caller's division may not read (403);
 - `GET /audit/people/{person_ref}/disclosures?format=json|csv|text`: who was shown the person's
   information, when, on what basis (intake keeps personal information; others answer with none);
 - `/ui/audit/cases/{id}` and `/ui/audit/people/{person_ref}`: the same for auditors in the browser.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -88,7 +90,10 @@ class AuditDocumentOut(BaseModel):
 
     case_id: UUID
     as_of: str | None
-    missing: list[str] = Field(description="the programs that did not answer (or did not let the caller read)")
+    missing: list[str] = Field(description="応答のない事業: the programs that did not answer (unreachable, a failure): "
+                               "their events are not in this document; ask again later")
+    withheld: list[str] = Field(default_factory=list, description="所属課の範囲外の事業: the programs that answered "
+                                "but may not be read by the caller's division (401, 403), no outage")
     events: list[AuditEventOut]
     states: list[AggregateStateOut]
 
@@ -128,31 +133,57 @@ def moment_of(value: datetime | None) -> datetime | None:
     return value
 
 
-async def gather(path: str, urls: dict[str, str], token: str) -> tuple[list[Any], list[str]]:
-    """GET `path` from every service with the caller's token; (all rows, services that did not answer)."""
-    rows: list[Any] = []
-    missing: list[str] = []
+@dataclass(frozen=True)
+class Gathered:
+    """What every service answered to one GET: its rows; the programs that did not answer (unreachable, a failure:
+    an outage, `missing`); apart, those that answered but may not be read by the caller (401, 403: the division
+    scope, no outage, `withheld`); and those that have no such record (404, `absent`)."""
+
+    rows: list[Any]
+    missing: list[str]
+    withheld: list[str]
+    absent: list[str]
+
+
+async def gather_apart(path: str, urls: dict[str, str], token: str) -> Gathered:
+    """GET `path` from every service with the caller's token, a refusal told apart from an outage (`Gathered`), as a
+    case's 経過 does (shared/web/http.py `gather_history`)."""
+    found = Gathered([], [], [], [])
     async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
         responses = await asyncio.gather(*(client.get(f"{url}{path}") for url in urls.values()),
                                          return_exceptions=True)
     for name, response in zip(urls, responses, strict=True):
-        if isinstance(response, httpx.Response) and response.status_code == 200:
-            rows.extend(response.json())
+        status = response.status_code if isinstance(response, httpx.Response) else None
+        if status == 200 and isinstance(response, httpx.Response):
+            found.rows.extend(response.json())
+        elif status in (401, 403):
+            found.withheld.append(name)
+        elif status == 404:
+            found.absent.append(name)
         else:
-            missing.append(name)
-    return rows, missing
+            found.missing.append(name)
+    return found
+
+
+async def gather(path: str, urls: dict[str, str], token: str) -> tuple[list[Any], list[str]]:
+    """GET `path` from every service with the caller's token; (all rows, the services whose rows are not known: that did
+    not answer, refused the caller or had none). 保存年限 judges a person only on every program's records."""
+    found = await gather_apart(path, urls, token)
+    unknown = {*found.missing, *found.withheld, *found.absent}
+    return found.rows, [name for name in urls if name in unknown]
 
 
 async def journey_document(case_id: UUID, moment: datetime | None, urls: dict[str, str], token: str) -> dict[str, Any]:
     """The audit of one case: events as a causation tree, each program's state as of `moment`."""
     query = f"?as_of={moment.isoformat().replace('+', '%2B')}" if moment else ""
-    (rows, missing), (states, _) = await asyncio.gather(
-        gather(f"/cases/{case_id}/history", urls, token), gather(f"/cases/{case_id}/state{query}", urls, token))
-    rows = as_of(sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"])), moment)
+    history, (states, _) = await asyncio.gather(
+        gather_apart(f"/cases/{case_id}/history", urls, token), gather(f"/cases/{case_id}/state{query}", urls, token))
+    rows = as_of(sorted(history.rows, key=lambda r: (r["occurred_at"], r["service"], r["position"])), moment)
     return {
         "case_id": str(case_id),
         "as_of": moment.isoformat() if moment else None,
-        "missing": missing,
+        "missing": history.missing,
+        "withheld": history.withheld,
         "events": [{"depth": depth, **row} for depth, row in causation_tree(rows)],
         "states": states,
     }
