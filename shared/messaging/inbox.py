@@ -110,6 +110,8 @@ FETCH_SECONDS = 2.0
 WAIT_FETCH_SECONDS = 0.5
 #: How long a run waits for messages the server said are on their way (a backlog: up to k at once).
 MORE_SECONDS = 0.05
+#: How long `accounted` waits for deliveries the server counted to this consumer's own pull and has not yet sent.
+ARRIVING_SECONDS = 0.1
 
 
 def inbox_batch(value: str | None = None) -> int:
@@ -399,7 +401,7 @@ class Inbox:
                 hand.take(fetched)
                 if not hand.held or not subscriber.running:
                     continue
-                if not hand.ready and not await self.accounted(subscriber, hand, source):
+                if not hand.ready and not await self.accounted(subscriber, hand, source, pull):
                     await hand.keep(ACK_WAIT_SECONDS / 2)
                     continue
             try:
@@ -429,7 +431,7 @@ class Inbox:
         hand.let_go(now)
         return True
 
-    async def accounted(self, subscriber: Any, hand: Hand, source: str) -> bool:
+    async def accounted(self, subscriber: Any, hand: Hand, source: str, pull: StandingPull | None = None) -> bool:
         """Whether every message the consumer delivered and has not had settled is in `hand` (then its messages
         may be applied in stream order, and `hand` follows the deliveries from here on).
 
@@ -441,11 +443,22 @@ class Inbox:
         is held here (and was never settled here) is pending, so the rest of the count bounds what is pending
         elsewhere. A held message the stream holds otherwise, or no longer (its tail lost while NATS
         restarted), is let go unsettled.
+
+        A delivery the server counted to this consumer's standing pull (`pull`) may still be on its way: the server
+        counts it before the message reaches the connection, and with k in flight it delivers ahead of what was
+        fetched. Such a delivery is no message pending elsewhere: what the pull received up to the consumer's last
+        delivery is taken into `hand` first (waited for a moment, `ARRIVING_SECONDS`), so that a normal start does
+        not wait for a redelivery (`inbox.awaiting_redelivery`) of what is arriving here anyway.
         """
         unknown: dict[int, bytes] = {}
         pending_here = 0
         try:
             info = await subscriber.subscription.consumer_info()
+            if pull is not None:  # already waiting: what arrives is taken on the next look, without a wait
+                arrived = await pull.delivered_up_to(info.delivered.consumer_seq,
+                                                     0.0 if hand.waiting_since is not None else ARRIVING_SECONDS)
+                if arrived:
+                    hand.take(arrived)
             seq, last = info.ack_floor.stream_seq, info.delivered.stream_seq
             while seq < last:
                 try:

@@ -165,6 +165,7 @@ class StandingPull:
         self.sub: Any = None
         self.queue: deque[Msg] = deque()
         self.pending = 0  # messages asked for and not yet delivered nor ended by a status
+        self.last_delivery = 0  # the highest delivery sequence received on this subscription (`delivered_up_to`)
         self.alive_until = 0.0  # monotonic: every request sent has ended by then
         self.retry_at = 0.0  # monotonic: no request before (the server refused the last)
         self.reconnects = self._reconnects()
@@ -197,7 +198,7 @@ class StandingPull:
         comes on the old one is ignored), nothing queued, new requests."""
         old, self.sub = self.sub, None
         self.queue.clear()
-        self.pending, self.alive_until = 0, 0.0
+        self.pending, self.alive_until, self.last_delivery = 0, 0.0, 0
         self.reconnects = self._reconnects()
         if old is not None:
             with contextlib.suppress(Exception):
@@ -221,6 +222,8 @@ class StandingPull:
     def _arrived(self, msg: Msg) -> None:
         if msg.reply:  # a message of the stream (its reply is the ack subject)
             self.pending = max(self.pending - 1, 0)
+            with contextlib.suppress(Exception):  # not a JetStream ack subject: `accounted` reads the stream anyway
+                self.last_delivery = max(self.last_delivery, msg.metadata.sequence.consumer)
             self.queue.append(msg)
             self._wake()
             return
@@ -282,6 +285,27 @@ class StandingPull:
                 await self.pull()
         count = len(self.queue) if at_most is None else min(at_most, len(self.queue))
         return [self.queue.popleft() for _ in range(count)]
+
+    async def delivered_up_to(self, delivery: int, timeout: float) -> list[Msg]:
+        """The received messages up to the consumer's delivery sequence `delivery`, taken from the queue once every
+        delivery up to it made on this subscription is here, or after `timeout` seconds (then the missing ones went
+        elsewhere: another subscription, a process that died). nats-server counts a delivery (`consumer_info`'s
+        `delivered`) before the message reaches the connection: a standing pull's delivery may be on its way still."""
+        if delivery > self.last_delivery and self.sub is not None and timeout > 0:
+            loop = asyncio.get_running_loop()
+            deadline = time.monotonic() + timeout
+            while self.last_delivery < delivery and self.sub is not None and (left := deadline - time.monotonic()) > 0:
+                self._waiter = waiter = loop.create_future()
+                timer = loop.call_later(left, self._wake)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                    self._waiter = None
+        taken: list[Msg] = []
+        while self.queue and self.queue[0].metadata.sequence.consumer <= delivery:
+            taken.append(self.queue.popleft())
+        return taken
 
     async def more(self, wanted: int, timeout: float) -> list[Msg]:
         """Up to `wanted` more messages, those received and those on their way (asked for), waited for at most

@@ -32,7 +32,7 @@ from shared.kernel.store import store_env
 from shared.messaging import inbox as inbox_module
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
-from shared.messaging.runs import Hand
+from shared.messaging.runs import Hand, StandingPull
 
 
 class CountingCollaboration(CollaborationApplication):
@@ -282,6 +282,68 @@ async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_l
         assert await inbox.accounted(consumer, acked_out_of_order, "intake")
         assert sorted(acked_out_of_order.held) == [1, 2, 4]
         assert (await js.consumer_info(STREAM, "collaboration--intake")).num_ack_pending == 3  # nothing else acked
+    finally:
+        await nc.close()
+
+
+async def test_a_delivery_on_its_way_to_the_consumers_own_pull_is_not_waited_for_as_pending_elsewhere(
+        nats: Nats, tmp_path: Path) -> None:
+    """With k in flight the server delivers ahead on the standing pull, and counts a delivery (`consumer_info`'s
+    `delivered`) before the message reaches the connection: `Inbox.accounted` takes what arrives on its own pull
+    up to the last delivery instead of holding the run for a redelivery (`inbox.awaiting_redelivery` in normal runs).
+    A message delivered to another subscription (a process that died) is still waited for."""
+    intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+    collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
+    await run_inbox(collab, nats.url, 8, lambda inbox: consumer_exists(nats.url), "the consumer made")
+    for _ in range(2):
+        escalated_case(intake)
+    async with relay_running(intake, intake_translate, nats.url) as relay:
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 6), "all published")
+    nc = await nats_py.connect(nats.url)
+    try:
+        js = nc.jetstream()
+        subscription = await js.pull_subscribe_bind("collaboration--intake", STREAM)
+        consumer = SimpleNamespace(subscription=subscription, jetstream=js)
+        inbox = Inbox(collab, NatsBroker(nats.url, logger=None), max_deliver=3, batch=8)
+
+        pull = StandingPull(nc, STREAM, "collaboration--intake", "_INBOX.test", batch=64)
+        await pull.start()
+        first = await pull.get(2, at_most=2)
+        await eventually(lambda: asyncio.sleep(0, len(first) + len(pull.queue) == 4), "all four delivered to the pull")
+        assert len(first) == 2
+        on_the_way = list(pull.queue)  # as if the server had counted them and they were not yet here
+        pull.queue.clear()
+        pull.last_delivery = first[-1].metadata.sequence.consumer
+        asyncio.get_running_loop().call_later(0.02, lambda: [pull._arrived(m) for m in on_the_way])
+
+        without_the_pull = Hand()
+        without_the_pull.take(first)
+        assert not await inbox.accounted(consumer, without_the_pull, "intake")  # what it did before: wait
+        assert inbox.awaited == 1
+
+        hand = Hand()
+        hand.take(first)
+        assert await inbox.accounted(consumer, hand, "intake", pull)
+        assert sorted(hand.held) == [1, 2, 3, 4] and hand.next_delivery == 5
+        assert inbox.awaited == 1  # no second wait
+        await pull.stop()
+        for msg in [*first, *on_the_way]:
+            await msg.nak()  # all four delivered again
+
+        # one of them delivered to another subscription (a process that died): waited for
+        elsewhere = await subscription.fetch(1, timeout=5)
+        pull = StandingPull(nc, STREAM, "collaboration--intake", "_INBOX.test", batch=64)
+        await pull.start()
+        arrived = await pull.get(5, at_most=8)
+        await eventually(lambda: asyncio.sleep(0, len(arrived) + len(pull.queue) == 3), "the other three delivered to the pull")
+        arrived += list(pull.queue)
+        pull.queue.clear()
+        hand = Hand()
+        hand.take(arrived)
+        assert elsewhere[0].metadata.sequence.stream not in hand.held
+        assert not await inbox.accounted(consumer, hand, "intake", pull)
+        assert inbox.awaited == 2
+        await pull.stop()
     finally:
         await nc.close()
 
