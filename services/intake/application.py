@@ -50,7 +50,8 @@ from shared.domain.access import OutOfScope
 from shared.domain.casework import JST, CaseFile, case_file_id
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.wareki import today_in_japan
-from shared.kernel.app import handles
+from shared.kernel import decoded_once
+from shared.kernel.app import KeptAggregates, handles
 from shared.kernel.journey import DomainError, Invalid, NotFound, acting
 from shared.organisation.reference import (
     AGENCY_KINDS,
@@ -446,8 +447,13 @@ class IntakeApplication(CaseworkOwner):
         """Division scope of an intake case: its readers (services/intake/access.py case_readers), not the
         divisions its history names; NotFound for an unknown case (the route answers 404). Asked for every request
         about a case (the policy's scope check) and every row of a list: read without a copy (`read`, issue 19),
-        as `case_readers` changes nothing of the view."""
-        return case_readers(self.read(case_id, Case, "ケース").view())
+        as `case_readers` changes nothing of the view. With no aggregate kept (`KeptAggregates`), the case decoded here
+        is this request's own: the route's load in the same request takes it (shared/kernel/decoded_once.py), one
+        replay of the case's events per request rather than two."""
+        case: Case = self.read(case_id, Case, "ケース")
+        if not isinstance(self.repository, KeptAggregates):
+            decoded_once.leave(case)
+        return case_readers(case.view())
 
     def disclose_person(
         self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None
@@ -868,5 +874,6 @@ class IntakeApplication(CaseworkOwner):
                 for what, due, overdue in due_at_intake(self.case_view(case_id), connected_on, escalated_on, on)]
 
     def _case(self, case_id: UUID) -> Case:
-        case: Case = self.load(case_id, Case, "ケース")
-        return case
+        """The case, the caller's own copy: the one this request's scope check decoded (`case_divisions`), else loaded."""
+        case: Case | None = decoded_once.take(case_id, Case)
+        return case if case is not None else self.load(case_id, Case, "ケース")

@@ -27,6 +27,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
 from shared.domain.access import Forbidden, require_in_scope
+from shared.kernel import decoded_once
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import NotFound
 from shared.organisation import scope
@@ -289,6 +290,7 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
             return case, None  # the route answers 404
 
     if case_id is not None or plan_id is not None:
+        decoded_once.open_slot()  # the case decoded for the check, for the route's own load (shared/kernel/decoded_once.py)
         found, divisions = await anyio.to_thread.run_sync(case_and_divisions)
         if found is not None:
             if divisions is not None:
