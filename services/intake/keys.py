@@ -62,6 +62,18 @@ class PersonKeys:
         self._put(str(person_ref), _seal(self._kek, key, str(person_ref).encode()))
         return key
 
+    def first(self, person_ref: UUID) -> bytes:
+        """A new person's key (their first event is being stored): made now, in one statement where a look-up and an
+        insert were two (issue 19); the key already made for them if the same first event is stored again. As
+        durable as `create`: on disk before the event sealed with it is recorded."""
+        key = AESGCM.generate_key(bit_length=256)
+        if self._put_new(str(person_ref), _seal(self._kek, key, str(person_ref).encode())):
+            return key
+        made = self.get(person_ref)
+        if made is None:  # (deleted between the two statements: an erasure of a person not yet recorded)
+            raise ValueError(f"person {person_ref} is erased: no personal information can be stored for them")
+        return made
+
     def get(self, person_ref: UUID) -> bytes | None:
         """The person's data key; None once they are erased."""
         wrapped = self._get(str(person_ref))
@@ -75,6 +87,10 @@ class PersonKeys:
         """Let go of the table's connection (the application closes)."""
 
     def _put(self, person_ref: str, wrapped: bytes) -> None:
+        raise NotImplementedError
+
+    def _put_new(self, person_ref: str, wrapped: bytes) -> bool:
+        """Insert unless the person has a key already; whether it was inserted."""
         raise NotImplementedError
 
     def _get(self, person_ref: str) -> bytes | None:
@@ -91,6 +107,9 @@ class MemoryKeys(PersonKeys):
 
     def _put(self, person_ref: str, wrapped: bytes) -> None:
         self._keys[person_ref] = wrapped
+
+    def _put_new(self, person_ref: str, wrapped: bytes) -> bool:
+        return self._keys.setdefault(person_ref, wrapped) is wrapped
 
     def _get(self, person_ref: str) -> bytes | None:
         return self._keys.get(person_ref)
@@ -115,6 +134,10 @@ class SQLiteKeys(PersonKeys):
     def _put(self, person_ref: str, wrapped: bytes) -> None:
         with self._lock:
             self._db.execute("INSERT INTO person_keys VALUES (?, ?)", (person_ref, wrapped))
+
+    def _put_new(self, person_ref: str, wrapped: bytes) -> bool:
+        with self._lock:
+            return self._db.execute("INSERT OR IGNORE INTO person_keys VALUES (?, ?)", (person_ref, wrapped)).rowcount == 1
 
     def _get(self, person_ref: str) -> bytes | None:
         # Kept open rather than opened per call: every Person event read (a search, a case page)
@@ -164,6 +187,10 @@ class PostgresKeys(PersonKeys):
 
     def _put(self, person_ref: str, wrapped: bytes) -> None:
         self._run(f"INSERT INTO {self.table} VALUES (%s, %s)", (person_ref, wrapped))
+
+    def _put_new(self, person_ref: str, wrapped: bytes) -> bool:
+        return bool(self._run(f"INSERT INTO {self.table} VALUES (%s, %s) ON CONFLICT (person_ref) DO NOTHING "
+                              "RETURNING person_ref", (person_ref, wrapped)))
 
     def _get(self, person_ref: str) -> bytes | None:
         rows = self._run(f"SELECT wrapped FROM {self.table} WHERE person_ref = %s", (person_ref,))
@@ -227,11 +254,12 @@ class PersonalMapper(Mapper[UUID]):
         ref = self.note_person(domain_event.originator_id) if note else _person_of(domain_event)
         if ref is None:  # a note on no case of a known person: the store's cipher alone, as before
             return super().to_stored_event(domain_event)
-        key = self.keys.get(ref)
+        if domain_event.originator_version == 1 and isinstance(domain_event, Person.Event):
+            key: bytes | None = self.keys.first(ref)  # a new person: their key made (no look-up first)
+        else:
+            key = self.keys.get(ref)
         if key is None:
-            if domain_event.originator_version != 1 or not isinstance(domain_event, Person.Event):
-                raise ValueError(f"person {ref} is erased: no personal information can be stored for them")
-            key = self.keys.create(ref)
+            raise ValueError(f"person {ref} is erased: no personal information can be stored for them")
         data = json.dumps({f: state[f] for f in personal}, ensure_ascii=False).encode()
         sealed = {"fields": personal,
                   "data": base64.b64encode(_seal(key, data, _aad(domain_event.originator_id, domain_event.originator_version))).decode()}
