@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4, uuid5
 
 import anyio
@@ -163,6 +164,7 @@ class Marked:
     route: str = ""
     fingerprint: str = ""
     saved: bool = False
+    back: str | None = None  # a staff page's form post: the page to go back to with a replay's message (`back_of`)
 
 
 _marked: ContextVar[Marked | None] = ContextVar("jusou_idempotency", default=None)
@@ -260,6 +262,7 @@ def idempotent(service: str) -> Callable[[Request], Any]:
                 key = str(fields.get(FORM_FIELD) or "") or None
         if key is None:
             return
+        here.back = back_of(request)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise BadKey(f"{HEADER} は 1〜{MAX_KEY_LENGTH} 文字で指定してください（操作ごとに新しい値、例えば UUID） / "
                          f"the {HEADER} header must be 1 to {MAX_KEY_LENGTH} characters: a new value, such as a UUID, "
@@ -273,22 +276,64 @@ def idempotent(service: str) -> Callable[[Request], Any]:
         if record is not None:
             if record.fingerprint != fingerprint:
                 raise KeyReused(form=form is not None)
-            raise Replayed(await answer_of(app, request_id, fingerprint, record))
+            raise Replayed(await answer_of(app, request_id, fingerprint, record, back=here.back))
         here.request_id, here.route, here.fingerprint = request_id, f"{request.method} {route}", fingerprint
 
     return check
 
 
+def back_of(request: Request) -> str | None:
+    """Where a staff page's form post (under /ui/) goes back to: the page it was sent from when that is one of this
+    service's pages (its Referer: path and query, never another site's), else the service's start page; None for the
+    API (its answers are JSON)."""
+    path = request.url.path
+    if not path.startswith("/ui/") or path.startswith("/ui/static/"):
+        return None
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc == request.headers.get("host", "") and referer.path.startswith("/ui/") \
+            and referer.path != path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/ui/"
+
+
+def _back_with(back: str, kind: str, text: str) -> Response:
+    """A form post's answer: back to its page (303, PRG: a reload posts nothing) with `text` as the page's message,
+    signed for the request's session (shared/web/ui.py `message_query`, whose CSRF guard ran before: that module
+    imports this one, hence imported here)."""
+    from shared.web.ui import message_query
+
+    query = message_query(kind, text)
+    location = back + (("&" if "?" in back else "?") + query if query else "")
+    return Response(status_code=303, headers={**REPLAYED, "Location": location})
+
+
+def _detail_of(body: str) -> str | None:
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        return None
+    return detail if isinstance(detail, str) else None
+
+
 async def answer_of(app: RecordKeeper, request_id: UUID, fingerprint: str,
-                    record: IdempotentRequest | None = None) -> Response:
-    """The first request's answer, waiting a little for it while the first one is still answering."""
+                    record: IdempotentRequest | None = None, back: str | None = None) -> Response:
+    """The first request's answer, waiting a little for it while the first one is still answering. A staff page's form
+    post (`back`: its page, `back_of`; by default the marked request's) is answered as a form post is, not in JSON:
+    a kept answer as it was (a redirect, a page); a refusal whose page was not kept, an answer lost before it was sent
+    (a crash after the commit) or a conflict, back to its page with the message."""
+    here = _marked.get()
+    back = back if back is not None else (here.back if here is not None else None)
     deadline = asyncio.get_running_loop().time() + ANSWER_WAIT_SECONDS
     while True:
         if record is None or record.answer is None:
             record = await anyio.to_thread.run_sync(app.idempotent_record, request_id)
         if record is None:  # a save that failed and left nothing: as any conflict, try again
+            if back is not None:
+                return _back_with(back, "ng", CONFLICT)
             return JSONResponse(status_code=409, content={"detail": CONFLICT})
         if record.fingerprint != fingerprint:
+            if back is not None:
+                return _back_with(back, "ng", FORM_SENT_ALREADY)
             return JSONResponse(status_code=422, content={"detail": str(KeyReused())})
         if record.answer is not None or asyncio.get_running_loop().time() >= deadline:
             break
@@ -296,11 +341,17 @@ async def answer_of(app: RecordKeeper, request_id: UUID, fingerprint: str,
         record = None
     if record.answer is None:
         await anyio.to_thread.run_sync(app.finish_recorded, [UUID(i) for i in record.recorded])
+        if back is not None:
+            return _back_with(back, "ok", RECORDED_BUT_UNANSWERED)
         return JSONResponse({"detail": RECORDED_BUT_UNANSWERED, "recorded": record.recorded, "replayed": True},
                             status_code=200, headers=REPLAYED)
     answer = record.answer
     if answer["status"] >= 400 and not answer["body"]:  # a refusal whose page was not kept (it may list people)
+        if back is not None:
+            return _back_with(back, "ng", REFUSED_BEFORE)
         return JSONResponse({"detail": REFUSED_BEFORE}, status_code=answer["status"], headers=REPLAYED)
+    if back is not None and answer["status"] >= 400 and answer["content_type"].startswith("application/json"):
+        return _back_with(back, "ng", _detail_of(answer["body"]) or REFUSED_BEFORE)
     headers = dict(REPLAYED)
     if answer["location"]:
         headers["Location"] = answer["location"]
