@@ -140,9 +140,11 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         return [self.case_view(i) for i in self.ids_of(CollaborationCase)]
 
     def plans(self, case_id: UUID | None = None) -> list[dict[str, Any]]:
-        """This program's plans (of one case, when given), oldest first."""
-        views = [self.plan_view(plan_id) for plan_id in self.ids_of(Plan)]
-        return [v for v in views if case_id is None or v["case_id"] == str(case_id)]
+        """This program's plans (of one case, when given: only that case's are loaded), oldest first."""
+        if case_id is None:
+            return [self.plan_view(plan_id) for plan_id in self.ids_of(Plan)]
+        views = [self.plan_view(plan_id) for plan_id in self.ids_of_case(Plan, case_id)]
+        return [v for v in views if v["case_id"] == str(case_id)]
 
     def case_rows(self, reader: Any) -> list[CaseRow]:
         """The escalated cases the reader's division may see (division scope), each with its plans."""
@@ -236,18 +238,12 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         return [{"agency": agency, "responsibility": "／".join(works)[:500], "contact": None}
                 for agency, works in roles.items()]
 
-    def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
-        """D4: a plan goes to the meeting once every open strand of its case names its agency; D6 D11: for a case
-        collaboration still holds (PlanProposed). The plan is loaded once and its case read once (issue 19: the
-        base's `propose_plan` and `require_case` loaded both again)."""
-        plan: Plan = self.load(plan_id, Plan, "プラン")
-        case: CollaborationCase = self.read(UUID(str(plan.case_id)), CollaborationCase, "多機関協働のケース")
+    def require_proposable(self, case_id: UUID) -> None:
+        """D4: a plan goes to the meeting once every open strand of its case names its agency; D11: for a case
+        collaboration still holds. The case read once (issue 19: a proposal loaded it twice, and its plan twice)."""
+        case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         case.require_strands_assigned()
         case.require_held()
-        with acting(actor):
-            plan.propose()
-        self.save(plan)
-        return int(plan.revision)
 
     # -- 推進会議 (D8) --------------------------------------------------------------------------------------
 

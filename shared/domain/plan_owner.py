@@ -53,10 +53,15 @@ class PlanOwner(ServiceApplication):
         """Raise NotFound unless this program holds the case."""
         raise NotImplementedError
 
+    def require_proposable(self, case_id: UUID) -> None:
+        """D6 D11: the case of a plan going to the meeting is one this program still holds (`require_case`). A program
+        with rules of its own on the case adds them here, reading the case once (collaboration: D4's strands)."""
+        self.require_case(case_id)
+
     def case_of_plan(self, plan_id: UUID) -> UUID | None:
         """The case a plan is for (its division scope is its case's); None when there is no such plan."""
         try:
-            plan: Plan = self.load(plan_id, Plan, "プラン")
+            plan: Plan = self.read(plan_id, Plan, "プラン")
         except NotFound:
             return None
         return UUID(str(plan.case_id))
@@ -78,32 +83,38 @@ class PlanOwner(ServiceApplication):
         self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]],
         intention: str | None = None, starts_on: date | None = None, review_on: date | None = None,
         members: list[dict[str, Any]] | None = None,
-    ) -> None:
-        """D4 D5 D7: rewrite a draft, a plan sent back for revision, a suspended one, or one in 伴走支援."""
+    ) -> dict[str, Any]:
+        """D4 D5 D7: rewrite a draft, a plan sent back for revision, a suspended one, or one in 伴走支援; the plan's view
+        as saved (the route's answer, without loading the plan again: issue 19)."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
         require_known_agencies(roles)
         with acting(actor):
             plan.revise(direction, goals, with_agency_codes(roles), intention, starts_on, review_on, members)
         self.save(plan)
+        return plan.view()
 
-    def accompany(self, actor: dict[str, str], plan_id: UUID, since: date, goals_met: list[str]) -> None:
-        """伴走支援 (D11): every goal met, the case stays accompanied with check-ins and no active plan."""
+    def accompany(self, actor: dict[str, str], plan_id: UUID, since: date, goals_met: list[str]) -> dict[str, Any]:
+        """伴走支援 (D11): every goal met, the case stays accompanied with check-ins and no active plan; the plan's view
+        as saved."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
         with acting(actor):
             plan.accompany(since, goals_met)
         self.save(plan)
+        return plan.view()
 
-    def check_in(self, actor: dict[str, str], plan_id: UUID, on: date, how: str, note: str) -> None:
-        """伴走支援: record one periodic check-in with its date."""
+    def check_in(self, actor: dict[str, str], plan_id: UUID, on: date, how: str, note: str) -> dict[str, Any]:
+        """伴走支援: record one periodic check-in with its date; the plan's view as saved."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
         with acting(actor):
             plan.check_in(on, how, note)
         self.save(plan)
+        return plan.view()
 
     def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
-        """D4 D6: propose the plan to the meeting (PlanProposed), for a case this program still holds (D11)."""
+        """D4 D6: propose the plan to the meeting (PlanProposed), for a case this program still holds (D11): the plan
+        loaded once, its case read once (`require_proposable`)."""
         plan: Plan = self.load(plan_id, Plan, "プラン")
-        self.require_case(UUID(str(plan.case_id)))
+        self.require_proposable(UUID(str(plan.case_id)))
         with acting(actor):
             plan.propose()
         self.save(plan)
@@ -117,8 +128,9 @@ class PlanOwner(ServiceApplication):
         self.save(plan)
 
     def plan_view(self, plan_id: UUID) -> dict[str, Any]:
-        plan: Plan = self.load(plan_id, Plan, "プラン")
-        return plan.view()
+        """A plan as its program holds it: read (a kept plan is not copied), its lists copied for the caller."""
+        plan: Plan = self.read(plan_id, Plan, "プラン")
+        return {k: list(v) if isinstance(v, list) else v for k, v in plan.view().items()}
 
     @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1, PlanResumedV1)
     def react_to_meeting(self, envelope: Envelope, payload: Any, processing: ProcessingEvent[UUID]) -> None:

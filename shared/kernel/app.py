@@ -566,6 +566,14 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         self.readmodels.catch_up()
         return [UUID(i) for i in self.readmodels.view.ids_of_kind(f"{kind.__module__}:{kind.__qualname__}")]
 
+    def ids_of_case(self, kind: type[Aggregate], case_id: UUID) -> list[UUID]:
+        """Ids of the aggregates of `kind` that recorded an event of the case, oldest first (the aggregate catalogue
+        and the case index read models): a case's plans without loading every plan of the program (issue 19)."""
+        self.readmodels.catch_up()
+        view = self.readmodels.view
+        mine = set(view.case_aggregates(str(case_id)))
+        return [UUID(i) for i in view.ids_of_kind(f"{kind.__module__}:{kind.__qualname__}") if i in mine]
+
     def notifications_at(self, positions: list[int]) -> Iterator[Notification]:
         """The stored events at these positions (ascending), reading runs of consecutive positions at once."""
         i = 0

@@ -155,9 +155,9 @@ def plan_router(service: str) -> APIRouter:
     @router.put("/plans/{plan_id}", dependencies=[write])
     def revise(plan_id: UUID, body: PlanIn, app: App, actor: Staff) -> PlanView:
         """プラン修正: rewrite a draft, or after the meeting asked for a revision."""
-        app.revise_plan(actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles],
-                        body.intention, body.starts_on, body.review_on, [m.model_dump() for m in body.members])
-        return PlanView.model_validate(app.plan_view(plan_id))
+        return PlanView.model_validate(app.revise_plan(
+            actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles], body.intention,
+            body.starts_on, body.review_on, [m.model_dump() for m in body.members]))
 
     @router.post("/plans/{plan_id}/propose", dependencies=[write])
     def propose(plan_id: UUID, app: App, actor: Staff) -> PlanProposedOut:
@@ -173,13 +173,11 @@ def plan_router(service: str) -> APIRouter:
     @router.post("/plans/{plan_id}/accompaniment", dependencies=[write])
     def accompany(plan_id: UUID, body: AccompanyIn, app: App, actor: Staff) -> PlanView:
         """伴走支援へ移る: every goal met, the case stays accompanied with check-ins, no active plan (not 終結)."""
-        app.accompany(actor, plan_id, body.since, list(body.goals_met))
-        return PlanView.model_validate(app.plan_view(plan_id))
+        return PlanView.model_validate(app.accompany(actor, plan_id, body.since, list(body.goals_met)))
 
     @router.post("/plans/{plan_id}/check-ins", status_code=201, dependencies=[write])
     def check_in(plan_id: UUID, body: CheckInIn, app: App, actor: Staff) -> PlanView:
         """伴走支援の見守り: record a check-in with its date (leaving 伴走支援: a closure request or a new revision)."""
-        app.check_in(actor, plan_id, body.on, body.how, body.note)
-        return PlanView.model_validate(app.plan_view(plan_id))
+        return PlanView.model_validate(app.check_in(actor, plan_id, body.on, body.how, body.note))
 
     return router

@@ -111,3 +111,30 @@ def test_d10_a_shien_kaigi_stays_closed_to_a_non_member_after_its_scope_is_kept(
     assert meeting.meeting_readers(sitting) is None  # D10: the route refuses a non-member itself, saying why
     assert meeting.redact([{"aggregate_id": str(sitting), "event": "Meeting.Decided",
                             "fields": {"reasons": "非公開"}}], "no-such-division")[0]["fields"].get("reasons") is None
+
+
+def test_d4_a_cases_plans_load_only_that_cases_plans(collaboration: CollaborationApplication) -> None:
+    intake = Upstream("intake")
+    one, two = escalated(collaboration, intake), escalated(collaboration, intake)
+    first = collaboration.draft_plan(COORDINATOR, one, "方向性", ["目標"], ROLES)
+    others = [collaboration.draft_plan(COORDINATOR, two, "方向性", ["目標"], ROLES) for _ in range(3)]
+    second = collaboration.draft_plan(COORDINATOR, one, "方向性2", ["目標"], ROLES)
+
+    with selects(collaboration) as counted:
+        assert [p["plan_id"] for p in collaboration.plans(one)] == [str(first), str(second)]
+
+    assert counted == {first: 1, second: 1}  # was every plan of the program
+    assert [p["plan_id"] for p in collaboration.plans(two)] == [str(o) for o in others]
+    assert len(collaboration.plans()) == 5
+
+
+def test_d4_a_revision_answers_the_plan_as_saved_reading_it_once(collaboration: CollaborationApplication) -> None:
+    case_id = escalated(collaboration, Upstream("intake"))
+    plan_id = collaboration.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+
+    with selects(collaboration) as counted:
+        view = collaboration.revise_plan(COORDINATOR, plan_id, "方向性（修正）", ["目標", "目標2"], ROLES)
+
+    assert counted == {plan_id: 1}  # the route loaded the plan again for its answer
+    assert view == collaboration.plan_view(plan_id)
+    assert (view["support_direction"], view["goals"]) == ("方向性（修正）", ["目標", "目標2"])
