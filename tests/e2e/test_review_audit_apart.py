@@ -17,6 +17,7 @@ from support.servers import free_port
 
 from jusou.runner import Suite
 from shared.web.audit_api import gather, gather_apart
+from shared.web.ui import PROGRAM_LABELS
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 COUNSELOR = staff_headers("kouki-012", ELDERLY.division, "counselor")
@@ -56,8 +57,9 @@ def test_d15_the_audit_names_a_program_that_refused_the_reader_apart_from_one_no
     page = http.get(f"{shared_suite.url('intake')}/ui/audit/cases/{case_id}", headers=supervisor)
     assert page.status_code == 200, page.text[:300]
     assert "応答のない事業" not in page.text
-    if 'id="withheld"' in page.text:  # the page's own line for them (shared/web/templates/audit_case.html)
-        assert "所属課の範囲外" in page.text
+    withheld = page.text.split('id="withheld">', 1)[1].split("</p>", 1)[0]  # its own line, muted, not in red
+    assert "所属課の範囲外" in withheld
+    assert all(PROGRAM_LABELS[s] in withheld for s in refusing)
 
 
 def test_d15_gathering_tells_an_outage_from_a_refusal_and_from_no_record(shared_suite: Suite) -> None:

@@ -64,3 +64,4 @@ def test_retention_page_reads_wareki_as_of(shared_suite: Suite, http: httpx.Clie
     assert 'value="2048-04-01"' in page.text and "retention-as-of-error" not in page.text
     refused = http.get(f"{shared_suite.url('intake')}/ui/retention?as_of={quote('令和8年13月1日')}", headers=reader())
     assert refused.status_code == 422 and "retention-as-of-error" in refused.text
+    assert "R13.4.1" in refused.text  # says 和暦 is read too
