@@ -77,8 +77,10 @@ REBUILD_CACHE_KIB = 64 * 1024
 VALUES_ROWS = 500
 #: The follower thread indexes at most this often: under load one transaction takes the commits of
 #: that while instead of one each (bench/: the thread took the GIL from the hop's path on every
-#: commit). Reads never wait for it: each one catches up first.
-FOLLOW_EVERY_SECONDS = 0.1
+#: commit). Reads never wait for it: each one catches up first. At 0.1 s a round (its position, the log's page, the
+#: seals before it, the commit) cost more than the few events it indexed: 5–7% of a service's CPU in the bench's
+#: journeys, whose reads never need the views (issue 19, docs/capacity.md §5.9).
+FOLLOW_EVERY_SECONDS = 0.5
 
 
 @dataclass
