@@ -7,7 +7,9 @@ app saw it, and its `h11_max_incomplete_event_size` applies to h11 only. `Bounde
 counts what arrives before the end of the headers, answers 431 with a reason, half-closes, and
 reads and drops what the client still sends for at most `LINGER_SECONDS` (so that the client, still
 writing, reads the answer instead of a reset). shared/web/limits.py checks the same limit again behind
-any other server.
+any other server. A request the parser cannot read (a Content-Length that is no number or sent twice, or beside
+Transfer-Encoding: a smuggling attempt) is refused with 400 and a JSON `detail` in Japanese and English, code
+`bad_request` (uvicorn's own answer was plain English text).
 """
 
 from __future__ import annotations
@@ -32,13 +34,22 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 LINGER_SECONDS = 5.0
 
 
-def _refusal() -> bytes:
-    body = json.dumps({"detail": HEADERS_TOO_LARGE, "code": "headers_too_large"}, ensure_ascii=False).encode()
-    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+#: a request the HTTP parser cannot read (a Content-Length that is no number or given twice, both Content-Length and
+#: Transfer-Encoding, a broken request line): uvicorn's own answer was `Invalid HTTP request received.` in plain text
+UNREADABLE = ("HTTP のリクエストとして読めません（Content-Length が数でない・二つある、Transfer-Encoding と併用、リクエスト行の"
+              "形が正しくない など）。HTTP クライアントの送り方を確かめてください / the request is not valid HTTP (a "
+              "Content-Length that is no number or sent twice, or beside Transfer-Encoding, or a broken request line): "
+              "check how the client sends it")
+
+
+def _refusal(status_line: bytes, detail: str, code: str) -> bytes:
+    body = json.dumps({"detail": detail, "code": code}, ensure_ascii=False).encode()
+    return (status_line + b"\r\ncontent-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
 
 
-REFUSAL = _refusal()
+REFUSAL = _refusal(b"HTTP/1.1 431 Request Header Fields Too Large", HEADERS_TOO_LARGE, "headers_too_large")
+INVALID = _refusal(b"HTTP/1.1 400 Bad Request", UNREADABLE, "bad_request")
 
 
 class _HeadersTooLarge(Exception):
@@ -103,9 +114,10 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
             self._began_now = False
 
         def _invalid(self) -> None:
-            msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
-            self.send_400_response(msg)
+            """uvicorn's `send_400_response`, with a refusal a person can act on (JSON, Japanese and English, `code`)."""
+            self.logger.warning("Invalid HTTP request received.")
+            self.transport.write(INVALID)
+            self.transport.close()
 
         def _refuse(self) -> None:
             self._refused = True
