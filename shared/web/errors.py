@@ -137,6 +137,15 @@ def error_page(page: UI, request: Request, status: int, message: str | None = No
     return response
 
 
+def coded(answer: Response, status: int) -> None:
+    """A JSON refusal made whole (`answer.body`) with its `code`, in place (`_with_code`), and the length that holds."""
+    body = bytes(answer.body)
+    with_code = _with_code(body, status)
+    if with_code is not body:
+        answer.body = with_code
+        answer.headers["content-length"] = str(len(with_code))
+
+
 def with_head(headers: Mapping[str, str]) -> dict[str, str]:
     """A 405's headers with HEAD in its `Allow` where GET is (every GET route answers HEAD: shared/web/routing.py)."""
     allow = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
@@ -169,7 +178,10 @@ def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None
         if is_page(request):
             detail = exc.detail if exc.status_code == 413 else None
             return error_page(page, request, exc.status_code, detail, getattr(exc, "headers", None))
-        return await _answer(framework(request, exc))
+        answer = await _answer(framework(request, exc))
+        if request.url.path.startswith("/ui/static/"):  # JSON, but under /ui/, where the edge adds no `code`
+            coded(answer, exc.status_code)
+        return answer
 
     @api.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -117,3 +117,12 @@ def test_d9_another_divisions_token_reads_nothing_by_get_or_head_and_a_cross_sit
                            follow_redirects=False)
         assert posted.status_code == 403 and posted.headers["content-type"].startswith("text/html"), where
     assert http.get(f"{intake}/cases/{case_id}", headers=COUNSELOR).json()["status"] == "open"
+
+
+def test_a_missing_style_sheet_is_a_json_refusal_with_its_code(shared_suite: Suite, http: httpx.Client) -> None:
+    """/ui/static/ answers files, and JSON refusals (not pages), which the edge leaves without `code` under /ui/."""
+    missing = http.get(f"{shared_suite.url('meeting')}/ui/static/nope.css")
+
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert japanese_and_english(missing.json()["detail"])
+    assert int(missing.headers["content-length"]) == len(missing.content)
