@@ -79,8 +79,7 @@ NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
     ("tests/ui/test_accessibility.py", "axe over every page: markup; the pages' content on the file runs in tests/ui"),
     ("tests/ui/test_narrow_screen_ui.py", "every page at 360 px: the style sheet's layout; the content runs in tests/ui"),
     ("tests/ui/test_ui_test_timeout.py", "the UI tests' per-test timeout, on a probe of its own: pytest's machinery"),
-    # a browser call in it never answered, once in 架空市's run (2026-12-06) and once in a run of the session before: to find
-    ("tests/ui/test_sign_in_again_keeps_input_ui.py", "the tab's storage, the session and its CSRF token: any file alike"),
+    ("tests/ui/test_closing_a_tab_ui.py", "chromium closing tabs against a server of the test's own: no suite, no file"),
     ("tests/integration/test_bench_smoke.py", "the bench's harness"),
 )
 #: Tests of the modules that run, deselected on the second file for CI's time (organisation-independent walks).

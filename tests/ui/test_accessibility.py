@@ -31,6 +31,7 @@ from jusou.runner import Suite
 from shared.kernel.idempotency import FORM_FIELD
 from shared.organisation.reference import DIVISIONS
 
+from .conftest import close_tab
 from .every_page import SERVICES, filled, pages, role_cookie, selected
 
 #: The staff who use each program's pages every day (shared/web/policy.py ROLES).
@@ -148,21 +149,21 @@ class _Walk:
                 try:
                     if tab is None or tab_role != role:
                         if tab is not None:
-                            await tab.close()
+                            await close_tab(tab)
                         tab, tab_role = await (await self.context(role)).new_page(), role
                     url = self.suite.url(service) + filled(path, journey, service)
                     problems = await self.check(tab, service, path, role, url)
                 except Exception as exc:  # noqa: BLE001 - reported by the page's own test
                     found[service, path] = f"{role}: {exc!r}"
                     if tab is not None:
-                        await tab.close()
+                        await close_tab(tab)
                     tab = None
                     continue
                 if isinstance(checked := found[service, path], Checked):
                     checked.problems += problems
                     checked.roles += 1
             if tab is not None:
-                await tab.close()
+                await close_tab(tab)
 
         try:
             await asyncio.gather(*(tab_through() for _ in range(AT_ONCE)))

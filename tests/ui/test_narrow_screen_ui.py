@@ -14,6 +14,7 @@ import pytest
 
 from jusou.runner import Suite
 
+from .conftest import close_tab
 from .every_page import SERVICES, filled, pages, role_cookie, selected
 from .test_accessibility import OWN_ROLE
 
@@ -58,7 +59,7 @@ async def measured(request: pytest.FixtureRequest, walk_suite: Suite, walk_ids: 
             service, path, role = jobs.pop(0)
             if tab is None or tab_role != role:
                 if tab is not None:
-                    await tab.close()
+                    await close_tab(tab)
                 tab, tab_role = await (await context(role)).new_page(), role
             response = await tab.goto(walk_suite.url(service) + filled(path, walk_ids, service), wait_until="load")
             if response is None or not (await response.text()).lstrip().lower().startswith("<!doctype html"):
@@ -68,7 +69,7 @@ async def measured(request: pytest.FixtureRequest, walk_suite: Suite, walk_ids: 
                 found[service, path].append(f"{role}: page {seen['scroll']}px wide on a {seen['width']}px screen: "
                                             + ", ".join(seen["out"]))
         if tab is not None:
-            await tab.close()
+            await close_tab(tab)
 
     try:
         await asyncio.gather(*(tab_through() for _ in range(AT_ONCE)))

@@ -13,7 +13,7 @@ from support.municipality import LEAD
 
 from jusou.runner import Suite
 
-from .conftest import sign_in
+from .conftest import close_tab, sign_in
 from .test_collaboration_ui import escalate_a_case
 from .test_plan_resume_accompany_ui import ROLES, approved_plan
 
@@ -39,4 +39,4 @@ async def test_a_closure_asked_again_from_a_stale_second_tab_says_why_it_was_ref
     await expect(second.locator("#closure")).to_have_count(0)
     await expect(second.locator("#closure-refused")).to_be_visible()
     assert (await second.locator("#closure-refused").inner_text()).strip(), "the refusal's message is on the page"
-    await second.close()
+    await close_tab(second)
