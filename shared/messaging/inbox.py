@@ -85,7 +85,7 @@ from shared.contract.events import (
 )
 from shared.kernel.app import BatchFailed, ServiceApplication
 from shared.messaging import natsheaders
-from shared.messaging.natsauth import API, consumer_filter, pull_inbox_prefix
+from shared.messaging.natsauth import API, consumer_filter, consumer_filters, pull_inbox_prefix
 from shared.messaging.runs import PULL_BATCH, Hand, OneThread, StandingPull
 from shared.observe.logs import bind_event, event_fields, unbind_event
 from shared.observe.tracing import consuming, trace_headers
@@ -271,6 +271,12 @@ class Inbox:
         self.observe: Callable[..., None] = lambda *args: None
         #: per source: its durable consumer's filter subject (natsauth.consumer_filter)
         self.filters: dict[str, str] = {}
+        #: per source whose several event types the service reacts to: the consumer's filters, one per type
+        #: (natsauth.consumer_filters: the server delivers no other type of the source)
+        self.several: dict[str, list[str]] = {}
+        #: the sources whose consumer has those filters (`reconcile` saw or made them: not where a NATS config from before
+        #: this version refused the update, and the consumer goes on delivering every type of the source)
+        self.filtered: set[str] = set()
         #: the applying of events on a worker thread of its own: with anyio's shared limiter (40 threads) a loaded
         #: service's HTTP handlers held every thread and a run waited behind them; applying takes the application's
         #: processing lock anyway, so one thread loses nothing (issue 19); not anyio's, a cheaper hand-over (`OneThread`)
@@ -282,8 +288,12 @@ class Inbox:
     def _subscribe(self, source: str, event_types: frozenset[str]) -> None:
         service = self.app.service
 
-        # Only the event types it reacts to, where that is one: the server delivers nothing else (natsauth.consumer_filter)
+        # Only the event types it reacts to: the server delivers nothing else (natsauth.consumer_filter: the one type's
+        # subject; consumer_filters: one filter per type where they are several, `jusou.<source>.*` kept as the subscriber's
+        # subject, which nats-py then does not send as the filter)
         self.filters[source] = filter_subject = consumer_filter(source, event_types)
+        if several := consumer_filters(source, event_types):
+            self.several[source] = several
         subscriber = self.broker.subscriber(
             filter_subject,
             stream=JStream(STREAM, declare=False),
@@ -291,6 +301,7 @@ class Inbox:
             pull_sub=PullSub(batch_size=self.batch, timeout=FETCH_SECONDS),
             inbox_prefix=pull_inbox_prefix(service),  # its NATS user may read no other inbox
             config=ConsumerConfig(
+                filter_subjects=list(several),
                 durable_name=f"{service}--{source}",
                 deliver_policy=DeliverPolicy.ALL,
                 max_ack_pending=self.batch,
@@ -360,17 +371,25 @@ class Inbox:
 
     async def reconcile(self, subscriber: Any) -> None:
         """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH), and its filter to
-        the event types this service reacts to (`natsauth.consumer_filter`; one made before issue 19 had `jusou.<source>.*`)."""
+        the event types this service reacts to (`natsauth.consumer_filter`, or one filter per type where they are several,
+        `natsauth.consumer_filters`; one made before issue 19 had `jusou.<source>.*`, one made before this had it where the
+        service reacts to several types): updated in place, its delivered and acked messages kept."""
         try:
             info = await subscriber.subscription.consumer_info()
-            wanted = self.filters.get(info.name.removeprefix(f"{self.app.service}--"), info.config.filter_subject)
-            if info.config.max_ack_pending != self.batch or info.config.filter_subject != wanted:
+            source = info.name.removeprefix(f"{self.app.service}--")
+            several = self.several.get(source, [])
+            wanted = None if several else self.filters.get(source, info.config.filter_subject)
+            if (info.config.max_ack_pending != self.batch or (info.config.filter_subject or None) != wanted
+                    or sorted(info.config.filter_subjects or ()) != several):
                 config = info.config
                 config.max_ack_pending = self.batch
                 config.filter_subject = wanted  # a consumer made before issue 19's filters (`jusou.<source>.*`)
+                config.filter_subjects = several or None
                 await subscriber.jetstream.add_consumer(STREAM, config=config)
                 log.info("inbox.consumer_updated", service=self.app.service, consumer=info.name, max_ack_pending=self.batch,
-                         filter_subject=wanted)
+                         filter_subject=wanted, filter_subjects=several)
+            if several:
+                self.filtered.add(source)
         except Exception as exc:  # noqa: BLE001 - reported; the consumer keeps its old setting
             log.error("inbox.consumer_not_updated", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                       max_ack_pending=self.batch)
@@ -468,6 +487,8 @@ class Inbox:
                 if not msg.seq or msg.seq > last:
                     break
                 seq, data = msg.seq, msg.data or b""
+                if source in self.filtered and msg.subject not in self.several[source]:
+                    continue  # read through `jusou.<source>.*`: a type its filters never deliver
                 held, settled = hand.held.get(seq), hand.settled.get(seq) == hash(data)
                 if held is not None and held.data == data:
                     pending_here += 0 if settled else 1  # held, never settled: pending (nothing else acks it)

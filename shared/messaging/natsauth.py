@@ -16,7 +16,13 @@ nats-server):
   (`consumer_filter`), shared/messaging/inbox.py; `<service>--replay` on `JUSOU_REPLAY`, filter
   `jusou-replay.<service>.>`, shared/messaging/deadletters.py) and no other: create it with exactly that
   filter (`$JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>`: the server refuses a request whose
-  config names another filter than the subject), read its info (`CONSUMER.INFO.<stream>.<durable>`),
+  config names another filter than the subject); a consumer of several types of one source is made (or updated
+  in place) with one filter per type (`filter_subjects`, `consumer_filters`: the server delivers nothing else;
+  issue 19: 7 of a journey's 27 deliveries were types acked unread), whose request carries no filter in its
+  subject (`$JS.API.CONSUMER.CREATE.JUSOU.<durable>`): granted for those named durables only (`several_types`),
+  never with a wildcard name. It is no read boundary given away: the filter in the subject never was one, as a
+  service may read any `JUSOU` message by sequence anyway (`STREAM.MSG.GET.JUSOU`, below); what such a consumer
+  of its own could be given is what that already reads. Read its info (`CONSUMER.INFO.<stream>.<durable>`),
   pull (`CONSUMER.MSG.NEXT.<stream>.<durable>`) and ack / nak / term what it pulled
   (`$JS.ACK.<stream>.<durable>.>`). The legacy `CONSUMER.DURABLE.CREATE`, which carries no filter
   in its subject, and `CONSUMER.DELETE` are not granted;
@@ -130,6 +136,21 @@ def consumer_filter(source: str, event_types: Iterable[str] = ()) -> str:
     return f"{SUBJECT_PREFIX}.{source}.{types[0]}" if len(types) == 1 else f"{SUBJECT_PREFIX}.{source}.*"
 
 
+def consumer_filters(source: str, event_types: Iterable[str]) -> list[str]:
+    """The filters of a service's durable consumer of `source` that reacts to several of its event types: one
+    `jusou.<source>.<EventType>` each (`filter_subjects`), so the server delivers none of the others (issue 19);
+    [] for one type or none (then `consumer_filter` is the one filter)."""
+    types = sorted(set(event_types))
+    return [f"{SUBJECT_PREFIX}.{source}.{t}" for t in types] if len(types) > 1 else []
+
+
+def several_types(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]]) -> list[str]:
+    """The service's durable consumers of `JUSOU` made with several filters (`consumer_filters`), by name: only they may
+    be created without a filter in the request's subject. None when only the sources' names are given."""
+    types: Mapping[str, Sequence[str]] = sources if isinstance(sources, Mapping) else {}
+    return [f"{service}--{source}" for source in sorted(types) if consumer_filters(source, types[source])]
+
+
 def durable_consumers(service: str, sources: Iterable[str] | Mapping[str, Sequence[str]]) -> dict[str, tuple[str, str]]:
     """The service's durable consumers: name → (stream, filter subject), as shared/messaging/inbox.py and
     shared/messaging/deadletters.py create them from its Application's `subscriptions` (source → event types;
@@ -198,6 +219,9 @@ def permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str
     docstring says why)."""
     consumers = [subject for durable, (stream, filter_subject) in durable_consumers(service, sources).items()
                  for subject in consumer_subjects(stream, durable, filter_subject)]
+    # a consumer of several types of a source, made or updated with one filter per type (`consumer_filters`): its
+    # request names no filter in its subject; only these named durables (the module's docstring says why it is safe)
+    consumers += [f"{API}.CONSUMER.CREATE.{STREAM}.{durable}" for durable in several_types(service, sources)]
     # JUSOU_PARTITIONS = P > 1: its partition consumers and its lease bucket (docs/capacity.md §6); nothing for P = 1
     consumers += partition_permissions(service, sources, current().partitions)
     return {

@@ -194,7 +194,8 @@ async def test_messages_a_dead_process_had_fetched_are_applied_before_the_later_
     dead = await nats_py.connect(nats.url)
     fetched = await (await dead.jetstream().pull_subscribe_bind("collaboration--intake", STREAM)).fetch(2, timeout=2)
     await dead.close()  # never acked: the process is gone
-    assert [parse(m.data)[0].event_type for m in fetched] == ["ConsultationReceived", "CaseEscalated"]
+    # collaboration's consumer is delivered intake's escalations only (its filters, natsauth.consumer_filters)
+    assert [parse(m.data)[0].event_type for m in fetched] == ["CaseEscalated", "CaseEscalated"]
     inbox = await run_inbox(collab, nats.url, 8, lambda inbox: inbox.applied == 4 or inbox.duplicates, "all four")
     assert (inbox.applied, inbox.duplicates) == (4, 0), "a later escalation overtook the one the dead process held"
     assert inbox.awaited == 1 and inbox.problems() == []
@@ -243,16 +244,16 @@ async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_l
     intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
     collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
     await run_inbox(collab, nats.url, 8, lambda inbox: consumer_exists(nats.url), "the consumer made")
-    for _ in range(2):
+    for _ in range(4):  # its consumer is delivered the escalations only (stream 2, 4, 6, 8: natsauth.consumer_filters)
         escalated_case(intake)
     async with relay_running(intake, intake_translate, nats.url) as relay:
-        await eventually(lambda: asyncio.sleep(0, relay.position >= 6), "all published")
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 12), "all published")
     nc = await nats_py.connect(nats.url)
     try:
         js = nc.jetstream()
         subscription = await js.pull_subscribe_bind("collaboration--intake", STREAM)
         fetched = await subscription.fetch(4, timeout=2)
-        assert [m.metadata.sequence.stream for m in fetched] == [1, 2, 3, 4]
+        assert [m.metadata.sequence.stream for m in fetched] == [2, 4, 6, 8]
         consumer = SimpleNamespace(subscription=subscription, jetstream=js)
         inbox = Inbox(collab, NatsBroker(nats.url, logger=None), max_deliver=3, batch=8)
 
@@ -264,7 +265,7 @@ async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_l
         one, two, three, four = fetched
         pending_elsewhere = hand(one, two, four)
         assert not await inbox.accounted(consumer, pending_elsewhere, "intake")
-        assert sorted(pending_elsewhere.held) == [1, 2, 4] and inbox.awaited == 1
+        assert sorted(pending_elsewhere.held) == [2, 4, 8] and inbox.awaited == 1
 
         whole = hand(one, two, three, four)
         assert await inbox.accounted(consumer, whole, "intake")
@@ -274,13 +275,13 @@ async def test_a_run_is_applied_only_when_the_stream_from_the_ack_floor_to_the_l
         four.data = two.data  # what sequence 4 held before the tail was lost: another message now
         stale = hand(one, two, three, four)
         assert not await inbox.accounted(consumer, stale, "intake")
-        assert sorted(stale.held) == [1, 2, 3]
+        assert sorted(stale.held) == [2, 4, 6]
         four.data = real
 
         await three.ack_sync()  # acked before the ones ahead of it were settled
         acked_out_of_order = hand(one, two, four)
         assert await inbox.accounted(consumer, acked_out_of_order, "intake")
-        assert sorted(acked_out_of_order.held) == [1, 2, 4]
+        assert sorted(acked_out_of_order.held) == [2, 4, 8]
         assert (await js.consumer_info(STREAM, "collaboration--intake")).num_ack_pending == 3  # nothing else acked
     finally:
         await nc.close()
@@ -295,10 +296,10 @@ async def test_a_delivery_on_its_way_to_the_consumers_own_pull_is_not_waited_for
     intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
     collab = CountingCollaboration(env=store_env(settings("collaboration", tmp_path, nats.url)))
     await run_inbox(collab, nats.url, 8, lambda inbox: consumer_exists(nats.url), "the consumer made")
-    for _ in range(2):
+    for _ in range(4):  # its consumer is delivered the four escalations only (natsauth.consumer_filters)
         escalated_case(intake)
     async with relay_running(intake, intake_translate, nats.url) as relay:
-        await eventually(lambda: asyncio.sleep(0, relay.position >= 6), "all published")
+        await eventually(lambda: asyncio.sleep(0, relay.position >= 12), "all published")
     nc = await nats_py.connect(nats.url)
     try:
         js = nc.jetstream()
@@ -324,7 +325,7 @@ async def test_a_delivery_on_its_way_to_the_consumers_own_pull_is_not_waited_for
         hand = Hand()
         hand.take(first)
         assert await inbox.accounted(consumer, hand, "intake", pull)
-        assert sorted(hand.held) == [1, 2, 3, 4] and hand.next_delivery == 5
+        assert sorted(hand.held) == [2, 4, 6, 8] and hand.next_delivery == 5
         assert inbox.awaited == 1  # no second wait
         await pull.stop()
         for msg in [*first, *on_the_way]:

@@ -227,6 +227,27 @@ def anothers_consumer(user: str) -> tuple[str, str, str]:
     return own_consumer(others[0])
 
 
+def one_type_consumer(user: str) -> str:
+    """A consumer of `user` on JUSOU that takes one event type (made with that filter in its CREATE subject); a name
+    that is none of its consumers where it has no such one (the integrator: its own consumer)."""
+    if user == INTEGRATOR:
+        return INTEGRATORS_OWN
+    return next((n for n, (stream, subject) in consumers_of(user).items() if stream == STREAM and not subject.endswith(".*")),
+                f"{user}--nothing")
+
+
+def anothers_several_types_consumer(user: str) -> str:
+    """A consumer on JUSOU of another service that takes several event types of its source (`filter_subjects`)."""
+    return next(n for other in SERVICES if other != user
+                for n, (stream, subject) in consumers_of(other).items() if stream == STREAM and subject.endswith(".*"))
+
+
+def without_filter_in_subject(name: str, *filters: str) -> dict[str, Any]:
+    """A CREATE request body for `$JS.API.CONSUMER.CREATE.JUSOU.<name>`: the filters in the body only."""
+    return {"stream_name": STREAM, "config": {"name": name, "durable_name": name, "filter_subjects": list(filters),
+                                              "deliver_policy": "all", "ack_policy": "explicit", "max_ack_pending": 1}}
+
+
 def inbox_config(name: str, subject: str) -> ConsumerConfig:
     """The config shared/messaging/inbox.py gives a durable consumer (FastStream sends it so)."""
     return ConsumerConfig(name=name, durable_name=name, filter_subject=subject, deliver_policy=DeliverPolicy.ALL,
@@ -395,6 +416,12 @@ FORBIDDEN: dict[str, Callable[[Client], Awaitable[Any]]] = {
     "a legacy durable consumer (no filter in its subject)": lambda c: _raw(
         c, f"$JS.API.CONSUMER.DURABLE.CREATE.{STREAM}.{own_consumer(c.user)[0]}",
         {"stream_name": STREAM, "config": {"durable_name": own_consumer(c.user)[0], "ack_policy": "explicit"}}),
+    "a one-type consumer of its own without a filter in its subject": lambda c: _raw(
+        c, f"$JS.API.CONSUMER.CREATE.{STREAM}.{one_type_consumer(c.user)}",
+        without_filter_in_subject(one_type_consumer(c.user), "jusou.>")),
+    "another's consumer of several types without a filter in its subject": lambda c: _raw(
+        c, f"$JS.API.CONSUMER.CREATE.{STREAM}.{anothers_several_types_consumer(c.user)}",
+        without_filter_in_subject(anothers_several_types_consumer(c.user), "jusou.>")),
     "an unnamed consumer on JUSOU": lambda c: _raw(
         c, f"$JS.API.CONSUMER.CREATE.{STREAM}", {"stream_name": STREAM, "config": {"ack_policy": "explicit"}}),
     "get a dead letter": lambda c: c.js.get_msg(DEAD_LETTER_STREAM, 1),
@@ -426,6 +453,24 @@ async def test_least_privilege_no_service_nor_the_integrator_may(bus: Bus, call:
 
     assert {user: how for user, (refused, how) in outcomes.items() if not refused} == {}
     assert await snapshot(bus) == before, "the call changed the streams or consumers"
+
+
+async def test_least_privilege_a_service_makes_its_consumers_of_several_types_with_a_filter_per_type_by_name(
+        bus: Bus) -> None:
+    """Issue 19: a consumer of several event types of one source has one filter per type (`filter_subjects`), whose
+    CREATE request names no filter in its subject; each service may send it for those named consumers of its own only
+    (no read boundary given away: it may read any JUSOU message by sequence anyway, natsauth's docstring)."""
+    made = {}
+    for service in SERVICES:
+        several = natsauth.several_types(service, subscriptions_of(service))
+        for name in several:
+            source = name.split("--")[1]
+            filters = natsauth.consumer_filters(source, subscriptions_of(service)[source])
+            made[name] = await attempt(bus, service, lambda c, n=name, f=filters: _raw(
+                c, f"$JS.API.CONSUMER.CREATE.{STREAM}.{n}", without_filter_in_subject(n, *f)))
+    assert "collaboration--intake" in made and set(made) == {  # every consumer of several types, and only those
+        n for s in SERVICES for n, (stream, subject) in consumers_of(s).items() if stream == STREAM and subject.endswith(".*")}
+    assert {name: how for name, (refused, how) in made.items() if refused} == {}
 
 
 async def test_least_privilege_the_integrator_may_not_publish_nor_get_messages_nor_make_streams(bus: Bus) -> None:
