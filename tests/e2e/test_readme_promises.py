@@ -1,6 +1,8 @@
 """What README.md names, checked against the tree: every dependency of pyproject.toml (runtime and test extras) has a
 row in "Why each dependency", and every package a row names is one the project declares; every path the README or its
-Layout names exists; every link to docs/ leads to a file. No suite is started: these are cheap, and they keep a new
+Layout names exists; every link to docs/ leads to a file; every `jusou …` line of its shell blocks is a command with
+options the parser has; the figures it quotes (the suite's NATS port, the number of alerts) are the tree's. No suite is
+started: these are cheap, and they keep a new
 user's first page true as the code moves (docs/architecture.md: "README 'Why each dependency' gets a row").
 """
 
@@ -82,3 +84,45 @@ def test_readme_paths_and_docs_links_exist() -> None:
                            r"[A-Za-z0-9_./-]*[A-Za-z0-9_])(?![\w*<])", text))
     missing = sorted(p for p in links | paths if not (ROOT / p).exists())
     assert not missing, f"README.md names paths that do not exist: {missing}"
+
+
+def test_readme_jusou_commands_and_their_options_exist() -> None:
+    """Every `jusou …` line of the README's shell blocks names a command and options the `jusou` parser has."""
+    import argparse
+
+    from jusou.cli import parser
+
+    def commands(node: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        return next((dict(a.choices) for a in node._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    def options(node: argparse.ArgumentParser) -> set[str]:
+        return {option for action in node._actions for option in action.option_strings}
+
+    wrong: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL):
+        for line in block.splitlines():
+            found = re.search(r"(?:^|[\s(])(?:\.venv/bin/)?jusou ([^#|)]*)", line)
+            if not found or re.search(r"-n jusou|kubectl", line):
+                continue
+            node, path = parser(), []
+            for word in found[1].replace(";", " ").split():
+                if word.startswith("-"):
+                    if word.split("=")[0] not in options(node):
+                        wrong.append(f"jusou {' '.join(path)}: no option {word} ({line.strip()})")
+                elif word in commands(node):
+                    node = commands(node)[word]
+                    path.append(word)
+            if not path and "--version" not in found[1]:
+                wrong.append(f"no jusou command in: {line.strip()}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_readme_figures_it_names_are_the_trees() -> None:
+    """The suite's own NATS port (4222 is often a system NATS's) and the number of alert rules."""
+    from shared import settings
+
+    text = README.read_text(encoding="utf-8")
+    assert settings.DEFAULT_NATS_PORT == 4223 and "**4223** by default (`JUSOU_NATS_PORT` changes it)" in text
+    rules = (ROOT / "deploy" / "prometheus" / "rules" / "jusou.yml").read_text(encoding="utf-8")
+    alerts = len(re.findall(r"^\s*- alert:", rules, re.MULTILINE))
+    assert f"`deploy/prometheus/rules/jusou.yml` holds {alerts} alerts" in text, f"the rules hold {alerts} alerts"
