@@ -2,8 +2,7 @@
 row in "Why each dependency", and every package a row names is one the project declares; every path the README or its
 Layout names exists; every link to docs/ leads to a file; every `jusou …` line of its shell blocks is a command with
 options the parser has; the figures it quotes (the suite's NATS port, the number of alerts) are the tree's. No suite is
-started: these are cheap, and they keep a new
-user's first page true as the code moves (docs/architecture.md: "README 'Why each dependency' gets a row").
+started: these are cheap, and they keep a new user's first page true as the code moves (docs/architecture.md: "README 'Why each dependency' gets a row").
 """
 
 from __future__ import annotations
