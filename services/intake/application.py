@@ -458,13 +458,20 @@ class IntakeApplication(CaseworkOwner):
     def disclose_person(
         self, actor: dict[str, str], case_id: UUID, basis: str, meeting_id: UUID | None
     ) -> dict[str, Any]:
-        """D9 D10: show a case's person to a staff member on a legal basis, and record that it was shown."""
+        """D9 D10: show a case's person to a staff member on a legal basis, and record that it was shown.
+
+        The basis is checked whatever the person's state; once they are erased nothing of theirs is shown, so no
+        showing is recorded either (the disclosure report's last line stays the erasure, README "Audit")."""
         case = self._case(case_id)
         with acting(actor):
             case.disclose_person(basis, actor["division"], meeting_id, readers=case_readers(case.view()),
                                  recent_basis=basis == "own_counter" and self._recent_basis(actor, case))
-        self.save(case)
-        return self.person_view(UUID(case.person_ref))
+        shown = self.person_view(UUID(case.person_ref))
+        if shown["erased"]:
+            case.collect_events()  # checked, not recorded: nothing personal was shown
+        else:
+            self.save(case)
+        return shown
 
     def _recent_basis(self, actor: dict[str, str], case: Case) -> bool:
         """Issue 13: the reader opened this case themself, shortly before, for a person already known

@@ -133,6 +133,14 @@ async def test_erasure_leaves_the_person_unreadable_everywhere_and_the_journey_c
         assert "個人情報の消去 根拠: 本人の請求" in bodies[page], page
     assert ",erased" in bodies["disclosures csv"] and "本人の請求" in bodies["disclosures csv"]
     assert "ERASED" in bodies["disclosures text"]
+    # D9 D10: a read of the erased person shows nothing of theirs, so it records no showing: the erasure stays the
+    # disclosure report's last line (README, Audit), though "person" above read them again on a valid basis
+    rows = (await journey.http.get(intake + f"/audit/people/{person_ref}/disclosures", headers=READER)).json()
+    assert [r["action"] for r in rows][-1] == "erased" and [r["action"] for r in rows].count("erased") == 1, rows
+    assert [r for r in rows if r["action"] == "shown"], "the showing before the erasure is in the report"
+    refused = await journey.http.get(intake + f"/cases/{case_id}/person", params={"basis": "consent"},
+                                     headers=COUNTER_STAFF)
+    assert refused.status_code in (400, 403), "an erased person's read is still checked for its legal basis"
 
     code, out = await jusou(running_suite, "audit", "disclosures", person_ref)
     assert code == 0 and "ERASED" in out and "本人の請求" in out, out
