@@ -17,11 +17,12 @@ README = ROOT / "README.md"
 NOT_IN_PYPROJECT = {"prometheus"}
 
 
-def section(title: str) -> str:
+def section(title: str, level: str = "##") -> str:
+    """The README's section (`##`) or subsection (`###`) of that title, to the next heading of its level or above."""
     text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else len(text)]
+    start = text.index(f"\n{level} {title}")
+    ends = [i for i in (text.find(f"\n{h} ", start + 1) for h in ("##", "###")[:len(level) - 1]) if i > 0]
+    return text[start:min(ends, default=len(text))]
 
 
 def canonical(requirement: str) -> str:
@@ -125,3 +126,12 @@ def test_readme_figures_it_names_are_the_trees() -> None:
     rules = (ROOT / "deploy" / "prometheus" / "rules" / "jusou.yml").read_text(encoding="utf-8")
     alerts = len(re.findall(r"^\s*- alert:", rules, re.MULTILINE))
     assert f"`deploy/prometheus/rules/jusou.yml` holds {alerts} alerts" in text, f"the rules hold {alerts} alerts"
+
+
+def test_readme_names_every_role_of_the_policy() -> None:
+    """'Staff, roles and tokens' lists the roles shared/web/policy.py holds, each with its Japanese title."""
+    from shared.web.policy import ROLES
+
+    text = section("Staff, roles and tokens", "###")
+    unnamed = sorted(code for code in ROLES if not re.search(rf"\b{code}\b", text))
+    assert not unnamed, f"README's 'Staff, roles and tokens' does not name the roles {unnamed}"
