@@ -36,7 +36,7 @@ from support.ops import jusou_json, scrape, value
 from support.poll import eventually
 
 from jusou.runner import Suite
-from security.conftest import SERVICES, distinct_free_ports
+from security.conftest import journey_on, suite_as_jusou_up_runs_it
 from shared.contract.events import DEAD_LETTER_STREAM, STREAM
 from shared.messaging import natsauth
 from shared.messaging.deadletters import dead_letters, replay
@@ -46,17 +46,14 @@ FAR = 1_000_000
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    root = tmp_path_factory.mktemp("forged")
-    *service_ports, nats_port = distinct_free_ports(len(SERVICES) + 1)
-    with Suite(root / "data", nats_port=nats_port, ports=dict(zip(SERVICES, service_ports, strict=True)),
-               extra_env={"JUSOU_STORE": "sqlite"}) as running:
+    with suite_as_jusou_up_runs_it(tmp_path_factory.mktemp("forged")) as running:
         yield running
 
 
 @pytest.fixture
 async def journey(suite: Suite) -> AsyncIterator[Journey]:
-    async with httpx.AsyncClient(timeout=15, trust_env=False) as client:
-        yield Journey({name: suite.url(name) for name in SERVICES}, client)
+    async with journey_on(suite) as made:
+        yield made
 
 
 async def connect_as(suite: Suite, user: str) -> nats_py.NATS:

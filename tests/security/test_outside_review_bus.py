@@ -24,12 +24,11 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from support.journey import Journey
 
 from jusou.runner import Suite
-from security.conftest import SERVICES, distinct_free_ports
+from security.conftest import journey_on, suite_as_jusou_up_runs_it
 from security.test_forged_envelope import parked_for, publish_as_intake
 
 DEEP = b'{"event_id":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -54,17 +53,14 @@ BODIES = {
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    root = tmp_path_factory.mktemp("outside-bus")
-    *service_ports, nats_port = distinct_free_ports(len(SERVICES) + 1)
-    with Suite(root / "data", nats_port=nats_port, ports=dict(zip(SERVICES, service_ports, strict=True)),
-               extra_env={"JUSOU_STORE": "sqlite"}) as running:
+    with suite_as_jusou_up_runs_it(tmp_path_factory.mktemp("outside-bus")) as running:
         yield running
 
 
 @pytest.fixture
 async def journey(suite: Suite) -> AsyncIterator[Journey]:
-    async with httpx.AsyncClient(timeout=15, trust_env=False) as client:
-        yield Journey({name: suite.url(name) for name in SERVICES}, client)
+    async with journey_on(suite) as made:
+        yield made
 
 
 async def test_bus_bodies_json_cannot_read_are_dead_lettered_and_the_events_go_on(suite: Suite,

@@ -8,24 +8,18 @@ then waited forever); tests/security runs before tests/ui, as test_oidc_browser.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
-from support.servers import free_port
+from support.idp_browser import behind_the_idp, browser, sign_in_at_the_idp
 
-from shared.web import auth
 from shared.web.policy import requires
 from shared.web.ui import UI, redirect
 
-from .test_oidc_browser import chromium, contextlib_provider
-from .test_oidc_flow import STAFF, add_staff, app
+from .test_oidc_flow import app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -42,15 +36,8 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "note.html").write_text(FORM, encoding="utf-8")
     recorded: list[str] = []
-    with contextlib_provider() as issuer:
-        port = free_port()
-        address = f"http://127.0.0.1:{port}"
-        for name, value in {"JUSOU_OIDC_ISSUER": issuer, "JUSOU_OIDC_CLIENT_ID": "jusou",
-                            "JUSOU_OIDC_CLIENT_SECRET": "the-client-secret", "JUSOU_AUTH_DIR": str(tmp_path / "auth"),
-                            "JUSOU_INTAKE_URL": address}.items():
-            monkeypatch.setenv(name, value)
-        auth.verifier.cache_clear()
-        add_staff(issuer)
+
+    def with_a_form() -> object:
         api, page = app(), UI("intake", "包括的相談支援事業", tmp_path / "templates")
 
         @api.get("/ui/note", response_class=HTMLResponse, dependencies=[requires("ui.open")])
@@ -62,53 +49,31 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
             recorded.append(note)
             return redirect("/ui/note", ok="signed_in")
 
-        server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield address, issuer, recorded
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            auth.verifier.cache_clear()
+        return api
 
-
-def _at_the_idp(page: Any, address: str, issuer: str, then: str) -> None:
-    page.get_by_role("link", name="市の認証基盤でログイン / sign in at the city's identity provider").click()
-    page.wait_for_url(issuer + "/oauth2/authorize?**")
-    page.get_by_placeholder("sub").fill(STAFF)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(address + then)
+    with behind_the_idp(monkeypatch, tmp_path / "auth", with_a_form) as (address, issuer):
+        yield address, issuer, recorded
 
 
 def test_what_was_typed_comes_back_after_signing_in_again_at_the_idp(service: tuple[str, str, list[str]]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     address, issuer, recorded = service
     text = "長女から電話。来週の訪問は午後を希望。"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"])
-        try:
-            page = browser.new_page(locale="ja-JP")
-            page.goto(address + "/ui/note")
-            _at_the_idp(page, address, issuer, "/ui/note?ok=signed_in")
-            page.get_by_label("内容").fill(text)
-            page.context.clear_cookies()  # the session ended (its cookie ran out) while the note was being typed
-            page.get_by_role("button", name="記録する").click()
-            page.wait_for_url(address + "/ui/login?next=%2Fui%2Fnote**")
-            assert recorded == []
-            _at_the_idp(page, address, issuer, "/ui/note?ok=signed_in")  # to the IdP's origin and back
+    with browser() as chromium:
+        page = chromium.new_page(locale="ja-JP")
+        page.goto(address + "/ui/note")
+        sign_in_at_the_idp(page, address, issuer, "/ui/note?ok=signed_in")
+        page.get_by_label("内容").fill(text)
+        page.context.clear_cookies()  # the session ended (its cookie ran out) while the note was being typed
+        page.get_by_role("button", name="記録する").click()
+        page.wait_for_url(address + "/ui/login?next=%2Fui%2Fnote**")
+        assert recorded == []
+        sign_in_at_the_idp(page, address, issuer, "/ui/note?ok=signed_in")  # to the IdP's origin and back
 
-            expect(page.get_by_label("内容")).to_have_value(text)
-            expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()
-            assert recorded == []  # not sent by itself
-            page.get_by_role("button", name="記録する").click()
-            page.wait_for_url(address + "/ui/note?ok=signed_in")
-            assert recorded == [text]
-        finally:
-            browser.close()
+        expect(page.get_by_label("内容")).to_have_value(text)
+        expect(page.get_by_role("status").filter(has_text="まだ送信していません")).to_be_visible()
+        assert recorded == []  # not sent by itself
+        page.get_by_role("button", name="記録する").click()
+        page.wait_for_url(address + "/ui/note?ok=signed_in")
+        assert recorded == [text]
