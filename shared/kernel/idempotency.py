@@ -296,13 +296,22 @@ def back_of(request: Request) -> str | None:
     return "/ui/"
 
 
+#: How a form post's message goes into its page's query, signed for the request's session: shared/web/ui.py's
+#: `message_query`, which that module hands over when it is imported (`form_messages_by`; the kernel imports nothing
+#: of the web layer). Until then a form post goes back to its page without the message.
+_message_query: Callable[[str, str], str] | None = None
+
+
+def form_messages_by(query: Callable[[str, str], str]) -> None:
+    """Called by shared/web/ui.py: the function that signs a form post's message for the page it goes back to."""
+    global _message_query
+    _message_query = query
+
+
 def _back_with(back: str, kind: str, text: str) -> Response:
     """A form post's answer: back to its page (303, PRG: a reload posts nothing) with `text` as the page's message,
-    signed for the request's session (shared/web/ui.py `message_query`, whose CSRF guard ran before: that module
-    imports this one, hence imported here)."""
-    from shared.web.ui import message_query
-
-    query = message_query(kind, text)
+    signed for the request's session (`form_messages_by`: ui.py's `message_query`, whose CSRF guard ran before)."""
+    query = _message_query(kind, text) if _message_query is not None else ""
     location = back + (("&" if "?" in back else "?") + query if query else "")
     return Response(status_code=303, headers={**REPLAYED, "Location": location})
 

@@ -55,7 +55,7 @@ from shared import tenancy
 from shared.contract.events import CONSULTATION_ROUTES, CONSULTED_BY
 from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
-from shared.kernel.idempotency import new_key_field
+from shared.kernel.idempotency import form_messages_by, new_key_field
 from shared.kernel.journey import DomainError
 from shared.organisation.reference import DIVISIONS, counter_display, municipality
 from shared.settings import current
@@ -227,6 +227,9 @@ def message_query(kind: str, text: str, session: str | None = None) -> str:
     if not session:
         return ""
     return f"{kind}={quote(text)}&sig={_sign(session, kind, text)}"
+
+
+form_messages_by(message_query)  # a form post sent again answers with its message (shared/kernel/idempotency.py)
 
 
 def flash_of(request: Request) -> tuple[str | None, str]:
