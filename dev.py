@@ -2,7 +2,8 @@
 """Set up `.venv` and run Jusou with nothing but Python 3.11+.
 
     python3 dev.py up [jusou up options]   # the whole suite
-    python3 dev.py test [pytest options]   # the tests (default: -q --durations=25: the slowest steps at the end)
+    python3 dev.py test [pytest options]   # the tests (default: -q --durations=25: the slowest steps at the end;
+                                           # the second municipality file's run beside them)
     python3 dev.py lock [uv options]       # refresh the lock files from pyproject.toml (e.g. --upgrade)
 
 Every dependency is installed at the version and hash the lock file pins (requirements-test.lock;
@@ -84,8 +85,12 @@ def main(argv: list[str]) -> None:
     os.chdir(ROOT)
     if command == "up":
         os.execv(BIN / "jusou", [str(BIN / "jusou"), "up", *rest])
-    # the slowest setups and tests at the end of every run: where CI's time goes (a suite started per module shows)
-    os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *(rest or ["-q", "--durations=25"])])
+    # the slowest setups and tests at the end of every run: where CI's time goes (a suite started per module shows);
+    # the run on the second municipality's file starts beside this one, as soon as it has collected its tests
+    # (tests/support/second_file_early.py; docs/testing.md): its plugin is imported from tests/
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "tests"), os.environ.get("PYTHONPATH")) if p)
+    os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", "-p", "support.second_file_early",
+                              *(rest or ["-q", "--durations=25"])])
 
 
 if __name__ == "__main__":
