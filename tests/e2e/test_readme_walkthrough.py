@@ -6,8 +6,8 @@ ports for `localhost:8101` …. As the README tells a person, a 404 or 409 from 
 did is sent again (for at most 30 s: on a busy machine its `sleep 1` may be short), and a line showing a plan's
 `# status: X` waits until collaboration shows X; any other refusal stops the block, naming the step. The README's
 comments are then checked against the answers (approved, closed, the D14 report), and the second block (中断, 再開,
-伴走支援) on a case of its own, and each refusal the section lists, with the status it names. The README names Chofu's counters, so on another municipality's file the module is
-skipped.
+伴走支援) on a case of its own, and each refusal the section lists, with the status it names. The README names
+Chofu's counters: the module's suite runs on Chofu's file (the default) whatever file the test run is on.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.municipality import IS_DEFAULT
 
 from jusou.runner import Suite
+from shared.organisation.municipality import DEFAULT_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -33,8 +33,9 @@ PORTS = dict(zip(SERVICES, range(8101, 8107), strict=True))
 # the block adds staff accounts (passwords of its own): an auth folder of this module's, not the run's shared one
 AUTH = Path(tempfile.mkdtemp(prefix="jusou-readme-auth-"))
 
-pytestmark = [pytest.mark.skipif(not IS_DEFAULT, reason="the README's walk-through names Chofu's counters"),
-              pytest.mark.own_suite(extra_env={"JUSOU_AUTH_DIR": str(AUTH)})]
+# The README's walk-through names Chofu's counters and divisions: its suite runs on the default file, Chofu's, as a new
+# user's `python3 dev.py up` does, also in the run on another municipality's file (never skipped: that run allows none)
+pytestmark = pytest.mark.own_suite(extra_env={"JUSOU_AUTH_DIR": str(AUTH), "JUSOU_MUNICIPALITY_FILE": str(DEFAULT_FILE)})
 
 # The README: "a 404 … or a 409 `consent_missing` … means 'not heard yet': send it again". curl as a person uses it,
 # who sends again what answered so (for at most 30 s), sees each answer on a line, and stops at any other refusal.
