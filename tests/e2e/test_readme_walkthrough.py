@@ -12,9 +12,11 @@ Chofu's counters: the module's suite runs on Chofu's file (the default) whatever
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,7 @@ SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "
 PORTS = dict(zip(SERVICES, range(8101, 8107), strict=True))
 # the block adds staff accounts (passwords of its own): an auth folder of this module's, not the run's shared one
 AUTH = Path(tempfile.mkdtemp(prefix="jusou-readme-auth-"))
+atexit.register(shutil.rmtree, AUTH, True)
 
 # The README's walk-through names Chofu's counters and divisions: its suite runs on the default file, Chofu's, as a new
 # user's `python3 dev.py up` does, also in the run on another municipality's file (never skipped: that run allows none)
