@@ -37,6 +37,12 @@ def _stands(status: str) -> str:
     return REVIEW_STATUS_JA.get(status, status)
 
 
+#: D9: the meeting knows of a consent when intake's ConsentRecorded reaches it over the bus, a moment after the counter
+#: recorded it; a refusal for want of consent says so, so that staff who have just recorded it wait, not record again.
+ARRIVING_JA = "（窓口で記録したばかりなら、会議にまだ届いていないだけです。少し待ってから操作し直してください）"
+ARRIVING_EN = " (if intake recorded it just now, the meeting has not heard it yet: try again in a moment)"
+
+
 class ConsentMissing(DomainError):
     """D9: the 重層的支援会議 discusses a case only with the person's consent."""
 
@@ -201,8 +207,8 @@ class Meeting(JourneyAggregate):
             )
         if self.meeting_type == "jusou_shien_kaigi" and not consent_granted:
             raise ConsentMissing(
-                "本人同意がないため重層的支援会議では扱えません。支援会議で検討してください / "
-                "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)"
+                "本人同意がないため重層的支援会議では扱えません" + ARRIVING_JA + "。支援会議で検討してください / "
+                "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)" + ARRIVING_EN
             )
         by_agency = {p.get("agency"): p for p in positions}
         if len(by_agency) != len(positions):  # a second position of an agency must not hide its objection
@@ -316,13 +322,13 @@ class Meeting(JourneyAggregate):
         self._city_attends(city)
         if consent is None or not consent.covers_meeting():
             raise ConsentMissing(
-                "本人同意（重層的支援会議での情報共有）がないため再開できません。窓口で同意を記録してから再開してください / "
-                "no consent covering the 重層的支援会議: record it at intake, then resume"
+                "本人同意（重層的支援会議での情報共有）がないため再開できません" + ARRIVING_JA + "。窓口で同意を記録してから再開してください / "
+                "no consent covering the 重層的支援会議: record it at intake, then resume" + ARRIVING_EN
             )
         if not consent_given_again(review, consent):
             raise ConsentMissing(
-                "中断の後に本人同意があらためて記録されていません。窓口で本人の同意を確かめて記録してから再開してください / "
-                "consent was not given again after the suspension: record it at intake, then resume"
+                "中断の後に本人同意があらためて記録されていません" + ARRIVING_JA + "。窓口で本人の同意を確かめて記録してから再開してください / "
+                "consent was not given again after the suspension: record it at intake, then resume" + ARRIVING_EN
             )
         if not reason.strip():
             raise Invalid("再開の理由（中断の理由が解消したこと）を入力してください / say why the plan resumes")

@@ -261,7 +261,7 @@ async def test_consent_confidentiality_gaps_and_csv(ui_suite: Suite, page: Page)
     await form.get_by_label("決定の理由").fill("役割分担に合意")
     await form.get_by_role("button", name=re.compile("決定を記録する")).click()
     await expect(page.locator(f"#error-{plan['plan_id'][:8]}")).to_contain_text(
-        "本人同意がないため重層的支援会議では扱えません。支援会議で検討してください")
+        "本人同意がないため重層的支援会議では扱えません（窓口で記録したばかりなら、会議にまだ届いていないだけです")
     await shoot(page, "meeting-consent-refused")
     await section.get_by_role("link", name=re.compile("支援会議を開催する")).click()
     await expect(page.get_by_role("radio", name=re.compile("^支援会議"))).to_be_checked()
