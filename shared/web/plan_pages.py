@@ -84,8 +84,9 @@ class PlanForm(PlanIn):
 
 
 def plans_of(app: PlanOwner, case_id: UUID | str) -> list[dict[str, Any]]:
-    """The program's plans of one case, oldest first (blocking)."""
-    views = [app.plan_view(plan_id) for plan_id in app.ids_of(Plan)]
+    """The program's plans of one case, oldest first (blocking): only that case's are loaded (`ids_of_case`, the case
+    index), not every plan of the program (issue 19)."""
+    views = [app.plan_view(plan_id) for plan_id in app.ids_of_case(Plan, UUID(str(case_id)))]
     return [v for v in views if v["case_id"] == str(case_id)]
 
 
