@@ -225,8 +225,9 @@ REFUSALS = {
     404: "記録がありません / no such record (code `not_found` or the rule's)",
     409: "規則により記録できません、または同時に更新されました / a rule refuses it now, or the record changed at the same "
          "time (code: the rule's, e.g. `case_already_escalated`, or `conflict`)",
-    400: "本文が UTF-8 の JSON として読めません / the body is not UTF-8 JSON (code `bad_request`), or the "
-         "Idempotency-Key is empty or over 255 characters (code `bad_key`)",
+    400: "本文が UTF-8 の JSON として読めません / the body is not UTF-8 JSON (code `bad_request`), the "
+         "Idempotency-Key is empty or over 255 characters (code `bad_key`), or the request is not valid HTTP: a "
+         "Content-Length that is no number, sent twice or beside Transfer-Encoding (code `bad_request`)",
     413: "本文が大きすぎます（1 MiB まで） / the body is over 1 MiB (code `too_large`)",
     415: "本文は application/json で送ってください / send the body as application/json (code `unsupported_media_type`)",
     422: "入力内容が正しくありません / the input is not valid (code `invalid` with the fields in `detail`, or the rule's)",
@@ -340,8 +341,9 @@ def _content_type(start: Message) -> bytes:
 
 def refusals_of(method: str, path: str, action: str | None, operation: dict[str, Any]) -> list[int]:
     """The refusals an operation can give: 401 and 403 unless public, 404 when its path names a record,
-    409 for a command, 400, 413 and 415 when it takes a body, 422 when it takes input, 431 (headers too large) for
-    every one, 503 when it reaches the store (all but the public ones)."""
+    409 for a command, 413 and 415 when it takes a body, 422 when it takes input, 400 (a request the HTTP parser cannot
+    read; for a body, also one that is not UTF-8 JSON) and 431 (headers too large) for every one, 503 when it reaches
+    the store (all but the public ones)."""
     found = []
     if action != PUBLIC:
         found += [401, 403]
@@ -349,8 +351,9 @@ def refusals_of(method: str, path: str, action: str | None, operation: dict[str,
         found.append(404)
     if method.upper() in COMMAND_METHODS:
         found.append(409)
+    found.append(400)  # a request the HTTP parser cannot read (shared/web/serve.py), before any route is chosen
     if operation.get("requestBody"):
-        found += [400, 413, 415]  # a body that is not UTF-8 JSON, over 1 MiB, or not application/json
+        found += [413, 415]  # a body that is not UTF-8 JSON (400), over 1 MiB, or not application/json
     if operation.get("parameters") or operation.get("requestBody") or "422" in operation.get("responses", {}):
         found.append(422)
     found.append(431)  # headers over 64 KiB (shared/web/serve.py), before any route is chosen

@@ -67,6 +67,7 @@ def expected_refusals(route: APIRoute, method: str) -> set[int]:
         refusals.add(422)
     if route.body_field is not None:
         refusals |= {400, 413, 415}  # not UTF-8 JSON, over 1 MiB, not application/json (the review: undeclared)
+    refusals.add(400)  # a request the HTTP parser cannot read (Content-Length no number, twice, beside chunked)
     refusals.add(431)  # headers over 64 KiB, answered before any route is chosen
     return refusals
 
