@@ -34,6 +34,9 @@ from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
 from shared.messaging.runs import Hand, StandingPull
 
+#: a hang (seen once at load 20+, cause not found) fails here, named, instead of holding CI to its limit
+pytestmark = pytest.mark.timeout(300)
+
 
 class CountingCollaboration(CollaborationApplication):
     """Counts the library's `process_event` calls: one per transaction of the inbox."""
