@@ -144,7 +144,13 @@ class Relay:
 
     async def _follow(self) -> None:
         backoff = 0.1
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # Asked to stop, and still here: an await swallowed the cancellation (on Python 3.11 `wait_for`, which
+                # nats-py's requests use, returns its result when it is cancelled as the answer arrives). Stop now,
+                # not never (tests/integration/test_relay_stops.py).
+                raise asyncio.CancelledError
             self._wake.clear()
             try:
                 if self._chain is None or self._checked != self.nc.stats["reconnects"]:
@@ -171,8 +177,12 @@ class Relay:
                     log.warning("relay.look_failed", service=self.app.service, error=str(exc))
                 except Exception as exc:  # noqa: BLE001 - the store away while looking (it reads event ids): never die
                     log.error("relay.look_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+                # asyncio.timeout, not wait_for: on Python 3.11 a wait_for whose event is set as the task is cancelled
+                # returns instead of raising, the cancellation lost, and the relay ran on for ever after its service
+                # asked it to stop (a commit's wake racing the stop; tests/integration/test_relay_stops.py)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
+                    async with asyncio.timeout(self._idle_seconds()):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
 

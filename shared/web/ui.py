@@ -791,8 +791,9 @@ def _mount_events(router: APIRouter) -> None:
             try:
                 yield "retry: 2000\n\n"
                 while not await request.is_disconnected():
-                    try:
-                        await asyncio.wait_for(changed.wait(), timeout=15)
+                    try:  # asyncio.timeout: a 3.11 wait_for may lose the cancellation of a closed stream (relay.py)
+                        async with asyncio.timeout(15):
+                            await changed.wait()
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
