@@ -147,7 +147,7 @@ async def test_erasure_leaves_the_person_unreadable_everywhere_and_the_journey_c
     assert not [n for n in needles(person) if n in out]
 
     files = [p for p in running_suite.data_dir.rglob("*") if p.is_file()]
-    holding_key = [p.name for p in files if bytes(wrapped) in p.read_bytes()]
+    holding_key = [p.name for p in files if bytes(wrapped) in read_if_there(p)]
     assert files and holding_key == [], f"the erased person's key is still in {holding_key}"
 
 
@@ -167,3 +167,12 @@ async def test_erasure_by_the_jusou_command_needs_a_supervisors_token(journey: J
     assert code == 1 and "409" in out and "既に消去" in out, out
     code, out = await jusou(running_suite, "audit", "disclosures", person_ref)
     assert "ERASED" in out and "保存期間満了" in out, out
+
+
+def read_if_there(path: Path) -> bytes:
+    """A file's bytes; none for a running server's temporary file renamed over its own since it was listed
+    (nats-server's consumer state, o.dat.tmp → o.dat: the file it became is read too)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""

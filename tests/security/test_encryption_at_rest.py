@@ -117,9 +117,14 @@ def scan_files(root: Path, wanted: dict[str, set[bytes]]) -> tuple[dict[str, lis
     """Leaks per file under `root` (stores, WAL, read models, JetStream, logs), also inside each SQLite
     database's decompressed cells; how many files were read."""
     found: dict[str, list[str]] = {}
-    files = [p for p in root.rglob("*") if p.is_file()]
-    for path in files:
-        hits = leaks(path.read_bytes(), wanted)
+    files = []
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a running server's temporary file, renamed over its own since (nats-server's
+            continue  # consumer state, o.dat.tmp → o.dat: the file it became is read too)
+        files.append(path)
+        hits = leaks(data, wanted)
         if path.suffix == ".sqlite":
             hits += [field for cell in sqlite_cells(path) for field in leaks(cell, wanted)]
         if hits:
