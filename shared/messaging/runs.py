@@ -270,21 +270,24 @@ class StandingPull:
         """The messages received (at most `at_most`), once there is one, or [] after `timeout` seconds."""
         await self.pull()
         if not self.queue and self.sub is not None:
-            loop = asyncio.get_running_loop()
             deadline = time.monotonic() + timeout
             while not self.queue and self.sub is not None and (left := deadline - time.monotonic()) > 0:
                 if not self.pending:  # nothing asked for: wake when it may be asked again
                     left = min(left, max(self.retry_at - time.monotonic(), 0.01))
-                self._waiter = waiter = loop.create_future()
-                timer = loop.call_later(left, self._wake)
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
-                    self._waiter = None
+                await self._woken_within(left)
                 await self.pull()
         count = len(self.queue) if at_most is None else min(at_most, len(self.queue))
         return [self.queue.popleft() for _ in range(count)]
+
+    async def _woken_within(self, seconds: float) -> None:
+        """Until a message arrives or the subscription ends (`_wake`), or `seconds` pass."""
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        timer = asyncio.get_running_loop().call_later(seconds, self._wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
 
     async def delivered_up_to(self, delivery: int, timeout: float) -> list[Msg]:
         """The received messages up to the consumer's delivery sequence `delivery`, taken from the queue once every
@@ -292,16 +295,9 @@ class StandingPull:
         elsewhere: another subscription, a process that died). nats-server counts a delivery (`consumer_info`'s
         `delivered`) before the message reaches the connection: a standing pull's delivery may be on its way still."""
         if delivery > self.last_delivery and self.sub is not None and timeout > 0:
-            loop = asyncio.get_running_loop()
             deadline = time.monotonic() + timeout
             while self.last_delivery < delivery and self.sub is not None and (left := deadline - time.monotonic()) > 0:
-                self._waiter = waiter = loop.create_future()
-                timer = loop.call_later(left, self._wake)
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
-                    self._waiter = None
+                await self._woken_within(left)
         taken: list[Msg] = []
         while self.queue and self.queue[0].metadata.sequence.consumer <= delivery:
             taken.append(self.queue.popleft())
