@@ -248,6 +248,14 @@ NATS_TROUBLE = (asyncio.TimeoutError, NatsTimeoutError, ConnectionClosedError, N
                 ServiceUnavailableError, APIError)
 
 
+def stop_if_asked(task: asyncio.Task[Any] | None) -> None:
+    """Raise the cancellation a loop's task was asked for and an await inside it swallowed: nats-py's requests wait
+    with `wait_for`, which on Python 3.11 returns its answer when cancelled as the answer arrives (CPython gh-86296),
+    and a loop that goes on after that runs for ever while its service waits for it to stop."""
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Leases:
     """This replica's share of the P partitions, held in the KV bucket (the module's docstring, "Ownership").
 
@@ -275,10 +283,14 @@ class Leases:
         return f"m.{self.me}"
 
     async def call(self, request: Awaitable[Any]) -> Any:
-        return await asyncio.wait_for(request, self.renew_every * REQUEST_SHARE)
+        # asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled in the same turn as its answer arrives
+        # returns the answer and loses the cancellation (CPython gh-86296; tests/unit/test_leases_stop.py)
+        async with asyncio.timeout(self.renew_every * REQUEST_SHARE):
+            return await request
 
     async def run(self) -> None:
         """Heartbeat, renew, rebalance every R; stop a partition whose lease was not renewed for L - R."""
+        task = asyncio.current_task()
         try:
             while True:
                 began = time.monotonic()
@@ -287,8 +299,10 @@ class Leases:
                 except NATS_TROUBLE as exc:
                     log.warning("partitions.lease_step_failed", replica=self.me, error=f"{type(exc).__name__}: {exc}")
                 while (left := self.renew_every - (time.monotonic() - began)) > 0:
+                    stop_if_asked(task)
                     await self.watchdog()
                     await asyncio.sleep(min(left, self.renew_every / 4))
+                stop_if_asked(task)
                 await self.watchdog()
         finally:
             await asyncio.shield(self.leave())
@@ -387,7 +401,8 @@ class Leases:
             await self.kv.delete(self.member_key)
 
         with contextlib.suppress(*NATS_TROUBLE):
-            await asyncio.wait_for(forget(), self.renew_every)
+            async with asyncio.timeout(self.renew_every):
+                await forget()
         log.info("partitions.left", replica=self.me, released=sorted(held))
 
 
