@@ -39,6 +39,23 @@ RSS_SLACK = 0.05  # "no worse than today": a run's noise allowed on top of the p
 TIME_SLACK = 0.10
 
 
+def stack_floor_rows(costs: dict[str, float] | None, best: dict[str, Any]) -> list[Row]:
+    """The suite's CPU per bus event beside the bare stack's for the same journey, measured in the same run
+    (bench/floor.py: FastAPI, eventsourcing and NATS with nothing of ours; a ratio the machine's speed does not move)."""
+    if not costs or not best.get("journeys_per_s"):
+        return []
+    from bench.floor import per_bus_event_ms
+
+    requests = (best.get("commands_per_journey") or 0) + (best.get("reads_per_journey") or 0)
+    publishes = best["bus_events_per_s"] / best["journeys_per_s"]
+    bare = per_bus_event_ms(costs, requests, publishes)
+    return [
+        row("saturation", "CPU per bus event, the bare stack alone for the same journey", bare, "ms"),
+        row("saturation", "CPU per bus event, whole suite ÷ the bare stack's", best["cpu_ms_per_bus_event"]["suite"], "ms",
+            bare, "bare stack (bench/floor.py)"),
+    ]
+
+
 def rows(results: dict[str, Any]) -> list[Row]:
     """Every figure of a run beside its baseline of the same run."""
     raw, suite = results["raw"], results["suite"]
@@ -114,6 +131,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             row("saturation", "CPU per bus event, whole suite (best step)", best["cpu_ms_per_bus_event"]["suite"], "ms",
                 hop["cpu_ms_per_bus_event"]["suite"], "steady phase", cpu_target,
                 at_most(best["cpu_ms_per_bus_event"]["suite"], CPU_MS_PER_BUS_EVENT) if cpu_target else None),
+            *stack_floor_rows(raw.get("stack_floor_us"), best),
             row("saturation", "cores busy: the suite / the load generator", best["cpu_cores_busy"], "cores",
                 best.get("driver_cores_busy"), f"load generator, {best.get('driver_processes', 1)} processes"),
             row("load generator", "its busiest process (a process is one core at most)",

@@ -31,7 +31,7 @@ for extra in (str(ROOT / "tests"), str(ROOT)):
 
 from rich.console import Console
 
-from bench import load, profile, raw, report
+from bench import floor, load, profile, raw, report
 from bench.stats import rss_of
 
 AUDIT_REPLAY = ROOT / "bench" / "audit_replay.py"
@@ -129,6 +129,8 @@ def raw_phase(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
     out["recorder"] = raw.recorder_all(sizes.raw_messages, sizes.raw_seconds, not args.no_pg)
     if args.store == "postgres" and "skipped" in out["recorder"].get("postgres", {"skipped": ""}):
         raise SystemExit(f"--store postgres, but PostgreSQL does not answer: {out['recorder']['postgres']['skipped']}")
+    say("raw: the bare stack per operation (FastAPI on uvicorn, eventsourcing on SQLite, NATS: bench/floor.py)")
+    out["stack_floor_us"] = floor.measure(min(sizes.raw_messages, 2000))
     say(f"raw: import floor ({sizes.floor_processes} bare Python processes)")
     out["import_floor"] = raw.import_floor(sizes.floor_processes)
     return out

@@ -269,3 +269,21 @@ def test_a_first_read_too_early_is_read_again_at_steps_of_its_wait_not_of_millis
         return tally.reads
 
     assert asyncio.run(scenario()) <= 3
+
+
+def test_the_suites_cpu_per_bus_event_is_shown_against_the_bare_stacks_for_the_same_journey() -> None:
+    """bench/floor.py's costs per operation (measured in the run) times the best step's requests and bus events per
+    journey: the suite's CPU per bus event as a ratio to that floor, which a faster or slower machine does not move."""
+    given = results(cpu=5.0)
+    costs = {"http_def_us": 200.0, "http_async_us": 100.0, "save_us": 200.0, "load5_us": 100.0,
+             "publish_ack_us": 100.0, "deliver_ack_us": 100.0}
+    given["raw"]["stack_floor_us"] = costs
+    shown = {r["figure"]: r for r in report.rows(given)}
+    bare = shown["CPU per bus event, the bare stack alone for the same journey"]
+    # 24.4 requests × 200 + 20 saves × 200 + 60 loads × 100 + 11 publishes × 100 + 20 deliveries × 100 µs, ÷ 11
+    assert round(bare["value"], 3) == round((24.4 * 200 + 20 * 200 + 60 * 100 + 11 * 100 + 20 * 100) / 1000 / 11, 3)
+    against = shown["CPU per bus event, whole suite ÷ the bare stack's"]
+    assert against["value"] == 5.0 and against["baseline"] == bare["value"]
+    assert round(against["ratio"], 2) == round(5.0 / bare["value"], 2)
+    assert "CPU per bus event, the bare stack alone for the same journey" not in {
+        r["figure"] for r in report.rows(results(cpu=5.0))}  # a run without the floor shows no such row
