@@ -43,7 +43,7 @@ for extra in (str(HERE), str(HERE / "tests")):
     if extra not in sys.path:
         sys.path.insert(0, extra)
 
-from bench.stats import cpu_seconds_of  # noqa: E402
+from bench.stats import cpu_seconds_of
 
 APP = '''
 import sys
@@ -78,11 +78,9 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def http_floor(n: int, connections: int) -> dict[str, float]:
+def http_floor(n: int, connections: int) -> dict[str, float]:
     """The bare app's server CPU per request, µs, for each route kind."""
     from support.servers import free_port, wait_for_port
-
-    from bench.client import Client
 
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
@@ -91,31 +89,37 @@ async def http_floor(n: int, connections: int) -> dict[str, float]:
                               stderr=subprocess.DEVNULL)
     try:
         wait_for_port("127.0.0.1", port, deadline_s=30)
-        out: dict[str, float] = {}
-        case = uuid4()
-        clients = [Client(headers={"authorization": "Bearer x"}) for _ in range(connections)]
-        try:
-            for kind in ("def", "async"):
-                url = f"http://127.0.0.1:{port}/{kind}/{case}"
-
-                async def some(client: Client, k: int, url: str = url) -> None:
-                    for _ in range(k):
-                        response = await client.get(url)
-                        if response.status_code != 200:
-                            raise RuntimeError(f"{url}: {response.status_code}")
-
-                await asyncio.gather(*(some(c, 50) for c in clients))  # warm
-                before = cpu_seconds_of(server.pid)
-                await asyncio.gather(*(some(c, n // connections) for c in clients))
-                out[f"http_{kind}_us"] = (cpu_seconds_of(server.pid) - before) / (n // connections * connections) * 1e6
-        finally:
-            for c in clients:
-                await c.aclose()
-        return out
+        return asyncio.run(_drive_http(server.pid, port, n, connections))
     finally:
         server.terminate()
         server.wait(10)
         os.unlink(script.name)
+
+
+async def _drive_http(pid: int, port: int, n: int, connections: int) -> dict[str, float]:
+    from bench.client import Client
+
+    out: dict[str, float] = {}
+    case = uuid4()
+    clients = [Client(headers={"authorization": "Bearer x"}) for _ in range(connections)]
+    try:
+        for kind in ("def", "async"):
+            url = f"http://127.0.0.1:{port}/{kind}/{case}"
+
+            async def some(client: Client, k: int, url: str = url) -> None:
+                for _ in range(k):
+                    response = await client.get(url)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{url}: {response.status_code}")
+
+            await asyncio.gather(*(some(c, 50) for c in clients))  # warm
+            before = cpu_seconds_of(pid)
+            await asyncio.gather(*(some(c, n // connections) for c in clients))
+            out[f"http_{kind}_us"] = (cpu_seconds_of(pid) - before) / (n // connections * connections) * 1e6
+    finally:
+        for c in clients:
+            await c.aclose()
+    return out
 
 
 def store_floor(n: int) -> dict[str, float]:
@@ -183,7 +187,10 @@ async def nats_floor(n: int) -> dict[str, float]:
         body = b'{"schema_version":1,"event_type":"CaseEscalated","source":"intake","source_position":1}' * 4
         for i in range(50):
             await js.publish("floor.warm", body, headers={"Nats-Msg-Id": f"w-{i}"})
-        both = lambda: cpu_seconds_of(proc.pid) + _own_cpu()  # noqa: E731
+
+        def both() -> float:
+            return cpu_seconds_of(proc.pid) + _own_cpu()
+
         before = both()
         for i in range(n):
             await js.publish("floor.one", body, headers={"Nats-Msg-Id": f"p-{i}"})
@@ -214,7 +221,7 @@ JOURNEY_COUNTS = {"saves": 20.0, "loads": 60.0, "deliveries": 20.0}
 def measure(n: int) -> dict[str, float]:
     """The bare stack's CPU per operation, µs (HTTP, store, NATS), `n` operations of each kind."""
     costs: dict[str, float] = {}
-    costs |= asyncio.run(http_floor(n, 4))
+    costs |= http_floor(n, 4)
     costs |= store_floor(n)
     costs |= asyncio.run(nats_floor(n))
     return costs
