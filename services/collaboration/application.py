@@ -31,6 +31,7 @@ from shared.contract.events import (
 )
 from shared.domain.areas import area_of
 from shared.domain.casework_owner import CaseworkOwner
+from shared.domain.kept_reads import KeptReads
 from shared.domain.plan import Plan
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST
@@ -75,7 +76,7 @@ class CaseRow(TypedDict):
     related_case_ids: list[str]  # D16: the household's other cases held with it (世帯で連携)
 
 
-class CollaborationApplication(PlanOwner, CaseworkOwner):
+class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
     """Opens a case on CaseEscalated, writes its plan, follows the meeting (D4)."""
 
     name = "collaboration"
@@ -105,7 +106,7 @@ class CollaborationApplication(PlanOwner, CaseworkOwner):
         """D16: the collaboration case holding this intake case as one of its household's related cases (None when
         no household escalation named it)."""
         try:
-            link: HouseholdLink = self.load(household_link_id(case_id), HouseholdLink, "世帯の関連ケース")
+            link: HouseholdLink = self.read(household_link_id(case_id), HouseholdLink, "世帯の関連ケース")
         except NotFound:
             return None
         return UUID(str(link.case_id))

@@ -25,7 +25,8 @@ from shared.contract.events import (
     PlanProposedV1,
 )
 from shared.domain.areas import area_of
-from shared.kernel.app import ServiceApplication, handles
+from shared.domain.kept_reads import KeptReads
+from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.organisation.reference import (
     DIVISIONS,
@@ -65,7 +66,7 @@ class Sitting:
     attendees: tuple[str, ...]
 
 
-class MeetingApplication(ServiceApplication):
+class MeetingApplication(KeptReads):
     """Puts proposed plans on the agenda, decides by consensus, evaluates at closure."""
 
     name = "meeting"
@@ -93,6 +94,9 @@ class MeetingApplication(ServiceApplication):
             for plan_id in agenda or []:
                 meeting.put_on_agenda("plan", plan_id, self.listed(plan_id).case_id)
         self.save(meeting)
+        # its type and attendees as recorded (the `Convened` event's, which no later event changes): the division
+        # scope of the sitting's first read needs no read of it (issue 19)
+        self._sittings[meeting.id] = Sitting(meeting.meeting_type, tuple(meeting.attendees))
         return meeting.id
 
     @staticmethod
@@ -158,7 +162,7 @@ class MeetingApplication(ServiceApplication):
                 or (agency is None and division is not None and division in member_divisions(r["shared_with"]))]
 
     def _learning(self, learning_id: UUID) -> dict[str, Any]:
-        learning: CaseLearning = self.load(learning_id, CaseLearning, "事例の学び")
+        learning: CaseLearning = self.read(learning_id, CaseLearning, "事例の学び")  # (its view copies its lists)
         return learning.view()
 
     def decide(
@@ -177,7 +181,7 @@ class MeetingApplication(ServiceApplication):
             meeting.take_up(review.case_id, list(self.members(meeting)))
             named = [*meeting.attendees, *([primary_agency] if primary_agency else [])]
             meeting.decide(review, decision, reasons, positions, connect_to,
-                           self.consent_granted(review.case_id), primary_agency, city=self.city(),
+                           self._consent_asked(meeting, review.case_id), primary_agency, city=self.city(),
                            codes={name: agency_code(name) for name in named})  # issue 18
             review.settle(SETTLED[decision])
         self.save(meeting, review)
@@ -192,7 +196,7 @@ class MeetingApplication(ServiceApplication):
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
             meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
-                             self.consent_granted(review.case_id), city=self.city())
+                             self._consent_asked(meeting, review.case_id), city=self.city())
             review.settle(outcome)
         self.save(meeting, review)
 
@@ -202,9 +206,16 @@ class MeetingApplication(ServiceApplication):
         review = self.review(plan_id)
         with acting(actor):
             meeting.take_up(review.case_id, list(self.members(meeting)))
-            meeting.resume(review, reason, self.consent_of(review.case_id), city=self.city())
+            consent = self.consent_of(review.case_id) if meeting.meeting_type == "jusou_shien_kaigi" else None
+            meeting.resume(review, reason, consent, city=self.city())  # (a 支援会議 refuses a resumption before D9)
             review.settle("resumed")
         self.save(meeting, review)
+
+    def _consent_asked(self, meeting: Meeting, case_id: UUID) -> bool:
+        """D9 as a decision or an evaluation at this sitting asks it: the consent is read for a 重層的支援会議 only (a
+        支援会議's needs none, D10: `Meeting.decide`/`evaluate` never look at it there), so a 支援会議's command reads
+        no consent (issue 19)."""
+        return self.consent_granted(case_id) if meeting.meeting_type == "jusou_shien_kaigi" else False
 
     def consent_of(self, case_id: UUID) -> Consent | None:
         """D9: the case's consent as the meeting last heard it (read, never changed: intake's events change it)."""
@@ -304,12 +315,7 @@ class MeetingApplication(ServiceApplication):
 
     def consent_view(self, case_id: UUID) -> dict[str, Any]:
         """D9: the consent the meeting last heard of for a case."""
-        try:
-            consent: Consent = self.read(case_id, Consent, "同意")
-        except NotFound:
-            return {"case_id": str(case_id), "granted": False, "scope": None, "covers": [], "heard": False}
-        return {"case_id": str(case_id), "granted": consent.covers_meeting(), "given": bool(consent.granted),
-                "scope": consent.scope, "covers": list(getattr(consent, "covers", None) or []), "heard": True}
+        return _consent_view(case_id, self.consent_of(case_id))
 
     def consent_granted(self, case_id: UUID) -> bool:
         """D9: a consent that covers the 重層的支援会議 (a consent to something else does not)."""
@@ -348,8 +354,8 @@ class MeetingApplication(ServiceApplication):
             if item["status"] != "suspended":
                 continue
             review, consent = self.listed(UUID(item["plan_id"])), self.consent_of(UUID(item["case_id"]))
-            rows.append({**item, "consent": self.consent_view(UUID(item["case_id"])),
-                         "consent_again": consent_given_again(review, consent)})
+            rows.append({**item, "consent": _consent_view(UUID(item["case_id"]), consent),
+                         "consent_again": consent_given_again(review, consent)})  # (the consent read once)
         return rows
 
     def _reviews(self) -> list[dict[str, Any]]:
@@ -437,6 +443,14 @@ class MeetingApplication(ServiceApplication):
     def _meeting(self, meeting_id: UUID) -> Meeting:
         meeting: Meeting = self.load(meeting_id, Meeting, "会議")
         return meeting
+
+
+def _consent_view(case_id: UUID, consent: Consent | None) -> dict[str, Any]:
+    """D9: a case's consent as the meeting shows it (None: none heard yet)."""
+    if consent is None:
+        return {"case_id": str(case_id), "granted": False, "scope": None, "covers": [], "heard": False}
+    return {"case_id": str(case_id), "granted": consent.covers_meeting(), "given": bool(consent.granted),
+            "scope": consent.scope, "covers": list(getattr(consent, "covers", None) or []), "heard": True}
 
 
 def _who(event: Any) -> str:

@@ -138,3 +138,158 @@ def test_d4_a_revision_answers_the_plan_as_saved_reading_it_once(collaboration: 
     assert counted == {plan_id: 1}  # the route loaded the plan again for its answer
     assert view == collaboration.plan_view(plan_id)
     assert (view["support_direction"], view["goals"]) == ("方向性（修正）", ["目標", "目標2"])
+
+
+# -- issue 19, second pass: reads served from aggregates kept for reads (shared/domain/kept_reads.py), the sitting's
+# scope known from its convening, the consent read only where D9 asks it ------------------------------------------
+
+
+@contextmanager
+def decoded(app: ServiceApplication) -> Iterator[Counter[UUID]]:
+    """Each aggregate's stored events decoded while the block runs (aggregate id → how many events)."""
+    counted: Counter[UUID] = Counter()
+    mapper: Any = app.mapper
+    original = mapper.to_domain_event
+
+    def to_domain_event(stored: Any) -> Any:
+        counted[stored.originator_id] += 1
+        return original(stored)
+
+    mapper.to_domain_event = to_domain_event
+    try:
+        yield counted
+    finally:
+        del mapper.to_domain_event
+
+
+def test_d10_a_convened_sittings_scope_reads_nothing_from_the_store() -> None:
+    """The secretariat convenes, then opens the sitting: its division scope (type and attendees, the `Convened`
+    event's) is known from the convening; the page reads the meeting once."""
+    meeting = in_memory(MeetingApplication)
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+
+    with selects(meeting) as counted:
+        readers = meeting.meeting_readers(sitting)
+    assert counted == {}  # was {sitting: 1}
+    meeting._sittings.clear()
+    assert readers is not None and readers == meeting.meeting_readers(sitting)  # what the meeting itself says
+
+    shien = meeting.convene(SECRETARIAT, "shien_kaigi", date(2025, 5, 21), ATTENDEES[:2])
+    with selects(meeting) as counted:
+        assert meeting.meeting_readers(shien) is None  # D10: the 支援会議 refuses a non-member at its page, as before
+    assert counted == {}
+
+
+@pytest.mark.parametrize("decision", ["revision_requested", "returned_to_intake"])
+def test_d9_d10_a_shien_kaigi_decision_reads_no_consent(decision: str) -> None:
+    """D9 asks for the consent at the 重層的支援会議 only: a 支援会議's decision reads the sitting and the plan, not the
+    consent (the same decision without any consent heard is recorded, as before)."""
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    plan_id = feeds.propose(case_id)  # no consent heard
+    sitting = meeting.convene(SECRETARIAT, "shien_kaigi", date(2025, 5, 20), ATTENDEES)
+
+    with selects(meeting) as counted:
+        decide(meeting, sitting, plan_id, decision, primary_agency=ELDERLY.ja)
+
+    assert counted == {sitting: 1, plan_id: 1}  # was also {case_id: 1}: the consent
+    assert meeting.listed(plan_id).status == {"revision_requested": "revision_requested",
+                                              "returned_to_intake": "returned"}[decision]
+
+
+def test_d9_a_jusou_decision_still_reads_the_consent_and_refuses_without_it() -> None:
+    from services.meeting.domain import ConsentMissing
+
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    plan_id = feeds.propose(case_id)
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    with pytest.raises(ConsentMissing, match="本人同意がないため重層的支援会議では扱えません"):
+        decide(meeting, sitting, plan_id)
+    feeds.consent(case_id)
+
+    with selects(meeting) as counted:
+        decide(meeting, sitting, plan_id)
+    assert counted == {sitting: 1, plan_id: 1, case_id: 1}
+
+
+def test_d7_d9_the_suspended_list_reads_each_consent_once() -> None:
+    from unit.test_meeting import evaluate
+
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    feeds.consent(case_id)
+    plan_id = feeds.propose(case_id)
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    decide(meeting, sitting, plan_id)
+    feeds.request_closure(case_id, plan_id)
+    evaluate(meeting, sitting, plan_id, "suspended", reason="本人の入院")
+
+    with selects(meeting) as counted:
+        [row] = meeting.suspended()
+    assert counted[case_id] == 1  # was 2: consent_of, then consent_view
+    assert (row["consent"]["granted"], row["consent"]["heard"], row["consent_again"]) == (True, True, False)
+    feeds.consent(case_id)
+    assert meeting.suspended()[0]["consent_again"] is True
+
+
+def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: CollaborationApplication) -> None:
+    """A journey polls the agenda item, the consent, the sitting, the plan and the case until they change: a read that
+    finds nothing new decodes nothing (one select, to see that), one after a change decodes only the new events."""
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    feeds.consent(case_id)
+    plan_id = feeds.propose(case_id)
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    first = (meeting.listed(plan_id).view(), meeting.consent_view(case_id), meeting.meeting_view(SECRETARIAT, sitting))
+
+    with decoded(meeting) as counted:
+        again = (meeting.listed(plan_id).view(), meeting.consent_view(case_id),
+                 meeting.meeting_view(SECRETARIAT, sitting))
+    assert counted == {} and again == first  # every event was decoded again at every read
+
+    decide(meeting, sitting, plan_id, "revision_requested")
+    with decoded(meeting) as counted:
+        assert meeting.listed(plan_id).view()["status"] == "revision_requested"
+        assert [m["decision"] for m in meeting.meeting_view(SECRETARIAT, sitting)["minutes"]] == ["revision_requested"]
+    assert counted == {plan_id: 1, sitting: 2}  # the settlement; the case taken up and the decision
+
+    c_case = escalated(collaboration, Upstream("intake"))
+    c_plan = collaboration.draft_plan(COORDINATOR, c_case, "方向性", ["目標"], ROLES)
+    views = (collaboration.plan_view(c_plan), collaboration.case_view(c_case))
+    with decoded(collaboration) as counted:
+        assert (collaboration.plan_view(c_plan), collaboration.case_view(c_case)) == views
+        assert collaboration.propose_plan(COORDINATOR, c_plan) == 1  # the command decodes its plan afresh
+    assert counted == {c_plan: 1}  # the proposal's plan (its case was read from the kept one)
+    assert collaboration.plan_view(c_plan)["status"] == "proposed"
+
+
+def test_d5_a_kept_read_follows_what_another_replica_records(tmp_path: Any) -> None:
+    """Two replicas on one store: what one reads (kept) shows at once what the other records since."""
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "meeting.sqlite"),
+           "JUSOU_READMODELS_FOLLOW": "0"}
+    one, other = MeetingApplication(dict(env)), MeetingApplication(dict(env))
+    try:
+        feeds, case_id = Feeds(one), uuid4()
+        feeds.consent(case_id, granted=False)
+        plan_id = feeds.propose(case_id)
+        sitting = one.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+        assert other.listed(plan_id).status == "proposed" and other.consent_view(case_id)["granted"] is False
+        assert other.meeting_view(SECRETARIAT, sitting)["minutes"] == []
+
+        feeds.consent(case_id)
+        decide(one, sitting, plan_id, "revision_requested")
+
+        assert other.consent_view(case_id)["granted"] is True
+        assert other.listed(plan_id).status == "revision_requested"
+        assert [m["decision"] for m in other.meeting_view(SECRETARIAT, sitting)["minutes"]] == ["revision_requested"]
+        feeds.propose(case_id, plan_id, revision=2)
+        decide(other, sitting, plan_id, "approved")  # the other replica decides on what the first recorded
+        assert one.listed(plan_id).view()["status"] == "approved"
+    finally:
+        one.close()
+        other.close()
