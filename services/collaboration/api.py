@@ -220,16 +220,14 @@ def strands(case_id: UUID, app: App, request: Request, response: Response, limit
              response_model=StrandOut, responses=refusals(403, 404, 409, 422))
 def add_strand(case_id: UUID, body: StrandIn, app: App, actor: Staff) -> dict[str, Any]:
     """課題の記録 (D4): one issue of the household as a strand of its own, before the plan."""
-    strand_id = app.add_strand(actor, case_id, body.concern, body.description, body.agency, body.status)
-    return app.strand_view(case_id, strand_id)
+    return app.strand_added(actor, case_id, body.concern, body.description, body.agency, body.status)
 
 
 @router.put("/cases/{case_id}/strands/{strand_id}", dependencies=[requires("collaboration.strand.write")],
             response_model=StrandOut, responses=refusals(403, 404, 409, 422))
 def change_strand(case_id: UUID, strand_id: UUID, body: StrandIn, app: App, actor: Staff) -> dict[str, Any]:
     """課題の更新 (D4): name its agency, move its status on (未着手 → 対応中 → 解消)."""
-    app.change_strand(actor, case_id, strand_id, body.concern, body.description, body.agency, body.status)
-    return app.strand_view(case_id, strand_id)
+    return app.change_strand(actor, case_id, strand_id, body.concern, body.description, body.agency, body.status)
 
 
 @router.get("/cases/{case_id}/roles-from-strands", dependencies=[requires("collaboration.case.read")],
@@ -267,7 +265,7 @@ def gap(gap_id: UUID, app: App) -> dict[str, Any]:
              responses=refusals(403, 422))
 def refer_gap(body: GapIn, app: App, actor: Staff) -> dict[str, Any]:
     """資源の不足を推進会議に挙げる (D8): a gap a 地域福祉コーディネーター found in the community."""
-    return app.gap_view(app.refer_gap(actor, body.need, body.area, body.description, body.area_code))
+    return app.gap_referred(actor, body.need, body.area, body.description, body.area_code)
 
 
 @router.get("/council/sittings", dependencies=[requires("council.read")], response_model=list[SittingOut],
@@ -284,7 +282,7 @@ def sittings(app: App, request: Request, response: Response, limit: Limit = None
              response_model=SittingOut, responses=refusals(403, 422))
 def hold_sitting(body: SittingIn, app: App, actor: Staff) -> dict[str, Any]:
     """推進会議の開催を記録する (D8): the date and the agencies attending."""
-    return app.sitting_view(app.hold_sitting(actor, date.fromisoformat(body.held_on), list(body.attendees), body.note))
+    return app.sitting_held(actor, date.fromisoformat(body.held_on), list(body.attendees), body.note)
 
 
 @router.get("/council/sittings/{sitting_id}", dependencies=[requires("council.read")], response_model=SittingOut,
@@ -297,16 +295,14 @@ def sitting(sitting_id: UUID, app: App) -> dict[str, Any]:
              response_model=SittingOut, responses=refusals(403, 404, 409, 422))
 def take_up_gap(sitting_id: UUID, body: AgendaIn, app: App, actor: Staff) -> dict[str, Any]:
     """課題を議題にする (D8): a gap awaiting the council (or continued from an earlier sitting)."""
-    app.take_up_gap(actor, sitting_id, body.gap_id)
-    return app.sitting_view(sitting_id)
+    return app.take_up_gap(actor, sitting_id, body.gap_id)
 
 
 @router.post("/council/sittings/{sitting_id}/gaps/{gap_id}/decision", dependencies=[requires("council.convene")],
              response_model=GapOut, responses=refusals(403, 404, 409, 422))
 def decide_gap(sitting_id: UUID, gap_id: UUID, body: CouncilDecisionIn, app: App, actor: Staff) -> dict[str, Any]:
     """推進会議の決定 (D8): 取組の開始, 課への依頼 (依頼先 + 内容) or 継続審議, for a gap on the sitting's agenda."""
-    app.decide_gap(actor, sitting_id, gap_id, body.decision, body.division, body.summary)
-    return app.gap_view(gap_id)
+    return app.decide_gap(actor, sitting_id, gap_id, body.decision, body.division, body.summary)
 
 
 router.include_router(plan_router("collaboration"))

@@ -206,22 +206,28 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
     def add_strand(self, actor: dict[str, str], case_id: UUID, concern: str, description: str, agency: str,
                    status: str = "todo") -> UUID:
         """D4: record one of the household's issues (課題) as a strand of its own, before the plan."""
+        return UUID(self.strand_added(actor, case_id, concern, description, agency, status)["strand_id"])
+
+    def strand_added(self, actor: dict[str, str], case_id: UUID, concern: str, description: str, agency: str,
+                     status: str = "todo") -> dict[str, Any]:
+        """`add_strand`, answering the strand as saved (the route's answer, without reading the case again: issue 19)."""
         concern = self._checked_strand(concern, agency)
         case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
         strand_id = uuid4()
         with acting(actor):
             case.add_strand(strand_id, concern, description.strip(), agency, status)
         self.save(case)
-        return strand_id
+        return case.strand(strand_id)
 
     def change_strand(self, actor: dict[str, str], case_id: UUID, strand_id: UUID, concern: str, description: str,
-                      agency: str, status: str) -> None:
-        """D4: name a strand's agency, move its status on, reword it."""
+                      agency: str, status: str) -> dict[str, Any]:
+        """D4: name a strand's agency, move its status on, reword it; the strand as saved (the route's answer)."""
         concern = self._checked_strand(concern, agency)
         case: CollaborationCase = self.load(case_id, CollaborationCase, "多機関協働のケース")
         with acting(actor):
             case.change_strand(strand_id, concern, description.strip(), agency, status)
         self.save(case)
+        return case.strand(strand_id)
 
     def strand_view(self, case_id: UUID, strand_id: UUID) -> dict[str, Any]:
         case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
@@ -259,6 +265,11 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
 
     def refer_gap(self, actor: dict[str, str], need: str, area: str, description: str,
                   area_code: str | None = None) -> UUID:
+        """D8: `gap_referred`'s gap id."""
+        return UUID(self.gap_referred(actor, need, area, description, area_code)["gap_id"])
+
+    def gap_referred(self, actor: dict[str, str], need: str, area: str, description: str,
+                     area_code: str | None = None) -> dict[str, Any]:
         """D8: a gap a 地域福祉コーディネーター found in the community, brought to the council by hand, with the 地区
         chosen (`area_code`; the area may then be left empty: the 地区's name) or, without one, the code of the area
         written when the municipality file knows it (issue 18). Neither area nor 地区: the gap has no area."""
@@ -271,7 +282,7 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
                               area=place, description=description.strip(), source="coordinator",
                               origin_event_id=None, area_code=code)
         self.save(gap)
-        return gap_id
+        return gap.view()  # as saved: the route's answer (issue 19)
 
     def sittings(self) -> list[dict[str, Any]]:
         """The council's sittings, newest first."""
@@ -283,7 +294,12 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
         return sitting.view()
 
     def hold_sitting(self, actor: dict[str, str], held_on: date | None, attendees: list[str], note: str = "") -> UUID:
-        """D8: a sitting of the 推進会議 (its date and the agencies attending)."""
+        """D8: `sitting_held`'s sitting id."""
+        return UUID(self.sitting_held(actor, held_on, attendees, note)["sitting_id"])
+
+    def sitting_held(self, actor: dict[str, str], held_on: date | None, attendees: list[str],
+                     note: str = "") -> dict[str, Any]:
+        """D8: a sitting of the 推進会議 (its date and the agencies attending), as saved (the route's answer)."""
         unknown = [a for a in attendees if a and a not in agencies()]
         if unknown:
             raise StrandInvalid(f"出席機関「{'、'.join(unknown)}」は一覧にありません / unknown agency")
@@ -291,21 +307,22 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
         with acting(actor):
             sitting = hold_sitting(sitting_id, held_on, attendees, note.strip())
         self.save(sitting)
-        return sitting_id
+        return sitting.view()
 
-    def take_up_gap(self, actor: dict[str, str], sitting_id: UUID, gap_id: UUID) -> None:
-        """D8: put a gap on a sitting's agenda."""
+    def take_up_gap(self, actor: dict[str, str], sitting_id: UUID, gap_id: UUID) -> dict[str, Any]:
+        """D8: put a gap on a sitting's agenda; the sitting as saved (the route's answer)."""
         sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
         gap: ResourceGap = self.load(gap_id, ResourceGap, "資源の不足（推進会議の課題）")
         with acting(actor):
             gap.take_up(sitting_id)
             sitting.take_up(gap_id)
         self.save(gap, sitting)
+        return sitting.view()
 
     def decide_gap(self, actor: dict[str, str], sitting_id: UUID, gap_id: UUID, decision: str, division: str = "",
-                   summary: str = "") -> None:
+                   summary: str = "") -> dict[str, Any]:
         """D8: what the council decides on a gap on its agenda: an initiative, a request to a division
-        (依頼先 + 内容), or 継続審議 (the gap awaits the next sitting)."""
+        (依頼先 + 内容), or 継続審議 (the gap awaits the next sitting); the gap as saved (the route's answer)."""
         if division and division not in DIVISIONS:
             raise StrandInvalid(f"依頼先の課「{division}」は一覧にありません / unknown division")
         sitting: CouncilSitting = self.load(sitting_id, CouncilSitting, "推進会議の開催")
@@ -315,6 +332,7 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
             gap.decide(sitting_id, decision, division, summary.strip())
             sitting.decide(gap_id, decision, division, summary.strip())
         self.save(gap, sitting)
+        return gap.view()
 
     @handles(ResourceGapIdentifiedV1, ResourceShortageReportedV1)
     def _gap_reported(self, envelope: Envelope, payload: ResourceGapIdentifiedV1 | ResourceShortageReportedV1,

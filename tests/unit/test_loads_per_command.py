@@ -293,3 +293,42 @@ def test_d5_a_kept_read_follows_what_another_replica_records(tmp_path: Any) -> N
     finally:
         one.close()
         other.close()
+
+
+def test_d4_d8_collaborations_commands_answer_what_they_saved_reading_nothing_again(
+        collaboration: CollaborationApplication) -> None:
+    """The strand and council routes answer with the aggregate as the command saved it: each command reads what it
+    changes once, and the route reads nothing again (they read the case, the gap or the sitting a second time)."""
+    from services.collaboration import api
+
+    case_id = escalated(collaboration, Upstream("intake"))
+    with selects(collaboration) as counted:
+        added = api.add_strand(case_id, api.StrandIn(concern="高齢・介護", description="母の介護"), collaboration,
+                               COORDINATOR)
+    assert counted == {case_id: 1}
+    strand_id = UUID(added["strand_id"])
+    assert added == collaboration.strand_view(case_id, strand_id)
+
+    with selects(collaboration) as counted:
+        changed = api.change_strand(case_id, strand_id, api.StrandIn(concern="高齢・介護", description="母の介護",
+                                                                     agency=ELDERLY.ja, status="working"),
+                                    collaboration, COORDINATOR)
+    assert counted == {case_id: 1}
+    assert changed == collaboration.strand_view(case_id, strand_id) and changed["status"] == "working"
+
+    with selects(collaboration) as counted:
+        gap = api.refer_gap(api.GapIn(need="居場所", area="東部", description="日中に通える場所がない"), collaboration,
+                            COORDINATOR)
+        sitting = api.hold_sitting(api.SittingIn(held_on=date.today().isoformat(), attendees=[ELDERLY.ja]),
+                                   collaboration, COORDINATOR)
+    assert counted == {}  # two new aggregates: nothing to read
+    gap_id, sitting_id = UUID(gap["gap_id"]), UUID(sitting["sitting_id"])
+    assert (gap, sitting) == (collaboration.gap_view(gap_id), collaboration.sitting_view(sitting_id))
+
+    with selects(collaboration) as counted:
+        on_agenda = api.take_up_gap(sitting_id, api.AgendaIn(gap_id=gap_id), collaboration, COORDINATOR)
+        decided = api.decide_gap(sitting_id, gap_id, api.CouncilDecisionIn(decision="initiative", summary="居場所づくり"),
+                                 collaboration, COORDINATOR)
+    assert counted == {sitting_id: 2, gap_id: 2}  # each command loads both once (the routes read one again)
+    assert on_agenda["agenda"] == [str(gap_id)] and decided == collaboration.gap_view(gap_id)
+    assert decided["status"] == "initiative"
