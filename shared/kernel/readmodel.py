@@ -194,8 +194,10 @@ def state_reader(mapper: Any) -> Callable[[bytes], Any]:
     if cipher is not None:
         from eventsourcing.cryptography import AESCipher
 
+        from shared.kernel.lean import KeptKeyAESCipher
+
         decrypt = cipher.decrypt
-        if type(cipher) is AESCipher:
+        if type(cipher) in (AESCipher, KeptKeyAESCipher):  # (the same layout: lean.py's keeps its key schedule too)
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
             aead, library_decrypt = AESGCM(cipher.key), cipher.decrypt

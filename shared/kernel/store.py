@@ -114,10 +114,11 @@ def store_env(settings: Settings) -> dict[str, str]:
     Events are encrypted at rest with AES-GCM (personal information lives in intake's store).
     """
     env = {
-        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        # the library's AES-GCM (the same stored layout), its key schedule made once (shared/kernel/lean.py)
+        "CIPHER_TOPIC": "shared.kernel.lean:KeptKeyAESCipher",
         "CIPHER_KEY": settings.cipher_key,
         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
-        # the library's JSON transcoding, parsed by orjson (shared/kernel/lean.py)
+        # the library's JSON transcoding, written and parsed by orjson (shared/kernel/lean.py)
         "TRANSCODER_TOPIC": "shared.kernel.lean:OrjsonTranscoder",
     }
     if settings.store == "sqlite":
