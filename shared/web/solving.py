@@ -14,14 +14,34 @@ entries (only dependency overrides, in tests, make new `Dependant`s per request)
 (computed by its functions the first time): tests/unit/test_solving.py checks them against FastAPI's for every
 dependency of every service, and that the functions patched are still the ones `solve_dependencies` calls, so that
 an upgrade of FastAPI that changes them fails loudly.
+
+`solve_dependencies` itself (`lean_solve`, issue 19, second pass): FastAPI's function, the same steps in the same
+order, without asking the request for what no dependant needs. FastAPI's own reads, for every dependant of every
+request (a route of three dependencies: three times), the request's path parameters, query string, headers and
+cookies and validates each against the dependant's list of them, which for most is empty; each read makes (or
+parses, for the query string and the cookies) an object, each validation an empty dict and list. `lean_solve` reads
+a group only when the dependant declares a parameter of it; what it validates, the values, the errors and their
+order are FastAPI's (its own `request_params_to_args`, `request_body_to_args`, `get_dependant`, …). It is a copy of
+FastAPI's function as of the source whose digest is `SOLVE_SOURCE`: on any other FastAPI `install()` leaves FastAPI's
+own in place (tests/unit/test_lean_solve.py fails then, and compares the two on routes of every kind of parameter).
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
+from fastapi import routing
+from fastapi.background import BackgroundTasks
 from fastapi.dependencies import models, utils
+from fastapi.security import SecurityScopes
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 #: FastAPI's own functions, as the library defines them
 ORIGINAL: dict[str, Callable[..., Any]] = {
@@ -79,12 +99,142 @@ PATCHED: dict[str, Callable[..., Any]] = {
 }
 
 
+#: FastAPI's own `solve_dependencies`, and the digest of the source `lean_solve` copies
+FASTAPI_SOLVE: Callable[..., Any] = utils.solve_dependencies
+SOLVE_SOURCE = "19825365bd06b12b6f052bb2c17d9471a9661824b502176f3ba177307a81e202"
+
+
+def solve_source_digest() -> str:
+    return hashlib.sha256(inspect.getsource(FASTAPI_SOLVE).encode()).hexdigest()
+
+
+async def lean_solve(
+    *,
+    request: Request | WebSocket,
+    dependant: models.Dependant,
+    body: Any = utils.Undefined,
+    background_tasks: Any = None,
+    response: Response | None = None,
+    dependency_overrides_provider: Any | None = None,
+    dependency_cache: dict[Any, Any] | None = None,
+    async_exit_stack: AsyncExitStack,
+    embed_body_fields: bool,
+    _uses_scopes_cache: dict[Any, Any] | None = None,
+) -> Any:
+    """FastAPI's `solve_dependencies` (the source of digest `SOLVE_SOURCE`), reading a group of parameters of the
+    request (path, query, headers, cookies) only for a dependant that declares one of that group."""
+    request_astack = request.scope.get("fastapi_inner_astack")
+    assert isinstance(request_astack, AsyncExitStack), "fastapi_inner_astack not found in request scope"
+    function_astack = request.scope.get("fastapi_function_astack")
+    assert isinstance(function_astack, AsyncExitStack), "fastapi_function_astack not found in request scope"
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    if response is None:
+        response = Response()
+        del response.headers["content-length"]
+        response.status_code = None  # type: ignore[assignment]
+    if dependency_cache is None:
+        dependency_cache = {}
+    if _uses_scopes_cache is None:
+        _uses_scopes_cache = {}
+    overrides = getattr(dependency_overrides_provider, "dependency_overrides", None) \
+        if dependency_overrides_provider else None
+    for sub_dependant in dependant.dependencies:
+        call = sub_dependant.call
+        use_sub_dependant = sub_dependant
+        if overrides:
+            original_call = sub_dependant.call
+            call = overrides.get(original_call, original_call)
+            use_sub_dependant = utils.get_dependant(
+                path=sub_dependant.path,  # type: ignore[arg-type]
+                call=call,  # type: ignore[arg-type]
+                name=sub_dependant.name,
+                parent_oauth_scopes=utils._get_oauth_scopes(dependant=sub_dependant),
+                scope=sub_dependant.scope,
+                concurrency=sub_dependant.concurrency,
+            )
+        solved_result = await lean_solve(
+            request=request,
+            dependant=use_sub_dependant,
+            body=body,
+            background_tasks=background_tasks,
+            response=response,
+            dependency_overrides_provider=dependency_overrides_provider,
+            dependency_cache=dependency_cache,
+            async_exit_stack=async_exit_stack,
+            embed_body_fields=embed_body_fields,
+            _uses_scopes_cache=_uses_scopes_cache,
+        )
+        background_tasks = solved_result.background_tasks
+        if solved_result.errors:
+            errors.extend(solved_result.errors)
+            continue
+        sub_dependant_cache_key = utils._get_cache_key(dependant=sub_dependant, uses_scopes_cache=_uses_scopes_cache)
+        if sub_dependant.use_cache and sub_dependant_cache_key in dependency_cache:
+            solved = dependency_cache[sub_dependant_cache_key]
+        elif utils._is_gen_callable(use_sub_dependant.call) or utils._is_async_gen_callable(use_sub_dependant.call):
+            use_astack = request_astack
+            if sub_dependant.scope == "function":
+                use_astack = function_astack
+            solved = await utils._solve_generator(request=request, dependant=use_sub_dependant, stack=use_astack,
+                                                  sub_values=solved_result.values)
+        elif utils._is_coroutine_callable(use_sub_dependant.call):
+            if use_sub_dependant.concurrency is None:
+                solved = await call(**solved_result.values)  # type: ignore[misc]
+            else:
+                async with use_sub_dependant.concurrency.get_semaphore():
+                    solved = await call(**solved_result.values)  # type: ignore[misc]
+        else:
+            if use_sub_dependant.concurrency is None:
+                solved = await run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
+            else:
+                async with use_sub_dependant.concurrency.get_semaphore():
+                    solved = await run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
+        if sub_dependant.name is not None:
+            values[sub_dependant.name] = solved
+        if sub_dependant_cache_key not in dependency_cache:
+            dependency_cache[sub_dependant_cache_key] = solved
+    # FastAPI's: values.update(path, query, header, cookie values); errors += path + query + header + cookie errors;
+    # a group no parameter of the dependant names gives ({}, []) without reading the request
+    for fields, received in ((dependant.path_params, "path_params"), (dependant.query_params, "query_params"),
+                             (dependant.header_params, "headers"), (dependant.cookie_params, "cookies")):
+        if fields:
+            group_values, group_errors = utils.request_params_to_args(fields, getattr(request, received))
+            values.update(group_values)
+            errors += group_errors
+    if dependant.body_params:
+        body_values, body_errors = await utils.request_body_to_args(
+            body_fields=dependant.body_params, received_body=body, embed_body_fields=embed_body_fields)
+        values.update(body_values)
+        errors.extend(body_errors)
+    if dependant.http_connection_param_name:
+        values[dependant.http_connection_param_name] = request
+    if dependant.request_param_name and isinstance(request, Request):
+        values[dependant.request_param_name] = request
+    elif dependant.websocket_param_name and isinstance(request, WebSocket):
+        values[dependant.websocket_param_name] = request
+    if dependant.background_tasks_param_name:
+        if background_tasks is None:
+            background_tasks = BackgroundTasks()
+        values[dependant.background_tasks_param_name] = background_tasks
+    if dependant.response_param_name:
+        values[dependant.response_param_name] = response
+    if dependant.security_scopes_param_name:
+        values[dependant.security_scopes_param_name] = SecurityScopes(
+            scopes=utils._get_oauth_scopes(dependant=dependant))
+    return utils.SolvedDependency(values=values, errors=errors, background_tasks=background_tasks, response=response,
+                                  dependency_cache=dependency_cache)
+
+
 def install() -> None:
     """`solve_dependencies` asks the tables (idempotent). Refuses to start on a FastAPI whose module no longer
-    has these functions under these names (an upgrade: look at tests/unit/test_solving.py)."""
+    has these functions under these names (an upgrade: look at tests/unit/test_solving.py). FastAPI's request
+    handlers call `lean_solve` where FastAPI's own `solve_dependencies` is the source it copies, else FastAPI's."""
     for name, replacement in PATCHED.items():
         current = getattr(utils, name, None)
         if current is not replacement and current is not ORIGINAL[name]:
             raise RuntimeError(f"fastapi.dependencies.utils.{name} is not FastAPI's own: shared/web/solving.py "
                                "must be checked against this FastAPI")
         setattr(utils, name, replacement)
+    if solve_source_digest() == SOLVE_SOURCE and routing.solve_dependencies in (FASTAPI_SOLVE, lean_solve):
+        routing.solve_dependencies = lean_solve
