@@ -16,6 +16,12 @@ arrive, not a backlog), with the work around it subtracted thread by thread:
   less the publishing thread's and less the CPU spent inside `receive_many`/`receive` (the handlers, the
   commit): the pull, the headers, the parse, the thread hop, the ack, counting and logging.
 
+- `journey`: the whole suite (as `idle`) on a nats-server of its own with monitoring, N journeys
+  (tests/support/journey.py, `--concurrency` at once, as bench/commands.py): the NATS messages into and out of
+  nats-server per journey (`/varz`), and what they are, counted by a subscriber to `>` of the same account (its
+  own copies taken off): the relays' publishes and their acks, deliveries, acks, standing pull requests and their
+  status messages, the relays' tail checks (`STREAM.MSG.GET`) and other API calls and their replies, advisories;
+  and nats-server's CPU per journey.
 - `idle`: the whole suite (jusou.runner.Suite, SQLite, `JUSOU_INBOX_BATCH` as `jusou up`) on a nats-server of its
   own with monitoring, doing nothing for `--seconds` after it is ready (and 5 s more): each process's CPU (user +
   system, /proc) and the server's messages in and out a second (`/varz`): what the consumers' pull requests cost
@@ -239,6 +245,120 @@ def _server_pid(url: str) -> int | None:
     return None
 
 
+#: (kind, test on a message's subject, reply and headers): what a NATS message seen on `>` is; first match wins.
+KINDS: list[tuple[str, Any]] = [
+    ("delivery (to a consumer's pull)", lambda s, r, h: r.startswith("$JS.ACK.")),  # with the event's own subject
+    ("relay publish (jusou.<source>.<Type>)", lambda s, r, h: s.startswith("jusou.")),
+    ("ack / in-progress / term ($JS.ACK)", lambda s, r, h: s.startswith("$JS.ACK.")),
+    ("pull request (CONSUMER.MSG.NEXT)", lambda s, r, h: ".CONSUMER.MSG.NEXT." in s),
+    ("pull status (408/409/100)", lambda s, r, h: bool(h) and "Status" in h and not r),
+    ("tail check (STREAM.MSG.GET / DIRECT.GET)", lambda s, r, h: ".STREAM.MSG.GET." in s or ".DIRECT.GET." in s),
+    ("other JetStream API request", lambda s, r, h: s.startswith("$JS.API.")),
+    ("advisory ($JS.EVENT)", lambda s, r, h: s.startswith("$JS.EVENT.")),
+    ("reply (publish acks, API answers)", lambda s, r, h: s.startswith("_INBOX")),
+    ("dead letters / replays", lambda s, r, h: s.startswith("jusou-")),
+]
+
+
+def kind_of(subject: str, reply: str, headers: dict[str, str] | None) -> str:
+    return next((kind for kind, test in KINDS if test(subject, reply or "", headers)), "other")
+
+
+def journey_round(root: Path, n: int, concurrency: int, warm: int = 8) -> dict[str, Any]:
+    """N journeys on the suite: NATS messages per journey at nats-server, by kind; CPU per process per journey."""
+    import collections
+    import urllib.request
+
+    import httpx
+    import nats as nats_py
+    from support.auth import reader
+    from support.journey import Journey
+    from support.servers import free_port, nats_binary, wait_for_port
+
+    from bench.load import Bus, env_for_store
+    from jusou.runner import Suite
+
+    def monitor(port: int, what: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{what}", timeout=5) as answer:
+            found: dict[str, Any] = json.load(answer)
+            return found
+
+    names = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+    with tempfile.TemporaryDirectory(prefix="jusou-bench-journey-") as folder:
+        base = Path(folder)
+        port, mport = free_port(), free_port()
+        server = subprocess.Popen([nats_binary(), "-a", "127.0.0.1", "-p", str(port), "-m", str(mport), "-js",
+                                   "-sd", str(base / "nats")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"nats://127.0.0.1:{port}"
+        try:
+            wait_for_port("127.0.0.1", port)
+            extra = env_for_store("sqlite", base / "data") | {"JUSOU_INBOX_BATCH": "16"}
+            os.environ.update(extra)
+            with Suite(base / "data", nats_url=url, ports={name: free_port() for name in names}, services=names,
+                       extra_env=extra) as suite:
+                pids = {name: process.pid for name, process in suite.processes.items()} | {"nats": server.pid}
+
+                async def drive() -> dict[str, Any]:
+                    kinds: collections.Counter[str] = collections.Counter()
+                    counting = [False]
+                    spy = await nats_py.connect(url, name="bench-spy", pending_size=64 * 1024 * 1024)
+
+                    async def seen(msg: Any) -> None:
+                        if counting[0]:
+                            kinds[kind_of(msg.subject, msg.reply, msg.headers)] += 1
+
+                    await spy.subscribe(">", cb=seen, pending_msgs_limit=1_000_000)
+                    bus = Bus(url, None, None)
+                    await bus.open()
+                    http = httpx.AsyncClient(timeout=30, trust_env=False, headers=reader())
+                    journey = Journey({name: suite.url(name) for name in names}, http)
+
+                    async def run(total: int) -> None:
+                        queue = iter(range(total))
+
+                        async def worker() -> None:
+                            for _ in queue:
+                                await journey.whole()
+
+                        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+                    try:
+                        await run(warm)
+                        await bus.drain(60)
+                        await spy.flush()
+                        await asyncio.sleep(0.5)
+                        before_cpu, before = {k: _cpu(p) for k, p in pids.items()}, monitor(mport, "varz")
+                        spy_before = spy.stats["in_msgs"]
+                        counting[0] = True
+                        began = time.perf_counter()
+                        await run(n)
+                        drained = await bus.drain(60)
+                        wall = time.perf_counter() - began
+                        await spy.flush()
+                        await asyncio.sleep(0.3)
+                        counting[0] = False
+                        after_cpu, after = {k: _cpu(p) for k, p in pids.items()}, monitor(mport, "varz")
+                        spy_got = spy.stats["in_msgs"] - spy_before
+                    finally:
+                        await http.aclose()
+                        await bus.close()
+                        await spy.close()
+                    out_msgs = after["out_msgs"] - before["out_msgs"] - spy_got  # the spy's own copies off
+                    return {"journeys": n, "drained": drained, "wall_s": round(wall, 2),
+                            "nats_in_per_journey": round((after["in_msgs"] - before["in_msgs"]) / n, 2),
+                            "nats_out_per_journey": round(out_msgs / n, 2),
+                            "nats_cpu_ms_per_journey": round(1e3 * (after_cpu["nats"] - before_cpu["nats"]) / n, 3),
+                            "suite_cpu_ms_per_journey": round(
+                                1e3 * sum(after_cpu[k] - before_cpu[k] for k in pids) / n, 3),
+                            "kinds_per_journey": {k: round(v / n, 2) for k, v in sorted(kinds.items())},
+                            "cpu_ms_per_journey": {k: round(1e3 * (after_cpu[k] - before_cpu[k]) / n, 2) for k in pids}}
+
+                return asyncio.run(drive())
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 def idle_round(root: Path, seconds: float) -> dict[str, Any]:
     """The suite idle for `seconds`: CPU per process, NATS messages in and out a second."""
     import urllib.request
@@ -280,10 +400,12 @@ def idle_round(root: Path, seconds: float) -> dict[str, Any]:
             **{f"cpu_ms_per_s_{n}": round(v, 2) for n, v in cpu.items()}}
 
 
-def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0) -> dict[str, Any]:
+def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, concurrency: int = 4) -> dict[str, Any]:
     _paths(root)
     if what == "idle":
         return idle_round(root, seconds)
+    if what == "journey":
+        return journey_round(root, n, concurrency)
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
@@ -304,7 +426,8 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/bus_costs.py", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("relay", "inbox", "idle"))
+    parser.add_argument("what", choices=("relay", "inbox", "idle", "journey"))
+    parser.add_argument("--concurrency", type=int, default=4, help="journey: journeys at once")
     parser.add_argument("--seconds", type=float, default=60.0, help="idle: how long the suite is measured")
     parser.add_argument("-n", type=int, default=100, help="cases (relay: 3 publishes each) or deliveries (inbox)")
     parser.add_argument("--batch", type=int, default=16, help="the inbox's JUSOU_INBOX_BATCH")
@@ -314,17 +437,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one is not None:
-        print(json.dumps(one_round(args.one, args.what, args.n, args.batch, args.seconds)))
+        print(json.dumps(one_round(args.one, args.what, args.n, args.batch, args.seconds, args.concurrency)))
         return
     key = {"relay": "relay_cpu_us_per_publish", "inbox": "inbox_cpu_us_per_delivery",
-           "idle": "idle_suite_cpu_ms_per_s"}[args.what]
+           "idle": "idle_suite_cpu_ms_per_s", "journey": "nats_in_per_journey"}[args.what]
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
     for i in range(args.rounds):
         for tree in trees:
             load = os.getloadavg()[0]
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), args.what, "-n", str(args.n),
-                                   "--batch", str(args.batch), "--seconds", str(args.seconds), "--one", tree],
+                                   "--batch", str(args.batch), "--seconds", str(args.seconds),
+                                   "--concurrency", str(args.concurrency), "--one", tree],
                                   cwd=tree, capture_output=True, text=True, timeout=900, check=False,
                                   env=os.environ | {"PYTHONPATH": tree})
             try:

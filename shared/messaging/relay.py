@@ -12,8 +12,13 @@ relay does. A message there that its store never recorded (another `event_id` at
 claims, or no envelope at all) was put there by someone holding the service's NATS password: the
 relay reports it (`foreign`: readyz `degraded`, /metrics `jusou_relay_foreign_messages_total`).
 It looks whenever the stream holds more on these subjects than it chained its publishes onto: when
-a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while idle, once per poll
-(one `get_last_msg`). A consumer's tracking moved by such a message is reported by the consumer
+a publish is refused for it (`Nats-Expected-Last-Subject-Sequence`) and, while idle, with one
+`get_last_msg` (a JetStream API request and its reply): first a poll after its last publish, then
+twice as long after each look that found nothing, up to `LOOK_BACKOFF` polls (issue 19: six relays
+looked once a second each, idle or busy). A publish the stream appended right after what the relay
+chained onto shows that nothing came between, as a look would: while it publishes, it does not look.
+So a foreign message is noticed at the relay's next publish (refused, then looked at), or while it is
+idle within `LOOK_BACKOFF` polls (32 s by default; it was 1 s). A consumer's tracking moved by such a message is reported by the consumer
 and by `jusou status` (shared/messaging/inbox.py).
 
 What this very process commits is handed to the relay by the commit itself (`recorded`, through the
@@ -76,6 +81,8 @@ STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the ser
 
 FOREIGN_KEPT = 20  # the last foreign messages shown on readyz (all are counted)
 LOOK_BATCH = 256  # messages on our subjects checked per look
+#: Idle, the looks for foreign messages back off to one every this many polls (module docstring).
+LOOK_BACKOFF = 32
 #: Events of this process's commits held for the relay (`Relay.recorded`); beyond, the oldest are read from the store.
 HANDED_KEPT = 4 * BATCH
 
@@ -106,6 +113,8 @@ class Relay:
         self._chain: int | None = None  # stream sequence of the last message on our subjects (None: look)
         self._looked: int | None = None  # stream sequence on our subjects checked up to (None: not started)
         self._looked_at = 0.0
+        self._proven_at = 0.0  # when a publish last showed nothing foreign came before it (as a look would)
+        self._look_polls = 1  # polls between idle looks: doubled after each look that found nothing new
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
         self.foreign_count = 0
@@ -249,17 +258,26 @@ class Relay:
     async def look_for_foreign(self, at_once: bool = False) -> None:
         """Report the messages on our subjects, past what this relay has seen, that our store never recorded.
 
-        Idle, at most once per poll: the last sequence on our subjects against what this relay
-        chained onto (another replica's publishes are ours too: the store has them).
+        Idle: the last sequence on our subjects against what this relay chained onto (another replica's publishes
+        are ours too: the store has them), a poll after the last look or the last publish that showed the same
+        (`_proven_at`), then twice as long after each look that found nothing new, up to `LOOK_BACKOFF` polls.
         """
-        if self._looked is None or (not at_once and time.monotonic() - self._looked_at < self.poll_seconds):
+        if self._looked is None:
+            return
+        since = time.monotonic() - max(self._looked_at, self._proven_at)
+        if not at_once and since < self.poll_seconds * self._look_polls:
             return
         self._looked_at = time.monotonic()
         subjects = f"{SUBJECT_PREFIX}.{self.app.service}.>"
         try:
             last = (await self.js.get_last_msg(STREAM, subjects)).seq or 0
         except NotFoundError:
+            self._look_polls = min(2 * self._look_polls, LOOK_BACKOFF)
             return
+        if self._looked >= last:  # nothing new on our subjects: look again later
+            self._look_polls = min(2 * self._look_polls, LOOK_BACKOFF)
+            return
+        self._look_polls = 1  # something came on our subjects that this relay did not chain onto
         for _ in range(LOOK_BATCH):  # the rest at the next look (another replica may publish many)
             if self._looked >= last:
                 return
@@ -425,6 +443,7 @@ class Relay:
                 if not ack.duplicate:
                     if self._looked is not None and self._looked >= (self._chain or 0):
                         self._looked = ack.seq  # appended right after what we chained onto: nothing between
+                        self._proven_at, self._look_polls = time.monotonic(), 1  # as good as a look
                     self._chain = ack.seq
                 self.published += 1
                 log.info("relay.published", position=position, **event_fields(envelope))
