@@ -24,6 +24,10 @@ a group only when the dependant declares a parameter of it; what it validates, t
 order are FastAPI's (its own `request_params_to_args`, `request_body_to_args`, `get_dependant`, …). It is a copy of
 FastAPI's function as of the source whose digest is `SOLVE_SOURCE`: on any other FastAPI `install()` leaves FastAPI's
 own in place (tests/unit/test_lean_solve.py fails then, and compares the two on routes of every kind of parameter).
+A parameter that is declared is read by FastAPI's `request_params_to_args` (`lean_params`) with the facts about its
+field that FastAPI works out again per request kept per field: whether it is a parameter model, its aliases, whether
+its annotation is a sequence (`_get_param_model`, `_get_param_aliases`, `field_annotation_is_sequence`: about 10 µs
+a request for one path parameter); likewise pinned by their source's digests.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-from fastapi import routing
+from fastapi import params, routing
 from fastapi.background import BackgroundTasks
 from fastapi.dependencies import models, utils
 from fastapi.security import SecurityScopes
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, Headers, ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -99,13 +104,79 @@ PATCHED: dict[str, Callable[..., Any]] = {
 }
 
 
-#: FastAPI's own `solve_dependencies`, and the digest of the source `lean_solve` copies
+#: FastAPI's own `solve_dependencies`
 FASTAPI_SOLVE: Callable[..., Any] = utils.solve_dependencies
-SOLVE_SOURCE = "19825365bd06b12b6f052bb2c17d9471a9661824b502176f3ba177307a81e202"
+#: the digests of the sources of FastAPI's functions that `lean_solve` and `lean_params` copy
+SOLVE_SOURCE = {
+    "solve_dependencies": "19825365bd06b12b6f052bb2c17d9471a9661824b502176f3ba177307a81e202",
+    "request_params_to_args": "e028df88c5ead1250298181876a116fbd40860d8dbdc887e5146116f991c8b10",
+    "_get_multidict_value": "1c0a3bde8f297e563a07a6cc94105ba2b265b6a03b1048954a97d70a59e4a71d",
+}
+_COPIED: dict[str, Callable[..., Any]] = {"solve_dependencies": FASTAPI_SOLVE, "request_params_to_args": utils.request_params_to_args,
+           "_get_multidict_value": utils._get_multidict_value}
 
 
-def solve_source_digest() -> str:
-    return hashlib.sha256(inspect.getsource(FASTAPI_SOLVE).encode()).hexdigest()
+def solve_source_digest() -> dict[str, str]:
+    return {name: hashlib.sha256(inspect.getsource(function).encode()).hexdigest() for name, function in _COPIED.items()}
+
+
+_fields: dict[int, tuple[Any, Any, list[tuple[str, str]], bool]] = {}  # id(field) → (field, model, aliases, sequence)
+
+
+def _field_facts(field: Any) -> tuple[Any, Any, list[tuple[str, str]], bool]:
+    """What FastAPI's `request_params_to_args` works out per request about a parameter's field (FastAPI's own
+    functions, once per field): its parameter model, its aliases, whether its annotation is a sequence."""
+    found = _fields.get(id(field))
+    if found is not None and found[0] is field:
+        return found
+    model = utils._get_param_model(field)
+    aliases = utils._get_param_aliases(field) if model is None else []
+    sequence = not utils._is_json_field(field) and utils.field_annotation_is_sequence(field.field_info.annotation)
+    found = (field, model, aliases, bool(sequence))
+    if len(_fields) >= LIMIT:
+        _fields.clear()
+    _fields[id(field)] = found
+    return found
+
+
+def _multidict_value(sequence: bool, values: Any, alias: str) -> Any:
+    """FastAPI's `_get_multidict_value`, given whether the field is a sequence (not JSON)."""
+    if sequence and isinstance(values, (ImmutableMultiDict, Headers)):
+        value = values.getlist(alias)
+        if isinstance(values, FormData):
+            value = [item for item in value if not utils._is_empty_file_input(item)]
+    else:
+        value = values.get(alias, None)
+    if (value is None
+            or (isinstance(values, FormData)
+                and ((isinstance(value, str) and value == "") or utils._is_empty_file_input(value)))
+            or (sequence and len(value) == 0)):
+        return utils.Undefined  # defaults are applied during validation, as FastAPI does
+    return value
+
+
+def lean_params(fields: Any, received_params: Any) -> tuple[dict[str, Any], list[Any]]:
+    """FastAPI's `request_params_to_args`, each field's facts kept (`_field_facts`)."""
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    if not fields:
+        return values, errors
+    for field in fields:
+        _, model, aliases, sequence = _field_facts(field)
+        if model is not None:
+            v_, errors_ = utils._request_param_model_to_args(field, model, received_params)
+        else:
+            _, alias = next((pair for pair in aliases if pair[1] in received_params), aliases[0])
+            value = _multidict_value(sequence, received_params, alias)
+            field_info = field.field_info
+            assert isinstance(field_info, params.Param), "Params must be subclasses of Param"
+            loc = (field_info.in_.value, alias)
+            v_, errors_ = utils._validate_value_with_model_field(field=field, value=value, values=values, loc=loc)
+        if errors_:
+            errors.extend(errors_)
+        else:
+            values[field.name] = v_
+    return values, errors
 
 
 async def lean_solve(
@@ -147,7 +218,7 @@ async def lean_solve(
             call = overrides.get(original_call, original_call)
             use_sub_dependant = utils.get_dependant(
                 path=sub_dependant.path,  # type: ignore[arg-type]
-                call=call,  # type: ignore[arg-type]
+                call=call,
                 name=sub_dependant.name,
                 parent_oauth_scopes=utils._get_oauth_scopes(dependant=sub_dependant),
                 scope=sub_dependant.scope,
@@ -199,7 +270,7 @@ async def lean_solve(
     for fields, received in ((dependant.path_params, "path_params"), (dependant.query_params, "query_params"),
                              (dependant.header_params, "headers"), (dependant.cookie_params, "cookies")):
         if fields:
-            group_values, group_errors = utils.request_params_to_args(fields, getattr(request, received))
+            group_values, group_errors = lean_params(fields, getattr(request, received))
             values.update(group_values)
             errors += group_errors
     if dependant.body_params:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import pytest
 from fastapi import BackgroundTasks, Body, Cookie, Depends, FastAPI, Header, Query, Response, Security
 from fastapi import routing as fastapi_routing
+from fastapi.dependencies import utils
 from fastapi.security import SecurityScopes
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -61,8 +62,9 @@ def app_of_every_kind() -> FastAPI:
         return {"thing_id": thing_id, "page": page, "me": me, "tags": tags, "again": again, "fresh": fresh}
 
     @api.get("/filtered")
-    def filtered(filters: Annotated[Filters, Query()], x_trace: Annotated[list[str], Header()] = []) -> Any:  # noqa: B006
-        return {"filters": filters.model_dump(), "x_trace": x_trace}
+    def filtered(filters: Annotated[Filters, Query()], x_trace: Annotated[list[str], Header()] = [],  # noqa: B006
+                 per_page: Annotated[int | None, Query(alias="per-page")] = None) -> Any:
+        return {"filters": filters.model_dump(), "x_trace": x_trace, "per_page": per_page}
 
     @api.post("/notes/{case}", status_code=201)
     async def note(case: str, note: Note, response: Response, tasks: BackgroundTasks, gen: str = Depends(opened),
@@ -84,7 +86,8 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/things/x?limit=500", {}),  # two errors: the sub-dependency's (query), then the path's
     ("GET", "/things/7?limit=nope", {"headers": {"x-tenant": "t"}}),
     ("GET", "/filtered?kind=open&size=3", {"headers": [("x-trace", "1"), ("x-trace", "2")]}),
-    ("GET", "/filtered?size=big", {}),
+    ("GET", "/filtered?size=big&per-page=x", {}),
+    ("GET", "/filtered?per-page=3&per_page=4", {}),
     ("POST", "/notes/c1", {"json": {"note": {"content": "x"}, "urgent": True}}),
     ("POST", "/notes/c1", {"json": {"note": {"count": "many"}}}),
     ("POST", "/notes/c1", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
@@ -113,7 +116,7 @@ def test_lean_solve_answers_as_fastapis_own_on_every_kind_of_parameter(monkeypat
     own = answers(api, solving.FASTAPI_SOLVE, monkeypatch)
     lean = answers(api, solving.lean_solve, monkeypatch)
     assert lean == own
-    assert [status for status, _, _ in own] == [200, 200, 422, 422, 200, 422, 201, 422, 422, 200]
+    assert [status for status, _, _ in own] == [200, 200, 422, 422, 200, 422, 200, 201, 422, 422, 200]
     assert [e["loc"] for e in own[2][1]["detail"]] == [["query", "limit"], ["path", "thing_id"]]  # sub-dependency first
 
 
@@ -151,6 +154,27 @@ def test_a_dependant_without_cookies_or_query_parameters_does_not_read_them(monk
     assert "cookies" in reads and "query_params" in reads
 
 
+def test_a_parameters_facts_are_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FastAPI's own works out per request whether a parameter is a model, its aliases, whether it is a sequence."""
+    api = app_of_every_kind()
+    asked: list[str] = []
+    real = utils._get_param_model
+
+    def counted(field: Any) -> Any:
+        asked.append(field.name)
+        return real(field)
+
+    monkeypatch.setattr(utils, "_get_param_model", counted)
+    monkeypatch.setattr(fastapi_routing, "solve_dependencies", solving.lean_solve)
+    client = TestClient(api)
+    assert client.get("/things/1?limit=2").status_code == 200
+    first = len(asked)
+    assert first > 0
+    for _ in range(3):
+        assert client.get("/things/2?limit=3").status_code == 200
+    assert len(asked) == first
+
+
 def test_the_services_solve_with_lean_solve_only_on_the_fastapi_it_copies() -> None:
     importlib.import_module("services.collaboration.main")
     assert solving.solve_source_digest() == solving.SOLVE_SOURCE, (
@@ -161,6 +185,6 @@ def test_the_services_solve_with_lean_solve_only_on_the_fastapi_it_copies() -> N
 
 def test_on_another_fastapi_its_own_solve_stays(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastapi_routing, "solve_dependencies", solving.FASTAPI_SOLVE)
-    monkeypatch.setattr(solving, "SOLVE_SOURCE", "another FastAPI's")
+    monkeypatch.setattr(solving, "SOLVE_SOURCE", {**solving.SOLVE_SOURCE, "_get_multidict_value": "another FastAPI's"})
     solving.install()
     assert fastapi_routing.solve_dependencies is solving.FASTAPI_SOLVE
