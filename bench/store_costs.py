@@ -4,7 +4,9 @@ In a child process per tree and round, collaboration's application on a fresh st
 `--store postgres` a PostgreSQL schema of its own): `-n` cases of each age (events recorded: 5, 15, 40 by default;
 a `CollaborationCase` opened and given strands), then each case loaded `--loads` times through the application's
 repository (`repository.get`: select, decrypt, decompress, decode, replay; no aggregate kept, the default), and as
-many tracking checks (`recorder.has_tracking_id`, `max_tracking_id`: the inbox's). Thread CPU time per operation.
+many tracking checks (`recorder.has_tracking_id`, `max_tracking_id`: the inbox's); for the youngest cases, the
+mapper's decoding and encoding of one stored event (`to_domain_event`: decrypt, decompress, JSON; `to_stored_event`
+the other way) and a save of one new event (`app.save`: encode, insert, commit). Thread CPU time per operation.
 `--tree DIR` (repeatable) runs the same rounds from other source trees, alternately (A B A B …); the table gives
 medians over rounds and each tree's ratio to the first (this tree).
 """
@@ -66,6 +68,29 @@ def one(args: argparse.Namespace) -> dict[str, Any]:
                 for case_id in cases:
                     app.repository.get(case_id)
             result[f"load {age}"] = 1e6 * (time.thread_time() - start) / (args.loads * len(cases))
+            if age == args.ages[0]:
+                events = [e for case_id in cases for e in app.repository.event_store.get(case_id)]
+                records = [r for case_id in cases for r in app.recorder.select_events(case_id)]
+                start = time.thread_time()
+                for _ in range(args.loads):
+                    for record in records:
+                        app.mapper.to_domain_event(record)
+                result["decode 1 event"] = 1e6 * (time.thread_time() - start) / (args.loads * len(records))
+                start = time.thread_time()
+                for _ in range(args.loads):
+                    for e in events:
+                        app.mapper.to_stored_event(e)
+                result["encode 1 event"] = 1e6 * (time.thread_time() - start) / (args.loads * len(events))
+                spent = 0.0
+                for i in range(max(1, args.loads // 2)):
+                    for case_id in cases:
+                        case = app.repository.get(case_id)
+                        with acting(actor):
+                            case.add_strand(uuid.uuid4(), "生活困窮", f"追加 {i}", "地域包括支援センター", "todo")
+                        start = time.thread_time()
+                        app.save(case)
+                        spent += time.thread_time() - start
+                result["save 1 event"] = 1e6 * spent / (max(1, args.loads // 2) * len(cases))
         recorder: Any = app.recorder
         from eventsourcing.persistence import Tracking
 
