@@ -89,7 +89,7 @@ def subscribe_replays(inbox: Inbox) -> None:
         return  # consumes nothing, so parks nothing
     durable = replay_consumer(service)
 
-    @inbox.broker.subscriber(
+    subscriber = inbox.broker.subscriber(
         f"{REPLAY_PREFIX}.{service}.>",
         stream=JStream(REPLAY_STREAM, declare=False),
         durable=durable,
@@ -106,8 +106,15 @@ def subscribe_replays(inbox: Inbox) -> None:
         title=durable,
         description=f"{service} applies the dead letters replayed to it (`jusou deadletters replay`)",
     )
+
+    @subscriber
     async def handle(msg: NatsMessage) -> None:
         await handle_replay(inbox, msg)
+
+    # Delivered through a standing pull request, as the inbox's consumers are (issue 19, docs/capacity.md §5.7.2):
+    # FastStream's loop asked for one message every 2 s and was answered `408` when none came, six services idle
+    # making 3 requests and 3 answers a second; standing, a request and its `408` every 15 s per service.
+    inbox.stand(subscriber, durable, REPLAY_STREAM)
 
 
 async def handle_replay(inbox: Inbox, msg: NatsMessage) -> None:
