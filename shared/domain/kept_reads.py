@@ -2,27 +2,36 @@
 
 With `JUSOU_AGGREGATE_CACHE=0` (the default) every load decodes every event of its aggregate: a command's, which
 changes it and needs its own copy, and a read's alike. The meeting's and collaboration's reads are most of their
-loads in a journey (the agenda item, the consent, the plan and the case each polled until they change, the consent
-and the case a command reads and does not change), and most find what they found before.
+loads in a journey (the agenda item, the consent, the sitting, the plan and the case each polled until they change;
+the consent and the case a command reads and does not change), and many find what the read before found.
 
 `KeptReads` gives the application's `read` (a read that changes nothing, `ServiceApplication.read`) a keep of its
-own, the kernel's `KeptAggregates` used for reads only: the first read of an aggregate decodes it; every later read
-selects the events recorded after the kept version (one select, the store's, so another replica's or process's
-events count at once) and, when there are none, decodes nothing; when there are, a copy of the kept aggregate is
-brought forward and kept instead (the aggregate a reader holds is never changed). Commands (`load`) decode afresh as
-before and are never given a kept aggregate. Only what `keeps_decoded` allows is kept (never an aggregate with
-personal information); the store of these services only grows (no event is ever deleted or rewritten), so what is
-kept is always a prefix of an aggregate's events and the check at every read is all a read needs to be current.
-When the application keeps aggregates already (`JUSOU_AGGREGATE_CACHE` > 0) its own keep serves the reads, as before.
+own: per aggregate, the one this process last recorded (a command's or an inbox handler's, once its events are
+committed: what the store then holds, so the reads after a command decode nothing), or else the last one a read
+decoded (at most `READS_KEPT`, the least recently used out). A read
+of a kept aggregate asks the store whether an event was recorded after the kept version (one select, of at most one
+event: the store's, so another replica's or process's event counts at once); none, and it is served the kept
+aggregate without decoding anything; one, and the aggregate is decoded afresh from the store (the library's load),
+kept instead, and served. A kept aggregate is never changed (no event is applied to it: a copy to bring it forward
+cost more than decoding afresh, bench figures in docs/capacity.md; a command changes only the copy it loaded, and that
+copy is kept only once its events are recorded, when the command is done with it), so a reader may hold it while
+another thread replaces it. Commands (`load`) decode their own copy as before and are never given a kept aggregate.
+
+Only what `keeps_decoded` allows is kept (never an aggregate with personal information); the stores of these
+services only grow (no event is ever deleted or rewritten), so the check at every read is all a read needs to be
+current. When the application keeps aggregates already (`JUSOU_AGGREGATE_CACHE` > 0) its own keep serves the reads.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, LRUCache, ProcessingEvent
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Recording, Tracking
 
 from shared.kernel.app import KeptAggregates, ServiceApplication
 from shared.kernel.journey import NotFound
@@ -36,21 +45,60 @@ class KeptReads(ServiceApplication):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        repository = self.repository
-        #: the reads' keep: the application's own when it keeps aggregates, else one for reads only
-        self.reads_kept: KeptAggregates = repository if isinstance(repository, KeptAggregates) else KeptAggregates(
-            self.events, size=READS_KEPT, keeps=self.keeps_decoded, snapshot_store=self.snapshots)
+        #: the reads' keep (none when the application keeps aggregates itself: its own serves the reads)
+        self.reads_kept: LRUCache[UUID, Any] | None = (
+            None if isinstance(self.repository, KeptAggregates) else LRUCache(maxsize=READS_KEPT))
+        self._processing = threading.local()  # `policy` → `process_event`: what this thread's inbox run collected
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """A command's commit; then each aggregate it recorded is kept for the reads, as the store now holds it (a
+        refused commit raises first: nothing is kept)."""
+        recordings = super().save(*objs, **kwargs)
+        self._keep_recorded(o for o in objs if isinstance(o, Aggregate))
+        return recordings
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        """The library's policy hook (the inbox's handlers, `ServiceApplication.policy`); what they collected is noted
+        for `process_event`, which keeps it once it is recorded."""
+        super().policy(domain_event, processing_event)
+        self._processing.collected = processing_event
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """An inbox run's commit (`receive`, `receive_many`); then each aggregate its handlers recorded is kept for
+        the reads, as the store now holds it (a refused commit raises first: nothing is kept)."""
+        self._processing.collected = None
+        super().process_event(domain_event, tracking)
+        collected: ProcessingEvent[UUID] | None = self._processing.collected
+        self._processing.collected = None
+        if collected is not None:
+            self._keep_recorded(collected.aggregates.values())
+
+    def _keep_recorded(self, aggregates: Iterable[Any]) -> None:
+        kept_reads = getattr(self, "reads_kept", None)
+        if kept_reads is None:
+            return
+        for aggregate in aggregates:
+            if not getattr(aggregate, "pending_events", None) and self.keeps_decoded(aggregate):
+                kept_reads.put(aggregate.id, aggregate)
 
     def read(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
-        """As `ServiceApplication.read`: the kept aggregate itself, brought up to the store's events at this read.
-        Call no command method on it, and change none of its values nor what its methods return."""
-        reads: KeptAggregates | None = getattr(self, "reads_kept", None)
-        if reads is None:  # (a read while the application is still being made)
+        """As `ServiceApplication.read`: an aggregate as the store holds it at this read, the kept one when nothing
+        was recorded since. Call no command method on it, and change none of its values nor what its methods return."""
+        kept_reads = getattr(self, "reads_kept", None)
+        if kept_reads is None:  # the application's own keep (or a read while the application is being made)
             return super().read(aggregate_id, kind, what)
         try:
-            aggregate: Any = reads.get(aggregate_id, deepcopy_from_cache=False)
-        except AggregateNotFoundError as exc:
-            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+            aggregate: Any = kept_reads.get(aggregate_id)
+        except KeyError:
+            aggregate = None
+        if (aggregate is None or getattr(aggregate, "pending_events", None)
+                or next(iter(self.events.get(aggregate_id, gt=aggregate.version, limit=1)), None) is not None):
+            try:
+                aggregate = self.repository.get(aggregate_id)  # decoded afresh: every event the store holds
+            except AggregateNotFoundError as exc:
+                raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+            if self.keeps_decoded(aggregate):
+                kept_reads.put(aggregate_id, aggregate)
         if not isinstance(aggregate, kind):
             raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
         return aggregate

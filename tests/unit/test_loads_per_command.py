@@ -237,8 +237,9 @@ def test_d7_d9_the_suspended_list_reads_each_consent_once() -> None:
 
 
 def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: CollaborationApplication) -> None:
-    """A journey polls the agenda item, the consent, the sitting, the plan and the case until they change: a read that
-    finds nothing new decodes nothing (one select, to see that), one after a change decodes only the new events."""
+    """A journey polls the agenda item, the consent, the sitting, the plan and the case until they change: a read
+    decodes nothing when the store holds nothing newer than what this process kept (what it last recorded or read),
+    one select to see that; the proposal below, a command, decodes its plan afresh as before."""
     meeting = in_memory(MeetingApplication)
     feeds = Feeds(meeting)
     case_id = uuid4()
@@ -256,7 +257,12 @@ def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: Collabora
     with decoded(meeting) as counted:
         assert meeting.listed(plan_id).view()["status"] == "revision_requested"
         assert [m["decision"] for m in meeting.meeting_view(SECRETARIAT, sitting)["minutes"]] == ["revision_requested"]
-    assert counted == {plan_id: 1, sitting: 2}  # the settlement; the case taken up and the decision
+    assert counted == {}  # the decision's plan and sitting, kept as it recorded them
+
+    feeds.propose(case_id, plan_id, revision=2)  # an inbox handler's commit: kept as recorded too
+    with decoded(meeting) as counted:
+        assert meeting.listed(plan_id).view()["revision"] == 2
+    assert counted == {}
 
     c_case = escalated(collaboration, Upstream("intake"))
     c_plan = collaboration.draft_plan(COORDINATOR, c_case, "方向性", ["目標"], ROLES)
@@ -284,9 +290,11 @@ def test_d5_a_kept_read_follows_what_another_replica_records(tmp_path: Any) -> N
         feeds.consent(case_id)
         decide(one, sitting, plan_id, "revision_requested")
 
-        assert other.consent_view(case_id)["granted"] is True
-        assert other.listed(plan_id).status == "revision_requested"
-        assert [m["decision"] for m in other.meeting_view(SECRETARIAT, sitting)["minutes"]] == ["revision_requested"]
+        with decoded(other) as counted:
+            assert other.consent_view(case_id)["granted"] is True
+            assert other.listed(plan_id).status == "revision_requested"
+            assert [m["decision"] for m in other.meeting_view(SECRETARIAT, sitting)["minutes"]] == ["revision_requested"]
+        assert counted[plan_id] >= 2 and counted[sitting] >= 3 and counted[case_id] >= 2  # seen changed: decoded afresh
         feeds.propose(case_id, plan_id, revision=2)
         decide(other, sitting, plan_id, "approved")  # the other replica decides on what the first recorded
         assert one.listed(plan_id).view()["status"] == "approved"
@@ -332,3 +340,24 @@ def test_d4_d8_collaborations_commands_answer_what_they_saved_reading_nothing_ag
     assert counted == {sitting_id: 2, gap_id: 2}  # each command loads both once (the routes read one again)
     assert on_agenda["agenda"] == [str(gap_id)] and decided == collaboration.gap_view(gap_id)
     assert decided["status"] == "initiative"
+
+
+def test_d5_a_commit_the_store_refuses_leaves_nothing_kept_for_the_reads() -> None:
+    """Two commands on the same plan at once: the store refuses the second (optimistic concurrency); the reads show
+    the first's outcome, never the refused one's."""
+    meeting = in_memory(MeetingApplication)
+    feeds = Feeds(meeting)
+    case_id = uuid4()
+    plan_id = feeds.propose(case_id)
+    first, second = meeting.review(plan_id), meeting.review(plan_id)
+    from shared.kernel.journey import acting
+
+    with acting(SECRETARIAT):
+        first.settle("approved")
+        second.settle("returned")
+    meeting.save(first)
+    with pytest.raises(Exception, match="already recorded"):  # (the library's IntegrityError)
+        meeting.save(second)
+
+    assert meeting.listed(plan_id).status == "approved"
+    assert meeting.agenda() == []  # settled: off the agenda
