@@ -39,10 +39,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import params, routing
-from fastapi.background import BackgroundTasks
 from fastapi.dependencies import models, utils
-from fastapi.security import SecurityScopes
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, Headers, ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
@@ -201,7 +198,7 @@ async def lean_solve(
     values: dict[str, Any] = {}
     errors: list[Any] = []
     if response is None:
-        response = Response()
+        response = utils.Response()
         del response.headers["content-length"]
         response.status_code = None  # type: ignore[assignment]
     if dependency_cache is None:
@@ -257,10 +254,10 @@ async def lean_solve(
                     solved = await call(**solved_result.values)  # type: ignore[misc]
         else:
             if use_sub_dependant.concurrency is None:
-                solved = await run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
+                solved = await utils.run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
             else:
                 async with use_sub_dependant.concurrency.get_semaphore():
-                    solved = await run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
+                    solved = await utils.run_in_threadpool(call, **solved_result.values)  # type: ignore[arg-type]
         if sub_dependant.name is not None:
             values[sub_dependant.name] = solved
         if sub_dependant_cache_key not in dependency_cache:
@@ -280,18 +277,18 @@ async def lean_solve(
         errors.extend(body_errors)
     if dependant.http_connection_param_name:
         values[dependant.http_connection_param_name] = request
-    if dependant.request_param_name and isinstance(request, Request):
+    if dependant.request_param_name and isinstance(request, utils.Request):
         values[dependant.request_param_name] = request
-    elif dependant.websocket_param_name and isinstance(request, WebSocket):
+    elif dependant.websocket_param_name and isinstance(request, utils.WebSocket):
         values[dependant.websocket_param_name] = request
     if dependant.background_tasks_param_name:
         if background_tasks is None:
-            background_tasks = BackgroundTasks()
+            background_tasks = utils.BackgroundTasks()
         values[dependant.background_tasks_param_name] = background_tasks
     if dependant.response_param_name:
         values[dependant.response_param_name] = response
     if dependant.security_scopes_param_name:
-        values[dependant.security_scopes_param_name] = SecurityScopes(
+        values[dependant.security_scopes_param_name] = utils.SecurityScopes(
             scopes=utils._get_oauth_scopes(dependant=dependant))
     return utils.SolvedDependency(values=values, errors=errors, background_tasks=background_tasks, response=response,
                                   dependency_cache=dependency_cache)
