@@ -275,3 +275,17 @@ def test_a_services_events_are_read_alike_by_the_library_and_by_the_service(tmp_
     finally:
         service.close()
         library.close()
+
+
+def test_the_kept_key_schedule_is_shared_by_threads() -> None:
+    """The services encrypt and decrypt in many threads at once (anyio's workers, the inbox, the read models)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    library, ours = _ciphers()
+
+    def round_trips(seed: int) -> bool:
+        texts = [os.urandom(seed % 700 + n) for n in range(200)]
+        return all(library.decrypt(ours.encrypt(t)) == t == ours.decrypt(library.encrypt(t)) for t in texts)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(round_trips, range(32)))
