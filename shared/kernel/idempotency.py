@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4, uuid5
 
-import anyio
 import structlog
 from eventsourcing.domain import Aggregate, event
 from fastapi import Request
@@ -42,6 +41,7 @@ from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.kernel.journey import DomainError
+from shared.kernel.threads import run_sync
 
 
 class RecordKeeper(Protocol):
@@ -272,7 +272,7 @@ def idempotent(service: str) -> Callable[[Request], Any]:
         request_id = request_id_of(service, principal.staff_id, request.method, route, key)
         fingerprint = fingerprint_of(request.method, request.url.path, body, form)
         app = request.app.state.runtime.app
-        record = await anyio.to_thread.run_sync(app.idempotent_record, request_id)
+        record = await run_sync(app.idempotent_record, request_id)
         if record is not None:
             if record.fingerprint != fingerprint:
                 raise KeyReused(form=form is not None)
@@ -335,7 +335,7 @@ async def answer_of(app: RecordKeeper, request_id: UUID, fingerprint: str,
     deadline = asyncio.get_running_loop().time() + ANSWER_WAIT_SECONDS
     while True:
         if record is None or record.answer is None:
-            record = await anyio.to_thread.run_sync(app.idempotent_record, request_id)
+            record = await run_sync(app.idempotent_record, request_id)
         if record is None:  # a save that failed and left nothing: as any conflict, try again
             if back is not None:
                 return _back_with(back, "ng", CONFLICT)
@@ -349,7 +349,7 @@ async def answer_of(app: RecordKeeper, request_id: UUID, fingerprint: str,
         await asyncio.sleep(0.05)
         record = None
     if record.answer is None:
-        await anyio.to_thread.run_sync(app.finish_recorded, [UUID(i) for i in record.recorded])
+        await run_sync(app.finish_recorded, [UUID(i) for i in record.recorded])
         if back is not None:
             return _back_with(back, "ok", RECORDED_BUT_UNANSWERED)
         return JSONResponse({"detail": RECORDED_BUT_UNANSWERED, "recorded": record.recorded, "replayed": True},
@@ -458,7 +458,7 @@ async def keep_answer(scope: Scope, here: Marked, held: list[Message]) -> None:
     if request_id is None:
         return
     try:
-        await anyio.to_thread.run_sync(lambda: app.answer_request(
+        await run_sync(lambda: app.answer_request(
             request_id, status, content_type, headers.get("location", ""), kept(status, content_type, body)))
     except Exception as exc:  # noqa: BLE001 - the effect is recorded; a retry then says so without the answer
         log.warning("idempotency.answer_not_kept", error=f"{type(exc).__name__}: {exc}")

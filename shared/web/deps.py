@@ -32,6 +32,7 @@ from shared.contract.events import Envelope
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import DomainError
 from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
+from shared.kernel.threads import run_sync
 from shared.messaging.bus import connect, ensure_streams, servers
 from shared.messaging.deadletters import subscribe_replays
 from shared.messaging.inbox import Inbox
@@ -236,8 +237,8 @@ def application(kind: type[AppT]) -> Callable[[Request], Awaitable[AppT]]:
 
 
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking use case in the thread pool (the eventsourcing API blocks)."""
-    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+    """Run a blocking use case in a worker thread (the eventsourcing API blocks; shared/kernel/threads.py)."""
+    return await run_sync(lambda: fn(*args, **kwargs))
 
 
 # --- the service's life: its runtime, or one per tenant ----------------------------------------------------

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 
@@ -30,6 +29,7 @@ from shared.domain.access import Forbidden, require_in_scope
 from shared.kernel import decoded_once
 from shared.kernel.app import ServiceApplication
 from shared.kernel.journey import NotFound
+from shared.kernel.threads import run_sync
 from shared.organisation import scope
 from shared.organisation.reference import DIVISIONS
 from shared.organisation.scope import PROGRAM_DIVISIONS
@@ -291,20 +291,20 @@ async def _require_scope(request: Request, principal: Principal, service: str, m
 
     if case_id is not None or plan_id is not None:
         decoded_once.open_slot()  # the case decoded for the check, for the route's own load (shared/kernel/decoded_once.py)
-        found, divisions = await anyio.to_thread.run_sync(case_and_divisions)
+        found, divisions = await run_sync(case_and_divisions)
         if found is not None:
             if divisions is not None:
                 require_scope(principal, divisions, holders=divisions & PROGRAM_DIVISIONS.get(service, frozenset()))
             return
     if "person_ref" in params:
         person_ref = _uuid(params["person_ref"])
-        readers = await anyio.to_thread.run_sync(app.person_readers, person_ref) if person_ref else None
+        readers = await run_sync(app.person_readers, person_ref) if person_ref else None
         if readers is not None:
             require_scope(principal, readers, "この相談者の記録")
         return
     if "meeting_id" in params and method == "GET":
         meeting_id = _uuid(params["meeting_id"])
-        readers = await anyio.to_thread.run_sync(app.meeting_readers, meeting_id) if meeting_id else None
+        readers = await run_sync(app.meeting_readers, meeting_id) if meeting_id else None
         if readers is not None:
             require_scope(principal, readers, "この会議の記録")
 
