@@ -15,7 +15,8 @@ aggregate without decoding anything; one, and the aggregate is decoded afresh fr
 kept instead, and served. A kept aggregate is never changed (no event is applied to it: a copy to bring it forward
 cost more than decoding afresh, bench figures in docs/capacity.md; a command changes only the copy it loaded, and that
 copy is kept only once its events are recorded, when the command is done with it), so a reader may hold it while
-another thread replaces it. Commands (`load`) decode their own copy as before and are never given a kept aggregate.
+another thread replaces it. A command (`load`) is given its own deep copy of the kept aggregate when the store holds nothing newer
+(cheaper than decoding), else decodes afresh; it is never given the kept aggregate itself.
 
 Only what `keeps_decoded` allows is kept (never an aggregate with personal information); the stores of these
 services only grow (no event is ever deleted or rewritten), so the check at every read is all a read needs to be
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -87,12 +89,8 @@ class KeptReads(ServiceApplication):
         kept_reads = getattr(self, "reads_kept", None)
         if kept_reads is None:  # the application's own keep (or a read while the application is being made)
             return super().read(aggregate_id, kind, what)
-        try:
-            aggregate: Any = kept_reads.get(aggregate_id)
-        except KeyError:
-            aggregate = None
-        if (aggregate is None or getattr(aggregate, "pending_events", None)
-                or next(iter(self.events.get(aggregate_id, gt=aggregate.version, limit=1)), None) is not None):
+        aggregate = self._current(aggregate_id)
+        if aggregate is None:
             try:
                 aggregate = self.repository.get(aggregate_id)  # decoded afresh: every event the store holds
             except AggregateNotFoundError as exc:
@@ -101,4 +99,30 @@ class KeptReads(ServiceApplication):
                 kept_reads.put(aggregate_id, aggregate)
         if not isinstance(aggregate, kind):
             raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+        return aggregate
+
+    def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
+        """As `ServiceApplication.load`: the caller's own copy, to change and save. A copy of the kept aggregate when
+        the store holds nothing newer (a deep copy costs a third to a half of decoding the events: 30–47 against
+        94–139 µs for a plan, a sitting or an agenda item of a journey's end), else decoded afresh (nothing kept: the
+        command changes it; its commit keeps what it recorded)."""
+        kept_reads = getattr(self, "reads_kept", None)
+        aggregate = self._current(aggregate_id) if kept_reads is not None else None
+        if aggregate is None:
+            return super().load(aggregate_id, kind, what)
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+        return deepcopy(aggregate)
+
+    def _current(self, aggregate_id: UUID) -> Any:
+        """The kept aggregate when the store holds no event after its version (one select), else None."""
+        assert self.reads_kept is not None
+        try:
+            aggregate: Any = self.reads_kept.get(aggregate_id)
+        except KeyError:
+            return None
+        if getattr(aggregate, "pending_events", None):  # changed by a reader (it must not be): decoded afresh
+            return None
+        if next(iter(self.events.get(aggregate_id, gt=aggregate.version, limit=1)), None) is not None:
+            return None
         return aggregate

@@ -208,6 +208,8 @@ def test_d9_a_jusou_decision_still_reads_the_consent_and_refuses_without_it() ->
     sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
     with pytest.raises(ConsentMissing, match="本人同意がないため重層的支援会議では扱えません"):
         decide(meeting, sitting, plan_id)
+    assert meeting.meeting_view(SECRETARIAT, sitting)["cases"] == []  # the refused command's copy: nothing kept of it
+    assert meeting.listed(plan_id).status == "proposed"
     feeds.consent(case_id)
 
     with selects(meeting) as counted:
@@ -239,7 +241,7 @@ def test_d7_d9_the_suspended_list_reads_each_consent_once() -> None:
 def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: CollaborationApplication) -> None:
     """A journey polls the agenda item, the consent, the sitting, the plan and the case until they change: a read
     decodes nothing when the store holds nothing newer than what this process kept (what it last recorded or read),
-    one select to see that; the proposal below, a command, decodes its plan afresh as before."""
+    one select to see that; a command (the proposal below) is given its own copy of the kept aggregate."""
     meeting = in_memory(MeetingApplication)
     feeds = Feeds(meeting)
     case_id = uuid4()
@@ -269,8 +271,8 @@ def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: Collabora
     views = (collaboration.plan_view(c_plan), collaboration.case_view(c_case))
     with decoded(collaboration) as counted:
         assert (collaboration.plan_view(c_plan), collaboration.case_view(c_case)) == views
-        assert collaboration.propose_plan(COORDINATOR, c_plan) == 1  # the command decodes its plan afresh
-    assert counted == {c_plan: 1}  # the proposal's plan (its case was read from the kept one)
+        assert collaboration.propose_plan(COORDINATOR, c_plan) == 1  # the command: its own copy of the kept plan
+    assert counted == {}  # the plan and the case as the draft and the escalation recorded them: nothing decoded
     assert collaboration.plan_view(c_plan)["status"] == "proposed"
 
 
