@@ -197,10 +197,11 @@ def state_reader(mapper: Any) -> Callable[[bytes], Any]:
         from shared.kernel.lean import KeptKeyAESCipher
 
         decrypt = cipher.decrypt
-        if type(cipher) in (AESCipher, KeptKeyAESCipher):  # (the same layout: lean.py's keeps its key schedule too)
+        if type(cipher) is AESCipher or type(cipher) is KeptKeyAESCipher:  # (the same layout; lean.py's keeps its key too)
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-            aead, library_decrypt = AESGCM(cipher.key), cipher.decrypt
+            key: bytes = cipher.key
+            aead, library_decrypt = AESGCM(key), cipher.decrypt
 
             def decrypt_aes(data: bytes) -> bytes:
                 try:  # the library's layout: nonce (12), tag (16), ciphertext
