@@ -83,7 +83,8 @@ def configure_logging(service: str) -> None:
     structlog.configure(
         processors=[*common, *rendering],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(CurrentStderr()),  # type: ignore[arg-type]
+        # one write a line (PrintLogger's print() writes the text, then "\n": two syscalls a line; issue 19)
+        logger_factory=structlog.WriteLoggerFactory(CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     _route_standard_logging(common, rendering)

@@ -110,3 +110,38 @@ async def test_a_command_on_a_case_carries_its_ids_into_the_use_case_and_logs_th
     assert command["event"] == "http.command" and command["route"] == "/cases/{case_id}/consent"
     assert command["case_id"] == str(case_id) and command["status"] == 200
     assert "鷺沼" not in json.dumps(logged, ensure_ascii=False)
+
+
+def test_a_structlog_line_is_one_write_of_its_text_and_newline() -> None:
+    """A line is one write (one syscall on an unbuffered stderr), not print()'s two (the text, then "\\n"): a service
+    writes a few lines per event (issue 19)."""
+    program = """
+import sys
+import structlog
+from shared.observe.logs import configure_logging
+
+class Counting:
+    def __init__(self):
+        self.writes = []
+    def write(self, text):
+        self.writes.append(text)
+        return len(text)
+    def flush(self):
+        pass
+
+configure_logging("intake")
+counting = Counting()
+sys.stderr = counting
+structlog.get_logger().info("relay.published", event_id="e-1")
+structlog.get_logger().info("inbox.applied", event_id="e-2")
+sys.stderr = sys.__stderr__
+import json
+print(json.dumps(counting.writes))
+"""
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    writes = json.loads(done.stdout)
+    assert len(writes) == 2, writes
+    assert "relay.published" in writes[0] and writes[0].endswith("\n") and writes[0].count("\n") == 1
+    assert "inbox.applied" in writes[1] and writes[1].endswith("\n")
