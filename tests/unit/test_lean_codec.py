@@ -105,6 +105,7 @@ def test_any_value_is_written_as_the_library_writes_it(value: Any) -> None:
     {"colour": Colour.RED},  # no transcoding: the library's error (orjson would write "red")
     {"kind": Kind.CASE},  # a str subclass: the library writes its value as a string its own way
     {1: "a", None: "b", 2.5: "c", False: "d"},  # keys the library turns into text, orjson refuses
+    {Kind.CASE: "a", "b": {Kind.CASE: 1}},  # a key of a str subclass
     {"big": 2**64, "neg": -(2**63) - 1, "f": 1e16, "g": 0.1, "nan": float("nan"), "inf": float("-inf")},
     {"s": "\ud800"},  # a lone surrogate: the library's UnicodeEncodeError
     {"t": (1, (2, "x"))},
@@ -143,7 +144,9 @@ def test_an_event_state_is_written_without_the_librarys_encoder(monkeypatch: pyt
     '{"id":{"_type_":"uuid_hex","_data_":"01234567-89ab-cdef-0123-456789abcdef"}}',
     '{"id":{"_type_":"uuid_hex","_data_":"urn:uuid:0123456789abcdef0123456789abcdef"}}',
     '{"id":{"_type_":"uuid_hex","_data_":"0123456789abcdef0123456789abcde"}}',  # 31: UUID()'s error
-    '{"id":{"_type_":"uuid_hex","_data_":"0123456789abcdef0123456789abcd_f"}}',  # int() would take the underscore
+    '{"id":{"_type_":"uuid_hex","_data_":"0123456789abcdef0123456789abcd_f"}}',  # int() takes the underscore: so does UUID()
+    '{"id":{"_type_":"uuid_hex","_data_":"-0123456789abcdef0123456789abcde"}}',  # int() a negative number, UUID() an error
+    '{"id":{"_type_":"uuid_hex","_data_":" 0123456789abcdef0123456789abcde"}}',  # both read past the space
     '{"id":{"_type_":"uuid_hex","_data_":"０１２３４５６７８９abcdef0123456789abcdef"}}',  # wide digits
     '{"id":{"_type_":"uuid_hex","_data_":12}}', '{"t":{"_type_":"datetime_iso","_data_":5}}',
     '{"t":{"_type_":"datetime_iso","_data_":"2026-12-06T10:00:00+09:00"}}',
