@@ -464,6 +464,16 @@ def main(argv: list[str] | None = None) -> None:
         pairs = [round(b[key] / a[key], 2) for a, b in zip(results[trees[0]], results[tree], strict=True)]
         print(f"{Path(tree).name:>12}: {key} median {medians[tree]:8.1f}  ÷ first {medians[tree] / first:5.2f}  "
               f"(per round {pairs})")
+    if args.what == "journey":  # what the messages are, per journey (medians), each tree beside the first
+        kinds = sorted({k for t in trees for r in results[t] for k in r["kinds_per_journey"]})
+        rows = [("NATS messages in", "nats_in_per_journey"), ("NATS messages out", "nats_out_per_journey"),
+                ("nats-server CPU (ms)", "nats_cpu_ms_per_journey")]
+        for label, field in rows:
+            values = [statistics.median(r[field] for r in results[t]) for t in trees]
+            print(f"{label:>44}: " + "  ".join(f"{v:8.2f}" for v in values))
+        for kind in kinds:
+            values = [statistics.median(r["kinds_per_journey"].get(kind, 0.0) for r in results[t]) for t in trees]
+            print(f"{kind[:44]:>44}: " + "  ".join(f"{v:8.2f}" for v in values))
     if args.json:
         args.json.write_text(json.dumps({"trees": trees, "rounds": results, "medians": medians}, indent=1))
 
