@@ -47,7 +47,7 @@ earlier part. Replicas keep the default, k = 1 (`max_ack_pending=1` serialises t
 
 Delivery (issue 19, docs/capacity.md §6.7): every consumer, k = 1 or runs (and each partition consumer,
 shared/messaging/partitions.py), is delivered through one standing pull request (`StandingPull`,
-shared/messaging/runs.py: 4k messages, at least 64, for 15 s, asked again at half used, at a 408/409/503 or a
+shared/messaging/runs.py: 4k messages, at least 256, for 15 s, asked again at half used, at a 408/409/503 or a
 reconnect), not a `MSG.NEXT` request per message; what a run holds is decided as before (`Hand`).
 """
 
