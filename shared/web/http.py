@@ -101,6 +101,7 @@ def create_service(
         telemetry=NO_NATIVE_TELEMETRY,
     )
     _install_middleware(api, service)
+    without_inert_layers(api)
     mount_docs(api)
 
     page = ui or UI(service, DIVISION_TITLES[service])
@@ -197,6 +198,33 @@ def _install_middleware(api: FastAPI, service: str) -> None:
         return
     api.user_middleware.insert(len(api.user_middleware) - before, Middleware(Edge, steps=(LOGS, LIMITS, IDEMPOTENCY)))
     api.add_middleware(Edge, metrics=metrics, steps=(CODES, HEADERS, METRICS))
+
+
+#: FastAPI's own outer layers that do nothing for an app with its native telemetry off and no app-wide body limit
+_INERT = {"ExceptionTelemetryMiddleware": "fastapi.telemetry._asgi", "AppBodyLimitMiddleware": "fastapi._body_limit"}
+
+
+def without_inert_layers(api: FastAPI) -> None:
+    """FastAPI builds, outside the service's edge, `ExceptionTelemetryMiddleware` (it notes an exception for FastAPI's
+    native telemetry only where that telemetry runs for the request: never with `NO_NATIVE_TELEMETRY`) and
+    `AppBodyLimitMiddleware` (it acts only where a limit is already in the request's scope when the request reaches
+    it: an app-wide `max_body_size`, or a parent app's, and a service is no other app's child). With the telemetry off
+    and no app-wide limit each is a coroutine frame per request that passes it on as it is: the stack is built
+    without them (issue 19). Another FastAPI whose stack is not as expected keeps its own, unchanged."""
+    build = api.build_middleware_stack
+    telemetry = getattr(api, "_telemetry", None)
+    if not isinstance(telemetry, dict) or any(telemetry.get(k) for k in ("tracing", "metrics", "logs")) \
+            or getattr(api, "max_body_size", None) is not None:
+        return
+
+    def built() -> Any:
+        app: Any = build()  # ServerErrorMiddleware, then (FastAPI 0.165) these two, then the edge …
+        while (inner := getattr(app, "app", None)) is not None \
+                and _INERT.get(type(inner).__name__) == type(inner).__module__:
+            app.app = inner.app
+        return app
+
+    api.build_middleware_stack = built  # type: ignore[method-assign]
 
 
 def _install_error_handlers(api: FastAPI, page: UI) -> None:
