@@ -224,9 +224,14 @@ class Environment(BaseSettings):
         "none, each load replays the aggregate's events; worth it where cases grow long, e.g. 1000): a kept one reads only the events recorded after it, by any replica or "
         "process, before it is used (fast-forward), so replicas and partitions stay correct; aggregates with personal "
         "information (intake's person, 主訴, household, case notes) are never kept, so an erasure reaches every read "
-        "at once (docs/capacity.md)", ge=0, le=1_000_000)
-    relay_poll_seconds: float = setting("JUSOU_RELAY_POLL_SECONDS", 1.0,
-                                        "relay's fallback poll interval (it is also woken on every commit)", gt=0)
+        "at once (docs/capacity.md). With `0` the meeting and collaboration still keep up to 4,000 aggregates each, the "
+        "last they recorded or read, each checked against the store by one select at every use and decoded afresh if "
+        "anything was recorded after it (shared/domain/kept_reads.py, docs/capacity.md §5.10)", ge=0, le=1_000_000)
+    relay_poll_seconds: float = setting(
+        "JUSOU_RELAY_POLL_SECONDS", 1.0,
+        "relay's fallback poll interval (it is also woken on every commit); idle, it looks at its stream's tail for "
+        "messages its store never recorded one poll after its last publish, then twice as long after each look that "
+        "found none, up to 32 polls", gt=0)
     log_format: Literal["console", "json"] = setting(
         "JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines")
     otel_endpoint: str = setting(
