@@ -35,9 +35,16 @@ def open_intake() -> IntakeApplication:
     return IntakeApplication(env=store_env(Settings.from_env("intake")))
 
 
+def digits_of(token: str) -> str:
+    """Six digits for the person's phone from the test's token (a hex token such as "FFDEAE" has none, and a phone
+    of fewer than six digits is never matched: the test failed once in CI on that token)."""
+    return f"{int(token, 16) % 10**6:06d}"
+
+
 def receive(app: IntakeApplication, token: str) -> UUID:
+    number = digits_of(token)
     person = {"name": f"深大寺 鶲{token}", "kana": f"じんだいじ ひたき{token}", "birth_date": "1955-06-07",
-              "address": f"調布市深大寺元町{token}", "phone": f"080-{token[:4]}-1{token[4:]}2"}
+              "address": f"調布市深大寺元町{token}", "phone": f"080-{number[:4]}-1{number[4:]}2"}
     return app.receive_consultation(
         STAFF, HARDSHIP.code, HARDSHIP.division, "電話", ["生活困窮"], person, None, True,
         reception={"consulted_on": "2026-12-01", "route": "from_agency", "consulted_by": "agency",
@@ -59,7 +66,8 @@ def walk(open_app: object, token: str) -> tuple[UUID, UUID]:
         with pytest.raises(PossibleDuplicate) as offered:
             again.receive_consultation(STAFF, HARDSHIP.code, HARDSHIP.division, "来所", ["生活困窮"],
                                        {"name": "別の名前", "kana": "", "birth_date": None, "address": None,
-                                        "phone": f"080{token[:4]}1{token[4:]}2"}, None, False, check_similar=True)
+                                        "phone": f"080{digits_of(token)[:4]}1{digits_of(token)[4:]}2"}, None, False,
+                                       check_similar=True)
         assert "電話番号が同じ" in offered.value.extra["candidates"][0]["why"]
         person_ref = UUID(again.case_view(case_id)["person_ref"])
         again.erase_person(STAFF, person_ref, "person_request", "本人の請求")
