@@ -18,10 +18,11 @@ from uuid import UUID, SafeUUID, uuid4
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.cryptography import AESCipher
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+from eventsourcing.persistence import JSONTranscoder, UUIDAsHex
 from eventsourcing.utils import Environment
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.transcoders import decoded_alike, transcoder_pair
 
 from shared.kernel import lean
 from shared.kernel.app import DateAsISO
@@ -29,16 +30,7 @@ from shared.kernel.lean import KeptKeyAESCipher, OrjsonTranscoder
 from shared.kernel.store import store_env
 from shared.settings import Settings
 
-
-def _pair() -> tuple[JSONTranscoder, OrjsonTranscoder]:
-    library, ours = JSONTranscoder(), OrjsonTranscoder()
-    for transcoder in (library, ours):
-        for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr(), DateAsISO()):
-            transcoder.register(transcoding)
-    return library, ours
-
-
-LIBRARY, OURS = _pair()
+LIBRARY, OURS = transcoder_pair()
 
 
 class Colour(enum.Enum):
@@ -73,18 +65,8 @@ def _encoded_alike(value: Any) -> bytes | None:
     return got
 
 
-def _decoded_alike(data: bytes) -> Any:
-    """Decode `data` both ways: the same value (by repr: types, order), or the same error."""
-    try:
-        expected = LIBRARY.decode(data)
-    except Exception as exc:  # noqa: BLE001
-        with pytest.raises(type(exc)) as raised:
-            OURS.decode(data)
-        assert str(raised.value) == str(exc)
-        return exc
-    got = OURS.decode(data)
-    assert repr(got) == repr(expected)
-    return got
+def _decoded_alike(data: bytes | str) -> Any:
+    return decoded_alike(LIBRARY, OURS, data)
 
 
 @settings(max_examples=500, deadline=None)

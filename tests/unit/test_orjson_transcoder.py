@@ -14,33 +14,19 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     InfrastructureFactory,
-    JSONTranscoder,
     TranscodingNotRegisteredError,
-    UUIDAsHex,
 )
 from eventsourcing.utils import Environment
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.transcoders import decoded_alike, transcoder_pair
 
-from shared.kernel.app import DateAsISO
 from shared.kernel.lean import OrjsonTranscoder
 from shared.kernel.store import store_env
 from shared.settings import Settings
 
-
-def _pair() -> tuple[JSONTranscoder, OrjsonTranscoder]:
-    """The library's transcoder and ours, with the transcodings a service registers."""
-    library, ours = JSONTranscoder(), OrjsonTranscoder()
-    for transcoder in (library, ours):
-        for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr(), DateAsISO()):
-            transcoder.register(transcoding)
-    return library, ours
-
-
-LIBRARY, OURS = _pair()
+LIBRARY, OURS = transcoder_pair()
 
 leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
           | st.text() | st.uuids() | st.dates()
@@ -52,18 +38,7 @@ values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dic
 
 
 def _same(data: bytes | str) -> Any:
-    """Decode `data` both ways: the same value (by repr: types, order, NaN) or the same error."""
-    raw = data.encode("utf8") if isinstance(data, str) else data
-    try:
-        expected: Any = LIBRARY.decode(raw)
-    except Exception as exc:  # noqa: BLE001 - the error is what is compared
-        with pytest.raises(type(exc)) as raised:
-            OURS.decode(raw)
-        assert str(raised.value) == str(exc)
-        return exc
-    got = OURS.decode(raw)
-    assert repr(got) == repr(expected)
-    return got
+    return decoded_alike(LIBRARY, OURS, data)
 
 
 @settings(max_examples=400, deadline=None)
