@@ -84,15 +84,20 @@ def test_d4_d11_a_proposal_refuses_an_unassigned_strand_first_then_a_case_not_he
     assert collaboration.plan_view(plan_id)["status"] == "draft"
 
 
-def test_d10_a_sittings_page_after_a_decision_reads_the_meeting_once() -> None:
-    """The division scope of a sitting (its type and attendees, which never change) is read once; the page reads
-    the meeting itself (it was read twice: the scope's row was made again after each decision)."""
-    meeting = in_memory(MeetingApplication)
+def consented_sitting(meeting: MeetingApplication) -> tuple[Feeds, UUID, UUID, UUID]:
+    """A case whose person consented, its plan proposed, and a 重層的支援会議 convened: (feeds, case, plan, sitting)."""
     feeds = Feeds(meeting)
     case_id = uuid4()
     feeds.consent(case_id)
     plan_id = feeds.propose(case_id)
-    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    return feeds, case_id, plan_id, meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+
+
+def test_d10_a_sittings_page_after_a_decision_reads_the_meeting_once() -> None:
+    """The division scope of a sitting (its type and attendees, which never change) is read once; the page reads
+    the meeting itself (it was read twice: the scope's row was made again after each decision)."""
+    meeting = in_memory(MeetingApplication)
+    _, _, plan_id, sitting = consented_sitting(meeting)
     readers = meeting.meeting_readers(sitting)
 
     decide(meeting, sitting, plan_id, "revision_requested")
@@ -221,11 +226,7 @@ def test_d7_d9_the_suspended_list_reads_each_consent_once() -> None:
     from unit.test_meeting import evaluate
 
     meeting = in_memory(MeetingApplication)
-    feeds = Feeds(meeting)
-    case_id = uuid4()
-    feeds.consent(case_id)
-    plan_id = feeds.propose(case_id)
-    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    feeds, case_id, plan_id, sitting = consented_sitting(meeting)
     decide(meeting, sitting, plan_id)
     feeds.request_closure(case_id, plan_id)
     evaluate(meeting, sitting, plan_id, "suspended", reason="本人の入院")
@@ -243,11 +244,7 @@ def test_d5_d9_the_polled_reads_decode_only_what_is_new(collaboration: Collabora
     decodes nothing when the store holds nothing newer than what this process kept (what it last recorded or read),
     one select to see that; a command (the proposal below) is given its own copy of the kept aggregate."""
     meeting = in_memory(MeetingApplication)
-    feeds = Feeds(meeting)
-    case_id = uuid4()
-    feeds.consent(case_id)
-    plan_id = feeds.propose(case_id)
-    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
+    feeds, case_id, plan_id, sitting = consented_sitting(meeting)
     first = (meeting.listed(plan_id).view(), meeting.consent_view(case_id), meeting.meeting_view(SECRETARIAT, sitting))
 
     with decoded(meeting) as counted:
