@@ -10,6 +10,14 @@ writing, reads the answer instead of a reset). shared/web/limits.py checks the s
 any other server. A request the parser cannot read (a Content-Length that is no number or sent twice, or beside
 Transfer-Encoding: a smuggling attempt) is refused with 400 and a JSON `detail` in Japanese and English, code
 `bad_request` (uvicorn's own answer was plain English text).
+
+An answer leaves in one write (issue 19): uvicorn writes its head (status line and headers) in one `transport.write`
+and its body in another, two system calls (two TCP segments: the server sets TCP_NODELAY) for every answer.
+`HeadWithBody` holds the head until the answer's first body part and writes both at once; whatever does not follow at
+once (a streamed page's live updates waiting for their first event, a HEAD's answer, which has no body) has its head
+written by a callback the loop runs next, and a close writes a held head first. uvicorn's access log, which
+`log_level="warning"` never printed, is off (`access_log=False`): its client address and path were still worked out
+for every answer. tests/unit/test_served_answers.py.
 """
 
 from __future__ import annotations
@@ -56,6 +64,43 @@ class _HeadersTooLarge(Exception):
     pass
 
 
+class HeadWithBody:
+    """A request's transport as its `RequestResponseCycle` sees it: the answer's head (its first write once the answer
+    has started) held and written with the write that follows, or by a callback of the loop's next round, or before a
+    close; every other write and call goes to the connection's transport as it is."""
+
+    __slots__ = ("_cycle", "_head", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._cycle, self._loop = transport, cycle, loop
+        self._head: bytes | None = None  # held; b"" once written
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is None and self._cycle.response_started:  # the answer's head (a 100 Continue comes before it)
+            self._head = data
+            self._loop.call_soon(self.flush)
+            return
+        if head:
+            self._head, data = b"", head + data
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        """The held head, if it is still held (nothing followed it at once)."""
+        head = self._head
+        if head:
+            self._head = b""
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def bounded_protocol() -> type[asyncio.Protocol] | None:
     """uvicorn's httptools protocol with the header limit; None when httptools is not installed (h11 then,
     with `h11_max_incomplete_event_size`)."""
@@ -85,6 +130,9 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
             if size > MAX_HEADER_BYTES:  # they came in one read: counted here, before the app sees them
                 raise _HeadersTooLarge
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.transport is self.transport:  # not an upgrade (WebSocket): the new cycle
+                cycle.transport = HeadWithBody(self.transport, cycle, self.loop)
 
         def data_received(self, data: bytes) -> None:
             if self._refused:
@@ -142,6 +190,7 @@ def serve(service: str, api: FastAPI) -> None:
     # behind a TLS proxy: its X-Forwarded-Proto makes request.url https (Secure cookies, https redirect URIs at the
     # IdP), believed only from JUSOU_FORWARDED_ALLOW_IPS (deploy/k8s/ingress.yaml)
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
+                access_log=False,  # never printed at "warning"; on, uvicorn works out each answer's client and path
                 http=protocol or "h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 # a page's live-update stream (/ui/events) stays open until the browser leaves: on SIGTERM, requests in
