@@ -49,6 +49,7 @@ from shared.contract.events import (
 from shared.domain.access import OutOfScope
 from shared.domain.casework import JST, CaseFile, case_file_id
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
+from shared.domain.kept_reads import KeptReads
 from shared.domain.wareki import today_in_japan
 from shared.kernel import decoded_once
 from shared.kernel.app import KeptAggregates, handles
@@ -111,8 +112,14 @@ class _Actor:
         self.division, self.roles, self.staff_id = division, frozenset(roles), staff_id
 
 
-class IntakeApplication(CaseworkOwner):
-    """Receives every consultation at any counter (D1) and escalates complex ones (D3)."""
+class IntakeApplication(KeptReads, CaseworkOwner):
+    """Receives every consultation at any counter (D1) and escalates complex ones (D3).
+
+    Its cases are kept as this process recorded or read them, checked against the store at every use (`KeptReads`,
+    shared/domain/kept_reads.py, issue 19): the inbox's handlers (a sitting, a decision, a plan's review date, its
+    closure: six a journey) and the case's reads and commands decode a case only when the store holds an event the
+    kept one has not. Only a case is kept (`keeps_decoded`): never a person, a reception's texts, a household, a case
+    file or a referral, nor a case closed here with its note (staff's words, maybe personal)."""
 
     name = "intake"
     service = "intake"
@@ -131,6 +138,12 @@ class IntakeApplication(CaseworkOwner):
     def close(self) -> None:
         self.keys.close()
         super().close()
+
+    def keeps_decoded(self, aggregate: Any) -> bool:
+        """Only a case is kept between loads (`KeptReads`, `KeptAggregates`), and not one closed here with a note
+        (対応終了's note: staff's words, maybe personal, `Case.closing_note`); nothing personal ever
+        (`ServiceApplication.keeps_decoded`: no person, reception texts, household or sealed note)."""
+        return isinstance(aggregate, Case) and not aggregate.closing_note and super().keeps_decoded(aggregate)
 
     def construct_mapper(self) -> PersonalMapper:
         """Personal fields sealed with each person's own key (crypto-shredding, services/intake/keys.py)."""
@@ -425,7 +438,9 @@ class IntakeApplication(CaseworkOwner):
         return {"main_complaint": texts.main_complaint, "summary": texts.summary}
 
     def case_view(self, case_id: UUID) -> dict[str, Any]:
-        return self._case(case_id).view()
+        """The case as its page and `GET /cases/{id}` show it: read, not copied (`view` builds a new dict; its lists
+        are the case's, and no caller changes them)."""
+        return self._case_read(case_id).view()
 
     def scoped(self, rows: list[dict[str, Any]], reader: Any) -> list[dict[str, Any]]:
         """A list's rows (担当件数, 自分の担当) that `reader` may see. Intake's division scope is per case, for the
@@ -451,7 +466,9 @@ class IntakeApplication(CaseworkOwner):
         is this request's own: the route's load in the same request takes it (shared/kernel/decoded_once.py), one
         replay of the case's events per request rather than two."""
         case: Case = self.read(case_id, Case, "ケース")
-        if not isinstance(self.repository, KeptAggregates):
+        if self.reads_kept is not None and self.keeps_decoded(case):
+            decoded_once.leave_shared(case)  # the kept case itself: for this request's read, never its command
+        elif not isinstance(self.repository, KeptAggregates):
             decoded_once.leave(case)
         return case_readers(case.view())
 
@@ -881,6 +898,13 @@ class IntakeApplication(CaseworkOwner):
                 for what, due, overdue in due_at_intake(self.case_view(case_id), connected_on, escalated_on, on)]
 
     def _case(self, case_id: UUID) -> Case:
-        """The case, the caller's own copy: the one this request's scope check decoded (`case_divisions`), else loaded."""
+        """The case, the caller's own copy: the one this request's scope check decoded (`case_divisions`), else loaded
+        (a copy of the kept case when the store holds nothing newer, `KeptReads.load`)."""
         case: Case | None = decoded_once.take(case_id, Case)
         return case if case is not None else self.load(case_id, Case, "ケース")
+
+    def _case_read(self, case_id: UUID) -> Case:
+        """The case for a read that changes nothing of it: the one this request's scope check read, else read (the
+        kept case itself when the store holds nothing newer, `KeptReads.read`)."""
+        case: Case | None = decoded_once.take(case_id, Case, reading=True)
+        return case if case is not None else self.read(case_id, Case, "ケース")

@@ -14,6 +14,11 @@ runs again on the fresh record. Only an aggregate decoded for this request alone
 between loads (`KeptAggregates`, shared by every request), nor one with personal information (the application
 decides, intake's `case_divisions`). A thread that no request opened a slot for (the inbox, the relay) leaves and
 takes nothing.
+
+An application that keeps what it recorded and reads (shared/domain/kept_reads.py `KeptReads`, intake's case since
+issue 19's seventh pass) reads the kept aggregate itself at the scope check: that one is every reader's, so it is
+left as shared (`leave_shared`): a read in the same request takes it as it is (`take(..., reading=True)`: change
+nothing of it), a command never does (`take` without `reading` finds nothing and loads its own copy).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from uuid import UUID
 
 T = TypeVar("T")
 
-#: the request's slot: empty, or the one aggregate its scope check decoded
+#: the request's slot: empty, or the one aggregate its scope check decoded and whether it is shared (kept for every
+#: reader, never to be changed)
 _SLOT: ContextVar[list[Any] | None] = ContextVar("jusou_decoded_once", default=None)
 
 
@@ -37,13 +43,25 @@ def leave(aggregate: Any) -> None:
     """The request's own decoded aggregate, for the request's next load of it (nothing outside a request)."""
     slot = _SLOT.get()
     if slot is not None:
-        slot[:] = [aggregate]
+        slot[:] = [aggregate, False]
 
 
-def take(aggregate_id: UUID, kind: type[T]) -> T | None:
-    """The aggregate this request's scope check left, once; None when it left another (or none)."""
+def leave_shared(aggregate: Any) -> None:
+    """A kept aggregate the scope check read (every reader's): for the request's next read of it only, never a
+    command's (nothing outside a request)."""
+    slot = _SLOT.get()
+    if slot is not None:
+        slot[:] = [aggregate, True]
+
+
+def take(aggregate_id: UUID, kind: type[T], reading: bool = False) -> T | None:
+    """The aggregate this request's scope check left, once; None when it left another (or none). A shared one (kept,
+    `leave_shared`) only to a caller `reading`, which changes nothing of it; a command finds None (and the slot emptied:
+    a read after its save is not given the case as it was before) and loads its own."""
     slot = _SLOT.get()
     if slot and isinstance(slot[0], kind) and getattr(slot[0], "id", None) == aggregate_id:
-        found: T = slot.pop()
-        return found
+        found: T = slot[0]
+        shared = slot[1]
+        slot.clear()  # once, whoever asks: a read after a command's save must not be given what came before it
+        return found if reading or not shared else None
     return None

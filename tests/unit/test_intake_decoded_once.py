@@ -1,7 +1,9 @@
 """A request about an intake case decodes the case once, not twice (issue 19, shared/kernel/decoded_once.py): the
 policy's division scope check (D2, issue 13) decodes it and the route's use case takes that decode. The refusals are
 those of before, a command that loses a race with the inbox still runs again on the fresh record, and a case kept
-between loads (`JUSOU_AGGREGATE_CACHE`) is never handed to a command."""
+between loads (`JUSOU_AGGREGATE_CACHE`) is never handed to a command. Intake keeps its cases as it recorded or read
+them (shared/domain/kept_reads.py, issue 19's seventh pass: tests/unit/test_intake_kept_cases.py): the counts here
+are of a case this process did not keep, or may not keep."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.application import LRUCache
 from fastapi.testclient import TestClient
 from support.auth import staff_headers
 from support.municipality import DISABILITY, ELDERLY
 
 from services.intake.application import IntakeApplication
 from services.intake.domain import Case
+from shared.domain.kept_reads import READS_KEPT
 from shared.kernel import decoded_once
 from shared.kernel.journey import acting
 from unit.builders import COUNTER_STAFF, IN_MEMORY, PERSON
@@ -60,10 +64,17 @@ def received(app: IntakeApplication) -> UUID:
                                     dict(PERSON), None, True)
 
 
+def not_kept(app: IntakeApplication) -> None:
+    """As a replica that did not record the case: nothing kept (intake keeps its cases, shared/domain/kept_reads.py)."""
+    app.reads_kept = LRUCache(maxsize=READS_KEPT)
+
+
 def test_d2_a_case_command_decodes_the_case_once_for_its_scope_check_and_its_use_case(
         intake: tuple[TestClient, IntakeApplication]) -> None:
+    """The scope check decodes the case (and keeps it); the command is given its own copy of that, not a decode."""
     client, app = intake
     case_id = received(app)
+    not_kept(app)
     counted = Counted(app)
 
     answer = client.post(f"/cases/{case_id}/consent", json=CONSENT, headers=COUNSELOR)
@@ -76,13 +87,29 @@ def test_d2_a_case_command_decodes_the_case_once_for_its_scope_check_and_its_use
 def test_d2_a_case_read_decodes_the_case_once(intake: tuple[TestClient, IntakeApplication]) -> None:
     client, app = intake
     case_id = received(app)
+    not_kept(app)
     counted = Counted(app)
 
     answer = client.get(f"/cases/{case_id}", headers=COUNSELOR)
+    again = client.get(f"/cases/{case_id}", headers=COUNSELOR)
 
     assert answer.status_code == 200, answer.text
-    assert answer.json()["case_id"] == str(case_id)
-    assert counted.decoded == 1
+    assert answer.json()["case_id"] == str(case_id) and again.json() == answer.json()
+    assert counted.decoded == 1, "decoded at the first read's scope check only: kept since"
+
+
+def test_d2_a_case_never_kept_is_decoded_once_per_read(intake: tuple[TestClient, IntakeApplication]) -> None:
+    """A case closed here with its note is never kept (maybe personal): each read decodes it once, at its scope check,
+    and the route's read takes that decode (the request's own)."""
+    client, app = intake
+    case_id = received(app)
+    app.close_case(COUNTER_STAFF, case_id, "resolved", "家族の事情")
+    counted = Counted(app)
+
+    answers = [client.get(f"/cases/{case_id}", headers=COUNSELOR) for _ in range(2)]
+
+    assert [a.json()["status"] for a in answers] == ["closed", "closed"]
+    assert counted.decoded == 2
 
 
 def test_d2_another_divisions_command_is_refused_by_the_scope_check_as_before(
