@@ -176,6 +176,25 @@ def lean_params(fields: Any, received_params: Any) -> tuple[dict[str, Any], list
     return values, errors
 
 
+def facts_kept() -> bool:
+    """Whether FastAPI's module answers a callable's facts from `_facts` (`install()` done): one lookup then gives all
+    three of a dependency's (generator, async generator, coroutine function) instead of three calls."""
+    return utils._is_gen_callable is is_gen_callable and utils._is_async_gen_callable is is_async_gen_callable \
+        and utils._is_coroutine_callable is is_coroutine_callable
+
+
+def sub_response() -> Response:
+    """FastAPI's sub-response, as its `solve_dependencies` leaves it (`Response()`, its `content-length` deleted, its
+    status None: no status, no headers, an empty body, no background), without building and parsing the header that
+    it then deletes (tests/unit/test_lean_solve.py compares the two)."""
+    response = Response.__new__(utils.Response)
+    response.status_code = None  # type: ignore[assignment]
+    response.background = None
+    response.body = b""
+    response.raw_headers = []
+    return response
+
+
 async def lean_solve(
     *,
     request: Request | WebSocket,
@@ -198,9 +217,7 @@ async def lean_solve(
     values: dict[str, Any] = {}
     errors: list[Any] = []
     if response is None:
-        response = utils.Response()
-        del response.headers["content-length"]
-        response.status_code = None  # type: ignore[assignment]
+        response = sub_response()
     if dependency_cache is None:
         dependency_cache = {}
     if _uses_scopes_cache is None:
@@ -238,15 +255,18 @@ async def lean_solve(
             errors.extend(solved_result.errors)
             continue
         sub_dependant_cache_key = utils._get_cache_key(dependant=sub_dependant, uses_scopes_cache=_uses_scopes_cache)
+        _, generator, async_generator, coroutine = _facts(use_sub_dependant.call) if facts_kept() else (
+            None, utils._is_gen_callable(use_sub_dependant.call), utils._is_async_gen_callable(use_sub_dependant.call),
+            utils._is_coroutine_callable(use_sub_dependant.call))
         if sub_dependant.use_cache and sub_dependant_cache_key in dependency_cache:
             solved = dependency_cache[sub_dependant_cache_key]
-        elif utils._is_gen_callable(use_sub_dependant.call) or utils._is_async_gen_callable(use_sub_dependant.call):
+        elif generator or async_generator:
             use_astack = request_astack
             if sub_dependant.scope == "function":
                 use_astack = function_astack
             solved = await utils._solve_generator(request=request, dependant=use_sub_dependant, stack=use_astack,
                                                   sub_values=solved_result.values)
-        elif utils._is_coroutine_callable(use_sub_dependant.call):
+        elif coroutine:
             if use_sub_dependant.concurrency is None:
                 solved = await call(**solved_result.values)  # type: ignore[misc]
             else:

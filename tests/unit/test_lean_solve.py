@@ -188,3 +188,47 @@ def test_on_another_fastapi_its_own_solve_stays(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(solving, "SOLVE_SOURCE", {**solving.SOLVE_SOURCE, "_get_multidict_value": "another FastAPI's"})
     solving.install()
     assert fastapi_routing.solve_dependencies is solving.FASTAPI_SOLVE
+
+
+def test_the_sub_response_is_fastapis_without_the_header_made_and_deleted() -> None:
+    """`sub_response()` is the object FastAPI's `solve_dependencies` makes (`Response()`, `content-length` deleted,
+    status None), attribute for attribute, and behaves the same when a dependency sets a header, a cookie, a status."""
+    own = Response()
+    del own.headers["content-length"]
+    own.status_code = None  # type: ignore[assignment]
+    lean = solving.sub_response()
+    assert type(lean) is type(own)
+    assert {k: v for k, v in vars(lean).items() if k != "_headers"} == {k: v for k, v in vars(own).items()
+                                                                         if k != "_headers"}
+    for response in (own, lean):
+        response.headers["x-made"] = "1"
+        response.set_cookie("a", "b")
+        response.status_code = 201
+    assert own.raw_headers == lean.raw_headers and own.status_code == lean.status_code == 201
+    assert dict(own.headers) == dict(lean.headers)
+
+
+def test_a_dependencys_facts_are_asked_once_per_request_not_three_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether a dependency is a generator, an async generator, a coroutine function: one lookup of the three (FastAPI's
+    own asks three functions, each a lookup of its own)."""
+    api = app_of_every_kind()
+    monkeypatch.setattr(fastapi_routing, "solve_dependencies", solving.lean_solve)
+    for name, replacement in solving.PATCHED.items():  # as `install()` leaves them
+        monkeypatch.setattr(utils, name, replacement)
+    client = TestClient(api)
+    assert client.get("/things/1?limit=2").status_code == 200
+    looked: list[Any] = []
+    real = solving._facts
+
+    def counted(call: Any) -> Any:
+        looked.append(call)
+        return real(call)
+
+    monkeypatch.setattr(solving, "_facts", counted)
+    assert client.get("/things/2?limit=3").status_code == 200
+    route = next(r for r in api.routes if getattr(r, "path", "") == "/things/{thing_id}")
+
+    def subs(dependant: Any) -> int:
+        return sum(1 + subs(sub) for sub in dependant.dependencies)
+
+    assert len(looked) == subs(route.dependant) == 6  # each sub-dependency solved: one lookup (was two or three)
