@@ -1,13 +1,17 @@
 """`python bench/http_inprocess.py [--tree DIR …]`: the CPU of one request through collaboration's ASGI app, in process.
 
 No uvicorn, no sockets, no suite: collaboration's FastAPI app (`services.collaboration.main.api`) with an application on a
-SQLite file of its own (no bus, as tests/unit/test_case_scope_cache.py drives it), one case escalated, then the same
+SQLite file of its own (no bus, as tests/unit/test_case_scope_cache.py drives it), its logging as the service's
+(`configure_logging`: a command's line written to stderr), one case escalated, then the same
 kinds of request as bench/http_costs.py (`get`, `scoped`, `missing`, `refused`; `post` and `postkey`, a note without and
 with an Idempotency-Key, on a fresh case per repetition), each driven as an ASGI call on uvloop, and this process's CPU
 (`time.process_time`, every thread: the worker threads' hops included) per request, the least of `--reps`
 repetitions. What is left is our layers, FastAPI's, the thread hop and the use case: what a profile of a service
 mixes with the server's and the bus's. Each tree runs in a child process of its own (its own `sys.path`), the trees
 alternating, `--rounds` times; the table gives each kind's median and the ratio to the first tree (issue 19).
+
+`--cprofile FILE` (this tree only) profiles `-n` requests of each kind on the loop's thread, by its own CPU clock: our
+layers and FastAPI's, without the use case (run on a worker thread after the hop), and prints the dearest frames.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ KINDS = ("get", "scoped", "missing", "refused", "post", "postkey")
 NOTE = {"contacted_at": "2026-11-01T10:00:00", "method": "電話", "counterpart": "本人", "content": "近況を聞いた"}
 
 
-def child(tree: Path, n: int, reps: int, kinds: list[str]) -> dict[str, float]:
+def child(tree: Path, n: int, reps: int, kinds: list[str], profile: str = "") -> dict[str, float]:
     """In the child: collaboration's app of `tree`, each kind's CPU per request in µs."""
     import asyncio
     import logging
@@ -37,6 +41,9 @@ def child(tree: Path, n: int, reps: int, kinds: list[str]) -> dict[str, float]:
     from uuid import uuid4
 
     os.chdir(tree)
+    if profile:  # bench/profile.py, first on the path as this script's folder, is not the standard library's
+        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+        import cProfile  # noqa: F401
     for extra in (str(tree / "tests"), str(tree)):
         sys.path.insert(0, extra)
     from support.auth import reader, staff_headers
@@ -48,6 +55,8 @@ def child(tree: Path, n: int, reps: int, kinds: list[str]) -> dict[str, float]:
     from services.collaboration.main import api
 
     logging.disable(logging.INFO)
+    from shared.observe.logs import configure_logging
+    configure_logging("collaboration")  # a command's `http.command` line costs what it costs in the service (stderr)
     folder = tempfile.mkdtemp(prefix="http-inprocess-")
     app = CollaborationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "JUSOU_READMODELS_FOLLOW": "0",
                                         "SQLITE_DBNAME": str(Path(folder) / "collaboration.sqlite")})
@@ -113,9 +122,32 @@ def child(tree: Path, n: int, reps: int, kinds: list[str]) -> dict[str, float]:
             found[f"{kind} status"] = sorted(statuses)  # type: ignore[assignment]
         return found
 
+    async def profiled() -> dict[str, float]:
+        """`n` requests of each kind under cProfile, the loop's thread only, timed by its own CPU clock: our layers and
+        FastAPI's (the use case runs on a worker thread after the hop)."""
+        import cProfile
+        import pstats
+
+        for kind in kinds:  # warm
+            if kind.startswith("post"):
+                requests["post"] = ("POST", f"/cases/{escalated()}/casework/notes", coordinator, note)
+            for _ in range(3):
+                await one(kind)
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
+        for kind in kinds:
+            for i in range(n if not kind.startswith("post") else min(n, 30)):
+                if kind.startswith("post") and i % 30 == 0:
+                    requests["post"] = ("POST", f"/cases/{escalated()}/casework/notes", coordinator, note)
+                await one(kind)
+        profiler.disable()
+        profiler.dump_stats(profile)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(50)
+        return {}
+
     import uvloop
     uvloop.install()
-    return asyncio.run(measure())
+    return asyncio.run(profiled() if profile else measure())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,10 +158,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--tree", action="append", default=[], metavar="DIR")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cprofile", default="", metavar="FILE",
+                        help="this tree only: cProfile `-n` requests of each of `--kinds` (one pass), stats to FILE")
     args = parser.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
     if args.child is not None:
-        print(json.dumps(child(args.child, args.n, args.reps, kinds)))
+        print(json.dumps(child(args.child, args.n, args.reps, kinds, args.cprofile)))
+        return
+    if args.cprofile:
+        os.environ.setdefault("JUSOU_AUTH_DIR", tempfile.mkdtemp(prefix="http-inprocess-auth-"))
+        child(HERE, args.n, 1, kinds, str(Path(args.cprofile).resolve()))
         return
     auth = tempfile.mkdtemp(prefix="http-inprocess-auth-")  # one issuer for every tree's child
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
