@@ -20,6 +20,8 @@ from eventsourcing.domain import Aggregate
 from shared.kernel.library import CreationHook
 
 _acting: ContextVar[dict[str, Any]] = ContextVar("jusou_acting", default={})  # noqa: B039 - read only: acting() sets a new dict
+#: `acting`'s key for upstream divisions still to be worked out (a callable): never in an event's meta
+_UPSTREAM_LATER = "_upstream_divisions_later"
 #: (case_id, correlation_id) → the W3C `traceparent` of the span acting now, kept in `meta` so that
 #: the relay's publish continues the command's trace; shared/observe/tracing.py sets it when tracing is on.
 traceparent_now: Callable[[Any, Any], str | None] = lambda case_id, correlation_id: None
@@ -40,15 +42,19 @@ class Invalid(DomainError):
 
 
 @contextmanager
-def acting(actor: dict[str, Any], caused_by: UUID | str | None = None, upstream_divisions: list[str] | None = None) -> Iterator[None]:
+def acting(actor: dict[str, Any], caused_by: UUID | str | None = None,
+           upstream_divisions: list[str] | Callable[[], list[str]] | None = None) -> Iterator[None]:
     """Record events inside this block as done by `actor`, caused by event `caused_by`.
 
     `upstream_divisions`: for a policy's events, the divisions the integration event that caused them
     named (its actor's, the primary agency's, a meeting's members…): kept in this store's meta only,
     never published, so the division scope of the case here follows its journey (shared/kernel/app.py
-    case_divisions)."""
+    case_divisions). A callable is called once, at the block's first event (none: never): the inbox's
+    handlers record nothing for most deliveries (issue 19)."""
     current: dict[str, Any] = {"actor": dict(actor), "caused_by": str(caused_by) if caused_by else None}
-    if upstream_divisions:
+    if callable(upstream_divisions):
+        current[_UPSTREAM_LATER] = upstream_divisions
+    elif upstream_divisions:
         current["upstream_divisions"] = list(upstream_divisions)
     token = _acting.set(current)
     try:
@@ -97,6 +103,11 @@ def _meta(case_id: Any, correlation_id: Any) -> dict[str, Any]:
     current = _acting.get()
     if "actor" not in current:
         raise RuntimeError("domain command called outside acting(...): who is acting is unknown")
+    later = current.pop(_UPSTREAM_LATER, None)
+    if later is not None:  # `acting`'s upstream divisions, worked out at its first event (this block's own dict)
+        found = list(later())
+        if found:
+            current["upstream_divisions"] = found
     meta = {
         "case_id": str(case_id) if case_id else None,
         "correlation_id": str(correlation_id) if correlation_id else None,

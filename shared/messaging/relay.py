@@ -4,7 +4,7 @@ Publishes a service's recorded events to the `JUSOU` stream from its event store
 order, with `Nats-Msg-Id` = `event_id`. Its position is kept in the store itself (a tracking
 record) and saved after the stream acknowledged, so a restart resumes where it stopped; an
 event published again after a crash is the same message (deterministic `event_id`) and the
-stream drops it. The relay is woken on every commit, and polls as a fallback for commits made
+stream drops it. The relay is woken by every commit that records events, and polls as a fallback for commits made
 by another process (a second replica on PostgreSQL).
 
 Only this service may publish on `jusou.<service>.>` (a NATS user per service), and only its
@@ -143,8 +143,9 @@ class Relay:
         self._loop = asyncio.get_running_loop()
         on_recorded = getattr(self.app, "on_recorded", None)  # shared/kernel/app.py: each commit's recordings
         if on_recorded is not None:
-            on_recorded(self.recorded)
-        self.app.on_commit(self.wake)
+            on_recorded(self.recorded)  # and woken by it, for a commit that recorded events (`recorded`)
+        else:
+            self.app.on_commit(self.wake)
         self.position = await self._from_store(self.app.relay_position)
         try:
             await self._follow()
@@ -337,8 +338,13 @@ class Relay:
     def recorded(self, recordings: Sequence[Any]) -> None:
         """Thread-safe: called by the application with each commit's recordings (`on_recorded`), in the committing
         thread, after the commit: what this process recorded is handed to the relay as it was recorded, so the relay
-        does not read back, decrypt and decode it (`_take_handed`). Private events are kept as None: only their
-        position counts."""
+        does not read back, decrypt and decode it (`_take_handed`), and the relay is woken. Private events are kept
+        as None: only their position counts. A commit that recorded no event wakes nothing: a commit outside the
+        event store's `put` (none in the services) would be found by the poll, as another process's is."""
+        if not recordings:
+            # a commit of a tracking record alone (a delivery whose handlers recorded nothing: most of a consumer's):
+            # nothing to publish, no wake (issue 19: each woke the relay, which read the store on a worker thread)
+            return
         public = getattr(self.translate, "public_classes", None)
         with self._handed_lock:
             handed = self._handed
@@ -347,6 +353,7 @@ class Relay:
                 handed[recording.notification.id] = event if public is None or type(event) in public else None
             while len(handed) > HANDED_KEPT:  # the relay far behind (NATS away): the oldest are read from the store
                 del handed[next(iter(handed))]
+        self.wake()
 
     def _take_handed(self) -> list[tuple[int, Any]]:
         """The events this process recorded from the next position on, as long as they follow on one from another
