@@ -22,6 +22,10 @@ arrive, not a backlog), with the work around it subtracted thread by thread:
   own copies taken off): the relays' publishes and their acks, deliveries, acks, standing pull requests and their
   status messages, the relays' tail checks (`STREAM.MSG.GET`) and other API calls and their replies, advisories;
   and nats-server's CPU per journey.
+- `deliver`: outreach and participation alone (jusou.runner.Suite, SQLite, runs k = 16) and N `MeetingDecided` that
+  neither reacts to (three of their four deliveries a journey), one every 40 ms: each process's CPU per delivery, less
+  its idle CPU for as long (measured just before): what a delivered message costs a consumer, whole (inbox, commit,
+  relay and read models woken, the nats client).
 - `idle`: the whole suite (jusou.runner.Suite, SQLite, `JUSOU_INBOX_BATCH` as `jusou up`) on a nats-server of its
   own with monitoring, doing nothing for `--seconds` after it is ready (and 5 s more): each process's CPU (user +
   system, /proc) and the server's messages in and out a second (`/varz`): what the consumers' pull requests cost
@@ -44,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +238,14 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _sys_cpu(pid: int) -> float:
+    """System CPU seconds of a process (the kernel's work for it: writes, fsyncs, polls), from /proc."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[12]) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def _server_pid(url: str) -> int | None:
     """The local nats-server listening on `url`'s port (its command line names the port), else None."""
     port = url.rsplit(":", 1)[-1]
@@ -400,12 +413,101 @@ def idle_round(root: Path, seconds: float) -> dict[str, Any]:
             **{f"cpu_ms_per_s_{n}": round(v, 2) for n, v in cpu.items()}}
 
 
+def deliver_round(root: Path, n: int, gap: float = 0.04, idle: float = 6.0) -> dict[str, Any]:
+    """Outreach's and participation's CPU per delivery of an event they react to with no effect (a `MeetingDecided`
+    about another program's plan, connecting no one: three of their four deliveries a journey), in the suite's shape
+    (jusou.runner.Suite, SQLite, runs k = 16, relay, read models), one every `gap` seconds: each process's CPU over
+    the deliveries less its idle CPU for as long (measured just before), per delivery."""
+    from uuid import uuid4
+
+    import nats as nats_py
+    from support.servers import free_port
+
+    from bench.load import env_for_store
+    from jusou.runner import Suite
+    from shared.contract.events import STREAM, Actor, Envelope, MeetingDecidedV1, envelope_json
+    from shared.messaging.relay import cloudevents_headers
+
+    names = ("outreach", "participation")
+    with tempfile.TemporaryDirectory(prefix="jusou-bench-deliver-") as folder:
+        base = Path(folder)
+        extra = env_for_store("sqlite", base / "data") | {"JUSOU_INBOX_BATCH": "16"}
+        os.environ.update(extra)
+        with Suite(base / "data", nats_port=free_port(), ports={name: free_port() for name in names}, services=names,
+                   extra_env=extra) as suite:
+            pids = {name: process.pid for name, process in suite.processes.items()}
+            user, password = suite.nats_operator()
+
+            def body(position: int) -> Envelope:
+                payload = MeetingDecidedV1(meeting_id=uuid4(), meeting_type="jusou_shien_kaigi", plan_id=uuid4(),
+                                           decision="approved", attendees=["高齢福祉課"], reasons="",
+                                           connect_to=[], program="collaboration", revision=1)
+                return Envelope(event_id=uuid4(), event_type="MeetingDecided", schema_version=1, source="meeting",
+                                source_position=position, case_id=uuid4(), occurred_at=datetime.now(UTC),
+                                correlation_id=uuid4(), causation_id=None,
+                                actor=Actor(staff_id="kaigi-001", division="fukushi-seisaku"),
+                                payload=payload.model_dump(mode="json"))
+
+            async def drive() -> dict[str, Any]:
+                nc = await nats_py.connect(suite.nats_url, user=user, password=password, name="bench-deliver")
+                js = nc.jetstream()
+
+                async def publish(position: int) -> None:
+                    envelope = body(position)
+                    await js.publish(envelope.subject, envelope_json(envelope), stream=STREAM,
+                                     headers={"Nats-Msg-Id": str(envelope.event_id), **cloudevents_headers(envelope)})
+
+                async def settled(upto: int) -> None:
+                    for _ in range(600):
+                        floors = [(await js.consumer_info(STREAM, f"{name}--meeting")).ack_floor.stream_seq
+                                  for name in names]
+                        if min(floors) >= upto:
+                            return
+                        await asyncio.sleep(0.1)
+                    raise TimeoutError("the consumers did not ack every delivery")
+
+                try:
+                    for position in range(1, 11):  # warm: consumers made, the first store reads done
+                        await publish(position)
+                        await asyncio.sleep(gap)
+                    await settled(10)
+                    await asyncio.sleep(1.0)
+                    before = {k: _cpu(p) for k, p in pids.items()}
+                    await asyncio.sleep(idle)
+                    idle_used = {k: _cpu(p) - before[k] for k, p in pids.items()}
+                    before = {k: _cpu(p) for k, p in pids.items()}
+                    before_sys = {k: _sys_cpu(p) for k, p in pids.items()}
+                    began = time.perf_counter()
+                    for position in range(11, 11 + n):
+                        await publish(position)
+                        await asyncio.sleep(gap)
+                    await settled(10 + n)
+                    wall = time.perf_counter() - began
+                    used = {k: _cpu(p) - before[k] for k, p in pids.items()}
+                    used_sys = {k: _sys_cpu(p) - before_sys[k] for k, p in pids.items()}
+                finally:
+                    await nc.close()
+                out: dict[str, Any] = {"deliveries": n, "wall_s": round(wall, 2)}
+                for name in names:
+                    idle_rate = idle_used[name] / idle
+                    out[f"{name}_idle_cpu_ms_per_s"] = round(1e3 * idle_rate, 2)
+                    out[f"{name}_cpu_us_per_delivery_raw"] = round(1e6 * used[name] / n, 1)
+                    out[f"{name}_sys_cpu_us_per_delivery_raw"] = round(1e6 * used_sys[name] / n, 1)
+                    out[f"{name}_cpu_us_per_delivery"] = round(1e6 * (used[name] - idle_rate * wall) / n, 1)
+                out["cpu_us_per_delivery"] = round(sum(out[f"{name}_cpu_us_per_delivery"] for name in names) / len(names), 1)
+                return out
+
+            return asyncio.run(drive())
+
+
 def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, concurrency: int = 4) -> dict[str, Any]:
     _paths(root)
     if what == "idle":
         return idle_round(root, seconds)
     if what == "journey":
         return journey_round(root, n, concurrency)
+    if what == "deliver":
+        return deliver_round(root, n)
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
@@ -426,7 +528,7 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/bus_costs.py", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("relay", "inbox", "idle", "journey"))
+    parser.add_argument("what", choices=("relay", "inbox", "idle", "journey", "deliver"))
     parser.add_argument("--concurrency", type=int, default=4, help="journey: journeys at once")
     parser.add_argument("--seconds", type=float, default=60.0, help="idle: how long the suite is measured")
     parser.add_argument("-n", type=int, default=100, help="cases (relay: 3 publishes each) or deliveries (inbox)")
@@ -440,7 +542,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(one_round(args.one, args.what, args.n, args.batch, args.seconds, args.concurrency)))
         return
     key = {"relay": "relay_cpu_us_per_publish", "inbox": "inbox_cpu_us_per_delivery",
-           "idle": "idle_suite_cpu_ms_per_s", "journey": "nats_in_per_journey"}[args.what]
+           "idle": "idle_suite_cpu_ms_per_s", "journey": "nats_in_per_journey",
+           "deliver": "cpu_us_per_delivery"}[args.what]
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
     results: dict[str, list[dict[str, Any]]] = {t: [] for t in trees}
     for i in range(args.rounds):
