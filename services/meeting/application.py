@@ -170,7 +170,16 @@ class MeetingApplication(KeptReads):
         positions: list[dict[str, str]], connect_to: list[str], primary_agency: str | None, all_agree: bool = False,
     ) -> None:
         """D5: decide a proposed plan, every attendee's position as given (MeetingDecided, CaseReturnedToIntake);
-        「全員賛成」 (`all_agree`) records every attendee's 賛成 in one step."""
+        「全員賛成」 (`all_agree`) records every attendee's 賛成 in one step. The sitting, the plan and the case's
+        consent as kept are checked in one statement (`checked_together`)."""
+        with self.checked_together(meeting_id, plan_id, self.kept_case_of(plan_id)):
+            self._decide(actor, meeting_id, plan_id, decision, reasons, positions, connect_to, primary_agency,
+                         all_agree)
+
+    def _decide(
+        self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, decision: str, reasons: str,
+        positions: list[dict[str, str]], connect_to: list[str], primary_agency: str | None, all_agree: bool,
+    ) -> None:
         meeting = self._meeting(meeting_id)
         review = self.review(plan_id)
         if all_agree:
@@ -190,26 +199,30 @@ class MeetingApplication(KeptReads):
         self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, outcome: str, course: str, result: str,
         reason: str, next_review_on: date | None, goal_results: list[dict[str, str]],
     ) -> None:
-        """D7: closure evaluation: PlanClosed, PlanSuspended or PlanContinued."""
-        meeting = self._meeting(meeting_id)
-        review = self.review(plan_id)
-        with acting(actor):
-            meeting.take_up(review.case_id, list(self.members(meeting)))
-            meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
-                             self._consent_asked(meeting, review.case_id), city=self.city())
-            review.settle(outcome)
-        self.save(meeting, review)
+        """D7: closure evaluation: PlanClosed, PlanSuspended or PlanContinued (the sitting, the plan and the consent
+        checked in one statement, as a decision's)."""
+        with self.checked_together(meeting_id, plan_id, self.kept_case_of(plan_id)):
+            meeting = self._meeting(meeting_id)
+            review = self.review(plan_id)
+            with acting(actor):
+                meeting.take_up(review.case_id, list(self.members(meeting)))
+                meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
+                                 self._consent_asked(meeting, review.case_id), city=self.city())
+                review.settle(outcome)
+            self.save(meeting, review)
 
     def resume(self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID, reason: str) -> None:
-        """D7 D9: resume a suspended plan at the 重層的支援会議 once consent was given again (PlanResumed)."""
-        meeting = self._meeting(meeting_id)
-        review = self.review(plan_id)
-        with acting(actor):
-            meeting.take_up(review.case_id, list(self.members(meeting)))
-            consent = self.consent_of(review.case_id) if meeting.meeting_type == "jusou_shien_kaigi" else None
-            meeting.resume(review, reason, consent, city=self.city())  # (a 支援会議 refuses a resumption before D9)
-            review.settle("resumed")
-        self.save(meeting, review)
+        """D7 D9: resume a suspended plan at the 重層的支援会議 once consent was given again (PlanResumed); the
+        sitting, the plan and the consent checked in one statement, as a decision's."""
+        with self.checked_together(meeting_id, plan_id, self.kept_case_of(plan_id)):
+            meeting = self._meeting(meeting_id)
+            review = self.review(plan_id)
+            with acting(actor):
+                meeting.take_up(review.case_id, list(self.members(meeting)))
+                consent = self.consent_of(review.case_id) if meeting.meeting_type == "jusou_shien_kaigi" else None
+                meeting.resume(review, reason, consent, city=self.city())  # (a 支援会議 refuses a resumption before D9)
+                review.settle("resumed")
+            self.save(meeting, review)
 
     def _consent_asked(self, meeting: Meeting, case_id: UUID) -> bool:
         """D9 as a decision or an evaluation at this sitting asks it: the consent is read for a 重層的支援会議 only (a

@@ -24,7 +24,8 @@ serves both, as before.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from copy import deepcopy
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -120,6 +121,7 @@ class KeptReads(ServiceApplication):
         self.reads_kept: LRUCache[UUID, Any] | None = (
             None if isinstance(self.repository, KeptAggregates) else LRUCache(maxsize=READS_KEPT))
         self._processing = threading.local()  # `policy` → `process_event`: what this thread's inbox run collected
+        self._checked = threading.local()  # `checked_together` → `_current`: this thread's command's checked aggregates
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """A command's commit; then each aggregate it recorded is kept for the reads, as the store now holds it (a
@@ -183,8 +185,52 @@ class KeptReads(ServiceApplication):
             raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
         return own_copy(aggregate)
 
+    @contextmanager
+    def checked_together(self, *aggregate_ids: UUID | None) -> Iterator[None]:
+        """Within the block, the first use (`read`, `load`) of each of these aggregates that is kept is served by one
+        check made for all of them here, in one statement (a command's sitting, plan and consent: one select instead
+        of three), where the store can (`newer_of`: SQLite); else, and for any further use, each use checks as
+        before. A use finds what was checked only if it is still what is kept (a commit of another thread since
+        replaced it: checked again); an aggregate found changed is decoded afresh at its use. Not inside an inbox
+        run (its reads are noted one by one for `receive_many`)."""
+        kept_reads = getattr(self, "reads_kept", None)
+        newer_of = getattr(self.recorder, "newer_of", None)
+        noting = getattr(self.events, "noting", None)  # (NotedEventStore: `reads` while `receive_many` notes them)
+        if kept_reads is None or newer_of is None or getattr(noting, "reads", None) is not None:
+            yield
+            return
+        versions: dict[UUID, int] = {}
+        kept: dict[UUID, Any] = {}
+        for aggregate_id in dict.fromkeys(i for i in aggregate_ids if i is not None):
+            try:
+                aggregate = kept_reads.get(aggregate_id)
+            except KeyError:
+                continue
+            if not getattr(aggregate, "pending_events", None):
+                versions[aggregate_id], kept[aggregate_id] = aggregate.version, aggregate
+        if len(versions) < 2:  # one alone is checked at its use, as before
+            yield
+            return
+        newer = newer_of(versions)
+        self._checked.current = {i: a for i, a in kept.items() if i not in newer}
+        try:
+            yield
+        finally:
+            self._checked.current = None
+
+    def kept_case_of(self, aggregate_id: UUID) -> UUID | None:
+        """The `case_id` of a kept aggregate (one that never changes it: an agenda item's, a plan's), None when it is
+        not kept: what `checked_together` may check with it before it is read."""
+        try:
+            case_id: Any = self.reads_kept.get(aggregate_id) if self.reads_kept is not None else None
+        except KeyError:
+            return None
+        found = getattr(case_id, "case_id", None)
+        return found if isinstance(found, UUID) else None
+
     def _current(self, aggregate_id: UUID) -> Any:
-        """The kept aggregate when the store holds no event after its version (one select), else None."""
+        """The kept aggregate when the store holds no event after its version (one select, or `checked_together`'s
+        one for several), else None."""
         assert self.reads_kept is not None
         try:
             aggregate: Any = self.reads_kept.get(aggregate_id)
@@ -192,6 +238,9 @@ class KeptReads(ServiceApplication):
             return None
         if getattr(aggregate, "pending_events", None):  # changed by a reader (it must not be): decoded afresh
             return None
+        checked: dict[UUID, Any] | None = getattr(self._checked, "current", None)
+        if checked and checked.pop(aggregate_id, None) is aggregate:  # checked together just now (one use each)
+            return aggregate
         if next(iter(self.events.get(aggregate_id, gt=aggregate.version, limit=1)), None) is not None:
             return None
         return aggregate

@@ -47,6 +47,10 @@ def reads_alone(recorder_class: type) -> type:
     name needed, the pooled connection's `sqlite3.Connection`, comes through the adapter (shared/kernel/library.py
     `sqlite_of`). Collaboration made about 30 such reads per journey, each two statements more than it needs.
 
+    `newer_of` (new, issue 19) answers for several aggregates at once whether an event was stored after a given
+    version, in one statement: a command's check of the kept aggregates it is about to use (shared/domain/kept_reads.py
+    `checked_together`).
+
     `select_events` also gives every stored event the `UUID` it was asked for (the rows are selected by it: their
     id is its hex), not one `UUID` made per row from the row's text. Statements, parameters and ordering are the
     library's own. Pinned against the library's reads, side by side: tests/unit/test_reads_alone.py."""
@@ -88,7 +92,20 @@ def reads_alone(recorder_class: type) -> type:
         found: int = read(self, self.select_max_notification_id_statement, [])[0][0]
         return found
 
-    members: dict[str, Any] = {"select_events": select_events,
+    def newer_of(self: Any, versions: dict[Any, int]) -> set[Any]:
+        """Which of the aggregates (id → a version) have an event stored after that version: one statement, one
+        `EXISTS` for each (the index's first entry past the version, as `select_events(gt=version, limit=1)` finds
+        it), one snapshot for all."""
+        ids = list(versions)
+        statement = "SELECT " + ", ".join(
+            [f"EXISTS (SELECT 1 FROM {self.events_table_name} WHERE originator_id=? AND originator_version>?)"] * len(ids))
+        params: list[Any] = []
+        for aggregate_id in ids:
+            params += [aggregate_id.hex if isinstance(aggregate_id, UUID) else aggregate_id, versions[aggregate_id]]
+        [row] = read_alone(self.datastore, statement, params, tuples=True)
+        return {aggregate_id for aggregate_id, newer in zip(ids, row, strict=True) if newer}
+
+    members: dict[str, Any] = {"select_events": select_events, "newer_of": newer_of,
                                "__doc__": f"{recorder_class.__name__} whose one-statement reads run alone (reads_alone)."}
     if hasattr(recorder_class, "max_tracking_id"):
         members["max_tracking_id"] = max_tracking_id
