@@ -4,6 +4,7 @@ routes are shared/web/plan_api.py's `plan_router`."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -52,6 +53,15 @@ class PlanOwner(ServiceApplication):
     def require_case(self, case_id: UUID) -> None:
         """Raise NotFound unless this program holds the case."""
         raise NotImplementedError
+
+    def checked_together(self, *aggregate_ids: UUID | None) -> AbstractContextManager[None]:
+        """Nothing here: each use of an aggregate reads it (a program whose reads are kept, shared/domain/kept_reads.py
+        `KeptReads`, checks what it keeps of these in one statement)."""
+        return nullcontext()
+
+    def kept_case_of(self, aggregate_id: UUID) -> UUID | None:
+        """None here (`KeptReads`: the case of a kept plan)."""
+        return None
 
     def require_proposable(self, case_id: UUID) -> None:
         """D6 D11: the case of a plan going to the meeting is one this program still holds (`require_case`). A program
@@ -112,12 +122,14 @@ class PlanOwner(ServiceApplication):
 
     def propose_plan(self, actor: dict[str, str], plan_id: UUID) -> int:
         """D4 D6: propose the plan to the meeting (PlanProposed), for a case this program still holds (D11): the plan
-        loaded once, its case read once (`require_proposable`)."""
-        plan: Plan = self.load(plan_id, Plan, "プラン")
-        self.require_proposable(UUID(str(plan.case_id)))
-        with acting(actor):
-            plan.propose()
-        self.save(plan)
+        loaded once, its case read once (`require_proposable`); the two, as kept, checked in one statement
+        (`checked_together`)."""
+        with self.checked_together(plan_id, self.kept_case_of(plan_id)):
+            plan: Plan = self.load(plan_id, Plan, "プラン")
+            self.require_proposable(UUID(str(plan.case_id)))
+            with acting(actor):
+                plan.propose()
+            self.save(plan)
         return plan.revision
 
     def request_plan_closure(self, actor: dict[str, str], plan_id: UUID, progress: str) -> None:

@@ -1,7 +1,8 @@
 """Issue 19: a decision, an evaluation or a resumption of the meeting checks the sitting, the plan and the case's consent
 it keeps in one statement on SQLite (shared/domain/kept_reads.py `checked_together`, shared/kernel/lean.py `newer_of`),
-where it made three (one per use): each is still checked against the store before it is used, so what another
-replica recorded meanwhile (a withdrawn consent, a decision on the same plan) is seen, as before."""
+where it made three (one per use), and collaboration's proposal its plan and case in one, where it made two: each is
+still checked against the store before it is used, so what another replica recorded meanwhile (a withdrawn consent,
+a decision on the same plan, a case returned to intake) is seen, as before."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from uuid import UUID, uuid4
 import pytest
 from support.municipality import ELDERLY
 
+from services.collaboration.application import CollaborationApplication
+from services.collaboration.domain import CaseNotHeld
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import ConsentMissing, NotOnAgenda
 from shared.kernel import lean
-from unit.builders import ATTENDEES, SECRETARIAT
+from unit.builders import ATTENDEES, COORDINATOR, ROLES, SECRETARIAT, Upstream
 from unit.test_meeting import Feeds, decide, evaluate
+
+LEAN = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "PROCESS_RECORDER_TOPIC": "shared.kernel.store:LeanSQLiteProcessRecorder",
+        "JUSOU_READMODELS_FOLLOW": "0"}
 
 
 def on_sqlite(path: Path) -> MeetingApplication:
@@ -138,3 +144,26 @@ def test_a_check_together_of_one_kept_aggregate_is_its_own_select(meeting: Meeti
         assert reads == []
         meeting.listed(plan_id)
     assert len(reads) == 1 and "EXISTS" not in reads[0]
+
+
+def test_d4_d11_a_proposal_checks_its_plan_and_case_in_one_statement_and_sees_a_return_recorded_elsewhere(
+        tmp_path: Path, reads: list[str]) -> None:
+    env = {**LEAN, "SQLITE_DBNAME": str(tmp_path / "collaboration.sqlite")}
+    one, other = CollaborationApplication(dict(env)), CollaborationApplication(dict(env))
+    try:
+        intake, meeting = Upstream("intake"), Upstream("meeting")
+        case_id = uuid4()
+        assert one.receive(*intake.emit("CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"],
+                                                          "primary_agency": ELDERLY.ja}, case_id))
+        plan_id = one.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+        reads.clear()
+        assert one.propose_plan(COORDINATOR, plan_id) == 1
+        assert len(reads) == 1 and reads[0].count("EXISTS") == 2  # was two selects: the plan's, the case's
+
+        returned = {"meeting_id": str(uuid4()), "primary_agency": ELDERLY.ja, "reason": "窓口で支援を継続"}
+        assert other.receive(*meeting.emit("CaseReturnedToIntake", returned, case_id))  # the case, elsewhere
+        with pytest.raises(CaseNotHeld):
+            one.propose_plan(COORDINATOR, plan_id)  # D11: seen, though `one` kept the case as it was before
+    finally:
+        one.close()
+        other.close()
