@@ -28,6 +28,10 @@ def at_least(value: float | None, limit: float) -> bool | None:
 #: Issue 19's targets, each checked in one run against that run's own baselines (or, for the figures
 #: that must be "no worse than today", against a previous run's JSON given with --baseline).
 CPU_MS_PER_BUS_EVENT = 3.0  # whole suite, SQLite, at the best saturation step
+#: The same target read on any machine: issue 19 set 3 ms over its floor estimate of 1.5 ms a bus event for the bare
+#: libraries, so at most twice the bare stack's CPU for the same journey, measured in the same run (bench/floor.py).
+#: Shown beside the 3 ms (which moves with the machine: the bare stack alone measured 1.5 to 3.3 ms on sessions' machines).
+CPU_OF_BARE_STACK = 2.0
 GOALS = {
     "sqlite": {"saturation_of_insert": 0.10, "hop_p99_ms": 25},
     "postgres": {"saturation_of_insert": 0.15, "hop_p99_ms": 50},
@@ -39,9 +43,10 @@ RSS_SLACK = 0.05  # "no worse than today": a run's noise allowed on top of the p
 TIME_SLACK = 0.10
 
 
-def stack_floor_rows(costs: dict[str, float] | None, best: dict[str, Any]) -> list[Row]:
+def stack_floor_rows(costs: dict[str, float] | None, best: dict[str, Any], scored: bool = True) -> list[Row]:
     """The suite's CPU per bus event beside the bare stack's for the same journey, measured in the same run
-    (bench/floor.py: FastAPI, eventsourcing and NATS with nothing of ours; a ratio the machine's speed does not move)."""
+    (bench/floor.py: FastAPI, eventsourcing and NATS with nothing of ours; a ratio the machine's speed does not move).
+    `scored`: with the target `CPU_OF_BARE_STACK` (SQLite, as the 3 ms)."""
     if not costs or not best.get("journeys_per_s"):
         return []
     from bench.floor import per_bus_event_ms
@@ -52,7 +57,9 @@ def stack_floor_rows(costs: dict[str, float] | None, best: dict[str, Any]) -> li
     return [
         row("saturation", "CPU per bus event, the bare stack alone for the same journey", bare, "ms"),
         row("saturation", "CPU per bus event, whole suite ÷ the bare stack's", best["cpu_ms_per_bus_event"]["suite"], "ms",
-            bare, "bare stack (bench/floor.py)"),
+            bare, "bare stack (bench/floor.py)",
+            f"≤ {CPU_OF_BARE_STACK:g} × bare (3 ms ÷ issue's 1.5 floor)" if scored else "",
+            at_most(ratio(best["cpu_ms_per_bus_event"]["suite"], bare), CPU_OF_BARE_STACK) if scored else None),
     ]
 
 
@@ -131,7 +138,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             row("saturation", "CPU per bus event, whole suite (best step)", best["cpu_ms_per_bus_event"]["suite"], "ms",
                 hop["cpu_ms_per_bus_event"]["suite"], "steady phase", cpu_target,
                 at_most(best["cpu_ms_per_bus_event"]["suite"], CPU_MS_PER_BUS_EVENT) if cpu_target else None),
-            *stack_floor_rows(raw.get("stack_floor_us"), best),
+            *stack_floor_rows(raw.get("stack_floor_us"), best, scored=bool(cpu_target)),
             row("saturation", "cores busy: the suite / the load generator", best["cpu_cores_busy"], "cores",
                 best.get("driver_cores_busy"), f"load generator, {best.get('driver_processes', 1)} processes"),
             row("load generator", "its busiest process (a process is one core at most)",

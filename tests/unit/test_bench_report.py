@@ -285,5 +285,11 @@ def test_the_suites_cpu_per_bus_event_is_shown_against_the_bare_stacks_for_the_s
     against = shown["CPU per bus event, whole suite ÷ the bare stack's"]
     assert against["value"] == 5.0 and against["baseline"] == bare["value"]
     assert round(against["ratio"], 2) == round(5.0 / bare["value"], 2)
+    # issue 19's 3 ms over its 1.5 ms floor, read on this machine: at most twice the bare stack (here 5.0 ÷ 1.63 ms: missed)
+    assert against["target"].startswith("≤ 2 × bare") and against["met"] is False
+    for cpu, met in ((3.2, True), (3.4, False)):  # the bare stack here: 1.63 ms
+        given = results(cpu=cpu)
+        given["raw"]["stack_floor_us"] = costs
+        assert {r["figure"]: r for r in report.rows(given)}[against["figure"]]["met"] is met, cpu
     assert "CPU per bus event, the bare stack alone for the same journey" not in {
         r["figure"] for r in report.rows(results(cpu=5.0))}  # a run without the floor shows no such row
