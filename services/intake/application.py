@@ -49,7 +49,7 @@ from shared.contract.events import (
 from shared.domain.access import OutOfScope
 from shared.domain.casework import JST, CaseFile, case_file_id
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
-from shared.domain.kept_reads import KeptReads
+from shared.domain.kept_reads import KeptReads, own_copy
 from shared.domain.wareki import today_in_japan
 from shared.kernel import decoded_once
 from shared.kernel.app import KeptAggregates, handles
@@ -898,9 +898,11 @@ class IntakeApplication(KeptReads, CaseworkOwner):
                 for what, due, overdue in due_at_intake(self.case_view(case_id), connected_on, escalated_on, on)]
 
     def _case(self, case_id: UUID) -> Case:
-        """The case, the caller's own copy: the one this request's scope check decoded (`case_divisions`), else loaded
-        (a copy of the kept case when the store holds nothing newer, `KeptReads.load`)."""
-        case: Case | None = decoded_once.take(case_id, Case)
+        """The case, the caller's own copy: the one this request's scope check decoded (`case_divisions`), or a copy
+        of the kept case it read (no second look at the store: a save on it that lost a race is refused by the store
+        and runs again, shared/web/retry.py), else loaded (a copy of the kept case when the store holds nothing
+        newer, `KeptReads.load`)."""
+        case: Case | None = decoded_once.take(case_id, Case, copy=own_copy)
         return case if case is not None else self.load(case_id, Case, "ケース")
 
     def _case_read(self, case_id: UUID) -> Case:

@@ -18,11 +18,12 @@ takes nothing.
 An application that keeps what it recorded and reads (shared/domain/kept_reads.py `KeptReads`, intake's case since
 issue 19's seventh pass) reads the kept aggregate itself at the scope check: that one is every reader's, so it is
 left as shared (`leave_shared`): a read in the same request takes it as it is (`take(..., reading=True)`: change
-nothing of it), a command never does (`take` without `reading` finds nothing and loads its own copy).
+nothing of it), a command only its own copy of it (`take(..., copy=...)`), never the kept aggregate itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
@@ -54,14 +55,18 @@ def leave_shared(aggregate: Any) -> None:
         slot[:] = [aggregate, True]
 
 
-def take(aggregate_id: UUID, kind: type[T], reading: bool = False) -> T | None:
+def take(aggregate_id: UUID, kind: type[T], reading: bool = False,
+         copy: Callable[[T], T] | None = None) -> T | None:
     """The aggregate this request's scope check left, once; None when it left another (or none). A shared one (kept,
-    `leave_shared`) only to a caller `reading`, which changes nothing of it; a command finds None (and the slot emptied:
-    a read after its save is not given the case as it was before) and loads its own."""
+    `leave_shared`) as it is only to a caller `reading`, which changes nothing of it; to a command its own `copy` of
+    it (what the store held at the scope check, as a decode there would be), else None (it loads its own). Either way
+    the slot is emptied: a read after the command's save is not given the aggregate as it was before."""
     slot = _SLOT.get()
     if slot and isinstance(slot[0], kind) and getattr(slot[0], "id", None) == aggregate_id:
         found: T = slot[0]
         shared = slot[1]
         slot.clear()  # once, whoever asks: a read after a command's save must not be given what came before it
-        return found if reading or not shared else None
+        if reading or not shared:
+            return found
+        return copy(found) if copy is not None else None
     return None

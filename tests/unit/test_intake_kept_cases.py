@@ -41,6 +41,24 @@ def decoded(app: IntakeApplication) -> Iterator[Counter[UUID]]:
         del mapper.to_domain_event
 
 
+@contextmanager
+def selects(app: IntakeApplication) -> Iterator[Counter[UUID]]:
+    """Each aggregate's events read from the store while the block runs (a kept one's check included)."""
+    counted: Counter[UUID] = Counter()
+    store: Any = app.repository.event_store
+    original = store.get
+
+    def get(originator_id: UUID, **kwargs: Any) -> Any:
+        counted[originator_id] += 1
+        return original(originator_id, **kwargs)
+
+    store.get = get
+    try:
+        yield counted
+    finally:
+        del store.get
+
+
 def escalated_case(app: IntakeApplication, reception: dict[str, str] | None = None) -> UUID:
     case_id = app.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口",
                                        ["高齢・介護", "ひきこもり"], dict(PERSON), None, True, reception=reception)
@@ -84,8 +102,8 @@ def test_d9_d10_the_journeys_inbox_and_reads_at_intake_decode_no_case_event_this
 
 
 def test_d2_a_case_request_reads_the_kept_case_at_its_scope_check_and_its_command_changes_only_its_own_copy() -> None:
-    """The scope check reads the kept case itself; the request's command (consent) is given its own copy, never the
-    kept one, which stays as recorded until the commit keeps what the command recorded."""
+    """The scope check reads the kept case itself (one look at the store); the request's command (consent) is given its
+    own copy of it, never the kept one, which stays as recorded until the commit keeps what the command recorded."""
     intake = in_memory(IntakeApplication)
     case_id = intake.receive_consultation(COUNTER_STAFF, ELDERLY.code, ELDERLY.division, "窓口", ["高齢・介護"],
                                           dict(PERSON), None, True)
@@ -96,10 +114,11 @@ def test_d2_a_case_request_reads_the_kept_case_at_its_scope_check_and_its_comman
         intake.case_divisions(case_id)
         intake.record_consent(COUNTER_STAFF, case_id, "重層的支援会議での情報共有", True, "書面")
 
-    with decoded(intake) as counted:
+    with decoded(intake) as counted, selects(intake) as looked:
         contextvars.copy_context().run(request)
 
     assert counted[case_id] == 0
+    assert looked[case_id] == 1, "the command looked at the store again after its scope check"
     assert kept.version == 1 and kept.consent is None and not kept.pending_events  # untouched by the command
     assert intake.read(case_id, Case, "ケース").consent["granted"] is True  # the commit's case, kept
 
