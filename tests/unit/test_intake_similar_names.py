@@ -105,7 +105,12 @@ def test_d2_a_reception_compares_its_name_only_with_names_sharing_enough_charact
     from services.intake import people
 
     compared: list[tuple[str, str]] = []
-    monkeypatch.setattr(people, "_alike", lambda one, other: compared.append((one, other)) or _alike(one, other))
+
+    def alike(one: str, other: str) -> bool:
+        compared.append((one, other))
+        return _alike(one, other)
+
+    monkeypatch.setattr(people, "_alike", alike)
     index = _Index()
     rng = random.Random(19)
     for _ in range(2000):
