@@ -38,6 +38,7 @@ from pydantic import BaseModel
 from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_version, upcast
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
+from shared.kernel.library import record_processed
 from shared.kernel.readmodel import ReadModels, open_view
 from shared.organisation.reference import organisation, today
 from shared.organisation.scope import PROGRAM_DIVISIONS, divisions_named, visible
@@ -827,6 +828,15 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                     done.append(outcome)
                 raise BatchFailed(done, exc) from exc
         return [bool(outcome) for outcome in outcomes]
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """The library's `process_event` (the policy collects the effects, then they are recorded with the tracking
+        record, snapshots taken, listeners told), step for step, but for effects that are none: a tracking record
+        alone (a delivery whose handlers recorded nothing) is committed on SQLite without waiting for the disk
+        (shared/kernel/library.py `record_processed`, `commit_tracking_alone`, which says why that loses nothing)."""
+        processing_event = ProcessingEvent[UUID](tracking=tracking)
+        self.policy(domain_event, processing_event)
+        record_processed(self, processing_event)
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
         """The library's policy hook, dispatched by event type: the event raised to its newest version

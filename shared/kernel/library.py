@@ -19,6 +19,10 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   here listens, and a `NOTIFY` serialises every committing transaction of the whole server; and whose
   `insert_events` sends the COMMIT with the insert (`_insert_events`, `_insert_stored_events`,
   `_fetch_ids_after_insert_events`): the events table's lock is not held across a round trip (issue 19).
+- `record_processed`, `commit_tracking_alone`: what the library's `process_event` does after its policy (`_record`,
+  `_take_snapshots`, `notify`, `_notify`), but a tracking record alone (a delivery whose handlers recorded nothing)
+  committed by a SQLite process recorder without waiting for the disk (`_insert_tracking` in a writer's transaction
+  of its pool) (issue 19).
 - `sqlite_of`: a pooled SQLite connection's `sqlite3.Connection`: the services' SQLite recorders read an
   aggregate's events and a tracking position in one statement, without the library's BEGIN and ROLLBACK
   (shared/kernel/lean.py `reads_alone`).
@@ -147,6 +151,59 @@ def without_notify(recorder_class: type, retrying: Callable[[Any], Any] = lambda
         "_notify_channel": _notify_channel, "insert_events": retrying(insert_events),
         "__doc__": f"{recorder_class.__name__} without NOTIFY, committed with its insert (without_notify)."})
     return quiet
+
+
+def record_processed(app: Any, processing_event: Any) -> None:
+    """Record what an application's policy collected into `processing_event`, as the library's `process_event` does
+    after calling the policy (`_record`: the events and the tracking in one commit; `_take_snapshots`; `notify`;
+    `_notify`), but where it collected nothing, its tracking record alone through `commit_tracking_alone` (on SQLite:
+    without waiting for the disk). The library's steps and their order are pinned by tests/unit/test_library_adapter.py."""
+    if (not processing_event.events and not processing_event.aggregates and not processing_event.saved_kwargs
+            and processing_event.tracking is not None and commit_tracking_alone(app.recorder, processing_event.tracking)):
+        return
+    recordings = app._record(processing_event)
+    app._take_snapshots(processing_event)
+    app.notify(processing_event.events)
+    app._notify(recordings)
+
+
+def commit_tracking_alone(recorder: Any, tracking: Any) -> bool:
+    """Commit a tracking record alone with a SQLite recorder, without waiting for the disk (`synchronous=NORMAL` for
+    this one transaction; the connection's own setting, FULL for the store, is put back before the connection goes
+    back to the pool, or the connection is closed); False, recording nothing, where the recorder is not SQLite's (the
+    caller records it the library's way: PostgreSQL, in memory).
+
+    A tracking record alone is what a delivery whose handlers recorded nothing commits: three of outreach's and two
+    of participation's three deliveries a journey. Its fsync was most of that delivery's cost: 250-300 µs of CPU (the
+    kernel's) and 2-6 ms of wall time holding the store's writer and the inbox's processing lock, for a row that says
+    "nothing to do here up to position P" (issue 19, docs/capacity.md §5.11). What it risks: in WAL mode a NORMAL
+    commit is atomic and survives the service's crash (kill -9: the fault harness's kind); only the machine's crash
+    can lose it, and then only with every commit after it (the WAL is written in order, and the next commit that
+    waits for the disk, any command or effect, makes it durable too). The delivery is then tracked one position
+    lower than it was acked: nothing it caused is lost (it caused nothing), the next delivery's tracking moves past it
+    (the tracking is the highest position), and should the stream deliver it again (its ack lost in the same crash:
+    nats-server syncs its files every 2 minutes) it is applied again on the same state and records nothing again.
+    A tracking record committed with effects (events) waits for the disk as before."""
+    datastore = getattr(recorder, "datastore", None)
+    if not any(c.__name__ == "SQLiteDatastore" and c.__module__ == "eventsourcing.sqlite"
+               for c in type(datastore).__mro__):
+        return False
+    with datastore.get_connection(commit=True) as connection:  # the pool's writer, as the library's insert takes it
+        raw = sqlite_of(connection)
+        setting = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+        if setting > 1:
+            raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with connection.transaction(commit=True) as cursor:  # BEGIN, the row, COMMIT; errors as the library's
+                recorder._insert_tracking(cursor, tracking)
+        finally:
+            if setting > 1:
+                try:
+                    raw.execute(f"PRAGMA synchronous={setting}")
+                except BaseException:
+                    connection.close()  # never back in the pool without its own setting: the store's commits wait
+                    raise
+    return True
 
 
 def sqlite_of(connection: Any) -> Any:

@@ -74,6 +74,20 @@ def test_sqlite_tracking_commits_with_the_transaction_and_views_commit_without_f
         assert cursor.fetchone()[0] == 1  # NORMAL: the view's commit waits for no fsync
 
 
+def test_record_processed_does_what_the_library_process_event_does_after_its_policy() -> None:
+    """`record_processed` repeats the library's `process_event` after its policy: its steps, in its order."""
+    import inspect
+    import textwrap
+
+    from eventsourcing.projection import EventSourcedProjection
+
+    source = textwrap.dedent(inspect.getsource(EventSourcedProjection.process_event))
+    calls = [node.func.attr for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"]
+    assert calls == ["policy", "_record", "_take_snapshots", "notify", "_notify"]
+
+
 def test_postgres_tracking_commits_with_the_transaction() -> None:
     if os.environ.get("JUSOU_REQUIRE_POSTGRES") != "1":
         try:
