@@ -98,7 +98,8 @@ def reads_alone(recorder_class: type) -> type:
         it), one snapshot for all."""
         ids = list(versions)
         statement = "SELECT " + ", ".join(
-            [f"EXISTS (SELECT 1 FROM {self.events_table_name} WHERE originator_id=? AND originator_version>?)"] * len(ids))
+            f"EXISTS (SELECT 1 FROM {self.events_table_name} WHERE originator_id=? AND originator_version>?) AS n{k}"
+            for k in range(len(ids)))
         params: list[Any] = []
         for aggregate_id in ids:
             params += [aggregate_id.hex if isinstance(aggregate_id, UUID) else aggregate_id, versions[aggregate_id]]
@@ -188,6 +189,27 @@ def rendered_reads(recorder_class: type) -> type:
                                 topic=row["topic"], state=bytes(row["state"])) for row in curs.fetchall()]
 
     @retry((persistence.InterfaceError, persistence.OperationalError), max_attempts=10, wait=0.2)
+    def newer_of(self: Any, versions: dict[Any, int]) -> set[Any]:
+        """Which of the aggregates (id → a version) have an event stored after that version: one statement (one round
+        trip), one `EXISTS` for each, as `reads_alone`'s on SQLite."""
+        from psycopg.sql import Identifier
+
+        ids = list(versions)
+
+        def composed() -> Any:
+            one = "EXISTS (SELECT 1 FROM {schema}.{table} WHERE originator_id = %s AND originator_version > %s) AS n"
+            return SQL("SELECT ") + SQL(", ").join(
+                SQL(one + str(k)).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+                for k in range(len(ids)))
+
+        params = [value for aggregate_id in ids for value in (aggregate_id, versions[aggregate_id])]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(rendered(self, conn, ("newer_of", len(ids)), composed), params, prepare=True)
+            row = curs.fetchone()
+        assert row is not None
+        return {aggregate_id for k, aggregate_id in enumerate(ids) if row[f"n{k}"]}
+
+    @retry((persistence.InterfaceError, persistence.OperationalError), max_attempts=10, wait=0.2)
     def max_tracking_id(self: Any, application_name: str) -> int | None:
         """The library's `max_tracking_id`, its statement rendered once."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -198,7 +220,7 @@ def rendered_reads(recorder_class: type) -> type:
             found: int | None = fetchone["max"]
             return found
 
-    members: dict[str, Any] = {"select_events": select_events, "__doc__": recorder_class.__doc__}
+    members: dict[str, Any] = {"select_events": select_events, "newer_of": newer_of, "__doc__": recorder_class.__doc__}
     if hasattr(recorder_class, "max_tracking_id"):
         members["max_tracking_id"] = max_tracking_id
     return type(recorder_class.__name__, (recorder_class,), members)

@@ -67,6 +67,23 @@ def test_an_aggregates_events_are_the_librarys_for_every_selection(recorders: tu
     assert ours.select_events(uuid4()) == library.select_events(uuid4()) == []
 
 
+def test_newer_of_answers_for_each_aggregate_what_a_select_after_its_version_finds(recorders: tuple[Any, Any]) -> None:
+    """`newer_of` (a command's check of the kept aggregates it uses, in one round trip): for each id and version,
+    whether the library's `select_events(id, gt=version, limit=1)` finds an event; several at once as each alone."""
+    library, ours = recorders
+    aggregate, other, unknown = uuid4(), uuid4(), uuid4()
+    library.insert_events([StoredEvent(originator_id=aggregate, originator_version=v, topic="t", state=b"x")
+                           for v in range(1, 6)])
+    library.insert_events([StoredEvent(originator_id=other, originator_version=v, topic="t", state=b"x")
+                           for v in range(1, 3)])
+    for version in range(7):
+        found = bool(library.select_events(aggregate, gt=version, limit=1))
+        assert ours.newer_of({aggregate: version}) == ({aggregate} if found else set()), version
+    assert ours.newer_of({aggregate: 4, other: 2, unknown: 0}) == {aggregate}
+    assert ours.newer_of({aggregate: 5, other: 1, unknown: 0}) == {other}
+    assert ours.newer_of({aggregate: 0, other: 0, unknown: 0}) == {aggregate, other}  # (rendered once for three)
+
+
 def test_a_tracking_position_is_the_librarys(recorders: tuple[Any, Any]) -> None:
     library, ours = recorders
     assert ours.max_tracking_id("src") is library.max_tracking_id("src") is None

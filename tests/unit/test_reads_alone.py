@@ -74,6 +74,21 @@ def test_each_event_read_alone_carries_the_id_it_was_asked_for(recorders: tuple[
                for e in library.select_events(aggregate))
 
 
+def test_newer_of_answers_for_each_aggregate_what_a_select_after_its_version_finds(
+        recorders: tuple[Any, Any, UUID]) -> None:
+    """`newer_of` (a command's check of the kept aggregates it uses, in one statement): for each id and version, whether
+    the library's `select_events(id, gt=version, limit=1)` finds an event; several at once as each alone."""
+    library, lean, aggregate = recorders
+    other, unknown = uuid4(), uuid4()
+    library.insert_events(_stored(other, range(1, 3)))
+    for asked in (aggregate, str(aggregate), aggregate.hex):
+        for version in range(7):
+            found = bool(library.select_events(asked, gt=version, limit=1))
+            assert lean.newer_of({asked: version}) == ({asked} if found else set()), (asked, version)
+    assert lean.newer_of({aggregate: 4, other: 2, unknown: 0}) == {aggregate}
+    assert lean.newer_of({aggregate: 5, other: 1, unknown: 0}) == {other}
+
+
 def test_a_text_id_store_reads_alone_as_the_library(tmp_path: Path) -> None:
     library, lean = _recorders(tmp_path / "t.db", id_type="text")
     library.insert_events(_stored("case-7", range(1, 4)))
