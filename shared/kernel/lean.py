@@ -47,6 +47,13 @@ def reads_alone(recorder_class: type) -> type:
     name needed, the pooled connection's `sqlite3.Connection`, comes through the adapter (shared/kernel/library.py
     `sqlite_of`). Collaboration made about 30 such reads per journey, each two statements more than it needs.
 
+    `insert_events` of one event with nothing else in its commit (a command's save of one event; not an inbox run's,
+    which records its tracking too) runs the library's `INSERT` alone, without `BEGIN` and `COMMIT`: in autocommit
+    mode a lone statement is its own transaction, committed (and synced, as the library's `COMMIT` would) when it
+    ends, or rolled back when it fails (a version already recorded: the library's `IntegrityError`); on a writer
+    connection of the pool, as the library asks for it; the notification id is its `lastrowid`, as the library's.
+    Two events or more, or a tracking record, go through the library's transaction (one commit for all).
+
     `newer_of` (new, issue 19) answers for several aggregates at once whether an event was stored after a given
     version, in one statement: a command's check of the kept aggregates it is about to use (shared/domain/kept_reads.py
     `checked_together`).
@@ -106,7 +113,32 @@ def reads_alone(recorder_class: type) -> type:
         [row] = read_alone(self.datastore, statement, params, tuples=True)
         return {aggregate_id for aggregate_id, newer in zip(ids, row, strict=True) if newer}
 
-    members: dict[str, Any] = {"select_events": select_events, "newer_of": newer_of,
+    library: Any = recorder_class
+    library_insert = library._insert_events
+
+    def insert_events(self: Any, stored_events: Any, **kwargs: Any) -> Any:
+        """The library's `insert_events`; one event with nothing else to record (no tracking): its `INSERT` alone."""
+        if (len(stored_events) != 1 or any(value is not None for value in kwargs.values())
+                or type(self)._insert_events is not library_insert):
+            return library.insert_events(self, stored_events, **kwargs)
+        event = stored_events[0]
+        pool = self.datastore.pool
+        conn = pool.get_connection(is_writer=True)  # as the library's `datastore.transaction(commit=True)`
+        try:
+            cursor = sqlite_of(conn).cursor()
+            try:
+                cursor.execute(self.insert_events_statement, (
+                    event.originator_id.hex if isinstance(event.originator_id, UUID) else event.originator_id,
+                    event.originator_version, event.topic, event.state))
+                return [cursor.lastrowid]
+            finally:
+                cursor.close()
+        except sqlite3.Error as error:
+            raise _translated(error) from error
+        finally:
+            pool.put_connection(conn)
+
+    members: dict[str, Any] = {"select_events": select_events, "newer_of": newer_of, "insert_events": insert_events,
                                "__doc__": f"{recorder_class.__name__} whose one-statement reads run alone (reads_alone)."}
     if hasattr(recorder_class, "max_tracking_id"):
         members["max_tracking_id"] = max_tracking_id
