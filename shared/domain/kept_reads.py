@@ -9,11 +9,13 @@ of D9, the case of D4/D11), and the commands' own loads (the plan under review, 
 recorded: a command's (`save`) or an inbox run's (`process_event`), once its commit succeeded (a refused commit
 raises first and keeps nothing), so what is kept is what the store then holds; or else the last one a read decoded.
 Each use asks the store whether an event was recorded after the kept version (one select of at most one event: the
-store's, so another replica's or process's event counts at once). None: a read (`read`) is given the kept aggregate
-itself (change nothing of it), a command (`load`) its own copy (`own_copy`: what `copy.deepcopy` gives, for a fifth
-to a third of its cost; 5–14 µs for a journey's plan, sitting or agenda item, where decoding costs 94–139). One: the aggregate is decoded afresh from the store (the library's
-load); a read keeps it, a command changes its own and its commit keeps what it recorded. A kept aggregate is never
-changed (no event is applied to it), so a reader may hold it while another thread replaces it.
+store's, so another replica's or process's event counts at once; a command that uses several kept aggregates asks
+for all of them in one statement first, `checked_together`, which serves each one's first use). None: a read
+(`read`) is given the kept aggregate itself (change nothing of it), a command (`load`) its own copy (`own_copy`:
+what `copy.deepcopy` gives, for an eighth to a quarter of its cost; 2–10 µs for a journey's plan, sitting or agenda
+item, where decoding costs 94–139). One: the aggregate is decoded afresh from the store (the library's load); a read
+keeps it, a command changes its own and its commit keeps what it recorded. A kept aggregate is never changed (no
+event is applied to it), so a reader may hold it while another thread replaces it.
 
 Only what `keeps_decoded` allows is kept (never an aggregate with personal information); the stores of these
 services only grow (no event is ever deleted or rewritten), so the check at every use is all it takes to be
@@ -174,7 +176,7 @@ class KeptReads(ServiceApplication):
 
     def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
         """As `ServiceApplication.load`: the caller's own copy, to change and save. A copy of the kept aggregate when
-        the store holds nothing newer (`own_copy`: 5–14 µs for a plan, a sitting or an agenda item of a journey's end,
+        the store holds nothing newer (`own_copy`: 2–10 µs for a plan, a sitting or an agenda item of a journey's end,
         where decoding its events costs 94–139 and `copy.deepcopy` 30–47), else decoded afresh (nothing kept: the
         command changes it; its commit keeps what it recorded)."""
         kept_reads = getattr(self, "reads_kept", None)
