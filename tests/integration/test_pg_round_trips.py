@@ -95,8 +95,9 @@ async def test_the_relay_reads_its_saved_position_with_the_events_one_statement_
 
     intake.relay_position = counting("relay_position", intake.relay_position)  # type: ignore[method-assign]
     # as for another replica's commits: this process's own are handed to the relay by the commit (`on_recorded`,
-    # tests/integration/test_relay_hand_off.py), read here from the store on each wake
-    intake.on_recorded = lambda listener: None  # type: ignore[method-assign]
+    # tests/integration/test_relay_hand_off.py), read here from the store on each wake; without the hand-off the relay
+    # wakes on every commit (`on_commit`), as over an application that hands nothing over
+    intake.on_recorded = None  # type: ignore[assignment]
     nc = await connect(nats.url, "test-relay-pg")
     await ensure_streams(nc)
     relay = Relay(intake, intake_translate, nc, poll_seconds=30.0)  # no poll within the test: commits wake it
