@@ -25,7 +25,9 @@ arrive, not a backlog), with the work around it subtracted thread by thread:
 - `deliver`: outreach and participation alone (jusou.runner.Suite, SQLite, runs k = 16) and N `MeetingDecided` that
   neither reacts to (three of their four deliveries a journey), one every 40 ms: each process's CPU per delivery, less
   its idle CPU for as long (measured just before): what a delivered message costs a consumer, whole (inbox, commit,
-  relay and read models woken, the nats client).
+  relay and read models woken, the nats client). `--seconds` other than 60: the idle window (6 s by default).
+  With `JUSOU_BENCH_CPROFILE=<service>` and `JUSOU_BENCH_CPROFILE_OUT=<path>` in the environment that service runs
+  under bench/cprofile_site (send it SIGUSR1 and SIGUSR2, by its pid: `<path>.a`, `<path>.b`).
 - `idle`: the whole suite (jusou.runner.Suite, SQLite, `JUSOU_INBOX_BATCH` as `jusou up`) on a nats-server of its
   own with monitoring, doing nothing for `--seconds` after it is ready (and 5 s more): each process's CPU (user +
   system, /proc) and the server's messages in and out a second (`/varz`): what the consumers' pull requests cost
@@ -432,6 +434,8 @@ def deliver_round(root: Path, n: int, gap: float = 0.04, idle: float = 6.0) -> d
     with tempfile.TemporaryDirectory(prefix="jusou-bench-deliver-") as folder:
         base = Path(folder)
         extra = env_for_store("sqlite", base / "data") | {"JUSOU_INBOX_BATCH": "16"}
+        if os.environ.get("JUSOU_BENCH_CPROFILE"):  # bench/cprofile_site in that service (snapshots: SIGUSR1, SIGUSR2)
+            extra["PYTHONPATH"] = os.pathsep.join([str(root / "bench" / "cprofile_site"), str(root)])
         os.environ.update(extra)
         with Suite(base / "data", nats_port=free_port(), ports={name: free_port() for name in names}, services=names,
                    extra_env=extra) as suite:
@@ -507,7 +511,7 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
     if what == "journey":
         return journey_round(root, n, concurrency)
     if what == "deliver":
-        return deliver_round(root, n)
+        return deliver_round(root, n, idle=min(seconds, 60.0) if seconds != 60.0 else 6.0)
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
