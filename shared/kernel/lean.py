@@ -47,12 +47,14 @@ def reads_alone(recorder_class: type) -> type:
     name needed, the pooled connection's `sqlite3.Connection`, comes through the adapter (shared/kernel/library.py
     `sqlite_of`). Collaboration made about 30 such reads per journey, each two statements more than it needs.
 
-    `insert_events` of one event with nothing else in its commit (a command's save of one event; not an inbox run's,
-    which records its tracking too) runs the library's `INSERT` alone, without `BEGIN` and `COMMIT`: in autocommit
-    mode a lone statement is its own transaction, committed (and synced, as the library's `COMMIT` would) when it
-    ends, or rolled back when it fails (a version already recorded: the library's `IntegrityError`); on a writer
-    connection of the pool, as the library asks for it; the notification id is its `lastrowid`, as the library's.
-    Two events or more, or a tracking record, go through the library's transaction (one commit for all).
+    `insert_events` of events with nothing else in their commit (a command's save; not an inbox run's, which records
+    its tracking too) runs one `INSERT` alone, without `BEGIN` and `COMMIT`: in autocommit mode a lone statement is
+    its own transaction, committed (and synced, as the library's `COMMIT` would) when it ends, or rolled back whole
+    when it fails (a version already recorded: the library's `IntegrityError`, nothing of the other rows either); on
+    a writer connection of the pool, as the library asks for it. One event: the library's statement, its notification
+    id the `lastrowid`, as the library's; several: one statement of several rows (the library runs one `INSERT` an
+    event), their ids `RETURNING` (SQLite 3.35 or later; before it, the library's transaction). A tracking record
+    goes through the library's transaction (events and tracking in one commit).
 
     `newer_of` (new, issue 19) answers for several aggregates at once whether an event was stored after a given
     version, in one statement: a command's check of the kept aggregates it is about to use (shared/domain/kept_reads.py
@@ -117,20 +119,27 @@ def reads_alone(recorder_class: type) -> type:
     library_insert = library._insert_events
 
     def insert_events(self: Any, stored_events: Any, **kwargs: Any) -> Any:
-        """The library's `insert_events`; one event with nothing else to record (no tracking): its `INSERT` alone."""
-        if (len(stored_events) != 1 or any(value is not None for value in kwargs.values())
-                or type(self)._insert_events is not library_insert):
+        """The library's `insert_events`; events with nothing else to record (no tracking): one `INSERT` alone, of
+        one row, or of several rows with their notification ids `RETURNING` (SQLite 3.35 or later; else, and with a
+        tracking record, the library's transaction)."""
+        if (not stored_events or any(value is not None for value in kwargs.values())
+                or type(self)._insert_events is not library_insert or (len(stored_events) > 1 and not _RETURNING)):
             return library.insert_events(self, stored_events, **kwargs)
-        event = stored_events[0]
+        rows = [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id, e.originator_version,
+                 e.topic, e.state) for e in stored_events]
         pool = self.datastore.pool
         conn = pool.get_connection(is_writer=True)  # as the library's `datastore.transaction(commit=True)`
         try:
             cursor = sqlite_of(conn).cursor()
             try:
-                cursor.execute(self.insert_events_statement, (
-                    event.originator_id.hex if isinstance(event.originator_id, UUID) else event.originator_id,
-                    event.originator_version, event.topic, event.state))
-                return [cursor.lastrowid]
+                if len(rows) == 1:
+                    cursor.execute(self.insert_events_statement, rows[0])
+                    return [cursor.lastrowid]
+                cursor.execute(f"INSERT INTO {self.events_table_name} VALUES "
+                               + ",".join(["(?,?,?,?)"] * len(rows)) + " RETURNING rowid, originator_id, originator_version",
+                               [value for row in rows for value in row])
+                ids = {(found[1], found[2]): found[0] for found in cursor.fetchall()}  # (stepped to its end: committed)
+                return [ids[(row[0], row[1])] for row in rows]
             finally:
                 cursor.close()
         except sqlite3.Error as error:
@@ -145,6 +154,10 @@ def reads_alone(recorder_class: type) -> type:
     if hasattr(recorder_class, "max_notification_id"):
         members["max_notification_id"] = max_notification_id
     return type(f"Lean{recorder_class.__name__}", (recorder_class,), members)
+
+
+#: SQLite's `RETURNING` (3.35): several events inserted by one statement, their notification ids given back
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def read_alone(datastore: Any, statement: str, params: Any, *, tuples: bool = False) -> list[Any]:

@@ -138,40 +138,48 @@ def test_a_read_alone_runs_its_one_statement_without_begin_or_rollback(recorders
         assert ours == theirs[1:-1]  # the library's own statement, alone
 
 
-def test_a_commit_of_one_event_is_its_insert_alone_and_of_more_the_librarys_transaction(
+def test_a_commit_of_events_is_one_insert_alone_and_with_tracking_the_librarys_transaction(
         recorders: tuple[Any, Any, UUID]) -> None:
-    """A command's save of one event: the library's INSERT without BEGIN and COMMIT (a lone statement in autocommit is
-    its own transaction); two events, or an event with its tracking record (an inbox run), the library's own."""
+    """A command's save: one INSERT without BEGIN and COMMIT (a lone statement in autocommit is its own transaction),
+    the library's statement for one event, one statement of several rows for more (the library runs one INSERT an
+    event); an event with its tracking record (an inbox run), the library's own transaction."""
     library, lean, _ = recorders
-    one = _stored(uuid4(), range(1, 2))
     theirs = _statements(library, lambda: library.insert_events(_stored(uuid4(), range(1, 2))))
-    ours = _statements(lean, lambda: lean.insert_events(one))
+    ours = _statements(lean, lambda: lean.insert_events(_stored(uuid4(), range(1, 2))))
     assert theirs[0] == "BEGIN" and theirs[-1] == "COMMIT" and len(theirs) == 3, theirs
     assert [s.split("VALUES")[0] for s in ours] == [theirs[1].split("VALUES")[0]]  # the library's INSERT, alone
-    two, tracked = _stored(uuid4(), range(1, 3)), _stored(uuid4(), range(1, 2))
-    assert _statements(lean, lambda: lean.insert_events(two))[0] == "BEGIN"
-    tracking = Tracking(application_name="src", notification_id=9)
+    theirs = _statements(library, lambda: library.insert_events(_stored(uuid4(), range(1, 4))))
+    ours = _statements(lean, lambda: lean.insert_events(_stored(uuid4(), range(1, 4))))
+    assert theirs[0] == "BEGIN" and len(theirs) == 5 and len(ours) == 1, (theirs, ours)
+    assert ours[0].startswith(theirs[1].split("VALUES")[0]) and ours[0].count("X'") + ours[0].count("x'") == 3
+    tracking, tracked = Tracking(application_name="src", notification_id=9), _stored(uuid4(), range(1, 2))
     assert _statements(lean, lambda: lean.insert_events(tracked, tracking=tracking))[0] == "BEGIN"
     assert lean.max_tracking_id("src") == 9
 
 
-def test_a_commit_of_one_event_alone_answers_and_refuses_as_the_librarys(recorders: tuple[Any, Any, UUID]) -> None:
-    """Its notification id is the row's (as the library's), it is read back as the library reads it, and a version
-    already recorded is refused with the library's IntegrityError, recording nothing."""
+def test_a_commit_of_events_alone_answers_and_refuses_as_the_librarys(recorders: tuple[Any, Any, UUID]) -> None:
+    """Each event's notification id is its row's, in the order given (as the library's), they are read back as the
+    library reads them, and a version already recorded is refused with the library's IntegrityError, recording
+    nothing of the others given with it."""
     from eventsourcing.persistence import IntegrityError
 
     library, lean, aggregate = recorders
-    new = uuid4()
+    new, other = uuid4(), uuid4()
     [position] = lean.insert_events(_stored(new, range(1, 2)))
     assert position == library.max_notification_id()
     assert lean.select_events(new) == library.select_events(new) == _stored(new, range(1, 2))
+    mixed = [*_stored(other, range(1, 3)), *_stored(new, range(2, 4))]
+    positions = lean.insert_events(mixed)
+    assert positions == list(range(position + 1, position + 5))
+    by_position = {n.id: (n.originator_id, n.originator_version) for n in library.select_notifications(position + 1, 4)}
+    assert [by_position[p] for p in positions] == [(e.originator_id, e.originator_version) for e in mixed]
     before = library.max_notification_id()
-    for taken in (_stored(new, range(1, 2)), _stored(aggregate, range(5, 6))):
+    for taken in (_stored(new, range(1, 2)), [*_stored(uuid4(), range(1, 3)), *_stored(aggregate, range(5, 6))]):
         with pytest.raises(IntegrityError):
             lean.insert_events(taken)
     assert library.max_notification_id() == before and len(library.select_events(aggregate)) == 5
-    [following] = lean.insert_events(_stored(new, range(2, 3)))
-    assert following == before + 1 and [e.originator_version for e in library.select_events(new)] == [1, 2]
+    [following] = lean.insert_events(_stored(new, range(4, 5)))
+    assert following == before + 1 and [e.originator_version for e in library.select_events(new)] == [1, 2, 3, 4]
 
 
 def test_a_read_alone_leaves_no_snapshot_open_on_its_connection(recorders: tuple[Any, Any, UUID],
