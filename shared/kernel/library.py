@@ -184,9 +184,9 @@ def commit_tracking_alone(recorder: Any, tracking: Any) -> bool:
     (the tracking is the highest position), and should the stream deliver it again (its ack lost in the same crash:
     nats-server syncs its files every 2 minutes) it is applied again on the same state and records nothing again.
     A tracking record committed with effects (events) waits for the disk as before."""
-    datastore = getattr(recorder, "datastore", None)
-    if not any(c.__name__ == "SQLiteDatastore" and c.__module__ == "eventsourcing.sqlite"
-               for c in type(datastore).__mro__):
+    datastore: Any = getattr(recorder, "datastore", None)
+    if datastore is None or not any(c.__name__ == "SQLiteDatastore" and c.__module__ == "eventsourcing.sqlite"
+                                    for c in type(datastore).__mro__):
         return False
     with datastore.get_connection(commit=True) as connection:  # the pool's writer, as the library's insert takes it
         raw = sqlite_of(connection)
