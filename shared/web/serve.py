@@ -132,7 +132,7 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
             super().on_headers_complete()
             cycle = self.cycle
             if cycle is not None and cycle.transport is self.transport:  # not an upgrade (WebSocket): the new cycle
-                cycle.transport = HeadWithBody(self.transport, cycle, self.loop)
+                cycle.transport = HeadWithBody(self.transport, cycle, self.loop)  # type: ignore[assignment]
 
         def data_received(self, data: bytes) -> None:
             if self._refused:

@@ -224,6 +224,7 @@ async def lean_solve(
         _uses_scopes_cache = {}
     overrides = getattr(dependency_overrides_provider, "dependency_overrides", None) \
         if dependency_overrides_provider else None
+    kept = facts_kept()
     for sub_dependant in dependant.dependencies:
         call = sub_dependant.call
         use_sub_dependant = sub_dependant
@@ -255,7 +256,7 @@ async def lean_solve(
             errors.extend(solved_result.errors)
             continue
         sub_dependant_cache_key = utils._get_cache_key(dependant=sub_dependant, uses_scopes_cache=_uses_scopes_cache)
-        _, generator, async_generator, coroutine = _facts(use_sub_dependant.call) if facts_kept() else (
+        _, generator, async_generator, coroutine = _facts(use_sub_dependant.call) if kept else (
             None, utils._is_gen_callable(use_sub_dependant.call), utils._is_async_gen_callable(use_sub_dependant.call),
             utils._is_coroutine_callable(use_sub_dependant.call))
         if sub_dependant.use_cache and sub_dependant_cache_key in dependency_cache:

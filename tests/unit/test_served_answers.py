@@ -68,7 +68,7 @@ async def json_answer(scope: Any, receive: Any, send: Any) -> None:
 
 async def served(app: Any, request: bytes, settle: Any = None) -> list[bytes]:
     """What the service's protocol writes for `request`, once the app has ended (`settle`: awaited meanwhile)."""
-    protocol_class = bounded_protocol()
+    protocol_class: Any = bounded_protocol()
     assert protocol_class is not None
     config = Config(app=app, log_level="warning", lifespan="off")
     state = ServerState()
@@ -153,7 +153,7 @@ async def test_a_100_continue_goes_out_before_the_answer() -> None:
         assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
         protocol.data_received(b"hi")
 
-    protocol_class = bounded_protocol()
+    protocol_class: Any = bounded_protocol()
     assert protocol_class is not None
     state = ServerState()
     protocol = protocol_class(config=Config(app=reads, log_level="warning", lifespan="off"), server_state=state,
