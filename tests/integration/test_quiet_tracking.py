@@ -3,18 +3,22 @@ disk (`synchronous=NORMAL` for that one transaction: shared/kernel/library.py `c
 loses nothing). It was most of such a delivery's cost (issue 19, docs/capacity.md §5.11: 250-300 µs of the kernel's
 CPU and 2-6 ms of wall time for its fsync). A commit with effects still waits for the disk (FULL), the connection
 goes back to the pool with the store's own setting whatever happens, and the tracking is what it was. Real SQLite
-files (the statements each connection runs, traced)."""
+files (the statements each connection runs, traced). On PostgreSQL the same with `synchronous_commit` off for that
+one transaction (what the transaction says it is, asked inside it)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import eventsourcing.sqlite
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from support.deliveries import decided
+from support.servers import Postgres
 
 from services.outreach.application import OutreachApplication
 from shared.kernel.library import commit_tracking_alone
@@ -103,3 +107,44 @@ def test_a_recorder_that_is_not_sqlite_is_left_to_the_library() -> None:
         assert app.recorder.max_tracking_id("meeting") == 1
     finally:
         app.close()
+
+
+@pytest.fixture
+def outreach_pg(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    prefix = f"qt_{uuid4().hex[:8]}_"
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    for name, value in postgres.env(prefix).items():
+        monkeypatch.setenv(name, value)
+    app = OutreachApplication(env=store_env(Settings.from_env("outreach")) | {"JUSOU_READMODELS_FOLLOW": "0"})
+    asked: list[str] = []
+    insert = app.recorder._insert_tracking
+
+    def noted(cursor: Any, tracking: Tracking) -> None:  # what the transaction writing the tracking says it is
+        cursor.execute("SHOW synchronous_commit")
+        asked.append(str(cursor.fetchone()["synchronous_commit"]))
+        insert(cursor, tracking)
+
+    app.recorder._insert_tracking = noted
+    app.asked = asked
+    try:
+        yield app
+    finally:
+        app.close()
+        postgres.drop_schemas(prefix)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("many", [False, True], ids=["receive", "receive_many"])
+def test_on_postgres_a_tracking_record_alone_commits_without_waiting_and_effects_still_wait(outreach_pg: Any,
+                                                                                           many: bool) -> None:
+    quiet, connecting = decided(1, connect_to=[]), decided(2, connect_to=["outreach"])
+
+    for delivery in (quiet, connecting):
+        assert (outreach_pg.receive_many([delivery]) == [True]) if many else outreach_pg.receive(*delivery) is True
+
+    assert outreach_pg.asked == ["off", "on"]
+    assert outreach_pg.recorder.max_tracking_id("meeting") == 2
+    with pytest.raises(IntegrityError):  # not above the tracking: refused, recording nothing
+        commit_tracking_alone(outreach_pg.recorder, Tracking(application_name="meeting", notification_id=2))
+    assert outreach_pg.recorder.max_tracking_id("meeting") == 2
+    assert outreach_pg.receive(*quiet) is False  # a redelivery: a duplicate
