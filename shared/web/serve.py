@@ -13,9 +13,10 @@ Transfer-Encoding: a smuggling attempt) is refused with 400 and a JSON `detail` 
 
 An answer leaves in one write (issue 19): uvicorn writes its head (status line and headers) in one `transport.write`
 and its body in another, two system calls (two TCP segments: the server sets TCP_NODELAY) for every answer.
-`HeadWithBody` holds the head until the answer's first body part and writes both at once; whatever does not follow at
-once (a streamed page's live updates waiting for their first event, a HEAD's answer, which has no body) has its head
-written by a callback the loop runs next, and a close writes a held head first. uvicorn's access log, which
+`HeadWithBody` holds the head of an answer of known length (`content-length`: Starlette sends its body at once) and
+writes it with the body; a stream's head (no length: a page's live updates, which may wait for their first event) and
+a HEAD's (no body is written) go at once, and a close writes a held head first. No callback of the
+loop: one scheduled per answer to write a head that nothing followed cost the suite more than the write it saved. uvicorn's access log, which
 `log_level="warning"` never printed, is off (`access_log=False`): its client address and path were still worked out
 for every answer. tests/unit/test_served_answers.py.
 """
@@ -65,28 +66,30 @@ class _HeadersTooLarge(Exception):
 
 
 class HeadWithBody:
-    """A request's transport as its `RequestResponseCycle` sees it: the answer's head (its first write once the answer
-    has started) held and written with the write that follows, or by a callback of the loop's next round, or before a
-    close; every other write and call goes to the connection's transport as it is."""
+    """A request's transport as its `RequestResponseCycle` sees it: the head of an answer of known length (its first
+    write once the answer has started, with a `content-length`, not a HEAD's) held and written with the write that
+    follows (its body: uvicorn writes it even when empty), or before a close; every other write (a stream's head,
+    without a length, and a HEAD's, which no body follows, go at once) and call goes to the connection's transport."""
 
-    __slots__ = ("_cycle", "_head", "_loop", "_transport")
+    __slots__ = ("_cycle", "_head", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, cycle: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport, self._cycle, self._loop = transport, cycle, loop
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport, self._cycle = transport, cycle
         self._head: bytes | None = None  # held; b"" once written
 
     def write(self, data: bytes) -> None:
         head = self._head
         if head is None and self._cycle.response_started:  # the answer's head (a 100 Continue comes before it)
-            self._head = data
-            self._loop.call_soon(self.flush)
-            return
-        if head:
+            if b"\r\ncontent-length: " in data and self._cycle.scope["method"] != "HEAD":  # its body follows at once
+                self._head = data
+                return
+            self._head = b""
+        elif head:
             self._head, data = b"", head + data
         self._transport.write(data)
 
     def flush(self) -> None:
-        """The held head, if it is still held (nothing followed it at once)."""
+        """The held head, if it is still held (the app failed, or a client left, before the body)."""
         head = self._head
         if head:
             self._head = b""
@@ -132,7 +135,7 @@ def bounded_protocol() -> type[asyncio.Protocol] | None:
             super().on_headers_complete()
             cycle = self.cycle
             if cycle is not None and cycle.transport is self.transport:  # not an upgrade (WebSocket): the new cycle
-                cycle.transport = HeadWithBody(self.transport, cycle, self.loop)  # type: ignore[assignment]
+                cycle.transport = HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
         def data_received(self, data: bytes) -> None:
             if self._refused:

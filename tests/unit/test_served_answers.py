@@ -1,8 +1,8 @@
 """An answer leaves a service in one write (shared/web/serve.py `HeadWithBody`, issue 19): uvicorn's protocol wrote the
 head (status line, headers) and the body of every answer in two `transport.write` calls, two system calls and two TCP
-segments. The head is now held until the body's first part and both written at once; a head that nothing follows at
-once (a stream waiting for its first event, a HEAD, an app that fails after starting) is still written, in that order,
-before anything else, and a close writes a held head first. uvicorn's access log (never printed at "warning") is off.
+segments. The head of an answer of known length is now held until its body and both written at once; a head that
+nothing follows at once (a stream's, without a length; a HEAD's) is written at once, and a close (an app that fails
+after starting) writes a held head first. uvicorn's access log (never printed at "warning") is off.
 
 Driven here through the service's own protocol class (`bounded_protocol()`, uvicorn's httptools protocol) with a
 transport that records its writes; then through a real uvicorn server on a socket."""
@@ -173,18 +173,28 @@ async def test_a_100_continue_goes_out_before_the_answer() -> None:
 def test_a_held_head_is_written_before_a_close_and_only_once() -> None:
     class Cycle:
         response_started = True
+        scope = {"method": "GET"}
 
     transport = Recording()
-    loop = asyncio.new_event_loop()
-    try:
-        held = HeadWithBody(transport, Cycle(), loop)
-        held.write(b"HEAD")
-        assert transport.writes == []
-        held.close()
-        held.flush()
-        assert transport.writes == [b"HEAD", b"<close>"]
-    finally:
-        loop.close()
+    held = HeadWithBody(transport, Cycle())
+    held.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert transport.writes == []
+    held.close()
+    held.flush()
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", b"<close>"]
+
+
+def test_only_the_head_of_an_answer_of_known_length_is_held() -> None:
+    """A stream's head (no length) and a HEAD's (no body follows) go at once; nothing waits on a callback."""
+    class Cycle:
+        response_started = True
+        scope = {"method": "GET"}
+
+    transport = Recording()
+    HeadWithBody(transport, Cycle()).write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+    Cycle.scope = {"method": "HEAD"}
+    HeadWithBody(transport, Cycle()).write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert len(transport.writes) == 2
 
 
 async def test_through_a_real_server_answers_arrive_whole() -> None:
