@@ -53,8 +53,8 @@ def reads_alone(recorder_class: type) -> type:
     when it fails (a version already recorded: the library's `IntegrityError`, nothing of the other rows either); on
     a writer connection of the pool, as the library asks for it. One event: the library's statement, its notification
     id the `lastrowid`, as the library's; several: one statement of several rows (the library runs one `INSERT` an
-    event), their ids `RETURNING` (SQLite 3.35 or later; before it, the library's transaction). A tracking record
-    goes through the library's transaction (events and tracking in one commit).
+    event), their ids `RETURNING` (SQLite 3.35 or later, at most `_ROWS_AT_ONCE` events; else the library's
+    transaction). A tracking record goes through the library's transaction (events and tracking in one commit).
 
     `newer_of` (new, issue 19) answers for several aggregates at once whether an event was stored after a given
     version, in one statement: a command's check of the kept aggregates it is about to use (shared/domain/kept_reads.py
@@ -123,7 +123,8 @@ def reads_alone(recorder_class: type) -> type:
         one row, or of several rows with their notification ids `RETURNING` (SQLite 3.35 or later; else, and with a
         tracking record, the library's transaction)."""
         if (not stored_events or any(value is not None for value in kwargs.values())
-                or type(self)._insert_events is not library_insert or (len(stored_events) > 1 and not _RETURNING)):
+                or type(self)._insert_events is not library_insert
+                or (len(stored_events) > 1 and not _RETURNING) or len(stored_events) > _ROWS_AT_ONCE):
             return library.insert_events(self, stored_events, **kwargs)
         rows = [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id, e.originator_version,
                  e.topic, e.state) for e in stored_events]
@@ -158,6 +159,9 @@ def reads_alone(recorder_class: type) -> type:
 
 #: SQLite's `RETURNING` (3.35): several events inserted by one statement, their notification ids given back
 _RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+#: at most this many events in one statement (four parameters each: 256, under any SQLite's variable limit, 999 before
+#: 3.32); a save of more (an import, a migration) is the library's transaction
+_ROWS_AT_ONCE = 64
 
 
 def read_alone(datastore: Any, statement: str, params: Any, *, tuples: bool = False) -> list[Any]:

@@ -157,6 +157,21 @@ def test_a_commit_of_events_is_one_insert_alone_and_with_tracking_the_librarys_t
     assert lean.max_tracking_id("src") == 9
 
 
+def test_a_commit_of_more_events_than_one_statement_takes_is_the_librarys_transaction(
+        recorders: tuple[Any, Any, UUID]) -> None:
+    """At most `_ROWS_AT_ONCE` events in one statement (under any SQLite's limit of bound parameters); more, the
+    library's transaction, ids in order as the library's (review HE: tests/unit/test_review_lean_inserts.py)."""
+    from shared.kernel.lean import _ROWS_AT_ONCE
+
+    _, lean, _ = recorders
+    at_once = _statements(lean, lambda: lean.insert_events(_stored(uuid4(), range(1, _ROWS_AT_ONCE + 1))))
+    assert len(at_once) == 1
+    more, ids = _stored(uuid4(), range(1, _ROWS_AT_ONCE + 2)), []
+    ran = _statements(lean, lambda: ids.extend(lean.insert_events(more)))
+    assert ran[0] == "BEGIN" and ran[-1] == "COMMIT" and len(ran) == _ROWS_AT_ONCE + 3
+    assert ids == sorted(ids) and len(set(ids)) == len(more) and 4 * _ROWS_AT_ONCE <= 999
+
+
 def test_a_commit_of_events_alone_answers_and_refuses_as_the_librarys(recorders: tuple[Any, Any, UUID]) -> None:
     """Each event's notification id is its row's, in the order given (as the library's), they are read back as the
     library reads them, and a version already recorded is refused with the library's IntegrityError, recording
