@@ -30,7 +30,7 @@ from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, StoredEvent, UUIDAsHex
 from eventsourcing.utils import Environment
 
-from shared.kernel.library import sqlite_of
+from shared.kernel.library import inserts_as_library, sqlite_of
 
 
 def reads_alone(recorder_class: type) -> type:
@@ -116,14 +116,13 @@ def reads_alone(recorder_class: type) -> type:
         return {aggregate_id for aggregate_id, newer in zip(ids, row, strict=True) if newer}
 
     library: Any = recorder_class
-    library_insert = library._insert_events
 
     def insert_events(self: Any, stored_events: Any, **kwargs: Any) -> Any:
         """The library's `insert_events`; events with nothing else to record (no tracking): one `INSERT` alone, of
         one row, or of several rows with their notification ids `RETURNING` (SQLite 3.35 or later; else, and with a
         tracking record, the library's transaction)."""
         if (not stored_events or any(value is not None for value in kwargs.values())
-                or type(self)._insert_events is not library_insert
+                or not inserts_as_library(self, recorder_class)
                 or (len(stored_events) > 1 and not _RETURNING) or len(stored_events) > _ROWS_AT_ONCE):
             return library.insert_events(self, stored_events, **kwargs)
         rows = [(e.originator_id.hex if isinstance(e.originator_id, UUID) else e.originator_id, e.originator_version,

@@ -246,6 +246,13 @@ def sqlite_of(connection: Any) -> Any:
     return connection._sqlite_conn
 
 
+def inserts_as_library(recorder: Any, library_class: type) -> bool:
+    """Whether a recorder inserts its events as the library's `library_class` does (its `_insert_events` is that
+    class's own, not a subclass's): what shared/kernel/lean.py `reads_alone.insert_events` replaces only then."""
+    own: Any = library_class
+    return type(recorder)._insert_events is own._insert_events
+
+
 #: Each protocol's members (name, whether the protocol's member is callable), and whether all are methods.
 _MEMBERS: dict[type, tuple[tuple[tuple[str, bool], ...], bool]] = {}
 
