@@ -137,12 +137,13 @@ class PersonIndex:
     def find(self, name: str | None, birth_date: str | None, kana: str | None, phone: str | None) -> list[dict[str, Any]]:
         """People with the same name and birth date, or the same kana and phone."""
         self.catch_up()
-        refs: set[str] = set()
-        if name and birth_date:
-            refs |= self.by_name_birth.get((_text(name), birth_date), set())
-        if kana and phone:
-            refs |= self.by_kana_phone.get((_text(kana), _digits(phone)), set())
-        return [self.people[r] for r in sorted(refs)]
+        with self.lock:  # another request's catch-up (an erasure applied) may be changing the indexes
+            refs: set[str] = set()
+            if name and birth_date:
+                refs |= self.by_name_birth.get((_text(name), birth_date), set())
+            if kana and phone:
+                refs |= self.by_kana_phone.get((_text(kana), _digits(phone)), set())
+            return [self.people[r] for r in sorted(refs)]
 
     def search(self, name: str | None, kana: str | None, phone: str | None, birth_date: str | None) -> list[dict[str, Any]]:
         """Everyone matching every field given: a part of the name or kana (folded), the phone's digits
@@ -150,16 +151,17 @@ class PersonIndex:
         self.catch_up()
         want = {"name": _text(name), "kana": _text(kana), "phone": _digits(phone), "birth_date": birth_date or ""}
         found = []
-        for ref, person in self.folded.items():
-            if want["name"] and want["name"] not in person["name"]:
-                continue
-            if want["kana"] and want["kana"] not in person["kana"]:
-                continue
-            if want["phone"] and not (len(want["phone"]) >= 4 and person["phone"].endswith(want["phone"])):
-                continue
-            if want["birth_date"] and want["birth_date"] != person["birth_date"]:
-                continue
-            found.append(self.people[ref])
+        with self.lock:  # another request's catch-up (an erasure applied) may be changing the indexes
+            for ref, person in self.folded.items():
+                if want["name"] and want["name"] not in person["name"]:
+                    continue
+                if want["kana"] and want["kana"] not in person["kana"]:
+                    continue
+                if want["phone"] and not (len(want["phone"]) >= 4 and person["phone"].endswith(want["phone"])):
+                    continue
+                if want["birth_date"] and want["birth_date"] != person["birth_date"]:
+                    continue
+                found.append(self.people[ref])
         return sorted(found, key=lambda p: (p["kana"] or "", p["person_ref"]))
 
     def similar(self, person: dict[str, Any]) -> list[tuple[dict[str, Any], list[str]]]:

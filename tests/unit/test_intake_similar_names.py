@@ -5,6 +5,7 @@ below it; and the candidates looked up in the person index's own indexes are tho
 from __future__ import annotations
 
 import random
+import threading
 from difflib import SequenceMatcher
 from types import SimpleNamespace
 from typing import Any
@@ -122,3 +123,44 @@ def test_d2_a_reception_compares_its_name_only_with_names_sharing_enough_charact
 
     assert [why for _, why in found] == [["氏名が似ている"]]  # 調布一子: exactly 0.75
     assert compared == [("調布一郎", "調布一子")]
+
+
+class _Pausing(dict):  # type: ignore[type-arg]
+    """The index's folded fields, whose iteration stops after its first person until told to go on."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.iterating, self.go_on = threading.Event(), threading.Event()
+
+    def items(self) -> Any:
+        for i, pair in enumerate(super().items()):
+            yield pair
+            if i == 0:
+                self.iterating.set()
+                self.go_on.wait(5)
+
+
+def test_d2_a_search_and_a_check_read_the_index_while_an_erasure_waits() -> None:
+    """A search (氏名・ふりがな・電話での検索) or a same-person check at reception reads the index under its lock, as its
+    catch-up writes it: an erasure applied by another request meanwhile waits, instead of changing the index under the
+    read ("dictionary changed size during iteration": a 500) or dropping a person the read is about to show."""
+    index = _Index()
+    people = [SimpleNamespace(originator_id=uuid4(), name=f"調布{i}郎", kana="ちょうふ", birth_date="1950-01-01",
+                              phone="0424817111", address="") for i in range(5)]
+    for person in people:
+        index._add(person)
+    index.folded = _Pausing(index.folded)
+    found: list[Any] = []
+    reading = threading.Thread(target=lambda: found.append(index.search("調布", None, None, None)))
+    reading.start()
+    assert index.folded.iterating.wait(5)
+    erasing = threading.Thread(target=lambda: (index.lock.acquire(), index._drop(str(people[3].originator_id)),
+                                               index.lock.release()))  # as catch_up applies a Person.Erased
+    erasing.start()
+    erasing.join(0.3)
+    assert erasing.is_alive()  # the erasure waits for the read
+    index.folded.go_on.set()
+    reading.join(5)
+    erasing.join(5)
+    assert len(found) == 1 and len(found[0]) == 5  # the read as it began, whole
+    assert len(index.search("調布", None, None, None)) == 4  # and the erasure applied after it
