@@ -229,7 +229,7 @@ class Environment(BaseSettings):
         "anything was recorded after it (shared/domain/kept_reads.py, docs/capacity.md §5.10)", ge=0, le=1_000_000)
     relay_poll_seconds: float = setting(
         "JUSOU_RELAY_POLL_SECONDS", 1.0,
-        "relay's fallback poll interval (it is also woken on every commit); idle, it looks at its stream's tail for "
+        "relay's fallback poll interval (it is also woken by every commit that records events); idle, it looks at its stream's tail for "
         "messages its store never recorded one poll after its last publish, then twice as long after each look that "
         "found none, up to 32 polls", gt=0)
     log_format: Literal["console", "json"] = setting(
