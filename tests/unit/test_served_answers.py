@@ -102,6 +102,16 @@ async def test_two_answers_on_one_connection_each_one_write_in_order() -> None:
     assert len(writes) == 2 and all(w.startswith(b"HTTP/1.1 200 OK") and w.endswith(b'{"status":"ok"}') for w in writes)
 
 
+async def test_an_empty_answer_of_length_0_is_written_whole() -> None:
+    """uvicorn writes a body of length 0 too (an empty write): the held head goes with it, never left held."""
+    async def empty(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    writes = await served(empty, GET)
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK") and writes[0].endswith(b"\r\n\r\n")
+
+
 async def test_a_head_request_has_its_head_written_without_a_body() -> None:
     writes = await served(json_answer, b"HEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
     assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK") and writes[0].endswith(b"\r\n\r\n")
