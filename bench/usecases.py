@@ -21,6 +21,7 @@ statements in the suite).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -56,7 +57,7 @@ def child(tree: Path, n: int, warm: int, serve: bool = False) -> dict[str, float
              "PROCESS_RECORDER_TOPIC": "shared.kernel.store:LeanSQLiteProcessRecorder",
              "APPLICATION_RECORDER_TOPIC": "shared.kernel.store:LeanSQLiteApplicationRecorder",
              "CIPHER_TOPIC": "shared.kernel.lean:KeptKeyAESCipher",
-             "CIPHER_KEY": "7B0T/qeFhwW5aqG0BGx4iM2sDGO6c9Xl1lp8SWsXJYk=",
+             "CIPHER_KEY": base64.b64encode(os.urandom(32)).decode(),  # a fresh key per run (never one committed)
              "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
              "TRANSCODER_TOPIC": "shared.kernel.lean:OrjsonTranscoder"}
     collaboration = CollaborationApplication({**store, "SQLITE_DBNAME": str(folder / "collaboration.sqlite")})
