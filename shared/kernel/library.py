@@ -185,7 +185,11 @@ def commit_tracking_alone(recorder: Any, tracking: Any) -> bool:
     lower than it was acked: nothing it caused is lost (it caused nothing), the next delivery's tracking moves past it
     (the tracking is the highest position), and should the stream deliver it again (its ack lost in the same crash:
     nats-server syncs its files every 2 minutes) it is applied again on the same state and records nothing again.
-    A tracking record committed with effects (events) waits for the disk as before."""
+    A tracking record committed with effects (events) waits for the disk as before.
+    This holds because a handler is pure over the store and the payload (the review of §5.11.5): a handler with an
+    effect outside the store (a mail, an HTTP call) and no event must not rely on its tracking being durable; and a
+    handler reading the municipality's file may, after a restart on an edited file, record once on such a redelivery
+    what it did not record the first time (late and once, never twice)."""
     datastore: Any = getattr(recorder, "datastore", None)
     if _one_of(datastore, "eventsourcing.postgres", "PostgresDatastore"):
         _postgres_tracking_alone(recorder, datastore, tracking)
