@@ -35,6 +35,15 @@ from unit.builders import in_memory, published
 
 TODAY = reference.today()
 YESTERDAY = TODAY - timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _today() -> None:
+    """Today in Japan as each test begins, not as the module was collected: a run that crosses midnight JST
+    (15:00 UTC) saw the services' today one day past the tests' and the reorganisation on the wrong side."""
+    global TODAY, YESTERDAY
+    TODAY = reference.today()
+    YESTERDAY = TODAY - timedelta(days=1)
 PERSON = {"name": "架空 一郎", "birth_date": "1961-04-01"}
 
 
