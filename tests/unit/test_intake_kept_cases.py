@@ -15,30 +15,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
+from support.decoding import decoded
 from support.municipality import ELDERLY, LEAD, LEAD_NAME
 
 from services.intake.application import IntakeApplication, _Actor
 from services.intake.domain import Case, Person, Reception
 from shared.kernel import decoded_once
 from unit.builders import COUNTER_STAFF, PERSON, ROLES, Upstream, in_memory
-
-
-@contextmanager
-def decoded(app: IntakeApplication) -> Iterator[Counter[UUID]]:
-    """Each aggregate's stored events decoded while the block runs (aggregate id → how many events)."""
-    counted: Counter[UUID] = Counter()
-    mapper: Any = app.mapper
-    original = mapper.to_domain_event
-
-    def to_domain_event(stored: Any) -> Any:
-        counted[stored.originator_id] += 1
-        return original(stored)
-
-    mapper.to_domain_event = to_domain_event
-    try:
-        yield counted
-    finally:
-        del mapper.to_domain_event
 
 
 @contextmanager

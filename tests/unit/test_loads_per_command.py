@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from support.decoding import decoded
 from support.municipality import ELDERLY
 
 from services.collaboration.application import CollaborationApplication
@@ -149,22 +150,6 @@ def test_d4_a_revision_answers_the_plan_as_saved_reading_it_once(collaboration: 
 # scope known from its convening, the consent read only where D9 asks it ------------------------------------------
 
 
-@contextmanager
-def decoded(app: ServiceApplication) -> Iterator[Counter[UUID]]:
-    """Each aggregate's stored events decoded while the block runs (aggregate id → how many events)."""
-    counted: Counter[UUID] = Counter()
-    mapper: Any = app.mapper
-    original = mapper.to_domain_event
-
-    def to_domain_event(stored: Any) -> Any:
-        counted[stored.originator_id] += 1
-        return original(stored)
-
-    mapper.to_domain_event = to_domain_event
-    try:
-        yield counted
-    finally:
-        del mapper.to_domain_event
 
 
 def test_d10_a_convened_sittings_scope_reads_nothing_from_the_store() -> None:
