@@ -30,7 +30,7 @@ from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, StoredEvent, UUIDAsHex
 from eventsourcing.utils import Environment
 
-from shared.kernel.library import inserts_as_library, sqlite_of
+from shared.kernel.library import inserts_as_library, sqlite_of, warm_connections
 
 
 def reads_alone(recorder_class: type) -> type:
@@ -60,9 +60,18 @@ def reads_alone(recorder_class: type) -> type:
     version, in one statement: a command's check of the kept aggregates it is about to use (shared/domain/kept_reads.py
     `checked_together`).
 
+    The datastore's pool keeps each connection's statements prepared and hands out the connection returned last
+    first (shared/kernel/library.py `warm_connections`, applied as the recorder is made, before its first connection).
+
     `select_events` also gives every stored event the `UUID` it was asked for (the rows are selected by it: their
     id is its hex), not one `UUID` made per row from the row's text. Statements, parameters and ordering are the
     library's own. Pinned against the library's reads, side by side: tests/unit/test_reads_alone.py."""
+
+    library: Any = recorder_class
+
+    def __init__(self: Any, datastore: Any, *args: Any, **kwargs: Any) -> None:
+        warm_connections(datastore.pool)
+        library.__init__(self, datastore, *args, **kwargs)
 
     def read(self: Any, statement: str, params: Any) -> list[Any]:
         return read_alone(self.datastore, statement, params)
@@ -115,7 +124,6 @@ def reads_alone(recorder_class: type) -> type:
         [row] = read_alone(self.datastore, statement, params, tuples=True)
         return {aggregate_id for aggregate_id, newer in zip(ids, row, strict=True) if newer}
 
-    library: Any = recorder_class
 
     def insert_events(self: Any, stored_events: Any, **kwargs: Any) -> Any:
         """The library's `insert_events`; events with nothing else to record (no tracking): one `INSERT` alone, of
@@ -147,7 +155,8 @@ def reads_alone(recorder_class: type) -> type:
         finally:
             pool.put_connection(conn)
 
-    members: dict[str, Any] = {"select_events": select_events, "newer_of": newer_of, "insert_events": insert_events,
+    members: dict[str, Any] = {"__init__": __init__, "select_events": select_events, "newer_of": newer_of,
+                               "insert_events": insert_events,
                                "__doc__": f"{recorder_class.__name__} whose one-statement reads run alone (reads_alone)."}
     if hasattr(recorder_class, "max_tracking_id"):
         members["max_tracking_id"] = max_tracking_id

@@ -15,6 +15,9 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   beside its rows (the recorders' `_insert_tracking(cursor, tracking)`).
 - `transaction`: a recorder's datastore transaction (the attribute is untyped in the library).
 - `derived_commits`: the SQLite read-model connections commit without waiting for the disk.
+- `warm_connections`: a SQLite pool whose connections keep their statements prepared (`_create_connection`) and
+  whose idle connection returned last is handed out first (`_pool`, taken by `popleft`): a statement's page cache and
+  its prepared statement are still there (issue 19).
 - `without_notify`: a PostgreSQL recorder whose commits send no `NOTIFY` (`_notify_channel`): nothing
   here listens, and a `NOTIFY` serialises every committing transaction of the whole server; and whose
   `insert_events` sends the COMMIT with the insert (`_insert_events`, `_insert_stored_events`,
@@ -34,10 +37,12 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
 import typing
 from abc import ABCMeta
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -103,6 +108,65 @@ def derived_commits(pool: Any) -> None:
     def create_connection() -> Any:
         connection = create()
         connection._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    pool._create_connection = create_connection
+
+
+#: statements each pooled SQLite connection keeps prepared: the sqlite3 module's own default (the library passes
+#: `cached_statements=True`, which the module reads as 1: one statement kept)
+KEPT_STATEMENTS = 128
+
+
+class _LatestFirst(deque[Any]):
+    """A pool's idle connections, the one returned last handed out first: the library takes `popleft`."""
+
+    def popleft(self) -> Any:
+        return self.pop()
+
+
+def warm_connections(pool: Any) -> None:
+    """A SQLite pool (store or views) whose connections find what they need still warm (issue 19).
+
+    What a single-row select cost in a service (100-180 µs of thread CPU against 5 µs in one warm thread) was mostly
+    two things the library's pool throws away (timed per statement in every service of the journey bench,
+    docs/capacity.md §5.12):
+    - **the prepared statement**: the library opens its connections with `cached_statements=True`, which the sqlite3
+      module reads as a cache of one statement, so a connection prepares again every statement that is not the one
+      it ran last (about half of a service's reads: parse, plan, schema lookup). Here each connection is opened with
+      the module's own default, `KEPT_STATEMENTS`, the library's other arguments the same (the database, `uri`,
+      `check_same_thread=False`, its `isolation_level` and busy timeout, its row factory): the library's connection
+      is made first (its WAL set-up) and replaced by this one; an in-memory database (one connection's) is left as
+      the library made it.
+    - **the page cache**: in WAL mode a commit by one connection makes every other connection of the file drop its
+      whole page cache at its next read, which then reads its B-tree's pages again (the committing connection keeps
+      its own). The library's pool hands out the connection idle longest (`popleft`, returned with `append`), so the
+      five connections took turns and every commit cost each of them that read again: 54-67 % of the reads found
+      their cache dropped. Here the idle connection returned last is handed out first: the next statement after a
+      commit usually runs on the connection that made it, and the others rest (6-10 % of reads dropped).
+    Nothing else changes: the same connections, transactions, limits, locks and order of waiting threads.
+    Apply it before anything else wraps the pool's `_create_connection` (`derived_commits`); it refuses otherwise.
+    Idempotent. Pinned by tests/unit/test_warm_connections.py."""
+    if getattr(pool, "_jusou_warm", False):
+        return
+    if "_create_connection" in vars(pool):
+        raise RuntimeError("warm_connections first: the pool's connections are already made by another wrapper")
+    with pool._put_condition:
+        pool._pool = _LatestFirst(pool._pool)
+    pool._jusou_warm = True
+    if pool.is_sqlite_memory_mode:
+        return
+    create: Callable[[], Any] = pool._create_connection
+
+    def create_connection() -> Any:
+        connection = create()
+        made = connection._sqlite_conn
+        waits = made.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+        kept = sqlite3.connect(pool.db_name, uri=True, check_same_thread=False, isolation_level=made.isolation_level,
+                               cached_statements=KEPT_STATEMENTS, timeout=waits)
+        kept.row_factory = made.row_factory
+        made.close()
+        connection._sqlite_conn = kept
         return connection
 
     pool._create_connection = create_connection

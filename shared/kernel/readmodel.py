@@ -65,6 +65,7 @@ from shared.kernel.library import (
     track_in_memory,
     track_in_transaction,
     transaction,
+    warm_connections,
 )
 
 GENESIS = "0" * 64
@@ -668,6 +669,7 @@ def open_view(env: Mapping[str, str]) -> ReadModelView:
         db = env.get("SQLITE_DBNAME") or ""
         view_env = Environment("ReadModels", {**env, "SQLITE_DBNAME": _views_db(db)})
         factory = InfrastructureFactory.construct(view_env)
+        warm_connections(factory.datastore.pool)  # type: ignore[attr-defined]  # (first: derived_commits wraps it)
         derived_commits(factory.datastore.pool)  # type: ignore[attr-defined]  # the factory is typed as the base
         return factory.tracking_recorder(_sqlite_view_class())  # type: ignore[return-value]
     if module == "eventsourcing.postgres":
