@@ -228,7 +228,8 @@ REFUSALS = {
     400: "本文が UTF-8 の JSON として読めません / the body is not UTF-8 JSON (code `bad_request`), the "
          "Idempotency-Key is empty or over 255 characters (code `bad_key`), or the request is not valid HTTP: a "
          "Content-Length that is no number, sent twice or beside Transfer-Encoding (code `bad_request`)",
-    413: "本文が大きすぎます（1 MiB まで） / the body is over 1 MiB (code `too_large`)",
+    413: "本文が大きすぎます（1 MiB まで。本文を取らない操作でも、送られた本文で判断します） / the body is over 1 MiB, "
+         "refused before any route, also by an operation that takes no body (code `too_large`)",
     415: "本文は application/json で送ってください / send the body as application/json (code `unsupported_media_type`)",
     422: "入力内容が正しくありません / the input is not valid (code `invalid` with the fields in `detail`, or the rule's)",
     431: "リクエストのヘッダーが大きすぎます（64 KiB まで） / the request's headers are over 64 KiB (code "
@@ -341,9 +342,10 @@ def _content_type(start: Message) -> bytes:
 
 def refusals_of(method: str, path: str, action: str | None, operation: dict[str, Any]) -> list[int]:
     """The refusals an operation can give: 401 and 403 unless public, 404 when its path names a record,
-    409 for a command, 413 and 415 when it takes a body, 422 when it takes input, 400 (a request the HTTP parser cannot
-    read; for a body, also one that is not UTF-8 JSON) and 431 (headers too large) for every one, 503 when it reaches
-    the store (all but the public ones)."""
+    409 for a command, 415 for a command (POST, PUT, PATCH: a body not declared JSON, also where the route takes
+    none), 422 when it takes input, 400 (a request the HTTP parser cannot read; for a body, also one that is not UTF-8
+    JSON), 413 (a body over 1 MiB, whatever the route takes) and 431 (headers too large) for every one, 503 when it
+    reaches the store (all but the public ones)."""
     found = []
     if action != PUBLIC:
         found += [401, 403]
@@ -352,8 +354,11 @@ def refusals_of(method: str, path: str, action: str | None, operation: dict[str,
     if method.upper() in COMMAND_METHODS:
         found.append(409)
     found.append(400)  # a request the HTTP parser cannot read (shared/web/serve.py), before any route is chosen
-    if operation.get("requestBody"):
-        found += [413, 415]  # a body that is not UTF-8 JSON (400), over 1 MiB, or not application/json
+    # a body over 1 MiB is refused before any route is chosen, whatever the route takes (a GET's or a command's that
+    # takes none: the review from outside found these 413s undeclared); a command's body not declared JSON likewise
+    found.append(413)
+    if operation.get("requestBody") or method.upper() in ("POST", "PUT", "PATCH"):
+        found.append(415)
     if operation.get("parameters") or operation.get("requestBody") or "422" in operation.get("responses", {}):
         found.append(422)
     found.append(431)  # headers over 64 KiB (shared/web/serve.py), before any route is chosen

@@ -296,7 +296,7 @@ def _mount_ops_routes(api: FastAPI, service: str, application_class: type[Servic
         text = await anyio.to_thread.run_sync(served, service, application_class.subscriptions)
         return Response(text, media_type="application/json")
 
-    @api.get("/readyz", tags=["ops"], dependencies=[public()])
+    @api.get("/readyz", tags=["ops"], dependencies=[public()], responses=READINESS)
     async def readyz(request: Request) -> JSONResponse:
         """Store and bus reachable; with positions for operators and tests. `degraded` (still 200: the service
         works) lists `problems` an operator must look at: a consumer's tracking ahead of real events of its
@@ -305,6 +305,21 @@ def _mount_ops_routes(api: FastAPI, service: str, application_class: type[Servic
         if isinstance(runtime, Tenants):  # every tenant's store and bus (issue 18)
             return await runtime.readiness(lambda one: _readiness(one, service), service)
         return await _readiness(runtime, service)
+
+
+#: /readyz's answers in the OpenAPI document: 503 is no refusal of the request but the service saying it is not ready
+#: (its store or bus unreachable), with the readiness body (the review from outside: a 503 the document did not declare)
+_READINESS_BODY = {"application/json": {"schema": {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["ready", "degraded", "bus unreachable", "store unreachable"]},
+                   "error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}},
+    "additionalProperties": True}}}
+READINESS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "準備完了 (ready)、または問題を抱えて稼働中 (degraded: problems を参照) / ready, or serving with "
+                         "problems an operator must look at (degraded)", "content": _READINESS_BODY},
+    503: {"description": "記録先 (store) またはバス (NATS) に接続できません。status と error が理由です / not ready: the "
+                         "store or the bus is unreachable (status and error say which)", "content": _READINESS_BODY},
+}
 
 
 async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
