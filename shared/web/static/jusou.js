@@ -129,7 +129,9 @@
   function actionOf(form) { return new URL(form.getAttribute("action") || location.href, location.href).pathname; }
   function kept(form) {  // forms whose fields are never kept: signing in and out, a password, a file
     const action = actionOf(form);
-    return (form.method || "").toLowerCase() === "post" && !/^\/ui\/log(in|out)(\/|$)/.test(action)
+    // the attribute, not `form.method`: a field named "method" (方法 of a consent, a case note, a contact) is what
+    // `form.method` names then, and the draft was never kept for those forms
+    return (form.getAttribute("method") || "").toLowerCase() === "post" && !/^\/ui\/log(in|out)(\/|$)/.test(action)
       && !form.querySelector("input[type=password], input[type=file]");
   }
   function fieldsOf(form, submitter) {  // every field sent but the session's CSRF token and the form's key
