@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.kernel.journey import DomainError
@@ -154,6 +155,27 @@ def with_head(headers: Mapping[str, str]) -> dict[str, str]:
     return dict(headers)
 
 
+#: the methods a path's routes may take, asked of each in turn for a 405's `Allow`
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at this request's path (RFC 9110 §15.5.6: a 405's `Allow` lists the
+    resource's methods). Starlette names only the first route whose path matched: `GET /places` and `POST /places`
+    are two routes, so an OPTIONS there said `Allow: GET, HEAD` without POST (the review from outside, schemathesis
+    `allow_header_conformance`)."""
+    scope = {key: request.scope[key] for key in ("type", "path", "root_path", "headers", "query_string")
+             if key in request.scope}
+    routes = getattr(request.app, "routes", ())
+    found = []
+    for method in _METHODS:
+        asked = {**scope, "method": method}
+        if any(getattr(route, "matches", None) is not None and route.matches(dict(asked))[0] == Match.FULL
+               for route in routes):
+            found.append(method)
+    return found
+
+
 async def _answer(answer: Response | Awaitable[Response]) -> Response:
     """What another exception handler (sync or async) answered."""
     return await answer if inspect.isawaitable(answer) else answer
@@ -174,7 +196,8 @@ def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405 and exc.headers:
-            exc.headers = with_head(exc.headers)
+            every = allowed_methods(request)
+            exc.headers = with_head({**exc.headers, "Allow": ", ".join(every)} if every else exc.headers)
         if is_page(request):
             detail = exc.detail if exc.status_code == 413 else None
             return error_page(page, request, exc.status_code, detail, getattr(exc, "headers", None))

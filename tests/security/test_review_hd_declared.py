@@ -75,3 +75,23 @@ def test_readyz_declares_the_503_it_answers_when_the_store_or_bus_is_unreachable
     schema = responses["503"]["content"]["application/json"]["schema"]
     assert "store unreachable" in schema["properties"]["status"]["enum"]
     assert "bus unreachable" in schema["properties"]["status"]["enum"]
+
+
+@pytest.mark.parametrize(("service", "path", "methods"), [
+    ("community", "/places", {"GET", "HEAD", "POST"}),
+    ("community", "/resources", {"GET", "HEAD", "POST"}),
+    ("outreach", "/engagements", {"GET", "HEAD", "POST"}),
+    ("participation", "/plans/3f1e0c7a-5b8d-4c1e-9a2b-6d4f8e0a1b2c", {"GET", "HEAD", "PUT"}),
+])
+def test_a_405_allows_every_method_of_the_path_not_only_its_first_routes(service: str, path: str,
+                                                                       methods: set[str]) -> None:
+    """`GET /places` and `POST /places` are two routes: a 405 there named the first one's methods only (`Allow: GET,
+    HEAD`), which schemathesis' `allow_header_conformance` reports against the document."""
+    client = TestClient(api_of(service), raise_server_exceptions=False)
+    for method in ("OPTIONS", "DELETE", "PATCH"):
+        answer = client.request(method, path, headers=headers_for(service, "GET", path.split("/3f1e")[0] + (
+            "/{plan_id}" if "/plans/" in path else "")))
+        assert answer.status_code == 405, (method, answer.status_code, answer.text[:200])
+        allow = {m.strip() for m in answer.headers["allow"].split(",")}
+        assert allow == methods, (method, answer.headers["allow"])
+        assert answer.json()["code"] == "method_not_allowed"
