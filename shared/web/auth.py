@@ -50,6 +50,10 @@ from shared.settings import AuthSettings, current, write_private
 
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only
 LEEWAY_SECONDS = 30  # clocks of the IdP and the services may differ a little
+#: The longest a token may still be valid when it arrives: `jusou token --ttl` mints at most a week, and an IdP's
+#: access tokens live minutes to hours. A token whose `exp` is further ahead (a century: the review from outside) is
+#: refused: whoever holds the signing key, or one leaked token, is not given a session no sign-out list outlives.
+MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600
 #: A verified token is remembered this long (never past its expiry): every request of a signed-in
 #: staff member carries the same token, and checking its ES256 signature again each time was about
 #: 5% of a service's time under load (bench/ --profile). A key the IdP withdraws stops working
@@ -265,6 +269,16 @@ class Verifier:
         except (jwt.PyJWTError, TypeError, ValueError) as exc:  # e.g. RS256 against the issuer's EC key
             raise Unauthenticated(f"署名方式 {algorithm!r} はこの発行者の鍵に合いません",
                                   f"algorithm {algorithm!r} does not match the issuer's key") from exc
+        exp = claims["exp"]
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool):  # PyJWT takes "exp": "1796…" as a number
+            raise Unauthenticated("トークンの有効期限 (exp) は数で書かれていなければなりません",
+                                  "the token's exp must be a number (NumericDate, RFC 7519), not a string")
+        if exp > time.time() + MAX_TOKEN_LIFETIME_SECONDS + LEEWAY_SECONDS:
+            raise Unauthenticated(
+                f"トークンの有効期限 (exp) が先すぎます（受け付けるのは {MAX_TOKEN_LIFETIME_SECONDS // 86400} 日以内）。"
+                "発行し直してください",
+                f"the token's exp is more than {MAX_TOKEN_LIFETIME_SECONDS // 86400} days ahead: no token is accepted "
+                "for that long; get a new one")
         return self.principal(claims, token)
 
     def principal(self, claims: dict[str, Any], token: str) -> Principal:
