@@ -190,6 +190,16 @@ class RouteIndex:
         await self.router_for(scope).app(scope, receive, send)
 
 
+#: the key a HEAD's scope, run as its GET, carries (`answering_head`)
+HEAD_MARK = "jusou.head"
+
+
+def answering_head(scope: Scope) -> bool:
+    """Whether this request, run as a GET, answers a HEAD: a GET route that starts or finishes something outside the
+    event store (a sign-in at the city's IdP: its flow's data, the session) refuses it (shared/web/ui.py)."""
+    return bool(scope.get(HEAD_MARK))
+
+
 #: what the route's matching leaves in the scope, given back to a HEAD's own scope (metrics, logs: its route)
 _MATCHED_KEYS = ("route", "endpoint", "path_params")
 
@@ -198,7 +208,7 @@ async def head_as_get(app: Any, scope: Scope, receive: Receive, send: Send) -> N
     """A HEAD answered as its GET (matched and run with the method GET, in a scope of its own: the server still sees
     HEAD and sends no body); a streamed body ends after its first part, the rest not made. Nothing is recorded
     meanwhile (`reading_head`)."""
-    as_get = {**scope, "method": "GET"}
+    as_get = {**scope, "method": "GET", HEAD_MARK: True}
     ended = False
     with anyio.CancelScope() as streaming:
 

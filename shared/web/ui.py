@@ -55,7 +55,7 @@ from shared import tenancy
 from shared.contract.events import CONSULTATION_ROUTES, CONSULTED_BY
 from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
-from shared.kernel.idempotency import form_messages_by, new_key_field
+from shared.kernel.idempotency import HeadRecordsNothing, form_messages_by, new_key_field
 from shared.kernel.journey import DomainError
 from shared.organisation.reference import DIVISIONS, counter_display, municipality
 from shared.settings import current
@@ -86,6 +86,7 @@ from shared.web.labels import (
     kind_label,
 )
 from shared.web.policy import permits, public, requires
+from shared.web.routing import answering_head
 
 SHARED = Path(__file__).resolve().parent
 #: What each program's start page (`/ui/`) needs: the top bar links only to the programs the reader may
@@ -632,6 +633,7 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
     async def login_at_idp(request: Request, next: str = "/ui/", tenant: str = "") -> Response:
         """To the city's IdP (with many municipalities: the one chosen, after a page to choose it); it sends
         the browser back to the callback."""
+        _no_flow_for_a_head(request)
         idps = _idps()
         target = next if next.startswith("/ui/") and _printable(next, 2000) else "/ui/"
         if not idps:
@@ -654,6 +656,7 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
     @router.get("/ui/login/callback", dependencies=[public()])
     async def login_callback(request: Request) -> Response:
         """Back from the IdP: the code is exchanged, the ID token checked, and the browser gets a session."""
+        _no_flow_for_a_head(request)
         idps, tenant = _idps(), oidc.pending_tenant(request)
         if tenant not in idps:
             return redirect("/ui/login", ng="no_idp" if not idps else "sign_in_again")
@@ -675,6 +678,14 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
                             secure=_secure(request, settings))
         response.delete_cookie(oidc.PENDING_COOKIE, path="/ui/login")
         return response
+
+
+def _no_flow_for_a_head(request: Request) -> None:
+    """A HEAD of the way to the IdP or back starts or finishes no sign-in (405, `Allow: GET`): answered as its GET
+    (shared/web/routing.py), it kept a new flow's data on the server and set its cookie, or exchanged the IdP's code
+    and used the flow up, for a probe or a link checker (the review from outside: HEAD /ui/login/oidc)."""
+    if answering_head(request.scope):
+        raise HeadRecordsNothing
 
 
 def _mount_password_sign_in(router: APIRouter, ui: UI) -> None:
