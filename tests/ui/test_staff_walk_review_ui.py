@@ -6,7 +6,9 @@
 - a field's `pattern` that chromium cannot read (it reads patterns with the `v` flag, where `(`, `)` and `-` in a class
   need their backslash) checks nothing, and the as-you-type message failed on it: the phone of the reception form;
 - the counter's and collaboration's start pages did not lead to 自分の担当 (my work), which the README names as the
-  caseworker's list of what is due: it was reachable only from a case's notes.
+  caseworker's list of what is due: it was reachable only from a case's notes;
+- a decision refused at the meeting (an objection open) came back as the meeting's page at its top, the reason three
+  screens below beside the decision's form: the button seemed to have done nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 
 import httpx
 from playwright.async_api import Browser, Page, expect
-from support.auth import account
-from support.journey import COUNTER_STAFF
+from support.auth import account, reader
+from support.journey import COUNTER_STAFF, Journey
 from support.municipality import ELDERLY, LEAD
 
 from jusou.runner import Suite
@@ -118,3 +120,33 @@ async def test_the_counters_and_collaborations_start_pages_lead_to_my_work(ui_su
         await expect(page).to_have_url(f"{base}/ui/my-work")
         await expect(page.get_by_role("heading", name=re.compile("期日の来ている対応"))).to_be_visible()
         await page.get_by_role("button", name=re.compile("ログアウト")).click()
+
+
+async def test_d5_a_decision_refused_for_an_objection_brings_its_reason_into_view_and_focus(
+        ui_suite: Suite, page: Page) -> None:
+    async with httpx.AsyncClient(timeout=30, headers=reader()) as client:
+        journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
+        case_id = await journey.receive_and_escalate()
+        plan_id = await journey.draft_and_propose(case_id)
+        meeting_id = await journey.convene()
+        await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed", "the agenda")
+    meeting = ui_suite.url("meeting")
+    await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
+    await page.goto(f"{meeting}/ui/meetings/{meeting_id}")
+    item = page.locator(f"#plan-{plan_id[:8]}")
+    await item.locator("input[name='position-0'][value='agree']").check()
+    await item.locator("input[name='position-1'][value='object']").check()
+    await item.locator("input[name='reason-1']").fill("母の介護の体制が決まっていない")
+    await item.locator("input[name='position-2'][value='agree']").check()
+    await item.locator("input[name='decision'][value='approved']").check()
+    await item.get_by_label(re.compile("決定の理由")).fill("合意")
+    async with page.expect_response(lambda r: r.url.endswith("/decisions")) as answered:
+        await item.get_by_role("button", name=re.compile("決定を記録する")).click()
+
+    assert (await answered.value).status == 409  # D5: an objection blocks approval
+    reason = page.locator(f"#error-{plan_id[:8]}")
+    await expect(reason).to_contain_text("異議が残っているため承認できません")
+    await expect(reason).to_be_in_viewport()
+    await expect(reason).to_be_focused()
+    await expect(item.locator("input[name='reason-1']")).to_have_value("母の介護の体制が決まっていない")  # kept
+    await shoot(page, "staff-walk-decision-refused-in-view")

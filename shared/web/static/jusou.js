@@ -279,6 +279,21 @@
     const form = forms[draft.index] || forms[0];
     if (form) restore(form, draft);
   }
+  // A form refused where it stands on a long page (a decision among a meeting's agenda, an evaluation, a case note)
+  // comes back as the page, at its top, with the reason beside the form, screens below: the button seemed to have done
+  // nothing. The reason is brought into view and takes the focus (read out, and the keyboard goes on from there).
+  function showRefusal() {
+    if (isRefusal() || refusalStatus() < 400) return;
+    const reason = document.querySelector("main .flash.ng");
+    if (!reason) return;
+    const box = reason.getBoundingClientRect();
+    if (box.top >= 0 && box.bottom <= window.innerHeight) return;  // in view already (a page's own top message)
+    if (!reason.hasAttribute("tabindex")) reason.setAttribute("tabindex", "-1");
+    reason.scrollIntoView({ block: "center" });
+    reason.focus({ preventScroll: true });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showRefusal);
+  else showRefusal();
   // after the whole script has run: putting rows back clicks the add-row button, whose listener is below
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onDraft);
   else setTimeout(onDraft, 0);
