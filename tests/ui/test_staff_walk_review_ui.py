@@ -150,3 +150,31 @@ async def test_d5_a_decision_refused_for_an_objection_brings_its_reason_into_vie
     await expect(reason).to_be_focused()
     await expect(item.locator("input[name='reason-1']")).to_have_value("母の介護の体制が決まっていない")  # kept
     await shoot(page, "staff-walk-decision-refused-in-view")
+
+
+async def test_the_counter_chosen_with_the_keyboard_waits_for_enter_and_with_the_mouse_shows_at_once(
+        ui_suite: Suite, page: Page) -> None:
+    """WCAG 3.2.2: an arrow key on the counter's select left the page at the first press, the focus lost with it."""
+    intake = ui_suite.url("intake")
+    await sign_in(page, intake, *COUNSELOR)
+    await page.goto(f"{intake}/ui/")
+    counter = page.locator("#counter")
+    options = await counter.locator("option").evaluate_all("os => os.map(o => [o.value, o.textContent])")
+    assert len(options) >= 3, options
+    first = await counter.input_value()
+    at = [value for value, _ in options].index(first)
+    await counter.focus()
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")  # the third counter, by keyboard: still here, still on the select
+    await expect(counter).to_be_focused()
+    assert "counter=" not in page.url, page.url
+    value, name = options[at + 2]
+    await expect(counter).to_have_value(value)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(rf"/ui/\?counter={value}$"))
+    await expect(page.get_by_role("heading", name=re.compile(f"{name}の相談"))).to_be_visible()
+
+    value, name = options[at]
+    await page.locator("#counter").select_option(value)  # the mouse's choice: shown at once, as before
+    await expect(page).to_have_url(re.compile(rf"/ui/\?counter={value}$"))
+    await expect(page.get_by_role("heading", name=re.compile(f"{name}の相談"))).to_be_visible()

@@ -59,8 +59,20 @@
   document.addEventListener("click", function (e) {
     if (e.target.closest && e.target.closest("[data-print]")) { e.preventDefault(); window.print(); }
   });
+  // A choice made with the mouse shows its page at once; one made with the keyboard waits for Enter (or the form's
+  // button): an arrow key changes a closed select at each press, and the page left at the first one (WCAG 3.2.2), the
+  // focus lost with it, so a keyboard could not reach the third counter.
+  let keyed = null;
+  document.addEventListener("keydown", function (e) {
+    if (!(e.target.matches && e.target.matches("[data-submit-on-change]"))) return;
+    if (e.key === "Enter" && e.target.form) { e.preventDefault(); e.target.form.submit(); return; }
+    if (e.key !== "Tab") keyed = e.target;
+  });
+  document.addEventListener("mousedown", function () { keyed = null; });
   document.addEventListener("change", function (e) {
-    if (e.target.matches && e.target.matches("[data-submit-on-change]") && e.target.form) e.target.form.submit();
+    if (!(e.target.matches && e.target.matches("[data-submit-on-change]") && e.target.form)) return;
+    if (keyed === e.target) return;
+    e.target.form.submit();
   });
   function indent(root) {
     root.querySelectorAll("li[data-depth]").forEach(function (li) {
