@@ -31,7 +31,7 @@ from shared.web.deps import application, call
 from shared.web.limits import MAX_ITEMS, form_model, form_text
 from shared.web.plan_api import AccompanyIn, CheckInIn, ClosureIn, PlanIn, RoleIn
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
+from shared.web.ui import SEEN_FIELD, UI, actor_of, redirect, staff_from_cookie
 
 __all__ = ["LABELS", "PLAN_STATUS_JA", "PlanExtras", "PlanForm", "plan_pages", "plans_of"]
 
@@ -122,12 +122,27 @@ def _story(event: Any) -> dict[str, Any] | None:
     return row
 
 
+#: a plan saved from a page that showed an earlier version of it (another tab, another member of staff meanwhile)
+STALE_PLAN = ("このプランは、この画面を開いた後に別のタブまたは別の職員によって更新されたため、保存していません。入力した"
+              "内容は下の編集欄に残してあります。別のタブでこのプランを開き直して最新の内容と見比べ、必要ならこの画面から"
+              "もう一度保存してください（そのときはこの内容で上書きされます） / not saved: the plan changed after this page "
+              "was opened (another tab, or another member of staff). What you typed is kept below: open the plan again "
+              "in another tab to compare, then save again here if it is still needed (it then replaces the other change)")
+
+
+def plan_version(app: PlanOwner, plan_id: UUID) -> int:
+    """The plan's version: how many events it has (blocking)."""
+    return sum(1 for _ in app.events_of(plan_id))
+
+
 def plan_record(app: PlanOwner, plan_id: UUID) -> dict[str, Any]:
-    """The plan with its story: who drafted, revised, proposed; what the meeting said (blocking)."""
+    """The plan with its story: who drafted, revised, proposed; what the meeting said (blocking); `version`, the
+    number of its events, which the page's forms carry back (`seen_version`)."""
     plan = app.plan_view(plan_id)
-    story = [row for row in (_story(e) for e in app.events_of(plan_id)) if row is not None]
+    events = list(app.events_of(plan_id))
+    story = [row for row in (_story(e) for e in events) if row is not None]
     requests = [r for r in story if r.get("decision") == "revision_requested"]
-    return {**plan, "story": story, "created_at": story[0]["at"] if story else "",
+    return {**plan, "version": len(events), "story": story, "created_at": story[0]["at"] if story else "",
             "updated_at": story[-1]["at"] if story else "",
             "revision_request": requests[-1] if requests and plan["status"] == "revision_requested" else None}
 
@@ -232,7 +247,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
                          error=error,
                          closure=closure or {}, agencies=sorted(agencies()), editable=EDITABLE, closable=CLOSABLE,
                          in_force=IN_FORCE, accompany=accompany or {}, all_goals=goals, check_in_ways=CHECK_IN_WAYS,
-                         plan_title=_title(plan), **common)
+                         plan_title=_title(plan), seen_version=plan["version"], **common)
 
     async def propose(app: PlanOwner, staff: dict[str, str], plan_id: UUID) -> Response:
         try:
@@ -301,6 +316,11 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             return redirect(f"/ui/login?next=/ui/plans/{plan_id}")
         text = await form_text(request)
         form = _plan_form(text, await call(offered_for, app, plan_id))
+        seen = text.get(SEEN_FIELD)
+        if isinstance(seen, str) and seen.isdigit() and len(seen) < 10 \
+                and int(seen) != await call(plan_version, app, plan_id):
+            # a tab left open while the plan changed: its save would silently undo the other change (lost update)
+            return await call(page, request, app, plan_id, 409, form, STALE_PLAN)
         try:
             command = form_model(PlanForm, form)
             await call(app.revise_plan, actor_of(staff), plan_id, command.support_direction, command.goals,

@@ -258,11 +258,20 @@ def csrf_field(context: Any) -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(session))
 
 
+#: the hidden field that says which version of a record a page showed (`seen_version` in the page's context)
+SEEN_FIELD = "seen_version"
+
+
 @pass_context
 def form_fields(context: Any) -> Markup:
     """The hidden fields of every form that records something: a fresh idempotency key (a double submit
-    records once) and the CSRF token."""
-    return new_key_field() + csrf_field(context)
+    records once), the CSRF token, and the version of the record the page showed where the page gives one
+    (`seen_version`: a form sent from a tab left open while the record changed is refused, shared/web/plan_pages.py)."""
+    fields = new_key_field() + csrf_field(context)
+    seen = context.get(SEEN_FIELD)
+    if isinstance(seen, int) and not isinstance(seen, bool):
+        fields += Markup('<input type="hidden" name="{}" value="{}">').format(SEEN_FIELD, seen)
+    return fields
 
 
 def _origin_of(request: Request) -> str:
