@@ -93,14 +93,15 @@ def sample(out: Path, pids: dict[str, int], names_prefix: str) -> None:
     out.write_text(json.dumps(result))
 
 
-def one_round(tree: Path, n: int, concurrency: int, services: list[str], folder: Path, i: int) -> dict[str, Any]:
-    """One `bench/commands.py journey` round on `tree`, this script attached; {"units", "cpu_s", "threads"}."""
+def one_round(tree: Path, n: int, concurrency: int, services: list[str], folder: Path, i: int,
+              mode: str = "journey") -> dict[str, Any]:
+    """One `bench/commands.py journey` (or `escalate`) round on `tree`, this script attached; {"units", "cpu_s", "threads"}."""
     names = folder / f"names-{i}"
     out = folder / f"threads-{i}.json"
     report = folder / f"round-{i}.json"
     attach = " ".join([sys.executable, str(Path(__file__).resolve()), "--sample", str(out), "--names", str(names),
-                       *[f"{s}={{{s}}}" for s in services]])
-    command = [sys.executable, str(tree / "bench" / "commands.py"), "journey", "-n", str(n), "--concurrency",
+                       *[f"--pid={s}={{{s}}}" for s in services]])
+    command = [sys.executable, str(tree / "bench" / "commands.py"), mode, "-n", str(n), "--concurrency",
                str(concurrency), "--rounds", "1", "--json", str(report), "--attach", attach,
                f"--env=PYTHONPATH={HERE / 'bench' / 'thread_names_site'}", f"--env=JUSOU_BENCH_THREADS_OUT={names}"]
     done = subprocess.run(command, check=False, cwd=tree, capture_output=True, text=True)
@@ -133,17 +134,19 @@ def table(trees: list[Path], rounds: dict[Path, list[dict[str, Any]]], services:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", type=int, default=40, help="journeys a round")
+    parser.add_argument("mode", nargs="?", choices=("journey", "escalate"), default="journey",
+                        help="bench/commands.py's: whole journeys, or intake's escalations alone (units: cases)")
+    parser.add_argument("-n", type=int, default=40, help="journeys (escalate: cases) a round")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2, help="rounds per tree (trees alternating)")
     parser.add_argument("--tree", action="append", default=[], metavar="DIR", help="another source tree (repeatable)")
     parser.add_argument("--services", default="collaboration,meeting", help="comma-separated, or 'all'")
     parser.add_argument("--sample", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--names", help=argparse.SUPPRESS)
-    parser.add_argument("pids", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--pid", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sample:
-        sample(args.sample, {k: int(v) for k, v in (p.split("=", 1) for p in args.pids)}, args.names)
+        sample(args.sample, {k: int(v) for k, v in (p.split("=", 1) for p in args.pid)}, args.names)
         return
     services = list(SERVICES) if args.services == "all" else [s for s in args.services.split(",") if s]
     trees = [HERE, *[Path(t).resolve() for t in args.tree]]
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in range(args.rounds):
         for tree in (trees if r % 2 == 0 else list(reversed(trees))):
             load = Path("/proc/loadavg").read_text().split()[0]
-            found = one_round(tree, args.n, args.concurrency, services, folder, i)
+            found = one_round(tree, args.n, args.concurrency, services, folder, i, args.mode)
             i += 1
             rounds[tree].append(found)
             whole = {s: round(1000 * found["cpu_s"][s] / found["units"], 2) for s in services}
