@@ -6,7 +6,7 @@
 - a field's `pattern` that chromium cannot read (it reads patterns with the `v` flag, where `(`, `)` and `-` in a class
   need their backslash) checks nothing, and the as-you-type message failed on it: the phone of the reception form;
 - the counter's and collaboration's start pages did not lead to 自分の担当 (my work), which the README names as the
-  caseworker's list of what is due: it was reachable only from a case's notes;
+  caseworker's list of what is due: it was reachable only from a case's notes; no start page led a 管理職 to 担当件数;
 - a decision refused at the meeting (an objection open) came back as the meeting's page at its top, the reason three
   screens below beside the decision's form: the button seemed to have done nothing.
 """
@@ -29,6 +29,7 @@ from .conftest import shoot, sign_in
 ROOT = Path(__file__).resolve().parents[2]
 COUNSELOR = ("kouki-041", ELDERLY.division, "counselor")
 COORDINATOR = ("fukushi-041", LEAD, "coordinator")
+SUPERVISOR = ("kanri-041", LEAD, "supervisor")
 
 
 async def _a_case_at_the_counter(intake: str, name: str) -> str:
@@ -111,7 +112,7 @@ async def test_every_fields_pattern_is_one_chromium_reads_and_the_phone_says_wha
     assert not failures, failures
 
 
-async def test_the_counters_and_collaborations_start_pages_lead_to_my_work(ui_suite: Suite, page: Page) -> None:
+async def test_the_start_pages_lead_to_my_work_and_a_supervisor_to_the_caseload(ui_suite: Suite, page: Page) -> None:
     for service, staff in (("intake", COUNSELOR), ("collaboration", COORDINATOR)):
         base = ui_suite.url(service)
         await sign_in(page, base, *staff)
@@ -119,6 +120,15 @@ async def test_the_counters_and_collaborations_start_pages_lead_to_my_work(ui_su
         await page.get_by_role("link", name=re.compile("自分の担当")).click()
         await expect(page).to_have_url(f"{base}/ui/my-work")
         await expect(page.get_by_role("heading", name=re.compile("期日の来ている対応"))).to_be_visible()
+        await page.get_by_role("button", name=re.compile("ログアウト")).click()
+    # 管理職: 担当件数 (README "In the browser") from each program's start page, not only from the 自分の担当 page
+    for service in ("intake", "collaboration", "outreach", "participation", "community"):
+        base = ui_suite.url(service)
+        await sign_in(page, base, *SUPERVISOR)
+        await page.goto(f"{base}/ui/")
+        await page.get_by_role("link", name=re.compile("担当件数")).click()
+        await expect(page).to_have_url(f"{base}/ui/caseload")
+        await expect(page.get_by_role("heading", name=re.compile("担当件数と期限切れ"))).to_be_visible()
         await page.get_by_role("button", name=re.compile("ログアウト")).click()
 
 
