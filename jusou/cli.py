@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 import structlog
 
@@ -437,12 +438,12 @@ def _add_document_commands(commands: Any) -> None:
 def _add_record_commands(commands: Any) -> None:
     """`jusou history|audit|erase|replay`: the record of the cases (D15) and its stores."""
     past = commands.add_parser("history", help="a case's events in every program, in order (D15)")
-    past.add_argument("case_id")
+    past.add_argument("case_id", type=case_id_argument, help=CASE_ID_HELP)
     past.add_argument("--json", action="store_true", help="JSON instead of a table")
     tenant_option(past, history)
     audit = commands.add_parser("audit", help="audits of the record (D15)").add_subparsers(dest="action", required=True)
     journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
-    journey.add_argument("case_id")
+    journey.add_argument("case_id", type=case_id_argument, help=CASE_ID_HELP)
     journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
     journey.add_argument("--as-of", help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
     journey.add_argument("--state", action="store_true", help="also print each program's current view of the case")
@@ -484,17 +485,39 @@ def case_history(case_id: str, urls: dict[str, str]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["occurred_at"], r["service"], r["position"]))
 
 
+CASE_ID_HELP = "the case's whole number (UUID, 36 characters), as the case page's ケース番号 shows it"
+
+
+def case_id_argument(text: str) -> str:
+    """A case id as the commands take it: the whole UUID. The pages name a case by its first 8 characters
+    (「相談ケース 70fe8f1d」); given those, or anything else, the command says what it needs before asking any
+    service (argparse: exit 2 with this message)."""
+    try:
+        return str(UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"ケース番号 {text!r} は番号の全体（36文字の UUID、例: 70fe8f1d-d6fa-4837-9506-2d3f4403dbd5）で指定してください。"
+            "ケースの画面の「ケース番号」欄からコピーできます / "
+            f"{text!r} is not a whole case id: give the 36-character UUID (the case page's ケース番号 row has it)"
+        ) from None
+
+
 def history(args: argparse.Namespace) -> int:
     rows = case_history(args.case_id, service_urls())
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return 0
+        return 0  # [] for a case no program has: the JSON says so (the table's reader gets a sentence and 1)
+    if not rows:
+        print(f"このケースの記録はありません（どのプログラムにもありません）/ no program has records of case {args.case_id}",
+              file=sys.stderr)
+        return 1
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"ケースの記録 / case history {args.case_id}")
-    for column in ("日時 (UTC)", "service", "event", "actor", "caused by"):
-        table.add_column(column)
+    table.add_column("日時 (UTC)", no_wrap=True, min_width=19)  # the one thing a history's reader needs: never cut
+    for column in ("service", "event", "actor", "caused by"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         actor = row["actor"] or {}
         who = actor.get("staff_id") and f"{actor['staff_id']} ({actor.get('division')})" or actor.get("service", "")
