@@ -15,10 +15,10 @@ from shared.domain.areas import AREA_CODE_PATTERN
 from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
-from shared.web.deps import Staff, application
+from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_CAPACITY, Capacity, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
-from shared.web.policy import requires
+from shared.web.policy import require_scope, requires
 
 App = Annotated[CommunityApplication, Depends(application(CommunityApplication))]
 router = APIRouter(tags=["community"])
@@ -276,18 +276,27 @@ PLACE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {
 PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
 
 
+def readable_issue(app: CommunityApplication, reader: Any, issue: dict[str, Any]) -> dict[str, Any]:
+    """A regional issue (it names the case it came from) for a reader whose division the case's record here names,
+    or that runs the program (division scope, as `/cases/{case_id}/…`); else OutOfScope (403). The review from
+    outside: a 地域づくり担当 of a division that runs no community program read every issue, its case and its text."""
+    require_scope(reader, app.case_divisions(UUID(str(issue["case_id"]))), "この地域の課題のケース")
+    return issue
+
+
 @router.get("/issues", response_model=list[IssueOut], dependencies=[requires("issue.read")], responses=PAGED)
-def issues(app: App, request: Request, response: Response, limit: Limit = None,
+def issues(app: App, who: Who, request: Request, response: Response, limit: Limit = None,
            cursor: Cursor = None) -> list[dict[str, Any]]:
-    """地域の課題一覧 (D8), oldest first; paged by `limit` and `cursor`."""
-    return page(app.issues(), limit, cursor, request, response,
+    """地域の課題一覧 (D8) the caller's division may see (division scope: the divisions that run the program and those
+    the case's record here names), oldest first; paged by `limit` and `cursor`."""
+    return page(app.scoped(app.issues(), who), limit, cursor, request, response,
                 catalogue_order(lambda: app.ids_of(RegionalIssue), "issue_id"))
 
 
 @router.get("/issues/{issue_id}", response_model=IssueOut, dependencies=[requires("issue.read")])
-def issue(issue_id: UUID, app: App) -> dict[str, Any]:
-    """地域の課題 (D8): its initiatives and the resources that answer it."""
-    return app.issue_view(issue_id)
+def issue(issue_id: UUID, app: App, who: Who) -> dict[str, Any]:
+    """地域の課題 (D8): its initiatives and the resources that answer it (division scope of its case)."""
+    return readable_issue(app, who, app.issue_view(issue_id))
 
 
 @router.post("/issues/{issue_id}/initiatives", status_code=201, response_model=IssueOut,

@@ -22,6 +22,7 @@ from services.community.api import (
     ResolutionIn,
     ResourceIn,
     SessionIn,
+    readable_issue,
 )
 from services.community.application import (
     FIGURES,
@@ -42,7 +43,7 @@ from shared.organisation.reference import (
     partner_entries,
 )
 from shared.web.casework_api import casework_pages
-from shared.web.deps import call
+from shared.web.deps import call, principal
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
@@ -94,12 +95,13 @@ def _filtered_resources(request: Request, app: CommunityApplication) -> tuple[li
     return paged(request, filters_of(request).apply(_resources(app), status="kind", assignee="registered_by", day="at"))
 
 
-def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, Any]]:
-    """The regional issues, open first, each with the 担当者 and 副担当 of its case (`in_charge`); only those
-    where the staff member `in_charge` is one of them when asked (issue 15)."""
+def _issues(app: CommunityApplication, reader: Any, in_charge: str = "") -> list[dict[str, Any]]:
+    """The regional issues `reader` may see (division scope of their cases, as `GET /issues`), open first, each with
+    the 担当者 and 副担当 of its case (`in_charge`); only those where the staff member `in_charge` is one of them when
+    asked (issue 15)."""
     assigned = app.assignments()
     rows = [{**_issue(record), "in_charge": assigned.get(str(record["case_id"]), (None, None))}
-            for record in app.issue_records()]
+            for record in app.scoped(app.issue_records(), reader)]
     if in_charge:
         rows = [r for r in rows if in_charge in r["in_charge"]]
     rows.sort(key=lambda r: r["opened_at"], reverse=True)
@@ -110,7 +112,7 @@ def _issues(app: CommunityApplication, in_charge: str = "") -> list[dict[str, An
 def _listed(request: Request, app: CommunityApplication, in_charge: str) -> dict[str, Any]:
     """One page of the issues the filter bar keeps (状態, the day it was found), with its pager."""
     filters = filters_of(request)
-    issues, paging = paged(request, filters.apply(_issues(app, in_charge), day="opened_at"))
+    issues, paging = paged(request, filters.apply(_issues(app, principal(request), in_charge), day="opened_at"))
     return {"issues": issues, "paging": paging, "filters": filters, "status_ja": STATUS_JA, "kind_ja": kind_ja()}
 
 
@@ -131,8 +133,8 @@ def issues_table(request: Request, app: App, in_charge: str = "") -> Response:
 
 
 @router.get("/ui/issues.csv", dependencies=[requires("issue.read")])
-def issues_csv(app: App) -> Response:
-    rows = _issues(app)
+def issues_csv(request: Request, app: App) -> Response:
+    rows = _issues(app, principal(request))
     return csv_response("地域の課題.csv",
                         ["課題番号", "把握した日", "きっかけ", "不足しているもの", "地域", "内容", "状態", "取り組み", "応える資源",
                          "解決の内容", "ケース番号"],
@@ -146,7 +148,7 @@ def _issue_page(request: Request, app: CommunityApplication, issue_id: UUID, sta
                 **extra: Any) -> Response:
     """The issue's page (blocking: reads the application), or 404 in words."""
     try:
-        issue = _issue(app.issue_record(issue_id))
+        issue = _issue(readable_issue(app, principal(request), app.issue_record(issue_id)))
         casework = app.case_file(UUID(str(issue["case_id"])))
     except NotFound as missing:
         return ui.render(request, "missing.html", "見つかりません / not found", status_code=404,
