@@ -8,23 +8,28 @@
 - the counter's and collaboration's start pages did not lead to 自分の担当 (my work), which the README names as the
   caseworker's list of what is due: it was reachable only from a case's notes; no start page led a 管理職 to 担当件数;
 - a decision refused at the meeting (an objection open) came back as the meeting's page at its top, the reason three
-  screens below beside the decision's form: the button seemed to have done nothing.
+  screens below beside the decision's form: the button seemed to have done nothing;
+- the participation catalogue's 案内情報 (schedule, contact, fee) being written in was wiped, its box closed, whenever the
+  list refreshed itself for a change elsewhere (any record at participation, in a busy office every few seconds).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 from playwright.async_api import Browser, Page, expect
 from support.auth import account, reader
-from support.journey import COUNTER_STAFF, Journey
+from support.journey import COUNTER_STAFF, PARTICIPATION_STAFF, Journey
 from support.municipality import ELDERLY, LEAD
+from support.poll import eventually
 
 from jusou.runner import Suite
 
 from .conftest import shoot, sign_in
+from .upstream import COMMUNITY_STAFF, post
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNSELOR = ("kouki-041", ELDERLY.division, "counselor")
@@ -188,3 +193,36 @@ async def test_the_counter_chosen_with_the_keyboard_waits_for_enter_and_with_the
     await page.locator("#counter").select_option(value)  # the mouse's choice: shown at once, as before
     await expect(page).to_have_url(re.compile(rf"/ui/\?counter={value}$"))
     await expect(page.get_by_role("heading", name=re.compile(f"{name}の相談"))).to_be_visible()
+
+
+async def test_a_catalogue_entry_being_written_in_is_not_wiped_when_the_list_refreshes_itself(
+        ui_suite: Suite, page: Page) -> None:
+    participation, community = ui_suite.url("participation"), ui_suite.url("community")
+    provider = f"NPO法人あかり{uuid4().hex[:6]}"
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def register(name: str) -> None:
+            await post(client, f"{community}/resources", {"kind": "ibasho", "name": name, "provider": provider,
+                                                          "area": "調布市東部", "capacity": 5}, COMMUNITY_STAFF)
+
+        async def catalogued(count: int) -> bool:
+            entries = (await client.get(f"{participation}/catalogue", headers=PARTICIPATION_STAFF)).json()
+            return len([e for e in entries if e["provider"] == provider]) >= count
+
+        await register("居場所「あかり」")
+        await eventually(lambda: catalogued(1), "the resource in participation's catalogue")
+        await sign_in(page, participation, "sanka-041", LEAD, "participation_worker")
+        await page.goto(f"{participation}/ui/catalogue?provider={provider}")
+        row = page.locator("#catalogue-table tbody tr", has_text="居場所「あかり」")
+        await row.get_by_text("記入 / edit").click()
+        schedule = row.get_by_label("開催日時・曜日 / schedule")
+        await schedule.fill("毎週水 10:00〜15:00")
+        async with page.expect_response(lambda r: "/ui/catalogue-table" in r.url):  # the list refreshes itself
+            await register("居場所「ともしび」")  # a change elsewhere: participation records the new entry
+            await eventually(lambda: catalogued(2), "the second resource in participation's catalogue")
+
+    await page.wait_for_timeout(500)  # the answer handed to htmx, swapped or not
+    await expect(schedule).to_have_value("毎週水 10:00〜15:00")
+    await expect(schedule).to_be_focused()
+    assert await row.locator("details").evaluate("d => d.open")
+    await row.get_by_role("button", name="保存 / save").click()
+    await expect(page.locator("#catalogue-table td.schedule", has_text="毎週水 10:00〜15:00")).to_be_visible()

@@ -24,7 +24,12 @@
     let to = "";
     try { to = new URL(xhr.responseURL || location.href, location.href).pathname; } catch (err) { to = ""; }
     const signedOut = /^\/ui\/login(\/|$)/.test(to);
-    if (!signedOut && xhr.status < 400) return;
+    if (!signedOut && xhr.status < 400) {
+      // A live part holding a form being filled in (the catalogue's 案内情報 opened to write in) is not replaced while
+      // it is: what was typed, the open box and the focus went with the old rows. It catches up at the next change.
+      if (filling(e.detail.target)) e.detail.shouldSwap = false;
+      return;
+    }
     e.detail.shouldSwap = false;
     e.detail.isError = false;
     staleNotice(signedOut ? "ログインの有効期限が切れたため、この画面は更新されていません。入力中のフォームは、そのまま送信すればログインし直した後に内容が戻ります / " +
@@ -32,6 +37,15 @@
                           : "この画面の一覧を更新できませんでした（" + xhr.status + "）。画面を開き直してください / " +
                             "this page's list could not be refreshed (" + xhr.status + "): reload the page", signedOut);
   });
+  function filling(part) {
+    if (!part || !part.querySelectorAll) return false;
+    const active = document.activeElement;
+    if (active && active !== document.body && part.contains(active) && active.matches("input, select, textarea, summary")) return true;
+    return Array.prototype.some.call(part.querySelectorAll("form"), function (form) {
+      const box = form.closest("details");
+      return (box && box.open) || typed(form);
+    });
+  }
   function staleNotice(text, signIn) {
     stale = true;
     if (signIn && source) { source.close(); source = null; }
