@@ -23,6 +23,7 @@ from shared.contract.events import (
     Envelope,
     PlanClosureRequestedV1,
     PlanProposedV1,
+    PoisonMessage,
 )
 from shared.domain.areas import area_of
 from shared.domain.kept_reads import KeptReads
@@ -330,6 +331,11 @@ class MeetingApplication(KeptReads):
         """D9: the consent the meeting last heard of for a case."""
         return _consent_view(case_id, self.consent_of(case_id))
 
+    @staticmethod
+    def consent_view_of(case_id: UUID, consent: Consent | None) -> dict[str, Any]:
+        """D9: `consent_view` of a consent already read (`consent_of`; None: none heard yet)."""
+        return _consent_view(case_id, consent)
+
     def consent_granted(self, case_id: UUID) -> bool:
         """D9: a consent that covers the 重層的支援会議 (a consent to something else does not)."""
         try:
@@ -437,25 +443,56 @@ class MeetingApplication(KeptReads):
         for name in ("starts_on", "review_on"):  # the plan period, when its owner sent one
             if getattr(payload, name, None) is not None:
                 summary[name] = getattr(payload, name).isoformat()
+        _owner_sent(envelope, payload.program, payload.plan_id)
         try:
             review = self.review(payload.plan_id)
-            review.relist(payload.revision, summary)
         except NotFound:
             review = PlanReview(case_id=envelope.case_id, plan_id=payload.plan_id, program=payload.program,
                                 revision=payload.revision, summary=summary)
+        else:
+            _same_plan(envelope, review)
+            review.relist(payload.revision, summary)
         processing.collect_events(review)
 
     @handles(PlanClosureRequestedV1)
     def _closure_requested(self, envelope: Envelope, payload: PlanClosureRequestedV1,
                            processing: ProcessingEvent[UUID]) -> None:
         """D7: a plan's owner asks for its evaluation: it is listed for closure."""
+        _owner_sent(envelope, payload.program, payload.plan_id)
         review = self.review(payload.plan_id)
+        _same_plan(envelope, review)
         review.list_for_closure(payload.progress)
         processing.collect_events(review)
 
     def _meeting(self, meeting_id: UUID) -> Meeting:
         meeting: Meeting = self.load(meeting_id, Meeting, "会議")
         return meeting
+
+
+def _owner_sent(envelope: Envelope, program: str | None, plan_id: UUID) -> None:
+    """D4 D6: only a plan's owning program proposes it or asks for its closure, on its own subject (the NATS server
+    lets only `<source>` publish on `jusou.<source>.…`): a payload naming another program is refused, dead-lettered
+    with this reason (found by the integrator's review: outreach's credentials could list a plan as collaboration's)."""
+    if program is not None and program != envelope.source:
+        raise PoisonMessage(
+            f"{envelope.event_type} from {envelope.source} names plan {plan_id} as {program}'s: a program sends only "
+            f"its own plans (the subject is the authority): not applied"
+        )
+
+
+def _same_plan(envelope: Envelope, review: PlanReview) -> None:
+    """A plan already on the meeting's list stays its owner's and its case's: a message from another program, or
+    about another case, naming it is refused (dead-lettered with this reason) and changes nothing."""
+    if review.program != envelope.source:
+        raise PoisonMessage(
+            f"{envelope.event_type} from {envelope.source} names plan {review.id}, which {review.program} proposed: "
+            f"only its owner may relist it or ask for its closure: not applied"
+        )
+    if review.case_id != envelope.case_id:
+        raise PoisonMessage(
+            f"{envelope.event_type} for case {envelope.case_id} names plan {review.id} of case {review.case_id}: "
+            f"a plan belongs to one case: not applied"
+        )
 
 
 def _consent_view(case_id: UUID, consent: Consent | None) -> dict[str, Any]:
