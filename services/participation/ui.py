@@ -5,6 +5,8 @@ the meeting's word, 伴走支援 with its check-ins, the printable plan)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from shared.web.limits import form_model, form_text
 from shared.web.plan_pages import LABELS as PLAN_LABELS
 from shared.web.plan_pages import plan_pages, plans_of
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
+from shared.web.ui import SEEN_FIELD, UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("participation", DIVISION_TITLES["participation"], Path(__file__).parent / "templates")
 #: 地区 the forms offer (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
@@ -199,6 +201,26 @@ def catalogue_csv(request: Request, app: App) -> Response:
                           r["issue_id"] or ""] for r in _filtered(app.catalogue(), _filters(request))])
 
 
+class NeedsChangedMeanwhile(DomainError):
+    """The needs were sent from a page that showed other needs than the support holds now (another tab, another
+    member of staff): saving them would silently undo that change (the review from outside, session 16)."""
+
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "本人のニーズは、この画面を開いた後に別のタブまたは別の職員によって記録し直されたため、保存していません。"
+            "入力した内容は下に残してあります。別のタブでこの画面を開き直して最新のニーズと見比べ、必要ならもう一度"
+            "記録してください（そのときはこの内容で置き換わります） / not saved: the needs were recorded again after this "
+            "page was opened (another tab, or another member of staff). What you typed is kept below: open the page "
+            "again in another tab to compare, then save again if it is still needed (it then replaces the other)")
+
+
+def needs_version(needs: list[str]) -> int:
+    """Which needs a page showed, as the number its needs form carries back (`seen_version`, shared/web/ui.py)."""
+    return int(hashlib.sha256(json.dumps(needs, ensure_ascii=False).encode()).hexdigest()[:7], 16)
+
+
 def _page(request: Request, app: ParticipationApplication, case_id: UUID, status_code: int = 200,
           **extra: Any) -> Response:
     """The support's page (blocking: reads the application), or 404 in words."""
@@ -212,7 +234,7 @@ def _page(request: Request, app: ParticipationApplication, case_id: UUID, status
     return ui.render(request, "participation_support.html", "参加支援 / support", status_code=status_code,
                      s=support, case_id=support["case_id"], matched={m["resource_id"] for m in support["matches"]},
                      outcomes=PLACEMENT_OUTCOMES, status_ja=STATUS_JA, today=wareki(today_in_japan(), with_gregorian=False),
-                     casework=casework,
+                     casework=casework, seen_version=needs_version(list(support["needs"])),
                      plans=plans_of(app, case_id), plan_write="participation.plan.write",
                      plan_status_ja=PLAN_LABELS["status_ja"], plan_status_kind=PLAN_LABELS["status_kind"],
                      **_catalogue_context(catalogue, _filters(request)),
@@ -250,6 +272,10 @@ async def record_needs(request: Request, case_id: UUID, app: App) -> Response:
         return redirect(f"/ui/login?next=/ui/supports/{case_id}")
     text = await form_text(request)
     try:
+        seen = text.get(SEEN_FIELD)
+        if isinstance(seen, str) and seen.isdigit() and len(seen) < 10 \
+                and int(seen) != needs_version(list((await call(app.support_view, case_id))["needs"])):
+            raise NeedsChangedMeanwhile
         recorded = form_model(NeedsIn, {"needs": [n for n in _rows(text.get("needs")) if n]})
         await call(app.record_needs, actor_of(staff), case_id, recorded.needs)
     except DomainError as refused:

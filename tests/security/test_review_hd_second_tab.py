@@ -73,3 +73,43 @@ def test_a_plan_saved_from_a_tab_opened_before_another_save_is_refused_with_409_
         again = saved(browser, base, plan_id, editor_fields(stale.text), "Aの方針")  # from the page that said so
         assert again.status_code == 303, (again.status_code, again.text[:300])
         assert direction_of(base, plan_id) == "Aの方針"
+
+
+def needs_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the support page's needs form."""
+    form = re.search(r'<form class="stack" method="post" action="/ui/supports/[^"]+/needs">.*?</form>', page, re.DOTALL)
+    assert form is not None, page[:500]
+    return {name: html.unescape(value) for name, value in
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0))}
+
+
+def test_needs_recorded_from_a_tab_opened_before_another_recording_are_refused_with_409_and_the_input_kept(
+        shared_suite: Suite) -> None:
+    """The same on participation's support page: its needs form replaces the whole list, so a tab left open undid the
+    needs another tab had recorded meanwhile."""
+    from security.conftest import SERVICES
+    from security.seed import seed
+
+    base = shared_suite.url("participation")
+    case_id = seed({name: shared_suite.url(name) for name in SERVICES}, name="調布 二郎")["case_id"]
+    worker = ("sanka-hd2", LEAD, "participation_worker")
+
+    def needs() -> Any:
+        return httpx.get(f"{base}/supports/{case_id}", headers=staff_headers(*worker), trust_env=False).json()["needs"]
+
+    def send(browser: httpx.Client, hidden: dict[str, str], rows: list[str]) -> httpx.Response:
+        return browser.post(f"{base}/ui/supports/{case_id}/needs", data={**hidden, "needs": rows},
+                            headers={"Origin": base})
+
+    with httpx.Client(trust_env=False, cookies={COOKIE: token(*worker)}, timeout=30) as browser:
+        tab_a = needs_fields(browser.get(f"{base}/ui/supports/{case_id}").text)
+        tab_b = needs_fields(browser.get(f"{base}/ui/supports/{case_id}").text)
+        assert send(browser, tab_b, ["就労体験", "居場所"]).status_code == 303
+
+        stale = send(browser, tab_a, ["ボランティア"])
+
+        assert stale.status_code == 409, (stale.status_code, stale.text[:300])
+        assert "別のタブ" in stale.text and "ボランティア" in stale.text
+        assert needs() == ["就労体験", "居場所"]
+        assert send(browser, needs_fields(stale.text), ["ボランティア"]).status_code == 303
+        assert needs() == ["ボランティア"]
