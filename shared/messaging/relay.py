@@ -28,6 +28,11 @@ as its positions follow on one from another; anything else (another process's co
 PostgreSQL sequence's gap, what was committed before the relay started, a rewind after the stream lost its tail)
 is read from the store as before, so what is published, and in which order, does not depend on it.
 
+On PostgreSQL the relay reads the store on a connection of its own (`own_recorder`), not one of the application's
+pool, and saves its position beside its publishing (`_save_in_background`): under load the pool's connections are all
+held by commands waiting for the events table's lock, and the relay, waiting behind them, published nothing meanwhile
+(issue 19, docs/capacity.md).
+
 Each message is also a CloudEvent in binary content mode (issue 17; docs/integrating.md §2): the
 `ce-*` headers of `cloudevents_headers` beside the body, which stays the envelope, so CloudEvents
 tooling reads the stream as it is and nothing changes for the envelope's readers.
@@ -36,9 +41,11 @@ tooling reads the stream as it is and nothing changes for the envelope's readers
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -119,8 +126,14 @@ class Relay:
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
         self.foreign_count = 0
         self._position_read_at = float("-inf")  # when `pending` last read the saved position (SQLite)
-        # PostgreSQL: the saved position and the events past it in one statement (shared/kernel/store.py)
-        self._saved_and_pending = saved_and_pending(app.recorder, RELAY_TRACKING)
+        # PostgreSQL: the relay reads the store on a connection of its own, never one of the application's pool
+        # (`own_recorder`), and the saved position with the events past it in one statement (shared/kernel/store.py)
+        self._recorder = own_recorder(app.recorder)
+        self._saved_and_pending = saved_and_pending(self._recorder or app.recorder, RELAY_TRACKING)
+        #: PostgreSQL: the save of the published position in flight, beside the publishing (`_save_in_background`),
+        #: on a worker thread of its own too
+        self._saving: asyncio.Task[None] | None = None
+        self._save_thread = anyio.CapacityLimiter(1)
         # The relay's store reads on a worker thread of their own: with anyio's shared limiter (40 threads) they
         # queued behind the HTTP handlers of a loaded service, and the stream waited for them (issue 19)
         self._thread = anyio.CapacityLimiter(1)
@@ -150,7 +163,16 @@ class Relay:
         try:
             await self._follow()
         finally:
-            await self._save_on_stop()
+            try:
+                await self._save_on_stop()
+            finally:
+                self.close()
+
+    def close(self) -> None:
+        """Let go of the relay's own PostgreSQL connection (`own_recorder`; none on SQLite), in the background: a
+        stopping service does not wait for it."""
+        if self._recorder is not None:
+            threading.Thread(target=self._recorder.datastore.close, name="relay-store-close", daemon=True).start()
 
     async def _follow(self) -> None:
         backoff = 0.1
@@ -216,15 +238,17 @@ class Relay:
 
     def _idle_seconds(self) -> float:
         """How long to wait for a commit: until the next poll, or until an unsaved position is due."""
-        if self.position <= self._saved:
-            return self.poll_seconds
+        if self.position <= self._saved or (self._saving is not None and not self._saving.done()):
+            return self.poll_seconds  # (a save in flight wakes the relay when it ends: `_save_in_background`)
         return min(self.poll_seconds, max(0.0, self._saved_at + SAVE_EVERY_SECONDS - time.monotonic()))
 
     async def _save_on_stop(self) -> None:
         """Save what was published since the last save, within a few seconds: the service is stopping."""
-        if self.position <= self._saved:
-            return
         with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_SAVE_SECONDS):
+            if self._saving is not None:  # a save in flight (PostgreSQL): its end first, then what it did not save
+                await asyncio.wait([self._saving])
+            if self.position <= self._saved:
+                return
             try:
                 await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, abandon_on_cancel=True)
             except Exception as exc:  # noqa: BLE001 - unsaved is safe: the next start republishes, the stream drops it
@@ -331,8 +355,9 @@ class Relay:
 
     async def _event_id_at(self, position: int) -> str | None:
         """The `event_id` of the event stored at `position` (a message claiming it may be forged)."""
+        recorder = self._recorder or self.app.recorder
         found = await anyio.to_thread.run_sync(
-            lambda: self.app.recorder.select_notifications(start=position, limit=1, stop=position), limiter=self._thread)
+            lambda: recorder.select_notifications(start=position, limit=1, stop=position), limiter=self._thread)
         return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
 
     def recorded(self, recordings: Sequence[Any]) -> None:
@@ -410,7 +435,7 @@ class Relay:
                 if saved > self.position:
                     self.position, jumped[0] = saved, True
                     return []
-            return self.app.recorder.select_notifications(start=self.position + 1, limit=BATCH)
+            return (self._recorder or self.app.recorder).select_notifications(start=self.position + 1, limit=BATCH)
 
         was_caught_up = self._caught_up
         handed = self._take_handed()
@@ -482,9 +507,60 @@ class Relay:
         # when a save is due). A crash republishes what was acknowledged since: the same messages
         # (`Nats-Msg-Id`), which the stream drops, and which the consumers' tracking would skip.
         if self.position > self._saved and time.monotonic() - self._saved_at >= SAVE_EVERY_SECONDS:
-            await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, limiter=self._thread)
-            self._saved, self._saved_at = self.position, time.monotonic()
+            if self._recorder is None:  # SQLite: saved here, on the relay's thread, before it goes on
+                await anyio.to_thread.run_sync(self.app.save_relay_position, self.position, limiter=self._thread)
+                self._saved, self._saved_at = self.position, time.monotonic()
+            elif self._saving is None or self._saving.done():
+                self._saved_at = time.monotonic()  # (the next try, should this one fail, a SAVE_EVERY_SECONDS on)
+                self._saving = asyncio.create_task(self._save_in_background(self.position))
         return len(items)
+
+    async def _save_in_background(self, position: int) -> None:
+        """PostgreSQL: save the published `position` (the application's `save_relay_position`, its connection from the
+        application's pool) while the relay goes on publishing. Under load every connection of that pool may be taken
+        by commands waiting for the events table's lock; a save awaited there held up every publish behind it
+        (issue 19: 60-230 ms every SAVE_EVERY_SECONDS, docs/capacity.md). One save at a time; one that fails is tried
+        again with a later position; the stop waits for it (`_save_on_stop`)."""
+        try:
+            await anyio.to_thread.run_sync(self.app.save_relay_position, position, abandon_on_cancel=True,
+                                           limiter=self._save_thread)
+        except Exception as exc:  # noqa: BLE001 - unsaved is safe: the next save (or start) covers it
+            log.warning("relay.save_failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}")
+        else:
+            self._saved = max(self._saved, position)
+        if self.position > self._saved:
+            self._wake.set()  # the next save is due a SAVE_EVERY_SECONDS after this one began (`_idle_seconds`)
+
+
+def own_recorder(recorder: Any) -> Any:
+    """For a PostgreSQL recorder: the same recorder (its statements, schema and tables) on a datastore of the relay's
+    own, one connection, so that the relay's reads of the store (the events past its position, an event's id) never
+    wait for a connection of the application's pool; None for another store (SQLite: no pool).
+
+    Under load the pool's connections (`JUSOU_PG_POOL_SIZE`, and the library's overflow: 15 by default) are all held by
+    commands, most of them waiting for the events table's lock, which serialises a service's commits, each through its
+    WAL flush; the relay's read waited behind them (issue 19: 26-200 ms a read, on a third of its rounds when the
+    stream was behind; docs/capacity.md). One connection more per service, opened as the relay is made (in the
+    background) and closed as it stops (`Relay.close`)."""
+    postgres = sys.modules.get("eventsourcing.postgres")
+    if postgres is None or not isinstance(recorder, postgres.PostgresRecorder):
+        return None
+    theirs = recorder.datastore
+    pool = theirs.pool
+    given = pool.kwargs
+    datastore = postgres.PostgresDatastore(
+        dbname=given["dbname"], host=given["host"], port=given["port"], user=given["user"], password=given["password"],
+        connect_timeout=pool.timeout, idle_in_transaction_session_timeout=theirs.idle_in_transaction_session_timeout,
+        pool_size=1, max_overflow=0, conn_max_age=pool.max_lifetime, pre_ping=theirs.pre_ping,
+        lock_timeout=theirs.lock_timeout, schema=theirs.schema, get_password_func=pool.get_password_func,
+        single_row_tracking=theirs.single_row_tracking, originator_id_type=theirs.originator_id_type,
+        enable_db_functions=theirs.enable_db_functions)
+    datastore.db_type_names = theirs.db_type_names  # the composite types, registered on its connections as on theirs
+    datastore.psycopg_type_adapters = theirs.psycopg_type_adapters
+    datastore.pool.open(wait=False)  # connecting in the background now: the relay's first read does not wait for it
+    mine = copy.copy(recorder)
+    mine.datastore = datastore
+    return mine
 
 
 _TO_ENCODE = re.compile(r'[^!#$&-~]')  # all but printable ASCII, and `"` and `%`
