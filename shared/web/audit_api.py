@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -22,7 +23,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.audit import (
     as_of,
@@ -44,7 +45,22 @@ from shared.web.paging import page as one_page
 from shared.web.policy import requires
 from shared.web.ui import PROGRAM_LABELS, UI, internal_url
 
-AS_OF = Query(None, description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")
+_A_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def written_as_a_time(value: Any) -> Any:
+    """`as_of` as the document says, an RFC 3339 time: pydantic reads a number (`as_of=0.5`) as seconds since 1970
+    and the audit answered the record as of 1970-01-01T00:00:00.5Z (the review from outside: schemathesis
+    `negative_data_rejection`)."""
+    if isinstance(value, str) and _A_NUMBER.fullmatch(value):
+        raise ValueError("日時を 2026-11-29T12:00:00+09:00 の形で入力してください（数は受け付けません） / give an RFC 3339 "
+                         "time such as 2026-11-29T12:00:00+09:00, not a number")
+    return value
+
+
+#: RFC 3339 with a zone; a bare number is refused (`written_as_a_time`)
+AsOf = Annotated[datetime | None, BeforeValidator(written_as_a_time), Query(
+    description="RFC 3339 time with a zone, e.g. 2026-11-29T12:00:00+09:00 (default: now)")]
 FORMAT = Query("json", pattern="^(json|csv|text)$", description="json, csv (UTF-8 with BOM) or text")
 
 
@@ -225,7 +241,7 @@ async def _audit_case(case_id: UUID, request: Request, as_of: datetime | None, f
 def _mount_api(router: APIRouter) -> None:
     @router.get("/cases/{case_id}/state", dependencies=[requires("case.history")],
                 responses={200: {"headers": PAGING_HEADERS}})
-    def state(case_id: UUID, request: Request, response: Response, app: App, as_of: datetime | None = AS_OF,
+    def state(case_id: UUID, request: Request, response: Response, app: App, as_of: AsOf = None,
               limit: Limit = None, cursor: Cursor = None) -> list[AggregateStateOut]:
         """This program's view of the case as it stood at `as_of` (each aggregate rebuilt to its version then), in
         the order the aggregates first recorded for the case; paged by `limit` and `cursor`."""
@@ -235,7 +251,7 @@ def _mount_api(router: APIRouter) -> None:
 
     @router.get("/audit/cases/{case_id}", response_model=None, dependencies=[requires("audit.read")],
                 responses=_json_csv_or_text(AuditDocumentOut, "the case's audit"))
-    async def audit_case(case_id: UUID, request: Request, as_of: datetime | None = AS_OF, format: str = FORMAT) -> Any:
+    async def audit_case(case_id: UUID, request: Request, as_of: AsOf = None, format: str = FORMAT) -> Any:
         """D15: the case's whole history across every program as a causation tree, and each program's state
         (it asks every service over HTTP, so it stays `async`)."""
         return await _audit_case(case_id, request, as_of, format)
