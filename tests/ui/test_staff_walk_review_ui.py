@@ -10,7 +10,9 @@
 - a decision refused at the meeting (an objection open) came back as the meeting's page at its top, the reason three
   screens below beside the decision's form: the button seemed to have done nothing;
 - the participation catalogue's 案内情報 (schedule, contact, fee) being written in was wiped, its box closed, whenever the
-  list refreshed itself for a change elsewhere (any record at participation, in a busy office every few seconds).
+  list refreshed itself for a change elsewhere (any record at participation, in a busy office every few seconds);
+- a から/まで a list could not read as a date (「R8.13.1」) was dropped without a word on every list but collaboration's
+  (the lists whose filter is their own form, not the shared filter bar): the list showed everything as if filtered.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from uuid import uuid4
 
 import httpx
 from playwright.async_api import Browser, Page, expect
-from support.auth import account, reader
+from support.auth import account, reader, token
 from support.journey import COUNTER_STAFF, PARTICIPATION_STAFF, Journey
 from support.municipality import ELDERLY, LEAD
 from support.poll import eventually
 
 from jusou.runner import Suite
+from shared.web.auth import COOKIE
 
 from .conftest import shoot, sign_in
 from .upstream import COMMUNITY_STAFF, post
@@ -226,3 +229,24 @@ async def test_a_catalogue_entry_being_written_in_is_not_wiped_when_the_list_ref
     assert await row.locator("details").evaluate("d => d.open")
     await row.get_by_role("button", name="保存 / save").click()
     await expect(page.locator("#catalogue-table td.schedule", has_text="毎週水 10:00〜15:00")).to_be_visible()
+
+
+async def test_a_lists_date_it_cannot_read_is_said_on_every_list_not_dropped(ui_suite: Suite) -> None:
+    lists = [("intake", "/ui/", "相談日", COUNSELOR), ("outreach", "/ui/", "期間", ("outreach-041", LEAD, "outreach_worker")),
+             ("participation", "/ui/", "期間", ("sanka-041", LEAD, "participation_worker")),
+             ("community", "/ui/", "期間", ("chiiki-041", LEAD, "community_worker")),
+             ("community", "/ui/activities", "開催日", ("chiiki-041", LEAD, "community_worker")),
+             ("community", "/ui/places", "開設日", ("chiiki-041", LEAD, "community_worker")),
+             ("community", "/ui/resources", "登録日", ("chiiki-041", LEAD, "community_worker")),
+             ("meeting", "/ui/learnings", "会議の開催日", ("kaigi-041", LEAD, "secretariat")),
+             ("collaboration", "/ui/", "期間", COORDINATOR)]
+    unsaid = []
+    for service, path, span, staff in lists:
+        async with httpx.AsyncClient(timeout=30, base_url=ui_suite.url(service),
+                                     cookies={COOKIE: token(*staff)}) as browser_like:
+            page = await browser_like.get(path, params={"from": "R8.13.1", "to": "令和8年4月31日"})
+        assert page.status_code == 200, (service, path, page.status_code)
+        for which, text in (("から", "R8.13.1"), ("まで", "令和8年4月31日")):
+            if f"{span}（{which}）の「{text}」は日付として読めないため" not in page.text:
+                unsaid.append((service, path, which))
+    assert not unsaid, unsaid
