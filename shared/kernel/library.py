@@ -119,10 +119,10 @@ KEPT_STATEMENTS = 128
 
 
 class _LatestFirst(deque[Any]):
-    """A pool's idle connections, the one returned last handed out first: the library takes `popleft`."""
+    """A pool's idle connections, the one returned last handed out first: the library takes `popleft` (here the
+    deque's own `pop`, in C: no Python call per connection handed out)."""
 
-    def popleft(self) -> Any:
-        return self.pop()
+    popleft = deque.pop
 
 
 def warm_connections(pool: Any) -> None:
