@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import NO_ATTENDEES, CaseLearning, PlanReview
 from shared.domain.areas import AREA_CODE_PATTERN
+from shared.web.answers import answer, json_of
 from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
@@ -318,16 +319,22 @@ def agenda(app: App, who: Reader, request: Request, response: Response, limit: L
     return [AgendaItemOut.model_validate(item) for item in rows]
 
 
-@router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")])
-def agenda_item(plan_id: UUID, app: App) -> AgendaItemOut:
-    return AgendaItemOut.model_validate(app.listed(plan_id).view())
+@router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")], response_model=AgendaItemOut)
+def agenda_item(plan_id: UUID, app: App) -> Response:
+    review = app.listed(plan_id)  # (kept: its answer made once for it, shared/web/answers.py)
+    return answer(review, "agenda_item", lambda: AgendaItemOut.model_validate(review.view()))
 
 
-@router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")],
+@router.get("/consents/{case_id}", dependencies=[requires("meeting.consents.read")], response_model=ConsentOut,
             response_model_exclude_unset=True)
-def consent(case_id: UUID, app: App) -> ConsentOut:
+def consent(case_id: UUID, app: App) -> Response:
     """本人同意の有無 (D9): whether the 重層的支援会議 may discuss the case."""
-    return ConsentOut.model_validate(app.consent_view(case_id))
+    heard = app.consent_of(case_id)
+    if heard is None:  # none heard yet: nothing kept to make it for
+        return Response(json_of(ConsentOut.model_validate(app.consent_view_of(case_id, None)), exclude_unset=True),
+                        media_type="application/json")
+    return answer(heard, "consent", lambda: ConsentOut.model_validate(app.consent_view_of(case_id, heard)),
+                  exclude_unset=True)
 
 
 @router.post("/meetings", status_code=201, dependencies=[requires("meeting.convene")])

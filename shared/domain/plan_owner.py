@@ -139,6 +139,11 @@ class PlanOwner(ServiceApplication):
             plan.request_closure(progress)
         self.save(plan)
 
+    def plan_read(self, plan_id: UUID) -> Plan:
+        """A plan as the store holds it now, the kept one when nothing was recorded since: read, never to be changed."""
+        plan: Plan = self.read(plan_id, Plan, "プラン")
+        return plan
+
     def plan_view(self, plan_id: UUID) -> dict[str, Any]:
         """A plan as its program holds it: read (a kept plan is not copied), its lists copied for the caller."""
         plan: Plan = self.read(plan_id, Plan, "プラン")
