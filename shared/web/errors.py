@@ -220,7 +220,7 @@ def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None
         log.error("request.unexpected_error", incident=incident, path=request.url.path, method=request.method,
                   exc_info=exc)
         if not is_page(request):
-            return JSONResponse(status_code=500, content={
+            return JSONResponse(status_code=500, headers=SECURITY_HEADERS, content={  # outside the edge's headers too
                 "detail": f"予期しない問題が起きました。問い合わせ番号 {incident} / unexpected error, incident {incident}",
                 "code": CODES[500], "incident": incident})
         try:

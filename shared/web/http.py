@@ -65,6 +65,7 @@ from shared.web.solving import install as solve_once
 from shared.web.ui import (
     PROGRAM_LABELS,
     UI,
+    Assets,
     csrf_guard,
     internal_url,
     login_url,
@@ -435,9 +436,7 @@ def mount_docs(api: FastAPI) -> None:
     from pathlib import Path
 
     import swagger_ui
-    from fastapi.staticfiles import StaticFiles
-
-    api.mount("/docs/static", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger-ui")
+    api.mount("/docs/static", Assets(directory=Path(swagger_ui.__file__).parent / "static"), name="swagger-ui")
 
     async def docs(_: Request) -> HTMLResponse:
         from html import escape

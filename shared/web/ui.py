@@ -107,7 +107,23 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
+    # a page, list, CSV or JSON answer may hold personal information: never kept by the browser, so that after
+    # signing out Back shows the sign-in page, not the person's record from the cache (HF's review, session 16);
+    # the static assets set their own (`Assets`: kept, asked again each time)
+    "cache-control": "no-store",
 }
+#: the static assets' own: a browser keeps them and asks whether they changed (ETag) before using them again
+ASSET_CACHE = "no-cache"
+
+
+class Assets(StaticFiles):
+    """Static files (style sheets, scripts, the docs' Swagger UI) with `Cache-Control: no-cache`, not the pages'
+    `no-store`: they hold nothing personal, and a page would otherwise fetch each of them again every time."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("cache-control", ASSET_CACHE)
+        return response
 #: The messages a page shows after a redirect, by key (`?ok=signed_out`). Any other text in the query
 #: string is shown only when signed for the session that caused it (`sig`): a link cannot put words
 #: on the suite's page.
@@ -603,7 +619,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
 
 def mount_common(api: FastAPI, ui: UI) -> None:
     """Static assets, sign-in and the live-update stream, on every service."""
-    api.mount("/ui/static", StaticFiles(directory=str(SHARED / "static")), name="static")
+    api.mount("/ui/static", Assets(directory=str(SHARED / "static")), name="static")
     router = APIRouter(include_in_schema=False)
     _mount_sign_in(router, ui)
     _mount_password_sign_in(router, ui)
