@@ -12,7 +12,8 @@
 - the participation catalogue's 案内情報 (schedule, contact, fee) being written in was wiped, its box closed, whenever the
   list refreshed itself for a change elsewhere (any record at participation, in a busy office every few seconds);
 - a から/まで a list could not read as a date (「R8.13.1」) was dropped without a word on every list but collaboration's
-  (the lists whose filter is their own form, not the shared filter bar): the list showed everything as if filtered.
+  (the lists whose filter is their own form, not the shared filter bar): the list showed everything as if filtered;
+- a wrong password brought back an empty sign-in form with the focus nowhere: the staff id typed again each time.
 """
 
 from __future__ import annotations
@@ -250,3 +251,26 @@ async def test_a_lists_date_it_cannot_read_is_said_on_every_list_not_dropped(ui_
             if f"{span}（{which}）の「{text}」は日付として読めないため" not in page.text:
                 unsaid.append((service, path, which))
     assert not unsaid, unsaid
+
+
+async def test_a_wrong_password_keeps_the_staff_id_and_puts_the_keyboard_on_the_password(
+        ui_suite: Suite, page: Page) -> None:
+    intake = ui_suite.url("intake")
+    password = account(*COUNSELOR)
+    await page.goto(f"{intake}/ui/login")
+    await expect(page.get_by_label("職員番号")).to_be_focused()  # the day starts with the keyboard on the staff id
+    await page.keyboard.type(COUNSELOR[0])
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("not the password")
+    await page.keyboard.press("Enter")
+
+    await expect(page).to_have_url(re.compile(r"/ui/login\?.*ng=wrong_password"))
+    await expect(page.get_by_role("alert")).to_contain_text("パスワードが違います")
+    await expect(page.get_by_label("職員番号")).to_have_value(COUNSELOR[0])
+    await expect(page.get_by_label("パスワード")).to_be_focused()
+    await expect(page.get_by_label("パスワード")).to_have_value("")  # never kept
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/ui/\?ok=signed_in$"))
+    await page.wait_for_load_state("load")
+    assert await page.evaluate("() => sessionStorage.getItem('jusou-login-id')") is None  # signed in: forgotten

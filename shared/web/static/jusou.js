@@ -320,6 +320,31 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showRefusal);
   else showRefusal();
+  // The sign-in page after a wrong password: the staff id typed is back in its field (this tab only, never the
+  // password) and the password field has the focus; a fresh sign-in page puts the focus on the staff id. Any other page
+  // forgets the id.
+  const LOGIN_ID = "jusou-login-id";
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (!(form instanceof HTMLFormElement) || !/^\/ui\/login(\/|$)/.test(actionOf(form))) return;
+    const id = form.querySelector("input[name='staff_id']");
+    const s = storage();
+    try { if (s && id) s.setItem(LOGIN_ID, id.value); } catch (err) { /* full or off */ }
+  });
+  function onSignInPage() {
+    const s = storage();
+    if (!isSignIn()) { try { if (s) s.removeItem(LOGIN_ID); } catch (err) { /* off */ } return; }
+    const id = document.querySelector("form input[name='staff_id']");
+    const password = document.querySelector("form input[name='password']");
+    if (!id || !password) return;
+    let kept = "";
+    try { kept = (s && s.getItem(LOGIN_ID)) || ""; } catch (err) { kept = ""; }
+    const refused = new URLSearchParams(location.search).get("ng") === "wrong_password";
+    if (refused && kept && !id.value) id.value = kept;
+    (refused && id.value ? password : id).focus();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onSignInPage);
+  else onSignInPage();
   // after the whole script has run: putting rows back clicks the add-row button, whose listener is below
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onDraft);
   else setTimeout(onDraft, 0);
