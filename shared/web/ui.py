@@ -302,9 +302,13 @@ def csrf_guard(service: str) -> Callable[[Request], Awaitable[None]]:
     and a cookie-authenticated change carries the CSRF token of its session (the form's hidden field)."""
 
     async def check(request: Request) -> None:
+        path: str = request.scope["path"]  # not `request.url` (built per request) nor the cookies off /ui/ (issue 19)
+        if not path.startswith("/ui/"):
+            _SESSION.set("")  # the JSON API never takes the UI's cookie (shared/web/policy.py principal_of)
+            return
         session = request.cookies.get(COOKIE, "")
         _SESSION.set(session)
-        if request.method in SAFE_METHODS or not request.url.path.startswith("/ui/"):
+        if request.method in SAFE_METHODS:
             return
         site = request.headers.get("sec-fetch-site")
         origin = request.headers.get("origin")
@@ -318,7 +322,7 @@ def csrf_guard(service: str) -> Callable[[Request], Awaitable[None]]:
                 "別のサイト（同じホストの別のポートを含む）のページからの操作は受け付けません。このサービスの画面から"
                 "操作してください / refused: the request came from another site's page (another port of this host "
                 "counts), not from this service's own page (cross-site request, CSRF)")
-        if bearer(request.headers.get("authorization", "")) or not session or request.url.path == "/ui/login":
+        if bearer(request.headers.get("authorization", "")) or not session or path == "/ui/login":
             return  # not cookie-authenticated (a bearer token is never sent by a browser on its own)
         given = ""
         if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
