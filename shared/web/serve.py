@@ -80,7 +80,8 @@ class HeadWithBody:
     def write(self, data: bytes) -> None:
         head = self._head
         if head is None and self._cycle.response_started:  # the answer's head (a 100 Continue comes before it)
-            if b"\r\ncontent-length: " in data and self._cycle.scope["method"] != "HEAD":  # its body follows at once
+            cycle, self._cycle = self._cycle, None  # not needed again: no reference cycle left with it (garbage)
+            if b"\r\ncontent-length: " in data and cycle.scope["method"] != "HEAD":  # its body follows at once
                 self._head = data
                 return
             self._head = b""
