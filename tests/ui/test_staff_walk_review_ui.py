@@ -274,3 +274,21 @@ async def test_a_wrong_password_keeps_the_staff_id_and_puts_the_keyboard_on_the_
     await expect(page).to_have_url(re.compile(r"/ui/\?ok=signed_in$"))
     await page.wait_for_load_state("load")
     assert await page.evaluate("() => sessionStorage.getItem('jusou-login-id')") is None  # signed in: forgotten
+
+
+async def test_back_after_signing_out_at_the_counter_shows_no_persons_record(ui_suite: Suite, page: Page) -> None:
+    """A counter's shared PC: after ログアウト the browser's Back button showed the case page, the person's name, birth
+    date and phone with it, from the browser's cache (no Cache-Control on the pages; HF's finding, HD's fix 5755479)."""
+    intake = ui_suite.url("intake")
+    name = "仙川 珠代"
+    case_id = await _a_case_at_the_counter(intake, name)
+    await sign_in(page, intake, *COUNSELOR)
+    await page.goto(f"{intake}/ui/cases/{case_id}")
+    await expect(page.locator("main")).to_contain_text(name)
+    await page.get_by_role("button", name=re.compile("ログアウト")).click()
+    await expect(page).to_have_url(re.compile(r"/ui/login\?ok=signed_out"))
+
+    await page.go_back()
+    await page.wait_for_load_state("load")
+    await expect(page.get_by_label("職員番号")).to_be_visible()  # asked again: the sign-in page
+    assert name not in await page.content()
