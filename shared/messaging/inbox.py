@@ -12,7 +12,10 @@ The subject is the authority (CONTRACT.md, "The bus"): the NATS server lets each
 only `jusou.<itself>.>`, so the subject, not the body, says who sent a message. One whose
 envelope names another `source` or `event_type` than its subject `jusou.<source>.<EventType>`
 is dead-lettered with the reason and never applied (`refusal`); so is a `source_position` no
-store can have (above `MAX_SOURCE_POSITION`; below 1 the envelope itself refuses).
+store can have (above `MAX_SOURCE_POSITION`; below 1 the envelope itself refuses), and a plan
+owner's event (`OWNERS_EVENTS`) whose payload names another program. A handler that finds, with
+its store, that a message can never apply (the meeting: a plan another program owns, or of
+another case) raises `PoisonMessage`: dead-lettered at once with its reason, not retried.
 
 A message that agrees with its subject but claims a far position (a source's password stolen,
 `source_position: 1000000`) cannot be told from a real one here: its source alone knows what it
@@ -218,7 +221,17 @@ def refusal(subject: str, envelope: Envelope) -> str | None:
     if envelope.source_position > MAX_SOURCE_POSITION:
         return (f"source_position {envelope.source_position} is beyond any store (at most {MAX_SOURCE_POSITION}): "
                 f"not a position {source} can have recorded")
+    if event_type in OWNERS_EVENTS:
+        program = envelope.payload.get("program")
+        if program is not None and program != source:
+            return (f"{event_type} on subject {subject} names program {program!r}: a program sends only its own plans "
+                    f"(CONTRACT.md: program = the publisher; the subject is the authority): not applied")
     return None
+
+
+#: Events only a plan's owning program publishes, whose payload's `program` (when given) is that publisher (CONTRACT.md,
+#: D4 D6 D7): another program's name there is a forgery with the publisher's own credentials (`refusal`).
+OWNERS_EVENTS = frozenset({"PlanProposed", "PlanClosureRequested"})
 
 
 @dataclass
@@ -631,8 +644,11 @@ class Inbox:
             await self.settled(raw, envelope, applied, time.perf_counter() - began, tries=tries)
             return
         while True:
-            reason = f"{type(error).__name__}: {error}"
             self.observe(envelope, "failed", 0.0, tries)
+            if isinstance(error, PoisonMessage):  # a handler found it can never apply (the meeting's plan owners)
+                await self.dead_letter_raw(raw, error.reason)
+                return
+            reason = f"{type(error).__name__}: {error}"
             if tries >= self.max_deliver:
                 await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
                 return
@@ -676,6 +692,10 @@ class Inbox:
         try:
             with consuming(self.app.service, envelope, raw.headers):  # its effects carry this span on
                 applied = await self.applying.run(self.app.receive, envelope, payload)
+        except PoisonMessage as exc:  # a handler found it can never apply: parked at once with why, not retried
+            self.observe(envelope, "failed", time.perf_counter() - began, raw.metadata.num_delivered)
+            await self.dead_letter(msg, exc.reason)
+            return
         except Exception as exc:  # noqa: BLE001 - the dead-letter boundary: every failure is retried, then parked
             tries = raw.metadata.num_delivered
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
