@@ -31,6 +31,17 @@ KNOWN: tuple[tuple[re.Pattern[str], _Render], ...] = tuple((re.compile(pattern, 
                f"反映しません（偽のメッセージの疑い）"),
     (r"source_position (\d+) is beyond any store",
      lambda m: f"位置 {m[1]} はどの記録にもあり得ません。反映しません（偽のメッセージの疑い）"),
+    (r"(\w+) on subject (\S+) names program '(\w+)': a program sends only its own plans",
+     lambda m: f"件名 {m[2]} の {m[1]} が別のプログラム（{m[3]}）の計画を名乗っています。プランはその担当プログラムだけが"
+               f"送れます。反映しません（偽のメッセージの疑い）"),
+    (r"(\w+) from (\w+) names plan (\S+), which (\w+) proposed: ",
+     lambda m: f"{m[2]} からの {m[1]} が {m[4]} のプラン {m[3]} を名乗っています。プランの再提出・終結の依頼は担当"
+               f"プログラムだけができます。反映しません（偽のメッセージの疑い）"),
+    (r"(\w+) from (\w+) names plan (\S+) as (\w+)'s: ",
+     lambda m: f"{m[2]} からの {m[1]} がプラン {m[3]} を {m[4]} のものとしています。プランはその担当プログラムだけが"
+               f"送れます。反映しません（偽のメッセージの疑い）"),
+    (r"(\w+) for case (\S+) names plan (\S+) of case (\S+): ",
+     lambda m: f"ケース {m[2]} についての {m[1]} が、別のケース {m[4]} のプラン {m[3]} を名乗っています。反映しません"),
     (r"replayed on (\S+), but its Jusou-Original-Subject header says (\S+): not applied",
      lambda m: f"再送の件名 {m[1]} と元の件名ヘッダー {m[2]} が一致しません。反映しません"),
     (r"replay failed (\d+) times; last error ",

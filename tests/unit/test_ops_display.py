@@ -16,6 +16,7 @@ import pytest
 
 from jusou import ops
 from jusou.cli import demo_staff, demo_staff_table
+from services.meeting import application as meeting
 from shared.contract.events import Actor, Envelope, PoisonMessage, envelope_json, parse
 from shared.messaging import deadletters
 from shared.messaging.inbox import refusal
@@ -48,9 +49,17 @@ def poison(body: bytes) -> str:
     return refused.value.reason
 
 
+def raised(check: Any, *args: Any) -> str:
+    with pytest.raises(PoisonMessage) as refused:
+        check(*args)
+    return refused.value.reason
+
+
 def reasons_jusou_writes() -> dict[str, str]:
     """Each kind of reason, as the code that parks a message writes it (not copied here, where it can be called)."""
     agreeing = envelope()
+    proposed = envelope(source="outreach", event_type="PlanProposed")
+    plan = SimpleNamespace(id=uuid4(), program="collaboration", case_id=proposed.case_id)  # the meeting's PlanReview
     return {
         "not JSON": poison(b"\xff not json"),
         "envelope": poison(b'{"event_type": "X"}'),
@@ -59,6 +68,12 @@ def reasons_jusou_writes() -> dict[str, str]:
         "subject": refusal("jusou.intake", agreeing) or "",
         "disagreeing": refusal("jusou.meeting.CaseEscalated", agreeing) or "",
         "far position": refusal("jusou.intake.CaseEscalated", envelope(source_position=2**60)) or "",
+        "plan owner": refusal("jusou.outreach.PlanProposed", envelope(
+            source="outreach", event_type="PlanProposed", payload={"program": "collaboration"})) or "",
+        "plan named": raised(meeting._owner_sent, proposed, "collaboration", plan.id),
+        "plan of another": raised(meeting._same_plan, proposed, plan),
+        "plan of another case": raised(meeting._same_plan, envelope(source="collaboration", event_type="PlanProposed"),
+                                       SimpleNamespace(**{**vars(plan), "program": "collaboration"})),
         "failed": "failed 3 times; last error RuntimeError: boom",  # shared/messaging/inbox.py, partitions.py
         "replay failed": "replay failed 3 times; last error RuntimeError: boom",  # deadletters.py handle_replay
         "replay header": ("replayed on jusou-replay.collaboration.intake.CaseEscalated, but its Jusou-Original-Subject "
@@ -75,6 +90,8 @@ def test_every_reason_jusou_writes_has_its_japanese_and_keeps_its_particulars() 
     assert "NoSuchEvent" in ja["unknown event"] and "9" in ja["unknown event"]
     assert "jusou.meeting.CaseEscalated" in ja["disagreeing"] and "件名が正" in ja["disagreeing"]
     assert str(2**60) in ja["far position"] and "3 回" in ja["failed"] and "再処理が 3 回" in ja["replay failed"]
+    assert "collaboration" in ja["plan owner"] and "jusou.outreach.PlanProposed" in ja["plan owner"]
+    assert "担当プログラムだけ" in ja["plan of another"] and "別のケース" in ja["plan of another case"]
     assert japanese("someone else's words") is None and bilingual("someone else's words") == "someone else's words"
     assert bilingual(written["failed"]) == f"{ja['failed']}\n{written['failed']}"
 
