@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
 from services.participation.domain import CatalogueEntry, Support
 from shared.domain.areas import AREA_CODE_PATTERN
+from shared.kernel.journey import DomainError
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
@@ -160,13 +161,46 @@ def supports(app: App, reader: Reader, request: Request, response: Response, lim
                 catalogue_order(lambda: app.ids_of(Support), "case_id"))
 
 
-@router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")])
-def support(case_id: UUID, app: App) -> dict[str, Any]:
-    return app.support_view(case_id)
+class ChangedMeanwhile(DomainError):
+    """`If-Match` names another version of the support than it has now (another client changed it meanwhile)."""
+
+    status = 412
+
+    def __init__(self, now: str) -> None:
+        super().__init__(f"参加支援の記録は、取得した後に更新されています（現在の ETag {now}）。GET し直して内容を確かめ、その "
+                         f"ETag を If-Match に付けて送り直してください / the support changed since you read it (its "
+                         f"ETag is now {now}): GET it again, check, and send again with that ETag in If-Match")
 
 
-@router.put("/supports/{case_id}/needs", dependencies=[requires("support.write")])
-def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff) -> StatusOut:
+def support_etag(app: ParticipationApplication, case_id: UUID) -> str:
+    """The support's version as an entity tag: how many events it has."""
+    return f'"v{sum(1 for _ in app.events_of(case_id))}"'
+
+
+@router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")],
+            responses={200: {"headers": {"ETag": {"description": "版 / the support's version: send it as If-Match with "
+                                                                 "PUT …/needs to be refused (412) if it changed meanwhile",
+                                                  "schema": {"type": "string"}}}}})
+def support(case_id: UUID, app: App, response: Response) -> dict[str, Any]:
+    found = app.support_view(case_id)
+    response.headers["ETag"] = support_etag(app, case_id)
+    return found
+
+
+@router.put("/supports/{case_id}/needs", dependencies=[requires("support.write")], responses={412: {
+    "description": "If-Match が現在の版と違います / If-Match names another version than the support has now "
+                   "(code `changed_meanwhile`)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}})
+def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff,
+          if_match: Annotated[str | None, Header(max_length=100, description=(
+              "GET /supports/{case_id} の ETag: その後に更新されていれば 412 / the ETag of GET /supports/{case_id}: "
+              "refused with 412 if the support changed since (a replace of the needs never undoes another's unseen)"))] = None
+          ) -> StatusOut:
+    """本人のニーズ: the whole list replaced; with `If-Match`, only if the support is still the version read."""
+    if if_match is not None:
+        now = support_etag(app, case_id)
+        if if_match.strip() not in (now, "*"):
+            raise ChangedMeanwhile(now)
     app.record_needs(actor, case_id, body.needs)
     return StatusOut(status="recorded")
 

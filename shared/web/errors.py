@@ -236,7 +236,7 @@ def install_error_pages(api: FastAPI, page: UI, middleware: bool = True) -> None
 #: The `code` of a JSON refusal that no rule named: one per status.
 CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
+    409: "conflict", 412: "changed_meanwhile", 413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests",
     431: "headers_too_large", 500: "internal_error", 503: "unavailable",
 }
 #: The refusals the OpenAPI document declares (issue 17), and what each means to a program.

@@ -113,3 +113,28 @@ def test_needs_recorded_from_a_tab_opened_before_another_recording_are_refused_w
         assert needs() == ["就労体験", "居場所"]
         assert send(browser, needs_fields(stale.text), ["ボランティア"]).status_code == 303
         assert needs() == ["ボランティア"]
+
+
+def test_the_api_replaces_the_needs_only_if_the_support_is_still_the_version_read_when_if_match_is_sent(
+        shared_suite: Suite) -> None:
+    """The JSON API's two clients: GET the support (its `ETag`), PUT the needs with `If-Match`; a PUT naming a version
+    the support has left is 412 `changed_meanwhile` and records nothing; without `If-Match` the last write wins, as
+    before. The document declares the header, the 412 and the ETag."""
+    from security.conftest import SERVICES
+    from security.seed import seed
+
+    base = shared_suite.url("participation")
+    case_id = seed({name: shared_suite.url(name) for name in SERVICES}, name="調布 四郎")["case_id"]
+    staff = {**staff_headers("sanka-hd3", LEAD, "participation_worker"), "content-type": "application/json"}
+    with httpx.Client(trust_env=False, timeout=30, headers=staff) as api:
+        read = api.get(f"{base}/supports/{case_id}")
+        etag = read.headers["etag"]
+        first = api.put(f"{base}/supports/{case_id}/needs", json={"needs": ["就労体験"]}, headers={"If-Match": etag})
+        assert first.status_code == 200, first.text
+        stale = api.put(f"{base}/supports/{case_id}/needs", json={"needs": ["居場所"]}, headers={"If-Match": etag})
+        assert stale.status_code == 412 and stale.json()["code"] == "changed_meanwhile", (stale.status_code, stale.text)
+        assert api.get(f"{base}/supports/{case_id}").json()["needs"] == ["就労体験"]
+        assert api.put(f"{base}/supports/{case_id}/needs", json={"needs": ["居場所"]}).status_code == 200
+        operation = api.get(f"{base}/openapi.json").json()["paths"]["/supports/{case_id}/needs"]["put"]
+        assert "412" in operation["responses"]
+        assert any(p["name"].lower() == "if-match" and p["in"] == "header" for p in operation["parameters"])
