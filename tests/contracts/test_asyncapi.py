@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import fcntl
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -120,13 +123,18 @@ def _node() -> str:
 
 @pytest.fixture(scope="module")
 def validator() -> list[str]:
+    """The parser, installed once: `dev.py test` runs the second municipality's file beside the first in the same
+    checkout, and two `npm ci` at once (each first deletes node_modules) left one run's parser half installed (a
+    clean-clone CI rehearsal failed here once): the install and its check are under one lock."""
     node = _node()
-    if not (VALIDATOR / "node_modules" / "@asyncapi" / "parser").is_dir():
-        installed = subprocess.run(
-            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=VALIDATOR, capture_output=True, text=True, timeout=300, check=False,
-        )
-        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
+    with open(Path(tempfile.gettempdir()) / f"jusou-asyncapi-{hashlib.sha256(str(VALIDATOR).encode()).hexdigest()[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (VALIDATOR / "node_modules" / "@asyncapi" / "parser" / "package.json").is_file():
+            installed = subprocess.run(
+                ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                cwd=VALIDATOR, capture_output=True, text=True, timeout=300, check=False,
+            )
+            assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
     return [node, str(VALIDATOR / "validate.mjs")]
 
 
