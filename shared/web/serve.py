@@ -191,6 +191,7 @@ def serve(service: str, api: FastAPI) -> None:
     # a NATS older than the relay needs: status 2 and why, before anything starts (docs/nats.md)
     exit_if_unsupported_nats(settings.nats_url, f"{service}-version-check", settings.nats_user, settings.nats_password)
     protocol = bounded_protocol()
+    api.state.freeze_start_up_heap = True  # its lifespan freezes what start-up made (shared/web/http.py)
     # behind a TLS proxy: its X-Forwarded-Proto makes request.url https (Secure cookies, https redirect URIs at the
     # IdP), believed only from JUSOU_FORWARDED_ALLOW_IPS (deploy/k8s/ingress.yaml)
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="warning", log_config=None, lifespan="on",
