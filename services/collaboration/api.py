@@ -16,6 +16,7 @@ from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS
 from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
+from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
 from shared.web.limits import MAX_ITEMS, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import plan_router
@@ -199,20 +200,38 @@ def cases(app: App, who: Reader, request: Request, response: Response, limit: Li
                 catalogue_order(lambda: app.ids_of(CollaborationCase), "case_id"))
 
 
-@router.get("/cases/{case_id}", dependencies=[requires("collaboration.case.read")], response_model=CaseOut)
-def case(case_id: UUID, app: App) -> dict[str, Any]:
-    return app.case_view(case_id)
+def case_version(app: CollaborationApplication, case_id: UUID) -> int:
+    """The case's version as the store holds it now (the kept aggregate: no copy, no events read): a strand is part
+    of its case, so any change of the case (another strand too) makes an `If-Match` read before it stale."""
+    found: CollaborationCase = app.read(case_id, CollaborationCase, "多機関協働のケース")
+    return found.version
+
+
+#: the ETag of a case's reads, for PUT /cases/{case_id}/strands/{strand_id}
+CASE_ETAG = etag_header("PUT /cases/{case_id}/strands/{strand_id}")[200]["headers"]
+
+
+@router.get("/cases/{case_id}", dependencies=[requires("collaboration.case.read")], response_model=CaseOut,
+            responses={200: {"headers": CASE_ETAG}})
+def case(case_id: UUID, app: App, response: Response) -> dict[str, Any]:
+    """多機関協働のケース; its `ETag` is the case's version (its strands' too)."""
+    version = case_version(app, case_id)  # before the view: a change between makes it older, never newer
+    found = app.case_view(case_id)
+    response.headers["ETag"] = etag_of(version)
+    return found
 
 
 # -- 課題の解きほぐし (D4) ---------------------------------------------------------------------------
 
 
 @router.get("/cases/{case_id}/strands", dependencies=[requires("collaboration.case.read")],
-            response_model=list[StrandOut], responses={**refusals(403, 404), 200: {"headers": PAGING_HEADERS}})
+            response_model=list[StrandOut],
+            responses={**refusals(403, 404), 200: {"headers": {**PAGING_HEADERS, **CASE_ETAG}}})
 def strands(case_id: UUID, app: App, request: Request, response: Response, limit: Limit = None,
             cursor: Cursor = None) -> list[dict[str, Any]]:
     """課題の一覧 (D4): the household's issues, each with its agency and status, in the order recorded (a strand is
-    never removed: the cursor is a position)."""
+    never removed: the cursor is a position). Its `ETag` is the case's version."""
+    response.headers["ETag"] = etag_of(case_version(app, case_id))
     return page(list(app.case_view(case_id)["strands"]), limit, cursor, request, response)
 
 
@@ -224,9 +243,15 @@ def add_strand(case_id: UUID, body: StrandIn, app: App, actor: Staff) -> dict[st
 
 
 @router.put("/cases/{case_id}/strands/{strand_id}", dependencies=[requires("collaboration.strand.write")],
-            response_model=StrandOut, responses=refusals(403, 404, 409, 422))
-def change_strand(case_id: UUID, strand_id: UUID, body: StrandIn, app: App, actor: Staff) -> dict[str, Any]:
-    """課題の更新 (D4): name its agency, move its status on (未着手 → 対応中 → 解消)."""
+            response_model=StrandOut, responses={**refusals(403, 404, 409, 422), **precondition_failed()})
+def change_strand(case_id: UUID, strand_id: UUID, body: StrandIn, app: App, actor: Staff,
+                  if_match: Annotated[str | None, if_match_header("GET /cases/{case_id}")] = None) -> dict[str, Any]:
+    """課題の更新 (D4): name its agency, move its status on (未着手 → 対応中 → 解消). With `If-Match` (the ETag of
+    GET /cases/{case_id} or of its strands), only if the case is still the version read (412 otherwise, nothing
+    recorded); without it, as before: the strand is replaced whatever was recorded since."""
+    if if_match is not None:
+        require_version(if_match, case_version(app, case_id), "ケース（課題）", "case and its strands",
+                        f"/cases/{case_id}")
     return app.change_strand(actor, case_id, strand_id, body.concern, body.description, body.agency, body.status)
 
 

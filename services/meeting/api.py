@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import NO_ATTENDEES, CaseLearning, PlanReview
+from services.meeting.domain import NO_ATTENDEES, CaseLearning, Meeting, PlanReview
 from shared.domain.areas import AREA_CODE_PATTERN
 from shared.web.answers import answer, json_of
 from shared.web.deps import Staff, Who, application
+from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
@@ -345,10 +346,24 @@ def convene(body: MeetingIn, app: App, actor: Staff) -> ConvenedOut:
                                               list(body.agenda)))
 
 
-@router.put("/meetings/{meeting_id}/sitting", dependencies=[requires("meeting.convene")])
-def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff) -> SittingOut:
+def meeting_version(app: MeetingApplication, meeting_id: UUID) -> int:
+    """The meeting's version as the store holds it now (the kept aggregate: no copy, no events read)."""
+    found: Meeting = app.read(meeting_id, Meeting, "会議")
+    return found.version
+
+
+@router.put("/meetings/{meeting_id}/sitting", dependencies=[requires("meeting.convene")],
+            responses=precondition_failed())
+def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff,
+                   if_match: Annotated[str | None, if_match_header("GET /meetings/{meeting_id}")] = None
+                   ) -> SittingOut:
     """開催の記録: time, place, the people present (name and agency), chair and recorder. Each person's agency
-    is an attending agency; chair and recorder are people present. Kept in the meeting's store, never on the bus."""
+    is an attending agency; chair and recorder are people present. Kept in the meeting's store, never on the bus.
+    With `If-Match` (the ETag of GET /meetings/{meeting_id}), only if the meeting is still the version read (412
+    otherwise, nothing recorded); without it, as before: the record replaces whatever was recorded since."""
+    if if_match is not None:
+        require_version(if_match, meeting_version(app, meeting_id), "会議の記録", "meeting",
+                        f"/meetings/{meeting_id}")
     return SittingOut.model_validate(app.record_sitting(actor, meeting_id, body.model_dump()))
 
 
@@ -401,10 +416,14 @@ def take_up(meeting_id: UUID, body: TakeUpIn, app: App, actor: Staff) -> TakenUp
     return TakenUpOut.model_validate(app.take_up(actor, meeting_id, body.case_id))
 
 
-@router.get("/meetings/{meeting_id}", dependencies=[requires("meeting.read")])
-def meeting(meeting_id: UUID, app: App, actor: Staff) -> MeetingOut:
-    """会議録 (minutes); a 支援会議's only for its members (D10)."""
-    return MeetingOut.model_validate(app.meeting_view(actor, meeting_id))
+@router.get("/meetings/{meeting_id}", dependencies=[requires("meeting.read")],
+            responses=etag_header("PUT /meetings/{meeting_id}/sitting"))
+def meeting(meeting_id: UUID, app: App, actor: Staff, response: Response) -> MeetingOut:
+    """会議録 (minutes); a 支援会議's only for its members (D10). Its `ETag` is the meeting's version."""
+    version = meeting_version(app, meeting_id)  # before the view: a change between makes it older, never newer
+    found = MeetingOut.model_validate(app.meeting_view(actor, meeting_id))
+    response.headers["ETag"] = etag_of(version)
+    return found
 
 
 @router.post("/meetings/{meeting_id}/decisions", status_code=201, dependencies=[requires("meeting.decide")])

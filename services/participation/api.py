@@ -6,16 +6,17 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from services.participation.application import ParticipationApplication
 from services.participation.domain import CatalogueEntry, Support
 from shared.domain.areas import AREA_CODE_PATTERN
-from shared.kernel.journey import DomainError
+from shared.kernel.journey import NotFound
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
+from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
 from shared.web.limits import MAX_ITEMS, Name, Need, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
@@ -161,46 +162,30 @@ def supports(app: App, reader: Reader, request: Request, response: Response, lim
                 catalogue_order(lambda: app.ids_of(Support), "case_id"))
 
 
-class ChangedMeanwhile(DomainError):
-    """`If-Match` names another version of the support than it has now (another client changed it meanwhile)."""
-
-    status = 412
-
-    def __init__(self, now: str) -> None:
-        super().__init__(f"参加支援の記録は、取得した後に更新されています（現在の ETag {now}）。GET し直して内容を確かめ、その "
-                         f"ETag を If-Match に付けて送り直してください / the support changed since you read it (its "
-                         f"ETag is now {now}): GET it again, check, and send again with that ETag in If-Match")
-
-
 def support_etag(app: ParticipationApplication, case_id: UUID) -> str:
-    """The support's version as an entity tag: how many events it has."""
-    return f'"v{sum(1 for _ in app.events_of(case_id))}"'
+    """The support's version as an entity tag (the kept aggregate's: no copy, no events read)."""
+    found: Support = app.read(case_id, Support, "参加支援")
+    return etag_of(found.version)
 
 
 @router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")],
-            responses={200: {"headers": {"ETag": {"description": "版 / the support's version: send it as If-Match with "
-                                                                 "PUT …/needs to be refused (412) if it changed meanwhile",
-                                                  "schema": {"type": "string"}}}}})
+            responses=etag_header("PUT /supports/{case_id}/needs"))
 def support(case_id: UUID, app: App, response: Response) -> dict[str, Any]:
+    """参加支援; its `ETag` is the support's version."""
+    etag = support_etag(app, case_id)  # before the view: a change between makes it older, never newer
     found = app.support_view(case_id)
-    response.headers["ETag"] = support_etag(app, case_id)
+    response.headers["ETag"] = etag
     return found
 
 
-@router.put("/supports/{case_id}/needs", dependencies=[requires("support.write")], responses={412: {
-    "description": "If-Match が現在の版と違います / If-Match names another version than the support has now "
-                   "(code `changed_meanwhile`)",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}})
+@router.put("/supports/{case_id}/needs", dependencies=[requires("support.write")], responses=precondition_failed())
 def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff,
-          if_match: Annotated[str | None, Header(max_length=100, description=(
-              "GET /supports/{case_id} の ETag: その後に更新されていれば 412 / the ETag of GET /supports/{case_id}: "
-              "refused with 412 if the support changed since (a replace of the needs never undoes another's unseen)"))] = None
-          ) -> StatusOut:
-    """本人のニーズ: the whole list replaced; with `If-Match`, only if the support is still the version read."""
+          if_match: Annotated[str | None, if_match_header("GET /supports/{case_id}")] = None) -> StatusOut:
+    """本人のニーズ: the whole list replaced; with `If-Match` (the ETag of GET /supports/{case_id}), only if the
+    support is still the version read (412 otherwise, nothing recorded); without it, as before."""
     if if_match is not None:
-        now = support_etag(app, case_id)
-        if if_match.strip() not in (now, "*"):
-            raise ChangedMeanwhile(now)
+        found: Support = app.read(case_id, Support, "参加支援")
+        require_version(if_match, found.version, "参加支援の記録", "support", f"/supports/{case_id}")
     app.record_needs(actor, case_id, body.needs)
     return StatusOut(status="recorded")
 
@@ -215,10 +200,32 @@ def catalogue(app: App, request: Request, response: Response, limit: Limit = Non
                 catalogue_order(lambda: app.ids_of(CatalogueEntry), "resource_id"))
 
 
+ResourceId = Annotated[str, Path(max_length=200, description="資源一覧の resource_id")]
+
+
+@router.get("/catalogue/{resource_id}", response_model=CatalogueEntryOut, dependencies=[requires("catalogue.read")],
+            responses=etag_header("PUT /catalogue/{resource_id}/details"))
+def catalogue_entry(resource_id: ResourceId, app: App, response: Response) -> dict[str, Any]:
+    """資源一覧の1件: a resource of the catalogue; its `ETag` is the entry's version (for PUT …/details)."""
+    try:
+        found: CatalogueEntry = app.read(UUID(resource_id), CatalogueEntry, "資源")
+    except ValueError:
+        raise NotFound(f"資源が見つかりません (GET /catalogue) / resource not found: {resource_id}") from None
+    response.headers["ETag"] = etag_of(found.version)
+    return dict(found.view())
+
+
 @router.put("/catalogue/{resource_id}/details", response_model=CatalogueEntryOut,
-            dependencies=[requires("support.write")])
-def catalogue_details(resource_id: Annotated[str, Path(max_length=200, description="資源一覧の resource_id")], body: CatalogueDetailsIn, app: App, actor: Staff) -> dict[str, Any]:
-    """資源の案内情報: 開催日時・曜日, 連絡先 and 利用料 of a catalogue entry (issue 15)."""
+            dependencies=[requires("support.write")], responses=precondition_failed())
+def catalogue_details(resource_id: ResourceId, body: CatalogueDetailsIn, app: App, actor: Staff,
+                      if_match: Annotated[str | None, if_match_header("GET /catalogue/{resource_id}")] = None
+                      ) -> dict[str, Any]:
+    """資源の案内情報: 開催日時・曜日, 連絡先 and 利用料 of a catalogue entry (issue 15). With `If-Match` (the ETag of
+    GET /catalogue/{resource_id}), only if the entry is still the version read (412 otherwise, nothing recorded);
+    without it, as before: the details replace whatever was recorded since."""
+    if if_match is not None:
+        require_version(if_match, app.catalogue_entry(resource_id).version, "資源の案内情報", "resource's details",
+                        f"/catalogue/{resource_id}")
     return app.record_catalogue_details(actor, resource_id, body.schedule, body.contact, body.fee)
 
 

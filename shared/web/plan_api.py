@@ -17,6 +17,7 @@ from shared.domain.plan_owner import PlanOwner, require_known_agencies
 from shared.domain.wareki import parse_date
 from shared.web.answers import answer
 from shared.web.deps import Staff, application
+from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date
 from shared.web.policy import requires
 
@@ -148,15 +149,23 @@ def plan_router(service: str) -> APIRouter:
                                                      body.intention, body.starts_on, body.review_on,
                                                      [m.model_dump() for m in body.members]))
 
-    @router.get("/plans/{plan_id}", dependencies=[requires("plan.read")], response_model=PlanView)
+    @router.get("/plans/{plan_id}", dependencies=[requires("plan.read")], response_model=PlanView,
+                responses=etag_header("PUT /plans/{plan_id}"))
     def get_plan(plan_id: UUID, app: App) -> Response:
-        """A plan, its roles and what the meeting decided."""
+        """A plan, its roles and what the meeting decided; its `ETag` is the plan's version."""
         plan = app.plan_read(plan_id)  # (kept: its answer made once for it, shared/web/answers.py)
-        return answer(plan, "plan", lambda: PlanView.model_validate(plan.view()))
+        found = answer(plan, "plan", lambda: PlanView.model_validate(plan.view()))
+        found.headers["ETag"] = etag_of(plan.version)
+        return found
 
-    @router.put("/plans/{plan_id}", dependencies=[write])
-    def revise(plan_id: UUID, body: PlanIn, app: App, actor: Staff) -> PlanView:
-        """プラン修正: rewrite a draft, or after the meeting asked for a revision."""
+    @router.put("/plans/{plan_id}", dependencies=[write], responses=precondition_failed())
+    def revise(plan_id: UUID, body: PlanIn, app: App, actor: Staff,
+               if_match: Annotated[str | None, if_match_header("GET /plans/{plan_id}")] = None) -> PlanView:
+        """プラン修正: rewrite a draft, or after the meeting asked for a revision. With `If-Match` (the ETag of
+        GET /plans/{plan_id}), only if the plan is still the version read (412 otherwise, nothing recorded); without
+        it, as before: the plan is rewritten whatever happened since it was read."""
+        if if_match is not None:
+            require_version(if_match, app.plan_read(plan_id).version, "プラン", "plan", f"/plans/{plan_id}")
         return PlanView.model_validate(app.revise_plan(
             actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles], body.intention,
             body.starts_on, body.review_on, [m.model_dump() for m in body.members]))

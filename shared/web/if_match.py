@@ -1,0 +1,71 @@
+"""`ETag` and `If-Match` for the JSON API's PUTs that replace what a client read (review: lost updates).
+
+The GET of a resource answers with a strong `ETag`: its aggregate's version (`"v<version>"`). A PUT that replaces
+it takes an optional `If-Match`: absent, the last writer wins as before (backward compatible); naming the version the
+aggregate has now (or `*`), the change is applied; naming another (or anything that is no entity tag of it: a weak
+tag, a malformed one) the PUT is refused with 412 `changed_meanwhile` and nothing is recorded. The check is made
+against the aggregate as the store holds it when the PUT is served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Header
+
+from shared.kernel.journey import DomainError
+
+__all__ = ["ChangedMeanwhile", "etag_header", "etag_of", "if_match_header", "precondition_failed",
+           "require_version"]
+
+
+class ChangedMeanwhile(DomainError):
+    """`If-Match` names another version of the record than it has now (another client changed it meanwhile)."""
+
+    status = 412
+
+    def __init__(self, what_ja: str, what_en: str, read_at: str, now: str) -> None:
+        super().__init__(
+            f"{what_ja}は、取得した後に更新されています（現在の ETag {now}）。{read_at} を GET し直して、いまの内容と"
+            f"送ろうとした内容を見比べ、必要なら直して、新しい ETag を If-Match に付けて送り直してください。"
+            f"今回の変更は記録していません / the {what_en} changed since you read it (its ETag is now {now}): nothing "
+            f"was recorded. GET {read_at} again, compare it with what you meant to send, and send again with the new "
+            f"ETag in If-Match")
+
+
+def etag_of(version: int) -> str:
+    """An aggregate's version as a strong entity tag."""
+    return f'"v{version}"'
+
+
+def require_version(if_match: str | None, version: int, what_ja: str, what_en: str, read_at: str) -> None:
+    """Refuse (412) a PUT whose `If-Match` names no version the aggregate has now; without `If-Match`, nothing."""
+    if if_match is None:
+        return
+    now = etag_of(version)
+    named = [tag.strip() for tag in if_match.split(",")]
+    if "*" not in named and now not in named:
+        raise ChangedMeanwhile(what_ja, what_en, read_at, now)
+
+
+def if_match_header(read_at: str) -> Any:
+    """The `If-Match` header parameter of a PUT (optional: without it the PUT replaces as before)."""
+    return Header(max_length=200, description=(
+        f"{read_at} の ETag。省略すると従来どおり後から送った内容で上書きします。付けると、その後に更新されていれば "
+        f"412 で拒否し何も記録しません / the ETag of {read_at}: optional (without it the last writer wins, as "
+        f"before); with it, refused with 412 and nothing recorded if the record changed since"))
+
+
+def etag_header(put: str) -> dict[int | str, dict[str, Any]]:
+    """The GET's 200 declaring its `ETag` header (OpenAPI), for `responses=`."""
+    return {200: {"headers": {"ETag": {
+        "description": f"版 / the record's version (strong): send it as If-Match with {put} to be refused (412) if "
+                       "the record changed meanwhile", "schema": {"type": "string"}}}}}
+
+
+def precondition_failed() -> dict[int | str, dict[str, Any]]:
+    """The PUT's 412 (OpenAPI), for `responses=`."""
+    return {412: {
+        "description": "If-Match が現在の版と違います。GET し直して見比べ、送り直してください / If-Match names another "
+                       "version than the record has now: GET it again, compare, send again (code `changed_meanwhile`; "
+                       "nothing recorded)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}}
