@@ -128,7 +128,7 @@ class Relay:
         self._position_read_at = float("-inf")  # when `pending` last read the saved position (SQLite)
         # PostgreSQL: the relay reads the store on a connection of its own, never one of the application's pool
         # (`own_recorder`), and the saved position with the events past it in one statement (shared/kernel/store.py)
-        self._recorder = own_recorder(app.recorder)
+        self._recorder, self._pool_back = own_recorder(app.recorder)
         self._saved_and_pending = saved_and_pending(self._recorder or app.recorder, RELAY_TRACKING)
         #: PostgreSQL: the save of the published position in flight, beside the publishing (`_save_in_background`),
         #: on a worker thread of its own too
@@ -173,6 +173,8 @@ class Relay:
         stopping service does not wait for it."""
         if self._recorder is not None:
             threading.Thread(target=self._recorder.datastore.close, name="relay-store-close", daemon=True).start()
+            self._pool_back()  # the application's pool may open as many connections as before the relay
+            self._recorder = None
 
     async def _follow(self) -> None:
         backoff = 0.1
@@ -532,10 +534,13 @@ class Relay:
             self._wake.set()  # the next save is due a SAVE_EVERY_SECONDS after this one began (`_idle_seconds`)
 
 
-def own_recorder(recorder: Any) -> Any:
+def own_recorder(recorder: Any) -> tuple[Any, Callable[[], None]]:
     """For a PostgreSQL recorder: the same recorder (its statements, schema and tables) on a datastore of the relay's
     own, one connection, so that the relay's reads of the store (the events past its position, an event's id) never
-    wait for a connection of the application's pool; None for another store (SQLite: no pool).
+    wait for a connection of the application's pool; None for another store (SQLite: no pool), and for a pool of one
+    connection at most (the relay then uses it, as before). With it, what gives the application's pool its connection
+    back (`Relay.close`): the relay's connection is taken out of the pool's maximum (and of its minimum when they are
+    the same), so that a process never holds more connections than before (the server's `max_connections`).
 
     Under load the pool's connections (`JUSOU_PG_POOL_SIZE`, and the library's overflow: 15 by default) are all held by
     commands, most of them waiting for the events table's lock, which serialises a service's commits, each through its
@@ -544,9 +549,13 @@ def own_recorder(recorder: Any) -> Any:
     background) and closed as it stops (`Relay.close`)."""
     postgres = sys.modules.get("eventsourcing.postgres")
     if postgres is None or not isinstance(recorder, postgres.PostgresRecorder):
-        return None
+        return None, lambda: None
     theirs = recorder.datastore
     pool = theirs.pool
+    least, most = pool.min_size, pool.max_size
+    if most <= 1:
+        return None, lambda: None
+    pool.resize(min(least, most - 1), most - 1)
     given = pool.kwargs
     datastore = postgres.PostgresDatastore(
         dbname=given["dbname"], host=given["host"], port=given["port"], user=given["user"], password=given["password"],
@@ -560,7 +569,7 @@ def own_recorder(recorder: Any) -> Any:
     datastore.pool.open(wait=False)  # connecting in the background now: the relay's first read does not wait for it
     mine = copy.copy(recorder)
     mine.datastore = datastore
-    return mine
+    return mine, functools.partial(pool.resize, least, most)
 
 
 _TO_ENCODE = re.compile(r'[^!#$&-~]')  # all but printable ASCII, and `"` and `%`

@@ -8,13 +8,12 @@ nothing was published: the PostgreSQL hop's tail (docs/capacity.md). Now the rel
 its own (shared/messaging/relay.py `own_recorder`), and saves its position beside the publishing, not before the next
 publish (`_save_in_background`).
 
-Here the application's pool is one connection, held by the test, as by a command waiting for the lock; another
+Here the application's pool is one connection (two, less the relay's own), held by the test, as by a command waiting for the lock; another
 process's commits (a replica on the same schema) are what the relay must read from the store and publish."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -34,9 +33,10 @@ from shared.settings import Settings
 
 pytestmark = pytest.mark.postgres
 STAFF = {"staff_id": "s-001", "division": ELDERLY.division}
-#: the application's pool: one connection, and a wait for it longer than any wait of the test (so a relay that took
-#: its connection from this pool would wait, not fail and try again)
-ONE_CONNECTION = {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0", "POSTGRES_CONNECT_TIMEOUT": "120"}
+#: the application's pool: two connections, one of which the relay takes out of it for its own (the process holds no
+#: more than before), and a wait for one longer than any wait of the test (so a relay that took its connection from
+#: this pool would wait, not fail and try again)
+ONE_CONNECTION = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "0", "POSTGRES_CONNECT_TIMEOUT": "120"}
 
 
 def escalated_case(app: IntakeApplication) -> None:
@@ -66,22 +66,23 @@ def replicas(postgres: Postgres, tmp_path: Path,
 
 @contextmanager
 def pool_held(app: IntakeApplication) -> Iterator[None]:
-    """Every connection of the application's pool (one) held, as by a command waiting for the events table's lock."""
-    taken, done = threading.Event(), threading.Event()
+    """Every connection of the application's pool held (those it has open, as many as it may open), as by commands
+    waiting for the events table's lock."""
+    from psycopg_pool import PoolTimeout
 
-    def hold() -> None:
-        with app.recorder.datastore.get_connection():
-            taken.set()
-            done.wait()
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert taken.wait(30), "the application's connection was not taken"
+    pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+    held = []
+    while True:
+        try:
+            held.append(pool.getconn(timeout=1.0))
+        except PoolTimeout:
+            break
+    assert held, "no connection of the application's pool was taken"
     try:
         yield
     finally:
-        done.set()
-        holder.join(30)
+        for conn in held:
+            pool.putconn(conn)
 
 
 @asynccontextmanager
@@ -89,6 +90,8 @@ async def running(app: IntakeApplication, nats: Nats) -> AsyncIterator[Relay]:
     nc = await connect(nats.url, "test-relay-own")
     await ensure_streams(nc)
     relay = Relay(app, intake_translate, nc, poll_seconds=0.1)  # another process's commits: found by the poll
+    pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+    assert (pool.min_size, pool.max_size) == (1, 1)  # the relay's connection is one of the process's two, not a third
     app.off_recorded(relay.recorded)  # (nothing is committed through `app` here anyway)
     task = asyncio.create_task(relay.run())
     try:
@@ -98,6 +101,7 @@ async def running(app: IntakeApplication, nats: Nats) -> AsyncIterator[Relay]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await nc.close()
+    assert (pool.min_size, pool.max_size) == (2, 2)  # given back as the relay stops
 
 
 async def test_the_relay_reads_and_publishes_another_replicas_commits_while_its_applications_pool_is_taken(
