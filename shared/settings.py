@@ -101,7 +101,8 @@ class Environment(BaseSettings):
     pg_schema_prefix: str = setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema")
     pg_pool_size: int = setting(
         "JUSOU_PG_POOL_SIZE", 5,
-        "PostgreSQL connections each service process keeps open for its store (its read models keep 2 more)", ge=1)
+        "PostgreSQL connections each service process keeps open for its store (its relay reads on one of them, taken "
+        "out of the pool when there are 2 or more; its read models keep 2 more)", ge=1)
     nats_url: str = setting("NATS_URL", "", "NATS server with JetStream; `jusou up` starts its own unless set",
                             shown="nats://127.0.0.1:4223")
     nats_port: Port = setting("JUSOU_NATS_PORT", DEFAULT_NATS_PORT, "port of the suite's own nats-server (`jusou up`)")
