@@ -117,7 +117,10 @@ async def test_two_relays_on_one_store_publish_each_event_once_and_a_lagging_one
     behind.js.publish = counted  # type: ignore[method-assign]
     tasks = [asyncio.create_task(relay.run()) for relay in (behind, ahead)]
     try:
-        await eventually(lambda: asyncio.sleep(0, behind._loop is not None and ahead._loop is not None), "relays")
+        # each relay's first round (its read of the empty store) done before anything is committed: under load
+        # `behind`'s first read could come after the commits below and publish some of them itself
+        await eventually(lambda: asyncio.sleep(0, all(r._loop is not None and r._store_read_at > float("-inf")
+                                                      for r in (behind, ahead))), "relays")
         for _ in range(3):
             await asyncio.to_thread(escalated_case, first)  # wakes `ahead` only
         head = first.recorder.max_notification_id()
@@ -148,7 +151,12 @@ async def test_two_relays_on_one_store_publish_each_event_once_and_a_lagging_one
         behind.wake()
         await eventually(lambda: asyncio.sleep(0, saves[-1] == new_head or tasks[0].done()), "`behind` to save")
         assert not tasks[0].done(), tasks[0].exception()
-        assert saves == [head, new_head] and behind.published == 0 and ahead.published == 8
+        # what `behind` saved rises and ends where `ahead` saved (no error); whether it also saved `head` on the way
+        # depends on when its save was due (SAVE_EVERY_SECONDS), which a loaded machine moves: [9, 12], [12], [11, 12]
+        assert saves[-1] == new_head and saves == sorted(set(saves)) and saves[0] >= head, saves
+        # whichever publishes a new event first has it; the other's copy is refused (its expected last sequence):
+        # each event once (ahead's 6 and 2 more between them; a loaded machine lets `behind` win some)
+        assert behind.published + ahead.published == 8 and ahead.published >= 6, (behind.published, ahead.published)
         info = await js.stream_info(STREAM)
         assert info.state.messages == 8
         msgs = [await js.get_msg(STREAM, seq) for seq in range(1, 9)]
