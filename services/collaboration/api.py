@@ -16,7 +16,7 @@ from shared.domain.wareki import NotADate, parse_date, today_in_japan
 from shared.organisation.reference import CONCERN_FIELDS, DIVISIONS
 from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
-from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
+from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import plan_router
@@ -249,10 +249,9 @@ def change_strand(case_id: UUID, strand_id: UUID, body: StrandIn, app: App, acto
     """課題の更新 (D4): name its agency, move its status on (未着手 → 対応中 → 解消). With `If-Match` (the ETag of
     GET /cases/{case_id} or of its strands), only if the case is still the version read (412 otherwise, nothing
     recorded); without it, as before: the strand is replaced whatever was recorded since."""
-    if if_match is not None:
-        require_version(if_match, case_version(app, case_id), "ケース（課題）", "case and its strands",
-                        f"/cases/{case_id}")
-    return app.change_strand(actor, case_id, strand_id, body.concern, body.description, body.agency, body.status)
+    with held_to(if_match, lambda: app.read(case_id, CollaborationCase, "多機関協働のケース"), "ケース（課題）",
+                 "case and its strands", f"/cases/{case_id}"):
+        return app.change_strand(actor, case_id, strand_id, body.concern, body.description, body.agency, body.status)
 
 
 @router.get("/cases/{case_id}/roles-from-strands", dependencies=[requires("collaboration.case.read")],

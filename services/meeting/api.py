@@ -14,7 +14,7 @@ from services.meeting.domain import NO_ATTENDEES, CaseLearning, Meeting, PlanRev
 from shared.domain.areas import AREA_CODE_PATTERN
 from shared.web.answers import answer, json_of
 from shared.web.deps import Staff, Who, application
-from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
+from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, Name, NearDate, ShortName, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import requires
@@ -361,10 +361,8 @@ def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff,
     is an attending agency; chair and recorder are people present. Kept in the meeting's store, never on the bus.
     With `If-Match` (the ETag of GET /meetings/{meeting_id}), only if the meeting is still the version read (412
     otherwise, nothing recorded); without it, as before: the record replaces whatever was recorded since."""
-    if if_match is not None:
-        require_version(if_match, meeting_version(app, meeting_id), "会議の記録", "meeting",
-                        f"/meetings/{meeting_id}")
-    return SittingOut.model_validate(app.record_sitting(actor, meeting_id, body.model_dump()))
+    with held_to(if_match, lambda: app.read(meeting_id, Meeting, "会議"), "会議の記録", "meeting", f"/meetings/{meeting_id}"):
+        return SittingOut.model_validate(app.record_sitting(actor, meeting_id, body.model_dump()))
 
 
 @router.post("/meetings/{meeting_id}/agenda", status_code=201, dependencies=[requires("meeting.convene")])

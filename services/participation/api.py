@@ -16,7 +16,7 @@ from shared.kernel.journey import NotFound
 from shared.organisation.reference import RESOURCE_KINDS
 from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
-from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
+from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, Name, Need, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
@@ -183,10 +183,9 @@ def needs(case_id: UUID, body: NeedsIn, app: App, actor: Staff,
           if_match: Annotated[str | None, if_match_header("GET /supports/{case_id}")] = None) -> StatusOut:
     """本人のニーズ: the whole list replaced; with `If-Match` (the ETag of GET /supports/{case_id}), only if the
     support is still the version read (412 otherwise, nothing recorded); without it, as before."""
-    if if_match is not None:
-        found: Support = app.read(case_id, Support, "参加支援")
-        require_version(if_match, found.version, "参加支援の記録", "support", f"/supports/{case_id}")
-    app.record_needs(actor, case_id, body.needs)
+    with held_to(if_match, lambda: app.read(case_id, Support, "参加支援"), "参加支援の記録", "support",
+                 f"/supports/{case_id}"):
+        app.record_needs(actor, case_id, body.needs)
     return StatusOut(status="recorded")
 
 
@@ -223,10 +222,9 @@ def catalogue_details(resource_id: ResourceId, body: CatalogueDetailsIn, app: Ap
     """資源の案内情報: 開催日時・曜日, 連絡先 and 利用料 of a catalogue entry (issue 15). With `If-Match` (the ETag of
     GET /catalogue/{resource_id}), only if the entry is still the version read (412 otherwise, nothing recorded);
     without it, as before: the details replace whatever was recorded since."""
-    if if_match is not None:
-        require_version(if_match, app.catalogue_entry(resource_id).version, "資源の案内情報", "resource's details",
-                        f"/catalogue/{resource_id}")
-    return app.record_catalogue_details(actor, resource_id, body.schedule, body.contact, body.fee)
+    with held_to(if_match, lambda: app.catalogue_entry(resource_id), "資源の案内情報", "resource's details",
+                 f"/catalogue/{resource_id}"):
+        return app.record_catalogue_details(actor, resource_id, body.schedule, body.contact, body.fee)
 
 
 @router.post("/supports/{case_id}/matches", status_code=201, dependencies=[requires("support.write")])

@@ -36,6 +36,7 @@ from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel
 
 from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_version, upcast
+from shared.kernel import expected
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
 from shared.kernel.library import record_processed
@@ -462,7 +463,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save; a command sent with an `Idempotency-Key` saves its record in the same transaction
-        (shared/kernel/idempotency.py): a duplicate sent at the same time fails here and records nothing."""
+        (shared/kernel/idempotency.py): a duplicate sent at the same time fails here and records nothing. An aggregate
+        a request holds to the version its client read (`If-Match`, shared/kernel/expected.py) is refused here unless
+        it was loaded at that version."""
+        expected.check(objs)
         request = marked()
         if request is None or request.request_id is None:
             recordings = super().save(*objs, **kwargs)

@@ -4,17 +4,20 @@ The GET of a resource answers with a strong `ETag`: its aggregate's version (`"v
 it takes an optional `If-Match`: absent, the last writer wins as before (backward compatible); naming the version the
 aggregate has now (or `*`), the change is applied; naming another (or anything that is no entity tag of it: a weak
 tag, a malformed one) the PUT is refused with 412 `changed_meanwhile` and nothing is recorded. The check is made
-against the aggregate as the store holds it when the PUT is served."""
+against the aggregate as the store holds it when the PUT is served, and again as the command saves it (`held_to`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Header
 
+from shared.kernel.expected import expecting
 from shared.kernel.journey import DomainError
 
-__all__ = ["ChangedMeanwhile", "etag_header", "etag_of", "if_match_header", "precondition_failed",
+__all__ = ["ChangedMeanwhile", "etag_header", "etag_of", "held_to", "if_match_header", "precondition_failed",
            "require_version"]
 
 
@@ -45,6 +48,28 @@ def require_version(if_match: str | None, version: int, what_ja: str, what_en: s
     named = [tag.strip() for tag in if_match.split(",")]
     if "*" not in named and now not in named:
         raise ChangedMeanwhile(what_ja, what_en, read_at, now)
+
+
+@contextmanager
+def held_to(if_match: str | None, read: Callable[[], Any], what_ja: str, what_en: str, read_at: str) -> Iterator[None]:
+    """`require_version` on the aggregate `read` gives, and, for the command run in the block, the same version
+    required of that aggregate as the command saves it (shared/kernel/expected.py): two PUTs with one `If-Match`
+    served at the same time cannot both be recorded (the later is 412, nothing recorded). Without `If-Match`, or with
+    `*`, nothing is read nor held."""
+    if if_match is None:
+        yield
+        return
+    aggregate = read()
+    require_version(if_match, aggregate.version, what_ja, what_en, read_at)
+    if "*" in (tag.strip() for tag in if_match.split(",")):
+        yield
+        return
+
+    def refuse(loaded: int) -> None:
+        raise ChangedMeanwhile(what_ja, what_en, read_at, etag_of(loaded))
+
+    with expecting(aggregate.id, aggregate.version, refuse):
+        yield
 
 
 def if_match_header(read_at: str) -> Any:

@@ -17,7 +17,7 @@ from shared.domain.plan_owner import PlanOwner, require_known_agencies
 from shared.domain.wareki import parse_date
 from shared.web.answers import answer
 from shared.web.deps import Staff, application
-from shared.web.if_match import etag_header, etag_of, if_match_header, precondition_failed, require_version
+from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date
 from shared.web.policy import requires
 
@@ -164,11 +164,10 @@ def plan_router(service: str) -> APIRouter:
         """プラン修正: rewrite a draft, or after the meeting asked for a revision. With `If-Match` (the ETag of
         GET /plans/{plan_id}), only if the plan is still the version read (412 otherwise, nothing recorded); without
         it, as before: the plan is rewritten whatever happened since it was read."""
-        if if_match is not None:
-            require_version(if_match, app.plan_read(plan_id).version, "プラン", "plan", f"/plans/{plan_id}")
-        return PlanView.model_validate(app.revise_plan(
-            actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles], body.intention,
-            body.starts_on, body.review_on, [m.model_dump() for m in body.members]))
+        with held_to(if_match, lambda: app.plan_read(plan_id), "プラン", "plan", f"/plans/{plan_id}"):
+            return PlanView.model_validate(app.revise_plan(
+                actor, plan_id, body.support_direction, body.goals, [r.model_dump() for r in body.roles],
+                body.intention, body.starts_on, body.review_on, [m.model_dump() for m in body.members]))
 
     @router.post("/plans/{plan_id}/propose", dependencies=[write])
     def propose(plan_id: UUID, app: App, actor: Staff) -> PlanProposedOut:

@@ -7,8 +7,8 @@ Two interleavings broke it at 9066b17, each a real race between two clients (the
   gave the client the old needs with the new version's tag, and its PUT then replaced needs it never saw (fixed by
   8d985b8: the tag is read first, so a change between makes it older, never newer);
 - the PUT checks `If-Match` and then records, in two steps: a second PUT with the same tag that lands between them
-  passes the check as well, and both answer `recorded`, the later one silently undoing the other (left, and said so
-  in the README: xfail until the check is made on the aggregate the command saves).
+  passes the check as well, and both answer `recorded`, the later one silently undoing the other (fixed: the version
+  is required again of the aggregate the command saves, shared/kernel/expected.py).
 Here the other client's write is made to land exactly there (no timing)."""
 
 from __future__ import annotations
@@ -83,9 +83,6 @@ def test_the_etag_of_a_support_names_the_version_whose_needs_the_body_shows(
     assert app.support_view(case_id)["needs"] == ["就労体験"]
 
 
-@pytest.mark.xfail(strict=True, reason="the race the README states as left (If-Match checked as the request arrives, "
-                   "not on the aggregate the command saves): the proposed fix is in /tmp/h/for_lead.md (HE, 17:50); "
-                   "drop this mark with it")
 def test_two_puts_with_the_same_if_match_record_one_and_refuse_the_other(
         participation: tuple[ParticipationApplication, TestClient, UUID], monkeypatch: pytest.MonkeyPatch) -> None:
     app, client, case_id = participation
