@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
@@ -245,6 +246,6 @@ def test_the_service_runs_uvicorn_without_its_access_log(monkeypatch: pytest.Mon
                  "exit_if_unsupported_nats"):
         monkeypatch.setattr(serve, name, lambda *args, **kwargs: None)
     monkeypatch.setattr(serve.uvicorn, "run", lambda app, **kwargs: ran.update(kwargs))
-    serve.serve("collaboration", object())  # type: ignore[arg-type]
+    serve.serve("collaboration", FastAPI())
     assert ran["access_log"] is False and ran["log_level"] == "warning"
     assert ran["http"] is bounded_protocol() or ran["http"].__name__ == "BoundedHttpToolsProtocol"
