@@ -7,82 +7,10 @@ gen-1 collections took 0.3-1.3 s in all (0.04-0.19 before) and its full ones sto
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from typing import Any
 
-from uvicorn.config import Config
-from uvicorn.server import ServerState
-
-from shared.web.serve import HeadWithBody, bounded_protocol
-
-
-# (as tests/unit/test_served_answers.py drives the service's protocol)
-class Recording(asyncio.Transport):
-    """A connection's transport that keeps what is written, in order (b"<close>" for a close)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.writes.append(b"<close>")
-        self.closing = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        self.writes.append(b"<eof>")
-
-
-async def json_answer(scope: Any, receive: Any, send: Any) -> None:
-    body = b'{"status":"ok"}'
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def served(app: Any, request: bytes, settle: Any = None) -> list[bytes]:
-    """What the service's protocol writes for `request`, once the app has ended (`settle`: awaited meanwhile)."""
-    protocol_class: Any = bounded_protocol()
-    assert protocol_class is not None
-    config = Config(app=app, log_level="warning", lifespan="off")
-    state = ServerState()
-    protocol = protocol_class(config=config, server_state=state, app_state={}, _loop=asyncio.get_running_loop())
-    transport = Recording()
-    protocol.connection_made(transport)
-    protocol.data_received(request)
-    if settle is not None:
-        await settle(transport)
-    for _ in range(100):
-        if not state.tasks:
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0)  # the loop's next round: a held head's callback
-    writes = list(transport.writes)
-    protocol.connection_lost(None)
-    return writes
-
+from shared.web.serve import HeadWithBody
+from unit.test_served_answers import json_answer, served  # the service's protocol, driven as there
 
 GET = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n"
 
