@@ -395,11 +395,12 @@ class Suite:
         while waiting:
             for name in list(waiting):
                 process = self.processes[name]
+                # its exit first: a /readyz answered at its address by another process is not its own
+                if process.poll() is not None:
+                    raise SuiteFailed(name, f"it exited with code {process.returncode}", self.log_path(name))
                 if is_ready(self.url(name)):
                     waiting.remove(name)
                     log.debug("service.ready", service=name, url=self.url(name))
-                elif process.poll() is not None:
-                    raise SuiteFailed(name, f"it exited with code {process.returncode}", self.log_path(name))
             if not waiting:
                 return
             if time.monotonic() > deadline:

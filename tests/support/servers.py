@@ -11,6 +11,7 @@ turns a missing PostgreSQL into a failure instead of a skip.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,55 @@ NATS_IMAGE = "nats:2.12-alpine"
 POSTGRES_IMAGE = "postgres:15-alpine"
 
 
+#: The ports the tests give their servers. Below the kernel's ephemeral range (32768-60999 by default), so an outgoing
+#: connection's local port never takes one between its choice and its server's bind; and leased across processes for
+#: LEASE_SECONDS (a file per port in LEASES), so two runs at once (CI's 架空市 run beside the main run, a developer's
+#: second pytest) never choose the same port while either may still bind it. With the kernel's own choice (bind to 0)
+#: both runs were handed the same free port now and then, and one suite's /readyz was answered by the other run's
+#: service of the same name (CI, stop 30: 'participation to start' waited 20 s on the other run's participation).
+PORTS = range(20000, 32000)
+LEASE_SECONDS = 900
+LEASES = Path(os.environ.get("TMPDIR", "/tmp")) / "jusou-test-ports"
+_choose = random.SystemRandom()
+
+
 def free_port() -> int:
+    """A port no server listens on, that no other test process chose in the last LEASE_SECONDS."""
+    try:
+        LEASES.mkdir(mode=0o1777, exist_ok=True)
+    except OSError:
+        return _kernels_free_port()
+    start = _choose.randrange(len(PORTS))
+    for step in range(len(PORTS)):
+        port = PORTS[(start + step) % len(PORTS)]
+        if not _lease(LEASES / str(port)):
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something else listens there: the lease keeps others from trying it for a while
+        return port
+    return _kernels_free_port()
+
+
+def _lease(lease: Path) -> bool:
+    """Take the port's lease (a file made with O_EXCL); an expired lease is removed and the port left for a next look."""
+    try:
+        os.close(os.open(lease, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        try:
+            if time.time() - lease.stat().st_mtime > LEASE_SECONDS:
+                lease.unlink()
+        except OSError:
+            pass
+        return False
+    except OSError:
+        return False
+    return True
+
+
+def _kernels_free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
