@@ -4,7 +4,10 @@
   `nonce`. What the callback needs (state, code verifier, nonce, redirect URI, where to go after) stays
   on the server (`Store`, under `JUSOU_SESSION_DIR`); the browser's short-lived cookie `jusou_oidc`
   holds only the marker of its own flow, so a callback from another browser, a second use of a
-  callback (replay) or a forged state finds nothing.
+  callback (replay) or a forged state finds nothing. Anyone may start a sign-in, so what is kept is bounded
+  (`PendingBounds`): at most `PENDING_PER_ADDRESS` started from one client address within `PENDING_SECONDS`,
+  about `PENDING_MAX` in progress on the host, and those the IdP never sent back are swept once expired
+  (before, each plain `GET /ui/login/oidc` left a file for ever: a way to fill the disk the stores are on).
 - `/ui/login/callback` exchanges the code and checks the ID token (signature with the IdP's JWKS,
   `iss`, `aud`, `exp`, `iat`, the `nonce`, `at_hash`): Authlib's `authorize_access_token`. Who signed in
   (staff id, division, roles: the claims of `JUSOU_OIDC_*_CLAIM`) comes from the ID token, else from
@@ -26,10 +29,12 @@ The access token is what a service forwards to another (server to server) when i
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import secrets
 import threading
@@ -64,6 +69,9 @@ with warnings.catch_warnings():  # Authlib 1.9 warns on every start that it woul
 PENDING_COOKIE = "jusou_oidc"  # the marker of this browser's sign-in in progress
 TENANT_MARK = "_tenant"  # in the markers: which tenant's IdP (many municipalities)
 PENDING_SECONDS = 600  # a sign-in not back from the IdP within this time starts again
+PENDING_PER_ADDRESS = 60  # sign-ins one client address may start within PENDING_SECONDS (an office's NAT signs in fewer)
+PENDING_MAX = 10_000  # sign-ins in progress a process lets the host keep (each a file of a few KiB)
+SWEEP_SECONDS = 60.0  # how often a process removes the sign-ins in progress that expired (and counts the rest)
 REFRESH_MARGIN_SECONDS = 120  # an access token closer than this to its expiry is refreshed
 RETRY_SECONDS = 30  # an IdP that could not be reached for a refresh is asked again after this
 TIMEOUT_SECONDS = 10
@@ -131,6 +139,26 @@ class Store:
                 fcntl.flock(held, fcntl.LOCK_EX)
                 yield
 
+    def sweep_older_than(self, seconds: float) -> int:
+        """Remove the records written more than `seconds` ago (for records kept at most that long: expired,
+        told by the file's time without reading it); how many are left."""
+        if self._memory is not None:
+            now = time.time()
+            for key in [k for k, (until, _) in self._memory.items() if until <= now]:
+                del self._memory[key]
+            return len(self._memory)
+        left, oldest = 0, time.time() - seconds
+        with contextlib.suppress(OSError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".json") or entry.name.startswith("."):
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime <= oldest:
+                        os.unlink(entry.path)
+                        continue
+                    left += 1
+        return left
+
     def sweep(self) -> None:
         """Forget records past their time (sessions ended without a sign-out)."""
         if self._memory is not None:
@@ -143,6 +171,54 @@ class Store:
             with contextlib.suppress(OSError):
                 if not (self.folder / f"{lock.name[1:-5]}.json").exists() and lock.stat().st_mtime < time.time() - 86400:
                     lock.unlink()
+
+
+class TooManySignIns(Unauthenticated):
+    """A sign-in not started: its client address started too many, or too many are in progress (429)."""
+
+    status = 429
+
+    def __init__(self, wait: int, why: str) -> None:
+        super().__init__(f"ログインの開始が多すぎます。{max(1, -(-wait // 60))}分ほど待ってからもう一度ログインしてください",
+                         f"too many sign-ins started ({why}): wait {wait} seconds and try again")
+        self.wait = wait
+        self.headers = {"Retry-After": str(wait)}
+
+
+class PendingBounds:
+    """What bounds the sign-ins in progress kept on the server (`begin` asks before anything is kept).
+
+    Per client address, the starts within `PENDING_SECONDS` (in this process, as SignInThrottle counts passwords);
+    on the host, the flows' files: every `SWEEP_SECONDS` those older than `PENDING_SECONDS` (expired: their
+    `until` is at most that after they were written) are removed and the rest counted; a start is refused while
+    the count with this process's starts since is at `PENDING_MAX` (with the folder full, swept again each second)."""
+
+    ADDRESSES_KEPT = 100_000
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._starts: dict[str, collections.deque[float]] = {}
+        self._lock = threading.Lock()
+        self._swept = -math.inf
+        self._count = 0
+
+    def admit(self, address: str) -> None:
+        """Count a sign-in started from `address`, or raise TooManySignIns (nothing counted)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._swept >= SWEEP_SECONDS or (self._count >= PENDING_MAX and now - self._swept >= 1.0):
+                self._count, self._swept = self.store.sweep_older_than(PENDING_SECONDS), now
+                if len(self._starts) > self.ADDRESSES_KEPT:
+                    self._starts = {a: t for a, t in self._starts.items() if t and t[-1] > now - PENDING_SECONDS}
+            starts = self._starts.setdefault(address, collections.deque())
+            while starts and starts[0] <= now - PENDING_SECONDS:
+                starts.popleft()
+            if len(starts) >= PENDING_PER_ADDRESS:
+                raise TooManySignIns(max(1, int(starts[0] + PENDING_SECONDS - now) + 1), "from this address")
+            if self._count >= PENDING_MAX:
+                raise TooManySignIns(int(SWEEP_SECONDS), "on this server")
+            starts.append(now)
+            self._count += 1
 
 
 class PendingCache:
@@ -162,14 +238,21 @@ class PendingCache:
         self.store.delete(key)
 
 
-_clients: dict[tuple[str, ...], Any] = {}
+_clients: dict[tuple[object, ...], Any] = {}
+_bounds: dict[tuple[object, ...], PendingBounds] = {}
+
+
+def _key(settings: AuthSettings) -> tuple[object, ...]:
+    return settings.issuer, settings.client_id, settings.client_secret, settings.scopes, str(settings.sessions)
 
 
 def client(settings: AuthSettings) -> Any:
     """This process's Authlib client of the city's IdP (discovery read once, then its JWKS)."""
-    key = (settings.issuer, settings.client_id, settings.client_secret, settings.scopes, str(settings.sessions))
+    key = _key(settings)
     if key not in _clients:
-        oauth = OAuth(cache=PendingCache(Store(settings.sessions / "pending")))
+        pending = Store(settings.sessions / "pending")
+        _bounds[key] = PendingBounds(pending)
+        oauth = OAuth(cache=PendingCache(pending))
         _clients[key] = oauth.register(
             "city", client_id=settings.client_id, client_secret=settings.client_secret or None,
             server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
@@ -201,6 +284,7 @@ def pending_tenant(request: Request) -> str:
 async def begin(request: Request, settings: AuthSettings, redirect_uri: str, next_: str) -> str:
     """The IdP's authorization URL for this browser; its flow's data is kept on the server."""
     idp = client(settings)
+    _bounds[_key(settings)].admit(request.client.host if request.client else "")  # before anything is kept (TooManySignIns)
     request.scope["session"] = _pending_of(request)
     try:
         await idp.load_server_metadata()
