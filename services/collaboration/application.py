@@ -116,6 +116,13 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
         case: CollaborationCase = self.read(case_id, CollaborationCase, "多機関協働のケース")
         return bool(case.status != "returned")
 
+    def _held_open(self, case_id: UUID) -> bool:
+        """The case is open here (escalated or handed over, not returned to intake since)."""
+        try:
+            return self._holds(case_id)
+        except NotFound:
+            return False
+
     def _hold_household(self, case: CollaborationCase, household_ref: UUID, related_case_ids: list[UUID],
                         processing: ProcessingEvent[UUID]) -> None:
         """D16: the case holds the household's other cases (one plan); each related case is linked to it, so a
@@ -389,8 +396,10 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
 
     @handles(OutreachHandedOverV1)
     def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
-        """D12: outreach hands a person on before (or instead of) any escalation at intake."""
-        if payload.to_program == "collaboration":
+        """D12: outreach hands a person on before (or instead of) any escalation at intake. A case held open here
+        is here already: the hand-over changes nothing of it (D11: its reason and its one primary agency, and with
+        it the divisions that read it, are not outreach's to rewrite; with outreach's NATS credentials they were)."""
+        if payload.to_program == "collaboration" and not self._held_open(envelope.case_id):
             processing.collect_events(self._open(envelope.case_id, payload.reason, [], payload.primary_agency or ""))
 
 
