@@ -26,8 +26,13 @@ COUNSELOR = COUNTER_STAFF
 COMMUNITY = staff_headers("chiiki-001", LEAD, "community_worker")
 #: what is recorded today (consultations, plans…) counts in this fiscal year; the sittings and sessions
 #: below have their own days, in FY2026 (2026-04-01 .. 2027-03-31)
+#: (read as the suite starts, not as the module is collected: a run crossing 1 April JST wrote last year's targets
+#: and asked for last year's figures while the services recorded today's in the new year)
 NOW = fiscal_year_of(today_in_japan())
-TARGETS = f"[fy{NOW}]\nconsultations = 10\n[fy2026.meetings_held]\njusou_shien_kaigi = 12\n"
+
+
+def targets() -> str:
+    return f"[fy{NOW}]\nconsultations = 10\n[fy2026.meetings_held]\njusou_shien_kaigi = 12\n"
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +40,12 @@ def running_suite(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The suite with a targets file (JUSOU_TARGETS_FILE is read by the services when asked)."""
     from support.servers import free_port, nats_server
 
+    global NOW
+    NOW = fiscal_year_of(today_in_japan())
     root = tmp_path_factory.mktemp("figures")
-    targets = root / "targets.toml"
-    targets.write_text(TARGETS, encoding="utf-8")
-    os.environ["JUSOU_TARGETS_FILE"] = str(targets)
+    targets_file = root / "targets.toml"
+    targets_file.write_text(targets(), encoding="utf-8")
+    os.environ["JUSOU_TARGETS_FILE"] = str(targets_file)
     try:
         ports = {name: free_port() for name in ("intake", "collaboration", "meeting", "outreach", "participation",
                                                  "community")}

@@ -3,6 +3,7 @@ program's pages read (shared/domain/casework_owner.py), on outreach's and partic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from uuid import uuid4
 
@@ -31,6 +32,20 @@ from unit.test_community import matched
 
 LEAD = {"staff_id": "outreach-007", "division": LEAD_DIVISION}
 NOW = datetime.now(JST)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """The time in Japan as each test begins, not as the module was collected: a run that crosses midnight JST
+    (15:00 UTC), or is long, saw a note dated by a stale clock (the parametrized refusals below take their dates
+    as offsets from it, read at the same moment)."""
+    global NOW
+    NOW = datetime.now(JST)
+
+
+def today() -> date:
+    """Today in Japan (the machine's date.today() is UTC's, a day behind from 15:00 UTC)."""
+    return NOW.date()
 
 
 def started(app: OutreachApplication) -> object:
@@ -109,18 +124,19 @@ def test_casework_a_note_keeps_when_the_contact_happened_not_when_it_was_typed()
 
 
 @pytest.mark.parametrize(("change", "refused"), [
-    ({"method": "FAX"}, Invalid),
-    ({"content": "  "}, Invalid),
-    ({"contacted_at": NOW + timedelta(days=1)}, ContactInFuture),
-    ({"next_step": "再訪問", "next_due": None}, NextStepIncomplete),
-    ({"next_step": "", "next_due": date.today() + timedelta(days=3)}, NextStepIncomplete),
-    ({"next_step": "再訪問", "next_due": (NOW - timedelta(days=10)).date()}, NextStepIncomplete),
-])
-def test_casework_a_note_is_refused_by_its_rule(change: dict[str, object], refused: type[Exception]) -> None:
+    (lambda: {"method": "FAX"}, Invalid),
+    (lambda: {"content": "  "}, Invalid),
+    (lambda: {"contacted_at": NOW + timedelta(days=1)}, ContactInFuture),
+    (lambda: {"next_step": "再訪問", "next_due": None}, NextStepIncomplete),
+    (lambda: {"next_step": "", "next_due": today() + timedelta(days=3)}, NextStepIncomplete),
+    (lambda: {"next_step": "再訪問", "next_due": (NOW - timedelta(days=10)).date()}, NextStepIncomplete),
+], ids=["method", "content", "future", "step_without_date", "date_without_step", "date_before_contact"])
+def test_casework_a_note_is_refused_by_its_rule(change: Callable[[], dict[str, object]],
+                                                refused: type[Exception]) -> None:
     app = in_memory(OutreachApplication)
     case_id = started(app)
     note = {"contacted_at": NOW - timedelta(days=1), "method": "電話", "counterpart": "本人", "content": "話した",
-            "agreed": "", "next_step": "", "next_due": None, **change}
+            "agreed": "", "next_step": "", "next_due": None, **change()}
     with pytest.raises(refused):
         app.write_note(LEAD, case_id, **note)  # type: ignore[arg-type]
     assert app._case_file(case_id) is None  # nothing recorded
@@ -189,7 +205,7 @@ def test_casework_participation_reviews_are_in_the_record_and_an_unreviewed_plac
     community, app = in_memory(CommunityApplication), in_memory(ParticipationApplication)
     case_id, resource = matched(community, app)
     worker = {"staff_id": "sanka-002", "division": LEAD_DIVISION}
-    app.start_placement(worker, case_id, str(resource), date.today() - timedelta(days=200))
+    app.start_placement(worker, case_id, str(resource), today() - timedelta(days=200))
     app.assign(worker, case_id, "main", "sanka-002")
     reader = Principal("sanka-002", LEAD_DIVISION, frozenset({"participation_worker"}))
 
