@@ -146,7 +146,10 @@ class GapOut(BaseModel):
     """推進会議の課題: a need with no local resource (D8), where it came from and what the council decided."""
 
     gap_id: UUID
-    case_id: UUID = Field(description="きっかけとなったケース（地域福祉コーディネーターが挙げたものは課題自身の番号）")
+    case_id: UUID | None = Field(description=(
+        "きっかけとなったケース（地域福祉コーディネーターが挙げたものは課題自身の番号）。読む人の課がそのケースを読めないとき"
+        "は null（課題は推進会議のすべての課に示し、どのケースからかは示さない） / the case the gap came from (a coordinator's "
+        "gap: the gap's own id); null where the reader's division may not read that case (division scope)"))
     need: str = Field(description="不足している資源")
     area: str
     description: str
@@ -268,21 +271,33 @@ def roles_from_strands(case_id: UUID, app: App, request: Request, response: Resp
 
 @router.get("/council/gaps", dependencies=[requires("council.read")], response_model=list[GapOut],
             responses={200: {"headers": PAGING_HEADERS}})
-def gaps(app: App, request: Request, response: Response,
+def gaps(app: App, who: Reader, request: Request, response: Response,
          status: Annotated[Literal["awaiting", "on_agenda", "initiative", "request"] | None,
                            Query(description="状態で絞り込む")] = None, limit: Limit = None,
          cursor: Cursor = None) -> list[dict[str, Any]]:
     """推進会議の課題 (D8): resource gaps named by the 重層的支援会議, reported by participation or brought by a
     地域福祉コーディネーター, oldest first; `status=awaiting` lists those awaiting the council. Paged by `limit` and
-    `cursor` (a keyset: a gap that leaves the status asked makes no other gap skipped)."""
-    return page(app.gaps(status), limit, cursor, request, response,
-                catalogue_order(lambda: app.ids_of(ResourceGap), "gap_id"))
+    `cursor` (a keyset: a gap that leaves the status asked makes no other gap skipped). Each gap's `case_id` only
+    where the reader's division may read that case (`gap_as_read`)."""
+    return [gap_as_read(app, who, g) for g in page(app.gaps(status), limit, cursor, request, response,
+                                                    catalogue_order(lambda: app.ids_of(ResourceGap), "gap_id"))]
 
 
 @router.get("/council/gaps/{gap_id}", dependencies=[requires("council.read")], response_model=GapOut,
             responses=refusals(404))
-def gap(gap_id: UUID, app: App) -> dict[str, Any]:
-    return app.gap_view(gap_id)
+def gap(gap_id: UUID, app: App, who: Reader) -> dict[str, Any]:
+    """推進会議の課題 (D8); its `case_id` only where the reader's division may read that case (`gap_as_read`)."""
+    return gap_as_read(app, who, app.gap_view(gap_id))
+
+
+def gap_as_read(app: CollaborationApplication, who: Any, view: dict[str, Any]) -> dict[str, Any]:
+    """A gap as `who` reads it: the council's work is every division's (council.read), the case it came from is not;
+    its `case_id` (a case of the meeting or participation) is null unless the reader's division may read that case
+    (division scope, as the case's own routes; a 地域福祉コーディネーター's gap names no case: its own id is kept).
+    Before, any division's supervisor or coordinator read which case each gap came from (HB's review)."""
+    if view["source"] == "coordinator" or app.scoped([view], who):
+        return view
+    return {**view, "case_id": None}
 
 
 @router.post("/council/gaps", status_code=201, dependencies=[requires("council.gap.refer")], response_model=GapOut,
@@ -324,9 +339,10 @@ def take_up_gap(sitting_id: UUID, body: AgendaIn, app: App, actor: Staff) -> dic
 
 @router.post("/council/sittings/{sitting_id}/gaps/{gap_id}/decision", dependencies=[requires("council.convene")],
              response_model=GapOut, responses=refusals(403, 404, 409, 422))
-def decide_gap(sitting_id: UUID, gap_id: UUID, body: CouncilDecisionIn, app: App, actor: Staff) -> dict[str, Any]:
+def decide_gap(sitting_id: UUID, gap_id: UUID, body: CouncilDecisionIn, app: App, actor: Staff,
+               who: Reader) -> dict[str, Any]:
     """推進会議の決定 (D8): 取組の開始, 課への依頼 (依頼先 + 内容) or 継続審議, for a gap on the sitting's agenda."""
-    return app.decide_gap(actor, sitting_id, gap_id, body.decision, body.division, body.summary)
+    return gap_as_read(app, who, app.decide_gap(actor, sitting_id, gap_id, body.decision, body.division, body.summary))
 
 
 router.include_router(plan_router("collaboration"))
