@@ -36,10 +36,12 @@ from jusou.partitions_cmd import register as register_partitions
 from jusou.report import register as register_report
 from jusou.retention import register as register_retention
 from jusou.runner import (
+    DataFolderInUse,
     PortTaken,
     Stopped,
     Suite,
     SuiteFailed,
+    hold_data_folder,
     port_taken_ja,
     store_description,
     subscriptions,
@@ -85,11 +87,12 @@ def print_ready(suite: Suite) -> None:
 
     table = Table(title="Jusou 重層的支援 — ready / 起動しました", title_justify="left")
     table.add_column("service / サービス")
-    table.add_column("UI")
-    table.add_column("API docs")
+    table.add_column("UI", overflow="fold")  # an address is never cut short with "…"
+    table.add_column("API docs", overflow="fold")
     for name in suite.services:
         table.add_row(name, f"{suite.url(name)}/ui/", f"{suite.url(name)}/docs")
-    console = Console(highlight=False)
+    # to a file or a pipe rich assumes 80 columns, and the five-digit ports' addresses did not fit in them
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     console.print(table)
     own = "own nats-server / 専用" if suite.own_nats else "existing / 既存"
     console.print(f"NATS:     {suite.nats_url} ({own})", markup=False)
@@ -127,6 +130,17 @@ def up(args: argparse.Namespace) -> int:
             return 2
         os.environ["JUSOU_TENANTS_FILE"] = str(path)  # the runner and the services read it
     suite = suite_from_env(args.data_dir)
+    try:  # before anything is written: a second `jusou up` on the folder, or a port taken, changes nothing
+        held = hold_data_folder(suite.data_dir)
+    except DataFolderInUse as error:
+        print(f"{error.ja()}\n\n{error}", file=sys.stderr)
+        return 1
+    try:
+        suite.check_ports()
+    except PortTaken as error:
+        held.close()
+        print(f"{port_taken_ja(error)}\n\n{error}", file=sys.stderr)
+        return 1
     if args.demo_staff:
         tenants = tenancy.configured()
         if tenants:  # each tenant its own demo accounts, in its own issuer's folder and municipality's divisions
@@ -162,6 +176,7 @@ def up(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         suite.stop()
+        held.close()
 
 
 def demo_staff_table() -> dict[str, tuple[str, str]]:

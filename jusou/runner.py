@@ -1,7 +1,7 @@
 """The process runner: the suite's own nats-server and the six services, as child processes.
 
 Used by `jusou up` and by the test fixtures, so it prints nothing: it logs with structlog and
-raises `PortTaken` or `SuiteFailed` with a message a person can act on.
+raises `PortTaken`, `DataFolderInUse` or `SuiteFailed` with a message a person can act on.
 
 It is also the one place that maps a service's name to its modules (`service_module`,
 `application_class`, `translator`, `subscriptions`): `shared/` never loads a service by name, it is
@@ -11,6 +11,7 @@ given what it needs (the NATS users, the AsyncAPI documents); the `jusou` comman
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any, Self, cast
+from typing import IO, Any, Self, cast
 
 import structlog
 
@@ -104,6 +105,44 @@ class PortTaken(RuntimeError):
             + "\nTo change them:\n"
             + "\n".join(f"  {hint}" for hint in hints)
         )
+
+
+class DataFolderInUse(RuntimeError):
+    """Another `jusou up` holds the data folder: two suites on one folder would share its stores, its NATS store
+    and its staff accounts (and a second `--demo-staff` would replace the running suite's passwords)."""
+
+    def __init__(self, data_dir: Path, holder: str) -> None:
+        self.data_dir, self.holder = data_dir, holder
+        super().__init__(
+            f"Jusou cannot start: the data folder {data_dir} is in use by another `jusou up` ({holder}).\n"
+            "Stop that one first (Ctrl-C), or give this one another folder: --data-dir or JUSOU_DATA_DIR."
+        )
+
+    def ja(self) -> str:
+        return (f"起動できません: データフォルダ {self.data_dir} は別の jusou up（{self.holder}）が使っています。\n"
+                "  → そちらを先に止める（Ctrl-C）か、--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください")
+
+
+#: the file `jusou up` holds locked (flock) while it runs: released by the system however the process ends
+DATA_FOLDER_LOCK = "jusou-up.lock"
+
+
+def hold_data_folder(data_dir: Path) -> IO[str]:
+    """Lock the data folder for this process (raise DataFolderInUse if another holds it); keep the returned
+    file open as long as the suite runs."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    held = open(os.open(data_dir / DATA_FOLDER_LOCK, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8")  # noqa: SIM115 - held while the suite runs
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = held.read().strip() or "pid ?"
+        held.close()
+        raise DataFolderInUse(data_dir, holder) from None
+    held.seek(0)
+    held.truncate()
+    held.write(f"pid {os.getpid()}\n")
+    held.flush()
+    return held
 
 
 class SuiteFailed(RuntimeError):
