@@ -18,6 +18,7 @@ from shared.contract.events import (
     PlanContinuedV1,
     PlanResumedV1,
     PlanSuspendedV1,
+    PoisonMessage,
 )
 from shared.domain.plan import Plan
 from shared.kernel.app import ServiceApplication, handles
@@ -151,7 +152,9 @@ class PlanOwner(ServiceApplication):
 
     @handles(MeetingDecidedV1, PlanClosedV1, PlanSuspendedV1, PlanContinuedV1, PlanResumedV1)
     def react_to_meeting(self, envelope: Envelope, payload: Any, processing: ProcessingEvent[UUID]) -> None:
-        """The owner's plan follows the meeting's decision and evaluation."""
+        """The owner's plan follows the meeting's decision and evaluation, for the plan's own case only: one naming
+        another case is refused (dead-lettered with the reason; intake follows the envelope's case, so it would have
+        shown that other case decided or closed while this plan changed)."""
         plan_id = payload.plan_id
         if getattr(payload, "program", None) not in (None, self.program):
             return
@@ -159,6 +162,9 @@ class PlanOwner(ServiceApplication):
             plan: Plan = self.load(plan_id, Plan, "プラン")
         except NotFound:  # another program's plan: nothing to follow
             return
+        if plan.case_id != envelope.case_id:
+            raise PoisonMessage(f"{envelope.event_type} for case {envelope.case_id} names plan {plan_id} of case "
+                                f"{plan.case_id}: a plan belongs to one case: not applied")
         if isinstance(payload, MeetingDecidedV1):
             plan.record_decision(payload.meeting_id, payload.meeting_type, payload.decision, payload.reasons, payload.revision or plan.revision)
         elif isinstance(payload, PlanClosedV1):
