@@ -28,7 +28,7 @@ import yaml
 from jusou import cluster
 from shared.messaging import natsauth
 from shared.messaging.bus import servers
-from shared.settings import PORTS, SETTINGS, Settings
+from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "cluster"
@@ -240,6 +240,35 @@ def test_every_nats_node_runs_with_the_users_mounted_read_only_and_every_nats_pa
             v: f"${{{v}:?set {v} in .env to a hex password (template deploy/env.example)}}"
             for v in NATS_PASSWORDS.values()
         }
+
+
+def test_every_replica_reads_the_one_development_issuer_from_one_shared_named_volume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in docker-compose.yml, one auth folder (the development issuer's key and accounts) for every replica of every
+    service: without a volume each container's /data was its own (the image's anonymous VOLUME), so each of the twelve
+    made its own issuer, a token signed by intake-1 was refused by intake-2 behind the same name and by every other
+    service, and `docker compose exec intake-1 jusou staff add` added the account to intake-1 only."""
+    data_dir = re.search(r"JUSOU_DATA_DIR=(\S+)", (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8"))
+    assert data_dir, "the image names its data folder"
+    named = set(compose().get("volumes") or {})
+    where: dict[str, tuple[str, Path]] = {}
+    for service in SERVICES:
+        for name, spec in replicas_of(service).items():
+            settings_with({"JUSOU_DATA_DIR": data_dir[1], **spec["environment"]}, service, monkeypatch)
+            auth_dir = AuthSettings.from_env().folder
+            mounts = {}
+            for volume in spec.get("volumes", []):
+                source, target = ((volume["source"], volume["target"]) if isinstance(volume, dict)
+                                  else tuple(volume.split(":")[:2]))
+                mounts[Path(target)] = source
+            holding = [target for target in mounts if target == auth_dir or target in auth_dir.parents]
+            assert holding, f"{name}: its auth folder {auth_dir} is on no volume: {mounts}"
+            target = max(holding, key=lambda path: len(path.parts))  # the innermost mount holds it
+            assert mounts[target] in named, f"{name}: {target} is not on a named volume: {mounts}"
+            where[name] = (mounts[target], auth_dir.relative_to(target))
+    assert len(where) == len(SERVICES) * cluster.REPLICAS
+    assert len(set(where.values())) == 1, f"the replicas read different auth folders: {where}"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -455,6 +455,30 @@ def test_cipher_key_is_one_valid_key_for_all_services(monkeypatch: pytest.Monkey
     assert len(base64.b64decode(keys.pop(), validate=True)) == 32
 
 
+def test_every_service_reads_the_one_development_issuer_from_one_shared_named_volume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The development issuer's key and accounts (the auth folder) must be the same for all six, as the compose file
+    says (and docs/configuration.md, JUSOU_AUTH_DIR): a service given a /data of its own refused every token the
+    others' issuer signed, and `docker compose exec intake jusou staff add` added the account to intake only."""
+    named = set(compose().get("volumes") or {})
+    where: dict[str, tuple[str, Path]] = {}
+    for name in SERVICES:
+        settings_in_container(name, monkeypatch)
+        auth_dir = AuthSettings.from_env().folder
+        mounts = {}
+        for volume in compose_services()[name].get("volumes", []):
+            source, target = ((volume["source"], volume["target"]) if isinstance(volume, dict)
+                              else tuple(volume.split(":")[:2]))
+            mounts[Path(target)] = source
+        holding = [target for target in mounts if target == auth_dir or target in auth_dir.parents]
+        assert holding, f"{name}: its auth folder {auth_dir} is on no volume: {mounts}"
+        target = max(holding, key=lambda path: len(path.parts))  # the innermost mount holds it
+        assert mounts[target] in named, f"{name}: {target} is not on a named volume: {mounts}"
+        where[name] = (mounts[target], auth_dir.relative_to(target))
+    assert len(set(where.values())) == 1, f"the services read different auth folders: {where}"
+
+
 @pytest.mark.parametrize("secret", SECRETS)
 def test_secret_is_required_and_has_no_default(secret: str) -> None:
     without = {name: value for name, value in HOST_ENV.items() if name != secret}
