@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import re
 import sys
 import time
@@ -655,27 +656,64 @@ def tracking_rewind(args: argparse.Namespace) -> int:
 # --- the commands --------------------------------------------------------------------------------
 
 
+def sequence_number(text: str) -> int:
+    """A dead letter's number as `jusou deadletters list` shows it (seq, 1 and up): 0 or a negative number went to
+    NATS and ended in a traceback; argparse now says what it takes (exit 2)."""
+    number = int(text) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: 1 以上の番号（jusou deadletters list の seq）で指定してください / "
+            "give a number from 1 up (the seq jusou deadletters list shows)")
+    return number
+
+
+def count(text: str) -> int:
+    """--limit: 1 and up (0 or less listed nothing and said there were no dead letters)."""
+    number = int(text) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 以上の数で指定してください / give a number from 1 up")
+    return number
+
+
+def seconds(text: str, *, zero: bool = False) -> float:
+    """A time in seconds: more than 0 (`--watch`: 0 refreshed without a pause, a negative one ended in a traceback),
+    or 0 and up where `zero` (`--wait 0`: do not wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "0 以上" if zero else "0 より大きい"
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {least}秒数で指定してください / give seconds, {'0 or more' if zero else 'more than 0'} (e.g. 2)")
+    return value
+
+
+def wait_seconds(text: str) -> float:
+    return seconds(text, zero=True)
+
+
 def register(commands: Any) -> None:
     """Add `status` and `deadletters` to the `jusou` command's subparsers."""
     shown = commands.add_parser("status", help="each service's health, positions, consumers' lag, dead letters, NATS")
     shown.add_argument("--json", action="store_true", help="the same data as JSON, for scripts")
-    shown.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+    shown.add_argument("--watch", nargs="?", type=seconds, const=2.0, metavar="SECONDS",
                        help="refresh every SECONDS (2 by default) until Ctrl-C")
     tenant_option(shown, status)
     letters = commands.add_parser("deadletters", help=f"messages consumers could not process ({DEAD_LETTER_STREAM})")
     actions = letters.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="seq, time, consumer, original subject, reason, replay status")
     listing.add_argument("--consumer", help="only this consumer's (a service name)")
-    listing.add_argument("--limit", type=int, default=500, help="the last LIMIT dead letters (500)")
+    listing.add_argument("--limit", type=count, default=500, help="the last LIMIT dead letters (500)")
     listing.add_argument("--json", action="store_true")
     tenant_option(listing, deadletters_list)
     show = actions.add_parser("show", help="one dead letter: the reason headers and the original message")
-    show.add_argument("seq", type=int)
+    show.add_argument("seq", type=sequence_number)
     show.add_argument("--json", action="store_true")
     tenant_option(show, deadletters_show)
     again = actions.add_parser("replay", help="after a fix, send a dead letter back to the consumer that parked it")
-    again.add_argument("seq", type=int)
-    again.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+    again.add_argument("seq", type=sequence_number)
+    again.add_argument("--wait", type=wait_seconds, default=10.0, metavar="SECONDS",
                        help="wait this long for the consumer to process it (10); exit 0 done, 1 failed again, 2 not yet")
     tenant_option(again, deadletters_replay)
     tracking = commands.add_parser("tracking", help="a consumer's tracking of a source (after a forged position)")
