@@ -69,7 +69,9 @@ with warnings.catch_warnings():  # Authlib 1.9 warns on every start that it woul
 PENDING_COOKIE = "jusou_oidc"  # the marker of this browser's sign-in in progress
 TENANT_MARK = "_tenant"  # in the markers: which tenant's IdP (many municipalities)
 PENDING_SECONDS = 600  # a sign-in not back from the IdP within this time starts again
-PENDING_PER_ADDRESS = 60  # sign-ins one client address may start within PENDING_SECONDS (an office's NAT signs in fewer)
+#: sign-ins one client address may start within PENDING_SECONDS: its share of PENDING_MAX, generous because a whole
+#: office can sign in from one address (a NAT, or a proxy whose X-Forwarded-For JUSOU_FORWARDED_ALLOW_IPS does not trust)
+PENDING_PER_ADDRESS = 300
 PENDING_MAX = 10_000  # sign-ins in progress a process lets the host keep (each a file of a few KiB)
 SWEEP_SECONDS = 60.0  # how often a process removes the sign-ins in progress that expired (and counts the rest)
 REFRESH_MARGIN_SECONDS = 120  # an access token closer than this to its expiry is refreshed

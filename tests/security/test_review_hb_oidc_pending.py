@@ -60,7 +60,7 @@ def test_one_address_starting_sign_ins_in_a_loop_is_refused_past_its_bound_and_k
         assert not url.startswith(idp), url
     assert flows() - before == kept
 
-    monkeypatch.setattr(oidc, "PENDING_PER_ADDRESS", 60, raising=False)  # the bound, not the IdP, refused: a flow kept works
+    monkeypatch.setattr(oidc, "PENDING_PER_ADDRESS", 300, raising=False)  # the bound, not the IdP, refused: a flow kept works
     assert callback(city, authorize(sent[-1])).status_code == 303 and auth.COOKIE in city.cookies
 
 
