@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
+from shared.kernel.group_commit import grouped_commits
 from shared.kernel.lean import reads_alone, rendered_reads
 from shared.kernel.library import without_notify
 from shared.settings import Settings
@@ -29,7 +30,9 @@ def __getattr__(name: str) -> type:
     - `QuietPostgresProcessRecorder`, `QuietPostgresApplicationRecorder`: the library's PostgreSQL recorders without
       the `NOTIFY` in every insert, which nothing here listens to and which serialises every commit of the server
       behind one lock (shared/kernel/library.py `without_notify`), whose reads of an aggregate's events and of a
-      tracking position render their statements once (shared/kernel/lean.py `rendered_reads`);
+      tracking position render their statements once (shared/kernel/lean.py `rendered_reads`), and whose saves
+      that arrive while one of theirs commits share the next transaction (shared/kernel/group_commit.py
+      `grouped_commits`: one table lock and one WAL flush for the group, each save its own ids or its own error);
     - `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`: the library's SQLite recorders whose
       one-statement reads (an aggregate's events, a tracking position) send no `BEGIN` and `ROLLBACK` around the
       statement (shared/kernel/lean.py `reads_alone`)."""
@@ -39,7 +42,7 @@ def __getattr__(name: str) -> type:
         if name.startswith("Quiet"):
             from eventsourcing import postgres
 
-            made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_own_commit))
+            made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_grouped))
         else:
             from eventsourcing import sqlite
 
@@ -87,6 +90,12 @@ def retrying_own_commit(insert_events: Callable[..., Any]) -> Callable[..., Any]
                 time.sleep(INSERT_WAIT_SECONDS * (1 + 0.1 * (random.random() - 0.5)))  # the library's jitter
 
     return insert
+
+
+def retrying_grouped(insert_events: Callable[..., Any]) -> Callable[..., Any]:
+    """The services' PostgreSQL insert: committed in groups (shared/kernel/group_commit.py), each caller's save tried
+    again by its own `retrying_own_commit`."""
+    return retrying_own_commit(grouped_commits(insert_events))
 
 
 def committed_before(recorder: Any, stored_events: Sequence[Any]) -> list[int] | None:
