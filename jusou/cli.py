@@ -287,7 +287,9 @@ def ttl_seconds(text: str) -> int:
         seconds = int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
     except (ValueError, KeyError):
         raise SystemExit(f"--ttl {text!r}: e.g. 30m, 8h, 1d") from None
-    if not 0 < seconds <= 7 * 86400:
+    if seconds <= 0:  # "at most 7d" was said to a 0m too
+        raise SystemExit(f"--ttl {text!r}: 0 より長くしてください（例: 30m, 8h, 1d）/ --ttl must be more than 0, e.g. 30m, 8h, 1d")
+    if seconds > 7 * 86400:
         raise SystemExit("--ttl は1週間以内です / --ttl is at most 7d")
     return seconds
 
@@ -460,15 +462,16 @@ def _add_record_commands(commands: Any) -> None:
     journey = audit.add_parser("journey", help="a case's events in every program as a causation tree")
     journey.add_argument("case_id", type=case_id_argument, help=CASE_ID_HELP)
     journey.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    journey.add_argument("--as-of", help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
+    journey.add_argument("--as-of", type=moment_argument,
+                         help="the case and each program's view as they stood at this time (RFC 3339 with a zone)")
     journey.add_argument("--state", action="store_true", help="also print each program's current view of the case")
     tenant_option(journey, audit_journey)
     shown = audit.add_parser("disclosures", help="who was shown a person's information, when, on what basis")
-    shown.add_argument("person_ref")
+    shown.add_argument("person_ref", type=person_ref_argument)
     shown.add_argument("--format", choices=("text", "json", "csv"), default="text")
     tenant_option(shown, audit_disclosures)
     erasure = commands.add_parser("erase", help="erase a person's information (crypto-shredding; a supervisor's JUSOU_TOKEN)")
-    erasure.add_argument("person_ref")
+    erasure.add_argument("person_ref", type=person_ref_argument)
     erasure.add_argument("--basis", required=True, choices=("person_request", "retention_expired"),
                          help="person_request: 本人の請求, retention_expired: 保存期間満了")
     erasure.add_argument("--reason", required=True, help="why (no personal information)")
@@ -515,6 +518,30 @@ def case_id_argument(text: str) -> str:
             "ケースの画面の「ケース番号」欄からコピーできます / "
             f"{text!r} is not a whole case id: give the 36-character UUID (the case page's ケース番号 row has it)"
         ) from None
+
+
+def person_ref_argument(text: str) -> str:
+    """A person's reference as intake gives it (a UUID: the disclosure report and the erasure name it so); anything
+    else is said here (argparse: exit 2) instead of intake's raw 422 JSON, or a 404 for a path like `../x`."""
+    try:
+        return str(UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"相談者の番号 {text!r} は person_ref（36文字の UUID、例: 70fe8f1d-d6fa-4837-9506-2d3f4403dbd5）で指定してください / "
+            f"{text!r} is not a person_ref: give the 36-character UUID") from None
+
+
+def moment_argument(text: str) -> datetime:
+    """--as-of: a time with its zone (RFC 3339); anything else is said (argparse: exit 2), not a traceback."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: 時刻をタイムゾーン付きで指定してください（例: 2026-11-29T12:00:00+09:00）/ "
+            "give a time with its zone, e.g. 2026-11-29T12:00:00+09:00") from None
+    return moment
 
 
 def history(args: argparse.Namespace) -> int:
@@ -570,9 +597,7 @@ def audit_journey(args: argparse.Namespace) -> int:
     """D15: `jusou audit journey CASE_ID`: the causation tree of a case across every program, and
     (with --as-of or --state) every program's view of the case as it stood then."""
     urls = service_urls()
-    moment = datetime.fromisoformat(args.as_of) if args.as_of else None
-    if moment is not None and moment.tzinfo is None:
-        raise SystemExit("--as-of needs a time zone, e.g. 2026-11-29T12:00:00+09:00")
+    moment: datetime | None = args.as_of  # moment_argument: a time with its zone
     rows = as_of(case_history(args.case_id, urls), moment)
     states: list[dict[str, Any]] = []
     if moment is not None or args.state:

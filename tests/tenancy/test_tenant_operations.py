@@ -124,11 +124,12 @@ def stream_count(suite: Suite, tenant: str, stream: str = STREAM) -> int:
 
 # --- refused without a tenant, or with one not served -------------------------------------------------------
 
+NOBODY = "00000000-0000-0000-0000-000000000000"  # a person_ref (a UUID, as jusou checks it before anything else)
 TENANT_COMMANDS = [
     ["status"], ["deadletters", "list"], ["deadletters", "show", "1"], ["deadletters", "replay", "1"],
     ["tracking", "rewind", "collaboration", "intake", "--dry-run"], ["history", "00000000-0000-0000-0000-000000000000"],
-    ["audit", "journey", "00000000-0000-0000-0000-000000000000"], ["audit", "disclosures", "p-1"], ["audit", "verify"],
-    ["erase", "p-1", "--basis", "person_request", "--reason", "r"], ["replay", "intake"], ["report"], ["retention"],
+    ["audit", "journey", "00000000-0000-0000-0000-000000000000"], ["audit", "disclosures", NOBODY], ["audit", "verify"],
+    ["erase", NOBODY, "--basis", "person_request", "--reason", "r"], ["replay", "intake"], ["report"], ["retention"],
     ["backup", "/nonexistent/backup"], ["restore", "/nonexistent/backup"], ["nats", "credentials"],
 ]
 
@@ -172,7 +173,7 @@ def test_without_a_tenants_file_tenant_is_refused_and_the_commands_act_as_before
 
 def test_a_token_of_another_tenant_is_refused_before_any_service_is_asked(suite: Suite, run: Run) -> None:
     kou_supervisor = headers_as(suite, KOU, "person.erase")["Authorization"].removeprefix("Bearer ")
-    code, _, err = run("erase", "p-1", "--basis", "person_request", "--reason", "r", "--tenant", HEI,
+    code, _, err = run("erase", NOBODY, "--basis", "person_request", "--reason", "r", "--tenant", HEI,
                        token=kou_supervisor)
     assert code == 2 and "'kou'" in err and "'hei'" in err, err
 

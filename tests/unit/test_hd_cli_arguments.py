@@ -1,14 +1,19 @@
-"""The operator's commands refuse numbers they cannot use before they reach NATS (found by the new user's walk through
-`jusou --help`, HD): `jusou deadletters show 0` or `replay -1` ended in a traceback from NATS, `jusou status --watch
--1` in one after its first table and `--watch 0` refreshed without a pause, `deadletters list --limit 0` said there
-were no dead letters. Each is now argparse's exit 2 naming what it takes, in Japanese and English."""
+"""The operator's commands refuse what they cannot use before they reach NATS or a service (found by the new user's
+walk through `jusou --help`, HD): `jusou deadletters show 0` or `replay -1` ended in a traceback from NATS, `jusou
+status --watch -1` in one after its first table and `--watch 0` refreshed without a pause, `deadletters list --limit
+0` said there were no dead letters, `jusou audit journey --as-of garbage` ended in a traceback, and `jusou audit
+disclosures nobody` printed intake's raw 422 JSON (`../x` a 404 for no such address). Each is now argparse's exit 2
+naming what it takes, in Japanese and English."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
-from jusou.cli import parser
+from jusou.cli import parser, ttl_seconds
 
+CASE = "70fe8f1d-d6fa-4837-9506-2d3f4403dbd5"
 
 @pytest.mark.parametrize("argv", [
     ["deadletters", "show", "0"], ["deadletters", "show", "-1"], ["deadletters", "replay", "0"],
@@ -16,8 +21,12 @@ from jusou.cli import parser
     ["deadletters", "list", "--limit", "0"], ["deadletters", "list", "--limit", "-3"],
     ["status", "--watch", "0"], ["status", "--watch", "-1"], ["status", "--watch", "nan"],
     ["deadletters", "replay", "1", "--wait", "-5"], ["deadletters", "replay", "1", "--wait", "inf"],
+    ["audit", "journey", CASE, "--as-of", "garbage"], ["audit", "journey", CASE, "--as-of", "2026-12-06T20:00:00"],
+    ["audit", "journey", CASE, "--as-of", "2026-12-06"],
+    ["audit", "disclosures", "nobody"], ["audit", "disclosures", "../../etc"],
+    ["erase", "p-1", "--basis", "person_request", "--reason", "本人の請求"],
 ])
-def test_a_number_a_command_cannot_use_is_refused_before_it_reaches_nats(
+def test_what_a_command_cannot_use_is_refused_before_it_reaches_nats_or_a_service(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as refused:
@@ -35,3 +44,16 @@ def test_the_numbers_a_command_can_use_are_taken() -> None:
     assert parser().parse_args(["status", "--watch"]).watch == 2.0
     assert parser().parse_args(["status", "--watch", "0.5"]).watch == 0.5
     assert parser().parse_args(["status"]).watch is None
+    assert parser().parse_args(["audit", "journey", CASE, "--as-of", "2026-11-29T12:00:00+09:00"]).as_of == datetime(
+        2026, 11, 29, 12, tzinfo=timezone(timedelta(hours=9)))
+    assert parser().parse_args(["audit", "journey", CASE]).as_of is None
+    assert parser().parse_args(["audit", "disclosures", CASE.upper()]).person_ref == CASE
+    assert parser().parse_args(["erase", CASE, "--basis", "person_request", "--reason", "r"]).person_ref == CASE
+
+
+@pytest.mark.parametrize("ttl", ["0m", "-5m", "0"])
+def test_a_token_lifetime_of_nothing_is_refused_as_such_not_as_too_long(ttl: str) -> None:
+    with pytest.raises(SystemExit) as refused:
+        ttl_seconds(ttl)
+    assert "more than 0" in str(refused.value) and "at most 7d" not in str(refused.value)
+    assert ttl_seconds("7d") == 7 * 86400
