@@ -408,7 +408,7 @@ def _add_staff_commands(commands: Any) -> None:
     people = commands.add_parser("staff", help="the development issuer's staff accounts (<data>/auth/staff.json)")
     actions = people.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an account, or replace its division, roles and password")
-    add.add_argument("staff_id")
+    add.add_argument("staff_id", type=staff_id_argument)
     add.add_argument("--division", required=True, metavar="DIVISION",
                      help="one of today's divisions (of the tenant's municipality file with --tenant): "
                           + ", ".join(divisions()))
@@ -518,6 +518,16 @@ def case_id_argument(text: str) -> str:
             "ケースの画面の「ケース番号」欄からコピーできます / "
             f"{text!r} is not a whole case id: give the 36-character UUID (the case page's ケース番号 row has it)"
         ) from None
+
+
+def staff_id_argument(text: str) -> str:
+    """A staff id as the services take it in a token (shared/web/auth.py): 1-100 printable characters, no space at
+    either end; `jusou staff add ' '` made an account whose token recorded events naming nobody."""
+    if not 0 < len(text) <= 100 or not text.isprintable() or text != text.strip():
+        raise argparse.ArgumentTypeError(
+            f"職員番号 {text!r} は前後に空白のない1〜100文字で指定してください（例: kouki-012）/ "
+            f"{text!r}: give a staff id of 1-100 printable characters without spaces at either end (e.g. kouki-012)")
+    return text
 
 
 def person_ref_argument(text: str) -> str:

@@ -284,9 +284,12 @@ class Verifier:
     def principal(self, claims: dict[str, Any], token: str) -> Principal:
         s = self.settings
         staff_id, division, roles = claims.get(s.staff_claim), claims.get(s.division_claim), claims.get(s.roles_claim)
-        if not isinstance(staff_id, str) or not 0 < len(staff_id) <= 100 or not staff_id.isprintable():
+        # a blank or space-padded id ("jusou staff add ' '") recorded events that named nobody, or another's id lookalike
+        if (not isinstance(staff_id, str) or not 0 < len(staff_id) <= 100 or not staff_id.isprintable()
+                or staff_id != staff_id.strip()):
             raise Unauthenticated(f"トークンの職員番号 ({s.staff_claim}) が正しくありません",
-                                  f"the staff id claim {s.staff_claim!r} is not 1-100 printable characters")
+                                  f"the staff id claim {s.staff_claim!r} is not 1-100 printable characters "
+                                  "without spaces at either end")
         if not isinstance(division, str) or division not in divisions():
             raise Unauthenticated(f"トークンの所属課 ({s.division_claim}) {division!r} は登録されていません",
                                   f"unknown division {division!r} in claim {s.division_claim!r}; one of: " + ", ".join(divisions()))
