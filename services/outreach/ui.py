@@ -5,6 +5,7 @@ the contact log, the relationship stage as a progression, the hand-over, and the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -70,7 +71,26 @@ def referrer_label(referred_by: str) -> str:
     return REFERRED_BY.get(referred_by, referred_by)
 
 
+#: the reason outreach records for an engagement a meeting's decision started (services/outreach/application.py)
+_BY_MEETING = re.compile(r"^会議の決定によるつなぎ / connected by meeting ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+
+
+def meeting_of(reason: str) -> str | None:
+    """The meeting whose decision started the engagement, from its recorded reason; None for a reason staff wrote."""
+    found = _BY_MEETING.match(reason or "")
+    return found.group(1) if found else None
+
+
+def reason_label(reason: str) -> str:
+    """理由・状況 as staff read it (the CSV, a plan's heading): a meeting's decision by a short 会議番号, not the
+    meeting's whole id; anything staff typed as it is. The page adds a link to the meeting (its template)."""
+    meeting = meeting_of(reason)
+    return f"会議の決定によるつなぎ（会議番号 {meeting[:8]}） / connected by the meeting's decision" if meeting else reason
+
+
 ui.templates.env.filters["referrer"] = referrer_label
+ui.templates.env.filters["meeting_of"] = meeting_of
+ui.templates.env.filters["reason_ja"] = reason_label
 
 
 def _engagements(app: OutreachApplication, request: Request, in_charge: str = "") -> list[EngagementRecord]:
@@ -119,7 +139,7 @@ def engagements_csv(request: Request, app: App) -> Response:
     return csv_response("アウトリーチ一覧.csv",
                         ["ケース番号", "紹介元", "理由", "住所・所在地域", "関係の段階", "接触の記録", "最終接触日", "最終接触の方法", "会えたか",
                          "引き継ぎ先", "開始日", "開始した職員"],
-                        [[r["case_id"], referrer_label(r["referred_by"]), r["reason"], r["address"] or "", r["stage"], len(r["log"]),
+                        [[r["case_id"], referrer_label(r["referred_by"]), reason_label(r["reason"]), r["address"] or "", r["stage"], len(r["log"]),
                           r["last"]["at"][:10] if r["last"] else "", r["last"]["method"] if r["last"] else "",
                           ("会えた" if r["last"]["reached"] else "会えず") if r["last"] else "",
                           HAND_OVER_TO.get(r["handed"]["to_program"], "") if r["handed"] else "", r["started_at"][:10],
@@ -225,7 +245,7 @@ async def hand_over(request: Request, case_id: UUID, app: App) -> Response:
 def _plan_facts(app: OutreachApplication, case_id: UUID) -> list[tuple[str, str]]:
     """What heads an outreach plan: who referred the person, why, and the relationship stage (blocking)."""
     e = app.engagement_view(case_id)
-    return [("紹介元", referrer_label(e["referred_by"])), ("理由・状況", e["reason"]), ("住所・所在地域", e["address"] or "—"),
+    return [("紹介元", referrer_label(e["referred_by"])), ("理由・状況", reason_label(e["reason"])), ("住所・所在地域", e["address"] or "—"),
             ("関係の段階", e["stage"])]
 
 

@@ -52,7 +52,7 @@ from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import tenancy
-from shared.contract.events import CONSULTATION_ROUTES, CONSULTED_BY
+from shared.contract.events import CONSULTATION_ROUTES, CONSULTED_BY, REGISTRY
 from shared.domain.audit import inert_row
 from shared.domain.wareki import jst, wareki
 from shared.kernel.idempotency import HeadRecordsNothing, form_messages_by, new_key_field
@@ -77,6 +77,7 @@ from shared.web.deps import runtime_of
 from shared.web.labels import (
     BASIS_LABELS,
     DECISION_LABELS,
+    EVENT_LABELS,
     FIELD_LABELS,
     MEETING_TYPE_LABELS,
     PROGRAM_LABELS,
@@ -84,8 +85,9 @@ from shared.web.labels import (
     division_label,
     event_label,
     kind_label,
+    split_rule_codes,
 )
-from shared.web.policy import permits, public, requires
+from shared.web.policy import ROLES, permits, public, requires
 from shared.web.routing import answering_head
 
 SHARED = Path(__file__).resolve().parent
@@ -406,6 +408,51 @@ def state_value(value: Any, key: str = "", kind: str = "") -> str:
     return VALUE_LABELS.get(text, text)
 
 
+#: the lists a refusal names by the API's route (「GET /reference/agencies」), as the office names them (English half)
+_ROUTE_WORDS = {"/reference/agencies": "the list of agencies", "/reference/concerns": "the list of concern fields",
+                "/reference/divisions": "the list of divisions", "/catalogue": "the catalogue"}
+_ROUTE_IN_BRACKETS = re.compile(r"\s*[（(]\s*(?:GET|POST|PUT|PATCH|DELETE)\s+/[^)）]*[)）]")
+_ROUTE_IN_TEXT = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE)\s+(/[\w/{}.-]*)")
+_DOTTED_EVENT = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\.[A-Z][a-z]+(?:[A-Z][a-z]+)*\b")
+_ACTIONS = sorted({action for role in ROLES.values() for action in role.actions}, key=len, reverse=True)
+_ACTION_IN_TEXT = re.compile(r"\s*[（(]?`?(?<![\w.])(?:" + "|".join(re.escape(a) for a in _ACTIONS) + r")(?![\w.])`?[)）]?")
+#: an integration event's name (`ConsultationReceived`) → the office's word for its event (`Case.Received` → 相談の受付)
+_INTEGRATION_EVENTS = {name: next((event_label(k) for k in EVENT_LABELS if k.replace(".", "") == name
+                                   or k.split(".", 1)[1] == name), "事業間の知らせ") for name, _ in REGISTRY}
+_INTEGRATION_EVENT = re.compile(r"\b(?:" + "|".join(sorted(_INTEGRATION_EVENTS, key=len, reverse=True)) + r")\b")
+
+
+def office_text(message: object) -> Markup:
+    """A refusal (or any message of the services) as staff read it beside a form: no rule code (the rule kept in the
+    tooltip, 「根拠となる規則: D5」), no route (「(GET /reference/agencies)」 dropped, 「choose one of GET /catalogue」 →
+    「choose one of the catalogue」), no action name, no English event name (「Case.Received」 → 相談の受付). The JSON API
+    keeps the message as it is, codes and all (integrators read them); every template shows a refusal through this
+    filter (`office_text`, tests/ui/test_office_language.py holds every template to it)."""
+    safe = isinstance(message, Markup)  # written as HTML by the suite itself: its tags kept, its text cleaned the same
+    text, rule = split_rule_codes(str(message or ""))
+    text = _ROUTE_IN_BRACKETS.sub("", text)
+    text = _ROUTE_IN_TEXT.sub(lambda m: _ROUTE_WORDS.get(m.group(1).rstrip("/"), "the list"), text)
+    text = _ACTION_IN_TEXT.sub("", text)
+    text = _DOTTED_EVENT.sub(lambda m: event_label(m.group()), text)
+    text = _INTEGRATION_EVENT.sub(lambda m: _INTEGRATION_EVENTS[m.group()], text)
+    shown = Markup(text) if safe else Markup.escape(text)
+    return Markup('<span title="根拠となる規則: {}">{}</span>').format(rule, shown) if rule else shown
+
+
+#: a disclosure of the person to the staff member it names (intake records each showing: D9 D15)
+DISCLOSURES = frozenset({"Case.PersonDisclosed", "Person.Shown"})
+
+
+def journey_steps(rows: Sequence[Mapping[str, Any]], staff: Mapping[str, str] | None) -> tuple[list[Any], list[Any]]:
+    """A case's 経過 as its reader follows it: the steps of the journey, and apart from them the reader's own views of
+    the person (each opening of the case page records a disclosure to the reader, so a caseworker's own visits would
+    otherwise outnumber the case's steps). Others' views stay steps (who else read the person is part of the story);
+    the reader's own are kept in the audit (監査, 開示記録) and summarised on the page."""
+    me = (staff or {}).get("staff_id")
+    own = [r for r in rows if me and r.get("event") in DISCLOSURES and (r.get("actor") or {}).get("staff_id") == me]
+    return [r for r in rows if not any(r is o for o in own)], own
+
+
 class UI:
     """One service's pages: render with the shared layout."""
 
@@ -417,6 +464,7 @@ class UI:
         env.filters["wareki"] = wareki
         env.filters["jst"] = jst
         env.filters["event_ja"] = event_label  # the office's words (shared/web/labels.py): no English event name
+        env.filters["office_text"] = office_text  # a refusal beside a form: no rule code, route or event name
         env.filters["kind_ja"] = kind_label
         env.filters["division_ja"] = division_label
         env.filters["field_ja"] = field_label  # the 監査 page's "as of" view: fields and codes as staff say them
@@ -424,6 +472,7 @@ class UI:
         env.globals["PROGRAM_LABELS"] = PROGRAM_LABELS
         env.globals["municipality"] = municipality  # the municipality file's name (print headers): 調布市 for Chofu
         env.globals["paged"] = paged  # a list whose route passes every row pages it in its template
+        env.globals["journey_steps"] = journey_steps  # a case's 経過 without the reader's own views of the person
         env.globals["DECISION_LABELS"] = DECISION_LABELS
         env.globals["MEETING_TYPE_LABELS"] = MEETING_TYPE_LABELS
         env.globals["BASIS_LABELS"] = BASIS_LABELS
@@ -673,6 +722,11 @@ def _mount_sign_in(router: APIRouter, ui: UI) -> None:
         settings = idps["" if "" in idps else tenant][1]
         try:
             url = await oidc.begin(request, settings, _callback(request, ui.service), target)
+        except oidc.TooManySignIns as exc:  # too many flows started (from this address, or on the host): wait, in words
+            refused = ui.render(request, "login.html", "ログイン", status_code=429, next=target, idp=settings.issuer,
+                                idp_sign_in=True, throttled=exc.wait)
+            refused.headers["Retry-After"] = str(exc.wait)
+            return refused
         except Unauthenticated as exc:
             structlog.get_logger().warning("ui.idp_unreachable", reason=str(exc))
             return redirect("/ui/login", ng="idp_unreachable")

@@ -10,8 +10,10 @@ naming the finding (written out in the issue note for the service's engineer); a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +21,8 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from playwright.async_api import expect
+from support.auth import ROLE_STAFF, reader, staff_headers
+from support.journey import Journey
 from support.municipality import ELDERLY
 
 from jusou.runner import Suite
@@ -307,3 +311,111 @@ def test_a_list_s_filter_bar_keeps_the_rows_asked_for_and_shows_what_was_chosen(
     assert '<option value="kouki-012" selected>高木</option>' in bar and 'value="2026-12-01"' in bar
     assert 'name="counter"' not in bar, "a choice the list does not give is not shown"
     assert 'href="?">解除' in bar
+
+
+# -- a refusal beside a form speaks the office's language too (HC's review) ----------------------------------------
+
+#: what a template shows as a refusal or a message beside a form: `error`, `errors[...]`, `refused.message`, `*_error`,
+#: `closure.error`, the top bar's `flash`, an error page's `message`
+_REFUSAL = re.compile(r"\{\{\s*((?:[\w.]+\.)?(?:error|errors\[[^\]]+\]|message|flash|\w+_error)(?:\.message)?)\s*(\|[^}]*)?\}\}")
+_TEMPLATES = sorted([*Path(__file__).resolve().parents[2].glob("services/*/templates/*.html"),
+                     *Path(__file__).resolve().parents[2].glob("shared/web/templates/*.html")])
+
+
+def test_every_template_shows_a_refusal_through_office_text() -> None:
+    """A refusal comes from the domain with its rule code and, at times, the API's route (integrators read them in the
+    JSON API); a page shows it through `office_text`. Before, 「…一覧から選んでください / … (GET /reference/agencies)」
+    and 「…承認できません… (D5)」 stood beside the forms as the domain wrote them."""
+    shown = [(template.relative_to(template.parents[2]), match.group(1), match.group(2) or "")
+             for template in _TEMPLATES for match in _REFUSAL.finditer(template.read_text())]
+    assert len(shown) >= 40, shown  # the walk found them: a change of the markup must not empty this test
+    bare = [(str(where), expression) for where, expression, filters in shown if "office_text" not in filters]
+    assert not bare, bare
+
+
+def test_office_text_keeps_the_rule_in_the_tooltip_and_names_lists_not_routes() -> None:
+    from shared.web.ui import office_text
+
+    shown = office_text("異議が残っているため承認できません: 地域包括支援センター（未定）。/ an objection is open (D5)")
+    assert shown.startswith('<span title="根拠となる規則: D5">') and "D5" not in shown.replace('title="根拠となる規則: D5"', "")
+    assert "異議が残っているため承認できません" in shown
+    for message in (("主担当機関「X」は機関の一覧にありません。一覧から選んでください / unknown primary agency 'X': choose one of "
+                     "the city's agencies (GET /reference/agencies)"),
+                    ("機関のコード 'c:x' は自治体ファイルにありません / the municipality file has no agency 'c:x': choose one "
+                     "of GET /reference/agencies or write its name"),
+                    "資源 r は参加支援の資源一覧にありません (GET /catalogue) / resource r is not in participation's catalogue",
+                    "相談の受付（Case.Received）の後に ConsultationReceived が届きます（intake.case.write）（D1, D2）"):
+        text = str(office_text(message))
+        assert not codes_in(text.split('">', 1)[-1]), (message, text)
+    assert "choose one of the list of agencies or write its name" in office_text(
+        "… / choose one of GET /reference/agencies or write its name")
+    assert str(office_text("<b>本人</b>の同意（D9）")).endswith("&lt;b&gt;本人&lt;/b&gt;の同意</span>"), "escaped"
+
+
+async def _refusal(page: Any, where: str) -> str:
+    """The refusal shown beside the form, once it is there: its text as a reader meets it (not the tooltip)."""
+    shown = page.locator(where)
+    await expect(shown).to_be_visible()
+    return str(await shown.inner_text())
+
+
+async def test_a_refusal_beside_a_form_shows_no_rule_code_or_route_in_the_browser(walk_suite: Suite,
+                                                                                  browser: Any) -> None:
+    """Forms posted in the browser and refused: the counter's escalation to an agency the city does not know (the
+    domain's message names `GET /reference/agencies`), the meeting convened without attendees and a decision to approve
+    with an objection open (both 「(D5)」). Each message is read as staff read it, beside its form."""
+    urls = {name: walk_suite.url(name) for name in SERVICES}
+    async with httpx.AsyncClient(timeout=30, headers=reader()) as client:
+        journey = Journey(urls, client)
+        fresh = await journey.post("intake", "/consultations", {
+            "counter": ELDERLY.code, "channel": "窓口", "concerns": ["高齢・介護"], "confirm_new_person": True,
+            "person": {"name": "府中 澄子", "birth_date": "1950-03-03"}}, journey_headers("counselor"))
+        case_id = await journey.receive_and_escalate()
+        plan_id = await journey.draft_and_propose(case_id)
+        meeting_id = await journey.convene()
+        await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed", "the agenda")
+    context = await browser.new_context(locale="ja-JP", viewport={"width": 1366, "height": 768})
+    try:
+        intake, meeting = urls["intake"], urls["meeting"]
+        await context.add_cookies([role_cookie("counselor", intake)])  # one cookie for the host: its ports share it
+        page = await context.new_page()
+        await page.goto(f"{intake}/ui/cases/{fresh['case_id']}")
+        await page.locator("#escalate-reason").fill("母の介護と家計")
+        await page.locator("#primary_agency").fill("存在しない機関")
+        await page.get_by_role("button", name="多機関協働事業へつなぐ").click()
+        said = {"escalation": await _refusal(page, "#error-escalate")}
+        assert "一覧から選んでください" in said["escalation"]
+
+        await context.add_cookies([role_cookie("secretariat", meeting)])
+        await page.goto(f"{meeting}/ui/")
+        await page.locator("#type-jusou").check()
+        await page.locator("#held_on").fill("2026-12-04")
+        await page.get_by_role("button", name="開催する / convene").click()
+        said["convene"] = await _refusal(page, "#convene-error")
+        assert "出席機関を1つ以上選んでください" in said["convene"]
+
+        await page.goto(f"{meeting}/ui/meetings/{meeting_id}")
+        item = page.locator(f"#plan-{plan_id[:8]}")
+        await item.locator("input[name='position-0'][value='agree']").check()
+        await item.locator("input[name='position-1'][value='object']").check()
+        await item.locator("input[name='reason-1']").fill("家計の見通しが立っていない")
+        await item.locator("input[name='position-2'][value='agree']").check()
+        await item.locator("input[name='decision'][value='approved']").check()
+        await item.get_by_label(re.compile("決定の理由")).fill("合意")
+        await item.get_by_role("button", name=re.compile("決定を記録する")).click()
+        said["decision"] = await _refusal(page, f"#error-{plan_id[:8]}")
+        assert "異議が残っているため承認できません" in said["decision"]
+        assert await page.locator(f"#error-{plan_id[:8]} [title='根拠となる規則: D5']").count() == 1, "the rule in the tooltip"
+        await shoot(page, "refusal-in-office-words")
+        found = {form: codes_in(text) for form, text in said.items() if codes_in(text)}
+        assert not found, found
+    finally:
+        await context.close()
+    async with httpx.AsyncClient(timeout=30) as client:  # the JSON API keeps its codes: integrators read them
+        refused = await client.post(f"{intake}/cases/{fresh['case_id']}/escalate", headers=journey_headers("counselor"),
+                                    json={"reason": "x", "primary_agency": "存在しない機関"})
+        assert refused.status_code == 422 and "GET /reference/agencies" in refused.json()["detail"], refused.text
+
+
+def journey_headers(role: str) -> dict[str, str]:
+    return staff_headers(*ROLE_STAFF[role], role)
