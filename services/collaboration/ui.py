@@ -25,15 +25,17 @@ from services.collaboration.api import (
     StrandIn,
 )
 from services.collaboration.application import CollaborationApplication
+from services.collaboration.domain import CollaborationCase
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import CONCERN_FIELDS, DIVISION_TITLES, DIVISIONS, agencies, areas, council_name
 from shared.web.casework_api import casework_pages
 from shared.web.deps import application, call
+from shared.web.if_match import ChangedMeanwhile, etag_of, held_to
 from shared.web.limits import form_model, form_text
 from shared.web.plan_pages import LABELS as PLAN_LABELS
 from shared.web.plan_pages import PLAN_STATUS_JA, PlanExtras, plan_pages
 from shared.web.policy import requires
-from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
+from shared.web.ui import SEEN_FIELD, UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 App = Annotated[CollaborationApplication, Depends(application(CollaborationApplication))]
 ui = UI("collaboration", DIVISION_TITLES["collaboration"], Path(__file__).parent / "templates")
@@ -164,7 +166,21 @@ def _strand_page(request: Request, app: CollaborationApplication, case_id: UUID,
         return _missing(request, str(missing))
     return ui.render(request, "collaboration_strand.html", "課題の編集 / strand", status_code=status_code, case=case,
                      strand=strand, form=form or strand, error=error, concerns=[c.ja for c in CONCERN_FIELDS.values()],
-                     agencies=sorted(agencies()), **LABELS)
+                     agencies=sorted(agencies()), seen_version=_case_version(app, case_id), **LABELS)
+
+
+def _case_version(app: CollaborationApplication, case_id: UUID) -> int:
+    """The version of the case (its strands with it) a strand's page showed: its form carries it back (`seen_version`)."""
+    version: int = app.read(case_id, CollaborationCase, "多機関協働のケース").version
+    return version
+
+
+#: a strand's change sent from a page opened before the case's record changed (another tab, another member of staff)
+STALE_STRAND = ("このケースの課題は、この画面を開いた後に別のタブまたは別の職員によって更新されたため、保存していません。入力した"
+                "内容は下の欄に残してあります。別のタブでケースを開き直して最新の内容と見比べ、必要ならこの画面からもう一度"
+                "保存してください（そのときはこの内容で上書きされます） / not saved: the case's strands changed after this page "
+                "was opened (another tab, or another member of staff). What you typed is kept below: open the case again "
+                "in another tab to compare, then save again here if it is still needed")
 
 
 @router.get("/ui/cases/{case_id}/strands/{strand_id}", response_class=HTMLResponse,
@@ -182,11 +198,23 @@ async def change_strand(request: Request, case_id: UUID, strand_id: UUID, app: A
     staff = staff_from_cookie(request)
     if staff is None:
         return redirect(f"/ui/login?next=/ui/cases/{case_id}/strands/{strand_id}")
-    typed = _strand_fields(await form_text(request))
+    text = await form_text(request)
+    typed = _strand_fields(text)
+    seen = text.get(SEEN_FIELD)
+    held = etag_of(int(seen)) if isinstance(seen, str) and seen.isdigit() and len(seen) < 10 else None
+
+    def change(command: StrandIn) -> None:
+        """The change only if the case is still as the page showed it, held to that version as the command saves (as
+        the JSON PUT with If-Match, shared/web/if_match.py): a tab left open would otherwise undo another's change."""
+        with held_to(held, lambda: app.read(case_id, CollaborationCase, "多機関協働のケース"), "ケース（課題）",
+                     "case and its strands", f"/cases/{case_id}"):
+            app.change_strand(actor_of(staff), case_id, strand_id, command.concern, command.description,
+                              command.agency, command.status)
+
     try:
-        command = form_model(StrandIn, {k: v for k, v in typed.items() if v})
-        await call(app.change_strand, actor_of(staff), case_id, strand_id, command.concern, command.description,
-                   command.agency, command.status)
+        await call(change, form_model(StrandIn, {k: v for k, v in typed.items() if v}))
+    except ChangedMeanwhile:
+        return await call(_strand_page, request, app, case_id, strand_id, 409, typed, STALE_STRAND)
     except DomainError as refused:
         return await call(_strand_page, request, app, case_id, strand_id, refused.status, typed, str(refused))
     return redirect(f"/ui/cases/{case_id}", ok="課題を更新しました / strand updated")

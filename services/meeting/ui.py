@@ -25,7 +25,7 @@ from services.meeting.api import (
     TakeUpIn,
 )
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import MEETING_TYPES, POSITIONS, ConfidentialMeeting
+from services.meeting.domain import MEETING_TYPES, POSITIONS, ConfidentialMeeting, Meeting
 from shared.kernel.journey import DomainError, NotFound
 from shared.organisation.reference import (
     CONCERN_FIELDS,
@@ -41,10 +41,12 @@ from shared.organisation.reference import partners as today_partners
 from shared.organisation.reference import programs as today_programs
 from shared.web.dates import typed_dates
 from shared.web.deps import application, call
+from shared.web.if_match import ChangedMeanwhile, etag_of, held_to
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import (
     PROGRAM_LABELS,
+    SEEN_FIELD,
     UI,
     actor_of,
     csv_response,
@@ -305,7 +307,8 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
                      concern_fields=_concern_names(),
                      learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
-                     suspended=suspended, resource_kinds=list(RESOURCE_KINDS.values()), **top, **LABELS)
+                     suspended=suspended, resource_kinds=list(RESOURCE_KINDS.values()),
+                     sitting_seen=app.read(meeting_id, Meeting, "会議").version, **top, **LABELS)
 
 
 @router.get("/ui/meetings/{meeting_id}", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
@@ -474,12 +477,32 @@ async def record_sitting(request: Request, meeting_id: UUID, app: App) -> Respon
                for i in range(PRESENT_ROWS)]
     people = [p for p in present if p["name"] or p["agency"]]
     form = {**{k: text.get(k, "") for k in ("starts_at", "ends_at", "place", "chair", "recorder")}, "present": present}
+    seen = text.get(SEEN_FIELD)
+    held = etag_of(int(seen)) if isinstance(seen, str) and seen.isdigit() and len(seen) < 10 else None
+
+    def record(body: dict[str, Any]) -> None:
+        """The record replaces the meeting's sitting only if the meeting is still as the page showed it: a tab left
+        open while another saved would silently undo that save (held to the version as the command saves, as the
+        JSON PUT with If-Match: shared/web/if_match.py)."""
+        with held_to(held, lambda: app.read(meeting_id, Meeting, "会議"), "会議の記録", "meeting", f"/meetings/{meeting_id}"):
+            app.record_sitting(actor_of(staff), meeting_id, body)
+
     try:
         command = form_model(SittingIn, {**text, "present": people})
-        await call(app.record_sitting, actor_of(staff), meeting_id, command.model_dump())
+        await call(record, command.model_dump())
+    except ChangedMeanwhile:
+        return await call(_meeting_page, request, app, meeting_id, 409, {"sitting": form}, {"sitting": STALE_SITTING})
     except DomainError as refused:
         return await _refused(request, app, meeting_id, "sitting", form, refused)
     return redirect(f"/ui/meetings/{meeting_id}", ok="開催の記録を保存しました / sitting recorded")
+
+
+#: a sitting's record sent from a page opened before the meeting's record changed (another tab, another member of staff)
+STALE_SITTING = ("この会議の記録は、この画面を開いた後に別のタブまたは別の職員によって更新されたため、開催の記録を保存していません。"
+                 "入力した内容は下の欄に残してあります。別のタブでこの会議を開き直して最新の内容と見比べ、必要ならこの画面から"
+                 "もう一度保存してください（そのときはこの内容で上書きされます） / not saved: the meeting's record changed after "
+                 "this page was opened (another tab, or another member of staff). What you typed is kept below: open the "
+                 "meeting again in another tab to compare, then save again here if it is still needed")
 
 
 @router.post("/ui/meetings/{meeting_id}/agenda", response_class=HTMLResponse, dependencies=[requires("meeting.convene")])

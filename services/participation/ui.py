@@ -32,6 +32,7 @@ from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import DIVISION_TITLES, RESOURCE_KINDS, areas
 from shared.web.casework_api import casework_pages
 from shared.web.deps import call
+from shared.web.if_match import ChangedMeanwhile, etag_of, held_to
 from shared.web.limits import form_model, form_text
 from shared.web.plan_pages import LABELS as PLAN_LABELS
 from shared.web.plan_pages import plan_pages, plans_of
@@ -171,10 +172,27 @@ async def catalogue_details(request: Request, resource_id: UUID, app: App) -> Re
     if staff is None:
         return redirect("/ui/login?next=/ui/catalogue")
     text = await form_text(request)
+    seen = text.get(SEEN_FIELD)
+    shown = int(seen) if isinstance(seen, str) and seen.isdigit() and len(seen) < 10 else None
+
+    def record(details: CatalogueDetailsIn) -> None:
+        """The details only if the entry still holds those the page showed, held to its version as the command saves
+        (as the JSON PUT with If-Match): a tab left open would otherwise undo another's details without a word."""
+        entry = app.catalogue_entry(str(resource_id))
+        if shown is not None and shown != details_version(entry.view()):
+            raise DetailsChangedMeanwhile
+        with held_to(etag_of(entry.version) if shown is not None else None,
+                     lambda: app.catalogue_entry(str(resource_id)), "資源の案内情報", "resource's details",
+                     f"/catalogue/{resource_id}"):
+            app.record_catalogue_details(actor_of(staff), str(resource_id), details.schedule, details.contact,
+                                         details.fee)
+
     try:
-        details = form_model(CatalogueDetailsIn, text)
-        await call(app.record_catalogue_details, actor_of(staff), str(resource_id), details.schedule, details.contact,
-                   details.fee)
+        await call(record, form_model(CatalogueDetailsIn, text))
+    except ChangedMeanwhile:  # saved by another at the same moment: as if it had come first
+        refused = DetailsChangedMeanwhile()
+        return await call(_catalogue_page, request, app, refused.status,
+                          form={**text, "resource_id": str(resource_id)}, error=str(refused))
     except DomainError as refused:
         return await call(_catalogue_page, request, app, refused.status,
                           form={**text, "resource_id": str(resource_id)}, error=str(refused))
@@ -214,6 +232,30 @@ class NeedsChangedMeanwhile(DomainError):
             "記録してください（そのときはこの内容で置き換わります） / not saved: the needs were recorded again after this "
             "page was opened (another tab, or another member of staff). What you typed is kept below: open the page "
             "again in another tab to compare, then save again if it is still needed (it then replaces the other)")
+
+
+class DetailsChangedMeanwhile(DomainError):
+    """A resource's 案内情報 sent from a page that showed other details than the entry holds now (another tab, another
+    member of staff): saving them would silently undo that change (HB's review, session 17)."""
+
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "この資源の案内情報は、この画面を開いた後に別のタブまたは別の職員によって更新されたため、保存していません。"
+            "入力した内容は欄に残してあります。別のタブで資源一覧を開き直して最新の案内情報と見比べ、必要ならもう一度"
+            "保存してください（そのときはこの内容で置き換わります） / not saved: the resource's details changed after this "
+            "page was opened (another tab, or another member of staff). What you typed is kept: open the catalogue again "
+            "in another tab to compare, then save again if it is still needed (it then replaces the other)")
+
+
+def details_version(entry: dict[str, Any]) -> int:
+    """Which 案内情報 (schedule, contact, fee) a catalogue row showed, as the number its form carries back."""
+    shown = [entry.get("schedule") or "", entry.get("contact") or "", entry.get("fee") or ""]
+    return int(hashlib.sha256(json.dumps(shown, ensure_ascii=False).encode()).hexdigest()[:7], 16)
+
+
+ui.templates.env.globals["details_version"] = details_version
 
 
 def needs_version(needs: list[str]) -> int:
