@@ -574,7 +574,10 @@ def history(args: argparse.Namespace) -> int:
         actor = row["actor"] or {}
         who = actor.get("staff_id") and f"{actor['staff_id']} ({actor.get('division')})" or actor.get("service", "")
         table.add_row(row["occurred_at"][:19], row["service"], row["event"], who, (row["caused_by"] or "")[:8])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:  # piped: rich's 80 columns folded "Case.Received"
+        console = Console(width=160)
+    console.print(table)
     return 0 if rows else 1
 
 

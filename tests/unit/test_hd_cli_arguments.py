@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from jusou import cli
 from jusou.cli import parser, ttl_seconds
 
 CASE = "70fe8f1d-d6fa-4837-9506-2d3f4403dbd5"
@@ -57,3 +58,19 @@ def test_a_token_lifetime_of_nothing_is_refused_as_such_not_as_too_long(ttl: str
         ttl_seconds(ttl)
     assert "more than 0" in str(refused.value) and "at most 7d" not in str(refused.value)
     assert ttl_seconds("7d") == 7 * 86400
+
+
+def test_the_history_table_piped_keeps_each_event_whole_on_its_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jusou history CASE | less` (no terminal, no COLUMNS): rich's 80 columns folded every event name."""
+    rows = [{"occurred_at": "2026-12-06T19:51:39.726218+00:00", "service": "collaboration",
+             "event": "CollaborationCase.Opened", "actor": {"staff_id": "kouki-012", "division": "elderly-support"},
+             "caused_by": "f5ccf684-0000-0000-0000-000000000000", "case_id": CASE}]
+    monkeypatch.setattr(cli, "case_history", lambda case_id, urls: rows)
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    assert cli.main(["history", CASE]) == 0
+
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "2026-12-06T19:51:39" in line]
+    assert "CollaborationCase.Opened" in line and "kouki-012 (elderly-support)" in line, line
