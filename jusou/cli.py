@@ -135,6 +135,12 @@ def up(args: argparse.Namespace) -> int:
     except DataFolderInUse as error:
         print(f"{error.ja()}\n\n{error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a file in its place, a folder it may not write: said, not a traceback
+        print(f"起動できません: データフォルダ {suite.data_dir} を使えません（{error.strerror or error}）。"
+              "--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください\n\n"
+              f"Jusou cannot start: cannot use the data folder {suite.data_dir} ({error.strerror or error}); "
+              "give another with --data-dir or JUSOU_DATA_DIR", file=sys.stderr)
+        return 1
     try:
         suite.check_ports()
     except PortTaken as error:

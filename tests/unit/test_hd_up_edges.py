@@ -95,3 +95,14 @@ def test_the_ready_table_gives_every_address_whole_to_a_file_or_pipe(
     for name in settings.PORTS:
         assert f"{suite.url(name)}/ui/" in text and f"{suite.url(name)}/docs" in text, text
     assert "…" not in text
+
+
+@pytest.mark.parametrize("where", ["afile", "afile/sub"])
+def test_a_data_folder_that_cannot_be_one_is_said_not_a_traceback(tmp_path: Path, taken_port: int, where: str) -> None:
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+
+    done = jusou_up(tmp_path / where, taken_port)
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot use the data folder {tmp_path / where}" in done.stderr and "を使えません" in done.stderr, done.stderr
