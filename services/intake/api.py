@@ -73,7 +73,11 @@ class ConsultationIn(BaseModel):
     person_ref: Name | None = Field(default=None, max_length=100, title="既知の相談者",
                                     description="既知の相談者 (known person)")
     referral: UUID | None = Field(default=None, title="アウトリーチからの紹介 (referral)",
-                                  description="アウトリーチからの紹介 (case_id of GET /referrals): the same case continues")
+                                  description="アウトリーチからの紹介 (case_id of GET /referrals): the same case continues. "
+                                              "A referral of a case intake already holds (its `person_ref` in GET "
+                                              "/referrals) takes that case up again at this counter, its primary now "
+                                              "(D3 D11 D12): send that person_ref, or neither person nor person_ref; "
+                                              "a person's details or another person_ref is refused with 409")
     confirm_new_person: bool = Field(
         default=False, title="別人として新しく登録する",
         description="検索で見つかった候補とは別人として登録する (search before create: a match is refused with 409 and candidates otherwise)",
@@ -316,6 +320,8 @@ class ReferralOut(View):
     counter: str
     reason: str
     status: str
+    person_ref: str | None = Field(default=None, description="the person of a case intake already holds (D12: receiving "
+                                                             "the referral takes that case up again); null otherwise")
 
 
 class RecentBasisOut(View):

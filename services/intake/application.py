@@ -76,6 +76,11 @@ class CounterOfAnotherDivision(DomainError):
     headers = {"X-Jusou-Refused-By": "scope"}
 
 
+class HeldCaseOfAnotherPerson(DomainError):
+    """D12: a referral of a case intake already holds continues that case, whose person is known: another person, or
+    a new person's details, would attach a second person to it (409, naming the case's person_ref)."""
+
+
 class NotTheirsToAnswer(DomainError):
     """D11: only the agency connected to answers a connection (a domain rule, not the role policy)."""
 
@@ -238,6 +243,10 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         `reception` (相談受付票, issue 15): consulted_on, route, consulted_by (codes, on the case) and
         main_complaint, summary (texts, kept sealed with the person's key: a Reception). `check_similar`:
         offer candidates on partial matches too (the reception form asks for it)."""
+        held = self._held(referral) if referral is not None else None
+        if held is not None:
+            return self._take_up_referral(actor, counter, division, channel, concerns, person, person_ref, held,
+                                          reception or {})
         if (person is None) == (person_ref is None):
             raise Invalid("相談者 (person) か既知の相談者 (person_ref) のどちらか一方を指定してください / "
                           "give either person or person_ref")
@@ -271,6 +280,52 @@ class IntakeApplication(KeptReads, CaseworkOwner):
                            summary=reception.get("summary") or "")
                  ] if reception.get("main_complaint") or reception.get("summary") else []
         self.save(*people, *referrals, case, *texts)
+        return case.id
+
+    def _held(self, case_id: UUID) -> Case | None:
+        """The case, when intake holds it already (received here before: a referral of it continues it, D12)."""
+        try:
+            return self._case(case_id)
+        except NotFound:
+            return None
+
+    def _take_up_referral(self, actor: dict[str, str], counter: str, division: str, channel: str,
+                          concerns: list[str], person: dict[str, Any] | None, person_ref: str | None, case: Case,
+                          reception: dict[str, Any]) -> UUID:
+        """D3 D11 D12: outreach handed the person of a case intake already holds (OutreachHandedOver to a counter):
+        receiving the referral takes the same case up again at that counter (Case.take_up_referral, its primary now),
+        the referral received with it, in one save; no second case. The person is the case's own: `person_ref`, when
+        given, is theirs; a new person's details are refused (the person is known). 主訴 and 相談概要, when given, are
+        recorded on the case's reception (sealed as before)."""
+        known_counter = self._receiving_counter(actor, counter, division)
+        concerns = self._concern_names(concerns)
+        check_reception(reception.get("route"), reception.get("consulted_by"))
+        waiting: Referral = self.load(Referral.id_for(case.id), Referral, "紹介")
+        with acting(actor):
+            waiting.receive(counter)  # refused (409, 422) when received already or addressed to another counter
+        if person is not None or (person_ref is not None and person_ref.strip() != case.person_ref):
+            raise HeldCaseOfAnotherPerson(
+                "この紹介のケースは既に相談窓口で受け付けているケースで、相談者は登録済みです。相談者を入力せずに、または"
+                f"そのケースの相談者 (person_ref={case.person_ref}) で受け付けてください / intake already holds this "
+                f"referral's case and knows its person: send no person, or person_ref={case.person_ref}")
+        self._known_person(case.person_ref)
+        with acting(actor):
+            case.take_up_referral(counter=counter, division=division, channel=channel, concerns=list(concerns),
+                                  primary_agency=known_counter.ja, primary_agency_code=f"counter:{known_counter.code}",
+                                  concern_codes=concern_codes(list(concerns)), route=reception.get("route"),
+                                  consulted_by=reception.get("consulted_by"))
+        texts: list[Reception] = []
+        complaint, summary = reception.get("main_complaint") or "", reception.get("summary") or ""
+        if complaint or summary:
+            try:
+                kept: Reception = self.load(Reception.id_for(case.id), Reception, "相談受付票")
+                with acting(actor):
+                    kept.record_again(complaint, summary)
+                texts.append(kept)
+            except NotFound:
+                texts.append(Reception(case_id=case.id, person_ref=case.person_ref, main_complaint=complaint,
+                                       summary=summary))
+        self.save(waiting, case, *texts)
         return case.id
 
     @staticmethod
@@ -600,7 +655,15 @@ class IntakeApplication(KeptReads, CaseworkOwner):
     def referrals(self) -> list[dict[str, Any]]:
         """D12: people outreach handed to a counter, waiting to be received."""
         views = [self.load(i, Referral, "紹介").view() for i in self.ids_of(Referral)]
-        return [v for v in views if v["status"] == "waiting"]
+        return [{**v, "person_ref": self._held_person(UUID(v["case_id"]))} for v in views if v["status"] == "waiting"]
+
+    def _held_person(self, case_id: UUID) -> str | None:
+        """D12: the person of a referral's case when intake holds the case already (receiving it takes the case up
+        again, with that person); None for a person outreach met before any counter."""
+        try:
+            return self._case_read(case_id).person_ref
+        except NotFound:
+            return None
 
     @handles(OutreachHandedOverV1)
     def _referred_by_outreach(self, envelope: Envelope, payload: OutreachHandedOverV1,

@@ -172,6 +172,7 @@ class Reception(Aggregate):
 
     if TYPE_CHECKING:
         Recorded: ClassVar[type[Any]]
+        RecordedAgain: ClassVar[type[Any]]
 
     @event("Recorded")
     def __init__(self, case_id: UUID, person_ref: str, main_complaint: str, summary: str) -> None:
@@ -181,6 +182,15 @@ class Reception(Aggregate):
     @staticmethod
     def create_id(case_id: UUID, **_: Any) -> UUID:
         return Reception.id_for(case_id)
+
+    def record_again(self, main_complaint: str, summary: str) -> None:
+        """D12: 主訴 and 相談概要 as the counter heard them when it took the case up again from an outreach
+        referral (Case.take_up_referral); the earlier ones stay in the events (D15), sealed as these are."""
+        self._recorded_again(person_ref=self.person_ref, main_complaint=main_complaint, summary=summary)
+
+    @event("RecordedAgain")
+    def _recorded_again(self, person_ref: str, main_complaint: str, summary: str) -> None:
+        self.main_complaint, self.summary = main_complaint, summary
 
     @staticmethod
     def id_for(case_id: UUID) -> UUID:
@@ -327,6 +337,7 @@ class Case(JourneyAggregate):
         PlanSuspended: ClassVar[type[Any]]
         PlanResumed: ClassVar[type[Any]]
         ReviewNoted: ClassVar[type[Any]]
+        ReferralTakenUp: ClassVar[type[Any]]
 
     @event("Received")
     def __init__(
@@ -495,6 +506,32 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
 
+    def take_up_referral(self, counter: str, division: str, channel: str, concerns: list[str], primary_agency: str,
+                         primary_agency_code: str | None = None, concern_codes: list[str | None] | None = None,
+                         route: str | None = None, consulted_by: str | None = None) -> None:
+        """D3 D11 D12: outreach handed the person of this case, which intake already holds (escalated, then connected to
+        outreach by the meeting, say), to `counter`, and the counter received them: the same case continues there.
+        The receiving counter is primary (D11) and handles the case as its own again, as a case returned to intake
+        is handled: it may connect, escalate or close it (対応終了, D3), whatever its status was (a case closed here
+        opens again: the person is back at the counter). The case keeps the counter that first received it (its
+        own-counter basis, D9); the concerns raised now join its own."""
+        self._referral_taken_up(counter=counter, division=division, channel=channel, concerns=concerns,
+                                person_ref=self.person_ref, primary_agency=primary_agency,
+                                primary_agency_code=primary_agency_code, status_before=self.status,
+                                concern_codes=concern_codes, route=route, consulted_by=consulted_by)
+
+    @event("ReferralTakenUp")
+    def _referral_taken_up(self, counter: str, division: str, channel: str, concerns: list[str], person_ref: str,
+                           primary_agency: str, primary_agency_code: str | None, status_before: str,
+                           concern_codes: list[str | None] | None = None, route: str | None = None,
+                           consulted_by: str | None = None) -> None:
+        self.status = "open"
+        self.primary = primary_agency
+        self.closure = None
+        self.concerns = list(dict.fromkeys([*self.concerns, *concerns]))
+        self.concern_codes = None  # read from the names from now on (IntakeApplication._concern_codes)
+        self.taken_up = [*getattr(self, "taken_up", []), {"counter": counter, "status_before": status_before}]
+
     def close(self, outcome: str, note: str) -> None:
         """対応終了: intake closes a case it handled itself (never escalated, returned from the meeting, or
         taken up from an outreach referral) with an outcome (CLOSING_OUTCOMES) and a note. Refused while the
@@ -644,4 +681,6 @@ class Case(JourneyAggregate):
             # D16: the household plan this case is in (its household's pseudonymous ref, the lead case, the others)
             "household_plan": getattr(self, "household_plan", None),
             "review_on": getattr(self, "review_on", None),  # D18: the 見直し予定日 of the plan it follows
+            # D12: the counters that took the case up again from an outreach referral, and its status before each
+            "taken_up": getattr(self, "taken_up", []),
         }

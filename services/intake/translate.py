@@ -16,6 +16,15 @@ translate = translator(
             # issue 18: the municipality file's codes beside the names; absent from events recorded before
             | _codes(e, "concern_codes", "primary_agency_code"),
         ),
+        # D3 D11 D12: a case intake held, taken up again at a counter from an outreach referral: received at that
+        # counter as a referral of a case intake did not hold is (its primary from now on, shared/domain/primary.py)
+        Case.ReferralTakenUp: lambda e: (
+            "ConsultationReceived",
+            {"counter": e.counter, "division": e.division, "channel": e.channel,
+             "concerns": e.concerns, "person_ref": e.person_ref, "primary_agency": e.primary_agency}
+            | {k: v for k in ("route", "consulted_by") if (v := getattr(e, k, None)) is not None}
+            | _codes(e, "concern_codes", "primary_agency_code"),
+        ),
         Case.ConsentRecorded: lambda e: (
             "ConsentRecorded", {"scope": e.scope, "granted": e.granted, "method": e.method}
             | ({"covers": e.covers} if getattr(e, "covers", None) is not None else {})

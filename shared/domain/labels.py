@@ -32,6 +32,7 @@ EVENT_LABELS = {
     "Case.PlanResumed": "プランの再開",
     "Case.ReviewNoted": "プランの見直し予定日",
     "Case.JoinedHouseholdPlan": "世帯のプランで連携",
+    "Case.ReferralTakenUp": "アウトリーチからの紹介を受けて窓口で再び対応",
     "Household.Formed": "世帯の登録",
     "Household.MemberAdded": "世帯員の追加",
     "Household.MemberRemoved": "世帯員の転出・削除",
@@ -137,6 +138,7 @@ FIELD_LABELS = {
     "meetings": "会議", "sittings": "会議の回", "closure": "終了", "review_on": "見直し予定日", "primary": "主担当機関",
     "escalation_candidate": "多機関協働へのつなぎ候補", "household_plan": "世帯のプラン", "related_case_ids": "関連するケース",
     "strands": "課題の解きほぐし", "lead": "主となるケース", "related": "関連するケース",
+    "taken_up": "紹介を受けて再び対応した窓口", "status_before": "それまでの状態",
 }
 #: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
 VALUE_LABELS = {
