@@ -102,3 +102,24 @@ def test_d12_the_reception_texts_heard_again_are_recorded_on_the_held_case(intak
     assert shown[str(case_id)]["reception"]["main_complaint"] == "仕事を探したい"
     again = [n for n in intake.notifications() if n.topic.endswith("Reception.RecordedAgain")]
     assert len(again) == 1 and b'"sealed"' in again[0].state  # sealed with the person's key, as the first texts
+
+
+def test_d11_another_counter_taking_a_held_case_up_is_its_primary_and_closes_it(intake: IntakeApplication) -> None:
+    """Outreach may hand the person to another division's counter than the one that first received them: that counter
+    receives the referral, becomes primary, and may close the case (D3 D11); the case keeps its first counter, whose
+    division still writes it (its own-counter basis to the person, D9, stays where it was)."""
+    case_id = intake.receive_consultation(ACTOR, ELDERLY.code, ELDERLY.division, "窓口", [concern("elderly-care")],
+                                          dict(PERSON), None, confirm_new_person=True)
+    intake.escalate_case(ACTOR, case_id, "介護と家計が重なる", ELDERLY.ja)
+    intake.receive(*Upstream("outreach").emit("OutreachHandedOver", {
+        "to_program": "intake", "reason": "家計の相談を希望", "counter": HARDSHIP.code}, case_id))
+    there = {"staff_id": "s9", "division": HARDSHIP.division}
+    assert HARDSHIP.division != ELDERLY.division, "the test needs two divisions"
+
+    intake.receive_consultation(there, HARDSHIP.code, HARDSHIP.division, "窓口", [concern("poverty")], None, None,
+                                referral=case_id)
+
+    case = intake.case_view(case_id)
+    assert (case["status"], case["primary"], case["counter"]) == ("open", HARDSHIP.ja, ELDERLY.code), case
+    intake.close_case(there, case_id, "resolved", "家計の見直しができた")
+    assert intake.case_view(case_id)["status"] == "closed"
