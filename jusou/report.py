@@ -68,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
         document: dict[str, Any] = json.loads(body)
         body = (render_text(document) + "\n").encode("utf-8")
     if args.out:
-        Path(args.out).write_bytes(body)
+        try:
+            Path(args.out).write_bytes(body)
+        except OSError as error:  # a folder that is not there, a file it may not write: said, not a traceback
+            raise SystemExit(f"{args.out} に書けません（{error.strerror or error}）/ cannot write {args.out}: "
+                             f"{error.strerror or error}") from None
         print(f"{args.out} に書きました / wrote {args.out} ({len(body)} bytes)", file=sys.stderr)
     else:
         sys.stdout.buffer.write(body)

@@ -8,6 +8,7 @@ naming what it takes, in Japanese and English."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,19 @@ def test_the_history_table_piped_keeps_each_event_whole_on_its_line(
 
     [line] = [line for line in capsys.readouterr().out.splitlines() if "2026-12-06T19:51:39" in line]
     assert "CollaborationCase.Opened" in line and "kouki-012 (elderly-support)" in line, line
+
+
+def test_a_report_that_cannot_be_written_where_asked_is_said_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jusou import report
+
+    monkeypatch.setattr(report, "fetch", lambda path, service: (b"\xef\xbb\xbf\xe4\xba\x8b\xe6\xa5\xad\n", []))
+    args = parser().parse_args(["report", "--fy", "2026", "--format", "csv", "--out", str(tmp_path / "nowhere" / "r.csv")])
+
+    with pytest.raises(SystemExit) as stopped:
+        report.run(args)
+
+    assert f"cannot write {tmp_path / 'nowhere' / 'r.csv'}" in str(stopped.value) and "に書けません" in str(stopped.value)
+    written = parser().parse_args(["report", "--fy", "2026", "--format", "csv", "--out", str(tmp_path / "r.csv")])
+    assert report.run(written) == 0 and (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbf")
