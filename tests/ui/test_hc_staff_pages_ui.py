@@ -273,3 +273,39 @@ async def test_a_resource_s_details_saved_from_a_tab_opened_before_another_save_
             assert kept and kept["schedule"] == "毎週火 10:00〜15:00" and not kept["fee"], kept
         finally:
             await context.close()
+
+
+async def test_d5_on_a_phone_each_attendee_s_position_shows_its_name_every_choice_and_a_reason_field(
+        ui_suite: Suite, browser: Browser) -> None:
+    """At 360 px the decision form's rows kept three columns: each agency's name stood one character a line, the fourth
+    choice (意見) was cut off at the card's edge and the reason's field had no width left (the page itself did not
+    scroll sideways, so tests/ui/test_narrow_screen_ui.py saw nothing). Each row is now a column on a phone."""
+    urls = {name: ui_suite.url(name) for name in ui_suite.services}
+    async with httpx.AsyncClient(timeout=30, headers=reader()) as client:
+        journey = Journey(urls, client)
+        case_id = await journey.receive_and_escalate()
+        plan_id = await journey.draft_and_propose(case_id)
+        meeting_id = await journey.convene()
+        await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: r["status"] == "proposed", "the agenda")
+    meeting = urls["meeting"]
+    context = await browser.new_context(locale="ja-JP", viewport={"width": 360, "height": 800})
+    try:
+        await context.add_cookies([role_cookie("secretariat", meeting)])
+        page = await context.new_page()
+        await page.goto(f"{meeting}/ui/meetings/{meeting_id}#plan-{plan_id[:8]}")
+        rows = page.locator(f"section[data-plan='{plan_id}'] .position")
+        await expect(rows).to_have_count(3)
+        for i in range(3):
+            row = rows.nth(i)
+            box = await row.bounding_box()
+            assert box, i
+            name = await row.locator(".agency").bounding_box()
+            assert name and name["width"] >= 96, ("the agency's name has no room", i, name)
+            for choice in await row.get_by_role("radio").all():
+                seen = await choice.locator("xpath=..").bounding_box()  # the radio with its label
+                assert seen and seen["x"] + seen["width"] <= box["x"] + box["width"] + 1, ("a choice is cut off", i, seen)
+            field = await row.get_by_role("textbox").bounding_box()
+            assert field and field["width"] >= 200, ("the reason's field has no width", i, field)
+        await shoot(page, "decision-form-on-a-phone")
+    finally:
+        await context.close()
