@@ -66,6 +66,17 @@ class Refused(Exception):
         super().__init__(f"{ja}\n{en}")
 
 
+def private_folder(folder: Path) -> None:
+    """Make the backup's or the restore's folder, its owner's only; one it cannot make (under a file, a folder it may
+    not write) is Refused, said in words, not a traceback."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    except OSError as error:
+        raise Refused(f"{folder} を作れません（{error.strerror or error}）。別のフォルダを指定してください。",
+                      f"cannot make {folder}: {error.strerror or error}; name another folder") from None
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -168,8 +179,7 @@ def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
     if env.store == "sqlite" and not any(data_dir.glob("*.sqlite")):
         raise Refused(f"{data_dir} にストアがありません（JUSOU_DATA_DIR または --data-dir を確かめてください）。",
                       f"no store in {data_dir}: check JUSOU_DATA_DIR or --data-dir")
-    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
-    dest.chmod(0o700)
+    private_folder(dest)
     manifest: dict[str, Any] = {
         "format": FORMAT, "jusou": package_version("jusou"), "created_at": datetime.now(UTC).isoformat(),
         "store": env.store, "data_dir": str(data_dir),
@@ -283,8 +293,7 @@ def restore(src: Path, env: settings.Environment, from_tenant: str = "") -> dict
         if present:
             raise Refused(f"{env.pg_dbname} にはすでに {', '.join(present)} があります。空のデータベースに戻してください。",
                           f"{env.pg_dbname} already holds {', '.join(present)}: restore into an empty database")
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data_dir.chmod(0o700)
+    private_folder(data_dir)
     for name in manifest["files"]:
         source = src / name
         if name.startswith(f"{AUTH}/"):

@@ -91,3 +91,29 @@ def test_a_report_that_cannot_be_written_where_asked_is_said_not_a_traceback(
     assert f"cannot write {tmp_path / 'nowhere' / 'r.csv'}" in str(stopped.value) and "に書けません" in str(stopped.value)
     written = parser().parse_args(["report", "--fy", "2026", "--format", "csv", "--out", str(tmp_path / "r.csv")])
     assert report.run(written) == 0 and (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_a_backup_or_restore_folder_that_cannot_be_made_is_said_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from jusou.backup import FORMAT, MANIFEST
+
+    monkeypatch.delenv("JUSOU_TENANTS_FILE", raising=False)
+    monkeypatch.delenv("JUSOU_AUTH_DIR", raising=False)
+    monkeypatch.delenv("JUSOU_CIPHER_KEY", raising=False)
+    monkeypatch.setenv("JUSOU_STORE", "sqlite")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "intake.sqlite").write_bytes(b"")
+    empty_backup = tmp_path / "backup"
+    empty_backup.mkdir()
+    (empty_backup / MANIFEST).write_text(json.dumps({"format": FORMAT, "store": "sqlite", "files": {}}), encoding="utf-8")
+    under_a_file = tmp_path / "afile" / "sub"
+
+    assert cli.main(["backup", str(under_a_file), "--data-dir", str(data)]) == 2
+    assert f"cannot make {under_a_file}" in capsys.readouterr().err
+    assert cli.main(["restore", str(empty_backup), "--data-dir", str(under_a_file)]) == 2
+    assert f"cannot make {under_a_file}" in capsys.readouterr().err
