@@ -262,9 +262,15 @@ def staff_add(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = getpass.getpass("パスワード / password: ")
-        if getpass.getpass("もう一度 / again: ") != password:
-            raise SystemExit("パスワードが一致しません / the passwords differ")
+        if not sys.stdin.isatty():  # a script or a pipe: getpass echoed what it read, then ended in a traceback at EOF
+            raise SystemExit("パスワードは端末で入力するか、--password-stdin で標準入力から渡してください / "
+                             "type the password at a terminal, or give it on standard input with --password-stdin")
+        try:
+            password = getpass.getpass("パスワード / password: ")
+            if getpass.getpass("もう一度 / again: ") != password:
+                raise SystemExit("パスワードが一致しません / the passwords differ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise SystemExit("\nパスワードが入力されませんでした / no password given") from None
     if len(password) < 8:
         raise SystemExit("パスワードは8文字以上にしてください / the password needs at least 8 characters")
     Accounts(folder).add(args.staff_id, args.division, args.role, password)

@@ -117,3 +117,21 @@ def test_a_backup_or_restore_folder_that_cannot_be_made_is_said_not_a_traceback(
     assert f"cannot make {under_a_file}" in capsys.readouterr().err
     assert cli.main(["restore", str(empty_backup), "--data-dir", str(under_a_file)]) == 2
     assert f"cannot make {under_a_file}" in capsys.readouterr().err
+
+
+def test_jusou_staff_add_without_a_terminal_or_password_stdin_says_how_to_give_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jusou staff add x … < /dev/null` (a script): getpass echoed, warned, then ended in a traceback (EOFError)."""
+    import io
+
+    monkeypatch.setenv("JUSOU_AUTH_DIR", str(tmp_path / "auth"))
+    monkeypatch.delenv("JUSOU_TENANTS_FILE", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    division = next(iter(cli.divisions()))
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["staff", "add", "kouki-012", "--division", division, "--role", "counselor"])
+
+    assert "--password-stdin" in str(stopped.value) and "端末" in str(stopped.value)
+    assert not (tmp_path / "auth" / "staff.json").exists()
