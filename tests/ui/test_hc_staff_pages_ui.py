@@ -20,7 +20,14 @@ from uuid import uuid4
 import httpx
 from playwright.async_api import Browser, Page, expect
 from support.auth import ROLE_STAFF, reader
-from support.journey import COORDINATOR, COUNTER_STAFF, PARTICIPATION_STAFF, SECRETARIAT, Journey
+from support.journey import (
+    COORDINATOR,
+    COUNTER_STAFF,
+    OUTREACH_WORKER,
+    PARTICIPATION_STAFF,
+    SECRETARIAT,
+    Journey,
+)
 from support.municipality import ELDERLY, LEAD_NAME
 from support.poll import eventually
 
@@ -307,5 +314,45 @@ async def test_d5_on_a_phone_each_attendee_s_position_shows_its_name_every_choic
             field = await row.get_by_role("textbox").bounding_box()
             assert field and field["width"] >= 200, ("the reason's field has no width", i, field)
         await shoot(page, "decision-form-on-a-phone")
+    finally:
+        await context.close()
+
+
+async def test_d12_a_referral_of_a_case_the_counter_holds_is_received_from_its_link_on_that_case(
+        ui_suite: Suite, browser: Browser) -> None:
+    """Outreach hands back to the counter a person whose case intake holds (HE's bf0693e: the case is taken up again,
+    no second case; a person's details are refused 409). The counter's 受け付ける link opened an empty person form:
+    the counselor typed the name and was refused. The link now brings the case's person (person_ref), said on the form."""
+    urls = {name: ui_suite.url(name) for name in ui_suite.services}
+    async with httpx.AsyncClient(timeout=30, headers=reader()) as client:
+        journey = Journey(urls, client)
+        case_id = await journey.receive_and_escalate()
+        plan_id = await journey.draft_and_propose(case_id)
+        meeting_id = await journey.convene()
+        await journey.decide(meeting_id, plan_id, 1, "approved", connect_to=["outreach"])
+        await journey.get_when("outreach", f"/engagements/{case_id}", lambda e: True, "outreach to start")
+        await journey.post("outreach", f"/engagements/{case_id}/hand-over", {
+            "to_program": "intake", "reason": "本人が窓口で就労の相談をしたいと話した", "counter": ELDERLY.code},
+            OUTREACH_WORKER)
+
+        async def waiting() -> bool:
+            answer = await client.get(f"{urls['intake']}/referrals", headers=COUNTER_STAFF)
+            return any(r["case_id"] == case_id for r in answer.json())
+
+        await eventually(waiting, "the referral to wait at the counter")
+    intake = urls["intake"]
+    context = await browser.new_context(locale="ja-JP", viewport={"width": 1366, "height": 768})
+    try:
+        await context.add_cookies([role_cookie("counselor", intake)])
+        page = await context.new_page()
+        await page.goto(f"{intake}/ui/?counter={ELDERLY.code}")
+        row = page.locator("tr", has_text=case_id[:8]).filter(has=page.get_by_role("link", name="受け付ける"))
+        await row.get_by_role("link", name="受け付ける").click()
+        await expect(page.locator("#known-person")).to_contain_text("紹介のケースの相談者")
+        await expect(page.get_by_label("氏名 / name")).to_have_count(0)  # no person to type: the case's own
+        await page.get_by_label("ひきこもり").check()
+        await page.get_by_role("button", name="受け付ける / receive").click()
+        await expect(page.get_by_role("alert").filter(has_text="相談を受け付けました")).to_be_visible()
+        assert f"/ui/cases/{case_id}" in page.url, page.url  # the held case, taken up again: no second case
     finally:
         await context.close()
