@@ -28,7 +28,7 @@ import yaml
 from jusou import cluster
 from shared.messaging import natsauth
 from shared.messaging.bus import servers
-from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
+from shared.settings import PORTS, SETTINGS, AuthSettings, Settings, current
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "cluster"
@@ -240,6 +240,21 @@ def test_every_nats_node_runs_with_the_users_mounted_read_only_and_every_nats_pa
             v: f"${{{v}:?set {v} in .env to a hex password (template deploy/env.example)}}"
             for v in NATS_PASSWORDS.values()
         }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_replica_reaches_every_other_service_by_its_name_and_contract_port(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`JUSOU_<SERVICE>_INTERNAL_URL` names each service by the alias both its replicas answer to, on its port."""
+    for spec in replicas_of(service).values():
+        settings_with(spec["environment"], service, monkeypatch)
+        env = current()  # the environment the replica's settings were read from
+        for other in SERVICES:
+            url = urlparse(env.internal_url_of(other))
+            assert (url.scheme, url.hostname, url.port, url.path) == ("http", other, PORTS[other], ""), (
+                other, env.internal_url_of(other))
+            assert all(s["networks"]["default"]["aliases"] == [other] for s in replicas_of(other).values())
 
 
 def test_every_replica_reads_the_one_development_issuer_from_one_shared_named_volume(

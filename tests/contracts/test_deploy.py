@@ -39,7 +39,7 @@ from fastapi import FastAPI
 
 from jusou.runner import subscriptions
 from shared.messaging import natsauth
-from shared.settings import PORTS, SETTINGS, AuthSettings, Settings
+from shared.settings import PORTS, SETTINGS, AuthSettings, Settings, current
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -453,6 +453,22 @@ def test_cipher_key_is_one_valid_key_for_all_services(monkeypatch: pytest.Monkey
     keys = {settings_in_container(name, monkeypatch).cipher_key for name in SERVICES}
     assert keys == {HOST_ENV["JUSOU_CIPHER_KEY"]}, "every service must read the same key, from the host environment"
     assert len(base64.b64decode(keys.pop(), validate=True)) == 32
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_reaches_every_other_by_its_compose_name_and_contract_port(
+    name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The audit document, `jusou history` through any service and the timeline pages gather a case from all six by
+    `JUSOU_<SERVICE>_INTERNAL_URL`: one unset would be 127.0.0.1 inside the container (no one there), one with another
+    port the wrong service; neither was caught."""
+    settings_in_container(name, monkeypatch)
+    env = current()  # the environment the container's settings were read from
+    for other in SERVICES:
+        url = urlparse(env.internal_url_of(other))
+        assert (url.scheme, url.hostname, url.port, url.path) == ("http", other, PORTS[other], ""), (
+            other, env.internal_url_of(other))
+        assert other in compose_services()
 
 
 def test_every_service_reads_the_one_development_issuer_from_one_shared_named_volume(
@@ -1061,6 +1077,20 @@ def test_container_port_is_the_contract_port_the_service_listens_on(name: str, m
     settings = settings_in_pod(name, monkeypatch)
     assert settings.port == PORTS[name]
     assert settings.host not in LOOPBACK_NAMES and not ipaddress.ip_address(settings.host).is_loopback
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_pod_reaches_every_other_service_by_its_kubernetes_service_and_contract_port(
+    name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in compose: `JUSOU_<SERVICE>_INTERNAL_URL` names each service's Service and the port it exposes."""
+    settings_in_pod(name, monkeypatch)
+    env = current()  # the environment the pod's settings were read from
+    for other in SERVICES:
+        url = urlparse(env.internal_url_of(other))
+        assert (url.scheme, url.hostname, url.path) == ("http", other, ""), (other, env.internal_url_of(other))
+        [port] = k8s_objects("Service")[other]["spec"]["ports"]
+        assert url.port == port["port"] == PORTS[other], (other, env.internal_url_of(other))
 
 
 @pytest.mark.parametrize("name", SERVICES)
