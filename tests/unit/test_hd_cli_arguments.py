@@ -104,8 +104,9 @@ def test_a_backup_or_restore_folder_that_cannot_be_made_is_said_not_a_traceback(
     monkeypatch.delenv("JUSOU_AUTH_DIR", raising=False)
     monkeypatch.delenv("JUSOU_CIPHER_KEY", raising=False)
     monkeypatch.setenv("JUSOU_STORE", "sqlite")
-    (tmp_path / "afile").write_text("x", encoding="utf-8")
     data = tmp_path / "data"
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(data))  # --data-dir is put in the environment: given back after the test
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
     data.mkdir()
     (data / "intake.sqlite").write_bytes(b"")
     empty_backup = tmp_path / "backup"
