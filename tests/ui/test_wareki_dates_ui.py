@@ -22,6 +22,8 @@ async def test_a_lists_date_range_reads_in_wareki_as_it_is_picked_and_as_typed_t
     await sign_in(page, intake, "kouki-033", ELDERLY.division, "counselor")
     since = page.get_by_label(re.compile("相談日（から）"))
     await expect(since).to_have_value("")
+    # the script gives the field its reading once it has run (CI at load read the attribute before it had: "#none")
+    await expect(since).to_have_attribute("aria-describedby", re.compile(r"-wareki\b"))
     reading = page.locator("#" + (await since.get_attribute("aria-describedby") or "none").split()[-1])
     await expect(reading).to_have_text("")
     await since.fill("2026-04-01")
@@ -47,6 +49,7 @@ async def test_a_form_date_shows_its_wareki_on_opening_and_still_sends_the_date(
     held_on = page.get_by_label(re.compile("開催日"))
     today = today_in_japan()
     await expect(held_on).to_have_value(today.isoformat())
+    await expect(held_on).to_have_attribute("aria-describedby", re.compile(r"-wareki\b"))  # once the script has run
     described = (await held_on.get_attribute("aria-describedby") or "").split()
     assert any(d.endswith("-wareki") for d in described), described  # read with the field by a screen reader
     await expect(page.locator("#held_on-wareki")).to_have_text(wareki(today, with_gregorian=False))
