@@ -98,12 +98,19 @@ def _own_counters(who: Principal) -> list[Any]:
     return [c for c in COUNTERS.values() if c.division == who.division]
 
 
+def _at_counter(case: dict[str, Any], counter: str) -> bool:
+    """D12 D11: whether the case is the counter's: it received it, or it is the counter that took the case up last
+    from an outreach referral (Case.take_up_referral: the counter holding it now, which handles and closes it)."""
+    taken_up = case.get("taken_up") or []
+    return case["counter"] == counter or bool(taken_up) and taken_up[-1]["counter"] == counter
+
+
 def _cases(app: IntakeApplication, who: Principal, counter: str) -> list[dict[str, Any]]:
-    """A counter's cases that the reader's division may read (division scope)."""
+    """A counter's cases (_at_counter) that the reader's division may read (division scope)."""
     if counter not in COUNTERS:  # a hand-made address: a 4xx, not a KeyError
         raise Invalid("その窓口はありません。窓口一覧 (/reference/counters) から選んでください / "
                       "unknown counter: choose one of /reference/counters")
-    return [c for c in app.cases() if c["counter"] == counter and may_read_case(who, c)]
+    return [c for c in app.cases() if _at_counter(c, counter) and may_read_case(who, c)]
 
 
 def _with_persons(app: IntakeApplication, who: Principal, cases: list[dict[str, Any]], view: str) -> dict[str, Any]:
