@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -96,11 +97,13 @@ def events_of(aggregate: UUID, count: int = 1, state: bytes = b"state") -> list[
             for v in range(1, count + 1)]
 
 
-def held(recorder: Any) -> psycopg.Connection[Any]:
-    """Another connection holding the events table's lock (until it commits)."""
-    conn = connect()
-    conn.execute(f"LOCK TABLE {table(recorder)} IN EXCLUSIVE MODE")
-    return conn
+@contextmanager
+def held(recorder: Any) -> Iterator[psycopg.Connection[Any]]:
+    """Another connection holding the events table's lock until it commits (or the block ends: a failed test leaves
+    no lock behind for the schema's drop to wait on)."""
+    with connect() as conn:
+        conn.execute(f"LOCK TABLE {table(recorder)} IN EXCLUSIVE MODE")
+        yield conn
 
 
 def queued(recorder: Any, first: Saving, then: list[Saving]) -> None:
@@ -130,11 +133,10 @@ def joined(*savings: Saving) -> None:
 def test_saves_waiting_behind_a_commit_share_one_transaction_each_given_its_own_ids(recorder: Any) -> None:
     first = Saving(recorder, events_of(uuid4(), 2))
     others = [Saving(recorder, events_of(uuid4(), 1 + k % 3)) for k in range(7)]
-    blocker = held(recorder)
-    queued(recorder, first, others)
-    blocker.commit()
+    with held(recorder) as blocker:
+        queued(recorder, first, others)
+        blocker.commit()
     joined(first, *others)
-    blocker.close()
 
     assert [s.error for s in (first, *others)] == [None] * 8
     rows = stored(recorder)
@@ -160,11 +162,10 @@ def test_two_saves_of_one_version_in_a_group_the_later_alone_refused(recorder: A
     earlier = Saving(recorder, events_of(contested, state=b"earlier"))
     later = Saving(recorder, events_of(contested, state=b"later"))
     beside = Saving(recorder, events_of(uuid4(), 2))
-    blocker = held(recorder)
-    queued(recorder, first, [earlier, later, beside])
-    blocker.commit()
+    with held(recorder) as blocker:
+        queued(recorder, first, [earlier, later, beside])
+        blocker.commit()
     joined(first, earlier, later, beside)
-    blocker.close()
 
     assert isinstance(later.error, IntegrityError)  # the conflict is the later save's, and its alone
     assert (first.error, earlier.error, beside.error) == (None, None, None)
@@ -182,19 +183,18 @@ def test_two_saves_of_one_version_in_a_group_the_later_alone_refused(recorder: A
 def test_a_group_whose_connection_is_lost_commits_nothing_and_each_save_tries_again(recorder: Any) -> None:
     first = Saving(recorder, events_of(uuid4()))
     group = [Saving(recorder, events_of(uuid4(), 2)) for _ in range(3)]
-    blocker = held(recorder)
-    queued(recorder, first, group)
-    [alone] = lock_waiters(recorder)
-    with connect() as admin:  # the first's transaction lost: then the group's, waiting for the lock in its turn
-        admin.execute("SELECT pg_terminate_backend(%s)", (alone,))
-        grouped = until(lambda: [pid for pid in lock_waiters(recorder) if pid != alone],
-                        "the group's transaction to wait for the table's lock")
-        admin.execute("SELECT pg_terminate_backend(%s)", (grouped[0],))
-        until(lambda: not any(pid == grouped[0] for pid in lock_waiters(recorder)), "the group's connection gone")
-    assert stored(recorder) == []  # nothing committed in part (the table's lock is still held: nothing at all)
-    blocker.commit()
+    with held(recorder) as blocker:
+        queued(recorder, first, group)
+        [alone] = lock_waiters(recorder)
+        with connect() as admin:  # the first's transaction lost: then the group's, waiting for the lock in its turn
+            admin.execute("SELECT pg_terminate_backend(%s)", (alone,))
+            grouped = until(lambda: [pid for pid in lock_waiters(recorder) if pid != alone],
+                            "the group's transaction to wait for the table's lock")
+            admin.execute("SELECT pg_terminate_backend(%s)", (grouped[0],))
+            until(lambda: grouped[0] not in lock_waiters(recorder), "the group's connection gone")
+        assert stored(recorder) == []  # nothing committed in part (the table's lock is still held: nothing at all)
+        blocker.commit()
     joined(first, *group)
-    blocker.close()
 
     assert [s.error for s in (first, *group)] == [None] * 4  # each save's retry committed it
     rows = stored(recorder)
