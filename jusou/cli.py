@@ -106,6 +106,9 @@ def up(args: argparse.Namespace) -> int:
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signal.Signals(signum).name)
 
+    # SIGINT as Ctrl-C (KeyboardInterrupt) however it was started: in the background from a script (`jusou up &`) the
+    # shell hands it SIGINT ignored, Python keeps an ignored SIGINT ignored, and `kill -INT` did nothing (README: Ctrl-C)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
     if args.municipality:
