@@ -536,6 +536,7 @@ def cluster_up(args: Any) -> int:
     if args.replicas < 1:
         print("--replicas は 1 以上 / --replicas must be at least 1", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C's, also when started with SIGINT ignored (`&`)
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
     first = {s: env.port_of(s) for s in settings.PORTS}
