@@ -103,6 +103,10 @@ class Environment(BaseSettings):
         "JUSOU_PG_POOL_SIZE", 5,
         "PostgreSQL connections each service process keeps open for its store (its relay reads on one of them, taken "
         "out of the pool when there are 2 or more; its read models keep 2 more)", ge=1)
+    pg_group_commit: bool = setting(
+        "JUSOU_PG_GROUP_COMMIT", True,
+        "PostgreSQL: a service's saves that arrive while one of its transactions commits share the next one (one table "
+        "lock, one WAL flush; docs/capacity.md §5.13); `false` commits each save alone, as before")
     nats_url: str = setting("NATS_URL", "", "NATS server with JetStream; `jusou up` starts its own unless set",
                             shown="nats://127.0.0.1:4223")
     nats_port: Port = setting("JUSOU_NATS_PORT", DEFAULT_NATS_PORT, "port of the suite's own nats-server (`jusou up`)")
@@ -383,6 +387,7 @@ class Settings:
     nats_password: str = ""
     stream_replicas: int = 1  # JetStream replicas of the streams a service creates (a NATS cluster: 3)
     pg_pool_size: int = 5
+    pg_group_commit: bool = True  # PostgreSQL saves committed in groups (shared/kernel/group_commit.py)
     forwarded_allow_ips: str = "127.0.0.1"  # uvicorn believes X-Forwarded-* from these (a TLS proxy)
 
     @classmethod
@@ -409,6 +414,7 @@ class Settings:
             nats_password=env.nats_password,
             stream_replicas=env.stream_replicas,
             pg_pool_size=env.pg_pool_size,
+            pg_group_commit=env.pg_group_commit,
             forwarded_allow_ips=env.forwarded_allow_ips,
         )
 

@@ -20,6 +20,7 @@ from shared.settings import Settings
 
 _QUIET: dict[str, type] = {}
 _RECORDERS = ("QuietPostgresProcessRecorder", "QuietPostgresApplicationRecorder",
+              "QuietAlonePostgresProcessRecorder", "QuietAlonePostgresApplicationRecorder",
               "LeanSQLiteProcessRecorder", "LeanSQLiteApplicationRecorder")
 
 
@@ -33,13 +34,19 @@ def __getattr__(name: str) -> type:
       tracking position render their statements once (shared/kernel/lean.py `rendered_reads`), and whose saves
       that arrive while one of theirs commits share the next transaction (shared/kernel/group_commit.py
       `grouped_commits`: one table lock and one WAL flush for the group, each save its own ids or its own error);
+    - `QuietAlonePostgresProcessRecorder`, `QuietAlonePostgresApplicationRecorder`: the same, each save committed
+      alone (`JUSOU_PG_GROUP_COMMIT=false`);
     - `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`: the library's SQLite recorders whose
       one-statement reads (an aggregate's events, a tracking position) send no `BEGIN` and `ROLLBACK` around the
       statement (shared/kernel/lean.py `reads_alone`)."""
     if name not in _RECORDERS:
         raise AttributeError(name)
     if name not in _QUIET:
-        if name.startswith("Quiet"):
+        if name.startswith("QuietAlone"):
+            from eventsourcing import postgres
+
+            made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("QuietAlone")), retrying_own_commit))
+        elif name.startswith("Quiet"):
             from eventsourcing import postgres
 
             made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_grouped))
@@ -143,6 +150,7 @@ def store_env(settings: Settings) -> dict[str, str]:
         }
     else:
         ensure_pg_schema(settings)
+        alone = "" if settings.pg_group_commit else "Alone"
         env |= {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": settings.pg_dbname,
@@ -157,8 +165,9 @@ def store_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
             # a service is a process application (`ServiceApplication`); a plain `Application` on the same env
             # (jusou verify, tools) gets the application recorder: both without NOTIFY
-            "PROCESS_RECORDER_TOPIC": f"{__name__}:QuietPostgresProcessRecorder",
-            "APPLICATION_RECORDER_TOPIC": f"{__name__}:QuietPostgresApplicationRecorder",
+            # (each save committed alone with JUSOU_PG_GROUP_COMMIT=false: shared/kernel/group_commit.py)
+            "PROCESS_RECORDER_TOPIC": f"{__name__}:Quiet{alone}PostgresProcessRecorder",
+            "APPLICATION_RECORDER_TOPIC": f"{__name__}:Quiet{alone}PostgresApplicationRecorder",
         }
     return env
 

@@ -213,3 +213,31 @@ def test_a_save_with_a_tracking_record_is_committed_alone(recorder: Any) -> None
     recorder.insert_events(events_of(uuid4()), tracking=Tracking(application_name="upstream", notification_id=1))
     assert group_of(recorder).saves == 0
     assert recorder.max_tracking_id("upstream") == 1
+
+
+def test_with_group_commit_off_each_save_commits_alone_waiting_in_the_server(
+        postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`JUSOU_PG_GROUP_COMMIT=false` (the way back, docs/capacity.md §5.13): each save its own transaction, as before."""
+    prefix = f"gc_{uuid4().hex[:8]}_"
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("JUSOU_PG_GROUP_COMMIT", "false")
+    for name, value in postgres.env(prefix).items():
+        monkeypatch.setenv(name, value)
+    factory: Any = InfrastructureFactory.construct(store_env(Settings.from_env("intake")) | {"CREATE_TABLE": "y"})
+    try:
+        recorder = factory.application_recorder()
+        assert type(recorder).__name__ == "QuietAlonePostgresApplicationRecorder"
+        savings = [Saving(recorder, events_of(uuid4(), 2)) for _ in range(3)]
+        with held(recorder) as blocker:
+            for k, saving in enumerate(savings, start=1):
+                saving.start()  # each waits for the table's lock in the server, on a connection of its own
+                until(lambda k=k: len(lock_waiters(recorder)) == k, f"{k} saves waiting for the table's lock")
+            assert waiting(recorder) == 0
+            blocker.commit()
+        joined(*savings)
+        assert [s.error for s in savings] == [None] * 3
+        rows = stored(recorder)
+        assert len(rows) == 6 and len({x for _, _, _, _, x in rows}) == 3  # a transaction each
+    finally:
+        factory.close()
+        postgres.drop_schemas(prefix)
