@@ -19,6 +19,7 @@ from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CaseNotHeld, StrandWithoutAgency
 from services.meeting.application import MeetingApplication
 from shared.kernel.app import ServiceApplication
+from shared.web.auth import Principal
 from unit.builders import ATTENDEES, COORDINATOR, ROLES, SECRETARIAT, Upstream, in_memory
 from unit.test_meeting import Feeds, decide
 
@@ -317,10 +318,12 @@ def test_d4_d8_collaborations_commands_answer_what_they_saved_reading_nothing_ag
     gap_id, sitting_id = UUID(gap["gap_id"]), UUID(sitting["sitting_id"])
     assert (gap, sitting) == (collaboration.gap_view(gap_id), collaboration.sitting_view(sitting_id))
 
+    # the answer as the coordinator reads it (1ebc023: a gap's case_id by the reader's division scope)
+    coordinator = Principal(COORDINATOR["staff_id"], COORDINATOR["division"], frozenset({"coordinator"}))
     with selects(collaboration) as counted:
         on_agenda = api.take_up_gap(sitting_id, api.AgendaIn(gap_id=gap_id), collaboration, COORDINATOR)
         decided = api.decide_gap(sitting_id, gap_id, api.CouncilDecisionIn(decision="initiative", summary="居場所づくり"),
-                                 collaboration, COORDINATOR)
+                                 collaboration, COORDINATOR, coordinator)
     assert counted == {sitting_id: 2, gap_id: 2}  # each command loads both once (the routes read one again)
     assert on_agenda["agenda"] == [str(gap_id)] and decided == collaboration.gap_view(gap_id)
     assert decided["status"] == "initiative"
