@@ -205,9 +205,8 @@ def test_a_group_whose_connection_is_lost_commits_nothing_and_each_save_tries_ag
     assert group_of(recorder).saves >= 4 + 4  # every save of the lost group tried again (and the first)
 
 
+@pytest.mark.parametrize("recorder", ["process"], indirect=True)  # an application recorder records no tracking
 def test_a_save_with_a_tracking_record_is_committed_alone(recorder: Any) -> None:
-    if not hasattr(recorder, "max_tracking_id"):
-        pytest.skip("an application recorder records no tracking")
     from eventsourcing.persistence import Tracking
 
     recorder.insert_events(events_of(uuid4()), tracking=Tracking(application_name="upstream", notification_id=1))
