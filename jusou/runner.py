@@ -114,12 +114,12 @@ class DataFolderInUse(RuntimeError):
     def __init__(self, data_dir: Path, holder: str) -> None:
         self.data_dir, self.holder = data_dir, holder
         super().__init__(
-            f"Jusou cannot start: the data folder {data_dir} is in use by another `jusou up` ({holder}).\n"
+            f"Jusou cannot start: the data folder {data_dir} is in use by another `jusou up` or `jusou cluster up` ({holder}).\n"
             "Stop that one first (Ctrl-C), or give this one another folder: --data-dir or JUSOU_DATA_DIR."
         )
 
     def ja(self) -> str:
-        return (f"起動できません: データフォルダ {self.data_dir} は別の jusou up（{self.holder}）が使っています。\n"
+        return (f"起動できません: データフォルダ {self.data_dir} は別の jusou up または jusou cluster up（{self.holder}）が使っています。\n"
                 "  → そちらを先に止める（Ctrl-C）か、--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください")
 
 
@@ -127,9 +127,10 @@ class DataFolderInUse(RuntimeError):
 DATA_FOLDER_LOCK = "jusou-up.lock"
 
 
-def hold_data_folder(data_dir: Path) -> IO[str]:
+def hold_data_folder(data_dir: Path, command: str = "jusou up") -> IO[str]:
     """Lock the data folder for this process (raise DataFolderInUse if another holds it); keep the returned
-    file open as long as the suite runs."""
+    file open as long as the suite runs. `jusou up` and `jusou cluster up` hold the same lock: both write the folder's
+    cipher key, NATS passwords and demo accounts, and a cluster on a single suite's folder would share its stores."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     held = open(os.open(data_dir / DATA_FOLDER_LOCK, os.O_RDWR | os.O_CREAT, 0o600), "r+", encoding="utf-8")  # noqa: SIM115 - held while the suite runs
     try:
@@ -140,7 +141,7 @@ def hold_data_folder(data_dir: Path) -> IO[str]:
         raise DataFolderInUse(data_dir, holder) from None
     held.seek(0)
     held.truncate()
-    held.write(f"pid {os.getpid()}\n")
+    held.write(f"pid {os.getpid()}, {command}\n")
     held.flush()
     return held
 

@@ -106,3 +106,40 @@ def test_a_data_folder_that_cannot_be_one_is_said_not_a_traceback(tmp_path: Path
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert f"cannot use the data folder {tmp_path / where}" in done.stderr and "を使えません" in done.stderr, done.stderr
+
+
+def jusou_cluster_up(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`jusou cluster up` as a user runs it; were nothing refused it would go on to start three nats-servers: the
+    refusal must come before (the caller's lock is held, so it is the first thing after the argument checks)."""
+    env = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
+    env |= {"JUSOU_DATA_DIR": str(data_dir), "JUSOU_NATS_PORT": str(free_port())}
+    return subprocess.run([sys.executable, "-m", "jusou.cli", "cluster", "up", "--replicas", "1"], check=False,
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("holder", ["jusou up", "jusou cluster up"])
+def test_jusou_cluster_up_on_a_folder_in_use_is_refused_and_writes_nothing(tmp_path: Path, holder: str) -> None:
+    """A `jusou cluster up` on the data folder of a running `jusou up` (or cluster) started three nats-servers and
+    replicas on that folder's cipher key and NATS passwords; it is refused as a second `jusou up` is."""
+    data = tmp_path / "data"
+    held = hold_data_folder(data, holder)
+    try:
+        done = jusou_cluster_up(data)
+
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        assert f"pid {os.getpid()}, {holder}" in done.stderr, done.stderr
+        assert "は別の jusou up または jusou cluster up" in done.stderr and "is in use by another" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert sorted(p.name for p in data.iterdir()) == [DATA_FOLDER_LOCK]  # no cluster folder, key, passwords, logs
+    finally:
+        held.close()
+
+
+def test_a_jusou_up_on_the_folder_of_a_running_cluster_is_refused(tmp_path: Path, taken_port: int) -> None:
+    data = tmp_path / "data"
+    held = hold_data_folder(data, "jusou cluster up")
+    try:
+        done = jusou_up(data, taken_port)
+        assert done.returncode == 1 and f"pid {os.getpid()}, jusou cluster up" in done.stderr, done.stderr
+    finally:
+        held.close()
