@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, Protocol
 
+from services.intake.domain import counter_divisions
 from shared.domain.access import OutOfScope
 from shared.organisation.reference import COUNTERS, DIVISIONS, division_of, lead_division
 from shared.organisation.scope import in_scope, sees_every_division, successors
@@ -32,13 +33,15 @@ def answering_division(case: dict[str, Any], index: int) -> str:
 
 
 def case_readers(view: dict[str, Any]) -> frozenset[str]:
-    """Divisions that may read an intake case: its counter's division, its primary agency's, the
+    """Divisions that may read an intake case: its counters' divisions (the first, and each that took it up again from
+    an outreach referral), its primary agency's, the
     divisions it was connected to (pending or accepted: the agency connected to reads it to answer; a
     declined one no longer), the members of the meetings that took it up (MeetingCaseTakenUp) and,
     once escalated or at a meeting, 福祉総務課 (its programs' staff), also while held in its household's plan
     (世帯で連携中, D16) or its plan is suspended, after its plan's 終結 and after 対応終了 of a case returned to intake. Agencies count by division code."""
     agencies = [c["to_agency"] for c in view.get("connections", []) if c.get("status") != "declined"]
-    readers = {view["division"]} | {d for d in map(division_of, [*agencies, view.get("primary", "")]) if d}
+    readers = set(counter_divisions(view["division"], view.get("taken_up") or []))  # the counters that received it
+    readers |= {d for d in map(division_of, [*agencies, view.get("primary", "")]) if d}
     for sitting in view.get("sittings", []):
         readers |= set(sitting.get("member_divisions", []))
     closed_after = (view.get("closure") or {}).get("status_before")  # 対応終了 (issue 15): who read it before
@@ -50,11 +53,12 @@ def case_readers(view: dict[str, Any]) -> frozenset[str]:
 
 
 def case_writers(view: dict[str, Any]) -> frozenset[str]:
-    """Divisions that may change an intake case (consent, つなぎ, escalation): the division whose counter
-    received it and the division of its primary agency (D11). A reader is not a writer: the agency a
+    """Divisions that may change an intake case (consent, つなぎ, escalation): the divisions whose counters
+    received it (the first, and each that took it up again from an outreach referral) and the division of its primary
+    agency (D11). A reader is not a writer: the agency a
     case was connected to answers the connection (its own rule), and the meeting's members read."""
     primary = division_of(view.get("primary", ""))
-    writers = {view["division"], *([primary] if primary else [])}
+    writers = {*counter_divisions(view["division"], view.get("taken_up") or []), *([primary] if primary else [])}
     return frozenset(writers | successors(writers))  # a division that ended: its successor (issue 18)
 
 

@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
+from shared.organisation.reference import COUNTERS
 
 
 def _covers_of_wording(scope: str) -> list[str]:
@@ -97,6 +98,19 @@ def due_at_intake(view: dict[str, Any], connected_on: Sequence[date], escalated_
     if review and view["status"] in ("escalated", "linked"):
         items.append(("プランの見直し予定日", date.fromisoformat(review), DUE_AHEAD))
     return [(what, due, due < on) for what, due, ahead in items if due <= on + ahead]
+
+
+def counter_divisions(first: str, taken_up: Sequence[dict[str, Any]]) -> frozenset[str]:
+    """D9 D11: the division of the counter that first received a case and of each counter that took it up again from an
+    outreach referral (Case.take_up_referral). An entry recorded before the division was kept in it is read from the
+    municipality's counters."""
+    divisions = {first}
+    for entry in taken_up:
+        known = COUNTERS.get(str(entry.get("counter")))
+        division = entry.get("division") or (known.division if known else None)
+        if division:
+            divisions.add(str(division))
+    return frozenset(divisions)
 
 
 class CaseStillUnderPlan(DomainError):
@@ -530,7 +544,15 @@ class Case(JourneyAggregate):
         self.closure = None
         self.concerns = list(dict.fromkeys([*self.concerns, *concerns]))
         self.concern_codes = None  # read from the names from now on (IntakeApplication._concern_codes)
-        self.taken_up = [*getattr(self, "taken_up", []), {"counter": counter, "status_before": status_before}]
+        self.taken_up = [*getattr(self, "taken_up", []),
+                         {"counter": counter, "division": division, "status_before": status_before}]
+
+    @property
+    def counter_divisions(self) -> frozenset[str]:
+        """D9: the divisions whose counter received the person for this case: the first counter's, and each counter's
+        that took the case up again from an outreach referral (ReferralTakenUp: the person came to that counter, which
+        heard them and holds the case as its own). Each reads the person on its own-counter basis."""
+        return counter_divisions(self.division, getattr(self, "taken_up", []))
 
     def close(self, outcome: str, note: str) -> None:
         """対応終了: intake closes a case it handled itself (never escalated, returned from the meeting, or
@@ -573,7 +595,7 @@ class Case(JourneyAggregate):
     def lawful_basis(self, staff_division: str, readers: frozenset[str]) -> tuple[str, UUID | None] | None:
         """D9 D10: the first legal basis on which this division may be shown the person, checked as
         `disclose_person` checks it (own counter, consent that covers them, a 支援会議 they sat in); None."""
-        if staff_division == self.division:
+        if staff_division in self.counter_divisions:
             return "own_counter", None
         consent = self.consent or {}
         covers = set(consent.get("covers") or []) if consent.get("granted") else set()
@@ -590,7 +612,8 @@ class Case(JourneyAggregate):
                         readers: frozenset[str] = frozenset(), recent_basis: bool = False, shown_in: str = "") -> None:
         """D9 D10: personal information is shown only on a verified legal basis; each showing is recorded.
 
-        `own_counter`: staff of the division whose counter received the consultation;
+        `own_counter`: staff of a division whose counter received the consultation (the first counter, or one that
+        took the case up again from an outreach referral: counter_divisions);
         `consent`: the person's consent is granted and covers this reader: sharing with the related
         agencies (the case's readers, `readers`), or at the 重層的支援会議 for the divisions that sat in
         one that took the case up; `shien_kaigi`: a 支援会議 (社会福祉法第106条の6) that took this case up
@@ -601,7 +624,7 @@ class Case(JourneyAggregate):
         """
         if basis not in ("own_counter", "consent", "shien_kaigi"):
             raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
-        if basis == "own_counter" and staff_division != self.division:
+        if basis == "own_counter" and staff_division not in self.counter_divisions:
             raise Forbidden("受付した窓口の課の職員ではありません。同意か支援会議を根拠にしてください / "
                             "only the receiving counter's division may read on this basis")
         if basis == "consent":

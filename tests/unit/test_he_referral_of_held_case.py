@@ -57,7 +57,7 @@ def test_d3_a_referral_of_a_case_intake_holds_takes_it_up_again_and_the_counter_
     case = intake.case_view(case_id)
     assert (case["status"], case["primary"]) == ("open", ELDERLY.ja), case
     assert case["concerns"] == [concern("elderly-care"), concern("hikikomori"), concern("employment")]
-    assert case["taken_up"] == [{"counter": ELDERLY.code, "status_before": "escalated"}]
+    assert case["taken_up"] == [{"counter": ELDERLY.code, "division": ELDERLY.division, "status_before": "escalated"}]
     assert len(intake.cases()) == 1
     with pytest.raises(DomainError, match="既に受け付けています") as again:  # received once: the same refusal as before
         take_up(intake, case_id)
@@ -107,7 +107,8 @@ def test_d12_the_reception_texts_heard_again_are_recorded_on_the_held_case(intak
 def test_d11_another_counter_taking_a_held_case_up_is_its_primary_and_closes_it(intake: IntakeApplication) -> None:
     """Outreach may hand the person to another division's counter than the one that first received them: that counter
     receives the referral, becomes primary, and may close the case (D3 D11); the case keeps its first counter, whose
-    division still writes it (its own-counter basis to the person, D9, stays where it was)."""
+    division still writes it (and the receiving counter's division reads the person on its own-counter basis too, D9:
+    tests/unit/test_review_taken_up_scope.py)."""
     case_id = intake.receive_consultation(ACTOR, ELDERLY.code, ELDERLY.division, "窓口", [concern("elderly-care")],
                                           dict(PERSON), None, confirm_new_person=True)
     intake.escalate_case(ACTOR, case_id, "介護と家計が重なる", ELDERLY.ja)
