@@ -36,12 +36,11 @@ from jusou.partitions_cmd import register as register_partitions
 from jusou.report import register as register_report
 from jusou.retention import register as register_retention
 from jusou.runner import (
-    DataFolderInUse,
     PortTaken,
     Stopped,
     Suite,
     SuiteFailed,
-    hold_data_folder,
+    hold_data_folder_or_say,
     port_taken_ja,
     store_description,
     subscriptions,
@@ -133,16 +132,8 @@ def up(args: argparse.Namespace) -> int:
             return 2
         os.environ["JUSOU_TENANTS_FILE"] = str(path)  # the runner and the services read it
     suite = suite_from_env(args.data_dir)
-    try:  # before anything is written: a second `jusou up` on the folder, or a port taken, changes nothing
-        held = hold_data_folder(suite.data_dir)
-    except DataFolderInUse as error:
-        print(f"{error.ja()}\n\n{error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a file in its place, a folder it may not write: said, not a traceback
-        print(f"起動できません: データフォルダ {suite.data_dir} を使えません（{error.strerror or error}）。"
-              "--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください\n\n"
-              f"Jusou cannot start: cannot use the data folder {suite.data_dir} ({error.strerror or error}); "
-              "give another with --data-dir or JUSOU_DATA_DIR", file=sys.stderr)
+    held = hold_data_folder_or_say(suite.data_dir)  # before anything is written: a second `jusou up` changes nothing
+    if held is None:
         return 1
     try:
         suite.check_ports()

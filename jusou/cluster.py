@@ -38,14 +38,13 @@ from jusou.runner import (
     POLL_SECONDS,
     READY_DEADLINE_SECONDS,
     ROOT,
-    DataFolderInUse,
     PortTaken,
     Stopped,
     SuiteFailed,
     _finish,
     _signal_group,
     accepts_connections,
-    hold_data_folder,
+    hold_data_folder_or_say,
     is_ready,
     nats_server_binary,
     port_in_use,
@@ -542,16 +541,8 @@ def cluster_up(args: Any) -> int:
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
     data_dir = Path(args.data_dir or env.data_dir)
-    try:  # before anything is written: a second `jusou cluster up` or a `jusou up` on the folder changes nothing
-        held = hold_data_folder(data_dir, "jusou cluster up")
-    except DataFolderInUse as error:
-        print(f"{error.ja()}\n\n{error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a file in its place, a folder it may not write: said, not a traceback
-        print(f"起動できません: データフォルダ {data_dir} を使えません（{error.strerror or error}）。"
-              "--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください\n\n"
-              f"Jusou cannot start: cannot use the data folder {data_dir} ({error.strerror or error}); "
-              "give another with --data-dir or JUSOU_DATA_DIR", file=sys.stderr)
+    held = hold_data_folder_or_say(data_dir, "jusou cluster up")  # before anything is written, as `jusou up`
+    if held is None:
         return 1
     first = {s: env.port_of(s) for s in settings.PORTS}
     scale = ScaleOut(data_dir, replicas=args.replicas,

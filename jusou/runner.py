@@ -146,6 +146,21 @@ def hold_data_folder(data_dir: Path, command: str = "jusou up") -> IO[str]:
     return held
 
 
+def hold_data_folder_or_say(data_dir: Path, command: str = "jusou up") -> IO[str] | None:
+    """hold_data_folder for a command: None, the reason printed to stderr in Japanese and English, when the folder is
+    in use by another suite or cannot be used (a file in its place, a folder it may not write): never a traceback."""
+    try:
+        return hold_data_folder(data_dir, command)
+    except DataFolderInUse as error:
+        print(f"{error.ja()}\n\n{error}", file=sys.stderr)
+    except OSError as error:
+        print(f"起動できません: データフォルダ {data_dir} を使えません（{error.strerror or error}）。"
+              "--data-dir または JUSOU_DATA_DIR で別のフォルダを指定してください\n\n"
+              f"Jusou cannot start: cannot use the data folder {data_dir} ({error.strerror or error}); "
+              "give another with --data-dir or JUSOU_DATA_DIR", file=sys.stderr)
+    return None
+
+
 class SuiteFailed(RuntimeError):
     """A process of the suite did not become ready; everything started was stopped."""
 
