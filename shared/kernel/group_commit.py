@@ -6,11 +6,19 @@ later), and the lock is released after the commit's WAL flush. On a disk that fl
 most ~100 transactions a second, whatever the code above does; intake needs ~150 at 200 bus events a second, and under
 that load its pool sat at 15 of 15 with 15–25 waiting (docs/capacity.md §5.12.2).
 
-Here the saves of a recorder that arrive while one of its transactions is in flight wait, without a connection, in
-the order they came; when it ends, the first of them leads the next transaction with every save waiting then (up to
-`GROUP_EVENTS` events): one table lock, one insert of all their events, one COMMIT, one WAL flush, and each save is
-handed its own notification ids (the insert's, split by each save's count, in order). A save that finds nothing in
-flight leads at once, alone: no delay is ever added to wait for company. What stays as it was:
+Here a recorder keeps up to `IN_FLIGHT` (two) of its transactions in flight. A save that finds a slot free is sent at
+once, alone: no delay is ever added to wait for company. Saves that arrive while every slot is taken wait, without a
+connection, in the order they came; when a transaction ends, its slot goes to the next group: every save waiting
+then (up to `GROUP_EVENTS` events), led by the first of them: one table lock, one insert of all their events, one
+COMMIT, one WAL flush, and each save is handed its own notification ids (the insert's, split by each save's count, in
+order). Why two: with one in flight (d7a7106, docs/capacity.md §5.13) the next group was sent only after the
+leader's thread had read the COMMIT's answer, woken the next leader, and that thread had been scheduled, taken the
+GIL and built its insert; in a CPU-starved process the disk idled meanwhile (two bench runs made 8-44 transactions a
+second). With two, the next group is sent while the previous one flushes and waits at the table lock *in the
+server*, which hands it the lock the moment the flush ends, as it did when each save waited there; the group formed
+when a slot frees is what queued meanwhile. Two groups in flight may commit in the other order than they were
+formed (the server's lock queue decides, as for any two saves alone); a save's events are still one transaction's.
+What stays as it was:
 - **commit order = position order**: each transaction still takes the table lock; a group's events are one
   transaction's, their ids consecutive, visible together; the saves' order in the queue is their order in the log.
 - **a conflict is its own save's**: when the group's insert fails with an `IntegrityError` (a save's aggregate version
@@ -44,58 +52,76 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Programm
 
 #: at most this many events in one group's transaction (a save of more goes alone, whole)
 GROUP_EVENTS = 256
+#: a recorder's transactions in flight for saves without a tracking record: the next waits at the table lock in the
+#: server while the one before flushes
+IN_FLIGHT = 2
 
 Insert = Callable[..., Any]
 
 
 class _Save:
-    """One caller's save: its events, then its outcome (`ids` or `error`) once `done`."""
+    """One caller's save: its events, then its outcome (`ids` or `error`) once `done`; `group` once it leads one."""
 
-    __slots__ = ("done", "error", "events", "ids", "woken")
+    __slots__ = ("done", "error", "events", "group", "ids", "woken")
 
     def __init__(self, events: Sequence[Any]) -> None:
         self.events = events
         self.ids: list[int] | None = None
         self.error: BaseException | None = None
         self.done = False
-        self.woken = threading.Event()  # set when done, or when handed the lead of the next transaction
+        self.group: list[_Save] | None = None  # the transaction's saves, this one first, when it leads it
+        self.woken = threading.Event()  # set when done, or when handed the lead of a transaction
 
 
 class _Group:
-    """The saves of one recorder waiting for its next transaction, and whether one is in flight (`leading`)."""
+    """The saves of one recorder waiting for a transaction, and how many of its transactions are in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = IN_FLIGHT) -> None:
         self.lock = threading.Lock()
-        self.queue: deque[_Save] = deque()  # never empty without a leader: the first of it leads next
-        self.leading = False
+        self.queue: deque[_Save] = deque()  # never waiting while a slot is free: a freed slot takes the queue
+        self.slots = slots
+        self.flying = 0  # transactions in flight (sent, or being sent) for grouped saves, at most `slots`
         self.transactions = 0  # figures: transactions committed (or tried) for grouped saves, and the saves
         self.saves = 0
 
     def save(self, recorder: Any, insert: Insert, events: Sequence[Any]) -> Any:
         mine = _Save(events)
         with self.lock:
-            self.queue.append(mine)
-            leads = not self.leading
-            self.leading = True
-        if not leads:
+            if self.flying < self.slots:  # a slot free: sent at once, alone (nothing waits: see `queue`)
+                self.flying += 1
+                mine.group = [mine]
+                self.transactions += 1
+                self.saves += 1
+            else:
+                self.queue.append(mine)
+        if mine.group is None:
             mine.woken.wait()
-        if not mine.done:  # it leads: it is first in the queue
+        if not mine.done:  # handed the lead of a transaction: `mine.group`, itself first
             self._lead(recorder, insert, mine)
         if mine.error is not None:
             raise mine.error
         return mine.ids
 
+    def _next(self) -> _Save | None:
+        """The freed slot's next transaction: the saves waiting (up to the cap), led by the first; else the slot is
+        let go. Called holding the lock."""
+        if not self.queue:
+            self.flying -= 1
+            return None
+        first = self.queue.popleft()
+        group, count = [first], len(first.events)
+        while self.queue and count + len(self.queue[0].events) <= GROUP_EVENTS:
+            taken = self.queue.popleft()
+            group.append(taken)
+            count += len(taken.events)
+        first.group = group
+        self.transactions += 1
+        self.saves += len(group)
+        return first
+
     def _lead(self, recorder: Any, insert: Insert, mine: _Save) -> None:
-        with self.lock:
-            first = self.queue.popleft()
-            assert first is mine, "the lead goes to the first save waiting"
-            group, count = [mine], len(mine.events)
-            while self.queue and count + len(self.queue[0].events) <= GROUP_EVENTS:
-                taken = self.queue.popleft()
-                group.append(taken)
-                count += len(taken.events)
-            self.transactions += 1
-            self.saves += len(group)
+        group = mine.group
+        assert group is not None and group[0] is mine, "a transaction is led by its first save"
         try:
             _commit(recorder, insert, group)
         except BaseException as error:  # noqa: BLE001  # the leader's own failure (an interrupt): every save's
@@ -104,15 +130,13 @@ class _Group:
                     save.error = error if save is mine else _own_copy(error)
         finally:
             with self.lock:
-                after = self.queue[0] if self.queue else None
-                if after is None:
-                    self.leading = False
+                after = self._next()
+            if after is not None:
+                after.woken.set()  # the next transaction's leader first: its group is sent while the other flushes
             for save in group:
                 save.done = True
                 if save is not mine:
                     save.woken.set()
-            if after is not None:
-                after.woken.set()  # the next transaction's leader
 
 
 def _commit(recorder: Any, insert: Insert, group: list[_Save]) -> None:
