@@ -396,4 +396,11 @@
     const focus = next && next.querySelector("input, select, textarea");
     if (focus) focus.focus();
   });
+  // Ready: every listener above is attached, htmx has read the page (it does at DOMContentLoaded, before the load
+  // event) and a draft kept for this page has been put back (onDraft's turn, queued before this one). A mark on <html>
+  // only, data-jusou="ready", which the UI tests wait for before they act on what this script does (tests/support/
+  // ui_ready.py); nothing on the page reads it and nothing changes with it.
+  function ready() { setTimeout(function () { document.documentElement.setAttribute("data-jusou", "ready"); }, 0); }
+  if (document.readyState === "complete") ready();
+  else window.addEventListener("load", ready);
 })();
