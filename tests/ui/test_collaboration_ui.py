@@ -13,6 +13,7 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.municipality import ELDERLY, HARDSHIP, LEAD, LEAD_NAME, SHAKYO
+from support.ui_ready import script_ready
 
 from jusou.runner import Suite
 
@@ -49,6 +50,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     collaboration, meeting = ui_suite.url("collaboration"), ui_suite.url("meeting")
     await sign_in(page, collaboration, "fukushi-003", LEAD, "coordinator")
     await expect(page.get_by_role("heading", name=re.compile("多機関協働のケース"))).to_be_visible()
+    await script_ready(page)  # the list's live part is htmx's once the page's scripts have run
 
     # A counter escalates a case while the list is open: it appears without reloading.
     case_id = await escalate_a_case(ui_suite.url("intake"), "調布 太郎")
@@ -61,6 +63,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(page.locator("#primary")).to_have_text(ELDERLY.ja)
     await shoot(page, "collaboration-case")
     await page.get_by_role("link", name=re.compile("プランを作成")).click()
+    await script_ready(page, url=re.compile(r"/plans/new$"))  # the rows' buttons are jusou.js's
 
     # The editor: direction, goals as rows, roles as rows. First a role with an agency the city does not know.
     await page.get_by_label("支援の方向性").fill("母の介護負担を軽くし、息子の社会参加を段階的に支える")
@@ -89,6 +92,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(page.locator("#goal-rows input").nth(1)).to_have_value("母の介護サービスを見直す")
     await expect(page.locator("#role-rows [data-row]").nth(1).get_by_role("textbox", name="役割")).to_have_value("家計の相談")
     await shoot(page, "collaboration-plan-refused")
+    await script_ready(page)  # the refusal is a new page: its remove buttons are jusou.js's again
 
     # Remove every role: a plan without roles is refused in words too (D4).
     for _ in range(2):
@@ -96,6 +100,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await page.get_by_role("button", name=re.compile("下書き保存")).click()
     await expect(page.locator("#plan-error")).to_contain_text("役割分担が空です")
     await expect(page.locator("#goal-rows input").first).to_have_value("月1回の訪問で息子と会える関係をつくる")
+    await script_ready(page)  # a new page again: its add button
 
     # Two roles from the city's agencies: saved as a draft.
     role = page.locator("#role-rows [data-row]").first
@@ -117,6 +122,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
     await expect(page.locator("#plan-status")).to_have_text("会議に提出中")
     await expect(page.locator("#content")).to_contain_text(HARDSHIP.ja)
+    await script_ready(page)  # the page's live part listens before the change it is to show is made
 
     # The meeting asks for a revision (its own pages are tested elsewhere): the open page shows it live.
     async with httpx.AsyncClient(headers=reader()) as client:
@@ -143,6 +149,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
 
     # Revise: a third role, then propose the second revision.
     await expect(page.get_by_role("heading", name=re.compile("修正依頼を受けて修正する"))).to_be_visible()
+    await script_ready(page)
     await page.get_by_role("button", name=re.compile("役割を追加")).click()
     role = page.locator("#role-rows [data-row]").nth(2)
     await role.get_by_label("機関").fill(SHAKYO)

@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 from support.auth import reader
 from support.municipality import LEAD
 from support.poll import eventually
+from support.ui_ready import script_ready
 
 from jusou.runner import Suite
 
@@ -26,6 +27,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     community, participation = ui_suite.url("community"), ui_suite.url("participation")
     await sign_in(page, community, "chiiki-001", LEAD, "community_worker")
     await expect(page.get_by_role("heading", name="地域の課題 / regional issues")).to_be_visible()
+    await script_ready(page)  # the list's live part listens (htmx) before the issue it is to show arrives
 
     async with httpx.AsyncClient(headers=reader()) as client:  # upstream: a person with participation, and the meeting finds a gap
         case_id = await hand_over_from_outreach(ui_suite, client)
@@ -54,6 +56,7 @@ async def test_community_takes_up_an_issue_and_grows_a_resource_participation_ma
     # Register a resource answering the issue.
     await page.get_by_role("link", name="この課題に応える資源を登録する").click()
     await expect(page.get_by_label("応える地域の課題").locator("option:checked")).to_contain_text(NEED)
+    await script_ready(page)  # the message as 定員 is typed is jusou.js's: typed before it ran, none would come
     await page.get_by_label("種類 / kind").select_option(label="居場所（Place to belong）")
     await page.get_by_label("名称 / name").fill(RESOURCE)
     await page.get_by_label("運営主体").fill("NPO法人こもれび")

@@ -7,6 +7,7 @@ import re
 from playwright.async_api import Page, expect
 from support.auth import reader, staff_headers
 from support.municipality import CHILDCARE, ELDERLY, concern
+from support.ui_ready import script_ready
 
 from jusou.runner import Suite
 
@@ -61,6 +62,7 @@ async def test_the_counter_list_updates_without_reloading(ui_suite: Suite, page:
     intake = ui_suite.url("intake")
     await sign_in(page, intake, "hoiku-3", CHILDCARE.division, "counselor")
     await expect(page.get_by_role("heading", name=re.compile(CHILDCARE.ja))).to_be_visible()
+    await script_ready(page)  # the list's live part listens (htmx) before the consultation it is to show is received
     rows_before = await page.locator("#cases tbody tr[data-case]").count()
     async with httpx.AsyncClient(headers=reader()) as client:  # another staff member receives a consultation meanwhile
         response = await client.post(f"{intake}/consultations", json={

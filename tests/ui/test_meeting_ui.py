@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from support.auth import reader, staff_headers
 from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD, LEAD_NAME, concern
+from support.ui_ready import script_ready
 
 from jusou.runner import Suite
 
@@ -90,6 +91,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     row = coordinator.locator(f"#cases tr[data-case='{case_id}']")
     await expect(row).to_be_visible(timeout=10_000)
     await row.get_by_role("link", name="プランを作成").click()
+    await script_ready(coordinator, url=re.compile(r"/plans/new$"))  # the rows' buttons are jusou.js's
     await coordinator.get_by_label("支援の方向性").fill("母の介護負担を軽くし、息子の社会参加を段階的に支える")
     await coordinator.get_by_role("textbox", name="目標1").fill("月1回の訪問で息子と会える関係をつくる")
     await coordinator.get_by_role("button", name=re.compile("目標を追加")).click()
@@ -103,6 +105,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await role.get_by_role("textbox", name="役割").fill("家計の相談")
     await coordinator.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(coordinator.get_by_role("alert")).to_contain_text("第1版を会議へ提出しました")
+    await script_ready(coordinator)  # its live part listens before the meeting decides (below)
     plan_url = coordinator.url.split("?")[0]
     plan_id = plan_url.rsplit("/", 1)[-1]
 
@@ -138,16 +141,20 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     decided = page.locator("#minutes li[data-kind='decision']")
     await expect(decided).to_contain_text("修正依頼")
     await expect(decided.locator("tr[data-position='object']")).to_contain_text(f"{LIFE}異議家計の役割が曖昧です")
+    await script_ready(page)  # the meeting page's live note listens before the coordinator proposes again (below)
 
     # The coordinator's plan page, still open, shows the request live; they revise and propose again.
     await expect(coordinator.locator("#plan-status")).to_have_text("修正依頼", timeout=10_000)
     await expect(coordinator.locator("#revision-request")).to_contain_text("家計支援の担当と頻度を明確にしてください")
     await coordinator.get_by_role("link", name=re.compile("画面を更新して操作する")).click()
+    await expect(coordinator.get_by_role("heading", name=re.compile("修正依頼を受けて修正する"))).to_be_visible()
+    await script_ready(coordinator)  # the new page's add button is jusou.js's
     await coordinator.get_by_role("button", name=re.compile("目標を追加")).click()
     await coordinator.locator("#goal-rows input").nth(2).fill("息子が居場所に月2回通う")
     await coordinator.locator("#role-rows [data-row]").nth(1).get_by_role("textbox", name="役割").fill("家計の相談（月2回）")
     await coordinator.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(coordinator.get_by_role("alert")).to_contain_text("第2版を会議へ提出しました")
+    await script_ready(coordinator)  # its live part listens before the meeting approves (below)
 
     # The secretariat's open meeting page says the agenda changed; the second revision is approved.
     await expect(page.get_by_role("link", name=re.compile("画面を更新する"))).to_be_visible(timeout=10_000)
@@ -168,6 +175,7 @@ async def journey(ui_suite: Suite, page: Page, coordinator: Page, case_id: str) 
     await coordinator.get_by_label("これまでの経過").fill("息子が居場所に定着し、母の介護も安定した")
     await coordinator.get_by_role("button", name=re.compile("終結の評価を依頼する")).click()
     await expect(coordinator.locator("#plan-status")).to_have_text("終結評価待ち")
+    await script_ready(coordinator)  # its live part listens before the meeting evaluates (below)
 
     # The meeting evaluates goal by goal while the coordinator's page stays open.
     await page.goto(f"{meeting}/ui/")

@@ -11,6 +11,7 @@ from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import COUNTER_STAFF, OUTREACH_WORKER
 from support.municipality import ELDERLY, LEAD
+from support.ui_ready import SIGNED_IN, script_ready
 
 from jusou.runner import Suite
 
@@ -41,6 +42,7 @@ async def test_outreach_worker_reaches_a_person_and_hands_over_to_participation(
     supports = await colleague.new_page()
     await sign_in(supports, participation, "sanka-002", LEAD, "participation_worker")
     await expect(supports.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
+    await script_ready(supports)  # its live list listens (htmx) before the hand-over it is to show (below)
 
     await sign_in(page, outreach, "outreach-007", LEAD, "outreach_worker")
     await expect(page.get_by_role("heading", name=re.compile("関わっている方"))).to_be_visible()
@@ -118,6 +120,7 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]
     await sign_in(page, outreach, "outreach-008", LEAD, "outreach_worker")
+    await script_ready(page, url=SIGNED_IN)  # the message as it is typed is jusou.js's: typed before it ran, none
     await page.get_by_role("radio", name="既存のケース").check()
     await page.get_by_label("ケース番号").fill("12345")  # checked as it is typed, said in words
     await expect(page.locator("#case_id-error")).to_contain_text("8-4-4-4-12")

@@ -3,6 +3,7 @@ catalogue community grows (D8), matching, placements and their reviews, and a sh
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ from playwright.async_api import Page, expect
 from support.auth import reader
 from support.municipality import LEAD
 from support.poll import eventually
+from support.ui_ready import script_ready
 
 from jusou.runner import Suite
 
@@ -25,6 +27,7 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
     participation = ui_suite.url("participation")
     await sign_in(page, participation, "sanka-002", LEAD, "participation_worker")
     await expect(page.get_by_role("heading", name="参加支援 / supports")).to_be_visible()
+    await script_ready(page)  # the list's live part listens (htmx) before the support it is to show arrives
     async with httpx.AsyncClient(headers=reader()) as client:
         case_id = await hand_over_from_outreach(ui_suite, client)
         # The new support appears without reloading the page.
@@ -35,6 +38,7 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
 
         # Needs, edited as rows: add two, remove one, save.
         await row.get_by_role("link").click()
+        await script_ready(page, url=re.compile(rf"/ui/supports/{case_id}$"))  # the rows' buttons are jusou.js's
         await page.get_by_label("ニーズ 1", exact=True).fill("日中に通える居場所")
         await page.get_by_role("button", name="ニーズを追加").click()
         await page.get_by_label("ニーズ（追加）").fill("短時間の就労体験")
