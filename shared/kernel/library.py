@@ -43,7 +43,7 @@ import time
 import typing
 from abc import ABCMeta
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -216,6 +216,25 @@ def without_notify(recorder_class: type, retrying: Callable[[Any], Any] = lambda
         "_notify_channel": _notify_channel, "insert_events": retrying(insert_events),
         "__doc__": f"{recorder_class.__name__} without NOTIFY, committed with its insert (without_notify)."})
     return quiet
+
+
+def insert_in_one_transaction(recorder: Any, trackings: Sequence[Any], stored_events: Sequence[Any]) -> Any:
+    """Several saves' tracking records and events in one transaction of a PostgreSQL process recorder, committed with
+    the insert in one pipeline (as `without_notify`'s insert): each tracking inserted and checked (`_insert_tracking`:
+    a duplicate or an older position raises IntegrityError and nothing is committed), in the order given (the caller
+    sorts them by application name, so two groups never wait for each other's tracking rows in opposite orders), then
+    every event in one insert under the table lock (`_insert_stored_events`); the events' notification ids, in order
+    (`_fetch_ids_after_insert_events`), or None when there are no events. For shared/kernel/group_commit.py."""
+    found: Any = None
+    with recorder.datastore.get_connection() as conn:
+        with conn.pipeline(), conn.transaction():
+            with conn.cursor() as curs:
+                for tracking in trackings:
+                    recorder._insert_tracking(curs, tracking)
+            if stored_events:
+                found = conn.cursor()
+                recorder._insert_stored_events(found, stored_events)
+        return None if found is None else recorder._fetch_ids_after_insert_events(found, stored_events)
 
 
 def record_processed(app: Any, processing_event: Any) -> None:

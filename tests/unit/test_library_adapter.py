@@ -14,7 +14,7 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent, Tracking
 from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import Environment
 
@@ -22,6 +22,7 @@ from shared.kernel.journey import JourneyAggregate, acting, journey_id
 from shared.kernel.library import (
     derived_commits,
     forget_in_memory,
+    insert_in_one_transaction,
     memory_lock,
     track_in_memory,
     track_in_transaction,
@@ -86,6 +87,50 @@ def test_record_processed_does_what_the_library_process_event_does_after_its_pol
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
              and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"]
     assert calls == ["policy", "_record", "_take_snapshots", "notify", "_notify"]
+
+
+def _postgres_or_skip() -> None:
+    if os.environ.get("JUSOU_REQUIRE_POSTGRES") != "1":
+        try:
+            psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=2).close()
+        except psycopg.OperationalError:
+            pytest.skip("no PostgreSQL at 127.0.0.1:5432 (CI sets JUSOU_REQUIRE_POSTGRES=1 and starts it)")
+
+
+def test_postgres_several_trackings_and_events_commit_in_one_transaction_or_not_at_all() -> None:
+    """insert_in_one_transaction (for group commit of inboxes' saves): every tracking and event of a group at once;
+    a duplicate tracking anywhere in it refuses the whole group, nothing of it stored."""
+    _postgres_or_skip()
+    schema = f"adapter_{uuid4().hex[:12]}"
+    env = Environment("T", {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "test", "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "",
+        "POSTGRES_SCHEMA": schema, "CREATE_TABLE": "y",
+    })
+    with psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    factory = InfrastructureFactory.construct(env)
+    recorder = factory.process_recorder()
+
+    def event(version: int) -> StoredEvent:
+        return StoredEvent(originator_id=aggregate, originator_version=version, topic="t", state=b"{}")
+
+    aggregate = uuid4()
+    try:
+        ids = insert_in_one_transaction(recorder, [Tracking("a", 1), Tracking("b", 4)], [event(1), event(2)])
+        assert len(ids) == 2 and ids[1] == ids[0] + 1, ids
+        assert (recorder.max_tracking_id("a"), recorder.max_tracking_id("b")) == (1, 4)
+
+        with pytest.raises(IntegrityError):
+            insert_in_one_transaction(recorder, [Tracking("a", 2), Tracking("b", 4)], [event(3)])
+        assert (recorder.max_tracking_id("a"), recorder.max_tracking_id("b")) == (1, 4)
+        assert [e.originator_version for e in recorder.select_events(aggregate)] == [1, 2]
+        assert insert_in_one_transaction(recorder, [Tracking("a", 2)], []) is None
+        assert recorder.max_tracking_id("a") == 2
+    finally:
+        with transaction(recorder, commit=True) as cursor:
+            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        factory.close()
 
 
 def test_postgres_tracking_commits_with_the_transaction() -> None:
