@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.meeting.domain import (
+    STARTED_BY,
     CaseLearning,
     ConfidentialMeeting,
     Consent,
+    HeldCase,
     Meeting,
     PlanReview,
     consent_given_again,
+    held_id,
 )
 from services.meeting.listing import Rows
 from shared.contract.events import (
     ConsentRecordedV1,
     Envelope,
+    OutreachStartedV1,
+    ParticipationStartedV1,
     PlanClosureRequestedV1,
     PlanProposedV1,
     PoisonMessage,
@@ -41,8 +48,19 @@ from shared.organisation.reference import (
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
 
+#: the tracking record saying the held cases were read once from the stream (services/meeting/held_cases.py): its
+#: position is the JUSOU sequence read to. Absent: a store made before the meeting kept which cases outreach and
+#: participation hold, not caught up yet (a first plan for a case not known held then waits, `HeldCasesNotYetRead`)
+HELD_CASES_READ = "meeting-held-cases-read"
+
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 ON_THE_AGENDA = ("proposed", "closure_requested")
+
+
+class HeldCasesNotYetRead(RuntimeError):
+    """A first plan from outreach or participation for a case the meeting has not heard it hold, while the store's
+    one-off read of their start events (services/meeting/held_cases.py) has not finished: not refused, retried by the
+    inbox (nak with a growing delay) until the read has."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,8 @@ class MeetingApplication(KeptReads):
         #: each sitting's type and attendees, read once (issue 19: the division scope of every read of a sitting
         #: loaded the meeting, which the route then loaded again); they never change, so nothing is ever stale
         self._sittings: dict[UUID, Sitting] = {}
+        #: whether the held cases were read from the stream (`HELD_CASES_READ`); once True it stays so
+        self._held_cases_read = False
 
     def convene(self, actor: dict[str, str], meeting_type: str, held_on: date, attendees: list[str],
                 sitting: dict[str, Any] | None = None, agenda: list[UUID] | None = None) -> UUID:
@@ -447,12 +467,112 @@ class MeetingApplication(KeptReads):
         try:
             review = self.review(payload.plan_id)
         except NotFound:
+            self._require_held(envelope, payload.plan_id)
             review = PlanReview(case_id=envelope.case_id, plan_id=payload.plan_id, program=payload.program,
                                 revision=payload.revision, summary=summary)
         else:
             _same_plan(envelope, review)
             review.relist(payload.revision, summary)
         processing.collect_events(review)
+
+    @handles(OutreachStartedV1)
+    def _outreach_started(self, envelope: Envelope, payload: OutreachStartedV1,
+                          processing: ProcessingEvent[UUID]) -> None:
+        """D6 D12: outreach holds the case from its start: its first plan for the case may be listed."""
+        self._announced(envelope, processing)
+
+    @handles(ParticipationStartedV1)
+    def _participation_started(self, envelope: Envelope, payload: ParticipationStartedV1,
+                               processing: ProcessingEvent[UUID]) -> None:
+        """D6 D13: participation holds the case from its start: its first plan for the case may be listed."""
+        self._announced(envelope, processing)
+
+    def _announced(self, envelope: Envelope, processing: ProcessingEvent[UUID]) -> None:
+        """Record that `envelope.source` holds the case (once). Acted by the meeting's policy alone: the start event's
+        divisions are not added to who may read the meeting's record of the case (its plans' roles and its sittings
+        say that, as before)."""
+        if self.holds(envelope.source, envelope.case_id):
+            return
+        with acting({"service": self.service}, caused_by=envelope.event_id):
+            processing.collect_events(HeldCase(program=envelope.source, case_id=envelope.case_id, via="event",
+                                               source_position=envelope.source_position))
+
+    def holds(self, program: str, case_id: UUID) -> bool:
+        """Whether the meeting heard `program` announce it holds the case (its start event)."""
+        return next(iter(self.events.get(held_id(program, case_id), limit=1)), None) is not None
+
+    def _require_held(self, envelope: Envelope, plan_id: UUID) -> None:
+        """D6: a first plan from outreach or participation is listed only for a case that program announced it holds
+        (OutreachStarted, ParticipationStarted: each comes before the program's plans for the case, on the same
+        consumer, so a real plan never finds it missing). Found by the review: with one of their NATS passwords a plan
+        could be proposed for any case, and the divisions its roles name then read that case's records here."""
+        program = envelope.source
+        if program not in STARTED_BY or self.holds(program, envelope.case_id):
+            return
+        if not self.held_cases_read():
+            raise HeldCasesNotYetRead(
+                f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not yet read "
+                f"which cases {program} holds (services/meeting/held_cases.py): tried again"
+            )
+        raise PoisonMessage(
+            f"{envelope.event_type} from {program} for case {envelope.case_id} proposes plan {plan_id} for a case "
+            f"{program} never announced holding (no {STARTED_BY[program]} for it): a program proposes plans only for "
+            f"its own cases (D6): not applied"
+        )  # (in English, as every reason: a header; shared/messaging/reasons.py gives its Japanese)
+
+    def held_cases_read(self) -> bool:
+        """Whether this store knows every case outreach and participation announced (`HELD_CASES_READ`): a store made
+        with this version hears each start event on its consumers; one made before was caught up once."""
+        if not self._held_cases_read:
+            self._held_cases_read = self.recorder.max_tracking_id(HELD_CASES_READ) is not None
+        return self._held_cases_read
+
+    def catch_up_held_cases(self, announced: Iterable[Envelope], read_to: int | None) -> int:
+        """Record the cases outreach and participation announced in these start events (read from the stream's start,
+        services/meeting/held_cases.py), without a tracking record of their source: the consumer's tracking may be
+        past them already, and the events still to come are its own. Then, when `read_to` is given (the JUSOU
+        sequence read to: the whole stream), the store is marked caught up (`HELD_CASES_READ`). Returns how many
+        were new. Runs beside the inbox: under its lock, and a case recorded meanwhile elsewhere is skipped."""
+        recorded = 0
+        batch: list[Envelope] = []
+        for envelope in announced:
+            if STARTED_BY.get(envelope.source) != envelope.event_type:
+                continue
+            batch.append(envelope)
+            if len(batch) >= 200:
+                recorded += self._hold(batch)
+                batch = []
+        recorded += self._hold(batch)
+        if read_to is not None and not self.held_cases_read():
+            try:
+                self.recorder.insert_tracking(Tracking(application_name=HELD_CASES_READ, notification_id=max(read_to, 1)))
+            except IntegrityError:
+                pass  # another replica marked it first
+            self._held_cases_read = True
+        return recorded
+
+    def _hold(self, envelopes: list[Envelope]) -> int:
+        with self.processing_lock:
+            new = {held_id(e.source, e.case_id): e for e in envelopes if not self.holds(e.source, e.case_id)}
+            if not new:
+                return 0
+            try:
+                self.save(*(self._caught_up(e) for e in new.values()))
+                return len(new)
+            except IntegrityError:  # one recorded meanwhile by another replica: each alone, made again
+                count = 0
+                for envelope in new.values():
+                    try:
+                        self.save(self._caught_up(envelope))
+                        count += 1
+                    except IntegrityError:
+                        pass
+                return count
+
+    def _caught_up(self, envelope: Envelope) -> HeldCase:
+        with acting({"service": self.service}, caused_by=envelope.event_id):
+            return HeldCase(program=envelope.source, case_id=envelope.case_id, via="catch_up",
+                            source_position=envelope.source_position)
 
     @handles(PlanClosureRequestedV1)
     def _closure_requested(self, envelope: Envelope, payload: PlanClosureRequestedV1,

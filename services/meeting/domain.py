@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
@@ -141,6 +141,40 @@ class Consent(JourneyAggregate):
         if covers is None:  # recorded before `covers` existed: read from its wording
             return bool(self.granted) and "重層的支援会議" in (self.scope or "")
         return bool(self.granted) and "jusou_shien_kaigi" in covers
+
+
+#: the namespace of `HeldCase` ids: one per (program, case), derivable from the two alone
+HELD_NAMESPACE = UUID("3c1b7e52-9d0a-4f6e-8b21-5a7d4e0c9f63")
+#: the programs whose cases the meeting learns from their own start events (D6): outreach's OutreachStarted (D12) and
+#: participation's ParticipationStarted (D13); collaboration's plans are not checked here (its cases open on intake's
+#: CaseEscalated and are checked by collaboration itself)
+STARTED_BY = {"outreach": "OutreachStarted", "participation": "ParticipationStarted"}
+
+
+class HeldCase(JourneyAggregate):
+    """D6 D12 D13: a case a plan-owning program announced it holds (its own start event on the bus), as the meeting
+    heard it: a first plan from that program for the case is listed only then. `via` says how it was heard:
+    `event` (its consumer) or `catch_up` (read once from the stream for a store made before the meeting kept these)."""
+
+    if TYPE_CHECKING:
+        Announced: ClassVar[type[Any]]
+
+    @event("Announced")
+    def __init__(self, program: str, case_id: UUID, via: str, source_position: int) -> None:
+        self.program, self.case_id, self.via, self.source_position = program, case_id, via, source_position
+
+    @staticmethod
+    def create_id(program: str, case_id: UUID, **_: Any) -> UUID:
+        return held_id(program, case_id)
+
+    def view(self) -> dict[str, Any]:
+        return {"program": self.program, "case_id": str(self.case_id), "via": self.via,
+                "source_position": self.source_position}
+
+
+def held_id(program: str, case_id: UUID) -> UUID:
+    """The id of the `HeldCase` of `program` for `case_id`."""
+    return uuid5(HELD_NAMESPACE, f"{program}:{case_id}")
 
 
 def consent_given_again(review: PlanReview, consent: Consent | None) -> bool:

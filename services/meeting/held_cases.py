@@ -1,0 +1,142 @@
+"""The cases outreach and participation hold, read once from the stream for a store made before the meeting kept them.
+
+The meeting lists a first plan from outreach or participation only for a case that program announced it holds
+(OutreachStarted, ParticipationStarted: services/meeting/application.py `_require_held`, D6). Its consumers of those
+sources hear every start event from this version on; a store made before never did (the consumers' filters named only
+the plan events, and their tracking records are past the start events since). So at start-up, while the store is not
+marked caught up (`HELD_CASES_READ`), each start event is read once from the stream's start by subject
+(`$JS.API.STREAM.MSG.GET.JUSOU` with `next_by_subj`: a right the service has already, natsauth.py), recorded without a
+tracking record, and the store marked. Until then a first plan for a case not known held is retried by the inbox, not
+refused (`HeldCasesNotYetRead`); after, one for a case never announced is dead-lettered with its reason.
+
+The read runs after the consumers' filters name the start events (the inbox's `reconcile`, before its first pull): a
+start event published later is delivered by its consumer, one published before is read here (both: recorded once).
+Every replica of the meeting must run this version before any of them starts it (an older replica's consumer would
+take a start event and ack it unread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import structlog
+from fastapi import FastAPI
+from nats.js.errors import NotFoundError
+
+from services.meeting.application import MeetingApplication
+from services.meeting.domain import STARTED_BY
+from shared import tenancy
+from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, PoisonMessage, parse
+
+log = structlog.get_logger()
+
+#: start events recorded per transaction while catching up
+CHUNK = 500
+
+
+def started_subjects() -> list[str]:
+    """The subjects of the start events the meeting keeps: `jusou.outreach.OutreachStarted`, ..."""
+    return [f"{SUBJECT_PREFIX}.{program}.{event_type}" for program, event_type in STARTED_BY.items()]
+
+
+async def read_started(js: Any, subject: str) -> AsyncIterator[tuple[int, Envelope]]:
+    """Every message on `subject` of `JUSOU`, from the first, as (stream sequence, envelope); one that is no envelope of
+    its subject is passed over (its consumer parked it with its reason)."""
+    seq = 1
+    while True:
+        try:
+            found = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
+        except NotFoundError:
+            return
+        seq = found.seq + 1
+        try:
+            envelope, _ = parse(found.data or b"")
+        except PoisonMessage:
+            continue
+        if f"{SUBJECT_PREFIX}.{envelope.source}.{envelope.event_type}" == subject:
+            yield found.seq, envelope
+
+
+async def catch_up(app: MeetingApplication, js: Any) -> int | None:
+    """Read the start events from the stream's start and record them (`catch_up_held_cases`); None when the store was
+    caught up already. Returns how many cases were new."""
+    if await anyio.to_thread.run_sync(app.held_cases_read):
+        return None
+    head = (await js.stream_info(STREAM)).state.last_seq
+    recorded = 0
+    for subject in started_subjects():
+        chunk: list[Envelope] = []
+        async for seq, envelope in read_started(js, subject):
+            head = max(head, seq)
+            chunk.append(envelope)
+            if len(chunk) >= CHUNK:
+                recorded += await anyio.to_thread.run_sync(app.catch_up_held_cases, chunk, None)
+                chunk = []
+        recorded += await anyio.to_thread.run_sync(app.catch_up_held_cases, chunk, None)
+    await anyio.to_thread.run_sync(app.catch_up_held_cases, [], head)
+    return recorded
+
+
+async def consumers_filtered(runtime: Any) -> None:
+    """Wait until the inbox's consumers of outreach and participation were reconciled (their filters name the start
+    events), or it is an inbox that does not say (partitioned: each partition consumer takes every type of its source)."""
+    inbox = runtime.inbox
+    filtered = getattr(inbox, "filtered", None)
+    if filtered is None or hasattr(inbox, "partitions"):  # partition consumers: `jusou.<source>.*`, every type
+        return
+    delay = 0.05
+    for _ in range(60):  # about a minute; then read all the same (the consumer keeps its old filter: logged)
+        if all(program in filtered for program in STARTED_BY):
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    log.warning("meeting.held_cases_filters_unconfirmed", services=list(STARTED_BY))
+
+
+async def keep_catching_up(runtime: Any) -> None:
+    """`catch_up` for one runtime (a tenant's, with a tenants file), tried again while NATS or the store is away."""
+    delay = 0.5
+    while True:
+        try:
+            await consumers_filtered(runtime)
+            recorded = await catch_up(runtime.app, runtime.relay.nc.jetstream())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - tried again; first plans for unknown cases wait meanwhile
+            log.warning("meeting.held_cases_unread", error=f"{type(exc).__name__}: {exc}", retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        if recorded is not None:
+            log.info("meeting.held_cases_caught_up", recorded=recorded, tenant=runtime.tenant)
+        return
+
+
+def catching_up(api: FastAPI) -> FastAPI:
+    """Start `keep_catching_up` for each runtime once the service's lifespan opened them; stop it at the end."""
+    inner: Callable[[Any], Any] = api.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            tasks = []
+            runtime = app.state.runtime
+            for one in (list(runtime) if hasattr(runtime, "runtimes") else [runtime]):
+                context = contextvars.copy_context()
+                if one.tenant:
+                    context.run(tenancy.CURRENT.set, one.tenant)
+                tasks.append(asyncio.create_task(keep_catching_up(one), name="meeting-held-cases", context=context))
+            try:
+                yield state
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    api.router.lifespan_context = lifespan
+    return api

@@ -1,0 +1,191 @@
+"""D6 on a real nats-server: a store made before the meeting kept which cases outreach holds is caught up from the stream.
+
+The meeting's consumer `meeting--outreach` was made by the version before this one, with filters naming only the plan
+events: it passed over outreach's OutreachStarted, and its tracking is past it. Started with this version, its filter
+gains OutreachStarted (reconciled in place) and a plan for that old case comes before the one-off read of the stream
+(services/meeting/held_cases.py) has finished: it is retried (nak with a delay; with runs, tried alone while the rest
+wait), not dead-lettered; once the read is done it is listed, a plan for a case outreach never started is dead-lettered
+at once with its reason, and a case started after the upgrade is heard on the consumer itself. Real SQLite, the inbox
+of shared/messaging/inbox.py with one message in flight and with runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats as nats_py
+import pytest
+from eventsourcing.persistence import Tracking
+from faststream.nats import NatsBroker
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from support.poll import eventually
+from support.servers import Nats
+from unit.builders import envelope_for, plan_proposed
+
+from services.meeting.application import HELD_CASES_READ, MeetingApplication
+from services.meeting.domain import HeldCase
+from services.meeting.held_cases import catch_up
+from shared.contract.events import DEAD_LETTER_STREAM, STREAM, envelope_json
+from shared.kernel.journey import NotFound
+from shared.kernel.store import store_env
+from shared.messaging.bus import connect, ensure_streams
+from shared.messaging.inbox import Inbox
+from shared.settings import Settings
+
+pytestmark = pytest.mark.timeout(300)
+
+OLD_FILTERS = ["jusou.outreach.PlanClosureRequested", "jusou.outreach.PlanProposed"]  # the consumer as made before
+STARTED = {"referred_by": "民生委員・児童委員", "reason": "長期のひきこもり"}
+
+
+def settings(data_dir: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("NATS_URL", url)
+    return Settings.from_env("meeting")
+
+
+class Outreach:
+    """Outreach's relay, by hand: each event at its next position on `jusou.outreach.<EventType>`."""
+
+    def __init__(self, js: Any) -> None:
+        self.js = js
+        self.position = 0
+
+    async def publish(self, event_type: str, payload: dict[str, Any], case_id: UUID) -> bytes:
+        self.position += 1
+        envelope, _ = envelope_for("outreach", self.position, event_type, payload, case_id)
+        body = envelope_json(envelope)
+        await self.js.publish(f"jusou.outreach.{event_type}", body, stream=STREAM,
+                              headers={"Nats-Msg-Id": str(envelope.event_id)})
+        return body
+
+
+def listed(meeting: MeetingApplication, plan_id: UUID) -> bool:
+    try:
+        meeting.listed(plan_id)
+    except NotFound:
+        return False
+    return True
+
+
+@asynccontextmanager
+async def inbox_running(meeting: MeetingApplication, url: str, batch: int) -> AsyncIterator[Inbox]:
+    broker = NatsBroker(url, logger=None)
+    inbox = Inbox(meeting, broker, max_deliver=5, batch=batch)
+    await broker.start()
+    try:
+        yield inbox
+    finally:
+        await broker.stop()
+
+
+async def parked(js: Any) -> list[tuple[str, str]]:
+    """(original subject, reason) of each dead letter."""
+    found = []
+    last = (await js.stream_info(DEAD_LETTER_STREAM)).state.last_seq
+    for seq in range(1, last + 1):
+        message = await js.get_msg(DEAD_LETTER_STREAM, seq)
+        headers = message.headers or {}
+        found.append((str(headers.get("Jusou-Original-Subject", "")), str(headers.get("Jusou-Dead-Letter-Reason", ""))))
+    return found
+
+
+@pytest.mark.parametrize("batch", [1, 4], ids=["one-in-flight", "runs"])
+async def test_d6_an_old_store_is_caught_up_and_a_plan_that_came_first_waits_instead_of_being_refused(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    nc = await connect(nats.url, "test")
+    await ensure_streams(nc)
+    js = nc.jetstream()
+    outreach = Outreach(js)
+    held, old_case, never, after, newest = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
+    old_plan, plan, forged, later_plan, newest_plan = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
+    meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    try:
+        # before the upgrade: outreach starts a case (1) and proposes a plan for another (2), which the old meeting's
+        # consumer (filters: the plan events) delivered, applied (tracking 2: as the old code did, unchecked) and acked
+        await outreach.publish("OutreachStarted", STARTED, held)
+        await outreach.publish("PlanProposed", plan_proposed(old_plan, program="outreach"), old_case)
+        await js.add_consumer(STREAM, ConsumerConfig(
+            durable_name="meeting--outreach", filter_subjects=OLD_FILTERS, deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT, max_ack_pending=1, ack_wait=5, max_deliver=-1))
+        old = await js.pull_subscribe_bind("meeting--outreach", stream=STREAM)
+        delivered = await old.fetch(1, timeout=5)
+        assert [m.subject for m in delivered] == ["jusou.outreach.PlanProposed"]  # OutreachStarted passed over
+        meeting.recorder.insert_tracking(Tracking(application_name="outreach", notification_id=2))
+        await delivered[0].ack_sync()
+        await old.unsubscribe()
+
+        # after it: a plan for the case started before (3), one for a case outreach never started (4), a new start (5)
+        # and its plan (6)
+        await outreach.publish("PlanProposed", plan_proposed(plan, program="outreach"), held)
+        forged_body = await outreach.publish("PlanProposed", plan_proposed(forged, program="outreach"), never)
+        await outreach.publish("OutreachStarted", STARTED, after)
+        await outreach.publish("PlanProposed", plan_proposed(later_plan, program="outreach"), after)
+
+        outcomes: list[tuple[int, str]] = []
+        async with inbox_running(meeting, nats.url, batch) as inbox:
+            inbox.observe = lambda envelope, outcome, *rest: outcomes.append((envelope.source_position, outcome))
+            await eventually(lambda: asyncio.sleep(0, (3, "failed") in outcomes), "the plan of the old case tried")
+            # not refused, not listed, nothing parked: it waits for the read of the stream
+            assert not listed(meeting, plan) and inbox.dead_lettered == 0 and not meeting.held_cases_read()
+            info = await js.consumer_info(STREAM, "meeting--outreach")
+            assert "jusou.outreach.OutreachStarted" in (info.config.filter_subjects or []), info.config
+
+            # the case started before the upgrade, and the one started after it (its consumer waits behind 3)
+            assert await catch_up(meeting, js) == 2
+
+            await eventually(lambda: asyncio.sleep(0, listed(meeting, later_plan)), "the later plan listed")
+            assert listed(meeting, plan) and not listed(meeting, forged)
+            assert inbox.dead_lettered == 1, outcomes
+            # a case started now is heard on the consumer itself
+            await outreach.publish("OutreachStarted", STARTED, newest)
+            await outreach.publish("PlanProposed", plan_proposed(newest_plan, program="outreach"), newest)
+            await eventually(lambda: asyncio.sleep(0, listed(meeting, newest_plan)), "the newest plan listed")
+        letters = await parked(js)
+        assert [subject for subject, _ in letters] == ["jusou.outreach.PlanProposed"], letters
+        reason = letters[0][1]
+        assert f"for case {never} proposes plan {forged}" in reason and "never announced holding" in reason, reason
+        assert "not applied" in reason and not reason.startswith("failed"), reason  # refused at once, with why
+        message = await js.get_msg(DEAD_LETTER_STREAM, 1)
+        assert message.data == forged_body
+        assert meeting.recorder.max_tracking_id(HELD_CASES_READ) >= 6
+        vias = {meeting.read(i, HeldCase, "held").case_id: meeting.read(i, HeldCase, "held").via
+                for i in meeting.ids_of(HeldCase)}
+        assert vias == {held: "catch_up", after: "catch_up", newest: "event"}, vias
+        assert await catch_up(meeting, js) is None  # once
+    finally:
+        meeting.close()
+        await nc.close()
+
+
+async def test_d6_the_read_of_the_stream_takes_only_the_start_events_on_their_own_subjects(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that is no envelope, or one whose envelope names another event than its subject, is passed over (its
+    consumer parks it with its reason); participation's ParticipationStarted counts for participation."""
+    nc = await nats_py.connect(nats.url)
+    await ensure_streams(nc)
+    js = nc.jetstream()
+    meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    try:
+        good, other, mislabelled = uuid4(), uuid4(), uuid4()
+        started, _ = envelope_for("participation", 1, "ParticipationStarted", {"referred_by": "outreach"}, good)
+        await js.publish("jusou.participation.ParticipationStarted", envelope_json(started), stream=STREAM)
+        await js.publish("jusou.outreach.OutreachStarted", b"not json", stream=STREAM)
+        wrong, _ = envelope_for("outreach", 1, "OutreachHandedOver", {"to_program": "intake", "reason": "r"}, mislabelled)
+        await js.publish("jusou.outreach.OutreachStarted", envelope_json(wrong), stream=STREAM)
+        proposed, _ = envelope_for("outreach", 2, "PlanProposed", plan_proposed(uuid4(), program="outreach"), other)
+        await js.publish("jusou.outreach.PlanProposed", envelope_json(proposed), stream=STREAM)
+
+        assert await catch_up(meeting, js) == 1
+        assert meeting.holds("participation", good)
+        assert not meeting.holds("outreach", mislabelled) and not meeting.holds("outreach", other)
+        assert meeting.held_cases_read() and meeting.recorder.max_tracking_id(HELD_CASES_READ) == 4
+    finally:
+        meeting.close()
+        await nc.close()
