@@ -11,7 +11,7 @@ of shared/messaging/inbox.py with one message in flight and with runs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,29 @@ async def parked(js: Any) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("batch", [1, 4], ids=["one-in-flight", "runs"])
+@pytest.fixture
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The meeting's store: SQLite, or a schema of its own in the PostgreSQL of the tests (dropped after)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    postgres = request.getfixturevalue("postgres")
+    for key, value in postgres.env(f"hb_{tmp_path.name[-8:].lower()}_").items():
+        monkeypatch.setenv(key, value)
+    yield "postgres"
+    import psycopg
+
+    from shared.kernel.store import pg_conninfo
+
+    found = Settings.from_env("meeting")
+    with psycopg.connect(**pg_conninfo(found), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{found.pg_schema}" CASCADE')
+
+
+@pytest.mark.parametrize(("store", "batch"), [("sqlite", 1), ("sqlite", 4), ("postgres", 1)],
+                         ids=["one-in-flight", "runs", "postgres"], indirect=["store"])
 async def test_d6_an_old_store_is_caught_up_and_a_plan_that_came_first_waits_instead_of_being_refused(
-    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str, batch: int
 ) -> None:
     nc = await connect(nats.url, "test")
     await ensure_streams(nc)
@@ -105,6 +125,7 @@ async def test_d6_an_old_store_is_caught_up_and_a_plan_that_came_first_waits_ins
     held, old_case, never, after, newest = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     old_plan, plan, forged, later_plan, newest_plan = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    assert meeting.env.get("PERSISTENCE_MODULE", "").endswith(store), meeting.env.get("PERSISTENCE_MODULE")
     try:
         # before the upgrade: outreach starts a case (1) and proposes a plan for another (2), which the old meeting's
         # consumer (filters: the plan events) delivered, applied (tracking 2: as the old code did, unchecked) and acked
