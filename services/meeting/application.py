@@ -551,6 +551,17 @@ class MeetingApplication(KeptReads):
             self._held_cases_read = True
         return recorded
 
+    def plans_never_held(self) -> list[dict[str, str]]:
+        """The plans outreach or participation put on the list for a case it never announced (listed before the meeting
+        checked: forged with its NATS password, or a test's): for the operator to review and correct with the meeting's
+        commands (services/meeting/held_cases.py logs them once the held cases are read)."""
+        found = []
+        for plan_id in self.ids_of(PlanReview):
+            review = self.listed(plan_id)
+            if review.program in STARTED_BY and not self.holds(review.program, review.case_id):
+                found.append({"plan_id": str(plan_id), "program": review.program, "case_id": str(review.case_id)})
+        return found
+
     def _hold(self, envelopes: list[Envelope]) -> int:
         with self.processing_lock:
             new = {held_id(e.source, e.case_id): e for e in envelopes if not self.holds(e.source, e.case_id)}

@@ -114,6 +114,10 @@ async def keep_catching_up(runtime: Any) -> None:
             continue
         if recorded is not None:
             log.info("meeting.held_cases_caught_up", recorded=recorded, tenant=runtime.tenant)
+            for plan in await anyio.to_thread.run_sync(runtime.app.plans_never_held):
+                log.warning("meeting.plan_of_a_case_never_held", tenant=runtime.tenant, **plan,
+                            ja="担当を始めたことのないケースのプランが議題にあります。確認し、会議の操作で正してください",
+                            problem="listed before the meeting checked who holds the case (README: a forged message)")
         return
 
 

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -22,15 +23,16 @@ import pytest
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from structlog.testing import capture_logs
 from support.poll import eventually
 from support.servers import Nats
 from unit.builders import envelope_for, plan_proposed
 
 from services.meeting.application import HELD_CASES_READ, MeetingApplication
-from services.meeting.domain import HeldCase
-from services.meeting.held_cases import catch_up
+from services.meeting.domain import HeldCase, PlanReview
+from services.meeting.held_cases import catch_up, keep_catching_up
 from shared.contract.events import DEAD_LETTER_STREAM, STREAM, envelope_json
-from shared.kernel.journey import NotFound
+from shared.kernel.journey import NotFound, acting
 from shared.kernel.store import store_env
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
@@ -207,6 +209,34 @@ async def test_d6_the_read_of_the_stream_takes_only_the_start_events_on_their_ow
         assert meeting.holds("participation", good)
         assert not meeting.holds("outreach", mislabelled) and not meeting.holds("outreach", other)
         assert meeting.held_cases_read() and meeting.recorder.max_tracking_id(HELD_CASES_READ) == 4
+    finally:
+        meeting.close()
+        await nc.close()
+
+
+async def test_d6_at_start_up_the_catch_up_names_a_plan_listed_before_for_a_case_never_held(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service's lifespan runs (`keep_catching_up`): the read, the mark, and a warning naming each plan a store
+    made before listed for a case its program never started (forged with its password: for the operator to correct)."""
+    nc = await nats_py.connect(nats.url)
+    await ensure_streams(nc)
+    outreach = Outreach(nc.jetstream())
+    meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    try:
+        real_case, forged_case, real_plan, forged_plan = uuid4(), uuid4(), uuid4(), uuid4()
+        await outreach.publish("OutreachStarted", STARTED, real_case)
+        with acting({"service": "meeting"}):  # listed by the version before, unchecked
+            meeting.save(
+                PlanReview(case_id=real_case, plan_id=real_plan, program="outreach", revision=1, summary={}),
+                PlanReview(case_id=forged_case, plan_id=forged_plan, program="outreach", revision=1, summary={}))
+        runtime = SimpleNamespace(app=meeting, relay=SimpleNamespace(nc=nc), inbox=SimpleNamespace(), tenant=None)
+        with capture_logs() as logs:
+            await keep_catching_up(runtime)
+        assert meeting.held_cases_read() and meeting.holds("outreach", real_case)
+        named = [entry for entry in logs if entry["event"] == "meeting.plan_of_a_case_never_held"]
+        assert [(entry["plan_id"], entry["case_id"]) for entry in named] == [(str(forged_plan), str(forged_case))], logs
+        assert any(entry["event"] == "meeting.held_cases_caught_up" and entry["recorded"] == 1 for entry in logs), logs
     finally:
         meeting.close()
         await nc.close()

@@ -17,11 +17,11 @@ from eventsourcing.persistence import Tracking
 from support.municipality import ELDERLY
 
 from services.meeting.application import HELD_CASES_READ, HeldCasesNotYetRead, MeetingApplication
-from services.meeting.domain import HeldCase
+from services.meeting.domain import HeldCase, PlanReview
 from services.outreach.application import OutreachApplication
 from services.outreach.translate import translate as outreach_translate
 from shared.contract.events import PoisonMessage
-from shared.kernel.journey import NotFound
+from shared.kernel.journey import NotFound, acting
 from unit.builders import (
     COORDINATOR,
     ROLES,
@@ -166,3 +166,15 @@ def test_d6_the_catch_up_records_the_cases_without_moving_the_consumers_tracking
     assert old.listed(plan_id).program == "outreach"
     with pytest.raises(PoisonMessage, match="never announced holding"):
         old.receive(*outreach.emit("PlanProposed", plan_proposed(uuid4(), program="outreach"), other_case))
+
+
+def test_d6_a_plan_listed_before_the_check_for_a_case_never_held_is_named_after_the_catch_up() -> None:
+    """A store made before may hold a plan forged with outreach's password: the catch-up names it for the operator."""
+    old = in_memory(MeetingApplication)
+    forged_case, real_case, forged_plan, real_plan = uuid4(), uuid4(), uuid4(), uuid4()
+    with acting({"service": "meeting"}):  # listed as the version before listed any, unchecked
+        old.save(PlanReview(case_id=forged_case, plan_id=forged_plan, program="outreach", revision=1, summary={}),
+                 PlanReview(case_id=real_case, plan_id=real_plan, program="outreach", revision=1, summary={}))
+    started, _ = Upstream("outreach").emit(*STARTED["outreach"], real_case)
+    old.catch_up_held_cases([started], read_to=3)
+    assert old.plans_never_held() == [{"plan_id": str(forged_plan), "program": "outreach", "case_id": str(forged_case)}]
