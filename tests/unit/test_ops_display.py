@@ -21,6 +21,7 @@ from shared.contract.events import Actor, Envelope, PoisonMessage, envelope_json
 from shared.messaging import deadletters
 from shared.messaging.inbox import refusal
 from shared.messaging.reasons import bilingual, japanese
+from unit.builders import in_memory
 
 
 def test_demo_staff_passwords_stand_in_one_column_whatever_the_longest_id(
@@ -55,6 +56,13 @@ def raised(check: Any, *args: Any) -> str:
     return refused.value.reason
 
 
+def caught_up_meeting() -> meeting.MeetingApplication:
+    """A meeting whose store knows which cases outreach and participation hold (its one-off read of the stream done)."""
+    app = in_memory(meeting.MeetingApplication)
+    app.catch_up_held_cases([], read_to=1)
+    return app
+
+
 def reasons_jusou_writes() -> dict[str, str]:
     """Each kind of reason, as the code that parks a message writes it (not copied here, where it can be called)."""
     agreeing = envelope()
@@ -74,6 +82,7 @@ def reasons_jusou_writes() -> dict[str, str]:
         "plan of another": raised(meeting._same_plan, proposed, plan),
         "plan of another case": raised(meeting._same_plan, envelope(source="collaboration", event_type="PlanProposed"),
                                        SimpleNamespace(**{**vars(plan), "program": "collaboration"})),
+        "plan for a case never held": raised(caught_up_meeting()._require_held, proposed, plan.id),
         "failed": "failed 3 times; last error RuntimeError: boom",  # shared/messaging/inbox.py, partitions.py
         "replay failed": "replay failed 3 times; last error RuntimeError: boom",  # deadletters.py handle_replay
         "replay header": ("replayed on jusou-replay.collaboration.intake.CaseEscalated, but its Jusou-Original-Subject "
@@ -92,6 +101,9 @@ def test_every_reason_jusou_writes_has_its_japanese_and_keeps_its_particulars() 
     assert str(2**60) in ja["far position"] and "3 回" in ja["failed"] and "再処理が 3 回" in ja["replay failed"]
     assert "collaboration" in ja["plan owner"] and "jusou.outreach.PlanProposed" in ja["plan owner"]
     assert "担当プログラムだけ" in ja["plan of another"] and "別のケース" in ja["plan of another case"]
+    never_held = ja["plan for a case never held"]
+    particulars = re.search(r"for case (\S+) proposes plan (\S+) ", written["plan for a case never held"])
+    assert particulars and "OutreachStarted" in never_held and all(p in never_held for p in particulars.groups())
     assert japanese("someone else's words") is None and bilingual("someone else's words") == "someone else's words"
     assert bilingual(written["failed"]) == f"{ja['failed']}\n{written['failed']}"
 

@@ -67,7 +67,12 @@ def decided(case_id: UUID, plan_id: UUID, program: str, connect_to: list[str],
     meeting = in_memory(MeetingApplication)
     proposal = {"plan_id": str(plan_id), "program": program, "revision": 1, "support_direction": "方向性",
                 "goals": ["目標"], "roles": ROLES}
-    meeting.receive(*Upstream(program).emit("PlanProposed", proposal, case_id))
+    source = Upstream(program)  # one source: its positions rise
+    if program == "outreach":  # a program proposes plans only for the cases it announced holding (D6)
+        meeting.receive(*source.emit("OutreachStarted", {"referred_by": "民生委員・児童委員", "reason": "r"}, case_id))
+    elif program == "participation":
+        meeting.receive(*source.emit("ParticipationStarted", {"referred_by": "outreach"}, case_id))
+    meeting.receive(*source.emit("PlanProposed", proposal, case_id))
     meeting.receive(*Upstream("intake").emit("ConsentRecorded", {
         "scope": "重層的支援会議での情報共有", "granted": True, "method": "書面", "covers": ["jusou_shien_kaigi"]}, case_id))
     sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
