@@ -71,6 +71,7 @@ async def test_d6_outreachs_password_cannot_list_a_plan_for_a_case_outreach_neve
     assert f"for case {target} proposes plan {forged_plan}" in letter.reason, letter.reason
     assert "outreach never announced holding (no OutreachStarted for it)" in letter.reason, letter.reason
     assert not letter.reason.startswith("failed"), letter.reason  # at once, with why
+    assert letter.reason_ja and "担当を始めた" in letter.reason_ja and target in letter.reason_ja, letter.reason_ja
     listed = await journey.http.get(journey.urls["meeting"] + f"/agenda/{forged_plan}", headers=reader())
     assert listed.status_code == 404, listed.text
     agenda = await journey.http.get(journey.urls["meeting"] + "/agenda", headers=reader())

@@ -22,6 +22,7 @@ from services.outreach.application import OutreachApplication
 from services.outreach.translate import translate as outreach_translate
 from shared.contract.events import PoisonMessage
 from shared.kernel.journey import NotFound, acting
+from shared.messaging.reasons import japanese
 from unit.builders import (
     COORDINATOR,
     ROLES,
@@ -61,6 +62,8 @@ def test_d6_a_first_plan_for_a_case_the_program_never_held_is_refused(meeting: M
     reason = refused.value.reason
     assert f"for a case {program} never announced holding (no {STARTED[program][0]} for it)" in reason, reason
     assert "not applied" in reason and str(case_id) in reason and reason.isascii(), reason  # (a NATS header)
+    ja = japanese(reason) or ""  # `jusou deadletters` shows it in Japanese first
+    assert "担当を始めた" in ja and str(case_id) in ja and str(plan_id) in ja and "反映しません" in ja, ja
     assert not listed(meeting, plan_id)
     assert meeting.agenda() == [] and meeting.recorder.max_tracking_id(program) is None  # nothing, not even tracking
 
