@@ -147,3 +147,14 @@ async def shoot(page: object, name: str) -> Path:
 
 
 sign_in = auth.sign_in  # the account is made, then the sign-in page filled in as a person would
+
+
+async def at_the_counter(page: Any, suite: Suite, staff_id: str, query: str = "") -> str:
+    """Signed in as `staff_id`, a counselor of the elderly counter's division, on intake's list of the counter's cases
+    (`query`: the address's, e.g. ``?counter=…``); intake's address."""
+    from support.municipality import ELDERLY
+
+    intake = suite.url("intake")
+    await sign_in(page, intake, staff_id, ELDERLY.division, "counselor")
+    await page.goto(f"{intake}/ui/{query}")
+    return intake

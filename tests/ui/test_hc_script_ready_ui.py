@@ -17,14 +17,12 @@ from support.ui_ready import READY, script_ready
 
 from jusou.runner import Suite
 
-from .conftest import sign_in
+from .conftest import at_the_counter
 
 
 async def test_the_page_is_marked_ready_only_once_its_script_has_run_and_a_choice_works_from_then(
         ui_suite: Suite, page: Page) -> None:
-    intake = ui_suite.url("intake")
-    await sign_in(page, intake, "kouki-051", ELDERLY.division, "counselor")
-    await page.goto(f"{intake}/ui/")
+    intake = await at_the_counter(page, ui_suite, "kouki-051")
     counter = page.locator("#counter")
     options = await counter.locator("option").evaluate_all("os => os.map(o => o.value)")
     shown = await counter.input_value()

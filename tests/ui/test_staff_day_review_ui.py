@@ -36,7 +36,7 @@ from jusou.runner import Suite
 from shared.domain.wareki import JST, today_in_japan, wareki
 from shared.web.labels import PROGRAM_LABELS
 
-from .conftest import shoot, sign_in
+from .conftest import at_the_counter, shoot, sign_in
 from .test_casework_ui import start_engagement
 from .test_collaboration_ui import escalate_a_case
 
@@ -107,9 +107,7 @@ async def test_a_case_notes_next_step_due_typed_in_wareki_is_recorded_on_that_da
 
 async def test_a_live_list_open_when_the_session_ends_says_so_instead_of_showing_the_sign_in_page_inside(
         ui_suite: Suite, page: Page) -> None:
-    intake = ui_suite.url("intake")
-    await sign_in(page, intake, "kouki-037", ELDERLY.division, "counselor")
-    await page.goto(f"{intake}/ui/?counter={ELDERLY.code}")
+    await at_the_counter(page, ui_suite, "kouki-037", f"?counter={ELDERLY.code}")
     listed = page.locator("#cases")
     await expect(listed.locator("table")).to_be_visible()
     rows_before = await listed.locator("table").inner_html()
