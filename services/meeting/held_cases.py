@@ -7,7 +7,9 @@ the plan events, and their tracking records are past the start events since). So
 marked caught up (`HELD_CASES_READ`), each start event is read once from the stream's start by subject
 (`$JS.API.STREAM.MSG.GET.JUSOU` with `next_by_subj`: a right the service has already, natsauth.py), recorded without a
 tracking record, and the store marked. Until then a first plan for a case not known held is retried by the inbox, not
-refused (`HeldCasesNotYetRead`); after, one for a case never announced is dead-lettered with its reason.
+refused (`HeldCasesNotYetRead`: one that used up its tries is parked, to be replayed); after, one for a case never
+announced is dead-lettered with its reason. The start events are known as soon as they are read (about 0.5 ms each on
+the test machine, 2,000 in 1.0 s), before they are recorded (about 2 ms each: 2,000 in 4 s).
 
 The read runs after the consumers' filters name the start events (the inbox's `reconcile`, before its first pull): a
 start event published later is delivered by its consumer, one published before is read here (both: recorded once).
@@ -68,16 +70,15 @@ async def catch_up(app: MeetingApplication, js: Any) -> int | None:
     if await anyio.to_thread.run_sync(app.held_cases_read):
         return None
     head = (await js.stream_info(STREAM)).state.last_seq
-    recorded = 0
+    announced: list[Envelope] = []
     for subject in started_subjects():
-        chunk: list[Envelope] = []
         async for seq, envelope in read_started(js, subject):
             head = max(head, seq)
-            chunk.append(envelope)
-            if len(chunk) >= CHUNK:
-                recorded += await anyio.to_thread.run_sync(app.catch_up_held_cases, chunk, None)
-                chunk = []
-        recorded += await anyio.to_thread.run_sync(app.catch_up_held_cases, chunk, None)
+            announced.append(envelope)
+    app.heard_on_stream(announced)  # a first plan waiting for one of these is listed from now on
+    recorded = 0
+    for start in range(0, len(announced), CHUNK):
+        recorded += await anyio.to_thread.run_sync(app.catch_up_held_cases, announced[start:start + CHUNK], None)
     await anyio.to_thread.run_sync(app.catch_up_held_cases, [], head)
     return recorded
 

@@ -181,3 +181,21 @@ def test_d6_a_plan_listed_before_the_check_for_a_case_never_held_is_named_after_
     started, _ = Upstream("outreach").emit(*STARTED["outreach"], real_case)
     old.catch_up_held_cases([started], read_to=3)
     assert old.plans_never_held() == [{"plan_id": str(forged_plan), "program": "outreach", "case_id": str(forged_case)}]
+
+
+def test_d6_a_start_read_from_the_stream_counts_before_it_is_recorded() -> None:
+    """The one-off read knows a case as soon as it read its start event: a first plan waiting for it is listed then,
+    while the recording goes on (it takes several times longer than the read)."""
+    old = in_memory(MeetingApplication)
+    outreach, case_id, plan_id = Upstream("outreach"), uuid4(), uuid4()
+    started, _ = outreach.emit(*STARTED["outreach"], case_id)
+    proposal = outreach.emit("PlanProposed", plan_proposed(plan_id, program="outreach"), case_id)
+    with pytest.raises(HeldCasesNotYetRead):
+        old.receive(*proposal)
+    old.heard_on_stream([started])
+    assert not old.holds("outreach", case_id) and not old.held_cases_read()
+    assert old.receive(*proposal) and old.listed(plan_id).program == "outreach"
+    with pytest.raises(HeldCasesNotYetRead):  # another case: still waits for the end of the read
+        old.receive(*outreach.emit("PlanProposed", plan_proposed(uuid4(), program="outreach"), uuid4()))
+    old.catch_up_held_cases([started], read_to=4)
+    assert old.holds("outreach", case_id) and old.held_cases_read()
