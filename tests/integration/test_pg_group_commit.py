@@ -50,6 +50,12 @@ def recorder(request: pytest.FixtureRequest, postgres: Postgres, tmp_path: Path,
         postgres.drop_schemas(prefix)
 
 
+def in_flight(recorder: Any, slots: int) -> Any:
+    """The recorder with `slots` transactions in flight at most (`IN_FLIGHT` in service), set before its first save."""
+    group_of(recorder).slots = slots
+    return recorder
+
+
 def connect() -> psycopg.Connection[Any]:
     return psycopg.connect(**pg_conninfo(Settings.from_env("intake")))
 
@@ -132,7 +138,30 @@ def joined(*savings: Saving) -> None:
         assert not saving.is_alive(), "a save never returned"
 
 
+def test_with_one_in_flight_the_saves_waiting_behind_it_share_the_next_each_given_its_own_ids(recorder: Any) -> None:
+    in_flight(recorder, 1)
+    first = Saving(recorder, events_of(uuid4(), 2))
+    others = [Saving(recorder, events_of(uuid4(), 1 + k % 3)) for k in range(7)]
+    with held(recorder) as blocker:
+        queued(recorder, [first], others)
+        blocker.commit()
+    joined(first, *others)
+
+    assert [s.error for s in (first, *others)] == [None] * 8
+    rows = stored(recorder)
+    total = sum(len(s.events) for s in (first, *others))
+    assert len(rows) == total and len({(a, v) for _, a, v, _, _ in rows}) == total  # every event recorded once
+    transactions = [x for _, _, _, _, x in rows]
+    assert transactions == [transactions[0]] * 2 + [transactions[2]] * (total - 2)  # the first alone, the seven in one
+    ids = [n for n, _, _, _, _ in rows]
+    assert ids == list(range(ids[0], ids[0] + total))
+    by_event = {(a, v): n for n, a, v, _, _ in rows}
+    for saving in (first, *others):
+        assert saving.ids == [by_event[(e.originator_id, e.originator_version)] for e in saving.events]
+
+
 def test_saves_waiting_behind_two_transactions_in_flight_share_one_each_given_its_own_ids(recorder: Any) -> None:
+    in_flight(recorder, 2)
     first, second = Saving(recorder, events_of(uuid4(), 2)), Saving(recorder, events_of(uuid4(), 3))
     others = [Saving(recorder, events_of(uuid4(), 1 + k % 3)) for k in range(6)]
     with held(recorder) as blocker:
@@ -207,6 +236,7 @@ def test_the_next_group_is_sent_while_the_one_before_flushes_and_waits_at_the_lo
     """Two in flight: while a transaction holds the table's lock, the next is already at the lock in the server; and
     when the one before ends, the group that waited in the process is sent while the second still holds the lock
     (with one in flight, d7a7106, the second save waited in the process and this fails at its first step)."""
+    in_flight(recorder, 2)
     with stalling(recorder) as stall:
         a_key, b_key = stall("a"), stall("b")
         a = Saving(recorder, stalled_events(uuid4(), "a"))
@@ -242,6 +272,7 @@ def test_the_next_group_is_sent_while_the_one_before_flushes_and_waits_at_the_lo
 
 
 def test_two_saves_of_one_version_in_a_group_the_later_alone_refused(recorder: Any) -> None:
+    in_flight(recorder, 2)
     contested = uuid4()
     first, second = Saving(recorder, events_of(uuid4())), Saving(recorder, events_of(uuid4()))
     earlier = Saving(recorder, events_of(contested, state=b"earlier"))
@@ -266,6 +297,7 @@ def test_two_saves_of_one_version_in_a_group_the_later_alone_refused(recorder: A
 
 
 def test_a_group_whose_connection_is_lost_commits_nothing_and_each_save_tries_again(recorder: Any) -> None:
+    in_flight(recorder, 2)
     first, second = Saving(recorder, events_of(uuid4())), Saving(recorder, events_of(uuid4()))
     group = [Saving(recorder, events_of(uuid4(), 2)) for _ in range(3)]
     with held(recorder) as blocker:
