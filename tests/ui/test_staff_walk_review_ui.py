@@ -218,7 +218,9 @@ async def test_a_catalogue_entry_being_written_in_is_not_wiped_when_the_list_ref
         await register("居場所「あかり」")
         await eventually(lambda: catalogued(1), "the resource in participation's catalogue")
         await sign_in(page, participation, "sanka-041", LEAD, "participation_worker")
-        await page.goto(f"{participation}/ui/catalogue?provider={provider}")
+        # the page's own first refresh, when its live updates open, comes first: the one awaited below is the change's
+        async with page.expect_response(lambda r: "/ui/catalogue-table" in r.url):
+            await page.goto(f"{participation}/ui/catalogue?provider={provider}")
         row = page.locator("#catalogue-table tbody tr", has_text="居場所「あかり」")
         await row.get_by_text("記入 / edit").click()
         schedule = row.get_by_label("開催日時・曜日 / schedule")
