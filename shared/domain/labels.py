@@ -23,6 +23,9 @@ EVENT_LABELS = {
     "Case.ConnectionAnswered": "つなぎ先からの回答",
     "Case.Escalated": "多機関協働事業へ",
     "Case.Returned": "相談窓口へ戻る",
+    "Reception.Recorded": "主訴・相談概要の記録",
+    "Reception.RecordedAgain": "主訴・相談概要の記録（紹介を受けて再び）",
+    "CollaborationCase.ReturnedToIntake": "相談窓口へ戻し",
     "Case.PersonDisclosed": "個人情報の開示",
     "Case.SittingNoted": "会議での検討",
     "Case.MeetingNoted": "会議の結果",
@@ -56,6 +59,7 @@ EVENT_LABELS = {
     "PlanReview.Listed": "会議の議題に登載",
     "PlanReview.Relisted": "会議の議題に再登載",
     "PlanReview.ClosureListed": "終結の検討を議題に登載",
+    "HeldCase.Announced": "担当開始の受領（アウトリーチ・参加支援）",
     "PlanReview.Settled": "議題の決着",
     "Consent.Heard": "本人同意の受領",
     "Consent.Changed": "本人同意の変更",
@@ -73,6 +77,8 @@ EVENT_LABELS = {
     "Engagement.ContactRecorded": "接触の記録",
     "Engagement.HandedOver": "アウトリーチからの引継ぎ",
     "CatalogueEntry.Learnt": "社会資源の登録",
+    "CatalogueEntry.DetailsRecorded": "案内情報の記入",
+    "RegionalIssue.CouncilDecided": "推進会議の決定",
     "Support.Started": "参加支援の開始",
     "Support.NeedsRecorded": "ニーズの記録",
     "Support.ResourceMatched": "社会資源とのマッチング",
@@ -104,7 +110,7 @@ KIND_LABELS = {
     "ResourceGap": "推進会議の課題", "CouncilSitting": "推進会議",
     "CaseFile": "担当者・支援経過記録",
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
-    "PlanReview": "会議の議題", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
+    "PlanReview": "会議の議題", "HeldCase": "担当している事業", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
     "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
     "LocalResource": "社会資源", "Plan": "支援プラン",
     "Place": "拠点・居場所", "ActivitySession": "地域づくりの開催", "SelfHelpGroup": "自主グループ",
@@ -139,6 +145,7 @@ FIELD_LABELS = {
     "escalation_candidate": "多機関協働へのつなぎ候補", "household_plan": "世帯のプラン", "related_case_ids": "関連するケース",
     "strands": "課題の解きほぐし", "lead": "主となるケース", "related": "関連するケース",
     "taken_up": "紹介を受けて再び対応した窓口", "status_before": "それまでの状態",
+    "via": "受領の経路", "source_position": "送信元での記録番号",
 }
 #: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
 VALUE_LABELS = {
@@ -147,6 +154,7 @@ VALUE_LABELS = {
     "approved": "承認", "revision_requested": "修正依頼", "suspended": "中断", "continued": "継続",
     "closure_requested": "終結の評価待ち", "accompanying": "伴走支援中", "awaiting": "待機", "waiting": "待機",
     "taken_up": "取り組み中", "resumed": "再開", "resolved": "解決済み", "started": "開始",
+    "catch_up": "更新時の読み込み", "event": "受信",
     **DECISION_LABELS, **MEETING_TYPE_LABELS, **PROGRAM_LABELS,
 }
 
