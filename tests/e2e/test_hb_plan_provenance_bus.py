@@ -240,3 +240,45 @@ async def test_d6_at_start_up_the_catch_up_names_a_plan_listed_before_for_a_case
     finally:
         meeting.close()
         await nc.close()
+
+
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
+async def test_d6_two_replicas_catching_up_one_store_at_once_record_each_case_once_and_mark_it_once(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    """`jusou cluster up`: two meeting replicas on one PostgreSQL schema both run the one-off read at start-up. Each
+    case is recorded once and the store marked once, whichever comes first; the one that finds the other's records at
+    its commit (checked before, committed after: made here by a replica whose check saw nothing) records nothing more
+    and goes on, and a mark already there is no error."""
+    nc = await nats_py.connect(nats.url)
+    await ensure_streams(nc)
+    js = nc.jetstream()
+    outreach = Outreach(js)
+    cases = [uuid4() for _ in range(30)]
+    for case_id in cases:
+        await outreach.publish("OutreachStarted", STARTED, case_id)
+    first = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    second = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    try:
+        recorded = await asyncio.gather(catch_up(first, js), catch_up(second, js))  # at once
+        assert sum(n or 0 for n in recorded) == len(cases), recorded
+
+        # the race made certain: a third replica whose checks all come before the others' commits
+        late = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+        try:
+            monkeypatch.setattr(late, "holds", lambda program, case_id: False)
+            monkeypatch.setattr(late, "held_cases_read", lambda: False)
+            announced = [envelope_for("outreach", i + 1, "OutreachStarted", STARTED, c)[0] for i, c in enumerate(cases)]
+            assert late.catch_up_held_cases(announced, read_to=len(cases)) == 0  # each found recorded, nothing more
+        finally:
+            late.close()
+
+        for replica in (first, second):
+            assert replica.held_cases_read() and all(replica.holds("outreach", c) for c in cases)
+            held = replica.ids_of(HeldCase)
+            assert len(held) == len(cases) and all(len(list(replica.events_of(i))) == 1 for i in held)
+        assert first.recorder.max_tracking_id(HELD_CASES_READ) == len(cases)
+    finally:
+        first.close()
+        second.close()
+        await nc.close()
