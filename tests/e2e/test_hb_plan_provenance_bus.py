@@ -36,6 +36,7 @@ from shared.kernel.journey import NotFound, acting
 from shared.kernel.store import store_env
 from shared.messaging.bus import connect, ensure_streams
 from shared.messaging.inbox import Inbox
+from shared.messaging.partitions import PartitionedInbox, partition_of_case
 from shared.settings import Settings
 
 pytestmark = pytest.mark.timeout(300)
@@ -281,4 +282,48 @@ async def test_d6_two_replicas_catching_up_one_store_at_once_record_each_case_on
     finally:
         first.close()
         second.close()
+        await nc.close()
+
+
+async def test_d6_with_partitions_a_cases_start_comes_before_its_plan_on_its_partition(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`JUSOU_PARTITIONS` = 2 (docs/capacity.md §6): an event's partition is its case's, so a case's OutreachStarted and
+    the plan after it come on one partition consumer, in order: every real plan is listed, whichever partition, and a
+    plan for a case outreach never started is dead-lettered with its reason."""
+    nc = await nats_py.connect(nats.url)
+    await ensure_streams(nc)
+    js = nc.jetstream()
+    outreach = Outreach(js)
+    meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    meeting.catch_up_held_cases([], read_to=1)  # a store made with this version
+    found: dict[int, list[UUID]] = {0: [], 1: []}
+    while min(len(f) for f in found.values()) < 4:  # four cases on each partition
+        case_id = uuid4()
+        found[partition_of_case(case_id, 2)].append(case_id)
+    cases = found[0][:4] + found[1][:4]
+    plans = [uuid4() for _ in cases]
+    never, forged = uuid4(), uuid4()
+    for case_id, plan_id in zip(cases, plans, strict=True):
+        await outreach.publish("OutreachStarted", STARTED, case_id)
+        await outreach.publish("PlanProposed", plan_proposed(plan_id, program="outreach"), case_id)
+    forged_body = await outreach.publish("PlanProposed", plan_proposed(forged, program="outreach"), never)
+    broker = NatsBroker(nats.url, logger=None)
+    inbox = PartitionedInbox(meeting, broker, max_deliver=3, partitions=2, lease_seconds=2.0, me="hb-1")
+    await broker.start()
+    pulling = await nats_py.connect(nats.url)
+    task = asyncio.create_task(inbox.run(pulling))
+    try:
+        await eventually(lambda: asyncio.sleep(0, all(listed(meeting, p) for p in plans) and inbox.dead_lettered == 1),
+                         "every real plan listed and the forged one parked")
+        letters = await parked(js)
+        assert len(letters) == 1 and "never announced holding" in letters[0][1], letters
+        assert (await js.get_msg(DEAD_LETTER_STREAM, 1)).data == forged_body
+        assert not listed(meeting, forged) and all(meeting.holds("outreach", c) for c in cases)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await broker.stop()
+        await pulling.close()
+        meeting.close()
         await nc.close()
