@@ -6,12 +6,13 @@ later), and the lock is released after the commit's WAL flush. On a disk that fl
 most ~100 transactions a second, whatever the code above does; intake needs ~150 at 200 bus events a second, and under
 that load its pool sat at 15 of 15 with 15–25 waiting (docs/capacity.md §5.12.2).
 
-Here a recorder keeps up to `IN_FLIGHT` (two) of its transactions in flight. A save that finds a slot free is sent at
+Here a recorder keeps up to `IN_FLIGHT` of its transactions in flight (one in service; two is built and tested, see
+below and docs/capacity.md §5.14: not better in the bench's pairs, so not the default). A save that finds a slot free is sent at
 once, alone: no delay is ever added to wait for company. Saves that arrive while every slot is taken wait, without a
 connection, in the order they came; when a transaction ends, its slot goes to the next group: every save waiting
 then (up to `GROUP_EVENTS` events), led by the first of them: one table lock, one insert of all their events, one
 COMMIT, one WAL flush, and each save is handed its own notification ids (the insert's, split by each save's count, in
-order). Why two: with one in flight (d7a7106, docs/capacity.md §5.13) the next group was sent only after the
+order). Why two was tried: with one in flight (d7a7106, docs/capacity.md §5.13) the next group was sent only after the
 leader's thread had read the COMMIT's answer, woken the next leader, and that thread had been scheduled, taken the
 GIL and built its insert; in a CPU-starved process the disk idled meanwhile (two bench runs made 8-44 transactions a
 second). With two, the next group is sent while the previous one flushes and waits at the table lock *in the
@@ -52,9 +53,11 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Programm
 
 #: at most this many events in one group's transaction (a save of more goes alone, whole)
 GROUP_EVENTS = 256
-#: a recorder's transactions in flight for saves without a tracking record: the next waits at the table lock in the
-#: server while the one before flushes
-IN_FLIGHT = 2
+#: a recorder's transactions in flight for saves without a tracking record. With 2 the next waits at the table lock in
+#: the server while the one before flushes (tests/integration/test_pg_group_commit.py); measured against 1 in the
+#: suite's bench, alternating (docs/capacity.md §5.14, 2026-12-06/07), it held more of 200 ev/s in 5 of 8 loaded pairs
+#: and less in 3, and in 9 quiet pairs held >= 190 in 7 runs against 9, hop p99 lower in 4: not better, so 1 stays
+IN_FLIGHT = 1
 
 Insert = Callable[..., Any]
 
@@ -76,10 +79,10 @@ class _Save:
 class _Group:
     """The saves of one recorder waiting for a transaction, and how many of its transactions are in flight."""
 
-    def __init__(self, slots: int = IN_FLIGHT) -> None:
+    def __init__(self, slots: int | None = None) -> None:
         self.lock = threading.Lock()
         self.queue: deque[_Save] = deque()  # never waiting while a slot is free: a freed slot takes the queue
-        self.slots = slots
+        self.slots = IN_FLIGHT if slots is None else slots  # read when the recorder first saves
         self.flying = 0  # transactions in flight (sent, or being sent) for grouped saves, at most `slots`
         self.transactions = 0  # figures: transactions committed (or tried) for grouped saves, and the saves
         self.saves = 0
