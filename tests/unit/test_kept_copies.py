@@ -68,8 +68,12 @@ def meeting_kept() -> tuple[MeetingApplication, dict[type, UUID]]:
     learning = app.record_learning(SECRETARIAT, sitting, plan_id, **LEARNING)
     feeds.request_closure(case_id, plan_id)
     evaluate(app, sitting, plan_id, "closed")
+    outreach_case = uuid4()  # a case outreach announced holding (HeldCase, D6)
+    assert app.receive(*Upstream("outreach").emit("OutreachStarted", {"referred_by": "民生委員・児童委員", "reason": "r"},
+                                                  outreach_case))
     return app, {meeting_domain.Meeting: sitting, meeting_domain.PlanReview: plan_id, meeting_domain.Consent: case_id,
-                 meeting_domain.CaseLearning: learning}
+                 meeting_domain.CaseLearning: learning,
+                 meeting_domain.HeldCase: meeting_domain.held_id("outreach", outreach_case)}
 
 
 def collaboration_kept() -> tuple[CollaborationApplication, dict[type, UUID]]:
