@@ -10,7 +10,6 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
-from shared.organisation.reference import COUNTERS
 
 
 def _covers_of_wording(scope: str) -> list[str]:
@@ -102,15 +101,9 @@ def due_at_intake(view: dict[str, Any], connected_on: Sequence[date], escalated_
 
 def counter_divisions(first: str, taken_up: Sequence[dict[str, Any]]) -> frozenset[str]:
     """D9 D11: the division of the counter that first received a case and of each counter that took it up again from an
-    outreach referral (Case.take_up_referral). An entry recorded before the division was kept in it is read from the
-    municipality's counters."""
-    divisions = {first}
-    for entry in taken_up:
-        known = COUNTERS.get(str(entry.get("counter")))
-        division = entry.get("division") or (known.division if known else None)
-        if division:
-            divisions.add(str(division))
-    return frozenset(divisions)
+    outreach referral (Case.take_up_referral: each entry keeps its division, from its event, also when the case is
+    rebuilt from events recorded before the entry kept it)."""
+    return frozenset({first, *(str(entry["division"]) for entry in taken_up if entry.get("division"))})
 
 
 class CaseStillUnderPlan(DomainError):
