@@ -90,6 +90,7 @@ def test_record_processed_does_what_the_library_process_event_does_after_its_pol
 
 
 def _postgres_or_skip() -> None:
+    """Skip where no PostgreSQL answers, unless JUSOU_REQUIRE_POSTGRES=1 (CI): there the test fails instead."""
     if os.environ.get("JUSOU_REQUIRE_POSTGRES") != "1":
         try:
             psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=2).close()
@@ -134,11 +135,7 @@ def test_postgres_several_trackings_and_events_commit_in_one_transaction_or_not_
 
 
 def test_postgres_tracking_commits_with_the_transaction() -> None:
-    if os.environ.get("JUSOU_REQUIRE_POSTGRES") != "1":
-        try:
-            psycopg.connect("host=127.0.0.1 port=5432 dbname=test user=postgres", connect_timeout=2).close()
-        except psycopg.OperationalError:
-            pytest.skip("no PostgreSQL at 127.0.0.1:5432 (CI sets JUSOU_REQUIRE_POSTGRES=1 and starts it)")
+    _postgres_or_skip()
     env = Environment("T", {
         "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": "test", "POSTGRES_HOST": "127.0.0.1",
         "POSTGRES_PORT": "5432", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "",
