@@ -107,6 +107,10 @@ class Environment(BaseSettings):
         "JUSOU_PG_GROUP_COMMIT", True,
         "PostgreSQL: a service's saves that arrive while one of its transactions commits share the next one (one table "
         "lock, one WAL flush; docs/capacity.md §5.13); `false` commits each save alone, as before")
+    pg_group_in_flight: int = setting(
+        "JUSOU_PG_GROUP_IN_FLIGHT", 1,
+        "PostgreSQL, with group commit: a service's grouped transactions in flight at once; `2` sends the next group "
+        "while the one before flushes (docs/capacity.md §5.14: not better in the bench on a 2-core machine)", ge=1, le=4)
     nats_url: str = setting("NATS_URL", "", "NATS server with JetStream; `jusou up` starts its own unless set",
                             shown="nats://127.0.0.1:4223")
     nats_port: Port = setting("JUSOU_NATS_PORT", DEFAULT_NATS_PORT, "port of the suite's own nats-server (`jusou up`)")
@@ -388,6 +392,7 @@ class Settings:
     stream_replicas: int = 1  # JetStream replicas of the streams a service creates (a NATS cluster: 3)
     pg_pool_size: int = 5
     pg_group_commit: bool = True  # PostgreSQL saves committed in groups (shared/kernel/group_commit.py)
+    pg_group_in_flight: int = 1  # … at most this many of those groups' transactions in flight at once
     forwarded_allow_ips: str = "127.0.0.1"  # uvicorn believes X-Forwarded-* from these (a TLS proxy)
 
     @classmethod
@@ -415,6 +420,7 @@ class Settings:
             stream_replicas=env.stream_replicas,
             pg_pool_size=env.pg_pool_size,
             pg_group_commit=env.pg_group_commit,
+            pg_group_in_flight=env.pg_group_in_flight,
             forwarded_allow_ips=env.forwarded_allow_ips,
         )
 

@@ -6,8 +6,9 @@ later), and the lock is released after the commit's WAL flush. On a disk that fl
 most ~100 transactions a second, whatever the code above does; intake needs ~150 at 200 bus events a second, and under
 that load its pool sat at 15 of 15 with 15–25 waiting (docs/capacity.md §5.12.2).
 
-Here a recorder keeps up to `IN_FLIGHT` of its transactions in flight (one in service; two is built and tested, see
-below and docs/capacity.md §5.14: not better in the bench's pairs, so not the default). A save that finds a slot free is sent at
+Here a recorder keeps up to `IN_FLIGHT` of its transactions in flight (one by default, `JUSOU_PG_GROUP_IN_FLIGHT`
+sets it; two is built and tested, see below and docs/capacity.md §5.14: not better in the bench's pairs, so not the
+default). A save that finds a slot free is sent at
 once, alone: no delay is ever added to wait for company. Saves that arrive while every slot is taken wait, without a
 connection, in the order they came; when a transaction ends, its slot goes to the next group: every save waiting
 then (up to `GROUP_EVENTS` events), led by the first of them: one table lock, one insert of all their events, one
@@ -196,6 +197,17 @@ def group_of(recorder: Any) -> _Group:
         with _MADE:
             group = recorder.__dict__.setdefault("_jusou_group", _Group())
     return group
+
+
+def set_in_flight(recorder: Any, slots: int) -> None:
+    """Let the recorder keep up to `slots` grouped transactions in flight (`JUSOU_PG_GROUP_IN_FLIGHT`; `IN_FLIGHT` when
+    never set): set when its service opens the store, before its first save. A recorder that does not group its
+    commits (SQLite, `JUSOU_PG_GROUP_COMMIT=false`) never reads it."""
+    if slots < 1:
+        raise ValueError(f"transactions in flight must be 1 or more, not {slots}")
+    group = group_of(recorder)
+    with group.lock:
+        group.slots = slots
 
 
 def waiting(recorder: Any) -> int:

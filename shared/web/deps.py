@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -30,6 +31,7 @@ from faststream.nats import NatsBroker
 from shared import tenancy
 from shared.contract.events import Envelope
 from shared.kernel.app import ServiceApplication
+from shared.kernel.group_commit import set_in_flight
 from shared.kernel.journey import DomainError
 from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
 from shared.kernel.threads import run_sync
@@ -284,6 +286,16 @@ async def open_runtime(
     return Tenants(runtimes)
 
 
+def open_store(settings: Settings, application_class: type[ServiceApplication]) -> ServiceApplication:
+    """The service's application on its store (`store_env`); on PostgreSQL with group commit, its recorder keeps up to
+    `JUSOU_PG_GROUP_IN_FLIGHT` grouped transactions in flight (shared/kernel/group_commit.py)."""
+    with creating(settings):  # replicas starting together: one creates the schema's tables
+        made = application_class(env=store_env(settings))
+    if settings.store == "postgres" and settings.pg_group_commit:
+        set_in_flight(made.recorder, settings.pg_group_in_flight)
+    return made
+
+
 async def _start(
     settings: Settings,
     application_class: type[ServiceApplication],
@@ -293,11 +305,7 @@ async def _start(
 ) -> Runtime:
     service = settings.service
 
-    def open_store() -> ServiceApplication:
-        with creating(settings):  # replicas starting together: one creates the schema's tables
-            return application_class(env=store_env(settings))
-
-    app = await opened(open_store, service)
+    app = await opened(functools.partial(open_store, settings, application_class), service)
     nc = await connect(settings.nats_url, f"{service}-relay" + (f"@{tenant}" if tenant else ""), settings.nats_user,
                        settings.nats_password)
     await ensure_streams(nc, settings.stream_replicas)

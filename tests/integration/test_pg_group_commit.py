@@ -358,3 +358,44 @@ def test_with_group_commit_off_each_save_commits_alone_waiting_in_the_server(
     finally:
         factory.close()
         postgres.drop_schemas(prefix)
+
+
+@pytest.mark.parametrize(("setting", "in_the_server"), [(None, 1), ("2", 2)])
+def test_jusou_pg_group_in_flight_sets_a_service_store_s_transactions_in_flight(
+        postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None,
+        in_the_server: int) -> None:
+    """`JUSOU_PG_GROUP_IN_FLIGHT` reaches the store a service opens (shared/web/deps.py `open_store`): with 2, two
+    saves wait at the table's lock in the server and the third waits for a slot; by default one does."""
+    from eventsourcing.application import Application
+
+    from shared.web.deps import open_store
+
+    prefix = f"gc_{uuid4().hex[:8]}_"
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    if setting is not None:
+        monkeypatch.setenv("JUSOU_PG_GROUP_IN_FLIGHT", setting)
+    for name, value in postgres.env(prefix).items():
+        monkeypatch.setenv(name, value)
+    app = open_store(Settings.from_env("intake"), Application)
+    try:
+        recorder = app.recorder
+        savings = [Saving(recorder, events_of(uuid4())) for _ in range(3)]
+        with held(recorder) as blocker:
+            for saving in savings:
+                saving.start()
+            until(lambda: len(lock_waiters(recorder)) == in_the_server and waiting(recorder) == 3 - in_the_server,
+                  f"{in_the_server} saves at the table's lock, the rest waiting for a slot")
+            blocker.commit()
+        joined(*savings)
+        assert [s.error for s in savings] == [None] * 3
+    finally:
+        app.close()
+        postgres.drop_schemas(prefix)
+
+
+def test_jusou_pg_group_in_flight_out_of_range_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.settings import SettingsError, current
+
+    monkeypatch.setenv("JUSOU_PG_GROUP_IN_FLIGHT", "0")
+    with pytest.raises(SettingsError, match="JUSOU_PG_GROUP_IN_FLIGHT"):
+        current()
