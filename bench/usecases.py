@@ -83,8 +83,10 @@ def child(tree: Path, n: int, warm: int, serve: bool = False) -> dict[str, float
         case_id = uuid4()
         c, m = "collaboration", "meeting"
         timed(m, meeting.receive, *intake.emit("ConsentRecorded", consent_recorded(True), case_id))
-        timed(c, collaboration.receive, *intake.emit("CaseEscalated", {
-            "reason": "母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": ELDERLY.ja}, case_id))
+        escalated = intake.emit("CaseEscalated", {
+            "reason": "母の介護と本人のひきこもり", "concerns": ["高齢・介護"], "primary_agency": ELDERLY.ja}, case_id)
+        timed(c, collaboration.receive, *escalated)
+        timed(m, meeting.receive, *escalated)  # the meeting hears it too: it lists collaboration's plans for it (D4)
         for _ in range(2):
             timed(c, collaboration.case_view, case_id)
         plan_id = timed(c, collaboration.draft_plan, COORDINATOR, case_id, "方向性", ["目標"], ROLES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -12,6 +14,8 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.meeting.domain import (
+    HELD_PROGRAMS,
+    OPENED_BY,
     STARTED_BY,
     CaseLearning,
     ConfidentialMeeting,
@@ -21,11 +25,14 @@ from services.meeting.domain import (
     PlanReview,
     consent_given_again,
     held_id,
+    holder_of,
 )
 from services.meeting.listing import Rows
 from shared.contract.events import (
+    CaseEscalatedV2,
     ConsentRecordedV1,
     Envelope,
+    OutreachHandedOverV1,
     OutreachStartedV1,
     ParticipationStartedV1,
     PlanClosureRequestedV1,
@@ -52,15 +59,33 @@ WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 m
 #: position is the JUSOU sequence read to. Absent: a store made before the meeting kept which cases outreach and
 #: participation hold, not caught up yet (a first plan for a case not known held then waits, `HeldCasesNotYetRead`)
 HELD_CASES_READ = "meeting-held-cases-read"
+#: the same for the cases collaboration holds (intake's CaseEscalated, outreach's OutreachHandedOver to collaboration):
+#: its own record, as a store caught up for outreach and participation (HELD_CASES_READ) never read those
+ESCALATIONS_READ = "meeting-escalations-read"
+#: each program's mark: its cases were read once from the stream (or the store was made knowing them)
+READ_MARKS = {"outreach": HELD_CASES_READ, "participation": HELD_CASES_READ, "collaboration": ESCALATIONS_READ}
+#: how long a first plan from collaboration for a case not yet heard opened is retried before it is refused: its case
+#: opens on another source's event (intake's, outreach's), delivered by another consumer, which may come a little
+#: after the plan (the meeting's intake consumer behind); retried while that consumer still moves (`_opening_awaited`)
+OPENING_GRACE_SECONDS = 2.0
+#: how many such plans are remembered waiting at once (the oldest forgotten: it waits again from its next delivery)
+WAITING_PLANS = 10_000
 
 SETTLED = {"approved": "approved", "revision_requested": "revision_requested", "returned_to_intake": "returned"}
 ON_THE_AGENDA = ("proposed", "closure_requested")
 
 
 class HeldCasesNotYetRead(RuntimeError):
-    """A first plan from outreach or participation for a case the meeting has not heard it hold, while the store's
-    one-off read of their start events (services/meeting/held_cases.py) has not finished: not refused, retried by the
-    inbox (nak with a growing delay) until the read has."""
+    """A first plan from outreach, participation or collaboration for a case the meeting has not heard it hold, while
+    the store's one-off read of the events that make it hold a case (services/meeting/held_cases.py) has not finished:
+    not refused, retried by the inbox (nak with a growing delay) until the read has."""
+
+
+class OpeningNotYetHeard(RuntimeError):
+    """D4: a first plan from collaboration for a case the meeting has not (yet) heard escalated or handed over to it:
+    that event comes from intake or outreach on another consumer, which may deliver it after the plan. Retried by the
+    inbox (nak with a growing delay) for `OPENING_GRACE_SECONDS` and while those consumers still apply events; then
+    refused (`PoisonMessage`), or parked after the inbox's tries, to be replayed once the case is heard."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,13 @@ class MeetingApplication(KeptReads):
         #: each sitting's type and attendees, read once (issue 19: the division scope of every read of a sitting
         #: loaded the meeting, which the route then loaded again); they never change, so nothing is ever stale
         self._sittings: dict[UUID, Sitting] = {}
-        #: whether the held cases were read from the stream (`HELD_CASES_READ`); once True it stays so
-        self._held_cases_read = False
+        #: the marks of `READ_MARKS` found in the store (the held cases read from the stream); once found they stay
+        self._marks_read: set[str] = set()
+        #: a first collaboration plan for a case not yet heard opened: its event id → (when first seen, the meeting's
+        #: intake and outreach tracking then), while it is retried (`_opening_awaited`)
+        self._waiting: OrderedDict[UUID, tuple[float, tuple[int | None, ...]]] = OrderedDict()
+        self.opening_grace = OPENING_GRACE_SECONDS
+        self.clock = time.monotonic
         #: (program, case) of start events the one-off read found on the stream, before they are all recorded: a first
         #: plan for one of them is listed at once (the read takes ~0.5 ms a start event, recording them several times that)
         self._announced_on_stream: set[tuple[str, UUID]] = set()
@@ -490,14 +520,27 @@ class MeetingApplication(KeptReads):
         """D6 D13: participation holds the case from its start: its first plan for the case may be listed."""
         self._announced(envelope, processing)
 
-    def _announced(self, envelope: Envelope, processing: ProcessingEvent[UUID]) -> None:
-        """Record that `envelope.source` holds the case (once). Acted by the meeting's policy alone: the start event's
-        divisions are not added to who may read the meeting's record of the case (its plans' roles and its sittings
-        say that, as before)."""
-        if self.holds(envelope.source, envelope.case_id):
+    @handles(CaseEscalatedV2)
+    def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
+        """D4: collaboration holds an escalated case (v1 events arrive raised to v2; a household's related cases are
+        held with the escalated case, whose plan is theirs: collaboration drafts none on a related case)."""
+        self._announced(envelope, processing, "collaboration")
+
+    @handles(OutreachHandedOverV1)
+    def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
+        """D4 D12: outreach's hand-over to collaboration opens the case there: its first plan may be listed."""
+        if payload.to_program == "collaboration":
+            self._announced(envelope, processing, "collaboration")
+
+    def _announced(self, envelope: Envelope, processing: ProcessingEvent[UUID], program: str | None = None) -> None:
+        """Record that `program` (the event's source when not given) holds the case (once). Acted by the meeting's
+        policy alone: the event's divisions are not added to who may read the meeting's record of the case (its plans'
+        roles and its sittings say that, as before)."""
+        program = program or envelope.source
+        if self.holds(program, envelope.case_id):
             return
         with acting({"service": self.service}, caused_by=envelope.event_id):
-            processing.collect_events(HeldCase(program=envelope.source, case_id=envelope.case_id, via="event",
+            processing.collect_events(HeldCase(program=program, case_id=envelope.case_id, via="event",
                                                source_position=envelope.source_position))
 
     def holds(self, program: str, case_id: UUID) -> bool:
@@ -505,94 +548,140 @@ class MeetingApplication(KeptReads):
         return next(iter(self.events.get(held_id(program, case_id), limit=1)), None) is not None
 
     def _require_held(self, envelope: Envelope, plan_id: UUID) -> None:
-        """D6: a first plan from outreach or participation is listed only for a case that program announced it holds
+        """D4 D6: a first plan from outreach or participation is listed only for a case that program announced it holds
         (OutreachStarted, ParticipationStarted: each comes before the program's plans for the case, on the same
-        consumer, so a real plan never finds it missing). Found by the review: with one of their NATS passwords a plan
-        could be proposed for any case, and the divisions its roles name then read that case's records here."""
+        consumer, so a real plan never finds it missing); one from collaboration only for a case intake escalated or
+        outreach handed over to it (CaseEscalated, OutreachHandedOver: other sources, other consumers, so a real plan
+        may come first and is retried a while, `OpeningNotYetHeard`). Found by the review: with one of their NATS
+        passwords a plan could be proposed for any case, and the divisions its roles name then read that case's
+        records here."""
         program = envelope.source
-        if (program not in STARTED_BY or (program, envelope.case_id) in self._announced_on_stream
+        if (program not in HELD_PROGRAMS or (program, envelope.case_id) in self._announced_on_stream
                 or self.holds(program, envelope.case_id)):
+            self._waiting.pop(envelope.event_id, None)
             return
-        if not self.held_cases_read():
+        if not self.held_cases_read(program):
             raise HeldCasesNotYetRead(
                 f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not yet read "
                 f"which cases {program} holds (services/meeting/held_cases.py): tried again"
             )
+        if program in OPENED_BY and self._opening_awaited(envelope):
+            raise OpeningNotYetHeard(
+                f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not heard the case "
+                f"opened there ({' or '.join(t for _, t, _ in OPENED_BY[program])}) yet: tried again"
+            )
+        self._waiting.pop(envelope.event_id, None)
+        heard = STARTED_BY.get(program) or OPENED_BY[program][0][1]
         raise PoisonMessage(
             f"{envelope.event_type} from {program} for case {envelope.case_id} proposes plan {plan_id} for a case "
-            f"{program} never announced holding (no {STARTED_BY[program]} for it): a program proposes plans only for "
-            f"its own cases (D6): not applied"
+            f"{program} never announced holding (no {heard} for it): {_opened_by(program)}a program proposes plans "
+            f"only for its own cases ({'D4 D6' if program in OPENED_BY else 'D6'}): not applied"
         )  # (in English, as every reason: a header; shared/messaging/reasons.py gives its Japanese)
 
-    def held_cases_read(self) -> bool:
-        """Whether this store knows every case outreach and participation announced (`HELD_CASES_READ`): a store made
-        with this version hears each start event on its consumers; one made before was caught up once."""
-        if not self._held_cases_read:
-            self._held_cases_read = self.recorder.max_tracking_id(HELD_CASES_READ) is not None
-        return self._held_cases_read
+    def _opening_awaited(self, envelope: Envelope) -> bool:
+        """Whether a first collaboration plan for a case not heard opened is still retried: for `opening_grace` seconds
+        from its first delivery here, and while the meeting's consumers of the opening events' sources applied
+        something since (a backlog: the case's escalation may be in it). Refused after: nothing came meanwhile."""
+        now, moved = self.clock(), self._opening_positions()
+        first = self._waiting.get(envelope.event_id)
+        if first is None:
+            self._waiting[envelope.event_id] = (now, moved)
+            while len(self._waiting) > WAITING_PLANS:
+                self._waiting.popitem(last=False)
+            return True
+        if now - first[0] < self.opening_grace or moved != first[1]:
+            if moved != first[1]:
+                self._waiting[envelope.event_id] = (now, moved)  # still moving: wait a grace from here
+            return True
+        return False
+
+    def _opening_positions(self) -> tuple[int | None, ...]:
+        """The meeting's tracking of each source whose events open a collaboration case (intake, outreach)."""
+        sources = sorted({source for openers in OPENED_BY.values() for source, _, _ in openers})
+        return tuple(self.recorder.max_tracking_id(source) for source in sources)
+
+    def held_cases_read(self, program: str | None = None) -> bool:
+        """Whether this store knows every case `program` (every plan owner when None) holds (`READ_MARKS`): a store
+        made with this version hears each such event on its consumers; one made before was caught up once."""
+        marks = {READ_MARKS[program]} if program is not None else set(READ_MARKS.values())
+        for mark in marks - self._marks_read:
+            if self.recorder.max_tracking_id(mark) is not None:
+                self._marks_read.add(mark)
+        return marks <= self._marks_read
+
+    def unread_programs(self) -> list[str]:
+        """The plan owners whose held cases this store has not read from the stream yet (`held_cases_read`)."""
+        return [program for program in HELD_PROGRAMS if not self.held_cases_read(program)]
 
     def heard_on_stream(self, announced: Iterable[Envelope]) -> None:
-        """The start events the one-off read found (`catch_up_held_cases` records them next): known at once."""
-        self._announced_on_stream.update((e.source, e.case_id) for e in announced
-                                         if STARTED_BY.get(e.source) == e.event_type)
+        """The events the one-off read found (`catch_up_held_cases` records them next): known at once."""
+        for envelope in announced:
+            program = holder_of(envelope.source, envelope.event_type, envelope.payload)
+            if program is not None:
+                self._announced_on_stream.add((program, envelope.case_id))
 
     def catch_up_held_cases(self, announced: Iterable[Envelope], read_to: int | None) -> int:
-        """Record the cases outreach and participation announced in these start events (read from the stream's start,
-        services/meeting/held_cases.py), without a tracking record of their source: the consumer's tracking may be
-        past them already, and the events still to come are its own. Then, when `read_to` is given (the JUSOU
-        sequence read to: the whole stream), the store is marked caught up (`HELD_CASES_READ`). Returns how many
+        """Record the cases outreach and participation announced in these start events, and those intake escalated
+        or outreach handed over to collaboration (read from the stream's start, services/meeting/held_cases.py),
+        without a tracking record of their source: the consumer's tracking may be past them already, and the events
+        still to come are its own. Then, when `read_to` is given (the JUSOU sequence read to: the whole stream), every
+        mark not yet in the store is recorded (`READ_MARKS`: the read covered their events). Returns how many cases
         were new. Runs beside the inbox: under its lock, and a case recorded meanwhile elsewhere is skipped."""
         recorded = 0
-        batch: list[Envelope] = []
+        batch: list[tuple[str, Envelope]] = []
         for envelope in announced:
-            if STARTED_BY.get(envelope.source) != envelope.event_type:
+            program = holder_of(envelope.source, envelope.event_type, envelope.payload)
+            if program is None:
                 continue
-            batch.append(envelope)
+            batch.append((program, envelope))
             if len(batch) >= 200:
                 recorded += self._hold(batch)
                 batch = []
         recorded += self._hold(batch)
         if read_to is not None and not self.held_cases_read():
-            try:
-                self.recorder.insert_tracking(Tracking(application_name=HELD_CASES_READ, notification_id=max(read_to, 1)))
-            except IntegrityError:
-                pass  # another replica marked it first
-            self._held_cases_read = True
+            for mark in sorted(set(READ_MARKS.values()) - self._marks_read):
+                if self.recorder.max_tracking_id(mark) is not None:
+                    continue
+                try:
+                    self.recorder.insert_tracking(Tracking(application_name=mark, notification_id=max(read_to, 1)))
+                except IntegrityError:
+                    pass  # another replica marked it first
+            self._marks_read.update(READ_MARKS.values())
             self._announced_on_stream.clear()  # all recorded: the store answers
         return recorded
 
     def plans_never_held(self) -> list[dict[str, str]]:
-        """The plans outreach or participation put on the list for a case it never announced (listed before the meeting
-        checked: forged with its NATS password, or a test's): for the operator to review and correct with the meeting's
-        commands (services/meeting/held_cases.py logs them once the held cases are read)."""
+        """The plans outreach, participation or collaboration put on the list for a case it never held (listed before
+        the meeting checked: forged with its NATS password, or a test's): for the operator to review and correct with
+        the meeting's commands (services/meeting/held_cases.py logs them once the held cases are read)."""
         found = []
         for plan_id in self.ids_of(PlanReview):
             review = self.listed(plan_id)
-            if review.program in STARTED_BY and not self.holds(review.program, review.case_id):
+            if review.program in HELD_PROGRAMS and not self.holds(review.program, review.case_id):
                 found.append({"plan_id": str(plan_id), "program": review.program, "case_id": str(review.case_id)})
         return found
 
-    def _hold(self, envelopes: list[Envelope]) -> int:
+    def _hold(self, held: list[tuple[str, Envelope]]) -> int:
         with self.processing_lock:
-            new = {held_id(e.source, e.case_id): e for e in envelopes if not self.holds(e.source, e.case_id)}
+            new = {held_id(p, e.case_id): (p, e) for p, e in held if not self.holds(p, e.case_id)}
             if not new:
                 return 0
             try:
-                self.save(*(self._caught_up(e) for e in new.values()))
+                self.save(*(self._caught_up(p, e) for p, e in new.values()))
                 return len(new)
             except IntegrityError:  # one recorded meanwhile by another replica: each alone, made again
                 count = 0
-                for envelope in new.values():
+                for program, envelope in new.values():
                     try:
-                        self.save(self._caught_up(envelope))
+                        self.save(self._caught_up(program, envelope))
                         count += 1
                     except IntegrityError:
                         pass
                 return count
 
-    def _caught_up(self, envelope: Envelope) -> HeldCase:
+    def _caught_up(self, program: str, envelope: Envelope) -> HeldCase:
         with acting({"service": self.service}, caused_by=envelope.event_id):
-            return HeldCase(program=envelope.source, case_id=envelope.case_id, via="catch_up",
+            return HeldCase(program=program, case_id=envelope.case_id, via="catch_up",
                             source_position=envelope.source_position)
 
     @handles(PlanClosureRequestedV1)
@@ -619,6 +708,13 @@ def _owner_sent(envelope: Envelope, program: str | None, plan_id: UUID) -> None:
             f"{envelope.event_type} from {envelope.source} names plan {plan_id} as {program}'s: a program sends only "
             f"its own plans (the subject is the authority): not applied"
         )
+
+
+def _opened_by(program: str) -> str:
+    """What opens `program`'s cases, for a refusal's reason (nothing for a program that starts its own)."""
+    openers = [f"{source}'s {event_type}" + (f" to {program}" if naming else "")
+               for source, event_type, naming in OPENED_BY.get(program, ())]
+    return f"{program}'s cases open on {' or '.join(openers)}; " if openers else ""
 
 
 def _same_plan(envelope: Envelope, review: PlanReview) -> None:

@@ -146,15 +146,41 @@ class Consent(JourneyAggregate):
 #: the namespace of `HeldCase` ids: one per (program, case), derivable from the two alone
 HELD_NAMESPACE = UUID("3c1b7e52-9d0a-4f6e-8b21-5a7d4e0c9f63")
 #: the programs whose cases the meeting learns from their own start events (D6): outreach's OutreachStarted (D12) and
-#: participation's ParticipationStarted (D13); collaboration's plans are not checked here (its cases open on intake's
-#: CaseEscalated and are checked by collaboration itself)
+#: participation's ParticipationStarted (D13)
 STARTED_BY = {"outreach": "OutreachStarted", "participation": "ParticipationStarted"}
+#: the program whose cases open on other programs' events (D4 D12), sent with their credentials, which its own cannot
+#: forge: collaboration holds a case from intake's CaseEscalated (any version; a household's plan is on the escalated
+#: case, collaboration drafts none on its related cases) or outreach's OutreachHandedOver naming it (`to_program`).
+#: Each entry: (source, event type, the payload field that must name the program, or None)
+OPENED_BY: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "collaboration": (("intake", "CaseEscalated", None), ("outreach", "OutreachHandedOver", "to_program")),
+}
+#: every plan owner whose first plan for a case the meeting lists only for a case it holds (D4 D6)
+HELD_PROGRAMS = (*STARTED_BY, *OPENED_BY)
+
+
+def holder_of(source: str, event_type: str, payload: dict[str, Any]) -> str | None:
+    """The program that holds the event's case from this event on (`STARTED_BY`, `OPENED_BY`); None for any other."""
+    if STARTED_BY.get(source) == event_type:
+        return source
+    for program, openers in OPENED_BY.items():
+        for opener_source, opener_type, naming in openers:
+            if (source, event_type) == (opener_source, opener_type) and (naming is None or payload.get(naming) == program):
+                return program
+    return None
+
+
+def held_events(programs: Any) -> list[tuple[str, str]]:
+    """(source, event type) of every event that makes one of `programs` hold a case."""
+    found = [(program, STARTED_BY[program]) for program in programs if program in STARTED_BY]
+    return found + [(source, event_type) for program in programs for source, event_type, _ in OPENED_BY.get(program, ())]
 
 
 class HeldCase(JourneyAggregate):
-    """D6 D12 D13: a case a plan-owning program announced it holds (its own start event on the bus), as the meeting
-    heard it: a first plan from that program for the case is listed only then. `via` says how it was heard:
-    `event` (its consumer) or `catch_up` (read once from the stream for a store made before the meeting kept these)."""
+    """D4 D6 D12 D13: a case a plan-owning program holds, as the meeting heard it on the bus (its own start event, or
+    for collaboration intake's escalation or outreach's hand-over): a first plan from that program for the case is
+    listed only then. `via` says how it was heard: `event` (its consumer) or `catch_up` (read once from the stream for
+    a store made before the meeting kept these); `source_position` is the heard event's, in its source's order."""
 
     if TYPE_CHECKING:
         Announced: ClassVar[type[Any]]

@@ -1,15 +1,20 @@
-"""The cases outreach and participation hold, read once from the stream for a store made before the meeting kept them.
+"""The cases outreach, participation and collaboration hold, read once from the stream for a store made before the
+meeting kept them.
 
 The meeting lists a first plan from outreach or participation only for a case that program announced it holds
-(OutreachStarted, ParticipationStarted: services/meeting/application.py `_require_held`, D6). Its consumers of those
-sources hear every start event from this version on; a store made before never did (the consumers' filters named only
-the plan events, and their tracking records are past the start events since). So at start-up, while the store is not
-marked caught up (`HELD_CASES_READ`), each start event is read once from the stream's start by subject
+(OutreachStarted, ParticipationStarted: services/meeting/application.py `_require_held`, D6), and one from collaboration
+only for a case intake escalated (CaseEscalated) or outreach handed over to it (OutreachHandedOver, to_program
+collaboration; D4). Its consumers of those sources hear every such event from this version on; a store made before
+never did (the consumers' filters named other events, and their tracking records are past these since). So at
+start-up, for each mark not yet in the store (`READ_MARKS`: `HELD_CASES_READ` for outreach's and participation's start
+events, `ESCALATIONS_READ` for collaboration's, added later, so a store caught up for the first is read again for the
+second), each such event is read once from the stream's start by subject
 (`$JS.API.STREAM.MSG.GET.JUSOU` with `next_by_subj`: a right the service has already, natsauth.py), recorded without a
 tracking record, and the store marked. Until then a first plan for a case not known held is retried by the inbox, not
 refused (`HeldCasesNotYetRead`: one that used up its tries is parked, to be replayed); after, one for a case never
-announced is dead-lettered with its reason. The start events are known as soon as they are read (about 0.5 ms each on
-the test machine, 2,000 in 1.0 s), before they are recorded (about 2 ms each: 2,000 in 4 s).
+announced is dead-lettered with its reason (collaboration's after a short wait, `OpeningNotYetHeard`: its case opens on
+another source's event, which another consumer delivers). The events are known as soon as they are read (about
+0.5 ms each on the test machine, 2,000 in 1.0 s), before they are recorded (about 2 ms each: 2,000 in 4 s).
 
 The read runs after the consumers' filters name the start events (the inbox's `reconcile`, before its first pull): a
 start event published later is delivered by its consumer, one published before is read here (both: recorded once).
@@ -31,7 +36,7 @@ from fastapi import FastAPI
 from nats.js.errors import NotFoundError
 
 from services.meeting.application import MeetingApplication
-from services.meeting.domain import STARTED_BY
+from services.meeting.domain import HELD_PROGRAMS, held_events
 from shared import tenancy
 from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, PoisonMessage, parse
 
@@ -41,9 +46,11 @@ log = structlog.get_logger()
 CHUNK = 500
 
 
-def started_subjects() -> list[str]:
-    """The subjects of the start events the meeting keeps: `jusou.outreach.OutreachStarted`, ..."""
-    return [f"{SUBJECT_PREFIX}.{program}.{event_type}" for program, event_type in STARTED_BY.items()]
+def started_subjects(programs: list[str] | None = None) -> list[str]:
+    """The subjects of the events that make `programs` (every plan owner when None) hold a case:
+    `jusou.outreach.OutreachStarted`, ..., `jusou.intake.CaseEscalated`, `jusou.outreach.OutreachHandedOver`."""
+    return [f"{SUBJECT_PREFIX}.{source}.{event_type}"
+            for source, event_type in held_events(HELD_PROGRAMS if programs is None else programs)]
 
 
 async def read_started(js: Any, subject: str) -> AsyncIterator[tuple[int, Envelope]]:
@@ -67,11 +74,12 @@ async def read_started(js: Any, subject: str) -> AsyncIterator[tuple[int, Envelo
 async def catch_up(app: MeetingApplication, js: Any) -> int | None:
     """Read the start events from the stream's start and record them (`catch_up_held_cases`); None when the store was
     caught up already. Returns how many cases were new."""
-    if await anyio.to_thread.run_sync(app.held_cases_read):
+    unread = await anyio.to_thread.run_sync(app.unread_programs)
+    if not unread:
         return None
     head = (await js.stream_info(STREAM)).state.last_seq
     announced: list[Envelope] = []
-    for subject in started_subjects():
+    for subject in started_subjects(unread):
         async for seq, envelope in read_started(js, subject):
             head = max(head, seq)
             announced.append(envelope)
@@ -84,19 +92,21 @@ async def catch_up(app: MeetingApplication, js: Any) -> int | None:
 
 
 async def consumers_filtered(runtime: Any) -> None:
-    """Wait until the inbox's consumers of outreach and participation were reconciled (their filters name the start
-    events), or it is an inbox that does not say (partitioned: each partition consumer takes every type of its source)."""
+    """Wait until the inbox's consumers of intake, outreach and participation were reconciled (their filters name the
+    events read here), or it is an inbox that does not say (partitioned: each partition consumer takes every type of
+    its source)."""
     inbox = runtime.inbox
     filtered = getattr(inbox, "filtered", None)
     if filtered is None or hasattr(inbox, "partitions"):  # partition consumers: `jusou.<source>.*`, every type
         return
+    sources = sorted({subject.split(".")[1] for subject in started_subjects()})
     delay = 0.05
     for _ in range(60):  # about a minute; then read all the same (the consumer keeps its old filter: logged)
-        if all(program in filtered for program in STARTED_BY):
+        if all(source in filtered for source in sources):
             return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
-    log.warning("meeting.held_cases_filters_unconfirmed", services=list(STARTED_BY))
+    log.warning("meeting.held_cases_filters_unconfirmed", services=sources)
 
 
 async def keep_catching_up(runtime: Any) -> None:

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from support.auth import reader
+from support.held import escalate
 from support.municipality import ELDERLY, HARDSHIP, LEAD_NAME
 
 from services.collaboration.application import CollaborationApplication
@@ -150,6 +151,7 @@ def test_the_meetings_agenda_item_and_consent_answer_as_fastapi_did_and_follow_e
     assert "given" not in unheard.json()  # exclude_unset, as the route declares
 
     assert app.receive(*intake.emit("ConsentRecorded", consent_recorded(True), case_id))
+    escalate(app, case_id, intake)
     assert app.receive(*collaboration.emit("PlanProposed", plan_proposed(plan_id, 1), case_id))
     for _ in range(2):
         heard = client.get(f"/consents/{case_id}", headers=reader())

@@ -10,6 +10,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
+from support.held import escalate
 from support.municipality import ELDERLY, partner
 
 from services.meeting.application import MeetingApplication
@@ -46,7 +47,10 @@ class Feeds:
         self.collaboration = Upstream("collaboration")
 
     def propose(self, case_id: UUID, plan_id: UUID | None = None, revision: int = 1) -> UUID:
+        """Collaboration proposes (or revises) a plan for the case, escalated to it by intake first (D4)."""
         plan_id = plan_id or uuid4()
+        if not self.meeting.holds("collaboration", case_id):
+            escalate(self.meeting, case_id, self.intake)
         assert self.meeting.receive(*self.collaboration.emit("PlanProposed", plan_proposed(plan_id, revision), case_id))
         return plan_id
 
@@ -251,6 +255,7 @@ def test_d6_revised_plan_is_decided_at_its_new_revision(meeting: MeetingApplicat
 
 def test_d6_plan_proposed_delivered_twice_is_listed_once(meeting: MeetingApplication, feeds: Feeds) -> None:
     case_id = uuid4()
+    escalate(meeting, case_id, feeds.intake)
     envelope, payload = feeds.collaboration.emit("PlanProposed", plan_proposed(uuid4()), case_id)
     meeting.receive(envelope, payload)
     recorded = stored_count(meeting)

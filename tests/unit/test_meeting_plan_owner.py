@@ -10,6 +10,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 import pytest
+from support.held import escalate
 
 from services.meeting.application import MeetingApplication
 from shared.contract.events import PoisonMessage
@@ -32,6 +33,7 @@ def test_d6_a_plan_proposed_naming_another_program_is_refused(meeting: MeetingAp
 
 def test_d6_another_programs_plan_is_not_relisted_by_a_program_that_does_not_own_it(meeting: MeetingApplication) -> None:
     plan_id, case_id = uuid4(), uuid4()
+    escalate(meeting, case_id)
     assert meeting.receive(*Upstream("collaboration").emit("PlanProposed", plan_proposed(plan_id), case_id))
     forged = {**plan_proposed(plan_id, revision=2, program="outreach"), "support_direction": "乗っ取り"}
     with pytest.raises(PoisonMessage, match="which collaboration proposed"):
@@ -44,6 +46,7 @@ def test_d6_another_programs_plan_is_not_relisted_by_a_program_that_does_not_own
 def test_d4_a_plan_is_relisted_only_for_its_own_case(meeting: MeetingApplication) -> None:
     plan_id, case_id = uuid4(), uuid4()
     collaboration = Upstream("collaboration")
+    escalate(meeting, case_id)
     assert meeting.receive(*collaboration.emit("PlanProposed", plan_proposed(plan_id), case_id))
     with pytest.raises(PoisonMessage, match="a plan belongs to one case"):
         meeting.receive(*collaboration.emit("PlanProposed", plan_proposed(plan_id, revision=2), uuid4()))
@@ -54,6 +57,7 @@ def test_d4_a_plan_is_relisted_only_for_its_own_case(meeting: MeetingApplication
 
 def test_d7_a_closure_is_asked_only_by_the_plans_owner(meeting: MeetingApplication) -> None:
     plan_id, case_id = uuid4(), uuid4()
+    escalate(meeting, case_id)
     assert meeting.receive(*Upstream("collaboration").emit("PlanProposed", plan_proposed(plan_id), case_id))
     with pytest.raises(PoisonMessage, match="which collaboration proposed"):
         meeting.receive(*Upstream("participation").emit("PlanClosureRequested", {"plan_id": str(plan_id),

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from support.held import escalate
 from support.municipality import CHILDCARE, ELDERLY, HARDSHIP, LEAD_NAME, partner
 
 from services.meeting.application import MeetingApplication
@@ -39,6 +40,7 @@ class Sitting:
     def plan(self, consent: bool = True) -> UUID:
         case_id, plan_id = uuid4(), uuid4()
         assert self.app.receive(*self.intake.emit("ConsentRecorded", consent_recorded(consent), case_id))
+        escalate(self.app, case_id, self.intake)
         assert self.app.receive(*self.collaboration.emit("PlanProposed", plan_proposed(plan_id), case_id))
         return plan_id
 

@@ -6,6 +6,7 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from support.held import escalate
 from support.municipality import ELDERLY
 
 from services.collaboration.application import CollaborationApplication
@@ -141,6 +142,7 @@ def test_d4_the_meeting_lists_a_proposed_plan_with_its_period() -> None:
     with acting(COORDINATOR):
         p.propose()
     owner.save(p)
+    escalate(meeting, p.case_id)  # (D4: the meeting lists a collaboration plan for an escalated case)
 
     assert deliver(only(published(owner, translate, "PlanProposed")), meeting)
 

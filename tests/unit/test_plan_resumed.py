@@ -6,6 +6,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from support.held import escalate
 from support.municipality import ELDERLY
 
 from services.collaboration.application import CollaborationApplication
@@ -100,6 +101,7 @@ def test_d7_the_owners_plan_is_in_force_again_after_plan_resumed(meeting: Meetin
     with acting(COORDINATOR):
         owner.save(CollaborationCase(case_id=case_id, reason="8050", concerns=[], primary_agency=ELDERLY.ja))
     feeds.consent(case_id)
+    escalate(meeting, case_id, feeds.intake)  # (the meeting hears the escalation that opened the owner's case, D4)
     plan_id = owner.draft_plan(COORDINATOR, case_id, "世帯の孤立を防ぐ", [GOAL],
                                [{"agency": ELDERLY.ja, "responsibility": "母の介護"}])
     owner.propose_plan(COORDINATOR, plan_id)

@@ -11,6 +11,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 import pytest
+from support.held import escalate
 from support.municipality import ELDERLY, HARDSHIP
 
 from services.collaboration.application import CollaborationApplication
@@ -67,13 +68,15 @@ def decided(case_id: UUID, plan_id: UUID, program: str, connect_to: list[str],
     meeting = in_memory(MeetingApplication)
     proposal = {"plan_id": str(plan_id), "program": program, "revision": 1, "support_direction": "方向性",
                 "goals": ["目標"], "roles": ROLES}
-    source = Upstream(program)  # one source: its positions rise
-    if program == "outreach":  # a program proposes plans only for the cases it announced holding (D6)
+    source, intake = Upstream(program), Upstream("intake")  # one source each: its positions rise
+    if program == "outreach":  # a program proposes plans only for the cases it holds (D4 D6)
         meeting.receive(*source.emit("OutreachStarted", {"referred_by": "民生委員・児童委員", "reason": "r"}, case_id))
     elif program == "participation":
         meeting.receive(*source.emit("ParticipationStarted", {"referred_by": "outreach"}, case_id))
+    else:
+        escalate(meeting, case_id, intake)
     meeting.receive(*source.emit("PlanProposed", proposal, case_id))
-    meeting.receive(*Upstream("intake").emit("ConsentRecorded", {
+    meeting.receive(*intake.emit("ConsentRecorded", {
         "scope": "重層的支援会議での情報共有", "granted": True, "method": "書面", "covers": ["jusou_shien_kaigi"]}, case_id))
     sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2025, 5, 20), ATTENDEES)
     meeting.decide(SECRETARIAT, sitting, plan_id, decision, "合議の結果", AGREE, connect_to, primary_agency)
@@ -199,8 +202,10 @@ def test_d6_decision_naming_another_program_is_not_followed_even_for_a_known_pla
 
 
 def test_d5_return_to_intake_reaches_intake_through_the_wire(intake: IntakeApplication) -> None:
-    case_id = escalated(intake).case_id
+    escalation = escalated(intake)
+    case_id = escalation.case_id
     meeting = in_memory(MeetingApplication)
+    deliver(escalation, meeting)  # the meeting hears intake's escalation too (D4: collaboration holds the case)
     plan_id = uuid4()
     proposal = {"plan_id": str(plan_id), "program": "collaboration", "revision": 1, "support_direction": "方向性",
                 "goals": ["目標"], "roles": ROLES}
