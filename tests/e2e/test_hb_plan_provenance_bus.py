@@ -23,12 +23,13 @@ import pytest
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from support.held import ESCALATION
 from support.poll import eventually
 from support.servers import Nats
-from unit.builders import envelope_for, plan_proposed
+from unit.builders import consent_recorded, envelope_for, plan_proposed
 
 from services.meeting import held_cases as held_cases_module
-from services.meeting.application import HELD_CASES_READ, MeetingApplication
+from services.meeting.application import ESCALATIONS_READ, HELD_CASES_READ, MeetingApplication
 from services.meeting.domain import HeldCase, PlanReview
 from services.meeting.held_cases import catch_up, keep_catching_up
 from shared.contract.events import DEAD_LETTER_STREAM, STREAM, envelope_json
@@ -51,18 +52,19 @@ def settings(data_dir: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Setti
     return Settings.from_env("meeting")
 
 
-class Outreach:
-    """Outreach's relay, by hand: each event at its next position on `jusou.outreach.<EventType>`."""
+class Relay:
+    """A service's relay, by hand (outreach's unless named): each event at its next position on
+    `jusou.<source>.<EventType>`."""
 
-    def __init__(self, js: Any) -> None:
-        self.js = js
+    def __init__(self, js: Any, source: str = "outreach") -> None:
+        self.js, self.source = js, source
         self.position = 0
 
     async def publish(self, event_type: str, payload: dict[str, Any], case_id: UUID) -> bytes:
         self.position += 1
-        envelope, _ = envelope_for("outreach", self.position, event_type, payload, case_id)
+        envelope, _ = envelope_for(self.source, self.position, event_type, payload, case_id)
         body = envelope_json(envelope)
-        await self.js.publish(f"jusou.outreach.{event_type}", body, stream=STREAM,
+        await self.js.publish(f"jusou.{self.source}.{event_type}", body, stream=STREAM,
                               headers={"Nats-Msg-Id": str(envelope.event_id)})
         return body
 
@@ -124,7 +126,7 @@ async def test_d6_an_old_store_is_caught_up_and_a_plan_that_came_first_waits_ins
     nc = await connect(nats.url, "test")
     await ensure_streams(nc)
     js = nc.jetstream()
-    outreach = Outreach(js)
+    outreach = Relay(js)
     held, old_case, never, after, newest = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     old_plan, plan, forged, later_plan, newest_plan = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
@@ -222,7 +224,7 @@ async def test_d6_at_start_up_the_catch_up_names_a_plan_listed_before_for_a_case
     made before listed for a case its program never started (forged with its password: for the operator to correct)."""
     nc = await nats_py.connect(nats.url)
     await ensure_streams(nc)
-    outreach = Outreach(nc.jetstream())
+    outreach = Relay(nc.jetstream())
     meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
     try:
         real_case, forged_case, real_plan, forged_plan = uuid4(), uuid4(), uuid4(), uuid4()
@@ -262,7 +264,7 @@ async def test_d6_two_replicas_catching_up_one_store_at_once_record_each_case_on
     nc = await nats_py.connect(nats.url)
     await ensure_streams(nc)
     js = nc.jetstream()
-    outreach = Outreach(js)
+    outreach = Relay(js)
     cases = [uuid4() for _ in range(30)]
     for case_id in cases:
         await outreach.publish("OutreachStarted", STARTED, case_id)
@@ -302,7 +304,7 @@ async def test_d6_with_partitions_a_cases_start_comes_before_its_plan_on_its_par
     nc = await nats_py.connect(nats.url)
     await ensure_streams(nc)
     js = nc.jetstream()
-    outreach = Outreach(js)
+    outreach = Relay(js)
     meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
     meeting.catch_up_held_cases([], read_to=1)  # a store made with this version
     found: dict[int, list[UUID]] = {0: [], 1: []}
@@ -333,5 +335,92 @@ async def test_d6_with_partitions_a_cases_start_comes_before_its_plan_on_its_par
         await asyncio.gather(task, return_exceptions=True)
         await broker.stop()
         await pulling.close()
+        meeting.close()
+        await nc.close()
+
+
+@pytest.mark.parametrize("batch", [1, 4], ids=["one-in-flight", "runs"])
+async def test_d4_an_old_stores_escalations_are_caught_up_and_a_plan_for_a_case_never_escalated_is_dead_lettered(
+    nats: Nats, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """A store of the version before this one: caught up for outreach's and participation's start events
+    (`HELD_CASES_READ`), its consumer `meeting--intake` filtered on ConsentRecorded alone (it passed over the escalations
+    and its tracking is past them) and `meeting--outreach` on the start and plan events.
+    Started with this version, the consumers' filters gain CaseEscalated and OutreachHandedOver; collaboration's plan
+    for a case escalated before waits for the one-off read of those (`ESCALATIONS_READ`), then is listed, as are the
+    plans for a case outreach handed over to collaboration before and for one escalated after; the plan for a case never
+    escalated (collaboration's NATS password) is dead-lettered with its reason and never listed."""
+    nc = await connect(nats.url, "test")
+    await ensure_streams(nc)
+    js = nc.jetstream()
+    intake, outreach, collaboration = Relay(js, "intake"), Relay(js, "outreach"), Relay(js, "collaboration")
+    escalated, handed, never, later = uuid4(), uuid4(), uuid4(), uuid4()
+    plans = {case: uuid4() for case in (escalated, handed, never, later)}
+    meeting = MeetingApplication(env=store_env(settings(tmp_path, nats.url, monkeypatch)))
+    meeting.opening_grace = 0.3  # (the retries of a plan not yet heard opened: short, for the test)
+    try:
+        meeting.recorder.insert_tracking(Tracking(application_name=HELD_CASES_READ, notification_id=1))
+        # before the upgrade: intake escalates a case (1) and records its consent (2), which the old consumer
+        # (ConsentRecorded only) applied; outreach hands another case over to collaboration
+        await intake.publish("CaseEscalated", ESCALATION, escalated)
+        await intake.publish("ConsentRecorded", consent_recorded(True), escalated)
+        await outreach.publish("OutreachHandedOver", {"to_program": "collaboration", "reason": "世帯の課題"}, handed)
+        await js.add_consumer(STREAM, ConsumerConfig(
+            durable_name="meeting--intake", filter_subject="jusou.intake.ConsentRecorded",
+            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=1, ack_wait=5,
+            max_deliver=-1))
+        await js.add_consumer(STREAM, ConsumerConfig(
+            durable_name="meeting--outreach", filter_subjects=["jusou.outreach.OutreachStarted", *OLD_FILTERS],
+            deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=1, ack_wait=5,
+            max_deliver=-1))
+        old = await js.pull_subscribe_bind("meeting--intake", stream=STREAM)
+        delivered = await old.fetch(1, timeout=5)
+        assert [m.subject for m in delivered] == ["jusou.intake.ConsentRecorded"]  # CaseEscalated passed over
+        meeting.recorder.insert_tracking(Tracking(application_name="intake", notification_id=2))
+        await delivered[0].ack_sync()
+        await old.unsubscribe()
+
+        # after it: collaboration's plans for the three cases, then an escalation and its plan
+        await collaboration.publish("PlanProposed", plan_proposed(plans[escalated]), escalated)
+        await collaboration.publish("PlanProposed", plan_proposed(plans[handed]), handed)
+        forged_body = await collaboration.publish("PlanProposed", plan_proposed(plans[never]), never)
+        await intake.publish("CaseEscalated", ESCALATION, later)
+        await collaboration.publish("PlanProposed", plan_proposed(plans[later]), later)
+
+        outcomes: list[tuple[str, int, str]] = []
+        async with inbox_running(meeting, nats.url, batch) as inbox:
+            inbox.observe = lambda envelope, outcome, *rest: outcomes.append(
+                (envelope.source, envelope.source_position, outcome))
+            await eventually(lambda: asyncio.sleep(0, ("collaboration", 1, "failed") in outcomes),
+                             "the plan of the case escalated before tried")
+            assert not listed(meeting, plans[escalated]) and inbox.dead_lettered == 0
+            assert not meeting.held_cases_read("collaboration") and meeting.held_cases_read("outreach")
+            info = await js.consumer_info(STREAM, "meeting--intake")
+            assert "jusou.intake.CaseEscalated" in (info.config.filter_subjects or []), info.config
+
+            # the case escalated before; the hand-over and the later escalation were delivered on their consumers
+            # too (nothing of outreach's was acked before here), or are read: recorded once either way
+            recorded = await catch_up(meeting, js)
+            assert recorded is not None and 1 <= recorded <= 3, recorded
+
+            await eventually(lambda: asyncio.sleep(0, listed(meeting, plans[later]) and inbox.dead_lettered == 1),
+                             "the later plan listed and the forged one parked")
+            assert listed(meeting, plans[escalated]) and listed(meeting, plans[handed])
+            assert not listed(meeting, plans[never])
+        letters = await parked(js)
+        assert [subject for subject, _ in letters] == ["jusou.collaboration.PlanProposed"], letters
+        reason = letters[0][1]
+        assert f"for case {never} proposes plan {plans[never]}" in reason, reason
+        assert "collaboration never announced holding (no CaseEscalated for it)" in reason, reason
+        assert "not applied" in reason and not reason.startswith("failed"), reason  # refused, with why
+        assert (await js.get_msg(DEAD_LETTER_STREAM, 1)).data == forged_body
+        assert meeting.recorder.max_tracking_id(ESCALATIONS_READ) >= 8
+        assert meeting.recorder.max_tracking_id(HELD_CASES_READ) == 1  # (its own mark, as it was)
+        assert meeting.recorder.max_tracking_id("collaboration") == 4  # the forged plan moved nothing
+        vias = {meeting.read(i, HeldCase, "held").case_id: meeting.read(i, HeldCase, "held").via
+                for i in meeting.ids_of(HeldCase)}
+        assert vias[escalated] == "catch_up" and set(vias) == {escalated, handed, later}, vias
+        assert await catch_up(meeting, js) is None  # once
+    finally:
         meeting.close()
         await nc.close()

@@ -91,3 +91,55 @@ async def test_d6_the_meetings_own_nats_user_may_read_the_start_events_to_catch_
     assert recorded is not None and recorded >= 1
     assert old_store.holds("outreach", uuid.UUID(case_id)) and old_store.held_cases_read()
     assert not old_store.holds("participation", uuid.UUID(case_id))
+
+
+async def test_d4_collaborations_password_cannot_list_a_plan_for_a_case_collaboration_never_held(
+        suite: Suite, journey: Journey) -> None:
+    """D4 D9: a PlanProposed on `jusou.collaboration.PlanProposed`, published with collaboration's own NATS user, for a
+    case intake never escalated nor outreach handed over to collaboration (here outreach's own case, whose plan the
+    meeting lists, and a case no program holds) is dead-lettered with its reason after its short wait for an
+    escalation on the way, and listed nowhere; collaboration's real plan for an escalated case is listed as before."""
+    real_case = await journey.receive_and_escalate()
+    real_plan = await journey.draft_and_propose(real_case)
+    await journey.get_when("meeting", f"/agenda/{real_plan}", lambda r: r["case_id"] == real_case,
+                           "collaboration's own plan on the agenda")
+    outreach_case, _ = await outreach_case_with_a_plan(journey)
+
+    nc = await connect_as(suite, "collaboration")
+    forged: dict[str, tuple[str, bytes]] = {}
+    try:
+        for offset, target in enumerate((outreach_case, str(uuid.uuid4()))):
+            plan_id = str(uuid.uuid4())
+            forged[target] = plan_id, envelope("collaboration", "PlanProposed", POSITION + offset, target, {
+                "plan_id": plan_id, "program": "collaboration", "revision": 1, "support_direction": "乗っ取り",
+                "goals": ["forged"], "roles": [{"agency": r["agency"], "responsibility": "閲覧"} for r in PLAN["roles"]]})
+            await nc.jetstream().publish("jusou.collaboration.PlanProposed", forged[target][1], stream=STREAM, timeout=5)
+    finally:
+        await nc.close()
+
+    for target, (plan_id, body) in forged.items():
+        letter = await parked_for(suite, "meeting", body)
+        assert f"for case {target} proposes plan {plan_id}" in letter.reason, letter.reason
+        assert "collaboration never announced holding (no CaseEscalated for it)" in letter.reason, letter.reason
+        assert not letter.reason.startswith("failed"), letter.reason  # refused, with why
+        assert letter.reason_ja and "担当を始めた" in letter.reason_ja and target in letter.reason_ja, letter.reason_ja
+        listed = await journey.http.get(journey.urls["meeting"] + f"/agenda/{plan_id}", headers=reader())
+        assert listed.status_code == 404, listed.text
+    agenda = await journey.http.get(journey.urls["meeting"] + "/agenda", headers=reader())
+    assert agenda.status_code == 200 and "乗っ取り" not in agenda.text and real_plan in agenda.text
+    assert all(plan_id not in agenda.text for plan_id, _ in forged.values())
+
+
+async def test_d4_the_meetings_own_nats_user_may_read_the_escalations_to_catch_up_an_old_store(
+        suite: Suite, journey: Journey) -> None:
+    case_id = await journey.receive_and_escalate()
+    await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open",
+                           "intake's escalation on the stream")
+    old_store = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})  # made before: knows no case
+    nc = await connect_as(suite, "meeting")
+    try:
+        recorded = await catch_up(old_store, nc.jetstream())
+    finally:
+        await nc.close()
+    assert recorded is not None and recorded >= 1
+    assert old_store.holds("collaboration", uuid.UUID(case_id)) and old_store.held_cases_read("collaboration")
