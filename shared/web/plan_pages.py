@@ -130,6 +130,14 @@ STALE_PLAN = ("このプランは、この画面を開いた後に別のタブ�
               "in another tab to compare, then save again here if it is still needed (it then replaces the other change)")
 
 
+#: an editor's save refused because the plan left the editable states meanwhile (proposed from another tab, decided):
+#: the page no longer has the editor, so the refusal is said at its top and what was typed shown below it to copy
+PLAN_MOVED_ON = ("このプランは、この画面を開いた後に別のタブまたは別の職員によって進められ（現在: {status}）、もう編集できない"
+                 "ため、保存していません。入力した内容は下に残してあります。必要ならコピーして使ってください / not saved: the "
+                 "plan moved on after this page was opened (another tab, or another member of staff) and can no longer be "
+                 "edited. What you typed is shown below to copy")
+
+
 def plan_version(app: PlanOwner, plan_id: UUID) -> int:
     """The plan's version: how many events it has (blocking)."""
     return sum(1 for _ in app.events_of(plan_id))
@@ -242,9 +250,13 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
         except NotFound as gone:
             return missing(request, str(gone))
         goals = [g for person in plan["persons"] for g in person["goals"]]
+        typed = None  # the editor's refused form, when the plan can no longer be edited (the editor is not shown)
+        if error is not None and form is not None and closure is None and accompany is None \
+                and plan["status"] not in EDITABLE:
+            typed, error = form, PLAN_MOVED_ON.format(status=PLAN_STATUS_JA.get(plan["status"], plan["status"]))
         return ui.render(request, "plan_page.html", f"プラン {_title(plan)} / plan", status_code=status_code,
                          case=case, plan=plan, form=_with_rows(form if form is not None else _form_of(plan, offered(case))),
-                         error=error,
+                         error=error, typed=typed,
                          closure=closure or {}, agencies=sorted(agencies()), editable=EDITABLE, closable=CLOSABLE,
                          in_force=IN_FORCE, accompany=accompany or {}, all_goals=goals, check_in_ways=CHECK_IN_WAYS,
                          plan_title=_title(plan), seen_version=plan["version"], **common)
