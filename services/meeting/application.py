@@ -43,6 +43,7 @@ from shared.domain.areas import area_of
 from shared.domain.kept_reads import KeptReads
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
+from shared.messaging.partitions import tracking_name
 from shared.organisation.reference import (
     DIVISIONS,
     agency_code,
@@ -51,6 +52,7 @@ from shared.organisation.reference import (
     member_divisions,
     unknown_agencies,
 )
+from shared.settings import current
 
 #: what a non-member sees of a 支援会議's record (D10: its content stays with its members)
 WITHHELD = "（支援会議の記録: 構成員のみ / withheld: 支援会議 members only）"
@@ -596,9 +598,14 @@ class MeetingApplication(KeptReads):
         return False
 
     def _opening_positions(self) -> tuple[int | None, ...]:
-        """The meeting's tracking of each source whose events open a collaboration case (intake, outreach)."""
+        """The meeting's tracking of each source whose events open a collaboration case (intake, outreach): its
+        consumer's `<source>`, and with JUSOU_PARTITIONS > 1 each partition consumer's `<source>#p<k>` too (as
+        shared/messaging/partitions.py `trackings` reads them), so a backlog on any of them counts as moving."""
+        partitions = current().partitions
         sources = sorted({source for openers in OPENED_BY.values() for source, _, _ in openers})
-        return tuple(self.recorder.max_tracking_id(source) for source in sources)
+        names = [name for source in sources
+                 for name in (source, *(tracking_name(source, k) for k in range(partitions if partitions > 1 else 0)))]
+        return tuple(self.recorder.max_tracking_id(name) for name in names)
 
     def held_cases_read(self, program: str | None = None) -> bool:
         """Whether this store knows every case `program` (every plan owner when None) holds (`READ_MARKS`): a store

@@ -440,3 +440,26 @@ def test_d4_a_collaboration_plan_listed_before_the_check_for_a_case_never_escala
     old.catch_up_held_cases([escalated], read_to=3)
     assert old.plans_never_held() == [
         {"plan_id": str(forged_plan), "program": "collaboration", "case_id": str(forged_case)}]
+
+
+def test_d4_with_partitions_a_backlog_on_any_partition_consumer_counts_as_moving(
+        meeting: MeetingApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JUSOU_PARTITIONS > 1 (docs/capacity.md §6): the meeting's intake events are applied by partition consumers,
+    tracked as `intake#p<k>`, not `intake`. A plan that came before its escalation waits while any of them applies
+    events, as the unpartitioned consumer's tracking would show, and is listed once its escalation is applied."""
+    monkeypatch.setenv("JUSOU_PARTITIONS", "2")
+    clock = [100.0]
+    meeting.clock = lambda: clock[0]
+    case_id, plan_id = uuid4(), uuid4()
+    proposal = Upstream("collaboration").emit("PlanProposed", plan_proposed(plan_id), case_id)
+    with pytest.raises(OpeningNotYetHeard):
+        meeting.receive(*proposal)
+    for position in (1, 2):  # two partition consumers' backlogs, one after the other, each past the grace
+        clock[0] += meeting.opening_grace + 1
+        consent = envelope_for("intake", position, "ConsentRecorded", consent_recorded(True), uuid4())
+        assert meeting.receive(*consent, tracking=f"intake#p{position - 1}")
+        with pytest.raises(OpeningNotYetHeard):
+            meeting.receive(*proposal)
+    escalation = envelope_for("intake", 3, "CaseEscalated", ESCALATION, case_id)
+    assert meeting.receive(*escalation, tracking="intake#p1")
+    assert meeting.receive(*proposal) and meeting.listed(plan_id).program == "collaboration"
