@@ -516,7 +516,9 @@ def escalate(case_id: UUID, body: EscalateIn, app: App, actor: Staff) -> dict[st
 
 @router.post("/cases/{case_id}/closure", response_model=CaseChanged, dependencies=[requires("intake.case.write")])
 def close(case_id: UUID, body: CloseIn, app: App, actor: Staff) -> dict[str, str]:
-    """対応終了 (issue 15): close a case intake handled itself, with an outcome; 409 while its plan is active."""
+    """対応終了 (issue 15): close a case intake handled itself, with an outcome; 409 while its plan is active, also on a
+    case a counter took up again from outreach's referral while the plan it was escalated under is in force (D7: the
+    meeting ends the plan first)."""
     app.close_case(actor, case_id, body.outcome, body.note)
     return {"case_id": str(case_id), "status": "closed"}
 

@@ -728,7 +728,7 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         """D7 (issue 15): the plan of an escalated case ended (終結): the case shows 終結, not escalated (D16:
         and the household's cases held with it)."""
         for case in self._each_plan_case(envelope.case_id):
-            case.note_plan_closed(payload.plan_id, payload.meeting_id)
+            case.note_plan_closed(payload.plan_id, payload.meeting_id, payload.program)
             processing.collect_events(case)
 
     @handles(PlanSuspendedV1)
@@ -736,14 +736,14 @@ class IntakeApplication(KeptReads, CaseworkOwner):
                         processing: ProcessingEvent[UUID]) -> None:
         """D7 (issue 15): the plan was suspended (中断): the case (and its household's held with it) shows 中断."""
         for case in self._each_plan_case(envelope.case_id):
-            case.note_plan_suspended(payload.plan_id, payload.meeting_id)
+            case.note_plan_suspended(payload.plan_id, payload.meeting_id, payload.program)
             processing.collect_events(case)
 
     @handles(PlanResumedV1)
     def _plan_resumed(self, envelope: Envelope, payload: PlanResumedV1, processing: ProcessingEvent[UUID]) -> None:
         """D7 (issue 15): the plan was resumed (再開): the case shows 支援中 again, not 中断 or 終結."""
         for case in self._each_plan_case(envelope.case_id):
-            case.note_plan_resumed(payload.plan_id, payload.meeting_id)
+            case.note_plan_resumed(payload.plan_id, payload.meeting_id, payload.program)
             processing.collect_events(case)
 
     @handles(PlanProposedV1)

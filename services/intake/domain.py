@@ -110,6 +110,16 @@ class CaseStillUnderPlan(DomainError):
     """対応終了 is refused while the case is escalated and its plan is active: the plan ends it (終結)."""
 
 
+#: 対応終了 of a case taken up again at a counter while the plan it was escalated under is in force (D7 D11 D12)
+TAKEN_UP_UNDER_PLAN = (
+    "このケースは窓口で受け直しましたが、多機関協働事業へつないだときのプランがまだ実施中です。対応終了の前に、"
+    "多機関協働の担当にプランの終結の依頼を頼み、重層的支援会議で終結（または中断・相談窓口へ戻す）を決めてもらってください"
+    " / the case was taken up again at this counter, but the plan of collaboration it was escalated under is still in "
+    "force: ask collaboration to request the plan's closure, which the meeting decides (D7), then close the case here")
+#: the programs whose plan a case escalated at intake is under (older plan events name no program)
+_ESCALATION_PLAN = (None, "collaboration")
+
+
 class CaseAlreadyClosed(DomainError):
     """対応終了 was recorded already: the case is closed."""
 
@@ -477,25 +487,35 @@ class Case(JourneyAggregate):
     def _review_noted(self, plan_id: str, review_on: str) -> None:
         self.review_on = review_on
 
-    def note_plan_suspended(self, plan_id: UUID, meeting_id: UUID) -> None:
+    def note_plan_suspended(self, plan_id: UUID, meeting_id: UUID, program: str | None = None) -> None:
         """D7: the plan the case is under was suspended (中断): the case shows 中断 (a case not under a plan:
-        nothing)."""
-        if self.status in ("escalated", "linked"):
+        nothing). A case taken up again at a counter while that plan was in force stays the counter's (対応中), its
+        plan no longer in force (`held_plan`: the counter may close it)."""
+        held = self.status == "open" and getattr(self, "held_plan", None) == "in_force" and program in _ESCALATION_PLAN
+        if self.status in ("escalated", "linked") or held:
             self._plan_suspended(plan_id=str(plan_id), meeting_id=str(meeting_id), status_before=self.status)
 
     @event("PlanSuspended")
     def _plan_suspended(self, plan_id: str, meeting_id: str, status_before: str = "escalated") -> None:
+        if status_before not in ("escalated", "linked"):  # taken up at a counter meanwhile (held_plan)
+            self.held_plan: str | None = "suspended"
+            return
         self.status = "plan_suspended"
         self.suspended_from = status_before
 
-    def note_plan_resumed(self, plan_id: UUID, meeting_id: UUID) -> None:
+    def note_plan_resumed(self, plan_id: UUID, meeting_id: UUID, program: str | None = None) -> None:
         """D7 (issue 15): the plan was resumed (PlanResumed): a case that showed 中断 or 終結 is under its plan
-        again (支援中); a case returned or closed here records nothing."""
-        if self.status in ("plan_suspended", "plan_closed"):
+        again (支援中); a case returned or closed here records nothing. A case taken up again at a counter whose
+        plan was suspended has it in force again (`held_plan`), and stays the counter's."""
+        held = self.status == "open" and getattr(self, "held_plan", None) == "suspended" and program in _ESCALATION_PLAN
+        if self.status in ("plan_suspended", "plan_closed") or held:
             self._plan_resumed(plan_id=str(plan_id), meeting_id=str(meeting_id))
 
     @event("PlanResumed")
     def _plan_resumed(self, plan_id: str, meeting_id: str) -> None:
+        if self.status not in ("plan_suspended", "plan_closed"):  # taken up at a counter meanwhile (held_plan)
+            self.held_plan = "in_force"
+            return
         before = getattr(self, "suspended_from", None) or getattr(self, "ended_from", None)
         self.status = before if before in ("escalated", "linked") else "escalated"
 
@@ -512,6 +532,7 @@ class Case(JourneyAggregate):
     def _returned(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
         self.status = "returned"
         self.primary = primary_agency
+        self.held_plan = None
 
     def take_up_referral(self, counter: str, division: str, channel: str, concerns: list[str], primary_agency: str,
                          primary_agency_code: str | None = None, concern_codes: list[str | None] | None = None,
@@ -532,6 +553,10 @@ class Case(JourneyAggregate):
                            primary_agency: str, primary_agency_code: str | None, status_before: str,
                            concern_codes: list[str | None] | None = None, route: str | None = None,
                            consulted_by: str | None = None) -> None:
+        # D7: the plan the case was escalated under stays in force (or suspended) when the counter takes it up: only
+        # the meeting ends it, so 対応終了 waits for that (`close`); a second take-up keeps what the first knew
+        self.held_plan = {"escalated": "in_force", "linked": "in_force", "plan_suspended": "suspended",
+                          "open": getattr(self, "held_plan", None)}.get(status_before)
         self.status = "open"
         self.primary = primary_agency
         self.closure = None
@@ -558,6 +583,8 @@ class Case(JourneyAggregate):
                 "このケースは多機関協働事業のプランで支援中です。対応終了はできません（プランの終結は支援会議で決めます。"
                 "会議から戻るか、プランが終結してから対応終了してください）/ the case is escalated and its plan is active: "
                 "it cannot be closed here until the meeting returns it or closes its plan")
+        if self.status == "open" and getattr(self, "held_plan", None) == "in_force":
+            raise CaseStillUnderPlan(TAKEN_UP_UNDER_PLAN)
         if outcome not in CLOSING_OUTCOMES:
             raise Invalid("対応終了の結果は " + "・".join(f"{k}={v}" for k, v in CLOSING_OUTCOMES.items())
                           + " のいずれかです / unknown outcome")
@@ -568,15 +595,20 @@ class Case(JourneyAggregate):
         self.status = "closed"
         self.closure = {"outcome": outcome, "note": note, "status_before": status_before}
 
-    def note_plan_closed(self, plan_id: UUID, meeting_id: UUID) -> None:
+    def note_plan_closed(self, plan_id: UUID, meeting_id: UUID, program: str | None = None) -> None:
         """D7: the plan of an escalated case ended (終結, PlanClosed): the case shows 終結, not escalated
         (D16: a case held in its household's plan, or one whose plan was suspended, too). A case not under a
-        plan (returned, or closed here) records nothing."""
-        if self.status in UNDER_PLAN:
+        plan (returned, or closed here) records nothing; one taken up again at a counter while that plan was in
+        force or suspended stays the counter's (対応中), its plan ended (`held_plan`: the counter may close it)."""
+        held = self.status == "open" and getattr(self, "held_plan", None) is not None and program in _ESCALATION_PLAN
+        if self.status in UNDER_PLAN or held:
             self._plan_ended(plan_id=str(plan_id), meeting_id=str(meeting_id))
 
     @event("PlanEnded")
     def _plan_ended(self, plan_id: str, meeting_id: str) -> None:
+        self.held_plan = None
+        if self.status not in UNDER_PLAN:  # taken up at a counter meanwhile: the counter's case, its plan ended
+            return
         self.ended_from = self.status if self.status != "plan_suspended" else getattr(self, "suspended_from", None)
         self.status = "plan_closed"
 

@@ -2,13 +2,14 @@
 outreach (connect_to), outreach hands the person back to the counter (OutreachHandedOver, to_program=intake). Receiving
 that referral used to answer 409 「同時に別の更新がありました」 for ever (a second case with the held case's id) and the
 referral stayed waiting; now the counter takes the case up again: no second case, the referral leaves the waiting list,
-the counter is primary and closes the case where it is (対応終了)."""
+the counter is primary and closes the case where it is (対応終了) once the meeting ended the plan the case was escalated
+under (D7: refused with 409 while that plan is in force, which collaboration and the meeting still held as in force)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from support.journey import COUNTER_STAFF, OUTREACH_WORKER, Journey
+from support.journey import COORDINATOR, COUNTER_STAFF, OUTREACH_WORKER, Journey
 from support.municipality import ELDERLY, concern
 
 
@@ -47,8 +48,19 @@ async def test_d3_d12_a_person_outreach_hands_back_to_the_counter_that_escalated
     assert await referrals() == []
     case = await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["status"] == "open", "taken up (D11)")
     assert case["primary"] == ELDERLY.ja and concern("employment") in case["concerns"], case
-    closed = await journey.post("intake", f"/cases/{case_id}/closure", {"outcome": "resolved", "note": "就労につながった"},
-                                COUNTER_STAFF)
+    early = await journey.http.post(journey.urls["intake"] + f"/cases/{case_id}/closure", headers=COUNTER_STAFF,
+                                    json={"outcome": "resolved", "note": "就労につながった"})
+    assert early.status_code == 409 and "終結" in early.json()["detail"], early.text  # D7: its plan is still in force
+    await journey.post("collaboration", f"/plans/{plan_id}/closure-request", {"progress": "窓口で就労の相談へ"},
+                       COORDINATOR)
+    await journey.evaluate(meeting_id, plan_id, "closed")
+    await journey.get_when("collaboration", f"/plans/{plan_id}", lambda p: p["status"] == "closed", "the plan's 終結")
+
+    async def closed_at_the_counter() -> dict[str, Any] | None:
+        answer = await journey.http.post(journey.urls["intake"] + f"/cases/{case_id}/closure", headers=COUNTER_STAFF,
+                                         json={"outcome": "resolved", "note": "就労につながった"})
+        return answer.json() if answer.status_code == 200 else None  # 409 until PlanClosed has reached intake
+    closed = await eventually(closed_at_the_counter, "the counter to close the case once its plan ended")
     assert closed["status"] == "closed"  # D3: the agency handling it at the end closes it where it is
     cases = (await journey.http.get(journey.urls["intake"] + "/cases", headers=COUNTER_STAFF)).json()
     assert [c["case_id"] for c in cases].count(case_id) == 1

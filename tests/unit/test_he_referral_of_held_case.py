@@ -5,7 +5,8 @@ person on to intake (OutreachHandedOver, to_program=intake, a counter). Receivin
 the same id: the store refused it (409 「同時に別の更新がありました」 for ever) and the referral stayed waiting. Now the
 counter takes the case it holds up again: the referral leaves the waiting list, the receiving counter is the case's
 primary (D11, on the bus too: ConsultationReceived, as a referral of a new case), and it closes the case where it is
-(D3: 対応終了); no second case. A person other than the case's own is refused with 409, naming the case's person_ref."""
+(D3: 対応終了) once the plan the case was escalated under has ended (D7: the meeting ends it;
+tests/unit/test_hd_d7_closing_a_taken_up_case.py); no second case. A person other than the case's own is refused with 409, naming the case's person_ref."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.intake.translate import translate
 from shared.domain.primary import primary_after
 from shared.kernel.journey import DomainError
 from unit.builders import COUNTER_STAFF, PERSON, Upstream, in_memory, published
+from unit.test_hd_d7_closing_a_taken_up_case import plan_event
 
 ACTOR = {**COUNTER_STAFF, "division": ELDERLY.division}
 
@@ -62,6 +64,7 @@ def test_d3_a_referral_of_a_case_intake_holds_takes_it_up_again_and_the_counter_
     with pytest.raises(DomainError, match="既に受け付けています") as again:  # received once: the same refusal as before
         take_up(intake, case_id)
     assert again.value.status == 409
+    intake.receive(*Upstream("meeting").emit("PlanClosed", plan_event("PlanClosed"), case_id))  # D7: the meeting's
     intake.close_case(ACTOR, case_id, "resolved", "就労支援につながった")
     assert intake.case_view(case_id)["status"] == "closed"
 
@@ -122,5 +125,6 @@ def test_d11_another_counter_taking_a_held_case_up_is_its_primary_and_closes_it(
 
     case = intake.case_view(case_id)
     assert (case["status"], case["primary"], case["counter"]) == ("open", HARDSHIP.ja, ELDERLY.code), case
+    intake.receive(*Upstream("meeting").emit("PlanClosed", plan_event("PlanClosed"), case_id))  # D7: the meeting's
     intake.close_case(there, case_id, "resolved", "家計の見直しができた")
     assert intake.case_view(case_id)["status"] == "closed"
