@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -207,21 +208,34 @@ async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, flo
         rest = envelopes[len(first):]
         await asyncio.to_thread(publish_all, first, False)  # warm
         server = _server_pid(url)
+        profiles = _profiles(inbox) if os.environ.get("JUSOU_BENCH_PROFILE") else None
+        if profiles is not None:
+            await profiles.start()
+        _callgrind("on")
         before_applied, before_inside, cpu = inbox.applied, inside["cpu"], time.process_time()
+        loop_cpu, thread_cpu = time.thread_time(), await inbox.applying.run(time.thread_time)
         server_cpu = _cpu(server) if server else 0.0
         began = time.perf_counter()
         await asyncio.to_thread(publish_all, rest, True)
         expected = sum(1 for e in rest if e.event_type == "CaseEscalated")
         while inbox.applied - before_applied < expected:  # its ack and count follow the commit
             await asyncio.sleep(0.001)
+        loop_cpu, thread_cpu = time.thread_time() - loop_cpu, await inbox.applying.run(time.thread_time) - thread_cpu
         used = time.process_time() - cpu
+        _callgrind("off")
         wall = time.perf_counter() - began
+        if profiles is not None:
+            await profiles.stop(os.environ["JUSOU_BENCH_PROFILE"])
         server_used = (_cpu(server) - server_cpu) if server else 0.0
         deliveries = inbox.applied - before_applied
         handlers = inside["cpu"] - before_inside
         return {"deliveries": deliveries,
                 "inbox_cpu_us_per_delivery": 1e6 * (used - publisher["cpu"] - handlers) / max(1, deliveries),
                 "handler_cpu_us_per_delivery": 1e6 * handlers / max(1, deliveries),
+                # the consumer's two threads, whole: its event loop (pull, parse, hop, ack, log) and its inbox thread
+                # (the run's handlers and commit, and the hop's other end); the publisher's thread is neither
+                "loop_cpu_us_per_delivery": 1e6 * loop_cpu / max(1, deliveries),
+                "inbox_thread_cpu_us_per_delivery": 1e6 * thread_cpu / max(1, deliveries),
                 "runs": inbox.runs,
                 # nats-server's CPU over the same time: the publishes (3 a case) and the deliveries, acks, pull requests
                 "nats_cpu_us_per_delivery": 1e6 * server_used / max(1, deliveries),
@@ -229,6 +243,56 @@ async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, flo
     finally:
         await broker.stop()
         app.close()
+
+
+def _callgrind(state: str) -> None:
+    """Under `--callgrind` (valgrind's callgrind, instrumentation off at the start): count instructions from here on
+    (`on`) or no longer (`off`), so that only the measured phase is counted."""
+    if os.environ.get("JUSOU_BENCH_CALLGRIND"):
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True, timeout=120)
+
+
+#: callgrind's number for the publishing thread of `inbox_round`: valgrind numbers threads as they start (the lowest free
+#: number), and the first thread started after the event loop's (01) is asyncio's default executor's, which the warm-up's
+#: `to_thread(publish_all, …)` starts and the measured phase's reuses; the consumer's inbox thread and anyio's worker
+#: start later (at the first delivery). The consumer's instructions are every thread's but this one.
+PUBLISHER_THREAD = "02"
+
+
+def callgrind_counts(folder: Path) -> dict[str, int]:
+    """Instructions counted per thread (callgrind's `-<thread>` files: 01 the event loop, then threads as started)."""
+    counts: dict[str, int] = {}
+    for path in sorted(folder.glob("cg.out*")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                counts[path.name.rsplit("-", 1)[-1]] = int(line.split()[1])
+                break
+    return counts
+
+
+class _profiles:
+    """cProfile of the consumer's event loop and of its inbox thread over the measured phase (`JUSOU_BENCH_PROFILE=<path>`:
+    `<path>.loop` and `<path>.inbox`, pstats files)."""
+
+    def __init__(self, inbox: Any) -> None:
+        here, sys.path[:] = sys.path[:], [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+        try:  # the standard library's, not bench/profile.py (this script's folder is first on the path)
+            sys.modules.pop("profile", None)
+            import cProfile
+        finally:
+            sys.path[:] = here
+
+        self.inbox, self.loop, self.thread = inbox, cProfile.Profile(time.thread_time), cProfile.Profile(time.thread_time)
+
+    async def start(self) -> None:
+        await self.inbox.applying.run(self.thread.enable)
+        self.loop.enable()
+
+    async def stop(self, path: str) -> None:
+        self.loop.disable()
+        await self.inbox.applying.run(self.thread.disable)
+        self.loop.dump_stats(f"{path}.loop")
+        self.thread.dump_stats(f"{path}.inbox")
 
 
 def _cpu(pid: int) -> float:
@@ -515,6 +579,13 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
+    if what == "inbox":  # the consumer as a service runs it: its log lines rendered and written, on uvloop
+        import uvloop
+
+        from shared.observe.logs import configure_logging
+
+        configure_logging("collaboration")
+        uvloop.install()
     from support.servers import nats_server
 
     from bench.load import env_for_store
@@ -524,7 +595,7 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
         with nats_server(base / "nats") as nats:
             os.environ.update(env_for_store("sqlite", base / "data") | {"NATS_URL": nats.url})
             os.environ["JUSOU_READMODELS_FOLLOW"] = "0"  # their thread's CPU is neither the relay's nor the inbox's
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
                 if what == "relay":
                     return asyncio.run(relay_round(nats.url, base / "data", n))
                 return asyncio.run(inbox_round(nats.url, base / "data", n, batch))
@@ -541,11 +612,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tree", action="append", default=[], metavar="DIR")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--one", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--callgrind", action="store_true",
+                        help="inbox: count the instructions of the measured phase with valgrind's callgrind (~50x slower; "
+                             "repeatable whatever the machine's load), per thread")
     args = parser.parse_args(argv)
     if args.one is not None:
         print(json.dumps(one_round(args.one, args.what, args.n, args.batch, args.seconds, args.concurrency)))
         return
-    key = {"relay": "relay_cpu_us_per_publish", "inbox": "inbox_cpu_us_per_delivery",
+    key = {"relay": "relay_cpu_us_per_publish",
+           "inbox": "instructions_per_delivery_consumer" if args.callgrind else "inbox_cpu_us_per_delivery",
            "idle": "idle_suite_cpu_ms_per_s", "journey": "nats_in_per_journey",
            "deliver": "cpu_us_per_delivery"}[args.what]
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
@@ -553,16 +628,26 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(args.rounds):
         for tree in trees:
             load = os.getloadavg()[0]
-            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), args.what, "-n", str(args.n),
+            counted = Path(tempfile.mkdtemp(prefix="jusou-bench-callgrind-")) if args.callgrind else None
+            wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+                    f"--callgrind-out-file={counted}/cg.out"] if counted else []
+            done = subprocess.run([*wrap, sys.executable, str(Path(__file__).resolve()), args.what, "-n", str(args.n),
                                    "--batch", str(args.batch), "--seconds", str(args.seconds),
                                    "--concurrency", str(args.concurrency), "--one", tree],
-                                  cwd=tree, capture_output=True, text=True, timeout=900, check=False,
-                                  env=os.environ | {"PYTHONPATH": tree})
+                                  cwd=tree, capture_output=True, text=True, timeout=3600 if counted else 900, check=False,
+                                  env=os.environ | {"PYTHONPATH": tree} | ({"JUSOU_BENCH_CALLGRIND": "1"} if counted else {}))
             try:
                 found = json.loads(done.stdout.strip().splitlines()[-1])
             except (IndexError, ValueError):
                 raise SystemExit(f"round {i + 1} on {tree} failed (exit {done.returncode}):\n{done.stderr[-3000:]}") from None
             found["load"] = round(load, 1)
+            if counted is not None:  # instructions a delivery, per thread and the consumer's in all (`callgrind_counts`)
+                threads = callgrind_counts(counted)
+                per = max(1, found.get("deliveries", 1))
+                found["instructions_per_delivery"] = {t: round(c / per) for t, c in threads.items()}
+                found["instructions_per_delivery_consumer"] = round(
+                    sum(c for t, c in threads.items() if t != PUBLISHER_THREAD) / per)
+                shutil.rmtree(counted, ignore_errors=True)
             results[tree].append(found)
             print(f"round {i + 1} {Path(tree).name}: {json.dumps(found)}", file=sys.stderr)
     medians = {t: statistics.median(r[key] for r in results[t]) for t in trees}

@@ -14,11 +14,12 @@ import contextlib
 import contextvars
 import json
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
 import structlog
@@ -96,27 +97,72 @@ class OneThread:
     """A worker thread of its own, for work that is one at a time anyway (the inbox's applying takes the
     application's processing lock). As `anyio.to_thread.run_sync(…, limiter=CapacityLimiter(1))`: the caller's
     context (contextvars) goes with the call, and a caller cancelled meanwhile waits until the thread is done
-    with it, then is cancelled (a commit is never left running behind a stopping service). Cheaper (issue 19):
-    the standard library's executor hands work over a C queue (`SimpleQueue`), not anyio's `queue.Queue`
-    whose `Condition.notify` was 2% of a consumer's samples, nor its cancel scope and limiter per call.
+    with it, then is cancelled (a commit is never left running behind a stopping service).
+
+    Cheaper than the standard library's executor (issue 19, docs/capacity.md §5.15): a call is handed over on a C queue
+    (`SimpleQueue`) and its outcome comes back as one `call_soon_threadsafe` that settles the caller's own asyncio
+    future, without the executor's `concurrent.futures.Future` (its lock and `Condition.notify_all` on each side),
+    `wrap_future`'s chaining, `run_in_executor`'s callback checks and `shield`'s extra future: about 40 → 15 µs of the
+    loop's CPU a hop. The thread is started at the first call and named `<name>_0` (bench/thread_cpu.py reads it); it
+    ends at `shutdown()`, or with the interpreter (a daemon: nothing runs on it then, as a caller waits for its call).
     """
 
     def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.name = name
+        self._calls: SimpleQueue[_Call | None] = SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        future = asyncio.get_running_loop().run_in_executor(self._executor, contextvars.copy_context().run, fn, *args)
+        loop = asyncio.get_running_loop()
+        call = _Call(loop, loop.create_future(), contextvars.copy_context(), fn, args)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name=f"{self.name}_0", daemon=True)
+            self._thread.start()
+        self._calls.put(call)
         try:
-            return await asyncio.shield(future)
+            return await call.future  # type: ignore[no-any-return]
         except asyncio.CancelledError:
-            if not future.done():
-                await asyncio.wait([future])  # the thread finishes what it began, as anyio's would
-            if not future.cancelled():
-                future.exception()  # retrieved: the caller is cancelled, its outcome goes nowhere
+            if not call.finished:  # the thread finishes what it began, as anyio's would; then the caller is cancelled
+                call.waiter = loop.create_future()
+                await asyncio.wait([call.waiter])
             raise
 
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                outcome, error = call.context.run(call.fn, *call.args), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, as the executor's future would
+                outcome, error = None, exc
+            try:
+                call.loop.call_soon_threadsafe(call.settle, outcome, error)
+            except RuntimeError:  # the loop closed meanwhile: nobody waits for this outcome
+                pass
+
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False)
+        self._calls.put(None)
+
+
+class _Call:
+    """One call handed to `OneThread`'s thread, and how its outcome reaches the caller (on the caller's loop)."""
+
+    __slots__ = ("args", "context", "finished", "fn", "future", "loop", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], context: contextvars.Context,
+                 fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.loop, self.future, self.context, self.fn, self.args = loop, future, context, fn, args
+        self.finished = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def settle(self, outcome: Any, error: BaseException | None) -> None:
+        self.finished = True
+        if not self.future.done():  # done: the caller was cancelled, its outcome goes nowhere
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(outcome)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+        self.fn = self.args = self.context = None  # type: ignore[assignment]  # nothing kept alive by a done call
 
 
 #: How long a standing pull request lives at the server (it answers 408 at its end; a new one follows): what an idle
