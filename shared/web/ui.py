@@ -183,13 +183,30 @@ def form_page(request: Request) -> str:
     """The page of this service a form was posted from: its `Referer` (sent on a same-origin request, the
     suite's Referrer-Policy), when it is this origin's /ui/ page other than signing in, without the message
     of the last redirect (`ok`, `ng`, `sig`); else /ui/. A POST's own address is no page to come back to (a GET
-    there is refused or another page)."""
+    there is refused or another page): a form refused where it stands is shown at its page's address (`sent_from`)."""
+    return _referring_page(request) or "/ui/"
+
+
+def _referring_page(request: Request) -> str | None:
+    """`form_page`'s page, None when the `Referer` names none."""
     parts = urlsplit(request.headers.get("referer", ""))
     if (f"{parts.scheme}://{parts.netloc}".lower() != _origin_of(request) or not parts.path.startswith("/ui/")
             or parts.path.startswith(("/ui/login", "/ui/logout")) or not _printable(parts.path, 2000)):
-        return "/ui/"
+        return None
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("ok", "ng", "sig")])
     return parts.path + (f"?{query}" if query else "")
+
+
+def sent_from(request: Request, template: str, status_code: int) -> str | None:
+    """The address a page answering a form's POST with a refusal stands for: the page the form was sent from, shown
+    again with the reason and what was typed (a 4xx; no error page). base.html names it (`data-page`) and jusou.js puts
+    it in the address bar, so that a reload asks for that page and posts nothing (redirect-after-post, with the form
+    kept as typed), and the next send's `Referer`, which signing in again comes back to, is that page, not the POST's
+    address (a GET there is 405). None for any other answer, or when the `Referer` names no page of this service."""
+    if request.method in SAFE_METHODS or not 400 <= status_code < 500 or template == "error.html":
+        return None
+    page = _referring_page(request)
+    return page if page is not None and page.split("?")[0] != request.url.path else None
 
 
 def _printable(text: str, limit: int) -> bool:
@@ -488,6 +505,7 @@ class UI:
             "service": self.service, "division_title": self.title, "title": title, "programs": programs,
             "staff": staff_from_cookie(request), "flash": flash_of(request)[0], "flash_kind": flash_of(request)[1],
             "url_of": lambda name: service_url(request, name),
+            "sent_from": sent_from(request, template, status_code),  # a refused form's page (data-page: jusou.js)
             # the forms a page shows: only what the policy lets this staff member do here
             "may": lambda action: permits(getattr(request.state, "principal", None), action, self.service),
             # a link to another service's page only where the reader may go

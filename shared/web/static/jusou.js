@@ -1,5 +1,13 @@
 // Jusou: live updates and form messages in Japanese. No framework beyond htmx.
 (function () {
+  // A form refused where it stands (a 4xx with the reason and what was typed) is answered at the POST's address, which
+  // is no page: a reload would post the form again, and a GET there is refused (405). The page names the page the
+  // form was sent from (base.html data-page, shared/web/ui.py sent_from): the address bar shows that page, so a reload
+  // asks for it and posts nothing, and the next send comes from it (signing in again comes back there).
+  const sentFrom = document.body ? document.body.dataset.page : "";
+  if (sentFrom && sentFrom.charAt(0) === "/" && sentFrom.charAt(1) !== "/" && window.history && history.replaceState) {
+    try { history.replaceState(history.state, "", sentFrom + location.hash); } catch (err) { /* another origin: left */ }
+  }
   // Live updates: the service says when its store changed; every live part of the page reloads. Only on a
   // signed-in reader's page (base.html `data-live`): the stream answers nobody else (the login page).
   let source = null, stale = false;
