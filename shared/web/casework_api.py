@@ -15,14 +15,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.domain.casework import ASSIGNMENT_ROLES, CONTACT_METHODS, JST
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.journey import DomainError, NotFound
 from shared.web.dates import typed_dates
 from shared.web.deps import Staff, Who, application, call
-from shared.web.limits import Name, Text, form_model, form_text
+from shared.web.limits import YEARS_AROUND, Name, NearDate, Text, check_near_date, form_model, form_text
 from shared.web.policy import requires
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
 
@@ -39,16 +39,29 @@ class AssignIn(BaseModel):
                                   description="the staff member in charge; empty for 副担当 releases the sub")
 
 
+def check_near_moment(moment: datetime) -> datetime:
+    """A contact's 日時 within `YEARS_AROUND` years of today, judged by its own date: no zone conversion, which
+    overflows near year 1 (a note dated 0001-01-01T00:00+14:00 with a 期日 was a 500)."""
+    check_near_date(moment.date())
+    return moment
+
+
+#: a contact's moment as staff give it (Japan time when it names no zone), near today
+NearMoment = Annotated[datetime, AfterValidator(check_near_moment)]
+
+
 class NoteIn(BaseModel):
     """支援経過記録: the JSON body and the note form alike."""
 
-    contacted_at: datetime = Field(title="日時", description="when the contact happened (Japan time if no zone)")
+    contacted_at: NearMoment = Field(title="日時", description="when the contact happened (Japan time if no zone), "
+                                                              f"within {YEARS_AROUND} years of today")
     method: Literal[CONTACT_METHODS] = Field(title="方法", description="来所, 電話, 訪問, 同行, オンライン, 文書")  # type: ignore[valid-type]
     counterpart: Name = Field(min_length=1, max_length=200, title="相手", description="with whom")
     content: Text = Field(min_length=1, max_length=4000, title="内容", description="what was discussed")
     agreed: Text = Field(default="", max_length=2000, title="合意事項")
     next_step: Text = Field(default="", max_length=1000, title="次の対応")
-    next_due: date | None = Field(default=None, title="次の対応の期日")
+    next_due: NearDate | None = Field(default=None, title="次の対応の期日",
+                                      description=f"within {YEARS_AROUND} years of today")
 
 
 class _Out(BaseModel):
