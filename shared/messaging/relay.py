@@ -103,6 +103,12 @@ class Foreign:
     why: str
 
 
+class MessageIdHeld(NatsError):
+    """The stream dropped an event as a duplicate of a message that is not that event (someone holding the service's
+    NATS password published first with the event's `Nats-Msg-Id`): it is published again once the stream's duplicate
+    window is past, never taken for published."""
+
+
 class Relay:
     def __init__(self, app: ServiceApplication, translate: Translate, nc: Client, poll_seconds: float) -> None:
         self.app = app
@@ -125,6 +131,7 @@ class Relay:
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
         self.foreign_count = 0
+        self._held_reported: set[int] = set()  # stream sequences reported for holding one of our events' ids
         self._position_read_at = float("-inf")  # when `pending` last read the saved position (SQLite)
         # PostgreSQL: the relay reads the store on a connection of its own, never one of the application's pool
         # (`own_recorder`), and the saved position with the events past it in one statement (shared/kernel/store.py)
@@ -330,10 +337,36 @@ class Relay:
             return "not an envelope"
         if not isinstance(position, int) or position < 1 or position > MAX_SOURCE_POSITION:
             return f"claims source_position {position!r}, which no store has"
+        held = (msg.headers or {}).get("Nats-Msg-Id")
+        if held != event_id:  # the relay always sends its event's id: a copy carrying another holds that id
+            return (f"carries Nats-Msg-Id {held!r}, not its event_id {event_id} (a copy of position {position} holding "
+                    "another event's id, which the stream then drops as a duplicate)")
         if body.get("source") == self.app.service and await self._event_id_at(position) == event_id:
             return None
         return (f"claims source {body.get('source')!r}, event_type {body.get('event_type')!r}, position {position}, "
                 f"event_id {event_id}: not what {self.app.service} recorded there")
+
+    async def _duplicate_is_ours(self, seq: int, envelope: Envelope, body: bytes) -> None:
+        """The stream answered that it holds this event already, at `seq`: go on only if that message is this very
+        event (the envelope's bytes are deterministic, as `jusou audit verify`'s *altered* relies on). `event_id`, and so
+        `Nats-Msg-Id`, is predictable (uuid5 of service, aggregate and version): someone holding this service's NATS
+        password can publish first with the id of an event still to come, and the stream then drops the event itself.
+        That message is reported as foreign and the event held (`MessageIdHeld`: retried, published once the stream's
+        duplicate window is past), never taken for published."""
+        try:
+            held = await self.js.get_msg(STREAM, seq)
+        except NotFoundError:
+            held = RawStreamMsg()
+        if held.data == body:
+            return
+        if seq not in self._held_reported:
+            self._held_reported.add(seq)
+            self._report_foreign(Foreign(seq, held.subject or "", (
+                f"holds the Nats-Msg-Id {envelope.event_id} of {self.app.service}'s {envelope.event_type} at position "
+                f"{envelope.source_position}, so the stream dropped that event as a duplicate: it is published once the "
+                "stream's duplicate window is past")))
+        self._chain = None
+        raise MessageIdHeld(f"the stream holds {envelope.event_id} at seq {seq} for another message")
 
     def _report_foreign(self, found: Foreign) -> None:
         self.foreign_count += 1
@@ -356,11 +389,16 @@ class Relay:
                 "Nats-Expected-Last-Subject-Sequence-Subject": f"{SUBJECT_PREFIX}.{self.app.service}.>"}
 
     async def _event_id_at(self, position: int) -> str | None:
-        """The `event_id` of the event stored at `position` (a message claiming it may be forged)."""
+        """The `event_id` of the event this relay publishes from `position` (a message claiming it may be forged):
+        None when the store holds nothing there, or an event it never publishes (most positions: a person shown on a
+        basis, notes kept in the service), whose id is as predictable as any (uuid5 of service, aggregate, version)."""
         recorder = self._recorder or self.app.recorder
         found = await anyio.to_thread.run_sync(
             lambda: recorder.select_notifications(start=position, limit=1, stop=position), limiter=self._thread)
-        return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version)) if found else None
+        public = getattr(self.translate, "public_classes", None)
+        if not found or (public is not None and resolve_topic(found[0].topic) not in public):
+            return None
+        return str(event_id_of(self.app.service, found[0].originator_id, found[0].originator_version))
 
     def recorded(self, recordings: Sequence[Any]) -> None:
         """Thread-safe: called by the application with each commit's recordings (`on_recorded`), in the committing
@@ -478,14 +516,17 @@ class Relay:
             if envelope is not None:
                 try:
                     span = PublishSpan(self.app.service, envelope, event)  # continues the trace stored with the event
+                    body = envelope_json(envelope)
                     ack = await self.js.publish(
                         envelope.subject,
-                        envelope_json(envelope),
+                        body,
                         stream=STREAM,
                         headers={"Nats-Msg-Id": str(envelope.event_id), **cloudevents_headers(envelope), **span.headers,
                                  **self._expect()},
                         timeout=5,
                     )
+                    if ack.duplicate:  # rare (a republish after a crash, a replica): is what the stream kept ours?
+                        await self._duplicate_is_ours(ack.seq, envelope, body)
                 except BaseException as exc:
                     # the event's ids on relay.publish_failed (bound only when a publish fails: issue 19, about 9 µs
                     # a message; the line of a publish carries them itself)
@@ -641,7 +682,8 @@ async def newest_on_stream(
     """(stream sequence of the last message on `jusou.<service>.>`, `source_position` of the newest of
     the relay's own events there): (0, 0) on an empty stream, None if not found within `look_back`
     messages. Only the relay publishes there; a message that is not its envelope (a poison message)
-    or whose `event_id` the store does not have at that position is stepped over."""
+    or whose `event_id` the store does not have at that position, or whose `Nats-Msg-Id` is not its `event_id` (the
+    relay always sends that pair: another is a copy holding another event's id), is stepped over."""
     try:
         msg = await js.get_last_msg(STREAM, f"{SUBJECT_PREFIX}.{service}.>")
     except NotFoundError:
@@ -654,7 +696,8 @@ async def newest_on_stream(
                 position = body["source_position"] if body["source"] == service else None
             except (ValueError, TypeError, KeyError, RecursionError):
                 position = None
-            if isinstance(position, int) and (event_id_at is None or await event_id_at(position) == body.get("event_id")):
+            if (isinstance(position, int) and (msg.headers or {}).get("Nats-Msg-Id") == body.get("event_id")
+                    and (event_id_at is None or await event_id_at(position) == body.get("event_id"))):
                 return last, position
         seq -= 1
         if seq < 1:
