@@ -22,6 +22,12 @@ IN_FORCE = ("approved", "continued", "resumed")
 #: D7: the owner asks for closure of a plan in force, a suspended one, or one in 伴走支援 (to end it in 終結)
 CLOSABLE = (*IN_FORCE, "suspended", "accompanying")
 SELF = "本人"  # the person the case is about: every plan covers them first
+#: each status as staff read it (the pages' badges, and the refusals below: never the status's code)
+STATUS_JA = {
+    "draft": "下書き", "proposed": "会議に提出中", "approved": "承認", "revision_requested": "修正依頼",
+    "returned": "相談窓口へ戻し", "closure_requested": "終結評価待ち", "closed": "終結", "suspended": "中断",
+    "continued": "継続", "resumed": "再開（実施中）", "accompanying": "伴走支援中",
+}
 
 
 class PlanWithoutRoles(Invalid):
@@ -136,7 +142,7 @@ class Plan(JourneyAggregate):
         to leave 伴走支援 for a new plan. `intention` None keeps the form's other fields as they were."""
         if self.status not in EDITABLE:
             raise PlanNotEditable(
-                f"状態「{self.status}」のプランは修正できません / a plan that is {self.status} cannot be revised"
+                f"状態「{self.status_ja}」のプランは修正できません / a plan that is {self.status} cannot be revised"
             )
         if intention is None:
             self._revised(support_direction=support_direction, goals=list(goals), roles=_roles(roles))
@@ -155,6 +161,11 @@ class Plan(JourneyAggregate):
         if intention is not None:  # a revision recorded before the plan form had these keeps them as they were
             self._form(intention, starts_on, review_on, members)
 
+    @property
+    def status_ja(self) -> str:
+        """The status as staff read it (STATUS_JA)."""
+        return STATUS_JA.get(self.status, self.status)
+
     def all_goals(self) -> list[str]:
         """Every goal of the plan: 本人's, then each member's (the meeting evaluates them one by one, D7)."""
         return [*self.goals, *(g for m in getattr(self, "members", []) for g in m["goals"])]
@@ -163,7 +174,7 @@ class Plan(JourneyAggregate):
         """D4 D6: take the plan to the meeting."""
         if self.status not in EDITABLE:
             raise PlanNotEditable(
-                f"状態「{self.status}」のプランは提出できません / a plan that is {self.status} cannot be proposed"
+                f"状態「{self.status_ja}」のプランは提出できません / a plan that is {self.status} cannot be proposed"
             )
         _roles(self.roles)
         period = {k: v for k, v in (("starts_on", getattr(self, "starts_on", None)),
@@ -203,7 +214,7 @@ class Plan(JourneyAggregate):
         """D7: the owner asks the meeting to evaluate and end the plan."""
         if self.status not in CLOSABLE:
             raise DomainError(
-                f"承認されていないプラン（{self.status}）は終結を依頼できません / only an approved plan can be closed"
+                f"承認されていないプラン（{self.status_ja}）は終結を依頼できません / only an approved plan can be closed"
             )
         if not progress.strip():
             raise Invalid("経過を入力してください / describe the progress so far")
@@ -243,13 +254,14 @@ class Plan(JourneyAggregate):
         accompanied with periodic check-ins and no active plan, distinct from 終結."""
         if self.status not in IN_FORCE:
             raise PlanNotEditable(
-                f"実施中のプランだけが伴走支援に移れます（現在: {self.status}）/ only a plan in force moves to 伴走支援"
+                f"実施中のプランだけが伴走支援に移れます（現在: {self.status_ja}）/ only a plan in force moves to "
+                "accompaniment"
             )
         unmet = [g for g in self.all_goals() if g not in goals_met]
         if unmet:
             raise Invalid(
-                "目標をすべて達成してから伴走支援に移ります。未達成: " + " / ".join(unmet)
-                + " / every goal of the plan is met before 伴走支援"
+                "目標をすべて達成してから伴走支援に移ります。未達成: " + "、".join(unmet)
+                + " / every goal of the plan is met before accompaniment"
             )
         self._accompanied(since=since)
 
@@ -262,12 +274,13 @@ class Plan(JourneyAggregate):
         """伴走支援: one periodic check-in, with its date (never before 伴走支援 began)."""
         if self.status != "accompanying":
             raise NotAccompanying(
-                f"伴走支援中のケースだけ見守りの記録ができます（現在: {self.status}）/ check-ins are recorded during 伴走支援"
+                f"伴走支援中のケースだけ見守りの記録ができます（現在: {self.status_ja}）/ check-ins are recorded during "
+                "accompaniment"
             )
         if on < self.accompanying_since:
             raise NotAccompanying(
                 f"伴走支援の開始日（{self.accompanying_since.isoformat()}）より前の日付は記録できません / "
-                "a check-in is not dated before 伴走支援 began"
+                "a check-in is not dated before accompaniment began"
             )
         if not how.strip():
             raise Invalid("方法を入力してください / how the check-in was made")

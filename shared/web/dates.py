@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from shared.domain.wareki import NotADate, parse_birth_date, parse_consultation_date, parse_date
 from shared.kernel.journey import Invalid
+from shared.web.limits import form_refusal, halves
 
 #: the days a filter may name: from the first day of 大正 (the earliest era typed) to the Gregorian calendar's end
 _FILTER_EARLIEST, _FILTER_LATEST = date(1912, 7, 30), date(9999, 12, 31)
@@ -119,5 +120,5 @@ def typed_dates(model: type[BaseModel], sent: MutableMapping[str, Any]) -> Mutab
             sent[key] = parse_date(value, earliest=_FORM_EARLIEST, latest=_FORM_LATEST,
                                    what=field.title or name).isoformat()
         except NotADate as refused:
-            raise Invalid(f"入力内容を確認してください / check the form: {refused}") from None
+            raise Invalid(form_refusal([halves(str(refused))])) from None
     return sent

@@ -228,8 +228,28 @@ def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
     try:
         return model.model_validate(cleaned)
     except ValidationError as exc:
-        raise Invalid("入力内容を確認してください / check the form: " + "; ".join(
-            _form_problem(model, error) for error in exc.errors(include_url=False)[:5])) from None
+        raise Invalid(form_refusal([_form_problem(model, error) for error in exc.errors(include_url=False)[:5]])) from None
+
+
+def form_refusal(problems: list[tuple[str, str]]) -> str:
+    """A form's problems (each in Japanese and in English) as one refusal: the Japanese half whole, then the English
+    half whole (「入力内容を確認してください: … / check the form: …」), so neither carries the other's words."""
+    return ("入力内容を確認してください: " + "; ".join(ja for ja, _ in problems)
+            + " / check the form: " + "; ".join(en for _, en in problems))
+
+
+#: where a message written 「Japanese / English」 turns to English: a slash after Japanese (kana, kanji, a full-width
+#: bracket), before a printable ASCII character (an English word, or a value echoed in quotes)
+_TO_ENGLISH = re.compile(r"(?<=[\u3000-\u30ff\u3400-\u9fff\uff01-\uff60]) ?/ (?=[!-~])")
+
+
+def halves(message: str) -> tuple[str, str]:
+    """A message written 「Japanese / English」 (the suite's way, shared/web/limits.py readable) as its two halves; a
+    message without a Japanese half is its own Japanese too."""
+    turn = _TO_ENGLISH.search(message)
+    if turn is None:
+        return message, message
+    return message[:turn.start()], message[turn.end():]
 
 
 def _holds_many(annotation: Any) -> bool:
@@ -239,12 +259,22 @@ def _holds_many(annotation: Any) -> bool:
     return any(_holds_many(argument) for argument in getattr(annotation, "__args__", ()) if argument is not type(None))
 
 
-def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> str:
-    """One problem of a form as staff read it: a field left empty is asked for by its name."""
-    label = _field_label(model, error["loc"])
+def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str, str]:
+    """One problem of a form as staff read it, in Japanese and in English: a field left empty is asked for by its name
+    (its `title` in Japanese, its own name in English); a problem of the whole form names no field."""
+    label, name = _field_label(model, error["loc"]), _field_name(error["loc"])
     if error.get("type") == "missing":
-        return f"{label}を入力してください / {label} is required"
-    return f"{label}: {readable(error)}"
+        return f"{label}を入力してください", f"{name} is required"
+    japanese, english = halves(readable(error))
+    if not error["loc"]:
+        return japanese, english
+    return f"{label}: {japanese}", f"{name}: {english}"
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    """The field as the English half names it: its own name in words, an item of a list by its number from 1
+    (「roles #2 responsibility」 for roles.1.responsibility)."""
+    return " ".join(f"#{step + 1}" if isinstance(step, int) else str(step).replace("_", " ") for step in loc)
 
 
 def _field_label(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
-from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE, Plan
+from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE, STATUS_JA, Plan
 from shared.domain.plan_owner import PlanOwner
 from shared.domain.wareki import JST, local_time
 from shared.kernel.journey import DomainError, NotFound, actor_label, recorded_by
@@ -37,11 +37,7 @@ __all__ = ["LABELS", "PLAN_STATUS_JA", "PlanExtras", "PlanForm", "plan_pages", "
 
 App = Annotated[PlanOwner, Depends(application(PlanOwner))]
 
-PLAN_STATUS_JA = {
-    "draft": "下書き", "proposed": "会議に提出中", "approved": "承認", "revision_requested": "修正依頼",
-    "returned": "相談窓口へ戻し", "closure_requested": "終結評価待ち", "closed": "終結", "suspended": "中断",
-    "continued": "継続", "resumed": "再開（実施中）", "accompanying": "伴走支援中",
-}
+PLAN_STATUS_JA = STATUS_JA  # the plan's statuses as staff read them (shared/domain/plan.py: its refusals say them too)
 #: How each status reads as a badge: work waiting for the plan's writer is `warn`, a good end `ok`.
 PLAN_STATUS_KIND = {"revision_requested": "warn", "suspended": "warn", "approved": "ok", "closed": "ok", "continued": "ok",
                     "resumed": "ok", "accompanying": "ok"}

@@ -48,7 +48,7 @@ def test_optional_date_fields_of_an_evaluation_and_a_case_note() -> None:
 def test_what_is_no_date_is_refused_naming_the_field_and_what_to_type(typed: str, said: str) -> None:
     with pytest.raises(Invalid) as refused:
         typed_dates(MeetingIn, {"held_on": typed})
-    assert str(refused.value).startswith("入力内容を確認してください / check the form: " + said)
+    assert str(refused.value).startswith("入力内容を確認してください: " + said)
     assert "YYYY-MM-DD" not in str(refused.value)
 
 
