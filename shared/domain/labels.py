@@ -59,7 +59,7 @@ EVENT_LABELS = {
     "PlanReview.Listed": "会議の議題に登載",
     "PlanReview.Relisted": "会議の議題に再登載",
     "PlanReview.ClosureListed": "終結の検討を議題に登載",
-    "HeldCase.Announced": "担当開始の受領（アウトリーチ・参加支援）",
+    "HeldCase.Announced": "担当開始の受領（多機関協働・アウトリーチ・参加支援）",
     "PlanReview.Settled": "議題の決着",
     "Consent.Heard": "本人同意の受領",
     "Consent.Changed": "本人同意の変更",
