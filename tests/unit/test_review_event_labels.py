@@ -45,6 +45,6 @@ def test_every_record_and_its_events_read_in_staff_words(aggregate: type[Aggrega
 
 
 def test_the_meetings_record_of_a_held_case_reads_in_staff_words() -> None:
-    assert event_label("HeldCase.Announced") == "担当開始の受領（アウトリーチ・参加支援）"
+    assert event_label("HeldCase.Announced") == "担当開始の受領（多機関協働・アウトリーチ・参加支援）"
     assert kind_label("HeldCase") == "担当している事業"
     assert VALUE_LABELS["catch_up"] == "更新時の読み込み"
