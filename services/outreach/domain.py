@@ -10,6 +10,9 @@ from eventsourcing.domain import event
 
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
+#: D12: the programs outreach hands a person on to, as staff name them (the hand-over form, its refusals)
+HAND_OVER_TO = {"intake": "包括的相談支援（相談窓口）", "collaboration": "多機関協働", "participation": "参加支援"}
+
 STAGES = ("未接触", "接触", "関係形成", "信頼関係", "つなぎ準備")
 CONTACT_METHODS = ("訪問", "手紙", "電話", "メール", "その他")
 
@@ -64,7 +67,7 @@ class Engagement(JourneyAggregate):
         """D12: hand the person on to intake, collaboration or participation. `primary_agency_code`: the agency's
         code in the municipality file (issue 18)."""
         if self.handed_over_to:
-            raise DomainError(f"既に {self.handed_over_to} へ引き継いでいます / already handed over")
+            raise DomainError(f"既に{HAND_OVER_TO.get(self.handed_over_to, '別の事業')}へ引き継いでいます / already handed over")
         if to_program == "collaboration" and not (primary_agency or "").strip():
             raise Invalid("多機関協働へ引き継ぐときは主担当機関を入力してください / name the primary agency (D11)")
         if to_program == "intake" and not (counter or "").strip():

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.outreach.api import ContactIn, HandOverIn, StartIn
 from services.outreach.application import EngagementRecord, OutreachApplication
-from services.outreach.domain import CONTACT_METHODS, STAGES
+from services.outreach.domain import CONTACT_METHODS, HAND_OVER_TO, STAGES
 from shared.domain.wareki import today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid, NotFound
 from shared.organisation.reference import (
@@ -40,7 +40,6 @@ from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirec
 App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
 ui = UI("outreach", DIVISION_TITLES["outreach"], Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-HAND_OVER_TO = {"intake": "包括的相談支援（相談窓口）", "collaboration": "多機関協働", "participation": "参加支援"}
 ALREADY_STARTED = "このケースのアウトリーチは既に始まっています / outreach has already started for this case"
 #: 紹介元 as stored for an engagement a meeting's decision started (services/outreach/application.py), as staff say it
 REFERRED_BY = {"meeting": "会議の決定から"}  # as participation says it (services/participation/ui.py referred_ja)
