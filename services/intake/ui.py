@@ -176,15 +176,16 @@ def cases_table(request: Request, app: App, who: Who, counter: str, view: str = 
 
 @router.get("/ui/cases.csv", dependencies=[requires("intake.case.read")])
 def cases_csv(request: Request, app: App, who: Who, counter: str) -> Response:
-    """The counter's cases as the filter bar keeps them (every page)."""
+    """The counter's cases as the filter bar keeps them (every page), with each one's 相談日 and 担当者 (the list's filters)."""
     assigned = app.assignments()
     cases = filters_of(request).apply([{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
                                        for c in _cases(app, who, counter)], day="consulted_on")
     return csv_response(f"相談一覧_{COUNTERS[counter].ja}.csv",
-                        ["ケース番号", "窓口", "経路", "相談内容", "状態", "主担当", "同意"],
+                        ["ケース番号", "窓口", "経路", "相談内容", "状態", "主担当", "同意", "相談日", "担当者"],
                         [[c["case_id"], COUNTERS[c["counter"]].ja, c["channel"], "・".join(c["concerns"]),
                           STATUS_JA.get(c["status"], c["status"]), c["primary"],
-                          "" if c["consent"] is None else ("あり" if c["consent"]["granted"] else "撤回")] for c in cases])
+                          "" if c["consent"] is None else ("あり" if c["consent"]["granted"] else "撤回"),
+                          c.get("consulted_on") or "", c["assignee"]] for c in cases])
 
 
 def _reception(request: Request, who: Principal, counter: str, sent: dict[str, Any], referral: str | None,
