@@ -287,12 +287,12 @@ class Meeting(JourneyAggregate):
         for agency, position in by_agency.items():
             given, text = position.get("position"), str(position.get("reason", "")).strip()
             if given not in POSITIONS:
-                raise Invalid(f"{agency} の意見は 賛成・異議・保留・意見 のいずれかです / a position is agree, object, "
+                raise Invalid(f"{agency}の意見は賛成・異議・保留・意見のいずれかです / a position is agree, object, "
                               "reserve or comment")
             if given == "object" and not text:
-                raise Invalid(f"{agency} の異議には理由が必要です / an objection needs a reason")
+                raise Invalid(f"{agency}の異議には理由が必要です / an objection needs a reason")
             if given == "comment" and not text:
-                raise Invalid(f"{agency} の意見の内容を入力してください / a comment needs its text")
+                raise Invalid(f"{agency}の意見の内容を入力してください / a comment needs its text")
         objections = [f"{agency}（{p.get('reason')}）" for agency, p in by_agency.items() if p.get("position") == "object"]
         if decision == "approved" and objections:
             raise OpenObjection(

@@ -83,6 +83,18 @@ def test_a_comment_needs_its_text_and_a_position_is_one_of_four(s: Sitting) -> N
         s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", odd, [], None)
 
 
+def test_d5_a_refused_position_names_its_agency_as_staff_write_it(s: Sitting) -> None:
+    """「地域包括支援センターの異議には理由が必要です」: the agency's name, then the particle, with no space between
+    (HD's review as staff found 「… の異議…」), for each of the three refusals of a position."""
+    plan_id, sitting = s.plan(), s.convene()
+    for position, reason, said in (("object", "", "の異議には理由が必要です"), ("comment", " ", "の意見の内容を入力してください"),
+                                   ("abstain", "", "の意見は賛成・異議・保留・意見のいずれかです")):
+        positions = [*OBJECTING[1:], {"agency": ELDERLY.ja, "position": position, "reason": reason}]
+        with pytest.raises(Invalid) as refused:
+            s.app.decide(SECRETARIAT, sitting, plan_id, "revision_requested", "r", positions, [], None)
+        assert str(refused.value).startswith(f"{ELDERLY.ja}{said} / "), str(refused.value)
+
+
 def test_all_agree_records_every_attendees_agreement_in_one_step(s: Sitting) -> None:
     plan_id = s.plan()
     sitting = s.convene()
