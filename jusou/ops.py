@@ -575,13 +575,16 @@ def deadletters_show(args: argparse.Namespace) -> int:
 
 def deadletters_replay(args: argparse.Namespace) -> int:
     """Send a dead letter back to its consumer after a fix; wait (`--wait`) to say how it went."""
-    from shared.messaging.deadletters import STATUS_LABELS, dead_letter, replay
+    from shared.messaging.deadletters import STATUS_LABELS, NotParkedFromJusou, dead_letter, replay
 
     try:
         letter, replay_seq, new = asyncio.run(_with_js(lambda js: replay(js, args.seq)))
     except LookupError:
         print(f"退避メッセージ #{args.seq} はありません / no dead letter {args.seq} on {DEAD_LETTER_STREAM}",
               file=sys.stderr)
+        return 1
+    except NotParkedFromJusou as refused:
+        print(refused, file=sys.stderr)
         return 1
     if new:
         print(f"#{args.seq} を {letter.consumer} に再送しました（{REPLAY_STREAM} #{replay_seq}）/ "

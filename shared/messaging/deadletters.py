@@ -40,6 +40,7 @@ from shared.contract.events import (
     DEAD_LETTER_STREAM,
     REPLAY_PREFIX,
     REPLAY_STREAM,
+    STREAM,
     SUBJECT_PREFIX,
     PoisonMessage,
 )
@@ -250,12 +251,14 @@ def _int(value: str | None) -> int | None:
 
 
 def dead_letter_of(msg: Any) -> DeadLetter:
-    """A `JUSOU_DLQ` message (nats-py RawStreamMsg) as a DeadLetter."""
+    """A `JUSOU_DLQ` message (nats-py RawStreamMsg) as a DeadLetter: its consumer and original subject are read from its
+    own subject, `jusou-dlq.<service>.<source>.<EventType>`, where only that service's NATS user may publish, never from
+    the headers whoever published it wrote (`replay` refuses a letter whose headers say otherwise)."""
     headers = {k: v for k, v in (msg.headers or {}).items()
                if k.startswith("Jusou-") or k in ("Nats-Msg-Id", *TRACE_HEADERS)}
     subject = msg.subject or ""
-    consumer = headers.get(CONSUMER) or (subject.split(".")[1] if subject.count(".") >= 1 else "")
-    original = headers.get(ORIGINAL_SUBJECT) or f"{SUBJECT_PREFIX}.{subject.split('.', 2)[-1]}"
+    consumer = subject.split(".")[1] if subject.count(".") >= 1 else ""
+    original = f"{SUBJECT_PREFIX}.{subject.split('.', 2)[-1]}"
     return DeadLetter(seq=msg.seq, time=msg.time, consumer=consumer, subject=original,
                       reason=headers.get(REASON, ""), headers=headers, data=msg.data or b"",
                       replay_of=_int(headers.get(REPLAY_OF)))
@@ -345,14 +348,62 @@ async def dead_letter(js: Any, seq: int) -> DeadLetter:
     raise LookupError(seq)
 
 
+class NotParkedFromJusou(ValueError):
+    """A dead letter that is not what its consumer parked from `JUSOU`: replayed to no one (`replay`)."""
+
+    def __init__(self, seq: int, ja: str, en: str) -> None:
+        super().__init__(f"#{seq} は{ja}ため再送しません（その事業の NATS パスワードを持つ者が置いた可能性があります）/ "
+                         f"#{seq} is not replayed: {en} (someone holding that service's NATS password may have put it "
+                         "there; README, A forged message on the bus)")
+
+
+async def parked_from_jusou(js: Any, letter: DeadLetter) -> None:
+    """Raise NotParkedFromJusou unless `letter` is what its consumer parked: its headers agree with its own subject,
+    and the message it parked is on `JUSOU` at the sequence its `Nats-Msg-Id` names (`<service>:<sequence>`, as
+    shared/messaging/inbox.py parks), with the same subject and bytes. A letter parked again by a replay is traced
+    back through `Jusou-Replay-Of` to the first letter, whose message must be its own. Each service's NATS user may
+    publish its own dead letters with any headers and body: without this, one password made the operator's replay
+    deliver to another service whatever it wrote (a meeting's approval no meeting made)."""
+    from nats.js.errors import NotFoundError
+
+    first, hops = letter, 0
+    while first.replay_of is not None and hops < 20:
+        try:
+            first = dead_letter_of(await js.get_msg(DEAD_LETTER_STREAM, first.replay_of))
+        except NotFoundError:
+            raise NotParkedFromJusou(letter.seq, f"再送元の退避メッセージ #{first.replay_of} がない",
+                                     f"the dead letter it replayed, #{first.replay_of}, is not on {DEAD_LETTER_STREAM}") from None
+        hops += 1
+    for one in {letter.seq: letter, first.seq: first}.values():
+        claimed = (one.headers.get(CONSUMER, one.consumer), one.headers.get(ORIGINAL_SUBJECT, one.subject))
+        if claimed != (one.consumer, one.subject) or one.consumer != letter.consumer or one.data != letter.data:
+            raise NotParkedFromJusou(letter.seq, f"見出し（{CONSUMER}: {claimed[0]}、{ORIGINAL_SUBJECT}: {claimed[1]}）が"
+                                     f"置かれた件名 {one.subject}（{one.consumer}）と合わない",
+                                     f"its headers ({CONSUMER} {claimed[0]}, {ORIGINAL_SUBJECT} {claimed[1]}) disagree with "
+                                     f"the subject it was parked on ({one.consumer}, {one.subject})")
+    service, _, sequence = first.headers.get("Nats-Msg-Id", "").rpartition(":")
+    original = None
+    if service == first.consumer and sequence.isdigit():
+        try:
+            original = await js.get_msg(STREAM, int(sequence))
+        except NotFoundError:
+            original = None
+    if original is None or original.subject != first.subject or (original.data or b"") != first.data:
+        raise NotParkedFromJusou(letter.seq, f"{STREAM} に届いたメッセージ（{first.headers.get('Nats-Msg-Id', '')}）と一致しない",
+                                 f"it is not the message {first.consumer} parked from {STREAM} "
+                                 f"(Nats-Msg-Id {first.headers.get('Nats-Msg-Id', '')!r})")
+
+
 async def replay(js: Any, seq: int) -> tuple[DeadLetter, int, bool]:
     """Send dead letter `seq` back to its consumer; (letter, replay sequence, whether it was new).
 
-    A dead letter is replayed once: asked again, it answers with the first replay's sequence.
+    A dead letter is replayed once: asked again, it answers with the first replay's sequence. Only what its consumer
+    parked from `JUSOU` is replayed (`parked_from_jusou`, else NotParkedFromJusou and nothing is sent).
     """
     letter = await dead_letter(js, seq)
     if letter.replay is not None:
         return letter, letter.replay.seq, False
+    await parked_from_jusou(js, letter)
     ack = await js.publish(
         replay_subject(letter.consumer, letter.subject),
         letter.data,

@@ -69,10 +69,14 @@ async def test_a_replay_parked_again_between_the_reads_is_never_shown_as_replaye
             await js.purge_stream(DEAD_LETTER_STREAM)  # each place starts from one letter and its replay
             await js.purge_stream(REPLAY_STREAM)
             pull = await js.pull_subscribe(f"jusou-replay.{SERVICE}.>", durable=durable, stream=REPLAY_STREAM)
+            # parked as the inbox parks a message of JUSOU: `Nats-Msg-Id` names its sequence there (a replay
+            # re-reads it: shared/messaging/deadletters.py `parked_from_jusou`)
+            original = await js.publish("jusou.intake.CaseEscalated", b'{"poison": true}', stream=STREAM)
             parked = await js.publish(f"{DEAD_LETTER_PREFIX}.{SERVICE}.intake.CaseEscalated", b'{"poison": true}',
                                       stream=DEAD_LETTER_STREAM,
                                       headers={REASON: "boom", CONSUMER: SERVICE,
-                                               ORIGINAL_SUBJECT: "jusou.intake.CaseEscalated"})
+                                               ORIGINAL_SUBJECT: "jusou.intake.CaseEscalated",
+                                               "Nats-Msg-Id": f"{SERVICE}:{original.seq}"})
             _, replay_seq, _ = await send_replay(js, parked.seq)
             [delivered] = await pull.fetch(1, timeout=5)  # the service holds the replay, applying it fails
 

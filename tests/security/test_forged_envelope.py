@@ -37,9 +37,9 @@ from support.poll import eventually
 
 from jusou.runner import Suite
 from security.conftest import journey_on, suite_as_jusou_up_runs_it
-from shared.contract.events import DEAD_LETTER_STREAM, STREAM
+from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import natsauth
-from shared.messaging.deadletters import dead_letters, replay
+from shared.messaging.deadletters import NotParkedFromJusou, dead_letters, replay, replay_subject
 
 FAR = 1_000_000
 
@@ -148,7 +148,9 @@ async def test_bus_an_envelope_that_disagrees_with_its_subject_is_dead_lettered_
 
 
 async def test_bus_a_replayed_dead_letter_counts_by_its_original_subject(suite: Suite, journey: Journey) -> None:
-    """A dead letter whose body claims another source than its original subject: the replay is parked again."""
+    """A dead letter whose body claims another source than its original subject: `jusou deadletters replay` refuses it
+    (no consumer parked it from JUSOU: tests/security/test_hc_d5_forged_dead_letter.py), and a replay of it published
+    by hand on JUSOU_REPLAY is parked again by the consumer."""
     case_id, plan_id = await proposed_plan(journey)
     forged = forged_approval(case_id, plan_id)
     nc, js = await operator_js(suite)
@@ -157,8 +159,12 @@ async def test_bus_a_replayed_dead_letter_counts_by_its_original_subject(suite: 
                                   headers={"Jusou-Dead-Letter-Reason": "handler failed", "Jusou-Consumer": "collaboration",
                                            "Jusou-Original-Subject": "jusou.intake.CaseEscalated",
                                            "Nats-Msg-Id": f"test:{uuid.uuid4()}"})
-        _, _, new = await replay(js, parked.seq)
-        assert new
+        with pytest.raises(NotParkedFromJusou):
+            await replay(js, parked.seq)
+        await js.publish(replay_subject("collaboration", "jusou.intake.CaseEscalated"), forged, stream=REPLAY_STREAM,
+                         headers={"Nats-Msg-Id": f"replay:collaboration:{parked.seq}", "Jusou-Replay-Of": str(parked.seq),
+                                  "Jusou-Original-Subject": "jusou.intake.CaseEscalated",
+                                  "Jusou-Consumer": "collaboration"})
 
         async def parked_again() -> Any:
             return next((d for d in await dead_letters(js) if d.replay_of == parked.seq), None)

@@ -306,7 +306,7 @@ def test_dead_letters_are_listed_and_replayed_in_the_named_tenants_account_alone
             ack = await js.publish(f"{DEAD_LETTER_PREFIX}.collaboration.{subject.removeprefix(SUBJECT_PREFIX + '.')}",
                                    body, stream=DEAD_LETTER_STREAM, headers={
                                        REASON: f"parked in {tenant} (tenant-ops test)", CONSUMER: "collaboration",
-                                       ORIGINAL_SUBJECT: subject, "Nats-Msg-Id": f"tenant-ops-{tenant}"})
+                                       ORIGINAL_SUBJECT: subject, "Nats-Msg-Id": f"collaboration:{event.seq}"})
             return int(ack.seq)
 
         return int(account(suite, tenant, publish))

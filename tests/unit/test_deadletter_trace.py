@@ -47,7 +47,7 @@ async def test_a_dead_letter_keeps_the_trace_context_of_the_message_it_parks() -
 
 
 async def test_a_replay_carries_the_dead_letters_trace_context(monkeypatch: Any) -> None:
-    parked = SimpleNamespace(seq=3, time=None, subject="jusou.intake.CaseEscalated", data=b"{}",
+    parked = SimpleNamespace(seq=3, time=None, subject="jusou-dlq.collaboration.intake.CaseEscalated", data=b"{}",
                              headers={**TRACE, "Jusou-Consumer": "collaboration", "Jusou-Dead-Letter-Reason": "boom",
                                       "Jusou-Original-Subject": "jusou.intake.CaseEscalated"})
     letter = deadletters.dead_letter_of(parked)
@@ -56,7 +56,11 @@ async def test_a_replay_carries_the_dead_letters_trace_context(monkeypatch: Any)
     async def found(js: Any, seq: int) -> deadletters.DeadLetter:
         return letter
 
+    async def parked_from_jusou(js: Any, letter: deadletters.DeadLetter) -> None:
+        """What collaboration parked from JUSOU (tests/security/test_hc_d5_forged_dead_letter.py tries one it did not)."""
+
     monkeypatch.setattr(deadletters, "dead_letter", found)
+    monkeypatch.setattr(deadletters, "parked_from_jusou", parked_from_jusou)
     js = Recorded()
     await deadletters.replay(js, 3)
     [headers] = js.headers
