@@ -30,6 +30,21 @@ STATUS_JA = {
 }
 
 
+#: a plan that has ended: 終結, or its case returned to intake by the meeting (D4: the program may draft a new one)
+ENDED = ("closed", "returned")
+
+
+class OpenPlanExists(DomainError):
+    """D4: a program keeps at most one plan not ended per case (a suspended one is resumed by its own act, or ended by
+    the meeting, before a new plan); a new draft is refused naming the open one (`plan_id`)."""
+
+    def __init__(self, plan_id: str, status_ja: str) -> None:
+        super().__init__(f"このケースには終わっていないプラン（{plan_id[:8]}・{status_ja}）があるため、新しいプランは作れません。"
+                         "そのプランを開いて修正するか、会議で終結してから作成してください / the case has a plan of this "
+                         f"program that has not ended ({plan_id}): revise that one, or have the meeting end it first")
+        self.plan_id = plan_id
+
+
 class PlanWithoutRoles(Invalid):
     """D4: a plan names at least one agency's role."""
 

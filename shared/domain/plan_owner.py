@@ -20,7 +20,7 @@ from shared.contract.events import (
     PlanSuspendedV1,
     PoisonMessage,
 )
-from shared.domain.plan import Plan
+from shared.domain.plan import ENDED, OpenPlanExists, Plan
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
 from shared.organisation.reference import agency_code, unknown_agencies
@@ -82,13 +82,23 @@ class PlanOwner(ServiceApplication):
         intention: str = "", starts_on: date | None = None, review_on: date | None = None,
         members: list[dict[str, Any]] | None = None,
     ) -> UUID:
-        """D4 D16: draft a plan for a case this program holds (本人の意向, period, goals per person, roles)."""
+        """D4 D16: draft a plan for a case this program holds (本人の意向, period, goals per person, roles); refused
+        while the case has a plan of this program not ended (OpenPlanExists: one open plan per case and program)."""
         self.require_case(case_id)
+        self.require_no_open_plan(case_id)
         require_known_agencies(roles)
         with acting(actor):
             plan = Plan.draft(case_id, self.program, direction, goals, with_agency_codes(roles), intention, starts_on, review_on, members)
         self.save(plan)
         return plan.id
+
+    def require_no_open_plan(self, case_id: UUID) -> None:
+        """D4: the case has no plan of this program that has not ended (a second tab's 「プランを作成」, a colleague's, would
+        otherwise put two plans of one case before the meeting)."""
+        for plan_id in self.ids_of_case(Plan, case_id):
+            plan: Plan = self.read(plan_id, Plan, "プラン")
+            if plan.case_id == case_id and plan.program == self.program and plan.status not in ENDED:
+                raise OpenPlanExists(str(plan_id), plan.status_ja)
 
     def revise_plan(
         self, actor: dict[str, str], plan_id: UUID, direction: str, goals: list[str], roles: list[dict[str, Any]],

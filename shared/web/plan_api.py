@@ -143,7 +143,9 @@ def plan_router(service: str) -> APIRouter:
 
     @router.post("/cases/{case_id}/plans", status_code=201, dependencies=[write])
     def draft(case_id: UUID, body: PlanIn, app: App, actor: Staff) -> PlanDraftedOut:
-        """プラン作成: draft a plan for a case (D4)."""
+        """プラン作成: draft a plan for a case (D4). 409 `conflict` while the case has a plan of this program not ended
+        (終結, or returned to intake by the meeting; a suspended plan is not ended): its id is in the detail; revise that
+        one (`PUT /plans/{plan_id}`) instead."""
         roles = [r.model_dump() for r in body.roles]
         return PlanDraftedOut(plan_id=app.draft_plan(actor, case_id, body.support_direction, body.goals, roles,
                                                      body.intention, body.starts_on, body.review_on,

@@ -232,9 +232,10 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             return []
 
     def editor(request: Request, case: dict[str, Any], form: dict[str, Any], status_code: int = 200,
-               error: str | None = None) -> Response:
+               error: str | None = None, open_plan: str | None = None) -> Response:
+        """The new plan's editor; refused for a plan of the case not ended (D4), with the way to it (`open_plan`)."""
         return ui.render(request, "plan_new.html", "プランの作成 / new plan", status_code=status_code, case=case,
-                         form=_with_rows(form), error=error, agencies=sorted(agencies()), **common)
+                         form=_with_rows(form), error=error, agencies=sorted(agencies()), open_plan=open_plan, **common)
 
     def page(request: Request, app: PlanOwner, plan_id: UUID, status_code: int = 200,
              form: dict[str, Any] | None = None, error: str | None = None,
@@ -296,7 +297,7 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             plan_id = await call(app.draft_plan, actor_of(staff), case_id, command.support_direction, command.goals,
                                  *_command_args(command))
         except DomainError as refused:
-            return editor(request, case, form, refused.status, str(refused))
+            return editor(request, case, form, refused.status, str(refused), getattr(refused, "plan_id", None))
         if text.get("then") == "propose":
             return await propose(app, staff, plan_id)
         return redirect(f"/ui/plans/{plan_id}", ok="プランを下書き保存しました / draft saved")

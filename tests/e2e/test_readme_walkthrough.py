@@ -218,8 +218,8 @@ def test_readme_walkthrough_refusals_d4_d5_d9_d11_each_with_the_status_it_names(
     assert returned.status_code == 201, returned.text
     deadline = time.monotonic() + 30
     while (again := post("collaboration", f"/cases/{returned_case}/plans", "coordinator", {
-            "support_direction": "d", "goals": ["g"], "roles": [role]})).status_code == 201 \
-            and time.monotonic() < deadline:  # collaboration has not heard of the return yet: that draft is moot
+            "support_direction": "d", "goals": ["g"], "roles": [role]})).json().get("code") == "open_plan_exists" \
+            and time.monotonic() < deadline:  # collaboration has not heard of the return yet: its plan is still open (D4)
         time.sleep(0.2)
     assert (again.status_code, again.json()["code"]) == (409, "case_not_held"), again.text  # D11
 

@@ -13,6 +13,7 @@ from services.collaboration.application import CollaborationApplication
 from shared.kernel.journey import NotFound
 from shared.web.auth import Principal
 from unit.builders import COORDINATOR, ROLES, Upstream, in_memory
+from unit.test_hd_d4_one_open_plan import closed_by_the_meeting
 
 COORDINATOR_2 = {"staff_id": "c2", "division": LEAD}
 
@@ -28,6 +29,7 @@ def test_d4_plans_of_a_case_and_the_list_of_cases_with_their_plans() -> None:
     app, intake = in_memory(CollaborationApplication), Upstream("intake")
     one, two = escalated(app, intake), escalated(app, intake)
     first = app.draft_plan(COORDINATOR, one, "方向性", ["目標"], ROLES)
+    closed_by_the_meeting(app, one, first, Upstream("meeting"))  # D4: a case's next plan comes once the one before has ended
     second = app.draft_plan(COORDINATOR, one, "方向性2", ["目標"], ROLES)
 
     assert [p["plan_id"] for p in app.plans(one)] == [str(first), str(second)]

@@ -38,7 +38,7 @@ from services.meeting.application import MeetingApplication
 from services.meeting.domain import ConsentMissing, NotOnAgenda
 from services.meeting.translate import translate as meeting_out
 from shared.contract.events import Envelope
-from shared.domain.plan import PlanNotEditable
+from shared.domain.plan import OpenPlanExists, PlanNotEditable
 from shared.domain.primary import primary_after
 from shared.kernel.journey import DomainError, NotFound
 from unit.builders import (
@@ -162,7 +162,10 @@ def expected_refusals(suite: Suite, model: Model, case_id: UUID, op: tuple[str, 
             return plan_id
         if not model.with_collaboration:
             return propose, {NotFound}  # D4: a plan for a case collaboration holds
-        return propose, ({CaseNotHeld} if model.status == "returned" else set())  # D11: not one returned to intake
+        if model.status == "returned":
+            return propose, {CaseNotHeld}  # D11: not one returned to intake
+        open_plan = any(status not in ("returned", "closed") for status in model.plans.values())
+        return propose, ({OpenPlanExists} if open_plan else set())  # D4: one plan not ended per case
     plans = list(model.plans)
     plan_id = plans[n % len(plans)] if plans else uuid4()
     if kind == "repropose":
@@ -289,13 +292,14 @@ def test_d11_a_second_return_to_intake_leaves_one_primary_in_intake_and_on_the_b
     suite.intake.record_consent(COUNTER_STAFF, case_id, CONSENTS["consent"], True, "書面")
     suite.intake.escalate_case(COUNTER_STAFF, case_id, "複合", ELDERLY.ja)
     suite.pump()
-    plans = []
-    for _ in range(2):  # two plans of the case on the agenda at once
-        plans.append(suite.collaboration.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES))
-        suite.collaboration.propose_plan(COORDINATOR, plans[-1])
-    suite.pump()
     agree = [{"agency": a, "position": "agree"} for a in ATTENDEES]
-    for plan_id, primary in zip(plans, (HARDSHIP.ja, SHAKYO), strict=True):
+    for again, primary in enumerate((HARDSHIP.ja, SHAKYO)):  # returned, escalated again, a new plan returned again
+        if again:  # (D4: one plan not ended per case, so the second plan comes after the first was returned)
+            suite.intake.escalate_case(COUNTER_STAFF, case_id, "複合", ELDERLY.ja)
+            suite.pump()
+        plan_id = suite.collaboration.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+        suite.collaboration.propose_plan(COORDINATOR, plan_id)
+        suite.pump()
         suite.meeting.decide(SECRETARIAT, suite.meeting_id, plan_id, "returned_to_intake", "合議", agree, [], primary)
         suite.pump()
     on_the_bus = primary_after(sorted((e for e in suite.log if e.case_id == case_id), key=lambda e: e.occurred_at))

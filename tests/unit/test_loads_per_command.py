@@ -21,6 +21,7 @@ from services.meeting.application import MeetingApplication
 from shared.kernel.app import ServiceApplication
 from shared.web.auth import Principal
 from unit.builders import ATTENDEES, COORDINATOR, ROLES, SECRETARIAT, Upstream, in_memory
+from unit.test_hd_d4_one_open_plan import closed_by_the_meeting
 from unit.test_meeting import Feeds, decide
 
 
@@ -124,7 +125,12 @@ def test_d4_a_cases_plans_load_only_that_cases_plans(collaboration: Collaboratio
     intake = Upstream("intake")
     one, two = escalated(collaboration, intake), escalated(collaboration, intake)
     first = collaboration.draft_plan(COORDINATOR, one, "方向性", ["目標"], ROLES)
-    others = [collaboration.draft_plan(COORDINATOR, two, "方向性", ["目標"], ROLES) for _ in range(3)]
+    meeting = Upstream("meeting")
+    closed_by_the_meeting(collaboration, one, first, meeting)  # D4: a case's next plan comes once the one before has ended
+    others = []
+    for _ in range(3):
+        others.append(collaboration.draft_plan(COORDINATOR, two, "方向性", ["目標"], ROLES))
+        closed_by_the_meeting(collaboration, two, others[-1], meeting)
     second = collaboration.draft_plan(COORDINATOR, one, "方向性2", ["目標"], ROLES)
 
     with selects(collaboration) as counted:
