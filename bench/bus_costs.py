@@ -16,6 +16,11 @@ arrive, not a backlog), with the work around it subtracted thread by thread:
   less the publishing thread's and less the CPU spent inside `receive_many`/`receive` (the handlers, the
   commit): the pull, the headers, the parse, the thread hop, the ack, counting and logging.
 
+- `bare`: `inbox`'s deliveries to a bare consumer on the same standing pull and connection set-up, each message acked
+  and nothing else: what nats-py and the loop cost a delivery, the floor of `inbox`'s event-loop figures.
+- `--callgrind` (`inbox`, `bare`): each round under valgrind's callgrind, instructions counted per thread over the
+  measured phase only (`callgrind_control -i on|off`): repeatable whatever the machine's load, ~50x slower.
+
 - `journey`: the whole suite (as `idle`) on a nats-server of its own with monitoring, N journeys
   (tests/support/journey.py, `--concurrency` at once, as bench/commands.py): the NATS messages into and out of
   nats-server per journey (`/varz`), and what they are, counted by a subscriber to `>` of the same account (its
@@ -243,6 +248,78 @@ async def inbox_round(url: str, data: Path, n: int, batch: int) -> dict[str, flo
     finally:
         await broker.stop()
         app.close()
+
+
+async def bare_round(url: str, data: Path, n: int, batch: int) -> dict[str, float]:
+    """`inbox`'s deliveries (the same bodies and headers, one case at a time) to a bare consumer: the same standing pull
+    (runs.StandingPull) on the same connection set-up (bus.connect: nats-py with the suite's header parsing), each
+    message acked and nothing else (no parse, no hop, no store, no line): what the libraries cost the event loop a
+    delivery, the floor of `inbox`'s `loop_cpu_us_per_delivery` and its instructions."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from shared.contract.events import STREAM, envelope_json
+    from shared.messaging.bus import connect, ensure_streams
+    from shared.messaging.relay import cloudevents_headers
+    from shared.messaging.runs import PULL_BATCH, StandingPull
+
+    nc = await connect(url, "bench-bare")
+    await ensure_streams(nc)
+    envelopes = escalations(data / "intake", n + 5)
+    await nc.jetstream().add_consumer(STREAM, ConsumerConfig(
+        durable_name="bare--intake", filter_subject="jusou.intake.CaseEscalated", deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT, max_ack_pending=batch, ack_wait=5, max_deliver=-1))
+    pull = StandingPull(nc, STREAM, "bare--intake", "_INBOX.bare", batch=max(PULL_BATCH, 4 * batch))
+    await pull.start()
+    acked = threading.Condition()
+    count = {"acked": 0}
+
+    async def consume() -> None:
+        while True:
+            for msg in await pull.get(2.0):
+                await msg.ack()
+                with acked:
+                    count["acked"] += 1
+                    acked.notify_all()
+
+    consumer = asyncio.create_task(consume())
+    publisher: dict[str, float] = {}
+
+    def publish_all(items: list[Any], measure: bool) -> None:
+        async def go() -> None:
+            import nats as nats_py
+
+            other = await nats_py.connect(url)
+            js = other.jetstream()
+            began = time.thread_time()
+            for envelope in items:
+                await js.publish(envelope.subject, envelope_json(envelope), stream=STREAM,
+                                 headers={"Nats-Msg-Id": str(envelope.event_id), **cloudevents_headers(envelope)})
+                if envelope.event_type == "CaseEscalated":
+                    target = count["published"] = count.get("published", 0) + 1
+                    with acked:
+                        acked.wait_for(lambda t=target: count["acked"] >= t, timeout=30)
+            if measure:
+                publisher["cpu"] = time.thread_time() - began
+            await other.close()
+
+        asyncio.run(go())
+
+    try:
+        first = [e for e in envelopes if e.source_position <= envelopes[5 * 3 - 1].source_position]
+        await asyncio.to_thread(publish_all, first, False)  # warm
+        _callgrind("on")
+        before, cpu, loop_cpu = count["acked"], time.process_time(), time.thread_time()
+        await asyncio.to_thread(publish_all, envelopes[len(first):], True)
+        loop_cpu, used = time.thread_time() - loop_cpu, time.process_time() - cpu
+        _callgrind("off")
+        deliveries = count["acked"] - before
+        return {"deliveries": deliveries, "loop_cpu_us_per_delivery": 1e6 * loop_cpu / max(1, deliveries),
+                "inbox_cpu_us_per_delivery": 1e6 * (used - publisher["cpu"]) / max(1, deliveries)}
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+        await pull.stop()
+        await nc.close()
 
 
 def _callgrind(state: str) -> None:
@@ -579,7 +656,7 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(20))  # info lines built, as in a service
-    if what == "inbox":  # the consumer as a service runs it: its log lines rendered and written, on uvloop
+    if what in ("inbox", "bare"):  # the consumer as a service runs it: its log lines rendered and written, on uvloop
         import uvloop
 
         from shared.observe.logs import configure_logging
@@ -598,12 +675,14 @@ def one_round(root: Path, what: str, n: int, batch: int, seconds: float = 60.0, 
             with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
                 if what == "relay":
                     return asyncio.run(relay_round(nats.url, base / "data", n))
+                if what == "bare":
+                    return asyncio.run(bare_round(nats.url, base / "data", n, batch))
                 return asyncio.run(inbox_round(nats.url, base / "data", n, batch))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python bench/bus_costs.py", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("relay", "inbox", "idle", "journey", "deliver"))
+    parser.add_argument("what", choices=("relay", "inbox", "bare", "idle", "journey", "deliver"))
     parser.add_argument("--concurrency", type=int, default=4, help="journey: journeys at once")
     parser.add_argument("--seconds", type=float, default=60.0, help="idle: how long the suite is measured")
     parser.add_argument("-n", type=int, default=100, help="cases (relay: 3 publishes each) or deliveries (inbox)")
@@ -621,6 +700,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     key = {"relay": "relay_cpu_us_per_publish",
            "inbox": "instructions_per_delivery_consumer" if args.callgrind else "inbox_cpu_us_per_delivery",
+           "bare": "instructions_per_delivery_consumer" if args.callgrind else "loop_cpu_us_per_delivery",
            "idle": "idle_suite_cpu_ms_per_s", "journey": "nats_in_per_journey",
            "deliver": "cpu_us_per_delivery"}[args.what]
     trees = [str(HERE), *[str(Path(t).resolve()) for t in args.tree]]
