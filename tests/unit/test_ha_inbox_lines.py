@@ -20,7 +20,13 @@ def _keeping(into: list[str]) -> Any:
     return keep
 
 
+def _restore(saved: dict[str, Any]) -> None:
+    """The configuration before the test, as it was (its processors' very list), for the tests after it."""
+    structlog.configure(**saved)
+
+
 def test_the_inbox_line_logger_is_bound_once_per_configuration() -> None:
+    saved = structlog.get_config()
     seen: list[str] = []
     structlog.configure(processors=[_keeping(seen)], logger_factory=structlog.ReturnLoggerFactory())
     try:
@@ -29,10 +35,11 @@ def test_the_inbox_line_logger_is_bound_once_per_configuration() -> None:
         first.info("inbox.applied")
         assert seen == ["inbox.applied"]
     finally:
-        structlog.reset_defaults()
+        _restore(saved)
 
 
 def test_the_inbox_line_logger_follows_a_new_configuration_and_capture_logs() -> None:
+    saved = structlog.get_config()
     one: list[str] = []
     two: list[str] = []
     structlog.configure(processors=[_keeping(one)], logger_factory=structlog.ReturnLoggerFactory())
@@ -58,4 +65,4 @@ def test_the_inbox_line_logger_follows_a_new_configuration_and_capture_logs() ->
         inbox._lines().info("inbox.applied", n=4)
         assert two[-1] == "inbox.applied" and written == [""]
     finally:
-        structlog.reset_defaults()
+        _restore(saved)
