@@ -48,6 +48,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,7 @@ STOP_SAVE_SECONDS = 3.0  # a store that does not answer must not hold up the ser
 
 FOREIGN_KEPT = 20  # the last foreign messages shown on readyz (all are counted)
 LOOK_BATCH = 256  # messages on our subjects checked per look
+LOOK_BACK = 1000  # messages looked back through for the relay's newest (`newest_on_stream`, `_newest_under_copies`)
 #: Idle, the looks for foreign messages back off to one every this many polls (module docstring).
 LOOK_BACKOFF = 32
 #: Events of this process's commits held for the relay (`Relay.recorded`); beyond, the oldest are read from the store.
@@ -283,11 +285,54 @@ class Relay:
         if self._looked is None or self._looked > self._chain:  # the start, or the stream lost its tail
             self._looked = self._chain  # what came before this start is `jusou audit verify`'s to check
         if held < self.position:
+            held = await self._newest_under_copies(held)
+        if held < self.position:
             log.warning("relay.stream_lost_tail", service=self.app.service, saved=self.position, on_stream=held)
             self._rewound_until = self.position
             self.position = held
         elif held > self.position:  # published before a crash, not yet saved: already there
             self.position = held
+
+    async def _newest_under_copies(self, held: int) -> int:
+        """The newest message of ours on the stream claims `held`, below what this relay published: a lost tail, or a
+        copy of an older message of ours put on top of the stream (someone holding this service's NATS password; an
+        exact copy, its `Nats-Msg-Id` its own, passes every other check once the stream's duplicate window is past),
+        which made the relay republish every event after it. Rare, so the look goes back `LOOK_BACK` messages for one
+        of ours claiming more: found, the tail is there (its position is returned), and each message of ours above it
+        whose event is on the stream twice in the look is reported as foreign (a message `jusou audit verify
+        --repair` put back is there once: it is no copy). Else `held`: the tail was lost."""
+        prefix = f"{SUBJECT_PREFIX}.{self.app.service}."
+        ours: list[tuple[int, int, str, str]] = []  # (seq, position, event_id, subject), newest first
+        seq = self._chain or 0
+        for _ in range(LOOK_BACK):
+            if seq < 1:
+                break
+            try:
+                msg = await self.js.get_msg(STREAM, seq)
+            except NotFoundError:
+                msg = RawStreamMsg()
+            seq -= 1
+            if not (msg.subject or "").startswith(prefix):
+                continue
+            try:
+                body = json.loads(msg.data or b"")
+                position, event_id = body["source_position"], body["event_id"]
+            except (ValueError, TypeError, KeyError, RecursionError):
+                continue
+            if (isinstance(position, int) and (msg.headers or {}).get("Nats-Msg-Id") == event_id
+                    and await self._event_id_at(position) == event_id):
+                ours.append((msg.seq or 0, position, str(event_id), msg.subject or ""))
+        best = max(ours, key=lambda o: o[1], default=None)
+        if best is None or best[1] <= held:
+            return held
+        counted = Counter(event_id for _, _, event_id, _ in ours)
+        for at, position, event_id, subject in ours:
+            if at > best[0] and counted[event_id] > 1 and at not in self._held_reported:
+                self._held_reported.add(at)
+                self._report_foreign(Foreign(at, subject, (
+                    f"a copy of {self.app.service}'s event at position {position} (event_id {event_id}), which the "
+                    f"stream holds already, put after its newest event (position {best[1]})")))
+        return best[1]
 
     async def look_for_foreign(self, at_once: bool = False) -> None:
         """Report the messages on our subjects, past what this relay has seen, that our store never recorded.
