@@ -40,7 +40,7 @@ from services.intake.api import (
 from services.intake.application import IntakeApplication
 from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
-from shared.kernel.journey import DomainError, Invalid
+from shared.kernel.journey import DomainError, Invalid, NotFound
 from shared.organisation.reference import (
     CONCERN_FIELDS,
     COUNTERS,
@@ -416,7 +416,9 @@ def household_page(request: Request, person_ref: UUID, app: App, who: Who, name:
 
 
 def _household(request: Request, app: IntakeApplication, who: Principal, person_ref: UUID, sent: dict[str, Any],
-               error: str | None = None, status_code: int = 200) -> Response:
+               error: str | None = None, status_code: int = 200, typed: dict[str, Any] | None = None) -> Response:
+    """The household page (blocking); `typed`: a refused form as sent (a new member's fields, or the escalation's
+    reason, primary agency and ticked cases), shown again in its form with the refusal at the top."""
     found_id = app.household_of(str(person_ref))
     household = app.household_view(who, found_id) if found_id is not None else None
     found = None
@@ -434,7 +436,8 @@ def _household(request: Request, app: IntakeApplication, who: Principal, person_
     return ui.render(request, "intake_household.html", "世帯 / household", status_code=status_code,
                      household=household, entry=person_ref, found=found, form=sent, error=error,
                      relations=RELATIONS, member_relations={k: v for k, v in RELATIONS.items() if k != "self"},
-                     status_ja=STATUS_JA, counters=COUNTERS, escalable=escalable,
+                     status_ja=STATUS_JA, counters=COUNTERS, escalable=escalable, typed=typed or {},
+                     ticked=_listed_values((typed or {}).get("case_ids")),
                      primary_default=COUNTERS[_default_counter(who)].ja)
 
 
@@ -467,10 +470,19 @@ async def add_member(request: Request, person_ref: UUID, app: App, who: Who, act
     except PossibleDuplicate as duplicate:
         names = "、".join(str(c.get("name")) for c in duplicate.extra["candidates"])
         message = f"{duplicate}（候補: {names or '他の窓口の方'}。検索して選ぶか、別人として登録にチェックしてください）"
-        return _household(request, app, who, person_ref, {"name": "", "kana": "", "phone": ""}, message, 409)
+        return await call(_household, request, app, who, person_ref, {"name": "", "kana": "", "phone": ""}, message,
+                          409, _new_member(text))
     except DomainError as refused:
-        return redirect(back, ng=str(refused))
+        if text.get("person_ref"):  # a person found by the search: nothing typed but the relation
+            return redirect(back, ng=str(refused))
+        return await call(_household, request, app, who, person_ref, {"name": "", "kana": "", "phone": ""},
+                          str(refused), refused.status, _new_member(text))
     return redirect(back, ok="世帯員を加えました / member added")
+
+
+def _new_member(text: dict[str, Any]) -> dict[str, Any]:
+    """The new-person form as sent, to show again after a refusal (kept: what was typed)."""
+    return {"member": {k: str(text.get(k) or "") for k in ("name", "kana", "birth_date", "relation", "confirm_new_person")}}
 
 
 @router.post("/ui/persons/{person_ref}/household/removal", dependencies=[requires("intake.case.write")])
@@ -491,8 +503,8 @@ async def remove_member(request: Request, person_ref: UUID, app: App, actor: Sta
 
 
 @router.post("/ui/persons/{person_ref}/household/escalation", dependencies=[requires("intake.case.write")])
-async def escalate_household(request: Request, person_ref: UUID, app: App, actor: Staff) -> Response:
-    """選んだケースを一緒に多機関協働へ (D16 D3)."""
+async def escalate_household(request: Request, person_ref: UUID, app: App, who: Who, actor: Staff) -> Response:
+    """選んだケースを一緒に多機関協働へ (D16 D3); refused, the page again with the reason, agency and ticks as sent."""
     text = await form_text(request)
     back = f"/ui/persons/{person_ref}/household"
     try:
@@ -500,8 +512,13 @@ async def escalate_household(request: Request, person_ref: UUID, app: App, actor
         household_id = await call(app.household_id_of, str(person_ref))
         await call(app.escalate_household, actor, household_id, command.case_ids, command.reason,
                    command.primary_agency)
-    except DomainError as refused:
+    except NotFound as refused:
         return redirect(back, ng=str(refused))
+    except DomainError as refused:
+        typed = {"reason": str(text.get("reason") or ""), "primary_agency": str(text.get("primary_agency") or ""),
+                 "case_ids": text.get("case_ids")}
+        return await call(_household, request, app, who, person_ref, {"name": "", "kana": "", "phone": ""},
+                          str(refused), refused.status, typed)
     return redirect(back, ok="世帯のケースを一緒に多機関協働事業へつなぎました / escalated together")
 
 
