@@ -19,6 +19,7 @@ import math
 import re
 import sys
 import time
+import unicodedata
 from typing import Any
 
 from jusou import connection
@@ -498,6 +499,16 @@ async def _with_js(work: Any) -> Any:
         await nc.close()
 
 
+def _as_text(value: Any) -> Any:
+    """Words from a dead letter (its reason, headers, body: written by whoever parked it, a service's NATS user) as
+    Rich text: no markup read in them, and every control character but the line break shown escaped (`\\x1b`), so an
+    escape sequence reaches the operator's terminal as characters, never as a command (a link, a cleared screen)."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch == "\n" or unicodedata.category(ch) != "Cc" else ch.encode("unicode_escape").decode()
+                        for ch in str(value)))
+
+
 def deadletters_list(args: argparse.Namespace) -> int:
     from shared.messaging.deadletters import STATUS_LABELS, dead_letters
 
@@ -526,8 +537,8 @@ def deadletters_list(args: argparse.Namespace) -> int:
         if d.replay_of:
             state += f"\n(replay of #{d.replay_of})"
         table.add_row(str(d.seq), d.time.strftime("%Y-%m-%d\n%H:%M:%S") if d.time else "",
-                      f"{d.consumer}\n{d.subject.removeprefix('jusou.')}", state,
-                      f"{d.reason_ja}\n{d.reason}" if d.reason_ja else d.reason, end_section=True)
+                      _as_text(f"{d.consumer}\n{d.subject.removeprefix('jusou.')}"), state,
+                      _as_text(f"{d.reason_ja}\n{d.reason}" if d.reason_ja else d.reason), end_section=True)
     Console().print(table)
     if not letters:
         print("退避されたメッセージはありません / no dead letters")
@@ -560,16 +571,16 @@ def deadletters_show(args: argparse.Namespace) -> int:
                        ("original subject / 元の件名", letter.subject), ("理由", letter.reason_ja),
                        ("reason", letter.reason),
                        ("status / 状態", shown["status_label"])):
-        table.add_row(key, _n(value))
+        table.add_row(key, _as_text(_n(value)))
     for key, value in sorted(letter.headers.items()):
-        table.add_row(f"header {key}", value)
+        table.add_row(_as_text(f"header {key}"), _as_text(value))
     console.print(table)
     body = shown["message"]
     console.print("original message / 元のメッセージ:")
     if isinstance(body, dict | list):
         console.print(JSON.from_data(body, ensure_ascii=False))
     else:
-        console.print(body, markup=False)
+        console.print(_as_text(body))
     return 0
 
 
