@@ -1,11 +1,11 @@
 """Consumers filtered to what a service reacts to (issue 19): the server delivers nothing else.
 
 A service's durable consumer of a source whose events it reacts to one type of names that type
-(`jusou.intake.ConsentRecorded`), so the other types of the source are never delivered, parsed and acked
-unread; one that reacts to several keeps `jusou.<source>.*` (shared/messaging/natsauth.py `consumer_filter`
-says why). Against a real nats-server and real SQLite: intake's relay publishes a case's events, meeting's
-inbox (ConsentRecorded alone from intake) applies the consent, and the consumer's own counts show what
-the server delivered.
+(intake's of collaboration: `jusou.collaboration.PlanProposed`), so the other types of the source are never delivered,
+parsed and acked unread; one that reacts to several keeps `jusou.<source>.*` as its subject and names each type in
+its `filter_subjects` (shared/messaging/natsauth.py `consumer_filter`, `consumer_filters`). Against a real nats-server
+and real SQLite: intake's relay publishes two cases' events, meeting's inbox (CaseEscalated and ConsentRecorded from
+intake) applies the consent and the escalations, and the consumer's own counts show what the server delivered.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ def test_a_consumer_names_the_one_type_it_reacts_to_and_keeps_every_type_for_sev
     assert consumer_filter("intake", ["CaseEscalated", "CaseConnectionAnswered"]) == "jusou.intake.*"
     assert consumer_filter("intake", ["CaseEscalated", "CaseEscalated"]) == "jusou.intake.CaseEscalated"
     consumers = durable_consumers("meeting", MeetingApplication.subscriptions)
-    assert consumers["meeting--intake"] == (STREAM, "jusou.intake.ConsentRecorded")
+    assert consumers["meeting--intake"] == (STREAM, "jusou.intake.*")  # CaseEscalated, ConsentRecorded (D4 D9)
     assert consumers["meeting--collaboration"] == (STREAM, "jusou.collaboration.*")  # PlanProposed, PlanClosureRequested
+    assert durable_consumers("intake", IntakeApplication.subscriptions)["intake--collaboration"] == (
+        STREAM, "jusou.collaboration.PlanProposed")
 
 
 async def consumer(url: str, name: str) -> Any:
@@ -84,11 +86,13 @@ async def test_the_server_delivers_a_consumer_only_the_type_it_reacts_to(nats: N
 
     async def consent_applied() -> bool:
         info = await consumer(nats.url, "meeting--intake")
-        return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.consumer_seq >= 1
+        return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.consumer_seq >= 3
 
-    await meeting_inbox_until(meeting, nats.url, consent_applied, "meeting to take intake's consent")
+    await meeting_inbox_until(meeting, nats.url, consent_applied, "meeting to take intake's consent and escalations")
     info = await consumer(nats.url, "meeting--intake")
-    assert info.config.filter_subject == "jusou.intake.ConsentRecorded"
-    assert info.delivered.consumer_seq == 1, "only the ConsentRecorded: the four other events are never delivered"
+    # the meeting takes two types of intake's (D4: the escalations, for collaboration's plans; D9: the consent)
+    assert info.config.filter_subject is None
+    assert info.config.filter_subjects == ["jusou.intake.CaseEscalated", "jusou.intake.ConsentRecorded"]
+    assert info.delivered.consumer_seq == 3, "the consent and the two escalations: the ConsultationReceived never"
     consent: Any = meeting.load(case_id, Consent, "同意")
     assert consent.scope == "重層的支援会議での共有"
