@@ -239,6 +239,9 @@ class Metrics:
         self.registry.register(self.collector)
         self.recorded: dict[str, RecordedEvents] = {}  # by tenant ("": the one municipality)
         self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # (route, method, status) → series
+        #: (source, type, outcome, via) → the consumed counter's and the handler histogram's series; source → redeliveries'
+        self._event_series: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._redelivery_series: dict[str, Any] = {}
 
     def count_request(self, scope: Scope, status: int, seconds: float) -> None:
         """An answered HTTP request, by its route template (never the raw path), method and status. Each label set's
@@ -254,12 +257,21 @@ class Metrics:
         found[1].observe(seconds)
 
     def observe(self, envelope: Any, outcome: str, seconds: float, tries: int, via: str = "stream") -> None:
-        """Called by the inbox after each try of an integration event (shared/messaging/inbox.py)."""
+        """Called by the inbox after each try of an integration event (shared/messaging/inbox.py). Each label set's
+        series are looked up once, as `count_request`'s (issue 19: two `labels` a message, each hashing and locking)."""
         source, event_type = str(envelope.source), str(envelope.event_type)
-        self.consumed.labels(self.service, source, event_type, outcome, via).inc()
-        self.handler_seconds.labels(self.service, source, event_type).observe(seconds)
+        found = self._event_series.get((source, event_type, outcome, via))
+        if found is None:
+            found = self._event_series[source, event_type, outcome, via] = (
+                self.consumed.labels(self.service, source, event_type, outcome, via),
+                self.handler_seconds.labels(self.service, source, event_type))
+        found[0].inc()
+        found[1].observe(seconds)
         if tries > 1:
-            self.redeliveries.labels(self.service, source).inc()
+            again = self._redelivery_series.get(source)
+            if again is None:
+                again = self._redelivery_series[source] = self.redeliveries.labels(self.service, source)
+            again.inc()
 
     async def scrape(self, runtime: Any) -> bytes:
         """Read every tenant's runtime (one, without a tenants file), then render; no await between the two."""
