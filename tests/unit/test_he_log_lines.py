@@ -217,3 +217,15 @@ def test_the_configured_chain_writes_the_bytes_the_old_chain_wrote(monkeypatch: 
                 json.loads(texts[0])
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+def test_an_events_ids_are_the_same_text_as_before() -> None:
+    """`event_fields` (the ids on an integration event's lines) gives each id's `str`, remembered or not."""
+    rng = random.Random(19)
+    cases = [UUID(int=rng.getrandbits(128)) for _ in range(20)]
+    for number in range(500):
+        case = rng.choice(cases)
+        envelope = SimpleNamespace(case_id=UUID(str(case)), event_id=UUID(int=rng.getrandbits(128)),
+                                   correlation_id=rng.choice([UUID(str(case)), str(case), "相談 1"]),
+                                   event_type=rng.choice(["CaseEscalated", "相談"]), source="intake")
+        assert logs.event_fields(envelope) == {key: str(getattr(envelope, key)) for key in logs.EVENT_KEYS}, number
