@@ -253,19 +253,21 @@ _MAKERS: dict[str, Callable[[Any], Any]] = {
     "referral_sources": lambda e: ReferralSource(e.code, e.ja, e.en),
     "forums": lambda e: Forum(e.code, e.ja, e.en, e.council, e.valid_from, e.valid_to),
 }
-_made: dict[tuple[int, str, date, bool], dict[str, Any]] = {}
+#: the tables made, by (the organisation's id, table, day, ever), each beside the organisation it was made of: a hit is
+#: taken only for that very object (an id is reused once its object is freed: a test's file, a reloaded one)
+_made: dict[tuple[int, str, date, bool], tuple[Organisation, dict[str, Any]]] = {}
 
 
 def _table(table: str, on: date | None, *, ever: bool) -> dict[str, Any]:
     org, day = organisation(), on or today()
     key = (id(org), table, day, ever)
-    made = _made.get(key)
-    if made is None:
+    kept = _made.get(key)
+    if kept is None or kept[0] is not org:
         if len(_made) > 4096:
             _made.clear()
         entries = org.latest(table, day) if ever else org.on(table, day)
-        made = _made[key] = {code: _MAKERS[table](entry) for code, entry in entries.items()}
-    return made
+        kept = _made[key] = (org, {code: _MAKERS[table](entry) for code, entry in entries.items()})
+    return kept[1]
 
 
 T = TypeVar("T")
@@ -461,18 +463,22 @@ def counter_division() -> str:
 # --- agencies: the names plans and meetings use ------------------------------------------------------------------
 
 
-_memo: dict[tuple[str, int, date, str], Any] = {}
+_memo: dict[tuple[str, int, date, str], tuple[Organisation, Any]] = {}
 
 
 def _remembered(kind: str, on: date | None, arg: str, compute: Callable[[], T]) -> T:
-    """`compute()` once per organisation, day and argument (lookups in loops: scope, membership)."""
-    key = (kind, id(organisation()), on or today(), arg)
-    if key in _memo:
-        found: T = _memo[key]
+    """`compute()` once per organisation, day and argument (lookups in loops: scope, membership); a hit is taken only
+    for the very organisation it was computed for (its id may be reused once it is freed)."""
+    org = organisation()
+    key = (kind, id(org), on or today(), arg)
+    kept = _memo.get(key)
+    if kept is not None and kept[0] is org:
+        found: T = kept[1]
         return found
     if len(_memo) > 20000:
         _memo.clear()
-    value = _memo[key] = compute()
+    value = compute()
+    _memo[key] = (org, value)
     return value
 
 

@@ -38,13 +38,14 @@ class _ProgramDivisions(Mapping[str, frozenset[str]]):
     meeting is the municipality's lead division's (its `lead_division`, which runs the 推進会議 too). Read when used, so a
     reorganisation takes effect on its date."""
 
-    _cached: tuple[tuple[int, date], dict[str, frozenset[str]]] | None = None
+    _cached: tuple[tuple[object, date], dict[str, frozenset[str]]] | None = None
 
     def _table(self) -> dict[str, frozenset[str]]:
-        key = (id(organisation()), today())
+        org, day = organisation(), today()
         cached = self._cached
-        if cached is not None and cached[0] == key:
+        if cached is not None and cached[0][0] is org and cached[0][1] == day:  # that very object (an id may be reused)
             return cached[1]
+        key = (org, day)
         runs = {
             kind: frozenset(
                 successor(p.division) or p.division for p in programs().values() if p.kind == kind and p.division
