@@ -188,13 +188,18 @@ async def test_the_deployed_operator_may_do_what_the_commands_need(
     deployed_nats: DeployedNats, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     meeting = await connect_as(deployed_nats, "meeting")
+    intake = await connect_as(deployed_nats, "intake")
     try:
         await ensure_streams(meeting, 1)
-        parked = await meeting.jetstream().publish(  # what meeting's consumer parks (its own dead letters)
-            "jusou-dlq.meeting.intake.CaseEscalated", b'{"case_id": "c-1"}', stream=DEAD_LETTER_STREAM,
-            headers={REASON: "test", ORIGINAL_SUBJECT: "jusou.intake.CaseEscalated", CONSUMER: "meeting"}, timeout=5)
+        body = b'{"case_id": "c-1"}'
+        original = await intake.jetstream().publish("jusou.intake.CaseEscalated", body, stream="JUSOU", timeout=5)
+        parked = await meeting.jetstream().publish(  # what meeting's consumer parks (its own dead letters) of that message
+            "jusou-dlq.meeting.intake.CaseEscalated", body, stream=DEAD_LETTER_STREAM,
+            headers={REASON: "test", ORIGINAL_SUBJECT: "jusou.intake.CaseEscalated", CONSUMER: "meeting",
+                     "Nats-Msg-Id": f"meeting:{original.seq}"}, timeout=5)  # as the inbox parks (replay checks it)
     finally:
         await meeting.close()
+        await intake.close()
     monkeypatch.setenv("NATS_USER", natsauth.OPERATOR)  # as docker-compose.yml's header says
     monkeypatch.setenv("NATS_PASSWORD", deployed_nats.password(natsauth.OPERATOR))
 
