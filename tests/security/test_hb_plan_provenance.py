@@ -78,16 +78,23 @@ async def test_d6_outreachs_password_cannot_list_a_plan_for_a_case_outreach_neve
     assert agenda.status_code == 200 and forged_plan not in agenda.text and "乗っ取り" not in agenda.text
 
 
+
+async def caught_up_as_the_meeting(suite: Suite) -> tuple[MeetingApplication, int | None]:
+    """A store made before the meeting kept held cases (it knows no case), caught up from the stream with the meeting's
+    own NATS user: (the store, how many cases it recorded)."""
+    old_store = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    nc = await connect_as(suite, "meeting")
+    try:
+        return old_store, await catch_up(old_store, nc.jetstream())
+    finally:
+        await nc.close()
+
+
 async def test_d6_the_meetings_own_nats_user_may_read_the_start_events_to_catch_up_an_old_store(
         suite: Suite, journey: Journey) -> None:
     case_id, plan_id = await outreach_case_with_a_plan(journey)
     await journey.get_when("meeting", f"/agenda/{plan_id}", lambda r: True, "outreach's events on the stream")
-    old_store = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})  # made before: knows no case
-    nc = await connect_as(suite, "meeting")
-    try:
-        recorded = await catch_up(old_store, nc.jetstream())
-    finally:
-        await nc.close()
+    old_store, recorded = await caught_up_as_the_meeting(suite)
     assert recorded is not None and recorded >= 1
     assert old_store.holds("outreach", uuid.UUID(case_id)) and old_store.held_cases_read()
     assert not old_store.holds("participation", uuid.UUID(case_id))
@@ -135,11 +142,6 @@ async def test_d4_the_meetings_own_nats_user_may_read_the_escalations_to_catch_u
     case_id = await journey.receive_and_escalate()
     await journey.get_when("collaboration", f"/cases/{case_id}", lambda c: c["status"] == "open",
                            "intake's escalation on the stream")
-    old_store = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})  # made before: knows no case
-    nc = await connect_as(suite, "meeting")
-    try:
-        recorded = await catch_up(old_store, nc.jetstream())
-    finally:
-        await nc.close()
+    old_store, recorded = await caught_up_as_the_meeting(suite)
     assert recorded is not None and recorded >= 1
     assert old_store.holds("collaboration", uuid.UUID(case_id)) and old_store.held_cases_read("collaboration")
