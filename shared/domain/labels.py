@@ -102,6 +102,8 @@ EVENT_LABELS = {
     "Plan.Closed": "支援プランの終結",
     "Plan.Suspended": "支援プランの中断",
     "Plan.Resumed": "支援プランの再開",
+    "OpenPlan.Taken": "プランの作成（1ケース1プランの記録）",
+    "OpenPlan.TakenAgain": "プランの作成（1ケース1プランの記録・次のプラン）",
 }
 #: The records each program keeps (the aggregate's class), as staff name them.
 KIND_LABELS = {
@@ -112,7 +114,7 @@ KIND_LABELS = {
     "Person": "相談者", "Referral": "紹介", "Case": "相談ケース", "CollaborationCase": "多機関協働のケース",
     "PlanReview": "会議の議題", "HeldCase": "担当している事業", "Consent": "本人同意", "Meeting": "会議", "Engagement": "アウトリーチ",
     "CatalogueEntry": "社会資源（参加支援の一覧）", "Support": "参加支援", "RegionalIssue": "地域課題",
-    "LocalResource": "社会資源", "Plan": "支援プラン",
+    "LocalResource": "社会資源", "Plan": "支援プラン", "OpenPlan": "ケースの支援プラン（1ケース1プラン）",
     "Place": "拠点・居場所", "ActivitySession": "地域づくりの開催", "SelfHelpGroup": "自主グループ",
 }
 DECISION_LABELS = {"approved": "承認", "revision_requested": "修正依頼", "returned_to_intake": "相談窓口へ戻す"}

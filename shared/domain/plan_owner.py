@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError
 
 from shared.contract.events import (
     Envelope,
@@ -20,6 +21,7 @@ from shared.contract.events import (
     PlanSuspendedV1,
     PoisonMessage,
 )
+from shared.domain.open_plan import OpenPlan, open_plan_id
 from shared.domain.plan import ENDED, OpenPlanExists, Plan
 from shared.kernel.app import ServiceApplication, handles
 from shared.kernel.journey import Invalid, NotFound, acting
@@ -83,14 +85,42 @@ class PlanOwner(ServiceApplication):
         members: list[dict[str, Any]] | None = None,
     ) -> UUID:
         """D4 D16: draft a plan for a case this program holds (本人の意向, period, goals per person, roles); refused
-        while the case has a plan of this program not ended (OpenPlanExists: one open plan per case and program)."""
+        while the case has a plan of this program not ended (OpenPlanExists: one open plan per case and program). The
+        plan takes the case's `OpenPlan` record in the same commit (shared/domain/open_plan.py): of two drafts made at
+        the same instant, the store refuses the second, answered as OpenPlanExists naming the first."""
         self.require_case(case_id)
         self.require_no_open_plan(case_id)
+        slot = self.open_plan_slot(case_id)
         require_known_agencies(roles)
         with acting(actor):
             plan = Plan.draft(case_id, self.program, direction, goals, with_agency_codes(roles), intention, starts_on, review_on, members)
-        self.save(plan)
+            if slot is None:
+                slot = OpenPlan(program=self.program, case_id=case_id, plan_id=plan.id)
+            else:
+                slot.take(plan.id)
+        try:
+            self.save(plan, slot)
+        except IntegrityError:
+            taken = self.open_plan_slot(case_id, refusing=False)
+            if taken is None or taken.plan_id == plan.id:
+                raise
+            winner: Plan = self.read(taken.plan_id, Plan, "プラン")
+            raise OpenPlanExists(str(taken.plan_id), winner.status_ja) from None
         return plan.id
+
+    def open_plan_slot(self, case_id: UUID, refusing: bool = True) -> OpenPlan | None:
+        """The case's `OpenPlan` record of this program, to be taken by a new plan (None: no plan drafted since the
+        record existed; the plans already recorded were checked by `require_no_open_plan`). `refusing`: raise
+        OpenPlanExists when the plan that took it last has not ended."""
+        try:
+            slot: OpenPlan = self.load(open_plan_id(self.program, case_id), OpenPlan, "プランの作成記録")
+        except NotFound:
+            return None
+        if refusing:
+            plan: Plan = self.read(slot.plan_id, Plan, "プラン")
+            if plan.status not in ENDED:
+                raise OpenPlanExists(str(slot.plan_id), plan.status_ja)
+        return slot
 
     def require_no_open_plan(self, case_id: UUID) -> None:
         """D4: the case has no plan of this program that has not ended (a second tab's 「プランを作成」, a colleague's, would

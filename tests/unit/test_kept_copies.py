@@ -23,6 +23,7 @@ from support.municipality import ELDERLY, HARDSHIP, LEAD_NAME, SHAKYO
 import services.collaboration.domain as collaboration_domain
 import services.meeting.domain as meeting_domain
 import shared.domain.casework as casework_domain
+import shared.domain.open_plan as open_plan_domain
 import shared.domain.plan as plan_domain
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import gap_id_of, household_link_id
@@ -44,7 +45,7 @@ ESCALATED = {"reason": "8050: 母の介護と本人のひきこもり", "concern
 GAP = {"need": "ひきこもりの若者の居場所", "area": "調布市東部", "description": "日中に通える場がない"}
 
 #: the modules whose aggregates the meeting and collaboration record (and so keep for their reads and commands)
-KEPT_MODULES = (meeting_domain, collaboration_domain, plan_domain, casework_domain)
+KEPT_MODULES = (meeting_domain, collaboration_domain, plan_domain, casework_domain, open_plan_domain)
 
 
 def aggregate_classes() -> set[type]:
@@ -97,7 +98,8 @@ def collaboration_kept() -> tuple[CollaborationApplication, dict[type, UUID]]:
     return app, {collaboration_domain.CollaborationCase: case_id, plan_domain.Plan: plan_id,
                  collaboration_domain.HouseholdLink: household_link_id(mother),
                  collaboration_domain.ResourceGap: gap_id, collaboration_domain.CouncilSitting: sitting,
-                 casework_domain.CaseFile: case_file_id(case_id)}
+                 casework_domain.CaseFile: case_file_id(case_id),
+                 open_plan_domain.OpenPlan: open_plan_domain.open_plan_id("collaboration", case_id)}
 
 
 def kept_in(app: KeptReads, aggregate_id: UUID) -> Any:
