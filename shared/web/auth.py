@@ -154,6 +154,22 @@ class DevIssuer:
         return jwt.encode(claims, self.private_key(), algorithm="ES256")
 
 
+def _not_yet(token: str) -> Unauthenticated:
+    """A token PyJWT found not yet valid (its signature checked): issued in the future (`iat`: the issuer's clock, or
+    this server's, is wrong) or valid only from a later time (`nbf`), said as the one it is."""
+    try:
+        iat = jwt.decode(token, options={"verify_signature": False}).get("iat")
+    except jwt.InvalidTokenError:
+        iat = None
+    if isinstance(iat, (int, float)) and not isinstance(iat, bool) and iat > time.time() + LEEWAY_SECONDS:
+        return Unauthenticated(
+            "トークンの発行時刻 (iat) が未来になっています。発行者（IdP）とこのサーバーの時計を確かめ、発行し直してください",
+            "the token's issued-at time (iat) is in the future: the issuer's (IdP's) clock or this server's is wrong; "
+            "check them and get a new token")
+    return Unauthenticated("トークンはまだ有効になっていません (nbf)。有効になる時刻を過ぎてから使ってください",
+                           "the token is not valid yet (nbf): use it once its not-before time has passed")
+
+
 class Verifier:
     """Checks a token and says who it names."""
 
@@ -252,8 +268,8 @@ class Verifier:
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("トークンの有効期限が切れています。もう一度ログインしてください",
                                   "the token has expired; sign in again") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise Unauthenticated("トークンはまだ有効になっていません (nbf)", "the token is not valid yet (nbf)") from exc
+        except jwt.ImmatureSignatureError as exc:  # PyJWT's for an iat in the future as for an nbf: say which
+            raise _not_yet(token) from exc
         except jwt.InvalidAudienceError as exc:
             raise Unauthenticated(f"トークンの対象 (aud) が {s.audience!r} ではありません",
                                   f"wrong audience: the token is not for {s.audience!r}") from exc
