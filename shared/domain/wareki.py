@@ -54,6 +54,28 @@ def jst(value: datetime | str | None) -> str:
 ERA_NAMES = {"令和": "令和", "R": "令和", "平成": "平成", "H": "平成", "昭和": "昭和", "S": "昭和", "大正": "大正", "T": "大正"}
 _ERA_START = {era: start for start, era in ERAS}
 _ERA_END = {"平成": date(2019, 4, 30), "昭和": date(1989, 1, 7), "大正": date(1926, 12, 24), "令和": date(9999, 12, 31)}
+#: each era's name as English writes it (an English message names the era so, never in kanji)
+ERA_ENGLISH = {"令和": "Reiwa", "平成": "Heisei", "昭和": "Showa", "大正": "Taisho"}
+
+
+def _era_span_ja(era: str) -> str:
+    last = _ERA_END[era]
+    return (f"{era}は{wareki(_ERA_START[era], with_gregorian=False)}から" if last.year == 9999 else
+            f"{era}は{wareki(_ERA_START[era], with_gregorian=False)}から{wareki(last, with_gregorian=False)}まで")
+
+
+def _era_span_en(era: str) -> str:
+    last = _ERA_END[era]
+    return (f"{ERA_ENGLISH[era]} began on {_ERA_START[era].isoformat()}" if last.year == 9999 else
+            f"{ERA_ENGLISH[era]} ran from {_ERA_START[era].isoformat()} to {last.isoformat()}")
+
+
+def _era_year_en(day: date) -> str:
+    """The era year a day falls in, as English writes it: Reiwa 2 (令和2年)."""
+    start, era = next((start, era) for start, era in ERAS if day >= start)
+    return f"{ERA_ENGLISH[era]} {day.year - start.year + 1}"
+
+
 _WAREKI = re.compile(r"^(令和|平成|昭和|大正|[RHST])\.?(元|\d{1,2})年?(?:[.\-/]?(\d{1,2})月?(?:[.\-/]?(\d{1,2})日?)?)?$")
 _WESTERN = re.compile(r"^(\d{4})(?:[\-/.年](\d{1,2})月?(?:[\-/.](\d{1,2})日?|(\d{1,2})日)?)?$")
 
@@ -82,7 +104,12 @@ def parse_date(text: str, *, earliest: date, latest: date, what: str = "日付")
             day = date(_ERA_START[era].year + year - 1, month, day_)
             before_era = day < _ERA_START[era] and era_match.group(3) is not None  # 令和元年4月: still 平成
             if year < 1 or before_era or day > _ERA_END[era]:
-                raise NotADate(f"{what}「{text}」は{era}の日付ではありません / {text!r} is not a date of the {era} era")
+                meant = year >= 1 and day >= ERAS[-1][0]  # the day in the era it fell in: 平成32年 is 令和2年
+                raise NotADate(
+                    f"{what}「{text}」は{era}の日付ではありません（{_era_span_ja(era)}"
+                    + (f"。{day.isoformat()} は{wareki(day, with_gregorian=False)}です" if meant else "") + "） / "
+                    f"{text!r} is not a date of the {ERA_ENGLISH[era]} era ({_era_span_en(era)}"
+                    + (f"; {day.isoformat()} is in {_era_year_en(day)}" if meant else "") + ")")
             day = max(day, _ERA_START[era])  # 平成元年 alone: its first day, 1989-01-08
         elif western:
             day = date(int(western.group(1)), int(western.group(2) or 1),
