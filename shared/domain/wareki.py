@@ -143,10 +143,10 @@ def parse_birth_date(text: str) -> date:
     return parse_date(text, earliest=EARLIEST_BIRTH, latest=today_in_japan(), what="生年月日")
 
 
-def parse_consultation_date(text: str) -> date:
-    """相談日: within a year before today, not after today."""
+def parse_consultation_date(text: str, what: str = "相談日") -> date:
+    """相談日 (or another recent day, `what`): within a year before today, not after today."""
     now = today_in_japan()
-    return parse_date(text, earliest=now - timedelta(days=CONSULTATION_DAYS_BACK), latest=now, what="相談日")
+    return parse_date(text, earliest=now - timedelta(days=CONSULTATION_DAYS_BACK), latest=now, what=what)
 
 
 def age_on(birth: date | str | None, on: date | None = None) -> int | None:

@@ -31,13 +31,15 @@ def _birth(text: str) -> str:
 
 
 def _consulted(text: str) -> str:
-    return parse_consultation_date(text).isoformat()
+    """A recent day (a year back to today): the 相談日, but also a household's 世帯として把握した日, so the refusal says
+    「日付」; a form names the field by its title before it, the API by its name (it said 「世帯として把握した日: 相談日は…」)."""
+    return parse_consultation_date(text, what="日付").isoformat()
 
 
 _HOW = "和暦（令和8年12月5日, R8.12.5, 平成元年）または西暦（2026-12-05, 2026/12/5）"
 WarekiBirthDate = Annotated[str, Field(max_length=40, description="生年月日: " + _HOW + "; 1900-01-01 から今日まで"),
                             AfterValidator(_birth)]
-ConsultationDate = Annotated[str, Field(max_length=40, description="相談日: " + _HOW + "; 1年前から今日まで"),
+ConsultationDate = Annotated[str, Field(max_length=40, description="相談日など最近の日: " + _HOW + "; 1年前から今日まで"),
                              AfterValidator(_consulted)]
 
 
