@@ -184,6 +184,8 @@ class CpuMeter:
         self.drivers_began: dict[str, float] = {}
 
     def start(self) -> None:
+        self.machine_began = machine_ticks()
+        self.waits_began = {name: run_queue_seconds_of(pid) for name, pid in self.pids.items()}
         self.began = {name: cpu_seconds_of(pid) for name, pid in self.pids.items()}
         self.drivers_began = {name: cpu_seconds_of(pid, children=False) for name, pid in self.drivers.items()}
         self.driver_began = time.process_time()
@@ -199,7 +201,17 @@ class CpuMeter:
                    for name, pid in self.drivers.items()}
         driving["main"] = time.process_time() - self.driver_began
         driver_total = sum(driving.values())
+        machine = cores_busy(self.machine_began, machine_ticks())
+        waited = sum(run_queue_seconds_of(pid) - self.waits_began.get(name, 0.0) for name, pid in self.pids.items())
         return {
+            # every process on the machine (the suite, the load generator, this process, the kernel, anything else
+            # running): what the suite's and the load generator's figures leave out is what else took the cores
+            "machine_cores_busy": machine,
+            "machine_cores": os.cpu_count(),
+            # the suite's threads' time runnable but waiting for a core (/proc/<pid>/task/<tid>/schedstat), per
+            # second and per second of their CPU: how much the machine's run queue stretched the suite's work
+            "suite_run_queue_cores": round(waited / seconds, 2) if seconds else None,
+            "suite_run_queue_per_cpu": round(waited / total, 2) if total else None,
             "cpu_ms_per_bus_event": per_event | {"suite": round(1000 * total / bus_events, 2) if bus_events else None},
             "cpu_cores_busy": round(total / seconds, 2) if seconds else None,
             "driver_cores_busy": round(driver_total / seconds, 2) if seconds else None,
@@ -207,6 +219,45 @@ class CpuMeter:
             "driver_processes": len(driving),
             "driver_cpu_ms_per_bus_event": round(1000 * driver_total / bus_events, 2) if bus_events else None,
         }
+
+
+def machine_ticks() -> list[int]:
+    """/proc/stat's `cpu` line: user, nice, system, idle, iowait, irq, softirq, steal (clock ticks, all CPUs; empty
+    where there is no /proc)."""
+    try:
+        with open("/proc/stat") as file:
+            return [int(x) for x in file.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def cores_busy(before: list[int], after: list[int]) -> float | None:
+    """Cores busy between two `machine_ticks` readings, every process counted: all but idle and iowait (and steal, the
+    hypervisor's), of the machine's cores."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent)
+    if total <= 0:
+        return None
+    return round((os.cpu_count() or 1) * (total - spent[3] - spent[4] - spent[7]) / total, 2)
+
+
+def run_queue_seconds_of(pid: int) -> float:
+    """Seconds a process's live threads spent runnable but waiting for a core (/proc/<pid>/task/<tid>/schedstat's
+    second field; 0 where the kernel does not keep it). A thread that ended took its figure with it."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as file:
+                total += int(file.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
 
 
 class Bus:

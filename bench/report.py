@@ -141,6 +141,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
             *stack_floor_rows(raw.get("stack_floor_us"), best, scored=bool(cpu_target)),
             row("saturation", "cores busy: the suite / the load generator", best["cpu_cores_busy"], "cores",
                 best.get("driver_cores_busy"), f"load generator, {best.get('driver_processes', 1)} processes"),
+            row("saturation", "cores busy: the whole machine (every process: the suite, the load generator, the "
+                "kernel, anything else running)", best.get("machine_cores_busy"), "cores", best.get("machine_cores"),
+                "the machine's cores"),
+            row("saturation", "the suite's threads' wait for a core (run queue), per second of their CPU",
+                best.get("suite_run_queue_per_cpu"), "×"),
             row("load generator", "its busiest process (a process is one core at most)",
                 best.get("driver_busiest_process_cores"), "cores", None, "", f"≤ {DRIVER_MOST_CORES} (not the limit)",
                 at_most(best.get("driver_busiest_process_cores"), DRIVER_MOST_CORES)),

@@ -1,0 +1,302 @@
+"""`python bench/queues.py [--steps 4,16] [--seconds 15]`: where a journey waits when the suite saturates (issue 19).
+
+The scorecard's saturation steps (bench/load.py `saturation_phase`: whole journeys from N workers at once, closed loop)
+grow the bus rate little from 4 to 16 journeys while the suite's processes use ~1.4–1.5 of the 2 cores and the hop
+latency triples. This runs the same steps on a suite started as the bench starts it and reads, for each step, what
+the kernel knows of every thread of every process on the machine (not only the suite's):
+
+- per thread (`/proc/<pid>/task/<tid>/schedstat`): the CPU it used, and the time it was **runnable but waiting for a
+  core** (the run queue): a thread at 0.3 of a core that waited 0.3 more was slowed 2× by the CPU, not by a lock;
+- the machine (`/proc/stat`): the cores busy (user + system + irq), idle and iowait, every process counted, and the
+  runnable threads (`/proc/loadavg`'s running count, sampled every 10 ms);
+- each service's `http.command` lines' `ms` (the command's time inside the service, its ASGI middleware's clock) and
+  the journeys' own times.
+
+Threads are named by `bench/thread_names_site` (Python threads) or by `comm` (nats-server's, the kernel's); numbers
+in names are folded to N. The suite runs with the bench's environment (`JUSOU_INBOX_BATCH=16`, SQLite), the load from
+bench/load.py's driver processes, waits on the bus as the scorecard's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Self
+
+ROOT = Path(__file__).resolve().parents[1]
+for extra in (str(ROOT / "tests"), str(ROOT)):
+    if extra not in sys.path:
+        sys.path.insert(0, extra)
+
+SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
+TICK = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def schedstat(pid: int) -> dict[str, tuple[int, int, int, str, int, int]]:
+    """{tid: (ns on a CPU, ns runnable waiting for a CPU, time slices, comm, voluntary switches (it blocked: a lock,
+    the GIL, a queue, epoll), involuntary switches (preempted))} of a process's threads."""
+    found = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            run, wait, slices = (int(x) for x in Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split())
+            comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            voluntary = int(status.split("voluntary_ctxt_switches:", 1)[1].split()[0])
+            involuntary = int(status.split("nonvoluntary_ctxt_switches:", 1)[1].split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        found[tid] = (run, wait, slices, comm, voluntary, involuntary)
+    return found
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def machine() -> list[int]:
+    """/proc/stat's first line: user nice system idle iowait irq softirq steal (ticks, all CPUs)."""
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
+def role(name: str) -> str:
+    return re.sub(r"\d+", "N", name)
+
+
+class Runnable:
+    """The machine's runnable threads (/proc/loadavg's 4th field, running/total), sampled every `every` s."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every, self.samples = every, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-runnable", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            # the reading thread itself is running when it reads: one less
+            self.samples.append(int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class LogTail:
+    """Each service's `http.command` lines since the last read: (route, ms)."""
+
+    MS = re.compile(r"\bms=([0-9.]+)")
+    ROUTE = re.compile(r"\broute=(\S+)")
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+        self.at = {name: (p.stat().st_size if p.exists() else 0) for name, p in paths.items()}
+
+    def read(self) -> dict[str, list[tuple[str, float]]]:
+        out: dict[str, list[tuple[str, float]]] = {}
+        for name, path in self.paths.items():
+            with open(path, "rb") as file:
+                file.seek(self.at[name])
+                text = file.read().decode(errors="replace")
+                self.at[name] = file.tell()
+            found = []
+            for line in text.splitlines():
+                if "http.command" not in line:
+                    continue
+                ms, route = self.MS.search(line), self.ROUTE.search(line)
+                if ms:
+                    found.append((route.group(1) if route else "?", float(ms.group(1))))
+            out[name] = found
+        return out
+
+
+def owners(suite_pids: dict[str, int], driver_pids: dict[str, int]) -> dict[int, str]:
+    """pid → who: a suite process, a driver, this process, or `other` (another program on the machine)."""
+    named = {pid: name for name, pid in suite_pids.items()} | {pid: "drivers" for pid in driver_pids.values()}
+    named[os.getpid()] = "bench main"
+    return named
+
+
+def snapshot(named: dict[int, str]) -> dict[int, dict[str, tuple[int, int, int, str]]]:
+    return {pid: schedstat(pid) for pid in all_pids()} | {pid: schedstat(pid) for pid in named}
+
+
+def thread_names(prefix: str, pid: int) -> dict[str, str]:
+    try:
+        return json.loads(Path(f"{prefix}.{pid}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def spent(before: dict[int, dict[str, tuple[int, int, int, str]]], after: dict[int, dict[str, tuple[int, int, int, str]]],
+          named: dict[int, str], names_prefix: str) -> dict[tuple[str, str], list[float]]:
+    """(who, thread role) → [cpu s, run-queue wait s, slices, voluntary, involuntary switches] between two snapshots."""
+    out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
+    for pid, threads in after.items():
+        who = named.get(pid, "other")
+        names = thread_names(names_prefix, pid) if who not in ("other", "drivers", "bench main", "nats") else {}
+        for tid, (run, wait, slices, comm, voluntary, involuntary) in threads.items():
+            run0, wait0, slices0, _, voluntary0, involuntary0 = before.get(pid, {}).get(tid, (0, 0, 0, "", 0, 0))
+            # a process started meanwhile (another program's test, a tool) counts from zero (what it used before it
+            # ended is in the machine's figures only)
+            row = out[(who, role(names.get(tid, comm)) if pid in before else "(started meanwhile)")]
+            row[0] += (run - run0) / 1e9
+            row[1] += (wait - wait0) / 1e9
+            row[2] += slices - slices0
+            row[3] += voluntary - voluntary0
+            row[4] += involuntary - involuntary0
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from support.servers import free_port
+
+    from bench import load
+    from jusou.runner import Suite
+
+    results: dict[str, Any] = {"load_before": os.getloadavg(), "steps": []}
+    with tempfile.TemporaryDirectory(prefix="jusou-bench-queues-") as folder:
+        data = Path(folder) / "data"
+        names_prefix = str(Path(folder) / "names")
+        env = load.env_for_store("sqlite", data) | {
+            "PYTHONPATH": str(ROOT / "bench" / "thread_names_site"), "JUSOU_BENCH_THREADS_OUT": names_prefix,
+        } | dict(item.split("=", 1) for item in args.env)
+        os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
+        suite = Suite(data, nats_port=free_port(), ports={name: free_port() for name in SERVICES}, extra_env=env)
+        suite.start()
+        try:
+            await asyncio.sleep(1.0)
+            pids = load.suite_pids(suite)
+            urls = {name: suite.url(name) for name in SERVICES}
+            user, password = suite.nats_operator()
+            tail = LogTail({name: suite.log_path(name) for name in SERVICES})
+            bus = load.Bus(suite.nats_url, user, password)
+            await bus.open()
+            hops = await asyncio.to_thread(load.Hops)
+            try:
+                with load.Drivers(args.drivers, urls, suite.nats_url, user, password) as drivers:
+                    named = owners(pids, drivers.pids)
+                    await drivers.closed("whole_for_bench", 2, args.warm)  # warm: the lags learnt, caches filled
+                    await bus.drain(30)
+                    for workers in args.steps:
+                        tail.read()
+                        load_before = os.getloadavg()[0]
+                        m0, s0 = machine(), snapshot(named)
+                        count0 = await bus.count()
+                        began = time.perf_counter()
+                        with Runnable() as runnable:
+                            outcome = await drivers.closed("whole_for_bench", workers, args.seconds)
+                        wall = time.perf_counter() - began
+                        m1, s1 = machine(), snapshot(named)
+                        bus_events = await bus.count() - count0
+                        commands = tail.read()
+                        await bus.drain(60)
+                        ticks = [b - a for a, b in zip(m0, m1, strict=True)]
+                        total = sum(ticks) or 1
+                        cores = os.cpu_count() or 1
+                        threads = spent(s0, s1, named, names_prefix)
+                        latencies = hops.latencies_ms(outcome.cases, bus.stored_at)
+                        step = {
+                            "workers": workers, "seconds": round(wall, 2), "load_before": load_before,
+                            "journeys": len(outcome.completed), "errors": outcome.errors,
+                            "bus_events_per_s": round(bus_events / wall, 1),
+                            "journey_ms_p50": round(1000 * statistics.median(outcome.completed), 1)
+                            if outcome.completed else None,
+                            "hop_ms_p50": round(statistics.median(latencies["hop"]), 2) if latencies["hop"] else None,
+                            "relay_ms_p50": round(statistics.median(latencies["relay"]), 2) if latencies["relay"] else None,
+                            "inbox_ms_p50": round(statistics.median(latencies["inbox"]), 2) if latencies["inbox"] else None,
+                            "machine_cores_busy": round(cores * (total - ticks[3] - ticks[4]) / total, 2),
+                            "machine_cores_iowait": round(cores * ticks[4] / total, 2),
+                            "machine_cores_softirq": round(cores * ticks[6] / total, 2),
+                            "runnable_mean": round(statistics.fmean(runnable.samples), 2) if runnable.samples else None,
+                            "runnable_over_cores_share": round(sum(1 for r in runnable.samples if r > cores)
+                                                               / max(1, len(runnable.samples)), 3),
+                            "threads": {f"{who}|{name}": [round(v, 3) for v in row] for (who, name), row in threads.items()},
+                            "commands_ms": {
+                                name: {"n": len(rows), "p50": round(statistics.median([ms for _, ms in rows]), 1),
+                                       "p90": round(sorted(ms for _, ms in rows)[int(0.9 * len(rows))], 1)}
+                                for name, rows in commands.items() if rows},
+                            "per_journey_commands": {
+                                name: round(len(rows) / max(1, len(outcome.completed)), 2)
+                                for name, rows in commands.items() if rows},
+                        }
+                        results["steps"].append(step)
+                        print(render(step), flush=True)
+            finally:
+                await asyncio.to_thread(hops.close)
+                await bus.close()
+        finally:
+            suite.stop()
+    return results
+
+
+def render(step: dict[str, Any]) -> str:
+    lines = [(f"== {step['workers']} journeys at once ({step['seconds']} s, load before {step['load_before']:.1f}): "
+             f"{step['bus_events_per_s']} bus ev/s, journey p50 {step['journey_ms_p50']} ms, hop p50 "
+             f"{step['hop_ms_p50']} (relay {step['relay_ms_p50']}, inbox {step['inbox_ms_p50']}) ms"),
+             (f"   machine: {step['machine_cores_busy']} cores busy (iowait {step['machine_cores_iowait']}, softirq "
+             f"{step['machine_cores_softirq']}); runnable threads mean {step['runnable_mean']}, more than the cores "
+             f"{100 * step['runnable_over_cores_share']:.0f} % of the time"),
+             (f"   {'who | thread':44s} {'CPU cores':>9s} {'run-queue':>9s} {'wait/CPU':>8s} {'slices/s':>8s}"
+             f" {'vol/s':>7s} {'invol/s':>7s}")]
+    wall = step["seconds"]
+    rows = sorted(step["threads"].items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    by_who: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
+    for key, row in rows:
+        who = key.split("|")[0]
+        for i, v in enumerate(row):
+            by_who[who][i] += v
+    for who, (cpu, wait, slices, vol, invol) in sorted(by_who.items(), key=lambda kv: -(kv[1][0])):
+        if cpu + wait < 0.01 * wall:
+            continue
+        lines.append(f"   {who + ' (all)':44s} {cpu / wall:9.3f} {wait / wall:9.3f} {wait / cpu if cpu else 0:8.2f}"
+                     f" {slices / wall:8.0f} {vol / wall:7.0f} {invol / wall:7.0f}")
+        for key, (tcpu, twait, tslices, tvol, tinvol) in rows:
+            if key.split("|")[0] == who and tcpu + twait >= 0.01 * wall:
+                lines.append(f"     {key.split('|', 1)[1][:42]:42s} {tcpu / wall:9.3f} {twait / wall:9.3f} "
+                             f"{twait / tcpu if tcpu else 0:8.2f} {tslices / wall:8.0f} {tvol / wall:7.0f} {tinvol / wall:7.0f}")
+    for name, c in step["commands_ms"].items():
+        lines.append(f"   {name}: {c['n']} commands ({step['per_journey_commands'][name]} a journey), in-service ms "
+                     f"p50 {c['p50']} p90 {c['p90']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", default="4,16", help="journeys at once, comma-separated")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warm", type=float, default=5.0, help="seconds of 2 journeys at once first")
+    parser.add_argument("--drivers", type=int, default=max(2, (os.cpu_count() or 2) // 2))
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.steps = [int(s) for s in args.steps.split(",") if s]
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    results = asyncio.run(run(args))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
