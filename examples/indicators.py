@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 import nats
-from jusou_contract import STREAM, PoisonMessage, parse, upcast
+from jusou_contract import PRODUCERS, STREAM, PoisonMessage, parse, upcast
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
@@ -44,11 +44,14 @@ EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "e
 
 
 def apply(view: dict, subject: str, body: bytes) -> None:
-    """Fold one message into the view; PoisonMessage for an event this contract does not know, or whose
-    envelope does not agree with its subject (docs/integrating.md §1: trust the subject, not the body)."""
+    """Fold one message into the view; PoisonMessage for an event this contract does not know, whose envelope does
+    not agree with its subject (docs/integrating.md §1: trust the subject, not the body), or whose source is not a
+    producer of its type (`PRODUCERS`: whoever holds outreach's password may publish `jusou.outreach.PlanClosed`)."""
     envelope, payload = upcast(*parse(body))  # validated; CaseEscalated v1 arrives as v2 (reason_code)
     if subject != f"jusou.{envelope.source}.{envelope.event_type}":  # only `source` may publish on jusou.<source>.>
         raise PoisonMessage(f"the envelope claims {envelope.source}.{envelope.event_type} on {subject}")
+    if envelope.source not in PRODUCERS.get(envelope.event_type, ()):  # a type only its producers publish (CONTRACT.md)
+        raise PoisonMessage(f"{envelope.source} does not publish {envelope.event_type}: only {PRODUCERS.get(envelope.event_type)}")
     kind, case = envelope.event_type, str(envelope.case_id)
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch) -> Any:
     contract = types.ModuleType("jusou_contract")  # the package re-exports shared/contract/events.py as it is
-    for name in ("STREAM", "PoisonMessage", "parse", "upcast"):
+    for name in ("PRODUCERS", "STREAM", "PoisonMessage", "parse", "upcast"):
         setattr(contract, name, getattr(events, name))
     monkeypatch.setitem(sys.modules, "jusou_contract", contract)
     spec = importlib.util.spec_from_file_location("indicators_example", ROOT / "examples" / "indicators.py")
