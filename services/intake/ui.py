@@ -188,23 +188,47 @@ def cases_csv(request: Request, app: App, who: Who, counter: str) -> Response:
                           c.get("consulted_on") or "", c["assignee"]] for c in cases])
 
 
-def _reception(request: Request, who: Principal, counter: str, sent: dict[str, Any], referral: str | None,
-               status_code: int = 200, candidates: list[dict[str, Any]] | None = None, error: str | None = None,
-               elsewhere: int = 0) -> Response:
-    """The reception form (相談受付票), empty or as sent (with the candidates or the refusal)."""
+def _known_person(app: IntakeApplication, who: Principal, person_ref: Any, referral: Any) -> dict[str, Any] | None:
+    """The person a reception form is for (a referral's case's, or one chosen in the search), as the case page shows
+    them, to a division with a legal basis on a case of theirs it may read (D9 D10: the counter that received them, a
+    consent that covers it, a 支援会議 it sat in; the showing recorded, `shown_in` "reception"); None to any other,
+    whose form says the person's reference only (blocking)."""
+    if not person_ref or not allowed(who, "person.read"):
+        return None
+    try:
+        ref, first = UUID(str(person_ref)), UUID(str(referral)) if referral else None
+    except ValueError:
+        return None
+    cases = app.cases_of_person(str(ref))
+    for case_id in sorted(cases, key=lambda c: c != first):  # the referral's own case first
+        view = app.case_view(case_id)
+        if view.get("person_ref") != str(ref) or not may_read_case(who, view):
+            continue
+        shown = app.persons_in_view(who, [case_id], "reception").get(str(case_id))
+        if shown:
+            return _person_shown(shown)
+    return None
+
+
+def _reception(request: Request, app: IntakeApplication, who: Principal, counter: str, sent: dict[str, Any],
+               referral: str | None, status_code: int = 200, candidates: list[dict[str, Any]] | None = None,
+               error: str | None = None, elsewhere: int = 0) -> Response:
+    """The reception form (相談受付票), empty or as sent (with the candidates or the refusal); a known person's
+    name shown to a division entitled to it (`_known_person`), else their reference (blocking)."""
+    known = None if candidates else _known_person(app, who, sent.get("person_ref"), referral)
     return ui.render(request, "intake_new.html", NEW, status_code=status_code, counters=_own_counters(who),
                      counter=counter, routes=ROUTES, consulted_by=CONSULTED_BY, concerns=list(CONCERN_FIELDS.values()),
                      form=sent, ticked=_listed_values(sent.get("concerns")), candidates=candidates, elsewhere=elsewhere,
-                     referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False))
+                     referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False), known=known)
 
 
 @router.get("/ui/consultations/new", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
-def new_consultation(request: Request, who: Who, counter: str | None = None, referral: str | None = None,
+def new_consultation(request: Request, app: App, who: Who, counter: str | None = None, referral: str | None = None,
                      person_ref: str | None = None) -> Response:
-    """The reception form; `person_ref`: a person chosen in the search (受付前の検索)."""
+    """The reception form; `person_ref`: a person chosen in the search (受付前の検索) or a referral's case's."""
     sent = {"person_ref": person_ref[:100]} if person_ref else {}
-    return _reception(request, who, counter if counter is not None and counter in COUNTERS else _default_counter(who),
-                      sent, referral)
+    return _reception(request, app, who,
+                      counter if counter is not None and counter in COUNTERS else _default_counter(who), sent, referral)
 
 
 def _chosen(text: dict[str, Any]) -> dict[str, Any]:
@@ -232,10 +256,10 @@ async def receive(request: Request, app: App, who: Who) -> Response:
         command = form_model(ConsultationIn, {**text, "person": person})
         case_id = await call(receive_consultation, app, who.actor, command)
     except PossibleDuplicate as duplicate:
-        return _reception(request, who, counter, text, referral, 409, candidates=list(duplicate.extra["candidates"]),
-                          elsewhere=int(duplicate.extra["elsewhere"]))
+        return await call(_reception, request, app, who, counter, text, referral, 409,
+                          candidates=list(duplicate.extra["candidates"]), elsewhere=int(duplicate.extra["elsewhere"]))
     except DomainError as refused:
-        return _reception(request, who, counter, text, referral, refused.status, error=str(refused))
+        return await call(_reception, request, app, who, counter, text, referral, refused.status, error=str(refused))
     return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
 
 
@@ -287,14 +311,19 @@ async def erase_person(request: Request, person_ref: UUID, app: App, actor: Staf
     """消去 from a case page of the person (a supervisor's action, shared/web/policy.py)."""
     text = await form_text(request)
     try:
-        back = f"/ui/cases/{UUID(str(text.get('case_id', '')))}"  # the page it was sent from
+        case_id: UUID | None = UUID(str(text.get("case_id", "")))  # the page it was sent from
     except ValueError:
-        back = "/ui/"
+        case_id = None
+    back = f"/ui/cases/{case_id}" if case_id else "/ui/"
     try:
         command = form_model(ErasureIn, text)
         await call(app.erase_person, actor, person_ref, command.basis, command.reason)
     except DomainError as refused:
-        return redirect(back, ng=str(refused))
+        if case_id is None or await call(app.person_erasure, person_ref) is not None:  # no form to show again
+            return redirect(back, ng=str(refused))
+        typed = {"basis": str(text.get("basis") or ""), "reason": str(text.get("reason") or "")}
+        return await call(_case_page, request, app, request.state.principal, case_id, refused.status,
+                          {"where": "erasure", "message": str(refused), "form": typed})
     return redirect(back, ok="相談者の個人情報を消去しました / the person's information was erased")
 
 
@@ -450,8 +479,9 @@ async def form_household(request: Request, case_id: UUID, app: App, actor: Staff
             raise Invalid("世帯として把握した日を入力してください（和暦・西暦）/ give the day the household was known")
         command = form_model(HouseholdIn, text)
         await call(app.form_household, actor, case_id, command.since)
-    except DomainError as refused:
-        return redirect(f"/ui/cases/{case_id}", ng=str(refused))
+    except DomainError as refused:  # the case page again, the day as typed beside the form with why
+        return await call(_case_page, request, app, request.state.principal, case_id, refused.status,
+                          {"where": "household", "message": str(refused), "form": {"since": str(text.get("since") or "")}})
     person_ref = app.case_view(case_id)["person_ref"]
     return redirect(f"/ui/persons/{person_ref}/household", ok="世帯をつくりました / household formed")
 
