@@ -63,6 +63,15 @@ def schedstat(pid: int) -> dict[str, tuple[int, int, int, str, int, int]]:
     return found
 
 
+def user_system(pid: int) -> tuple[float, float]:
+    """A process's user and system CPU seconds (/proc/<pid>/stat, its own threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return (0.0, 0.0)
+    return (int(fields[11]) * TICK, int(fields[12]) * TICK)
+
+
 def all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
@@ -127,6 +136,41 @@ class LogTail:
         return out
 
 
+class GilSpy:
+    """`py-spy record --gil --idle --nonblocking --threads` on one process for a step: only the thread holding the GIL
+    is sampled, so the samples ÷ (rate × seconds) are the share of the time the process's GIL was held, by which thread
+    (py-spy reads the holder from the interpreter's memory without stopping it: a holder preempted by the kernel, off
+    every core, still holds it and is counted). At `nice -10`, so that its samples keep their pace on a full machine."""
+
+    def __init__(self, pid: int, seconds: float, out: Path, rate: int = 100) -> None:
+        import shutil
+        import subprocess
+
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.rate, self.seconds, self.out = rate, seconds, out
+        self.proc = subprocess.Popen(
+            ["nice", "-n", "-10", spy, "record", "--pid", str(pid), "--gil", "--idle", "--nonblocking", "--threads",
+             "--rate", str(rate), "--duration", str(max(1, round(seconds))), "--format", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def held(self) -> dict[str, float]:
+        """{thread role: share of the step's time it held the GIL} and "(any)"."""
+        self.proc.wait(timeout=self.seconds + 30)
+        found: dict[str, float] = defaultdict(float)
+        try:
+            text = self.out.read_text()
+        except OSError:
+            return {}
+        for line in text.splitlines():
+            head, _, count = line.rpartition(" ")
+            name = head.split(";", 1)[0].split(": ", 1)[-1] if head.startswith("thread (") else "?"
+            found[role(name)] += int(count)
+        whole = self.rate * max(1, round(self.seconds))
+        out = {name: round(n / whole, 3) for name, n in found.items()}
+        out["(any)"] = round(sum(found.values()) / whole, 3)
+        return out
+
+
 def owners(suite_pids: dict[str, int], driver_pids: dict[str, int]) -> dict[int, str]:
     """pid → who: a suite process, a driver, this process, or `other` (another program on the machine)."""
     named = {pid: name for name, pid in suite_pids.items()} | {pid: "drivers" for pid in driver_pids.values()}
@@ -176,7 +220,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         data = Path(folder) / "data"
         names_prefix = str(Path(folder) / "names")
         env = load.env_for_store("sqlite", data) | {
-            "PYTHONPATH": str(ROOT / "bench" / "thread_names_site"), "JUSOU_BENCH_THREADS_OUT": names_prefix,
+            # bench/switch_site names the threads (bench/thread_names_site) and sets JUSOU_BENCH_SWITCH_INTERVAL if given
+            "PYTHONPATH": str(ROOT / "bench" / "switch_site"), "JUSOU_BENCH_THREADS_OUT": names_prefix,
         } | dict(item.split("=", 1) for item in args.env)
         os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
         suite = Suite(data, nats_port=free_port(), ports={name: free_port() for name in SERVICES}, extra_env=env)
@@ -199,12 +244,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         tail.read()
                         load_before = os.getloadavg()[0]
                         m0, s0 = machine(), snapshot(named)
+                        us0 = {name: user_system(pid) for name, pid in pids.items()}
                         count0 = await bus.count()
                         began = time.perf_counter()
+                        spies = {name: GilSpy(pids[name], args.seconds, Path(folder) / f"gil-{name}-{workers}.raw")
+                                 for name in args.gil}
                         with Runnable() as runnable:
                             outcome = await drivers.closed("whole_for_bench", workers, args.seconds)
                         wall = time.perf_counter() - began
                         m1, s1 = machine(), snapshot(named)
+                        us1 = {name: user_system(pid) for name, pid in pids.items()}
                         bus_events = await bus.count() - count0
                         commands = tail.read()
                         await bus.drain(60)
@@ -237,6 +286,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 name: round(len(rows) / max(1, len(outcome.completed)), 2)
                                 for name, rows in commands.items() if rows},
                         }
+                        step["system_share"] = {  # of each process's CPU, the kernel's (system calls, switches)
+                            name: round((us1[name][1] - us0[name][1]) / max(1e-9, sum(us1[name]) - sum(us0[name])), 2)
+                            for name in pids}
+                        step["gil_held"] = {name: spy.held() for name, spy in spies.items()}
                         results["steps"].append(step)
                         print(render(step), flush=True)
             finally:
@@ -272,6 +325,12 @@ def render(step: dict[str, Any]) -> str:
             if key.split("|")[0] == who and tcpu + twait >= 0.01 * wall:
                 lines.append(f"     {key.split('|', 1)[1][:42]:42s} {tcpu / wall:9.3f} {twait / wall:9.3f} "
                              f"{twait / tcpu if tcpu else 0:8.2f} {tslices / wall:8.0f} {tvol / wall:7.0f} {tinvol / wall:7.0f}")
+    lines.append("   kernel (system) share of each process's CPU: "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in step.get("system_share", {}).items()))
+    for name, held in step.get("gil_held", {}).items():
+        cpu = sum(row[0] for key, row in step["threads"].items() if key.split("|")[0] == name) / wall
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(held.items(), key=lambda kv: -kv[1]) if k != "(any)")
+        lines.append(f"   {name}: GIL held {held.get('(any)', 0):.2f} of the time (its CPU {cpu:.2f} cores): {parts}")
     for name, c in step["commands_ms"].items():
         lines.append(f"   {name}: {c['n']} commands ({step['per_journey_commands'][name]} a journey), in-service ms "
                      f"p50 {c['p50']} p90 {c['p90']}")
@@ -286,8 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drivers", type=int, default=max(2, (os.cpu_count() or 2) // 2))
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--gil", default="", metavar="SERVICE[,SERVICE]",
+                        help="sample who holds these services' GIL with py-spy (--gil --nonblocking) during each step")
     args = parser.parse_args(argv)
     args.steps = [int(s) for s in args.steps.split(",") if s]
+    args.gil = [s for s in args.gil.split(",") if s]
     import logging
 
     import structlog
