@@ -68,8 +68,14 @@ variable (`$JUSOU_NATS_INTAKE_PASSWORD`, …) that nats-server resolves when it 
 With `JUSOU_PARTITIONS` = P > 1 (shared/messaging/partitions.py, docs/capacity.md §6) a service's user also has the
 rights of its partition consumers `<service>--<source>--p<k>` (the same four subjects each, with the filter of its
 unpartitioned consumer of that source, `consumer_filter`: no further grant, the CREATE subject names the narrower filter)
-and of its lease bucket `jusou-partitions-<service>` (`partition_permissions`), and the integrator is denied those
-consumers too; rights are rendered for the P of the environment (`jusou nats config` again when it changes).
+and of its lease bucket `jusou-partitions-<service>` (`partition_permissions`); a service's rights are rendered for the
+P of the environment (`jusou nats config` again when it changes). The integrator is denied more: every name a service
+could ever consume under with these subscriptions (`reserved_consumers`: each pair `<service>--<source>` and its
+`--p<k>` for every k < MAX_PARTITIONS, whatever P is), since a service adopts an existing consumer of its name and one
+made by another before P was raised could decide what the service is never delivered (session 20; the service checks
+what it adopts too, shared/messaging/adoption.py, for a pair a later release adds). 19 pairs × 65 names × 4 subjects:
+deploy/nats/auth.conf is about 360 KB, nats-server starts in about 50 ms instead of 12 and an integrator's fetch and
+ack costs about the same (measured in session 20).
 
 What each service consumes is given (`subscriptions`: service → its Application's `subscriptions`,
 source → event types); only the operator tooling loads a service by name (jusou/runner.py).
@@ -110,6 +116,9 @@ K8S_CONFIG_MAP = ROOT / "deploy" / "k8s" / "nats-auth.yaml"  # the same text for
 CONFIG_MAP_NAME, CONFIG_MAP_KEY = "nats-auth", "auth.conf"
 
 API = "$JS.API"
+#: The most partitions per source `JUSOU_PARTITIONS` may ask for (shared/messaging/partitions.py): the integrator is
+#: denied every partition consumer's name below it (`reserved_consumers`), so raising P needs no new NATS config first.
+MAX_PARTITIONS = 64
 STREAMS = (STREAM, DEAD_LETTER_STREAM, REPLAY_STREAM)
 
 
@@ -171,6 +180,11 @@ def consumer_subjects(stream: str, durable: str, filter_subject: str) -> list[st
         f"{API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
     ]
+
+
+def delete_subject(stream: str, durable: str) -> str:
+    """The subject a client publishes to delete one durable consumer."""
+    return f"{API}.CONSUMER.DELETE.{stream}.{durable}"
 
 
 # --- partitions (JUSOU_PARTITIONS > 1, shared/messaging/partitions.py): their consumers' names and rights ----------
@@ -237,13 +251,18 @@ def permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str
     }
 
 
+def reserved_consumers(subscriptions: Subscriptions) -> list[str]:
+    """Every name of `JUSOU` a service could ever consume under with these subscriptions, whatever `JUSOU_PARTITIONS`
+    is now or is raised to: each `<service>--<source>` and its `--p<k>` for every k < MAX_PARTITIONS. A service adopts
+    an existing consumer of its name (shared/messaging/adoption.py checks it first), so none may be made by another."""
+    return [name for service, sources in subscriptions.items()
+            for durable, (stream, _) in durable_consumers(service, sources).items() if stream == STREAM
+            for name in (durable, *(f"{durable}--p{k}" for k in range(MAX_PARTITIONS)))]
+
+
 def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
-    """The read-only integrator: consumers of its own on `JUSOU`, never one of the services'."""
-    partitions = current().partitions
-    ours = [(durable, stream) for service, sources in subscriptions.items()
-            for durable, (stream, _) in (durable_consumers(service, sources)
-                                         | (partition_consumers(service, sources, partitions) if partitions > 1 else {})
-                                         ).items() if stream == STREAM]
+    """The read-only integrator: consumers of its own on `JUSOU`, never one a service uses or could use
+    (`reserved_consumers`: every partition name up to MAX_PARTITIONS, not only those of today's P)."""
     return {
         "publish": {
             "allow": [
@@ -253,8 +272,8 @@ def integrator_permissions(subscriptions: Subscriptions) -> dict[str, Any]:
                 f"{API}.CONSUMER.MSG.NEXT.{STREAM}.*",
                 f"$JS.ACK.{STREAM}.*.>",
             ],
-            "deny": [subject for durable, stream in ours
-                     for subject in consumer_subjects(stream, durable, ">")],
+            "deny": [subject for durable in reserved_consumers(subscriptions)
+                     for subject in consumer_subjects(STREAM, durable, ">")],
         },
         "subscribe": {"allow": [f"{inbox_prefix(INTEGRATOR)}.>"]},
     }

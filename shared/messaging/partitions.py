@@ -88,6 +88,7 @@ from shared.kernel.app import ServiceApplication
 from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import (  # the names and rights live beside the other NATS rights (no import cycle)
     API,  # noqa: F401 - re-exported
+    MAX_PARTITIONS,
     bucket_name,
     consumer_filter,
     consumer_name,
@@ -106,7 +107,6 @@ log = structlog.get_logger()
 PARTITIONS_ENV = "JUSOU_PARTITIONS"
 LEASE_ENV = "JUSOU_PARTITION_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 15.0
-MAX_PARTITIONS = 64
 #: A NATS request of the lease loop gives up after this share of the renew interval (the watchdog then decides).
 REQUEST_SHARE = 0.5
 CASE_FIELD = b'"case_id":"'
