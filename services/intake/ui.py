@@ -552,4 +552,16 @@ async def escalate_household(request: Request, person_ref: UUID, app: App, who: 
     return redirect(back, ok="世帯のケースを一緒に多機関協働事業へつなぎました / escalated together")
 
 
-router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read"))
+def _printed_person(app: IntakeApplication, who: Principal, case_id: UUID) -> dict[str, Any] | None:
+    """The person a printed 経過記録 names: shown as on the case page to a reader with a legal basis (D9 D10; the showing
+    recorded, `shown_in` "print"), none to any other (the sheet names the case number only)."""
+    if not allowed(who, "person.read"):
+        return None
+    try:
+        shown = app.persons_in_view(who, [case_id], "print").get(str(case_id))
+    except NotFound:  # notes kept for a case intake does not hold: no person to name
+        return None
+    return _person_shown(shown) if shown else None
+
+
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read", _printed_person))

@@ -191,10 +191,18 @@ def _write(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: No
                           command.agreed, command.next_step, command.next_due)
 
 
-def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_action: str = "casework.read") -> APIRouter:
+#: a program's reader of the person a printed 経過記録 names: (its application, the reader, the case) → the person as its
+#: pages show them (name, kana, birth_wareki), None for a reader without a legal basis (each showing recorded: intake's)
+PersonOf = Callable[[Any, Any, UUID], "dict[str, Any] | None"]
+
+
+def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_action: str = "casework.read",
+                   person_of: PersonOf | None = None) -> APIRouter:
     """The pages: a case's 経過記録 (with the 担当 and note forms) and its print view, 自分の担当, the caseload.
     `case_page(case_id)`: the program's own page of a case, linked from each for those who may open it
-    (`case_action`, the action that page declares)."""
+    (`case_action`, the action that page declares). `person_of`: the program that keeps the person (intake) names them
+    on the print view, the staff file's sheet, to a reader entitled to see them (a sheet naming only a case number was
+    filed by hand)."""
     router = APIRouter(include_in_schema=False)
     link = case_page or (lambda case_id: f"/ui/cases/{case_id}/casework")
 
@@ -220,8 +228,9 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
             record = app.case_file(case_id)
         except NotFound as missing:
             return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=str(missing))
+        person = person_of(app, request.state.principal, case_id) if person_of is not None else None
         return ui.render(request, "casework_print.html", "経過記録（印刷）/ printable case notes", c=record,
-                         roles=ASSIGNMENT_ROLES, today=datetime.now(JST).date())
+                         roles=ASSIGNMENT_ROLES, today=datetime.now(JST).date(), person=person)
 
     @router.post("/ui/cases/{case_id}/casework/assignment", response_class=HTMLResponse, dependencies=[WRITE])
     async def assign(request: Request, case_id: UUID, app: App) -> Response:
