@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 
 STREAM = "JUSOU"
@@ -41,25 +42,63 @@ def subject_for(source: str, event_type: str) -> str:
     return f"{SUBJECT_PREFIX}.{source}.{event_type}"
 
 
+#: The payloads' bounds (session 20): every text and list of a public payload is bounded, as the HTTP edge bounds what
+#: staff type (the services' request models: names and codes up to 500 characters, free texts up to 4,000, lists up to
+#: `shared/web/limits.py` MAX_ITEMS = 50), with room to spare for what a translation adds (an event the suite publishes
+#: always validates). A body over them (a 919 KB CaseEscalated was taken before) is dead-lettered by its consumer with
+#: the reason (`invalid payload of …: … should have at most …`), and the consumer goes on.
+NAME_MAX = 1_000
+TEXT_MAX = 8_000
+ITEMS_MAX = 100
+#: Unknown fields (a newer producer's, kept by the tolerant reader) are bounded too: at most this many on one object,
+#: each at most `EXTRA_MAX` characters of JSON.
+EXTRAS_MAX = 20
+EXTRA_MAX = TEXT_MAX
+
+#: a name, a code or a short single value of a payload (an agency, a counter, a division, a person_ref, an area)
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+#: a free text of a payload (a reason, a support direction, a goal, an evaluation's course)
+Text = Annotated[str, Field(max_length=TEXT_MAX)]
+
+
+def _bounded_extras(extra: dict[str, Any] | None) -> None:
+    """Raise ValueError when the unknown fields of one object are over `EXTRAS_MAX` or one is over `EXTRA_MAX`."""
+    if not extra:
+        return
+    if len(extra) > EXTRAS_MAX:
+        raise ValueError(f"{len(extra)} unknown fields should have at most {EXTRAS_MAX} (the contract's bound)")
+    for name, value in extra.items():
+        size = len(name) + (len(value) if isinstance(value, str) else len(json.dumps(value, ensure_ascii=False,
+                                                                                       default=str)))
+        if size > EXTRA_MAX:
+            raise ValueError(f"unknown field {name[:40]!r} should have at most {EXTRA_MAX} characters (the "
+                             f"contract's bound), not {size}")
+
+
 class _Tolerant(BaseModel):
-    """Tolerant reader: unknown fields are kept, not refused."""
+    """Tolerant reader: unknown fields are kept, not refused (within `EXTRAS_MAX` and `EXTRA_MAX`)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="after")
+    def _extras_bounded(self) -> Self:
+        _bounded_extras(self.__pydantic_extra__)
+        return self
 
 
 class Actor(_Tolerant):
     """Who caused an event: a staff member (`staff_id`, `division`) or a policy (`service`)."""
 
-    staff_id: str | None = None
-    division: str | None = None
-    service: str | None = None
+    staff_id: Name | None = None
+    division: Name | None = None
+    service: Name | None = None
 
 
 class Envelope(_Tolerant):
     """Every message body on the bus (CONTRACT.md, "The envelope")."""
 
     event_id: UUID
-    event_type: str = Field(min_length=1)
+    event_type: str = Field(min_length=1, max_length=100)
     schema_version: int = Field(ge=1)
     source: Source
     source_position: int = Field(ge=1)
@@ -116,16 +155,16 @@ class ConsultationReceivedV1(_Tolerant):
     `concern_codes` and `primary_agency_code` (added in place, issue 18; absent from events recorded before) are
     the codes of the municipality file (CONCERN_CODES, AGENCY_CODE) beside the names people read."""
 
-    counter: str
-    division: str
-    channel: str
-    concerns: list[str]
-    person_ref: str
-    primary_agency: str | None = None
+    counter: Name
+    division: Name
+    channel: Name
+    concerns: list[Name] = Field(max_length=ITEMS_MAX)
+    person_ref: Name
+    primary_agency: Name | None = None
     route: ConsultationRoute | None = None
     consulted_by: ConsultedBy | None = None
-    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    concern_codes: list[Name | None] | None = Field(default=None, max_length=ITEMS_MAX, description=CONCERN_CODES)
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 ConsentCover = Literal["jusou_shien_kaigi", "related_agencies"]
@@ -144,10 +183,10 @@ class ConsentRecordedV1(_Tolerant):
     covers as codes (CONSENT_COVERS). An event without `covers` is read from its wording: it covers the
     重層的支援会議 only when the wording names it."""
 
-    scope: str
+    scope: Name
     granted: bool
-    method: str
-    covers: list[ConsentCover] | None = None
+    method: Name
+    covers: list[ConsentCover] | None = Field(default=None, max_length=ITEMS_MAX)
 
     def covered(self) -> frozenset[str]:
         if self.covers is not None:
@@ -158,31 +197,31 @@ class ConsentRecordedV1(_Tolerant):
 class CaseConnectedV1(_Tolerant):
     """D3: the case is connected to another agency (つなぎ). `to_agency_code` added in place (issue 18)."""
 
-    to_agency: str
-    reason: str
-    to_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    to_agency: Name
+    reason: Text
+    to_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CaseConnectionAnsweredV1(_Tolerant):
     """D3 D11: the agency a case was connected to accepts it (and becomes primary) or declines.
     `to_agency_code` added in place (issue 18)."""
 
-    to_agency: str
+    to_agency: Name
     accepted: bool
-    reason: str
-    to_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    reason: Text
+    to_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CaseEscalatedV1(_Tolerant):
     """D3 D11: a complex or compound case escalated to collaboration (多機関協働)."""
 
-    reason: str
-    concerns: list[str]
-    primary_agency: str
+    reason: Text
+    concerns: list[Name] = Field(max_length=ITEMS_MAX)
+    primary_agency: Name
     household_ref: UUID | None = None  # D16 (added in place, issue 15): the household's pseudonymous ref
-    related_case_ids: list[UUID] | None = None  # D16 (added in place): the household's other cases, one plan
-    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)  # issue 18, in place
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
+    related_case_ids: list[UUID] | None = Field(default=None, max_length=ITEMS_MAX)  # D16 (added in place): the household's other cases, one plan
+    concern_codes: list[Name | None] | None = Field(default=None, max_length=ITEMS_MAX, description=CONCERN_CODES)  # issue 18, in place
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 #: CaseEscalated v2 `reason_code`: why a case needs 多機関協働, with its Japanese label.
@@ -202,36 +241,36 @@ class CaseEscalatedV2(_Tolerant):
     reason_code: EscalationReason = Field(
         description="; ".join(f"{code}: {label}" for code, label in ESCALATION_REASONS.items())
     )
-    reason_text: str
-    concerns: list[str]
-    primary_agency: str
+    reason_text: Text
+    concerns: list[Name] = Field(max_length=ITEMS_MAX)
+    primary_agency: Name
     # Household escalation (added in place, issue 15; absent from events recorded before): the
     # household's pseudonymous ref (a random UUID intake gives the 世帯, never a person's id or name)
     # and the ids of the household's other cases escalated together, so collaboration holds them as one plan.
     household_ref: UUID | None = None
-    related_case_ids: list[UUID] | None = None
+    related_case_ids: list[UUID] | None = Field(default=None, max_length=ITEMS_MAX)
     # The municipality file's codes beside the names (added in place, issue 18; absent from events recorded before)
-    concern_codes: list[str | None] | None = Field(default=None, description=CONCERN_CODES)
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    concern_codes: list[Name | None] | None = Field(default=None, max_length=ITEMS_MAX, description=CONCERN_CODES)
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 class CollaborationStartedV1(_Tolerant):
     """D3 D11: collaboration (多機関協働) opened its case on an escalation; the primary agency stays.
     `primary_agency_code` added in place (issue 18)."""
 
-    reason: str
-    primary_agency: str
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    reason: Text
+    primary_agency: Name
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 class Role(_Tolerant):
     """D4: one agency's part in a plan (役割分担). `agency_code` (added in place, issue 18) is left out of the
     JSON when absent, so a role recorded before it is published as it was."""
 
-    agency: str
-    responsibility: str
-    contact: str | None = None
-    agency_code: str | None = Field(default=None, description=AGENCY_CODE)
+    agency: Name
+    responsibility: Text
+    contact: Name | None = None
+    agency_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
     @model_serializer(mode="wrap")
     def _without_absent_code(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -247,9 +286,9 @@ class PlanProposedV1(_Tolerant):
     plan_id: UUID
     program: Program
     revision: int = Field(ge=1)
-    support_direction: str
-    goals: list[str]
-    roles: list[Role]
+    support_direction: Text
+    goals: list[Text] = Field(max_length=ITEMS_MAX)
+    roles: list[Role] = Field(max_length=ITEMS_MAX)
     starts_on: date | None = None  # plan period (added in place): 開始日
     review_on: date | None = None  # plan period (added in place): 見直し予定日
 
@@ -259,26 +298,26 @@ class PlanClosureRequestedV1(_Tolerant):
 
     plan_id: UUID
     program: Program | None = None
-    progress: str
+    progress: Text
 
 
 class OutreachStartedV1(_Tolerant):
     """D12: outreach (アウトリーチ) begins for a case, possibly before any escalation. `referred_by` is the referrer's
     name as people read it (`meeting` for a meeting's decision); `referred_by_code` (added in place, issue 18) its code."""
 
-    referred_by: str
-    reason: str
-    referred_by_code: str | None = Field(default=None, description=REFERRER_CODE)
+    referred_by: Name
+    reason: Text
+    referred_by_code: Name | None = Field(default=None, description=REFERRER_CODE)
 
 
 class OutreachHandedOverV1(_Tolerant):
     """D12: outreach hands the person on to intake, collaboration or participation."""
 
     to_program: Literal["intake", "collaboration", "participation"]
-    reason: str
-    primary_agency: str | None = None
-    counter: str | None = None  # to intake: the counter that will receive the person
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
+    reason: Text
+    primary_agency: Name | None = None
+    counter: Name | None = None  # to intake: the counter that will receive the person
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 class ParticipationStartedV1(_Tolerant):
@@ -286,29 +325,29 @@ class ParticipationStartedV1(_Tolerant):
     `meeting:<meeting_id>`; `referred_by_code` (added in place, issue 18) is `program:outreach` or
     `meeting_kind:<meeting_type>` (REFERRER_CODE). `needs` are the staff's words (free text)."""
 
-    referred_by: str
-    needs: list[str] = []
-    referred_by_code: str | None = Field(default=None, description=REFERRER_CODE)
+    referred_by: Name
+    needs: list[Text] = Field(default=[], max_length=ITEMS_MAX)
+    referred_by_code: Name | None = Field(default=None, description=REFERRER_CODE)
 
 
 class ResourceMatchedV1(_Tolerant):
     """D13: a local resource matched to the person (居場所, 就労, 住居…). `provider_code` (added in place, issue 18): the
     provider's agency code when it is an agency of the municipality file (an NPO of its own name has none)."""
 
-    resource_kind: str
-    resource_id: str
-    provider: str | None = None
-    provider_code: str | None = Field(default=None, description=AGENCY_CODE)
+    resource_kind: Name
+    resource_id: Name
+    provider: Name | None = None
+    provider_code: Name | None = Field(default=None, description=AGENCY_CODE)
 
 
 class ResourceShortageReportedV1(_Tolerant):
     """D8 D13: participation found no resource for a need. `need` and `description` are the staff's words (free
     text); `area_code` (added in place, issue 18) the 地区 of the municipality file the area is."""
 
-    need: str
-    area: str
-    description: str
-    area_code: str | None = Field(default=None, description=AREA_CODE)
+    need: Name
+    area: Name
+    description: Text
+    area_code: Name | None = Field(default=None, description=AREA_CODE)
 
 
 class MeetingDecidedV1(_Tolerant):
@@ -321,13 +360,13 @@ class MeetingDecidedV1(_Tolerant):
     meeting_type: MeetingType
     plan_id: UUID
     decision: Decision
-    attendees: list[str]
-    reasons: str
-    connect_to: list[Literal["outreach", "participation"]] = []
+    attendees: list[Name] = Field(max_length=ITEMS_MAX)
+    reasons: Text
+    connect_to: list[Literal["outreach", "participation"]] = Field(default=[], max_length=ITEMS_MAX)
     program: Program | None = None
     revision: int | None = None
     #: the attendees' codes, in the same order (added in place, issue 18; absent from events recorded before)
-    attendee_codes: list[str | None] | None = Field(default=None, description=AGENCY_CODE)
+    attendee_codes: list[Name | None] | None = Field(default=None, max_length=ITEMS_MAX, description=AGENCY_CODE)
 
 
 class MeetingCaseTakenUpV1(_Tolerant):
@@ -338,16 +377,16 @@ class MeetingCaseTakenUpV1(_Tolerant):
     meeting_id: UUID
     meeting_type: MeetingType
     held_on: date
-    member_divisions: list[str]
+    member_divisions: list[Name] = Field(max_length=ITEMS_MAX)
 
 
 class CaseReturnedToIntakeV1(_Tolerant):
     """D5 D11: the meeting returns the case to intake as its primary agency (主担当)."""
 
     meeting_id: UUID
-    primary_agency: str
-    reason: str
-    primary_agency_code: str | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
+    primary_agency: Name
+    reason: Text
+    primary_agency_code: Name | None = Field(default=None, description=AGENCY_CODE)  # issue 18, in place
 
 
 ClosingOutcome = Literal["resolved", "handed_over", "person_ended", "moved", "died", "unreachable"]
@@ -367,17 +406,17 @@ class IntakeCaseClosedV1(_Tolerant):
 class GoalResult(_Tolerant):
     """D7: how one goal of the plan went."""
 
-    goal: str
+    goal: Text
     result: Literal["achieved", "partly_achieved", "not_achieved"]
-    note: str = ""
+    note: Text = ""
 
 
 class Evaluation(_Tolerant):
     """D7: the course and outcome of support (評価), goal by goal."""
 
-    course: str
-    outcome: str
-    goals: list[GoalResult] = []
+    course: Text
+    outcome: Text
+    goals: list[GoalResult] = Field(default=[], max_length=ITEMS_MAX)
 
 
 class PlanClosedV1(_Tolerant):
@@ -396,7 +435,7 @@ class PlanSuspendedV1(_Tolerant):
     plan_id: UUID
     meeting_id: UUID
     evaluation: Evaluation
-    reason: str
+    reason: Text
     program: Program | None = None
     meeting_type: MeetingType | None = None  # which kind of meeting evaluated (a 支援会議 sends no content)
 
@@ -419,27 +458,27 @@ class PlanResumedV1(_Tolerant):
     plan_id: UUID
     meeting_id: UUID
     meeting_type: MeetingType
-    reason: str
+    reason: Text
     program: Program | None = None
 
 
 class ResourceGapIdentifiedV1(_Tolerant):
     """D8: a need with no local resource, recorded as a regional issue (地域の課題). `area_code` added in place (issue 18)."""
 
-    need: str
-    area: str
-    description: str
-    area_code: str | None = Field(default=None, description=AREA_CODE)
+    need: Name
+    area: Name
+    description: Text
+    area_code: Name | None = Field(default=None, description=AREA_CODE)
 
 
 class RegionalIssueOpenedV1(_Tolerant):
     """D8: community (地域づくり) takes up a resource gap or shortage."""
 
     issue_id: UUID
-    need: str
-    area: str
+    need: Name
+    area: Name
     origin_event_id: UUID
-    area_code: str | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's or shortage's
+    area_code: Name | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's or shortage's
 
 
 class InitiativeStartedV1(_Tolerant):
@@ -448,9 +487,9 @@ class InitiativeStartedV1(_Tolerant):
     issue 18) is its code when it is one (FORUM_CODE)."""
 
     issue_id: UUID
-    forum: str
-    summary: str
-    forum_code: str | None = Field(default=None, description=FORUM_CODE)
+    forum: Name
+    summary: Text
+    forum_code: Name | None = Field(default=None, description=FORUM_CODE)
 
 
 class ResourceDevelopedV1(_Tolerant):
@@ -461,30 +500,30 @@ class ResourceDevelopedV1(_Tolerant):
     """
 
     resource_id: UUID
-    kind: str
-    resource_name: str
-    provider: str
-    area: str
+    kind: Name
+    resource_name: Name
+    provider: Name
+    area: Name
     capacity: int | None = None
     issue_id: UUID | None = None
     #: the provider's and the area's codes in the municipality file (added in place, issue 18; absent when not one)
-    provider_code: str | None = Field(default=None, description=AGENCY_CODE)
-    area_code: str | None = Field(default=None, description=AREA_CODE)
+    provider_code: Name | None = Field(default=None, description=AGENCY_CODE)
+    area_code: Name | None = Field(default=None, description=AREA_CODE)
 
 
 class PlacementStartedV1(_Tolerant):
     """D13: the person starts at a matched resource (参加の開始)."""
 
-    resource_id: str
+    resource_id: Name
     started_on: date
 
 
 class PlacementReviewedV1(_Tolerant):
     """D13: how a placement went: settled (定着), ongoing (継続中), interrupted (中断) or ended (終了)."""
 
-    resource_id: str
-    outcome: str
-    note: str = ""
+    resource_id: Name
+    outcome: Name
+    note: Text = ""
 
 
 class PromotionCouncilDecidedV1(_Tolerant):
@@ -495,12 +534,12 @@ class PromotionCouncilDecidedV1(_Tolerant):
     sitting_id: UUID
     gap_id: UUID
     origin_event_id: UUID | None = None  # the ResourceGapIdentified / ResourceShortageReported event it answers
-    need: str
-    area: str
+    need: Name
+    area: Name
     decision: Literal["initiative", "request", "deferred"]
-    division: str | None = None  # 依頼先: a division code, for a request
-    summary: str = ""  # the initiative or the request's content (no personal information)
-    area_code: str | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's 地区
+    division: Name | None = None  # 依頼先: a division code, for a request
+    summary: Text = ""  # the initiative or the request's content (no personal information)
+    area_code: Name | None = Field(default=None, description=AREA_CODE)  # issue 18, in place: the gap's 地区
 
 
 #: Optional fields added to a published version in place (tolerant readers ignore them): when a
@@ -677,8 +716,16 @@ def upcast(envelope: Envelope, payload: BaseModel) -> tuple[Envelope, BaseModel]
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {_message(err)}" for err in exc.errors()
     )
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, said plainly where it is obscure: a bounded text holding a lone surrogate (which pydantic
+    cannot measure) is named as such, as the inbox names one in an unbounded text (shared/messaging/inbox.py `read`)."""
+    if err["type"] == "string_unicode":
+        return "holds a lone surrogate, half of a UTF-16 pair: not Unicode text (CONTRACT.md: text is UTF-8)"
+    return str(err["msg"])
 
 
 def envelope_json(envelope: Envelope) -> bytes:
