@@ -46,6 +46,7 @@ from shared.contract.events import (
 )
 from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import pull_inbox_prefix
+from shared.messaging.natsheaders import within_max_payload
 from shared.messaging.reasons import japanese
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import TRACE_HEADERS, consuming, trace_headers
@@ -167,18 +168,19 @@ async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: s
     """The replay failed too: park it again, saying which dead letter it replayed."""
     raw = msg.raw_message
     service = inbox.app.service
+    data, headers = within_max_payload(raw.data, {  # a body too large to park beside its reason stays where it was
+        REASON: reason.replace("\n", " ")[:2000],
+        **({REASON_JA: ja} if (ja := japanese(reason)) else {}),
+        ORIGINAL_SUBJECT: original,
+        CONSUMER: service,
+        REPLAY_OF: replay_of,
+        "Nats-Msg-Id": f"{service}:replay:{raw.metadata.sequence.stream}",
+        **trace_headers(raw.headers),
+    }, inbox.broker.connection.max_payload, f"{REPLAY_STREAM} seq {raw.metadata.sequence.stream}")
     await inbox.broker.publish(
-        raw.data,
+        data,
         f"{DEAD_LETTER_PREFIX}.{service}.{original.removeprefix(SUBJECT_PREFIX + '.')}",
-        headers={
-            REASON: reason.replace("\n", " ")[:2000],
-            **({REASON_JA: ja} if (ja := japanese(reason)) else {}),
-            ORIGINAL_SUBJECT: original,
-            CONSUMER: service,
-            REPLAY_OF: replay_of,
-            "Nats-Msg-Id": f"{service}:replay:{raw.metadata.sequence.stream}",
-            **trace_headers(raw.headers),
-        },
+        headers=headers,
         stream=DEAD_LETTER_STREAM,
     )
     inbox.dead_lettered += 1

@@ -802,8 +802,10 @@ class Inbox:
             "Nats-Msg-Id": f"{self.app.service}:{raw.metadata.sequence.stream}",
             **trace_headers(raw.headers),  # a replay later continues the case's trace
         }
+        data, headers = natsheaders.within_max_payload(  # a body too large to park beside its reason is left on JUSOU
+            raw.data, headers, self.broker.connection.max_payload, f"{STREAM} seq {raw.metadata.sequence.stream}")
         await self.broker.publish(
-            raw.data,
+            data,
             dead_letter_subject(self.app.service, raw.subject),
             headers=headers,
             stream=DEAD_LETTER_STREAM,

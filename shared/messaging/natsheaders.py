@@ -21,6 +21,7 @@ fails by name if nats-py moves it); only when nats-py parses headers itself (wit
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from nats.aio import client as nats_client
@@ -75,3 +76,28 @@ def install() -> bool:
         return False
     nats_client.Client._parse_header_lines = staticmethod(parse_header_lines)  # type: ignore[method-assign]
     return True
+
+
+# --- a dead letter that fits (the review from outside, 2026-12-07) ----------------------------------------------------
+
+#: Set on a dead letter parked without its body: the body's size, and where the original is (`JUSOU` at the sequence the
+#: letter's `Nats-Msg-Id` names).
+BODY_OMITTED = "Jusou-Dead-Letter-Body-Omitted"
+#: What the broker adds to a message's headers of its own (FastStream's correlation id, content type…), kept free.
+BROKER_HEADROOM = 1024
+
+
+def header_block_size(headers: Mapping[str, str]) -> int:
+    """The bytes nats-py writes for `headers`: `NATS/1.0`, a `name: value` line each, a blank line (each with CRLF)."""
+    return 10 + sum(len(k.strip().encode()) + 4 + len(str(v).strip().encode()) for k, v in headers.items()) + 2
+
+
+def within_max_payload(data: bytes, headers: dict[str, str], max_payload: int, where: str) -> tuple[bytes, dict[str, str]]:
+    """The body and headers to publish so that they fit in the server's `max_payload`: as they are when they do; else no
+    body and `BODY_OMITTED` saying why and `where` the original is. nats-py checks the body alone against max_payload:
+    a message whose headers take it over is sent, nats-server answers `-ERR 'Maximum Payload Violation'` and closes the
+    connection, and nats-py takes that -ERR as final (no reconnect): every consumer of the service stopped for good on
+    one message a few hundred bytes under the limit, parked with its reason (tests/security/test_hd2_*)."""
+    if len(data) + header_block_size(headers) + BROKER_HEADROOM <= max_payload:
+        return data, headers
+    return b"", {**headers, BODY_OMITTED: f"{len(data)} bytes, over what NATS takes beside the reason; the original: {where}"}

@@ -19,6 +19,7 @@ class Recorded:
 
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
+        self.connection = SimpleNamespace(max_payload=1_048_576)  # the broker's nats-py client: a dead letter's room
 
     async def publish(self, *args: Any, headers: dict[str, str], **kwargs: Any) -> Any:
         self.headers.append(headers)
