@@ -162,8 +162,10 @@ def home(request: Request, app: App, who: Who, counter: str | None = None) -> Re
     chosen = counter if counter is not None and counter in COUNTERS else _default_counter(who)
     referrals = [r for r in app.referrals() if r["counter"] == chosen and may_see_referral(who, r)]
     view = uuid4().hex
+    # a referral of a case intake holds names its person to a reader entitled to them (D9 D10, recorded with the list's)
+    referred = _with_persons(app, who, [r for r in referrals if r.get("person_ref")], view)
     return ui.render(request, "intake_home.html", f"{COUNTERS[chosen].ja}の相談", counter=COUNTERS[chosen],
-                     counters=list(counters().values()), referrals=referrals, view=view,
+                     counters=list(counters().values()), referrals=referrals, referred=referred, view=view,
                      table_query=_table_query(request, chosen, view), **_listed(request, app, who, chosen, view))
 
 

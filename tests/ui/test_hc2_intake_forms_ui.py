@@ -6,8 +6,8 @@
 - 本人同意 refused (a granted consent that covers neither 会議 nor 関係機関) came back with 会議 ticked again, 書面 and
   同意あり, whatever had been chosen: sent again as it stood, it recorded what the counselor had not chosen;
 - the reception form for a referral of a case the counter holds said 「紹介のケースの相談者 9fec9102」, a reference,
-  to the very counter that received the person: it says their name now to a division with a legal basis (D9 D10; the
-  showing recorded), and still only the reference to one without.
+  to the very counter that received the person, and the home page's list of referrals named no one: both say their
+  name now to a division with a legal basis (D9 D10; the showing recorded), and still only the reference to one without.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ async def test_d9_the_referral_form_names_the_person_to_the_counter_that_receive
                                     "value": token(COUNSELOR[0], COUNSELOR[1], "counselor")}])
         page = await context.new_page()
         await page.goto(f"{intake}/ui/?counter={ELDERLY.code}")
-        row = page.locator("tr", has_text=case_id[:8]).filter(has=page.get_by_role("link", name="受け付ける"))
+        row = page.locator(f"tr[data-referral='{case_id}']")
+        await expect(row.locator("td.person")).to_contain_text("調布 一郎（ちょうふ いちろう）")  # whom it is, at a glance
         await row.get_by_role("link", name="受け付ける").click()
         await expect(page.locator("#known-person")).to_contain_text("紹介のケースの相談者 調布 一郎（ちょうふ いちろう）")
         await expect(page.locator("#known-person")).not_to_contain_text(person_ref[:8])
