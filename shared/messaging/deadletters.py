@@ -46,7 +46,7 @@ from shared.contract.events import (
 )
 from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import pull_inbox_prefix
-from shared.messaging.natsheaders import within_max_payload
+from shared.messaging.natsheaders import BODY_OMITTED, within_max_payload
 from shared.messaging.reasons import japanese
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import TRACE_HEADERS, consuming, trace_headers
@@ -359,6 +359,16 @@ class NotParkedFromJusou(ValueError):
                          "there; README, A forged message on the bus)")
 
 
+class ParkedWithoutItsBody(NotParkedFromJusou):
+    """A dead letter parked without its body (`Jusou-Dead-Letter-Body-Omitted`: the body and the letter's headers went
+    over NATS's max_payload): there is nothing to send back; the original stays on `JUSOU`."""
+
+    def __init__(self, seq: int, omitted: str) -> None:
+        ValueError.__init__(self, f"#{seq} は本文が大きすぎて退避されていないため再送しません（元のメッセージ: {omitted}）/ "
+                                  f"#{seq} is not replayed: it was parked without its body, too large for NATS beside its "
+                                  f"reason ({omitted})")
+
+
 async def parked_from_jusou(js: Any, letter: DeadLetter) -> None:
     """Raise NotParkedFromJusou unless `letter` is what its consumer parked: its headers agree with its own subject,
     and the message it parked is on `JUSOU` at the sequence its `Nats-Msg-Id` names (`<service>:<sequence>`, as
@@ -405,6 +415,8 @@ async def replay(js: Any, seq: int) -> tuple[DeadLetter, int, bool]:
     letter = await dead_letter(js, seq)
     if letter.replay is not None:
         return letter, letter.replay.seq, False
+    if BODY_OMITTED in letter.headers:  # nothing to send back (a forger may set it too: then nothing is sent either)
+        raise ParkedWithoutItsBody(seq, letter.headers[BODY_OMITTED])
     await parked_from_jusou(js, letter)
     ack = await js.publish(
         replay_subject(letter.consumer, letter.subject),

@@ -22,7 +22,7 @@ from support.poll import eventually
 from jusou.runner import Suite
 from security.conftest import journey_on, suite_as_jusou_up_runs_it
 from security.test_forged_envelope import operator_js, publish_as_intake
-from shared.messaging.deadletters import DeadLetter, dead_letters
+from shared.messaging.deadletters import DeadLetter, NotParkedFromJusou, dead_letters, replay
 from shared.messaging.natsheaders import BODY_OMITTED
 
 SUBJECT = "jusou.intake.CaseEscalated"
@@ -70,3 +70,11 @@ async def test_a_message_just_under_max_payload_is_parked_without_its_body_and_t
                            "a real escalation after the large message to reach collaboration")
     ready = await journey.http.get(suite.url("collaboration") + "/readyz")
     assert ready.status_code == 200 and ready.json()["status"] in ("ready", "degraded"), ready.text
+    # `jusou deadletters replay` has nothing to send back, and says so (not that someone forged it)
+    nc, js = await operator_js(suite)
+    try:
+        with pytest.raises(NotParkedFromJusou, match="parked without its body") as refused:
+            await replay(js, letters[0].seq)
+    finally:
+        await nc.close()
+    assert "本文が大きすぎて" in str(refused.value) and f"JUSOU seq {seq}" in str(refused.value)
