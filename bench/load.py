@@ -330,6 +330,12 @@ class Outcome:
     waits: int = 0  # waits for a state
     bus_waits: int = 0  # of which waited on the bus for the event that precedes the state
     bus_timeouts: int = 0  # the event did not come within BUS_WAIT_S: the wait went on with polls
+    # where a completed unit's time went, summed over the completed units (seconds): HTTP requests (send to answer, as
+    # the driver's loop sees it), waits on the bus for the preceding event, and the driver's own sleeps (the first
+    # read's delay learnt by `Lags`, and the retries' backoff)
+    http_s: float = 0.0
+    bus_wait_s: float = 0.0
+    slept_s: float = 0.0
 
     def failed(self, exc: BaseException) -> None:
         self.errors += 1
@@ -351,6 +357,9 @@ class Outcome:
         self.waits += other.waits
         self.bus_waits += other.bus_waits
         self.bus_timeouts += other.bus_timeouts
+        self.http_s += other.http_s
+        self.bus_wait_s += other.bus_wait_s
+        self.slept_s += other.slept_s
 
     def http_figures(self) -> dict[str, Any]:
         """Reads and commands per completed unit (a journey, or an escalation in the steady phase)."""
@@ -363,6 +372,10 @@ class Outcome:
             "waits": self.waits,
             "bus_waits": self.bus_waits,
             "bus_wait_timeouts": self.bus_timeouts,
+            # a completed journey's mean time in each part (ms); the rest is the driver's loop and the wakes between
+            "journey_http_ms": round(1000 * self.http_s / done, 1) if done else None,
+            "journey_bus_wait_ms": round(1000 * self.bus_wait_s / done, 1) if done else None,
+            "journey_slept_ms": round(1000 * self.slept_s / done, 1) if done else None,
         }
 
 
@@ -585,6 +598,9 @@ class Tally:
     waits: int = 0
     bus_waits: int = 0
     bus_timeouts: int = 0
+    http_s: float = 0.0  # seconds in HTTP requests, waits on the bus, the driver's own sleeps (Outcome's)
+    bus_wait_s: float = 0.0
+    slept_s: float = 0.0
     keys: set[str] = field(default_factory=set)
     ordinals: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -598,7 +614,11 @@ class CountingClient:
 
     async def get(self, url: str, **kwargs: Any) -> http_client.Response:
         self.tally.reads += 1
-        return await self.http.get(url, **kwargs)
+        began = time.perf_counter()
+        try:
+            return await self.http.get(url, **kwargs)
+        finally:
+            self.tally.http_s += time.perf_counter() - began
 
     async def post(self, url: str, **kwargs: Any) -> http_client.Response:
         return self.registered(await self.counted(self.http.post(url, **kwargs)))
@@ -608,7 +628,11 @@ class CountingClient:
 
     async def counted(self, request: Awaitable[http_client.Response]) -> http_client.Response:
         self.tally.commands += 1
-        return await request
+        began = time.perf_counter()
+        try:
+            return await request
+        finally:
+            self.tally.http_s += time.perf_counter() - began
 
     def registered(self, response: http_client.Response) -> http_client.Response:
         if self.waits is not None and response.status_code in (200, 201):
@@ -652,7 +676,10 @@ class DriverJourney(Journey):
         if needs is not None:
             tally.bus_waits += 1
             assert self.waits is not None
-            if await self.waits.until(*needs, timeout=BUS_WAIT_S):
+            waited = time.perf_counter()
+            arrived = await self.waits.until(*needs, timeout=BUS_WAIT_S)
+            tally.bus_wait_s += time.perf_counter() - waited
+            if arrived:
                 delay, growth = FIRST_RETRY_S, 2.0
                 foreign = [kind for kind in needs[1] if not kind.startswith(service + ".")]
                 if foreign and self.lags is not None:
@@ -664,6 +691,7 @@ class DriverJourney(Journey):
         began = time.monotonic()
         if first:
             await asyncio.sleep(first)
+            tally.slept_s += time.monotonic() - began
         deadline = began + WAIT_DEADLINE_S
         last: Any = None
         attempts = 0
@@ -679,7 +707,9 @@ class DriverJourney(Journey):
                     return dict(last)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}; last seen: {str(last)[:200]}")
+            slept = time.monotonic()
             await asyncio.sleep(delay)
+            tally.slept_s += time.monotonic() - slept
             delay = min(0.1, delay * growth)
 
     async def whole_for_bench(self) -> str:
@@ -747,6 +777,9 @@ def _unit(name: str, urls: dict[str, str], http: http_client.Client, waits: BusW
                 waits.forget(tally.keys)
         outcome.completed_reads.append(tally.reads)
         outcome.completed_commands.append(tally.commands)
+        outcome.http_s += tally.http_s
+        outcome.bus_wait_s += tally.bus_wait_s
+        outcome.slept_s += tally.slept_s
         return case
 
     return unit

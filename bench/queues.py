@@ -268,6 +268,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             "bus_events_per_s": round(bus_events / wall, 1),
                             "journey_ms_p50": round(1000 * statistics.median(outcome.completed), 1)
                             if outcome.completed else None,
+                            "journey_ms_mean": round(1000 * statistics.fmean(outcome.completed), 1)
+                            if outcome.completed else None,
+                            **{k: v for k, v in outcome.http_figures().items() if k.startswith("journey_")},
                             "hop_ms_p50": round(statistics.median(latencies["hop"]), 2) if latencies["hop"] else None,
                             "relay_ms_p50": round(statistics.median(latencies["relay"]), 2) if latencies["relay"] else None,
                             "inbox_ms_p50": round(statistics.median(latencies["inbox"]), 2) if latencies["inbox"] else None,
@@ -304,6 +307,9 @@ def render(step: dict[str, Any]) -> str:
     lines = [(f"== {step['workers']} journeys at once ({step['seconds']} s, load before {step['load_before']:.1f}): "
              f"{step['bus_events_per_s']} bus ev/s, journey p50 {step['journey_ms_p50']} ms, hop p50 "
              f"{step['hop_ms_p50']} (relay {step['relay_ms_p50']}, inbox {step['inbox_ms_p50']}) ms"),
+             (f"   a journey's mean {step['journey_ms_mean']} ms: HTTP requests {step.get('journey_http_ms')}, waits on "
+             f"the bus {step.get('journey_bus_wait_ms')}, the driver's sleeps (first-read delay, retries) "
+             f"{step.get('journey_slept_ms')} ms"),
              (f"   machine: {step['machine_cores_busy']} cores busy (iowait {step['machine_cores_iowait']}, softirq "
              f"{step['machine_cores_softirq']}); runnable threads mean {step['runnable_mean']}, more than the cores "
              f"{100 * step['runnable_over_cores_share']:.0f} % of the time"),
