@@ -406,8 +406,10 @@ def render_status(status: dict[str, Any]) -> Any:
                            f"restart {consumer['service']} to create it again", style="red"))
     for name, row in status["services"].items():
         if row["health"] != "ready":
-            tables.append(Text(f"{name} ({row['url']}): {HEALTH_LABELS[row['health']]} — {row.get('error', '')}",
-                               style=colour[row["health"]]))
+            # its problems name what whoever holds a service's NATS password published (a subject): as text
+            shown = _as_text(f"{name} ({row['url']}): {HEALTH_LABELS[row['health']]} — {row.get('error', '')}")
+            shown.stylize(colour[row["health"]])
+            tables.append(shown)
     return Group(*tables)
 
 
