@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,6 +44,7 @@ from shared.domain.kept_reads import KeptReads
 from shared.kernel.app import handles
 from shared.kernel.journey import Invalid, NotFound, acting, actor_label, recorded_by
 from shared.messaging.partitions import tracking_name
+from shared.messaging.waiting import Waiting
 from shared.organisation.reference import (
     DIVISIONS,
     agency_code,
@@ -85,9 +86,16 @@ class HeldCasesNotYetRead(RuntimeError):
 
 class OpeningNotYetHeard(RuntimeError):
     """D4: a first plan from collaboration for a case the meeting has not (yet) heard escalated or handed over to it:
-    that event comes from intake or outreach on another consumer, which may deliver it after the plan. Retried by the
+    that event comes from intake or outreach on another consumer, which may deliver it after the plan. Where the server
+    can be asked (services/meeting/openings.py), retried exactly while such an event from before the plan is unsettled
+    on the meeting's consumer (`OpeningOnItsWay`) and refused at once otherwise; else (the timed rule) retried by the
     inbox (nak with a growing delay) for `OPENING_GRACE_SECONDS` and while those consumers still apply events; then
     refused (`PoisonMessage`), or parked after the inbox's tries, to be replayed once the case is heard."""
+
+
+class OpeningOnItsWay(OpeningNotYetHeard, Waiting):
+    """D4: the server says an opening event from before the plan is not yet settled by the meeting's consumer of its
+    source: the plan waits for it, however long (`Waiting`: not parked for its tries)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,10 @@ class MeetingApplication(KeptReads):
         #: intake and outreach tracking then), while it is retried (`_opening_awaited`)
         self._waiting: OrderedDict[UUID, tuple[float, tuple[int | None, ...]]] = OrderedDict()
         self.opening_grace = OPENING_GRACE_SECONDS
+        #: asks the server whether a collaboration case's opening is still on its way to this meeting (program, the
+        #: opening events' (source, type), case) → True / False / None: can't tell (services/meeting/openings.py
+        #: `OpeningProbe`, set by the service once its NATS connection is open; None: the timed rule alone)
+        self.opening_probe: Callable[[str, list[tuple[str, str]], UUID], bool | None] | None = None
         self.clock = time.monotonic
         #: (program, case) of start events the one-off read found on the stream, before they are all recorded: a first
         #: plan for one of them is listed at once (the read takes ~0.5 ms a start event, recording them several times that)
@@ -567,11 +579,22 @@ class MeetingApplication(KeptReads):
                 f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not yet read "
                 f"which cases {program} holds (services/meeting/held_cases.py): tried again"
             )
-        if program in OPENED_BY and self._opening_awaited(envelope):
-            raise OpeningNotYetHeard(
-                f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not heard the case "
-                f"opened there ({' or '.join(t for _, t, _ in OPENED_BY[program])}) yet: tried again"
-            )
+        if program in OPENED_BY:
+            openers = [(source, event_type) for source, event_type, _ in OPENED_BY[program]]
+            on_its_way = self.opening_probe(program, openers, envelope.case_id) if self.opening_probe else None
+            if on_its_way:
+                raise OpeningOnItsWay(
+                    f"{envelope.event_type} from {program} for case {envelope.case_id}: an "
+                    f"{' or '.join(t for _, t in openers)} from before it is not yet applied by the meeting: tried again"
+                )
+            if on_its_way is False and self.holds(program, envelope.case_id):  # applied since the store was read
+                self._waiting.pop(envelope.event_id, None)
+                return
+            if on_its_way is None and self._opening_awaited(envelope):
+                raise OpeningNotYetHeard(
+                    f"{envelope.event_type} from {program} for case {envelope.case_id}: the meeting has not heard the "
+                    f"case opened there ({' or '.join(t for _, t in openers)}) yet: tried again"
+                )
         self._waiting.pop(envelope.event_id, None)
         heard = STARTED_BY.get(program) or OPENED_BY[program][0][1]
         raise PoisonMessage(

@@ -37,8 +37,10 @@ from nats.js.errors import NotFoundError
 
 from services.meeting.application import MeetingApplication
 from services.meeting.domain import HELD_PROGRAMS, held_events
+from services.meeting.openings import OpeningProbe
 from shared import tenancy
 from shared.contract.events import STREAM, SUBJECT_PREFIX, Envelope, PoisonMessage, parse
+from shared.settings import current
 
 log = structlog.get_logger()
 
@@ -145,10 +147,15 @@ def catching_up(api: FastAPI) -> FastAPI:
                 context = contextvars.copy_context()
                 if one.tenant:
                     context.run(tenancy.CURRENT.set, one.tenant)
+                # a first collaboration plan asks the server whether its case's opening is on its way (openings.py)
+                one.app.opening_probe = OpeningProbe(asyncio.get_running_loop(), one.relay.nc.jetstream(),
+                                                     one.app.service, context.run(lambda: current().partitions))
                 tasks.append(asyncio.create_task(keep_catching_up(one), name="meeting-held-cases", context=context))
             try:
                 yield state
             finally:
+                for one in (list(runtime) if hasattr(runtime, "runtimes") else [runtime]):
+                    one.app.opening_probe = None
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
