@@ -674,6 +674,7 @@ def audit_verify(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from jusou.ops import _as_text
     from jusou.verify import default_nats_url, report_dict, run_verify
 
     if args.data_dir:
@@ -709,8 +710,8 @@ def audit_verify(args: argparse.Namespace) -> int:
                             ("unknown", r.unknown), ("consumer", r.consumer_problems),
                             ("seal broken at position", r.seal_breaks),
                             ("unreadable, quarantined by the read models at position", r.quarantined)):
-            for item in items[:20]:
-                out.print(f"{r.service}: {what} {item}", markup=False)
+            for item in items[:20]:  # an unknown message's Nats-Msg-Id is whoever published it's: as text
+                out.print(_as_text(f"{r.service}: {what} {item}"))
     if any(r.problems for r in final):
         out.print("不整合があります / the record does not agree (see above)", markup=False)
         return 1
