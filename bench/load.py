@@ -723,8 +723,19 @@ UNITS = ("receive_and_escalate", "whole_for_bench")
 
 
 def driver_main(conn: Any, urls: dict[str, str], nats_url: str, user: str | None, password: str | None,
-                bus_waits: bool) -> None:
-    """A driver process: runs the phases the main process sends, answers each with its Outcome."""
+                bus_waits: bool, own_session: bool = True) -> None:
+    """A driver process: runs the phases the main process sends, answers each with its Outcome.
+
+    In a session of its own (`own_session`), as each of the suite's processes is (jusou/runner.py starts them with
+    `start_new_session`): where the kernel groups CPU time by session (Linux's autogroup,
+    /proc/sys/kernel/sched_autogroup_enabled), the driver processes sharing the bench's session shared one group's
+    weight against a whole one for each service, and on a full machine waited for a core 12-45× their CPU (the
+    services 2-3×; bench/queues.py, docs/capacity.md §5.16): the load generator, not the suite, set the pace."""
+    if own_session:
+        try:
+            os.setsid()
+        except OSError:  # already a session's leader
+            pass
     uvloop.run(_driver(conn, urls, nats_url, user, password, bus_waits))  # the suite's loop: less CPU per wake
 
 
@@ -790,11 +801,11 @@ class Drivers:
     NATS connection). A phase is split between them: an open loop's rate, a closed loop's workers."""
 
     def __init__(self, processes: int, urls: dict[str, str], nats_url: str, user: str | None,
-                 password: str | None, bus_waits: bool = True) -> None:
+                 password: str | None, bus_waits: bool = True, own_sessions: bool = True) -> None:
         import multiprocessing
 
         self.context = multiprocessing.get_context("spawn")
-        self.args = (urls, nats_url, user, password, bus_waits)
+        self.args = (urls, nats_url, user, password, bus_waits, own_sessions)
         self.count = max(1, processes)
         self.bus_waits = bus_waits
         self.pipes: list[Any] = []

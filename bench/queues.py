@@ -236,7 +236,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await bus.open()
             hops = await asyncio.to_thread(load.Hops)
             try:
-                with load.Drivers(args.drivers, urls, suite.nats_url, user, password) as drivers:
+                with load.Drivers(args.drivers, urls, suite.nats_url, user, password,
+                                  own_sessions=not args.shared_session) as drivers:
                     named = owners(pids, drivers.pids)
                     await drivers.closed("whole_for_bench", 2, args.warm)  # warm: the lags learnt, caches filled
                     await bus.drain(30)
@@ -351,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drivers", type=int, default=max(2, (os.cpu_count() or 2) // 2))
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--shared-session", action="store_true",
+                        help="the driver processes in this process's session (before 2026-12-07), not each in its own")
     parser.add_argument("--gil", default="", metavar="SERVICE[,SERVICE]",
                         help="sample who holds these services' GIL with py-spy (--gil --nonblocking) during each step")
     args = parser.parse_args(argv)
