@@ -87,7 +87,7 @@ from shared.contract.events import (
     parse,
 )
 from shared.kernel.app import BatchFailed, ServiceApplication
-from shared.messaging import natsheaders
+from shared.messaging import adoption, natsheaders
 from shared.messaging.natsauth import API, consumer_filter, consumer_filters, pull_inbox_prefix
 from shared.messaging.runs import PULL_BATCH, Hand, OneThread, StandingPull
 from shared.observe.logs import bind_event, event_fields, unbind_event
@@ -307,6 +307,9 @@ class Inbox:
         #: the sources whose consumer has those filters (`reconcile` saw or made them: not where a NATS config from before
         #: this version refused the update, and the consumer goes on delivering every type of the source)
         self.filtered: set[str] = set()
+        #: consumer name → why an existing consumer of its name was replaced rather than adopted, or could not be
+        #: (shared/messaging/adoption.py): readyz `degraded` until the service restarts
+        self.replaced: dict[str, str] = {}
         #: the applying of events on a worker thread of its own: with anyio's shared limiter (40 threads) a loaded
         #: service's HTTP handlers held every thread and a run waited behind them; applying takes the application's
         #: processing lock anyway, so one thread loses nothing (issue 19); not anyio's, a cheaper hand-over (`OneThread`)
@@ -359,6 +362,7 @@ class Inbox:
         # (0.7: `PullStreamSubscriber._consume_pull(cb)`, started by `_create_subscription`);
         # tests/integration/test_inbox_runs.py fails by name if it moves.
         async def consume(cb: Any) -> None:
+            await self.adopt(subscriber.jetstream, source, event_types)  # only a consumer that owes it nothing
             await self.reconcile(subscriber)
             if self.batch == 1:
                 await self.consume_standing(subscriber, f"{service}--{source}", STREAM, cb)
@@ -398,6 +402,38 @@ class Inbox:
         comes at once)."""
         prefix = pull_inbox_prefix(self.app.service).decode()
         return StandingPull(nc, stream, consumer, prefix, batch=max(PULL_BATCH, 4 * self.batch), api=API)
+
+    async def adopt(self, js: Any, source: str, event_types: frozenset[str]) -> None:
+        """Adopt the existing durable consumer `<service>--<source>` (FastStream bound to it) only if it will deliver
+        everything of `source` after this service's tracking; else replace it and report it (`replaced`, readyz
+        `degraded`): shared/messaging/adoption.py. One it cannot examine or replace is reported and kept."""
+        name = f"{self.app.service}--{source}"
+        several = self.several.get(source, [])
+
+        def make(start_seq: int) -> Any:
+            return adoption.ConsumerConfig(
+                name=name, durable_name=name, filter_subject=None if several else self.filters[source],
+                filter_subjects=several or None, ack_policy=adoption.AckPolicy.EXPLICIT, max_ack_pending=self.batch,
+                ack_wait=ACK_WAIT_SECONDS, max_deliver=-1,
+                description=f"{self.app.service} reacts to {', '.join(sorted(event_types))} from {source}",
+                **adoption.start_at(start_seq))
+
+        try:
+            tracking = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, source) or 0
+
+            async def judge(info: Any) -> adoption.Verdict:
+                return await adoption.examine(js, info, service=self.app.service, source=source,
+                                              subjects=adoption.subjects_of(source, event_types), tracking=tracking,
+                                              max_deliver=self.max_deliver)
+
+            verdict = await adoption.adopt(js, name, judge, make, self.app.service)
+        except Exception as exc:  # noqa: BLE001 - reported; the consumer is used as it is
+            self.replaced[name] = f"{name}: not examined before it was adopted ({type(exc).__name__}: {exc})"
+            log.error("inbox.consumer_not_examined", service=self.app.service, consumer=name,
+                      error=f"{type(exc).__name__}: {exc}")
+            return
+        if verdict is not None:
+            self.replaced[name] = verdict.report(self.app.service)
 
     async def reconcile(self, subscriber: Any) -> None:
         """Set an existing durable consumer's `max_ack_pending` to this inbox's k (JUSOU_INBOX_BATCH), and its filter to
@@ -783,7 +819,8 @@ class Inbox:
 
     def problems(self) -> list[str]:
         """What readyz reports as `degraded` for the consumers (empty when all is well)."""
-        return [b.problem(self.app.service) for _, b in sorted(self.behind.items())]
+        return [*(b.problem(self.app.service) for _, b in sorted(self.behind.items())),
+                *(problem for _, problem in sorted(self.replaced.items()))]
 
     async def dead_letter(self, msg: NatsMessage, reason: str) -> None:
         await self.park(msg.raw_message, reason)

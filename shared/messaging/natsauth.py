@@ -24,8 +24,12 @@ nats-server):
   service may read any `JUSOU` message by sequence anyway (`STREAM.MSG.GET.JUSOU`, below); what such a consumer
   of its own could be given is what that already reads. Read its info (`CONSUMER.INFO.<stream>.<durable>`),
   pull (`CONSUMER.MSG.NEXT.<stream>.<durable>`) and ack / nak / term what it pulled
-  (`$JS.ACK.<stream>.<durable>.>`). The legacy `CONSUMER.DURABLE.CREATE`, which carries no filter
-  in its subject, and `CONSUMER.DELETE` are not granted;
+  (`$JS.ACK.<stream>.<durable>.>`). Delete its consumers of `JUSOU` (`CONSUMER.DELETE.JUSOU.<durable>`, its
+  partition consumers' too), no other: one of its name that would not deliver what it has still to apply is replaced
+  (shared/messaging/adoption.py; session 20). That gives its password no new power: it may already ack every message
+  of those consumers unread, and a consumer made again starts where the service says. The legacy
+  `CONSUMER.DURABLE.CREATE`, which carries no filter in its subject, is not granted, nor the deletion of its replay
+  consumer;
 - read the three streams' info (`STREAM.INFO`, also what /metrics counts of its dead letters), and
   get a message of `JUSOU` (`STREAM.MSG.GET.JUSOU`): the relay looks up its newest event on the
   stream to find a tail a crash lost (shared/messaging/relay.py). That request names a sequence or a subject
@@ -221,6 +225,7 @@ def partition_permissions(service: str, sources: Iterable[str] | Mapping[str, Se
     return [
         *(subject for durable, (stream, filter_subject) in partition_consumers(service, sources, partitions).items()
           for subject in consumer_subjects(stream, durable, filter_subject)),
+        *(delete_subject(stream, durable) for durable, (stream, _) in partition_consumers(service, sources, partitions).items()),
         f"{API}.STREAM.INFO.KV_{bucket}",
         f"{API}.STREAM.CREATE.KV_{bucket}",
         f"{API}.DIRECT.GET.KV_{bucket}.>",
@@ -236,6 +241,10 @@ def permissions(service: str, sources: Iterable[str] | Mapping[str, Sequence[str
     # a consumer of several types of a source, made or updated with one filter per type (`consumer_filters`): its
     # request names no filter in its subject; only these named durables (the module's docstring says why it is safe)
     consumers += [f"{API}.CONSUMER.CREATE.{STREAM}.{durable}" for durable in several_types(service, sources)]
+    # its consumers of JUSOU may be deleted by it, and only they: one that would not deliver what the service has still
+    # to apply is replaced (shared/messaging/adoption.py); no power its password lacks, which may ack them all unread
+    consumers += [delete_subject(stream, durable) for durable, (stream, _) in durable_consumers(service, sources).items()
+                  if stream == STREAM]
     # JUSOU_PARTITIONS = P > 1: its partition consumers and its lease bucket (docs/capacity.md §6); nothing for P = 1
     consumers += partition_permissions(service, sources, current().partitions)
     return {

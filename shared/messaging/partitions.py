@@ -85,6 +85,7 @@ from nats.js.kv import KeyValue
 
 from shared.contract.events import STREAM, PoisonMessage
 from shared.kernel.app import ServiceApplication
+from shared.messaging import adoption
 from shared.messaging.inbox import ACK_WAIT_SECONDS, FETCH_SECONDS, Inbox, read, refusal
 from shared.messaging.natsauth import (  # the names and rights live beside the other NATS rights (no import cycle)
     API,  # noqa: F401 - re-exported
@@ -701,9 +702,19 @@ class PartitionedInbox(Inbox):
         except NotFoundError:
             info = None
         wanted = consumer_filter(source, self.sources.get(source, ()))
+
+        def make(start: dict[str, Any]) -> ConsumerConfig:
+            return ConsumerConfig(
+                name=name, durable_name=name, filter_subject=wanted, ack_policy=AckPolicy.EXPLICIT,
+                max_ack_pending=1, ack_wait=ACK_WAIT_SECONDS, max_deliver=-1,
+                description=f"{self.app.service}: partition {partition} of {self.partitions} of {source}'s events, by case",
+                metadata={LAYOUT: str(self.partitions)}, **start)
+
         if info is not None:
             if (info.config.metadata or {}).get(LAYOUT) != str(self.partitions):
                 raise LayoutChanged(name)
+            if await self.adopt_partition(js, source, partition, lambda seq: make(adoption.start_at(seq))):
+                return  # replaced: made with the filter wanted
             if info.config.filter_subject != wanted:  # made before issue 19's filters (`jusou.<source>.*`): narrowed
                 await self.refilter(js, info, wanted)
             return
@@ -712,16 +723,39 @@ class PartitionedInbox(Inbox):
             before = await js.consumer_info(STREAM, f"{self.app.service}--{source}")
             if before.ack_floor is not None and before.ack_floor.stream_seq > 0:
                 start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": before.ack_floor.stream_seq + 1}
-        config = ConsumerConfig(
-            name=name, durable_name=name, filter_subject=wanted, ack_policy=AckPolicy.EXPLICIT,
-            max_ack_pending=1, ack_wait=ACK_WAIT_SECONDS, max_deliver=-1,
-            description=f"{self.app.service}: partition {partition} of {self.partitions} of {source}'s events, by case",
-            metadata={LAYOUT: str(self.partitions)}, **start)
+        config = make(start)
         try:
             await js.add_consumer(STREAM, config=config)
         except APIError:
             await js.consumer_info(STREAM, name)  # made by another replica at the same moment; else raise
         log.info("partitions.consumer_made", consumer=name, **{k: str(v) for k, v in start.items()})
+
+    async def adopt_partition(self, js: JetStreamContext, source: str, partition: int,
+                              make: Callable[[int], ConsumerConfig]) -> bool:
+        """Adopt the existing partition consumer only if it will deliver every event of its partition after the
+        partition's tracking (or the unpartitioned one it started from, if higher); else replace it (`make`) and report
+        it (`replaced`, readyz `degraded`): shared/messaging/adoption.py. True when it was replaced."""
+        name = consumer_name(self.app.service, source, partition)
+        try:
+            own = await anyio.to_thread.run_sync(self.app.recorder.max_tracking_id, tracking_name(source, partition))
+            tracking = max(own or 0, self.unpartitioned[source])
+
+            async def judge(info: Any) -> adoption.Verdict:
+                return await adoption.examine(
+                    js, info, service=self.app.service, source=source,
+                    subjects=adoption.subjects_of(source, self.sources.get(source, frozenset())), tracking=tracking,
+                    max_deliver=self.max_deliver, mine=lambda body: partition_of(body, self.partitions) == partition)
+
+            verdict = await adoption.adopt(js, name, judge, make, self.app.service)
+        except Exception as exc:  # noqa: BLE001 - reported; the consumer is used as it is
+            self.replaced[name] = f"{name}: not examined before it was adopted ({type(exc).__name__}: {exc})"
+            log.error("inbox.consumer_not_examined", service=self.app.service, consumer=name,
+                      error=f"{type(exc).__name__}: {exc}")
+            return False
+        if verdict is None:
+            return False
+        self.replaced[name] = verdict.report(self.app.service)
+        return verdict.replaced
 
     async def refilter(self, js: JetStreamContext, info: Any, wanted: str) -> None:
         """Give an existing partition consumer the filter it would be made with now (`consumer_filter`), as

@@ -1,0 +1,236 @@
+"""D15 (everything that happened is kept and replayable: nothing the bus carried is lost silently): a service adopts an
+existing durable consumer of its name only if it will deliver everything after the service's own tracking; else the
+consumer is replaced, starting right after that tracking, and reported (session 20, HA; shared/messaging/adoption.py).
+
+On a real nats-server whose user `probe` has the rights `jusou nats config` renders for a service (natsauth.permissions,
+now with the deletion of its own consumers of JUSOU), with the stand-in service of bench/partitions.py. The consumer
+someone else made first is made here by the operator: it stands in for the integrator under the rights of the previous
+version (a partition name above the P they were rendered for), or for anyone holding the operator's password, or a
+pair a later release subscribes to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats as nats_py
+from faststream.nats import NatsBroker
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from support.poll import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from integration.test_partitions import nats_with_auth, replica
+
+from bench.partitions import SlowProbe, applied_count, check, consents, open_probe, publish
+from shared.contract.events import STREAM
+from shared.messaging import natsauth
+from shared.messaging.bus import ensure_streams
+from shared.messaging.inbox import Inbox
+from shared.messaging.partitions import LAYOUT, consumer_name, partition_of_case
+
+P = 4
+FILTER = "jusou.intake.ConsentRecorded"
+
+
+def cases_in_every_partition(per_partition: int = 2) -> list[UUID]:
+    """Case ids, `per_partition` in each of the P partitions (crc32 of the id's bytes mod P)."""
+    found: dict[int, list[UUID]] = {k: [] for k in range(P)}
+    while any(len(ids) < per_partition for ids in found.values()):
+        case = uuid4()
+        if len(found[partition_of_case(case, P)]) < per_partition:
+            found[partition_of_case(case, P)].append(case)
+    return [case for k in range(P) for case in found[k]]
+
+
+def rights(monkeypatch: Any, partitions: int) -> dict[str, Any]:
+    """What `jusou nats config` renders for the service `probe` with JUSOU_PARTITIONS = `partitions`."""
+    monkeypatch.setenv("JUSOU_PARTITIONS", str(partitions))
+    return natsauth.permissions("probe", SlowProbe.subscriptions)
+
+
+async def until_applied(reader: Any, expected: int) -> None:
+    await eventually(lambda: asyncio.sleep(0, applied_count(reader) >= expected), f"{expected} events recorded")
+
+
+def made_first(name: str, **config: Any) -> ConsumerConfig:
+    """A consumer of the service's name, made as a careful forger would: the service's own settings and metadata,
+    starting after what the stream holds (`deliver_policy` new) unless told otherwise."""
+    return ConsumerConfig(**{"name": name, "durable_name": name, "filter_subject": FILTER, "ack_policy": AckPolicy.EXPLICIT,
+                             "max_ack_pending": 1, "ack_wait": 5, "max_deliver": -1,
+                             "deliver_policy": DeliverPolicy.NEW, **config})
+
+
+@asynccontextmanager
+async def unpartitioned(app: Any, url: str) -> AsyncIterator[Inbox]:
+    """The unpartitioned inbox (shared/messaging/inbox.py) of the stand-in service, as its NATS user `probe`."""
+    broker = NatsBroker(url, logger=None, **natsauth.broker_credentials("probe", "probe-pw"))
+    inbox = Inbox(app, broker, max_deliver=3)
+    await broker.start()
+    try:
+        yield inbox
+    finally:
+        await broker.stop()
+
+
+async def test_d15_a_partition_consumer_made_with_deliver_new_before_p_was_raised_is_replaced_and_nothing_is_lost(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    with nats_with_auth(tmp_path, rights(monkeypatch, P)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        data = tmp_path / "data"
+        reader = open_probe(data)
+        cases = cases_in_every_partition()
+        envelopes = consents(cases, 3)
+        await publish(admin, envelopes[:16])  # while JUSOU_PARTITIONS was unset
+        forged = consumer_name("probe", "intake", 3)
+        await js.add_consumer(STREAM, made_first(forged, metadata={LAYOUT: str(P)}))
+        await publish(admin, envelopes[16:])
+
+        async with replica(url, data, "a", user="probe", password="probe-pw") as a:
+            await until_applied(reader, len(cases) + len(envelopes))
+
+            assert check(reader, envelopes) == []  # partition 3's first 16 events too, each once, in order
+            [problem] = a.problems()
+            assert problem.startswith(f"{forged}: ") and "acknowledged through it" in problem and "replaced" in problem
+            info = await js.consumer_info(STREAM, forged)
+            assert info.config.deliver_policy == DeliverPolicy.ALL  # made again from the first event owed (seq 1)
+        reader.close()
+        await admin.close()
+
+
+async def test_d15_a_new_pair_made_first_with_deliver_new_is_replaced_and_its_events_delivered(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Unpartitioned: `<service>--<source>` made before the release that subscribes to it."""
+    with nats_with_auth(tmp_path, rights(monkeypatch, 1)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        app = open_probe(tmp_path / "data")
+        cases = [uuid4() for _ in range(5)]
+        envelopes = consents(cases, 3)
+        await publish(admin, envelopes[:10])
+        await js.add_consumer(STREAM, made_first("probe--intake"))
+        await publish(admin, envelopes[10:])
+
+        async with unpartitioned(app, url) as inbox:
+            await until_applied(app, len(cases) + len(envelopes))
+
+            assert check(app, envelopes) == []
+            assert [p.split(":")[0] for p in inbox.problems()] == ["probe--intake"]
+            assert inbox.applied == len(envelopes) and inbox.duplicates == 0
+        app.close()
+        await admin.close()
+
+
+async def test_d15_two_replicas_starting_at_once_on_a_consumer_made_first_apply_everything_once(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    with nats_with_auth(tmp_path, rights(monkeypatch, 1)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        first, second = open_probe(tmp_path / "data", replica="a"), open_probe(tmp_path / "data", replica="b")
+        cases = [uuid4() for _ in range(6)]
+        envelopes = consents(cases, 4)
+        await publish(admin, envelopes[:12])
+        await js.add_consumer(STREAM, made_first("probe--intake", deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                                                 opt_start_seq=9))
+        async with unpartitioned(first, url) as a, unpartitioned(second, url) as b:
+            await publish(admin, envelopes[12:])
+            await until_applied(first, len(cases) + len(envelopes))
+
+            assert check(first, envelopes) == []  # each event once, each case in order
+            assert a.applied + b.applied == len(envelopes)
+            assert "probe--intake" in {p.split(":")[0] for p in [*a.problems(), *b.problems()]}
+            assert [c.name for c in await js.consumers_info(STREAM)] == ["probe--intake"]
+        first.close()
+        second.close()
+        await admin.close()
+
+
+async def test_d15_healthy_consumers_are_adopted_unchanged_after_a_restart_with_a_parked_tail(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """The upgrade and restart path: the consumers a service made itself keep their delivered and acknowledged state,
+    also when the last message of the source was parked after its handler failed (acknowledged through its consumer,
+    never applied: its dead letter accounts for it)."""
+    with nats_with_auth(tmp_path, rights(monkeypatch, P)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        data = tmp_path / "data"
+        reader = open_probe(data)
+        cases, failing = cases_in_every_partition(), uuid4()
+        first, tail = consents(cases, 2), consents([failing], 1, first_position=17)
+        then = consents(cases, 2, first_position=18)
+        receive = SlowProbe.receive
+
+        def fails_for_one_case(self: SlowProbe, envelope: Any, *args: Any, **kwargs: Any) -> Any:
+            if envelope.case_id == failing:
+                raise RuntimeError("this case's handler fails")
+            return receive(self, envelope, *args, **kwargs)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(SlowProbe, "receive", fails_for_one_case)
+            async with replica(url, data, "a", user="probe", password="probe-pw") as a:
+                await publish(admin, first + tail)
+                await until_applied(reader, len(cases) + len(first))
+                await eventually(lambda: asyncio.sleep(0, a.dead_lettered == 1), "the failing event parked")
+        names = [consumer_name("probe", "intake", k) for k in range(P)]
+        before = {n: (await js.consumer_info(STREAM, n)).created for n in names}
+        await publish(admin, then)
+
+        async with replica(url, data, "b", user="probe", password="probe-pw") as b:
+            await until_applied(reader, len(cases) + len(first) + len(then))
+
+            assert check(reader, first + then) == []
+            assert b.problems() == []
+            assert {n: (await js.consumer_info(STREAM, n)).created for n in names} == before  # not made again
+        reader.close()
+        await admin.close()
+
+
+KINDS: dict[str, tuple[dict[str, Any], str | None]] = {
+    "the service's own, from the start": ({"deliver_policy": DeliverPolicy.ALL}, None),
+    "deliver_policy new": ({}, "acknowledged through it"),
+    "a late start": ({"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": 4}, "acknowledged through it"),
+    "an early start": ({"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": 1}, None),
+    "last per subject": ({"deliver_policy": DeliverPolicy.LAST_PER_SUBJECT}, "last_per_subject"),
+    "acks none": ({"deliver_policy": DeliverPolicy.ALL, "ack_policy": AckPolicy.NONE}, "ack_policy none"),
+    "one delivery at most": ({"deliver_policy": DeliverPolicy.ALL, "max_deliver": 1}, "max_deliver 1"),
+    "headers only": ({"deliver_policy": DeliverPolicy.ALL, "headers_only": True}, "headers_only"),
+    "deleted when idle": ({"deliver_policy": DeliverPolicy.ALL, "inactive_threshold": 3600.0}, "inactive_threshold"),
+}
+
+
+async def test_d15_what_a_consumer_of_its_name_is_asked_before_it_is_adopted(tmp_path: Path, monkeypatch: Any) -> None:
+    """shared/messaging/adoption.py `examine` on consumers made in each way, the service's tracking at position 2 of 6
+    (so a consumer starting at the 4th message passed the 3rd, which the service has still to apply)."""
+    from shared.messaging import adoption
+
+    with nats_with_auth(tmp_path, rights(monkeypatch, 1)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        await publish(admin, consents([uuid4() for _ in range(2)], 3))
+        found = {}
+        for kind, (config, _) in KINDS.items():
+            name = f"probe-{len(found)}"
+            await js.add_consumer(STREAM, made_first(name, **config))
+            verdict = await adoption.examine(js, await js.consumer_info(STREAM, name), service="probe", source="intake",
+                                             subjects=[FILTER], tracking=2, max_deliver=3)
+            found[kind] = verdict.problems
+
+        assert {kind: bool(problems) for kind, problems in found.items()} == {
+            kind: why is not None for kind, (_, why) in KINDS.items()}
+        assert {kind: [p for p in found[kind] if why in p] != [] for kind, (_, why) in KINDS.items() if why} == {
+            kind: True for kind, (_, why) in KINDS.items() if why}  # each named for what it would lose
+        await admin.close()
