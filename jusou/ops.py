@@ -424,7 +424,8 @@ def _consumers_table(title: str, consumers: list[dict[str, Any]], partitions: in
     for column in ("配信済\ndelivered", "未配信\npending", "再配信\nredeliv.", "応答待ち\nack pend.", "退避\nDLQ"):
         table.add_column(column, justify="right", min_width=max(cell_len(line) for line in column.split("\n")))
     for c in _partitions_together(consumers, partitions, source_dead_letters or {}):
-        table.add_row(c["name"] + (" (未使用 unused)" if c.get("unused") else ""), _n(c["delivered"]), _n(c["pending"]),
+        # a consumer's name is whoever made it's (the integrator's user, shared by programs): as text, no markup
+        table.add_row(_as_text(c["name"] + (" (未使用 unused)" if c.get("unused") else "")), _n(c["delivered"]), _n(c["pending"]),
                       _n(c["redelivered"]), _n(c["ack_pending"]), _n(c.get("dead_letters")),
                       style="dim" if c.get("unused") else None)
     return table

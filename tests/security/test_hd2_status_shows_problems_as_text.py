@@ -35,3 +35,18 @@ def test_a_problem_naming_a_forged_subject_reaches_the_terminal_as_text() -> Non
     assert "\x1b]8;;http://evil.example" not in out and "\x1b[31mRED" not in out, repr(out)
     assert "\\x1b[31mRED" in out and "\\x1b]8;;http://evil.example" in out
     assert "[bold]x[/bold]" in out  # markup as written
+
+
+def test_a_consumer_named_by_the_integrator_reaches_the_terminal_as_text() -> None:
+    """The integrator's NATS user (shared by every program) may create a consumer of JUSOU under any name but Jusou's;
+    a name is a subject token, so `mhlw<ESC>[2J<ESC>[31mRED[red]x` is one: `jusou status` lists it among the other
+    consumers, where the screen was cleared and `[red]` read as markup."""
+    name = "mhlw\x1b[2J\x1b[31mRED[red]x"
+    consumer = {"name": name, "stream": "JUSOU", "delivered": 27, "pending": 0, "redelivered": 0, "ack_pending": 0}
+    status = {"services": {}, "other_consumers": [consumer], "missing_consumers": [],
+              "nats": {"up": False, "url": "nats://127.0.0.1:4223", "error": "", "advice": ""}}
+
+    out = printed(status)
+
+    assert "\x1b[2J" not in out and "\x1b[31mRED" not in out, repr(out)
+    assert "\\x1b[2J" in out and "[red]x" in out
