@@ -234,3 +234,27 @@ async def test_d15_what_a_consumer_of_its_name_is_asked_before_it_is_adopted(tmp
         assert {kind: [p for p in found[kind] if why in p] != [] for kind, (_, why) in KINDS.items() if why} == {
             kind: True for kind, (_, why) in KINDS.items() if why}  # each named for what it would lose
         await admin.close()
+
+
+async def test_d15_with_the_nats_rights_of_an_older_version_a_consumer_it_cannot_replace_is_reported_and_kept(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Upgraded services on a NATS config rendered before they could delete their consumers: not silent either."""
+    older = rights(monkeypatch, 1)
+    older["publish"]["allow"] = [s for s in older["publish"]["allow"] if ".CONSUMER.DELETE." not in s]
+    with nats_with_auth(tmp_path, older) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        app = open_probe(tmp_path / "data")
+        await publish(admin, consents([uuid4()], 3))
+        made = await js.add_consumer(STREAM, made_first("probe--intake"))
+
+        async with unpartitioned(app, url) as inbox:
+            await eventually(lambda: asyncio.sleep(0, inbox.problems()), "the consumer reported")
+
+            [problem] = inbox.problems()
+            assert problem.startswith("probe--intake: ") and "its deletion was refused" in problem
+            assert "kept as it is" in problem and "jusou nats config" in problem
+            assert (await js.consumer_info(STREAM, "probe--intake")).created == made.created
+        app.close()
+        await admin.close()
