@@ -95,12 +95,22 @@ ui.templates.env.filters["reason_ja"] = reason_label
 def _engagements(app: OutreachApplication, request: Request, in_charge: str = "") -> list[EngagementRecord]:
     """The worker's list (division scope): those still with the worker first, latest contact first; then
     those handed over. `in_charge`: only the cases where that staff member is 担当者 or 副担当."""
-    rows = app.engagement_records(getattr(request.state, "principal", None))
+    rows = [_latest_contact(r) for r in app.engagement_records(getattr(request.state, "principal", None))]
     if in_charge:
         assigned = app.assignments()
         rows = [r for r in rows if in_charge in assigned.get(r["case_id"], ())]
-    rows.sort(key=lambda r: r["last"]["at"] if r["last"] else r["started_at"], reverse=True)
+    rows.sort(key=lambda r: (r["last"]["on"], r["last"]["at"]) if r["last"] else (r["started_at"][:10], r["started_at"]),
+              reverse=True)
     return [r for r in rows if r["handed"] is None] + [r for r in rows if r["handed"] is not None]
+
+
+def _latest_contact(record: EngagementRecord) -> EngagementRecord:
+    """The engagement with its latest contact by 接触日 (`on`, the day the worker met or tried; then when recorded) as
+    its `last`: a visit recorded days later, or an older one entered after a newer, is not the last contact (the list
+    and the CSV said the day of recording, and the last one recorded, as 最終接触日)."""
+    if not record["log"]:
+        return record
+    return {**record, "last": max(record["log"], key=lambda c: (c["on"], c["at"]))}
 
 
 def _listed(request: Request, rows: list[EngagementRecord]) -> dict[str, Any]:
@@ -139,7 +149,7 @@ def engagements_csv(request: Request, app: App) -> Response:
                         ["ケース番号", "紹介元", "理由", "住所・所在地域", "関係の段階", "接触の記録", "最終接触日", "最終接触の方法", "会えたか",
                          "引き継ぎ先", "開始日", "開始した職員"],
                         [[r["case_id"], referrer_label(r["referred_by"]), reason_label(r["reason"]), r["address"] or "", r["stage"], len(r["log"]),
-                          r["last"]["at"][:10] if r["last"] else "", r["last"]["method"] if r["last"] else "",
+                          r["last"]["on"] if r["last"] else "", r["last"]["method"] if r["last"] else "",
                           ("会えた" if r["last"]["reached"] else "会えず") if r["last"] else "",
                           HAND_OVER_TO.get(r["handed"]["to_program"], "") if r["handed"] else "", r["started_at"][:10],
                           r["started_by"]] for r in rows])
