@@ -31,6 +31,9 @@ deleted (each service's user may delete its own consumers of `JUSOU`, and no oth
 the service's config, starting at S (`deliver_policy` by_start_sequence; after the stream's last message when none is
 owed yet). Messages from S on of other partitions or at or below T are skipped as before: nothing is applied twice.
 A healthy consumer (every consumer a service made itself, of this version or an older one) is adopted unchanged.
+Two cases of the service's own are replaced too, rightly, and reported the same way: a store restored to a point
+before what its consumers acknowledged (the events after that point delivered again), and a release that takes a new
+event type of a source it consumed already (that type's events after the tracking, which the old filter skipped).
 
 Two replicas starting at once (unpartitioned replicas share `<service>--<source>`): each examines the consumer; before
 deleting, it reads the consumer again and deletes only the one it judged (same `created` time), and a replacement
@@ -80,7 +83,8 @@ class Verdict:
         done = (f"replaced, starting at JUSOU seq {self.start_seq}, after {service}'s tracking {self.tracking}"
                 if self.replaced else "kept as it is")
         return (f"{self.consumer}: {'; '.join(self.problems)}: {done} (a consumer of {service}'s name made by someone "
-                "else, or a store restored to an earlier point than the bus? README, \"A forged message on the bus\")")
+                "else? Or a store restored to an earlier point than the bus, or a release that takes a new event type "
+                "of that source? README, \"A forged message on the bus\")")
 
 
 def position_of(subject: str, data: bytes) -> int | None:
