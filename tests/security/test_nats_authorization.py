@@ -402,7 +402,11 @@ FORBIDDEN: dict[str, Callable[[Client], Awaitable[Any]]] = {
     "create the existing JUSOU stream with other settings": lambda c: c.js.add_stream(_jusou_config(max_msgs=1)),
     "delete a stored message": lambda c: c.js.delete_msg(STREAM, 1),
     "delete another's consumer": lambda c: c.js.delete_consumer(STREAM, anothers_consumer(c.user)[0]),
-    "delete its own consumer": lambda c: c.js.delete_consumer(STREAM, own_consumer(c.user)[0]),
+    # a service may delete its own consumers of JUSOU (shared/messaging/adoption.py replaces one that would not deliver
+    # what it has still to apply): not its replay consumer; the integrator deletes none, its own neither
+    "delete its own replay consumer (the integrator: its own consumer)": lambda c: c.js.delete_consumer(
+        REPLAY_STREAM, f"{c.user}--replay") if c.user != INTEGRATOR else c.js.delete_consumer(STREAM, INTEGRATORS_OWN),
+    "delete the integrator's consumer": lambda c: c.js.delete_consumer(STREAM, INTEGRATORS_OWN),
     "create (change) another's consumer": lambda c: _create(*anothers_consumer(c.user), max_ack_pending=1000)(c),
     "read another's consumer info": lambda c: c.js.consumer_info(STREAM, anothers_consumer(c.user)[0]),
     "pull from another's consumer": lambda c: _pull(c, STREAM, anothers_consumer(c.user)[0]),
