@@ -94,8 +94,8 @@ class OpeningNotYetHeard(RuntimeError):
 
 
 class OpeningOnItsWay(OpeningNotYetHeard, Waiting):
-    """D4: the server says an opening event from before the plan is not yet settled by the meeting's consumer of its
-    source: the plan waits for it, however long (`Waiting`: not parked for its tries)."""
+    """D4: the server says the plan's case's opening event, from before the plan, is not yet settled by the meeting's
+    consumer of its source: the plan waits for it, however long (`Waiting`: not parked for its tries)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class MeetingApplication(KeptReads):
         #: asks the server whether a collaboration case's opening is still on its way to this meeting (program, the
         #: opening events' (source, type), case) → True / False / None: can't tell (services/meeting/openings.py
         #: `OpeningProbe`, set by the service once its NATS connection is open; None: the timed rule alone)
-        self.opening_probe: Callable[[str, list[tuple[str, str]], UUID], bool | None] | None = None
+        self.opening_probe: Callable[[str, list[tuple[str, str]], UUID], object | None] | None = None
         self.clock = time.monotonic
         #: (program, case) of start events the one-off read found on the stream, before they are all recorded: a first
         #: plan for one of them is listed at once (the read takes ~0.5 ms a start event, recording them several times that)
@@ -584,8 +584,8 @@ class MeetingApplication(KeptReads):
             on_its_way = self.opening_probe(program, openers, envelope.case_id) if self.opening_probe else None
             if on_its_way:
                 raise OpeningOnItsWay(
-                    f"{envelope.event_type} from {program} for case {envelope.case_id}: an "
-                    f"{' or '.join(t for _, t in openers)} from before it is not yet applied by the meeting: tried again"
+                    f"{envelope.event_type} from {program} for case {envelope.case_id} waits for its case's opening: "
+                    f"{on_its_way}: tried again"
                 )
             if on_its_way is False and self.holds(program, envelope.case_id):  # applied since the store was read
                 self._waiting.pop(envelope.event_id, None)

@@ -10,8 +10,9 @@ plan? Read from the server, with the meeting's own rights (natsauth.py: `CONSUME
 - the plan's position on the stream: at most the meeting's plan consumer's last delivered sequence (the plan in hand;
   with runs a few later ones too: a bound that only makes the wait longer, never wrong);
 - for each opening subject, the consumer of its source (the case's partition consumer with JUSOU_PARTITIONS > 1):
-  nothing left to deliver or in hand, or its ack floor past the plan's position: settled; else the first message of the
-  subject after the ack floor (`next_by_subj`): one before the plan is on its way.
+  nothing left to deliver or in hand, or its ack floor past the plan's position: settled; else the subject's messages
+  after the ack floor and before the plan (`next_by_subj`, one after another): one for the plan's case is on its way.
+  Only the case's own opening holds the plan: the source's other traffic never does.
 
 Settled everywhere and the case still not heard opened: no opening exists before the plan, and the plan is refused at
 once with its reason (a forgery: earlier, a forged plan waited while intake's traffic kept the consumer moving, and was
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -33,11 +35,14 @@ from nats.js.errors import NotFoundError
 
 from shared.contract.events import STREAM, SUBJECT_PREFIX
 from shared.messaging.natsauth import consumer_name
+from shared.messaging.partitions import case_of, partition_of_case
 
 log = structlog.get_logger()
 
 #: how long the inbox's thread waits for the server's answers before falling back to the timed rule
 PROBE_SECONDS = 2.0
+#: at most this many unsettled opening messages are read for the plan's case (about 0.3 ms each); more: the timed rule
+SCANNED = 2_000
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -54,8 +59,6 @@ def subject_matches(pattern: str, subject: str) -> bool:
 def durable(service: str, source: str, case_id: UUID, partitions: int) -> str:
     """The meeting's consumer of `source` that delivers the case's events (its partition's when partitioned)."""
     if partitions > 1:
-        from shared.messaging.partitions import partition_of_case
-
         return consumer_name(service, source, partition_of_case(case_id, partitions))
     return f"{service}--{source}"
 
@@ -65,33 +68,59 @@ def _filters(info: Any) -> list[str]:
     return list(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
 
 
+@dataclass(frozen=True)
+class Awaited:
+    """The opening a plan waits for: a message of `subject` for the plan's case at JUSOU sequence `seq`, not yet settled
+    by the meeting's consumer `consumer` (its ack floor `floor`)."""
+
+    consumer: str
+    subject: str
+    seq: int
+    floor: int
+
+    def __str__(self) -> str:
+        return (f"{self.subject.rsplit('.', 1)[-1]} for its case at JUSOU sequence {self.seq}, not yet settled by "
+                f"{self.consumer} (ack floor {self.floor})")
+
+
 async def opening_on_its_way(js: Any, service: str, plan_source: str, openers: Iterable[tuple[str, str]],
-                             case_id: UUID, partitions: int) -> bool | None:
-    """True: a message of an opening's subject before the plan is not settled yet by the meeting's consumer of its
-    source; False: none is; None: cannot tell (see the module)."""
+                             case_id: UUID, partitions: int) -> Awaited | bool | None:
+    """An `Awaited`: a message of an opening's subject for this case, before the plan, is not settled yet by the
+    meeting's consumer of its source; False: none is; None: cannot tell (see the module). Only the case's own opening
+    holds a plan: unrelated traffic of the source never does (a forged plan is refused as soon as its case's is not
+    on the way, however far behind the consumer is)."""
     plan = await js.consumer_info(STREAM, durable(service, plan_source, case_id, partitions))
     upto = plan.delivered.stream_seq if plan.delivered is not None else 0
     if not upto:
         return None
     for source, event_type in openers:
         subject = f"{SUBJECT_PREFIX}.{source}.{event_type}"
+        consumer = durable(service, source, case_id, partitions)
         try:
-            info = await js.consumer_info(STREAM, durable(service, source, case_id, partitions))
+            info = await js.consumer_info(STREAM, consumer)
         except NotFoundError:
             return None  # its consumer not made yet: the opening is certainly not settled
-        if not any(subject_matches(f, subject) for f in _filters(info)) and _filters(info):
+        filters = _filters(info)
+        if filters and not any(subject_matches(f, subject) for f in filters):
             return None
         if not info.num_pending and not info.num_ack_pending:
             continue  # everything delivered and settled, the opening too if there was one
         floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
-        if floor + 1 >= upto:
-            continue
-        try:
-            found = await js.get_msg(STREAM, seq=floor + 1, subject=subject, next=True)
-        except NotFoundError:
-            continue
-        if found.seq < upto:
-            return True
+        seq = floor + 1
+        for _ in range(SCANNED):  # the subject's messages after the floor and before the plan: is one this case's?
+            if seq >= upto:
+                break
+            try:
+                found = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
+            except NotFoundError:
+                break
+            if found.seq >= upto:
+                break
+            if case_of(found.data or b"") == case_id:
+                return Awaited(consumer, subject, found.seq, floor)
+            seq = found.seq + 1
+        else:
+            return None  # too many to read in time: the timed rule decides
     return False
 
 
@@ -104,7 +133,7 @@ class OpeningProbe:
         self.loop, self.js, self.service, self.partitions = loop, js, service, partitions
         self.asked = 0
 
-    def __call__(self, plan_source: str, openers: Iterable[tuple[str, str]], case_id: UUID) -> bool | None:
+    def __call__(self, plan_source: str, openers: Iterable[tuple[str, str]], case_id: UUID) -> Awaited | bool | None:
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:

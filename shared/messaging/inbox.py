@@ -90,6 +90,7 @@ from shared.kernel.app import BatchFailed, ServiceApplication
 from shared.messaging import adoption, natsheaders
 from shared.messaging.natsauth import API, consumer_filter, consumer_filters, pull_inbox_prefix
 from shared.messaging.runs import PULL_BATCH, Hand, OneThread, StandingPull
+from shared.messaging.waiting import Waiting
 from shared.observe.logs import bind_event, event_fields, unbind_event
 from shared.observe.tracing import consuming, trace_headers
 from shared.observe.tracing import enabled as tracing_enabled
@@ -287,6 +288,9 @@ class Inbox:
         self.dead_lettered = 0
         #: times a consumer held a run back until an earlier message delivered elsewhere came again (`Hand`)
         self.awaited = 0
+        #: per source: the message its consumer holds past `max_deliver` tries because its handler says what it needs is
+        #: on its way (shared/messaging/waiting.py), and what that is (`note_waiting`; cleared when it is settled)
+        self.waiting: dict[str, str] = {}
         #: per source: its consumer's messages in hand (runs, k > 1)
         self.hands: dict[str, Hand] = {}
         #: per source: (JUSOU sequence, position) of the last message this process applied
@@ -705,11 +709,12 @@ class Inbox:
                 await self.dead_letter_raw(raw, error.reason)
                 return
             reason = f"{type(error).__name__}: {error}"
-            if tries >= self.max_deliver:
+            if tries >= self.max_deliver and not isinstance(error, Waiting):  # a Waiting's need is on its way
                 await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
                 return
+            self.note_waiting(envelope.source, error, tries, reason)
             log.warning("inbox.retry", service=self.app.service, subject=raw.subject, tries=tries, error=reason)
-            delay = min(0.2 * 2**tries, 10.0)
+            delay = min(0.2 * 2**min(tries, 6), 10.0)
             while delay > 0:  # keep this one's and the held ones' ack wait from running out meanwhile
                 for waiting in (raw, *held):
                     await waiting.in_progress()
@@ -756,11 +761,12 @@ class Inbox:
             tries = raw.metadata.num_delivered
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
             reason = f"{type(exc).__name__}: {exc}"
-            if tries >= self.max_deliver:
+            if tries >= self.max_deliver and not isinstance(exc, Waiting):  # a Waiting's need is on its way: not parked
                 await self.dead_letter(msg, f"failed {tries} times; last error {reason}")
             else:
+                self.note_waiting(envelope.source, exc, tries, reason)
                 log.warning("inbox.retry", service=self.app.service, subject=subject, tries=tries, error=reason)
-                await msg.nack(delay=min(0.2 * 2**tries, 10.0))
+                await msg.nack(delay=min(0.2 * 2**min(tries, 6), 10.0))
             return
         self.observe(envelope, "applied" if applied else "duplicate", time.perf_counter() - began, raw.metadata.num_delivered)
         if applied:
@@ -784,6 +790,7 @@ class Inbox:
         too), and a position at or below the floor may predate this process: neither is reported.
         """
         source, position, event_id = envelope.source, envelope.source_position, str(envelope.event_id)
+        self.waiting.pop(source, None)
         seen = self.applied_ids.setdefault(source, OrderedDict())
         if applied or tries > 1:
             if applied:
@@ -820,7 +827,15 @@ class Inbox:
     def problems(self) -> list[str]:
         """What readyz reports as `degraded` for the consumers (empty when all is well)."""
         return [*(b.problem(self.app.service) for _, b in sorted(self.behind.items())),
-                *(problem for _, problem in sorted(self.replaced.items()))]
+                *(problem for _, problem in sorted(self.replaced.items())),
+                *(held for _, held in sorted(self.waiting.items()))]  # a message held past its tries (`note_waiting`)
+
+    def note_waiting(self, source: str, error: Exception, tries: int, reason: str) -> None:
+        """A message held past its tries because its handler says its need is on its way (`Waiting`): kept for readyz
+        until the consumer settles a message of `source` again (`note`, `park`)."""
+        if isinstance(error, Waiting) and tries >= self.max_deliver:
+            self.waiting[source] = (f"{self.app.service}--{source}: a message held after {tries} tries, waiting: "
+                                    f"{reason}")
 
     async def dead_letter(self, msg: NatsMessage, reason: str) -> None:
         await self.park(msg.raw_message, reason)
@@ -832,6 +847,8 @@ class Inbox:
 
     async def park(self, raw: Msg, reason: str) -> None:
         """Publish a message to the dead-letter stream with its reason (`dead_letter`, `dead_letter_raw`)."""
+        if getattr(self, "waiting", None):  # (an inbox made bare by a test has none)
+            self.waiting.pop(raw.subject.split(".")[1] if raw.subject.count(".") else "", None)
         headers = {
             "Jusou-Dead-Letter-Reason": reason.replace("\n", " ")[:2000],
             "Jusou-Original-Subject": raw.subject,
