@@ -161,6 +161,12 @@ class JusouCollector(Collector):
                              "moved past them, since start (shared/messaging/inbox.py)", ["service", "source"])
             for source, behind in sorted(getattr(runtime.inbox, "behind", {}).items()):
                 skipped.add_metric([service, source, *who], behind.skipped)
+            replaced = family(CounterMetricFamily, "jusou_consumer_replaced",
+                              "existing consumers of this service's name replaced (or found wanting and kept) rather "
+                              "than adopted since start, as they would not deliver what it has still to apply "
+                              "(shared/messaging/adoption.py; readyz degraded names each)", ["service", "consumer"])
+            for consumer in sorted(getattr(runtime.inbox, "replaced", {})):
+                replaced.add_metric([service, consumer, *who], 1)
             recorded = family(CounterMetricFamily, "jusou_events_recorded",
                               "events in the store, by type (from the store)", ["service", "type"])
             for event_type, count in sorted(s.recorded.items()):
