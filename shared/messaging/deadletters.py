@@ -293,7 +293,7 @@ async def replays(js: Any) -> list[Replay]:
         Replay(seq=m.seq, time=m.time,
                consumer=(m.headers or {}).get(CONSUMER) or (m.subject or "").removeprefix(f"{REPLAY_PREFIX}.").split(".")[0],
                replay_of=_int((m.headers or {}).get(REPLAY_OF)) or 0)
-        for m in await stream_messages(js, REPLAY_STREAM)
+        for m in await stream_messages(js, REPLAY_STREAM) if (m.subject or "").startswith(f"{REPLAY_PREFIX}.")
     ]
 
 
@@ -321,7 +321,11 @@ async def dead_letters(js: Any, limit: int | None = None) -> list[DeadLetter]:
     for sent in await replays(js):
         by_origin.setdefault(sent.replay_of, sent)  # the first replay of each; a later copy changes nothing
     floors = {c: await replay_floor(js, c) for c in sorted({r.consumer for r in by_origin.values()})}
-    letters = [dead_letter_of(m) for m in await stream_messages(js, DEAD_LETTER_STREAM, limit)]
+    # only what was published on `jusou-dlq.…`: a pull request's reply subject may name `jusou-dlq.<service>.…`, and the
+    # stream then keeps the messages delivered there under their own `jusou.…` subjects (no permission sees a reply
+    # subject: the read-only integrator did it), which are no one's dead letters
+    letters = [dead_letter_of(m) for m in await stream_messages(js, DEAD_LETTER_STREAM, limit)
+               if (m.subject or "").startswith(f"{DEAD_LETTER_PREFIX}.")]
     parked_again = {d.replay_of: d.seq for d in letters if d.replay_of is not None}
     for letter in letters:
         letter.replay = by_origin.get(letter.seq)
