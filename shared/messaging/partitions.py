@@ -99,6 +99,7 @@ from shared.messaging.natsauth import (  # the names and rights live beside the 
     pull_inbox_prefix,
 )
 from shared.messaging.runs import StandingPull
+from shared.messaging.waiting import Waiting
 from shared.observe.logs import bind_event, unbind_event
 from shared.observe.tracing import consuming
 from shared.settings import current
@@ -817,11 +818,12 @@ class PartitionedInbox(Inbox):
         except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in Inbox.handle
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
             reason = f"{type(exc).__name__}: {exc}"
-            if tries >= self.max_deliver:
+            if tries >= self.max_deliver and not isinstance(exc, Waiting):  # a Waiting's need is on its way: not parked
                 await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
             else:
+                self.note_waiting(consumer.tracking, exc, tries, reason)  # cleared by `note` of its next message
                 log.warning("inbox.retry", service=self.app.service, subject=subject, tries=tries, error=reason)
-                await raw.nak(delay=min(0.2 * 2**tries, 10.0))
+                await raw.nak(delay=min(0.2 * 2**min(tries, 6), 10.0))
             unbind_event()
             return
         self.observe(envelope, "applied" if applied else "duplicate", time.perf_counter() - began, tries)

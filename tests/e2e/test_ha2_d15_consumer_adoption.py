@@ -258,3 +258,39 @@ async def test_d15_with_the_nats_rights_of_an_older_version_a_consumer_it_cannot
             assert (await js.consumer_info(STREAM, "probe--intake")).created == made.created
         app.close()
         await admin.close()
+
+
+async def test_d15_a_partition_consumer_holds_a_message_whose_handler_is_waiting_rather_than_park_it(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """As the unpartitioned inbox does (shared/messaging/waiting.py): a handler's `Waiting` past `max_deliver` tries
+    (3 here) is tried again, reported while held, and applied once what it waited for came, never parked."""
+    from shared.messaging.waiting import Waiting
+
+    with nats_with_auth(tmp_path, rights(monkeypatch, P)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        data = tmp_path / "data"
+        reader = open_probe(data)
+        cases = cases_in_every_partition(1)
+        envelopes = consents(cases, 1)
+        waiting_for, tried = cases[3], []
+        receive = SlowProbe.receive
+
+        def waits_four_times(self: SlowProbe, envelope: Any, *args: Any, **kwargs: Any) -> Any:
+            if envelope.case_id == waiting_for and len(tried) < 4:
+                tried.append(envelope.source_position)
+                raise Waiting("what this event needs is on its way")
+            return receive(self, envelope, *args, **kwargs)
+
+        monkeypatch.setattr(SlowProbe, "receive", waits_four_times)
+        async with replica(url, data, "a", user="probe", password="probe-pw") as a:
+            await publish(admin, envelopes)
+            await eventually(lambda: asyncio.sleep(0, len(tried) == 4 and a.problems()), "the held message reported")
+            assert "a message held after" in a.problems()[0]
+            await until_applied(reader, len(cases) + len(envelopes))
+
+            assert check(reader, envelopes) == []
+            assert a.dead_lettered == 0
+            await eventually(lambda: asyncio.sleep(0, a.problems() == []), "the report cleared once applied")
+        reader.close()
+        await admin.close()
