@@ -285,6 +285,9 @@ class FoundOut(BaseModel):
 
     people: list[FoundPersonOut]
     elsewhere: int = Field(description="他の窓口に該当する方の人数 (no name: another counter holds them)")
+    too_many: int = Field(default=0, description="該当が多すぎて表示しなかった人数: more than MOST_FOUND_SHOWN (50) people "
+                                                 "the caller may see matched, so none is shown nor recorded; 0 otherwise. "
+                                                 "Narrow the search (a longer name, kana, birth date, phone)")
 
 
 class PersonOut(View):

@@ -110,6 +110,10 @@ def agency_as_named(agency: str) -> tuple[str, str | None]:
     return (agency_name(code) if code == value else value), code
 
 
+#: the most people a search shows (相談者の検索): beyond it none is shown nor recorded, only how many to narrow it down
+MOST_FOUND_SHOWN = 50
+
+
 class _Actor:
     """An acting staff member as a Reader (services/intake/access.py): division, roles, staff id."""
 
@@ -188,12 +192,16 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         """相談者の検索 (issue 15, before reception and at any time): by any of name, kana, phone, birth date,
         ignoring width, kana and spaces. Only the people the reader's division has a legal basis for on a
         case it may read are shown (each showing recorded: Person.Shown, purpose `search`); of the others,
-        only how many there are (「他の窓口に該当する方がいます」, no name: nothing personal is shown, so nothing is recorded)."""
+        only how many there are (「他の窓口に該当する方がいます」, no name: nothing personal is shown, so nothing is recorded).
+        More than MOST_FOUND_SHOWN people the reader may see: none is shown and nothing recorded, their number is
+        (`too_many`), for the search to be narrowed (a one-character name would show and record thousands)."""
         if not any((name, kana, phone, birth_date)):
             raise Invalid("氏名・ふりがな・電話番号・生年月日のいずれかを入力してください / "
                           "give a name, kana, phone or birth date to search")
         found = self.people.search(name, kana, phone, birth_date)
         shown = [p for p in found if self._may_read_person(reader, p["person_ref"])]
+        if len(shown) > MOST_FOUND_SHOWN:  # 「田」: not a page of thousands shown and recorded to one clerk, the count only
+            return {"people": [], "elsewhere": len(found) - len(shown), "too_many": len(shown)}
         self._record_shown(reader, shown, "search")
         return {"people": [{**p, "cases": self._readable_cases(reader, p["person_ref"])} for p in shown],
                 "elsewhere": len(found) - len(shown)}

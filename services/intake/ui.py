@@ -37,7 +37,7 @@ from services.intake.api import (
     Who,
     receive_consultation,
 )
-from services.intake.application import IntakeApplication
+from services.intake.application import MOST_FOUND_SHOWN, IntakeApplication
 from services.intake.domain import CLOSING_OUTCOMES, CONSULTED_BY, ERASURE_BASES, RELATIONS, ROUTES, PossibleDuplicate
 from shared.domain.wareki import age_on, today_in_japan, wareki
 from shared.kernel.journey import DomainError, Invalid, NotFound
@@ -69,6 +69,7 @@ def agency_ja(agency: str | None) -> str:
 
 
 ui.templates.env.filters["agency_ja"] = agency_ja
+ui.templates.env.globals["most_shown"] = MOST_FOUND_SHOWN  # the search's most people shown (application.py)
 router = APIRouter(include_in_schema=False)
 STATUS_JA = {"open": "対応中", "escalated": "多機関協働で支援中", "linked": "世帯で連携中", "plan_suspended": "中断",
              "returned": "会議から戻り", "plan_closed": "終結", "closed": "対応終了"}
