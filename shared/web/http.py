@@ -338,6 +338,18 @@ READINESS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _inbox_connected(runtime: Runtime) -> bool:
+    """Whether the consumers' NATS connection (the broker's, apart from the relay's) is up. nats-py takes a server's
+    `-ERR` (other than a permissions violation or a stale connection) as final: the connection closes, never to
+    reconnect, and every consumer of the service stops while the relay's connection stays up (the review from outside,
+    2026-12-07: a dead letter over max_payload did it; readyz said "ready")."""
+    try:
+        connection = runtime.inbox.broker.connection
+    except Exception:  # noqa: BLE001 - FastStream: no connection yet (starting)
+        return False
+    return bool(connection is not None and connection.is_connected)
+
+
 async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
     """The /readyz answer: 200 ready or degraded (with its problems), 503 when the store or bus is unreachable."""
     try:
@@ -348,7 +360,7 @@ async def _readiness(runtime: Runtime, service: str) -> JSONResponse:
         return JSONResponse(status_code=503, content={"status": "store unreachable", "error": "no answer in 2 s"})
     except Exception as exc:  # noqa: BLE001 - any store failure means not ready; say which
         return JSONResponse(status_code=503, content={"status": "store unreachable", "error": str(exc)})
-    bus_ok = runtime.relay.nc.is_connected
+    bus_ok = runtime.relay.nc.is_connected and _inbox_connected(runtime)
     problems = [*runtime.inbox.problems(), *runtime.relay.problems()]
     body: dict[str, Any] = {
         "status": ("degraded" if problems else "ready") if bus_ok else "bus unreachable",
