@@ -213,6 +213,10 @@ class NatsCluster:
             while True:
                 try:
                     await ensure_streams(nc, STREAM_REPLICAS)
+                    if settings.current().partitions > 1:  # each service's lease bucket too (partitions.make_lease_buckets)
+                        from shared.messaging.partitions import lease_setting, make_lease_buckets
+
+                        await make_lease_buckets(nc.jetstream(), list(settings.PORTS), lease_setting(), STREAM_REPLICAS)
                     return
                 except Exception as exc:  # a leader election in progress: "JetStream system temporarily unavailable"
                     if time.monotonic() > deadline:

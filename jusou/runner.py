@@ -242,6 +242,10 @@ async def create_streams(url: str, user: str | None = None, password: str | None
     nc = await connect(url, "jusou-runner", user, password)
     try:
         await ensure_streams(nc)
+        from shared.messaging.partitions import lease_setting, make_lease_buckets
+
+        if settings.current().partitions > 1:  # each service's lease bucket too, before a service could make its own
+            await make_lease_buckets(nc.jetstream(), list(settings.PORTS), lease_setting())
     finally:
         await nc.close()
 

@@ -408,19 +408,50 @@ class Leases:
         log.info("partitions.left", replica=self.me, released=sorted(held))
 
 
+class ForeignBucket(RuntimeError):
+    """A lease bucket whose stream takes more than its own keys: made by someone else, not used."""
+
+
 async def lease_bucket(js: JetStreamContext, service: str, lease_seconds: float, replicas: int = 1) -> KeyValue:
-    """The service's lease bucket, made if missing (`max_age` = the lease; an existing bucket keeps its own)."""
+    """The service's lease bucket, made if missing (`max_age` = the lease; an existing bucket keeps its own). One whose
+    stream takes other subjects than its keys, or copies another stream (`mirror`, `sources`), is refused
+    (ForeignBucket): a service's NATS user may create it, and the subjects travel in the request's body, so whoever
+    held that password could have made it capture the operator's replies (session 20, HD and HA)."""
     name = bucket_name(service)
     try:
-        return await js.key_value(name)
+        kv = await js.key_value(name)
     except BucketNotFoundError:
-        pass
-    try:
-        return await js.create_key_value(bucket=name, ttl=lease_seconds, history=1, storage=StorageType.FILE,
-                                         replicas=replicas, direct=True,
-                                         description=f"{service}: leases of its partitions (shared/messaging/partitions.py)")
-    except APIError:  # another replica made it first
-        return await js.key_value(name)
+        try:
+            kv = await js.create_key_value(
+                bucket=name, ttl=lease_seconds, history=1, storage=StorageType.FILE, replicas=replicas, direct=True,
+                description=f"{service}: leases of its partitions (shared/messaging/partitions.py)")
+        except APIError:  # another replica made it first
+            kv = await js.key_value(name)
+    await check_bucket(js, name)
+    return kv
+
+
+async def check_bucket(js: JetStreamContext, name: str) -> None:
+    """Raise ForeignBucket unless the bucket's stream takes exactly its own keys `$KV.<bucket>.>`."""
+    config = (await js.stream_info(f"KV_{name}")).config
+    wanted = [f"$KV.{name}.>"]
+    if list(config.subjects or []) != wanted or config.mirror or config.sources:
+        taken = [*(config.subjects or []), *([f"mirror {config.mirror.name}"] if config.mirror else []),
+                 *(f"sources {s.name}" for s in config.sources or [])]
+        problem = (f"リース用バケット KV_{name} が {', '.join(taken)} を受け取ります（{wanted[0]} だけのはず）。"
+                   f"別の誰かが作ったもので、使いません。NATS の運用者が削除してから起動してください / the lease bucket "
+                   f"KV_{name} takes {', '.join(taken)}, not {wanted[0]} alone: made by someone else, not used. The NATS "
+                   f"operator deletes it (`nats stream rm KV_{name}`), then the service makes its own")
+        log.error("partitions.foreign_bucket", bucket=name, subjects=config.subjects, problem=problem)
+        raise ForeignBucket(problem)
+
+
+async def make_lease_buckets(js: JetStreamContext, services: list[str], lease_seconds: float, replicas: int = 1) -> None:
+    """The operator makes every service's lease bucket before any service starts (`jusou up`, `jusou cluster up`, with
+    JUSOU_PARTITIONS > 1), as it makes the streams: a service's user then finds it and cannot make one of its own
+    choosing (a create of an existing stream with other settings is refused; STREAM.UPDATE is not granted)."""
+    for service in services:
+        await lease_bucket(js, service, lease_seconds, replicas)
 
 
 # --- the consumers ----------------------------------------------------------------------------

@@ -294,3 +294,28 @@ async def test_d15_a_partition_consumer_holds_a_message_whose_handler_is_waiting
             await eventually(lambda: asyncio.sleep(0, a.problems() == []), "the report cleared once applied")
         reader.close()
         await admin.close()
+
+
+async def test_a_lease_bucket_made_first_to_capture_other_subjects_is_refused_not_used(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """Where the first service makes its lease bucket (Compose, Kubernetes), whoever held a service's password could
+    have made it first with the operator's replies among its subjects (HD, tests/security/test_hd2_nats_lease_bucket.py
+    for `jusou up`): the service reports it and consumes nothing through it."""
+    from nats.js.api import StreamConfig
+
+    bucket = natsauth.bucket_name("probe")
+    with nats_with_auth(tmp_path, rights(monkeypatch, P)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        js = admin.jetstream()
+        await js.add_stream(StreamConfig(name=f"KV_{bucket}", subjects=[f"$KV.{bucket}.>", "_INBOX_admin.>"],
+                                         allow_direct=True, max_msgs_per_subject=1))
+        reader = open_probe(tmp_path / "data")
+        await publish(admin, consents([uuid4()], 1))
+        async with replica(url, tmp_path / "data", "a", user="probe", password="probe-pw") as a:
+            await eventually(lambda: asyncio.sleep(0, a.problems()), "the bucket refused")
+
+            assert "_INBOX_admin.>" in a.problems()[0] and "made by someone else" in a.problems()[0]
+            assert a.held == [] and applied_count(reader) == 0
+        reader.close()
+        await admin.close()

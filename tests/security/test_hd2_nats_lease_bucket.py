@@ -7,8 +7,10 @@ travel in the request's body, which permissions cannot see. Intake's user makes 
 the reply's subject in its stream's info and gets the reply by `$JS.API.DIRECT.GET.KV_jusou-partitions-intake.<subject>`:
 meeting's dead letter, which test_a_service_may_not_read_another_programs_dead_letters promises it never reads.
 
-Not fixed here (shared/messaging/natsauth.py and partitions.py are HA's this session; /tmp/h/for_lead.md): marked
-xfail (strict), so the fix turns it into a failure that asks for the mark to go.
+Fixed by HA (session 20): `jusou up` (and `jusou cluster up`) make every service's lease bucket as the operator before a
+service starts (shared/messaging/partitions.py `make_lease_buckets`), so intake's create of another one is refused;
+where the first service makes it (Compose, Kubernetes), a service refuses a bucket whose stream takes more than its
+own keys (`check_bucket`, tests/e2e/test_ha2_d15_consumer_adoption.py).
 """
 
 from __future__ import annotations
@@ -54,8 +56,6 @@ async def as_user(suite: Suite, user: str) -> tuple[nats_py.NATS, list[str]]:
     return nc, refused
 
 
-@pytest.mark.xfail(strict=True, reason="HD 2026-12-07: a service's lease-bucket stream may capture any subject "
-                                       "(natsauth partition_permissions; asked of the lead for HA)")
 async def test_a_service_may_not_read_the_operators_replies_through_its_lease_bucket(partitioned: Suite) -> None:
     operator = await connect(partitioned.nats_url, "hd2-operator", *partitioned.nats_operator())
     intake, refused = await as_user(partitioned, "intake")
