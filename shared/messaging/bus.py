@@ -158,10 +158,12 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     (shared/messaging/natsauth.py): `jusou up` and `jusou cluster up` create them as the operator before any
     service starts; on Compose and Kubernetes the first service does. Whoever created a stream
     first decided its settings, so each start compares them with these and logs
-    `bus.stream_settings_differ` (returned too: "<stream>.<setting>") for an operator to look at."""
+    `bus.stream_settings_differ` (returned too: "<stream>.<setting>") for an operator to look at; one that takes
+    other subjects, or mirrors or sources another stream, stops the caller (`ForeignStream`, status 2)."""
     js = nc.jetstream()
     copies = stream_replicas() if replicas is None else replicas
     differs: list[str] = []
+    foreign: list[str] = []  # streams that take other subjects than Jusou's or copy another (`ForeignStream`)
     for config in STREAMS:
         try:
             info = await js.stream_info(cast(str, config.name))  # every stream in STREAMS is named
@@ -175,4 +177,27 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
         if found:
             log.warning("bus.stream_settings_differ", stream=config.name, settings=found)
         differs += found
+        if f"{config.name}.subjects" in found or info.config.mirror or info.config.sources:
+            foreign.append(f"{config.name}: " + ", ".join([
+                *(info.config.subjects or []), *([f"mirror {info.config.mirror.name}"] if info.config.mirror else []),
+                *(f"sources {source.name}" for source in info.config.sources or [])]))
+    if foreign:
+        raise ForeignStream(foreign)
     return differs
+
+
+class ForeignStream(SystemExit):
+    """A stream of Jusou's name that takes other subjects than Jusou's, or copies another stream: made by someone else
+    (a service's NATS user may create the three streams, and the subjects travel in the request's body, so whoever held
+    a service's password on an empty server could have made `JUSOU` capture the operator's replies). Nothing starts on
+    it: status 2, the reason on stderr and in the log (`bus.foreign_stream`)."""
+
+    def __init__(self, streams: list[str]) -> None:
+        super().__init__(2)
+        self.problem = (
+            f"ストリーム {'; '.join(streams)} は Jusou のものではない subject を受け取るか、別のストリームを写しています。"
+            "別の誰かが作ったもので、使わずに停止します。NATS の運用者が削除してから起動してください（Jusou が作り直します）"
+            f" / the stream(s) {'; '.join(streams)} take subjects not Jusou's, or copy another stream: made by someone "
+            "else, not used; stopping. The NATS operator deletes them (`nats stream rm <name>`), then Jusou makes its own")
+        log.error("bus.foreign_stream", streams=streams, problem=self.problem)
+        print(self.problem, file=sys.stderr)
