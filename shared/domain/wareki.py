@@ -88,13 +88,50 @@ def _compact(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
 
 
+#: as office documents write a date besides: 昭35.2.3 (the era's first character), 昭和三十五年二月三日 (kanji numerals),
+#: 20261201 (eight digits, as the city's other systems print it), 1960年2月3日生 and 令和8年12月1日（火） (a weekday after it)
+_ERA_INITIAL = re.compile(r"^(令|平|昭|大)(?=[.元\d])")
+_ERA_OF_INITIAL = {"令": "令和", "平": "平成", "昭": "昭和", "大": "大正"}
+_KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十]+")
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
+_EIGHT_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_BORN = re.compile(r"(生まれ|生)$")
+_WEEKDAY = re.compile(r"\(([月火水木金土日])(?:曜日?)?\)$")
+WEEKDAYS_JA = "月火水木金土日"
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _arabic(kanji: str) -> str:
+    """Kanji numerals as digits: 三十五 → 35, 十二 → 12, 二十 → 20, 十 → 10, 一九六〇 → 1960."""
+    if "十" not in kanji:
+        return "".join(str(_KANJI_DIGITS[c]) for c in kanji)
+    tens, _, ones = kanji.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return kanji  # not a number under 100 written so: left as typed (refused as no date)
+    return str(10 * (_KANJI_DIGITS[tens] if tens else 1) + (_KANJI_DIGITS[ones] if ones else 0))
+
+
+def _as_typed(raw: str) -> tuple[str, int | None]:
+    """The compacted text as the patterns read it, and the weekday written after it (0 = Monday), if any."""
+    weekday = _WEEKDAY.search(raw)
+    if weekday:
+        raw = raw[:weekday.start()]
+    raw = _BORN.sub("", raw)
+    raw = _KANJI_NUMBER.sub(lambda m: _arabic(m.group()), raw)
+    raw = _ERA_INITIAL.sub(lambda m: _ERA_OF_INITIAL[m.group(1)], raw)
+    raw = _EIGHT_DIGITS.sub(r"\1-\2-\3", raw)
+    return raw, WEEKDAYS_JA.index(weekday.group(1)) if weekday else None
+
+
 def parse_date(text: str, *, earliest: date, latest: date, what: str = "日付") -> date:
     """A date typed as staff write it: 令和8年12月5日, R8.12.5, 平成元年1月8日, S35-2-3, 2026-12-05,
-    2026/12/5, 2026年12月5日. A year alone (令和8年, 1960) or a year and month mean their first day.
+    2026/12/5, 2026年12月5日; as documents write it too: 昭35.2.3, 昭和三十五年二月三日, 20261205, 1960年2月3日生,
+    令和8年12月5日（土） (a weekday that is not the day's is refused, saying the day's). A year alone (令和8年, 1960) or a
+    year and month mean their first day.
 
     Refused (NotADate) when it is not a real day of its era (平成32年, 令和元年4月) or lies outside
     `earliest`..`latest`."""
-    raw = _compact(text)
+    raw, weekday = _as_typed(_compact(text))
     era_match, western = _WAREKI.match(raw), _WESTERN.match(raw)
     try:
         if era_match:
@@ -121,6 +158,11 @@ def parse_date(text: str, *, earliest: date, latest: date, what: str = "日付")
         if isinstance(error, NotADate):
             raise
         raise NotADate(f"{what}「{text}」は実在しない日付です / {text!r} is not a real date") from error
+    if weekday is not None and day.weekday() != weekday:  # 令和8年12月1日（月）: which of the two was meant?
+        raise NotADate(f"{what}「{text}」の曜日が合いません（{wareki(day, with_gregorian=False)}は"
+                       f"{WEEKDAYS_JA[day.weekday()]}曜日です）。日付か曜日を確かめてください / "
+                       f"{text!r}: {day.isoformat()} is a {_WEEKDAYS_EN[day.weekday()]}, not a "
+                       f"{_WEEKDAYS_EN[weekday]}: check the date or the weekday")
     if not earliest <= day <= latest:
         raise NotADate(f"{what}は {wareki(earliest, with_gregorian=False)}（{earliest.isoformat()}）から"
                        f"{wareki(latest, with_gregorian=False)}（{latest.isoformat()}）までの日付にしてください / "
