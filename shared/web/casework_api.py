@@ -179,7 +179,30 @@ def casework_router() -> APIRouter:
     return router
 
 
-def _assign(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: AssignIn) -> None:
+class AssignedMeanwhile(DomainError):
+    """The assignment form was sent from a page that showed another 担当 than the case has now (a second tab, another
+    member of staff): recorded, it would have undone that change unseen."""
+
+    status = 409
+
+
+def _check_unchanged(app: CaseworkOwner, case_id: UUID, role: str, shown: Any) -> None:
+    """Refuses the page's assignment when the 担当 it showed (`shown`, the form's own hidden field) is no longer the case's.
+    A request without it (the API) is not checked."""
+    if shown is None:
+        return
+    record = app.case_file(case_id)
+    now = (record.main if role == "main" else record.sub) or ""
+    if now != str(shown):
+        what = "担当者" if role == "main" else "副担当"
+        raise AssignedMeanwhile(
+            f"この画面を開いた後に{what}が{now or '未定'}に替わっています（画面では{shown or '未定'}）。"
+            f"いまの{what}を確かめてから、もう一度記録してください / the {'staff in charge' if role == 'main' else 'sub'} "
+            f"changed to {now or 'none'} since this page was opened (it showed {shown or 'none'}): check, then assign again")
+
+
+def _assign(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: AssignIn, shown: Any = None) -> None:
+    _check_unchanged(app, case_id, command.role, shown)
     if command.role == "sub" and not command.staff_id:
         app.release_sub(actor, case_id)
     else:
@@ -248,7 +271,7 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
         text = await form_text(request)
         try:
             if what == "assignment":
-                await call(_assign, app, actor_of(who), case_id, form_model(AssignIn, text))
+                await call(_assign, app, actor_of(who), case_id, form_model(AssignIn, text), text.get("shown"))
                 done = "担当を記録しました / assignment recorded"
             else:
                 typed_dates(NoteIn, text)  # 次の対応の期日 typed in 和暦 (a text field, a form put back) as its day
