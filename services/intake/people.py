@@ -2,7 +2,8 @@
 
 The index follows intake's own notification log (only `Person` records), so it is rebuilt from
 the store at start-up and catches up before every search, also with several replicas on one
-PostgreSQL. Matching ignores spaces, full/half width and katakana/hiragana, and phone punctuation.
+PostgreSQL. Matching ignores spaces, full/half width, katakana/hiragana, 旧字体・異体字 (髙橋 is found as 高橋: a name
+registered as the ID card writes it, searched as the keyboard types it) and phone punctuation.
 An erased person is dropped from it (`Person.Erased`) and, their key being gone, never added again.
 
 Issue 15: besides the two exact keys of search before create (`find`), `search` finds people by any of
@@ -22,19 +23,21 @@ from typing import Any
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 
 from services.intake.domain import Household, Person
+from shared.domain.name_variants import fold_variants
 
 PERSON_TOPIC = f"{Person.__module__}:{Person.__qualname__}."
 PERSON_TOPICS = [PERSON_TOPIC + "Registered", PERSON_TOPIC + "Erased"]
 
 
 def _text(value: str | None) -> str:
-    text = unicodedata.normalize("NFKC", value or "")
+    text = fold_variants(unicodedata.normalize("NFKC", value or ""))  # 髙橋 as 高橋, 𠮷 as 吉 (the name shown: as registered)
     text = "".join(ch for ch in text if not ch.isspace())
     return "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in text)  # katakana → hiragana
 
 
 def folded(value: str | None) -> str:
-    """Text as searched: NFKC (full/half width), no spaces, katakana as hiragana."""
+    """Text as searched: NFKC (full/half width), 旧字体・異体字 as the forms typed (shared/domain/name_variants.py), no
+    spaces, katakana as hiragana."""
     return _text(value)
 
 
