@@ -811,6 +811,12 @@ class PartitionedInbox(Inbox):
             self.unpartitioned[source] = tracked or 0
         return self.unpartitioned[source]
 
+    async def park_partitioned(self, raw: Msg, reason: str, consumer: PartitionConsumer) -> None:
+        """Park a partition consumer's message (`dead_letter_raw`); a message it held as waiting is settled with it
+        (`note_waiting` keys the partition's by its tracking name, `<source>#p<k>`)."""
+        await self.dead_letter_raw(raw, reason)
+        self.waiting.pop(consumer.tracking, None)
+
     async def handle_partitioned(self, raw: Msg, consumer: PartitionConsumer) -> None:
         """One message of a partition consumer: another partition's acked unread; its own applied as `Inbox.handle`."""
         subject = raw.subject
@@ -826,11 +832,11 @@ class PartitionedInbox(Inbox):
         try:
             envelope, payload = read(raw.data)
         except PoisonMessage as exc:
-            await self.dead_letter_raw(raw, exc.reason)
+            await self.park_partitioned(raw, exc.reason, consumer)
             return
         refused = refusal(subject, envelope)
         if refused is not None:
-            await self.dead_letter_raw(raw, refused)
+            await self.park_partitioned(raw, refused, consumer)
             return
         tries = raw.metadata.num_delivered
         seq = raw.metadata.sequence.stream
@@ -846,11 +852,16 @@ class PartitionedInbox(Inbox):
         try:
             with consuming(self.app.service, envelope, raw.headers):
                 applied = await anyio.to_thread.run_sync(self.app.receive, envelope, payload, consumer.tracking)
+        except PoisonMessage as exc:  # a handler found it can never apply: parked at once with why, as Inbox.handle
+            self.observe(envelope, "failed", time.perf_counter() - began, tries)
+            await self.park_partitioned(raw, exc.reason, consumer)
+            unbind_event()
+            return
         except Exception as exc:  # noqa: BLE001 - the dead-letter boundary, as in Inbox.handle
             self.observe(envelope, "failed", time.perf_counter() - began, tries)
             reason = f"{type(exc).__name__}: {exc}"
             if tries >= self.max_deliver and not isinstance(exc, Waiting):  # a Waiting's need is on its way: not parked
-                await self.dead_letter_raw(raw, f"failed {tries} times; last error {reason}")
+                await self.park_partitioned(raw, f"failed {tries} times; last error {reason}", consumer)
             else:
                 self.note_waiting(consumer.tracking, exc, tries, reason)  # cleared by `note` of its next message
                 log.warning("inbox.retry", service=self.app.service, subject=subject, tries=tries, error=reason)

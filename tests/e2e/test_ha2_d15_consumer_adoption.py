@@ -319,3 +319,42 @@ async def test_a_lease_bucket_made_first_to_capture_other_subjects_is_refused_no
             assert a.held == [] and applied_count(reader) == 0
         reader.close()
         await admin.close()
+
+
+async def test_d4_a_partition_consumer_parks_a_handlers_refusal_at_once_with_its_reason_and_clears_what_it_held(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """As `Inbox.handle` does: a handler's PoisonMessage (the meeting refusing a forged plan, D4) is parked on that try
+    with its own reason, not retried until max_deliver and parked as "failed N times"; the message it held as waiting
+    before is settled with it (readyz no longer names it)."""
+    from shared.contract.events import DEAD_LETTER_STREAM, PoisonMessage
+    from shared.messaging.waiting import Waiting
+
+    with nats_with_auth(tmp_path, rights(monkeypatch, P)) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        data = tmp_path / "data"
+        reader = open_probe(data)
+        cases = cases_in_every_partition(1)
+        envelopes = consents(cases, 1)
+        refused, tried = cases[2], []
+        receive = SlowProbe.receive
+
+        def waits_then_refuses(self: SlowProbe, envelope: Any, *args: Any, **kwargs: Any) -> Any:
+            if envelope.case_id == refused:
+                tried.append(envelope.source_position)
+                if len(tried) <= 3:
+                    raise Waiting("what this event needs is on its way")
+                raise PoisonMessage("this plan is another program's: not applied (D4)")
+            return receive(self, envelope, *args, **kwargs)
+
+        monkeypatch.setattr(SlowProbe, "receive", waits_then_refuses)
+        async with replica(url, data, "a", user="probe", password="probe-pw") as a:
+            await publish(admin, envelopes)
+            await eventually(lambda: asyncio.sleep(0, a.dead_lettered == 1), "the refusal parked")
+
+            parked = await admin.jetstream().get_msg(DEAD_LETTER_STREAM, 1)
+            assert parked.headers["Jusou-Dead-Letter-Reason"] == "this plan is another program's: not applied (D4)"
+            assert len(tried) == 4 and a.problems() == []
+            await until_applied(reader, 2 * len(cases) - 2)  # every other case's event
+        reader.close()
+        await admin.close()
