@@ -566,9 +566,11 @@ class MeetingApplication(KeptReads):
         (OutreachStarted, ParticipationStarted: each comes before the program's plans for the case, on the same
         consumer, so a real plan never finds it missing); one from collaboration only for a case intake escalated or
         outreach handed over to it (CaseEscalated, OutreachHandedOver: other sources, other consumers, so a real plan
-        may come first and is retried a while, `OpeningNotYetHeard`). Found by the review: with one of their NATS
-        passwords a plan could be proposed for any case, and the divisions its roles name then read that case's
-        records here."""
+        may come first: it waits exactly while the server says its case's opening, from before it, is unsettled on the
+        meeting's consumer, `OpeningOnItsWay`, services/meeting/openings.py; is refused at once when it says none is;
+        and is retried a while by the timed rule when it cannot tell, `OpeningNotYetHeard`). Found by the review: with
+        one of their NATS passwords a plan could be proposed for any case, and the divisions its roles name then read
+        that case's records here."""
         program = envelope.source
         if (program not in HELD_PROGRAMS or (program, envelope.case_id) in self._announced_on_stream
                 or self.holds(program, envelope.case_id)):
