@@ -132,6 +132,7 @@ class Relay:
         self._look_polls = 1  # polls between idle looks: doubled after each look that found nothing new
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
+        self.out_of_reach: str | None = None  # its newest event not found within LOOK_BACK (`_go_on_from_saved`)
         self.foreign_count = 0
         self._held_reported: set[int] = set()  # stream sequences reported for holding one of our events' ids
         self._position_read_at = float("-inf")  # when `pending` last read the saved position (SQLite)
@@ -279,8 +280,10 @@ class Relay:
         if self._looked is not None:  # not the start: what is on our subjects that we did not chain onto?
             await self.look_for_foreign(at_once=True)
         found = await newest_on_stream(self.js, self.app.service, self._event_id_at)
-        if found is None:
-            raise ConnectionError("this relay's newest event is not within reach on the stream")
+        if found is None:  # more than LOOK_BACK messages of the stream since our newest, on top of it ours: foreign
+            found = await self._go_on_from_saved()
+        else:
+            self.out_of_reach = None
         self._chain, held = found
         if self._looked is None or self._looked > self._chain:  # the start, or the stream lost its tail
             self._looked = self._chain  # what came before this start is `jusou audit verify`'s to check
@@ -292,6 +295,24 @@ class Relay:
             self.position = held
         elif held > self.position:  # published before a crash, not yet saved: already there
             self.position = held
+
+    async def _go_on_from_saved(self) -> tuple[int, int]:
+        """The newest of our events is not within `LOOK_BACK` messages under the last one on our subjects: more than
+        that many messages there that our store never recorded (someone holding this service's NATS password published
+        them: the review from outside, 1,050 on `jusou.intake.Junk`), or a stream that lost its tail under as many.
+        Raising here stopped the relay for good, silently (readyz said ready, nothing of the service reached anyone):
+        it goes on from its saved position instead, chained onto the last message on our subjects, and says so
+        (readyz degraded, `out_of_reach`) until a look finds its newest again. An event published after the last save
+        (within SAVE_EVERY_SECONDS of a crash) may be published again: the stream drops it within its duplicate window,
+        a consumer's tracking after it; `jusou audit verify` lists what the stream holds twice or lost."""
+        last = (await self.js.get_last_msg(STREAM, f"{SUBJECT_PREFIX}.{self.app.service}.>")).seq or 0
+        self.out_of_reach = (
+            f"{self.app.service}'s relay did not find its newest event within the last {LOOK_BACK} messages of "
+            f"{STREAM} under seq {last} (messages on jusou.{self.app.service}.> its store never recorded? someone holds "
+            f"its NATS password; README, Operating): it goes on from its saved position {self.position}; run jusou "
+            "audit verify (--repair takes foreign messages off the stream)")
+        log.error("relay.newest_out_of_reach", service=self.app.service, last_seq=last, position=self.position)
+        return last, self.position
 
     async def _newest_under_copies(self, held: int) -> int:
         """The newest message of ours on the stream claims `held`, below what this relay published: a lost tail, or a
@@ -423,10 +444,11 @@ class Relay:
         """What readyz reports as `degraded` for the relay (empty when all is well)."""
         if self.ended:
             return [f"{self.app.service}'s relay stopped and publishes nothing more: {self.ended} (restart the service)"]
+        reach = [self.out_of_reach] if self.out_of_reach else []
         if not self.foreign:
-            return []
+            return reach
         shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)
-        return [(f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
+        return [*reach, (f"{self.foreign_count} message(s) on jusou.{self.app.service}.> that {self.app.service}'s store never "
                  f"recorded (someone holds its NATS password; README, Operating): {shown}")]
 
     def _expect(self) -> dict[str, str]:
