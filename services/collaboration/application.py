@@ -196,7 +196,7 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
                 continue
             steps.append(step)
         if not steps:  # every plan begins Drafted: these are no plan's events
-            raise NotFound(f"プランが見つかりません / プラン not found: {plan_id}")
+            raise NotFound(f"プランが見つかりません / plan not found: {plan_id}")
         return steps
 
     # -- 課題の解きほぐし (D4) ------------------------------------------------------------------------------

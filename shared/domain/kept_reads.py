@@ -38,8 +38,7 @@ from eventsourcing.application import AggregateNotFoundError, LRUCache, Processi
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording, Tracking
 
-from shared.kernel.app import KeptAggregates, ServiceApplication
-from shared.kernel.journey import NotFound
+from shared.kernel.app import KeptAggregates, ServiceApplication, not_found
 
 #: how many decoded aggregates are kept (least recently used out); a few KB each
 READS_KEPT = 4000
@@ -167,11 +166,11 @@ class KeptReads(ServiceApplication):
             try:
                 aggregate = self.repository.get(aggregate_id)  # decoded afresh: every event the store holds
             except AggregateNotFoundError as exc:
-                raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+                raise not_found(what, kind, aggregate_id) from exc
             if self.keeps_decoded(aggregate):
                 kept_reads.put(aggregate_id, aggregate)
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+            raise not_found(what, kind, aggregate_id)
         return aggregate
 
     def load(self, aggregate_id: UUID, kind: type[Aggregate], what: str) -> Any:
@@ -184,7 +183,7 @@ class KeptReads(ServiceApplication):
         if aggregate is None:
             return super().load(aggregate_id, kind, what)
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+            raise not_found(what, kind, aggregate_id)
         return own_copy(aggregate)
 
     @contextmanager

@@ -9,6 +9,7 @@ and changes nothing.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -417,6 +418,13 @@ class CaseScopeCache:
             self._kept.clear()
 
 
+def not_found(what: str, kind: type, aggregate_id: object) -> NotFound:
+    """A record that is not in the store: `what` is its name as staff say it (相談者, プラン…), the English half names it
+    by its kind in words (Person → person, CollaborationCase → collaboration case), never by the Japanese word."""
+    english = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", kind.__name__).lower()
+    return NotFound(f"{what}が見つかりません / {english} not found: {aggregate_id}")
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """A Jusou service's event store and use cases."""
 
@@ -599,9 +607,9 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         try:
             aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError as exc:
-            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}") from exc
+            raise not_found(what, kind, aggregate_id) from exc
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{what}が見つかりません / {what} not found: {aggregate_id}")
+            raise not_found(what, kind, aggregate_id)
         return aggregate
 
     def notifications(self, start: int = 1, limit: int = 500) -> Iterator[Notification]:
