@@ -219,10 +219,13 @@ def _reception(request: Request, app: IntakeApplication, who: Principal, counter
     """The reception form (相談受付票), empty or as sent (with the candidates or the refusal); a known person's
     name shown to a division entitled to it (`_known_person`), else their reference (blocking)."""
     known = None if candidates else _known_person(app, who, sent.get("person_ref"), referral)
+    referred = next((r for r in app.referrals() if r["case_id"] == str(referral) and may_see_referral(who, r)), None) \
+        if referral else None  # outreach's reason, for the counter to read before receiving
     return ui.render(request, "intake_new.html", NEW, status_code=status_code, counters=_own_counters(who),
                      counter=counter, routes=ROUTES, consulted_by=CONSULTED_BY, concerns=list(CONCERN_FIELDS.values()),
                      form=sent, ticked=_listed_values(sent.get("concerns")), candidates=candidates, elsewhere=elsewhere,
-                     referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False), known=known)
+                     referral=referral, error=error, today=wareki(today_in_japan(), with_gregorian=False), known=known,
+                     referred=referred)
 
 
 @router.get("/ui/consultations/new", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])

@@ -129,6 +129,7 @@ async def test_d9_the_referral_form_names_the_person_to_the_counter_that_receive
         await row.get_by_role("link", name="受け付ける").click()
         await expect(page.locator("#known-person")).to_contain_text("紹介のケースの相談者 調布 一郎（ちょうふ いちろう）")
         await expect(page.locator("#known-person")).not_to_contain_text(person_ref[:8])
+        await expect(page.locator("#referral-reason")).to_contain_text("本人が窓口で相談したいと話した")  # why, on the form
 
         await context.clear_cookies()  # a counter of another division, sent the same address by hand: no basis
         await context.add_cookies([{"name": COOKIE, "url": intake,
