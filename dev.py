@@ -75,6 +75,9 @@ def _test_extras() -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return
     if not argv or argv[0] not in ("up", "test", "lock"):
         sys.exit(__doc__)
     command, rest = argv[0], argv[1:]
