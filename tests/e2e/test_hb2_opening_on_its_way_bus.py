@@ -162,9 +162,9 @@ async def test_d4_with_partitions_a_real_plan_waits_for_its_own_slow_escalation_
         let_go.set()
         await eventually(lambda: asyncio.sleep(0, listed(meeting, plan)), "the real plan listed", 60)
         letters = await parked(js)
-        # (a partition consumer parks a handler's PoisonMessage after its tries, "failed 3 times; last error
-        # PoisonMessage: …", where the unpartitioned inbox parks it at once: reported to HA, partitions.py)
         assert len(letters) == 1 and "never announced holding" in letters[0][1], letters
+        assert not letters[0][1].startswith("failed"), letters  # at once, with why (partitions.py, aee589d)
+        assert not any("waits for its case's opening" in p for p in inbox.problems()), inbox.problems()
         assert (await js.get_msg("JUSOU_DLQ", 1)).data == forged_body
     finally:
         task.cancel()
