@@ -209,9 +209,11 @@ def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
         manifest["schemas"] = schemas
     if env.cipher_key:
         manifest["cipher_key"] = "JUSOU_CIPHER_KEY (not in this backup: keep it with the backup's owner)"
+        manifest["cipher_key_check"] = key_check(env.cipher_key)
     elif (data_dir / CIPHER_FILE).exists():
         _private_copy(data_dir / CIPHER_FILE, dest / CIPHER_FILE)
         manifest["cipher_key"] = CIPHER_FILE
+        manifest["cipher_key_check"] = key_check((data_dir / CIPHER_FILE).read_text().strip())
     for name in (CREDENTIALS_FILE, RETENTION_FILE):
         if (data_dir / name).exists():
             _private_copy(data_dir / name, dest / name)
@@ -275,9 +277,47 @@ def check_tenant(manifest: dict[str, Any], env: settings.Environment, from_tenan
                       "would write them under their own names")
 
 
+def key_check(key: str) -> str:
+    """A fingerprint of the cipher key (SHA-256 of a labelled copy: it tells which key, never the key)."""
+    return hashlib.sha256(f"jusou cipher key check\n{key.strip()}".encode()).hexdigest()
+
+
+def check_cipher_key(src: Path, manifest: dict[str, Any], env: settings.Environment) -> None:
+    """The key the restored suite will use must be the one the backup's stores were written with: another (a
+    JUSOU_CIPHER_KEY set to another key, or unset where the backup's key came from it, so that `jusou up` makes a new
+    one) starts a suite whose relays fail for ever on every stored event ("Invalid cipher tag")."""
+    if tenancy.current_tenant() is not None:  # a tenant's key is always its folder's cipher.key
+        return
+    kept = src / CIPHER_FILE
+    recorded = str(manifest.get("cipher_key", ""))
+    if CIPHER_FILE in manifest.get("files", {}) and kept.is_file():
+        backup_key = kept.read_text().strip()
+        if env.cipher_key and env.cipher_key.strip() != backup_key:
+            raise Refused("JUSOU_CIPHER_KEY がバックアップの暗号鍵（cipher.key）と違います。この鍵では戻した記録を読めません。"
+                          "JUSOU_CIPHER_KEY を外して（バックアップの cipher.key が戻ります）からもう一度実行してください。",
+                          "JUSOU_CIPHER_KEY is not the backup's cipher key (its cipher.key): the restored records "
+                          "could not be read with it. Unset JUSOU_CIPHER_KEY (the backup's cipher.key is restored) "
+                          "and run the restore again")
+    elif recorded.startswith("JUSOU_CIPHER_KEY"):
+        if not env.cipher_key:
+            raise Refused("このバックアップの暗号鍵は JUSOU_CIPHER_KEY で与えられていたため、バックアップには含まれていません。"
+                          "バックアップを取ったときと同じ鍵を JUSOU_CIPHER_KEY に設定して、もう一度実行してください"
+                          "（設定しないと jusou up が新しい鍵を作り、記録を読めません）。",
+                          "this backup's cipher key came from JUSOU_CIPHER_KEY and is not in it: set JUSOU_CIPHER_KEY "
+                          "to the key the backup was made with and run the restore again (unset, `jusou up` would "
+                          "make a new key that cannot read the records)")
+        check = manifest.get("cipher_key_check")
+        if check and key_check(env.cipher_key) != check:
+            raise Refused("JUSOU_CIPHER_KEY がバックアップを取ったときの暗号鍵と違います。この鍵では戻した記録を読めません。"
+                          "バックアップを取ったときの鍵を設定してください。",
+                          "JUSOU_CIPHER_KEY is not the key the backup was made with: the restored records could not be "
+                          "read with it. Set the key the backup was made with")
+
+
 def restore(src: Path, env: settings.Environment, from_tenant: str = "") -> dict[str, Any]:
     manifest = read_manifest(src)
     check_tenant(manifest, env, from_tenant)
+    check_cipher_key(src, manifest, env)
     data_dir = env.data_path
     if manifest["store"] != env.store:
         raise Refused(f"バックアップは {manifest['store']} のもの、戻し先は JUSOU_STORE={env.store} です。",
