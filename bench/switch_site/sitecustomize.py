@@ -19,5 +19,6 @@ if _INTERVAL:
 if os.environ.get("JUSOU_BENCH_THREADS_OUT"):
     _names = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "thread_names_site",
                           "sitecustomize.py")
-    with open(_names) as _file:
-        exec(compile(_file.read(), _names, "exec"), {"__name__": "bench_thread_names"})
+    import runpy
+
+    runpy.run_path(_names, run_name="bench_thread_names")

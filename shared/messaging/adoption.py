@@ -58,6 +58,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
 from shared.contract.events import DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, STREAM, SUBJECT_PREFIX, PoisonMessage
+from shared.messaging.reading import read, refusal
 
 log = structlog.get_logger()
 
@@ -89,8 +90,6 @@ class Verdict:
 
 def position_of(subject: str, data: bytes) -> int | None:
     """The source position a consumer would apply this message at; None for one the inbox parks (poison, refused)."""
-    from shared.messaging.inbox import read, refusal  # no cycle: inbox imports this module
-
     try:
         envelope, _ = read(data)
     except PoisonMessage:
