@@ -54,6 +54,11 @@ def nats_credentials(args: argparse.Namespace) -> int:
     tenant = tenancy.current_tenant()
     path = tenant.credentials_path if tenant is not None else current().data_path / CREDENTIALS_FILE
     known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if args.user not in known and known:  # a name the folder does not hold: say which it holds
+        users = ", ".join(known)
+        print(f"{path} に {args.user} の資格情報はありません。ある利用者は {users} です。そのいずれかを指定してください。\n"
+              f"no credentials of {args.user!r} there: it holds {users}; name one of them", file=sys.stderr)
+        return 1
     if args.user not in known:
         print(f"{path} に {args.user} の資格情報がありません。先に `jusou up` を実行してください / "
               f"no credentials of {args.user!r} there: run `jusou up` first (it makes them)", file=sys.stderr)
