@@ -76,6 +76,17 @@ def read_config(path: Path | None) -> dict[str, int]:
     return read_periods(text, str(path))
 
 
+def as_of_day(text: str) -> date | None:
+    """The 基準日 as `GET /retention?as_of=` and the staff forms read it (shared/web/dates.py: 令和8年12月6日, R8.12.6,
+    2026/12/6, 2026-12-06); None when it is no date."""
+    from shared.web.dates import read_day
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return read_day(text)
+
+
 def suite_records() -> tuple[list[Record], dict[str, list[str]], set[str], list[str]]:
     """Every program's records, intake's people and those erased, and the programs whose store could not be read."""
     from jusou.verify import open_store
@@ -146,10 +157,11 @@ def retention_command(args: argparse.Namespace) -> int:
     except PeriodsInvalid as error:
         print(error, file=sys.stderr)
         return 2
-    try:
-        today = date.fromisoformat(args.as_of) if args.as_of else datetime.now(JST).date()
-    except ValueError:
-        print(f"--as-of {args.as_of!r}: YYYY-MM-DD の形で / e.g. 2031-04-01", file=sys.stderr)
+    today = as_of_day(args.as_of) if args.as_of else datetime.now(JST).date()
+    if today is None:
+        print(f"基準日 --as-of 「{args.as_of}」は日付として読めません。2031-04-01、令和13年4月1日、R13.4.1 のように"
+              f"指定してください。\n--as-of {args.as_of!r} is not a date: give the day as 2031-04-01, 2031/4/1 or "
+              "R13.4.1 (the Reiwa era's year 13)", file=sys.stderr)
         return 2
     if args.erase and args.as_of:
         print("--erase は今日の日付でだけ使えます（--as-of とは併用できません）\n--erase works on today's date only, "
@@ -198,7 +210,8 @@ def register(commands: Any) -> None:
                                                        "--erase erases the people past theirs")
     listed_cmd.add_argument("--config", metavar="FILE", help="the periods per record kind (TOML [retention]; default "
                                                              "<data>/retention.toml, else 5 years each)")
-    listed_cmd.add_argument("--as-of", metavar="YYYY-MM-DD", help="judge as on this day (default: today in Japan)")
+    listed_cmd.add_argument("--as-of", metavar="DAY", help="judge as on this day (default: today in Japan): 2031-04-01, "
+                            "2031/4/1, 令和13年4月1日 or R13.4.1")
     listed_cmd.add_argument("--erase", action="store_true",
                             help="erase each person past the period through intake (judged again there on today's date; "
                                  "crypto-shredding, basis retention_expired; a supervisor's JUSOU_TOKEN)")
