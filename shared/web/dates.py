@@ -54,6 +54,18 @@ def read_day(text: str | None) -> date | None:
         return None
 
 
+def out_of_filter_range(text: str | None) -> bool:
+    """Whether a filter's day that `read_day` did not read is a real day, only outside the days a filter may name (大正's
+    first day to 9999-12-31): said as such to staff rather than as no date."""
+    if not text or not text.strip() or len(text) > 40:
+        return False
+    try:
+        parse_date(text, earliest=date.min, latest=date.max)
+    except NotADate:
+        return False
+    return True
+
+
 def query_day(what: str, name: str) -> Callable[[Any], date | None]:
     """The reader of a query parameter that is a day (`name`, 「`what`」 to staff), as `read_day` reads a filter: 和暦 or
     Western (令和8年12月6日, R8.12.6, 2026-12-06, 2026/12/6), None when blank; anything else refused with what to type,

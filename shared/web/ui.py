@@ -72,7 +72,7 @@ from shared.web.auth import (
     csrf_token,
     verifier,
 )
-from shared.web.dates import read_day
+from shared.web.dates import out_of_filter_range, read_day
 from shared.web.deps import runtime_of
 from shared.web.labels import (
     BASIS_LABELS,
@@ -619,6 +619,7 @@ class Filters:
     chosen: tuple[tuple[str, str], ...] = ()
     #: dates sent that are not dates, (which, the text as sent, cut): the bar says they were not applied
     unread: tuple[tuple[str, str], ...] = ()
+    outside: tuple[str, ...] = ()  # of `unread`, those (から/まで) that are real days, only before the range a filter reads
 
     @property
     def active(self) -> bool:
@@ -671,8 +672,10 @@ def filters_of(request: Request, *selects: str) -> Filters:
     sent = {name: (request.query_params.get(name) or "").strip() for name in ("from", "to")}
     unread = tuple((("から" if name == "from" else "まで"), value[:20]) for name, value in sent.items()
                    if value and read_day(value) is None)  # YYYY-MM-DD, or 和暦 typed as text
+    outside = tuple(("から" if name == "from" else "まで") for name, value in sent.items()
+                    if value and read_day(value) is None and out_of_filter_range(value))
     return Filters(text("status"), text("counter"), text("assignee"), read_day(sent["from"]), read_day(sent["to"]),
-                   tuple((name, text(name)) for name in selects), unread)
+                   tuple((name, text(name)) for name in selects), unread, outside)
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
