@@ -240,7 +240,7 @@ class Environment(BaseSettings):
         "JUSOU_RELAY_POLL_SECONDS", 1.0,
         "relay's fallback poll interval (it is also woken by every commit that records events); idle, it looks at its stream's tail for "
         "messages its store never recorded one poll after its last publish, then twice as long after each look that "
-        "found none, up to 32 polls", gt=0)
+        "found none, up to 32 polls", gt=0, allow_inf_nan=False)
     log_format: Literal["console", "json"] = setting(
         "JUSOU_LOG_FORMAT", "console", "`json` for one JSON object per log line (production), `console` for readable lines")
     otel_endpoint: str = setting(
@@ -252,6 +252,20 @@ class Environment(BaseSettings):
         "JUSOU_TARGETS_FILE", "",
         "TOML file of the city's targets (事業目標) per fiscal year, shown beside the figures (`/ui/figures`, "
         "`jusou report`); see deploy/targets.example.toml", shown="(none: no targets shown)")
+
+    @field_validator("cipher_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        """Unset, or the base64 of an AES key (16, 24 or 32 bytes): anything else failed only in a service's store."""
+        if value == "":
+            return value
+        try:
+            key = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            key = b""
+        if len(key) not in (16, 24, 32):
+            raise ValueError("not the base64 of a 16, 24 or 32 byte AES key")
+        return value
 
     @field_validator("store", "log_format", "cookie_secure", mode="before")
     @classmethod
@@ -321,8 +335,13 @@ def _allowed(name: str) -> tuple[str, str]:
         for key in ("ge", "le", "gt"):
             if getattr(rule, key, None) is not None:
                 bounds[key] = getattr(rule, key)
+    if name == "JUSOU_CIPHER_KEY":
+        return ("AES 鍵（16・24・32 バイト、例えば secrets.token_bytes(32)）の base64",
+                "the base64 of an AES key of 16, 24 or 32 bytes (e.g. secrets.token_bytes(32))")
+    if kind is float and "ge" in bounds and "le" in bounds:
+        return f"{bounds['ge']}〜{bounds['le']} の数", f"a number from {bounds['ge']} to {bounds['le']}"
     if kind is float:
-        return f"{bounds.get('gt', 0)} より大きい数", f"a number above {bounds.get('gt', 0)}"
+        return f"{bounds.get('gt', 0)} より大きい数（有限）", f"a number above {bounds.get('gt', 0)} (finite)"
     if "ge" in bounds and "le" in bounds:
         return f"{bounds['ge']}〜{bounds['le']} の整数", f"a whole number from {bounds['ge']} to {bounds['le']}"
     if "ge" in bounds:
@@ -335,7 +354,9 @@ def describe(error: ValidationError) -> str:
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else "?"
         ja, en = _allowed(name)
-        lines.append(f"  {name}={problem['input']!r}: 使える値は{ja}です / allowed: {en}")
+        secret = name.endswith(("_KEY", "_PASSWORD", "_SECRET", "_TOKEN"))  # never a key in a log or a terminal
+        shown = "（秘密のため表示しません / not shown: a secret）" if secret else repr(problem["input"])
+        lines.append(f"  {name}={shown}: 使える値は{ja}です / allowed: {en}")
     lines.append("docs/configuration.md に一覧があります / every setting is listed in docs/configuration.md")
     return "\n".join(lines)
 
