@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import getpass
 import json
@@ -29,7 +30,7 @@ from jusou.backup import register as register_backup
 from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
 from jusou.connection import EXIT_STATUS as NATS_UNAVAILABLE
-from jusou.connection import NatsUnavailable
+from jusou.connection import NatsUnavailable, connect_once
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.partitions_cmd import register as register_partitions
@@ -101,6 +102,25 @@ def print_ready(suite: Suite) -> None:
     console.print("Ctrl-C to stop / Ctrl-C で停止します", markup=False)
 
 
+def nats_answers(url: str) -> bool:
+    """The NATS of NATS_URL takes a connection (as the services' user, NATS_USER / NATS_PASSWORD): else it says what
+    to check, in Japanese and English, and the suite is not started (its services would wait for it for 60 s and
+    then be reported "did not start" with their logs' tracebacks). A login refused is left to the services."""
+    async def probe() -> None:
+        nc = await connect_once(url, os.environ.get("NATS_USER") or None, os.environ.get("NATS_PASSWORD") or None,
+                                name="jusou-up")
+        await nc.close()
+
+    try:
+        asyncio.run(probe())
+    except NatsUnavailable as error:
+        if error.login_refused:
+            return True
+        print(error, file=sys.stderr)
+        return False
+    return True
+
+
 def up(args: argparse.Namespace) -> int:
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signal.Signals(signum).name)
@@ -141,6 +161,9 @@ def up(args: argparse.Namespace) -> int:
         held.close()
         print(f"{port_taken_ja(error)}\n\n{error}", file=sys.stderr)
         return 1
+    if not suite.own_nats and not nats_answers(suite.nats_url):  # an existing NATS (NATS_URL) that does not answer:
+        held.close()  # said within seconds, as every `jusou` command that talks to NATS does (exit 3)
+        return NATS_UNAVAILABLE
     if args.demo_staff:
         tenants = tenancy.configured()
         if tenants:  # each tenant its own demo accounts, in its own issuer's folder and municipality's divisions
