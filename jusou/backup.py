@@ -176,6 +176,13 @@ def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
     if not _empty_folder(dest):
         raise Refused(f"{dest} は空ではありません。新しいフォルダを指定してください。",
                       f"{dest} is not empty: name a new folder")
+    for folder, ja, en in ((data_dir, "データフォルダ", "the data folder"), (env.auth_folder, "認証フォルダ", "the auth folder")):
+        if dest.resolve().is_relative_to(folder.resolve()):
+            raise Refused(f"{dest} はバックアップする{ja} {folder} の中です。その外（別のディスクが望ましい）のフォルダを"
+                          "指定してください（JUSOU_DATA_DIR の中のバックアップはフォルダと共に失われ、戻すにはそのフォルダを"
+                          "空にする必要があります）。",
+                          f"{dest} is inside {en} {folder} being backed up: name a folder outside it (on another disk, "
+                          "ideally); a backup inside JUSOU_DATA_DIR is lost with it, and a restore wants that folder empty")
     if env.store == "sqlite" and not any(data_dir.glob("*.sqlite")):
         raise Refused(f"{data_dir} にストアがありません（JUSOU_DATA_DIR または --data-dir を確かめてください）。",
                       f"no store in {data_dir}: check JUSOU_DATA_DIR or --data-dir")
