@@ -710,6 +710,18 @@ def wait_seconds(text: str) -> float:
     return seconds(text, zero=True)
 
 
+def service_name(text: str) -> str:
+    """A service of the suite (`jusou tracking rewind SERVICE SOURCE`): another name ended with exit 1, as if a
+    rewind had been looked at and failed, naming none of the services (argparse now says which, exit 2)."""
+    from shared.settings import PORTS
+
+    if text not in PORTS:
+        names = ", ".join(PORTS)
+        raise argparse.ArgumentTypeError(f"サービス {text!r} はありません。{names} のいずれかで指定してください / "
+                                         f"unknown service {text!r}: give one of {names}")
+    return text
+
+
 def register(commands: Any) -> None:
     """Add `status` and `deadletters` to the `jusou` command's subparsers."""
     shown = commands.add_parser("status", help="each service's health, positions, consumers' lag, dead letters, NATS")
@@ -737,8 +749,9 @@ def register(commands: Any) -> None:
     tracking_actions = tracking.add_subparsers(dest="action", required=True)
     rewind = tracking_actions.add_parser(
         "rewind", help="the service stopped: remove the messages its source never recorded, set its tracking back")
-    rewind.add_argument("service", help="the consumer (a service name)")
-    rewind.add_argument("source", help="the source whose tracking `jusou status` reports beyond its store head")
+    rewind.add_argument("service", type=service_name, help="the consumer (a service name)")
+    rewind.add_argument("source", type=service_name,
+                        help="the source whose tracking `jusou status` reports beyond its store head")
     rewind.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     rewind.add_argument("--json", action="store_true")
     tenant_option(rewind, tracking_rewind)
