@@ -458,16 +458,21 @@ def office_text(message: object) -> Markup:
 
 #: a disclosure of the person to the staff member it names (intake records each showing: D9 D15)
 DISCLOSURES = frozenset({"Case.PersonDisclosed", "Person.Shown"})
+#: records kept for the store's own rules, not steps of the person's journey: each plan's 1ケース1プラン record
+#: (shared/domain/open_plan.py) came right after 「支援プランの作成」 as a second step; kept in 監査 (the causation tree)
+BOOKKEEPING = ("OpenPlan.",)
 
 
 def journey_steps(rows: Sequence[Mapping[str, Any]], staff: Mapping[str, str] | None) -> tuple[list[Any], list[Any]]:
     """A case's 経過 as its reader follows it: the steps of the journey, and apart from them the reader's own views of
     the person (each opening of the case page records a disclosure to the reader, so a caseworker's own visits would
     otherwise outnumber the case's steps). Others' views stay steps (who else read the person is part of the story);
-    the reader's own are kept in the audit (監査, 開示記録) and summarised on the page."""
+    the reader's own are kept in the audit (監査, 開示記録) and summarised on the page. The store's own bookkeeping
+    (`BOOKKEEPING`: the 1ケース1プラン record) is no step; 監査 shows it."""
     me = (staff or {}).get("staff_id")
     own = [r for r in rows if me and r.get("event") in DISCLOSURES and (r.get("actor") or {}).get("staff_id") == me]
-    return [r for r in rows if not any(r is o for o in own)], own
+    steps = [r for r in rows if not str(r.get("event", "")).startswith(BOOKKEEPING)]
+    return [r for r in steps if not any(r is o for o in own)], own
 
 
 class UI:
