@@ -467,6 +467,16 @@ def status(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     urls, url = service_urls(), nats_url()
+    if args.json and args.watch is not None:  # JSON Lines: one object a line, again every args.watch s, to Ctrl-C
+        found = asyncio.run(gather_status(urls, url))
+        try:
+            while True:
+                print(json.dumps(found, ensure_ascii=False), flush=True)
+                time.sleep(args.watch)
+                found = asyncio.run(gather_status(urls, url))
+        except KeyboardInterrupt:
+            pass
+        return 0 if found["ok"] else 1
     if args.json:
         found = asyncio.run(gather_status(urls, url))
         print(json.dumps(found, ensure_ascii=False, indent=2))
@@ -727,7 +737,7 @@ def register(commands: Any) -> None:
     shown = commands.add_parser("status", help="each service's health, positions, consumers' lag, dead letters, NATS")
     shown.add_argument("--json", action="store_true", help="the same data as JSON, for scripts")
     shown.add_argument("--watch", nargs="?", type=seconds, const=2.0, metavar="SECONDS",
-                       help="refresh every SECONDS (2 by default) until Ctrl-C")
+                       help="refresh every SECONDS (2 by default) until Ctrl-C; with --json, one object a line (JSON Lines)")
     tenant_option(shown, status)
     letters = commands.add_parser("deadletters", help=f"messages consumers could not process ({DEAD_LETTER_STREAM})")
     actions = letters.add_subparsers(dest="action", required=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import jusou.retention as retention
+from jusou import retention
 from jusou.cli import parser
 
 
