@@ -743,7 +743,22 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """`jusou replay SERVICE`: rebuild its read models from the store, with a progress bar."""
+    """`jusou replay SERVICE`: rebuild its read models from the store, with a progress bar; a data folder without
+    the service's store is refused (status 2), not given an empty one."""
+    from jusou.verify import StoreMissing
+    from jusou.verify import replay as rebuild
+
+    if args.data_dir:
+        os.environ["JUSOU_DATA_DIR"] = args.data_dir
+    services = tuple(settings.PORTS) if args.service == "all" else (args.service,)
+    try:
+        return replayed(args, services, rebuild)
+    except StoreMissing as missing:
+        print(missing, file=sys.stderr)
+        return 2
+
+
+def replayed(args: argparse.Namespace, services: tuple[str, ...], rebuild: Any) -> int:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -753,11 +768,6 @@ def replay(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from jusou.verify import replay as rebuild
-
-    if args.data_dir:
-        os.environ["JUSOU_DATA_DIR"] = args.data_dir
-    services = tuple(settings.PORTS) if args.service == "all" else (args.service,)
     results = []
     if args.json:
         results = [rebuild(service) for service in services]

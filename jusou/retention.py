@@ -98,7 +98,7 @@ def suite_records() -> tuple[list[Record], dict[str, list[str]], set[str], list[
     unread: list[str] = []
     for service in SERVICES:
         try:
-            with open_store(service) as app:
+            with open_store(service, must_exist=True) as app:
                 steps = steps_of(app, service)
         except Exception as exc:  # noqa: BLE001 - a store that cannot be opened is named, the others still read
             unread.append(f"{service}: {type(exc).__name__}: {exc}")

@@ -26,11 +26,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nats.js.api import DeliverPolicy
 
 from jusou.runner import Translate, application_class, translator
+from shared import tenancy
 from shared.contract.events import (
     DEAD_LETTER_STREAM,
     STREAM,
@@ -53,10 +55,27 @@ def service_parts(service: str) -> tuple[type[ServiceApplication], Translate]:
     return application_class(service), translator(service)
 
 
+class StoreMissing(Exception):
+    """A command that only reads found no store of the service where JUSOU_DATA_DIR points: it says so instead of
+    making an empty store there (and a new cipher key)."""
+
+    def __init__(self, service: str, folder: Path) -> None:
+        super().__init__(f"{folder} に {service} のストアがありません。JUSOU_DATA_DIR（または --data-dir）が `jusou up` の"
+                         f"データフォルダを指しているか確かめてください。\n"
+                         f"no store of {service} in {folder}: check that JUSOU_DATA_DIR (or --data-dir) names the data "
+                         "folder of `jusou up`")
+
+
 @contextmanager
-def open_store(service: str, follow: bool = False) -> Iterator[ServiceApplication]:
-    """A service's store, opened beside (or without) the running service, as settings say."""
+def open_store(service: str, follow: bool = False, *, must_exist: bool = False) -> Iterator[ServiceApplication]:
+    """A service's store, opened beside (or without) the running service, as settings say. `must_exist` (the
+    commands that only read): on SQLite, StoreMissing where the data folder holds no store of the service, before
+    anything is made there (opening one made an empty store, and Settings a new cipher.key, in a mistyped folder)."""
     app_class, _ = service_parts(service)
+    env_now = current()
+    if (must_exist and env_now.store == "sqlite" and tenancy.current_tenant() is None
+            and not (env_now.data_path / f"{service}.sqlite").is_file()):
+        raise StoreMissing(service, env_now.data_path)
     env = store_env(Settings.from_env(service)) | {"JUSOU_READMODELS_FOLLOW": "1" if follow else "0"}
     app = app_class(env=env)
     try:
@@ -310,7 +329,7 @@ def report_dict(report: ServiceReport) -> dict[str, Any]:
 
 def replay(service: str, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Rebuild a service's read models from its store; the figures of the run."""
-    with open_store(service) as app:
+    with open_store(service, must_exist=True) as app:
         head = app.recorder.max_notification_id() or 0
         before = app.readmodels.view.dump()
         done = 0
