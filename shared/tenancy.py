@@ -178,6 +178,10 @@ def exit_if_invalid() -> dict[TenantId, Tenant]:
             organisation_of(tenant)
     except (TenantsFileError, ValueError) as error:
         print(error, file=sys.stderr)
+        named = os.environ.get("JUSOU_TENANTS_FILE")
+        if named:  # the README's promise: a refused setting names its variable
+            print(f"（環境変数 JUSOU_TENANTS_FILE={named} の設定です）/ (from the tenants file JUSOU_TENANTS_FILE names)",
+                  file=sys.stderr)
         raise SystemExit(2) from None
     return found
 

@@ -111,6 +111,10 @@ class MessageIdHeld(NatsError):
     window is past, never taken for published."""
 
 
+#: A relay failing to publish for this long (an error other than the bus's, which readyz reports as unreachable) is
+#: named in readyz `degraded`: a store it cannot read (another cipher key) failed for ever behind a "ready" before.
+FAILING_REPORTED_AFTER_SECONDS = 10.0
+
 class Relay:
     def __init__(self, app: ServiceApplication, translate: Translate, nc: Client, poll_seconds: float) -> None:
         self.app = app
@@ -132,6 +136,10 @@ class Relay:
         self._look_polls = 1  # polls between idle looks: doubled after each look that found nothing new
         self.foreign: list[Foreign] = []  # messages on our subjects the store never recorded (the last FOREIGN_KEPT)
         self.ended: str | None = None  # the relay's task ended other than by a stop (readyz degraded: never silent)
+        #: when its publishing began failing with an error other than the bus's (a store it cannot read: another
+        #: JUSOU_CIPHER_KEY than the store's), and the error; None while it publishes (`problems`)
+        self.failing_since: float | None = None
+        self.failing_error = ""
         self.out_of_reach: str | None = None  # its newest event not found within LOOK_BACK (`_go_on_from_saved`)
         self.foreign_count = 0
         self._held_reported: set[int] = set()  # stream sequences reported for holding one of our events' ids
@@ -203,6 +211,7 @@ class Relay:
                     self._checked = reconnects
                 moved = await self.publish_pending()
                 backoff = 0.1
+                self.failing_since = None
             except (TimeoutError, NatsError, ConnectionError, OSError) as exc:
                 log.warning("relay.publish_failed", service=self.app.service, error=str(exc), retry_in=backoff)
                 await asyncio.sleep(backoff)
@@ -211,6 +220,9 @@ class Relay:
             except Exception as exc:  # noqa: BLE001 - the store away (a database restart) or worse: never die
                 log.error("relay.failed", service=self.app.service, error=f"{type(exc).__name__}: {exc}",
                           retry_in=backoff)
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.failing_error = f"{type(exc).__name__}: {exc}"[:300]
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -445,6 +457,11 @@ class Relay:
         if self.ended:
             return [f"{self.app.service}'s relay stopped and publishes nothing more: {self.ended} (restart the service)"]
         reach = [self.out_of_reach] if self.out_of_reach else []
+        since = getattr(self, "failing_since", None)
+        if since is not None and time.monotonic() - since >= FAILING_REPORTED_AFTER_SECONDS:
+            reach.append(f"{self.app.service}'s relay has failed to publish for {time.monotonic() - since:.0f} s, retrying: "
+                         f"{self.failing_error} (a store it cannot read, e.g. another JUSOU_CIPHER_KEY than the store's? "
+                         "The log's relay.failed lines say more)")
         if not self.foreign:
             return reach
         shown = "; ".join(f"seq {f.seq} {f.subject}: {f.why}" for f in self.foreign)

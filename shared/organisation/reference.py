@@ -231,6 +231,10 @@ def exit_if_invalid() -> Organisation:
         return organisation()
     except MunicipalityFileError as error:
         print(error, file=sys.stderr)
+        named = os.environ.get("JUSOU_MUNICIPALITY_FILE")
+        if named:  # the README's promise: a refused setting names its variable
+            print(f"（環境変数 JUSOU_MUNICIPALITY_FILE={named} が指すファイルです）/ (the file JUSOU_MUNICIPALITY_FILE names)",
+                  file=sys.stderr)
         raise SystemExit(2) from None
 
 

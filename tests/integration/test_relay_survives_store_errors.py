@@ -75,3 +75,47 @@ def test_a_relay_whose_task_ended_says_so_on_readyz() -> None:
     _relay_ended(relay, Ended())  # type: ignore[arg-type]
     assert relay.problems() == [("community's relay stopped and publishes nothing more: RuntimeError: the store went "
                                  "away (restart the service)")]
+
+
+async def test_a_relay_that_cannot_read_its_store_says_so_on_readyz(tmp_path: Path, monkeypatch: Any) -> None:
+    """A store its cipher key cannot read (a key changed by hand, a restore with another key) made every publish fail
+    with 'Invalid cipher tag' for ever while readyz said "ready" and `jusou status` exited 0 (the operator review,
+    session 20). Now the relay's failing is named among readyz's problems once it has lasted, and goes when it
+    publishes again."""
+    import shared.messaging.relay as relay_module
+
+    monkeypatch.setattr(relay_module, "FAILING_REPORTED_AFTER_SECONDS", 0.3, raising=False)
+    with local_nats(tmp_path / "nats") as nats:
+        intake = IntakeApplication(env=store_env(settings("intake", tmp_path, nats.url)))
+        nc = await connect(nats.url, "t")
+        await ensure_streams(nc)
+        real = intake.mapper.to_domain_event
+
+        def unreadable(*args: Any, **kwargs: Any) -> Any:  # what AES-GCM says to another key
+            raise ValueError("Invalid cipher tag")
+
+        intake.mapper.to_domain_event = unreadable  # type: ignore[method-assign]
+        relay = Relay(intake, translate, nc, poll_seconds=0.2)
+        task = asyncio.create_task(relay.run())
+        try:
+            escalated_case(intake)
+            for _ in range(200):
+                if any("failed to publish" in p for p in relay.problems()):
+                    break
+                await asyncio.sleep(0.05)
+            problems = relay.problems()
+            assert any("failed to publish" in p and "Invalid cipher tag" in p and "JUSOU_CIPHER_KEY" in p
+                       for p in problems), problems
+            assert relay.position == 0
+            intake.mapper.to_domain_event = real  # type: ignore[method-assign]
+            head = intake.recorder.max_notification_id()
+            for _ in range(200):
+                if relay.position >= head:
+                    break
+                await asyncio.sleep(0.05)
+            assert relay.position == head, (relay.position, head)
+            assert not any("failed to publish" in p for p in relay.problems()), relay.problems()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await nc.close()
