@@ -34,6 +34,15 @@ class _Integers(BaseModel):
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+#: What the HTTP edge refuses in every text staff send (shared/web/limits.py `_NOT_IN_TEXT`): C0 controls but tab and
+#: line breaks, DEL and the C1 controls, Unicode's Bidi_Control (a U+202E reorders what staff read on a page; an ESC
+#: drives an operator's terminal). No producer of Jusou's puts them in a payload; a message with one is forged.
+_NOT_IN_A_PAYLOAD = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: the UTF-8 bytes one of them starts with when written raw (C1: C2 80–9F; U+061C: D8 9C; the rest E2 80 / E2 81);
+#: and DEL (7F); a C0 control only as an escape in JSON, which `\\u` finds
+_MAYBE_RAW = (b"\xc2", b"\xd8\x9c", b"\xe2\x80", b"\xe2\x81", b"\x7f")
+
+
 def read(body: bytes) -> tuple[Envelope, BaseModel]:
     """A message body as the consumer takes it: `parse` (shared/contract/events.py), and what the contract refuses
     that `parse` lets through, raised as PoisonMessage with its reason, so that the message is parked on its first
@@ -41,9 +50,15 @@ def read(body: bytes) -> tuple[Envelope, BaseModel]:
     surrogate, a position or schema version that is not a JSON integer (CONTRACT.md, "The envelope")."""
     envelope, payload = parse(body)
     plain: Any = None
-    if b"\\u" in body:  # only an escape can carry a NUL or a lone surrogate (a few µs, and only then)
+    escaped = b"\\u" in body
+    if escaped:  # only an escape can carry a NUL or a lone surrogate (a few µs, and only then)
         plain = json.loads(body.decode("utf-8"))  # `parse` took the body: so does json.loads
         found = _unstorable_text(plain)
+        if found is not None:
+            raise PoisonMessage(found)
+    if escaped or any(start in body for start in _MAYBE_RAW):
+        plain = json.loads(body.decode("utf-8")) if plain is None else plain
+        found = _undisplayable(plain.get("payload") if isinstance(plain, dict) else None)
         if found is not None:
             raise PoisonMessage(found)
     try:
@@ -78,6 +93,28 @@ def _unstorable_text(plain: Any) -> str | None:
             stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
         elif isinstance(item, str) and _UNSTORABLE.search(item):
             return _unstorable_reason(item, path or "the body")
+    return None
+
+
+def _undisplayable(payload: Any) -> str | None:
+    """Why a payload's text holds what the HTTP edge refuses (`_NOT_IN_A_PAYLOAD`), or None."""
+    stack: list[tuple[Any, str]] = [(payload, "payload")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                stack.append((key, f"a key in {path}"))
+                stack.append((value, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
+        elif isinstance(item, str):
+            found = _NOT_IN_A_PAYLOAD.search(item)
+            if found is not None:
+                char = found.group()
+                what = "a bidirectional control character" if char == "\u061c" or ord(char) >= 0x200E else \
+                    "a control character"
+                return (f"{path} holds {what} (U+{ord(char):04X}), which no Jusou producer sends (the HTTP edge "
+                        f"refuses it in every text): not applied")
     return None
 
 
