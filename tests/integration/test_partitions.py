@@ -197,8 +197,12 @@ async def test_leases_rebalance_when_a_replica_joins_and_leaves(nats: Nats, tmp_
             await publish(admin, envelopes[30:])  # while the partitions move
             held = await until_balanced(admin, 2)
             assert sorted(held.values()) == ["first", "first", "joining", "joining"]
-            assert first.held == sorted(k for k, owner in held.items() if owner == "first")
-            assert joining.held == sorted(k for k, owner in held.items() if owner == "joining")
+
+            async def consuming_as_leased() -> bool:  # a lease is taken first, its consumer made (and examined) after
+                return (first.held == sorted(k for k, owner in held.items() if owner == "first")
+                        and joining.held == sorted(k for k, owner in held.items() if owner == "joining"))
+
+            await eventually(consuming_as_leased, "each replica consuming the partitions it leased")
             await until_applied(reader, len(cases) + len(envelopes))
         # a clean leave releases its partitions at once: the first takes them back within about one renewal (1.5 s),
         # not after the lease (6 s)
