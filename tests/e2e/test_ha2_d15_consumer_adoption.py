@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 
 import nats as nats_py
 from faststream.nats import NatsBroker
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from support.poll import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,12 +61,14 @@ async def until_applied(reader: Any, expected: int) -> None:
     await eventually(lambda: asyncio.sleep(0, applied_count(reader) >= expected), f"{expected} events recorded")
 
 
-def made_first(name: str, **config: Any) -> ConsumerConfig:
-    """A consumer of the service's name, made as a careful forger would: the service's own settings and metadata,
-    starting after what the stream holds (`deliver_policy` new) unless told otherwise."""
-    return ConsumerConfig(**{"name": name, "durable_name": name, "filter_subject": FILTER, "ack_policy": AckPolicy.EXPLICIT,
-                             "max_ack_pending": 1, "ack_wait": 5, "max_deliver": -1,
-                             "deliver_policy": DeliverPolicy.NEW, **config})
+async def made_first(admin: Any, name: str, after: Sequence[Any] = (), **config: Any) -> ConsumerInfo:
+    """A consumer of the service's name made by hand before the service, as a careful forger would: the service's own
+    settings and metadata, starting after what the stream holds (`deliver_policy` new) unless told otherwise; `after`
+    is published first (what the stream held when it was made)."""
+    await publish(admin, list(after))
+    return await admin.jetstream().add_consumer(STREAM, ConsumerConfig(**{
+        "name": name, "durable_name": name, "filter_subject": FILTER, "ack_policy": AckPolicy.EXPLICIT,
+        "max_ack_pending": 1, "ack_wait": 5, "max_deliver": -1, "deliver_policy": DeliverPolicy.NEW, **config}))
 
 
 @asynccontextmanager
@@ -91,9 +93,8 @@ async def test_d15_a_partition_consumer_made_with_deliver_new_before_p_was_raise
         reader = open_probe(data)
         cases = cases_in_every_partition()
         envelopes = consents(cases, 3)
-        await publish(admin, envelopes[:16])  # while JUSOU_PARTITIONS was unset
         forged = consumer_name("probe", "intake", 3)
-        await js.add_consumer(STREAM, made_first(forged, metadata={LAYOUT: str(P)}))
+        await made_first(admin, forged, envelopes[:16], metadata={LAYOUT: str(P)})  # while JUSOU_PARTITIONS was unset
         await publish(admin, envelopes[16:])
 
         async with replica(url, data, "a", user="probe", password="probe-pw") as a:
@@ -114,12 +115,10 @@ async def test_d15_a_new_pair_made_first_with_deliver_new_is_replaced_and_its_ev
     with nats_with_auth(tmp_path, rights(monkeypatch, 1)) as url:
         admin = await nats_py.connect(url, user="admin", password="admin-pw")
         await ensure_streams(admin)
-        js = admin.jetstream()
         app = open_probe(tmp_path / "data")
         cases = [uuid4() for _ in range(5)]
         envelopes = consents(cases, 3)
-        await publish(admin, envelopes[:10])
-        await js.add_consumer(STREAM, made_first("probe--intake"))
+        await made_first(admin, "probe--intake", envelopes[:10])
         await publish(admin, envelopes[10:])
 
         async with unpartitioned(app, url) as inbox:
@@ -141,9 +140,8 @@ async def test_d15_two_replicas_starting_at_once_on_a_consumer_made_first_apply_
         first, second = open_probe(tmp_path / "data", replica="a"), open_probe(tmp_path / "data", replica="b")
         cases = [uuid4() for _ in range(6)]
         envelopes = consents(cases, 4)
-        await publish(admin, envelopes[:12])
-        await js.add_consumer(STREAM, made_first("probe--intake", deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                                                 opt_start_seq=9))
+        await made_first(admin, "probe--intake", envelopes[:12], deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                         opt_start_seq=9)
         async with unpartitioned(first, url) as a, unpartitioned(second, url) as b:
             await publish(admin, envelopes[12:])
             await until_applied(first, len(cases) + len(envelopes))
@@ -224,8 +222,7 @@ async def test_d15_what_a_consumer_of_its_name_is_asked_before_it_is_adopted(tmp
         found = {}
         for kind, (config, _) in KINDS.items():
             name = f"probe-{len(found)}"
-            await js.add_consumer(STREAM, made_first(name, **config))
-            verdict = await adoption.examine(js, await js.consumer_info(STREAM, name), service="probe", source="intake",
+            verdict = await adoption.examine(js, await made_first(admin, name, **config), service="probe", source="intake",
                                              subjects=[FILTER], tracking=2, max_deliver=3)
             found[kind] = verdict.problems
 
@@ -246,8 +243,7 @@ async def test_d15_with_the_nats_rights_of_an_older_version_a_consumer_it_cannot
         await ensure_streams(admin)
         js = admin.jetstream()
         app = open_probe(tmp_path / "data")
-        await publish(admin, consents([uuid4()], 3))
-        made = await js.add_consumer(STREAM, made_first("probe--intake"))
+        made = await made_first(admin, "probe--intake", consents([uuid4()], 3))
 
         async with unpartitioned(app, url) as inbox:
             await eventually(lambda: asyncio.sleep(0, inbox.problems()), "the consumer reported")
