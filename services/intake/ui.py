@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -55,7 +56,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import allowed, reads_every_division, requires
-from shared.web.ui import UI, csv_response, filters_of, paged, redirect
+from shared.web.ui import UI, Filters, csv_response, filters_of, paged, redirect
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
 
@@ -139,13 +140,20 @@ def _person_shown(person: dict[str, Any]) -> dict[str, Any]:
             "age": age}
 
 
+def _list_filters(request: Request) -> Filters:
+    """The filter bar's filters of a counter's list: its `counter` is the list's own (`_cases`: the cases it received
+    and those it took up, D11 D12), not a filter on the counter that first received each case (which dropped a case
+    taken up from the live list and the CSV, and called an empty counter's list 「条件に合う…」)."""
+    return replace(filters_of(request), counter="")
+
+
 def _listed(request: Request, app: IntakeApplication, who: Principal, counter: str, view: str) -> dict[str, Any]:
     """One page of the counter's cases the filter bar keeps (状態, 担当者, 相談日 from/to), newest first, with
     its pager; only the page's persons are shown (and recorded, issue 15)."""
     assigned = app.assignments()
     rows = [{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
             for c in reversed(_cases(app, who, counter))]
-    filters = filters_of(request)
+    filters = _list_filters(request)
     cases, paging = paged(request, filters.apply(rows, day="consulted_on"))
     return {"cases": cases, "paging": paging, "filters": filters, "status_ja": STATUS_JA,
             "assignees": {a: a for a in sorted({r["assignee"] for r in rows if r["assignee"]})},
@@ -181,8 +189,8 @@ def cases_table(request: Request, app: App, who: Who, counter: str, view: str = 
 def cases_csv(request: Request, app: App, who: Who, counter: str) -> Response:
     """The counter's cases as the filter bar keeps them (every page), with each one's 相談日 and 担当者 (the list's filters)."""
     assigned = app.assignments()
-    cases = filters_of(request).apply([{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
-                                       for c in _cases(app, who, counter)], day="consulted_on")
+    cases = _list_filters(request).apply([{**c, "assignee": (assigned.get(c["case_id"]) or (None, None))[0] or ""}
+                                          for c in _cases(app, who, counter)], day="consulted_on")
     return csv_response(f"相談一覧_{COUNTERS[counter].ja}.csv",
                         ["ケース番号", "窓口", "経路", "相談内容", "状態", "主担当", "同意", "相談日", "担当者"],
                         [[c["case_id"], COUNTERS[c["counter"]].ja, c["channel"], "・".join(c["concerns"]),

@@ -98,7 +98,7 @@ async def test_strands_make_the_plan_roles_and_the_council_decides_a_gap(ui_suit
     await expect(page.locator("#print-strands")).to_contain_text("アウトリーチ等を通じた継続的支援事業")
     # The list's filter follows the latest plan: no longer among プランなし, now among 会議に提出中.
     await page.goto(f"{collaboration}/ui/?status=none")
-    await expect(page.locator("#cases .pager .count")).to_contain_text("0件中")
+    await expect(page.locator("#cases .pager .count")).to_contain_text("0件")
     await expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_have_count(0)
     await page.goto(f"{collaboration}/ui/?status=proposed")
     await expect(page.locator(f"#cases tr[data-case='{case_id}']")).to_contain_text("会議に提出中")

@@ -165,7 +165,7 @@ async def test_the_supports_list_pages_and_its_filter_bar_narrows_it(ui_suite: S
     filters = page.get_by_role("search", name="絞り込み / filters")
     await filters.get_by_label("期間（まで）/ to").fill((today - timedelta(days=1)).isoformat())
     await filters.get_by_role("button", name="絞り込む / filter").click()
-    await expect(pager).to_contain_text("0件中")  # every support here started today or later: none by yesterday
+    await expect(pager).to_contain_text("0件 / no items")  # every support here started today or later: none by yesterday
     await expect(page.locator("#supports")).to_contain_text("まだ参加支援はありません")
     await filters.get_by_role("link", name="すべて表示 / all").click()
     await expect(pager).to_contain_text(f"{everything}件中")
