@@ -33,7 +33,10 @@ def require_in_scope(division: str, roles: Collection[str], divisions: Collectio
     if in_scope(division, roles, divisions):
         return
     held = f"{'、'.join(division_name(d) for d in sorted(holders))}の記録で、" if holders else ""
+    ask = "その課" if holders else "ケースを受け付けた課"
     raise OutOfScope(
         f"{what}は{held}{division_name(division)}"
-        "にはつながっていません。閲覧・記録できません / this case is not connected to your division "
-        "(division scope: who received it, its primary agency, connections, plan roles, meeting members)")
+        f"にはつながっていません。閲覧・記録できません。関わる必要があれば、{ask}にこのケースのつなぎ（連携）を依頼してください"
+        " / this case is not connected to your division (division scope: who received it, its primary agency, "
+        "connections, plan roles, meeting members): to work on it, ask the division holding it to connect the case "
+        "to yours")

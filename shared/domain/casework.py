@@ -68,7 +68,8 @@ class CaseFile(JourneyAggregate):
         """担当者・副担当を決める／替える (from whom is kept); the same staff member again records nothing."""
         staff_id = staff_id.strip()
         if role not in ASSIGNMENT_ROLES:
-            raise Invalid(f"担当の種類 {role!r} はありません（担当者 main・副担当 sub）/ unknown role")
+            raise Invalid(f"担当の種類 {role!r} はありません。担当者（main）か副担当（sub）を選んでください / unknown role: "
+                          "choose main or sub")
         if not staff_id:
             raise Invalid("職員番号を入力してください / name the staff member")
         current = self.main if role == "main" else self.sub
@@ -109,7 +110,9 @@ class CaseFile(JourneyAggregate):
         if bool(next_step.strip()) != (next_due is not None):
             raise NextStepIncomplete("次の対応とその期日は両方入力してください / give the next step and its date together")
         if next_due is not None and next_due < contacted_at.astimezone(JST).date():
-            raise NextStepIncomplete("次の対応の期日が接触日より前です / the next step's date is before the contact")
+            raise NextStepIncomplete(f"次の対応の期日が接触日より前です。期日は接触日（{contacted_at.astimezone(JST).date()}）"
+                                     f"以降にしてください / the next step's date is before the contact: date it "
+                                     f"{contacted_at.astimezone(JST).date()} or later")
         self._note_written(note_id=note_id, contacted_at=contacted_at, method=method, counterpart=counterpart.strip(),
                            content=content.strip(), agreed=agreed.strip(), next_step=next_step.strip(), next_due=next_due)
 

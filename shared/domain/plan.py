@@ -33,6 +33,34 @@ STATUS_JA = {
 #: a plan that has ended: 終結, or its case returned to intake by the meeting (D4: the program may draft a new one)
 ENDED = ("closed", "returned")
 
+#: what the owner can do next with a plan in each status, said after a refusal that names the status (D4 D5 D7):
+#: (Japanese, English), each one sentence
+_NEXT_STEP = {
+    "draft": ("下書きを会議に提出し、承認を受けてください", "propose the draft to the meeting and have it approved first"),
+    "proposed": ("会議の決定を待ってください（修正が必要なら会議が修正依頼を出します）",
+                 "wait for the meeting's decision (it asks for a revision if one is needed)"),
+    "revision_requested": ("修正して会議に再提出し、承認を受けてください",
+                           "revise it and propose it to the meeting again for approval"),
+    "approved": ("内容を変えるには「終結の評価を依頼する」で会議の評価を受けてください（中断となれば修正でき、終結なら新しいプランを作成できます）",
+                 ("to change it, ask the meeting to evaluate it (「request closure」): a suspended plan can be revised, "
+                  "and after closure a new plan can be drafted")),
+    "closure_requested": ("会議の評価（終結・中断・継続）を待ってください", "wait for the meeting's evaluation (close, suspend or continue)"),
+    "closed": ("このプランは終わっています。必要なら新しいプランを作成してください",
+               "this plan has ended: draft a new plan if support continues"),
+    "suspended": ("中断中のプランは修正して会議に提出するか、会議での再開を待ってください",
+                  "revise the suspended plan and propose it, or wait for the meeting to resume it"),
+    "accompanying": ("伴走支援中です。見守りを記録するか、支援を終えるときは「終結の評価を依頼する」を押してください",
+                     "the case is accompanied: record check-ins, or ask for closure when support ends"),
+}
+_NEXT_STEP["continued"] = _NEXT_STEP["resumed"] = _NEXT_STEP["approved"]
+_NEXT_STEP["returned"] = ("ケースは相談窓口へ戻されています。必要なら新しいプランを作成してください",
+                          "the case was returned to the counter: draft a new plan if this program supports it again")
+
+
+def next_step(status: str) -> tuple[str, str]:
+    """What to do next with a plan in `status` (Japanese, English), for a refusal that names the status."""
+    return _NEXT_STEP.get(status, ("プランの画面で状態を確かめてください", "check the plan's status on its page"))
+
 
 class OpenPlanExists(DomainError):
     """D4: a program keeps at most one plan not ended per case (a suspended one is resumed by its own act, or ended by
@@ -78,7 +106,8 @@ def _members(members: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         if not label or label == SELF:
             raise Invalid(f"世帯員{i}: 本人以外の呼び方（例: 母）を入力してください / member {i} needs a label other than 本人")
         if label in [m["label"] for m in clean]:
-            raise Invalid(f"世帯員「{label}」が重複しています / member {label} is listed twice")
+            raise Invalid(f"世帯員「{label}」が重複しています。1人につき1行にまとめるか、呼び方を変えてください（例: 兄・弟）/ "
+                          f"member 「{label}」 is listed twice: keep one line per person, or name them apart")
         if not goals:
             raise Invalid(f"世帯員「{label}」の目標を1つ以上入力してください / each person the plan covers has a goal")
         clean.append({"label": label, "goals": goals})
@@ -156,8 +185,10 @@ class Plan(JourneyAggregate):
         """Rewrite the plan while it is a draft, after the meeting asked for a revision, after a suspension, or
         to leave 伴走支援 for a new plan. `intention` None keeps the form's other fields as they were."""
         if self.status not in EDITABLE:
+            ja, en = next_step(self.status)
             raise PlanNotEditable(
-                f"状態「{self.status_ja}」のプランは修正できません / a plan that is {self.status} cannot be revised"
+                f"状態「{self.status_ja}」のプランは修正できません。{ja} / a plan that is {self.status} cannot be "
+                f"revised: {en}"
             )
         if intention is None:
             self._revised(support_direction=support_direction, goals=list(goals), roles=_roles(roles))
@@ -188,8 +219,10 @@ class Plan(JourneyAggregate):
     def propose(self) -> None:
         """D4 D6: take the plan to the meeting."""
         if self.status not in EDITABLE:
+            ja, en = next_step(self.status)
             raise PlanNotEditable(
-                f"状態「{self.status_ja}」のプランは提出できません / a plan that is {self.status} cannot be proposed"
+                f"状態「{self.status_ja}」のプランは提出できません。{ja} / a plan that is {self.status} cannot be "
+                f"proposed: {en}"
             )
         _roles(self.roles)
         period = {k: v for k, v in (("starts_on", getattr(self, "starts_on", None)),
@@ -228,8 +261,10 @@ class Plan(JourneyAggregate):
     def request_closure(self, progress: str) -> None:
         """D7: the owner asks the meeting to evaluate and end the plan."""
         if self.status not in CLOSABLE:
+            ja, en = next_step(self.status)
             raise DomainError(
-                f"承認されていないプラン（{self.status_ja}）は終結を依頼できません / only an approved plan can be closed"
+                f"承認されていないプラン（{self.status_ja}）は終結を依頼できません。{ja} / only an approved plan can be "
+                f"closed: {en}"
             )
         if not progress.strip():
             raise Invalid("経過を入力してください / describe the progress so far")
@@ -268,15 +303,17 @@ class Plan(JourneyAggregate):
         """伴走支援 (D11 「本人に寄り添い、伴走する」): once every goal of a plan in force is met, the case stays
         accompanied with periodic check-ins and no active plan, distinct from 終結."""
         if self.status not in IN_FORCE:
+            ja, en = next_step(self.status)
             raise PlanNotEditable(
-                f"実施中のプランだけが伴走支援に移れます（現在: {self.status_ja}）/ only a plan in force moves to "
-                "accompaniment"
+                f"実施中のプランだけが伴走支援に移れます（現在: {self.status_ja}）。{ja} / only a plan in force moves "
+                f"to accompaniment: {en}"
             )
         unmet = [g for g in self.all_goals() if g not in goals_met]
         if unmet:
             raise Invalid(
                 "目標をすべて達成してから伴走支援に移ります。未達成: " + "、".join(unmet)
-                + " / every goal of the plan is met before accompaniment"
+                + "。達成した目標に印を付けて送り直すか、支援を続けてください / every goal of the plan is met before "
+                "accompaniment: mark each goal met and send again, or continue the support"
             )
         self._accompanied(since=since)
 
@@ -288,14 +325,19 @@ class Plan(JourneyAggregate):
     def check_in(self, on: date, how: str, note: str) -> None:
         """伴走支援: one periodic check-in, with its date (never before 伴走支援 began)."""
         if self.status != "accompanying":
+            then = next_step(self.status)
+            if self.status in IN_FORCE:
+                then = ("目標をすべて達成したら「伴走支援に移る」を押してから、見守りを記録してください",
+                        "once every goal is met, start accompanying first, then record the check-in")
             raise NotAccompanying(
-                f"伴走支援中のケースだけ見守りの記録ができます（現在: {self.status_ja}）/ check-ins are recorded during "
-                "accompaniment"
+                f"伴走支援中のケースだけ見守りの記録ができます（現在: {self.status_ja}）。{then[0]} / check-ins are "
+                f"recorded during accompaniment: {then[1]}"
             )
         if on < self.accompanying_since:
             raise NotAccompanying(
-                f"伴走支援の開始日（{self.accompanying_since.isoformat()}）より前の日付は記録できません / "
-                "a check-in is not dated before accompaniment began"
+                f"伴走支援の開始日（{self.accompanying_since.isoformat()}）より前の日付は記録できません。"
+                f"{self.accompanying_since.isoformat()} 以降の日付にしてください / a check-in is not dated before "
+                f"accompaniment began: date it {self.accompanying_since.isoformat()} or later"
             )
         if not how.strip():
             raise Invalid("方法を入力してください / how the check-in was made")
