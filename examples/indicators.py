@@ -21,9 +21,11 @@ prefix --inbox-prefix ($NATS_INBOX_PREFIX), by default `_INBOX_<user>`, or `_INB
 .creds file or an NKey (Jusou's integrator may subscribe to that one only).
 A refused sign-in stops it at once with status 2 and why. After each batch it prints the
 view as one JSON line; it stops after N messages (--count), once caught up (--once), on Ctrl-C or
-on SIGTERM (also while it waits for NATS). The view and the last stream sequence are saved to FILE
-before the batch is acked, so a restart resumes where it stopped and a redelivered message changes
-nothing.
+on SIGTERM (also while it waits for NATS). The view, the last stream sequence and each source's last
+`source_position` are saved to FILE before the batch is acked, so a restart resumes where it stopped, a
+redelivered message changes nothing, and neither does a copy of an event already counted (its source's
+`source_position` again at a later stream sequence: a republish after the stream's two-minute duplicate
+window, or a body copied by whoever holds that service's NATS password); a copy is counted in `skipped`.
 """
 
 import argparse
@@ -40,7 +42,7 @@ from jusou_contract import PRODUCERS, STREAM, PoisonMessage, parse, upcast
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
-         "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0}
+         "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0, "positions": {}}
 
 
 def apply(view: dict, subject: str, body: bytes) -> None:
@@ -52,6 +54,11 @@ def apply(view: dict, subject: str, body: bytes) -> None:
         raise PoisonMessage(f"the envelope claims {envelope.source}.{envelope.event_type} on {subject}")
     if envelope.source not in PRODUCERS.get(envelope.event_type, ()):  # a type only its producers publish (CONTRACT.md)
         raise PoisonMessage(f"{envelope.source} does not publish {envelope.event_type}: only {PRODUCERS.get(envelope.event_type)}")
+    positions = view.setdefault("positions", {})  # a view saved by an earlier version has none
+    if envelope.source_position <= positions.get(envelope.source, 0):  # a source's positions only rise (CONTRACT.md)
+        raise PoisonMessage(f"{envelope.source} position {envelope.source_position} is counted already "
+                            f"(a copy or a republish: the last counted is {positions[envelope.source]})")
+    positions[envelope.source] = envelope.source_position
     kind, case = envelope.event_type, str(envelope.case_id)
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]
