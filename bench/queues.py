@@ -13,7 +13,7 @@ the kernel knows of every thread of every process on the machine (not only the s
   the journeys' own times.
 
 Threads are named by `bench/thread_names_site` (Python threads) or by `comm` (nats-server's, the kernel's); numbers
-in names are folded to N. The suite runs with the bench's environment (`JUSOU_INBOX_BATCH=16`, SQLite), the load from
+in names are folded to N. The suite runs with the bench's environment (`JUSOU_INBOX_BATCH=16`; SQLite, or PostgreSQL with `--store postgres`, whose backends are then named for their service and their waits sampled: `PgWaits`), the load from
 bench/load.py's driver processes, waits on the bus as the scorecard's.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -171,6 +172,93 @@ class GilSpy:
         return out
 
 
+class PgWaits:
+    """PostgreSQL's side of a step (`--store postgres`): every `every` s, what each backend of the suite is doing
+    (`pg_stat_activity`, named `jusou-<service>` by bench/switch_site through PGAPPNAME): active on a CPU
+    (`running`), waiting for a lock, for the WAL's flush, for the client (idle in a transaction: the service holds it
+    open), or idle; with the statement's first words. The samples ÷ the samples taken are the mean number of the
+    service's backends in that state: a service whose commits wait for each other at its events table's
+    `LOCK TABLE` shows `Lock:relation`; one whose flushes queue, `LWLock:WALWrite` / `IO:WALSync`."""
+
+    def __init__(self, conninfo: dict[str, Any], every: float = 0.01) -> None:
+        self.conninfo, self.every = conninfo, every
+        self.counts: dict[tuple[str, str], int] = defaultdict(int)
+        self.samples = 0
+        self.pids: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-pg-waits", daemon=True)
+
+    def _loop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(**self.conninfo, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute(
+                    "SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 40) "
+                    "FROM pg_stat_activity WHERE application_name LIKE 'jusou-%%'").fetchall()
+                self.samples += 1
+                for pid, app, state, wtype, wevent, query in rows:
+                    who = "pg:" + app.removeprefix("jusou-")
+                    self.pids[pid] = who
+                    if state == "idle":
+                        what = "idle"
+                    elif wtype is None:
+                        what = f"running | {' '.join((query or '').split()[:3])}"
+                    else:
+                        what = f"{state}: {wtype}:{wevent} | {' '.join((query or '').split()[:3])}"
+                    self.counts[(who, what)] += 1
+                self._stop.wait(self.every)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def means(self) -> dict[str, dict[str, float]]:
+        """{pg:<service>: {state: mean backends in it}}."""
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        for (who, what), n in sorted(self.counts.items(), key=lambda kv: -kv[1]):
+            out[who][what] = round(n / max(1, self.samples), 3)
+        return out
+
+
+def pg_statements(conninfo: dict[str, Any], reset: bool = False) -> dict[str, tuple[int, float, int]] | None:
+    """{statement (schemas folded): (calls, total ms executing, WAL bytes)} from `pg_stat_statements` when the server
+    has it (a scratch cluster with `shared_preload_libraries = 'pg_stat_statements'`: `--env JUSOU_PG_PORT=...`),
+    then reset when `reset`; None when it has not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            rows = conn.execute("SELECT query, calls, total_exec_time, wal_bytes FROM pg_stat_statements "
+                                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                                ).fetchall()
+            if reset:
+                conn.execute("SELECT pg_stat_statements_reset()")
+    except psycopg.Error:
+        return None
+    out: dict[str, tuple[int, float, int]] = {}
+    for query, calls, ms, wal in rows:
+        key = re.sub(r'"bench_[0-9_]+_([a-z]+)"', r'"\1"', " ".join(query.split()))[:110]
+        c0, m0, w0 = out.get(key, (0, 0.0, 0))
+        out[key] = (c0 + int(calls), m0 + float(ms), w0 + int(wal))
+    return out
+
+
+def pg_backends(conninfo: dict[str, Any]) -> dict[int, str]:
+    """pid → `pg:<service>` of the suite's PostgreSQL backends (PGAPPNAME), and `pg:server` for PostgreSQL's own
+    processes (the WAL writer, the checkpointer, ...), `pg:others` for other clients' backends (other programs)."""
+    import psycopg
+
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, application_name, backend_type FROM pg_stat_activity").fetchall()
+    return {pid: ("pg:" + app.removeprefix("jusou-") if app.startswith("jusou-")
+                  else "pg:others" if kind == "client backend" else "pg:server") for pid, app, kind in rows}
+
+
 def owners(suite_pids: dict[str, int], driver_pids: dict[str, int]) -> dict[int, str]:
     """pid → who: a suite process, a driver, this process, or `other` (another program on the machine)."""
     named = {pid: name for name, pid in suite_pids.items()} | {pid: "drivers" for pid in driver_pids.values()}
@@ -219,7 +307,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jusou-bench-queues-") as folder:
         data = Path(folder) / "data"
         names_prefix = str(Path(folder) / "names")
-        env = load.env_for_store("sqlite", data) | {
+        env = load.env_for_store(args.store, data) | {
+            "JUSOU_BENCH_PGAPPNAME": "1",
             # bench/switch_site names the threads (bench/thread_names_site) and sets JUSOU_BENCH_SWITCH_INTERVAL if given
             "PYTHONPATH": str(ROOT / "bench" / "switch_site"), "JUSOU_BENCH_THREADS_OUT": names_prefix,
         } | dict(item.split("=", 1) for item in args.env)
@@ -241,7 +330,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     named = owners(pids, drivers.pids)
                     await drivers.closed("whole_for_bench", 2, args.warm)  # warm: the lags learnt, caches filled
                     await bus.drain(30)
+                    pg_info = None
+                    if args.store == "postgres":
+                        from bench.raw import pg_conninfo
+
+                        pg_info = pg_conninfo()
                     for workers in args.steps:
+                        if pg_info is not None:
+                            named.update(await asyncio.to_thread(pg_backends, pg_info))
                         tail.read()
                         load_before = os.getloadavg()[0]
                         m0, s0 = machine(), snapshot(named)
@@ -250,8 +346,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         began = time.perf_counter()
                         spies = {name: GilSpy(pids[name], args.seconds, Path(folder) / f"gil-{name}-{workers}.raw")
                                  for name in args.gil}
-                        with Runnable() as runnable:
+                        pg_waits = PgWaits(pg_info) if pg_info is not None else None
+                        if pg_info is not None:
+                            await asyncio.to_thread(pg_statements, pg_info, True)
+                        with Runnable() as runnable, (pg_waits or contextlib.nullcontext()):
                             outcome = await drivers.closed("whole_for_bench", workers, args.seconds)
+                        if pg_info is not None:
+                            named.update(await asyncio.to_thread(pg_backends, pg_info))
                         wall = time.perf_counter() - began
                         m1, s1 = machine(), snapshot(named)
                         us1 = {name: user_system(pid) for name, pid in pids.items()}
@@ -294,6 +395,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             name: round((us1[name][1] - us0[name][1]) / max(1e-9, sum(us1[name]) - sum(us0[name])), 2)
                             for name in pids}
                         step["gil_held"] = {name: spy.held() for name, spy in spies.items()}
+                        step["pg_waits"] = pg_waits.means() if pg_waits is not None else {}
+                        statements = await asyncio.to_thread(pg_statements, pg_info) if pg_info is not None else None
+                        step["pg_statements"] = {  # per journey: calls, ms executing, WAL bytes
+                            q: [round(c / max(1, len(outcome.completed)), 2), round(ms / max(1, len(outcome.completed)), 3),
+                                round(w / max(1, len(outcome.completed)))]
+                            for q, (c, ms, w) in sorted((statements or {}).items(), key=lambda kv: -kv[1][1])}
                         results["steps"].append(step)
                         print(render(step), flush=True)
             finally:
@@ -301,6 +408,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await bus.close()
         finally:
             suite.stop()
+            if args.store == "postgres":
+                load.drop_pg_schemas(env["JUSOU_PG_SCHEMA_PREFIX"], SERVICES)
     return results
 
 
@@ -338,6 +447,16 @@ def render(step: dict[str, Any]) -> str:
         cpu = sum(row[0] for key, row in step["threads"].items() if key.split("|")[0] == name) / wall
         parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(held.items(), key=lambda kv: -kv[1]) if k != "(any)")
         lines.append(f"   {name}: GIL held {held.get('(any)', 0):.2f} of the time (its CPU {cpu:.2f} cores): {parts}")
+    for who, states in sorted(step.get("pg_waits", {}).items()):
+        lines.append(f"   {who} backends, mean number in each state: "
+                     + "; ".join(f"{what} {n:.2f}" for what, n in list(states.items())[:8]))
+    statements = step.get("pg_statements") or {}
+    if statements:
+        lines.append(f"   PostgreSQL statements per journey (pg_stat_statements): {sum(v[0] for v in statements.values()):.1f} "
+                     f"calls, {sum(v[1] for v in statements.values()):.2f} ms executing, "
+                     f"{sum(v[2] for v in statements.values()):.0f} WAL bytes; the costliest:")
+        for q, (calls, ms, wal) in list(statements.items())[:14]:
+            lines.append(f"     {calls:7.2f} calls {ms:8.3f} ms {wal:7.0f} B  {q}")
     for name, c in step["commands_ms"].items():
         lines.append(f"   {name}: {c['n']} commands ({step['per_journey_commands'][name]} a journey), in-service ms "
                      f"p50 {c['p50']} p90 {c['p90']}")
@@ -352,6 +471,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drivers", type=int, default=max(2, (os.cpu_count() or 2) // 2))
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the suite's stores; postgres also names its backends and samples their waits")
     parser.add_argument("--shared-session", action="store_true",
                         help="the driver processes in this process's session (before 2026-12-07), not each in its own")
     parser.add_argument("--gil", default="", metavar="SERVICE[,SERVICE]",

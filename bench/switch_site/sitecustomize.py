@@ -16,6 +16,17 @@ import sys
 _INTERVAL = os.environ.get("JUSOU_BENCH_SWITCH_INTERVAL")
 if _INTERVAL:
     sys.setswitchinterval(float(_INTERVAL))
+if os.environ.get("JUSOU_BENCH_PGAPPNAME"):
+    # PostgreSQL's backends named for the service that opened them (libpq reads PGAPPNAME): bench/queues.py --store
+    # postgres counts each backend's CPU and samples its waits (pg_stat_activity) under its service's name
+    try:
+        with open("/proc/self/cmdline", "rb") as _cmdline:
+            _args = _cmdline.read().split(b"\0")
+        _module = next((a.decode() for a in _args if a.startswith(b"services.")), "")
+        if _module:
+            os.environ["PGAPPNAME"] = "jusou-" + _module.split(".")[1]
+    except OSError:
+        pass
 if os.environ.get("JUSOU_BENCH_THREADS_OUT"):
     _names = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "thread_names_site",
                           "sitecustomize.py")
