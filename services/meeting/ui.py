@@ -301,6 +301,9 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
         "take_up", "gap", "sitting", "agenda"} | ({"learning"} if settled else set())
     unplaced = [message for where, message in (errors or {}).items() if where not in shown]
     top = {"flash": "／".join(unplaced), "flash_kind": "ng"} if unplaced else {}
+    # what was typed into such a form (a decision's reasons, an evaluation's course…), shown to copy: else lost
+    unsent = [row for where in (errors or {}) if where not in shown
+              for row in _typed_texts((forms or {}).get(where) or {}, list(meeting.get("attendees", [])))]
     return ui.render(request, "meeting_meeting.html", f"{MEETING_TYPES[meeting['meeting_type']]} / meeting",
                      status_code=status_code, meeting=meeting, agenda=agenda, minutes=minutes, cases=cases,
                      settled=settled, present_rows=PRESENT_ROWS, city=app.city(), concern_choices=_concern_choices(),
@@ -308,7 +311,26 @@ def _meeting_page(request: Request, app: MeetingApplication, meeting_id: UUID, s
                      learnings=[r for r in app.learnings() if r["meeting_id"] == str(meeting_id)],
                      signature=_signature(agenda), forms=forms or {}, errors=errors or {}, agencies=sorted(agencies()),
                      suspended=suspended, resource_kinds=list(RESOURCE_KINDS.values()),
-                     sitting_seen=app.read(meeting_id, Meeting, "会議").version, **top, **LABELS)
+                     sitting_seen=app.read(meeting_id, Meeting, "会議").version, unsent=unsent, **top, **LABELS)
+
+
+#: a decision's, an evaluation's or a resumption's fields as the page names them (the typed texts worth keeping)
+_TYPED_LABELS = {"reasons": "決定の理由", "primary_agency": "主担当機関", "course": "支援の経過", "result": "支援の成果",
+                 "reason": "理由", "next_review_on": "次回の見直し日"}
+
+
+def _typed_texts(form: dict[str, Any], attendees: list[str]) -> list[tuple[str, str]]:
+    """The texts typed into a refused form the page no longer shows, labelled as the form labels them: each
+    attendee's reason or comment by its agency, each goal's note by its goal."""
+    rows = [(label, str(form[key]).strip()) for key, label in _TYPED_LABELS.items() if str(form.get(key) or "").strip()]
+    for index, typed in (form.get("positions") or {}).items():
+        agency = attendees[int(index)] if str(index).isdigit() and int(index) < len(attendees) else f"機関{index}"
+        if str(typed.get("reason") or "").strip():
+            rows.append((f"{agency}の意見", str(typed["reason"]).strip()))
+    for index, typed in (form.get("goals") or {}).items():
+        if str(typed.get("note") or "").strip():
+            rows.append((f"目標「{typed.get('goal') or int(index) + 1}」の所見", str(typed["note"]).strip()))
+    return rows
 
 
 @router.get("/ui/meetings/{meeting_id}", response_class=HTMLResponse, dependencies=[requires("meeting.read")])
@@ -402,7 +424,8 @@ async def evaluate(request: Request, meeting_id: UUID, app: App) -> Response:
     goal_results = [{"goal": goal, "result": text.get(f"result-{i}", ""), "note": text.get(f"note-{i}", "")}
                     for i, goal in enumerate(_listed(text.get("goal")))]
     form = {**{k: text.get(k, "") for k in ("outcome", "course", "result", "reason", "next_review_on")},
-            "goals": {str(i): {"result": row["result"], "note": row["note"]} for i, row in enumerate(goal_results)}}
+            "goals": {str(i): {"result": row["result"], "note": row["note"], "goal": row["goal"]}
+                      for i, row in enumerate(goal_results)}}
     try:
         form["next_review_on"] = typed_dates(EvaluationIn, text).get("next_review_on", "")  # 和暦 typed as text
         command = form_model(EvaluationIn, {**text, "goal_results": goal_results})
