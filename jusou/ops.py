@@ -217,15 +217,18 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
                                     else bus["dead_letters"].get(consumer["name"], 0))
         if consumer["stream"] == STREAM and (partitions > 1) != bool(partitioned):
             consumer["unused"] = True  # of the other layout (before a switch, after the way back): its pending is no lag
+    owned = {name: owned_consumers(name) for name in services}
     for name, row in services.items():
-        row["consumers"] = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] == name]
+        row["consumers"] = [c for c in bus["consumers"] if (c["stream"], c["name"]) in owned[name]]
         row["dead_letters"] = bus["dead_letters"].get(name, 0) if bus["up"] else None
         row["partitions"] = partitions
         row["lag"] = _source_lag(name, row["consumers"], partitions) if bus["up"] else {}
         if partitions > 1:  # a partition consumer's row has none: a message is parked per source
             row["source_dead_letters"] = {source: bus["dead_letters"].get(f"{name}--{source}", 0)
                                           for source in sorted(subscriptions_of(name))} if bus["up"] else {}
-    others = [c for c in bus["consumers"] if c["name"].split("--", 1)[0] not in services]
+    # the integrator may name a consumer `intake--anything` (only the services' own names are denied it): a consumer is a
+    # service's only by its exact name, never by its prefix, so another's is never shown, or summed, as the service's
+    others = [c for c in bus["consumers"] if not any((c["stream"], c["name"]) in names for names in owned.values())]
     down = [name for name, row in services.items() if row["health"] not in ("ready", "degraded")] + (
         [] if bus["up"] else ["nats"])
     degraded = [name for name, row in services.items() if row["health"] == "degraded"]
@@ -277,6 +280,20 @@ def tracked_sources(tracking: dict[str, Any]) -> dict[str, int]:
             partitioned = PARTITION_TRACKING.fullmatch(name)
             source = partitioned[1] if partitioned else name
             found[source] = max(found.get(source, 0), position)
+    return found
+
+
+def owned_consumers(service: str) -> set[tuple[str, str]]:
+    """(stream, name) of every durable consumer the service makes or could make, whatever JUSOU_PARTITIONS is: each
+    `<service>--<source>` with its partition consumers `--p0` … `--p63`, and its replay consumer (the names the
+    integrator is denied, shared/messaging/natsauth.reserved_consumers)."""
+    from shared.messaging.natsauth import MAX_PARTITIONS
+
+    found: set[tuple[str, str]] = set()
+    for durable, (stream, _) in durable_consumers(service, subscriptions_of(service)).items():
+        found.add((stream, durable))
+        if stream == STREAM:
+            found.update((STREAM, f"{durable}--p{k}") for k in range(MAX_PARTITIONS))
     return found
 
 
@@ -515,11 +532,13 @@ async def _with_js(work: Any) -> Any:
 def _as_text(value: Any) -> Any:
     """Words from a dead letter (its reason, headers, body: written by whoever parked it, a service's NATS user) as
     Rich text: no markup read in them, and every control character but the line break shown escaped (`\\x1b`), so an
-    escape sequence reaches the operator's terminal as characters, never as a command (a link, a cleared screen)."""
+    escape sequence reaches the operator's terminal as characters, never as a command (a link, a cleared screen); so are
+    format characters (category Cf: a bidi override would turn the rest of a row around, a zero-width space make a
+    name look like a service's own: `\\u202e`, `\\u200b`)."""
     from rich.text import Text
 
-    return Text("".join(ch if ch == "\n" or unicodedata.category(ch) != "Cc" else ch.encode("unicode_escape").decode()
-                        for ch in str(value)))
+    return Text("".join(ch if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf")
+                        else ch.encode("unicode_escape").decode() for ch in str(value)))
 
 
 def deadletters_list(args: argparse.Namespace) -> int:
