@@ -459,8 +459,10 @@ def office_text(message: object) -> Markup:
 #: a disclosure of the person to the staff member it names (intake records each showing: D9 D15)
 DISCLOSURES = frozenset({"Case.PersonDisclosed", "Person.Shown"})
 #: records kept for the store's own rules, not steps of the person's journey: each plan's 1ケース1プラン record
-#: (shared/domain/open_plan.py) came right after 「支援プランの作成」 as a second step; kept in 監査 (the causation tree)
-BOOKKEEPING = ("OpenPlan.",)
+#: (shared/domain/open_plan.py) came right after 「支援プランの作成」 as a second step; the meeting's note that a program
+#: holds the case (HeldCase, services/meeting/domain.py: which programs may bring it a first plan, D6) came once per
+#: program after 「多機関協働の開始」「アウトリーチの開始」「参加支援の開始」 as 「会議 担当開始の受領 — 自動」; kept in 監査
+BOOKKEEPING = ("OpenPlan.", "HeldCase.")
 
 
 def journey_steps(rows: Sequence[Mapping[str, Any]], staff: Mapping[str, str] | None) -> tuple[list[Any], list[Any]]:
