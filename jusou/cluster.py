@@ -43,12 +43,15 @@ from jusou.runner import (
     SuiteFailed,
     _finish,
     _signal_group,
+    absolute_paths,
     accepts_connections,
     hold_data_folder_or_say,
     is_ready,
+    listen_host,
     nats_server_binary,
     port_in_use,
     port_taken_ja,
+    reach_host,
     run_async,
     store_description,
     subscriptions,
@@ -326,6 +329,7 @@ class ScaleOut:
         if any(len(self.ports[s]) != replicas for s in services):
             raise ValueError(f"each service needs {replicas} ports")
         self.extra_env = dict(extra_env or {})
+        self.host = listen_host(self.extra_env)
         self.cluster = NatsCluster(self.data_dir, nodes, services)
         self.processes: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
         self.ready_seconds: float | None = None
@@ -334,7 +338,7 @@ class ScaleOut:
         return f"{service}-{replica}"
 
     def url(self, service: str, replica: int) -> str:
-        return f"http://{HOST}:{self.ports[service][replica - 1]}"
+        return f"http://{reach_host(getattr(self, 'host', HOST))}:{self.ports[service][replica - 1]}"
 
     def urls(self, service: str) -> list[str]:
         return [self.url(service, r) for r in range(1, self.replicas + 1)]
@@ -345,12 +349,14 @@ class ScaleOut:
     def check_ports(self) -> None:
         wanted = self.cluster.ports()
         wanted |= {self.name(s, r): self.ports[s][r - 1] for s in self.services for r in range(1, self.replicas + 1)}
-        taken = {what: port for what, port in wanted.items() if port_in_use(port)}
+        services = {self.name(s, r) for s in self.services for r in range(1, self.replicas + 1)}
+        taken = {what: port for what, port in wanted.items()
+                 if port_in_use(port, getattr(self, "host", HOST) if what in services else HOST)}
         if taken:
             raise PortTaken(taken)
 
     def service_env(self) -> dict[str, str]:
-        env = {**os.environ, **self.extra_env}
+        env = absolute_paths({**os.environ, **self.extra_env})
         if env.get("JUSOU_STORE", "postgres").lower() != "postgres":
             raise SuiteFailed("cluster", "replicas of a service share one store: JUSOU_STORE must be postgres", None)
         env.update(
@@ -358,7 +364,7 @@ class ScaleOut:
             JUSOU_DATA_DIR=str(self.data_dir),  # the one cipher key, made below, and the NATS passwords
             NATS_URL=self.cluster.url,
             JUSOU_STREAM_REPLICAS=str(STREAM_REPLICAS),
-            JUSOU_HOST=HOST,
+            JUSOU_HOST=getattr(self, "host", HOST),
             PYTHONUNBUFFERED="1",
             # Replicas share each durable consumer: one message in flight, whatever the shell says
             # (runs of more need one process per consumer: shared/messaging/inbox.py, "Runs").

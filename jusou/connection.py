@@ -10,11 +10,34 @@ command's connection tries each server of NATS_URL twice, for at most `DEADLINE_
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 NATS_TIMEOUT_SECONDS = 2.0  # one attempt at one server
 DEADLINE_SECONDS = 5.0  # every attempt of one connection
 EXIT_STATUS = 3
+
+
+class StoreMissing(Exception):
+    """A command that only reads found no store of the service where JUSOU_DATA_DIR points: it says so instead of
+    making an empty store there (and a new cipher key). `jusou` prints it and exits with status 2."""
+
+    def __init__(self, service: str, folder: Path) -> None:
+        super().__init__(f"{folder} に {service} のストアがありません。JUSOU_DATA_DIR（または --data-dir）が `jusou up` の"
+                         f"データフォルダを指しているか確かめてください。\n"
+                         f"no store of {service} in {folder}: check that JUSOU_DATA_DIR (or --data-dir) names the data "
+                         "folder of `jusou up`")
+
+
+class StreamMissing(Exception):
+    """The NATS a command reached holds no stream it must read (a NATS no suite ever used, or NATS_URL naming another
+    one): `jusou` says so with status 3 (could not look), not a traceback."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"NATS にストリーム {stream} がありません。NATS_URL が Jusou の NATS を指しているか、Jusou がそこで"
+                         f"起動したことがあるか（`jusou nats init`）確かめてください。\n"
+                         f"NATS holds no stream {stream}: check that NATS_URL names Jusou's NATS and that Jusou has run "
+                         "there (`jusou nats init` makes the streams)")
 
 
 class NatsUnavailable(Exception):

@@ -93,7 +93,7 @@ async def _back_command(service: str, wait_s: float, keep_consumers: bool) -> Ba
     broker = NatsBroker(servers(url), logger=None, **broker_credentials())
     try:
         await broker.start()
-        with open_store(service) as app:
+        with open_store(service, must_exist=True) as app:
             return await back(app, nc.jetstream(timeout=10), broker, max_deliver=settings.current().max_deliver,
                               wait_s=wait_s, keep_consumers=keep_consumers)
     finally:

@@ -170,6 +170,9 @@ def retention_command(args: argparse.Namespace) -> int:
     found, cases, erased, unread = suite_records()
     for problem in unread:
         print(f"読めない記録先 / store not read: {problem}", file=sys.stderr)
+    if len(unread) == len(SERVICES):  # a mistyped folder: it said "no record is past its period" with status 0
+        print("どの事業の記録も読めませんでした / no program's store was read", file=sys.stderr)
+        return 2
     rows = listed(found, cases, erased, years, today, people_too=not unread)
     if unread:
         print("読めない事業があるため、消去できる相談者は挙げません / a program's store was not read: no person is "

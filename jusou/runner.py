@@ -197,9 +197,32 @@ def nats_server_binary() -> str:
     )
 
 
+#: Variables naming a file or folder: a service runs from ROOT, so a path relative to the operator's folder is made
+#: absolute before it is handed on (the service would read another file, or none, from the repository's folder).
+PATH_VARIABLES = ("JUSOU_MUNICIPALITY_FILE", "JUSOU_AUTH_DIR", "JUSOU_SESSION_DIR", "JUSOU_TARGETS_FILE")
+
+
+def listen_host(extra_env: dict[str, str] | None = None) -> str:
+    """Where the services listen: `JUSOU_HOST` as the operator set it (checked at start: shared/settings.py
+    `host_problem`), else 127.0.0.1. It was overwritten with 127.0.0.1, whatever the operator had set."""
+    given = str((extra_env or {}).get("JUSOU_HOST") or os.environ.get("JUSOU_HOST") or "").strip()
+    return given or HOST
+
+
+def reach_host(listening: str) -> str:
+    """Where this machine reaches a service listening on `listening` (a wildcard: the loopback), as a URL writes it."""
+    host = {"0.0.0.0": HOST, "::": "::1"}.get(listening, listening)
+    return f"[{host}]" if ":" in host else host
+
+
+def absolute_paths(env: dict[str, str]) -> dict[str, str]:
+    """`env` with each of PATH_VARIABLES that is set made absolute (from this process's folder)."""
+    return env | {name: str(Path(env[name].strip()).resolve()) for name in PATH_VARIABLES if env.get(name, "").strip()}
+
+
 def port_in_use(port: int, host: str = HOST) -> bool:
     """True if something listens on the port (binding as uvicorn does, with SO_REUSEADDR, fails)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
@@ -278,6 +301,7 @@ class Suite:
             raise ValueError(f"no port for {', '.join(unknown)}")
         self.services = services
         self.extra_env = dict(extra_env or {})
+        self.host = listen_host(self.extra_env)
         self.ready_seconds: float | None = None
         self.nats: subprocess.Popen[bytes] | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -290,14 +314,14 @@ class Suite:
         return self.logs_dir / f"{name}.log"
 
     def url(self, name: str) -> str:
-        return f"http://{HOST}:{self.ports[name]}"
+        return f"http://{reach_host(getattr(self, 'host', HOST))}:{self.ports[name]}"
 
     def check_ports(self) -> None:
         """Raise PortTaken, naming every taken port, before anything is started."""
         wanted = {name: self.ports[name] for name in self.services}
-        if self.own_nats:
-            wanted = {"nats": self.nats_port, **wanted}
-        taken = {what: port for what, port in wanted.items() if port_in_use(port)}
+        taken = {what: port for what, port in wanted.items() if port_in_use(port, getattr(self, "host", HOST))}
+        if self.own_nats and port_in_use(self.nats_port):
+            taken = {"nats": self.nats_port, **taken}
         if taken:
             raise PortTaken(taken)
 
@@ -408,11 +432,11 @@ class Suite:
         return (found.nats_user(user), natsauth.credentials_at(found.credentials_path, self.services)[user])
 
     def service_env(self) -> dict[str, str]:
-        env = {**os.environ, **self.extra_env}
+        env = absolute_paths({**os.environ, **self.extra_env})
         env.update(
             JUSOU_DATA_DIR=str(self.data_dir),
             NATS_URL=self.nats_url,
-            JUSOU_HOST=HOST,
+            JUSOU_HOST=getattr(self, "host", HOST),
             PYTHONUNBUFFERED="1",
         )
         # one process per service: each consumer applies up to 16 waiting messages per transaction (docs/capacity.md §5.1)

@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any, NoReturn
 
 from shared import tenancy
@@ -125,7 +126,12 @@ def operator_token() -> str:
     from shared.web.auth import operator_token as deployments
 
     tenant = tenancy.current_tenant()
-    if tenant is None or current().token.strip():
+    if current().token.strip():
+        return deployments()
+    if tenant is None:
+        settings = AuthSettings.from_env()
+        if settings.development:
+            require_data_folder(settings.folder, current().data_path)
         return deployments()
     if tenant.oidc is not None:
         raise SystemExit(f"自治体 {tenant.id} は認証基盤でログインします。その認証基盤のトークンを JUSOU_TOKEN に設定してください / "
@@ -133,5 +139,20 @@ def operator_token() -> str:
     from shared.organisation.reference import lead_division
     from shared.web.auth import CLI_TTL_SECONDS, DevIssuer
 
+    require_data_folder(tenant.data_path / "auth", tenant.data_path)
+
     return DevIssuer(tenant.data_path / "auth").mint(f"cli:{getpass.getuser()}", lead_division(), ["auditor"],
                                                      AuthSettings.from_env().audience, CLI_TTL_SECONDS, tenant=tenant.id)
+
+
+def require_data_folder(auth_folder: Path, data_folder: Path) -> None:
+    """Before a command mints its token with the development issuer's key: status 2 where there is no key and no data
+    folder, a mistyped JUSOU_DATA_DIR or --data-dir (the mint made a new key there, and the services refused its token
+    with 401 「署名が正しくありません」). A data folder without a key yet (a new deployment) gets one, as before."""
+    if (auth_folder / "signing-key.pem").is_file() or data_folder.is_dir():
+        return
+    refuse(f"データフォルダ {data_folder} がありません（開発用発行者の鍵 {auth_folder}/signing-key.pem もありません）。"
+           "JUSOU_DATA_DIR（または --data-dir）が `jusou up` のデータフォルダを指しているか確かめるか、JUSOU_TOKEN に"
+           "トークンを設定してください。",
+           f"no data folder {data_folder} (and no signing key of the development issuer in {auth_folder}): check that "
+           "JUSOU_DATA_DIR (or --data-dir) names the data folder of `jusou up`, or give a token in JUSOU_TOKEN")

@@ -26,11 +26,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
 
+from jusou.connection import StoreMissing, StreamMissing
 from jusou.runner import Translate, application_class, translator
 from shared import tenancy
 from shared.contract.events import (
@@ -55,15 +56,15 @@ def service_parts(service: str) -> tuple[type[ServiceApplication], Translate]:
     return application_class(service), translator(service)
 
 
-class StoreMissing(Exception):
-    """A command that only reads found no store of the service where JUSOU_DATA_DIR points: it says so instead of
-    making an empty store there (and a new cipher key)."""
-
-    def __init__(self, service: str, folder: Path) -> None:
-        super().__init__(f"{folder} に {service} のストアがありません。JUSOU_DATA_DIR（または --data-dir）が `jusou up` の"
-                         f"データフォルダを指しているか確かめてください。\n"
-                         f"no store of {service} in {folder}: check that JUSOU_DATA_DIR (or --data-dir) names the data "
-                         "folder of `jusou up`")
+def require_stores(services: Iterable[str]) -> None:
+    """On SQLite, StoreMissing for the first service whose store the data folder lacks (a mistyped folder), before
+    anything is made there: opening a store made an empty one, and Settings a new cipher.key."""
+    env_now = current()
+    if env_now.store != "sqlite" or tenancy.current_tenant() is not None:
+        return
+    for service in services:
+        if not (env_now.data_path / f"{service}.sqlite").is_file():
+            raise StoreMissing(service, env_now.data_path)
 
 
 @contextmanager
@@ -72,10 +73,8 @@ def open_store(service: str, follow: bool = False, *, must_exist: bool = False) 
     commands that only read): on SQLite, StoreMissing where the data folder holds no store of the service, before
     anything is made there (opening one made an empty store, and Settings a new cipher.key, in a mistyped folder)."""
     app_class, _ = service_parts(service)
-    env_now = current()
-    if (must_exist and env_now.store == "sqlite" and tenancy.current_tenant() is None
-            and not (env_now.data_path / f"{service}.sqlite").is_file()):
-        raise StoreMissing(service, env_now.data_path)
+    if must_exist:
+        require_stores((service,))
     env = store_env(Settings.from_env(service)) | {"JUSOU_READMODELS_FOLLOW": "1" if follow else "0"}
     app = app_class(env=env)
     try:
@@ -122,7 +121,10 @@ class StreamMessage:
 async def read_stream(nc: Any, stream: str, subjects: str) -> list[Any]:
     """Every message of `stream` in order (an ordered consumer; nothing is acknowledged or kept)."""
     js = nc.jetstream()
-    info = await js.stream_info(stream)
+    try:
+        info = await js.stream_info(stream)
+    except NotFoundError:
+        raise StreamMissing(stream) from None
     if info.state.messages == 0:
         return []
     sub = await js.subscribe(subjects, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
@@ -214,7 +216,7 @@ class Verification:
             for service in self.services:
                 self.say(f"checking {service}")
                 report = ServiceReport(service)
-                with open_store(service) as app:
+                with open_store(service, must_exist=True) as app:
                     heads[service] = app.recorder.max_notification_id() or 0
                     to_publish = self.compare(app, report, by_service.get(service, []))
                     check_seals(app, report)
@@ -416,10 +418,10 @@ async def rewind_tracking(consumer: str, source: str, nats_url: str, dry_run: bo
     nc = await connect_once(nats_url, name="jusou-tracking-rewind", check_version=True)
     try:
         messages = await read_stream(nc, STREAM, f"{SUBJECT_PREFIX}.{source}.>")
-        with open_store(source) as upstream:
+        with open_store(source, must_exist=True) as upstream:
             head = upstream.recorder.max_notification_id() or 0
             real, foreign = foreign_messages(upstream, messages)
-        with open_store(consumer) as app:
+        with open_store(consumer, must_exist=True) as app:
             tracking = app.recorder.max_tracking_id(source) or 0
             done = Rewind(consumer, source, head, tracking)
             if tracking <= head:

@@ -18,13 +18,16 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import socket
 import sys
+import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, JsonValue, ValidationError, field_validator
+from pydantic import Field, JsonValue, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PORTS = {
@@ -267,6 +270,63 @@ class Environment(BaseSettings):
             raise ValueError("not the base64 of a 16, 24 or 32 byte AES key")
         return value
 
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _identity_provider_url(cls, value: str, info: ValidationInfo) -> str:
+        """The IdP's addresses: https (what a token's trust rests on), http only for a test IdP on this machine."""
+        if value:
+            _check_url(value, ("https", "http"), loopback_only=("http",))
+            if info.field_name == "oidc_issuer" and urlsplit(value).query:  # OpenID Connect Discovery 1.0, §2
+                raise ValueError("? 以降（クエリー）を含んでいます / it holds a ?query, which an issuer never has")
+        return value
+
+    @field_validator("oidc_jwks_url", "oidc_client_id")
+    @classmethod
+    def _needs_an_issuer(cls, value: str, info: ValidationInfo) -> str:
+        """A client or keys of an IdP with no IdP named: the development issuer would be used and they ignored."""
+        if value and info.data.get("oidc_issuer", "?") == "":  # (absent: refused itself, named above)
+            raise ValueError("JUSOU_OIDC_ISSUER が未設定なので使われません（開発用発行者が使われます） / "
+                             "unused: JUSOU_OIDC_ISSUER is unset, so the development issuer signs the tokens")
+        return value
+
+    @field_validator("oidc_client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("空白か制御文字を含んでいます / it holds a space or a control character")
+        return value
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        if "openid" not in value.split() or any(not c.isprintable() for c in value):
+            raise ValueError("`openid` がありません（ID トークンが発行されずサインインできません） / "
+                             "no `openid` scope (the IdP would issue no ID token: no one could sign in)")
+        return value
+
+    @field_validator(*(f"{s}_url" for s in PORTS), *(f"{s}_internal_url" for s in PORTS), "otel_endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value:
+            _check_url(value, ("http", "https"))
+        return value
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_servers(cls, value: str) -> str:
+        for server in (part.strip() for part in value.split(",") if value):
+            if not server:
+                raise ValueError("カンマの前後が空です / an empty server between commas")
+            _check_url(server if "://" in server else f"nats://{server}", ("nats", "tls", "ws", "wss"))
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if any(c.isspace() or not c.isprintable() for c in value) or "/" in value or "://" in value:
+            raise ValueError("アドレスではありません / not an address")
+        return value
+
     @field_validator("store", "log_format", "cookie_secure", mode="before")
     @classmethod
     def _any_case(cls, value: Any) -> Any:
@@ -297,6 +357,36 @@ class Environment(BaseSettings):
         return str(getattr(self, f"{service}_internal_url"))
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_url(value: str, schemes: tuple[str, ...], *, loopback_only: tuple[str, ...] = ()) -> None:
+    """ValueError saying (Japanese / English) what is wrong with `value` as a URL of one of `schemes`."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("空白か制御文字を含んでいます / it holds a space or a control character")
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port  # port: ValueError when not a number from 0 to 65535
+    except ValueError:
+        raise ValueError("URL として読めません（ポート番号など） / not a URL (e.g. its port)") from None
+    wanted = "・".join(f"{scheme}://" for scheme in schemes), ", ".join(f"{scheme}://" for scheme in schemes)
+    if "://" not in value:
+        raise ValueError(f"{wanted[0]} のようなスキームが前にありません / no scheme such as {wanted[1]} in front")
+    if parts.scheme not in schemes:
+        raise ValueError(f"{parts.scheme}:// は使えません（{wanted[0]}） / {parts.scheme}:// is not one of {wanted[1]}")
+    if not host:
+        raise ValueError("ホスト名がありません / it names no host")
+    if port == 0:
+        raise ValueError("ポート 0 は使えません / port 0")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("利用者名・パスワードを含んでいます / it holds a user name or password")
+    if parts.fragment:
+        raise ValueError("# 以降（フラグメント）を含んでいます / it holds a #fragment")
+    if parts.scheme in loopback_only and host not in LOOPBACK:
+        raise ValueError(f"{parts.scheme}:// は暗号化されません（このマシン上の試験用 IdP だけに使えます） / "
+                         f"{parts.scheme}:// is not encrypted (only for a test IdP on this machine)")
+
+
 _NAMES = tuple(str(info.validation_alias) for info in Environment.model_fields.values())
 
 
@@ -323,9 +413,44 @@ class SettingsError(ValueError):
     """Bad values in the environment: the message names each variable, its value and what is allowed."""
 
 
+#: What to write instead, (Japanese, English), for the variables whose value is more than a type and bounds.
+_ALLOWED: dict[str, tuple[str, str]] = {
+    "JUSOU_OIDC_ISSUER": (
+        "市の IdP の発行者 URL（https://、例 https://idp.example.jp/realms/city）か未設定（開発用発行者）",
+        ("the city's IdP's issuer URL, https:// (e.g. https://idp.example.jp/realms/city), or unset for the "
+        "development issuer; http:// only for a test IdP on 127.0.0.1 or localhost")),
+    "JUSOU_OIDC_JWKS_URL": (
+        ("IdP の署名鍵の URL（https://、例 https://idp.example.jp/realms/city/protocol/openid-connect/certs）、"
+        "JUSOU_OIDC_ISSUER と一緒に。未設定なら発行者のディスカバリー文書から"),
+        ("the IdP's signing keys, https:// (e.g. https://idp.example.jp/realms/city/protocol/openid-connect/certs), "
+        "with JUSOU_OIDC_ISSUER set; or unset: the issuer's discovery document names it")),
+    "JUSOU_OIDC_CLIENT_ID": (
+        "IdP に登録したクライアント ID（空白なし）、JUSOU_OIDC_ISSUER と一緒に",
+        "the client id registered at the IdP (no spaces), with JUSOU_OIDC_ISSUER set; or unset"),
+    "JUSOU_OIDC_SCOPES": ("`openid` を含むスペース区切りのスコープ（例 `openid profile`）",
+                          "space-separated scopes including `openid` (e.g. `openid profile`)"),
+    "JUSOU_<SERVICE>_URL": (
+        "ブラウザーから見た <service> の http(s):// アドレス（例 https://<service>.city.example）か未設定",
+        "<service>'s address as the browser reaches it, http(s):// (e.g. https://<service>.city.example), or unset"),
+    "JUSOU_<SERVICE>_INTERNAL_URL": (
+        "サービス間で <service> に届く http(s):// アドレス（例 http://<service>:<port>）か未設定",
+        "where the other services reach <service>, http(s):// (e.g. http://<service>:<port>), or unset"),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("OTLP/HTTP コレクターの http(s):// アドレス（例 http://collector:4318）か未設定",
+                                    "an OTLP/HTTP collector, http(s):// (e.g. http://collector:4318), or unset"),
+    "NATS_URL": ("nats://ホスト:ポート（例 nats://nats:4222、クラスターはカンマ区切り）か未設定",
+                 "nats://host:port (e.g. nats://nats:4222; a cluster's servers comma-separated), or unset"),
+    "JUSOU_HOST": ("このマシンのアドレス（127.0.0.1、すべてのインターフェースなら 0.0.0.0）",
+                   "an address of this machine (127.0.0.1; 0.0.0.0 for every interface)"),
+    "JUSOU_TARGETS_FILE": ("事業目標の TOML ファイルのパス（例 deploy/targets.example.toml）か未設定",
+                           "the path of a TOML file of targets (e.g. deploy/targets.example.toml), or unset"),
+}
+
+
 def _allowed(name: str) -> tuple[str, str]:
     """What the variable `name` may be, (Japanese, English)."""
-    info = next(i for i in Environment.model_fields.values() if i.validation_alias == name)
+    info = next((i for key, i in Environment.model_fields.items() if name in (i.validation_alias, key)), None)
+    if info is None:
+        return "docs/configuration.md の値", "see docs/configuration.md"
     kind = info.annotation
     if typing.get_origin(kind) is Literal:
         choices = ", ".join(f"`{choice}`" for choice in typing.get_args(kind))
@@ -335,6 +460,13 @@ def _allowed(name: str) -> tuple[str, str]:
         for key in ("ge", "le", "gt"):
             if getattr(rule, key, None) is not None:
                 bounds[key] = getattr(rule, key)
+    if name in _ALLOWED:
+        return _ALLOWED[name]
+    for service, port in PORTS.items():
+        generic = name.replace(f"_{service.upper()}_", "_<SERVICE>_")
+        if generic in _ALLOWED:
+            ja, en = (text.replace("<service>", service).replace("<port>", str(port)) for text in _ALLOWED[generic])
+            return ja, en
     if name == "JUSOU_CIPHER_KEY":
         return ("AES 鍵（16・24・32 バイト、例えば secrets.token_bytes(32)）の base64",
                 "the base64 of an AES key of 16, 24 or 32 bytes (e.g. secrets.token_bytes(32))")
@@ -349,15 +481,25 @@ def _allowed(name: str) -> tuple[str, str]:
     return "文字列", "text"
 
 
+def describe_header() -> str:
+    return "設定（環境変数）の値が正しくありません / a setting (environment variable) has a bad value:"
+
+
+def describe_footer() -> str:
+    return "docs/configuration.md に一覧があります / every setting is listed in docs/configuration.md"
+
+
 def describe(error: ValidationError) -> str:
-    lines = ["設定（環境変数）の値が正しくありません / a setting (environment variable) has a bad value:"]
+    lines = [describe_header()]
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else "?"
         ja, en = _allowed(name)
         secret = name.endswith(("_KEY", "_PASSWORD", "_SECRET", "_TOKEN"))  # never a key in a log or a terminal
         shown = "（秘密のため表示しません / not shown: a secret）" if secret else repr(problem["input"])
-        lines.append(f"  {name}={shown}: 使える値は{ja}です / allowed: {en}")
-    lines.append("docs/configuration.md に一覧があります / every setting is listed in docs/configuration.md")
+        wrong = problem.get("ctx", {}).get("error") if problem["type"] == "value_error" else None
+        lines.append(f"  {name}={shown}: {f'{wrong}; ' if wrong else ''}"
+                     f"使える値は{ja}です / allowed: {en}")
+    lines.append(describe_footer())
     return "\n".join(lines)
 
 
@@ -379,13 +521,62 @@ def current() -> Environment:
     return env
 
 
-def exit_if_invalid() -> Environment:
-    """A program's first step: bad settings stop it with status 2 and the message, no traceback."""
+def host_problem(host: str) -> str | None:
+    """Why a service could not listen on `host` (JUSOU_HOST) on this machine, None when it can: the name must
+    resolve and the address be one of this machine's (else uvicorn fails after the service has started, status 3)."""
     try:
-        return current()
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        return f"名前を解決できません / cannot be resolved ({exc})"
+    family, _, _, _, address = found[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address[0], 0))
+        except OSError as exc:
+            return f"このマシンのアドレスではありません / not an address of this machine ({exc.strerror})"
+    return None
+
+
+def targets_problem(path: str) -> str | None:
+    """Why the targets file (JUSOU_TARGETS_FILE) cannot be read as TOML, None when it can (its indicators are
+    checked where they are shown: shared/domain/figures.py)."""
+    try:
+        tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"ファイル {Path(path).resolve()} がありません / no such file"
+    except (OSError, UnicodeError) as exc:
+        return f"ファイル {Path(path).resolve()} を読めません / cannot read it ({exc})"
+    except tomllib.TOMLDecodeError as exc:
+        return f"TOML ではありません / not TOML ({exc})"
+    return None
+
+
+def environment_problems(env: Environment) -> list[str]:
+    """What `current()` cannot see in the values alone (it reads no file and asks no resolver): JUSOU_HOST that
+    cannot be listened on here, a targets file that is missing or no TOML. One line each, as `describe` writes."""
+    problems = {"JUSOU_HOST": (env.host, host_problem(env.host)),
+                "JUSOU_TARGETS_FILE": (env.targets_file, targets_problem(env.targets_file) if env.targets_file else None)}
+    lines = []
+    for name, (value, wrong) in problems.items():
+        if wrong:
+            ja, en = _allowed(name)
+            lines.append(f"  {name}={value!r}: {wrong}; 使える値は{ja}です / allowed: {en}")
+    return lines
+
+
+def exit_if_invalid() -> Environment:
+    """A program's first step: bad settings stop it with status 2 and the message, no traceback; so do a
+    JUSOU_HOST this machine cannot listen on and a targets file that cannot be read (`environment_problems`)."""
+    try:
+        env = current()
     except SettingsError as error:
         print(error, file=sys.stderr)
         raise SystemExit(2) from None
+    problems = environment_problems(env)
+    if problems:
+        print("\n".join([describe_header(), *problems, describe_footer()]), file=sys.stderr)
+        raise SystemExit(2)
+    return env
 
 
 @dataclass(frozen=True)
