@@ -79,10 +79,11 @@ class Verdict:
     forgiven: dict[str, int] = field(default_factory=dict)  # subject → owed messages its dead letters account for
 
     replaced: bool = False
+    gone: bool = False  # deleted and not made again (the stream's consumer limit): nothing delivered until it is
 
     def report(self, service: str) -> str:
         done = (f"replaced, starting at JUSOU seq {self.start_seq}, after {service}'s tracking {self.tracking}"
-                if self.replaced else "kept as it is")
+                if self.replaced else "deleted, not made again" if self.gone else "kept as it is")
         return (f"{self.consumer}: {'; '.join(self.problems)}: {done} (a consumer of {service}'s name made by someone "
                 "else? Or a store restored to an earlier point than the bus, or a release that takes a new event type "
                 "of that source? README, \"A forged message on the bus\")")
@@ -263,6 +264,11 @@ async def adopt(js: JetStreamContext, name: str, judge: Callable[[ConsumerInfo],
         try:
             await js.add_consumer(STREAM, config=make(verdict.start_seq))
         except APIError as exc:
+            if limit_reached(exc):  # deleted, and not made again: nothing is delivered until it is
+                verdict.gone = True
+                verdict.problems.append(not_made(name, "then the service makes it when restarted", named=False))
+                log.error("inbox.consumer_not_replaced", service=service, consumer=name, problem=verdict.report(service))
+                return verdict
             log.warning("inbox.consumer_replaced_elsewhere", service=service, consumer=name, error=str(exc))
             continue  # made by another replica at the same moment: examined in turn
         verdict.replaced = True
@@ -272,6 +278,27 @@ async def adopt(js: JetStreamContext, name: str, judge: Callable[[ConsumerInfo],
         verdict.problems.append(f"not replaced after {ATTEMPTS} attempts (other replicas replacing it too?)")
         log.error("inbox.consumer_not_replaced", service=service, consumer=name, problem=verdict.report(service))
     return verdict
+
+
+#: nats-server's answer to a consumer create on a stream holding as many consumers as it may: since nats-server 2.15
+#: every stream that sets no `max_consumers` of its own may hold 1,000 (`default_max_consumers`), and the integrator's
+#: consumers count with the services' (the integrator may make any number it is allowed to: session 21, HE)
+CONSUMER_LIMIT_REACHED = 10026
+
+
+def limit_reached(exc: BaseException) -> bool:
+    """Whether a consumer create was refused because the stream holds as many consumers as it may."""
+    return isinstance(exc, APIError) and exc.err_code == CONSUMER_LIMIT_REACHED
+
+
+def not_made(name: str, then: str, named: bool = True) -> str:
+    """readyz's words for a consumer of the service that the stream's consumer limit keeps from being made."""
+    return (f"{name + ': ' if named else ''}JUSOU の購読（consumer）が上限の数に達していて作れません（NATS: maximum "
+            "consumers limit reached）。運用者が使われていない購読を削除するか（jusou status の「その他の購読」、nats "
+            f"consumer rm）、JUSOU の max_consumers を上げてください / {name} cannot be made: JUSOU holds as many consumers as it may (NATS: "
+            "maximum consumers limit reached; nats-server 2.15 allows 1,000 on a stream that sets no max_consumers, "
+            "integrators' consumers included). The operator deletes the unused ones (jusou status, other consumers; "
+            f"nats consumer rm) or raises JUSOU's max_consumers; {then}")
 
 
 def start_at(start_seq: int) -> dict[str, Any]:

@@ -457,6 +457,10 @@ async def make_lease_buckets(js: JetStreamContext, services: list[str], lease_se
 # --- the consumers ----------------------------------------------------------------------------
 
 
+class ConsumerNotMade(Exception):
+    """A partition consumer the stream's consumer limit keeps from being made (`adoption.not_made` says why)."""
+
+
 class LayoutChanged(Exception):
     """A partition consumer made for another P: the partitions of the past are not these."""
 
@@ -541,6 +545,8 @@ class PartitionedInbox(Inbox):
         self.consumers: dict[int, list[PartitionConsumer]] = {}
         self.layout_problems: list[str] = []
         self.failure: str | None = None  # why the leases stopped, until they run again
+        #: partition → (when, why) its consumers could not be made here (the stream's consumer limit); tried each round
+        self.untaken: dict[int, tuple[float, str]] = {}
         self.waiting_for: list[str] = []  # unpartitioned consumers still pulled by a replica
         self.leases: Leases | None = None
         self.nc: Client | None = None  # the connection the partition consumers pull on (`run`)
@@ -556,7 +562,11 @@ class PartitionedInbox(Inbox):
         return sorted(self.consumers)
 
     def problems(self) -> list[str]:
-        return [*self.layout_problems, *([self.failure] if self.failure else []), *super().problems()]
+        # a partition whose consumer could not be made is tried again each round (here or by another replica, which
+        # may succeed): said while a try failed within the last two lease times
+        recent = time.monotonic() - 2 * self.lease_seconds
+        untaken = [why for _, (when, why) in sorted(getattr(self, "untaken", {}).items()) if when >= recent]
+        return [*self.layout_problems, *([self.failure] if self.failure else []), *untaken, *super().problems()]
 
     async def run(self, nc: Client) -> None:
         """Hold leases and run the consumers of the partitions held, until cancelled (then leave them to the others).
@@ -589,6 +599,10 @@ class PartitionedInbox(Inbox):
                     consumer = PartitionConsumer(self, js, source, partition, event_types)
                     await consumer.start()
                     started.append(consumer)
+                self.untaken.pop(partition, None)
+            except ConsumerNotMade as refused:  # reported while it lasts: the partition's events wait for nobody
+                self.untaken[partition] = (time.monotonic(), str(refused))
+                raise
             finally:
                 self.consumers[partition] = started
 
@@ -758,8 +772,14 @@ class PartitionedInbox(Inbox):
         config = make(start)
         try:
             await js.add_consumer(STREAM, config=config)
-        except APIError:
-            await js.consumer_info(STREAM, name)  # made by another replica at the same moment; else raise
+        except APIError as refused:
+            try:
+                await js.consumer_info(STREAM, name)  # made by another replica at the same moment
+            except NotFoundError:
+                if adoption.limit_reached(refused):
+                    raise ConsumerNotMade(adoption.not_made(
+                        name, "then a replica makes it within a few seconds")) from refused
+                raise refused from None  # the create's own refusal, not the "consumer not found" of looking for it
         log.info("partitions.consumer_made", consumer=name, **{k: str(v) for k, v in start.items()})
 
     async def adopt_partition(self, js: JetStreamContext, source: str, partition: int,
