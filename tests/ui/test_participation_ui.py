@@ -93,11 +93,10 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
     placement = page.locator("article[data-placement='0']")
     await expect(placement).to_contain_text("参加中")
     await expect(placement).to_contain_text("令和8年12月1日")
-    # Starting a second placement at the same resource is refused in words; the date stays.
-    await page.get_by_label("参加開始日").fill("2026-12-08")
-    await page.get_by_role("button", name="参加を始める").click()
-    await expect(page.get_by_role("alert")).to_contain_text("この資源への参加は続いています")
-    await expect(page.get_by_label("参加開始日")).to_have_value("2026-12-08")
+    # A second placement at the same resource is not offered while this one is open; the page says what to do
+    # (the refusal, 「この資源への参加は続いています」, stays for a tab opened before: tests/unit/test_hd3_placement_offered.py).
+    await expect(page.locator("#no-placement-to-start")).to_contain_text("「終了」と評価してください")
+    await expect(page.get_by_role("button", name="参加を始める")).to_have_count(0)
     await page.get_by_label("参加の状況").select_option(label="定着")
     await page.get_by_label("所見").fill("週2回通えている。スタッフとも話せるようになった")
     await page.get_by_role("button", name="評価を記録").click()
