@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from shared.kernel.group_commit import grouped_commits
 from shared.kernel.lean import reads_alone, rendered_reads
 from shared.kernel.library import without_notify
+from shared.kernel.locked_insert import in_one_statement, locked_in_server
 from shared.settings import Settings
 
 _QUIET: dict[str, type] = {}
@@ -33,9 +34,11 @@ def __getattr__(name: str) -> type:
       behind one lock (shared/kernel/library.py `without_notify`), whose reads of an aggregate's events and of a
       tracking position render their statements once (shared/kernel/lean.py `rendered_reads`), and whose saves
       that arrive while one of theirs commits share the next transaction (shared/kernel/group_commit.py
-      `grouped_commits`: one table lock and one WAL flush for the group, each save its own ids or its own error);
+      `grouped_commits`: one table lock and one WAL flush for the group, each save its own ids or its own error),
+      each group sent as one statement that takes the lock, inserts and commits in the server
+      (shared/kernel/locked_insert.py: no wait for this process under the lock);
     - `QuietAlonePostgresProcessRecorder`, `QuietAlonePostgresApplicationRecorder`: the same, each save committed
-      alone (`JUSOU_PG_GROUP_COMMIT=false`);
+      alone, in the pipelined statements of `without_notify` (`JUSOU_PG_GROUP_COMMIT=false`);
     - `LeanSQLiteProcessRecorder`, `LeanSQLiteApplicationRecorder`: the library's SQLite recorders whose
       one-statement reads (an aggregate's events, a tracking position) send no `BEGIN` and `ROLLBACK` around the
       statement (shared/kernel/lean.py `reads_alone`)."""
@@ -49,7 +52,8 @@ def __getattr__(name: str) -> type:
         elif name.startswith("Quiet"):
             from eventsourcing import postgres
 
-            made = rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")), retrying_grouped))
+            made = locked_in_server(rendered_reads(without_notify(getattr(postgres, name.removeprefix("Quiet")),
+                                                                  retrying_grouped)))
         else:
             from eventsourcing import sqlite
 
@@ -100,9 +104,10 @@ def retrying_own_commit(insert_events: Callable[..., Any]) -> Callable[..., Any]
 
 
 def retrying_grouped(insert_events: Callable[..., Any]) -> Callable[..., Any]:
-    """The services' PostgreSQL insert: committed in groups (shared/kernel/group_commit.py), each caller's save tried
-    again by its own `retrying_own_commit`."""
-    return retrying_own_commit(grouped_commits(insert_events))
+    """The services' PostgreSQL insert: committed in groups (shared/kernel/group_commit.py), each group (a save without
+    a tracking record) in one statement that locks, inserts and commits in the server (shared/kernel/locked_insert.py),
+    each caller's save tried again by its own `retrying_own_commit`."""
+    return retrying_own_commit(grouped_commits(in_one_statement(insert_events)))
 
 
 def committed_before(recorder: Any, stored_events: Sequence[Any]) -> list[int] | None:

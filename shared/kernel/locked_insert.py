@@ -1,0 +1,90 @@
+"""A PostgreSQL save in one statement: the events table's lock taken, the events inserted and committed in the server,
+with no wait for this process in between (issue 19).
+
+The library's insert (and the services' `without_notify`, which sends the COMMIT in the same pipeline) sends a save as
+five statements: `BEGIN`, `SET LOCAL lock_timeout`, `LOCK TABLE … IN EXCLUSIVE MODE`, the `INSERT`, `COMMIT`. psycopg
+flushes each to the server as it is executed, and between them this process builds the insert's parameters and runs
+psycopg's Python: the server has taken the lock and then waits for the client, holding it, for as long as the thread
+waits for a core and the GIL. Sampled on the suite under load (bench/queues.py --store postgres, pg_stat_activity
+every 10 ms, 2026-12-07): the services' backends sat `active: Client:ClientRead` after their `LOCK TABLE` or `idle in
+transaction` after their `INSERT`, the lock held, about as often as they waited for the WAL's flush, while the
+service's other saves queued at the lock (`Lock:relation`). Each statement is also a message for the backend to wake
+up for and answer: ~224 statements a journey, ~100 µs of the server's CPU each.
+
+Here a save without a tracking record (a command's: shared/kernel/group_commit.py's groups) is one statement on an
+autocommit connection: `SELECT … FROM <schema>.jusou_insert_<events table>(events)`, a function made with the
+recorder's tables (`CREATE OR REPLACE` on each start, inside the schema's creation lock: shared/kernel/store.py
+`creating`) that sets the lock timeout, takes the same `LOCK TABLE … IN EXCLUSIVE MODE`, inserts with the library's
+own `INSERT … SELECT … FROM unnest(…) RETURNING notification_id` and returns the ids in order; the statement's
+implicit transaction commits (synchronously) when it ends, before the answer is sent. So:
+- **commit order = notification-id order** holds as before: the same table lock, taken before the insert draws its
+  ids and released after the commit's flush; a reader tailing the log never passes a gap filled later;
+- the lock is held only while the server works: no round trip, no client thread, inside it;
+- a conflict (a version taken: `unique_violation`) aborts the statement's transaction, nothing stored, and comes back
+  as the library's `IntegrityError` (the datastore's translation of psycopg's errors); a lock wait past the timeout
+  and a lost connection as `OperationalError` / `InterfaceError`, as before (shared/kernel/store.py's retry);
+- a save with a tracking record (a delivery's effect: its tracking row checked in the same transaction), a tracking
+  record alone (shared/kernel/library.py `commit_tracking_alone`) and a save with any other keyword go the pipelined
+  way (`without_notify`), as before.
+Tests: tests/integration/test_ha3_pg_locked_insert.py."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Insert = Callable[..., Any]
+
+
+def locked_in_server(recorder_class: type) -> type:
+    """A subclass of a services' PostgreSQL recorder (application or process) whose tables come with the one-statement
+    insert function, and which records that it has it (`_jusou_locked_insert`: the statement to send)."""
+    from psycopg.sql import SQL, Identifier
+
+    base_init: Any = getattr(recorder_class, "__init__")  # noqa: B009  # (mypy: an instance's __init__)
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        base_init(self, *args, **kwargs)
+        schema, table = self.datastore.schema, self.events_table_name
+        function = f"jusou_insert_{table}"
+        self.check_identifier_length(function)
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "RETURN QUERY INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) RETURNING notification_id; "
+            "END; $BODY$").format(
+            schema=Identifier(schema), function=Identifier(function), event=Identifier(self.stored_event_type_name),
+            table=Identifier(table), lock_timeout=SQL(str(int(self.datastore.lock_timeout)))))
+        self._jusou_locked_insert = SQL(
+            "SELECT n FROM {schema}.{function}(%s::{schema}.{event}[]) AS n").format(
+            schema=Identifier(schema), function=Identifier(function), event=Identifier(self.stored_event_type_name))
+
+    made = type(recorder_class.__name__, (recorder_class,), {
+        "__init__": __init__, "__doc__": f"{recorder_class.__doc__} Saves without tracking in one statement "
+                                         "(shared/kernel/locked_insert.py)."})
+    return made
+
+
+def in_one_statement(insert: Insert) -> Insert:
+    """A recorder's `insert_events` whose saves without a tracking record go in one statement (see above) when the
+    recorder has the function (`locked_in_server`); any other save through `insert`."""
+
+    @functools.wraps(insert)
+    def insert_events(self: Any, stored_events: Sequence[Any], **kwargs: Any) -> Any:
+        statement = getattr(self, "_jusou_locked_insert", None)
+        if statement is None or not stored_events or any(value is not None for value in kwargs.values()):
+            return insert(self, stored_events, **kwargs)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:  # (the types' adapters registered)
+            events = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+                      for e in stored_events]  # built before anything is sent: no Python under the lock
+            curs.execute(statement, (events,), prepare=True)
+            ids = [row["n"] for row in curs.fetchall()]
+        return ids
+
+    return insert_events
+
