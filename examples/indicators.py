@@ -21,11 +21,13 @@ prefix --inbox-prefix ($NATS_INBOX_PREFIX), by default `_INBOX_<user>`, or `_INB
 .creds file or an NKey (Jusou's integrator may subscribe to that one only).
 A refused sign-in stops it at once with status 2 and why. After each batch it prints the
 view as one JSON line; it stops after N messages (--count), once caught up (--once), on Ctrl-C or
-on SIGTERM (also while it waits for NATS). The view, the last stream sequence and each source's last
-`source_position` are saved to FILE before the batch is acked, so a restart resumes where it stopped, a
-redelivered message changes nothing, and neither does a copy of an event already counted (its source's
-`source_position` again at a later stream sequence: a republish after the stream's two-minute duplicate
-window, or a body copied by whoever holds that service's NATS password); a copy is counted in `skipped`.
+on SIGTERM (also while it waits for NATS). The view, the last stream sequence and the `event_id` of each
+event counted are saved to FILE before the batch is acked, so a restart resumes where it stopped, a
+redelivered message changes nothing, and neither does a copy of an event already counted (the same
+`event_id` at a later stream sequence: a republish after the stream's two-minute duplicate window, or a body
+copied by whoever holds that service's NATS password); a copy is counted in `skipped`. (Not the highest
+`source_position` per source: one forged message claiming a far position would make every real event after
+it look counted.)
 """
 
 import argparse
@@ -42,10 +44,14 @@ from jusou_contract import PRODUCERS, STREAM, PoisonMessage, parse, upcast
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "escalations_by_reason": {},
-         "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0, "positions": {}}
+         "person_of_case": {}, "participation_cases": [], "plans_closed": 0, "skipped": 0, "counted": {}}
 
 
-def apply(view: dict, subject: str, body: bytes) -> None:
+#: the event types the view counts (each once, by its event_id)
+COUNTED = ("ConsultationReceived", "CaseEscalated", "ParticipationStarted", "PlanClosed")
+
+
+def apply(view: dict, subject: str, body: bytes, seq: int = 0) -> None:
     """Fold one message into the view; PoisonMessage for an event this contract does not know, whose envelope does
     not agree with its subject (docs/integrating.md §1: trust the subject, not the body), or whose source is not a
     producer of its type (`PRODUCERS`: whoever holds outreach's password may publish `jusou.outreach.PlanClosed`)."""
@@ -54,12 +60,12 @@ def apply(view: dict, subject: str, body: bytes) -> None:
         raise PoisonMessage(f"the envelope claims {envelope.source}.{envelope.event_type} on {subject}")
     if envelope.source not in PRODUCERS.get(envelope.event_type, ()):  # a type only its producers publish (CONTRACT.md)
         raise PoisonMessage(f"{envelope.source} does not publish {envelope.event_type}: only {PRODUCERS.get(envelope.event_type)}")
-    positions = view.setdefault("positions", {})  # a view saved by an earlier version has none
-    if envelope.source_position <= positions.get(envelope.source, 0):  # a source's positions only rise (CONTRACT.md)
-        raise PoisonMessage(f"{envelope.source} position {envelope.source_position} is counted already "
-                            f"(a copy or a republish: the last counted is {positions[envelope.source]})")
-    positions[envelope.source] = envelope.source_position
-    kind, case = envelope.event_type, str(envelope.case_id)
+    kind, case, event_id = envelope.event_type, str(envelope.case_id), str(envelope.event_id)
+    counted = view.setdefault("counted", {})  # event_id → stream sequence (a view saved by an earlier version has none)
+    if kind in COUNTED and event_id in counted:
+        raise PoisonMessage(f"{kind} {event_id} is counted already (at stream sequence {counted[event_id]}): a copy")
+    if kind in COUNTED:
+        counted[event_id] = seq
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]
         by_counter[payload.counter] = by_counter.get(payload.counter, 0) + 1
@@ -187,7 +193,7 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
             if msg.metadata.sequence.stream <= view["last_seq"]:
                 continue  # already in the saved view
             try:
-                apply(view, msg.subject, msg.data)
+                apply(view, msg.subject, msg.data, msg.metadata.sequence.stream)
             except Exception:  # noqa: BLE001 - PoisonMessage, or a body no JSON reader takes: passed over, counted
                 view["skipped"] += 1  # not an event this contract knows (a newer version), or forged
             view["last_seq"] = msg.metadata.sequence.stream

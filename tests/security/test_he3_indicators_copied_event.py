@@ -6,8 +6,10 @@ The review from outside (HE, session 21), on `jusou up`: whoever holds intake's 
 duplicate window deduplicates by that header only; a relay's republish after the window is the same copy). Jusou's
 own consumers skip it (their tracking of intake is past its position); the ministry's indicators counted it:
 `consultations_by_counter` went from {"houkatsu": 2} to {"houkatsu": 3} with `skipped: 0`. The example kept only the
-last stream sequence, which a copy at a later sequence passes. Now it keeps each source's last position with its view,
-counts a position it has already counted as skipped, and so after a restart too.
+last stream sequence, which a copy at a later sequence passes. Now it keeps the `event_id` of each event it counted
+with its view and passes over a copy, counted as skipped, also after a restart. Not the highest `source_position` per
+source, which docs/integrating.md offers too: one forged message claiming a far position would then hide every real
+event after it (the second test).
 
 A real nats-server; the example signs in with the integrator's rights as `jusou nats config` renders them.
 """
@@ -92,4 +94,22 @@ async def test_a_copy_of_a_counted_event_under_a_new_msg_id_is_skipped_not_count
         last = json.loads(capsys.readouterr().out.splitlines()[-1])
         assert last["stream_seq"] == 5
         assert last["consultations_by_counter"] == {"houkatsu": 3} and last["skipped"] == 2
+        await admin.close()
+
+
+async def test_a_message_claiming_a_far_position_hides_no_real_event_after_it(
+        example: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whoever holds intake's password may claim any position; the real consultations after it are still counted."""
+    with nats_with_auth(tmp_path, integrator_permissions(subscriptions())) as url:
+        admin = await nats_py.connect(url, user="admin", password="admin-pw")
+        await ensure_streams(admin)
+        await put(admin, consultation(3))
+        await put(admin, consultation(1_000_000))  # forged: no store of intake's is there yet
+        await put(admin, consultation(4))
+        await put(admin, consultation(5))
+        sign_in = example.SignIn("probe", "probe-pw", inbox_prefix="_INBOX_integrator")
+
+        assert await example.run(url, "mhlw-indicators", tmp_path / "v.json", None, once=True, sign_in=sign_in) == 0
+        last = json.loads(capsys.readouterr().out.splitlines()[-1])
+        assert last["consultations_by_counter"] == {"houkatsu": 4} and last["skipped"] == 0  # the forged one too
         await admin.close()
