@@ -327,6 +327,7 @@ def hold_sitting(body: SittingIn, app: App, actor: Staff) -> dict[str, Any]:
 @router.get("/council/sittings/{sitting_id}", dependencies=[requires("council.read")], response_model=SittingOut,
             responses=refusals(404))
 def sitting(sitting_id: UUID, app: App) -> dict[str, Any]:
+    """推進会議の開催 (D8): one sitting of the 相談支援包括化推進会議, its date, attendees, agenda and decisions per gap."""
     return app.sitting_view(sitting_id)
 
 

@@ -493,6 +493,8 @@ def cases(app: App, who: Who, request: Request, response: Response, limit: Limit
 
 @router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[requires("intake.case.read")])
 def case(case_id: UUID, app: App) -> dict[str, Any]:
+    """相談ケース: its counter, status, concerns, primary agency, consent and closure, no personal information (the
+    person: `GET /cases/{case_id}/person` with a basis, D9 D10)."""
     return app.case_view(case_id)
 
 

@@ -322,6 +322,7 @@ def agenda(app: App, who: Reader, request: Request, response: Response, limit: L
 
 @router.get("/agenda/{plan_id}", dependencies=[requires("meeting.agenda.read")], response_model=AgendaItemOut)
 def agenda_item(plan_id: UUID, app: App) -> Response:
+    """議題のプラン: one plan the meeting was sent (its row of `GET /agenda`), by the plan's id."""
     review = app.listed(plan_id)  # (kept: its answer made once for it, shared/web/answers.py)
     return answer(review, "agenda_item", lambda: AgendaItemOut.model_validate(review.view()))
 

@@ -110,17 +110,21 @@ def engagements(app: App, who: Reader, request: Request, response: Response, lim
 
 @router.get("/engagements/{case_id}", dependencies=[requires("engagement.read")], response_model=EngagementOut)
 def engagement(case_id: UUID, app: App) -> dict[str, object]:
+    """アウトリーチの関わり: a case's engagement, its stage of the relationship, contacts and hand-over (D12)."""
     return app.engagement_view(case_id)
 
 
 @router.post("/engagements/{case_id}/contacts", status_code=201, dependencies=[requires("engagement.write")])
 def contact(case_id: UUID, body: ContactIn, app: App, actor: Staff) -> ContactRecordedOut:
+    """接触の記録: a visit, letter, call or mail on the day it took place (`on`, none: today), reached or not."""
     app.record_contact(actor, case_id, body.method, body.reached, body.note, body.stage, body.on)
     return ContactRecordedOut(status="recorded")
 
 
 @router.post("/engagements/{case_id}/hand-over", dependencies=[requires("engagement.write")])
 def hand_over(case_id: UUID, body: HandOverIn, app: App, actor: Staff) -> HandedOverOut:
+    """引き継ぎ (D12): the person handed on to intake (`counter` required), collaboration (`primary_agency`
+    required, D11) or participation (OutreachHandedOver); the program named takes it up from the event."""
     app.hand_over(actor, case_id, body.to_program, body.reason, body.primary_agency, body.counter)
     return HandedOverOut(status="handed over")
 

@@ -57,6 +57,7 @@ from shared.web.hops import one_hop
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
+from shared.web.openapi_roles import document_roles
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, page
 from shared.web.policy import SignInRequired, document_actions, gate, gate_checked, public, requires
 from shared.web.retention_api import mount_retention
@@ -121,6 +122,7 @@ def create_service(
     retry_conflicts(api)  # a command that lost an optimistic race runs again on the fresh record
     one_hop(api)  # a blocking (`def`) route: one hop to a worker thread, its answer checked on the loop (hops.py)
     document_actions(api)  # x-jusou-action on every operation (shared/web/policy.py)
+    document_roles(api, service)  # which roles may call it, in its description and x-jusou-roles
     # a request matched against the routes of its path's first segment only (shared/web/routing.py); a route's
     # `requires` not solved again after the gate checked it (shared/web/policy.py gate_checked)
     index_routes(api, settled=gate_checked)
