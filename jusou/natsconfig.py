@@ -1,4 +1,5 @@
-"""`jusou nats config [--check]` and `jusou nats credentials [USER]`: the NATS users of a deployment.
+"""`jusou nats config [--check]`, `jusou nats credentials [USER]` and `jusou nats init [--wait S]`: the NATS users of a
+deployment, and the streams and lease buckets its operator makes before any service starts.
 
 The users and their permissions are shared/messaging/natsauth.py's; what each service consumes comes from
 its Application (jusou/runner.py `subscriptions`), which only the operator tooling loads by name.
@@ -42,6 +43,14 @@ def register(commands: Any) -> None:
     config.add_argument("--out", metavar="PATH", default="nats-tenants.conf",
                         help="with --tenants: where to write it (default ./nats-tenants.conf)")
     config.set_defaults(handler=nats_config)
+    init = actions.add_parser(
+        "init", help="make the streams JUSOU, JUSOU_DLQ and JUSOU_REPLAY (and, with JUSOU_PARTITIONS > 1, each service's "
+                     "lease bucket) as the operator (NATS_USER=jusou-operator), before any service starts: the step "
+                     "Compose's nats-init and Kubernetes' Job nats-init run; nothing existing is changed")
+    init.add_argument("--wait", type=float, metavar="SECONDS",
+                      help="make nothing: wait up to SECONDS until they are there (a service's init container, as the "
+                           "service's own user), exit 1 if they are not")
+    init.set_defaults(handler=nats_init)
     creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
                                                    "`jusou up`'s NATS (default: the read-only integrator)")
     creds.add_argument("user", nargs="?", default=INTEGRATOR)
@@ -102,3 +111,80 @@ def nats_config(args: argparse.Namespace) -> int:
     for path in differs:
         print(f"{path} は生成結果と異なります / differs from `jusou nats config`", file=sys.stderr)
     return 1 if differs else 0
+
+
+WAIT_POLL_SECONDS = 1.0
+
+
+def nats_init(args: argparse.Namespace) -> int:
+    """`jusou nats init`: the operator makes what the services would otherwise make with their own users (the first
+    to start decided the streams' settings); `--wait S`: a service's step before it starts, until they are there."""
+    import asyncio
+
+    made, there, missing = asyncio.run(_init(current().nats_address, args.wait))
+    for name in made:
+        print(f"{name}: 作成しました / made")
+    for name in there:
+        print(f"{name}: あります / already there (unchanged)")
+    if missing:
+        print(f"{', '.join(missing)} が {args.wait:g} 秒待ってもありません。運用者の `jusou nats init`（Compose の "
+              f"nats-init、Kubernetes の Job nats-init）が終わっているか確かめてください / not there after {args.wait:g} s: "
+              "check that the operator's `jusou nats init` (Compose: nats-init, Kubernetes: the Job nats-init) has run",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def wanted_names() -> list[str]:
+    """The streams, and with JUSOU_PARTITIONS > 1 each service's lease bucket's stream (`KV_<bucket>`): only its own
+    where a service's user waits (it may read no other's)."""
+    from shared.messaging.bus import STREAMS
+    from shared.messaging.natsauth import bucket_name
+    from shared.settings import PORTS
+
+    user = current().nats_user
+    services = [user] if user in PORTS else list(PORTS)
+    buckets = [f"KV_{bucket_name(service)}" for service in services] if current().partitions > 1 else []
+    return [str(config.name) for config in STREAMS] + buckets
+
+
+async def _init(url: str, wait: float | None) -> tuple[list[str], list[str], list[str]]:
+    """(made, already there, still missing after `wait` seconds)."""
+    import asyncio
+    import time
+
+    from nats.js.errors import NotFoundError
+
+    from jusou.connection import connect_once
+    from shared.messaging.bus import ensure_streams
+    from shared.messaging.partitions import lease_setting, make_lease_buckets
+
+    nc = await connect_once(url, name="jusou-nats-init", check_version=True)
+    js = nc.jetstream(timeout=10)
+
+    async def present() -> list[str]:
+        found = []
+        for name in wanted_names():
+            try:
+                await js.stream_info(name)
+                found.append(name)
+            except NotFoundError:
+                pass
+        return found
+
+    try:
+        before = await present()
+        if wait is not None:
+            deadline = time.monotonic() + wait
+            while len(before) < len(wanted_names()) and time.monotonic() < deadline:
+                await asyncio.sleep(WAIT_POLL_SECONDS)
+                before = await present()
+            return [], before, [name for name in wanted_names() if name not in before]
+        await ensure_streams(nc)  # ForeignStream (status 2) for a stream of Jusou's name that is not Jusou's
+        if current().partitions > 1:
+            await make_lease_buckets(js, list(subscriptions()), lease_setting(), current().stream_replicas)
+        after = await present()
+        return [name for name in after if name not in before], before, [name for name in wanted_names()
+                                                                        if name not in after]
+    finally:
+        await nc.close()

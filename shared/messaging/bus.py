@@ -155,8 +155,8 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     never rewrite an existing stream's settings, but say when they are not Jusou's.
 
     A service's NATS user may create exactly these three streams and never update one
-    (shared/messaging/natsauth.py): `jusou up` and `jusou cluster up` create them as the operator before any
-    service starts; on Compose and Kubernetes the first service does. Whoever created a stream
+    (shared/messaging/natsauth.py): `jusou up`, `jusou cluster up` and the operator's `jusou nats init` (Compose's
+    nats-init, Kubernetes' Job nats-init) create them as the operator before any service starts. Whoever created a stream
     first decided its settings, so each start compares them with these and logs
     `bus.stream_settings_differ` (returned too: "<stream>.<setting>") for an operator to look at; one that takes
     other subjects, or mirrors or sources another stream, stops the caller (`ForeignStream`, status 2)."""
