@@ -50,6 +50,10 @@ def register(commands: Any) -> None:
     init.add_argument("--wait", type=float, metavar="SECONDS",
                       help="make nothing: wait up to SECONDS until they are there (a service's init container, as the "
                            "service's own user), exit 1 if they are not")
+    init.add_argument("--limits", action="store_true",
+                      help="also set the existing JUSOU_DLQ and JUSOU_REPLAY to JUSOU_DLQ_MAX_BYTES and "
+                           "JUSOU_REPLAY_MAX_BYTES (full: a new letter refused, none dropped); refused for a stream "
+                           "already holding more than its new limit")
     init.set_defaults(handler=nats_init)
     creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
                                                    "`jusou up`'s NATS (default: the read-only integrator)")
@@ -122,6 +126,13 @@ def nats_init(args: argparse.Namespace) -> int:
     import asyncio
 
     made, there, missing = asyncio.run(_init(current().nats_address, args.wait))
+    if getattr(args, "limits", False) and args.wait is None:
+        limited, refused = asyncio.run(_limits(current().nats_address))
+        for line in limited:
+            print(line)
+        if refused:
+            print("\n".join(refused), file=sys.stderr)
+            return 1
     for name in made:
         print(f"{name}: 作成しました / made")
     for name in there:
@@ -188,3 +199,41 @@ async def _init(url: str, wait: float | None) -> tuple[list[str], list[str], lis
                                                                         if name not in after]
     finally:
         await nc.close()
+
+
+async def _limits(url: str) -> tuple[list[str], list[str]]:
+    """Set JUSOU_DLQ's and JUSOU_REPLAY's byte limit and discard policy to the settings' (the operator's explicit
+    `--limits`; nothing else of the stream is changed). A limit below what the stream holds is refused: nats-server
+    would drop the oldest letters to fit. (lines said, refusals)"""
+    import dataclasses
+
+    from nats.js.api import DiscardPolicy
+
+    from jusou.connection import connect_once
+    from shared.messaging.bus import LIMITS, stream_configs
+
+    said: list[str] = []
+    refused: list[str] = []
+    nc = await connect_once(url, name="jusou-nats-init", check_version=True)
+    try:
+        js = nc.jetstream(timeout=10)
+        for wanted in (c for c in stream_configs() if c.name in LIMITS):
+            info = await js.stream_info(str(wanted.name))
+            limit = wanted.max_bytes if wanted.max_bytes is not None else -1
+            shown = "制限なし / no limit" if limit < 0 else f"{limit} bytes"
+            if info.config.max_bytes == limit and info.config.discard == DiscardPolicy.NEW:
+                said.append(f"{wanted.name}: 上限 {shown} のままです / limit unchanged")
+                continue
+            if 0 <= limit < info.state.bytes:
+                variable = "JUSOU_DLQ_MAX_BYTES" if LIMITS[str(wanted.name)] == "dlq_max_bytes" else "JUSOU_REPLAY_MAX_BYTES"
+                refused.append(f"{wanted.name} は {info.state.bytes} バイトを保持しています。{variable}={limit} にすると古い"
+                               f"メッセージが消されるため変更しません。再送（jusou deadletters replay）で減らすか、{variable} を"
+                               f"大きくしてください / {wanted.name} holds {info.state.bytes} bytes: a limit of {limit} would "
+                               f"drop its oldest letters, so it is left as it is; replay letters or raise {variable}")
+                continue
+            await js.update_stream(dataclasses.replace(info.config, max_bytes=limit, discard=DiscardPolicy.NEW))
+            said.append(f"{wanted.name}: 上限を {shown} にしました（満杯なら新しいものを拒否） / limit set to {shown} "
+                        "(full: new letters refused, none dropped)")
+    finally:
+        await nc.close()
+    return said, refused

@@ -107,10 +107,28 @@ def _consumer_row(info: Any, stream: str) -> dict[str, Any]:
     }
 
 
+#: A bounded stream (JUSOU_DLQ_MAX_BYTES, JUSOU_REPLAY_MAX_BYTES) this full is named by `jusou status` (exit 1): the
+#: next dead letter may not fit (up to NATS's max payload, 1 MiB by default), and a consumer keeps it unacknowledged.
+NEARLY_FULL = 0.9
+
+
 def _stream_row(info: Any) -> dict[str, Any]:
     state = info.state
+    limit = info.config.max_bytes if info.config.max_bytes is not None and info.config.max_bytes > 0 else None
     return {"messages": state.messages, "bytes": state.bytes, "first_seq": state.first_seq,
-            "last_seq": state.last_seq, "consumers": state.consumer_count}
+            "last_seq": state.last_seq, "consumers": state.consumer_count, "max_bytes": limit,
+            "full": limit is not None and state.bytes >= NEARLY_FULL * limit}
+
+
+async def every_consumer(js: Any, stream: str) -> list[Any]:
+    """Every consumer of the stream, page by page: the server lists 256 a page (sorted by name), and the integrator's
+    consumers named before Jusou's (`aa-000` …) took the whole first page, so status called all of Jusou's missing."""
+    found: list[Any] = []
+    while True:
+        page = await js.consumers_info(stream, offset=len(found) or None)
+        if not page or page[0].name in {info.name for info in found}:  # the end (a server ignoring offset: its first)
+            return found
+        found += page
 
 
 async def nats_state(url: str) -> dict[str, Any]:
@@ -133,7 +151,7 @@ async def nats_state(url: str) -> dict[str, Any]:
                 state["streams"][stream] = {"error": f"{type(exc).__name__}: {exc}"}
                 continue
             if stream != DEAD_LETTER_STREAM:
-                state["consumers"] += [_consumer_row(info, stream) for info in await js.consumers_info(stream)]
+                state["consumers"] += [_consumer_row(info, stream) for info in await every_consumer(js, stream)]
         try:
             parked = await js.stream_info(DEAD_LETTER_STREAM, subjects_filter=f"{DEAD_LETTER_PREFIX}.>")
             for subject, count in (parked.state.subjects or {}).items():
@@ -236,7 +254,9 @@ async def gather_status(urls: dict[str, str], url: str) -> dict[str, Any]:
     missing = _missing_consumers(tuple(services), bus, partitions)
     # a server older than the services accept is a fault (they refuse to start on it); an untried major is shown
     too_old = [server["url"] for server in bus.get("servers", []) if server.get("too_old")]
-    return {"ok": not down and not degraded and not missing and not too_old, "down": down, "degraded": degraded,
+    full = [name for name, row in bus.get("streams", {}).items() if row.get("full")]  # dead letters may be refused
+    return {"ok": not down and not degraded and not missing and not too_old and not full, "down": down,
+            "degraded": degraded, "full_streams": full,
             "services": services, "nats": nats, "other_consumers": others, "missing_consumers": missing,
             "nats_too_old": too_old}
 
@@ -389,9 +409,21 @@ def render_status(status: dict[str, Any]) -> Any:
             if "error" in row:
                 lines.append(f"  {stream}: {row['error']}")
             else:
-                lines.append(f"  {stream}: {row['messages']} messages, {row['bytes']} bytes, "
-                             f"seq {row['first_seq']}…{row['last_seq']}, {row['consumers']} consumers")
+                limit = row.get("max_bytes")
+                lines.append(f"  {stream}: {row['messages']} messages, {row['bytes']} bytes"
+                             + (f" of {limit} ({100 * row['bytes'] // limit}%)" if limit else "")
+                             + f", seq {row['first_seq']}…{row['last_seq']}, {row['consumers']} consumers")
         tables.append(Text("\n".join(lines)))
+        for stream, row in nats["streams"].items():
+            if row.get("full"):
+                variable = "JUSOU_DLQ_MAX_BYTES" if stream == DEAD_LETTER_STREAM else "JUSOU_REPLAY_MAX_BYTES"
+                tables.append(Text(
+                    f"  {stream} は上限 {row['max_bytes']} バイトの {NEARLY_FULL:.0%} 以上です。満杯になると新しい退避は拒否され、"
+                    f"その購読はメッセージを確認応答せずに再試行し続けます（失われはしません）。退避を再送して減らすか、{variable} を"
+                    f"大きくして `jusou nats init --limits` を実行してください / {stream} holds over {NEARLY_FULL:.0%} of its "
+                    f"limit: full, a new letter is refused and its consumer keeps the message unacknowledged, retrying "
+                    f"(nothing is lost); replay letters, or raise {variable} and run `jusou nats init --limits`",
+                    style="red"))
         for server in nats.get("servers", []):
             name = f"  server {server.get('name') or '?'} ({server['url']})"
             if "error" in server:

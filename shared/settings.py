@@ -239,6 +239,18 @@ class Environment(BaseSettings):
         "at once (docs/capacity.md). With `0` the meeting and collaboration still keep up to 4,000 aggregates each, the "
         "last they recorded or read, each checked against the store by one select at every use and decoded afresh if "
         "anything was recorded after it (shared/domain/kept_reads.py, docs/capacity.md §5.10)", ge=0, le=1_000_000)
+    dlq_max_bytes: int = setting(
+        "JUSOU_DLQ_MAX_BYTES", 1 << 30,
+        "the most the dead letters (`JUSOU_DLQ`) may take on NATS, in bytes; `0`: no limit. Full, the stream refuses a "
+        "new letter (never drops an old one): the consumer keeps the message unacknowledged and retries, readyz and "
+        "`jusou status` say so, until letters are replayed or removed or the limit raised (`jusou nats init --limits`). "
+        "Applied when the stream is made; an existing stream keeps its own until `jusou nats init --limits`",
+        shown="1073741824 (1 GiB)", ge=0)
+    replay_max_bytes: int = setting(
+        "JUSOU_REPLAY_MAX_BYTES", 1 << 30,
+        "the most the replayed dead letters (`JUSOU_REPLAY`, kept as a record) may take on NATS, in bytes; `0`: no "
+        "limit. Full, `jusou deadletters replay` is refused (the letter stays in `JUSOU_DLQ`), never an old one dropped",
+        shown="1073741824 (1 GiB)", ge=0)
     relay_poll_seconds: float = setting(
         "JUSOU_RELAY_POLL_SECONDS", 1.0,
         "relay's fallback poll interval (it is also woken by every commit that records events); idle, it looks at its stream's tail for "

@@ -53,6 +53,7 @@ STREAMS = (
         subjects=[f"{DEAD_LETTER_PREFIX}.>"],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,  # full (JUSOU_DLQ_MAX_BYTES): a new letter is refused, never an old one dropped
         max_age=0,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     ),
@@ -62,10 +63,22 @@ STREAMS = (
         subjects=[f"{REPLAY_PREFIX}.>"],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,  # full (JUSOU_REPLAY_MAX_BYTES): a replay is refused, never a replayed letter dropped
         max_age=0,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     ),
 )
+
+#: The setting that bounds each stream's bytes (0: no limit); JUSOU itself is the history and never bounded.
+LIMITS = {DEAD_LETTER_STREAM: "dlq_max_bytes", REPLAY_STREAM: "replay_max_bytes"}
+
+
+def stream_configs() -> tuple[StreamConfig, ...]:
+    """STREAMS with the operator's limits (JUSOU_DLQ_MAX_BYTES, JUSOU_REPLAY_MAX_BYTES): what a missing stream is
+    made with, and what an existing one is compared with."""
+    env = current()
+    return tuple(dataclasses.replace(config, max_bytes=int(getattr(env, LIMITS[str(config.name)])) or -1)
+                 if config.name in LIMITS else config for config in STREAMS)
 
 
 async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
@@ -164,7 +177,7 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     copies = stream_replicas() if replicas is None else replicas
     differs: list[str] = []
     foreign: list[str] = []  # streams that take other subjects than Jusou's or copy another (`ForeignStream`)
-    for config in STREAMS:
+    for config in stream_configs():
         try:
             info = await js.stream_info(cast(str, config.name))  # every stream in STREAMS is named
         except NotFoundError:
