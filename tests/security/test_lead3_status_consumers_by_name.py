@@ -21,7 +21,7 @@ from rich.console import Console
 from support.servers import SERVICES, free_port
 
 from jusou.ops import gather_status, nats_url, owned_consumers, render_status, service_urls
-from jusou.runner import Suite
+from jusou.runner import Suite, subscriptions_of
 from shared.contract.events import STREAM
 from shared.messaging import natsauth
 
@@ -80,3 +80,44 @@ def test_a_service_owns_its_pairs_their_partition_consumers_and_its_replay_consu
     assert (STREAM, "meeting--intake--p64") not in owned  # beyond MAX_PARTITIONS: the integrator's to make
     assert any(name == "meeting--replay" for _, name in owned)
     assert (STREAM, "meeting--anything") not in owned and (STREAM, "intake--meeting") not in owned
+
+
+async def test_status_reads_every_consumer_when_the_integrator_made_hundreds_named_before_jusous(
+        nats_with_logins: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server lists consumers 256 a page, by name: 260 of the integrator's named `aa-…` filled the first page, and
+    status called all 19 of Jusou's consumers missing (exit 1, "restarting the service creates it again")."""
+    suite = nats_with_logins
+    operator = await nats_py.connect(suite.nats_url, user=natsauth.OPERATOR,
+                                     password=natsauth.credentials(suite.data_dir, suite.services)[natsauth.OPERATOR])
+    password = natsauth.credentials(suite.data_dir, suite.services)[natsauth.INTEGRATOR]
+    integrator = await nats_py.connect(suite.nats_url, user=natsauth.INTEGRATOR, password=password,
+                                       inbox_prefix=natsauth.inbox_prefix(natsauth.INTEGRATOR))
+    try:
+        admin = operator.jetstream(timeout=5)
+        ours = [name for service in ("meeting", "collaboration")  # named as the services name them
+                for name, (stream, _) in natsauth.durable_consumers(service, subscriptions_of(service)).items()
+                if stream == STREAM]
+        for name in ours:
+            await admin.add_consumer(STREAM, ConsumerConfig(name=name, durable_name=name, ack_policy=AckPolicy.EXPLICIT,
+                                                            deliver_policy=DeliverPolicy.ALL))
+        js = integrator.jetstream(timeout=5)
+        for k in range(260):
+            name = f"aa-{k:03d}"
+            await js.add_consumer(STREAM, ConsumerConfig(name=name, durable_name=name, filter_subject="jusou.intake.>",
+                                                         ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.NEW))
+    finally:
+        await integrator.close()
+        await operator.close()
+    monkeypatch.setenv("NATS_URL", suite.nats_url)
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(suite.data_dir))
+    monkeypatch.delenv("JUSOU_PARTITIONS", raising=False)
+    for service in SERVICES:
+        monkeypatch.setenv(f"JUSOU_{service.upper()}_PORT", str(free_port()))
+
+    status = await gather_status(service_urls(), nats_url())
+
+    listed = {c["name"] for c in status["services"]["meeting"]["consumers"] + status["services"]["collaboration"]["consumers"]}
+    assert set(ours) <= listed, sorted(set(ours) - listed)
+    assert not {m["name"] for m in status["missing_consumers"]} & set(ours)
+    assert sum(1 for c in status["other_consumers"] if c["name"].startswith("aa-")) == 260
+
