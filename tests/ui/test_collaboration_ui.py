@@ -72,7 +72,7 @@ async def test_coordinator_drafts_proposes_and_revises_a_plan(ui_suite: Suite, p
     await page.get_by_role("button", name=re.compile("目標を追加")).press("Enter")
     await expect(page.locator("#goal-rows input").nth(1)).to_be_focused()
     await page.keyboard.type("母の介護サービスを見直す")
-    await expect(page.get_by_label("追加の目標")).to_have_value("母の介護サービスを見直す")  # the new row is labelled
+    await expect(page.get_by_label("目標2", exact=True)).to_have_value("母の介護サービスを見直す")  # the new row is labelled
     await page.get_by_role("button", name=re.compile("目標を追加")).click()
     await page.locator("#goal-rows input").nth(2).fill("消す目標")
     await page.locator("#goal-rows [data-row]").nth(2).get_by_role("button", name=re.compile("削除")).click()

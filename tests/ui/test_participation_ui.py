@@ -41,10 +41,10 @@ async def test_participation_staff_match_place_and_review(ui_suite: Suite, page:
         await script_ready(page, url=re.compile(rf"/ui/supports/{case_id}$"))  # the rows' buttons are jusou.js's
         await page.get_by_label("ニーズ 1", exact=True).fill("日中に通える居場所")
         await page.get_by_role("button", name="ニーズを追加").click()
-        await page.get_by_label("ニーズ（追加）").fill("短時間の就労体験")
+        await page.get_by_label("ニーズ 2", exact=True).fill("短時間の就労体験")
         await page.get_by_role("button", name="ニーズを追加").click()
-        await page.get_by_label("ニーズ（追加）").nth(1).fill("消す行")
-        await page.get_by_role("button", name="追加したニーズを削除").nth(1).click()
+        await page.get_by_label("ニーズ 3", exact=True).fill("消す行")
+        await page.get_by_role("button", name="ニーズ 3 を削除 / remove").click()
         await page.get_by_role("button", name="ニーズを記録").click()
         await expect(page.get_by_role("alert")).to_contain_text("ニーズを記録しました")
         await expect(page.get_by_label("ニーズ 2", exact=True)).to_have_value("短時間の就労体験")

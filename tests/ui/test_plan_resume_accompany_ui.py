@@ -81,7 +81,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
     await page.get_by_label("見直し予定日").fill("R8.10.1")
     await page.get_by_role("textbox", name="目標1").fill("週1回、近所に外出する")
     await page.get_by_role("button", name=re.compile("世帯員を追加")).click()
-    member = page.get_by_role("group", name="追加の世帯員")
+    member = page.get_by_role("group", name="世帯員1", exact=True)
     await member.get_by_role("textbox", name=re.compile("^世帯員")).fill("母")
     await member.get_by_label("目標（1行に1つ）").fill("介護サービスを週2回使う")
     await page.get_by_role("group", name="役割1").get_by_role("textbox", name="役割").fill("母の介護サービスの調整")

@@ -389,10 +389,23 @@
       ["id", "for"].forEach(function (a) { if (el.hasAttribute(a)) el.setAttribute(a, el.getAttribute(a).replace("__n__", "new" + rowSeq)); });
     });
     target.appendChild(row);
+    renumber(target);
     wareki(target);
     const first = target.lastElementChild && target.lastElementChild.querySelector("input, select, textarea");
     if (first) first.focus();
   });
+  // Rows numbered as they stand (目標1, 目標2…; 役割2を削除): an element with `data-n-text` shows that text, and one
+  // with `data-n-aria` is named by it, with {n} its row's place among the box's rows, after each add and remove, so
+  // that a screen reader tells the fields apart (else every added one was 「追加の目標」).
+  function renumber(box) {
+    Array.prototype.filter.call(box.children, function (el) { return el.hasAttribute("data-row"); })
+      .forEach(function (row, i) {
+        [row].concat(Array.prototype.slice.call(row.querySelectorAll("[data-n-text], [data-n-aria]"))).forEach(function (el) {
+          if (el.hasAttribute("data-n-text")) el.textContent = el.getAttribute("data-n-text").replace("{n}", i + 1);
+          if (el.hasAttribute("data-n-aria")) el.setAttribute("aria-label", el.getAttribute("data-n-aria").replace("{n}", i + 1));
+        });
+      });
+  }
   // Remove a row: a `data-remove-row` button inside an element marked `data-row`.
   document.addEventListener("click", function (e) {
     const remove = e.target.closest("[data-remove-row]");
@@ -400,7 +413,9 @@
     e.preventDefault();
     const row = remove.closest("[data-row]");
     const next = row && (row.nextElementSibling || row.previousElementSibling);
+    const box = row && row.parentElement;
     if (row) row.remove();
+    if (box) renumber(box);
     const focus = next && next.querySelector("input, select, textarea");
     if (focus) focus.focus();
   });
