@@ -650,6 +650,8 @@ def deadletters_show(args: argparse.Namespace) -> int:
 
 def deadletters_replay(args: argparse.Namespace) -> int:
     """Send a dead letter back to its consumer after a fix; wait (`--wait`) to say how it went."""
+    from nats.js.errors import APIError
+
     from shared.messaging.deadletters import STATUS_LABELS, NotParkedFromJusou, dead_letter, replay
 
     try:
@@ -660,6 +662,13 @@ def deadletters_replay(args: argparse.Namespace) -> int:
         return 1
     except NotParkedFromJusou as refused:
         print(refused, file=sys.stderr)
+        return 1
+    except APIError as refused:  # JUSOU_REPLAY full (JUSOU_REPLAY_MAX_BYTES; it discards new): it was a traceback
+        print(f"#{args.seq} を再送できません（{REPLAY_STREAM} が拒否: {refused.description}）。退避メッセージはそのまま残って"
+              f"います。{REPLAY_STREAM} が満杯なら JUSOU_REPLAY_MAX_BYTES を大きくして `jusou nats init --limits` を実行して"
+              f"ください / #{args.seq} not replayed: {REPLAY_STREAM} refused it ({refused.description}); the dead letter is "
+              f"kept. If {REPLAY_STREAM} is full, raise JUSOU_REPLAY_MAX_BYTES and run `jusou nats init --limits`",
+              file=sys.stderr)
         return 1
     if new:
         print(f"#{args.seq} を {letter.consumer} に再送しました（{REPLAY_STREAM} #{replay_seq}）/ "

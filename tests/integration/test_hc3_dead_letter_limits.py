@@ -31,10 +31,14 @@ from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 LETTER = b"x" * 900
 
 
-def init_limits(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+def jusou(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
-    return subprocess.run([sys.executable, "-m", "jusou.cli", "nats", "init", "--limits"], cwd=ROOT, timeout=120,
+    return subprocess.run([sys.executable, "-m", "jusou.cli", *args], cwd=ROOT, timeout=120,
                           env=clean | {"NATS_URL": url, **env}, capture_output=True, text=True, check=False)
+
+
+def init_limits(url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return jusou(url, "nats", "init", "--limits", **env)
 
 
 def test_a_full_dead_letter_stream_refuses_the_next_letter_and_keeps_every_old_one(
@@ -85,6 +89,7 @@ def test_the_limits_are_the_documented_defaults_and_0_is_none(nats: Nats, monkey
 def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_is_room(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", "64")  # no letter fits: every park is refused
+    monkeypatch.setenv("JUSOU_REPLAY_MAX_BYTES", "64")  # nor any replay
     source, event_type = "intake", subscriptions_of("collaboration")["intake"][0]
     ports = {"collaboration": free_port()}
     with Suite(tmp_path / "data", nats_port=free_port(), ports=ports, services=("collaboration",)) as suite:
@@ -107,7 +112,8 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
                 await eventually(refused_and_held, "the park refused and the message held unacknowledged")
                 assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0
                 raised = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_DLQ_MAX_BYTES=str(1 << 20),
-                                                 NATS_USER=user or "", NATS_PASSWORD=password or "")
+                                                 JUSOU_REPLAY_MAX_BYTES="64", NATS_USER=user or "",
+                                                 NATS_PASSWORD=password or "")
                 assert raised.returncode == 0, raised.stdout + raised.stderr
 
                 async def parked() -> bool:
@@ -119,6 +125,20 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
                 letter = await js.get_msg(DEAD_LETTER_STREAM, 1)
                 assert letter.data == b"not json: poison" and (letter.headers or {})["Jusou-Original-Subject"] == (
                     f"jusou.{source}.{event_type}")
+
+                login = {"NATS_USER": user or "", "NATS_PASSWORD": password or ""}
+                refused = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", "1", **login)
+                assert refused.returncode == 1, refused.stdout + refused.stderr  # it was a traceback
+                assert "not replayed" in refused.stderr and "JUSOU_REPLAY_MAX_BYTES" in refused.stderr, refused.stderr
+                assert "Traceback" not in refused.stderr
+                assert (await js.stream_info(REPLAY_STREAM)).state.messages == 0
+                assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 1  # the letter is kept
+                room = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_REPLAY_MAX_BYTES=str(1 << 20),
+                                               JUSOU_DLQ_MAX_BYTES=str(1 << 20), **login)
+                assert room.returncode == 0, room.stdout + room.stderr
+                replayed = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", "1", **login)
+                assert "as JUSOU_REPLAY #1" in replayed.stdout, replayed.stdout + replayed.stderr  # (poison: parked again)
+                assert (await js.stream_info(REPLAY_STREAM)).state.messages == 1
             finally:
                 await nc.close()
 
