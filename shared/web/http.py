@@ -57,6 +57,7 @@ from shared.web.hops import one_hop
 from shared.web.limits import form_guard
 from shared.web.limits import install as install_limits
 from shared.web.metrics import install_metrics, tracking_positions
+from shared.web.openapi_guide import guide
 from shared.web.openapi_roles import document_roles
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, page
 from shared.web.policy import SignInRequired, document_actions, gate, gate_checked, public, requires
@@ -92,7 +93,7 @@ def create_service(
     solve_once()  # FastAPI's facts about each dependency worked out once, not per request (shared/web/solving.py)
     api = FastAPI(
         title=f"Jusou {service}",
-        description=DIVISION_TITLES[service],
+        description=guide(service),  # the program, then how to call it (token, refusals, retry, lists, events)
         version="0.1.0",
         lifespan=_lifespan(service, application_class, translate),
         # who is acting and whether the policy lets them (shared/web/policy.py); a page's change comes from
