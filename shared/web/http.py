@@ -308,7 +308,9 @@ def _mount_ops_routes(api: FastAPI, service: str, application_class: type[Servic
         """Alive."""
         return {"status": "ok", "service": service}
 
-    @api.get("/asyncapi.json", tags=["ops"], response_class=Response, dependencies=[public()])
+    @api.get("/asyncapi.json", tags=["ops"], response_class=Response, dependencies=[public()], responses={200: {
+        "description": "AsyncAPI 3.0 の文書 / the AsyncAPI 3.0 document",
+        "content": {"application/json": {"schema": {"type": "object", "required": ["asyncapi", "channels"]}}}}})
     async def asyncapi() -> Response:
         """The AsyncAPI 3.0 document of the subjects this service publishes and subscribes to (docs/asyncapi/)."""
 
