@@ -51,7 +51,7 @@ EMPTY = {"last_seq": 0, "consultations_by_counter": {}, "cases_escalated": 0, "e
 COUNTED = ("ConsultationReceived", "CaseEscalated", "ParticipationStarted", "PlanClosed")
 
 
-def apply(view: dict, subject: str, body: bytes, seq: int = 0) -> None:
+def apply(view: dict, subject: str, body: bytes) -> None:
     """Fold one message into the view; PoisonMessage for an event this contract does not know, whose envelope does
     not agree with its subject (docs/integrating.md §1: trust the subject, not the body), or whose source is not a
     producer of its type (`PRODUCERS`: whoever holds outreach's password may publish `jusou.outreach.PlanClosed`)."""
@@ -61,11 +61,11 @@ def apply(view: dict, subject: str, body: bytes, seq: int = 0) -> None:
     if envelope.source not in PRODUCERS.get(envelope.event_type, ()):  # a type only its producers publish (CONTRACT.md)
         raise PoisonMessage(f"{envelope.source} does not publish {envelope.event_type}: only {PRODUCERS.get(envelope.event_type)}")
     kind, case, event_id = envelope.event_type, str(envelope.case_id), str(envelope.event_id)
-    counted = view.setdefault("counted", {})  # event_id → stream sequence (a view saved by an earlier version has none)
+    counted = view.setdefault("counted", {})  # event_id → 1 (a view saved by an earlier version has none)
     if kind in COUNTED and event_id in counted:
-        raise PoisonMessage(f"{kind} {event_id} is counted already (at stream sequence {counted[event_id]}): a copy")
+        raise PoisonMessage(f"{kind} {event_id} is counted already: a copy (a republish, or copied)")
     if kind in COUNTED:
-        counted[event_id] = seq
+        counted[event_id] = 1
     if kind == "ConsultationReceived":  # 相談受付件数, per counter
         by_counter = view["consultations_by_counter"]
         by_counter[payload.counter] = by_counter.get(payload.counter, 0) + 1
@@ -193,7 +193,7 @@ async def run(url: str, durable: str, state: Path, count: int | None, user: str 
             if msg.metadata.sequence.stream <= view["last_seq"]:
                 continue  # already in the saved view
             try:
-                apply(view, msg.subject, msg.data, msg.metadata.sequence.stream)
+                apply(view, msg.subject, msg.data)
             except Exception:  # noqa: BLE001 - PoisonMessage, or a body no JSON reader takes: passed over, counted
                 view["skipped"] += 1  # not an event this contract knows (a newer version), or forged
             view["last_seq"] = msg.metadata.sequence.stream

@@ -564,7 +564,7 @@ class PartitionedInbox(Inbox):
     def problems(self) -> list[str]:
         # a partition whose consumer could not be made is tried again each round (here or by another replica, which
         # may succeed): said while a try failed within the last two lease times
-        recent = time.monotonic() - 2 * self.lease_seconds
+        recent = time.monotonic() - 2 * getattr(self, "lease_seconds", DEFAULT_LEASE_SECONDS)
         untaken = [why for _, (when, why) in sorted(getattr(self, "untaken", {}).items()) if when >= recent]
         return [*self.layout_problems, *([self.failure] if self.failure else []), *untaken, *super().problems()]
 
