@@ -16,9 +16,11 @@ the service's life (shared/web/http.py lifespan) holds: one `Runtime`, or `Tenan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import json
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -27,14 +29,17 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
+from nats.aio.client import Client as NATS
+from nats.js.errors import APIError, NotFoundError
 
 from shared import tenancy
-from shared.contract.events import Envelope
+from shared.contract.events import STREAM, Envelope
 from shared.kernel.app import ServiceApplication
 from shared.kernel.group_commit import set_in_flight
 from shared.kernel.journey import DomainError
 from shared.kernel.store import STORE_UNREACHABLE, creating, store_env
 from shared.kernel.threads import run_sync
+from shared.messaging.adoption import limit_reached, not_made
 from shared.messaging.bus import connect, ensure_streams, servers
 from shared.messaging.deadletters import subscribe_replays
 from shared.messaging.inbox import Inbox
@@ -316,7 +321,15 @@ async def _start(
         inbox.observe = observe  # consumed events and handler latency on /metrics
     subscribe_replays(inbox)  # `jusou deadletters replay`: its own durable consumer on JUSOU_REPLAY
     relay = Relay(app, translate, nc, settings.relay_poll_seconds)
-    await broker.start()
+    try:
+        await broker.start()  # FastStream makes each durable consumer the service has not got yet
+    except APIError as exc:
+        if not limit_reached(exc):
+            raise
+        missing = await consumers_missing(nc, service, inbox)
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise ConsumersNotMade(service, missing) from None
     runtime = Runtime(app, relay, inbox, broker, tenant)
     runtime.relay_task = asyncio.create_task(relay.run(), name=f"{service}-relay" + (f"@{tenant}" if tenant else ""))
     runtime.relay_task.add_done_callback(lambda task: _relay_ended(relay, task))
@@ -324,6 +337,32 @@ async def _start(
         runtime.partitions_task = asyncio.create_task(inbox.run(nc),
                                                       name=f"{service}-partitions" + (f"@{tenant}" if tenant else ""))
     return runtime
+
+
+class ConsumersNotMade(SystemExit):
+    """A service whose durable consumers JUSOU's consumer limit keeps from being made (nats-server 2.15: 1,000 on a
+    stream that sets no `max_consumers`, the integrators' included) at its start: it would consume nothing of those
+    sources. Nothing starts: status 2, what the operator does on stderr and in the log (`bus.consumers_not_made`),
+    instead of nats-py's traceback and uvicorn's status 3. Once there is room, the service starts as before."""
+
+    def __init__(self, service: str, missing: list[str]) -> None:
+        super().__init__(2)
+        names = ", ".join(missing) or f"{service}--…"
+        self.problem = not_made(names, f"then start {service} again")
+        log.error("bus.consumers_not_made", service=service, consumers=missing, problem=self.problem)
+        print(self.problem, file=sys.stderr)
+
+
+async def consumers_missing(nc: NATS, service: str, inbox: Any) -> list[str]:
+    """The service's durable consumers on JUSOU (`<service>--<source>`) that are not there."""
+    missing = []
+    for source in sorted(getattr(inbox, "filters", {})):
+        name = f"{service}--{source}"
+        try:
+            await nc.jetstream().consumer_info(STREAM, name)
+        except (NotFoundError, APIError, TimeoutError):  # not there, or no answer: named (it is only a message)
+            missing.append(name)
+    return missing
 
 
 async def opened(open_store: Callable[[], ServiceApplication], service: str) -> ServiceApplication:
