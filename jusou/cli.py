@@ -30,7 +30,7 @@ from jusou.backup import register as register_backup
 from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
 from jusou.connection import EXIT_STATUS as NATS_UNAVAILABLE
-from jusou.connection import NatsUnavailable, StoreMissing, StreamMissing, connect_once
+from jusou.connection import ConsumerLimitReached, NatsUnavailable, StoreMissing, StreamMissing, connect_once
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.partitions_cmd import register as register_partitions
@@ -809,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreMissing as missing:  # a command that only reads, given a folder without the stores: none made there
         print(missing, file=sys.stderr)
         return 2
-    except (NatsUnavailable, StreamMissing) as failed:  # NATS down, the login refused, no JUSOU there: status 3
+    except (NatsUnavailable, StreamMissing, ConsumerLimitReached) as failed:  # could not look: status 3
         print(failed, file=sys.stderr)
         return NATS_UNAVAILABLE
     return result

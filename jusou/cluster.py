@@ -208,7 +208,7 @@ class NatsCluster:
         log.info("cluster.ready", url=self.url, nodes=len(self.nodes))
 
     async def _create_streams(self) -> None:
-        from shared.messaging.bus import connect, ensure_streams
+        from shared.messaging.bus import connect, ensure_streams, raise_consumer_limit
 
         nc = await connect(self.url, "jusou-cluster", *self.operator())
         try:
@@ -216,6 +216,7 @@ class NatsCluster:
             while True:
                 try:
                     await ensure_streams(nc, STREAM_REPLICAS)
+                    await raise_consumer_limit(nc)  # a JUSOU made before it had one (nats-server 2.15: 1,000)
                     if settings.current().partitions > 1:  # each service's lease bucket too (partitions.make_lease_buckets)
                         from shared.messaging.partitions import lease_setting, make_lease_buckets
 

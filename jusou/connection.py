@@ -40,6 +40,19 @@ class StreamMissing(Exception):
                          "there (`jusou nats init` makes the streams)")
 
 
+class ConsumerLimitReached(Exception):
+    """A command could not make its (short-lived, ordered) consumer: the stream holds as many consumers as its limit
+    allows. `jusou` says what the operator does, status 3 (could not look), not nats-py's traceback."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"ストリーム {stream} の購読数が上限に達していて、読み取り用の購読を作れません。`jusou status` の"
+                         f"「その他の購読」で使われていない購読を確かめて削除するか（nats consumer rm {stream} <名前>）、"
+                         f"`jusou nats init` で上限を上げてから、もう一度実行してください。\n"
+                         f"{stream} holds as many consumers as its limit allows, so this command could not make its own "
+                         f"to read it: delete unused consumers (`jusou status` lists the other consumers; `nats consumer "
+                         f"rm {stream} <name>`) or raise the limit with `jusou nats init`, then run it again")
+
+
 class NatsUnavailable(Exception):
     """The command could not connect to NATS: not reachable, or its login refused."""
 

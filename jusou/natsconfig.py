@@ -46,7 +46,8 @@ def register(commands: Any) -> None:
     init = actions.add_parser(
         "init", help="make the streams JUSOU, JUSOU_DLQ and JUSOU_REPLAY (and, with JUSOU_PARTITIONS > 1, each service's "
                      "lease bucket) as the operator (NATS_USER=jusou-operator), before any service starts: the step "
-                     "Compose's nats-init and Kubernetes' Job nats-init run; nothing existing is changed")
+                     "Compose's nats-init and Kubernetes' Job nats-init run; of what exists, only JUSOU's consumer "
+                     "limit is changed, raised to the suite's")
     init.add_argument("--wait", type=float, metavar="SECONDS",
                       help="make nothing: wait up to SECONDS until they are there (a service's init container, as the "
                            "service's own user), exit 1 if they are not")
@@ -167,7 +168,7 @@ async def _init(url: str, wait: float | None) -> tuple[list[str], list[str], lis
     from nats.js.errors import NotFoundError
 
     from jusou.connection import connect_once
-    from shared.messaging.bus import ensure_streams
+    from shared.messaging.bus import MAX_CONSUMERS, ensure_streams, raise_consumer_limit
     from shared.messaging.partitions import lease_setting, make_lease_buckets
 
     nc = await connect_once(url, name="jusou-nats-init", check_version=True)
@@ -192,6 +193,10 @@ async def _init(url: str, wait: float | None) -> tuple[list[str], list[str], lis
                 before = await present()
             return [], before, [name for name in wanted_names() if name not in before]
         await ensure_streams(nc)  # ForeignStream (status 2) for a stream of Jusou's name that is not Jusou's
+        raised = await raise_consumer_limit(nc)  # the one setting of an existing stream it changes, and only upwards
+        if raised is not None:
+            print(f"JUSOU: 購読の上限を {raised} から {MAX_CONSUMERS} にしました / consumer limit raised from {raised} "
+                  f"(-1: the server's default, 1,000 on nats-server 2.15) to {MAX_CONSUMERS}")
         if current().partitions > 1:
             await make_lease_buckets(js, list(subscriptions()), lease_setting(), current().stream_replicas)
         after = await present()

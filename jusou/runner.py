@@ -260,11 +260,13 @@ async def create_streams(url: str, user: str | None = None, password: str | None
     from shared.messaging.bus import (  # imports nats only when needed
         connect,
         ensure_streams,
+        raise_consumer_limit,
     )
 
     nc = await connect(url, "jusou-runner", user, password)
     try:
         await ensure_streams(nc)
+        await raise_consumer_limit(nc)  # a JUSOU made before it had one (nats-server 2.15: 1,000)
         from shared.messaging.partitions import lease_setting, make_lease_buckets
 
         if settings.current().partitions > 1:  # each service's lease bucket too, before a service could make its own

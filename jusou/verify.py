@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nats.js.api import DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
-from jusou.connection import StoreMissing, StreamMissing
+from jusou.connection import ConsumerLimitReached, StoreMissing, StreamMissing
 from jusou.runner import Translate, application_class, translator
 from shared import tenancy
 from shared.contract.events import (
@@ -118,6 +118,9 @@ class StreamMessage:
     source_position: int
 
 
+CONSUMER_LIMIT = 10026  # JetStream's "maximum consumers limit reached"
+
+
 async def read_stream(nc: Any, stream: str, subjects: str) -> list[Any]:
     """Every message of `stream` in order (an ordered consumer; nothing is acknowledged or kept)."""
     js = nc.jetstream()
@@ -127,7 +130,12 @@ async def read_stream(nc: Any, stream: str, subjects: str) -> list[Any]:
         raise StreamMissing(stream) from None
     if info.state.messages == 0:
         return []
-    sub = await js.subscribe(subjects, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    try:
+        sub = await js.subscribe(subjects, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    except APIError as error:
+        if error.err_code == CONSUMER_LIMIT:  # the stream full of consumers: it was nats-py's traceback
+            raise ConsumerLimitReached(stream) from None
+        raise
     messages = []
     try:
         while True:

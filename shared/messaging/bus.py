@@ -36,6 +36,13 @@ CHECKED_SETTINGS = {"subjects": None, "retention": None, "storage": None, "disca
                     "max_age": 0, "max_msgs": -1, "max_bytes": -1, "max_msgs_per_subject": -1,
                     "max_msg_size": -1, "duplicate_window": None}
 
+#: JUSOU's consumer limit, set explicitly: nats-server 2.15 gives a stream that sets none 1,000 (`default_max_consumers`),
+#: integrators' consumers included, and Jusou's own need 19 × (1 + P) at most (19 durable consumers, and with
+#: JUSOU_PARTITIONS = P, up to 64, 19 × P partition consumers beside them while a switch is under way): 1,235. 4,096
+#: leaves about 2,800 for integrators and the `jusou` commands' short-lived ordered consumers, while still bounding what
+#: one NATS user can make (on servers before 2.15, where -1 was "no limit", it is a bound where there was none).
+MAX_CONSUMERS = 4096
+
 STREAMS = (
     StreamConfig(
         name=STREAM,
@@ -45,6 +52,7 @@ STREAMS = (
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
         max_age=0,  # history is never trimmed by time
+        max_consumers=MAX_CONSUMERS,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     ),
     StreamConfig(
@@ -197,6 +205,24 @@ async def ensure_streams(nc: Client, replicas: int | None = None) -> list[str]:
     if foreign:
         raise ForeignStream(foreign)
     return differs
+
+
+async def raise_consumer_limit(nc: Client) -> int | None:
+    """The operator's step at start (`jusou up`, `jusou cluster up`, `jusou nats init`): an existing `JUSOU` whose
+    `max_consumers` is below MAX_CONSUMERS, or unset (-1: 1,000 on nats-server 2.15), gets MAX_CONSUMERS; nothing else
+    of it changes, and a higher limit an operator chose stays. Returns the limit it had when raised, else None. Only
+    the operator may: a service's user has no STREAM.UPDATE."""
+    js = nc.jetstream()
+    try:
+        config = (await js.stream_info(STREAM)).config
+    except NotFoundError:
+        return None
+    before = config.max_consumers if config.max_consumers is not None else -1
+    if before >= MAX_CONSUMERS:
+        return None
+    await js.update_stream(dataclasses.replace(config, max_consumers=MAX_CONSUMERS))
+    log.info("bus.consumer_limit_raised", stream=STREAM, before=before, after=MAX_CONSUMERS)
+    return before
 
 
 class ForeignStream(SystemExit):
