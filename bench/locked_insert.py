@@ -11,6 +11,9 @@ postmaster's pid is given (`--postmaster`, read from its postmaster.pid: use a c
 backends in it), from /proc.
 
     JUSOU_PG_PORT=5499 python -m bench.locked_insert --postmaster $(head -1 /tmp/ha/pg/data/postmaster.pid)
+
+`--callgrind N`: instead, this process's instructions per save (valgrind's callgrind, counted over N serial saves of
+each mode after N warm-up saves, each mode in a process of its own under valgrind: repeatable whatever the load).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -98,6 +104,46 @@ def trial(counter: Any, recorder: Any, args: argparse.Namespace) -> dict[str, An
             "server_cpu_us_per_save": round(1e6 * server / saves), "errors": len(errors)}
 
 
+def counted_saves(recorder: Any, saves: int, events: int) -> None:
+    """`saves` serial saves (a command's: a new aggregate's `events` events), callgrind counting them only."""
+    from eventsourcing.persistence import StoredEvent
+
+    def batches() -> list[list[Any]]:
+        made = []
+        for _ in range(saves):
+            aggregate = uuid.uuid4()
+            made.append([StoredEvent(originator_id=aggregate, originator_version=v, topic="bench:Happened",
+                                     state=os.urandom(400)) for v in range(1, events + 1)])
+        return made
+
+    for batch in batches():  # warm: connections made, statements prepared
+        recorder.insert_events(batch)
+    measured = batches()
+    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True, timeout=120)
+    for batch in measured:
+        recorder.insert_events(batch)
+    subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True, timeout=120)
+
+
+def callgrind(args: argparse.Namespace) -> None:
+    """Each mode in a process of its own under callgrind: instructions per save (all threads)."""
+    for round_ in range(args.rounds):
+        for mode in (("pipelined", "one statement") if round_ % 2 == 0 else ("one statement", "pipelined")):
+            folder = Path(tempfile.mkdtemp(prefix="jusou-bench-locked-cg-"))
+            subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={folder}/cg.out",
+                            sys.executable, "-m", "bench.locked_insert", "--postmaster", str(args.postmaster),
+                            "--events", str(args.events), "--only", mode, "--callgrind", str(args.callgrind)],
+                           check=True, capture_output=True, timeout=1800)
+            total = 0
+            for path in folder.glob("cg.out*"):
+                for line in path.read_text(errors="replace").splitlines():
+                    if line.startswith("totals:"):
+                        total += int(line.split()[1])
+                        break
+            print(json.dumps({"round": round_ + 1, "mode": mode, "saves": args.callgrind,
+                              "instructions_per_save": round(total / args.callgrind)}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.locked_insert", description=__doc__.split("\n")[0])
     parser.add_argument("--postmaster", type=int, required=True, help="the cluster's postmaster pid")
@@ -106,7 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--savers", type=int, default=1)
     parser.add_argument("--events", type=int, default=2)
     parser.add_argument("--spinners", type=int, default=0)
+    parser.add_argument("--callgrind", type=int, default=0, metavar="N", help="instructions per save over N saves")
+    parser.add_argument("--only", default="", help=argparse.SUPPRESS)  # a mode's process under callgrind
     args = parser.parse_args(argv)
+    if args.callgrind and not args.only:
+        callgrind(args)
+        return
     import psycopg
     from eventsourcing.persistence import InfrastructureFactory
 
@@ -122,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                        "JUSOU_DATA_DIR": f"/tmp/jusou-bench-locked-{os.getpid()}"})
     counter = psycopg.connect(**info, autocommit=True)
     made: dict[str, tuple[Any, Any]] = {}
-    for mode in ("pipelined", "one statement"):
+    for mode in ((args.only,) if args.only else ("pipelined", "one statement")):
         os.environ["JUSOU_PG_SCHEMA_PREFIX"] = prefix + mode.split()[0] + "_"
         factory: Any = InfrastructureFactory.construct(store_env(Settings.from_env("intake")) | {"CREATE_TABLE": "y"})
         recorder = factory.process_recorder()
@@ -130,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
             recorder._jusou_locked_insert = None  # the function switched off: the pipelined insert, as before
         made[mode] = (factory, recorder)
     try:
+        if args.only:
+            counted_saves(made[args.only][1], args.callgrind, args.events)
+            return
         for round_ in range(args.rounds):
             order = list(made) if round_ % 2 == 0 else list(made)[::-1]
             for mode in order:

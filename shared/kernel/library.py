@@ -22,6 +22,8 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   here listens, and a `NOTIFY` serialises every committing transaction of the whole server; and whose
   `insert_events` sends the COMMIT with the insert (`_insert_events`, `_insert_stored_events`,
   `_fetch_ids_after_insert_events`): the events table's lock is not held across a round trip (issue 19).
+- `tracks_as_library`: whether a PostgreSQL recorder records tracking with the library's own `_insert_tracking`
+  (shared/kernel/locked_insert.py repeats its statement in SQL only then) (issue 19).
 - `record_processed`, `commit_tracking_alone`: what the library's `process_event` does after its policy (`_record`,
   `_take_snapshots`, `notify`, `_notify`), but a tracking record alone (a delivery whose handlers recorded nothing)
   committed by a SQLite process recorder without waiting for the disk (`_insert_tracking` in a writer's transaction
@@ -235,6 +237,18 @@ def insert_in_one_transaction(recorder: Any, trackings: Sequence[Any], stored_ev
                 found = conn.cursor()
                 recorder._insert_stored_events(found, stored_events)
         return None if found is None else recorder._fetch_ids_after_insert_events(found, stored_events)
+
+
+def tracks_as_library(recorder: Any) -> bool:
+    """Whether a PostgreSQL recorder records a tracking position with the library's own `_insert_tracking`: not replaced
+    on the instance or in a subclass (an adapter's or a test's wrapper), which a statement repeating the library's SQL
+    would pass by (shared/kernel/locked_insert.py)."""
+    from eventsourcing.postgres import PostgresTrackingRecorder
+
+    if "_insert_tracking" in vars(recorder):
+        return False
+    theirs: Any = PostgresTrackingRecorder
+    return bool(type(recorder)._insert_tracking is theirs._insert_tracking)
 
 
 def record_processed(app: Any, processing_event: Any) -> None:

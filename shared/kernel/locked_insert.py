@@ -23,9 +23,14 @@ implicit transaction commits (synchronously) when it ends, before the answer is 
 - a conflict (a version taken: `unique_violation`) aborts the statement's transaction, nothing stored, and comes back
   as the library's `IntegrityError` (the datastore's translation of psycopg's errors); a lock wait past the timeout
   and a lost connection as `OperationalError` / `InterfaceError`, as before (shared/kernel/store.py's retry);
-- a save with a tracking record (a delivery's effect: its tracking row checked in the same transaction), a tracking
-  record alone (shared/kernel/library.py `commit_tracking_alone`) and a save with any other keyword go the pipelined
-  way (`without_notify`), as before.
+- a save with a tracking record and events (a delivery's effect) is one statement too, through a second function
+  (`jusou_insert_tracked_<events table>`) that first records the tracking position with the library's own
+  single-row statement (`ON CONFLICT … DO UPDATE … WHERE` the recorded position is lower) and refuses, as the library
+  does, with `IntegrityError` ("Failed to record tracking for …": a `unique_violation`) when it recorded nothing (a
+  duplicate or an older position), then locks and inserts as above; one transaction, nothing committed in part;
+- a tracking record alone (shared/kernel/library.py `commit_tracking_alone`), a save with any other keyword, the
+  library's legacy multi-row tracking, and a recorder whose `_insert_tracking` was replaced (the function would pass
+  the replacement by) go the pipelined way (`without_notify`), as before.
 Tests: tests/integration/test_ha3_pg_locked_insert.py."""
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from shared.kernel.library import tracks_as_library
 
 Insert = Callable[..., Any]
 
@@ -63,6 +70,35 @@ def locked_in_server(recorder_class: type) -> type:
         self._jusou_locked_insert = SQL(
             "SELECT n FROM {schema}.{function}(%s::{schema}.{event}[]) AS n").format(
             schema=Identifier(schema), function=Identifier(function), event=Identifier(self.stored_event_type_name))
+        tracking = getattr(self, "tracking_table_name", None)
+        if tracking is None or not self.datastore.single_row_tracking:
+            return  # an application recorder (no tracking), or the library's legacy multi-row tracking: pipelined
+        tracked = f"jusou_insert_tracked_{table}"
+        self.check_identifier_length(tracked)
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[], tracked_name text, "
+            "tracked_position bigint) RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "DECLARE recorded bigint; "
+            "BEGIN "
+            # the library's single-row tracking statement, and its refusal (IntegrityError) when nothing was recorded
+            "INSERT INTO {schema}.{tracking} VALUES (tracked_name, tracked_position) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = tracked_position "
+            "WHERE {schema}.{tracking}.notification_id < tracked_position RETURNING notification_id INTO recorded; "
+            "IF recorded IS NULL THEN "
+            "RAISE unique_violation USING MESSAGE = format('Failed to record tracking for %s %s', tracked_name, "
+            "tracked_position); "
+            "END IF; "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "RETURN QUERY INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) RETURNING notification_id; "
+            "END; $BODY$").format(
+            schema=Identifier(schema), function=Identifier(tracked), event=Identifier(self.stored_event_type_name),
+            tracking=Identifier(tracking), table=Identifier(table),
+            lock_timeout=SQL(str(int(self.datastore.lock_timeout)))))
+        self._jusou_tracked_insert = SQL(
+            "SELECT n FROM {schema}.{function}(%s::{schema}.{event}[], %s, %s) AS n").format(
+            schema=Identifier(schema), function=Identifier(tracked), event=Identifier(self.stored_event_type_name))
 
     made = type(recorder_class.__name__, (recorder_class,), {
         "__init__": __init__, "__doc__": f"{recorder_class.__doc__} Saves without tracking in one statement "
@@ -71,18 +107,21 @@ def locked_in_server(recorder_class: type) -> type:
 
 
 def in_one_statement(insert: Insert) -> Insert:
-    """A recorder's `insert_events` whose saves without a tracking record go in one statement (see above) when the
-    recorder has the function (`locked_in_server`); any other save through `insert`."""
+    """A recorder's `insert_events` whose saves of events, with or without a tracking record, go in one statement (see
+    above) when the recorder has the function (`locked_in_server`); any other save through `insert`."""
 
     @functools.wraps(insert)
     def insert_events(self: Any, stored_events: Sequence[Any], **kwargs: Any) -> Any:
-        statement = getattr(self, "_jusou_locked_insert", None)
-        if statement is None or not stored_events or any(value is not None for value in kwargs.values()):
+        others = {key: value for key, value in kwargs.items() if value is not None}
+        tracking = others.pop("tracking", None)
+        statement = getattr(self, "_jusou_locked_insert" if tracking is None else "_jusou_tracked_insert", None)
+        if statement is None or not stored_events or others or (tracking is not None and not tracks_as_library(self)):
             return insert(self, stored_events, **kwargs)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:  # (the types' adapters registered)
             events = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
                       for e in stored_events]  # built before anything is sent: no Python under the lock
-            curs.execute(statement, (events,), prepare=True)
+            params = (events,) if tracking is None else (events, tracking.application_name, tracking.notification_id)
+            curs.execute(statement, params, prepare=True)
             ids = [row["n"] for row in curs.fetchall()]
         return ids
 

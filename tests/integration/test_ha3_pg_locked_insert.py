@@ -127,6 +127,20 @@ def test_a_commands_save_never_leaves_the_events_table_locked_while_the_server_w
     assert len(ids) == 3 and ids == sorted(ids) and ids[-1] - ids[0] == 2
 
 
+def test_a_deliverys_effect_never_leaves_the_events_table_locked_while_the_server_waits_for_the_service(
+        recorder: Any, watch: LockWatch) -> None:
+    """A process recorder's save with its tracking record (a delivery's effect): the same, the tracking row recorded in
+    the same transaction. Fails on the pipelined insert."""
+    if not hasattr(recorder, "max_tracking_id"):
+        pytest.skip("an application recorder has no tracking")
+    ids = recorder.insert_events(events(2), tracking=Tracking(application_name="upstream", notification_id=7))
+    assert watch.statements, "the save sent no statement the watch could see"
+    assert watch.held_after == [], f"the events table stayed locked, the server waiting for the service, after: " \
+                                   f"{watch.held_after} (statements sent: {watch.statements})"
+    assert len(ids) == 2 and ids[1] == ids[0] + 1
+    assert recorder.max_tracking_id("upstream") == 7
+
+
 def test_the_one_statement_save_keeps_the_librarys_answers(recorder: Any) -> None:
     """Ids in the save's order, consecutive across saves; a version taken already refused with the library's
     IntegrityError and nothing of that save stored; the notification log reads them in order."""
@@ -147,7 +161,7 @@ def test_the_one_statement_save_keeps_the_librarys_answers(recorder: Any) -> Non
 
 @pytest.mark.parametrize("position", [5, 4])
 def test_a_save_with_its_tracking_record_still_checks_it_in_its_transaction(recorder: Any, position: int) -> None:
-    """A delivery's effect (pipelined, as before): its tracking row checked in its transaction; the same position again (a duplicate) or a
+    """A delivery's effect: its tracking row checked in its transaction; the same position again (a duplicate) or a
     lower one refused with the library's IntegrityError and message, nothing of that save stored, the recorded position
     and the other upstreams' untouched; an empty save with tracking and a tracking record alone as before."""
     if not hasattr(recorder, "max_tracking_id"):
@@ -165,3 +179,25 @@ def test_a_save_with_its_tracking_record_still_checks_it_in_its_transaction(reco
     assert later[0] > first[0] and recorder.max_tracking_id("upstream") == 6
     recorder.insert_events([], tracking=Tracking(application_name="upstream", notification_id=8))
     assert recorder.max_tracking_id("upstream") == 8
+
+
+def test_a_recorder_whose_tracking_insert_is_replaced_keeps_the_pipelined_insert(recorder: Any, watch: LockWatch) -> None:
+    """`tracks_as_library` (shared/kernel/library.py): the function repeats the library's tracking statement, so a
+    recorder whose `_insert_tracking` was replaced (a wrapper) keeps the pipelined insert, the wrapper seeing the row."""
+    from shared.kernel.library import tracks_as_library
+
+    if not hasattr(recorder, "max_tracking_id"):
+        pytest.skip("an application recorder has no tracking")
+    assert tracks_as_library(recorder) is True
+    seen: list[int] = []
+    library_insert = type(recorder)._insert_tracking
+
+    def wrapped(cursor: Any, tracking: Tracking) -> None:
+        seen.append(tracking.notification_id)
+        library_insert(recorder, cursor, tracking)
+
+    recorder._insert_tracking = wrapped
+    assert tracks_as_library(recorder) is False
+    recorder.insert_events(events(1), tracking=Tracking(application_name="upstream", notification_id=3))
+    assert seen == [3] and recorder.max_tracking_id("upstream") == 3
+    assert any(statement.startswith("LOCK TABLE") for statement in watch.statements)  # the pipelined way
