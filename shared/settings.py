@@ -16,6 +16,7 @@ from the model's fields. A blank variable counts as unset.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 import socket
@@ -332,6 +333,21 @@ class Environment(BaseSettings):
             _check_url(server if "://" in server else f"nats://{server}", ("nats", "tls", "ws", "wss"))
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        """uvicorn takes an entry that is no address or network as a literal client name and never matches a proxy's
+        address with it: the service started, and believed no proxy (http redirect URIs, no Secure cookies)."""
+        for entry in (part.strip() for part in value.split(",")):
+            if entry == "*" or entry.startswith(("unix:", "/")):  # any; a proxy on a unix socket (uvicorn's literals)
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} はアドレスでもネットワークでもありません / {entry!r} is no address or "
+                                 "network") from None
+        return value
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
@@ -451,6 +467,9 @@ _ALLOWED: dict[str, tuple[str, str]] = {
                                     "an OTLP/HTTP collector, http(s):// (e.g. http://collector:4318), or unset"),
     "NATS_URL": ("nats://ホスト:ポート（例 nats://nats:4222、クラスターはカンマ区切り）か未設定",
                  "nats://host:port (e.g. nats://nats:4222; a cluster's servers comma-separated), or unset"),
+    "JUSOU_FORWARDED_ALLOW_IPS": ("プロキシのアドレスかネットワークのカンマ区切り（例 10.0.0.0/8,127.0.0.1）、すべてなら *",
+                                  ("the proxies' addresses or networks, comma-separated (e.g. 10.0.0.0/8,127.0.0.1), "
+                                  "or * for any")),
     "JUSOU_HOST": ("このマシンのアドレス（127.0.0.1、すべてのインターフェースなら 0.0.0.0）",
                    "an address of this machine (127.0.0.1; 0.0.0.0 for every interface)"),
     "JUSOU_TARGETS_FILE": ("事業目標の TOML ファイルのパス（例 deploy/targets.example.toml）か未設定",

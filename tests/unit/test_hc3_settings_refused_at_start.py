@@ -47,6 +47,9 @@ BAD = [  # variable, value, (other variables), what is wrong (English), what to 
     ("NATS_URL", "nats://a:4222,,nats://b:4222", {}, "empty server", "nats://nats:4222"),
     ("NATS_URL", "http://nats:4222", {}, "not one of", "nats://host:port"),
     ("JUSOU_HOST", "http://0.0.0.0", {}, "not an address", "0.0.0.0"),
+    ("JUSOU_FORWARDED_ALLOW_IPS", "10.0.0.0/8, ingress-nginx", {}, "'ingress-nginx' is no address or network",
+     "10.0.0.0/8,127.0.0.1"),
+    ("JUSOU_FORWARDED_ALLOW_IPS", "10.0.0.0/33", {}, "no address or network", "or * for any"),
 ]
 
 
@@ -71,6 +74,7 @@ GOOD = [
     {"JUSOU_INTAKE_URL": "https://intake.city.example/", "JUSOU_INTAKE_INTERNAL_URL": "http://intake:8101",
      "JUSOU_MEETING_URL": "http://[::1]:8103", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
     {"JUSOU_HOST": "0.0.0.0"}, {"JUSOU_HOST": "localhost"},
+    {"JUSOU_FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1,::1"}, {"JUSOU_FORWARDED_ALLOW_IPS": "*"},
 ]
 
 
