@@ -102,7 +102,8 @@ class Environment(BaseSettings):
     pg_user: str = setting("JUSOU_PG_USER", "postgres", "PostgreSQL user")
     pg_password: str = setting("JUSOU_PG_PASSWORD", "", "PostgreSQL password")
     pg_dbname: str = setting("JUSOU_PG_DBNAME", "postgres", "PostgreSQL database; each service uses its own schema in it")
-    pg_schema_prefix: str = setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema")
+    pg_schema_prefix: str = setting("JUSOU_PG_SCHEMA_PREFIX", "jusou_", "prefix of each service's PostgreSQL schema",
+                                    pattern=r"^[a-z_][a-z0-9_]{0,40}$")
     pg_pool_size: int = setting(
         "JUSOU_PG_POOL_SIZE", 5,
         "PostgreSQL connections each service process keeps open for its store (its relay reads on one of them, taken "
@@ -470,6 +471,8 @@ _ALLOWED: dict[str, tuple[str, str]] = {
     "JUSOU_FORWARDED_ALLOW_IPS": ("プロキシのアドレスかネットワークのカンマ区切り（例 10.0.0.0/8,127.0.0.1）、すべてなら *",
                                   ("the proxies' addresses or networks, comma-separated (e.g. 10.0.0.0/8,127.0.0.1), "
                                   "or * for any")),
+    "JUSOU_PG_SCHEMA_PREFIX": ("英小文字・数字・_ で、英小文字か _ で始まる 41 文字以内（例 jusou_）",
+                               "lower-case letters, digits and _, starting with a letter or _, at most 41 (e.g. jusou_)"),
     "JUSOU_HOST": ("このマシンのアドレス（127.0.0.1、すべてのインターフェースなら 0.0.0.0）",
                    "an address of this machine (127.0.0.1; 0.0.0.0 for every interface)"),
     "JUSOU_TARGETS_FILE": ("事業目標の TOML ファイルのパス（例 deploy/targets.example.toml）か未設定",

@@ -50,6 +50,7 @@ BAD = [  # variable, value, (other variables), what is wrong (English), what to 
     ("JUSOU_FORWARDED_ALLOW_IPS", "10.0.0.0/8, ingress-nginx", {}, "'ingress-nginx' is no address or network",
      "10.0.0.0/8,127.0.0.1"),
     ("JUSOU_FORWARDED_ALLOW_IPS", "10.0.0.0/33", {}, "no address or network", "or * for any"),
+    ("JUSOU_PG_SCHEMA_PREFIX", "Jusou-", {}, "", "lower-case letters, digits and _"),
 ]
 
 
