@@ -265,10 +265,14 @@ def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str
     label, name = _field_label(model, error["loc"]), _field_name(error["loc"])
     if error.get("type") == "missing":
         return f"{label}を入力してください", f"{name} is required"
+    if error.get("type") in ("uuid_parsing", "uuid_type"):  # a number typed short (the 8 characters a page shows)
+        return (f"{label}は 8-4-4-4-12 の形の36文字の番号です。記録の画面の「{label}」を写して入力してください",
+                f"{name}: give the whole number (36 characters, 8-4-4-4-12), copied from the record's page")
     japanese, english = halves(readable(error))
     if not error["loc"]:
         return japanese, english
-    return f"{label}: {japanese}", f"{name}: {english}"
+    # a validator's own message that names the field already (「開設日「R8.2.30」は実在しない日付です」) is not named twice
+    return (japanese if japanese.startswith(label) else f"{label}: {japanese}"), f"{name}: {english}"
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:

@@ -63,7 +63,8 @@ def test_a_field_left_empty_is_asked_for_by_its_japanese_name_then_its_own_name(
 
 def test_a_date_that_is_no_day_is_said_in_each_language_naming_the_field_in_that_language() -> None:
     japanese, english = refusal(Sample, {"forum": "地域ケア会議", "birth_date": "S35.13.3"})
-    assert "生年月日: 生年月日「S35.13.3」は実在しない日付です" in japanese and "check the form" not in japanese
+    assert "確認してください: 生年月日「S35.13.3」は実在しない日付です" in japanese and "check the form" not in japanese
+    assert "生年月日: 生年月日" not in japanese  # the field named once (session 21)
     assert english == "birth date: 'S35.13.3' is not a real date"
 
 
