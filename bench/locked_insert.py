@@ -65,7 +65,7 @@ def trial(counter: Any, recorder: Any, args: argparse.Namespace) -> dict[str, An
                                  state=os.urandom(400)) for v in range(1, args.events + 1)]
             began = time.perf_counter()
             try:
-                recorder.insert_events(batch)
+                recorder.insert_events(batch, **tracked(args.tracking))
             except Exception as error:  # noqa: BLE001  # counted
                 with lock:
                     errors.append(type(error).__name__)
@@ -104,7 +104,21 @@ def trial(counter: Any, recorder: Any, args: argparse.Namespace) -> dict[str, An
             "server_cpu_us_per_save": round(1e6 * server / saves), "errors": len(errors)}
 
 
-def counted_saves(recorder: Any, saves: int, events: int) -> None:
+_POSITION = iter(range(1, 1 << 62))
+_POSITION_LOCK = threading.Lock()
+
+
+def tracked(tracking: bool) -> dict[str, Any]:
+    """A delivery's keyword (`tracking`, the next position of one upstream) under `--tracking`, else none."""
+    if not tracking:
+        return {}
+    from eventsourcing.persistence import Tracking
+
+    with _POSITION_LOCK:
+        return {"tracking": Tracking(application_name="bench-upstream", notification_id=next(_POSITION))}
+
+
+def counted_saves(recorder: Any, saves: int, events: int, tracking: bool = False) -> None:
     """`saves` serial saves (a command's: a new aggregate's `events` events), callgrind counting them only."""
     from eventsourcing.persistence import StoredEvent
 
@@ -117,11 +131,11 @@ def counted_saves(recorder: Any, saves: int, events: int) -> None:
         return made
 
     for batch in batches():  # warm: connections made, statements prepared
-        recorder.insert_events(batch)
+        recorder.insert_events(batch, **tracked(tracking))
     measured = batches()
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True, timeout=120)
     for batch in measured:
-        recorder.insert_events(batch)
+        recorder.insert_events(batch, **tracked(tracking))
     subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True, timeout=120)
 
 
@@ -132,7 +146,8 @@ def callgrind(args: argparse.Namespace) -> None:
             folder = Path(tempfile.mkdtemp(prefix="jusou-bench-locked-cg-"))
             subprocess.run(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={folder}/cg.out",
                             sys.executable, "-m", "bench.locked_insert", "--postmaster", str(args.postmaster),
-                            "--events", str(args.events), "--only", mode, "--callgrind", str(args.callgrind)],
+                            "--events", str(args.events), "--only", mode, "--callgrind", str(args.callgrind)]
+                           + (["--tracking"] if args.tracking else []),
                            check=True, capture_output=True, timeout=1800)
             total = 0
             for path in folder.glob("cg.out*"):
@@ -140,7 +155,7 @@ def callgrind(args: argparse.Namespace) -> None:
                     if line.startswith("totals:"):
                         total += int(line.split()[1])
                         break
-            print(json.dumps({"round": round_ + 1, "mode": mode, "saves": args.callgrind,
+            print(json.dumps({"round": round_ + 1, "mode": mode, "tracking": args.tracking, "saves": args.callgrind,
                               "instructions_per_save": round(total / args.callgrind)}), flush=True)
 
 
@@ -153,6 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=2)
     parser.add_argument("--spinners", type=int, default=0)
     parser.add_argument("--callgrind", type=int, default=0, metavar="N", help="instructions per save over N saves")
+    parser.add_argument("--tracking", action="store_true",
+                        help="each save with a tracking record (a delivery's effect; with one saver: positions rise)")
     parser.add_argument("--only", default="", help=argparse.SUPPRESS)  # a mode's process under callgrind
     args = parser.parse_args(argv)
     if args.callgrind and not args.only:
@@ -178,18 +195,20 @@ def main(argv: list[str] | None = None) -> None:
         factory: Any = InfrastructureFactory.construct(store_env(Settings.from_env("intake")) | {"CREATE_TABLE": "y"})
         recorder = factory.process_recorder()
         if mode == "pipelined":
-            recorder._jusou_locked_insert = None  # the function switched off: the pipelined insert, as before
+            recorder._jusou_locked_insert = None  # the functions switched off: the pipelined insert, as before
+            recorder._jusou_tracked_insert = None
         made[mode] = (factory, recorder)
     try:
         if args.only:
-            counted_saves(made[args.only][1], args.callgrind, args.events)
+            counted_saves(made[args.only][1], args.callgrind, args.events, args.tracking)
             return
         for round_ in range(args.rounds):
             order = list(made) if round_ % 2 == 0 else list(made)[::-1]
             for mode in order:
                 figures = trial(counter, made[mode][1], args)
                 load = Path("/proc/loadavg").read_text().split()[0]
-                print(json.dumps({"round": round_ + 1, "mode": mode, "load": float(load), **figures}), flush=True)
+                print(json.dumps({"round": round_ + 1, "mode": mode, "tracking": args.tracking, "load": float(load),
+                                  **figures}), flush=True)
     finally:
         for factory, _ in made.values():
             factory.close()
