@@ -83,7 +83,9 @@ def require_case_reader(reader: Reader, view: dict[str, Any]) -> None:
         division = DIVISIONS[view["division"]].ja
         raise OutOfScope(
             f"このケースは{division}の窓口で受け付けたもので、{DIVISIONS[reader.division].ja}にはつながっていません。"
-            "閲覧できません / this case was received by another division and was not connected or escalated to yours")
+            f"閲覧できません。関わる必要があれば、{division}にこのケースのつなぎ（連携）を依頼してください / this case was "
+            "received by another division and was not connected or escalated to yours: to work on it, ask that division "
+            "to connect the case to yours")
 
 
 def may_see_referral(reader: Reader, referral: dict[str, Any]) -> bool:

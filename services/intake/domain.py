@@ -11,6 +11,9 @@ from eventsourcing.domain import Aggregate, event
 
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate, NotFound
 
+#: what a consent covers as staff read it (shared/contract/events.py CONSENT_COVERS; the domain imports no contract)
+_COVERS_JA = {"jusou_shien_kaigi": "重層的支援会議での情報共有", "related_agencies": "関係機関との情報共有"}
+
 
 def _covers_of_wording(scope: str) -> list[str]:
     """A consent recorded before `covers` existed: it covers the 重層的支援会議 when its wording says so."""
@@ -324,7 +327,8 @@ class Referral(JourneyAggregate):
         if self.status != "waiting":
             raise DomainError("この紹介は既に受け付けています / this referral was already received")
         if counter != self.counter:
-            raise Invalid(f"この紹介は {self.counter} 宛てです / this referral is for counter {self.counter}")
+            raise Invalid(f"この紹介は別の窓口（{self.counter}）宛てです。その窓口の「紹介を受けた方」から受け付けてください / "
+                          f"this referral is for counter {self.counter}: receive it from that counter's list of referrals")
         self._received()
 
     @event("ReferralReceived")
@@ -650,19 +654,26 @@ class Case(JourneyAggregate):
         if basis not in ("own_counter", "consent", "shien_kaigi"):
             raise Invalid("根拠は own_counter, consent, shien_kaigi のいずれかです / unknown legal basis")
         if basis == "own_counter" and staff_division not in self.counter_divisions:
-            raise Forbidden("受付した窓口の課の職員ではありません。同意か支援会議を根拠にしてください / "
-                            "only the receiving counter's division may read on this basis")
+            raise Forbidden("受付した窓口の課の職員ではありません。根拠に「本人同意」か「支援会議」を選んでください / "
+                            "only the receiving counter's division may read on this basis: choose the consent or a "
+                            "支援会議 as the basis")
         if basis == "consent":
             covers = set((self.consent or {}).get("covers") or []) if (self.consent or {}).get("granted") else set()
             if not covers:
-                raise Forbidden("本人同意がありません（または撤回されています）/ no consent to share (D9)")
+                raise Forbidden("本人同意がありません（または撤回されています）。受付窓口に本人同意の確認と記録を依頼するか、"
+                                "ケースを取り上げた支援会議を根拠にしてください / no consent to share (D9): ask the receiving "
+                                "counter to confirm and record the person's consent, or read on the basis of a 支援会議 that "
+                                "took the case up (D10)")
             by_agencies = "related_agencies" in covers and staff_division in readers
             at_meeting = "jusou_shien_kaigi" in covers and any(
                 s["meeting_type"] == "jusou_shien_kaigi" and staff_division in s["member_divisions"]
                 for s in self.sittings)
             if not (by_agencies or at_meeting):
                 raise Forbidden("本人同意の範囲にあなたの課は含まれていません（同意の範囲: "
-                                + "・".join(sorted(covers)) + "）/ the consent does not cover your division (D9)")
+                                + "・".join(_COVERS_JA.get(c, c) for c in sorted(covers)) + "）。範囲を広げるには受付窓口に"
+                                "本人同意の記録を依頼するか、支援会議を根拠にしてください / the consent does not cover your "
+                                "division (D9): ask the receiving counter to record a consent that does, or read on the "
+                                "basis of a 支援会議 that took the case up (D10)")
         if basis == "shien_kaigi":
             if meeting_id is None:
                 raise Invalid("支援会議の会議番号 (meeting_id) を入力してください / name the 支援会議 (D10)")
