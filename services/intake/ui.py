@@ -56,6 +56,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call
 from shared.web.limits import form_model, form_text
 from shared.web.policy import allowed, reads_every_division, requires
+from shared.web.showing import records_showing, with_query
 from shared.web.ui import UI, Filters, csv_response, filters_of, paged, redirect
 
 ui = UI("intake", DIVISION_TITLES["intake"], Path(__file__).parent / "templates")
@@ -236,7 +237,8 @@ def _reception(request: Request, app: IntakeApplication, who: Principal, counter
                      referred=referred)
 
 
-@router.get("/ui/consultations/new", response_class=HTMLResponse, dependencies=[requires("consultation.receive")])
+@router.get("/ui/consultations/new", response_class=HTMLResponse,
+            dependencies=[requires("consultation.receive"), records_showing(ui, with_query("person_ref"))])
 def new_consultation(request: Request, app: App, who: Who, counter: str | None = None, referral: str | None = None,
                      person_ref: str | None = None) -> Response:
     """The reception form; `person_ref`: a person chosen in the search (受付前の検索) or a referral's case's."""
@@ -277,7 +279,8 @@ async def receive(request: Request, app: App, who: Who) -> Response:
     return redirect(f"/ui/cases/{case_id}", ok="相談を受け付けました / consultation received")
 
 
-@router.get("/ui/persons", response_class=HTMLResponse, dependencies=[requires("person.search")])
+@router.get("/ui/persons", response_class=HTMLResponse,
+            dependencies=[requires("person.search"), records_showing(ui, with_query("name", "kana", "phone", "birth_date"))])
 def search_page(request: Request, app: App, who: Who, name: str = "", kana: str = "", phone: str = "",
                 birth_date: str = "") -> Response:
     """相談者の検索 (issue 15): before reception and at any time; a search that finds is recorded."""
@@ -294,7 +297,8 @@ def search_page(request: Request, app: App, who: Who, name: str = "", kana: str 
                      counter=_default_counter(who), status_ja=STATUS_JA, counters=COUNTERS)
 
 
-@router.get("/ui/cases/{case_id}", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
+@router.get("/ui/cases/{case_id}", response_class=HTMLResponse,
+            dependencies=[requires("intake.case.read"), records_showing(ui)])
 def case_page(request: Request, case_id: UUID, app: App, who: Who) -> Response:
     return _case_page(request, app, who, case_id)
 
@@ -449,7 +453,8 @@ def trend_csv(app: App) -> Response:
 
 # -- 世帯 (D16, issue 15): the household page of a person, its forms --------------------------------------
 
-@router.get("/ui/persons/{person_ref}/household", response_class=HTMLResponse, dependencies=[requires("person.read")])
+@router.get("/ui/persons/{person_ref}/household", response_class=HTMLResponse,
+            dependencies=[requires("person.read"), records_showing(ui)])
 def household_page(request: Request, person_ref: UUID, app: App, who: Who, name: str = "", kana: str = "",
                    phone: str = "") -> Response:
     """世帯 of this person: every member with their cases for those with a basis (each showing recorded), the
@@ -578,4 +583,5 @@ def _printed_person(app: IntakeApplication, who: Principal, case_id: UUID) -> di
     return _person_shown(shown) if shown else None
 
 
-router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read", _printed_person))
+router.include_router(casework_pages(ui, lambda case_id: f"/ui/cases/{case_id}", "intake.case.read", _printed_person),
+                      dependencies=[records_showing(ui, lambda request: request.url.path.endswith("/print"))])
