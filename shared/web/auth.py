@@ -154,6 +154,21 @@ class DevIssuer:
         return jwt.encode(claims, self.private_key(), algorithm="ES256")
 
 
+#: a token whose `exp` is no number (a string, true, false): PyJWT reads true as 1, an expiry in 1970
+EXP_NOT_A_NUMBER = ("トークンの有効期限 (exp) は数（1970年1月1日からの秒数）で書かれていなければなりません。発行し直してください",
+                    ("the token's exp must be a number of seconds since 1970 (NumericDate, RFC 7519), not a string "
+                     "or true/false: get a new token"))
+
+
+def _numeric_exp(token: str) -> bool:
+    """Whether the token's `exp` is a number (true and false are not): read only after its signature was checked."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return True  # unreadable claims: the caller's own message stands
+    return isinstance(exp, (int, float)) and not isinstance(exp, bool)
+
+
 def _not_yet(token: str) -> Unauthenticated:
     """A token PyJWT found not yet valid (its signature checked): issued in the future (`iat`: the issuer's clock, or
     this server's, is wrong) or valid only from a later time (`nbf`), said as the one it is."""
@@ -266,6 +281,8 @@ class Verifier:
                                 issuer=self.issuer, leeway=LEEWAY_SECONDS,
                                 options={"require": ["exp", "iss", "aud", s.staff_claim]})
         except jwt.ExpiredSignatureError as exc:
+            if not _numeric_exp(token):  # PyJWT reads "exp": true as 1 (1970): not a date, say so
+                raise Unauthenticated(EXP_NOT_A_NUMBER[0], EXP_NOT_A_NUMBER[1]) from exc
             raise Unauthenticated("トークンの有効期限が切れています。もう一度ログインしてください",
                                   "the token has expired; sign in again") from exc
         except jwt.ImmatureSignatureError as exc:  # PyJWT's for an iat in the future as for an nbf: say which
@@ -287,8 +304,7 @@ class Verifier:
                                   f"algorithm {algorithm!r} does not match the issuer's key") from exc
         exp = claims["exp"]
         if not isinstance(exp, (int, float)) or isinstance(exp, bool):  # PyJWT takes "exp": "1796…" as a number
-            raise Unauthenticated("トークンの有効期限 (exp) は数で書かれていなければなりません",
-                                  "the token's exp must be a number (NumericDate, RFC 7519), not a string")
+            raise Unauthenticated(EXP_NOT_A_NUMBER[0], EXP_NOT_A_NUMBER[1])
         if exp > time.time() + MAX_TOKEN_LIFETIME_SECONDS + LEEWAY_SECONDS:
             raise Unauthenticated(
                 f"トークンの有効期限 (exp) が先すぎます（受け付けるのは {MAX_TOKEN_LIFETIME_SECONDS // 86400} 日以内）。"

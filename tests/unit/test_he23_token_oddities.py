@@ -1,0 +1,54 @@
+"""Tokens whose claims are odd in ways a person has to be told plainly (HE's review, session 21; HE2's fix).
+
+`exp: true` was refused as 「有効期限が切れています / the token has expired」: PyJWT reads true as 1, an expiry in 1970,
+and an issuer told its token expired looks at clocks, not at its claim. Now it is refused as the string already was:
+`exp` must be a number (NumericDate, RFC 7519). A string that is a number of the past was "expired" too.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from support.municipality import ELDERLY
+
+from shared.web.auth import AuthSettings, DevIssuer, Unauthenticated, Verifier
+
+
+def verifier(folder: Path) -> Verifier:
+    return Verifier(AuthSettings(issuer="", jwks_url="", audience="jusou", staff_claim="sub",
+                                 division_claim="division", roles_claim="roles", folder=folder))
+
+
+def signed(folder: Path, **changes: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": "jusou-dev", "aud": "jusou", "sub": "kouki-012", "division": ELDERLY.division,
+              "roles": ["counselor"], "iat": now, "nbf": now, "exp": now + 600, **changes}
+    return jwt.encode(claims, DevIssuer(folder).private_key(), algorithm="ES256")
+
+
+@pytest.mark.parametrize("exp", [True, False, "100", str(int(time.time()) + 600)])
+def test_a_token_whose_exp_is_no_number_is_refused_saying_so_not_as_expired(tmp_path: Path, exp: Any) -> None:
+    with pytest.raises(Unauthenticated) as refused:
+        verifier(tmp_path).verify(signed(tmp_path, exp=exp))
+    said = str(refused.value)
+    assert "exp" in said and "数" in said and "must be a number" in said, said
+    assert "expired" not in said and "切れています" not in said, said
+
+
+def test_a_token_past_its_exp_is_still_refused_as_expired(tmp_path: Path) -> None:
+    with pytest.raises(Unauthenticated) as refused:
+        verifier(tmp_path).verify(signed(tmp_path, exp=int(time.time()) - 120))
+    assert "expired" in str(refused.value) and "切れています" in str(refused.value), str(refused.value)
+
+
+def test_a_forged_token_with_exp_true_is_refused_for_its_signature(tmp_path: Path) -> None:
+    """The claim is looked at only once the signature holds: another key's token says "bad signature"."""
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(Unauthenticated) as refused:
+        verifier(tmp_path).verify(signed(other, exp=True))
+    assert "bad signature" in str(refused.value), str(refused.value)
