@@ -41,6 +41,7 @@ PORTS = {
 }
 DEFAULT_NATS_PORT = 4223  # 4222 is often taken by a system nats-server; JUSOU_NATS_PORT changes it
 COMPOSE_ONLY = "(none: required by compose and Kubernetes)"
+MIN_LETTERS_BYTES = 16 << 20  # JUSOU_DLQ_MAX_BYTES, JUSOU_REPLAY_MAX_BYTES: 0 or at least 16 MiB (Environment says why)
 
 
 @dataclass(frozen=True)
@@ -243,15 +244,16 @@ class Environment(BaseSettings):
         "anything was recorded after it (shared/domain/kept_reads.py, docs/capacity.md §5.10)", ge=0, le=1_000_000)
     dlq_max_bytes: int = setting(
         "JUSOU_DLQ_MAX_BYTES", 1 << 30,
-        "the most the dead letters (`JUSOU_DLQ`) may take on NATS, in bytes; `0`: no limit. Full, the stream refuses a "
+        "the most the dead letters (`JUSOU_DLQ`) may take on NATS, in bytes (at least 16 MiB); `0`: no limit. Full, the "
+        "stream refuses a "
         "new letter (never drops an old one): the consumer keeps the message unacknowledged and retries, readyz and "
         "`jusou status` say so, until letters are replayed or removed or the limit raised (`jusou nats init --limits`). "
         "Applied when the stream is made; an existing stream keeps its own until `jusou nats init --limits`",
         shown="1073741824 (1 GiB)", ge=0)
     replay_max_bytes: int = setting(
         "JUSOU_REPLAY_MAX_BYTES", 1 << 30,
-        "the most the replayed dead letters (`JUSOU_REPLAY`, kept as a record) may take on NATS, in bytes; `0`: no "
-        "limit. Full, `jusou deadletters replay` is refused (the letter stays in `JUSOU_DLQ`), never an old one dropped",
+        "the most the replayed dead letters (`JUSOU_REPLAY`, kept as a record) may take on NATS, in bytes (at least "
+        "16 MiB); `0`: no limit. Full, `jusou deadletters replay` is refused (the letter stays in `JUSOU_DLQ`), never an old one dropped",
         shown="1073741824 (1 GiB)", ge=0)
     relay_poll_seconds: float = setting(
         "JUSOU_RELAY_POLL_SECONDS", 1.0,
@@ -332,6 +334,16 @@ class Environment(BaseSettings):
             if not server:
                 raise ValueError("カンマの前後が空です / an empty server between commas")
             _check_url(server if "://" in server else f"nats://{server}", ("nats", "tls", "ws", "wss"))
+        return value
+
+    @field_validator("dlq_max_bytes", "replay_max_bytes")
+    @classmethod
+    def _room_for_letters(cls, value: int) -> int:
+        """0 (none) or at least MIN_LETTERS_BYTES: with 10 % of the limit above any one letter (NATS's max payload,
+        1 MiB by default), a letter refused means the stream is over 90 % full, which `jusou status` names; a smaller
+        limit could refuse a letter with the stream all but empty, and no one told."""
+        if 0 < value < MIN_LETTERS_BYTES:
+            raise ValueError(f"{MIN_LETTERS_BYTES} 未満です / below {MIN_LETTERS_BYTES}")
         return value
 
     @field_validator("forwarded_allow_ips")
@@ -473,6 +485,10 @@ _ALLOWED: dict[str, tuple[str, str]] = {
                                   "or * for any")),
     "JUSOU_PG_SCHEMA_PREFIX": ("英小文字・数字・_ で、英小文字か _ で始まる 41 文字以内（例 jusou_）",
                                "lower-case letters, digits and _, starting with a letter or _, at most 41 (e.g. jusou_)"),
+    "JUSOU_DLQ_MAX_BYTES": ("0（制限なし）か 16777216（16 MiB）以上のバイト数", ("0 (no limit) or a number of bytes of at "
+                            "least 16777216 (16 MiB)")),
+    "JUSOU_REPLAY_MAX_BYTES": ("0（制限なし）か 16777216（16 MiB）以上のバイト数", ("0 (no limit) or a number of bytes of "
+                               "at least 16777216 (16 MiB)")),
     "JUSOU_HOST": ("このマシンのアドレス（127.0.0.1、すべてのインターフェースなら 0.0.0.0）",
                    "an address of this machine (127.0.0.1; 0.0.0.0 for every interface)"),
     "JUSOU_TARGETS_FILE": ("事業目標の TOML ファイルのパス（例 deploy/targets.example.toml）か未設定",

@@ -31,6 +31,23 @@ from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 LETTER = b"x" * 900
 
 
+LIMIT = 16 << 20  # the least a limit may be (shared/settings.py MIN_LETTERS_BYTES)
+
+
+async def fill(js: Any, subject: str, sizes: tuple[int, ...] = (900_000, 90_000, 9_000, 900, 90, 9)) -> int:
+    """Publish letters of each size in turn until the stream refuses one: it is then full to within a few bytes
+    (never a letter dropped: discard new). The number published."""
+    published = 0
+    for size in sizes:
+        while True:
+            try:
+                await js.publish(subject, b"x" * size, headers={"Nats-Msg-Id": f"fill-{subject}-{published}"})
+            except APIError:
+                break
+            published += 1
+    return published
+
+
 def jusou(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
     return subprocess.run([sys.executable, "-m", "jusou.cli", *args], cwd=ROOT, timeout=120,
@@ -43,38 +60,58 @@ def init_limits(url: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_full_dead_letter_stream_refuses_the_next_letter_and_keeps_every_old_one(
         nats: Nats, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", "4096")
+    monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", str(LIMIT))
     run_async(create_streams(nats.url))
 
-    async def fill() -> tuple[int, Any, list[str]]:
+    async def filled() -> tuple[int, Any, Any, str]:
         nc = await nats_py.connect(nats.url)
         js = nc.jetstream()
-        refused: list[str] = []
         try:
-            for n in range(10):
-                try:
-                    await js.publish("jusou-dlq.meeting.intake.CaseEscalated", LETTER, headers={"Nats-Msg-Id": str(n)})
-                except APIError as error:
-                    refused.append(str(error))
-            info = await js.stream_info(DEAD_LETTER_STREAM)
-            first = await js.get_msg(DEAD_LETTER_STREAM, 1)
-            return info.state.messages, (info, first), refused
+            published = await fill(js, "jusou-dlq.meeting.intake.CaseEscalated")
+            try:
+                await js.publish("jusou-dlq.meeting.intake.CaseEscalated", LETTER, headers={"Nats-Msg-Id": "late"})
+                refused = ""
+            except APIError as error:
+                refused = str(error)
+            return published, await js.stream_info(DEAD_LETTER_STREAM), await js.get_msg(DEAD_LETTER_STREAM, 1), refused
         finally:
             await nc.close()
 
-    kept, (info, first), refused = asyncio.run(fill())
-    assert info.config.max_bytes == 4096 and info.config.discard == DiscardPolicy.NEW
-    assert refused and 0 < kept < 10 and kept + len(refused) == 10  # what did not fit was refused, said so
-    assert first.seq == 1 and first.data == LETTER  # the oldest letter is still there (discard OLD dropped it)
+    published, info, first, refused = asyncio.run(filled())
+    assert info.config.max_bytes == LIMIT and info.config.discard == DiscardPolicy.NEW
+    assert "maximum bytes exceeded" in refused and info.state.messages == published  # refused, said so; none dropped
+    assert first.seq == 1 and len(first.data) == 900_000  # the oldest letter is still there (discard OLD dropped it)
     state = asyncio.run(ops.nats_state(nats.url))
-    assert state["streams"][DEAD_LETTER_STREAM]["full"] and state["streams"][DEAD_LETTER_STREAM]["max_bytes"] == 4096
+    assert state["streams"][DEAD_LETTER_STREAM]["full"] and state["streams"][DEAD_LETTER_STREAM]["max_bytes"] == LIMIT
 
-    lower = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES="1024")  # below what it holds: nats-server would drop letters
-    assert lower.returncode == 1 and "would drop its oldest letters" in lower.stderr, lower.stdout + lower.stderr
-    raised = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES=str(1 << 20))
-    assert raised.returncode == 0 and "limit set to 1048576 bytes" in raised.stdout, raised.stdout + raised.stderr
-    assert asyncio.run(ops.nats_state(nats.url))["streams"][DEAD_LETTER_STREAM]["messages"] == kept
+    lower = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES=str(LIMIT))  # unchanged
+    assert lower.returncode == 0 and "limit unchanged" in lower.stdout, lower.stdout + lower.stderr
+    raised = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES=str(2 * LIMIT))
+    assert raised.returncode == 0 and f"limit set to {2 * LIMIT} bytes" in raised.stdout, raised.stdout + raised.stderr
+    assert asyncio.run(ops.nats_state(nats.url))["streams"][DEAD_LETTER_STREAM]["messages"] == published
     assert not asyncio.run(ops.nats_state(nats.url))["streams"][DEAD_LETTER_STREAM]["full"]
+    back = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES=str(LIMIT + 1))  # lowered again, still above what it holds
+    assert back.returncode == 0, back.stdout + back.stderr
+
+
+def test_a_limit_below_what_a_stream_holds_is_refused_and_a_tiny_one_never_set(
+        nats: Nats, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", str(2 * LIMIT))
+    run_async(create_streams(nats.url))
+
+    async def over_limit() -> int:
+        nc = await nats_py.connect(nats.url)
+        try:
+            return await fill(nc.jetstream(), "jusou-dlq.meeting.intake.CaseEscalated", (900_000,))
+        finally:
+            await nc.close()
+
+    held = asyncio.run(over_limit())  # ~32 MiB
+    lower = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES=str(LIMIT))  # nats-server would drop the oldest letters to fit
+    assert lower.returncode == 1 and "would drop its oldest letters" in lower.stderr, lower.stdout + lower.stderr
+    tiny = init_limits(nats.url, JUSOU_DLQ_MAX_BYTES="4096")  # a letter could be refused with the stream all but empty
+    assert tiny.returncode == 2 and "JUSOU_DLQ_MAX_BYTES='4096'" in tiny.stderr and "16 MiB" in tiny.stderr, tiny.stderr
+    assert asyncio.run(ops.nats_state(nats.url))["streams"][DEAD_LETTER_STREAM]["messages"] == held
 
 
 def test_the_limits_are_the_documented_defaults_and_0_is_none(nats: Nats, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,8 +125,8 @@ def test_the_limits_are_the_documented_defaults_and_0_is_none(nats: Nats, monkey
 
 def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_is_room(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", "64")  # no letter fits: every park is refused
-    monkeypatch.setenv("JUSOU_REPLAY_MAX_BYTES", "64")  # nor any replay
+    monkeypatch.setenv("JUSOU_DLQ_MAX_BYTES", str(LIMIT))  # filled below: no letter fits, every park is refused
+    monkeypatch.setenv("JUSOU_REPLAY_MAX_BYTES", str(LIMIT))  # nor any replay
     source, event_type = "intake", subscriptions_of("collaboration")["intake"][0]
     ports = {"collaboration": free_port()}
     with Suite(tmp_path / "data", nats_port=free_port(), ports=ports, services=("collaboration",)) as suite:
@@ -99,6 +136,8 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
             nc = await nats_py.connect(suite.nats_url, user=user, password=password)
             js = nc.jetstream()
             try:
+                fillers = await fill(js, "jusou-dlq.someone.else.Filler")  # full to within a few bytes
+                await fill(js, "jusou-replay.someone.else.Filler")
                 ack = await js.publish(f"jusou.{source}.{event_type}", b"not json: poison",
                                        headers={"Nats-Msg-Id": "hc3-poison"})
                 consumer = f"collaboration--{source}"
@@ -110,35 +149,36 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
                             and "inbox.run_failed" in log)
 
                 await eventually(refused_and_held, "the park refused and the message held unacknowledged")
-                assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 0
-                raised = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_DLQ_MAX_BYTES=str(1 << 20),
-                                                 JUSOU_REPLAY_MAX_BYTES="64", NATS_USER=user or "",
+                assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == fillers
+                raised = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_DLQ_MAX_BYTES=str(2 * LIMIT),
+                                                 JUSOU_REPLAY_MAX_BYTES=str(LIMIT), NATS_USER=user or "",
                                                  NATS_PASSWORD=password or "")
                 assert raised.returncode == 0, raised.stdout + raised.stderr
 
                 async def parked() -> bool:
                     info = await js.consumer_info(STREAM, consumer)
                     letters = (await js.stream_info(DEAD_LETTER_STREAM)).state.messages
-                    return letters == 1 and info.ack_floor.stream_seq >= ack.seq
+                    return letters == fillers + 1 and info.ack_floor.stream_seq >= ack.seq
 
                 await eventually(parked, "the letter parked and the original acknowledged once there was room")
-                letter = await js.get_msg(DEAD_LETTER_STREAM, 1)
+                seq = (await js.stream_info(DEAD_LETTER_STREAM)).state.last_seq
+                letter = await js.get_msg(DEAD_LETTER_STREAM, seq)
                 assert letter.data == b"not json: poison" and (letter.headers or {})["Jusou-Original-Subject"] == (
                     f"jusou.{source}.{event_type}")
 
                 login = {"NATS_USER": user or "", "NATS_PASSWORD": password or ""}
-                refused = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", "1", **login)
+                refused = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", str(seq), **login)
                 assert refused.returncode == 1, refused.stdout + refused.stderr  # it was a traceback
                 assert "not replayed" in refused.stderr and "JUSOU_REPLAY_MAX_BYTES" in refused.stderr, refused.stderr
                 assert "Traceback" not in refused.stderr
-                assert (await js.stream_info(REPLAY_STREAM)).state.messages == 0
-                assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == 1  # the letter is kept
-                room = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_REPLAY_MAX_BYTES=str(1 << 20),
-                                               JUSOU_DLQ_MAX_BYTES=str(1 << 20), **login)
+                replays = (await js.stream_info(REPLAY_STREAM)).state.messages
+                assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == fillers + 1  # the letter is kept
+                room = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_REPLAY_MAX_BYTES=str(2 * LIMIT),
+                                               JUSOU_DLQ_MAX_BYTES=str(2 * LIMIT), **login)
                 assert room.returncode == 0, room.stdout + room.stderr
-                replayed = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", "1", **login)
-                assert "as JUSOU_REPLAY #1" in replayed.stdout, replayed.stdout + replayed.stderr  # (poison: parked again)
-                assert (await js.stream_info(REPLAY_STREAM)).state.messages == 1
+                replayed = await asyncio.to_thread(jusou, suite.nats_url, "deadletters", "replay", str(seq), **login)
+                assert f"as JUSOU_REPLAY #{replays + 1}" in replayed.stdout, replayed.stdout + replayed.stderr
+                assert (await js.stream_info(REPLAY_STREAM)).state.messages == replays + 1
             finally:
                 await nc.close()
 
