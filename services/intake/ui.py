@@ -167,7 +167,8 @@ def _table_query(request: Request, counter: str, view: str) -> str:
     return urlencode([("counter", counter), ("view", view), *kept])
 
 
-@router.get("/ui/", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
+@router.get("/ui/", response_class=HTMLResponse, dependencies=[  # narrowed by another site: its persons are chosen
+    requires("intake.case.read"), records_showing(ui, with_query("status", "assignee", "from", "to", "page", "per_page"))])
 def home(request: Request, app: App, who: Who, counter: str | None = None) -> Response:
     chosen = counter if counter is not None and counter in COUNTERS else _default_counter(who)
     referrals = [r for r in app.referrals() if r["counter"] == chosen and may_see_referral(who, r)]
@@ -179,7 +180,8 @@ def home(request: Request, app: App, who: Who, counter: str | None = None) -> Re
                      table_query=_table_query(request, chosen, view), **_listed(request, app, who, chosen, view))
 
 
-@router.get("/ui/cases-table", response_class=HTMLResponse, dependencies=[requires("intake.case.read")])
+@router.get("/ui/cases-table", response_class=HTMLResponse,
+            dependencies=[requires("intake.case.read"), records_showing(ui)])
 def cases_table(request: Request, app: App, who: Who, counter: str, view: str = "") -> Response:
     """The live part of the list: reloaded whenever the store changes (the same page view: `view`)."""
     view = view[:64] or uuid4().hex

@@ -5,8 +5,9 @@ With the staff member's cookie (SameSite=Lax: sent on another site's link or `wi
 disclosures went 3 → 4 → 5 as a page elsewhere chose. Now such a GET whose `Sec-Fetch-Site` is `cross-site` or
 `same-site` (another port of this host) answers a page of its own (200) saying that opening records the viewing, with
 a link to open it here, and records nothing; `same-origin`, `none` and no header go through and record as before
-(shared/web/showing.py). The same for the other pages that record a showing of one chosen person: the search with
-something to search for, the household page, the printed 経過記録.
+(shared/web/showing.py). The same for the other pages that record a showing of a person a link can choose: the search
+with something to search for, the household page, the printed 経過記録, a counter's list narrowed by its filters or
+page, and the list's live part.
 
 Runs on the shared suite; each test makes its own records. The staff member is signed in by bearer (the pages take
 it as they take the cookie): the guard reads the request's `Sec-Fetch-Site` only.
@@ -55,7 +56,8 @@ def disclosures(client: httpx.Client, intake: str, person_ref: str) -> list[dict
 def pages(case_id: str, person_ref: str, name: str) -> list[str]:
     """Every GET page that records a showing of one person a link can choose."""
     return [f"/ui/cases/{case_id}", f"/ui/consultations/new?person_ref={person_ref}",
-            f"/ui/persons?name={name}", f"/ui/persons/{person_ref}/household", f"/ui/cases/{case_id}/casework/print"]
+            f"/ui/persons?name={name}", f"/ui/persons/{person_ref}/household", f"/ui/cases/{case_id}/casework/print",
+            f"/ui/?counter={ELDERLY.code}&status=open", f"/ui/cases-table?counter={ELDERLY.code}"]
 
 
 @pytest.mark.parametrize("site", ["cross-site", "same-site", "Cross-Site"])
@@ -106,3 +108,6 @@ def test_d9_pages_that_show_no_person_are_not_held_back(shared_suite: Suite, htt
         answer = http.get(f"{intake}{path}", headers={**headers, **away})
         assert answer.status_code == 200 and NOTICE not in answer.text, (path, answer.text[:300])
     assert disclosures(http, intake, person_ref) == before
+    # a counter's list as the programs' menu and other programs' pages link to it (no filter, no page: nobody chosen)
+    listed = http.get(f"{intake}/ui/?counter={ELDERLY.code}", headers={**COUNSELOR, **away})
+    assert listed.status_code == 200 and NOTICE not in listed.text
