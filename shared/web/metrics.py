@@ -378,7 +378,9 @@ def install_metrics(api: FastAPI, service: str, middleware: bool = True) -> Metr
     if middleware:
         api.add_middleware(RequestMetrics, metrics=metrics)
 
-    @api.get("/metrics", tags=["ops"], response_class=Response, dependencies=[public()])
+    @api.get("/metrics", tags=["ops"], response_class=Response, dependencies=[public()], responses={200: {
+        "description": "Prometheus のテキスト形式 / the Prometheus text format",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def prometheus(request: Request) -> Response:
         """Prometheus text format: commands, events, relay and consumer lag, dead letters, latency, store size."""
         body = await metrics.scrape(request.app.state.runtime)

@@ -1,6 +1,7 @@
-"""`GET /asyncapi.json` declares what it answers: an AsyncAPI document as `application/json` (the review from outside
-as an integrator, session 21). Its 200 declared no content at all, so a client generated from the OpenAPI document
-took the answer for an empty body; here the declared schema is checked against the service's real answer.
+"""`GET /asyncapi.json` and `GET /metrics` declare what they answer: an AsyncAPI document as `application/json`, the
+Prometheus text as `text/plain` (the review from outside as an integrator, session 21). Their 200 declared no content
+at all, so a client generated from the OpenAPI document took the answer for an empty body; here the declared content
+is checked against the service's real answer (in process), and /metrics's against the media type it answers with.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
+from prometheus_client import CONTENT_TYPE_LATEST
 
 SERVICES = ("intake", "collaboration", "meeting", "outreach", "participation", "community")
 
@@ -26,3 +28,12 @@ def test_the_asyncapi_document_is_declared_as_what_it_is(service: str) -> None:
         answer.json())]
     assert not errors, errors
     assert answer.json()["asyncapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_metrics_are_declared_as_prometheus_text(service: str) -> None:
+    """The route answers `CONTENT_TYPE_LATEST` (prometheus_client's text format); its scrape needs a running store and
+    bus (tests/contracts/test_monitoring.py reads its answers)."""
+    api: FastAPI = importlib.import_module(f"services.{service}.main").api
+    declared = api.openapi()["paths"]["/metrics"]["get"]["responses"]["200"].get("content", {})
+    assert set(declared) == {CONTENT_TYPE_LATEST.split(";")[0]} == {"text/plain"}, declared
