@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
                       help="also set the existing JUSOU_DLQ and JUSOU_REPLAY to JUSOU_DLQ_MAX_BYTES and "
                            "JUSOU_REPLAY_MAX_BYTES (full: a new letter refused, none dropped); refused for a stream "
                            "already holding more than its new limit")
-    init.set_defaults(handler=nats_init)
+    tenant_option(init, nats_init)  # a tenant's (issue 18): its account's streams, as its operator `jusou-operator@<id>`
     creds = actions.add_parser("credentials", help="print `export NATS_USER=… NATS_PASSWORD=…` of a user of "
                                                    "`jusou up`'s NATS (default: the read-only integrator)")
     creds.add_argument("user", nargs="?", default=INTEGRATOR)
@@ -154,7 +154,7 @@ def wanted_names() -> list[str]:
     from shared.messaging.natsauth import bucket_name
     from shared.settings import PORTS
 
-    user = current().nats_user
+    user = current().nats_user.split(tenancy.SEPARATOR)[0]  # a tenant's service user: `<service>@<tenant>`
     services = [user] if user in PORTS else list(PORTS)
     buckets = [f"KV_{bucket_name(service)}" for service in services] if current().partitions > 1 else []
     return [str(config.name) for config in STREAMS] + buckets

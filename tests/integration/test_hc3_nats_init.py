@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.servers import free_port, wait_for_port
@@ -34,18 +35,22 @@ class Server:
                               capture_output=True, text=True, timeout=120, check=False)
 
     def streams(self) -> dict[str, dict[str, object]]:
+        return {name: config for _, name, config in self.streams_by_account()}
+
+    def streams_by_account(self) -> list[tuple[str, str, dict[str, object]]]:
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/jsz?streams=true&config=true", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor}/jsz?accounts=true&streams=true&config=true", timeout=5) as r:
             found = json.load(r)
-        return {s["name"]: s["config"] for account in found.get("account_details", [])
-                for s in account.get("stream_detail", [])}
+        return [(account["name"], s["name"], s["config"]) for account in found.get("account_details", [])
+                for s in account.get("stream_detail", [])]
 
 
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partitions: int = 1) -> Iterator[Server]:
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partitions: int = 1,
+           tenants: tuple[Any, ...] = ()) -> Iterator[Server]:
     monkeypatch.setenv("JUSOU_PARTITIONS", str(partitions))  # the users' rights are rendered with it
-    config = natsauth.server_config(tmp_path / "data", subscriptions())
-    passwords = json.loads((tmp_path / "data" / natsauth.CREDENTIALS_FILE).read_text(encoding="utf-8"))
+    config = natsauth.server_config(tmp_path / "data", subscriptions(), tenants)
+    passwords = {} if tenants else json.loads((tmp_path / "data" / natsauth.CREDENTIALS_FILE).read_text(encoding="utf-8"))
     port, monitor = free_port(), free_port()
     proc = subprocess.Popen([nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js",
                              "-sd", str(tmp_path / "nats"), "-c", str(config)],
@@ -92,3 +97,26 @@ def test_partitioned_the_operator_makes_each_services_lease_bucket_too(
         assert buckets | set(STREAMS) == set(nats.streams())
         waited = nats.jusou("meeting", "--wait", "5", JUSOU_PARTITIONS="2")  # its own bucket only: it reads no other's
         assert waited.returncode == 0 and f"KV_{natsauth.bucket_name('meeting')}" in waited.stdout, waited.stderr
+
+
+def test_with_many_municipalities_the_init_names_its_tenant_and_makes_that_accounts_streams(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from jusou.cli import main
+    from shared import tenancy
+
+    tenants = tmp_path / "tenants.toml"
+    tenants.write_text('[[tenants]]\nid = "chofu"\nname = "調布市"\ndata_dir = "chofu"\n'
+                       '[[tenants]]\nid = "kakushi"\nname = "架空市"\ndata_dir = "kakushi"\n', encoding="utf-8")
+    monkeypatch.setenv("JUSOU_TENANTS_FILE", str(tenants))
+    for name in ("NATS_USER", "NATS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for nats in server(tmp_path, monkeypatch, tenants=tuple(tenancy.load(tenants).values())):
+        monkeypatch.setenv("NATS_URL", nats.url)
+        with pytest.raises(SystemExit) as unnamed:
+            main(["nats", "init"])
+        assert unnamed.value.code == 2 and "chofu" in capsys.readouterr().err  # which tenant's streams? it says
+        assert main(["nats", "init", "--tenant", "chofu"]) == 0, capsys.readouterr().err  # as jusou-operator@chofu
+        accounts = {t.id: t.account for t in tenancy.load(tenants).values()}
+        made = {(account, stream) for account, stream, _ in nats.streams_by_account()}
+        assert {stream for account, stream in made if account == accounts["chofu"]} == set(STREAMS)
+        assert not [stream for account, stream in made if account == accounts["kakushi"]]  # another's are its own
