@@ -1,4 +1,5 @@
-"""schemathesis against every service's OpenAPI: no 5xx on any endpoint; every 4xx says why (issue 6).
+"""schemathesis against every service's OpenAPI: no 5xx on any endpoint; every 4xx says why (issue 6); every status
+answered is one the operation's OpenAPI `responses` declare (a generated client knows it).
 
 Each operation is called with schema-valid input (path parameters naming a real case, plan,
 meeting… recorded by `seed`, so requests reach the aggregates) and, where it takes a body or a
@@ -60,6 +61,15 @@ def why_refusal_fails(status: int, content_type: str, body: Any) -> str | None:
     return "a refusal without a detail"
 
 
+def undeclared(operation: Any, status: int) -> str | None:
+    """None if the operation's OpenAPI `responses` declare this status (as itself, as `4XX`, or a `default`): a client
+    generated from the document knows every answer it can get (the review from outside, session 21)."""
+    declared = {str(code).upper() for code in (operation.definition.raw.get("responses") or {})}
+    if str(status) in declared or f"{str(status)[0]}XX" in declared or "DEFAULT" in declared:
+        return None
+    return f"status {status} not declared in the OpenAPI responses ({', '.join(sorted(declared)) or 'none'})"
+
+
 def constrained(schema: dict[str, Any]) -> bool:
     """Can a value break this parameter schema? (Any text is a valid plain string parameter.)"""
     if "anyOf" in schema:
@@ -103,7 +113,7 @@ def fuzz(service: str, operation: Any, mode: GenerationMode, path_parameters: di
             body = response.json()
         except ValueError:
             body = None
-        why = why_refusal_fails(response.status_code, content_type, body)
+        why = why_refusal_fails(response.status_code, content_type, body) or undeclared(operation, response.status_code)
         if why:
             problems.append(f"{operation.method.upper()} {operation.path} ({mode}): {why}: {response.status_code} "
                             f"{response.text[:300]}\n  {case.as_curl_command()}")
@@ -213,6 +223,7 @@ def test_every_field_of_every_operation_takes_values_at_the_edges_without_a_5xx(
                 why = why_refusal_fails(response.status_code, response.headers.get("content-type", ""), answer)
                 if why is None and response.status_code >= 400 and not (isinstance(answer, dict) and answer.get("code")):
                     why = "a refusal without its code"
+                why = why or undeclared(operation, response.status_code)
                 if why:
                     problems.append(f"{method} {operation.path} {what}: {why}: {response.status_code} {response.text[:200]}")
 
