@@ -368,7 +368,8 @@ def plan_pages(ui: UI, program: str, case_page: Callable[[str], str], case_actio
             await call(app.accompany, actor_of(staff), plan_id, command.since, list(command.goals_met))
         except DomainError as refused:
             return await call(page, request, app, plan_id, refused.status,
-                              accompany={"since": str(text.get("since", "")), "error": str(refused), "where": "accompany"})
+                              accompany={"since": str(text.get("since", "")), "error": str(refused), "where": "accompany",
+                                         "goals_met": [met] if isinstance(met, str) else list(met)})
         return redirect(f"/ui/plans/{plan_id}", ok="伴走支援に移りました / now accompanying the person")
 
     @router.post("/ui/plans/{plan_id}/check-ins", response_class=HTMLResponse, dependencies=[write])
