@@ -17,7 +17,7 @@ own rules (D9 consent, D10 支援会議 membership) stay a second gate behind it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -207,6 +207,20 @@ def principal_of(request: Request) -> Principal | None:
     return verifier().verify(token)
 
 
+def roles_named(roles: Iterable[str]) -> tuple[str, str]:
+    """A principal's roles as a refusal names them, the same in both halves (Japanese, English): Jusou's roles by their
+    names, and roles Jusou does not know (an IdP's own, a typo) said to grant nothing: before, `["root"]` read
+    （なし） in the Japanese half and (root) in the English one (the review from outside, session 21)."""
+    known = sorted(r for r in roles if r in ROLES)
+    unknown = sorted(r for r in roles if r not in ROLES)
+    ja, en = "、".join(ROLES[r].ja for r in known) or "なし", ", ".join(known) or "none"
+    if unknown:  # shown as written (cut, escaped by repr): a token's text, never markup or a line of its own
+        listed = ", ".join(repr(r[:40]) for r in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        ja += f"。{listed} は Jusou の役割ではなく、権限になりません"
+        en += f"; {listed}: not Jusou roles, which grant nothing"
+    return ja, en
+
+
 def gate(service: str) -> Callable[[Request], Awaitable[None]]:
     """The dependency that checks every request against the policy."""
 
@@ -240,9 +254,9 @@ def gate(service: str) -> Callable[[Request], Awaitable[None]]:
             raise Forbidden(f"この事業の担当者・支援経過記録は、この事業のケースを{doing[0]}役割の職員だけが扱えます（D17） / "
                             f"a program's case workers and notes are for staff whose roles {doing[1]} its cases (D17)")
         if not allowed(principal, action, service):
-            roles = "、".join(ROLES[r].ja for r in sorted(principal.roles) if r in ROLES) or "なし"
-            raise Forbidden(f"あなたの役割（{roles}）ではこの操作はできません / "
-                            f"your roles ({', '.join(sorted(principal.roles)) or 'none'}) do not allow {action}")
+            roles_ja, roles_en = roles_named(principal.roles)
+            raise Forbidden(f"あなたの役割（{roles_ja}）ではこの操作はできません / "
+                            f"your roles ({roles_en}) do not allow {action}")
         program = program_of(action, service)
         if program and principal.division not in PROGRAM_DIVISIONS[program]:
             raise Forbidden(f"{DIVISIONS[principal.division].ja}はこの事業 ({program}) を実施していません / "

@@ -3,19 +3,28 @@
 `exp: true` was refused as 「有効期限が切れています / the token has expired」: PyJWT reads true as 1, an expiry in 1970,
 and an issuer told its token expired looks at clocks, not at its claim. Now it is refused as the string already was:
 `exp` must be a number (NumericDate, RFC 7519). A string that is a number of the past was "expired" too.
+
+A token whose only role Jusou does not know (`roles: ["root"]`) was refused with 「あなたの役割（なし）…」 in the Japanese
+half and "your roles (root) …" in the English one. Both halves now name the same roles, and say that a role Jusou does
+not know grants nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from starlette.requests import Request
 from support.municipality import ELDERLY
 
-from shared.web.auth import AuthSettings, DevIssuer, Unauthenticated, Verifier
+from shared.domain.access import Forbidden
+from shared.web import policy
+from shared.web.auth import AuthSettings, DevIssuer, Principal, Unauthenticated, Verifier
+from shared.web.policy import requires
 
 
 def verifier(folder: Path) -> Verifier:
@@ -52,3 +61,37 @@ def test_a_forged_token_with_exp_true_is_refused_for_its_signature(tmp_path: Pat
     with pytest.raises(Unauthenticated) as refused:
         verifier(tmp_path).verify(signed(other, exp=True))
     assert "bad signature" in str(refused.value), str(refused.value)
+
+
+# -- an unknown role: the refusal's two halves name the same roles ---------------------------------------------------
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, roles: list[str]) -> tuple[str, str]:
+    """The policy's refusal (Japanese, English) of a principal with these roles for an action none of them allows."""
+    route = type("Route", (), {"path": "/cases", "dependencies": [requires("intake.case.read")]})()
+    request = Request({"type": "http", "method": "GET", "path": "/cases", "headers": [], "query_string": b"",
+                       "route": route})
+    principal = Principal("kouki-012", ELDERLY.division, frozenset(roles), "token")
+    monkeypatch.setattr(policy, "principal_of", lambda _: principal)  # the token as verified
+    with pytest.raises(Forbidden) as refused:
+        asyncio.run(policy.gate("intake")(request))
+    ja, _, en = str(refused.value).partition(" / ")
+    return ja, en
+
+
+def test_an_unknown_role_is_named_in_both_halves_as_granting_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    ja, en = _refusal(monkeypatch, ["root"])
+    assert "'root'" in ja and "'root'" in en, (ja, en)
+    assert "権限になりません" in ja and "grant nothing" in en, (ja, en)
+    assert "なし" in ja and "none" in en, (ja, en)  # no role of Jusou's, in both
+
+
+def test_known_and_unknown_roles_together_are_named_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    ja, en = _refusal(monkeypatch, ["outreach_worker", "admin\n<b>"])
+    assert "outreach_worker" in en and "なし" not in ja, (ja, en)
+    assert "'admin\\n<b>'" in ja and "'admin\\n<b>'" in en, (ja, en)  # as written, escaped: no line of its own
+    assert "\n" not in ja + en
+
+
+def test_only_jusou_roles_read_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    ja, en = _refusal(monkeypatch, ["outreach_worker"])
+    assert "Jusou" not in ja and "grant nothing" not in en and "outreach_worker" in en, (ja, en)
