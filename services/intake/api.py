@@ -420,19 +420,29 @@ PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": PAGING_HEADERS}}
 
 #: a search's name or kana, and its phone: the bound on the text itself, so that a refusal counts characters (with
 #: the bound on `Name | None`, pydantic said "at most 50 items": the review from outside)
-NameQuery = Annotated[Annotated[str, Field(max_length=200), AfterValidator(single_line),
-                                Field(json_schema_extra={"pattern": NAME_PATTERN})] | None, Query()]
-PhoneQuery = Annotated[Annotated[str, Field(max_length=50), AfterValidator(single_line),
-                                 Field(json_schema_extra={"pattern": NAME_PATTERN})] | None, Query()]
+_Name = Annotated[str, Field(max_length=200), AfterValidator(single_line), Field(json_schema_extra={"pattern": NAME_PATTERN})]
+_Phone = Annotated[str, Field(max_length=50), AfterValidator(single_line), Field(json_schema_extra={"pattern": NAME_PATTERN})]
+NameQuery = Annotated[_Name | None, Query(description="氏名またはその一部（全角半角・旧字体・空白は区別しません） / the name "
+                                                      "or a part of it (width, old character forms and spaces ignored)")]
+KanaQuery = Annotated[_Name | None, Query(description="ふりがなまたはその一部（ひらがな・カタカナは区別しません） / the kana "
+                                                      "reading or a part of it (hiragana and katakana alike)")]
+PhoneQuery = Annotated[_Phone | None, Query(description="電話番号の末尾 4 桁以上（ハイフンは無視します） / the phone number's "
+                                                        "last 4 digits or more (hyphens ignored)")]
+#: search before create (`/persons/search`): the same person, by name and birth date, or by kana and phone
+SameName = Annotated[_Name | None, Query(description="氏名（生年月日と組で、同じ氏名の方） / the name: with birth_date, "
+                                                     "people of that very name")]
+SameKana = Annotated[_Name | None, Query(description="ふりがな（電話番号と組で） / the kana reading: with phone, people of "
+                                                     "that very reading and number")]
+SamePhone = Annotated[_Phone | None, Query(description="電話番号（ふりがなと組で） / the phone number: with kana")]
 
 
 @router.get("/persons/search", response_model=list[CandidateOut], dependencies=[requires("person.search")],
             responses=PAGED)
 def search(
     app: App, actor: Staff, request: Request, response: Response,
-    name: NameQuery = None,
+    name: SameName = None,
     birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
-    kana: NameQuery = None, phone: PhoneQuery = None,
+    kana: SameKana = None, phone: SamePhone = None,
     limit: Limit = None, cursor: Cursor = None,
 ) -> list[dict[str, Any]]:
     """相談者の検索 (search before create): same name and birth date, or same kana and phone; by person_ref.
@@ -445,7 +455,7 @@ def search(
 
 @router.get("/persons/find", response_model=FoundOut, dependencies=[requires("person.search")])
 def find(
-    app: App, who: Who, name: NameQuery = None, kana: NameQuery = None, phone: PhoneQuery = None,
+    app: App, who: Who, name: NameQuery = None, kana: KanaQuery = None, phone: PhoneQuery = None,
     birth_date: Annotated[WarekiBirthDate | None, Query(description="和暦 or YYYY-MM-DD")] = None,
 ) -> dict[str, Any]:
     """相談者の検索 (issue 15): any of name, kana, phone, birth date; width-, kana- and space-insensitive.

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.meeting.application import MeetingApplication
@@ -383,7 +383,11 @@ def record_learning(meeting_id: UUID, body: LearningIn, app: App, actor: Staff) 
 
 
 @router.get("/learnings", dependencies=[requires("meeting.read")], responses={200: {"headers": PAGING_HEADERS}})
-def learnings(app: App, request: Request, response: Response, concern: str | None = None, q: str = "",
+def learnings(app: App, request: Request, response: Response,
+              concern: Annotated[str | None, Query(description="相談内容の分野のコード（GET /reference/concerns） / a "
+                                                               "concern field's code (GET /reference/concerns)")] = None,
+              q: Annotated[str, Query(description="語（空白で区切るとすべてを含む学び） / words: the learnings holding "
+                                                  "every one, separated by spaces")] = "",
               limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
     """事例集: every counter's staff search the learnings by concern field (code) and words, newest first; paged by
     `limit` and `cursor` (a keyset: a learning recorded since the first page comes before it, and shifts nothing)."""
@@ -393,7 +397,10 @@ def learnings(app: App, request: Request, response: Response, concern: str | Non
 
 @router.get("/learnings/takeaways", dependencies=[requires("meeting.read")],
             responses={200: {"headers": PAGING_HEADERS}})
-def takeaways(app: App, who: Reader, request: Request, response: Response, agency: str | None = None,
+def takeaways(app: App, who: Reader, request: Request, response: Response,
+              agency: Annotated[str | None, Query(description="出席した機関の名前（省略: 読み手の課の機関すべて） / an "
+                                                              "attending agency's name (none: every agency of the "
+                                                              "reader's division)")] = None,
               limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
     """持ち帰り: the learnings an attending agency received (`agency`), or, without it, those of every agency
     of the reader's division; newest first, paged by `limit` and `cursor` as `/learnings`."""

@@ -6,6 +6,7 @@ Each operation now says it in its description, in Japanese and English, and list
 claim of a token, `jusou staff add --role`) as `x-jusou-roles`, computed from the policy the gate applies
 (`allowed`, with D17's casework rule at this service), so the two cannot drift apart. A command of a program also
 needs a division that runs it, and a route naming a case, plan, person or meeting checks the division scope: both said.
+A parameter explained only by its title gets it as its description too (`described_parameters`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,23 @@ def described(action: str, service: str, names_a_record: bool) -> str:
     return "\n\n".join(said)
 
 
+def described_parameters(schema: dict[str, Any]) -> None:
+    """A parameter that has a title (`Query(title=…)`, e.g. `limit`'s 「件数 / how many (1–500; none: all)」) but no
+    description gets its title as its description: Swagger UI shows a parameter's description, never its schema's
+    title, so /docs showed `limit` and `cursor` unexplained."""
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else ():
+                title = parameter.get("schema", {}).get("title", "")
+                if not parameter.get("description") and title and not _is_name(title, parameter.get("name", "")):
+                    parameter["description"] = title
+
+
+def _is_name(title: str, name: str) -> bool:
+    """Whether a title is FastAPI's own, made from the name (`case_id` → "Case Id"): no explanation."""
+    return title.replace(" ", "").lower() == name.replace("_", "").replace("-", "").lower()
+
+
 def document_roles(api: FastAPI, service: str) -> None:
     """Every operation of the service's OpenAPI document says which roles may call it (after `document_actions`)."""
     made = api.openapi
@@ -63,6 +81,7 @@ def document_roles(api: FastAPI, service: str) -> None:
                 said = described(action, service, names_a_record=any(name in path for name in SCOPED))
                 before = operation.get("description", "")
                 operation["description"] = f"{before}\n\n{said}" if before else said
+            described_parameters(schema)
             api.openapi_schema = schema
         return api.openapi_schema
 
