@@ -22,7 +22,13 @@ class StoreMissing(Exception):
     """A command that only reads found no store of the service where JUSOU_DATA_DIR points: it says so instead of
     making an empty store there (and a new cipher key). `jusou` prints it and exits with status 2."""
 
-    def __init__(self, service: str, folder: Path) -> None:
+    def __init__(self, service: str, folder: Path, schema: str = "", database: str = "") -> None:
+        if schema:  # JUSOU_STORE=postgres: the service's schema is not in the database
+            super().__init__(f"データベース {database} に {service} のスキーマ {schema} がありません。JUSOU_PG_SCHEMA_PREFIX と"
+                             f" JUSOU_PG_DBNAME がサービスのものと同じか確かめてください。\n"
+                             f"no schema {schema} of {service} in database {database}: check that JUSOU_PG_SCHEMA_PREFIX "
+                             "and JUSOU_PG_DBNAME are the services'")
+            return
         super().__init__(f"{folder} に {service} のストアがありません。JUSOU_DATA_DIR（または --data-dir）が `jusou up` の"
                          f"データフォルダを指しているか確かめてください。\n"
                          f"no store of {service} in {folder}: check that JUSOU_DATA_DIR (or --data-dir) names the data "

@@ -60,11 +60,34 @@ def require_stores(services: Iterable[str]) -> None:
     """On SQLite, StoreMissing for the first service whose store the data folder lacks (a mistyped folder), before
     anything is made there: opening a store made an empty one, and Settings a new cipher.key."""
     env_now = current()
-    if env_now.store != "sqlite" or tenancy.current_tenant() is not None:
+    if env_now.store == "postgres":
+        require_schemas(services)
+        return
+    if tenancy.current_tenant() is not None:
         return
     for service in services:
         if not (env_now.data_path / f"{service}.sqlite").is_file():
             raise StoreMissing(service, env_now.data_path)
+
+
+def require_schemas(services: Iterable[str]) -> None:
+    """On PostgreSQL, StoreMissing for the first service whose schema (`JUSOU_PG_SCHEMA_PREFIX` + service) the database
+    lacks: opening its store made an empty schema (a mistyped prefix gave six). A database that does not answer is
+    left to the store's own error."""
+    import psycopg
+
+    env = current()
+    wanted = {service: f"{env.pg_schema_prefix}{service}" for service in services}
+    try:
+        with psycopg.connect(host=env.pg_host, port=env.pg_port, user=env.pg_user, password=env.pg_password,
+                             dbname=env.pg_dbname, connect_timeout=5) as conn:
+            found = {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+                                                    (list(wanted.values()),))}
+    except psycopg.OperationalError:
+        return
+    for service, schema in wanted.items():
+        if schema not in found:
+            raise StoreMissing(service, env.data_path, schema, env.pg_dbname)
 
 
 @contextmanager
