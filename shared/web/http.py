@@ -21,6 +21,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.telemetry import TelemetryConfig
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
 from shared.contract.events import Envelope
@@ -301,7 +302,15 @@ def _install_error_handlers(api: FastAPI, page: UI) -> None:
 
 
 def _mount_ops_routes(api: FastAPI, service: str, application_class: type[ServiceApplication]) -> None:
-    """The operators' routes, open to all: /healthz, /asyncapi.json and /readyz."""
+    """The operators' routes, open to all: /healthz, /asyncapi.json and /readyz; and the service's bare address."""
+
+    @api.get("/", include_in_schema=False, dependencies=[public()])
+    async def root(request: Request) -> Response:
+        """A browser opening the service's address (`http://127.0.0.1:8101`, as the table of `jusou up` leaves it
+        without `/ui/`) is taken to its pages; a program gets the unknown address's 404, as before."""
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/ui/", status_code=303)
+        raise StarletteHTTPException(status_code=404)
 
     @api.get("/healthz", tags=["ops"], dependencies=[public()])
     async def healthz() -> dict[str, str]:
