@@ -226,7 +226,9 @@ class PgWaits:
 
 
 def pg_statements(conninfo: dict[str, Any], reset: bool = False) -> dict[str, tuple[int, float, int]] | None:
-    """{statement (schemas folded): (calls, total ms executing, WAL bytes)} from `pg_stat_statements` when the server
+    """{statement the clients sent (schemas folded): (calls, total ms executing, WAL bytes)} from `pg_stat_statements`
+    (top-level statements: a function's own statements are its caller's; a `LOCK TABLE` inside one is waited for
+    inside the caller's time) when the server
     has it (a scratch cluster with `shared_preload_libraries = 'pg_stat_statements'`: `--env JUSOU_PG_PORT=...`),
     then reset when `reset`; None when it has not."""
     import psycopg
@@ -234,8 +236,8 @@ def pg_statements(conninfo: dict[str, Any], reset: bool = False) -> dict[str, tu
     try:
         with psycopg.connect(**conninfo, autocommit=True) as conn:
             rows = conn.execute("SELECT query, calls, total_exec_time, wal_bytes FROM pg_stat_statements "
-                                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                                ).fetchall()
+                                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                                "AND toplevel").fetchall()  # what the clients sent (not a function's own statements)
             if reset:
                 conn.execute("SELECT pg_stat_statements_reset()")
     except psycopg.Error:
