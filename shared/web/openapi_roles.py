@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shared.organisation.reference import DIVISION_TITLES
 from shared.web.auth import Principal
 from shared.web.policy import PUBLIC, ROLES, actions, allowed, program_of
 
@@ -42,8 +43,8 @@ def described(action: str, service: str, names_a_record: bool) -> str:
     said = ["**呼べる役割 / roles**: " + "、".join(f"{ROLES[c].ja} `{c}`" for c in codes) + " (`x-jusou-roles`)"]
     program = program_of(action, service)
     if program:
-        said.append(f"**課 / division**: {program} 事業を実施する課の職員に限ります（他の課は 403） / only staff of a "
-                    f"division that runs the {program} program (others: 403)")
+        said.append(f"**課 / division**: {DIVISION_TITLES[program].split(' (')[0]}を実施する課の職員に限ります（他の課は "
+                    f"403） / only staff of a division that runs the {program} program (others: 403)")
     if names_a_record:
         said.append(f"**課の範囲 / division scope**: {SCOPE}")
     return "\n\n".join(said)
