@@ -30,7 +30,14 @@ from jusou.backup import register as register_backup
 from jusou.cluster import register as register_cluster
 from jusou.configdoc import add_config_commands
 from jusou.connection import EXIT_STATUS as NATS_UNAVAILABLE
-from jusou.connection import ConsumerLimitReached, NatsUnavailable, StoreMissing, StreamMissing, connect_once
+from jusou.connection import (
+    ConsumerLimitReached,
+    NatsUnavailable,
+    StoreMissing,
+    StreamMissing,
+    StreamsRefused,
+    connect_once,
+)
 from jusou.natsconfig import register as register_nats
 from jusou.ops import register as register_ops
 from jusou.partitions_cmd import register as register_partitions
@@ -806,8 +813,8 @@ def main(argv: list[str] | None = None) -> int:
     except UnsupportedNats as refused:  # a NATS older than the relay needs: why, status 2, no traceback
         print(refused, file=sys.stderr)
         return 2
-    except StoreMissing as missing:  # a command that only reads, given a folder without the stores: none made there
-        print(missing, file=sys.stderr)
+    except (StoreMissing, StreamsRefused) as refused:  # a folder without the stores; streams NATS would not make
+        print(refused, file=sys.stderr)
         return 2
     except (NatsUnavailable, StreamMissing, ConsumerLimitReached) as failed:  # could not look: status 3
         print(failed, file=sys.stderr)

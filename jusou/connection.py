@@ -59,6 +59,21 @@ class ConsumerLimitReached(Exception):
                          f"rm {stream} <name>`) or raise the limit with `jusou nats init`, then run it again")
 
 
+class StreamsRefused(Exception):
+    """NATS refused to make (or raise the limit of) the suite's streams: `jusou up`, `jusou cluster up` and `jusou nats
+    init` say why and what to check, status 2, where they ended in nats-py's traceback (e.g. JUSOU_STREAM_REPLICAS=3
+    on one nats-server: "replicas > 1 not supported in non-clustered mode")."""
+
+    def __init__(self, description: str, replicas: int) -> None:
+        super().__init__(f"NATS がストリームの作成を拒否しました（{description}）。JUSOU_STREAM_REPLICAS（{replicas}）が NATS の"
+                         f"ノード数以下か（`jusou up` の NATS は 1 ノード: 1）、NATS_USER が運用者 jusou-operator か確かめて"
+                         f"ください。\n"
+                         f"NATS refused to make the streams ({description}): check that JUSOU_STREAM_REPLICAS ({replicas}) "
+                         "is at most the number of NATS nodes (`jusou up`'s own NATS is one node: 1; 3 is for `jusou "
+                         "cluster up` or a NATS cluster named in NATS_URL) and that NATS_USER is the operator, "
+                         "jusou-operator")
+
+
 class NatsUnavailable(Exception):
     """The command could not connect to NATS: not reachable, or its login refused."""
 

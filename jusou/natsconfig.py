@@ -126,7 +126,14 @@ def nats_init(args: argparse.Namespace) -> int:
     to start decided the streams' settings); `--wait S`: a service's step before it starts, until they are there."""
     import asyncio
 
-    made, there, missing = asyncio.run(_init(current().nats_address, args.wait))
+    from nats.js.errors import APIError
+
+    from jusou.connection import StreamsRefused
+
+    try:
+        made, there, missing = asyncio.run(_init(current().nats_address, args.wait))
+    except APIError as error:  # e.g. JUSOU_STREAM_REPLICAS=3 on one nats-server: it was nats-py's traceback
+        raise StreamsRefused(str(error.description), current().stream_replicas) from None
     if getattr(args, "limits", False) and args.wait is None:
         limited, refused = asyncio.run(_limits(current().nats_address))
         for line in limited:

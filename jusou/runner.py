@@ -257,6 +257,9 @@ def run_async(coro: Coroutine[Any, Any, None]) -> None:
 
 
 async def create_streams(url: str, user: str | None = None, password: str | None = None) -> None:
+    from nats.js.errors import APIError
+
+    from jusou.connection import StreamsRefused
     from shared.messaging.bus import (  # imports nats only when needed
         connect,
         ensure_streams,
@@ -271,6 +274,8 @@ async def create_streams(url: str, user: str | None = None, password: str | None
 
         if settings.current().partitions > 1:  # each service's lease bucket too, before a service could make its own
             await make_lease_buckets(nc.jetstream(), list(settings.PORTS), lease_setting())
+    except APIError as refused:  # e.g. JUSOU_STREAM_REPLICAS=3 on one nats-server: it was nats-py's traceback
+        raise StreamsRefused(str(refused.description), settings.current().stream_replicas) from None
     finally:
         await nc.close()
 

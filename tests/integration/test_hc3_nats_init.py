@@ -120,3 +120,20 @@ def test_with_many_municipalities_the_init_names_its_tenant_and_makes_that_accou
         made = {(account, stream) for account, stream, _ in nats.streams_by_account()}
         assert {stream for account, stream in made if account == accounts["chofu"]} == set(STREAMS)
         assert not [stream for account, stream in made if account == accounts["kakushi"]]  # another's are its own
+
+
+@pytest.mark.parametrize("command", [["nats", "init"], ["up"]])
+def test_streams_nats_will_not_make_are_refused_saying_why_not_a_traceback(
+        tmp_path: Path, command: list[str]) -> None:
+    from support.servers import local_nats
+
+    with local_nats(tmp_path / "nats") as nats:  # one node, no users: JUSOU_STREAM_REPLICAS=3 cannot be
+        clean = {k: v for k, v in os.environ.items() if k not in settings.variable_names()}
+        env = clean | {"JUSOU_STREAM_REPLICAS": "3", "JUSOU_DATA_DIR": str(tmp_path / "data"),
+                       **({"NATS_URL": nats.url} if command[0] == "nats" else {"JUSOU_NATS_PORT": str(free_port())}),
+                       **{f"JUSOU_{s.upper()}_PORT": str(free_port()) for s in settings.PORTS}}
+        done = subprocess.run([sys.executable, "-m", "jusou.cli", *command], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "replicas > 1 not supported" in done.stderr and "JUSOU_STREAM_REPLICAS (3)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
