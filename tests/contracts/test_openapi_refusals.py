@@ -63,6 +63,8 @@ def expected_refusals(route: APIRoute, method: str) -> set[int]:
         refusals.add(404)  # the path names a record
     if method in COMMANDS:
         refusals.add(409)  # a rule, or the record changed at the same time
+    if method == "PUT":
+        refusals.add(412)  # If-Match naming a version the record has left (shared/web/if_match.py)
     if takes_input:
         refusals.add(422)
     if route.body_field is not None:
