@@ -47,9 +47,9 @@ Stream creation: the operator creates the streams before any service starts wher
 starts NATS itself (`jusou up`, `jusou cluster up`); on Docker Compose (docker-compose.yml) and Kubernetes
 (deploy/k8s/) the operator's one-shot step `jusou nats init` (the service `nats-init`, the Job `nats-init`)
 makes them as `jusou-operator`, and the services start only after it (Compose: `service_completed_successfully`;
-Kubernetes: an init container `jusou nats init --wait` as the service's own user). deploy/cluster/compose.yaml and
-a NATS of the city's (`NATS_URL`) still leave it to the first service. Services keep `STREAM.CREATE` of exactly
-their three streams for those, and it cannot change anything: nats-server answers
+Kubernetes: an init container `jusou nats init --wait` as the service's own user); deploy/cluster/compose.yaml too
+(three copies each). A NATS of the city's (`NATS_URL`) still leaves it to the first service. Services keep
+`STREAM.CREATE` of exactly their three streams for that, and it cannot change anything: nats-server answers
 a create of an existing stream with other settings with an error (10058, "stream name already in
 use with a different configuration") and leaves the stream as it is; `STREAM.UPDATE` is denied.
 What remains: on an empty server whoever holds a service's password could create a stream first,

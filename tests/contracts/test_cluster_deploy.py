@@ -198,8 +198,9 @@ def test_compose_runs_two_replicas_of_each_service_reachable_by_its_name(
         url = urlparse(re.findall(r"https?://[^\s'\"]+", " ".join(spec["healthcheck"]["test"]))[0])
         assert url.port == settings.port and url.path == READY and READY in served_get_paths(service)
         assert set(spec["environment"]) <= known_settings(), sorted(set(spec["environment"]) - known_settings())
-        assert set(spec["depends_on"]) == {*nats_services(), "postgres"}
-        assert all(d["condition"] == "service_healthy" for d in spec["depends_on"].values())
+        assert set(spec["depends_on"]) == {*nats_services(), "postgres", "nats-init"}
+        assert all(d["condition"] == "service_healthy" for name, d in spec["depends_on"].items() if name != "nats-init")
+        assert spec["depends_on"]["nats-init"] == {"condition": "service_completed_successfully"}
     # replica r on the contract port + 100 × (r − 1), as `jusou cluster up` lays them out
     assert sorted(published) == [PORTS[service] + cluster.REPLICA_PORT_STEP * r for r in range(cluster.REPLICAS)]
 

@@ -72,3 +72,17 @@ def test_each_service_pod_waits_for_the_streams_as_its_own_user(service: str) ->
     assert env_of(wait) == {"NATS_USER": service, "NATS_PASSWORD": f"secret:JUSOU_NATS_{service.upper()}_PASSWORD"}
     for container in (wait, *spec["containers"]):
         assert OPERATOR_PASSWORD not in str(container), container["name"]
+
+
+def test_the_cluster_compose_runs_the_init_with_three_copies_before_every_replica() -> None:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "deploy/cluster/compose.yaml").read_text(encoding="utf-8"))
+    services = loaded["services"]
+    init = services["nats-init"]
+    assert init["command"] == ["jusou.cli", "nats", "init"] and init["environment"]["JUSOU_STREAM_REPLICAS"] == "3"
+    assert init["environment"]["NATS_USER"] == natsauth.OPERATOR and "build" not in init
+    assert set(init["environment"]["NATS_URL"].split(",")) == {f"nats://nats-{n}:4222" for n in (1, 2, 3)}
+    replicas = [spec for spec in services.values() if str(spec.get("command", [""])[0]).startswith("services.")]
+    assert len(replicas) == 2 * len(SERVICES)
+    for spec in replicas:
+        assert spec["depends_on"]["nats-init"] == {"condition": "service_completed_successfully"}
+        assert OPERATOR_PASSWORD not in str(spec["environment"])
