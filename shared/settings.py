@@ -245,9 +245,9 @@ class Environment(BaseSettings):
     dlq_max_bytes: int = setting(
         "JUSOU_DLQ_MAX_BYTES", 1 << 30,
         "the most the dead letters (`JUSOU_DLQ`) may take on NATS, in bytes (at least 16 MiB); `0`: no limit. Full, the "
-        "stream refuses a "
-        "new letter (never drops an old one): the consumer keeps the message unacknowledged and retries, readyz and "
-        "`jusou status` say so, until letters are replayed or removed or the limit raised (`jusou nats init --limits`). "
+        "stream refuses a new letter (never drops an old one): the consumer keeps the message unacknowledged and "
+        "retries (its log: `inbox.run_failed`; `jusou status` names a stream 90 % full), until letters are replayed or "
+        "removed or the limit raised (`jusou nats init --limits`). "
         "Applied when the stream is made; an existing stream keeps its own until `jusou nats init --limits`",
         shown="1073741824 (1 GiB)", ge=0)
     replay_max_bytes: int = setting(
