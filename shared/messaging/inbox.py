@@ -188,6 +188,8 @@ class Inbox:
         #: per source: the message its consumer holds past `max_deliver` tries because its handler says what it needs is
         #: on its way (shared/messaging/waiting.py), and what that is (`note_waiting`; cleared when it is settled)
         self.waiting: dict[str, str] = {}
+        #: source → why a message of it could not be parked (JUSOU_DLQ full: it discards new), until one is (`park`)
+        self.unparked: dict[str, str] = {}
         #: per source: its consumer's messages in hand (runs, k > 1)
         self.hands: dict[str, Hand] = {}
         #: per source: (JUSOU sequence, position) of the last message this process applied
@@ -725,7 +727,8 @@ class Inbox:
         """What readyz reports as `degraded` for the consumers (empty when all is well)."""
         return [*(b.problem(self.app.service) for _, b in sorted(self.behind.items())),
                 *(problem for _, problem in sorted(self.replaced.items())),
-                *(held for _, held in sorted(self.waiting.items()))]  # a message held past its tries (`note_waiting`)
+                *(held for _, held in sorted(self.waiting.items())),  # a message held past its tries (`note_waiting`)
+                *(why for _, why in sorted(getattr(self, "unparked", {}).items()))]  # a dead letter that would not fit
 
     def note_waiting(self, source: str, error: Exception, tries: int, reason: str) -> None:
         """A message held past its tries because its handler says its need is on its way (`Waiting`): kept for readyz
@@ -755,11 +758,24 @@ class Inbox:
         }
         data, headers = natsheaders.within_max_payload(  # a body too large to park beside its reason is left on JUSOU
             raw.data, headers, self.broker.connection.max_payload, f"{STREAM} seq {raw.metadata.sequence.stream}")
-        await self.broker.publish(
-            data,
-            dead_letter_subject(self.app.service, raw.subject),
-            headers=headers,
-            stream=DEAD_LETTER_STREAM,
-        )
+        source = raw.subject.split(".")[1] if raw.subject.count(".") else ""
+        try:
+            await self.broker.publish(
+                data,
+                dead_letter_subject(self.app.service, raw.subject),
+                headers=headers,
+                stream=DEAD_LETTER_STREAM,
+            )
+        except Exception as exc:  # kept unacknowledged and tried again (nothing lost); readyz names it meanwhile
+            if getattr(self, "unparked", None) is not None:
+                self.unparked[source] = (
+                    f"{self.app.service}--{source}: a message (JUSOU seq {raw.metadata.sequence.stream}) cannot be parked "
+                    f"in {DEAD_LETTER_STREAM} ({type(exc).__name__}: {str(exc)[:200]}); it is kept unacknowledged and tried "
+                    "again, its source held behind it: replay or remove dead letters, or raise JUSOU_DLQ_MAX_BYTES and "
+                    "run `jusou nats init --limits` / デッドレターを退避できません（JUSOU_DLQ が満杯の可能性）。"
+                    "再処理・削除するか上限を上げてください")
+            raise
+        if getattr(self, "unparked", None):
+            self.unparked.pop(source, None)
         self.dead_lettered += 1
         log.error("inbox.dead_lettered", service=self.app.service, subject=raw.subject, reason=reason)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats as nats_py
 import pytest
 from nats.js.api import DiscardPolicy
@@ -149,6 +150,14 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
                             and "inbox.run_failed" in log)
 
                 await eventually(refused_and_held, "the park refused and the message held unacknowledged")
+
+                async def readyz_says(expected: bool) -> bool:  # the lead: readyz named nothing while the letter waited
+                    async with httpx.AsyncClient(timeout=5) as client:
+                        answer = (await client.get(f"http://127.0.0.1:{ports['collaboration']}/readyz")).json()
+                    named = any("cannot be parked" in p for p in answer.get("problems", []))
+                    return named == expected and (answer.get("status") == "degraded") == expected
+
+                await eventually(lambda: readyz_says(True), "collaboration's readyz naming the letter it cannot park")
                 assert (await js.stream_info(DEAD_LETTER_STREAM)).state.messages == fillers
                 raised = await asyncio.to_thread(init_limits, suite.nats_url, JUSOU_DLQ_MAX_BYTES=str(2 * LIMIT),
                                                  JUSOU_REPLAY_MAX_BYTES=str(LIMIT), NATS_USER=user or "",
@@ -161,6 +170,7 @@ def test_a_consumer_that_cannot_park_keeps_the_message_and_parks_it_once_there_i
                     return letters == fillers + 1 and info.ack_floor.stream_seq >= ack.seq
 
                 await eventually(parked, "the letter parked and the original acknowledged once there was room")
+                await eventually(lambda: readyz_says(False), "collaboration's readyz clear once the letter was parked")
                 seq = (await js.stream_info(DEAD_LETTER_STREAM)).state.last_seq
                 letter = await js.get_msg(DEAD_LETTER_STREAM, seq)
                 assert letter.data == b"not json: poison" and (letter.headers or {})["Jusou-Original-Subject"] == (
