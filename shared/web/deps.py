@@ -125,8 +125,9 @@ Who = Annotated[Principal, Depends(signed_in)]
 Staff = Annotated[dict[str, str], Depends(acting_staff)]
 
 
-class TenantMissing(DomainError):
-    """A token without a `tenant` claim on a deployment of many municipalities."""
+class TenantNotNamed(DomainError):
+    """A token without a `tenant` claim on a deployment of many municipalities (the code `tenant_not_named`, as the
+    token check's own refusal, shared/web/auth.py, which answers first)."""
 
     status = 401
 
@@ -136,13 +137,14 @@ class TenantMissing(DomainError):
         self.headers = {"WWW-Authenticate": 'Bearer realm="jusou", error="invalid_token"'}
 
 
-class TenantUnknown(DomainError):
-    """A token naming a tenant this deployment does not serve."""
+class TenantNotServed(DomainError):
+    """A token naming a tenant this deployment does not serve (`tenant_not_served`, 401, as shared/web/auth.py's)."""
 
-    status = 403
+    status = 401
 
     def __init__(self, tenant: str) -> None:
         super().__init__(f"自治体 {tenant!r} はこの環境で扱っていません / this deployment serves no tenant {tenant!r}")
+        self.headers = {"WWW-Authenticate": 'Bearer realm="jusou", error="invalid_token"'}
 
 
 class Tenants:
@@ -155,10 +157,10 @@ class Tenants:
 
     def of(self, tenant: str | None) -> Runtime:
         if not tenant:
-            raise TenantMissing()
+            raise TenantNotNamed()
         found = self.runtimes.get(tenant)
         if found is None:
-            raise TenantUnknown(tenant)
+            raise TenantNotServed(tenant)
         return found
 
     def current(self) -> Runtime:
@@ -214,7 +216,7 @@ def runtime_of(request: Request) -> Runtime:
         found: Principal | None = getattr(request.state, "principal", None)
         tenant = getattr(found, "tenant", None) if found is not None else None
         if tenant is None or tenant != tenancy.CURRENT.get():  # the token verified in this request names it
-            raise TenantMissing() if not tenant else TenantUnknown(tenant)
+            raise TenantNotNamed() if not tenant else TenantNotServed(tenant)
         return runtime.of(tenant)
     return runtime
 
