@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from shared.organisation.reference import DIVISION_TITLES
 from shared.web.auth import Principal
-from shared.web.policy import PUBLIC, ROLES, actions, allowed, program_of
+from shared.web.policy import PUBLIC, ROLES, allowed, annotate_operations, program_of
 
 NO_TOKEN = "認証不要（トークンなしで呼べます） / no token needed"
 SCOPE = ("ケース・プラン・相談者・会議を名指しする操作は、読み手の課の範囲でも判断します（範囲外は 403 `out_of_scope`） / "
@@ -69,21 +69,11 @@ def _is_name(title: str, name: str) -> bool:
 
 def document_roles(api: FastAPI, service: str) -> None:
     """Every operation of the service's OpenAPI document says which roles may call it (after `document_actions`)."""
-    made = api.openapi
 
-    def openapi() -> dict[str, Any]:
-        if api.openapi_schema is None:
-            schema = made()
-            for (method, path), action in actions(api).items():
-                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
-                if not isinstance(operation, dict) or not action:
-                    continue
-                operation["x-jusou-roles"] = [] if action == PUBLIC else roles_for(action, service)
-                said = described(action, service, names_a_record=any(name in path for name in SCOPED))
-                before = operation.get("description", "")
-                operation["description"] = f"{before}\n\n{said}" if before else said
-            described_parameters(schema)
-            api.openapi_schema = schema
-        return api.openapi_schema
+    def name_roles(operation: dict[str, Any], path: str, action: str) -> None:
+        operation["x-jusou-roles"] = [] if action == PUBLIC else roles_for(action, service)
+        said = described(action, service, names_a_record=any(name in path for name in SCOPED))
+        before = operation.get("description", "")
+        operation["description"] = f"{before}\n\n{said}" if before else said
 
-    api.openapi = openapi  # type: ignore[method-assign]
+    annotate_operations(api, name_roles, then=described_parameters)

@@ -339,8 +339,10 @@ def actions(api: FastAPI) -> dict[tuple[str, str], str | None]:
             for method in sorted(route.methods or ())}
 
 
-def document_actions(api: FastAPI) -> None:
-    """Every operation of the OpenAPI document names the action it needs (`x-jusou-action`), for integrators."""
+def annotate_operations(api: FastAPI, annotate: Callable[[dict[str, Any], str, str], None],
+                        then: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Once, when the app's OpenAPI document is first made: `annotate(operation, path, action)` on every operation
+    whose route declares an action (PUBLIC included), then `then(document)`; the document is kept as annotated."""
     made = api.openapi
 
     def openapi() -> dict[str, Any]:
@@ -349,7 +351,19 @@ def document_actions(api: FastAPI) -> None:
             for (method, path), action in actions(api).items():
                 operation = schema.get("paths", {}).get(path, {}).get(method.lower())
                 if isinstance(operation, dict) and action:
-                    operation["x-jusou-action"] = action
-        return api.openapi_schema or made()
+                    annotate(operation, path, action)
+            if then is not None:
+                then(schema)
+            api.openapi_schema = schema
+        return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_actions(api: FastAPI) -> None:
+    """Every operation of the OpenAPI document names the action it needs (`x-jusou-action`), for integrators."""
+
+    def name_action(operation: dict[str, Any], _path: str, action: str) -> None:
+        operation["x-jusou-action"] = action
+
+    annotate_operations(api, name_action)
