@@ -41,7 +41,7 @@ from jusou.runner import Suite, run_async, subscriptions_of
 from security.conftest import SERVICES
 from shared.contract.events import DEAD_LETTER_STREAM, REPLAY_STREAM, STREAM
 from shared.messaging import natsauth
-from shared.messaging.bus import connect, ensure_streams
+from shared.messaging.bus import connect, ensure_streams, stream_configs
 from shared.messaging.relay import newest_on_stream
 
 
@@ -597,7 +597,10 @@ async def test_least_privilege_a_stream_someone_made_first_with_other_settings_i
     try:
         js = nc.jetstream(timeout=5)
         await js.delete_stream(REPLAY_STREAM)
-        await js.add_stream(dataclasses.replace(_jusou_config(5), name=REPLAY_STREAM, subjects=["jusou-replay.>"]))
+        # JUSOU_REPLAY as Jusou makes it (its discard policy and byte limit: shared/messaging/bus.py stream_configs)
+        # but for one setting, so that the report names exactly that one
+        made = next(c for c in stream_configs() if c.name == REPLAY_STREAM)
+        await js.add_stream(dataclasses.replace(made, max_msgs=5, num_replicas=1))
     finally:
         await nc.close()
     client = await Client.open(bus, "intake")
