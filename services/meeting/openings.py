@@ -17,9 +17,11 @@ plan? Read from the server, with the meeting's own rights (natsauth.py: `CONSUME
 Settled everywhere and the case still not heard opened: no opening exists before the plan, and the plan is refused at
 once with its reason (a forgery: earlier, a forged plan waited while intake's traffic kept the consumer moving, and was
 parked as "failed … OpeningNotYetHeard"). One on its way: the plan waits (`OpeningNotYetHeard`, a `Waiting`), however
-long its opening takes. A consumer whose filter does not name the subject (made before this version, not yet
-reconciled), or a server that does not answer: None, and the meeting falls back to its timed rule
-(services/meeting/application.py `_opening_awaited`).
+long its opening takes. A server that does not answer in time (`Unanswered`): the plan waits too, as a `Waiting`,
+until it answers (a real plan must not be parked because the server was restarting; a forgery is refused once it
+answers). A consumer whose filter does not name the subject (made before this version, not yet reconciled), or more
+unsettled openings than SCANNED: None, and the meeting falls back to its timed rule (services/meeting/application.py
+`_opening_awaited`).
 """
 
 from __future__ import annotations
@@ -124,16 +126,34 @@ async def opening_on_its_way(js: Any, service: str, plan_source: str, openers: I
     return False
 
 
+@dataclass(frozen=True)
+class Unanswered:
+    """The server did not answer the question in time (a nats-server restarting, JetStream busy): the plan cannot be
+    told a forgery, so it waits as for an opening on its way (truthy: `OpeningOnItsWay`, a `Waiting`), never refused nor
+    parked for its tries. Found by the fault harness: a real plan waiting for its escalation through a nats-server
+    restart had its probe time out, fell to the timed rule, and, its delivery count already past the inbox's tries,
+    was parked at once as "failed 5 times; last error OpeningNotYetHeard"."""
+
+    error: str
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"the server did not answer within {PROBE_SECONDS:g} s whether it is on its way ({self.error})"
+
+
 class OpeningProbe:
     """`opening_on_its_way` for the meeting's handlers, which run on the inbox's own thread: the question is put to the
     service's event loop (its NATS connection) and its answer awaited there, at most `PROBE_SECONDS`. None from the
-    loop's own thread (a direct call in a test) and when the server does not answer."""
+    loop's own thread (a direct call in a test); `Unanswered` when the server does not answer in time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, js: Any, service: str, partitions: int) -> None:
         self.loop, self.js, self.service, self.partitions = loop, js, service, partitions
         self.asked = 0
 
-    def __call__(self, plan_source: str, openers: Iterable[tuple[str, str]], case_id: UUID) -> Awaited | bool | None:
+    def __call__(self, plan_source: str, openers: Iterable[tuple[str, str]],
+                 case_id: UUID) -> Awaited | Unanswered | bool | None:
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -145,7 +165,8 @@ class OpeningProbe:
             opening_on_its_way(self.js, self.service, plan_source, list(openers), case_id, self.partitions), self.loop)
         try:
             return future.result(timeout=PROBE_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - the timed rule decides instead
+        except Exception as exc:  # noqa: BLE001 - no answer: the plan waits (`Unanswered`)
             future.cancel()
-            log.warning("meeting.opening_probe_failed", error=f"{type(exc).__name__}: {exc}")
-            return None
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            log.warning("meeting.opening_probe_failed", error=error)
+            return Unanswered(error)
