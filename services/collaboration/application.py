@@ -25,6 +25,7 @@ from shared.contract.events import (
     CaseEscalatedV2,
     CaseReturnedToIntakeV1,
     Envelope,
+    MeetingDecidedV1,
     OutreachHandedOverV1,
     ResourceGapIdentifiedV1,
     ResourceShortageReportedV1,
@@ -381,6 +382,26 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
         except NotFound:
             return  # not escalated: intake alone knows the case
         case.follow_primary(payload.to_agency)
+        processing.collect_events(case)
+
+    @handles(MeetingDecidedV1)
+    def _returned_by_decision(self, envelope: Envelope, payload: MeetingDecidedV1,
+                              processing: ProcessingEvent[UUID]) -> None:
+        """D4 D11: the meeting's decision to return a plan's case to intake returns the case here in the same commit as
+        the plan's decision (PlanOwner.react_to_meeting), its primary agency as it stands until CaseReturnedToIntake
+        names one (`_returned`). The two are separate messages: between them, the plan ended and the case still held,
+        a new plan could be drafted for a case the meeting had just returned (seen in the README walk-through's test
+        under load: 201 where 409 case_not_held was due)."""
+        if payload.decision != "returned_to_intake" or payload.program not in (None, self.program):
+            return
+        try:
+            plan: Plan = self.load(payload.plan_id, Plan, "プラン")
+            case: CollaborationCase = self.load(envelope.case_id, CollaborationCase, "多機関協働のケース")
+        except NotFound:
+            return  # another program's plan, or a case collaboration never held
+        if plan.case_id != envelope.case_id:
+            return  # refused with its reason by react_to_meeting
+        case.return_to_intake(case.primary_agency, payload.meeting_id)
         processing.collect_events(case)
 
     @handles(CaseReturnedToIntakeV1)

@@ -69,3 +69,26 @@ def test_d11_collaboration_plans_no_more_for_a_case_returned_to_intake() -> None
 
     assert refused.value.status == 409 and "相談窓口へ戻されています" in str(refused.value)
     assert stored_count(app) == before
+
+
+def test_d11_the_meetings_decision_to_return_the_case_returns_it_here_before_case_returned_to_intake_arrives() -> None:
+    """MeetingDecided (returned_to_intake) and CaseReturnedToIntake are two messages: between them the plan had ended
+    and the case was still held, so a new plan could be drafted for a case the meeting had just returned (the README
+    walk-through's test, on the second municipality's file under load: 201 where 409 case_not_held was due)."""
+    app, intake, meeting = in_memory(CollaborationApplication), Upstream("intake"), Upstream("meeting")
+    case_id = uuid4()
+    assert app.receive(*intake.emit("CaseEscalated", ESCALATED, case_id))
+    plan_id = app.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+    app.propose_plan(COORDINATOR, plan_id)
+    decided = {"meeting_id": str(uuid4()), "meeting_type": "jusou_shien_kaigi", "plan_id": str(plan_id),
+               "decision": "returned_to_intake", "attendees": [HARDSHIP.ja], "reasons": "包括で対応",
+               "program": "collaboration", "revision": 1}
+
+    assert app.receive(*meeting.emit("MeetingDecided", decided, case_id))  # CaseReturnedToIntake not yet here
+
+    assert app.case_view(case_id)["status"] == "returned"
+    with pytest.raises(CaseNotHeld):
+        app.draft_plan(COORDINATOR, case_id, "方向性", ["目標"], ROLES)
+    assert app.receive(*meeting.emit("CaseReturnedToIntake", {"meeting_id": decided["meeting_id"],
+                                                              "primary_agency": ELDERLY.ja, "reason": ""}, case_id))
+    assert app.case_view(case_id)["primary_agency"] == ELDERLY.ja  # the primary named by the return
