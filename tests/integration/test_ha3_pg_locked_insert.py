@@ -127,12 +127,11 @@ def test_a_commands_save_never_leaves_the_events_table_locked_while_the_server_w
     assert len(ids) == 3 and ids == sorted(ids) and ids[-1] - ids[0] == 2
 
 
+@pytest.mark.parametrize("recorder", ["process"], indirect=True)  # only a process recorder records tracking
 def test_a_deliverys_effect_never_leaves_the_events_table_locked_while_the_server_waits_for_the_service(
         recorder: Any, watch: LockWatch) -> None:
     """A process recorder's save with its tracking record (a delivery's effect): the same, the tracking row recorded in
     the same transaction. Fails on the pipelined insert."""
-    if not hasattr(recorder, "max_tracking_id"):
-        pytest.skip("an application recorder has no tracking")
     ids = recorder.insert_events(events(2), tracking=Tracking(application_name="upstream", notification_id=7))
     assert watch.statements, "the save sent no statement the watch could see"
     assert watch.held_after == [], f"the events table stayed locked, the server waiting for the service, after: " \
@@ -159,13 +158,12 @@ def test_the_one_statement_save_keeps_the_librarys_answers(recorder: Any) -> Non
         [(e.originator_id, e.originator_version) for e in first + second]
 
 
+@pytest.mark.parametrize("recorder", ["process"], indirect=True)  # only a process recorder records tracking
 @pytest.mark.parametrize("position", [5, 4])
 def test_a_save_with_its_tracking_record_still_checks_it_in_its_transaction(recorder: Any, position: int) -> None:
     """A delivery's effect: its tracking row checked in its transaction; the same position again (a duplicate) or a
     lower one refused with the library's IntegrityError and message, nothing of that save stored, the recorded position
     and the other upstreams' untouched; an empty save with tracking and a tracking record alone as before."""
-    if not hasattr(recorder, "max_tracking_id"):
-        pytest.skip("an application recorder has no tracking")
     saved = events(1)
     first = recorder.insert_events(saved, tracking=Tracking(application_name="upstream", notification_id=5))
     recorder.insert_events(events(1), tracking=Tracking(application_name="other", notification_id=9))
@@ -181,13 +179,12 @@ def test_a_save_with_its_tracking_record_still_checks_it_in_its_transaction(reco
     assert recorder.max_tracking_id("upstream") == 8
 
 
+@pytest.mark.parametrize("recorder", ["process"], indirect=True)  # only a process recorder records tracking
 def test_a_recorder_whose_tracking_insert_is_replaced_keeps_the_pipelined_insert(recorder: Any, watch: LockWatch) -> None:
     """`tracks_as_library` (shared/kernel/library.py): the function repeats the library's tracking statement, so a
     recorder whose `_insert_tracking` was replaced (a wrapper) keeps the pipelined insert, the wrapper seeing the row."""
     from shared.kernel.library import tracks_as_library
 
-    if not hasattr(recorder, "max_tracking_id"):
-        pytest.skip("an application recorder has no tracking")
     assert tracks_as_library(recorder) is True
     seen: list[int] = []
     library_insert = type(recorder)._insert_tracking
