@@ -40,7 +40,7 @@ from shared.contract.events import PRODUCERS, Envelope, event_type_of, latest_ve
 from shared.kernel import expected
 from shared.kernel.idempotency import AlreadyRecorded, IdempotentRequest, marked
 from shared.kernel.journey import NotFound, acting, event_id_of
-from shared.kernel.library import record_processed
+from shared.kernel.library import record_processed, refuses_older_tracking
 from shared.kernel.readmodel import ReadModels, open_view
 from shared.organisation.reference import organisation, today
 from shared.organisation.scope import PROGRAM_DIVISIONS, divisions_named, visible
@@ -445,6 +445,8 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         self._noting = threading.local()  # `receive_many`: what the current handler reads (before the event store exists)
         self._recorded_listeners: list[Callable[[list[Recording[UUID]]], None]] = []  # `on_recorded`
         self._case_scope = CaseScopeCache()  # `case_divisions`: each case's events decoded once
+        #: tracking name → the highest position this process knows the store's tracking holds (`receive`, issue 19)
+        self._tracked: dict[str, int] = {}
         super().__init__(env)
         self._commit_listeners: list[Callable[[], None]] = []
         self.readmodels = ReadModels(open_view(self.env), self)
@@ -761,11 +763,15 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         return self.recorder.max_tracking_id(RELAY_TRACKING) or 0
 
     def save_relay_position(self, position: int) -> None:
-        if position > self.relay_position():
-            try:
-                self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
-            except IntegrityError:
-                pass  # another replica's relay saved this very position first: it is saved
+        """Save the relay's published position. The tracking row refuses one at or below what it holds (an
+        `IntegrityError`: another replica's relay saved as far first), so the store is not asked first (issue 19),
+        but where it would not refuse (the library's legacy multi-row tracking table)."""
+        if not refuses_older_tracking(self.recorder) and position <= self.relay_position():
+            return
+        try:
+            self.recorder.insert_tracking(Tracking(application_name=RELAY_TRACKING, notification_id=position))
+        except IntegrityError:
+            pass  # another replica's relay saved this very position (or a later one) first: it is saved
 
     # -- inbox -----------------------------------------------------------------------------
 
@@ -776,23 +782,73 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         `@handles`), records the new events and the tracking record in one transaction, and notifies.
         `tracking` names the tracking record instead of the source: a replayed dead letter has its
         own (shared/messaging/deadletters.py), as the source's record may already be past its position.
+
+        Exactly once is the tracking record's: its row refuses a position at or below the one recorded, in the
+        transaction of the effects (`IntegrityError`, nothing of them stored). So the store is not asked before each
+        delivery (`_tracked`, issue 19: one statement a delivery); what this process last knew recorded answers a
+        copy it applied or read before, and the refusal or a read after a failure answers the rest: a position
+        recorded meanwhile by another process (a replica; before a crash) is a duplicate whatever its handlers say.
         """
         name = tracking or envelope.source
+        position = envelope.source_position
         with self.processing_lock:
-            if self.recorder.has_tracking_id(name, envelope.source_position):
+            known, fresh = self._tracking_of(name)
+            if known >= position:
                 return False
+            self._noting.recording = False
             with acting({"service": self.service}, caused_by=envelope.event_id,
                         upstream_divisions=partial(divisions_upstream, envelope, payload)):
                 try:
                     self.process_event(Received(envelope, payload),
-                                       Tracking(application_name=name, notification_id=envelope.source_position))
+                                       Tracking(application_name=name, notification_id=position))
                     self._committed()
                 except IntegrityError:
-                    # Another replica recorded it first: a duplicate. Anything else is a real conflict.
-                    if self.recorder.has_tracking_id(name, envelope.source_position):
+                    # Recorded first by another process (a replica), or by this one before a crash: a duplicate.
+                    # Anything else is a real conflict.
+                    if self._tracking_read(name) >= position:
                         return False
                     raise
+                except Exception:
+                    # A handler that failed (nothing recorded) on a position another process recorded since this one
+                    # last asked: a duplicate, as the store would have said before the handler ran.
+                    if not fresh and not getattr(self._noting, "recording", True) and self._tracking_read(
+                            name, quietly=True) >= position:
+                        return False
+                    raise
+                finally:
+                    self._noting.recording = False
+            self._tracked_up_to(name, position)
             return True
+
+    def _tracking_of(self, name: str) -> tuple[int, bool]:
+        """The highest position of `name` this process knows the store's tracking holds (it only grows), and whether
+        it was read now: read once per name and process, and at every delivery where the store would not refuse an
+        older position (the library's legacy multi-row tracking table)."""
+        tracked: dict[str, int] | None = getattr(self, "_tracked", None)
+        if tracked is not None and name in tracked and refuses_older_tracking(self.recorder):
+            return tracked[name], False
+        return self._tracking_read(name), True
+
+    def _tracking_read(self, name: str, quietly: bool = False) -> int:
+        """The store's tracking of `name` (0: none), remembered (`_tracking_of`); with `quietly`, -1 when the store
+        cannot answer (the caller raises its own error)."""
+        try:
+            found = self.recorder.max_tracking_id(name) or 0
+        except Exception:
+            if quietly:
+                return -1
+            raise
+        self._tracked_up_to(name, found)
+        return found
+
+    def _tracked_up_to(self, name: str, position: int) -> None:
+        """Remember that the store's tracking of `name` holds `position` (committed, or read)."""
+        tracked: dict[str, int] | None = getattr(self, "_tracked", None)
+        if tracked is None:  # (an application made bare by a test)
+            tracked = {}
+            self._tracked = tracked
+        if position > tracked.get(name, 0) or name not in tracked:
+            tracked[name] = position
 
     def receive_many(
         self,
@@ -828,6 +884,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 last = pending[-1][1].tracking
                 assert last is not None
                 self.process_event(Collected(tuple(p for _, p in pending), Received(*received[pending[-1][0]])), last)
+                self._tracked_up_to(last.application_name, last.notification_id)
                 for index, _ in pending:
                     outcomes[index] = True
                 pending.clear()
@@ -835,9 +892,14 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 cases.clear()
                 self._committed()
 
+        source = received[0][0].source if received else ""
+        alone = len(received) == 1  # a run of one: its own tracking row refuses it if recorded (`receive`)
         with self.processing_lock:
             try:
-                highest = (self.recorder.max_tracking_id(received[0][0].source) or 0) if received else 0
+                highest, fresh = self._tracking_of(source) if received else (0, True)
+                if received and not fresh and not alone:
+                    highest, fresh = self._tracking_read(source), True  # the run's middle is not checked by the row
+                self._noting.recording = False
                 i = 0
                 while i < len(received):
                     envelope, payload = received[i]
@@ -870,6 +932,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                     i += 1
                 record()
             except Exception as exc:
+                if (alone and not fresh and outcomes[0] is None
+                        and (isinstance(exc, IntegrityError) or not getattr(self._noting, "recording", True))
+                        and self._tracking_read(source, quietly=True) >= received[0][0].source_position):
+                    return [False]  # recorded meanwhile by another process: a duplicate (as `receive`)
                 done: list[bool] = []
                 for outcome in outcomes:
                     if outcome is None:
@@ -885,6 +951,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         (shared/kernel/library.py `record_processed`, `commit_tracking_alone`, which says why that loses nothing)."""
         processing_event = ProcessingEvent[UUID](tracking=tracking)
         self.policy(domain_event, processing_event)
+        self._noting.recording = True  # past the handlers: a failure now is the commit's (`receive`)
         record_processed(self, processing_event)
 
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:

@@ -24,6 +24,8 @@ use it: tests/unit/test_domain_purity.py holds it to the domain's own rule); rec
   `_fetch_ids_after_insert_events`): the events table's lock is not held across a round trip (issue 19).
 - `tracks_as_library`: whether a PostgreSQL recorder records tracking with the library's own `_insert_tracking`
   (shared/kernel/locked_insert.py repeats its statement in SQL only then) (issue 19).
+- `refuses_older_tracking`: whether a recorder's tracking row refuses a position at or below the one it holds
+  (`datastore.single_row_tracking`; the in-memory recorder's `_assert_tracking_uniqueness`) (issue 19).
 - `record_processed`, `commit_tracking_alone`: what the library's `process_event` does after its policy (`_record`,
   `_take_snapshots`, `notify`, `_notify`), but a tracking record alone (a delivery whose handlers recorded nothing)
   committed by a SQLite process recorder without waiting for the disk (`_insert_tracking` in a writer's transaction
@@ -250,6 +252,19 @@ def tracks_as_library(recorder: Any) -> bool:
     owner = next((cls for cls in type(recorder).__mro__ if "_insert_tracking" in vars(cls)), None)
     return owner is not None and (owner.__module__, owner.__qualname__) == ("eventsourcing.postgres",
                                                                           "PostgresTrackingRecorder")
+
+
+def refuses_older_tracking(recorder: Any) -> bool:
+    """Whether recording a tracking position at or below the one a recorder holds for its name is refused
+    (`IntegrityError`, in the transaction of the effects it goes with): the library's single-row tracking on SQLite and
+    PostgreSQL (its upsert `… WHERE notification_id < new RETURNING`, "Failed to record tracking for …"), and the
+    in-memory recorder (`_assert_tracking_uniqueness`). Not the legacy multi-row table (`SINGLE_ROW_TRACKING=false`),
+    whose key refuses only the same position. `ServiceApplication.receive` asks the store before a delivery only
+    where this is False (issue 19)."""
+    datastore: Any = getattr(recorder, "datastore", None)
+    if datastore is None:
+        return callable(getattr(recorder, "_assert_tracking_uniqueness", None))
+    return getattr(datastore, "single_row_tracking", False) is True
 
 
 def record_processed(app: Any, processing_event: Any) -> None:
