@@ -537,6 +537,9 @@ class Case(JourneyAggregate):
         self.status = "returned"
         self.primary = primary_agency
         self.held_plan = None
+        # the counter taking the case back reads why and from which meeting (its sitting, by meeting_id)
+        self.returns: list[dict[str, str]] = [*getattr(self, "returns", []), {
+            "meeting_id": str(meeting_id), "primary_agency": primary_agency, "reason": reason}]
 
     def take_up_referral(self, counter: str, division: str, channel: str, concerns: list[str], primary_agency: str,
                          primary_agency_code: str | None = None, concern_codes: list[str | None] | None = None,
@@ -740,6 +743,8 @@ class Case(JourneyAggregate):
             # D16: the household plan this case is in (its household's pseudonymous ref, the lead case, the others)
             "household_plan": getattr(self, "household_plan", None),
             "review_on": getattr(self, "review_on", None),  # D18: the 見直し予定日 of the plan it follows
+            # D5 D11: each return by the meeting (meeting_id, primary_agency, reason), oldest first
+            "returns": getattr(self, "returns", []),
             # D12: the counters that took the case up again from an outreach referral, and its status before each
             "taken_up": getattr(self, "taken_up", []),
         }
