@@ -123,6 +123,22 @@ BASIS_LABELS = {"consent": "本人同意", "shien_kaigi": "支援会議", "own_c
                 "person_request": "本人の請求", "retention_expired": "保存期間満了"}
 UNKNOWN_EVENT = "その他の記録"
 
+#: A form's choice of boxes to tick (a checkbox group) left empty, by the field's title: why a choice is needed, in
+#: Japanese and in English. A form refused for it says which boxes and why (shared/web/limits.py `_form_problem`),
+#: not only 「…を入力してください」.
+CHOICE_WHY: dict[str, tuple[str, str]] = {
+    "相談内容の分野": ("相談の分野は、つなぎ先を選ぶ手がかりになり、2分野以上なら多機関協働の候補として示されます",
+                 "the fields guide where to connect the case, and two or more mark it for collaboration"),
+    "相談の分野": ("会議で学んだことを、同じ分野の相談に生かすために分野で引けるようにします",
+               "what the meeting learned is found again by its fields"),
+    "出席機関": ("会議の記録には出席した機関が要ります。どの機関で話し合ったかを後から確かめられるようにするためです",
+             "a sitting's record names the agencies present, so that who took part can be checked later"),
+    "達成した目標": ("伴走支援に移るのは、プランの目標をすべて達成したときです",
+               "a plan moves to accompaniment once all its goals are met"),
+    "一緒につなぐケース": ("世帯として一緒につなぐには、この方のケースと世帯のケースを合わせて2件以上選びます",
+                  "a household is escalated together with two or more of its cases"),
+}
+
 #: The six programs (the services) as staff name them.
 PROGRAM_LABELS = {
     "intake": "包括的相談支援", "collaboration": "多機関協働", "meeting": "会議",

@@ -42,6 +42,7 @@ from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationEr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.domain.labels import CHOICE_WHY
 from shared.kernel.journey import Invalid
 
 #: The largest legitimate command (a plan with many long goals) is a few tens of kB.
@@ -263,6 +264,13 @@ def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str
     """One problem of a form as staff read it, in Japanese and in English: a field left empty is asked for by its name
     (its `title` in Japanese, its own name in English); a problem of the whole form names no field."""
     label, name = _field_label(model, error["loc"]), _field_name(error["loc"])
+    why = CHOICE_WHY.get(label) if len(error["loc"]) == 1 else None
+    if why is not None and error.get("type") in ("missing", "too_short"):  # boxes to tick: which, how many, why
+        least = _least_items(model, str(error["loc"][0]))
+        return (f"{label}が選ばれていません。{least}つ以上選んでください。{why[0]}" if error.get("type") == "missing"
+                else f"{label}は{least}つ以上選んでください。{why[0]}",
+                f"{name}: none ticked; tick at least {least}: {why[1]}" if error.get("type") == "missing"
+                else f"{name}: tick at least {least}: {why[1]}")
     if error.get("type") == "missing":
         return f"{label}を入力してください", f"{name} is required"
     if error.get("type") in ("uuid_parsing", "uuid_type"):  # a number typed short (the 8 characters a page shows)
@@ -273,6 +281,16 @@ def _form_problem(model: type[BaseModel], error: Mapping[str, Any]) -> tuple[str
         return japanese, english
     # a validator's own message that names the field already (「開設日「R8.2.30」は実在しない日付です」) is not named twice
     return (japanese if japanese.startswith(label) else f"{label}: {japanese}"), f"{name}: {english}"
+
+
+def _least_items(model: type[BaseModel], name: str) -> int:
+    """The fewest items a list field takes (its `min_length`, 1 when it declares none)."""
+    field = model.model_fields.get(name)
+    for bound in getattr(field, "metadata", ()):
+        least = getattr(bound, "min_length", None)
+        if isinstance(least, int) and least > 0:
+            return least
+    return 1
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
