@@ -24,6 +24,7 @@ from shared.web.dates import typed_dates
 from shared.web.deps import Staff, Who, application, call
 from shared.web.limits import YEARS_AROUND, Name, NearDate, Text, check_near_date, form_model, form_text
 from shared.web.policy import requires
+from shared.web.staff_roster import StaffNotListed, check_listed, roster
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
 
 App = Annotated[CaseworkOwner, Depends(application(CaseworkOwner))]
@@ -36,7 +37,13 @@ class AssignIn(BaseModel):
 
     role: Literal["main", "sub"] = Field(title="担当の種類", description="main: 担当者, sub: 副担当")
     staff_id: Name | None = Field(default=None, max_length=100, title="職員番号",
-                                  description="the staff member in charge; empty for 副担当 releases the sub")
+                                  description="the staff member in charge; empty for 副担当 releases the sub. Where "
+                                              "Jusou keeps the staff's accounts (the development issuer), an id that "
+                                              "is not one who may hold the case is refused: 422 `staff_not_listed`, "
+                                              "naming those who may")
+    unlisted: bool = Field(default=False, title="名簿にない番号のまま記録する",
+                           description="true: record `staff_id` even though it is not on the roster of staff who may "
+                                       "hold the case (a colleague without an account yet)")
 
 
 def check_near_moment(moment: datetime) -> datetime:
@@ -156,9 +163,15 @@ def casework_router() -> APIRouter:
         return CaseFileOut.model_validate(app.case_file(case_id))
 
     @router.post("/cases/{case_id}/casework/assignment", dependencies=[WRITE])
-    def assign(case_id: UUID, body: AssignIn, app: App, actor: Staff) -> CaseFileOut:
-        """担当者・副担当を決める／替える (an event: who, from whom, when)."""
-        _assign(app, actor, case_id, body)
+    def assign(case_id: UUID, body: AssignIn, app: App, actor: Staff, who: Reader) -> CaseFileOut:
+        """担当者・副担当を決める／替える (an event: who, from whom, when).
+
+        職員番号の確認 / the staff id is checked: with the development issuer (`jusou staff add`: Jusou keeps the
+        accounts), an id that is not one of the staff who may hold the case (roles that write this program's casework,
+        a division that sees the case) is refused, 422 `staff_not_listed`, naming those who may; `unlisted: true`
+        records it all the same. The caller's own id and ids already named on the case are accepted. Under the city's
+        IdP (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
+        _assign(app, actor, case_id, body, who=who)
         return CaseFileOut.model_validate(app.case_file(case_id))
 
     @router.post("/cases/{case_id}/casework/notes", status_code=201, dependencies=[WRITE])
@@ -201,8 +214,23 @@ def _check_unchanged(app: CaseworkOwner, case_id: UUID, role: str, shown: Any) -
             f"changed to {now or 'none'} since this page was opened (it showed {shown or 'none'}): check, then assign again")
 
 
-def _assign(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: AssignIn, shown: Any = None) -> None:
+def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn) -> None:
+    """An id off the roster of staff who may hold the case is refused (shared/web/staff_roster.py), unless it is the
+    one assigning, one named on the case now or before, or `unlisted` says it is meant."""
+    if not command.staff_id or command.unlisted or who is None or command.staff_id == who.staff_id:
+        return
+    record = app.case_file(case_id)
+    named = {s for s in (record.main, record.sub, *(c.staff_id for c in record.changes),
+                         *(c.previous for c in record.changes)) if s}
+    if command.staff_id in named:
+        return
+    check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, command.unlisted)
+
+
+def _assign(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: AssignIn, shown: Any = None,
+            who: Any = None) -> None:
     _check_unchanged(app, case_id, command.role, shown)
+    _check_roster(app, who, case_id, command)
     if command.role == "sub" and not command.staff_id:
         app.release_sub(actor, case_id)
     else:
@@ -235,10 +263,12 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
         except NotFound as missing:
             return ui.render(request, "missing.html", "見つかりません / not found", status_code=404, message=str(missing))
         staff_ids = sorted({s for s in (record.main, record.sub, *(c.previous for c in record.changes)) if s})
+        listed = roster(request.state.principal, app.service, app.case_divisions(case_id)) or []
+        staff_ids = [*staff_ids, *(s.staff_id for s in listed if s.staff_id not in staff_ids)]
         return ui.render(request, "casework_case.html", "支援経過記録 / case notes", status_code=status_code, c=record,
                          methods=CONTACT_METHODS, roles=ASSIGNMENT_ROLES, case_link=link(str(case_id)), case_action=case_action,
                          staff_ids=staff_ids, now=datetime.now(JST).strftime("%Y-%m-%dT%H:%M"),
-                         **{"form": {}, "error": None, "error_at": None, **extra})
+                         **{"form": {}, "error": None, "error_at": None, "unlisted_offered": False, **extra})
 
     @router.get("/ui/cases/{case_id}/casework", response_class=HTMLResponse, dependencies=[READ])
     def case_notes(request: Request, case_id: UUID, app: App) -> Response:
@@ -271,14 +301,16 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
         text = await form_text(request)
         try:
             if what == "assignment":
-                await call(_assign, app, actor_of(who), case_id, form_model(AssignIn, text), text.get("shown"))
+                await call(_assign, app, actor_of(who), case_id, form_model(AssignIn, text), text.get("shown"),
+                           request.state.principal)
                 done = "担当を記録しました / assignment recorded"
             else:
                 typed_dates(NoteIn, text)  # 次の対応の期日 typed in 和暦 (a text field, a form put back) as its day
                 await call(_write, app, actor_of(who), case_id, form_model(NoteIn, text))
                 done = "経過記録を書きました / note written"
         except DomainError as refused:
-            return await call(page, request, app, case_id, refused.status, form=text, error_at=what, error=str(refused))
+            return await call(page, request, app, case_id, refused.status, form=text, error_at=what, error=str(refused),
+                              unlisted_offered=isinstance(refused, StaffNotListed))
         return redirect(here, ok=done)
 
     @router.get("/ui/my-work", response_class=HTMLResponse, dependencies=[READ])

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
-from support.auth import staff_headers
+from support.auth import account, staff_headers
 from support.municipality import CHILDCARE, LEAD
 
 from jusou.runner import Suite
@@ -54,6 +54,7 @@ async def test_casework_assign_reassign_write_a_note_print_it_and_find_it_overdu
     # 担当者, then a reassignment (from whom is kept), then a 副担当.
     await assign(page, "担当者の職員番号", "outreach-007", "担当者を記録 / assign")
     await expect(page.locator("#casework-main")).to_have_text("outreach-007")
+    account("outreach-008", LEAD, "outreach_worker")  # a colleague with an account: on the roster (staff_roster.py)
     await assign(page, "担当者の職員番号", "outreach-008", "担当者を記録 / assign")
     await assign(page, "副担当の職員番号", "outreach-007", "副担当を記録 / assign sub")
     await expect(page.locator("#casework-main")).to_have_text("outreach-008")

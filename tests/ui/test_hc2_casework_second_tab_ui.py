@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import httpx
 from playwright.async_api import Browser, expect
-from support.auth import token
+from support.auth import account, token
 from support.journey import COUNTER_STAFF
 from support.municipality import ELDERLY, concern
 
@@ -28,6 +28,8 @@ async def test_an_assignment_sent_from_a_tab_older_than_another_assignment_is_re
             "person": {"name": f"担当 試験{uuid4().hex[:4]}", "birth_date": "1949-09-09"}, "confirm_new_person": True})
         assert made.status_code == 201, made.text
     case_id = made.json()["case_id"]
+    for colleague in ("kouki-020", "kouki-031"):  # on the roster of staff who may hold the case (staff_roster.py)
+        account(colleague, ELDERLY.division, "counselor")
     notes = f"{intake}/ui/cases/{case_id}/casework"
     context = await browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
     try:

@@ -1,0 +1,77 @@
+"""Who may be named 担当者・副担当 of a case (HC's review, session 22): a staff id typed by hand was recorded whatever it
+was, so a slip of the keyboard (`demo-counselr`) left a case in the charge of no one, off every 自分の担当, unseen.
+
+The roster is the development issuer's accounts (`<auth folder>/staff.json`, the tenant's own with a tenants file):
+those whose roles write this program's casework (shared/web/policy.py `permits`, D17) and whose division sees the
+case (its division scope). Under the city's IdP (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff, so no roster is
+known and nothing is checked (None). An id off the roster is refused (422 `staff_not_listed`) naming those on it,
+unless the request says it means that id (`unlisted`: a colleague not yet given an account); staff already named on
+the case (now or before) and the one assigning are always accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.kernel.journey import Invalid
+from shared.web.auth import Accounts, Principal, TenantVerifier, verifier
+from shared.web.policy import ROLES, permits
+
+#: how many names a refusal lists (the rest are counted)
+NAMED_AT_MOST = 20
+
+
+class StaffNotListed(Invalid):
+    """A 担当者・副担当 naming a staff id that is not on the roster of staff who may hold the case."""
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A staff member who may hold the case: id, division, roles (their Japanese names)."""
+
+    staff_id: str
+    division: str
+    roles_ja: str
+
+
+def _accounts(principal: Principal | None) -> Mapping[str, Mapping[str, Any]] | None:
+    """The development issuer's accounts of the principal's tenant; None under an IdP (no roster kept here)."""
+    checker = verifier()
+    if isinstance(checker, TenantVerifier) and principal is not None and principal.tenant:
+        checker = checker.of_tenant.get(principal.tenant, checker)
+    if not checker.settings.development:
+        return None
+    return Accounts(checker.settings.folder).all()
+
+
+def roster(principal: Principal | None, service: str, case_divisions: Collection[str]) -> list[Listed] | None:
+    """The staff who may hold a case of `service` whose division scope is `case_divisions`, by id; None when no
+    roster is known (the city's IdP, or no account made at all)."""
+    accounts = _accounts(principal)
+    if not accounts:
+        return None
+    listed: list[Listed] = []
+    for staff_id, account in sorted(accounts.items()):
+        roles = frozenset(str(r) for r in account.get("roles", ()))
+        division = str(account.get("division", ""))
+        holder = Principal(staff_id=staff_id, division=division, roles=roles)
+        if permits(holder, "casework.write", service) and (not case_divisions or division in case_divisions):
+            listed.append(Listed(staff_id, division, "・".join(ROLES[r].ja.split("（")[0] for r in sorted(roles) if r in ROLES)))
+    return listed
+
+
+def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool) -> None:
+    """Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
+    assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
+    if listed is None or unlisted or not staff_id or staff_id in accepted or any(s.staff_id == staff_id for s in listed):
+        return
+    named = "、".join(f"{s.staff_id}（{s.roles_ja}）" for s in listed[:NAMED_AT_MOST]) or "（いません）"
+    named_en = ", ".join(s.staff_id for s in listed[:NAMED_AT_MOST]) or "(none)"
+    more = len(listed) - NAMED_AT_MOST
+    raise StaffNotListed(
+        f"職員番号「{staff_id}」は、このケースを担当できる職員に見当たりません。番号を確かめてください。担当できる職員: "
+        f"{named}{f' ほか{more}人' if more > 0 else ''}。名簿にない番号のまま記録するときは「名簿にない番号のまま記録する」を"
+        f"選んでください / staff id {staff_id!r} is not among the staff who may hold this case: check it. Those who may: "
+        f"{named_en}{f' and {more} more' if more > 0 else ''}. To record an id not on the list, say so "
+        f"(the form's 'record this id anyway', or \"unlisted\": true)")
