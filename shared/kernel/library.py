@@ -344,6 +344,9 @@ def _postgres_tracking_alone(recorder: Any, datastore: Any, tracking: Any) -> No
     is. The same argument as on SQLite: the server's crash (the fault harness's `pg_ctl stop -m immediate`) can lose
     it only with every commit after it on the whole server (a commit that waits flushes the WAL up to itself, this
     one's record included), so the store's state is the one the delivery first ran on."""
+    one_statement = getattr(recorder, "jusou_track_alone", None)  # shared/kernel/locked_insert.py (issue 19)
+    if one_statement is not None and one_statement(tracking, synchronous=False):
+        return
     for attempt in range(1, TRACKING_TRIES + 1):
         try:
             with datastore.get_connection() as conn, conn.pipeline(), conn.transaction(), conn.cursor() as cursor:

@@ -28,9 +28,12 @@ implicit transaction commits (synchronously) when it ends, before the answer is 
   single-row statement (`ON CONFLICT … DO UPDATE … WHERE` the recorded position is lower) and refuses, as the library
   does, with `IntegrityError` ("Failed to record tracking for …": a `unique_violation`) when it recorded nothing (a
   duplicate or an older position), then locks and inserts as above; one transaction, nothing committed in part;
-- a tracking record alone (shared/kernel/library.py `commit_tracking_alone`), a save with any other keyword, the
-  library's legacy multi-row tracking, and a recorder whose `_insert_tracking` was replaced (the function would pass
-  the replacement by) go the pipelined way (`without_notify`), as before.
+- a tracking record alone (shared/kernel/library.py `commit_tracking_alone`: a delivery whose handlers recorded
+  nothing, its commit not waiting for the WAL's flush; and the library's `insert_tracking`: the relay's saved position,
+  the meeting's marks) is one statement too (`track_alone`, the function `jusou_track_<events table>`: the same upsert
+  and refusal), where it was `BEGIN`, (`SET LOCAL synchronous_commit TO OFF`,) `INSERT`, `COMMIT` (issue 19, §5.18);
+- a save with any other keyword, the library's legacy multi-row tracking, and a recorder whose `_insert_tracking` was
+  replaced (the function would pass the replacement by) go the pipelined way (`without_notify`), as before.
 Tests: tests/integration/test_ha3_pg_locked_insert.py."""
 
 from __future__ import annotations
@@ -99,11 +102,68 @@ def locked_in_server(recorder_class: type) -> type:
         self._jusou_tracked_insert = SQL(
             "SELECT n FROM {schema}.{function}(%s::{schema}.{event}[], %s, %s) AS n").format(
             schema=Identifier(schema), function=Identifier(tracked), event=Identifier(self.stored_event_type_name))
+        alone = f"jusou_track_{table}"
+        self.check_identifier_length(alone)
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(tracked_name text, tracked_position bigint, "
+            "synchronous boolean) RETURNS bigint LANGUAGE plpgsql AS $BODY$ "
+            "DECLARE recorded bigint; "
+            "BEGIN "
+            # this transaction's commit does not wait for the WAL's flush (`commit_tracking_alone`: a delivery whose
+            # handlers recorded nothing), as `SET LOCAL synchronous_commit TO OFF` before it did
+            "IF NOT synchronous THEN PERFORM set_config('synchronous_commit', 'off', true); END IF; "
+            "INSERT INTO {schema}.{tracking} VALUES (tracked_name, tracked_position) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = tracked_position "
+            "WHERE {schema}.{tracking}.notification_id < tracked_position RETURNING notification_id INTO recorded; "
+            "IF recorded IS NULL THEN "
+            "RAISE unique_violation USING MESSAGE = format('Failed to record tracking for %s %s', tracked_name, "
+            "tracked_position); "
+            "END IF; "
+            "RETURN recorded; "
+            "END; $BODY$").format(schema=Identifier(schema), function=Identifier(alone), tracking=Identifier(tracking)))
+        self._jusou_track_alone = SQL("SELECT {schema}.{function}(%s, %s, %s) AS n").format(
+            schema=Identifier(schema), function=Identifier(alone))
 
-    made = type(recorder_class.__name__, (recorder_class,), {
+    base_insert_tracking: Any = getattr(recorder_class, "insert_tracking", None)
+    members: dict[str, Any] = {
         "__init__": __init__, "__doc__": f"{recorder_class.__doc__} Saves without tracking in one statement "
-                                         "(shared/kernel/locked_insert.py)."})
+                                         "(shared/kernel/locked_insert.py).",
+        "jusou_track_alone": track_alone}  # (shared/kernel/library.py `commit_tracking_alone` asks for it by name)
+    if base_insert_tracking is not None:
+        def insert_tracking(self: Any, tracking: Any) -> None:
+            """The library's `insert_tracking` (a tracking record alone, its commit synchronous: the relay's saved
+            position, the meeting's marks), in one statement when the recorder has the function (`track_alone`)."""
+            if not track_alone(self, tracking, synchronous=True):
+                base_insert_tracking(self, tracking)
+
+        members["insert_tracking"] = insert_tracking
+    made = type(recorder_class.__name__, (recorder_class,), members)
     return made
+
+
+def track_alone(recorder: Any, tracking: Any, synchronous: bool) -> bool:
+    """A tracking record alone, recorded and committed in one statement on an autocommit connection (the function
+    `jusou_track_<events table>`: the library's single-row upsert and its refusal, `IntegrityError` "Failed to record
+    tracking for …" when it recorded nothing; with `synchronous` False its commit does not wait for the WAL's flush),
+    where the library sends `BEGIN`, (`SET LOCAL synchronous_commit TO OFF`,) the `INSERT` and `COMMIT`: 4 statements
+    to 1 (issue 19, docs/capacity.md §5.18). A lost connection is tried again as the library's `insert_tracking` is
+    (10 tries, 0.2 s apart: the row's refusal answers a try whose commit went through, as for the library's own).
+    False, recording nothing, when the recorder has no such function (the legacy multi-row tracking, an application
+    recorder) or records tracking other than the library's way (`tracks_as_library`): the caller records it."""
+    statement = getattr(recorder, "_jusou_track_alone", None)
+    if statement is None or not tracks_as_library(recorder):
+        return False
+    from eventsourcing.persistence import InterfaceError, OperationalError
+    from eventsourcing.utils import retry
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's `insert_tracking`
+    def record() -> None:
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (tracking.application_name, tracking.notification_id, synchronous), prepare=True)
+            curs.fetchall()
+
+    record()
+    return True
 
 
 def in_one_statement(insert: Insert) -> Insert:
