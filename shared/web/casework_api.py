@@ -214,23 +214,25 @@ def _check_unchanged(app: CaseworkOwner, case_id: UUID, role: str, shown: Any) -
             f"changed to {now or 'none'} since this page was opened (it showed {shown or 'none'}): check, then assign again")
 
 
-def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn) -> None:
+def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn) -> AssignIn:
     """An id off the roster of staff who may hold the case is refused (shared/web/staff_roster.py), unless it is the
-    one assigning, one named on the case now or before, or `unlisted` says it is meant."""
+    one assigning, one named on the case now or before, or `unlisted` says it is meant; one typed in full-width or
+    with spaces around it is that staff member's id (the command as it is recorded)."""
     if not command.staff_id or command.unlisted or who is None or command.staff_id == who.staff_id:
-        return
+        return command
     record = app.case_file(case_id)
-    named = {s for s in (record.main, record.sub, *(c.staff_id for c in record.changes),
-                         *(c.previous for c in record.changes)) if s}
+    named = {who.staff_id, *(s for s in (record.main, record.sub, *(c.staff_id for c in record.changes),
+                                         *(c.previous for c in record.changes)) if s)}
     if command.staff_id in named:
-        return
-    check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, command.unlisted)
+        return command
+    staff_id = check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, False)
+    return command if staff_id == command.staff_id else command.model_copy(update={"staff_id": staff_id})
 
 
 def _assign(app: CaseworkOwner, actor: dict[str, str], case_id: UUID, command: AssignIn, shown: Any = None,
             who: Any = None) -> None:
     _check_unchanged(app, case_id, command.role, shown)
-    _check_roster(app, who, case_id, command)
+    command = _check_roster(app, who, case_id, command)
     if command.role == "sub" and not command.staff_id:
         app.release_sub(actor, case_id)
     else:

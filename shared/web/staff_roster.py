@@ -10,6 +10,7 @@ the case (now or before) and the one assigning are always accepted."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,11 +62,26 @@ def roster(principal: Principal | None, service: str, case_divisions: Collection
     return listed
 
 
-def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool) -> None:
-    """Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
+def folded(staff_id: str) -> str:
+    """A staff id as the keyboard may give it, folded: full-width letters and digits as ASCII (NFKC: 「ｋｏｕｋｉ－０１２」),
+    the spaces around it dropped."""
+    return unicodedata.normalize("NFKC", staff_id).strip()
+
+
+def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool) -> str:
+    """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`).
+    Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
     assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
-    if listed is None or unlisted or not staff_id or staff_id in accepted or any(s.staff_id == staff_id for s in listed):
-        return
+    if not staff_id or unlisted:
+        return staff_id
+    known = [*accepted, *(s.staff_id for s in listed or ())]
+    if staff_id in known:
+        return staff_id
+    same = [k for k in known if folded(k) == folded(staff_id)]
+    if same:
+        return same[0]
+    if listed is None:
+        return staff_id
     named = "、".join(f"{s.staff_id}（{s.roles_ja}）" for s in listed[:NAMED_AT_MOST]) or "（いません）"
     named_en = ", ".join(s.staff_id for s in listed[:NAMED_AT_MOST]) or "(none)"
     more = len(listed) - NAMED_AT_MOST

@@ -139,3 +139,16 @@ def test_the_openapi_document_names_the_refusal_and_the_way_to_mean_it(served: t
     assert "staff_not_listed" in operation["description"]
     schema = json.dumps(document["components"]["schemas"]["AssignIn"], ensure_ascii=False)
     assert "unlisted" in schema and "staff_not_listed" in schema
+
+
+def test_an_id_typed_in_full_width_or_with_a_space_is_the_staff_members_own(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    """「ｋｏｕｋｉ－０２０」 from the IME, or 'kouki-020 ' pasted with a space, is kouki-020: recorded as that id, not as
+    another id nobody signs in as (before, each was recorded as typed)."""
+    client, app = served
+    case_id = consult(app)
+
+    assert _assign(client, case_id, "ｋｏｕｋｉ－０２０").status_code == 200
+    assert app.case_file(case_id).main == "kouki-020"
+    assert _assign(client, case_id, "ｋｏｕｋｉ－０１２ ", role="sub").status_code == 200  # oneself, full-width
+    assert app.case_file(case_id).sub == "kouki-012"
