@@ -168,6 +168,17 @@ class Driver:
                     raise JourneyFailed(f"no answer to {what} within {self.deadline_s} s") from None
                 await self._pause()
 
+    async def found_within(self, probe: Callable[[], Awaitable[dict[str, Any] | None]],
+                           what: str) -> dict[str, Any] | None:
+        """Ask a probe again until it finds the effect or the deadline passes (None then)."""
+        deadline = time.monotonic() + self.deadline_s
+        while time.monotonic() < deadline:
+            found = await self.until_answered(probe, what)
+            if found is not None:
+                return found
+            await self._pause()
+        return None
+
     async def when(self, service: str, path: str, predicate: Callable[[Any], bool], what: str,
                    headers: dict[str, str] | None = None) -> Any:
         """Poll a read until it satisfies `predicate` (a deadline, never sleep and hope)."""
@@ -218,6 +229,7 @@ class Driver:
         cut = ""
         # Keyed only where a probe could find the outcome: a lost answer ("recorded") is then looked up.
         key = str(uuid.uuid4()) if probe is not None and random.random() < self.keyed_share else None
+        resent_unknown = False  # sent again without a key after an unknown outcome (`unknown` below)
         if key is not None:
             self.tally.keyed += 1
             headers = {**headers, "Idempotency-Key": key}
@@ -260,6 +272,16 @@ class Driver:
                     self.tally.conflicts_retried += 1
                     await self._pause()
                     continue
+                if response.status_code == 409 and resent_unknown and probe is not None:
+                    # The first try's outcome was unknown and the probe then found nothing; this resend is
+                    # refused as a conflict: the first try took effect after the probe looked (a ReadTimeout
+                    # while the service was still working on it, its store's connections being cut). Look
+                    # again until the effect is readable; a conflict with nothing to find stays a failure.
+                    found = await self.found_within(probe, f"a probe of {service}{path} after 409")
+                    if found is not None:
+                        self.tally.took_effect += 1
+                        self.unknown.append(f"{method} {service}{path}: 409 on the resend — it had taken effect")
+                        return found
                 raise JourneyFailed(f"{method} {service}{path}: {response.status_code} {detail[:400]}")
             # The outcome is unknown: ask the service, once it is back, whether it happened.
             self.tally.unknown += 1
@@ -276,6 +298,7 @@ class Driver:
                     self.unknown.append(f"{method} {service}{path}: {what} — it had taken effect")
                     return found
             self.unknown.append(f"{method} {service}{path}: {what} — sent again")
+            resent_unknown = True
             await self._pause()
 
 
