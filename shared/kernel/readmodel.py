@@ -64,6 +64,7 @@ from shared.kernel.library import (
     memory_lock,
     track_in_memory,
     track_in_transaction,
+    tracks_as_library,
     transaction,
     warm_connections,
 )
@@ -614,6 +615,63 @@ def _postgres_view_class() -> type[ReadModelView]:
             self._unnest = {table: SQL(f"INSERT INTO {self._table(table)} SELECT * FROM unnest("
                                        + ", ".join(f"%b::{kind}[]" for kind in kinds) + ") ON CONFLICT DO NOTHING")
                             for table, kinds in POSTGRES_COLUMNS.items()}
+            self._indexed: SQL | None = None
+            if self.datastore.single_row_tracking:  # (the legacy multi-row tracking: the statements one by one)
+                made, indexed = self._index_function()
+                self.sql_create_statements.append(made)  # type: ignore[arg-type]
+                self._indexed = indexed
+
+        def _index_function(self) -> tuple[SQL, SQL]:
+            """`jusou_index_views(<each table's columns as arrays>, name, position)`: a page's rows and the position in
+            one statement (`index`), made with the view's tables (`CREATE OR REPLACE` at each start)."""
+            schema = self.datastore.schema
+            tracking = f'"{schema}"."{self.tracking_table_name}"'
+            arguments, inserts, placeholders = [], [], []
+            for table, kinds in POSTGRES_COLUMNS.items():
+                names = [f"{table}_{i}" for i in range(len(kinds))]
+                arguments += [f"{name} {kind}[]" for name, kind in zip(names, kinds, strict=True)]
+                placeholders += [f"%b::{kind}[]" for kind in kinds]
+                inserts.append(f"INSERT INTO {self._table(table)} SELECT * FROM unnest({', '.join(names)}) "
+                               "ON CONFLICT DO NOTHING; ")
+            name = f'"{schema}"."jusou_index_views"'
+            function = SQL(
+                f"CREATE OR REPLACE FUNCTION {name}({', '.join(arguments)}, tracked_name text, tracked_position bigint) "
+                "RETURNS bigint LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE recorded bigint; "
+                "BEGIN "
+                "PERFORM set_config('synchronous_commit', 'off', true); "  # derived data (`derived_commits`)
+                + "".join(inserts) +
+                # the library's single-row tracking statement, and its refusal (IntegrityError) when nothing was recorded
+                f"INSERT INTO {tracking} VALUES (tracked_name, tracked_position) "
+                "ON CONFLICT (application_name) DO UPDATE SET notification_id = tracked_position "
+                f"WHERE {tracking}.notification_id < tracked_position RETURNING notification_id INTO recorded; "
+                "IF recorded IS NULL THEN "
+                "RAISE unique_violation USING MESSAGE = format('Failed to record tracking for %s %s', tracked_name, "
+                "tracked_position); "
+                "END IF; "
+                "RETURN recorded; "
+                "END; $BODY$")
+            return function, SQL(f"SELECT {name}({', '.join(placeholders)}, %s, %s)")
+
+        def index(self, batch: IndexBatch, tracking: Tracking) -> None:
+            """The batch's rows and the projection's position in one statement on an autocommit connection (the
+            function `jusou_index_views`: the same inserts, `synchronous_commit` off, the library's tracking upsert and
+            its refusal, one transaction), where the transaction was `BEGIN`, `SET LOCAL synchronous_commit TO OFF`, an
+            insert per table with rows, the tracking's, `COMMIT` (issue 19, docs/capacity.md §5.18). The statements one
+            by one where the view has no such function or records tracking otherwise than the library."""
+            if self._indexed is None or not tracks_as_library(self):
+                super().index(batch, tracking)
+                return
+            params: list[Any] = []
+            tables: dict[str, Sequence[Any]] = {"case_events": batch.case_rows, "person_events": batch.person_rows,
+                      "aggregates": batch.aggregate_rows, "seals": batch.seal_rows, "quarantine": batch.quarantine_rows}
+            for table, kinds in POSTGRES_COLUMNS.items():
+                rows = tables[table]
+                params += [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in kinds]
+            params += [tracking.application_name, tracking.notification_id]
+            with self.datastore.get_connection() as conn, conn.cursor() as c:
+                c.execute(self._indexed, params, prepare=True)
+                c.fetchall()
 
         def _table(self, name: str) -> str:
             return f'"{self.datastore.schema}"."jusou_{name}"'
