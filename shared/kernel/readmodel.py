@@ -761,6 +761,9 @@ class ReadModels(Projection[ReadModelView]):
         self.seal_mismatches: list[int] = []
         self._read_state: Callable[[bytes], Any] | None = None  # made on first use: the mapper is set after __init__
         self._read_log: Callable[[int, int], list[Row]] | None = None
+        #: (position, its seal's link) as this process last committed them with the view's position: when the view's
+        #: position read at the next catch-up is still that one, the page after it needs no read of the seals (`_sealed`)
+        self._sealed_to: tuple[int, str] | None = None
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """The library's one-event entry: SQLite cannot be subscribed to (LIBRARY-NOTES), so the
@@ -806,6 +809,7 @@ class ReadModels(Projection[ReadModelView]):
         writer: ThreadPoolExecutor | None = None
         writing: tuple[Future[None], int] | None = None  # the page being written, and how many events it has
         with self._lock:
+            sealed_to, self._sealed_to = self._sealed_to, None  # (set again only by a last page committed here)
             try:
                 start = self.position() + 1
                 while True:
@@ -822,8 +826,12 @@ class ReadModels(Projection[ReadModelView]):
                         if progress is not None:
                             progress(written[1])
                     if batch is None:
+                        if sealed_to is not None and sealed_to[0] == start - 1:
+                            self._sealed_to = sealed_to  # nothing new: still where this process left the view
                         return done
-                    self._sealed(rows, batch)
+                    after = sealed_to[1] if sealed_to is not None and sealed_to[0] == start - 1 else None
+                    sealed_to = None  # (a page further on: the seals are read)
+                    chain = self._sealed(rows, batch, after)
                     tracking = Tracking(application_name=self.app.name, notification_id=rows[-1][0])
                     if len(rows) < limit:  # the last page: written here
                         try:
@@ -831,6 +839,7 @@ class ReadModels(Projection[ReadModelView]):
                         except IntegrityError:
                             start = self.position() + 1
                             continue
+                        self._sealed_to = (rows[-1][0], chain)
                         done += len(rows)
                         if progress is not None:
                             progress(len(rows))
@@ -873,12 +882,21 @@ class ReadModels(Projection[ReadModelView]):
                 aggregate_rows.append((kind_of(topic), aggregate, position))
         return batch
 
-    def _sealed(self, rows: Sequence[Row], batch: IndexBatch) -> None:
+    def _sealed(self, rows: Sequence[Row], batch: IndexBatch, after: str | None = None) -> str:
         """Every event of the page sealed: a new link for each event the view has not sealed, and the
-        view's link re-checked for each one it has (a mismatch is a changed or removed stored event)."""
+        view's link re-checked for each one it has (a mismatch is a changed or removed stored event); the link of
+        the page's last event.
+
+        `after`: the link of the view's position when this process committed that position with it and the view's
+        position read for this page is still that one (`catch_up`). Then the view holds no seal past it (a seal is
+        committed with the position that covers it; a rebuild clears the position, so it would have been read lower)
+        and the chain goes on from `after`: no read of the seals (two statements a page, issue 19)."""
         first = rows[0][0]
-        chain = self.view.seal_before(first)
-        known = self.view.seals_between(first, rows[-1][0])
+        if after is not None:
+            chain, known = after, {}
+        else:
+            chain = self.view.seal_before(first)
+            known = self.view.seals_between(first, rows[-1][0])
         for position, aggregate, version, topic, stored in rows:
             made = link(chain, position, aggregate, version, topic, stored)
             sealed = known.get(position)
@@ -889,6 +907,7 @@ class ReadModels(Projection[ReadModelView]):
                 if made != sealed:
                     self.seal_mismatches.append(position)
                 chain = sealed
+        return chain
 
     def quarantined(self) -> list[dict[str, Any]]:
         """The records the read models skipped because they could not read them (position, why)."""
@@ -931,6 +950,7 @@ class ReadModels(Projection[ReadModelView]):
         """`jusou replay`: forget the read models and build them again from the store."""
         with self._lock:
             self.seal_mismatches = []
+            self._sealed_to = None
             with self.view.rebuilding(self.app.recorder.max_notification_id() or 0):
                 self.view.clear(self.app.name)
                 return self.catch_up(progress=progress, limit=REBUILD_BATCH)
