@@ -24,7 +24,7 @@ from shared.web.dates import typed_dates
 from shared.web.deps import Staff, Who, application, call
 from shared.web.limits import YEARS_AROUND, Name, NearDate, Text, check_near_date, form_model, form_text
 from shared.web.policy import requires
-from shared.web.staff_roster import StaffNotListed, check_listed, roster
+from shared.web.staff_roster import StaffNotListed, account, check_listed, roster
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
 
 App = Annotated[CaseworkOwner, Depends(application(CaseworkOwner))]
@@ -225,7 +225,8 @@ def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn
                                          *(c.previous for c in record.changes)) if s)}
     if command.staff_id in named:
         return command
-    staff_id = check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, False)
+    staff_id = check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, False,
+                            account(who, command.staff_id))
     return command if staff_id == command.staff_id else command.model_copy(update={"staff_id": staff_id})
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.kernel.journey import Invalid
 from shared.web.auth import Accounts, Principal, TenantVerifier, verifier
+from shared.web.labels import division_label
 from shared.web.policy import ROLES, permits
 
 #: how many names a refusal lists (the rest are counted)
@@ -62,13 +63,24 @@ def roster(principal: Principal | None, service: str, case_divisions: Collection
     return listed
 
 
+def account(principal: Principal | None, staff_id: str) -> Listed | None:
+    """The account of `staff_id` whatever it may do (None when there is none, or no roster is known)."""
+    found = (_accounts(principal) or {}).get(staff_id)
+    if found is None:
+        return None
+    roles = sorted(str(r) for r in found.get("roles", ()))
+    return Listed(staff_id, str(found.get("division", "")),
+                  "・".join(ROLES[r].ja.split("（")[0] for r in roles if r in ROLES) or "役割なし")
+
+
 def folded(staff_id: str) -> str:
     """A staff id as the keyboard may give it, folded: full-width letters and digits as ASCII (NFKC: 「ｋｏｕｋｉ－０１２」),
     the spaces around it dropped."""
     return unicodedata.normalize("NFKC", staff_id).strip()
 
 
-def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool) -> str:
+def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool,
+                 elsewhere: Listed | None = None) -> str:
     """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`).
     Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
     assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
@@ -85,6 +97,13 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
     named = "、".join(f"{s.staff_id}（{s.roles_ja}）" for s in listed[:NAMED_AT_MOST]) or "（いません）"
     named_en = ", ".join(s.staff_id for s in listed[:NAMED_AT_MOST]) or "(none)"
     more = len(listed) - NAMED_AT_MOST
+    if elsewhere is not None:  # a staff member, but not one who may hold this case: say why, not "check the id"
+        raise StaffNotListed(
+            f"職員番号「{staff_id}」（{division_label(elsewhere.division)}・{elsewhere.roles_ja}）は、このケースの担当に"
+            f"なれません。担当になれるのは、この事業のケースを記録できる役割で、このケースを見られる課の職員です。担当できる"
+            f"職員: {named}{f' ほか{more}人' if more > 0 else ''} / {staff_id!r} ({elsewhere.division}) may not hold this "
+            f"case: only staff whose roles write this program's case records, of a division that sees the case. Those who "
+            f"may: {named_en}{f' and {more} more' if more > 0 else ''}")
     raise StaffNotListed(
         f"職員番号「{staff_id}」は、このケースを担当できる職員に見当たりません。番号を確かめてください。担当できる職員: "
         f"{named}{f' ほか{more}人' if more > 0 else ''}。名簿にない番号のまま記録するときは「名簿にない番号のまま記録する」を"

@@ -152,3 +152,19 @@ def test_an_id_typed_in_full_width_or_with_a_space_is_the_staff_members_own(
     assert app.case_file(case_id).main == "kouki-020"
     assert _assign(client, case_id, "ｋｏｕｋｉ－０１２ ", role="sub").status_code == 200  # oneself, full-width
     assert app.case_file(case_id).sub == "kouki-012"
+
+
+@pytest.mark.parametrize("staff", [OTHER_COUNTER, AUDITOR])
+def test_a_staff_member_who_may_not_hold_the_case_is_told_why_not_to_check_the_id(
+        served: tuple[TestClient, IntakeApplication], staff: tuple[str, str, str]) -> None:
+    """Another counter's counselor (whose division does not see the case) and an auditor (who writes no case record)
+    are staff members: the refusal says why they may not hold it, not 「番号を確かめてください」."""
+    client, app = served
+    case_id = consult(app)
+
+    refused = _assign(client, case_id, staff[0])
+
+    assert refused.status_code == 422 and refused.json()["code"] == "staff_not_listed"
+    detail = refused.json()["detail"]
+    assert f"職員番号「{staff[0]}」（" in detail and "このケースの担当になれません" in detail, detail
+    assert "番号を確かめてください" not in detail and "kouki-012" in detail
