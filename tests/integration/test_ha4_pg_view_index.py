@@ -115,3 +115,43 @@ def test_a_page_another_replica_indexed_first_is_refused_and_writes_nothing(view
     assert view.positions_of_case("case-9") == []  # nothing of the refused page
     assert view.dump()["person_events"] == []
     assert view.max_tracking_id("jusou-readmodels") == 4
+
+
+@pytest.fixture
+def outreach(postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Outreach on PostgreSQL, its read models caught up by the test (no follower thread)."""
+    from services.outreach.application import OutreachApplication
+
+    prefix = f"vp_{uuid4().hex[:8]}_"
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(tmp_path))
+    for name, value in postgres.env(prefix).items():
+        monkeypatch.setenv(name, value)
+    app = OutreachApplication(store_env(Settings.from_env("outreach")) | {"CREATE_TABLE": "y",
+                                                                          "JUSOU_READMODELS_FOLLOW": "0"})
+    try:
+        yield app
+    finally:
+        app.close()
+        postgres.drop_schemas(prefix)
+
+
+def test_a_catch_up_reads_the_views_position_and_the_page_past_it_in_one_statement(
+        outreach: Any, sent: list[str]) -> None:
+    from support.deliveries import decided
+
+    for position in (1, 2):
+        assert outreach.receive(*decided(position, connect_to=["outreach"]))
+    outreach.readmodels.catch_up()  # (what the deliveries recorded: indexed)
+    case_id = uuid4()
+    assert outreach.receive(*decided(3, connect_to=["outreach"], case_id=case_id))
+    sent.clear()
+
+    assert outreach.readmodels.catch_up() == 1
+
+    reads = [s for s in sent if s.startswith("SELECT") and "jusou_index_views" not in s]
+    assert len(reads) == 1, sent  # was the view's position, then the page past it
+    assert [row["event"] for row in outreach.history(case_id)] == ["Engagement.Started"]
+    sent.clear()
+    assert outreach.readmodels.catch_up() == 0  # nothing new: one statement
+    assert len(sent) == 1, sent
+    assert outreach.readmodels.position() == outreach.recorder.max_notification_id()
