@@ -2,8 +2,9 @@
 
 The GET of a resource answers with a strong `ETag`: its aggregate's version (`"v<version>"`). A PUT that replaces
 it takes an optional `If-Match`: absent, the last writer wins as before (backward compatible); naming the version the
-aggregate has now (or `*`), the change is applied; naming another (or anything that is no entity tag of it: a weak
-tag, a malformed one) the PUT is refused with 412 `changed_meanwhile` and nothing is recorded. The check is made
+aggregate has now (or `*`), the change is applied; naming another (or anything that is no entity tag of it) the PUT
+is refused with 412 `changed_meanwhile` and nothing is recorded; naming the version it has now but not as given (`v2`
+without its quotes, a weak `W/"v2"`) it is refused with 412 `tag_not_as_given`, saying how to send it. The check is made
 against the aggregate as the store holds it when the PUT is served, and again as the command saves it (`held_to`)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi import Header
 from shared.kernel.expected import expecting
 from shared.kernel.journey import DomainError
 
-__all__ = ["ChangedMeanwhile", "etag_header", "etag_of", "held_to", "if_match_header", "precondition_failed",
+__all__ = ["ChangedMeanwhile", "TagNotAsGiven", "etag_header", "etag_of", "held_to", "if_match_header", "precondition_failed",
            "require_version"]
 
 
@@ -47,7 +48,28 @@ def require_version(if_match: str | None, version: int, what_ja: str, what_en: s
     now = etag_of(version)
     named = [tag.strip() for tag in if_match.split(",")]
     if "*" not in named and now not in named:
+        if any(_bare(tag) == now.strip('"') for tag in named):
+            raise TagNotAsGiven(read_at, now)
         raise ChangedMeanwhile(what_ja, what_en, read_at, now)
+
+
+def _bare(tag: str) -> str:
+    """An entity tag without what a client may have changed of it: a weak prefix (`W/`) and the quotes."""
+    return tag.removeprefix("W/").removeprefix("w/").strip().strip('"')
+
+
+class TagNotAsGiven(DomainError):
+    """`If-Match` names the record's version, but not as its ETag is written (`v2` without quotes, a weak `W/"v2"`):
+    refused all the same (412, nothing recorded), saying how to send it, not that the record changed."""
+
+    status = 412
+
+    def __init__(self, read_at: str, now: str) -> None:
+        super().__init__(
+            f"If-Match には ETag を受け取ったとおり、引用符を含めて {now} と送ってください（W/ を付けず、引用符を外さずに）。"
+            f"{read_at} はその後更新されていません。今回の変更は記録していません / send the ETag in If-Match exactly as "
+            f"given, quotes included: {now} (no W/ prefix, quotes kept). {read_at} has not changed since; nothing was "
+            f"recorded")
 
 
 @contextmanager
@@ -90,7 +112,9 @@ def etag_header(put: str) -> dict[int | str, dict[str, Any]]:
 def precondition_failed() -> dict[int | str, dict[str, Any]]:
     """The PUT's 412 (OpenAPI), for `responses=`."""
     return {412: {
-        "description": "If-Match が現在の版と違います。GET し直して見比べ、送り直してください / If-Match names another "
+        "description": "If-Match が現在の版と違います。GET し直して見比べ、送り直してください（現在の版でも引用符を外した "
+                       "v2 や W/\"v2\" は `tag_not_as_given`: ETag を受け取ったとおりに送ってください） / If-Match names another "
                        "version than the record has now: GET it again, compare, send again (code `changed_meanwhile`; "
-                       "nothing recorded)",
+                       "nothing recorded). The version it has now but not as given (`v2` without its quotes, `W/\"v2\"`): "
+                       "code `tag_not_as_given`, send the ETag as given",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refusal"}}}}}
