@@ -19,6 +19,7 @@ from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_CAPACITY, Capacity, Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.policy import require_scope, requires
+from shared.web.staff_roster import place_in_charge
 
 App = Annotated[CommunityApplication, Depends(application(CommunityApplication))]
 router = APIRouter(tags=["community"])
@@ -146,7 +147,12 @@ class PlaceIn(BaseModel):
     provider: Name = Field(default="", max_length=200, title="運営主体", description="運営主体 (空なら事業名)")
     opened_on: OpenedOn = Field(title="開設日")
     in_charge: Name = Field(default="", max_length=100, title="担当職員",
-                            description="担当職員の職員番号 (空なら登録した職員)")
+                            description="担当職員の職員番号 (空なら登録した職員). Where Jusou keeps the staff's accounts "
+                                        "(the development issuer), an id that is not one of the staff who may write "
+                                        "places here is refused: 422 `staff_not_listed`, naming those who may")
+    unlisted: bool = Field(default=False, title="名簿にない番号のまま記録する",
+                           description="true: record `in_charge` even though it is not on the roster of staff who may "
+                                       "write places (a colleague without an account yet)")
 
 
 class PlaceChoice(BaseModel):
@@ -350,10 +356,16 @@ def places(app: App, request: Request, response: Response, program: ProgramQuery
 
 
 @router.post("/places", status_code=201, response_model=PlaceOut, dependencies=[requires("resource.write")])
-def register_place(body: PlaceIn, app: App, actor: Staff) -> dict[str, Any]:
-    """拠点の登録 (D21): a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped, kind ibasho)."""
+def register_place(body: PlaceIn, app: App, actor: Staff, who: Who) -> dict[str, Any]:
+    """拠点の登録 (D21): a program's place; a 居場所 joins participation's catalogue (ResourceDeveloped, kind ibasho).
+
+    担当職員 (`in_charge`) の確認 / checked: with the development issuer (`jusou staff add`: Jusou keeps the accounts),
+    an id that is not one of the staff who may write places here is refused, 422 `staff_not_listed`, naming those who
+    may; `unlisted: true` records it all the same; the caller's own id is accepted. Under the city's IdP
+    (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
+    in_charge = place_in_charge(who, "community", body.in_charge, body.unlisted)
     place_id = app.register_place(actor, body.program, body.name, body.area, body.ibasho, body.capacity, body.provider,
-                                  date.fromisoformat(body.opened_on), body.in_charge, body.area_code)
+                                  date.fromisoformat(body.opened_on), in_charge, body.area_code)
     return _place(app, place_id)
 
 

@@ -46,6 +46,7 @@ from shared.web.casework_api import casework_pages
 from shared.web.deps import call, principal
 from shared.web.limits import form_model, form_text
 from shared.web.policy import requires
+from shared.web.staff_roster import StaffNotListed, place_in_charge, roster
 from shared.web.ui import UI, actor_of, csv_response, filters_of, paged, redirect, staff_from_cookie
 
 ui = UI("community", DIVISION_TITLES["community"], Path(__file__).parent / "templates")
@@ -400,7 +401,10 @@ def _places(request: Request, app: CommunityApplication, **extra: Any) -> dict[s
             "assignees": sorted({p["in_charge"] for p in all_places if p["in_charge"]}),
             "my_programs": _programs_for(staff_from_cookie(request)),
             "open_places": [p for p in all_places if not p["closed_on"]], "today": today_in_japan().isoformat(),
-            "form": {}, "form_at": "", "error": None, **extra}
+            "form": {}, "form_at": "", "error": None, "unlisted_offered": False,
+            # the staff who may be named 担当職員, offered as the id is typed (none without a roster: the city's IdP)
+            "place_staff": [r.staff_id for r in roster(principal(request), "community", (), "resource.write") or []],
+            **extra}
 
 
 @router.get("/ui/places", response_class=HTMLResponse, dependencies=[requires("resource.read")])
@@ -421,10 +425,12 @@ async def register_place(request: Request, app: App) -> Response:
     try:
         place = form_model(PlaceIn, {**text, "capacity": _number(text.get("capacity")),
                                      "ibasho": bool(text.get("ibasho"))})
+        in_charge = await call(place_in_charge, request.state.principal, "community", place.in_charge, place.unlisted)
         await call(app.register_place, actor_of(staff), place.program, place.name, place.area, place.ibasho,
-                   place.capacity, place.provider, date.fromisoformat(place.opened_on), place.in_charge, place.area_code)
+                   place.capacity, place.provider, date.fromisoformat(place.opened_on), in_charge, place.area_code)
     except DomainError as refused:
-        context = await call(_places, request, app, form=text, form_at="place", error=str(refused))
+        context = await call(_places, request, app, form=text, form_at="place", error=str(refused),
+                             unlisted_offered=isinstance(refused, StaffNotListed))
         return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
     offered = "。居場所として参加支援の資源一覧に加わります" if place.ibasho else ""
     return redirect("/ui/places", ok=f"拠点「{place.name}」を登録しました{offered} / place registered")

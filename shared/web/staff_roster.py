@@ -47,9 +47,11 @@ def _accounts(principal: Principal | None) -> Mapping[str, Mapping[str, Any]] | 
     return Accounts(checker.settings.folder).all()
 
 
-def roster(principal: Principal | None, service: str, case_divisions: Collection[str]) -> list[Listed] | None:
-    """The staff who may hold a case of `service` whose division scope is `case_divisions`, by id; None when no
-    roster is known (the city's IdP, or no account made at all)."""
+def roster(principal: Principal | None, service: str, case_divisions: Collection[str],
+           action: str = "casework.write") -> list[Listed] | None:
+    """The staff who may hold a case of `service` whose division scope is `case_divisions` (any division of the
+    program when empty), by id: those whose roles let them `action` there (a case's casework by default; a place's
+    `resource.write` at community); None when no roster is known (the city's IdP, or no account made at all)."""
     accounts = _accounts(principal)
     if not accounts:
         return None
@@ -58,7 +60,7 @@ def roster(principal: Principal | None, service: str, case_divisions: Collection
         roles = frozenset(str(r) for r in account.get("roles", ()))
         division = str(account.get("division", ""))
         holder = Principal(staff_id=staff_id, division=division, roles=roles)
-        if permits(holder, "casework.write", service) and (not case_divisions or division in case_divisions):
+        if permits(holder, action, service) and (not case_divisions or division in case_divisions):
             listed.append(Listed(staff_id, division, "・".join(ROLES[r].ja.split("（")[0] for r in sorted(roles) if r in ROLES)))
     return listed
 
@@ -80,7 +82,7 @@ def folded(staff_id: str) -> str:
 
 
 def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool,
-                 elsewhere: Listed | None = None) -> str:
+                 elsewhere: Listed | None = None, what: tuple[str, str] = ("このケース", "this case")) -> str:
     """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`).
     Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
     assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
@@ -99,14 +101,27 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
     more = len(listed) - NAMED_AT_MOST
     if elsewhere is not None:  # a staff member, but not one who may hold this case: say why, not "check the id"
         raise StaffNotListed(
-            f"職員番号「{staff_id}」（{division_label(elsewhere.division)}・{elsewhere.roles_ja}）は、このケースの担当に"
-            f"なれません。担当になれるのは、この事業のケースを記録できる役割で、このケースを見られる課の職員です。担当できる"
-            f"職員: {named}{f' ほか{more}人' if more > 0 else ''} / {staff_id!r} ({elsewhere.division}) may not hold this "
-            f"case: only staff whose roles write this program's case records, of a division that sees the case. Those who "
+            f"職員番号「{staff_id}」（{division_label(elsewhere.division)}・{elsewhere.roles_ja}）は、{what[0]}の担当に"
+            f"なれません。担当になれるのは、この事業の記録を書ける役割で、{what[0]}を見られる課の職員です。担当できる"
+            f"職員: {named}{f' ほか{more}人' if more > 0 else ''} / {staff_id!r} ({elsewhere.division}) may not hold "
+            f"{what[1]}: only staff whose roles write this program's records, of a division that sees it. Those who "
             f"may: {named_en}{f' and {more} more' if more > 0 else ''}")
     raise StaffNotListed(
-        f"職員番号「{staff_id}」は、このケースを担当できる職員に見当たりません。番号を確かめてください。担当できる職員: "
+        f"職員番号「{staff_id}」は、{what[0]}を担当できる職員に見当たりません。番号を確かめてください。担当できる職員: "
         f"{named}{f' ほか{more}人' if more > 0 else ''}。名簿にない番号のまま記録するときは「名簿にない番号のまま記録する」を"
-        f"選んでください / staff id {staff_id!r} is not among the staff who may hold this case: check it. Those who may: "
+        f"選んでください / staff id {staff_id!r} is not among the staff who may hold {what[1]}: check it. Those who may: "
         f"{named_en}{f' and {more} more' if more > 0 else ''}. To record an id not on the list, say so "
         f"(the form's 'record this id anyway', or \"unlisted\": true)")
+
+
+#: a place's 担当職員 (community, D21): who may be named is who may register and close places there
+PLACE = ("この拠点", "this place")
+
+
+def place_in_charge(principal: Principal | None, service: str, staff_id: str, unlisted: bool) -> str:
+    """A place's 担当職員 as it is recorded: the id typed (empty: the one registering, as before), checked against the
+    staff who may write places at `service` (`resource.write`) as a case's 担当者 is (`check_listed`)."""
+    if not staff_id or principal is None or staff_id == principal.staff_id:
+        return staff_id
+    return check_listed(staff_id, roster(principal, service, (), "resource.write"), {principal.staff_id}, unlisted,
+                        account(principal, staff_id), PLACE)
