@@ -70,6 +70,17 @@ class ConfidentialMeeting(DomainError):
     status = 403
 
 
+class UnknownPrimaryAgency(Invalid):
+    """D11: a case returned to intake names its 主担当機関, an agency of the municipality file (as intake's escalation
+    and outreach's hand-over require): a name the file does not know would leave the case at the counter to an agency
+    nobody is, with no division holding it."""
+
+    def __init__(self, agency: str) -> None:
+        super().__init__(f"主担当機関「{agency}」は機関の一覧にありません。相談窓口へ戻すときは、一覧から戻し先の機関を選んでください / "
+                         f"unknown primary agency {agency!r}: a case returned to intake names one of the city's agencies "
+                         f"(GET /reference/agencies)")
+
+
 class PlanReview(JourneyAggregate):
     """議題: a plan as the meeting knows it, from PlanProposed and PlanClosureRequested."""
 
@@ -302,6 +313,8 @@ class Meeting(JourneyAggregate):
             )
         if decision == "returned_to_intake" and not primary_agency:
             raise Invalid("主担当機関を入力してください / name the primary agency the case returns to (D11)")
+        if decision == "returned_to_intake" and codes is not None and primary_agency and not codes.get(primary_agency):
+            raise UnknownPrimaryAgency(primary_agency)
         self._decided(
             meeting_type=self.meeting_type, attendees=self.attendees, case_id=review.case_id, plan_id=review.plan_id, program=review.program, revision=review.revision,
             decision=decision, reasons=reasons, positions=positions, connect_to=connect_to,
