@@ -218,8 +218,11 @@ def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn
     """An id off the roster of staff who may hold the case is refused (shared/web/staff_roster.py), unless it is the
     one assigning, one named on the case now or before, or `unlisted` says it is meant; one typed in full-width or
     with spaces around it is that staff member's id (the command as it is recorded)."""
-    if not command.staff_id or command.unlisted or who is None or command.staff_id == who.staff_id:
+    if not command.staff_id or who is None or command.staff_id == who.staff_id:
         return command
+    if command.unlisted:  # meant: recorded as typed, folded (no full width, no invisible character)
+        staff_id = check_listed(command.staff_id, None, (), True)
+        return command if staff_id == command.staff_id else command.model_copy(update={"staff_id": staff_id})
     record = app.case_file(case_id)
     named = {who.staff_id, *(s for s in (record.main, record.sub, *(c.staff_id for c in record.changes),
                                          *(c.previous for c in record.changes)) if s)}

@@ -77,8 +77,10 @@ def account(principal: Principal | None, staff_id: str) -> Listed | None:
 
 def folded(staff_id: str) -> str:
     """A staff id as the keyboard may give it, folded: full-width letters and digits as ASCII (NFKC: 「ｋｏｕｋｉ－０１２」),
+    invisible format characters dropped (a zero-width space pasted inside: 'kouki-0\u200b12' looks like kouki-012),
     the spaces around it dropped."""
-    return unicodedata.normalize("NFKC", staff_id).strip()
+    visible = "".join(c for c in unicodedata.normalize("NFKC", staff_id) if unicodedata.category(c) != "Cf")
+    return visible.strip()
 
 
 def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool,
@@ -86,8 +88,10 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
     """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`).
     Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
     assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
-    if not staff_id or unlisted:
+    if not staff_id:
         return staff_id
+    if unlisted:  # meant, as typed but for what no one means: full width, invisible characters, spaces around it
+        return folded(staff_id) or staff_id
     known = [*accepted, *(s.staff_id for s in listed or ())]
     if staff_id in known:
         return staff_id

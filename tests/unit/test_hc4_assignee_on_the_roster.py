@@ -152,6 +152,10 @@ def test_an_id_typed_in_full_width_or_with_a_space_is_the_staff_members_own(
     assert app.case_file(case_id).main == "kouki-020"
     assert _assign(client, case_id, "ｋｏｕｋｉ－０１２ ", role="sub").status_code == 200  # oneself, full-width
     assert app.case_file(case_id).sub == "kouki-012"
+    assert _assign(client, case_id, "kouki-0\u200b20").status_code == 200  # a zero-width space pasted inside
+    assert app.case_file(case_id).main == "kouki-020"
+    assert _assign(client, case_id, "ｋｏｕｋｉ－０\u200b９９", unlisted=True).status_code == 200  # meant, folded
+    assert app.case_file(case_id).main == "kouki-099"
 
 
 @pytest.mark.parametrize("staff", [OTHER_COUNTER, AUDITOR])
