@@ -116,3 +116,18 @@ def test_d11_each_return_is_kept_whether_or_not_cases_are_kept_decoded(kept: str
         assert [(r["meeting_id"], r["reason"]) for r in returns] == [(str(first), "一度目の理由"), (str(second), "二度目の理由")]
     finally:
         app.close()
+
+
+def test_d11_the_counters_list_gives_a_returned_cases_reason_beside_its_status(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    """The counter's list (its home page and its live table) says why beside 「会議から戻り」, so the staff see it without
+    opening each case; a case not returned shows none."""
+    client, app = served
+    case_id, _ = _returned(app)
+    other = consult(app)
+
+    for address in (f"/ui/?counter={ELDERLY.code}", f"/ui/cases-table?counter={ELDERLY.code}&view=v1"):
+        listed = client.get(address, headers=COUNSELOR).text
+        row = listed.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+        assert "会議から戻り" in row and f"理由: {REASON}" in row, address
+        assert "理由:" not in listed.split(f'data-case="{other}"', 1)[1].split("</tr>", 1)[0], address
