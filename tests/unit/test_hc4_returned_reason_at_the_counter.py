@@ -131,3 +131,17 @@ def test_d11_the_counters_list_gives_a_returned_cases_reason_beside_its_status(
         row = listed.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
         assert "会議から戻り" in row and f"理由: {REASON}" in row, address
         assert "理由:" not in listed.split(f'data-case="{other}"', 1)[1].split("</tr>", 1)[0], address
+
+
+def test_d10_a_return_by_a_shien_kaigi_says_its_reason_stays_with_its_members(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    """A 支援会議's reason never travels on the bus (D10: CaseReturnedToIntake carries it empty): the case page says
+    the reason stays with the meeting's members instead of an empty reason, and the list gives no 「理由:」."""
+    client, app = served
+    case_id, _ = _returned(app, reason="")
+
+    page = client.get(f"/ui/cases/{case_id}", headers=COUNSELOR).text
+    row = page.split('id="returned"', 1)[1].split("</td>", 1)[0]
+    assert "理由は会議の記録にあり、その会議の構成員だけが見られます" in row and "<strong></strong>" not in row
+    listed = client.get(f"/ui/?counter={ELDERLY.code}", headers=COUNSELOR).text
+    assert "理由:" not in listed.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
