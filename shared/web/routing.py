@@ -9,7 +9,9 @@ FastAPI's own matching run on those. So the route that answers, its path paramet
 matches with another method and the redirect to the path with or without its trailing slash are FastAPI's own;
 a route whose first segment is a parameter (or that is not a plain route, mount or included router) is kept for
 every path. tests/unit/test_route_index.py checks, for every route of every service, that the same endpoint
-answers with the index and without it.
+answers with the index and without it. A route of an included router that matches a request fully is then handed
+the request directly, as FastAPI's walk would hand it, without the walk's double matching of each included router
+(`RouteIndex.dispatch`); whatever else the walk decides (405, redirects, 404, the app's own routes) is the walk's.
 
 The index is built again when the app's routes change (FastAPI's routes version, or the app's list of routes
 changed in place), before the request that follows; an app with low-priority
@@ -33,9 +35,20 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, APIRouter, _EffectiveRouteContext, _IncludedRouter
+from fastapi.routing import (
+    _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+    _FASTAPI_INCLUDED_ROUTER_KEY,
+    APIRoute,
+    APIRouter,
+    _apply_router_form_limits,
+    _EffectiveRouteContext,
+    _get_fastapi_scope,
+    _IncludedRouter,
+    _route_selected,
+    _update_scope,
+)
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from shared.kernel.idempotency import reading_head
@@ -118,6 +131,55 @@ class _Narrowed(_IncludedRouter):
         return found
 
 
+class _Leaf:
+    """A route of an included router (at any depth) as FastAPI's walk reaches it: the included routers that lead to
+    it, outermost first (the index's narrowed copies), and its effective context (its path, methods and app as
+    included)."""
+
+    __slots__ = ("chain", "context", "route", "selected")
+
+    def __init__(self, chain: tuple[_IncludedRouter, ...], context: _EffectiveRouteContext) -> None:
+        self.chain = chain
+        self.context = context
+        self.route: APIRoute = context.original_route  # type: ignore[assignment]
+        self.selected = getattr(context.starlette_route, "path_format", None) or context.path_format
+
+
+def _walk_order(routes: Sequence[BaseRoute]) -> list[Any]:
+    """The app's routes as FastAPI's walk tries them, included routers opened (depth first, in their candidates'
+    order): a `_Leaf` for each route of an included router, the route or candidate itself for anything else (which
+    the index leaves to FastAPI's walk when it matches)."""
+
+    def opened(included: _IncludedRouter, chain: tuple[_IncludedRouter, ...]) -> Iterator[Any]:
+        for candidate in included.effective_candidates():
+            if isinstance(candidate, _IncludedRouter):
+                yield from opened(candidate, (*chain, candidate))
+            elif isinstance(candidate.original_route, APIRoute):
+                yield _Leaf(chain, candidate)
+            else:
+                yield candidate
+
+    order: list[Any] = []
+    for route in routes:
+        if isinstance(route, _IncludedRouter):
+            order.extend(opened(route, (route,)))
+        else:
+            order.append(route)
+    return order
+
+
+def _by_method(order: list[Any]) -> dict[str | None, list[Any]]:
+    """The walk order for each method an included router's route takes, without the routes that do not take it (they
+    can match such a request only partly, which decides nothing while a full match may follow); None: every route, for
+    the other methods."""
+    methods = {m for entry in order if type(entry) is _Leaf for m in (entry.context.methods or ())}
+    found: dict[str | None, list[Any]] = {
+        method: [e for e in order if type(e) is not _Leaf or not e.context.methods or method in e.context.methods]
+        for method in methods}
+    found[None] = order
+    return found
+
+
 def _has_low_priority(routes: Iterable[BaseRoute], router: APIRouter) -> bool:
     if getattr(router, "_low_priority_routes", None):
         return True
@@ -135,6 +197,8 @@ class RouteIndex:
         self._key: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._by_segment: dict[str, APIRouter] = {}
         self._other: APIRouter | None = None
+        #: a narrowed router's routes in FastAPI's walk order (`_walk_order`), by method (`_by_method`)
+        self._order: dict[int, dict[str | None, list[Any]]] = {}
         self._off = False
 
     def _current(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -162,6 +226,7 @@ class RouteIndex:
         named = set().union(*segments) - {ANY} if segments else set()
         self._by_segment = {segment: self._narrowed(routes, segments, segment) for segment in named}
         self._other = self._narrowed(routes, segments, None)
+        self._order = {id(r): _by_method(_walk_order(r.routes)) for r in (*self._by_segment.values(), self._other)}
         if self.settled is not None:
             for dependant in _dependants(routes):
                 dependant.dependencies[:] = self.settled(dependant.dependencies)
@@ -184,10 +249,56 @@ class RouteIndex:
             return
         if "router" not in scope:
             scope["router"] = self.router  # url_for and the like look through every route
+        router = self.router_for(scope)
         if scope["type"] == "http" and scope["method"] == "HEAD":
-            await head_as_get(self.router_for(scope).app, scope, receive, send)
+            await head_as_get(lambda s, r, w: self.dispatch(router, s, r, w), scope, receive, send)
             return
-        await self.router_for(scope).app(scope, receive, send)
+        await self.dispatch(router, scope, receive, send)
+
+    async def dispatch(self, router: APIRouter, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request to the route FastAPI's walk of `router` would choose, without the walk's machinery when that
+        is a route of an included router that matches it fully (path and method): FastAPI's walk matches the
+        included router, then matches it again to handle it, through each router it includes, and sets and restores
+        its scope keys at every step (~60,000 instructions a request, 4–7 % of a read's in process:
+        bench/http_instructions.py). The routes are tried in the walk's order (`_walk_order`) by their own
+        matching; the first that matches fully is handled as the walk handles it: the same form limits, scope keys (`endpoint`, `path_params`, `route`, FastAPI's included router and
+        effective context), route selection and the route's own `handle` (a route matched only by its path, with
+        another method, does not stop the search: the walk too takes a later full match over it). Anything else — a
+        full match of a route that is not an included router's (the app's own, a mount), no full match at all (a
+        405, the redirect to the path with or without its trailing slash, a 404) — is FastAPI's walk, as before.
+        tests/unit/test_hb4_direct_dispatch.py compares the scope the route sees with the walk's for every route of
+        every service."""
+        orders = self._order.get(id(router)) if router is not self.router and scope["type"] == "http" else None
+        if orders is not None:
+            order = orders.get(scope["method"]) or orders[None]
+            for entry in order:  # the walk takes the first full match in this order, whatever matched partly before
+                if type(entry) is _Leaf:
+                    match, child = entry.context.matches(scope)
+                    if match is Match.FULL:
+                        await self._handle(router, entry, child, scope, receive, send)
+                        return
+                elif entry.matches(scope)[0] is Match.FULL:
+                    break  # another kind of route: FastAPI's walk handles it
+        await router.app(scope, receive, send)
+
+    @staticmethod
+    async def _handle(router: APIRouter, leaf: _Leaf, child: Scope, scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        """What FastAPI's `APIRouter.app`, `_IncludedRouter.handle` and `_handle_selected` do for a route of an
+        included router that matched fully, in their order."""
+        _apply_router_form_limits(scope, router.form_limits)
+        if "router" not in scope:
+            scope["router"] = router
+        _route_selected(scope=scope, path=getattr(leaf.chain[0], "path_format", None), mount=False)
+        for included in leaf.chain:
+            _apply_router_form_limits(scope, included.include_context.form_limits)
+            _get_fastapi_scope(scope)[_FASTAPI_INCLUDED_ROUTER_KEY] = included
+        child["route"] = leaf.route  # as `APIRoute.matches` adds it
+        _update_scope(scope, child)
+        _route_selected(scope=scope, path=leaf.selected, mount=False)
+        _get_fastapi_scope(scope)[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = leaf.context
+        scope["route"] = leaf.route
+        await leaf.route.handle(scope, receive, send)
 
 
 #: the key a HEAD's scope, run as its GET, carries (`answering_head`)
