@@ -113,6 +113,7 @@ def test_the_page_refuses_it_beside_the_form_and_offers_to_record_it_anyway(
     case_id = consult(app)
     page = client.get(f"/ui/cases/{case_id}/casework", headers=HEADERS)
     assert '<option value="kouki-020">' in page.text  # the roster offered as the id is typed
+    assert page.text.count('<option value="kouki-012">') == 1  # the reader once, not again as one of the roster
 
     refused = client.post(f"/ui/cases/{case_id}/casework/assignment", headers=HEADERS,
                           data={"role": "main", "staff_id": "kouki-21", "shown": ""}, follow_redirects=False)
