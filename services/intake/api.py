@@ -228,6 +228,15 @@ class MeetingOutcomeOut(View):
     decision: str
 
 
+class ReturnOut(View):
+    """会議から戻った理由 (D5 D11): a return of the case to intake by a meeting (CaseReturnedToIntake)."""
+
+    meeting_id: str = Field(description="the meeting that returned the case (its sitting: `sittings`)")
+    primary_agency: str = Field(description="主担当機関 the meeting named (D11)")
+    reason: str = Field(description="the meeting's reason; empty for a 支援会議, whose reason stays with its members "
+                                    "(D10: it never travels on the bus)")
+
+
 class CaseOut(View):
     """相談ケース: the case as intake records it."""
 
@@ -248,6 +257,8 @@ class CaseOut(View):
     connections: list[ConnectionOut]
     meetings: list[MeetingOutcomeOut]
     sittings: list[SittingOut]
+    returns: list[ReturnOut] = Field(default=[], description="会議から戻った理由: each return to intake by a meeting, "
+                                                             "in the order they came (the counter's case page shows them)")
     disclosures: int
     escalation_candidate: bool = Field(description="D3: concerns in two or more fields (複合化)")
 

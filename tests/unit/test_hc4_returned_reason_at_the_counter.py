@@ -145,3 +145,20 @@ def test_d10_a_return_by_a_shien_kaigi_says_its_reason_stays_with_its_members(
     assert "理由は会議の記録にあり、その会議の構成員だけが見られます" in row and "<strong></strong>" not in row
     listed = client.get(f"/ui/?counter={ELDERLY.code}", headers=COUNSELOR).text
     assert "理由:" not in listed.split(f'data-case="{case_id}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_d11_the_json_api_gives_why_and_from_which_meeting_as_the_page_does(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    """`GET /cases/{id}` (what an integrator or another program's UI reads) carries the returns the page shows, and
+    the OpenAPI declares them; a case never returned has none."""
+    client, app = served
+    case_id, meeting_id = _returned(app)
+    other = consult(app)
+
+    answer = client.get(f"/cases/{case_id}", headers=COUNSELOR)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["returns"] == [{"meeting_id": str(meeting_id), "primary_agency": ELDERLY.ja, "reason": REASON}]
+    assert client.get(f"/cases/{other}", headers=COUNSELOR).json()["returns"] == []
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "returns" in schema["CaseOut"]["properties"] and "ReturnOut" in schema
