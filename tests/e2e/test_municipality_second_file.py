@@ -55,7 +55,6 @@ READ_NO_MUNICIPALITY_FILE: tuple[tuple[str, str], ...] = (
     ("tests/unit/test_logs.py", "log formats of shared/observe"),
     ("tests/unit/test_tracing.py", "tracing of shared/observe on a bare FastAPI app"),
     ("tests/unit/test_wareki.py", "Japanese era dates"),
-    ("tests/unit/test_wareki_input.py", "Japanese era dates typed in forms"),
 )
 #: Left out though their outcome can depend on the file, each for the reason given.
 NOT_ON_THE_SECOND_FILE: tuple[tuple[str, str], ...] = (
