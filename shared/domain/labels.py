@@ -163,7 +163,7 @@ FIELD_LABELS = {
     "escalation_candidate": "多機関協働へのつなぎ候補", "household_plan": "世帯のプラン", "related_case_ids": "関連するケース",
     "strands": "課題の解きほぐし", "lead": "主となるケース", "related": "関連するケース",
     "taken_up": "紹介を受けて再び対応した窓口", "status_before": "それまでの状態",
-    "via": "受領の経路", "source_position": "送信元での記録番号",
+    "via": "受領の経路", "source_position": "送信元での記録番号", "returns": "会議から戻った理由",
 }
 #: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
 VALUE_LABELS = {

@@ -56,7 +56,14 @@ async def test_a_database_outage_answers_503_and_loses_nothing(tmp_path: Path, o
                 return str(answer.json()["case_id"]) if answer.status_code == 201 else None
 
             after = await eventually(recorded, "intake to record again once PostgreSQL is back")
-            history = (await client.get(f"{intake}/cases/{before}/history")).json()
+            # the first read after the outage may meet a pooled connection the crash left dead (503, as a command may,
+            # above): the read is asked again until it answers, and then holds everything recorded before
+            async def answered() -> list[dict[str, str]] | None:
+                read = await client.get(f"{intake}/cases/{before}/history")
+                assert read.status_code in (200, 503), read.text
+                return read.json() if read.status_code == 200 else None
+
+            history = await eventually(answered, "intake to read the case's history again once PostgreSQL is back")
             assert [row["event"] for row in history][:1] == ["Case.Received"] and len(history) >= 3
             await journey.get_when("collaboration", f"/cases/{before}", lambda c: c["status"] == "open",
                                    "collaboration to hold the case escalated before the outage")
