@@ -111,45 +111,6 @@ def link(previous: str, position: int, aggregate: str, version: int, topic: str,
 Row = tuple[int, str, int, str, bytes]
 
 
-def position_and_page(view: Any, recorder: Any, name: str) -> Callable[[int], tuple[int, list[Row]]] | None:
-    """PostgreSQL: `read(limit)`: the view's position (tracking `name`, 0 if none) and the notification log's rows past
-    it (as `log_reader`'s), in one statement, one snapshot, where a catch-up sent two (the position, then the page; issue
-    19: each catch-up, the follower's and every view read's). Only for the library's PostgreSQL view and recorder in one
-    schema of one database (the services': `open_view`); None otherwise (the two reads, as before)."""
-    postgres = sys.modules.get("eventsourcing.postgres")
-    if (postgres is None or not isinstance(view, postgres.PostgresTrackingRecorder)
-            or type(recorder).select_notifications is not postgres.PostgresApplicationRecorder.select_notifications
-            or not getattr(view.datastore, "single_row_tracking", False)):
-        return None
-    where = ("dbname", "host", "port")
-    if view.datastore.schema != recorder.datastore.schema or any(
-            view.datastore.pool.kwargs.get(k) != recorder.datastore.pool.kwargs.get(k) for k in where):
-        return None
-    from eventsourcing.persistence import InterfaceError, OperationalError
-    from eventsourcing.utils import retry
-    from psycopg.rows import tuple_row
-    from psycopg.sql import SQL, Identifier
-
-    statement = SQL(
-        "SELECT t.p, e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state "
-        "FROM (SELECT COALESCE(MAX(notification_id), 0) AS p FROM {schema}.{tracking} WHERE application_name = %s) t "
-        "LEFT JOIN LATERAL (SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
-        "WHERE notification_id > t.p ORDER BY notification_id LIMIT %s) e ON true"
-    ).format(schema=Identifier(recorder.datastore.schema), tracking=Identifier(view.tracking_table_name),
-             table=Identifier(recorder.events_table_name))
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's select
-    def read(limit: int) -> tuple[int, list[Row]]:
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(statement, [name, limit], prepare=True, binary=True)  # bytea as it is, not in hex
-            found = curs.fetchall()
-        position = int(found[0][0]) if found else 0
-        return position, [(r[1], r[2], r[3], r[4], bytes(r[5])) for r in found if r[1] is not None]
-
-    reader: Callable[[int], tuple[int, list[Row]]] = read
-    return reader
-
-
 def log_reader(recorder: Any) -> Callable[[int, int], list[Row]]:
     """`read(start, limit)`: the notification log's rows from `start`, as plain tuples.
 
@@ -800,9 +761,6 @@ class ReadModels(Projection[ReadModelView]):
         self.seal_mismatches: list[int] = []
         self._read_state: Callable[[bytes], Any] | None = None  # made on first use: the mapper is set after __init__
         self._read_log: Callable[[int, int], list[Row]] | None = None
-        #: PostgreSQL: the view's position and the page past it in one statement (`position_and_page`), made on first use
-        self._read_page: Callable[[int], tuple[int, list[Row]]] | None = None
-        self._page_read_made = False
         #: (position, its seal's link) as this process last committed them with the view's position: when the view's
         #: position read at the next catch-up is still that one, the page after it needs no read of the seals (`_sealed`)
         self._sealed_to: tuple[int, str] | None = None
@@ -829,12 +787,6 @@ class ReadModels(Projection[ReadModelView]):
             self._read_log = log_reader(self.app.recorder)
         return self._read_log
 
-    def _page_reader(self) -> Callable[[int], tuple[int, list[Row]]] | None:
-        if not self._page_read_made:
-            self._read_page = position_and_page(self.view, self.app.recorder, self.app.name)
-            self._page_read_made = True
-        return self._read_page
-
     # -- following the store -----------------------------------------------------------------
 
     def position(self) -> int:
@@ -859,15 +811,9 @@ class ReadModels(Projection[ReadModelView]):
         with self._lock:
             sealed_to, self._sealed_to = self._sealed_to, None  # (set again only by a last page committed here)
             try:
-                first: list[Row] | None = None
-                paged = self._page_reader()
-                if paged is not None:  # PostgreSQL: the position and the page past it in one statement
-                    position, first = paged(limit)
-                    start = position + 1
-                else:
-                    start = self.position() + 1
+                start = self.position() + 1
                 while True:
-                    rows, first = (first, None) if first is not None else (read(start, limit), None)
+                    rows = read(start, limit)
                     batch = self._decoded(rows) if rows else None
                     if writing is not None:
                         written, writing = writing, None
