@@ -401,7 +401,7 @@ class CollaborationApplication(KeptReads, PlanOwner, CaseworkOwner):
             return  # another program's plan, or a case collaboration never held
         if plan.case_id != envelope.case_id:
             return  # refused with its reason by react_to_meeting
-        case.return_to_intake(case.primary_agency, payload.meeting_id)
+        case.return_by_decision(payload.meeting_id)
         processing.collect_events(case)
 
     @handles(CaseReturnedToIntakeV1)

@@ -36,6 +36,7 @@ class CollaborationCase(JourneyAggregate):
         Reopened: ClassVar[type[Any]]
         PrimaryChanged: ClassVar[type[Any]]
         ReturnedToIntake: ClassVar[type[Any]]
+        ReturnConfirmed: ClassVar[type[Any]]
         StrandAdded: ClassVar[type[Any]]
         StrandChanged: ClassVar[type[Any]]
         HouseholdHeld: ClassVar[type[Any]]
@@ -70,14 +71,48 @@ class CollaborationCase(JourneyAggregate):
         self.primary_agency = primary_agency
 
     def return_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
-        """D5 D11 across programs: the meeting returned the case to intake; collaboration no longer holds it
-        open, and the agency named is its one primary agency here too (窓口へ戻した)."""
-        if self.status != "returned" or primary_agency != self.primary_agency:
+        """D5 D11 across programs: the meeting returned the case to intake (CaseReturnedToIntake); collaboration no
+        longer holds it open, and the agency named is its one primary agency here too (窓口へ戻した).
+
+        When this case was already returned by that meeting's decision (`return_by_decision`), this message is the
+        decision's own CaseReturnedToIntake, arriving after it: it names the primary agency (applied while the case is
+        still returned) and returns nothing again. Intake may have escalated the case again in between (the meeting's
+        relay held up, intake's not): the late confirmation must not return the re-escalated case a second time
+        (the fault harness, one journey in about a hundred: `CollaborationCase.ReturnedToIntake +1`)."""
+        if str(meeting_id) in self.awaiting_return_from:
+            self._return_confirmed(meeting_id=meeting_id, primary_agency=primary_agency)
+        elif self.status != "returned" or primary_agency != self.primary_agency:
             self._returned_to_intake(primary_agency=primary_agency or self.primary_agency, meeting_id=meeting_id)
 
+    def return_by_decision(self, meeting_id: UUID) -> None:
+        """D4 D11: the meeting decided to return this case's plan to intake (MeetingDecided returned_to_intake): the
+        case is returned here in the plan's own commit, its primary agency as it stands until the decision's
+        CaseReturnedToIntake names one (`return_to_intake`). Already returned: nothing is recorded."""
+        if self.status != "returned":
+            self._returned_to_intake(primary_agency=self.primary_agency, meeting_id=meeting_id, by_decision=True)
+
     @event("ReturnedToIntake")
-    def _returned_to_intake(self, primary_agency: str, meeting_id: UUID) -> None:
+    def _returned_to_intake(self, primary_agency: str, meeting_id: UUID, by_decision: bool = False) -> None:
         self.primary_agency, self.status = primary_agency, "returned"
+        if by_decision:  # absent from returns recorded before: those await nothing
+            self.awaiting_return_from = [*self.awaiting_return_from, str(meeting_id)]
+
+    @event("ReturnConfirmed")
+    def _return_confirmed(self, meeting_id: UUID, primary_agency: str) -> None:
+        awaiting = self.awaiting_return_from
+        awaiting.remove(str(meeting_id))  # one: the same sitting may have returned the case twice (two plans)
+        self.awaiting_return_from = awaiting
+        if self.status == "returned" and primary_agency:
+            self.primary_agency = primary_agency
+
+    @property
+    def awaiting_return_from(self) -> list[str]:
+        """The meetings whose decision returned this case here and whose CaseReturnedToIntake has not arrived yet."""
+        return list(self.__dict__.get("_awaiting_return_from", []))
+
+    @awaiting_return_from.setter
+    def awaiting_return_from(self, value: list[str]) -> None:
+        self.__dict__["_awaiting_return_from"] = list(value)
 
     # -- 世帯 (D16): a household's cases escalated together, held here as one case and one plan ----------------
 

@@ -26,6 +26,7 @@ EVENT_LABELS = {
     "Reception.Recorded": "主訴・相談概要の記録",
     "Reception.RecordedAgain": "主訴・相談概要の記録（紹介を受けて再び）",
     "CollaborationCase.ReturnedToIntake": "相談窓口へ戻し",
+    "CollaborationCase.ReturnConfirmed": "相談窓口へ戻しの通知（会議から）",
     "Case.PersonDisclosed": "個人情報の開示",
     "Case.SittingNoted": "会議での検討",
     "Case.MeetingNoted": "会議の結果",
