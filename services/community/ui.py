@@ -430,7 +430,7 @@ async def register_place(request: Request, app: App) -> Response:
                    place.capacity, place.provider, date.fromisoformat(place.opened_on), in_charge, place.area_code)
     except DomainError as refused:
         context = await call(_places, request, app, form=text, form_at="place", error=str(refused),
-                             unlisted_offered=isinstance(refused, StaffNotListed))
+                             unlisted_offered=isinstance(refused, StaffNotListed) and refused.offers_unlisted)
         return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
     offered = "。居場所として参加支援の資源一覧に加わります" if place.ibasho else ""
     return redirect("/ui/places", ok=f"拠点「{place.name}」を登録しました{offered} / place registered")

@@ -220,16 +220,13 @@ def _check_roster(app: CaseworkOwner, who: Any, case_id: UUID, command: AssignIn
     with spaces around it is that staff member's id (the command as it is recorded)."""
     if not command.staff_id or who is None or command.staff_id == who.staff_id:
         return command
-    if command.unlisted:  # meant: recorded as typed, folded (no full width, no invisible character)
-        staff_id = check_listed(command.staff_id, None, (), True)
-        return command if staff_id == command.staff_id else command.model_copy(update={"staff_id": staff_id})
     record = app.case_file(case_id)
     named = {who.staff_id, *(s for s in (record.main, record.sub, *(c.staff_id for c in record.changes),
                                          *(c.previous for c in record.changes)) if s)}
     if command.staff_id in named:
         return command
-    staff_id = check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named, False,
-                            account(who, command.staff_id))
+    staff_id = check_listed(command.staff_id, roster(who, app.service, app.case_divisions(case_id)), named,
+                            command.unlisted, account(who, command.staff_id))
     return command if staff_id == command.staff_id else command.model_copy(update={"staff_id": staff_id})
 
 
@@ -316,7 +313,7 @@ def casework_pages(ui: UI, case_page: Callable[[str], str] | None = None, case_a
                 done = "経過記録を書きました / note written"
         except DomainError as refused:
             return await call(page, request, app, case_id, refused.status, form=text, error_at=what, error=str(refused),
-                              unlisted_offered=isinstance(refused, StaffNotListed))
+                              unlisted_offered=isinstance(refused, StaffNotListed) and refused.offers_unlisted)
         return redirect(here, ok=done)
 
     @router.get("/ui/my-work", response_class=HTMLResponse, dependencies=[READ])

@@ -25,7 +25,12 @@ NAMED_AT_MOST = 20
 
 
 class StaffNotListed(Invalid):
-    """A 担当者・副担当 naming a staff id that is not on the roster of staff who may hold the case."""
+    """A 担当者・副担当 naming a staff id that is not on the roster of staff who may hold the case. `offers_unlisted`:
+    whether the id may be recorded all the same (`unlisted`): not when it is a staff member who may not hold it."""
+
+    def __init__(self, message: str, offers_unlisted: bool = True) -> None:
+        super().__init__(message)
+        self.offers_unlisted = offers_unlisted
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,11 @@ def roster(principal: Principal | None, service: str, case_divisions: Collection
 
 def account(principal: Principal | None, staff_id: str) -> Listed | None:
     """The account of `staff_id` whatever it may do (None when there is none, or no roster is known)."""
-    found = (_accounts(principal) or {}).get(staff_id)
-    if found is None:
+    accounts = _accounts(principal) or {}
+    found_id = _same(staff_id, accounts)
+    if found_id is None:
         return None
+    found, staff_id = accounts[found_id], found_id
     roles = sorted(str(r) for r in found.get("roles", ()))
     return Listed(staff_id, str(found.get("division", "")),
                   "・".join(ROLES[r].ja.split("（")[0] for r in roles if r in ROLES) or "役割なし")
@@ -83,21 +90,47 @@ def folded(staff_id: str) -> str:
     return visible.strip()
 
 
-def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool,
-                 elsewhere: Listed | None = None, what: tuple[str, str] = ("このケース", "this case")) -> str:
-    """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`).
-    Refuses `staff_id` off the roster (`listed`), unless no roster is known, it is one of `accepted` (the one
-    assigning, staff named on the case now or before) or the request says it means it (`unlisted`)."""
-    if not staff_id:
-        return staff_id
-    if unlisted:  # meant, as typed but for what no one means: full width, invisible characters, spaces around it
-        return folded(staff_id) or staff_id
-    known = [*accepted, *(s.staff_id for s in listed or ())]
+#: what reads as another character where a staff id is typed or pasted (HB's review): the dashes and the IME's long
+#: sound mark (ー) as '-', and the Cyrillic and Greek letters drawn as Latin ones ('demo-counsеlor' with a Cyrillic е)
+_LOOKALIKE = str.maketrans({
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u02d7\u30fc\uff70", "-"),
+    **dict(zip("аеорсухіјѕԁԛԝɡαονρι", "aeopcyxijsdqwgaovpi")),
+    **dict(zip("АВЕКМНОРСТХІЈЅУΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEKMHOPCTXIJSYABEZHIKMNOPTYX")),
+})
+
+
+def lookalike(staff_id: str) -> str:
+    """What a staff id looks like (`folded`, then case, dashes and letters of other scripts drawn the same as Latin
+    ones made one): two ids that look alike to the staff who read them are the same here."""
+    return folded(staff_id).translate(_LOOKALIKE).casefold()
+
+
+def _same(staff_id: str, known: Collection[str]) -> str | None:
+    """The one id of `known` that `staff_id` is: itself, the one it is folded, else the only one it looks like."""
     if staff_id in known:
         return staff_id
     same = [k for k in known if folded(k) == folded(staff_id)]
     if same:
         return same[0]
+    alike = {k for k in known if lookalike(k) == lookalike(staff_id)}
+    return alike.pop() if len(alike) == 1 else None
+
+
+def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collection[str], unlisted: bool,
+                 elsewhere: Listed | None = None, what: tuple[str, str] = ("このケース", "this case")) -> str:
+    """The id to record: `staff_id`, or the id on the roster (or among `accepted`) it is when folded (`folded`) or
+    that it looks like (`lookalike`: case, dashes, Cyrillic or Greek letters). Refuses `staff_id` off the roster
+    (`listed`), unless no roster is known, it is one of `accepted` (the one assigning, staff named on the case now or
+    before) or the request says it means it (`unlisted`). `unlisted` does not make a staff member who may not hold
+    the case (`elsewhere`) its holder: it is for an id that is no one's account yet."""
+    if not staff_id:
+        return staff_id
+    known = [*accepted, *(s.staff_id for s in listed or ())]
+    same = _same(staff_id, known)
+    if same is not None:
+        return same
+    if unlisted and elsewhere is None:  # meant, as typed but for what no one means: full width, invisible characters
+        return folded(staff_id) or staff_id
     if listed is None:
         return staff_id
     named = "、".join(f"{s.staff_id}（{s.roles_ja}）" for s in listed[:NAMED_AT_MOST]) or "（いません）"
@@ -109,7 +142,7 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
             f"なれません。担当になれるのは、この事業の記録を書ける役割で、{what[0]}を見られる課の職員です。担当できる"
             f"職員: {named}{f' ほか{more}人' if more > 0 else ''} / {staff_id!r} ({elsewhere.division}) may not hold "
             f"{what[1]}: only staff whose roles write this program's records, of a division that sees it. Those who "
-            f"may: {named_en}{f' and {more} more' if more > 0 else ''}")
+            f"may: {named_en}{f' and {more} more' if more > 0 else ''}", offers_unlisted=False)
     raise StaffNotListed(
         f"職員番号「{staff_id}」は、{what[0]}を担当できる職員に見当たりません。番号を確かめてください。担当できる職員: "
         f"{named}{f' ほか{more}人' if more > 0 else ''}。名簿にない番号のまま記録するときは「名簿にない番号のまま記録する」を"
