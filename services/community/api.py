@@ -152,7 +152,8 @@ class PlaceIn(BaseModel):
                                         "places here is refused: 422 `staff_not_listed`, naming those who may")
     unlisted: bool = Field(default=False, title="名簿にない番号のまま記録する",
                            description="true: record `in_charge` even though it is not on the roster of staff who may "
-                                       "write places (a colleague without an account yet)")
+                                       "write places (a colleague without an account yet); a staff member whose account may not write "
+                                       "places is refused all the same")
 
 
 class PlaceChoice(BaseModel):
@@ -361,8 +362,9 @@ def register_place(body: PlaceIn, app: App, actor: Staff, who: Who) -> dict[str,
 
     担当職員 (`in_charge`) の確認 / checked: with the development issuer (`jusou staff add`: Jusou keeps the accounts),
     an id that is not one of the staff who may write places here is refused, 422 `staff_not_listed`, naming those who
-    may; `unlisted: true` records it all the same; the caller's own id is accepted. Under the city's IdP
-    (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
+    may; `unlisted: true` records it all the same, unless it is a staff member who may not write places (still 422);
+    an id that only looks like a staff member's (full width, capitals, ー) is theirs; the caller's own id is accepted.
+    Under the city's IdP (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
     in_charge = place_in_charge(who, "community", body.in_charge, body.unlisted)
     place_id = app.register_place(actor, body.program, body.name, body.area, body.ibasho, body.capacity, body.provider,
                                   date.fromisoformat(body.opened_on), in_charge, body.area_code)

@@ -43,7 +43,8 @@ class AssignIn(BaseModel):
                                               "naming those who may")
     unlisted: bool = Field(default=False, title="名簿にない番号のまま記録する",
                            description="true: record `staff_id` even though it is not on the roster of staff who may "
-                                       "hold the case (a colleague without an account yet)")
+                                       "hold the case (a colleague without an account yet); a staff member whose account may not hold it "
+                                       "(another division's, an auditor) is refused all the same")
 
 
 def check_near_moment(moment: datetime) -> datetime:
@@ -169,8 +170,10 @@ def casework_router() -> APIRouter:
         職員番号の確認 / the staff id is checked: with the development issuer (`jusou staff add`: Jusou keeps the
         accounts), an id that is not one of the staff who may hold the case (roles that write this program's casework,
         a division that sees the case) is refused, 422 `staff_not_listed`, naming those who may; `unlisted: true`
-        records it all the same. The caller's own id and ids already named on the case are accepted. Under the city's
-        IdP (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
+        records it all the same, unless it is a staff member who may not hold the case (still 422). An id typed in
+        full width, with spaces or in capitals, or with a letter or dash that only looks the same (ー, ‐, a Cyrillic
+        е), is recorded as the staff member's it reads as. The caller's own id and ids already named on the case are
+        accepted. Under the city's IdP (`JUSOU_OIDC_ISSUER`) Jusou keeps no list of staff: any id is recorded."""
         _assign(app, actor, case_id, body, who=who)
         return CaseFileOut.model_validate(app.case_file(case_id))
 

@@ -116,3 +116,14 @@ def test_d17_unlisted_does_not_make_a_staff_member_who_writes_no_places_a_places
     assert app.places() == []
     made = client.post("/places", headers=places.HEADERS, json=places._place("CHIIKI-002", unlisted=True))
     assert made.status_code == 201 and [p["in_charge"] for p in app.places()] == ["chiiki-002"]
+
+
+def test_d17_the_openapi_document_says_unlisted_does_not_name_a_staff_member_who_may_not_hold_it(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    client, _ = served
+    document = client.get("/openapi.json").json()
+
+    unlisted = document["components"]["schemas"]["AssignIn"]["properties"]["unlisted"]["description"]
+    assert "refused all the same" in unlisted
+    assert "unless it is a staff member who may not hold" in \
+        document["paths"]["/cases/{case_id}/casework/assignment"]["post"]["description"]
