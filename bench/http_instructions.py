@@ -8,7 +8,8 @@ the machine's load, so two trees can be compared on a machine that other work ke
 hundred microseconds do not resolve a 5 % change. Each tree and kind runs in a process of its own under callgrind
 (`--instr-atstart=no`), warmed by `--warm` requests before counting starts (`callgrind_control -i on`), the trees
 alternating, `--rounds` times; the table gives each kind's median and the ratio to the first tree. Slow: a round of
-five kinds is about a minute per tree.
+five kinds is about a minute per tree. `--kinds meeting,shien`: the meeting's app instead, `GET /meetings/{id}` of a
+重層的支援会議 read by its secretariat (as the journey reads it before each decision) and of a 支援会議 by a member.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 KINDS = ("get", "scoped", "missing", "refused", "post")
+#: the meeting's app instead of collaboration's: `meeting` (GET /meetings/{id} of a 重層的支援会議, its secretariat, as
+#: the journey reads it before each decision), `shien` (a 支援会議's, read by a member); not among the default kinds
+MEETING_KINDS = ("meeting", "shien")
 NOTE = {"contacted_at": "2026-11-01T10:00:00", "method": "電話", "counterpart": "本人", "content": "近況を聞いた"}
 
 
 def counted(tree: Path, kind: str, n: int, warm: int) -> None:
     """In the child, under callgrind: `warm` requests of `kind`, then `n` counted."""
-    import asyncio
     import logging
     from types import SimpleNamespace
     from uuid import uuid4
@@ -49,8 +52,26 @@ def counted(tree: Path, kind: str, n: int, warm: int) -> None:
 
     logging.disable(logging.INFO)
     from shared.observe.logs import configure_logging
-    configure_logging("collaboration")
+    configure_logging("meeting" if kind in MEETING_KINDS else "collaboration")
     folder = tempfile.mkdtemp(prefix="http-instructions-")
+    if kind in MEETING_KINDS:
+        from datetime import date
+
+        from support.auth import staff_headers as meeting_staff
+        from support.municipality import LEAD, LEAD_NAME
+
+        from services.meeting.application import MeetingApplication
+        from services.meeting.main import api as meeting_api
+        meeting_app = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                                              "JUSOU_READMODELS_FOLLOW": "0",
+                                              "SQLITE_DBNAME": str(Path(folder) / "meeting.sqlite")})
+        secretariat = {"staff_id": "kaigi-001", "division": LEAD}
+        meeting_id = meeting_app.convene(secretariat, "jusou_shien_kaigi" if kind == "meeting" else "shien_kaigi",
+                                         date(2026, 11, 28), [LEAD_NAME, ELDERLY.ja] if kind == "meeting" else [LEAD_NAME])
+        meeting_api.state.runtime = SimpleNamespace(app=meeting_app)
+        return serve(meeting_api, "meeting", {kind: ("GET", f"/meetings/{meeting_id}", [
+            (k.lower().encode(), v.encode()) for k, v in meeting_staff("kaigi-001", LEAD, "secretariat").items()], b"")},
+            kind, n, warm)
     app = CollaborationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "JUSOU_READMODELS_FOLLOW": "0",
                                         "SQLITE_DBNAME": str(Path(folder) / "collaboration.sqlite")})
     upstream = Upstream("intake")
@@ -78,10 +99,17 @@ def counted(tree: Path, kind: str, n: int, warm: int) -> None:
     }
     notes = f"/cases/{escalated()}/casework/notes"
     requests["post"] = ("POST", notes, coordinator, note)
+    serve(api, "collaboration", requests, kind, n, warm)
+
+
+def serve(api: Any, host: str, requests: dict[str, tuple[str, str, list[tuple[bytes, bytes]], bytes]], kind: str,
+          n: int, warm: int) -> None:
+    """In the child: `warm` requests of `kind` through `api`, then `n` counted (callgrind's instrumentation on)."""
+    import asyncio
 
     async def one() -> int:
         method, path, headers, body = requests[kind]
-        headers = [(b"host", b"collaboration"), *headers]
+        headers = [(b"host", host.encode()), *headers]
         if body:
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",

@@ -483,12 +483,22 @@ class MeetingApplication(KeptReads):
     def meeting_view(self, actor: dict[str, str], meeting_id: UUID) -> dict[str, Any]:
         """Minutes; a 支援会議's are confidential and shown only to its members (D10). Read, not loaded: no copy of a
         kept meeting (its view copies what it hands out)."""
+        return self.minutes_view(self.meeting_as_read(actor, meeting_id))
+
+    def meeting_as_read(self, actor: dict[str, str], meeting_id: UUID) -> Meeting:
+        """The meeting as the store holds it now, once the reader may see it (D10: a 支援会議's only its members):
+        read, never to be changed. GET /meetings/{id} takes its ETag and its body from this one read (issue 19)."""
         meeting: Meeting = self.read(meeting_id, Meeting, "会議")
         if meeting.meeting_type == "shien_kaigi" and not self.is_member(meeting, actor.get("division")):
             raise ConfidentialMeeting(
                 "支援会議の記録は守秘義務のある構成員のみ閲覧できます / "
                 "the 支援会議's records are shown only to its members (D10)"
             )
+        return meeting
+
+    @staticmethod
+    def minutes_view(meeting: Meeting) -> dict[str, Any]:
+        """A meeting's view as GET /meetings/{id} answers it (its view copies what it hands out)."""
         return {**meeting.view(), "confidential": meeting.meeting_type == "shien_kaigi"}
 
     @handles(ConsentRecordedV1)
