@@ -431,10 +431,17 @@ _JAPANESE = {
 
 def readable(error: Mapping[str, Any]) -> str:
     """One validation error's message: Japanese, then English (a validator's own text is both)."""
-    message = str(error.get("msg", ""))
-    if error.get("type") == "value_error":
+    message, kind = str(error.get("msg", "")), str(error.get("type"))
+    if kind == "value_error":
         return message.removeprefix("Value error, ")
-    japanese = _JAPANESE.get(str(error.get("type")))
+    if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
+        # a text that may be left out (`str | None` with a length): pydantic counts its characters as a list's items
+        # (「100 件以内にしてください / Value should have at most 100 items after validation」): say characters
+        ctx = error.get("ctx") or {}
+        kind, message = (("string_too_long", f"String should have at most {ctx.get('max_length')} characters")
+                         if kind == "too_long" else
+                         ("string_too_short", f"String should have at least {ctx.get('min_length')} characters"))
+    japanese = _JAPANESE.get(kind)
     if japanese is None:
         return message
     try:
