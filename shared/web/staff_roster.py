@@ -129,6 +129,8 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
     same = _same(staff_id, known)
     if same is not None:
         return same
+    if elsewhere is not None and elsewhere.staff_id in known:  # alike to two ids, one of them this account's
+        elsewhere = None
     if unlisted and elsewhere is None:  # meant, as typed but for what no one means: full width, invisible characters
         return folded(staff_id) or staff_id
     if listed is None:

@@ -127,3 +127,20 @@ def test_d17_the_openapi_document_says_unlisted_does_not_name_a_staff_member_who
     assert "refused all the same" in unlisted
     assert "unless it is a staff member who may not hold" in \
         document["paths"]["/cases/{case_id}/casework/assignment"]["post"]["description"]
+
+
+def test_d17_an_id_alike_to_two_is_asked_to_be_checked_not_said_to_be_one_who_may_not_hold_it(
+        served: tuple[TestClient, IntakeApplication]) -> None:
+    """'Kouki-020' looks like kouki-020 (on the roster) and like 'KOUKI-020', recorded off the roster before ids that
+    look alike were one: neither is chosen, and the refusal asks to check the id; it does not call kouki-020 one who
+    may not hold the case."""
+    client, app = served
+    case_id = consult(app)
+    app.assign({"staff_id": "kouki-012"}, case_id, "main", "KOUKI-020")  # as an unlisted id was recorded before
+
+    refused = _assign(client, case_id, "Kouki-020", role="sub")
+
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    assert "番号を確かめてください" in detail and "担当になれません" not in detail, detail
+    assert app.case_file(case_id).sub is None
