@@ -22,6 +22,8 @@ from shared.web.policy import ROLES, permits
 
 #: how many names a refusal lists (the rest are counted)
 NAMED_AT_MOST = 20
+#: the longest staff id recorded (AssignIn.staff_id, PlaceIn.in_charge): also once folded, which may lengthen it
+STAFF_ID_AT_MOST = 100
 
 
 class StaffNotListed(Invalid):
@@ -132,7 +134,13 @@ def check_listed(staff_id: str, listed: list[Listed] | None, accepted: Collectio
     if elsewhere is not None and elsewhere.staff_id in known:  # alike to two ids, one of them this account's
         elsewhere = None
     if unlisted and elsewhere is None:  # meant, as typed but for what no one means: full width, invisible characters
-        return folded(staff_id) or staff_id
+        meant = folded(staff_id) or staff_id
+        if len(meant) > STAFF_ID_AT_MOST:  # NFKC spells some characters out: 'ﷺ' is 18 letters
+            raise Invalid(f"職員番号は{STAFF_ID_AT_MOST}文字以内です。入力された番号は、記号や合字を標準の文字に直すと"
+                          f"{len(meant)}文字になります。職員番号を確かめてください / a staff id is at most "
+                          f"{STAFF_ID_AT_MOST} characters: the one sent is {len(meant)} once its compatibility "
+                          f"characters are spelled out (NFKC): check it")
+        return meant
     if listed is None:
         return staff_id
     named = "、".join(f"{s.staff_id}（{s.roles_ja}）" for s in listed[:NAMED_AT_MOST]) or "（いません）"

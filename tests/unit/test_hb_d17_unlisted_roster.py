@@ -144,3 +144,18 @@ def test_d17_an_id_alike_to_two_is_asked_to_be_checked_not_said_to_be_one_who_ma
     detail = refused.json()["detail"]
     assert "番号を確かめてください" in detail and "担当になれません" not in detail, detail
     assert app.case_file(case_id).sub is None
+
+
+def test_d17_an_id_meant_stays_within_its_bound_once_folded(served: tuple[TestClient, IntakeApplication]) -> None:
+    """The id is folded (NFKC) after its length (100) is checked: 100 × 'ﷺ' passed the bound and, with `unlisted`,
+    was recorded as a 担当者 of 1800 characters (found on a `jusou up`). It is refused, nothing recorded."""
+    client, app = served
+    case_id = consult(app)
+
+    refused = _assign(client, case_id, "\ufdfa" * 100, unlisted=True)
+
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid", refused.text
+    assert "100文字以内" in refused.json()["detail"] and "1800" in refused.json()["detail"]
+    assert app.case_file(case_id).main is None
+    assert _assign(client, case_id, "ｋｏｕｋｉ－０９９", unlisted=True).status_code == 200  # shorter once folded: as before
+    assert app.case_file(case_id).main == "kouki-099"
