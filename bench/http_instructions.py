@@ -8,8 +8,9 @@ the machine's load, so two trees can be compared on a machine that other work ke
 hundred microseconds do not resolve a 5 % change. Each tree and kind runs in a process of its own under callgrind
 (`--instr-atstart=no`), warmed by `--warm` requests before counting starts (`callgrind_control -i on`), the trees
 alternating, `--rounds` times; the table gives each kind's median and the ratio to the first tree. Slow: a round of
-five kinds is about a minute per tree. `--kinds meeting,shien`: the meeting's app instead, `GET /meetings/{id}` of a
-重層的支援会議 read by its secretariat (as the journey reads it before each decision) and of a 支援会議 by a member.
+five kinds is about a minute per tree. `--kinds meeting,shien`: the meeting's app instead, on the service's own store
+settings (`store_env`: its lean SQLite recorders, cipher and transcoder), `GET /meetings/{id}` of a 重層的支援会議 read
+by its secretariat (as the journey reads it before each decision) and of a 支援会議 by a member.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ def counted(tree: Path, kind: str, n: int, warm: int) -> None:
 
         from services.meeting.application import MeetingApplication
         from services.meeting.main import api as meeting_api
-        meeting_app = MeetingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                                              "JUSOU_READMODELS_FOLLOW": "0",
-                                              "SQLITE_DBNAME": str(Path(folder) / "meeting.sqlite")})
+        from shared.kernel.store import store_env
+        from shared.settings import Settings
+        os.environ["JUSOU_DATA_DIR"] = folder  # the service's own store settings (its lean recorders, cipher)
+        meeting_app = MeetingApplication(env=store_env(Settings.from_env("meeting")) | {"JUSOU_READMODELS_FOLLOW": "0"})
         secretariat = {"staff_id": "kaigi-001", "division": LEAD}
         meeting_id = meeting_app.convene(secretariat, "jusou_shien_kaigi" if kind == "meeting" else "shien_kaigi",
                                          date(2026, 11, 28), [LEAD_NAME, ELDERLY.ja] if kind == "meeting" else [LEAD_NAME])
