@@ -239,7 +239,9 @@ class MeetingApplication(KeptReads):
     ) -> None:
         """D5: decide a proposed plan, every attendee's position as given (MeetingDecided, CaseReturnedToIntake);
         「全員賛成」 (`all_agree`) records every attendee's 賛成 in one step. The sitting, the plan and the case's
-        consent as kept are checked in one statement (`checked_together`)."""
+        consent as kept are checked in one statement (`checked_together`). The 主担当機関 is taken without the spaces
+        around it (half or full width), as intake's escalation and outreach's hand-over take it."""
+        primary_agency = (primary_agency or "").strip() or None
         with self.checked_together(meeting_id, plan_id, self.kept_case_of(plan_id)):
             self._decide(actor, meeting_id, plan_id, decision, reasons, positions, connect_to, primary_agency,
                          all_agree)

@@ -46,3 +46,17 @@ def test_d11_a_return_to_a_known_agency_is_recorded(meeting: MeetingApplication,
 
     [returned] = outputs(meeting, "CaseReturnedToIntake")
     assert returned.payload["primary_agency"] == ELDERLY.ja
+
+
+@pytest.mark.parametrize("around", [" ", "\u3000", "\t"], ids=["space", "full-width space", "tab"])
+def test_d11_a_return_to_a_known_agency_typed_with_spaces_around_it_is_that_agency(
+        meeting: MeetingApplication, feeds: Feeds, around: str) -> None:
+    """The JSON API's 主担当機関 with a space around it was refused 422 unknown_primary_agency, while intake's escalation
+    and outreach's hand-over take the same text as the agency (HB's review): it is that agency, named without them."""
+    _, plan_id = on_agenda_with_consent(feeds)
+    sitting = convene(meeting)
+
+    decide(meeting, sitting, plan_id, "returned_to_intake", primary_agency=f"{around}{ELDERLY.ja}{around}")
+
+    [returned] = outputs(meeting, "CaseReturnedToIntake")
+    assert returned.payload["primary_agency"] == ELDERLY.ja
