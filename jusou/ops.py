@@ -743,11 +743,15 @@ def tracking_rewind(args: argparse.Namespace) -> int:
 # --- the commands --------------------------------------------------------------------------------
 
 
+LAST_SEQUENCE = 2**64 - 1  # a stream sequence is a uint64 in NATS
+LONGEST_WAIT = 86_400.0  # a day: time.sleep overflows past about 9.2e9 s (`--watch 1e10`: OverflowError)
+
+
 def sequence_number(text: str) -> int:
     """A dead letter's number as `jusou deadletters list` shows it (seq, 1 and up): 0 or a negative number went to
     NATS and ended in a traceback; argparse now says what it takes (exit 2)."""
     number = int(text) if re.fullmatch(r"\s*[+-]?\d+\s*", text) else 0
-    if number < 1:
+    if number < 1 or number > LAST_SEQUENCE:  # above NATS's uint64: a traceback from NATS (show), its raw error (replay)
         raise argparse.ArgumentTypeError(
             f"{text!r}: 1 以上の番号（jusou deadletters list の seq）で指定してください / "
             "give a number from 1 up (the seq jusou deadletters list shows)")
@@ -769,10 +773,11 @@ def seconds(text: str, *, zero: bool = False) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero) or value > LONGEST_WAIT:
         least = "0 以上" if zero else "0 より大きい"
         raise argparse.ArgumentTypeError(
-            f"{text!r}: {least}秒数で指定してください / give seconds, {'0 or more' if zero else 'more than 0'} (e.g. 2)")
+            f"{text!r}: {least}、{LONGEST_WAIT:.0f} 以下（1日まで）の秒数で指定してください / give seconds, "
+            f"{'0 or more' if zero else 'more than 0'} and at most {LONGEST_WAIT:.0f} (a day) (e.g. 2)")
     return value
 
 

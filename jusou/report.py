@@ -57,7 +57,7 @@ def fetch(path: str, service: str | None) -> tuple[bytes, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    fy = args.fy or fiscal_year_of(today_in_japan())
+    fy = fiscal_year_of(today_in_japan()) if args.fy is None else args.fy  # `--fy 0` was taken for this year
     if not 2000 <= fy <= 2100:
         raise SystemExit("--fy は 2000〜2100 の年度です / --fy is a fiscal year such as 2026")
     if args.format == "xlsx" and not args.out and sys.stdout.isatty():

@@ -1,0 +1,49 @@
+"""The operator's commands at their edges (HC's outside review on a `jusou up`, 2026-12-07): `jusou deadletters show
+99999999999999999999999` ended in nats-py's traceback (BadRequestError: cannot unmarshal … into uint64) and `replay`
+of it printed NATS's raw error; `jusou status --watch 1e308` printed its first table and ended in a traceback
+(OverflowError from time.sleep); `jusou report --fy 0` printed this year's figures as if no year had been given.
+Each is now refused before it reaches NATS or a service, saying what to give."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from jusou import report
+from jusou.cli import parser
+
+
+@pytest.mark.parametrize("argv", [
+    ["deadletters", "show", "99999999999999999999999"], ["deadletters", "replay", str(2**64)],
+    ["status", "--watch", "1e308"], ["status", "--watch", "1e10"],
+    ["deadletters", "replay", "1", "--wait", "1e308"],
+])
+def test_a_number_past_what_nats_or_a_clock_can_hold_is_refused_with_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        parser().parse_args(argv)
+
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "で指定してください" in err and "give " in err, err
+
+
+def test_the_largest_numbers_still_taken() -> None:
+    assert parser().parse_args(["deadletters", "show", str(2**64 - 1)]).seq == 2**64 - 1
+    assert parser().parse_args(["status", "--watch", "86400"]).watch == 86400.0
+    assert parser().parse_args(["deadletters", "replay", "1", "--wait", "86400"]).wait == 86400.0
+
+
+@pytest.mark.parametrize("fy", [0, 1999, 2101])
+def test_a_fiscal_year_out_of_range_is_refused_never_taken_for_this_year(
+    fy: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(report, "fetch", lambda path, service: asked.append(path) or (b"{}", []))
+
+    with pytest.raises(SystemExit) as refused:
+        report.run(argparse.Namespace(fy=fy, format="json", out=None, service=None))
+
+    assert "--fy" in str(refused.value) and asked == []
