@@ -18,6 +18,7 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import event
 
+from shared.domain.wareki import day_ja
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 #: The envelope needs a case: a resource answering no issue gets one derived from its own id.
@@ -206,9 +207,9 @@ class Place(JourneyAggregate):
     def close(self, closed_on: date) -> None:
         """D21: the place closes (閉所) on a day; its sessions until then stay counted."""
         if self.closed_on is not None:
-            raise PlaceClosed(f"この拠点は {self.closed_on.isoformat()} に閉所しています / this place is already closed")
+            raise PlaceClosed(f"この拠点は {day_ja(self.closed_on)} に閉所しています / this place is already closed")
         if closed_on < self.opened_on:
-            raise Invalid(f"閉所日は開設日（{self.opened_on.isoformat()}）以降にしてください / "
+            raise Invalid(f"閉所日は開設日 {day_ja(self.opened_on)} 以降にしてください / "
                           "a place cannot close before it opened")
         self._closed(closed_on=closed_on)
 
@@ -243,9 +244,9 @@ class ActivitySession(JourneyAggregate):
         """D21: a session held at an open place; counts only, new participants among the participants."""
         if not place.open_on(held_on):
             if held_on < place.opened_on:
-                raise PlaceClosed(f"「{place.name}」の開設日（{place.opened_on.isoformat()}）より前の開催は記録できません。"
+                raise PlaceClosed(f"「{place.name}」の開設日 {day_ja(place.opened_on)} より前の開催は記録できません。"
                                   "開催日を確かめてください / the place had not opened on that day")
-            raise PlaceClosed(f"「{place.name}」は {place.closed_on.isoformat() if place.closed_on else ''} に閉所しています。"
+            raise PlaceClosed(f"「{place.name}」は {day_ja(place.closed_on) if place.closed_on else ''} に閉所しています。"
                               "開催日を確かめてください / the place was closed on that day")
         participants = _count(participants, "参加者数")
         if _count(new_participants, "新規参加者数") > participants:
@@ -279,7 +280,7 @@ class SelfHelpGroup(JourneyAggregate):
              members: int | None) -> SelfHelpGroup:
         """D21: a new self-help group; at a place, the place was open when it formed."""
         if place is not None and not place.open_on(formed_on):
-            raise PlaceClosed(f"「{place.name}」は {formed_on.isoformat()} に開いていません。拠点か結成日を確かめてください / "
+            raise PlaceClosed(f"「{place.name}」は {day_ja(formed_on)} に開いていません。拠点か結成日を確かめてください / "
                               "the place was not open on that day")
         if members is not None and _count(members, "メンバー数") < 1:
             raise Invalid("メンバー数は1以上で入力してください / a group has at least one member")

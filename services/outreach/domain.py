@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from shared.domain.wareki import day_ja
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 #: D12: the programs outreach hands a person on to, as staff name them (the hand-over form, its refusals)
@@ -54,7 +55,7 @@ class Engagement(JourneyAggregate):
                        today: date | None = None) -> None:
         """A contact (or an attempt) on the day it took place (接触日, `on`; not after `today`)."""
         if on is not None and today is not None and on > today:
-            raise Invalid(f"接触日 {on.isoformat()} は今日より後です。接触した日を入力してください / the contact date is in the future")
+            raise Invalid(f"接触日 {day_ja(on)} は今日より後です。接触した日を入力してください / the contact date is in the future")
         self._contact_recorded(method=method, reached=reached, note=note, stage=stage, on=on)
 
     @event("ContactRecorded")

@@ -13,6 +13,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from shared.domain.wareki import day_ja
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 CONTACT_METHODS = ("来所", "電話", "訪問", "同行", "オンライン", "文書")
@@ -110,7 +111,7 @@ class CaseFile(JourneyAggregate):
         if bool(next_step.strip()) != (next_due is not None):
             raise NextStepIncomplete("次の対応とその期日は両方入力してください / give the next step and its date together")
         if next_due is not None and next_due < contacted_at.astimezone(JST).date():
-            raise NextStepIncomplete(f"次の対応の期日が接触日より前です。期日は接触日（{contacted_at.astimezone(JST).date()}）"
+            raise NextStepIncomplete(f"次の対応の期日が接触日より前です。期日は接触日 {day_ja(contacted_at.astimezone(JST).date())} "
                                      f"以降にしてください / the next step's date is before the contact: date it "
                                      f"{contacted_at.astimezone(JST).date()} or later")
         self._note_written(note_id=note_id, contacted_at=contacted_at, method=method, counterpart=counterpart.strip(),

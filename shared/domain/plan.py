@@ -12,6 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from shared.domain.wareki import day_ja, wareki
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 #: D7: the owner rewrites a draft, a plan the meeting asked to revise, a suspended one (a new revision), and
@@ -92,7 +93,7 @@ class NotAccompanying(DomainError):
 def _period(starts_on: date | None, review_on: date | None) -> None:
     if starts_on is not None and review_on is not None and review_on <= starts_on:
         raise PlanPeriodInvalid(
-            f"見直し予定日（{review_on.isoformat()}）は開始日（{starts_on.isoformat()}）より後の日にしてください / "
+            f"見直し予定日 {day_ja(review_on)} は開始日 {day_ja(starts_on)} より後の日にしてください / "
             "the review date comes after the plan's start"
         )
 
@@ -335,8 +336,8 @@ class Plan(JourneyAggregate):
             )
         if on < self.accompanying_since:
             raise NotAccompanying(
-                f"伴走支援の開始日（{self.accompanying_since.isoformat()}）より前の日付は記録できません。"
-                f"{self.accompanying_since.isoformat()} 以降の日付にしてください / a check-in is not dated before "
+                f"伴走支援の開始日 {day_ja(self.accompanying_since)} より前の日付は記録できません。"
+                f"{wareki(self.accompanying_since, with_gregorian=False)}以降の日付にしてください / a check-in is not dated before "
                 f"accompaniment began: date it {self.accompanying_since.isoformat()} or later"
             )
         if not how.strip():

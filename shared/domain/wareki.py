@@ -35,6 +35,12 @@ def wareki(value: date | datetime | str | None, *, with_gregorian: bool = True) 
     return f"{text} ({day.isoformat()})" if with_gregorian else text
 
 
+def day_ja(day: date) -> str:
+    """A day in a refusal's Japanese half as staff read and type dates: 和暦 with the Gregorian beside,
+    「令和8年12月1日（2026-12-01）」 (the English half keeps 2026-12-01)."""
+    return f"{wareki(day, with_gregorian=False)}（{day.isoformat()}）"
+
+
 def jst(value: datetime | str | None) -> str:
     """A recorded moment (stored in UTC) as Japan time, ISO text: `{{ at | jst | wareki }} {{ (at | jst)[11:16] }}`."""
     if value is None or value == "":

@@ -105,7 +105,7 @@ def test_a_check_in_dated_before_accompaniment_names_the_first_day_it_takes() ->
     plan.accompany(date(2026, 12, 1), ["月1回の訪問"])
     with pytest.raises(DomainError) as refused:
         plan.check_in(date(2026, 11, 30), "訪問", "")
-    assert _said(refused) == ("伴走支援の開始日（2026-12-01）より前の日付は記録できません。2026-12-01 以降の日付にしてください",
+    assert _said(refused) == ("伴走支援の開始日 令和8年12月1日（2026-12-01） より前の日付は記録できません。令和8年12月1日以降の日付にしてください",
                               "a check-in is not dated before accompaniment began: date it 2026-12-01 or later")
 
 
@@ -123,7 +123,7 @@ def test_d17_a_next_step_due_before_the_contact_names_the_earliest_date() -> Non
     with pytest.raises(DomainError) as refused:
         notes.write_note(uuid4(), contacted, "電話", "本人", "近況", "", "再訪問", date(2026, 12, 2),
                          now=contacted + timedelta(hours=1))
-    assert _said(refused) == ("次の対応の期日が接触日より前です。期日は接触日（2026-12-03）以降にしてください",
+    assert _said(refused) == ("次の対応の期日が接触日より前です。期日は接触日 令和8年12月3日（2026-12-03） 以降にしてください",
                               "the next step's date is before the contact: date it 2026-12-03 or later")
 
 
