@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -531,6 +532,8 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(found, ensure_ascii=False, indent=2))
         return 0 if found["ok"] else 1
     console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:  # piped: rich's 80 columns cut 退避 DLQ and applied
+        console = Console(width=160)
     if args.watch is None:
         found = asyncio.run(gather_status(urls, url))
         console.print(render_status(found))

@@ -47,3 +47,34 @@ def test_a_fiscal_year_out_of_range_is_refused_never_taken_for_this_year(
         report.run(argparse.Namespace(fy=fy, format="json", out=None, service=None))
 
     assert "--fy" in str(refused.value) and asked == []
+
+
+def test_the_status_table_piped_keeps_every_column(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`jusou status > status.txt` (cron mail, `| less`, a ticket): rich's 80 columns dropped the 退避 DLQ column
+    always, and 反映 applied with it when a service was 要確認 degraded: its numbers were not printed at all."""
+    from jusou import ops
+
+    def service(health: str, dead_letters: int) -> dict[str, object]:
+        return {"url": "http://127.0.0.1:8101", "health": health, "store_position": 82, "relay_position": 82,
+                "relay_lag": 0, "readmodel_lag": 0, "published": 53, "applied": 4321, "dead_letters": dead_letters,
+                "consumers": [], "error": "4 message(s) on jusou.intake.> that intake's store never recorded"}
+
+    found = {"ok": False, "down": [], "degraded": ["intake"], "full_streams": [], "other_consumers": [],
+             "missing_consumers": [], "nats_too_old": [],
+             "services": {"intake": service("degraded", 7654), "collaboration": service("ready", 0)},
+             "nats": {"url": "nats://127.0.0.1:4223", "up": True, "streams": {}, "servers": [], "version": "2.15.1",
+                      "connections": 13}}
+
+    async def gathered(urls: object, url: object) -> dict[str, object]:
+        return found
+
+    monkeypatch.setattr(ops, "gather_status", gathered)
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    assert ops.status(argparse.Namespace(json=False, watch=None)) == 1
+
+    out = capsys.readouterr().out
+    [intake] = [line for line in out.splitlines() if line.split()[:2] == ["intake", "要確認"]]
+    assert "applied" in out and "DLQ" in out, out
+    assert "4321" in intake and "7654" in intake, intake
