@@ -576,10 +576,38 @@ def _as_text(value: Any) -> Any:
                         else ch.encode("unicode_escape").decode() for ch in str(value)))
 
 
+async def _dead_letter_stream_there(js: Any) -> bool:
+    """Whether this NATS holds `JUSOU_DLQ` (`jusou up` and `jusou nats init` make it before any service starts)."""
+    from nats.js.errors import NotFoundError
+
+    try:
+        await js.stream_info(DEAD_LETTER_STREAM)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _no_dead_letter_stream() -> int:
+    """A NATS without `JUSOU_DLQ` is not the suite's (NATS_URL names another server: this machine's own on 4222) or
+    was never set up: said, exit 1. It read as 「退避されたメッセージはありません / no dead letters」, exit 0."""
+    url = nats_url()
+    print(f"{url} に {DEAD_LETTER_STREAM} がありません。NATS_URL（未設定なら JUSOU_NATS_PORT）が Jusou の NATS を指しているか、"
+          f"`jusou up` または `jusou nats init` が済んでいるか確かめてください / {url} holds no {DEAD_LETTER_STREAM}: check "
+          f"that NATS_URL (unset: JUSOU_NATS_PORT) names the suite's NATS, and that `jusou up` or `jusou nats init` has "
+          f"made its streams", file=sys.stderr)
+    return 1
+
+
 def deadletters_list(args: argparse.Namespace) -> int:
     from shared.messaging.deadletters import STATUS_LABELS, dead_letters
 
-    letters = asyncio.run(_with_js(lambda js: dead_letters(js, args.limit)))
+    async def listed(js: Any) -> Any:  # none: are they none, or is this not the suite's NATS?
+        letters = await dead_letters(js, args.limit)
+        return letters if letters or await _dead_letter_stream_there(js) else None
+
+    letters = asyncio.run(_with_js(listed))
+    if letters is None:
+        return _no_dead_letter_stream()
     if args.consumer:
         letters = [d for d in letters if d.consumer == args.consumer]
     if args.json:
@@ -615,8 +643,18 @@ def deadletters_list(args: argparse.Namespace) -> int:
 def deadletters_show(args: argparse.Namespace) -> int:
     from shared.messaging.deadletters import STATUS_LABELS, dead_letter
 
+    async def found(js: Any) -> Any:
+        try:
+            return await dead_letter(js, args.seq)
+        except LookupError:
+            if await _dead_letter_stream_there(js):
+                raise
+            return None
+
     try:
-        letter = asyncio.run(_with_js(lambda js: dead_letter(js, args.seq)))
+        letter = asyncio.run(_with_js(found))
+        if letter is None:
+            return _no_dead_letter_stream()
     except LookupError:
         print(f"退避メッセージ #{args.seq} はありません / no dead letter {args.seq} on {DEAD_LETTER_STREAM}",
               file=sys.stderr)
