@@ -322,7 +322,8 @@ def ttl_seconds(text: str) -> int:
     try:
         seconds = int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
     except (ValueError, KeyError):
-        raise SystemExit(f"--ttl {text!r}: e.g. 30m, 8h, 1d") from None
+        raise SystemExit(f"--ttl {text!r}: 数と単位（s 秒, m 分, h 時間, d 日）で指定してください（例: 30m, 8h, 1d）/ "
+                         "give a whole number and a unit (s, m, h, d), e.g. 30m, 8h, 1d") from None
     if seconds <= 0:  # "at most 7d" was said to a 0m too
         raise SystemExit(f"--ttl {text!r}: 0 より長くしてください（例: 30m, 8h, 1d）/ --ttl must be more than 0, e.g. 30m, 8h, 1d")
     if seconds > 7 * 86400:

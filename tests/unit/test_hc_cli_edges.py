@@ -78,3 +78,13 @@ def test_the_status_table_piped_keeps_every_column(monkeypatch: pytest.MonkeyPat
     [intake] = [line for line in out.splitlines() if line.split()[:2] == ["intake", "要確認"]]
     assert "applied" in out and "DLQ" in out, out
     assert "4321" in intake and "7654" in intake, intake
+
+
+@pytest.mark.parametrize("ttl", ["abc", "0.5h", "1e400h"])
+def test_a_token_lifetime_that_is_no_number_and_unit_is_refused_in_both_languages(ttl: str) -> None:
+    """`jusou token kouki-012 --ttl 0.5h` said only "--ttl '0.5h': e.g. 30m, 8h, 1d", in English, not what was wrong."""
+    from jusou.cli import ttl_seconds
+
+    with pytest.raises(SystemExit) as refused:
+        ttl_seconds(ttl)
+    assert "で指定してください" in str(refused.value) and "give a whole number and a unit" in str(refused.value)
