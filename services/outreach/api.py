@@ -44,7 +44,7 @@ class ContactIn(BaseModel):
     method: Literal[CONTACT_METHODS] = Field(title="方法", description="訪問, 手紙, 電話, メール, その他")  # type: ignore[valid-type]
     reached: bool = Field(title="会えたか")
     note: Text = Field(default="", max_length=4000, title="記録")
-    stage: Literal[STAGES] = Field(title="関係の段階", description="関係の段階")  # type: ignore[valid-type]
+    stage: Literal[STAGES] = Field(title="関係の段階", description="関係の段階（会えたときは「接触」以降）")  # type: ignore[valid-type]
     on: PlanDate | None = Field(default=None, title="接触日",
                                 description="接触した日: 和暦（令和8年4月1日, R8.4.1）または西暦; 今日まで; 省略時は記録した日")
 

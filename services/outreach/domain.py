@@ -56,6 +56,10 @@ class Engagement(JourneyAggregate):
         """A contact (or an attempt) on the day it took place (接触日, `on`; not after `today`)."""
         if on is not None and today is not None and on > today:
             raise Invalid(f"接触日 {day_ja(on)} は今日より後です。接触した日を入力してください / the contact date is in the future")
+        if reached and stage == STAGES[0]:
+            raise Invalid(f"会えた・話せた接触のあとの関係の段階は「{STAGES[0]}」にできません。「{STAGES[1]}」以降を選んでください"
+                          " / a contact that reached the person leaves the relationship at its second stage or later: "
+                          "choose that stage")
         self._contact_recorded(method=method, reached=reached, note=note, stage=stage, on=on)
 
     @event("ContactRecorded")
