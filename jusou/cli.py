@@ -667,6 +667,10 @@ def audit_journey(args: argparse.Namespace) -> int:
         if moment is not None or args.state:
             print()
             print(render_states(states, moment))
+    if not rows:  # an empty line and status 1 said nothing of why (jusou history says this)
+        until = f"（{moment.isoformat()} まで）" if moment else ""
+        print(f"このケースの記録はありません{until}（どのプログラムにもありません）/ no program has records of case "
+              f"{args.case_id}" + (f" up to {moment.isoformat()}" if moment else ""), file=sys.stderr)
     return 0 if rows else 1
 
 

@@ -88,3 +88,19 @@ def test_a_token_lifetime_that_is_no_number_and_unit_is_refused_in_both_language
     with pytest.raises(SystemExit) as refused:
         ttl_seconds(ttl)
     assert "で指定してください" in str(refused.value) and "give a whole number and a unit" in str(refused.value)
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "json"], ["--as-of", "2026-11-29T12:00:00+09:00"]], ids=str)
+def test_the_journey_of_a_case_no_program_has_says_so(extra: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`jusou audit journey <a whole UUID no program has>` printed an empty line and exited 1, saying nothing."""
+    from jusou import cli
+
+    monkeypatch.setattr(cli, "case_history", lambda case_id, urls: [])
+    monkeypatch.setattr(cli, "get_json", lambda url, name: [])
+    case = "00000000-0000-0000-0000-000000000000"
+
+    assert cli.main(["audit", "journey", case, *extra]) == 1
+
+    err = capsys.readouterr().err
+    assert "このケースの記録はありません" in err and f"no program has records of case {case}" in err, err
