@@ -38,6 +38,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import nats
 from jusou_contract import PRODUCERS, STREAM, PoisonMessage, parse, upcast
@@ -163,9 +164,28 @@ async def connect(url: str, sign_in: SignIn, stop: asyncio.Event, refused: list[
     return connecting.result()
 
 
+def kept_view(state: Path) -> dict[str, Any] | None:
+    """The view saved in `state` (a new one when there is none), or None, said on stderr, when the file cannot keep
+    it: its folder is not there (it ended in a traceback at the first save, after catching up) or it holds no JSON."""
+    if not state.parent.is_dir():
+        print(f"--state {state}: the folder {state.parent} is not there: make it, or name a file in another one",
+              file=sys.stderr)
+        return None
+    if not state.exists():
+        return dict(json.loads(json.dumps(EMPTY)))
+    try:
+        return dict(json.loads(state.read_text()))
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: JSON, but not an object
+        print(f"--state {state}: the saved view cannot be read ({type(exc).__name__}: {exc}): restore it from a "
+              f"backup, or name a new file (the view is then counted again from the first event)", file=sys.stderr)
+        return None
+
+
 async def run(url: str, durable: str, state: Path, count: int | None, user: str | None = None,
               password: str | None = None, once: bool = False, sign_in: SignIn | None = None) -> int:
-    view = json.loads(state.read_text()) if state.exists() else json.loads(json.dumps(EMPTY))
+    view = kept_view(state)
+    if view is None:
+        return REFUSED
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
