@@ -169,8 +169,7 @@ async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: s
     raw = msg.raw_message
     service = inbox.app.service
     data, headers = within_max_payload(raw.data, {  # a body too large to park beside its reason stays where it was
-        REASON: reason.replace("\n", " ")[:2000],
-        **({REASON_JA: ja} if (ja := japanese(reason)) else {}),
+        REASON: reason.replace("\n", " ")[:2000],  # its Japanese is read from it (reason_ja): a header is ASCII
         ORIGINAL_SUBJECT: original,
         CONSUMER: service,
         REPLAY_OF: replay_of,
@@ -217,7 +216,8 @@ class DeadLetter:
     def reason_ja(self) -> str | None:
         """The reason in Japanese: as parked (its header), else as shared/messaging/reasons.py reads the English one;
         None for a reason Jusou does not write."""
-        return self.headers.get(REASON_JA) or japanese(self.reason)
+        given = self.headers.get(REASON_JA)  # a replay parked again wrote it raw: it reads back as U+FFFD
+        return japanese(self.reason) or (given if given and "\ufffd" not in given else None)
 
     def summary(self) -> dict[str, Any]:
         """What `list --json` prints: no body (`show` has it)."""
@@ -256,7 +256,7 @@ def dead_letter_of(msg: Any) -> DeadLetter:
     """A `JUSOU_DLQ` message (nats-py RawStreamMsg) as a DeadLetter: its consumer and original subject are read from its
     own subject, `jusou-dlq.<service>.<source>.<EventType>`, where only that service's NATS user may publish, never from
     the headers whoever published it wrote (`replay` refuses a letter whose headers say otherwise)."""
-    headers = {k: v for k, v in (msg.headers or {}).items()
+    headers = {k: str(v) for k, v in (msg.headers or {}).items()  # str: nats-py reads a non-ASCII value as a Header
                if k.startswith("Jusou-") or k in ("Nats-Msg-Id", *TRACE_HEADERS)}
     subject = msg.subject or ""
     consumer = subject.split(".")[1] if subject.count(".") >= 1 else ""
