@@ -44,7 +44,7 @@ from shared.contract.events import (
     SUBJECT_PREFIX,
     PoisonMessage,
 )
-from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, read, refusal
+from shared.messaging.inbox import ACK_WAIT_SECONDS, Inbox, read, reason_header, refusal
 from shared.messaging.natsauth import pull_inbox_prefix
 from shared.messaging.natsheaders import BODY_OMITTED, within_max_payload
 from shared.messaging.reasons import japanese
@@ -169,7 +169,7 @@ async def park_again(inbox: Inbox, msg: NatsMessage, original: str, replay_of: s
     raw = msg.raw_message
     service = inbox.app.service
     data, headers = within_max_payload(raw.data, {  # a body too large to park beside its reason stays where it was
-        REASON: reason.replace("\n", " ")[:2000],  # its Japanese is read from it (reason_ja): a header is ASCII
+        REASON: reason_header(reason),  # its Japanese is read from it (reason_ja): a header is ASCII
         ORIGINAL_SUBJECT: original,
         CONSUMER: service,
         REPLAY_OF: replay_of,

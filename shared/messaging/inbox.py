@@ -168,6 +168,14 @@ class BehindTracking:
                 f"(README, Operating: a consumer's tracking beyond its source)")
 
 
+
+def reason_header(reason: str) -> str:
+    """A dead letter's reason as a NATS header: one line, at most 2,000 characters, ASCII (a header is: a forged
+    envelope's `event_type` 「案件」 in "unknown event 案件 v1" read back from JetStream as U+FFFD), other characters
+    escaped (`\\u6848`)."""
+    return reason.replace("\n", " ").encode("ascii", "backslashreplace").decode("ascii")[:2000]
+
+
 class Inbox:
     """Counts what the consumers did, for /readyz and the tests."""
 
@@ -750,7 +758,7 @@ class Inbox:
         if getattr(self, "waiting", None):  # (an inbox made bare by a test has none)
             self.waiting.pop(raw.subject.split(".")[1] if raw.subject.count(".") else "", None)
         headers = {
-            "Jusou-Dead-Letter-Reason": reason.replace("\n", " ")[:2000],
+            "Jusou-Dead-Letter-Reason": reason_header(reason),
             "Jusou-Original-Subject": raw.subject,
             "Jusou-Consumer": f"{self.app.service}",
             "Nats-Msg-Id": f"{self.app.service}:{raw.metadata.sequence.stream}",

@@ -88,3 +88,20 @@ def test_letters_parked_again_before_are_listed_as_json_with_their_japanese_reas
     shown = json.loads(capsys.readouterr().out)
     assert shown["reason_ja"] == japanese(REASON_TEXT)
     assert all(isinstance(value, str) for value in shown["headers"].values())
+
+
+async def test_a_reason_naming_what_a_forger_wrote_is_parked_in_ascii_both_ways() -> None:
+    """A forged envelope on jusou.intake.CaseEscalated naming event_type 「案件」 was parked with "unknown event 案件 v1"
+    raw in its reason header: `jusou deadletters list` showed "unknown event ������ v1" (found on a jusou up)."""
+    reason = "unknown event 案件 v1"
+    parking = Inbox.__new__(Inbox)
+    parking.app, parking.broker, parking.dead_lettered = SimpleNamespace(service="collaboration"), Broker(), 0
+    consumed = Message()
+    consumed.raw_message = SimpleNamespace(subject="jusou.intake.CaseEscalated", data=b"{}", headers={},
+                                           metadata=SimpleNamespace(sequence=SimpleNamespace(stream=9)))
+    with structlog.testing.capture_logs():
+        await parking.dead_letter(consumed, reason)  # type: ignore[arg-type]
+        await deadletters.park_again(parking, Message(), "jusou.intake.CaseEscalated", "5", reason)  # type: ignore[arg-type]
+    for _, headers in parking.broker.sent:  # type: ignore[attr-defined]
+        assert all(value.isascii() for value in headers.values()), headers
+        assert headers[REASON] == "unknown event \\u6848\\u4ef6 v1", headers
