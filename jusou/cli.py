@@ -763,11 +763,43 @@ def replay(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["JUSOU_DATA_DIR"] = args.data_dir
     services = tuple(settings.PORTS) if args.service == "all" else (args.service,)
+    with contextlib.ExitStack() as held:
+        if not suite_stopped(settings.current().data_path, services, held):
+            return 2
+        try:
+            return replayed(args, services, rebuild)
+        except StoreMissing as missing:
+            print(missing, file=sys.stderr)
+            return 2
+
+
+def suite_stopped(data_dir: Path, services: tuple[str, ...], held: contextlib.ExitStack) -> bool:
+    """A replay clears the read models and writes them again page by page from another process: a service running
+    on the folder may index a page it read before the clear after it, and the replay then goes on from that page's
+    position (the rows before it lost until the next replay). The folder's lock (`jusou up`, `jusou cluster up`) held:
+    False, what to do said. Otherwise its lock is held shared (nothing written) until the replay ends, so that no
+    `jusou up` starts on the folder meanwhile."""
+    import fcntl
+
+    from jusou.runner import DATA_FOLDER_LOCK
+
+    lock = data_dir / DATA_FOLDER_LOCK
+    if not lock.is_file():
+        return True  # no suite ever ran on this folder
+    shared_lock = held.enter_context(open(lock, encoding="utf-8"))  # noqa: SIM115 - held until the replay ends
     try:
-        return replayed(args, services, rebuild)
-    except StoreMissing as missing:
-        print(missing, file=sys.stderr)
-        return 2
+        fcntl.flock(shared_lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = shared_lock.read().strip() or "pid ?"
+        names = ", ".join(services)
+        print(f"再構築できません: {names} が稼働中です（データフォルダ {data_dir} を {holder} が使っています）。"
+              "稼働中のサービスが書き込むと、再構築した読み取りモデルの行が欠けることがあります。\n"
+              "  → そのスイート（jusou up）を止めて（Ctrl-C）から、もう一度 jusou replay を実行してください\n\n"
+              f"cannot replay: {names} is running (the data folder {data_dir} is in use by {holder}); a running "
+              "service writing meanwhile can leave rows out of the rebuilt read models. Stop that suite (Ctrl-C on "
+              "jusou up), then run jusou replay again", file=sys.stderr)
+        return False
+    return True
 
 
 def replayed(args: argparse.Namespace, services: tuple[str, ...], rebuild: Any) -> int:

@@ -1,0 +1,43 @@
+"""Small command-line defects HC and HD saw and left (HE, the review of Dec 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jusou.cli import parser
+from jusou.runner import hold_data_folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("JUSOU_TENANTS_FILE", "JUSOU_STORE", "JUSOU_AUTH_DIR", "JUSOU_CIPHER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(data))
+    return data
+
+
+def test_replay_on_a_folder_a_running_suite_holds_is_refused_naming_the_service(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: the replay went on (here: to "no store"; on a suite, clearing read models a service writes to)."""
+    held = hold_data_folder(folder, "jusou up")
+    try:
+        args = parser().parse_args(["replay", "intake"])
+        assert args.handler(args) == 2
+    finally:
+        held.close()
+    err = capsys.readouterr().err
+    assert "intake が稼働中です" in err and "jusou up" in err and "止めて" in err
+    assert "intake is running" in err and str(folder) in err
+
+
+def test_replay_after_the_suite_stopped_is_not_refused_for_its_lock_file(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hold_data_folder(folder, "jusou up").close()  # the lock file stays, released
+    args = parser().parse_args(["replay", "intake"])
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err
+    assert "ストアがありません" in err and "稼働中" not in err
