@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -460,6 +461,8 @@ def _add_staff_commands(commands: Any) -> None:
     mint = commands.add_parser("token", help="a bearer token for an existing account (development issuer)")
     mint.add_argument("staff_id")
     mint.add_argument("--ttl", default="8h", help="how long it is valid: 30m, 8h, 1d (default 8h)")
+    # `--ttl -1h` is a value, refused by ttl_seconds in words, not an unknown option ("expected one argument")
+    mint._negative_number_matcher = re.compile(r"^-\d+[smhd]?$|^-\d*\.\d+[smhd]?$")
     mint.set_defaults(handler=token)
     for command in (add, listed, removed, mint):  # many municipalities (issue 18): whose issuer; required there
         command.add_argument("--tenant", default="", metavar="ID",

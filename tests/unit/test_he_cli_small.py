@@ -41,3 +41,16 @@ def test_replay_after_the_suite_stopped_is_not_refused_for_its_lock_file(
     assert args.handler(args) == 2
     err = capsys.readouterr().err
     assert "ストアがありません" in err and "稼働中" not in err
+
+
+@pytest.mark.parametrize("ttl", ["-1h", "-30", "-0.5h"])
+def test_a_negative_token_lifetime_is_refused_as_the_other_bad_lifetimes(
+        ttl: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: argparse read `-1h` as an option: "expected one argument", status 2, nothing about the lifetime."""
+    from jusou.cli import ttl_seconds
+
+    args = parser().parse_args(["token", "kouki-012", "--ttl", ttl])
+    assert args.ttl == ttl
+    with pytest.raises(SystemExit) as refused:
+        ttl_seconds(args.ttl)
+    assert "--ttl" in str(refused.value) and ("より長く" in str(refused.value) or "で指定してください" in str(refused.value))
