@@ -89,6 +89,12 @@ def _empty_folder(path: Path) -> bool:
     return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
+def _not_a_file(path: Path, ja: str, en: str) -> None:
+    """A file where a folder is wanted is said to be one (it was called "not empty")."""
+    if path.exists() and not path.is_dir():
+        raise Refused(f"{path} はファイルです（フォルダではありません）。{ja}。", f"{path} is a file, not a folder: {en}")
+
+
 def _private_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     shutil.copyfile(source, target)
@@ -173,6 +179,7 @@ def _tool(name: str) -> str:
 
 def backup(dest: Path, env: settings.Environment) -> dict[str, Any]:
     data_dir = env.data_path
+    _not_a_file(dest, "新しいフォルダを指定してください", "name a new folder")
     if not _empty_folder(dest):
         raise Refused(f"{dest} は空ではありません。新しいフォルダを指定してください。",
                       f"{dest} is not empty: name a new folder")
@@ -329,6 +336,8 @@ def restore(src: Path, env: settings.Environment, from_tenant: str = "") -> dict
     if manifest["store"] != env.store:
         raise Refused(f"バックアップは {manifest['store']} のもの、戻し先は JUSOU_STORE={env.store} です。",
                       f"the backup is of a {manifest['store']} store; JUSOU_STORE is {env.store}")
+    _not_a_file(data_dir, "空のデータフォルダ（JUSOU_DATA_DIR または --data-dir）を指定してください",
+                "name an empty data folder (JUSOU_DATA_DIR or --data-dir)")
     if not _empty_folder(data_dir):
         raise Refused(f"{data_dir} は空ではありません。空のデータフォルダに戻してください（上書きはしません）。",
                       f"{data_dir} is not empty: restore onto an empty data folder (nothing is overwritten)")

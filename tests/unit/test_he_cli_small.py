@@ -54,3 +54,35 @@ def test_a_negative_token_lifetime_is_refused_as_the_other_bad_lifetimes(
     with pytest.raises(SystemExit) as refused:
         ttl_seconds(args.ttl)
     assert "--ttl" in str(refused.value) and ("より長く" in str(refused.value) or "で指定してください" in str(refused.value))
+
+
+def test_a_backup_to_a_file_says_it_is_a_file_not_a_folder(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "<file> は空ではありません / is not empty"."""
+    (folder / "intake.sqlite").touch()
+    target = folder.parent / "backup.tar"
+    target.write_text("x")
+    args = parser().parse_args(["backup", str(target)])
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err
+    assert "ファイルです（フォルダではありません）" in err and "is a file, not a folder" in err and "空ではありません" not in err
+
+
+def test_a_restore_onto_a_data_folder_that_is_a_file_says_so(folder: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "<file> は空ではありません。空のデータフォルダに戻してください"."""
+    import sqlite3
+
+    with sqlite3.connect(folder / "intake.sqlite") as db:
+        db.execute("CREATE TABLE stored_events (id INTEGER)")
+    saved = folder.parent / "saved"
+    taken = parser().parse_args(["backup", str(saved)])
+    assert taken.handler(taken) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    plain = folder.parent / "plain-file"
+    plain.write_text("x")
+    monkeypatch.setenv("JUSOU_DATA_DIR", str(plain))
+    args = parser().parse_args(["restore", str(saved)])
+    assert args.handler(args) == 2
+    err = capsys.readouterr().err
+    assert "ファイルです（フォルダではありません）" in err and "is a file, not a folder" in err, err
+    assert "JUSOU_DATA_DIR" in err
