@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, JsonValue, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, JsonValue, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PORTS = {
@@ -82,6 +82,16 @@ class Environment(BaseSettings):
     """Every variable Jusou reads, typed; the reference (docs/configuration.md) lists them in this order."""
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: Any) -> Any:
+        """A variable of spaces only counts as unset, as an empty one does (env_ignore_empty): the default. Not
+        JUSOU_CIPHER_KEY: spaces there are refused (`_aes_key`, a key that failed to load is not taken for none)."""
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items()
+                    if k == "JUSOU_CIPHER_KEY" or not (isinstance(v, str) and v and not v.strip())}
+        return values
 
     data_dir: str = setting("JUSOU_DATA_DIR", "./data",
                             "folder for SQLite stores, the suite's NATS data and the cipher key")

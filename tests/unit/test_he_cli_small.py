@@ -86,3 +86,19 @@ def test_a_restore_onto_a_data_folder_that_is_a_file_says_so(folder: Path, monke
     err = capsys.readouterr().err
     assert "ファイルです（フォルダではありません）" in err and "is a file, not a folder" in err, err
     assert "JUSOU_DATA_DIR" in err
+
+
+@pytest.mark.parametrize("value", [" ", "   ", "\t"], ids=repr)
+def test_a_variable_of_spaces_only_counts_as_unset_as_a_blank_one(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/configuration.md: "A blank variable counts as unset". Before: JUSOU_NATS_PORT=' ' was refused as a bad
+    value (SettingsError), JUSOU_STORE=' ' likewise, while JUSOU_NATS_PORT='' took the default."""
+    from shared import settings
+
+    for name in ("JUSOU_NATS_PORT", "JUSOU_STORE", "JUSOU_DATA_DIR", "JUSOU_INTAKE_PORT"):
+        monkeypatch.setenv(name, "")
+    blank = settings.current()
+    for name in ("JUSOU_NATS_PORT", "JUSOU_STORE", "JUSOU_DATA_DIR", "JUSOU_INTAKE_PORT"):
+        monkeypatch.setenv(name, value)
+    spaces = settings.current()
+    assert (spaces.nats_port, spaces.store, spaces.data_dir, spaces.port_of("intake")) == \
+        (blank.nats_port, blank.store, blank.data_dir, blank.port_of("intake"))
