@@ -183,6 +183,9 @@ def kept_view(state: Path) -> dict[str, Any] | None:
 
 async def run(url: str, durable: str, state: Path, count: int | None, user: str | None = None,
               password: str | None = None, once: bool = False, sign_in: SignIn | None = None) -> int:
+    if count is not None and count < 1:  # it connected, read nothing and ended with status 0, saying nothing
+        print(f"--count {count}: give 1 or more messages to read (or --once to stop once caught up)", file=sys.stderr)
+        return REFUSED
     view = kept_view(state)
     if view is None:
         return REFUSED
