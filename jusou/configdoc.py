@@ -32,7 +32,8 @@ INTRO = """\
 Every setting comes from the environment and is declared once, as a typed field of the model
 `Environment` in `shared/settings.py` (pydantic-settings). This page is generated from it
 (`jusou config export`); `jusou config check` and a test fail when it drifts. A variable not in this
-table is not read by Jusou. A blank variable counts as unset. A bad value (`JUSOU_PG_PORT=abc`,
+table is not read by Jusou. A blank variable (empty, or spaces only) counts as unset and takes its default;
+`JUSOU_CIPHER_KEY` of spaces only is refused, so that a key that failed to load is not taken for no key. A bad value (`JUSOU_PG_PORT=abc`,
 `JUSOU_LOG_FORMAT=jsno`, `JUSOU_STORE=mysql`, a port outside 1–65535) stops a service, `jusou up` and
 the `jusou` commands at start with status 2 and a message naming the variable, the value and what is
 allowed, in Japanese and English.
