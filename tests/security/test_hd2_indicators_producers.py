@@ -8,32 +8,19 @@ and closed plans no counter, intake or meeting ever recorded. The contract packa
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import types
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from support.indicators_example import load_indicators_example
 
 from shared.contract import events
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch) -> Any:
-    contract = types.ModuleType("jusou_contract")  # packages/jusou-contract re-exports shared/contract/events.py
-    for name in ("PRODUCERS", "STREAM", "PoisonMessage", "parse", "upcast"):
-        setattr(contract, name, getattr(events, name))
-    monkeypatch.setitem(sys.modules, "jusou_contract", contract)
-    spec = importlib.util.spec_from_file_location("indicators_example_hd2", ROOT / "examples" / "indicators.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_indicators_example(monkeypatch, "indicators_example_hd2")
 
 
 def envelope(source: str, event_type: str, payload: dict[str, Any], version: int = 1) -> bytes:

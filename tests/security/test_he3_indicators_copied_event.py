@@ -16,10 +16,8 @@ A real nats-server; the example signs in with the integrator's rights as `jusou 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -33,24 +31,16 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 from integration.test_partitions import nats_with_auth
+from support.indicators_example import load_indicators_example
 
 from jusou.runner import subscriptions
-from shared.contract import events
 from shared.messaging.bus import ensure_streams
 from shared.messaging.natsauth import integrator_permissions
 
 
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch) -> Any:
-    contract = types.ModuleType("jusou_contract")  # packages/jusou-contract re-exports shared/contract/events.py
-    for name in ("PRODUCERS", "STREAM", "PoisonMessage", "parse", "upcast"):
-        setattr(contract, name, getattr(events, name))
-    monkeypatch.setitem(sys.modules, "jusou_contract", contract)
-    spec = importlib.util.spec_from_file_location("indicators_example_he3", ROOT / "examples" / "indicators.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_indicators_example(monkeypatch, "indicators_example_he3")
 
 
 def consultation(position: int) -> bytes:

@@ -5,31 +5,17 @@ it cannot keep is (test_hc_indicators_state_file.py)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.indicators_example import load_indicators_example
 from support.servers import free_port
-
-from shared.contract import events
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch) -> Any:
-    contract = types.ModuleType("jusou_contract")  # packages/jusou-contract re-exports shared/contract/events.py
-    for name in ("PRODUCERS", "STREAM", "PoisonMessage", "parse", "upcast"):
-        setattr(contract, name, getattr(events, name))
-    monkeypatch.setitem(sys.modules, "jusou_contract", contract)
-    spec = importlib.util.spec_from_file_location("indicators_example_he", ROOT / "examples" / "indicators.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_indicators_example(monkeypatch, "indicators_example_he")
 
 
 @pytest.mark.parametrize("count", [0, -3])
