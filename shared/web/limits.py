@@ -43,6 +43,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.domain.labels import CHOICE_WHY
+from shared.domain.wareki import day_ja
 from shared.kernel.journey import Invalid
 
 #: The largest legitimate command (a plan with many long goals) is a few tens of kB.
@@ -175,9 +176,10 @@ def check_birth_date(value: str) -> str:
     if day is None:
         raise ValueError("生年月日は実在する日付を YYYY-MM-DD で入力してください（例: 1960-02-03）/ "
                          "the birth date is not a date: give YYYY-MM-DD, e.g. 1960-02-03")
-    if not EARLIEST_BIRTH_DATE <= day <= today():
-        raise ValueError(f"生年月日は {EARLIEST_BIRTH_DATE.isoformat()} から今日までの日付にしてください / "
-                         f"the birth date must be between {EARLIEST_BIRTH_DATE.isoformat()} and today")
+    now = today()
+    if not EARLIEST_BIRTH_DATE <= day <= now:
+        raise ValueError(f"生年月日は {day_ja(EARLIEST_BIRTH_DATE)} から今日 {day_ja(now)} までの日付にしてください / "
+                         f"the birth date must be between {EARLIEST_BIRTH_DATE.isoformat()} and today ({now.isoformat()})")
     return day.isoformat()
 
 
@@ -186,7 +188,7 @@ def check_near_date(day: date) -> date:
     now = today()
     earliest, latest = _years_from(now, -YEARS_AROUND), _years_from(now, YEARS_AROUND)
     if not earliest <= day <= latest:
-        raise ValueError(f"日付は今日の前後 {YEARS_AROUND} 年以内（{earliest.isoformat()}〜{latest.isoformat()}）に"
+        raise ValueError(f"日付は今日の前後 {YEARS_AROUND} 年以内（{day_ja(earliest)}〜{day_ja(latest)}）に"
                          f"してください / the date must be within {YEARS_AROUND} years of today "
                          f"({earliest.isoformat()} to {latest.isoformat()})")
     return day
@@ -197,7 +199,7 @@ def check_moment(moment: datetime) -> datetime:
     conversion overflows."""
     latest = _years_from(today(), YEARS_AROUND)
     if not EARLIEST_BIRTH_DATE <= moment.date() <= latest:
-        raise ValueError(f"日時は {EARLIEST_BIRTH_DATE.year} 年から {latest.isoformat()} までにしてください / "
+        raise ValueError(f"日時は {day_ja(EARLIEST_BIRTH_DATE)} から {day_ja(latest)} までにしてください / "
                          f"the moment must be between {EARLIEST_BIRTH_DATE.year} and {latest.isoformat()}")
     return moment
 
