@@ -143,8 +143,18 @@ def _meetings_listed(request: Request, app: MeetingApplication) -> dict[str, Any
 
 
 def _minutes(app: MeetingApplication, meeting_id: UUID) -> list[dict[str, Any]]:
-    """The minutes with their times as the city reads them."""
-    return [{**entry, "at": _local(entry["at"])} for entry in app.minutes(meeting_id)]
+    """The minutes with their times as the city reads them; one 相談窓口へ戻す decision is one entry (D11: the meeting
+    records the plan's decision and the case's return, two events; staff read one decision, its 主担当 with it)."""
+    rows: list[dict[str, Any]] = []
+    for entry in app.minutes(meeting_id):
+        decided = rows[-1] if rows else None
+        if (entry["kind"] == "returned_to_intake" and decided is not None and decided["kind"] == "decision"
+                and decided["decision"] == "returned_to_intake" and decided["case_id"] == entry["case_id"]
+                and "primary_agency" not in decided):
+            decided["primary_agency"] = entry.get("primary_agency")
+            continue
+        rows.append({**entry, "at": _local(entry["at"])})
+    return rows
 
 
 def _signature(agenda: list[dict[str, Any]]) -> str:
