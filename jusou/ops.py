@@ -1,4 +1,4 @@
-"""Operating the running suite: `jusou status` and `jusou deadletters list|show|replay`.
+"""Operating the running suite: `jusou status` and `jusou deadletters list|show|replay|discard`.
 
 They find the suite as `jusou history` does: each service at `127.0.0.1:JUSOU_<SERVICE>_PORT`
 (8101…8106), NATS at `NATS_URL` or `nats://127.0.0.1:JUSOU_NATS_PORT` (4223), with the
@@ -736,6 +736,60 @@ def deadletters_replay(args: argparse.Namespace) -> int:
     return 2
 
 
+def deadletters_discard(args: argparse.Namespace) -> int:
+    """Take a dead letter off `JUSOU_DLQ` for good (shared/messaging/deadletters.py `discard`): one that must never be
+    applied (a forged one `replay` refuses, one parked without its body) kept `jusou_dead_letters_unreplayed` above 0
+    and JusouDeadLettersPresent firing for ever, and a full `JUSOU_DLQ` was told to "replay or remove" letters with no
+    way to remove one (a replay removes none)."""
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import APIError
+
+    from shared.messaging.deadletters import STATUS_LABELS, NotDiscarded, discard
+
+    async def found(js: Any) -> Any:
+        try:
+            return await discard(js, args.seq, args.dry_run)
+        except LookupError:
+            if await _dead_letter_stream_there(js):
+                raise
+            return None
+
+    try:
+        done = asyncio.run(_with_js(found))
+        if done is None:
+            return _no_dead_letter_stream()
+    except LookupError:
+        print(f"退避メッセージ #{args.seq} はありません / no dead letter {args.seq} on {DEAD_LETTER_STREAM}",
+              file=sys.stderr)
+        return 1
+    except NotDiscarded as refused:
+        print(refused, file=sys.stderr)
+        return 1
+    except (APIError, NatsTimeout) as refused:  # a service's NATS user may delete no message
+        print(f"#{args.seq} を削除できません（NATS が拒否: {getattr(refused, 'description', None) or refused}）。"
+              f"運用者（jusou-operator）として実行してください: NATS_USER を外し JUSOU_DATA_DIR を指定するか、"
+              f"NATS_USER=jusou-operator / #{args.seq} not discarded: NATS refused ({getattr(refused, 'description', None) or refused}); "
+              f"run it as the operator (jusou-operator: unset NATS_USER with JUSOU_DATA_DIR, or NATS_USER=jusou-operator)",
+              file=sys.stderr)
+        return 1
+    letter = done.letter
+    if args.json:
+        print(json.dumps({**letter.summary(), "status_label": STATUS_LABELS[letter.status], "dry_run": args.dry_run,
+                          "dead_letters_removed": done.letters, "replays_removed": done.replays,
+                          "headers": letter.headers, "message": letter.body()}, ensure_ascii=False, indent=2))
+        return 0
+    where = f"{DEAD_LETTER_STREAM} " + ", ".join(f"#{n}" for n in done.letters)
+    if done.replays:
+        where += f"; {REPLAY_STREAM} " + ", ".join(f"#{n}" for n in done.replays)
+    verb_ja, verb_en = ("破棄します（--dry-run: 何も削除していません）", "would discard") if args.dry_run else (
+        "破棄しました", "discarded")
+    print(f"#{args.seq}（{STATUS_LABELS[letter.status]}）を{verb_ja}: {where} / {verb_en} #{args.seq}: {where}")
+    if letter.status == "parked":
+        print(f"この出来事は {letter.consumer} に反映されないままです（{letter.subject}）/ its event stays unapplied at "
+              f"{letter.consumer} ({letter.subject})")
+    return 0
+
+
 # --- jusou tracking rewind ------------------------------------------------------------------------
 
 
@@ -861,6 +915,12 @@ def register(commands: Any) -> None:
     again.add_argument("--wait", type=wait_seconds, default=10.0, metavar="SECONDS",
                        help="wait this long for the consumer to process it (10); exit 0 done, 1 failed again, 2 not yet")
     tenant_option(again, deadletters_replay)
+    dropped = actions.add_parser(
+        "discard", help="take a dead letter off JUSOU_DLQ for good (one never to be applied, or one already replayed)")
+    dropped.add_argument("seq", type=sequence_number)
+    dropped.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    dropped.add_argument("--json", action="store_true", help="what was removed, with the letter's headers and message")
+    tenant_option(dropped, deadletters_discard)
     tracking = commands.add_parser("tracking", help="a consumer's tracking of a source (after a forged position)")
     tracking_actions = tracking.add_subparsers(dest="action", required=True)
     rewind = tracking_actions.add_parser(

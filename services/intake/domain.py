@@ -495,7 +495,9 @@ class Case(JourneyAggregate):
         """D7: the plan the case is under was suspended (中断): the case shows 中断 (a case not under a plan:
         nothing). A case taken up again at a counter while that plan was in force stays the counter's (対応中), its
         plan no longer in force (`held_plan`: the counter may close it)."""
-        held = self.status == "open" and getattr(self, "held_plan", None) == "in_force" and program in _ESCALATION_PLAN
+        if program not in _ESCALATION_PLAN:  # another program's own plan (D6): the case's plan stays in force
+            return
+        held = self.status == "open" and getattr(self, "held_plan", None) == "in_force"
         if self.status in ("escalated", "linked") or held:
             self._plan_suspended(plan_id=str(plan_id), meeting_id=str(meeting_id), status_before=self.status)
 
@@ -511,7 +513,9 @@ class Case(JourneyAggregate):
         """D7 (issue 15): the plan was resumed (PlanResumed): a case that showed 中断 or 終結 is under its plan
         again (支援中); a case returned or closed here records nothing. A case taken up again at a counter whose
         plan was suspended has it in force again (`held_plan`), and stays the counter's."""
-        held = self.status == "open" and getattr(self, "held_plan", None) == "suspended" and program in _ESCALATION_PLAN
+        if program not in _ESCALATION_PLAN:  # another program's own plan (D6): the case's plan is as it was
+            return
+        held = self.status == "open" and getattr(self, "held_plan", None) == "suspended"
         if self.status in ("plan_suspended", "plan_closed") or held:
             self._plan_resumed(plan_id=str(plan_id), meeting_id=str(meeting_id))
 
@@ -607,7 +611,9 @@ class Case(JourneyAggregate):
         (D16: a case held in its household's plan, or one whose plan was suspended, too). A case not under a
         plan (returned, or closed here) records nothing; one taken up again at a counter while that plan was in
         force or suspended stays the counter's (対応中), its plan ended (`held_plan`: the counter may close it)."""
-        held = self.status == "open" and getattr(self, "held_plan", None) is not None and program in _ESCALATION_PLAN
+        if program not in _ESCALATION_PLAN:  # outreach's or participation's own plan for the case (D6): not the one
+            return  # the case was escalated under, which stays in force (D7: only the meeting ends it)
+        held = self.status == "open" and getattr(self, "held_plan", None) is not None
         if self.status in UNDER_PLAN or held:
             self._plan_ended(plan_id=str(plan_id), meeting_id=str(meeting_id))
 

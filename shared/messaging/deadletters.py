@@ -436,3 +436,59 @@ async def replay(js: Any, seq: int) -> tuple[DeadLetter, int, bool]:
         timeout=5,
     )
     return letter, int(ack.seq), not ack.duplicate
+
+
+# --- the operator's side: discarding (`jusou deadletters discard`) ---------------------------
+
+
+class NotDiscarded(ValueError):
+    """A dead letter `discard` leaves where it is: its replay is still being processed, or it was parked again."""
+
+    def __init__(self, seq: int, ja: str, en: str) -> None:
+        super().__init__(f"#{seq} は{ja}ため破棄しません / #{seq} is not discarded: {en}")
+
+
+@dataclass
+class Discarded:
+    """What `discard` took off the streams: the letter (and the letters it was parked again from) and their replays."""
+
+    letter: DeadLetter
+    letters: list[int]
+    replays: list[int]
+
+
+async def discard(js: Any, seq: int, dry_run: bool = False) -> Discarded:
+    """Take dead letter `seq` off `JUSOU_DLQ` for good: a letter that must never be applied (a forged one `replay`
+    refuses, one parked without its body, a type no release will know) or one already replayed, whose room a full
+    stream needs. It goes with what belongs to it, so that `jusou_dead_letters_unreplayed` (parked − replays sent)
+    stays true: its replay on `JUSOU_REPLAY`, and, for a letter a replay parked again, the letters it was parked again
+    from (same consumer, subject and body, `Jusou-Replay-Of`) with their replays. Refused (NotDiscarded) while its
+    replay waits for its consumer, and for a letter parked again (discard the letter it was parked again as: that
+    takes this one with it). LookupError if there is no such letter. Nothing is removed with `dry_run`."""
+    letters = {d.seq: d for d in await dead_letters(js)}
+    letter = letters.get(seq)
+    if letter is None:
+        raise LookupError(seq)
+    if letter.status == "replay_pending":
+        raise NotDiscarded(seq, f"再送（{REPLAY_STREAM} #{letter.replay.seq if letter.replay else '?'}）を {letter.consumer} "
+                           "がまだ処理していない",
+                           f"its replay ({REPLAY_STREAM} #{letter.replay.seq if letter.replay else '?'}) is not processed "
+                           f"by {letter.consumer} yet: start it, or wait until `jusou deadletters list` shows it replayed")
+    if letter.status == "failed_again":
+        raise NotDiscarded(seq, f"再送が失敗して #{letter.parked_again_as} として退避し直された",
+                           f"its replay failed and was parked again as #{letter.parked_again_as}: discard "
+                           f"#{letter.parked_again_as}, which takes this one with it")
+    chain = [letter]
+    while (earlier := letters.get(chain[-1].replay_of or 0)) is not None and earlier not in chain and (
+            earlier.parked_again_as == chain[-1].seq and earlier.consumer == letter.consumer
+            and earlier.subject == letter.subject and earlier.data == letter.data):
+        chain.append(earlier)
+    removed = {d.seq for d in chain}
+    sent = sorted(r.seq for r in await replays(js)
+                  if r.replay_of in removed and (r.consumer or letter.consumer) == letter.consumer)
+    if not dry_run:
+        for one in sorted(removed, reverse=True):
+            await js.delete_msg(DEAD_LETTER_STREAM, one)
+        for one in sent:
+            await js.delete_msg(REPLAY_STREAM, one)
+    return Discarded(letter=letter, letters=sorted(removed), replays=sent)

@@ -168,7 +168,6 @@ class BehindTracking:
                 f"(README, Operating: a consumer's tracking beyond its source)")
 
 
-
 def reason_header(reason: str) -> str:
     """A dead letter's reason as a NATS header: one line, at most 2,000 characters, ASCII (a header is: a forged
     envelope's `event_type` 「案件」 in "unknown event 案件 v1" read back from JetStream as U+FFFD), other characters
@@ -779,9 +778,10 @@ class Inbox:
                 self.unparked[source] = (
                     f"{self.app.service}--{source}: a message (JUSOU seq {raw.metadata.sequence.stream}) cannot be parked "
                     f"in {DEAD_LETTER_STREAM} ({type(exc).__name__}: {str(exc)[:200]}); it is kept unacknowledged and tried "
-                    "again, its source held behind it: replay or remove dead letters, or raise JUSOU_DLQ_MAX_BYTES and "
+                    "again, its source held behind it: remove dead letters (`jusou deadletters discard SEQ`, one replayed or one "
+                    "never to be applied; a replay removes none), or raise JUSOU_DLQ_MAX_BYTES and "
                     "run `jusou nats init --limits` / デッドレターを退避できません（JUSOU_DLQ が満杯の可能性）。"
-                    "再処理・削除するか上限を上げてください")
+                    "`jusou deadletters discard SEQ` で退避メッセージを削除するか（再処理しても減りません）、上限を上げてください")
             raise
         if getattr(self, "unparked", None):
             self.unparked.pop(source, None)

@@ -1,0 +1,73 @@
+"""D6 D7 D11: a case intake escalated is under collaboration's plan; the meeting may also connect it to outreach
+(D5), whose own plan for the same case goes to the meeting the same way (D6) and ends at the meeting (D7). Only the
+plan the case was escalated under (collaboration's) says the case is 終結 or 中断 at intake: outreach's plan ending
+while collaboration's is still in force leaves the case under its plan (支援中), not closable at the counter.
+
+Four services in memory (intake, collaboration, meeting, outreach), a bus delivering what each publishes to whoever
+subscribes (tests/unit/test_d11_primary.py's pump), every step a command of the services' own."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from support.municipality import ELDERLY, concern
+
+from services.intake.domain import CaseStillUnderPlan
+from unit.builders import COORDINATOR, COUNTER_STAFF, PERSON, ROLES
+from unit.he6_suite import GOAL, OUTREACH_STAFF, Suite
+
+
+def escalated_with_outreach_plan(suite: Suite) -> tuple[UUID, UUID, UUID]:
+    """A case escalated at the counter, collaboration's plan approved with outreach connected, and outreach's own plan
+    for the case approved too: (case, collaboration's plan, outreach's plan)."""
+    intake = suite.intake
+    case_id = intake.receive_consultation(
+        COUNTER_STAFF,
+        ELDERLY.code,
+        ELDERLY.division,
+        "窓口",
+        [concern("elderly-care"), concern("hikikomori")],
+        dict(PERSON),
+        None,
+        confirm_new_person=True,
+    )
+    intake.record_consent(COUNTER_STAFF, case_id, "重層的支援会議での情報共有", True, "書面", ["jusou_shien_kaigi"])
+    intake.escalate_case(COUNTER_STAFF, case_id, "介護とひきこもりが重なる", ELDERLY.ja)
+    suite.pump()
+    collaboration_plan = suite.collaboration.draft_plan(COORDINATOR, case_id, "方向性", [GOAL], ROLES)
+    suite.collaboration.propose_plan(COORDINATOR, collaboration_plan)
+    suite.pump()
+    suite.approve(collaboration_plan, connect_to=["outreach"])
+    assert suite.outreach.has_engagement(case_id)
+    outreach_plan = suite.outreach.draft_plan(OUTREACH_STAFF, case_id, "訪問を続ける", [GOAL], ROLES)
+    suite.outreach.propose_plan(OUTREACH_STAFF, outreach_plan)
+    suite.pump()
+    suite.approve(outreach_plan)
+    assert suite.intake.case_view(case_id)["status"] == "escalated"
+    return case_id, collaboration_plan, outreach_plan
+
+
+@pytest.mark.parametrize("outcome", ["closed", "suspended"])
+def test_d7_outreachs_plan_ending_leaves_the_escalated_case_under_collaborations_plan(outcome: str) -> None:
+    suite = Suite()
+    case_id, collaboration_plan, outreach_plan = escalated_with_outreach_plan(suite)
+
+    suite.end(suite.outreach, outreach_plan, outcome)
+
+    assert suite.outreach.plan_view(outreach_plan)["status"] == outcome
+    assert suite.collaboration.plan_view(collaboration_plan)["status"] == "approved"  # still in force
+    assert suite.intake.case_view(case_id)["status"] == "escalated"  # not 終結 / 中断 at the counter
+    with pytest.raises(CaseStillUnderPlan):
+        suite.intake.close_case(COUNTER_STAFF, case_id, "resolved", "")
+
+
+def test_d7_collaborations_plan_ending_still_ends_the_escalated_case() -> None:
+    suite = Suite()
+    case_id, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+
+    suite.end(suite.collaboration, collaboration_plan, "closed")
+
+    assert suite.intake.case_view(case_id)["status"] == "plan_closed"
+    suite.intake.close_case(COUNTER_STAFF, case_id, "resolved", "")
+    assert suite.intake.case_view(case_id)["status"] == "closed"
