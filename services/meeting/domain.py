@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from shared.domain.wareki import day_ja
 from shared.kernel.journey import DomainError, Invalid, JourneyAggregate
 
 MEETING_TYPES = {"jusou_shien_kaigi": "重層的支援会議", "shien_kaigi": "支援会議"}
@@ -365,6 +366,10 @@ class Meeting(JourneyAggregate):
             raise Invalid("中断の理由を入力してください / a suspension needs a reason")
         if outcome == "continued" and next_review_on is None:
             raise Invalid("次回の見直し日を入力してください / continuing needs a next review date")
+        if outcome == "continued" and next_review_on is not None and next_review_on <= self.held_on:
+            raise Invalid(f"次回の見直し日 {day_ja(next_review_on)} は、この会議の開催日 {day_ja(self.held_on)} より後の日にしてください"
+                          f"（継続は新しい見直し日で続けます） / the next review date comes after this sitting's date "
+                          f"({self.held_on.isoformat()}): a plan continues with a new review date (D7)")
         self._evaluated(
             case_id=review.case_id, plan_id=review.plan_id, program=review.program, outcome=outcome,
             evaluation={"course": course, "outcome": result, "goals": goal_results}, reason=reason,

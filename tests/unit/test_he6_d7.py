@@ -8,12 +8,14 @@ subscribes (tests/unit/test_d11_primary.py's pump), every step a command of the 
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import pytest
 from support.municipality import ELDERLY, concern
 
 from services.intake.domain import CaseStillUnderPlan
+from shared.kernel.journey import Invalid
 from unit.builders import COORDINATOR, COUNTER_STAFF, PERSON, ROLES
 from unit.he6_suite import GOAL, OUTREACH_STAFF, Suite
 
@@ -71,3 +73,34 @@ def test_d7_collaborations_plan_ending_still_ends_the_escalated_case() -> None:
     assert suite.intake.case_view(case_id)["status"] == "plan_closed"
     suite.intake.close_case(COUNTER_STAFF, case_id, "resolved", "")
     assert suite.intake.case_view(case_id)["status"] == "closed"
+
+
+@pytest.mark.parametrize("next_review_on", [date(2027, 3, 31), date(2027, 3, 30), date(2026, 4, 1)])
+def test_d7_a_plan_continued_at_a_sitting_is_reviewed_after_that_sitting_not_on_or_before_it(next_review_on: date) -> None:
+    """D7: 「継続」 continues the plan with a NEW review date: one on or before the sitting that set it is already due
+    the day it is recorded (自分の担当 lists it overdue, the plan's page shows a review that has passed)."""
+    suite = Suite()
+    _, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+    suite.ask_closure(suite.collaboration, collaboration_plan)
+
+    with pytest.raises(Invalid) as refused:
+        suite.evaluate(collaboration_plan, "continued", next_review_on)
+
+    said = str(refused.value)
+    assert "次回の見直し日" in said and "令和9年3月31日" in said and " / " in said, (
+        said
+    )  # the sitting's day, as staff read it
+    assert suite.meeting.listed(collaboration_plan).status == "closure_requested"  # nothing recorded
+    assert suite.collaboration.plan_view(collaboration_plan)["status"] == "closure_requested"
+
+
+def test_d7_a_plan_continued_to_the_day_after_the_sitting_across_the_fiscal_year_is_continued() -> None:
+    suite = Suite()
+    case_id, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+    suite.ask_closure(suite.collaboration, collaboration_plan)
+
+    suite.evaluate(collaboration_plan, "continued", date(2027, 4, 1))
+
+    plan = suite.collaboration.plan_view(collaboration_plan)
+    assert (plan["status"], plan["next_review_on"]) == ("continued", "2027-04-01")
+    assert suite.intake.case_view(case_id)["review_on"] == "2027-04-01"
