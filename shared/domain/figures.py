@@ -6,8 +6,9 @@ city-wide door merges the six services' answers with `merge` and sets the year's
 
 - The fiscal year (年度) runs from 1 April to 31 March, Japan time: 2026年度 (令和8年度) is 2026-04-01 ..
   2027-03-31; its quarters are 4–6月 (Q1), 7–9月 (Q2), 10–12月 (Q3), 1–3月 (Q4).
-- A fact's day is the day the thing happened (a consultation's 相談日, a sitting's 開催日), else the day
-  it was recorded, in Japan time: any past year can be counted again from the store.
+- A fact's day is the day the thing happened (a consultation's 相談日, a sitting's 開催日: also for what the
+  sitting decided or evaluated), else the day it was recorded, in Japan time: any past year can be counted again
+  from the store.
 - Small cells (D9, no person recognisable from a count): a count of 1 or 2 is shown as 「3未満」 (0
   stays 0), in every answer, page and export; where a row or column adds up to a total, the cells that
   would let one work a small count out by subtraction are shown as 「秘匿」 (`hidden_cells`). Cells are
@@ -50,6 +51,11 @@ PRIVATE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: The field that holds the day a thing happened, where it differs from when it was recorded.
 DAY_FIELDS = ("consulted_on", "held_on", "formed_on", "opened_on", "closed_on")
+#: A sitting (its 開催日 among its codes) and its events: what a sitting decided, evaluated, resumed or named
+#: (MeetingDecided, PlanClosed…, ResourceGapIdentified) happened on the day it sat, however late its minutes were
+#: recorded (a sitting of 3月31日 recorded on 4月1日 counts in the year it sat, as its 開催回数 and 扱った事例数 do).
+SITTING = "Meeting.Convened"
+SITTING_EVENTS = "Meeting."
 
 
 @dataclass(frozen=True)
@@ -330,7 +336,9 @@ def program_figures(facts: Iterable[Fact], fy: int, service: str) -> list[dict[s
     facts = list(facts)
     counters = {f.case_id: str(f.fields.get("counter")) for f in facts
                 if f.public == "ConsultationReceived" and f.case_id and f.fields.get("counter")}
-    in_year = [f for f in facts if first <= f.day() <= last]
+    sittings = {f.aggregate_id: f.day() for f in facts if f.name == SITTING}
+    day = {id(f): sittings.get(f.aggregate_id, f.day()) if f.name.startswith(SITTING_EVENTS) else f.day() for f in facts}
+    in_year = [f for f in facts if first <= day[id(f)] <= last]
     answer = []
     for indicator in INDICATORS:
         if indicator.service != service:
@@ -343,7 +351,7 @@ def program_figures(facts: Iterable[Fact], fy: int, service: str) -> list[dict[s
         for fact in in_year:
             if not _matches(indicator, fact):
                 continue
-            quarter = quarter_of(fact.day())
+            quarter = quarter_of(day[id(fact)])
             grouped.setdefault(_key_of(indicator, fact, counters), {}).setdefault(quarter, []).append(fact)
             total.setdefault(quarter, []).append(fact)
         keyed = [(key, _row(indicator, grouped[key])) for key in sorted(grouped)] if indicator.key else []
