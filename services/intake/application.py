@@ -32,8 +32,9 @@ from services.intake.domain import (
     due_at_intake,
 )
 from services.intake.keys import PersonalMapper, open_keys
-from services.intake.people import HOUSEHOLD_TOPIC, PERSON_TOPIC, HouseholdIndex, PersonIndex
-from services.intake.trend import trend_rows
+from services.intake.people import HouseholdIndex, PersonIndex
+from services.intake.trend import TOPICS as TREND_TOPICS
+from services.intake.trend import TrendCount
 from shared.contract.events import (
     CaseReturnedToIntakeV1,
     Envelope,
@@ -47,7 +48,7 @@ from shared.contract.events import (
     PlanSuspendedV1,
 )
 from shared.domain.access import OutOfScope
-from shared.domain.casework import JST, CaseFile, case_file_id
+from shared.domain.casework import JST, case_file_id
 from shared.domain.casework_owner import CaseworkOwner, DueItem, RecordEntry
 from shared.domain.kept_reads import KeptReads, own_copy
 from shared.domain.wareki import today_in_japan
@@ -143,6 +144,7 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         self._file_people: dict[UUID, UUID] = {}  # case file id → the case's person (the notes' key)
         self.people = PersonIndex(self.recorder, self.mapper)
         self.households = HouseholdIndex(self.recorder, self.mapper)
+        self._trend = TrendCount()  # D14's counts so far (trend)
 
     def close(self) -> None:
         self.keys.close()
@@ -656,9 +658,16 @@ class IntakeApplication(KeptReads, CaseworkOwner):
 
     def trend(self) -> list[dict[str, Any]]:
         """D14: per counter and fiscal quarter: consultations, connections, escalations, meeting cases."""
-        sealed = (PERSON_TOPIC, HOUSEHOLD_TOPIC, f"{CaseFile.__module__}:{CaseFile.__qualname__}.")
-        return trend_rows(self.mapper.to_domain_event(n) for n in self.notifications()
-                          if not n.topic.startswith(sealed))  # no person's key is needed to count
+        kept = self._trend  # counted so far: only the counted events recorded since are read (never a person's)
+        with kept.lock:
+            self.noted_views()
+            while True:
+                batch = self.recorder.select_notifications(start=kept.position + 1, limit=500, topics=TREND_TOPICS)
+                if not batch:
+                    break
+                kept.add([self.mapper.to_domain_event(n) for n in batch])
+                kept.position = batch[-1].id
+            return kept.rows()
 
     def referrals(self) -> list[dict[str, Any]]:
         """D12: people outreach handed to a counter, waiting to be received."""

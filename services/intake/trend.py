@@ -6,6 +6,7 @@ consultations received, connections (つなぎ), escalations, and cases discusse
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,40 +25,63 @@ def fiscal_quarter(at: datetime) -> tuple[int, int]:
     return year, ((at.month - 4) % 12) // 3 + 1
 
 
+#: the events D14 counts: the trend reads only these from the store (not the disclosures, notes and persons)
+COUNTED = (Case.Received, Case.Connected, Case.Escalated, Case.MeetingNoted)
+TOPICS = tuple(f"{kind.__module__}:{kind.__qualname__}" for kind in COUNTED)
+
+
+class TrendCount:
+    """D14's counts so far, kept between requests: `add` the events recorded since (`position`: the last store
+    position added), then `rows`. The store only grows, so a count kept is never wrong, and a year of a city's
+    events is read once, not on every visit to the trend page (its CSV, `GET /reports/trend`)."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.lock = threading.Lock()
+        self.counter_of: dict[UUID, str] = {}
+        self.counts: dict[tuple[str, int, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+        self.meeting_cases: set[tuple[str, int, int, UUID]] = set()
+
+    def add(self, events: Iterable[Any]) -> TrendCount:
+        for event in events:
+            if isinstance(event, Case.Received):
+                self.counter_of[event.originator_id] = event.counter
+                measure = "consultations"
+            elif isinstance(event, Case.Connected):
+                measure = "connections"
+            elif isinstance(event, Case.Escalated):
+                measure = "escalations"
+            elif isinstance(event, Case.MeetingNoted):
+                measure = "meeting_cases"
+            else:
+                continue
+            counter = self.counter_of.get(event.originator_id)
+            if counter is None:
+                continue
+            key = (counter, *fiscal_quarter(event.timestamp))
+            if measure == "meeting_cases":
+                if (*key, event.originator_id) in self.meeting_cases:
+                    continue  # a case counts once per quarter, however many decisions
+                self.meeting_cases.add((*key, event.originator_id))
+            self.counts[key][measure] += 1
+        return self
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for (counter, year, quarter), measures in sorted(self.counts.items(),
+                                                         key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+            info = COUNTERS.get(counter)
+            rows.append({
+                "counter": counter,
+                "counter_ja": info.ja if info else counter,
+                "fiscal_year": year,
+                "quarter": quarter,
+                "period_ja": f"{year}年度 第{quarter}四半期",
+                **measures,
+            })
+        return rows
+
+
 def trend_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
-    counter_of: dict[UUID, str] = {}
-    counts: dict[tuple[str, int, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
-    meeting_cases: set[tuple[str, int, int, UUID]] = set()
-    for event in events:
-        if isinstance(event, Case.Received):
-            counter_of[event.originator_id] = event.counter
-            measure = "consultations"
-        elif isinstance(event, Case.Connected):
-            measure = "connections"
-        elif isinstance(event, Case.Escalated):
-            measure = "escalations"
-        elif isinstance(event, Case.MeetingNoted):
-            measure = "meeting_cases"
-        else:
-            continue
-        counter = counter_of.get(event.originator_id)
-        if counter is None:
-            continue
-        key = (counter, *fiscal_quarter(event.timestamp))
-        if measure == "meeting_cases":
-            if (*key, event.originator_id) in meeting_cases:
-                continue  # a case counts once per quarter, however many decisions
-            meeting_cases.add((*key, event.originator_id))
-        counts[key][measure] += 1
-    rows = []
-    for (counter, year, quarter), measures in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
-        info = COUNTERS.get(counter)
-        rows.append({
-            "counter": counter,
-            "counter_ja": info.ja if info else counter,
-            "fiscal_year": year,
-            "quarter": quarter,
-            "period_ja": f"{year}年度 第{quarter}四半期",
-            **measures,
-        })
-    return rows
+    """D14's rows of these events, counted afresh."""
+    return TrendCount().add(events).rows()
