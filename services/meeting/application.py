@@ -261,7 +261,8 @@ class MeetingApplication(KeptReads):
             named = [*meeting.attendees, *([primary_agency] if primary_agency else [])]
             meeting.decide(review, decision, reasons, positions, connect_to,
                            self._consent_asked(meeting, review.case_id), primary_agency, city=self.city(),
-                           codes={name: agency_code(name) for name in named})  # issue 18
+                           codes={name: agency_code(name) for name in named},  # issue 18
+                           without_consent=self._held_without_consent(meeting, review))
             review.settle(SETTLED[decision])
         self.save(meeting, review)
 
@@ -277,7 +278,8 @@ class MeetingApplication(KeptReads):
             with acting(actor):
                 meeting.take_up(review.case_id, list(self.members(meeting)))
                 meeting.evaluate(review, outcome, course, result, reason, next_review_on, goal_results,
-                                 self._consent_asked(meeting, review.case_id), city=self.city())
+                                 self._consent_asked(meeting, review.case_id), city=self.city(),
+                                 without_consent=self._held_without_consent(meeting, review))
                 review.settle(outcome)
             self.save(meeting, review)
 
@@ -290,7 +292,8 @@ class MeetingApplication(KeptReads):
             with acting(actor):
                 meeting.take_up(review.case_id, list(self.members(meeting)))
                 consent = self.consent_of(review.case_id) if meeting.meeting_type == "jusou_shien_kaigi" else None
-                meeting.resume(review, reason, consent, city=self.city())  # (a 支援会議 refuses a resumption before D9)
+                meeting.resume(review, reason, consent, city=self.city(),  # (a 支援会議 refuses a resumption before D9)
+                               without_consent=self._held_without_consent(meeting, review))
                 review.settle("resumed")
             self.save(meeting, review)
 
@@ -299,6 +302,25 @@ class MeetingApplication(KeptReads):
         支援会議's needs none, D10: `Meeting.decide`/`evaluate` never look at it there), so a 支援会議's command reads
         no consent (issue 19)."""
         return self.consent_granted(case_id) if meeting.meeting_type == "jusou_shien_kaigi" else False
+
+    def _held_without_consent(self, meeting: Meeting, review: PlanReview) -> list[str]:
+        """D9 D16: at a 重層的支援会議, the cases held in the plan with its own (a household's, escalated together, kept
+        on the plan when it was listed) whose person's consent does not cover it; none read at a 支援会議 (D10: it
+        needs none), nor for a plan of one case (nothing more is read: issue 19)."""
+        if meeting.meeting_type != "jusou_shien_kaigi":
+            return []
+        return [case for case in review.related_case_ids if not self.consent_granted(UUID(case))]
+
+    def _household_held(self, program: str, case_id: UUID) -> list[str]:
+        """D9 D16: the household's other cases escalated with this case (its `HeldCase`), for a plan of collaboration,
+        which holds them in one plan; [] otherwise."""
+        if program != "collaboration":
+            return []
+        try:
+            held: HeldCase = self.read(held_id(program, case_id), HeldCase, "担当している事業")
+        except NotFound:
+            return []
+        return held.related_case_ids
 
     def consent_of(self, case_id: UUID) -> Consent | None:
         """D9: the case's consent as the meeting last heard it (read, never changed: intake's events change it)."""
@@ -532,6 +554,7 @@ class MeetingApplication(KeptReads):
         else:
             _same_plan(envelope, review)
             review.relist(payload.revision, summary)
+        review.note_household(self._household_held(payload.program, envelope.case_id))  # D9 D16
         processing.collect_events(review)
 
     @handles(OutreachStartedV1)
@@ -549,8 +572,19 @@ class MeetingApplication(KeptReads):
     @handles(CaseEscalatedV2)
     def _escalated(self, envelope: Envelope, payload: CaseEscalatedV2, processing: ProcessingEvent[UUID]) -> None:
         """D4: collaboration holds an escalated case (v1 events arrive raised to v2; a household's related cases are
-        held with the escalated case, whose plan is theirs: collaboration drafts none on a related case)."""
+        held with the escalated case, whose plan is theirs: collaboration drafts none on a related case). D9 D16: the
+        cases escalated with it are kept with the case (each person's consent is asked at the 重層的支援会議), as the
+        latest escalation names them (escalated alone again: none)."""
         self._announced(envelope, processing, "collaboration")
+        related = [str(c) for c in payload.related_case_ids or []] if payload.household_ref is not None else []
+        held = processing.aggregates.get(held_id("collaboration", envelope.case_id))  # announced just now
+        if not isinstance(held, HeldCase):
+            if not related and not self.holds("collaboration", envelope.case_id):
+                return
+            held = self.load(held_id("collaboration", envelope.case_id), HeldCase, "担当している事業")
+        with acting({"service": self.service}, caused_by=envelope.event_id):
+            held.hear_household(related)
+        processing.collect_events(held)
 
     @handles(OutreachHandedOverV1)
     def _handed_over(self, envelope: Envelope, payload: OutreachHandedOverV1, processing: ProcessingEvent[UUID]) -> None:
@@ -725,8 +759,11 @@ class MeetingApplication(KeptReads):
 
     def _caught_up(self, program: str, envelope: Envelope) -> HeldCase:
         with acting({"service": self.service}, caused_by=envelope.event_id):
-            return HeldCase(program=program, case_id=envelope.case_id, via="catch_up",
+            held = HeldCase(program=program, case_id=envelope.case_id, via="catch_up",
                             source_position=envelope.source_position)
+            if envelope.event_type == "CaseEscalated" and envelope.payload.get("household_ref"):  # D9 D16
+                held.hear_household([str(c) for c in envelope.payload.get("related_case_ids") or []])
+            return held
 
     @handles(PlanClosureRequestedV1)
     def _closure_requested(self, envelope: Envelope, payload: PlanClosureRequestedV1,

@@ -90,6 +90,7 @@ class PlanReview(JourneyAggregate):
         Relisted: ClassVar[type[Any]]
         ClosureListed: ClassVar[type[Any]]
         Settled: ClassVar[type[Any]]
+        HouseholdNoted: ClassVar[type[Any]]
 
     @event("Listed")
     def __init__(self, case_id: UUID, plan_id: UUID, program: str, revision: int, summary: dict[str, Any]) -> None:
@@ -121,6 +122,23 @@ class PlanReview(JourneyAggregate):
     @event("Settled")
     def settle(self, status: str) -> None:
         self.status = status
+
+    @property
+    def related_case_ids(self) -> list[str]:
+        """D9 D16: the household's other cases held in this plan with its case (escalated together: `HeldCase`), as
+        they stood when the plan was listed; each person's consent is asked at the 重層的支援会議. [] for a case
+        escalated alone (and for plans listed before the meeting kept them)."""
+        return list(self.__dict__.get("_related_case_ids", []))
+
+    def note_household(self, related_case_ids: list[str]) -> None:
+        """D9 D16: the cases held in the plan with its case, from the escalation the meeting heard; unchanged, nothing
+        is recorded."""
+        if list(related_case_ids) != self.related_case_ids:
+            self._household_noted(related_case_ids=list(related_case_ids))
+
+    @event("HouseholdNoted")
+    def _household_noted(self, related_case_ids: list[str]) -> None:
+        self.__dict__["_related_case_ids"] = list(related_case_ids)
 
     def view(self) -> dict[str, Any]:
         return {"plan_id": str(self.plan_id), "case_id": str(self.case_id), "program": self.program,
@@ -196,6 +214,7 @@ class HeldCase(JourneyAggregate):
 
     if TYPE_CHECKING:
         Announced: ClassVar[type[Any]]
+        HouseholdHeard: ClassVar[type[Any]]
 
     @event("Announced")
     def __init__(self, program: str, case_id: UUID, via: str, source_position: int) -> None:
@@ -204,6 +223,24 @@ class HeldCase(JourneyAggregate):
     @staticmethod
     def create_id(program: str, case_id: UUID, **_: Any) -> UUID:
         return held_id(program, case_id)
+
+    @property
+    def related_case_ids(self) -> list[str]:
+        """D9 D16: the household's other cases intake escalated with this one (CaseEscalated's `related_case_ids`), held
+        in its one plan: the 重層的支援会議 discusses each, so each person's consent is asked. [] for a case escalated
+        alone (and for one heard before the meeting kept them)."""
+        return list(self.__dict__.get("_related_case_ids", []))
+
+    def hear_household(self, related_case_ids: list[str]) -> None:
+        """D9 D16: the cases escalated with this one, as the latest escalation named them (none: escalated alone);
+        unchanged, nothing is recorded."""
+        related = list(dict.fromkeys(c for c in related_case_ids if c != str(self.case_id)))
+        if related != self.related_case_ids:
+            self._household_heard(related_case_ids=related)
+
+    @event("HouseholdHeard")
+    def _household_heard(self, related_case_ids: list[str]) -> None:
+        self.__dict__["_related_case_ids"] = list(related_case_ids)
 
     def view(self) -> dict[str, Any]:
         return {"program": self.program, "case_id": str(self.case_id), "via": self.via,
@@ -261,11 +298,13 @@ class Meeting(JourneyAggregate):
     def decide(
         self, review: PlanReview, decision: str, reasons: str, positions: list[dict[str, str]],
         connect_to: list[str], consent_granted: bool, primary_agency: str | None, city: str | None = None,
-        codes: dict[str, str | None] | None = None,
+        codes: dict[str, str | None] | None = None, without_consent: list[str] | None = None,
     ) -> None:
         """D5: a decision on a proposed plan, every attendee's position as given (an objection blocks approval
-        only); D9: consent at the 重層的支援会議; the city (`city`, 福祉総務課) a party to it. `codes`: the agencies'
-        codes in the municipality file (issue 18: the attendees' and the primary agency's), by name."""
+        only); D9: consent at the 重層的支援会議 (`without_consent`: the cases held in the plan with its case, a
+        household's, whose person's consent does not cover it, D16); the city (`city`, 福祉総務課) a party to it.
+        `codes`: the agencies' codes in the municipality file (issue 18: the attendees' and the primary agency's), by
+        name."""
         if review.status != "proposed":
             raise NotOnAgenda(f"このプランは審議できる状態ではありません（{_stands(review.status)}）。{REOPEN} / "
                               f"the plan is not awaiting a decision ({review.status}): reload the page")
@@ -282,6 +321,7 @@ class Meeting(JourneyAggregate):
                 "本人同意がないため重層的支援会議では扱えません" + ARRIVING_JA + "。支援会議で検討してください / "
                 "no consent: the 重層的支援会議 cannot discuss this case; use the 支援会議 (D9, D10)" + ARRIVING_EN
             )
+        self._household_consents(without_consent)
         by_agency = {p.get("agency"): p for p in positions}
         if len(by_agency) != len(positions):  # a second position of an agency must not hide its objection
             twice = sorted({str(p.get("agency")) for p in positions if [q.get("agency") for q in positions].count(p.get("agency")) > 1})
@@ -342,10 +382,12 @@ class Meeting(JourneyAggregate):
     def evaluate(
         self, review: PlanReview, outcome: str, course: str, result: str, reason: str, next_review_on: date | None,
         goal_results: list[dict[str, str]], consent_granted: bool = False, city: str | None = None,
+        without_consent: list[str] | None = None,
     ) -> None:
         """D7: evaluate a plan at closure, goal by goal: closed (終結), suspended (中断) or continued.
 
-        D9: at the 重層的支援会議 the person's consent is needed for the evaluation too."""
+        D9: at the 重層的支援会議 the person's consent is needed for the evaluation too (and, for a household's plan,
+        each person's whose case is held in it: `without_consent`, D16)."""
         if review.status != "closure_requested":
             raise NotOnAgenda(f"終結の依頼がないプランは評価できません（{_stands(review.status)}）。{REOPEN} / "
                               f"no closure was requested ({review.status}): reload the page")
@@ -355,6 +397,7 @@ class Meeting(JourneyAggregate):
                 "本人同意がない（撤回された）ため重層的支援会議では評価できません。支援会議で評価してください / "
                 "no consent (or it was withdrawn): the 重層的支援会議 cannot evaluate this case; use the 支援会議 (D9, D10)"
             )
+        self._household_consents(without_consent)
         goals = list(review.summary.get("goals", []))
         evaluated = [g.get("goal") for g in goal_results]
         if sorted(map(str, evaluated)) != sorted(goals):
@@ -384,7 +427,8 @@ class Meeting(JourneyAggregate):
         self.minutes.append({"kind": "evaluation", "plan_id": str(plan_id), "outcome": outcome, "evaluation": evaluation,
                              "reason": reason, "next_review_on": next_review_on.isoformat() if next_review_on else None})
 
-    def resume(self, review: PlanReview, reason: str, consent: Consent | None, city: str | None = None) -> None:
+    def resume(self, review: PlanReview, reason: str, consent: Consent | None, city: str | None = None,
+               without_consent: list[str] | None = None) -> None:
         """D7 D9 D10: resume a suspended plan (中断 → 再開) by its own act. A plan in force is the
         重層的支援会議's to judge, so it resumes there, and only once the person's consent to share there
         was given again: intake recorded it after the suspension (the consent the meeting holds is newer
@@ -408,6 +452,7 @@ class Meeting(JourneyAggregate):
                 "中断の後に本人同意があらためて記録されていません" + ARRIVING_JA + "。窓口で本人の同意を確かめて記録してから再開してください / "
                 "consent was not given again after the suspension: record it at intake, then resume" + ARRIVING_EN
             )
+        self._household_consents(without_consent)
         if not reason.strip():
             raise Invalid("再開の理由（中断の理由が解消したこと）を入力してください / say why the plan resumes")
         self._resumed(case_id=review.case_id, plan_id=review.plan_id, program=review.program, reason=reason.strip(),
@@ -422,6 +467,18 @@ class Meeting(JourneyAggregate):
         """D8: a need with no local resource becomes a regional issue (地域の課題). `area_code`: the 地区's code in the
         municipality file (issue 18; none on gaps recorded before, or for an area the file does not know)."""
         self.minutes.append({"kind": "resource_gap", "need": need, "area": area})
+
+    def _household_consents(self, without_consent: list[str] | None) -> None:
+        """D9 D16: a household's plan holds its other members' cases too (escalated with its case), each discussed at the
+        重層的支援会議: each person's consent is needed there (intake lists it awaited on each such case, D18)."""
+        if self.meeting_type == "jusou_shien_kaigi" and without_consent:
+            cases = "、".join(c[:8] for c in without_consent)
+            raise ConsentMissing(
+                f"世帯で一緒につないだケース（{cases}）の本人同意（重層的支援会議での情報共有）がないため、重層的支援会議では扱えません"
+                + ARRIVING_JA + "。それぞれの窓口で本人同意を記録するか、支援会議で検討してください / no consent covering the "
+                f"重層的支援会議 for the household's case(s) held in this plan ({', '.join(without_consent)}): record each "
+                "person's consent at intake, or use the 支援会議 (D9, D10, D16)" + ARRIVING_EN
+            )
 
     def _city_attends(self, city: str | None) -> None:
         """「市町村・支援関係機関が参加して、合議のもとで適切性を判断する」: a 重層的支援会議 decides on a plan only
