@@ -6,17 +6,21 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
+import httpx
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from services.outreach.application import OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, STAGES, Engagement
+from shared.domain.access import OutOfScope
+from shared.kernel.journey import DomainError
 from shared.web.casework_api import casework_router
-from shared.web.deps import Staff, Who, application
+from shared.web.deps import Staff, Who, application, call
 from shared.web.limits import Name, Text
 from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
+from shared.web.ui import internal_url
 
 App = Annotated[OutreachApplication, Depends(application(OutreachApplication))]
 Reader = Who  # the signed-in staff member (shared/web/deps.py: no thread hop)
@@ -91,10 +95,56 @@ class HandedOverOut(BaseModel):
     status: Literal["handed over"]
 
 
+class CaseScopeUnknown(DomainError):
+    """503: intake did not say whether the case a start names is the caller's division's to take up (D9)."""
+
+    status = 503
+    headers = {"Retry-After": "5"}
+
+
+async def require_case_open_to(request: Request, case_id: UUID) -> None:
+    """D9 D11: a start naming a case takes up a case intake may hold (its hand-over to a counter puts it there, whose
+    division then reads the person): the caller's division must be one that reads the case at intake (its counter's,
+    connected to it, escalated, at a meeting: services/intake/access.py), asked of intake with the caller's own token
+    (`GET /cases/{id}/history`, whose division scope answers 403). A number intake does not hold (a new case's, chosen
+    by the client) goes on as before. Refused OutOfScope (403) with intake's reason; 503 when intake cannot tell.
+    Found by HB's review (session 24): a case of another division taken over, its person read, on a number typed."""
+    principal = getattr(request.state, "principal", None)
+    token = str(getattr(principal, "token", "") or "")
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.get(f"{internal_url('intake')}/cases/{case_id}/history", params={"limit": 1},
+                                      headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        answer = None
+    if answer is not None and answer.status_code == 200:
+        return
+    if answer is not None and answer.status_code == 403:
+        try:
+            detail = str(answer.json().get("detail") or "")
+        except ValueError:
+            detail = ""
+        ja, _, en = detail.partition(" / ")
+        ja = ja.strip().rstrip("。") or ("このケースの相談窓口の記録はあなたの課にはつながっていません。ケースを受け付けた課に、このケースの"
+                                        "つなぎ（連携）を依頼してください")
+        en = en.strip() or ("intake's record of it is not your division's: ask the division that received it to "
+                            "connect it to yours (つなぎ)")
+        raise OutOfScope(f"ケース {case_id} でアウトリーチを始められません: {ja}。新しい方なら、ケース番号を入れずに始めてください"
+                         f" / cannot start outreach on case {case_id}: {en}; for a new person, start without a case "
+                         "number")
+    raise CaseScopeUnknown(
+        f"ケース {case_id} を相談窓口（intake）が持っているか確かめられませんでした。少し待ってから送り直してください"
+        f" / intake could not say whether your division may take up case {case_id}: send it again in a moment")
+
+
 @router.post("/engagements", status_code=201, dependencies=[requires("engagement.write")])
-def start(body: StartIn, app: App, actor: Staff) -> StartedOut:
-    """アウトリーチ開始 (D12)."""
-    return StartedOut(case_id=app.start(actor, body.case_id, body.referred_by, body.reason, body.address))
+async def start(body: StartIn, app: App, actor: Staff, request: Request) -> StartedOut:
+    """アウトリーチ開始 (D12). With `case_id`: a case your division reads at intake (escalated, connected to it…), or a
+    number no program holds (a new case's, chosen by the client); a case of another division is refused 403
+    `out_of_scope` (D9: ask its division for a つなぎ), 503 when intake cannot be asked."""
+    if body.case_id is not None:
+        await require_case_open_to(request, body.case_id)
+    return StartedOut(case_id=await call(app.start, actor, body.case_id, body.referred_by, body.reason, body.address))
 
 
 @router.get("/engagements", dependencies=[requires("engagement.read")], response_model=list[EngagementOut],

@@ -14,7 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.outreach.api import ContactIn, HandOverIn, StartIn
+from services.outreach.api import ContactIn, HandOverIn, StartIn, require_case_open_to
 from services.outreach.application import EngagementRecord, OutreachApplication
 from services.outreach.domain import CONTACT_METHODS, HAND_OVER_TO, STAGES
 from shared.domain.wareki import today_in_japan, wareki
@@ -169,6 +169,8 @@ async def start(request: Request, app: App) -> Response:
         command = form_model(StartIn, text if existing else {k: v for k, v in text.items() if k != "case_id"})
         if command.case_id is not None and await call(app.has_engagement, command.case_id):
             return await _refused_start(request, app, text, ALREADY_STARTED, 409, command.case_id)
+        if command.case_id is not None:
+            await require_case_open_to(request, command.case_id)  # D9: a case another division holds (403)
         started = await call(app.start, actor_of(staff), command.case_id, command.referred_by, command.reason,
                              command.address)
     except DomainError as refused:
@@ -224,6 +226,13 @@ async def record_contact(request: Request, case_id: UUID, app: App) -> Response:
         return redirect(f"/ui/login?next=/ui/engagements/{case_id}")
     text = await form_text(request)
     try:
+        seen = text.get(STAGE_SEEN)
+        if isinstance(seen, str) and seen:
+            now = (await call(app.engagement_view, case_id))["stage"]
+            if now != seen:  # the page showed another stage: its select would put the relationship back
+                if text.get("stage") == seen:  # left as the page offered it: offer the stage now
+                    text = {**text, "stage": now}
+                raise StageChangedMeanwhile(seen, now)
         command = form_model(ContactIn, text)
         await call(app.record_contact, actor_of(staff), case_id, command.method, command.reached, command.note,
                    command.stage, command.on)
@@ -231,6 +240,26 @@ async def record_contact(request: Request, case_id: UUID, app: App) -> Response:
         return await call(_page, request, app, case_id, refused.status, form=text, error_at="contact",
                           error=str(refused))
     return redirect(f"/ui/engagements/{case_id}", ok="接触を記録しました / contact recorded")
+
+
+#: the contact form's hidden field: the relationship stage the page showed when it was opened
+STAGE_SEEN = "stage_seen"
+
+
+class StageChangedMeanwhile(DomainError):
+    """A contact sent from a page that showed another relationship stage than the engagement has now (a tab left open
+    while a colleague recorded a contact): its 関係の段階（記録後）, offered as the page showed it, would silently put the
+    relationship back (HD's review, session 24). Sent again from the page as it is now, it is recorded."""
+
+    status = 409
+
+    def __init__(self, seen: str, now: str) -> None:
+        super().__init__(
+            f"この画面を開いた後に、関係の段階が別のタブまたは別の職員の記録で「{now}」に替わっています（この画面を開いた"
+            f"ときは「{seen}」）。接触は記録していません。入力した内容は残してあります。関係の段階（記録後）を確かめて、"
+            f"もう一度「接触を記録」を押してください / not recorded: the relationship stage changed from {seen} to {now} "
+            "after this page was opened (another tab, or another member of staff). What you typed is kept: check the "
+            "stage after this contact, then record again")
 
 
 @router.post("/ui/engagements/{case_id}/hand-over", response_class=HTMLResponse,

@@ -11,7 +11,7 @@ import re
 import httpx
 from playwright.async_api import Page, expect
 from support.journey import COUNTER_STAFF
-from support.municipality import ELDERLY, LEAD, concern
+from support.municipality import ELDERLY, LEAD, concern, program_of
 
 from jusou.runner import Suite
 
@@ -26,6 +26,10 @@ async def test_the_counters_case_page_gives_the_whole_number_that_outreach_start
             "counter": ELDERLY.code, "channel": "窓口", "concerns": [concern("elderly-care"), concern("hikikomori")],
             "person": {"name": "番号 写子", "birth_date": "1950-02-03"}, "confirm_new_person": True})
         assert made.status_code == 201, made.text
+        # the counter connects the case to outreach (つなぎ, D9): only then does its division read it (test_hb6_outreach_start_scope)
+        connected = await client.post(f"{intake}/cases/{made.json()['case_id']}/connect", json={
+            "to_agency": program_of("outreach").ja, "reason": "訪問してほしい"})
+        assert connected.status_code == 200, connected.text
     case_id = made.json()["case_id"]
 
     await at_the_counter(page, ui_suite, "kouki-012")

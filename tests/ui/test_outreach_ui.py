@@ -10,7 +10,7 @@ import httpx
 from playwright.async_api import Page, expect
 from support.auth import reader
 from support.journey import COUNTER_STAFF, OUTREACH_WORKER
-from support.municipality import ELDERLY, LEAD
+from support.municipality import ELDERLY, LEAD, program_of
 from support.ui_ready import SIGNED_IN, script_ready
 
 from jusou.runner import Suite
@@ -119,6 +119,9 @@ async def test_outreach_for_a_known_case_and_refusals_keep_the_input(ui_suite: S
             "confirm_new_person": True}, headers=COUNTER_STAFF)
         assert response.status_code == 201, response.text
         case_id = response.json()["case_id"]
+        connected = await client.post(f"{intake}/cases/{case_id}/connect", headers=COUNTER_STAFF, json={
+            "to_agency": program_of("outreach").ja, "reason": "訪問してほしい"})  # D9: outreach's division reads it
+        assert connected.status_code == 200, connected.text
     await sign_in(page, outreach, "outreach-008", LEAD, "outreach_worker")
     await script_ready(page, url=SIGNED_IN)  # the message as it is typed is jusou.js's: typed before it ran, none
     await page.get_by_role("radio", name="既存のケース").check()
