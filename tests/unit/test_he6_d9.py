@@ -8,6 +8,7 @@ intake, collaboration and the meeting in memory, the bus between them (tests/uni
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import pytest
@@ -87,3 +88,28 @@ def test_d9_a_members_consent_withdrawn_after_approval_stops_the_evaluation_at_t
     with pytest.raises(ConsentMissing):
         suite.meeting.evaluate(SECRETARIAT, suite.meeting_id, plan_id, "closed", "経過", "成果", "", None,
                                [{"goal": GOAL, "result": "achieved"}, {"goal": SON_GOAL, "result": "achieved"}])
+
+
+def test_d9_a_store_caught_up_from_the_stream_knows_the_household_escalated_with_a_case() -> None:
+    """A meeting store made before it kept which programs hold which cases reads the escalations once from the stream
+    (services/meeting/held_cases.py): a household's escalation read so keeps its other cases as the consumer's does."""
+    from uuid import uuid4
+
+    from services.meeting.application import MeetingApplication
+    from unit.builders import ATTENDEES, Upstream, consent_recorded, envelope_for, in_memory, plan_proposed
+
+    meeting = in_memory(MeetingApplication)
+    lead, other, plan_id = uuid4(), uuid4(), uuid4()
+    escalation, _ = envelope_for("intake", 1, "CaseEscalated", {
+        "reason": "8050", "concerns": ["介護"], "primary_agency": ELDERLY.ja, "household_ref": str(uuid4()),
+        "related_case_ids": [str(other)]}, lead)
+    assert meeting.catch_up_held_cases([escalation], None) == 1
+    intake = Upstream("intake")
+    intake.position = 1
+    assert meeting.receive(*intake.emit("ConsentRecorded", consent_recorded(True), lead))
+    assert meeting.receive(*Upstream("collaboration").emit("PlanProposed", plan_proposed(plan_id), lead))
+    sitting = meeting.convene(SECRETARIAT, "jusou_shien_kaigi", date(2026, 12, 3), ATTENDEES)
+
+    with pytest.raises(ConsentMissing) as refused:
+        meeting.decide(SECRETARIAT, sitting, plan_id, "approved", "合議", [], [], None, all_agree=True)
+    assert str(other)[:8] in str(refused.value)
