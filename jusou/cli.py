@@ -49,7 +49,7 @@ from jusou.runner import (
     Stopped,
     Suite,
     SuiteFailed,
-    hold_data_folder_or_say,
+    hold_suite_folders_or_say,
     port_taken_ja,
     store_description,
     subscriptions,
@@ -160,7 +160,7 @@ def up(args: argparse.Namespace) -> int:
             return 2
         os.environ["JUSOU_TENANTS_FILE"] = str(path)  # the runner and the services read it
     suite = suite_from_env(args.data_dir)
-    held = hold_data_folder_or_say(suite.data_dir)  # before anything is written: a second `jusou up` changes nothing
+    held = hold_suite_folders_or_say(suite)  # before anything is written: a second `jusou up` changes nothing
     if held is None:
         return 1
     try:

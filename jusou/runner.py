@@ -146,6 +146,34 @@ def hold_data_folder(data_dir: Path, command: str = "jusou up") -> IO[str]:
     return held
 
 
+class HeldFolders:
+    """The locks `jusou up` holds while it runs (`hold_suite_folders_or_say`); `close` releases them all."""
+
+    def __init__(self, held: list[IO[str]]) -> None:
+        self.held = held
+
+    def close(self) -> None:
+        for one in self.held:
+            one.close()
+
+
+def hold_suite_folders_or_say(suite: Suite, command: str = "jusou up") -> HeldFolders | None:
+    """hold_data_folder_or_say for the suite's data folder and, on a deployment of many municipalities (issue 18),
+    each tenant's own folder too: `jusou replay --tenant ID` looks for the lock in the tenant's folder, where `jusou up
+    --tenants` held none, and rebuilt the tenant's read models beside its running services (the rows a service indexed
+    meanwhile lost until the next replay); a `jusou up` on a tenant's folder started beside it. None, said, when one is
+    in use; nothing is kept held then."""
+    held: list[IO[str]] = []
+    folders = [suite.data_dir, *(t.data_path.resolve() for t in suite.tenants)]
+    for folder in dict.fromkeys(folders):  # a tenant in the deployment's own folder is held once
+        one = hold_data_folder_or_say(folder, command if folder == suite.data_dir else f"{command} --tenants")
+        if one is None:
+            HeldFolders(held).close()
+            return None
+        held.append(one)
+    return HeldFolders(held)
+
+
 def hold_data_folder_or_say(data_dir: Path, command: str = "jusou up") -> IO[str] | None:
     """hold_data_folder for a command: None, the reason printed to stderr in Japanese and English, when the folder is
     in use by another suite or cannot be used (a file in its place, a folder it may not write): never a traceback."""
