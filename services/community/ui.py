@@ -30,7 +30,7 @@ from services.community.application import (
     community_programs,
     fiscal_year_of,
 )
-from shared.domain.wareki import local_time, today_in_japan
+from shared.domain.wareki import day_ja, local_time, today_in_japan
 from shared.kernel.journey import DomainError, NotFound, actor_label
 from shared.organisation.reference import (
     DIVISION_TITLES,
@@ -371,7 +371,7 @@ async def record_session(request: Request, app: App) -> Response:
         context = await call(_activities, request, app, form=text, form_at="session", error=str(refused))
         return ui.render(request, "community_activities.html", "地域づくりの活動と実績 / activities and figures",
                          status_code=refused.status, **context)
-    return redirect("/ui/activities", ok=f"開催を記録しました（{held.held_on}・{held.participants}人）/ session recorded")
+    return redirect("/ui/activities", ok=f"開催を記録しました（{day_ja(date.fromisoformat(held.held_on))}・{held.participants}人）/ session recorded")
 
 
 @router.post("/ui/groups", response_class=HTMLResponse, dependencies=[requires("resource.write")])
@@ -450,7 +450,7 @@ async def close_place(request: Request, app: App) -> Response:
     except DomainError as refused:
         context = await call(_places, request, app, form=text, form_at="closure", error=str(refused))
         return ui.render(request, "community_places.html", "拠点・居場所 / places", status_code=refused.status, **context)
-    return redirect("/ui/places", ok=f"閉所を記録しました（{closure.closed_on}）/ place closed")
+    return redirect("/ui/places", ok=f"閉所を記録しました（{day_ja(date.fromisoformat(closure.closed_on))}）/ place closed")
 
 
 router.include_router(casework_pages(ui, lambda case_id: "/ui/", "issue.read"))
