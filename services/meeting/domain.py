@@ -113,11 +113,14 @@ class PlanReview(JourneyAggregate):
 
     def list_for_closure(self, progress: str) -> None:
         if self.status != "closure_requested":
-            self._closure_listed(progress=progress)
+            self._closure_listed(progress=progress, listed_from=self.status)
 
     @event("ClosureListed")
-    def _closure_listed(self, progress: str) -> None:
+    def _closure_listed(self, progress: str, listed_from: str | None = None) -> None:
+        """`listed_from`: where the plan stood when its closure was asked (D7: a suspended one is ended or left
+        suspended, not continued); None on listings recorded before."""
         self.status, self.progress = "closure_requested", progress
+        self.closure_from = listed_from
 
     @event("Settled")
     def settle(self, status: str) -> None:
@@ -407,6 +410,13 @@ class Meeting(JourneyAggregate):
             )
         if outcome == "suspended" and not reason:
             raise Invalid("中断の理由を入力してください / a suspension needs a reason")
+        if outcome == "continued" and getattr(review, "closure_from", None) == "suspended":
+            raise NotOnAgenda(
+                "中断中のプランは「継続」にできません。評価は「終結」か「中断」のままです。支援を再び始めるときは、本人同意を"
+                "あらためて得て、重層的支援会議で「再開」してください / a suspended plan brought to closure is ended or left "
+                "suspended, not continued: it comes back in force only by its resumption at the 重層的支援会議, once "
+                "the person's consent was given again (D7, D9)"
+            )
         if outcome == "continued" and next_review_on is None:
             raise Invalid("次回の見直し日を入力してください / continuing needs a next review date")
         if outcome == "continued" and next_review_on is not None and next_review_on <= self.held_on:

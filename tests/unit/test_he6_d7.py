@@ -15,7 +15,7 @@ import pytest
 from support.municipality import ELDERLY, concern
 
 from services.intake.domain import CaseStillUnderPlan
-from shared.kernel.journey import Invalid
+from shared.kernel.journey import DomainError, Invalid
 from unit.builders import COORDINATOR, COUNTER_STAFF, PERSON, ROLES
 from unit.he6_suite import GOAL, OUTREACH_STAFF, Suite
 
@@ -104,3 +104,24 @@ def test_d7_a_plan_continued_to_the_day_after_the_sitting_across_the_fiscal_year
     plan = suite.collaboration.plan_view(collaboration_plan)
     assert (plan["status"], plan["next_review_on"]) == ("continued", "2027-04-01")
     assert suite.intake.case_view(case_id)["review_on"] == "2027-04-01"
+
+
+def test_d7_a_suspended_plan_brought_to_closure_is_ended_or_left_suspended_not_continued_around_its_resumption() -> None:
+    """D7: a suspended plan (中断) comes back in force by its own act, its resumption (再開, at the 重層的支援会議 once the
+    person's consent was given again: D9). Its owner may ask for its closure (to end it in 終結); the meeting then ends it
+    or leaves it suspended. 「継続」 there put the plan back in force without a resumption: the plan and the meeting said
+    継続, while intake, which follows PlanResumed, kept showing the case 中断 and let the counter record 対応終了."""
+    suite = Suite()
+    case_id, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+    suite.end(suite.collaboration, collaboration_plan, "suspended")
+    assert suite.intake.case_view(case_id)["status"] == "plan_suspended"
+    suite.ask_closure(suite.collaboration, collaboration_plan)
+
+    with pytest.raises(DomainError) as refused:
+        suite.evaluate(collaboration_plan, "continued", date(2027, 6, 1))
+
+    said = str(refused.value)
+    assert "再開" in said and " / " in said, said
+    assert suite.collaboration.plan_view(collaboration_plan)["status"] == "closure_requested"  # nothing recorded
+    suite.evaluate(collaboration_plan, "closed")  # 終結 as asked
+    assert suite.intake.case_view(case_id)["status"] == "plan_closed"
