@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jusou.ops import wait_seconds
 from jusou.runner import subscriptions
 from jusou.tenant import option as tenant_option
 from shared import tenancy
@@ -48,7 +49,7 @@ def register(commands: Any) -> None:
                      "lease bucket) as the operator (NATS_USER=jusou-operator), before any service starts: the step "
                      "Compose's nats-init and Kubernetes' Job nats-init run; of what exists, only JUSOU's consumer "
                      "limit is changed, raised to the suite's")
-    init.add_argument("--wait", type=float, metavar="SECONDS",
+    init.add_argument("--wait", type=wait_seconds, metavar="SECONDS",  # nan, -1: no wait at all, 1e400 for ever
                       help="make nothing: wait up to SECONDS until they are there (a service's init container, as the "
                            "service's own user), exit 1 if they are not")
     init.add_argument("--limits", action="store_true",
