@@ -19,6 +19,7 @@ from services.intake.access import (
 )
 from services.intake.domain import (
     RELATIONS,
+    UNDER_PLAN,
     Case,
     Household,
     NotAMember,
@@ -685,29 +686,44 @@ class IntakeApplication(KeptReads, CaseworkOwner):
     @handles(OutreachHandedOverV1)
     def _referred_by_outreach(self, envelope: Envelope, payload: OutreachHandedOverV1,
                               processing: ProcessingEvent[UUID]) -> None:
-        """D12: outreach hands a person to a counter: a referral waits there for reception."""
+        """D12: outreach hands a person to a counter: a referral waits there for reception. D11: one handed to
+        collaboration, of a case intake holds, is under collaboration from now on, with the primary agency named
+        (Case.note_handed_to_collaboration), as collaboration and the bus hold it."""
         if payload.to_program == "intake" and payload.counter:
             processing.collect_events(Referral(case_id=envelope.case_id, counter=payload.counter, reason=payload.reason))
+        elif payload.to_program == "collaboration":
+            try:
+                case = self._case(envelope.case_id)
+            except NotFound:
+                return  # a person outreach met before any counter: collaboration alone holds the case
+            case.note_handed_to_collaboration(payload.primary_agency, payload.reason)
+            processing.collect_events(case)
 
     @handles(MeetingCaseTakenUpV1)
     def _taken_up(self, envelope: Envelope, payload: MeetingCaseTakenUpV1, processing: ProcessingEvent[UUID]) -> None:
-        """D9 D10: a sitting took the case up; its members (codes) are a basis to read the person."""
-        try:
-            case = self._case(envelope.case_id)
-        except NotFound:
-            return  # a case that never passed intake: no person here to disclose
-        case.note_sitting(payload.meeting_id, payload.meeting_type, payload.held_on.isoformat(),
-                          payload.member_divisions)
-        processing.collect_events(case)
+        """D9 D10: a sitting took the case up; its members (codes) are a basis to read the person. D16: the household's
+        cases held in its plan were taken up with it (a case that never passed intake: nothing here)."""
+        cases = self._each_plan_case(envelope.case_id)
+        if cases and cases[0].status not in UNDER_PLAN:
+            cases = cases[:1]  # the household's plan no longer holds the others: the case alone was taken up
+        for case in cases:
+            case.note_sitting(payload.meeting_id, payload.meeting_type, payload.held_on.isoformat(),
+                              payload.member_divisions)
+            processing.collect_events(case)
 
     @handles(MeetingDecidedV1)
     def _decided(self, envelope: Envelope, payload: MeetingDecidedV1, processing: ProcessingEvent[UUID]) -> None:
-        try:
-            case = self._case(envelope.case_id)
-        except NotFound:
+        """D14: the case was decided at a meeting. D7: an approval of collaboration's plan brings a case shown 中断 or
+        終結 back under its plan (a suspended plan revised and approved again; a new plan after 終結), with the
+        household's cases held with it."""
+        cases = self._each_plan_case(envelope.case_id)
+        if not cases:
             return  # a case that never passed intake
-        case.note_meeting(payload.meeting_id, payload.meeting_type, payload.decision)
-        processing.collect_events(case)
+        cases[0].note_meeting(payload.meeting_id, payload.meeting_type, payload.decision)
+        for case in cases:
+            if payload.decision == "approved":
+                case.note_plan_approved(payload.plan_id, payload.meeting_id, payload.program)
+            processing.collect_events(case)
 
     @handles(CaseReturnedToIntakeV1)
     def _returned(self, envelope: Envelope, payload: CaseReturnedToIntakeV1, processing: ProcessingEvent[UUID]) -> None:
@@ -972,7 +988,7 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         for e in self.events_of(case_id):
             if isinstance(e, Case.Connected):
                 connected_on.append(e.timestamp.astimezone(JST).date())
-            elif isinstance(e, Case.Escalated | Case.JoinedHouseholdPlan):
+            elif isinstance(e, Case.Escalated | Case.JoinedHouseholdPlan | Case.HandedToCollaboration):
                 escalated_on = e.timestamp.astimezone(JST).date()
         return [DueItem(str(case_id), what, due, overdue, f"/ui/cases/{case_id}")
                 for what, due, overdue in due_at_intake(self.case_view(case_id), connected_on, escalated_on, on)]

@@ -359,6 +359,8 @@ class Case(JourneyAggregate):
         PlanResumed: ClassVar[type[Any]]
         ReviewNoted: ClassVar[type[Any]]
         ReferralTakenUp: ClassVar[type[Any]]
+        HandedToCollaboration: ClassVar[type[Any]]
+        PlanApprovedAgain: ClassVar[type[Any]]
 
     @event("Received")
     def __init__(
@@ -526,6 +528,47 @@ class Case(JourneyAggregate):
             return
         before = getattr(self, "suspended_from", None) or getattr(self, "ended_from", None)
         self.status = before if before in ("escalated", "linked") else "escalated"
+
+    def note_plan_approved(self, plan_id: UUID, meeting_id: UUID, program: str | None = None) -> None:
+        """D7: the meeting approved a plan of collaboration for the case (MeetingDecided approved) while the case showed
+        its plan 中断 or 終結: a suspended plan revised and approved again, or a new plan after 終結, is in force, so the
+        case is under its plan again (支援中), as after a resumption; a case taken up again at a counter whose plan was
+        suspended has it in force again (`held_plan`). Any other case records nothing (a first approval included)."""
+        if program not in _ESCALATION_PLAN:
+            return
+        held = self.status == "open" and getattr(self, "held_plan", None) == "suspended"
+        if self.status in ("plan_suspended", "plan_closed") or held:
+            self._plan_approved_again(plan_id=str(plan_id), meeting_id=str(meeting_id))
+
+    @event("PlanApprovedAgain")
+    def _plan_approved_again(self, plan_id: str, meeting_id: str) -> None:
+        if self.status not in ("plan_suspended", "plan_closed"):  # taken up at a counter meanwhile (held_plan)
+            self.held_plan = "in_force"
+            return
+        before = getattr(self, "suspended_from", None) or getattr(self, "ended_from", None)
+        self.status = before if before in ("escalated", "linked") else "escalated"
+
+    def note_handed_to_collaboration(self, primary_agency: str | None, reason: str) -> None:
+        """D11 D12: outreach handed the person of this case to collaboration (OutreachHandedOver), which now holds it
+        open with the primary agency named (a case it did not hold open: never escalated, returned to intake, its plan
+        ended, or closed here): the case is under collaboration as if escalated, with that one primary agency (as the
+        bus says, shared/domain/primary.py), not the counter's any more; 対応終了 waits for its plan. A case
+        collaboration holds open already (escalated, held in a household's plan, its plan suspended, or taken up at a
+        counter with that plan not ended) records nothing: the hand-over changes nothing there either."""
+        if self.status in ("escalated", "linked", "plan_suspended"):
+            return
+        if self.status == "open" and getattr(self, "held_plan", None) is not None:
+            return
+        self._handed_to_collaboration(primary_agency=primary_agency or self.primary, reason=reason,
+                                      status_before=self.status)
+
+    @event("HandedToCollaboration")
+    def _handed_to_collaboration(self, primary_agency: str, reason: str, status_before: str) -> None:
+        self.status = "escalated"
+        self.primary = primary_agency
+        self.closure = None
+        self.held_plan = None
+        self.household_plan = None
 
     def return_from_meeting(self, meeting_id: UUID, primary_agency: str, reason: str) -> None:
         """D5 D11: the meeting returned the case; intake is primary again, with the primary it names.

@@ -37,6 +37,8 @@ EVENT_LABELS = {
     "Case.ReviewNoted": "プランの見直し予定日",
     "Case.JoinedHouseholdPlan": "世帯のプランで連携",
     "Case.ReferralTakenUp": "アウトリーチからの紹介を受けて窓口で再び対応",
+    "Case.HandedToCollaboration": "アウトリーチから多機関協働へ（主担当の変更）",
+    "Case.PlanApprovedAgain": "プランの再承認（中断・終結のあと）",
     "Household.Formed": "世帯の登録",
     "Household.MemberAdded": "世帯員の追加",
     "Household.MemberRemoved": "世帯員の転出・削除",

@@ -125,3 +125,38 @@ def test_d7_a_suspended_plan_brought_to_closure_is_ended_or_left_suspended_not_c
     assert suite.collaboration.plan_view(collaboration_plan)["status"] == "closure_requested"  # nothing recorded
     suite.evaluate(collaboration_plan, "closed")  # 終結 as asked
     assert suite.intake.case_view(case_id)["status"] == "plan_closed"
+
+
+def test_d7_a_suspended_plan_revised_and_approved_again_puts_the_case_back_under_its_plan_at_intake() -> None:
+    """D7: a suspended plan may be revised and proposed again (plan.py EDITABLE); approved, it is in force: the case at
+    intake is under its plan again (支援中), not 「中断」, and 対応終了 waits for it. Before, intake followed PlanResumed
+    only: the case stayed 「中断」 and the counter could close it under the plan approved again."""
+    suite = Suite()
+    case_id, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+    suite.end(suite.collaboration, collaboration_plan, "suspended")
+    suite.collaboration.revise_plan(COORDINATOR, collaboration_plan, "入院後の方向性", [GOAL], ROLES)
+    suite.collaboration.propose_plan(COORDINATOR, collaboration_plan)
+    suite.pump()
+
+    suite.approve(collaboration_plan)
+
+    assert suite.collaboration.plan_view(collaboration_plan)["status"] == "approved"
+    assert suite.intake.case_view(case_id)["status"] == "escalated"
+    with pytest.raises(CaseStillUnderPlan):
+        suite.intake.close_case(COUNTER_STAFF, case_id, "resolved", "")
+
+
+def test_d7_a_new_plan_approved_after_the_last_one_ended_puts_the_case_back_under_a_plan_at_intake() -> None:
+    suite = Suite()
+    case_id, collaboration_plan, _ = escalated_with_outreach_plan(suite)
+    suite.end(suite.collaboration, collaboration_plan, "closed")
+    assert suite.intake.case_view(case_id)["status"] == "plan_closed"
+    new_plan = suite.collaboration.draft_plan(COORDINATOR, case_id, "次の段階", [GOAL], ROLES)
+    suite.collaboration.propose_plan(COORDINATOR, new_plan)
+    suite.pump()
+
+    suite.approve(new_plan)
+
+    assert suite.intake.case_view(case_id)["status"] == "escalated"
+    with pytest.raises(CaseStillUnderPlan):
+        suite.intake.close_case(COUNTER_STAFF, case_id, "resolved", "")

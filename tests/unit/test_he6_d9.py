@@ -113,3 +113,19 @@ def test_d9_a_store_caught_up_from_the_stream_knows_the_household_escalated_with
     with pytest.raises(ConsentMissing) as refused:
         meeting.decide(SECRETARIAT, sitting, plan_id, "approved", "合議", [], [], None, all_agree=True)
     assert str(other)[:8] in str(refused.value)
+
+
+def test_d9_d10_a_division_that_sat_where_the_household_plan_was_decided_reads_each_consenting_member() -> None:
+    """The 重層的支援会議 took the household's plan up (its lead case); the son's case, held in that plan, was discussed
+    there with his consent: a member division reads him on the consent basis (consent + a 重層的支援会議 that took his case
+    up), as it reads the lead case's person. Before, intake noted the sitting on the lead case alone: 403 for the son."""
+    from support.municipality import LEAD
+
+    suite = Suite()
+    mother_case, son_case, plan_id = household_plan(suite, son_consents=True)
+    suite.approve(plan_id)
+
+    coordinator = {"staff_id": "c1", "division": LEAD}
+    for case_id, person in ((mother_case, MOTHER), (son_case, SON)):
+        shown = suite.intake.disclose_person(coordinator, case_id, "consent", None)
+        assert shown["name"] == person["name"]
