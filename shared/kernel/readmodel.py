@@ -22,7 +22,8 @@ transaction:
 store; seals are never rebuilt, only re-checked (a rebuild must not bless a tampered store). The views are
 cleared and rebuilt in place, page by page, each page committed with its tracking position: a rebuild stopped
 half-way leaves rows and position agreeing, and the follower finishes it (on SQLite a rebuild of several pages
-writes on a connection of its own: `rebuilding`).
+writes on a connection of its own; on PostgreSQL the tables are truncated and each page is written in parts, each
+part's rows copied in with its position: `rebuilding`).
 
 SQLite keeps the view in its own file beside the store (`<service>.views.sqlite`), so indexing
 never waits for the store's writer lock; PostgreSQL keeps it in the service's schema.
@@ -38,6 +39,7 @@ import hashlib
 import sys
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,6 +74,9 @@ from shared.kernel.library import (
 GENESIS = "0" * 64
 BATCH = 500
 REBUILD_BATCH = 20000  # fewer, larger transactions when rebuilding (each commit writes the pages it dirtied)
+#: A PostgreSQL view writes a rebuild's page of `REBUILD_BATCH` events in parts of this many, each with its position
+#: (`ReadModelView.write_part`): its first write starts after a part is decoded, and the last one waited for is a part.
+REBUILD_PART = 4000
 #: A SQLite rebuild's own connection keeps up to this much of the view in its page cache (KiB; allocated as used,
 #: given back when the rebuild ends): the indexes' pages, written in key order, not read back and spilled each page.
 REBUILD_CACHE_KIB = 64 * 1024
@@ -245,6 +250,9 @@ def kind_of(topic: str) -> str:
 
 class ReadModelView(TrackingRecorder):
     """The view's interface (the same for POPO, SQLite and PostgreSQL)."""
+
+    #: Events per write when a catch-up reads pages of more (a rebuild): None, a page a write (`catch_up`).
+    write_part: int | None = None
 
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
         raise NotImplementedError
@@ -608,6 +616,9 @@ def _postgres_view_class() -> type[ReadModelView]:
     from psycopg.sql import SQL
 
     class PostgresReadModelView(_SQLMixin, PostgresTrackingRecorder, ReadModelView):
+        write_part = REBUILD_PART
+        _copying = False  # while `rebuilding`: the tables were emptied, each write copies its rows in (`_copied`)
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             for statement in self._view_statements():
@@ -615,6 +626,8 @@ def _postgres_view_class() -> type[ReadModelView]:
             self._unnest = {table: SQL(f"INSERT INTO {self._table(table)} SELECT * FROM unnest("
                                        + ", ".join(f"%b::{kind}[]" for kind in kinds) + ") ON CONFLICT DO NOTHING")
                             for table, kinds in POSTGRES_COLUMNS.items()}
+            self._copy = {table: SQL(f"COPY {self._table(table)} FROM STDIN (FORMAT BINARY)")
+                          for table in POSTGRES_COLUMNS}
             self._indexed: SQL | None = None
             if self.datastore.single_row_tracking:  # (the legacy multi-row tracking: the statements one by one)
                 made, indexed = self._index_function()
@@ -662,6 +675,8 @@ def _postgres_view_class() -> type[ReadModelView]:
             if self._indexed is None or not tracks_as_library(self):
                 super().index(batch, tracking)
                 return
+            if self._copying and self._copied(batch, tracking):
+                return
             params: list[Any] = []
             tables: dict[str, Sequence[Any]] = {"case_events": batch.case_rows, "person_events": batch.person_rows,
                       "aggregates": batch.aggregate_rows, "seals": batch.seal_rows, "quarantine": batch.quarantine_rows}
@@ -672,6 +687,45 @@ def _postgres_view_class() -> type[ReadModelView]:
             with self.datastore.get_connection() as conn, conn.cursor() as c:
                 c.execute(self._indexed, params, prepare=True)
                 c.fetchall()
+
+        def _copied(self, batch: IndexBatch, tracking: Tracking) -> bool:
+            """A rebuild's write (`rebuilding`): the position first (the library's upsert, refused with IntegrityError
+            as in `index`), then each table's rows copied in (`COPY … FROM STDIN`, binary), one transaction, commit
+            not waited for (`synchronous_commit` off, as `index`). PostgreSQL copies rows for about half the server's
+            time of `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` (bench/audit_replay.py --pg: the rebuild's
+            writes, not its reading, set its pace) and the client sends them without building arrays. COPY has no
+            ON CONFLICT: a row already there (one another writer indexed after the clear) rolls the copy back, and
+            the batch is written as the follower writes it (False), so that the rows are the same either way."""
+            import psycopg
+
+            tables = (("case_events", batch.case_rows), ("person_events", batch.person_rows),
+                      ("aggregates", batch.aggregate_rows), ("seals", batch.seal_rows),
+                      ("quarantine", batch.quarantine_rows))
+            try:
+                with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as c:
+                    c.execute(SQL("SET LOCAL synchronous_commit TO OFF"))
+                    track_in_transaction(self, c, tracking)
+                    for table, rows in tables:
+                        if rows:
+                            with c.copy(self._copy[table]) as copy:
+                                copy.set_types(list(POSTGRES_COLUMNS[table]))
+                                write = copy.write_row
+                                for row in rows:
+                                    write(row)
+            except IntegrityError as refused:
+                if isinstance(refused.__cause__, psycopg.errors.UniqueViolation):  # a row, not the position
+                    return False
+                raise
+            return True
+
+        @contextlib.contextmanager
+        def rebuilding(self, events: int) -> Iterator[None]:
+            """A rebuild's writes copy their rows into the tables `clear` emptied (`_copied`)."""
+            self._copying = True
+            try:
+                yield
+            finally:
+                self._copying = False
 
         def _table(self, name: str) -> str:
             return f'"{self.datastore.schema}"."jusou_{name}"'
@@ -708,14 +762,28 @@ def _postgres_view_class() -> type[ReadModelView]:
                     c.execute(self._unnest[table], [list(column) for column in zip(*rows, strict=True)])
 
         def clear(self, application_name: str) -> None:
-            with self.datastore.transaction(commit=True) as c:
-                for name in self.REBUILT:
-                    c.execute(SQL(f"DELETE FROM {self._table(name)}"))
-                c.execute(
-                    SQL(f'DELETE FROM "{self.datastore.schema}"."{self.tracking_table_name}" '
-                        "WHERE application_name = %s"),
-                    [application_name],
-                )
+            """The rebuilt tables emptied with `TRUNCATE` (fresh files, where `DELETE` left every row dead for the
+            rebuild's inserts to step over in the indexes until a vacuum), and the position forgotten, in one
+            transaction. `TRUNCATE` takes the tables for itself until it commits (a read of the view waits that
+            long, a few milliseconds); if a transaction holds one of them for more than `lock_timeout` (or the role
+            may not truncate), the rows are deleted instead, as before."""
+            import psycopg
+
+            forget = SQL(f'DELETE FROM "{self.datastore.schema}"."{self.tracking_table_name}" '
+                         "WHERE application_name = %s")
+            with self.datastore.get_connection() as conn:
+                try:
+                    with conn.transaction(), conn.cursor() as c:
+                        c.execute(SQL("SET LOCAL lock_timeout = '5s'"))
+                        c.execute(SQL("TRUNCATE " + ", ".join(self._table(name) for name in self.REBUILT)))
+                        c.execute(forget, [application_name])
+                    return
+                except (psycopg.errors.LockNotAvailable, psycopg.errors.InsufficientPrivilege):
+                    pass
+                with conn.transaction(), conn.cursor() as c:
+                    for name in self.REBUILT:
+                        c.execute(SQL(f"DELETE FROM {self._table(name)}"))
+                    c.execute(forget, [application_name])
 
     return PostgresReadModelView
 
@@ -795,65 +863,116 @@ class ReadModels(Projection[ReadModelView]):
     def catch_up(self, progress: Callable[[int], None] | None = None, limit: int = BATCH) -> int:
         """Index what the store holds beyond the view's position; return how many events were read.
 
-        Page by page, each page's rows written with its tracking in one transaction. When there is more
-        than one page (a rebuild, a service catching up after a pause), a page's transaction is written by
-        a second thread while this one reads and decrypts the next page: the database does its part of the
-        writing without the GIL, so on two cores the writing costs no time of its own. The next page is
-        sealed only once the previous one is written, and a page that another replica indexed first
-        (IntegrityError) sends the reading back to the view's position, as without the second thread."""
+        Page by page (`limit` events read at a time), each page's rows written with its tracking in one
+        transaction, or, on a view that writes a page in parts (`ReadModelView.write_part`: PostgreSQL's), each
+        part's. When there is more than one write (a rebuild, a service catching up after a pause), they are made
+        in order by a second thread while this one reads, decrypts and seals what follows, at most a page ahead:
+        the database does its part of the writing without the GIL, so on two cores the writing costs little time
+        of its own; in parts, the first write starts after one part is decoded, not a whole page, and the last one
+        waited for is one part's. Each page or part is sealed on from the link computed for the one before it
+        (the view's link there once that is written); a write that another replica made first (IntegrityError)
+        sends the reading back to the view's position, the writes queued behind it cancelled, as without the
+        second thread."""
         noted = getattr(self.app, "noted_views", None)
         if noted is not None:
             noted()  # a policy handler reads a view: `ServiceApplication.receive_many` records its batch first
         done = 0
         read = self._log_reader()
+        part = self.view.write_part if self.view.write_part and self.view.write_part < limit else limit
         writer: ThreadPoolExecutor | None = None
-        writing: tuple[Future[None], int] | None = None  # the page being written, and how many events it has
+        pending: deque[tuple[Future[None], int]] = deque()  # the writes submitted, in order, and their events
         with self._lock:
-            sealed_to, self._sealed_to = self._sealed_to, None  # (set again only by a last page committed here)
+            sealed_to, self._sealed_to = self._sealed_to, None  # (set again only by a last write committed here)
             try:
                 start = self.position() + 1
+                # the view's position is the one this process committed with this link: no seal past it (`_chained`)
+                chain = sealed_to[1] if sealed_to is not None and sealed_to[0] == start - 1 else None
+                trusted = chain is not None
                 while True:
                     rows = read(start, limit)
-                    batch = self._decoded(rows) if rows else None
-                    if writing is not None:
-                        written, writing = writing, None
-                        try:
-                            written[0].result()
-                        except IntegrityError:  # another replica indexed that page first: from the view's position
-                            start = self.position() + 1
+                    if not rows:
+                        written, refused = self._written(pending, progress, None)
+                        done += written
+                        if refused:  # another replica indexed a page first: from the view's position
+                            start, chain, trusted = self.position() + 1, None, False
                             continue
-                        done += written[1]
-                        if progress is not None:
-                            progress(written[1])
-                    if batch is None:
-                        if sealed_to is not None and sealed_to[0] == start - 1:
-                            self._sealed_to = sealed_to  # nothing new: still where this process left the view
+                        if chain is not None:  # the view's position and link are those committed here
+                            self._sealed_to = (start - 1, chain)
                         return done
-                    after = sealed_to[1] if sealed_to is not None and sealed_to[0] == start - 1 else None
-                    sealed_to = None  # (a page further on: the seals are read)
-                    chain = self._sealed(rows, batch, after)
-                    tracking = Tracking(application_name=self.app.name, notification_id=rows[-1][0])
-                    if len(rows) < limit:  # the last page: written here
-                        try:
-                            self.view.index(batch, tracking)
-                        except IntegrityError:
-                            start = self.position() + 1
-                            continue
-                        self._sealed_to = (rows[-1][0], chain)
-                        done += len(rows)
-                        if progress is not None:
-                            progress(len(rows))
-                        return done
-                    if writer is None:
-                        writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.app.name}-readmodels-writer")
-                    writing = (writer.submit(contextvars.copy_context().run, self.view.index, batch, tracking),
-                               len(rows))
-                    start = rows[-1][0] + 1
+                    first, last = rows[0][0], rows[-1][0]
+                    if chain is None:
+                        chain = self.view.seal_before(first)
+                        known = self.view.seals_between(first, last)
+                    else:  # (the link before this page is the one computed for the last page or part)
+                        known = {} if trusted else self.view.seals_between(first, last)
+                    trusted = False
+                    refused = False
+                    for at in range(0, len(rows), part):
+                        piece = rows[at:at + part] if part < len(rows) else rows
+                        batch = self._decoded(piece)
+                        chain = self._chained(piece, batch, chain, known)
+                        tracking = Tracking(application_name=self.app.name, notification_id=piece[-1][0])
+                        if len(rows) < limit and at + part >= len(rows):  # the last write: made here, after the others
+                            written, refused = self._written(pending, progress, None)
+                            done += written
+                            if refused:
+                                break
+                            try:
+                                self.view.index(batch, tracking)
+                            except IntegrityError:
+                                refused = True
+                                break
+                            self._sealed_to = (piece[-1][0], chain)
+                            done += len(piece)
+                            if progress is not None:
+                                progress(len(piece))
+                            return done
+                        if writer is None:
+                            writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.app.name}-readmodels-writer")
+                        pending.append((writer.submit(contextvars.copy_context().run, self.view.index, batch, tracking),
+                                        len(piece)))
+                        written, refused = self._written(pending, progress, limit)
+                        done += written
+                        if refused:
+                            break
+                    if refused:  # another replica indexed a page first: from the view's position
+                        start, chain = self.position() + 1, None
+                        continue
+                    start = last + 1
             finally:
-                if writing is not None:
-                    writing[0].exception()  # an error on the way out: no write left running behind the lock
-                if writer is not None:
-                    writer.shutdown()
+                if writer is not None:  # an error on the way out: no write left running behind the lock
+                    writer.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _written(pending: deque[tuple[Future[None], int]], progress: Callable[[int], None] | None,
+                 ahead: int | None) -> tuple[int, bool]:
+        """Take the writes done off the front of `pending`, waiting for the oldest while more than `ahead` events
+        are in flight (all of them when `ahead` is None): (events written, whether a write was refused). A refused
+        write (IntegrityError: another replica indexed past it) cancels the writes behind it that have not
+        started; one that had started is waited for and counted if it was written."""
+        done = 0
+        while pending:
+            future, events = pending[0]
+            if ahead is not None and not future.done() and sum(n for _, n in pending) <= ahead:
+                break
+            try:
+                future.result()
+            except IntegrityError:
+                pending.popleft()
+                for later, _ in pending:
+                    later.cancel()
+                for later, events in pending:
+                    if not later.cancelled() and later.exception() is None:
+                        done += events
+                        if progress is not None:
+                            progress(events)
+                pending.clear()
+                return done, True
+            pending.popleft()
+            done += events
+            if progress is not None:
+                progress(events)
+        return done, False
 
     def _decoded(self, rows: Sequence[Row]) -> IndexBatch:
         """The index rows of one page of the log (no seals yet): every event is decrypted, and a record that
@@ -882,21 +1001,17 @@ class ReadModels(Projection[ReadModelView]):
                 aggregate_rows.append((kind_of(topic), aggregate, position))
         return batch
 
-    def _sealed(self, rows: Sequence[Row], batch: IndexBatch, after: str | None = None) -> str:
-        """Every event of the page sealed: a new link for each event the view has not sealed, and the
-        view's link re-checked for each one it has (a mismatch is a changed or removed stored event); the link of
-        the page's last event.
+    def _chained(self, rows: Sequence[Row], batch: IndexBatch, chain: str, known: Mapping[int, str]) -> str:
+        """Every event of `rows` sealed on from `chain` (the link just before them): a new link for each event the
+        view has not sealed, and the view's link (`known`: position → link, the seals the view holds there)
+        re-checked for each one it has (a mismatch is a changed or removed stored event); the link of the last event.
 
-        `after`: the link of the view's position when this process committed that position with it and the view's
-        position read for this page is still that one (`catch_up`). Then the view holds no seal past it (a seal is
-        committed with the position that covers it; a rebuild clears the position, so it would have been read lower)
-        and the chain goes on from `after`: no read of the seals (two statements a page, issue 19)."""
-        first = rows[0][0]
-        if after is not None:
-            chain, known = after, {}
-        else:
-            chain = self.view.seal_before(first)
-            known = self.view.seals_between(first, rows[-1][0])
+        `catch_up` gives the link the view holds before the first page (`seal_before`), or, after a page or part it
+        sealed, the link it computed for that one's last event: the view's link there once that write is committed
+        (a link the view held is kept, not replaced). At the first page, when the view's position is the one this
+        process last committed with its link (`_sealed_to`), the view holds no seal past it (a seal is committed
+        with the position that covers it; a rebuild clears the position, so it would have been read lower): no
+        read of the seals at all (two statements a page, issue 19)."""
         for position, aggregate, version, topic, stored in rows:
             made = link(chain, position, aggregate, version, topic, stored)
             sealed = known.get(position)
