@@ -24,7 +24,7 @@ from pydantic import Field
 
 from shared.domain.plan import CLOSABLE, EDITABLE, IN_FORCE, STATUS_JA, Plan
 from shared.domain.plan_owner import PlanOwner
-from shared.domain.wareki import JST, local_time
+from shared.domain.wareki import JST, local_time, wareki
 from shared.kernel.journey import DomainError, NotFound, actor_label, recorded_by
 from shared.organisation.reference import agencies
 from shared.web.deps import application, call
@@ -183,8 +183,9 @@ def _form_of(plan: dict[str, Any], offered: list[dict[str, Any]]) -> dict[str, A
     members = plan.get("persons", [])[1:]
     written = {m["label"] for m in members}
     return {"support_direction": plan["support_direction"], "goals": plan["goals"] or [""], "roles": plan["roles"],
-            "intention": plan.get("intention", ""), "starts_on": plan.get("starts_on") or "",
-            "review_on": plan.get("review_on") or "",
+            "intention": plan.get("intention", ""),  # the period as staff type it (the field reads 和暦 or Western)
+            "starts_on": wareki(plan.get("starts_on"), with_gregorian=False),
+            "review_on": wareki(plan.get("review_on"), with_gregorian=False),
             "members": [*members, *(m for m in offered if m["label"] not in written)]}
 
 

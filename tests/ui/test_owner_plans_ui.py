@@ -94,7 +94,7 @@ async def test_outreach_and_participation_plans_through_their_pages(ui_suite: Su
     await expect(page).to_have_title(re.compile("プラン 下書き"))
     await expect(page.locator("#plan-status")).to_have_text("下書き")
     await expect(page.locator("body")).not_to_contain_text("第0版")
-    await expect(page.get_by_label("開始日")).to_have_value("2026-12-01")
+    await expect(page.get_by_label("開始日")).to_have_value("令和8年12月1日")  # as typed (HD session 24: the editor gives the period in 和暦)
     outreach_plan = plan_id_of(page)
     await page.get_by_role("button", name=re.compile("保存して会議へ提出")).click()
     await expect(page.get_by_role("alert")).to_contain_text("第1版を会議へ提出")

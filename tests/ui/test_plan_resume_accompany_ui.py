@@ -93,7 +93,7 @@ async def test_a_plan_filled_in_proposed_suspended_and_resumed_after_consent_giv
     await expect(page.locator("#plan-status")).to_have_text("下書き")
     await expect(page.locator("body")).not_to_contain_text("第0版")
     await expect(page.get_by_label("本人の意向")).to_have_value("母と家で暮らし続けたい。少しずつ外に出たい")
-    await expect(page.get_by_label("開始日")).to_have_value("2026-04-01")
+    await expect(page.get_by_label("開始日")).to_have_value("令和8年4月1日")  # as typed (HD session 24: the editor gives the period in 和暦)
     await expect(page.get_by_role("group", name="世帯員1").get_by_role("textbox", name=re.compile("^世帯員"))).to_have_value("母")
     await shoot(page, "plan-form-draft")
     found = re.search(r"/ui/plans/([0-9a-f-]{36})", page.url)
