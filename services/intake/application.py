@@ -784,17 +784,18 @@ class IntakeApplication(KeptReads, CaseworkOwner):
                        processing: ProcessingEvent[UUID]) -> None:
         """D18: the 見直し予定日 of a plan proposed for the case (due on 自分の担当 once near)."""
         if payload.review_on is not None:
-            self._note_review(envelope.case_id, payload.plan_id, payload.review_on, processing)
+            self._note_review(envelope.case_id, payload.plan_id, payload.review_on, payload.program, processing)
 
     @handles(PlanContinuedV1)
     def _plan_continued(self, envelope: Envelope, payload: PlanContinuedV1,
                         processing: ProcessingEvent[UUID]) -> None:
         """D18: the meeting continued the plan with a new review date."""
-        self._note_review(envelope.case_id, payload.plan_id, payload.next_review_on, processing)
+        self._note_review(envelope.case_id, payload.plan_id, payload.next_review_on, payload.program, processing)
 
-    def _note_review(self, case_id: UUID, plan_id: UUID, review_on: date, processing: ProcessingEvent[UUID]) -> None:
+    def _note_review(self, case_id: UUID, plan_id: UUID, review_on: date, program: str | None,
+                     processing: ProcessingEvent[UUID]) -> None:
         for case in self._each_plan_case(case_id):
-            case.note_plan_review(plan_id, review_on.isoformat())
+            case.note_plan_review(plan_id, review_on.isoformat(), program)
             processing.collect_events(case)
 
     # -- 世帯 (D16, issue 15) ---------------------------------------------------------------------------

@@ -483,9 +483,12 @@ class Case(JourneyAggregate):
         self.primary = primary_agency
         self.household_plan = {"household_ref": household_ref, "lead": lead_case_id, "related": []}
 
-    def note_plan_review(self, plan_id: UUID, review_on: str | None) -> None:
+    def note_plan_review(self, plan_id: UUID, review_on: str | None, program: str | None = None) -> None:
         """D18: the 見直し予定日 of the plan the case follows (PlanProposed's review_on, PlanContinued's next
-        review); recorded when it changes."""
+        review); recorded when it changes. Outreach's or participation's own plan for the case (D6) has its own date,
+        listed where that plan is kept: not this case's."""
+        if program not in _ESCALATION_PLAN:
+            return
         if review_on and review_on != getattr(self, "review_on", None):
             self._review_noted(plan_id=str(plan_id), review_on=review_on)
 
