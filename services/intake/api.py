@@ -30,7 +30,7 @@ from shared.web.casework_api import casework_router
 from shared.web.dates import ConsultationDate, WarekiBirthDate
 from shared.web.deps import Staff, Who, application
 from shared.web.limits import MAX_ITEMS, NAME_PATTERN, LongText, Name, Text, single_line
-from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, catalogue_page, page
 from shared.web.policy import reads_every_division, requires
 
 App = Annotated[IntakeApplication, Depends(application(IntakeApplication))]
@@ -507,9 +507,16 @@ def referrals(app: App, who: Who, request: Request, response: Response, limit: L
 def cases(app: App, who: Who, request: Request, response: Response, limit: Limit = None,
           cursor: Cursor = None) -> list[dict[str, Any]]:
     """The cases the caller's division may read (services/intake/access.py case_readers), oldest first; paged by
-    `limit` and `cursor` (a keyset: a case that becomes readable between two pages shifts nothing)."""
-    return page([c for c in app.cases() if may_read_case(who, c)], limit, cursor, request, response,
-                catalogue_order(lambda: app.ids_of(Case), "case_id"))
+    `limit` and `cursor` (a keyset: a case that becomes readable between two pages shifts nothing). A page reads
+    only its own cases (and the next one), not every case of the year."""
+    if limit is None and not cursor:
+        return [c for c in app.cases() if may_read_case(who, c)]
+
+    def readable(case_id: UUID) -> dict[str, Any] | None:
+        view = app.case_view(case_id)
+        return view if may_read_case(who, view) else None
+
+    return catalogue_page(app.ids_of(Case), limit, cursor, request, response, readable, "case_id")
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[requires("intake.case.read")])

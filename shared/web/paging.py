@@ -85,13 +85,45 @@ def _encode(key: Sequence[Any]) -> str:
 
 def _after(rows: list[T], key: Key, cursor: str) -> int:
     """Where the rows after the cursor's key begin (rows sorted by key)."""
+    last = _decoded(cursor)
+    try:
+        return next((n for n, row in enumerate(rows) if list(key(row)) > last), len(rows))
+    except TypeError as unreadable:  # a key of other kinds of values than this list's
+        raise CursorUnreadable(_UNREADABLE) from unreadable
+
+
+def _decoded(cursor: str) -> list[Any]:
     try:
         last = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(last, list):
-            raise TypeError(cursor)
-        return next((n for n, row in enumerate(rows) if list(key(row)) > last), len(rows))
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as unreadable:
         raise CursorUnreadable(_UNREADABLE) from unreadable
+    if not isinstance(last, list):
+        raise CursorUnreadable(_UNREADABLE)
+    return last
+
+
+def catalogue_page(ids: Sequence[Any], limit: int | None, cursor: str | None, request: Request, response: Response,
+                   row_of: Callable[[Any], Mapping[str, Any] | None], field: str) -> list[Any]:
+    """`page(rows, limit, cursor, request, response, catalogue_order(lambda: ids, field))` where `rows` would be
+    `row_of(i)` of every id of `ids` (the store's catalogue, oldest first) that is not None (None: a row the reader
+    may not see), making only the rows of the page asked (and the next one, which says there is a next page):
+    a page of 50 of a year's 5,000 cases decodes about 50 cases, not 5,000 (bench/volume.py). The same rows, order
+    and cursors as `page` on the whole list; neither limit nor cursor: every row."""
+    start = 0
+    if cursor:
+        last = _decoded(cursor)
+        try:
+            start = next((n for n in range(len(ids)) if [n] > last), len(ids))  # the keyset's key: (rank,)
+        except TypeError as unreadable:
+            raise CursorUnreadable(_UNREADABLE) from unreadable
+    rows: list[Any] = []
+    for found in ids[start:]:
+        if limit is not None and len(rows) > limit:
+            break
+        row = row_of(found)
+        if row is not None:
+            rows.append(row)
+    return page(rows, limit, cursor, request, response, catalogue_order(lambda: ids, field))
 
 
 def later_first(moment: str) -> float:
