@@ -89,6 +89,10 @@ def stream_configs() -> tuple[StreamConfig, ...]:
                  if config.name in LIMITS else config for config in STREAMS)
 
 
+#: how often a service's connection pings NATS, and how many pings may go unanswered before it is taken for stale
+PING_SECONDS, STALE_PINGS = 10, 2
+
+
 async def connect(url: str, name: str, user: str | None = None, password: str | None = None) -> Client:
     """A connection that reconnects for ever, without spinning (2 s between tries), to a NATS the suite
     supports (shared/messaging/natsversion.py): an older server raises UnsupportedNats, the connection closed.
@@ -107,6 +111,11 @@ async def connect(url: str, name: str, user: str | None = None, password: str | 
         reconnect_time_wait=2,
         connect_timeout=5,
         allow_reconnect=True,
+        # a NATS that stops answering without closing the connection (hung, or a network path that drops silently) is
+        # taken for gone after PING_SECONDS × (STALE_PINGS + 1), about 30 s, and reconnected; nats-py's defaults (120 s,
+        # 2) kept /readyz 200 and jusou_bus_connected 1 for up to 6 minutes (120 s × 3) while every publish timed out
+        ping_interval=PING_SECONDS,
+        max_outstanding_pings=STALE_PINGS,
         **({"user": credentials[0], "password": credentials[1], "inbox_prefix": inbox_prefix(credentials[0])}
            if credentials else {}),
     )
