@@ -18,7 +18,7 @@ from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
 from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, Name, Text
-from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, catalogue_page, page
 from shared.web.plan_api import plan_router
 from shared.web.policy import requires
 
@@ -198,9 +198,12 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
             responses={200: {"headers": PAGING_HEADERS}})
 def cases(app: App, who: Reader, request: Request, response: Response, limit: Limit = None,
           cursor: Cursor = None) -> list[dict[str, Any]]:
-    """多機関協働のケース一覧 (the caller's division scope), oldest escalation first; paged by `limit` and `cursor`."""
-    return page(app.scoped(app.cases(), who), limit, cursor, request, response,
-                catalogue_order(lambda: app.ids_of(CollaborationCase), "case_id"))
+    """多機関協働のケース一覧 (the caller's division scope), oldest escalation first; paged by `limit` and `cursor` (a
+    page reads only its own cases and the next one, not every case of the year)."""
+    if limit is None and not cursor:
+        return app.scoped(app.cases(), who)
+    return catalogue_page(app.ids_of(CollaborationCase), limit, cursor, request, response,
+                          lambda case_id: next(iter(app.scoped([app.case_view(case_id)], who)), None), "case_id")
 
 
 def case_version(app: CollaborationApplication, case_id: UUID) -> int:

@@ -102,3 +102,56 @@ def test_a_cursor_that_is_not_this_lists_is_refused_in_words(served: tuple[TestC
     for cursor in ("zzzz", "12", "WyJhIl0"):  # not base64 JSON; a position; ["a"] (another list's key)
         refused = client.get("/cases", params={"limit": 2, "cursor": cursor}, headers=COUNSELOR)
         assert refused.status_code == 422 and refused.json()["code"] == "cursor_unreadable", (cursor, refused.text)
+
+
+# -- collaboration's GET /cases: the same, with the generic division scope (a division its cases name) --------------
+
+@pytest.fixture
+def collaboration() -> Iterator[tuple[TestClient, Any]]:
+    from services.collaboration.application import CollaborationApplication
+    from services.collaboration.main import api
+
+    app = CollaborationApplication(env=dict(IN_MEMORY))
+    api.state.runtime = SimpleNamespace(app=app)
+    try:
+        yield TestClient(api), app
+    finally:
+        del api.state.runtime
+        app.close()
+
+
+def test_a_page_of_collaborations_cases_reads_its_own_cases_and_walks_as_the_whole_list(
+        collaboration: tuple[TestClient, Any]) -> None:
+    from support.municipality import HARDSHIP
+    from unit.builders import Upstream
+
+    client, app = collaboration
+    intake = Upstream("intake")
+    cases = []
+    for n in range(30):
+        case_id = uuid4()
+        agency = HARDSHIP.ja if n % 3 == 1 else ELDERLY.ja
+        assert app.receive(*intake.emit("CaseEscalated", {"reason": "複合的な課題", "concerns": ["高齢・介護"],
+                                                          "primary_agency": agency}, case_id))
+        cases.append(case_id)
+    elderly_supervisor = staff_headers("kanri-009", ELDERLY.division, "supervisor")  # the cases naming its division
+    whole = client.get("/cases", headers=elderly_supervisor)
+    assert whole.status_code == 200
+    expected = [c["case_id"] for c in whole.json()]
+    assert len(expected) == 20, len(expected)
+    asked = _cases_read(app, set(cases))
+
+    first = client.get("/cases", params={"limit": 3}, headers=elderly_supervisor)
+
+    assert [c["case_id"] for c in first.json()] == expected[:3] and first.headers.get("x-next-cursor")
+    assert len(set(asked)) <= 6, f"a page of 3 read {len(set(asked))} of the {len(cases)} cases"
+    for limit in (1, 7, 500):
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        while True:
+            answer = client.get("/cases", params=params, headers=elderly_supervisor)
+            seen += [c["case_id"] for c in answer.json()]
+            if "x-next-cursor" not in answer.headers:
+                break
+            params = {"limit": limit, "cursor": answer.headers["x-next-cursor"]}
+        assert seen == expected, limit
