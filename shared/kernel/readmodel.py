@@ -253,6 +253,9 @@ class ReadModelView(TrackingRecorder):
 
     #: Events per write when a catch-up reads pages of more (a rebuild): None, a page a write (`catch_up`).
     write_part: int | None = None
+    #: Whether a catch-up of several pages reads the next page (and its seals) on a thread of its own while it
+    #: decodes one (`catch_up`): PostgreSQL's, whose reads wait on the server.
+    read_ahead: bool = False
 
     def index(self, batch: IndexBatch, tracking: Tracking) -> None:
         raise NotImplementedError
@@ -617,6 +620,7 @@ def _postgres_view_class() -> type[ReadModelView]:
 
     class PostgresReadModelView(_SQLMixin, PostgresTrackingRecorder, ReadModelView):
         write_part = REBUILD_PART
+        read_ahead = True
         _copying = False  # while `rebuilding`: the tables were emptied, each write copies its rows in (`_copied`)
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -872,7 +876,9 @@ class ReadModels(Projection[ReadModelView]):
         waited for is one part's. Each page or part is sealed on from the link computed for the one before it
         (the view's link there once that is written); a write that another replica made first (IntegrityError)
         sends the reading back to the view's position, the writes queued behind it cancelled, as without the
-        second thread."""
+        second thread. On a view that reads ahead (`ReadModelView.read_ahead`: PostgreSQL's), the page after a
+        full one is read, with its seals, by a third thread while this one decodes: the wait for the server's rows
+        is off this thread's path too."""
         noted = getattr(self.app, "noted_views", None)
         if noted is not None:
             noted()  # a policy handler reads a view: `ServiceApplication.receive_many` records its batch first
@@ -881,6 +887,8 @@ class ReadModels(Projection[ReadModelView]):
         part = self.view.write_part if self.view.write_part and self.view.write_part < limit else limit
         writer: ThreadPoolExecutor | None = None
         pending: deque[tuple[Future[None], int]] = deque()  # the writes submitted, in order, and their events
+        reader: ThreadPoolExecutor | None = None
+        ahead: Future[tuple[list[Row], dict[int, str]]] | None = None  # the next page and its seals, being read
         with self._lock:
             sealed_to, self._sealed_to = self._sealed_to, None  # (set again only by a last write committed here)
             try:
@@ -889,7 +897,11 @@ class ReadModels(Projection[ReadModelView]):
                 chain = sealed_to[1] if sealed_to is not None and sealed_to[0] == start - 1 else None
                 trusted = chain is not None
                 while True:
-                    rows = read(start, limit)
+                    known: Mapping[int, str] | None = None
+                    if ahead is not None:
+                        (rows, known), ahead = ahead.result(), None
+                    else:
+                        rows = read(start, limit)
                     if not rows:
                         written, refused = self._written(pending, progress, None)
                         done += written
@@ -903,9 +915,13 @@ class ReadModels(Projection[ReadModelView]):
                     if chain is None:
                         chain = self.view.seal_before(first)
                         known = self.view.seals_between(first, last)
-                    else:  # (the link before this page is the one computed for the last page or part)
+                    elif known is None:  # (the link before this page is the one computed for the last page or part)
                         known = {} if trusted else self.view.seals_between(first, last)
                     trusted = False
+                    if len(rows) == limit and self.view.read_ahead:  # a full page: the next one read meanwhile
+                        if reader is None:
+                            reader = ThreadPoolExecutor(1, thread_name_prefix=f"{self.app.name}-readmodels-reader")
+                        ahead = reader.submit(contextvars.copy_context().run, self._page, read, last + 1, limit)
                     refused = False
                     for at in range(0, len(rows), part):
                         piece = rows[at:at + part] if part < len(rows) else rows
@@ -936,12 +952,23 @@ class ReadModels(Projection[ReadModelView]):
                         if refused:
                             break
                     if refused:  # another replica indexed a page first: from the view's position
+                        if ahead is not None:
+                            ahead.exception()  # (what it read is read again from there)
+                            ahead = None
                         start, chain = self.position() + 1, None
                         continue
                     start = last + 1
             finally:
                 if writer is not None:  # an error on the way out: no write left running behind the lock
                     writer.shutdown(wait=True, cancel_futures=True)
+                if reader is not None:
+                    reader.shutdown(wait=True, cancel_futures=True)
+
+    def _page(self, read: Callable[[int, int], list[Row]], start: int, limit: int) -> tuple[list[Row], dict[int, str]]:
+        """A page of the log read ahead, and the seals the view holds at its positions (`catch_up`: the writes of the
+        pages before it make none there)."""
+        rows = read(start, limit)
+        return rows, (self.view.seals_between(rows[0][0], rows[-1][0]) if rows else {})
 
     @staticmethod
     def _written(pending: deque[tuple[Future[None], int]], progress: Callable[[int], None] | None,

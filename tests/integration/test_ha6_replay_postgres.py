@@ -206,3 +206,34 @@ def test_issue19_a_postgresql_rebuild_killed_half_way_leaves_rows_and_position_a
         assert app.readmodels.view.dump() == expected and app.readmodels.seal_mismatches == []
     finally:
         app.close()
+
+
+def test_issue19_a_postgresql_rebuild_reads_the_next_page_while_it_decodes_one(
+        on_postgres: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait for the server's rows of the next page (and its seals) is off the decoding thread's path: each page
+    after a full one is read on the reader thread, and the rows are the live ones."""
+    app = filled(tmp_path, monkeypatch, 5)
+    try:
+        live = app.readmodels.view.dump()
+        expected, seals = reference(app)
+        head = app.recorder.max_notification_id()
+        read = app.readmodels._log_reader()
+        readers: list[tuple[int, str]] = []
+
+        def noted_read(start: int, limit: int) -> Any:
+            import threading
+
+            readers.append((start, threading.current_thread().name))
+            return read(start, limit)
+
+        monkeypatch.setattr(app.readmodels, "_read_log", noted_read)
+        monkeypatch.setattr(readmodel, "REBUILD_BATCH", 4)
+
+        assert app.readmodels.rebuild() == head
+        assert [start for start, _ in readers] == list(range(1, head + 2 if head % 4 == 0 else head + 1, 4))
+        assert readers[0][1] == "MainThread"
+        assert all(name.startswith("intake-readmodels-reader") for _, name in readers[1:]), readers
+        assert app.readmodels.view.dump() == live == expected
+        assert app.readmodels.view.seals(1, 1_000_000) == seals and app.readmodels.seal_mismatches == []
+    finally:
+        app.close()
