@@ -169,6 +169,26 @@ FIELD_LABELS = {
     "strands": "課題の解きほぐし", "lead": "主となるケース", "related": "関連するケース",
     "taken_up": "紹介を受けて再び対応した窓口", "status_before": "それまでの状態",
     "via": "受領の経路", "source_position": "送信元での記録番号", "returns": "会議から戻った理由",
+    # the plan's, the collaboration case's and the meeting's views (HD's review, session 24: shown by their code names)
+    "intention": "本人の意向", "starts_on": "開始日", "next_review_on": "次回の見直し日", "history": "会議の決定の履歴",
+    "revisions": "提出した版", "persons": "対象の人と目標", "label": "呼び方", "accompanying_since": "伴走支援の開始日",
+    "check_ins": "伴走支援の見守り", "agency": "機関", "responsibility": "役割", "contact": "担当者",
+    "agency_code": "機関コード", "strand_id": "課題ID", "concern": "分野", "description": "内容", "agenda": "議事次第",
+    "minutes": "会議録", "cases": "扱ったケース", "sitting": "開催の記録", "kind": "種類", "positions": "各機関の意見",
+    "position": "意見", "connect_to": "つなぎ先の事業", "member_divisions": "構成員の課", "evaluation": "評価",
+    "outcome": "結果", "result": "結果", "goal": "目標", "note": "記録", "course": "経過", "on": "日付", "how": "方法",
+    "next_step": "次の対応", "next_due": "次の対応の期日", "agreed": "合意事項", "content": "内容", "counterpart": "相手",
+    "contacted_at": "日時", "members": "構成員・世帯員", "stage": "関係の段階", "contacts": "接触の記録",
+    "handed_over_to": "引き継ぎ先", "address": "住所・所在地域", "needs": "ニーズ", "matches": "マッチング",
+    "placements": "参加", "reviews": "見直し", "shortages": "不足する社会資源", "resource_id": "資源ID",
+    "started_on": "開始日", "to_agency": "つなぎ先", "from_agency": "つなぎ元", "answer": "回答", "basis": "根拠",
+    "present": "出席者", "chair": "議長", "recorder": "記録者", "place": "場所", "starts_at": "開始時刻",
+    "ends_at": "終了時刻", "situation": "状況", "worked": "うまくいったこと", "resources": "社会資源",
+    "in_charge": "担当職員", "staff_id": "職員番号", "name": "名称", "capacity": "定員", "provider": "運営主体",
+    "opened_on": "開設日", "closed_on": "閉所日", "formed_on": "結成日", "place_id": "拠点ID", "ibasho": "居場所",
+    "participants": "参加者数", "new_participants": "新規参加者数", "volunteers": "ボランティア数",
+    "organisations": "参加団体", "summary": "内容", "forum": "取り組みの場", "initiatives": "取り組み",
+    "resolution": "解決", "issue_id": "地域課題ID", "relation": "続柄", "recorded_at": "記録日時",
 }
 #: Codes that the records hold as values (statuses, routes, decisions…), as staff say them; a code not here is shown as is.
 VALUE_LABELS = {
@@ -178,6 +198,9 @@ VALUE_LABELS = {
     "closure_requested": "終結の評価待ち", "accompanying": "伴走支援中", "awaiting": "待機", "waiting": "待機",
     "taken_up": "取り組み中", "resumed": "再開", "resolved": "解決済み", "started": "開始",
     "catch_up": "更新時の読み込み", "event": "受信",
+    "todo": "未着手", "working": "対応中",  # a strand's 状態 (課題の解きほぐし)
+    "agree": "賛成", "object": "異議", "reserve": "保留", "comment": "意見",  # each agency's position at a meeting
+    "decision": "決定", "evaluation": "終結評価", "resumption": "再開", "resource_gap": "地域の課題",  # the minutes' kinds
     **DECISION_LABELS, **MEETING_TYPE_LABELS, **PROGRAM_LABELS,
 }
 

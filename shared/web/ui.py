@@ -409,7 +409,7 @@ def state_value(value: Any, key: str = "", kind: str = "") -> str:
             return state_value(json.loads(text), key, kind)
         except ValueError:
             return text
-    if key == "division":
+    if key in ("division", "member_divisions"):  # a 支援会議's members: their divisions by name
         return division_label(text)
     if key == "counter":  # 受付窓口 by its name (the municipality file's), not its code
         return counter_display(text)
