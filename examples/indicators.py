@@ -166,12 +166,26 @@ async def connect(url: str, sign_in: SignIn, stop: asyncio.Event, refused: list[
 
 def kept_view(state: Path) -> dict[str, Any] | None:
     """The view saved in `state` (a new one when there is none), or None, said on stderr, when the file cannot keep
-    it: its folder is not there (it ended in a traceback at the first save, after catching up) or it holds no JSON."""
+    it: its folder is not there or may not be written (each ended in a traceback at the first save, after catching up),
+    or it holds no JSON."""
     if not state.parent.is_dir():
         print(f"--state {state}: the folder {state.parent} is not there: make it, or name a file in another one",
               file=sys.stderr)
         return None
-    if not state.exists():
+    try:  # the view is saved as <state>.tmp, then put in its place: a folder it may not write (or a name too long for
+        # it) ended in a traceback at the first save, after catching up
+        saved = state.with_suffix(".tmp")
+        made = not saved.exists()
+        with saved.open("a"):
+            pass
+        if made:
+            saved.unlink()
+        there = state.exists()
+    except OSError as exc:
+        print(f"--state {state}: the view cannot be saved there ({type(exc).__name__}: {exc.strerror or exc}): name a "
+              f"file in a folder this program may write", file=sys.stderr)
+        return None
+    if not there:
         return dict(json.loads(json.dumps(EMPTY)))
     try:
         return dict(json.loads(state.read_text()))
