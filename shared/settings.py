@@ -256,8 +256,8 @@ class Environment(BaseSettings):
         "JUSOU_DLQ_MAX_BYTES", 1 << 30,
         "the most the dead letters (`JUSOU_DLQ`) may take on NATS, in bytes (at least 16 MiB); `0`: no limit. Full, the "
         "stream refuses a new letter (never drops an old one): the consumer keeps the message unacknowledged and "
-        "retries (its `/readyz` degraded naming it, its log `inbox.run_failed`; `jusou status` names a stream 90 % full), until letters are replayed or "
-        "removed or the limit raised (`jusou nats init --limits`). "
+        "retries (its `/readyz` degraded naming it, its log `inbox.run_failed`; `jusou status` names a stream 90 % full), until letters are removed "
+        "(`jusou deadletters discard SEQ`) or the limit raised (`jusou nats init --limits`). "
         "Applied when the stream is made; an existing stream keeps its own until `jusou nats init --limits`",
         shown="1073741824 (1 GiB)", ge=0)
     replay_max_bytes: int = setting(
