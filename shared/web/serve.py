@@ -36,6 +36,7 @@ from shared.organisation.reference import exit_if_invalid as municipality_or_exi
 from shared.settings import Settings, exit_if_invalid
 from shared.tenancy import exit_if_invalid as tenants_or_exit
 from shared.web.limits import HEADERS_TOO_LARGE, MAX_HEADER_BYTES
+from shared.web.ui import SECURITY_HEADERS
 
 #: On SIGTERM: how long requests in flight may take before open streams are closed (jusou/runner.py waits 10 s).
 GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -52,8 +53,11 @@ UNREADABLE = ("HTTP のリクエストとして読めません（Content-Length 
 
 
 def _refusal(status_line: bytes, detail: str, code: str) -> bytes:
+    """An answer written before the app sees the request, with the security headers every answer carries (README:
+    CSP, nosniff, no-store…; HB's review, session 24: these two had none)."""
     body = json.dumps({"detail": detail, "code": code}, ensure_ascii=False).encode()
-    return (status_line + b"\r\ncontent-type: application/json\r\n"
+    security = b"".join(f"{name}: {value}\r\n".encode() for name, value in SECURITY_HEADERS.items())
+    return (status_line + b"\r\ncontent-type: application/json\r\n" + security +
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
 
 
