@@ -241,6 +241,11 @@ def resources_csv(app: App) -> Response:
                           r["at"][:10]] for r in _resources(app)])
 
 
+def _today() -> str:
+    """Today as the date fields offer it, as staff type dates (「令和8年12月8日」; the fields read 和暦 or Western)."""
+    return day_ja(today_in_japan()).split("（")[0]
+
+
 def _number(text: Any) -> Any:
     """A number typed in the form (full-width digits too) as the integer the command takes; anything
     else as typed, for the command model to refuse in words."""
@@ -316,7 +321,7 @@ def _activities(request: Request, app: CommunityApplication, **extra: Any) -> di
             "assignees": sorted({p["in_charge"] for p in places if p["in_charge"]}),
             "open_places": [p for p in places if not p["closed_on"]], "places_by_id": {p["place_id"]: p for p in places},
             "groups": app.groups(), "my_programs": _programs_for(staff_from_cookie(request)),
-            "today": today_in_japan().isoformat(), "form": {}, "form_at": "", "error": None, **extra}
+            "today": _today(), "form": {}, "form_at": "", "error": None, **extra}
 
 
 @router.get("/ui/activities", response_class=HTMLResponse, dependencies=[requires("resource.read")])
@@ -400,7 +405,7 @@ def _places(request: Request, app: CommunityApplication, **extra: Any) -> dict[s
             "program": request.query_params.get("program", ""),
             "assignees": sorted({p["in_charge"] for p in all_places if p["in_charge"]}),
             "my_programs": _programs_for(staff_from_cookie(request)),
-            "open_places": [p for p in all_places if not p["closed_on"]], "today": today_in_japan().isoformat(),
+            "open_places": [p for p in all_places if not p["closed_on"]], "today": _today(),
             "form": {}, "form_at": "", "error": None, "unlisted_offered": False,
             # the staff who may be named 担当職員, offered as the id is typed (none without a roster: the city's IdP)
             "place_staff": [r.staff_id for r in roster(principal(request), "community", (), "resource.write") or []],
