@@ -184,7 +184,8 @@ class MeetingApplication(KeptReads):
     def put_on_agenda(self, actor: dict[str, str], meeting_id: UUID, plan_id: UUID | None = None,
                       case_id: UUID | None = None) -> list[dict[str, str]]:
         """議事次第: put a plan (one the meeting was sent) or a case on the sitting's agenda, after the others.
-        A case put on it is taken up too (D10: the basis of a 支援会議 disclosure)."""
+        A case put on it is taken up too (D10: the basis of a 支援会議 disclosure; D9: at a 重層的支援会議 only with
+        the person's consent, as `take_up`)."""
         if (plan_id is None) == (case_id is None):
             raise Invalid("議題にするプランかケースのどちらか1つを指定してください / give a plan or a case")
         meeting = self._meeting(meeting_id)
@@ -193,7 +194,7 @@ class MeetingApplication(KeptReads):
                 meeting.put_on_agenda("plan", plan_id, self.listed(plan_id).case_id)
             else:
                 assert case_id is not None
-                meeting.take_up(case_id, list(self.members(meeting)))
+                meeting.take_up(case_id, list(self.members(meeting)), self._consent_asked(meeting, case_id))
                 meeting.put_on_agenda("case", case_id, case_id)
         self.save(meeting)
         return list(meeting.agenda)
@@ -332,11 +333,13 @@ class MeetingApplication(KeptReads):
 
     def take_up(self, actor: dict[str, str], meeting_id: UUID, case_id: UUID) -> dict[str, Any]:
         """議題にする (D10): the sitting takes up a case, with or without a plan. For a 支援会議 this is
-        what lets its members read the person's information at intake (MeetingCaseTakenUp)."""
-        meeting = self._meeting(meeting_id)
-        with acting(actor):
-            meeting.take_up(case_id, list(self.members(meeting)))
-        self.save(meeting)
+        what lets its members read the person's information at intake (MeetingCaseTakenUp). D9: a 重層的支援会議 takes up
+        only a case whose person's consent covers it (ConsentMissing, nothing recorded); a 支援会議 any case (D10)."""
+        with self.checked_together(meeting_id, case_id):
+            meeting = self._meeting(meeting_id)
+            with acting(actor):
+                meeting.take_up(case_id, list(self.members(meeting)), self._consent_asked(meeting, case_id))
+            self.save(meeting)
         return {"meeting_id": str(meeting_id), "case_id": str(case_id), "cases": list(meeting.cases)}
 
     @staticmethod

@@ -48,6 +48,15 @@ class ConsentMissing(DomainError):
     """D9: the 重層的支援会議 discusses a case only with the person's consent."""
 
 
+#: D9 D10: a case with no consent covering the 重層的支援会議, taken up there (議題にする, or put on its 議事次第)
+TAKE_UP_WITHOUT_CONSENT = (
+    "本人同意（重層的支援会議での情報共有）がないため、重層的支援会議ではこのケースを議題にできません" + ARRIVING_JA
+    + "。窓口で本人の同意を記録してから議題にするか、支援会議で検討してください（支援会議は本人同意がなくても検討できます） / "
+    "no consent covering the 重層的支援会議: it cannot take up this case. Record the person's consent at intake, then "
+    "take the case up, or take it to a 支援会議, which may discuss it without consent (D9, D10)" + ARRIVING_EN
+)
+
+
 class OpenObjection(DomainError):
     """D5: a decision is a consensus; an agency's open objection blocks it."""
 
@@ -280,8 +289,15 @@ class Meeting(JourneyAggregate):
         self.minutes: list[dict[str, Any]] = []
         self.cases: list[str] = []
 
-    def take_up(self, case_id: UUID, member_divisions: list[str]) -> None:
-        """議題にする: the sitting takes up a case (D10: the basis of a 支援会議 disclosure); once per case."""
+    def take_up(self, case_id: UUID, member_divisions: list[str], consent_granted: bool | None = None) -> None:
+        """議題にする: the sitting takes up a case (D10: the basis of a 支援会議 disclosure); once per case.
+
+        D9: a 重層的支援会議 discusses a case only with the person's consent: `consent_granted` (whether a consent
+        covering the 重層的支援会議 was heard) is given where the take-up is the command itself (議題にする, a case
+        put on the 議事次第) and refused when False there; None where a decision, an evaluation or a resumption takes
+        its plan's case up (each checks the consent itself, with its own message). A 支援会議 needs none (D10)."""
+        if self.meeting_type == "jusou_shien_kaigi" and consent_granted is False:
+            raise ConsentMissing(TAKE_UP_WITHOUT_CONSENT)
         if str(case_id) not in getattr(self, "cases", []):
             self._taken_up(case_id=case_id, meeting_type=self.meeting_type, held_on=self.held_on,
                            member_divisions=sorted(member_divisions))

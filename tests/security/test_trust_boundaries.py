@@ -61,6 +61,13 @@ def person_url(journey: Journey, case_id: str) -> str:
     return journey.urls["intake"] + f"/cases/{case_id}/person"
 
 
+async def consent_to_the_jusou_meeting(journey: Journey, case_id: str) -> None:
+    """D9: the person's consent to sharing at the 重層的支援会議, recorded at the counter and heard by the meeting."""
+    await journey.post("intake", f"/cases/{case_id}/consent", {"scope": "重層的支援会議での情報共有", "granted": True,
+                                                               "method": "書面", "covers": ["jusou_shien_kaigi"]}, KOUKI)
+    await journey.get_when("meeting", f"/consents/{case_id}", lambda c: c["granted"], "the consent at the meeting")
+
+
 async def disclosures(journey: Journey, case_id: str) -> int:
     case = (await journey.http.get(journey.urls["intake"] + f"/cases/{case_id}")).json()
     return int(case["disclosures"])
@@ -82,6 +89,7 @@ async def test_trust_d10_a_made_up_or_wrong_meeting_is_no_basis_and_members_of_t
     jusou = await convene(journey, "jusou_shien_kaigi", [LEAD_NAME, DISABILITY.ja])
     shien = await convene(journey, "shien_kaigi", [LEAD_NAME, DISABILITY.ja])
     other_shien = await convene(journey, "shien_kaigi", [LEAD_NAME, CHILDCARE.ja])
+    await consent_to_the_jusou_meeting(journey, case_id)  # D9: the 重層的支援会議 takes the case up with it only
     for meeting_id in (jusou, shien):
         taken = await journey.post("meeting", f"/meetings/{meeting_id}/cases", {"case_id": case_id}, SECRETARIAT)
         assert case_id in taken["cases"]
@@ -128,6 +136,7 @@ async def test_trust_d9_a_consent_is_read_for_what_it_covers(journey: Journey) -
     assert narrow.status_code == 403, "consent to the 重層的支援会議 is not consent for every agency"
 
     jusou = await convene(journey, "jusou_shien_kaigi", [LEAD_NAME, ELDERLY.ja])
+    await journey.get_when("meeting", f"/consents/{case_id}", lambda c: c["granted"], "the consent at the meeting (D9)")
     await journey.post("meeting", f"/meetings/{jusou}/cases", {"case_id": case_id}, SECRETARIAT)
     await journey.get_when("intake", f"/cases/{case_id}", lambda c: c["sittings"], "the sitting at intake")
     at_meeting = await journey.http.get(url, params={"basis": "consent"}, headers=COORDINATOR)

@@ -145,6 +145,7 @@ def test_sitting_refuses_a_chair_not_present_and_a_person_of_no_attending_agency
 
 def test_agenda_keeps_plans_and_cases_in_order(s: Sitting) -> None:
     first, second, case_id = s.plan(), s.plan(), uuid4()
+    assert s.app.receive(*s.intake.emit("ConsentRecorded", consent_recorded(True), case_id))  # D9: taken up with it
     sitting = s.convene(agenda=[second])
     s.app.put_on_agenda(SECRETARIAT, sitting, case_id=case_id)
     agenda = s.app.put_on_agenda(SECRETARIAT, sitting, plan_id=first)
