@@ -376,12 +376,18 @@ def record_learning(meeting_id: UUID, body: LearningIn, app: App, actor: Staff) 
         list(body.concerns)))
 
 
+#: the longest `q` of the 事例集's search: each word is looked for in every learning, and 6,000 words of one character
+#: (「の の の …」, a 60 KB address) took 1.6 s of a worker thread over 80 learnings (HB's review, session 24)
+LEARNING_WORDS_MAX = 200
+
+
 @router.get("/learnings", dependencies=[requires("meeting.read")], responses={200: {"headers": PAGING_HEADERS}})
 def learnings(app: App, request: Request, response: Response,
-              concern: Annotated[str | None, Query(description="相談内容の分野のコード（GET /reference/concerns） / a "
-                                                               "concern field's code (GET /reference/concerns)")] = None,
-              q: Annotated[str, Query(description="語（空白で区切るとすべてを含む学び） / words: the learnings holding "
-                                                  "every one, separated by spaces")] = "",
+              concern: Annotated[str | None, Query(max_length=100, description=(
+                  "相談内容の分野のコード（GET /reference/concerns） / a concern field's code (GET /reference/concerns)"))] = None,
+              q: Annotated[str, Query(max_length=LEARNING_WORDS_MAX, description=(
+                  f"語（空白で区切るとすべてを含む学び。{LEARNING_WORDS_MAX} 文字まで） / words: the learnings holding every one, "
+                  f"separated by spaces (at most {LEARNING_WORDS_MAX} characters)"))] = "",
               limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
     """事例集: every counter's staff search the learnings by concern field (code) and words, newest first; paged by
     `limit` and `cursor` (a keyset: a learning recorded since the first page comes before it, and shifts nothing)."""
@@ -392,9 +398,9 @@ def learnings(app: App, request: Request, response: Response,
 @router.get("/learnings/takeaways", dependencies=[requires("meeting.read")],
             responses={200: {"headers": PAGING_HEADERS}})
 def takeaways(app: App, who: Reader, request: Request, response: Response,
-              agency: Annotated[str | None, Query(description="出席した機関の名前（省略: 読み手の課の機関すべて） / an "
-                                                              "attending agency's name (none: every agency of the "
-                                                              "reader's division)")] = None,
+              agency: Annotated[str | None, Query(max_length=200, description=(
+                  "出席した機関の名前（省略: 読み手の課の機関すべて） / an attending agency's name (none: every agency of "
+                  "the reader's division)"))] = None,
               limit: Limit = None, cursor: Cursor = None) -> list[LearningOut]:
     """持ち帰り: the learnings an attending agency received (`agency`), or, without it, those of every agency
     of the reader's division; newest first, paged by `limit` and `cursor` as `/learnings`."""
