@@ -26,6 +26,8 @@ async def test_a_case_number_typed_short_is_said_beside_the_field_and_the_whole_
         journey = Journey({name: ui_suite.url(name) for name in ui_suite.services}, client)
         case_id = await journey.receive_and_escalate()
         meeting_id = await journey.convene()
+        # D9: the 重層的支援会議 takes up a case once the person's consent reached it
+        await journey.get_when("meeting", f"/consents/{case_id}", lambda c: c["granted"], "the consent at the meeting")
     await sign_in(page, meeting, "kaigi-001", LEAD, "secretariat")
     await page.goto(f"{meeting}/ui/meetings/{meeting_id}")
 
