@@ -50,7 +50,8 @@ def urls_of(args: argparse.Namespace) -> dict[str, str]:
 
 class Suite:
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.proc = env, log, None
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> float:
         began = time.monotonic()

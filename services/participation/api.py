@@ -18,7 +18,7 @@ from shared.web.casework_api import casework_router
 from shared.web.deps import Staff, Who, application
 from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
 from shared.web.limits import MAX_ITEMS, Name, Need, Text
-from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, page
+from shared.web.paging import PAGING_HEADERS, Cursor, Limit, catalogue_order, catalogue_page, page
 from shared.web.plan_api import PlanDate, plan_router
 from shared.web.policy import requires
 
@@ -158,8 +158,11 @@ def supports(app: App, reader: Reader, request: Request, response: Response, lim
              cursor: Cursor = None) -> list[dict[str, Any]]:
     """参加支援一覧: the supports of the cases the reader's division may see, oldest first; paged by `limit` and
     `cursor` (a keyset: a support that leaves or joins the reader's scope between two pages shifts nothing)."""
-    return page(app.visible_supports(reader), limit, cursor, request, response,
-                catalogue_order(lambda: app.ids_of(Support), "case_id"))
+    if limit is None and not cursor:
+        return app.visible_supports(reader)
+    return catalogue_page(app.ids_of(Support), limit, cursor, request, response,  # a page reads its own supports
+                          lambda support_id: next(iter(app.scoped([app.support_view(support_id)], reader)), None),
+                          "case_id")
 
 
 @router.get("/supports/{case_id}", response_model=SupportOut, dependencies=[requires("support.read")],

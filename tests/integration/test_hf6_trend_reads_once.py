@@ -37,7 +37,7 @@ def _decodes(intake: IntakeApplication) -> list[str]:
         seen.append(stored.topic)
         return decode(stored)
 
-    intake.mapper.to_domain_event = counting  # type: ignore[method-assign]
+    intake.mapper.to_domain_event = counting  # type: ignore[method-assign,assignment]
     return seen
 
 

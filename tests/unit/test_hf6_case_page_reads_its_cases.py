@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from support.auth import staff_headers
 from support.municipality import CHILDCARE, ELDERLY, concern
-from unit.builders import IN_MEMORY
 
 from services.intake.application import IntakeApplication
 from shared.organisation.reference import COUNTERS
+from unit.builders import IN_MEMORY
 
 COUNSELOR = staff_headers("kouki-012", ELDERLY.division, "counselor")  # reads its own division's cases only
 
@@ -42,17 +42,18 @@ def _receive(app: IntakeApplication, counter: str) -> UUID:
     return case_id
 
 
-def _cases_read(app: IntakeApplication, cases: set[UUID]) -> list[UUID]:
+def _cases_read(app: Any, cases: set[UUID]) -> list[UUID]:
     """The cases whose events the store is asked for from now on (a decode, or the check of a kept one)."""
     asked: list[UUID] = []
     get = app.events.get
 
-    def counting(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        aggregate_id = args[0] if args else kwargs.get("originator_id")
         if aggregate_id in cases:
             asked.append(aggregate_id)
-        return get(aggregate_id, *args, **kwargs)
+        return get(*args, **kwargs)
 
-    app.events.get = counting  # type: ignore[method-assign]
+    app.events.get = counting
     return asked
 
 
@@ -123,6 +124,7 @@ def collaboration() -> Iterator[tuple[TestClient, Any]]:
 def test_a_page_of_collaborations_cases_reads_its_own_cases_and_walks_as_the_whole_list(
         collaboration: tuple[TestClient, Any]) -> None:
     from support.municipality import HARDSHIP
+
     from unit.builders import Upstream
 
     client, app = collaboration
@@ -155,3 +157,50 @@ def test_a_page_of_collaborations_cases_reads_its_own_cases_and_walks_as_the_who
                 break
             params = {"limit": limit, "cursor": answer.headers["x-next-cursor"]}
         assert seen == expected, limit
+
+
+# -- participation's GET /supports: the same ----------------------------------------------------------------------
+
+def test_a_page_of_supports_reads_its_own_supports_and_walks_as_the_whole_list() -> None:
+    from support.municipality import LEAD
+
+    from services.participation.application import ParticipationApplication
+    from services.participation.main import api
+    from unit.builders import Upstream
+
+    app = ParticipationApplication(env=dict(IN_MEMORY))
+    api.state.runtime = SimpleNamespace(app=app)
+    try:
+        client = TestClient(api)
+        meeting = Upstream("meeting")
+        cases = []
+        for _ in range(20):
+            case_id = uuid4()
+            assert app.receive(*meeting.emit("MeetingDecided", {
+                "meeting_id": str(uuid4()), "meeting_type": "shien_kaigi", "plan_id": str(uuid4()),
+                "decision": "approved", "attendees": ["福祉総務課"], "reasons": "合議",
+                "connect_to": ["participation"]}, case_id))
+            cases.append(case_id)
+        worker = staff_headers("sanka-002", LEAD, "participation_worker")
+        whole = client.get("/supports", headers=worker)
+        expected = [s["case_id"] for s in whole.json()]
+        assert whole.status_code == 200 and expected == [str(c) for c in cases]
+        asked = _cases_read(app, set(cases))
+
+        first = client.get("/supports", params={"limit": 3}, headers=worker)
+
+        assert [s["case_id"] for s in first.json()] == expected[:3] and first.headers.get("x-next-cursor")
+        assert len(set(asked)) <= 4, f"a page of 3 read {len(set(asked))} of the {len(cases)} supports"
+        for limit in (1, 6, 500):
+            seen: list[str] = []
+            params: dict[str, Any] = {"limit": limit}
+            while True:
+                answer = client.get("/supports", params=params, headers=worker)
+                seen += [s["case_id"] for s in answer.json()]
+                if "x-next-cursor" not in answer.headers:
+                    break
+                params = {"limit": limit, "cursor": answer.headers["x-next-cursor"]}
+            assert seen == expected, limit
+    finally:
+        del api.state.runtime
+        app.close()
