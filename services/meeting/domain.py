@@ -153,8 +153,12 @@ class PlanReview(JourneyAggregate):
         self.__dict__["_related_case_ids"] = list(related_case_ids)
 
     def view(self) -> dict[str, Any]:
+        """The agenda's row; a closure asked while the plan was suspended says so (`closure_from`: D7, the evaluation
+        form offers 終結 and 中断 only there, as `Meeting.evaluate` refuses 継続)."""
+        asked_from = getattr(self, "closure_from", None) if self.status == "closure_requested" else None
         return {"plan_id": str(self.plan_id), "case_id": str(self.case_id), "program": self.program,
                 "revision": self.revision, "status": self.status, "progress": self.progress,
+                **({"closure_from": asked_from} if asked_from == "suspended" else {}),
                 **{k: list(v) if isinstance(v, list) else v for k, v in self.summary.items()}}  # (a read's: copies)
 
 
