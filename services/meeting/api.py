@@ -362,7 +362,9 @@ def record_sitting(meeting_id: UUID, body: SittingIn, app: App, actor: Staff,
 
 @router.post("/meetings/{meeting_id}/agenda", status_code=201, dependencies=[requires("meeting.convene")])
 def put_on_agenda(meeting_id: UUID, body: AgendaIn, app: App, actor: Staff) -> list[AgendaEntryOut]:
-    """議事次第: put a plan or a case on the sitting's agenda (in order; a case is taken up, D10)."""
+    """議事次第: put a plan or a case on the sitting's agenda (in order; a case is taken up, D10). A case at a
+    重層的支援会議 is refused (409 `consent_missing`, nothing recorded) without the person's consent covering it (D9):
+    record it at intake first, or take the case to a 支援会議."""
     return [AgendaEntryOut.model_validate(item)
             for item in app.put_on_agenda(actor, meeting_id, body.plan_id, body.case_id)]
 
@@ -418,7 +420,9 @@ def take_up(meeting_id: UUID, body: TakeUpIn, app: App, actor: Staff) -> TakenUp
     """議題にする (D10): the sitting takes up a case, with or without a plan. At a 支援会議 this lets the
     member divisions read the person's information at intake (basis `shien_kaigi` with this meeting_id);
     deciding or evaluating a plan at a sitting takes its case up too. Published as MeetingCaseTakenUp
-    (the member divisions' codes, never the minutes)."""
+    (the member divisions' codes, never the minutes). D9: a 重層的支援会議 refuses (409 `consent_missing`, nothing
+    recorded) a case whose person's consent does not cover it: record it at intake first, or take the case to a
+    支援会議, which needs none (D10)."""
     return TakenUpOut.model_validate(app.take_up(actor, meeting_id, body.case_id))
 
 

@@ -72,7 +72,7 @@ def test_d9_meeting_refuses_to_take_up_a_case_without_consent(
 
     for case_id in (no_consent, other_only):
         taken = client.post(f"/meetings/{jusou}/cases", json={"case_id": str(case_id)}, headers=SECRETARY)
-        assert taken.status_code == 409, taken.text
+        assert taken.status_code == 409 and taken.json()["code"] == "consent_missing", taken.text
         _says_what_to_do(taken.json()["detail"])
         on_agenda = client.post(f"/meetings/{jusou}/agenda", json={"case_id": str(case_id)}, headers=SECRETARY)
         assert on_agenda.status_code == 409, on_agenda.text
@@ -124,6 +124,7 @@ def test_d9_the_take_up_routes_declare_the_refusal(served: tuple[TestClient, Mee
     paths = client.get("/openapi.json", headers=SECRETARY).json()["paths"]
     for path in ("/meetings/{meeting_id}/cases", "/meetings/{meeting_id}/agenda"):
         assert "409" in paths[path]["post"]["responses"], path
+        assert "409 `consent_missing`" in paths[path]["post"]["description"], path  # what refuses it, and why
 
 
 def test_d9_the_jusou_meetings_page_says_which_cases_it_may_take_up(
