@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import time
 import unicodedata
@@ -513,10 +514,24 @@ def _partitions_together(consumers: list[dict[str, Any]], partitions: int,
     return rows
 
 
+def _watch_ends_on_signals() -> None:
+    """`--watch` ends on Ctrl-C (SIGINT) however it was started: in the background from a script (`jusou status --watch
+    --json >> status.jsonl &`) the shell hands it SIGINT ignored, Python keeps an ignored SIGINT ignored, and `kill
+    -INT` did nothing (as for `jusou up`, jusou/cli.py); SIGTERM (kill, systemd, a container's stop) ends it the same
+    way, with the status of the last look, instead of killing it between two lines."""
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def status(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     urls, url = service_urls(), nats_url()
+    if args.watch is not None:
+        _watch_ends_on_signals()
     if args.json and args.watch is not None:  # JSON Lines: one object a line, again every args.watch s, to Ctrl-C
         found = asyncio.run(gather_status(urls, url))
         try:
