@@ -6,7 +6,7 @@ halves keep the Western dates; what is refused is as before."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -52,7 +52,7 @@ def test_a_birth_date_out_of_bounds_names_the_first_day_and_today_as_the_pages_d
 
 def test_a_moment_past_the_bound_names_the_last_day_in_wareki() -> None:
     latest = _years_from(today(), YEARS_AROUND)
-    moment = datetime.combine(latest + timedelta(days=1), datetime.min.time(), timezone.utc)
+    moment = datetime.combine(latest + timedelta(days=1), datetime.min.time(), UTC)
     japanese, english = _refusal(check_moment, moment)
     assert day_ja(latest) in japanese, japanese
     assert "令和" not in english and latest.isoformat() in english
