@@ -409,7 +409,12 @@ def document_refusals(api: FastAPI) -> None:
                 operation["security"] = [] if action == PUBLIC else [{"bearer": []}]
                 responses = operation.setdefault("responses", {})
                 for status in refusals_of(method, path, action, operation):
-                    responses[str(status)] = {"description": REFUSALS[status], "content": body}
+                    # a route's own word on a refusal (`responses={409: {"description": …}}`) stays, before the
+                    # common one: what this route refuses and why, then the codes every refusal of the status has
+                    own = str(responses.get(str(status), {}).get("description") or "")
+                    said = REFUSALS[status] if own in ("", "Validation Error", REFUSALS[status]) else (
+                        f"{own}\n\n{REFUSALS[status]}")
+                    responses[str(status)] = {"description": said, "content": body}
             schemas = components["schemas"]
             if not any("HTTPValidationError" in json.dumps(op) for ops in schema.get("paths", {}).values()
                        for op in ops.values()):
