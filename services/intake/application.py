@@ -47,6 +47,7 @@ from shared.contract.events import (
     PlanProposedV1,
     PlanResumedV1,
     PlanSuspendedV1,
+    PoisonMessage,
 )
 from shared.domain.access import OutOfScope
 from shared.domain.casework import JST, case_file_id
@@ -67,7 +68,7 @@ from shared.organisation.reference import (
     concern_codes,
     concern_field,
 )
-from shared.organisation.scope import sees_every_division
+from shared.organisation.scope import PROGRAM_DIVISIONS, sees_every_division
 
 
 class CounterOfAnotherDivision(DomainError):
@@ -688,14 +689,20 @@ class IntakeApplication(KeptReads, CaseworkOwner):
                               processing: ProcessingEvent[UUID]) -> None:
         """D12: outreach hands a person to a counter: a referral waits there for reception. D11: one handed to
         collaboration, of a case intake holds, is under collaboration from now on, with the primary agency named
-        (Case.note_handed_to_collaboration), as collaboration and the bus hold it."""
+        (Case.note_handed_to_collaboration), as collaboration and the bus hold it. D9: of a case intake holds, only
+        when outreach's division reads it here (`_handed_by_its_reader`); else dead-lettered, nothing recorded."""
         if payload.to_program == "intake" and payload.counter:
+            try:
+                _handed_by_its_reader(envelope, payload, self._case_read(envelope.case_id).view())
+            except NotFound:
+                pass  # a person outreach met before any counter: the referral waits at the counter, as ever
             processing.collect_events(Referral(case_id=envelope.case_id, counter=payload.counter, reason=payload.reason))
         elif payload.to_program == "collaboration":
             try:
                 case = self._case(envelope.case_id)
             except NotFound:
                 return  # a person outreach met before any counter: collaboration alone holds the case
+            _handed_by_its_reader(envelope, payload, case.view())
             case.note_handed_to_collaboration(payload.primary_agency, payload.reason)
             processing.collect_events(case)
 
@@ -1007,3 +1014,22 @@ class IntakeApplication(KeptReads, CaseworkOwner):
         kept case itself when the store holds nothing newer, `KeptReads.read`)."""
         case: Case | None = decoded_once.take(case_id, Case, reading=True)
         return case if case is not None else self.read(case_id, Case, "ケース")
+
+
+def _handed_by_its_reader(envelope: Envelope, payload: OutreachHandedOverV1, view: dict[str, Any]) -> None:
+    """D9 D12: outreach hands over a case intake holds (one a counter received) only when a division that runs outreach
+    reads it here (services/intake/access.py case_readers: connected to outreach, escalated, taken up at a meeting…),
+    the rule outreach's start applies over HTTP (services/outreach/api.py require_case_open_to). The hand-over makes
+    the counter it names (or the primary agency it names at collaboration) a reader of the person: from anyone else,
+    say with outreach's NATS password, it is refused (PoisonMessage: dead-lettered with this reason, nothing
+    recorded). Found by HB's review (session 24), closed by HI's."""
+    if PROGRAM_DIVISIONS.get("outreach", frozenset()) & case_readers(view):
+        return
+    named = f"counter {payload.counter}" if payload.to_program == "intake" else \
+        f"collaboration with primary agency {payload.primary_agency}"
+    raise PoisonMessage(
+        f"{envelope.event_type} from {envelope.source} for case {envelope.case_id} hands it to {named}, but intake "
+        f"holds this case (received at counter {view.get('counter')}) and no division that runs outreach reads it "
+        "(not connected to outreach, escalated or taken up at a meeting): outreach hands over only a case its division "
+        "reads (D9 D12): not applied"
+    )  # (in English, as every reason: a header)
