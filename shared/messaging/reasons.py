@@ -16,6 +16,10 @@ _Render = Callable[[re.Match[str]], str]
 
 #: (the English reason's pattern, its Japanese), in the order tried; the particulars are kept verbatim.
 KNOWN: tuple[tuple[re.Pattern[str], _Render], ...] = tuple((re.compile(pattern, re.DOTALL), render) for pattern, render in (
+    (r"(\w+) from (\w+) for case (\S+) hands it to (.+?), but intake holds this case \(received at counter (\S+)\)",
+     lambda m: f"{m[2]} からの {m[1]} はケース {m[3]} を引き継ごうとしていますが、このケースは窓口（{m[5]}）で受け付けたもので、"
+               f"アウトリーチの課はこのケースにつながっていません（つなぎ・多機関協働への移行・会議での検討がありません）。"
+               f"反映しません（偽のメッセージの疑い）"),
     (r"body is not UTF-8 JSON: ",
      lambda m: "本文が UTF-8 の JSON ではありません。処理できないメッセージです"),
     (r"invalid envelope: ",

@@ -16,6 +16,7 @@ import pytest
 
 from jusou import ops
 from jusou.cli import demo_staff, demo_staff_table
+from services.intake import application as intake
 from services.meeting import application as meeting
 from shared.contract.events import Actor, Envelope, PoisonMessage, envelope_json, parse
 from shared.messaging import deadletters
@@ -83,6 +84,10 @@ def reasons_jusou_writes() -> dict[str, str]:
         "plan of another case": raised(meeting._same_plan, envelope(source="collaboration", event_type="PlanProposed"),
                                        SimpleNamespace(**{**vars(plan), "program": "collaboration"})),
         "plan for a case never held": raised(caught_up_meeting()._require_held, proposed, plan.id),
+        "hand-over of a case outreach does not read": raised(  # services/intake/application.py (HI, session 24)
+            intake._handed_by_its_reader, envelope(source="outreach", event_type="OutreachHandedOver"),
+            SimpleNamespace(to_program="intake", counter="life-support", primary_agency=None),
+            {"division": "elderly-support", "counter": "houkatsu", "status": "received"}),
         "failed": "failed 3 times; last error RuntimeError: boom",  # shared/messaging/inbox.py, partitions.py
         "replay failed": "replay failed 3 times; last error RuntimeError: boom",  # deadletters.py handle_replay
         "replay header": ("replayed on jusou-replay.collaboration.intake.CaseEscalated, but its Jusou-Original-Subject "
@@ -101,6 +106,8 @@ def test_every_reason_jusou_writes_has_its_japanese_and_keeps_its_particulars() 
     assert str(2**60) in ja["far position"] and "3 回" in ja["failed"] and "再処理が 3 回" in ja["replay failed"]
     assert "collaboration" in ja["plan owner"] and "jusou.outreach.PlanProposed" in ja["plan owner"]
     assert "担当プログラムだけ" in ja["plan of another"] and "別のケース" in ja["plan of another case"]
+    handed = ja["hand-over of a case outreach does not read"]
+    assert "OutreachHandedOver" in handed and "houkatsu" in handed and "偽のメッセージ" in handed, handed
     never_held = ja["plan for a case never held"]
     particulars = re.search(r"for case (\S+) proposes plan (\S+) ", written["plan for a case never held"])
     assert particulars and "OutreachStarted" in never_held and all(p in never_held for p in particulars.groups())
