@@ -15,14 +15,23 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.domain.casework import ASSIGNMENT_ROLES, CONTACT_METHODS, JST
 from shared.domain.casework_owner import CaseworkOwner
 from shared.kernel.journey import DomainError, NotFound
 from shared.web.dates import typed_dates
 from shared.web.deps import Staff, Who, application, call
-from shared.web.limits import YEARS_AROUND, Name, NearDate, Text, check_near_date, form_model, form_text
+from shared.web.limits import (
+    YEARS_AROUND,
+    Name,
+    NearDate,
+    Text,
+    check_near_date,
+    form_model,
+    form_text,
+    written_as_a_moment,
+)
 from shared.web.policy import requires
 from shared.web.staff_roster import StaffNotListed, account, check_listed, roster
 from shared.web.ui import UI, actor_of, redirect, staff_from_cookie
@@ -55,7 +64,7 @@ def check_near_moment(moment: datetime) -> datetime:
 
 
 #: a contact's moment as staff give it (Japan time when it names no zone), near today
-NearMoment = Annotated[datetime, AfterValidator(check_near_moment)]
+NearMoment = Annotated[datetime, BeforeValidator(written_as_a_moment), AfterValidator(check_near_moment)]
 
 
 class NoteIn(BaseModel):

@@ -16,7 +16,7 @@ from collections.abc import Callable, MutableMapping
 from datetime import date, datetime
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo
 
 from shared.domain.wareki import NotADate, parse_birth_date, parse_consultation_date, parse_date
 from shared.kernel.journey import Invalid
@@ -37,10 +37,24 @@ def _consulted(text: str) -> str:
 
 
 _HOW = "和暦（令和8年12月5日, R8.12.5, 平成元年）または西暦（2026-12-05, 2026/12/5）"
+
+
+def _as_text(what: str, example: str) -> Callable[[Any, ValidationInfo], Any]:
+    """A typed day's field refuses a JSON number saying what to send (it said 「文字列を入力してください」 only)."""
+
+    def text(value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool | int | float):
+            raise ValueError(f"{what}は数ではなく 和暦か YYYY-MM-DD（例 {example}）の文字で送ってください / "  # noqa: TRY004  # pydantic: a 422
+                             f"{info.field_name}: send the date as text, YYYY-MM-DD (e.g. {example}) or 和暦, not a number")
+        return value
+
+    return text
+
+
 WarekiBirthDate = Annotated[str, Field(max_length=40, description="生年月日: " + _HOW + "; 1900-01-01 から今日まで"),
-                            AfterValidator(_birth)]
+                            BeforeValidator(_as_text("生年月日", "1960-02-03")), AfterValidator(_birth)]
 ConsultationDate = Annotated[str, Field(max_length=40, description="相談日など最近の日: " + _HOW + "; 1年前から今日まで"),
-                             AfterValidator(_consulted)]
+                             BeforeValidator(_as_text("日付", "2026-12-01")), AfterValidator(_consulted)]
 
 
 def read_day(text: str | None) -> date | None:

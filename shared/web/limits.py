@@ -38,12 +38,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, TypeAdapter, ValidationError, ValidationInfo
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.domain.labels import CHOICE_WHY
-from shared.domain.wareki import day_ja
+from shared.domain.wareki import NotADate, day_ja, parse_date
 from shared.kernel.journey import Invalid
 
 #: The largest legitimate command (a plan with many long goals) is a few tens of kB.
@@ -204,8 +204,50 @@ def check_moment(moment: datetime) -> datetime:
     return moment
 
 
+#: what a date field takes, as its refusals say it
+DAY_AS_SENT = "YYYY-MM-DD（例 2026-12-01）"
+MOMENT_AS_SENT = "2026-11-29T12:00:00+09:00"
+
+
+def _named(info: ValidationInfo) -> str:
+    return f"{info.field_name}: " if info.field_name else ""
+
+
+def written_as_a_day(value: Any, info: ValidationInfo) -> Any:
+    """A date field's value before pydantic reads it: pydantic reads a number (`1796256000`) or a string of digits as
+    seconds since 1970 (the review from outside: `held_on: 1796256000` was recorded as 2026-12-03). A number is
+    refused; eight digits are read as the pages read them (20261203: 2026-12-03, shared/domain/wareki.py
+    parse_date); other digits are refused; any other text is left to the field (YYYY-MM-DD)."""
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"日付は数ではなく {DAY_AS_SENT} の文字で送ってください（数は受け付けません） / "  # noqa: TRY004  # pydantic turns a ValueError into a 422
+                         f"{_named(info)}send the date as text YYYY-MM-DD (e.g. 2026-12-01), not a number")
+    if isinstance(value, str) and value.strip().isdigit():
+        if len(value.strip()) != 8:
+            raise ValueError(f"日付は {DAY_AS_SENT} で送ってください（数字だけなら 8 桁の年月日、例 20261201） / "
+                             f"{_named(info)}send the date as YYYY-MM-DD (e.g. 2026-12-01), or as eight digits "
+                             "(20261201), not a number")
+        try:
+            return parse_date(value, earliest=date(1, 1, 1), latest=date(9999, 12, 31))
+        except NotADate as refused:
+            raise ValueError(str(refused)) from None
+    return value
+
+
+_A_NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def written_as_a_moment(value: Any, info: ValidationInfo) -> Any:
+    """A date-time field's value before pydantic reads it: a number, or a string of digits, is refused (pydantic read
+    it as seconds since 1970)."""
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _A_NUMBER.fullmatch(value)):
+        raise ValueError(f"日時は数ではなく {MOMENT_AS_SENT} の形の文字で送ってください（数は受け付けません） / "
+                         f"{_named(info)}send the moment as text such as {MOMENT_AS_SENT}, not a number")
+    return value
+
+
 BirthDate = Annotated[str, AfterValidator(check_birth_date), Field(json_schema_extra={"format": "date"})]
-NearDate = Annotated[date, AfterValidator(check_near_date)]
+#: a day within `YEARS_AROUND` years of today, sent as YYYY-MM-DD (or eight digits); never a number
+NearDate = Annotated[date, BeforeValidator(written_as_a_day), AfterValidator(check_near_date)]
 Capacity = Annotated[int, Field(strict=True, ge=1, le=MAX_CAPACITY)]
 
 Model = TypeVar("Model", bound=BaseModel)

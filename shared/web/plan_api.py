@@ -11,22 +11,25 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 from shared.domain.plan_owner import PlanOwner, require_known_agencies
 from shared.domain.wareki import parse_date
 from shared.web.answers import answer
 from shared.web.deps import Staff, application
 from shared.web.if_match import etag_header, etag_of, held_to, if_match_header, precondition_failed
-from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date
+from shared.web.limits import MAX_ITEMS, LongText, Name, Text, check_near_date, written_as_a_day
 from shared.web.policy import requires
 
 __all__ = ["AccompanyIn", "CheckInIn", "ClosureIn", "MemberIn", "PlanIn", "PlanOwner", "PlanView", "RoleIn",
            "plan_router", "require_known_agencies"]
 
 
-def _typed_date(value: Any) -> Any:
-    """和暦 (令和8年4月1日, R8.4.1) or Western (2026-04-01, 2026/4/1) text as a date; a date stays one."""
+def _typed_date(value: Any, info: ValidationInfo) -> Any:
+    """和暦 (令和8年4月1日, R8.4.1) or Western (2026-04-01, 2026/4/1) text as a date; a date stays one; a number is
+    refused (`written_as_a_day`: pydantic read `1796256000` as seconds since 1970, 2026-12-03)."""
+    if isinstance(value, bool | int | float):
+        return written_as_a_day(value, info)
     if isinstance(value, str):  # the range is NearDate's (check_near_date), which says it in its own words
         return parse_date(value, earliest=date(1900, 1, 1), latest=date(2999, 12, 31))
     return value
