@@ -461,6 +461,7 @@ _JAPANESE = {
     "uuid_type": "番号（UUID）の形式が正しくありません",
     "date_parsing": "日付を YYYY-MM-DD で入力してください",
     "date_from_datetime_parsing": "日付を YYYY-MM-DD で入力してください",
+    "date_from_datetime_inexact": "日付は時刻を付けずに YYYY-MM-DD（例 2026-12-01）で入力してください",
     "date_type": "日付を YYYY-MM-DD で入力してください",
     "datetime_parsing": "日時を 2026-11-29T12:00:00+09:00 の形で入力してください",
     "datetime_from_date_parsing": "日時を 2026-11-29T12:00:00+09:00 の形で入力してください",

@@ -169,6 +169,13 @@ def test_a_string_of_eight_digits_that_is_no_day_is_refused_in_japanese() -> Non
     assert "実在しない日付" in message and "zero time" not in message, message
 
 
+def test_a_date_with_a_time_is_refused_in_japanese() -> None:
+    message = refusal_of(send("meeting", "POST", "/meetings", {
+        "meeting_type": "shien_kaigi", "held_on": "2026-12-03T10:00:00", "attendees": ["地域包括支援センター"]}), "held_on")
+
+    assert message.startswith("日付は時刻を付けずに YYYY-MM-DD（例 2026-12-01）") and "zero time" in message, message
+
+
 def test_a_birth_date_at_intake_as_a_number_is_refused_saying_what_to_send() -> None:
     message = refusal_of(send("intake", "POST", "/consultations", {"person": {"name": "番号 太郎",
                                                                              "birth_date": TIMESTAMP}}), "birth_date")
