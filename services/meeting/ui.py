@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.meeting.api import (
+    LEARNING_WORDS_MAX,
     AgendaIn,
     DecisionIn,
     EvaluationIn,
@@ -61,6 +62,8 @@ ui = UI("meeting", DIVISION_TITLES["meeting"], Path(__file__).parent / "template
 #: 地区 the gap form offers (issue 18): the municipality file's areas valid today (a tenant's own file: read on use)
 ui.templates.env.globals["areas_today"] = lambda: list(areas().values())
 router = APIRouter(include_in_schema=False)
+#: the 事例集's other bounds, as the JSON API's (services/meeting/api.py GET /learnings `concern`, takeaways' `agency`)
+LEARNING_CONCERN_MAX, LEARNING_AGENCY_MAX = 100, 200
 JST = timezone(timedelta(hours=9))
 
 AGENDA_STATUS_JA = {"proposed": "決定待ち / awaiting decision", "closure_requested": "終結評価待ち / awaiting closure evaluation"}
@@ -583,6 +586,20 @@ def learnings_page(request: Request, app: App, concern: str = "", q: str = "", a
     if staff is None:
         return redirect("/ui/login?next=/ui/learnings")
     filters = filters_of(request)  # 会議の開催日 from–to
+    too_long = [(ja, en, bound, len(value)) for ja, en, bound, value in (
+        ("言葉", "words", LEARNING_WORDS_MAX, q), ("相談の分野", "concern", LEARNING_CONCERN_MAX, concern),
+        ("機関", "agency", LEARNING_AGENCY_MAX, agency)) if len(value) > bound]
+    if too_long:  # the JSON API's bounds (HB's review: each word is looked for in every learning), not searched
+        refusal = ("; ".join(f"{ja}は {bound} 文字以内にしてください（{sent} 文字でした）" for ja, _, bound, sent in too_long)
+                   + "。短くしてもう一度探してください / "
+                   + "; ".join(f"{en}: at most {bound} characters ({sent} sent)" for _, en, bound, sent in too_long)
+                   + ": shorten and search again")
+        return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", status_code=422,
+                         flash=refusal, flash_kind="ng", found=[], mine=[], paging=None, filters=filters,
+                         concern=concern[:LEARNING_CONCERN_MAX], q=q[:LEARNING_WORDS_MAX],
+                         agency=agency[:LEARNING_AGENCY_MAX], agencies=sorted(agencies()),
+                         concern_choices=_concern_choices(), concern_fields=_concern_names(),
+                         division_ja=staff.get("division_ja", ""), **LABELS)
     found, paging = paged(request, filters.apply(app.learnings(concern or None, q), day="held_on"))
     mine = app.takeaways(agency=agency) if agency else app.takeaways(division=staff.get("division"))
     return ui.render(request, "meeting_learnings.html", "事例集 / case learnings", found=found, mine=mine,
