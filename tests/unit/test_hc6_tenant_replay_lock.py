@@ -47,7 +47,8 @@ def test_a_tenants_replay_is_refused_while_jusou_up_tenants_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], signals_kept: None) -> None:
     (tmp_path / "tenants.toml").write_text(TENANTS, encoding="utf-8")
     for name in ("JUSOU_TENANTS_FILE", "JUSOU_DATA_DIR", "JUSOU_TOKEN", "NATS_URL", "JUSOU_STORE"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so that what `jusou up --tenants` sets in os.environ is undone after
+        monkeypatch.delenv(name)
     replays: list[tuple[int, str]] = []
 
     def replay_while_up(suite: Suite) -> None:
@@ -73,7 +74,8 @@ def test_a_tenant_folder_is_held_once_when_it_is_the_deployments_own(
     """A tenant whose data_dir is the deployment's folder itself: held once, not refused as in use by itself."""
     (tmp_path / "tenants.toml").write_text(TENANTS.replace('data_dir = "kou"', 'data_dir = "data"'), encoding="utf-8")
     for name in ("JUSOU_TENANTS_FILE", "JUSOU_DATA_DIR", "JUSOU_TOKEN", "NATS_URL", "JUSOU_STORE"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so that what `jusou up --tenants` sets in os.environ is undone after
+        monkeypatch.delenv(name)
     started: list[Any] = []
 
     def started_once(suite: Suite) -> None:
