@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-from support.municipality import ELDERLY, SHAKYO
+from support.municipality import ELDERLY, LEAD, SHAKYO, division_name
 
 from services.collaboration.application import CollaborationApplication
 from services.collaboration.domain import CollaborationCase
@@ -81,4 +81,7 @@ def test_a_meeting_with_a_return_to_intake_reads_in_words() -> None:
 
 
 def test_a_meetings_member_divisions_are_named() -> None:
-    assert state_value(["elderly-support", "welfare-general"], "member_divisions") == "高齢者支援室、福祉総務課"
+    """By the names of the municipality file the suite runs on (Chofu's 高齢者支援室、福祉総務課; 架空市's its own)."""
+    codes = [ELDERLY.division, LEAD]
+    named = state_value(codes, "member_divisions")
+    assert named == "、".join(division_name(code) for code in codes) and "他の課" not in named, named
